@@ -1,0 +1,215 @@
+#include "connection.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <thread>
+#include <unordered_map>
+
+#include "../common/auth.hpp"
+
+namespace treadle {
+
+namespace {
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+constexpr int heartbeat_ms = 1000;
+constexpr int server_silence_ms = 12000;
+}  // namespace
+
+bool Reply::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return cv_.wait_for(lock, timeout, [this] { return complete_; });
+}
+
+void Reply::add(Message&& m) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (complete_) return;
+  std::string op = m.op();
+  if (op == op::data) {
+    objects_received_ += m.header.value("objects", json::array()).size();
+    messages_.push_back(std::move(m));
+    complete_ = objects_received_ >= objects_expected_;
+  } else {
+    messages_.push_back(std::move(m));
+    complete_ = true;
+  }
+  if (complete_) cv_.notify_all();
+}
+
+void Reply::fail(const std::string& why) {
+  Message m(json{{"op", op::error}, {"message", why}});
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (complete_) return;
+  messages_.push_back(std::move(m));
+  complete_ = true;
+  cv_.notify_all();
+}
+
+struct Connection::Impl {
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::dealer};
+  int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  std::mutex mutex;
+  std::deque<Message> outgoing;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Reply>> pending;
+  std::uint64_t next_req = 1;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> alive{true};
+  std::string lost_reason;
+  std::thread thread;
+
+  void io();
+  void fail_all(const std::string& why);
+};
+
+Connection::Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
+                       std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& c = *impl_;
+  authenticate_as_client(c.socket, secret);
+  c.socket.set(zmq::sockopt::linger, 200);
+  c.socket.set(zmq::sockopt::sndhwm, 0);
+  c.socket.set(zmq::sockopt::rcvhwm, 0);
+  c.socket.connect("tcp://" + host + ":" + std::to_string(port));
+  c.thread = std::thread([&c] { c.io(); });
+  auto reply = request(Message(json{{"op", op::hello}, {"role", "client"}, {"name", name}}));
+  if (!reply->wait_for(timeout)) {
+    close();
+    throw ServerError("no treadle server answered at " + host + ":" + std::to_string(port) +
+                      " (is it running there, and do both sides have the same secret?)");
+  }
+  Message& m = reply->messages().front();
+  if (m.op() != op::welcome) {
+    std::string why = m.header.value("message", m.op());
+    close();
+    throw ServerError("the server refused this client: " + why);
+  }
+}
+
+Connection::~Connection() { close(); }
+
+std::shared_ptr<Reply> Connection::request(Message&& m, std::size_t objects) {
+  auto reply = std::make_shared<Reply>();
+  reply->objects_expected_ = objects;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (!impl_->alive) {
+      reply->fail(impl_->lost_reason.empty() ? "the connection is closed" : impl_->lost_reason);
+      return reply;
+    }
+    std::uint64_t req = impl_->next_req++;
+    m.header["req"] = req;
+    impl_->pending.emplace(req, reply);
+    impl_->outgoing.push_back(std::move(m));
+  }
+  std::uint64_t one = 1;
+  (void)::write(impl_->wake_fd, &one, sizeof one);
+  return reply;
+}
+
+void Connection::post(Message&& m) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (!impl_->alive) return;
+    impl_->outgoing.push_back(std::move(m));
+  }
+  std::uint64_t one = 1;
+  (void)::write(impl_->wake_fd, &one, sizeof one);
+}
+
+bool Connection::connected() const { return impl_->alive; }
+
+void Connection::close() {
+  Impl& c = *impl_;
+  if (!c.thread.joinable()) return;
+  post(Message(json{{"op", op::bye}}));
+  c.stop = true;
+  std::uint64_t one = 1;
+  (void)::write(c.wake_fd, &one, sizeof one);
+  c.thread.join();
+  c.fail_all("the connection is closed");
+  ::close(c.wake_fd);
+}
+
+void Connection::Impl::fail_all(const std::string& why) {
+  std::unordered_map<std::uint64_t, std::shared_ptr<Reply>> replies;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    alive = false;
+    if (lost_reason.empty()) lost_reason = why;
+    replies.swap(pending);
+  }
+  for (auto& [req, reply] : replies) reply->fail(why);
+}
+
+void Connection::Impl::io() {
+  std::int64_t next_heartbeat = now_ms() + heartbeat_ms;
+  std::int64_t server_seen = now_ms();
+  bool welcomed = false;
+  auto flush_outgoing = [&] {
+    std::deque<Message> batch;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      batch.swap(outgoing);
+    }
+    for (auto& m : batch) send_message(socket, std::move(m));
+  };
+  while (true) {
+    zmq::pollitem_t items[] = {{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(std::max<std::int64_t>(0, next_heartbeat - now_ms())));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      fail_all(std::string("connection failed: ") + e.what());
+      return;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::uint64_t n;
+      (void)::read(wake_fd, &n, sizeof n);
+    }
+    flush_outgoing();
+    if (stop) return;
+    while (true) {
+      Message m;
+      try {
+        if (!recv_message(socket, m, nullptr, true)) break;
+      } catch (const ProtocolError&) {
+        continue;
+      }
+      server_seen = now_ms();
+      if (m.op() == op::heartbeat) continue;
+      if (m.op() == op::welcome) welcomed = true;
+      auto req = m.header.value("req", json());
+      if (!req.is_number_unsigned()) continue;
+      std::shared_ptr<Reply> reply;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto it = pending.find(req.get<std::uint64_t>());
+        if (it == pending.end()) continue;
+        reply = it->second;
+      }
+      reply->add(std::move(m));
+      if (reply->wait_for(std::chrono::milliseconds(0))) {
+        std::lock_guard<std::mutex> lock(mutex);
+        pending.erase(req.get<std::uint64_t>());
+      }
+    }
+    std::int64_t now = now_ms();
+    if (now >= next_heartbeat) {
+      if (welcomed) send_message(socket, Message(json{{"op", op::heartbeat}}));
+      next_heartbeat = now + heartbeat_ms;
+    }
+    if (welcomed && now - server_seen > server_silence_ms) {
+      fail_all("lost the connection to the treadle server (no answer for " +
+               std::to_string(server_silence_ms / 1000) + " s)");
+      return;
+    }
+  }
+}
+
+}  // namespace treadle

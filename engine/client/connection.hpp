@@ -1,0 +1,68 @@
+#pragma once
+// The client side of the protocol, used by the Python package (engine/python/module.cpp).
+//
+// A Connection owns an I/O thread that talks to the server: it sends requests, matches
+// replies to them, and keeps a heartbeat going so the server knows the client is alive
+// while the caller waits for hours. Callers block on a Reply with a timeout, so the
+// Python side can check for Ctrl-C between slices.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../common/protocol.hpp"
+
+namespace treadle {
+
+// The server refused a request (bad plan, unknown future...) or could not be reached.
+struct ServerError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The answer to one request: one message, or for a fetch, data messages until every
+// requested object arrived (or a failure).
+class Reply {
+ public:
+  bool wait_for(std::chrono::milliseconds timeout);  // true when complete
+  // After completion: the messages received, in order (the last may be "failed"/"error").
+  std::vector<Message>& messages() { return messages_; }
+
+ private:
+  friend class Connection;
+  void add(Message&& m);
+  void fail(const std::string& why);
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Message> messages_;
+  std::size_t objects_expected_ = 0;
+  std::size_t objects_received_ = 0;
+  bool complete_ = false;
+};
+
+class Connection {
+ public:
+  // Connects and says hello; throws ServerError if the server does not answer in time
+  // (not running, wrong address, or the secret is wrong: the handshake then never completes).
+  Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends a request (its "req" field is set here). `objects` > 0: a fetch of that many objects.
+  std::shared_ptr<Reply> request(Message&& m, std::size_t objects = 0);
+  // Sends without expecting an answer (release, bye).
+  void post(Message&& m);
+  void close();
+  bool connected() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace treadle

@@ -1,0 +1,50 @@
+#pragma once
+// Shared-secret authentication for every treadle socket.
+//
+// Pickled functions are code, so only peers that know the secret may connect. We use ZeroMQ's
+// PLAIN mechanism with a ZAP handler that compares the password against the secret: a peer
+// without it fails the handshake and never reaches the server's or worker's event loop.
+//
+// Where the secret comes from (first match wins):
+//   1. an explicit file (--secret-file),
+//   2. $TREADLE_SECRET (the secret itself), 3. $TREADLE_SECRET_FILE,
+//   4. ${XDG_DATA_HOME:-~/.local/share}/treadle/secret, created 0600 with random bytes when
+//      missing, so same-user processes on one host need no configuration (like Jupyter's
+//      connection files).
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+namespace treadle {
+
+std::string default_secret_path();
+std::string load_secret(const std::string& explicit_file = {});
+
+// For the connecting side (DEALER to a server or a worker's data port).
+void authenticate_as_client(zmq::socket_t& socket, const std::string& secret);
+// For the listening side; needs a ZapAuthenticator alive in the same context.
+void require_authentication(zmq::socket_t& socket);
+
+// Answers ZeroMQ's authentication requests for one context on a thread of its own.
+class ZapAuthenticator {
+ public:
+  ZapAuthenticator(zmq::context_t& context, std::string secret);
+  ~ZapAuthenticator();
+  ZapAuthenticator(const ZapAuthenticator&) = delete;
+  ZapAuthenticator& operator=(const ZapAuthenticator&) = delete;
+  std::uint64_t refused() const { return refused_.load(); }
+
+ private:
+  void serve();
+  zmq::context_t& context_;
+  std::string secret_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> refused_{0};
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::thread thread_;
+};
+
+}  // namespace treadle

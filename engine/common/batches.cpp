@@ -1,0 +1,78 @@
+#include "batches.hpp"
+
+namespace treadle {
+
+Message ComputeBatch::encode() && {
+  Message m(json{{"op", op::compute}, {"types", types}, {"peers", peers}});
+  m.frames.push_back(frame_of(ids));
+  m.frames.push_back(frame_of(type_of));
+  m.frames.push_back(frame_of(cpus));
+  m.frames.push_back(frame_of(input_counts));
+  m.frames.push_back(frame_of(inputs));
+  m.frames.push_back(frame_of(input_where));
+  m.frames.push_back(frame_of(config_offsets));
+  m.frames.emplace_back(configs.data(), configs.size());
+  return m;
+}
+
+ComputeBatch ComputeBatch::decode(Message& m) {
+  if (m.frames.size() != 8) throw ProtocolError("compute needs 8 frames");
+  ComputeBatch b;
+  try {
+    b.types = m.header.at("types").get<std::vector<std::string>>();
+    b.peers = m.header.at("peers").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw ProtocolError(std::string("compute header: ") + e.what());
+  }
+  b.ids = column_of<TaskId>(m.frames[0]);
+  b.type_of = column_of<std::uint32_t>(m.frames[1]);
+  b.cpus = column_of<std::uint32_t>(m.frames[2]);
+  b.input_counts = column_of<std::uint32_t>(m.frames[3]);
+  b.inputs = column_of<TaskId>(m.frames[4]);
+  b.input_where = column_of<std::uint32_t>(m.frames[5]);
+  b.config_offsets = column_of<std::uint64_t>(m.frames[6]);
+  b.configs = m.frames[7].to_string();
+  std::size_t n = b.ids.size();
+  std::uint64_t total = 0;
+  for (auto c : b.input_counts) total += c;
+  if (b.type_of.size() != n || b.cpus.size() != n || b.input_counts.size() != n || b.inputs.size() != total ||
+      b.input_where.size() != total || b.config_offsets.size() != n + 1 || b.config_offsets.back() != b.configs.size())
+    throw ProtocolError("compute columns do not agree");
+  for (auto t : b.type_of)
+    if (t >= b.types.size()) throw ProtocolError("compute type index out of range");
+  for (auto w : b.input_where)
+    if (w != local && w >= b.peers.size()) throw ProtocolError("compute peer index out of range");
+  for (std::size_t i = 0; i < n; ++i)
+    if (b.config_offsets[i] > b.config_offsets[i + 1]) throw ProtocolError("compute config offsets decrease");
+  return b;
+}
+
+Message FinishedBatch::encode() && {
+  Message m(json{{"op", op::finished}});
+  m.frames.push_back(frame_of(ids));
+  m.frames.push_back(frame_of(sizes));
+  m.frames.push_back(frame_of(lengths));
+  m.frames.push_back(frame_of(start_us));
+  m.frames.push_back(frame_of(end_us));
+  m.frames.push_back(frame_of(started));
+  m.frames.push_back(frame_of(replicas));
+  return m;
+}
+
+FinishedBatch FinishedBatch::decode(Message& m) {
+  if (m.frames.size() != 7) throw ProtocolError("finished needs 7 frames");
+  FinishedBatch b;
+  b.ids = column_of<TaskId>(m.frames[0]);
+  b.sizes = column_of<std::uint64_t>(m.frames[1]);
+  b.lengths = column_of<std::uint64_t>(m.frames[2]);
+  b.start_us = column_of<std::int64_t>(m.frames[3]);
+  b.end_us = column_of<std::int64_t>(m.frames[4]);
+  b.started = column_of<TaskId>(m.frames[5]);
+  b.replicas = column_of<TaskId>(m.frames[6]);
+  std::size_t n = b.ids.size();
+  if (b.sizes.size() != n || b.lengths.size() != n || b.start_us.size() != n || b.end_us.size() != n)
+    throw ProtocolError("finished columns do not agree");
+  return b;
+}
+
+}  // namespace treadle

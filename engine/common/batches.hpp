@@ -1,0 +1,46 @@
+#pragma once
+// The two hot messages between server and workers, as columns: "compute" (tasks to run)
+// and "finished" (results made). One message carries every task of a loop turn.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ids.hpp"
+#include "protocol.hpp"
+
+namespace treadle {
+
+struct ComputeBatch {
+  static constexpr std::uint32_t local = ~std::uint32_t{0};  // input is here, or being made here
+
+  std::vector<std::string> types;  // distinct task types of this batch
+  std::vector<std::string> peers;  // data addresses of workers to fetch inputs from
+  std::vector<TaskId> ids;
+  std::vector<std::uint32_t> type_of;
+  std::vector<std::uint32_t> cpus;
+  std::vector<std::uint32_t> input_counts;
+  std::vector<TaskId> inputs;
+  std::vector<std::uint32_t> input_where;  // index into peers, or `local`
+  std::vector<std::uint64_t> config_offsets{0};
+  std::string configs;
+
+  bool empty() const { return ids.empty(); }
+  Message encode() &&;
+  static ComputeBatch decode(Message& message);  // throws ProtocolError
+};
+
+struct FinishedBatch {
+  std::vector<TaskId> ids;
+  std::vector<std::uint64_t> sizes;
+  std::vector<std::uint64_t> lengths;
+  std::vector<std::int64_t> start_us;  // worker's clock, for traces
+  std::vector<std::int64_t> end_us;
+  std::vector<TaskId> started;         // tasks that began on a thread (light inline ones don't say)
+  std::vector<TaskId> replicas;        // objects this worker fetched and now also holds
+
+  bool empty() const { return ids.empty() && started.empty() && replicas.empty(); }
+  Message encode() &&;
+  static FinishedBatch decode(Message& message);
+};
+
+}  // namespace treadle

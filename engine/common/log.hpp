@@ -1,0 +1,28 @@
+#pragma once
+// A tiny leveled logger to stderr; one line per call, prefixed with time and process role.
+#include <sstream>
+#include <string>
+
+namespace treadle::log {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+void set_level(Level level);
+void set_role(std::string role);  // e.g. "server", "worker 3"
+bool enabled(Level level);
+void write(Level level, const std::string& line);
+
+template <typename... Args>
+void emit(Level level, const Args&... args) {
+  if (!enabled(level)) return;
+  std::ostringstream out;
+  (out << ... << args);
+  write(level, out.str());
+}
+
+template <typename... A> void debug(const A&... a) { emit(Level::debug, a...); }
+template <typename... A> void info(const A&... a) { emit(Level::info, a...); }
+template <typename... A> void warn(const A&... a) { emit(Level::warn, a...); }
+template <typename... A> void error(const A&... a) { emit(Level::error, a...); }
+
+}  // namespace treadle::log

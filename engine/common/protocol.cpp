@@ -1,0 +1,65 @@
+#include "protocol.hpp"
+
+namespace treadle {
+
+std::string Message::op() const {
+  auto it = header.find("op");
+  if (it == header.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+namespace {
+void send_header_and_frames(zmq::socket_t& socket, Message& message) {
+  std::vector<std::uint8_t> head = json::to_msgpack(message.header);
+  auto more = message.frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore;
+  socket.send(zmq::message_t(head.data(), head.size()), more);
+  for (std::size_t i = 0; i < message.frames.size(); ++i) {
+    bool last = i + 1 == message.frames.size();
+    socket.send(message.frames[i], last ? zmq::send_flags::none : zmq::send_flags::sndmore);
+  }
+}
+}  // namespace
+
+void send_message(zmq::socket_t& socket, Message&& message, const zmq::message_t* routing) {
+  if (routing) socket.send(zmq::buffer(routing->data(), routing->size()), zmq::send_flags::sndmore);
+  send_header_and_frames(socket, message);
+}
+
+void send_message(zmq::socket_t& socket, Message&& message, std::string_view routing) {
+  socket.send(zmq::buffer(routing.data(), routing.size()), zmq::send_flags::sndmore);
+  send_header_and_frames(socket, message);
+}
+
+bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait) {
+  std::vector<zmq::message_t> parts;
+  zmq::message_t part;
+  auto flags = dont_wait ? zmq::recv_flags::dontwait : zmq::recv_flags::none;
+  if (!socket.recv(part, flags)) return false;
+  parts.push_back(std::move(part));
+  while (parts.back().more()) {
+    zmq::message_t next;
+    (void)socket.recv(next);
+    parts.push_back(std::move(next));
+  }
+  std::size_t first = 0;
+  if (routing) {
+    *routing = parts[0].to_string();
+    first = 1;
+  }
+  if (parts.size() <= first) throw ProtocolError("message has no header frame");
+  json header;
+  try {
+    auto* bytes = static_cast<const std::uint8_t*>(parts[first].data());
+    header = json::from_msgpack(bytes, bytes + parts[first].size());
+  } catch (const std::exception& e) {
+    throw ProtocolError(std::string("header is not msgpack: ") + e.what());
+  }
+  if (!header.is_object() || !header.contains("op") || !header["op"].is_string())
+    throw ProtocolError("header is not a map with an \"op\" string");
+  out.header = std::move(header);
+  out.frames.clear();
+  for (std::size_t i = first + 1; i < parts.size(); ++i) out.frames.push_back(std::move(parts[i]));
+  return true;
+}
+
+}  // namespace treadle

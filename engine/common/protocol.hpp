@@ -1,0 +1,86 @@
+#pragma once
+// Messages between server, workers and clients (see docs/protocol.md).
+//
+// On the wire a message is one ZeroMQ multipart message: [routing id,] header, bulk frames...
+// The header is a msgpack map with an "op" field; bulk data (object contents, plan columns)
+// travels in the following frames untouched, so large payloads are never re-encoded or copied.
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+namespace treadle {
+
+using json = nlohmann::json;
+
+struct ProtocolError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Message {
+  json header;
+  std::vector<zmq::message_t> frames;
+
+  Message() = default;
+  explicit Message(json h) : header(std::move(h)) {}
+  std::string op() const;
+};
+
+// Ops. Short strings keep headers small and readable in logs.
+namespace op {
+// anyone -> server
+inline constexpr const char* hello = "hello";          // {role, ...}
+inline constexpr const char* heartbeat = "hb";
+// client -> server
+inline constexpr const char* submit = "submit";        // plan columns in frames (see plan_wire.hpp)
+inline constexpr const char* wait = "wait";            // {req, ids}
+inline constexpr const char* fetch = "fetch";          // {req, ids}
+inline constexpr const char* release = "release";      // {ids}
+inline constexpr const char* status = "status";        // {req}
+inline constexpr const char* bye = "bye";
+// server -> client
+inline constexpr const char* welcome = "welcome";      // {id, ...}
+inline constexpr const char* submitted = "submitted";  // {req, base}
+inline constexpr const char* done = "done";            // {req}
+inline constexpr const char* failed = "failed";        // {req, task, label, type, message}
+inline constexpr const char* data = "data";            // {req, objects:[...]} + frames
+inline constexpr const char* error = "error";          // {req?, message}
+inline constexpr const char* status_reply = "status_reply";
+// server -> worker
+inline constexpr const char* compute = "compute";      // {tasks:[...]}
+inline constexpr const char* cancel = "cancel";        // {ids}
+inline constexpr const char* free = "free";            // {ids}
+inline constexpr const char* upload = "upload";        // {req, ids}: send these objects to the server
+// worker -> server
+inline constexpr const char* finished = "finished";    // {ids, sizes, lengths, has}
+inline constexpr const char* task_failed = "task_failed";  // {id, message}
+// worker -> worker
+inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
+}  // namespace op
+
+// Send / receive one message. `routing` is the ROUTER identity frame, empty for DEALER sockets.
+void send_message(zmq::socket_t& socket, Message&& message, const zmq::message_t* routing = nullptr);
+void send_message(zmq::socket_t& socket, Message&& message, std::string_view routing);
+// Reads one whole multipart message. Throws ProtocolError if the header is not a msgpack map
+// with an "op" string (all frames are consumed first, so the socket stays in sync).
+bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait = false);
+
+// Bulk columns: a vector of trivially copyable values as one frame and back.
+template <typename T>
+zmq::message_t frame_of(const std::vector<T>& values) {
+  return zmq::message_t(values.data(), values.size() * sizeof(T));
+}
+template <typename T>
+std::vector<T> column_of(const zmq::message_t& frame) {
+  if (frame.size() % sizeof(T) != 0) throw ProtocolError("column frame has a ragged size");
+  std::vector<T> out(frame.size() / sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), frame.data(), frame.size());
+  return out;
+}
+
+}  // namespace treadle

@@ -1,0 +1,24 @@
+#pragma once
+// Symbols of the built-in task types. The server accepts these before any worker has
+// announced what it offers; workers with extra task types announce them on hello.
+#include <string_view>
+
+namespace treadle::symbols {
+
+inline constexpr std::string_view const_ = "loom/data/const";
+inline constexpr std::string_view merge = "loom/data/merge";
+inline constexpr std::string_view open = "loom/data/open";
+inline constexpr std::string_view save = "loom/data/save";
+inline constexpr std::string_view split = "loom/data/split";
+inline constexpr std::string_view get = "loom/base/get";
+inline constexpr std::string_view slice = "loom/base/slice";
+inline constexpr std::string_view size = "loom/base/size";
+inline constexpr std::string_view length = "loom/base/length";
+inline constexpr std::string_view sleep = "loom/base/sleep";
+inline constexpr std::string_view array_make = "loom/array/make";
+inline constexpr std::string_view run = "loom/run/run";
+
+inline constexpr std::string_view builtins[] = {const_, merge, open, save, split, get, slice,
+                                                size, length, sleep, array_make, run};
+
+}  // namespace treadle::symbols

@@ -1,0 +1,209 @@
+// treadle._engine: the C++ engine as seen from Python. The treadle package builds its APIs
+// (treadle.loom.client, the native API, the kernel's magics) on these few calls.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <unistd.h>
+
+#include "client/connection.hpp"
+#include "common/auth.hpp"
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "data/array.hpp"
+#include "data/index.hpp"
+#include "data/wire.hpp"
+#include "server/server.hpp"
+
+namespace py = pybind11;
+using namespace treadle;
+
+namespace {
+
+// Waits for a reply without holding the GIL, checking for Ctrl-C every 50 ms.
+void wait_interruptibly(Reply& reply) {
+  while (true) {
+    {
+      py::gil_scoped_release release;
+      if (reply.wait_for(std::chrono::milliseconds(50))) return;
+    }
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+[[noreturn]] void raise_error(Message& m) {
+  throw ServerError(m.header.value("message", std::string("the server answered '" + m.op() + "'")));
+}
+
+py::object to_python(const DataPtr& d) {
+  switch (d->kind()) {
+    case DataKind::plain:
+    case DataKind::file: {
+      auto raw = d->raw();
+      return py::bytes(raw.data(), raw.size());
+    }
+    case DataKind::array:
+    case DataKind::index: {
+      py::list out;
+      for (std::size_t i = 0; i < d->length(); ++i) out.append(to_python(d->get(i)));
+      return std::move(out);
+    }
+    default:
+      throw ServerError(std::string("cannot convert a ") + kind_name(d->kind()) + " object");
+  }
+}
+
+std::vector<std::uint8_t> bytes_of(const py::bytes& b) {
+  std::string_view v = b;
+  return {v.begin(), v.end()};
+}
+
+zmq::message_t frame(const py::bytes& b) {
+  std::string_view v = b;
+  return zmq::message_t(v.data(), v.size());
+}
+
+py::dict failure_dict(const Message& m) {
+  py::dict d;
+  d["task"] = m.header.value("task", TaskId{0});
+  d["origin"] = m.header.value("origin", TaskId{0});
+  d["label"] = m.header.value("label", std::string());
+  d["type"] = m.header.value("type", std::string());
+  d["message"] = m.header.value("message", std::string());
+  return d;
+}
+
+class PyConnection {
+ public:
+  PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout) {
+    std::string s = secret.empty() ? load_secret() : secret;
+    py::gil_scoped_release release;
+    conn_ = std::make_unique<Connection>(host, port, s, name,
+                                         std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+  }
+
+  TaskId submit(const std::vector<std::string>& types, const std::vector<std::string>& labels,
+                const py::bytes& type_of, const py::bytes& cpus, const py::bytes& input_counts, const py::bytes& inputs,
+                const py::bytes& config_offsets, const py::bytes& configs, const py::bytes& label_of,
+                const py::bytes& keep) {
+    Message m(json{{"op", op::submit}, {"types", types}, {"labels", labels}});
+    for (auto* b : {&type_of, &cpus, &input_counts, &inputs, &config_offsets, &configs, &label_of, &keep})
+      m.frames.push_back(frame(*b));
+    auto reply = conn_->request(std::move(m));
+    wait_interruptibly(*reply);
+    Message& r = reply->messages().back();
+    if (r.op() != op::submitted) raise_error(r);
+    return r.header.at("base").get<TaskId>();
+  }
+
+  // None when every task finished, else a dict describing the failure.
+  py::object wait(const std::vector<TaskId>& ids) {
+    if (ids.empty()) return py::none();
+    auto reply = conn_->request(Message(json{{"op", op::wait}, {"ids", ids}}));
+    wait_interruptibly(*reply);
+    Message& r = reply->messages().back();
+    if (r.op() == op::done) return py::none();
+    if (r.op() == op::failed) return failure_dict(r);
+    raise_error(r);
+  }
+
+  // (list of values in the order of ids, None) or (None, failure dict).
+  py::tuple fetch(const std::vector<TaskId>& ids) {
+    if (ids.empty()) return py::make_tuple(py::list(), py::none());
+    auto reply = conn_->request(Message(json{{"op", op::fetch}, {"ids", ids}}), ids.size());
+    wait_interruptibly(*reply);
+    std::unordered_map<TaskId, py::object> values;
+    for (Message& m : reply->messages()) {
+      if (m.op() == op::failed) return py::make_tuple(py::none(), failure_dict(m));
+      if (m.op() != op::data) raise_error(m);
+      for (auto& object : m.header.at("objects")) {
+        TaskId id = object.at("id").get<TaskId>();
+        if (object.value("missing", false))
+          throw ServerError("the result of task " + std::to_string(id) + " was lost before it could be fetched");
+        values[id] = to_python(decode_data(object.at("d"), m.frames));
+      }
+    }
+    py::list out;
+    for (TaskId id : ids) out.append(values.at(id));
+    return py::make_tuple(out, py::none());
+  }
+
+  void release(const std::vector<TaskId>& ids) {
+    if (!ids.empty() && conn_) conn_->post(Message(json{{"op", op::release}, {"ids", ids}}));
+  }
+
+  py::object status() {
+    auto reply = conn_->request(Message(json{{"op", op::status}}));
+    wait_interruptibly(*reply);
+    Message& r = reply->messages().back();
+    if (r.op() != op::status_reply) raise_error(r);
+    r.header.erase("op");
+    r.header.erase("req");
+    return py::module_::import("json").attr("loads")(r.header.dump());
+  }
+
+  void close() {
+    if (!conn_) return;
+    py::gil_scoped_release release;
+    conn_.reset();
+  }
+  bool connected() const { return conn_ && conn_->connected(); }
+
+ private:
+  std::unique_ptr<Connection> conn_;
+};
+
+class PyServer {
+ public:
+  PyServer(const std::string& host, int port, const std::string& secret, int worker_timeout_ms) {
+    ServerOptions o;
+    o.host = host;
+    o.port = port;
+    o.secret = secret;
+    o.worker_timeout_ms = worker_timeout_ms;
+    server_ = std::make_unique<Server>(o);
+  }
+  void start() {
+    py::gil_scoped_release release;
+    server_->start();
+  }
+  void stop() {
+    py::gil_scoped_release release;
+    server_->stop();
+  }
+  int port() const { return server_->port(); }
+  const std::string& host() const { return server_->host(); }
+  bool running() const { return server_->running(); }
+
+ private:
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_engine, m) {
+  m.doc() = "treadle's C++ engine: server, client connection and secret handling";
+  py::register_exception<ServerError>(m, "ServerError", PyExc_RuntimeError);
+
+  py::class_<PyConnection>(m, "Connection")
+      .def(py::init<const std::string&, int, const std::string&, const std::string&, double>(), py::arg("host"),
+           py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0)
+      .def("submit", &PyConnection::submit)
+      .def("wait", &PyConnection::wait)
+      .def("fetch", &PyConnection::fetch)
+      .def("release", &PyConnection::release)
+      .def("status", &PyConnection::status)
+      .def("close", &PyConnection::close)
+      .def_property_readonly("connected", &PyConnection::connected);
+
+  py::class_<PyServer>(m, "Server")
+      .def(py::init<const std::string&, int, const std::string&, int>(), py::arg("host") = "127.0.0.1",
+           py::arg("port") = 0, py::arg("secret") = "", py::arg("worker_timeout_ms") = 3000)
+      .def("start", &PyServer::start)
+      .def("stop", &PyServer::stop)
+      .def_property_readonly("port", &PyServer::port)
+      .def_property_readonly("host", &PyServer::host)
+      .def_property_readonly("running", &PyServer::running);
+
+  m.def("load_secret", [](const std::string& file) { return load_secret(file); }, py::arg("file") = "");
+  m.def("default_secret_path", &default_secret_path);
+}

@@ -1,0 +1,153 @@
+// Placement: which worker runs a ready task.
+//
+// Prefer the worker already holding most bytes of the task's inputs; otherwise the least
+// busy worker that fits. A light task whose consumer will meet an input already placed
+// somewhere goes there too, and a light task whose inputs are all being computed on one
+// worker is sent there at once ("chained"): the worker starts it the moment its inputs
+// exist, with no round trip to the server per step.
+#include <algorithm>
+
+#include "scheduler.hpp"
+
+namespace treadle {
+
+namespace {
+constexpr std::uint32_t chain_max_inputs = 8;  // beyond this, a consumer is not worth the scan
+constexpr int cpu_pass_misses = 32;            // deferred cpu tasks before a pass gives up
+}  // namespace
+
+bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t) const {
+  return w.alive && w.offers_type[t.type] && (t.cpus == 0 || w.free_cpus >= t.cpus);
+}
+
+bool Scheduler::runnable_somewhere(const TaskRecord& t) const {
+  for (auto& w : workers_)
+    if (w->alive && w->offers_type[t.type] && w->cpus >= t.cpus) return true;
+  return false;
+}
+
+WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
+  const Plan& p = *plans_[t.plan];
+  // Locality: bytes of inputs per holding worker (few inputs, few holders: a tiny vector).
+  std::vector<std::pair<WorkerId, std::uint64_t>> bytes_on;
+  for (auto in = p.inputs_begin(t.local); in != p.inputs_end(t.local); ++in) {
+    const TaskRecord& input = tasks_[*in];
+    for (WorkerId w : input.locations) {
+      auto it = std::find_if(bytes_on.begin(), bytes_on.end(), [&](auto& e) { return e.first == w; });
+      if (it == bytes_on.end()) bytes_on.emplace_back(w, input.size + 1);
+      else it->second += input.size + 1;
+    }
+  }
+  // A source task (no inputs) joins the worker where its consumer's other inputs are placed.
+  if (p.inputs_begin(t.local) == p.inputs_end(t.local) && t.cpus == 0) {
+    WorkerId hint = no_worker;
+    for_each_consumer(t, id, [&](TaskId c) {
+      const TaskRecord& consumer = tasks_[c];
+      const Plan& cp = *plans_[consumer.plan];
+      if (hint != no_worker || cp.inputs_end(consumer.local) - cp.inputs_begin(consumer.local) > chain_max_inputs)
+        return;
+      for (auto in = cp.inputs_begin(consumer.local); in != cp.inputs_end(consumer.local); ++in) {
+        const TaskRecord& other = tasks_[*in];
+        if (other.worker != no_worker) hint = other.worker;
+        else if (!other.locations.empty()) hint = other.locations.front();
+        if (hint != no_worker) break;
+      }
+    });
+    if (hint != no_worker && fits(*workers_[hint], t)) return hint;
+  }
+  WorkerId best = no_worker;
+  std::uint64_t best_bytes = 0;
+  for (auto& [w, bytes] : bytes_on)
+    if (bytes > best_bytes && fits(*workers_[w], t)) {
+      best = w;
+      best_bytes = bytes;
+    }
+  if (best != no_worker) return best;
+  // The least busy worker that fits.
+  for (auto& w : workers_) {
+    if (!fits(*w, t)) continue;
+    if (best == no_worker) {
+      best = w->id;
+      continue;
+    }
+    const WorkerInfo& b = *workers_[best];
+    bool better = t.cpus ? (w->free_cpus > b.free_cpus ||
+                            (w->free_cpus == b.free_cpus && w->light_tasks < b.light_tasks))
+                         : (w->light_tasks * b.cpus < b.light_tasks * w->cpus);
+    if (better) best = w->id;
+  }
+  return best;
+}
+
+void Scheduler::place(TaskId id, WorkerId worker) {
+  tasks_[id].worker = worker;
+  transition(id, TaskState::assigned, "placed on a worker");
+  chain_consumers(id, worker);
+}
+
+void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
+  std::vector<TaskId> work{first};
+  const WorkerInfo& w = *workers_[worker];
+  while (!work.empty()) {
+    TaskId id = work.back();
+    work.pop_back();
+    for_each_consumer(tasks_[id], id, [&](TaskId c) {
+      TaskRecord& consumer = tasks_[c];
+      if (consumer.state != TaskState::waiting || consumer.cpus != 0 || !fits(w, consumer)) return;
+      const Plan& p = *plans_[consumer.plan];
+      if (p.inputs_end(consumer.local) - p.inputs_begin(consumer.local) > chain_max_inputs) return;
+      for (auto in = p.inputs_begin(consumer.local); in != p.inputs_end(consumer.local); ++in) {
+        const TaskRecord& input = tasks_[*in];
+        bool here = input.state == TaskState::finished
+                        ? std::find(input.locations.begin(), input.locations.end(), worker) != input.locations.end()
+                        : (input.state == TaskState::assigned || input.state == TaskState::running) &&
+                              input.worker == worker;
+        if (!here) return;
+      }
+      consumer.worker = worker;
+      transition(c, TaskState::assigned, "chained behind its inputs on the same worker");
+      work.push_back(c);
+    });
+  }
+}
+
+void Scheduler::schedule() {
+  if (alive_workers_ == 0) return;
+  std::vector<ReadyKey> deferred;
+  while (!light_ready_.empty()) {
+    ReadyKey key = light_ready_.top();
+    light_ready_.pop();
+    TaskId id = key.second;
+    const TaskRecord& t = tasks_[id];
+    if (t.state != TaskState::ready) continue;  // stale entry
+    WorkerId w = choose_worker(id, t);
+    if (w != no_worker) place(id, w);
+    else if (!runnable_somewhere(t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});
+    else deferred.push_back(key);
+  }
+  for (auto& key : deferred) light_ready_.push(key);
+  deferred.clear();
+
+  bool any_free_cpu = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->alive && w->free_cpus > 0; });
+  int misses = 0;
+  while (any_free_cpu && !cpu_ready_.empty() && misses < cpu_pass_misses) {
+    ReadyKey key = cpu_ready_.top();
+    cpu_ready_.pop();
+    TaskId id = key.second;
+    const TaskRecord& t = tasks_[id];
+    if (t.state != TaskState::ready) continue;
+    WorkerId w = choose_worker(id, t);
+    if (w != no_worker) {
+      place(id, w);
+    } else if (!runnable_somewhere(t)) {
+      fail_with(id, Failure{id, "no connected worker can run it: it needs " + std::to_string(t.cpus) +
+                                    " cpus or its type '" + type_names_[t.type] + "'"});
+    } else {
+      deferred.push_back(key);
+      ++misses;
+    }
+  }
+  for (auto& key : deferred) cpu_ready_.push(key);
+}
+
+}  // namespace treadle

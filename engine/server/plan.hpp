@@ -1,0 +1,55 @@
+#pragma once
+// A submitted plan, kept for the lifetime of its tasks: configs, inputs and consumers are
+// stored once per submission in flat arrays (CSR), not per task, to keep the server small
+// at a million tasks. Tasks of a plan have the dense ids [base, base + size).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../common/ids.hpp"
+
+namespace treadle {
+
+struct Plan {
+  ClientId client = 0;
+  TaskId base = 0;
+  std::uint32_t size = 0;
+
+  std::string configs;                       // all configs, back to back
+  std::vector<std::uint64_t> config_offsets;  // size + 1
+  std::vector<TaskId> inputs;                // global ids
+  std::vector<std::uint32_t> input_offsets;  // size + 1
+  std::vector<TaskId> consumers;             // within this plan (later plans: Scheduler::extra_consumers_)
+  std::vector<std::uint32_t> consumer_offsets;
+  std::vector<std::string> labels;            // distinct labels; labels[0] == ""
+  std::vector<std::uint32_t> label_of;        // per task, into labels
+
+  std::string_view config(std::uint32_t local) const {
+    return std::string_view(configs).substr(config_offsets[local], config_offsets[local + 1] - config_offsets[local]);
+  }
+  const TaskId* inputs_begin(std::uint32_t local) const { return inputs.data() + input_offsets[local]; }
+  const TaskId* inputs_end(std::uint32_t local) const { return inputs.data() + input_offsets[local + 1]; }
+  const TaskId* consumers_begin(std::uint32_t local) const { return consumers.data() + consumer_offsets[local]; }
+  const TaskId* consumers_end(std::uint32_t local) const { return consumers.data() + consumer_offsets[local + 1]; }
+  const std::string& label(std::uint32_t local) const { return labels[label_of.empty() ? 0 : label_of[local]]; }
+};
+
+// What a client sends, before ids are given: inputs name earlier tasks of the same plan
+// (flagged with plan_local_bit) or tasks of earlier plans (their global id).
+inline constexpr std::uint64_t plan_local_bit = std::uint64_t{1} << 63;
+
+struct PlanRequest {
+  std::vector<std::string> types;          // distinct task types
+  std::vector<std::uint32_t> type_of;      // per task
+  std::vector<std::uint32_t> cpus;         // per task, 0 = light
+  std::vector<std::uint32_t> input_counts;  // per task
+  std::vector<std::uint64_t> inputs;        // flattened
+  std::vector<std::uint64_t> config_offsets;  // size + 1
+  std::string configs;
+  std::vector<std::string> labels;
+  std::vector<std::uint32_t> label_of;
+  std::vector<std::uint32_t> keep;          // indices the client holds futures for
+};
+
+}  // namespace treadle

@@ -1,0 +1,117 @@
+// Recovery: a worker is gone. Its tasks run again elsewhere, and results that lived only
+// there are recomputed from the plan if anyone still needs them (HyperLoom instead discards
+// the whole computation).
+#include <algorithm>
+
+#include "../common/log.hpp"
+#include "scheduler.hpp"
+
+namespace treadle {
+
+namespace {
+bool has_data(const TaskRecord& t) { return t.state == TaskState::finished && !t.locations.empty(); }
+bool unfinished(TaskState s) {
+  return s == TaskState::waiting || s == TaskState::ready || s == TaskState::assigned || s == TaskState::running;
+}
+}  // namespace
+
+void Scheduler::remove_worker(WorkerId worker, const char* reason) {
+  if (worker >= workers_.size() || !workers_[worker]->alive) return;
+  WorkerInfo& w = *workers_[worker];
+  w.alive = false;
+  --alive_workers_;
+  log::warn("worker ", w.name, " lost (", reason, ")");
+
+  // One pass over the table: a worker loss is rare, a per-worker index would cost memory always.
+  std::vector<TaskId> rerun, lost;
+  for (TaskId id = 0; id < tasks_.size(); ++id) {
+    TaskRecord& t = tasks_[id];
+    if ((t.state == TaskState::assigned || t.state == TaskState::running) && t.worker == worker) {
+      rerun.push_back(id);
+    } else if (t.state == TaskState::finished) {
+      auto it = std::find(t.locations.begin(), t.locations.end(), worker);
+      if (it != t.locations.end()) {
+        t.locations.erase(it);
+        if (t.locations.empty()) lost.push_back(id);
+      }
+    }
+  }
+  w.free_cpus = w.cpus;
+  w.light_tasks = 0;
+
+  std::vector<TaskId> recount;
+  for (TaskId id : rerun) {
+    transition(id, TaskState::waiting, "its worker was lost");
+    recount.push_back(id);
+  }
+  for (TaskId id : lost) lose_data(id, worker);
+  for (TaskId id : lost)
+    if (tasks_[id].state == TaskState::waiting) recount.push_back(id);
+  // Consumers that expected a lost result elsewhere must wait for it again.
+  for (TaskId id : lost) {
+    for_each_consumer(tasks_[id], id, [&](TaskId c) {
+      TaskRecord& consumer = tasks_[c];
+      if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
+          consumer.state == TaskState::running)
+        transition(c, TaskState::waiting, "an input was lost with a worker");
+      if (consumer.state == TaskState::waiting) recount.push_back(c);
+    });
+  }
+  for (TaskId id : rerun) for_each_input_of(tasks_[id], [&](TaskId in) { require(in); });
+  for (TaskId id : lost)
+    if (tasks_[id].state == TaskState::waiting) for_each_input_of(tasks_[id], [&](TaskId in) { require(in); });
+
+  std::sort(recount.begin(), recount.end());
+  recount.erase(std::unique(recount.begin(), recount.end()), recount.end());
+  for (TaskId id : recount) make_ready_or_wait(id, "inputs available again");
+}
+
+// `id` was finished but its only copy is gone.
+void Scheduler::lose_data(TaskId id, WorkerId) {
+  TaskRecord& t = tasks_[id];
+  if (t.holds == 0) {
+    transition(id, TaskState::released, "data lost, nobody needs it");
+    return;
+  }
+  t.lost_data = true;
+  transition(id, TaskState::waiting, "data lost with its worker, recomputing");
+  // It will consume its inputs again.
+  for_each_input_of(t, [&](TaskId in) { add_hold(in); });
+}
+
+void Scheduler::require(TaskId first) {
+  std::vector<TaskId> work{first}, recovered;
+  while (!work.empty()) {
+    TaskId id = work.back();
+    work.pop_back();
+    TaskRecord& t = tasks_[id];
+    if (has_data(t) || unfinished(t.state) || t.state == TaskState::failed) continue;
+    // Released (or finished without a copy): compute it again from its inputs.
+    if (t.state == TaskState::finished) t.locations.clear();
+    t.lost_data = true;
+    transition(id, TaskState::waiting, "recomputing a result that is needed again");
+    for_each_input_of(t, [&](TaskId in) {
+      add_hold(in);
+      work.push_back(in);
+    });
+    recovered.push_back(id);
+  }
+  for (TaskId id : recovered) make_ready_or_wait(id, "inputs of a recomputed task are there");
+}
+
+void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
+  TaskRecord& t = tasks_[id];
+  if (t.state != TaskState::waiting) return;
+  std::uint32_t missing = 0;
+  bool input_failed = false;
+  for_each_input_of(t, [&](TaskId in) {
+    const TaskRecord& input = tasks_[in];
+    if (input.state == TaskState::failed) input_failed = true;
+    else if (!has_data(input)) ++missing;
+  });
+  t.unfinished_inputs = missing;
+  if (input_failed) return;  // the failure already propagated, or will
+  if (missing == 0) transition(id, TaskState::ready, reason);
+}
+
+}  // namespace treadle

@@ -1,0 +1,347 @@
+#include "scheduler.hpp"
+
+#include <algorithm>
+
+#include "../common/symbols.hpp"
+
+namespace treadle {
+
+Scheduler::Scheduler(SchedulerActions& actions) : actions_(actions) {
+  for (auto symbol : symbols::builtins) {
+    auto id = intern_type(std::string(symbol));
+    builtin_type_[id] = true;
+  }
+}
+
+Scheduler::~Scheduler() = default;
+
+std::uint16_t Scheduler::intern_type(const std::string& symbol) {
+  auto it = type_ids_.find(symbol);
+  if (it != type_ids_.end()) return it->second;
+  if (type_names_.size() >= 0xffff) throw PlanError("too many distinct task types");
+  auto id = static_cast<std::uint16_t>(type_names_.size());
+  type_names_.push_back(symbol);
+  type_ids_.emplace(symbol, id);
+  builtin_type_.push_back(false);
+  for (auto& w : workers_) w->offers_type.push_back(false);
+  return id;
+}
+
+bool Scheduler::type_known(std::uint16_t type) const {
+  if (builtin_type_[type]) return true;
+  for (auto& w : workers_)
+    if (w->alive && w->offers_type[type]) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans
+
+TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
+  const std::size_t n = r.type_of.size();
+  auto bad = [](const std::string& what) { throw PlanError("malformed plan: " + what); };
+  if (r.cpus.size() != n || r.input_counts.size() != n) bad("columns differ in length");
+  if (r.config_offsets.size() != n + 1 || r.config_offsets.front() != 0 || r.config_offsets.back() != r.configs.size())
+    bad("config offsets do not cover the configs");
+  for (std::size_t i = 0; i < n; ++i)
+    if (r.config_offsets[i] > r.config_offsets[i + 1]) bad("config offsets decrease");
+  if (!r.label_of.empty() && r.label_of.size() != n) bad("label column has the wrong length");
+  if (r.labels.empty()) r.labels.push_back("");
+  for (auto l : r.label_of)
+    if (l >= r.labels.size()) bad("label index out of range");
+  std::uint64_t total_inputs = 0;
+  for (auto c : r.input_counts) total_inputs += c;
+  if (total_inputs != r.inputs.size()) bad("input counts do not match the inputs");
+  for (auto k : r.keep)
+    if (k >= n) bad("kept task index out of range");
+  if (n >= (std::uint64_t{1} << 32)) bad("too many tasks");
+
+  std::vector<std::uint16_t> types;
+  for (auto& symbol : r.types) {
+    auto id = intern_type(symbol);
+    if (!type_known(id)) throw PlanError("unknown task type '" + symbol + "': no connected worker offers it");
+    types.push_back(id);
+  }
+
+  const TaskId base = tasks_.size();
+  auto plan = std::make_unique<Plan>();
+  plan->client = client;
+  plan->base = base;
+  plan->size = static_cast<std::uint32_t>(n);
+  plan->input_offsets.resize(n + 1);
+  plan->inputs.resize(r.inputs.size());
+
+  // Inputs: earlier tasks of this plan (so a plan can have no cycle), or live earlier tasks.
+  std::vector<std::uint32_t> consumer_counts(n + 1, 0);
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    plan->input_offsets[i] = static_cast<std::uint32_t>(pos);
+    for (std::uint32_t k = 0; k < r.input_counts[i]; ++k, ++pos) {
+      std::uint64_t ref = r.inputs[pos];
+      if (ref & plan_local_bit) {
+        std::uint64_t j = ref & ~plan_local_bit;
+        if (j >= i)
+          throw PlanError("task " + std::to_string(i) + " of the plan uses task " + std::to_string(j) +
+                          ", which does not come before it: the plan has a cycle or is not in order");
+        plan->inputs[pos] = base + j;
+        ++consumer_counts[j];
+      } else {
+        if (ref >= base) throw PlanError("input task " + std::to_string(ref) + " does not exist");
+        const TaskRecord& old = tasks_[ref];
+        if (old.state == TaskState::released && old.holds == 0)
+          throw PlanError("input " + describe(ref) + " was released and cannot be used any more");
+        plan->inputs[pos] = ref;
+      }
+    }
+  }
+  plan->input_offsets[n] = static_cast<std::uint32_t>(pos);
+  for (std::size_t i = 0; i < n; ++i)
+    if (r.cpus[i] > 0xffff) bad("cpu request too large");
+
+  // Consumers within the plan, as CSR.
+  plan->consumer_offsets.resize(n + 1);
+  std::uint32_t acc = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    plan->consumer_offsets[i] = acc;
+    acc += consumer_counts[i];
+  }
+  plan->consumer_offsets[n] = acc;
+  plan->consumers.resize(acc);
+  std::vector<std::uint32_t> fill(plan->consumer_offsets.begin(), plan->consumer_offsets.end() - 1);
+  for (std::size_t i = 0; i < n; ++i)
+    for (auto p = plan->input_offsets[i]; p < plan->input_offsets[i + 1]; ++p)
+      if (plan->inputs[p] >= base) plan->consumers[fill[plan->inputs[p] - base]++] = base + i;
+
+  plan->configs = std::move(r.configs);
+  plan->config_offsets = std::move(r.config_offsets);
+  plan->labels = std::move(r.labels);
+  plan->label_of = std::move(r.label_of);
+
+  // Records. Priority: longest path to a sink, computed from the sinks back.
+  const auto plan_index = static_cast<std::uint32_t>(plans_.size());
+  tasks_.resize(base + n);
+  for (std::size_t i = n; i-- > 0;) {
+    TaskRecord& t = tasks_[base + i];
+    t.type = types.at(r.type_of[i] < types.size() ? r.type_of[i] : (bad("type index out of range"), 0));
+    t.cpus = static_cast<std::uint16_t>(r.cpus[i]);
+    t.plan = plan_index;
+    t.local = static_cast<std::uint32_t>(i);
+    std::int32_t longest = 0;
+    for (auto c = plan->consumers_begin(i); c != plan->consumers_end(i); ++c)
+      longest = std::max(longest, tasks_[*c].priority);
+    t.priority = longest + 1;
+  }
+  plans_.push_back(std::move(plan));
+  const Plan& p = *plans_.back();
+  counts_[static_cast<int>(TaskState::waiting)] += n;
+
+  for (auto k : r.keep) {
+    ++tasks_[base + k].keeps;
+    ++tasks_[base + k].holds;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in) {
+      ++tasks_[*in].holds;
+      if (*in < base) {
+        extra_consumers_[*in].push_back(base + i);
+        tasks_[*in].has_extra_consumers = true;
+      }
+    }
+  }
+  // Initial states, in order, so a failed input fails its consumers at once.
+  for (std::size_t i = 0; i < n; ++i) {
+    TaskId id = base + i;
+    TaskRecord& t = tasks_[id];
+    const Failure* failed_input = nullptr;
+    TaskId failed_id = 0;
+    for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in) {
+      const TaskRecord& input = tasks_[*in];
+      if (input.state == TaskState::failed) {
+        failed_input = failure(*in);
+        failed_id = *in;
+      } else if (input.state != TaskState::finished) {
+        ++t.unfinished_inputs;
+      }
+    }
+    if (t.state != TaskState::waiting) continue;  // failed by an earlier input in this loop
+    if (failed_input) {
+      fail_with(id, Failure{failed_input->origin, "input " + describe(failed_id) + " failed: " + failed_input->message});
+    } else if (t.unfinished_inputs == 0) {
+      transition(id, TaskState::ready, "submitted with inputs finished");
+    }
+  }
+  // Tasks whose inputs are old but not finished may need those inputs recomputed.
+  for (std::size_t i = 0; i < n; ++i)
+    for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in)
+      if (*in < base) require(*in);
+  return base;
+}
+
+void Scheduler::keep(TaskId id) {
+  ++tasks_[id].keeps;
+  ++tasks_[id].holds;
+}
+
+void Scheduler::release(TaskId id) {
+  TaskRecord& t = tasks_[id];
+  if (t.keeps == 0) return;
+  --t.keeps;
+  drop_hold(id);
+}
+
+void Scheduler::add_hold(TaskId id) { ++tasks_[id].holds; }
+
+void Scheduler::drop_hold(TaskId id) {
+  TaskRecord& t = tasks_[id];
+  if (t.holds == 0 || --t.holds > 0) return;
+  switch (t.state) {
+    case TaskState::finished:
+      transition(id, TaskState::released, "nobody needs the result");
+      break;
+    case TaskState::waiting:
+    case TaskState::ready:
+    case TaskState::assigned:
+    case TaskState::running:
+      // Cancelling releases its inputs in turn: done by a work list, not recursion,
+      // since a cancelled chain can be a million tasks long.
+      cancel_queue_.push_back(id);
+      if (!draining_cancels_) {
+        draining_cancels_ = true;
+        while (!cancel_queue_.empty()) {
+          TaskId next = cancel_queue_.back();
+          cancel_queue_.pop_back();
+          const TaskRecord& c = tasks_[next];
+          if (c.holds == 0 && c.state != TaskState::finished && c.state != TaskState::failed &&
+              c.state != TaskState::released)
+            transition(next, TaskState::released, "cancelled: nobody needs it");
+        }
+        draining_cancels_ = false;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void Scheduler::fail_with(TaskId id, Failure failure) {
+  // Dependents fail with a message naming the task that really failed. A work list, not
+  // recursion: a failing chain can be very long.
+  const std::string for_dependents = "input " + describe(failure.origin) + " failed: " + failure.message;
+  std::vector<TaskId> work{id};
+  while (!work.empty()) {
+    TaskId next = work.back();
+    work.pop_back();
+    TaskRecord& t = tasks_[next];
+    if (t.state == TaskState::finished || t.state == TaskState::failed || t.state == TaskState::released) continue;
+    failures_[next] = next == failure.origin ? failure : Failure{failure.origin, for_dependents};
+    transition(next, TaskState::failed, next == failure.origin ? "it failed" : "an input failed");
+    for_each_consumer(t, next, [&](TaskId c) { work.push_back(c); });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+
+WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::uint32_t cpus,
+                               const std::vector<std::string>& types) {
+  auto w = std::make_unique<WorkerInfo>();
+  w->id = static_cast<WorkerId>(workers_.size());
+  w->name = std::move(name);
+  w->data_address = std::move(data_address);
+  w->cpus = w->free_cpus = std::max<std::uint32_t>(cpus, 1);
+  w->offers_type.assign(type_names_.size(), false);
+  workers_.push_back(std::move(w));
+  WorkerInfo& info = *workers_.back();
+  for (auto& symbol : types) info.offers_type[intern_type(symbol)] = true;
+  ++alive_workers_;
+  return info.id;
+}
+
+void Scheduler::task_started(WorkerId worker, TaskId id) {
+  if (!exists(id)) return;
+  TaskRecord& t = tasks_[id];
+  if (t.state == TaskState::assigned && t.worker == worker) transition(id, TaskState::running, "worker started it");
+}
+
+void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, std::uint64_t length) {
+  if (!exists(id)) return;
+  TaskRecord& t = tasks_[id];
+  if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) {
+    // A late report of a task that was cancelled or moved: the worker may drop the result.
+    if (worker < workers_.size() && workers_[worker]->alive &&
+        std::find(t.locations.begin(), t.locations.end(), worker) == t.locations.end())
+      actions_.free_data(worker, id);
+    return;
+  }
+  t.size = size;
+  t.length = length;
+  transition(id, TaskState::finished, "worker reported the result");
+}
+
+void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message) {
+  if (!exists(id)) return;
+  TaskRecord& t = tasks_[id];
+  if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) return;
+  fail_with(id, Failure{id, message});
+}
+
+void Scheduler::data_replicated(WorkerId worker, TaskId id) {
+  if (!exists(id) || worker >= workers_.size() || !workers_[worker]->alive) return;
+  TaskRecord& t = tasks_[id];
+  if (t.state != TaskState::finished) {
+    actions_.free_data(worker, id);
+    return;
+  }
+  if (std::find(t.locations.begin(), t.locations.end(), worker) == t.locations.end()) t.locations.push_back(worker);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers and queries
+
+void Scheduler::for_each_input(TaskId id, const std::function<void(TaskId)>& fn) const {
+  for_each_input_of(tasks_[id], fn);
+}
+
+void Scheduler::unassign(TaskRecord& t) {
+  if (t.worker == no_worker) return;
+  WorkerInfo& w = *workers_[t.worker];
+  if (t.cpus) w.free_cpus += t.cpus;
+  else --w.light_tasks;
+  t.worker = no_worker;
+}
+
+void Scheduler::push_ready(TaskId id) {
+  const TaskRecord& t = tasks_[id];
+  ReadyKey key{-static_cast<std::int64_t>(t.priority), id};
+  if (t.cpus) cpu_ready_.push(key);
+  else light_ready_.push(key);
+}
+
+std::string_view Scheduler::config(TaskId id) const { return plans_[tasks_[id].plan]->config(tasks_[id].local); }
+
+const std::string& Scheduler::label(TaskId id) const { return plans_[tasks_[id].plan]->label(tasks_[id].local); }
+
+const Failure* Scheduler::failure(TaskId id) const {
+  auto it = failures_.find(id);
+  return it == failures_.end() ? nullptr : &it->second;
+}
+
+const WorkerInfo* Scheduler::worker(WorkerId id) const { return id < workers_.size() ? workers_[id].get() : nullptr; }
+
+std::string Scheduler::describe(TaskId id) const {
+  const std::string& l = label(id);
+  return "task " + std::to_string(id) + " (" + (l.empty() ? type_names_[tasks_[id].type] : l) + ")";
+}
+
+std::size_t Scheduler::memory_estimate() const {
+  std::size_t bytes = tasks_.capacity() * sizeof(TaskRecord);
+  for (auto& p : plans_) {
+    bytes += sizeof(Plan) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +
+             p->input_offsets.capacity() * 4 + p->consumers.capacity() * 8 + p->consumer_offsets.capacity() * 4 +
+             p->label_of.capacity() * 4;
+    for (auto& l : p->labels) bytes += sizeof(std::string) + l.capacity();
+  }
+  return bytes;
+}
+
+}  // namespace treadle

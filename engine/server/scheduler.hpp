@@ -1,0 +1,160 @@
+#pragma once
+// The scheduler: plans in, placements out. No sockets here: events are method calls, and
+// decisions go to a SchedulerActions, so every transition is unit-tested without a network.
+//
+// Cost per decision does not grow with the ready set: ready tasks wait in two heaps
+// (light and cpu-requesting) ordered by priority, and placing one looks only at the
+// workers holding its inputs and at the worker list.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "plan.hpp"
+#include "scheduler_actions.hpp"
+#include "task_record.hpp"
+#include "transition_log.hpp"
+#include "worker_info.hpp"
+
+namespace treadle {
+
+// A plan the server refuses; the message is for the user.
+struct PlanError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Failure {
+  TaskId origin;        // the task whose own run failed
+  std::string message;  // for dependents: "input task N (label) failed: ..."
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerActions& actions);
+  ~Scheduler();
+
+  // -- task types --------------------------------------------------------------------------
+  std::uint16_t intern_type(const std::string& symbol);
+  const std::string& type_name(std::uint16_t type) const { return type_names_[type]; }
+  // A type is known if a connected worker offers it or it is a built-in.
+  bool type_known(std::uint16_t type) const;
+
+  // -- clients -----------------------------------------------------------------------------
+  // Validates and adds a plan; returns the id of its first task. Throws PlanError.
+  TaskId submit(ClientId client, PlanRequest&& request);
+  void keep(TaskId task);
+  // Drops one client future; a result nobody needs is freed, a task nobody needs is cancelled.
+  void release(TaskId task);
+
+  // -- workers -----------------------------------------------------------------------------
+  WorkerId add_worker(std::string name, std::string data_address, std::uint32_t cpus,
+                      const std::vector<std::string>& types);
+  void remove_worker(WorkerId worker, const char* reason);
+
+  // -- reports from workers ------------------------------------------------------------------
+  void task_started(WorkerId worker, TaskId task);
+  void task_finished(WorkerId worker, TaskId task, std::uint64_t size, std::uint64_t length);
+  void task_failed(WorkerId worker, TaskId task, const std::string& message);
+  void data_replicated(WorkerId worker, TaskId task);
+
+  // Places ready tasks on workers; call after a batch of events.
+  void schedule();
+
+  // -- queries -------------------------------------------------------------------------------
+  bool exists(TaskId task) const { return task < tasks_.size(); }
+  const TaskRecord& task(TaskId id) const { return tasks_[id]; }
+  const Plan& plan_of(TaskId id) const { return *plans_[tasks_[id].plan]; }
+  std::string_view config(TaskId id) const;
+  const std::string& label(TaskId id) const;
+  void for_each_input(TaskId id, const std::function<void(TaskId)>& fn) const;
+  const Failure* failure(TaskId id) const;
+  const WorkerInfo* worker(WorkerId id) const;
+  const std::vector<std::unique_ptr<WorkerInfo>>& workers() const { return workers_; }
+  std::size_t alive_workers() const { return alive_workers_; }
+  std::vector<TransitionEntry> story(TaskId id) const { return log_.story(id); }
+  std::uint64_t count(TaskState state) const { return counts_[static_cast<int>(state)]; }
+  std::size_t task_count() const { return tasks_.size(); }
+  std::size_t memory_estimate() const;
+  // Human-readable name for messages: "task 12 (label)" or "task 12 (loom/run/run)".
+  std::string describe(TaskId id) const;
+
+ private:
+  // --- the state machine (transitions.cpp) ---
+  using TransitionFn = void (Scheduler::*)(TaskId, TaskRecord&);
+  void transition(TaskId id, TaskState to, const char* reason);
+  void to_ready(TaskId, TaskRecord&);
+  void to_assigned(TaskId, TaskRecord&);
+  void to_running(TaskId, TaskRecord&);
+  void to_finished(TaskId, TaskRecord&);
+  void to_failed(TaskId, TaskRecord&);
+  void finished_to_released(TaskId, TaskRecord&);
+  void unfinished_to_released(TaskId, TaskRecord&);
+  void back_to_waiting(TaskId, TaskRecord&);
+  static const std::map<std::pair<TaskState, TaskState>, TransitionFn>& table();
+
+  // --- helpers ---
+  template <typename Fn> void for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const;
+  template <typename Fn> void for_each_input_of(const TaskRecord& t, Fn&& fn) const;
+  void unassign(TaskRecord& t);
+  void drop_hold(TaskId id);
+  void add_hold(TaskId id);
+  void fail_with(TaskId id, Failure failure);
+  void make_ready_or_wait(TaskId id, const char* reason);
+  void push_ready(TaskId id);
+
+  // --- placement (placement.cpp) ---
+  WorkerId choose_worker(TaskId id, const TaskRecord& t);
+  bool fits(const WorkerInfo& w, const TaskRecord& t) const;
+  bool runnable_somewhere(const TaskRecord& t) const;
+  void place(TaskId id, WorkerId worker);
+  void chain_consumers(TaskId id, WorkerId worker);
+
+  // --- recovery (recovery.cpp) ---
+  void lose_data(TaskId id, WorkerId worker);
+  void require(TaskId id);  // make sure a result exists or will be computed
+
+  SchedulerActions& actions_;
+  std::vector<TaskRecord> tasks_;
+  std::vector<std::unique_ptr<Plan>> plans_;
+  std::unordered_map<TaskId, std::vector<TaskId>> extra_consumers_;
+  std::unordered_map<TaskId, Failure> failures_;
+  std::vector<std::unique_ptr<WorkerInfo>> workers_;
+  std::size_t alive_workers_ = 0;
+  std::vector<std::string> type_names_;
+  std::unordered_map<std::string, std::uint16_t> type_ids_;
+  std::vector<bool> builtin_type_;
+
+  using ReadyKey = std::pair<std::int64_t, TaskId>;  // (-priority << 40 | ...) smaller first
+  std::priority_queue<ReadyKey, std::vector<ReadyKey>, std::greater<ReadyKey>> light_ready_;
+  std::priority_queue<ReadyKey, std::vector<ReadyKey>, std::greater<ReadyKey>> cpu_ready_;
+
+  std::vector<TaskId> cancel_queue_;
+  bool draining_cancels_ = false;
+  std::uint64_t counts_[task_state_count] = {};
+  TransitionLog log_;
+};
+
+// Small iteration helpers, here so every part of the scheduler can inline them.
+template <typename Fn>
+inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const {
+  const Plan& p = *plans_[t.plan];
+  for (auto c = p.consumers_begin(t.local); c != p.consumers_end(t.local); ++c) fn(*c);
+  if (t.has_extra_consumers) {
+    auto it = extra_consumers_.find(id);
+    if (it != extra_consumers_.end())
+      for (TaskId c : std::vector<TaskId>(it->second)) fn(c);
+  }
+}
+
+template <typename Fn>
+inline void Scheduler::for_each_input_of(const TaskRecord& t, Fn&& fn) const {
+  const Plan& p = *plans_[t.plan];
+  for (auto in = p.inputs_begin(t.local); in != p.inputs_end(t.local); ++in) fn(*in);
+}
+
+}  // namespace treadle

@@ -1,0 +1,23 @@
+#pragma once
+// What the scheduler asks of the outside world. The server turns these into messages
+// (batched per worker per loop turn); unit tests record them instead.
+#include <string>
+
+#include "../common/ids.hpp"
+
+namespace treadle {
+
+class SchedulerActions {
+ public:
+  virtual ~SchedulerActions() = default;
+  // Run `task` on `worker`; its inputs are there, will be fetched from their holders,
+  // or are being computed on that same worker (a chain).
+  virtual void assign(WorkerId worker, TaskId task) = 0;
+  virtual void cancel(WorkerId worker, TaskId task) = 0;
+  virtual void free_data(WorkerId worker, TaskId task) = 0;
+  // A task that clients hold futures for reached an end state.
+  virtual void kept_finished(TaskId task) = 0;
+  virtual void kept_failed(TaskId task) = 0;
+};
+
+}  // namespace treadle

@@ -1,0 +1,485 @@
+#include "server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "../common/auth.hpp"
+#include "../common/batches.hpp"
+#include "../common/log.hpp"
+#include "../common/protocol.hpp"
+#include "client_requests.hpp"
+#include "scheduler.hpp"
+#include "wire_plan.hpp"
+
+namespace treadle {
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+struct Peer {
+  enum class Role { worker, client } role;
+  std::uint32_t id = 0;
+  std::string name;
+  std::int64_t last_seen_ms = 0;
+};
+
+// What the scheduler decided for one worker during this loop turn.
+struct Outbox {
+  std::vector<TaskId> compute, cancel, free;
+};
+
+// Everything the server does, on its loop thread.
+class ServerLoop final : public SchedulerActions {
+ public:
+  ServerLoop(const ServerOptions& options, zmq::context_t& context, zmq::socket_t& router)
+      : options_(options), context_(context), router_(router) {}
+
+  void run(zmq::socket_t& control);
+
+  // SchedulerActions
+  void assign(WorkerId w, TaskId t) override { outboxes_[w].compute.push_back(t); }
+  void cancel(WorkerId w, TaskId t) override { outboxes_[w].cancel.push_back(t); }
+  void free_data(WorkerId w, TaskId t) override { outboxes_[w].free.push_back(t); }
+  void kept_finished(TaskId t) override;
+  void kept_failed(TaskId t) override;
+
+ private:
+  void handle(const std::string& routing, Message& m);
+  void hello(const std::string& routing, Message& m);
+  void submit(const std::string& routing, Peer& peer, Message& m);
+  void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
+  void release(const std::string& routing, Message& m);
+  void status(const std::string& routing, Message& m);
+  void finished(Peer& peer, Message& m);
+  void worker_data(Message& m);
+  void complete(std::uint64_t request_id);
+  void send_failure(const std::string& client, std::uint64_t req, TaskId task);
+  void reply_error(const std::string& routing, const json& req, const std::string& message);
+  void check_heartbeats();
+  void lose_peer(const std::string& routing, const char* reason);
+  void flush();
+
+  const ServerOptions& options_;
+  zmq::context_t& context_;
+  zmq::socket_t& router_;
+  Scheduler scheduler_{*this};
+  ClientRequests requests_;
+  std::unordered_map<std::string, Peer> peers_;
+  std::vector<std::string> worker_routing_;
+  std::vector<Outbox> outboxes_;
+  // Client futures, to release them if the client goes away.
+  std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
+  ClientId next_client_ = 0;
+};
+
+void ServerLoop::run(zmq::socket_t& control) {
+  zmq::pollitem_t items[] = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0},
+                             {static_cast<void*>(control), 0, ZMQ_POLLIN, 0}};
+  std::int64_t next_check = now_ms() + 250;
+  while (true) {
+    std::int64_t timeout = std::max<std::int64_t>(0, next_check - now_ms());
+    zmq::poll(items, 2, std::chrono::milliseconds(timeout));
+    if (items[1].revents & ZMQ_POLLIN) break;
+    // Drain what is there (bounded, so heartbeats are still checked under load), then decide.
+    for (int i = 0; i < 4096; ++i) {
+      Message m;
+      std::string routing;
+      try {
+        if (!recv_message(router_, m, &routing, true)) break;
+      } catch (const ProtocolError& e) {
+        log::warn("dropped a bad message: ", e.what());
+        continue;
+      }
+      try {
+        handle(routing, m);
+      } catch (const std::exception& e) {
+        log::warn("bad '", m.op(), "' message: ", e.what());
+        reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
+      }
+    }
+    scheduler_.schedule();
+    flush();
+    if (now_ms() >= next_check) {
+      check_heartbeats();
+      scheduler_.schedule();
+      flush();
+      next_check = now_ms() + 250;
+    }
+  }
+}
+
+void ServerLoop::handle(const std::string& routing, Message& m) {
+  const std::string op = m.op();
+  auto it = peers_.find(routing);
+  if (it == peers_.end()) {
+    if (op == op::hello) return hello(routing, m);
+    return reply_error(routing, m.header.value("req", json()), "say hello first");
+  }
+  Peer& peer = it->second;
+  peer.last_seen_ms = now_ms();
+  if (op == op::heartbeat) {
+    // Answered, so peers notice a dead server too.
+    send_message(router_, Message(json{{"op", op::heartbeat}}), routing);
+    return;
+  }
+  if (peer.role == Peer::Role::worker) {
+    if (op == op::finished) return finished(peer, m);
+    if (op == op::task_failed)
+      return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), m.header.at("message").get<std::string>());
+    if (op == op::data) return worker_data(m);
+  } else {
+    if (op == op::submit) return submit(routing, peer, m);
+    if (op == op::wait) return wait_or_fetch(routing, m, false);
+    if (op == op::fetch) return wait_or_fetch(routing, m, true);
+    if (op == op::release) return release(routing, m);
+    if (op == op::status) return status(routing, m);
+    if (op == op::bye) return lose_peer(routing, "said goodbye");
+  }
+  reply_error(routing, m.header.value("req", json()), "unknown op '" + op + "'");
+}
+
+void ServerLoop::hello(const std::string& routing, Message& m) {
+  const std::string role = m.header.at("role").get<std::string>();
+  Peer peer;
+  peer.last_seen_ms = now_ms();
+  peer.name = m.header.value("name", std::string("?"));
+  if (role == "worker") {
+    peer.role = Peer::Role::worker;
+    peer.id = scheduler_.add_worker(peer.name, m.header.at("data_address").get<std::string>(),
+                                    m.header.at("cpus").get<std::uint32_t>(),
+                                    m.header.at("types").get<std::vector<std::string>>());
+    worker_routing_.push_back(routing);
+    outboxes_.emplace_back();
+    log::info("worker ", peer.name, " joined with ", m.header["cpus"].get<int>(), " cpus at ",
+              m.header["data_address"].get<std::string>());
+  } else if (role == "client") {
+    peer.role = Peer::Role::client;
+    peer.id = next_client_++;
+    log::info("client ", peer.name, " connected");
+  } else {
+    return reply_error(routing, m.header.value("req", json()), "unknown role '" + role + "'");
+  }
+  peers_.emplace(routing, peer);
+  send_message(router_, Message(json{{"op", op::welcome}, {"id", peer.id}, {"req", m.header.value("req", json())}}),
+               routing);
+}
+
+void ServerLoop::submit(const std::string& routing, Peer& peer, Message& m) {
+  json req = m.header.value("req", json());
+  try {
+    PlanRequest plan = decode_plan(m);
+    std::vector<std::uint32_t> keep = plan.keep;
+    TaskId base = scheduler_.submit(peer.id, std::move(plan));
+    auto& kept = kept_by_client_[routing];
+    for (auto k : keep) ++kept[base + k];
+    send_message(router_, Message(json{{"op", op::submitted}, {"req", req}, {"base", base}}), routing);
+  } catch (const PlanError& e) {
+    reply_error(routing, req, e.what());
+  } catch (const ProtocolError& e) {
+    reply_error(routing, req, std::string("malformed plan: ") + e.what());
+  }
+}
+
+void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetch) {
+  ClientRequest request;
+  request.client = routing;
+  request.req = m.header.at("req").get<std::uint64_t>();
+  request.fetch = fetch;
+  request.ids = m.header.at("ids").get<std::vector<TaskId>>();
+  for (TaskId id : request.ids) {
+    if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0)
+      return reply_error(routing, request.req, "task " + std::to_string(id) + " is not a live future (released?)");
+    if (scheduler_.task(id).state == TaskState::failed) return send_failure(routing, request.req, id);
+  }
+  std::uint64_t rid = requests_.add(request);
+  ClientRequest& r = *requests_.find(rid);
+  for (TaskId id : r.ids)
+    if (scheduler_.task(id).state != TaskState::finished) {
+      requests_.watch(id, rid);
+      ++r.remaining;
+    }
+  if (r.remaining == 0) complete(rid);
+}
+
+void ServerLoop::kept_finished(TaskId task) {
+  for (auto rid : requests_.take_watchers(task)) {
+    ClientRequest* r = requests_.find(rid);
+    if (r && --r->remaining == 0) complete(rid);
+  }
+}
+
+void ServerLoop::kept_failed(TaskId task) {
+  for (auto rid : requests_.take_watchers(task)) {
+    ClientRequest* r = requests_.find(rid);
+    if (!r) continue;
+    send_failure(r->client, r->req, task);
+    requests_.erase(rid);
+  }
+}
+
+void ServerLoop::send_failure(const std::string& client, std::uint64_t req, TaskId task) {
+  const Failure* f = scheduler_.failure(task);
+  TaskId origin = f ? f->origin : task;
+  json h{{"op", op::failed},
+         {"req", req},
+         {"task", task},
+         {"origin", origin},
+         {"label", scheduler_.label(origin)},
+         {"type", scheduler_.type_name(scheduler_.task(origin).type)},
+         {"message", f ? f->message : std::string("failed")}};
+  send_message(router_, Message(std::move(h)), client);
+}
+
+void ServerLoop::complete(std::uint64_t rid) {
+  ClientRequest r = std::move(*requests_.find(rid));
+  requests_.erase(rid);
+  if (peers_.find(r.client) == peers_.end()) return;  // the client left meanwhile
+  if (!r.fetch) {
+    send_message(router_, Message(json{{"op", op::done}, {"req", r.req}}), r.client);
+    return;
+  }
+  // Ask one holder of each object to upload it; the data goes to the client as it comes.
+  std::unordered_map<WorkerId, std::vector<TaskId>> by_worker;
+  for (TaskId id : r.ids) by_worker[scheduler_.task(id).locations.front()].push_back(id);
+  for (auto& [worker, ids] : by_worker) {
+    std::uint64_t uid = requests_.add_upload(Upload{r.client, r.req, worker, ids});
+    send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), worker_routing_[worker]);
+  }
+}
+
+void ServerLoop::worker_data(Message& m) {
+  Upload upload;
+  if (!requests_.take_upload(m.header.at("req").get<std::uint64_t>(), upload)) return;
+  if (peers_.find(upload.client) == peers_.end()) return;
+  m.header["req"] = upload.req;
+  send_message(router_, std::move(m), upload.client);
+}
+
+void ServerLoop::release(const std::string& routing, Message& m) {
+  auto& mine = kept_by_client_[routing];
+  for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+    auto it = mine.find(id);
+    if (it == mine.end()) continue;  // not this client's future: ignore, never double-release
+    if (--it->second == 0) mine.erase(it);
+    scheduler_.release(id);
+  }
+}
+
+void ServerLoop::status(const std::string& routing, Message& m) {
+  json workers = json::array();
+  for (auto& w : scheduler_.workers()) {
+    if (!w->alive) continue;
+    workers.push_back({{"id", w->id},
+                       {"name", w->name},
+                       {"address", w->data_address},
+                       {"cpus", w->cpus},
+                       {"free_cpus", w->free_cpus},
+                       {"tasks_done", w->tasks_done}});
+  }
+  json states = json::object();
+  for (int s = 0; s < task_state_count; ++s)
+    states[state_name(static_cast<TaskState>(s))] = scheduler_.count(static_cast<TaskState>(s));
+  std::size_t clients = 0;
+  for (auto& [r, p] : peers_) clients += p.role == Peer::Role::client;
+  send_message(router_,
+               Message(json{{"op", op::status_reply},
+                            {"req", m.header.value("req", json())},
+                            {"workers", workers},
+                            {"clients", clients},
+                            {"tasks", scheduler_.task_count()},
+                            {"states", states},
+                            {"memory", scheduler_.memory_estimate()}}),
+               routing);
+}
+
+void ServerLoop::finished(Peer& peer, Message& m) {
+  FinishedBatch b = FinishedBatch::decode(m);
+  for (TaskId id : b.started) scheduler_.task_started(peer.id, id);
+  for (std::size_t i = 0; i < b.ids.size(); ++i) scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i]);
+  for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
+}
+
+void ServerLoop::reply_error(const std::string& routing, const json& req, const std::string& message) {
+  send_message(router_, Message(json{{"op", op::error}, {"req", req}, {"message", message}}), routing);
+}
+
+void ServerLoop::check_heartbeats() {
+  std::int64_t now = now_ms();
+  std::vector<std::pair<std::string, const char*>> gone;
+  for (auto& [routing, peer] : peers_) {
+    int limit = peer.role == Peer::Role::worker ? options_.worker_timeout_ms : options_.client_timeout_ms;
+    if (now - peer.last_seen_ms > limit) gone.emplace_back(routing, "no heartbeat");
+  }
+  for (auto& [routing, why] : gone) lose_peer(routing, why);
+}
+
+void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
+  auto it = peers_.find(routing);
+  if (it == peers_.end()) return;
+  Peer peer = it->second;
+  peers_.erase(it);
+  if (peer.role == Peer::Role::worker) {
+    scheduler_.remove_worker(peer.id, reason);
+    outboxes_[peer.id] = Outbox{};
+    // Fetches it was uploading: wait for the recomputed data and ask again.
+    for (auto& upload : requests_.take_uploads_from(peer.id)) {
+      if (peers_.find(upload.client) == peers_.end()) continue;
+      ClientRequest again{upload.client, upload.req, true, upload.ids, 0};
+      std::uint64_t rid = requests_.add(again);
+      ClientRequest& r = *requests_.find(rid);
+      for (TaskId id : r.ids)
+        if (scheduler_.task(id).state != TaskState::finished) {
+          requests_.watch(id, rid);
+          ++r.remaining;
+        }
+      if (r.remaining == 0) complete(rid);
+    }
+  } else {
+    log::info("client ", peer.name, " left (", reason, "): releasing its futures");
+    requests_.drop_client(routing);
+    auto kept = kept_by_client_.find(routing);
+    if (kept != kept_by_client_.end()) {
+      for (auto& [id, count] : kept->second)
+        for (std::uint32_t i = 0; i < count; ++i) scheduler_.release(id);
+      kept_by_client_.erase(kept);
+    }
+  }
+}
+
+void ServerLoop::flush() {
+  for (WorkerId w = 0; w < outboxes_.size(); ++w) {
+    Outbox& box = outboxes_[w];
+    if (box.compute.empty() && box.cancel.empty() && box.free.empty()) continue;
+    const std::string& routing = worker_routing_[w];
+    // Cancels first: a cancelled task may be assigned again in the same turn.
+    if (!box.cancel.empty())
+      send_message(router_, Message(json{{"op", op::cancel}, {"ids", box.cancel}}), routing);
+    if (!box.compute.empty()) {
+      ComputeBatch batch;
+      std::unordered_map<std::uint16_t, std::uint32_t> type_index;
+      std::unordered_map<WorkerId, std::uint32_t> peer_index;
+      for (TaskId id : box.compute) {
+        const TaskRecord& t = scheduler_.task(id);
+        if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != w) continue;
+        auto ti = type_index.emplace(t.type, static_cast<std::uint32_t>(batch.types.size()));
+        if (ti.second) batch.types.push_back(scheduler_.type_name(t.type));
+        batch.ids.push_back(id);
+        batch.type_of.push_back(ti.first->second);
+        batch.cpus.push_back(t.cpus);
+        std::uint32_t count = 0;
+        scheduler_.for_each_input(id, [&](TaskId in) {
+          const TaskRecord& input = scheduler_.task(in);
+          std::uint32_t where = ComputeBatch::local;
+          if (input.state == TaskState::finished && !input.locations.empty() &&
+              std::find(input.locations.begin(), input.locations.end(), w) == input.locations.end()) {
+            WorkerId holder = input.locations.front();
+            auto pi = peer_index.emplace(holder, static_cast<std::uint32_t>(batch.peers.size()));
+            if (pi.second) batch.peers.push_back(scheduler_.worker(holder)->data_address);
+            where = pi.first->second;
+          }
+          batch.inputs.push_back(in);
+          batch.input_where.push_back(where);
+          ++count;
+        });
+        batch.input_counts.push_back(count);
+        auto config = scheduler_.config(id);
+        batch.configs.append(config.data(), config.size());
+        batch.config_offsets.push_back(batch.configs.size());
+      }
+      if (!batch.empty()) send_message(router_, std::move(batch).encode(), routing);
+    }
+    if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
+    box = Outbox{};
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  zmq::context_t context{1};
+  std::unique_ptr<ZapAuthenticator> zap;
+  std::unique_ptr<zmq::socket_t> router;
+  std::unique_ptr<zmq::socket_t> control_in;  // the loop listens here for "stop"
+  std::unique_ptr<zmq::socket_t> control_out;
+  std::thread thread;
+  std::mutex mutex;
+  std::atomic<bool> running{false};
+  int port = 0;
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.running) return;
+  if (s.options.secret.empty()) s.options.secret = load_secret();
+  s.zap = std::make_unique<ZapAuthenticator>(s.context, s.options.secret);
+  s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
+  require_authentication(*s.router);
+  s.router->set(zmq::sockopt::linger, 0);
+  s.router->set(zmq::sockopt::router_mandatory, 0);
+  s.router->set(zmq::sockopt::sndhwm, 0);  // never drop a decision; memory is the bound
+  s.router->set(zmq::sockopt::rcvhwm, 0);
+  std::string endpoint = "tcp://" + s.options.host + ":" + (s.options.port ? std::to_string(s.options.port) : "*");
+  try {
+    s.router->bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    s.router.reset();
+    s.zap.reset();
+    throw std::runtime_error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " + e.what());
+  }
+  std::string last = s.router->get(zmq::sockopt::last_endpoint);
+  s.port = std::stoi(last.substr(last.rfind(':') + 1));
+  std::string control = "inproc://treadle-server-control-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  s.control_in = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::pair);
+  s.control_in->bind(control);
+  s.control_out = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::pair);
+  s.control_out->connect(control);
+  s.running = true;
+  log::info("listening on ", s.options.host, ":", s.port);
+  s.thread = std::thread([&s] {
+    try {
+      ServerLoop loop(s.options, s.context, *s.router);
+      loop.run(*s.control_in);
+    } catch (const std::exception& e) {
+      log::error("server loop ended: ", e.what());
+    }
+    s.running = false;
+  });
+}
+
+void Server::stop() {
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!s.thread.joinable()) return;
+  try {
+    s.control_out->send(zmq::str_buffer("stop"), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+  }
+  s.thread.join();
+  s.router.reset();
+  s.control_in.reset();
+  s.control_out.reset();
+  s.zap.reset();
+  s.running = false;
+}
+
+void Server::wait() {
+  while (impl_->running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+bool Server::running() const { return impl_->running; }
+int Server::port() const { return impl_->port; }
+const std::string& Server::host() const { return impl_->options.host; }
+
+}  // namespace treadle

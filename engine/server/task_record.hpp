@@ -1,0 +1,30 @@
+#pragma once
+// What the scheduler knows of one task. Kept small (the server holds millions of them);
+// configs, inputs and labels live in the task's Plan.
+#include <cstdint>
+#include <vector>
+
+#include "../common/ids.hpp"
+#include "task_state.hpp"
+
+namespace treadle {
+
+struct TaskRecord {
+  TaskState state = TaskState::waiting;
+  bool has_extra_consumers = false;  // consumers in later plans (Scheduler::extra_consumers_)
+  bool lost_data = false;            // recomputing because a worker died
+  std::uint16_t type = 0;
+  std::uint16_t cpus = 0;            // 0: light task, may share cpus
+  std::uint32_t plan = 0;
+  std::uint32_t local = 0;           // index within the plan
+  std::uint32_t unfinished_inputs = 0;
+  std::uint32_t holds = 0;           // unfinished consumers + client futures: >0 keeps the result
+  std::uint32_t keeps = 0;           // client futures alone
+  WorkerId worker = no_worker;       // while assigned/running
+  std::int32_t priority = 0;         // longest path to a sink: critical path first
+  std::uint64_t size = 0;
+  std::uint64_t length = 0;
+  std::vector<WorkerId> locations;   // workers that hold the result
+};
+
+}  // namespace treadle

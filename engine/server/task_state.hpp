@@ -1,0 +1,22 @@
+#pragma once
+// The life of a task in the scheduler. Every change goes through Scheduler::transition(),
+// which looks the (from, to) pair up in a table of small functions (transitions.cpp) and
+// records it in the transition log, so "why is this task here?" has an answer.
+//
+//   waiting  --inputs finished-->  ready  --placed-->  assigned  --worker started it--> running
+//   waiting  --its inputs are being computed on that same worker--> assigned (a chain)
+//   assigned/running --result reported--> finished --no one needs it--> released
+//   any unfinished --it or an input failed, or no worker can run it--> failed
+//   assigned/running/ready --worker lost or an input lost--> waiting/ready (recomputed)
+//   finished/released --data lost but still needed--> waiting (recomputed from the plan)
+//   waiting/ready/assigned/running --nobody wants it any more--> released (cancelled)
+#include <cstdint>
+
+namespace treadle {
+
+enum class TaskState : std::uint8_t { waiting, ready, assigned, running, finished, failed, released };
+inline constexpr int task_state_count = 7;
+
+const char* state_name(TaskState state);
+
+}  // namespace treadle

@@ -1,0 +1,120 @@
+// The task state machine: one small function per (from, to) pair.
+#include <cassert>
+
+#include "../common/log.hpp"
+#include "scheduler.hpp"
+
+namespace treadle {
+
+const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Scheduler::table() {
+  using S = TaskState;
+  static const std::map<std::pair<TaskState, TaskState>, TransitionFn> transitions = {
+      {{S::waiting, S::ready}, &Scheduler::to_ready},
+      {{S::waiting, S::assigned}, &Scheduler::to_assigned},  // chained behind local inputs
+      {{S::ready, S::assigned}, &Scheduler::to_assigned},
+      {{S::assigned, S::running}, &Scheduler::to_running},
+      {{S::assigned, S::finished}, &Scheduler::to_finished},  // light tasks report no start
+      {{S::running, S::finished}, &Scheduler::to_finished},
+      {{S::waiting, S::failed}, &Scheduler::to_failed},
+      {{S::ready, S::failed}, &Scheduler::to_failed},
+      {{S::assigned, S::failed}, &Scheduler::to_failed},
+      {{S::running, S::failed}, &Scheduler::to_failed},
+      {{S::finished, S::released}, &Scheduler::finished_to_released},
+      {{S::waiting, S::released}, &Scheduler::unfinished_to_released},
+      {{S::ready, S::released}, &Scheduler::unfinished_to_released},
+      {{S::assigned, S::released}, &Scheduler::unfinished_to_released},
+      {{S::running, S::released}, &Scheduler::unfinished_to_released},
+      {{S::ready, S::waiting}, &Scheduler::back_to_waiting},     // an input was lost
+      {{S::assigned, S::waiting}, &Scheduler::back_to_waiting},  // worker lost, or an input lost
+      {{S::running, S::waiting}, &Scheduler::back_to_waiting},
+      {{S::finished, S::waiting}, &Scheduler::back_to_waiting},  // its data was lost, still needed
+      {{S::released, S::waiting}, &Scheduler::back_to_waiting},  // recomputed for a lost consumer
+  };
+  return transitions;
+}
+
+void Scheduler::transition(TaskId id, TaskState to, const char* reason) {
+  TaskRecord& t = tasks_[id];
+  TaskState from = t.state;
+  auto it = table().find({from, to});
+  if (it == table().end()) {
+    log::error("scheduler: no transition ", state_name(from), " -> ", state_name(to), " for ", describe(id),
+               " (", reason, ")");
+    assert(false && "illegal task transition");
+    return;
+  }
+  t.state = to;
+  --counts_[static_cast<int>(from)];
+  ++counts_[static_cast<int>(to)];
+  log_.record(id, from, to, reason);
+  (this->*(it->second))(id, t);
+}
+
+void Scheduler::to_ready(TaskId id, TaskRecord&) { push_ready(id); }
+
+void Scheduler::to_assigned(TaskId id, TaskRecord& t) {
+  WorkerInfo& w = *workers_[t.worker];
+  if (t.cpus) w.free_cpus -= t.cpus;
+  else ++w.light_tasks;
+  actions_.assign(t.worker, id);
+}
+
+void Scheduler::to_running(TaskId, TaskRecord&) {}
+
+void Scheduler::to_finished(TaskId id, TaskRecord& t) {
+  WorkerId where = t.worker;
+  unassign(t);
+  t.locations.assign(1, where);
+  t.lost_data = false;
+  ++workers_[where]->tasks_done;
+  for_each_consumer(t, id, [&](TaskId c) {
+    TaskRecord& consumer = tasks_[c];
+    if (consumer.state == TaskState::waiting || consumer.state == TaskState::assigned) {
+      if (consumer.unfinished_inputs > 0 && --consumer.unfinished_inputs == 0 &&
+          consumer.state == TaskState::waiting)
+        transition(c, TaskState::ready, "inputs finished");
+    }
+  });
+  for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  if (t.keeps > 0) actions_.kept_finished(id);
+  if (t.holds == 0) transition(id, TaskState::released, "nobody needs the result");
+}
+
+void Scheduler::to_failed(TaskId id, TaskRecord& t) {
+  if (t.worker != no_worker) {
+    WorkerId where = t.worker;
+    unassign(t);
+    // The failing task's worker already dropped it; dependents queued there must be cancelled.
+    if (failures_.at(id).origin != id && workers_[where]->alive) actions_.cancel(where, id);
+  }
+  for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  if (t.keeps > 0) actions_.kept_failed(id);
+}
+
+void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
+  for (WorkerId w : t.locations)
+    if (workers_[w]->alive) actions_.free_data(w, id);
+  t.locations.clear();
+  t.locations.shrink_to_fit();
+}
+
+void Scheduler::unfinished_to_released(TaskId id, TaskRecord& t) {
+  if (t.worker != no_worker) {
+    WorkerId where = t.worker;
+    unassign(t);
+    if (workers_[where]->alive) actions_.cancel(where, id);
+  }
+  for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+}
+
+void Scheduler::back_to_waiting(TaskId id, TaskRecord& t) {
+  if (t.worker != no_worker) {
+    WorkerId where = t.worker;
+    unassign(t);
+    if (workers_[where]->alive) actions_.cancel(where, id);
+  }
+  t.locations.clear();
+  // The caller recounts unfinished inputs and moves the task on to ready when it can.
+}
+
+}  // namespace treadle

@@ -1,0 +1,27 @@
+#include "wire_plan.hpp"
+
+namespace treadle {
+
+PlanRequest decode_plan(Message& m) {
+  if (m.frames.size() != sf_count) throw ProtocolError("submit needs " + std::to_string(sf_count) + " frames");
+  PlanRequest r;
+  try {
+    r.types = m.header.at("types").get<std::vector<std::string>>();
+    r.labels = m.header.at("labels").get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    throw ProtocolError(std::string("submit header: ") + e.what());
+  }
+  r.type_of = column_of<std::uint32_t>(m.frames[sf_type_of]);
+  r.cpus = column_of<std::uint32_t>(m.frames[sf_cpus]);
+  r.input_counts = column_of<std::uint32_t>(m.frames[sf_input_counts]);
+  r.inputs = column_of<std::uint64_t>(m.frames[sf_inputs]);
+  r.config_offsets = column_of<std::uint64_t>(m.frames[sf_config_offsets]);
+  r.configs = m.frames[sf_configs].to_string();
+  r.label_of = column_of<std::uint32_t>(m.frames[sf_label_of]);
+  r.keep = column_of<std::uint32_t>(m.frames[sf_keep]);
+  for (auto t : r.type_of)
+    if (t >= r.types.size()) throw ProtocolError("task type index out of range");
+  return r;
+}
+
+}  // namespace treadle

@@ -1,0 +1,12 @@
+#include "builtin.hpp"
+
+namespace treadle {
+
+void register_builtin_tasks(TaskRegistry& registry) {
+  builtin::register_data_tasks(registry);
+  builtin::register_base_tasks(registry);
+  builtin::register_array_tasks(registry);
+  builtin::register_run_task(registry);
+}
+
+}  // namespace treadle

@@ -1,0 +1,251 @@
+// loom/run/run: runs an external program in a fresh sandbox directory.
+//
+// Config (JSON): {"args": [...], "inputs": [one name per input], "outputs": [names]}
+//   input name "+in"     -> the program's standard input
+//   input name "$NAME"   -> no file; "$NAME" in any argument is replaced by the input's bytes
+//   other input names    -> a file of that name in the working directory
+//   output name "+out"   -> the program's standard output; other names -> files it created
+// One output gives that plain object, several give an array of them in order.
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "../../common/symbols.hpp"
+#include "../../data/array.hpp"
+#include "../../data/file.hpp"
+#include "../../data/plain.hpp"
+#include "builtin.hpp"
+#include "child_process.hpp"
+#include "sandbox.hpp"
+#include "task_checks.hpp"
+
+namespace treadle::builtin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view stdin_name = "+in";
+constexpr std::string_view stdout_name = "+out";
+// Programs can be chatty on failure; the message keeps the end, where the cause usually is.
+constexpr std::size_t max_stderr_in_message = 64 * 1024;
+
+[[noreturn]] void fail(const std::string& problem) {
+  throw TaskFailure(std::string(symbols::run) + ": " + problem);
+}
+
+struct RunConfig {
+  std::vector<std::string> args;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+};
+
+std::vector<std::string> string_list(const nlohmann::json& config, const char* key, bool required,
+                                     std::vector<std::string> fallback) {
+  auto it = config.find(key);
+  if (it == config.end()) {
+    if (required) fail(std::string("config has no \"") + key + "\"");
+    return fallback;
+  }
+  if (!it->is_array()) fail(std::string("config \"") + key + "\" must be a list of strings");
+  std::vector<std::string> out;
+  for (auto& item : *it) {
+    if (!item.is_string()) fail(std::string("config \"") + key + "\" must be a list of strings");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+RunConfig parse_config(const TaskContext& ctx) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(ctx.config.begin(), ctx.config.end());
+  } catch (const nlohmann::json::exception& error) {
+    fail(std::string("config is not valid JSON (") + error.what() + ")");
+  }
+  if (!json.is_object()) fail("config must be a JSON object with \"args\", \"inputs\" and \"outputs\"");
+  RunConfig config;
+  config.args = string_list(json, "args", true, {});
+  config.inputs = string_list(json, "inputs", false, {});
+  config.outputs = string_list(json, "outputs", false, {std::string(stdout_name)});
+  if (config.args.empty()) fail("config \"args\" is empty: there is no program to run");
+  if (config.outputs.empty()) fail("config \"outputs\" is empty: the task would have no result");
+  if (config.inputs.size() != ctx.inputs.size())
+    throw TaskFailure(std::string(symbols::run) + " expects one name per input, got " +
+                      std::to_string(config.inputs.size()) + " names for " + std::to_string(ctx.inputs.size()) +
+                      " inputs");
+  return config;
+}
+
+bool is_variable(const std::string& name) { return !name.empty() && name[0] == '$'; }
+
+// Mapped files must land inside the working directory, or runs could clobber each other.
+void check_file_name(const std::string& name, const char* role) {
+  fs::path path(name);
+  bool escapes = name.empty() || path.is_absolute() || !path.has_filename() ||
+                 std::any_of(path.begin(), path.end(), [](const fs::path& part) { return part == ".."; });
+  if (escapes) fail(std::string(role) + " file name '" + name + "' must be a relative path inside the sandbox");
+}
+
+void write_bytes(const fs::path& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create " + path.string() + ": " + errno_text(errno));
+  while (!bytes.empty()) {
+    ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      int error = errno;
+      ::close(fd);
+      fail("cannot write " + path.string() + ": " + errno_text(error));
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+  }
+  if (::close(fd) != 0) fail("cannot write " + path.string() + ": " + errno_text(errno));
+}
+
+struct Variable {
+  std::string name;  // with its '$'
+  std::string_view value;
+};
+
+// One pass from left to right, longest name first at each '$': "$AB" is not "$A" + "B" when
+// both exist, and substituted bytes are never expanded again.
+std::string expand(const std::string& arg, const std::vector<Variable>& longest_first) {
+  if (longest_first.empty() || arg.find('$') == std::string::npos) return arg;
+  std::string out;
+  for (std::size_t at = 0; at < arg.size();) {
+    const Variable* match = nullptr;
+    if (arg[at] == '$') {
+      for (auto& variable : longest_first) {
+        if (arg.compare(at, variable.name.size(), variable.name) == 0) {
+          match = &variable;
+          break;
+        }
+      }
+    }
+    if (match) {
+      out.append(match->value);
+      at += match->name.size();
+    } else {
+      out.push_back(arg[at++]);
+    }
+  }
+  return out;
+}
+
+// Places the inputs where the program finds them; returns its arguments and its stdin file.
+std::vector<std::string> prepare_inputs(const TaskContext& ctx, const RunConfig& config, const Sandbox& sandbox,
+                                        std::string& stdin_path) {
+  std::set<std::string> seen;
+  std::vector<Variable> variables;
+  for (std::size_t i = 0; i < config.inputs.size(); ++i) {
+    const std::string& name = config.inputs[i];
+    auto bytes = dobject_input(symbols::run, ctx, i, name);
+    if (!seen.insert(name).second) fail("input name '" + name + "' is used twice");
+    if (name == stdin_name) {
+      // A file can be the program's stdin as it is: read-only, nothing to copy.
+      if (auto* file = dynamic_cast<const FileData*>(ctx.inputs[i].get())) {
+        stdin_path = fs::absolute(file->path()).string();
+      } else {
+        stdin_path = (sandbox.root() / "stdin").string();
+        write_bytes(stdin_path, bytes);
+      }
+    } else if (is_variable(name)) {
+      if (name.size() == 1) fail("input name '$' needs a variable name after the '$'");
+      variables.push_back(Variable{name, bytes});
+    } else {
+      check_file_name(name, "input");
+      // A copy even for a file object: the program may write to its inputs, data must not change.
+      fs::path target = sandbox.work() / name;
+      if (target.has_parent_path() && target.parent_path() != sandbox.work()) {
+        std::error_code error;
+        fs::create_directories(target.parent_path(), error);
+        if (error) fail("cannot create directory for input '" + name + "': " + error.message());
+      }
+      write_bytes(target, bytes);
+    }
+  }
+  std::sort(variables.begin(), variables.end(),
+            [](const Variable& a, const Variable& b) { return a.name.size() > b.name.size(); });
+  std::vector<std::string> args;
+  for (auto& arg : config.args) {
+    args.push_back(expand(arg, variables));
+    // exec would silently cut the argument at the first zero byte.
+    if (args.back().find('\0') != std::string::npos)
+      fail("argument '" + arg + "' contains a zero byte after expansion");
+  }
+  return args;
+}
+
+std::string stderr_tail(const std::string& path) {
+  std::string_view text;
+  DataPtr content;
+  try {
+    content = PlainData::map_file(path);
+    text = content->raw();
+  } catch (const DataError&) {
+    return {};
+  }
+  if (text.size() > max_stderr_in_message) text = text.substr(text.size() - max_stderr_in_message);
+  return std::string(text);
+}
+
+std::string signal_description(int number) {
+  const char* text = ::sigdescr_np(number);  // unlike strsignal, no shared buffer
+  return text ? text : "unknown signal";
+}
+
+[[noreturn]] void fail_exit(const ChildExit& exit, const std::string& stderr_path) {
+  std::string how = exit.by_signal ? "Program terminated by signal " + std::to_string(exit.number) + " (" +
+                                         signal_description(exit.number) + ")"
+                                   : "Program terminated with status " + std::to_string(exit.number);
+  throw TaskFailure(how + "\nStderr:\n" + stderr_tail(stderr_path));
+}
+
+DataPtr collect_output(const std::string& name, const Sandbox& sandbox, const std::string& stdout_path) {
+  if (name == stdout_name) return PlainData::map_file(stdout_path);
+  check_file_name(name, "output");
+  fs::path path = sandbox.work() / name;
+  std::error_code error;
+  auto status = fs::status(path, error);
+  if (!fs::exists(status)) throw TaskFailure("program did not create output file '" + name + "'");
+  if (!fs::is_regular_file(status)) fail("output '" + name + "' is not a regular file");
+  return PlainData::map_file(path.string());
+}
+
+DataPtr run_task(TaskContext& ctx) {
+  RunConfig config = parse_config(ctx);
+  for (auto& name : config.outputs)
+    if (name != stdout_name) check_file_name(name, "output");
+
+  Sandbox sandbox(ctx.work_dir, ctx.id);
+  ChildSpec spec;
+  spec.stdin_path = "/dev/null";
+  spec.args = prepare_inputs(ctx, config, sandbox, spec.stdin_path);
+  spec.cwd = sandbox.work().string();
+  spec.stdout_path = (sandbox.root() / "stdout").string();
+  spec.stderr_path = (sandbox.root() / "stderr").string();
+
+  ChildExit exit = run_child(spec);
+  if (exit.by_signal || exit.number != 0) fail_exit(exit, spec.stderr_path);
+
+  // The mappings outlive the files, so the sandbox can go when this returns.
+  std::vector<DataPtr> results;
+  for (auto& name : config.outputs) results.push_back(collect_output(name, sandbox, spec.stdout_path));
+  if (results.size() == 1) return results[0];
+  return std::make_shared<ArrayData>(std::move(results));
+}
+
+}  // namespace
+
+void register_run_task(TaskRegistry& registry) {
+  registry.add(std::string(symbols::run), run_task, Threading::own_thread);
+}
+
+}  // namespace treadle::builtin

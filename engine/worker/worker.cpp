@@ -1,0 +1,497 @@
+#include "worker.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "../common/auth.hpp"
+#include "../common/batches.hpp"
+#include "../common/log.hpp"
+#include "../common/protocol.hpp"
+#include "../data/wire.hpp"
+#include "data_store.hpp"
+#include "thread_pool.hpp"
+
+namespace treadle {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t wall_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+std::int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// The local address that routes to `host`: what other workers should use to reach us.
+std::string address_towards(const std::string& host) {
+  if (host == "127.0.0.1" || host == "localhost") return "127.0.0.1";
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  if (getaddrinfo(host.c_str(), "9", &hints, &res) != 0 || !res) return "127.0.0.1";
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  std::string out = "127.0.0.1";
+  if (fd >= 0 && ::connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      char buf[INET_ADDRSTRLEN];
+      if (inet_ntop(AF_INET, &local.sin_addr, buf, sizeof buf)) out = buf;
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  freeaddrinfo(res);
+  return out;
+}
+
+std::uint64_t half_of_ram() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * page / 2 : (std::uint64_t{4} << 30);
+}
+
+struct PendingTask {
+  std::string type;
+  std::string config;
+  std::uint32_t cpus = 0;
+  std::vector<TaskId> inputs;
+  std::uint32_t missing = 0;
+  bool running = false;
+  bool cancelled = false;
+};
+
+struct ThreadResult {
+  TaskId id;
+  DataPtr data;
+  std::string error;
+  std::int64_t start_us, end_us;
+};
+
+}  // namespace
+
+struct Worker::Impl {
+  WorkerOptions options;
+  TaskRegistry registry;
+  std::atomic<bool> stop_requested{false};
+  fs::path work_dir;
+  bool own_work_dir = false;
+
+  zmq::context_t context{1};
+  std::unique_ptr<ZapAuthenticator> zap;
+  std::unique_ptr<zmq::socket_t> server;    // DEALER to the server
+  std::unique_ptr<zmq::socket_t> data;      // ROUTER other workers fetch from
+  std::unordered_map<std::string, std::unique_ptr<zmq::socket_t>> peers;  // DEALERs by address
+  std::string data_address;
+  std::unique_ptr<DataStore> store;
+  std::unique_ptr<ThreadPool<ThreadResult>> pool;
+
+  std::unordered_map<TaskId, PendingTask> tasks;
+  std::unordered_map<TaskId, std::vector<TaskId>> waiting_for;  // input -> tasks needing it
+  std::unordered_set<TaskId> fetching;
+  std::deque<TaskId> runnable;
+  std::uint32_t free_cpus = 0;
+  FinishedBatch report;
+  std::uint64_t next_req = 1;
+  std::int64_t server_seen_ms = 0;
+
+  void setup();
+  void loop();
+  void on_server_message(Message& m);
+  void on_compute(Message& m);
+  void on_peer_request(const std::string& routing, Message& m);
+  void on_peer_data(Message& m);
+  json pack_objects(const std::vector<TaskId>& ids, std::vector<zmq::message_t>& frames);
+  void run_ready();
+  void start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry);
+  void complete(TaskId id, DataPtr data, std::int64_t start, std::int64_t end);
+  void fail(TaskId id, const std::string& message);
+  void arrived(TaskId id);
+  zmq::socket_t& peer(const std::string& address);
+  void send_report();
+};
+
+Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->registry = std::move(registry);
+}
+
+Worker::~Worker() {
+  if (impl_->own_work_dir) {
+    std::error_code ec;
+    fs::remove_all(impl_->work_dir, ec);
+  }
+}
+
+void Worker::stop() { impl_->stop_requested = true; }
+
+int Worker::run() {
+  try {
+    impl_->setup();
+    impl_->loop();
+    return 0;
+  } catch (const std::exception& e) {
+    log::error(e.what());
+    return 1;
+  }
+}
+
+void Worker::Impl::setup() {
+  if (options.secret.empty()) options.secret = load_secret();
+  std::string id = std::to_string(::getpid());
+  if (options.work_dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    work_dir = fs::path(tmp && *tmp ? tmp : "/tmp") / ("treadle-worker-" + id);
+  } else {
+    work_dir = fs::path(options.work_dir) / ("worker-" + id);
+  }
+  fs::create_directories(work_dir);
+  own_work_dir = true;
+  store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
+  free_cpus = options.cpus;
+  pool = std::make_unique<ThreadPool<ThreadResult>>(options.cpus + 8);
+
+  zap = std::make_unique<ZapAuthenticator>(context, options.secret);
+  data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
+  require_authentication(*data);
+  data->set(zmq::sockopt::linger, 0);
+  data->set(zmq::sockopt::sndhwm, 0);
+  std::string host = options.listen_host.empty() ? address_towards(options.server_host) : options.listen_host;
+  data->bind("tcp://" + host + ":*");
+  data_address = data->get(zmq::sockopt::last_endpoint);
+
+  server = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+  authenticate_as_client(*server, options.secret);
+  server->set(zmq::sockopt::linger, 0);
+  server->set(zmq::sockopt::sndhwm, 0);
+  server->set(zmq::sockopt::rcvhwm, 0);
+  server->connect("tcp://" + options.server_host + ":" + std::to_string(options.server_port));
+
+  char hostname[256] = "?";
+  ::gethostname(hostname, sizeof hostname - 1);
+  log::set_role(std::string("worker ") + hostname + ":" + id);
+  send_message(*server, Message(json{{"op", op::hello},
+                                     {"role", "worker"},
+                                     {"name", std::string(hostname) + ":" + id},
+                                     {"cpus", options.cpus},
+                                     {"data_address", data_address},
+                                     {"types", registry.symbols()}}));
+  log::info("serving data at ", data_address, ", work dir ", work_dir.string());
+}
+
+void Worker::Impl::loop() {
+  server_seen_ms = steady_ms();
+  std::int64_t next_heartbeat = 0;
+  bool welcomed = false;
+  while (!stop_requested) {
+    std::vector<zmq::pollitem_t> items = {{static_cast<void*>(*server), 0, ZMQ_POLLIN, 0},
+                                          {static_cast<void*>(*data), 0, ZMQ_POLLIN, 0},
+                                          {nullptr, pool->wake_fd(), ZMQ_POLLIN, 0}};
+    std::vector<zmq::socket_t*> peer_sockets;
+    for (auto& [address, socket] : peers) {
+      items.push_back({static_cast<void*>(*socket), 0, ZMQ_POLLIN, 0});
+      peer_sockets.push_back(socket.get());
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(200));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal: stop_requested says whether to go on
+      throw;
+    }
+
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < 1024; ++i) {
+        Message m;
+        try {
+          if (!recv_message(*server, m, nullptr, true)) break;
+          server_seen_ms = steady_ms();
+          if (m.op() == op::welcome) welcomed = true;
+          on_server_message(m);
+        } catch (const std::exception& e) {
+          log::warn("bad message from the server: ", e.what());
+        }
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < 1024; ++i) {
+        Message m;
+        std::string routing;
+        try {
+          if (!recv_message(*data, m, &routing, true)) break;
+          on_peer_request(routing, m);
+        } catch (const std::exception& e) {
+          log::warn("bad request from a peer: ", e.what());
+        }
+      }
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      for (auto& r : pool->take_results()) {
+        auto it = tasks.find(r.id);
+        if (it == tasks.end()) continue;
+        free_cpus += it->second.cpus;
+        if (it->second.cancelled) {
+          tasks.erase(it);
+          continue;
+        }
+        if (r.data) complete(r.id, std::move(r.data), r.start_us, r.end_us);
+        else fail(r.id, r.error);
+      }
+    }
+    for (std::size_t i = 0; i < peer_sockets.size(); ++i) {
+      if (!(items[3 + i].revents & ZMQ_POLLIN)) continue;
+      for (int k = 0; k < 1024; ++k) {
+        Message m;
+        try {
+          if (!recv_message(*peer_sockets[i], m, nullptr, true)) break;
+          on_peer_data(m);
+        } catch (const std::exception& e) {
+          log::warn("bad data from a peer: ", e.what());
+        }
+      }
+    }
+    run_ready();
+    send_report();
+
+    std::int64_t now = steady_ms();
+    if (now >= next_heartbeat) {
+      send_message(*server, Message(json{{"op", op::heartbeat}}));
+      next_heartbeat = now + 500;
+    }
+    if (now - server_seen_ms > options.server_timeout_ms) {
+      log::warn(welcomed ? "the server went silent; exiting" : "no answer from the server; exiting");
+      return;
+    }
+  }
+}
+
+void Worker::Impl::on_server_message(Message& m) {
+  const std::string op = m.op();
+  if (op == op::compute) return on_compute(m);
+  if (op == op::free) {
+    for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) store->erase(id);
+    return;
+  }
+  if (op == op::cancel) {
+    for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+      auto it = tasks.find(id);
+      if (it == tasks.end()) continue;
+      if (it->second.running) it->second.cancelled = true;  // the thread's result is dropped
+      else tasks.erase(it);
+    }
+    return;
+  }
+  if (op == op::upload) {
+    Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
+    reply.header["objects"] = pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply.frames);
+    send_message(*server, std::move(reply));
+    return;
+  }
+  if (op == op::error) {
+    log::error("server: ", m.header.value("message", std::string()));
+    return;
+  }
+  if (op == op::welcome || op == op::heartbeat) return;
+  log::warn("unknown op from the server: ", op);
+}
+
+void Worker::Impl::on_compute(Message& m) {
+  ComputeBatch b = ComputeBatch::decode(m);
+  std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> ids
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < b.ids.size(); ++i) {
+    TaskId id = b.ids[i];
+    PendingTask t;
+    t.type = b.types[b.type_of[i]];
+    t.config.assign(b.configs, b.config_offsets[i], b.config_offsets[i + 1] - b.config_offsets[i]);
+    t.cpus = b.cpus[i];
+    for (std::uint32_t k = 0; k < b.input_counts[i]; ++k, ++pos) {
+      TaskId in = b.inputs[pos];
+      t.inputs.push_back(in);
+      if (store->contains(in)) continue;
+      ++t.missing;
+      auto& waiters = waiting_for[in];
+      if (waiters.empty() || std::find(waiters.begin(), waiters.end(), id) == waiters.end()) waiters.push_back(id);
+      if (b.input_where[pos] != ComputeBatch::local && fetching.insert(in).second)
+        to_fetch[b.input_where[pos]].push_back(in);
+    }
+    bool ready = t.missing == 0;
+    tasks[id] = std::move(t);
+    if (ready) runnable.push_back(id);
+  }
+  for (auto& [peer_index, ids] : to_fetch) {
+    send_message(peer(b.peers[peer_index]), Message(json{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", ids}}));
+  }
+}
+
+zmq::socket_t& Worker::Impl::peer(const std::string& address) {
+  auto& socket = peers[address];
+  if (!socket) {
+    socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+    authenticate_as_client(*socket, options.secret);
+    socket->set(zmq::sockopt::linger, 0);
+    socket->set(zmq::sockopt::rcvhwm, 0);
+    socket->connect(address);
+  }
+  return *socket;
+}
+
+json Worker::Impl::pack_objects(const std::vector<TaskId>& ids, std::vector<zmq::message_t>& frames) {
+  json objects = json::array();
+  for (TaskId id : ids) {
+    DataPtr d = store->find(id);
+    if (!d) objects.push_back({{"id", id}, {"missing", true}});
+    else objects.push_back({{"id", id}, {"d", encode_data(d, frames)}, {"size", d->size()}});
+  }
+  return objects;
+}
+
+void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
+  if (m.op() != op::peer_fetch) return;
+  Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
+  reply.header["objects"] = pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply.frames);
+  send_message(*data, std::move(reply), routing);
+}
+
+void Worker::Impl::on_peer_data(Message& m) {
+  if (m.op() != op::data) return;
+  for (auto& object : m.header.at("objects")) {
+    TaskId id = object.at("id").get<TaskId>();
+    fetching.erase(id);
+    if (object.value("missing", false)) {
+      auto waiters = std::move(waiting_for[id]);
+      waiting_for.erase(id);
+      for (TaskId t : waiters)
+        if (tasks.count(t)) fail(t, "input task " + std::to_string(id) + " was no longer on the worker that had it");
+      continue;
+    }
+    if (!waiting_for.count(id)) continue;  // nobody needs it any more (cancelled meanwhile)
+    store->put(id, decode_data(object.at("d"), m.frames));
+    report.replicas.push_back(id);
+    arrived(id);
+  }
+}
+
+void Worker::Impl::arrived(TaskId id) {
+  auto it = waiting_for.find(id);
+  if (it == waiting_for.end()) return;
+  std::vector<TaskId> waiters = std::move(it->second);
+  waiting_for.erase(it);
+  for (TaskId w : waiters) {
+    auto t = tasks.find(w);
+    if (t != tasks.end() && t->second.missing > 0 && --t->second.missing == 0) runnable.push_back(w);
+  }
+}
+
+void Worker::Impl::run_ready() {
+  // Inline tasks complete here and may make more tasks runnable: keep going until none are.
+  std::size_t blocked = 0;
+  while (runnable.size() > blocked) {
+    TaskId id = runnable.front();
+    runnable.pop_front();
+    auto it = tasks.find(id);
+    if (it == tasks.end() || it->second.running) continue;  // cancelled
+    PendingTask& t = it->second;
+    const TaskRegistry::Entry* entry = registry.find(t.type);
+    if (!entry) {
+      fail(id, "this worker has no task type '" + t.type + "'");
+      continue;
+    }
+    bool threaded = entry->threading == Threading::own_thread;
+    if (entry->threading == Threading::inline_if_small) {
+      std::uint64_t bytes = 0;
+      for (TaskId in : t.inputs)
+        if (auto d = store->find(in)) bytes += d->size();
+      threaded = bytes > (1u << 20);
+    }
+    if (threaded && t.cpus > free_cpus) {
+      runnable.push_back(id);  // wait for cpus; others may still run
+      ++blocked;
+      continue;
+    }
+    if (threaded) {
+      free_cpus -= t.cpus;
+      t.running = true;
+      report.started.push_back(id);
+    }
+    start(id, t, *entry);
+  }
+}
+
+void Worker::Impl::start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry) {
+  TaskContext ctx;
+  ctx.id = id;
+  ctx.work_dir = work_dir;
+  for (TaskId in : t.inputs) {
+    DataPtr d = store->find(in);
+    if (!d) return fail(id, "input task " + std::to_string(in) + " is missing on this worker");
+    ctx.inputs.push_back(std::move(d));
+  }
+  if (t.running) {
+    auto run = entry.run;
+    auto type = t.type, config = t.config;
+    auto inputs = std::move(ctx.inputs);
+    pool->submit([id, run, type, config, inputs = std::move(inputs), dir = work_dir]() mutable {
+      ThreadResult r{id, nullptr, {}, wall_us(), 0};
+      TaskContext c;
+      c.id = id;
+      c.type = type;
+      c.config = config;
+      c.inputs = std::move(inputs);
+      c.work_dir = dir;
+      try {
+        r.data = run(c);
+        if (!r.data) r.error = "the task produced no data";
+      } catch (const std::exception& e) {
+        r.error = e.what();
+      }
+      r.end_us = wall_us();
+      return r;
+    });
+    return;
+  }
+  ctx.type = t.type;
+  ctx.config = t.config;
+  std::int64_t begin = wall_us();
+  try {
+    DataPtr out = entry.run(ctx);
+    if (!out) return fail(id, "the task produced no data");
+    complete(id, std::move(out), begin, wall_us());
+  } catch (const std::exception& e) {
+    fail(id, e.what());
+  }
+}
+
+void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us) {
+  report.ids.push_back(id);
+  report.sizes.push_back(data->size());
+  report.lengths.push_back(data->length());
+  report.start_us.push_back(start_us);
+  report.end_us.push_back(end_us);
+  store->put(id, std::move(data));
+  tasks.erase(id);
+  arrived(id);
+}
+
+void Worker::Impl::fail(TaskId id, const std::string& message) {
+  tasks.erase(id);
+  send_report();  // keep the order: results before this failure
+  send_message(*server, Message(json{{"op", op::task_failed}, {"id", id}, {"message", message}}));
+}
+
+void Worker::Impl::send_report() {
+  if (report.empty()) return;
+  send_message(*server, std::move(report).encode());
+  report = FinishedBatch{};
+}
+
+}  // namespace treadle

@@ -1,0 +1,36 @@
+#pragma once
+// A worker process: runs the tasks the server assigns, holds their results, and serves
+// them to other workers directly (worker-to-worker transfers never pass the server).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "task_api.hpp"
+
+namespace treadle {
+
+struct WorkerOptions {
+  std::string server_host = "127.0.0.1";
+  int server_port = 0;
+  unsigned cpus = 1;
+  std::string work_dir;         // empty: a fresh directory under $TMPDIR, removed at exit
+  std::string listen_host;      // empty: the local address that routes to the server
+  std::string secret;           // empty: load_secret()
+  std::uint64_t memory_limit = 0;  // bytes of objects in RAM before spilling; 0: half the RAM
+  int server_timeout_ms = 10000;   // exit when the server has been silent this long
+};
+
+class Worker {
+ public:
+  Worker(WorkerOptions options, TaskRegistry registry);
+  ~Worker();
+  // Connects and serves until the server goes away or stop() is called; returns an exit code.
+  int run();
+  void stop();  // async-signal-safe
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace treadle

@@ -1,0 +1,128 @@
+"""A server and workers on this machine, as real processes: for scripts, tests and demos."""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from . import _paths
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    # Runs in the child before exec: if the Python process dies, so does the child,
+    # so a crashed script leaves no orphan server or worker behind.
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except Exception:
+        pass
+
+
+class LocalCluster:
+    """Starts ``treadle-server`` and ``workers`` ``treadle-worker`` processes on 127.0.0.1.
+
+    Use it as a context manager; leaving it stops every process it started::
+
+        with treadle.local_cluster(workers=2, cpus=1) as cluster:
+            client = Client(*cluster.address)
+    """
+
+    def __init__(self, workers=2, cpus=1, host="127.0.0.1", port=0, worker_args=(), server_args=(),
+                 timeout=30.0, quiet=True):
+        if not isinstance(workers, int) or workers < 0:
+            raise ValueError("workers must be a non-negative integer, got {!r}".format(workers))
+        if not isinstance(cpus, int) or cpus < 1:
+            raise ValueError("cpus must be a positive integer, got {!r}".format(cpus))
+        self.host = host
+        self.cpus = cpus
+        self._worker_args = list(worker_args)
+        self._timeout = timeout
+        self._output = subprocess.DEVNULL if quiet else None
+        self.server = None
+        self.workers = []
+        try:
+            self._start_server(port, list(server_args))
+            for _ in range(workers):
+                self.add_worker()
+            self.wait_for_workers(workers)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def address(self):
+        """(host, port) of the server."""
+        return (self.host, self.port)
+
+    def _start_server(self, port, args):
+        cmd = [_paths.program("treadle-server"), "--host", self.host, "--port", str(port)] + args
+        self.server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._output,
+                                       preexec_fn=_die_with_parent, text=True)
+        line = self.server.stdout.readline().split()
+        if len(line) != 3 or line[0] != "listening":
+            self.server.wait(5)
+            raise RuntimeError("treadle-server did not start (exit code {})".format(self.server.returncode))
+        self.port = int(line[2])
+
+    def add_worker(self, cpus=None, args=()):
+        """Starts one more worker process; returns its Popen."""
+        cmd = [_paths.program("treadle-worker"), "{}:{}".format(self.host, self.port),
+               "--cpus", str(cpus or self.cpus)] + self._worker_args + list(args)
+        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=_die_with_parent)
+        self.workers.append(proc)
+        return proc
+
+    def wait_for_workers(self, count, timeout=None):
+        """Blocks until ``count`` workers are connected to the server."""
+        from ._engine import Connection
+        deadline = time.monotonic() + (timeout or self._timeout)
+        conn = Connection(self.host, self.port, name="local_cluster")
+        try:
+            while True:
+                status = conn.status()
+                if len(status["workers"]) >= count:
+                    return status
+                dead = [w for w in self.workers if w.poll() is not None]
+                if dead:
+                    raise RuntimeError("a treadle-worker exited with code {}".format(dead[0].returncode))
+                if time.monotonic() > deadline:
+                    raise TimeoutError("only {} of {} workers connected".format(len(status["workers"]), count))
+                time.sleep(0.02)
+        finally:
+            conn.close()
+
+    def close(self):
+        """Stops the workers and the server (SIGTERM, then SIGKILL after 5 s)."""
+        procs = [w for w in self.workers if w.poll() is None]
+        if self.server is not None and self.server.poll() is None:
+            procs.append(self.server)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if self.server is not None and self.server.stdout:
+            self.server.stdout.close()
+        self.workers = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if self.server is not None and self.server.poll() is None:
+            self.close()
+
+
+def local_cluster(workers=2, cpus=1, **kwargs):
+    """A LocalCluster of ``workers`` worker processes with ``cpus`` cpus each."""
+    return LocalCluster(workers=workers, cpus=cpus, **kwargs)

@@ -1,0 +1,1 @@
+"""HyperLoom's Python API on treadle: ``from treadle.loom.client import Client, tasks``."""

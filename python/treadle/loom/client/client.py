@@ -1,0 +1,133 @@
+"""The HyperLoom client: submits plans and collects results."""
+
+import os
+import socket
+
+from ... import _engine
+from . import plan as _plan
+from .errors import LoomException, TaskFailed
+from .future import Future
+from .task import Task
+
+
+def _resolve(host):
+    return "127.0.0.1" if host == "localhost" else host
+
+
+class Client:
+    """A connection to a treadle server, as HyperLoom's ``Client(address, port)``.
+
+    ``secret`` defaults to $TREADLE_SECRET, $TREADLE_SECRET_FILE or the per-user secret file.
+    """
+
+    def __init__(self, address="localhost", port=9010, secret=None, timeout=10.0):
+        name = "{}:{}".format(socket.gethostname(), os.getpid())
+        try:
+            self._conn = _engine.Connection(_resolve(address), int(port), secret or "", name, float(timeout))
+        except _engine.ServerError as e:
+            raise LoomException(str(e)) from None
+        self.address = (address, int(port))
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def submit(self, tasks):
+        """Submits tasks (and every task they need); returns a list of futures, one per task."""
+        tasks = list(tasks)
+        result = [None] * len(tasks)
+        new = []
+        for i, t in enumerate(tasks):
+            if isinstance(t, Future):
+                if t.client is not self or t.released:
+                    raise LoomException("{!r} cannot be submitted here".format(t))
+                result[i] = t
+            elif isinstance(t, Task):
+                new.append(i)
+            else:
+                raise TypeError("submit() takes tasks, got {!r}".format(t))
+        if new:
+            roots = [tasks[i] for i in new]
+            try:
+                types, labels, frames = _plan.encode(roots, self)
+            except _plan.PlanError as e:
+                raise LoomException(str(e)) from None
+            try:
+                base = self._conn.submit(types, labels, *frames)
+            except _engine.ServerError as e:
+                raise LoomException(str(e)) from None
+            keep = memoryview(frames[-1]).cast("I")
+            for i, local in zip(new, keep):
+                result[i] = Future(self, base + local)
+        return result
+
+    def submit_one(self, task):
+        """Submits one task; returns its future."""
+        return self.submit((task,))[0]
+
+    # -- collective operations -----------------------------------------------------------------
+
+    def _ids(self, futures):
+        ids = []
+        for f in futures:
+            if not isinstance(f, Future) or f.client is not self:
+                raise LoomException("{!r} is not a future of this client".format(f))
+            if f.released:
+                raise LoomException("{!r} was released".format(f))
+            ids.append(f.task_id)
+        return ids
+
+    def _call(self, method, ids):
+        try:
+            return method(ids)
+        except _engine.ServerError as e:
+            raise LoomException(str(e)) from None
+
+    def wait(self, futures):
+        """Blocks until every future is computed; raises TaskFailed if one failed."""
+        failure = self._call(self._conn.wait, self._ids(futures))
+        if failure is not None:
+            raise TaskFailed.from_failure(failure)
+
+    def fetch(self, futures):
+        """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
+        values, failure = self._call(self._conn.fetch, self._ids(futures))
+        if failure is not None:
+            raise TaskFailed.from_failure(failure)
+        return values
+
+    def release(self, futures):
+        """Frees the results on the workers; the futures cannot be used afterwards."""
+        ids = []
+        for f in futures:
+            if isinstance(f, Future) and f.client is self and not f._released:
+                f._released = True
+                ids.append(f.task_id)
+        if ids and self._conn is not None:
+            self._conn.release(ids)
+
+    def gather(self, futures):
+        """fetch() followed by release()."""
+        futures = list(futures)
+        try:
+            return self.fetch(futures)
+        finally:
+            self.release(futures)
+
+    # -- the rest --------------------------------------------------------------------------------
+
+    def status(self):
+        """The server's view: workers, task counts by state, memory."""
+        return self._call(lambda _: self._conn.status(), None)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<treadle.loom.client.Client {}:{}>".format(*self.address)

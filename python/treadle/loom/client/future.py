@@ -1,0 +1,43 @@
+"""A handle to a submitted task's result."""
+
+
+class Future:
+    """The result of a submitted task, kept on the workers until released.
+
+    ``wait()`` blocks until it is computed, ``fetch()`` downloads it (it stays on the workers),
+    ``release()`` frees it, ``gather()`` is fetch + release. A future may be used as an input
+    of tasks submitted later, until it is released. Dropping the last reference releases it.
+    """
+
+    __slots__ = ("client", "task_id", "_released", "__weakref__")
+
+    def __init__(self, client, task_id):
+        self.client = client
+        self.task_id = task_id
+        self._released = False
+
+    @property
+    def released(self):
+        return self._released
+
+    def wait(self):
+        self.client.wait((self,))
+
+    def fetch(self):
+        return self.client.fetch((self,))[0]
+
+    def release(self):
+        self.client.release((self,))
+
+    def gather(self):
+        return self.client.gather((self,))[0]
+
+    def __del__(self):
+        try:
+            if not self._released:
+                self.client.release((self,))
+        except Exception:
+            pass  # interpreter shutdown or a closed client: the server releases on disconnect
+
+    def __repr__(self):
+        return "<Future task_id={}{}>".format(self.task_id, " released" if self._released else "")

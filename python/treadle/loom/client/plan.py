@@ -1,0 +1,118 @@
+"""Turns a graph of Task objects into the column format of a "submit" message.
+
+Tasks are ordered so that every task comes after its inputs (the server relies on it, so a
+plan can have no cycle); the walk is iterative, so million-task chains do not hit Python's
+recursion limit. A Task object shared by several tasks is submitted once.
+"""
+
+from array import array
+
+from .future import Future
+from .task import ResourceRequest, Task
+
+_LOCAL = 1 << 63
+_VISITING = -1
+
+
+class PlanError(ValueError):
+    """The graph cannot be submitted (a cycle, a foreign or released future, a wrong input)."""
+
+
+def _bad_input(task, child):
+    return TypeError("an input of {!r} is {!r}: inputs must be tasks or futures".format(task, child))
+
+
+def order_tasks(roots, client):
+    """Returns the tasks reachable from ``roots`` (Task objects), inputs first."""
+    order = []
+    position = {}  # id(task) -> index in order, or _VISITING while its inputs are walked
+    for root in roots:
+        if id(root) in position:
+            continue
+        position[id(root)] = _VISITING
+        stack = [(root, iter(root.inputs or ()))]
+        while stack:
+            task, inputs = stack[-1]
+            for child in inputs:
+                if type(child) is Task or isinstance(child, Task):
+                    state = position.get(id(child))
+                    if state is None:
+                        position[id(child)] = _VISITING
+                        stack.append((child, iter(child.inputs or ())))
+                        break
+                    if state == _VISITING:
+                        raise PlanError("the plan has a cycle through {!r}".format(child))
+                elif isinstance(child, Future):
+                    if child.client is not client:
+                        raise PlanError("{!r} belongs to another client".format(child))
+                    if child.released:
+                        raise PlanError("{!r} was released and cannot be used as an input".format(child))
+                else:
+                    raise _bad_input(task, child)
+            else:
+                stack.pop()
+                position[id(task)] = len(order)
+                order.append(task)
+    return order, position
+
+
+def encode(roots, client):
+    """Returns (types, labels, [frames...]) for Connection.submit, and the indices of roots."""
+    order, position = order_tasks(roots, client)
+    types, type_ids = [], {}
+    labels, label_ids = [""], {"": 0}
+    type_of = array("I")
+    cpus = array("I")
+    input_counts = array("I")
+    inputs = array("Q")
+    config_offsets = array("Q", [0])
+    configs = []
+    label_of = array("I")
+    total = 0
+    for task in order:
+        task_type = task.task_type
+        tid = type_ids.get(task_type)
+        if tid is None:
+            if not isinstance(task_type, str) or not task_type:
+                raise PlanError("{!r} has no task_type".format(task))
+            tid = type_ids[task_type] = len(types)
+            types.append(task_type)
+        type_of.append(tid)
+        request = task.resource_request
+        if request is None:
+            cpus.append(0)
+        elif isinstance(request, ResourceRequest):
+            cpus.append(request.cpus)
+        else:
+            raise PlanError("{!r} has resource_request {!r}; use tasks.cpus(n)".format(task, request))
+        count = 0
+        for child in task.inputs or ():
+            if isinstance(child, Future):
+                inputs.append(child.task_id)
+            else:
+                inputs.append(_LOCAL | position[id(child)])
+            count += 1
+        input_counts.append(count)
+        config = task.config
+        if config is None:
+            config = b""
+        elif isinstance(config, str):
+            config = config.encode()
+        elif not isinstance(config, (bytes, bytearray, memoryview)):
+            raise PlanError("{!r} has config of type {}; use bytes or str".format(task, type(config).__name__))
+        configs.append(config)
+        total += len(config)
+        config_offsets.append(total)
+        label = task.label
+        if label:
+            lid = label_ids.get(label)
+            if lid is None:
+                lid = label_ids[label] = len(labels)
+                labels.append(str(label))
+            label_of.append(lid)
+        else:
+            label_of.append(0)
+    keep = array("I", [position[id(r)] for r in roots])
+    frames = [type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
+              config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes()]
+    return types, labels, frames

@@ -1,0 +1,39 @@
+"""A task of a plan: what to run (type, config), on what (inputs), with what label and resources."""
+
+
+class ResourceRequest:
+    """What a task needs from a worker; today only a number of cpus."""
+
+    __slots__ = ("cpus",)
+
+    def __init__(self, cpus=0):
+        if not isinstance(cpus, int) or cpus < 0:
+            raise ValueError("cpus must be a non-negative integer, got {!r}".format(cpus))
+        self.cpus = cpus
+
+    def __eq__(self, other):
+        return isinstance(other, ResourceRequest) and other.cpus == self.cpus
+
+    def __repr__(self):
+        return "cpus({})".format(self.cpus)
+
+
+class Task:
+    """A node of the plan. Inputs are other tasks or futures of submitted tasks.
+
+    `config` is bytes interpreted by the task type; a str is encoded as UTF-8.
+    A task without a resource request is light: it may share cpus with other tasks.
+    """
+
+    __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "__weakref__")
+
+    def __init__(self, task_type=None, inputs=(), config=b"", label=None, resource_request=None):
+        self.task_type = task_type
+        self.inputs = inputs
+        self.config = config
+        self.label = label
+        self.resource_request = resource_request
+
+    def __repr__(self):
+        name = self.label or self.task_type
+        return "<Task {}>".format(name)
