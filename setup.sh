@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# treadle's one entry point: set up a Debian 12 machine, build, install, then run something.
+#
+#   ./setup.sh tour    set up, then execute the tour notebook (the main job)
+#   ./setup.sh test    set up, then run every test (what CI runs)
+#   ./setup.sh build   set up only
+#   ./setup.sh bench   set up, then run the benchmarks
+#
+# Idempotent: apt packages are installed only when missing, the build is incremental.
+# Everything is installed into ./prefix inside the checkout.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+PREFIX=$ROOT/prefix
+BUILD=$ROOT/build
+PY=/usr/bin/python3   # Debian's interpreter: the apt packages live there, not in the one on PATH
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libzmq3-dev cppzmq-dev nlohmann-json3-dev pybind11-dev catch2
+  python3 python3-dev python3-cloudpickle python3-pytest python3-psutil
+  python3-nbclient python3-nbformat python3-ipykernel jupyter-client
+  iproute2 procps
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+install_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return; fi
+  say "installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  say "building into $BUILD, installing into $PREFIX"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DPython_EXECUTABLE=$PY -DCMAKE_INSTALL_PREFIX="$PREFIX" > "$BUILD.configure.log" 2>&1 \
+    || { cat "$BUILD.configure.log"; exit 1; }
+  cmake --build "$BUILD"
+  cmake --install "$BUILD" > /dev/null
+}
+
+environment() {
+  export PATH="$PREFIX/bin:$PATH"
+  export PYTHONPATH="$PREFIX/lib/treadle/python${PYTHONPATH:+:$PYTHONPATH}"
+}
+
+setup() {
+  install_packages
+  mkdir -p "$BUILD"
+  build
+  environment
+}
+
+run_tour() {
+  say "executing notebooks/tour.ipynb"
+  $PY "$ROOT/tests/run_notebook.py" "$ROOT/notebooks/tour.ipynb" "$BUILD/notebooks/tour.ipynb" --show
+}
+
+run_tests() {
+  say "C++ unit tests"
+  (cd "$BUILD" && ctest --output-on-failure)
+  say "end-to-end tests"
+  $PY -m pytest -q "$ROOT/tests" -p no:cacheprovider
+}
+
+case "${1:-}" in
+  tour) setup; run_tour ;;
+  test) setup; run_tests ;;
+  build) setup ;;
+  bench) setup; $PY "$ROOT/bench/run.py" "${@:2}" ;;
+  *) echo "usage: ./setup.sh tour|test|build|bench" >&2; exit 2 ;;
+esac

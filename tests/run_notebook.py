@@ -1,0 +1,58 @@
+"""Executes a notebook with nbclient and fails on any error output.
+
+usage: run_notebook.py IN.ipynb OUT.ipynb [--kernel NAME] [--show]
+"""
+
+import argparse
+import os
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def error_outputs(nb):
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                yield i, "{}: {}".format(out.get("ename"), out.get("evalue"))
+            if out.get("output_type") == "stream" and out.get("name") == "stderr" and "Traceback" in out.get("text", ""):
+                yield i, out["text"]
+
+
+def run(path, out_path, kernel="python3", timeout=600):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name=kernel, timeout=timeout,
+                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+    client.execute()
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    nbformat.write(nb, out_path)
+    return nb
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("notebook")
+    parser.add_argument("output")
+    parser.add_argument("--kernel", default="python3")
+    parser.add_argument("--show", action="store_true", help="print the text outputs")
+    args = parser.parse_args()
+    nb = run(args.notebook, args.output, args.kernel)
+    if args.show:
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            print(">>> " + cell.source.replace("\n", "\n... "))
+            for out in cell.get("outputs", []):
+                text = out.get("text") or out.get("data", {}).get("text/plain", "")
+                if text:
+                    print(text.rstrip())
+    errors = list(error_outputs(nb))
+    for i, e in errors:
+        print("cell {}: {}".format(i, e), file=sys.stderr)
+    print("executed {} -> {}".format(args.notebook, args.output))
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
