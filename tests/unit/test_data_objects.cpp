@@ -1,0 +1,187 @@
+// Data objects, their wire encoding, and the worker's data store (spilling).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/protocol.hpp"
+#include "data/array.hpp"
+#include "data/file.hpp"
+#include "data/index.hpp"
+#include "data/plain.hpp"
+#include "data/wire.hpp"
+#include "worker/data_store.hpp"
+
+using namespace treadle;
+namespace fs = std::filesystem;
+
+namespace {
+std::string text(const DataPtr& d) { return std::string(d->raw()); }
+
+fs::path temp_dir(const char* name) {
+  auto dir = fs::temp_directory_path() / (std::string("treadle-test-") + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+DataPtr round_trip(const DataPtr& d) {
+  std::vector<zmq::message_t> frames;
+  json description = encode_data(d, frames);
+  // Through msgpack, as on the wire.
+  auto packed = json::to_msgpack(description);
+  return decode_data(json::from_msgpack(packed), frames);
+}
+}  // namespace
+
+TEST_CASE("plain objects have size, no length, and their bytes") {
+  auto d = PlainData::from_string("hello");
+  CHECK(d->kind() == DataKind::plain);
+  CHECK(d->size() == 5);
+  CHECK(d->length() == 0);
+  CHECK(d->is_dobject());
+  CHECK(text(d) == "hello");
+  CHECK_THROWS_WITH(d->get(0), Catch::Contains("needs an array or an index"));
+}
+
+TEST_CASE("a view shares the bytes of its base") {
+  auto base = PlainData::from_string("hello world");
+  auto view = PlainData::view(base, 6, 5);
+  CHECK(text(view) == "world");
+  CHECK(view->raw().data() == base->raw().data() + 6);
+  CHECK_THROWS_AS(PlainData::view(base, 8, 5), DataError);
+}
+
+TEST_CASE("arrays sum the sizes of their items") {
+  auto a = std::make_shared<ArrayData>(std::vector<DataPtr>{PlainData::from_string("ab"), PlainData::from_string("cde")});
+  CHECK(a->size() == 5);
+  CHECK(a->length() == 2);
+  CHECK(!a->is_dobject());
+  CHECK(a->raw().empty());
+  CHECK(text(a->get(1)) == "cde");
+  CHECK_THROWS_WITH(a->get(2), Catch::Contains("out of range"));
+  auto s = a->slice(1, 99);
+  CHECK(s->length() == 1);
+  CHECK(text(s->get(0)) == "cde");
+}
+
+TEST_CASE("an index is a view of a D-object cut at positions") {
+  auto base = PlainData::from_string("one\ntwo\nthree\n");
+  auto index = std::make_shared<IndexData>(base, std::vector<std::size_t>{0, 4, 8, 14});
+  CHECK(index->length() == 3);
+  CHECK(index->size() == 14);
+  CHECK(text(index->get(1)) == "two\n");
+  auto tail = index->slice(1, 3);
+  CHECK(tail->kind() == DataKind::index);
+  CHECK(tail->length() == 2);
+  CHECK(tail->size() == 10);
+  CHECK(text(tail->get(1)) == "three\n");
+  CHECK(index->slice(2, 2)->length() == 0);
+  CHECK_THROWS_AS(IndexData(base, {0, 20}), DataError);
+  CHECK_THROWS_AS(IndexData(base, {4, 2}), DataError);
+  auto array = std::make_shared<ArrayData>(std::vector<DataPtr>{});
+  CHECK_THROWS_WITH(IndexData(array, {0}), Catch::Contains("plain or file"));
+}
+
+TEST_CASE("file objects map the file and travel as a path") {
+  auto dir = temp_dir("file");
+  auto path = (dir / "f.txt").string();
+  std::ofstream(path) << "content";
+  auto f = std::make_shared<FileData>(path);
+  CHECK(f->size() == 7);
+  CHECK(text(f) == "content");
+  std::vector<zmq::message_t> frames;
+  json d = encode_data(f, frames);
+  CHECK(frames.empty());
+  CHECK(d["path"] == path);
+  CHECK(text(round_trip(f)) == "content");
+  CHECK_THROWS_WITH(FileData((dir / "missing").string()), Catch::Contains("missing"));
+  auto empty = (dir / "empty").string();
+  std::ofstream(empty).close();
+  CHECK(FileData(empty).size() == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("every kind survives the wire") {
+  auto base = PlainData::from_string("a\nbb\nccc\n");
+  auto index = std::make_shared<IndexData>(base, std::vector<std::size_t>{0, 2, 5, 9});
+  auto nested = std::make_shared<ArrayData>(std::vector<DataPtr>{
+      PlainData::from_string("x"), std::make_shared<ArrayData>(std::vector<DataPtr>{PlainData::from_string("y")}), index});
+  auto back = round_trip(nested);
+  REQUIRE(back->kind() == DataKind::array);
+  REQUIRE(back->length() == 3);
+  CHECK(text(back->get(0)) == "x");
+  CHECK(text(back->get(1)->get(0)) == "y");
+  auto index_back = back->get(2);
+  CHECK(index_back->kind() == DataKind::index);
+  CHECK(index_back->length() == 3);
+  CHECK(text(index_back->get(2)) == "ccc\n");
+}
+
+TEST_CASE("large plain objects are sent without a copy and received without one") {
+  std::string big(1 << 20, 'z');
+  auto d = PlainData::from_string(big);
+  std::vector<zmq::message_t> frames;
+  json description = encode_data(d, frames);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].data() == static_cast<const void*>(d->raw().data()));
+  const void* frame_bytes = frames[0].data();
+  auto back = decode_data(description, frames);
+  CHECK(static_cast<const void*>(back->raw().data()) == frame_bytes);
+  CHECK(back->size() == big.size());
+}
+
+TEST_CASE("bad descriptions are protocol errors, not crashes") {
+  std::vector<zmq::message_t> frames;
+  CHECK_THROWS_AS(decode_data(json{{"k", "plain"}, {"f", 3}}, frames), ProtocolError);
+  CHECK_THROWS_AS(decode_data(json{{"k", "weird"}}, frames), ProtocolError);
+  CHECK_THROWS_AS(decode_data(json::array(), frames), ProtocolError);
+  CHECK_THROWS_AS(decode_data(json{{"k", "array"}, {"items", 5}}, frames), ProtocolError);
+}
+
+TEST_CASE("the data store spills plain objects beyond its memory limit and keeps their bytes") {
+  auto dir = temp_dir("spill");
+  DataStore store(dir / "spill", 64 * 1024);
+  for (TaskId id = 0; id < 8; ++id) store.put(id, PlainData::from_string(std::string(32 * 1024, char('a' + id))));
+  CHECK(store.memory_bytes() <= 64 * 1024);
+  CHECK(store.spilled_bytes() > 0);
+  for (TaskId id = 0; id < 8; ++id) {
+    auto d = store.find(id);
+    REQUIRE(d);
+    CHECK(d->size() == 32 * 1024);
+    CHECK(d->raw()[100] == char('a' + id));
+  }
+  store.erase(3);
+  CHECK_FALSE(store.contains(3));
+  CHECK(store.count() == 7);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("messages frame a msgpack header and bulk frames; garbage is a ProtocolError") {
+  zmq::context_t ctx;
+  zmq::socket_t a(ctx, zmq::socket_type::pair), b(ctx, zmq::socket_type::pair);
+  a.bind("inproc://protocol-test");
+  b.connect("inproc://protocol-test");
+  Message m(json{{"op", "ping"}, {"n", 3}});
+  m.frames.emplace_back("bulk", 4);
+  send_message(a, std::move(m));
+  Message got;
+  REQUIRE(recv_message(b, got, nullptr));
+  CHECK(got.op() == "ping");
+  CHECK(got.header["n"] == 3);
+  REQUIRE(got.frames.size() == 1);
+  CHECK(got.frames[0].to_string() == "bulk");
+
+  a.send(zmq::str_buffer("\xc1 not msgpack"), zmq::send_flags::sndmore);
+  a.send(zmq::str_buffer("tail"), zmq::send_flags::none);
+  CHECK_THROWS_AS(recv_message(b, got, nullptr), ProtocolError);
+  auto header = json::to_msgpack(json{{"no_op", 1}});
+  a.send(zmq::buffer(header), zmq::send_flags::none);
+  CHECK_THROWS_AS(recv_message(b, got, nullptr), ProtocolError);
+  // The socket is still in step: a good message after the bad ones arrives whole.
+  send_message(a, Message(json{{"op", "after"}}));
+  REQUIRE(recv_message(b, got, nullptr));
+  CHECK(got.op() == "after");
+}
