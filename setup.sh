@@ -41,8 +41,8 @@ install_packages() {
 build() {
   say "building into $BUILD, installing into $PREFIX"
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DPython_EXECUTABLE=$PY -DCMAKE_INSTALL_PREFIX="$PREFIX" > "$BUILD.configure.log" 2>&1 \
-    || { cat "$BUILD.configure.log"; exit 1; }
+        -DPython_EXECUTABLE=$PY -DCMAKE_INSTALL_PREFIX="$PREFIX" > "$BUILD/configure.log" 2>&1 \
+    || { cat "$BUILD/configure.log"; exit 1; }
   cmake --build "$BUILD"
   cmake --install "$BUILD" > /dev/null
 }

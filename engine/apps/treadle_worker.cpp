@@ -13,9 +13,10 @@
 namespace {
 const char* usage =
     "usage: treadle-worker HOST:PORT [--cpus N] [--workdir DIR] [--listen HOST] [--secret-file FILE]\n"
-    "                      [--memory-limit BYTES]\n"
+    "                      [--memory-limit BYTES] [--python PATH]\n"
     "  Runs tasks for the treadle server at HOST:PORT. --cpus defaults to 1; objects beyond\n"
-    "  --memory-limit spill to the work directory.\n";
+    "  --memory-limit spill to the work directory. Python tasks run in --python\n"
+    "  (default /usr/bin/python3) executors, one per cpu.\n";
 treadle::Worker* g_worker = nullptr;
 void on_signal(int) {
   if (g_worker) g_worker->stop();
@@ -25,7 +26,7 @@ void on_signal(int) {
 int main(int argc, char** argv) {
   using namespace treadle;
   try {
-    CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout"},
+    CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python"},
                     {"help", "debug"});
     if (cli.flags.count("help")) {
       std::cout << usage;
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     if (cli.options.count("secret-file")) options.secret = load_secret(cli.get("secret-file"));
     options.memory_limit = static_cast<std::uint64_t>(cli.number("memory-limit", 0));
     options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000));
+    options.python = cli.get("python", options.python);
 
     TaskRegistry registry;
     register_builtin_tasks(registry);
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     g_worker = &worker;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);  // a dead executor's pipe must give EPIPE, not kill us
     return worker.run();
   } catch (const UsageError& e) {
     std::cerr << "treadle-worker: " << e.what() << "\n" << usage;

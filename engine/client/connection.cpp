@@ -57,6 +57,8 @@ struct Connection::Impl {
   std::mutex mutex;
   std::deque<Message> outgoing;
   std::unordered_map<std::uint64_t, std::shared_ptr<Reply>> pending;
+  std::vector<Message> events;
+  std::atomic<bool> has_events{false};
   std::uint64_t next_req = 1;
   std::atomic<bool> stop{false};
   std::atomic<bool> alive{true};
@@ -124,6 +126,16 @@ void Connection::post(Message&& m) {
 
 bool Connection::connected() const { return impl_->alive; }
 
+std::vector<Message> Connection::take_events() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<Message> out;
+  out.swap(impl_->events);
+  impl_->has_events = false;
+  return out;
+}
+
+bool Connection::has_events() const { return impl_->has_events; }
+
 void Connection::close() {
   Impl& c = *impl_;
   if (!c.thread.joinable()) return;
@@ -184,6 +196,12 @@ void Connection::Impl::io() {
       server_seen = now_ms();
       if (m.op() == op::heartbeat) continue;
       if (m.op() == op::welcome) welcomed = true;
+      if (m.op() == op::output) {
+        std::lock_guard<std::mutex> lock(mutex);
+        events.push_back(std::move(m));
+        has_events = true;
+        continue;
+      }
       auto req = m.header.value("req", json());
       if (!req.is_number_unsigned()) continue;
       std::shared_ptr<Reply> reply;

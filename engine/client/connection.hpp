@@ -59,6 +59,9 @@ class Connection {
   void post(Message&& m);
   void close();
   bool connected() const;
+  // Messages the server sent unasked (what tasks print: "output"), oldest first.
+  std::vector<Message> take_events();
+  bool has_events() const;
 
  private:
   struct Impl;

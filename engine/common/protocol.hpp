@@ -56,9 +56,12 @@ inline constexpr const char* compute = "compute";      // {tasks:[...]}
 inline constexpr const char* cancel = "cancel";        // {ids}
 inline constexpr const char* free = "free";            // {ids}
 inline constexpr const char* upload = "upload";        // {req, ids}: send these objects to the server
+inline constexpr const char* alias = "alias";          // {pairs:[[from, to]]}: hold object `from` also as `to`
 // worker -> server
 inline constexpr const char* finished = "finished";    // {ids, sizes, lengths, has}
 inline constexpr const char* task_failed = "task_failed";  // {id, message}
+inline constexpr const char* redirect = "redirect";    // {id, types, labels} + plan columns
+inline constexpr const char* output = "output";        // {items:[{id, stream, text}]} (also server -> client)
 // worker -> worker
 inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
 }  // namespace op

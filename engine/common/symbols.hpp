@@ -17,8 +17,11 @@ inline constexpr std::string_view length = "loom/base/length";
 inline constexpr std::string_view sleep = "loom/base/sleep";
 inline constexpr std::string_view array_make = "loom/array/make";
 inline constexpr std::string_view run = "loom/run/run";
+inline constexpr std::string_view py_value = "loom/py/value";
+// Run by the worker's Python executors, not by a C++ task (so not in the registry).
+inline constexpr std::string_view py_call = "loom/py/call";
 
 inline constexpr std::string_view builtins[] = {const_, merge, open, save, split, get, slice,
-                                                size, length, sleep, array_make, run};
+                                                size, length, sleep, array_make, run, py_value};
 
 }  // namespace treadle::symbols

@@ -4,6 +4,7 @@
 #include "file.hpp"
 #include "index.hpp"
 #include "plain.hpp"
+#include "pyobj.hpp"
 
 namespace treadle {
 namespace {
@@ -46,8 +47,11 @@ json encode_data(const DataPtr& data, std::vector<zmq::message_t>& frames) {
       frames.push_back(frame_of(bounds));
       return {{"k", "index"}, {"base", std::move(base)}, {"b", frames.size() - 1}};
     }
-    case DataKind::pyobj:
-      break;
+    case DataKind::pyobj: {
+      auto& obj = static_cast<const PyObjData&>(*data);
+      frames.push_back(shared_frame(obj.pickled(), obj.pickled()->raw()));
+      return {{"k", "pyobj"}, {"f", frames.size() - 1}, {"size", obj.size()}};
+    }
   }
   throw ProtocolError(std::string("cannot send a ") + kind_name(data->kind()) + " object");
 }
@@ -66,6 +70,10 @@ DataPtr decode_data(const json& d, std::vector<zmq::message_t>& frames) {
       DataPtr base = decode_data(d.at("base"), frames);
       auto bounds64 = column_of<std::uint64_t>(frames[frame_index(d, "b", frames)]);
       return std::make_shared<IndexData>(std::move(base), std::vector<std::size_t>(bounds64.begin(), bounds64.end()));
+    }
+    if (k == "pyobj") {
+      DataPtr pickled = PlainData::from_frame(std::move(frames[frame_index(d, "f", frames)]));
+      return std::make_shared<PyObjData>(std::move(pickled), d.at("size").get<std::size_t>());
     }
     throw ProtocolError("unknown data kind '" + k + "'");
   } catch (const json::exception& e) {

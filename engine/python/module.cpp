@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "data/array.hpp"
 #include "data/index.hpp"
+#include "data/pyobj.hpp"
 #include "data/wire.hpp"
 #include "server/server.hpp"
 
@@ -19,13 +20,32 @@ using namespace treadle;
 
 namespace {
 
-// Waits for a reply without holding the GIL, checking for Ctrl-C every 50 ms.
-void wait_interruptibly(Reply& reply) {
+// Hands what tasks printed to the Python handler as (task, label, stream, bytes) tuples.
+void deliver_events(Connection& conn, const py::object& handler) {
+  if (!conn.has_events() || handler.is_none()) return;
+  py::list items;
+  for (Message& m : conn.take_events())
+    for (auto& item : m.header.at("items")) {
+      const auto& text = item.at("text");
+      std::string bytes = text.is_binary() ? std::string(text.get_binary().begin(), text.get_binary().end())
+                                           : text.get<std::string>();
+      items.append(py::make_tuple(item.value("id", TaskId{0}), item.value("label", std::string()),
+                                  item.value("stream", std::string()), py::bytes(bytes)));
+    }
+  if (py::len(items)) handler(items);
+}
+
+// Waits for a reply without holding the GIL; every 50 ms it checks for Ctrl-C and passes on
+// what tasks printed, so output appears while the caller waits.
+void wait_interruptibly(Connection& conn, Reply& reply, const py::object& handler) {
   while (true) {
+    bool done;
     {
       py::gil_scoped_release release;
-      if (reply.wait_for(std::chrono::milliseconds(50))) return;
+      done = reply.wait_for(std::chrono::milliseconds(50));
     }
+    deliver_events(conn, handler);
+    if (done) return;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
 }
@@ -47,8 +67,10 @@ py::object to_python(const DataPtr& d) {
       for (std::size_t i = 0; i < d->length(); ++i) out.append(to_python(d->get(i)));
       return std::move(out);
     }
-    default:
-      throw ServerError(std::string("cannot convert a ") + kind_name(d->kind()) + " object");
+    case DataKind::pyobj: {
+      auto raw = static_cast<const PyObjData&>(*d).pickled()->raw();
+      return py::module_::import("pickle").attr("loads")(py::bytes(raw.data(), raw.size()));
+    }
   }
 }
 
@@ -89,7 +111,7 @@ class PyConnection {
     for (auto* b : {&type_of, &cpus, &input_counts, &inputs, &config_offsets, &configs, &label_of, &keep})
       m.frames.push_back(frame(*b));
     auto reply = conn_->request(std::move(m));
-    wait_interruptibly(*reply);
+    wait_interruptibly(*conn_, *reply, output_handler_);
     Message& r = reply->messages().back();
     if (r.op() != op::submitted) raise_error(r);
     return r.header.at("base").get<TaskId>();
@@ -99,7 +121,7 @@ class PyConnection {
   py::object wait(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::none();
     auto reply = conn_->request(Message(json{{"op", op::wait}, {"ids", ids}}));
-    wait_interruptibly(*reply);
+    wait_interruptibly(*conn_, *reply, output_handler_);
     Message& r = reply->messages().back();
     if (r.op() == op::done) return py::none();
     if (r.op() == op::failed) return failure_dict(r);
@@ -110,7 +132,7 @@ class PyConnection {
   py::tuple fetch(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::make_tuple(py::list(), py::none());
     auto reply = conn_->request(Message(json{{"op", op::fetch}, {"ids", ids}}), ids.size());
-    wait_interruptibly(*reply);
+    wait_interruptibly(*conn_, *reply, output_handler_);
     std::unordered_map<TaskId, py::object> values;
     for (Message& m : reply->messages()) {
       if (m.op() == op::failed) return py::make_tuple(py::none(), failure_dict(m));
@@ -133,7 +155,7 @@ class PyConnection {
 
   py::object status() {
     auto reply = conn_->request(Message(json{{"op", op::status}}));
-    wait_interruptibly(*reply);
+    wait_interruptibly(*conn_, *reply, output_handler_);
     Message& r = reply->messages().back();
     if (r.op() != op::status_reply) raise_error(r);
     r.header.erase("op");
@@ -147,9 +169,15 @@ class PyConnection {
     conn_.reset();
   }
   bool connected() const { return conn_ && conn_->connected(); }
+  // Called with a list of (task, label, stream, bytes) for what tasks printed or logged.
+  void set_output_handler(py::object handler) { output_handler_ = std::move(handler); }
+  void poll_output() {
+    if (conn_) deliver_events(*conn_, output_handler_);
+  }
 
  private:
   std::unique_ptr<Connection> conn_;
+  py::object output_handler_ = py::none();
 };
 
 class PyServer {
@@ -193,6 +221,8 @@ PYBIND11_MODULE(_engine, m) {
       .def("release", &PyConnection::release)
       .def("status", &PyConnection::status)
       .def("close", &PyConnection::close)
+      .def("set_output_handler", &PyConnection::set_output_handler)
+      .def("poll_output", &PyConnection::poll_output)
       .def_property_readonly("connected", &PyConnection::connected);
 
   py::class_<PyServer>(m, "Server")

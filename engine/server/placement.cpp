@@ -16,8 +16,12 @@ constexpr std::uint32_t chain_max_inputs = 8;  // beyond this, a consumer is not
 constexpr int cpu_pass_misses = 32;            // deferred cpu tasks before a pass gives up
 }  // namespace
 
-bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t) const {
-  return w.alive && w.offers_type[t.type] && (t.cpus == 0 || w.free_cpus >= t.cpus);
+// `queued`: may the task wait in the worker's queue, or must cpus be free right now?
+bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t, bool queued) const {
+  if (!w.alive || !w.offers_type[t.type]) return false;
+  if (t.cpus == 0) return true;
+  std::int32_t room = w.free_cpus + (queued ? w.queue_cpus : 0);
+  return t.cpus <= w.cpus && room >= static_cast<std::int32_t>(t.cpus);
 }
 
 bool Scheduler::runnable_somewhere(const TaskRecord& t) const {
@@ -55,28 +59,33 @@ WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
     });
     if (hint != no_worker && fits(*workers_[hint], t)) return hint;
   }
-  WorkerId best = no_worker;
-  std::uint64_t best_bytes = 0;
-  for (auto& [w, bytes] : bytes_on)
-    if (bytes > best_bytes && fits(*workers_[w], t)) {
-      best = w;
-      best_bytes = bytes;
+  // Prefer a worker where the task can start now; queue it only when none has cpus free.
+  for (bool queued : {false, true}) {
+    if (queued && t.cpus == 0) break;
+    WorkerId best = no_worker;
+    std::uint64_t best_bytes = 0;
+    for (auto& [w, bytes] : bytes_on)
+      if (bytes > best_bytes && fits(*workers_[w], t, queued)) {
+        best = w;
+        best_bytes = bytes;
+      }
+    if (best != no_worker) return best;
+    // The least busy worker that fits.
+    for (auto& w : workers_) {
+      if (!fits(*w, t, queued)) continue;
+      if (best == no_worker) {
+        best = w->id;
+        continue;
+      }
+      const WorkerInfo& b = *workers_[best];
+      bool better = t.cpus ? (w->free_cpus > b.free_cpus ||
+                              (w->free_cpus == b.free_cpus && w->light_tasks < b.light_tasks))
+                           : (w->light_tasks * b.cpus < b.light_tasks * w->cpus);
+      if (better) best = w->id;
     }
-  if (best != no_worker) return best;
-  // The least busy worker that fits.
-  for (auto& w : workers_) {
-    if (!fits(*w, t)) continue;
-    if (best == no_worker) {
-      best = w->id;
-      continue;
-    }
-    const WorkerInfo& b = *workers_[best];
-    bool better = t.cpus ? (w->free_cpus > b.free_cpus ||
-                            (w->free_cpus == b.free_cpus && w->light_tasks < b.light_tasks))
-                         : (w->light_tasks * b.cpus < b.light_tasks * w->cpus);
-    if (better) best = w->id;
+    if (best != no_worker) return best;
   }
-  return best;
+  return no_worker;
 }
 
 void Scheduler::place(TaskId id, WorkerId worker) {
@@ -128,7 +137,7 @@ void Scheduler::schedule() {
   for (auto& key : deferred) light_ready_.push(key);
   deferred.clear();
 
-  bool any_free_cpu = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->alive && w->free_cpus > 0; });
+  bool any_free_cpu = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->alive && w->free_cpus + w->queue_cpus > 0; });
   int misses = 0;
   while (any_free_cpu && !cpu_ready_.empty() && misses < cpu_pass_misses) {
     ReadyKey key = cpu_ready_.top();

@@ -38,6 +38,8 @@ struct Plan {
 // What a client sends, before ids are given: inputs name earlier tasks of the same plan
 // (flagged with plan_local_bit) or tasks of earlier plans (their global id).
 inline constexpr std::uint64_t plan_local_bit = std::uint64_t{1} << 63;
+// In a redirect plan only: the redirected task's own input at this position.
+inline constexpr std::uint64_t redirect_input_bit = std::uint64_t{1} << 62;
 
 struct PlanRequest {
   std::vector<std::string> types;          // distinct task types

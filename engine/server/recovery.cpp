@@ -11,7 +11,8 @@ namespace treadle {
 namespace {
 bool has_data(const TaskRecord& t) { return t.state == TaskState::finished && !t.locations.empty(); }
 bool unfinished(TaskState s) {
-  return s == TaskState::waiting || s == TaskState::ready || s == TaskState::assigned || s == TaskState::running;
+  return s == TaskState::waiting || s == TaskState::ready || s == TaskState::assigned || s == TaskState::running ||
+         s == TaskState::redirected;
 }
 }  // namespace
 
@@ -36,25 +37,40 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       }
     }
   }
-  w.free_cpus = w.cpus;
-  w.light_tasks = 0;
-
   std::vector<TaskId> recount;
   for (TaskId id : rerun) {
     transition(id, TaskState::waiting, "its worker was lost");
     recount.push_back(id);
   }
+  // Only now: unassigning the tasks above gives their cpus back to this worker.
+  w.free_cpus = static_cast<std::int32_t>(w.cpus);
+  w.light_tasks = 0;
   for (TaskId id : lost) lose_data(id, worker);
   for (TaskId id : lost)
     if (tasks_[id].state == TaskState::waiting) recount.push_back(id);
   // Consumers that expected a lost result elsewhere must wait for it again.
+  std::vector<TaskId> sent_back;
   for (TaskId id : lost) {
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
       if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
-          consumer.state == TaskState::running)
+          consumer.state == TaskState::running) {
         transition(c, TaskState::waiting, "an input was lost with a worker");
+        sent_back.push_back(c);
+      }
       if (consumer.state == TaskState::waiting) recount.push_back(c);
+    });
+  }
+  // Tasks chained behind those on their (surviving) worker expected them computed there;
+  // the inputs may now run anywhere, so they wait too. A work list: chains can be long.
+  while (!sent_back.empty()) {
+    TaskId id = sent_back.back();
+    sent_back.pop_back();
+    for_each_consumer(tasks_[id], id, [&](TaskId c) {
+      if (tasks_[c].state != TaskState::assigned) return;
+      transition(c, TaskState::waiting, "an input chained on the same worker was sent back");
+      sent_back.push_back(c);
+      recount.push_back(c);
     });
   }
   for (TaskId id : rerun) for_each_input_of(tasks_[id], [&](TaskId in) { require(in); });
@@ -103,15 +119,22 @@ void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
   TaskRecord& t = tasks_[id];
   if (t.state != TaskState::waiting) return;
   std::uint32_t missing = 0;
+  TaskId failed_origin = 0;
   bool input_failed = false;
   for_each_input_of(t, [&](TaskId in) {
     const TaskRecord& input = tasks_[in];
-    if (input.state == TaskState::failed) input_failed = true;
-    else if (!has_data(input)) ++missing;
+    if (input.state == TaskState::failed) {
+      input_failed = true;
+      failed_origin = failure(in)->origin;
+    } else if (!has_data(input)) {
+      ++missing;
+    }
   });
   t.unfinished_inputs = missing;
-  if (input_failed) return;  // the failure already propagated, or will
-  if (missing == 0) transition(id, TaskState::ready, reason);
+  // Recomputed after an input failed (e.g. that input's own recomputation): it can never
+  // run, so it fails as that input's dependents did.
+  if (input_failed) fail_with(id, *failure(failed_origin));
+  else if (missing == 0) transition(id, TaskState::ready, reason);
 }
 
 }  // namespace treadle

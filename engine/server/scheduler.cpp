@@ -7,10 +7,8 @@
 namespace treadle {
 
 Scheduler::Scheduler(SchedulerActions& actions) : actions_(actions) {
-  for (auto symbol : symbols::builtins) {
-    auto id = intern_type(std::string(symbol));
-    builtin_type_[id] = true;
-  }
+  for (auto symbol : symbols::builtins) builtin_type_[intern_type(std::string(symbol))] = true;
+  builtin_type_[intern_type(std::string(symbols::py_call))] = true;
 }
 
 Scheduler::~Scheduler() = default;
@@ -54,6 +52,8 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   if (total_inputs != r.inputs.size()) bad("input counts do not match the inputs");
   for (auto k : r.keep)
     if (k >= n) bad("kept task index out of range");
+  for (auto t : r.type_of)
+    if (t >= r.types.size()) bad("type index out of range");
   if (n >= (std::uint64_t{1} << 32)) bad("too many tasks");
 
   std::vector<std::uint16_t> types;
@@ -122,7 +122,7 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   tasks_.resize(base + n);
   for (std::size_t i = n; i-- > 0;) {
     TaskRecord& t = tasks_[base + i];
-    t.type = types.at(r.type_of[i] < types.size() ? r.type_of[i] : (bad("type index out of range"), 0));
+    t.type = types[r.type_of[i]];
     t.cpus = static_cast<std::uint16_t>(r.cpus[i]);
     t.plan = plan_index;
     t.local = static_cast<std::uint32_t>(i);
@@ -153,19 +153,18 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     TaskId id = base + i;
     TaskRecord& t = tasks_[id];
     const Failure* failed_input = nullptr;
-    TaskId failed_id = 0;
     for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in) {
       const TaskRecord& input = tasks_[*in];
       if (input.state == TaskState::failed) {
         failed_input = failure(*in);
-        failed_id = *in;
       } else if (input.state != TaskState::finished) {
         ++t.unfinished_inputs;
       }
     }
     if (t.state != TaskState::waiting) continue;  // failed by an earlier input in this loop
     if (failed_input) {
-      fail_with(id, Failure{failed_input->origin, "input " + describe(failed_id) + " failed: " + failed_input->message});
+      // Fail as a dependent of the origin does at run time: fail_with names the origin once.
+      fail_with(id, *failure(failed_input->origin));
     } else if (t.unfinished_inputs == 0) {
       transition(id, TaskState::ready, "submitted with inputs finished");
     }
@@ -202,6 +201,7 @@ void Scheduler::drop_hold(TaskId id) {
     case TaskState::ready:
     case TaskState::assigned:
     case TaskState::running:
+    case TaskState::redirected:
       // Cancelling releases its inputs in turn: done by a work list, not recursion,
       // since a cancelled chain can be a million tasks long.
       cancel_queue_.push_back(id);
@@ -248,7 +248,8 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
   w->id = static_cast<WorkerId>(workers_.size());
   w->name = std::move(name);
   w->data_address = std::move(data_address);
-  w->cpus = w->free_cpus = std::max<std::uint32_t>(cpus, 1);
+  w->cpus = std::max<std::uint32_t>(cpus, 1);
+  w->free_cpus = w->queue_cpus = static_cast<std::int32_t>(w->cpus);
   w->offers_type.assign(type_names_.size(), false);
   workers_.push_back(std::move(w));
   WorkerInfo& info = *workers_.back();
@@ -263,7 +264,8 @@ void Scheduler::task_started(WorkerId worker, TaskId id) {
   if (t.state == TaskState::assigned && t.worker == worker) transition(id, TaskState::running, "worker started it");
 }
 
-void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, std::uint64_t length) {
+void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, std::uint64_t length,
+                              std::int64_t duration_us) {
   if (!exists(id)) return;
   TaskRecord& t = tasks_[id];
   if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) {
@@ -275,6 +277,12 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
   }
   t.size = size;
   t.length = length;
+  if (t.cpus && duration_us >= 0) {
+    WorkerInfo& w = *workers_[worker];
+    w.task_us = w.task_us == 0 ? double(duration_us) : 0.9 * w.task_us + 0.1 * double(duration_us);
+    double per_cpu = 2000.0 / std::max(w.task_us, 1.0);
+    w.queue_cpus = static_cast<std::int32_t>(w.cpus * std::clamp(per_cpu, 1.0, 64.0));
+  }
   transition(id, TaskState::finished, "worker reported the result");
 }
 

@@ -58,9 +58,13 @@ class Scheduler {
 
   // -- reports from workers ------------------------------------------------------------------
   void task_started(WorkerId worker, TaskId task);
-  void task_finished(WorkerId worker, TaskId task, std::uint64_t size, std::uint64_t length);
+  void task_finished(WorkerId worker, TaskId task, std::uint64_t size, std::uint64_t length,
+                     std::int64_t duration_us = -1);
   void task_failed(WorkerId worker, TaskId task, const std::string& message);
   void data_replicated(WorkerId worker, TaskId task);
+  // A Python task returned a Task: `plan` (whose inputs may name the task's own inputs with
+  // redirect_input_bit | position) runs in its place. Throws PlanError if the plan is bad.
+  void redirect(WorkerId worker, TaskId task, PlanRequest&& plan);
 
   // Places ready tasks on workers; call after a batch of events.
   void schedule();
@@ -94,6 +98,10 @@ class Scheduler {
   void to_failed(TaskId, TaskRecord&);
   void finished_to_released(TaskId, TaskRecord&);
   void unfinished_to_released(TaskId, TaskRecord&);
+  void to_redirected(TaskId, TaskRecord&);
+  void redirect_finished(TaskId, TaskRecord&);
+  void finished_effects(TaskId, TaskRecord&);
+  void drop_redirect_target(TaskId id);
   void back_to_waiting(TaskId, TaskRecord&);
   static const std::map<std::pair<TaskState, TaskState>, TransitionFn>& table();
 
@@ -109,7 +117,7 @@ class Scheduler {
 
   // --- placement (placement.cpp) ---
   WorkerId choose_worker(TaskId id, const TaskRecord& t);
-  bool fits(const WorkerInfo& w, const TaskRecord& t) const;
+  bool fits(const WorkerInfo& w, const TaskRecord& t, bool queued = true) const;
   bool runnable_somewhere(const TaskRecord& t) const;
   void place(TaskId id, WorkerId worker);
   void chain_consumers(TaskId id, WorkerId worker);
@@ -123,6 +131,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Plan>> plans_;
   std::unordered_map<TaskId, std::vector<TaskId>> extra_consumers_;
   std::unordered_map<TaskId, Failure> failures_;
+  std::unordered_map<TaskId, TaskId> redirect_target_;  // redirected task -> root of its plan
   std::vector<std::unique_ptr<WorkerInfo>> workers_;
   std::size_t alive_workers_ = 0;
   std::vector<std::string> type_names_;

@@ -15,6 +15,8 @@ class SchedulerActions {
   virtual void assign(WorkerId worker, TaskId task) = 0;
   virtual void cancel(WorkerId worker, TaskId task) = 0;
   virtual void free_data(WorkerId worker, TaskId task) = 0;
+  // `worker` holds object `from`; it must hold it as `to` too (a redirected task's result).
+  virtual void alias(WorkerId worker, TaskId from, TaskId to) {}
   // A task that clients hold futures for reached an end state.
   virtual void kept_finished(TaskId task) = 0;
   virtual void kept_failed(TaskId task) = 0;

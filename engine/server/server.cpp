@@ -32,6 +32,8 @@ struct Peer {
 // What the scheduler decided for one worker during this loop turn.
 struct Outbox {
   std::vector<TaskId> compute, cancel, free;
+  json aliases = json::array();
+  std::vector<std::pair<std::uint64_t, std::vector<TaskId>>> uploads;
 };
 
 // Everything the server does, on its loop thread.
@@ -46,6 +48,7 @@ class ServerLoop final : public SchedulerActions {
   void assign(WorkerId w, TaskId t) override { outboxes_[w].compute.push_back(t); }
   void cancel(WorkerId w, TaskId t) override { outboxes_[w].cancel.push_back(t); }
   void free_data(WorkerId w, TaskId t) override { outboxes_[w].free.push_back(t); }
+  void alias(WorkerId w, TaskId from, TaskId to) override { outboxes_[w].aliases.push_back({from, to}); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
 
@@ -58,6 +61,8 @@ class ServerLoop final : public SchedulerActions {
   void status(const std::string& routing, Message& m);
   void finished(Peer& peer, Message& m);
   void worker_data(Message& m);
+  void task_output(Message& m);
+  void redirect(Peer& peer, Message& m);
   void complete(std::uint64_t request_id);
   void send_failure(const std::string& client, std::uint64_t req, TaskId task);
   void reply_error(const std::string& routing, const json& req, const std::string& message);
@@ -75,6 +80,7 @@ class ServerLoop final : public SchedulerActions {
   std::vector<Outbox> outboxes_;
   // Client futures, to release them if the client goes away.
   std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
+  std::unordered_map<ClientId, std::string> client_routing_;
   ClientId next_client_ = 0;
 };
 
@@ -133,6 +139,8 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
     if (op == op::task_failed)
       return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), m.header.at("message").get<std::string>());
     if (op == op::data) return worker_data(m);
+    if (op == op::output) return task_output(m);
+    if (op == op::redirect) return redirect(peer, m);
   } else {
     if (op == op::submit) return submit(routing, peer, m);
     if (op == op::wait) return wait_or_fetch(routing, m, false);
@@ -161,6 +169,7 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
   } else if (role == "client") {
     peer.role = Peer::Role::client;
     peer.id = next_client_++;
+    client_routing_[peer.id] = routing;
     log::info("client ", peer.name, " connected");
   } else {
     return reply_error(routing, m.header.value("req", json()), "unknown role '" + role + "'");
@@ -249,7 +258,7 @@ void ServerLoop::complete(std::uint64_t rid) {
   for (TaskId id : r.ids) by_worker[scheduler_.task(id).locations.front()].push_back(id);
   for (auto& [worker, ids] : by_worker) {
     std::uint64_t uid = requests_.add_upload(Upload{r.client, r.req, worker, ids});
-    send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), worker_routing_[worker]);
+    outboxes_[worker].uploads.emplace_back(uid, ids);  // after this turn's aliases reach the worker
   }
 }
 
@@ -259,6 +268,34 @@ void ServerLoop::worker_data(Message& m) {
   if (peers_.find(upload.client) == peers_.end()) return;
   m.header["req"] = upload.req;
   send_message(router_, std::move(m), upload.client);
+}
+
+// What tasks print goes to the client that submitted them, as it comes.
+void ServerLoop::task_output(Message& m) {
+  std::unordered_map<ClientId, json> by_client;
+  for (auto& item : m.header.at("items")) {
+    TaskId id = item.at("id").get<TaskId>();
+    if (!scheduler_.exists(id)) continue;
+    auto& items = by_client[scheduler_.plan_of(id).client];
+    if (items.is_null()) items = json::array();
+    item["label"] = scheduler_.label(id);
+    items.push_back(std::move(item));
+  }
+  for (auto& [client, items] : by_client) {
+    auto it = client_routing_.find(client);
+    if (it != client_routing_.end())
+      send_message(router_, Message(json{{"op", op::output}, {"items", std::move(items)}}), it->second);
+  }
+}
+
+void ServerLoop::redirect(Peer& peer, Message& m) {
+  TaskId id = m.header.at("id").get<TaskId>();
+  try {
+    PlanRequest plan = decode_plan(m);
+    scheduler_.redirect(peer.id, id, std::move(plan));
+  } catch (const std::exception& e) {
+    scheduler_.task_failed(peer.id, id, std::string("the task returned a plan that cannot run: ") + e.what());
+  }
 }
 
 void ServerLoop::release(const std::string& routing, Message& m) {
@@ -301,7 +338,8 @@ void ServerLoop::status(const std::string& routing, Message& m) {
 void ServerLoop::finished(Peer& peer, Message& m) {
   FinishedBatch b = FinishedBatch::decode(m);
   for (TaskId id : b.started) scheduler_.task_started(peer.id, id);
-  for (std::size_t i = 0; i < b.ids.size(); ++i) scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i]);
+  for (std::size_t i = 0; i < b.ids.size(); ++i)
+    scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i]);
   for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
 }
 
@@ -342,6 +380,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
     }
   } else {
     log::info("client ", peer.name, " left (", reason, "): releasing its futures");
+    client_routing_.erase(peer.id);
     requests_.drop_client(routing);
     auto kept = kept_by_client_.find(routing);
     if (kept != kept_by_client_.end()) {
@@ -355,8 +394,12 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
 void ServerLoop::flush() {
   for (WorkerId w = 0; w < outboxes_.size(); ++w) {
     Outbox& box = outboxes_[w];
-    if (box.compute.empty() && box.cancel.empty() && box.free.empty()) continue;
+    if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty())
+      continue;
     const std::string& routing = worker_routing_[w];
+    // Aliases first: a compute or a free in this same turn may name them.
+    if (!box.aliases.empty())
+      send_message(router_, Message(json{{"op", op::alias}, {"pairs", std::move(box.aliases)}}), routing);
     // Cancels first: a cancelled task may be assigned again in the same turn.
     if (!box.cancel.empty())
       send_message(router_, Message(json{{"op", op::cancel}, {"ids", box.cancel}}), routing);
@@ -394,6 +437,8 @@ void ServerLoop::flush() {
       }
       if (!batch.empty()) send_message(router_, std::move(batch).encode(), routing);
     }
+    for (auto& [uid, ids] : box.uploads)
+      send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), routing);
     if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
     box = Outbox{};
   }

@@ -8,6 +8,7 @@ const char* state_name(TaskState state) {
     case TaskState::ready: return "ready";
     case TaskState::assigned: return "assigned";
     case TaskState::running: return "running";
+    case TaskState::redirected: return "redirected";
     case TaskState::finished: return "finished";
     case TaskState::failed: return "failed";
     case TaskState::released: return "released";

@@ -10,12 +10,13 @@
 //   assigned/running/ready --worker lost or an input lost--> waiting/ready (recomputed)
 //   finished/released --data lost but still needed--> waiting (recomputed from the plan)
 //   waiting/ready/assigned/running --nobody wants it any more--> released (cancelled)
+//   running --its Python function returned a Task--> redirected --that plan finished--> finished
 #include <cstdint>
 
 namespace treadle {
 
-enum class TaskState : std::uint8_t { waiting, ready, assigned, running, finished, failed, released };
-inline constexpr int task_state_count = 7;
+enum class TaskState : std::uint8_t { waiting, ready, assigned, running, redirected, finished, failed, released };
+inline constexpr int task_state_count = 8;
 
 const char* state_name(TaskState state);
 

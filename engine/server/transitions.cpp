@@ -29,6 +29,11 @@ const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Schedu
       {{S::running, S::waiting}, &Scheduler::back_to_waiting},
       {{S::finished, S::waiting}, &Scheduler::back_to_waiting},  // its data was lost, still needed
       {{S::released, S::waiting}, &Scheduler::back_to_waiting},  // recomputed for a lost consumer
+      {{S::assigned, S::redirected}, &Scheduler::to_redirected},
+      {{S::running, S::redirected}, &Scheduler::to_redirected},
+      {{S::redirected, S::finished}, &Scheduler::redirect_finished},
+      {{S::redirected, S::failed}, &Scheduler::to_failed},
+      {{S::redirected, S::released}, &Scheduler::unfinished_to_released},
   };
   return transitions;
 }
@@ -65,11 +70,18 @@ void Scheduler::to_finished(TaskId id, TaskRecord& t) {
   WorkerId where = t.worker;
   unassign(t);
   t.locations.assign(1, where);
-  t.lost_data = false;
   ++workers_[where]->tasks_done;
+  finished_effects(id, t);
+}
+
+// What finishing means for the rest of the graph, however the result came to be.
+void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
+  t.lost_data = false;
   for_each_consumer(t, id, [&](TaskId c) {
     TaskRecord& consumer = tasks_[c];
-    if (consumer.state == TaskState::waiting || consumer.state == TaskState::assigned) {
+    if (consumer.state == TaskState::redirected && redirect_target_.count(c) && redirect_target_[c] == id) {
+      transition(c, TaskState::finished, "the plan it returned finished");
+    } else if (consumer.state == TaskState::waiting || consumer.state == TaskState::assigned) {
       if (consumer.unfinished_inputs > 0 && --consumer.unfinished_inputs == 0 &&
           consumer.state == TaskState::waiting)
         transition(c, TaskState::ready, "inputs finished");
@@ -77,7 +89,8 @@ void Scheduler::to_finished(TaskId id, TaskRecord& t) {
   });
   for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
   if (t.keeps > 0) actions_.kept_finished(id);
-  if (t.holds == 0) transition(id, TaskState::released, "nobody needs the result");
+  // A consumer's finishing may have released it already (a redirected task drops its plan's root).
+  if (t.holds == 0 && t.state == TaskState::finished) transition(id, TaskState::released, "nobody needs the result");
 }
 
 void Scheduler::to_failed(TaskId id, TaskRecord& t) {
@@ -88,6 +101,7 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
     if (failures_.at(id).origin != id && workers_[where]->alive) actions_.cancel(where, id);
   }
   for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  drop_redirect_target(id);
   if (t.keeps > 0) actions_.kept_failed(id);
 }
 
@@ -105,6 +119,7 @@ void Scheduler::unfinished_to_released(TaskId id, TaskRecord& t) {
     if (workers_[where]->alive) actions_.cancel(where, id);
   }
   for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  drop_redirect_target(id);
 }
 
 void Scheduler::back_to_waiting(TaskId id, TaskRecord& t) {

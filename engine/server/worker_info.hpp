@@ -13,7 +13,13 @@ struct WorkerInfo {
   std::string name;          // host:pid, for messages
   std::string data_address;  // where other workers fetch its objects (tcp://host:port)
   std::uint32_t cpus = 1;
-  std::uint32_t free_cpus = 1;
+  // cpus not requested by its assigned tasks; below zero when tasks wait queued on the worker.
+  std::int32_t free_cpus = 1;
+  // How many cpus' worth of tasks may wait queued there, so the worker never idles while a
+  // report travels to the server and new work comes back: about 2 ms of work per cpu,
+  // from the durations of its recent tasks.
+  std::int32_t queue_cpus = 1;
+  double task_us = 0;  // moving average of its cpu tasks' durations
   std::uint32_t light_tasks = 0;     // light tasks assigned and not yet finished
   std::vector<bool> offers_type;     // indexed by the scheduler's type ids
   bool alive = true;

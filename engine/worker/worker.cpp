@@ -17,7 +17,9 @@
 #include "../common/log.hpp"
 #include "../common/protocol.hpp"
 #include "../data/wire.hpp"
+#include "../common/symbols.hpp"
 #include "data_store.hpp"
+#include "executor_pool.hpp"
 #include "thread_pool.hpp"
 
 namespace treadle {
@@ -95,17 +97,26 @@ struct Worker::Impl {
   std::string data_address;
   std::unique_ptr<DataStore> store;
   std::unique_ptr<ThreadPool<ThreadResult>> pool;
+  std::unique_ptr<ExecutorPool> executors;
+  std::unordered_set<TaskId> on_executor;
+  json outputs = json::array();  // what tasks printed or logged this loop turn
 
   std::unordered_map<TaskId, PendingTask> tasks;
   std::unordered_map<TaskId, std::vector<TaskId>> waiting_for;  // input -> tasks needing it
   std::unordered_set<TaskId> fetching;
   std::deque<TaskId> runnable;
-  std::uint32_t free_cpus = 0;
+  // Signed: Python tasks waiting in an executor's pipe count before they start.
+  std::int64_t free_cpus = 0;
   FinishedBatch report;
   std::uint64_t next_req = 1;
   std::int64_t server_seen_ms = 0;
 
   void setup();
+  std::vector<std::string> offered_types() const {
+    auto types = registry.symbols();
+    types.emplace_back(symbols::py_call);
+    return types;
+  }
   void loop();
   void on_server_message(Message& m);
   void on_compute(Message& m);
@@ -119,6 +130,8 @@ struct Worker::Impl {
   void arrived(TaskId id);
   zmq::socket_t& peer(const std::string& address);
   void send_report();
+  void executor_finished(ExecutorResult& r);
+  void task_output(TaskId id, const std::string& stream, std::string_view text);
 };
 
 Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_unique<Impl>()) {
@@ -160,6 +173,13 @@ void Worker::Impl::setup() {
   store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
   free_cpus = options.cpus;
   pool = std::make_unique<ThreadPool<ThreadResult>>(options.cpus + 8);
+  ExecutorEvents events;
+  events.output = [this](TaskId id, const char* stream, std::string_view text) { task_output(id, stream, text); };
+  events.log = [this](TaskId id, const std::string& level, const std::string& message) {
+    log::info("task ", id, " [", level, "] ", message);
+    task_output(id, "log:" + level, message);
+  };
+  executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(events));
 
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
@@ -185,7 +205,7 @@ void Worker::Impl::setup() {
                                      {"name", std::string(hostname) + ":" + id},
                                      {"cpus", options.cpus},
                                      {"data_address", data_address},
-                                     {"types", registry.symbols()}}));
+                                     {"types", offered_types()}}));
   log::info("serving data at ", data_address, ", work dir ", work_dir.string());
 }
 
@@ -202,6 +222,8 @@ void Worker::Impl::loop() {
       items.push_back({static_cast<void*>(*socket), 0, ZMQ_POLLIN, 0});
       peer_sockets.push_back(socket.get());
     }
+    const std::size_t first_executor_item = items.size();
+    for (int fd : executors->poll_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(200));
     } catch (const zmq::error_t& e) {
@@ -259,6 +281,10 @@ void Worker::Impl::loop() {
         }
       }
     }
+    std::vector<ExecutorResult> executor_results;
+    for (std::size_t i = first_executor_item; i < items.size(); ++i)
+      if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, executor_results);
+    for (auto& r : executor_results) executor_finished(r);
     run_ready();
     send_report();
 
@@ -285,8 +311,28 @@ void Worker::Impl::on_server_message(Message& m) {
     for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
       auto it = tasks.find(id);
       if (it == tasks.end()) continue;
-      if (it->second.running) it->second.cancelled = true;  // the thread's result is dropped
-      else tasks.erase(it);
+      if (on_executor.erase(id)) {
+        std::vector<ExecutorResult> retry;
+        executors->cancel(id, retry);  // a Python task is stopped (its executor replaced)
+        free_cpus += it->second.cpus;
+        tasks.erase(it);
+        for (auto& r : retry) executor_finished(r);
+      } else if (it->second.running) {
+        it->second.cancelled = true;  // a thread cannot be stopped: its result is dropped
+      } else {
+        tasks.erase(it);
+      }
+    }
+    return;
+  }
+  if (op == op::alias) {
+    // A redirected task's result is the result of the plan it returned: same object, two names.
+    for (auto& pair : m.header.at("pairs")) {
+      TaskId from = pair.at(0), to = pair.at(1);
+      if (DataPtr d = store->find(from)) {
+        store->put(to, d);
+        arrived(to);
+      }
     }
     return;
   }
@@ -401,6 +447,25 @@ void Worker::Impl::run_ready() {
     auto it = tasks.find(id);
     if (it == tasks.end() || it->second.running) continue;  // cancelled
     PendingTask& t = it->second;
+    if (t.type == symbols::py_call) {
+      if (!executors->has_idle()) {
+        runnable.push_back(id);
+        ++blocked;
+        continue;
+      }
+      std::vector<DataPtr> inputs;
+      for (TaskId in : t.inputs) inputs.push_back(store->find(in));
+      if (inputs.empty() || std::find(inputs.begin(), inputs.end(), nullptr) != inputs.end()) {
+        fail(id, inputs.empty() ? "loom/py/call needs the callable as its first input" : "an input is missing on this worker");
+        continue;
+      }
+      free_cpus -= t.cpus;
+      t.running = true;
+      report.started.push_back(id);
+      on_executor.insert(id);
+      executors->run(id, inputs, t.inputs, t.config);
+      continue;
+    }
     const TaskRegistry::Entry* entry = registry.find(t.type);
     if (!entry) {
       fail(id, "this worker has no task type '" + t.type + "'");
@@ -413,7 +478,7 @@ void Worker::Impl::run_ready() {
         if (auto d = store->find(in)) bytes += d->size();
       threaded = bytes > (1u << 20);
     }
-    if (threaded && t.cpus > free_cpus) {
+    if (threaded && static_cast<std::int64_t>(t.cpus) > free_cpus) {
       runnable.push_back(id);  // wait for cpus; others may still run
       ++blocked;
       continue;
@@ -488,7 +553,51 @@ void Worker::Impl::fail(TaskId id, const std::string& message) {
   send_message(*server, Message(json{{"op", op::task_failed}, {"id", id}, {"message", message}}));
 }
 
+void Worker::Impl::executor_finished(ExecutorResult& r) {
+  auto it = tasks.find(r.id);
+  if (!on_executor.erase(r.id) || it == tasks.end()) return;  // cancelled meanwhile
+  free_cpus += it->second.cpus;
+  if (r.retry) {
+    it->second.running = false;
+    runnable.push_back(r.id);
+    return;
+  }
+  if (!r.error.empty()) return fail(r.id, r.error);
+  if (!r.redirect.is_null()) {
+    // The task returned a plan to run in its place: the server splices it in.
+    Message m(json{{"op", op::redirect}, {"id", r.id}, {"types", r.redirect["types"]}, {"labels", r.redirect["labels"]}});
+    for (auto& frame : r.redirect_frames) m.frames.emplace_back(frame.data(), frame.size());
+    tasks.erase(it);
+    send_report();
+    send_message(*server, std::move(m));
+    return;
+  }
+  complete(r.id, std::move(r.data), r.start_us, r.end_us);
+}
+
+void Worker::Impl::task_output(TaskId id, const std::string& stream, std::string_view text) {
+  if (id == no_producer) {
+    log::info("executor ", stream, ": ", text);
+    return;
+  }
+  // Consecutive pieces of one stream of one task travel as one item.
+  if (!outputs.empty() && outputs.back()["id"] == id && outputs.back()["stream"] == stream) {
+    outputs.back()["text"].get_ref<std::string&>().append(text);
+  } else {
+    outputs.push_back({{"id", id}, {"stream", stream}, {"text", std::string(text)}});
+  }
+}
+
 void Worker::Impl::send_report() {
+  if (!outputs.empty()) {
+    // Output may not be valid UTF-8: it travels as msgpack binary.
+    for (auto& item : outputs) {
+      std::string text = item["text"].get<std::string>();
+      item["text"] = json::binary(std::vector<std::uint8_t>(text.begin(), text.end()));
+    }
+    send_message(*server, Message(json{{"op", op::output}, {"items", std::move(outputs)}}));
+    outputs = json::array();
+  }
   if (report.empty()) return;
   send_message(*server, std::move(report).encode());
   report = FinishedBatch{};

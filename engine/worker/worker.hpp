@@ -18,6 +18,7 @@ struct WorkerOptions {
   std::string secret;           // empty: load_secret()
   std::uint64_t memory_limit = 0;  // bytes of objects in RAM before spilling; 0: half the RAM
   int server_timeout_ms = 10000;   // exit when the server has been silent this long
+  std::string python = "/usr/bin/python3";  // runs the Python executors
 };
 
 class Worker {

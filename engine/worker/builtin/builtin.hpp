@@ -9,5 +9,6 @@ void register_data_tasks(TaskRegistry& registry);   // const, merge, open, save,
 void register_base_tasks(TaskRegistry& registry);   // get, slice, size, length, sleep
 void register_array_tasks(TaskRegistry& registry);  // array_make
 void register_run_task(TaskRegistry& registry);     // run (external programs)
+void register_python_tasks(TaskRegistry& registry); // py_value (py_call runs in executors)
 
 }  // namespace treadle::builtin

@@ -4,6 +4,7 @@ import os
 import socket
 
 from ... import _engine
+from ...output import TaskOutputPrinter
 from . import plan as _plan
 from .errors import LoomException, TaskFailed
 from .future import Future
@@ -18,15 +19,29 @@ class Client:
     """A connection to a treadle server, as HyperLoom's ``Client(address, port)``.
 
     ``secret`` defaults to $TREADLE_SECRET, $TREADLE_SECRET_FILE or the per-user secret file.
+    What tasks print is shown while the client waits, each line marked with its task;
+    ``output`` replaces that with a callable taking (task, label, stream, bytes) tuples,
+    or None to drop it.
     """
 
-    def __init__(self, address="localhost", port=9010, secret=None, timeout=10.0):
+    def __init__(self, address="localhost", port=9010, secret=None, timeout=10.0, output="print"):
         name = "{}:{}".format(socket.gethostname(), os.getpid())
         try:
             self._conn = _engine.Connection(_resolve(address), int(port), secret or "", name, float(timeout))
         except _engine.ServerError as e:
             raise LoomException(str(e)) from None
         self.address = (address, int(port))
+        self._printer = TaskOutputPrinter() if output == "print" else None
+        handler = self._printer if output == "print" else output
+        if handler is not None:
+            self._conn.set_output_handler(handler)
+
+    @property
+    def _live(self):
+        """The connection; LoomException once the client is closed."""
+        if self._conn is None:
+            raise LoomException("the client is closed")
+        return self._conn
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -51,7 +66,7 @@ class Client:
             except _plan.PlanError as e:
                 raise LoomException(str(e)) from None
             try:
-                base = self._conn.submit(types, labels, *frames)
+                base = self._live.submit(types, labels, *frames)
             except _engine.ServerError as e:
                 raise LoomException(str(e)) from None
             keep = memoryview(frames[-1]).cast("I")
@@ -83,13 +98,13 @@ class Client:
 
     def wait(self, futures):
         """Blocks until every future is computed; raises TaskFailed if one failed."""
-        failure = self._call(self._conn.wait, self._ids(futures))
+        failure = self._call(self._live.wait, self._ids(futures))
         if failure is not None:
             raise TaskFailed.from_failure(failure)
 
     def fetch(self, futures):
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
-        values, failure = self._call(self._conn.fetch, self._ids(futures))
+        values, failure = self._call(self._live.fetch, self._ids(futures))
         if failure is not None:
             raise TaskFailed.from_failure(failure)
         return values
@@ -116,10 +131,13 @@ class Client:
 
     def status(self):
         """The server's view: workers, task counts by state, memory."""
-        return self._call(lambda _: self._conn.status(), None)
+        return self._call(lambda _: self._live.status(), None)
 
     def close(self):
         if self._conn is not None:
+            self._conn.poll_output()
+            if self._printer is not None:
+                self._printer.flush_partial()
             self._conn.close()
             self._conn = None
 

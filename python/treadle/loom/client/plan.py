@@ -11,6 +11,7 @@ from .future import Future
 from .task import ResourceRequest, Task
 
 _LOCAL = 1 << 63
+_REDIRECT_INPUT = 1 << 62  # in a redirect plan: the redirected task's own input at a position
 _VISITING = -1
 
 
@@ -22,9 +23,23 @@ def _bad_input(task, child):
     return TypeError("an input of {!r} is {!r}: inputs must be tasks or futures".format(task, child))
 
 
-def order_tasks(roots, client):
-    """Returns the tasks reachable from ``roots`` (Task objects), inputs first."""
+def _future_ref(client):
+    def ref(child, task):
+        if isinstance(child, Future):
+            if child.client is not client:
+                raise PlanError("{!r} belongs to another client".format(child))
+            if child.released:
+                raise PlanError("{!r} was released and cannot be used as an input".format(child))
+            return child.task_id
+        raise _bad_input(task, child)
+    return ref
+
+
+def order_tasks(roots, leaf_ref):
+    """Returns the tasks reachable from ``roots`` (Task objects), inputs first, and the
+    references of the leaves that are not tasks (futures; ``leaf_ref(leaf, task)`` gives them)."""
     order = []
+    leaves = {}    # id(leaf) -> its reference
     position = {}  # id(task) -> index in order, or _VISITING while its inputs are walked
     for root in roots:
         if id(root) in position:
@@ -42,23 +57,33 @@ def order_tasks(roots, client):
                         break
                     if state == _VISITING:
                         raise PlanError("the plan has a cycle through {!r}".format(child))
-                elif isinstance(child, Future):
-                    if child.client is not client:
-                        raise PlanError("{!r} belongs to another client".format(child))
-                    if child.released:
-                        raise PlanError("{!r} was released and cannot be used as an input".format(child))
-                else:
-                    raise _bad_input(task, child)
+                elif id(child) not in leaves:
+                    leaves[id(child)] = leaf_ref(child, task)
             else:
                 stack.pop()
                 position[id(task)] = len(order)
                 order.append(task)
-    return order, position
+    return order, position, leaves
 
 
 def encode(roots, client):
-    """Returns (types, labels, [frames...]) for Connection.submit, and the indices of roots."""
-    order, position = order_tasks(roots, client)
+    """Returns (types, labels, frames) for Connection.submit; frames[-1] lists the roots."""
+    return _encode(roots, _future_ref(client))
+
+
+def encode_redirect(task):
+    """The plan a Python task returned, for the worker: inputs of the running task (wrappers)
+    become references to its own inputs by position."""
+    def ref(child, parent):
+        position = getattr(child, "position", None)
+        if position is None:
+            raise PlanError("a returned task may use only the task's own inputs and new tasks, not {!r}".format(child))
+        return _REDIRECT_INPUT | position
+    return _encode([task], ref)
+
+
+def _encode(roots, leaf_ref):
+    order, position, leaves = order_tasks(roots, leaf_ref)
     types, type_ids = [], {}
     labels, label_ids = [""], {"": 0}
     type_of = array("I")
@@ -87,10 +112,8 @@ def encode(roots, client):
             raise PlanError("{!r} has resource_request {!r}; use tasks.cpus(n)".format(task, request))
         count = 0
         for child in task.inputs or ():
-            if isinstance(child, Future):
-                inputs.append(child.task_id)
-            else:
-                inputs.append(_LOCAL | position[id(child)])
+            local = position.get(id(child))
+            inputs.append(leaves[id(child)] if local is None else _LOCAL | local)
             count += 1
         input_counts.append(count)
         config = task.config

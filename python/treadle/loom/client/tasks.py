@@ -250,5 +250,72 @@ def run(args, inputs=(), outputs=(None,), stdin=None, request=cpu1):
 
 
 # ---------------------------------------------------------------------------------------------
-# Python tasks and dynamic slice/get: py_call, py_value, py_task, dslice, dget.
-# Reserved for the issue that adds them; keep them below this line.
+# Python tasks: py_value, py_call, py_task.
+
+PY_VALUE = "loom/py/value"
+PY_CALL = "loom/py/call"
+
+_U64 = struct.Struct("<Q")
+
+
+def py_value(obj):
+    """A PyObj constant: `obj` itself, pickled (with cloudpickle, so lambdas and functions
+    defined in a notebook travel by value)."""
+    import sys
+    from ...task_runtime import dumps
+    return Task(PY_VALUE, (), _U64.pack(sys.getsizeof(obj)) + dumps(obj), resource_request=cpu1)
+
+
+def py_call(obj, inputs=(), request=cpu1, direct_args=(), context=False, label=None):
+    """Calls a Python callable on a worker with the data objects `inputs`.
+
+    `obj` is a task giving the callable (``py_value(fn)``) or the callable itself. The call
+    gets, in order: a Context if `context`, the `direct_args` (any picklable values), then
+    one wrapper per input (``read()``, ``size()``, ``length()``, ``unwrap()``).
+    """
+    import pickle
+    from .future import Future
+    if not isinstance(obj, (Task, Future)):
+        if not callable(obj):
+            raise TypeError("py_call() needs a callable or a task giving one, got {}".format(type(obj).__name__))
+        obj = py_value(obj)
+    if request is not None and not isinstance(request, ResourceRequest):
+        raise TypeError("py_call() request must be tasks.cpus(n) or None")
+    config = pickle.dumps((bool(context), tuple(direct_args)), protocol=pickle.HIGHEST_PROTOCOL) \
+        if not direct_args else _dumps_args(bool(context), tuple(direct_args))
+    return Task(PY_CALL, (obj,) + tuple(_sequence(inputs, "py_call() inputs")), config,
+                label=label, resource_request=request)
+
+
+def _dumps_args(context, direct_args):
+    from ...task_runtime import dumps
+    return dumps((context, direct_args))
+
+
+def py_task(label=None, context=False, n_direct_args=0, request=cpu1):
+    """Decorator: calling the function builds a py_call task instead of running it.
+
+    The function is pickled once and shipped as one shared data object, so each worker gets
+    it once and each executor unpickles it once, however many tasks call it.
+    """
+    if not isinstance(n_direct_args, int) or n_direct_args < 0:
+        raise ValueError("n_direct_args must be a non-negative integer")
+
+    def decorate(fn):
+        if not callable(fn):
+            raise TypeError("py_task() decorates callables")
+        shared = []  # the py_value task of fn, made on first use
+
+        def build(*args):
+            if len(args) < n_direct_args:
+                raise TypeError("{}() takes {} direct argument(s) first".format(fn.__name__, n_direct_args))
+            if not shared:
+                shared.append(py_value(fn))
+            return py_call(shared[0], args[n_direct_args:], request=request, direct_args=args[:n_direct_args],
+                           context=context, label=label if label is not None else fn.__name__)
+
+        build.__name__ = getattr(fn, "__name__", "py_task")
+        build.__doc__ = getattr(fn, "__doc__", None)
+        build.__wrapped__ = fn
+        return build
+    return decorate

@@ -1,0 +1,412 @@
+#include "executor_pool.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <algorithm>
+#include <cstring>
+
+#include "../common/log.hpp"
+#include "../data/array.hpp"
+#include "../data/file.hpp"
+#include "../data/index.hpp"
+#include "../data/plain.hpp"
+#include "../data/pyobj.hpp"
+
+extern char** environ;
+
+namespace treadle {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t wall_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("cannot write to the executor: ") + std::strerror(errno));
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+template <typename T>
+void append_le(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+template <typename T>
+T read_le(const std::string& in, std::size_t at) {
+  T value;
+  std::memcpy(&value, in.data() + at, sizeof value);
+  return value;
+}
+
+// The package next to this program (prefix/bin/treadle-worker -> prefix/lib/treadle/python).
+std::string package_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  fs::path dir = exe.parent_path().parent_path() / "lib" / "treadle" / "python";
+  return fs::exists(dir / "treadle" / "executor.py") ? dir.string() : std::string();
+}
+
+constexpr std::size_t output_tail_limit = 4096;
+constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/treadle/executor.py)
+
+}  // namespace
+
+ExecutorPool::ExecutorPool(unsigned size, std::string python, fs::path work_dir, ExecutorEvents events)
+    : size_(size ? size : 1), python_(std::move(python)), work_dir_(std::move(work_dir)), events_(std::move(events)) {}
+
+ExecutorPool::~ExecutorPool() {
+  for (auto& e : executors_) stop(e, false);
+}
+
+void ExecutorPool::start(Executor& e) {
+  int req[2], rep[2], out[2], err[2];
+  if (::pipe2(req, O_CLOEXEC) || ::pipe2(rep, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
+    throw std::runtime_error(std::string("cannot create pipes for an executor: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, req[0], 3);
+  posix_spawn_file_actions_adddup2(&actions, rep[1], 4);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> env_strings;
+  std::string pythonpath = package_dir();
+  for (char** v = environ; *v; ++v) {
+    std::string entry = *v;
+    if (entry.rfind("PYTHONPATH=", 0) == 0) {
+      std::string old = entry.substr(11);
+      if (!old.empty()) pythonpath = pythonpath.empty() ? old : pythonpath + ":" + old;
+      continue;
+    }
+    if (entry.rfind("PYTHONUNBUFFERED=", 0) == 0) continue;
+    env_strings.push_back(entry);
+  }
+  if (!pythonpath.empty()) env_strings.push_back("PYTHONPATH=" + pythonpath);
+  env_strings.push_back("PYTHONUNBUFFERED=1");  // prints reach the notebook as they happen
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string module_flag = "-m", module = "treadle.executor";
+  std::vector<char*> argv = {python_.data(), module_flag.data(), module.data(), nullptr};
+
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, python_.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(req[0]);
+  ::close(rep[1]);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (rc != 0) {
+    ::close(req[1]);
+    ::close(rep[0]);
+    ::close(out[0]);
+    ::close(err[0]);
+    throw std::runtime_error("cannot start the Python executor " + python_ + ": " + std::strerror(rc));
+  }
+  e = Executor{};
+  e.pid = pid;
+  e.requests = req[1];
+  e.replies = rep[0];
+  e.out = out[0];
+  e.err = err[0];
+  for (int fd : {e.replies, e.out, e.err}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void ExecutorPool::stop(Executor& e, bool kill) {
+  if (e.pid <= 0) return;
+  if (kill) ::kill(e.pid, SIGKILL);
+  for (int fd : {e.requests, e.replies, e.out, e.err})
+    if (fd >= 0) ::close(fd);
+  // Closing its request pipe ends an idle executor; give it a moment, then insist.
+  for (int i = 0; i < 50; ++i) {
+    if (::waitpid(e.pid, nullptr, WNOHANG) == e.pid) {
+      e.pid = -1;
+      return;
+    }
+    ::usleep(2000);
+  }
+  ::kill(e.pid, SIGKILL);
+  ::waitpid(e.pid, nullptr, 0);
+  e.pid = -1;
+}
+
+bool ExecutorPool::has_idle() const {
+  if (executors_.empty()) return true;
+  for (auto& e : executors_)
+    if (e.tasks.size() < depth) return true;
+  return false;
+}
+
+std::vector<int> ExecutorPool::poll_fds() const {
+  std::vector<int> fds;
+  for (auto& e : executors_) {
+    fds.push_back(e.replies);
+    fds.push_back(e.out);
+    fds.push_back(e.err);
+  }
+  return fds;
+}
+
+json ExecutorPool::describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
+                            std::vector<DataPtr>& keep) {
+  switch (d->kind()) {
+    case DataKind::plain:
+      blobs.push_back(d->raw());
+      return {{"k", "plain"}, {"b", blobs.size() - 1}};
+    case DataKind::file:
+      return {{"k", "file"}, {"path", static_cast<const FileData&>(*d).path()}, {"size", d->size()}};
+    case DataKind::pyobj: {
+      auto& obj = static_cast<const PyObjData&>(*d);
+      json out = {{"k", "pyobj"}, {"size", obj.size()}, {"key", nullptr}, {"b", -1}};
+      // Whole objects are known by their producer: an executor unpickles each one once.
+      if (producer != no_producer) {
+        out["key"] = producer;
+        if (e.cached.count(producer)) return out;
+        if (e.cached.size() >= cache_limit) e.cached.clear();
+        e.cached.insert(producer);
+      }
+      blobs.push_back(obj.pickled()->raw());
+      keep.push_back(obj.pickled());
+      out["b"] = blobs.size() - 1;
+      return out;
+    }
+    case DataKind::array: {
+      json items = json::array();
+      for (auto& item : static_cast<const ArrayData&>(*d).items()) items.push_back(describe(item, no_producer, e, blobs, keep));
+      return {{"k", "array"}, {"items", std::move(items)}};
+    }
+    case DataKind::index: {
+      auto& index = static_cast<const IndexData&>(*d);
+      return {{"k", "index"}, {"base", describe(index.base(), no_producer, e, blobs, keep)}, {"bounds", index.bounds()}};
+    }
+  }
+  return nullptr;
+}
+
+void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids,
+                       std::string_view config) {
+  if (executors_.empty()) {
+    executors_.resize(size_);
+    for (auto& e : executors_) start(e);
+    log::info("started ", size_, " Python executor", size_ > 1 ? "s" : "");
+  }
+  Executor* least = nullptr;
+  for (auto& e : executors_)
+    if (e.tasks.size() < depth && (!least || e.tasks.size() < least->tasks.size())) least = &e;
+  if (!least) throw std::logic_error("no idle executor");
+  Executor& e = *least;
+  std::vector<std::string_view> blobs;
+  std::vector<DataPtr> keep;
+  json described = json::array();
+  for (std::size_t i = 0; i < inputs.size(); ++i) described.push_back(describe(inputs[i], input_ids[i], e, blobs, keep));
+  blobs.push_back(config);
+  json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"config", blobs.size() - 1}};
+  std::string head = header.dump();
+  // Small blobs are sent in one write with the header; large ones as they are (no copy).
+  std::string message;
+  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(head.size()));
+  message += head;
+  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(blobs.size()));
+  if (e.tasks.empty()) {
+    e.started_us = wall_us();
+    e.output_tail.clear();
+  }
+  e.tasks.push_back(id);
+  try {
+    for (auto& blob : blobs) {
+      append_le<std::uint64_t>(message, blob.size());
+      if (blob.size() < 65536) {
+        message.append(blob);
+        continue;
+      }
+      write_all(e.requests, message.data(), message.size());
+      message.clear();
+      write_all(e.requests, blob.data(), blob.size());
+    }
+    write_all(e.requests, message.data(), message.size());
+  } catch (const std::exception& error) {
+    log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
+  }
+}
+
+void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
+  for (auto& e : executors_) {
+    auto it = std::find(e.tasks.begin(), e.tasks.end(), id);
+    if (it == e.tasks.end()) continue;
+    // A task cannot be taken back out of the pipe: the executor is replaced, and the
+    // other task it had is run again elsewhere.
+    std::vector<TaskId> others;
+    for (TaskId t : e.tasks)
+      if (t != id) others.push_back(t);
+    stop(e, true);
+    start(e);
+    for (TaskId t : others) {
+      ExecutorResult r;
+      r.id = t;
+      r.retry = true;
+      retry.push_back(std::move(r));
+    }
+  }
+}
+
+void ExecutorPool::drain_output(Executor& e, int fd, const char* stream) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return;
+    std::string_view text(buf, static_cast<std::size_t>(n));
+    e.output_tail.append(text);
+    if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
+    if (events_.output) events_.output(e.tasks.empty() ? no_producer : e.tasks.front(), stream, text);
+  }
+}
+
+void ExecutorPool::on_readable(int fd, std::vector<ExecutorResult>& finished) {
+  for (auto& e : executors_) {
+    if (fd == e.out) return drain_output(e, fd, "stdout");
+    if (fd == e.err) return drain_output(e, fd, "stderr");
+    if (fd != e.replies) continue;
+    char buf[65536];
+    while (true) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        e.buffer.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n == 0) {  // end of file: the executor is gone
+        while (parse_reply(e, finished)) {
+        }
+        return died(e, finished);
+      }
+      break;  // EAGAIN
+    }
+    while (parse_reply(e, finished)) {
+    }
+    return;
+  }
+}
+
+bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finished) {
+  const std::string& b = e.buffer;
+  if (b.size() < 4) return false;
+  auto head_len = read_le<std::uint32_t>(b, 0);
+  std::size_t at = 4 + head_len;
+  if (b.size() < at + 4) return false;
+  auto count = read_le<std::uint32_t>(b, at);
+  at += 4;
+  std::vector<std::pair<std::size_t, std::size_t>> blobs;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (b.size() < at + 8) return false;
+    auto len = read_le<std::uint64_t>(b, at);
+    at += 8;
+    if (b.size() < at + len) return false;
+    blobs.emplace_back(at, len);
+    at += len;
+  }
+  json header = json::parse(b.data() + 4, b.data() + 4 + head_len);
+  auto blob = [&](std::size_t i) { return b.substr(blobs.at(i).first, blobs.at(i).second); };
+  const std::string op = header.value("op", "");
+  if (op == "log") {
+    if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
+  } else if (op == "out") {
+    const std::string text = header.value("text", "");
+    if (events_.output) events_.output(header.value("id", TaskId{0}), header.value("stream", "stdout") == "stderr" ? "stderr" : "stdout", text);
+  } else if (op == "done" || op == "failed") {
+    // Output written before the reply belongs to this task: read it before ending the task.
+    drain_output(e, e.out, "stdout");
+    drain_output(e, e.err, "stderr");
+    ExecutorResult r;
+    r.id = header.value("id", TaskId{0});
+    r.start_us = e.started_us;
+    r.end_us = wall_us();
+    if (op == "failed") {
+      r.error = header.value("error", std::string("the Python task failed"));
+      e.cached.clear();  // the executor cleared its cache too
+    } else {
+      const json& desc = header.at("result");
+      std::function<DataPtr(const json&)> build = [&](const json& d) -> DataPtr {
+        const std::string k = d.at("k");
+        if (k == "plain") return PlainData::from_string(blob(d.at("b")));
+        if (k == "pyobj") return std::make_shared<PyObjData>(PlainData::from_string(blob(d.at("b"))), d.at("size"));
+        if (k == "array") {
+          std::vector<DataPtr> items;
+          for (auto& item : d.at("items")) items.push_back(build(item));
+          return std::make_shared<ArrayData>(std::move(items));
+        }
+        throw std::runtime_error("unknown result kind '" + k + "'");
+      };
+      if (desc.at("k") == "redirect") {
+        r.redirect = {{"types", desc.at("types")}, {"labels", desc.at("labels")}};
+        for (std::size_t i = desc.at("b").get<std::size_t>(); i < blobs.size(); ++i) r.redirect_frames.push_back(blob(i));
+      } else {
+        r.data = build(desc);
+      }
+    }
+    if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
+    e.started_us = r.end_us;
+    e.output_tail.clear();
+    finished.push_back(std::move(r));
+  }
+  e.buffer.erase(0, at);
+  return true;
+}
+
+void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
+  int status = 0;
+  pid_t pid = e.pid;
+  drain_output(e, e.out, "stdout");
+  drain_output(e, e.err, "stderr");
+  for (int fd : {e.requests, e.replies, e.out, e.err}) ::close(fd);
+  std::string how = "ended";
+  if (::waitpid(pid, &status, 0) == pid) {
+    if (WIFEXITED(status)) how = "exited with status " + std::to_string(WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) how = std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +
+                                        " (" + ::strsignal(WTERMSIG(status)) + ")";
+  }
+  log::warn("Python executor ", pid, " ", how, e.tasks.empty() ? "" : " while running task " + std::to_string(e.tasks[0]));
+  for (std::size_t i = 0; i < e.tasks.size(); ++i) {
+    ExecutorResult r;
+    r.id = e.tasks[i];
+    r.start_us = e.started_us;
+    r.end_us = wall_us();
+    if (i == 0) {
+      r.error = "the Python executor running this task " + how;
+      if (!e.output_tail.empty()) r.error += "; its last output:\n" + e.output_tail;
+    } else {
+      r.retry = true;  // it never started
+    }
+    finished.push_back(std::move(r));
+  }
+  e.tasks.clear();
+  e.pid = -1;
+  start(e);  // replaced at once, so the worker keeps its capacity
+}
+
+}  // namespace treadle

@@ -1,0 +1,87 @@
+#pragma once
+// Persistent Python executor processes (python3 -m treadle.executor), one per cpu, started on
+// the first Python task. Each runs one task at a time, so CPU-bound Python tasks on one worker
+// run in parallel without sharing a GIL, and no process is spawned per task. A second task
+// waits in each executor's pipe, so it starts the moment the first ends.
+//
+// The worker's loop polls the executors' reply and output pipes (poll_fds()). Python prints
+// arrive tagged with their task on the reply pipe; bytes written straight to file descriptors
+// 1 and 2 are attributed to the task running on that executor at that moment.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "../common/ids.hpp"
+#include "../common/protocol.hpp"
+#include "../data/data.hpp"
+
+namespace treadle {
+
+// For data that is not a whole task result (array items): not cached by executors.
+inline constexpr TaskId no_producer = ~TaskId{0};
+
+struct ExecutorResult {
+  TaskId id = 0;
+  DataPtr data;          // the result, unless failed or redirected
+  std::string error;     // set when the task failed
+  bool retry = false;    // never started (its executor died first): run it again
+  json redirect;         // set when the task returned a Task: {types, labels}
+  std::vector<std::string> redirect_frames;  // its plan columns
+  std::int64_t start_us = 0, end_us = 0;
+};
+
+struct ExecutorEvents {
+  std::function<void(TaskId, const char* stream, std::string_view text)> output;
+  std::function<void(TaskId, const std::string& level, const std::string& message)> log;
+};
+
+class ExecutorPool {
+ public:
+  ExecutorPool(unsigned size, std::string python, std::filesystem::path work_dir, ExecutorEvents events);
+  ~ExecutorPool();
+
+  bool has_idle() const;
+  // Sends the task to an idle executor (starting executors if none runs yet).
+  void run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids, std::string_view config);
+  // Kills the executor that has `id` (it is replaced); its result is never reported. Other
+  // tasks that executor had come back in `retry`, to be run again.
+  void cancel(TaskId id, std::vector<ExecutorResult>& retry);
+  // File descriptors to poll for reading; call on_readable(fd) when one is ready.
+  std::vector<int> poll_fds() const;
+  void on_readable(int fd, std::vector<ExecutorResult>& finished);
+  unsigned size() const { return static_cast<unsigned>(executors_.size()); }
+
+ private:
+  struct Executor {
+    pid_t pid = -1;
+    int requests = -1;  // we write
+    int replies = -1;   // we read
+    int out = -1, err = -1;
+    std::string buffer;  // partial reply
+    std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
+    std::int64_t started_us = 0;  // when tasks[0] started (when the previous one ended)
+    std::unordered_set<TaskId> cached;  // PyObj producers this executor has unpickled
+    std::string output_tail;            // last output, for the message if it dies
+  };
+  void start(Executor& e);
+  void stop(Executor& e, bool kill);
+  void died(Executor& e, std::vector<ExecutorResult>& finished);
+  void drain_output(Executor& e, int fd, const char* stream);
+  bool parse_reply(Executor& e, std::vector<ExecutorResult>& finished);
+  json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
+                std::vector<DataPtr>& keep);
+
+  static constexpr std::size_t depth = 2;  // tasks in flight per executor
+  unsigned size_;
+  std::string python_;
+  std::filesystem::path work_dir_;
+  ExecutorEvents events_;
+  std::vector<Executor> executors_;
+};
+
+}  // namespace treadle

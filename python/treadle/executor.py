@@ -1,0 +1,201 @@
+"""A Python executor: a long-lived process that runs Python tasks for one worker.
+
+The worker starts one per cpu (``python3 -m treadle.executor``) and talks to it over two pipes:
+requests on fd 3, replies on fd 4. The executor's stdout and stderr are pipes too, which the
+worker attributes to the task running at that moment, so everything a task prints — from
+Python, C extensions or child programs — reaches the client.
+
+Callables and Python objects (PyObj data) are unpickled once per executor and cached by the id
+of the task that produced them: a function used by ten thousand tasks is unpickled once.
+"""
+
+import io
+import os
+import pickle
+import sys
+import time
+import traceback
+
+from . import _pipe
+from .task_runtime import Context, encode_result
+
+_CACHE_LIMIT = 512
+
+
+class ObjectCache:
+    """Unpickled PyObj values by producer id.
+
+    The worker mirrors this cache to know what it need not send again, so both follow the
+    same simple rule: when full, start afresh; after a failed task, start afresh (a failure
+    may have left some inputs undecoded)."""
+
+    def __init__(self, limit=_CACHE_LIMIT):
+        self._items = {}
+        self._limit = limit
+
+    def get(self, key):
+        return self._items.get(key)
+
+    def put(self, key, value):
+        if len(self._items) >= self._limit:
+            self._items.clear()
+        self._items[key] = value
+
+    def clear(self):
+        self._items.clear()
+
+
+class TaskStream(io.TextIOBase):
+    """sys.stdout / sys.stderr while tasks run: text goes to the worker tagged with the task
+    that printed it, in order with the task's reply. Lines go out within ~50 ms; the rest at
+    4 KiB or when the task ends. (Output written to file descriptors 1 and 2 directly, by C code
+    or child programs, reaches the worker through its pipes instead.)"""
+
+    def __init__(self, executor, name):
+        self._executor = executor
+        self.name = name
+        self._parts = []
+        self._size = 0
+        self._last_sent = 0.0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not {}".format(type(text).__name__))
+        if not text:
+            return 0
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= 4096 or ("\n" in text and time.monotonic() - self._last_sent > 0.05):
+            self.flush()
+        return len(text)
+
+    def flush(self):
+        if not self._parts:
+            return
+        text = "".join(self._parts)
+        self._parts = []
+        self._size = 0
+        self._last_sent = time.monotonic()
+        self._executor.send_output(self.name, text)
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def isatty(self):
+        return False
+
+
+class Executor:
+    def __init__(self, requests, replies):
+        self.requests = requests
+        self.replies = replies
+        self.cache = ObjectCache()
+        self.task_id = None
+
+    def send_output(self, stream, text):
+        if self.task_id is not None:
+            _pipe.write_message(self.replies, {"op": "out", "id": self.task_id, "stream": stream, "text": text})
+        else:
+            os.write(2, text.encode("utf-8", "replace"))
+
+    def decode(self, desc, blobs):
+        from .task_runtime import InputWrapper
+        kind = desc["k"]
+        if kind == "plain":
+            return InputWrapper(kind, data=blobs[desc["b"]])
+        if kind == "file":
+            return InputWrapper(kind, path=desc["path"], size=desc["size"])
+        if kind == "pyobj":
+            key = desc["key"]
+            cached = self.cache.get(key) if key is not None else None
+            if cached is None:
+                cached = (pickle.loads(blobs[desc["b"]]),)
+                if key is not None:
+                    self.cache.put(key, cached)
+            return InputWrapper(kind, obj=cached[0], size=desc["size"])
+        if kind == "array":
+            return InputWrapper(kind, items=[self.decode(d, blobs) for d in desc["items"]])
+        if kind == "index":
+            base = self.decode(desc["base"], blobs)
+            return InputWrapper(kind, base=base, bounds=desc["bounds"])
+        raise ValueError("unknown input kind {!r}".format(kind))
+
+    def run_task(self, header, blobs):
+        task_id = header["id"]
+        inputs = [self.decode(d, blobs) for d in header["inputs"]]
+        for i, wrapper in enumerate(inputs):
+            wrapper.position = i  # a returned Task may use the task's own inputs
+        context_flag, direct_args = pickle.loads(blobs[header["config"]])
+        fn_input, data_inputs = inputs[0], inputs[1:]
+        fn = fn_input.unwrap()
+        if not callable(fn):
+            raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
+        args = []
+        ctx = Context(task_id, self.log)
+        if context_flag:
+            args.append(ctx)
+        args.extend(direct_args)
+        args.extend(data_inputs)
+        return fn(*args)
+
+    def log(self, task_id, level, message):
+        _pipe.write_message(self.replies, {"op": "log", "id": task_id, "level": level, "message": str(message)})
+
+    def serve(self):
+        while True:
+            try:
+                header, blobs = _pipe.read_message(self.requests)
+            except EOFError:
+                return
+            if header.get("op") != "run":
+                continue
+            task_id = self.task_id = header["id"]
+            try:
+                result = self.run_task(header, blobs)
+                desc, out_blobs = encode_result(result)
+            except BaseException as error:  # noqa: B902 - report everything, even SystemExit
+                if isinstance(error, KeyboardInterrupt):
+                    raise
+                self.cache.clear()
+                _flush_output()
+                _pipe.write_message(self.replies, {"op": "failed", "id": task_id, "error": _describe(error)})
+                self.task_id = None
+                continue
+            _flush_output()
+            _pipe.write_message(self.replies, {"op": "done", "id": task_id, "result": desc}, out_blobs)
+            self.task_id = None
+
+
+def _describe(error):
+    """The traceback of a task's exception, without the executor's own frames."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+
+
+def _flush_output():
+    # What the task printed must reach the worker before the reply that ends the task.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def main():
+    requests = io.open(3, "rb", buffering=1 << 16)
+    replies = io.open(4, "wb", buffering=1 << 16)
+    sys.stdin = io.StringIO("")
+    executor = Executor(requests, replies)
+    sys.stdout = TaskStream(executor, "stdout")
+    sys.stderr = TaskStream(executor, "stderr")
+    executor.serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""What a Python task sees while it runs: its inputs, its context, and how its result is sent.
+
+Shared by the executor (which runs tasks) and by tests; nothing here talks to the network.
+"""
+
+import mmap
+import pickle
+import sys
+
+import cloudpickle
+
+
+class PyObj:
+    """A Python object as a data object (``ctx.wrap(obj)``); travels pickled."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+
+class TaskRedirect(Exception):
+    """Internal: the task returned a Task, whose plan replaces it."""
+
+
+class InputWrapper:
+    """A task's input: ``read()`` the bytes, ``size()``, ``length()``, ``unwrap()`` a PyObj.
+
+    Arrays and indexes can be indexed (``wrapper[i]``) and iterated, giving wrappers again.
+    """
+
+    __slots__ = ("kind", "_data", "_path", "_size", "_obj", "_items", "_base", "_bounds", "position")
+
+    def __init__(self, kind, data=None, path=None, size=None, obj=None, items=None, base=None, bounds=None):
+        self.kind = kind
+        self._data = data
+        self._path = path
+        self._size = size
+        self._obj = obj
+        self._items = items
+        self._base = base
+        self._bounds = bounds
+        self.position = None  # index among the task's inputs, for redirection
+
+    def read(self):
+        """The content as bytes; empty for objects that are not plain or file (as HyperLoom)."""
+        if self.kind == "plain":
+            return self._data
+        if self.kind == "file":
+            with open(self._path, "rb") as f:
+                if self._size == 0:
+                    return b""
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    return m[:]
+        return b""
+
+    def size(self):
+        if self.kind == "plain":
+            return len(self._data)
+        if self.kind in ("file", "pyobj"):
+            return self._size
+        if self.kind == "array":
+            return sum(item.size() for item in self._items)
+        if self.kind == "index":
+            return self._bounds[-1] - self._bounds[0] if self._bounds else 0
+        return 0
+
+    def length(self):
+        if self.kind == "array":
+            return len(self._items)
+        if self.kind == "index":
+            return max(0, len(self._bounds) - 1)
+        return 0
+
+    def unwrap(self):
+        """The Python object of a PyObj input."""
+        if self.kind != "pyobj":
+            raise TypeError("unwrap() needs a PyObj input (tasks.py_value or ctx.wrap), this one is {}"
+                            .format(self.kind))
+        return self._obj
+
+    def __getitem__(self, i):
+        if self.kind == "array":
+            return self._items[i]
+        if self.kind == "index":
+            n = self.length()
+            if i < 0:
+                i += n
+            if not 0 <= i < n:
+                raise IndexError("index {} out of range for length {}".format(i, n))
+            data = self._base.read()
+            return InputWrapper("plain", data=data[self._bounds[i]:self._bounds[i + 1]])
+        raise TypeError("a {} input has no pieces".format(self.kind))
+
+    def __iter__(self):
+        for i in range(self.length()):
+            yield self[i]
+
+    def __len__(self):
+        return self.length()
+
+    def __repr__(self):
+        return "<input {} size={} length={}>".format(self.kind, self.size(), self.length())
+
+
+class Context:
+    """The first argument of ``py_task(context=True)`` functions."""
+
+    __slots__ = ("task_id", "_log")
+
+    def __init__(self, task_id, log):
+        self.task_id = task_id
+        self._log = log
+
+    def wrap(self, obj):
+        """Return ``ctx.wrap(obj)`` to produce a PyObj instead of a plain object."""
+        if isinstance(obj, (InputWrapper, PyObj)):
+            return obj
+        return PyObj(obj)
+
+    def log_debug(self, message):
+        self._log(self.task_id, "debug", message)
+
+    def log_info(self, message):
+        self._log(self.task_id, "info", message)
+
+    def log_warn(self, message):
+        self._log(self.task_id, "warn", message)
+
+    def log_error(self, message):
+        self._log(self.task_id, "error", message)
+
+    def log_critical(self, message):
+        self._log(self.task_id, "critical", message)
+
+
+def dumps(obj):
+    """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
+    try:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def encode_result(result, blobs=None):
+    """Returns (description, blobs) of what a task returned; raises TypeError for what it cannot be."""
+    if blobs is None:
+        blobs = []
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        blobs.append(bytes(result))
+        return {"k": "plain", "b": len(blobs) - 1}, blobs
+    if isinstance(result, str):
+        blobs.append(result.encode())
+        return {"k": "plain", "b": len(blobs) - 1}, blobs
+    if isinstance(result, PyObj):
+        try:
+            data = dumps(result.obj)
+        except Exception as error:
+            raise TypeError("the task's result {!r} cannot be pickled: {}".format(type(result.obj).__name__, error))
+        blobs.append(data)
+        return {"k": "pyobj", "b": len(blobs) - 1, "size": sys.getsizeof(result.obj)}, blobs
+    if isinstance(result, InputWrapper):
+        return _encode_input(result, blobs), blobs
+    if isinstance(result, (list, tuple)):
+        items = [encode_result(item, blobs)[0] for item in result]
+        return {"k": "array", "items": items}, blobs
+    from .loom.client.task import Task
+    if isinstance(result, Task):
+        from .loom.client import plan
+        types, labels, frames = plan.encode_redirect(result)
+        start = len(blobs)
+        blobs.extend(frames)
+        return {"k": "redirect", "types": types, "labels": labels, "b": start}, blobs
+    raise TypeError("a Python task must return bytes, str, a list, a Task or ctx.wrap(obj), not {}"
+                    .format(type(result).__name__))
+
+
+def _encode_input(wrapper, blobs):
+    if wrapper.kind in ("plain", "file"):
+        blobs.append(wrapper.read())
+        return {"k": "plain", "b": len(blobs) - 1}
+    if wrapper.kind == "pyobj":
+        return encode_result(PyObj(wrapper.unwrap()), blobs)[0]
+    if wrapper.kind == "array":
+        return {"k": "array", "items": [_encode_input(i, blobs) for i in wrapper._items]}
+    if wrapper.kind == "index":
+        return {"k": "array", "items": [_encode_input(i, blobs) for i in wrapper]}
+    raise TypeError("cannot return a {} input".format(wrapper.kind))
