@@ -20,6 +20,9 @@ inline constexpr std::string_view run = "loom/run/run";
 inline constexpr std::string_view py_value = "loom/py/value";
 // Run by the worker's Python executors, not by a C++ task (so not in the registry).
 inline constexpr std::string_view py_call = "loom/py/call";
+// Expanded by the scheduler at run time; no worker runs them.
+inline constexpr std::string_view dslice = "loom/scheduler/dslice";
+inline constexpr std::string_view dget = "loom/scheduler/dget";
 
 inline constexpr std::string_view builtins[] = {const_, merge, open, save, split, get, slice,
                                                 size, length, sleep, array_make, run, py_value};

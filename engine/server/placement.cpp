@@ -31,11 +31,11 @@ bool Scheduler::runnable_somewhere(const TaskRecord& t) const {
 }
 
 WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
-  const Plan& p = *plans_[t.plan];
   // Locality: bytes of inputs per holding worker (few inputs, few holders: a tiny vector).
   std::vector<std::pair<WorkerId, std::uint64_t>> bytes_on;
-  for (auto in = p.inputs_begin(t.local); in != p.inputs_end(t.local); ++in) {
-    const TaskRecord& input = tasks_[*in];
+  auto inputs = inputs_of(t);
+  for (TaskId in : inputs) {
+    const TaskRecord& input = tasks_[in];
     for (WorkerId w : input.locations) {
       auto it = std::find_if(bytes_on.begin(), bytes_on.end(), [&](auto& e) { return e.first == w; });
       if (it == bytes_on.end()) bytes_on.emplace_back(w, input.size + 1);
@@ -43,15 +43,13 @@ WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
     }
   }
   // A source task (no inputs) joins the worker where its consumer's other inputs are placed.
-  if (p.inputs_begin(t.local) == p.inputs_end(t.local) && t.cpus == 0) {
+  if (inputs.size() == 0 && t.cpus == 0) {
     WorkerId hint = no_worker;
     for_each_consumer(t, id, [&](TaskId c) {
-      const TaskRecord& consumer = tasks_[c];
-      const Plan& cp = *plans_[consumer.plan];
-      if (hint != no_worker || cp.inputs_end(consumer.local) - cp.inputs_begin(consumer.local) > chain_max_inputs)
-        return;
-      for (auto in = cp.inputs_begin(consumer.local); in != cp.inputs_end(consumer.local); ++in) {
-        const TaskRecord& other = tasks_[*in];
+      auto consumer_inputs = inputs_of(tasks_[c]);
+      if (hint != no_worker || consumer_inputs.size() > chain_max_inputs) return;
+      for (TaskId in : consumer_inputs) {
+        const TaskRecord& other = tasks_[in];
         if (other.worker != no_worker) hint = other.worker;
         else if (!other.locations.empty()) hint = other.locations.front();
         if (hint != no_worker) break;
@@ -103,10 +101,10 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
       if (consumer.state != TaskState::waiting || consumer.cpus != 0 || !fits(w, consumer)) return;
-      const Plan& p = *plans_[consumer.plan];
-      if (p.inputs_end(consumer.local) - p.inputs_begin(consumer.local) > chain_max_inputs) return;
-      for (auto in = p.inputs_begin(consumer.local); in != p.inputs_end(consumer.local); ++in) {
-        const TaskRecord& input = tasks_[*in];
+      auto consumer_inputs = inputs_of(consumer);
+      if (consumer_inputs.size() > chain_max_inputs || is_dynamic(consumer)) return;
+      for (TaskId in : consumer_inputs) {
+        const TaskRecord& input = tasks_[in];
         bool here = input.state == TaskState::finished
                         ? std::find(input.locations.begin(), input.locations.end(), worker) != input.locations.end()
                         : (input.state == TaskState::assigned || input.state == TaskState::running) &&

@@ -24,7 +24,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   log::warn("worker ", w.name, " lost (", reason, ")");
 
   // One pass over the table: a worker loss is rare, a per-worker index would cost memory always.
-  std::vector<TaskId> rerun, lost;
+  std::vector<TaskId> rerun, lost, lost_a_copy;
   for (TaskId id = 0; id < tasks_.size(); ++id) {
     TaskRecord& t = tasks_[id];
     if ((t.state == TaskState::assigned || t.state == TaskState::running) && t.worker == worker) {
@@ -33,7 +33,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       auto it = std::find(t.locations.begin(), t.locations.end(), worker);
       if (it != t.locations.end()) {
         t.locations.erase(it);
-        if (t.locations.empty()) lost.push_back(id);
+        (t.locations.empty() ? lost : lost_a_copy).push_back(id);
       }
     }
   }
@@ -59,6 +59,19 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
         sent_back.push_back(c);
       }
       if (consumer.state == TaskState::waiting) recount.push_back(c);
+    });
+  }
+  // Consumers not yet started elsewhere may have been told to fetch from the lost copy:
+  // send them again, naming a copy that still exists.
+  for (TaskId id : lost_a_copy) {
+    for_each_consumer(tasks_[id], id, [&](TaskId c) {
+      TaskRecord& consumer = tasks_[c];
+      if (consumer.state != TaskState::assigned || consumer.worker == worker) return;
+      auto where = std::find(tasks_[id].locations.begin(), tasks_[id].locations.end(), consumer.worker);
+      if (where != tasks_[id].locations.end()) return;  // it has its own copy
+      transition(c, TaskState::waiting, "it may have been fetching an input from the lost worker");
+      sent_back.push_back(c);
+      recount.push_back(c);
     });
   }
   // Tasks chained behind those on their (surviving) worker expected them computed there;

@@ -8,7 +8,8 @@ namespace treadle {
 
 Scheduler::Scheduler(SchedulerActions& actions) : actions_(actions) {
   for (auto symbol : symbols::builtins) builtin_type_[intern_type(std::string(symbol))] = true;
-  builtin_type_[intern_type(std::string(symbols::py_call))] = true;
+  for (auto symbol : {symbols::py_call, symbols::dslice, symbols::dget})
+    builtin_type_[intern_type(std::string(symbol))] = true;
 }
 
 Scheduler::~Scheduler() = default;
@@ -325,7 +326,22 @@ void Scheduler::push_ready(TaskId id) {
   else light_ready_.push(key);
 }
 
-std::string_view Scheduler::config(TaskId id) const { return plans_[tasks_[id].plan]->config(tasks_[id].local); }
+std::string_view Scheduler::config(TaskId id) const {
+  if (tasks_[id].inputs_overridden) {
+    auto it = config_override_.find(id);
+    if (it != config_override_.end()) return it->second;
+  }
+  return plans_[tasks_[id].plan]->config(tasks_[id].local);
+}
+
+Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
+  if (t.inputs_overridden) {
+    const auto& v = input_override_.at(id_of(t));
+    return {v.data(), v.data() + v.size()};
+  }
+  const Plan& p = *plans_[t.plan];
+  return {p.inputs_begin(t.local), p.inputs_end(t.local)};
+}
 
 const std::string& Scheduler::label(TaskId id) const { return plans_[tasks_[id].plan]->label(tasks_[id].local); }
 

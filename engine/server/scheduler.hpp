@@ -6,6 +6,7 @@
 // (light and cpu-requesting) ordered by priority, and placing one looks only at the
 // workers holding its inputs and at the worker list.
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -106,6 +107,16 @@ class Scheduler {
   static const std::map<std::pair<TaskState, TaskState>, TransitionFn>& table();
 
   // --- helpers ---
+  struct InputSpan {
+    const TaskId* first;
+    const TaskId* last;
+    const TaskId* begin() const { return first; }
+    const TaskId* end() const { return last; }
+    std::size_t size() const { return static_cast<std::size_t>(last - first); }
+  };
+  // A task's inputs: from its plan, or as a dynamic expansion rewrote them.
+  InputSpan inputs_of(const TaskRecord& t) const;
+  TaskId id_of(const TaskRecord& t) const { return plans_[t.plan]->base + t.local; }
   template <typename Fn> void for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const;
   template <typename Fn> void for_each_input_of(const TaskRecord& t, Fn&& fn) const;
   void unassign(TaskRecord& t);
@@ -122,6 +133,10 @@ class Scheduler {
   void place(TaskId id, WorkerId worker);
   void chain_consumers(TaskId id, WorkerId worker);
 
+  // --- dynamic slice and get (dynamic.cpp) ---
+  bool is_dynamic(const TaskRecord& t) const;
+  void expand(TaskId id);
+
   // --- recovery (recovery.cpp) ---
   void lose_data(TaskId id, WorkerId worker);
   void require(TaskId id);  // make sure a result exists or will be computed
@@ -132,6 +147,8 @@ class Scheduler {
   std::unordered_map<TaskId, std::vector<TaskId>> extra_consumers_;
   std::unordered_map<TaskId, Failure> failures_;
   std::unordered_map<TaskId, TaskId> redirect_target_;  // redirected task -> root of its plan
+  std::unordered_map<TaskId, std::vector<TaskId>> input_override_;  // see dynamic.cpp
+  std::unordered_map<TaskId, std::string> config_override_;
   std::vector<std::unique_ptr<WorkerInfo>> workers_;
   std::size_t alive_workers_ = 0;
   std::vector<std::string> type_names_;
@@ -152,18 +169,25 @@ class Scheduler {
 template <typename Fn>
 inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const {
   const Plan& p = *plans_[t.plan];
-  for (auto c = p.consumers_begin(t.local); c != p.consumers_end(t.local); ++c) fn(*c);
+  // A consumer whose inputs an expansion rewrote may no longer use this task.
+  auto still_uses = [&](TaskId c) {
+    if (!tasks_[c].inputs_overridden) return true;
+    auto span = inputs_of(tasks_[c]);
+    return std::find(span.begin(), span.end(), id) != span.end();
+  };
+  for (auto c = p.consumers_begin(t.local); c != p.consumers_end(t.local); ++c)
+    if (still_uses(*c)) fn(*c);
   if (t.has_extra_consumers) {
     auto it = extra_consumers_.find(id);
     if (it != extra_consumers_.end())
-      for (TaskId c : std::vector<TaskId>(it->second)) fn(c);
+      for (TaskId c : std::vector<TaskId>(it->second))
+        if (still_uses(c)) fn(c);
   }
 }
 
 template <typename Fn>
 inline void Scheduler::for_each_input_of(const TaskRecord& t, Fn&& fn) const {
-  const Plan& p = *plans_[t.plan];
-  for (auto in = p.inputs_begin(t.local); in != p.inputs_end(t.local); ++in) fn(*in);
+  for (TaskId in : inputs_of(t)) fn(in);
 }
 
 }  // namespace treadle

@@ -13,6 +13,7 @@ struct TaskRecord {
   TaskState state = TaskState::waiting;
   bool has_extra_consumers = false;  // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data = false;            // recomputing because a worker died
+  bool inputs_overridden = false;    // rewritten by a dynamic expansion (Scheduler::input_override_)
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint32_t plan = 0;

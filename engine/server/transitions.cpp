@@ -55,7 +55,10 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason) {
   (this->*(it->second))(id, t);
 }
 
-void Scheduler::to_ready(TaskId id, TaskRecord&) { push_ready(id); }
+void Scheduler::to_ready(TaskId id, TaskRecord& t) {
+  if (is_dynamic(t)) expand(id);  // dslice/dget: the scheduler rewrites the plan, no worker runs it
+  else push_ready(id);
+}
 
 void Scheduler::to_assigned(TaskId id, TaskRecord& t) {
   WorkerInfo& w = *workers_[t.worker];

@@ -311,6 +311,17 @@ void Worker::Impl::on_server_message(Message& m) {
     for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
       auto it = tasks.find(id);
       if (it == tasks.end()) continue;
+      // It no longer waits for its inputs; an input nobody waits for is no longer fetched, so
+      // the task sent again (perhaps naming another holder) fetches it anew.
+      for (TaskId in : it->second.inputs) {
+        auto w = waiting_for.find(in);
+        if (w == waiting_for.end()) continue;
+        w->second.erase(std::remove(w->second.begin(), w->second.end(), id), w->second.end());
+        if (w->second.empty()) {
+          waiting_for.erase(w);
+          fetching.erase(in);
+        }
+      }
       if (on_executor.erase(id)) {
         std::vector<ExecutorResult> retry;
         executors->cancel(id, retry);  // a Python task is stopped (its executor replaced)

@@ -319,3 +319,24 @@ def py_task(label=None, context=False, n_direct_args=0, request=cpu1):
         build.__wrapped__ = fn
         return build
     return decorate
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamic slice and get: the scheduler expands them when their input's length is known.
+
+DSLICE = "loom/scheduler/dslice"
+DGET = "loom/scheduler/dget"
+
+
+def dslice(input):  # noqa: A002
+    """Pieces of an array or index, as many as suit the workers' cpus.
+
+    ``f = F(..., dslice(x), ...)`` runs F once per piece; ``array_make((f,))`` gathers the
+    results of all pieces, in order, as if the pieces had been written out by hand.
+    """
+    return Task(DSLICE, (input,), b"")
+
+
+def dget(input):  # noqa: A002
+    """Each element of an array or index: ``F(..., dget(x), ...)`` runs F once per element."""
+    return Task(DGET, (input,), b"")
