@@ -1,0 +1,326 @@
+#pragma once
+// Shared helpers for the scheduler unit tests: a PlanRequest builder, a SchedulerActions that
+// records every decision instead of sending messages, and an invariant checker that every
+// test runs after each step. No sockets anywhere.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/log.hpp"
+#include "common/symbols.hpp"
+#include "server/scheduler.hpp"
+
+namespace treadle::testing {
+
+inline const std::string const_type{symbols::const_};
+
+// The built-in types, which every worker of these tests offers unless told otherwise.
+inline std::vector<std::string> builtin_types(std::vector<std::string> extra = {}) {
+  std::vector<std::string> types(std::begin(symbols::builtins), std::end(symbols::builtins));
+  types.insert(types.end(), extra.begin(), extra.end());
+  return types;
+}
+
+// An input naming task `index` of the plan being built.
+inline std::uint64_t local(std::uint32_t index) { return plan_local_bit | index; }
+
+// Builds a PlanRequest task by task; inputs are local(i) or global TaskIds of earlier plans.
+class PlanBuilder {
+ public:
+  PlanBuilder() { r_.config_offsets.push_back(0); }
+
+  std::uint32_t add(const std::string& type = const_type, std::vector<std::uint64_t> inputs = {},
+                    std::uint32_t cpus = 0, const std::string& label = "", const std::string& config = "") {
+    auto index = static_cast<std::uint32_t>(r_.type_of.size());
+    r_.type_of.push_back(type_index(type));
+    r_.cpus.push_back(cpus);
+    r_.input_counts.push_back(static_cast<std::uint32_t>(inputs.size()));
+    r_.inputs.insert(r_.inputs.end(), inputs.begin(), inputs.end());
+    r_.configs += config;
+    r_.config_offsets.push_back(r_.configs.size());
+    label_of_.push_back(label_index(label));
+    return index;
+  }
+  PlanBuilder& keep(std::uint32_t index) {
+    r_.keep.push_back(index);
+    return *this;
+  }
+  std::size_t size() const { return r_.type_of.size(); }
+
+  PlanRequest build() const {
+    PlanRequest r = r_;
+    if (labels_.size() > 1) {
+      r.labels = labels_;
+      r.label_of = label_of_;
+    }
+    return r;
+  }
+
+ private:
+  std::uint32_t type_index(const std::string& type) {
+    auto it = std::find(r_.types.begin(), r_.types.end(), type);
+    if (it != r_.types.end()) return static_cast<std::uint32_t>(it - r_.types.begin());
+    r_.types.push_back(type);
+    return static_cast<std::uint32_t>(r_.types.size() - 1);
+  }
+  std::uint32_t label_index(const std::string& label) {
+    auto it = std::find(labels_.begin(), labels_.end(), label);
+    if (it != labels_.end()) return static_cast<std::uint32_t>(it - labels_.begin());
+    labels_.push_back(label);
+    return static_cast<std::uint32_t>(labels_.size() - 1);
+  }
+
+  PlanRequest r_;
+  std::vector<std::string> labels_{""};
+  std::vector<std::uint32_t> label_of_;
+};
+
+// Records every action. Actions addressed to a worker the scheduler already considers dead
+// are collected separately: the server could not deliver them.
+class RecordingActions : public SchedulerActions {
+ public:
+  enum class Kind { assign, cancel, free_data, kept_finished, kept_failed };
+  struct Action {
+    Kind kind;
+    WorkerId worker;  // no_worker for kept_*
+    TaskId task;
+  };
+
+  const Scheduler* scheduler = nullptr;
+  std::vector<Action> log;
+  std::vector<Action> to_dead_workers;
+
+  void assign(WorkerId w, TaskId t) override { record(Kind::assign, w, t); }
+  void cancel(WorkerId w, TaskId t) override { record(Kind::cancel, w, t); }
+  void free_data(WorkerId w, TaskId t) override { record(Kind::free_data, w, t); }
+  void kept_finished(TaskId t) override { record(Kind::kept_finished, no_worker, t); }
+  void kept_failed(TaskId t) override { record(Kind::kept_failed, no_worker, t); }
+
+  std::size_t count(Kind kind, TaskId task) const {
+    return static_cast<std::size_t>(
+        std::count_if(log.begin(), log.end(), [&](const Action& a) { return a.kind == kind && a.task == task; }));
+  }
+  std::size_t count(Kind kind, WorkerId worker, TaskId task) const {
+    return static_cast<std::size_t>(std::count_if(log.begin(), log.end(), [&](const Action& a) {
+      return a.kind == kind && a.worker == worker && a.task == task;
+    }));
+  }
+  std::size_t count(Kind kind) const {
+    return static_cast<std::size_t>(
+        std::count_if(log.begin(), log.end(), [&](const Action& a) { return a.kind == kind; }));
+  }
+  // The actions recorded after `mark`, a log.size() taken earlier as a bookmark.
+  std::vector<Action> since(std::size_t mark) const { return {log.begin() + static_cast<long>(mark), log.end()}; }
+
+ private:
+  void record(Kind kind, WorkerId w, TaskId t) {
+    Action a{kind, w, t};
+    log.push_back(a);
+    if (w != no_worker && scheduler) {
+      const WorkerInfo* info = scheduler->worker(w);
+      if (!info || !info->alive) to_dead_workers.push_back(a);
+    }
+  }
+};
+
+using Kind = RecordingActions::Kind;
+
+inline bool unfinished(TaskState s) {
+  return s == TaskState::waiting || s == TaskState::ready || s == TaskState::assigned || s == TaskState::running;
+}
+
+// Everything that must hold between any two events; returns a description of the first
+// violation, or "" if there is none.
+inline std::string invariant_violation(const Scheduler& s) {
+  std::ostringstream why;
+  const std::size_t n = s.task_count();
+  std::uint64_t by_state[task_state_count] = {};
+  std::vector<std::uint64_t> expected_holds(n, 0);
+  auto has_data = [&](TaskId id) {
+    return s.task(id).state == TaskState::finished && !s.task(id).locations.empty();
+  };
+  for (TaskId id = 0; id < n; ++id) {
+    const TaskRecord& t = s.task(id);
+    ++by_state[static_cast<int>(t.state)];
+    expected_holds[id] += t.keeps;
+    if (unfinished(t.state)) s.for_each_input(id, [&](TaskId in) { ++expected_holds[in]; });
+  }
+  std::uint64_t sum = 0;
+  for (int st = 0; st < task_state_count; ++st) {
+    sum += s.count(static_cast<TaskState>(st));
+    if (s.count(static_cast<TaskState>(st)) != by_state[st])
+      return std::string("count(") + state_name(static_cast<TaskState>(st)) + ") is " +
+             std::to_string(s.count(static_cast<TaskState>(st))) + " but " + std::to_string(by_state[st]) +
+             " tasks are in that state";
+  }
+  if (sum != n) return "counts sum to " + std::to_string(sum) + ", not task_count() " + std::to_string(n);
+
+  std::vector<std::uint64_t> cpus_used(s.workers().size(), 0), light_used(s.workers().size(), 0);
+  for (TaskId id = 0; id < n; ++id) {
+    const TaskRecord& t = s.task(id);
+    const std::string who = "task " + std::to_string(id) + " (" + state_name(t.state) + ")";
+    if (t.holds != expected_holds[id])
+      return who + " has holds " + std::to_string(t.holds) + ", expected " + std::to_string(expected_holds[id]);
+    const bool placed = t.state == TaskState::assigned || t.state == TaskState::running;
+    if (placed) {
+      const WorkerInfo* w = s.worker(t.worker);
+      if (!w || !w->alive) return who + " is placed on a missing or dead worker";
+      if (!w->offers_type[t.type]) return who + " is placed on a worker that does not offer its type";
+      (t.cpus ? cpus_used[t.worker] += t.cpus : ++light_used[t.worker]);
+      std::uint32_t missing = 0;
+      bool stray = false;
+      s.for_each_input(id, [&](TaskId in) {
+        if (has_data(in)) return;
+        ++missing;
+        const TaskRecord& i = s.task(in);
+        // A chained task waits for inputs computed on its own worker, nowhere else.
+        if (!((i.state == TaskState::assigned || i.state == TaskState::running) && i.worker == t.worker))
+          stray = true;
+      });
+      if (stray) return who + " is chained behind an input that is not being computed on its worker";
+      if (t.state == TaskState::running && missing) return who + " runs with inputs missing";
+      if (t.unfinished_inputs != missing)
+        return who + " counts " + std::to_string(t.unfinished_inputs) + " unfinished inputs, really " +
+               std::to_string(missing);
+    } else if (t.worker != no_worker) {
+      return who + " still names a worker";
+    }
+    if (t.state == TaskState::finished) {
+      if (t.locations.empty()) return who + " has no location";
+      for (WorkerId w : t.locations)
+        if (!s.worker(w) || !s.worker(w)->alive) return who + " is located on a dead worker";
+      if (t.holds == 0) return who + " is kept although nobody needs it";
+    } else if (!t.locations.empty()) {
+      return who + " has locations but no result";
+    }
+    if (t.state == TaskState::waiting || t.state == TaskState::ready) {
+      std::uint32_t missing = 0;
+      bool failed_input = false;
+      s.for_each_input(id, [&](TaskId in) {
+        if (s.task(in).state == TaskState::failed) failed_input = true;
+        if (!has_data(in)) ++missing;
+      });
+      if (failed_input) return who + " has a failed input but did not fail";
+      if (t.unfinished_inputs != missing)
+        return who + " counts " + std::to_string(t.unfinished_inputs) + " unfinished inputs, really " +
+               std::to_string(missing);
+      if (t.state == TaskState::ready && missing) return who + " is ready with inputs missing";
+      if (t.state == TaskState::waiting && !missing) return who + " waits for nothing";
+    }
+    if (unfinished(t.state)) {
+      // Everything an unfinished task needs is there or on its way.
+      bool dead_end = false;
+      s.for_each_input(id, [&](TaskId in) {
+        if (s.task(in).state == TaskState::released) dead_end = true;
+      });
+      if (dead_end) return who + " needs a released input that nobody recomputes";
+    }
+  }
+  for (const auto& w : s.workers()) {
+    const std::string who = "worker " + std::to_string(w->id);
+    // free_cpus may go below zero while cpu tasks wait queued on the worker.
+    const auto free_cpus = static_cast<std::int64_t>(w->free_cpus), cpus = static_cast<std::int64_t>(w->cpus);
+    if (w->alive) {
+      if (free_cpus + static_cast<std::int64_t>(cpus_used[w->id]) != cpus)
+        return who + " has " + std::to_string(w->free_cpus) + " free cpus of " + std::to_string(w->cpus) +
+               " with " + std::to_string(cpus_used[w->id]) + " in use";
+      if (w->light_tasks != light_used[w->id])
+        return who + " counts " + std::to_string(w->light_tasks) + " light tasks, really " +
+               std::to_string(light_used[w->id]);
+    } else if (free_cpus != cpus || w->light_tasks != 0) {
+      return who + " is dead but its bookkeeping is off: free cpus " + std::to_string(w->free_cpus) + " of " +
+             std::to_string(w->cpus) + ", light tasks " + std::to_string(w->light_tasks);
+    }
+  }
+  return "";
+}
+
+// Silences the scheduler's warnings ("worker lost") for the fixture's lifetime.
+class QuietLog {
+ public:
+  QuietLog() {
+    while (saved_ < log::Level::error && !log::enabled(saved_))
+      saved_ = static_cast<log::Level>(static_cast<int>(saved_) + 1);
+    log::set_level(log::Level::error);
+  }
+  ~QuietLog() { log::set_level(saved_); }
+  QuietLog(const QuietLog&) = delete;
+  QuietLog& operator=(const QuietLog&) = delete;
+
+ private:
+  log::Level saved_ = log::Level::debug;
+};
+
+// A scheduler wired to recording actions, with shortcuts for what workers would report.
+struct SchedulerFixture {
+  QuietLog quiet;
+  RecordingActions actions;
+  Scheduler s{actions};
+
+  SchedulerFixture() { actions.scheduler = &s; }
+
+  WorkerId add_worker(std::uint32_t cpus = 1, std::vector<std::string> extra_types = {}) {
+    WorkerId id = static_cast<WorkerId>(s.workers().size());
+    return s.add_worker("w" + std::to_string(id), "tcp://w" + std::to_string(id) + ":1", cpus,
+                        builtin_types(std::move(extra_types)));
+  }
+  TaskId submit(const PlanBuilder& plan, ClientId client = 1) { return s.submit(client, plan.build()); }
+
+  TaskState state(TaskId id) const { return s.task(id).state; }
+  WorkerId worker_of(TaskId id) const { return s.task(id).worker; }
+
+  void start(TaskId id) { s.task_started(s.task(id).worker, id); }
+  void finish(TaskId id, std::uint64_t size = 1) { s.task_finished(s.task(id).worker, id, size, 1); }
+  void fail(TaskId id, const std::string& message) { s.task_failed(s.task(id).worker, id, message); }
+
+  // True if every input of a placed task is there, i.e. its worker could run it now.
+  bool runnable(TaskId id) const {
+    bool ok = true;
+    s.for_each_input(id, [&](TaskId in) {
+      if (s.task(in).state != TaskState::finished) ok = false;
+    });
+    return ok;
+  }
+
+  // Plays the workers: schedule, then finish every placed task that can run, until
+  // nothing moves. Returns the number of tasks finished.
+  std::size_t run_all(std::uint64_t size = 1) {
+    std::size_t done = 0;
+    for (bool progress = true; progress;) {
+      progress = false;
+      s.schedule();
+      for (TaskId id = 0; id < s.task_count(); ++id) {
+        TaskState st = state(id);
+        if ((st == TaskState::assigned || st == TaskState::running) && runnable(id)) {
+          finish(id, size);
+          ++done;
+          progress = true;
+        }
+      }
+    }
+    return done;
+  }
+
+  // The (from, to, reason) steps of a task, oldest first.
+  std::vector<std::string> story(TaskId id) const {
+    std::vector<std::string> out;
+    for (auto& e : s.story(id))
+      out.push_back(std::string(state_name(e.from)) + "->" + state_name(e.to) + ": " + e.reason);
+    return out;
+  }
+
+  // Run after every interesting step: the scheduler's books balance and no action went to
+  // a dead worker.
+  void check() const {
+    INFO(invariant_violation(s));
+    CHECK(invariant_violation(s).empty());
+    CHECK(actions.to_dead_workers.empty());
+  }
+};
+
+}  // namespace treadle::testing

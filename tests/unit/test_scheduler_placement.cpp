@@ -1,0 +1,371 @@
+// Placement: which worker runs a ready task. Locality, cpu requests, light tasks, priority,
+// task types, chaining, and the cost of placing many tasks. No sockets.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "scheduler_fixture.hpp"
+
+using namespace treadle;
+using namespace treadle::testing;
+using Catch::Matchers::Contains;
+using S = TaskState;
+
+namespace {
+
+// Two kept sources, placed one on each of two workers and finished with the given sizes.
+struct TwoHolders {
+  SchedulerFixture f;
+  WorkerId w0, w1;
+  TaskId a, b;
+
+  TwoHolders(std::uint64_t size_a, std::uint64_t size_b) {
+    w0 = f.add_worker(2);
+    w1 = f.add_worker(2);
+    PlanBuilder p;
+    p.keep(p.add(const_type, {}, 0, "a"));
+    p.keep(p.add(const_type, {}, 0, "b"));
+    a = f.submit(p);
+    b = a + 1;
+    f.s.schedule();
+    REQUIRE(f.worker_of(a) != f.worker_of(b));  // the least busy worker takes the second
+    f.finish(a, size_a);
+    f.finish(b, size_b);
+  }
+  WorkerId holder(TaskId id) const { return f.s.task(id).locations.front(); }
+};
+
+}  // namespace
+
+TEST_CASE("scheduler placement: a consumer goes to the worker holding most bytes of its inputs",
+          "[scheduler][placement]") {
+  for (std::uint32_t cpus : {0u, 1u}) {
+    INFO("consumer cpus " << cpus);
+    SECTION("big input first") {
+      TwoHolders t(1000, 10);
+      PlanBuilder p;
+      p.add(const_type, {t.a, t.b}, cpus);
+      TaskId c = t.f.submit(p);
+      t.f.s.schedule();
+      CHECK(t.f.worker_of(c) == t.holder(t.a));
+      t.f.check();
+    }
+    SECTION("big input second") {
+      TwoHolders t(10, 1000);
+      PlanBuilder p;
+      p.add(const_type, {t.a, t.b}, cpus);
+      TaskId c = t.f.submit(p);
+      t.f.s.schedule();
+      CHECK(t.f.worker_of(c) == t.holder(t.b));
+      t.f.check();
+    }
+    SECTION("replicas count for every holder") {
+      TwoHolders t(1000, 10);
+      WorkerId other = t.holder(t.b);
+      t.f.s.data_replicated(other, t.a);  // now `other` holds 1010 bytes, the first 1000
+      CHECK(t.f.s.task(t.a).locations.size() == 2);
+      PlanBuilder p;
+      p.add(const_type, {t.a, t.b}, cpus);
+      TaskId c = t.f.submit(p);
+      t.f.s.schedule();
+      CHECK(t.f.worker_of(c) == other);
+      t.f.check();
+    }
+  }
+}
+
+TEST_CASE("scheduler placement: a cpus(4) task never lands on a 2-cpu worker", "[scheduler][placement]") {
+  SchedulerFixture f;
+  WorkerId small = f.add_worker(2);
+  WorkerId big = f.add_worker(4);
+  // Its input lives on the small worker: locality must not override the cpu request.
+  PlanBuilder p;
+  auto in = p.add(const_type, {}, 2);
+  for (int i = 0; i < 5; ++i) p.keep(p.add(const_type, {local(in)}, 4));
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  REQUIRE(f.worker_of(base + in) == big);  // the least busy worker with 2 free cpus
+  f.finish(base + in, 1 << 20);
+  f.s.data_replicated(small, base + in);
+
+  std::size_t rounds = 0;
+  while (f.s.count(S::finished) < 5 && rounds++ < 20) {
+    f.s.schedule();
+    for (TaskId id = base + 1; id < base + 6; ++id)
+      if (f.state(id) == S::assigned) {
+        CHECK(f.worker_of(id) == big);
+        f.finish(id);
+        break;  // one at a time, so the big worker stays busy while others are placed
+      }
+    f.check();
+  }
+  CHECK(f.s.count(S::finished) == 5);
+  for (auto& action : f.actions.log)
+    if (action.kind == Kind::assign && f.s.task(action.task).cpus == 4) CHECK(action.worker == big);
+}
+
+TEST_CASE("scheduler placement: a cpu request no worker can meet fails with a clear message",
+          "[scheduler][placement]") {
+  SchedulerFixture f;
+  f.add_worker(2);
+  f.add_worker(2);
+  PlanBuilder p;
+  auto big = p.add(const_type, {}, 4, "big");
+  auto after = p.add(const_type, {local(big)}, 0, "after");
+  auto fine = p.add(const_type, {}, 2, "fine");
+  p.keep(big).keep(after).keep(fine);
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  CHECK(f.state(base + big) == S::failed);
+  REQUIRE(f.s.failure(base + big) != nullptr);
+  CHECK_THAT(f.s.failure(base + big)->message, Contains("no connected worker can run it") && Contains("4 cpus"));
+  CHECK(f.state(base + after) == S::failed);
+  CHECK_THAT(f.s.failure(base + after)->message, Contains("task 0 (big)"));
+  CHECK(f.actions.count(Kind::kept_failed, base + big) == 1);
+  CHECK(f.actions.count(Kind::kept_failed, base + after) == 1);
+  CHECK(f.state(base + fine) == S::assigned);
+  f.check();
+}
+
+TEST_CASE("scheduler placement: a cpu task waits for a busy worker and is placed when cpus free up",
+          "[scheduler][placement]") {
+  // The worker may accept a few cpu tasks beyond its cpus into its own queue; beyond that,
+  // tasks wait in the scheduler (ready, not failed) until cpus free up.
+  SchedulerFixture f;
+  WorkerId w = f.add_worker(4);
+  constexpr int n = 12;
+  PlanBuilder p;
+  for (int i = 0; i < n; ++i) p.keep(p.add(const_type, {}, 4));
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  const std::uint64_t placed = f.s.count(S::assigned);
+  CHECK(placed >= 1);
+  CHECK(placed < n);
+  for (int i = 0; i < 3; ++i) f.s.schedule();  // nothing more fits
+  CHECK(f.s.count(S::assigned) == placed);
+  CHECK(f.s.count(S::ready) == n - placed);
+  CHECK(f.s.count(S::failed) == 0);
+  CHECK(f.actions.count(Kind::assign) == placed);
+  f.check();
+
+  // One finishes: exactly one more is placed in its stead.
+  TaskId done = base;
+  while (f.state(done) != S::assigned) ++done;
+  f.start(done);
+  f.finish(done);
+  f.s.schedule();
+  CHECK(f.s.count(S::assigned) == placed);
+  CHECK(f.actions.count(Kind::assign) == placed + 1);
+  for (auto& action : f.actions.log)
+    if (action.kind == Kind::assign) CHECK(action.worker == w);
+  f.run_all();
+  CHECK(f.s.count(S::finished) == n);
+  f.check();
+}
+
+TEST_CASE("scheduler placement: light tasks oversubscribe and spread by cpus", "[scheduler][placement]") {
+  SchedulerFixture f;
+  WorkerId one = f.add_worker(1);
+  PlanBuilder busy;
+  busy.keep(busy.add(const_type, {}, 1));
+  TaskId heavy = f.submit(busy);
+  f.s.schedule();
+  f.start(heavy);
+  REQUIRE(f.s.worker(one)->free_cpus == 0);
+
+  PlanBuilder p;
+  for (int i = 0; i < 10; ++i) p.keep(p.add());
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  for (TaskId id = base; id < base + 10; ++id) CHECK(f.worker_of(id) == one);  // no cpu free, still placed
+  CHECK(f.s.worker(one)->light_tasks == 10);
+  f.check();
+
+  // A 3-cpu worker joins: new light tasks go mostly there, balancing tasks per cpu.
+  WorkerId three = f.add_worker(3);
+  PlanBuilder more;
+  for (int i = 0; i < 30; ++i) more.keep(more.add());
+  f.submit(more);
+  f.s.schedule();
+  CHECK(f.s.worker(one)->light_tasks == 10);
+  CHECK(f.s.worker(three)->light_tasks == 30);
+  f.check();
+}
+
+TEST_CASE("scheduler placement: the longer path to a sink is placed first when cpus are scarce",
+          "[scheduler][placement]") {
+  SchedulerFixture f;
+  PlanBuilder p;
+  for (int i = 0; i < 10; ++i) p.keep(p.add(const_type, {}, 1, "short"));  // older, lower ids
+  auto l0 = p.add(const_type, {}, 1, "long0");
+  auto l1 = p.add(const_type, {local(l0)}, 1, "long1");
+  auto l2 = p.add(const_type, {local(l1)}, 1, "long2");
+  p.keep(l2);
+  TaskId base = f.submit(p);
+  CHECK(f.s.task(base).priority == 1);
+  CHECK(f.s.task(base + l0).priority == 3);
+  CHECK(f.s.task(base + l1).priority == 2);
+  CHECK(f.s.task(base + l2).priority == 1);
+  f.add_worker(1);
+
+  f.s.schedule();
+  REQUIRE(f.actions.count(Kind::assign) >= 1);
+  REQUIRE(f.s.count(S::ready) > 0);  // cpus are scarce: not all were placed
+  CHECK(f.actions.log.front().task == base + l0);
+  f.start(base + l0);
+  f.finish(base + l0);
+  const std::size_t mark = f.actions.log.size();
+  f.s.schedule();
+  // long1 (2) is now the most urgent: it goes before the remaining short tasks (1).
+  auto placed = f.actions.since(mark);
+  REQUIRE_FALSE(placed.empty());
+  CHECK(placed.front().task == base + l1);
+  f.check();
+
+  // Among equal priorities the older task goes first.
+  f.run_all();
+  std::vector<TaskId> shorts;
+  for (auto& action : f.actions.log)
+    if (action.kind == Kind::assign && action.task < base + 10) shorts.push_back(action.task);
+  CHECK(shorts.size() == 10);
+  CHECK(std::is_sorted(shorts.begin(), shorts.end()));
+  f.check();
+}
+
+TEST_CASE("scheduler placement: workers that do not offer a type never get it", "[scheduler][placement]") {
+  SchedulerFixture f;
+  WorkerId gpu = f.add_worker(2, {"test/gpu"});
+  WorkerId plain = f.add_worker(8, {"test/plain-only"});
+
+  // A big input on the plain worker: locality must not send a gpu task there.
+  PlanBuilder src;
+  src.keep(src.add("test/plain-only", {}, 0, "src"));
+  TaskId s = f.submit(src);
+  f.s.schedule();
+  REQUIRE(f.worker_of(s) == plain);
+
+  PlanBuilder p;
+  for (int i = 0; i < 20; ++i) p.keep(p.add("test/gpu", {s}, i % 2));  // light and cpu(1)
+  // A light chain from a plain-only source: the gpu consumer must not be chained onto plain.
+  auto head = p.add("test/plain-only");
+  p.keep(p.add("test/gpu", {local(head)}));
+  TaskId base = f.submit(p);
+  f.finish(s, 1 << 30);
+  f.run_all();
+  CHECK(f.s.count(S::failed) == 0);
+  for (auto& action : f.actions.log) {
+    if (action.kind != Kind::assign) continue;
+    INFO(f.s.describe(action.task));
+    if (f.s.type_name(f.s.task(action.task).type) == "test/gpu") CHECK(action.worker == gpu);
+    if (f.s.type_name(f.s.task(action.task).type) == "test/plain-only") CHECK(action.worker == plain);
+  }
+  CHECK(f.state(base + 21) == S::finished);
+  f.check();
+}
+
+TEST_CASE("scheduler placement: a chain of light tasks goes to one worker in one schedule()",
+          "[scheduler][placement]") {
+  SchedulerFixture f;
+  for (int i = 0; i < 4; ++i) f.add_worker(2);
+  SECTION("a long chain") {
+    PlanBuilder p;
+    p.add();
+    for (std::uint32_t i = 1; i < 50; ++i) p.add(const_type, {local(i - 1)});
+    p.keep(49);
+    TaskId base = f.submit(p);
+    f.s.schedule();
+    CHECK(f.s.count(S::assigned) == 50);
+    WorkerId w = f.worker_of(base);
+    std::vector<TaskId> assigned;
+    for (auto& action : f.actions.log) {
+      CHECK(action.kind == Kind::assign);
+      CHECK(action.worker == w);
+      assigned.push_back(action.task);
+    }
+    // Inputs are announced before their consumers.
+    CHECK(std::is_sorted(assigned.begin(), assigned.end()));
+    f.check();
+    f.run_all();
+    CHECK(f.s.count(S::finished) == 1);
+    CHECK(f.actions.count(Kind::assign) == 50);  // nothing was sent twice
+  }
+  SECTION("a diamond: the second source joins the first, the join is chained") {
+    PlanBuilder p;
+    auto a = p.add();
+    auto b = p.add();
+    auto c = p.add(const_type, {local(a), local(b)});
+    p.keep(c);
+    TaskId base = f.submit(p);
+    f.s.schedule();
+    CHECK(f.state(base + c) == S::assigned);
+    CHECK(f.worker_of(base + b) == f.worker_of(base + a));
+    CHECK(f.worker_of(base + c) == f.worker_of(base + a));
+    f.check();
+  }
+  SECTION("a consumer with a cpu request is not chained") {
+    PlanBuilder p;
+    auto a = p.add();
+    p.keep(p.add(const_type, {local(a)}, 1));
+    TaskId base = f.submit(p);
+    f.s.schedule();
+    CHECK(f.state(base + 1) == S::waiting);
+    f.check();
+  }
+}
+
+TEST_CASE("scheduler placement: placing 100k independent ready tasks is not quadratic",
+          "[scheduler][placement][cost]") {
+  using clock = std::chrono::steady_clock;
+  constexpr std::uint32_t n = 100000;
+  for (std::uint32_t cpus : {0u, 1u}) {
+    INFO("task cpus " << cpus);
+    SchedulerFixture f;
+    WorkerId w0 = f.add_worker(cpus ? n : 1);
+    WorkerId w1 = f.add_worker(cpus ? n : 1);
+    PlanBuilder p;
+    for (std::uint32_t i = 0; i < n; ++i) p.add(const_type, {}, cpus);
+    f.submit(p);
+    auto start = clock::now();
+    f.s.schedule();
+    double seconds = std::chrono::duration<double>(clock::now() - start).count();
+    INFO("placed " << n << " tasks in " << seconds << " s");
+    CHECK(seconds < 0.5);
+    CHECK(f.s.count(S::assigned) == n);
+    CHECK(f.actions.log.size() == n);
+    std::size_t on_w0 = 0;
+    for (auto& action : f.actions.log) on_w0 += action.worker == w0;
+    CHECK(on_w0 == n / 2);  // evenly spread
+    (void)w1;
+  }
+}
+
+TEST_CASE("scheduler placement: a deep ready queue costs little per schedule()", "[scheduler][placement][cost]") {
+  // 100k cpu tasks and two 1-cpu workers: each schedule() places what fits and stops
+  // early instead of scanning the whole queue.
+  using clock = std::chrono::steady_clock;
+  constexpr std::uint32_t n = 100000;
+  SchedulerFixture f;
+  f.add_worker(1);
+  f.add_worker(1);
+  PlanBuilder p;
+  for (std::uint32_t i = 0; i < n; ++i) p.add(const_type, {}, 1);
+  TaskId base = f.submit(p);
+  auto start = clock::now();
+  std::size_t seen = 0;
+  for (int round = 0; round < 2000; ++round) {
+    f.s.schedule();
+    auto& log = f.actions.log;
+    for (; seen < log.size(); ++seen)
+      if (log[seen].kind == Kind::assign) f.finish(log[seen].task);
+  }
+  double seconds = std::chrono::duration<double>(clock::now() - start).count();
+  INFO("2000 rounds over a 100k-deep ready queue in " << seconds << " s");
+  CHECK(seconds < 0.5);
+  CHECK(f.s.count(S::released) == f.actions.count(Kind::assign));
+  CHECK(f.s.count(S::released) >= 4000);  // at least one per worker per round
+  CHECK(f.state(base) == S::released);    // oldest first among equal priorities
+  f.check();
+}
