@@ -59,6 +59,7 @@ struct Connection::Impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<Reply>> pending;
   std::vector<Message> events;
   std::atomic<bool> has_events{false};
+  std::condition_variable event_arrived;
   std::uint64_t next_req = 1;
   std::atomic<bool> stop{false};
   std::atomic<bool> alive{true};
@@ -136,6 +137,11 @@ std::vector<Message> Connection::take_events() {
 
 bool Connection::has_events() const { return impl_->has_events; }
 
+bool Connection::wait_for_events(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mutex);
+  return impl_->event_arrived.wait_for(lock, timeout, [this] { return impl_->has_events.load() || !impl_->alive; });
+}
+
 void Connection::close() {
   Impl& c = *impl_;
   if (!c.thread.joinable()) return;
@@ -156,6 +162,7 @@ void Connection::Impl::fail_all(const std::string& why) {
     if (lost_reason.empty()) lost_reason = why;
     replies.swap(pending);
   }
+  event_arrived.notify_all();
   for (auto& [req, reply] : replies) reply->fail(why);
 }
 
@@ -196,10 +203,11 @@ void Connection::Impl::io() {
       server_seen = now_ms();
       if (m.op() == op::heartbeat) continue;
       if (m.op() == op::welcome) welcomed = true;
-      if (m.op() == op::output) {
+      if (m.op() == op::output || m.op() == op::settled) {
         std::lock_guard<std::mutex> lock(mutex);
         events.push_back(std::move(m));
         has_events = true;
+        event_arrived.notify_all();
         continue;
       }
       auto req = m.header.value("req", json());

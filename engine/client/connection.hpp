@@ -59,7 +59,10 @@ class Connection {
   void post(Message&& m);
   void close();
   bool connected() const;
-  // Messages the server sent unasked (what tasks print: "output"), oldest first.
+  // Blocks until an event arrived (true) or the timeout passed.
+  bool wait_for_events(std::chrono::milliseconds timeout);
+  // Messages the server sent unasked ("output": what tasks print; "settled": watched
+  // futures that ended), oldest first.
   std::vector<Message> take_events();
   bool has_events() const;
 

@@ -20,11 +20,23 @@ using namespace treadle;
 
 namespace {
 
-// Hands what tasks printed to the Python handler as (task, label, stream, bytes) tuples.
-void deliver_events(Connection& conn, const py::object& handler) {
-  if (!conn.has_events() || handler.is_none()) return;
+// Events the connection received, sorted for Python: output goes to the handler as
+// (task, label, stream, bytes) tuples; settled futures are kept for settled().
+struct EventSink {
+  py::object output_handler = py::none();
+  std::vector<TaskId> finished, failed;
+};
+
+void deliver_events(Connection& conn, EventSink& sink) {
+  if (!conn.has_events()) return;
   py::list items;
-  for (Message& m : conn.take_events())
+  for (Message& m : conn.take_events()) {
+    if (m.op() == op::settled) {
+      for (auto& id : m.header.at("finished")) sink.finished.push_back(id.get<TaskId>());
+      for (auto& id : m.header.at("failed")) sink.failed.push_back(id.get<TaskId>());
+      continue;
+    }
+    if (sink.output_handler.is_none()) continue;
     for (auto& item : m.header.at("items")) {
       const auto& text = item.at("text");
       std::string bytes = text.is_binary() ? std::string(text.get_binary().begin(), text.get_binary().end())
@@ -32,12 +44,13 @@ void deliver_events(Connection& conn, const py::object& handler) {
       items.append(py::make_tuple(item.value("id", TaskId{0}), item.value("label", std::string()),
                                   item.value("stream", std::string()), py::bytes(bytes)));
     }
-  if (py::len(items)) handler(items);
+  }
+  if (py::len(items)) sink.output_handler(items);
 }
 
 // Waits for a reply without holding the GIL; every 50 ms it checks for Ctrl-C and passes on
 // what tasks printed, so output appears while the caller waits.
-void wait_interruptibly(Connection& conn, Reply& reply, const py::object& handler) {
+void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler) {
   while (true) {
     bool done;
     {
@@ -111,7 +124,7 @@ class PyConnection {
     for (auto* b : {&type_of, &cpus, &input_counts, &inputs, &config_offsets, &configs, &label_of, &keep})
       m.frames.push_back(frame(*b));
     auto reply = conn_->request(std::move(m));
-    wait_interruptibly(*conn_, *reply, output_handler_);
+    wait_interruptibly(*conn_, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::submitted) raise_error(r);
     return r.header.at("base").get<TaskId>();
@@ -121,7 +134,7 @@ class PyConnection {
   py::object wait(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::none();
     auto reply = conn_->request(Message(json{{"op", op::wait}, {"ids", ids}}));
-    wait_interruptibly(*conn_, *reply, output_handler_);
+    wait_interruptibly(*conn_, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() == op::done) return py::none();
     if (r.op() == op::failed) return failure_dict(r);
@@ -132,7 +145,7 @@ class PyConnection {
   py::tuple fetch(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::make_tuple(py::list(), py::none());
     auto reply = conn_->request(Message(json{{"op", op::fetch}, {"ids", ids}}), ids.size());
-    wait_interruptibly(*conn_, *reply, output_handler_);
+    wait_interruptibly(*conn_, *reply, sink_);
     std::unordered_map<TaskId, py::object> values;
     for (Message& m : reply->messages()) {
       if (m.op() == op::failed) return py::make_tuple(py::none(), failure_dict(m));
@@ -155,7 +168,7 @@ class PyConnection {
 
   py::object status() {
     auto reply = conn_->request(Message(json{{"op", op::status}}));
-    wait_interruptibly(*conn_, *reply, output_handler_);
+    wait_interruptibly(*conn_, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::status_reply) raise_error(r);
     r.header.erase("op");
@@ -170,14 +183,36 @@ class PyConnection {
   }
   bool connected() const { return conn_ && conn_->connected(); }
   // Called with a list of (task, label, stream, bytes) for what tasks printed or logged.
-  void set_output_handler(py::object handler) { output_handler_ = std::move(handler); }
+  void set_output_handler(py::object handler) { sink_.output_handler = std::move(handler); }
   void poll_output() {
-    if (conn_) deliver_events(*conn_, output_handler_);
+    if (conn_) deliver_events(*conn_, sink_);
+  }
+  void watch(const std::vector<TaskId>& ids) {
+    if (!ids.empty()) conn_->post(Message(json{{"op", op::watch}, {"ids", ids}}));
+  }
+  // Futures that ended since the last call, as (finished ids, failed ids); waits up to
+  // `timeout` seconds for some (checking for Ctrl-C), 0 = just look.
+  py::tuple settled(double timeout) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<long>(timeout * 1e6));
+    while (true) {
+      deliver_events(*conn_, sink_);
+      if (!sink_.finished.empty() || !sink_.failed.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      {
+        py::gil_scoped_release release;
+        conn_->wait_for_events(std::chrono::milliseconds(50));
+      }
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!conn_->connected()) throw ServerError("lost the connection to the treadle server");
+    }
+    py::tuple out = py::make_tuple(sink_.finished, sink_.failed);
+    sink_.finished.clear();
+    sink_.failed.clear();
+    return out;
   }
 
  private:
   std::unique_ptr<Connection> conn_;
-  py::object output_handler_ = py::none();
+  EventSink sink_;
 };
 
 class PyServer {
@@ -223,6 +258,8 @@ PYBIND11_MODULE(_engine, m) {
       .def("close", &PyConnection::close)
       .def("set_output_handler", &PyConnection::set_output_handler)
       .def("poll_output", &PyConnection::poll_output)
+      .def("watch", &PyConnection::watch)
+      .def("settled", &PyConnection::settled, py::arg("timeout") = 0.0)
       .def_property_readonly("connected", &PyConnection::connected);
 
   py::class_<PyServer>(m, "Server")

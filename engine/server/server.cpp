@@ -59,6 +59,8 @@ class ServerLoop final : public SchedulerActions {
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
   void release(const std::string& routing, Message& m);
   void status(const std::string& routing, Message& m);
+  void watch(const std::string& routing, Message& m);
+  void settle(TaskId task, bool ok);
   void finished(Peer& peer, Message& m);
   void worker_data(Message& m);
   void task_output(Message& m);
@@ -81,6 +83,9 @@ class ServerLoop final : public SchedulerActions {
   // Client futures, to release them if the client goes away.
   std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
   std::unordered_map<ClientId, std::string> client_routing_;
+  // Watched futures: who wants to hear when each ends, and what to tell them this turn.
+  std::unordered_map<TaskId, std::vector<std::string>> watchers_;
+  std::unordered_map<std::string, std::pair<json, json>> settled_;  // routing -> (finished, failed)
   ClientId next_client_ = 0;
 };
 
@@ -147,6 +152,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
     if (op == op::fetch) return wait_or_fetch(routing, m, true);
     if (op == op::release) return release(routing, m);
     if (op == op::status) return status(routing, m);
+    if (op == op::watch) return watch(routing, m);
     if (op == op::bye) return lose_peer(routing, "said goodbye");
   }
   reply_error(routing, m.header.value("req", json()), "unknown op '" + op + "'");
@@ -216,7 +222,31 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
   if (r.remaining == 0) complete(rid);
 }
 
+void ServerLoop::watch(const std::string& routing, Message& m) {
+  for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+    if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0) continue;
+    TaskState state = scheduler_.task(id).state;
+    if (state == TaskState::finished || state == TaskState::failed) {
+      auto& lists = settled_[routing];
+      (state == TaskState::finished ? lists.first : lists.second).push_back(id);
+    } else {
+      watchers_[id].push_back(routing);
+    }
+  }
+}
+
+void ServerLoop::settle(TaskId task, bool ok) {
+  auto it = watchers_.find(task);
+  if (it == watchers_.end()) return;
+  for (auto& routing : it->second) {
+    auto& lists = settled_[routing];
+    (ok ? lists.first : lists.second).push_back(task);
+  }
+  watchers_.erase(it);
+}
+
 void ServerLoop::kept_finished(TaskId task) {
+  settle(task, true);
   for (auto rid : requests_.take_watchers(task)) {
     ClientRequest* r = requests_.find(rid);
     if (r && --r->remaining == 0) complete(rid);
@@ -224,6 +254,7 @@ void ServerLoop::kept_finished(TaskId task) {
 }
 
 void ServerLoop::kept_failed(TaskId task) {
+  settle(task, false);
   for (auto rid : requests_.take_watchers(task)) {
     ClientRequest* r = requests_.find(rid);
     if (!r) continue;
@@ -392,6 +423,14 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
 }
 
 void ServerLoop::flush() {
+  for (auto& [routing, lists] : settled_) {
+    if (peers_.find(routing) == peers_.end()) continue;
+    json finished = lists.first.is_null() ? json::array() : std::move(lists.first);
+    json failed = lists.second.is_null() ? json::array() : std::move(lists.second);
+    send_message(router_, Message(json{{"op", op::settled}, {"finished", std::move(finished)}, {"failed", std::move(failed)}}),
+                 routing);
+  }
+  settled_.clear();
   for (WorkerId w = 0; w < outboxes_.size(); ++w) {
     Outbox& box = outboxes_[w];
     if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty())

@@ -17,7 +17,7 @@ import time
 import traceback
 
 from . import _pipe
-from .task_runtime import Context, encode_result
+from .task_runtime import Context, PyObj, encode_result, resolve
 
 _CACHE_LIMIT = 512
 
@@ -129,11 +129,15 @@ class Executor:
         inputs = [self.decode(d, blobs) for d in header["inputs"]]
         for i, wrapper in enumerate(inputs):
             wrapper.position = i  # a returned Task may use the task's own inputs
-        context_flag, direct_args = pickle.loads(blobs[header["config"]])
+        config = pickle.loads(blobs[header["config"]])
         fn_input, data_inputs = inputs[0], inputs[1:]
         fn = fn_input.unwrap()
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
+        if config[0] == "native":  # treadle's own API: any arguments, any result
+            _, args, kwargs = config
+            return PyObj(fn(*resolve(args, data_inputs), **resolve(kwargs, data_inputs)))
+        context_flag, direct_args = config
         args = []
         ctx = Context(task_id, self.log)
         if context_flag:
@@ -191,6 +195,8 @@ def main():
     requests = io.open(3, "rb", buffering=1 << 16)
     replies = io.open(4, "wb", buffering=1 << 16)
     sys.stdin = io.StringIO("")
+    from . import api
+    api.running_in_task = True
     executor = Executor(requests, replies)
     sys.stdout = TaskStream(executor, "stdout")
     sys.stderr = TaskStream(executor, "stderr")

@@ -19,8 +19,36 @@ class PyObj:
         self.obj = obj
 
 
-class TaskRedirect(Exception):
-    """Internal: the task returned a Task, whose plan replaces it."""
+class Ref:
+    """In a native task's arguments: "the value of input ``index``" (a future's result)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+    def __reduce__(self):
+        return (Ref, (self.index,))
+
+
+def resolve(template, inputs):
+    """The arguments with every Ref replaced by the value of its input."""
+    if type(template) is Ref:
+        return value_of(inputs[template.index])
+    if type(template) in (list, tuple):
+        return type(template)(resolve(t, inputs) for t in template)
+    if type(template) is dict:
+        return {k: resolve(v, inputs) for k, v in template.items()}
+    return template
+
+
+def value_of(wrapper):
+    """A native task's view of an input: the Python object, the bytes, or a list of those."""
+    if wrapper.kind == "pyobj":
+        return wrapper.unwrap()
+    if wrapper.kind in ("plain", "file"):
+        return wrapper.read()
+    return [value_of(item) for item in wrapper]
 
 
 class InputWrapper:

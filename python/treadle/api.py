@@ -1,0 +1,416 @@
+"""treadle's native API: Python functions as tasks, concurrent.futures style.
+
+    import treadle
+
+    @treadle.task
+    def square(x):
+        return x * x
+
+    total = treadle.submit(sum, [square(i) for i in range(10)])   # futures inside a list
+    total.result()                                                # 285
+    list(treadle.map(square, range(5)))                           # [0, 1, 4, 9, 16]
+
+Calls return futures at once. Tasks are sent in batches: a few milliseconds after the first
+call, or as soon as something waits for a result, so a loop of 10,000 calls is one plan, and
+a task whose inputs are other calls' futures runs where those results are.
+"""
+
+import itertools
+import os
+import threading
+import weakref
+
+from . import _engine
+from .future import Future, TaskError
+from .loom.client import Client as LoomClient
+from .loom.client import tasks as _tasks
+from .loom.client.errors import LoomException, TaskFailed
+from .loom.client.future import Future as LoomFuture
+from .loom.client.task import Task
+from .task_runtime import Ref, dumps
+
+# Set by the executor: code running as a task calls decorated functions directly.
+running_in_task = False
+
+_FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
+_FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
+
+
+class Client:
+    """A connection to a treadle server, for the native API.
+
+    ``Client()`` connects to $TREADLE_ADDRESS ("host:port") if set; ``Client("host:port")``
+    or ``Client(("host", port))`` to that server; ``Client(cluster)`` to a LocalCluster.
+    """
+
+    def __init__(self, address=None, secret=None, output="print", timeout=10.0):
+        host, port = _address(address)
+        self._loom = LoomClient(host, port, secret=secret, timeout=timeout, output=output)
+        self._lock = threading.RLock()
+        self._pending = []        # futures not yet submitted
+        self._timer = None
+        self._functions = {}      # id(fn) -> (fn, loom Future of its py_value)
+        self._settled = {}        # task id -> True (finished) / False (failed)
+        self._watched = set()
+        self._counter = itertools.count()
+        self.address = (host, port)
+
+    # -- making tasks ------------------------------------------------------------------------
+
+    def submit(self, fn, *args, **kwargs):
+        """Runs ``fn(*args, **kwargs)`` on a worker; returns a Future of its result."""
+        return self._call(fn, args, kwargs, label=None, cpus=1)
+
+    def map(self, fn, *iterables, ordered=True, window=256):
+        """Like the built-in map, on the workers: yields the results, in order (or as they
+        finish with ``ordered=False``). At most ``window`` results wait in the client."""
+        futures = [self._call(fn, args, {}, None, 1) for args in zip(*iterables)]
+        self.flush()
+        if ordered:
+            for start in range(0, len(futures), window):
+                chunk = futures[start:start + window]
+                for value in self.gather(chunk):
+                    yield value
+                self.release(chunk)
+        else:
+            for future in self.as_completed(futures):
+                yield future.result()
+                future.release()
+
+    def _call(self, fn, args, kwargs, label, cpus):
+        if isinstance(fn, TaskFunction):  # map(square, ...) with a decorated square
+            fn, label, cpus = fn.fn, label or fn.label, fn.cpus
+        if not callable(fn):
+            raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
+        inputs = []
+        template_args = _template(args, inputs, self)
+        template_kwargs = _template(kwargs, inputs, self)
+        config = dumps(("native", template_args, template_kwargs))
+        name = label or getattr(fn, "__name__", "task")
+        with self._lock:
+            # The task is built when sent: an input may be sent before it, or with it.
+            spec = (fn, inputs, config, name, cpus)
+            future = Future(self, spec, "{}-{}".format(name, next(self._counter)))
+            self._pending.append(future)
+            if len(self._pending) >= _FLUSH_LIMIT:
+                self.flush()
+            elif self._timer is None:
+                self._timer = threading.Timer(_FLUSH_DELAY, self._flush_from_timer)
+                self._timer.daemon = True
+                self._timer.start()
+        return future
+
+    def flush(self):
+        """Sends the calls not sent yet (waiting for a result does it too)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
+            new_functions = {}
+            roots = []
+            for future in pending:
+                fn, inputs, config, name, cpus = future._task
+                function = self._functions.get(id(fn))
+                if function is None or function[0] is not fn:
+                    # Each function is pickled and sent once; its tasks share it on the workers.
+                    function = new_functions.get(id(fn))
+                    if function is None:
+                        function = new_functions[id(fn)] = (fn, _tasks.py_value(fn))
+                refs = [function[1]] + [f._loom if f._loom is not None else built[id(f)] for f in inputs]
+                task = Task(_tasks.PY_CALL, refs, config, label=name,
+                            resource_request=_tasks.cpus(cpus) if cpus else None)
+                built[id(future)] = task
+                roots.append(task)
+            functions = list(new_functions.values())
+            try:
+                loom_futures = self._loom.submit(roots + [ref for _, ref in functions])
+            except BaseException:
+                self._pending = pending + self._pending
+                raise
+            for future, loom_future in zip(pending, loom_futures):
+                future._loom = loom_future
+                future._task = None
+            # Functions stay on the server from now on and are not sent again.
+            for (fn, _), loom_future in zip(functions, loom_futures[len(pending):]):
+                self._functions[id(fn)] = (fn, loom_future)
+
+    def _flush_from_timer(self):
+        try:
+            self.flush()
+        except Exception:
+            pass  # the next call that waits sends them again and reports the error
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def gather(self, futures, timeout=None):
+        """The results of futures; any structure of lists, tuples and dicts is kept."""
+        flat = []
+        _collect(futures, flat)
+        self.flush()
+        loom = [f._loom for f in flat if not f._has_value]
+        if loom:
+            try:
+                values = self._loom.fetch(loom)
+            except TaskFailed as error:
+                raise TaskError.from_error(error) from None
+            it = iter(values)
+            for f in flat:
+                if not f._has_value:
+                    f._value = next(it)
+                    f._has_value = True
+        return _rebuild(futures)
+
+    def wait(self, futures):
+        """Blocks until every future finished; raises TaskError if one failed."""
+        flat = []
+        _collect(futures, flat)
+        self.flush()
+        try:
+            self._loom.wait([f._loom for f in flat if not f._has_value])
+        except TaskFailed as error:
+            raise TaskError.from_error(error) from None
+
+    def as_completed(self, futures):
+        """Yields the futures as their tasks end (failed ones too: result() raises)."""
+        futures = list(futures)
+        self.flush()
+        by_id = {}
+        for f in futures:
+            by_id.setdefault(f._loom.task_id, []).append(f)
+        self._watch(list(by_id))
+        waiting = set(by_id)
+        conn = self._loom._conn
+        while waiting:
+            ready = [i for i in waiting if i in self._settled]
+            if not ready:
+                finished, failed = conn.settled(1.0)
+                for i in finished:
+                    self._settled[i] = True
+                for i in failed:
+                    self._settled[i] = False
+                continue
+            for i in ready:
+                waiting.discard(i)
+                for f in by_id[i]:
+                    yield f
+
+    def _watch(self, ids):
+        new = [i for i in ids if i not in self._watched]
+        self._watched.update(new)
+        self._loom._conn.watch(new)
+
+    def _is_settled(self, future):
+        if future._loom is None:
+            return False
+        task_id = future._loom.task_id
+        self._watch([task_id])
+        finished, failed = self._loom._conn.settled(0.0)
+        for i in finished:
+            self._settled[i] = True
+        for i in failed:
+            self._settled[i] = False
+        return task_id in self._settled
+
+    def release(self, futures):
+        """Frees results on the workers."""
+        flat = []
+        _collect(futures, flat)
+        self._loom.release([f._loom for f in flat if f._loom is not None])
+
+    # -- the rest ----------------------------------------------------------------------------------
+
+    def status(self):
+        return self._loom.status()
+
+    def close(self):
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self._loom.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<treadle.Client {}:{}>".format(*self.address)
+
+
+class TaskFunction:
+    """A function that runs as a task when called (see ``task``)."""
+
+    def __init__(self, fn, label=None, cpus=1, client=None):
+        self.fn = fn
+        self.label = label
+        self.cpus = cpus
+        self.client = client
+        self.__name__ = getattr(fn, "__name__", "task")
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped__ = fn
+
+    def __call__(self, *args, **kwargs):
+        if running_in_task:
+            # Inside a task a decorated function is a plain function: no cluster from a worker.
+            return self.fn(*args, **kwargs)
+        client = self.client or default_client()
+        return client._call(self.fn, args, kwargs, self.label, self.cpus)
+
+    def map(self, *iterables, **kwargs):
+        return (self.client or default_client()).map(self.fn, *iterables, **kwargs)
+
+    def local(self, *args, **kwargs):
+        """Runs the function here, now (for debugging)."""
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self):
+        return "<treadle.task {}>".format(self.__name__)
+
+
+def task(fn=None, *, label=None, cpus=1, client=None):
+    """Decorator: calling the function runs it as a task and returns a Future.
+
+    ``@treadle.task`` or ``@treadle.task(cpus=4, label="fit")``. Arguments may be futures,
+    also inside lists, tuples and dicts. ``cpus=0`` makes a light task that may share a cpu.
+    """
+    if fn is None:
+        return lambda f: TaskFunction(f, label, cpus, client)
+    return TaskFunction(fn, label, cpus, client)
+
+
+# -- the default client --------------------------------------------------------------------------
+
+_default = {"client": None, "cluster": None}
+_default_lock = threading.Lock()
+
+
+def default_client():
+    """The client that module-level calls use: connected to $TREADLE_ADDRESS, to the server
+    the treadle kernel embeds, or else to a local cluster started now (one worker per core)."""
+    with _default_lock:
+        client = _default["client"]
+        if client is not None and client._loom._conn is not None:
+            return client
+        address = os.environ.get("TREADLE_ADDRESS") or _embedded_address()
+        if address is None:
+            from .cluster import LocalCluster
+            workers = os.cpu_count() or 1
+            cluster = LocalCluster(workers=workers, cpus=1)
+            _default["cluster"] = cluster
+            address = cluster.address
+            print("treadle: started a local cluster with {} worker{} at {}:{}".format(
+                workers, "s" if workers > 1 else "", *address))
+        client = Client(address)
+        _default["client"] = client
+        return client
+
+
+def _embedded_address():
+    hook = globals().get("embedded_server_address")
+    return hook() if callable(hook) else None
+
+
+def set_default_client(client):
+    """Makes ``client`` the one module-level calls use."""
+    with _default_lock:
+        _default["client"] = client
+
+
+def shutdown():
+    """Closes the default client and stops the local cluster it started, if any."""
+    with _default_lock:
+        client, cluster = _default["client"], _default["cluster"]
+        _default["client"] = _default["cluster"] = None
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def submit(fn, *args, **kwargs):
+    """``default_client().submit(fn, *args, **kwargs)``"""
+    return default_client().submit(fn, *args, **kwargs)
+
+
+def map(fn, *iterables, **kwargs):  # noqa: A001 - the concurrent.futures name
+    """``default_client().map(fn, *iterables)``"""
+    return default_client().map(fn, *iterables, **kwargs)
+
+
+def gather(futures, timeout=None):
+    """The results of futures, in the same structure."""
+    return _client_of(futures).gather(futures, timeout=timeout)
+
+
+def wait(futures):
+    _client_of(futures).wait(futures)
+
+
+def as_completed(futures):
+    futures = list(futures)
+    return _client_of(futures).as_completed(futures)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _address(address):
+    if address is None:
+        address = os.environ.get("TREADLE_ADDRESS")
+        if not address:
+            raise LoomException("no server address: give one, or set TREADLE_ADDRESS=host:port")
+    if hasattr(address, "address"):
+        address = address.address
+    if isinstance(address, str):
+        host, _, port = address.rpartition(":")
+        return host or "127.0.0.1", int(port)
+    host, port = address
+    return host, int(port)
+
+
+def _template(value, inputs, client):
+    """Replaces futures (also nested in lists, tuples, dicts) with Ref placeholders."""
+    if isinstance(value, Future):
+        if value._client is not client:
+            raise ValueError("{!r} belongs to another client".format(value))
+        inputs.append(value)
+        return Ref(len(inputs) - 1)
+    if type(value) in (list, tuple):
+        return type(value)(_template(v, inputs, client) for v in value)
+    if type(value) is dict:
+        return {k: _template(v, inputs, client) for k, v in value.items()}
+    return value
+
+
+def _collect(value, out):
+    if isinstance(value, Future):
+        out.append(value)
+    elif isinstance(value, (list, tuple, set)):
+        for v in value:
+            _collect(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect(v, out)
+
+
+def _rebuild(value):
+    if isinstance(value, Future):
+        return value._value
+    if type(value) in (list, tuple):
+        return type(value)(_rebuild(v) for v in value)
+    if type(value) is dict:
+        return {k: _rebuild(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rebuild(v) for v in value]
+    return value
+
+
+def _client_of(futures):
+    flat = []
+    _collect(futures, flat)
+    return flat[0]._client if flat else default_client()
