@@ -31,7 +31,7 @@ class LocalCluster:
     """
 
     def __init__(self, workers=2, cpus=1, host="127.0.0.1", port=0, worker_args=(), server_args=(),
-                 timeout=30.0, quiet=True):
+                 timeout=30.0, quiet=True, worker_program="treadle-worker"):
         if not isinstance(workers, int) or workers < 0:
             raise ValueError("workers must be a non-negative integer, got {!r}".format(workers))
         if not isinstance(cpus, int) or cpus < 1:
@@ -39,6 +39,7 @@ class LocalCluster:
         self.host = host
         self.cpus = cpus
         self._worker_args = list(worker_args)
+        self._worker_program = worker_program
         self._timeout = timeout
         self._output = subprocess.DEVNULL if quiet else None
         self.server = None
@@ -67,9 +68,12 @@ class LocalCluster:
             raise RuntimeError("treadle-server did not start (exit code {})".format(self.server.returncode))
         self.port = int(line[2])
 
-    def add_worker(self, cpus=None, args=()):
-        """Starts one more worker process; returns its Popen."""
-        cmd = [_paths.program("treadle-worker"), "{}:{}".format(self.host, self.port),
+    def add_worker(self, cpus=None, args=(), program=None):
+        """Starts one more worker process (``program``: an extended worker, see
+        docs/extending.md); returns its Popen."""
+        program = program or self._worker_program
+        path = program if os.sep in program else _paths.program(program)
+        cmd = [path, "{}:{}".format(self.host, self.port),
                "--cpus", str(cpus or self.cpus)] + self._worker_args + list(args)
         proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=_die_with_parent)
         self.workers.append(proc)

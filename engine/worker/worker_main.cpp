@@ -1,0 +1,76 @@
+// The worker program's main(), shared by treadle-worker and workers extended with own task
+// types (see docs/extending.md): parse the command line, connect, serve until told to stop.
+#include "worker_main.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "../common/auth.hpp"
+#include "../common/cli.hpp"
+#include "../common/log.hpp"
+#include "worker.hpp"
+
+namespace {
+const char* usage =
+    "usage: treadle-worker HOST:PORT [--cpus N] [--workdir DIR] [--listen HOST] [--secret-file FILE]\n"
+    "                      [--memory-limit BYTES] [--python PATH]\n"
+    "  Runs tasks for the treadle server at HOST:PORT. --cpus defaults to 1; objects beyond\n"
+    "  --memory-limit spill to the work directory. Python tasks run in --python\n"
+    "  (default /usr/bin/python3) executors, one per cpu.\n";
+treadle::Worker* g_worker = nullptr;
+void on_signal(int) {
+  if (g_worker) g_worker->stop();
+}
+}  // namespace
+
+namespace treadle {
+
+int run_worker_main(int argc, char** argv, TaskRegistry registry) {
+  try {
+    CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python"},
+                    {"help", "debug"});
+    if (cli.flags.count("help")) {
+      std::cout << usage;
+      return 0;
+    }
+    if (cli.positional.size() != 1) throw UsageError("give the server as HOST:PORT");
+    if (cli.flags.count("debug")) log::set_level(log::Level::debug);
+    const std::string& target = cli.positional[0];
+    auto colon = target.rfind(':');
+    if (colon == std::string::npos || colon == 0) throw UsageError("give the server as HOST:PORT, not '" + target + "'");
+    WorkerOptions options;
+    options.server_host = target.substr(0, colon);
+    try {
+      options.server_port = std::stoi(target.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw UsageError("bad port in '" + target + "'");
+    }
+    long cpus = cli.number("cpus", 1);
+    if (cpus < 1 || cpus > 4096) throw UsageError("--cpus must be between 1 and 4096");
+    options.cpus = static_cast<unsigned>(cpus);
+    options.work_dir = cli.get("workdir");
+    options.listen_host = cli.get("listen");
+    if (cli.options.count("secret-file")) options.secret = load_secret(cli.get("secret-file"));
+    options.memory_limit = static_cast<std::uint64_t>(cli.number("memory-limit", 0));
+    options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000));
+    options.python = cli.get("python", options.python);
+
+    Worker worker(options, std::move(registry));
+    g_worker = &worker;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);  // a dead executor's pipe must give EPIPE, not kill us
+    return worker.run();
+  } catch (const UsageError& e) {
+    std::cerr << "treadle-worker: " << e.what() << "\n" << usage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "treadle-worker: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace treadle
