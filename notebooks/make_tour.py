@@ -73,11 +73,42 @@ Ten thousand tiny tasks, placed on both workers and gathered as one array."""),
 numbers = client.submit_one(tasks.array_make([tasks.const(str(i)) for i in range(10_000)])).gather()
 elapsed = time.perf_counter() - start
 print(f"{len(numbers)} results in {elapsed:.2f} s ({elapsed / len(numbers) * 1e6:.0f} µs per task)")"""),
+    new_markdown_cell("""## Python functions as tasks
+
+treadle's own API: a decorated function returns a **future** when called. Futures can be
+passed to other calls — also inside lists and dicts — and what a task prints shows up here,
+marked with its task."""),
+    new_code_cell("""treadle.set_default_client(treadle.Client(cluster))
+
+@treadle.task
+def word_count(text):
+    print(f"counting {len(text)} characters")
+    return len(text.split())
+
+counts = [word_count(line) for line in ["to be or not to be", "that is the question"]]
+total = treadle.submit(sum, counts)
+total.result()"""),
+    new_code_cell("""@treadle.task
+def slow_square(x):
+    time.sleep(0.2 if x == 0 else 0.05)   # the first one is slow
+    return x * x
+
+print("in order:      ", list(treadle.map(slow_square, range(2))))
+print("as they finish:", [f.result() for f in treadle.as_completed([slow_square(x) for x in range(2)])])"""),
+    new_markdown_cell("""HyperLoom's Python tasks work too, including **task redirection**: a task may return a new
+task, which runs in its place."""),
+    new_code_cell("""@tasks.py_task()
+def bigger_one(a, b):
+    data = a if a.size() > b.size() else b
+    return tasks.run("wc -c", stdin=data)
+
+client.submit_one(bigger_one(tasks.const("short"), tasks.const("a longer text"))).gather()"""),
     new_code_cell("""status = client.status()
 print("tasks by state:", {k: v for k, v in status["states"].items() if v})
 for w in status["workers"]:
     print(f"worker {w['name']}: {w['cpus']} cpu, {w['tasks_done']} tasks done")"""),
-    new_code_cell("""client.close()
+    new_code_cell("""treadle.default_client().close()
+client.close()
 cluster.close()"""),
 ]
 
