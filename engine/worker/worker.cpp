@@ -375,9 +375,11 @@ void Worker::Impl::on_compute(Message& m) {
       TaskId in = b.inputs[pos];
       t.inputs.push_back(in);
       if (store->contains(in)) continue;
-      ++t.missing;
       auto& waiters = waiting_for[in];
-      if (waiters.empty() || std::find(waiters.begin(), waiters.end(), id) == waiters.end()) waiters.push_back(id);
+      // An input named twice (merge((a, a))) is awaited once.
+      if (std::find(waiters.begin(), waiters.end(), id) != waiters.end()) continue;
+      waiters.push_back(id);
+      ++t.missing;
       if (b.input_where[pos] != ComputeBatch::local && fetching.insert(in).second)
         to_fetch[b.input_where[pos]].push_back(in);
     }

@@ -1,0 +1,337 @@
+"""treadle's benchmarks: ``./setup.sh bench [--quick] [--peers] [--only NAME[,NAME...]]``.
+
+Runs each workload (bench/README.md) in a child process under a time limit, prints a table
+against the targets and HyperLoom's figures (/work/shared/notes/peers.md), with --peers also
+against Dask distributed and ipyparallel measured here, and writes build/bench/results.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import measure  # noqa: E402
+
+PY = "/usr/bin/python3"  # Debian's interpreter: treadle's module and the peers live there
+
+# ---------------------------------------------------------------------------------------------
+# What runs, how big, and what it is compared with.
+#
+# metric: the key of the child's result compared with the target and the peers;
+# lower: whether lower is better; hyperloom: HyperLoom's figure from peers.md in the same unit.
+
+WORKLOADS = [
+    {"name": "const10k", "no": "1", "title": "10k independent const, gathered",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 10,
+     "hyperloom": 21.0, "hyperloom_text": "21 us/task (0.21 s)",
+     "scale": 10_000, "timeout": 180,
+     "peers": {"dask": {"scale": 10_000, "timeout": 300}, "ipp": {"scale": 2_000, "timeout": 300}},
+     "peer_text": {"dask": "1.6-2 ms/task (0.47 ms with saturation inf)", "ipp": "3.1 ms/task"}},
+    {"name": "chain10k", "no": "2", "title": "chain of 10k merges",
+     "metric": "us_per_step", "unit": "us/step", "lower": True, "target": 25,
+     "hyperloom": 48.0, "hyperloom_text": "48 us/step (0.49 s)",
+     "scale": 10_000, "timeout": 180,
+     "peers": {"dask": {"scale": 1_000, "timeout": 300}, "ipp": {"scale": 1_000, "timeout": 300}},
+     "peer_text": {"dask": "6.3 ms/step (1k chain)", "ipp": "3.5 ms/step (1k chain)"}},
+    {"name": "chain10k_fresh", "no": "2b", "title": "chain of 10k merges, fresh const per step",
+     "metric": "us_per_step", "unit": "us/step", "lower": True, "target": 25,
+     "hyperloom": None, "hyperloom_text": "-",
+     "scale": 10_000, "timeout": 180, "peers": {}},
+    {"name": "tree10k", "no": "3", "title": "binary merge tree, ~10k tasks",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": None,
+     "hyperloom": 18.0, "hyperloom_text": "18-35 us/task (0.18-0.35 s)",
+     "scale": 5_000, "timeout": 180,  # leaves: 5,000 leaves + 4,999 merges
+     "peers": {"dask": {"scale": 5_000, "timeout": 300}, "ipp": {"scale": 1_000, "timeout": 300}},
+     "peer_text": {"dask": "1.3-2.1 ms/task (13-21 s)", "ipp": "6.2 ms/task (62 s)"}},
+    {"name": "plan1m", "no": "4", "title": "1M-task plan (1M const, array_make per 1000)",
+     "metric": "server_bytes_per_task", "unit": "B/task", "lower": True, "target": 300,
+     "hyperloom": None, "hyperloom_text": "13 MB RSS at 10k tasks (whole process)",
+     "scale": 1_000_000, "quick_scale": 100_000, "timeout": 900, "peers": {}},
+    {"name": "transfer100mb", "no": "5", "title": "100 MB object worker -> worker",
+     "metric": "gb_per_s", "unit": "GB/s", "lower": False, "target": 1.0,
+     "hyperloom": None, "hyperloom_text": "-",
+     "scale": 100_000_000, "timeout": 240, "peers": {}},
+]
+
+SYSTEMS = {
+    "treadle": os.path.join(HERE, "workloads_treadle.py"),
+    "dask": os.path.join(HERE, "peers_dask.py"),
+    "ipp": os.path.join(HERE, "peers_ipp.py"),
+}
+PEER_NAMES = {"dask": "Dask", "ipp": "ipyparallel"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting
+
+def fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    a = abs(value)
+    if a >= 1e9 and unit == "B":
+        s = "{:.2f} GB".format(value / 1e9)
+    elif a >= 1e6 and unit == "B":
+        s = "{:.1f} MB".format(value / 1e6)
+    elif a >= 1e3 and unit == "B":
+        s = "{:.1f} kB".format(value / 1e3)
+    else:
+        if a >= 1000:
+            s = "{:,.0f}".format(value)
+        elif a >= 100:
+            s = "{:.0f}".format(value)
+        elif a >= 10:
+            s = "{:.1f}".format(value)
+        elif a >= 1:
+            s = "{:.2f}".format(value)
+        else:
+            s = "{:.3g}".format(value)
+        if unit:
+            s += " " + unit
+    return s
+
+
+def ratio(treadle, peer):
+    if treadle is None or not peer:
+        return None
+    return treadle / peer
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "-"
+    if r < 1:
+        return "{:.3g} ({:.0f}x faster)".format(r, 1 / r) if r < 0.5 else "{:.2f}".format(r)
+    return "{:.2f}".format(r)
+
+
+def table(headers, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "-+-".join("-" * w for w in widths)]
+    for r in rows:
+        out.append(" | ".join(str(x).ljust(w) for x, w in zip(r, widths)))
+    return "\n".join(out)
+
+
+def verdict(value, target, lower):
+    if value is None or target is None:
+        return ""
+    ok = value <= target if lower else value >= target
+    return " ok" if ok else " MISSED"
+
+
+# ---------------------------------------------------------------------------------------------
+
+def git_state():
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", ROOT] + list(args), capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except Exception:
+            return ""
+    return {"commit": git("rev-parse", "HEAD"), "dirty_files": len(git("status", "--porcelain").splitlines())}
+
+
+def child_env():
+    env = dict(os.environ)
+    prefix = os.path.join(ROOT, "prefix")
+    pypath = os.path.join(prefix, "lib", "treadle", "python")
+    env["PYTHONPATH"] = pypath + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PATH"] = os.path.join(prefix, "bin") + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_one(system, w, scale, reps, timeout, env):
+    cmd = [PY, SYSTEMS[system], w["name"], "--reps", str(reps), "--scale", str(scale)]
+    label = "{:<8} {:<15} scale {:>9,} x{}".format(system, w["name"], scale, reps)
+    print("  " + label + " ...", end="", flush=True)
+    result, error = measure.run_child(cmd, timeout * reps / 3 if reps < 3 else timeout, env=env)
+    if error:
+        print(" FAILED: " + error.splitlines()[-1] if error else "", flush=True)
+        return {"scale": scale, "reps": reps, "error": error}
+    value = result["median"].get(w["metric"])
+    extra = ""
+    if w["name"] == "plan1m":
+        m = result["median"]
+        extra = "  (build+submit {:.2f} s, total {:.2f} s)".format(m["build_submit_s"], m["total_s"])
+    elif "total_s" in result["median"]:
+        extra = "  (total {:.3f} s)".format(result["median"]["total_s"])
+    print(" {}{}".format(fmt(value, w["unit"]), extra), flush=True)
+    result.update({"scale": scale, "reps": reps})
+    return result
+
+
+def summary_rows(results, peers):
+    rows = []
+    for w in WORKLOADS:
+        r = results.get(w["name"])
+        if r is None:
+            continue
+        t = r.get("treadle", {})
+        m = t.get("median", {})
+        value = m.get(w["metric"])
+        err = t.get("error")
+        tval = ("FAILED" if err else fmt(value, w["unit"])) + ("" if err else verdict(value, w["target"], w["lower"]))
+        target = "-" if w["target"] is None else ("<= " if w["lower"] else ">= ") + fmt(w["target"], w["unit"])
+        row = {"workload": "{} {}".format(w["no"], w["title"]), "treadle": tval, "target": target,
+               "hyperloom": w["hyperloom_text"], "ratio_hyperloom": fmt_ratio(ratio(value, w["hyperloom"]))}
+        if w["name"] == "plan1m" and m:
+            tasks = m.get("tasks", 0)
+            row["workload"] = "4 {:,}-task plan: server peak RSS growth".format(int(tasks))
+        if peers:
+            for p in ("dask", "ipp"):
+                pr = r.get(p)
+                if not pr:
+                    row[p] = "-"
+                    row["ratio_" + p] = "-"
+                elif pr.get("error"):
+                    row[p] = "FAILED ({})".format(pr["error"].splitlines()[0][:40])
+                    row["ratio_" + p] = "-"
+                else:
+                    pv = pr["median"].get(w["metric"])
+                    row[p] = "{} (n={:,})".format(fmt(pv, w["unit"]), pr["scale"])
+                    row["ratio_" + p] = fmt_ratio(ratio(value, pv))
+        rows.append(row)
+        if w["name"] == "tree10k" and m:
+            rows.append({"workload": "3 ... total", "treadle": fmt(m.get("total_s"), "s"), "target": "-",
+                         "hyperloom": "0.18-0.35 s", "ratio_hyperloom": fmt_ratio(ratio(m.get("total_s"), 0.18))})
+        if w["name"] == "const10k" and m:
+            rows.append({"workload": "1 ... throughput", "treadle": fmt(m.get("tasks_per_s"), "tasks/s"),
+                         "target": ">= 100,000 tasks/s", "hyperloom": "~48,000 tasks/s", "ratio_hyperloom": "-"})
+        if w["name"] == "plan1m" and m:
+            rows.append({"workload": "4 ... server's own estimate (status memory)",
+                         "treadle": fmt(m.get("server_estimate_bytes_per_task"), "B/task") +
+                         " ({})".format(fmt(m.get("server_estimate_submitted"), "B")),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+            rows.append({"workload": "4 ... client build+submit", "treadle": fmt(m.get("build_submit_s"), "s"),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+            rows.append({"workload": "4 ... total to result", "treadle": fmt(m.get("total_s"), "s") +
+                         " ({})".format(fmt(m.get("us_per_task"), "us/task")),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+        if w["name"] == "transfer100mb" and m:
+            rows.append({"workload": "5 ... loopback floors (1 message, no engine)",
+                         "treadle": "TCP {}, ZeroMQ {}".format(fmt(m.get("tcp_floor_gb_per_s"), "GB/s"),
+                                                               fmt(m.get("zmq_floor_gb_per_s"), "GB/s")),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+    return rows
+
+
+PHASES = [("build_s", "build"), ("encode_s", "encode"), ("send_s", "send"), ("wait_s", "wait"),
+          ("fetch_s", "fetch"), ("run_s", "run"), ("cpu_client_s", "cpu client"), ("cpu_server_s", "cpu server"),
+          ("cpu_worker0_s", "cpu w0"), ("cpu_worker1_s", "cpu w1")]
+
+
+def phase_rows(results):
+    rows = []
+    for w in WORKLOADS:
+        m = results.get(w["name"], {}).get("treadle", {}).get("median")
+        if not m:
+            continue
+        row = [w["name"]]
+        for key, _ in PHASES:
+            row.append("-" if key not in m else "{:.3f}".format(m[key]))
+        rows.append(row)
+    return rows
+
+
+def print_report(results, peers):
+    rows = summary_rows(results, peers)
+    headers = ["workload", "treadle", "target", "HyperLoom (peers.md)", "treadle/HyperLoom"]
+    keys = ["workload", "treadle", "target", "hyperloom", "ratio_hyperloom"]
+    if peers:
+        headers += ["Dask (measured)", "treadle/Dask", "ipyparallel (measured)", "treadle/ipp"]
+        keys += ["dask", "ratio_dask", "ipp", "ratio_ipp"]
+    print()
+    print(table(headers, [[r.get(k, "-") for k in keys] for r in rows]))
+    print()
+    print("Ratios compare the same unit (time per task/step): below 1 means treadle is faster.")
+    print("Peers run at the scale n shown (per-task figures); HyperLoom's figures are quoted, not measured.")
+    pr = phase_rows(results)
+    if pr:
+        print()
+        print("Where treadle's time goes (medians, seconds; cpu = CPU seconds of that process "
+              "during submit..result):")
+        print(table(["workload"] + [name for _, name in PHASES], pr))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1 repetition; the large plan at 100k tasks")
+    ap.add_argument("--peers", action="store_true", help="also run Dask distributed and ipyparallel")
+    ap.add_argument("--only", default="", help="comma-separated workload names or numbers (e.g. const10k,4)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
+    ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "results.json"))
+    args = ap.parse_args()
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    reps = args.reps or (1 if args.quick else 3)
+    selected = WORKLOADS
+    if args.only:
+        wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+        selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted]
+        unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS}
+        if unknown or not selected:
+            ap.error("unknown workload {}; choose from {}".format(
+                ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS)))
+
+    env = child_env()
+    check = subprocess.run([PY, "-c", "import treadle.loom.client, treadle._engine"], env=env,
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        sys.exit("cannot import treadle from {}/prefix (run ./setup.sh build first):\n{}".format(
+            ROOT, check.stderr.strip()))
+
+    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
+            "cpus": os.cpu_count(), "python": PY, "reps": reps, "quick": args.quick, "peers": args.peers,
+            "git": git_state(), "loadavg_start": os.getloadavg()}
+    results = {}
+    interrupted = False
+    print("treadle benchmarks: {} repetition(s), median reported; peers: {}".format(
+        reps, "Dask, ipyparallel" if args.peers else "no (use --peers)"))
+    load = os.getloadavg()[0]
+    print("load average {:.2f} on {} cpus{}".format(
+        load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))
+    try:
+        for w in selected:
+            scale = w.get("quick_scale", w["scale"]) if args.quick else w["scale"]
+            entry = results.setdefault(w["name"], {})
+            entry["treadle"] = run_one("treadle", w, scale, reps, w["timeout"], env)
+            if args.peers:
+                for p, spec in w["peers"].items():
+                    entry[p] = run_one(p, w, spec["scale"], reps, spec["timeout"], env)
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True
+        print("\ninterrupted: every process started was stopped; partial results follow", flush=True)
+    meta["loadavg_end"] = os.getloadavg()
+    rows = print_report(results, args.peers)
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    out = {"meta": meta, "interrupted": interrupted, "workloads": results, "table": rows,
+           "definitions": {w["name"]: {k: v for k, v in w.items() if k not in ("timeout",)} for w in selected}}
+    with open(args.output, "w") as f:
+        json.dump(out, f, indent=1)
+    print("\nwrote " + os.path.relpath(args.output, os.getcwd()))
+    if interrupted:
+        sys.exit(130)
+    failed = [n for n, e in results.items() for s, r in e.items() if r.get("error")]
+    if failed:
+        print("failed: " + ", ".join(sorted(set(failed))))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
