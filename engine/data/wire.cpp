@@ -17,6 +17,14 @@ zmq::message_t shared_frame(const DataPtr& owner, std::string_view bytes) {
   return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), release, keep);
 }
 
+// Worth packing: at least a few items, all plain, none large (large ones go zero-copy).
+bool packable(const std::vector<DataPtr>& items) {
+  if (items.size() < 8) return false;
+  for (auto& item : items)
+    if (item->kind() != DataKind::plain || item->size() >= 4096) return false;
+  return true;
+}
+
 std::size_t frame_index(const json& d, const char* key, std::vector<zmq::message_t>& frames) {
   if (!d.contains(key) || !d[key].is_number_unsigned()) throw ProtocolError("data description lacks a frame index");
   auto i = d[key].get<std::size_t>();
@@ -36,9 +44,24 @@ json encode_data(const DataPtr& data, std::vector<zmq::message_t>& frames) {
       return {{"k", "file"}, {"path", static_cast<const FileData&>(*data).path()}};
     }
     case DataKind::array: {
-      json items = json::array();
-      for (auto& item : static_cast<const ArrayData&>(*data).items()) items.push_back(encode_data(item, frames));
-      return {{"k", "array"}, {"items", std::move(items)}};
+      auto& items = static_cast<const ArrayData&>(*data).items();
+      if (packable(items)) {
+        // Many small plain items travel as one frame of their bytes and one of offsets:
+        // a description per item would cost more than the bytes themselves.
+        std::string bytes;
+        bytes.reserve(data->size());
+        std::vector<std::uint64_t> offsets{0};
+        for (auto& item : items) {
+          bytes.append(item->raw());
+          offsets.push_back(bytes.size());
+        }
+        frames.emplace_back(bytes.data(), bytes.size());
+        frames.push_back(frame_of(offsets));
+        return {{"k", "plains"}, {"f", frames.size() - 2}, {"o", frames.size() - 1}};
+      }
+      json described = json::array();
+      for (auto& item : items) described.push_back(encode_data(item, frames));
+      return {{"k", "array"}, {"items", std::move(described)}};
     }
     case DataKind::index: {
       auto& index = static_cast<const IndexData&>(*data);
@@ -64,6 +87,18 @@ DataPtr decode_data(const json& d, std::vector<zmq::message_t>& frames) {
     if (k == "array") {
       std::vector<DataPtr> items;
       for (auto& item : d.at("items")) items.push_back(decode_data(item, frames));
+      return std::make_shared<ArrayData>(std::move(items));
+    }
+    if (k == "plains") {
+      DataPtr base = PlainData::from_frame(std::move(frames[frame_index(d, "f", frames)]));
+      auto offsets = column_of<std::uint64_t>(frames[frame_index(d, "o", frames)]);
+      if (offsets.empty() || offsets.back() != base->size()) throw ProtocolError("packed array offsets do not match");
+      std::vector<DataPtr> items;
+      items.reserve(offsets.size() - 1);
+      for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+        if (offsets[i] > offsets[i + 1]) throw ProtocolError("packed array offsets decrease");
+        items.push_back(PlainData::view(base, offsets[i], offsets[i + 1] - offsets[i]));
+      }
       return std::make_shared<ArrayData>(std::move(items));
     }
     if (k == "index") {

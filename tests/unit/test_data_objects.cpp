@@ -120,6 +120,31 @@ TEST_CASE("every kind survives the wire") {
   CHECK(text(index_back->get(2)) == "ccc\n");
 }
 
+TEST_CASE("arrays of many small plain items travel packed in two frames") {
+  std::vector<DataPtr> items;
+  for (int i = 0; i < 100; ++i) items.push_back(PlainData::from_string("item " + std::to_string(i)));
+  items.push_back(PlainData::from_string(""));
+  auto array = std::make_shared<ArrayData>(items);
+  std::vector<zmq::message_t> frames;
+  json d = encode_data(array, frames);
+  CHECK(d["k"] == "plains");
+  CHECK(frames.size() == 2);
+  auto back = decode_data(json::from_msgpack(json::to_msgpack(d)), frames);
+  REQUIRE(back->length() == 101);
+  CHECK(text(back->get(0)) == "item 0");
+  CHECK(text(back->get(99)) == "item 99");
+  CHECK(back->get(100)->size() == 0);
+  CHECK(back->size() == array->size());
+  // A large item keeps the per-item, zero-copy form.
+  items.push_back(PlainData::from_string(std::string(10000, 'x')));
+  std::vector<zmq::message_t> frames2;
+  CHECK(encode_data(std::make_shared<ArrayData>(items), frames2)["k"] == "array");
+  std::vector<zmq::message_t> bad;
+  bad.emplace_back("abc", 3);
+  bad.push_back(frame_of(std::vector<std::uint64_t>{0, 5}));
+  CHECK_THROWS_AS(decode_data(json{{"k", "plains"}, {"f", 0}, {"o", 1}}, bad), ProtocolError);
+}
+
 TEST_CASE("large plain objects are sent without a copy and received without one") {
   std::string big(1 << 20, 'z');
   auto d = PlainData::from_string(big);
