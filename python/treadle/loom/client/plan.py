@@ -5,6 +5,7 @@ plan can have no cycle); the walk is iterative, so million-task chains do not hi
 recursion limit. A Task object shared by several tasks is submitted once.
 """
 
+import itertools
 from array import array
 
 from .future import Future
@@ -52,8 +53,12 @@ def order_tasks(roots, leaf_ref):
                 if type(child) is Task or isinstance(child, Task):
                     state = position.get(id(child))
                     if state is None:
+                        if not child.inputs:  # a source task: placed at once, no stack frame
+                            position[id(child)] = len(order)
+                            order.append(child)
+                            continue
                         position[id(child)] = _VISITING
-                        stack.append((child, iter(child.inputs or ())))
+                        stack.append((child, iter(child.inputs)))
                         break
                     if state == _VISITING:
                         raise PlanError("the plan has a cycle through {!r}".format(child))
@@ -90,10 +95,12 @@ def _encode(roots, leaf_ref):
     cpus = array("I")
     input_counts = array("I")
     inputs = array("Q")
-    config_offsets = array("Q", [0])
     configs = []
     label_of = array("I")
-    total = 0
+    # The loop runs once per task of plans of millions: its lookups are hoisted.
+    add_type, add_cpus, add_count, add_input = type_of.append, cpus.append, input_counts.append, inputs.append
+    add_config, add_label = configs.append, label_of.append
+    get_position = position.get
     for task in order:
         task_type = task.task_type
         tid = type_ids.get(task_type)
@@ -102,39 +109,44 @@ def _encode(roots, leaf_ref):
                 raise PlanError("{!r} has no task_type".format(task))
             tid = type_ids[task_type] = len(types)
             types.append(task_type)
-        type_of.append(tid)
+        add_type(tid)
         request = task.resource_request
         if request is None:
-            cpus.append(0)
-        elif isinstance(request, ResourceRequest):
-            cpus.append(request.cpus)
+            add_cpus(0)
+        elif type(request) is ResourceRequest or isinstance(request, ResourceRequest):
+            add_cpus(request.cpus)
         else:
             raise PlanError("{!r} has resource_request {!r}; use tasks.cpus(n)".format(task, request))
-        count = 0
-        for child in task.inputs or ():
-            local = position.get(id(child))
-            inputs.append(leaves[id(child)] if local is None else _LOCAL | local)
-            count += 1
-        input_counts.append(count)
+        task_inputs = task.inputs
+        if task_inputs:
+            for child in task_inputs:
+                local = get_position(id(child))
+                add_input(leaves[id(child)] if local is None else _LOCAL | local)
+            add_count(len(task_inputs))
+        else:
+            add_count(0)
         config = task.config
-        if config is None:
-            config = b""
-        elif isinstance(config, str):
-            config = config.encode()
-        elif not isinstance(config, (bytes, bytearray, memoryview)):
-            raise PlanError("{!r} has config of type {}; use bytes or str".format(task, type(config).__name__))
-        configs.append(config)
-        total += len(config)
-        config_offsets.append(total)
+        if type(config) is not bytes:
+            if config is None:
+                config = b""
+            elif isinstance(config, str):
+                config = config.encode()
+            elif isinstance(config, (bytes, bytearray, memoryview)):
+                config = bytes(config)
+            else:
+                raise PlanError("{!r} has config of type {}; use bytes or str".format(task, type(config).__name__))
+        add_config(config)
         label = task.label
         if label:
             lid = label_ids.get(label)
             if lid is None:
                 lid = label_ids[label] = len(labels)
                 labels.append(str(label))
-            label_of.append(lid)
+            add_label(lid)
         else:
-            label_of.append(0)
+            add_label(0)
+    config_offsets = array("Q", [0])
+    config_offsets.extend(itertools.accumulate(map(len, configs)))
     keep = array("I", [position[id(r)] for r in roots])
     frames = [type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
               config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes()]
