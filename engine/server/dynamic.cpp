@@ -89,7 +89,7 @@ void Scheduler::expand(TaskId id) {
       add_task(type_names_[f.type], f.cpus, inputs, config(c), label(c));
     }
   }
-  const ClientId client = plans_[d.plan]->client;
+  const ClientId client = tasks_.plans()[d.plan]->client;
   const TaskId base = submit(client, std::move(r));  // holds, priorities, states of the new tasks
 
   const auto array_make = intern_type(std::string(symbols::array_make));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/ids.hpp"
+#include "task_record.hpp"
 
 namespace treadle {
 
@@ -15,6 +16,8 @@ struct Plan {
   ClientId client = 0;
   TaskId base = 0;
   std::uint32_t size = 0;
+  std::vector<TaskRecord> records;  // its tasks (TaskTable)
+  std::uint32_t unsettled = 0;      // tasks neither released nor failed: the plan is in use
 
   std::string configs;                       // all configs, back to back
   std::vector<std::uint64_t> config_offsets;  // size + 1

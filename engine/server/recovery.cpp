@@ -25,15 +25,19 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
 
   // One pass over the table: a worker loss is rare, a per-worker index would cost memory always.
   std::vector<TaskId> rerun, lost, lost_a_copy;
-  for (TaskId id = 0; id < tasks_.size(); ++id) {
-    TaskRecord& t = tasks_[id];
-    if ((t.state == TaskState::assigned || t.state == TaskState::running) && t.worker == worker) {
-      rerun.push_back(id);
-    } else if (t.state == TaskState::finished) {
-      auto it = std::find(t.locations.begin(), t.locations.end(), worker);
-      if (it != t.locations.end()) {
-        t.locations.erase(it);
-        (t.locations.empty() ? lost : lost_a_copy).push_back(id);
+  for (auto& plan : tasks_.plans()) {
+    if (!plan) continue;
+    for (std::uint32_t local = 0; local < plan->size; ++local) {
+      TaskId id = plan->base + local;
+      TaskRecord& t = plan->records[local];
+      if ((t.state == TaskState::assigned || t.state == TaskState::running) && t.worker == worker) {
+        rerun.push_back(id);
+      } else if (t.state == TaskState::finished) {
+        auto it = std::find(t.locations.begin(), t.locations.end(), worker);
+        if (it != t.locations.end()) {
+          t.locations.erase(it);
+          (t.locations.empty() ? lost : lost_a_copy).push_back(id);
+        }
       }
     }
   }

@@ -20,7 +20,7 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   }
   std::uint32_t root_local = plan.keep.front();
   plan.keep.clear();
-  TaskId base = submit(plans_[t.plan]->client, std::move(plan));
+  TaskId base = submit(tasks_.plans()[t.plan]->client, std::move(plan));
   TaskRecord& task = tasks_[id];  // submit() may have grown the table
   TaskId root = base + root_local;
   add_hold(root);

@@ -64,7 +64,7 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     types.push_back(id);
   }
 
-  const TaskId base = tasks_.size();
+  const TaskId base = tasks_.next_id();
   auto plan = std::make_unique<Plan>();
   plan->client = client;
   plan->base = base;
@@ -119,8 +119,9 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   plan->label_of = std::move(r.label_of);
 
   // Records. Priority: longest path to a sink, computed from the sinks back.
-  const auto plan_index = static_cast<std::uint32_t>(plans_.size());
-  tasks_.resize(base + n);
+  const std::uint32_t plan_index = tasks_.add(std::move(plan));
+  Plan& p = *tasks_.plans()[plan_index];
+  p.unsettled = static_cast<std::uint32_t>(n);
   for (std::size_t i = n; i-- > 0;) {
     TaskRecord& t = tasks_[base + i];
     t.type = types[r.type_of[i]];
@@ -128,12 +129,10 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     t.plan = plan_index;
     t.local = static_cast<std::uint32_t>(i);
     std::int32_t longest = 0;
-    for (auto c = plan->consumers_begin(i); c != plan->consumers_end(i); ++c)
+    for (auto c = p.consumers_begin(i); c != p.consumers_end(i); ++c)
       longest = std::max(longest, tasks_[*c].priority);
     t.priority = longest + 1;
   }
-  plans_.push_back(std::move(plan));
-  const Plan& p = *plans_.back();
   counts_[static_cast<int>(TaskState::waiting)] += n;
 
   for (auto k : r.keep) {
@@ -194,6 +193,7 @@ void Scheduler::add_hold(TaskId id) { ++tasks_[id].holds; }
 void Scheduler::drop_hold(TaskId id) {
   TaskRecord& t = tasks_[id];
   if (t.holds == 0 || --t.holds > 0) return;
+  if (t.state == TaskState::failed) garbage_ = true;  // its plan may be free to go now
   switch (t.state) {
     case TaskState::finished:
       transition(id, TaskState::released, "nobody needs the result");
@@ -331,7 +331,7 @@ std::string_view Scheduler::config(TaskId id) const {
     auto it = config_override_.find(id);
     if (it != config_override_.end()) return it->second;
   }
-  return plans_[tasks_[id].plan]->config(tasks_[id].local);
+  return tasks_.plans()[tasks_[id].plan]->config(tasks_[id].local);
 }
 
 Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
@@ -339,11 +339,11 @@ Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
     const auto& v = input_override_.at(id_of(t));
     return {v.data(), v.data() + v.size()};
   }
-  const Plan& p = *plans_[t.plan];
+  const Plan& p = *tasks_.plans()[t.plan];
   return {p.inputs_begin(t.local), p.inputs_end(t.local)};
 }
 
-const std::string& Scheduler::label(TaskId id) const { return plans_[tasks_[id].plan]->label(tasks_[id].local); }
+const std::string& Scheduler::label(TaskId id) const { return tasks_.plans()[tasks_[id].plan]->label(tasks_[id].local); }
 
 const Failure* Scheduler::failure(TaskId id) const {
   auto it = failures_.find(id);
@@ -358,9 +358,10 @@ std::string Scheduler::describe(TaskId id) const {
 }
 
 std::size_t Scheduler::memory_estimate() const {
-  std::size_t bytes = tasks_.capacity() * sizeof(TaskRecord);
-  for (auto& p : plans_) {
-    bytes += sizeof(Plan) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +
+  std::size_t bytes = tasks_.index_bytes();
+  for (auto& p : tasks_.plans()) {
+    if (!p) continue;
+    bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +
              p->input_offsets.capacity() * 4 + p->consumers.capacity() * 8 + p->consumer_offsets.capacity() * 4 +
              p->label_of.capacity() * 4;
     for (auto& l : p->labels) bytes += sizeof(std::string) + l.capacity();

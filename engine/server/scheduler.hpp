@@ -19,6 +19,7 @@
 #include "plan.hpp"
 #include "scheduler_actions.hpp"
 #include "task_record.hpp"
+#include "task_table.hpp"
 #include "transition_log.hpp"
 #include "worker_info.hpp"
 
@@ -71,9 +72,9 @@ class Scheduler {
   void schedule();
 
   // -- queries -------------------------------------------------------------------------------
-  bool exists(TaskId task) const { return task < tasks_.size(); }
+  bool exists(TaskId task) const { return tasks_.live(task); }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
-  const Plan& plan_of(TaskId id) const { return *plans_[tasks_[id].plan]; }
+  const Plan& plan_of(TaskId id) const { return *tasks_.plans()[tasks_[id].plan]; }
   std::string_view config(TaskId id) const;
   const std::string& label(TaskId id) const;
   void for_each_input(TaskId id, const std::function<void(TaskId)>& fn) const;
@@ -83,7 +84,11 @@ class Scheduler {
   std::size_t alive_workers() const { return alive_workers_; }
   std::vector<TransitionEntry> story(TaskId id) const { return log_.story(id); }
   std::uint64_t count(TaskState state) const { return counts_[static_cast<int>(state)]; }
-  std::size_t task_count() const { return tasks_.size(); }
+  std::size_t task_count() const { return tasks_.next_id(); }
+  std::size_t live_plans() const;
+  // Frees plans nobody can need again: every task released (or failed) and unheld, and every
+  // consumer in a freed plan, so no recomputation can reach them. Cheap when nothing changed.
+  void collect_garbage();
   std::size_t memory_estimate() const;
   // Human-readable name for messages: "task 12 (label)" or "task 12 (loom/run/run)".
   std::string describe(TaskId id) const;
@@ -116,7 +121,7 @@ class Scheduler {
   };
   // A task's inputs: from its plan, or as a dynamic expansion rewrote them.
   InputSpan inputs_of(const TaskRecord& t) const;
-  TaskId id_of(const TaskRecord& t) const { return plans_[t.plan]->base + t.local; }
+  TaskId id_of(const TaskRecord& t) const { return tasks_.plans()[t.plan]->base + t.local; }
   template <typename Fn> void for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const;
   template <typename Fn> void for_each_input_of(const TaskRecord& t, Fn&& fn) const;
   void unassign(TaskRecord& t);
@@ -142,8 +147,8 @@ class Scheduler {
   void require(TaskId id);  // make sure a result exists or will be computed
 
   SchedulerActions& actions_;
-  std::vector<TaskRecord> tasks_;
-  std::vector<std::unique_ptr<Plan>> plans_;
+  TaskTable tasks_;
+  bool garbage_ = false;  // some plan became fully settled since the last collection
   std::unordered_map<TaskId, std::vector<TaskId>> extra_consumers_;
   std::unordered_map<TaskId, Failure> failures_;
   std::unordered_map<TaskId, TaskId> redirect_target_;  // redirected task -> root of its plan
@@ -168,7 +173,7 @@ class Scheduler {
 // Small iteration helpers, here so every part of the scheduler can inline them.
 template <typename Fn>
 inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const {
-  const Plan& p = *plans_[t.plan];
+  const Plan& p = *tasks_.plans()[t.plan];
   // A consumer whose inputs an expansion rewrote may no longer use this task.
   auto still_uses = [&](TaskId c) {
     if (!tasks_[c].inputs_overridden) return true;

@@ -118,6 +118,7 @@ void ServerLoop::run(zmq::socket_t& control) {
     flush();
     if (now_ms() >= next_check) {
       check_heartbeats();
+      scheduler_.collect_garbage();
       scheduler_.schedule();
       flush();
       next_check = now_ms() + 250;

@@ -51,6 +51,16 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason) {
   t.state = to;
   --counts_[static_cast<int>(from)];
   ++counts_[static_cast<int>(to)];
+  // A plan whose tasks have all settled may be garbage (collect_garbage decides).
+  auto settled = [](TaskState s) { return s == TaskState::released || s == TaskState::failed; };
+  if (settled(from) != settled(to)) {
+    Plan& plan = *tasks_.plans()[t.plan];
+    if (settled(to)) {
+      if (--plan.unsettled == 0) garbage_ = true;
+    } else {
+      ++plan.unsettled;
+    }
+  }
   log_.record(id, from, to, reason);
   (this->*(it->second))(id, t);
 }

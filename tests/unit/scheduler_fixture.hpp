@@ -295,6 +295,7 @@ struct SchedulerFixture {
       progress = false;
       s.schedule();
       for (TaskId id = 0; id < s.task_count(); ++id) {
+        if (!s.exists(id)) continue;  // its plan was freed
         TaskState st = state(id);
         if ((st == TaskState::assigned || st == TaskState::running) && runnable(id)) {
           finish(id, size);

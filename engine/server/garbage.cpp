@@ -1,0 +1,68 @@
+// Freeing plans nobody can need again, so a long session (a notebook run for days) does not
+// grow: a plan goes when every task in it is released or failed and unheld, and every task
+// consuming one of its tasks is in a plan already gone. Until then its released tasks are
+// kept: recomputing lost data may walk back through them (recovery.cpp).
+#include "scheduler.hpp"
+
+namespace treadle {
+
+std::size_t Scheduler::live_plans() const {
+  std::size_t n = 0;
+  for (auto& p : tasks_.plans()) n += p != nullptr;
+  return n;
+}
+
+void Scheduler::collect_garbage() {
+  if (!garbage_) return;
+  garbage_ = false;
+  auto& plans = tasks_.plans();
+  // Newest first: consumers are in the same or a later plan, except tasks rewritten by a
+  // dynamic expansion or a redirect, whose new inputs are later; freeing those plans can free
+  // more, hence the passes.
+  for (bool dropped = true; dropped;) {
+    dropped = false;
+    for (std::size_t index = plans.size(); index-- > 0;) {
+      Plan* plan = plans[index].get();
+      if (!plan || plan->unsettled > 0) continue;
+      bool needed = false;
+      for (std::uint32_t local = 0; local < plan->size && !needed; ++local) {
+        const TaskRecord& t = plan->records[local];
+        if (t.holds > 0 || t.keeps > 0) needed = true;
+        if (!t.has_extra_consumers) continue;
+        auto it = extra_consumers_.find(plan->base + local);
+        if (it == extra_consumers_.end()) continue;
+        for (TaskId c : it->second)
+          if (tasks_.live(c)) needed = true;
+      }
+      if (needed) continue;
+      // Forget it everywhere, including in the consumer lists of the inputs that stay.
+      const TaskId first = plan->base, last = plan->base + plan->size;
+      for (std::uint32_t local = 0; local < plan->size; ++local) {
+        TaskId id = first + local;
+        const TaskRecord& t = plan->records[local];
+        for (TaskId in : inputs_of(t)) {
+          if (in >= first && in < last) continue;
+          auto consumers = extra_consumers_.find(in);
+          if (consumers == extra_consumers_.end()) continue;
+          auto& v = consumers->second;
+          v.erase(std::remove_if(v.begin(), v.end(), [&](TaskId c) { return c >= first && c < last; }), v.end());
+          if (v.empty()) {
+            extra_consumers_.erase(consumers);
+            if (tasks_.live(in)) tasks_[in].has_extra_consumers = false;
+          }
+        }
+        extra_consumers_.erase(id);
+        failures_.erase(id);
+        redirect_target_.erase(id);
+        if (t.inputs_overridden) {
+          input_override_.erase(id);
+          config_override_.erase(id);
+        }
+      }
+      tasks_.drop(static_cast<std::uint32_t>(index));
+      dropped = true;
+    }
+  }
+}
+
+}  // namespace treadle

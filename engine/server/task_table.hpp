@@ -1,0 +1,45 @@
+#pragma once
+// Where the scheduler keeps tasks: records live in their plan, so a plan nobody can need
+// again is freed whole (Scheduler::collect_garbage). Task ids stay dense and are never
+// reused; after a plan is freed only the 4-byte id -> plan entry of its tasks remains.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "plan.hpp"
+
+namespace treadle {
+
+class TaskTable {
+ public:
+  TaskRecord& operator[](TaskId id) {
+    Plan& p = *plans_[plan_of_[id]];
+    return p.records[id - p.base];
+  }
+  const TaskRecord& operator[](TaskId id) const {
+    const Plan& p = *plans_[plan_of_[id]];
+    return p.records[id - p.base];
+  }
+  // The id the next task will get (= tasks ever submitted).
+  TaskId next_id() const { return plan_of_.size(); }
+  bool live(TaskId id) const { return id < plan_of_.size() && plans_[plan_of_[id]] != nullptr; }
+
+  // Adds a plan (its base and size set) and makes room for its records.
+  std::uint32_t add(std::unique_ptr<Plan> plan) {
+    auto index = static_cast<std::uint32_t>(plans_.size());
+    plan->records.resize(plan->size);
+    plan_of_.insert(plan_of_.end(), plan->size, index);
+    plans_.push_back(std::move(plan));
+    return index;
+  }
+  void drop(std::uint32_t plan) { plans_[plan].reset(); }
+  std::vector<std::unique_ptr<Plan>>& plans() { return plans_; }
+  const std::vector<std::unique_ptr<Plan>>& plans() const { return plans_; }
+  std::size_t index_bytes() const { return plan_of_.capacity() * sizeof(std::uint32_t) + plans_.capacity() * 8; }
+
+ private:
+  std::vector<std::unique_ptr<Plan>> plans_;
+  std::vector<std::uint32_t> plan_of_;
+};
+
+}  // namespace treadle

@@ -1,0 +1,102 @@
+// Freeing plans nobody can need again (engine/server/garbage.cpp).
+#include <catch2/catch.hpp>
+
+#include "scheduler_fixture.hpp"
+
+using namespace treadle;
+using namespace treadle::testing;
+
+namespace {
+// A plan of `n` consts merged into one kept result.
+PlanBuilder merge_of_consts(int n) {
+  PlanBuilder p;
+  std::vector<std::uint64_t> inputs;
+  for (int i = 0; i < n; ++i) inputs.push_back(local(p.add()));
+  p.keep(p.add("loom/data/merge", inputs));
+  return p;
+}
+}  // namespace
+
+TEST_CASE("garbage: a finished plan whose results were released is freed", "[scheduler][garbage]") {
+  SchedulerFixture f;
+  f.add_worker();
+  TaskId base = f.submit(merge_of_consts(100));
+  f.run_all();
+  TaskId root = base + 100;
+  REQUIRE(f.state(root) == TaskState::finished);
+  std::size_t before = f.s.memory_estimate();
+  f.s.collect_garbage();
+  CHECK(f.s.exists(root));  // a client still holds it
+  f.s.release(root);
+  f.s.collect_garbage();
+  CHECK_FALSE(f.s.exists(root));
+  CHECK_FALSE(f.s.exists(base));
+  CHECK(f.s.live_plans() == 0);
+  CHECK(f.s.memory_estimate() < before / 4);
+  // Ids go on; new plans work.
+  TaskId next = f.submit(merge_of_consts(3));
+  CHECK(next == base + 101);
+  f.run_all();
+  CHECK(f.state(next + 3) == TaskState::finished);
+}
+
+TEST_CASE("garbage: released tasks stay while a later result could need them for recomputation",
+          "[scheduler][garbage]") {
+  SchedulerFixture f;
+  WorkerId w0 = f.add_worker();
+  f.add_worker();
+  PlanBuilder first;
+  first.keep(first.add());
+  TaskId a = f.submit(first);
+  f.run_all();
+  PlanBuilder second;
+  second.keep(second.add("loom/data/merge", {a}));
+  TaskId b = f.submit(second);
+  f.run_all();
+  f.s.release(a);  // a is released: only b's lineage refers to it now
+  REQUIRE(f.state(a) == TaskState::released);
+  f.s.collect_garbage();
+  REQUIRE(f.s.exists(a));
+  // b is lost with its worker: it is recomputed from a, which is recomputed too.
+  WorkerId holder = f.s.task(b).locations.front();
+  f.s.remove_worker(holder, "test");
+  (void)w0;
+  f.run_all();
+  CHECK(f.state(b) == TaskState::finished);
+  f.s.release(b);
+  f.s.collect_garbage();
+  CHECK_FALSE(f.s.exists(a));
+  CHECK_FALSE(f.s.exists(b));
+}
+
+TEST_CASE("garbage: a failed plan goes once nobody holds its futures; live inputs lose it as consumer",
+          "[scheduler][garbage]") {
+  SchedulerFixture f;
+  f.add_worker();
+  PlanBuilder first;
+  first.keep(first.add());
+  TaskId shared = f.submit(first);
+  f.run_all();
+  PlanBuilder second;
+  second.keep(second.add("loom/data/merge", {shared}));
+  TaskId failing = f.submit(second);
+  f.s.schedule();
+  f.fail(failing, "boom");
+  REQUIRE(f.state(failing) == TaskState::failed);
+  f.s.collect_garbage();
+  CHECK(f.s.exists(failing));  // the client has not seen the failure yet
+  f.s.release(failing);
+  f.s.collect_garbage();
+  CHECK_FALSE(f.s.exists(failing));
+  CHECK(f.s.exists(shared));
+  // The kept input still works as an input, and its consumer walk skips the freed task.
+  PlanBuilder third;
+  third.keep(third.add("loom/data/merge", {shared}));
+  TaskId again = f.submit(third);
+  f.run_all();
+  CHECK(f.state(again) == TaskState::finished);
+  f.s.release(shared);
+  f.s.release(again);
+  f.s.collect_garbage();
+  CHECK(f.s.live_plans() == 0);
+}
