@@ -18,8 +18,10 @@ PY=/usr/bin/python3   # Debian's interpreter: the apt packages live there, not i
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libzmq3-dev cppzmq-dev nlohmann-json3-dev pybind11-dev catch2
-  python3 python3-dev python3-cloudpickle python3-pytest python3-psutil
+  python3 python3-dev python3-cloudpickle python3-pytest python3-psutil python3-zmq
   python3-nbclient python3-nbformat python3-ipykernel jupyter-client
+  xeus-dev xeus-python-dev python3-xeus-python-shell xtl-dev
+  python3-jupyter-kernel-test jupyter-notebook
   iproute2 procps
 )
 
@@ -50,6 +52,8 @@ build() {
 environment() {
   export PATH="$PREFIX/bin:$PATH"
   export PYTHONPATH="$PREFIX/lib/treadle/python${PYTHONPATH:+:$PYTHONPATH}"
+  # The treadle kernelspec (share/jupyter/kernels/treadle) for jupyter, nbclient and nbconvert.
+  export JUPYTER_PATH="$PREFIX/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 }
 
 setup() {

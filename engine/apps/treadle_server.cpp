@@ -30,10 +30,10 @@ int main(int argc, char** argv) {
     log::set_role("server");
     ServerOptions options;
     options.host = cli.get("host", "127.0.0.1");
-    options.port = static_cast<int>(cli.number("port", 9010));
+    options.port = static_cast<int>(cli.number("port", 9010, 0, 65535));
     options.secret = load_secret(cli.get("secret-file"));
-    options.worker_timeout_ms = static_cast<int>(cli.number("worker-timeout", 3000));
-    options.client_timeout_ms = static_cast<int>(cli.number("client-timeout", 15000));
+    options.worker_timeout_ms = static_cast<int>(cli.number("worker-timeout", 3000, 100, 86400000));
+    options.client_timeout_ms = static_cast<int>(cli.number("client-timeout", 15000, 100, 86400000));
 
     sigset_t signals;
     sigemptyset(&signals);

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "../common/auth.hpp"
+#include "../data/wire.hpp"
 
 namespace treadle {
 
@@ -31,7 +32,7 @@ void Reply::add(Message&& m) {
   if (complete_) return;
   std::string op = m.op();
   if (op == op::data) {
-    objects_received_ += m.header.value("objects", json::array()).size();
+    objects_received_ += count_objects(m.header);
     messages_.push_back(std::move(m));
     complete_ = objects_received_ >= objects_expected_;
   } else {
@@ -76,6 +77,8 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   Impl& c = *impl_;
   authenticate_as_client(c.socket, secret);
   c.socket.set(zmq::sockopt::linger, 200);
+  // Never block the I/O thread: with no server (refused handshake, wrong secret) a send fails.
+  c.socket.set(zmq::sockopt::sndtimeo, 1000);
   c.socket.set(zmq::sockopt::sndhwm, 0);
   c.socket.set(zmq::sockopt::rcvhwm, 0);
   c.socket.connect("tcp://" + host + ":" + std::to_string(port));
@@ -176,7 +179,19 @@ void Connection::Impl::io() {
       std::lock_guard<std::mutex> lock(mutex);
       batch.swap(outgoing);
     }
-    for (auto& m : batch) send_message(socket, std::move(m));
+    for (auto& m : batch) {
+      json req = m.header.value("req", json());
+      if (send_message(socket, std::move(m)) || !req.is_number_unsigned()) continue;
+      std::shared_ptr<Reply> reply;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto it = pending.find(req.get<std::uint64_t>());
+        if (it == pending.end()) continue;
+        reply = it->second;
+        pending.erase(it);
+      }
+      reply->fail("cannot reach the treadle server (is it running, and do both sides have the same secret?)");
+    }
   };
   while (true) {
     zmq::pollitem_t items[] = {{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};

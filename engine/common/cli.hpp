@@ -1,6 +1,7 @@
 #pragma once
 // Minimal command-line parsing shared by the treadle programs: "--name value" options,
 // "--flag" switches and positional arguments, with a one-line error for anything else.
+#include <climits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -50,17 +51,24 @@ struct CommandLine {
     auto it = options.find(name);
     return it == options.end() ? fallback : it->second;
   }
-  long number(const std::string& name, long fallback) const {
+  // The value of --name, which must be a whole number in [low, high].
+  long number(const std::string& name, long fallback, long low, long high) const {
     auto it = options.find(name);
     if (it == options.end()) return fallback;
+    return parse_number("--" + name, it->second, low, high);
+  }
+  static long parse_number(const std::string& what, const std::string& text, long low, long high) {
+    long v = 0;
     try {
       std::size_t used = 0;
-      long v = std::stol(it->second, &used);
-      if (used != it->second.size()) throw std::invalid_argument("");
-      return v;
+      v = std::stol(text, &used);
+      if (used != text.size()) throw std::invalid_argument("");
     } catch (const std::exception&) {
-      throw UsageError("--" + name + " needs a number, got '" + it->second + "'");
+      throw UsageError(what + " needs a number, got '" + text + "'");
     }
+    if (v < low || v > high)
+      throw UsageError(what + " must be between " + std::to_string(low) + " and " + std::to_string(high) + ", got " + text);
+    return v;
   }
 };
 

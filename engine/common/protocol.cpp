@@ -9,25 +9,31 @@ std::string Message::op() const {
 }
 
 namespace {
-void send_header_and_frames(zmq::socket_t& socket, Message& message) {
+// Once ZeroMQ took the first frame it takes the rest; if it refuses the first (the send
+// timed out: no peer), nothing was sent and the caller learns it.
+bool send_header_and_frames(zmq::socket_t& socket, Message& message, bool first) {
   std::vector<std::uint8_t> head = json::to_msgpack(message.header);
   auto more = message.frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore;
-  socket.send(zmq::message_t(head.data(), head.size()), more);
+  if (!socket.send(zmq::message_t(head.data(), head.size()), more) && first) return false;
   for (std::size_t i = 0; i < message.frames.size(); ++i) {
     bool last = i + 1 == message.frames.size();
     socket.send(message.frames[i], last ? zmq::send_flags::none : zmq::send_flags::sndmore);
   }
+  return true;
 }
 }  // namespace
 
-void send_message(zmq::socket_t& socket, Message&& message, const zmq::message_t* routing) {
-  if (routing) socket.send(zmq::buffer(routing->data(), routing->size()), zmq::send_flags::sndmore);
-  send_header_and_frames(socket, message);
+bool send_message(zmq::socket_t& socket, Message&& message, const zmq::message_t* routing) {
+  if (routing) {
+    if (!socket.send(zmq::buffer(routing->data(), routing->size()), zmq::send_flags::sndmore)) return false;
+    return send_header_and_frames(socket, message, false);
+  }
+  return send_header_and_frames(socket, message, true);
 }
 
-void send_message(zmq::socket_t& socket, Message&& message, std::string_view routing) {
-  socket.send(zmq::buffer(routing.data(), routing.size()), zmq::send_flags::sndmore);
-  send_header_and_frames(socket, message);
+bool send_message(zmq::socket_t& socket, Message&& message, std::string_view routing) {
+  if (!socket.send(zmq::buffer(routing.data(), routing.size()), zmq::send_flags::sndmore)) return false;
+  return send_header_and_frames(socket, message, false);
 }
 
 bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait) {

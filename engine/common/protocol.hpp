@@ -69,8 +69,9 @@ inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
 }  // namespace op
 
 // Send / receive one message. `routing` is the ROUTER identity frame, empty for DEALER sockets.
-void send_message(zmq::socket_t& socket, Message&& message, const zmq::message_t* routing = nullptr);
-void send_message(zmq::socket_t& socket, Message&& message, std::string_view routing);
+// False when the socket refused it (a send timeout with no peer): then nothing was sent.
+bool send_message(zmq::socket_t& socket, Message&& message, const zmq::message_t* routing = nullptr);
+bool send_message(zmq::socket_t& socket, Message&& message, std::string_view routing);
 // Reads one whole multipart message. Throws ProtocolError if the header is not a msgpack map
 // with an "op" string (all frames are consumed first, so the socket stays in sync).
 bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait = false);

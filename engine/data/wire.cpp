@@ -116,4 +116,65 @@ DataPtr decode_data(const json& d, std::vector<zmq::message_t>& frames) {
   }
 }
 
+void encode_objects(const std::vector<ObjectEntry>& objects, json& header, std::vector<zmq::message_t>& frames) {
+  json described = json::array();
+  std::vector<std::uint64_t> packed_ids, offsets{0};
+  std::string bytes;
+  for (auto& o : objects) {
+    if (!o.data) {
+      described.push_back({{"id", o.id}, {"missing", true}});
+    } else if (o.data->kind() == DataKind::plain && o.data->size() < 4096) {
+      packed_ids.push_back(o.id);
+      bytes.append(o.data->raw());
+      offsets.push_back(bytes.size());
+    } else {
+      described.push_back({{"id", o.id}, {"d", encode_data(o.data, frames)}, {"size", o.data->size()}});
+    }
+  }
+  header["objects"] = std::move(described);
+  if (!packed_ids.empty()) {
+    frames.push_back(frame_of(packed_ids));
+    frames.emplace_back(bytes.data(), bytes.size());
+    frames.push_back(frame_of(offsets));
+    header["packed"] = {{"n", packed_ids.size()}, {"ids", frames.size() - 3}, {"f", frames.size() - 2}, {"o", frames.size() - 1}};
+  }
+}
+
+std::vector<ObjectEntry> decode_objects(const json& header, std::vector<zmq::message_t>& frames) {
+  std::vector<ObjectEntry> out;
+  try {
+    for (auto& object : header.at("objects")) {
+      std::uint64_t id = object.at("id").get<std::uint64_t>();
+      if (object.value("missing", false)) out.push_back({id, nullptr});
+      else out.push_back({id, decode_data(object.at("d"), frames)});
+    }
+    if (header.contains("packed")) {
+      const json& p = header["packed"];
+      auto ids = column_of<std::uint64_t>(frames.at(frame_index(p, "ids", frames)));
+      auto offsets = column_of<std::uint64_t>(frames.at(frame_index(p, "o", frames)));
+      DataPtr base = PlainData::from_frame(std::move(frames[frame_index(p, "f", frames)]));
+      if (offsets.size() != ids.size() + 1 || offsets.back() != base->size())
+        throw ProtocolError("packed objects do not match their offsets");
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (offsets[i] > offsets[i + 1]) throw ProtocolError("packed offsets decrease");
+        out.push_back({ids[i], PlainData::view(base, offsets[i], offsets[i + 1] - offsets[i])});
+      }
+    }
+  } catch (const json::exception& e) {
+    throw ProtocolError(std::string("bad data message: ") + e.what());
+  } catch (const std::out_of_range&) {
+    throw ProtocolError("data message names a missing frame");
+  }
+  return out;
+}
+
+std::size_t count_objects(const json& header) {
+  std::size_t n = 0;
+  auto objects = header.find("objects");
+  if (objects != header.end() && objects->is_array()) n += objects->size();
+  auto packed = header.find("packed");
+  if (packed != header.end() && packed->is_object()) n += packed->value("n", std::size_t{0});
+  return n;
+}
+
 }  // namespace treadle

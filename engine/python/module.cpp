@@ -64,7 +64,14 @@ void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler) {
 }
 
 [[noreturn]] void raise_error(Message& m) {
-  throw ServerError(m.header.value("message", std::string("the server answered '" + m.op() + "'")));
+  std::string message = m.header.value("message", std::string("the server answered '" + m.op() + "'"));
+  // Keep the exception's text valid UTF-8 (it may quote a program's output).
+  PyObject* clean = PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()), "replace");
+  if (clean) {
+    message = PyUnicode_AsUTF8(clean);
+    Py_DECREF(clean);
+  }
+  throw ServerError(message);
 }
 
 py::object to_python(const DataPtr& d) {
@@ -97,13 +104,18 @@ zmq::message_t frame(const py::bytes& b) {
   return zmq::message_t(v.data(), v.size());
 }
 
+// Text from the engine as str, whatever a program wrote to its stderr (invalid UTF-8 is replaced).
+py::str text(const std::string& bytes) {
+  return py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "replace"));
+}
+
 py::dict failure_dict(const Message& m) {
   py::dict d;
   d["task"] = m.header.value("task", TaskId{0});
   d["origin"] = m.header.value("origin", TaskId{0});
-  d["label"] = m.header.value("label", std::string());
-  d["type"] = m.header.value("type", std::string());
-  d["message"] = m.header.value("message", std::string());
+  d["label"] = text(m.header.value("label", std::string()));
+  d["type"] = text(m.header.value("type", std::string()));
+  d["message"] = text(m.header.value("message", std::string()));
   return d;
 }
 
@@ -150,11 +162,9 @@ class PyConnection {
     for (Message& m : reply->messages()) {
       if (m.op() == op::failed) return py::make_tuple(py::none(), failure_dict(m));
       if (m.op() != op::data) raise_error(m);
-      for (auto& object : m.header.at("objects")) {
-        TaskId id = object.at("id").get<TaskId>();
-        if (object.value("missing", false))
-          throw ServerError("the result of task " + std::to_string(id) + " was lost before it could be fetched");
-        values[id] = to_python(decode_data(object.at("d"), m.frames));
+      for (auto& [id, data] : decode_objects(m.header, m.frames)) {
+        if (!data) throw ServerError("the result of task " + std::to_string(id) + " was lost before it could be fetched");
+        values[id] = to_python(data);
       }
     }
     py::list out;

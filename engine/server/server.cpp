@@ -131,7 +131,11 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
   auto it = peers_.find(routing);
   if (it == peers_.end()) {
     if (op == op::hello) return hello(routing, m);
-    return reply_error(routing, m.header.value("req", json()), "say hello first");
+    // A peer we never met, or one declared lost: it must not take the silence for life.
+    send_message(router_, Message(json{{"op", op::error}, {"req", m.header.value("req", json())},
+                                       {"code", "unknown_peer"}, {"message", "say hello first"}}),
+                 routing);
+    return;
   }
   Peer& peer = it->second;
   peer.last_seen_ms = now_ms();

@@ -337,6 +337,8 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
   } else if (op == "out") {
     const std::string text = header.value("text", "");
+    e.output_tail.append(text);  // kept for the message if the executor dies
+    if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
     if (events_.output) events_.output(header.value("id", TaskId{0}), header.value("stream", "stdout") == "stderr" ? "stderr" : "stdout", text);
   } else if (op == "done" || op == "failed") {
     // Output written before the reply belongs to this task: read it before ending the task.

@@ -18,6 +18,7 @@
 #include "../common/protocol.hpp"
 #include "../data/wire.hpp"
 #include "../common/symbols.hpp"
+#include "cancellation.hpp"
 #include "data_store.hpp"
 #include "executor_pool.hpp"
 #include "thread_pool.hpp"
@@ -110,6 +111,7 @@ struct Worker::Impl {
   FinishedBatch report;
   std::uint64_t next_req = 1;
   std::int64_t server_seen_ms = 0;
+  bool forgotten = false;  // the server no longer knows us (declared lost)
 
   void setup();
   std::vector<std::string> offered_types() const {
@@ -117,12 +119,12 @@ struct Worker::Impl {
     types.emplace_back(symbols::py_call);
     return types;
   }
-  void loop();
+  int loop();  // the exit code
   void on_server_message(Message& m);
   void on_compute(Message& m);
   void on_peer_request(const std::string& routing, Message& m);
   void on_peer_data(Message& m);
-  json pack_objects(const std::vector<TaskId>& ids, std::vector<zmq::message_t>& frames);
+  void pack_objects(const std::vector<TaskId>& ids, Message& reply);
   void run_ready();
   void start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry);
   void complete(TaskId id, DataPtr data, std::int64_t start, std::int64_t end);
@@ -149,14 +151,18 @@ Worker::~Worker() {
 void Worker::stop() { impl_->stop_requested = true; }
 
 int Worker::run() {
+  int code = 1;
   try {
     impl_->setup();
-    impl_->loop();
-    return 0;
+    code = impl_->loop();
   } catch (const std::exception& e) {
     log::error(e.what());
-    return 1;
   }
+  // Running programs are killed and sleeps woken, so the task threads end now.
+  cancellation::cancel_all();
+  impl_->executors.reset();
+  impl_->pool.reset();
+  return code;
 }
 
 void Worker::Impl::setup() {
@@ -194,6 +200,9 @@ void Worker::Impl::setup() {
   authenticate_as_client(*server, options.secret);
   server->set(zmq::sockopt::linger, 0);
   server->set(zmq::sockopt::sndhwm, 0);
+  // With no server (refused handshake) a send waits at most this long, and the loop goes on
+  // to notice the silence and exit.
+  server->set(zmq::sockopt::sndtimeo, 2000);
   server->set(zmq::sockopt::rcvhwm, 0);
   server->connect("tcp://" + options.server_host + ":" + std::to_string(options.server_port));
 
@@ -209,7 +218,7 @@ void Worker::Impl::setup() {
   log::info("serving data at ", data_address, ", work dir ", work_dir.string());
 }
 
-void Worker::Impl::loop() {
+int Worker::Impl::loop() {
   server_seen_ms = steady_ms();
   std::int64_t next_heartbeat = 0;
   bool welcomed = false;
@@ -258,6 +267,7 @@ void Worker::Impl::loop() {
     }
     if (items[2].revents & ZMQ_POLLIN) {
       for (auto& r : pool->take_results()) {
+        cancellation::forget(r.id);
         auto it = tasks.find(r.id);
         if (it == tasks.end()) continue;
         free_cpus += it->second.cpus;
@@ -294,10 +304,20 @@ void Worker::Impl::loop() {
       next_heartbeat = now + 500;
     }
     if (now - server_seen_ms > options.server_timeout_ms) {
-      log::warn(welcomed ? "the server went silent; exiting" : "no answer from the server; exiting");
-      return;
+      if (welcomed) {
+        log::warn("the server went silent; exiting");
+        return 0;
+      }
+      log::error("no answer from the server at ", options.server_host, ":", options.server_port,
+                 " (is it running there, and do both sides have the same secret?)");
+      return 1;
+    }
+    if (forgotten) {
+      log::error("the server declared this worker lost (it was unresponsive); exiting");
+      return 1;
     }
   }
+  return 0;
 }
 
 void Worker::Impl::on_server_message(Message& m) {
@@ -329,7 +349,8 @@ void Worker::Impl::on_server_message(Message& m) {
         tasks.erase(it);
         for (auto& r : retry) executor_finished(r);
       } else if (it->second.running) {
-        it->second.cancelled = true;  // a thread cannot be stopped: its result is dropped
+        it->second.cancelled = true;  // its program is killed, its sleep woken; the result dropped
+        cancellation::cancel(id);
       } else {
         tasks.erase(it);
       }
@@ -349,12 +370,13 @@ void Worker::Impl::on_server_message(Message& m) {
   }
   if (op == op::upload) {
     Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
-    reply.header["objects"] = pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply.frames);
+    pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply);
     send_message(*server, std::move(reply));
     return;
   }
   if (op == op::error) {
     log::error("server: ", m.header.value("message", std::string()));
+    if (m.header.value("code", std::string()) == "unknown_peer") forgotten = true;
     return;
   }
   if (op == op::welcome || op == op::heartbeat) return;
@@ -404,29 +426,25 @@ zmq::socket_t& Worker::Impl::peer(const std::string& address) {
   return *socket;
 }
 
-json Worker::Impl::pack_objects(const std::vector<TaskId>& ids, std::vector<zmq::message_t>& frames) {
-  json objects = json::array();
-  for (TaskId id : ids) {
-    DataPtr d = store->find(id);
-    if (!d) objects.push_back({{"id", id}, {"missing", true}});
-    else objects.push_back({{"id", id}, {"d", encode_data(d, frames)}, {"size", d->size()}});
-  }
-  return objects;
+void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply) {
+  std::vector<ObjectEntry> objects;
+  objects.reserve(ids.size());
+  for (TaskId id : ids) objects.push_back({id, store->find(id)});
+  encode_objects(objects, reply.header, reply.frames);
 }
 
 void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
   if (m.op() != op::peer_fetch) return;
   Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
-  reply.header["objects"] = pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply.frames);
+  pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply);
   send_message(*data, std::move(reply), routing);
 }
 
 void Worker::Impl::on_peer_data(Message& m) {
   if (m.op() != op::data) return;
-  for (auto& object : m.header.at("objects")) {
-    TaskId id = object.at("id").get<TaskId>();
+  for (auto& [id, data] : decode_objects(m.header, m.frames)) {
     fetching.erase(id);
-    if (object.value("missing", false)) {
+    if (!data) {
       auto waiters = std::move(waiting_for[id]);
       waiting_for.erase(id);
       for (TaskId t : waiters)
@@ -434,7 +452,7 @@ void Worker::Impl::on_peer_data(Message& m) {
       continue;
     }
     if (!waiting_for.count(id)) continue;  // nobody needs it any more (cancelled meanwhile)
-    store->put(id, decode_data(object.at("d"), m.frames));
+    store->put(id, std::move(data));
     report.replicas.push_back(id);
     arrived(id);
   }

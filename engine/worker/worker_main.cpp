@@ -43,19 +43,13 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     if (colon == std::string::npos || colon == 0) throw UsageError("give the server as HOST:PORT, not '" + target + "'");
     WorkerOptions options;
     options.server_host = target.substr(0, colon);
-    try {
-      options.server_port = std::stoi(target.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw UsageError("bad port in '" + target + "'");
-    }
-    long cpus = cli.number("cpus", 1);
-    if (cpus < 1 || cpus > 4096) throw UsageError("--cpus must be between 1 and 4096");
-    options.cpus = static_cast<unsigned>(cpus);
+    options.server_port = static_cast<int>(CommandLine::parse_number("the port in '" + target + "'", target.substr(colon + 1), 1, 65535));
+    options.cpus = static_cast<unsigned>(cli.number("cpus", 1, 1, 4096));
     options.work_dir = cli.get("workdir");
     options.listen_host = cli.get("listen");
     if (cli.options.count("secret-file")) options.secret = load_secret(cli.get("secret-file"));
-    options.memory_limit = static_cast<std::uint64_t>(cli.number("memory-limit", 0));
-    options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000));
+    options.memory_limit = static_cast<std::uint64_t>(cli.number("memory-limit", 0, 0, LONG_MAX));
+    options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000, 100, 86400000));
     options.python = cli.get("python", options.python);
 
     Worker worker(options, std::move(registry));

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from . import _paths
@@ -19,6 +20,12 @@ def _die_with_parent():
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except Exception:
         pass
+
+
+def _child_setup():
+    # The death signal follows the *thread* that started the child: only the main thread
+    # lives as long as the process.
+    return _die_with_parent if threading.current_thread() is threading.main_thread() else None
 
 
 class LocalCluster:
@@ -61,7 +68,7 @@ class LocalCluster:
     def _start_server(self, port, args):
         cmd = [_paths.program("treadle-server"), "--host", self.host, "--port", str(port)] + args
         self.server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._output,
-                                       preexec_fn=_die_with_parent, text=True)
+                                       preexec_fn=_child_setup(), text=True)
         line = self.server.stdout.readline().split()
         if len(line) != 3 or line[0] != "listening":
             self.server.wait(5)
@@ -75,7 +82,7 @@ class LocalCluster:
         path = program if os.sep in program else _paths.program(program)
         cmd = [path, "{}:{}".format(self.host, self.port),
                "--cpus", str(cpus or self.cpus)] + self._worker_args + list(args)
-        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=_child_setup())
         self.workers.append(proc)
         return proc
 

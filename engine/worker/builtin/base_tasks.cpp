@@ -6,6 +6,7 @@
 
 #include "../../common/symbols.hpp"
 #include "../../data/plain.hpp"
+#include "../cancellation.hpp"
 #include "builtin.hpp"
 #include "task_checks.hpp"
 
@@ -54,7 +55,7 @@ DataPtr sleep_task(TaskContext& ctx) {
       seconds < 0 || seconds > max_sleep_seconds)
     throw TaskFailure(std::string(symbols::sleep) + " expects a duration between 0 and 1e9 seconds, got '" +
                       std::string(ctx.config) + "'");
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  if (!cancellation::sleep_for(ctx.id, seconds)) throw TaskFailure("cancelled");
   return ctx.inputs.empty() ? PlainData::from_string({}) : ctx.inputs[0];
 }
 

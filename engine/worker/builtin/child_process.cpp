@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "../cancellation.hpp"
 #include "../task_api.hpp"
 #include "task_checks.hpp"
 
@@ -64,10 +65,15 @@ ChildExit run_child(const ChildSpec& spec) {
   int error = posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attributes, argv.data(), environ);
   if (error != 0) throw TaskFailure("cannot execute '" + program + "': " + errno_text(error));
 
+  cancellation::register_program(spec.task, pid);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw TaskFailure("cannot wait for '" + program + "': " + errno_text(errno));
+    if (errno != EINTR) {
+      cancellation::unregister_program(spec.task);
+      throw TaskFailure("cannot wait for '" + program + "': " + errno_text(errno));
+    }
   }
+  cancellation::unregister_program(spec.task);
   if (WIFSIGNALED(status)) return ChildExit{true, WTERMSIG(status)};
   return ChildExit{false, WEXITSTATUS(status)};
 }

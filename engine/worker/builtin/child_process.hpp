@@ -4,9 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "../../common/ids.hpp"
+
 namespace treadle::builtin {
 
 struct ChildSpec {
+  TaskId task = 0;                // cancelling the task kills the program
   std::vector<std::string> args;  // args[0] is looked up in PATH unless it contains a '/'
   std::string cwd;
   std::string stdin_path;   // opened read-only

@@ -226,6 +226,7 @@ DataPtr run_task(TaskContext& ctx) {
 
   Sandbox sandbox(ctx.work_dir, ctx.id);
   ChildSpec spec;
+  spec.task = ctx.id;
   spec.stdin_path = "/dev/null";
   spec.args = prepare_inputs(ctx, config, sandbox, spec.stdin_path);
   spec.cwd = sandbox.work().string();

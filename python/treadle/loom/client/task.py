@@ -7,7 +7,9 @@ class ResourceRequest:
     __slots__ = ("cpus",)
 
     def __init__(self, cpus=0):
-        if not isinstance(cpus, int) or cpus < 0:
+        if isinstance(cpus, bool) or not isinstance(cpus, int):
+            raise TypeError("cpus must be an int, got {}".format(type(cpus).__name__))
+        if cpus < 0:
             raise ValueError("cpus must be a non-negative integer, got {!r}".format(cpus))
         self.cpus = cpus
 

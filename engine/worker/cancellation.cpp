@@ -1,0 +1,63 @@
+#include "cancellation.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace treadle::cancellation {
+namespace {
+std::mutex mutex;
+std::condition_variable woken;
+std::unordered_map<TaskId, pid_t> programs;
+std::unordered_set<TaskId> cancelled_tasks;
+bool everything = false;
+
+bool is_cancelled(TaskId task) { return everything || cancelled_tasks.count(task) != 0; }
+}  // namespace
+
+void register_program(TaskId task, pid_t pid) {
+  std::lock_guard<std::mutex> lock(mutex);
+  programs[task] = pid;
+  if (is_cancelled(task)) ::kill(pid, SIGKILL);  // cancelled while it was starting
+}
+
+void unregister_program(TaskId task) {
+  std::lock_guard<std::mutex> lock(mutex);
+  programs.erase(task);
+}
+
+bool sleep_for(TaskId task, double seconds) {
+  std::unique_lock<std::mutex> lock(mutex);
+  return !woken.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return is_cancelled(task); });
+}
+
+bool cancelled(TaskId task) {
+  std::lock_guard<std::mutex> lock(mutex);
+  return is_cancelled(task);
+}
+
+void cancel(TaskId task) {
+  std::lock_guard<std::mutex> lock(mutex);
+  cancelled_tasks.insert(task);
+  auto it = programs.find(task);
+  if (it != programs.end()) ::kill(it->second, SIGKILL);
+  woken.notify_all();
+}
+
+void cancel_all() {
+  std::lock_guard<std::mutex> lock(mutex);
+  everything = true;
+  for (auto& [task, pid] : programs) ::kill(pid, SIGKILL);
+  woken.notify_all();
+}
+
+void forget(TaskId task) {
+  std::lock_guard<std::mutex> lock(mutex);
+  cancelled_tasks.erase(task);
+}
+
+}  // namespace treadle::cancellation

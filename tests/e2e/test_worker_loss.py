@@ -1,0 +1,203 @@
+"""Workers die (SIGKILL) or stall (SIGSTOP) while the server has work for them."""
+
+import signal
+import time
+
+import pytest
+
+from conftest import TAG, assert_serving, python_program, tagged_processes, wait_until, _kill_all
+from treadle.loom.client import Client, TaskFailed, tasks
+
+
+def progress(client):
+    s = client.status()
+    return sum(w["tasks_done"] for w in s["workers"]), s
+
+
+def kill(proc):
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(5)
+
+
+@pytest.mark.timeout(90)
+def test_sigkill_a_worker_in_a_10000_task_graph(make_cluster, tmp_path):
+    cluster = make_cluster(workers=3, cpus=1, worker_args=["--workdir", str(tmp_path)])
+    client = Client(*cluster.address)
+    n = 10000
+    # 10,000 independent sleeps of 3 ms, each passing on its own number, merged through a tree:
+    # the result names every task exactly once, in order, so no lost or doubled piece goes unseen.
+    leaves = [tasks.sleep(0.003, tasks.const("{};".format(i))) for i in range(n)]
+    chunks = [tasks.merge(leaves[i:i + 100]) for i in range(0, n, 100)]
+    root = tasks.merge(chunks)
+    expected = "".join("{};".format(i) for i in range(n)).encode()
+    future = client.submit_one(root)
+
+    # kill a worker that has done part of the work, while most is still to do
+    done, status = wait_until(lambda: (lambda p: p if p[0] > 3000 else None)(progress(client)),
+                              timeout=30, interval=0.01, what="progress")
+    assert status["states"]["waiting"] > 0 and done < 15000, "too late for the kill: {}".format(status)
+    victim_index = max(range(3), key=lambda i: status["workers"][i]["tasks_done"])
+    victim_pid = int(status["workers"][victim_index]["name"].rsplit(":", 1)[1])
+    victim = next(w for w in cluster.workers if w.pid == victim_pid)
+    kill(victim)
+    assert victim.returncode == -signal.SIGKILL
+
+    assert future.gather() == expected
+    # the server noticed: one worker fewer, and not the killed one
+    status = wait_until(lambda: (lambda s: s if len(s["workers"]) == 2 else None)(client.status()),
+                        timeout=10, what="the server dropping the worker")
+    assert all(not w["name"].endswith(":{}".format(victim_pid)) for w in status["workers"])
+    assert_serving(client, workers=2)
+    client.close()
+
+
+@pytest.mark.timeout(60)
+def test_results_held_by_a_killed_worker_are_recomputed(make_cluster, tmp_path):
+    cluster = make_cluster(workers=2, cpus=1, worker_args=["--workdir", str(tmp_path)],
+                           server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    futures = client.submit([tasks.merge((tasks.const("r{}-".format(i)), tasks.const(str(i * i))))
+                             for i in range(200)])
+    client.wait(futures)
+    held = [w["tasks_done"] for w in client.status()["workers"]]
+    assert all(held), "both workers should hold some results: {}".format(held)
+    kill(cluster.workers[0])
+    wait_until(lambda: len(client.status()["workers"]) == 1, timeout=10, what="the server dropping the worker")
+    assert client.gather(futures) == ["r{}-{}".format(i, i * i).encode() for i in range(200)]
+    client.close()
+
+
+@pytest.mark.timeout(60)
+def test_only_worker_for_a_cpus2_task_dies(make_cluster, tmp_path):
+    cluster = make_cluster(workers=0, worker_args=["--workdir", str(tmp_path)], server_args=["--worker-timeout", "1000"])
+    small = cluster.add_worker(cpus=1)
+    big = cluster.add_worker(cpus=2)
+    cluster.wait_for_workers(2)
+    client = Client(*cluster.address)
+    t = tasks.run(python_program("import time; time.sleep(30)"), request=tasks.cpus(2))
+    future = client.submit_one(t)
+    wait_until(lambda: client.status()["states"]["running"] == 1, timeout=10, what="the task running")
+    big_status = next(w for w in client.status()["workers"] if w["cpus"] == 2)
+    assert big_status["free_cpus"] == 0
+    kill(big)
+    start = time.monotonic()
+    with pytest.raises(TaskFailed) as info:
+        future.wait()
+    assert time.monotonic() - start < 15
+    assert "2 cpus" in str(info.value)
+    # the 1-cpu worker still serves light and 1-cpu work
+    assert small.poll() is None
+    assert_serving(client, workers=1)
+    assert client.submit_one(tasks.run("/bin/echo fine")).gather() == b"fine\n"
+    client.close()
+    # The program of the killed worker is an orphan now (SIGKILL leaves the worker no chance).
+    _kill_all(tagged_processes())
+
+
+@pytest.mark.timeout(60)
+def test_all_workers_lost_then_a_new_one_joins(make_cluster, tmp_path):
+    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path)],
+                           server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    leaves = [tasks.sleep(0.01, tasks.const("{},".format(i))) for i in range(400)]
+    future = client.submit_one(tasks.merge(leaves))
+    wait_until(lambda: progress(client)[0] > 20, timeout=10, interval=0.01, what="progress")
+    kill(cluster.workers[0])
+    wait_until(lambda: not client.status()["workers"], timeout=10, what="the server dropping the worker")
+    cluster.add_worker()
+    assert future.gather() == "".join("{},".format(i) for i in range(400)).encode()
+    client.close()
+
+
+@pytest.mark.timeout(60)
+def test_stalled_worker_is_dropped_and_work_goes_on(make_cluster, tmp_path):
+    cluster = make_cluster(workers=2, cpus=1, worker_args=["--workdir", str(tmp_path)],
+                           server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    stalled = cluster.workers[0]
+    stalled.send_signal(signal.SIGSTOP)
+    try:
+        leaves = [tasks.sleep(0.001, tasks.const("{}.".format(i))) for i in range(300)]
+        future = client.submit_one(tasks.merge(leaves))
+        assert future.gather() == "".join("{}.".format(i) for i in range(300)).encode()
+        wait_until(lambda: len(client.status()["workers"]) == 1, timeout=10, what="the stalled worker dropped")
+    finally:
+        stalled.send_signal(signal.SIGCONT)
+    client.close()
+
+
+@pytest.mark.timeout(40)
+def test_worker_declared_lost_rejoins_or_exits(make_cluster, tmp_path):
+    cluster = make_cluster(workers=2, cpus=1, worker_args=["--workdir", str(tmp_path)],
+                           server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    stalled = cluster.workers[0]
+    stalled.send_signal(signal.SIGSTOP)
+    wait_until(lambda: len(client.status()["workers"]) == 1, timeout=10, what="the stalled worker dropped")
+    stalled.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if stalled.poll() is not None or len(client.status()["workers"]) == 2:
+            break
+        time.sleep(0.1)
+    rejoined = len(client.status()["workers"]) == 2
+    client.close()
+    if stalled.poll() is None and not rejoined:
+        pytest.fail("the worker is neither in the cluster nor gone")
+
+
+@pytest.mark.timeout(40)
+def test_sigterm_worker_ends_its_running_program(make_cluster, tmp_path):
+    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path)])
+    client = Client(*cluster.address)
+    worker = cluster.workers[0]
+    try:
+        future = client.submit_one(tasks.run(python_program("import time; time.sleep(25)")))
+        wait_until(lambda: client.status()["states"]["running"] == 1, timeout=10, what="the program running")
+        assert len(tagged_processes()) == 1
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(5)
+        except Exception:
+            pytest.fail("the worker did not exit within 5 s of SIGTERM")
+        deadline = time.monotonic() + 3
+        while tagged_processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if tagged_processes():
+            pytest.fail("the worker's program outlived it")
+    finally:
+        client.close()
+        if worker.poll() is None:
+            kill(worker)
+        _kill_all(tagged_processes())
+
+
+@pytest.mark.timeout(30)
+def test_idle_worker_exits_when_the_server_dies(make_cluster, tmp_path):
+    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path), "--server-timeout", "1500"])
+    worker = cluster.workers[0]
+    cluster.server.kill()
+    cluster.server.wait(5)
+    start = time.monotonic()
+    worker.wait(10)
+    assert time.monotonic() - start < 6
+    assert not list(tmp_path.iterdir()), "the worker left its work directory behind"
+
+
+@pytest.mark.timeout(30)
+def test_busy_worker_exits_when_the_server_dies(make_cluster, tmp_path):
+    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path), "--server-timeout", "1000"])
+    worker = cluster.workers[0]
+    client = Client(*cluster.address)
+    future = client.submit_one(tasks.sleep(25))  # noqa: F841 - kept, or it is released
+    wait_until(lambda: client.status()["states"]["running"] == 1, timeout=10, what="the sleep running")
+    client.close()
+    cluster.server.kill()
+    cluster.server.wait(5)
+    try:
+        worker.wait(6)
+    except Exception:
+        pytest.fail("the worker still runs 6 s after its server died")
+    finally:
+        if worker.poll() is None:
+            kill(worker)
