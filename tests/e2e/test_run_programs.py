@@ -75,6 +75,16 @@ def test_output_that_is_a_directory(client):
         gather(client, tasks.run(("/bin/sh", "-c", "mkdir d"), outputs=("d",)))
 
 
+@pytest.mark.parametrize("script,output", [
+    ("ln -s /etc/hostname out", "out"),
+    ("mkdir d && ln -s /etc d/e", "d/e/hostname"),
+], ids=["link", "linked-folder"])
+def test_outputs_that_are_links_are_refused(client, script, output):
+    # a link would let a task read any file the worker can read
+    with pytest.raises(TaskFailed, match="is a link"):
+        gather(client, tasks.run(("/bin/sh", "-c", script), outputs=(output,)))
+
+
 def test_program_that_is_not_executable(client):
     with pytest.raises(TaskFailed, match="cannot execute '/etc/hostname'"):
         gather(client, tasks.run("/etc/hostname"))

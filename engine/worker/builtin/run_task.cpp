@@ -213,8 +213,13 @@ DataPtr collect_output(const std::string& name, const Sandbox& sandbox, const st
   check_file_name(name, "output");
   fs::path path = sandbox.work() / name;
   std::error_code error;
-  auto status = fs::status(path, error);
+  auto status = fs::symlink_status(path, error);
   if (!fs::exists(status)) throw TaskFailure("program did not create output file '" + name + "'");
+  // An output must be a file the program wrote in its directory: a link (itself, or through a
+  // linked folder) could make the worker read any file it can.
+  fs::path real = fs::weakly_canonical(path, error), root = fs::weakly_canonical(sandbox.work(), error);
+  auto inside = std::mismatch(root.begin(), root.end(), real.begin(), real.end()).first == root.end();
+  if (fs::is_symlink(status) || !inside) fail("output '" + name + "' is a link; outputs must be files the program wrote");
   if (!fs::is_regular_file(status)) fail("output '" + name + "' is not a regular file");
   return PlainData::map_file(path.string());
 }
