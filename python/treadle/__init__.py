@@ -9,6 +9,7 @@ from .api import (Client, TaskFunction, as_completed, default_client, gather, ma
                   submit, task, wait)
 from .cluster import LocalCluster, local_cluster
 from .future import Future, TaskError
+from .magics import load_ipython_extension, unload_ipython_extension  # noqa: F401 (%load_ext treadle)
 
 __version__ = "0.1.0"
 __all__ = ["Client", "Future", "LocalCluster", "TaskError", "TaskFunction", "as_completed", "default_client",

@@ -1,0 +1,75 @@
+// xtreadle: the treadle Jupyter kernel.
+//
+//   xtreadle -f CONNECTION_FILE
+//
+// Order matters (see ../shared notes on xeus on Debian, summarised in kernel/README.md):
+// SIGINT is blocked before any thread exists; CPython starts as /usr/bin/python3 with only
+// argv[0]; the kernel is built on this thread, which holds the GIL for the interpreter's
+// configure(), then serves the shell channel until shutdown ends the process (std::exit).
+#include <Python.h>
+
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "xeus/xeus_context.hpp"
+#include "xeus/xkernel.hpp"
+#include "xeus/xkernel_configuration.hpp"
+#include "xeus/xserver_shell_main.hpp"
+
+#include "history_manager.hpp"
+#include "iopub_channel.hpp"
+#include "sigint_window.hpp"
+#include "treadle_interpreter.hpp"
+
+namespace {
+
+const char* usage = "usage: xtreadle -f CONNECTION_FILE\n  The treadle Jupyter kernel (kernelspec 'treadle').\n";
+
+std::string connection_file(int argc, char* argv[]) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "-f") == 0 || std::strcmp(argv[i], "--connection-file") == 0) return argv[i + 1];
+  return {};
+}
+
+void start_python(char* argv0) {
+  PyConfig config;
+  PyConfig_InitPythonConfig(&config);
+  config.parse_argv = 0;  // sys.argv is [argv0]: the shell would otherwise read -f
+  // Debian's interpreter: sys.executable, prefix and site-packages follow from it.
+  // (xeus-python's set_pythonhome() would derive them from this program's location.)
+  PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, TREADLE_PYTHON_EXECUTABLE);
+  if (!PyStatus_Exception(status)) status = PyConfig_SetBytesArgv(&config, 1, &argv0);
+  if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
+  PyConfig_Clear(&config);
+  if (PyStatus_Exception(status)) Py_ExitStatusException(status);
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  using namespace treadle::kernel;
+  block_sigint();  // before any thread: every thread inherits the blocked mask
+
+  std::string file = connection_file(argc, argv);
+  if (file.empty()) {
+    std::cerr << usage;
+    return 2;
+  }
+
+  start_python(argv[0]);  // this thread holds the GIL from here until configure() releases it
+
+  xeus::xconfiguration config = xeus::load_configuration(file);
+  auto context = xeus::make_context<zmq::context_t>();
+  auto channel = std::make_shared<IOPubChannel>(context->m_context, config);
+  auto interpreter = std::make_unique<TreadleInterpreter>(channel);
+  TreadleInterpreter* shell = interpreter.get();
+  auto history = std::make_unique<HistoryManager>([shell] { return shell->execution_count(); });
+
+  xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::move(interpreter),
+                       xeus::make_xserver_shell_main, std::move(history), nullptr, xeus::make_null_debugger,
+                       nl::json::object(), nl::json::error_handler_t::replace);
+  kernel.start();  // returns only if the shell loop ends without std::exit
+  return 0;
+}

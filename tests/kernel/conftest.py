@@ -1,0 +1,115 @@
+"""The kernel tests drive real kernels through jupyter_client: the treadle kernel (xtreadle,
+kernelspec "treadle" installed under prefix/share/jupyter) and Debian's ipykernel ("python3")
+with %load_ext treadle. tests/conftest.py already put the installed package on PYTHONPATH and
+a random $TREADLE_SECRET in the environment, which the kernels inherit."""
+
+import os
+import re
+import threading
+import time
+
+import psutil
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+JUPYTER_DIR = os.path.join(ROOT, "prefix", "share", "jupyter")
+KERNEL_DIR = os.path.join(JUPYTER_DIR, "kernels", "treadle")
+
+os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in [JUPYTER_DIR, os.environ.get("JUPYTER_PATH")] if p)
+
+if not os.path.exists(os.path.join(KERNEL_DIR, "kernel.json")):
+    pytest.skip("the treadle kernelspec is not installed (./setup.sh build)", allow_module_level=True)
+
+
+class Kernel:
+    """A kernel started from its kernelspec, with a blocking client."""
+
+    def __init__(self, name="treadle"):
+        from jupyter_client.manager import KernelManager
+        self.km = KernelManager(kernel_name=name)
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=30)
+
+    @property
+    def pid(self):
+        return self.km.provisioner.pid
+
+    def run(self, code, timeout=30, interrupt_after=None):
+        """Executes code; returns (reply content, outputs, seconds). Outputs are tuples:
+        ("stdout"|"stderr", text), (msg_type, data) for results and displays, ("error", ename, evalue)."""
+        outputs = []
+
+        def hook(msg):
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                outputs.append((content["name"], content["text"]))
+            elif kind in ("execute_result", "display_data"):
+                outputs.append((kind, content["data"]))
+            elif kind == "error":
+                outputs.append(("error", content["ename"], content["evalue"]))
+
+        timer = None
+        if interrupt_after is not None:
+            timer = threading.Timer(interrupt_after, self.km.interrupt_kernel)
+            timer.start()
+        start = time.monotonic()
+        try:
+            reply = self.kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return reply["content"], outputs, time.monotonic() - start
+
+    def processes(self):
+        """The kernel's descendants (workers, executors)."""
+        try:
+            return psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def shutdown(self):
+        if self.km.has_kernel:
+            self.kc.stop_channels()
+            self.km.shutdown_kernel()
+
+
+def text(outputs, stream="stdout"):
+    return "".join(o[1] for o in outputs if o[0] == stream)
+
+
+def results(outputs):
+    return [o[1] for o in outputs if o[0] in ("execute_result", "display_data")]
+
+
+def errors(outputs):
+    return [o for o in outputs if o[0] == "error"]
+
+
+def alive(procs):
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+@pytest.fixture
+def kernel():
+    k = Kernel("treadle")
+    yield k
+    k.shutdown()
+
+
+@pytest.fixture
+def ipykernel():
+    k = Kernel("python3")
+    yield k
+    k.shutdown()
+
+
+STARTED = re.compile(r"treadle: started (\d+) local workers?")
