@@ -48,7 +48,7 @@ ComputeBatch ComputeBatch::decode(Message& m) {
 }
 
 Message FinishedBatch::encode() && {
-  Message m(json{{"op", op::finished}});
+  Message m(json{{"op", op::finished}, {"transfer_peers", transfer_peers}});
   m.frames.push_back(frame_of(ids));
   m.frames.push_back(frame_of(sizes));
   m.frames.push_back(frame_of(lengths));
@@ -56,11 +56,16 @@ Message FinishedBatch::encode() && {
   m.frames.push_back(frame_of(end_us));
   m.frames.push_back(frame_of(started));
   m.frames.push_back(frame_of(replicas));
+  m.frames.push_back(frame_of(lanes));
+  m.frames.push_back(frame_of(transfer_from));
+  m.frames.push_back(frame_of(transfer_sizes));
+  m.frames.push_back(frame_of(transfer_start_us));
+  m.frames.push_back(frame_of(transfer_end_us));
   return m;
 }
 
 FinishedBatch FinishedBatch::decode(Message& m) {
-  if (m.frames.size() != 7) throw ProtocolError("finished needs 7 frames");
+  if (m.frames.size() != 12) throw ProtocolError("finished needs 12 frames");
   FinishedBatch b;
   b.ids = column_of<TaskId>(m.frames[0]);
   b.sizes = column_of<std::uint64_t>(m.frames[1]);
@@ -69,9 +74,25 @@ FinishedBatch FinishedBatch::decode(Message& m) {
   b.end_us = column_of<std::int64_t>(m.frames[4]);
   b.started = column_of<TaskId>(m.frames[5]);
   b.replicas = column_of<TaskId>(m.frames[6]);
-  std::size_t n = b.ids.size();
-  if (b.sizes.size() != n || b.lengths.size() != n || b.start_us.size() != n || b.end_us.size() != n)
+  b.lanes = column_of<std::uint32_t>(m.frames[7]);
+  b.transfer_from = column_of<std::uint32_t>(m.frames[8]);
+  b.transfer_sizes = column_of<std::uint64_t>(m.frames[9]);
+  b.transfer_start_us = column_of<std::int64_t>(m.frames[10]);
+  b.transfer_end_us = column_of<std::int64_t>(m.frames[11]);
+  try {
+    b.transfer_peers = m.header.value("transfer_peers", std::vector<std::string>{});
+  } catch (const json::exception& e) {
+    throw ProtocolError(std::string("finished header: ") + e.what());
+  }
+  std::size_t n = b.ids.size(), t = b.replicas.size();
+  if (b.sizes.size() != n || b.lengths.size() != n || b.start_us.size() != n || b.end_us.size() != n ||
+      b.lanes.size() != n)
     throw ProtocolError("finished columns do not agree");
+  if (b.transfer_from.size() != t || b.transfer_sizes.size() != t || b.transfer_start_us.size() != t ||
+      b.transfer_end_us.size() != t)
+    throw ProtocolError("finished transfer columns do not agree");
+  for (auto from : b.transfer_from)
+    if (from >= b.transfer_peers.size()) throw ProtocolError("finished transfer peer index out of range");
   return b;
 }
 

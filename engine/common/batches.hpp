@@ -35,8 +35,15 @@ struct FinishedBatch {
   std::vector<std::uint64_t> lengths;
   std::vector<std::int64_t> start_us;  // worker's clock, for traces
   std::vector<std::int64_t> end_us;
+  std::vector<std::uint32_t> lanes;    // where it ran: 0 the event loop, 1 a thread, 2 + i executor i
   std::vector<TaskId> started;         // tasks that began on a thread (light inline ones don't say)
   std::vector<TaskId> replicas;        // objects this worker fetched and now also holds
+  // Those fetches, for traces: from which peer (index into transfer_peers), how big, when.
+  std::vector<std::string> transfer_peers;
+  std::vector<std::uint32_t> transfer_from;
+  std::vector<std::uint64_t> transfer_sizes;
+  std::vector<std::int64_t> transfer_start_us;
+  std::vector<std::int64_t> transfer_end_us;
 
   bool empty() const { return ids.empty() && started.empty() && replicas.empty(); }
   Message encode() &&;

@@ -176,6 +176,19 @@ class PyConnection {
     if (!ids.empty() && conn_) conn_->post(Message(json{{"op", op::release}, {"ids", ids}}));
   }
 
+  // Recent trace events; `path` (if given) makes the server record everything into it.
+  py::object trace(std::size_t limit, py::object path) {
+    json h{{"op", op::trace}, {"limit", limit}};
+    if (!path.is_none()) h["path"] = path.cast<std::string>();
+    auto reply = conn_->request(Message(std::move(h)));
+    wait_interruptibly(*conn_, *reply, sink_);
+    Message& r = reply->messages().back();
+    if (r.op() != op::trace_reply) raise_error(r);
+    r.header.erase("op");
+    r.header.erase("req");
+    return py::module_::import("json").attr("loads")(r.header.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
   py::object status() {
     auto reply = conn_->request(Message(json{{"op", op::status}}));
     wait_interruptibly(*conn_, *reply, sink_);
@@ -265,6 +278,7 @@ PYBIND11_MODULE(_engine, m) {
       .def("fetch", &PyConnection::fetch)
       .def("release", &PyConnection::release)
       .def("status", &PyConnection::status)
+      .def("trace", &PyConnection::trace, py::arg("limit") = 100000, py::arg("path") = py::none())
       .def("close", &PyConnection::close)
       .def("set_output_handler", &PyConnection::set_output_handler)
       .def("poll_output", &PyConnection::poll_output)

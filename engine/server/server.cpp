@@ -12,10 +12,16 @@
 #include "../common/protocol.hpp"
 #include "client_requests.hpp"
 #include "scheduler.hpp"
+#include "trace_recorder.hpp"
 #include "wire_plan.hpp"
 
 namespace treadle {
 namespace {
+
+std::int64_t wall_clock_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 std::int64_t now_ms() {
   using namespace std::chrono;
@@ -77,6 +83,9 @@ class ServerLoop final : public SchedulerActions {
   zmq::socket_t& router_;
   Scheduler scheduler_{*this};
   ClientRequests requests_;
+  TraceRecorder trace_;
+  void record_finished(WorkerId worker, const FinishedBatch& b);
+  void trace(const std::string& routing, Message& m);
   std::unordered_map<std::string, Peer> peers_;
   std::vector<std::string> worker_routing_;
   std::vector<Outbox> outboxes_;
@@ -158,6 +167,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
     if (op == op::release) return release(routing, m);
     if (op == op::status) return status(routing, m);
     if (op == op::watch) return watch(routing, m);
+    if (op == op::trace) return trace(routing, m);
     if (op == op::bye) return lose_peer(routing, "said goodbye");
   }
   reply_error(routing, m.header.value("req", json()), "unknown op '" + op + "'");
@@ -175,6 +185,8 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
                                     m.header.at("types").get<std::vector<std::string>>());
     worker_routing_.push_back(routing);
     outboxes_.emplace_back();
+    trace_.record({TraceEvent::Kind::worker_joined, peer.id, 0, 0, wall_clock_us(), wall_clock_us(), 0,
+                   trace_.intern_label(peer.name), 0});
     log::info("worker ", peer.name, " joined with ", m.header["cpus"].get<int>(), " cpus at ",
               m.header["data_address"].get<std::string>());
   } else if (role == "client") {
@@ -373,10 +385,48 @@ void ServerLoop::status(const std::string& routing, Message& m) {
 
 void ServerLoop::finished(Peer& peer, Message& m) {
   FinishedBatch b = FinishedBatch::decode(m);
+  record_finished(peer.id, b);
   for (TaskId id : b.started) scheduler_.task_started(peer.id, id);
   for (std::size_t i = 0; i < b.ids.size(); ++i)
     scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i]);
   for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
+}
+
+void ServerLoop::record_finished(WorkerId worker, const FinishedBatch& b) {
+  for (std::size_t i = 0; i < b.ids.size(); ++i) {
+    TaskId id = b.ids[i];
+    if (!scheduler_.exists(id)) continue;
+    trace_.record({TraceEvent::Kind::task, worker, b.lanes[i], id, b.start_us[i], b.end_us[i], b.sizes[i],
+                   trace_.intern_label(scheduler_.label(id)),
+                   trace_.intern_type(scheduler_.type_name(scheduler_.task(id).type))});
+  }
+  for (std::size_t i = 0; i < b.replicas.size(); ++i) {
+    // The sender, by its data address.
+    std::uint32_t from = no_worker;
+    for (auto& w : scheduler_.workers())
+      if (w->data_address == b.transfer_peers[b.transfer_from[i]]) from = w->id;
+    trace_.record({TraceEvent::Kind::transfer, worker, from, b.replicas[i], b.transfer_start_us[i],
+                   b.transfer_end_us[i], b.transfer_sizes[i], 0, 0});
+  }
+  trace_.flush();  // a batch at a time: the file is readable while the run goes on
+}
+
+// {limit}: recent events; {path}: record everything from now on into path (empty: stop).
+void ServerLoop::trace(const std::string& routing, Message& m) {
+  json req = m.header.value("req", json());
+  try {
+    if (m.header.contains("path")) trace_.write_to(m.header["path"].get<std::string>());
+  } catch (const std::exception& e) {
+    return reply_error(routing, req, e.what());
+  }
+  json reply = trace_.recent(m.header.value("limit", std::size_t{100000}));
+  json workers = json::array();
+  for (auto& w : scheduler_.workers())
+    workers.push_back({{"id", w->id}, {"name", w->name}, {"cpus", w->cpus}, {"alive", w->alive}});
+  reply["workers"] = std::move(workers);
+  reply["op"] = op::trace_reply;
+  reply["req"] = req;
+  send_message(router_, Message(std::move(reply)), routing);
 }
 
 void ServerLoop::reply_error(const std::string& routing, const json& req, const std::string& message) {
@@ -399,6 +449,8 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
   Peer peer = it->second;
   peers_.erase(it);
   if (peer.role == Peer::Role::worker) {
+    trace_.record({TraceEvent::Kind::worker_lost, peer.id, 0, 0, wall_clock_us(), wall_clock_us(), 0,
+                   trace_.intern_label(peer.name + " (" + reason + ")"), 0});
     scheduler_.remove_worker(peer.id, reason);
     outboxes_[peer.id] = Outbox{};
     // Fetches it was uploading: wait for the recomputed data and ask again.

@@ -346,6 +346,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     drain_output(e, e.err, "stderr");
     ExecutorResult r;
     r.id = header.value("id", TaskId{0});
+    r.executor = static_cast<unsigned>(&e - executors_.data());
     r.start_us = e.started_us;
     r.end_us = wall_us();
     if (op == "failed") {

@@ -27,6 +27,7 @@ inline constexpr TaskId no_producer = ~TaskId{0};
 
 struct ExecutorResult {
   TaskId id = 0;
+  unsigned executor = 0;  // which one ran it (for traces)
   DataPtr data;          // the result, unless failed or redirected
   std::string error;     // set when the task failed
   bool retry = false;    // never started (its executor died first): run it again

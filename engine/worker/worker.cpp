@@ -74,6 +74,9 @@ struct PendingTask {
   bool cancelled = false;
 };
 
+// Where a task ran, for traces (FinishedBatch::lanes).
+constexpr std::uint32_t lane_loop = 0, lane_thread = 1, lane_executor = 2;
+
 struct ThreadResult {
   TaskId id;
   DataPtr data;
@@ -105,6 +108,7 @@ struct Worker::Impl {
   std::unordered_map<TaskId, PendingTask> tasks;
   std::unordered_map<TaskId, std::vector<TaskId>> waiting_for;  // input -> tasks needing it
   std::unordered_set<TaskId> fetching;
+  std::unordered_map<TaskId, std::pair<std::string, std::int64_t>> fetch_started;  // peer, when
   std::deque<TaskId> runnable;
   // Signed: Python tasks waiting in an executor's pipe count before they start.
   std::int64_t free_cpus = 0;
@@ -127,7 +131,7 @@ struct Worker::Impl {
   void pack_objects(const std::vector<TaskId>& ids, Message& reply);
   void run_ready();
   void start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry);
-  void complete(TaskId id, DataPtr data, std::int64_t start, std::int64_t end);
+  void complete(TaskId id, DataPtr data, std::int64_t start, std::int64_t end, std::uint32_t lane);
   void fail(TaskId id, const std::string& message);
   void arrived(TaskId id);
   zmq::socket_t& peer(const std::string& address);
@@ -275,7 +279,7 @@ int Worker::Impl::loop() {
           tasks.erase(it);
           continue;
         }
-        if (r.data) complete(r.id, std::move(r.data), r.start_us, r.end_us);
+        if (r.data) complete(r.id, std::move(r.data), r.start_us, r.end_us, lane_thread);
         else fail(r.id, r.error);
       }
     }
@@ -340,6 +344,7 @@ void Worker::Impl::on_server_message(Message& m) {
         if (w->second.empty()) {
           waiting_for.erase(w);
           fetching.erase(in);
+          fetch_started.erase(in);
         }
       }
       if (on_executor.erase(id)) {
@@ -410,7 +415,10 @@ void Worker::Impl::on_compute(Message& m) {
     if (ready) runnable.push_back(id);
   }
   for (auto& [peer_index, ids] : to_fetch) {
-    send_message(peer(b.peers[peer_index]), Message(json{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", ids}}));
+    const std::string& address = b.peers[peer_index];
+    std::int64_t now = wall_us();
+    for (TaskId in : ids) fetch_started[in] = {address, now};
+    send_message(peer(address), Message(json{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", ids}}));
   }
 }
 
@@ -445,15 +453,29 @@ void Worker::Impl::on_peer_data(Message& m) {
   for (auto& [id, data] : decode_objects(m.header, m.frames)) {
     fetching.erase(id);
     if (!data) {
+      fetch_started.erase(id);
       auto waiters = std::move(waiting_for[id]);
       waiting_for.erase(id);
       for (TaskId t : waiters)
         if (tasks.count(t)) fail(t, "input task " + std::to_string(id) + " was no longer on the worker that had it");
       continue;
     }
-    if (!waiting_for.count(id)) continue;  // nobody needs it any more (cancelled meanwhile)
-    store->put(id, std::move(data));
+    auto started = fetch_started.find(id);
+    if (!waiting_for.count(id)) {  // nobody needs it any more (cancelled meanwhile)
+      if (started != fetch_started.end()) fetch_started.erase(started);
+      continue;
+    }
+    std::string from = started != fetch_started.end() ? started->second.first : std::string("?");
+    std::int64_t since = started != fetch_started.end() ? started->second.second : wall_us();
+    if (started != fetch_started.end()) fetch_started.erase(started);
+    auto peer_index = std::find(report.transfer_peers.begin(), report.transfer_peers.end(), from);
+    if (peer_index == report.transfer_peers.end()) peer_index = report.transfer_peers.insert(peer_index, from);
     report.replicas.push_back(id);
+    report.transfer_from.push_back(static_cast<std::uint32_t>(peer_index - report.transfer_peers.begin()));
+    report.transfer_sizes.push_back(data->size());
+    report.transfer_start_us.push_back(since);
+    report.transfer_end_us.push_back(wall_us());
+    store->put(id, std::move(data));
     arrived(id);
   }
 }
@@ -561,14 +583,16 @@ void Worker::Impl::start(TaskId id, PendingTask& t, const TaskRegistry::Entry& e
   try {
     DataPtr out = entry.run(ctx);
     if (!out) return fail(id, "the task produced no data");
-    complete(id, std::move(out), begin, wall_us());
+    complete(id, std::move(out), begin, wall_us(), lane_loop);
   } catch (const std::exception& e) {
     fail(id, e.what());
   }
 }
 
-void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us) {
+void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us,
+                            std::uint32_t lane) {
   report.ids.push_back(id);
+  report.lanes.push_back(lane);
   report.sizes.push_back(data->size());
   report.lengths.push_back(data->length());
   report.start_us.push_back(start_us);
@@ -603,7 +627,7 @@ void Worker::Impl::executor_finished(ExecutorResult& r) {
     send_message(*server, std::move(m));
     return;
   }
-  complete(r.id, std::move(r.data), r.start_us, r.end_us);
+  complete(r.id, std::move(r.data), r.start_us, r.end_us, lane_executor + r.executor);
 }
 
 void Worker::Impl::task_output(TaskId id, const std::string& stream, std::string_view text) {

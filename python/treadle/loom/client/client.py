@@ -129,6 +129,15 @@ class Client:
 
     # -- the rest --------------------------------------------------------------------------------
 
+    def set_trace(self, path):
+        """Records everything that runs from now on into the directory ``path`` (as HyperLoom):
+        ``python3 -m treadle.report path`` makes a report of it. The path is the server's."""
+        self._call(lambda _: self._conn.trace(0, str(path)), None)
+
+    def trace(self, limit=100000):
+        """The server's recent trace events (see treadle.trace)."""
+        return self._call(lambda _: self._conn.trace(limit), None)
+
     def status(self):
         """The server's view: workers, task counts by state, memory."""
         return self._call(lambda _: self._live.status(), None)
