@@ -54,6 +54,10 @@ class Client:
         self._watched = set()
         self._counter = itertools.count()
         self.address = (host, port)
+        # As in Dask: the first client made is the one decorated functions use.
+        with _default_lock:
+            if _default["client"] is None:
+                _default["client"] = self
 
     # -- making tasks ------------------------------------------------------------------------
 
@@ -146,10 +150,17 @@ class Client:
 
     # -- results ---------------------------------------------------------------------------------
 
+    def _own(self, flat):
+        for f in flat:
+            if f._client is not self:
+                raise ValueError("{!r} belongs to another client (the futures of a client are gathered by that "
+                                 "client; decorated functions use treadle.default_client())".format(f))
+
     def gather(self, futures, timeout=None):
         """The results of futures; any structure of lists, tuples and dicts is kept."""
         flat = []
         _collect(futures, flat)
+        self._own(flat)
         self.flush()
         loom = [f._loom for f in flat if not f._has_value]
         if loom:
@@ -162,17 +173,22 @@ class Client:
                 if not f._has_value:
                     f._value = next(it)
                     f._has_value = True
+                    self._settled.pop(f._loom.task_id, None)  # done() and as_completed() know
         return _rebuild(futures)
 
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
         flat = []
         _collect(futures, flat)
+        self._own(flat)
         self.flush()
+        loom = [f._loom for f in flat if not f._has_value]
         try:
-            self._loom.wait([f._loom for f in flat if not f._has_value])
+            self._loom.wait(loom)
         except TaskFailed as error:
             raise TaskError.from_error(error) from None
+        for f in loom:  # the server's own word on them may still be on its way: done() is True now
+            self._settled[f.task_id] = True
 
     def as_completed(self, futures):
         """Yields the futures as their tasks end (failed ones too: result() raises)."""
@@ -185,13 +201,9 @@ class Client:
         waiting = set(by_id)
         conn = self._loom._conn
         while waiting:
-            ready = [i for i in waiting if i in self._settled]
+            ready = [i for i in waiting if i in self._settled or all(f._has_value for f in by_id[i])]
             if not ready:
-                finished, failed = conn.settled(1.0)
-                for i in finished:
-                    self._settled[i] = True
-                for i in failed:
-                    self._settled[i] = False
+                self._take_settled(conn.settled(1.0))
                 continue
             for i in ready:
                 waiting.discard(i)
@@ -207,13 +219,26 @@ class Client:
         if future._loom is None:
             return False
         task_id = future._loom.task_id
+        conn = self._loom._conn
+        first_look = task_id not in self._watched
         self._watch([task_id])
-        finished, failed = self._loom._conn.settled(0.0)
+        self._take_settled(conn.settled(0.0))
+        if first_look and task_id not in self._settled:
+            # The server answers the watch of a task that has ended at the end of its turn,
+            # after the replies of that turn: round trips give that answer time to arrive.
+            for _ in range(2):
+                conn.status()
+                self._take_settled(conn.settled(0.0))
+                if task_id in self._settled:
+                    break
+        return task_id in self._settled
+
+    def _take_settled(self, settled):
+        finished, failed = settled
         for i in finished:
             self._settled[i] = True
         for i in failed:
             self._settled[i] = False
-        return task_id in self._settled
 
     def release(self, futures):
         """Frees results on the workers."""
@@ -231,6 +256,9 @@ class Client:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+        with _default_lock:
+            if _default["client"] is self:
+                _default["client"] = None
         self._loom.close()
 
     def __enter__(self):
