@@ -157,10 +157,15 @@ void ExecutorPool::stop(Executor& e, bool kill) {
   e.pid = -1;
 }
 
+std::size_t ExecutorPool::depth() const {
+  if (task_us_ <= 0) return 2;
+  return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 16.0));
+}
+
 bool ExecutorPool::has_idle() const {
   if (executors_.empty()) return true;
   for (auto& e : executors_)
-    if (e.tasks.size() < depth) return true;
+    if (e.tasks.size() < depth()) return true;
   return false;
 }
 
@@ -218,8 +223,9 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
     log::info("started ", size_, " Python executor", size_ > 1 ? "s" : "");
   }
   Executor* least = nullptr;
+  const std::size_t limit = depth();
   for (auto& e : executors_)
-    if (e.tasks.size() < depth && (!least || e.tasks.size() < least->tasks.size())) least = &e;
+    if (e.tasks.size() < limit && (!least || e.tasks.size() < least->tasks.size())) least = &e;
   if (!least) throw std::logic_error("no idle executor");
   Executor& e = *least;
   std::vector<std::string_view> blobs;
@@ -373,6 +379,8 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       }
     }
     if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
+    double took = static_cast<double>(r.end_us - r.start_us);
+    task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
     e.started_us = r.end_us;
     e.output_tail.clear();
     finished.push_back(std::move(r));

@@ -77,7 +77,10 @@ class ExecutorPool {
   json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
                 std::vector<DataPtr>& keep);
 
-  static constexpr std::size_t depth = 2;  // tasks in flight per executor
+  // Tasks in flight per executor: 2 (one runs, one waits in the pipe), more for tasks that
+  // take under a millisecond, so replies come in batches and are reported together.
+  std::size_t depth() const;
+  double task_us_ = 0;  // moving average of task durations
   unsigned size_;
   std::string python_;
   std::filesystem::path work_dir_;

@@ -315,7 +315,7 @@ def task(fn=None, *, label=None, cpus=1, client=None):
 # -- the default client --------------------------------------------------------------------------
 
 _default = {"client": None, "cluster": None}
-_default_lock = threading.Lock()
+_default_lock = threading.RLock()  # default_client() makes a Client, which registers itself
 
 
 def default_client():
