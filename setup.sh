@@ -22,7 +22,7 @@ APT_PACKAGES=(
   python3-nbclient python3-nbformat python3-ipykernel jupyter-client
   xeus-dev xeus-python-dev python3-xeus-python-shell xtl-dev
   python3-jupyter-kernel-test jupyter-notebook
-  iproute2 procps
+  iproute2 procps openssh-server
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
