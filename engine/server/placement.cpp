@@ -4,7 +4,8 @@
 // busy worker that fits. A light task whose consumer will meet an input already placed
 // somewhere goes there too, and a light task whose inputs are all being computed on one
 // worker is sent there at once ("chained"): the worker starts it the moment its inputs
-// exist, with no round trip to the server per step.
+// exist, with no round trip to the server per step. A task asking for cpus is chained only
+// behind one holding as many there, within the room of the worker's queue.
 #include <algorithm>
 
 #include "scheduler.hpp"
@@ -100,7 +101,10 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
     work.pop_back();
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
-      if (consumer.state != TaskState::waiting || consumer.cpus != 0 || !fits(w, consumer)) return;
+      if (consumer.state != TaskState::waiting || !fits(w, consumer)) return;
+      // A cpu task follows only a producer there holding as many cpus, which it takes over
+      // when the producer ends (a chain of Python steps never waits for the server).
+      if (consumer.cpus > tasks_[id].cpus) return;
       auto consumer_inputs = inputs_of(consumer);
       if (consumer_inputs.size() > chain_max_inputs || is_dynamic(consumer)) return;
       for (TaskId in : consumer_inputs) {
