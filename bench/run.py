@@ -2,7 +2,8 @@
 
 Runs each workload (bench/README.md) in a child process under a time limit, prints a table
 against the targets and HyperLoom's figures (/work/shared/notes/peers.md), with --peers also
-against Dask distributed and ipyparallel measured here, and writes build/bench/results.json.
+against Dask distributed, ipyparallel and (for Python tasks) ProcessPoolExecutor(2) measured here,
+and writes build/bench/results.json.
 """
 
 import argparse
@@ -59,14 +60,61 @@ WORKLOADS = [
      "metric": "gb_per_s", "unit": "GB/s", "lower": False, "target": 1.0,
      "hyperloom": None, "hyperloom_text": "-",
      "scale": 100_000_000, "timeout": 240, "peers": {}},
+    # Python functions as tasks (executors; docs/python-tasks.md). Peers: the same functions,
+    # each system's own way (see bench/README.md); ppe = concurrent.futures.ProcessPoolExecutor(2).
+    {"name": "py10k_loom", "no": "6a", "group": "python",
+     "title": "10k tiny Python tasks, HyperLoom API (py_task, array_make)",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
+     "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)",
+     "scale": 10_000, "timeout": 180, "peers": {}, "peers_from": "py10k"},
+    {"name": "py10k", "no": "6b", "group": "python",
+     "title": "10k tiny Python tasks, native: [square(i) ...] + gather",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
+     "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)",
+     "scale": 10_000, "timeout": 180,
+     "peers": {"dask": {"scale": 10_000, "timeout": 300}, "ipp": {"scale": 2_000, "timeout": 300},
+               "ppe": {"scale": 10_000, "timeout": 180}},
+     "peer_text": {"dask": "1.6-2 ms/task (0.47 ms with saturation inf)", "ipp": "3.1 ms/task",
+                   "ppe": "118 us/task"}},
+    {"name": "py10k_map", "no": "6c", "group": "python",
+     "title": "10k tiny Python tasks, native client.map",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
+     "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)",
+     "scale": 10_000, "timeout": 180,
+     "peers": {"dask": {"scale": 10_000, "timeout": 300}, "ipp": {"scale": 2_000, "timeout": 300},
+               "ppe": {"scale": 10_000, "timeout": 180}},
+     "peer_text": {"dask": "1.6-2 ms/task (0.47 ms with saturation inf)", "ipp": "3.1 ms/task",
+                   "ppe": "118 us/task"}},
+    {"name": "sleep1k", "no": "7", "group": "python",
+     "title": "1,000 x 10 ms sleep tasks: parallel efficiency",
+     "metric": "efficiency_pct", "unit": "%", "lower": False, "target": 97,
+     "ratio_metric": "total_s", "ratio_unit": "s",  # treadle/peer compares the total times
+     "hyperloom": None, "hyperloom_text": "-",
+     "scale": 1_000, "timeout": 180,
+     "peers": {"dask": {"scale": 1_000, "timeout": 300}, "ipp": {"scale": 1_000, "timeout": 300},
+               "ppe": {"scale": 1_000, "timeout": 180}},
+     "peer_text": {"dask": "5.8 s", "ipp": "7.1 s", "ppe": "5.2 s"}},
+    {"name": "pychain1k", "no": "8", "group": "python",
+     "title": "chain of 1,000 dependent Python tasks",
+     "metric": "us_per_step", "unit": "us/step", "lower": True, "target": None,
+     "hyperloom": None, "hyperloom_text": "-",
+     "scale": 1_000, "timeout": 180,
+     "peers": {"dask": {"scale": 1_000, "timeout": 300}, "ipp": {"scale": 1_000, "timeout": 300},
+               "ppe": {"scale": 1_000, "timeout": 180}},
+     "peer_text": {"dask": "~6 ms/step (merge chain, peers.md)", "ipp": "-", "ppe": "-"}},
 ]
+for _w in WORKLOADS:
+    _w.setdefault("group", "graph")
+GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)"}
 
 SYSTEMS = {
     "treadle": os.path.join(HERE, "workloads_treadle.py"),
     "dask": os.path.join(HERE, "peers_dask.py"),
     "ipp": os.path.join(HERE, "peers_ipp.py"),
+    "ppe": os.path.join(HERE, "peers_ppe.py"),
 }
-PEER_NAMES = {"dask": "Dask", "ipp": "ipyparallel"}
+PEERS = ("dask", "ipp", "ppe")
+PEER_NAMES = {"dask": "Dask", "ipp": "ipyparallel", "ppe": "ProcessPoolExecutor(2)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +215,8 @@ def run_one(system, w, scale, reps, timeout, env):
         extra = "  (build+submit {:.2f} s, total {:.2f} s)".format(m["build_submit_s"], m["total_s"])
     elif "total_s" in result["median"]:
         extra = "  (total {:.3f} s)".format(result["median"]["total_s"])
+    if w["name"] == "sleep1k" and "ideal_s" in result["median"]:
+        extra = "  (total {:.3f} s, ideal {:.2f} s)".format(result["median"]["total_s"], result["median"]["ideal_s"])
     print(" {}{}".format(fmt(value, w["unit"]), extra), flush=True)
     result.update({"scale": scale, "reps": reps})
     return result
@@ -190,8 +240,10 @@ def summary_rows(results, peers):
             tasks = m.get("tasks", 0)
             row["workload"] = "4 {:,}-task plan: server peak RSS growth".format(int(tasks))
         if peers:
-            for p in ("dask", "ipp"):
-                pr = r.get(p)
+            source = results.get(w.get("peers_from"), {}) if w.get("peers_from") else r
+            rm = w.get("ratio_metric", w["metric"])
+            for p in PEERS:
+                pr = source.get(p)
                 if not pr:
                     row[p] = "-"
                     row["ratio_" + p] = "-"
@@ -200,8 +252,12 @@ def summary_rows(results, peers):
                     row["ratio_" + p] = "-"
                 else:
                     pv = pr["median"].get(w["metric"])
-                    row[p] = "{} (n={:,})".format(fmt(pv, w["unit"]), pr["scale"])
-                    row["ratio_" + p] = fmt_ratio(ratio(value, pv))
+                    shown = fmt(pv, w["unit"])
+                    if rm != w["metric"]:
+                        shown += ", " + fmt(pr["median"].get(rm), w.get("ratio_unit", ""))
+                    row[p] = "{} (n={:,}{})".format(shown, pr["scale"],
+                                                     "; as 6b" if w.get("peers_from") else "")
+                    row["ratio_" + p] = fmt_ratio(ratio(m.get(rm) if not err else None, pr["median"].get(rm)))
         rows.append(row)
         if w["name"] == "tree10k" and m:
             rows.append({"workload": "3 ... total", "treadle": fmt(m.get("total_s"), "s"), "target": "-",
@@ -219,6 +275,23 @@ def summary_rows(results, peers):
             rows.append({"workload": "4 ... total to result", "treadle": fmt(m.get("total_s"), "s") +
                          " ({})".format(fmt(m.get("us_per_task"), "us/task")),
                          "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+        if w["name"] == "sleep1k" and m:
+            rows.append({"workload": "7 ... total (ideal {:.2f} s)".format(m.get("ideal_s", 5.0)),
+                         "treadle": fmt(m.get("total_s"), "s"), "target": "<= {:.2f} s".format(
+                             m.get("ideal_s", 5.0) / 0.97), "hyperloom": "-", "ratio_hyperloom": "-"})
+            rows.append({"workload": "7 ... efficiency vs this machine's sleep ({:.2f} ms per 10 ms sleep)".format(
+                             1e3 * m.get("sleep_call_s", 0)),
+                         "treadle": fmt(m.get("efficiency_vs_measured_pct"), "%"), "target": "-",
+                         "hyperloom": "-", "ratio_hyperloom": "-"})
+            rows.append({"workload": "7 ... gap between tasks on an executor (median)",
+                         "treadle": fmt(m.get("gap_median_us"), "us") + " (task ran {})".format(
+                             fmt(1e-3 * m.get("task_run_mean_us", 0), "ms")),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+        if w["name"] == "pychain1k" and m:
+            rows.append({"workload": "8 ... hand-off, one step's end to the next's start (median)",
+                         "treadle": fmt(m.get("handoff_median_us"), "us") + " ({:.0f} switches of executor)".format(
+                             m.get("executor_switches", 0)),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
         if w["name"] == "transfer100mb" and m:
             rows.append({"workload": "5 ... loopback floors (1 message, no engine)",
                          "treadle": "TCP {}, ZeroMQ {}".format(fmt(m.get("tcp_floor_gb_per_s"), "GB/s"),
@@ -227,9 +300,10 @@ def summary_rows(results, peers):
     return rows
 
 
-PHASES = [("build_s", "build"), ("encode_s", "encode"), ("send_s", "send"), ("wait_s", "wait"),
-          ("fetch_s", "fetch"), ("run_s", "run"), ("cpu_client_s", "cpu client"), ("cpu_server_s", "cpu server"),
-          ("cpu_worker0_s", "cpu w0"), ("cpu_worker1_s", "cpu w1")]
+PHASES = [("total_s", "total"), ("build_s", "build"), ("encode_s", "encode"), ("send_s", "send"),
+          ("wait_s", "wait"), ("fetch_s", "fetch"), ("run_s", "run"), ("cpu_client_s", "cpu client"),
+          ("cpu_server_s", "cpu server"), ("cpu_worker0_s", "cpu w0"), ("cpu_worker1_s", "cpu w1"),
+          ("cpu_exec0_s", "cpu x0"), ("cpu_exec1_s", "cpu x1"), ("cpu_busy", "busy"), ("machine_busy", "machine")]
 
 
 def phase_rows(results):
@@ -240,9 +314,31 @@ def phase_rows(results):
             continue
         row = [w["name"]]
         for key, _ in PHASES:
-            row.append("-" if key not in m else "{:.3f}".format(m[key]))
+            if key not in m:
+                row.append("-")
+            elif key in ("cpu_busy", "machine_busy"):
+                row.append("{:.0f}%".format(100 * m[key]))
+            else:
+                row.append("{:.3f}".format(m[key]))
         rows.append(row)
     return rows
+
+
+def scale_notes(results):
+    """Lines saying which peers ran scaled down, and why."""
+    out = []
+    for w in WORKLOADS:
+        t = results.get(w["name"], {}).get("treadle", {})
+        for p in PEERS:
+            pr = results.get(w["name"], {}).get(p)
+            if not pr or pr.get("error") or not t.get("scale") or pr["scale"] >= t["scale"]:
+                continue
+            per = pr["median"].get(w["metric"])
+            out.append("Scaled down: {} ran {} at n={:,} instead of {:,} ({} here; the full size would take "
+                       "~{:.0f} s per repetition).".format(
+                           PEER_NAMES[p], w["name"], pr["scale"], t["scale"], fmt(per, w["unit"]),
+                           (per or 0) * 1e-6 * t["scale"] if w["unit"] in ("us/task", "us/step") else 0))
+    return out
 
 
 def print_report(results, peers):
@@ -250,27 +346,38 @@ def print_report(results, peers):
     headers = ["workload", "treadle", "target", "HyperLoom (peers.md)", "treadle/HyperLoom"]
     keys = ["workload", "treadle", "target", "hyperloom", "ratio_hyperloom"]
     if peers:
-        headers += ["Dask (measured)", "treadle/Dask", "ipyparallel (measured)", "treadle/ipp"]
-        keys += ["dask", "ratio_dask", "ipp", "ratio_ipp"]
+        headers += ["Dask (measured)", "treadle/Dask", "ipyparallel (measured)", "treadle/ipp",
+                    "ProcessPoolExecutor(2) (measured)", "treadle/PPE"]
+        keys += ["dask", "ratio_dask", "ipp", "ratio_ipp", "ppe", "ratio_ppe"]
     print()
     print(table(headers, [[r.get(k, "-") for k in keys] for r in rows]))
     print()
     print("Ratios compare the same unit (time per task/step): below 1 means treadle is faster.")
     print("Peers run at the scale n shown (per-task figures); HyperLoom's figures are quoted, not measured.")
+    if any(w["name"] in results for w in WORKLOADS if w["group"] == "python"):
+        print("7: the peer cells show efficiency and total time; treadle/peer compares the total times.")
+    if peers:
+        for line in scale_notes(results):
+            print(line)
     pr = phase_rows(results)
     if pr:
         print()
         print("Where treadle's time goes (medians, seconds; cpu = CPU seconds of that process "
               "during submit..result):")
         print(table(["workload"] + [name for _, name in PHASES], pr))
+        print("x0/x1: the Python executors of workers 0 and 1; busy: CPU of all of them / (total x cpus); "
+              "machine: the whole machine's CPU use meanwhile, other sessions included.")
+        print("6-8: build/encode/send are the client's part from the first call; cpu counts from the first call.")
     return rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repetition; the large plan at 100k tasks")
-    ap.add_argument("--peers", action="store_true", help="also run Dask distributed and ipyparallel")
-    ap.add_argument("--only", default="", help="comma-separated workload names or numbers (e.g. const10k,4)")
+    ap.add_argument("--peers", action="store_true",
+                    help="also run Dask distributed, ipyparallel and (6-8) ProcessPoolExecutor(2)")
+    ap.add_argument("--only", default="", help="comma-separated workload names, numbers or groups "
+                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
     ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = ap.parse_args()
@@ -283,8 +390,8 @@ def main():
     selected = WORKLOADS
     if args.only:
         wanted = {s.strip() for s in args.only.split(",") if s.strip()}
-        selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted]
-        unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS}
+        selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted or w["group"] in wanted]
+        unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS} - set(GROUPS)
         if unknown or not selected:
             ap.error("unknown workload {}; choose from {}".format(
                 ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS)))
@@ -302,7 +409,7 @@ def main():
     results = {}
     interrupted = False
     print("treadle benchmarks: {} repetition(s), median reported; peers: {}".format(
-        reps, "Dask, ipyparallel" if args.peers else "no (use --peers)"))
+        reps, "Dask, ipyparallel, ProcessPoolExecutor(2)" if args.peers else "no (use --peers)"))
     load = os.getloadavg()[0]
     print("load average {:.2f} on {} cpus{}".format(
         load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))

@@ -268,6 +268,317 @@ def transfer100mb(nbytes=100_000_000):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# 6-8. Python functions as tasks, run by the workers' executors (one per cpu).
+#
+# The functions below live in this script, which runs as __main__: they travel by value
+# (cloudpickle), like functions defined in a notebook, once per client, and are unpickled once
+# per executor. Each repetition starts a fresh cluster, then warms its executors with another
+# function (an executor starts on its worker's first Python task; not timed, as the cluster
+# start is not), so the timed part does include pickling, shipping and unpickling `square`.
+
+# Time the client's submits too: the native API sends its calls in batches from inside the
+# loop of calls (at 4,096 unsent calls), from a timer thread (5 ms after the first call), and
+# when something waits, so "build" is the loop's time minus the submits inside it.
+_SUBMIT_SECONDS = [0.0]
+_original_submit = Client.submit
+
+
+def _timed_submit(self, *args, **kwargs):
+    t0 = time.perf_counter()
+    try:
+        return _original_submit(self, *args, **kwargs)
+    finally:
+        _SUBMIT_SECONDS[0] += time.perf_counter() - t0
+
+
+Client.submit = _timed_submit
+
+
+def _submit_seconds():
+    s = _SUBMIT_SECONDS[0]
+    _SUBMIT_SECONDS[0] = 0.0
+    return s
+
+
+@treadle.task
+def square(x):
+    return x * x
+
+
+@tasks.py_task(n_direct_args=1)
+def loom_square(i):
+    """HyperLoom's style: a direct argument in, bytes out."""
+    return str(i * i).encode()
+
+
+@treadle.task
+def nap(i):
+    """Sleeps 10 ms; returns i and when and where it ran, to see the gaps between tasks."""
+    t0 = time.perf_counter()
+    time.sleep(0.010)
+    return i, os.getpid(), t0, time.perf_counter()
+
+
+@treadle.task
+def inc(x):
+    """The previous step's value + 1, and when and where this step ran."""
+    t0 = time.perf_counter()
+    return x[0] + 1, os.getpid(), t0, time.perf_counter()
+
+
+@treadle.task
+def _warm(i):
+    time.sleep(0.05)
+    return i
+
+
+def _executors(cluster):
+    """{worker index: [executor psutil.Process, ...]}: the workers' child processes."""
+    out = {}
+    for i, w in enumerate(cluster.workers):
+        try:
+            out[i] = measure.psutil.Process(w.pid).children(recursive=True)
+        except measure.psutil.Error:
+            out[i] = []
+    return out
+
+
+def _warm_up(cluster, client):
+    """Runs a few 50 ms tasks of another function until every worker has its executor(s);
+    returns the seconds the first round took (executor start included)."""
+    first = None
+    for _ in range(10):
+        t0 = time.perf_counter()
+        client.gather([_warm(i) for i in range(2 * len(cluster.workers))])
+        if first is None:
+            first = time.perf_counter() - t0
+        if all(_executors(cluster).values()):
+            return first
+    raise RuntimeError("the workers did not all start a Python executor: {}".format(_executors(cluster)))
+
+
+def _pids_all(cluster):
+    """client, server, workers, and the workers' executors (execI, or execI_J if several)."""
+    pids = _pids(cluster)
+    for i, procs in _executors(cluster).items():
+        for j, p in enumerate(procs):
+            pids["exec{}".format(i) if len(procs) == 1 else "exec{}_{}".format(i, j)] = p.pid
+    return pids
+
+
+def _tasks_done(client):
+    return [w["tasks_done"] for w in sorted(client.status()["workers"], key=lambda w: w["id"])]
+
+
+class _PyRun:
+    """A fresh cluster, the native client as the default one, warmed executors; meters."""
+
+    def __enter__(self):
+        self.cluster = treadle.local_cluster(workers=2, cpus=1)
+        try:
+            self.client = treadle.Client(self.cluster, output=None)
+            treadle.set_default_client(self.client)
+            self.warmup_s = _warm_up(self.cluster, self.client)
+            self.done0 = _tasks_done(self.client)
+            self.cpu = measure.CpuMeter(_pids_all(self.cluster))
+        except BaseException:
+            self.__exit__()
+            raise
+        _encode_seconds()
+        _submit_seconds()
+        return self
+
+    def start(self):
+        self.machine0 = measure.psutil.cpu_times()
+        self.cpu.start()
+
+    def finish(self, out, total_s, n):
+        """Adds CPU, the engine's split of the tasks per worker, and the meter readings."""
+        cpu_s = self.cpu.stop()
+        done = _tasks_done(self.client)
+        out.update({"tasks": n, "total_s": total_s, "warmup_s": self.warmup_s})
+        for i, (a, b) in enumerate(zip(self.done0, done)):
+            out["tasks_worker{}".format(i)] = b - a
+        for name, s in cpu_s.items():
+            out["cpu_" + name + "_s"] = s
+        out["cpu_all_s"] = sum(cpu_s.values())
+        out["cpu_busy"] = out["cpu_all_s"] / total_s / (os.cpu_count() or 1)
+        # the whole machine's CPU use meanwhile, other sessions included (1.0 = every cpu busy)
+        a, b = self.machine0, measure.psutil.cpu_times()
+        spent = sum(b) - sum(a)
+        idle = (b.idle - a.idle) + (getattr(b, "iowait", 0) - getattr(a, "iowait", 0))
+        out["machine_busy"] = (spent - idle) / spent if spent > 0 else None
+        return out
+
+    def __exit__(self, *exc):
+        treadle.set_default_client(None)
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+        self.cluster.close()
+
+
+def _native_phases(build_loop_s, flush_s):
+    """Splits the client's part (loop of calls + final flush) into build / encode / send."""
+    submit = _submit_seconds()
+    encode = _encode_seconds()
+    client_s = build_loop_s + flush_s
+    return {"client_s": client_s, "build_s": max(0.0, client_s - submit), "encode_s": encode,
+            "send_s": submit - encode}
+
+
+def _native_gather(make, n, unit_key, check, after=None):
+    """make(n) (a list of futures), then wait and gather: the shape of 6b, 7 and 8.
+    `after(client, values, t0, t_end, out)`, if given, runs once the timing is over (with
+    the cluster still up), to add diagnostics to `out`."""
+    with _PyRun() as run:
+        run.start()
+        t0 = time.perf_counter()
+        futures = make(n)
+        t1 = time.perf_counter()
+        run.client.flush()
+        t2 = time.perf_counter()
+        run.client.wait(futures)
+        t3 = time.perf_counter()
+        values = run.client.gather(futures)
+        t4 = time.perf_counter()
+        out = _native_phases(t1 - t0, t2 - t1)
+        out.update({"wait_s": t3 - t2, "fetch_s": t4 - t3})
+        run.finish(out, t4 - t0, n)
+        check(values)
+        if after is not None:
+            after(run.client, values, t0, t4, out)
+    out[unit_key] = out["total_s"] / n * 1e6
+    out["tasks_per_s"] = n / out["total_s"]
+    return out
+
+
+def py10k_loom(n=10_000):
+    """6a: n `@tasks.py_task()` calls gathered by one array_make (HyperLoom's API)."""
+    with _PyRun() as run:
+        with Client(*run.cluster.address, output=None) as client:
+            run.start()
+            t0 = time.perf_counter()
+            root = tasks.array_make([loom_square(i) for i in range(n)])
+            t1 = time.perf_counter()
+            future = client.submit_one(root)
+            t2 = time.perf_counter()
+            client.wait([future])
+            t3 = time.perf_counter()
+            values = client.gather([future])[0]
+            t4 = time.perf_counter()
+            _submit_seconds()
+            encode = _encode_seconds()
+            out = {"build_s": t1 - t0, "client_s": t2 - t0, "encode_s": encode, "send_s": t2 - t1 - encode,
+                   "wait_s": t3 - t2, "fetch_s": t4 - t3}
+            run.finish(out, t4 - t0, n)
+    assert len(values) == n and values[3] == b"9" and values[-1] == str((n - 1) ** 2).encode(), values[:4]
+    out["us_per_task"] = out["total_s"] / n * 1e6
+    out["tasks_per_s"] = n / out["total_s"]
+    return out
+
+
+def py10k(n=10_000):
+    """6b: ``[square(i) for i in range(n)]`` and ``client.gather`` (native API)."""
+    def check(values):
+        assert values == [i * i for i in range(n)], values[:4]
+    return _native_gather(lambda n: [square(i) for i in range(n)], n, "us_per_task", check)
+
+
+def py10k_map(n=10_000):
+    """6c: ``list(client.map(square, range(n)))`` (native API; results come 256 at a time)."""
+    with _PyRun() as run:
+        run.start()
+        t0 = time.perf_counter()
+        it = run.client.map(square, range(n))
+        values = [next(it)]
+        t1 = time.perf_counter()
+        values.extend(it)
+        t2 = time.perf_counter()
+        submit = _submit_seconds()
+        encode = _encode_seconds()
+        out = {"encode_s": encode, "send_s": submit - encode, "first_result_s": t1 - t0, "run_s": t2 - t0}
+        run.finish(out, t2 - t0, n)
+    assert values == [i * i for i in range(n)], values[:4]
+    out["us_per_task"] = out["total_s"] / n * 1e6
+    out["tasks_per_s"] = n / out["total_s"]
+    return out
+
+
+def _sleep_floor(calls=100, seconds=0.010):
+    """Mean wall time of one time.sleep(seconds) here, now (timer slack, load)."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        time.sleep(seconds)
+    return (time.perf_counter() - t0) / calls
+
+
+def _timeline(stamps, t0, t_end, out):
+    """From (pid, start, end) per task (perf_counter is one clock for all processes here):
+    how long tasks ran, the gaps between a task's end and the next start on the same
+    executor (hand-off: result to worker, next task to executor), the first start after the
+    first call and the time from the last end to the client having every result."""
+    by_pid = {}
+    for pid, a, b in stamps:
+        by_pid.setdefault(pid, []).append((a, b))
+    gaps, runs = [], []
+    for spans in by_pid.values():
+        spans.sort()
+        runs.extend(b - a for a, b in spans)
+        gaps.extend(spans[k + 1][0] - spans[k][1] for k in range(len(spans) - 1))
+    out["task_run_mean_us"] = 1e6 * sum(runs) / len(runs)
+    if gaps:
+        out["gap_median_us"] = 1e6 * measure.statistics.median(gaps)
+        out["gap_mean_us"] = 1e6 * sum(gaps) / len(gaps)
+    out["first_start_ms"] = 1e3 * (min(a for _, a, _ in stamps) - t0)
+    out["tail_ms"] = 1e3 * (t_end - max(b for _, _, b in stamps))
+    out["executors_used"] = len(by_pid)
+
+
+def sleep1k(n=1_000):
+    """7: n tasks of time.sleep(0.010) on 2 single-cpu workers; ideal = n * 10 ms / 2."""
+    floor = _sleep_floor()
+
+    def check(values):
+        assert [v[0] for v in values] == list(range(n)), values[:4]
+
+    def after(client, values, t0, t_end, out):
+        _timeline([v[1:] for v in values], t0, t_end, out)
+    out = _native_gather(lambda n: [nap(i) for i in range(n)], n, "us_per_task", check, after)
+    ideal = n * 0.010 / 2
+    out.update({"ideal_s": ideal, "efficiency_pct": 100 * ideal / out["total_s"],
+                "sleep_call_s": floor, "ideal_measured_s": n * floor / 2,
+                "efficiency_vs_measured_pct": 100 * (n * floor / 2) / out["total_s"]})
+    return out
+
+
+def pychain1k(n=1_000):
+    """8: n dependent Python tasks, each taking the previous one's future: x = inc(x)."""
+    steps = []
+
+    def make(n):
+        x = inc((0,))
+        steps.append(x)
+        for _ in range(n - 1):
+            x = inc(x)
+            steps.append(x)  # kept (not timed) to read each step's timestamps afterwards
+        return [x]
+
+    def check(values):
+        assert values[0][0] == n, values
+
+    def after(client, values, t0, t_end, out):
+        stamps = [v[1:] for v in client.gather(steps)]
+        _timeline(stamps, t0, t_end, out)
+        # consecutive steps in chain order: from one step's end to the next one's start
+        handoffs = [stamps[k + 1][1] - stamps[k][2] for k in range(len(stamps) - 1)]
+        out["handoff_median_us"] = 1e6 * measure.statistics.median(handoffs)
+        out["handoff_mean_us"] = 1e6 * sum(handoffs) / len(handoffs)
+        out["executor_switches"] = sum(1 for k in range(len(stamps) - 1) if stamps[k + 1][0] != stamps[k][0])
+    return _native_gather(make, n, "us_per_step", check, after)
+
+
 WORKLOADS = {
     "const10k": const10k,
     "chain10k": chain10k,
@@ -275,6 +586,11 @@ WORKLOADS = {
     "tree10k": tree10k,
     "plan1m": plan1m,
     "transfer100mb": transfer100mb,
+    "py10k_loom": py10k_loom,
+    "py10k": py10k,
+    "py10k_map": py10k_map,
+    "sleep1k": sleep1k,
+    "pychain1k": pychain1k,
 }
 
 if __name__ == "__main__":
