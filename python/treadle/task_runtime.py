@@ -165,9 +165,26 @@ class Context:
 def dumps(obj):
     """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
     try:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    # pickle refers to functions and classes by module and name, but an executor's __main__
+    # is not the client's, and modules registered with cloudpickle.register_pickle_by_value
+    # may not exist on the workers: those must travel by value. (A false hit, e.g. a string
+    # holding "__main__", only costs the slower pickler.)
+    for name in _by_value_modules():
+        if name in data:
+            return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
+
+
+def _by_value_modules():
+    names = [b"__main__"]
+    try:
+        names.extend(m.encode() for m in cloudpickle.list_registry_pickle_by_value())
+    except AttributeError:  # cloudpickle < 2.0
+        pass
+    return names
 
 
 def encode_result(result, blobs=None):

@@ -305,16 +305,17 @@ def py_task(label=None, context=False, n_direct_args=0, request=cpu1):
         if not callable(fn):
             raise TypeError("py_task() decorates callables")
         shared = []  # the py_value task of fn, made on first use
+        name = getattr(fn, "__name__", None) or type(fn).__name__  # callable objects have no __name__
 
         def build(*args):
             if len(args) < n_direct_args:
-                raise TypeError("{}() takes {} direct argument(s) first".format(fn.__name__, n_direct_args))
+                raise TypeError("{}() takes {} direct argument(s) first".format(name, n_direct_args))
             if not shared:
                 shared.append(py_value(fn))
             return py_call(shared[0], args[n_direct_args:], request=request, direct_args=args[:n_direct_args],
-                           context=context, label=label if label is not None else fn.__name__)
+                           context=context, label=label if label is not None else name)
 
-        build.__name__ = getattr(fn, "__name__", "py_task")
+        build.__name__ = name
         build.__doc__ = getattr(fn, "__doc__", None)
         build.__wrapped__ = fn
         return build
