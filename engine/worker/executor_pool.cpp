@@ -64,6 +64,9 @@ std::string package_dir() {
 }
 
 constexpr std::size_t output_tail_limit = 4096;
+// The executor's END_OF_TASK (python/treadle/executor.py).
+constexpr char end_of_task_bytes[] = "\x00\x1etreadle:end-of-task\x1e\x00";
+constexpr std::string_view end_of_task(end_of_task_bytes, sizeof end_of_task_bytes - 1);
 constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/treadle/executor.py)
 
 }  // namespace
@@ -245,6 +248,8 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
     e.output_tail.clear();
   }
   e.tasks.push_back(id);
+  e.writing[0].push_back(id);
+  e.writing[1].push_back(id);
   try {
     for (auto& blob : blobs) {
       append_le<std::uint64_t>(message, blob.size());
@@ -284,14 +289,44 @@ void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
 
 void ExecutorPool::drain_output(Executor& e, int fd, const char* stream) {
   char buf[65536];
+  const int which = std::string_view(stream) == "stderr" ? 1 : 0;
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) return;
-    std::string_view text(buf, static_cast<std::size_t>(n));
+    credit_output(e, which, std::string_view(buf, static_cast<std::size_t>(n)));
+  }
+}
+
+void ExecutorPool::credit_output(Executor& e, int which, std::string_view chunk) {
+  const char* stream = which ? "stderr" : "stdout";
+  std::string data = std::move(e.held[which]);
+  data.append(chunk);
+  e.held[which].clear();
+  auto emit = [&](std::string_view text) {
+    if (text.empty()) return;
     e.output_tail.append(text);
     if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
-    if (events_.output) events_.output(e.tasks.empty() ? no_producer : e.tasks.front(), stream, text);
+    TaskId task = e.writing[which].empty() ? no_producer : e.writing[which].front();
+    if (events_.output) events_.output(task, stream, text);
+  };
+  std::size_t from = 0;
+  while (true) {
+    std::size_t at = data.find(end_of_task, from);
+    if (at == std::string::npos) break;
+    emit(std::string_view(data).substr(from, at - from));
+    if (!e.writing[which].empty()) e.writing[which].pop_front();
+    if (which == 0) e.output_tail.clear();  // what follows is the next task's
+    from = at + end_of_task.size();
   }
+  // Keep back a tail that may be the start of a marker cut by the read.
+  std::size_t keep = 0;
+  for (std::size_t k = std::min(end_of_task.size() - 1, data.size() - from); k > 0; --k)
+    if (std::string_view(data).substr(data.size() - k) == end_of_task.substr(0, k)) {
+      keep = k;
+      break;
+    }
+  emit(std::string_view(data).substr(from, data.size() - from - keep));
+  e.held[which] = data.substr(data.size() - keep);
 }
 
 void ExecutorPool::on_readable(int fd, std::vector<ExecutorResult>& finished) {
@@ -382,7 +417,6 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     double took = static_cast<double>(r.end_us - r.start_us);
     task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
     e.started_us = r.end_us;
-    e.output_tail.clear();
     finished.push_back(std::move(r));
   }
   e.buffer.erase(0, at);

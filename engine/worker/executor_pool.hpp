@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_set>
@@ -68,11 +69,16 @@ class ExecutorPool {
     std::int64_t started_us = 0;  // when tasks[0] started (when the previous one ended)
     std::unordered_set<TaskId> cached;  // PyObj producers this executor has unpickled
     std::string output_tail;            // last output, for the message if it dies
+    // Raw output is credited by end-of-task markers the executor writes to fds 1 and 2: per
+    // stream, the tasks whose marker has not come yet, and a possibly cut marker.
+    std::deque<TaskId> writing[2];
+    std::string held[2];
   };
   void start(Executor& e);
   void stop(Executor& e, bool kill);
   void died(Executor& e, std::vector<ExecutorResult>& finished);
   void drain_output(Executor& e, int fd, const char* stream);
+  void credit_output(Executor& e, int which, std::string_view text);
   bool parse_reply(Executor& e, std::vector<ExecutorResult>& finished);
   json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
                 std::vector<DataPtr>& keep);

@@ -182,12 +182,22 @@ def _describe(error):
     return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
 
 
+# Written to fds 1 and 2 after each task: the worker credits raw output (from C code or child
+# programs) written before it to that task, and what follows to the next one.
+END_OF_TASK = b"\x00\x1etreadle:end-of-task\x1e\x00"
+
+
 def _flush_output():
     # What the task printed must reach the worker before the reply that ends the task.
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
+            pass
+    for fd in (1, 2):
+        try:
+            os.write(fd, END_OF_TASK)
+        except OSError:
             pass
 
 

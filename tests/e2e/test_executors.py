@@ -393,11 +393,6 @@ def test_output_of_child_programs_and_c_code_reaches_client(fresh_native):
     assert b"straight to fd 1\n" in text and b"from a child program\n" in text
 
 
-@pytest.mark.xfail(reason="engine bug: executor_pool.cpp attributes bytes read from an executor's fd 1/2 to "
-                          "e.tasks.front(); with a second task queued in the executor's pipe, what that task "
-                          "writes straight to fd 1 is often read before the previous task's 'done' reply is "
-                          "parsed (or by the drain parse_reply does on 'done'), so it is marked with the "
-                          "previous task", strict=True)
 def test_fd_output_of_queued_tasks_marked_with_the_right_task(fresh_native):
     received = []
     c = fresh_native(output=received.extend)
