@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-import conftest
+from tests import conftest
 
 
 def _is_executor_of(p, workers):

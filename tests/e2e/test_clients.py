@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import assert_serving, run_script, wait_until
+from tests.conftest import assert_serving, run_script, wait_until
 from treadle.loom.client import Client, LoomException, tasks
 
 

@@ -5,7 +5,7 @@ The ``client`` fixture checks after every test that the cluster is whole and sti
 
 import pytest
 
-from conftest import assert_serving
+from tests.conftest import assert_serving
 from treadle.loom.client import Client, LoomException, Task, TaskFailed, tasks
 
 

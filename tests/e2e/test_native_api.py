@@ -15,8 +15,8 @@ import cloudpickle
 import pytest
 
 import treadle
-from conftest import run_script
-from pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
+from tests.conftest import run_script
+from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import LoomException, TaskFailed
 
 # Functions of this module travel by value: the executors cannot import the test module.

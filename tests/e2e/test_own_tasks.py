@@ -15,8 +15,8 @@ import cloudpickle
 import psutil
 import pytest
 
-from conftest import start_cluster
-from pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
+from tests.conftest import start_cluster
+from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import LoomException, Task, TaskFailed, tasks
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -17,8 +17,8 @@ import textwrap
 import cloudpickle
 import pytest
 
-from conftest import run_script, start_cluster
-from pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
+from tests.conftest import run_script, start_cluster
+from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import Client, LoomException, Task, TaskFailed, tasks
 
 # Functions of this module travel by value: the executors cannot import the test module.

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import assert_serving
+from tests.conftest import assert_serving
 from treadle.loom.client import Client, TaskFailed, tasks
 
 # Prints where it ran (the worker's directory holds "worker-<pid>") and when, around a sleep.

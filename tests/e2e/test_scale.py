@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import start_cluster
+from tests.conftest import start_cluster
 from treadle.loom.client import Client, tasks
 
 N = 1_000_000

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import SECRET, assert_serving, wait_until
+from tests.conftest import SECRET, assert_serving, wait_until
 from treadle import _paths
 from treadle.loom.client import Client, tasks
 

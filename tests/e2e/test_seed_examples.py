@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import TAG, run_script, tasks_done
+from tests.conftest import TAG, run_script, tasks_done
 from treadle.loom.client import Client, Future, Task, TaskFailed, tasks
 
 
