@@ -70,7 +70,10 @@ void TreadleInterpreter::start_server() {
   if (!std::getenv("TREADLE_LOG")) log::set_level(log::Level::warn);
   log::set_role("xtreadle server");
   ServerOptions options;
-  options.host = "127.0.0.1";
+  // Loopback unless $TREADLE_KERNEL_HOST names another address (0.0.0.0: all), which workers on
+  // other hosts (%treadle workers --hosts) need.
+  const char* host = std::getenv("TREADLE_KERNEL_HOST");
+  options.host = host && *host ? host : "127.0.0.1";
   options.port = 0;  // any free port; the secret comes from $TREADLE_SECRET or the user's file
   try {
     server_ = std::make_unique<treadle::Server>(options);

@@ -13,18 +13,31 @@ the first submission starts one local worker per core and says so. ``%treadle wo
 and stops workers explicitly. Workers run in process groups of their own (an interrupt, which
 Jupyter sends to the kernel's whole process group, must not reach them) and are stopped when
 the kernel shuts down.
+
+The server listens on 127.0.0.1 unless $TREADLE_KERNEL_HOST names another address (``0.0.0.0``
+for all): workers on other hosts (``%treadle workers --hosts``) need one they can reach.
+
+What cells submit is tracked (:class:`CellTracker`): what a task prints goes to the cell that
+submitted it, also after that cell finished; an interrupted cell's tasks are cancelled
+(``options.cancel_on_interrupt``); ``%treadle stop`` cancels everything still running; progress
+lines (:class:`Progress`) update from a thread of their own.
 """
 
 import atexit
+import bisect
+import collections
 import ctypes
 import io
+import itertools
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import weakref
 
 from . import _paths
 
@@ -32,6 +45,7 @@ _PR_SET_PDEATHSIG = 1
 
 _session = None
 _session_lock = threading.Lock()
+_tracker = None
 
 
 def session():
@@ -118,13 +132,18 @@ def install_in_xtreadle(shell):
                      untrack=kernel.untrack_process), shell)
 
 
+def listen_host():
+    """The address the kernel's server listens on: $TREADLE_KERNEL_HOST, else 127.0.0.1."""
+    return os.environ.get("TREADLE_KERNEL_HOST", "").strip() or "127.0.0.1"
+
+
 def install_in_ipython(shell):
     """``%load_ext treadle`` in a kernel other than xtreadle: a server in this process."""
     with _session_lock:
         if _session is not None:
             return _session
     from . import _engine
-    server = _engine.Server(host="127.0.0.1", port=0)
+    server = _engine.Server(host=listen_host(), port=0)
     server.start()
     s = Session((server.host, server.port), "in this process", server=server)
     _install(s, shell)
@@ -133,13 +152,15 @@ def install_in_ipython(shell):
 
 
 def _install(s, shell):
-    global _session
+    global _session, _tracker
     from . import api
     with _session_lock:
         _session = s
     # treadle.default_client() asks this hook for the server (treadle/api.py).
     api.embedded_server_address = _default_client_address
     if shell is not None:
+        _tracker = CellTracker(shell)
+        _tracker.install()
         from . import magics
         magics.register(shell)
 
@@ -154,9 +175,12 @@ def _default_client_address():
 
 def shutdown():
     """Stops what treadle started in this kernel: clients, workers, the in-process server."""
-    global _session
+    global _session, _tracker
     with _session_lock:
         s, _session = _session, None
+    tracker, _tracker = _tracker, None
+    if tracker is not None:
+        tracker.close()
     from . import api
     try:
         api.shutdown()
@@ -255,24 +279,33 @@ class Session:
     """The server this kernel uses and the local workers it started."""
 
     def __init__(self, address, where, server=None, track=None, untrack=None):
-        self.address = (address[0], int(address[1]))
+        host = address[0]
+        # The address the server listens on (what workers elsewhere are given), and the one
+        # this process connects to (loopback when the server listens on every address).
+        self.listen_address = (host, int(address[1]))
+        self.address = ("127.0.0.1" if host in ("", "*", "0.0.0.0") else "::1" if host == "::" else host,
+                        int(address[1]))
         self.where = where               # "embedded in this kernel" / "in this process"
         self._server = server            # an in-process _engine.Server, owned here
         self._track = track or (lambda pid: None)
         self._untrack = untrack or (lambda pid: None)
         self.workers = []
+        self.remote = []                 # RemoteWorkers (treadle.remote) started from this kernel
         self._client = None
         self._lock = threading.RLock()
         self._logdir = None
         self._closed = False
+        self._said_no_workers = False
+        self._monitors = {}              # server address -> ProgressMonitor
 
     # -- a client for the magics (not the default client: asking for status starts nothing)
 
     def client(self):
-        from .api import Client
+        # A HyperLoom client: a treadle.Client would become the default client if it came first.
+        from .loom.client import Client
         with self._lock:
-            if self._client is None or self._client._loom._conn is None or not self._client._loom._conn.connected:
-                self._client = Client(self.address, output=None)
+            if self._client is None or self._client._conn is None or not self._client._conn.connected:
+                self._client = Client(self.address[0], self.address[1], output=None)
             return self._client
 
     def status(self):
@@ -340,22 +373,72 @@ class Session:
             time.sleep(0.01)
 
     def ensure_workers(self):
-        """Before the first submission: with no worker connected, starts one per core."""
+        """Before the first submission: with no worker connected, starts the automatic ones
+        (``options.auto_workers``: one per core unless configured)."""
         with self._lock:
             if self.alive_workers() or self._closed:
                 return
             if self.status()["workers"]:
                 return
-            count = os.cpu_count() or 1
+            count = options.auto_worker_count()
+            if not count:
+                if not self._said_no_workers:
+                    self._said_no_workers = True
+                    print("treadle: no workers are connected and auto_workers is off: tasks wait until some "
+                          "connect (%treadle workers N)")
+                return
             self.start_workers(count, cpus=1)
-            print("treadle: started {} local worker{} (one per core; %treadle workers N to choose)".format(
-                count, "s" if count != 1 else ""))
+            how = "one per core" if options.auto_workers == "auto" else "auto_workers = {}".format(count)
+            print("treadle: started {} local worker{} ({}; %treadle workers N to choose)".format(
+                count, "s" if count != 1 else "", how))
 
     def stop_workers(self):
-        """Stops the workers this kernel started; returns how many there were."""
+        """Stops the workers this kernel started, here and on other hosts; returns how many
+        there were here (``stop_remote_workers`` tells the others)."""
         with self._lock:
             workers, self.workers = self.workers, []
+        self.stop_remote_workers()
         return self._stop(workers)
+
+    def stop_remote_workers(self):
+        """Stops the workers started on other hosts; returns how many there were."""
+        with self._lock:
+            remote, self.remote = self.remote, []
+        count = 0
+        for r in remote:
+            count += sum(n for _, n in r.hosts)
+            self._stop_remote(r)
+        return count
+
+    def start_remote_workers(self, hosts, cpus=1, python="/usr/bin/python3", ssh_args=()):
+        """Starts workers on other hosts over ssh (treadle.remote), connected to this kernel's
+        server; returns the RemoteWorkers."""
+        from . import remote as _remote
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("treadle was shut down in this kernel")
+            started = _remote.start_remote_workers(self.listen_address, hosts, cpus=cpus, python=python,
+                                                   ssh_args=ssh_args)
+            self.remote.append(started)
+            for p in started.processes:
+                self._track(p.pid)  # ssh leads its own process group: the kernel ends it at exit
+            return started
+
+    def _stop_remote(self, remote):
+        try:
+            remote.stop()
+        finally:
+            for p in remote.processes:
+                self._untrack(p.pid)
+
+    def monitor(self, address=None):
+        """The ProgressMonitor of the server at ``address`` (this kernel's by default)."""
+        address = tuple(address or self.address)
+        with self._lock:
+            m = self._monitors.get(address)
+            if m is None:
+                m = self._monitors[address] = ProgressMonitor(address)
+            return m
 
     def _stop(self, workers):
         with self._lock:
@@ -388,6 +471,9 @@ class Session:
         with self._lock:
             self._closed = True
             client, self._client = self._client, None
+            monitors, self._monitors = list(self._monitors.values()), {}
+        for m in monitors:
+            m.close()
         if client is not None:
             try:
                 client.close()
@@ -400,3 +486,818 @@ class Session:
         if self._logdir is not None:
             shutil.rmtree(self._logdir, ignore_errors=True)
             self._logdir = None
+
+
+# -- options (%treadle config) -------------------------------------------------------------------
+
+_ON = {"on", "true", "yes", "1"}
+_OFF = {"off", "false", "no", "0"}
+
+
+class Options:
+    """treadle's settings in this kernel; ``%treadle config`` shows and sets them."""
+
+    HELP = collections.OrderedDict([
+        ("auto_workers", "local workers the first submission starts when none is connected: "
+                         "auto (one per core), a number, or off"),
+        ("cancel_on_interrupt", "interrupting a cell also cancels the tasks it submitted that still run "
+                                "(on/off)"),
+        ("progress_interval", "seconds between two updates of a progress line"),
+    ])
+    CHOICES = {"auto_workers": ["auto", "off", "1", "2", "4", "8"], "cancel_on_interrupt": ["on", "off"],
+               "progress_interval": ["0.1", "0.25", "1"]}
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.auto_workers = "auto"          # "auto", "off" or a positive int
+        self.cancel_on_interrupt = True
+        self.progress_interval = 0.25
+
+    def auto_worker_count(self):
+        if self.auto_workers == "auto":
+            return os.cpu_count() or 1
+        if self.auto_workers == "off":
+            return 0
+        return int(self.auto_workers)
+
+    def set(self, key, text):
+        """Sets an option from its text; ValueError (one line) when the key or value is wrong."""
+        text = str(text).strip()
+        low = text.lower()
+        if key == "auto_workers":
+            if low in ("auto", "off"):
+                self.auto_workers = low
+            elif low == "0":
+                self.auto_workers = "off"
+            elif low.isdigit():
+                self.auto_workers = int(low)
+            else:
+                raise ValueError("auto_workers is auto, off or a number of workers, not {!r}".format(text))
+        elif key == "cancel_on_interrupt":
+            if low in _ON:
+                self.cancel_on_interrupt = True
+            elif low in _OFF:
+                self.cancel_on_interrupt = False
+            else:
+                raise ValueError("cancel_on_interrupt is on or off, not {!r}".format(text))
+        elif key == "progress_interval":
+            try:
+                value = float(text)
+            except ValueError:
+                value = -1.0
+            if not 0 < value <= 60:
+                raise ValueError("progress_interval is a number of seconds (0 to 60], not {!r}".format(text))
+            self.progress_interval = value
+        else:
+            raise ValueError("unknown option {!r}; the options are {}".format(key, ", ".join(self.HELP)))
+
+    def shown(self, key):
+        value = getattr(self, key)
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+
+    def __repr__(self):
+        width = max(len("{} = {}".format(k, self.shown(k))) for k in self.HELP)
+        lines = ["treadle options (%treadle config KEY=VALUE to change one):"]
+        for k, what in self.HELP.items():
+            lines.append("  {}  {}".format("{} = {}".format(k, self.shown(k)).ljust(width), what))
+        return "\n".join(lines)
+
+
+options = Options()
+
+
+# -- what cells submitted ----------------------------------------------------------------------
+
+def tracker():
+    """The CellTracker of this kernel, or None."""
+    return _tracker
+
+
+class _Cell:
+    """What one cell submitted: weak references to its futures (dropping them still releases
+    them), its progress lines, and how to publish to it."""
+
+    __slots__ = ("seq", "publisher", "native", "loom", "progress", "__weakref__")
+
+    def __init__(self, seq, publisher):
+        self.seq = seq
+        self.publisher = publisher
+        self.native = []     # treadle.Future (native API)
+        self.loom = []       # HyperLoom futures of clients that are not a treadle.Client's
+        self.progress = []   # Progress lines shown in this cell
+
+    def alive(self):
+        return any(r() is not None for r in itertools.chain(self.native, self.loom)) or any(
+            not p.finished for p in self.progress)
+
+
+class _Intervals:
+    """Task ids of one client connection -> the cell that submitted them (ids only grow)."""
+
+    __slots__ = ("starts", "ends", "cells")
+
+    def __init__(self):
+        self.starts, self.ends, self.cells = [], [], []
+
+    def add(self, start, end, cell):
+        if self.cells and self.cells[-1] is cell and self.ends[-1] < start:
+            self.ends[-1] = end  # nothing of another cell lies between (ids only grow)
+            return
+        i = bisect.bisect_right(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+        self.cells.insert(i, cell)
+
+    def find(self, task):
+        i = bisect.bisect_right(self.starts, task) - 1
+        if i >= 0 and task <= self.ends[i]:
+            return self.cells[i]
+        # A task made on the server (a redirection's plan, an expanded dslice): the cell that
+        # submitted last on this connection is the best guess.
+        return self.cells[-1] if self.cells else None
+
+    def keep_only(self, alive):
+        keep = [i for i, c in enumerate(self.cells) if c in alive]
+        self.starts = [self.starts[i] for i in keep]
+        self.ends = [self.ends[i] for i in keep]
+        self.cells = [self.cells[i] for i in keep]
+
+
+class _TrackedConnection:
+    """Stands in for a HyperLoom client's ``_engine.Connection``: remembers the task ids of the
+    last plan it submitted (for routing their output) and lets the output poller and close()
+    take turns (polling a connection while it is closed is not safe)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.lock = threading.Lock()
+        self._last = threading.local()
+        for name in ("wait", "fetch", "release", "status", "watch", "settled", "set_output_handler"):
+            setattr(self, name, getattr(conn, name))
+
+    @property
+    def connected(self):
+        return self._conn.connected
+
+    def submit(self, types, labels, type_of, *frames):
+        base = self._conn.submit(types, labels, type_of, *frames)
+        self._last.plan = (base, len(type_of) // 4)  # type_of: one uint32 per task
+        return base
+
+    def take_plan(self):
+        plan = getattr(self._last, "plan", None)
+        self._last.plan = None
+        return plan
+
+    def poll_output(self):
+        with self.lock:
+            self._conn.poll_output()
+
+    def close(self):
+        with self.lock:
+            self._conn.close()
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+class _Router:
+    """The output handler of a client connection: hands what tasks print to the tracker."""
+
+    __slots__ = ("tracker", "client")
+
+    def __init__(self, tracker, client):
+        self.tracker = tracker
+        self.client = weakref.ref(client)
+
+    def __call__(self, items):
+        self.tracker.route(self.client(), items)
+
+
+class CellTracker:
+    """Knows which cell submitted which task: routes task output there (also after the cell
+    finished), cancels a cell's tasks when it is interrupted, and everything for %treadle stop.
+
+    It hooks the HyperLoom client (``treadle.loom.client.Client``: every connection, the native
+    API's included) and the native API's ``Client`` (calls and their sending), and IPython's
+    pre_run_cell / post_run_cell events.
+    """
+
+    _PARTIAL_AGE = 0.5     # seconds an unfinished line waits for its end before it is shown
+    _POLL = 0.05           # seconds between two looks for output of tasks whose cell is idle
+
+    def __init__(self, shell):
+        self.shell = shell
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._running = None          # seq of the cell running now
+        self._current = None          # its _Cell, made at its first submission
+        self._last = None             # the _Cell that submitted last
+        self._cells = []              # _Cells with futures that may still be alive
+        self._intervals = weakref.WeakKeyDictionary()   # loom client -> _Intervals
+        self._pending_cell = {}       # id(native future not sent yet) -> _Cell
+        self._partial = {}            # (id(client), task, stream) -> [cell, text, since]
+        self._polled = weakref.WeakSet()
+        self._poller = None
+        self._stopping = threading.Event()
+        self._xtreadle = "_treadle_kernel" in sys.modules
+        self._last_prune = time.monotonic()
+
+    # -- installation
+
+    def install(self):
+        events = self.shell.events
+        events.register("pre_run_cell", self._pre_run_cell)
+        events.register("post_run_cell", self._post_run_cell)
+        _patch_clients()
+
+    def close(self):
+        self._stopping.set()
+        try:
+            self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
+            self.shell.events.unregister("post_run_cell", self._post_run_cell)
+        except Exception:
+            pass
+        poller = self._poller
+        if poller is not None and poller is not threading.current_thread():
+            poller.join(2.0)
+
+    def adopt(self, client):
+        """A HyperLoom client was made: track its submissions and route its output."""
+        conn = client._conn
+        if conn is None or isinstance(conn, _TrackedConnection):
+            return
+        tracked = client._conn = _TrackedConnection(conn)
+        if getattr(client, "_printer", None) is not None:  # output="print": show it in the cells
+            tracked.set_output_handler(_Router(self, client))
+            self._polled.add(client)
+            self._start_poller()
+
+    # -- cells
+
+    def _pre_run_cell(self, info=None):
+        self._seq += 1
+        self._running = self._seq
+
+    def _post_run_cell(self, result=None):
+        cell = self._current if self._current is not None and self._current.seq == self._running else None
+        self._running = None
+        error = getattr(result, "error_in_exec", None)
+        if cell is not None and isinstance(error, KeyboardInterrupt) and options.cancel_on_interrupt:
+            count = self.cancel([cell])
+            if count:
+                print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
+                      "keeps them running)".format(count, _s(count)), file=sys.stderr)
+
+    def current(self):
+        """The _Cell that what is submitted now belongs to: the running cell on the main
+        thread, else the cell that submitted last."""
+        if self._running is not None and threading.current_thread() is threading.main_thread():
+            cell = self._current
+            if cell is None or cell.seq != self._running:
+                cell = _Cell(self._running, self._publisher())
+                with self._lock:
+                    self._current = cell
+                    self._cells.append(cell)
+            self._last = cell
+            return cell
+        return self._last
+
+    def _publisher(self):
+        try:
+            return cell_publisher(self.shell)
+        except Exception:
+            return None
+
+    # -- submissions (called by the patched clients)
+
+    def calling(self, client):
+        """Before a native call: the cell it belongs to (marks the client's connection)."""
+        loom = client._loom
+        if not getattr(loom, "_treadle_native", False):
+            loom._treadle_native = True
+        return self.current()
+
+    def called(self, cell, future):
+        if cell is None:
+            return
+        cell.native.append(weakref.ref(future))
+        if future._loom is None:
+            self._pending_cell[id(future)] = cell
+
+    def flushed(self, client, pending):
+        """Native futures were sent: their task ids now map to the cells that made them."""
+        fallback = self.current()
+        with self._lock:
+            intervals = self._intervals.get(client._loom)
+            if intervals is None:
+                intervals = self._intervals[client._loom] = _Intervals()
+            run = None
+            for f in pending:
+                cell = self._pending_cell.pop(id(f), None) or fallback
+                loom = f._loom
+                if loom is None or cell is None:
+                    continue
+                task = loom.task_id
+                if run is not None and run[2] is cell:
+                    run[1] = task  # ids between belong to this plan (its functions)
+                    continue
+                if run is not None:
+                    intervals.add(*run)
+                run = [task, task, cell]
+            if run is not None:
+                intervals.add(*run)
+
+    def submitted_loom(self, client, futures):
+        """A HyperLoom client submitted a plan (the native API's are recorded by flushed())."""
+        conn = client._conn
+        plan = conn.take_plan() if isinstance(conn, _TrackedConnection) else None
+        if getattr(client, "_treadle_native", False):
+            return
+        cell = self.current()
+        if cell is None:
+            return
+        with self._lock:
+            if plan is not None and plan[1] > 0:
+                intervals = self._intervals.get(client)
+                if intervals is None:
+                    intervals = self._intervals[client] = _Intervals()
+                intervals.add(plan[0], plan[0] + plan[1] - 1, cell)
+            cell.loom.extend(weakref.ref(f) for f in futures)
+
+    # -- output
+
+    def route(self, client, items):
+        """What tasks printed: to the cells that submitted them, each line marked with its task."""
+        out = collections.OrderedDict()   # (cell, stream) -> [text]
+        now = time.monotonic()
+        with self._lock:
+            intervals = self._intervals.get(client) if client is not None else None
+            for task, label, stream, data in items:
+                cell = intervals.find(task) if intervals is not None else self._last
+                text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+                prefix = "[task {}{}] ".format(task, " " + label if label else "")
+                if stream.startswith("log:"):
+                    level = stream[4:].upper()
+                    out.setdefault((cell, "stderr"), []).append(
+                        "".join("{}{}: {}\n".format(prefix, level, line) for line in text.splitlines()))
+                    continue
+                name = "stderr" if stream == "stderr" else "stdout"
+                key = (id(client), task, name)
+                held = self._partial.pop(key, None)
+                if held is not None:
+                    text = held[1] + text
+                lines = text.split("\n")
+                if lines[-1]:
+                    self._partial[key] = [cell, lines[-1], held[2] if held is not None else now, prefix]
+                done = "".join(prefix + line + "\n" for line in lines[:-1])
+                if done:
+                    out.setdefault((cell, name), []).append(done)
+        for (cell, name), texts in out.items():
+            self._emit(cell, name, "".join(texts))
+
+    def _flush_partials(self, older_than):
+        now = time.monotonic()
+        out = []
+        with self._lock:
+            for key, (cell, text, since, prefix) in list(self._partial.items()):
+                if now - since >= older_than:
+                    del self._partial[key]
+                    out.append((cell, key[2], prefix + text + "\n"))
+        for cell, name, text in out:
+            self._emit(cell, name, text)
+
+    def _emit(self, cell, stream, text):
+        if not text:
+            return
+        on_main = threading.current_thread() is threading.main_thread()
+        if cell is None or cell.publisher is None or (cell.seq == self._running and (self._xtreadle or on_main)):
+            # The running cell: through the kernel's own stream, in order with what it prints
+            # (xtreadle's stream takes writes from any thread; ipykernel's, only the main one's).
+            target = sys.stderr if stream == "stderr" else sys.stdout
+            try:
+                target.write(text)
+                target.flush()
+            except Exception:
+                pass
+            return
+        try:
+            cell.publisher.publish("stream", {"name": stream, "text": text})
+        except Exception:
+            pass
+
+    def _start_poller(self):
+        with self._lock:
+            if self._poller is not None or self._stopping.is_set():
+                return
+            self._poller = threading.Thread(target=self._poll, name="treadle-output", daemon=True)
+            self._poller.start()
+
+    def _poll(self):
+        # Tasks go on printing after their cell finished, when nothing else asks the connection.
+        while not self._stopping.wait(self._POLL):
+            for client in list(self._polled):
+                conn = client._conn
+                if isinstance(conn, _TrackedConnection):
+                    try:
+                        conn.poll_output()
+                    except Exception:
+                        pass
+            try:
+                self._flush_partials(self._PARTIAL_AGE)
+                if time.monotonic() - self._last_prune > 5:
+                    self._prune()
+            except Exception:
+                pass
+
+    def _prune(self):
+        self._last_prune = time.monotonic()
+        with self._lock:
+            self._cells = [c for c in self._cells if c.alive() or c is self._current or c is self._last]
+            alive = set(self._cells)
+            for intervals in list(self._intervals.values()):
+                intervals.keep_only(alive)
+
+    # -- cancelling
+
+    def cells(self):
+        with self._lock:
+            return list(self._cells)
+
+    def cancel(self, cells=None):
+        """Releases the futures of ``cells`` (every cell's by default) whose tasks have not
+        ended: the server cancels them (a running Python task's executor is replaced).
+        Returns how many there were."""
+        cells = self.cells() if cells is None else list(cells)
+        native = collections.OrderedDict()
+        loom = collections.OrderedDict()
+        for cell in cells:
+            for ref in cell.native:
+                f = ref()
+                if f is not None and not f._has_value:
+                    native.setdefault(f._client, []).append(f)
+            for ref in cell.loom:
+                f = ref()
+                if f is not None and not f._released:
+                    loom.setdefault(f.client, []).append(f)
+        count = 0
+        for client, futures in native.items():
+            count += _cancel_native(client, futures)
+        for client, futures in loom.items():
+            count += _cancel_loom(client, futures)
+        for cell in cells:
+            for p in list(cell.progress):
+                p.cancelled()
+        return count
+
+
+def _cancel_native(client, futures):
+    try:
+        client.flush()
+        conn = client._loom._conn
+        if conn is None:
+            return 0
+        settled = getattr(client, "_settled", {})
+        if hasattr(client, "_take_settled"):
+            client._take_settled(conn.settled(0.0))
+        running = [f for f in futures
+                   if f._loom is not None and not f._loom.released and f._loom.task_id not in settled]
+        client.release(running)
+        return len(running)
+    except Exception:
+        return 0
+
+
+def _cancel_loom(client, futures, timeout=0.2):
+    # Which have ended? A watch is answered at once for those.
+    try:
+        conn = client._conn
+        if conn is None:
+            return 0
+        ids = {f.task_id for f in futures}
+        conn.watch(sorted(ids))
+        ended = set()
+        deadline = time.monotonic() + timeout
+        while ended != ids and time.monotonic() < deadline:
+            finished, failed = conn.settled(0.05)
+            ended.update(finished)
+            ended.update(failed)
+        running = [f for f in futures if f.task_id not in ended]
+        client.release(running)
+        return len(running)
+    except Exception:
+        return 0
+
+
+def cancel_all():
+    """``%treadle stop``: cancels every task this kernel submitted that has not ended."""
+    t = _tracker
+    return t.cancel() if t is not None else 0
+
+
+_patched = False
+
+
+def _patch_clients():
+    """Hooks treadle's client classes once per process; the hooks do nothing when no tracker
+    is installed."""
+    global _patched
+    if _patched:
+        return
+    _patched = True
+    from . import api
+    from .loom.client import client as loom_module
+
+    loom_class = loom_module.Client
+    loom_init, loom_submit = loom_class.__init__, loom_class.submit
+
+    def __init__(self, *args, **kwargs):
+        loom_init(self, *args, **kwargs)
+        t = _tracker
+        if t is not None:
+            t.adopt(self)
+
+    def submit(self, tasks):
+        futures = loom_submit(self, tasks)
+        t = _tracker
+        if t is not None:
+            t.submitted_loom(self, futures)
+        return futures
+
+    __init__.__wrapped__, submit.__wrapped__ = loom_init, loom_submit
+    __init__.__doc__, submit.__doc__ = loom_init.__doc__, loom_submit.__doc__
+    loom_class.__init__, loom_class.submit = __init__, submit
+
+    native_class = api.Client
+    native_call, native_flush = native_class._call, native_class.flush
+
+    def _call(self, *args, **kwargs):
+        t = _tracker
+        if t is None:
+            return native_call(self, *args, **kwargs)
+        cell = t.calling(self)
+        future = native_call(self, *args, **kwargs)
+        t.called(cell, future)
+        return future
+
+    def flush(self):
+        t = _tracker
+        if t is None:
+            return native_flush(self)
+        with self._lock:
+            pending = list(self._pending)
+            native_flush(self)
+        if pending:
+            t.flushed(self, pending)
+
+    _call.__wrapped__, flush.__wrapped__ = native_call, native_flush
+    flush.__doc__ = native_flush.__doc__
+    native_class._call, native_class.flush = _call, flush
+
+
+def _s(n):
+    return "" if n == 1 else "s"
+
+
+# -- progress lines ----------------------------------------------------------------------------
+
+class Progress:
+    """A live progress line for futures: "12/100 done, 2 running, 0 failed, 40 tasks/s".
+
+    Shown in the cell that made it (a display with an id); updated, at most every
+    ``options.progress_interval`` seconds, by the ProgressMonitor's thread as the server says
+    tasks ended, also after the cell finished."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, title, total, done=0, publisher=None):
+        self.title = title
+        self.total = total
+        self.done = done
+        self.failed = 0
+        self._failed_ids = set()
+        self.followed = False      # a ProgressMonitor counts its tasks
+        self.running = 0
+        self.state = None          # None while running; "done", "failed", "cancelled", "released"
+        self.started = time.monotonic()
+        self.ended_at = None
+        self.publisher = publisher
+        self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
+        self._lock = threading.Lock()
+        self._last_shown = 0.0
+        self._dirty = False
+        self._shown_state = "unshown"
+
+    @property
+    def finished(self):
+        return self.state is not None
+
+    def show(self):
+        """Displays the line in the running cell (main thread)."""
+        try:
+            from IPython.display import display
+            display(self.bundle(), raw=True, display_id=self.display_id)
+            self._shown_state = self.state
+            self._last_shown = time.monotonic()
+        except Exception:
+            pass
+
+    # -- changes (any thread)
+
+    def add(self, finished=0, failed=()):
+        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed."""
+        with self._lock:
+            if self.state is not None:
+                return
+            self.done = min(self.total, self.done + finished)
+            self._failed_ids.update(failed)
+            self.failed = min(self.total - self.done, len(self._failed_ids))
+            self._dirty = True
+            if self.done + self.failed >= self.total:
+                self._end("failed" if self.failed else "done")
+
+    def note_failed(self, task):
+        """The waiting cell learnt that ``task`` failed (the monitor may hear it later: ids
+        are counted once). Without a monitor following, the line ends here."""
+        self.add(0, [task] if task is not None else [])
+        if not self.followed:
+            self.complete(failed=True)
+
+    def set_running(self, running):
+        with self._lock:
+            running = max(0, min(running, self.total - self.done - self.failed))
+            if running != self.running:
+                self.running = running
+                self._dirty = True
+
+    def complete(self, failed=False):
+        """Everything ended (the waiting cell knows before the monitor does)."""
+        with self._lock:
+            if self.state is None:
+                if not failed:
+                    self.done, self.failed = self.total, 0
+                self._end("failed" if failed or self.failed else "done")
+        self.update(force=True)
+
+    def cancelled(self):
+        with self._lock:
+            if self.state is None:
+                self._end("cancelled")
+        self.update(force=True)
+
+    def released(self):
+        with self._lock:
+            if self.state is None:
+                self._end("released")
+        self.update(force=True)
+
+    def _end(self, state):
+        self.state = state
+        self.running = 0
+        self.ended_at = time.monotonic()
+        self._dirty = True
+
+    def update(self, force=False):
+        """Publishes the line if it changed and the interval passed (or ``force``)."""
+        with self._lock:
+            now = time.monotonic()
+            if not self._dirty and self._shown_state == self.state:
+                return
+            if not force and self.state is None and now - self._last_shown < options.progress_interval:
+                return
+            self._dirty = False
+            self._last_shown = now
+            self._shown_state = self.state
+            bundle = self.bundle()
+        if self.publisher is not None:
+            try:
+                self.publisher.display(bundle, display_id=self.display_id, update=True)
+            except Exception:
+                pass
+
+    # -- what it shows
+
+    def text(self):
+        end = self.ended_at if self.ended_at is not None else time.monotonic()
+        elapsed = max(end - self.started, 1e-9)
+        rate = self.done / elapsed
+        head = "{}: {}/{} done".format(self.title, self.done, self.total)
+        if self.state is None:
+            return "{}, {} running, {} failed, {:.0f} tasks/s".format(head, self.running, self.failed, rate)
+        tail = {"done": "", "failed": "", "cancelled": " (cancelled)", "released": " (futures released)"}[self.state]
+        return "{}, {} failed in {:.2f} s ({:.0f} tasks/s){}".format(head, self.failed, elapsed, rate, tail)
+
+    def bundle(self):
+        import html
+        text = self.text()
+        color = {"failed": "#c33", "cancelled": "#888", "released": "#888"}.get(self.state, "#4a4")
+        value = self.done + self.failed
+        return {
+            "text/plain": text,
+            "text/html": ('<div class="treadle-progress"><progress value="{}" max="{}" style="width:20em;'
+                          'accent-color:{}"></progress> <code>{}</code></div>').format(
+                value, max(self.total, 1), color, html.escape(text)),
+        }
+
+
+class ProgressMonitor:
+    """Follows the tasks of progress lines on one server through a connection of its own
+    (so it takes nothing from the clients' connections), on a thread of its own."""
+
+    _STATUS_EVERY = 1.0   # seconds between asks for the number of running tasks
+
+    def __init__(self, address):
+        self.address = tuple(address)
+        self._lock = threading.Lock()
+        self._conn = None
+        self._by_task = {}        # task id -> [Progress, futures' weak references]
+        self._active = []         # [Progress, [weakrefs of its futures]]
+        self._thread = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+
+    def _connection(self):
+        if self._conn is None:
+            from . import _engine
+            self._conn = _engine.Connection(self.address[0], self.address[1], "", "treadle-progress", 10.0)
+        return self._conn
+
+    def track(self, progress, futures):
+        """Follows ``futures`` ([(task id, loom future)]) for ``progress``."""
+        with self._lock:
+            conn = self._connection()
+            progress.followed = True
+            entry = [progress, [weakref.ref(f) for _, f in futures]]
+            self._active.append(entry)
+            for task, _ in futures:
+                self._by_task[task] = entry
+            conn.watch([task for task, _ in futures])
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="treadle-progress", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self):
+        last_status = 0.0
+        while not self._stopping.is_set():
+            with self._lock:
+                active = list(self._active)
+            if not active:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                finished, failed = self._conn.settled(0.05)
+            except Exception:
+                finished, failed = [], []
+            counts = {}
+            with self._lock:
+                for task in finished:
+                    entry = self._by_task.pop(task, None)
+                    if entry is not None:
+                        counts.setdefault(id(entry), [entry, 0, []])[1] += 1
+                for task in failed:
+                    entry = self._by_task.pop(task, None)
+                    if entry is not None:
+                        counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
+            for entry, done, bad in counts.values():
+                entry[0].add(done, bad)
+            now = time.monotonic()
+            if now - last_status >= self._STATUS_EVERY:
+                last_status = now
+                try:
+                    states = self._conn.status().get("states", {})
+                    running = states.get("running", 0) + states.get("assigned", 0)
+                except Exception:
+                    running = None
+                for progress, refs in active:
+                    if running is not None:
+                        progress.set_running(running)
+                    if progress.state is None and all(r() is None or getattr(r(), "released", False) for r in refs):
+                        progress.released()  # nobody can wait for them any more
+            for progress, _ in active:
+                progress.update()
+            with self._lock:
+                ended = [e for e in self._active if e[0].finished]
+                for e in ended:
+                    self._active.remove(e)
+                if ended:
+                    gone = set(map(id, ended))
+                    self._by_task = {t: e for t, e in self._by_task.items() if id(e) not in gone}
+
+    def close(self):
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass

@@ -36,7 +36,7 @@ class Kernel:
     def pid(self):
         return self.km.provisioner.pid
 
-    def run(self, code, timeout=30, interrupt_after=None):
+    def run(self, code, timeout=30, interrupt_after=None, stop_on_error=True):
         """Executes code; returns (reply content, outputs, seconds). Outputs are tuples:
         ("stdout"|"stderr", text), (msg_type, data) for results and displays, ("error", ename, evalue)."""
         outputs = []
@@ -56,11 +56,40 @@ class Kernel:
             timer.start()
         start = time.monotonic()
         try:
-            reply = self.kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+            # stop_on_error=False: else ipykernel aborts a request sent right after an error
+            # (a UsageError is one there).
+            reply = self.kc.execute_interactive(code, timeout=timeout, output_hook=hook,
+                                                stop_on_error=stop_on_error)
         finally:
             if timer is not None:
                 timer.cancel()
         return reply["content"], outputs, time.monotonic() - start
+
+    def collect(self, code, until=None, timeout=30):
+        """Executes code and returns the IOPub messages answering it, also those that come
+        after the cell finished (jupyter_client keeps them; nbclient would not): reads until
+        ``until(messages)`` is true (by default: until the kernel is idle again)."""
+        msg_id = self.kc.execute(code, stop_on_error=False)
+        return msg_id, self.follow(msg_id, until, timeout)
+
+    def follow(self, msg_id, until=None, timeout=30, messages=None):
+        """Reads IOPub messages answering ``msg_id`` (others are dropped) until
+        ``until(messages)``; returns them (``messages`` extended, if given)."""
+        if until is None:
+            until = went_idle
+        messages = [] if messages is None else messages
+        deadline = time.monotonic() + timeout
+        while not until(messages):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("waited {:.0f} s; got {}".format(timeout, [m["msg_type"] for m in messages]))
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(left, 0.5))
+            except Exception:
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                messages.append(msg)
+        return messages
 
     def processes(self):
         """The kernel's descendants (workers, executors)."""
@@ -73,6 +102,14 @@ class Kernel:
         if self.km.has_kernel:
             self.kc.stop_channels()
             self.km.shutdown_kernel()
+
+
+def went_idle(messages):
+    return any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in messages)
+
+
+def streams(messages, name="stdout"):
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream" and m["content"]["name"] == name)
 
 
 def text(outputs, stream="stdout"):
@@ -101,6 +138,17 @@ def alive(procs):
 @pytest.fixture
 def kernel():
     k = Kernel("treadle")
+    yield k
+    k.shutdown()
+
+
+@pytest.fixture(params=["treadle", "python3"])
+def any_kernel(request):
+    """The treadle kernel, then Debian's ipykernel with %load_ext treadle."""
+    k = Kernel(request.param)
+    if request.param == "python3":
+        reply, outputs, _ = k.run("%load_ext treadle")
+        assert reply["status"] == "ok", outputs
     yield k
     k.shutdown()
 

@@ -19,7 +19,11 @@ class TreadleKernelTests(jupyter_kernel_test.KernelTests):
     completion_samples = [
         {"text": "zi", "matches": {"zip"}},
         {"text": "%treadle w", "matches": {"workers"}},
-        {"text": "%treadle s", "matches": {"status"}},
+        {"text": "%treadle s", "matches": {"status", "stop"}},
+        {"text": "%treadle c", "matches": {"config"}},
+        {"text": "%%treadle t", "matches": {"task"}},
+        {"text": "%treadle workers --h", "matches": {"--hosts", "--hostfile"}},
+        {"text": "%treadle config cancel_on_interrupt=of", "matches": {"off"}},
     ]
 
     complete_code_samples = ["1", "print('hello, world')", "def f(x):\n  return x*2\n\n\n"]

@@ -1,0 +1,115 @@
+"""What cells submit stays theirs, through real kernels (the treadle kernel, and ipykernel with
+%load_ext treadle): what a task prints reaches the cell that submitted it, also after that cell
+finished and another one ran (read by parent msg_id: jupyter_client keeps such late messages);
+interrupting a cell cancels its running tasks (cancel_on_interrupt), and only then."""
+
+import os
+import threading
+import time
+
+from conftest import streams, text, went_idle
+
+SETUP = """\
+%treadle workers 2
+import sys, time
+import treadle
+
+def late(label):
+    time.sleep(1)
+    print(label, "printed late", flush=True)
+    print(label, "complains", file=sys.stderr, flush=True)
+    return 1
+
+def late_failure():
+    time.sleep(1)
+    print("about to fail", flush=True)
+    raise ValueError("failed late")
+
+def slow(path):
+    time.sleep(2)
+    open(path, "w").write("finished")
+    return 1
+"""
+
+
+def start(k):
+    reply, outputs, _ = k.run(SETUP)
+    assert reply["status"] == "ok", outputs
+    assert "started 2 local workers" in text(outputs)
+
+
+def test_task_output_reaches_its_cell_after_it_finished(any_kernel):
+    k = any_kernel
+    start(k)
+    first, early = k.collect("f = treadle.submit(late, 'A')\ng = treadle.submit(late_failure)")
+    assert "printed late" not in streams(early)  # the cell ended before the tasks printed
+    # Another cell runs meanwhile; the tasks' output must not land there.
+    second, other = k.collect("print('cell B')")
+    assert streams(other) == "cell B\n"
+
+    # Read on: the output of the first cell's tasks arrives attached to the first cell.
+    def printed(messages):
+        return ("printed late" in streams(messages) and "about to fail" in streams(messages)
+                and "complains" in streams(messages, "stderr"))
+    late_messages = []
+    deadline = time.monotonic() + 10
+    while not printed(late_messages) and time.monotonic() < deadline:
+        try:
+            msg = k.kc.get_iopub_msg(timeout=0.5)
+        except Exception:
+            continue
+        assert msg["parent_header"].get("msg_id") != second, msg  # never in cell B
+        if msg["parent_header"].get("msg_id") == first:
+            late_messages.append(msg)
+    assert printed(late_messages), late_messages
+    out = streams(late_messages)
+    assert "] A printed late\n" in out and "[task " in out  # each line marked with its task
+    assert "] about to fail\n" in out                       # also from a task that then failed
+    assert "] A complains\n" in streams(late_messages, "stderr")
+
+
+def run_interrupted(k, code, after=0.8):
+    reply, outputs, seconds = k.run(code, interrupt_after=after, stop_on_error=False)
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", outputs
+    assert seconds - after < 1.0, seconds
+    return outputs
+
+
+def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
+    k = any_kernel
+    start(k)
+    paths = [str(tmp_path / name) for name in ("one", "two", "three", "four", "five")]
+    # A cell waiting on results is interrupted: its two tasks are cancelled (released; the
+    # server replaces the executor running one), so they never write their files.
+    outputs = run_interrupted(k, "f = treadle.submit(slow, {!r})\ng = treadle.submit(slow, {!r})\nf.result()"
+                              .format(*paths[:2]))
+    assert "treadle: cancelled 2 tasks of this cell" in text(outputs, "stderr"), outputs
+    # The same in %%treadle submit: its progress line ends "(cancelled)".
+    timer = threading.Timer(0.8, k.km.interrupt_kernel)
+    timer.start()
+    _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(paths[2]),
+                            until=lambda ms: went_idle(ms) and any(
+                                "(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
+                                if m["msg_type"] == "update_display_data"), timeout=10)
+    timer.join()
+    assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
+    # And for HyperLoom clients made in the cell (here a program, which is killed).
+    outputs = run_interrupted(k, "from treadle.loom.client import Client, tasks\n"
+                                 "from treadle import kernel_support\n"
+                                 "client = Client(*kernel_support.session().address)\n"
+                                 "f = client.submit_one(tasks.run(('sh', '-c', 'sleep 2; touch {}')))\n"
+                                 "f.wait()".format(paths[4]))
+    assert "treadle: cancelled 1 task of this cell" in text(outputs, "stderr"), outputs
+    time.sleep(2.5)
+    assert not any(os.path.exists(p) for p in paths[:5]), os.listdir(str(tmp_path))
+    reply, outputs, _ = k.run("print(treadle.submit(abs, -3).result())")
+    assert text(outputs) == "3\n"  # the workers go on
+    # With the option off, an interrupted cell's task goes on and finishes.
+    reply, outputs, _ = k.run("%treadle config cancel_on_interrupt=off")
+    assert reply["status"] == "ok"
+    outputs = run_interrupted(k, "f = treadle.submit(slow, {!r})\nf.result()".format(paths[3]))
+    assert "cancelled" not in text(outputs, "stderr")
+    deadline = time.monotonic() + 5
+    while not os.path.exists(paths[3]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(paths[3])

@@ -1,0 +1,263 @@
+"""The %treadle magics through real kernels driven by jupyter_client, in the treadle kernel and
+in Debian's ipykernel with %load_ext treadle: %%treadle submit (progress line, results bound),
+%%treadle task (push, pull, retries, --no-wait), %treadle stop, %treadle config, the help,
+one-line usage errors and completion."""
+
+import os
+import time
+
+from conftest import errors, results, streams, text, went_idle
+
+SETUP = """\
+%treadle workers 2
+import sys, time
+import treadle
+
+@treadle.task
+def square(x):
+    print("squaring", x)
+    return x * x
+"""
+
+
+def start(k, code=SETUP):
+    reply, outputs, _ = k.run(code)
+    assert reply["status"] == "ok", outputs
+    assert "started 2 local workers" in text(outputs), outputs
+
+
+def displays(messages):
+    """(msg_type, text/plain, text/html, display id) of display messages."""
+    return [(m["msg_type"], m["content"]["data"].get("text/plain", ""), m["content"]["data"].get("text/html", ""),
+             m["content"].get("transient", {}).get("display_id")) for m in messages
+            if m["msg_type"] in ("display_data", "update_display_data")]
+
+
+def final_progress(n):
+    def until(messages):
+        return went_idle(messages) and any("{0}/{0} done".format(n) in d[1] and "in " in d[1]
+                                           for d in displays(messages))
+    return until
+
+
+# -- %%treadle submit ---------------------------------------------------------------------------
+
+def test_submit_native_futures_binds_results(any_kernel):
+    k = any_kernel
+    start(k)
+    code = ("%%treadle submit\n"
+            "squares = [square(i) for i in range(6)]\n"
+            "total = treadle.submit(sum, squares)\n"
+            "note = 'not a task'")
+    _, messages = k.collect(code, until=final_progress(7))
+    shown = displays(messages)
+    first = shown[0]
+    assert first[0] == "display_data" and first[3], shown  # a display with an id, then updates of it
+    assert first[1].startswith("submit: ") and "/7 done" in first[1]
+    assert "<progress" in first[2]
+    assert all(d[0] == "update_display_data" and d[3] == first[3] for d in shown[1:]), shown
+    assert "7/7 done, 0 failed" in shown[-1][1] and "tasks/s" in shown[-1][1]
+    assert "[task " in streams(messages) and "squaring 5" in streams(messages)  # the tasks' prints, marked
+    reply, outputs, _ = k.run("print(total, squares, note)")
+    assert text(outputs) == "55 [0, 1, 4, 9, 16, 25] not a task\n"
+
+
+def test_submit_hyperloom_tasks_and_last_expression(any_kernel):
+    k = any_kernel
+    start(k)
+    # The last expression names what is submitted: only it is replaced by its result.
+    code = ("%%treadle submit\n"
+            "from treadle.loom.client import tasks\n"
+            "hello = tasks.const('hello ')\n"
+            "greeting = tasks.merge((hello, tasks.const('world')))\n"
+            "greeting")
+    _, messages = k.collect(code, until=final_progress(1))
+    assert "submit: 1/1 done" in displays(messages)[-1][1]
+    reply, outputs, _ = k.run("print(greeting, type(hello).__name__)")
+    assert text(outputs) == "b'hello world' Task\n"
+    # A last expression that names nothing: its result is the cell's value.
+    reply, outputs, _ = k.run("%%treadle submit\n[square(i) for i in range(4)]")
+    assert reply["status"] == "ok", outputs
+    assert results(outputs)[-1]["text/plain"] == "[0, 1, 4, 9]"
+    # A tuple of names: those are bound.
+    reply, outputs, _ = k.run("%%treadle submit\na = square(5)\nb = square(6)\nc = square(7)\na, b")
+    reply, outputs, _ = k.run("print(a, b, type(c).__name__)")
+    assert text(outputs) == "25 36 Future\n"
+
+
+def test_submit_no_wait_updates_the_cell_after_it_finished(any_kernel):
+    k = any_kernel
+    start(k, SETUP + "def slow(x):\n    time.sleep(0.4)\n    return x\n")
+    code = "%%treadle submit --no-wait --name job\nparts = [treadle.submit(slow, i) for i in range(4)]"
+    _, messages = k.collect(code, until=final_progress(4), timeout=20)
+    idle_at = next(i for i, m in enumerate(messages) if m["msg_type"] == "status"
+                   and m["content"]["execution_state"] == "idle")
+    shown = [(i, m) for i, m in enumerate(messages) if m["msg_type"] == "update_display_data"]
+    # The cell ended at once; the line went on updating in it afterwards, to "4/4 done".
+    assert shown and shown[-1][0] > idle_at, [m["msg_type"] for m in messages]
+    assert "job: 4/4 done" in shown[-1][1]["content"]["data"]["text/plain"]
+    reply, outputs, _ = k.run("print(type(parts[0]).__name__, job.done())\njob.wait()\nprint(parts)")
+    assert text(outputs) == "Future True\n[0, 1, 2, 3]\n"
+    # The handle cancels what still runs; the line (in the cell that submitted) says so.
+    cell, messages = k.collect("%%treadle submit --no-wait --name job2\n"
+                               "more = [treadle.submit(slow, i) for i in range(4)]")
+    cancel = k.kc.execute("print(job2.cancel())")
+    by_parent = {cell: messages, cancel: []}
+    deadline = time.monotonic() + 10
+    while not (went_idle(by_parent[cancel]) and any("(cancelled)" in d[1] for d in displays(messages))):
+        assert time.monotonic() < deadline, by_parent
+        try:
+            msg = k.kc.get_iopub_msg(timeout=0.5)
+        except Exception:
+            continue
+        by_parent.get(msg["parent_header"].get("msg_id"), []).append(msg)
+    assert streams(by_parent[cancel]) == "4\n"
+    assert "job2: 0/4 done" in displays(messages)[-1][1]
+
+
+def test_submit_a_failing_task(kernel):
+    start(kernel, SETUP + "def bad(x):\n    raise ValueError('no %d' % x)\n")
+    _, messages = kernel.collect("%%treadle submit\nok = square(2)\nwrong = treadle.submit(bad, 3)",
+                                 until=lambda ms: went_idle(ms) and any("failed in" in d[1] for d in displays(ms)))
+    [error] = [m["content"] for m in messages if m["msg_type"] == "error"]
+    assert error["ename"] == "TaskError" and "ValueError: no 3" in error["evalue"]
+    assert "submit: 1/2 done, 1 failed in" in displays(messages)[-1][1]
+    reply, outputs, _ = kernel.run("print(type(wrong).__name__)")
+    assert text(outputs) == "Future\n"  # nothing bound: the futures are still there
+
+
+# -- %%treadle task ---------------------------------------------------------------------------
+
+def test_task_magic_push_pull_and_value(any_kernel):
+    k = any_kernel
+    start(k, SETUP + "base = 10\ndef helper(v):\n    return v + 1\n")
+    code = ("%%treadle task --push base,helper --pull x,y,pid\n"
+            "import os\n"
+            "print('on a worker')\n"
+            "x = helper(base)\n"
+            "y = [x] * 2\n"
+            "pid = os.getpid()\n"
+            "x * 100")
+    reply, outputs, _ = k.run(code)
+    assert reply["status"] == "ok", outputs
+    assert results(outputs)[-1]["text/plain"] == "1100"
+    assert "] on a worker" in text(outputs) and "[task " in text(outputs)
+    reply, outputs, _ = k.run("import os\nprint(x, y, pid != os.getpid())")
+    assert text(outputs) == "11 [11, 11] True\n"
+    # --no-wait: a future at once, bound to _ (its result: the pulled variables, or the value).
+    reply, outputs, _ = k.run("%%treadle task --no-wait --push base\nimport time\ntime.sleep(0.2)\nbase * 3")
+    assert "treadle.Future" in results(outputs)[-1]["text/plain"]
+    reply, outputs, _ = k.run("print(_.result())")
+    assert text(outputs) == "30\n"
+    reply, outputs, _ = k.run("%%treadle task --no-wait --pull z\nz = 'pulled'")
+    reply, outputs, _ = k.run("print(_.result())")
+    assert text(outputs) == "{'z': 'pulled'}\n"
+
+
+def test_task_magic_retries(kernel, tmp_path):
+    start(kernel)
+    flaky = ("%%treadle task --retries {retries} --pull n\n"
+             "import os\n"
+             "path = {path!r}\n"
+             "n = int(open(path).read()) + 1 if os.path.exists(path) else 1\n"
+             "open(path, 'w').write(str(n))\n"
+             "if n < 3:\n"
+             "    raise RuntimeError('flaky %d' % n)\n")
+    reply, outputs, _ = kernel.run(flaky.format(retries=2, path=str(tmp_path / "a")))
+    assert reply["status"] == "ok", outputs
+    assert "attempt 1 of 3 failed (RuntimeError: flaky 1)" in text(outputs, "stderr")
+    reply, outputs, _ = kernel.run("print(n)")
+    assert text(outputs) == "3\n"
+    # One retry is not enough: the task fails with the cell's error.
+    reply, outputs, _ = kernel.run(flaky.format(retries=1, path=str(tmp_path / "b")))
+    [error] = errors(outputs)
+    assert error[1] == "TaskError" and "RuntimeError: flaky 2" in error[2]
+    # More cpus than any worker has would wait for ever: said at once.
+    reply, outputs, _ = kernel.run("%%treadle task --cpus 4\nx = 1", stop_on_error=False)
+    assert text(outputs, "stderr").startswith("UsageError: --cpus 4: no connected worker has that many cpus")
+
+
+# -- %treadle stop, config, help ----------------------------------------------------------------
+
+def test_stop_cancels_what_runs_and_keeps_results(any_kernel, tmp_path):
+    k = any_kernel
+    start(k, SETUP + "def slow(path):\n    time.sleep(2)\n    open(path, 'w').write('x')\n    return 1\n")
+    paths = [str(tmp_path / "one"), str(tmp_path / "two")]
+    reply, outputs, _ = k.run("quick = treadle.submit(abs, -5)\nquick.result()\n"
+                              "f = treadle.submit(slow, {!r})\ng = treadle.submit(slow, {!r})\ntime.sleep(0.5)"
+                              .format(*paths))
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = k.run("%treadle stop")
+    assert "treadle: cancelled 2 running tasks" in text(outputs), outputs
+    time.sleep(2.5)
+    assert not any(os.path.exists(p) for p in paths)  # the sleeping tasks were stopped
+    reply, outputs, _ = k.run("print(quick.result(), treadle.submit(abs, -7).result())")
+    assert text(outputs) == "5 7\n"  # a finished result stays; the workers go on
+    reply, outputs, _ = k.run("%treadle stop")
+    assert "nothing to cancel" in text(outputs)
+
+
+def test_config_shows_and_sets_options(kernel):
+    reply, outputs, _ = kernel.run("%treadle config")
+    shown = text(outputs)
+    for line in ("auto_workers = auto", "cancel_on_interrupt = on", "progress_interval = 0.25"):
+        assert line in shown, shown
+    reply, outputs, _ = kernel.run("%treadle config cancel_on_interrupt=off auto_workers=1")
+    assert text(outputs) == "treadle: cancel_on_interrupt = off, auto_workers = 1\n"
+    reply, outputs, _ = kernel.run("%treadle config progress_interval 0.5\n%treadle config")
+    assert "cancel_on_interrupt = off" in text(outputs) and "progress_interval = 0.5" in text(outputs)
+    # auto_workers decides how many workers the first submission starts.
+    reply, outputs, _ = kernel.run("import treadle\nprint(treadle.submit(abs, -2).result())")
+    assert "treadle: started 1 local worker (auto_workers = 1" in text(outputs) and text(outputs).endswith("2\n")
+    reply, outputs, _ = kernel.run("%treadle config --reset")
+    assert "cancel_on_interrupt = on" in text(outputs)
+
+
+def test_help_lists_every_subcommand(any_kernel):
+    reply, outputs, _ = any_kernel.run("%treadle?")
+    pages = [p["data"]["text/plain"] for p in reply.get("payload", []) if p.get("source") == "page"]
+    assert pages, reply
+    for word in ("%treadle workers N", "--hosts", "--hostfile", "%treadle status", "%treadle stop",
+                 "%treadle config", "%%treadle submit", "%%treadle task", "--push", "--pull", "--retries",
+                 "--no-wait", "cancel_on_interrupt"):
+        assert word in pages[0], word
+
+
+USAGE_ERRORS = [
+    "%treadle stop now", "%treadle config nosuch=1", "%treadle config cancel_on_interrupt=maybe",
+    "%treadle config progress_interval=-1", "%treadle config =1", "%treadle submit", "%treadle task",
+    "%%treadle submit --frob\nx = 1", "%%treadle submit --wait --no-wait\nx = 1", "%%treadle submit extra\nx = 1",
+    "%%treadle submit --name 1x\nx = 1", "%%treadle submit --client nosuch\nx = 1",
+    "%%treadle submit\nx = 1", "%%treadle task --retries\nx = 1", "%%treadle task --retries=-1\nx = 1",
+    "%%treadle task --cpus 0\nx = 1", "%%treadle task --push nosuch\nx = 1", "%%treadle task --pull 1x\nx = 1",
+    "%%treadle frob\nx = 1", "%%treadle workers 2\nx = 1", "%treadle workers --hosts",
+    "%treadle workers 2 --hosts a", "%treadle workers --hosts a --hostfile b", "%treadle workers --python /x 2",
+    "%treadle workers --stop 2", "%treadle 'unclosed",
+]
+
+
+def test_wrong_usage_is_one_line(any_kernel):
+    k = any_kernel
+    for line in USAGE_ERRORS:
+        reply, outputs, _ = k.run(line, stop_on_error=False)
+        assert not errors(outputs), (line, outputs)
+        err = text(outputs, "stderr")
+        assert err.startswith("UsageError:") and len(err.strip().splitlines()) == 1, (line, err, outputs, reply)
+
+
+def complete(k, code):
+    reply = k.kc.complete(code, len(code), reply=True, timeout=10)["content"]
+    return set(reply["matches"]), reply["cursor_start"]
+
+
+def test_completion_of_subcommands_and_options(any_kernel):
+    k = any_kernel
+    k.run("base = 1\nbasket = 2")
+    assert complete(k, "%treadle ") == ({"workers", "status", "stop", "config"}, 9)
+    assert complete(k, "%%treadle ") == ({"submit", "task"}, 10)
+    assert complete(k, "%%treadle submit --n") == ({"--name", "--no-wait"}, 17)
+    assert complete(k, "%%treadle task --push ba") == ({"base", "basket"}, 22)
+    assert complete(k, "%%treadle task --push base,bas") == ({"base", "basket"}, 27)
+    assert complete(k, "%treadle workers --s") == ({"--stop", "--ssh-args"}, 17)
+    assert complete(k, "%treadle config auto") == ({"auto_workers="}, 16)
+    assert complete(k, "%treadle config cancel_on_interrupt=") == ({"on", "off"}, 36)
