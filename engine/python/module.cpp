@@ -296,5 +296,15 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("running", &PyServer::running);
 
   m.def("load_secret", [](const std::string& file) { return load_secret(file); }, py::arg("file") = "");
+  m.def(
+      "set_log_level",
+      [](const std::string& level) {
+        if (level == "debug") log::set_level(log::Level::debug);
+        else if (level == "info") log::set_level(log::Level::info);
+        else if (level == "warn") log::set_level(log::Level::warn);
+        else if (level == "error") log::set_level(log::Level::error);
+        else throw py::value_error("log level must be debug, info, warn or error, not '" + level + "'");
+      },
+      py::arg("level"), "How much the engine (an in-process server) writes to stderr.");
   m.def("default_secret_path", &default_secret_path);
 }

@@ -143,6 +143,9 @@ def install_in_ipython(shell):
         if _session is not None:
             return _session
     from . import _engine
+    # The in-process server's log would land in the cells' output: only warnings and errors,
+    # unless $TREADLE_LOG asks for more.
+    _engine.set_log_level(os.environ.get("TREADLE_LOG", "warn"))
     server = _engine.Server(host=listen_host(), port=0)
     server.start()
     s = Session((server.host, server.port), "in this process", server=server)
