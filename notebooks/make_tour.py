@@ -6,11 +6,11 @@ cells = [
     new_markdown_cell("""# A tour of treadle
 
 treadle runs **task graphs** — plans of tasks and the data they exchange — on worker processes.
-This tour uses the HyperLoom-compatible API (`treadle.loom.client`): code written for HyperLoom
-runs after changing one import line.
+This tour runs in the treadle kernel. It starts with the HyperLoom-compatible API
+(`treadle.loom.client`): code written for HyperLoom runs after changing one import line.
 
 First, a server and two workers on this machine. `local_cluster` starts them as real processes
-and stops them when closed."""),
+and stops them when closed. (The kernel also has a server of its own: see `%treadle?`.)"""),
     new_code_cell("""import time
 import treadle
 from treadle.loom.client import Client, TaskFailed, tasks
@@ -113,7 +113,7 @@ cluster.close()"""),
 ]
 
 nb = new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    "kernelspec": {"name": "treadle", "display_name": "Python 3 (treadle)", "language": "python"},
     "language_info": {"name": "python"},
 })
 nbformat.write(nb, "tour.ipynb")

@@ -1,6 +1,8 @@
 """Executes a notebook with nbclient and fails on any error output.
 
 usage: run_notebook.py IN.ipynb OUT.ipynb [--kernel NAME] [--show]
+
+The kernel is the one the notebook's metadata names, unless --kernel says otherwise.
 """
 
 import argparse
@@ -20,8 +22,9 @@ def error_outputs(nb):
                 yield i, out["text"]
 
 
-def run(path, out_path, kernel="python3", timeout=600):
+def run(path, out_path, kernel=None, timeout=600):
     nb = nbformat.read(path, as_version=4)
+    kernel = kernel or nb.metadata.get("kernelspec", {}).get("name") or "python3"
     client = NotebookClient(nb, kernel_name=kernel, timeout=timeout,
                             resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
     client.execute()
@@ -34,7 +37,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("notebook")
     parser.add_argument("output")
-    parser.add_argument("--kernel", default="python3")
+    parser.add_argument("--kernel", default=None)
     parser.add_argument("--show", action="store_true", help="print the text outputs")
     args = parser.parse_args()
     nb = run(args.notebook, args.output, args.kernel)
