@@ -116,28 +116,64 @@ DataPtr decode_data(const json& d, std::vector<zmq::message_t>& frames) {
   }
 }
 
+namespace {
+// Small objects of one kind, packed: their ids, their bytes back to back, the offsets.
+struct Pack {
+  std::vector<std::uint64_t> ids, offsets{0}, sizes;
+  std::string bytes;
+  void add(std::uint64_t id, std::string_view raw, std::uint64_t size) {
+    ids.push_back(id);
+    bytes.append(raw);
+    offsets.push_back(bytes.size());
+    sizes.push_back(size);
+  }
+  json emit(std::vector<zmq::message_t>& frames, bool with_sizes) {
+    frames.push_back(frame_of(ids));
+    frames.emplace_back(bytes.data(), bytes.size());
+    frames.push_back(frame_of(offsets));
+    json out = {{"n", ids.size()}, {"ids", frames.size() - 3}, {"f", frames.size() - 2}, {"o", frames.size() - 1}};
+    if (with_sizes) {
+      frames.push_back(frame_of(sizes));
+      out["s"] = frames.size() - 1;
+    }
+    return out;
+  }
+};
+
+void unpack(const json& p, std::vector<zmq::message_t>& frames, bool pyobj, std::vector<ObjectEntry>& out) {
+  auto ids = column_of<std::uint64_t>(frames.at(frame_index(p, "ids", frames)));
+  auto offsets = column_of<std::uint64_t>(frames.at(frame_index(p, "o", frames)));
+  std::vector<std::uint64_t> sizes;
+  if (pyobj) sizes = column_of<std::uint64_t>(frames.at(frame_index(p, "s", frames)));
+  DataPtr base = PlainData::from_frame(std::move(frames[frame_index(p, "f", frames)]));
+  if (offsets.size() != ids.size() + 1 || offsets.back() != base->size() || (pyobj && sizes.size() != ids.size()))
+    throw ProtocolError("packed objects do not match their offsets");
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (offsets[i] > offsets[i + 1]) throw ProtocolError("packed offsets decrease");
+    DataPtr bytes = PlainData::view(base, offsets[i], offsets[i + 1] - offsets[i]);
+    out.push_back({ids[i], pyobj ? std::make_shared<PyObjData>(std::move(bytes), sizes[i]) : bytes});
+  }
+}
+}  // namespace
+
 void encode_objects(const std::vector<ObjectEntry>& objects, json& header, std::vector<zmq::message_t>& frames) {
   json described = json::array();
-  std::vector<std::uint64_t> packed_ids, offsets{0};
-  std::string bytes;
+  Pack plain, pyobj;
   for (auto& o : objects) {
     if (!o.data) {
       described.push_back({{"id", o.id}, {"missing", true}});
     } else if (o.data->kind() == DataKind::plain && o.data->size() < 4096) {
-      packed_ids.push_back(o.id);
-      bytes.append(o.data->raw());
-      offsets.push_back(bytes.size());
+      plain.add(o.id, o.data->raw(), o.data->size());
+    } else if (o.data->kind() == DataKind::pyobj &&
+               static_cast<const PyObjData&>(*o.data).pickled()->size() < 4096) {
+      pyobj.add(o.id, static_cast<const PyObjData&>(*o.data).pickled()->raw(), o.data->size());
     } else {
       described.push_back({{"id", o.id}, {"d", encode_data(o.data, frames)}, {"size", o.data->size()}});
     }
   }
   header["objects"] = std::move(described);
-  if (!packed_ids.empty()) {
-    frames.push_back(frame_of(packed_ids));
-    frames.emplace_back(bytes.data(), bytes.size());
-    frames.push_back(frame_of(offsets));
-    header["packed"] = {{"n", packed_ids.size()}, {"ids", frames.size() - 3}, {"f", frames.size() - 2}, {"o", frames.size() - 1}};
-  }
+  if (!plain.ids.empty()) header["packed"] = plain.emit(frames, false);
+  if (!pyobj.ids.empty()) header["packed_py"] = pyobj.emit(frames, true);
 }
 
 std::vector<ObjectEntry> decode_objects(const json& header, std::vector<zmq::message_t>& frames) {
@@ -148,18 +184,8 @@ std::vector<ObjectEntry> decode_objects(const json& header, std::vector<zmq::mes
       if (object.value("missing", false)) out.push_back({id, nullptr});
       else out.push_back({id, decode_data(object.at("d"), frames)});
     }
-    if (header.contains("packed")) {
-      const json& p = header["packed"];
-      auto ids = column_of<std::uint64_t>(frames.at(frame_index(p, "ids", frames)));
-      auto offsets = column_of<std::uint64_t>(frames.at(frame_index(p, "o", frames)));
-      DataPtr base = PlainData::from_frame(std::move(frames[frame_index(p, "f", frames)]));
-      if (offsets.size() != ids.size() + 1 || offsets.back() != base->size())
-        throw ProtocolError("packed objects do not match their offsets");
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (offsets[i] > offsets[i + 1]) throw ProtocolError("packed offsets decrease");
-        out.push_back({ids[i], PlainData::view(base, offsets[i], offsets[i + 1] - offsets[i])});
-      }
-    }
+    if (header.contains("packed")) unpack(header["packed"], frames, false, out);
+    if (header.contains("packed_py")) unpack(header["packed_py"], frames, true, out);
   } catch (const json::exception& e) {
     throw ProtocolError(std::string("bad data message: ") + e.what());
   } catch (const std::out_of_range&) {
@@ -172,8 +198,10 @@ std::size_t count_objects(const json& header) {
   std::size_t n = 0;
   auto objects = header.find("objects");
   if (objects != header.end() && objects->is_array()) n += objects->size();
-  auto packed = header.find("packed");
-  if (packed != header.end() && packed->is_object()) n += packed->value("n", std::size_t{0});
+  for (const char* key : {"packed", "packed_py"}) {
+    auto packed = header.find(key);
+    if (packed != header.end() && packed->is_object()) n += packed->value("n", std::size_t{0});
+  }
   return n;
 }
 

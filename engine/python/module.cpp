@@ -74,7 +74,8 @@ void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler) {
   throw ServerError(message);
 }
 
-py::object to_python(const DataPtr& d) {
+// `loads` is pickle.loads, looked up once per fetch rather than once per object.
+py::object to_python(const DataPtr& d, const py::object& loads) {
   switch (d->kind()) {
     case DataKind::plain:
     case DataKind::file: {
@@ -84,12 +85,12 @@ py::object to_python(const DataPtr& d) {
     case DataKind::array:
     case DataKind::index: {
       py::list out;
-      for (std::size_t i = 0; i < d->length(); ++i) out.append(to_python(d->get(i)));
+      for (std::size_t i = 0; i < d->length(); ++i) out.append(to_python(d->get(i), loads));
       return std::move(out);
     }
     case DataKind::pyobj: {
       auto raw = static_cast<const PyObjData&>(*d).pickled()->raw();
-      return py::module_::import("pickle").attr("loads")(py::bytes(raw.data(), raw.size()));
+      return loads(py::memoryview::from_memory(raw.data(), static_cast<py::ssize_t>(raw.size())));
     }
   }
 }
@@ -159,12 +160,13 @@ class PyConnection {
     auto reply = conn_->request(Message(json{{"op", op::fetch}, {"ids", ids}}), ids.size());
     wait_interruptibly(*conn_, *reply, sink_);
     std::unordered_map<TaskId, py::object> values;
+    py::object loads = py::module_::import("pickle").attr("loads");
     for (Message& m : reply->messages()) {
       if (m.op() == op::failed) return py::make_tuple(py::none(), failure_dict(m));
       if (m.op() != op::data) raise_error(m);
       for (auto& [id, data] : decode_objects(m.header, m.frames)) {
         if (!data) throw ServerError("the result of task " + std::to_string(id) + " was lost before it could be fetched");
-        values[id] = to_python(data);
+        values[id] = to_python(data, loads);
       }
     }
     py::list out;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "common/protocol.hpp"
@@ -11,6 +12,7 @@
 #include "data/file.hpp"
 #include "data/index.hpp"
 #include "data/plain.hpp"
+#include "data/pyobj.hpp"
 #include "data/wire.hpp"
 #include "worker/data_store.hpp"
 
@@ -143,6 +145,33 @@ TEST_CASE("arrays of many small plain items travel packed in two frames") {
   bad.emplace_back("abc", 3);
   bad.push_back(frame_of(std::vector<std::uint64_t>{0, 5}));
   CHECK_THROWS_AS(decode_data(json{{"k", "plains"}, {"f", 0}, {"o", 1}}, bad), ProtocolError);
+}
+
+TEST_CASE("many objects in one data message: small ones packed, the rest described, missing ones said") {
+  std::vector<ObjectEntry> objects = {
+      {1, PlainData::from_string("a")},
+      {2, std::make_shared<PyObjData>(PlainData::from_string("pickle"), 77)},
+      {3, nullptr},
+      {4, PlainData::from_string(std::string(5000, 'b'))},
+      {5, std::make_shared<ArrayData>(std::vector<DataPtr>{PlainData::from_string("c")})},
+  };
+  json header = json::object();
+  std::vector<zmq::message_t> frames;
+  encode_objects(objects, header, frames);
+  CHECK(count_objects(header) == 5);
+  CHECK(header["packed"]["n"] == 1);
+  CHECK(header["packed_py"]["n"] == 1);
+  auto back = decode_objects(json::from_msgpack(json::to_msgpack(header)), frames);
+  REQUIRE(back.size() == 5);
+  std::map<std::uint64_t, DataPtr> by_id;
+  for (auto& o : back) by_id[o.id] = o.data;
+  CHECK(text(by_id[1]) == "a");
+  REQUIRE(by_id[2]->kind() == DataKind::pyobj);
+  CHECK(by_id[2]->size() == 77);
+  CHECK(std::string(static_cast<const PyObjData&>(*by_id[2]).pickled()->raw()) == "pickle");
+  CHECK(by_id[3] == nullptr);
+  CHECK(by_id[4]->size() == 5000);
+  CHECK(text(by_id[5]->get(0)) == "c");
 }
 
 TEST_CASE("large plain objects are sent without a copy and received without one") {
