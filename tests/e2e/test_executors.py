@@ -18,7 +18,6 @@ import pytest
 
 import treadle
 from tests.conftest import start_cluster, wait_until
-from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import Client, TaskFailed, tasks
 
 # Functions of this module travel by value: the executors cannot import the test module.

@@ -16,7 +16,6 @@ import pytest
 
 import treadle
 from tests.conftest import run_script
-from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import LoomException, TaskFailed
 
 # Functions of this module travel by value: the executors cannot import the test module.

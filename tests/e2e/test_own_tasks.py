@@ -16,7 +16,6 @@ import psutil
 import pytest
 
 from tests.conftest import start_cluster
-from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import LoomException, Task, TaskFailed, tasks
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

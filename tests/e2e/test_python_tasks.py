@@ -18,7 +18,6 @@ import cloudpickle
 import pytest
 
 from tests.conftest import run_script, start_cluster
-from tests.e2e.pytasks_util import _no_leftover_processes  # noqa: F401 - executors are the worker's
 from treadle.loom.client import Client, LoomException, Task, TaskFailed, tasks
 
 # Functions of this module travel by value: the executors cannot import the test module.
