@@ -48,8 +48,10 @@ _SUPERVISOR = r"""
 import ctypes, os, signal, subprocess, sys, threading, time
 M = "treadle-remote:"
 def say(*a):
+    # One write of the whole line: the workers write to the same stream, and a line written in
+    # pieces could be cut by theirs (a write under PIPE_BUF bytes is never split).
     try:
-        print(M, *a, flush=True)
+        os.write(1, (" ".join([M] + [str(x) for x in a]) + "\n").encode())
     except OSError:
         pass
 pythonpath, count, argv = sys.argv[1], int(sys.argv[2]), sys.argv[5:]
