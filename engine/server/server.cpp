@@ -155,8 +155,11 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
   }
   if (peer.role == Peer::Role::worker) {
     if (op == op::finished) return finished(peer, m);
-    if (op == op::task_failed)
-      return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), m.header.at("message").get<std::string>());
+    if (op == op::task_failed) {  // the message names the worker: "module missing *there*"
+      std::string message = m.header.at("message").get<std::string>();
+      if (!message.empty() && message.back() != '\n') message += '\n';
+      return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), message + "(on worker " + peer.name + ")");
+    }
     if (op == op::data) return worker_data(m);
     if (op == op::output) return task_output(m);
     if (op == op::redirect) return redirect(peer, m);

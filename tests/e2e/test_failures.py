@@ -55,7 +55,7 @@ def test_missing_output_file(client):
 
 def test_long_stderr_is_kept_in_the_message(client):
     e = failure_of(client, tasks.run(("/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a >&2; echo END >&2; exit 1")))
-    assert str(e).endswith("END\n")  # the end, where the cause usually is
+    assert "END\n(on worker " in str(e)  # the end, where the cause usually is, then where it ran
     assert len(str(e)) < 300000
 
 
@@ -259,3 +259,17 @@ def test_client_to_nowhere(cluster):
 
 def test_server_serves_after_all_of_the_above(client):
     assert_serving(client, workers=2)
+
+
+def test_a_failure_names_the_worker_and_a_missing_module(client):
+    @tasks.py_task()
+    def needs_a_module(a):
+        import treadle_no_such_module  # noqa: F401
+        return b""
+
+    with pytest.raises(TaskFailed) as info:
+        client.submit_one(needs_a_module(tasks.const("x"))).wait()
+    message = str(info.value)
+    assert "No module named 'treadle_no_such_module'" in message
+    names = [w["name"] for w in client.status()["workers"]]
+    assert any("(on worker {})".format(name) in message for name in names), (message, names)
