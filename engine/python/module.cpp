@@ -179,9 +179,11 @@ class PyConnection {
   }
 
   // Recent trace events; `path` (if given) makes the server record everything into it.
-  py::object trace(std::size_t limit, py::object path) {
+  // `kinds` (a list of kind names) keeps only those, e.g. ["sample"].
+  py::object trace(std::size_t limit, py::object path, py::object kinds) {
     json h{{"op", op::trace}, {"limit", limit}};
     if (!path.is_none()) h["path"] = path.cast<std::string>();
+    if (!kinds.is_none()) h["kinds"] = kinds.cast<std::vector<std::string>>();
     auto reply = conn_->request(Message(std::move(h)));
     wait_interruptibly(*conn_, *reply, sink_);
     Message& r = reply->messages().back();
@@ -189,6 +191,23 @@ class PyConnection {
     r.header.erase("op");
     r.header.erase("req");
     return py::module_::import("json").attr("loads")(r.header.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
+  // The scheduler state of each task, in the order of ids ("unknown" for ids it never gave out).
+  py::list states(const std::vector<TaskId>& ids) {
+    py::list out;
+    if (ids.empty()) return out;
+    auto reply = conn_->request(Message(json{{"op", op::states}, {"ids", ids}}));
+    wait_interruptibly(*conn_, *reply, sink_);
+    Message& r = reply->messages().back();
+    if (r.op() != op::states_reply) raise_error(r);
+    std::vector<py::str> names;
+    for (auto& n : r.header.at("names")) names.emplace_back(n.get<std::string>());
+    const auto& codes = r.header.at("codes").get_binary();
+    if (codes.size() != ids.size()) throw ServerError("the server answered states for the wrong number of tasks");
+    py::str unknown("unknown");
+    for (std::uint8_t c : codes) out.append(c < names.size() ? names[c] : unknown);
+    return out;
   }
 
   py::object status() {
@@ -280,7 +299,11 @@ PYBIND11_MODULE(_engine, m) {
       .def("fetch", &PyConnection::fetch)
       .def("release", &PyConnection::release)
       .def("status", &PyConnection::status)
-      .def("trace", &PyConnection::trace, py::arg("limit") = 100000, py::arg("path") = py::none())
+      .def("states", &PyConnection::states, py::arg("ids"),
+           "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "
+           "finished, failed, released, or unknown.")
+      .def("trace", &PyConnection::trace, py::arg("limit") = 100000, py::arg("path") = py::none(),
+           py::arg("kinds") = py::none())
       .def("close", &PyConnection::close)
       .def("set_output_handler", &PyConnection::set_output_handler)
       .def("poll_output", &PyConnection::poll_output)

@@ -31,18 +31,49 @@ bool Scheduler::runnable_somewhere(const TaskRecord& t) const {
   return false;
 }
 
-WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
+const char* placement_name(Placement p) {
+  switch (p) {
+    case Placement::chained: return "chained";
+    case Placement::locality: return "locality";
+    case Placement::with_consumer: return "with_consumer";
+    case Placement::least_loaded: return "least_loaded";
+    case Placement::only_fit: return "only_fit";
+    case Placement::only_worker: return "only_worker";
+  }
+  return "?";
+}
+
+const char* cause_name(PlacementCause c) {
+  switch (c) {
+    case PlacementCause::first: return "first";
+    case PlacementCause::worker_lost: return "worker_lost";
+    case PlacementCause::recomputed: return "recomputed";
+  }
+  return "?";
+}
+
+Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
+  Choice choice;
   // Locality: bytes of inputs per holding worker (few inputs, few holders: a tiny vector).
   std::vector<std::pair<WorkerId, std::uint64_t>> bytes_on;
   auto inputs = inputs_of(t);
   for (TaskId in : inputs) {
     const TaskRecord& input = tasks_[in];
+    if (!input.locations.empty()) choice.input_bytes += input.size;
     for (WorkerId w : input.locations) {
       auto it = std::find_if(bytes_on.begin(), bytes_on.end(), [&](auto& e) { return e.first == w; });
       if (it == bytes_on.end()) bytes_on.emplace_back(w, input.size + 1);
       else it->second += input.size + 1;
     }
   }
+  auto local_bytes = [&](WorkerId w) {
+    std::uint64_t bytes = 0;
+    for (TaskId in : inputs) {
+      const TaskRecord& input = tasks_[in];
+      if (std::find(input.locations.begin(), input.locations.end(), w) != input.locations.end()) bytes += input.size;
+    }
+    return bytes;
+  };
   // A source task (no inputs) joins the worker where its consumer's other inputs are placed.
   if (inputs.size() == 0 && t.cpus == 0) {
     WorkerId hint = no_worker;
@@ -56,11 +87,16 @@ WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
         if (hint != no_worker) break;
       }
     });
-    if (hint != no_worker && fits(*workers_[hint], t)) return hint;
+    if (hint != no_worker && fits(*workers_[hint], t)) {
+      choice.worker = hint;
+      choice.reason = Placement::with_consumer;
+      return choice;
+    }
   }
   // Prefer a worker where the task can start now; queue it only when none has cpus free.
   for (bool queued : {false, true}) {
     if (queued && t.cpus == 0) break;
+    choice.queued = queued;
     WorkerId best = no_worker;
     std::uint64_t best_bytes = 0;
     for (auto& [w, bytes] : bytes_on)
@@ -68,10 +104,17 @@ WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
         best = w;
         best_bytes = bytes;
       }
-    if (best != no_worker) return best;
+    if (best != no_worker) {
+      choice.worker = best;
+      choice.reason = Placement::locality;
+      choice.local_bytes = local_bytes(best);
+      return choice;
+    }
     // The least busy worker that fits.
+    std::uint32_t fitting = 0;
     for (auto& w : workers_) {
       if (!fits(*w, t, queued)) continue;
+      ++fitting;
       if (best == no_worker) {
         best = w->id;
         continue;
@@ -82,15 +125,37 @@ WorkerId Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
                            : (w->light_tasks * b.cpus < b.light_tasks * w->cpus);
       if (better) best = w->id;
     }
-    if (best != no_worker) return best;
+    if (best != no_worker) {
+      choice.worker = best;
+      choice.reason = fitting > 1 ? Placement::least_loaded
+                                  : (alive_workers_ == 1 ? Placement::only_worker : Placement::only_fit);
+      if (!bytes_on.empty()) choice.local_bytes = local_bytes(best);
+      return choice;
+    }
   }
-  return no_worker;
+  choice.worker = no_worker;
+  return choice;
 }
 
-void Scheduler::place(TaskId id, WorkerId worker) {
-  tasks_[id].worker = worker;
+void Scheduler::place(TaskId id, const Choice& choice) {
+  tasks_[id].worker = choice.worker;
   transition(id, TaskState::assigned, "placed on a worker");
-  chain_consumers(id, worker);
+  if (!observers_.empty()) notify_assigned(id, tasks_[id], choice);
+  chain_consumers(id, choice.worker);
+}
+
+void Scheduler::notify_assigned(TaskId id, const TaskRecord& t, const Choice& choice) {
+  Decision d;
+  d.task = id;
+  d.worker = choice.worker;
+  d.reason = choice.reason;
+  d.cause = t.lost_data ? PlacementCause::recomputed : t.rerun ? PlacementCause::worker_lost : PlacementCause::first;
+  d.queued = choice.queued;
+  d.at_us = now_us_;
+  d.ready_us = t.ready_us;
+  d.local_bytes = choice.local_bytes;
+  d.input_bytes = choice.input_bytes;
+  for (auto* o : observers_) o->on_assigned(d);
 }
 
 void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
@@ -116,7 +181,14 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
         if (!here) return;
       }
       consumer.worker = worker;
+      consumer.ready_us = -1;  // never queued: it starts on the worker when its inputs are made there
       transition(c, TaskState::assigned, "chained behind its inputs on the same worker");
+      if (!observers_.empty()) {
+        Choice chained;
+        chained.worker = worker;
+        chained.reason = Placement::chained;
+        notify_assigned(c, consumer, chained);
+      }
       work.push_back(c);
     });
   }
@@ -131,8 +203,8 @@ void Scheduler::schedule() {
     TaskId id = key.second;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;  // stale entry
-    WorkerId w = choose_worker(id, t);
-    if (w != no_worker) place(id, w);
+    Choice choice = choose_worker(id, t);
+    if (choice.worker != no_worker) place(id, choice);
     else if (!runnable_somewhere(t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});
     else deferred.push_back(key);
   }
@@ -147,9 +219,9 @@ void Scheduler::schedule() {
     TaskId id = key.second;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;
-    WorkerId w = choose_worker(id, t);
-    if (w != no_worker) {
-      place(id, w);
+    Choice choice = choose_worker(id, t);
+    if (choice.worker != no_worker) {
+      place(id, choice);
     } else if (!runnable_somewhere(t)) {
       fail_with(id, Failure{id, "no connected worker can run it: it needs " + std::to_string(t.cpus) +
                                     " cpus or its type '" + type_names_[t.type] + "'"});

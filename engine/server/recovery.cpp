@@ -43,6 +43,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   }
   std::vector<TaskId> recount;
   for (TaskId id : rerun) {
+    tasks_[id].rerun = true;
     transition(id, TaskState::waiting, "its worker was lost");
     recount.push_back(id);
   }
@@ -59,6 +60,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       TaskRecord& consumer = tasks_[c];
       if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
           consumer.state == TaskState::running) {
+        consumer.rerun = true;
         transition(c, TaskState::waiting, "an input was lost with a worker");
         sent_back.push_back(c);
       }
@@ -73,6 +75,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       if (consumer.state != TaskState::assigned || consumer.worker == worker) return;
       auto where = std::find(tasks_[id].locations.begin(), tasks_[id].locations.end(), consumer.worker);
       if (where != tasks_[id].locations.end()) return;  // it has its own copy
+      consumer.rerun = true;
       transition(c, TaskState::waiting, "it may have been fetching an input from the lost worker");
       sent_back.push_back(c);
       recount.push_back(c);
@@ -85,6 +88,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
     sent_back.pop_back();
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       if (tasks_[c].state != TaskState::assigned) return;
+      tasks_[c].rerun = true;
       transition(c, TaskState::waiting, "an input chained on the same worker was sent back");
       sent_back.push_back(c);
       recount.push_back(c);

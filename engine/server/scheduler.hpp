@@ -18,6 +18,7 @@
 
 #include "plan.hpp"
 #include "scheduler_actions.hpp"
+#include "scheduler_observer.hpp"
 #include "task_record.hpp"
 #include "task_table.hpp"
 #include "transition_log.hpp"
@@ -70,6 +71,14 @@ class Scheduler {
 
   // Places ready tasks on workers; call after a batch of events.
   void schedule();
+
+  // -- observing -----------------------------------------------------------------------------
+  // Observers hear of ready tasks and placements (docs/tracing.md); not owned.
+  void add_observer(SchedulerObserver* observer) { observers_.push_back(observer); }
+  // The time events from now on happen at (µs; the server sets its wall clock per message).
+  // The scheduler reads no clock itself, so tests control time.
+  void set_clock(std::int64_t now_us) { now_us_ = now_us; }
+  std::int64_t clock() const { return now_us_; }
 
   // -- queries -------------------------------------------------------------------------------
   bool exists(TaskId task) const { return tasks_.live(task); }
@@ -132,10 +141,17 @@ class Scheduler {
   void push_ready(TaskId id);
 
   // --- placement (placement.cpp) ---
-  WorkerId choose_worker(TaskId id, const TaskRecord& t);
+  struct Choice {
+    WorkerId worker = no_worker;
+    Placement reason = Placement::least_loaded;
+    bool queued = false;
+    std::uint64_t local_bytes = 0, input_bytes = 0;
+  };
+  Choice choose_worker(TaskId id, const TaskRecord& t);
   bool fits(const WorkerInfo& w, const TaskRecord& t, bool queued = true) const;
   bool runnable_somewhere(const TaskRecord& t) const;
-  void place(TaskId id, WorkerId worker);
+  void place(TaskId id, const Choice& choice);
+  void notify_assigned(TaskId id, const TaskRecord& t, const Choice& choice);
   void chain_consumers(TaskId id, WorkerId worker);
 
   // --- dynamic slice and get (dynamic.cpp) ---
@@ -168,6 +184,8 @@ class Scheduler {
   bool draining_cancels_ = false;
   std::uint64_t counts_[task_state_count] = {};
   TransitionLog log_;
+  std::vector<SchedulerObserver*> observers_;
+  std::int64_t now_us_ = 0;
 };
 
 // Small iteration helpers, here so every part of the scheduler can inline them.

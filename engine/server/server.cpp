@@ -46,7 +46,9 @@ struct Outbox {
 class ServerLoop final : public SchedulerActions {
  public:
   ServerLoop(const ServerOptions& options, zmq::context_t& context, zmq::socket_t& router)
-      : options_(options), context_(context), router_(router) {}
+      : options_(options), context_(context), router_(router) {
+    scheduler_.add_observer(&trace_);  // every placement is recorded with its reason
+  }
 
   void run(zmq::socket_t& control);
 
@@ -65,6 +67,8 @@ class ServerLoop final : public SchedulerActions {
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
   void release(const std::string& routing, Message& m);
   void status(const std::string& routing, Message& m);
+  void sample(Peer& peer, Message& m);
+  void states(const std::string& routing, Message& m);
   void watch(const std::string& routing, Message& m);
   void settle(TaskId task, bool ok);
   void finished(Peer& peer, Message& m);
@@ -84,6 +88,7 @@ class ServerLoop final : public SchedulerActions {
   Scheduler scheduler_{*this};
   ClientRequests requests_;
   TraceRecorder trace_;
+  std::vector<WorkerSample> samples_;  // the latest per worker (at_us 0: none yet)
   void record_finished(WorkerId worker, const FinishedBatch& b);
   void trace(const std::string& routing, Message& m);
   std::unordered_map<std::string, Peer> peers_;
@@ -117,15 +122,18 @@ void ServerLoop::run(zmq::socket_t& control) {
         continue;
       }
       try {
+        scheduler_.set_clock(wall_clock_us());  // ready and decision times: when the server got the news
         handle(routing, m);
       } catch (const std::exception& e) {
         log::warn("bad '", m.op(), "' message: ", e.what());
         reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
       }
     }
+    scheduler_.set_clock(wall_clock_us());
     scheduler_.schedule();
     flush();
     if (now_ms() >= next_check) {
+      scheduler_.set_clock(wall_clock_us());
       check_heartbeats();
       scheduler_.collect_garbage();
       scheduler_.schedule();
@@ -151,6 +159,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
   if (op == op::heartbeat) {
     // Answered, so peers notice a dead server too.
     send_message(router_, Message(json{{"op", op::heartbeat}}), routing);
+    if (peer.role == Peer::Role::worker && m.header.contains("cpu")) sample(peer, m);
     return;
   }
   if (peer.role == Peer::Role::worker) {
@@ -171,6 +180,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
     if (op == op::status) return status(routing, m);
     if (op == op::watch) return watch(routing, m);
     if (op == op::trace) return trace(routing, m);
+    if (op == op::states) return states(routing, m);
     if (op == op::bye) return lose_peer(routing, "said goodbye");
   }
   reply_error(routing, m.header.value("req", json()), "unknown op '" + op + "'");
@@ -188,8 +198,8 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
                                     m.header.at("types").get<std::vector<std::string>>());
     worker_routing_.push_back(routing);
     outboxes_.emplace_back();
-    trace_.record({TraceEvent::Kind::worker_joined, peer.id, 0, 0, wall_clock_us(), wall_clock_us(), 0,
-                   trace_.intern_label(peer.name), 0});
+    samples_.emplace_back();
+    trace_.record_worker(TraceEvent::Kind::worker_joined, peer.id, peer.name, wall_clock_us());
     log::info("worker ", peer.name, " joined with ", m.header["cpus"].get<int>(), " cpus at ",
               m.header["data_address"].get<std::string>());
   } else if (role == "client") {
@@ -363,12 +373,21 @@ void ServerLoop::status(const std::string& routing, Message& m) {
   json workers = json::array();
   for (auto& w : scheduler_.workers()) {
     if (!w->alive) continue;
-    workers.push_back({{"id", w->id},
-                       {"name", w->name},
-                       {"address", w->data_address},
-                       {"cpus", w->cpus},
-                       {"free_cpus", w->free_cpus},
-                       {"tasks_done", w->tasks_done}});
+    json info = {{"id", w->id},
+                 {"name", w->name},
+                 {"address", w->data_address},
+                 {"cpus", w->cpus},
+                 {"free_cpus", w->free_cpus},
+                 {"tasks_done", w->tasks_done}};
+    if (w->id < samples_.size() && samples_[w->id].at_us) {
+      const WorkerSample& s = samples_[w->id];
+      info["cpu"] = s.cpu_percent;
+      info["rss"] = s.rss;
+      info["store"] = s.store;
+      info["spilled"] = s.spilled;
+      info["sampled_us"] = s.at_us;
+    }
+    workers.push_back(std::move(info));
   }
   json states = json::object();
   for (int s = 0; s < task_state_count; ++s)
@@ -386,6 +405,47 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                routing);
 }
 
+// A worker's heartbeat carries a sample of its cpu and memory use.
+void ServerLoop::sample(Peer& peer, Message& m) {
+  WorkerSample s;
+  s.at_us = m.header.value("t", wall_clock_us());
+  s.cpu_percent = m.header.value("cpu", 0.0);
+  s.rss = m.header.value("rss", std::uint64_t{0});
+  s.store = m.header.value("store", std::uint64_t{0});
+  s.spilled = m.header.value("spilled", std::uint64_t{0});
+  if (peer.id < samples_.size()) samples_[peer.id] = s;
+  trace_.record_sample(peer.id, s);
+}
+
+// The state of each task, one byte per id (index into `names`): for a live graph's colours.
+// A task of a freed plan was released (or failed) and is forgotten: "released". Ids the
+// server never gave out: "unknown".
+void ServerLoop::states(const std::string& routing, Message& m) {
+  const json& ids = m.header.at("ids");
+  std::vector<std::uint8_t> codes;
+  codes.reserve(ids.size());
+  const std::uint8_t unknown = task_state_count;
+  for (const json& v : ids) {
+    if (!v.is_number_unsigned()) {
+      codes.push_back(unknown);
+      continue;
+    }
+    TaskId id = v.get<TaskId>();
+    if (scheduler_.exists(id)) codes.push_back(static_cast<std::uint8_t>(scheduler_.task(id).state));
+    else if (id < scheduler_.task_count()) codes.push_back(static_cast<std::uint8_t>(TaskState::released));
+    else codes.push_back(unknown);
+  }
+  json names = json::array();
+  for (int s = 0; s < task_state_count; ++s) names.push_back(state_name(static_cast<TaskState>(s)));
+  names.push_back("unknown");
+  send_message(router_,
+               Message(json{{"op", op::states_reply},
+                            {"req", m.header.value("req", json())},
+                            {"names", std::move(names)},
+                            {"codes", json::binary(std::move(codes))}}),
+               routing);
+}
+
 void ServerLoop::finished(Peer& peer, Message& m) {
   FinishedBatch b = FinishedBatch::decode(m);
   record_finished(peer.id, b);
@@ -399,17 +459,15 @@ void ServerLoop::record_finished(WorkerId worker, const FinishedBatch& b) {
   for (std::size_t i = 0; i < b.ids.size(); ++i) {
     TaskId id = b.ids[i];
     if (!scheduler_.exists(id)) continue;
-    trace_.record({TraceEvent::Kind::task, worker, b.lanes[i], id, b.start_us[i], b.end_us[i], b.sizes[i],
-                   trace_.intern_label(scheduler_.label(id)),
-                   trace_.intern_type(scheduler_.type_name(scheduler_.task(id).type))});
+    trace_.record_task(scheduler_, worker, id, b.lanes[i], b.start_us[i], b.end_us[i], b.sizes[i]);
   }
   for (std::size_t i = 0; i < b.replicas.size(); ++i) {
     // The sender, by its data address.
     std::uint32_t from = no_worker;
     for (auto& w : scheduler_.workers())
       if (w->data_address == b.transfer_peers[b.transfer_from[i]]) from = w->id;
-    trace_.record({TraceEvent::Kind::transfer, worker, from, b.replicas[i], b.transfer_start_us[i],
-                   b.transfer_end_us[i], b.transfer_sizes[i], 0, 0});
+    trace_.record_transfer(worker, from, b.replicas[i], b.transfer_start_us[i], b.transfer_end_us[i],
+                           b.transfer_sizes[i]);
   }
   trace_.flush();  // a batch at a time: the file is readable while the run goes on
 }
@@ -422,7 +480,9 @@ void ServerLoop::trace(const std::string& routing, Message& m) {
   } catch (const std::exception& e) {
     return reply_error(routing, req, e.what());
   }
-  json reply = trace_.recent(m.header.value("limit", std::size_t{100000}));
+  std::vector<std::string> kinds;
+  if (m.header.contains("kinds")) kinds = m.header["kinds"].get<std::vector<std::string>>();
+  json reply = trace_.recent(m.header.value("limit", std::size_t{100000}), kinds);
   json workers = json::array();
   for (auto& w : scheduler_.workers())
     workers.push_back({{"id", w->id}, {"name", w->name}, {"cpus", w->cpus}, {"alive", w->alive}});
@@ -452,8 +512,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
   Peer peer = it->second;
   peers_.erase(it);
   if (peer.role == Peer::Role::worker) {
-    trace_.record({TraceEvent::Kind::worker_lost, peer.id, 0, 0, wall_clock_us(), wall_clock_us(), 0,
-                   trace_.intern_label(peer.name + " (" + reason + ")"), 0});
+    trace_.record_worker(TraceEvent::Kind::worker_lost, peer.id, peer.name + " (" + reason + ")", wall_clock_us());
     scheduler_.remove_worker(peer.id, reason);
     outboxes_[peer.id] = Outbox{};
     // Fetches it was uploading: wait for the recomputed data and ask again.
@@ -483,6 +542,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
 }
 
 void ServerLoop::flush() {
+  trace_.flush();  // a loop turn at a time: the file is readable while the run goes on
   for (auto& [routing, lists] : settled_) {
     if (peers_.find(routing) == peers_.end()) continue;
     json finished = lists.first.is_null() ? json::array() : std::move(lists.first);

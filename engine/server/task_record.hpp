@@ -10,10 +10,12 @@
 namespace treadle {
 
 struct TaskRecord {
+  TaskRecord() : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false) {}
   TaskState state = TaskState::waiting;
-  bool has_extra_consumers = false;  // consumers in later plans (Scheduler::extra_consumers_)
-  bool lost_data = false;            // recomputing because a worker died
-  bool inputs_overridden = false;    // rewritten by a dynamic expansion (Scheduler::input_override_)
+  bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
+  bool lost_data : 1;                // recomputing because a worker died
+  bool inputs_overridden : 1;        // rewritten by a dynamic expansion (Scheduler::input_override_)
+  bool rerun : 1;                    // placed again because its worker (or an input's) was lost
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint32_t plan = 0;
@@ -23,6 +25,7 @@ struct TaskRecord {
   std::uint32_t keeps = 0;           // client futures alone
   WorkerId worker = no_worker;       // while assigned/running
   std::int32_t priority = 0;         // longest path to a sink: critical path first
+  std::int64_t ready_us = -1;        // when it became ready (scheduler clock); -1: chained, never queued
   std::uint64_t size = 0;
   std::uint64_t length = 0;
   std::vector<WorkerId> locations;   // workers that hold the result

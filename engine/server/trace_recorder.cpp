@@ -1,6 +1,9 @@
 #include "trace_recorder.hpp"
 
+#include <algorithm>
 #include <filesystem>
+
+#include "scheduler.hpp"
 
 namespace treadle {
 
@@ -10,8 +13,31 @@ const char* trace_kind_name(TraceEvent::Kind kind) {
     case TraceEvent::Kind::transfer: return "transfer";
     case TraceEvent::Kind::worker_joined: return "worker_joined";
     case TraceEvent::Kind::worker_lost: return "worker_lost";
+    case TraceEvent::Kind::decision: return "decision";
+    case TraceEvent::Kind::sample: return "sample";
   }
   return "?";
+}
+
+std::string decision_text(const TraceEvent& e) {
+  std::string text;
+  switch (static_cast<Placement>(e.reason)) {
+    case Placement::chained: text = "chained behind its inputs on the same worker"; break;
+    case Placement::locality:
+      text = "data locality (" + std::to_string(e.size) + " of " + std::to_string(e.total) + " input bytes there)";
+      break;
+    case Placement::with_consumer: text = "next to the other inputs of its consumer"; break;
+    case Placement::least_loaded: text = "least loaded worker"; break;
+    case Placement::only_fit: text = "only worker that fits (cpus, task type)"; break;
+    case Placement::only_worker: text = "only worker connected"; break;
+  }
+  if (e.queued) text += ", queued: no worker had cpus free";
+  switch (static_cast<PlacementCause>(e.cause)) {
+    case PlacementCause::first: break;
+    case PlacementCause::worker_lost: text += "; reassigned after a worker was lost"; break;
+    case PlacementCause::recomputed: text += "; recomputed (its result was lost)"; break;
+  }
+  return text;
 }
 
 std::uint32_t TraceRecorder::intern(const std::string& s, std::vector<std::string>& table,
@@ -28,27 +54,116 @@ void TraceRecorder::record(const TraceEvent& event) {
   ++recorded_;
   if (ring_.size() < capacity_) {
     ring_.push_back(event);
-  } else {
+  } else if (capacity_ > 0) {
     ring_[next_] = event;
     next_ = (next_ + 1) % capacity_;
   }
-  if (file_.is_open()) file_ << as_json(event).dump() << '\n';
+  if (file_.is_open()) file_ << as_json(event).dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+}
+
+void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                                std::int64_t start_us, std::int64_t end_us, std::uint64_t size) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::task;
+  e.worker = worker;
+  e.other = lane;
+  e.task = task;
+  e.start_us = start_us;
+  e.end_us = end_us;
+  e.size = size;
+  const TaskRecord& t = scheduler.task(task);
+  e.ready_us = t.ready_us;
+  e.label = intern_label(scheduler.label(task));
+  e.type = intern_type(scheduler.type_name(t.type));
+  record(e);
+}
+
+void TraceRecorder::record_transfer(WorkerId to, WorkerId from, TaskId object, std::int64_t start_us,
+                                    std::int64_t end_us, std::uint64_t size) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::transfer;
+  e.worker = to;
+  e.other = from;
+  e.task = object;
+  e.start_us = start_us;
+  e.end_us = end_us;
+  e.size = size;
+  record(e);
+}
+
+void TraceRecorder::record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us) {
+  TraceEvent e;
+  e.kind = kind;
+  e.worker = worker;
+  e.start_us = e.end_us = at_us;
+  e.label = intern_label(name);
+  record(e);
+}
+
+void TraceRecorder::record_sample(WorkerId worker, const WorkerSample& s) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::sample;
+  e.worker = worker;
+  e.start_us = e.end_us = s.at_us;
+  double tenths = std::clamp(s.cpu_percent * 10.0 + 0.5, 0.0, 4e9);
+  e.other = static_cast<std::uint32_t>(tenths);
+  e.size = s.rss;
+  e.total = s.store;
+  e.task = s.spilled;
+  record(e);
+}
+
+void TraceRecorder::on_assigned(const Decision& d) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::decision;
+  e.reason = static_cast<std::uint8_t>(d.reason);
+  e.cause = static_cast<std::uint8_t>(d.cause);
+  e.queued = d.queued;
+  e.worker = d.worker;
+  e.task = d.task;
+  e.start_us = e.end_us = d.at_us;
+  e.ready_us = d.ready_us;
+  e.size = d.local_bytes;
+  e.total = d.input_bytes;
+  record(e);
 }
 
 json TraceRecorder::as_json(const TraceEvent& e) const {
   json out = {{"kind", trace_kind_name(e.kind)}, {"worker", e.worker}, {"start_us", e.start_us}, {"end_us", e.end_us}};
-  if (e.kind == TraceEvent::Kind::task) {
-    out["task"] = e.task;
-    out["lane"] = e.other;
-    out["size"] = e.size;
-    out["label"] = labels_[e.label];
-    out["type"] = types_[e.type];
-  } else if (e.kind == TraceEvent::Kind::transfer) {
-    out["object"] = e.task;
-    out["from"] = e.other;
-    out["size"] = e.size;
-  } else {
-    out["name"] = labels_[e.label];
+  switch (e.kind) {
+    case TraceEvent::Kind::task:
+      out["task"] = e.task;
+      out["lane"] = e.other;
+      out["size"] = e.size;
+      out["label"] = labels_[e.label];
+      out["type"] = types_[e.type];
+      if (e.ready_us >= 0) out["ready_us"] = e.ready_us;
+      break;
+    case TraceEvent::Kind::transfer:
+      out["object"] = e.task;
+      out["from"] = e.other;
+      out["size"] = e.size;
+      break;
+    case TraceEvent::Kind::decision:
+      out["task"] = e.task;
+      out["reason"] = placement_name(static_cast<Placement>(e.reason));
+      out["cause"] = cause_name(static_cast<PlacementCause>(e.cause));
+      out["queued"] = e.queued != 0;
+      out["local_bytes"] = e.size;
+      out["input_bytes"] = e.total;
+      out["why"] = decision_text(e);
+      if (e.ready_us >= 0) out["ready_us"] = e.ready_us;
+      break;
+    case TraceEvent::Kind::sample:
+      out["cpu"] = e.other / 10.0;
+      out["rss"] = e.size;
+      out["store"] = e.total;
+      out["spilled"] = e.task;
+      break;
+    case TraceEvent::Kind::worker_joined:
+    case TraceEvent::Kind::worker_lost:
+      out["name"] = labels_[e.label];
+      break;
   }
   return out;
 }
@@ -64,11 +179,20 @@ void TraceRecorder::write_to(const std::string& path) {
   file_path_ = file;
 }
 
-json TraceRecorder::recent(std::size_t limit) const {
+json TraceRecorder::recent(std::size_t limit, const std::vector<std::string>& kinds) const {
+  bool wanted[8] = {};
+  for (auto& k : kinds)
+    for (int i = 0; i < 6; ++i)
+      if (k == trace_kind_name(static_cast<TraceEvent::Kind>(i))) wanted[i] = true;
+  // Newest first until `limit` matched, then oldest first.
+  std::vector<const TraceEvent*> picked;
+  const std::size_t n = ring_.size();
+  for (std::size_t back = 0; back < n && picked.size() < limit; ++back) {
+    const TraceEvent& e = ring_[(next_ + n - 1 - back) % n];
+    if (kinds.empty() || wanted[static_cast<int>(e.kind)]) picked.push_back(&e);
+  }
   json events = json::array();
-  std::size_t n = std::min(limit, ring_.size());
-  for (std::size_t i = ring_.size() - n; i < ring_.size(); ++i)
-    events.push_back(as_json(ring_[(next_ + i) % ring_.size()]));
+  for (auto it = picked.rbegin(); it != picked.rend(); ++it) events.push_back(as_json(**it));
   return {{"events", std::move(events)}, {"recorded", recorded_}, {"file", file_path_}};
 }
 

@@ -3,6 +3,9 @@
 //
 // Always on, in bounded memory: a ring of the most recent events. When a client asks for a
 // complete record (set_trace), every event is also appended to a file as a JSON line.
+//
+// Events are small fixed records (no strings: labels and types are interned, decision reasons
+// are codes), so recording one costs a copy into the ring; JSON is made only when asked.
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -11,41 +14,75 @@
 
 #include "../common/ids.hpp"
 #include "../common/protocol.hpp"
+#include "scheduler_observer.hpp"
 
 namespace treadle {
 
+class Scheduler;
+
 struct TraceEvent {
-  enum class Kind : std::uint8_t { task, transfer, worker_joined, worker_lost };
-  Kind kind;
-  std::uint32_t worker;      // where it ran / who received / which worker
-  std::uint32_t other;       // task: lane (0 loop, 1 thread, 2+i executor i); transfer: the sender
-  TaskId task;               // the task, or the object moved
-  std::int64_t start_us, end_us;
-  std::uint64_t size;
-  std::uint32_t label;       // index into labels()
-  std::uint32_t type;        // index into types()
+  enum class Kind : std::uint8_t { task, transfer, worker_joined, worker_lost, decision, sample };
+  Kind kind = Kind::task;
+  std::uint8_t reason = 0;   // decision: Placement
+  std::uint8_t cause = 0;    // decision: PlacementCause
+  std::uint8_t queued = 0;   // decision: no worker had cpus free
+  std::uint32_t worker = 0;  // where it ran / who received / chosen / sampled
+  std::uint32_t other = 0;   // task: lane (0 loop, 1 thread, 2+i executor i); transfer: the sender;
+                             // sample: cpu use in tenths of a percent of the worker's cpus
+  std::uint32_t label = 0;   // index into labels (task; worker events: the worker's name)
+  std::uint32_t type = 0;    // index into types (task)
+  TaskId task = 0;           // the task, or the object moved; sample: bytes spilled to disk
+  std::int64_t start_us = 0, end_us = 0;  // decision, sample, worker events: both the moment
+  std::int64_t ready_us = -1;             // task, decision: when it became ready; -1: chained
+  std::uint64_t size = 0;    // task: result; transfer: bytes; decision: input bytes on the
+                             // chosen worker; sample: RSS of the worker and its executors
+  std::uint64_t total = 0;   // decision: input bytes in all; sample: bytes in its data store
 };
 
-class TraceRecorder {
+// A worker's resource sample, as its heartbeat carries it.
+struct WorkerSample {
+  std::int64_t at_us = 0;      // the worker's wall clock
+  double cpu_percent = 0;      // of its cpus, worker + executors (+ finished children)
+  std::uint64_t rss = 0;       // bytes, worker + executors
+  std::uint64_t store = 0;     // bytes of objects in its store (in memory)
+  std::uint64_t spilled = 0;   // bytes of objects spilled to its work directory
+};
+
+class TraceRecorder : public SchedulerObserver {
  public:
   explicit TraceRecorder(std::size_t capacity = 200000) : capacity_(capacity) {}
   std::uint32_t intern_label(const std::string& label) { return intern(label, labels_, label_ids_); }
   std::uint32_t intern_type(const std::string& type) { return intern(type, types_, type_ids_); }
   void record(const TraceEvent& event);
+
+  // Helpers for each kind.
+  void record_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                   std::int64_t start_us, std::int64_t end_us, std::uint64_t size);
+  void record_transfer(WorkerId to, WorkerId from, TaskId object, std::int64_t start_us, std::int64_t end_us,
+                       std::uint64_t size);
+  void record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us);
+  void record_sample(WorkerId worker, const WorkerSample& sample);
+
+  // SchedulerObserver: every placement becomes a decision event.
+  void on_assigned(const Decision& decision) override;
+
   // Records from now on also go to `path` (JSON lines); empty: stop. Throws on a bad path.
   void write_to(const std::string& path);
   const std::string& file() const { return file_path_; }
   void flush() {
     if (file_.is_open()) file_.flush();
   }
-  // The most recent `limit` events, oldest first, as {labels, types, events: [[...]...]}.
-  json recent(std::size_t limit) const;
+  // The most recent `limit` events (of the given kinds; none given: all), oldest first, as
+  // {events: [{kind, ...}...], recorded, file}.
+  json recent(std::size_t limit, const std::vector<std::string>& kinds = {}) const;
   std::uint64_t recorded() const { return recorded_; }
+  std::size_t size() const { return ring_.size(); }
+  std::size_t capacity() const { return capacity_; }
+  json as_json(const TraceEvent& e) const;
 
  private:
   static std::uint32_t intern(const std::string& s, std::vector<std::string>& table,
                               std::unordered_map<std::string, std::uint32_t>& ids);
-  json as_json(const TraceEvent& e) const;
   std::size_t capacity_;
   std::vector<TraceEvent> ring_;
   std::size_t next_ = 0;
@@ -57,5 +94,7 @@ class TraceRecorder {
 };
 
 const char* trace_kind_name(TraceEvent::Kind kind);
+// "data locality (1200 of 1500 input bytes there)", "chained behind its inputs on worker 2"...
+std::string decision_text(const TraceEvent& decision);
 
 }  // namespace treadle

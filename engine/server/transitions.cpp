@@ -66,8 +66,13 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason) {
 }
 
 void Scheduler::to_ready(TaskId id, TaskRecord& t) {
-  if (is_dynamic(t)) expand(id);  // dslice/dget: the scheduler rewrites the plan, no worker runs it
-  else push_ready(id);
+  if (is_dynamic(t)) {
+    expand(id);  // dslice/dget: the scheduler rewrites the plan, no worker runs it
+    return;
+  }
+  t.ready_us = now_us_;
+  push_ready(id);
+  for (auto* o : observers_) o->on_ready(id, now_us_);
 }
 
 void Scheduler::to_assigned(TaskId id, TaskRecord& t) {
@@ -90,6 +95,7 @@ void Scheduler::to_finished(TaskId id, TaskRecord& t) {
 // What finishing means for the rest of the graph, however the result came to be.
 void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
   t.lost_data = false;
+  t.rerun = false;
   for_each_consumer(t, id, [&](TaskId c) {
     TaskRecord& consumer = tasks_[c];
     if (consumer.state == TaskState::redirected && redirect_target_.count(c) && redirect_target_[c] == id) {

@@ -57,6 +57,13 @@ class ExecutorPool {
   std::vector<int> poll_fds() const;
   void on_readable(int fd, std::vector<ExecutorResult>& finished);
   unsigned size() const { return static_cast<unsigned>(executors_.size()); }
+  // The executors' process ids (those running now), for resource samples.
+  std::vector<pid_t> pids() const {
+    std::vector<pid_t> out;
+    for (auto& e : executors_)
+      if (e.pid > 0) out.push_back(e.pid);
+    return out;
+  }
 
  private:
   struct Executor {

@@ -21,6 +21,7 @@
 #include "cancellation.hpp"
 #include "data_store.hpp"
 #include "executor_pool.hpp"
+#include "resource_sampler.hpp"
 #include "thread_pool.hpp"
 
 namespace treadle {
@@ -102,6 +103,7 @@ struct Worker::Impl {
   std::unique_ptr<DataStore> store;
   std::unique_ptr<ThreadPool<ThreadResult>> pool;
   std::unique_ptr<ExecutorPool> executors;
+  ResourceSampler sampler{1};
   std::unordered_set<TaskId> on_executor;
   json outputs = json::array();  // what tasks printed or logged this loop turn
 
@@ -182,6 +184,7 @@ void Worker::Impl::setup() {
   own_work_dir = true;
   store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
   free_cpus = options.cpus;
+  sampler = ResourceSampler(options.cpus);
   pool = std::make_unique<ThreadPool<ThreadResult>>(options.cpus + 8);
   ExecutorEvents events;
   events.output = [this](TaskId id, const char* stream, std::string_view text) { task_output(id, stream, text); };
@@ -304,7 +307,15 @@ int Worker::Impl::loop() {
 
     std::int64_t now = steady_ms();
     if (now >= next_heartbeat) {
-      send_message(*server, Message(json{{"op", op::heartbeat}}));
+      // Each heartbeat carries a sample of the worker's cpu and memory use (docs/tracing.md).
+      std::int64_t at = wall_us();
+      ResourceSample r = sampler.sample(executors->pids(), at);
+      send_message(*server, Message(json{{"op", op::heartbeat},
+                                         {"t", at},
+                                         {"cpu", r.cpu_percent},
+                                         {"rss", r.rss},
+                                         {"store", store->memory_bytes()},
+                                         {"spilled", store->spilled_bytes()}}));
       next_heartbeat = now + 500;
     }
     if (now - server_seen_ms > options.server_timeout_ms) {

@@ -138,6 +138,12 @@ class Client:
         """The server's recent trace events (see treadle.trace)."""
         return self._call(lambda _: self._conn.trace(limit), None)
 
+    def states(self, futures):
+        """The scheduler state of each future (or task id), in order: "waiting", "ready",
+        "assigned", "running", "redirected", "finished", "failed", "released", or "unknown"."""
+        ids = [f.task_id if isinstance(f, Future) else int(f) for f in futures]
+        return self._call(self._live.states, ids)
+
     def status(self):
         """The server's view: workers, task counts by state, memory."""
         return self._call(lambda _: self._live.status(), None)
