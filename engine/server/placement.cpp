@@ -52,6 +52,33 @@ const char* cause_name(PlacementCause c) {
   return "?";
 }
 
+// Where a queued cpu task likely starts first: the wait behind the worker's queue (its recent
+// task duration per queued cpu) plus the time to fetch the inputs it lacks (about 1 GB/s).
+WorkerId Scheduler::soonest_start(const TaskRecord& t, const std::vector<std::pair<WorkerId, std::uint64_t>>& bytes_on,
+                                  std::uint64_t input_bytes, WorkerId local) const {
+  auto bytes_there = [&](WorkerId w) -> std::uint64_t {
+    for (auto& e : bytes_on)
+      if (e.first == w) return e.second;
+    return 0;
+  };
+  auto cost_us = [&](const WorkerInfo& w) {
+    double backlog = double(std::int32_t(t.cpus) - w.free_cpus) / double(w.cpus);
+    double missing = double(input_bytes - std::min(input_bytes, bytes_there(w.id)));
+    return backlog * std::max(w.task_us, 100.0) + missing / 1000.0;
+  };
+  WorkerId best = local;
+  double best_cost = cost_us(*workers_[local]);
+  for (auto& w : workers_) {
+    if (w->id == local || !fits(*w, t, true)) continue;
+    double cost = cost_us(*w);
+    if (cost < best_cost) {
+      best = w->id;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
 Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
   Choice choice;
   // Locality: bytes of inputs per holding worker (few inputs, few holders: a tiny vector).
@@ -104,6 +131,18 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
         best = w;
         best_bytes = bytes;
       }
+    // Queued, locality alone would pile tasks behind the worker holding a shared input (a
+    // pickled function) while others have shorter queues: weigh the wait there against the
+    // transfer the input would cost elsewhere.
+    if (queued && best != no_worker && t.cpus) {
+      WorkerId sooner = soonest_start(t, bytes_on, choice.input_bytes, best);
+      if (sooner != best) {
+        choice.worker = sooner;
+        choice.reason = Placement::least_loaded;
+        choice.local_bytes = local_bytes(sooner);
+        return choice;
+      }
+    }
     if (best != no_worker) {
       choice.worker = best;
       choice.reason = Placement::locality;

@@ -148,6 +148,8 @@ class Scheduler {
     std::uint64_t local_bytes = 0, input_bytes = 0;
   };
   Choice choose_worker(TaskId id, const TaskRecord& t);
+  WorkerId soonest_start(const TaskRecord& t, const std::vector<std::pair<WorkerId, std::uint64_t>>& bytes_on,
+                         std::uint64_t input_bytes, WorkerId local) const;
   bool fits(const WorkerInfo& w, const TaskRecord& t, bool queued = true) const;
   bool runnable_somewhere(const TaskRecord& t) const;
   void place(TaskId id, const Choice& choice);

@@ -368,3 +368,41 @@ TEST_CASE("scheduler placement: a deep ready queue costs little per schedule()",
   CHECK(f.state(base) == S::released);    // oldest first among equal priorities
   f.check();
 }
+
+TEST_CASE("scheduler placement: queued cpu tasks sharing a small input spread over the workers",
+          "[scheduler][placement]") {
+  // A map: every task reads one pickled function held by one worker. Once both workers are
+  // busy, locality alone would queue the rest behind the holder while the other one idles.
+  SchedulerFixture f;
+  WorkerId w0 = f.add_worker(1);
+  WorkerId w1 = f.add_worker(1);
+  // Short recent tasks on both workers: deep queues are allowed (about 2 ms of work per cpu).
+  for (int round = 0; round < 4; ++round) {
+    PlanBuilder warm;
+    warm.add(const_type, {}, 1);
+    warm.add(const_type, {}, 1);
+    TaskId first = f.submit(warm);
+    f.s.schedule();
+    for (TaskId id : {first, first + 1}) {
+      f.start(id);
+      f.s.task_finished(f.worker_of(id), id, 1, 1, 50);
+    }
+  }
+  REQUIRE(f.s.worker(w0)->queue_cpus > 4);
+  PlanBuilder p;
+  auto fn = p.add(const_type, {}, 0, "function");
+  for (int i = 0; i < 8; ++i) p.add(const_type, {local(fn)}, 1, "map");
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  f.finish(base, 500);  // the function, on one worker
+  f.s.schedule();
+  int on[2] = {0, 0};
+  for (TaskId id = base + 1; id <= base + 8; ++id) {
+    REQUIRE(f.state(id) == S::assigned);
+    ++on[f.worker_of(id) == w0 ? 0 : 1];
+  }
+  (void)w1;
+  CHECK(on[0] == 4);
+  CHECK(on[1] == 4);
+  f.check();
+}
