@@ -23,6 +23,8 @@ APT_PACKAGES=(
   xeus-dev xeus-python-dev python3-xeus-python-shell xtl-dev
   python3-jupyter-kernel-test jupyter-notebook
   iproute2 procps openssh-server
+  graphviz                                      # `dot` lays out the task-graph widget
+  chromium chromium-driver python3-selenium     # tests/browser: the widgets in a real (headless) browser
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

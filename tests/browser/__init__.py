@@ -1,0 +1,1 @@
+"""Browser tests: the notebook widgets in Jupyter Notebook 6 and headless Chromium."""
