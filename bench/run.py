@@ -3,7 +3,8 @@
 Runs each workload (bench/README.md) in a child process under a time limit, prints a table
 against the targets and HyperLoom's figures (/work/shared/notes/peers.md), with --peers also
 against Dask distributed, ipyparallel and (for Python tasks) ProcessPoolExecutor(2) measured here,
-and writes build/bench/results.json.
+then the kernel benchmarks (kernel_bench.py: the treadle kernel against ipykernel), and writes
+build/bench/results.json (and kernel.json beside it).
 """
 
 import argparse
@@ -105,7 +106,10 @@ WORKLOADS = [
 ]
 for _w in WORKLOADS:
     _w.setdefault("group", "graph")
-GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)"}
+GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)",
+          "kernel": "the kernel benchmarks (kernel_bench.py)"}
+KERNEL_BENCH = os.path.join(HERE, "kernel_bench.py")
+KERNEL_TIMEOUT = 900  # seconds; it takes ~1-2 minutes
 
 SYSTEMS = {
     "treadle": os.path.join(HERE, "workloads_treadle.py"),
@@ -371,13 +375,39 @@ def print_report(results, peers):
     return rows
 
 
+def run_kernel_bench(args, env):
+    """kernel_bench.py in a child process (its progress echoed); returns its result."""
+    cmd = [PY, KERNEL_BENCH, "--result-line",
+           "--output", os.path.join(os.path.dirname(os.path.abspath(args.output)), "kernel.json")]
+    if args.quick:
+        cmd.append("--quick")
+    print("  kernel   treadle kernel and ipykernel + %load_ext treadle (kernel_bench.py) ...", flush=True)
+    result, error = measure.run_child(cmd, KERNEL_TIMEOUT, env=env, log=sys.stdout)
+    if error:
+        print("  kernel   FAILED: " + error.splitlines()[-1], flush=True)
+        return {"error": error}
+    return result
+
+
+def print_kernel_report(kernel):
+    rows = kernel.get("table") or []
+    if rows:
+        print()
+        print("The kernel (kernel_bench.py; bench/README.md, \"The kernel\"):")
+        keys = ["figure", "treadle", "target", "ipykernel", "ratio", "note"]
+        print(table(["figure", "treadle kernel", "target", "ipykernel + %load_ext treadle", "treadle/ipykernel",
+                     "note"], [[r.get(k, "-") for k in keys] for r in rows]))
+    if kernel.get("error"):
+        print("kernel benchmarks: " + kernel["error"].splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repetition; the large plan at 100k tasks")
     ap.add_argument("--peers", action="store_true",
                     help="also run Dask distributed, ipyparallel and (6-8) ProcessPoolExecutor(2)")
     ap.add_argument("--only", default="", help="comma-separated workload names, numbers or groups "
-                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8)")
+                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8, kernel = kernel_bench.py)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
     ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = ap.parse_args()
@@ -388,13 +418,15 @@ def main():
 
     reps = args.reps or (1 if args.quick else 3)
     selected = WORKLOADS
+    run_kernel = True
     if args.only:
         wanted = {s.strip() for s in args.only.split(",") if s.strip()}
         selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted or w["group"] in wanted]
+        run_kernel = "kernel" in wanted
         unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS} - set(GROUPS)
-        if unknown or not selected:
-            ap.error("unknown workload {}; choose from {}".format(
-                ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS)))
+        if unknown or not (selected or run_kernel):
+            ap.error("unknown workload {}; choose from {} (groups: {})".format(
+                ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS), ", ".join(GROUPS)))
 
     env = child_env()
     check = subprocess.run([PY, "-c", "import treadle.loom.client, treadle._engine"], env=env,
@@ -413,6 +445,7 @@ def main():
     load = os.getloadavg()[0]
     print("load average {:.2f} on {} cpus{}".format(
         load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))
+    kernel = None
     try:
         for w in selected:
             scale = w.get("quick_scale", w["scale"]) if args.quick else w["scale"]
@@ -421,20 +454,28 @@ def main():
             if args.peers:
                 for p, spec in w["peers"].items():
                     entry[p] = run_one(p, w, spec["scale"], reps, spec["timeout"], env)
+        if run_kernel:
+            kernel = run_kernel_bench(args, env)
     except (KeyboardInterrupt, SystemExit):
         interrupted = True
         print("\ninterrupted: every process started was stopped; partial results follow", flush=True)
     meta["loadavg_end"] = os.getloadavg()
-    rows = print_report(results, args.peers)
+    rows = print_report(results, args.peers) if results else []
+    if kernel is not None:
+        print_kernel_report(kernel)
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     out = {"meta": meta, "interrupted": interrupted, "workloads": results, "table": rows,
            "definitions": {w["name"]: {k: v for k, v in w.items() if k not in ("timeout",)} for w in selected}}
+    if kernel is not None:
+        out["kernel"] = kernel
     with open(args.output, "w") as f:
         json.dump(out, f, indent=1)
     print("\nwrote " + os.path.relpath(args.output, os.getcwd()))
     if interrupted:
         sys.exit(130)
     failed = [n for n, e in results.items() for s, r in e.items() if r.get("error")]
+    if kernel is not None and kernel.get("error"):
+        failed.append("kernel")
     if failed:
         print("failed: " + ", ".join(sorted(set(failed))))
         sys.exit(1)
