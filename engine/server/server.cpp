@@ -164,6 +164,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
   }
   if (peer.role == Peer::Role::worker) {
     if (op == op::finished) return finished(peer, m);
+    if (op == op::bye) return lose_peer(routing, "stopped");
     if (op == op::task_failed) {  // the message names the worker: "module missing *there*"
       std::string message = m.header.at("message").get<std::string>();
       if (!message.empty() && message.back() != '\n') message += '\n';

@@ -332,6 +332,12 @@ int Worker::Impl::loop() {
       return 1;
     }
   }
+  // Asked to stop: say so, so the server re-places our tasks now instead of after the
+  // heartbeat timeout (a few seconds in which it still counts us).
+  if (welcomed) {
+    server->set(zmq::sockopt::linger, 500);
+    send_message(*server, Message(json{{"op", op::bye}}));
+  }
   return 0;
 }
 

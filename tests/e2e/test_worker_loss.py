@@ -201,3 +201,26 @@ def test_busy_worker_exits_when_the_server_dies(make_cluster, tmp_path):
     finally:
         if worker.poll() is None:
             kill(worker)
+
+
+@pytest.mark.timeout(60)
+def test_a_stopped_worker_leaves_at_once_and_its_tasks_move(make_cluster, tmp_path):
+    # SIGTERM is a clean stop: the worker says goodbye, so the server stops counting it now
+    # (not after the heartbeat timeout) and re-places what it was running.
+    cluster = make_cluster(workers=2, cpus=1, worker_args=["--workdir", str(tmp_path)])
+    client = Client(*cluster.address)
+    try:
+        futures = [client.submit_one(tasks.run(python_program("import time; time.sleep(1.5)")))
+                   for _ in range(2)]
+        wait_until(lambda: client.status()["states"]["running"] == 2, timeout=10, what="both programs running")
+        stopped = cluster.workers[0]
+        stopped.send_signal(signal.SIGTERM)
+        stopped.wait(5)
+        start = time.monotonic()
+        wait_until(lambda: len([w for w in client.status()["workers"] if w.get("alive", True)]) == 1,
+                   timeout=1.0, what="the server counting one worker")
+        assert time.monotonic() - start < 1.0
+        for f in futures:
+            f.gather()   # the stopped worker's task ran again on the other one
+    finally:
+        client.close()
