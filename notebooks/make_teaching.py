@@ -118,7 +118,44 @@ total.result().most_common(8)"""),
     new_markdown_cell("""Each line printed above came from a task, on a worker: treadle shows what tasks print in the
 cell that started them, marked with the task.
 
-**Try it:** how often does the word "better" appear? (`total.result()["better"]`)
+**Try it:** how often does the word "better" appear? (`total.result()["better"]`)"""),
+    new_markdown_cell("""## Seeing the work: the task graph and the trace
+
+A parallel program is easier to reason about when you can *see* it. treadle draws two pictures:
+
+* the **task graph**: one box per task, an arrow from each task to the tasks that use its result;
+  boxes of the same *label group* (the label's text before the first `:`) share a colour, and the
+  border and shade say where each task is: pale and dashed while it waits, dark and thick while it
+  runs, solid when it is done, red if it failed;
+* the **trace**: a timeline with one row per worker lane, a bar per task, coloured like the graph.
+  The slider below it replays the run: drag it back to the start and press ▶.
+
+Here is a small map-reduce again, with labels: eight `square` tasks, then one `total` that adds
+their results. `treadle.show` draws the graph at once and recolours it while the tasks run (watch
+the boxes fill in); hover over a box for its details."""),
+    new_code_cell("""@treadle.task(label="square")
+def slow_square(x):
+    time.sleep(0.3)                      # slow enough to watch
+    return x * x
+
+
+@treadle.task(label="total")
+def add_up(numbers):
+    return sum(numbers)
+
+
+squares = [slow_square(i) for i in range(8)]
+answer = add_up(squares)
+treadle.show(answer)"""),
+    new_markdown_cell("""`answer.result()` waits for the end. `%treadle graph answer` draws the same graph again, now
+with every box done (`%treadle graph` alone draws what the last cell submitted)."""),
+    new_code_cell("""print("the sum of the first eight squares:", answer.result())
+%treadle graph answer"""),
+    new_markdown_cell("""Now the trace of that run (`--last`: the time of the last submission only). Which worker ran
+which square? Did the `total` task start before every square had finished?"""),
+    new_code_cell("""%treadle trace --last"""),
+    new_markdown_cell("""**Try it:** make the map wider (`range(32)`) or start more workers, run the cells again, and
+compare the traces: how many bars run side by side?
 
 ## A whole cell as a task
 

@@ -1,6 +1,7 @@
 // Recovery: a worker is gone. Its tasks run again elsewhere, and results that lived only
 // there are recomputed from the plan if anyone still needs them (HyperLoom instead discards
 // the whole computation).
+#include <string_view>
 #include <algorithm>
 
 #include "../common/log.hpp"
@@ -21,7 +22,8 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   WorkerInfo& w = *workers_[worker];
   w.alive = false;
   --alive_workers_;
-  log::warn("worker ", w.name, " lost (", reason, ")");
+  if (std::string_view(reason) == "stopped") log::info("worker ", w.name, " stopped");
+  else log::warn("worker ", w.name, " lost (", reason, ")");
 
   // One pass over the table: a worker loss is rare, a per-worker index would cost memory always.
   std::vector<TaskId> rerun, lost, lost_a_copy;

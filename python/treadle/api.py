@@ -15,6 +15,7 @@ call, or as soon as something waits for a result, so a loop of 10,000 calls is o
 a task whose inputs are other calls' futures runs where those results are.
 """
 
+import collections.abc
 import itertools
 import os
 import threading
@@ -157,7 +158,10 @@ class Client:
                                  "client; decorated functions use treadle.default_client())".format(f))
 
     def gather(self, futures, timeout=None):
-        """The results of futures; any structure of lists, tuples and dicts is kept."""
+        """The results of futures; any structure of lists, tuples and dicts is kept (an
+        iterator, such as a generator of futures or what ``map`` yields, becomes a list)."""
+        if isinstance(futures, collections.abc.Iterator):
+            futures = list(futures)
         flat = []
         _collect(futures, flat)
         self._own(flat)
@@ -373,6 +377,8 @@ def map(fn, *iterables, **kwargs):  # noqa: A001 - the concurrent.futures name
 
 def gather(futures, timeout=None):
     """The results of futures, in the same structure."""
+    if isinstance(futures, collections.abc.Iterator):
+        futures = list(futures)
     return _client_of(futures).gather(futures, timeout=timeout)
 
 

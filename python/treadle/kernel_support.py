@@ -20,7 +20,7 @@ for all): workers on other hosts (``%treadle workers --hosts``) need one they ca
 What cells submit is tracked (:class:`CellTracker`): what a task prints goes to the cell that
 submitted it, also after that cell finished; an interrupted cell's tasks are cancelled
 (``options.cancel_on_interrupt``); ``%treadle stop`` cancels everything still running; progress
-lines (:class:`Progress`) update from a thread of their own.
+lines (:class:`treadle.widgets.progress.Progress`) update from a thread of their own.
 """
 
 import atexit
@@ -164,6 +164,8 @@ def _install(s, shell):
     if shell is not None:
         _tracker = CellTracker(shell)
         _tracker.install()
+        from .widgets import lineage
+        lineage.enabled = True   # remember submitted plans: %treadle graph draws them
         from . import magics
         magics.register(shell)
 
@@ -1015,8 +1017,19 @@ def _patch_clients():
     from . import api
     from .loom.client import client as loom_module
 
+    from .loom.client import plan as plan_module
+    from .widgets import lineage
+
     loom_class = loom_module.Client
     loom_init, loom_submit = loom_class.__init__, loom_class.submit
+    plan_encode, plan_order = plan_module.encode, plan_module.order_tasks
+
+    def encode(roots, client):
+        return lineage.encoded(plan_encode(roots, client))  # the graph widget draws from these columns
+    def order_tasks(roots, leaf_ref):
+        return lineage.ordered(plan_order(roots, leaf_ref))  # which Task got which id
+    encode.__wrapped__, order_tasks.__wrapped__ = plan_encode, plan_order
+    plan_module.encode, plan_module.order_tasks = encode, order_tasks
 
     def __init__(self, *args, **kwargs):
         loom_init(self, *args, **kwargs)
@@ -1025,7 +1038,10 @@ def _patch_clients():
             t.adopt(self)
 
     def submit(self, tasks):
+        tasks = tasks if isinstance(tasks, (list, tuple)) else list(tasks)
         futures = loom_submit(self, tasks)
+        if lineage.enabled:
+            lineage.submitted(self, tasks, futures)
         t = _tracker
         if t is not None:
             t.submitted_loom(self, futures)
@@ -1066,241 +1082,6 @@ def _s(n):
     return "" if n == 1 else "s"
 
 
-# -- progress lines ----------------------------------------------------------------------------
+# -- progress lines: treadle.widgets.progress (kept importable from here) ---------------------
 
-class Progress:
-    """A live progress line for futures: "12/100 done, 2 running, 0 failed, 40 tasks/s".
-
-    Shown in the cell that made it (a display with an id); updated, at most every
-    ``options.progress_interval`` seconds, by the ProgressMonitor's thread as the server says
-    tasks ended, also after the cell finished."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, title, total, done=0, publisher=None):
-        self.title = title
-        self.total = total
-        self.done = done
-        self.failed = 0
-        self._failed_ids = set()
-        self.followed = False      # a ProgressMonitor counts its tasks
-        self.running = 0
-        self.state = None          # None while running; "done", "failed", "cancelled", "released"
-        self.started = time.monotonic()
-        self.ended_at = None
-        self.publisher = publisher
-        self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
-        self._lock = threading.Lock()
-        self._last_shown = 0.0
-        self._dirty = False
-        self._shown_state = "unshown"
-
-    @property
-    def finished(self):
-        return self.state is not None
-
-    def show(self):
-        """Displays the line in the running cell (main thread)."""
-        try:
-            from IPython.display import display
-            display(self.bundle(), raw=True, display_id=self.display_id)
-            self._shown_state = self.state
-            self._last_shown = time.monotonic()
-        except Exception:
-            pass
-
-    # -- changes (any thread)
-
-    def add(self, finished=0, failed=()):
-        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed."""
-        with self._lock:
-            if self.state is not None:
-                return
-            self.done = min(self.total, self.done + finished)
-            self._failed_ids.update(failed)
-            self.failed = min(self.total - self.done, len(self._failed_ids))
-            self._dirty = True
-            if self.done + self.failed >= self.total:
-                self._end("failed" if self.failed else "done")
-
-    def note_failed(self, task):
-        """The waiting cell learnt that ``task`` failed (the monitor may hear it later: ids
-        are counted once). Without a monitor following, the line ends here."""
-        self.add(0, [task] if task is not None else [])
-        if not self.followed:
-            self.complete(failed=True)
-
-    def set_running(self, running):
-        with self._lock:
-            running = max(0, min(running, self.total - self.done - self.failed))
-            if running != self.running:
-                self.running = running
-                self._dirty = True
-
-    def complete(self, failed=False):
-        """Everything ended (the waiting cell knows before the monitor does)."""
-        with self._lock:
-            if self.state is None:
-                if not failed:
-                    self.done, self.failed = self.total, 0
-                self._end("failed" if failed or self.failed else "done")
-        self.update(force=True)
-
-    def cancelled(self):
-        with self._lock:
-            if self.state is None:
-                self._end("cancelled")
-        self.update(force=True)
-
-    def released(self):
-        with self._lock:
-            if self.state is None:
-                self._end("released")
-        self.update(force=True)
-
-    def _end(self, state):
-        self.state = state
-        self.running = 0
-        self.ended_at = time.monotonic()
-        self._dirty = True
-
-    def update(self, force=False):
-        """Publishes the line if it changed and the interval passed (or ``force``)."""
-        with self._lock:
-            now = time.monotonic()
-            if not self._dirty and self._shown_state == self.state:
-                return
-            if not force and self.state is None and now - self._last_shown < options.progress_interval:
-                return
-            self._dirty = False
-            self._last_shown = now
-            self._shown_state = self.state
-            bundle = self.bundle()
-        if self.publisher is not None:
-            try:
-                self.publisher.display(bundle, display_id=self.display_id, update=True)
-            except Exception:
-                pass
-
-    # -- what it shows
-
-    def text(self):
-        end = self.ended_at if self.ended_at is not None else time.monotonic()
-        elapsed = max(end - self.started, 1e-9)
-        rate = self.done / elapsed
-        head = "{}: {}/{} done".format(self.title, self.done, self.total)
-        if self.state is None:
-            return "{}, {} running, {} failed, {:.0f} tasks/s".format(head, self.running, self.failed, rate)
-        tail = {"done": "", "failed": "", "cancelled": " (cancelled)", "released": " (futures released)"}[self.state]
-        return "{}, {} failed in {:.2f} s ({:.0f} tasks/s){}".format(head, self.failed, elapsed, rate, tail)
-
-    def bundle(self):
-        import html
-        text = self.text()
-        color = {"failed": "#c33", "cancelled": "#888", "released": "#888"}.get(self.state, "#4a4")
-        value = self.done + self.failed
-        return {
-            "text/plain": text,
-            "text/html": ('<div class="treadle-progress"><progress value="{}" max="{}" style="width:20em;'
-                          'accent-color:{}"></progress> <code>{}</code></div>').format(
-                value, max(self.total, 1), color, html.escape(text)),
-        }
-
-
-class ProgressMonitor:
-    """Follows the tasks of progress lines on one server through a connection of its own
-    (so it takes nothing from the clients' connections), on a thread of its own."""
-
-    _STATUS_EVERY = 1.0   # seconds between asks for the number of running tasks
-
-    def __init__(self, address):
-        self.address = tuple(address)
-        self._lock = threading.Lock()
-        self._conn = None
-        self._by_task = {}        # task id -> [Progress, futures' weak references]
-        self._active = []         # [Progress, [weakrefs of its futures]]
-        self._thread = None
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-
-    def _connection(self):
-        if self._conn is None:
-            from . import _engine
-            self._conn = _engine.Connection(self.address[0], self.address[1], "", "treadle-progress", 10.0)
-        return self._conn
-
-    def track(self, progress, futures):
-        """Follows ``futures`` ([(task id, loom future)]) for ``progress``."""
-        with self._lock:
-            conn = self._connection()
-            progress.followed = True
-            entry = [progress, [weakref.ref(f) for _, f in futures]]
-            self._active.append(entry)
-            for task, _ in futures:
-                self._by_task[task] = entry
-            conn.watch([task for task, _ in futures])
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="treadle-progress", daemon=True)
-                self._thread.start()
-        self._wake.set()
-
-    def _run(self):
-        last_status = 0.0
-        while not self._stopping.is_set():
-            with self._lock:
-                active = list(self._active)
-            if not active:
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
-            try:
-                finished, failed = self._conn.settled(0.05)
-            except Exception:
-                finished, failed = [], []
-            counts = {}
-            with self._lock:
-                for task in finished:
-                    entry = self._by_task.pop(task, None)
-                    if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[1] += 1
-                for task in failed:
-                    entry = self._by_task.pop(task, None)
-                    if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
-            for entry, done, bad in counts.values():
-                entry[0].add(done, bad)
-            now = time.monotonic()
-            if now - last_status >= self._STATUS_EVERY:
-                last_status = now
-                try:
-                    states = self._conn.status().get("states", {})
-                    running = states.get("running", 0) + states.get("assigned", 0)
-                except Exception:
-                    running = None
-                for progress, refs in active:
-                    if running is not None:
-                        progress.set_running(running)
-                    if progress.state is None and all(r() is None or getattr(r(), "released", False) for r in refs):
-                        progress.released()  # nobody can wait for them any more
-            for progress, _ in active:
-                progress.update()
-            with self._lock:
-                ended = [e for e in self._active if e[0].finished]
-                for e in ended:
-                    self._active.remove(e)
-                if ended:
-                    gone = set(map(id, ended))
-                    self._by_task = {t: e for t, e in self._by_task.items() if id(e) not in gone}
-
-    def close(self):
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(2.0)
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
+from .widgets.progress import Progress, ProgressMonitor  # noqa: E402,F401

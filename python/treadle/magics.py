@@ -6,6 +6,9 @@ any IPython kernel.
     %treadle workers --stop                stop the workers started from this kernel
     %treadle status                        workers, cpus, tasks by state, memory held (a table)
     %treadle stop                          cancel every task of this kernel still running
+    %treadle graph [EXPR] [--expand GROUP]  the task graph of EXPR (else of the last submission), live
+    %treadle trace [--last]                what ran where and when (Gantt chart with a replay scrubber)
+    %treadle trace --record PATH | --stop  record every event into PATH on the server / stop recording
     %treadle config [KEY=VALUE ...]        show or set options
     %%treadle submit [--name N] [--no-wait]  submit the graph the cell builds, with a progress line
     %%treadle task [--push a,b] [--pull x]   run the cell as a task on a worker
@@ -24,6 +27,8 @@ _LINE_COMMANDS = {
     "status": "status",
     "stop": "stop",
     "config": "config [KEY=VALUE ...] | config --reset",
+    "graph": "graph [EXPR] [--expand GROUP]",
+    "trace": "trace [--last] | trace --record PATH | trace --stop",
 }
 _CELL_COMMANDS = {
     "submit": "submit [--name NAME] [--wait | --no-wait] [--client VAR]",
@@ -38,6 +43,8 @@ _OPTIONS = {
     "submit": ["--name", "--wait", "--no-wait", "--client"],
     "task": ["--push", "--pull", "--retries", "--cpus", "--no-wait", "--wait"],
     "config": ["--reset"],
+    "graph": ["--expand"],
+    "trace": ["--last", "--record", "--stop"],
 }
 
 
@@ -91,6 +98,19 @@ def treadle_magic(line, cell=None):
     %treadle stop
         Cancel every task this kernel submitted that is still running (their futures are
         released; the server stops work nobody needs). Finished results stay.
+    %treadle graph [EXPR] [--expand GROUP]
+        Draws the task graph of EXPR (futures, tasks, lists or dicts of them, a %%treadle submit
+        handle), else of what the last cell submitted: nodes coloured by label group (the text
+        before the first ':'), their state as the border and shade, live while they run; hover
+        for details. Above 2000 tasks one node per label group (click one to see its tasks);
+        --expand GROUP draws that group task by task.
+    %treadle trace [--last]
+        What ran where and when: one lane per worker lane, tasks coloured by label group,
+        transfers as arrows; wheel to zoom, drag to pan, the scrubber replays the run. --last
+        keeps the time of the last submission only.
+    %treadle trace --record PATH | --stop
+        The server appends every event to PATH/server.trace.jsonl from now on (python3 -m
+        treadle.report PATH makes a report of it); --stop ends the recording.
     %treadle config [KEY=VALUE ...]
         Show the options, or set some: auto_workers (auto | N | off), cancel_on_interrupt
         (on | off: an interrupted cell's running tasks are cancelled), progress_interval
@@ -147,6 +167,10 @@ def treadle_magic(line, cell=None):
         return _stop()
     if command == "config":
         return _config(rest)
+    if command == "graph":
+        return _graph(rest)
+    if command == "trace":
+        return _trace(rest)
     raise UsageError("unknown sub-command {!r}; {}".format(command, USAGE))
 
 
@@ -376,6 +400,104 @@ def _config(args):
     return None
 
 
+# -- %treadle graph, trace ----------------------------------------------------------------------
+
+_made_by = {}   # name -> (id of the result bound there, server, task ids): %treadle graph NAME after a submit
+
+
+def _remember_maker(name, value, futures, kinds):
+    """%%treadle submit bound ``value`` (made by ``futures``) under ``name``: remember the task
+    ids, so ``%treadle graph NAME`` still draws the graph that made it."""
+    from .widgets import lineage
+    _, Native, _ = kinds
+    found = []
+    _walk(futures, found.append, kinds)
+    ids, server = [], None
+    for f in found:
+        loom = f._loom if isinstance(f, Native) else f
+        if loom is None:
+            continue
+        server = server or lineage.server_key(loom.client.address)
+        ids.append(loom.task_id)
+    if ids:
+        _made_by[name] = (id(value), server, ids)
+
+
+def _graph_of_result(expr, value):
+    """The graph that made ``value`` if ``expr`` names what a %%treadle submit bound, else None."""
+    from .widgets import graph as _graph_widget
+    made = _made_by.get(expr.strip())
+    if made is None or made[0] != id(value):
+        return None
+    return _graph_widget.from_ids(made[1], made[2])
+
+def _graph(args):
+    from IPython import get_ipython
+    from IPython.core.error import UsageError
+
+    from .widgets import graph as _graph_widget
+    from .widgets import lineage
+    usage = _usage("graph")
+    opts, positional = _parse(args, {"--expand": "str"}, usage)
+    _session()
+    if positional:
+        expr = " ".join(positional)
+        try:
+            value = get_ipython().ev(expr)
+        except Exception as e:
+            raise UsageError("%treadle graph {}: {}: {}; {}".format(expr, type(e).__name__, _one_line(e),
+                                                                    usage)) from None
+        graph = _graph_widget.collect(value)
+        if not len(graph):
+            graph = _graph_of_result(expr, value) or graph
+        if not len(graph):
+            raise UsageError("%treadle graph {}: no tasks or futures there; {}".format(expr, usage))
+    else:
+        submissions = lineage.last_submission()
+        if not submissions:
+            raise UsageError("%treadle graph: nothing was submitted yet; give an expression; " + usage)
+        graph = _graph_widget.from_submissions(submissions)
+    _graph_widget.show(graph, expand=opts.get("--expand"))
+
+
+def _trace(args):
+    from IPython.core.error import UsageError
+
+    from .widgets import gantt, lineage
+    usage = _usage("trace")
+    opts, positional = _parse(args, {"--last": "flag", "--record": "str", "--stop": "flag"}, usage)
+    if positional or len(opts) > 1:
+        raise UsageError(usage)
+    s = _session()
+    client = s.client()
+    if "--record" in opts:
+        import os
+        path = os.path.abspath(os.path.expanduser(opts["--record"]))
+        try:
+            client.set_trace(path)
+        except Exception as e:
+            raise UsageError("treadle: cannot record into {}: {}".format(path, _one_line(e))) from None
+        print("treadle: recording every event into {}/server.trace.jsonl (python3 -m treadle.report {} makes a "
+              "report; %treadle trace --stop ends it)".format(path, path))
+        return None
+    if opts.get("--stop"):
+        client._conn.trace(0, "")
+        print("treadle: the trace recording stopped (the recent events stay in memory: %treadle trace)")
+        return None
+    data = client.trace(gantt.EVENT_LIMIT)
+    window = None
+    title = "trace"
+    if opts.get("--last"):
+        submissions = lineage.last_submission()
+        if not submissions:
+            raise UsageError("%treadle trace --last: nothing was submitted yet; " + usage)
+        window = gantt.window_of(data, submissions)
+        title = "trace of the last submission"
+    from IPython.display import display
+    display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
+    return None
+
+
 # -- %%treadle submit --------------------------------------------------------------------------
 
 def _kinds():
@@ -513,6 +635,7 @@ class Submission:
         for name, value in values.items():
             if name is not None:
                 self._ns[name] = value
+                _remember_maker(name, value, self.futures.get(name), self._kinds)
         return values.get(None)
 
     def done(self):
@@ -585,12 +708,14 @@ def _submit(args, cell):
     for v in graph.values():
         _walk(v, visit, kinds)
     mapping = {}
+    plan = None   # (base, count): every task of the plan counts on the progress line
     if tasks:
         loom_client = _loom_client(ns.get(client_name) if client_name else None, looms)
         try:
             submitted = loom_client.submit(tasks)
         except LoomException as e:
             raise UsageError("treadle: the graph was not submitted: {}".format(_one_line(e))) from None
+        plan = getattr(loom_client, "last_plan", None)
         mapping = {id(t): f for t, f in zip(tasks, submitted)}
         looms = looms + list(submitted)
         graph = {k: _replace(v, mapping, kinds) for k, v in graph.items()}
@@ -601,7 +726,10 @@ def _submit(args, cell):
     cell_record = tracker.current() if tracker is not None else None
     publisher = cell_record.publisher if cell_record is not None else None
     done = sum(1 for f in natives if f._has_value)
-    progress = kernel_support.Progress(name or "submit", len(natives) + len(looms), done=done, publisher=publisher)
+    roots = {f.task_id for f in looms}
+    more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if plan else []
+    progress = kernel_support.Progress(name or "submit", len(natives) + len(looms) + len(more), done=done,
+                                       publisher=publisher)
     progress.show()
     if cell_record is not None:
         cell_record.progress.append(progress)
@@ -612,9 +740,10 @@ def _submit(args, cell):
     for f in looms:
         follow.setdefault(_server_of(f.client.address), []).append((f.task_id, f))
     s = _session()
+    plan_server = _server_of(loom_client.address) if plan else None
     for address, futures in follow.items():
         try:
-            s.monitor(address).track(progress, futures)
+            s.monitor(address).track(progress, futures, more if address == plan_server else ())
         except Exception:
             pass  # no live updates: the line still shows the end
     if not follow and progress.total == progress.done:
@@ -860,9 +989,12 @@ def completions(line, token, namespace=()):
     if previous in ("--push", "--pull") or (current.startswith(("--push=", "--pull="))):
         return sorted(n for n in namespace if not n.startswith("_") and n.isidentifier() and n.startswith(token))
     if previous in ("--hostfile", "--python", "--ssh-args", "--hosts", "--cpus", "--retries", "--name",
-                    "--client"):
+                    "--client", "--record", "--expand"):
         return []  # a value: files and names as usual
     options_ = _OPTIONS.get(command, [])
+    if command == "graph" and not current.startswith("-"):   # an expression: the notebook's names
+        names = sorted(n for n in namespace if not n.startswith("_") and n.isidentifier() and n.startswith(token))
+        return names + ([o for o in options_ if o not in done] if not current else [])
     if current.startswith("-") or not current:
         return [o for o in options_ if o.startswith(token) and o not in done]
     return []

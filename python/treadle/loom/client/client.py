@@ -69,6 +69,7 @@ class Client:
                 base = self._live.submit(types, labels, *frames)
             except _engine.ServerError as e:
                 raise LoomException(str(e)) from None
+            self.last_plan = (base, len(memoryview(frames[0]).cast("I")))   # its task ids: a range
             keep = memoryview(frames[-1]).cast("I")
             for i, local in zip(new, keep):
                 result[i] = Future(self, base + local)

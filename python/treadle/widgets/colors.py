@@ -1,0 +1,40 @@
+"""Colours of label groups: tasks whose labels share the text before the first ':' (Rain's
+names: before the first '/') share a colour, in the graph and in the trace alike.
+
+Colours are handed out in the order groups are first seen in this process, so the graph and the
+trace of one run agree, and the first groups get well-separated colours."""
+
+import threading
+import zlib
+
+from ..trace import label_group  # noqa: F401 (the rule lives there, shared with the report)
+
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+           "#9c755f", "#86bcb6", "#d37295", "#a0cbe8", "#8cd17d", "#f1ce63", "#bab0ac", "#79706e"]
+NO_GROUP = "#9aa0a6"   # tasks without a label
+
+_assigned = {}
+_lock = threading.Lock()
+
+
+def group_color(group):
+    """The colour of a label group (stable for the life of the process)."""
+    if not group:
+        return NO_GROUP
+    with _lock:
+        color = _assigned.get(group)
+        if color is None:
+            n = len(_assigned)
+            if n < len(PALETTE):
+                color = PALETTE[n]
+            else:   # beyond the palette: a hue from the name, always the same
+                hue = zlib.crc32(group.encode()) % 360
+                color = _hsl_hex(hue, 0.55, 0.55)
+            _assigned[group] = color
+        return color
+
+
+def _hsl_hex(h, s, l):
+    import colorsys
+    r, g, b = colorsys.hls_to_rgb(h / 360.0, l, s)
+    return "#{:02x}{:02x}{:02x}".format(int(r * 255), int(g * 255), int(b * 255))

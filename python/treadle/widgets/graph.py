@@ -1,0 +1,723 @@
+"""The task graph widget: ``treadle.show(futures_or_tasks)`` and ``%treadle graph``.
+
+The graph (a :class:`TaskGraph`: nodes with label, type, server id and inputs) comes from native
+futures, HyperLoom futures or Task objects, walking inputs (submitted plans are remembered by
+:mod:`lineage`). It is laid out once (:mod:`layout`) and drawn as an SVG made here, nodes filled
+with their label group's colour and styled by their state, so recolouring as tasks run is only
+string formatting: :class:`LiveGraph` re-renders the same display from the progress monitor's
+thread at a bounded rate.
+
+Above ``AGGREGATE_ABOVE`` tasks the graph is drawn by label group: one node per group (count and
+a bar of finished / failed), one edge per pair of groups (with the count); the layout of each
+group on its own (a sample of big ones) is embedded, and clicking a group shows it.
+"""
+
+import collections
+import html
+import threading
+import time
+
+from . import layout as _layout
+from . import lineage, states as _states
+from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
+from .colors import group_color, label_group
+
+AGGREGATE_ABOVE = 2000      # tasks drawn one by one at most; above, one node per label group
+TEXT_NODES = 300            # up to this many nodes, labels are written inside them
+EXPAND_LIMIT = 150          # tasks of a group laid out for its expansion (a sample above)
+EXPAND_BUDGET = 3000        # expansion nodes embedded in all
+MAX_GROUPS = 60             # groups drawn; the smallest beyond become "other"
+LIVE_INTERVAL = 0.5         # seconds between two live recolourings (more for big payloads)
+WALK_LIMIT = 1_000_000      # tasks walked from the roots at most
+
+
+def group_of(label, task_type):
+    """Tasks group by label (HyperLoom's rule); unlabelled ones by their type."""
+    return label_group(label) if label else (task_type or "")
+
+
+# -- the graph ---------------------------------------------------------------------------------
+
+class TaskGraph:
+    """Nodes (parallel lists) and, per node, the indices of its inputs."""
+
+    def __init__(self):
+        self.keys, self.labels, self.types, self.ids, self.inputs = [], [], [], [], []
+        self.known = []        # a state the client knows already (a result held), else None
+        self.conn = None       # a connection to the server of the ids (for states, trace)
+        self.server = None     # that server's (host, port)
+        self._index = {}
+
+    def __len__(self):
+        return len(self.keys)
+
+    def add(self, key, label, task_type, task_id=None, known=None):
+        i = self._index.get(key)
+        if i is None:
+            i = self._index[key] = len(self.keys)
+            self.keys.append(key)
+            self.labels.append(label or "")
+            self.types.append(task_type or "")
+            self.ids.append(task_id)
+            self.inputs.append([])
+            self.known.append(known)
+        return i
+
+    def index(self, key):
+        return self._index.get(key)
+
+    def edges(self):
+        return [(a, b) for b, ins in enumerate(self.inputs) for a in ins]
+
+    def groups(self):
+        return [group_of(l, t) for l, t in zip(self.labels, self.types)]
+
+
+def collect(obj, limit=WALK_LIMIT):
+    """The TaskGraph of ``obj``: futures, tasks, a %%treadle submit handle, or lists, tuples,
+    sets and dicts of them."""
+    if isinstance(obj, TaskGraph):
+        return obj
+    from ..future import Future as NativeFuture
+    from ..loom.client.future import Future as LoomFuture
+    from ..loom.client.task import Task
+
+    g = TaskGraph()
+    roots_by_server = collections.OrderedDict()   # server -> [task ids] to walk through lineage
+    clients = {}
+    native_pending, tasks = [], []
+
+    def visit(x, depth=0):
+        if isinstance(x, NativeFuture):
+            if x._loom is None:
+                native_pending.append(x)
+            else:
+                _submitted(x._loom.task_id, x._client._loom, x)
+        elif isinstance(x, LoomFuture):
+            _submitted(x.task_id, x.client, None)
+        elif isinstance(x, Task):
+            submitted = lineage.task_id(x)
+            if submitted is not None:
+                server, task_id = submitted
+                roots_by_server.setdefault(server, []).append(task_id)
+                clients.setdefault(server, lineage.client_for(server))
+            else:
+                tasks.append(x)
+        elif depth < 32:
+            if isinstance(x, (list, tuple, set, frozenset)):
+                for v in x:
+                    visit(v, depth + 1)
+            elif isinstance(x, dict):
+                for v in x.values():
+                    visit(v, depth + 1)
+            elif hasattr(x, "futures") and isinstance(getattr(x, "futures"), dict):  # a Submission
+                visit(x.futures, depth + 1)
+
+    known = {}
+
+    def _submitted(task_id, loom_client, native):
+        key = lineage.server_key(loom_client.address)
+        roots_by_server.setdefault(key, []).append(task_id)
+        clients.setdefault(key, loom_client)
+        if native is not None:
+            if native._has_value:
+                known[task_id] = "finished"
+            else:
+                settled = getattr(native._client, "_settled", {}).get(task_id)
+                if settled is not None:
+                    known[task_id] = "finished" if settled else "failed"
+
+    if not lineage.enabled:
+        lineage.enable()    # from now on submitted plans are remembered (the kernel does it at start)
+    visit(obj)
+    if native_pending:
+        # Drawing futures means sending them (they would go within milliseconds anyway): then
+        # they have ids, and their states can be asked for.
+        for client in {id(f._client): f._client for f in native_pending}.values():
+            client.flush()
+        pending, native_pending = native_pending, []
+        for f in pending:
+            visit(f)
+    for server, roots in roots_by_server.items():
+        _add_remembered(g, server, roots, known, clients.get(server), limit)
+    _add_pending_native(g, native_pending, limit)
+    _add_tasks(g, tasks, limit)
+    return g
+
+
+def from_submissions(submissions, limit=WALK_LIMIT):
+    """The TaskGraph of plans sent (lineage.Submission): what ``%treadle graph`` draws by default.
+    The function objects the native API sends with its calls are left out."""
+    g = TaskGraph()
+    by_server = collections.OrderedDict()
+    for sub in submissions:
+        by_server.setdefault(sub.server, []).extend(sub.roots)
+    for server, roots in by_server.items():
+        _add_remembered(g, server, roots, {}, lineage.client_for(server), limit, skip_functions=True)
+    return g
+
+
+def from_ids(server, roots, limit=WALK_LIMIT):
+    """The TaskGraph behind task ids submitted to ``server`` (host, port)."""
+    g = TaskGraph()
+    _add_remembered(g, lineage.server_key(server), list(roots), {}, lineage.client_for(lineage.server_key(server)),
+                    limit)
+    return g
+
+
+def _add_remembered(g, server, roots, known, client, limit, skip_functions=False):
+    nodes = lineage.walk(server, roots, limit)
+    if skip_functions:
+        used = set(i for info in nodes.values() if info is not None for i in info[2])
+        nodes = {t: info for t, info in nodes.items()
+                 if t in used or info is None or info[1] not in lineage.FUNCTION_TYPES}
+    if g.conn is None:
+        g.conn = getattr(client, "_conn", None) or _session_connection(server)
+        g.server = server
+    # inputs first: ids only grow, and a plan's inputs come before their consumers
+    for task_id in sorted(nodes):
+        info = nodes[task_id]
+        label, task_type = (info[0], info[1]) if info is not None else ("", "")
+        g.add(str(task_id), label, task_type, task_id, known.get(task_id))
+    for task_id, info in nodes.items():
+        if info is None:
+            continue
+        me = g.index(str(task_id))
+        g.inputs[me] = [g.index(str(i)) for i in info[2] if g.index(str(i)) is not None]
+
+
+def _session_connection(server):
+    """The kernel's own client connection, when ``server`` is the kernel's server."""
+    from .. import kernel_support
+    s = kernel_support.session()
+    if s is not None and lineage.server_key(s.address) == server:
+        try:
+            return s.client()._conn
+        except Exception:
+            return None
+    return None
+
+
+def _add_pending_native(g, futures, limit):
+    """Native futures not sent yet: their inputs are in the spec they keep until sent."""
+    stack = list(futures)
+    order = []
+    seen = set()
+    while stack and len(seen) < limit:
+        f = stack.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        order.append(f)
+        if f._loom is None and f._task is not None:
+            stack.extend(f._task[1])
+    for f in reversed(order):
+        if f._loom is not None:
+            g.add(str(f._loom.task_id), f.key.rsplit("-", 1)[0], "loom/py/call", f._loom.task_id,
+                  "finished" if f._has_value else None)
+        else:
+            g.add("new:" + f.key, f._task[3], "loom/py/call", None, "pending")
+    for f in order:
+        if f._loom is None and f._task is not None:
+            me = g.index("new:" + f.key)
+            g.inputs[me] = [g.index(_native_key(i)) for i in f._task[1] if g.index(_native_key(i)) is not None]
+
+
+def _native_key(f):
+    return str(f._loom.task_id) if f._loom is not None else "new:" + f.key
+
+
+def _add_tasks(g, roots, limit):
+    """Task objects (not submitted, or submitted without their ids known): walk their inputs."""
+    from ..loom.client.future import Future as LoomFuture
+    from ..loom.client.task import Task
+    if not roots:
+        return
+    order, seen = [], set()
+    stack = [(r, False) for r in roots]
+    while stack and len(order) < limit:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        for x in t.inputs or ():
+            if isinstance(x, Task) and id(x) not in seen:
+                stack.append((x, False))
+    keys = {}
+    for t in order:
+        keys[id(t)] = g.add("new:{}".format(len(keys)), t.label or "", t.task_type, None, "pending")
+    for t in order:
+        ins = []
+        for x in t.inputs or ():
+            if isinstance(x, Task) and id(x) in keys:
+                ins.append(keys[id(x)])
+            elif isinstance(x, LoomFuture):
+                ins.append(g.add(str(x.task_id), "", "", x.task_id, None))
+        g.inputs[keys[id(t)]] = ins
+
+
+# -- states and details --------------------------------------------------------------------------
+
+def current_states(g, conn=None):
+    """The state of every node: the server's word where it can say, else what is known."""
+    conn = conn if conn is not None else g.conn
+    ids = [i for i in g.ids if i is not None]
+    asked = _states.ask(conn, ids) if ids else None
+    by_id = dict(zip(ids, asked)) if asked is not None else {}
+    out = []
+    for task_id, known in zip(g.ids, g.known):
+        s = by_id.get(task_id) if task_id is not None else None
+        if s is None or s == "unknown":
+            s = known or ("pending" if task_id is None else s or "pending")
+        out.append(s)
+    return out
+
+
+def task_details(g, conn=None, limit=200_000):
+    """{task id: (worker name, lane, start µs, end µs, size)} from the server's recent trace."""
+    conn = conn if conn is not None else g.conn
+    if conn is None or not hasattr(conn, "trace"):
+        return {}
+    wanted = set(i for i in g.ids if i is not None)
+    if not wanted:
+        return {}
+    try:
+        trace = conn.trace(limit)
+    except Exception:
+        return {}
+    names = {w["id"]: w.get("name", str(w["id"])) for w in trace.get("workers", [])}
+    out = {}
+    for e in trace.get("events", []):
+        if e.get("kind") == "task" and e.get("task") in wanted:
+            out[e["task"]] = (names.get(e["worker"], e["worker"]), e.get("lane", 0), e["start_us"], e["end_us"],
+                              e.get("size", 0))
+    return out
+
+
+# -- drawing -------------------------------------------------------------------------------------
+
+def _num(x):
+    return ("%.1f" % x).rstrip("0").rstrip(".")
+
+
+def _size(n):
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return "{:.0f} {}".format(n, unit) if unit == "B" else "{:.1f} {}".format(n, unit)
+        n /= 1024
+
+
+def _ms(us):
+    return "{:.3f} ms".format(us / 1000.0) if us < 10_000 else "{:.1f} ms".format(us / 1000.0) \
+        if us < 10_000_000 else "{:.1f} s".format(us / 1e6)
+
+
+def _node_title(label, task_type, key, state, detail):
+    lines = ["{} ({})".format(label or "(no label)", state), "type: {}".format(task_type or "?"),
+             "task: {}".format(key)]
+    if detail is not None:
+        worker, lane, start, end, size = detail
+        lines.append("worker: {} · {}".format(worker, _lane(lane)))
+        lines.append("duration: {} · result {}".format(_ms(max(0, end - start)), _size(size)))
+    return "\n".join(lines)
+
+
+def _lane(lane):
+    from ..trace import lane_name
+    return lane_name(lane)
+
+
+def _edge_path(points):
+    if len(points) >= 4 and (len(points) - 1) % 3 == 0:
+        d = ["M{},{}".format(_num(points[0][0]), _num(points[0][1]))]
+        for k in range(1, len(points), 3):
+            d.append("C" + " ".join("{},{}".format(_num(x), _num(y)) for x, y in points[k:k + 3]))
+        return "".join(d)
+    return "M" + "L".join("{},{}".format(_num(x), _num(y)) for x, y in points)
+
+
+def _svg_open(dom_id, width, height, pad=8, max_width=960):
+    shown = min(width + 2 * pad, max_width)
+    return ('<svg class="treadle-graph-svg" xmlns="http://www.w3.org/2000/svg" viewBox="{} {} {} {}" '
+            'width="{}" preserveAspectRatio="xMidYMin meet" style="max-width:100%;height:auto" '
+            'font-family="sans-serif"><defs><marker id="{}-arrow" viewBox="0 0 6 6" refX="6" refY="3" '
+            'markerWidth="7" markerHeight="7" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0L6,3L0,6z" fill="#999"/></marker></defs>'
+            ).format(-pad, -pad, _num(width + 2 * pad), _num(height + 2 * pad), int(shown), dom_id)
+
+
+def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, ids, with_text, tips):
+    # Shared looks go on parent groups (stroke, opacity and markers are inherited), one per
+    # state: a node is then little more than its rectangle (~100 bytes).
+    out = ['<g class="treadle-edges" fill="none" stroke="#999" stroke-width="1" marker-end="url(#{}-arrow)">'.format(
+        dom_id)]
+    for points in lay.edges:
+        out.append('<g class="treadle-edge"><path d="{}"/></g>'.format(_edge_path(points)))
+    out.append("</g>")
+    w, h = lay.node_w, lay.node_h
+    by_state = collections.defaultdict(list)
+    for i, state in enumerate(states):
+        by_state[state].append(i)
+    corner = ' rx="3"' if with_text else ""
+    for state, members in by_state.items():
+        opacity, stroke, stroke_w, dash = _states.STYLE.get(state, _states.STYLE["unknown"])
+        out.append('<g class="treadle-nodes" fill-opacity="{}" stroke="{}" stroke-width="{}"{}>'.format(
+            opacity, stroke, stroke_w, ' stroke-dasharray="{}"'.format(dash) if dash else ""))
+        for i in members:
+            key = keys[i]
+            tip = ""
+            if tips:   # an attribute, not a <title>: sanitizers that drop the SVG would show its text
+                detail = details.get(ids[i]) if ids[i] is not None else None
+                tip = ' data-tip="{}"'.format(html.escape(_node_title(labels[i], types[i], key, state, detail)))
+            out.append('<g class="treadle-node" data-key="{}" data-state="{}"{}><rect x="{}" y="{}" width="{}" '
+                       'height="{}"{} fill="{}"/>'.format(html.escape(key), state, tip, _num(lay.xs[i] - w / 2),
+                                                         _num(lay.ys[i] - h / 2), _num(w), _num(h), corner,
+                                                         group_color(groups[i])))
+            if with_text:
+                text = labels[i] or types[i].rsplit("/", 1)[-1]
+                if len(text) > 11:
+                    text = text[:10] + "…"
+                out.append('<text x="{}" y="{}" font-size="9" text-anchor="middle" fill="#111" fill-opacity="1" '
+                           'stroke="none">{}</text>'.format(_num(lay.xs[i]), _num(lay.ys[i] + 3), html.escape(text)))
+            out.append("</g>")
+        out.append("</g>")
+    return "".join(out)
+
+
+class GraphView(Widget):
+    """A drawn task graph (see the module's docstring). ``expand``: draw only that label group,
+    task by task (a sample of its first AGGREGATE_ABOVE tasks when bigger)."""
+
+    def __init__(self, graph, expand=None, aggregate=None, layout_budget=2.0, details=True):
+        self.graph = graph
+        self.dom_id = new_id("graph")
+        self.expand = expand
+        self.layout_budget = layout_budget
+        g = graph
+        groups = g.groups()
+        self._groups = groups
+        self._members = list(range(len(g)))
+        if expand is not None:
+            self._members = [i for i in range(len(g)) if groups[i] == expand][:AGGREGATE_ABOVE]
+        self.aggregated = (len(self._members) > AGGREGATE_ABOVE) if aggregate is None else bool(aggregate)
+        self._lay = None
+        self._group_model = None
+        self._expansions = None
+        self.details = {}
+        self._want_details = details
+        self.states = ["pending"] * len(g)
+
+    # -- data
+
+    def refresh(self, conn=None, details=False):
+        """Asks the server for the states (and with ``details``, the trace: durations, workers)."""
+        self.states = current_states(self.graph, conn)
+        if details and self._want_details and not self.aggregated:
+            self.details = task_details(self.graph, conn)
+        return self
+
+    def finished(self):
+        return all(s in _states.TERMINAL for s in self.states)
+
+    # -- layout (once)
+
+    def _task_layout(self):
+        if self._lay is None:
+            members = self._members
+            where = {m: k for k, m in enumerate(members)}
+            edges = [(where[a], where[b]) for b in members for a in self.graph.inputs[b] if a in where]
+            size = (64, 24) if len(members) <= TEXT_NODES else (36, 16)
+            # big graphs get less of dot's time: the Python layout is the fallback
+            budget = self.layout_budget if len(members) <= 500 else min(self.layout_budget, 1.0)
+            self._lay = (_layout.layout(len(members), edges, size[0], size[1], budget=budget), edges)
+        return self._lay
+
+    def _groups_model(self):
+        """Groups (largest first, at most MAX_GROUPS), each task's group index, group edges."""
+        if self._group_model is None:
+            counts = collections.Counter(self._groups)
+            ranked = [name for name, _ in counts.most_common()]
+            if len(ranked) > MAX_GROUPS:
+                kept = set(ranked[:MAX_GROUPS - 1])
+                names = ranked[:MAX_GROUPS - 1] + ["other"]
+            else:
+                kept = set(ranked)
+                names = ranked
+            index = {n: k for k, n in enumerate(names)}
+            other = index.get("other", 0)
+            of_task = [index[gname] if gname in kept else other for gname in self._groups]
+            edges = collections.Counter()
+            inputs = self.graph.inputs
+            for b, ins in enumerate(inputs):
+                gb = of_task[b]
+                for a in ins:
+                    ga = of_task[a]
+                    if ga != gb:
+                        edges[(ga, gb)] += 1
+            self._group_model = (names, of_task, edges)
+        return self._group_model
+
+    # -- drawing
+
+    def svg(self, tips=True):
+        """The picture; ``tips``: with the hover texts the script shows (the interactive one)."""
+        return self._aggregated_svg(tips) if self.aggregated else self._tasks_svg(tips)
+
+    def _tasks_svg(self, tips):
+        g = self.graph
+        lay, _ = self._task_layout()
+        m = self._members
+        out = [_svg_open(self.dom_id, lay.width, lay.height)]
+        out.append(_task_nodes_svg(self.dom_id, lay, [g.keys[i] for i in m], [g.labels[i] for i in m],
+                                   [g.types[i] for i in m], [self._groups[i] for i in m],
+                                   [self.states[i] for i in m], self.details, [g.ids[i] for i in m],
+                                   len(m) <= TEXT_NODES, tips))
+        out.append("</svg>")
+        return "".join(out)
+
+    def _aggregated_svg(self, tips):
+        names, of_task, edges = self._groups_model()
+        per_group = [collections.Counter() for _ in names]
+        for k, s in zip(of_task, self.states):
+            per_group[k][s] += 1
+        if self._lay is None:
+            group_edges = sorted(edges)
+            self._lay = (_layout.layout(len(names), group_edges, 150, 44, budget=self.layout_budget), group_edges)
+        lay, group_edges = self._lay
+        out = [_svg_open(self.dom_id, lay.width, lay.height), '<g class="treadle-edges">']
+        for (a, b), points in zip(group_edges, lay.edges):
+            count = edges[(a, b)]
+            mid = points[len(points) // 2]
+            out.append('<g class="treadle-edge" data-count="{}"><path d="{}" fill="none" stroke="#999" '
+                       'stroke-width="{}" marker-end="url(#{}-arrow)"/><text x="{}" y="{}" font-size="9" '
+                       'fill="#666">{}</text></g>'.format(
+                           count, _edge_path(points), _num(min(6, 1 + count ** 0.25)), self.dom_id,
+                           _num(mid[0] + 4), _num(mid[1]), count))
+        out.append('</g><g class="treadle-nodes">')
+        w, h = lay.node_w, lay.node_h
+        for k, name in enumerate(names):
+            counts = per_group[k]
+            total = sum(counts.values())
+            state = _group_state(counts)
+            opacity, stroke, stroke_w, dash = _states.STYLE.get(state, _states.STYLE["unknown"])
+            x, y = lay.xs[k] - w / 2, lay.ys[k] - h / 2
+            done = counts.get("finished", 0) + counts.get("released", 0)
+            failed = counts.get("failed", 0)
+            title = "{}: {} tasks\n{}\n(click to expand)".format(
+                name or "(no label)", total, ", ".join("{} {}".format(v, s) for s, v in _ordered(counts).items()))
+            color = group_color(name if name != "other" or "other" in set(self._groups) else "")
+            tip = ' data-tip="{}"'.format(html.escape(title)) if tips else ""
+            out.append('<g class="treadle-node treadle-group" data-key="g:{}" data-state="{}" data-count="{}"{}>'
+                       '<rect x="{}" y="{}" width="{}" height="{}" rx="6" fill="{}" '
+                       'fill-opacity="{}" stroke="{}" stroke-width="{}"{}/>'.format(
+                           html.escape(name), state, total, tip, _num(x), _num(y), _num(w), _num(h),
+                           color, max(opacity, 0.35), stroke, stroke_w,
+                           ' stroke-dasharray="{}"'.format(dash) if dash else ""))
+            bar_w = w - 16
+            out.append('<rect x="{}" y="{}" width="{}" height="5" fill="#fff" fill-opacity="0.7"/>'
+                       '<rect x="{}" y="{}" width="{}" height="5" fill="#2d7d32"/>'
+                       '<rect x="{}" y="{}" width="{}" height="5" fill="#d62728"/>'.format(
+                           _num(x + 8), _num(y + h - 11), _num(bar_w),
+                           _num(x + 8), _num(y + h - 11), _num(bar_w * done / max(total, 1)),
+                           _num(x + 8 + bar_w * done / max(total, 1)), _num(y + h - 11),
+                           _num(bar_w * failed / max(total, 1))))
+            text = (name or "(no label)")
+            if len(text) > 18:
+                text = text[:17] + "…"
+            out.append('<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#111">{} ×{}</text></g>'
+                       .format(_num(lay.xs[k]), _num(y + 16), html.escape(text), total))
+        out.append("</g></svg>")
+        return "".join(out)
+
+    def expansions(self):
+        """For each group: its tasks laid out on their own (a sample of the first EXPAND_LIMIT
+        when bigger), as compact data the script draws on a click; within EXPAND_BUDGET nodes."""
+        if self._expansions is None:
+            names, of_task, _ = self._groups_model()
+            members = collections.defaultdict(list)
+            for i, k in enumerate(of_task):
+                if len(members[k]) < EXPAND_LIMIT:
+                    members[k].append(i)
+            counts = collections.Counter(of_task)
+            out, budget = {}, EXPAND_BUDGET
+            deadline = time.monotonic() + 3.0
+            for k in sorted(members, key=lambda k: len(members[k])):
+                m = members[k]
+                if len(m) > budget or time.monotonic() > deadline:
+                    continue
+                budget -= len(m)
+                where = {t: j for j, t in enumerate(m)}
+                edges = [(where[a], where[b]) for b in m for a in self.graph.inputs[b] if a in where]
+                lay = _layout.layout(len(m), edges, 36, 16, budget=0.5, engine="python")
+                out[names[k]] = {"count": counts[k], "sampled": counts[k] > len(m),
+                                 "w": round(lay.width), "h": round(lay.height), "nw": 36, "nh": 16,
+                                 "color": group_color(names[k]),
+                                 "nodes": [[round(lay.xs[j]), round(lay.ys[j]), self.graph.keys[t], self.states[t],
+                                            self.graph.labels[t]] for j, t in enumerate(m)],
+                                 "edges": [[round(p[0][0]), round(p[0][1]), round(p[-1][0]), round(p[-1][1])]
+                                           for p in lay.edges]}
+            self._expansions = out
+        # the states change while a run goes on
+        for e in self._expansions.values():
+            for node in e["nodes"]:
+                i = self.graph.index(node[2])
+                if i is not None:
+                    node[3] = self.states[i]
+        return self._expansions
+
+    # -- the bundle
+
+    def summary(self):
+        n = len(self._members)
+        counts = _states.summary(self.states[i] for i in self._members)
+        groups = collections.Counter(self._groups[i] for i in self._members)
+        top = ", ".join("{} {}".format(name or "(no label)", c) for name, c in groups.most_common(6))
+        more = len(groups) - 6
+        return "task graph: {} task{}{}, {} label group{} ({}{}); {}".format(
+            n, "" if n == 1 else "s", " (group {})".format(self.expand) if self.expand is not None else "",
+            len(groups), "" if len(groups) == 1 else "s", top, ", …" if more > 0 else "",
+            ", ".join("{} {}".format(v, s) for s, v in counts.items()) or "empty")
+
+    def bundle(self):
+        svg = self.svg(tips=True)
+        picture = self.svg(tips=False)
+        n = len(self._members)
+        drawn = len(self._groups_model()[0]) if self.aggregated else n
+        legend = _legend(collections.Counter(self._groups[i] for i in self._members))
+        head = '<div class="treadle-graph-head">{}{}</div>'.format(html.escape(self.summary()), legend)
+        parts = ['<div{}>'.format(attrs(class_="treadle-graph", id=self.dom_id, data_tasks=n, data_nodes=drawn,
+                                        data_aggregated=int(self.aggregated))),
+                 head, '<div class="treadle-graph-view">', svg, "</div>", static_img(picture, self.summary())]
+        if self.aggregated:
+            parts.append('<div class="treadle-graph-expanded"></div>')
+            parts.append(json_script({"expansions": self.expansions()}))
+        parts.append(enhance("graph", self.dom_id))
+        parts.append("</div>")
+        parts.append(style())
+        return mime_bundle(self.summary(), "".join(parts), picture)
+
+
+def _ordered(counts):
+    """{state: count} of a Counter, in display order."""
+    return {st: counts[st] for st in _states.ORDER + sorted(set(counts) - set(_states.ORDER)) if counts.get(st)}
+
+
+def _group_state(counts):
+    """One state for a group: failed if any failed, running if any runs, finished when all
+    ended, else pending."""
+    total = sum(counts.values())
+    if counts.get("failed"):
+        return "failed"
+    if counts.get("running") or counts.get("assigned"):
+        return "running"
+    ended = sum(v for s, v in counts.items() if s in _states.TERMINAL)
+    if total and ended == total:
+        return "finished"
+    return "waiting" if any(counts.get(s) for s in ("waiting", "ready")) else "pending"
+
+
+def _legend(groups):
+    items = []
+    for name, count in groups.most_common(12):
+        items.append('<span class="treadle-legend-item"><span class="treadle-swatch" style="display:inline-block;'
+                     'width:10px;height:10px;border-radius:2px;background:{}"></span> {} ({})</span>'.format(
+                         group_color(name), html.escape(name or "(no label)"), count))
+    return '<div class="treadle-legend">{}</div>'.format(" ".join(items)) if items else ""
+
+
+# -- live colours ----------------------------------------------------------------------------------
+
+class LiveGraph:
+    """Recolours a displayed GraphView while its tasks run: from the progress monitor's thread
+    (tick), at most every LIVE_INTERVAL seconds (longer for big payloads), through the cell's
+    publisher; a last update with durations once every task ended."""
+
+    def __init__(self, view, publisher, display_id, interval=LIVE_INTERVAL, timeout=24 * 3600):
+        self.view = view
+        self.publisher = publisher
+        self.display_id = display_id
+        self.finished = False
+        self._last = time.monotonic()
+        self._interval = interval
+        self._deadline = time.monotonic() + timeout
+        self._settled = {}        # for servers without the states request
+        self._lock = threading.Lock()
+        self._size = 0
+
+    def settled(self, finished, failed):
+        with self._lock:
+            for t in finished:
+                self._settled[t] = "finished"
+            for t in failed:
+                self._settled[t] = "failed"
+
+    def tick(self, conn):
+        now = time.monotonic()
+        # ~1 s per MB re-sent, and per 100,000 states asked
+        interval = max(self._interval, self._size / 1_000_000.0, len(self.view.graph) / 100_000.0)
+        if self.finished or now - self._last < interval:
+            return
+        self._last = now
+        view = self.view
+        if _states.can_ask(conn):
+            view.refresh(conn)
+        else:
+            with self._lock:
+                settled = dict(self._settled)
+            g = view.graph
+            view.states = [settled.get(t, k or "pending") if t is not None else (k or "pending")
+                           for t, k in zip(g.ids, g.known)]
+        done = view.finished() or now > self._deadline
+        if done:
+            if _states.can_ask(conn):
+                view.refresh(conn, details=True)
+            self.finished = True
+        bundle = view.bundle()
+        self._size = sum(len(v) for v in bundle.values())
+        self.publisher.display(bundle, display_id=self.display_id, update=True)
+
+
+# -- front doors -----------------------------------------------------------------------------------
+
+def graph_view(obj, expand=None, aggregate=None):
+    """The GraphView of ``obj`` with the states the server knows now."""
+    view = GraphView(collect(obj), expand=expand, aggregate=aggregate)
+    return view.refresh(details=True)
+
+
+def show(obj, expand=None, aggregate=None, live=True):
+    """Displays the task graph of futures or tasks; in a kernel with treadle, its colours
+    follow the run until every task ended."""
+    from IPython.display import display
+    view = graph_view(obj, expand=expand, aggregate=aggregate)
+    display_id = view.dom_id
+    display(view.bundle(), raw=True, display_id=display_id)
+    if live and not view.finished():
+        _follow(view, display_id)
+    return None
+
+
+def _follow(view, display_id):
+    from .. import kernel_support
+    s = kernel_support.session()
+    if s is None or view.graph.conn is None:
+        return
+    try:
+        publisher = kernel_support.cell_publisher()
+    except Exception:
+        return
+    live = LiveGraph(view, publisher, display_id)
+    g = view.graph
+    address = g.server or s.address
+    try:
+        monitor = s.monitor(address)
+        conn = monitor.connection()
+        watch = [] if _states.can_ask(conn) else [t for t, st in zip(g.ids, view.states)
+                                                   if t is not None and st not in _states.TERMINAL]
+        monitor.follow(live, watch)
+    except Exception:
+        pass

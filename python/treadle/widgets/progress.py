@@ -1,0 +1,345 @@
+"""Live progress of a submission: a bar with done / running / failed counts, rate and ETA,
+updated in place (a display with an id, then update_display_data) from a thread of its own, at
+most every ``progress_interval`` seconds; one line of summary once everything ended.
+
+:class:`ProgressMonitor` follows the tasks on one server through a connection of its own (it
+takes nothing from the clients' connections) and also drives the live colours of task graphs
+(:class:`treadle.widgets.graph.LiveGraph`).
+"""
+
+import html
+import itertools
+import os
+import threading
+import time
+import weakref
+
+from .bundle import attrs, mime_bundle, style
+
+_STATE_COLORS = {None: "#4e79a7", "done": "#59a14f", "failed": "#e15759", "cancelled": "#9aa0a6",
+                 "released": "#9aa0a6"}
+
+
+def _interval():
+    from ..kernel_support import options
+    return options.progress_interval
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return "{:.0f} s".format(seconds) if seconds >= 10 else "{:.1f} s".format(seconds)
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return "{}:{:02d} min".format(minutes, seconds)
+    hours, minutes = divmod(minutes, 60)
+    return "{}:{:02d} h".format(hours, minutes)
+
+
+class Progress:
+    """A live progress line for futures: "12/100 done, 2 running, 0 failed, 40 tasks/s, ETA 2 s".
+
+    Shown in the cell that made it (a display with an id); updated, at most every
+    ``options.progress_interval`` seconds, by the ProgressMonitor's thread as the server says
+    tasks ended, also after the cell finished."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, title, total, done=0, publisher=None):
+        self.title = title
+        self.total = total
+        self.done = done
+        self.failed = 0
+        self._failed_ids = set()
+        self.followed = False      # a ProgressMonitor counts its tasks
+        self.running = 0
+        self.state = None          # None while running; "done", "failed", "cancelled", "released"
+        self.started = time.monotonic()
+        self.ended_at = None
+        self.publisher = publisher
+        self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
+        self._lock = threading.Lock()
+        self._last_shown = 0.0
+        self._dirty = False
+        self._shown_state = "unshown"
+
+    @property
+    def finished(self):
+        return self.state is not None
+
+    def show(self):
+        """Displays the line in the running cell (main thread)."""
+        try:
+            from IPython.display import display
+            display(self.bundle(), raw=True, display_id=self.display_id)
+            self._shown_state = self.state
+            self._last_shown = time.monotonic()
+        except Exception:
+            pass
+
+    # -- changes (any thread)
+
+    def add(self, finished=0, failed=()):
+        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed."""
+        with self._lock:
+            if self.state is not None:
+                return
+            self.done = min(self.total, self.done + finished)
+            self._failed_ids.update(failed)
+            self.failed = min(self.total - self.done, len(self._failed_ids))
+            self._dirty = True
+            if self.done + self.failed >= self.total:
+                self._end("failed" if self.failed else "done")
+
+    def note_failed(self, task):
+        """The waiting cell learnt that ``task`` failed (the monitor may hear it later: ids
+        are counted once). Without a monitor following, the line ends here."""
+        self.add(0, [task] if task is not None else [])
+        if not self.followed:
+            self.complete(failed=True)
+
+    def set_running(self, running):
+        with self._lock:
+            running = max(0, min(running, self.total - self.done - self.failed))
+            if running != self.running:
+                self.running = running
+                self._dirty = True
+
+    def complete(self, failed=False):
+        """Everything ended (the waiting cell knows before the monitor does)."""
+        with self._lock:
+            if self.state is None:
+                if not failed:
+                    self.done, self.failed = self.total, 0
+                self._end("failed" if failed or self.failed else "done")
+        self.update(force=True)
+
+    def cancelled(self):
+        with self._lock:
+            if self.state is None:
+                self._end("cancelled")
+        self.update(force=True)
+
+    def released(self):
+        with self._lock:
+            if self.state is None:
+                self._end("released")
+        self.update(force=True)
+
+    def _end(self, state):
+        self.state = state
+        self.running = 0
+        self.ended_at = time.monotonic()
+        self._dirty = True
+
+    def update(self, force=False):
+        """Publishes the line if it changed and the interval passed (or ``force``)."""
+        with self._lock:
+            now = time.monotonic()
+            if not self._dirty and self._shown_state == self.state:
+                return
+            if not force and self.state is None and now - self._last_shown < _interval():
+                return
+            self._dirty = False
+            self._last_shown = now
+            self._shown_state = self.state
+            bundle = self.bundle()
+        if self.publisher is not None:
+            try:
+                self.publisher.display(bundle, display_id=self.display_id, update=True)
+            except Exception:
+                pass
+
+    # -- what it shows
+
+    def _elapsed(self):
+        end = self.ended_at if self.ended_at is not None else time.monotonic()
+        return max(end - self.started, 1e-9)
+
+    def eta(self):
+        """Seconds left at the rate so far, or None (nothing ended yet, or finished)."""
+        ended = self.done + self.failed
+        if self.state is not None or ended <= 0:
+            return None
+        return (self.total - ended) * self._elapsed() / ended
+
+    def text(self):
+        elapsed = self._elapsed()
+        rate = self.done / elapsed
+        head = "{}: {}/{} done".format(self.title, self.done, self.total)
+        if self.state is None:
+            eta = self.eta()
+            return "{}, {} running, {} failed, {:.0f} tasks/s{}".format(
+                head, self.running, self.failed, rate, ", ETA " + _duration(eta) if eta is not None else "")
+        tail = {"done": "", "failed": "", "cancelled": " (cancelled)", "released": " (futures released)"}[self.state]
+        return "{}, {} failed in {:.2f} s ({:.0f} tasks/s){}".format(head, self.failed, elapsed, rate, tail)
+
+    def bundle(self):
+        text = self.text()
+        state = self.state or "running"
+        color = _STATE_COLORS[self.state]
+        value = self.done + self.failed
+        total = max(self.total, 1)
+        root = attrs(class_="treadle-progress", data_state=state, data_done=self.done, data_failed=self.failed,
+                     data_running=self.running, data_total=self.total)
+        # accent-color and the inline width keep the bar readable where the <style> is dropped.
+        html_text = ('<div{}><progress value="{}" max="{}" style="accent-color:{}"></progress> '
+                     '<span class="treadle-progress-text">{}</span></div>{}').format(
+            root, value, total, color, html.escape(text), style())
+        width = 320
+        done_w = round(width * self.done / total)
+        failed_w = round(width * self.failed / total)
+        svg = ('<svg class="treadle-progress-svg" width="{w}" height="34" viewBox="0 0 {w} 34">'
+               '<rect x="0" y="0" width="{w}" height="10" rx="3" fill="#e8e8e8"/>'
+               '<rect x="0" y="0" width="{d}" height="10" rx="3" fill="{c}"/>'
+               '<rect x="{d}" y="0" width="{f}" height="10" fill="#e15759"/>'
+               '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text></svg>').format(
+            w=width, d=done_w, f=failed_w, c=color, t=html.escape(text))
+        return mime_bundle(text, html_text, svg)
+
+
+class ProgressMonitor:
+    """Follows the tasks of progress lines and live graphs on one server through a connection
+    of its own (so it takes nothing from the clients' connections), on a thread of its own."""
+
+    _STATUS_EVERY = 1.0   # seconds between asks for the number of running tasks
+
+    def __init__(self, address):
+        self.address = tuple(address)
+        self._lock = threading.Lock()
+        self._conn = None
+        self._by_task = {}        # task id -> [Progress, futures' weak references]
+        self._active = []         # [Progress, [weakrefs of its futures]]
+        self._views = []          # live views (graphs): tick(conn) until they say they are done
+        self._view_tasks = {}     # task id -> [views] (when the server cannot answer states)
+        self._thread = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+
+    def _connection(self):
+        if self._conn is None:
+            from .. import _engine
+            self._conn = _engine.Connection(self.address[0], self.address[1], "", "treadle-progress", 10.0)
+        return self._conn
+
+    def _start(self):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="treadle-progress", daemon=True)
+            self._thread.start()
+
+    def track(self, progress, futures, more=()):
+        """Follows ``futures`` ([(task id, loom future)]) for ``progress``, and the tasks
+        ``more`` (ids) that count too: the rest of the plans behind them."""
+        with self._lock:
+            conn = self._connection()
+            progress.followed = True
+            entry = [progress, [weakref.ref(f) for _, f in futures]]
+            self._active.append(entry)
+            ids = [task for task, _ in futures]
+            ids.extend(more)
+            for task in ids:
+                self._by_task[task] = entry
+            conn.watch(ids)
+            self._start()
+        self._wake.set()
+
+    def follow(self, view, watch_ids=()):
+        """Calls ``view.tick(conn)`` from the monitor's thread until ``view.finished``; when
+        ``watch_ids`` are given, ``view.settled(finished, failed)`` hears when those end (for
+        servers without the states request)."""
+        with self._lock:
+            conn = self._connection()
+            self._views.append(view)
+            if watch_ids:
+                for task in watch_ids:
+                    self._view_tasks.setdefault(task, []).append(view)
+                conn.watch(list(watch_ids))
+            self._start()
+        self._wake.set()
+
+    def connection(self):
+        with self._lock:
+            return self._connection()
+
+    def _run(self):
+        last_status = 0.0
+        while not self._stopping.is_set():
+            with self._lock:
+                active = list(self._active)
+                views = list(self._views)
+            if not active and not views:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                finished, failed = self._conn.settled(0.05)
+            except Exception:
+                finished, failed = [], []
+            counts = {}
+            view_news = {}
+            with self._lock:
+                for task in finished:
+                    entry = self._by_task.pop(task, None)
+                    if entry is not None:
+                        counts.setdefault(id(entry), [entry, 0, []])[1] += 1
+                    for v in self._view_tasks.pop(task, ()):
+                        view_news.setdefault(id(v), [v, [], []])[1].append(task)
+                for task in failed:
+                    entry = self._by_task.pop(task, None)
+                    if entry is not None:
+                        counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
+                    for v in self._view_tasks.pop(task, ()):
+                        view_news.setdefault(id(v), [v, [], []])[2].append(task)
+            for entry, done, bad in counts.values():
+                entry[0].add(done, bad)
+            for view, ok, bad in view_news.values():
+                try:
+                    view.settled(ok, bad)
+                except Exception:
+                    pass
+            now = time.monotonic()
+            if active and now - last_status >= self._STATUS_EVERY:
+                last_status = now
+                try:
+                    states = self._conn.status().get("states", {})
+                    running = states.get("running", 0) + states.get("assigned", 0)
+                except Exception:
+                    running = None
+                for progress, refs in active:
+                    if running is not None:
+                        progress.set_running(running)
+                    if progress.state is None and all(r() is None or getattr(r(), "released", False) for r in refs):
+                        progress.released()  # nobody can wait for them any more
+            for progress, _ in active:
+                progress.update()
+            for view in views:
+                try:
+                    view.tick(self._conn)
+                except Exception:
+                    view.finished = True
+            with self._lock:
+                ended = [e for e in self._active if e[0].finished]
+                for e in ended:
+                    self._active.remove(e)
+                if ended:
+                    gone = set(map(id, ended))
+                    self._by_task = {t: e for t, e in self._by_task.items() if id(e) not in gone}
+                done_views = [v for v in self._views if v.finished]
+                if done_views:
+                    self._views = [v for v in self._views if not v.finished]
+                    gone = set(map(id, done_views))
+                    self._view_tasks = {t: [v for v in vs if id(v) not in gone]
+                                        for t, vs in self._view_tasks.items()}
+                    self._view_tasks = {t: vs for t, vs in self._view_tasks.items() if vs}
+
+    def close(self):
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass

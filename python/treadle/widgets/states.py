@@ -1,0 +1,49 @@
+"""The scheduler state of tasks, for colouring graphs: the server's own word when it can answer
+``states`` (one request per 50,000 ids), else what the client knows (results it holds, futures
+the server said settled), else "pending"."""
+
+TERMINAL = frozenset(("finished", "failed", "released", "unknown"))
+_CHUNK = 50_000
+
+# How a state looks (fill opacity, stroke, stroke width, dash): inline attributes, so the
+# picture is right without the stylesheet (untrusted notebooks, image/svg+xml).
+STYLE = {
+    "pending": (0.22, "#8a8a8a", 1.0, "3,2"),
+    "waiting": (0.22, "#8a8a8a", 1.0, "3,2"),
+    "ready": (0.35, "#666666", 1.0, "3,2"),
+    "assigned": (0.5, "#444444", 1.5, ""),
+    "running": (0.7, "#111111", 2.5, ""),
+    "redirected": (0.7, "#111111", 1.5, "4,2"),
+    "finished": (1.0, "#333333", 0.8, ""),
+    "released": (0.9, "#666666", 0.8, ""),
+    "failed": (1.0, "#d62728", 3.0, ""),
+    "unknown": (0.15, "#bbbbbb", 1.0, "2,2"),
+}
+ORDER = ["pending", "waiting", "ready", "assigned", "running", "redirected", "finished", "released", "failed",
+         "unknown"]
+
+
+def can_ask(conn):
+    return conn is not None and hasattr(conn, "states")
+
+
+def ask(conn, ids):
+    """The server's state of each id (a list), or None when it cannot say."""
+    if not can_ask(conn):
+        return None
+    ids = list(ids)
+    out = []
+    try:
+        for start in range(0, len(ids), _CHUNK):
+            out.extend(conn.states(ids[start:start + _CHUNK]))
+    except Exception:
+        return None
+    return out
+
+
+def summary(states):
+    """{state: count} in display order."""
+    counts = {}
+    for s in states:
+        counts[s] = counts.get(s, 0) + 1
+    return {s: counts[s] for s in ORDER + sorted(set(counts) - set(ORDER)) if s in counts}

@@ -1,0 +1,362 @@
+"""The notebook widgets at the Python level: their MIME bundles (three types, SVG that parses,
+the DOM contract's attributes), what the graph draws (nodes, edges, colours, states,
+aggregation), the trace's columns and merging, the progress line, and the bounds at 100,000
+tasks (payload sizes, render times). The graphs of real runs come from a local cluster."""
+
+import base64
+import json
+import random
+import re
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from treadle.loom.client import tasks
+from treadle.widgets import gantt, graph, lineage, progress
+from treadle.widgets.graph import GraphView, TaskGraph
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def parse_svg(text):
+    """The <svg> element of an image/svg+xml document or of the first inline <svg> in HTML."""
+    if text.startswith("<?xml"):
+        text = text.split("\n", 1)[1]
+    else:
+        text = re.search(r"<svg.*?</svg>", text, re.S).group(0)
+    return ET.fromstring(text)
+
+
+def nodes_of(svg):
+    return [g for g in svg.iter(SVG + "g") if "treadle-node" in g.get("class", "").split()]
+
+
+def looks(svg):
+    """key -> the attributes that draw a task node: its rectangle's and its state group's
+    (stroke and opacity are inherited from there)."""
+    out = {}
+    for group in svg.iter(SVG + "g"):
+        if group.get("class") == "treadle-nodes":
+            for node in group:
+                if "treadle-node" in node.get("class", "").split():
+                    out[node.get("data-key")] = dict(group.attrib, **node.find(SVG + "rect").attrib)
+    return out
+
+
+def edges_of(svg):
+    return [g for g in svg.iter(SVG + "g") if g.get("class") == "treadle-edge"]
+
+
+def root_attrs(html, cls):
+    tag = re.search(r'<div class="{}"[^>]*>'.format(cls), html).group(0)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def check_bundle(bundle):
+    assert set(bundle) == {"text/plain", "text/html", "image/svg+xml"}
+    assert bundle["text/plain"] and "\n" not in bundle["text/plain"]
+    parse_svg(bundle["image/svg+xml"])       # a standalone SVG document
+    parse_svg(bundle["text/html"])           # the inline one
+    html = bundle["text/html"]
+    assert "<script>" in html and "<style>" in html            # inlined assets
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")   # nothing from a network
+    assert "https://" not in html
+    # the <img> fallback for sanitized outputs decodes to the same picture
+    img = re.search(r'<img class="treadle-static"[^>]*src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert img is not None
+    parse_svg(base64.b64decode(img.group(1)).decode())
+
+
+def chain_graph(n_maps=5, groups=("map", "reduce"), states=None):
+    """n_maps map tasks feeding one reduce."""
+    g = TaskGraph()
+    for i in range(n_maps):
+        g.add(str(i), "{}:{}".format(groups[0], i), "loom/py/call", i, None)
+    r = g.add(str(n_maps), groups[1], "loom/py/call", n_maps, None)
+    g.inputs[r] = list(range(n_maps))
+    return g
+
+
+def big_graph(n=100_000, chunk=1000):
+    """HyperLoom's shape of the browser test: n consts, merged by chunk, merged again."""
+    g = TaskGraph()
+    for i in range(n):
+        g.add(str(i), "", "loom/data/const", i, None)
+    for c in range(n // chunk):
+        j = g.add(str(n + c), "", "loom/data/merge", n + c, None)
+        g.inputs[j] = list(range(c * chunk, (c + 1) * chunk))
+    r = g.add(str(n + n // chunk), "root", "loom/data/merge", n + n // chunk, None)
+    g.inputs[r] = list(range(n, n + n // chunk))
+    return g
+
+
+def view(g, states=None, **kwargs):
+    v = GraphView(g, **kwargs)
+    v.states = states or ["finished"] * len(g)
+    return v
+
+
+def trace_events(n, workers=4, lanes=3, groups=("map", "reduce"), transfers=0, seed=1):
+    rng = random.Random(seed)
+    clock = {}
+    events = []
+    for i in range(n):
+        key = (i % workers, (i // workers) % lanes)
+        start = clock.get(key, 1_000_000) + rng.randint(0, 40)
+        end = start + rng.randint(5, 400)
+        clock[key] = end
+        events.append({"kind": "task", "worker": key[0], "lane": key[1], "task": i, "start_us": start, "end_us": end,
+                       "size": 8, "label": "{}:{}".format(groups[i % len(groups)], i), "type": "loom/py/call"})
+    for i in range(transfers):
+        start = 1_000_000 + rng.randint(0, 100_000)
+        events.append({"kind": "transfer", "worker": i % workers, "from": (i + 1) % workers, "object": i, "size": 10,
+                       "start_us": start, "end_us": start + 50})
+    events.append({"kind": "worker_joined", "worker": 0, "name": "w0", "start_us": 999_000, "end_us": 999_000})
+    events.append({"kind": "decision", "worker": 0, "start_us": 1_000_000, "end_us": 1_000_000})   # not drawn
+    return {"workers": [{"id": w, "name": "w{}".format(w)} for w in range(workers)], "events": events}
+
+
+# -- the graph -------------------------------------------------------------------------------
+
+def test_graph_bundle_nodes_edges_and_contract():
+    g = chain_graph(5)
+    b = view(g).bundle()
+    check_bundle(b)
+    attrs = root_attrs(b["text/html"], "treadle-graph")
+    assert attrs["data-tasks"] == "6" and attrs["data-nodes"] == "6" and attrs["data-aggregated"] == "0"
+    assert attrs["id"].startswith("treadle-graph-")
+    for svg in (parse_svg(b["text/html"]), parse_svg(b["image/svg+xml"])):
+        nodes = nodes_of(svg)
+        assert len(nodes) == 6 and len(edges_of(svg)) == 5
+        assert {n.get("data-key") for n in nodes} == {str(i) for i in range(6)}
+        assert {n.get("data-state") for n in nodes} == {"finished"}
+    # hover texts ride on the interactive picture only, as attributes (no <title> text to leak)
+    inline = parse_svg(b["text/html"])
+    assert all("type: loom/py/call" in n.get("data-tip") for n in nodes_of(inline))
+    assert not list(inline.iter(SVG + "title"))
+    assert "task graph: 6 tasks" in b["text/plain"]
+
+
+def test_graph_colours_follow_label_groups_and_states_show():
+    g = chain_graph(4, groups=("alpha", "omega"))
+    states = ["finished", "running", "failed", "pending", "waiting"]
+    svg = parse_svg(view(g, states=states).bundle()["image/svg+xml"])
+    rects = looks(svg)
+    fills = {k: r.get("fill") for k, r in rects.items()}
+    assert len({fills[str(i)] for i in range(4)}) == 1          # one group, one colour
+    assert fills["4"] != fills["0"]                              # another group, another colour
+    assert rects["2"].get("stroke") == "#d62728"                 # failed: red border
+    assert float(rects["1"].get("stroke-width")) > float(rects["0"].get("stroke-width"))   # running: thick
+    assert float(rects["3"].get("fill-opacity")) < float(rects["0"].get("fill-opacity"))   # pending: pale
+    assert {n.get("data-state") for n in nodes_of(svg)} == set(states)
+
+
+def test_graph_aggregates_above_the_threshold_and_expands_groups():
+    n = graph.AGGREGATE_ABOVE + 500
+    g = chain_graph(n - 1)
+    b = view(g).bundle()
+    check_bundle(b)
+    attrs = root_attrs(b["text/html"], "treadle-graph")
+    assert attrs["data-aggregated"] == "1" and attrs["data-tasks"] == str(n) and attrs["data-nodes"] == "2"
+    svg = parse_svg(b["text/html"])
+    groups = nodes_of(svg)
+    assert all("treadle-group" in x.get("class") for x in groups)
+    assert sorted(int(x.get("data-count")) for x in groups) == [1, n - 1]
+    assert [e.get("data-count") for e in edges_of(svg)] == [str(n - 1)]
+    # each group's own layout is embedded for a click (a sample of big groups)
+    data = json.loads(re.search(r'<script type="application/json" class="treadle-data">(.*?)</script>',
+                                b["text/html"], re.S).group(1))
+    assert data["expansions"]["map"]["sampled"] and len(data["expansions"]["map"]["nodes"]) == graph.EXPAND_LIMIT
+    assert data["expansions"]["reduce"]["count"] == 1
+    # expand="map": that group, task by task
+    small = GraphView(chain_graph(10), expand="map")
+    small.states = ["finished"] * 11
+    assert len(nodes_of(parse_svg(small.bundle()["image/svg+xml"]))) == 10
+    # below the threshold nothing aggregates
+    assert not view(chain_graph(graph.AGGREGATE_ABOVE - 1)).aggregated
+
+
+def test_graph_of_task_objects_before_submission():
+    maps = [tasks.const(str(i)) for i in range(3)]
+    for i, t in enumerate(maps):
+        t.label = "map:{}".format(i)
+    total = tasks.merge(maps)
+    total.label = "reduce"
+    g = graph.collect({"all": [total, maps[0]]})
+    assert len(g) == 4 and len(g.edges()) == 3
+    v = graph.graph_view(total)
+    assert v.states == ["pending"] * 4
+    svg = parse_svg(v.bundle()["image/svg+xml"])
+    assert {n.get("data-state") for n in nodes_of(svg)} == {"pending"}
+
+
+def test_display_ids_are_unique():
+    ids = {root_attrs(view(chain_graph(2)).bundle()["text/html"], "treadle-graph")["id"] for _ in range(5)}
+    ids |= {root_attrs(gantt.TraceView(trace_events(10)).bundle()["text/html"], "treadle-trace")["id"]
+            for _ in range(5)}
+    assert len(ids) == 10
+
+
+def test_layout_is_cached_and_dot_has_a_fallback():
+    from treadle.widgets import layout
+    edges = [(0, 2), (1, 2)]
+    first = layout.layout(3, edges, budget=5.0)
+    assert layout.layout(3, edges, budget=5.0) is first
+    fallback = layout.layered(3, edges)
+    assert fallback.ys[2] > fallback.ys[0]          # inputs above their consumer
+    assert len(fallback.edges) == 2
+
+
+# -- the trace -------------------------------------------------------------------------------
+
+def test_trace_bundle_lanes_bars_transfers():
+    tr = trace_events(30, workers=2, lanes=2, transfers=4)
+    tv = gantt.TraceView(tr)
+    b = tv.bundle()
+    check_bundle(b)
+    html = b["text/html"]
+    attrs = root_attrs(html, "treadle-trace")
+    assert attrs["data-bars"] == "30" and attrs["data-lanes"] == "4" and attrs["data-transfers"] == "4"
+    assert attrs["data-merged"] == "0"
+    assert html.count('class="treadle-trace-lane"') == 4
+    assert '<canvas class="treadle-trace-canvas"' in html and 'class="treadle-scrubber"' in html
+    assert 'class="treadle-play"' in html
+    assert parse_svg(html).get("class") == "treadle-static"
+    payload = tv.payload()
+    assert len(payload["s"]) == 30 and sum(payload["s"]) == max(tv.rows)[0]     # delta-coded starts
+    assert sorted(payload["t"]) == list(range(30))
+    assert [g for g, _ in payload["groups"]] == ["map", "reduce"]
+    # a window keeps what overlaps it
+    start = min(e["start_us"] for e in tr["events"] if e["kind"] == "task")
+    assert gantt.TraceView(tr, window=(start, start + 1)).task_count < 30
+
+
+def test_trace_merges_bars_above_the_limit():
+    n = gantt.BAR_LIMIT * 2
+    tv = gantt.TraceView(trace_events(n, groups=("map",)))
+    assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT
+    payload = tv.payload()
+    assert sum(payload["n"]) == n                       # every task is in one segment
+    attrs = root_attrs(tv.bundle()["text/html"], "treadle-trace")
+    assert attrs["data-bars"] == str(n) and int(attrs["data-segments"]) == len(tv.bars)
+    # groups that alternate faster than a pixel: cells coloured by the busiest group
+    tv = gantt.TraceView(trace_events(n, groups=("a", "b", "c")))
+    assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT and sum(b[4] for b in tv.bars) == n
+
+
+# -- bounds at 100,000 tasks ----------------------------------------------------------------------
+
+def test_hundred_thousand_task_graph_is_bounded_and_fast():
+    g = big_graph()
+    start = time.perf_counter()
+    v = view(g)
+    b = v.bundle()
+    first = time.perf_counter() - start
+    size = sum(len(x) for x in b.values())
+    start = time.perf_counter()
+    v.states = ["running"] * len(g)
+    v.bundle()                                          # a live recolouring: no new layout
+    again = time.perf_counter() - start
+    print("graph of {} tasks: {:.0f} KB, first render {:.2f} s, recolouring {:.2f} s".format(
+        len(g), size / 1024, first, again))
+    assert v.aggregated and size < 200_000
+    assert first < 3.0 and again < 1.5
+    assert int(root_attrs(b["text/html"], "treadle-graph")["data-nodes"]) == 3
+
+
+def test_hundred_thousand_task_trace_is_bounded_and_fast():
+    tr = trace_events(100_000, workers=8, lanes=4, groups=("map", "map", "reduce"), transfers=20_000)
+    start = time.perf_counter()
+    tv = gantt.TraceView(tr)
+    b = tv.bundle()
+    took = time.perf_counter() - start
+    size = sum(len(x) for x in b.values())
+    print("trace of 100000 tasks: {:.0f} KB ({} segments), render {:.2f} s".format(size / 1024, len(tv.bars), took))
+    assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT
+    assert len(tv.transfers) <= gantt.TRANSFER_LIMIT
+    assert size < 1_500_000 and took < 3.0
+    assert root_attrs(b["text/html"], "treadle-trace")["data-bars"] == "100000"
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+def test_progress_bundle_follows_the_contract():
+    p = progress.Progress("run", 10)
+    p.add(3)
+    p.set_running(2)
+    b = p.bundle()
+    assert set(b) == {"text/plain", "text/html", "image/svg+xml"}
+    parse_svg(b["image/svg+xml"])
+    attrs = root_attrs(b["text/html"], "treadle-progress")
+    assert attrs == {"class": "treadle-progress", "data-state": "running", "data-done": "3", "data-failed": "0",
+                     "data-running": "2", "data-total": "10"}
+    assert '<progress value="3" max="10"' in b["text/html"]
+    assert "3/10 done, 2 running, 0 failed" in b["text/plain"] and "ETA" in b["text/plain"]
+    p.add(6, failed=[99])
+    attrs = root_attrs(p.bundle()["text/html"], "treadle-progress")
+    assert attrs["data-state"] == "failed" and attrs["data-done"] == "9" and attrs["data-failed"] == "1"
+    assert "ETA" not in p.text() and " in " in p.text()
+    q = progress.Progress("x", 4)
+    q.cancelled()
+    assert root_attrs(q.bundle()["text/html"], "treadle-progress")["data-state"] == "cancelled"
+
+
+def test_progress_moved_but_importable_from_kernel_support():
+    from treadle import kernel_support
+    assert kernel_support.Progress is progress.Progress
+    assert kernel_support.ProgressMonitor is progress.ProgressMonitor
+
+
+# -- graphs of real runs (plans remembered by lineage) -------------------------------------------
+
+@pytest.fixture
+def remembering():
+    was = lineage.enabled
+    lineage.enable()
+    yield
+    lineage.enabled = was
+
+
+def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
+    import treadle
+    cluster = make_cluster(workers=2)
+    with treadle.Client(cluster) as c:
+        def square(x):
+            return x * x
+        parts = [c.submit(square, i) for i in range(6)]
+        total = c.submit(sum, parts)
+        assert total.result() == 55
+        v = graph.graph_view(total)
+        # the function objects the native API sends with calls are not drawn
+        assert len(v.graph) == 7 and len(v.graph.edges()) == 6
+        assert set(v.states) <= {"finished", "released"}
+        assert any(d[4] >= 0 for d in v.details.values())           # durations and sizes from the trace
+        svg = parse_svg(v.bundle()["text/html"])
+        assert "duration:" in nodes_of(svg)[0].get("data-tip")
+        # HyperLoom tasks: once submitted, the Task objects map to their ids
+        maps = [tasks.const(str(i)) for i in range(3)]
+        total2 = tasks.merge(maps)
+        future = c._loom.submit([total2])[0]
+        future.wait()
+        v2 = graph.graph_view(total2)
+        assert len(v2.graph) == 4 and all(i is not None for i in v2.graph.ids)
+        assert set(v2.states) <= {"finished", "released"}
+        assert graph.from_submissions(lineage.last_submission()).ids[-1] == future.task_id
+        tv = gantt.trace_view(c)
+        assert tv.task_count >= 11 and len(tv.lane_keys) >= 2
+
+
+def test_largest_graph_drawn_task_by_task_is_bounded():
+    g = chain_graph(graph.AGGREGATE_ABOVE - 1)
+    start = time.perf_counter()
+    v = view(g)
+    b = v.bundle()
+    took = time.perf_counter() - start
+    size = sum(len(x) for x in b.values())
+    print("graph of {} tasks, task by task: {:.0f} KB, render {:.2f} s ({})".format(
+        len(g), size / 1024, took, v._task_layout()[0].engine))
+    assert not v.aggregated and size < 2_500_000 and took < 4.0
+    assert len(nodes_of(parse_svg(b["image/svg+xml"]))) == len(g)
