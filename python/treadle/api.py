@@ -16,12 +16,13 @@ a task whose inputs are other calls' futures runs where those results are.
 """
 
 import collections.abc
+import contextlib
 import itertools
 import os
 import threading
 import weakref
 
-from . import _engine
+from . import _engine, client_hooks
 from .future import Future, TaskError
 from .loom.client import Client as LoomClient
 from .loom.client import tasks as _tasks
@@ -54,6 +55,7 @@ class Client:
         self._settled = {}        # task id -> True (finished) / False (failed)
         self._watched = set()
         self._counter = itertools.count()
+        self._quiet_waits = 0     # inside a map: its own waits show no progress of their own
         self.address = (host, port)
         # As in Dask: the first client made is the one decorated functions use.
         with _default_lock:
@@ -71,16 +73,22 @@ class Client:
         finish with ``ordered=False``). At most ``window`` results wait in the client."""
         futures = [self._call(fn, args, {}, None, 1) for args in zip(*iterables)]
         self.flush()
-        if ordered:
-            for start in range(0, len(futures), window):
-                chunk = futures[start:start + window]
-                for value in self.gather(chunk):
-                    yield value
-                self.release(chunk)
-        else:
-            for future in self.as_completed(futures):
-                yield future.result()
-                future.release()
+        # One wait for the whole map (one progress line in a notebook), not one per window.
+        with self._waiting([f._loom for f in futures]):
+            self._quiet_waits += 1
+            try:
+                if ordered:
+                    for start in range(0, len(futures), window):
+                        chunk = futures[start:start + window]
+                        for value in self.gather(chunk):
+                            yield value
+                        self.release(chunk)
+                else:
+                    for future in self.as_completed(futures):
+                        yield future.result()
+                        future.release()
+            finally:
+                self._quiet_waits -= 1
 
     def _call(self, fn, args, kwargs, label, cpus):
         if isinstance(fn, TaskFunction):  # map(square, ...) with a decorated square
@@ -92,10 +100,13 @@ class Client:
         template_kwargs = _template(kwargs, inputs, self)
         config = dumps(("native", template_args, template_kwargs))
         name = label or getattr(fn, "__name__", "task")
+        tokens = client_hooks.native_calling(self) if client_hooks.listeners else None
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
             spec = (fn, inputs, config, name, cpus)
             future = Future(self, spec, "{}-{}".format(name, next(self._counter)))
+            if tokens is not None:
+                client_hooks.native_called(tokens, future)
             self._pending.append(future)
             if len(self._pending) >= _FLUSH_LIMIT:
                 self.flush()
@@ -107,13 +118,18 @@ class Client:
 
     def flush(self):
         """Sends the calls not sent yet (waiting for a result does it too)."""
+        sent = self._send_pending()
+        if sent and client_hooks.listeners:
+            client_hooks.native_flushed(self, sent)
+
+    def _send_pending(self):
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
             pending, self._pending = self._pending, []
             if not pending:
-                return
+                return pending
             built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
             new_functions = {}
             roots = []
@@ -142,6 +158,7 @@ class Client:
             # Functions stay on the server from now on and are not sent again.
             for (fn, _), loom_future in zip(functions, loom_futures[len(pending):]):
                 self._functions[id(fn)] = (fn, loom_future)
+            return pending
 
     def _flush_from_timer(self):
         try:
@@ -169,7 +186,8 @@ class Client:
         loom = [f._loom for f in flat if not f._has_value]
         if loom:
             try:
-                values = self._loom.fetch(loom)
+                with self._waiting(loom):
+                    values = self._loom.fetch(loom)
             except TaskFailed as error:
                 raise TaskError.from_error(error) from None
             it = iter(values)
@@ -188,11 +206,18 @@ class Client:
         self.flush()
         loom = [f._loom for f in flat if not f._has_value]
         try:
-            self._loom.wait(loom)
+            with self._waiting(loom):
+                self._loom.wait(loom)
         except TaskFailed as error:
             raise TaskError.from_error(error) from None
         for f in loom:  # the server's own word on them may still be on its way: done() is True now
             self._settled[f.task_id] = True
+
+    def _waiting(self, loom_futures):
+        """Around a blocking wait: the kernel shows a progress line if it lasts."""
+        if client_hooks.listeners and loom_futures and not self._quiet_waits:
+            return client_hooks.waiting(self, loom_futures)
+        return contextlib.nullcontext()
 
     def as_completed(self, futures):
         """Yields the futures as their tasks end (failed ones too: result() raises)."""

@@ -39,7 +39,7 @@ import threading
 import time
 import weakref
 
-from . import _paths
+from . import _paths, client_hooks
 
 _PR_SET_PDEATHSIG = 1
 
@@ -165,7 +165,7 @@ def _install(s, shell):
         _tracker = CellTracker(shell)
         _tracker.install()
         from .widgets import lineage
-        lineage.enabled = True   # remember submitted plans: %treadle graph draws them
+        lineage.enable()   # remember submitted plans: %treadle graph draws them
         from . import magics
         magics.register(shell)
 
@@ -633,30 +633,18 @@ class _Intervals:
 
 
 class _TrackedConnection:
-    """Stands in for a HyperLoom client's ``_engine.Connection``: remembers the task ids of the
-    last plan it submitted (for routing their output) and lets the output poller and close()
-    take turns (polling a connection while it is closed is not safe)."""
+    """Stands in for a HyperLoom client's ``_engine.Connection`` so the output poller and
+    close() take turns (polling a connection while it is closed is not safe)."""
 
     def __init__(self, conn):
         self._conn = conn
         self.lock = threading.Lock()
-        self._last = threading.local()
-        for name in ("wait", "fetch", "release", "status", "watch", "settled", "set_output_handler"):
+        for name in ("submit", "wait", "fetch", "release", "status", "watch", "settled", "set_output_handler"):
             setattr(self, name, getattr(conn, name))
 
     @property
     def connected(self):
         return self._conn.connected
-
-    def submit(self, types, labels, type_of, *frames):
-        base = self._conn.submit(types, labels, type_of, *frames)
-        self._last.plan = (base, len(type_of) // 4)  # type_of: one uint32 per task
-        return base
-
-    def take_plan(self):
-        plan = getattr(self._last, "plan", None)
-        self._last.plan = None
-        return plan
 
     def poll_output(self):
         with self.lock:
@@ -683,12 +671,68 @@ class _Router:
         self.tracker.route(self.client(), items)
 
 
-class CellTracker:
+class WaitProgress:
+    """The progress line of a cell blocked on futures (a gather, a result()): it appears only
+    when the wait lasts over ``AFTER`` seconds, so quick waits stay quiet; the monitor's thread
+    follows the tasks, and the line says how the wait ended."""
+
+    AFTER = 0.5
+
+    def __init__(self, cell, futures):
+        self.cell = cell
+        self.futures = futures
+        self.progress = None
+        self._lock = threading.Lock()
+        self._ended = False
+        self._timer = None
+
+    def __enter__(self):
+        self._began = time.monotonic()
+        self._timer = threading.Timer(self.AFTER, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def _show(self):
+        with self._lock:
+            if self._ended:
+                return
+            n = len(self.futures)
+            progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher)
+            progress.started = self._began   # the rate counts from the start of the wait
+            host, port = self.futures[0].client.address
+            address = ("127.0.0.1" if host == "localhost" else host, int(port))
+            try:
+                progress.publish()
+                _session.monitor(address).track(progress, [(f.task_id, f) for f in self.futures])
+            except Exception:
+                return   # no line: the wait goes on all the same
+            self.cell.progress.append(progress)
+            self.progress = progress
+
+    def __exit__(self, etype, error, tb):
+        with self._lock:
+            self._ended = True
+            self._timer.cancel()
+            progress = self.progress
+        if progress is not None:
+            if etype is None:
+                progress.complete()
+            elif issubclass(etype, KeyboardInterrupt):
+                progress.cancelled()
+            elif issubclass(etype, GeneratorExit):
+                progress.released()   # a map left before its end: its futures are released
+            else:
+                progress.complete(failed=True)
+        return False
+
+
+class CellTracker(client_hooks.ClientListener):
     """Knows which cell submitted which task: routes task output there (also after the cell
     finished), cancels a cell's tasks when it is interrupted, and everything for %treadle stop.
 
-    It hooks the HyperLoom client (``treadle.loom.client.Client``: every connection, the native
-    API's included) and the native API's ``Client`` (calls and their sending), and IPython's
+    It listens to the clients (``treadle.client_hooks``: HyperLoom clients, the native API's
+    included, and the native API's calls, their sending and the waits on them) and to IPython's
     pre_run_cell / post_run_cell events.
     """
 
@@ -718,10 +762,11 @@ class CellTracker:
         events = self.shell.events
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
-        _patch_clients()
+        client_hooks.add(self)
 
     def close(self):
         self._stopping.set()
+        client_hooks.remove(self)
         try:
             self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
             self.shell.events.unregister("post_run_cell", self._post_run_cell)
@@ -731,8 +776,8 @@ class CellTracker:
         if poller is not None and poller is not threading.current_thread():
             poller.join(2.0)
 
-    def adopt(self, client):
-        """A HyperLoom client was made: track its submissions and route its output."""
+    def client_created(self, client):
+        """A HyperLoom client was made: route its output."""
         conn = client._conn
         if conn is None or isinstance(conn, _TrackedConnection):
             return
@@ -778,23 +823,23 @@ class CellTracker:
         except Exception:
             return None
 
-    # -- submissions (called by the patched clients)
+    # -- submissions (the clients' hooks)
 
-    def calling(self, client):
+    def native_calling(self, client):
         """Before a native call: the cell it belongs to (marks the client's connection)."""
         loom = client._loom
         if not getattr(loom, "_treadle_native", False):
             loom._treadle_native = True
         return self.current()
 
-    def called(self, cell, future):
+    def native_called(self, cell, future):
         if cell is None:
             return
         cell.native.append(weakref.ref(future))
         if future._loom is None:
             self._pending_cell[id(future)] = cell
 
-    def flushed(self, client, pending):
+    def native_flushed(self, client, pending):
         """Native futures were sent: their task ids now map to the cells that made them."""
         fallback = self.current()
         with self._lock:
@@ -817,22 +862,29 @@ class CellTracker:
             if run is not None:
                 intervals.add(*run)
 
-    def submitted_loom(self, client, futures):
-        """A HyperLoom client submitted a plan (the native API's are recorded by flushed())."""
-        conn = client._conn
-        plan = conn.take_plan() if isinstance(conn, _TrackedConnection) else None
+    def plan_submitted(self, client, plan, tasks, futures):
+        """A HyperLoom client submitted a plan (the native API's are recorded by native_flushed())."""
         if getattr(client, "_treadle_native", False):
             return
         cell = self.current()
         if cell is None:
             return
         with self._lock:
-            if plan is not None and plan[1] > 0:
+            if plan.count > 0:
                 intervals = self._intervals.get(client)
                 if intervals is None:
                     intervals = self._intervals[client] = _Intervals()
-                intervals.add(plan[0], plan[0] + plan[1] - 1, cell)
+                intervals.add(plan.base, plan.base + plan.count - 1, cell)
             cell.loom.extend(weakref.ref(f) for f in futures)
+
+    def waiting(self, client, futures):
+        """A cell blocks on native futures: a progress line appears if the wait lasts."""
+        if threading.current_thread() is not threading.main_thread() or self._running is None:
+            return None
+        cell = self.current()
+        if cell is None or cell.publisher is None or _session is None:
+            return None
+        return WaitProgress(cell, futures)
 
     # -- output
 
@@ -1002,80 +1054,6 @@ def cancel_all():
     """``%treadle stop``: cancels every task this kernel submitted that has not ended."""
     t = _tracker
     return t.cancel() if t is not None else 0
-
-
-_patched = False
-
-
-def _patch_clients():
-    """Hooks treadle's client classes once per process; the hooks do nothing when no tracker
-    is installed."""
-    global _patched
-    if _patched:
-        return
-    _patched = True
-    from . import api
-    from .loom.client import client as loom_module
-
-    from .loom.client import plan as plan_module
-    from .widgets import lineage
-
-    loom_class = loom_module.Client
-    loom_init, loom_submit = loom_class.__init__, loom_class.submit
-    plan_encode, plan_order = plan_module.encode, plan_module.order_tasks
-
-    def encode(roots, client):
-        return lineage.encoded(plan_encode(roots, client))  # the graph widget draws from these columns
-    def order_tasks(roots, leaf_ref):
-        return lineage.ordered(plan_order(roots, leaf_ref))  # which Task got which id
-    encode.__wrapped__, order_tasks.__wrapped__ = plan_encode, plan_order
-    plan_module.encode, plan_module.order_tasks = encode, order_tasks
-
-    def __init__(self, *args, **kwargs):
-        loom_init(self, *args, **kwargs)
-        t = _tracker
-        if t is not None:
-            t.adopt(self)
-
-    def submit(self, tasks):
-        tasks = tasks if isinstance(tasks, (list, tuple)) else list(tasks)
-        futures = loom_submit(self, tasks)
-        if lineage.enabled:
-            lineage.submitted(self, tasks, futures)
-        t = _tracker
-        if t is not None:
-            t.submitted_loom(self, futures)
-        return futures
-
-    __init__.__wrapped__, submit.__wrapped__ = loom_init, loom_submit
-    __init__.__doc__, submit.__doc__ = loom_init.__doc__, loom_submit.__doc__
-    loom_class.__init__, loom_class.submit = __init__, submit
-
-    native_class = api.Client
-    native_call, native_flush = native_class._call, native_class.flush
-
-    def _call(self, *args, **kwargs):
-        t = _tracker
-        if t is None:
-            return native_call(self, *args, **kwargs)
-        cell = t.calling(self)
-        future = native_call(self, *args, **kwargs)
-        t.called(cell, future)
-        return future
-
-    def flush(self):
-        t = _tracker
-        if t is None:
-            return native_flush(self)
-        with self._lock:
-            pending = list(self._pending)
-            native_flush(self)
-        if pending:
-            t.flushed(self, pending)
-
-    _call.__wrapped__, flush.__wrapped__ = native_call, native_flush
-    flush.__doc__ = native_flush.__doc__
-    native_class._call, native_class.flush = _call, flush
 
 
 def _s(n):

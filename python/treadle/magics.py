@@ -20,6 +20,7 @@ executors import this module to run ``%%treadle task`` cells).
 
 import ast
 import shlex
+import time
 
 _LINE_COMMANDS = {
     "workers": "workers N [--cpus C] | workers --hosts a,b:2 [--cpus C] [--python PATH] [--ssh-args ARGS] "
@@ -707,6 +708,7 @@ def _submit(args, cell):
         (tasks if isinstance(x, Task) else natives if isinstance(x, Native) else looms).append(x)
     for v in graph.values():
         _walk(v, visit, kinds)
+    began = time.monotonic()
     mapping = {}
     plan = None   # (base, count): every task of the plan counts on the progress line
     if tasks:
@@ -730,6 +732,7 @@ def _submit(args, cell):
     more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if plan else []
     progress = kernel_support.Progress(name or "submit", len(natives) + len(looms) + len(more), done=done,
                                        publisher=publisher)
+    progress.started = began   # the rate counts from the submission
     progress.show()
     if cell_record is not None:
         cell_record.progress.append(progress)

@@ -71,8 +71,9 @@ def test_submit_hyperloom_tasks_and_last_expression(any_kernel):
             "hello = tasks.const('hello ')\n"
             "greeting = tasks.merge((hello, tasks.const('world')))\n"
             "greeting")
-    _, messages = k.collect(code, until=final_progress(1))
-    assert "submit: 1/1 done" in displays(messages)[-1][1]
+    # The line counts every task of the plan: hello, world and their merge.
+    _, messages = k.collect(code, until=final_progress(3))
+    assert "submit: 3/3 done" in displays(messages)[-1][1]
     reply, outputs, _ = k.run("print(greeting, type(hello).__name__)")
     assert text(outputs) == "b'hello world' Task\n"
     # A last expression that names nothing: its result is the cell's value.

@@ -3,8 +3,8 @@ remembered as the columns they were sent as (types, labels, inputs), so a graph 
 from futures long after their Task objects are gone.
 
 A submitted future knows only its task id, and the native API's futures forget their inputs
-once sent. So the HyperLoom client's ``submit`` is hooked (``kernel_support._patch_clients``,
-which the kernel installs, or :func:`enable` elsewhere): each plan's encoded columns are kept
+once sent. So this module listens to the clients (``treadle.client_hooks``; the kernel
+enables it at start, :func:`enable` elsewhere): each plan's encoded columns are kept
 (no copy: the bytes that were sent; about 20 bytes per task), newest first, up to
 ``KEEP_TASKS`` tasks per server. ``walk`` then rebuilds the graph behind any task ids.
 """
@@ -17,6 +17,8 @@ import time
 import weakref
 from array import array
 
+from .. import client_hooks
+
 KEEP_TASKS = 2_000_000          # tasks remembered per server (the oldest plans are forgotten)
 _LOCAL = 1 << 63
 FUNCTION_TYPES = ("loom/py/value",)   # what the native API sends with its calls
@@ -24,7 +26,6 @@ FUNCTION_TYPES = ("loom/py/value",)   # what the native API sends with its calls
 enabled = False
 _lock = threading.Lock()
 _servers = {}                   # (host, port) -> _Plans
-_encoding = threading.local()   # the columns of the plan being submitted on this thread
 _recent = collections.deque(maxlen=256)   # Submissions, newest last
 _task_ids = weakref.WeakKeyDictionary()   # Task object -> (server, task id), once submitted
 _clients = {}                   # server -> weak reference to a client that submitted there
@@ -91,51 +92,35 @@ def server_key(address):
     return ("127.0.0.1" if host in ("localhost", "") else host, int(port))
 
 
+class _Listener(client_hooks.ClientListener):
+    def plan_submitted(self, client, plan, tasks, futures):
+        submitted(client, plan, tasks, futures)
+
+
+_listener = _Listener()
+
+
 def enable():
     """Remember the plans this process submits from now on (the kernel does it at start)."""
     global enabled
-    from .. import kernel_support
-    kernel_support._patch_clients()
+    client_hooks.add(_listener)
     enabled = True
 
 
-# -- the hooks (kernel_support._patch_clients installs them) ----------------------------------
-
-def encoded(result):
-    """plan.encode returned ``result`` (types, labels, frames) on this thread."""
-    if enabled:
-        _encoding.columns = result
-    return result
-
-
-def ordered(result):
-    """plan.order_tasks returned ``result`` (order, position, leaves) on this thread."""
-    if enabled:
-        _encoding.order = result[0]
-    return result
-
-
-def submitted(client, tasks, futures):
-    """A HyperLoom client's submit(tasks) returned ``futures``: remember the plan they came from."""
-    columns = getattr(_encoding, "columns", None)
-    order = getattr(_encoding, "order", None)
-    _encoding.columns = _encoding.order = None
-    if columns is None or not futures:
+def submitted(client, sent, tasks, futures):
+    """A HyperLoom client's submit(tasks) sent the plan ``sent`` (a client_hooks.SentPlan) and
+    returned ``futures``: remember it."""
+    if not futures or not sent.count:
         return
-    types, labels, frames = columns
-    keep = memoryview(frames[-1]).cast("I")
+    base = sent.base
+    plan = _Plan(base, list(sent.types), list(sent.labels), sent.frames)
     from ..loom.client.task import Task
-    # The futures of the tasks submitted now (not of futures passed back in), in keep's order.
-    new = [f for t, f in zip(tasks, futures) if isinstance(t, Task)]
-    if not len(keep) or len(new) != len(keep):
-        return
-    base = new[0].task_id - keep[0]
-    plan = _Plan(base, list(types), list(labels), frames)
-    roots = [f.task_id for f in new]
+    roots = [f.task_id for t, f in zip(tasks, futures) if isinstance(t, Task)]
     key = server_key(client.address)
     _clients[key] = weakref.ref(client)
+    order = sent.tasks
     try:
-        if order is not None and len(order) == plan.count and plan.count <= MAP_ALL_TASKS:
+        if len(order) == plan.count and plan.count <= MAP_ALL_TASKS:
             for k, t in enumerate(order):
                 _task_ids[t] = (key, base + k)
         else:
@@ -145,11 +130,10 @@ def submitted(client, tasks, futures):
     except TypeError:
         pass   # a Task subclass without weak references
     with _lock:
-        _recent.append(Submission(_cell_seq(), time.time() * 1e6, server_key(client.address), roots, base,
-                                  base + plan.count))
-        plans = _servers.get(server_key(client.address))
+        _recent.append(Submission(_cell_seq(), time.time() * 1e6, key, roots, base, base + plan.count))
+        plans = _servers.get(key)
         if plans is None:
-            plans = _servers[server_key(client.address)] = _Plans()
+            plans = _servers[key] = _Plans()
         plans.add(plan)
 
 

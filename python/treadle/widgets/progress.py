@@ -76,6 +76,15 @@ class Progress:
         except Exception:
             pass
 
+    def publish(self):
+        """Displays the line through its publisher (any thread: a line that appears while the
+        cell waits is shown from a timer's thread)."""
+        with self._lock:
+            bundle = self.bundle()
+            self._shown_state = self.state
+            self._last_shown = time.monotonic()
+        self.publisher.display(bundle, display_id=self.display_id)
+
     # -- changes (any thread)
 
     def add(self, finished=0, failed=()):
@@ -301,7 +310,7 @@ class ProgressMonitor:
                 last_status = now
                 try:
                     states = self._conn.status().get("states", {})
-                    running = states.get("running", 0) + states.get("assigned", 0)
+                    running = states.get("running", 0)   # assigned ones may wait queued on a worker
                 except Exception:
                     running = None
                 for progress, refs in active:

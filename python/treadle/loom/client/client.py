@@ -3,7 +3,7 @@
 import os
 import socket
 
-from ... import _engine
+from ... import _engine, client_hooks
 from ...output import TaskOutputPrinter
 from . import plan as _plan
 from .errors import LoomException, TaskFailed
@@ -31,10 +31,13 @@ class Client:
         except _engine.ServerError as e:
             raise LoomException(str(e)) from None
         self.address = (address, int(port))
+        self.last_plan = None   # (first task id, count) of the last plan submitted
         self._printer = TaskOutputPrinter() if output == "print" else None
         handler = self._printer if output == "print" else output
         if handler is not None:
             self._conn.set_output_handler(handler)
+        if client_hooks.listeners:
+            client_hooks.client_created(self)
 
     @property
     def _live(self):
@@ -62,17 +65,20 @@ class Client:
         if new:
             roots = [tasks[i] for i in new]
             try:
-                types, labels, frames = _plan.encode(roots, self)
+                types, labels, frames, order = _plan.encode(roots, self)
             except _plan.PlanError as e:
                 raise LoomException(str(e)) from None
             try:
                 base = self._live.submit(types, labels, *frames)
             except _engine.ServerError as e:
                 raise LoomException(str(e)) from None
-            self.last_plan = (base, len(memoryview(frames[0]).cast("I")))   # its task ids: a range
+            self.last_plan = (base, len(order))   # its task ids: a range
             keep = memoryview(frames[-1]).cast("I")
             for i, local in zip(new, keep):
                 result[i] = Future(self, base + local)
+            if client_hooks.listeners:
+                client_hooks.plan_submitted(self, client_hooks.SentPlan(base, len(order), types, labels, frames, order),
+                                            tasks, result)
         return result
 
     def submit_one(self, task):

@@ -72,7 +72,8 @@ def order_tasks(roots, leaf_ref):
 
 
 def encode(roots, client):
-    """Returns (types, labels, frames) for Connection.submit; frames[-1] lists the roots."""
+    """Returns (types, labels, frames, tasks): the first three for Connection.submit
+    (frames[-1] lists the roots), then the Task objects in the order of their ids."""
     return _encode(roots, _future_ref(client))
 
 
@@ -84,7 +85,7 @@ def encode_redirect(task):
         if position is None:
             raise PlanError("a returned task may use only the task's own inputs and new tasks, not {!r}".format(child))
         return _REDIRECT_INPUT | position
-    return _encode([task], ref)
+    return _encode([task], ref)[:3]
 
 
 def _encode(roots, leaf_ref):
@@ -150,4 +151,4 @@ def _encode(roots, leaf_ref):
     keep = array("I", [position[id(r)] for r in roots])
     frames = [type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
               config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes()]
-    return types, labels, frames
+    return types, labels, frames, order

@@ -1,0 +1,92 @@
+"""What treadle's clients tell whoever listens, so no tool has to patch them.
+
+Two listeners exist: the kernel's cell tracker (``kernel_support.CellTracker``: routes what tasks
+print to the cells that submitted them, cancels an interrupted cell's tasks, shows progress while
+a cell waits) and the graph widget's lineage (``widgets/lineage.py``: remembers submitted plans
+so ``%treadle graph`` can draw them later). A listener subclasses :class:`ClientListener` and
+overrides what it needs. With no listener, a hook costs the client one truth test.
+"""
+
+import contextlib
+
+listeners = []
+
+
+class SentPlan:
+    """A plan as a HyperLoom client sent it: its task ids are ``base .. base + count - 1``,
+    in the order of ``tasks`` (the Task objects); ``types``, ``labels`` and ``frames`` are the
+    columns that went on the wire."""
+
+    __slots__ = ("base", "count", "types", "labels", "frames", "tasks")
+
+    def __init__(self, base, count, types, labels, frames, tasks):
+        self.base, self.count = base, count
+        self.types, self.labels, self.frames, self.tasks = types, labels, frames, tasks
+
+
+class ClientListener:
+    """The hooks, all doing nothing."""
+
+    def client_created(self, client):
+        """A HyperLoom client (also the one inside every native ``treadle.Client``) connected."""
+
+    def plan_submitted(self, client, plan, tasks, futures):
+        """``client.submit(tasks)`` sent ``plan`` (a SentPlan) and returned ``futures``."""
+
+    def native_calling(self, client):
+        """A native call is about to make a future; what is returned comes back in native_called."""
+
+    def native_called(self, token, future):
+        """The native call made ``future`` (not sent yet: see native_flushed)."""
+
+    def native_flushed(self, client, pending):
+        """The native futures ``pending`` were sent (each now has its task)."""
+
+    def waiting(self, client, futures):
+        """A native client is about to block on ``futures`` (sent, without results yet):
+        a context manager around the wait, or None."""
+
+
+def add(listener):
+    if listener not in listeners:
+        listeners.append(listener)
+
+
+def remove(listener):
+    if listener in listeners:
+        listeners.remove(listener)
+
+
+# -- called by the clients (each only when ``listeners`` is not empty)
+
+def client_created(client):
+    for listener in listeners:
+        listener.client_created(client)
+
+
+def plan_submitted(client, plan, tasks, futures):
+    for listener in listeners:
+        listener.plan_submitted(client, plan, tasks, futures)
+
+
+def native_calling(client):
+    return [listener.native_calling(client) for listener in listeners]
+
+
+def native_called(tokens, future):
+    for listener, token in zip(listeners, tokens):
+        listener.native_called(token, future)
+
+
+def native_flushed(client, pending):
+    for listener in listeners:
+        listener.native_flushed(client, pending)
+
+
+def waiting(client, futures):
+    stack = contextlib.ExitStack()
+    for listener in listeners:
+        context = listener.waiting(client, futures)
+        if context is not None:
+            stack.enter_context(context)
+    return stack
