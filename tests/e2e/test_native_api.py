@@ -268,6 +268,22 @@ def test_release_frees_the_result_on_the_workers(native):
         g.result()  # released before it was fetched: gone
 
 
+def test_releasing_a_call_not_sent_yet(native):
+    # A call waits in the client until a flush; releasing it must not leave its result held
+    # on the server once it is sent, and a call that uses it must still get it.
+    before = native.status()["states"]["released"]
+    first = native.submit(abs, -7)
+    second = native.submit(lambda x: x + 1, first)
+    first.release()
+    assert second.result() == 8
+    deadline = time.monotonic() + 10
+    while native.status()["states"]["released"] < before + 1:
+        assert time.monotonic() < deadline, "the released call's result is still held"
+        time.sleep(0.02)
+    with pytest.raises(LoomException):
+        first.result()
+
+
 def test_dropping_futures_releases_results(native):
     before = native.status()["states"]["released"]
     fs = [native.submit(abs, -i) for i in range(20)]
