@@ -224,3 +224,19 @@ def test_a_stopped_worker_leaves_at_once_and_its_tasks_move(make_cluster, tmp_pa
             f.gather()   # the stopped worker's task ran again on the other one
     finally:
         client.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_workers_program_dies_with_it(make_cluster, tmp_path):
+    # SIGKILL leaves the worker no chance to stop its programs: they must not outlive it.
+    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path)])
+    client = Client(*cluster.address)
+    worker = cluster.workers[0]
+    try:
+        future = client.submit_one(tasks.run(python_program("import time; time.sleep(25)")))  # noqa: F841 - kept, or it is released
+        wait_until(lambda: len(tagged_processes()) == 1, timeout=10, what="the program running")
+        kill(worker)
+        wait_until(lambda: not tagged_processes(), timeout=3, what="the program ending with its worker")
+    finally:
+        client.close()
+        _kill_all(tagged_processes())
