@@ -2,7 +2,7 @@
    Inlined into every output (no network); defines window.treadleWidgets once per page. */
 (function () {
   "use strict";
-  var VERSION = 1;
+  var VERSION = 2;
   if (window.treadleWidgets && window.treadleWidgets.version >= VERSION) return;
 
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -59,6 +59,8 @@
     var vb = svg.getAttribute("viewBox").split(/[ ,]+/).map(Number), home = vb.slice();
     function apply() { svg.setAttribute("viewBox", vb.join(" ")); }
     svg.addEventListener("wheel", function (ev) {
+      // sideways (a trackpad, shift + wheel) scrolls a graph wider than the output
+      if (ev.shiftKey || Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) return;
       ev.preventDefault();
       var r = svg.getBoundingClientRect();
       var fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
@@ -182,9 +184,12 @@
     var scrub = root.querySelector(".treadle-scrubber"), play = root.querySelector(".treadle-play");
     var clock = root.querySelector(".treadle-trace-time");
     var tip = tooltip(root);
-    var ROW = d.row || 18, AXIS = 22, lanes = d.lanes.length;
+    var ROW = d.row || 18, AXIS = 22, lanes = d.lanes.length, CH = d.ch || 14;
+    var LY = d.ly || d.lanes.map(function (_, i) { return i * ROW; });   // each lane's top (px)
+    var H = d.h !== undefined ? d.h : lanes * ROW;                        // lanes and cpu strips
     var S = cumsum(d.s), D = d.d, L = d.l, G = d.g, n = S.length;
-    var XS = cumsum(d.x.s), XD = d.x.d, XA = d.x.a, XB = d.x.b, nx = XS.length;
+    var XS = cumsum(d.x.s), XD = d.x.d, XA = d.x.a, XB = d.x.b, XN = d.x.n, nx = XS.length;
+    var strips = (d.cpu || []).map(function (c) { return { c: c, t: cumsum(c.t) }; });
     var byGroup = d.groups.map(function () { return []; });
     var byLane = []; for (var i = 0; i < lanes; i++) byLane.push([]);
     var C = new Float64Array(n);   // tasks in the bars up to each one (merged bars hold several)
@@ -196,7 +201,7 @@
     var ctx = canvas.getContext("2d");
 
     function size() {
-      var w = plot.clientWidth || 900, h = lanes * ROW + AXIS, r = window.devicePixelRatio || 1;
+      var w = plot.clientWidth || 900, h = H + AXIS, r = window.devicePixelRatio || 1;
       canvas.width = Math.round(w * r); canvas.height = Math.round(h * r);
       canvas.style.height = h + "px";
       ctx.setTransform(r, 0, 0, r, 0, 0);
@@ -210,13 +215,33 @@
       return lo ? C[lo - 1] : 0;
     }
 
+    // an arrow's looks: thicker and darker for more transfers (as gantt.py's static picture)
+    function arrowWidth(count) { return count <= 1 ? 0.8 : Math.min(5, 0.8 + 0.6 * Math.log2(count)); }
+
+    function drawStrip(st, k) {   // a worker's cpu %: steps, each sample covering the time since the last
+      var c = st.c, y = c.y, base = y + CH - 1, prev = c.f;
+      ctx.fillStyle = "#f8f8f8"; ctx.fillRect(0, y, W, CH);
+      for (var j = 0; j < st.t.length; j++) {
+        var t = st.t[j], a = prev; prev = t;
+        if (a > T || t < v0 || a > v1) continue;
+        var x0 = Math.max(0, (a - v0) * k), x1 = Math.min(W, (Math.min(t, T) - v0) * k);
+        var h = Math.min(1, c.c[j] / 100) * (CH - 3);
+        if (x1 > x0 && h > 0) {
+          ctx.fillStyle = "rgba(70,110,170,0.45)"; ctx.fillRect(x0, base - h, x1 - x0, h);
+          ctx.fillStyle = "#46a"; ctx.fillRect(x0, base - h, x1 - x0, 1);   // its top edge
+        }
+      }
+      ctx.fillStyle = "#bbb"; ctx.fillRect(0, base, W, 1);
+    }
+
     function draw() {
       raf = 0;
       var t0 = performance.now();
-      var h = lanes * ROW, k = W / (v1 - v0);
+      var h = H, k = W / (v1 - v0);
       ctx.clearRect(0, 0, W, h + AXIS);
       ctx.fillStyle = "#f4f4f4";
-      for (var l = 1; l < lanes; l += 2) ctx.fillRect(0, l * ROW, W, ROW);
+      for (var l = 1; l < lanes; l += 2) ctx.fillRect(0, LY[l], W, ROW);
+      for (var si = 0; si < strips.length; si++) drawStrip(strips[si], k);
       for (var g = 0; g < byGroup.length; g++) {
         ctx.fillStyle = d.groups[g][1];
         var idx = byGroup[g];
@@ -227,26 +252,36 @@
           if (e < v0 || s > v1) continue;
           var x = (s - v0) * k, w = (e - s) * k;
           w = w > 3 ? w - 1 : Math.max(1, w);   // a hairline between neighbours
-          ctx.fillRect(x, L[b] * ROW + 2, w, ROW - 4);
+          ctx.fillRect(x, LY[L[b]] + 2, w, ROW - 4);
         }
       }
       if (nx) {
-        ctx.strokeStyle = "rgba(60,60,60,0.55)"; ctx.fillStyle = "rgba(60,60,60,0.8)"; ctx.lineWidth = 0.8;
-        ctx.beginPath();
+        var lastWidth = -1;
+        ctx.lineCap = "round";
         for (var q = 0; q < nx; q++) {
           var xs = XS[q];
           if (xs > T) break;
           var xe = xs + XD[q];
           if (xe < v0 || xs > v1) continue;
+          var lw = arrowWidth(XN ? XN[q] : 1);
+          if (lw !== lastWidth) {   // arrows of one width share a path
+            if (lastWidth >= 0) ctx.stroke();
+            lastWidth = lw;
+            ctx.lineWidth = lw;
+            ctx.strokeStyle = "rgba(60,60,60," + Math.min(0.7, 0.3 + 0.08 * lw).toFixed(2) + ")";
+            ctx.beginPath();
+          }
           var ax = (xs - v0) * k, bx = (Math.min(xe, T) - v0) * k;
-          var ay = XA[q] * ROW + ROW / 2, by = XB[q] * ROW + ROW / 2;
+          var ay = LY[XA[q]] + ROW / 2, by = LY[XB[q]] + ROW / 2;
           ctx.moveTo(ax, ay); ctx.lineTo(bx, by);
           if (xe <= T) { var dir = by >= ay ? -1 : 1; ctx.moveTo(bx, by); ctx.lineTo(bx - 3, by + 4 * dir);
             ctx.moveTo(bx, by); ctx.lineTo(bx + 3, by + 4 * dir); }
         }
-        ctx.stroke();
+        if (lastWidth >= 0) ctx.stroke();
+        ctx.lineCap = "butt";
       }
       // the axis
+      ctx.lineWidth = 1;
       ctx.fillStyle = "#444"; ctx.strokeStyle = "#888"; ctx.font = "10px sans-serif"; ctx.textAlign = "center";
       ctx.beginPath(); ctx.moveTo(0, h + 0.5); ctx.lineTo(W, h + 0.5);
       var step = niceStep((v1 - v0) / 8);
@@ -300,11 +335,30 @@
         redraw();
         return;
       }
-      var lane = Math.floor((ev.clientY - r.top) / ROW), t = v0 + (v1 - v0) * (ev.clientX - r.left) / r.width;
-      var b = hit(lane, t, 3 * (v1 - v0) / r.width);
-      if (b < 0) { tip.hide(); return; }
-      tip.show(describe(b), ev);
+      var px = ev.clientX - r.left, py = ev.clientY - r.top;
+      var t = v0 + (v1 - v0) * px / r.width, tol = 3 * (v1 - v0) / r.width;
+      var lane = laneAt(py), b = hit(lane, t, 0);
+      if (b >= 0) { tip.show(describe(b), ev); return; }
+      var a = arrowAt(px, py, r.width);
+      if (a >= 0) { tip.show(describeArrow(a), ev); return; }
+      b = hit(lane, t, tol);
+      if (b >= 0) { tip.show(describe(b), ev); return; }
+      var st = stripAt(py);
+      if (st) { var text = describeSample(st, t); if (text) { tip.show(text, ev); return; } }
+      tip.hide();
     });
+
+    function laneAt(y) {   // the lane under y (px from the canvas's top), or -1
+      var lo = 0, hi = lanes;
+      while (lo < hi) { var m = (lo + hi) >> 1; if (LY[m] <= y) lo = m + 1; else hi = m; }
+      var l = lo - 1;
+      return l >= 0 && y < LY[l] + ROW ? l : -1;
+    }
+
+    function stripAt(y) {
+      for (var i = 0; i < strips.length; i++) if (y >= strips[i].c.y && y < strips[i].c.y + CH) return strips[i];
+      return null;
+    }
 
     function hit(lane, t, tol) {
       if (lane < 0 || lane >= lanes) return -1;
@@ -317,15 +371,71 @@
       return -1;
     }
 
+    function arrowAt(px, py, width) {   // the arrow nearest the point, within a few px (at most a few hundred)
+      var k = width / (v1 - v0), best = -1, bestD = 1e9;
+      for (var q = 0; q < nx; q++) {
+        var xs = XS[q];
+        if (xs > T) break;
+        var xe = Math.min(xs + XD[q], T);
+        if (xe < v0 || xs > v1) continue;
+        var ax = (xs - v0) * k, bx = (xe - v0) * k, ay = LY[XA[q]] + ROW / 2, by = LY[XB[q]] + ROW / 2;
+        var dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+        var f = len2 ? Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len2)) : 0;
+        var ex = ax + f * dx - px, ey = ay + f * dy - py, dist = Math.sqrt(ex * ex + ey * ey);
+        if (dist <= 3 + arrowWidth(XN ? XN[q] : 1) / 2 && dist < bestD) { best = q; bestD = dist; }
+      }
+      return best;
+    }
+
+    function describeArrow(q) {
+      var count = XN ? XN[q] : 1, lines = [];
+      var from = d.lanes[XA[q]].split(" · ")[0], to = d.lanes[XB[q]].split(" · ")[0];
+      if (count > 1) {
+        lines.push(count + " transfers " + from + " → " + to + ", " + fmtSize(d.x.z[q]) + " in all");
+        var a = XS[q] - d.x.f[q];
+        lines.push((d.x.w[q] >= 1 ? "started " + fmtTime(a) + " … " + fmtTime(a + d.x.w[q]) : "started at " + fmtTime(a)) +
+                   ", took " + fmtTime(XD[q]) + " on average");
+      } else {
+        lines.push("transfer " + from + " → " + to + ", " + fmtSize(d.x.z[q]));
+        lines.push("at " + fmtTime(XS[q]) + ", took " + fmtTime(XD[q]));
+      }
+      if (d.xcount > nx && count === 1) lines.push("(" + nx + " of " + d.xcount + " transfers drawn)");
+      return lines.join("\n");
+    }
+
+    function describeSample(st, t) {   // the sample covering t
+      var c = st.c, prev = c.f;
+      for (var j = 0; j < st.t.length; j++) {
+        if (t > prev && t <= st.t[j]) {
+          if (prev > T) return null;          // not yet, at the scrubber's time
+          return c.name + ": cpu " + c.c[j].toFixed(1) + "% of " + (c.cpus || "?") + " cpu" + (c.cpus === 1 ? "" : "s") +
+            " (" + fmtTime(Math.max(0, prev)) + " … " + fmtTime(st.t[j]) + ")\nresident " + c.m[j].toFixed(1) +
+            " MB, store " + c.st[j].toFixed(1) + " MB" + (c.sp[j] ? ", spilled " + c.sp[j].toFixed(1) + " MB" : "");
+        }
+        prev = st.t[j];
+      }
+      return null;
+    }
+
+    function why(text) {   // "data locality (1048576 of 2097152 input bytes there)": sizes in words
+      return text.replace(/(\d+) of (\d+) input bytes/, function (_, a, b) {
+        return fmtSize(Number(a)) + " of " + fmtSize(Number(b)) + " of input"; });
+    }
+
     function describe(b) {
       var group = d.groups[G[b]][0], lines = [];
       if (d.merged) {
         lines.push(d.n[b] + " task" + (d.n[b] === 1 ? "" : "s") + " of " + group + " (merged)");
         lines.push("from " + fmtTime(S[b]) + " for " + fmtTime(D[b]) + ", busy " + fmtTime(d.busy[b]));
+        if (d.q && d.q[b] >= 0) lines.push("mean queue wait " + fmtTime(d.q[b]) + " (of those that queued)");
       } else {
         lines.push((d.labels ? d.labels[d.k[b]] || "(no label)" : group) + "  [task " + d.t[b] + "]");
         lines.push("group: " + group);
         lines.push("at " + fmtTime(S[b]) + ", took " + fmtTime(D[b]) + ", result " + fmtSize(d.z[b]));
+        var placed = d.y && d.y[b] >= 0 ? d.whys[d.y[b]] : null;
+        if (d.q && d.q[b] >= 0) lines.push("queue wait " + fmtTime(d.q[b]) + " (ready → start)");
+        else if (d.q && !placed) lines.push("no queue wait (chained behind its inputs)");
+        if (placed) lines.push("placed: " + why(placed));
       }
       lines.push(d.lanes[L[b]]);
       return lines.join("\n");

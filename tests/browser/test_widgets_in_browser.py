@@ -8,8 +8,9 @@ The DOM contract:
   graph     div.treadle-graph[data-tasks data-nodes data-aggregated data-ready] > svg
             g.treadle-node[data-key data-state] (aggregated: also .treadle-group[data-count]),
             g.treadle-edge; hovering a node shows .treadle-tooltip
-  trace     div.treadle-trace[data-bars data-lanes data-transfers data-ready data-draw-ms
-            data-visible-bars] > canvas, .treadle-trace-lane (one per lane),
+  trace     div.treadle-trace[data-bars data-lanes data-transfers data-transfer-arrows
+            data-cpu-strips data-ready data-draw-ms data-visible-bars] > canvas,
+            .treadle-trace-lane (one per lane), .treadle-trace-cpu (one per cpu strip),
             input[type=range].treadle-scrubber, .treadle-play; hovering a bar shows
             .treadle-tooltip
   graph and trace both carry a static picture, .treadle-static, that the script hides and that
@@ -414,6 +415,22 @@ def test_a_hundred_thousand_tasks(open_and_run, notebook_server, bare_notebook_s
     assert _int(trace, "data-lanes") >= 2
     _responsive(driver)
     screenshot(trace, "big-trace")
+    # the transfers: the true count, and at most a few hundred arrows drawn (aggregated)
+    arrows, transfers = _int(trace, "data-transfer-arrows"), _int(trace, "data-transfers")
+    assert arrows <= 600 and arrows <= transfers
+    if transfers > 300:
+        text = _find_tip(driver, trace, " transfers ")
+        assert text is not None and " in all" in text, text
+        ActionChains(driver).move_to_element(trace.find_element(By.TAG_NAME, "canvas")).perform()
+        driver.execute_script("""
+            var root = arguments[0], canvas = root.querySelector('canvas'), r = canvas.getBoundingClientRect();
+            var rows = root.querySelectorAll('.treadle-trace-lane, .treadle-trace-cpu');
+            for (var y = r.top + 1; y < r.bottom; y += 2) for (var x = r.left + 1; x < r.right; x += 2) {
+              canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: x, clientY: y, bubbles: true}));
+              var tip = root.querySelector('.treadle-tooltip');
+              if (tip && tip.style.display !== 'none' && tip.textContent.indexOf(' transfers ') >= 0) return;
+            }""", trace)
+        screenshot(trace, "big-trace-transfers")
     _zoom_changes_the_view(driver, trace)
     _scrubber_to_start_hides_bars(driver, trace)
     _responsive(driver)
@@ -422,3 +439,140 @@ def test_a_hundred_thousand_tasks(open_and_run, notebook_server, bare_notebook_s
     save(driver)
     _static_fallbacks_show(browser, notebook_server, bare_notebook_server, name, "big")
     assert time.monotonic() - started < 140, "ran in {:.0f} s".format(ran)
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph shapes: wide ones are staggered (unflatten) or scroll, never shrink below readable labels;
+# the trace of the run shows cpu strips and the placement of each task
+
+SHAPES_PLAN = """\
+import treadle
+from treadle.loom.client import tasks
+
+# a 40-way map-reduce
+maps = [tasks.const(str(i)) for i in range(40)]
+for i, t in enumerate(maps):
+    t.label = "map:{}".format(i)
+reduce = tasks.merge(maps, ",")
+reduce.label = "reduce"
+
+# a chain of 10 steps
+step = tasks.const("0")
+step.label = "step:0"
+for i in range(1, 10):
+    step = tasks.merge([step])
+    step.label = "step:{}".format(i)
+chain_end = step
+
+# a 3-level tree: 14 branches of 20 leaves (295 tasks)
+branches = []
+for j in range(14):
+    leaves = [tasks.const(str(k)) for k in range(20)]
+    for k, t in enumerate(leaves):
+        t.label = "leaf:{}.{}".format(j, k)
+    b = tasks.merge(leaves)
+    b.label = "branch:{}".format(j)
+    branches.append(b)
+tree_root = tasks.merge(branches)
+tree_root.label = "root"
+
+# diamonds: 8 levels of 6, each task merging 2 or 3 of the level above
+import random
+rng = random.Random(7)
+level = [tasks.const("x")]
+level[0].label = "src"
+for depth in range(8):
+    nxt = []
+    for k in range(6):
+        t = tasks.merge(rng.sample(level, min(len(level), 2 + (k % 2))))
+        t.label = "d{}:{}".format(depth, k)
+        nxt.append(t)
+    level = nxt
+sink = tasks.merge(level)
+sink.label = "sink"
+
+# a few programs that spin (the cpu strips have something to show)
+spins = [tasks.run(["/bin/sh", "-c", "i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; echo $i"])
+         for _ in range(4)]
+for i, t in enumerate(spins):
+    t.label = "spin:{}".format(i)
+"""
+SHAPES_SUBMIT = """\
+%%treadle submit --name shapes
+r1 = reduce
+r2 = chain_end
+r3 = tree_root
+r4 = sink
+r5 = spins
+"""
+SHAPES = [("mapreduce", "reduce", 41), ("chain", "chain_end", 10), ("tree", "tree_root", 295),
+          ("diamonds", "sink", None)]   # (what the sink reaches: most of the 50)
+
+# The size a node's label has on screen: its font size scaled as the <svg> is.
+_LABEL_PX = """
+var root = arguments[0], t = root.querySelector('svg g.treadle-node text');
+if (!t) return null;
+var r = t.getBoundingClientRect(), b = t.getBBox(), svg = root.querySelector('.treadle-graph-view svg');
+var view = root.querySelector('.treadle-graph-view'), s = svg.getBoundingClientRect();
+return {px: parseFloat(t.getAttribute('font-size')) * r.height / b.height, svg_w: s.width, svg_h: s.height,
+        view_w: view.clientWidth, scroll_w: view.scrollWidth};
+"""
+
+
+def _find_tip(driver, trace, wanted):
+    """Moves a synthetic mouse along each lane (and cpu strip) of the trace until a tooltip
+    containing ``wanted`` shows; returns its text, or None."""
+    return driver.execute_script("""
+        var root = arguments[0], wanted = arguments[1], canvas = root.querySelector('canvas');
+        var r = canvas.getBoundingClientRect(), found = null;
+        var rows = root.querySelectorAll('.treadle-trace-lane, .treadle-trace-cpu');
+        for (var i = 0; i < rows.length && !found; i++) {
+          var b = rows[i].getBoundingClientRect(), y = b.top + b.height / 2;
+          for (var x = r.left + 1; x < r.right && !found; x += 2) {
+            canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: x, clientY: y, bubbles: true}));
+            var tip = root.querySelector('.treadle-tooltip');
+            if (tip && tip.style.display !== 'none' && tip.textContent.indexOf(wanted) >= 0) found = tip.textContent;
+          }
+        }
+        canvas.dispatchEvent(new MouseEvent('mouseleave', {bubbles: true}));
+        return found;""", trace, wanted)
+
+
+@pytest.mark.timeout(150)
+def test_graph_shapes_stay_readable(open_and_run, notebook_server):
+    cells = [WORKERS, SHAPES_PLAN, SHAPES_SUBMIT] + ["treadle.show({})".format(var) for _, var, _ in SHAPES] + \
+            ["import time; time.sleep(1.2)   # a cpu sample after the run", "%treadle trace"]
+    path = write_notebook(notebook_server.notebook_path("shapes.ipynb"), cells)
+    driver = open_and_run(path, timeout=120)
+    for k, (name, _, count) in enumerate(SHAPES):
+        graph = _output_of(driver, 3 + k, ".treadle-graph")
+        _wait_ready(driver, graph, "the {} graph's script ran".format(name))
+        assert _int(graph, "data-nodes") == _int(graph, "data-tasks") == (count or _int(graph, "data-tasks"))
+        assert _int(graph, "data-tasks") >= 10
+        _into_view(driver, graph)
+        m = driver.execute_script(_LABEL_PX, graph)
+        print("{}: labels {:.1f} px on screen, svg {:.0f}x{:.0f}, view {} of {} px wide".format(
+            name, m["px"], m["svg_w"], m["svg_h"], m["view_w"], m["scroll_w"]))
+        screenshot(graph, "shape-" + name)
+        assert round(m["px"], 1) >= 9.0, "{}: node labels are {:.1f} px on screen".format(name, m["px"])
+        if m["svg_w"] > m["view_w"] + 1:
+            assert m["scroll_w"] > m["view_w"], "{}: wider than its view, which does not scroll".format(name)
+        if name == "mapreduce":   # staggered over several ranks: fits the output, not a 40-node row
+            assert m["svg_w"] <= m["view_w"] + 1 and m["svg_w"] < 4 * m["svg_h"], m
+
+    trace = _output_of(driver, 3 + len(SHAPES) + 1, ".treadle-trace")
+    _wait_ready(driver, trace, "the trace's first draw")
+    assert _int(trace, "data-transfer-arrows") <= max(_int(trace, "data-transfers"), 1) or \
+        _int(trace, "data-transfers") == 0
+    assert _int(trace, "data-cpu-strips") >= 1
+    assert len(trace.find_elements(By.CSS_SELECTOR, ".treadle-trace-cpu")) == _int(trace, "data-cpu-strips")
+    assert len(trace.find_elements(By.CSS_SELECTOR, ".treadle-trace-lane")) == _int(trace, "data-lanes")
+    _into_view(driver, trace)
+    placed = _find_tip(driver, trace, "placed: ")
+    assert placed is not None, "no bar's tooltip says where the task was placed and why"
+    assert "queue wait" in placed, placed
+    cpu = _find_tip(driver, trace, "cpu ")
+    assert cpu is not None and "% of" in cpu, cpu
+    screenshot(trace, "shapes-trace")
+    _hover_a_bar(driver, trace)
+    screenshot(trace, "shapes-trace-hover")

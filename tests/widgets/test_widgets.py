@@ -200,6 +200,30 @@ def test_display_ids_are_unique():
     assert len(ids) == 10
 
 
+def test_wide_graphs_are_staggered_and_never_shrink_below_readable_labels():
+    from treadle.widgets import layout
+    edges = [(i, 40) for i in range(40)]               # a 40-way map-reduce: one rank of 40
+    lay = layout.layout(41, edges, 64, 24, budget=5.0)
+    assert lay.stagger > 1 and len(lay.edges) == 40
+    assert lay.width < 1200 and lay.width < 5 * lay.height, (lay.engine, lay.width, lay.height)
+    for (a, b), points in zip(edges, lay.edges):   # each edge from its tail towards its head, in order
+        # (concentrated edges share their last stretch: some end where they join)
+        assert abs(points[0][0] - lay.xs[a]) < 40 and abs(points[0][1] - lay.ys[a]) < 30
+        assert lay.ys[a] < points[-1][1] <= lay.ys[b]
+    fallback = layout.layered(41, edges, 64, 24)
+    assert fallback.stagger > 1 and fallback.width < 1200
+    chain = layout.layout(10, [(i, i + 1) for i in range(9)], 64, 24, budget=5.0)
+    assert chain.stagger == 1
+    lonely = layout.layout(60, [], 64, 24, budget=5.0)   # unconnected nodes: chained by unflatten -c
+    assert lonely.width < 1200 and lonely.edges == []
+    # the picture: 1 px per unit at most, shrunk to the output's width but not below 9 px labels
+    svg_tag = re.search(r"<svg[^>]*>", view(chain_graph(40)).bundle()["text/html"]).group(0)
+    width = float(re.search(r' width="([\d.]+)"', svg_tag).group(1))
+    min_width = float(re.search(r"min-width:([\d.]+)px", svg_tag).group(1))
+    assert min_width >= width * graph.LABEL_MIN_PX / graph.TASK_FONT - 1
+    assert 'font-size="{}"'.format(graph.TASK_FONT) in view(chain_graph(40)).bundle()["text/html"]
+
+
 def test_layout_is_cached_and_dot_has_a_fallback():
     from treadle.widgets import layout
     edges = [(0, 2), (1, 2)]
@@ -247,6 +271,93 @@ def test_trace_merges_bars_above_the_limit():
     assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT and sum(b[4] for b in tv.bars) == n
 
 
+def test_transfers_above_the_limit_are_aggregated_per_lanes_and_time_slot():
+    tr = trace_events(200, workers=2, lanes=1, transfers=50_000)
+    tv = gantt.TraceView(tr)
+    assert tv.transfers_aggregated and len(tv.transfers) <= gantt.TRANSFER_ARROWS
+    assert sum(t[5] for t in tv.transfers) == 50_000 and sum(t[4] for t in tv.transfers) == 50_000 * 10
+    assert all(t[0] <= t[1] for t in tv.transfers)
+    b = tv.bundle()
+    check_bundle(b)
+    attrs = root_attrs(b["text/html"], "treadle-trace")
+    assert attrs["data-transfers"] == "50000" and attrs["data-transfer-arrows"] == str(len(tv.transfers))
+    x = tv.payload()["x"]
+    assert len(x["n"]) == len(x["s"]) == len(tv.transfers) and sum(x["n"]) == 50_000
+    assert "transfers drawn as" in b["text/plain"]
+    static = parse_svg(b["image/svg+xml"])
+    widths = {p.get("stroke-width") for p in static.iter(SVG + "path") if p.get("stroke") == "#444"}
+    assert len(widths) > 1                              # thicker arrows for more transfers
+    # many pairs of lanes: still bounded (the busiest kept)
+    events = trace_events(400, workers=40, lanes=1)["events"]
+    for i in range(20_000):
+        events.append({"kind": "transfer", "worker": i % 40, "from": (i * 7 + 1) % 40, "object": i, "size": 1,
+                       "start_us": 1_000_000 + i, "end_us": 1_000_050 + i})
+    tv = gantt.TraceView({"events": events, "workers": []})
+    assert len(tv.transfers) <= gantt.TRANSFER_ARROWS and tv.transfer_count == 20_000
+    # few transfers: one arrow each
+    tv = gantt.TraceView(trace_events(30, workers=2, transfers=gantt.TRANSFER_LIMIT))
+    assert not tv.transfers_aggregated and len(tv.transfers) == gantt.TRANSFER_LIMIT
+    assert "n" not in tv.payload()["x"]
+
+
+def test_trace_shows_cpu_strips_queue_waits_and_placements():
+    tr = trace_events(40, workers=2, lanes=2)
+    events = tr["events"]
+    tasks_ = [e for e in events if e["kind"] == "task"]
+    for e in tasks_:
+        if e["task"] % 2 == 0:      # odd tasks are chained: no ready time
+            e["ready_us"] = e["start_us"] - 100
+        why = "chained behind its inputs on the same worker" if e["task"] % 2 else \
+            "data locality ({} of 2000 input bytes there)".format(e["task"])
+        events.append({"kind": "decision", "worker": e["worker"], "task": e["task"], "reason": "x", "why": why,
+                       "cause": "first", "queued": False, "start_us": e["start_us"] - 200,
+                       "end_us": e["start_us"] - 200})
+    end = max(e["end_us"] for e in tasks_)
+    for w in range(2):
+        for k in range(2000):       # more samples than are sent: averaged
+            t = 999_000 + k * (end - 999_000) // 1500
+            events.append({"kind": "sample", "worker": w, "cpu": 50.0 + w * 25, "rss": 10_000_000,
+                           "store": 2_000_000, "spilled": 0, "start_us": t, "end_us": t})
+    tr["workers"] = [{"id": w, "name": "w{}".format(w), "cpus": 2} for w in range(2)]
+    tv = gantt.TraceView(tr)
+    p = tv.payload()
+    assert len(p["cpu"]) == 2 and all(len(c["t"]) <= gantt.CPU_POINTS for c in p["cpu"])
+    assert [c["name"] for c in p["cpu"]] == ["w0", "w1"] and p["cpu"][1]["c"][0] == 75.0
+    assert p["cpu"][0]["m"][0] == 10.0
+    # each worker's strip sits above its first lane
+    assert p["ly"] == [gantt.CPU_H, gantt.CPU_H + gantt.ROW,
+                       2 * gantt.CPU_H + 2 * gantt.ROW, 2 * gantt.CPU_H + 3 * gantt.ROW]
+    assert p["h"] == 2 * gantt.CPU_H + 4 * gantt.ROW
+    by_task = dict(zip(p["t"], zip(p["q"], p["y"])))
+    assert by_task[0][0] == 100 and by_task[1][0] == -1                  # queue wait: start - ready
+    assert p["whys"][by_task[1][1]].startswith("chained")
+    assert "0 of 2000" in p["whys"][by_task[0][1]]
+    b = tv.bundle()
+    check_bundle(b)
+    html = b["text/html"]
+    attrs = root_attrs(html, "treadle-trace")
+    assert attrs["data-cpu-strips"] == "2" and attrs["data-lanes"] == "4"
+    assert html.count('class="treadle-trace-lane"') == 4 and html.count('class="treadle-trace-cpu"') == 2
+    # interned placement texts stay bounded
+    for e in events:
+        if e["kind"] == "decision" and "task" in e:
+            e["why"] = "data locality ({} of {} input bytes there)".format(e["task"], e["task"] * 3)
+    old = gantt.WHY_LIMIT
+    gantt.WHY_LIMIT = 5
+    try:
+        p = gantt.TraceView(tr).payload()
+    finally:
+        gantt.WHY_LIMIT = old
+    assert len(p["whys"]) <= 6 and "data locality (… of … input bytes there)" in p["whys"]
+    # merged bars carry the mean wait of their queued tasks
+    big = trace_events(gantt.BAR_LIMIT + 10, groups=("map",))
+    for e in big["events"]:
+        if e["kind"] == "task":
+            e["ready_us"] = e["start_us"] - 10
+    p = gantt.TraceView(big).payload()
+    assert set(p["q"]) == {10}
+
+
 # -- bounds at 100,000 tasks ----------------------------------------------------------------------
 
 def test_hundred_thousand_task_graph_is_bounded_and_fast():
@@ -276,9 +387,11 @@ def test_hundred_thousand_task_trace_is_bounded_and_fast():
     size = sum(len(x) for x in b.values())
     print("trace of 100000 tasks: {:.0f} KB ({} segments), render {:.2f} s".format(size / 1024, len(tv.bars), took))
     assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT
-    assert len(tv.transfers) <= gantt.TRANSFER_LIMIT
+    assert len(tv.transfers) <= gantt.TRANSFER_ARROWS and sum(t[5] for t in tv.transfers) == 20_000
     assert size < 1_500_000 and took < 3.0
-    assert root_attrs(b["text/html"], "treadle-trace")["data-bars"] == "100000"
+    attrs = root_attrs(b["text/html"], "treadle-trace")
+    assert attrs["data-bars"] == "100000" and attrs["data-transfers"] == "20000"
+    assert attrs["data-transfer-arrows"] == str(len(tv.transfers))
 
 
 # -- progress ------------------------------------------------------------------------------------

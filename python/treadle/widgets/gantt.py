@@ -12,6 +12,8 @@ and the image/svg+xml) is drawn at pixel resolution too.
 
 import collections
 import html
+import math
+import re
 
 from ..trace import lane_name
 from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
@@ -21,14 +23,23 @@ from .lineage import FUNCTION_TYPES
 
 BAR_LIMIT = 20_000          # bars sent one by one at most; above, merged busy segments
 MERGE_PIXELS = 4000         # merged segments: the run cut into this many time slots
-TRANSFER_LIMIT = 3000       # transfers sent at most (evenly sampled)
+TRANSFER_LIMIT = 300        # transfers drawn one by one at most; above, aggregated arrows
+TRANSFER_SLOTS = 200        # aggregated transfers: the run cut into (at most) this many time slots
+TRANSFER_ARROWS = 600       # aggregated arrows sent at most (coarser slots, then the busiest pairs)
 LABEL_LIMIT = 5000          # distinct labels sent at most (else bars say their group only)
+WHY_LIMIT = 1000            # distinct placement texts sent at most (else their numbers are left out)
+CPU_POINTS = 300            # cpu samples per worker sent at most (averaged over neighbours above)
+CPU_POINTS_TOTAL = 20_000   # and over all workers
+CPU_H = 14                  # px of a worker's cpu strip
 STATIC_WIDTH = 900          # px of the static picture's time axis
 STATIC_LANES = 80           # lanes drawn in the static picture at most
 STATIC_RECTS = 6000         # cells of the static picture at most (lanes x cells per lane)
-STATIC_TRANSFERS = 300      # transfers drawn in the static picture at most
+STATIC_TRANSFERS = 300      # transfer arrows drawn in the static picture at most (the busiest)
 ROW = 18                    # px per lane (the lane labels, the SVG and the canvas agree)
 AXIS = 22
+SAMPLE_INTERVAL_US = 500_000   # a worker's heartbeat: what a first sample's cpu % covers
+
+_DIGITS = re.compile(r"\d+")
 
 
 def _delta(values):
@@ -53,10 +64,22 @@ class TraceView(Widget):
     # -- the data
 
     def _build(self, trace, window):
-        names = {w["id"]: w.get("name", str(w["id"])) for w in trace.get("workers", [])}
+        workers = {w["id"]: w for w in trace.get("workers", [])}
+        names = {w: info.get("name", str(w)) for w, info in workers.items()}
         tasks, transfers, marks = [], [], []
+        decided = {}                                    # task -> its latest decision
+        samples = collections.defaultdict(list)         # worker -> sample events
         for e in trace.get("events", []):
             kind = e.get("kind")
+            # decisions come before their task's start, samples after what they measure:
+            # both are kept whatever the window (the tasks and the time axis pick them)
+            if kind == "decision":
+                if e.get("task") is not None:
+                    decided[e["task"]] = e
+                continue
+            if kind == "sample":
+                samples[e.get("worker")].append(e)
+                continue
             if window is not None and (e.get("end_us", 0) < window[0] or e.get("start_us", 0) > window[1]):
                 continue
             if kind == "task":
@@ -66,7 +89,6 @@ class TraceView(Widget):
                 transfers.append(e)
             elif kind in ("worker_joined", "worker_lost"):
                 marks.append(e)
-            # other kinds (decisions, samples, ...) are not drawn here
         lanes = set((e["worker"], e.get("lane", 0)) for e in tasks)
         for e in transfers:
             lanes.add((e["worker"], 0))
@@ -84,7 +106,8 @@ class TraceView(Widget):
 
         groups, group_index = [], {}
         labels, label_index = [], {}
-        rows = []   # (start, end, lane, group, task, label, size)
+        whys, why_index = [], {}
+        rows = []   # (start, end, lane, group, task, label, size, queue wait or -1, why or -1)
         for e in tasks:
             label = e.get("label") or ""
             gname = group_of(label, e.get("type", ""))
@@ -96,23 +119,155 @@ class TraceView(Widget):
             if li is None:
                 li = label_index[label] = len(labels)
                 labels.append(label)
+            d = decided.get(e.get("task"))
+            ready = e.get("ready_us")
+            if ready is None and d is not None:
+                ready = d.get("ready_us")
+            wait = max(0, e["start_us"] - ready) if ready is not None else -1
+            wi = -1
+            why = d.get("why") if d is not None else None
+            if why:
+                wi = why_index.get(why)
+                if wi is None:
+                    if len(whys) >= WHY_LIMIT:       # bounded: the same text without its numbers
+                        why = _DIGITS.sub("…", why)
+                        wi = why_index.get(why)
+                    if wi is None:
+                        wi = why_index[why] = len(whys)
+                        whys.append(why)
             rows.append((e["start_us"] - self.t0, max(e["end_us"], e["start_us"]) - self.t0,
-                         lane_index[(e["worker"], e.get("lane", 0))], gi, e.get("task", -1), li, e.get("size", 0)))
+                         lane_index[(e["worker"], e.get("lane", 0))], gi, e.get("task", -1), li, e.get("size", 0),
+                         wait, wi))
         rows.sort()
         self.groups = groups
         self.labels = labels if len(labels) <= LABEL_LIMIT else None
+        self.whys = whys
         self.merged = len(rows) > BAR_LIMIT
         self.rows = rows
         self.bars = self._merge(rows) if self.merged else rows
-        if len(transfers) > TRANSFER_LIMIT:
-            step = len(transfers) / float(TRANSFER_LIMIT)
-            transfers = [transfers[int(k * step)] for k in range(TRANSFER_LIMIT)]
-        self.transfers = sorted((e["start_us"] - self.t0, max(e["end_us"], e["start_us"]) - self.t0,
-                                 lane_index[(e.get("from", e["worker"]), 0)], lane_index[(e["worker"], 0)],
-                                 e.get("size", 0)) for e in transfers)
+        self.transfers, self.transfers_aggregated, self.transfers_left_out = self._transfer_arrows(
+            [(e["start_us"] - self.t0, max(e["end_us"], e["start_us"]) - self.t0,
+              lane_index[(e.get("from", e["worker"]), 0)], lane_index[(e["worker"], 0)], e.get("size", 0))
+             for e in transfers])
+        self._place_rows(samples, workers)
+
+    def _transfer_arrows(self, items):
+        """The transfer arrows to draw: (start, end, from lane, to lane, bytes, count, spread of
+        the starts, start - first start).
+
+        Up to TRANSFER_LIMIT one by one (count 1). Above, per (sender lane, receiver lane, time
+        slot of the start, time slot of the end) one arrow from the mean start to the mean end,
+        with the count, the bytes and the spread of the starts; the slots get coarser until at
+        most TRANSFER_ARROWS remain, and if the lane pairs alone are more, the busiest are kept. Returns (arrows,
+        aggregated, transfers left out)."""
+        if len(items) <= TRANSFER_LIMIT:
+            return sorted((s, e, a, b, z, 1, 0, 0) for s, e, a, b, z in items), False, 0
+        slots = TRANSFER_SLOTS
+        width = self.span / float(slots)
+        last = slots - 1
+        acc = {}     # (from, to, start slot, end slot) -> [count, bytes, sum of starts, sum of ends,
+        #              first start, last start]
+        for s, e, a, b, z in items:
+            key = (a, b, min(last, int(s / width)), min(last, int(e / width)))
+            x = acc.get(key)
+            if x is None:
+                acc[key] = [1, z, s, e, s, s]
+            else:
+                x[0] += 1
+                x[1] += z
+                x[2] += s
+                x[3] += e
+                if s < x[4]:
+                    x[4] = s
+                if s > x[5]:
+                    x[5] = s
+        while len(acc) > TRANSFER_ARROWS and slots > 1:     # coarser slots: halve
+            slots = (slots + 1) // 2
+            coarser = {}
+            for (a, b, k, m), x in acc.items():
+                key = (a, b, k // 2, m // 2)
+                y = coarser.get(key)
+                if y is None:
+                    coarser[key] = list(x)
+                else:
+                    y[0] += x[0]
+                    y[1] += x[1]
+                    y[2] += x[2]
+                    y[3] += x[3]
+                    y[4] = min(y[4], x[4])
+                    y[5] = max(y[5], x[5])
+            acc = coarser
+        kept = list(acc.items())
+        left_out = 0
+        if len(kept) > TRANSFER_ARROWS:
+            kept.sort(key=lambda kv: -kv[1][0])
+            left_out = sum(x[0] for _, x in kept[TRANSFER_ARROWS:])
+            kept = kept[:TRANSFER_ARROWS]
+        arrows = []
+        for (a, b, _, _), x in kept:
+            n = x[0]
+            start = int(x[2] / n)
+            arrows.append((start, max(start, int(x[3] / n)), a, b, x[1], n, x[5] - x[4], start - x[4]))
+        arrows.sort()
+        return arrows, True, left_out
+
+    def _place_rows(self, samples, workers):
+        """Where each lane goes (px from the top), and above each worker's first lane its cpu
+        strip when it sent samples: the lane tops, the strips, the height."""
+        strips = []
+        tops = []
+        y = 0
+        last_worker = object()
+        budget = max(2, CPU_POINTS_TOTAL // max(1, len(set(w for w, _ in self.lane_keys))))
+        for w, _lane in self.lane_keys:
+            if w != last_worker:
+                last_worker = w
+                points = self._cpu_points(samples.get(w, ()), min(CPU_POINTS, budget))
+                if points is not None:
+                    info = workers.get(w, {})
+                    strips.append({"worker": w, "y": y, "name": info.get("name", "worker {}".format(w)),
+                                   "cpus": info.get("cpus", 0), "points": points})
+                    y += CPU_H
+            tops.append(y)
+            y += ROW
+        self.lane_tops = tops
+        self.strips = strips
+        self.height = y
+
+    def _cpu_points(self, events, limit):
+        """A worker's samples over the run: (first covered µs, [(µs, cpu %, rss, store, spilled)])
+        relative to t0; a sample covers the time since the one before (a heartbeat). None when
+        none falls in the run. At most ``limit`` points (neighbours averaged)."""
+        events = sorted(events, key=lambda e: e.get("start_us", 0))
+        end = self.t0 + self.span
+        picked, before = [], None
+        for e in events:
+            t = e.get("start_us", 0)
+            if t <= self.t0:
+                before = t
+                continue
+            picked.append(e)
+            if t >= end:
+                break       # this one covers the end of the run
+        if not picked:
+            return None
+        first = before if before is not None else picked[0]["start_us"] - SAMPLE_INTERVAL_US
+        if len(picked) > limit:
+            size = -(-len(picked) // limit)
+            chunks = [picked[i:i + size] for i in range(0, len(picked), size)]
+        else:
+            chunks = [[e] for e in picked]
+        points = []
+        for chunk in chunks:
+            points.append((chunk[-1]["start_us"] - self.t0,
+                           sum(float(e.get("cpu", 0)) for e in chunk) / len(chunk),
+                           max(e.get("rss", 0) for e in chunk), max(e.get("store", 0) for e in chunk),
+                           max(e.get("spilled", 0) for e in chunk)))
+        return first - self.t0, points
 
     def _merge(self, rows):
-        """Busy segments (start, end, lane, group, count, busy µs) at most BAR_LIMIT of them.
+        """Busy segments (start, end, lane, group, count, busy µs, sum of the known queue waits,
+        how many are known) at most BAR_LIMIT of them.
 
         First, per lane in time order, neighbours of the same group closer than one time slot
         (the run cut into MERGE_PIXELS slots) join. If groups alternate faster than that, each
@@ -125,18 +280,22 @@ class TraceView(Widget):
         out = []
         for lane, items in by_lane.items():
             cur = None
-            for start, end, _lane, group, _task, _label, _size in items:
+            for row in items:
+                start, end, group, wait = row[0], row[1], row[3], row[7]
                 if cur is not None and cur[3] == group and start - cur[1] <= slot:
                     if end > cur[1]:
                         cur[1] = end
                     cur[4] += 1
                     cur[5] += end - start
+                    if wait >= 0:
+                        cur[6] += wait
+                        cur[7] += 1
                     continue
                 if cur is not None:
                     out.append(tuple(cur))
                     if len(out) > BAR_LIMIT:
                         return self._binned(by_lane)
-                cur = [start, end, lane, group, 1, end - start]
+                cur = [start, end, lane, group, 1, end - start, max(wait, 0), 1 if wait >= 0 else 0]
             if cur is not None:
                 out.append(tuple(cur))
         if len(out) > BAR_LIMIT:
@@ -151,23 +310,31 @@ class TraceView(Widget):
         for lane, items in by_lane.items():
             busy = collections.defaultdict(lambda: collections.Counter())   # slot -> group -> µs
             count = collections.Counter()
-            for start, end, _lane, group, _task, _label, _size in items:
+            waits = collections.defaultdict(lambda: [0, 0])
+            for row in items:
+                start, end, group, wait = row[0], row[1], row[3], row[7]
                 k = min(slots - 1, int(start / width))
                 busy[k][group] += max(1, end - start)
                 count[k] += 1
+                if wait >= 0:
+                    waits[k][0] += wait
+                    waits[k][1] += 1
             cur = None
             for k in sorted(busy):
                 group = busy[k].most_common(1)[0][0]
                 total = sum(busy[k].values())
                 a, b = int(k * width), int((k + 1) * width)
+                w = waits.get(k, (0, 0))
                 if cur is not None and cur[3] == group and cur[1] >= a - 1:
                     cur[1] = b
                     cur[4] += count[k]
                     cur[5] += total
+                    cur[6] += w[0]
+                    cur[7] += w[1]
                     continue
                 if cur is not None:
                     out.append(tuple(cur))
-                cur = [a, b, lane, group, count[k], total]
+                cur = [a, b, lane, group, count[k], total, w[0], w[1]]
             if cur is not None:
                 out.append(tuple(cur))
         out.sort()
@@ -178,38 +345,69 @@ class TraceView(Widget):
         p = {"t0": self.t0, "span": self.span, "lanes": self.lane_names,
              "groups": [[g or "(no label)", group_color(g)] for g in self.groups],
              "tasks": self.task_count, "merged": self.merged, "row": ROW,
+             "ly": self.lane_tops, "h": self.height,
              "s": _delta([b[0] for b in bars]), "d": [b[1] - b[0] for b in bars],
              "l": [b[2] for b in bars], "g": [b[3] for b in bars]}
         if self.merged:
             p["n"] = [b[4] for b in bars]
             p["busy"] = [b[5] for b in bars]
+            if any(b[7] for b in bars):      # the mean queue wait of the tasks that queued
+                p["q"] = [b[6] // b[7] if b[7] else -1 for b in bars]
         else:
             p["t"] = [b[4] for b in bars]
             p["z"] = [b[6] for b in bars]
             if self.labels is not None:
                 p["labels"] = self.labels
                 p["k"] = [b[5] for b in bars]
+            if any(b[7] >= 0 for b in bars):
+                p["q"] = [b[7] for b in bars]
+            if self.whys:
+                p["whys"] = self.whys
+                p["y"] = [b[8] for b in bars]
         tr = self.transfers
         p["x"] = {"s": _delta([t[0] for t in tr]), "d": [t[1] - t[0] for t in tr], "a": [t[2] for t in tr],
                   "b": [t[3] for t in tr], "z": [t[4] for t in tr]}
+        if self.transfers_aggregated:
+            p["x"]["n"] = [t[5] for t in tr]
+            p["x"]["w"] = [t[6] for t in tr]
+            p["x"]["f"] = [t[7] for t in tr]
+        p["xcount"] = self.transfer_count
+        if self.strips:
+            p["cpu"] = [self._strip_payload(st) for st in self.strips]
+            p["ch"] = CPU_H
         return p
+
+    @staticmethod
+    def _strip_payload(strip):
+        first, points = strip["points"]
+        mb = 1e6
+        return {"y": strip["y"], "name": strip["name"], "cpus": strip["cpus"], "f": first,
+                "t": _delta([pt[0] for pt in points]), "c": [round(pt[1], 1) for pt in points],
+                "m": [round(pt[2] / mb, 1) for pt in points], "st": [round(pt[3] / mb, 1) for pt in points],
+                "sp": [round(pt[4] / mb, 1) for pt in points]}
 
     # -- the static picture
 
     def svg(self):
         """The static picture: per lane, cells of a few pixels, each in the colour of the group
         busiest in it (equal neighbours joined), one path per group: at most about
-        STATIC_RECTS rectangles whatever the run's size."""
+        STATIC_RECTS rectangles whatever the run's size; the cpu strips; the busiest
+        STATIC_TRANSFERS transfer arrows, thicker for more transfers."""
         lanes = min(len(self.lane_keys), STATIC_LANES)
-        width, height = STATIC_WIDTH, lanes * ROW + AXIS
+        tops = self.lane_tops
+        plot_h = tops[lanes - 1] + ROW if lanes else 0
+        width, height = STATIC_WIDTH, plot_h + AXIS
         cell = max(1, -(-lanes * STATIC_WIDTH // STATIC_RECTS))   # px per cell (ceiling)
         scale = width / float(self.span)
         out = ['<svg class="treadle-static" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" '
                'viewBox="0 0 {} {}" font-family="sans-serif" style="max-width:100%">'.format(
                    width, height, width, height)]
-        zebra = "".join("M0 {}h{}v{}h-{}z".format(i * ROW, width, ROW, width) for i in range(1, lanes, 2))
+        zebra = "".join("M0 {}h{}v{}h-{}z".format(tops[i], width, ROW, width) for i in range(1, lanes, 2))
         if zebra:
             out.append('<path fill="#f4f4f4" d="{}"/>'.format(zebra))
+        for strip in self.strips:
+            if strip["y"] < plot_h:
+                out.append(self._strip_svg(strip, scale, width))
         busy = collections.defaultdict(collections.Counter)   # (lane, cell) -> group -> px covered
         for row in self.bars:
             start, end, lane, group = row[0], row[1], row[2], row[3]
@@ -238,20 +436,47 @@ class TraceView(Widget):
             paths[run[1]].append(self._cells(run, cell))
         for group, pieces in sorted(paths.items()):
             out.append('<path fill="{}" d="{}"/>'.format(group_color(self.groups[group]), "".join(pieces)))
-        lines = ["M{:.0f} {}L{:.0f} {}".format(t[0] * scale, t[2] * ROW + ROW // 2, t[1] * scale, t[3] * ROW + ROW // 2)
-                 for t in self.transfers[:STATIC_TRANSFERS] if t[2] < lanes and t[3] < lanes]
-        if lines:
-            out.append('<path fill="none" stroke="#555" stroke-width="0.7" stroke-opacity="0.6" d="{}"/>'.format(
-                "".join(lines)))
-        out.append(self._axis_svg(lanes * ROW, width))
+        out.append(self._transfers_svg(lanes, scale))
+        out.append(self._axis_svg(plot_h, width))
         out.append("</svg>")
         return "".join(out)
 
-    @staticmethod
-    def _cells(run, cell):
+    def _transfers_svg(self, lanes, scale):
+        drawn = [t for t in self.transfers if t[2] < lanes and t[3] < lanes]
+        if len(drawn) > STATIC_TRANSFERS:
+            drawn = sorted(drawn, key=lambda t: -t[5])[:STATIC_TRANSFERS]
+        by_width = collections.defaultdict(list)
+        tops = self.lane_tops
+        for t in drawn:
+            x0, x1 = t[0] * scale, t[1] * scale
+            y0, y1 = tops[t[2]] + ROW // 2, tops[t[3]] + ROW // 2
+            head = -4 if y1 >= y0 else 4
+            by_width[_arrow_width(t[5])].append("M{:.0f} {}L{:.0f} {}M{:.0f} {}l-3 {}m3 {}l3 {}".format(
+                x0, y0, x1, y1, x1, y1, head, -head, head))
+        out = []
+        for w, pieces in sorted(by_width.items()):
+            out.append('<path fill="none" stroke="#444" stroke-width="{}" stroke-opacity="{}" d="{}"/>'.format(
+                w, _arrow_opacity(w), "".join(pieces)))
+        return "".join(out)
+
+    def _strip_svg(self, strip, scale, width):
+        """A worker's cpu % as steps (each sample covers the time since the one before)."""
+        first, points = strip["points"]
+        base = strip["y"] + CPU_H - 1
+        d, prev = [], first
+        for t, cpu, _rss, _store, _spilled in points:
+            x0, x1 = max(0.0, prev * scale), min(float(width), t * scale)
+            prev = t
+            h = min(1.0, cpu / 100.0) * (CPU_H - 3)
+            if x1 > x0 and h > 0:
+                d.append("M{:.1f} {:.1f}H{:.1f}V{}H{:.1f}z".format(x0, base - h, x1, base, x0))
+        return ('<path fill="#f8f8f8" d="M0 {}h{}v{}h-{}z"/><path fill="#466eaa" fill-opacity="0.45" d="{}"/>'.format(
+            strip["y"], width, CPU_H, width, "".join(d)))
+
+    def _cells(self, run, cell):
         lane, _, first, last = run
         x, w = first * cell, (last - first + 1) * cell
-        return "M{} {}h{}v{}h-{}z".format(x, lane * ROW + 2, w, ROW - 4, w)
+        return "M{} {}h{}v{}h-{}z".format(x, self.lane_tops[lane] + 2, w, ROW - 4, w)
 
     def _axis_svg(self, y, width):
         step = _nice_step(self.span / 8.0)
@@ -269,27 +494,50 @@ class TraceView(Widget):
 
     def summary(self):
         busy = sum(r[1] - r[0] for r in self.rows)
-        return "{}: {} task{} on {} lane{}, {} transfer{}, {} (busy {}){}".format(
+        return "{}: {} task{} on {} lane{}, {} transfer{}, {} (busy {}){}{}".format(
             self.title, self.task_count, "" if self.task_count == 1 else "s", len(self.lane_keys),
             "" if len(self.lane_keys) == 1 else "s", self.transfer_count, "" if self.transfer_count == 1 else "s",
             _time(self.span if self.task_count or self.transfer_count else 0), _time(busy),
-            "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "")
+            "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "",
+            "; transfers drawn as {} arrow{} (per pair of lanes and time slots{})".format(
+                len(self.transfers), "" if len(self.transfers) == 1 else "s",
+                ", the busiest" if self.transfers_left_out else "")
+            if self.transfers_aggregated else "")
 
     def bundle(self):
         svg = self.svg()
         bars = len(self.bars)
-        lanes = "".join('<div class="treadle-trace-lane" title="{0}" style="height:{1}px;line-height:{1}px">{0}</div>'
-                        .format(html.escape(n), ROW) for n in self.lane_names)
+        label_rows = []
+        strips = {st["y"]: st for st in self.strips}
+        y = 0
+        for name in self.lane_names:
+            if y in strips:
+                label_rows.append('<div class="treadle-trace-cpu" title="cpu use of {0} (% of its cpus)" '
+                                  'style="height:{1}px;line-height:{1}px">{0} · cpu %</div>'.format(
+                                      html.escape(strips[y]["name"]), CPU_H))
+                y += CPU_H
+            label_rows.append('<div class="treadle-trace-lane" title="{0}" style="height:{1}px;line-height:{1}px">'
+                              '{0}</div>'.format(html.escape(name), ROW))
+            y += ROW
+        busy = collections.Counter()      # the legend: the 16 groups busiest in the run
+        for row in self.bars:
+            busy[row[3]] += row[1] - row[0]
+        shown = sorted(range(len(self.groups)), key=lambda g: -busy[g])[:16]
         legend = " ".join('<span class="treadle-legend-item"><span class="treadle-swatch" style="display:inline-block;'
                           'width:10px;height:10px;border-radius:2px;background:{}"></span> {}</span>'.format(
-                              group_color(g), html.escape(g or "(no label)")) for g in self.groups[:16])
-        # data-bars: the task bars of the run (merged or not); data-segments: the rectangles sent.
+                              group_color(self.groups[g]), html.escape(self.groups[g] or "(no label)"))
+                          for g in shown)
+        # data-bars: the task bars of the run (merged or not); data-segments: the rectangles sent;
+        # data-transfers: the transfers of the run; data-transfer-arrows: the arrows sent.
         parts = ['<div{}>'.format(attrs(class_="treadle-trace", id=self.dom_id, data_bars=self.task_count,
                                         data_segments=bars, data_lanes=len(self.lane_keys),
-                                        data_transfers=len(self.transfers), data_merged=int(self.merged))),
+                                        data_transfers=self.transfer_count,
+                                        data_transfer_arrows=len(self.transfers),
+                                        data_cpu_strips=len(self.strips), data_merged=int(self.merged))),
                  '<div class="treadle-trace-head">{}<div class="treadle-legend">{}</div></div>'.format(
                      html.escape(self.summary()), legend),
-                 '<div class="treadle-trace-body"><div class="treadle-trace-lanes">{}</div>'.format(lanes),
+                 '<div class="treadle-trace-body"><div class="treadle-trace-lanes">{}</div>'.format(
+                     "".join(label_rows)),
                  '<div class="treadle-trace-plot">{}{}<canvas class="treadle-trace-canvas" style="display:none">'
                  '</canvas></div></div>'.format(svg, static_img(svg, self.summary())),
                  '<div class="treadle-trace-controls"><button class="treadle-play" type="button" title="replay">'
@@ -300,6 +548,15 @@ class TraceView(Widget):
                  enhance("trace", self.dom_id),
                  "</div>", style()]
         return mime_bundle(self.summary(), "".join(parts), svg)
+
+
+def _arrow_width(count):
+    """Stroke width of an arrow standing for ``count`` transfers (the script agrees)."""
+    return 0.8 if count <= 1 else round(min(5.0, 0.8 + 0.6 * math.log2(count)), 1)
+
+
+def _arrow_opacity(width):
+    return round(min(0.7, 0.3 + 0.08 * width), 2)
 
 
 def _nice_step(raw):

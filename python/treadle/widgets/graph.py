@@ -14,6 +14,7 @@ group on its own (a sample of big ones) is embedded, and clicking a group shows 
 
 import collections
 import html
+import math
 import threading
 import time
 
@@ -24,6 +25,10 @@ from .colors import group_color, label_group
 
 AGGREGATE_ABOVE = 2000      # tasks drawn one by one at most; above, one node per label group
 TEXT_NODES = 300            # up to this many nodes, labels are written inside them
+LABEL_MIN_PX = 9            # labels are never drawn smaller on screen: wider graphs scroll
+TASK_FONT = 10              # px of a task's label at scale 1
+GROUP_FONT = 11             # px of a group's label at scale 1
+SMALL_NODE_SCALE = 0.5      # graphs without labels (nodes 36 x 16) shrink to half at most
 EXPAND_LIMIT = 150          # tasks of a group laid out for its expansion (a sample above)
 EXPAND_BUDGET = 3000        # expansion nodes embedded in all
 MAX_GROUPS = 60             # groups drawn; the smallest beyond become "other"
@@ -341,13 +346,18 @@ def _edge_path(points):
     return "M" + "L".join("{},{}".format(_num(x), _num(y)) for x, y in points)
 
 
-def _svg_open(dom_id, width, height, pad=8, max_width=960):
-    shown = min(width + 2 * pad, max_width)
+def _svg_open(dom_id, width, height, min_scale, pad=8):
+    """The <svg> at its natural size (1 px per unit), shrunk to the output's width (max-width)
+    but never below ``min_scale`` (min-width wins over max-width): wider graphs scroll in
+    their .treadle-graph-view instead of shrinking their labels below LABEL_MIN_PX."""
+    natural = width + 2 * pad
     return ('<svg class="treadle-graph-svg" xmlns="http://www.w3.org/2000/svg" viewBox="{} {} {} {}" '
-            'width="{}" preserveAspectRatio="xMidYMin meet" style="max-width:100%;height:auto" '
-            'font-family="sans-serif"><defs><marker id="{}-arrow" viewBox="0 0 6 6" refX="6" refY="3" '
-            'markerWidth="7" markerHeight="7" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0L6,3L0,6z" fill="#999"/></marker></defs>'
-            ).format(-pad, -pad, _num(width + 2 * pad), _num(height + 2 * pad), int(shown), dom_id)
+            'width="{}" preserveAspectRatio="xMidYMin meet" style="max-width:100%;min-width:{}px;height:auto" '
+            'data-min-scale="{}" font-family="sans-serif"><defs><marker id="{}-arrow" viewBox="0 0 6 6" refX="6" '
+            'refY="3" markerWidth="7" markerHeight="7" markerUnits="userSpaceOnUse" orient="auto">'
+            '<path d="M0,0L6,3L0,6z" fill="#999"/></marker></defs>'
+            ).format(-pad, -pad, _num(natural), _num(height + 2 * pad), int(round(natural)),
+                     int(math.ceil(natural * min_scale)), _num(min_scale), dom_id)
 
 
 def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, ids, with_text, tips):
@@ -379,10 +389,11 @@ def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, i
                                                          group_color(groups[i])))
             if with_text:
                 text = labels[i] or types[i].rsplit("/", 1)[-1]
-                if len(text) > 11:
-                    text = text[:10] + "…"
-                out.append('<text x="{}" y="{}" font-size="9" text-anchor="middle" fill="#111" fill-opacity="1" '
-                           'stroke="none">{}</text>'.format(_num(lay.xs[i]), _num(lay.ys[i] + 3), html.escape(text)))
+                if len(text) > 10:
+                    text = text[:9] + "…"
+                out.append('<text x="{}" y="{}" font-size="{}" text-anchor="middle" fill="#111" fill-opacity="1" '
+                           'stroke="none">{}</text>'.format(_num(lay.xs[i]), _num(lay.ys[i] + 3.5), TASK_FONT,
+                                                            html.escape(text)))
             out.append("</g>")
         out.append("</g>")
     return "".join(out)
@@ -471,11 +482,13 @@ class GraphView(Widget):
         g = self.graph
         lay, _ = self._task_layout()
         m = self._members
-        out = [_svg_open(self.dom_id, lay.width, lay.height)]
+        with_text = len(m) <= TEXT_NODES
+        out = [_svg_open(self.dom_id, lay.width, lay.height,
+                         LABEL_MIN_PX / float(TASK_FONT) if with_text else SMALL_NODE_SCALE)]
         out.append(_task_nodes_svg(self.dom_id, lay, [g.keys[i] for i in m], [g.labels[i] for i in m],
                                    [g.types[i] for i in m], [self._groups[i] for i in m],
                                    [self.states[i] for i in m], self.details, [g.ids[i] for i in m],
-                                   len(m) <= TEXT_NODES, tips))
+                                   with_text, tips))
         out.append("</svg>")
         return "".join(out)
 
@@ -488,12 +501,13 @@ class GraphView(Widget):
             group_edges = sorted(edges)
             self._lay = (_layout.layout(len(names), group_edges, 150, 44, budget=self.layout_budget), group_edges)
         lay, group_edges = self._lay
-        out = [_svg_open(self.dom_id, lay.width, lay.height), '<g class="treadle-edges">']
+        out = [_svg_open(self.dom_id, lay.width, lay.height, LABEL_MIN_PX / float(GROUP_FONT)),
+               '<g class="treadle-edges">']
         for (a, b), points in zip(group_edges, lay.edges):
             count = edges[(a, b)]
             mid = points[len(points) // 2]
             out.append('<g class="treadle-edge" data-count="{}"><path d="{}" fill="none" stroke="#999" '
-                       'stroke-width="{}" marker-end="url(#{}-arrow)"/><text x="{}" y="{}" font-size="9" '
+                       'stroke-width="{}" marker-end="url(#{}-arrow)"/><text x="{}" y="{}" font-size="11" '
                        'fill="#666">{}</text></g>'.format(
                            count, _edge_path(points), _num(min(6, 1 + count ** 0.25)), self.dom_id,
                            _num(mid[0] + 4), _num(mid[1]), count))
@@ -528,8 +542,8 @@ class GraphView(Widget):
             text = (name or "(no label)")
             if len(text) > 18:
                 text = text[:17] + "…"
-            out.append('<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#111">{} ×{}</text></g>'
-                       .format(_num(lay.xs[k]), _num(y + 16), html.escape(text), total))
+            out.append('<text x="{}" y="{}" font-size="{}" text-anchor="middle" fill="#111">{} ×{}</text></g>'
+                       .format(_num(lay.xs[k]), _num(y + 16), GROUP_FONT, html.escape(text), total))
         out.append("</g></svg>")
         return "".join(out)
 
