@@ -24,7 +24,7 @@ import time
 import psutil
 import pytest
 
-from test_ssh_workers import (ADDR_A, ADDR_B, IP, SECRET, keys, namespaces, processes_in,  # noqa: F401
+from test_ssh_workers import (ADDR_A, ADDR_B, IP, SECRET, is_worker, keys, namespaces, processes_in,  # noqa: F401
                               sshd, treadle_processes_in_b, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -183,7 +183,7 @@ def test_kernel_in_a_runs_tasks_on_workers_in_b(namespaces, sshd, keys, kernel_i
     for r in ran:
         assert ADDR_B in r["addresses"] and ADDR_A not in r["addresses"], r["addresses"]
     in_b = treadle_processes_in_b(namespaces, sshd)
-    workers_in_b = {pid for pid, c in in_b if "treadle-worker " in c}
+    workers_in_b = {pid for pid, c in in_b if is_worker(c)}
     assert len(workers_in_b) == 2, in_b
     assert {r["worker_pid"] for r in ran} == workers_in_b
     # HyperLoom's built-in tasks too, and data both ways over the veth.
@@ -226,7 +226,7 @@ def test_hostfile_and_workers_end_with_the_kernel(namespaces, sshd, keys, kernel
     ran = located(k, 4)
     assert {r["netns"] for r in ran} == {"net:[{}]".format(namespaces["inode_b"])}
     in_b = treadle_processes_in_b(namespaces, sshd)
-    assert len([c for _, c in in_b if "treadle-worker " in c]) == 1, in_b
+    assert len([c for _, c in in_b if is_worker(c)]) == 1, in_b
 
     kernel = psutil.Process(k.pid)
     k.shutdown()

@@ -68,6 +68,11 @@ def processes_in(inode, exclude=()):
     return found
 
 
+def is_worker(cmdline):
+    """A treadle-worker process (by its program: the supervisor's arguments name it too)."""
+    return cmdline.split(" ", 1)[0].endswith("/treadle-worker")
+
+
 def kill_processes_in(inode):
     procs = []
     for pid, _ in processes_in(inode):
@@ -285,7 +290,7 @@ def test_workers_on_the_other_host_run_tasks(namespaces, sshd, driver):
     # While they run: the supervisor and two workers (with their executors) live in B, and the
     # secret is on no command line anywhere.
     in_b = treadle_processes_in_b(namespaces, sshd)
-    assert len([c for _, c in in_b if "treadle-worker " in c]) == 2, in_b
+    assert len([c for _, c in in_b if is_worker(c)]) == 2, in_b
     for p in psutil.process_iter(["cmdline"]):
         assert SECRET not in " ".join(p.info["cmdline"] or ()), p.info["cmdline"]
     worker_pids = {r["worker_pid"] for r in located}
@@ -311,7 +316,7 @@ def test_remote_workers_die_with_their_ssh_session(namespaces, sshd, driver, kil
     d = driver("hold")
     started = d.event("started")
     in_b = treadle_processes_in_b(namespaces, sshd)
-    assert len([c for _, c in in_b if "treadle-worker " in c]) == 2, in_b
+    assert len([c for _, c in in_b if is_worker(c)]) == 2, in_b
     victim = d.proc.pid if kill == "driver" else started["ssh_pids"][0]
     os.kill(victim, signal.SIGKILL)
     t = time.monotonic()

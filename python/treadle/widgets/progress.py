@@ -21,7 +21,7 @@ _STATE_COLORS = {None: "#4e79a7", "done": "#59a14f", "failed": "#e15759", "cance
 
 
 def _interval():
-    from ..kernel_support import options
+    from ..kernel_options import options
     return options.progress_interval
 
 
@@ -61,6 +61,7 @@ class Progress:
         self._last_shown = 0.0
         self._dirty = False
         self._shown_state = "unshown"
+        self._echo_final = False
 
     @property
     def finished(self):
@@ -139,6 +140,7 @@ class Progress:
         self.running = 0
         self.ended_at = time.monotonic()
         self._dirty = True
+        self._echo_final = self.followed   # the monitor sends the final line last (echo_final)
 
     def update(self, force=False):
         """Publishes the line if it changed and the interval passed (or ``force``)."""
@@ -151,6 +153,32 @@ class Progress:
             self._dirty = False
             self._last_shown = now
             self._shown_state = self.state
+            bundle = self.bundle()
+        if threading.current_thread() is threading.main_thread() and self._update_in_cell(bundle):
+            # The cell's own path keeps this update ahead of the cell's end (another thread's
+            # channel may deliver after the kernel says idle); the monitor echoes the final one.
+            return
+        if self.publisher is not None:
+            try:
+                self.publisher.display(bundle, display_id=self.display_id, update=True)
+            except Exception:
+                pass
+
+    def _update_in_cell(self, bundle):
+        try:
+            from IPython.display import update_display
+            update_display(bundle, raw=True, display_id=self.display_id)
+            return True
+        except Exception:
+            return False
+
+    def echo_final(self):
+        """Sends the final line once more from the monitor's thread: what a thread publishes
+        may arrive after what the cell published, and must not leave an older line last."""
+        with self._lock:
+            if not self._echo_final:
+                return
+            self._echo_final = False
             bundle = self.bundle()
         if self.publisher is not None:
             try:
@@ -329,6 +357,9 @@ class ProgressMonitor:
                 ended = [e for e in self._active if e[0].finished]
                 for e in ended:
                     self._active.remove(e)
+            for e in ended:
+                e[0].echo_final()
+            with self._lock:
                 if ended:
                     gone = set(map(id, ended))
                     self._by_task = {t: e for t, e in self._by_task.items() if id(e) not in gone}

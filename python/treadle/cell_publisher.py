@@ -1,0 +1,46 @@
+"""Publishing for a cell from any thread: task output, progress and live widgets are sent from
+threads of their own, also after the cell finished, and must land in the cell that started them.
+"""
+
+class CellPublisher:
+    """Sends IOPub messages (display_data, update_display_data, stream, ...) attached to the
+    cell that was running when it was made, from any thread, also after that cell finished.
+
+    In xtreadle it uses the kernel's own thread-safe channel (xeus' publishing is not
+    thread-safe); in ipykernel, the kernel's IOPub socket, which is."""
+
+    def __init__(self, send, parent):
+        self._send = send
+        self.parent = parent
+
+    def publish(self, msg_type, content):
+        self._send(msg_type, content, self.parent)
+
+    def display(self, data, metadata=None, display_id=None, update=False):
+        transient = {"display_id": display_id} if display_id else {}
+        self.publish("update_display_data" if update else "display_data",
+                     {"data": data, "metadata": metadata or {}, "transient": transient})
+
+
+def cell_publisher(shell=None):
+    """A CellPublisher for the cell running now: call it on the main thread, during the cell."""
+    import json
+    import sys
+    kernel = sys.modules.get("_treadle_kernel")
+    if kernel is not None:
+        parent = json.loads(kernel.cell_parent())
+
+        def send(msg_type, content, parent):
+            kernel.publish(msg_type, json.dumps(content), json.dumps(parent))
+        return CellPublisher(send, parent)
+    if shell is None:
+        from IPython import get_ipython
+        shell = get_ipython()
+    ipk = getattr(shell, "kernel", None)
+    if ipk is None or not hasattr(ipk, "iopub_socket"):
+        raise RuntimeError("not in a Jupyter kernel")
+    parent = ipk.get_parent("shell") if hasattr(ipk, "get_parent") else ipk._parent_header
+
+    def send(msg_type, content, parent):
+        ipk.session.send(ipk.iopub_socket, msg_type, content, parent=parent, ident=ipk._topic(msg_type))
+    return CellPublisher(send, parent)

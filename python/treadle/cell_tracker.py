@@ -1,0 +1,493 @@
+"""Which cell submitted which task: what tasks print goes to that cell (also after it finished),
+an interrupted cell's tasks are cancelled, a cell waiting on futures shows its progress, and
+``%treadle stop`` finds everything still running."""
+
+import bisect
+import collections
+import itertools
+import sys
+import threading
+import time
+import weakref
+
+from . import client_hooks
+from .cell_publisher import cell_publisher
+from .kernel_options import options
+from .widgets.progress import Progress
+
+
+class _Cell:
+    """What one cell submitted: weak references to its futures (dropping them still releases
+    them), its progress lines, and how to publish to it."""
+
+    __slots__ = ("seq", "publisher", "native", "loom", "progress", "__weakref__")
+
+    def __init__(self, seq, publisher):
+        self.seq = seq
+        self.publisher = publisher
+        self.native = []     # treadle.Future (native API)
+        self.loom = []       # HyperLoom futures of clients that are not a treadle.Client's
+        self.progress = []   # Progress lines shown in this cell
+
+    def alive(self):
+        return any(r() is not None for r in itertools.chain(self.native, self.loom)) or any(
+            not p.finished for p in self.progress)
+
+
+class _Intervals:
+    """Task ids of one client connection -> the cell that submitted them (ids only grow)."""
+
+    __slots__ = ("starts", "ends", "cells")
+
+    def __init__(self):
+        self.starts, self.ends, self.cells = [], [], []
+
+    def add(self, start, end, cell):
+        if self.cells and self.cells[-1] is cell and self.ends[-1] < start:
+            self.ends[-1] = end  # nothing of another cell lies between (ids only grow)
+            return
+        i = bisect.bisect_right(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+        self.cells.insert(i, cell)
+
+    def find(self, task):
+        i = bisect.bisect_right(self.starts, task) - 1
+        if i >= 0 and task <= self.ends[i]:
+            return self.cells[i]
+        # A task made on the server (a redirection's plan, an expanded dslice): the cell that
+        # submitted last on this connection is the best guess.
+        return self.cells[-1] if self.cells else None
+
+    def keep_only(self, alive):
+        keep = [i for i, c in enumerate(self.cells) if c in alive]
+        self.starts = [self.starts[i] for i in keep]
+        self.ends = [self.ends[i] for i in keep]
+        self.cells = [self.cells[i] for i in keep]
+
+
+class _TrackedConnection:
+    """Stands in for a HyperLoom client's ``_engine.Connection`` so the output poller and
+    close() take turns (polling a connection while it is closed is not safe)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.lock = threading.Lock()
+        for name in ("submit", "wait", "fetch", "release", "status", "watch", "settled", "set_output_handler"):
+            setattr(self, name, getattr(conn, name))
+
+    @property
+    def connected(self):
+        return self._conn.connected
+
+    def poll_output(self):
+        with self.lock:
+            self._conn.poll_output()
+
+    def close(self):
+        with self.lock:
+            self._conn.close()
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+class _Router:
+    """The output handler of a client connection: hands what tasks print to the tracker."""
+
+    __slots__ = ("tracker", "client")
+
+    def __init__(self, tracker, client):
+        self.tracker = tracker
+        self.client = weakref.ref(client)
+
+    def __call__(self, items):
+        self.tracker.route(self.client(), items)
+
+
+class WaitProgress:
+    """The progress line of a cell blocked on futures (a gather, a result()): it appears only
+    when the wait lasts over ``AFTER`` seconds, so quick waits stay quiet; the monitor's thread
+    follows the tasks, and the line says how the wait ended."""
+
+    AFTER = 0.5
+
+    def __init__(self, cell, futures):
+        self.cell = cell
+        self.futures = futures
+        self.progress = None
+        self._lock = threading.Lock()
+        self._ended = False
+        self._timer = None
+
+    def __enter__(self):
+        self._began = time.monotonic()
+        self._timer = threading.Timer(self.AFTER, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def _show(self):
+        with self._lock:
+            if self._ended:
+                return
+            n = len(self.futures)
+            progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher)
+            progress.started = self._began   # the rate counts from the start of the wait
+            host, port = self.futures[0].client.address
+            address = ("127.0.0.1" if host == "localhost" else host, int(port))
+            try:
+                progress.publish()
+                _kernel_session().monitor(address).track(progress, [(f.task_id, f) for f in self.futures])
+            except Exception:
+                return   # no line: the wait goes on all the same
+            self.cell.progress.append(progress)
+            self.progress = progress
+
+    def __exit__(self, etype, error, tb):
+        with self._lock:
+            self._ended = True
+            self._timer.cancel()
+            progress = self.progress
+        if progress is not None:
+            if etype is None:
+                progress.complete()
+            elif issubclass(etype, KeyboardInterrupt):
+                progress.cancelled()
+            elif issubclass(etype, GeneratorExit):
+                progress.released()   # a map left before its end: its futures are released
+            else:
+                progress.complete(failed=True)
+        return False
+
+
+class CellTracker(client_hooks.ClientListener):
+    """Knows which cell submitted which task: routes task output there (also after the cell
+    finished), cancels a cell's tasks when it is interrupted, and everything for %treadle stop.
+
+    It listens to the clients (``treadle.client_hooks``: HyperLoom clients, the native API's
+    included, and the native API's calls, their sending and the waits on them) and to IPython's
+    pre_run_cell / post_run_cell events.
+    """
+
+    _PARTIAL_AGE = 0.5     # seconds an unfinished line waits for its end before it is shown
+    _POLL = 0.05           # seconds between two looks for output of tasks whose cell is idle
+
+    def __init__(self, shell):
+        self.shell = shell
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._running = None          # seq of the cell running now
+        self._current = None          # its _Cell, made at its first submission
+        self._last = None             # the _Cell that submitted last
+        self._cells = []              # _Cells with futures that may still be alive
+        self._intervals = weakref.WeakKeyDictionary()   # loom client -> _Intervals
+        self._pending_cell = {}       # id(native future not sent yet) -> _Cell
+        self._partial = {}            # (id(client), task, stream) -> [cell, text, since]
+        self._polled = weakref.WeakSet()
+        self._poller = None
+        self._stopping = threading.Event()
+        self._xtreadle = "_treadle_kernel" in sys.modules
+        self._last_prune = time.monotonic()
+
+    # -- installation
+
+    def install(self):
+        events = self.shell.events
+        events.register("pre_run_cell", self._pre_run_cell)
+        events.register("post_run_cell", self._post_run_cell)
+        client_hooks.add(self)
+
+    def close(self):
+        self._stopping.set()
+        client_hooks.remove(self)
+        try:
+            self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
+            self.shell.events.unregister("post_run_cell", self._post_run_cell)
+        except Exception:
+            pass
+        poller = self._poller
+        if poller is not None and poller is not threading.current_thread():
+            poller.join(2.0)
+
+    def client_created(self, client):
+        """A HyperLoom client was made: route its output."""
+        conn = client._conn
+        if conn is None or isinstance(conn, _TrackedConnection):
+            return
+        tracked = client._conn = _TrackedConnection(conn)
+        if getattr(client, "_printer", None) is not None:  # output="print": show it in the cells
+            tracked.set_output_handler(_Router(self, client))
+            self._polled.add(client)
+            self._start_poller()
+
+    # -- cells
+
+    def _pre_run_cell(self, info=None):
+        self._seq += 1
+        self._running = self._seq
+
+    def _post_run_cell(self, result=None):
+        cell = self._current if self._current is not None and self._current.seq == self._running else None
+        self._running = None
+        error = getattr(result, "error_in_exec", None)
+        if cell is not None and isinstance(error, KeyboardInterrupt) and options.cancel_on_interrupt:
+            count = self.cancel([cell])
+            if count:
+                print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
+                      "keeps them running)".format(count, _s(count)), file=sys.stderr)
+
+    def current(self):
+        """The _Cell that what is submitted now belongs to: the running cell on the main
+        thread, else the cell that submitted last."""
+        if self._running is not None and threading.current_thread() is threading.main_thread():
+            cell = self._current
+            if cell is None or cell.seq != self._running:
+                cell = _Cell(self._running, self._publisher())
+                with self._lock:
+                    self._current = cell
+                    self._cells.append(cell)
+            self._last = cell
+            return cell
+        return self._last
+
+    def _publisher(self):
+        try:
+            return cell_publisher(self.shell)
+        except Exception:
+            return None
+
+    # -- submissions (the clients' hooks)
+
+    def native_calling(self, client):
+        """Before a native call: the cell it belongs to (marks the client's connection)."""
+        loom = client._loom
+        if not getattr(loom, "_treadle_native", False):
+            loom._treadle_native = True
+        return self.current()
+
+    def native_called(self, cell, future):
+        if cell is None:
+            return
+        cell.native.append(weakref.ref(future))
+        if future._loom is None:
+            self._pending_cell[id(future)] = cell
+
+    def native_flushed(self, client, pending):
+        """Native futures were sent: their task ids now map to the cells that made them."""
+        fallback = self.current()
+        with self._lock:
+            intervals = self._intervals.get(client._loom)
+            if intervals is None:
+                intervals = self._intervals[client._loom] = _Intervals()
+            run = None
+            for f in pending:
+                cell = self._pending_cell.pop(id(f), None) or fallback
+                loom = f._loom
+                if loom is None or cell is None:
+                    continue
+                task = loom.task_id
+                if run is not None and run[2] is cell:
+                    run[1] = task  # ids between belong to this plan (its functions)
+                    continue
+                if run is not None:
+                    intervals.add(*run)
+                run = [task, task, cell]
+            if run is not None:
+                intervals.add(*run)
+
+    def plan_submitted(self, client, plan, tasks, futures):
+        """A HyperLoom client submitted a plan (the native API's are recorded by native_flushed())."""
+        if getattr(client, "_treadle_native", False):
+            return
+        cell = self.current()
+        if cell is None:
+            return
+        with self._lock:
+            if plan.count > 0:
+                intervals = self._intervals.get(client)
+                if intervals is None:
+                    intervals = self._intervals[client] = _Intervals()
+                intervals.add(plan.base, plan.base + plan.count - 1, cell)
+            cell.loom.extend(weakref.ref(f) for f in futures)
+
+    def waiting(self, client, futures):
+        """A cell blocks on native futures: a progress line appears if the wait lasts."""
+        if threading.current_thread() is not threading.main_thread() or self._running is None:
+            return None
+        cell = self.current()
+        if cell is None or cell.publisher is None or _kernel_session() is None:
+            return None
+        return WaitProgress(cell, futures)
+
+    # -- output
+
+    def route(self, client, items):
+        """What tasks printed: to the cells that submitted them, each line marked with its task."""
+        out = collections.OrderedDict()   # (cell, stream) -> [text]
+        now = time.monotonic()
+        with self._lock:
+            intervals = self._intervals.get(client) if client is not None else None
+            for task, label, stream, data in items:
+                cell = intervals.find(task) if intervals is not None else self._last
+                text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+                prefix = "[task {}{}] ".format(task, " " + label if label else "")
+                if stream.startswith("log:"):
+                    level = stream[4:].upper()
+                    out.setdefault((cell, "stderr"), []).append(
+                        "".join("{}{}: {}\n".format(prefix, level, line) for line in text.splitlines()))
+                    continue
+                name = "stderr" if stream == "stderr" else "stdout"
+                key = (id(client), task, name)
+                held = self._partial.pop(key, None)
+                if held is not None:
+                    text = held[1] + text
+                lines = text.split("\n")
+                if lines[-1]:
+                    self._partial[key] = [cell, lines[-1], held[2] if held is not None else now, prefix]
+                done = "".join(prefix + line + "\n" for line in lines[:-1])
+                if done:
+                    out.setdefault((cell, name), []).append(done)
+        for (cell, name), texts in out.items():
+            self._emit(cell, name, "".join(texts))
+
+    def _flush_partials(self, older_than):
+        now = time.monotonic()
+        out = []
+        with self._lock:
+            for key, (cell, text, since, prefix) in list(self._partial.items()):
+                if now - since >= older_than:
+                    del self._partial[key]
+                    out.append((cell, key[2], prefix + text + "\n"))
+        for cell, name, text in out:
+            self._emit(cell, name, text)
+
+    def _emit(self, cell, stream, text):
+        if not text:
+            return
+        on_main = threading.current_thread() is threading.main_thread()
+        if cell is None or cell.publisher is None or (cell.seq == self._running and (self._xtreadle or on_main)):
+            # The running cell: through the kernel's own stream, in order with what it prints
+            # (xtreadle's stream takes writes from any thread; ipykernel's, only the main one's).
+            target = sys.stderr if stream == "stderr" else sys.stdout
+            try:
+                target.write(text)
+                target.flush()
+            except Exception:
+                pass
+            return
+        try:
+            cell.publisher.publish("stream", {"name": stream, "text": text})
+        except Exception:
+            pass
+
+    def _start_poller(self):
+        with self._lock:
+            if self._poller is not None or self._stopping.is_set():
+                return
+            self._poller = threading.Thread(target=self._poll, name="treadle-output", daemon=True)
+            self._poller.start()
+
+    def _poll(self):
+        # Tasks go on printing after their cell finished, when nothing else asks the connection.
+        while not self._stopping.wait(self._POLL):
+            for client in list(self._polled):
+                conn = client._conn
+                if isinstance(conn, _TrackedConnection):
+                    try:
+                        conn.poll_output()
+                    except Exception:
+                        pass
+            try:
+                self._flush_partials(self._PARTIAL_AGE)
+                if time.monotonic() - self._last_prune > 5:
+                    self._prune()
+            except Exception:
+                pass
+
+    def _prune(self):
+        self._last_prune = time.monotonic()
+        with self._lock:
+            self._cells = [c for c in self._cells if c.alive() or c is self._current or c is self._last]
+            alive = set(self._cells)
+            for intervals in list(self._intervals.values()):
+                intervals.keep_only(alive)
+
+    # -- cancelling
+
+    def cells(self):
+        with self._lock:
+            return list(self._cells)
+
+    def cancel(self, cells=None):
+        """Releases the futures of ``cells`` (every cell's by default) whose tasks have not
+        ended: the server cancels them (a running Python task's executor is replaced).
+        Returns how many there were."""
+        cells = self.cells() if cells is None else list(cells)
+        native = collections.OrderedDict()
+        loom = collections.OrderedDict()
+        for cell in cells:
+            for ref in cell.native:
+                f = ref()
+                if f is not None and not f._has_value:
+                    native.setdefault(f._client, []).append(f)
+            for ref in cell.loom:
+                f = ref()
+                if f is not None and not f._released:
+                    loom.setdefault(f.client, []).append(f)
+        count = 0
+        for client, futures in native.items():
+            count += _cancel_native(client, futures)
+        for client, futures in loom.items():
+            count += _cancel_loom(client, futures)
+        for cell in cells:
+            for p in list(cell.progress):
+                p.cancelled()
+        return count
+
+
+def _cancel_native(client, futures):
+    try:
+        client.flush()
+        conn = client._loom._conn
+        if conn is None:
+            return 0
+        settled = getattr(client, "_settled", {})
+        if hasattr(client, "_take_settled"):
+            client._take_settled(conn.settled(0.0))
+        running = [f for f in futures
+                   if f._loom is not None and not f._loom.released and f._loom.task_id not in settled]
+        client.release(running)
+        return len(running)
+    except Exception:
+        return 0
+
+
+def _cancel_loom(client, futures, timeout=0.2):
+    # Which have ended? A watch is answered at once for those.
+    try:
+        conn = client._conn
+        if conn is None:
+            return 0
+        ids = {f.task_id for f in futures}
+        conn.watch(sorted(ids))
+        ended = set()
+        deadline = time.monotonic() + timeout
+        while ended != ids and time.monotonic() < deadline:
+            finished, failed = conn.settled(0.05)
+            ended.update(finished)
+            ended.update(failed)
+        running = [f for f in futures if f.task_id not in ended]
+        client.release(running)
+        return len(running)
+    except Exception:
+        return 0
+
+
+def _kernel_session():
+    from . import kernel_support   # which imports this module
+    return kernel_support.session()
+
+
+def _s(n):
+    return "" if n == 1 else "s"

@@ -1,0 +1,265 @@
+"""The session of a kernel: the server it uses and the workers it started (local ones as child
+processes, remote ones over ssh), each stopped when the kernel shuts down."""
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from . import _paths
+from .kernel_options import options
+from .widgets.progress import ProgressMonitor
+
+_PR_SET_PDEATHSIG = 1
+
+
+class LocalWorker:
+    """A treadle-worker process started by this kernel."""
+
+    def __init__(self, proc, cpus, log_path):
+        self.proc = proc
+        self.cpus = cpus
+        self.log_path = log_path
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_tail(self, limit=2000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-limit:].decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+
+def _child_setup(die_with_parent):
+    def setup():
+        # The kernel blocks SIGINT in its threads; the worker must not inherit that.
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        if die_with_parent:
+            try:
+                ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            except Exception:
+                pass
+    return setup
+
+
+class Session:
+    """The server this kernel uses and the local workers it started."""
+
+    def __init__(self, address, where, server=None, track=None, untrack=None):
+        host = address[0]
+        # The address the server listens on (what workers elsewhere are given), and the one
+        # this process connects to (loopback when the server listens on every address).
+        self.listen_address = (host, int(address[1]))
+        self.address = ("127.0.0.1" if host in ("", "*", "0.0.0.0") else "::1" if host == "::" else host,
+                        int(address[1]))
+        self.where = where               # "embedded in this kernel" / "in this process"
+        self._server = server            # an in-process _engine.Server, owned here
+        self._track = track or (lambda pid: None)
+        self._untrack = untrack or (lambda pid: None)
+        self.workers = []
+        self.remote = []                 # RemoteWorkers (treadle.remote) started from this kernel
+        self._client = None
+        self._lock = threading.RLock()
+        self._logdir = None
+        self._closed = False
+        self._said_no_workers = False
+        self._monitors = {}              # server address -> ProgressMonitor
+
+    # -- a client for the magics (not the default client: asking for status starts nothing)
+
+    def client(self):
+        # A HyperLoom client: a treadle.Client would become the default client if it came first.
+        from .loom.client import Client
+        with self._lock:
+            if self._client is None or self._client._conn is None or not self._client._conn.connected:
+                self._client = Client(self.address[0], self.address[1], output=None)
+            return self._client
+
+    def status(self):
+        return self.client().status()
+
+    # -- workers
+
+    def alive_workers(self):
+        with self._lock:
+            self.workers = [w for w in self.workers if w.alive() or self._reap(w)]
+            return list(self.workers)
+
+    def _reap(self, worker):
+        self._untrack(worker.pid)
+        return False
+
+    def start_workers(self, count, cpus=1, timeout=30.0):
+        """Starts ``count`` workers with ``cpus`` cpus each and waits until they are connected;
+        returns the new LocalWorkers."""
+        if count < 1:
+            raise ValueError("the number of workers must be at least 1")
+        if cpus < 1:
+            raise ValueError("--cpus must be at least 1")
+        program = _paths.program("treadle-worker")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("treadle was shut down in this kernel")
+            before = len(self.status()["workers"])
+            # A worker dies with the thread that started it (PR_SET_PDEATHSIG): only the main
+            # thread lives as long as the kernel.
+            on_main = threading.current_thread() is threading.main_thread()
+            started = []
+            for _ in range(count):
+                log_path = os.path.join(self._log_dir(), "worker-{}.log".format(len(self.workers) + len(started) + 1))
+                with open(log_path, "wb") as log:
+                    proc = subprocess.Popen(
+                        [program, "{}:{}".format(*self.address), "--cpus", str(cpus)],
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        start_new_session=True, preexec_fn=_child_setup(on_main))
+                self._track(proc.pid)
+                started.append(LocalWorker(proc, cpus, log_path))
+            self.workers.extend(started)
+            try:
+                self._wait_connected(before + count, started, timeout)
+            except BaseException:
+                self._stop(started)
+                raise
+            return started
+
+    def _wait_connected(self, expected, started, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            connected = len(self.status()["workers"])
+            if connected >= expected:
+                return
+            dead = [w for w in started if not w.alive()]
+            if dead:
+                w = dead[0]
+                tail = w.log_tail()
+                raise RuntimeError("treadle-worker exited with code {}{}".format(
+                    w.proc.returncode, ": " + tail if tail else ""))
+            if time.monotonic() > deadline:
+                raise TimeoutError("only {} of {} workers connected within {:.0f} s".format(
+                    connected, expected, timeout))
+            time.sleep(0.01)
+
+    def ensure_workers(self):
+        """Before the first submission: with no worker connected, starts the automatic ones
+        (``options.auto_workers``: one per core unless configured)."""
+        with self._lock:
+            if self.alive_workers() or self._closed:
+                return
+            if self.status()["workers"]:
+                return
+            count = options.auto_worker_count()
+            if not count:
+                if not self._said_no_workers:
+                    self._said_no_workers = True
+                    print("treadle: no workers are connected and auto_workers is off: tasks wait until some "
+                          "connect (%treadle workers N)")
+                return
+            self.start_workers(count, cpus=1)
+            how = "one per core" if options.auto_workers == "auto" else "auto_workers = {}".format(count)
+            print("treadle: started {} local worker{} ({}; %treadle workers N to choose)".format(
+                count, "s" if count != 1 else "", how))
+
+    def stop_workers(self):
+        """Stops the workers this kernel started, here and on other hosts; returns how many
+        there were here (``stop_remote_workers`` tells the others)."""
+        with self._lock:
+            workers, self.workers = self.workers, []
+        self.stop_remote_workers()
+        return self._stop(workers)
+
+    def stop_remote_workers(self):
+        """Stops the workers started on other hosts; returns how many there were."""
+        with self._lock:
+            remote, self.remote = self.remote, []
+        count = 0
+        for r in remote:
+            count += sum(n for _, n in r.hosts)
+            self._stop_remote(r)
+        return count
+
+    def start_remote_workers(self, hosts, cpus=1, python="/usr/bin/python3", ssh_args=()):
+        """Starts workers on other hosts over ssh (treadle.remote), connected to this kernel's
+        server; returns the RemoteWorkers."""
+        from . import remote as _remote
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("treadle was shut down in this kernel")
+            started = _remote.start_remote_workers(self.listen_address, hosts, cpus=cpus, python=python,
+                                                   ssh_args=ssh_args)
+            self.remote.append(started)
+            for p in started.processes:
+                self._track(p.pid)  # ssh leads its own process group: the kernel ends it at exit
+            return started
+
+    def _stop_remote(self, remote):
+        try:
+            remote.stop()
+        finally:
+            for p in remote.processes:
+                self._untrack(p.pid)
+
+    def monitor(self, address=None):
+        """The ProgressMonitor of the server at ``address`` (this kernel's by default)."""
+        address = tuple(address or self.address)
+        with self._lock:
+            m = self._monitors.get(address)
+            if m is None:
+                m = self._monitors[address] = ProgressMonitor(address)
+            return m
+
+    def _stop(self, workers):
+        with self._lock:
+            self.workers = [w for w in self.workers if w not in workers]
+        for w in workers:
+            if w.alive():
+                try:
+                    w.proc.terminate()
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 5
+        for w in workers:
+            try:
+                w.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(w.pid, signal.SIGKILL)  # with its executors
+                except OSError:
+                    pass
+                w.proc.wait()
+            self._untrack(w.pid)
+        return len(workers)
+
+    def _log_dir(self):
+        if self._logdir is None:
+            self._logdir = tempfile.mkdtemp(prefix="treadle-kernel-{}-".format(os.getpid()))
+        return self._logdir
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+            monitors, self._monitors = list(self._monitors.values()), {}
+        for m in monitors:
+            m.close()
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                pass
+        self.stop_workers()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._logdir is not None:
+            shutil.rmtree(self._logdir, ignore_errors=True)
+            self._logdir = None
