@@ -103,6 +103,22 @@ def bigger_one(a, b):
     return tasks.run("wc -c", stdin=data)
 
 client.submit_one(bigger_one(tasks.const("short"), tasks.const("a longer text"))).gather()"""),
+    new_markdown_cell("""## Seeing the work
+
+Labels name tasks for people: tasks whose labels share the text before the first `:` share a
+colour (HyperLoom's rule). `treadle.show` draws the task graph behind futures, its colours
+following the run live; `treadle.show_trace` draws what ran where and when, with a slider that
+replays the run. Both stay readable in a saved notebook (they carry a static picture too)."""),
+    new_code_cell("""pieces = [tasks.run(("sh", "-c", f"sleep 0.1; echo {i}")) for i in range(6)]
+for i, piece in enumerate(pieces):
+    piece.label = f"piece:{i}"
+joined = tasks.merge(pieces)
+joined.label = "join"
+joined_future = client.submit_one(joined)
+treadle.show(joined_future)"""),
+    new_code_cell("""print(joined_future.gather().decode().split())
+treadle.show(joined_future)      # the same graph, now every task done
+treadle.show_trace(client)       # the server's recent events: every run of this tour"""),
     new_code_cell("""status = client.status()
 print("tasks by state:", {k: v for k, v in status["states"].items() if v})
 for w in status["workers"]:
