@@ -458,7 +458,10 @@ def _graph(args):
         if not submissions:
             raise UsageError("%treadle graph: nothing was submitted yet; give an expression; " + usage)
         graph = _graph_widget.from_submissions(submissions)
-    _graph_widget.show(graph, expand=opts.get("--expand"))
+    try:
+        _graph_widget.show(graph, expand=opts.get("--expand"))
+    except ValueError as e:   # an --expand group the graph does not have
+        raise UsageError("%treadle graph: {}".format(_one_line(e))) from None
 
 
 def _trace(args):

@@ -150,6 +150,19 @@ def test_wrong_usage_is_one_line(kernel):
         assert err.startswith("UsageError:") and len(err.strip().splitlines()) == 1, (line, err, outputs)
 
 
+def test_what_cannot_be_drawn_says_why(kernel):
+    k = kernel
+    k.run(PLAN)
+    k.collect(SUBMIT)
+    reply, outputs, _ = k.run("%treadle graph total --expand nosuch", stop_on_error=False)
+    err = text(outputs, "stderr")
+    assert err.startswith("UsageError:") and len(err.strip().splitlines()) == 1, outputs
+    assert "no label group 'nosuch'" in err and "map" in err and "reduce" in err, err
+    reply, outputs, _ = k.run("treadle.show(42)", stop_on_error=False)
+    assert errors(outputs) and errors(outputs)[0][1] == "TypeError", outputs
+    assert "draws futures and tasks" in errors(outputs)[0][2], outputs
+
+
 @pytest.mark.timeout(180)
 def test_nbconvert_html_keeps_the_static_pictures(tmp_path):
     import nbformat

@@ -414,6 +414,9 @@ class GraphView(Widget):
         self._members = list(range(len(g)))
         if expand is not None:
             self._members = [i for i in range(len(g)) if groups[i] == expand][:AGGREGATE_ABOVE]
+            if not self._members and len(g):
+                raise ValueError("no label group {!r} in this graph; its groups: {}".format(
+                    expand, ", ".join(sorted(set(groups)))))
         self.aggregated = (len(self._members) > AGGREGATE_ABOVE) if aggregate is None else bool(aggregate)
         self._lay = None
         self._group_model = None
@@ -697,9 +700,16 @@ class LiveGraph:
 
 # -- front doors -----------------------------------------------------------------------------------
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
 def graph_view(obj, expand=None, aggregate=None):
     """The GraphView of ``obj`` with the states the server knows now."""
-    view = GraphView(collect(obj), expand=expand, aggregate=aggregate)
+    graph = collect(obj)
+    if not len(graph) and not isinstance(obj, _CONTAINERS + (TaskGraph,)) and not hasattr(obj, "futures"):
+        raise TypeError("treadle.show draws futures and tasks (or lists and dicts of them), not {}".format(
+            type(obj).__name__))
+    view = GraphView(graph, expand=expand, aggregate=aggregate)
     return view.refresh(details=True)
 
 
