@@ -876,7 +876,7 @@ def _s(n):
 class StatusReport:
     """What ``%treadle status`` shows: rich (HTML) in a notebook, a text table elsewhere."""
 
-    COLUMNS = ("worker", "name", "cpus", "free", "tasks done", "data address", "started")
+    COLUMNS = ("worker", "name", "cpus", "free", "tasks done", "cpu use", "memory", "data address", "started")
 
     def __init__(self, status, address, where, local=None):
         self.status = status
@@ -889,8 +889,12 @@ class StatusReport:
         for w in self.status.get("workers", []):
             tail = w.get("name", "").rsplit(":", 1)[-1]  # worker names are "host:pid"
             here = tail.isdigit() and int(tail) in self._local
+            # cpu and memory: the worker's last sample (every 0.5 s), its executors included
+            cpu = "{:.0f} %".format(w["cpu"]) if "cpu" in w else "-"
+            memory = "{} ({} held)".format(_bytes(w["rss"]), _bytes(w.get("store", 0))) if "rss" in w else "-"
             rows.append((str(w.get("id", "")), w.get("name", ""), str(w.get("cpus", "")), str(w.get("free_cpus", "")),
-                         str(w.get("tasks_done", "")), w.get("address", ""), "here" if here else "elsewhere"))
+                         str(w.get("tasks_done", "")), cpu, memory, w.get("address", ""),
+                         "here" if here else "elsewhere"))
         return rows
 
     def _summary(self):

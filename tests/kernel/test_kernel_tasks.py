@@ -1,6 +1,7 @@
 """Real kernels driven by jupyter_client: tasks from cells, the %treadle magics, interrupts,
 shutdown without orphans, and %load_ext treadle in Debian's ipykernel."""
 
+import re
 import time
 
 import psutil
@@ -59,6 +60,12 @@ def test_workers_magic_then_status(kernel):
     # Explicit workers mean no automatic ones on the first submission.
     reply, outputs, _ = kernel.run(TASK_CELL)
     assert "result: 49" in text(outputs) and not STARTED.search(text(outputs))
+    # Each worker's cpu use and memory, from its samples (every 0.5 s: wait for one).
+    time.sleep(0.7)
+    reply, outputs, _ = kernel.run("%treadle status")
+    [data] = results(outputs)
+    rows = [line for line in data["text/plain"].splitlines() if "tcp://" in line]
+    assert len(rows) == 2 and all(re.search(r"\d+ % +[\d.]+ MiB \(", r) for r in rows), data["text/plain"]
     reply, outputs, _ = kernel.run("%treadle workers --stop")
     assert "stopped 2 local workers" in text(outputs)
     deadline = time.monotonic() + 10
