@@ -111,6 +111,12 @@ def _kill_all(procs):
     psutil.wait_procs(procs, timeout=5)
 
 
+def end_processes(procs, grace=10.0):
+    """Gives ``procs`` (already asked to stop) ``grace`` seconds, then kills what is left."""
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    _kill_all(alive)
+
+
 def _is_executor_of(p, workers):
     # A worker starts its Python executors on its first Python task and replaces one that dies:
     # executors of a worker that was there before the test rightly stay after it.

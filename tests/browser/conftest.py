@@ -27,6 +27,8 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import end_processes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 JUPYTER_DIR = os.path.join(ROOT, "prefix", "share", "jupyter")
@@ -152,13 +154,7 @@ class NotebookServer:
                     pass
         except (OSError, urllib.error.URLError):
             pass
-        gone, alive = psutil.wait_procs(procs, timeout=timeout)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        end_processes(procs, grace=timeout)
 
     def log(self):
         try:
@@ -233,13 +229,7 @@ def _quit(driver):
         driver.quit()
     except Exception:
         pass
-    gone, alive = psutil.wait_procs(procs, timeout=10)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=5)
+    end_processes(procs, grace=10)
 
 
 @pytest.fixture
