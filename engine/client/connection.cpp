@@ -1,3 +1,4 @@
+#include "../common/clock.hpp"
 #include "connection.hpp"
 
 #include <sys/eventfd.h>
@@ -14,10 +15,6 @@
 namespace treadle {
 
 namespace {
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 constexpr int heartbeat_ms = 1000;
 constexpr int server_silence_ms = 12000;
 }  // namespace
@@ -170,8 +167,8 @@ void Connection::Impl::fail_all(const std::string& why) {
 }
 
 void Connection::Impl::io() {
-  std::int64_t next_heartbeat = now_ms() + heartbeat_ms;
-  std::int64_t server_seen = now_ms();
+  std::int64_t next_heartbeat = steady_ms() + heartbeat_ms;
+  std::int64_t server_seen = steady_ms();
   bool welcomed = false;
   auto flush_outgoing = [&] {
     std::deque<Message> batch;
@@ -196,7 +193,7 @@ void Connection::Impl::io() {
   while (true) {
     zmq::pollitem_t items[] = {{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(std::max<std::int64_t>(0, next_heartbeat - now_ms())));
+      zmq::poll(items, 2, std::chrono::milliseconds(std::max<std::int64_t>(0, next_heartbeat - steady_ms())));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       fail_all(std::string("connection failed: ") + e.what());
@@ -215,7 +212,7 @@ void Connection::Impl::io() {
       } catch (const ProtocolError&) {
         continue;
       }
-      server_seen = now_ms();
+      server_seen = steady_ms();
       if (m.op() == op::heartbeat) continue;
       if (m.op() == op::welcome) welcomed = true;
       if (m.op() == op::output || m.op() == op::settled) {
@@ -240,7 +237,7 @@ void Connection::Impl::io() {
         pending.erase(req.get<std::uint64_t>());
       }
     }
-    std::int64_t now = now_ms();
+    std::int64_t now = steady_ms();
     if (now >= next_heartbeat) {
       if (welcomed) send_message(socket, Message(json{{"op", op::heartbeat}}));
       next_heartbeat = now + heartbeat_ms;

@@ -1,3 +1,4 @@
+#include "../common/clock.hpp"
 #include "server.hpp"
 
 #include <atomic>
@@ -17,16 +18,6 @@
 
 namespace treadle {
 namespace {
-
-std::int64_t wall_clock_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 struct Peer {
   enum class Role { worker, client } role;
@@ -106,9 +97,9 @@ class ServerLoop final : public SchedulerActions {
 void ServerLoop::run(zmq::socket_t& control) {
   zmq::pollitem_t items[] = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0},
                              {static_cast<void*>(control), 0, ZMQ_POLLIN, 0}};
-  std::int64_t next_check = now_ms() + 250;
+  std::int64_t next_check = steady_ms() + 250;
   while (true) {
-    std::int64_t timeout = std::max<std::int64_t>(0, next_check - now_ms());
+    std::int64_t timeout = std::max<std::int64_t>(0, next_check - steady_ms());
     zmq::poll(items, 2, std::chrono::milliseconds(timeout));
     if (items[1].revents & ZMQ_POLLIN) break;
     // Drain what is there (bounded, so heartbeats are still checked under load), then decide.
@@ -122,23 +113,23 @@ void ServerLoop::run(zmq::socket_t& control) {
         continue;
       }
       try {
-        scheduler_.set_clock(wall_clock_us());  // ready and decision times: when the server got the news
+        scheduler_.set_clock(wall_us());  // ready and decision times: when the server got the news
         handle(routing, m);
       } catch (const std::exception& e) {
         log::warn("bad '", m.op(), "' message: ", e.what());
         reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
       }
     }
-    scheduler_.set_clock(wall_clock_us());
+    scheduler_.set_clock(wall_us());
     scheduler_.schedule();
     flush();
-    if (now_ms() >= next_check) {
-      scheduler_.set_clock(wall_clock_us());
+    if (steady_ms() >= next_check) {
+      scheduler_.set_clock(wall_us());
       check_heartbeats();
       scheduler_.collect_garbage();
       scheduler_.schedule();
       flush();
-      next_check = now_ms() + 250;
+      next_check = steady_ms() + 250;
     }
   }
 }
@@ -155,7 +146,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
     return;
   }
   Peer& peer = it->second;
-  peer.last_seen_ms = now_ms();
+  peer.last_seen_ms = steady_ms();
   if (op == op::heartbeat) {
     // Answered, so peers notice a dead server too.
     send_message(router_, Message(json{{"op", op::heartbeat}}), routing);
@@ -190,7 +181,7 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
 void ServerLoop::hello(const std::string& routing, Message& m) {
   const std::string role = m.header.at("role").get<std::string>();
   Peer peer;
-  peer.last_seen_ms = now_ms();
+  peer.last_seen_ms = steady_ms();
   peer.name = m.header.value("name", std::string("?"));
   if (role == "worker") {
     peer.role = Peer::Role::worker;
@@ -200,7 +191,7 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
     worker_routing_.push_back(routing);
     outboxes_.emplace_back();
     samples_.emplace_back();
-    trace_.record_worker(TraceEvent::Kind::worker_joined, peer.id, peer.name, wall_clock_us());
+    trace_.record_worker(TraceEvent::Kind::worker_joined, peer.id, peer.name, wall_us());
     log::info("worker ", peer.name, " joined with ", m.header["cpus"].get<int>(), " cpus at ",
               m.header["data_address"].get<std::string>());
   } else if (role == "client") {
@@ -409,7 +400,7 @@ void ServerLoop::status(const std::string& routing, Message& m) {
 // A worker's heartbeat carries a sample of its cpu and memory use.
 void ServerLoop::sample(Peer& peer, Message& m) {
   WorkerSample s;
-  s.at_us = m.header.value("t", wall_clock_us());
+  s.at_us = m.header.value("t", wall_us());
   s.cpu_percent = m.header.value("cpu", 0.0);
   s.rss = m.header.value("rss", std::uint64_t{0});
   s.store = m.header.value("store", std::uint64_t{0});
@@ -498,7 +489,7 @@ void ServerLoop::reply_error(const std::string& routing, const json& req, const 
 }
 
 void ServerLoop::check_heartbeats() {
-  std::int64_t now = now_ms();
+  std::int64_t now = steady_ms();
   std::vector<std::pair<std::string, const char*>> gone;
   for (auto& [routing, peer] : peers_) {
     int limit = peer.role == Peer::Role::worker ? options_.worker_timeout_ms : options_.client_timeout_ms;
@@ -513,7 +504,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
   Peer peer = it->second;
   peers_.erase(it);
   if (peer.role == Peer::Role::worker) {
-    trace_.record_worker(TraceEvent::Kind::worker_lost, peer.id, peer.name + " (" + reason + ")", wall_clock_us());
+    trace_.record_worker(TraceEvent::Kind::worker_lost, peer.id, peer.name + " (" + reason + ")", wall_us());
     scheduler_.remove_worker(peer.id, reason);
     outboxes_[peer.id] = Outbox{};
     // Fetches it was uploading: wait for the recomputed data and ask again.

@@ -1,3 +1,4 @@
+#include "../common/clock.hpp"
 #include "executor_pool.hpp"
 
 #include <fcntl.h>
@@ -24,11 +25,6 @@ namespace treadle {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::int64_t wall_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 void write_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {

@@ -1,3 +1,4 @@
+#include "../common/clock.hpp"
 #include "worker.hpp"
 
 #include <arpa/inet.h>
@@ -28,15 +29,6 @@ namespace treadle {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::int64_t wall_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-std::int64_t steady_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 // The local address that routes to `host`: what other workers should use to reach us.
 std::string address_towards(const std::string& host) {
