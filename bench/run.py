@@ -30,6 +30,15 @@ PY = "/usr/bin/python3"  # Debian's interpreter: treadle's module and the peers 
 # metric: the key of the child's result compared with the target and the peers;
 # lower: whether lower is better; hyperloom: HyperLoom's figure from peers.md in the same unit.
 
+# What the three 10k-Python-task workloads (6a-6c) share.
+_PY10K = {"group": "python", "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
+          "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)", "scale": 10_000, "timeout": 180}
+_PY10K_PEERS = {
+    "peers": {"dask": {"scale": 10_000, "timeout": 300}, "ipp": {"scale": 2_000, "timeout": 300},
+              "ppe": {"scale": 10_000, "timeout": 180}},
+    "peer_text": {"dask": "1.6-2 ms/task (0.47 ms with saturation inf)", "ipp": "3.1 ms/task",
+                  "ppe": "118 us/task"}}
+
 WORKLOADS = [
     {"name": "const10k", "no": "1", "title": "10k independent const, gathered",
      "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 10,
@@ -63,29 +72,13 @@ WORKLOADS = [
      "scale": 100_000_000, "timeout": 240, "peers": {}},
     # Python functions as tasks (executors; docs/python-tasks.md). Peers: the same functions,
     # each system's own way (see bench/README.md); ppe = concurrent.futures.ProcessPoolExecutor(2).
-    {"name": "py10k_loom", "no": "6a", "group": "python",
+    {**_PY10K, "name": "py10k_loom", "no": "6a",
      "title": "10k tiny Python tasks, HyperLoom API (py_task, array_make)",
-     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
-     "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)",
-     "scale": 10_000, "timeout": 180, "peers": {}, "peers_from": "py10k"},
-    {"name": "py10k", "no": "6b", "group": "python",
-     "title": "10k tiny Python tasks, native: [square(i) ...] + gather",
-     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
-     "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)",
-     "scale": 10_000, "timeout": 180,
-     "peers": {"dask": {"scale": 10_000, "timeout": 300}, "ipp": {"scale": 2_000, "timeout": 300},
-               "ppe": {"scale": 10_000, "timeout": 180}},
-     "peer_text": {"dask": "1.6-2 ms/task (0.47 ms with saturation inf)", "ipp": "3.1 ms/task",
-                   "ppe": "118 us/task"}},
-    {"name": "py10k_map", "no": "6c", "group": "python",
-     "title": "10k tiny Python tasks, native client.map",
-     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": 40,
-     "hyperloom": 124.0, "hyperloom_text": "124 us/task (py_task, 1.24 s)",
-     "scale": 10_000, "timeout": 180,
-     "peers": {"dask": {"scale": 10_000, "timeout": 300}, "ipp": {"scale": 2_000, "timeout": 300},
-               "ppe": {"scale": 10_000, "timeout": 180}},
-     "peer_text": {"dask": "1.6-2 ms/task (0.47 ms with saturation inf)", "ipp": "3.1 ms/task",
-                   "ppe": "118 us/task"}},
+     "peers": {}, "peers_from": "py10k"},
+    {**_PY10K, **_PY10K_PEERS, "name": "py10k", "no": "6b",
+     "title": "10k tiny Python tasks, native: [square(i) ...] + gather"},
+    {**_PY10K, **_PY10K_PEERS, "name": "py10k_map", "no": "6c",
+     "title": "10k tiny Python tasks, native client.map"},
     {"name": "sleep1k", "no": "7", "group": "python",
      "title": "1,000 x 10 ms sleep tasks: parallel efficiency",
      "metric": "efficiency_pct", "unit": "%", "lower": False, "target": 97,
