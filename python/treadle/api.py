@@ -20,14 +20,12 @@ import contextlib
 import itertools
 import os
 import threading
-import weakref
 
-from . import _engine, client_hooks
+from . import client_hooks
 from .future import Future, TaskError
 from .loom.client import Client as LoomClient
 from .loom.client import tasks as _tasks
 from .loom.client.errors import LoomException, TaskFailed
-from .loom.client.future import Future as LoomFuture
 from .loom.client.task import Task
 from .task_runtime import Ref, dumps
 

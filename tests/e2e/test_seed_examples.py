@@ -6,14 +6,13 @@ of the guide ("task1 = ...", "/path/program1") are filled with small real progra
 Python tasks (py_task, py_call, py_value) and dslice/dget are not covered here.
 """
 
-import os
 import textwrap
 import time
 
 import pytest
 
-from tests.conftest import TAG, run_script, tasks_done
-from treadle.loom.client import Client, Future, Task, TaskFailed, tasks
+from tests.conftest import run_script, tasks_done
+from treadle.loom.client import Future, Task, TaskFailed, tasks
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import TAG, assert_serving, python_program, tagged_processes, wait_until, _kill_all
+from tests.conftest import assert_serving, python_program, tagged_processes, wait_until, _kill_all
 from treadle.loom.client import Client, TaskFailed, tasks
 
 

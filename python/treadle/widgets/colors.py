@@ -7,8 +7,6 @@ trace of one run agree, and the first groups get well-separated colours."""
 import threading
 import zlib
 
-from ..trace import label_group  # noqa: F401 (the rule lives there, shared with the report)
-
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#86bcb6", "#d37295", "#a0cbe8", "#8cd17d", "#f1ce63", "#bab0ac", "#79706e"]
 NO_GROUP = "#9aa0a6"   # tasks without a label

@@ -21,7 +21,8 @@ import time
 from . import layout as _layout
 from . import lineage, states as _states
 from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
-from .colors import group_color, label_group
+from ..trace import label_group
+from .colors import group_color
 
 AGGREGATE_ABOVE = 2000      # tasks drawn one by one at most; above, one node per label group
 TEXT_NODES = 300            # up to this many nodes, labels are written inside them
