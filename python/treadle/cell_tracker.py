@@ -13,6 +13,7 @@ import weakref
 from . import client_hooks
 from .cell_publisher import cell_publisher
 from .kernel_options import options
+from .widgets import lineage
 from .widgets.progress import Progress
 
 
@@ -134,8 +135,7 @@ class WaitProgress:
             n = len(self.futures)
             progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher)
             progress.started = self._began   # the rate counts from the start of the wait
-            host, port = self.futures[0].client.address
-            address = ("127.0.0.1" if host == "localhost" else host, int(port))
+            address = lineage.server_key(self.futures[0].client.address)
             try:
                 progress.publish()
                 _kernel_session().monitor(address).track(progress, [(f.task_id, f) for f in self.futures])

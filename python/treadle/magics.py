@@ -671,6 +671,7 @@ def _submit(args, cell):
 
     from . import kernel_support
     from .loom.client.errors import LoomException
+    from .widgets import lineage
     shell = get_ipython()
     usage = _usage("submit")
     opts, positional = _parse(args, {"--name": "str", "--wait": "flag", "--no-wait": "flag", "--client": "str"},
@@ -742,11 +743,11 @@ def _submit(args, cell):
     follow = {}
     for f in natives:
         if not f._has_value and f._loom is not None:
-            follow.setdefault(_server_of(f._client.address), []).append((f._loom.task_id, f._loom))
+            follow.setdefault(lineage.server_key(f._client.address), []).append((f._loom.task_id, f._loom))
     for f in looms:
-        follow.setdefault(_server_of(f.client.address), []).append((f.task_id, f))
+        follow.setdefault(lineage.server_key(f.client.address), []).append((f.task_id, f))
     s = _session()
-    plan_server = _server_of(loom_client.address) if plan else None
+    plan_server = lineage.server_key(loom_client.address) if plan else None
     for address, futures in follow.items():
         try:
             s.monitor(address).track(progress, futures, more if address == plan_server else ())
@@ -764,11 +765,6 @@ def _submit(args, cell):
                 ns[k] = v
         return graph.get(None)
     return submission.wait()
-
-
-def _server_of(address):
-    host, port = address
-    return ("127.0.0.1" if host == "localhost" else host, int(port))
 
 
 def _loom_client(chosen, looms):
