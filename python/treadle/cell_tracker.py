@@ -117,18 +117,17 @@ class WaitProgress:
         self.cell = cell
         self.futures = futures
         self.progress = None
+        self.due = None
         self._lock = threading.Lock()
         self._ended = False
-        self._timer = None
 
     def __enter__(self):
         self._began = time.monotonic()
-        self._timer = threading.Timer(self.AFTER, self._show)
-        self._timer.daemon = True
-        self._timer.start()
+        self.due = self._began + self.AFTER
+        _wait_watcher.add(self)
         return self
 
-    def _show(self):
+    def show(self):
         with self._lock:
             if self._ended:
                 return
@@ -145,9 +144,9 @@ class WaitProgress:
             self.progress = progress
 
     def __exit__(self, etype, error, tb):
+        _wait_watcher.remove(self)
         with self._lock:
             self._ended = True
-            self._timer.cancel()
             progress = self.progress
         if progress is not None:
             if etype is None:
@@ -159,6 +158,49 @@ class WaitProgress:
             else:
                 progress.complete(failed=True)
         return False
+
+
+class _WaitWatcher:
+    """One thread shows the lines of every wait that lasts: a timer thread per wait would cost
+    ~140 µs, paid by each result() of a loop over futures. Waits begin on the main thread, so
+    they come in the order they are due."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._waits = []
+        self._thread = None
+
+    def add(self, wait):
+        with self._cond:
+            self._waits.append(wait)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="treadle-waits", daemon=True)
+                self._thread.start()
+            if len(self._waits) == 1:
+                self._cond.notify()
+
+    def remove(self, wait):
+        with self._cond:
+            for i in range(len(self._waits) - 1, -1, -1):   # most often the last one
+                if self._waits[i] is wait:
+                    del self._waits[i]
+                    break
+
+    def _run(self):
+        while True:
+            with self._cond:
+                if not self._waits:
+                    self._cond.wait()
+                    continue
+                left = self._waits[0].due - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                wait = self._waits.pop(0)
+            wait.show()
+
+
+_wait_watcher = _WaitWatcher()
 
 
 class CellTracker(client_hooks.ClientListener):
