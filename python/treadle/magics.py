@@ -665,6 +665,9 @@ class Submission:
         return "<treadle submission {}>".format(state)
 
 
+_PLAN_PROGRESS_LIMIT = 200_000   # tasks of a plan a progress line follows one by one
+
+
 def _submit(args, cell):
     from IPython import get_ipython
     from IPython.core.error import UsageError
@@ -733,7 +736,10 @@ def _submit(args, cell):
     publisher = cell_record.publisher if cell_record is not None else None
     done = sum(1 for f in natives if f._has_value)
     roots = {f.task_id for f in looms}
-    more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if plan else []
+    # Every task of the plan counts, up to a size whose ids are cheap to watch one by one;
+    # bigger plans count their named results.
+    counted = plan is not None and plan[1] <= _PLAN_PROGRESS_LIMIT
+    more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if counted else []
     progress = kernel_support.Progress(name or "submit", len(natives) + len(looms) + len(more), done=done,
                                        publisher=publisher)
     progress.started = began   # the rate counts from the submission
@@ -747,7 +753,7 @@ def _submit(args, cell):
     for f in looms:
         follow.setdefault(lineage.server_key(f.client.address), []).append((f.task_id, f))
     s = _session()
-    plan_server = lineage.server_key(loom_client.address) if plan else None
+    plan_server = lineage.server_key(loom_client.address) if counted else None
     for address, futures in follow.items():
         try:
             s.monitor(address).track(progress, futures, more if address == plan_server else ())
