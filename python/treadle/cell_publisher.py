@@ -2,6 +2,9 @@
 threads of their own, also after the cell finished, and must land in the cell that started them.
 """
 
+import threading
+
+
 class CellPublisher:
     """Sends IOPub messages (display_data, update_display_data, stream, ...) attached to the
     cell that was running when it was made, from any thread, also after that cell finished.
@@ -17,6 +20,15 @@ class CellPublisher:
         self._send(msg_type, content, self.parent)
 
     def display(self, data, metadata=None, display_id=None, update=False):
+        if update and display_id and threading.current_thread() is threading.main_thread():
+            # On the main thread, during a cell, the cell's own path keeps the update ahead of
+            # the cell's end: the other threads' channel may deliver after the kernel says idle.
+            try:
+                from IPython.display import update_display
+                update_display(data, raw=True, display_id=display_id, metadata=metadata)
+                return
+            except Exception:
+                pass
         transient = {"display_id": display_id} if display_id else {}
         self.publish("update_display_data" if update else "display_data",
                      {"data": data, "metadata": metadata or {}, "transient": transient})

@@ -154,23 +154,11 @@ class Progress:
             self._last_shown = now
             self._shown_state = self.state
             bundle = self.bundle()
-        if threading.current_thread() is threading.main_thread() and self._update_in_cell(bundle):
-            # The cell's own path keeps this update ahead of the cell's end (another thread's
-            # channel may deliver after the kernel says idle); the monitor echoes the final one.
-            return
         if self.publisher is not None:
             try:
                 self.publisher.display(bundle, display_id=self.display_id, update=True)
             except Exception:
                 pass
-
-    def _update_in_cell(self, bundle):
-        try:
-            from IPython.display import update_display
-            update_display(bundle, raw=True, display_id=self.display_id)
-            return True
-        except Exception:
-            return False
 
     def echo_final(self):
         """Sends the final line once more from the monitor's thread: what a thread publishes
