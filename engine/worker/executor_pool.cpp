@@ -388,7 +388,6 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     r.end_us = wall_us();
     if (op == "failed") {
       r.error = header.value("error", std::string("the Python task failed"));
-      e.cached.clear();  // the executor cleared its cache too
     } else {
       const json& desc = header.at("result");
       std::function<DataPtr(const json&)> build = [&](const json& d) -> DataPtr {

@@ -25,9 +25,10 @@ _CACHE_LIMIT = 512
 class ObjectCache:
     """Unpickled PyObj values by producer id.
 
-    The worker mirrors this cache to know what it need not send again, so both follow the
-    same simple rule: when full, start afresh; after a failed task, start afresh (a failure
-    may have left some inputs undecoded)."""
+    The worker mirrors this cache to know what it need not send again, so both follow one
+    rule: every keyed object sent is put, in the order sent; when full, start afresh. Nothing
+    else clears it: with two tasks in flight, the next task was described against the cache
+    before this one ended, so a task's failure must not change what the cache holds."""
 
     def __init__(self, limit=_CACHE_LIMIT):
         self._items = {}
@@ -110,12 +111,20 @@ class Executor:
         if kind == "file":
             return InputWrapper(kind, path=desc["path"], size=desc["size"])
         if kind == "pyobj":
-            key = desc["key"]
-            cached = self.cache.get(key) if key is not None else None
-            if cached is None:
-                cached = (pickle.loads(blobs[desc["b"]]),)
+            key, blob = desc["key"], desc["b"]
+            if blob < 0:  # the worker knows this executor has it
+                cached = self.cache.get(key)
+                if cached is None:
+                    raise RuntimeError("treadle internal error: object of task {} is not in the executor's cache".format(key))
+            else:
+                try:
+                    cached = (pickle.loads(blobs[blob]), None)
+                except Exception as error:  # cached too: later tasks using it fail the same way
+                    cached = (None, error)
                 if key is not None:
                     self.cache.put(key, cached)
+            if cached[1] is not None:
+                raise cached[1]
             return InputWrapper(kind, obj=cached[0], size=desc["size"])
         if kind == "array":
             return InputWrapper(kind, items=[self.decode(d, blobs) for d in desc["items"]])
@@ -124,9 +133,22 @@ class Executor:
             return InputWrapper(kind, base=base, bounds=desc["bounds"])
         raise ValueError("unknown input kind {!r}".format(kind))
 
+    def decode_all(self, descs, blobs):
+        """Decodes every input, even after one fails, so that each object the worker sent is
+        cached as the worker assumes; then raises the first failure."""
+        inputs, first_error = [], None
+        for desc in descs:
+            try:
+                inputs.append(self.decode(desc, blobs))
+            except Exception as error:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+        return inputs
+
     def run_task(self, header, blobs):
         task_id = header["id"]
-        inputs = [self.decode(d, blobs) for d in header["inputs"]]
+        inputs = self.decode_all(header["inputs"], blobs)
         for i, wrapper in enumerate(inputs):
             wrapper.position = i  # a returned Task may use the task's own inputs
         config = pickle.loads(blobs[header["config"]])
@@ -164,7 +186,6 @@ class Executor:
             except BaseException as error:  # noqa: B902 - report everything, even SystemExit
                 if isinstance(error, KeyboardInterrupt):
                     raise
-                self.cache.clear()
                 _flush_output()
                 _pipe.write_message(self.replies, {"op": "failed", "id": task_id, "error": _describe(error)})
                 self.task_id = None
