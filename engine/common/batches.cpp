@@ -61,11 +61,12 @@ Message FinishedBatch::encode() && {
   m.frames.push_back(frame_of(transfer_sizes));
   m.frames.push_back(frame_of(transfer_start_us));
   m.frames.push_back(frame_of(transfer_end_us));
+  m.frames.push_back(frame_of(aliased));
   return m;
 }
 
 FinishedBatch FinishedBatch::decode(Message& m) {
-  if (m.frames.size() != 12) throw ProtocolError("finished needs 12 frames");
+  if (m.frames.size() != 13) throw ProtocolError("finished needs 13 frames");
   FinishedBatch b;
   b.ids = column_of<TaskId>(m.frames[0]);
   b.sizes = column_of<std::uint64_t>(m.frames[1]);
@@ -79,6 +80,7 @@ FinishedBatch FinishedBatch::decode(Message& m) {
   b.transfer_sizes = column_of<std::uint64_t>(m.frames[9]);
   b.transfer_start_us = column_of<std::int64_t>(m.frames[10]);
   b.transfer_end_us = column_of<std::int64_t>(m.frames[11]);
+  b.aliased = column_of<TaskId>(m.frames[12]);
   try {
     b.transfer_peers = m.header.value("transfer_peers", std::vector<std::string>{});
   } catch (const json::exception& e) {

@@ -38,6 +38,7 @@ struct FinishedBatch {
   std::vector<std::uint32_t> lanes;    // where it ran: 0 the event loop, 1 a thread, 2 + i executor i
   std::vector<TaskId> started;         // tasks that began on a thread (light inline ones don't say)
   std::vector<TaskId> replicas;        // objects this worker fetched and now also holds
+  std::vector<TaskId> aliased;         // redirected tasks whose result it now holds (under both names)
   // Those fetches, for traces: from which peer (index into transfer_peers), how big, when.
   std::vector<std::string> transfer_peers;
   std::vector<std::uint32_t> transfer_from;
@@ -45,7 +46,7 @@ struct FinishedBatch {
   std::vector<std::int64_t> transfer_start_us;
   std::vector<std::int64_t> transfer_end_us;
 
-  bool empty() const { return ids.empty() && started.empty() && replicas.empty(); }
+  bool empty() const { return ids.empty() && started.empty() && replicas.empty() && aliased.empty(); }
   Message encode() &&;
   static FinishedBatch decode(Message& message);
 };

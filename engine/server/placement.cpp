@@ -240,6 +240,7 @@ void Scheduler::schedule() {
     ReadyKey key = light_ready_.top();
     light_ready_.pop();
     TaskId id = key.second;
+    if (!tasks_.live(id)) continue;  // a stale entry whose plan was freed meanwhile
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;  // stale entry
     Choice choice = choose_worker(id, t);
@@ -256,6 +257,7 @@ void Scheduler::schedule() {
     ReadyKey key = cpu_ready_.top();
     cpu_ready_.pop();
     TaskId id = key.second;
+    if (!tasks_.live(id)) continue;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;
     Choice choice = choose_worker(id, t);

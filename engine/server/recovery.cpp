@@ -142,13 +142,11 @@ void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
   TaskRecord& t = tasks_[id];
   if (t.state != TaskState::waiting) return;
   std::uint32_t missing = 0;
-  TaskId failed_origin = 0;
-  bool input_failed = false;
+  std::optional<TaskId> failed_input;
   for_each_input_of(t, [&](TaskId in) {
     const TaskRecord& input = tasks_[in];
     if (input.state == TaskState::failed) {
-      input_failed = true;
-      failed_origin = failure(in)->origin;
+      failed_input = in;
     } else if (!has_data(input)) {
       ++missing;
     }
@@ -156,7 +154,7 @@ void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
   t.unfinished_inputs = missing;
   // Recomputed after an input failed (e.g. that input's own recomputation): it can never
   // run, so it fails as that input's dependents did.
-  if (input_failed) fail_with(id, *failure(failed_origin));
+  if (failed_input) fail_with(id, as_dependent_of(*failed_input));
   else if (missing == 0) transition(id, TaskState::ready, reason);
 }
 

@@ -9,6 +9,7 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   TaskRecord& t = tasks_[id];
   if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) return;
   if (plan.keep.size() != 1) throw PlanError("a redirect plan must have exactly one result");
+  if (plan.keep.front() >= plan.type_of.size()) throw PlanError("a redirect plan's result is not one of its tasks");
   std::vector<TaskId> own_inputs;
   for_each_input_of(t, [&](TaskId in) { own_inputs.push_back(in); });
   for (auto& ref : plan.inputs) {
@@ -30,21 +31,62 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   (void)task;
   transition(id, TaskState::redirected, "returned a task: the plan runs in its place");
   // The root may be done already (it can be one of the task's own, finished inputs).
-  if (tasks_[root].state == TaskState::finished) transition(id, TaskState::finished, "the plan it returned finished");
-  else if (tasks_[root].state == TaskState::failed) fail_with(id, Failure{failure(root)->origin, failure(root)->message});
+  if (tasks_[root].state == TaskState::finished) request_alias(id);
+  else if (tasks_[root].state == TaskState::failed) fail_with(id, as_dependent_of(root));
 }
 
-void Scheduler::to_redirected(TaskId, TaskRecord& t) {
+void Scheduler::to_redirected(TaskId id, TaskRecord& t) {
+  WorkerId where = t.worker;
   unassign(t);  // the worker is done with it: its cpus are free
+  unchain_consumers(id, where);
+}
+
+// Consumers chained behind a redirected task wait on its worker for a result that will not be
+// made there: the returned plan may finish on any worker. They (and the tasks chained behind
+// them in turn) go back to waiting and are placed again once the plan's result exists.
+void Scheduler::unchain_consumers(TaskId first, WorkerId worker) {
+  std::vector<TaskId> work{first}, unchained;
+  while (!work.empty()) {
+    TaskId id = work.back();
+    work.pop_back();
+    for_each_consumer(tasks_[id], id, [&](TaskId c) {
+      const TaskRecord& consumer = tasks_[c];
+      // An input is unfinished, so an assigned consumer can only be one chained behind it.
+      if (consumer.state != TaskState::assigned || consumer.worker != worker) return;
+      transition(c, TaskState::waiting, "its input was redirected: placed again when the input's plan finishes");
+      unchained.push_back(c);
+      work.push_back(c);
+    });
+  }
+  for (TaskId c : unchained) make_ready_or_wait(c, "inputs finished");
+}
+
+// The plan's root finished: the workers holding it are asked to hold it under the task's id
+// too. The task finishes when the first says it does (alias_held), not before: until then a
+// consumer sent to fetch it from there could arrive first and find nothing.
+void Scheduler::request_alias(TaskId id) {
+  TaskId root = redirect_target_.at(id);
+  for (WorkerId w : tasks_[root].locations) actions_.alias(w, root, id);
+}
+
+void Scheduler::alias_held(WorkerId worker, TaskId id) {
+  if (!exists(id) || worker >= workers_.size() || !workers_[worker]->alive) return;
+  TaskRecord& t = tasks_[id];
+  if (t.state == TaskState::finished) return data_replicated(worker, id);
+  auto target = redirect_target_.find(id);
+  if (t.state != TaskState::redirected || target == redirect_target_.end() ||
+      tasks_[target->second].state != TaskState::finished) {
+    actions_.free_data(worker, id);  // released or failed meanwhile
+    return;
+  }
+  t.locations.assign(1, worker);
+  transition(id, TaskState::finished, "the plan it returned finished");
 }
 
 void Scheduler::redirect_finished(TaskId id, TaskRecord& t) {
-  TaskId root = redirect_target_.at(id);
-  const TaskRecord& r = tasks_[root];
-  t.locations = r.locations;
+  const TaskRecord& r = tasks_[redirect_target_.at(id)];
   t.size = r.size;
   t.length = r.length;
-  for (WorkerId w : t.locations) actions_.alias(w, root, id);
   finished_effects(id, t);
   drop_redirect_target(id);
 }
@@ -54,6 +96,16 @@ void Scheduler::drop_redirect_target(TaskId id) {
   if (it == redirect_target_.end()) return;
   TaskId root = it->second;
   redirect_target_.erase(it);
+  // It no longer consumes the root: its plan may be freed before the root's.
+  auto consumers = extra_consumers_.find(root);
+  if (consumers != extra_consumers_.end()) {
+    auto& v = consumers->second;
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+    if (v.empty()) {
+      extra_consumers_.erase(consumers);
+      tasks_[root].has_extra_consumers = false;
+    }
+  }
   drop_hold(root);
 }
 

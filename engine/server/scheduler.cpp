@@ -88,6 +88,9 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
         ++consumer_counts[j];
       } else {
         if (ref >= base) throw PlanError("input task " + std::to_string(ref) + " does not exist");
+        // Its plan was freed: it was released (or failed) and unheld long ago.
+        if (!tasks_.live(ref))
+          throw PlanError("input task " + std::to_string(ref) + " was released and cannot be used any more");
         const TaskRecord& old = tasks_[ref];
         if (old.state == TaskState::released && old.holds == 0)
           throw PlanError("input " + describe(ref) + " was released and cannot be used any more");
@@ -152,19 +155,18 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   for (std::size_t i = 0; i < n; ++i) {
     TaskId id = base + i;
     TaskRecord& t = tasks_[id];
-    const Failure* failed_input = nullptr;
+    std::optional<TaskId> failed_input;
     for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in) {
       const TaskRecord& input = tasks_[*in];
       if (input.state == TaskState::failed) {
-        failed_input = failure(*in);
+        failed_input = *in;
       } else if (input.state != TaskState::finished) {
         ++t.unfinished_inputs;
       }
     }
     if (t.state != TaskState::waiting) continue;  // failed by an earlier input in this loop
     if (failed_input) {
-      // Fail as a dependent of the origin does at run time: fail_with names the origin once.
-      fail_with(id, *failure(failed_input->origin));
+      fail_with(id, as_dependent_of(*failed_input));  // as a dependent of the origin does at run time
     } else if (t.unfinished_inputs == 0) {
       transition(id, TaskState::ready, "submitted with inputs finished");
     }
@@ -227,14 +229,15 @@ void Scheduler::drop_hold(TaskId id) {
 void Scheduler::fail_with(TaskId id, Failure failure) {
   // Dependents fail with a message naming the task that really failed. A work list, not
   // recursion: a failing chain can be very long.
-  const std::string for_dependents = "input " + describe(failure.origin) + " failed: " + failure.message;
+  const std::string for_dependents =
+      failure.origin == id ? "input " + describe(id) + " failed: " + failure.message : failure.message;
   std::vector<TaskId> work{id};
   while (!work.empty()) {
     TaskId next = work.back();
     work.pop_back();
     TaskRecord& t = tasks_[next];
     if (t.state == TaskState::finished || t.state == TaskState::failed || t.state == TaskState::released) continue;
-    failures_[next] = next == failure.origin ? failure : Failure{failure.origin, for_dependents};
+    failures_[next] = next == id ? failure : Failure{failure.origin, for_dependents};
     transition(next, TaskState::failed, next == failure.origin ? "it failed" : "an input failed");
     for_each_consumer(t, next, [&](TaskId c) { work.push_back(c); });
   }
@@ -344,6 +347,14 @@ Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
 }
 
 const std::string& Scheduler::label(TaskId id) const { return tasks_.plans()[tasks_[id].plan]->label(tasks_[id].local); }
+
+// What a consumer of the failed task `input` fails with. Taken from the input's own record:
+// the origin may be in a plan freed long ago.
+Failure Scheduler::as_dependent_of(TaskId input) const {
+  const Failure& f = failures_.at(input);
+  if (f.origin == input) return {input, "input " + describe(input) + " failed: " + f.message};
+  return f;  // a dependent's message already names its origin
+}
 
 const Failure* Scheduler::failure(TaskId id) const {
   auto it = failures_.find(id);

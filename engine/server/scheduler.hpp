@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,9 @@ class Scheduler {
                      std::int64_t duration_us = -1);
   void task_failed(WorkerId worker, TaskId task, const std::string& message);
   void data_replicated(WorkerId worker, TaskId task);
+  // `worker` now holds a redirected task's result under the task's own id (it was asked to
+  // with SchedulerActions::alias): the task finishes there.
+  void alias_held(WorkerId worker, TaskId task);
   // A Python task returned a Task: `plan` (whose inputs may name the task's own inputs with
   // redirect_input_bit | position) runs in its place. Throws PlanError if the plan is bad.
   void redirect(WorkerId worker, TaskId task, PlanRequest&& plan);
@@ -92,6 +96,11 @@ class Scheduler {
   const std::vector<std::unique_ptr<WorkerInfo>>& workers() const { return workers_; }
   std::size_t alive_workers() const { return alive_workers_; }
   std::vector<TransitionEntry> story(TaskId id) const { return log_.story(id); }
+  // The root of the plan a redirected task returned, while the task waits for it.
+  std::optional<TaskId> redirect_target(TaskId id) const {
+    auto it = redirect_target_.find(id);
+    return it == redirect_target_.end() ? std::nullopt : std::optional<TaskId>(it->second);
+  }
   std::uint64_t count(TaskState state) const { return counts_[static_cast<int>(state)]; }
   std::size_t task_count() const { return tasks_.next_id(); }
   std::size_t live_plans() const;
@@ -114,9 +123,11 @@ class Scheduler {
   void finished_to_released(TaskId, TaskRecord&);
   void unfinished_to_released(TaskId, TaskRecord&);
   void to_redirected(TaskId, TaskRecord&);
+  void unchain_consumers(TaskId first, WorkerId worker);
   void redirect_finished(TaskId, TaskRecord&);
   void finished_effects(TaskId, TaskRecord&);
   void drop_redirect_target(TaskId id);
+  void request_alias(TaskId id);
   void back_to_waiting(TaskId, TaskRecord&);
   static const std::map<std::pair<TaskState, TaskState>, TransitionFn>& table();
 
@@ -136,7 +147,10 @@ class Scheduler {
   void unassign(TaskRecord& t);
   void drop_hold(TaskId id);
   void add_hold(TaskId id);
+  // Fails `id` (with its own failure when failure.origin == id, else with a dependent's) and
+  // everything that depends on it.
   void fail_with(TaskId id, Failure failure);
+  Failure as_dependent_of(TaskId failed_input) const;
   void make_ready_or_wait(TaskId id, const char* reason);
   void push_ready(TaskId id);
 

@@ -288,12 +288,14 @@ void ServerLoop::kept_failed(TaskId task) {
 void ServerLoop::send_failure(const std::string& client, std::uint64_t req, TaskId task) {
   const Failure* f = scheduler_.failure(task);
   TaskId origin = f ? f->origin : task;
+  // The origin's plan may be freed already (a failure of long ago): its dependent still tells.
+  const bool known = scheduler_.exists(origin);
   json h{{"op", op::failed},
          {"req", req},
          {"task", task},
          {"origin", origin},
-         {"label", scheduler_.label(origin)},
-         {"type", scheduler_.type_name(scheduler_.task(origin).type)},
+         {"label", known ? scheduler_.label(origin) : std::string()},
+         {"type", known ? scheduler_.type_name(scheduler_.task(origin).type) : std::string()},
          {"message", f ? f->message : std::string("failed")}};
   send_message(router_, Message(std::move(h)), client);
 }
@@ -445,6 +447,7 @@ void ServerLoop::finished(Peer& peer, Message& m) {
   for (std::size_t i = 0; i < b.ids.size(); ++i)
     scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i]);
   for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
+  for (TaskId id : b.aliased) scheduler_.alias_held(peer.id, id);
 }
 
 void ServerLoop::record_finished(WorkerId worker, const FinishedBatch& b) {

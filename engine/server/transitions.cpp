@@ -99,7 +99,7 @@ void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
   for_each_consumer(t, id, [&](TaskId c) {
     TaskRecord& consumer = tasks_[c];
     if (consumer.state == TaskState::redirected && redirect_target_.count(c) && redirect_target_[c] == id) {
-      transition(c, TaskState::finished, "the plan it returned finished");
+      request_alias(c);
     } else if (consumer.state == TaskState::waiting || consumer.state == TaskState::assigned) {
       if (consumer.unfinished_inputs > 0 && --consumer.unfinished_inputs == 0 &&
           consumer.state == TaskState::waiting)

@@ -377,6 +377,7 @@ void Worker::Impl::on_server_message(Message& m) {
       TaskId from = pair.at(0), to = pair.at(1);
       if (DataPtr d = store->find(from)) {
         store->put(to, d);
+        report.aliased.push_back(to);  // only now may the server send others here for it
         arrived(to);
       }
     }

@@ -84,7 +84,7 @@ class PlanBuilder {
 // are collected separately: the server could not deliver them.
 class RecordingActions : public SchedulerActions {
  public:
-  enum class Kind { assign, cancel, free_data, kept_finished, kept_failed };
+  enum class Kind { assign, cancel, free_data, kept_finished, kept_failed, alias };
   struct Action {
     Kind kind;
     WorkerId worker;  // no_worker for kept_*
@@ -98,6 +98,8 @@ class RecordingActions : public SchedulerActions {
   void assign(WorkerId w, TaskId t) override { record(Kind::assign, w, t); }
   void cancel(WorkerId w, TaskId t) override { record(Kind::cancel, w, t); }
   void free_data(WorkerId w, TaskId t) override { record(Kind::free_data, w, t); }
+  // Recorded with the redirected task (`to`): the worker answers with alias_held(w, to).
+  void alias(WorkerId w, TaskId, TaskId to) override { record(Kind::alias, w, to); }
   void kept_finished(TaskId t) override { record(Kind::kept_finished, no_worker, t); }
   void kept_failed(TaskId t) override { record(Kind::kept_failed, no_worker, t); }
 
@@ -145,23 +147,35 @@ inline std::string invariant_violation(const Scheduler& s) {
     return s.task(id).state == TaskState::finished && !s.task(id).locations.empty();
   };
   for (TaskId id = 0; id < n; ++id) {
+    if (!s.exists(id)) continue;  // its plan was freed (collect_garbage)
     const TaskRecord& t = s.task(id);
     ++by_state[static_cast<int>(t.state)];
     expected_holds[id] += t.keeps;
-    if (unfinished(t.state)) s.for_each_input(id, [&](TaskId in) { ++expected_holds[in]; });
+    // A redirected task still holds its inputs, and the root of the plan it returned.
+    if (unfinished(t.state) || t.state == TaskState::redirected)
+      s.for_each_input(id, [&](TaskId in) { ++expected_holds[in]; });
+    if (auto root = s.redirect_target(id)) {
+      if (t.state != TaskState::redirected) return "task " + std::to_string(id) + " has a redirect target but is not redirected";
+      ++expected_holds[*root];
+    } else if (t.state == TaskState::redirected) {
+      return "task " + std::to_string(id) + " is redirected to nothing";
+    }
   }
   std::uint64_t sum = 0;
   for (int st = 0; st < task_state_count; ++st) {
-    sum += s.count(static_cast<TaskState>(st));
-    if (s.count(static_cast<TaskState>(st)) != by_state[st])
-      return std::string("count(") + state_name(static_cast<TaskState>(st)) + ") is " +
-             std::to_string(s.count(static_cast<TaskState>(st))) + " but " + std::to_string(by_state[st]) +
-             " tasks are in that state";
+    const auto state = static_cast<TaskState>(st);
+    sum += s.count(state);
+    // Freed tasks were released or failed; they stay counted there.
+    const bool may_be_freed = state == TaskState::released || state == TaskState::failed;
+    if (may_be_freed ? s.count(state) < by_state[st] : s.count(state) != by_state[st])
+      return std::string("count(") + state_name(state) + ") is " + std::to_string(s.count(state)) + " but " +
+             std::to_string(by_state[st]) + " live tasks are in that state";
   }
   if (sum != n) return "counts sum to " + std::to_string(sum) + ", not task_count() " + std::to_string(n);
 
   std::vector<std::uint64_t> cpus_used(s.workers().size(), 0), light_used(s.workers().size(), 0);
   for (TaskId id = 0; id < n; ++id) {
+    if (!s.exists(id)) continue;
     const TaskRecord& t = s.task(id);
     const std::string who = "task " + std::to_string(id) + " (" + state_name(t.state) + ")";
     if (t.holds != expected_holds[id])
@@ -216,7 +230,7 @@ inline std::string invariant_violation(const Scheduler& s) {
       // Everything an unfinished task needs is there or on its way.
       bool dead_end = false;
       s.for_each_input(id, [&](TaskId in) {
-        if (s.task(in).state == TaskState::released) dead_end = true;
+        if (!s.exists(in) || s.task(in).state == TaskState::released) dead_end = true;
       });
       if (dead_end) return who + " needs a released input that nobody recomputes";
     }
