@@ -145,11 +145,13 @@ py::dict failure_dict(const Message& m) {
 
 class PyConnection {
  public:
-  PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout) {
+  PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout,
+               double server_timeout) {
     std::string s = secret.empty() ? load_secret() : secret;
     conn_ = without_gil([&] {
       return std::make_unique<Connection>(host, port, s, name,
-                                          std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+                                          std::chrono::milliseconds(static_cast<long>(timeout * 1000)),
+                                          std::chrono::milliseconds(static_cast<long>(server_timeout * 1000)));
     });
   }
 
@@ -281,12 +283,14 @@ class PyConnection {
 
 class PyServer {
  public:
-  PyServer(const std::string& host, int port, const std::string& secret, int worker_timeout_ms) {
+  PyServer(const std::string& host, int port, const std::string& secret, int worker_timeout_ms, int client_grace) {
+    if (client_grace < 0) throw py::value_error("client_grace must be a number of seconds >= 0");
     ServerOptions o;
     o.host = host;
     o.port = port;
     o.secret = secret;
     o.worker_timeout_ms = worker_timeout_ms;
+    o.client_grace_s = client_grace;
     server_ = std::make_unique<Server>(o);
   }
   void start() {
@@ -310,8 +314,9 @@ PYBIND11_MODULE(_engine, m) {
   py::register_exception<ServerError>(m, "ServerError", PyExc_RuntimeError);
 
   py::class_<PyConnection>(m, "Connection")
-      .def(py::init<const std::string&, int, const std::string&, const std::string&, double>(), py::arg("host"),
-           py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0)
+      .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double>(), py::arg("host"),
+           py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0,
+           py::arg("server_timeout") = 12.0)
       .def("submit", &PyConnection::submit)
       .def("wait", &PyConnection::wait)
       .def("fetch", &PyConnection::fetch)
@@ -330,8 +335,10 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("connected", &PyConnection::connected);
 
   py::class_<PyServer>(m, "Server")
-      .def(py::init<const std::string&, int, const std::string&, int>(), py::arg("host") = "127.0.0.1",
-           py::arg("port") = 0, py::arg("secret") = "", py::arg("worker_timeout_ms") = 3000)
+      .def(py::init<const std::string&, int, const std::string&, int, int>(), py::arg("host") = "127.0.0.1",
+           py::arg("port") = 0, py::arg("secret") = "", py::arg("worker_timeout_ms") = 3000,
+           py::arg("client_grace") = ServerOptions{}.client_grace_s,
+           "client_grace: seconds a silent but connected client (paused, asleep) keeps its session")
       .def("start", &PyServer::start)
       .def("stop", &PyServer::stop)
       .def_property_readonly("port", &PyServer::port)
