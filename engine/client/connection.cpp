@@ -223,13 +223,6 @@ void Connection::Impl::io() {
       std::uint64_t n;
       (void)::read(wake_fd, &n, sizeof n);
     }
-    std::int64_t woke = steady_ms();
-    if (woke - last_turn > paused_ms) {
-      // This process was paused: the server gets its full timeout from now, and hears from us at once.
-      server_seen = woke;
-      next_heartbeat = woke;
-    }
-    last_turn = woke;
     flush_outgoing();
     if (stop) return;
     while (true) {
@@ -276,6 +269,13 @@ void Connection::Impl::io() {
       }
     }
     std::int64_t now = steady_ms();
+    if (now - last_turn > paused_ms) {
+      // This process was paused (wherever in the turn): the server gets its full timeout from
+      // now, and hears from us at once.
+      server_seen = now;
+      next_heartbeat = now;
+    }
+    last_turn = now;
     if (now >= next_heartbeat) {
       if (welcomed) send_message(socket, Message(json{{"op", op::heartbeat}}));
       next_heartbeat = now + heartbeat_ms;

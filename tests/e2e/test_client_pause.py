@@ -73,7 +73,7 @@ def test_paused_client_resumes_its_session(make_cluster, make_client, tmp_path):
     cluster = make_cluster(workers=1, cpus=1, server_args=["--client-timeout", "2500"])
     observer = make_client(cluster.address)
     flag = tmp_path / "print now"
-    proc = start_client(cluster, options=", server_timeout=2", flag=flag)
+    proc = start_client(cluster, options=", server_timeout=3", flag=flag)
     try:
         proc.send_signal(signal.SIGSTOP)
         wait_until(lambda: observer.status()["clients_away"] == 1, timeout=20,
@@ -82,7 +82,7 @@ def test_paused_client_resumes_its_session(make_cluster, make_client, tmp_path):
         flag.touch()  # its task prints while it is away: the server holds that for it
         wait_until(lambda: observer.status()["states"]["finished"] == finished + 1, timeout=20,
                    what="its task ending")
-        time.sleep(2.5)  # the stimulus: stopped for longer than the client waits for a silent server
+        time.sleep(3.5)  # the stimulus: stopped for longer than the client waits for a silent server
         out, err = resume(proc)
     finally:
         ended(proc)
