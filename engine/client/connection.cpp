@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <deque>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -16,7 +17,22 @@ namespace treadle {
 
 namespace {
 constexpr int heartbeat_ms = 1000;
-constexpr int server_silence_ms = 12000;
+// The I/O thread wakes at least once per heartbeat; a longer gap means this process was not
+// running (stopped, or the machine asleep): then the server's silence is not the server's fault.
+constexpr int paused_ms = 3 * heartbeat_ms;
+
+// The client's own routing id, so that a reconnected socket is still the same session for the
+// server. ZeroMQ reserves ids that begin with a zero byte.
+std::string session_id() {
+  std::random_device random;
+  std::string id = "client-";
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", random());
+    id += part;
+  }
+  return id;
+}
 }  // namespace
 
 bool Reply::wait_for(std::chrono::milliseconds timeout) {
@@ -62,6 +78,7 @@ struct Connection::Impl {
   std::atomic<bool> stop{false};
   std::atomic<bool> alive{true};
   std::string lost_reason;
+  std::int64_t server_timeout_ms = 12000;
   std::thread thread;
 
   void io();
@@ -69,10 +86,12 @@ struct Connection::Impl {
 };
 
 Connection::Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
-                       std::chrono::milliseconds timeout)
+                       std::chrono::milliseconds timeout, std::chrono::milliseconds server_timeout)
     : impl_(std::make_unique<Impl>()) {
   Impl& c = *impl_;
+  c.server_timeout_ms = server_timeout.count();
   authenticate_as_client(c.socket, secret);
+  c.socket.set(zmq::sockopt::routing_id, session_id());
   c.socket.set(zmq::sockopt::linger, 200);
   // Never block the I/O thread: with no server (refused handshake, wrong secret) a send fails.
   c.socket.set(zmq::sockopt::sndtimeo, 1000);
@@ -169,6 +188,7 @@ void Connection::Impl::fail_all(const std::string& why) {
 void Connection::Impl::io() {
   std::int64_t next_heartbeat = steady_ms() + heartbeat_ms;
   std::int64_t server_seen = steady_ms();
+  std::int64_t last_turn = steady_ms();
   bool welcomed = false;
   auto flush_outgoing = [&] {
     std::deque<Message> batch;
@@ -214,6 +234,17 @@ void Connection::Impl::io() {
       }
       server_seen = steady_ms();
       if (m.op() == op::heartbeat) continue;
+      if (m.op() == op::error) {
+        // The server ended this client's session (silent past its grace period), or never knew it
+        // (restarted meanwhile): every call from now on would fail the same way.
+        std::string code = m.header.value("code", std::string());
+        if (code == "session_ended" || code == "unknown_peer") {
+          fail_all(code == "session_ended"
+                       ? m.header.value("message", std::string("the server ended this client's session"))
+                       : "the treadle server no longer knows this client (it was restarted, or it dropped it)");
+          return;
+        }
+      }
       if (m.op() == op::welcome) welcomed = true;
       if (m.op() == op::output || m.op() == op::settled) {
         std::lock_guard<std::mutex> lock(mutex);
@@ -238,13 +269,20 @@ void Connection::Impl::io() {
       }
     }
     std::int64_t now = steady_ms();
+    if (now - last_turn > paused_ms) {
+      // This process was paused (wherever in the turn): the server gets its full timeout from
+      // now, and hears from us at once.
+      server_seen = now;
+      next_heartbeat = now;
+    }
+    last_turn = now;
     if (now >= next_heartbeat) {
       if (welcomed) send_message(socket, Message(json{{"op", op::heartbeat}}));
       next_heartbeat = now + heartbeat_ms;
     }
-    if (welcomed && now - server_seen > server_silence_ms) {
+    if (welcomed && now - server_seen > server_timeout_ms) {
       fail_all("lost the connection to the treadle server (no answer for " +
-               std::to_string(server_silence_ms / 1000) + " s)");
+               std::to_string((server_timeout_ms + 500) / 1000) + " s)");
       return;
     }
   }

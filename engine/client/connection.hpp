@@ -47,8 +47,11 @@ class Connection {
  public:
   // Connects and says hello; throws ServerError if the server does not answer in time
   // (not running, wrong address, or the secret is wrong: the handshake then never completes).
+  // A server silent for `server_timeout` counts as lost: pending and later calls fail. The
+  // client's own pauses (a stopped process, a laptop asleep) do not count as its silence.
   Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
-             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+             std::chrono::milliseconds timeout = std::chrono::seconds(10),
+             std::chrono::milliseconds server_timeout = std::chrono::seconds(12));
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

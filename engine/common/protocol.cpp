@@ -37,6 +37,10 @@ bool send_message(zmq::socket_t& socket, Message&& message, std::string_view rou
 }
 
 bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait) {
+  return recv_message(socket, out, routing, dont_wait, nullptr);
+}
+
+bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait, int* source_fd) {
   std::vector<zmq::message_t> parts;
   zmq::message_t part;
   auto flags = dont_wait ? zmq::recv_flags::dontwait : zmq::recv_flags::none;
@@ -53,6 +57,7 @@ bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, boo
     first = 1;
   }
   if (parts.size() <= first) throw ProtocolError("message has no header frame");
+  if (source_fd) *source_fd = zmq_msg_get(parts[first].handle(), ZMQ_SRCFD);  // a frame from the wire
   json header;
   try {
     auto* bytes = static_cast<const std::uint8_t*>(parts[first].data());

@@ -79,6 +79,9 @@ bool send_message(zmq::socket_t& socket, Message&& message, std::string_view rou
 // Reads one whole multipart message. Throws ProtocolError if the header is not a msgpack map
 // with an "op" string (all frames are consumed first, so the socket stays in sync).
 bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait = false);
+// The same, also telling the file descriptor of the connection it came on (-1: not TCP), which
+// the server's socket monitor names when that connection closes.
+bool recv_message(zmq::socket_t& socket, Message& out, std::string* routing, bool dont_wait, int* source_fd);
 
 // Bulk columns: a vector of trivially copyable values as one frame and back.
 template <typename T>

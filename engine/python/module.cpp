@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <type_traits>
+
 #include "client/connection.hpp"
 #include "common/auth.hpp"
 #include "common/ids.hpp"
@@ -48,15 +50,36 @@ void deliver_events(Connection& conn, EventSink& sink) {
   if (py::len(items)) sink.output_handler(items);
 }
 
+// Runs `f` without the GIL. Not with py::gil_scoped_release: when the interpreter exits while
+// a daemon thread waits here, taking the GIL back ends that thread with pthread_exit, and the
+// unwinding must not start in a destructor (noexcept: "terminate called without an active
+// exception", SIGABRT). Here it unwinds through ordinary frames, as a Python thread's would.
+template <class F>
+auto without_gil(F&& f) -> decltype(f()) {
+  PyThreadState* state = PyEval_SaveThread();
+  auto run = [&]() -> decltype(f()) {
+    try {
+      return f();
+    } catch (...) {
+      PyEval_RestoreThread(state);
+      throw;
+    }
+  };
+  if constexpr (std::is_void_v<decltype(f())>) {
+    run();
+    PyEval_RestoreThread(state);
+  } else {
+    auto result = run();
+    PyEval_RestoreThread(state);
+    return result;
+  }
+}
+
 // Waits for a reply without holding the GIL; every 50 ms it checks for Ctrl-C and passes on
 // what tasks printed, so output appears while the caller waits.
 void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler) {
   while (true) {
-    bool done;
-    {
-      py::gil_scoped_release release;
-      done = reply.wait_for(std::chrono::milliseconds(50));
-    }
+    bool done = without_gil([&] { return reply.wait_for(std::chrono::milliseconds(50)); });
     deliver_events(conn, handler);
     if (done) return;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -122,11 +145,14 @@ py::dict failure_dict(const Message& m) {
 
 class PyConnection {
  public:
-  PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout) {
+  PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout,
+               double server_timeout) {
     std::string s = secret.empty() ? load_secret() : secret;
-    py::gil_scoped_release release;
-    conn_ = std::make_unique<Connection>(host, port, s, name,
-                                         std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+    conn_ = without_gil([&] {
+      return std::make_unique<Connection>(host, port, s, name,
+                                          std::chrono::milliseconds(static_cast<long>(timeout * 1000)),
+                                          std::chrono::milliseconds(static_cast<long>(server_timeout * 1000)));
+    });
   }
 
   TaskId submit(const std::vector<std::string>& types, const std::vector<std::string>& labels,
@@ -222,8 +248,7 @@ class PyConnection {
 
   void close() {
     if (!conn_) return;
-    py::gil_scoped_release release;
-    conn_.reset();
+    without_gil([&] { conn_.reset(); });
   }
   bool connected() const { return conn_ && conn_->connected(); }
   // Called with a list of (task, label, stream, bytes) for what tasks printed or logged.
@@ -241,10 +266,7 @@ class PyConnection {
     while (true) {
       deliver_events(*conn_, sink_);
       if (!sink_.finished.empty() || !sink_.failed.empty() || std::chrono::steady_clock::now() >= deadline) break;
-      {
-        py::gil_scoped_release release;
-        conn_->wait_for_events(std::chrono::milliseconds(50));
-      }
+      without_gil([&] { conn_->wait_for_events(std::chrono::milliseconds(50)); });
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       if (!conn_->connected()) throw ServerError("lost the connection to the treadle server");
     }
@@ -261,21 +283,21 @@ class PyConnection {
 
 class PyServer {
  public:
-  PyServer(const std::string& host, int port, const std::string& secret, int worker_timeout_ms) {
+  PyServer(const std::string& host, int port, const std::string& secret, int worker_timeout_ms, int client_grace) {
+    if (client_grace < 0) throw py::value_error("client_grace must be a number of seconds >= 0");
     ServerOptions o;
     o.host = host;
     o.port = port;
     o.secret = secret;
     o.worker_timeout_ms = worker_timeout_ms;
+    o.client_grace_s = client_grace;
     server_ = std::make_unique<Server>(o);
   }
   void start() {
-    py::gil_scoped_release release;
-    server_->start();
+    without_gil([&] { server_->start(); });
   }
   void stop() {
-    py::gil_scoped_release release;
-    server_->stop();
+    without_gil([&] { server_->stop(); });
   }
   int port() const { return server_->port(); }
   const std::string& host() const { return server_->host(); }
@@ -292,8 +314,9 @@ PYBIND11_MODULE(_engine, m) {
   py::register_exception<ServerError>(m, "ServerError", PyExc_RuntimeError);
 
   py::class_<PyConnection>(m, "Connection")
-      .def(py::init<const std::string&, int, const std::string&, const std::string&, double>(), py::arg("host"),
-           py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0)
+      .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double>(), py::arg("host"),
+           py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0,
+           py::arg("server_timeout") = 12.0)
       .def("submit", &PyConnection::submit)
       .def("wait", &PyConnection::wait)
       .def("fetch", &PyConnection::fetch)
@@ -312,8 +335,10 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("connected", &PyConnection::connected);
 
   py::class_<PyServer>(m, "Server")
-      .def(py::init<const std::string&, int, const std::string&, int>(), py::arg("host") = "127.0.0.1",
-           py::arg("port") = 0, py::arg("secret") = "", py::arg("worker_timeout_ms") = 3000)
+      .def(py::init<const std::string&, int, const std::string&, int, int>(), py::arg("host") = "127.0.0.1",
+           py::arg("port") = 0, py::arg("secret") = "", py::arg("worker_timeout_ms") = 3000,
+           py::arg("client_grace") = ServerOptions{}.client_grace_s,
+           "client_grace: seconds a silent but connected client (paused, asleep) keeps its session")
       .def("start", &PyServer::start)
       .def("stop", &PyServer::stop)
       .def_property_readonly("port", &PyServer::port)

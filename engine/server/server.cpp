@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
@@ -19,11 +21,23 @@
 namespace treadle {
 namespace {
 
+// What an away client's tasks printed, held until it is back (up to held_output_limit bytes).
+struct HeldOutput {
+  json items = json::array();
+  std::size_t bytes = 0;
+  std::size_t dropped = 0;  // items beyond the limit
+  TaskId last_dropped = 0;
+};
+constexpr std::size_t held_output_limit = 4u << 20;
+
 struct Peer {
   enum class Role { worker, client } role;
   std::uint32_t id = 0;
   std::string name;
   std::int64_t last_seen_ms = 0;
+  int fd = -1;        // the connection its last message came on
+  bool away = false;  // a client silent for a while, still connected (paused?): its session is kept
+  HeldOutput held;
 };
 
 // What the scheduler decided for one worker during this loop turn.
@@ -41,7 +55,7 @@ class ServerLoop final : public SchedulerActions {
     scheduler_.add_observer(&trace_);  // every placement is recorded with its reason
   }
 
-  void run(zmq::socket_t& control);
+  void run(zmq::socket_t& control, zmq::socket_t& monitor);
 
   // SchedulerActions
   void assign(WorkerId w, TaskId t) override { outboxes_[w].compute.push_back(t); }
@@ -52,7 +66,7 @@ class ServerLoop final : public SchedulerActions {
   void kept_failed(TaskId t) override;
 
  private:
-  void handle(const std::string& routing, Message& m);
+  void handle(const std::string& routing, Message& m, int fd);
   void hello(const std::string& routing, Message& m);
   void submit(const std::string& routing, Peer& peer, Message& m);
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
@@ -70,6 +84,10 @@ class ServerLoop final : public SchedulerActions {
   void send_failure(const std::string& client, std::uint64_t req, TaskId task);
   void reply_error(const std::string& routing, const json& req, const std::string& message);
   void check_heartbeats();
+  void connection_event(zmq::socket_t& monitor);
+  void client_back(const std::string& routing, Peer& peer);
+  void hold_output(Peer& peer, json&& items);
+  void end_session(const std::string& routing);
   void lose_peer(const std::string& routing, const char* reason);
   void flush();
 
@@ -92,29 +110,37 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_map<TaskId, std::vector<std::string>> watchers_;
   std::unordered_map<std::string, std::pair<json, json>> settled_;  // routing -> (finished, failed)
   ClientId next_client_ = 0;
+  // Connections the socket monitor saw close (their fds, until reused), so a dead client is
+  // told from a paused one; and recently ended sessions, so a late client hears why.
+  std::unordered_set<int> closed_fds_;
+  std::unordered_map<std::string, std::string> ended_sessions_;
+  std::deque<std::string> ended_order_;
 };
 
-void ServerLoop::run(zmq::socket_t& control) {
+void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
   zmq::pollitem_t items[] = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0},
-                             {static_cast<void*>(control), 0, ZMQ_POLLIN, 0}};
+                             {static_cast<void*>(control), 0, ZMQ_POLLIN, 0},
+                             {static_cast<void*>(monitor), 0, ZMQ_POLLIN, 0}};
   std::int64_t next_check = steady_ms() + 250;
   while (true) {
     std::int64_t timeout = std::max<std::int64_t>(0, next_check - steady_ms());
-    zmq::poll(items, 2, std::chrono::milliseconds(timeout));
+    zmq::poll(items, 3, std::chrono::milliseconds(timeout));
     if (items[1].revents & ZMQ_POLLIN) break;
+    if (items[2].revents & ZMQ_POLLIN) connection_event(monitor);
     // Drain what is there (bounded, so heartbeats are still checked under load), then decide.
     for (int i = 0; i < 4096; ++i) {
       Message m;
       std::string routing;
+      int fd = -1;
       try {
-        if (!recv_message(router_, m, &routing, true)) break;
+        if (!recv_message(router_, m, &routing, true, &fd)) break;
       } catch (const ProtocolError& e) {
         log::warn("dropped a bad message: ", e.what());
         continue;
       }
       try {
         scheduler_.set_clock(wall_us());  // ready and decision times: when the server got the news
-        handle(routing, m);
+        handle(routing, m, fd);
       } catch (const std::exception& e) {
         log::warn("bad '", m.op(), "' message: ", e.what());
         reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
@@ -134,12 +160,24 @@ void ServerLoop::run(zmq::socket_t& control) {
   }
 }
 
-void ServerLoop::handle(const std::string& routing, Message& m) {
+void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
   const std::string op = m.op();
   auto it = peers_.find(routing);
   if (it == peers_.end()) {
-    if (op == op::hello) return hello(routing, m);
+    if (op == op::hello) {
+      hello(routing, m);
+      auto added = peers_.find(routing);
+      if (added != peers_.end()) added->second.fd = fd;
+      return;
+    }
     // A peer we never met, or one declared lost: it must not take the silence for life.
+    auto ended = ended_sessions_.find(routing);
+    if (ended != ended_sessions_.end()) {
+      send_message(router_, Message(json{{"op", op::error}, {"req", m.header.value("req", json())},
+                                         {"code", "session_ended"}, {"message", ended->second}}),
+                   routing);
+      return;
+    }
     send_message(router_, Message(json{{"op", op::error}, {"req", m.header.value("req", json())},
                                        {"code", "unknown_peer"}, {"message", "say hello first"}}),
                  routing);
@@ -147,6 +185,8 @@ void ServerLoop::handle(const std::string& routing, Message& m) {
   }
   Peer& peer = it->second;
   peer.last_seen_ms = steady_ms();
+  peer.fd = fd;
+  if (peer.away) client_back(routing, peer);
   if (op == op::heartbeat) {
     // Answered, so peers notice a dead server too.
     send_message(router_, Message(json{{"op", op::heartbeat}}), routing);
@@ -338,9 +378,48 @@ void ServerLoop::task_output(Message& m) {
   }
   for (auto& [client, items] : by_client) {
     auto it = client_routing_.find(client);
-    if (it != client_routing_.end())
-      send_message(router_, Message(json{{"op", op::output}, {"items", std::move(items)}}), it->second);
+    if (it == client_routing_.end()) continue;
+    auto peer = peers_.find(it->second);
+    if (peer != peers_.end() && peer->second.away) {
+      hold_output(peer->second, std::move(items));
+      continue;
+    }
+    send_message(router_, Message(json{{"op", op::output}, {"items", std::move(items)}}), it->second);
   }
+}
+
+// Kept for the client's return, up to a bound: a client away for minutes must not fill the
+// server's memory with what its tasks print.
+void ServerLoop::hold_output(Peer& peer, json&& items) {
+  HeldOutput& held = peer.held;
+  for (auto& item : items) {
+    const json& text = item.at("text");
+    std::size_t size = text.is_binary() ? text.get_binary().size() : text.dump().size();
+    if (held.bytes + size > held_output_limit) {
+      ++held.dropped;
+      held.last_dropped = item.at("id").get<TaskId>();
+      continue;
+    }
+    held.bytes += size;
+    held.items.push_back(std::move(item));
+  }
+}
+
+void ServerLoop::client_back(const std::string& routing, Peer& peer) {
+  peer.away = false;
+  log::info("client ", peer.name, " is back");
+  HeldOutput held = std::move(peer.held);
+  peer.held = HeldOutput{};
+  if (held.dropped) {
+    std::string note = "[treadle: " + std::to_string(held.dropped) +
+                       " more pieces of output were dropped while this client was away]\n";
+    held.items.push_back({{"id", held.last_dropped},
+                          {"label", scheduler_.exists(held.last_dropped) ? scheduler_.label(held.last_dropped) : ""},
+                          {"stream", "stderr"},
+                          {"text", json::binary(std::vector<std::uint8_t>(note.begin(), note.end()))}});
+  }
+  if (!held.items.empty())
+    send_message(router_, Message(json{{"op", op::output}, {"items", std::move(held.items)}}), routing);
 }
 
 void ServerLoop::redirect(Peer& peer, Message& m) {
@@ -386,13 +465,17 @@ void ServerLoop::status(const std::string& routing, Message& m) {
   json states = json::object();
   for (int s = 0; s < task_state_count; ++s)
     states[state_name(static_cast<TaskState>(s))] = scheduler_.count(static_cast<TaskState>(s));
-  std::size_t clients = 0;
-  for (auto& [r, p] : peers_) clients += p.role == Peer::Role::client;
+  std::size_t clients = 0, away = 0;
+  for (auto& [r, p] : peers_) {
+    clients += p.role == Peer::Role::client;
+    away += p.away;
+  }
   send_message(router_,
                Message(json{{"op", op::status_reply},
                             {"req", m.header.value("req", json())},
                             {"workers", workers},
                             {"clients", clients},
+                            {"clients_away", away},
                             {"tasks", scheduler_.task_count()},
                             {"states", states},
                             {"memory", scheduler_.memory_estimate()}}),
@@ -494,11 +577,58 @@ void ServerLoop::reply_error(const std::string& routing, const json& req, const 
 void ServerLoop::check_heartbeats() {
   std::int64_t now = steady_ms();
   std::vector<std::pair<std::string, const char*>> gone;
+  std::vector<std::string> ended;
   for (auto& [routing, peer] : peers_) {
-    int limit = peer.role == Peer::Role::worker ? options_.worker_timeout_ms : options_.client_timeout_ms;
-    if (now - peer.last_seen_ms > limit) gone.emplace_back(routing, "no heartbeat");
+    std::int64_t silent = now - peer.last_seen_ms;
+    if (peer.role == Peer::Role::worker) {
+      if (silent > options_.worker_timeout_ms) gone.emplace_back(routing, "no heartbeat");
+      continue;
+    }
+    if (silent <= options_.client_timeout_ms) continue;
+    // Silent and its connection closed: the process is gone. Still connected: it may be paused
+    // (a laptop asleep, a stopped process), so its session waits for it during the grace period.
+    if (peer.fd >= 0 && closed_fds_.count(peer.fd)) {
+      gone.emplace_back(routing, "no heartbeat, connection closed");
+    } else if (silent > std::int64_t{options_.client_grace_s} * 1000) {
+      ended.push_back(routing);
+    } else if (!peer.away) {
+      peer.away = true;
+      log::info("client ", peer.name, " is silent but still connected: keeping its session for ",
+                options_.client_grace_s, " s");
+    }
   }
   for (auto& [routing, why] : gone) lose_peer(routing, why);
+  for (auto& routing : ended) end_session(routing);
+}
+
+// The grace period is over: the session ends, and the client, if it ever comes back, is told so.
+void ServerLoop::end_session(const std::string& routing) {
+  constexpr std::size_t remembered = 1024;
+  if (ended_order_.size() == remembered) {
+    ended_sessions_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
+  ended_sessions_[routing] = "the server ended this client's session after " + std::to_string(options_.client_grace_s) +
+                             " s without contact; its futures were released";
+  ended_order_.push_back(routing);
+  lose_peer(routing, "no contact during the grace period");
+}
+
+// The router's monitor: which connections closed (a fd, until a new connection reuses it).
+void ServerLoop::connection_event(zmq::socket_t& monitor) {
+  while (true) {
+    zmq::message_t event, address;
+    if (!monitor.recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) (void)monitor.recv(address);
+    if (event.size() < 6) continue;
+    std::uint16_t kind;
+    std::uint32_t value;
+    std::memcpy(&kind, event.data<char>(), sizeof kind);
+    std::memcpy(&value, event.data<char>() + 2, sizeof value);
+    int fd = static_cast<int>(value);
+    if (kind == ZMQ_EVENT_DISCONNECTED) closed_fds_.insert(fd);
+    if (kind == ZMQ_EVENT_ACCEPTED) closed_fds_.erase(fd);
+  }
 }
 
 void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
@@ -607,6 +737,7 @@ struct Server::Impl {
   std::unique_ptr<zmq::socket_t> router;
   std::unique_ptr<zmq::socket_t> control_in;  // the loop listens here for "stop"
   std::unique_ptr<zmq::socket_t> control_out;
+  std::unique_ptr<zmq::socket_t> monitor;  // the router's connection events (closed connections)
   std::thread thread;
   std::mutex mutex;
   std::atomic<bool> running{false};
@@ -629,6 +760,8 @@ void Server::start() {
   s.router->set(zmq::sockopt::router_mandatory, 0);
   s.router->set(zmq::sockopt::sndhwm, 0);  // never drop a decision; memory is the bound
   s.router->set(zmq::sockopt::rcvhwm, 0);
+  // A client that reconnects (same routing id: its own) takes its session over.
+  s.router->set(zmq::sockopt::router_handover, 1);
   std::string endpoint = "tcp://" + s.options.host + ":" + (s.options.port ? std::to_string(s.options.port) : "*");
   try {
     s.router->bind(endpoint);
@@ -644,12 +777,18 @@ void Server::start() {
   s.control_in->bind(control);
   s.control_out = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::pair);
   s.control_out->connect(control);
+  std::string monitor = "inproc://treadle-server-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  if (zmq_socket_monitor(s.router->handle(), monitor.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    throw std::runtime_error(std::string("cannot monitor the server socket: ") + zmq_strerror(zmq_errno()));
+  s.monitor = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::pair);
+  s.monitor->set(zmq::sockopt::linger, 0);
+  s.monitor->connect(monitor);
   s.running = true;
   log::info("listening on ", s.options.host, ":", s.port);
   s.thread = std::thread([&s] {
     try {
       ServerLoop loop(s.options, s.context, *s.router);
-      loop.run(*s.control_in);
+      loop.run(*s.control_in, *s.monitor);
     } catch (const std::exception& e) {
       log::error("server loop ended: ", e.what());
     }
@@ -666,6 +805,8 @@ void Server::stop() {
   } catch (const zmq::error_t&) {
   }
   s.thread.join();
+  zmq_socket_monitor(s.router->handle(), nullptr, 0);
+  s.monitor.reset();
   s.router.reset();
   s.control_in.reset();
   s.control_out.reset();

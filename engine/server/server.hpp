@@ -13,7 +13,10 @@ struct ServerOptions {
   int port = 0;                  // 0: any free port (see Server::port())
   std::string secret;            // empty: load_secret() (env or the per-user secret file)
   int worker_timeout_ms = 3000;  // silence after which a worker counts as lost
-  int client_timeout_ms = 15000; // ... and a client, whose futures are then released
+  // A client silent this long is away: its futures are kept and what its tasks print is held
+  // (it may be paused: a laptop asleep), unless its connection closed (it died): then it is gone.
+  int client_timeout_ms = 15000;
+  int client_grace_s = 300;      // an away client's session ends after this much silence
 };
 
 class Server {

@@ -37,6 +37,9 @@ struct TaskContext {
   std::string_view config;
   std::vector<DataPtr> inputs;
   std::filesystem::path work_dir;  // this worker's scratch directory (exists)
+  // Set for `run` tasks, which the worker reports running only once their program exists
+  // (run_child calls it): then "running" means the program can be seen, signalled, killed.
+  std::function<void()> started;
 };
 
 class TaskImpl {

@@ -16,6 +16,8 @@ class ThreadPool {
   explicit ThreadPool(unsigned threads);
   ~ThreadPool();
   void submit(std::function<Result()> job);
+  // From inside a job: queues a result before the job's own (news of its progress).
+  void post(Result result);
   int wake_fd() const { return wake_fd_; }  // readable when results are waiting
   std::vector<Result> take_results();
 

@@ -32,6 +32,16 @@ void ThreadPool<Result>::submit(std::function<Result()> job) {
 }
 
 template <typename Result>
+void ThreadPool<Result>::post(Result result) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    results_.push_back(std::move(result));
+  }
+  std::uint64_t one = 1;
+  (void)::write(wake_fd_, &one, sizeof one);
+}
+
+template <typename Result>
 std::vector<Result> ThreadPool<Result>::take_results() {
   std::uint64_t count;
   while (::read(wake_fd_, &count, sizeof count) == sizeof count) {

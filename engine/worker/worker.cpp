@@ -75,6 +75,7 @@ struct ThreadResult {
   DataPtr data;
   std::string error;
   std::int64_t start_us, end_us;
+  bool started = false;  // not a result: the task's program is running now (TaskContext::started)
 };
 
 }  // namespace
@@ -266,6 +267,11 @@ int Worker::Impl::loop() {
     }
     if (items[2].revents & ZMQ_POLLIN) {
       for (auto& r : pool->take_results()) {
+        if (r.started) {
+          auto it = tasks.find(r.id);
+          if (it != tasks.end() && !it->second.cancelled) report.started.push_back(r.id);
+          continue;
+        }
         cancellation::forget(r.id);
         auto it = tasks.find(r.id);
         if (it == tasks.end()) continue;
@@ -549,7 +555,8 @@ void Worker::Impl::run_ready() {
     if (threaded) {
       free_cpus -= t.cpus;
       t.running = true;
-      report.started.push_back(id);
+      // A program is reported running once it exists, not while it is being started.
+      if (t.type != symbols::run) report.started.push_back(id);
     }
     start(id, t, *entry);
   }
@@ -568,7 +575,8 @@ void Worker::Impl::start(TaskId id, PendingTask& t, const TaskRegistry::Entry& e
     auto run = entry.run;
     auto type = t.type, config = t.config;
     auto inputs = std::move(ctx.inputs);
-    pool->submit([id, run, type, config, inputs = std::move(inputs), dir = work_dir]() mutable {
+    ThreadPool<ThreadResult>* threads = pool.get();
+    pool->submit([id, run, type, config, inputs = std::move(inputs), dir = work_dir, threads]() mutable {
       ThreadResult r{id, nullptr, {}, wall_us(), 0};
       TaskContext c;
       c.id = id;
@@ -576,6 +584,11 @@ void Worker::Impl::start(TaskId id, PendingTask& t, const TaskRegistry::Entry& e
       c.config = config;
       c.inputs = std::move(inputs);
       c.work_dir = dir;
+      if (type == symbols::run) c.started = [threads, id] {
+        ThreadResult news{id, nullptr, {}, 0, 0};
+        news.started = true;
+        threads->post(std::move(news));
+      };
       try {
         r.data = run(c);
         if (!r.data) r.error = "the task produced no data";

@@ -41,11 +41,14 @@ class Client:
 
     ``Client()`` connects to $TREADLE_ADDRESS ("host:port") if set; ``Client("host:port")``
     or ``Client(("host", port))`` to that server; ``Client(cluster)`` to a LocalCluster.
+    ``server_timeout``: seconds of the server's silence after which calls fail (the client's
+    own pauses, a laptop asleep, do not count).
     """
 
-    def __init__(self, address=None, secret=None, output="print", timeout=10.0):
+    def __init__(self, address=None, secret=None, output="print", timeout=10.0, server_timeout=12.0):
         host, port = _address(address)
-        self._loom = LoomClient(host, port, secret=secret, timeout=timeout, output=output)
+        self._loom = LoomClient(host, port, secret=secret, timeout=timeout, output=output,
+                                server_timeout=server_timeout)
         self._lock = threading.RLock()
         self._pending = []        # futures not yet submitted
         self._timer = None

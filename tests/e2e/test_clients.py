@@ -129,6 +129,36 @@ def test_script_exits_without_closing(cluster):
     assert done.stdout == "b'bye'\n"
 
 
+DAEMON_WAITS_AT_EXIT = """
+import sys, threading, time
+import treadle
+
+client = treadle.Client("127.0.0.1:{port}")
+never = client.submit(sum, [1, 2])  # no worker: it never runs
+waiter = threading.Thread(target=lambda: {call}, daemon=True)
+waiter.start()
+# Exit while the daemon thread blocks inside the engine (its top frame is the engine call's caller).
+deadline = time.monotonic() + 20
+while sys._current_frames().get(waiter.ident) is None or \\
+        sys._current_frames()[waiter.ident].f_code.co_name not in ("_call", "as_completed"):
+    assert time.monotonic() < deadline, "the daemon thread never waited"
+    time.sleep(0.01)
+print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("call", ["treadle.gather([never])", "list(treadle.as_completed([never]))"])
+def test_exit_while_a_daemon_thread_waits(make_cluster, call):
+    # The daemon thread is ended as the interpreter exits; that must not abort the process
+    # ("terminate called without an active exception", SIGABRT).
+    cluster = make_cluster(workers=0)
+    done = run_script(DAEMON_WAITS_AT_EXIT.format(port=cluster.port, call=call), timeout=30)
+    assert "terminate called" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "exiting\n"
+    assert done.stderr == ""
+
+
 @pytest.mark.timeout(40)
 def test_server_killed_while_a_client_waits(make_cluster):
     # no workers: the task waits forever, until the server is gone

@@ -122,6 +122,7 @@ ChildExit run_child(const ChildSpec& spec) {
   }
 
   cancellation::register_program(spec.task, pid);
+  if (spec.on_started) spec.on_started();
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {

@@ -1,6 +1,7 @@
 #pragma once
 // Starting an external program with its standard streams on files, and waiting for it.
 // Files rather than pipes: the worker never has to pump data, so nothing can deadlock.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ struct ChildSpec {
   std::string stdin_path;   // opened read-only
   std::string stdout_path;  // created or truncated
   std::string stderr_path;  // created or truncated
+  std::function<void()> on_started;  // called once the program runs (exec succeeded)
 };
 
 struct ChildExit {

@@ -237,6 +237,7 @@ DataPtr run_task(TaskContext& ctx) {
   spec.cwd = sandbox.work().string();
   spec.stdout_path = (sandbox.root() / "stdout").string();
   spec.stderr_path = (sandbox.root() / "stderr").string();
+  spec.on_started = ctx.started;
 
   ChildExit exit = run_child(spec);
   if (exit.by_signal || exit.number != 0) fail_exit(exit, spec.stderr_path);

@@ -21,13 +21,16 @@ class Client:
     ``secret`` defaults to $TREADLE_SECRET, $TREADLE_SECRET_FILE or the per-user secret file.
     What tasks print is shown while the client waits, each line marked with its task;
     ``output`` replaces that with a callable taking (task, label, stream, bytes) tuples,
-    or None to drop it.
+    or None to drop it. A server silent for ``server_timeout`` seconds counts as lost; this
+    process's own pauses (stopped, or the machine asleep) do not count.
     """
 
-    def __init__(self, address="localhost", port=9010, secret=None, timeout=10.0, output="print"):
+    def __init__(self, address="localhost", port=9010, secret=None, timeout=10.0, output="print",
+                 server_timeout=12.0):
         name = "{}:{}".format(socket.gethostname(), os.getpid())
         try:
-            self._conn = _engine.Connection(_resolve(address), int(port), secret or "", name, float(timeout))
+            self._conn = _engine.Connection(_resolve(address), int(port), secret or "", name, float(timeout),
+                                            float(server_timeout))
         except _engine.ServerError as e:
             raise LoomException(str(e)) from None
         self.address = (address, int(port))
