@@ -3,10 +3,12 @@
 //   xtreadle -f CONNECTION_FILE
 //
 // Order matters (see ../shared notes on xeus on Debian, summarised in kernel/README.md):
-// SIGINT is blocked before any thread exists; CPython starts as /usr/bin/python3 with only
-// argv[0]; the kernel is built on this thread, which holds the GIL for the interpreter's
-// configure(), then serves the shell channel until shutdown ends the process (std::exit).
+// SIGINT is blocked before any thread exists, and its disposition reset to the default;
+// CPython starts as /usr/bin/python3 with only argv[0]; the kernel is built on this thread,
+// which holds the GIL for the interpreter's configure(), then serves the shell channel until
+// shutdown ends the process (std::exit).
 #include <Python.h>
+#include <signal.h>
 
 #include <cstring>
 #include <iostream>
@@ -51,6 +53,10 @@ void start_python(char* argv0) {
 int main(int argc, char* argv[]) {
   using namespace treadle::kernel;
   block_sigint();  // before any thread: every thread inherits the blocked mask
+  // A SIGINT ignored by whoever started us (`nohup jupyter notebook &`, a shell's background
+  // job) stays ignored across exec, and CPython installs its KeyboardInterrupt handler only
+  // over the default: interrupts would do nothing. Blocked, the default cannot kill us.
+  ::signal(SIGINT, SIG_DFL);
 
   std::string file = connection_file(argc, argv);
   if (file.empty()) {

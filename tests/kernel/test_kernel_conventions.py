@@ -69,3 +69,35 @@ def test_nbclient_stops_at_a_usage_error(tmp_path):
         client.execute()
     assert failure.value.ename == "UsageError", failure.value
     assert nb.cells[1].execution_count == 2 and nb.cells[2].execution_count is None
+
+
+def ignore_sigint():
+    # In the kernel's process before exec, as `nohup jupyter notebook &` leaves it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("name", ["treadle", "python3"])
+def test_interrupt_works_when_the_launcher_ignored_sigint(name):
+    k = Kernel(name, preexec_fn=ignore_sigint)
+    try:
+        msg_id = k.kc.execute("import time\nprint('sleeping', flush=True)\ntime.sleep(60)")
+        k.follow(msg_id, until=lambda messages: "sleeping" in streams(messages))
+        start = time.monotonic()
+        k.km.interrupt_kernel()
+        deadline = start + 15
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, "no reply {:.0f} s after the interrupt".format(time.monotonic() - start)
+            try:
+                reply = k.kc.get_shell_msg(timeout=left)
+            except Exception:
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        took = time.monotonic() - start
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt", reply
+        assert took < 5, took
+        reply, outputs, _ = k.run("print('after')")
+        assert reply["status"] == "ok" and text(outputs) == "after\n"
+    finally:
+        k.shutdown()
