@@ -101,3 +101,40 @@ def test_interrupt_works_when_the_launcher_ignored_sigint(name):
         assert reply["status"] == "ok" and text(outputs) == "after\n"
     finally:
         k.shutdown()
+
+
+def test_exit_and_quit_ask_the_frontend_to_close(kernel, ipykernel):
+    for code, keep in (("exit", False), ("quit", False), ("exit()", False), ("quit(keep_kernel=True)", True)):
+        ours, theirs = kernel.run(code)[0], ipykernel.run(code)[0]
+        assert ours["status"] == theirs["status"] == "ok", (code, ours)
+        assert ours["payload"] == theirs["payload"] == [{"source": "ask_exit", "keepkernel": keep}], (code, ours)
+    # The frontend decides: the kernel itself goes on.
+    reply, outputs, _ = kernel.run("print('still here')")
+    assert text(outputs) == "still here\n"
+
+
+def test_jupyter_console_exits_on_exit():
+    pexpect = pytest.importorskip("pexpect")
+    pytest.importorskip("jupyter_console")
+    console = pexpect.spawn(sys.executable, ["-m", "jupyter_console", "--kernel", "treadle"],
+                            env=dict(os.environ, TERM="dumb"), encoding="utf-8", timeout=60,
+                            dimensions=(40, 200))
+    kernel_pid = None
+    try:
+        console.expect(r"In \[.*1.*\]")
+        console.sendline("import os; print('kernel pid', os.getpid())")
+        console.expect(r"kernel pid (\d+)")
+        kernel_pid = int(console.match.group(1))
+        console.expect(r"In \[.*2.*\]")
+        screen = console.before
+        console.sendline("exit")
+        console.expect(pexpect.EOF, timeout=30)
+        screen += console.before
+        assert "Error" not in screen and "XEUS" not in screen, screen
+        # The console shut its kernel down on the way out.
+        wait_until(lambda: not psutil.pid_exists(kernel_pid) or
+                   psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE, 15, what="the kernel's exit")
+    finally:
+        console.close(force=True)
+        if kernel_pid is not None and psutil.pid_exists(kernel_pid):
+            os.kill(kernel_pid, signal.SIGKILL)
