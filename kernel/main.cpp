@@ -15,11 +15,14 @@
 #include <memory>
 #include <string>
 
+#include "xeus/xeus.hpp"
 #include "xeus/xeus_context.hpp"
 #include "xeus/xkernel.hpp"
 #include "xeus/xkernel_configuration.hpp"
 #include "xeus/xserver_shell_main.hpp"
+#include "xeus-python/xeus_python_config.hpp"
 
+#include "common/log.hpp"
 #include "history_manager.hpp"
 #include "iopub_channel.hpp"
 #include "sigint_window.hpp"
@@ -76,6 +79,12 @@ int main(int argc, char* argv[]) {
   xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::move(interpreter),
                        xeus::make_xserver_shell_main, std::move(history), nullptr, xeus::make_null_debugger,
                        nl::json::object(), nl::json::error_handler_t::replace);
+  // xeus' server prints "Run with XEUS 2.4.1" to std::clog as it starts: jupyter console and
+  // nbconvert show the kernel's stderr to the user. Nothing else here writes to std::clog
+  // (our messages go to std::cerr), so it is closed; the kernel's log says it at level info.
+  std::clog.rdbuf(nullptr);
+  treadle::log::info("xtreadle ", TREADLE_VERSION, " (xeus ", XEUS_VERSION_MAJOR, ".", XEUS_VERSION_MINOR, ".",
+                     XEUS_VERSION_PATCH, ", xeus-python ", XPYT_VERSION, ") serving ", file);
   kernel.start();  // returns only if the shell loop ends without std::exit
   return 0;
 }

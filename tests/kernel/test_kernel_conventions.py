@@ -138,3 +138,18 @@ def test_jupyter_console_exits_on_exit():
         console.close(force=True)
         if kernel_pid is not None and psutil.pid_exists(kernel_pid):
             os.kill(kernel_pid, signal.SIGKILL)
+
+
+def test_no_xeus_banner_reaches_the_user(tmp_path):
+    # nbconvert (like jupyter console) shows the kernel's stdout and stderr in the terminal.
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('hello')")]
+    path = tmp_path / "hello.ipynb"
+    nbformat.write(nb, str(path))
+    run = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute",
+                          "--ExecutePreprocessor.kernel_name=treadle", "--output", "out.ipynb", str(path)],
+                         cwd=str(tmp_path), capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert "XEUS" not in run.stdout + run.stderr, run.stdout + run.stderr
+    out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    assert [o.get("text") for o in out.cells[0].outputs] == ["hello\n"]
