@@ -22,6 +22,7 @@ APT_PACKAGES=(
   python3-nbclient python3-nbformat python3-ipykernel jupyter-client
   xeus-dev xeus-python-dev python3-xeus-python-shell xtl-dev
   python3-jupyter-kernel-test jupyter-notebook
+  jupyter-console python3-pexpect               # tests/kernel: exit and quit in a real jupyter console
   iproute2 procps openssh-server
   graphviz                                      # `dot` lays out the task-graph widget
   chromium chromium-driver python3-selenium     # tests/browser: the widgets in a real (headless) browser

@@ -3,21 +3,26 @@
 //   xtreadle -f CONNECTION_FILE
 //
 // Order matters (see ../shared notes on xeus on Debian, summarised in kernel/README.md):
-// SIGINT is blocked before any thread exists; CPython starts as /usr/bin/python3 with only
-// argv[0]; the kernel is built on this thread, which holds the GIL for the interpreter's
-// configure(), then serves the shell channel until shutdown ends the process (std::exit).
+// SIGINT is blocked before any thread exists, and its disposition reset to the default;
+// CPython starts as /usr/bin/python3 with only argv[0]; the kernel is built on this thread,
+// which holds the GIL for the interpreter's configure(), then serves the shell channel until
+// shutdown ends the process (std::exit).
 #include <Python.h>
+#include <signal.h>
 
 #include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
 
+#include "xeus/xeus.hpp"
 #include "xeus/xeus_context.hpp"
 #include "xeus/xkernel.hpp"
 #include "xeus/xkernel_configuration.hpp"
 #include "xeus/xserver_shell_main.hpp"
+#include "xeus-python/xeus_python_config.hpp"
 
+#include "common/log.hpp"
 #include "history_manager.hpp"
 #include "iopub_channel.hpp"
 #include "sigint_window.hpp"
@@ -51,6 +56,10 @@ void start_python(char* argv0) {
 int main(int argc, char* argv[]) {
   using namespace treadle::kernel;
   block_sigint();  // before any thread: every thread inherits the blocked mask
+  // A SIGINT ignored by whoever started us (`nohup jupyter notebook &`, a shell's background
+  // job) stays ignored across exec, and CPython installs its KeyboardInterrupt handler only
+  // over the default: interrupts would do nothing. Blocked, the default cannot kill us.
+  ::signal(SIGINT, SIG_DFL);
 
   std::string file = connection_file(argc, argv);
   if (file.empty()) {
@@ -70,6 +79,12 @@ int main(int argc, char* argv[]) {
   xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::move(interpreter),
                        xeus::make_xserver_shell_main, std::move(history), nullptr, xeus::make_null_debugger,
                        nl::json::object(), nl::json::error_handler_t::replace);
+  // xeus' server prints "Run with XEUS 2.4.1" to std::clog as it starts: jupyter console and
+  // nbconvert show the kernel's stderr to the user. Nothing else here writes to std::clog
+  // (our messages go to std::cerr), so it is closed; the kernel's log says it at level info.
+  std::clog.rdbuf(nullptr);
+  treadle::log::info("xtreadle ", TREADLE_VERSION, " (xeus ", XEUS_VERSION_MAJOR, ".", XEUS_VERSION_MINOR, ".",
+                     XEUS_VERSION_PATCH, ", xeus-python ", XPYT_VERSION, ") serving ", file);
   kernel.start();  // returns only if the shell loop ends without std::exit
   return 0;
 }

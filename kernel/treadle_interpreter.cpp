@@ -22,6 +22,26 @@ namespace treadle::kernel {
 namespace {
 TreadleInterpreter* the_instance = nullptr;
 
+// An error IPython showed without the traceback xeus-python looks for (a UsageError from a magic
+// is one stderr line), for which xeus-python answers "ok": the reply ipykernel gives, else null.
+nl::json unreported_error_reply(const py::object& shell) {
+  try {
+    if (shell.attr("last_execution_succeeded").cast<bool>()) return nullptr;
+    py::object result = shell.attr("last_execution_result");
+    if (result.is_none()) return nullptr;
+    py::object error = result.attr("error_before_exec");
+    if (error.is_none()) error = result.attr("error_in_exec");
+    if (error.is_none()) return nullptr;
+    return nl::json{{"status", "error"},
+                    {"ename", py::str(py::type::handle_of(error).attr("__name__")).cast<std::string>()},
+                    {"evalue", py::str(error).cast<std::string>()},
+                    {"traceback", nl::json::array()},
+                    {"user_expressions", nl::json::object()}};
+  } catch (py::error_already_set&) {
+    return nullptr;  // an exception whose str() fails: keep xeus-python's reply
+  }
+}
+
 std::string runtime_python_version() {
   std::string v = Py_GetVersion();  // "3.11.2 (main, ...) [GCC ...]"
   return v.substr(0, v.find(' '));
@@ -121,6 +141,13 @@ nl::json TreadleInterpreter::execute_request_impl(int execution_counter, const s
   {
     py::gil_scoped_acquire acquire;
     forget_tripped_interrupt();
+    if (reply.value("status", "") == "ok") {
+      nl::json error = unreported_error_reply(m_ipython_shell);
+      if (!error.is_null()) {
+        error["payload"] = reply.value("payload", nl::json::array());
+        reply = std::move(error);
+      }
+    }
   }
   output_->flush();
   return reply;

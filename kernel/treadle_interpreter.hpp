@@ -6,7 +6,7 @@
 //   - the %treadle magics, loaded at start;
 //   - interrupts: SIGINT is open on the main thread only while a cell runs;
 //   - coalesced stdout/stderr (OutputCoalescer), and the fixes of xeus-python 0.14's quirks
-//     (error names, language version).
+//     (error names, language version, a UsageError answered "ok").
 // The Python side of all this is python/treadle/kernel_support.py.
 #include <algorithm>
 #include <atomic>

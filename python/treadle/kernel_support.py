@@ -115,6 +115,8 @@ def install_in_xtreadle(shell):
         flush()
         shell.last_error = [getattr(etype, "__name__", str(etype)), str(evalue), stb]
     shell._showtraceback = _showtraceback
+    from . import shell_exit
+    shell_exit.install(shell)
 
     address = kernel.server_address()
     if address is None:

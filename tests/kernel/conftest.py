@@ -22,12 +22,13 @@ if not os.path.exists(os.path.join(KERNEL_DIR, "kernel.json")):
 
 
 class Kernel:
-    """A kernel started from its kernelspec, with a blocking client."""
+    """A kernel started from its kernelspec, with a blocking client. ``start`` goes to
+    KernelManager.start_kernel (and on to Popen: e.g. preexec_fn)."""
 
-    def __init__(self, name="treadle"):
+    def __init__(self, name="treadle", **start):
         from jupyter_client.manager import KernelManager
         self.km = KernelManager(kernel_name=name)
-        self.km.start_kernel()
+        self.km.start_kernel(**start)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=30)

@@ -92,7 +92,9 @@ class TreadleKernelTests(jupyter_kernel_test.KernelTests):
     def test_usage_error_is_one_line(self):
         self.flush_channels()
         reply, msgs = self.execute_helper("%treadle workers lots")
-        self.assertEqual(reply["content"]["status"], "ok")
+        # As in ipykernel: the cell failed (Run All stops), shown as one line without traceback.
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "UsageError")
         self.assertEqual([m["msg_type"] for m in msgs], ["stream"])
         err = msgs[0]["content"]["text"]
         self.assertEqual(msgs[0]["content"]["name"], "stderr")

@@ -79,7 +79,8 @@ def test_workers_magic_then_status(kernel):
                                   "%%treadle submit\nx = 1"])
 def test_wrong_usage_is_a_one_line_error(kernel, line):
     reply, outputs, _ = kernel.run(line)
-    assert reply["status"] == "ok"
+    # As in ipykernel: the cell fails (Run All stops there), shown as one line, no traceback.
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
     assert not errors(outputs)
     err = text(outputs, "stderr")
     assert err.startswith("UsageError:") and len(err.strip().splitlines()) == 1, err
