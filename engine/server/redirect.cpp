@@ -31,7 +31,7 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   transition(id, TaskState::redirected, "returned a task: the plan runs in its place");
   // The root may be done already (it can be one of the task's own, finished inputs).
   if (tasks_[root].state == TaskState::finished) transition(id, TaskState::finished, "the plan it returned finished");
-  else if (tasks_[root].state == TaskState::failed) fail_with(id, Failure{failure(root)->origin, failure(root)->message});
+  else if (tasks_[root].state == TaskState::failed) fail_with(id, *failure(root));
 }
 
 void Scheduler::to_redirected(TaskId, TaskRecord& t) {

@@ -234,7 +234,7 @@ void Scheduler::fail_with(TaskId id, Failure failure) {
     work.pop_back();
     TaskRecord& t = tasks_[next];
     if (t.state == TaskState::finished || t.state == TaskState::failed || t.state == TaskState::released) continue;
-    failures_[next] = next == failure.origin ? failure : Failure{failure.origin, for_dependents};
+    failures_[next] = next == failure.origin ? failure : Failure{failure.origin, for_dependents, failure.exception};
     transition(next, TaskState::failed, next == failure.origin ? "it failed" : "an input failed");
     for_each_consumer(t, next, [&](TaskId c) { work.push_back(c); });
   }
@@ -287,11 +287,12 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
   transition(id, TaskState::finished, "worker reported the result");
 }
 
-void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message) {
+void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message,
+                            std::shared_ptr<const std::string> exception) {
   if (!exists(id)) return;
   TaskRecord& t = tasks_[id];
   if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) return;
-  fail_with(id, Failure{id, message});
+  fail_with(id, Failure{id, message, std::move(exception)});
 }
 
 void Scheduler::data_replicated(WorkerId worker, TaskId id) {
