@@ -32,7 +32,7 @@ def user_frames(tb):
     while tb is not None:
         code = tb.tb_frame.f_code
         if not is_treadle_frame(code.co_filename):
-            line = linecache.getline(code.co_filename, tb.tb_lineno, tb.tb_frame.f_globals).strip()
+            line = linecache.getline(code.co_filename, tb.tb_lineno, tb.tb_frame.f_globals).rstrip()
             frames.append((code.co_filename, tb.tb_lineno, code.co_name,
                            str(tb.tb_frame.f_globals.get("__name__", "")), line))
         tb = tb.tb_next
@@ -238,15 +238,20 @@ def _frame(filename, lineno, name, module):
     return None
 
 
+_remembered = set()  # files whose lines linecache has only from tasks
+
+
 def _remember_source(filename, lineno, source):
-    """The executor's line of a file the client cannot read (a worker's own module): kept in
-    linecache so the frame still shows it. Files the client has (notebook cells) win."""
-    if not source or linecache.getline(filename, lineno) or os.path.exists(filename):
+    """The executor's line of a file the client cannot read (a worker's own module, the code
+    of a %%treadle task cell): kept in linecache so the frame still shows it. Files the client
+    has (notebook cells, its own modules) win."""
+    if not source or not isinstance(lineno, int) or not 0 < lineno < 100_000:
+        return
+    if filename not in _remembered and (linecache.getline(filename, lineno) or os.path.exists(filename)):
         return
     entry = linecache.cache.get(filename)
-    if entry is not None and entry[1] is not None:
-        return  # a real file's lines
-    lines = list(entry[2]) if entry is not None else []
+    lines = list(entry[2]) if entry is not None and filename in _remembered else []
     lines.extend(["\n"] * (lineno - len(lines)))
     lines[lineno - 1] = source + "\n"
     linecache.cache[filename] = (0, None, lines, filename)
+    _remembered.add(filename)

@@ -151,6 +151,24 @@ def test_the_cause_travels_with_the_exception(native):
     assert "The above exception was the direct cause" in shown and "{}[\"missing key\"]" in shown
 
 
+def raise_from_generated_code(name):
+    import linecache
+    source = "def generated():\n    raise KeyError('from generated code')\n"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)  # only here
+    namespace = {}
+    exec(compile(source, name, "exec"), namespace)
+    namespace["generated"]()
+
+
+def test_lines_only_the_worker_has_are_shown_too(native):
+    name = "<generated {}>".format(id(native))
+    with pytest.raises(KeyError) as info:
+        native.submit(raise_from_generated_code, name).result()
+    frame = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert (frame.filename, frame.lineno, frame.name) == (name, 2, "generated")
+    assert frame.line == "raise KeyError('from generated code')"
+
+
 def test_an_exception_that_cannot_be_pickled_falls_back_to_the_task_error(native):
     with pytest.raises(treadle.TaskError) as info:
         native.submit(raise_made_in_the_task, Unpicklable, "no pickling").result()
