@@ -41,6 +41,13 @@ def user_frames(tb):
     return frames
 
 
+def without_treadle_frames(tb):
+    """The traceback ``tb`` from its first frame outside treadle's modules on."""
+    while tb is not None and is_treadle_frame(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
 def pack(error):
     """The bytes the client rebuilds ``error`` from (see ``rebuild``)."""
     return pickle.dumps(_describe(error, _MAX_CHAIN), protocol=pickle.HIGHEST_PROTOCOL)

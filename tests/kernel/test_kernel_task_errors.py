@@ -44,3 +44,12 @@ def test_the_traceback_names_the_cell_and_shows_its_source(any_kernel):
     # No frame of treadle's: not the client's (result, gather) nor the executor's.
     assert "treadle/" not in shown and "executor" not in shown, shown
     assert shown.index("f.result()") < shown.index("return 1 / y")  # the call, then the task
+
+
+def test_a_task_cell_shows_its_own_failing_line(kernel):
+    reply, outputs, _ = kernel.run("import treadle")
+    assert reply["status"] == "ok", outputs
+    ename, evalue, shown = shown_error(kernel, "%%treadle task\nx = 1\ny = x / 0\n")
+    assert ename == "ZeroDivisionError" and "(cell)" in evalue
+    assert "----> 2 y = x / 0" in shown, shown  # the task cell's line, from the worker
+    assert "treadle/" not in shown, shown
