@@ -140,6 +140,10 @@ py::dict failure_dict(const Message& m) {
   d["label"] = text(m.header.value("label", std::string()));
   d["type"] = text(m.header.value("type", std::string()));
   d["message"] = text(m.header.value("message", std::string()));
+  // A Python task's exception, packed (see treadle.remote_exception); None if it did not travel.
+  d["exception"] = py::none();
+  if (auto it = m.header.find("exception"); it != m.header.end() && it->is_binary())
+    d["exception"] = py::bytes(reinterpret_cast<const char*>(it->get_binary().data()), it->get_binary().size());
   return d;
 }
 

@@ -237,7 +237,7 @@ void Scheduler::fail_with(TaskId id, Failure failure) {
     work.pop_back();
     TaskRecord& t = tasks_[next];
     if (t.state == TaskState::finished || t.state == TaskState::failed || t.state == TaskState::released) continue;
-    failures_[next] = next == id ? failure : Failure{failure.origin, for_dependents};
+    failures_[next] = next == id ? failure : Failure{failure.origin, for_dependents, failure.exception};
     transition(next, TaskState::failed, next == failure.origin ? "it failed" : "an input failed");
     for_each_consumer(t, next, [&](TaskId c) { work.push_back(c); });
   }
@@ -290,11 +290,12 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
   transition(id, TaskState::finished, "worker reported the result");
 }
 
-void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message) {
+void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message,
+                            std::shared_ptr<const std::string> exception) {
   if (!exists(id)) return;
   TaskRecord& t = tasks_[id];
   if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) return;
-  fail_with(id, Failure{id, message});
+  fail_with(id, Failure{id, message, std::move(exception)});
 }
 
 void Scheduler::data_replicated(WorkerId worker, TaskId id) {
@@ -352,7 +353,7 @@ const std::string& Scheduler::label(TaskId id) const { return tasks_.plans()[tas
 // the origin may be in a plan freed long ago.
 Failure Scheduler::as_dependent_of(TaskId input) const {
   const Failure& f = failures_.at(input);
-  if (f.origin == input) return {input, "input " + describe(input) + " failed: " + f.message};
+  if (f.origin == input) return {input, "input " + describe(input) + " failed: " + f.message, f.exception};
   return f;  // a dependent's message already names its origin
 }
 

@@ -33,8 +33,13 @@ struct PlanError : std::runtime_error {
 };
 
 struct Failure {
-  TaskId origin;        // the task whose own run failed
+  Failure() = default;
+  Failure(TaskId origin, std::string message, std::shared_ptr<const std::string> exception = nullptr)
+      : origin(origin), message(std::move(message)), exception(std::move(exception)) {}
+  TaskId origin = 0;    // the task whose own run failed
   std::string message;  // for dependents: "input task N (label) failed: ..."
+  // A Python task's exception, packed by its executor (null: none); shared with dependents.
+  std::shared_ptr<const std::string> exception;
 };
 
 class Scheduler {
@@ -64,7 +69,8 @@ class Scheduler {
   void task_started(WorkerId worker, TaskId task);
   void task_finished(WorkerId worker, TaskId task, std::uint64_t size, std::uint64_t length,
                      std::int64_t duration_us = -1);
-  void task_failed(WorkerId worker, TaskId task, const std::string& message);
+  void task_failed(WorkerId worker, TaskId task, const std::string& message,
+                   std::shared_ptr<const std::string> exception = nullptr);
   void data_replicated(WorkerId worker, TaskId task);
   // `worker` now holds a redirected task's result under the task's own id (it was asked to
   // with SchedulerActions::alias): the task finishes there.

@@ -30,6 +30,17 @@ struct HeldOutput {
 };
 constexpr std::size_t held_output_limit = 4u << 20;
 
+// A task_failed message's optional packed Python exception (msgpack binary; anything else is
+// a malformed message). One too big to hold for its dependents travels as text only.
+std::shared_ptr<const std::string> packed_exception(const json& header) {
+  constexpr std::size_t limit = 1 << 20;
+  auto it = header.find("exception");
+  if (it == header.end()) return nullptr;
+  if (!it->is_binary()) throw std::runtime_error("'exception' must be binary");
+  if (it->get_binary().size() > limit) return nullptr;
+  return std::make_shared<const std::string>(it->get_binary().begin(), it->get_binary().end());
+}
+
 struct Peer {
   enum class Role { worker, client } role;
   std::uint32_t id = 0;
@@ -199,7 +210,8 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::task_failed) {  // the message names the worker: "module missing *there*"
       std::string message = m.header.at("message").get<std::string>();
       if (!message.empty() && message.back() != '\n') message += '\n';
-      return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), message + "(on worker " + peer.name + ")");
+      return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), message + "(on worker " + peer.name + ")",
+                                    packed_exception(m.header));
     }
     if (op == op::data) return worker_data(m);
     if (op == op::output) return task_output(m);
@@ -337,6 +349,7 @@ void ServerLoop::send_failure(const std::string& client, std::uint64_t req, Task
          {"label", known ? scheduler_.label(origin) : std::string()},
          {"type", known ? scheduler_.type_name(scheduler_.task(origin).type) : std::string()},
          {"message", f ? f->message : std::string("failed")}};
+  if (f && f->exception) h["exception"] = json::binary(std::vector<std::uint8_t>(f->exception->begin(), f->exception->end()));
   send_message(router_, Message(std::move(h)), client);
 }
 

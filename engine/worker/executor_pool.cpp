@@ -388,6 +388,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     r.end_us = wall_us();
     if (op == "failed") {
       r.error = header.value("error", std::string("the Python task failed"));
+      if (!blobs.empty()) r.exception = blob(0);
     } else {
       const json& desc = header.at("result");
       std::function<DataPtr(const json&)> build = [&](const json& d) -> DataPtr {

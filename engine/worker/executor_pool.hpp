@@ -31,6 +31,7 @@ struct ExecutorResult {
   unsigned executor = 0;  // which one ran it (for traces)
   DataPtr data;          // the result, unless failed or redirected
   std::string error;     // set when the task failed
+  std::string exception; // and the Python exception itself, packed (may be empty)
   bool retry = false;    // never started (its executor died first): run it again
   json redirect;         // set when the task returned a Task: {types, labels}
   std::vector<std::string> redirect_frames;  // its plan columns

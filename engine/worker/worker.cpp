@@ -127,7 +127,7 @@ struct Worker::Impl {
   void run_ready();
   void start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry);
   void complete(TaskId id, DataPtr data, std::int64_t start, std::int64_t end, std::uint32_t lane);
-  void fail(TaskId id, const std::string& message);
+  void fail(TaskId id, const std::string& message, const std::string& exception = {});
   void arrived(TaskId id);
   zmq::socket_t& peer(const std::string& address);
   void send_report();
@@ -625,10 +625,12 @@ void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std:
   arrived(id);
 }
 
-void Worker::Impl::fail(TaskId id, const std::string& message) {
+void Worker::Impl::fail(TaskId id, const std::string& message, const std::string& exception) {
   tasks.erase(id);
   send_report();  // keep the order: results before this failure
-  send_message(*server, Message(json{{"op", op::task_failed}, {"id", id}, {"message", message}}));
+  json header{{"op", op::task_failed}, {"id", id}, {"message", message}};
+  if (!exception.empty()) header["exception"] = json::binary(std::vector<std::uint8_t>(exception.begin(), exception.end()));
+  send_message(*server, Message(std::move(header)));
 }
 
 void Worker::Impl::executor_finished(ExecutorResult& r) {
@@ -640,7 +642,7 @@ void Worker::Impl::executor_finished(ExecutorResult& r) {
     runnable.push_back(r.id);
     return;
   }
-  if (!r.error.empty()) return fail(r.id, r.error);
+  if (!r.error.empty()) return fail(r.id, r.error, r.exception);
   if (!r.redirect.is_null()) {
     // The task returned a plan to run in its place: the server splices it in.
     Message m(json{{"op", op::redirect}, {"id", r.id}, {"types", r.redirect["types"]}, {"labels", r.redirect["labels"]}});

@@ -178,6 +178,7 @@ class Client:
     def gather(self, futures, timeout=None):
         """The results of futures; any structure of lists, tuples and dicts is kept (an
         iterator, such as a generator of futures or what ``map`` yields, becomes a list)."""
+        __tracebackhide__ = True  # IPython shows the task's frames, not treadle's
         if isinstance(futures, collections.abc.Iterator):
             futures = list(futures)
         flat = []
@@ -190,7 +191,11 @@ class Client:
                 with self._waiting(loom):
                     values = self._loom.fetch(loom)
             except TaskFailed as error:
-                raise TaskError.from_error(error) from None
+                failed = error
+            else:
+                failed = None
+            if failed is not None:  # raised out of the except, which would replace its chain
+                raise TaskError.from_error(failed)
             it = iter(values)
             for f in flat:
                 if not f._has_value:
@@ -201,6 +206,7 @@ class Client:
 
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
+        __tracebackhide__ = True
         flat = []
         _collect(futures, flat)
         self._own(flat)
@@ -210,7 +216,11 @@ class Client:
             with self._waiting(loom):
                 self._loom.wait(loom)
         except TaskFailed as error:
-            raise TaskError.from_error(error) from None
+            failed = error
+        else:
+            failed = None
+        if failed is not None:
+            raise TaskError.from_error(failed)
         for f in loom:  # the server's own word on them may still be on its way: done() is True now
             self._settled[f.task_id] = True
 
@@ -405,12 +415,14 @@ def map(fn, *iterables, **kwargs):  # noqa: A001 - the concurrent.futures name
 
 def gather(futures, timeout=None):
     """The results of futures, in the same structure."""
+    __tracebackhide__ = True
     if isinstance(futures, collections.abc.Iterator):
         futures = list(futures)
     return _client_of(futures).gather(futures, timeout=timeout)
 
 
 def wait(futures):
+    __tracebackhide__ = True
     _client_of(futures).wait(futures)
 
 

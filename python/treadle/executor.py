@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 
-from . import _pipe
+from . import _pipe, remote_exception
 from .task_runtime import Context, PyObj, encode_result, resolve
 
 _CACHE_LIMIT = 512
@@ -187,7 +187,8 @@ class Executor:
                 if isinstance(error, KeyboardInterrupt):
                     raise
                 _flush_output()
-                _pipe.write_message(self.replies, {"op": "failed", "id": task_id, "error": _describe(error)})
+                _pipe.write_message(self.replies, {"op": "failed", "id": task_id, "error": _describe(error)},
+                                    [_pack(error)])
                 self.task_id = None
                 continue
             _flush_output()
@@ -201,6 +202,14 @@ def _describe(error):
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+
+
+def _pack(error):
+    """The exception itself, for the client to raise (empty if it cannot be packed at all)."""
+    try:
+        return remote_exception.pack(error)
+    except Exception:
+        return b""
 
 
 # Written to fds 1 and 2 after each task: the worker credits raw output (from C code or child

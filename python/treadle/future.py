@@ -8,6 +8,9 @@ class TaskError(TaskFailed):
 
     @classmethod
     def from_error(cls, error):
+        failure = getattr(error, "failure", None)
+        if failure is not None:
+            return cls.from_failure(failure)
         return cls(error.task_id, error.origin_id, error.label, error.task_type, error.error)
 
 
@@ -36,7 +39,9 @@ class Future:
         return self._loom.task_id
 
     def result(self, timeout=None):
-        """Waits for the task and returns its result; raises TaskError if it failed."""
+        """Waits for the task and returns its result; raises TaskError if it failed (an
+        instance of the task's own exception type too, with its traceback)."""
+        __tracebackhide__ = True
         if not self._has_value:
             self._value = self._client.gather([self], timeout=timeout)[0]
             self._has_value = True

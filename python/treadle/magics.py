@@ -137,6 +137,7 @@ def treadle_magic(line, cell=None):
     also after the cell finished. In Python: ``import treadle``, then ``@treadle.task``
     functions return futures; ``treadle.default_client()`` is connected to this kernel's server.
     """
+    __tracebackhide__ = True  # a dispatcher: the error of what it ran is what matters
     from IPython.core.error import UsageError
     try:
         args = shlex.split(line)
@@ -834,6 +835,7 @@ def _task(args, cell):
 
     import treadle
     from .loom.client.errors import LoomException, TaskFailed
+    from .remote_exception import without_treadle_frames
     shell = get_ipython()
     usage = _usage("task")
     opts, positional = _parse(args, {"--push": "names", "--pull": "names", "--retries": "count", "--cpus": "int",
@@ -864,7 +866,12 @@ def _task(args, cell):
     try:
         pulled, value = future.result()
     except (TaskFailed, LoomException) as error:
-        raise error.with_traceback(None) from None
+        failed = error
+    else:
+        failed = None
+    if failed is not None:  # with the cell's own frames (a task's exception), not treadle's
+        __tracebackhide__ = True
+        raise failed.with_traceback(without_treadle_frames(failed.__traceback__))
     ns.update(pulled)
     return value
 

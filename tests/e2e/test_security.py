@@ -446,6 +446,9 @@ def test_malformed_worker_messages(served, raw_peer):
     error_of(s, {"op": "finished", "req": 5}, *([b"\x01\x02\x03"] * 7))
     error_of(s, {"op": "task_failed", "req": 6})
     ask(s, pack({"op": "task_failed", "id": 10 ** 9, "message": "x"}), timeout_ms=200)  # unknown task
+    # a Python task's packed exception must be binary
+    assert "exception" in error_of(s, {"op": "task_failed", "req": 7, "id": 10 ** 9, "message": "x", "exception": "text"})
+    ask(s, pack({"op": "task_failed", "id": 10 ** 9, "message": "x", "exception": b"\x80junk"}), timeout_ms=200)
     ask(s, pack({"op": "data", "req": 10 ** 9, "objects": []}), timeout_ms=200)  # unknown upload
     # the fake worker offers no type, so it gets no work
     assert_serving(served.client, workers=3)

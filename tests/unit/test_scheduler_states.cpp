@@ -660,6 +660,32 @@ TEST_CASE("scheduler failure: dependents fail with a message naming the origin",
   f.check();
 }
 
+TEST_CASE("scheduler failure: dependents share the origin's packed exception", "[scheduler][failure]") {
+  // Clients waiting on a dependent raise the exception of the task that failed.
+  SchedulerFixture f;
+  WorkerId w = f.add_worker(2);
+  PlanBuilder p;
+  auto a = p.add(const_type, {}, 1, "source");
+  auto b = p.add(const_type, {local(a)}, 1, "b");
+  p.keep(a).keep(b);
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  f.start(base + a);
+  auto packed = std::make_shared<const std::string>("pickled exception");
+  f.s.task_failed(w, base + a, "boom", packed);
+  CHECK(f.s.failure(base + a)->exception == packed);
+  CHECK(f.s.failure(base + b)->exception == packed);
+  // A later plan naming the failed task fails at once, with it too.
+  PlanBuilder later;
+  auto c = later.add(const_type, {base + a}, 1, "c");
+  later.keep(c);
+  TaskId base2 = f.submit(later);
+  REQUIRE(f.s.failure(base2 + c) != nullptr);
+  CHECK(f.s.failure(base2 + c)->exception == packed);
+  CHECK(f.s.failure(base2 + c)->origin == base + a);
+  f.check();
+}
+
 TEST_CASE("scheduler failure: dependents chained on a worker are cancelled there", "[scheduler][failure]") {
   SchedulerFixture f;
   WorkerId w = f.add_worker(1);

@@ -108,12 +108,14 @@ class Client:
 
     def wait(self, futures):
         """Blocks until every future is computed; raises TaskFailed if one failed."""
+        __tracebackhide__ = True
         failure = self._call(self._live.wait, self._ids(futures))
         if failure is not None:
             raise TaskFailed.from_failure(failure)
 
     def fetch(self, futures):
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
+        __tracebackhide__ = True
         values, failure = self._call(self._live.fetch, self._ids(futures))
         if failure is not None:
             raise TaskFailed.from_failure(failure)
@@ -131,6 +133,7 @@ class Client:
 
     def gather(self, futures):
         """fetch() followed by release()."""
+        __tracebackhide__ = True
         futures = list(futures)
         try:
             return self.fetch(futures)

@@ -21,15 +21,18 @@ class Future:
         return self._released
 
     def wait(self):
+        __tracebackhide__ = True  # IPython shows the task's frames, not these
         self.client.wait((self,))
 
     def fetch(self):
+        __tracebackhide__ = True  # IPython shows the task's frames, not these
         return self.client.fetch((self,))[0]
 
     def release(self):
         self.client.release((self,))
 
     def gather(self):
+        __tracebackhide__ = True  # IPython shows the task's frames, not these
         return self.client.gather((self,))[0]
 
     def __del__(self):

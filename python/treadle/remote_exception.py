@@ -1,0 +1,264 @@
+"""A task's exception, carried from the executor that ran it to the client that waits for it.
+
+The executor packs the exception (pickled, when it can be) with the frames of its traceback
+as plain (file, line, function) tuples, leaving out treadle's own frames. The client rebuilds
+an exception that is both the task's type (``except ZeroDivisionError`` catches it) and
+treadle's task error, whose traceback holds those frames as real frames: Python and IPython
+render them with the client's own ``linecache``, so a function defined in a notebook cell
+shows the cell's name and its source line, as a local call would.
+"""
+
+import linecache
+import os
+import pickle
+import sys
+import weakref
+
+_TREADLE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_MAX_FRAMES = 100          # a RecursionError keeps its first and last frames
+_MAX_EXCEPTION = 1 << 18   # bytes of the pickled exception; a bigger one travels as text only
+_MAX_CHAIN = 5             # causes and contexts kept
+
+
+# -- in the executor ----------------------------------------------------------------------------
+
+def is_treadle_frame(filename):
+    return os.path.abspath(filename).startswith(_TREADLE_DIR)
+
+
+def user_frames(tb):
+    """The traceback's frames outside treadle's own modules, as (file, line, function, module, source)."""
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not is_treadle_frame(code.co_filename):
+            line = linecache.getline(code.co_filename, tb.tb_lineno, tb.tb_frame.f_globals).rstrip()
+            frames.append((code.co_filename, tb.tb_lineno, code.co_name,
+                           str(tb.tb_frame.f_globals.get("__name__", "")), line))
+        tb = tb.tb_next
+    if len(frames) > _MAX_FRAMES:
+        frames = frames[:10] + frames[-(_MAX_FRAMES - 10):]
+    return frames
+
+
+def without_treadle_frames(tb):
+    """The traceback ``tb`` from its first frame outside treadle's modules on."""
+    while tb is not None and is_treadle_frame(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return tb
+
+
+def pack(error):
+    """The bytes the client rebuilds ``error`` from (see ``rebuild``)."""
+    return pickle.dumps(_describe(error, _MAX_CHAIN), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _describe(error, depth):
+    import traceback
+
+    from .task_runtime import dumps
+    try:
+        exception = dumps(error)
+        if len(exception) > _MAX_EXCEPTION:
+            exception = None
+    except Exception:  # not picklable: the client gets the text
+        exception = None
+    described = {
+        "exception": exception,
+        "text": "".join(traceback.format_exception_only(type(error), error)).rstrip(),
+        "frames": user_frames(error.__traceback__),
+        "cause": None,
+        "context": None,
+        "suppress_context": bool(error.__suppress_context__),
+    }
+    if depth > 0:
+        for link in ("cause", "context"):
+            linked = getattr(error, "__{}__".format(link))
+            if linked is not None and linked is not error:
+                described[link] = _describe(linked, depth - 1)
+    return described
+
+
+# -- in the client ------------------------------------------------------------------------------
+
+class RemoteError(Exception):
+    """An exception of a task that could not travel as itself: its text."""
+
+
+def rebuild(packed, task_error_class, init_args):
+    """The task's exception as an instance of both its type and ``task_error_class`` (given
+    the attributes ``init_args`` set), or None when it cannot be rebuilt."""
+    try:
+        described = pickle.loads(packed)
+        error = _combined(_exception(described), task_error_class, init_args)
+    except Exception:
+        return None
+    if error is None:
+        return None
+    # str() is the task error's: which task, where, and the exception's own line.
+    task_id, origin_id, label, task_type, text = init_args
+    error._task_error_message = str(task_error_class(task_id, origin_id, label, task_type,
+                                         short_failure_text(text, described["text"])))
+    _attach_history(error, described, _MAX_CHAIN)
+    return error
+
+
+def _exception(described):
+    if described["exception"] is None:
+        return None
+    return pickle.loads(described["exception"])
+
+
+_combined_classes = weakref.WeakKeyDictionary()  # task error class -> {user type: combined type}
+
+
+def combined_class(user_type, task_error_class):
+    """A subclass of both: ``except user_type`` and ``except task_error_class`` catch it. Its
+    name is the user's, so a notebook shows ``ZeroDivisionError``. None if they cannot mix."""
+    if issubclass(user_type, task_error_class):
+        return user_type
+    by_type = _combined_classes.setdefault(task_error_class, weakref.WeakKeyDictionary())
+    combined = by_type.get(user_type)
+    if combined is None:
+        try:
+            combined = type(user_type.__name__, (user_type, task_error_class), {
+                "__module__": user_type.__module__,
+                "__qualname__": user_type.__qualname__,
+                "__doc__": user_type.__doc__,
+                "__str__": _combined_str,
+                "__reduce__": _combined_reduce,
+            })
+        except TypeError:  # final types, conflicting layouts
+            return None
+        by_type[user_type] = combined
+    return combined
+
+
+def _combined_str(self):
+    return self._task_error_message
+
+
+def short_failure_text(error, exception_text):
+    """The failure's text with the traceback cut down to its exception line(s), which is all
+    str() needs to say: the frames are the exception's traceback now."""
+    start = error.find("Traceback (most recent call last):")
+    end = error.rfind(exception_text)
+    if start < 0 or end < start:
+        return error
+    return error[:start] + error[end:]
+
+
+def _combined_reduce(self):
+    # Pickled again (sent on to another process), it is the task's plain exception type.
+    return (type(self).__bases__[0], self.args)
+
+
+def _combined(exception, task_error_class, init_args):
+    if not isinstance(exception, Exception):
+        return None  # SystemExit and KeyboardInterrupt of a task stay task errors
+    cls = combined_class(type(exception), task_error_class)
+    if cls is None:
+        return None
+    # Made as unpickling makes an exception (the type's new with its args, then its state),
+    # and given the task error's attributes without its __init__, which would change args.
+    try:
+        error = cls.__new__(cls, *exception.args)
+        error.args = exception.args
+        reduced = exception.__reduce__()
+        state = dict(reduced[2]) if len(reduced) > 2 and isinstance(reduced[2], dict) else {}
+        state.update(getattr(exception, "__dict__", {}))
+        for name, value in state.items():
+            setattr(error, name, value)
+    except Exception:
+        return None
+    task_error_class.init_attributes(error, *init_args)
+    return error
+
+
+def _attach_history(error, described, depth):
+    """Gives ``error`` the remote frames as its traceback, and its causes and contexts."""
+    try:
+        error.__traceback__ = _traceback(described["frames"])
+    except Exception:
+        pass
+    if depth <= 0:
+        return
+    for link in ("cause", "context"):
+        linked = described.get(link)
+        if linked is None:
+            continue
+        try:
+            exception = _exception(linked)
+        except Exception:
+            exception = None
+        if not isinstance(exception, BaseException):
+            exception = RemoteError(linked["text"])
+        _attach_history(exception, linked, depth - 1)
+        setattr(error, "__{}__".format(link), exception)
+    error.__suppress_context__ = described["suppress_context"]
+
+
+class _Marker(Exception):
+    pass
+
+
+def _traceback(frames):
+    """A chain of real traceback entries, one per remote frame, each at (file, line, function):
+    what tracebacks, IPython and debuggers display like any other frame."""
+    first = last = None
+    for filename, lineno, name, module, source in frames:
+        _remember_source(filename, lineno, source)
+        entry = _frame(filename, lineno, name, module)
+        if entry is None:
+            continue
+        if last is None:
+            first = entry
+        else:
+            last.tb_next = entry
+        last = entry
+    return first
+
+
+_frame_code = {}
+
+
+def _frame(filename, lineno, name, module):
+    if not isinstance(lineno, int) or not 0 < lineno < 1_000_000:
+        return None
+    key = (filename, lineno, name)
+    code = _frame_code.get(key)
+    if code is None:
+        # A raise on line `lineno` of `filename`. It spans two lines so that no column range
+        # is shown under the real source line, which the raise does not match.
+        code = compile("\n" * (lineno - 1) + "raise (\n _treadle_marker)", filename, "exec")
+        replace = {"co_name": name}
+        if sys.version_info >= (3, 11):
+            replace["co_qualname"] = name
+        code = code.replace(**replace)
+        if len(_frame_code) > 1000:
+            _frame_code.clear()
+        _frame_code[key] = code
+    try:
+        exec(code, {"__name__": module, "__file__": filename, "_treadle_marker": _Marker})
+    except _Marker as marker:
+        return marker.__traceback__.tb_next
+    return None
+
+
+_remembered = set()  # files whose lines linecache has only from tasks
+
+
+def _remember_source(filename, lineno, source):
+    """The executor's line of a file the client cannot read (a worker's own module, the code
+    of a %%treadle task cell): kept in linecache so the frame still shows it. Files the client
+    has (notebook cells, its own modules) win."""
+    if not source or not isinstance(lineno, int) or not 0 < lineno < 100_000:
+        return
+    if filename not in _remembered and (linecache.getline(filename, lineno) or os.path.exists(filename)):
+        return
+    entry = linecache.cache.get(filename)
+    lines = list(entry[2]) if entry is not None and filename in _remembered else []
+    lines.extend(["\n"] * (lineno - len(lines)))
+    lines[lineno - 1] = source + "\n"
+    linecache.cache[filename] = (0, None, lines, filename)
+    _remembered.add(filename)

@@ -1,0 +1,55 @@
+"""A task's exception in a notebook, in the treadle kernel and in ipykernel with %load_ext
+treadle: ``except ZeroDivisionError`` catches it in a cell, and the error a cell shows reads
+like a local one: the cell's name and source line for a function defined in a cell, no frame
+of treadle's own code."""
+
+import re
+
+from conftest import errors, text
+
+DEFINE = "def inv(x):\n    y = x - 3\n    return 1 / y\n"
+
+
+def shown_error(kernel, code):
+    """The error message a cell publishes: (ename, evalue, traceback text without colours)."""
+    _, messages = kernel.collect(code)
+    [error] = [m["content"] for m in messages if m["msg_type"] == "error"]
+    return error["ename"], error["evalue"], re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
+
+
+def test_a_cell_catches_the_tasks_exception_type(any_kernel):
+    reply, outputs, _ = any_kernel.run(DEFINE)
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = any_kernel.run(
+        "import treadle\n"
+        "try:\n"
+        "    treadle.submit(inv, 3).result()\n"
+        "except ZeroDivisionError as error:\n"
+        "    print('caught', type(error).__name__, isinstance(error, treadle.TaskError), error.args)\n")
+    assert reply["status"] == "ok" and not errors(outputs), outputs
+    assert "caught ZeroDivisionError True ('division by zero',)\n" in text(outputs)
+
+
+def test_the_traceback_names_the_cell_and_shows_its_source(any_kernel):
+    reply, outputs, _ = any_kernel.run(DEFINE)
+    assert reply["status"] == "ok", outputs
+    defined_in = reply["execution_count"]
+    ename, evalue, shown = shown_error(any_kernel, "import treadle\nf = treadle.submit(inv, 3)\nf.result()")
+    assert ename == "ZeroDivisionError"
+    assert "ZeroDivisionError: division by zero" in evalue and "(inv)" in evalue
+    # The task's frame: the cell it was defined in, its line, its source.
+    assert re.search(r"Cell In ?\[{}\], line 3, in inv".format(defined_in), shown), shown
+    assert "----> 3     return 1 / y" in shown
+    assert "xpython_" not in shown and "ipykernel_" not in shown  # not the cell's file name
+    # No frame of treadle's: not the client's (result, gather) nor the executor's.
+    assert "treadle/" not in shown and "executor" not in shown, shown
+    assert shown.index("f.result()") < shown.index("return 1 / y")  # the call, then the task
+
+
+def test_a_task_cell_shows_its_own_failing_line(kernel):
+    reply, outputs, _ = kernel.run("import treadle")
+    assert reply["status"] == "ok", outputs
+    ename, evalue, shown = shown_error(kernel, "%%treadle task\nx = 1\ny = x / 0\n")
+    assert ename == "ZeroDivisionError" and "(cell)" in evalue
+    assert "----> 2 y = x / 0" in shown, shown  # the task cell's line, from the worker
+    assert "treadle/" not in shown, shown
