@@ -113,6 +113,7 @@ void ZapAuthenticator::serve() {
   zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
   while (!stop_) {
     try {
+      refusals_.tick();
       if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
       std::vector<zmq::message_t> req;
       zmq::message_t part;
@@ -128,8 +129,8 @@ void ZapAuthenticator::serve() {
                 equal_constant_time(req[7].to_string(), secret_);
       if (!ok) {
         ++refused_;
-        log::warn("refused a peer from ", address, ": ",
-                  mechanism == "PLAIN" ? "wrong secret" : "no credentials (mechanism " + mechanism + ")");
+        refusals_.warn(address, "refused a peer from ", address, ": ",
+                       mechanism == "PLAIN" ? "wrong secret" : "no credentials (mechanism " + mechanism + ")");
       }
       const char* code = ok ? "200" : "400";
       const char* text = ok ? "OK" : "bad secret";

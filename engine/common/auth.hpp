@@ -18,6 +18,8 @@
 
 #include <zmq.hpp>
 
+#include "log_throttle.hpp"
+
 namespace treadle {
 
 std::string default_secret_path();
@@ -43,6 +45,7 @@ class ZapAuthenticator {
   std::string secret_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> refused_{0};
+  log::Throttle refusals_{"refused handshakes"};  // a peer retrying with a wrong secret
   std::unique_ptr<zmq::socket_t> socket_;
   std::thread thread_;
 };

@@ -10,6 +10,7 @@
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
+#include "../common/log_throttle.hpp"
 #include "../common/protocol.hpp"
 #include "client_requests.hpp"
 #include "scheduler.hpp"
@@ -72,6 +73,7 @@ class ServerLoop final : public SchedulerActions {
   void check_heartbeats();
   void lose_peer(const std::string& routing, const char* reason);
   void flush();
+  std::string describe(const std::string& routing) const;
 
   const ServerOptions& options_;
   zmq::context_t& context_;
@@ -92,6 +94,7 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_map<TaskId, std::vector<std::string>> watchers_;
   std::unordered_map<std::string, std::pair<json, json>> settled_;  // routing -> (finished, failed)
   ClientId next_client_ = 0;
+  log::Throttle malformed_{"malformed messages"};  // a peer must not flood the log
 };
 
 void ServerLoop::run(zmq::socket_t& control) {
@@ -109,14 +112,16 @@ void ServerLoop::run(zmq::socket_t& control) {
       try {
         if (!recv_message(router_, m, &routing, true)) break;
       } catch (const ProtocolError& e) {
-        log::warn("dropped a bad message: ", e.what());
+        const std::string from = describe(routing);
+        malformed_.warn(from, "dropped a bad message from ", from, ": ", e.what());
         continue;
       }
       try {
         scheduler_.set_clock(wall_us());  // ready and decision times: when the server got the news
         handle(routing, m);
       } catch (const std::exception& e) {
-        log::warn("bad '", m.op(), "' message: ", e.what());
+        const std::string from = describe(routing);
+        malformed_.warn(from, "bad '", m.op(), "' message from ", from, ": ", e.what());
         reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
       }
     }
@@ -126,12 +131,20 @@ void ServerLoop::run(zmq::socket_t& control) {
     if (steady_ms() >= next_check) {
       scheduler_.set_clock(wall_us());
       check_heartbeats();
+      malformed_.tick();
       scheduler_.collect_garbage();
       scheduler_.schedule();
       flush();
       next_check = steady_ms() + 250;
     }
   }
+}
+
+// Who sent a message, for the log: every peer that never said hello counts as one.
+std::string ServerLoop::describe(const std::string& routing) const {
+  auto it = peers_.find(routing);
+  if (it == peers_.end()) return "a peer that did not say hello";
+  return (it->second.role == Peer::Role::worker ? "worker " : "client ") + it->second.name;
 }
 
 void ServerLoop::handle(const std::string& routing, Message& m) {

@@ -16,6 +16,7 @@
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
+#include "../common/log_throttle.hpp"
 #include "../common/protocol.hpp"
 #include "../data/wire.hpp"
 #include "../common/symbols.hpp"
@@ -98,6 +99,7 @@ struct Worker::Impl {
   ResourceSampler sampler{1};
   std::unordered_set<TaskId> on_executor;
   json outputs = json::array();  // what tasks printed or logged this loop turn
+  log::Throttle malformed{"malformed messages"};  // a peer must not flood the log
 
   std::unordered_map<TaskId, PendingTask> tasks;
   std::unordered_map<TaskId, std::vector<TaskId>> waiting_for;  // input -> tasks needing it
@@ -248,7 +250,7 @@ int Worker::Impl::loop() {
           if (m.op() == op::welcome) welcomed = true;
           on_server_message(m);
         } catch (const std::exception& e) {
-          log::warn("bad message from the server: ", e.what());
+          malformed.warn("the server", "bad message from the server: ", e.what());
         }
       }
     }
@@ -260,7 +262,7 @@ int Worker::Impl::loop() {
           if (!recv_message(*data, m, &routing, true)) break;
           on_peer_request(routing, m);
         } catch (const std::exception& e) {
-          log::warn("bad request from a peer: ", e.what());
+          malformed.warn("peers fetching data", "bad request from a peer: ", e.what());
         }
       }
     }
@@ -286,7 +288,7 @@ int Worker::Impl::loop() {
           if (!recv_message(*peer_sockets[i], m, nullptr, true)) break;
           on_peer_data(m);
         } catch (const std::exception& e) {
-          log::warn("bad data from a peer: ", e.what());
+          malformed.warn("peers it fetches from", "bad data from a peer: ", e.what());
         }
       }
     }
@@ -296,6 +298,7 @@ int Worker::Impl::loop() {
     for (auto& r : executor_results) executor_finished(r);
     run_ready();
     send_report();
+    malformed.tick();
 
     std::int64_t now = steady_ms();
     if (now >= next_heartbeat) {

@@ -6,6 +6,7 @@ below (python3-msgpack is not among the project's packages) and sent with pyzmq.
 """
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -171,7 +172,11 @@ def served(logged):
 
 
 def refusals(cluster):
-    return cluster.log().count("refused a peer from 127.0.0.1: wrong secret")
+    """Handshakes the server refused for a wrong secret: logged in full, or summed up (the log
+    is rate-limited per address)."""
+    log = cluster.log()
+    summed = re.findall(r"(\d+) more refused handshakes from 127\.0\.0\.1 in the last", log)
+    return log.count("refused a peer from 127.0.0.1: wrong secret") + sum(int(n) for n in summed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,3 +469,36 @@ def test_malformed_requests_to_a_worker_data_port(served, raw_peer):
             ask(s, *frames, timeout_ms=200)
         # still answering
         assert ask(s, pack({"op": "peer_fetch", "req": 5, "ids": [10 ** 12]}))["op"] == "data"
+
+
+@pytest.mark.timeout(90)
+def test_a_flood_of_malformed_messages_is_summarised_in_the_log(served, raw_peer):
+    # One WARN line per malformed message let any peer fill the disk with the log; now each
+    # peer's first few per interval are written and the rest counted in one summary line.
+    s = raw_peer(served.port)
+    assert ask(s, pack({"op": "hello", "role": "client", "name": "flood", "req": 1}))["op"] == "welcome"
+    start = len(served.log())
+    count = 10000
+    for i in range(count // 2):
+        s.send(b"not msgpack at all")  # dropped: no request to answer
+        s.send(pack({"op": "wait", "req": 10 + i}))  # no ids: answered with an error
+    replies = 0
+    while replies < count // 2:
+        assert s.poll(10000), "the server stopped answering after {} errors".format(replies)
+        assert unpack(s.recv_multipart()[0])["op"] == "error"
+        replies += 1
+
+    def accounted():
+        lines = [l for l in served.log()[start:].splitlines() if "client flood" in l]
+        written = [l for l in lines if " more malformed messages from " not in l]
+        summed = [int(m) for m in re.findall(r"(\d+) more malformed messages from client flood in the last", "\n".join(lines))]
+        return (len(written) + sum(summed) == count) and lines
+
+    def new_lines():
+        return served.log()[start:].splitlines()
+
+    wait_until(lambda: accounted() or len(new_lines()) >= 50, timeout=30,
+               what="every malformed message written or counted in a summary")
+    assert len(new_lines()) < 50, "{} log lines for {} malformed messages".format(len(new_lines()), count)
+    assert accounted()
+    assert ask(s, pack({"op": "status", "req": 99}))["op"] == "status_reply"
