@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -83,6 +84,14 @@ std::string load_secret(const std::string& explicit_file) {
   if (const char* env = std::getenv("TREADLE_SECRET"); env && *env) return env;
   if (const char* env = std::getenv("TREADLE_SECRET_FILE"); env && *env) return read_secret_file(env);
   return create_or_read(default_secret_path());
+}
+
+void forget_secret_variables() {
+  for (const char* name : {"TREADLE_SECRET", "TREADLE_SECRET_FILE"}) {
+    // The value may live in the block the kernel shows as /proc/PID/environ: blank it there.
+    if (char* value = std::getenv(name)) std::memset(value, 0, std::strlen(value));
+    ::unsetenv(name);
+  }
 }
 
 void authenticate_as_client(zmq::socket_t& socket, const std::string& secret) {

@@ -167,6 +167,7 @@ int Worker::run() {
 
 void Worker::Impl::setup() {
   if (options.secret.empty()) options.secret = load_secret();
+  forget_secret_variables();  // tasks run code: they must not find the secret in their environment
   std::string id = std::to_string(::getpid());
   if (options.work_dir.empty()) {
     const char* tmp = std::getenv("TMPDIR");

@@ -5,6 +5,7 @@ tests can see what it logged. Raw protocol messages are built with a tiny msgpac
 below (python3-msgpack is not among the project's packages) and sent with pyzmq.
 """
 
+import json
 import os
 import re
 import socket
@@ -14,6 +15,8 @@ import sys
 import textwrap
 import time
 
+import cloudpickle
+import psutil
 import pytest
 
 from tests.conftest import SECRET, assert_serving, wait_until
@@ -21,6 +24,9 @@ from treadle import _paths
 from treadle.loom.client import Client, tasks
 
 zmq = pytest.importorskip("zmq")
+
+# Functions of this module travel by value: the executors cannot import the test module.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +121,7 @@ def test_msgpack_helper_round_trips():
 # A cluster whose server log we can read
 
 class LoggedCluster:
-    def __init__(self, folder):
+    def __init__(self, folder, worker_env=None):
         self.folder = folder
         self.log_path = folder / "server.log"
         self._log = open(self.log_path, "w")
@@ -127,7 +133,7 @@ class LoggedCluster:
         self.port = int(line[2])
         self.address = ("127.0.0.1", self.port)
         for _ in range(2):
-            self.workers.append(self.start_worker())
+            self.workers.append(self.start_worker(env=worker_env))
         self.client = Client(*self.address)
         wait_until(lambda: len(self.client.status()["workers"]) == 2, timeout=10, what="2 workers")
 
@@ -502,3 +508,54 @@ def test_a_flood_of_malformed_messages_is_summarised_in_the_log(served, raw_peer
     assert len(new_lines()) < 50, "{} log lines for {} malformed messages".format(len(new_lines()), count)
     assert accounted()
     assert ask(s, pack({"op": "status", "req": 99}))["op"] == "status_reply"
+
+
+# ---------------------------------------------------------------------------------------------
+# The secret stays out of what tasks can see
+
+@tasks.py_task()
+def environment_of_a_python_task():
+    import json
+    import os
+    with open("/proc/{}/environ".format(os.getppid()), "rb") as f:  # its worker's
+        worker = f.read().decode(errors="replace")
+    return json.dumps({"environ": dict(os.environ), "worker": worker}).encode()
+
+
+SHOW_ENVIRONMENT = ("/bin/sh", "-c", "env; tr '\\0' '\\n' < /proc/self/environ")
+
+
+def assert_secret_hidden_from_tasks(client, worker_pids, secret):
+    results = client.submit([environment_of_a_python_task() for _ in range(4)]
+                            + [tasks.run(SHOW_ENVIRONMENT) for _ in range(4)])
+    seen = [r.gather().decode(errors="replace") for r in results]
+    for text in seen:
+        assert secret not in text, "a task saw the secret"
+    for python in seen[:4]:
+        environ = json.loads(python)["environ"]
+        assert "PATH" in environ and not [name for name in environ if name.startswith("TREADLE_SECRET")]
+    for program in seen[4:]:
+        assert "PATH=" in program and "TREADLE_SECRET" not in program
+    executors = [c for pid in worker_pids for c in psutil.Process(pid).children()
+                 if "treadle.executor" in " ".join(c.cmdline())]
+    assert executors, "no executor ran"
+    for pid in list(worker_pids) + [e.pid for e in executors]:
+        with open("/proc/{}/environ".format(pid), "rb") as f:
+            assert secret.encode() not in f.read(), "process {} has the secret in its environment".format(pid)
+
+
+def test_tasks_never_see_the_secret(served):
+    # The workers were given the secret in $TREADLE_SECRET.
+    assert_secret_hidden_from_tasks(served.client, [w.pid for w in served.workers], SECRET)
+
+
+def test_tasks_never_see_the_secret_file_variable(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    env = dict(os.environ, TREADLE_SECRET_FILE=str(secret_file))
+    env.pop("TREADLE_SECRET")
+    cluster = LoggedCluster(tmp_path, worker_env=env)
+    try:
+        assert_secret_hidden_from_tasks(cluster.client, [w.pid for w in cluster.workers], str(secret_file))
+    finally:
+        cluster.close()
