@@ -25,6 +25,7 @@
 #include "executor_pool.hpp"
 #include "resource_sampler.hpp"
 #include "thread_pool.hpp"
+#include "work_dir.hpp"
 
 namespace treadle {
 namespace fs = std::filesystem;
@@ -85,7 +86,7 @@ struct Worker::Impl {
   TaskRegistry registry;
   std::atomic<bool> stop_requested{false};
   fs::path work_dir;
-  bool own_work_dir = false;
+  std::unique_ptr<WorkDir> own_work_dir;  // locked while we live; removed at exit
 
   zmq::context_t context{1};
   std::unique_ptr<ZapAuthenticator> zap;
@@ -141,12 +142,7 @@ Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_u
   impl_->registry = std::move(registry);
 }
 
-Worker::~Worker() {
-  if (impl_->own_work_dir) {
-    std::error_code ec;
-    fs::remove_all(impl_->work_dir, ec);
-  }
-}
+Worker::~Worker() = default;
 
 void Worker::stop() { impl_->stop_requested = true; }
 
@@ -171,12 +167,11 @@ void Worker::Impl::setup() {
   std::string id = std::to_string(::getpid());
   if (options.work_dir.empty()) {
     const char* tmp = std::getenv("TMPDIR");
-    work_dir = fs::path(tmp && *tmp ? tmp : "/tmp") / ("treadle-worker-" + id);
+    own_work_dir = std::make_unique<WorkDir>(fs::path(tmp && *tmp ? tmp : "/tmp"), "treadle-worker-");
   } else {
-    work_dir = fs::path(options.work_dir) / ("worker-" + id);
+    own_work_dir = std::make_unique<WorkDir>(fs::path(options.work_dir), "worker-");
   }
-  fs::create_directories(work_dir);
-  own_work_dir = true;
+  work_dir = own_work_dir->path();
   store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
   free_cpus = options.cpus;
   sampler = ResourceSampler(options.cpus);
