@@ -17,6 +17,7 @@
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
 #include "../common/log_throttle.hpp"
+#include "../common/message_fields.hpp"
 #include "../common/protocol.hpp"
 #include "../data/wire.hpp"
 #include "../common/symbols.hpp"
@@ -336,11 +337,11 @@ void Worker::Impl::on_server_message(Message& m) {
   const std::string op = m.op();
   if (op == op::compute) return on_compute(m);
   if (op == op::free) {
-    for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) store->erase(id);
+    for (TaskId id : fields::ids(m.header, "ids")) store->erase(id);
     return;
   }
   if (op == op::cancel) {
-    for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+    for (TaskId id : fields::ids(m.header, "ids")) {
       auto it = tasks.find(id);
       if (it == tasks.end()) continue;
       // It no longer waits for its inputs; an input nobody waits for is no longer fetched, so
@@ -372,8 +373,12 @@ void Worker::Impl::on_server_message(Message& m) {
   }
   if (op == op::alias) {
     // A redirected task's result is the result of the plan it returned: same object, two names.
-    for (auto& pair : m.header.at("pairs")) {
-      TaskId from = pair.at(0), to = pair.at(1);
+    const json& pairs = fields::list(m.header, "pairs", fields::max_ids);
+    for (auto& pair : pairs)
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned())
+        throw ProtocolError("field 'pairs' must be a list of [from, to] task id pairs");
+    for (auto& pair : pairs) {
+      TaskId from = pair[0], to = pair[1];
       if (DataPtr d = store->find(from)) {
         store->put(to, d);
         arrived(to);
@@ -382,8 +387,8 @@ void Worker::Impl::on_server_message(Message& m) {
     return;
   }
   if (op == op::upload) {
-    Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
-    pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply);
+    Message reply(json{{"op", op::data}, {"req", fields::unsigned_integer(m.header, "req")}});
+    pack_objects(fields::ids(m.header, "ids"), reply);
     send_message(*server, std::move(reply));
     return;
   }
@@ -451,8 +456,8 @@ void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply) 
 
 void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
   if (m.op() != op::peer_fetch) return;
-  Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
-  pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply);
+  Message reply(json{{"op", op::data}, {"req", fields::unsigned_integer(m.header, "req")}});
+  pack_objects(fields::ids(m.header, "ids"), reply);
   send_message(*data, std::move(reply), routing);
 }
 

@@ -39,6 +39,8 @@ def pack(obj):
         return b"\xc3"
     if obj is False:
         return b"\xc2"
+    if isinstance(obj, float):
+        return b"\xcb" + struct.pack(">d", obj)
     if isinstance(obj, int):
         if 0 <= obj < 128:
             return bytes([obj])
@@ -559,3 +561,96 @@ def test_tasks_never_see_the_secret_file_variable(tmp_path):
         assert_secret_hidden_from_tasks(cluster.client, [w.pid for w in cluster.workers], str(secret_file))
     finally:
         cluster.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Every field of every message is checked: a wrong type or a value out of range is refused with
+# an error naming the field, and the server goes on serving (docs/protocol.md)
+
+def three_frames_submit(cpus=0):
+    """The 8 columns of a plan of one const task asking for `cpus`."""
+    return (struct.pack("<I", 0), struct.pack("<I", cpus), struct.pack("<I", 0), b"",
+            struct.pack("<QQ", 0, 1), b"x", b"", struct.pack("<I", 0))
+
+
+CLIENT_HELLO = {"op": "hello", "role": "client", "name": "checked", "req": 1}
+WORKER_HELLO = {"op": "hello", "role": "worker", "name": "checked", "cpus": 1, "req": 1,
+                "data_address": "tcp://127.0.0.1:1", "types": []}
+
+# (hello this peer says first, or None: the message itself is the hello; message; frames; what the error names)
+BAD_FIELDS = [
+    (None, dict(CLIENT_HELLO, name=5), (), "'name'"),
+    (None, dict(CLIENT_HELLO, name="two\nlines"), (), "'name'"),
+    (None, dict(CLIENT_HELLO, role=7), (), "'role'"),
+    (None, dict(CLIENT_HELLO, req="one"), (), "'req'"),
+    (None, dict(WORKER_HELLO, cpus=-1), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, cpus=0), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, cpus=1 << 40), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, cpus="2"), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, data_address="nowhere"), (), "'data_address'"),
+    (None, dict(WORKER_HELLO, data_address="tcp://127.0.0.1:99999"), (), "'data_address'"),
+    (None, dict(WORKER_HELLO, data_address=5), (), "'data_address'"),
+    (None, dict(WORKER_HELLO, types="loom/data/const"), (), "'types'"),
+    (None, dict(WORKER_HELLO, types=[""]), (), "'types'"),
+    (None, dict(WORKER_HELLO, types=[3]), (), "'types'"),
+    (CLIENT_HELLO, {"op": "status", "req": -1}, (), "'req'"),
+    (CLIENT_HELLO, {"op": "wait", "req": 2, "ids": [-1]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "wait", "ids": [1]}, (), "'req'"),
+    (CLIENT_HELLO, {"op": "fetch", "req": 2, "ids": [1.5]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "fetch", "req": 2, "ids": {"a": 1}}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "release", "ids": "x"}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "watch", "ids": [-3]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "states", "req": 2, "ids": "x"}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "trace", "req": 2, "limit": -1}, (), "'limit'"),
+    (CLIENT_HELLO, {"op": "trace", "req": 2, "path": 5}, (), "'path'"),
+    (CLIENT_HELLO, {"op": "trace", "req": 2, "kinds": "task"}, (), "'kinds'"),
+    (CLIENT_HELLO, {"op": "submit", "req": 2, "types": [5], "labels": []}, three_frames_submit(), "'types'"),
+    (CLIENT_HELLO, {"op": "submit", "req": 2, "types": ["loom/data/const"], "labels": "x"}, three_frames_submit(), "'labels'"),
+    (CLIENT_HELLO, {"op": "submit", "req": 2, "types": ["loom/data/const"], "labels": []},
+     three_frames_submit(cpus=1 << 31), "cpus"),
+    (WORKER_HELLO, {"op": "hb", "cpu": "x"}, (), "'cpu'"),
+    (WORKER_HELLO, {"op": "hb", "cpu": -5.0}, (), "'cpu'"),
+    (WORKER_HELLO, {"op": "hb", "cpu": 1.0, "rss": -1}, (), "'rss'"),
+    (WORKER_HELLO, {"op": "hb", "cpu": 1.0, "t": "now"}, (), "'t'"),
+    (WORKER_HELLO, {"op": "finished", "transfer_peers": "x"}, (b"",) * 12, "finished"),
+    (WORKER_HELLO, {"op": "task_failed", "id": -1, "message": "x"}, (), "'id'"),
+    (WORKER_HELLO, {"op": "task_failed", "id": 1, "message": 5}, (), "'message'"),
+    (WORKER_HELLO, {"op": "data", "req": "x", "objects": []}, (), "'req'"),
+    (WORKER_HELLO, {"op": "data", "req": 1, "objects": "x"}, (), "'objects'"),
+    (WORKER_HELLO, {"op": "output", "items": "x"}, (), "'items'"),
+    (WORKER_HELLO, {"op": "output", "items": [{"id": -1, "stream": "stdout", "text": b"x"}]}, (), "'id'"),
+    (WORKER_HELLO, {"op": "output", "items": [{"id": 1, "stream": "stdout", "text": 5}]}, (), "'text'"),
+    (WORKER_HELLO, {"op": "output", "items": [7]}, (), "'items'"),
+    (WORKER_HELLO, {"op": "redirect", "id": "x", "types": [], "labels": []}, (b"",) * 8, "'id'"),
+]
+
+
+def error_reply(sock, header, *frames):
+    """The `error` answering this message (heartbeats are answered with `hb` first)."""
+    sock.send_multipart([pack(header)] + list(frames))
+    while True:
+        assert sock.poll(3000), "no reply to {}".format(header)
+        reply = unpack(sock.recv_multipart()[0])
+        if reply["op"] != "hb":
+            return reply
+
+
+@pytest.mark.parametrize("hello, header, frames, names", BAD_FIELDS,
+                         ids=["{}-{}".format(i, case[1]["op"]) for i, case in enumerate(BAD_FIELDS)])
+def test_bad_fields_are_refused_by_name(served, raw_peer, hello, header, frames, names):
+    s = raw_peer(served.port)
+    if hello is not None:
+        assert ask(s, pack(hello))["op"] == "welcome"
+    reply = error_reply(s, header, *frames)
+    assert reply["op"] == "error", "accepted: {} -> {}".format(header, reply)
+    assert names in reply["message"], reply["message"]
+    expected_req = header.get("req") if isinstance(header.get("req"), int) and header["req"] >= 0 else None
+    assert reply.get("req") == expected_req
+    if hello is None:  # refused: not a peer
+        assert "hello" in error_of(s, {"op": "status", "req": 5})
+    elif hello["role"] == "client":  # still served
+        assert ask(s, pack({"op": "status", "req": 5}))["op"] == "status_reply"
+    else:
+        assert ask(s, pack({"op": "hb"}))["op"] == "hb"
+        s.send(pack({"op": "bye"}))
+        wait_until(lambda: len(served.client.status()["workers"]) == 2, what="the fake worker gone")
