@@ -654,3 +654,65 @@ def test_bad_fields_are_refused_by_name(served, raw_peer, hello, header, frames,
         assert ask(s, pack({"op": "hb"}))["op"] == "hb"
         s.send(pack({"op": "bye"}))
         wait_until(lambda: len(served.client.status()["workers"]) == 2, what="the fake worker gone")
+
+
+@pytest.fixture
+def fake_server():
+    """A ROUTER socket that takes the secret, for a real worker to join: the test plays the server."""
+    from zmq.auth.thread import ThreadAuthenticator
+    context = zmq.Context()
+    auth = ThreadAuthenticator(context)
+    auth.start()
+    auth.configure_plain(domain="*", passwords={"treadle": SECRET})
+    router = context.socket(zmq.ROUTER)
+    router.plain_server = True
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    yield router, port
+    router.close(0)
+    auth.stop()
+    context.term()
+
+
+def next_from_worker(router, op, timeout_ms=5000):
+    """The next message of `op` from the worker (heartbeats and others are skipped)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        if router.poll(100):
+            frames = router.recv_multipart()
+            header = unpack(frames[1])
+            if header["op"] == op:
+                return frames[0], header
+    return None, None
+
+
+def test_a_worker_refuses_bad_fields_from_its_server(fake_server, tmp_path):
+    router, port = fake_server
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen([_paths.program("treadle-worker"), "127.0.0.1:{}".format(port), "--workdir",
+                                   str(tmp_path), "--server-timeout", "20000"], stdout=log, stderr=log)
+    try:
+        routing, hello = next_from_worker(router, "hello")
+        assert hello and hello["cpus"] == 1
+        router.send_multipart([routing, pack({"op": "welcome", "id": 0})])
+        bad = [({"op": "free", "ids": "x"}, "field 'ids'"),
+               ({"op": "cancel", "ids": [-1]}, "field 'ids'"),
+               ({"op": "alias", "pairs": [[1]]}, "field 'pairs'"),
+               ({"op": "upload", "req": "x", "ids": [1]}, "field 'req'"),
+               ({"op": "upload", "req": 2, "ids": [-2]}, "field 'ids'")]
+        for header, _ in bad:
+            router.send_multipart([routing, pack(header)])
+        # still serving its server: a good upload is answered
+        router.send_multipart([routing, pack({"op": "upload", "req": 7, "ids": [123]})])
+        _, data = next_from_worker(router, "data")
+        assert data and data["req"] == 7, "the worker no longer answers (or answered a bad upload)"
+        assert worker.poll() is None
+        wait_until(lambda: log_path.read_text().count("bad message from the server") == len(bad),
+                   what="the worker logging each bad message")
+        lines = [l for l in log_path.read_text().splitlines() if "bad message from the server" in l]
+        for line, (header, expected) in zip(lines, bad):
+            assert expected in line, (header, line)
+    finally:
+        worker.terminate()
+        worker.wait(10)
