@@ -433,7 +433,7 @@ void ServerLoop::status(const std::string& routing, Message& m) {
 void ServerLoop::sample(Peer& peer, Message& m) {
   WorkerSample s;
   s.at_us = fields::has(m.header, "t") ? fields::integer(m.header, "t") : wall_us();
-  s.cpu_percent = fields::number(m.header, "cpu", 0, 100000);
+  s.cpu_percent = fields::number(m.header, "cpu", 0, 1e6);
   for (auto [name, value] : {std::pair{"rss", &s.rss}, {"store", &s.store}, {"spilled", &s.spilled}})
     *value = fields::has(m.header, name) ? fields::unsigned_integer(m.header, name) : 0;
   if (peer.id < samples_.size()) samples_[peer.id] = s;

@@ -264,12 +264,15 @@ def test_a_new_worker_removes_the_directories_of_killed_workers(make_cluster, tm
     others = [tmp_path / "worker-notapid", tmp_path / "unrelated-{}".format(victim.pid)]
     for d in others:
         d.mkdir()
-    cluster.add_worker()
-    newcomer = cluster.workers[-1]
-    cluster.wait_for_workers(2)
-    wait_until(lambda: (tmp_path / "worker-{}".format(newcomer.pid)).is_dir(), what="the new worker's directory")
+    newcomer = cluster.add_worker()
+    client = Client(*cluster.address)
+    # A worker says hello once its directory is made and the dead ones removed.
+    wait_until(lambda: any(w["name"].endswith(":{}".format(newcomer.pid)) for w in client.status()["workers"]),
+               what="the new worker joining")
+    assert (tmp_path / "worker-{}".format(newcomer.pid)).is_dir()
     assert not victim_dir.exists(), "the killed worker's directory is still there"
     assert not reused.exists(), "a dead worker's directory whose pid was reused is still there"
     assert survivor_dir.is_dir() and (survivor_dir / "lock").exists(), "a live worker's directory was touched"
     assert all(d.is_dir() for d in others), "a directory that is no worker's was removed"
-    assert_serving(Client(*cluster.address), workers=2)
+    wait_until(lambda: len(client.status()["workers"]) == 2, what="the killed worker declared lost")
+    assert_serving(client, workers=2)
