@@ -77,6 +77,8 @@ int remove_dead_work_dirs(const fs::path& root, const std::string& prefix) {
   for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     pid_t pid = pid_in(it->path().filename().string(), prefix);
     if (pid <= 0 || pid == ::getpid() || !it->is_directory(ec) || it->is_symlink(ec)) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || st.st_uid != ::geteuid()) continue;  // another user's /tmp
     if (!dead(it->path(), pid)) continue;
     std::error_code gone;
     fs::remove_all(it->path(), gone);
@@ -104,8 +106,11 @@ WorkDir::WorkDir(const fs::path& root, const std::string& prefix)
   }
   fs::create_directories(path_);
   lock_fd_ = ::open((path_ / lock_name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
-    throw std::runtime_error("cannot lock the work directory " + path_.string() + ": " + std::strerror(errno));
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::string why = std::strerror(errno);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    throw std::runtime_error("cannot lock the work directory " + path_.string() + ": " + why);
+  }
   remove_dead_work_dirs(root, prefix);
 }
 
