@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -85,6 +86,14 @@ std::string load_secret(const std::string& explicit_file) {
   return create_or_read(default_secret_path());
 }
 
+void forget_secret_variables() {
+  for (const char* name : {"TREADLE_SECRET", "TREADLE_SECRET_FILE"}) {
+    // The value may live in the block the kernel shows as /proc/PID/environ: blank it there.
+    if (char* value = std::getenv(name)) std::memset(value, 0, std::strlen(value));
+    ::unsetenv(name);
+  }
+}
+
 void authenticate_as_client(zmq::socket_t& socket, const std::string& secret) {
   socket.set(zmq::sockopt::plain_username, user_name);
   socket.set(zmq::sockopt::plain_password, secret);
@@ -113,6 +122,7 @@ void ZapAuthenticator::serve() {
   zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
   while (!stop_) {
     try {
+      refusals_.tick();
       if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
       std::vector<zmq::message_t> req;
       zmq::message_t part;
@@ -128,8 +138,8 @@ void ZapAuthenticator::serve() {
                 equal_constant_time(req[7].to_string(), secret_);
       if (!ok) {
         ++refused_;
-        log::warn("refused a peer from ", address, ": ",
-                  mechanism == "PLAIN" ? "wrong secret" : "no credentials (mechanism " + mechanism + ")");
+        refusals_.warn(address, "refused a peer from ", address, ": ",
+                       mechanism == "PLAIN" ? "wrong secret" : "no credentials (mechanism " + mechanism + ")");
       }
       const char* code = ok ? "200" : "400";
       const char* text = ok ? "OK" : "bad secret";

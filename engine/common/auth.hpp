@@ -18,10 +18,17 @@
 
 #include <zmq.hpp>
 
+#include "log_throttle.hpp"
+
 namespace treadle {
 
 std::string default_secret_path();
 std::string load_secret(const std::string& explicit_file = {});
+// Takes $TREADLE_SECRET and $TREADLE_SECRET_FILE out of this process's environment, their
+// values wiped in place first (so /proc/PID/environ no longer shows them either): a worker calls
+// it once it has the secret, so no task, executor or program it starts inherits it. Call it
+// before other threads start (setenv and getenv are not thread-safe).
+void forget_secret_variables();
 
 // For the connecting side (DEALER to a server or a worker's data port).
 void authenticate_as_client(zmq::socket_t& socket, const std::string& secret);
@@ -43,6 +50,7 @@ class ZapAuthenticator {
   std::string secret_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> refused_{0};
+  log::Throttle refusals_{"refused handshakes"};  // a peer retrying with a wrong secret
   std::unique_ptr<zmq::socket_t> socket_;
   std::thread thread_;
 };

@@ -59,9 +59,11 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
 
   std::vector<std::uint16_t> types;
   for (auto& symbol : r.types) {
-    auto id = intern_type(symbol);
-    if (!type_known(id)) throw PlanError("unknown task type '" + symbol + "': no connected worker offers it");
-    types.push_back(id);
+    // Not interned when unknown: plans of made-up symbols must not fill the type table.
+    auto known = type_ids_.find(symbol);
+    if (known == type_ids_.end() || !type_known(known->second))
+      throw PlanError("unknown task type '" + symbol + "': no connected worker offers it");
+    types.push_back(known->second);
   }
 
   const TaskId base = tasks_.next_id();
@@ -248,6 +250,8 @@ void Scheduler::fail_with(TaskId id, Failure failure) {
 
 WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::uint32_t cpus,
                                const std::vector<std::string>& types) {
+  std::vector<std::uint16_t> offered;  // may throw (a full type table): before anything changes
+  for (auto& symbol : types) offered.push_back(intern_type(symbol));
   auto w = std::make_unique<WorkerInfo>();
   w->id = static_cast<WorkerId>(workers_.size());
   w->name = std::move(name);
@@ -257,7 +261,7 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
   w->offers_type.assign(type_names_.size(), false);
   workers_.push_back(std::move(w));
   WorkerInfo& info = *workers_.back();
-  for (auto& symbol : types) info.offers_type[intern_type(symbol)] = true;
+  for (auto type : offered) info.offers_type[type] = true;
   ++alive_workers_;
   return info.id;
 }

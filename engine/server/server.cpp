@@ -12,11 +12,14 @@
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
+#include "../common/log_throttle.hpp"
+#include "../common/message_fields.hpp"
 #include "../common/protocol.hpp"
 #include "client_requests.hpp"
 #include "scheduler.hpp"
 #include "trace_recorder.hpp"
 #include "wire_plan.hpp"
+#include "worker_hello.hpp"
 
 namespace treadle {
 namespace {
@@ -101,6 +104,7 @@ class ServerLoop final : public SchedulerActions {
   void end_session(const std::string& routing);
   void lose_peer(const std::string& routing, const char* reason);
   void flush();
+  std::string describe(const std::string& routing) const;
 
   const ServerOptions& options_;
   zmq::context_t& context_;
@@ -126,6 +130,7 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_set<int> closed_fds_;
   std::unordered_map<std::string, std::string> ended_sessions_;
   std::deque<std::string> ended_order_;
+  log::Throttle malformed_{"malformed messages"};  // a peer must not flood the log
 };
 
 void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
@@ -146,14 +151,16 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
       try {
         if (!recv_message(router_, m, &routing, true, &fd)) break;
       } catch (const ProtocolError& e) {
-        log::warn("dropped a bad message: ", e.what());
+        const std::string from = describe(routing);
+        malformed_.warn(from, "dropped a bad message from ", from, ": ", e.what());
         continue;
       }
       try {
         scheduler_.set_clock(wall_us());  // ready and decision times: when the server got the news
         handle(routing, m, fd);
       } catch (const std::exception& e) {
-        log::warn("bad '", m.op(), "' message: ", e.what());
+        const std::string from = describe(routing);
+        malformed_.warn(from, "bad '", m.op(), "' message from ", from, ": ", e.what());
         reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
       }
     }
@@ -163,6 +170,7 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
     if (steady_ms() >= next_check) {
       scheduler_.set_clock(wall_us());
       check_heartbeats();
+      malformed_.tick();
       scheduler_.collect_garbage();
       scheduler_.schedule();
       flush();
@@ -171,8 +179,23 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
   }
 }
 
+// Who sent a message, for the log: every peer that never said hello counts as one.
+std::string ServerLoop::describe(const std::string& routing) const {
+  auto it = peers_.find(routing);
+  if (it == peers_.end()) return "a peer that did not say hello";
+  return (it->second.role == Peer::Role::worker ? "worker " : "client ") + it->second.name;
+}
+
 void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
   const std::string op = m.op();
+  if (fields::has(m.header, "req")) {
+    try {
+      fields::unsigned_integer(m.header, "req");
+    } catch (const ProtocolError&) {
+      m.header.erase("req");  // the error reply cannot echo it
+      throw;
+    }
+  }
   auto it = peers_.find(routing);
   if (it == peers_.end()) {
     if (op == op::hello) {
@@ -208,10 +231,10 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::finished) return finished(peer, m);
     if (op == op::bye) return lose_peer(routing, "stopped");
     if (op == op::task_failed) {  // the message names the worker: "module missing *there*"
-      std::string message = m.header.at("message").get<std::string>();
+      TaskId id = fields::unsigned_integer(m.header, "id");
+      std::string message = fields::text(m.header, "message", fields::max_message);
       if (!message.empty() && message.back() != '\n') message += '\n';
-      return scheduler_.task_failed(peer.id, m.header.at("id").get<TaskId>(), message + "(on worker " + peer.name + ")",
-                                    packed_exception(m.header));
+      return scheduler_.task_failed(peer.id, id, message + "(on worker " + peer.name + ")", packed_exception(m.header));
     }
     if (op == op::data) return worker_data(m);
     if (op == op::output) return task_output(m);
@@ -231,28 +254,26 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
 }
 
 void ServerLoop::hello(const std::string& routing, Message& m) {
-  const std::string role = m.header.at("role").get<std::string>();
+  const std::string role = fields::text(m.header, "role", fields::max_name, true);
   Peer peer;
   peer.last_seen_ms = steady_ms();
-  peer.name = m.header.value("name", std::string("?"));
+  peer.name = fields::has(m.header, "name") ? fields::text(m.header, "name", fields::max_name, true) : "?";
   if (role == "worker") {
+    WorkerHello w = check_worker_hello(m.header);
     peer.role = Peer::Role::worker;
-    peer.id = scheduler_.add_worker(peer.name, m.header.at("data_address").get<std::string>(),
-                                    m.header.at("cpus").get<std::uint32_t>(),
-                                    m.header.at("types").get<std::vector<std::string>>());
+    peer.id = scheduler_.add_worker(peer.name, w.data_address, w.cpus, w.types);
     worker_routing_.push_back(routing);
     outboxes_.emplace_back();
     samples_.emplace_back();
     trace_.record_worker(TraceEvent::Kind::worker_joined, peer.id, peer.name, wall_us());
-    log::info("worker ", peer.name, " joined with ", m.header["cpus"].get<int>(), " cpus at ",
-              m.header["data_address"].get<std::string>());
+    log::info("worker ", peer.name, " joined with ", w.cpus, " cpus at ", w.data_address);
   } else if (role == "client") {
     peer.role = Peer::Role::client;
     peer.id = next_client_++;
     client_routing_[peer.id] = routing;
     log::info("client ", peer.name, " connected");
   } else {
-    return reply_error(routing, m.header.value("req", json()), "unknown role '" + role + "'");
+    return reply_error(routing, m.header.value("req", json()), "unknown role '" + role + "' (worker or client)");
   }
   peers_.emplace(routing, peer);
   send_message(router_, Message(json{{"op", op::welcome}, {"id", peer.id}, {"req", m.header.value("req", json())}}),
@@ -271,16 +292,18 @@ void ServerLoop::submit(const std::string& routing, Peer& peer, Message& m) {
   } catch (const PlanError& e) {
     reply_error(routing, req, e.what());
   } catch (const ProtocolError& e) {
-    reply_error(routing, req, std::string("malformed plan: ") + e.what());
+    const std::string from = describe(routing);
+    malformed_.warn(from, "malformed 'submit' plan from ", from, ": ", e.what());
+    reply_error(routing, req, std::string("malformed 'submit' plan: ") + e.what());
   }
 }
 
 void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetch) {
   ClientRequest request;
   request.client = routing;
-  request.req = m.header.at("req").get<std::uint64_t>();
+  request.req = fields::unsigned_integer(m.header, "req");
   request.fetch = fetch;
-  request.ids = m.header.at("ids").get<std::vector<TaskId>>();
+  request.ids = fields::ids(m.header, "ids");
   for (TaskId id : request.ids) {
     if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0)
       return reply_error(routing, request.req, "task " + std::to_string(id) + " is not a live future (released?)");
@@ -297,7 +320,7 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
 }
 
 void ServerLoop::watch(const std::string& routing, Message& m) {
-  for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+  for (TaskId id : fields::ids(m.header, "ids")) {
     if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0) continue;
     TaskState state = scheduler_.task(id).state;
     if (state == TaskState::finished || state == TaskState::failed) {
@@ -372,7 +395,10 @@ void ServerLoop::complete(std::uint64_t rid) {
 
 void ServerLoop::worker_data(Message& m) {
   Upload upload;
-  if (!requests_.take_upload(m.header.at("req").get<std::uint64_t>(), upload)) return;
+  std::uint64_t req = fields::unsigned_integer(m.header, "req");
+  fields::list(m.header, "objects", fields::max_ids);  // the client decodes them
+  if (fields::has(m.header, "packed")) fields::map(m.header, "packed");
+  if (!requests_.take_upload(req, upload)) return;
   if (peers_.find(upload.client) == peers_.end()) return;
   m.header["req"] = upload.req;
   send_message(router_, std::move(m), upload.client);
@@ -381,8 +407,12 @@ void ServerLoop::worker_data(Message& m) {
 // What tasks print goes to the client that submitted them, as it comes.
 void ServerLoop::task_output(Message& m) {
   std::unordered_map<ClientId, json> by_client;
-  for (auto& item : m.header.at("items")) {
-    TaskId id = item.at("id").get<TaskId>();
+  fields::list(m.header, "items", fields::max_ids);
+  for (auto& item : m.header["items"]) {
+    if (!item.is_object()) throw ProtocolError("field 'items' must be a list of maps {id, stream, text}");
+    TaskId id = fields::unsigned_integer(item, "id");
+    fields::text(item, "stream", fields::max_name, true);
+    fields::bytes(item, "text", fields::max_message);
     if (!scheduler_.exists(id)) continue;
     auto& items = by_client[scheduler_.plan_of(id).client];
     if (items.is_null()) items = json::array();
@@ -436,7 +466,7 @@ void ServerLoop::client_back(const std::string& routing, Peer& peer) {
 }
 
 void ServerLoop::redirect(Peer& peer, Message& m) {
-  TaskId id = m.header.at("id").get<TaskId>();
+  TaskId id = fields::unsigned_integer(m.header, "id");
   try {
     PlanRequest plan = decode_plan(m);
     scheduler_.redirect(peer.id, id, std::move(plan));
@@ -446,8 +476,9 @@ void ServerLoop::redirect(Peer& peer, Message& m) {
 }
 
 void ServerLoop::release(const std::string& routing, Message& m) {
+  std::vector<TaskId> ids = fields::ids(m.header, "ids");
   auto& mine = kept_by_client_[routing];
-  for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+  for (TaskId id : ids) {
     auto it = mine.find(id);
     if (it == mine.end()) continue;  // not this client's future: ignore, never double-release
     if (--it->second == 0) mine.erase(it);
@@ -498,11 +529,10 @@ void ServerLoop::status(const std::string& routing, Message& m) {
 // A worker's heartbeat carries a sample of its cpu and memory use.
 void ServerLoop::sample(Peer& peer, Message& m) {
   WorkerSample s;
-  s.at_us = m.header.value("t", wall_us());
-  s.cpu_percent = m.header.value("cpu", 0.0);
-  s.rss = m.header.value("rss", std::uint64_t{0});
-  s.store = m.header.value("store", std::uint64_t{0});
-  s.spilled = m.header.value("spilled", std::uint64_t{0});
+  s.at_us = fields::has(m.header, "t") ? fields::integer(m.header, "t") : wall_us();
+  s.cpu_percent = fields::number(m.header, "cpu", 0, 1e6);
+  for (auto [name, value] : {std::pair{"rss", &s.rss}, {"store", &s.store}, {"spilled", &s.spilled}})
+    *value = fields::has(m.header, name) ? fields::unsigned_integer(m.header, name) : 0;
   if (peer.id < samples_.size()) samples_[peer.id] = s;
   trace_.record_sample(peer.id, s);
 }
@@ -511,7 +541,7 @@ void ServerLoop::sample(Peer& peer, Message& m) {
 // A task of a freed plan was released (or failed) and is forgotten: "released". Ids the
 // server never gave out: "unknown".
 void ServerLoop::states(const std::string& routing, Message& m) {
-  const json& ids = m.header.at("ids");
+  const json& ids = fields::list(m.header, "ids", fields::max_ids);  // an id that is no id: "unknown"
   std::vector<std::uint8_t> codes;
   codes.reserve(ids.size());
   const std::uint8_t unknown = task_state_count;
@@ -566,14 +596,17 @@ void ServerLoop::record_finished(WorkerId worker, const FinishedBatch& b) {
 // {limit}: recent events; {path}: record everything from now on into path (empty: stop).
 void ServerLoop::trace(const std::string& routing, Message& m) {
   json req = m.header.value("req", json());
+  std::vector<std::string> kinds;
+  if (fields::has(m.header, "kinds")) kinds = fields::texts(m.header, "kinds", 64, fields::max_name);
+  std::size_t limit = fields::has(m.header, "limit") ? fields::unsigned_integer(m.header, "limit") : 100000;
   try {
-    if (m.header.contains("path")) trace_.write_to(m.header["path"].get<std::string>());
+    if (fields::has(m.header, "path")) trace_.write_to(fields::text(m.header, "path", fields::max_path));
+  } catch (const ProtocolError&) {
+    throw;
   } catch (const std::exception& e) {
     return reply_error(routing, req, e.what());
   }
-  std::vector<std::string> kinds;
-  if (m.header.contains("kinds")) kinds = m.header["kinds"].get<std::vector<std::string>>();
-  json reply = trace_.recent(m.header.value("limit", std::size_t{100000}), kinds);
+  json reply = trace_.recent(limit, kinds);
   json workers = json::array();
   for (auto& w : scheduler_.workers())
     workers.push_back({{"id", w->id}, {"name", w->name}, {"cpus", w->cpus}, {"alive", w->alive}});

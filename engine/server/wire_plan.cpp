@@ -1,16 +1,15 @@
 #include "wire_plan.hpp"
 
+#include "../common/message_fields.hpp"
+#include "worker_hello.hpp"
+
 namespace treadle {
 
 PlanRequest decode_plan(Message& m) {
   if (m.frames.size() != sf_count) throw ProtocolError("submit needs " + std::to_string(sf_count) + " frames");
   PlanRequest r;
-  try {
-    r.types = m.header.at("types").get<std::vector<std::string>>();
-    r.labels = m.header.at("labels").get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    throw ProtocolError(std::string("submit header: ") + e.what());
-  }
+  r.types = fields::texts(m.header, "types", fields::max_ids, fields::max_name);
+  r.labels = fields::texts(m.header, "labels", fields::max_ids, fields::max_path);
   r.type_of = column_of<std::uint32_t>(m.frames[sf_type_of]);
   r.cpus = column_of<std::uint32_t>(m.frames[sf_cpus]);
   r.input_counts = column_of<std::uint32_t>(m.frames[sf_input_counts]);
@@ -21,6 +20,9 @@ PlanRequest decode_plan(Message& m) {
   r.keep = column_of<std::uint32_t>(m.frames[sf_keep]);
   for (auto t : r.type_of)
     if (t >= r.types.size()) throw ProtocolError("task type index out of range");
+  for (auto c : r.cpus)
+    if (c > max_task_cpus)
+      throw ProtocolError("a task asks for " + std::to_string(c) + " cpus (at most " + std::to_string(max_task_cpus) + ")");
   return r;
 }
 

@@ -16,6 +16,8 @@
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
+#include "../common/log_throttle.hpp"
+#include "../common/message_fields.hpp"
 #include "../common/protocol.hpp"
 #include "../data/wire.hpp"
 #include "../common/symbols.hpp"
@@ -24,6 +26,7 @@
 #include "executor_pool.hpp"
 #include "resource_sampler.hpp"
 #include "thread_pool.hpp"
+#include "work_dir.hpp"
 
 namespace treadle {
 namespace fs = std::filesystem;
@@ -85,7 +88,7 @@ struct Worker::Impl {
   TaskRegistry registry;
   std::atomic<bool> stop_requested{false};
   fs::path work_dir;
-  bool own_work_dir = false;
+  std::unique_ptr<WorkDir> own_work_dir;  // locked while we live; removed at exit
 
   zmq::context_t context{1};
   std::unique_ptr<ZapAuthenticator> zap;
@@ -99,6 +102,7 @@ struct Worker::Impl {
   ResourceSampler sampler{1};
   std::unordered_set<TaskId> on_executor;
   json outputs = json::array();  // what tasks printed or logged this loop turn
+  log::Throttle malformed{"malformed messages"};  // a peer must not flood the log
 
   std::unordered_map<TaskId, PendingTask> tasks;
   std::unordered_map<TaskId, std::vector<TaskId>> waiting_for;  // input -> tasks needing it
@@ -140,12 +144,7 @@ Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_u
   impl_->registry = std::move(registry);
 }
 
-Worker::~Worker() {
-  if (impl_->own_work_dir) {
-    std::error_code ec;
-    fs::remove_all(impl_->work_dir, ec);
-  }
-}
+Worker::~Worker() = default;
 
 void Worker::stop() { impl_->stop_requested = true; }
 
@@ -166,15 +165,15 @@ int Worker::run() {
 
 void Worker::Impl::setup() {
   if (options.secret.empty()) options.secret = load_secret();
+  forget_secret_variables();  // tasks run code: they must not find the secret in their environment
   std::string id = std::to_string(::getpid());
   if (options.work_dir.empty()) {
     const char* tmp = std::getenv("TMPDIR");
-    work_dir = fs::path(tmp && *tmp ? tmp : "/tmp") / ("treadle-worker-" + id);
+    own_work_dir = std::make_unique<WorkDir>(fs::path(tmp && *tmp ? tmp : "/tmp"), "treadle-worker-");
   } else {
-    work_dir = fs::path(options.work_dir) / ("worker-" + id);
+    own_work_dir = std::make_unique<WorkDir>(fs::path(options.work_dir), "worker-");
   }
-  fs::create_directories(work_dir);
-  own_work_dir = true;
+  work_dir = own_work_dir->path();
   store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
   free_cpus = options.cpus;
   sampler = ResourceSampler(options.cpus);
@@ -249,7 +248,7 @@ int Worker::Impl::loop() {
           if (m.op() == op::welcome) welcomed = true;
           on_server_message(m);
         } catch (const std::exception& e) {
-          log::warn("bad message from the server: ", e.what());
+          malformed.warn("the server", "bad message from the server: ", e.what());
         }
       }
     }
@@ -261,7 +260,7 @@ int Worker::Impl::loop() {
           if (!recv_message(*data, m, &routing, true)) break;
           on_peer_request(routing, m);
         } catch (const std::exception& e) {
-          log::warn("bad request from a peer: ", e.what());
+          malformed.warn("peers fetching data", "bad request from a peer: ", e.what());
         }
       }
     }
@@ -292,7 +291,7 @@ int Worker::Impl::loop() {
           if (!recv_message(*peer_sockets[i], m, nullptr, true)) break;
           on_peer_data(m);
         } catch (const std::exception& e) {
-          log::warn("bad data from a peer: ", e.what());
+          malformed.warn("peers it fetches from", "bad data from a peer: ", e.what());
         }
       }
     }
@@ -302,6 +301,7 @@ int Worker::Impl::loop() {
     for (auto& r : executor_results) executor_finished(r);
     run_ready();
     send_report();
+    malformed.tick();
 
     std::int64_t now = steady_ms();
     if (now >= next_heartbeat) {
@@ -343,11 +343,11 @@ void Worker::Impl::on_server_message(Message& m) {
   const std::string op = m.op();
   if (op == op::compute) return on_compute(m);
   if (op == op::free) {
-    for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) store->erase(id);
+    for (TaskId id : fields::ids(m.header, "ids")) store->erase(id);
     return;
   }
   if (op == op::cancel) {
-    for (TaskId id : m.header.at("ids").get<std::vector<TaskId>>()) {
+    for (TaskId id : fields::ids(m.header, "ids")) {
       auto it = tasks.find(id);
       if (it == tasks.end()) continue;
       // It no longer waits for its inputs; an input nobody waits for is no longer fetched, so
@@ -379,8 +379,12 @@ void Worker::Impl::on_server_message(Message& m) {
   }
   if (op == op::alias) {
     // A redirected task's result is the result of the plan it returned: same object, two names.
-    for (auto& pair : m.header.at("pairs")) {
-      TaskId from = pair.at(0), to = pair.at(1);
+    const json& pairs = fields::list(m.header, "pairs", fields::max_ids);
+    for (auto& pair : pairs)
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned())
+        throw ProtocolError("field 'pairs' must be a list of [from, to] task id pairs");
+    for (auto& pair : pairs) {
+      TaskId from = pair[0], to = pair[1];
       if (DataPtr d = store->find(from)) {
         store->put(to, d);
         report.aliased.push_back(to);  // only now may the server send others here for it
@@ -390,8 +394,8 @@ void Worker::Impl::on_server_message(Message& m) {
     return;
   }
   if (op == op::upload) {
-    Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
-    pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply);
+    Message reply(json{{"op", op::data}, {"req", fields::unsigned_integer(m.header, "req")}});
+    pack_objects(fields::ids(m.header, "ids"), reply);
     send_message(*server, std::move(reply));
     return;
   }
@@ -459,8 +463,8 @@ void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply) 
 
 void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
   if (m.op() != op::peer_fetch) return;
-  Message reply(json{{"op", op::data}, {"req", m.header.at("req")}});
-  pack_objects(m.header.at("ids").get<std::vector<TaskId>>(), reply);
+  Message reply(json{{"op", op::data}, {"req", fields::unsigned_integer(m.header, "req")}});
+  pack_objects(fields::ids(m.header, "ids"), reply);
   send_message(*data, std::move(reply), routing);
 }
 

@@ -5,7 +5,9 @@ tests can see what it logged. Raw protocol messages are built with a tiny msgpac
 below (python3-msgpack is not among the project's packages) and sent with pyzmq.
 """
 
+import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -13,6 +15,8 @@ import sys
 import textwrap
 import time
 
+import cloudpickle
+import psutil
 import pytest
 
 from tests.conftest import SECRET, assert_serving, wait_until
@@ -20,6 +24,9 @@ from treadle import _paths
 from treadle.loom.client import Client, tasks
 
 zmq = pytest.importorskip("zmq")
+
+# Functions of this module travel by value: the executors cannot import the test module.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,6 +39,8 @@ def pack(obj):
         return b"\xc3"
     if obj is False:
         return b"\xc2"
+    if isinstance(obj, float):
+        return b"\xcb" + struct.pack(">d", obj)
     if isinstance(obj, int):
         if 0 <= obj < 128:
             return bytes([obj])
@@ -114,7 +123,7 @@ def test_msgpack_helper_round_trips():
 # A cluster whose server log we can read
 
 class LoggedCluster:
-    def __init__(self, folder):
+    def __init__(self, folder, worker_env=None):
         self.folder = folder
         self.log_path = folder / "server.log"
         self._log = open(self.log_path, "w")
@@ -126,7 +135,7 @@ class LoggedCluster:
         self.port = int(line[2])
         self.address = ("127.0.0.1", self.port)
         for _ in range(2):
-            self.workers.append(self.start_worker())
+            self.workers.append(self.start_worker(env=worker_env))
         self.client = Client(*self.address)
         wait_until(lambda: len(self.client.status()["workers"]) == 2, timeout=10, what="2 workers")
 
@@ -171,7 +180,11 @@ def served(logged):
 
 
 def refusals(cluster):
-    return cluster.log().count("refused a peer from 127.0.0.1: wrong secret")
+    """Handshakes the server refused for a wrong secret: logged in full, or summed up (the log
+    is rate-limited per address)."""
+    log = cluster.log()
+    summed = re.findall(r"(\d+) more refused handshakes from 127\.0\.0\.1 in the last", log)
+    return log.count("refused a peer from 127.0.0.1: wrong secret") + sum(int(n) for n in summed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,3 +480,242 @@ def test_malformed_requests_to_a_worker_data_port(served, raw_peer):
             ask(s, *frames, timeout_ms=200)
         # still answering
         assert ask(s, pack({"op": "peer_fetch", "req": 5, "ids": [10 ** 12]}))["op"] == "data"
+
+
+@pytest.mark.timeout(90)
+def test_a_flood_of_malformed_messages_is_summarised_in_the_log(served, raw_peer):
+    # One WARN line per malformed message let any peer fill the disk with the log; now each
+    # peer's first few per interval are written and the rest counted in one summary line.
+    s = raw_peer(served.port)
+    assert ask(s, pack({"op": "hello", "role": "client", "name": "flood", "req": 1}))["op"] == "welcome"
+    start = len(served.log())
+    count = 10000
+    for i in range(count // 2):
+        s.send(b"not msgpack at all")  # dropped: no request to answer
+        s.send(pack({"op": "wait", "req": 10 + i}))  # no ids: answered with an error
+    replies = 0
+    while replies < count // 2:
+        assert s.poll(10000), "the server stopped answering after {} errors".format(replies)
+        assert unpack(s.recv_multipart()[0])["op"] == "error"
+        replies += 1
+
+    def accounted():
+        lines = [l for l in served.log()[start:].splitlines() if "client flood" in l]
+        written = [l for l in lines if " more malformed messages from " not in l]
+        summed = [int(m) for m in re.findall(r"(\d+) more malformed messages from client flood in the last", "\n".join(lines))]
+        return (len(written) + sum(summed) == count) and lines
+
+    def new_lines():
+        return served.log()[start:].splitlines()
+
+    wait_until(lambda: accounted() or len(new_lines()) >= 50, timeout=30,
+               what="every malformed message written or counted in a summary")
+    assert len(new_lines()) < 50, "{} log lines for {} malformed messages".format(len(new_lines()), count)
+    assert accounted()
+    assert ask(s, pack({"op": "status", "req": 99}))["op"] == "status_reply"
+
+
+# ---------------------------------------------------------------------------------------------
+# The secret stays out of what tasks can see
+
+@tasks.py_task()
+def environment_of_a_python_task():
+    import json
+    import os
+    with open("/proc/{}/environ".format(os.getppid()), "rb") as f:  # its worker's
+        worker = f.read().decode(errors="replace")
+    return json.dumps({"environ": dict(os.environ), "worker": worker}).encode()
+
+
+SHOW_ENVIRONMENT = ("/bin/sh", "-c", "env; tr '\\0' '\\n' < /proc/self/environ")
+
+
+def assert_secret_hidden_from_tasks(client, worker_pids, secret):
+    results = client.submit([environment_of_a_python_task() for _ in range(4)]
+                            + [tasks.run(SHOW_ENVIRONMENT) for _ in range(4)])
+    seen = [r.gather().decode(errors="replace") for r in results]
+    for text in seen:
+        assert secret not in text, "a task saw the secret"
+    for python in seen[:4]:
+        environ = json.loads(python)["environ"]
+        assert "PATH" in environ and not [name for name in environ if name.startswith("TREADLE_SECRET")]
+    for program in seen[4:]:
+        assert "PATH=" in program and "TREADLE_SECRET" not in program
+    executors = [c for pid in worker_pids for c in psutil.Process(pid).children()
+                 if "treadle.executor" in " ".join(c.cmdline())]
+    assert executors, "no executor ran"
+    for pid in list(worker_pids) + [e.pid for e in executors]:
+        with open("/proc/{}/environ".format(pid), "rb") as f:
+            assert secret.encode() not in f.read(), "process {} has the secret in its environment".format(pid)
+
+
+def test_tasks_never_see_the_secret(served):
+    # The workers were given the secret in $TREADLE_SECRET.
+    assert_secret_hidden_from_tasks(served.client, [w.pid for w in served.workers], SECRET)
+
+
+def test_tasks_never_see_the_secret_file_variable(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    env = dict(os.environ, TREADLE_SECRET_FILE=str(secret_file))
+    env.pop("TREADLE_SECRET")
+    cluster = LoggedCluster(tmp_path, worker_env=env)
+    try:
+        assert_secret_hidden_from_tasks(cluster.client, [w.pid for w in cluster.workers], str(secret_file))
+    finally:
+        cluster.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Every field of every message is checked: a wrong type or a value out of range is refused with
+# an error naming the field, and the server goes on serving (docs/protocol.md)
+
+def three_frames_submit(cpus=0):
+    """The 8 columns of a plan of one const task asking for `cpus`."""
+    return (struct.pack("<I", 0), struct.pack("<I", cpus), struct.pack("<I", 0), b"",
+            struct.pack("<QQ", 0, 1), b"x", b"", struct.pack("<I", 0))
+
+
+CLIENT_HELLO = {"op": "hello", "role": "client", "name": "checked", "req": 1}
+WORKER_HELLO = {"op": "hello", "role": "worker", "name": "checked", "cpus": 1, "req": 1,
+                "data_address": "tcp://127.0.0.1:1", "types": []}
+
+# (hello this peer says first, or None: the message itself is the hello; message; frames; what the error names)
+BAD_FIELDS = [
+    (None, dict(CLIENT_HELLO, name=5), (), "'name'"),
+    (None, dict(CLIENT_HELLO, name="two\nlines"), (), "'name'"),
+    (None, dict(CLIENT_HELLO, role=7), (), "'role'"),
+    (None, dict(CLIENT_HELLO, req="one"), (), "'req'"),
+    (None, dict(WORKER_HELLO, cpus=-1), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, cpus=0), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, cpus=1 << 40), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, cpus="2"), (), "'cpus'"),
+    (None, dict(WORKER_HELLO, data_address="nowhere"), (), "'data_address'"),
+    (None, dict(WORKER_HELLO, data_address="tcp://127.0.0.1:99999"), (), "'data_address'"),
+    (None, dict(WORKER_HELLO, data_address=5), (), "'data_address'"),
+    (None, dict(WORKER_HELLO, types="loom/data/const"), (), "'types'"),
+    (None, dict(WORKER_HELLO, types=[""]), (), "'types'"),
+    (None, dict(WORKER_HELLO, types=[3]), (), "'types'"),
+    (CLIENT_HELLO, {"op": "status", "req": -1}, (), "'req'"),
+    (CLIENT_HELLO, {"op": "wait", "req": 2, "ids": [-1]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "wait", "ids": [1]}, (), "'req'"),
+    (CLIENT_HELLO, {"op": "fetch", "req": 2, "ids": [1.5]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "fetch", "req": 2, "ids": {"a": 1}}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "release", "ids": "x"}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "watch", "ids": [-3]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "states", "req": 2, "ids": "x"}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "trace", "req": 2, "limit": -1}, (), "'limit'"),
+    (CLIENT_HELLO, {"op": "trace", "req": 2, "path": 5}, (), "'path'"),
+    (CLIENT_HELLO, {"op": "trace", "req": 2, "kinds": "task"}, (), "'kinds'"),
+    (CLIENT_HELLO, {"op": "submit", "req": 2, "types": [5], "labels": []}, three_frames_submit(), "'types'"),
+    (CLIENT_HELLO, {"op": "submit", "req": 2, "types": ["loom/data/const"], "labels": "x"}, three_frames_submit(), "'labels'"),
+    (CLIENT_HELLO, {"op": "submit", "req": 2, "types": ["loom/data/const"], "labels": []},
+     three_frames_submit(cpus=1 << 31), "cpus"),
+    (WORKER_HELLO, {"op": "hb", "cpu": "x"}, (), "'cpu'"),
+    (WORKER_HELLO, {"op": "hb", "cpu": -5.0}, (), "'cpu'"),
+    (WORKER_HELLO, {"op": "hb", "cpu": 1.0, "rss": -1}, (), "'rss'"),
+    (WORKER_HELLO, {"op": "hb", "cpu": 1.0, "t": "now"}, (), "'t'"),
+    (WORKER_HELLO, {"op": "finished", "transfer_peers": "x"}, (b"",) * 12, "finished"),
+    (WORKER_HELLO, {"op": "task_failed", "id": -1, "message": "x"}, (), "'id'"),
+    (WORKER_HELLO, {"op": "task_failed", "id": 1, "message": 5}, (), "'message'"),
+    (WORKER_HELLO, {"op": "data", "req": "x", "objects": []}, (), "'req'"),
+    (WORKER_HELLO, {"op": "data", "req": 1, "objects": "x"}, (), "'objects'"),
+    (WORKER_HELLO, {"op": "output", "items": "x"}, (), "'items'"),
+    (WORKER_HELLO, {"op": "output", "items": [{"id": -1, "stream": "stdout", "text": b"x"}]}, (), "'id'"),
+    (WORKER_HELLO, {"op": "output", "items": [{"id": 1, "stream": "stdout", "text": 5}]}, (), "'text'"),
+    (WORKER_HELLO, {"op": "output", "items": [7]}, (), "'items'"),
+    (WORKER_HELLO, {"op": "redirect", "id": "x", "types": [], "labels": []}, (b"",) * 8, "'id'"),
+]
+
+
+def error_reply(sock, header, *frames):
+    """The `error` answering this message (heartbeats are answered with `hb` first)."""
+    sock.send_multipart([pack(header)] + list(frames))
+    while True:
+        assert sock.poll(3000), "no reply to {}".format(header)
+        reply = unpack(sock.recv_multipart()[0])
+        if reply["op"] != "hb":
+            return reply
+
+
+@pytest.mark.parametrize("hello, header, frames, names", BAD_FIELDS,
+                         ids=["{}-{}".format(i, case[1]["op"]) for i, case in enumerate(BAD_FIELDS)])
+def test_bad_fields_are_refused_by_name(served, raw_peer, hello, header, frames, names):
+    s = raw_peer(served.port)
+    if hello is not None:
+        assert ask(s, pack(hello))["op"] == "welcome"
+    reply = error_reply(s, header, *frames)
+    assert reply["op"] == "error", "accepted: {} -> {}".format(header, reply)
+    assert names in reply["message"], reply["message"]
+    expected_req = header.get("req") if isinstance(header.get("req"), int) and header["req"] >= 0 else None
+    assert reply.get("req") == expected_req
+    if hello is None:  # refused: not a peer
+        assert "hello" in error_of(s, {"op": "status", "req": 5})
+    elif hello["role"] == "client":  # still served
+        assert ask(s, pack({"op": "status", "req": 5}))["op"] == "status_reply"
+    else:
+        assert ask(s, pack({"op": "hb"}))["op"] == "hb"
+        s.send(pack({"op": "bye"}))
+        wait_until(lambda: len(served.client.status()["workers"]) == 2, what="the fake worker gone")
+
+
+@pytest.fixture
+def fake_server():
+    """A ROUTER socket that takes the secret, for a real worker to join: the test plays the server."""
+    from zmq.auth.thread import ThreadAuthenticator
+    context = zmq.Context()
+    auth = ThreadAuthenticator(context)
+    auth.start()
+    auth.configure_plain(domain="*", passwords={"treadle": SECRET})
+    router = context.socket(zmq.ROUTER)
+    router.plain_server = True
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    yield router, port
+    router.close(0)
+    auth.stop()
+    context.term()
+
+
+def next_from_worker(router, op, timeout_ms=5000):
+    """The next message of `op` from the worker (heartbeats and others are skipped)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        if router.poll(100):
+            frames = router.recv_multipart()
+            header = unpack(frames[1])
+            if header["op"] == op:
+                return frames[0], header
+    return None, None
+
+
+def test_a_worker_refuses_bad_fields_from_its_server(fake_server, tmp_path):
+    router, port = fake_server
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen([_paths.program("treadle-worker"), "127.0.0.1:{}".format(port), "--workdir",
+                                   str(tmp_path), "--server-timeout", "20000"], stdout=log, stderr=log)
+    try:
+        routing, hello = next_from_worker(router, "hello")
+        assert hello and hello["cpus"] == 1
+        router.send_multipart([routing, pack({"op": "welcome", "id": 0})])
+        bad = [({"op": "free", "ids": "x"}, "field 'ids'"),
+               ({"op": "cancel", "ids": [-1]}, "field 'ids'"),
+               ({"op": "alias", "pairs": [[1]]}, "field 'pairs'"),
+               ({"op": "upload", "req": "x", "ids": [1]}, "field 'req'"),
+               ({"op": "upload", "req": 2, "ids": [-2]}, "field 'ids'")]
+        for header, _ in bad:
+            router.send_multipart([routing, pack(header)])
+        # still serving its server: a good upload is answered
+        router.send_multipart([routing, pack({"op": "upload", "req": 7, "ids": [123]})])
+        _, data = next_from_worker(router, "data")
+        assert data and data["req"] == 7, "the worker no longer answers (or answered a bad upload)"
+        assert worker.poll() is None
+        wait_until(lambda: log_path.read_text().count("bad message from the server") == len(bad),
+                   what="the worker logging each bad message")
+        lines = [l for l in log_path.read_text().splitlines() if "bad message from the server" in l]
+        for line, (header, expected) in zip(lines, bad):
+            assert expected in line, (header, line)
+    finally:
+        worker.terminate()
+        worker.wait(10)

@@ -1,5 +1,6 @@
 """Workers die (SIGKILL) or stall (SIGSTOP) while the server has work for them."""
 
+import os
 import signal
 import time
 
@@ -240,3 +241,38 @@ def test_a_killed_workers_program_dies_with_it(make_cluster, tmp_path):
     finally:
         client.close()
         _kill_all(tagged_processes())
+
+
+@pytest.mark.timeout(60)
+def test_a_new_worker_removes_the_directories_of_killed_workers(make_cluster, tmp_path):
+    # A SIGKILLed worker cannot remove its work directory; the next worker on the same root
+    # does, and leaves the directories of live workers and whatever is not a worker's alone.
+    cluster = make_cluster(workers=2, cpus=1, worker_args=["--workdir", str(tmp_path)])
+    victim, survivor = cluster.workers
+    victim_dir, survivor_dir = tmp_path / "worker-{}".format(victim.pid), tmp_path / "worker-{}".format(survivor.pid)
+    assert victim_dir.is_dir() and survivor_dir.is_dir()
+    (victim_dir / "spill").mkdir(exist_ok=True)
+    (victim_dir / "spill" / "object").write_bytes(b"x" * 1000)
+    kill(victim)
+    assert victim_dir.is_dir()
+    # A dead worker whose pid now belongs to a live process that started later (this one): its
+    # lock is free and older than the process.
+    reused = tmp_path / "worker-{}".format(os.getpid())
+    reused.mkdir()
+    (reused / "lock").touch()
+    os.utime(reused / "lock", (1, 1))
+    others = [tmp_path / "worker-notapid", tmp_path / "unrelated-{}".format(victim.pid)]
+    for d in others:
+        d.mkdir()
+    newcomer = cluster.add_worker()
+    client = Client(*cluster.address)
+    # A worker says hello once its directory is made and the dead ones removed.
+    wait_until(lambda: any(w["name"].endswith(":{}".format(newcomer.pid)) for w in client.status()["workers"]),
+               what="the new worker joining")
+    assert (tmp_path / "worker-{}".format(newcomer.pid)).is_dir()
+    assert not victim_dir.exists(), "the killed worker's directory is still there"
+    assert not reused.exists(), "a dead worker's directory whose pid was reused is still there"
+    assert survivor_dir.is_dir() and (survivor_dir / "lock").exists(), "a live worker's directory was touched"
+    assert all(d.is_dir() for d in others), "a directory that is no worker's was removed"
+    wait_until(lambda: len(client.status()["workers"]) == 2, what="the killed worker declared lost")
+    assert_serving(client, workers=2)
