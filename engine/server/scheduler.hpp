@@ -65,6 +65,9 @@ class Scheduler {
                      std::int64_t duration_us = -1);
   void task_failed(WorkerId worker, TaskId task, const std::string& message);
   void data_replicated(WorkerId worker, TaskId task);
+  // A running task waits on tasks it submitted and gives its cpus back (`seceded`), or its
+  // wait ended and it takes them again (docs/architecture.md, "Tasks that submit tasks").
+  void task_seceded(WorkerId worker, TaskId task, bool seceded);
   // A Python task returned a Task: `plan` (whose inputs may name the task's own inputs with
   // redirect_input_bit | position) runs in its place. Throws PlanError if the plan is bad.
   void redirect(WorkerId worker, TaskId task, PlanRequest&& plan);

@@ -1,0 +1,113 @@
+"""Clients inside a running task: they talk to the cluster the task runs on.
+
+The worker tells each executor the server's address and the shared secret in the first message
+on its request pipe (never through the environment, which task code and its programs can read);
+the executor keeps them here, in memory. Inside a task:
+
+- ``treadle.default_client()`` (and so ``treadle.submit``, ``map``, ``gather``...) is the task's
+  own client, connected on first use to the task's server: no process is started;
+- ``treadle.Client()`` and ``treadle.loom.client.Client()`` without an address connect there
+  too, with the secret;
+- every client made while the task runs is closed when it ends, which releases what it
+  submitted (nothing outlives the task that made it);
+- a wait on futures (``gather``, ``result``, ``wait``, ``as_completed``, the HyperLoom client's
+  ``wait``/``fetch``/``gather``) gives the task's cpu back while it blocks (``seceded``).
+"""
+
+import contextlib
+import threading
+import weakref
+
+_cluster = {"address": None, "secret": None, "secede": None, "rejoin": None}
+_thread = threading.local()  # .scope: the TaskScope of the task running on this thread
+
+
+def configure(address, secret, secede=None, rejoin=None):
+    """Called by the executor with what its worker told it: ``address`` "host:port"; ``secede``
+    and ``rejoin`` (task id) give the task's cpu back and take it again."""
+    _cluster.update(address=address, secret=secret, secede=secede, rejoin=rejoin)
+
+
+def server_address():
+    """(host, port) of the cluster the current task runs on, or None outside tasks."""
+    address = _cluster["address"]
+    if address is None or current() is None:
+        return None
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def secret():
+    """The secret for clients made inside a task, or None outside tasks."""
+    return _cluster["secret"] if current() is not None else None
+
+
+class TaskScope:
+    """What one running task made: its default client and every other client it opened."""
+
+    def __init__(self, task_id):
+        self.task_id = task_id
+        self.default = None            # the native client of default_client(), made on first use
+        self._clients = weakref.WeakSet()  # HyperLoom clients opened while the task ran
+        self._seceded = 0              # nesting depth of blocking waits
+
+    def adopt(self, loom_client):
+        self._clients.add(loom_client)
+
+    def close(self):
+        """Closes every client the task opened: the server releases what they submitted."""
+        if self.default is not None:
+            default, self.default = self.default, None
+            _quietly(default.close)
+        for client in list(self._clients):
+            _quietly(client.close)
+
+
+def _quietly(fn):
+    try:
+        fn()
+    except Exception:
+        pass  # a client whose server went away is closed all the same
+
+
+def current():
+    return getattr(_thread, "scope", None)
+
+
+@contextlib.contextmanager
+def task_scope(task_id):
+    """Around a task's run on this thread."""
+    scope = TaskScope(task_id)
+    _thread.scope = scope
+    try:
+        yield scope
+    finally:
+        _thread.scope = None
+        scope.close()
+
+
+def adopt(loom_client):
+    """A HyperLoom client was made (maybe inside a native client): closed with the task."""
+    scope = current()
+    if scope is not None:
+        scope.adopt(loom_client)
+
+
+@contextlib.contextmanager
+def blocking():
+    """Around a wait on futures: inside a task, its cpu is given back while it blocks, so the
+    tasks it waits for can run even when every cpu holds such a waiting task. Nested waits
+    secede once."""
+    scope = current()
+    if scope is None or _cluster["secede"] is None:
+        yield
+        return
+    scope._seceded += 1
+    if scope._seceded == 1:
+        _cluster["secede"](scope.task_id)
+    try:
+        yield
+    finally:
+        scope._seceded -= 1
+        if scope._seceded == 0:
+            _cluster["rejoin"](scope.task_id)
