@@ -369,7 +369,8 @@ def default_client():
         client = _default["client"]
         if client is not None and client._loom._conn is not None:
             return client
-        address = os.environ.get("TREADLE_ADDRESS") or _embedded_address()
+        # In an executor (a thread a task started): the cluster it serves, never a new one.
+        address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS") or _embedded_address()
         if address is None:
             from .cluster import LocalCluster
             workers = os.cpu_count() or 1

@@ -275,8 +275,7 @@ class Executor:
             try:
                 header, blobs = _pipe.read_message(self.requests)
             except EOFError:
-                if threading.current_thread() is not threading.main_thread():
-                    _flush_output()
+                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
                     os._exit(0)  # the worker is gone: so are the tasks waiting on other threads
                 return
             if header.get("op") == "hello":

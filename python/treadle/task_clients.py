@@ -29,17 +29,19 @@ def configure(address, secret, secede=None, rejoin=None):
 
 
 def server_address():
-    """(host, port) of the cluster the current task runs on, or None outside tasks."""
+    """(host, port) of the cluster this executor serves, or None outside executors. (Also in
+    threads a task started: a client there talks to the task's cluster, though it is not
+    closed with the task.)"""
     address = _cluster["address"]
-    if address is None or current() is None:
+    if address is None:
         return None
     host, _, port = address.rpartition(":")
     return host, int(port)
 
 
 def secret():
-    """The secret for clients made inside a task, or None outside tasks."""
-    return _cluster["secret"] if current() is not None else None
+    """The secret for clients made inside an executor, or None elsewhere."""
+    return _cluster["secret"]
 
 
 class TaskScope:
@@ -98,16 +100,30 @@ def blocking():
     """Around a wait on futures: inside a task, its cpu is given back while it blocks, so the
     tasks it waits for can run even when every cpu holds such a waiting task. Nested waits
     secede once."""
+    secede()
+    try:
+        yield
+    finally:
+        rejoin()
+
+
+def secede():
+    """Gives the running task's cpu back until ``rejoin()``, as Dask's ``secede``: for a task that
+    waits on something other than futures (waits on futures do it by themselves). Does nothing
+    outside a task."""
     scope = current()
     if scope is None or _cluster["secede"] is None:
-        yield
         return
     scope._seceded += 1
     if scope._seceded == 1:
         _cluster["secede"](scope.task_id)
-    try:
-        yield
-    finally:
-        scope._seceded -= 1
-        if scope._seceded == 0:
-            _cluster["rejoin"](scope.task_id)
+
+
+def rejoin():
+    """Takes the task's cpu back after ``secede()`` (at once: it may share it for a while)."""
+    scope = current()
+    if scope is None or _cluster["rejoin"] is None or scope._seceded == 0:
+        return
+    scope._seceded -= 1
+    if scope._seceded == 0:
+        _cluster["rejoin"](scope.task_id)

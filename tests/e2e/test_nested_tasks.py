@@ -283,3 +283,33 @@ def test_a_worker_killed_mid_tree_still_gives_the_right_result(make_cluster):
         # Its executors went with it, the tasks waiting in them included.
         psutil.wait_procs(executors, timeout=10)
         assert not [p for p in executors if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_thread_started_by_a_task_uses_the_tasks_cluster(roomy, roomy_client):
+    def from_a_thread():
+        import concurrent.futures
+        import treadle
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            return sum(pool.map(lambda i: treadle.submit(abs, -i).result(), range(4)))
+
+    assert roomy_client.submit(from_a_thread).result() == 6
+    assert_only_executors(roomy, cpus_per_worker=4)
+
+
+def test_explicit_secede_and_rejoin(tight, tight_client, tmp_path):
+    """As Dask's: a task waiting on something other than futures gives its cpu back by hand."""
+    def waits_for_its_child(path):
+        import os
+        import time
+        import treadle
+        child = treadle.submit(lambda p: open(p, "w").close(), path)  # needs a cpu
+        treadle.default_client().flush()
+        treadle.secede()
+        while not os.path.exists(path):
+            time.sleep(0.01)
+        treadle.rejoin()
+        child.result()
+        return "done"
+
+    paths = [str(tmp_path / "flag{}".format(i)) for i in range(3)]  # more waiting tasks than cpus
+    assert tight_client.gather([tight_client.submit(waits_for_its_child, p) for p in paths]) == ["done"] * 3
