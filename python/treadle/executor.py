@@ -213,8 +213,11 @@ class Executor:
 
     def run_task(self, header, blobs):
         """Runs a task; the clients it made (to submit tasks of its own) close when it ends."""
-        with task_clients.task_scope(header["id"]):
+        scope = task_clients.enter(header["id"])
+        try:
             return self._call_task(header, blobs)
+        finally:
+            task_clients.leave(scope)
 
     def _call_task(self, header, blobs):
         task_id = header["id"]

@@ -45,15 +45,20 @@ def secret():
 
 
 class TaskScope:
-    """What one running task made: its default client and every other client it opened."""
+    """What one running task made: its default client and every other client it opened.
+    (Made for every Python task: costs well under a microsecond when the task makes none.)"""
+
+    __slots__ = ("task_id", "default", "_clients", "_seceded")
 
     def __init__(self, task_id):
         self.task_id = task_id
-        self.default = None            # the native client of default_client(), made on first use
-        self._clients = weakref.WeakSet()  # HyperLoom clients opened while the task ran
-        self._seceded = 0              # nesting depth of blocking waits
+        self.default = None    # the native client of default_client(), made on first use
+        self._clients = None   # a WeakSet of the HyperLoom clients opened while the task ran
+        self._seceded = 0      # nesting depth of waits (and secede() calls)
 
     def adopt(self, loom_client):
+        if self._clients is None:
+            self._clients = weakref.WeakSet()
         self._clients.add(loom_client)
 
     def close(self):
@@ -61,8 +66,9 @@ class TaskScope:
         if self.default is not None:
             default, self.default = self.default, None
             _quietly(default.close)
-        for client in list(self._clients):
-            _quietly(client.close)
+        if self._clients is not None:
+            for client in list(self._clients):
+                _quietly(client.close)
 
 
 def _quietly(fn):
@@ -76,16 +82,15 @@ def current():
     return getattr(_thread, "scope", None)
 
 
-@contextlib.contextmanager
-def task_scope(task_id):
-    """Around a task's run on this thread."""
-    scope = TaskScope(task_id)
-    _thread.scope = scope
-    try:
-        yield scope
-    finally:
-        _thread.scope = None
-        scope.close()
+def enter(task_id):
+    """A task starts on this thread; ``leave(scope)`` when it ends, whatever happened."""
+    scope = _thread.scope = TaskScope(task_id)
+    return scope
+
+
+def leave(scope):
+    _thread.scope = None
+    scope.close()
 
 
 def adopt(loom_client):
