@@ -68,6 +68,8 @@ inline constexpr const char* finished = "finished";    // {ids, sizes, lengths, 
 inline constexpr const char* task_failed = "task_failed";  // {id, message}
 inline constexpr const char* redirect = "redirect";    // {id, types, labels} + plan columns
 inline constexpr const char* output = "output";        // {items:[{id, stream, text}]} (also server -> client)
+inline constexpr const char* seceded = "seceded";      // {id}: the task waits on tasks it submitted; its cpus are free
+inline constexpr const char* rejoined = "rejoined";    // {id}: its wait ended; it holds its cpus again
 // worker -> worker
 inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
 }  // namespace op

@@ -302,6 +302,17 @@ void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& messa
   fail_with(id, Failure{id, message, std::move(exception)});
 }
 
+void Scheduler::task_seceded(WorkerId worker, TaskId id, bool seceded) {
+  if (!exists(id)) return;
+  TaskRecord& t = tasks_[id];
+  if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker || !t.cpus ||
+      t.seceded == seceded)
+    return;  // late news of a task that moved on
+  t.seceded = seceded;
+  WorkerInfo& w = *workers_[worker];
+  w.free_cpus += seceded ? std::int32_t(t.cpus) : -std::int32_t(t.cpus);
+}
+
 void Scheduler::data_replicated(WorkerId worker, TaskId id) {
   if (!exists(id) || worker >= workers_.size() || !workers_[worker]->alive) return;
   TaskRecord& t = tasks_[id];
@@ -322,9 +333,10 @@ void Scheduler::for_each_input(TaskId id, const std::function<void(TaskId)>& fn)
 void Scheduler::unassign(TaskRecord& t) {
   if (t.worker == no_worker) return;
   WorkerInfo& w = *workers_[t.worker];
-  if (t.cpus) w.free_cpus += t.cpus;
-  else --w.light_tasks;
+  if (t.cpus && !t.seceded) w.free_cpus += t.cpus;  // a seceded task gave them back already
+  else if (!t.cpus) --w.light_tasks;
   t.worker = no_worker;
+  t.seceded = false;
 }
 
 void Scheduler::push_ready(TaskId id) {

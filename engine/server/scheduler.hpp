@@ -75,6 +75,9 @@ class Scheduler {
   // `worker` now holds a redirected task's result under the task's own id (it was asked to
   // with SchedulerActions::alias): the task finishes there.
   void alias_held(WorkerId worker, TaskId task);
+  // A running task waits on tasks it submitted and gives its cpus back (`seceded`), or its
+  // wait ended and it takes them again (docs/architecture.md, "Tasks that submit tasks").
+  void task_seceded(WorkerId worker, TaskId task, bool seceded);
   // A Python task returned a Task: `plan` (whose inputs may name the task's own inputs with
   // redirect_input_bit | position) runs in its place. Throws PlanError if the plan is bad.
   void redirect(WorkerId worker, TaskId task, PlanRequest&& plan);

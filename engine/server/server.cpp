@@ -239,6 +239,8 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::data) return worker_data(m);
     if (op == op::output) return task_output(m);
     if (op == op::redirect) return redirect(peer, m);
+    if (op == op::seceded || op == op::rejoined)
+      return scheduler_.task_seceded(peer.id, m.header.at("id").get<TaskId>(), op == op::seceded);
   } else {
     if (op == op::submit) return submit(routing, peer, m);
     if (op == op::wait) return wait_or_fetch(routing, m, false);

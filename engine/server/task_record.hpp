@@ -10,12 +10,13 @@
 namespace treadle {
 
 struct TaskRecord {
-  TaskRecord() : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false) {}
+  TaskRecord() : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false) {}
   TaskState state = TaskState::waiting;
   bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data : 1;                // recomputing because a worker died
   bool inputs_overridden : 1;        // rewritten by a dynamic expansion (Scheduler::input_override_)
   bool rerun : 1;                    // placed again because its worker (or an input's) was lost
+  bool seceded : 1;                  // running, but waiting on tasks it submitted: its cpus are free
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint32_t plan = 0;

@@ -67,8 +67,13 @@ constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/
 
 }  // namespace
 
-ExecutorPool::ExecutorPool(unsigned size, std::string python, fs::path work_dir, ExecutorEvents events)
-    : size_(size ? size : 1), python_(std::move(python)), work_dir_(std::move(work_dir)), events_(std::move(events)) {}
+ExecutorPool::ExecutorPool(unsigned size, std::string python, fs::path work_dir, ExecutorHello hello,
+                           ExecutorEvents events)
+    : size_(size ? size : 1),
+      python_(std::move(python)),
+      work_dir_(std::move(work_dir)),
+      hello_(std::move(hello)),
+      events_(std::move(events)) {}
 
 ExecutorPool::~ExecutorPool() {
   for (auto& e : executors_) stop(e, false);
@@ -136,6 +141,33 @@ void ExecutorPool::start(Executor& e) {
   e.out = out[0];
   e.err = err[0];
   for (int fd : {e.replies, e.out, e.err}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  try {
+    // The secret travels as a blob: any bytes, never JSON-escaped.
+    send(e, {{"op", "hello"}, {"server", hello_.server}, {"secret", 0}, {"worker_pid", ::getpid()}}, {hello_.secret});
+  } catch (const std::exception& error) {
+    log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
+  }
+}
+
+// One message on an executor's request pipe (python/treadle/_pipe.py): small blobs go in one
+// write with the header; large ones as they are (no copy).
+void ExecutorPool::send(Executor& e, const json& header, const std::vector<std::string_view>& blobs) {
+  std::string head = header.dump();
+  std::string message;
+  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(head.size()));
+  message += head;
+  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(blobs.size()));
+  for (auto& blob : blobs) {
+    append_le<std::uint64_t>(message, blob.size());
+    if (blob.size() < 65536) {
+      message.append(blob);
+      continue;
+    }
+    write_all(e.requests, message.data(), message.size());
+    message.clear();
+    write_all(e.requests, blob.data(), blob.size());
+  }
+  write_all(e.requests, message.data(), message.size());
 }
 
 void ExecutorPool::stop(Executor& e, bool kill) {
@@ -161,10 +193,16 @@ std::size_t ExecutorPool::depth() const {
   return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 16.0));
 }
 
+std::size_t ExecutorPool::load(const Executor& e) {
+  std::size_t n = e.tasks.size();
+  for (auto& [id, d] : e.detached) n += d.rejoined;
+  return n;
+}
+
 bool ExecutorPool::has_idle() const {
   if (executors_.empty()) return true;
   for (auto& e : executors_)
-    if (e.tasks.size() < depth()) return true;
+    if (load(e) < depth()) return true;
   return false;
 }
 
@@ -224,7 +262,7 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   Executor* least = nullptr;
   const std::size_t limit = depth();
   for (auto& e : executors_)
-    if (e.tasks.size() < limit && (!least || e.tasks.size() < least->tasks.size())) least = &e;
+    if (load(e) < limit && (!least || load(e) < load(*least))) least = &e;
   if (!least) throw std::logic_error("no idle executor");
   Executor& e = *least;
   std::vector<std::string_view> blobs;
@@ -233,12 +271,6 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   for (std::size_t i = 0; i < inputs.size(); ++i) described.push_back(describe(inputs[i], input_ids[i], e, blobs, keep));
   blobs.push_back(config);
   json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"config", blobs.size() - 1}};
-  std::string head = header.dump();
-  // Small blobs are sent in one write with the header; large ones as they are (no copy).
-  std::string message;
-  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(head.size()));
-  message += head;
-  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(blobs.size()));
   if (e.tasks.empty()) {
     e.started_us = wall_us();
     e.output_tail.clear();
@@ -247,17 +279,7 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   e.writing[0].push_back(id);
   e.writing[1].push_back(id);
   try {
-    for (auto& blob : blobs) {
-      append_le<std::uint64_t>(message, blob.size());
-      if (blob.size() < 65536) {
-        message.append(blob);
-        continue;
-      }
-      write_all(e.requests, message.data(), message.size());
-      message.clear();
-      write_all(e.requests, blob.data(), blob.size());
-    }
-    write_all(e.requests, message.data(), message.size());
+    send(e, header, blobs);
   } catch (const std::exception& error) {
     log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
   }
@@ -266,11 +288,13 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
 void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
   for (auto& e : executors_) {
     auto it = std::find(e.tasks.begin(), e.tasks.end(), id);
-    if (it == e.tasks.end()) continue;
-    // A task cannot be taken back out of the pipe: the executor is replaced, and the
-    // other task it had is run again elsewhere.
+    if (it == e.tasks.end() && !e.detached.count(id)) continue;
+    // A task cannot be taken back out of the pipe, nor a thread stopped: the executor is
+    // replaced, and the other tasks it had (seceded ones too) are run again.
     std::vector<TaskId> others;
     for (TaskId t : e.tasks)
+      if (t != id) others.push_back(t);
+    for (auto& [t, d] : e.detached)
       if (t != id) others.push_back(t);
     stop(e, true);
     start(e);
@@ -377,6 +401,20 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     e.output_tail.append(text);  // kept for the message if the executor dies
     if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
     if (events_.output) events_.output(header.value("id", TaskId{0}), header.value("stream", "stdout") == "stderr" ? "stderr" : "stdout", text);
+  } else if (op == "seceded" || op == "rejoined") {
+    TaskId id = header.value("id", TaskId{0});
+    auto at_slot = std::find(e.tasks.begin(), e.tasks.end(), id);
+    if (at_slot != e.tasks.end()) {  // it leaves the slot: the task behind it starts now
+      const bool head = at_slot == e.tasks.begin();
+      e.tasks.erase(at_slot);
+      e.detached[id].start_us = head ? e.started_us : wall_us();
+      if (head) e.started_us = wall_us();
+    }
+    auto d = e.detached.find(id);
+    if (d != e.detached.end()) {
+      d->second.rejoined = op == "rejoined";
+      if (events_.seceded) events_.seceded(id, op == "seceded");
+    }
   } else if (op == "done" || op == "failed") {
     // Output written before the reply belongs to this task: read it before ending the task.
     drain_output(e, e.out, "stdout");
@@ -384,8 +422,11 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     ExecutorResult r;
     r.id = header.value("id", TaskId{0});
     r.executor = static_cast<unsigned>(&e - executors_.data());
-    r.start_us = e.started_us;
     r.end_us = wall_us();
+    auto d = e.detached.find(r.id);
+    const bool was_detached = d != e.detached.end();
+    r.start_us = was_detached ? d->second.start_us : e.started_us;
+    if (was_detached) e.detached.erase(d);
     if (op == "failed") {
       r.error = header.value("error", std::string("the Python task failed"));
       if (!blobs.empty()) r.exception = blob(0);
@@ -409,10 +450,12 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
         r.data = build(desc);
       }
     }
-    if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
-    double took = static_cast<double>(r.end_us - r.start_us);
-    task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
-    e.started_us = r.end_us;
+    if (!was_detached) {
+      if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
+      double took = static_cast<double>(r.end_us - r.start_us);
+      task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
+      e.started_us = r.end_us;
+    }
     finished.push_back(std::move(r));
   }
   e.buffer.erase(0, at);
@@ -445,7 +488,19 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
     }
     finished.push_back(std::move(r));
   }
+  // Seceded tasks were waiting, not running: they are run again. A rejoined one may have been
+  // the cause, as the head may: those fail.
+  for (auto& [id, d] : e.detached) {
+    ExecutorResult r;
+    r.id = id;
+    r.start_us = d.start_us;
+    r.end_us = wall_us();
+    if (d.rejoined) r.error = "the Python executor running this task " + how;
+    else r.retry = true;
+    finished.push_back(std::move(r));
+  }
   e.tasks.clear();
+  e.detached.clear();
   e.pid = -1;
   start(e);  // replaced at once, so the worker keeps its capacity
 }

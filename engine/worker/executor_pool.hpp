@@ -4,6 +4,11 @@
 // run in parallel without sharing a GIL, and no process is spawned per task. A second task
 // waits in each executor's pipe, so it starts the moment the first ends.
 //
+// A task that waits on tasks it submitted secedes: its thread in the executor hands reading
+// the pipe to a new thread, so the executor runs the next task meanwhile (its slot is free);
+// when the wait ends the task rejoins and runs beside it (a brief oversubscription, never a
+// deadlock). Seceded tasks are "detached": out of the slot, still in the process.
+//
 // The worker's loop polls the executors' reply and output pipes (poll_fds()). Python prints
 // arrive tagged with their task on the reply pipe; bytes written straight to file descriptors
 // 1 and 2 are attributed to the task running on that executor at that moment.
@@ -14,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,14 +44,24 @@ struct ExecutorResult {
   std::int64_t start_us = 0, end_us = 0;
 };
 
+// What every executor is told first (over its request pipe, never its environment): the
+// server its worker serves, so clients made inside tasks talk to that cluster, and the secret.
+struct ExecutorHello {
+  std::string server;  // host:port
+  std::string secret;
+};
+
 struct ExecutorEvents {
   std::function<void(TaskId, const char* stream, std::string_view text)> output;
   std::function<void(TaskId, const std::string& level, const std::string& message)> log;
+  // The task waits on futures (its cpu is free), or its wait ended (it holds it again).
+  std::function<void(TaskId, bool seceded)> seceded;
 };
 
 class ExecutorPool {
  public:
-  ExecutorPool(unsigned size, std::string python, std::filesystem::path work_dir, ExecutorEvents events);
+  ExecutorPool(unsigned size, std::string python, std::filesystem::path work_dir, ExecutorHello hello,
+               ExecutorEvents events);
   ~ExecutorPool();
 
   bool has_idle() const;
@@ -74,6 +90,11 @@ class ExecutorPool {
     int out = -1, err = -1;
     std::string buffer;  // partial reply
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
+    struct Detached {
+      std::int64_t start_us = 0;
+      bool rejoined = false;  // running again: it takes a slot, beside tasks[0]
+    };
+    std::unordered_map<TaskId, Detached> detached;  // tasks that seceded from the slot
     std::int64_t started_us = 0;  // when tasks[0] started (when the previous one ended)
     std::unordered_set<TaskId> cached;  // PyObj producers this executor has unpickled
     std::string output_tail;            // last output, for the message if it dies
@@ -83,6 +104,7 @@ class ExecutorPool {
     std::string held[2];
   };
   void start(Executor& e);
+  void send(Executor& e, const json& header, const std::vector<std::string_view>& blobs);
   void stop(Executor& e, bool kill);
   void died(Executor& e, std::vector<ExecutorResult>& finished);
   void drain_output(Executor& e, int fd, const char* stream);
@@ -94,10 +116,12 @@ class ExecutorPool {
   // Tasks in flight per executor: 2 (one runs, one waits in the pipe), more for tasks that
   // take under a millisecond, so replies come in batches and are reported together.
   std::size_t depth() const;
+  static std::size_t load(const Executor& e);  // tasks in its slot, and rejoined ones
   double task_us_ = 0;  // moving average of task durations
   unsigned size_;
   std::string python_;
   std::filesystem::path work_dir_;
+  ExecutorHello hello_;
   ExecutorEvents events_;
   std::vector<Executor> executors_;
 };

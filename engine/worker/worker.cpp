@@ -68,6 +68,7 @@ struct PendingTask {
   std::uint32_t missing = 0;
   bool running = false;
   bool cancelled = false;
+  bool seceded = false;  // a Python task waiting on tasks it submitted: its cpus are free
 };
 
 // Where a task ran, for traces (FinishedBatch::lanes).
@@ -137,6 +138,8 @@ struct Worker::Impl {
   void send_report();
   void executor_finished(ExecutorResult& r);
   void task_output(TaskId id, const std::string& stream, std::string_view text);
+  void task_seceded(TaskId id, bool seceded);
+  void task_left_executor(TaskId id, PendingTask& t);
 };
 
 Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_unique<Impl>()) {
@@ -184,7 +187,9 @@ void Worker::Impl::setup() {
     log::info("task ", id, " [", level, "] ", message);
     task_output(id, "log:" + level, message);
   };
-  executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(events));
+  events.seceded = [this](TaskId id, bool seceded) { task_seceded(id, seceded); };
+  ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
+  executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
 
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
@@ -365,7 +370,7 @@ void Worker::Impl::on_server_message(Message& m) {
       if (on_executor.erase(id)) {
         std::vector<ExecutorResult> retry;
         executors->cancel(id, retry);  // a Python task is stopped (its executor replaced)
-        free_cpus += it->second.cpus;
+        task_left_executor(id, it->second);
         tasks.erase(it);
         for (auto& r : retry) executor_finished(r);
       } else if (it->second.running) {
@@ -640,7 +645,7 @@ void Worker::Impl::fail(TaskId id, const std::string& message, const std::string
 void Worker::Impl::executor_finished(ExecutorResult& r) {
   auto it = tasks.find(r.id);
   if (!on_executor.erase(r.id) || it == tasks.end()) return;  // cancelled meanwhile
-  free_cpus += it->second.cpus;
+  task_left_executor(r.id, it->second);
   if (r.retry) {
     it->second.running = false;
     runnable.push_back(r.id);
@@ -657,6 +662,29 @@ void Worker::Impl::executor_finished(ExecutorResult& r) {
     return;
   }
   complete(r.id, std::move(r.data), r.start_us, r.end_us, lane_executor + r.executor);
+}
+
+// A Python task waits on futures (seceded) or its wait ended (rejoined): its cpus are free
+// meanwhile, here and for the server's placement.
+void Worker::Impl::task_seceded(TaskId id, bool seceded) {
+  auto it = tasks.find(id);
+  if (it == tasks.end() || !on_executor.count(id) || it->second.seceded == seceded) return;
+  it->second.seceded = seceded;
+  free_cpus += seceded ? std::int64_t(it->second.cpus) : -std::int64_t(it->second.cpus);
+  send_report();  // keep the order: what it reported before comes first
+  send_message(*server, Message(json{{"op", seceded ? op::seceded : op::rejoined}, {"id", id}}));
+}
+
+// The task no longer runs on an executor (it ended, failed, is cancelled or will be run again):
+// its cpus are free, unless it gave them back when it seceded.
+void Worker::Impl::task_left_executor(TaskId id, PendingTask& t) {
+  if (t.seceded) {
+    t.seceded = false;
+    // The server counts its cpus free already; a task run again holds them anew.
+    send_message(*server, Message(json{{"op", op::rejoined}, {"id", id}}));
+    return;
+  }
+  free_cpus += t.cpus;
 }
 
 void Worker::Impl::task_output(TaskId id, const std::string& stream, std::string_view text) {

@@ -8,14 +8,15 @@ and ``treadle.show_trace`` draw task graphs and traces in notebooks (treadle.wid
 
 from .api import (Client, TaskFunction, as_completed, default_client, gather, map, set_default_client, shutdown,
                   submit, task, wait)
+from .task_clients import rejoin, secede
 from .cluster import LocalCluster, local_cluster
 from .future import Future, TaskError
 from .magics import load_ipython_extension, unload_ipython_extension  # noqa: F401 (%load_ext treadle)
 
 __version__ = "0.1.0"
 __all__ = ["Client", "Future", "LocalCluster", "TaskError", "TaskFunction", "as_completed", "default_client",
-           "gather", "local_cluster", "map", "set_default_client", "show", "show_trace", "shutdown", "submit", "task",
-           "wait", "__version__"]
+           "gather", "local_cluster", "map", "rejoin", "secede", "set_default_client", "show", "show_trace", "shutdown",
+           "submit", "task", "wait", "__version__"]
 
 
 def show(obj, expand=None, aggregate=None, live=True):

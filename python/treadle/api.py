@@ -21,7 +21,7 @@ import itertools
 import os
 import threading
 
-from . import client_hooks
+from . import client_hooks, task_clients
 from .future import Future, TaskError
 from .loom.client import Client as LoomClient
 from .loom.client import tasks as _tasks
@@ -41,12 +41,13 @@ class Client:
 
     ``Client()`` connects to $TREADLE_ADDRESS ("host:port") if set; ``Client("host:port")``
     or ``Client(("host", port))`` to that server; ``Client(cluster)`` to a LocalCluster.
-    ``server_timeout``: seconds of the server's silence after which calls fail (the client's
-    own pauses, a laptop asleep, do not count).
+    Inside a task, ``Client()`` connects to the cluster the task runs on, and every client
+    made there is closed when the task ends. ``server_timeout``: seconds of the server's silence
+    after which calls fail (the client's own pauses, a laptop asleep, do not count).
     """
 
     def __init__(self, address=None, secret=None, output="print", timeout=10.0, server_timeout=12.0):
-        host, port = _address(address)
+        host, port = _address(address if address is not None else task_clients.server_address())
         self._loom = LoomClient(host, port, secret=secret, timeout=timeout, output=output,
                                 server_timeout=server_timeout)
         self._lock = threading.RLock()
@@ -58,10 +59,12 @@ class Client:
         self._counter = itertools.count()
         self._quiet_waits = 0     # inside a map: its own waits show no progress of their own
         self.address = (host, port)
-        # As in Dask: the first client made is the one decorated functions use.
-        with _default_lock:
-            if _default["client"] is None:
-                _default["client"] = self
+        # As in Dask: the first client made is the one decorated functions use (inside a
+        # task, the task's own client is: see default_client).
+        if task_clients.current() is None:
+            with _default_lock:
+                if _default["client"] is None:
+                    _default["client"] = self
 
     # -- making tasks ------------------------------------------------------------------------
 
@@ -240,11 +243,16 @@ class Client:
         self._watch(list(by_id))
         waiting = set(by_id)
         conn = self._loom._conn
+        def ready_ones():
+            return [i for i in waiting if i in self._settled or all(f._has_value for f in by_id[i])]
+
         while waiting:
-            ready = [i for i in waiting if i in self._settled or all(f._has_value for f in by_id[i])]
+            ready = ready_ones()
             if not ready:
-                self._take_settled(conn.settled(1.0))
-                continue
+                with task_clients.blocking():  # inside a task: its cpu is free meanwhile
+                    while not ready:
+                        self._take_settled(conn.settled(1.0))
+                        ready = ready_ones()
             for i in ready:
                 waiting.discard(i)
                 for f in by_id[i]:
@@ -362,12 +370,19 @@ _default_lock = threading.RLock()  # default_client() makes a Client, which regi
 
 def default_client():
     """The client that module-level calls use: connected to $TREADLE_ADDRESS, to the server
-    the treadle kernel embeds, or else to a local cluster started now (one worker per core)."""
+    the treadle kernel embeds, or else to a local cluster started now (one worker per core).
+    Inside a task: the task's own client, of the cluster the task runs on."""
+    scope = task_clients.current()
+    if scope is not None:
+        if scope.default is None:
+            scope.default = Client()
+        return scope.default
     with _default_lock:
         client = _default["client"]
         if client is not None and client._loom._conn is not None:
             return client
-        address = os.environ.get("TREADLE_ADDRESS") or _embedded_address()
+        # In an executor (a thread a task started): the cluster it serves, never a new one.
+        address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS") or _embedded_address()
         if address is None:
             from .cluster import LocalCluster
             workers = os.cpu_count() or 1

@@ -7,16 +7,22 @@ Python, C extensions or child programs — reaches the client.
 
 Callables and Python objects (PyObj data) are unpickled once per executor and cached by the id
 of the task that produced them: a function used by ten thousand tasks is unpickled once.
+
+A task that waits on tasks it submitted secedes (task_clients.blocking): its thread hands the
+reading of the request pipe to a new thread, which runs the next tasks meanwhile; when the wait
+ends, the task rejoins and finishes beside them, then its thread ends. So tasks run on the main
+thread until the first secession, and on the serving thread of the moment after it.
 """
 
 import io
 import os
 import pickle
 import sys
+import threading
 import time
 import traceback
 
-from . import _pipe, remote_exception
+from . import _pipe, remote_exception, task_clients
 from .task_runtime import Context, PyObj, encode_result, resolve
 
 _CACHE_LIMIT = 512
@@ -52,12 +58,18 @@ class TaskStream(io.TextIOBase):
     4 KiB or when the task ends. (Output written to file descriptors 1 and 2 directly, by C code
     or child programs, reaches the worker through its pipes instead.)"""
 
+    class _Buffer(threading.local):
+        """Per thread: tasks that seceded and rejoined print beside the one running."""
+
+        def __init__(self):
+            self.parts = []
+            self.size = 0
+            self.last_sent = 0.0
+
     def __init__(self, executor, name):
         self._executor = executor
         self.name = name
-        self._parts = []
-        self._size = 0
-        self._last_sent = 0.0
+        self._buffer = self._Buffer()
 
     def writable(self):
         return True
@@ -67,19 +79,21 @@ class TaskStream(io.TextIOBase):
             raise TypeError("write() argument must be str, not {}".format(type(text).__name__))
         if not text:
             return 0
-        self._parts.append(text)
-        self._size += len(text)
-        if self._size >= 4096 or ("\n" in text and time.monotonic() - self._last_sent > 0.05):
+        b = self._buffer
+        b.parts.append(text)
+        b.size += len(text)
+        if b.size >= 4096 or ("\n" in text and time.monotonic() - b.last_sent > 0.05):
             self.flush()
         return len(text)
 
     def flush(self):
-        if not self._parts:
+        b = self._buffer
+        if not b.parts:
             return
-        text = "".join(self._parts)
-        self._parts = []
-        self._size = 0
-        self._last_sent = time.monotonic()
+        text = "".join(b.parts)
+        b.parts = []
+        b.size = 0
+        b.last_sent = time.monotonic()
         self._executor.send_output(self.name, text)
 
     @property
@@ -90,12 +104,63 @@ class TaskStream(io.TextIOBase):
         return False
 
 
+class MessageWriter:
+    """The reply pipe, shared by the threads of tasks that seceded: from a message's first write
+    to its flush (_pipe.write_message ends every message with one), no other thread writes."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._holder = threading.local()
+
+    def write(self, data):
+        if not getattr(self._holder, "held", False):
+            self._lock.acquire()
+            self._holder.held = True
+        try:
+            return self._stream.write(data)
+        except BaseException:
+            self._release()
+            raise
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        finally:
+            self._release()
+
+    def _release(self):
+        if getattr(self._holder, "held", False):
+            self._holder.held = False
+            self._lock.release()
+
+
+class _ThreadState(threading.local):
+    """What each thread of the executor runs: its task, whether it reads the request pipe, and
+    whether its task's raw output was already closed with an end-of-task marker (on seceding)."""
+
+    def __init__(self):
+        self.task_id = None
+        self.serving = False
+        self.raw_ended = False
+
+
+_thread = _ThreadState()
+
+
 class Executor:
     def __init__(self, requests, replies):
         self.requests = requests
-        self.replies = replies
+        self.replies = MessageWriter(replies)
         self.cache = ObjectCache()
-        self.task_id = None
+
+    @property
+    def task_id(self):
+        return _thread.task_id
+
+    @task_id.setter
+    def task_id(self, value):
+        _thread.task_id = value
 
     def send_output(self, stream, text):
         if self.task_id is not None:
@@ -147,6 +212,14 @@ class Executor:
         return inputs
 
     def run_task(self, header, blobs):
+        """Runs a task; the clients it made (to submit tasks of its own) close when it ends."""
+        scope = task_clients.enter(header["id"])
+        try:
+            return self._call_task(header, blobs)
+        finally:
+            task_clients.leave(scope)
+
+    def _call_task(self, header, blobs):
         task_id = header["id"]
         inputs = self.decode_all(header["inputs"], blobs)
         for i, wrapper in enumerate(inputs):
@@ -168,18 +241,53 @@ class Executor:
         args.extend(data_inputs)
         return fn(*args)
 
+    def hello(self, header, blobs):
+        """The worker's first message: the server it serves and the secret, kept in memory
+        for clients made inside tasks (task_clients)."""
+        _die_with_parent(header.get("worker_pid"))
+        task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
+
+    def secede(self, task_id):
+        """The task on this thread waits on futures: the worker frees its cpu, and a new thread
+        reads the request pipe, so the next tasks run meanwhile."""
+        _flush_streams()
+        if not _thread.serving:  # seceded before, rejoined, and waits again
+            _pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
+            return
+        _flush_output()  # raw output so far is this task's; what follows, the next task's
+        _thread.raw_ended = True
+        _thread.serving = False
+        _pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
+        threading.Thread(target=self.serve, name="treadle-executor-serving", daemon=True).start()
+
+    def rejoin(self, task_id):
+        """The wait ended: the task runs again, beside the task of the serving thread (briefly
+        more tasks than cpus, rather than waiting for a free one: no deadlock is possible)."""
+        _pipe.write_message(self.replies, {"op": "rejoined", "id": task_id})
+
     def log(self, task_id, level, message):
         _pipe.write_message(self.replies, {"op": "log", "id": task_id, "level": level, "message": str(message)})
 
     def serve(self):
+        """Reads the request pipe and runs tasks, until the pipe ends, or until a task of this
+        thread seceded (another thread serves then; this one ends with its task)."""
+        _thread.serving = True
         while True:
+            if not _thread.serving:
+                return
             try:
                 header, blobs = _pipe.read_message(self.requests)
             except EOFError:
+                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+                    os._exit(0)  # the worker is gone: so are the tasks waiting on other threads
                 return
+            if header.get("op") == "hello":
+                self.hello(header, blobs)
+                continue
             if header.get("op") != "run":
                 continue
             task_id = self.task_id = header["id"]
+            _thread.raw_ended = False
             try:
                 result = self.run_task(header, blobs)
                 desc, out_blobs = encode_result(result)
@@ -194,6 +302,20 @@ class Executor:
             _flush_output()
             _pipe.write_message(self.replies, {"op": "done", "id": task_id, "result": desc}, out_blobs)
             self.task_id = None
+
+
+def _die_with_parent(worker_pid):
+    """A killed worker takes its executor along (the kernel sends SIGKILL when the parent
+    dies), even while a task keeps the executor from reading its pipe's end."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        return
+    if worker_pid is not None and os.getppid() != worker_pid:
+        os._exit(0)  # the worker died before we asked
 
 
 def _describe(error):
@@ -217,13 +339,19 @@ def _pack(error):
 END_OF_TASK = b"\x00\x1etreadle:end-of-task\x1e\x00"
 
 
-def _flush_output():
-    # What the task printed must reach the worker before the reply that ends the task.
+def _flush_streams():
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
             pass
+
+
+def _flush_output():
+    # What the task printed must reach the worker before the reply that ends the task.
+    _flush_streams()
+    if _thread.raw_ended:
+        return  # its marker went out when it seceded
     for fd in (1, 2):
         try:
             os.write(fd, END_OF_TASK)
@@ -241,6 +369,9 @@ def main():
     sys.stdout = TaskStream(executor, "stdout")
     sys.stderr = TaskStream(executor, "stderr")
     executor.serve()
+    if _thread.serving:
+        return  # the pipe ended
+    threading.Event().wait()  # a task of this thread seceded: the serving thread exits the process
 
 
 if __name__ == "__main__":

@@ -185,7 +185,8 @@ inline std::string invariant_violation(const Scheduler& s) {
       const WorkerInfo* w = s.worker(t.worker);
       if (!w || !w->alive) return who + " is placed on a missing or dead worker";
       if (!w->offers_type[t.type]) return who + " is placed on a worker that does not offer its type";
-      (t.cpus ? cpus_used[t.worker] += t.cpus : ++light_used[t.worker]);
+      if (!t.cpus) ++light_used[t.worker];
+      else if (!t.seceded) cpus_used[t.worker] += t.cpus;  // a seceded task gave its cpus back
       std::uint32_t missing = 0;
       bool stray = false;
       s.for_each_input(id, [&](TaskId in) {

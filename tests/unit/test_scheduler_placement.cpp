@@ -406,3 +406,82 @@ TEST_CASE("scheduler placement: queued cpu tasks sharing a small input spread ov
   CHECK(on[1] == 4);
   f.check();
 }
+
+TEST_CASE("scheduler placement: a task that secedes gives its cpus to the tasks it waits for",
+          "[scheduler][placement]") {
+  // A 1-cpu worker runs a task that submitted a child and waits for it: without seceding, the
+  // child could never start. Late or repeated news changes nothing; finishing after a rejoin,
+  // and a seceded task that fails or whose worker is lost, leave the books balanced.
+  SchedulerFixture f;
+  WorkerId w = f.add_worker(1);
+  PlanBuilder parent_plan;
+  parent_plan.keep(parent_plan.add(const_type, {}, 1, "parent"));
+  TaskId parent = f.submit(parent_plan);
+  f.s.schedule();
+  f.start(parent);
+  CHECK(f.s.worker(w)->free_cpus == 0);
+
+  PlanBuilder children;
+  for (int i = 0; i < 3; ++i) children.keep(children.add(const_type, {}, 1, "child"));
+  TaskId child = f.submit(children);
+  f.s.schedule();
+  const auto queued = f.s.count(S::assigned);  // the worker's queue may take some already
+
+  f.s.task_seceded(w, parent, true);
+  f.s.task_seceded(w, parent, true);  // said twice: counted once
+  CHECK(f.s.task(parent).seceded);
+  CHECK(f.s.worker(w)->free_cpus == 1 - std::int32_t(queued));
+  f.check();
+  f.s.schedule();
+  CHECK(f.s.count(S::assigned) > queued);
+  f.check();
+
+  for (TaskId c = child; c < child + 3; ++c) {
+    while (f.state(c) != S::assigned) f.s.schedule();
+    f.start(c);
+    f.finish(c);
+    f.check();
+  }
+  f.s.task_seceded(w, parent, false);
+  CHECK_FALSE(f.s.task(parent).seceded);
+  CHECK(f.s.worker(w)->free_cpus == 0);
+  f.check();
+  f.finish(parent);
+  CHECK(f.s.worker(w)->free_cpus == 1);
+  f.s.task_seceded(w, parent, true);  // news of a finished task: ignored
+  CHECK(f.s.worker(w)->free_cpus == 1);
+  f.check();
+
+  SECTION("a seceded task that fails") {
+    PlanBuilder p;
+    p.keep(p.add(const_type, {}, 1, "waits"));
+    TaskId t = f.submit(p);
+    f.s.schedule();
+    f.start(t);
+    f.s.task_seceded(w, t, true);
+    CHECK(f.s.worker(w)->free_cpus == 1);
+    f.fail(t, "boom");
+    CHECK(f.s.worker(w)->free_cpus == 1);
+    f.check();
+  }
+}
+
+TEST_CASE("scheduler placement: a seceded task whose worker is lost runs again elsewhere, holding its cpus",
+          "[scheduler][placement]") {
+  SchedulerFixture f;
+  WorkerId w0 = f.add_worker(1), w1 = f.add_worker(1);
+  PlanBuilder p;
+  p.keep(p.add(const_type, {}, 1, "waits"));
+  TaskId t = f.submit(p);
+  f.s.schedule();
+  WorkerId first = f.worker_of(t);
+  f.start(t);
+  f.s.task_seceded(first, t, true);
+  f.check();
+  f.s.remove_worker(first, "lost");
+  CHECK_FALSE(f.s.task(t).seceded);
+  f.s.schedule();
+  REQUIRE(f.worker_of(t) == (first == w0 ? w1 : w0));
+  CHECK(f.s.worker(f.worker_of(t))->free_cpus == 0);
+  f.check();
+}

@@ -3,7 +3,7 @@
 import os
 import socket
 
-from ... import _engine, client_hooks
+from ... import _engine, client_hooks, task_clients
 from ...output import TaskOutputPrinter
 from . import plan as _plan
 from .errors import LoomException, TaskFailed
@@ -19,14 +19,22 @@ class Client:
     """A connection to a treadle server, as HyperLoom's ``Client(address, port)``.
 
     ``secret`` defaults to $TREADLE_SECRET, $TREADLE_SECRET_FILE or the per-user secret file.
+    Inside a task, ``Client()`` connects to the cluster the task runs on (with its secret), and
+    the client is closed when the task ends.
     What tasks print is shown while the client waits, each line marked with its task;
     ``output`` replaces that with a callable taking (task, label, stream, bytes) tuples,
     or None to drop it. A server silent for ``server_timeout`` seconds counts as lost; this
     process's own pauses (stopped, or the machine asleep) do not count.
     """
 
-    def __init__(self, address="localhost", port=9010, secret=None, timeout=10.0, output="print",
+    def __init__(self, address=None, port=None, secret=None, timeout=10.0, output="print",
                  server_timeout=12.0):
+        own = task_clients.server_address()  # inside a task: its cluster
+        if address is None and port is None and own is not None:
+            address, port = own
+        address = "localhost" if address is None else address
+        port = 9010 if port is None else port
+        secret = secret or task_clients.secret()
         name = "{}:{}".format(socket.gethostname(), os.getpid())
         try:
             self._conn = _engine.Connection(_resolve(address), int(port), secret or "", name, float(timeout),
@@ -39,6 +47,7 @@ class Client:
         handler = self._printer if output == "print" else output
         if handler is not None:
             self._conn.set_output_handler(handler)
+        task_clients.adopt(self)
         if client_hooks.listeners:
             client_hooks.client_created(self)
 
@@ -109,14 +118,18 @@ class Client:
     def wait(self, futures):
         """Blocks until every future is computed; raises TaskFailed if one failed."""
         __tracebackhide__ = True
-        failure = self._call(self._live.wait, self._ids(futures))
+        ids = self._ids(futures)
+        with task_clients.blocking():
+            failure = self._call(self._live.wait, ids)
         if failure is not None:
             raise TaskFailed.from_failure(failure)
 
     def fetch(self, futures):
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
         __tracebackhide__ = True
-        values, failure = self._call(self._live.fetch, self._ids(futures))
+        ids = self._ids(futures)
+        with task_clients.blocking():
+            values, failure = self._call(self._live.fetch, ids)
         if failure is not None:
             raise TaskFailed.from_failure(failure)
         return values
