@@ -192,9 +192,6 @@ def test_py_task_of_a_callable_object(client):
     t = greet(tasks.const("there"))
     assert t.label == "Greeter"
     assert client.submit_one(t).gather() == b"Hi there"
-    with pytest.raises(TypeError) as info:
-        tasks.py_task(n_direct_args=1)(Greeter(b""))()
-    assert "Greeter() takes 1 direct argument(s) first" in str(info.value)
 
 
 def test_ten_megabytes_printed_by_a_py_task(collecting_client):

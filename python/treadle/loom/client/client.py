@@ -54,14 +54,14 @@ class Client:
         result = [None] * len(tasks)
         new = []
         for i, t in enumerate(tasks):
-            if isinstance(t, Future):
-                if t.client is not self or t.released:
-                    raise LoomException("{!r} cannot be submitted here".format(t))
-                result[i] = t
-            elif isinstance(t, Task):
+            if isinstance(t, Task):
                 new.append(i)
+            elif isinstance(t, Future):
+                # As HyperLoom: a future is submitted already; it may be an input of new tasks.
+                raise TypeError("{!r} is not a task: it was submitted already (use it as an input of "
+                                "a task, or wait/fetch it)".format(t))
             else:
-                raise TypeError("submit() takes tasks, got {!r}".format(t))
+                raise TypeError("{!r} is not a task: submit() takes tasks".format(t))
         if new:
             roots = [tasks[i] for i in new]
             try:
@@ -92,7 +92,7 @@ class Client:
         for f in futures:
             if not isinstance(f, Future) or f.client is not self:
                 raise LoomException("{!r} is not a future of this client".format(f))
-            if f.released:
+            if f._released:
                 raise LoomException("{!r} was released".format(f))
             ids.append(f.task_id)
         return ids
@@ -105,15 +105,21 @@ class Client:
 
     def wait(self, futures):
         """Blocks until every future is computed; raises TaskFailed if one failed."""
+        futures = list(futures)
         failure = self._call(self._live.wait, self._ids(futures))
         if failure is not None:
             raise TaskFailed.from_failure(failure)
+        for f in futures:
+            f._finished = True
 
     def fetch(self, futures):
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
+        futures = list(futures)
         values, failure = self._call(self._live.fetch, self._ids(futures))
         if failure is not None:
             raise TaskFailed.from_failure(failure)
+        for f in futures:
+            f._finished = True
         return values
 
     def release(self, futures):

@@ -29,7 +29,7 @@ def _future_ref(client):
         if isinstance(child, Future):
             if child.client is not client:
                 raise PlanError("{!r} belongs to another client".format(child))
-            if child.released:
+            if child._released:
                 raise PlanError("{!r} was released and cannot be used as an input".format(child))
             return child.task_id
         raise _bad_input(task, child)

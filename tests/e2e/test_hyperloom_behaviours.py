@@ -1,0 +1,82 @@
+"""Behaviours of HyperLoom's client that a HyperLoom user meets, where treadle used to differ
+(issue 9): future methods, submitting futures, index slices, save's errors, checkpoints,
+direct arguments, dslice/dget of objects without pieces."""
+
+import pytest
+
+from treadle.loom.client import Future, LoomException, TaskFailed, tasks
+
+
+# ---------------------------------------------------------------------------------------------
+# Future.finished() and Future.released() are methods
+
+def test_finished_and_released_are_methods(client):
+    f = client.submit_one(tasks.const("abcde"))
+    f.wait()
+    assert f.finished() is True
+    assert f.released() is False
+    assert f.fetch() == b"abcde"
+    f.release()
+    assert f.released() is True
+    assert f.finished() is False   # as HyperLoom: a released future is no longer "finished"
+
+
+def test_finished_asks_the_server_before_any_wait(client):
+    f = client.submit_one(tasks.const("x"))
+    from tests.conftest import wait_until
+    wait_until(f.finished, what="the future to finish")
+    assert f.gather() == b"x"
+    assert f.released()
+
+
+def test_gather_all_releases_every_future(client):
+    fa, fb = client.submit_one(tasks.const("abcde")), client.submit_one(tasks.const("xyz"))
+    assert client.fetch((fa, fb)) == [b"abcde", b"xyz"]
+    assert not fa.released() and not fb.released()
+    assert client.gather((fa, fb)) == [b"abcde", b"xyz"]
+    assert fa.released() and fb.released()
+    fa.release()   # twice is harmless
+    assert fa.released()
+
+
+# ---------------------------------------------------------------------------------------------
+# Submitting a future itself raises, as HyperLoom's "... is not a task"
+
+def test_submitting_a_future_raises(client):
+    f = client.submit_one(tasks.const("x"))
+    with pytest.raises(TypeError, match="is not a task"):
+        client.submit_one(f)
+    with pytest.raises(TypeError, match="is not a task"):
+        client.submit((tasks.const("y"), f))
+    # the future is untouched and still usable as an input
+    assert client.submit_one(tasks.merge((f, tasks.const("y")))).gather() == b"xy"
+    assert f.gather() == b"x"
+
+
+def test_submitting_a_released_future_raises(client):
+    f = client.submit_one(tasks.const("x"))
+    f.gather()
+    with pytest.raises(TypeError, match="is not a task"):
+        client.submit_one(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# py_task(n_direct_args=N) called with fewer arguments
+
+def test_py_task_with_fewer_direct_args_than_declared(client):
+    @tasks.py_task(n_direct_args=2)
+    def greet(name="nobody", punctuation="!"):
+        return "hello {}{}".format(name, punctuation)
+
+    assert client.submit_one(greet()).gather() == b"hello nobody!"
+    assert client.submit_one(greet("you")).gather() == b"hello you!"
+    assert client.submit_one(greet("you", "?")).gather() == b"hello you?"
+
+
+def test_py_task_missing_a_required_direct_arg_fails_as_a_task(client):
+    @tasks.py_task(n_direct_args=1)
+    def repeat(n, a):
+        return n * a.read()
+
+    with pytest.raises(TaskFailed, match="argument"):
+        client.submit_one(repeat()).gather()
