@@ -80,3 +80,32 @@ def test_py_task_missing_a_required_direct_arg_fails_as_a_task(client):
 
     with pytest.raises(TaskFailed, match="argument"):
         client.submit_one(repeat()).gather()
+
+
+# ---------------------------------------------------------------------------------------------
+# A slice of an index is the bytes of those lines (one D-object); a get is one line's bytes
+
+def test_slice_and_get_of_an_index_are_bytes(client):
+    text = "Line1\nLine2\nLine3\nLine4"
+    lines = tasks.split(tasks.const(text))
+    got = client.gather(client.submit((tasks.get(lines, 1), tasks.get(lines, 3), tasks.slice(lines, 0, 2),
+                                       tasks.slice(lines, 10, 20), tasks.slice(lines, 1, 99))))
+    assert got == [b"Line2\n", b"Line4", b"Line1\nLine2\n", b"", b"Line2\nLine3\nLine4"]
+
+
+def test_slice_of_an_index_of_a_file_is_a_d_object(client, tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("".join("Line {}\n".format(i) for i in range(1, 13)))
+    part = tasks.slice(tasks.split(tasks.open(str(path))), 2, 6)
+    assert client.submit_one(part).gather().decode() == "".join("Line {}\n".format(i) for i in range(3, 7))
+    # a D-object: it merges and has no pieces
+    assert client.submit_one(tasks.merge((part, tasks.const("end")))).gather().endswith(b"Line 6\nend")
+    assert client.submit_one(tasks.length(part)).gather() == (0).to_bytes(8, "little")
+
+
+def test_an_index_inside_an_array_travels_between_workers(client):
+    a = tasks.split(tasks.const("AAA\nBBB\n\nC\nDDDDDDDDDDD\nEEE"))
+    b = tasks.split(tasks.const("E\n\n"))
+    x = tasks.get(tasks.array_make((a, b)), 0)
+    assert client.gather(client.submit((tasks.get(x, 0), tasks.get(x, 1), tasks.slice(x, 2, 4)))) == \
+        [b"AAA\n", b"BBB\n", b"\nC\n"]

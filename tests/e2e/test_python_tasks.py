@@ -537,7 +537,7 @@ def test_dslice_of_an_index(client):
 
     @tasks.py_task()
     def count_lines(piece):
-        return str(piece.length())
+        return str(piece.read().count(b"\n"))  # a piece of an index is its lines' bytes
 
     out = client.submit_one(tasks.array_make((count_lines(tasks.dslice(tasks.split(tasks.const(text)))),))).gather()
     assert len(out) == PIECES
