@@ -109,3 +109,13 @@ def test_an_index_inside_an_array_travels_between_workers(client):
     x = tasks.get(tasks.array_make((a, b)), 0)
     assert client.gather(client.submit((tasks.get(x, 0), tasks.get(x, 1), tasks.slice(x, 2, 4)))) == \
         [b"AAA\n", b"BBB\n", b"\nC\n"]
+
+
+# ---------------------------------------------------------------------------------------------
+# save() to a relative path fails as the task's error
+
+def test_save_to_a_relative_path_fails_as_a_task(client):
+    with pytest.raises(TaskFailed, match="absolute path, got 'relative.txt'") as info:
+        client.submit_one(tasks.save(tasks.const("x"), "relative.txt")).gather()
+    assert info.value.task_type == "loom/data/save"
+    assert client.submit_one(tasks.const("still serving")).gather() == b"still serving"

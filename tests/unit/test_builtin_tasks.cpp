@@ -213,6 +213,9 @@ TEST_CASE("save writes the bytes and gives a file object", "[builtin]") {
   std::string unwritable = (run.dir.path / "no-such-dir" / "out.txt").string();
   CHECK_THROWS_WITH(run(symbols::save, {plain("x")}, unwritable),
                     Equals("cannot save to " + unwritable + ": No such file or directory"));
+  CHECK_THROWS_WITH(run(symbols::save, {plain("x")}, "relative.txt"),
+                    Equals("loom/data/save needs an absolute path, got 'relative.txt'"));
+  CHECK_FALSE(fs::exists("relative.txt"));
   CHECK_THROWS_WITH(run(symbols::save, {plain("x")}, ""),
                     Equals("loom/data/save expects 1 input and a path, got 1 input and 0 config bytes"));
   CHECK_THROWS_WITH(run(symbols::save, {plain("x"), plain("y")}, path.string()),

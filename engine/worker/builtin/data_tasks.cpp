@@ -73,6 +73,9 @@ DataPtr save_task(TaskContext& ctx) {
   if (ctx.inputs.size() != 1 || ctx.config.empty()) fail_shape(symbols::save, "1 input and a path", ctx);
   auto bytes = dobject_input(symbols::save, ctx, 0);
   std::string path(ctx.config);
+  // As HyperLoom: a relative path would land in whichever directory the worker runs in.
+  if (path.front() != '/')
+    throw TaskFailure("loom/data/save needs an absolute path, got '" + path + "'");
   // Saving a file onto itself: truncating it would pull the pages from under our own mapping.
   bool same_file = false;
   if (auto* file = dynamic_cast<const FileData*>(ctx.inputs[0].get())) {

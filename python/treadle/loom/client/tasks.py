@@ -110,7 +110,8 @@ def open(filename):  # noqa: A001 - the HyperLoom name
 
 
 def save(input, filename):  # noqa: A002 - the HyperLoom name
-    """Writes the content of the D-object `input` to `filename`; gives a file object of it."""
+    """Writes the content of the D-object `input` to `filename` (an absolute path: the task
+    fails otherwise); gives a file object of it."""
     return Task(SAVE, (input,), _to_path(filename, "save() filename"))
 
 
