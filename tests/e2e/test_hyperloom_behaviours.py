@@ -119,3 +119,90 @@ def test_save_to_a_relative_path_fails_as_a_task(client):
         client.submit_one(tasks.save(tasks.const("x"), "relative.txt")).gather()
     assert info.value.task_type == "loom/data/save"
     assert client.submit_one(tasks.const("still serving")).gather() == b"still serving"
+
+
+# ---------------------------------------------------------------------------------------------
+# task.checkpoint_path
+
+def counted(log):
+    """A program that appends a line to `log` each time it runs, then prints "ran"."""
+    return tasks.run(["/bin/sh", "-c", 'echo x >> "$0"; printf ran', str(log)])
+
+
+def test_checkpoint_is_written_when_computed(client, tmp_path):
+    t3 = tasks.merge((tasks.const("abcd"), tasks.const("XYZ")))
+    path = tmp_path / "test.data"
+    t3.checkpoint_path = str(path)
+    assert client.submit_one(t3).gather() == b"abcdXYZ"
+    assert path.read_bytes() == b"abcdXYZ"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.data"]  # no temporary file left
+
+
+def test_existing_checkpoint_is_loaded_and_its_inputs_never_run(client, tmp_path):
+    log = tmp_path / "runs.log"
+    path = tmp_path / "result.txt"
+    path.write_bytes(b"[from the checkpoint]")
+    task = tasks.merge((counted(log), tasks.const("!")))
+    task.checkpoint_path = str(path)
+    assert client.submit_one(task).gather() == b"[from the checkpoint]"
+    assert not log.exists(), "an input of a loaded checkpoint ran"
+    # an input that fails would fail the task: with its checkpoint present, it never runs
+    failing = tasks.merge((tasks.run("/bin/false"),))
+    failing.checkpoint_path = str(path)
+    assert client.submit_one(failing).gather() == b"[from the checkpoint]"
+
+
+def test_an_input_needed_elsewhere_still_runs(client, tmp_path):
+    log = tmp_path / "runs.log"
+    shared = counted(log)
+    loaded = tasks.merge((shared, tasks.const("?")))
+    path = tmp_path / "loaded"
+    path.write_bytes(b"L")
+    loaded.checkpoint_path = str(path)
+    both = tasks.merge((loaded, shared))
+    assert client.submit_one(both).gather() == b"Lran"
+    assert log.read_text() == "x\n"
+
+
+def test_checkpoint_load_as_hyperloom_tests_it(client, tmp_path):
+    paths = [tmp_path / "f{}.txt".format(i) for i in range(1, 5)]
+    for i, p in enumerate(paths):
+        p.write_text("[{}]".format(i + 1))
+    t1, t2, t3, t4 = (tasks.const("$t{}$".format(i)) for i in range(1, 5))
+    t1.checkpoint_path, t2.checkpoint_path = str(paths[0]), str(paths[1])
+    x1 = tasks.merge((t1, t2, t3))
+    x2 = tasks.merge((t1, x1))
+    x2.checkpoint_path = str(paths[2])
+    x3 = tasks.merge((t4, t4))
+    x3.checkpoint_path = str(paths[3])
+    x4 = tasks.merge((x3, x1, x2, t1, t2, t3))
+    x4.checkpoint_path = str(tmp_path / "nonexisting")
+    assert client.submit_one(x4).gather() == b"[4][1][2]$t3$[3][1][2]$t3$"
+    assert (tmp_path / "nonexisting").read_bytes() == b"[4][1][2]$t3$[3][1][2]$t3$"
+
+
+def test_a_failing_task_writes_no_checkpoint(client, tmp_path):
+    task = tasks.run(["/bin/sh", "-c", "printf partial; exit 3"])
+    task.checkpoint_path = str(tmp_path / "never")
+    with pytest.raises(TaskFailed):
+        client.submit_one(task).gather()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_that_cannot_be_written_fails_the_task(client, tmp_path):
+    task = tasks.const("x")
+    task.checkpoint_path = str(tmp_path / "no-such-dir" / "file")
+    with pytest.raises(TaskFailed, match="No such file or directory"):
+        client.submit_one(task).gather()
+    array = tasks.array_make((tasks.const("a"),))
+    array.checkpoint_path = str(tmp_path / "array")
+    with pytest.raises(TaskFailed, match="checkpoint holds a plain or file object"):
+        client.submit_one(array).gather()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_relative_checkpoint_path_is_refused(client):
+    task = tasks.const("x")
+    task.checkpoint_path = "relative"
+    with pytest.raises(LoomException, match="not absolute"):
+        client.submit_one(task)

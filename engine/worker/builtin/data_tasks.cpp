@@ -53,6 +53,8 @@ DataPtr open_task(TaskContext& ctx) {
   return std::make_shared<FileData>(std::move(path));
 }
 
+}  // namespace
+
 void write_file(const std::string& path, std::string_view bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) throw TaskFailure("cannot save to " + path + ": " + errno_text(errno));
@@ -68,6 +70,8 @@ void write_file(const std::string& path, std::string_view bytes) {
   }
   if (::close(fd) != 0) throw TaskFailure("cannot write " + path + ": " + errno_text(errno));
 }
+
+namespace {
 
 DataPtr save_task(TaskContext& ctx) {
   if (ctx.inputs.size() != 1 || ctx.config.empty()) fail_shape(symbols::save, "1 input and a path", ctx);

@@ -65,11 +65,11 @@ class Client:
         if new:
             roots = [tasks[i] for i in new]
             try:
-                types, labels, frames, order = _plan.encode(roots, self)
+                types, labels, frames, order, checkpoints = _plan.encode(roots, self)
             except _plan.PlanError as e:
                 raise LoomException(str(e)) from None
             try:
-                base = self._live.submit(types, labels, *frames)
+                base = self._live.submit(types, labels, *frames, checkpoints)
             except _engine.ServerError as e:
                 raise LoomException(str(e)) from None
             self.last_plan = (base, len(order))   # its task ids: a range
