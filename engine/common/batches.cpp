@@ -4,6 +4,7 @@ namespace treadle {
 
 Message ComputeBatch::encode() && {
   Message m(json{{"op", op::compute}, {"types", types}, {"peers", peers}});
+  if (!checkpoints.empty()) m.header["checkpoints"] = checkpoints;
   m.frames.push_back(frame_of(ids));
   m.frames.push_back(frame_of(type_of));
   m.frames.push_back(frame_of(cpus));
@@ -21,6 +22,7 @@ ComputeBatch ComputeBatch::decode(Message& m) {
   try {
     b.types = m.header.at("types").get<std::vector<std::string>>();
     b.peers = m.header.at("peers").get<std::vector<std::string>>();
+    b.checkpoints = m.header.value("checkpoints", std::vector<std::pair<TaskId, std::string>>{});
   } catch (const json::exception& e) {
     throw ProtocolError(std::string("compute header: ") + e.what());
   }

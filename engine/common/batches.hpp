@@ -3,6 +3,7 @@
 // and "finished" (results made). One message carries every task of a loop turn.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ids.hpp"
@@ -23,6 +24,7 @@ struct ComputeBatch {
   std::vector<std::uint32_t> input_where;  // index into peers, or `local`
   std::vector<std::uint64_t> config_offsets{0};
   std::string configs;
+  std::vector<std::pair<TaskId, std::string>> checkpoints;  // tasks that write their result to a file
 
   bool empty() const { return ids.empty(); }
   Message encode() &&;

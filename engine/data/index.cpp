@@ -23,9 +23,11 @@ DataPtr IndexData::get(std::size_t index) const {
 }
 
 DataPtr IndexData::slice(std::size_t from, std::size_t to) const {
+  // As HyperLoom: a slice of an index is the D-object of those pieces (their bytes joined).
   to = std::min(to, length());
   from = std::min(from, to);
-  return std::make_shared<IndexData>(base_, std::vector<std::size_t>(bounds_.begin() + from, bounds_.begin() + to + 1));
+  if (bounds_.empty()) return PlainData::from_string({});
+  return PlainData::view(base_, bounds_[from], bounds_[to] - bounds_[from]);
 }
 
 }  // namespace treadle

@@ -1,6 +1,7 @@
 #pragma once
 // An index: a view of a D-object cut at positions (e.g. at line ends). It behaves like an
 // array of plain pieces without storing them; piece i is bytes [bounds[i], bounds[i+1]).
+// A slice of it is one plain object, the pieces' bytes joined (HyperLoom's semantics).
 #include <vector>
 
 #include "data.hpp"

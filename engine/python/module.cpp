@@ -162,8 +162,9 @@ class PyConnection {
   TaskId submit(const std::vector<std::string>& types, const std::vector<std::string>& labels,
                 const py::bytes& type_of, const py::bytes& cpus, const py::bytes& input_counts, const py::bytes& inputs,
                 const py::bytes& config_offsets, const py::bytes& configs, const py::bytes& label_of,
-                const py::bytes& keep) {
+                const py::bytes& keep, const std::vector<std::pair<std::uint32_t, std::string>>& checkpoints) {
     Message m(json{{"op", op::submit}, {"types", types}, {"labels", labels}});
+    if (!checkpoints.empty()) m.header["checkpoints"] = checkpoints;  // [[plan index, path], ...]
     for (auto* b : {&type_of, &cpus, &input_counts, &inputs, &config_offsets, &configs, &label_of, &keep})
       m.frames.push_back(frame(*b));
     auto reply = conn_->request(std::move(m));

@@ -54,6 +54,7 @@ void Scheduler::collect_garbage() {
         extra_consumers_.erase(id);
         failures_.erase(id);
         redirect_target_.erase(id);
+        checkpoint_writes_.erase(id);
         if (t.inputs_overridden) {
           input_override_.erase(id);
           config_override_.erase(id);

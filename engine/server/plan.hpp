@@ -57,4 +57,10 @@ struct PlanRequest {
   std::vector<std::uint32_t> keep;          // indices the client holds futures for
 };
 
+// A task of a submitted plan with a checkpoint file (HyperLoom's task.checkpoint_path).
+struct PlanCheckpoint {
+  std::uint32_t local;  // index in the plan
+  std::string path;     // absolute
+};
+
 }  // namespace treadle

@@ -59,6 +59,11 @@ class Scheduler {
   void keep(TaskId task);
   // Drops one client future; a result nobody needs is freed, a task nobody needs is cancelled.
   void release(TaskId task);
+  // Checkpoints (checkpoints.cpp), right after submit() returned `base`: a task whose file
+  // exists loads it instead of running (its inputs lose it as a consumer); the others write
+  // their result there (checkpoint_to_write: the file, or nullptr).
+  void use_checkpoints(TaskId base, const std::vector<PlanCheckpoint>& checkpoints);
+  const std::string* checkpoint_to_write(TaskId id) const;
 
   // -- workers -----------------------------------------------------------------------------
   WorkerId add_worker(std::string name, std::string data_address, std::uint32_t cpus,
@@ -195,6 +200,7 @@ class Scheduler {
   std::unordered_map<TaskId, TaskId> redirect_target_;  // redirected task -> root of its plan
   std::unordered_map<TaskId, std::vector<TaskId>> input_override_;  // see dynamic.cpp
   std::unordered_map<TaskId, std::string> config_override_;
+  std::unordered_map<TaskId, std::string> checkpoint_writes_;  // see checkpoints.cpp
   std::vector<std::unique_ptr<WorkerInfo>> workers_;
   std::size_t alive_workers_ = 0;
   std::vector<std::string> type_names_;

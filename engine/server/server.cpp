@@ -286,8 +286,10 @@ void ServerLoop::submit(const std::string& routing, Peer& peer, Message& m) {
   json req = m.header.value("req", json());
   try {
     PlanRequest plan = decode_plan(m);
+    std::vector<PlanCheckpoint> checkpoints = decode_checkpoints(m, plan.type_of.size());
     std::vector<std::uint32_t> keep = plan.keep;
     TaskId base = scheduler_.submit(peer.id, std::move(plan));
+    scheduler_.use_checkpoints(base, checkpoints);
     auto& kept = kept_by_client_[routing];
     for (auto k : keep) ++kept[base + k];
     send_message(router_, Message(json{{"op", op::submitted}, {"req", req}, {"base", base}}), routing);
@@ -766,6 +768,7 @@ void ServerLoop::flush() {
         auto config = scheduler_.config(id);
         batch.configs.append(config.data(), config.size());
         batch.config_offsets.push_back(batch.configs.size());
+        if (const std::string* path = scheduler_.checkpoint_to_write(id)) batch.checkpoints.emplace_back(id, *path);
       }
       if (!batch.empty()) send_message(router_, std::move(batch).encode(), routing);
     }

@@ -26,4 +26,23 @@ PlanRequest decode_plan(Message& m) {
   return r;
 }
 
+std::vector<PlanCheckpoint> decode_checkpoints(const Message& m, std::size_t tasks) {
+  std::vector<PlanCheckpoint> out;
+  auto it = m.header.find("checkpoints");
+  if (it == m.header.end()) return out;
+  try {
+    for (auto& entry : *it) {
+      PlanCheckpoint c{entry.at(0).get<std::uint32_t>(), entry.at(1).get<std::string>()};
+      if (c.local >= tasks) throw ProtocolError("checkpoint of task " + std::to_string(c.local) + ", which the plan has not");
+      // The server and the workers resolve it: a relative path would mean different files.
+      if (c.path.empty() || c.path.front() != '/')
+        throw ProtocolError("checkpoint path '" + c.path + "' is not absolute");
+      out.push_back(std::move(c));
+    }
+  } catch (const json::exception& e) {
+    throw ProtocolError(std::string("submit checkpoints: ") + e.what());
+  }
+  return out;
+}
+
 }  // namespace treadle

@@ -11,5 +11,8 @@ enum SubmitFrame { sf_type_of, sf_cpus, sf_input_counts, sf_inputs, sf_config_of
 
 // Throws ProtocolError on a malformed message (the scheduler checks the plan's meaning).
 PlanRequest decode_plan(Message& message);
+// The optional "checkpoints" of a submit header, [[plan index, absolute path], ...], for a plan
+// of `tasks` tasks. Throws ProtocolError when one is malformed.
+std::vector<PlanCheckpoint> decode_checkpoints(const Message& message, std::size_t tasks);
 
 }  // namespace treadle

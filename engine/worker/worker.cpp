@@ -22,6 +22,7 @@
 #include "../data/wire.hpp"
 #include "../common/symbols.hpp"
 #include "cancellation.hpp"
+#include "checkpoint_writer.hpp"
 #include "data_store.hpp"
 #include "executor_pool.hpp"
 #include "resource_sampler.hpp"
@@ -69,6 +70,7 @@ struct PendingTask {
   bool running = false;
   bool cancelled = false;
   bool seceded = false;  // a Python task waiting on tasks it submitted: its cpus are free
+  std::string checkpoint;  // write the result there too (HyperLoom's checkpoint_path)
 };
 
 // Where a task ran, for traces (FinishedBatch::lanes).
@@ -415,6 +417,7 @@ void Worker::Impl::on_server_message(Message& m) {
 
 void Worker::Impl::on_compute(Message& m) {
   ComputeBatch b = ComputeBatch::decode(m);
+  std::unordered_map<TaskId, std::string> checkpoints(b.checkpoints.begin(), b.checkpoints.end());
   std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> ids
   std::size_t pos = 0;
   for (std::size_t i = 0; i < b.ids.size(); ++i) {
@@ -423,6 +426,10 @@ void Worker::Impl::on_compute(Message& m) {
     t.type = b.types[b.type_of[i]];
     t.config.assign(b.configs, b.config_offsets[i], b.config_offsets[i + 1] - b.config_offsets[i]);
     t.cpus = b.cpus[i];
+    if (!checkpoints.empty()) {
+      auto cp = checkpoints.find(id);
+      if (cp != checkpoints.end()) t.checkpoint = std::move(cp->second);
+    }
     for (std::uint32_t k = 0; k < b.input_counts[i]; ++k, ++pos) {
       TaskId in = b.inputs[pos];
       t.inputs.push_back(in);
@@ -623,6 +630,14 @@ void Worker::Impl::start(TaskId id, PendingTask& t, const TaskRegistry::Entry& e
 
 void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us,
                             std::uint32_t lane) {
+  auto it = tasks.find(id);
+  if (it != tasks.end() && !it->second.checkpoint.empty()) {
+    try {
+      write_checkpoint(it->second.checkpoint, id, data);
+    } catch (const std::exception& e) {
+      return fail(id, e.what());
+    }
+  }
   report.ids.push_back(id);
   report.lanes.push_back(lane);
   report.sizes.push_back(data->size());

@@ -294,7 +294,7 @@ class Client:
         _collect(futures, flat)
         if any(f._loom is None and not f._has_value for f in flat):
             self.flush()   # a call not sent yet may feed others: send it, then let it go
-        self._loom.release([f._loom for f in flat if f._loom is not None and not f._loom.released])
+        self._loom.release([f._loom for f in flat if f._loom is not None and not f._loom.released()])
 
     # -- the rest ----------------------------------------------------------------------------------
 

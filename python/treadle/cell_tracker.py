@@ -498,7 +498,7 @@ def _cancel_native(client, futures):
         if hasattr(client, "_take_settled"):
             client._take_settled(conn.settled(0.0))
         running = [f for f in futures
-                   if f._loom is not None and not f._loom.released and f._loom.task_id not in settled]
+                   if f._loom is not None and not f._loom.released() and f._loom.task_id not in settled]
         client.release(running)
         return len(running)
     except Exception:

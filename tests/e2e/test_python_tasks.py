@@ -196,9 +196,6 @@ def test_py_task_of_a_callable_object(client):
     t = greet(tasks.const("there"))
     assert t.label == "Greeter"
     assert client.submit_one(t).gather() == b"Hi there"
-    with pytest.raises(TypeError) as info:
-        tasks.py_task(n_direct_args=1)(Greeter(b""))()
-    assert "Greeter() takes 1 direct argument(s) first" in str(info.value)
 
 
 def test_ten_megabytes_printed_by_a_py_task(collecting_client):
@@ -544,7 +541,7 @@ def test_dslice_of_an_index(client):
 
     @tasks.py_task()
     def count_lines(piece):
-        return str(piece.length())
+        return str(piece.read().count(b"\n"))  # a piece of an index is its lines' bytes
 
     out = client.submit_one(tasks.array_make((count_lines(tasks.dslice(tasks.split(tasks.const(text)))),))).gather()
     assert len(out) == PIECES

@@ -64,15 +64,15 @@ def test_future_operations(client):
     result.wait()
     assert result.fetch() == b"Hello world!"
     assert result.fetch() == b"Hello world!"  # fetch keeps the result on the workers
-    assert not result.released
+    assert not result.released()
     assert result.gather() == b"Hello world!"
-    assert result.released
+    assert result.released()
 
     futures = client.submit([tasks.const(str(i)) for i in range(5)])
     client.wait(futures)
     assert client.fetch(futures) == [str(i).encode() for i in range(5)]
     client.release(futures)
-    assert all(f.released for f in futures)
+    assert all(f.released() for f in futures)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,13 +105,6 @@ def test_gradual_submission(client, tmp_path):
     assert runs_logged(log) == 1, "a future used as an input was computed again"
     assert f1.gather() == b"first "
     assert runs_logged(log) == 1
-
-
-def test_submitting_a_future_returns_it(client):
-    f1 = client.submit_one(tasks.const("x"))
-    assert client.submit_one(f1) is f1
-    assert client.submit((f1, tasks.const("y")))[0] is f1
-    assert f1.gather() == b"x"
 
 
 def test_reused_future_not_recomputed_in_status(client):

@@ -11,4 +11,7 @@ void register_array_tasks(TaskRegistry& registry);  // array_make
 void register_run_task(TaskRegistry& registry);     // run (external programs)
 void register_python_tasks(TaskRegistry& registry); // py_value (py_call runs in executors)
 
+// Writes `bytes` to `path` (created or truncated); throws TaskFailure saying what failed.
+void write_file(const std::string& path, std::string_view bytes);
+
 }  // namespace treadle::builtin

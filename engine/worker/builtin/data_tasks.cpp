@@ -53,6 +53,8 @@ DataPtr open_task(TaskContext& ctx) {
   return std::make_shared<FileData>(std::move(path));
 }
 
+}  // namespace
+
 void write_file(const std::string& path, std::string_view bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) throw TaskFailure("cannot save to " + path + ": " + errno_text(errno));
@@ -69,10 +71,15 @@ void write_file(const std::string& path, std::string_view bytes) {
   if (::close(fd) != 0) throw TaskFailure("cannot write " + path + ": " + errno_text(errno));
 }
 
+namespace {
+
 DataPtr save_task(TaskContext& ctx) {
   if (ctx.inputs.size() != 1 || ctx.config.empty()) fail_shape(symbols::save, "1 input and a path", ctx);
   auto bytes = dobject_input(symbols::save, ctx, 0);
   std::string path(ctx.config);
+  // As HyperLoom: a relative path would land in whichever directory the worker runs in.
+  if (path.front() != '/')
+    throw TaskFailure("loom/data/save needs an absolute path, got '" + path + "'");
   // Saving a file onto itself: truncating it would pull the pages from under our own mapping.
   bool same_file = false;
   if (auto* file = dynamic_cast<const FileData*>(ctx.inputs[0].get())) {

@@ -66,22 +66,22 @@ class Client:
         result = [None] * len(tasks)
         new = []
         for i, t in enumerate(tasks):
-            if isinstance(t, Future):
-                if t.client is not self or t.released:
-                    raise LoomException("{!r} cannot be submitted here".format(t))
-                result[i] = t
-            elif isinstance(t, Task):
+            if isinstance(t, Task):
                 new.append(i)
+            elif isinstance(t, Future):
+                # As HyperLoom: a future is submitted already; it may be an input of new tasks.
+                raise TypeError("{!r} is not a task: it was submitted already (use it as an input of "
+                                "a task, or wait/fetch it)".format(t))
             else:
-                raise TypeError("submit() takes tasks, got {!r}".format(t))
+                raise TypeError("{!r} is not a task: submit() takes tasks".format(t))
         if new:
             roots = [tasks[i] for i in new]
             try:
-                types, labels, frames, order = _plan.encode(roots, self)
+                types, labels, frames, order, checkpoints = _plan.encode(roots, self)
             except _plan.PlanError as e:
                 raise LoomException(str(e)) from None
             try:
-                base = self._live.submit(types, labels, *frames)
+                base = self._live.submit(types, labels, *frames, checkpoints)
             except _engine.ServerError as e:
                 raise LoomException(str(e)) from None
             self.last_plan = (base, len(order))   # its task ids: a range
@@ -104,7 +104,7 @@ class Client:
         for f in futures:
             if not isinstance(f, Future) or f.client is not self:
                 raise LoomException("{!r} is not a future of this client".format(f))
-            if f.released:
+            if f._released:
                 raise LoomException("{!r} was released".format(f))
             ids.append(f.task_id)
         return ids
@@ -118,20 +118,26 @@ class Client:
     def wait(self, futures):
         """Blocks until every future is computed; raises TaskFailed if one failed."""
         __tracebackhide__ = True
+        futures = list(futures)
         ids = self._ids(futures)
         with task_clients.blocking():
             failure = self._call(self._live.wait, ids)
         if failure is not None:
             raise TaskFailed.from_failure(failure)
+        for f in futures:
+            f._finished = True
 
     def fetch(self, futures):
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
         __tracebackhide__ = True
+        futures = list(futures)
         ids = self._ids(futures)
         with task_clients.blocking():
             values, failure = self._call(self._live.fetch, ids)
         if failure is not None:
             raise TaskFailed.from_failure(failure)
+        for f in futures:
+            f._finished = True
         return values
 
     def release(self, futures):

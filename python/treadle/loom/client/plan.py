@@ -29,7 +29,7 @@ def _future_ref(client):
         if isinstance(child, Future):
             if child.client is not client:
                 raise PlanError("{!r} belongs to another client".format(child))
-            if child.released:
+            if child._released:
                 raise PlanError("{!r} was released and cannot be used as an input".format(child))
             return child.task_id
         raise _bad_input(task, child)
@@ -72,8 +72,9 @@ def order_tasks(roots, leaf_ref):
 
 
 def encode(roots, client):
-    """Returns (types, labels, frames, tasks): the first three for Connection.submit
-    (frames[-1] lists the roots), then the Task objects in the order of their ids."""
+    """Returns (types, labels, frames, tasks, checkpoints): the first three for Connection.submit
+    (frames[-1] lists the roots), the Task objects in the order of their ids, and the
+    (plan index, path) of each task with a checkpoint_path."""
     return _encode(roots, _future_ref(client))
 
 
@@ -85,7 +86,7 @@ def encode_redirect(task):
         if position is None:
             raise PlanError("a returned task may use only the task's own inputs and new tasks, not {!r}".format(child))
         return _REDIRECT_INPUT | position
-    return _encode([task], ref)[:3]
+    return _encode([task], ref)[:3]  # checkpoints count in submitted plans only
 
 
 def _encode(roots, leaf_ref):
@@ -97,6 +98,7 @@ def _encode(roots, leaf_ref):
     input_counts = array("I")
     inputs = array("Q")
     configs = []
+    checkpoints = []
     label_of = array("I")
     # The loop runs once per task of plans of millions: its lookups are hoisted.
     add_type, add_cpus, add_count, add_input = type_of.append, cpus.append, input_counts.append, inputs.append
@@ -137,6 +139,8 @@ def _encode(roots, leaf_ref):
             else:
                 raise PlanError("{!r} has config of type {}; use bytes or str".format(task, type(config).__name__))
         add_config(config)
+        if task.checkpoint_path is not None:
+            checkpoints.append((len(configs) - 1, _checkpoint_path(task)))
         label = task.label
         if label:
             lid = label_ids.get(label)
@@ -151,4 +155,15 @@ def _encode(roots, leaf_ref):
     keep = array("I", [position[id(r)] for r in roots])
     frames = [type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
               config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes()]
-    return types, labels, frames, order
+    return types, labels, frames, order, checkpoints
+
+
+def _checkpoint_path(task):
+    import os
+    try:
+        path = os.fsdecode(task.checkpoint_path)
+    except TypeError:
+        raise PlanError("{!r} has checkpoint_path {!r}; use a path".format(task, task.checkpoint_path)) from None
+    if not os.path.isabs(path):
+        raise PlanError("{!r} has checkpoint_path {!r}, which is not absolute".format(task, path))
+    return path

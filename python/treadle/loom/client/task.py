@@ -25,9 +25,12 @@ class Task:
 
     `config` is bytes interpreted by the task type; a str is encoded as UTF-8.
     A task without a resource request is light: it may share cpus with other tasks.
+    `checkpoint_path` (an absolute path, as HyperLoom): if the file exists when the plan is
+    submitted, the result is loaded from it and the task's inputs need not run; otherwise the
+    result (a D-object) is written there when computed.
     """
 
-    __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "__weakref__")
+    __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "checkpoint_path", "__weakref__")
 
     def __init__(self, task_type=None, inputs=(), config=b"", label=None, resource_request=None):
         self.task_type = task_type
@@ -35,6 +38,7 @@ class Task:
         self.config = config
         self.label = label
         self.resource_request = resource_request
+        self.checkpoint_path = None
 
     def __repr__(self):
         name = self.label or self.task_type

@@ -110,7 +110,8 @@ def open(filename):  # noqa: A001 - the HyperLoom name
 
 
 def save(input, filename):  # noqa: A002 - the HyperLoom name
-    """Writes the content of the D-object `input` to `filename`; gives a file object of it."""
+    """Writes the content of the D-object `input` to `filename` (an absolute path: the task
+    fails otherwise); gives a file object of it."""
     return Task(SAVE, (input,), _to_path(filename, "save() filename"))
 
 
@@ -308,8 +309,8 @@ def py_task(label=None, context=False, n_direct_args=0, request=cpu1):
         name = getattr(fn, "__name__", None) or type(fn).__name__  # callable objects have no __name__
 
         def build(*args):
-            if len(args) < n_direct_args:
-                raise TypeError("{}() takes {} direct argument(s) first".format(name, n_direct_args))
+            # Fewer arguments than n_direct_args are all direct (HyperLoom accepts them too):
+            # the function's own defaults fill the rest, or its call fails as a task error.
             if not shared:
                 shared.append(py_value(fn))
             return py_call(shared[0], args[n_direct_args:], request=request, direct_args=args[:n_direct_args],
