@@ -332,7 +332,7 @@ class ProgressMonitor:
                 for progress, refs in active:
                     if running is not None:
                         progress.set_running(running)
-                    if progress.state is None and all(r() is None or getattr(r(), "released", False) for r in refs):
+                    if progress.state is None and all(r() is None or r().released() for r in refs):
                         progress.released()  # nobody can wait for them any more
             for progress, _ in active:
                 progress.update()
