@@ -92,7 +92,9 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   c.server_timeout_ms = server_timeout.count();
   authenticate_as_client(c.socket, secret);
   c.socket.set(zmq::sockopt::routing_id, session_id());
-  c.socket.set(zmq::sockopt::linger, 200);
+  // At close, the bye may wait this long to leave: without it the server keeps the client's
+  // work until it notices the closed connection (15 s), which a loaded machine made happen.
+  c.socket.set(zmq::sockopt::linger, 2000);
   // Never block the I/O thread: with no server (refused handshake, wrong secret) a send fails.
   c.socket.set(zmq::sockopt::sndtimeo, 1000);
   c.socket.set(zmq::sockopt::sndhwm, 0);
