@@ -25,6 +25,18 @@ void hold_aliases(SchedulerFixture& f, std::size_t mark) {
     if (a.kind == Kind::alias) f.s.alias_held(a.worker, a.task);
 }
 
+// A kept task x, placed, that returned a one-task plan which is now placed too; returns x.
+TaskId redirected_task(SchedulerFixture& f) {
+  PlanBuilder p;
+  auto x = p.add(py, {}, 1, "x");
+  p.keep(x);
+  TaskId id = f.submit(p) + x;
+  f.s.schedule();
+  f.s.redirect(f.worker_of(id), id, returned_plan());
+  f.s.schedule();
+  return id;
+}
+
 }  // namespace
 
 TEST_CASE("scheduler redirect: consumers chained behind a redirected task are placed again", "[scheduler][redirect]") {
@@ -126,39 +138,26 @@ TEST_CASE("scheduler redirect: recursive redirection on two workers always ends"
 
 TEST_CASE("scheduler redirect: a late alias of a released or failed task is dropped", "[scheduler][redirect]") {
   SchedulerFixture f;
-  f.add_worker(1, {py});
-  PlanBuilder p;
-  auto x = p.add(py, {}, 1, "x");
-  p.keep(x);
-  TaskId base = f.submit(p);
-  f.s.schedule();
-  WorkerId w = f.worker_of(base + x);
-  f.s.redirect(w, base + x, returned_plan());
-  f.s.schedule();
-  TaskId root = *f.s.redirect_target(base + x);
+  WorkerId w = f.add_worker(1, {py});
+  const TaskId x = redirected_task(f);
+  TaskId root = *f.s.redirect_target(x);
   f.finish(root);
-  REQUIRE(f.actions.count(Kind::alias, base + x) == 1);
-  f.s.release(base + x);  // the client let go before the worker answered
+  REQUIRE(f.actions.count(Kind::alias, x) == 1);
+  f.s.release(x);  // the client let go before the worker answered
   f.check();
-  CHECK(f.state(base + x) == S::released);
-  f.s.alias_held(w, base + x);
+  CHECK(f.state(x) == S::released);
+  f.s.alias_held(w, x);
   f.check();
-  CHECK(f.actions.count(Kind::free_data, w, base + x) == 1);
-  CHECK(f.state(base + x) == S::released);
+  CHECK(f.actions.count(Kind::free_data, w, x) == 1);
+  CHECK(f.state(x) == S::released);
 }
 
 TEST_CASE("scheduler redirect: the alias holder dies before answering", "[scheduler][redirect]") {
   SchedulerFixture f;
   WorkerId w0 = f.add_worker(1, {py});
   f.add_worker(1, {py});
-  PlanBuilder p;
-  auto x = p.add(py, {}, 1, "x");
-  p.keep(x);
-  TaskId base = f.submit(p);
-  f.s.schedule();
-  f.s.redirect(f.worker_of(base + x), base + x, returned_plan());
-  f.s.schedule();
-  TaskId root = *f.s.redirect_target(base + x);
+  const TaskId x = redirected_task(f);
+  TaskId root = *f.s.redirect_target(x);
   WorkerId holder = f.worker_of(root);
   f.finish(root);
   f.s.remove_worker(holder, "killed");
@@ -167,8 +166,8 @@ TEST_CASE("scheduler redirect: the alias holder dies before answering", "[schedu
   const std::size_t mark = f.actions.log.size();
   f.run_all();
   WorkerId other = holder == w0 ? 1 : w0;
-  CHECK(f.actions.count(Kind::alias, other, base + x) == 1);
+  CHECK(f.actions.count(Kind::alias, other, x) == 1);
   hold_aliases(f, mark);
   f.check();
-  CHECK(f.state(base + x) == S::finished);
+  CHECK(f.state(x) == S::finished);
 }
