@@ -44,6 +44,7 @@ void Scheduler::redirect_finished(TaskId id, TaskRecord& t) {
   t.locations = r.locations;
   t.size = r.size;
   t.length = r.length;
+  t.kind = r.kind;
   for (WorkerId w : t.locations) actions_.alias(w, root, id);
   finished_effects(id, t);
   drop_redirect_target(id);
