@@ -64,11 +64,12 @@ Message FinishedBatch::encode() && {
   m.frames.push_back(frame_of(transfer_start_us));
   m.frames.push_back(frame_of(transfer_end_us));
   m.frames.push_back(frame_of(aliased));
+  m.frames.push_back(frame_of(kinds));
   return m;
 }
 
 FinishedBatch FinishedBatch::decode(Message& m) {
-  if (m.frames.size() != 13) throw ProtocolError("finished needs 13 frames");
+  if (m.frames.size() != 14) throw ProtocolError("finished needs 14 frames");
   FinishedBatch b;
   b.ids = column_of<TaskId>(m.frames[0]);
   b.sizes = column_of<std::uint64_t>(m.frames[1]);
@@ -83,6 +84,7 @@ FinishedBatch FinishedBatch::decode(Message& m) {
   b.transfer_start_us = column_of<std::int64_t>(m.frames[10]);
   b.transfer_end_us = column_of<std::int64_t>(m.frames[11]);
   b.aliased = column_of<TaskId>(m.frames[12]);
+  b.kinds = column_of<std::uint8_t>(m.frames[13]);
   try {
     b.transfer_peers = m.header.value("transfer_peers", std::vector<std::string>{});
   } catch (const json::exception& e) {
@@ -90,7 +92,7 @@ FinishedBatch FinishedBatch::decode(Message& m) {
   }
   std::size_t n = b.ids.size(), t = b.replicas.size();
   if (b.sizes.size() != n || b.lengths.size() != n || b.start_us.size() != n || b.end_us.size() != n ||
-      b.lanes.size() != n)
+      b.lanes.size() != n || b.kinds.size() != n)
     throw ProtocolError("finished columns do not agree");
   if (b.transfer_from.size() != t || b.transfer_sizes.size() != t || b.transfer_start_us.size() != t ||
       b.transfer_end_us.size() != t)

@@ -32,9 +32,12 @@ struct ComputeBatch {
 };
 
 struct FinishedBatch {
+  static constexpr std::uint8_t has_pieces_bit = 0x80;
+
   std::vector<TaskId> ids;
   std::vector<std::uint64_t> sizes;
   std::vector<std::uint64_t> lengths;
+  std::vector<std::uint8_t> kinds;     // DataKind, | has_pieces_bit for objects dslice/dget can cut
   std::vector<std::int64_t> start_us;  // worker's clock, for traces
   std::vector<std::int64_t> end_us;
   std::vector<std::uint32_t> lanes;    // where it ran: 0 the event loop, 1 a thread, 2 + i executor i

@@ -20,6 +20,11 @@ inline constexpr std::string_view run = "loom/run/run";
 inline constexpr std::string_view py_value = "loom/py/value";
 // Run by the worker's Python executors, not by a C++ task (so not in the registry).
 inline constexpr std::string_view py_call = "loom/py/call";
+// A py_call config that starts so cuts the PyObj input (a sequence) instead of calling it:
+// item + u64 i gives obj[i], slice + u64 from + u64 to gives obj[from:to] (dslice/dget of a
+// PyObj; python/treadle/executor.py). No pickle starts with a NUL byte.
+inline constexpr std::string_view python_item_marker{"\0treadle/item", 13};
+inline constexpr std::string_view python_slice_marker{"\0treadle/slice", 14};
 // Expanded by the scheduler at run time; no worker runs them.
 inline constexpr std::string_view dslice = "loom/scheduler/dslice";
 inline constexpr std::string_view dget = "loom/scheduler/dget";

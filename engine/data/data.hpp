@@ -30,6 +30,8 @@ class Data {
   virtual std::size_t size() const = 0;
   // Number of inner pieces; 0 for objects without inner structure.
   virtual std::size_t length() const { return 0; }
+  // True if the object is made of pieces that dslice/dget can cut (even none: an empty array).
+  virtual bool has_pieces() const { return kind() == DataKind::array || kind() == DataKind::index; }
   bool is_dobject() const { return kind() == DataKind::plain || kind() == DataKind::file; }
   // The content of a D-object; empty for the others.
   virtual std::string_view raw() const { return {}; }

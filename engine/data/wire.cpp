@@ -73,7 +73,9 @@ json encode_data(const DataPtr& data, std::vector<zmq::message_t>& frames) {
     case DataKind::pyobj: {
       auto& obj = static_cast<const PyObjData&>(*data);
       frames.push_back(shared_frame(obj.pickled(), obj.pickled()->raw()));
-      return {{"k", "pyobj"}, {"f", frames.size() - 1}, {"size", obj.size()}};
+      json out = {{"k", "pyobj"}, {"f", frames.size() - 1}, {"size", obj.size()}};
+      if (obj.has_pieces()) out["len"] = obj.sequence_length();
+      return out;
     }
   }
   throw ProtocolError(std::string("cannot send a ") + kind_name(data->kind()) + " object");
@@ -108,7 +110,8 @@ DataPtr decode_data(const json& d, std::vector<zmq::message_t>& frames) {
     }
     if (k == "pyobj") {
       DataPtr pickled = PlainData::from_frame(std::move(frames[frame_index(d, "f", frames)]));
-      return std::make_shared<PyObjData>(std::move(pickled), d.at("size").get<std::size_t>());
+      return std::make_shared<PyObjData>(std::move(pickled), d.at("size").get<std::size_t>(),
+                                         d.value("len", PyObjData::not_a_sequence));
     }
     throw ProtocolError("unknown data kind '" + k + "'");
   } catch (const json::exception& e) {
@@ -119,22 +122,26 @@ DataPtr decode_data(const json& d, std::vector<zmq::message_t>& frames) {
 namespace {
 // Small objects of one kind, packed: their ids, their bytes back to back, the offsets.
 struct Pack {
-  std::vector<std::uint64_t> ids, offsets{0}, sizes;
+  std::vector<std::uint64_t> ids, offsets{0}, sizes, lengths;
   std::string bytes;
-  void add(std::uint64_t id, std::string_view raw, std::uint64_t size) {
+  void add(std::uint64_t id, std::string_view raw, std::uint64_t size,
+           std::uint64_t length = PyObjData::not_a_sequence) {
     ids.push_back(id);
     bytes.append(raw);
     offsets.push_back(bytes.size());
     sizes.push_back(size);
+    lengths.push_back(length);
   }
   json emit(std::vector<zmq::message_t>& frames, bool with_sizes) {
     frames.push_back(frame_of(ids));
     frames.emplace_back(bytes.data(), bytes.size());
     frames.push_back(frame_of(offsets));
     json out = {{"n", ids.size()}, {"ids", frames.size() - 3}, {"f", frames.size() - 2}, {"o", frames.size() - 1}};
-    if (with_sizes) {
+    if (with_sizes) {  // PyObjs: their sizes and sequence lengths
       frames.push_back(frame_of(sizes));
       out["s"] = frames.size() - 1;
+      frames.push_back(frame_of(lengths));
+      out["l"] = frames.size() - 1;
     }
     return out;
   }
@@ -143,15 +150,18 @@ struct Pack {
 void unpack(const json& p, std::vector<zmq::message_t>& frames, bool pyobj, std::vector<ObjectEntry>& out) {
   auto ids = column_of<std::uint64_t>(frames.at(frame_index(p, "ids", frames)));
   auto offsets = column_of<std::uint64_t>(frames.at(frame_index(p, "o", frames)));
-  std::vector<std::uint64_t> sizes;
-  if (pyobj) sizes = column_of<std::uint64_t>(frames.at(frame_index(p, "s", frames)));
+  std::vector<std::uint64_t> sizes, lengths;
+  if (pyobj) {
+    sizes = column_of<std::uint64_t>(frames.at(frame_index(p, "s", frames)));
+    lengths = column_of<std::uint64_t>(frames.at(frame_index(p, "l", frames)));
+  }
   DataPtr base = PlainData::from_frame(std::move(frames[frame_index(p, "f", frames)]));
-  if (offsets.size() != ids.size() + 1 || offsets.back() != base->size() || (pyobj && sizes.size() != ids.size()))
+  if (offsets.size() != ids.size() + 1 || offsets.back() != base->size() || (pyobj && (sizes.size() != ids.size() || lengths.size() != ids.size())))
     throw ProtocolError("packed objects do not match their offsets");
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (offsets[i] > offsets[i + 1]) throw ProtocolError("packed offsets decrease");
     DataPtr bytes = PlainData::view(base, offsets[i], offsets[i + 1] - offsets[i]);
-    out.push_back({ids[i], pyobj ? std::make_shared<PyObjData>(std::move(bytes), sizes[i]) : bytes});
+    out.push_back({ids[i], pyobj ? std::make_shared<PyObjData>(std::move(bytes), sizes[i], lengths[i]) : bytes});
   }
 }
 }  // namespace
@@ -166,7 +176,8 @@ void encode_objects(const std::vector<ObjectEntry>& objects, json& header, std::
       plain.add(o.id, o.data->raw(), o.data->size());
     } else if (o.data->kind() == DataKind::pyobj &&
                static_cast<const PyObjData&>(*o.data).pickled()->size() < 4096) {
-      pyobj.add(o.id, static_cast<const PyObjData&>(*o.data).pickled()->raw(), o.data->size());
+      auto& obj = static_cast<const PyObjData&>(*o.data);
+      pyobj.add(o.id, obj.pickled()->raw(), obj.size(), obj.sequence_length());
     } else {
       described.push_back({{"id", o.id}, {"d", encode_data(o.data, frames)}, {"size", o.data->size()}});
     }

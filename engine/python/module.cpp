@@ -116,11 +116,7 @@ py::object to_python(const DataPtr& d, const py::object& loads) {
       return loads(py::memoryview::from_memory(raw.data(), static_cast<py::ssize_t>(raw.size())));
     }
   }
-}
-
-std::vector<std::uint8_t> bytes_of(const py::bytes& b) {
-  std::string_view v = b;
-  return {v.begin(), v.end()};
+  throw std::logic_error("unknown data kind");
 }
 
 zmq::message_t frame(const py::bytes& b) {

@@ -8,10 +8,16 @@
 // array_make that used F uses the copies in its place, so r gets them flat, as the
 // hand-written expansion would. k is x's length for dget; for dslice it is chosen from the
 // length and the cpus of the connected workers.
+//
+// x must have pieces: an array or an index (cut by get/slice tasks), or a PyObj holding a
+// Python sequence (cut by Python tasks, in an executor: see python_piece_config). Anything
+// else fails the dslice/dget with a message saying so, rather than expanding into nothing.
 #include <algorithm>
 #include <cstring>
 
+#include "../common/batches.hpp"
 #include "../common/symbols.hpp"
+#include "../data/data.hpp"
 #include "scheduler.hpp"
 
 namespace treadle {
@@ -23,6 +29,13 @@ std::string u64_le(std::uint64_t v) {
   return out;
 }
 constexpr std::uint64_t pieces_per_cpu = 2;  // some slack, so a slow piece does not hold all back
+
+// The config of a loom/py/call that cuts its PyObj input (a sequence) instead of calling it:
+// the executor answers obj[from] (an item) or obj[from:to] (a slice), as PyObjs.
+std::string python_piece_config(bool item, std::uint64_t from, std::uint64_t to) {
+  return std::string(item ? symbols::python_item_marker : symbols::python_slice_marker) + u64_le(from) +
+         (item ? std::string() : u64_le(to));
+}
 }  // namespace
 
 bool Scheduler::is_dynamic(const TaskRecord& t) const {
@@ -40,6 +53,14 @@ void Scheduler::expand(TaskId id) {
   }
   const TaskId x = *d_inputs.begin();
   const std::uint64_t n = tasks_[x].length;
+  const auto kind = static_cast<DataKind>(tasks_[x].kind & ~FinishedBatch::has_pieces_bit);
+  if (!(tasks_[x].kind & FinishedBatch::has_pieces_bit)) {
+    fail_with(id, Failure{id, std::string(get ? "dget" : "dslice") + " needs an array, an index or a PyObj holding a " +
+                                  "Python sequence (a list, a tuple...); its input " + describe(x) + " gave a " +
+                                  kind_name(kind) + " object, which has no pieces to cut"});
+    return;
+  }
+  const bool python = kind == DataKind::pyobj;
   std::uint64_t cpus = 0;
   for (auto& w : workers_)
     if (w->alive) cpus += w->cpus;
@@ -73,12 +94,13 @@ void Scheduler::expand(TaskId id) {
   };
   r.labels.push_back("");
   for (std::uint64_t i = 0; i < k; ++i) {
-    if (get) {
-      add_task(std::string(symbols::get), 0, {x}, u64_le(i), label(id));
-    } else {
-      std::uint64_t from = n * i / k, to = n * (i + 1) / k;
+    std::uint64_t from = get ? i : n * i / k, to = get ? i + 1 : n * (i + 1) / k;
+    if (python)
+      add_task(std::string(symbols::py_call), 0, {x}, python_piece_config(get, from, to), label(id));
+    else if (get)
+      add_task(std::string(symbols::get), 0, {x}, u64_le(from), label(id));
+    else
       add_task(std::string(symbols::slice), 0, {x}, u64_le(from) + u64_le(to), label(id));
-    }
   }
   for (TaskId c : consumers) {
     const TaskRecord& f = tasks_[c];

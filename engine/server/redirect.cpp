@@ -87,6 +87,7 @@ void Scheduler::redirect_finished(TaskId id, TaskRecord& t) {
   const TaskRecord& r = tasks_[redirect_target_.at(id)];
   t.size = r.size;
   t.length = r.length;
+  t.kind = r.kind;
   finished_effects(id, t);
   drop_redirect_target(id);
 }

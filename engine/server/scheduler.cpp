@@ -273,7 +273,7 @@ void Scheduler::task_started(WorkerId worker, TaskId id) {
 }
 
 void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, std::uint64_t length,
-                              std::int64_t duration_us) {
+                              std::int64_t duration_us, std::uint8_t kind) {
   if (!exists(id)) return;
   TaskRecord& t = tasks_[id];
   if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) {
@@ -285,6 +285,7 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
   }
   t.size = size;
   t.length = length;
+  t.kind = kind;
   if (t.cpus && duration_us >= 0) {
     WorkerInfo& w = *workers_[worker];
     w.task_us = w.task_us == 0 ? double(duration_us) : 0.9 * w.task_us + 0.1 * double(duration_us);

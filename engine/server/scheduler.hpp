@@ -72,8 +72,9 @@ class Scheduler {
 
   // -- reports from workers ------------------------------------------------------------------
   void task_started(WorkerId worker, TaskId task);
+  // `kind`: the result's DataKind, | 0x80 if dslice/dget can cut it (FinishedBatch::kinds).
   void task_finished(WorkerId worker, TaskId task, std::uint64_t size, std::uint64_t length,
-                     std::int64_t duration_us = -1);
+                     std::int64_t duration_us = -1, std::uint8_t kind = 0);
   void task_failed(WorkerId worker, TaskId task, const std::string& message,
                    std::shared_ptr<const std::string> exception = nullptr);
   void data_replicated(WorkerId worker, TaskId task);

@@ -575,7 +575,7 @@ void ServerLoop::finished(Peer& peer, Message& m) {
   record_finished(peer.id, b);
   for (TaskId id : b.started) scheduler_.task_started(peer.id, id);
   for (std::size_t i = 0; i < b.ids.size(); ++i)
-    scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i]);
+    scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i], b.kinds[i]);
   for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
   for (TaskId id : b.aliased) scheduler_.alias_held(peer.id, id);
 }

@@ -19,6 +19,7 @@ struct TaskRecord {
   bool seceded : 1;                  // running, but waiting on tasks it submitted: its cpus are free
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
+  std::uint8_t kind = 0;             // of the result, as reported (FinishedBatch::kinds)
   std::uint32_t plan = 0;
   std::uint32_t local = 0;           // index within the plan
   std::uint32_t unfinished_inputs = 0;

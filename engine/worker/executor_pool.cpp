@@ -435,7 +435,9 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       std::function<DataPtr(const json&)> build = [&](const json& d) -> DataPtr {
         const std::string k = d.at("k");
         if (k == "plain") return PlainData::from_string(blob(d.at("b")));
-        if (k == "pyobj") return std::make_shared<PyObjData>(PlainData::from_string(blob(d.at("b"))), d.at("size"));
+        if (k == "pyobj")
+          return std::make_shared<PyObjData>(PlainData::from_string(blob(d.at("b"))), d.at("size"),
+                                             d.value("len", PyObjData::not_a_sequence));
         if (k == "array") {
           std::vector<DataPtr> items;
           for (auto& item : d.at("items")) items.push_back(build(item));

@@ -642,6 +642,8 @@ void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std:
   report.lanes.push_back(lane);
   report.sizes.push_back(data->size());
   report.lengths.push_back(data->length());
+  report.kinds.push_back(static_cast<std::uint8_t>(static_cast<std::uint8_t>(data->kind()) |
+                                                   (data->has_pieces() ? FinishedBatch::has_pieces_bit : 0)));
   report.start_us.push_back(start_us);
   report.end_us.push_back(end_us);
   store->put(id, std::move(data));

@@ -23,7 +23,7 @@ import time
 import traceback
 
 from . import _pipe, remote_exception, task_clients
-from .task_runtime import Context, PyObj, encode_result, resolve
+from .task_runtime import Context, PyObj, cut_piece, encode_result, resolve
 
 _CACHE_LIMIT = 512
 
@@ -224,7 +224,13 @@ class Executor:
         inputs = self.decode_all(header["inputs"], blobs)
         for i, wrapper in enumerate(inputs):
             wrapper.position = i  # a returned Task may use the task's own inputs
-        config = pickle.loads(blobs[header["config"]])
+        raw_config = blobs[header["config"]]
+        if raw_config[:1] == b"\0":  # the scheduler cutting a PyObj sequence (dslice/dget)
+            piece = cut_piece(bytes(raw_config), inputs[0].unwrap())
+            if piece is None:
+                raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
+            return piece
+        config = pickle.loads(raw_config)
         fn_input, data_inputs = inputs[0], inputs[1:]
         fn = fn_input.unwrap()
         if not callable(fn):

@@ -31,6 +31,36 @@ class Ref:
         return (Ref, (self.index,))
 
 
+def sequence_length(obj):
+    """len(obj) if dslice/dget may cut the object (a list, a tuple, any Sequence but text and
+    bytes), else None."""
+    from collections.abc import Sequence
+    if isinstance(obj, (str, bytes, bytearray, memoryview)) or not isinstance(obj, Sequence):
+        return None
+    try:
+        return len(obj)
+    except Exception:
+        return None
+
+
+# A py_call config the scheduler writes to cut a PyObj sequence (engine/common/symbols.hpp).
+PIECE_ITEM = b"\0treadle/item"
+PIECE_SLICE = b"\0treadle/slice"
+
+
+def cut_piece(config, obj):
+    """obj[i] or obj[from:to] as a PyObj, for a config starting with PIECE_ITEM/PIECE_SLICE;
+    None for any other config."""
+    import struct
+    if config.startswith(PIECE_ITEM):
+        (i,) = struct.unpack_from("<Q", config, len(PIECE_ITEM))
+        return PyObj(obj[i])
+    if config.startswith(PIECE_SLICE):
+        start, stop = struct.unpack_from("<QQ", config, len(PIECE_SLICE))
+        return PyObj(obj[start:stop])
+    return None
+
+
 def resolve(template, inputs):
     """The arguments with every Ref replaced by the value of its input."""
     if type(template) is Ref:
@@ -203,7 +233,11 @@ def encode_result(result, blobs=None):
         except Exception as error:
             raise TypeError("the task's result {!r} cannot be pickled: {}".format(type(result.obj).__name__, error))
         blobs.append(data)
-        return {"k": "pyobj", "b": len(blobs) - 1, "size": sys.getsizeof(result.obj)}, blobs
+        desc = {"k": "pyobj", "b": len(blobs) - 1, "size": sys.getsizeof(result.obj)}
+        length = sequence_length(result.obj)
+        if length is not None:
+            desc["len"] = length
+        return desc, blobs
     if isinstance(result, InputWrapper):
         return _encode_input(result, blobs), blobs
     if isinstance(result, (list, tuple)):

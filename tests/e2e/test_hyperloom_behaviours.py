@@ -206,3 +206,74 @@ def test_a_relative_checkpoint_path_is_refused(client):
     task.checkpoint_path = "relative"
     with pytest.raises(LoomException, match="not absolute"):
         client.submit_one(task)
+
+
+# ---------------------------------------------------------------------------------------------
+# dslice/dget of an object without pieces fails clearly; a PyObj holding a sequence is cut
+
+@tasks.py_task()
+def unwrapped(piece):
+    return repr(piece.unwrap())
+
+
+@pytest.mark.parametrize("cut", [tasks.dslice, tasks.dget])
+@pytest.mark.parametrize("make, kind", [(lambda: tasks.const("abc"), "plain"),
+                                        (lambda: tasks.py_value(42), "pyobj"),
+                                        (lambda: tasks.py_value("text is not cut"), "pyobj")])
+def test_cutting_an_object_without_pieces_fails_clearly(client, cut, make, kind):
+    result = tasks.array_make((tasks.size(cut(make())),))
+    name = "dslice" if cut is tasks.dslice else "dget"
+    with pytest.raises(TaskFailed, match=r"{} needs an array, an index or a PyObj holding a Python sequence.*"
+                                         r"gave a {} object, which has no pieces to cut".format(name, kind)):
+        client.submit_one(result).gather()
+    assert client.submit_one(tasks.const("still serving")).gather() == b"still serving"
+
+
+@pytest.mark.parametrize("cut", [tasks.dslice, tasks.dget])
+def test_cutting_an_empty_array_still_gives_an_empty_array(client, cut):
+    assert client.submit_one(tasks.array_make((tasks.size(cut(tasks.array_make(()))),))).gather() == []
+
+
+def test_dget_of_a_pyobj_list_gives_each_item(client):
+    out = client.submit_one(tasks.array_make((unwrapped(tasks.dget(tasks.py_value([10, "b", (3, 4)]))),))).gather()
+    assert out == [b"10", b"'b'", b"(3, 4)"]
+
+
+def test_dslice_of_a_pyobj_tuple_covers_it_in_order(client):
+    pieces = client.submit_one(tasks.array_make((unwrapped(tasks.dslice(tasks.py_value(tuple(range(10))))),))).gather()
+    assert len(pieces) == 8   # 2 workers x 2 cpus x 2 pieces per cpu
+    joined = [x for p in pieces for x in eval(p.decode())]
+    assert joined == list(range(10))
+    assert all(eval(p.decode()) != () for p in pieces)
+
+
+def test_a_computed_pyobj_sequence_is_cut_on_any_worker(client):
+    @tasks.py_task(context=True)
+    def squares(ctx, n):
+        return ctx.wrap([i * i for i in range(int(n.read()))])
+
+    @tasks.py_task()
+    def where(item):
+        import os
+        return "{}@{}".format(item.unwrap(), os.getpid())
+
+    out = client.submit_one(tasks.array_make((where(tasks.dget(squares(tasks.const("12")))),))).gather()
+    assert [int(x.split(b"@")[0]) for x in out] == [i * i for i in range(12)]
+
+
+def test_a_piece_that_cannot_be_cut_fails_with_the_users_error(client):
+    import collections.abc
+
+    class Flaky(collections.abc.Sequence):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            if i == 3:
+                raise KeyError("item 3 is missing")
+            return i
+
+    with pytest.raises(TaskFailed, match="item 3 is missing"):
+        client.submit_one(tasks.array_make((unwrapped(tasks.dget(tasks.py_value(Flaky()))),))).gather()
+    assert client.submit_one(tasks.array_make((unwrapped(tasks.dget(tasks.py_value([1, 2]))),))).gather() == \
+        [b"1", b"2"]

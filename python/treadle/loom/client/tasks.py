@@ -263,8 +263,13 @@ def py_value(obj):
     """A PyObj constant: `obj` itself, pickled (with cloudpickle, so lambdas and functions
     defined in a notebook travel by value)."""
     import sys
-    from ...task_runtime import dumps
-    return Task(PY_VALUE, (), _U64.pack(sys.getsizeof(obj)) + dumps(obj), resource_request=cpu1)
+    from ...task_runtime import dumps, sequence_length
+    length = sequence_length(obj)
+    return Task(PY_VALUE, (), _U64.pack(sys.getsizeof(obj)) + _U64.pack(_NOT_A_SEQUENCE if length is None else length)
+                + dumps(obj), resource_request=cpu1)
+
+
+_NOT_A_SEQUENCE = (1 << 64) - 1
 
 
 def py_call(obj, inputs=(), request=cpu1, direct_args=(), context=False, label=None):
