@@ -50,6 +50,9 @@ struct Peer {
   std::string name;
   std::int64_t last_seen_ms = 0;
   int fd = -1;        // the connection its last message came on
+  // That connection closed (the monitor said so while it was this peer's). Kept on the peer,
+  // not looked up by fd later: a new connection soon reuses the fd number.
+  bool connection_closed = false;
   bool away = false;  // a client silent for a while, still connected (paused?): its session is kept
   HeldOutput held;
 };
@@ -202,6 +205,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
       hello(routing, m);
       auto added = peers_.find(routing);
       if (added != peers_.end()) added->second.fd = fd;
+      if (added != peers_.end()) added->second.connection_closed = closed_fds_.count(fd) > 0;
       return;
     }
     // A peer we never met, or one declared lost: it must not take the silence for life.
@@ -220,6 +224,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
   Peer& peer = it->second;
   peer.last_seen_ms = steady_ms();
   peer.fd = fd;
+  peer.connection_closed = closed_fds_.count(fd) > 0;  // a message read after its connection closed
   if (peer.away) client_back(routing, peer);
   if (op == op::heartbeat) {
     // Answered, so peers notice a dead server too.
@@ -637,7 +642,7 @@ void ServerLoop::check_heartbeats() {
     if (silent <= options_.client_timeout_ms) continue;
     // Silent and its connection closed: the process is gone. Still connected: it may be paused
     // (a laptop asleep, a stopped process), so its session waits for it during the grace period.
-    if (peer.fd >= 0 && closed_fds_.count(peer.fd)) {
+    if (peer.connection_closed) {
       gone.emplace_back(routing, "no heartbeat, connection closed");
     } else if (silent > std::int64_t{options_.client_grace_s} * 1000) {
       ended.push_back(routing);
@@ -676,7 +681,11 @@ void ServerLoop::connection_event(zmq::socket_t& monitor) {
     std::memcpy(&kind, event.data<char>(), sizeof kind);
     std::memcpy(&value, event.data<char>() + 2, sizeof value);
     int fd = static_cast<int>(value);
-    if (kind == ZMQ_EVENT_DISCONNECTED) closed_fds_.insert(fd);
+    if (kind == ZMQ_EVENT_DISCONNECTED) {
+      closed_fds_.insert(fd);
+      for (auto& [routing, peer] : peers_)
+        if (peer.fd == fd) peer.connection_closed = true;
+    }
     if (kind == ZMQ_EVENT_ACCEPTED) closed_fds_.erase(fd);
   }
 }

@@ -129,3 +129,44 @@ def test_client_stopped_for_seconds_with_default_timeouts(make_cluster, make_cli
         ended(proc)
     assert "result: kept + printed while away" in out, out + err
     assert "new: 6" in out, out + err
+
+
+def socket_fds(pid):
+    """The fd numbers of the process's open sockets."""
+    import os
+    out = set()
+    for name in os.listdir("/proc/{}/fd".format(pid)):
+        try:
+            if os.readlink("/proc/{}/fd/{}".format(pid, name)).startswith("socket:"):
+                out.add(int(name))
+        except OSError:
+            pass  # closed meanwhile
+    return out
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_client_is_lost_even_when_a_new_connection_reuses_its_fd(make_cluster, make_client):
+    # The server told a dead client (connection closed) from a paused one (still connected) by
+    # looking up its connection's fd among the closed ones; the next client to connect got the
+    # same fd number, and the dead client was kept "away" for the whole grace period (300 s),
+    # its work with it. Nested tasks, whose clients come and go, met this under load.
+    cluster = make_cluster(workers=1, cpus=1, server_args=["--client-timeout", "1000"])
+    observer = make_client(cluster.address)
+    server_pid = cluster.server.pid
+    before = socket_fds(server_pid)
+    proc = start_client(cluster)
+    try:
+        its_fds = socket_fds(server_pid) - before
+        assert its_fds, "the client's connection is not among the server's sockets"
+        proc.kill()
+        proc.wait()
+        wait_until(lambda: not (socket_fds(server_pid) & its_fds), what="the server closing the dead client's socket")
+        newcomers = []
+        while not (socket_fds(server_pid) & its_fds):  # the lowest free fd is reused at once
+            assert len(newcomers) < 10, "no new connection took the dead client's fd"
+            newcomers.append(make_client(cluster.address))
+    finally:
+        ended(proc)
+    wait_until(lambda: observer.status()["clients"] == 1 + len(newcomers), timeout=20,
+               what="the dead client being lost (not kept away)")
+    assert observer.status()["clients_away"] == 0
