@@ -18,6 +18,7 @@ PY=/usr/bin/python3   # Debian's interpreter: the apt packages live there, not i
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libzmq3-dev cppzmq-dev nlohmann-json3-dev pybind11-dev catch2
+  libsodium-dev                                 # CURVE keys derived from the secret
   python3 python3-dev python3-cloudpickle python3-pytest python3-psutil python3-zmq
   python3-nbclient python3-nbformat python3-ipykernel jupyter-client
   xeus-dev xeus-python-dev python3-xeus-python-shell xtl-dev

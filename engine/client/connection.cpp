@@ -90,7 +90,8 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
     : impl_(std::make_unique<Impl>()) {
   Impl& c = *impl_;
   c.server_timeout_ms = server_timeout.count();
-  authenticate_as_client(c.socket, secret);
+  const std::string endpoint = "tcp://" + host + ":" + std::to_string(port);
+  authenticate_as_client(c.socket, secret, endpoint);
   c.socket.set(zmq::sockopt::routing_id, session_id());
   // At close, the bye may wait this long to leave: without it the server keeps the client's
   // work until it notices the closed connection (15 s), which a loaded machine made happen.
@@ -99,7 +100,7 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   c.socket.set(zmq::sockopt::sndtimeo, 1000);
   c.socket.set(zmq::sockopt::sndhwm, 0);
   c.socket.set(zmq::sockopt::rcvhwm, 0);
-  c.socket.connect("tcp://" + host + ":" + std::to_string(port));
+  c.socket.connect(endpoint);
   c.thread = std::thread([&c] { c.io(); });
   auto reply = request(Message(json{{"op", op::hello}, {"role", "client"}, {"name", name}}));
   if (!reply->wait_for(timeout)) {

@@ -94,18 +94,30 @@ void forget_secret_variables() {
   }
 }
 
-void authenticate_as_client(zmq::socket_t& socket, const std::string& secret) {
-  socket.set(zmq::sockopt::plain_username, user_name);
-  socket.set(zmq::sockopt::plain_password, secret);
+void authenticate_as_client(zmq::socket_t& socket, const std::string& secret, const std::string& endpoint) {
+  if (mechanism_for_endpoint(endpoint) == Mechanism::plain) {
+    socket.set(zmq::sockopt::plain_username, user_name);
+    socket.set(zmq::sockopt::plain_password, secret);
+    return;
+  }
+  CurveKeys keys = curve_keys(secret);
+  socket.set(zmq::sockopt::curve_serverkey, zmq::buffer(keys.server_public));
+  socket.set(zmq::sockopt::curve_publickey, zmq::buffer(keys.client_public));
+  socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(keys.client_secret));
 }
 
-void require_authentication(zmq::socket_t& socket) {
-  socket.set(zmq::sockopt::plain_server, 1);
+void require_authentication(zmq::socket_t& socket, const std::string& secret, const std::string& bind_host) {
+  if (mechanism_for_listener(bind_host) == Mechanism::plain) {
+    socket.set(zmq::sockopt::plain_server, 1);
+  } else {
+    socket.set(zmq::sockopt::curve_server, 1);
+    socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(curve_keys(secret).server_secret));
+  }
   socket.set(zmq::sockopt::zap_domain, "treadle");
 }
 
 ZapAuthenticator::ZapAuthenticator(zmq::context_t& context, std::string secret)
-    : context_(context), secret_(std::move(secret)) {
+    : context_(context), secret_(std::move(secret)), peer_public_key_(curve_keys(secret_).client_public) {
   // Bind before any listening socket exists, so no handshake can slip past unanswered.
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::rep);
   socket_->set(zmq::sockopt::linger, 0);
@@ -134,12 +146,16 @@ void ZapAuthenticator::serve() {
       std::string request_id = req.size() > 1 ? req[1].to_string() : std::string();
       std::string address = req.size() > 3 ? req[3].to_string() : std::string();
       std::string mechanism = req.size() > 5 ? req[5].to_string() : std::string();
-      bool ok = mechanism == "PLAIN" && req.size() >= 8 && req[6].to_string() == user_name &&
-                equal_constant_time(req[7].to_string(), secret_);
+      // PLAIN: user name and password; CURVE: the peer's long-term public key.
+      bool ok = (mechanism == "PLAIN" && req.size() >= 8 && req[6].to_string() == user_name &&
+                 equal_constant_time(req[7].to_string(), secret_)) ||
+                (mechanism == "CURVE" && req.size() >= 7 && equal_constant_time(req[6].to_string(), peer_public_key_));
       if (!ok) {
         ++refused_;
         refusals_.warn(address, "refused a peer from ", address, ": ",
-                       mechanism == "PLAIN" ? "wrong secret" : "no credentials (mechanism " + mechanism + ")");
+                       mechanism == "PLAIN"   ? "wrong secret"
+                       : mechanism == "CURVE" ? "a key not made from the secret"
+                                              : "no credentials (mechanism " + mechanism + ")");
       }
       const char* code = ok ? "200" : "400";
       const char* text = ok ? "OK" : "bad secret";

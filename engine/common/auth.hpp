@@ -1,9 +1,11 @@
 #pragma once
 // Shared-secret authentication for every treadle socket.
 //
-// Pickled functions are code, so only peers that know the secret may connect. We use ZeroMQ's
-// PLAIN mechanism with a ZAP handler that compares the password against the secret: a peer
-// without it fails the handshake and never reaches the server's or worker's event loop.
+// Pickled functions are code, so only peers that know the secret may connect. On loopback we
+// use ZeroMQ's PLAIN mechanism with a ZAP handler that compares the password against the
+// secret; everywhere else CURVE, with keys derived from the secret (curve.hpp), so nothing
+// secret crosses a network in clear. Either way a peer without the secret fails the handshake
+// and never reaches the server's or worker's event loop.
 //
 // Where the secret comes from (first match wins):
 //   1. an explicit file (--secret-file),
@@ -18,6 +20,7 @@
 
 #include <zmq.hpp>
 
+#include "curve.hpp"
 #include "log_throttle.hpp"
 
 namespace treadle {
@@ -30,10 +33,12 @@ std::string load_secret(const std::string& explicit_file = {});
 // before other threads start (setenv and getenv are not thread-safe).
 void forget_secret_variables();
 
-// For the connecting side (DEALER to a server or a worker's data port).
-void authenticate_as_client(zmq::socket_t& socket, const std::string& secret);
-// For the listening side; needs a ZapAuthenticator alive in the same context.
-void require_authentication(zmq::socket_t& socket);
+// For the connecting side (DEALER to a server or a worker's data port), before it connects to
+// `endpoint` ("tcp://host:port"): the mechanism is the one that endpoint's listener uses.
+void authenticate_as_client(zmq::socket_t& socket, const std::string& secret, const std::string& endpoint);
+// For the listening side, before it binds to `bind_host`; needs a ZapAuthenticator alive in
+// the same context.
+void require_authentication(zmq::socket_t& socket, const std::string& secret, const std::string& bind_host);
 
 // Answers ZeroMQ's authentication requests for one context on a thread of its own.
 class ZapAuthenticator {
@@ -48,6 +53,7 @@ class ZapAuthenticator {
   void serve();
   zmq::context_t& context_;
   std::string secret_;
+  std::string peer_public_key_;  // CURVE: the key every peer with the secret presents
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> refused_{0};
   log::Throttle refusals_{"refused handshakes"};  // a peer retrying with a wrong secret

@@ -815,7 +815,7 @@ void Server::start() {
   if (s.options.secret.empty()) s.options.secret = load_secret();
   s.zap = std::make_unique<ZapAuthenticator>(s.context, s.options.secret);
   s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
-  require_authentication(*s.router);
+  require_authentication(*s.router, s.options.secret, s.options.host);
   s.router->set(zmq::sockopt::linger, 0);
   s.router->set(zmq::sockopt::router_mandatory, 0);
   s.router->set(zmq::sockopt::sndhwm, 0);  // never drop a decision; memory is the bound

@@ -195,22 +195,23 @@ void Worker::Impl::setup() {
 
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
-  require_authentication(*data);
+  std::string host = options.listen_host.empty() ? address_towards(options.server_host) : options.listen_host;
+  require_authentication(*data, options.secret, host);
   data->set(zmq::sockopt::linger, 0);
   data->set(zmq::sockopt::sndhwm, 0);
-  std::string host = options.listen_host.empty() ? address_towards(options.server_host) : options.listen_host;
   data->bind("tcp://" + host + ":*");
   data_address = data->get(zmq::sockopt::last_endpoint);
 
   server = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
-  authenticate_as_client(*server, options.secret);
+  const std::string server_endpoint = "tcp://" + options.server_host + ":" + std::to_string(options.server_port);
+  authenticate_as_client(*server, options.secret, server_endpoint);
   server->set(zmq::sockopt::linger, 0);
   server->set(zmq::sockopt::sndhwm, 0);
   // With no server (refused handshake) a send waits at most this long, and the loop goes on
   // to notice the silence and exit.
   server->set(zmq::sockopt::sndtimeo, 2000);
   server->set(zmq::sockopt::rcvhwm, 0);
-  server->connect("tcp://" + options.server_host + ":" + std::to_string(options.server_port));
+  server->connect(server_endpoint);
 
   char hostname[256] = "?";
   ::gethostname(hostname, sizeof hostname - 1);
@@ -458,7 +459,7 @@ zmq::socket_t& Worker::Impl::peer(const std::string& address) {
   auto& socket = peers[address];
   if (!socket) {
     socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
-    authenticate_as_client(*socket, options.secret);
+    authenticate_as_client(*socket, options.secret, address);
     socket->set(zmq::sockopt::linger, 0);
     socket->set(zmq::sockopt::rcvhwm, 0);
     socket->connect(address);

@@ -5,7 +5,7 @@ with treadle.remote, runs tasks on them and reports what it saw as ``EVENT {json
 
 Scenarios: ``run`` (start, run tasks, wait for "stop" on stdin, stop), ``hold`` (start, then
 wait forever: the test kills this process or its ssh), ``errors`` (failures that must name the
-host).
+host), ``private`` (a known payload to B and back, then peers without the key knocking).
 """
 
 import json
@@ -99,6 +99,65 @@ def wildcard(config):
     emit("wildcard", describe=remote.describe(), netns=netns, workers=workers)
 
 
+def echo(text):
+    return "echoed: " + text
+
+
+def private(config):
+    # A known payload travels to the workers in B and back, between tasks too; then peers that
+    # lack the key try the server: PLAIN with the right secret (the mechanism loopback uses),
+    # and CURVE with a key of their own.
+    remote = start(config)
+    server = (config["server_host"], config["server_port"])
+    client = treadle.Client(server)
+    payload = config["payload"]
+    first = client.submit(echo, payload)
+    results = {"echo": client.submit(echo, first).result()}
+    loom = LoomClient(*server)
+    results["loom"] = loom.submit_one(tasks.merge([tasks.const(payload), tasks.const("!")])).gather().decode()
+    loom.close()
+    client.close()
+    results["plain_with_secret"] = knock(server, "plain")
+    results["curve_other_key"] = knock(server, "curve-other")
+    results["curve_secret_key"] = knock(server, "curve")
+    remote.stop()
+    emit("private", **results)
+
+
+def knock(server, how):
+    """Says hello to the server with raw ZeroMQ; returns the reply's op, or None if refused."""
+    import hashlib
+    import zmq
+    import zmq.utils.z85
+    secret = os.environ["TREADLE_SECRET"].encode()
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    if how == "plain":
+        s.plain_username, s.plain_password = b"treadle", secret
+    else:
+        def key(purpose):   # as engine/common/curve.cpp derives them: BLAKE2b-256 keyed by purpose
+            return zmq.utils.z85.encode(hashlib.blake2b(secret, digest_size=32, key=purpose).digest())
+        s.curve_serverkey = zmq.curve_public(key(b"treadle curve listener v1"))
+        if how == "curve":
+            own = key(b"treadle curve peer v1")
+            s.curve_secretkey, s.curve_publickey = own, zmq.curve_public(own)
+        else:
+            s.curve_publickey, s.curve_secretkey = zmq.curve_keypair()
+    s.connect("tcp://{}:{}".format(*server))
+    def fixstr(text):   # headers are MessagePack: a map of 4 short strings and req 1
+        return bytes([0xa0 | len(text)]) + text.encode()
+    hello = bytes([0x84]) + b"".join(fixstr(k) + fixstr(v) for k, v in
+                                     (("op", "hello"), ("role", "client"), ("name", "knock"))) + fixstr("req") + b"\x01"
+    s.send_multipart([hello])
+    reply = None
+    if s.poll(3000):
+        reply = "welcome" if b"welcome" in s.recv_multipart()[0] else "something else"
+    s.close()
+    ctx.term()
+    return reply
+
+
 def hold(config):
     start(config)
     while True:
@@ -128,4 +187,4 @@ def errors(config):
 
 if __name__ == "__main__":
     cfg = json.loads(sys.argv[1])
-    {"run": run, "hold": hold, "errors": errors, "wildcard": wildcard}[cfg["scenario"]](cfg)
+    {"run": run, "hold": hold, "errors": errors, "wildcard": wildcard, "private": private}[cfg["scenario"]](cfg)

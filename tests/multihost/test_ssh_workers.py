@@ -357,5 +357,35 @@ def test_server_on_all_addresses(namespaces, sshd, config, driver):
     wait_until(lambda: not treadle_processes_in_b(namespaces, sshd), timeout=3, what="no process left in B")
 
 
+def test_nothing_secret_crosses_the_network_in_clear(namespaces, sshd, config, tmp_path):
+    """Between hosts every link is CURVE (encrypted, authenticated by keys made from the secret):
+    frames captured on the veth never show the secret or a task's payload, and peers without the
+    key are refused. (With PLAIN, the secret crossed in clear in every handshake.)"""
+    payload = "TREADLE-PAYLOAD-" + os.urandom(8).hex()
+    out = tmp_path / "veth-a.frames"
+    capture = subprocess.Popen([IP, "netns", "exec", namespaces["a"], PYTHON, os.path.join(HERE, "packet_capture.py"),
+                                "veth-a", str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert capture.stdout.readline().strip() == "capturing"
+        d = Driver(namespaces, dict(config, payload=payload), "private")
+        try:
+            d.event("started")
+            seen = d.event("private")
+        finally:
+            d.close()
+    finally:
+        capture.stdin.close()
+        capture.wait(10)
+    frames = out.read_bytes()
+    assert seen["echo"] == "echoed: echoed: " + payload and seen["loom"] == payload + "!", seen
+    assert len(frames) > 20000, "too little traffic was captured to mean anything: {} bytes".format(len(frames))
+    assert b"echoed" not in frames and payload.encode() not in frames
+    assert SECRET.encode() not in frames
+    # The server took only a peer with the key made from the secret.
+    assert seen["plain_with_secret"] is None and seen["curve_other_key"] is None, seen
+    assert seen["curve_secret_key"] == "welcome", seen
+    wait_until(lambda: not treadle_processes_in_b(namespaces, sshd), timeout=3, what="no process left in B")
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
