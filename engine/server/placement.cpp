@@ -178,7 +178,7 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
 
 void Scheduler::place(TaskId id, const Choice& choice) {
   tasks_[id].worker = choice.worker;
-  transition(id, TaskState::assigned, "placed on a worker");
+  transition(id, TaskState::assigned, "placed on a worker", choice.worker, static_cast<std::uint8_t>(choice.reason));
   if (!observers_.empty()) notify_assigned(id, tasks_[id], choice);
   chain_consumers(id, choice.worker);
 }
@@ -221,7 +221,8 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
       }
       consumer.worker = worker;
       consumer.ready_us = -1;  // never queued: it starts on the worker when its inputs are made there
-      transition(c, TaskState::assigned, "chained behind its inputs on the same worker");
+      transition(c, TaskState::assigned, "chained behind its inputs on the same worker", worker,
+                 static_cast<std::uint8_t>(Placement::chained));
       if (!observers_.empty()) {
         Choice chained;
         chained.worker = worker;
