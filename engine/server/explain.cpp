@@ -41,8 +41,9 @@ std::string unfinished_inputs(const Scheduler& s, TaskId id) {
   return out;
 }
 
-// Why no connected worker could ever run it, or empty when one could.
-std::string no_worker_can(const Scheduler& s, const TaskRecord& t) {
+}  // namespace
+
+std::string why_no_worker_can_run(const Scheduler& s, const TaskRecord& t) {
   if (s.alive_workers() == 0) return "no workers are connected";
   std::uint32_t largest = 0;
   bool offered = false;
@@ -56,6 +57,8 @@ std::string no_worker_can(const Scheduler& s, const TaskRecord& t) {
     return "it needs " + std::to_string(t.cpus) + " cpus; the largest worker has " + std::to_string(largest);
   return {};
 }
+
+namespace {
 
 // A ready task that fits somewhere: every such worker is busy.
 std::string busy(const Scheduler& s, const TaskRecord& t) {
@@ -93,12 +96,12 @@ std::string why_not_running(const Scheduler& s, TaskId id) {
     case TaskState::waiting: {
       std::string out = unfinished_inputs(s, id);
       if (out.empty()) out = "waiting to be queued for placement";
-      std::string never = no_worker_can(s, t);
+      std::string never = why_no_worker_can_run(s, t);
       if (!never.empty()) out += "; and " + never;
       return out;
     }
     case TaskState::ready: {
-      std::string never = no_worker_can(s, t);
+      std::string never = why_no_worker_can_run(s, t);
       return never.empty() ? busy(s, t) : never;
     }
     case TaskState::assigned:

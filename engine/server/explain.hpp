@@ -9,9 +9,14 @@
 namespace treadle {
 
 class Scheduler;
+struct TaskRecord;
 
 // One line for a task that waits (waiting, ready, assigned, redirected); empty for a task that
 // runs, has ended, or does not exist.
 std::string why_not_running(const Scheduler& scheduler, TaskId task);
+
+// Why no connected worker could ever run the task ("it needs 4 cpus; the largest worker has 1",
+// "no workers are connected"), or empty when one could.
+std::string why_no_worker_can_run(const Scheduler& scheduler, const TaskRecord& task);
 
 }  // namespace treadle

@@ -8,6 +8,7 @@
 // behind one holding as many there, within the room of the worker's queue.
 #include <algorithm>
 
+#include "explain.hpp"
 #include "scheduler.hpp"
 
 namespace treadle {
@@ -265,8 +266,7 @@ void Scheduler::schedule() {
     if (choice.worker != no_worker) {
       place(id, choice);
     } else if (!runnable_somewhere(t)) {
-      fail_with(id, Failure{id, "no connected worker can run it: it needs " + std::to_string(t.cpus) +
-                                    " cpus or its type '" + type_names_[t.type] + "'"});
+      fail_with(id, Failure{id, "no connected worker can run it: " + why_no_worker_can_run(*this, t)});
     } else {
       deferred.push_back(key);
       ++misses;

@@ -170,6 +170,7 @@ TEST_CASE("explain: no workers, or none large enough", "[story][explain]") {
   TaskId qb = f.submit(q);
   f.s.schedule();  // the ready 4-cpu task fails now that workers are there
   CHECK(f.state(A) == S::failed);
+  CHECK(f.s.failure(A)->message == "no connected worker can run it: it needs 4 cpus; the largest worker has 1");
   CHECK_THAT(why_not_running(f.s, qb + 1),
              Contains("; and it needs 4 cpus; the largest worker has 1"));
   CHECK(why_not_running(f.s, A).empty());
