@@ -237,6 +237,21 @@ class PyConnection {
     return out;
   }
 
+  // Each task's recent transitions and, for one still waiting, why (docs/protocol.md, `story`):
+  // a list of dicts in the order of ids.
+  py::object story(const std::vector<TaskId>& ids) {
+    if (ids.empty()) return py::list();
+    auto reply = conn_->request(Message(json{{"op", op::story}, {"ids", ids}}));
+    wait_interruptibly(*conn_, *reply, sink_);
+    Message& r = reply->messages().back();
+    if (r.op() != op::story_reply) raise_error(r);
+    const json& stories = r.header.at("stories");
+    if (!stories.is_array() || stories.size() != ids.size())
+      throw ServerError("the server answered stories for the wrong number of tasks");
+    // Failure messages may quote a program's output: invalid UTF-8 is replaced, never refused.
+    return py::module_::import("json").attr("loads")(stories.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
   py::object status() {
     auto reply = conn_->request(Message(json{{"op", op::status}}));
     wait_interruptibly(*conn_, *reply, sink_);
@@ -326,6 +341,9 @@ PYBIND11_MODULE(_engine, m) {
       .def("states", &PyConnection::states, py::arg("ids"),
            "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "
            "finished, failed, released, or unknown.")
+      .def("story", &PyConnection::story, py::arg("ids"),
+           "Per task id, in order: its recent transitions {time_us, from, to, reason, worker, placement}, "
+           "state, label, submitted_us, why (not running now, for a waiting task), failure and note (rolled over).")
       .def("trace", &PyConnection::trace, py::arg("limit") = 100000, py::arg("path") = py::none(),
            py::arg("kinds") = py::none())
       .def("close", &PyConnection::close)

@@ -8,6 +8,7 @@
 // behind one holding as many there, within the room of the worker's queue.
 #include <algorithm>
 
+#include "explain.hpp"
 #include "scheduler.hpp"
 
 namespace treadle {
@@ -178,7 +179,7 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
 
 void Scheduler::place(TaskId id, const Choice& choice) {
   tasks_[id].worker = choice.worker;
-  transition(id, TaskState::assigned, "placed on a worker");
+  transition(id, TaskState::assigned, "placed on a worker", choice.worker, static_cast<std::uint8_t>(choice.reason));
   if (!observers_.empty()) notify_assigned(id, tasks_[id], choice);
   chain_consumers(id, choice.worker);
 }
@@ -221,7 +222,8 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
       }
       consumer.worker = worker;
       consumer.ready_us = -1;  // never queued: it starts on the worker when its inputs are made there
-      transition(c, TaskState::assigned, "chained behind its inputs on the same worker");
+      transition(c, TaskState::assigned, "chained behind its inputs on the same worker", worker,
+                 static_cast<std::uint8_t>(Placement::chained));
       if (!observers_.empty()) {
         Choice chained;
         chained.worker = worker;
@@ -264,8 +266,7 @@ void Scheduler::schedule() {
     if (choice.worker != no_worker) {
       place(id, choice);
     } else if (!runnable_somewhere(t)) {
-      fail_with(id, Failure{id, "no connected worker can run it: it needs " + std::to_string(t.cpus) +
-                                    " cpus or its type '" + type_names_[t.type] + "'"});
+      fail_with(id, Failure{id, "no connected worker can run it: " + why_no_worker_can_run(*this, t)});
     } else {
       deferred.push_back(key);
       ++misses;

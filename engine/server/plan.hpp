@@ -18,6 +18,7 @@ struct Plan {
   std::uint32_t size = 0;
   std::vector<TaskRecord> records;  // its tasks (TaskTable)
   std::uint32_t unsettled = 0;      // tasks neither released nor failed: the plan is in use
+  std::int64_t submitted_us = 0;    // scheduler clock: the first line of its tasks' stories
 
   std::string configs;                       // all configs, back to back
   std::vector<std::uint64_t> config_offsets;  // size + 1

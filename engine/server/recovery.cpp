@@ -63,7 +63,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
           consumer.state == TaskState::running) {
         consumer.rerun = true;
-        transition(c, TaskState::waiting, "an input was lost with a worker");
+        transition(c, TaskState::waiting, "an input was lost with a worker", worker);
         sent_back.push_back(c);
       }
       if (consumer.state == TaskState::waiting) recount.push_back(c);
@@ -78,7 +78,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       auto where = std::find(tasks_[id].locations.begin(), tasks_[id].locations.end(), consumer.worker);
       if (where != tasks_[id].locations.end()) return;  // it has its own copy
       consumer.rerun = true;
-      transition(c, TaskState::waiting, "it may have been fetching an input from the lost worker");
+      transition(c, TaskState::waiting, "it may have been fetching an input from the lost worker", worker);
       sent_back.push_back(c);
       recount.push_back(c);
     });
@@ -106,14 +106,14 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
 }
 
 // `id` was finished but its only copy is gone.
-void Scheduler::lose_data(TaskId id, WorkerId) {
+void Scheduler::lose_data(TaskId id, WorkerId worker) {
   TaskRecord& t = tasks_[id];
   if (t.holds == 0) {
-    transition(id, TaskState::released, "data lost, nobody needs it");
+    transition(id, TaskState::released, "data lost, nobody needs it", worker);
     return;
   }
   t.lost_data = true;
-  transition(id, TaskState::waiting, "data lost with its worker, recomputing");
+  transition(id, TaskState::waiting, "data lost with its worker, recomputing", worker);
   // It will consume its inputs again.
   for_each_input_of(t, [&](TaskId in) { add_hold(in); });
 }

@@ -80,7 +80,7 @@ void Scheduler::alias_held(WorkerId worker, TaskId id) {
     return;
   }
   t.locations.assign(1, worker);
-  transition(id, TaskState::finished, "the plan it returned finished");
+  transition(id, TaskState::finished, "the plan it returned finished", worker);
 }
 
 void Scheduler::redirect_finished(TaskId id, TaskRecord& t) {

@@ -6,7 +6,8 @@
 
 namespace treadle {
 
-Scheduler::Scheduler(SchedulerActions& actions) : actions_(actions) {
+Scheduler::Scheduler(SchedulerActions& actions, std::size_t transition_log_capacity)
+    : actions_(actions), log_(transition_log_capacity) {
   for (auto symbol : symbols::builtins) builtin_type_[intern_type(std::string(symbol))] = true;
   for (auto symbol : {symbols::py_call, symbols::dslice, symbols::dget})
     builtin_type_[intern_type(std::string(symbol))] = true;
@@ -70,6 +71,7 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   auto plan = std::make_unique<Plan>();
   plan->client = client;
   plan->base = base;
+  plan->submitted_us = now_us_;
   plan->size = static_cast<std::uint32_t>(n);
   plan->input_offsets.resize(n + 1);
   plan->inputs.resize(r.inputs.size());

@@ -44,7 +44,8 @@ struct Failure {
 
 class Scheduler {
  public:
-  explicit Scheduler(SchedulerActions& actions);
+  // `transition_log_capacity`: how many recent transitions story() can tell (tests make it small).
+  explicit Scheduler(SchedulerActions& actions, std::size_t transition_log_capacity = 100000);
   ~Scheduler();
 
   // -- task types --------------------------------------------------------------------------
@@ -111,6 +112,9 @@ class Scheduler {
   const std::vector<std::unique_ptr<WorkerInfo>>& workers() const { return workers_; }
   std::size_t alive_workers() const { return alive_workers_; }
   std::vector<TransitionEntry> story(TaskId id) const { return log_.story(id); }
+  const TransitionLog& transition_log() const { return log_; }
+  // When the plan holding `id` was submitted (scheduler clock); -1 once its plan was freed.
+  std::int64_t submitted_us(TaskId id) const { return exists(id) ? plan_of(id).submitted_us : -1; }
   // The root of the plan a redirected task returned, while the task waits for it.
   std::optional<TaskId> redirect_target(TaskId id) const {
     auto it = redirect_target_.find(id);
@@ -129,7 +133,10 @@ class Scheduler {
  private:
   // --- the state machine (transitions.cpp) ---
   using TransitionFn = void (Scheduler::*)(TaskId, TaskRecord&);
-  void transition(TaskId id, TaskState to, const char* reason);
+  // `worker`: the worker involved when it is not the task's own (a lost copy's); `placement`: why
+  // there, for a placement. Both are kept in the transition log for the task's story.
+  void transition(TaskId id, TaskState to, const char* reason, WorkerId worker = no_worker,
+                  std::uint8_t placement = no_placement);
   void to_ready(TaskId, TaskRecord&);
   void to_assigned(TaskId, TaskRecord&);
   void to_running(TaskId, TaskRecord&);

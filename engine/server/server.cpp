@@ -17,6 +17,7 @@
 #include "../common/protocol.hpp"
 #include "client_requests.hpp"
 #include "scheduler.hpp"
+#include "task_story.hpp"
 #include "trace_recorder.hpp"
 #include "wire_plan.hpp"
 #include "worker_hello.hpp"
@@ -91,6 +92,7 @@ class ServerLoop final : public SchedulerActions {
   void status(const std::string& routing, Message& m);
   void sample(Peer& peer, Message& m);
   void states(const std::string& routing, Message& m);
+  void story(const std::string& routing, Message& m);
   void watch(const std::string& routing, Message& m);
   void settle(TaskId task, bool ok);
   void finished(Peer& peer, Message& m);
@@ -255,6 +257,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::watch) return watch(routing, m);
     if (op == op::trace) return trace(routing, m);
     if (op == op::states) return states(routing, m);
+    if (op == op::story) return story(routing, m);
     if (op == op::bye) return lose_peer(routing, "said goodbye");
   }
   reply_error(routing, m.header.value("req", json()), "unknown op '" + op + "'");
@@ -573,6 +576,18 @@ void ServerLoop::states(const std::string& routing, Message& m) {
                             {"names", std::move(names)},
                             {"codes", json::binary(std::move(codes))}}),
                routing);
+}
+
+// Each task's recent transitions and, for one still waiting, why (task_story.hpp).
+void ServerLoop::story(const std::string& routing, Message& m) {
+  json req = m.header.value("req", json());
+  std::vector<TaskId> ids = fields::ids(m.header, "ids", max_story_ids);
+  try {
+    json stories = task_stories(scheduler_, ids);
+    send_message(router_, Message(json{{"op", op::story_reply}, {"req", req}, {"stories", std::move(stories)}}), routing);
+  } catch (const StoryError& e) {
+    reply_error(routing, req, e.what());
+  }
 }
 
 void ServerLoop::finished(Peer& peer, Message& m) {

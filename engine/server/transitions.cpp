@@ -38,7 +38,7 @@ const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Schedu
   return transitions;
 }
 
-void Scheduler::transition(TaskId id, TaskState to, const char* reason) {
+void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId worker, std::uint8_t placement) {
   TaskRecord& t = tasks_[id];
   TaskState from = t.state;
   auto it = table().find({from, to});
@@ -61,7 +61,8 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason) {
       ++plan.unsettled;
     }
   }
-  log_.record(id, from, to, reason);
+  // The worker involved: the one named, else the one it is assigned to (before the effect unassigns it).
+  log_.record({id, from, to, placement, worker != no_worker ? worker : t.worker, reason, now_us_});
   (this->*(it->second))(id, t);
 }
 

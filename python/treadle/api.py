@@ -301,6 +301,13 @@ class Client:
     def status(self):
         return self._loom.status()
 
+    def story(self, futures):
+        """Why is this task here? A future's (or a list's) transitions with times, workers and
+        reasons, and why a waiting one is not running now; prints as text (treadle.story)."""
+        flat = []
+        _collect(futures, flat)
+        return self._loom.story([f.task_id for f in flat])
+
     def close(self):
         with self._lock:
             if self._timer is not None:

@@ -423,6 +423,8 @@ MALFORMED = [
     ({"op": "frobnicate", "req": 14}, (), "frobnicate"),
     ({"op": "hello", "role": "client", "req": 15}, (), "hello"),  # a second hello
     ({"op": "finished", "req": 16}, (), "finished"),  # a worker's message from a client
+    ({"op": "story", "req": 17, "ids": [123456789]}, (), "123456789 does not exist"),
+    ({"op": "story", "req": 18}, (), "ids"),
 ]
 
 
@@ -604,6 +606,10 @@ BAD_FIELDS = [
     (CLIENT_HELLO, {"op": "release", "ids": "x"}, (), "'ids'"),
     (CLIENT_HELLO, {"op": "watch", "ids": [-3]}, (), "'ids'"),
     (CLIENT_HELLO, {"op": "states", "req": 2, "ids": "x"}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "story", "req": 2, "ids": "x"}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "story", "req": 2, "ids": [-1]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "story", "req": 2, "ids": [0.5]}, (), "'ids'"),
+    (CLIENT_HELLO, {"op": "story", "req": 2, "ids": list(range(1001))}, (), "'ids'"),
     (CLIENT_HELLO, {"op": "trace", "req": 2, "limit": -1}, (), "'limit'"),
     (CLIENT_HELLO, {"op": "trace", "req": 2, "path": 5}, (), "'path'"),
     (CLIENT_HELLO, {"op": "trace", "req": 2, "kinds": "task"}, (), "'kinds'"),

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "scheduler_fixture.hpp"
+#include "server/task_story.hpp"
 
 using namespace treadle;
 using namespace treadle::testing;
@@ -68,6 +69,32 @@ class Fuzzer {
     const std::string why = invariant_violation(f.s);
     INFO(why);
     REQUIRE(why.empty());
+    ask_story();
+  }
+
+  // A client asks for the stories of a few tasks, of any kind, some that do not exist: the
+  // answer is a reply or a StoryError, and each story is a connected walk ending in its state.
+  void ask_story() {
+    std::vector<TaskId> ids;
+    for (std::uint64_t k = pick(4); k > 0; --k) ids.push_back(pick(f.s.task_count() + 2));
+    const bool unknown = std::any_of(ids.begin(), ids.end(), [&](TaskId id) { return id >= f.s.task_count(); });
+    json stories;
+    try {
+      stories = task_stories(f.s, ids);
+    } catch (const StoryError&) {
+      REQUIRE(unknown);
+      return;
+    }
+    REQUIRE(!unknown);
+    REQUIRE(stories.size() == ids.size());
+    for (const json& story : stories) {
+      const auto& steps = story.at("transitions");
+      for (std::size_t i = 1; i < steps.size(); ++i) REQUIRE(steps[i]["from"] == steps[i - 1]["to"]);
+      const std::string state = story.at("state");
+      if (!steps.empty() && f.s.exists(story.at("id"))) REQUIRE(steps.back()["to"] == state);
+      const bool waits = state == "waiting" || state == "ready" || state == "assigned" || state == "redirected";
+      REQUIRE(story.at("why").is_null() != waits);
+    }
   }
 
   void add_worker() { f.add_worker(static_cast<std::uint32_t>(1 + pick(3)), {py}); }

@@ -4,6 +4,7 @@ import os
 import socket
 
 from ... import _engine, client_hooks, task_clients
+from ... import story as _story
 from ...output import TaskOutputPrinter
 from . import plan as _plan
 from .errors import LoomException, TaskFailed
@@ -175,6 +176,14 @@ class Client:
         "assigned", "running", "redirected", "finished", "failed", "released", or "unknown"."""
         ids = [f.task_id if isinstance(f, Future) else int(f) for f in futures]
         return self._call(self._live.states, ids)
+
+    def story(self, futures):
+        """Why is this task here? The recent transitions of a future (or task id, or a list of
+        them) with times, workers and reasons, and why a waiting one is not running now. Prints
+        as text; ``.records`` are the TaskStory records (treadle.story)."""
+        one = isinstance(futures, (Future, int))
+        ids = [f.task_id if isinstance(f, Future) else int(f) for f in ([futures] if one else futures)]
+        return _story.Story(self._call(lambda ids: _story.story(self._live, ids), ids))
 
     def status(self):
         """The server's view: workers, task counts by state, memory."""

@@ -1,0 +1,120 @@
+"""Why is this task here? A task's story (Dask's ``story``, HyperQueue's ``explain``).
+
+    from treadle import story
+    records = story.story(connection, [task_id])     # a TaskStory per id
+    print(story.format_story(records))
+
+The server keeps the last 100,000 state transitions (docs/architecture.md): each with its time,
+the worker involved and the reason, and for a placement why that worker. For a task that is
+not running yet it also says why, from its state at the moment of asking: the inputs it waits
+for, "it needs 4 cpus; the largest worker has 1", "no workers are connected", busy workers.
+``connection`` is a ``treadle._engine.Connection``; the clients' ``story(future)`` methods call
+this module and return a :class:`Story`.
+"""
+
+import collections
+
+# The server answers at most this many ids per request (docs/protocol.md, `story`).
+_IDS_PER_REQUEST = 1000
+
+Step = collections.namedtuple("Step", "time_us from_state to_state reason worker placement")
+Step.__doc__ = """One transition: times in µs (the server's wall clock); worker: the data address
+of the worker involved, or None; placement: why that worker, on a placement, else None."""
+
+TaskStory = collections.namedtuple("TaskStory", "id label state steps why failure note")
+TaskStory.__doc__ = """A task's story: its steps oldest first (the first is its submission when
+the record reaches back that far); why: why it is not running now (None unless it waits);
+failure: a failed task's message; note: set when the record has rolled over."""
+
+# What placement's reasons mean (server/scheduler_observer.hpp).
+_PLACEMENTS = {
+    "locality": "it holds most of the input bytes",
+    "with_consumer": "where its consumer's other inputs are",
+    "least_loaded": "the least busy worker that fits",
+    "only_fit": "the only worker that fits",
+    "only_worker": "the only worker connected",
+}
+
+
+def story(connection, task_ids):
+    """A TaskStory per id of ``task_ids``, in order (raises the connection's ServerError for an
+    id the server never gave out)."""
+    task_ids = [int(i) for i in task_ids]
+    replies = []
+    for start in range(0, len(task_ids), _IDS_PER_REQUEST):
+        replies.extend(connection.story(task_ids[start:start + _IDS_PER_REQUEST]))
+    return [_task_story(r) for r in replies]
+
+
+def _task_story(reply):
+    steps = [Step(t["time_us"], t["from"], t["to"], t["reason"], t["worker"], t["placement"])
+             for t in reply["transitions"]]
+    # A complete record starts at the submission; one that rolled over says so instead.
+    if reply["submitted_us"] is not None and not reply["note"]:
+        steps.insert(0, Step(reply["submitted_us"], None, "waiting", "submitted", None, None))
+    return TaskStory(reply["id"], reply["label"], reply["state"], steps, reply["why"], reply["failure"],
+                     reply["note"])
+
+
+def format_story(stories):
+    """Readable text: per task a heading, then its steps with times relative to its first
+    step, the worker and the reason; the failure, why it is not running, and any note."""
+    return "\n\n".join(_format_one(s) for s in stories)
+
+
+def _format_one(s):
+    name = "task {} ({})".format(s.id, s.label) if s.label else "task {}".format(s.id)
+    lines = ["{}: {}".format(name, s.state)]
+    start = s.steps[0].time_us if s.steps else 0
+    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step), _detail(step)) for step in s.steps]
+    width = max((len(r[1]) for r in rows), default=0)
+    for when, change, detail in rows:
+        lines.append("  {:>10}  {:<{w}}  {}".format(when, change, detail, w=width).rstrip())
+    if s.failure:
+        message = s.failure.rstrip("\n").replace("\n", "\n    ")
+        lines.append("  failed: " + message)
+    if s.why:
+        lines.append("  not running: " + s.why)
+    if s.note:
+        lines.append("  note: " + s.note)
+    return "\n".join(lines)
+
+
+def _change(step):
+    return step.to_state if step.from_state is None else "{} -> {}".format(step.from_state, step.to_state)
+
+
+def _detail(step):
+    text = step.reason
+    if step.placement in _PLACEMENTS:
+        text += " ({}: {})".format(step.placement, _PLACEMENTS[step.placement])
+    if step.worker:
+        if step.to_state == "assigned":
+            text += ", to " + step.worker
+        elif "lost" in step.reason:
+            text += ", lost with " + step.worker
+        else:
+            text += ", on " + step.worker
+    return text
+
+
+class Story:
+    """What ``Client.story(futures)`` returns: prints as readable text; ``records`` (also by
+    index and iteration) are the TaskStory records."""
+
+    def __init__(self, records):
+        self.records = list(records)
+
+    def __getitem__(self, index):
+        return self.records[index]
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __len__(self):
+        return len(self.records)
+
+    def __str__(self):
+        return format_story(self.records)
+
+    __repr__ = __str__

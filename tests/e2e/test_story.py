@@ -1,0 +1,199 @@
+"""Why is this task here? ``client.story(future)`` through the real path: the server's transition
+log, the `story` request, the binding and both clients (docs/protocol.md, treadle.story)."""
+
+import signal
+
+import pytest
+
+import treadle
+from tests.conftest import _kill_all, assert_serving, python_program, tagged_processes, wait_until
+from treadle import _engine
+from treadle.loom.client import Client, LoomException, TaskFailed, tasks
+
+PLACEMENTS = {"chained", "locality", "with_consumer", "least_loaded", "only_fit", "only_worker"}
+
+
+def gate(path, request=tasks.cpus(1)):
+    """A program that runs until `path` exists: the test decides when it ends."""
+    code = "import os, sys, time\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.01)"
+    return tasks.run(python_program(code, str(path)), request=request)
+
+
+def state_of(client, future):
+    return client.states([future])[0]
+
+
+def steps_of(story):
+    return [(s.from_state, s.to_state, s.reason) for s in story.steps]
+
+
+def pid_of(client, address):
+    """The pid of the worker with this data address (its name is host:pid)."""
+    worker = next(w for w in client.status()["workers"] if w["address"] == address)
+    return int(worker["name"].rsplit(":", 1)[1])
+
+
+def test_a_finished_tasks_story(client, tmp_path):
+    opened = tmp_path / "open"
+    first = gate(opened)
+    second = tasks.run("cat", stdin=first, request=tasks.cpus(2))  # more cpus than its input: never chained
+    first_future, future = client.submit([first, second])
+    wait_until(lambda: state_of(client, first_future) == "running", what="the input running")
+
+    waiting = client.story(future)[0]
+    assert waiting.state == "waiting"
+    running_on = client.story(first_future)[0].steps[-1].worker
+    assert waiting.why.startswith("waiting for 1 of its 1 input: task {} ".format(first_future.task_id))
+    assert "running on " + running_on in waiting.why
+    assert "not running: waiting for 1 of its 1 input" in str(client.story(future))
+
+    opened.touch()
+    client.wait([future])
+    story = client.story(future)
+    record = story[0]
+    assert (record.id, record.state, record.why, record.failure, record.note) == (future.task_id, "finished", None,
+                                                                                 None, None)
+    assert steps_of(record) == [
+        (None, "waiting", "submitted"),
+        ("waiting", "ready", "inputs finished"),
+        ("ready", "assigned", "placed on a worker"),
+        ("assigned", "running", "worker started it"),
+        ("running", "finished", "worker reported the result"),
+    ]
+    workers = {w["address"] for w in client.status()["workers"]}
+    where = record.steps[2].worker
+    assert where in workers
+    assert [s.worker for s in record.steps] == [None, None, where, where, where]
+    assert record.steps[2].placement in PLACEMENTS
+    assert all(s.placement is None for s in record.steps if s.to_state != "assigned")
+    times = [s.time_us for s in record.steps]
+    assert times == sorted(times)
+    text = str(story)
+    assert text.startswith("task {}: finished\n".format(future.task_id))
+    assert "+0.000 s" in text and "to " + where in text and "on " + where in text
+    assert repr(story) == text
+    client.release([first_future, future])
+
+
+def test_the_native_clients_story(cluster):
+    with treadle.Client(cluster) as native:
+        @treadle.task(label="double")
+        def double(x):
+            return 2 * x
+
+        future = double(21)
+        assert future.result() == 42
+        story = native.story(future)
+        assert len(story) == 1 and story.records[0].state == "finished"
+        assert [s.to_state for s in story[0].steps][-1] == "finished"
+        assert str(story).startswith("task {} (double): finished\n".format(future.task_id))
+
+
+def test_a_failed_tasks_story_says_why(client):
+    failing = tasks.run(python_program("import sys; sys.exit('no luck with this input')"))
+    dependent = tasks.merge((failing, tasks.const("x")))
+    futures = client.submit([failing, dependent])
+    with pytest.raises(TaskFailed):
+        client.wait(futures)
+    own, other = client.story(futures)
+    assert own.state == "failed"
+    assert own.steps[-1][1:4] == ("running", "failed", "it failed")
+    assert own.steps[-1].worker is not None
+    assert "no luck with this input" in own.failure
+    assert other.state == "failed"
+    assert other.steps[-1].reason == "an input failed"
+    assert "input task {}".format(futures[0].task_id) in other.failure
+    assert "failed: " in str(client.story(futures))
+    client.release(futures)
+
+
+@pytest.mark.timeout(60)
+def test_a_lost_worker_shows_in_the_story_and_the_run_on_the_other(make_cluster, tmp_path):
+    cluster = make_cluster(workers=2, cpus=1, server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    opened = tmp_path / "open"
+    future = client.submit_one(gate(opened))
+    wait_until(lambda: state_of(client, future) == "running", what="the task running")
+    lost = client.story(future)[0].steps[-1].worker
+    victim = next(w for w in cluster.workers if w.pid == pid_of(client, lost))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(5)
+    wait_until(lambda: state_of(client, future) == "running" and len(client.status()["workers"]) == 1,
+               timeout=15, what="the task running on the other worker")
+    opened.touch()
+    client.wait([future])
+    record = client.story(future)[0]
+    steps = [(s.from_state, s.to_state, s.reason, s.worker) for s in record.steps]
+    loss = steps.index(("running", "waiting", "its worker was lost", lost))
+    survivor = client.status()["workers"][0]["address"]
+    assert survivor != lost
+    assert steps[loss + 1:] == [
+        ("waiting", "ready", "inputs available again", None),
+        ("ready", "assigned", "placed on a worker", survivor),
+        ("assigned", "running", "worker started it", survivor),
+        ("running", "finished", "worker reported the result", survivor),
+    ]
+    assert "lost with " + lost in str(client.story(future))
+    client.close()
+    _kill_all(tagged_processes())  # the killed worker's program, if its guard did not end it yet
+
+
+@pytest.mark.timeout(60)
+def test_a_task_needing_more_cpus_than_any_worker_says_so(make_cluster, make_client, tmp_path):
+    cluster = make_cluster(workers=2, cpus=1)
+    client = make_client(cluster.address)
+    opened = tmp_path / "open"
+    blocker = gate(opened)
+    first, wide = client.submit([blocker, tasks.run("cat", stdin=blocker, request=tasks.cpus(4))])
+    wait_until(lambda: state_of(client, first) == "running", what="the input running")
+    record = client.story(wide)[0]
+    assert record.state == "waiting"
+    assert record.why.endswith("; and it needs 4 cpus; the largest worker has 1")
+    opened.touch()
+    with pytest.raises(TaskFailed) as failure:
+        client.wait([wide])
+    assert "it needs 4 cpus; the largest worker has 1" in str(failure.value)
+    record = client.story(wide)[0]
+    assert record.state == "failed" and "the largest worker has 1" in record.failure
+    client.release([first, wide])
+
+
+@pytest.mark.timeout(60)
+def test_without_workers_the_story_says_so(make_cluster, make_client):
+    cluster = make_cluster(workers=0)
+    client = make_client(cluster.address)
+    future = client.submit_one(tasks.const("hello"))
+    record = client.story(future)[0]
+    assert (record.state, record.why) == ("ready", "no workers are connected")
+    assert "not running: no workers are connected" in str(client.story(future))
+    cluster.add_worker()
+    assert future.gather() == b"hello"
+
+
+@pytest.mark.timeout(60)
+def test_a_task_out_of_the_record_has_an_empty_story_and_a_note(make_cluster, make_client):
+    cluster = make_cluster(workers=1, cpus=1)
+    client = make_client(cluster.address)
+    old = client.submit_one(tasks.const("old"))
+    client.wait([old])
+    assert client.story(old)[0].note is None
+    # 30,000 tasks of 4 transitions each: more than the 100,000 the server keeps
+    client.submit_one(tasks.merge([tasks.const(str(i)) for i in range(30000)], ",")).gather()
+    record = client.story(old)[0]
+    assert (record.state, record.steps) == ("finished", [])
+    assert "rolled over" in record.note
+    assert "note: the record of this task has rolled over" in str(client.story(old))
+
+
+def test_bad_story_requests_get_errors_and_the_server_goes_on(client):
+    conn = client._conn
+    with pytest.raises(_engine.ServerError, match="task 1000000000000 does not exist"):
+        conn.story([10 ** 12])
+    with pytest.raises(LoomException, match="does not exist"):
+        client.story(10 ** 12)
+    with pytest.raises(_engine.ServerError, match="'ids' must be a list of at most 1000"):
+        conn.story(list(range(1001)))
+    assert conn.story([]) == []
+    given_out = client.status()["tasks"]
+    assert [r.id for r in client.story(list(range(given_out)))] == list(range(given_out))
+    assert_serving(client)
