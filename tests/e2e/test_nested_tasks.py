@@ -120,7 +120,9 @@ def test_a_tasks_clients_are_closed_and_its_work_released_when_it_ends(roomy, ro
     before = clients_connected(roomy_client)
     assert roomy_client.submit(submit_and_leave, 30).result() == "left"
     # The task's own client said goodbye, which released (and so cancelled) its sleeping child.
-    wait_until(lambda: clients_connected(roomy_client) == before, what="the nested client closing")
+    # Its bye is seen at once; were it lost (a loaded machine), the closed connection is within
+    # the server's client timeout (15 s).
+    wait_until(lambda: clients_connected(roomy_client) <= before, timeout=30, what="the nested client closing")
     wait_until(lambda: roomy_client.status()["states"]["running"] == 0, what="the orphan being cancelled")
 
 
