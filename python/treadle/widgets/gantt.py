@@ -10,16 +10,20 @@ run costs what 20,000 bars do. The static picture (an inline SVG, shown until th
 and the image/svg+xml) is drawn at pixel resolution too.
 """
 
+import bisect
 import collections
 import html
 import math
 import re
+import time
 
+from .. import api
+from .. import trace as _trace
+from ..core.lineage import FUNCTION_TYPES
 from ..trace import lane_name
 from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
 from .colors import group_color
-from .graph import group_of
-from .lineage import FUNCTION_TYPES
+from .task_graph import group_of
 
 BAR_LIMIT = 20_000          # bars sent one by one at most; above, merged busy segments
 MERGE_PIXELS = 4000         # merged segments: the run cut into this many time slots
@@ -582,8 +586,6 @@ EVENT_LIMIT = 200_000       # events asked of the server (its ring holds the las
 def window_of(trace, submissions, margin_us=1000):
     """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
     trace's task events; from their submission to now when none ran yet."""
-    import bisect
-    import time
     ranges = sorted((s.first, s.end) for s in submissions)
     firsts = [a for a, _ in ranges]
 
@@ -603,32 +605,10 @@ def window_of(trace, submissions, margin_us=1000):
 # -- front doors -----------------------------------------------------------------------------------
 
 def trace_view(client=None, window=None, limit=EVENT_LIMIT, title="trace"):
-    """The TraceView of the server's recent events (``client``: a treadle.Client, a HyperLoom
-    client, or a trace dict / event list; default: treadle's default client)."""
-    from .. import trace as _trace
+    """The TraceView of the server's recent events (``client``: a client of any API, a
+    connection, or a trace dict / event list; default: treadle's default client)."""
     if isinstance(client, (dict, list)):
         data = client
     else:
-        if client is None:
-            client = _default_connection()
-        # a client (treadle's or HyperLoom's), else a raw connection
-        data = _trace.events(client, limit) if hasattr(client, "_conn") or hasattr(client, "_loom") \
-            else client.trace(limit)
+        data = _trace.events(client if client is not None else api.default_client(), limit)
     return TraceView(data, window=window, title=title)
-
-
-def _default_connection():
-    from .. import kernel_support
-    s = kernel_support.session()
-    if s is not None:
-        return s.client()
-    from .. import api
-    return api.default_client()
-
-
-def show_trace(client=None, window=None, limit=EVENT_LIMIT):
-    """Displays the trace of the server's recent events (see trace_view)."""
-    from IPython.display import display
-    view = trace_view(client, window=window, limit=limit)
-    display(view.bundle(), raw=True)
-    return None
