@@ -1,7 +1,9 @@
 """``%treadle graph`` and ``%treadle trace``: the task graph and what ran where and when.
 (``%treadle why`` will sit here too.)"""
 
+import bisect
 import os
+import time
 
 from IPython import get_ipython
 from IPython.core import magic_arguments
@@ -85,7 +87,26 @@ def trace(args):
         submissions = lineage.last_submission()
         if not submissions:
             raise this.fail("%treadle trace --last: nothing was submitted yet")
-        window = gantt.window_of(data, submissions)
+        window = window_of(data, submissions)
         title = "trace of the last submission"
     display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
     return None
+
+
+def window_of(trace, submissions, margin_us=1000):
+    """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
+    trace's task events; from their submission to now when none ran yet."""
+    ranges = sorted((s.first, s.end) for s in submissions)
+    firsts = [a for a, _ in ranges]
+
+    def ours(task):
+        i = bisect.bisect_right(firsts, task) - 1
+        return i >= 0 and task < ranges[i][1]
+    start = end = None
+    for e in trace.get("events", []):
+        if e.get("kind") == "task" and ours(e.get("task", -1)):
+            start = e["start_us"] if start is None else min(start, e["start_us"])
+            end = e["end_us"] if end is None else max(end, e["end_us"])
+    if start is None:
+        return (min(s.time_us for s in submissions), time.time() * 1e6)
+    return (start - margin_us, end + margin_us)

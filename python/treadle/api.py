@@ -1,7 +1,5 @@
 """treadle's native API: Python functions as tasks, concurrent.futures style.
 
-    import treadle
-
     @treadle.task
     def square(x):
         return x * x
@@ -131,9 +129,7 @@ class Future:
 
 
 class _CoreClient(ClientBase):
-    """The connection of a native client: inside a task, closed with it, and its waits give
-    the task's cpu back."""
-
+    """A native client's connection: inside a task, closed with it; its waits give the cpu back."""
     api = "native"
 
     def __init__(self, *args, **kwargs):
@@ -312,7 +308,7 @@ class Client:
                     f._value = next(it)
                     f._has_value = True
                     self._settled.pop(f._handle.task_id, None)  # done() and as_completed() know
-        return walk.rebuild(futures, _value_of, Future, other_sequences_as_lists=True)
+        return walk.rebuild(futures, lambda f: f._value, Future, other_sequences_as_lists=True)
 
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
@@ -596,10 +592,6 @@ def _template(value, inputs, client):
         inputs.append(future)
         return Ref(len(inputs) - 1)
     return walk.rebuild(value, ref, Future)
-
-
-def _value_of(future):
-    return future._value
 
 
 def _client_of(futures):

@@ -286,7 +286,7 @@ class Executor:
                 header, blobs = pipe.read_message(self.requests)
             except EOFError:
                 if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
-                    os._exit(0)  # the worker is gone: so are the tasks waiting on other threads
+                    os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
                 return
             if header.get("op") == "hello":
                 self.hello(header, blobs)
@@ -317,7 +317,7 @@ def _die_with_parent(worker_pid):
     if not processes.die_with_parent(signal.SIGKILL):
         return
     if worker_pid is not None and os.getppid() != worker_pid:
-        os._exit(0)  # the worker died before we asked
+        os._exit(0)  # private-ok (os's own name): the worker died before we asked
 
 
 def _describe(error):

@@ -10,12 +10,10 @@ run costs what 20,000 bars do. The static picture (an inline SVG, shown until th
 and the image/svg+xml) is drawn at pixel resolution too.
 """
 
-import bisect
 import collections
 import html
 import math
 import re
-import time
 
 from .. import api
 from .. import trace as _trace
@@ -581,25 +579,6 @@ def _time(us):
 
 
 EVENT_LIMIT = 200_000       # events asked of the server (its ring holds the last 200,000)
-
-
-def window_of(trace, submissions, margin_us=1000):
-    """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
-    trace's task events; from their submission to now when none ran yet."""
-    ranges = sorted((s.first, s.end) for s in submissions)
-    firsts = [a for a, _ in ranges]
-
-    def ours(task):
-        i = bisect.bisect_right(firsts, task) - 1
-        return i >= 0 and task < ranges[i][1]
-    start = end = None
-    for e in trace.get("events", []):
-        if e.get("kind") == "task" and ours(e.get("task", -1)):
-            start = e["start_us"] if start is None else min(start, e["start_us"])
-            end = e["end_us"] if end is None else max(end, e["end_us"])
-    if start is None:
-        return (min(s.time_us for s in submissions), time.time() * 1e6)
-    return (start - margin_us, end + margin_us)
 
 
 # -- front doors -----------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class Progress:
     def show(self):
         """Displays the line in the running cell (main thread)."""
         try:
-            from IPython.display import display
+            from IPython.display import display  # deliberate: IPython only where a line is shown
             display(self.bundle(), raw=True, display_id=self.display_id)
             self._shown_state = self.state
             self._last_shown = time.monotonic()
