@@ -21,7 +21,7 @@ import threading
 
 from .cluster import LocalCluster
 from .core import address as _address
-from .core import hooks as client_hooks
+from .core import hooks
 from .core import walk
 from .core.client import ClientBase
 from .core.errors import LoomException, TaskFailed
@@ -209,13 +209,13 @@ class Client:
         template_kwargs = _template(kwargs, inputs, self)
         config = dumps(("native", template_args, template_kwargs))
         name = label or getattr(fn, "__name__", "task")
-        tokens = client_hooks.native_calling(self) if client_hooks.listeners else None
+        tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
             spec = (fn, inputs, config, name, cpus)
             future = Future(self, spec, "{}-{}".format(name, next(self._counter)))
             if tokens is not None:
-                client_hooks.native_called(tokens, future)
+                hooks.native_called(tokens, future)
             self._pending.append(future)
             if len(self._pending) >= _FLUSH_LIMIT:
                 self.flush()
@@ -228,8 +228,8 @@ class Client:
     def flush(self):
         """Sends the calls not sent yet (waiting for a result does it too)."""
         sent = self._send_pending()
-        if sent and client_hooks.listeners:
-            client_hooks.native_flushed(self, sent)
+        if sent and hooks.listeners:
+            hooks.native_flushed(self, sent)
 
     def _send_pending(self):
         with self._lock:
@@ -331,8 +331,8 @@ class Client:
 
     def _waiting(self, handles):
         """Around a blocking wait: the kernel shows a progress line if it lasts."""
-        if client_hooks.listeners and handles and not self._quiet_waits:
-            return client_hooks.waiting(self, handles)
+        if hooks.listeners and handles and not self._quiet_waits:
+            return hooks.waiting(self, handles)
         return contextlib.nullcontext()
 
     def as_completed(self, futures):

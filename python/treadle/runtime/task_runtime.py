@@ -4,7 +4,6 @@ Shared by the executor (which runs tasks) and by tests; nothing here talks to th
 """
 
 import mmap
-import pickle
 import struct
 import sys
 

@@ -7,8 +7,8 @@ import collections
 from .. import api
 from ..core import lineage, walk
 from ..core.address import server_key
+from ..core.client import TaskHandle
 from ..core.task import PY_CALL, Task
-from ..loom.client import Future as LoomFuture
 from ..trace import label_group
 
 WALK_LIMIT = 1_000_000      # tasks walked from the roots at most
@@ -79,13 +79,13 @@ def collect(obj, limit=WALK_LIMIT, connection_for=None):
     def visit(value):
         if hasattr(value, "futures") and isinstance(value.futures, dict):  # a %%treadle submit handle
             value = value.futures
-        for x in walk.leaves(value, (api.Future, LoomFuture, Task), max_depth=32):
+        for x in walk.leaves(value, (api.Future, TaskHandle, Task), max_depth=32):
             if isinstance(x, api.Future):
                 if x.handle is None:
                     native_pending.append(x)
                 else:
                     submitted(x.handle.task_id, x.handle.client, x)
-            elif isinstance(x, LoomFuture):
+            elif isinstance(x, TaskHandle):   # HyperLoom's futures are TaskHandles
                 submitted(x.task_id, x.client, None)
             else:
                 found = lineage.task_id(x)
@@ -207,6 +207,6 @@ def _add_tasks(g, roots, limit):
         for x in t.inputs or ():
             if isinstance(x, Task) and id(x) in keys:
                 ins.append(keys[id(x)])
-            elif isinstance(x, LoomFuture):
+            elif isinstance(x, TaskHandle):
                 ins.append(g.add(str(x.task_id), "", "", x.task_id, None))
         g.inputs[keys[id(t)]] = ins

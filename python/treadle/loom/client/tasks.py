@@ -16,7 +16,7 @@ import posixpath
 import struct
 
 from ...core.pickling import dumps
-from ...core.task import PY_CALL, PY_VALUE, ResourceRequest, Task, py_value
+from ...core.task import PY_CALL, PY_VALUE, ResourceRequest, Task, py_value  # noqa: F401 (HyperLoom's names)
 from .future import Future
 
 # Symbols of the built-in task types (engine/common/symbols.hpp).
