@@ -13,7 +13,7 @@ import time
 import measure
 import treadle
 from treadle.loom.client import Client, Task, tasks
-from treadle.loom.client import plan as _plan
+from treadle.core import plan as _plan
 
 # Time the client's plan encoding on its own: it runs inside Client.submit(), before the
 # plan is sent, so "submit" = "encode" (Python) + "send" (the server receiving and

@@ -4,14 +4,13 @@ One engine, several front doors: the native API below (``@treadle.task``, ``subm
 ``map``, ``as_completed``, ``gather``); ``treadle.loom.client`` speaks HyperLoom's client
 API; ``treadle.local_cluster`` starts a server and workers on this machine; ``treadle.show``
 and ``treadle.show_trace`` draw task graphs and traces in notebooks (treadle.widgets).
+The layers of the package are drawn in docs/architecture.md.
 """
 
-from .api import (Client, TaskFunction, as_completed, default_client, gather, map, set_default_client, shutdown,
-                  submit, task, wait)
-from .task_clients import rejoin, secede
+from .api import (Client, Future, TaskError, TaskFunction, as_completed, default_client, gather, map,
+                  set_default_client, shutdown, submit, task, wait)
 from .cluster import LocalCluster, local_cluster
-from .future import Future, TaskError
-from .magics import load_ipython_extension, unload_ipython_extension  # noqa: F401 (%load_ext treadle)
+from .runtime.task_clients import rejoin, secede
 
 __version__ = "0.1.0"
 __all__ = ["Client", "Future", "LocalCluster", "TaskError", "TaskFunction", "as_completed", "default_client",
@@ -19,16 +18,29 @@ __all__ = ["Client", "Future", "LocalCluster", "TaskError", "TaskFunction", "as_
            "submit", "task", "wait", "__version__"]
 
 
+# The notebook layer and the magics import IPython: they load on first use, since every
+# executor imports this package too.
+
 def show(obj, expand=None, aggregate=None, live=True):
     """Displays the task graph of futures or tasks (lists and dicts of them, a %%treadle submit
     handle) in the notebook, coloured by label group and by state, live while it runs.
     ``expand="group"`` draws that label group task by task (treadle.widgets.graph)."""
-    from .widgets import show as _show  # the widgets load on first use: executors import treadle too
-    return _show(obj, expand=expand, aggregate=aggregate, live=live)
+    from .notebook import displays  # deliberate: IPython loads on first use
+    return displays.show(obj, expand=expand, aggregate=aggregate, live=live)
 
 
 def show_trace(client=None, window=None):
     """Displays what ran where and when (the server's recent trace) as a Gantt chart with a
     replay scrubber (treadle.widgets.gantt)."""
-    from .widgets import show_trace as _show_trace
-    return _show_trace(client, window=window)
+    from .notebook import displays  # deliberate: IPython loads on first use
+    return displays.show_trace(client, window=window)
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext treadle``: the %treadle magics and a treadle server for this kernel."""
+    from . import magics  # deliberate: IPython loads on first use
+    magics.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython):
+    pass  # the server and workers stay until the kernel ends

@@ -1,7 +1,5 @@
 """treadle's native API: Python functions as tasks, concurrent.futures style.
 
-    import treadle
-
     @treadle.task
     def square(x):
         return x * x
@@ -21,19 +19,125 @@ import itertools
 import os
 import threading
 
-from . import client_hooks, task_clients
-from .future import Future, TaskError
-from .loom.client import Client as LoomClient
-from .loom.client import tasks as _tasks
-from .loom.client.errors import LoomException, TaskFailed
-from .loom.client.task import Task
-from .task_runtime import Ref, dumps
-
-# Set by the executor: code running as a task calls decorated functions directly.
-running_in_task = False
+from .cluster import LocalCluster
+from .core import address as _address
+from .core import hooks
+from .core import walk
+from .core.client import ClientBase
+from .core.errors import LoomException, TaskFailed
+from .core.pickling import dumps
+from .core.task import PY_CALL, ResourceRequest, Task, py_value
+from .runtime import task_clients
+from .runtime.task_runtime import Ref
 
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
+
+
+class TaskError(TaskFailed):
+    """A task of the native API raised; the message carries the remote traceback."""
+
+    @classmethod
+    def from_error(cls, error):
+        failure = getattr(error, "failure", None)
+        if failure is not None:
+            return cls.from_failure(failure)
+        return cls(error.task_id, error.origin_id, error.label, error.task_type, error.error)
+
+
+class Future:
+    """The result of a task, computed on a worker.
+
+    ``result()`` waits and returns it; ``done()`` says whether it is there; ``release()``
+    frees it on the workers (dropping the last reference does too). A future can be passed
+    to other tasks, also inside lists, tuples and dicts: they get its result.
+    """
+
+    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "__weakref__")
+
+    def __init__(self, client, spec, key):
+        self._client = client
+        self._spec = spec       # (fn, input futures, config, label, cpus), until sent
+        self._handle = None     # the core TaskHandle, once sent
+        self._value = None
+        self._has_value = False
+        self.key = key          # the function's name and a counter, for messages
+
+    @property
+    def client(self):
+        return self._client
+
+    @property
+    def handle(self):
+        """The core.client.TaskHandle of the sent task, or None before it is sent."""
+        return self._handle
+
+    @property
+    def label(self):
+        return self._spec[3] if self._spec is not None else self.key.rsplit("-", 1)[0]
+
+    @property
+    def task_id(self):
+        """The server's id of the task (submits pending tasks first)."""
+        self._client.flush()
+        return self._handle.task_id
+
+    def pending_inputs(self):
+        """The futures this call was given, while it is not sent yet (else [])."""
+        return list(self._spec[1]) if self._spec is not None else []
+
+    def has_result(self):
+        """True once the result is here (does not wait, does not ask)."""
+        return self._has_value
+
+    def known_state(self):
+        """"finished" or "failed" if this client knows how the task ended, else None."""
+        if self._has_value:
+            return "finished"
+        if self._handle is None:
+            return None
+        settled = self._client.settled_state(self._handle.task_id)
+        return None if settled is None else "finished" if settled else "failed"
+
+    def result(self, timeout=None):
+        """Waits for the task and returns its result; raises TaskError if it failed (an
+        instance of the task's own exception type too, with its traceback)."""
+        __tracebackhide__ = True
+        if not self._has_value:
+            self._value = self._client.gather([self], timeout=timeout)[0]
+            self._has_value = True
+        return self._value
+
+    def exception(self):
+        """The TaskError of a failed task, or None once it succeeded (waits for it)."""
+        try:
+            self.result()
+        except TaskFailed as error:
+            return error
+        return None
+
+    def done(self):
+        """True once the task finished or failed (does not wait)."""
+        return self._has_value or self._client._is_settled(self)
+
+    def release(self):
+        self._client.release([self])
+
+    def __repr__(self):
+        state = "done" if self._has_value else ("pending" if self._handle is None else "submitted")
+        return "<treadle.Future {} {}>".format(self.key, state)
+
+
+class _CoreClient(ClientBase):
+    """A native client's connection: inside a task, closed with it; its waits give the cpu back."""
+    api = "native"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        task_clients.adopt(self)
+
+    def blocking(self):
+        return task_clients.blocking()
 
 
 class Client:
@@ -47,8 +151,9 @@ class Client:
     """
 
     def __init__(self, address=None, secret=None, output="print", timeout=10.0, server_timeout=12.0):
-        host, port = _address(address if address is not None else task_clients.server_address())
-        self._loom = LoomClient(host, port, secret=secret, timeout=timeout, output=output,
+        host, port = _address.parse_given_or_environment(address if address is not None else task_clients.server_address())
+        # The connection, shared with listeners (the notebook's cell tracker) by this name.
+        self.core = _CoreClient(host, port, secret=secret or task_clients.secret(), timeout=timeout, output=output,
                                 server_timeout=server_timeout)
         self._lock = threading.RLock()
         self._pending = []        # futures not yet submitted
@@ -78,7 +183,7 @@ class Client:
         futures = [self._call(fn, args, {}, None, 1) for args in zip(*iterables)]
         self.flush()
         # One wait for the whole map (one progress line in a notebook), not one per window.
-        with self._waiting([f._loom for f in futures]):
+        with self._waiting([f._handle for f in futures]):
             self._quiet_waits += 1
             try:
                 if ordered:
@@ -104,13 +209,13 @@ class Client:
         template_kwargs = _template(kwargs, inputs, self)
         config = dumps(("native", template_args, template_kwargs))
         name = label or getattr(fn, "__name__", "task")
-        tokens = client_hooks.native_calling(self) if client_hooks.listeners else None
+        tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
             spec = (fn, inputs, config, name, cpus)
             future = Future(self, spec, "{}-{}".format(name, next(self._counter)))
             if tokens is not None:
-                client_hooks.native_called(tokens, future)
+                hooks.native_called(tokens, future)
             self._pending.append(future)
             if len(self._pending) >= _FLUSH_LIMIT:
                 self.flush()
@@ -123,8 +228,8 @@ class Client:
     def flush(self):
         """Sends the calls not sent yet (waiting for a result does it too)."""
         sent = self._send_pending()
-        if sent and client_hooks.listeners:
-            client_hooks.native_flushed(self, sent)
+        if sent and hooks.listeners:
+            hooks.native_flushed(self, sent)
 
     def _send_pending(self):
         with self._lock:
@@ -138,30 +243,29 @@ class Client:
             new_functions = {}
             roots = []
             for future in pending:
-                fn, inputs, config, name, cpus = future._task
+                fn, inputs, config, name, cpus = future._spec
                 function = self._functions.get(id(fn))
                 if function is None or function[0] is not fn:
                     # Each function is pickled and sent once; its tasks share it on the workers.
                     function = new_functions.get(id(fn))
                     if function is None:
-                        function = new_functions[id(fn)] = (fn, _tasks.py_value(fn))
-                refs = [function[1]] + [f._loom if f._loom is not None else built[id(f)] for f in inputs]
-                task = Task(_tasks.PY_CALL, refs, config, label=name,
-                            resource_request=_tasks.cpus(cpus) if cpus else None)
+                        function = new_functions[id(fn)] = (fn, py_value(fn))
+                refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
+                task = Task(PY_CALL, refs, config, label=name, resource_request=ResourceRequest(cpus) if cpus else None)
                 built[id(future)] = task
                 roots.append(task)
             functions = list(new_functions.values())
             try:
-                loom_futures = self._loom.submit(roots + [ref for _, ref in functions])
+                handles = self.core.submit(roots + [ref for _, ref in functions])
             except BaseException:
                 self._pending = pending + self._pending
                 raise
-            for future, loom_future in zip(pending, loom_futures):
-                future._loom = loom_future
-                future._task = None
+            for future, handle in zip(pending, handles):
+                future._handle = handle
+                future._spec = None
             # Functions stay on the server from now on and are not sent again.
-            for (fn, _), loom_future in zip(functions, loom_futures[len(pending):]):
-                self._functions[id(fn)] = (fn, loom_future)
+            for (fn, _), handle in zip(functions, handles[len(pending):]):
+                self._functions[id(fn)] = (fn, handle)
             return pending
 
     def _flush_from_timer(self):
@@ -184,15 +288,14 @@ class Client:
         __tracebackhide__ = True  # IPython shows the task's frames, not treadle's
         if isinstance(futures, collections.abc.Iterator):
             futures = list(futures)
-        flat = []
-        _collect(futures, flat)
+        flat = walk.leaves(futures, Future)
         self._own(flat)
         self.flush()
-        loom = [f._loom for f in flat if not f._has_value]
+        loom = [f._handle for f in flat if not f._has_value]
         if loom:
             try:
                 with self._waiting(loom):
-                    values = self._loom.fetch(loom)
+                    values = self.core.fetch(loom)
             except TaskFailed as error:
                 failed = error
             else:
@@ -204,20 +307,19 @@ class Client:
                 if not f._has_value:
                     f._value = next(it)
                     f._has_value = True
-                    self._settled.pop(f._loom.task_id, None)  # done() and as_completed() know
-        return _rebuild(futures)
+                    self._settled.pop(f._handle.task_id, None)  # done() and as_completed() know
+        return walk.rebuild(futures, lambda f: f._value, Future, other_sequences_as_lists=True)
 
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
         __tracebackhide__ = True
-        flat = []
-        _collect(futures, flat)
+        flat = walk.leaves(futures, Future)
         self._own(flat)
         self.flush()
-        loom = [f._loom for f in flat if not f._has_value]
+        loom = [f._handle for f in flat if not f._has_value]
         try:
             with self._waiting(loom):
-                self._loom.wait(loom)
+                self.core.wait(loom)
         except TaskFailed as error:
             failed = error
         else:
@@ -227,10 +329,10 @@ class Client:
         for f in loom:  # the server's own word on them may still be on its way: done() is True now
             self._settled[f.task_id] = True
 
-    def _waiting(self, loom_futures):
+    def _waiting(self, handles):
         """Around a blocking wait: the kernel shows a progress line if it lasts."""
-        if client_hooks.listeners and loom_futures and not self._quiet_waits:
-            return client_hooks.waiting(self, loom_futures)
+        if hooks.listeners and handles and not self._quiet_waits:
+            return hooks.waiting(self, handles)
         return contextlib.nullcontext()
 
     def as_completed(self, futures):
@@ -239,10 +341,11 @@ class Client:
         self.flush()
         by_id = {}
         for f in futures:
-            by_id.setdefault(f._loom.task_id, []).append(f)
+            by_id.setdefault(f._handle.task_id, []).append(f)
         self._watch(list(by_id))
         waiting = set(by_id)
-        conn = self._loom._conn
+        conn = self.core.connection
+
         def ready_ones():
             return [i for i in waiting if i in self._settled or all(f._has_value for f in by_id[i])]
 
@@ -261,13 +364,13 @@ class Client:
     def _watch(self, ids):
         new = [i for i in ids if i not in self._watched]
         self._watched.update(new)
-        self._loom._conn.watch(new)
+        self.core.connection.watch(new)
 
     def _is_settled(self, future):
-        if future._loom is None:
+        if future._handle is None:
             return False
-        task_id = future._loom.task_id
-        conn = self._loom._conn
+        task_id = future._handle.task_id
+        conn = self.core.connection
         first_look = task_id not in self._watched
         self._watch([task_id])
         self._take_settled(conn.settled(0.0))
@@ -288,25 +391,41 @@ class Client:
         for i in failed:
             self._settled[i] = False
 
+    def settled_state(self, task_id):
+        """True (finished) / False (failed) if the server said the task ended, else None."""
+        return self._settled.get(task_id)
+
+    def cancel(self, futures):
+        """Releases those of ``futures`` whose tasks have not ended (the server cancels them);
+        returns how many there were."""
+        try:
+            self.flush()
+            if self.core.closed:
+                return 0
+            self._take_settled(self.core.connection.settled(0.0))
+            running = [f for f in futures if f._handle is not None and not f._handle.released()
+                       and f._handle.task_id not in self._settled]
+            self.release(running)
+            return len(running)
+        except Exception:
+            return 0
+
     def release(self, futures):
         """Frees results on the workers."""
-        flat = []
-        _collect(futures, flat)
-        if any(f._loom is None and not f._has_value for f in flat):
+        flat = walk.leaves(futures, Future)
+        if any(f._handle is None and not f._has_value for f in flat):
             self.flush()   # a call not sent yet may feed others: send it, then let it go
-        self._loom.release([f._loom for f in flat if f._loom is not None and not f._loom.released()])
+        self.core.release([f._handle for f in flat if f._handle is not None and not f._handle.released()])
 
     # -- the rest ----------------------------------------------------------------------------------
 
     def status(self):
-        return self._loom.status()
+        return self.core.status()
 
     def story(self, futures):
         """Why is this task here? A future's (or a list's) transitions with times, workers and
-        reasons, and why a waiting one is not running now; prints as text (treadle.story)."""
-        flat = []
-        _collect(futures, flat)
-        return self._loom.story([f.task_id for f in flat])
+        reasons, and why a waiting one is not running now; prints as text (treadle.core.story)."""
+        return self.core.story([f.task_id for f in walk.leaves(futures, Future)])
 
     def close(self):
         with self._lock:
@@ -316,7 +435,7 @@ class Client:
         with _default_lock:
             if _default["client"] is self:
                 _default["client"] = None
-        self._loom.close()
+        self.core.close()
 
     def __enter__(self):
         return self
@@ -341,7 +460,7 @@ class TaskFunction:
         self.__wrapped__ = fn
 
     def __call__(self, *args, **kwargs):
-        if running_in_task:
+        if task_clients.in_executor():
             # Inside a task a decorated function is a plain function: no cluster from a worker.
             return self.fn(*args, **kwargs)
         client = self.client or default_client()
@@ -386,12 +505,11 @@ def default_client():
         return scope.default
     with _default_lock:
         client = _default["client"]
-        if client is not None and client._loom._conn is not None:
+        if client is not None and not client.core.closed:
             return client
         # In an executor (a thread a task started): the cluster it serves, never a new one.
         address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS") or _embedded_address()
         if address is None:
-            from .cluster import LocalCluster
             workers = os.cpu_count() or 1
             cluster = LocalCluster(workers=workers, cpus=1)
             _default["cluster"] = cluster
@@ -403,9 +521,17 @@ def default_client():
         return client
 
 
+_embedded = []   # what set_embedded_server gave: a callable giving the server's (host, port)
+
+
+def set_embedded_server(address_of):
+    """A notebook kernel that runs a server (treadle.notebook) names it here: ``address_of()``
+    gives its (host, port), starting workers first if none are connected; None forgets it."""
+    _embedded[:] = [address_of] if address_of is not None else []
+
+
 def _embedded_address():
-    hook = globals().get("embedded_server_address")
-    return hook() if callable(hook) else None
+    return _embedded[0]() if _embedded else None
 
 
 def set_default_client(client):
@@ -455,58 +581,16 @@ def as_completed(futures):
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def _address(address):
-    if address is None:
-        address = os.environ.get("TREADLE_ADDRESS")
-        if not address:
-            raise LoomException("no server address: give one, or set TREADLE_ADDRESS=host:port")
-    if hasattr(address, "address"):
-        address = address.address
-    if isinstance(address, str):
-        host, _, port = address.rpartition(":")
-        return host or "127.0.0.1", int(port)
-    host, port = address
-    return host, int(port)
-
-
 def _template(value, inputs, client):
     """Replaces futures (also nested in lists, tuples, dicts) with Ref placeholders."""
-    if isinstance(value, Future):
-        if value._client is not client:
-            raise ValueError("{!r} belongs to another client".format(value))
-        inputs.append(value)
+    def ref(future):
+        if future._client is not client:
+            raise ValueError("{!r} belongs to another client".format(future))
+        inputs.append(future)
         return Ref(len(inputs) - 1)
-    if type(value) in (list, tuple):
-        return type(value)(_template(v, inputs, client) for v in value)
-    if type(value) is dict:
-        return {k: _template(v, inputs, client) for k, v in value.items()}
-    return value
-
-
-def _collect(value, out):
-    if isinstance(value, Future):
-        out.append(value)
-    elif isinstance(value, (list, tuple, set)):
-        for v in value:
-            _collect(v, out)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _collect(v, out)
-
-
-def _rebuild(value):
-    if isinstance(value, Future):
-        return value._value
-    if type(value) in (list, tuple):
-        return type(value)(_rebuild(v) for v in value)
-    if type(value) is dict:
-        return {k: _rebuild(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_rebuild(v) for v in value]
-    return value
+    return walk.rebuild(value, ref, Future)
 
 
 def _client_of(futures):
-    flat = []
-    _collect(futures, flat)
+    flat = walk.leaves(futures, Future)
     return flat[0]._client if flat else default_client()

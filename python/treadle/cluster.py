@@ -1,30 +1,13 @@
 """A server and workers on this machine, as real processes: for scripts, tests and demos."""
 
-import ctypes
 import os
 import signal
 import subprocess
-import threading
 import time
 
-from . import _paths
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    # Runs in the child before exec: if the Python process dies, so does the child,
-    # so a crashed script leaves no orphan server or worker behind.
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except Exception:
-        pass
-
-
-def _child_setup():
-    # The death signal follows the *thread* that started the child: only the main thread
-    # lives as long as the process.
-    return _die_with_parent if threading.current_thread() is threading.main_thread() else None
+from .core import paths
+from .core.connection import Connection
+from .core.processes import child_setup
 
 
 class LocalCluster:
@@ -65,9 +48,9 @@ class LocalCluster:
         return (self.host, self.port)
 
     def _start_server(self, port, args):
-        cmd = [_paths.program("treadle-server"), "--host", self.host, "--port", str(port)] + args
+        cmd = [paths.program("treadle-server"), "--host", self.host, "--port", str(port)] + args
         self.server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._output,
-                                       preexec_fn=_child_setup(), text=True)
+                                       preexec_fn=child_setup(), text=True)
         line = self.server.stdout.readline().split()
         if len(line) != 3 or line[0] != "listening":
             self.server.wait(5)
@@ -78,16 +61,15 @@ class LocalCluster:
         """Starts one more worker process (``program``: an extended worker, see
         docs/extending.md); returns its Popen."""
         program = program or self._worker_program
-        path = program if os.sep in program else _paths.program(program)
+        path = program if os.sep in program else paths.program(program)
         cmd = [path, "{}:{}".format(self.host, self.port),
                "--cpus", str(cpus or self.cpus)] + self._worker_args + list(args)
-        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=_child_setup())
+        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=child_setup())
         self.workers.append(proc)
         return proc
 
     def wait_for_workers(self, count, timeout=None):
         """Blocks until ``count`` workers are connected to the server."""
-        from ._engine import Connection
         deadline = time.monotonic() + (timeout or self._timeout)
         conn = Connection(self.host, self.port, name="local_cluster")
         try:

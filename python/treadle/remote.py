@@ -32,8 +32,10 @@ import subprocess
 import threading
 import time
 
-from . import _paths
-from .cluster import _child_setup
+from .core import address as _address
+from .core import engine, paths
+from .core.connection import Connection
+from .core.processes import child_setup
 
 __all__ = ["RemoteWorkerError", "RemoteWorkers", "parse_hostfile", "parse_hosts", "start_remote_workers"]
 
@@ -195,16 +197,6 @@ def parse_hosts(text):
 # -------------------------------------------------------------------------------------------
 # Addresses
 
-def _split_address(address):
-    if isinstance(address, str):
-        host, sep, port = address.rpartition(":")
-        if not sep:
-            raise ValueError("give the server as 'host:port' or (host, port), not {!r}".format(address))
-        address = (host.strip("[]"), port)
-    host, port = address
-    return str(host), int(port)
-
-
 def _resolve(host):
     """The IP addresses a name stands for on this machine (empty if it does not resolve)."""
     name = host.rsplit("@", 1)[-1].strip("[]")
@@ -261,7 +253,6 @@ def _check_reachable(server_host, server_port, hosts):
 # Processes
 
 def _server_worker_ids(address, secret, timeout=5.0):
-    from ._engine import Connection
     conn = Connection(address[0], address[1], secret or "", "remote_workers", float(timeout))
     try:
         return conn.status()["workers"]
@@ -366,7 +357,7 @@ class RemoteWorkers:
     def __repr__(self):
         return "<RemoteWorkers {}>".format(", ".join("{}:{}".format(h, n) for h, n in self.hosts))
 
-    def _wait(self, expected, before, timeout):
+    def wait_connected(self, expected, before, timeout):
         deadline = time.monotonic() + timeout
         joined, error = 0, None
         while True:
@@ -457,7 +448,7 @@ def _worker_path(program, prefix):
         return program
     if prefix:
         return os.path.join(prefix, "bin", program)
-    return _paths.program(program)
+    return paths.program(program)
 
 
 def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3", ssh_args=(),
@@ -499,11 +490,10 @@ def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3
         raise ValueError("the number of workers per host must be positive: {!r}".format(hosts))
     if not isinstance(cpus, int) or cpus < 1:
         raise ValueError("cpus must be a positive integer, got {!r}".format(cpus))
-    server_host, server_port = _split_address(server_address)
+    server_host, server_port = _address.parse(server_address)
     _check_reachable(server_host, server_port, hosts)
     if secret is None:
-        from ._engine import load_secret
-        secret = load_secret()
+        secret = engine.load_secret()
     if isinstance(secret, bytes):
         secret = secret.decode()
     if not secret or "\n" in secret or "\r" in secret:
@@ -512,8 +502,7 @@ def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3
     if pythonpath is None:
         pythonpath = _default_pythonpath(prefix)
     # Where this process asks the server for its workers (a wildcard server is asked on loopback).
-    status_address = ("127.0.0.1" if server_host in ("", "*", "0.0.0.0") else
-                      "::1" if server_host == "::" else server_host, server_port)
+    status_address = _address.server_key((server_host, server_port))
     before = {w["id"] for w in _server_worker_ids(status_address, secret)}
 
     sessions = []
@@ -531,7 +520,7 @@ def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3
             cmd += [str(a) for a in ssh_args] + [host, command]
             process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                       preexec_fn=_child_setup(), start_new_session=True)
+                                       preexec_fn=child_setup(), start_new_session=True)
             sessions.append(_Session(host, n, cpus, "{}:{}".format(target, server_port), process))
             try:
                 code = _SUPERVISOR.encode()
@@ -539,7 +528,7 @@ def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3
                 process.stdin.flush()
             except OSError:
                 pass  # ssh already died: problem() reports it
-        remote._wait(sum(n for _, n in hosts), before, timeout)
+        remote.wait_connected(sum(n for _, n in hosts), before, timeout)
     except BaseException:
         remote.stop()
         raise

@@ -41,10 +41,14 @@ def events(client, limit=100000, kinds=None):
     """The server's recent trace events (a bounded ring), with its workers: a dict
     ``{"events": [...], "workers": [{id, name, cpus, alive}], "recorded": n, "file": path}``.
     ``kinds`` (e.g. ``["sample"]``) keeps only those kinds."""
-    conn = getattr(client, "_conn", None) or client._loom._conn
-    if kinds is None:
-        return conn.trace(limit)
-    return conn.trace(limit, kinds=list(kinds))
+    return connection_of(client).trace(limit, kinds=kinds)
+
+
+def connection_of(client):
+    """The connection of a client of any API (a native treadle.Client holds a core client, which
+    holds the connection), or ``client`` itself when it is one."""
+    core = getattr(client, "core", client)
+    return getattr(core, "connection", core)
 
 
 def wait_us(task_event):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from treadle import _paths
+from treadle.core import paths as _paths
 
 SERVER = _paths.program("treadle-server")
 WORKER = _paths.program("treadle-worker")

@@ -274,7 +274,7 @@ def test_a_worker_killed_mid_tree_still_gives_the_right_result(make_cluster):
 
     with treadle.Client(cluster, output=None) as client:
         result = client.submit(slow_fib, 10)
-        probe = client._loom
+        probe = client.core
         wait_until(lambda: sum(w["tasks_done"] for w in probe.status()["workers"]) >= 20, timeout=60,
                    what="the tree under way")
         victim = cluster.workers[1]

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from tests.conftest import SECRET, assert_serving, wait_until
-from treadle import _paths
+from treadle.core import paths as _paths
 from treadle.loom.client import Client, tasks
 
 zmq = pytest.importorskip("zmq")

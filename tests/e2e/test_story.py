@@ -1,5 +1,5 @@
 """Why is this task here? ``client.story(future)`` through the real path: the server's transition
-log, the `story` request, the binding and both clients (docs/protocol.md, treadle.story)."""
+log, the `story` request, the binding and both clients (docs/protocol.md, treadle.core.story)."""
 
 import signal
 
@@ -7,7 +7,6 @@ import pytest
 
 import treadle
 from tests.conftest import _kill_all, assert_serving, python_program, tagged_processes, wait_until
-from treadle import _engine
 from treadle.loom.client import Client, LoomException, TaskFailed, tasks
 
 PLACEMENTS = {"chained", "locality", "with_consumer", "least_loaded", "only_fit", "only_worker"}
@@ -186,12 +185,12 @@ def test_a_task_out_of_the_record_has_an_empty_story_and_a_note(make_cluster, ma
 
 
 def test_bad_story_requests_get_errors_and_the_server_goes_on(client):
-    conn = client._conn
-    with pytest.raises(_engine.ServerError, match="task 1000000000000 does not exist"):
+    conn = client.connection
+    with pytest.raises(LoomException, match="task 1000000000000 does not exist"):
         conn.story([10 ** 12])
     with pytest.raises(LoomException, match="does not exist"):
         client.story(10 ** 12)
-    with pytest.raises(_engine.ServerError, match="'ids' must be a list of at most 1000"):
+    with pytest.raises(LoomException, match="'ids' must be a list of at most 1000"):
         conn.story(list(range(1001)))
     assert conn.story([]) == []
     given_out = client.status()["tasks"]

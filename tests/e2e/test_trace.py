@@ -159,7 +159,7 @@ def test_states_of_tasks(make_cluster, make_client):
     slow = client.submit_one(tasks.sleep(1.0, tasks.const("z")))
     _wait_for_state(client, slow, "running")
     waiting = client.submit_one(tasks.merge([slow, tasks.const("a")]))
-    conn = client._conn
+    conn = client.connection
     running, consumer, unknown = conn.states([slow.task_id, waiting.task_id, 10 ** 12])
     assert (running, unknown) == ("running", "unknown")
     assert consumer in ("waiting", "assigned")  # assigned: chained behind the sleep on its worker

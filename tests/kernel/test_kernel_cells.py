@@ -95,7 +95,7 @@ def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
     assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
     # And for HyperLoom clients made in the cell (here a program, which is killed).
     outputs = run_interrupted(k, "from treadle.loom.client import Client, tasks\n"
-                                 "from treadle import kernel_support\n"
+                                 "from treadle.notebook import kernel as kernel_support\n"
                                  "client = Client(*kernel_support.session().address)\n"
                                  "f = client.submit_one(tasks.run(('sh', '-c', 'sleep 2; touch {}')))\n"
                                  "f.wait()".format(paths[4]))

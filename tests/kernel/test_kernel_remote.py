@@ -71,7 +71,7 @@ def test_kernel_host_makes_the_server_reachable_from_outside(monkeypatch):
     monkeypatch.setenv("TREADLE_KERNEL_HOST", "0.0.0.0")
     k = Kernel("treadle")
     try:
-        reply, outputs, _ = k.run("from treadle import kernel_support\ns = kernel_support.session()\n"
+        reply, outputs, _ = k.run("from treadle.notebook import kernel as kernel_support\ns = kernel_support.session()\n"
                                   "print(s.listen_address[0], s.address[0], s.address[1])")
         listen, local, port = text(outputs).split()
         assert (listen, local) == ("0.0.0.0", "127.0.0.1")

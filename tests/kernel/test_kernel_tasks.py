@@ -181,8 +181,8 @@ def test_hard_kill_leaves_no_processes(kernel):
 
 PUBLISH_LATER = """\
 import threading, time
-from treadle import kernel_support
-pub = kernel_support.cell_publisher()
+from treadle.notebook import kernel as kernel_support
+pub = kernel_support.publisher()
 def later():
     time.sleep(0.3)
     pub.display({"text/plain": "published later"}, display_id="late")

@@ -158,7 +158,7 @@ def test_kernel_in_a_runs_tasks_on_workers_in_b(namespaces, sshd, keys, kernel_i
     k = kernel_in_a()
     # The kernel runs in namespace A, its server listening on A's address.
     assert kernel_netns(k.pid) == "net:[{}]".format(namespaces["inode_a"])
-    stdout, _ = k.ok("from treadle import kernel_support\ns = kernel_support.session()\n"
+    stdout, _ = k.ok("from treadle.notebook import kernel as kernel_support\ns = kernel_support.session()\n"
                      "print(s.listen_address[0], s.address[0])")
     assert stdout.split() == [ADDR_A, ADDR_A]
     k.ok("%treadle config auto_workers off")   # every task must run on B's workers

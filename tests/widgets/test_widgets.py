@@ -13,7 +13,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from treadle.loom.client import tasks
-from treadle.widgets import gantt, graph, lineage, progress
+from treadle.core import lineage
+from treadle.notebook import progress_monitor
+from treadle.widgets import gantt, graph, progress
 from treadle.widgets.graph import GraphView, TaskGraph
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -417,20 +419,21 @@ def test_progress_bundle_follows_the_contract():
     assert root_attrs(q.bundle()["text/html"], "treadle-progress")["data-state"] == "cancelled"
 
 
-def test_progress_moved_but_importable_from_kernel_support():
-    from treadle import kernel_support
-    assert kernel_support.Progress is progress.Progress
-    assert kernel_support.ProgressMonitor is progress.ProgressMonitor
+def test_progress_line_is_a_view_and_the_monitor_is_the_notebooks():
+    # The line draws; what follows the tasks (a thread and a connection) is the notebook layer's.
+    assert not hasattr(progress, "ProgressMonitor")
+    assert progress_monitor.ProgressMonitor.track
 
 
 # -- graphs of real runs (plans remembered by lineage) -------------------------------------------
 
 @pytest.fixture
 def remembering():
-    was = lineage.enabled
+    was = lineage.enabled()
     lineage.enable()
     yield
-    lineage.enabled = was
+    if not was:
+        lineage.disable()
 
 
 def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
@@ -452,8 +455,8 @@ def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
         # HyperLoom tasks: once submitted, the Task objects map to their ids
         maps = [tasks.const(str(i)) for i in range(3)]
         total2 = tasks.merge(maps)
-        future = c._loom.submit([total2])[0]
-        future.wait()
+        future = c.core.submit([total2])[0]
+        c.core.wait([future])
         v2 = graph.graph_view(total2)
         assert len(v2.graph) == 4 and all(i is not None for i in v2.graph.ids)
         assert set(v2.states) <= {"finished", "released"}

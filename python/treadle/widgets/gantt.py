@@ -15,11 +15,13 @@ import html
 import math
 import re
 
+from .. import api
+from .. import trace as _trace
+from ..core.lineage import FUNCTION_TYPES
 from ..trace import lane_name
 from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
 from .colors import group_color
-from .graph import group_of
-from .lineage import FUNCTION_TYPES
+from .task_graph import group_of
 
 BAR_LIMIT = 20_000          # bars sent one by one at most; above, merged busy segments
 MERGE_PIXELS = 4000         # merged segments: the run cut into this many time slots
@@ -579,56 +581,13 @@ def _time(us):
 EVENT_LIMIT = 200_000       # events asked of the server (its ring holds the last 200,000)
 
 
-def window_of(trace, submissions, margin_us=1000):
-    """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
-    trace's task events; from their submission to now when none ran yet."""
-    import bisect
-    import time
-    ranges = sorted((s.first, s.end) for s in submissions)
-    firsts = [a for a, _ in ranges]
-
-    def ours(task):
-        i = bisect.bisect_right(firsts, task) - 1
-        return i >= 0 and task < ranges[i][1]
-    start = end = None
-    for e in trace.get("events", []):
-        if e.get("kind") == "task" and ours(e.get("task", -1)):
-            start = e["start_us"] if start is None else min(start, e["start_us"])
-            end = e["end_us"] if end is None else max(end, e["end_us"])
-    if start is None:
-        return (min(s.time_us for s in submissions), time.time() * 1e6)
-    return (start - margin_us, end + margin_us)
-
-
 # -- front doors -----------------------------------------------------------------------------------
 
 def trace_view(client=None, window=None, limit=EVENT_LIMIT, title="trace"):
-    """The TraceView of the server's recent events (``client``: a treadle.Client, a HyperLoom
-    client, or a trace dict / event list; default: treadle's default client)."""
-    from .. import trace as _trace
+    """The TraceView of the server's recent events (``client``: a client of any API, a
+    connection, or a trace dict / event list; default: treadle's default client)."""
     if isinstance(client, (dict, list)):
         data = client
     else:
-        if client is None:
-            client = _default_connection()
-        # a client (treadle's or HyperLoom's), else a raw connection
-        data = _trace.events(client, limit) if hasattr(client, "_conn") or hasattr(client, "_loom") \
-            else client.trace(limit)
+        data = _trace.events(client if client is not None else api.default_client(), limit)
     return TraceView(data, window=window, title=title)
-
-
-def _default_connection():
-    from .. import kernel_support
-    s = kernel_support.session()
-    if s is not None:
-        return s.client()
-    from .. import api
-    return api.default_client()
-
-
-def show_trace(client=None, window=None, limit=EVENT_LIMIT):
-    """Displays the trace of the server's recent events (see trace_view)."""
-    from IPython.display import display
-    view = trace_view(client, window=window, limit=limit)
-    display(view.bundle(), raw=True)
-    return None

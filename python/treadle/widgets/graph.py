@@ -18,11 +18,12 @@ import math
 import threading
 import time
 
+from ..trace import lane_name
 from . import layout as _layout
-from . import lineage, states as _states
+from . import states as _states
 from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
-from ..trace import label_group
 from .colors import group_color
+from .task_graph import TaskGraph, collect, from_ids, from_submissions, group_of  # noqa: F401 (the graph's model)
 
 AGGREGATE_ABOVE = 2000      # tasks drawn one by one at most; above, one node per label group
 TEXT_NODES = 300            # up to this many nodes, labels are written inside them
@@ -34,236 +35,6 @@ EXPAND_LIMIT = 150          # tasks of a group laid out for its expansion (a sam
 EXPAND_BUDGET = 3000        # expansion nodes embedded in all
 MAX_GROUPS = 60             # groups drawn; the smallest beyond become "other"
 LIVE_INTERVAL = 0.5         # seconds between two live recolourings (more for big payloads)
-WALK_LIMIT = 1_000_000      # tasks walked from the roots at most
-
-
-def group_of(label, task_type):
-    """Tasks group by label (HyperLoom's rule); unlabelled ones by their type."""
-    return label_group(label) if label else (task_type or "")
-
-
-# -- the graph ---------------------------------------------------------------------------------
-
-class TaskGraph:
-    """Nodes (parallel lists) and, per node, the indices of its inputs."""
-
-    def __init__(self):
-        self.keys, self.labels, self.types, self.ids, self.inputs = [], [], [], [], []
-        self.known = []        # a state the client knows already (a result held), else None
-        self.conn = None       # a connection to the server of the ids (for states, trace)
-        self.server = None     # that server's (host, port)
-        self._index = {}
-
-    def __len__(self):
-        return len(self.keys)
-
-    def add(self, key, label, task_type, task_id=None, known=None):
-        i = self._index.get(key)
-        if i is None:
-            i = self._index[key] = len(self.keys)
-            self.keys.append(key)
-            self.labels.append(label or "")
-            self.types.append(task_type or "")
-            self.ids.append(task_id)
-            self.inputs.append([])
-            self.known.append(known)
-        return i
-
-    def index(self, key):
-        return self._index.get(key)
-
-    def edges(self):
-        return [(a, b) for b, ins in enumerate(self.inputs) for a in ins]
-
-    def groups(self):
-        return [group_of(l, t) for l, t in zip(self.labels, self.types)]
-
-
-def collect(obj, limit=WALK_LIMIT):
-    """The TaskGraph of ``obj``: futures, tasks, a %%treadle submit handle, or lists, tuples,
-    sets and dicts of them."""
-    if isinstance(obj, TaskGraph):
-        return obj
-    from ..future import Future as NativeFuture
-    from ..loom.client.future import Future as LoomFuture
-    from ..loom.client.task import Task
-
-    g = TaskGraph()
-    roots_by_server = collections.OrderedDict()   # server -> [task ids] to walk through lineage
-    clients = {}
-    native_pending, tasks = [], []
-
-    def visit(x, depth=0):
-        if isinstance(x, NativeFuture):
-            if x._loom is None:
-                native_pending.append(x)
-            else:
-                _submitted(x._loom.task_id, x._client._loom, x)
-        elif isinstance(x, LoomFuture):
-            _submitted(x.task_id, x.client, None)
-        elif isinstance(x, Task):
-            submitted = lineage.task_id(x)
-            if submitted is not None:
-                server, task_id = submitted
-                roots_by_server.setdefault(server, []).append(task_id)
-                clients.setdefault(server, lineage.client_for(server))
-            else:
-                tasks.append(x)
-        elif depth < 32:
-            if isinstance(x, (list, tuple, set, frozenset)):
-                for v in x:
-                    visit(v, depth + 1)
-            elif isinstance(x, dict):
-                for v in x.values():
-                    visit(v, depth + 1)
-            elif hasattr(x, "futures") and isinstance(getattr(x, "futures"), dict):  # a Submission
-                visit(x.futures, depth + 1)
-
-    known = {}
-
-    def _submitted(task_id, loom_client, native):
-        key = lineage.server_key(loom_client.address)
-        roots_by_server.setdefault(key, []).append(task_id)
-        clients.setdefault(key, loom_client)
-        if native is not None:
-            if native._has_value:
-                known[task_id] = "finished"
-            else:
-                settled = getattr(native._client, "_settled", {}).get(task_id)
-                if settled is not None:
-                    known[task_id] = "finished" if settled else "failed"
-
-    if not lineage.enabled:
-        lineage.enable()    # from now on submitted plans are remembered (the kernel does it at start)
-    visit(obj)
-    if native_pending:
-        # Drawing futures means sending them (they would go within milliseconds anyway): then
-        # they have ids, and their states can be asked for.
-        for client in {id(f._client): f._client for f in native_pending}.values():
-            client.flush()
-        pending, native_pending = native_pending, []
-        for f in pending:
-            visit(f)
-    for server, roots in roots_by_server.items():
-        _add_remembered(g, server, roots, known, clients.get(server), limit)
-    _add_pending_native(g, native_pending, limit)
-    _add_tasks(g, tasks, limit)
-    return g
-
-
-def from_submissions(submissions, limit=WALK_LIMIT):
-    """The TaskGraph of plans sent (lineage.Submission): what ``%treadle graph`` draws by default.
-    The function objects the native API sends with its calls are left out."""
-    g = TaskGraph()
-    by_server = collections.OrderedDict()
-    for sub in submissions:
-        by_server.setdefault(sub.server, []).extend(sub.roots)
-    for server, roots in by_server.items():
-        _add_remembered(g, server, roots, {}, lineage.client_for(server), limit, skip_functions=True)
-    return g
-
-
-def from_ids(server, roots, limit=WALK_LIMIT):
-    """The TaskGraph behind task ids submitted to ``server`` (host, port)."""
-    g = TaskGraph()
-    _add_remembered(g, lineage.server_key(server), list(roots), {}, lineage.client_for(lineage.server_key(server)),
-                    limit)
-    return g
-
-
-def _add_remembered(g, server, roots, known, client, limit, skip_functions=False):
-    nodes = lineage.walk(server, roots, limit)
-    if skip_functions:
-        used = set(i for info in nodes.values() if info is not None for i in info[2])
-        nodes = {t: info for t, info in nodes.items()
-                 if t in used or info is None or info[1] not in lineage.FUNCTION_TYPES}
-    if g.conn is None:
-        g.conn = getattr(client, "_conn", None) or _session_connection(server)
-        g.server = server
-    # inputs first: ids only grow, and a plan's inputs come before their consumers
-    for task_id in sorted(nodes):
-        info = nodes[task_id]
-        label, task_type = (info[0], info[1]) if info is not None else ("", "")
-        g.add(str(task_id), label, task_type, task_id, known.get(task_id))
-    for task_id, info in nodes.items():
-        if info is None:
-            continue
-        me = g.index(str(task_id))
-        g.inputs[me] = [g.index(str(i)) for i in info[2] if g.index(str(i)) is not None]
-
-
-def _session_connection(server):
-    """The kernel's own client connection, when ``server`` is the kernel's server."""
-    from .. import kernel_support
-    s = kernel_support.session()
-    if s is not None and lineage.server_key(s.address) == server:
-        try:
-            return s.client()._conn
-        except Exception:
-            return None
-    return None
-
-
-def _add_pending_native(g, futures, limit):
-    """Native futures not sent yet: their inputs are in the spec they keep until sent."""
-    stack = list(futures)
-    order = []
-    seen = set()
-    while stack and len(seen) < limit:
-        f = stack.pop()
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        order.append(f)
-        if f._loom is None and f._task is not None:
-            stack.extend(f._task[1])
-    for f in reversed(order):
-        if f._loom is not None:
-            g.add(str(f._loom.task_id), f.key.rsplit("-", 1)[0], "loom/py/call", f._loom.task_id,
-                  "finished" if f._has_value else None)
-        else:
-            g.add("new:" + f.key, f._task[3], "loom/py/call", None, "pending")
-    for f in order:
-        if f._loom is None and f._task is not None:
-            me = g.index("new:" + f.key)
-            g.inputs[me] = [g.index(_native_key(i)) for i in f._task[1] if g.index(_native_key(i)) is not None]
-
-
-def _native_key(f):
-    return str(f._loom.task_id) if f._loom is not None else "new:" + f.key
-
-
-def _add_tasks(g, roots, limit):
-    """Task objects (not submitted, or submitted without their ids known): walk their inputs."""
-    from ..loom.client.future import Future as LoomFuture
-    from ..loom.client.task import Task
-    if not roots:
-        return
-    order, seen = [], set()
-    stack = [(r, False) for r in roots]
-    while stack and len(order) < limit:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        for x in t.inputs or ():
-            if isinstance(x, Task) and id(x) not in seen:
-                stack.append((x, False))
-    keys = {}
-    for t in order:
-        keys[id(t)] = g.add("new:{}".format(len(keys)), t.label or "", t.task_type, None, "pending")
-    for t in order:
-        ins = []
-        for x in t.inputs or ():
-            if isinstance(x, Task) and id(x) in keys:
-                ins.append(keys[id(x)])
-            elif isinstance(x, LoomFuture):
-                ins.append(g.add(str(x.task_id), "", "", x.task_id, None))
-        g.inputs[keys[id(t)]] = ins
 
 
 # -- states and details --------------------------------------------------------------------------
@@ -334,7 +105,6 @@ def _node_title(label, task_type, key, state, detail):
 
 
 def _lane(lane):
-    from ..trace import lane_name
     return lane_name(lane)
 
 
@@ -704,45 +474,12 @@ class LiveGraph:
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 
 
-def graph_view(obj, expand=None, aggregate=None):
-    """The GraphView of ``obj`` with the states the server knows now."""
-    graph = collect(obj)
+def graph_view(obj, expand=None, aggregate=None, connection_for=None):
+    """The GraphView of ``obj`` with the states the server knows now (``connection_for``: see
+    task_graph.collect)."""
+    graph = collect(obj, connection_for=connection_for)
     if not len(graph) and not isinstance(obj, _CONTAINERS + (TaskGraph,)) and not hasattr(obj, "futures"):
         raise TypeError("treadle.show draws futures and tasks (or lists and dicts of them), not {}".format(
             type(obj).__name__))
     view = GraphView(graph, expand=expand, aggregate=aggregate)
     return view.refresh(details=True)
-
-
-def show(obj, expand=None, aggregate=None, live=True):
-    """Displays the task graph of futures or tasks; in a kernel with treadle, its colours
-    follow the run until every task ended."""
-    from IPython.display import display
-    view = graph_view(obj, expand=expand, aggregate=aggregate)
-    display_id = view.dom_id
-    display(view.bundle(), raw=True, display_id=display_id)
-    if live and not view.finished():
-        _follow(view, display_id)
-    return None
-
-
-def _follow(view, display_id):
-    from .. import kernel_support
-    s = kernel_support.session()
-    if s is None or view.graph.conn is None:
-        return
-    try:
-        publisher = kernel_support.cell_publisher()
-    except Exception:
-        return
-    live = LiveGraph(view, publisher, display_id)
-    g = view.graph
-    address = g.server or s.address
-    try:
-        monitor = s.monitor(address)
-        conn = monitor.connection()
-        watch = [] if _states.can_ask(conn) else [t for t, st in zip(g.ids, view.states)
-                                                   if t is not None and st not in _states.TERMINAL]
-        monitor.follow(live, watch)
-    except Exception:
-        pass

@@ -1,10 +1,8 @@
 """Live progress of a submission: a bar with done / running / failed counts, rate and ETA,
-updated in place (a display with an id, then update_display_data) from a thread of its own, at
-most every ``progress_interval`` seconds; one line of summary once everything ended.
-
-:class:`ProgressMonitor` follows the tasks on one server through a connection of its own (it
-takes nothing from the clients' connections) and also drives the live colours of task graphs
-(:class:`treadle.widgets.graph.LiveGraph`).
+updated in place (a display with an id, then update_display_data) at most every ``interval()``
+seconds; one line of summary once everything ended. What counts the tasks is not here: the
+notebook's progress monitor (treadle.notebook.progress_monitor) calls ``add``, ``set_running``
+and ``update`` from its thread.
 """
 
 import html
@@ -12,7 +10,6 @@ import itertools
 import os
 import threading
 import time
-import weakref
 
 from .bundle import attrs, mime_bundle, style
 
@@ -20,9 +17,7 @@ _STATE_COLORS = {None: "#4e79a7", "done": "#59a14f", "failed": "#e15759", "cance
                  "released": "#9aa0a6"}
 
 
-def _interval():
-    from ..kernel_options import options
-    return options.progress_interval
+DEFAULT_INTERVAL = 0.25   # seconds between two updates, unless the line is given its own
 
 
 def _duration(seconds):
@@ -39,13 +34,14 @@ class Progress:
     """A live progress line for futures: "12/100 done, 2 running, 0 failed, 40 tasks/s, ETA 2 s".
 
     Shown in the cell that made it (a display with an id); updated, at most every
-    ``options.progress_interval`` seconds, by the ProgressMonitor's thread as the server says
-    tasks ended, also after the cell finished."""
+    ``interval()`` seconds (the notebook's progress_interval option), by the progress monitor's
+    thread as the server says tasks ended, also after the cell finished."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, title, total, done=0, publisher=None):
+    def __init__(self, title, total, done=0, publisher=None, interval=None):
         self.title = title
+        self.interval = interval or (lambda: DEFAULT_INTERVAL)
         self.total = total
         self.done = done
         self.failed = 0
@@ -70,7 +66,7 @@ class Progress:
     def show(self):
         """Displays the line in the running cell (main thread)."""
         try:
-            from IPython.display import display
+            from IPython.display import display  # deliberate: IPython only where a line is shown
             display(self.bundle(), raw=True, display_id=self.display_id)
             self._shown_state = self.state
             self._last_shown = time.monotonic()
@@ -148,7 +144,7 @@ class Progress:
             now = time.monotonic()
             if not self._dirty and self._shown_state == self.state:
                 return
-            if not force and self.state is None and now - self._last_shown < _interval():
+            if not force and self.state is None and now - self._last_shown < self.interval():
                 return
             self._dirty = False
             self._last_shown = now
@@ -220,154 +216,3 @@ class Progress:
                '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text></svg>').format(
             w=width, d=done_w, f=failed_w, c=color, t=html.escape(text))
         return mime_bundle(text, html_text, svg)
-
-
-class ProgressMonitor:
-    """Follows the tasks of progress lines and live graphs on one server through a connection
-    of its own (so it takes nothing from the clients' connections), on a thread of its own."""
-
-    _STATUS_EVERY = 1.0   # seconds between asks for the number of running tasks
-
-    def __init__(self, address):
-        self.address = tuple(address)
-        self._lock = threading.Lock()
-        self._conn = None
-        self._by_task = {}        # task id -> [Progress, futures' weak references]
-        self._active = []         # [Progress, [weakrefs of its futures]]
-        self._views = []          # live views (graphs): tick(conn) until they say they are done
-        self._view_tasks = {}     # task id -> [views] (when the server cannot answer states)
-        self._thread = None
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-
-    def _connection(self):
-        if self._conn is None:
-            from .. import _engine
-            self._conn = _engine.Connection(self.address[0], self.address[1], "", "treadle-progress", 10.0)
-        return self._conn
-
-    def _start(self):
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="treadle-progress", daemon=True)
-            self._thread.start()
-
-    def track(self, progress, futures, more=()):
-        """Follows ``futures`` ([(task id, loom future)]) for ``progress``, and the tasks
-        ``more`` (ids) that count too: the rest of the plans behind them."""
-        with self._lock:
-            conn = self._connection()
-            progress.followed = True
-            entry = [progress, [weakref.ref(f) for _, f in futures]]
-            self._active.append(entry)
-            ids = [task for task, _ in futures]
-            ids.extend(more)
-            for task in ids:
-                self._by_task[task] = entry
-            conn.watch(ids)
-            self._start()
-        self._wake.set()
-
-    def follow(self, view, watch_ids=()):
-        """Calls ``view.tick(conn)`` from the monitor's thread until ``view.finished``; when
-        ``watch_ids`` are given, ``view.settled(finished, failed)`` hears when those end (for
-        servers without the states request)."""
-        with self._lock:
-            conn = self._connection()
-            self._views.append(view)
-            if watch_ids:
-                for task in watch_ids:
-                    self._view_tasks.setdefault(task, []).append(view)
-                conn.watch(list(watch_ids))
-            self._start()
-        self._wake.set()
-
-    def connection(self):
-        with self._lock:
-            return self._connection()
-
-    def _run(self):
-        last_status = 0.0
-        while not self._stopping.is_set():
-            with self._lock:
-                active = list(self._active)
-                views = list(self._views)
-            if not active and not views:
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
-            try:
-                finished, failed = self._conn.settled(0.05)
-            except Exception:
-                finished, failed = [], []
-            counts = {}
-            view_news = {}
-            with self._lock:
-                for task in finished:
-                    entry = self._by_task.pop(task, None)
-                    if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[1] += 1
-                    for v in self._view_tasks.pop(task, ()):
-                        view_news.setdefault(id(v), [v, [], []])[1].append(task)
-                for task in failed:
-                    entry = self._by_task.pop(task, None)
-                    if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
-                    for v in self._view_tasks.pop(task, ()):
-                        view_news.setdefault(id(v), [v, [], []])[2].append(task)
-            for entry, done, bad in counts.values():
-                entry[0].add(done, bad)
-            for view, ok, bad in view_news.values():
-                try:
-                    view.settled(ok, bad)
-                except Exception:
-                    pass
-            now = time.monotonic()
-            if active and now - last_status >= self._STATUS_EVERY:
-                last_status = now
-                try:
-                    states = self._conn.status().get("states", {})
-                    running = states.get("running", 0)   # assigned ones may wait queued on a worker
-                except Exception:
-                    running = None
-                for progress, refs in active:
-                    if running is not None:
-                        progress.set_running(running)
-                    if progress.state is None and all(r() is None or r().released() for r in refs):
-                        progress.released()  # nobody can wait for them any more
-            for progress, _ in active:
-                progress.update()
-            for view in views:
-                try:
-                    view.tick(self._conn)
-                except Exception:
-                    view.finished = True
-            with self._lock:
-                ended = [e for e in self._active if e[0].finished]
-                for e in ended:
-                    self._active.remove(e)
-            for e in ended:
-                e[0].echo_final()
-            with self._lock:
-                if ended:
-                    gone = set(map(id, ended))
-                    self._by_task = {t: e for t, e in self._by_task.items() if id(e) not in gone}
-                done_views = [v for v in self._views if v.finished]
-                if done_views:
-                    self._views = [v for v in self._views if not v.finished]
-                    gone = set(map(id, done_views))
-                    self._view_tasks = {t: [v for v in vs if id(v) not in gone]
-                                        for t, vs in self._view_tasks.items()}
-                    self._view_tasks = {t: vs for t, vs in self._view_tasks.items() if vs}
-
-    def close(self):
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(2.0)
-        with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass

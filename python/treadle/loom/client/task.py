@@ -1,45 +1,5 @@
-"""A task of a plan: what to run (type, config), on what (inputs), with what label and resources."""
+"""HyperLoom's Task and ResourceRequest: the nodes of every treadle plan (treadle.core.task)."""
 
+from ...core.task import ResourceRequest, Task
 
-class ResourceRequest:
-    """What a task needs from a worker; today only a number of cpus."""
-
-    __slots__ = ("cpus",)
-
-    def __init__(self, cpus=0):
-        if isinstance(cpus, bool) or not isinstance(cpus, int):
-            raise TypeError("cpus must be an int, got {}".format(type(cpus).__name__))
-        if cpus < 0:
-            raise ValueError("cpus must be a non-negative integer, got {!r}".format(cpus))
-        self.cpus = cpus
-
-    def __eq__(self, other):
-        return isinstance(other, ResourceRequest) and other.cpus == self.cpus
-
-    def __repr__(self):
-        return "cpus({})".format(self.cpus)
-
-
-class Task:
-    """A node of the plan. Inputs are other tasks or futures of submitted tasks.
-
-    `config` is bytes interpreted by the task type; a str is encoded as UTF-8.
-    A task without a resource request is light: it may share cpus with other tasks.
-    `checkpoint_path` (an absolute path, as HyperLoom): if the file exists when the plan is
-    submitted, the result is loaded from it and the task's inputs need not run; otherwise the
-    result (a D-object) is written there when computed.
-    """
-
-    __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "checkpoint_path", "__weakref__")
-
-    def __init__(self, task_type=None, inputs=(), config=b"", label=None, resource_request=None):
-        self.task_type = task_type
-        self.inputs = inputs
-        self.config = config
-        self.label = label
-        self.resource_request = resource_request
-        self.checkpoint_path = None
-
-    def __repr__(self):
-        name = self.label or self.task_type
-        return "<Task {}>".format(name)
+__all__ = ["ResourceRequest", "Task"]

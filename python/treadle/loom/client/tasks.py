@@ -11,10 +11,13 @@ configuration the worker's built-in of that type expects (engine/worker/builtin/
 import json
 import numbers
 import os
+import pickle
 import posixpath
 import struct
 
-from .task import ResourceRequest, Task
+from ...core.pickling import dumps
+from ...core.task import PY_CALL, PY_VALUE, ResourceRequest, Task, py_value  # noqa: F401 (HyperLoom's names)
+from .future import Future
 
 # Symbols of the built-in task types (engine/common/symbols.hpp).
 CONST = "loom/data/const"
@@ -253,25 +256,6 @@ def run(args, inputs=(), outputs=(None,), stdin=None, request=cpu1):
 # ---------------------------------------------------------------------------------------------
 # Python tasks: py_value, py_call, py_task.
 
-PY_VALUE = "loom/py/value"
-PY_CALL = "loom/py/call"
-
-_U64 = struct.Struct("<Q")
-
-
-def py_value(obj):
-    """A PyObj constant: `obj` itself, pickled (with cloudpickle, so lambdas and functions
-    defined in a notebook travel by value)."""
-    import sys
-    from ...task_runtime import dumps, sequence_length
-    length = sequence_length(obj)
-    return Task(PY_VALUE, (), _U64.pack(sys.getsizeof(obj)) + _U64.pack(_NOT_A_SEQUENCE if length is None else length)
-                + dumps(obj), resource_request=cpu1)
-
-
-_NOT_A_SEQUENCE = (1 << 64) - 1
-
-
 def py_call(obj, inputs=(), request=cpu1, direct_args=(), context=False, label=None):
     """Calls a Python callable on a worker with the data objects `inputs`.
 
@@ -279,8 +263,6 @@ def py_call(obj, inputs=(), request=cpu1, direct_args=(), context=False, label=N
     gets, in order: a Context if `context`, the `direct_args` (any picklable values), then
     one wrapper per input (``read()``, ``size()``, ``length()``, ``unwrap()``).
     """
-    import pickle
-    from .future import Future
     if not isinstance(obj, (Task, Future)):
         if not callable(obj):
             raise TypeError("py_call() needs a callable or a task giving one, got {}".format(type(obj).__name__))
@@ -288,14 +270,9 @@ def py_call(obj, inputs=(), request=cpu1, direct_args=(), context=False, label=N
     if request is not None and not isinstance(request, ResourceRequest):
         raise TypeError("py_call() request must be tasks.cpus(n) or None")
     config = pickle.dumps((bool(context), tuple(direct_args)), protocol=pickle.HIGHEST_PROTOCOL) \
-        if not direct_args else _dumps_args(bool(context), tuple(direct_args))
+        if not direct_args else dumps((bool(context), tuple(direct_args)))
     return Task(PY_CALL, (obj,) + tuple(_sequence(inputs, "py_call() inputs")), config,
                 label=label, resource_request=request)
-
-
-def _dumps_args(context, direct_args):
-    from ...task_runtime import dumps
-    return dumps((context, direct_args))
 
 
 def py_task(label=None, context=False, n_direct_args=0, request=cpu1):

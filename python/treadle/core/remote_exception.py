@@ -12,9 +12,13 @@ import linecache
 import os
 import pickle
 import sys
+import traceback
 import weakref
 
-_TREADLE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+from .pickling import dumps
+
+# The package's folder: frames of any of its modules are treadle's, not the task's.
+_TREADLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _MAX_FRAMES = 100          # a RecursionError keeps its first and last frames
 _MAX_EXCEPTION = 1 << 18   # bytes of the pickled exception; a bigger one travels as text only
 _MAX_CHAIN = 5             # causes and contexts kept
@@ -54,9 +58,6 @@ def pack(error):
 
 
 def _describe(error, depth):
-    import traceback
-
-    from .task_runtime import dumps
     try:
         exception = dumps(error)
         if len(exception) > _MAX_EXCEPTION:

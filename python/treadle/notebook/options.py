@@ -66,6 +66,10 @@ class Options:
         else:
             raise ValueError("unknown option {!r}; the options are {}".format(key, ", ".join(self.HELP)))
 
+    def interval(self):
+        """Seconds between two updates of a progress line (read each time: it may change)."""
+        return self.progress_interval
+
     def shown(self, key):
         value = getattr(self, key)
         if isinstance(value, bool):

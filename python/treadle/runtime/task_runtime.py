@@ -4,10 +4,12 @@ Shared by the executor (which runs tasks) and by tests; nothing here talks to th
 """
 
 import mmap
-import pickle
+import struct
 import sys
 
-import cloudpickle
+from ..core import plan
+from ..core.pickling import dumps, sequence_length
+from ..core.task import Task
 
 
 class PyObj:
@@ -31,18 +33,6 @@ class Ref:
         return (Ref, (self.index,))
 
 
-def sequence_length(obj):
-    """len(obj) if dslice/dget may cut the object (a list, a tuple, any Sequence but text and
-    bytes), else None."""
-    from collections.abc import Sequence
-    if isinstance(obj, (str, bytes, bytearray, memoryview)) or not isinstance(obj, Sequence):
-        return None
-    try:
-        return len(obj)
-    except Exception:
-        return None
-
-
 # A py_call config the scheduler writes to cut a PyObj sequence (engine/common/symbols.hpp).
 PIECE_ITEM = b"\0treadle/item"
 PIECE_SLICE = b"\0treadle/slice"
@@ -51,7 +41,6 @@ PIECE_SLICE = b"\0treadle/slice"
 def cut_piece(config, obj):
     """obj[i] or obj[from:to] as a PyObj, for a config starting with PIECE_ITEM/PIECE_SLICE;
     None for any other config."""
-    import struct
     if config.startswith(PIECE_ITEM):
         (i,) = struct.unpack_from("<Q", config, len(PIECE_ITEM))
         return PyObj(obj[i])
@@ -192,31 +181,6 @@ class Context:
         self._log(self.task_id, "critical", message)
 
 
-def dumps(obj):
-    """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
-    try:
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    # pickle refers to functions and classes by module and name, but an executor's __main__
-    # is not the client's, and modules registered with cloudpickle.register_pickle_by_value
-    # may not exist on the workers: those must travel by value. (A false hit, e.g. a string
-    # holding "__main__", only costs the slower pickler.)
-    for name in _by_value_modules():
-        if name in data:
-            return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return data
-
-
-def _by_value_modules():
-    names = [b"__main__"]
-    try:
-        names.extend(m.encode() for m in cloudpickle.list_registry_pickle_by_value())
-    except AttributeError:  # cloudpickle < 2.0
-        pass
-    return names
-
-
 def encode_result(result, blobs=None):
     """Returns (description, blobs) of what a task returned; raises TypeError for what it cannot be."""
     if blobs is None:
@@ -243,13 +207,11 @@ def encode_result(result, blobs=None):
     if isinstance(result, (list, tuple)):
         items = [encode_result(item, blobs)[0] for item in result]
         return {"k": "array", "items": items}, blobs
-    from .loom.client.task import Task
     if isinstance(result, Task):
-        from .loom.client import plan
-        types, labels, frames = plan.encode_redirect(result)
+        redirect = plan.encode_redirect(result)
         start = len(blobs)
-        blobs.extend(frames)
-        return {"k": "redirect", "types": types, "labels": labels, "b": start}, blobs
+        blobs.extend(redirect.frames())
+        return {"k": "redirect", "types": redirect.types, "labels": redirect.labels, "b": start}, blobs
     raise TypeError("a Python task must return bytes, str, a list, a Task or ctx.wrap(obj), not {}"
                     .format(type(result).__name__))
 
@@ -261,7 +223,7 @@ def _encode_input(wrapper, blobs):
     if wrapper.kind == "pyobj":
         return encode_result(PyObj(wrapper.unwrap()), blobs)[0]
     if wrapper.kind == "array":
-        return {"k": "array", "items": [_encode_input(i, blobs) for i in wrapper._items]}
+        return {"k": "array", "items": [_encode_input(i, blobs) for i in wrapper]}
     if wrapper.kind == "index":
         return {"k": "array", "items": [_encode_input(i, blobs) for i in wrapper]}
     raise TypeError("cannot return a {} input".format(wrapper.kind))

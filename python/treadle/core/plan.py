@@ -1,15 +1,17 @@
-"""Turns a graph of Task objects into the column format of a "submit" message.
+"""The plan format: a graph of Task objects as the columns of a "submit" message, written by
+``encode`` and read back by name (``EncodedPlan``, ``SubmittedPlan``), here and nowhere else.
 
 Tasks are ordered so that every task comes after its inputs (the server relies on it, so a
 plan can have no cycle); the walk is iterative, so million-task chains do not hit Python's
 recursion limit. A Task object shared by several tasks is submitted once.
 """
 
+import bisect
 import itertools
+import os
 from array import array
 
-from .future import Future
-from .task import ResourceRequest, Task
+from .task import PY_CALL, ResourceRequest, Task
 
 _LOCAL = 1 << 63
 _REDIRECT_INPUT = 1 << 62  # in a redirect plan: the redirected task's own input at a position
@@ -18,22 +20,6 @@ _VISITING = -1
 
 class PlanError(ValueError):
     """The graph cannot be submitted (a cycle, a foreign or released future, a wrong input)."""
-
-
-def _bad_input(task, child):
-    return TypeError("an input of {!r} is {!r}: inputs must be tasks or futures".format(task, child))
-
-
-def _future_ref(client):
-    def ref(child, task):
-        if isinstance(child, Future):
-            if child.client is not client:
-                raise PlanError("{!r} belongs to another client".format(child))
-            if child._released:
-                raise PlanError("{!r} was released and cannot be used as an input".format(child))
-            return child.task_id
-        raise _bad_input(task, child)
-    return ref
 
 
 def order_tasks(roots, leaf_ref):
@@ -71,11 +57,15 @@ def order_tasks(roots, leaf_ref):
     return order, position, leaves
 
 
-def encode(roots, client):
-    """Returns (types, labels, frames, tasks, checkpoints): the first three for Connection.submit
-    (frames[-1] lists the roots), the Task objects in the order of their ids, and the
-    (plan index, path) of each task with a checkpoint_path."""
-    return _encode(roots, _future_ref(client))
+def bad_input(task, child):
+    """The error for an input that is neither a task nor a future."""
+    return TypeError("an input of {!r} is {!r}: inputs must be tasks or futures".format(task, child))
+
+
+def encode(roots, leaf_ref):
+    """The EncodedPlan of the tasks ``roots`` and every task they need; ``leaf_ref(leaf, task)``
+    gives the id of an input that is not a Task (a future of a submitted task), or raises."""
+    return _encode(roots, leaf_ref)
 
 
 def encode_redirect(task):
@@ -86,7 +76,9 @@ def encode_redirect(task):
         if position is None:
             raise PlanError("a returned task may use only the task's own inputs and new tasks, not {!r}".format(child))
         return _REDIRECT_INPUT | position
-    return _encode([task], ref)[:3]  # checkpoints count in submitted plans only
+    plan = _encode([task], ref)
+    plan.checkpoints = []  # checkpoints count in submitted plans only
+    return plan
 
 
 def _encode(roots, leaf_ref):
@@ -153,13 +145,12 @@ def _encode(roots, leaf_ref):
     config_offsets = array("Q", [0])
     config_offsets.extend(itertools.accumulate(map(len, configs)))
     keep = array("I", [position[id(r)] for r in roots])
-    frames = [type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
-              config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes()]
-    return types, labels, frames, order, checkpoints
+    return EncodedPlan(types, labels, type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
+                       config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes(), order,
+                       checkpoints)
 
 
 def _checkpoint_path(task):
-    import os
     try:
         path = os.fsdecode(task.checkpoint_path)
     except TypeError:
@@ -167,3 +158,100 @@ def _checkpoint_path(task):
     if not os.path.isabs(path):
         raise PlanError("{!r} has checkpoint_path {!r}, which is not absolute".format(task, path))
     return path
+
+
+class EncodedPlan:
+    """A plan as it goes on the wire: ``types`` and ``labels`` (the distinct names), then one
+    column per field, as bytes: per task its type (u32 index into types), cpus (u32), number
+    of inputs (u32), its label (u32 index into labels, 0: none); the inputs (u64: LOCAL|position
+    of a task of this plan, else a submitted task's id), config offsets (u64, one more than
+    tasks) and the configs back to back; ``roots``, the positions of the tasks asked for (u32).
+    ``tasks``: the Task objects in position order; ``checkpoints``: (position, path) pairs."""
+
+    __slots__ = ("types", "labels", "type_of", "cpus", "input_counts", "inputs", "config_offsets", "configs",
+                 "label_of", "roots", "tasks", "checkpoints")
+
+    def __init__(self, types, labels, type_of, cpus, input_counts, inputs, config_offsets, configs, label_of,
+                 roots, tasks, checkpoints):
+        self.types, self.labels = types, labels
+        self.type_of, self.cpus, self.input_counts, self.inputs = type_of, cpus, input_counts, inputs
+        self.config_offsets, self.configs, self.label_of, self.roots = config_offsets, configs, label_of, roots
+        self.tasks, self.checkpoints = tasks, checkpoints
+
+    def frames(self):
+        """The columns in the order of the submit message (docs/protocol.md)."""
+        return [self.type_of, self.cpus, self.input_counts, self.inputs, self.config_offsets, self.configs,
+                self.label_of, self.roots]
+
+    @property
+    def count(self):
+        return len(self.type_of) // 4
+
+    def root_positions(self):
+        return memoryview(self.roots).cast("I")
+
+
+class SubmittedPlan:
+    """An EncodedPlan the server accepted: its tasks have the ids ``base .. base + count - 1``.
+    Reads a task back from the columns (no copy: about 20 bytes per task stay)."""
+
+    __slots__ = ("base", "count", "types", "labels", "_type_of", "_label_of", "_counts", "_inputs", "_starts")
+
+    def __init__(self, base, plan):
+        self.base = base
+        self.types = list(plan.types)
+        self.labels = list(plan.labels)
+        self._type_of = memoryview(plan.type_of).cast("I")
+        self._label_of = memoryview(plan.label_of).cast("I")
+        self._counts = memoryview(plan.input_counts).cast("I")
+        self._inputs = memoryview(plan.inputs).cast("Q")
+        self.count = len(self._type_of)
+        self._starts = None
+
+    def __contains__(self, task_id):
+        return self.base <= task_id < self.base + self.count
+
+    def task(self, task_id):
+        """(label, type, input ids) of a task of this plan."""
+        if self._starts is None:   # where each task's inputs begin, made on first use
+            starts = array("Q", [0])
+            starts.extend(itertools.accumulate(self._counts))
+            self._starts = starts
+        i = task_id - self.base
+        base = self.base
+        ids = [base + (x & ~_LOCAL) if x & _LOCAL else x for x in self._inputs[self._starts[i]:self._starts[i + 1]]]
+        return self.labels[self._label_of[i]], self.types[self._type_of[i]], ids
+
+    def steps(self, task_id):
+        """Like task(), without the function input of a Python call (the same for every call of
+        a function, not a step of the graph)."""
+        label, task_type, inputs = self.task(task_id)
+        if task_type == PY_CALL and inputs:
+            inputs = inputs[1:]
+        return label, task_type, inputs
+
+
+class PlanIndex:
+    """Submitted plans of one server, by their id ranges (the oldest forgotten beyond ``keep`` tasks)."""
+
+    def __init__(self, keep):
+        self.keep = keep
+        self.bases = []
+        self.plans = []
+        self.tasks = 0
+
+    def add(self, plan):
+        i = bisect.bisect_right(self.bases, plan.base)
+        self.bases.insert(i, plan.base)
+        self.plans.insert(i, plan)
+        self.tasks += plan.count
+        while self.tasks > self.keep and len(self.plans) > 1:
+            old = self.plans.pop(0)
+            self.bases.pop(0)
+            self.tasks -= old.count
+
+    def find(self, task_id):
+        i = bisect.bisect_right(self.bases, task_id) - 1
+        if i >= 0 and task_id in self.plans[i]:
+            return self.plans[i]
+        return None

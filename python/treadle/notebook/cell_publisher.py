@@ -2,7 +2,12 @@
 threads of their own, also after the cell finished, and must land in the cell that started them.
 """
 
+import json
+import sys
 import threading
+
+from IPython import get_ipython
+from IPython.display import update_display
 
 
 class CellPublisher:
@@ -24,7 +29,6 @@ class CellPublisher:
             # On the main thread, during a cell, the cell's own path keeps the update ahead of
             # the cell's end: the other threads' channel may deliver after the kernel says idle.
             try:
-                from IPython.display import update_display
                 update_display(data, raw=True, display_id=display_id, metadata=metadata)
                 return
             except Exception:
@@ -36,8 +40,6 @@ class CellPublisher:
 
 def cell_publisher(shell=None):
     """A CellPublisher for the cell running now: call it on the main thread, during the cell."""
-    import json
-    import sys
     kernel = sys.modules.get("_treadle_kernel")
     if kernel is not None:
         parent = json.loads(kernel.cell_parent())
@@ -46,13 +48,15 @@ def cell_publisher(shell=None):
             kernel.publish(msg_type, json.dumps(content), json.dumps(parent))
         return CellPublisher(send, parent)
     if shell is None:
-        from IPython import get_ipython
         shell = get_ipython()
     ipk = getattr(shell, "kernel", None)
     if ipk is None or not hasattr(ipk, "iopub_socket"):
         raise RuntimeError("not in a Jupyter kernel")
-    parent = ipk.get_parent("shell") if hasattr(ipk, "get_parent") else ipk._parent_header
+    # ipykernel before 6 has no get_parent: its parent header has no public name there.
+    parent = ipk.get_parent("shell") if hasattr(ipk, "get_parent") else ipk._parent_header  # private-ok: see above
 
     def send(msg_type, content, parent):
-        ipk.session.send(ipk.iopub_socket, msg_type, content, parent=parent, ident=ipk._topic(msg_type))
+        # The topic ipykernel gives its own IOPub messages (it has no public name for it).
+        ipk.session.send(ipk.iopub_socket, msg_type, content, parent=parent,
+                         ident=ipk._topic(msg_type))  # private-ok: see above
     return CellPublisher(send, parent)

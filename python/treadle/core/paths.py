@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from . import _build_config
+from .. import _build_config
 
 
 def program(name):

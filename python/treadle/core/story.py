@@ -1,6 +1,6 @@
 """Why is this task here? A task's story (Dask's ``story``, HyperQueue's ``explain``).
 
-    from treadle import story
+    from treadle.core import story
     records = story.story(connection, [task_id])     # a TaskStory per id
     print(story.format_story(records))
 
@@ -8,8 +8,8 @@ The server keeps the last 100,000 state transitions (docs/architecture.md): each
 the worker involved and the reason, and for a placement why that worker. For a task that is
 not running yet it also says why, from its state at the moment of asking: the inputs it waits
 for, "it needs 4 cpus; the largest worker has 1", "no workers are connected", busy workers.
-``connection`` is a ``treadle._engine.Connection``; the clients' ``story(future)`` methods call
-this module and return a :class:`Story`.
+``connection`` is core's Connection (its ``story(ids)`` asks the server); the clients'
+``story(future)`` methods call this module and return a :class:`Story`.
 """
 
 import collections

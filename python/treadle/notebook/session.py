@@ -1,7 +1,6 @@
 """The session of a kernel: the server it uses and the workers it started (local ones as child
 processes, remote ones over ssh), each stopped when the kernel shuts down."""
 
-import ctypes
 import os
 import shutil
 import signal
@@ -10,11 +9,12 @@ import tempfile
 import threading
 import time
 
-from . import _paths
-from .kernel_options import options
-from .widgets.progress import ProgressMonitor
-
-_PR_SET_PDEATHSIG = 1
+from ..core import paths
+from ..core.address import connect_host
+from ..core.processes import child_setup
+from ..loom.client import Client
+from .options import options
+from .progress_monitor import ProgressMonitor
 
 
 class LocalWorker:
@@ -40,18 +40,6 @@ class LocalWorker:
             return ""
 
 
-def _child_setup(die_with_parent):
-    def setup():
-        # The kernel blocks SIGINT in its threads; the worker must not inherit that.
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        if die_with_parent:
-            try:
-                ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-            except Exception:
-                pass
-    return setup
-
-
 class Session:
     """The server this kernel uses and the local workers it started."""
 
@@ -60,8 +48,7 @@ class Session:
         # The address the server listens on (what workers elsewhere are given), and the one
         # this process connects to (loopback when the server listens on every address).
         self.listen_address = (host, int(address[1]))
-        self.address = ("127.0.0.1" if host in ("", "*", "0.0.0.0") else "::1" if host == "::" else host,
-                        int(address[1]))
+        self.address = (connect_host(host), int(address[1]))
         self.where = where               # "embedded in this kernel" / "in this process"
         self._server = server            # an in-process _engine.Server, owned here
         self._track = track or (lambda pid: None)
@@ -79,9 +66,8 @@ class Session:
 
     def client(self):
         # A HyperLoom client: a treadle.Client would become the default client if it came first.
-        from .loom.client import Client
         with self._lock:
-            if self._client is None or self._client._conn is None or not self._client._conn.connected:
+            if self._client is None or not self._client.connection.connected:
                 self._client = Client(self.address[0], self.address[1], output=None)
             return self._client
 
@@ -106,14 +92,11 @@ class Session:
             raise ValueError("the number of workers must be at least 1")
         if cpus < 1:
             raise ValueError("--cpus must be at least 1")
-        program = _paths.program("treadle-worker")
+        program = paths.program("treadle-worker")
         with self._lock:
             if self._closed:
                 raise RuntimeError("treadle was shut down in this kernel")
             before = len(self.status()["workers"])
-            # A worker dies with the thread that started it (PR_SET_PDEATHSIG): only the main
-            # thread lives as long as the kernel.
-            on_main = threading.current_thread() is threading.main_thread()
             started = []
             for _ in range(count):
                 log_path = os.path.join(self._log_dir(), "worker-{}.log".format(len(self.workers) + len(started) + 1))
@@ -121,7 +104,7 @@ class Session:
                     proc = subprocess.Popen(
                         [program, "{}:{}".format(*self.address), "--cpus", str(cpus)],
                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                        start_new_session=True, preexec_fn=_child_setup(on_main))
+                        start_new_session=True, preexec_fn=child_setup(unblock_signals=True))
                 self._track(proc.pid)
                 started.append(LocalWorker(proc, cpus, log_path))
             self.workers.extend(started)
@@ -190,11 +173,11 @@ class Session:
     def start_remote_workers(self, hosts, cpus=1, python="/usr/bin/python3", ssh_args=()):
         """Starts workers on other hosts over ssh (treadle.remote), connected to this kernel's
         server; returns the RemoteWorkers."""
-        from . import remote as _remote
+        from .. import remote  # deliberate: optional, an installation may lack it (ImportError says so)
         with self._lock:
             if self._closed:
                 raise RuntimeError("treadle was shut down in this kernel")
-            started = _remote.start_remote_workers(self.listen_address, hosts, cpus=cpus, python=python,
+            started = remote.start_remote_workers(self.listen_address, hosts, cpus=cpus, python=python,
                                                    ssh_args=ssh_args)
             self.remote.append(started)
             for p in started.processes:

@@ -1,9 +1,9 @@
 """What treadle's clients tell whoever listens, so no tool has to patch them.
 
-Two listeners exist: the kernel's cell tracker (``kernel_support.CellTracker``: routes what tasks
-print to the cells that submitted them, cancels an interrupted cell's tasks, shows progress while
-a cell waits) and the graph widget's lineage (``widgets/lineage.py``: remembers submitted plans
-so ``%treadle graph`` can draw them later). A listener subclasses :class:`ClientListener` and
+Two listeners exist: the notebook's cell tracker (``notebook/cell_tracker.py``: routes what
+tasks print to the cells that submitted them, cancels an interrupted cell's tasks, shows progress
+while a cell waits) and the lineage (``core/lineage.py``: remembers submitted plans so a graph
+can be drawn from futures later). A listener subclasses :class:`ClientListener` and
 overrides what it needs. With no listener, a hook costs the client one truth test.
 """
 
@@ -12,26 +12,16 @@ import contextlib
 listeners = []
 
 
-class SentPlan:
-    """A plan as a HyperLoom client sent it: its task ids are ``base .. base + count - 1``,
-    in the order of ``tasks`` (the Task objects); ``types``, ``labels`` and ``frames`` are the
-    columns that went on the wire."""
-
-    __slots__ = ("base", "count", "types", "labels", "frames", "tasks")
-
-    def __init__(self, base, count, types, labels, frames, tasks):
-        self.base, self.count = base, count
-        self.types, self.labels, self.frames, self.tasks = types, labels, frames, tasks
-
-
 class ClientListener:
     """The hooks, all doing nothing."""
 
     def client_created(self, client):
-        """A HyperLoom client (also the one inside every native ``treadle.Client``) connected."""
+        """A client connected (a core.client.ClientBase: a HyperLoom client, or the one inside
+        every native ``treadle.Client``)."""
 
-    def plan_submitted(self, client, plan, tasks, futures):
-        """``client.submit(tasks)`` sent ``plan`` (a SentPlan) and returned ``futures``."""
+    def plan_submitted(self, client, base, plan, tasks, futures):
+        """``client.submit(tasks)`` sent ``plan`` (a core.plan.EncodedPlan, its tasks numbered
+        from ``base``) and returned ``futures``."""
 
     def native_calling(self, client):
         """A native call is about to make a future; what is returned comes back in native_called."""
@@ -43,8 +33,8 @@ class ClientListener:
         """The native futures ``pending`` were sent (each now has its task)."""
 
     def waiting(self, client, futures):
-        """A native client is about to block on ``futures`` (sent, without results yet):
-        a context manager around the wait, or None."""
+        """A native client is about to block on ``futures`` (core.client.TaskHandles, sent,
+        without results yet): a context manager around the wait, or None."""
 
 
 def add(listener):
@@ -64,9 +54,9 @@ def client_created(client):
         listener.client_created(client)
 
 
-def plan_submitted(client, plan, tasks, futures):
+def plan_submitted(client, base, plan, tasks, futures):
     for listener in listeners:
-        listener.plan_submitted(client, plan, tasks, futures)
+        listener.plan_submitted(client, base, plan, tasks, futures)
 
 
 def native_calling(client):

@@ -18,8 +18,20 @@ import contextlib
 import threading
 import weakref
 
-_cluster = {"address": None, "secret": None, "secede": None, "rejoin": None}
+from ..core import address as _address
+
+_cluster = {"address": None, "secret": None, "secede": None, "rejoin": None, "executor": False}
 _thread = threading.local()  # .scope: the TaskScope of the task running on this thread
+
+
+def become_executor():
+    """This process runs tasks (the executor calls it first): decorated functions called by a
+    task run as plain functions, no cluster is made from a worker."""
+    _cluster["executor"] = True
+
+
+def in_executor():
+    return _cluster["executor"]
 
 
 def configure(address, secret, secede=None, rejoin=None):
@@ -33,10 +45,7 @@ def server_address():
     threads a task started: a client there talks to the task's cluster, though it is not
     closed with the task.)"""
     address = _cluster["address"]
-    if address is None:
-        return None
-    host, _, port = address.rpartition(":")
-    return host, int(port)
+    return None if address is None else _address.parse(address)
 
 
 def secret():
@@ -48,13 +57,13 @@ class TaskScope:
     """What one running task made: its default client and every other client it opened.
     (Made for every Python task: costs well under a microsecond when the task makes none.)"""
 
-    __slots__ = ("task_id", "default", "_clients", "_seceded")
+    __slots__ = ("task_id", "default", "_clients", "seceded")
 
     def __init__(self, task_id):
         self.task_id = task_id
         self.default = None    # the native client of default_client(), made on first use
         self._clients = None   # a WeakSet of the HyperLoom clients opened while the task ran
-        self._seceded = 0      # nesting depth of waits (and secede() calls)
+        self.seceded = 0       # nesting depth of waits (and secede() calls)
 
     def adopt(self, loom_client):
         if self._clients is None:
@@ -119,16 +128,16 @@ def secede():
     scope = current()
     if scope is None or _cluster["secede"] is None:
         return
-    scope._seceded += 1
-    if scope._seceded == 1:
+    scope.seceded += 1
+    if scope.seceded == 1:
         _cluster["secede"](scope.task_id)
 
 
 def rejoin():
     """Takes the task's cpu back after ``secede()`` (at once: it may share it for a while)."""
     scope = current()
-    if scope is None or _cluster["rejoin"] is None or scope._seceded == 0:
+    if scope is None or _cluster["rejoin"] is None or scope.seceded == 0:
         return
-    scope._seceded -= 1
-    if scope._seceded == 0:
+    scope.seceded -= 1
+    if scope.seceded == 0:
         _cluster["rejoin"](scope.task_id)

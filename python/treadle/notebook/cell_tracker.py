@@ -10,11 +10,12 @@ import threading
 import time
 import weakref
 
-from . import client_hooks
+from ..core import hooks
+from ..core.address import server_key
+from ..core.output_lines import OutputLines
+from ..widgets.progress import Progress
 from .cell_publisher import cell_publisher
-from .kernel_options import options
-from .widgets import lineage
-from .widgets.progress import Progress
+from .options import options
 
 
 class _Cell:
@@ -67,32 +68,6 @@ class _Intervals:
         self.cells = [self.cells[i] for i in keep]
 
 
-class _TrackedConnection:
-    """Stands in for a HyperLoom client's ``_engine.Connection`` so the output poller and
-    close() take turns (polling a connection while it is closed is not safe)."""
-
-    def __init__(self, conn):
-        self._conn = conn
-        self.lock = threading.Lock()
-        for name in ("submit", "wait", "fetch", "release", "status", "watch", "settled", "set_output_handler"):
-            setattr(self, name, getattr(conn, name))
-
-    @property
-    def connected(self):
-        return self._conn.connected
-
-    def poll_output(self):
-        with self.lock:
-            self._conn.poll_output()
-
-    def close(self):
-        with self.lock:
-            self._conn.close()
-
-    def __getattr__(self, name):
-        return getattr(self._conn, name)
-
-
 class _Router:
     """The output handler of a client connection: hands what tasks print to the tracker."""
 
@@ -113,9 +88,10 @@ class WaitProgress:
 
     AFTER = 0.5
 
-    def __init__(self, cell, futures):
+    def __init__(self, cell, futures, session):
         self.cell = cell
         self.futures = futures
+        self.session = session
         self.progress = None
         self.due = None
         self._lock = threading.Lock()
@@ -132,12 +108,13 @@ class WaitProgress:
             if self._ended:
                 return
             n = len(self.futures)
-            progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher)
+            progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher,
+                                interval=options.interval)
             progress.started = self._began   # the rate counts from the start of the wait
-            address = lineage.server_key(self.futures[0].client.address)
+            address = server_key(self.futures[0].client.address)
             try:
                 progress.publish()
-                _kernel_session().monitor(address).track(progress, [(f.task_id, f) for f in self.futures])
+                self.session.monitor(address).track(progress, [(f.task_id, f) for f in self.futures])
             except Exception:
                 return   # no line: the wait goes on all the same
             self.cell.progress.append(progress)
@@ -203,29 +180,30 @@ class _WaitWatcher:
 _wait_watcher = _WaitWatcher()
 
 
-class CellTracker(client_hooks.ClientListener):
+class CellTracker(hooks.ClientListener):
     """Knows which cell submitted which task: routes task output there (also after the cell
     finished), cancels a cell's tasks when it is interrupted, and everything for %treadle stop.
 
-    It listens to the clients (``treadle.client_hooks``: HyperLoom clients, the native API's
-    included, and the native API's calls, their sending and the waits on them) and to IPython's
-    pre_run_cell / post_run_cell events.
+    It listens to the clients (``treadle.core.hooks``: the clients of every API, and the
+    native API's calls, their sending and the waits on them) and to IPython's pre_run_cell /
+    post_run_cell events. ``session``: the kernel's Session (its progress monitors).
     """
 
     _PARTIAL_AGE = 0.5     # seconds an unfinished line waits for its end before it is shown
     _POLL = 0.05           # seconds between two looks for output of tasks whose cell is idle
 
-    def __init__(self, shell):
+    def __init__(self, shell, session=None):
         self.shell = shell
+        self.session = session
         self._lock = threading.RLock()
         self._seq = 0
         self._running = None          # seq of the cell running now
         self._current = None          # its _Cell, made at its first submission
         self._last = None             # the _Cell that submitted last
         self._cells = []              # _Cells with futures that may still be alive
-        self._intervals = weakref.WeakKeyDictionary()   # loom client -> _Intervals
+        self._intervals = weakref.WeakKeyDictionary()   # core client -> _Intervals
         self._pending_cell = {}       # id(native future not sent yet) -> _Cell
-        self._partial = {}            # (id(client), task, stream) -> [cell, text, since]
+        self._lines = OutputLines()   # what tasks print, as lines marked with their task
         self._polled = weakref.WeakSet()
         self._poller = None
         self._stopping = threading.Event()
@@ -238,11 +216,11 @@ class CellTracker(client_hooks.ClientListener):
         events = self.shell.events
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
-        client_hooks.add(self)
+        hooks.add(self)
 
     def close(self):
         self._stopping.set()
-        client_hooks.remove(self)
+        hooks.remove(self)
         try:
             self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
             self.shell.events.unregister("post_run_cell", self._post_run_cell)
@@ -253,13 +231,10 @@ class CellTracker(client_hooks.ClientListener):
             poller.join(2.0)
 
     def client_created(self, client):
-        """A HyperLoom client was made: route its output."""
-        conn = client._conn
-        if conn is None or isinstance(conn, _TrackedConnection):
-            return
-        tracked = client._conn = _TrackedConnection(conn)
-        if getattr(client, "_printer", None) is not None:  # output="print": show it in the cells
-            tracked.set_output_handler(_Router(self, client))
+        """A client was made: what its tasks print goes to the cells (unless it was given an
+        output handler of its own)."""
+        if client.prints_output:
+            client.connection.set_output_handler(_Router(self, client))
             self._polled.add(client)
             self._start_poller()
 
@@ -278,6 +253,10 @@ class CellTracker(client_hooks.ClientListener):
             if count:
                 print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
                       "keeps them running)".format(count, _s(count)), file=sys.stderr)
+
+    def cell_seq(self):
+        """The number of the cell running now, else of the last cell that ran."""
+        return self._running if self._running is not None else self._seq
 
     def current(self):
         """The _Cell that what is submitted now belongs to: the running cell on the main
@@ -302,33 +281,30 @@ class CellTracker(client_hooks.ClientListener):
     # -- submissions (the clients' hooks)
 
     def native_calling(self, client):
-        """Before a native call: the cell it belongs to (marks the client's connection)."""
-        loom = client._loom
-        if not getattr(loom, "_treadle_native", False):
-            loom._treadle_native = True
+        """Before a native call: the cell it belongs to."""
         return self.current()
 
     def native_called(self, cell, future):
         if cell is None:
             return
         cell.native.append(weakref.ref(future))
-        if future._loom is None:
+        if future.handle is None:
             self._pending_cell[id(future)] = cell
 
     def native_flushed(self, client, pending):
         """Native futures were sent: their task ids now map to the cells that made them."""
         fallback = self.current()
         with self._lock:
-            intervals = self._intervals.get(client._loom)
+            intervals = self._intervals.get(client.core)
             if intervals is None:
-                intervals = self._intervals[client._loom] = _Intervals()
+                intervals = self._intervals[client.core] = _Intervals()
             run = None
             for f in pending:
                 cell = self._pending_cell.pop(id(f), None) or fallback
-                loom = f._loom
-                if loom is None or cell is None:
+                handle = f.handle
+                if handle is None or cell is None:
                     continue
-                task = loom.task_id
+                task = handle.task_id
                 if run is not None and run[2] is cell:
                     run[1] = task  # ids between belong to this plan (its functions)
                     continue
@@ -338,9 +314,9 @@ class CellTracker(client_hooks.ClientListener):
             if run is not None:
                 intervals.add(*run)
 
-    def plan_submitted(self, client, plan, tasks, futures):
-        """A HyperLoom client submitted a plan (the native API's are recorded by native_flushed())."""
-        if getattr(client, "_treadle_native", False):
+    def plan_submitted(self, client, base, plan, tasks, futures):
+        """A client submitted a plan (the native API's are recorded by native_flushed())."""
+        if client.api == "native":
             return
         cell = self.current()
         if cell is None:
@@ -350,7 +326,7 @@ class CellTracker(client_hooks.ClientListener):
                 intervals = self._intervals.get(client)
                 if intervals is None:
                     intervals = self._intervals[client] = _Intervals()
-                intervals.add(plan.base, plan.base + plan.count - 1, cell)
+                intervals.add(base, base + plan.count - 1, cell)
             cell.loom.extend(weakref.ref(f) for f in futures)
 
     def waiting(self, client, futures):
@@ -358,49 +334,27 @@ class CellTracker(client_hooks.ClientListener):
         if threading.current_thread() is not threading.main_thread() or self._running is None:
             return None
         cell = self.current()
-        if cell is None or cell.publisher is None or _kernel_session() is None:
+        if cell is None or cell.publisher is None or self.session is None:
             return None
-        return WaitProgress(cell, futures)
+        return WaitProgress(cell, futures, self.session)
 
     # -- output
 
     def route(self, client, items):
         """What tasks printed: to the cells that submitted them, each line marked with its task."""
-        out = collections.OrderedDict()   # (cell, stream) -> [text]
-        now = time.monotonic()
         with self._lock:
             intervals = self._intervals.get(client) if client is not None else None
-            for task, label, stream, data in items:
-                cell = intervals.find(task) if intervals is not None else self._last
-                text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
-                prefix = "[task {}{}] ".format(task, " " + label if label else "")
-                if stream.startswith("log:"):
-                    level = stream[4:].upper()
-                    out.setdefault((cell, "stderr"), []).append(
-                        "".join("{}{}: {}\n".format(prefix, level, line) for line in text.splitlines()))
-                    continue
-                name = "stderr" if stream == "stderr" else "stdout"
-                key = (id(client), task, name)
-                held = self._partial.pop(key, None)
-                if held is not None:
-                    text = held[1] + text
-                lines = text.split("\n")
-                if lines[-1]:
-                    self._partial[key] = [cell, lines[-1], held[2] if held is not None else now, prefix]
-                done = "".join(prefix + line + "\n" for line in lines[:-1])
-                if done:
-                    out.setdefault((cell, name), []).append(done)
+            tag_of = intervals.find if intervals is not None else (lambda task: self._last)
+            lines = self._lines.add(items, source=id(client), tag_of=tag_of)
+        out = collections.OrderedDict()   # (cell, stream) -> [text]
+        for cell, name, text in lines:
+            out.setdefault((cell, name), []).append(text)
         for (cell, name), texts in out.items():
             self._emit(cell, name, "".join(texts))
 
     def _flush_partials(self, older_than):
-        now = time.monotonic()
-        out = []
         with self._lock:
-            for key, (cell, text, since, prefix) in list(self._partial.items()):
-                if now - since >= older_than:
-                    del self._partial[key]
-                    out.append((cell, key[2], prefix + text + "\n"))
+            out = self._lines.flush(older_than)
         for cell, name, text in out:
             self._emit(cell, name, text)
 
@@ -434,12 +388,10 @@ class CellTracker(client_hooks.ClientListener):
         # Tasks go on printing after their cell finished, when nothing else asks the connection.
         while not self._stopping.wait(self._POLL):
             for client in list(self._polled):
-                conn = client._conn
-                if isinstance(conn, _TrackedConnection):
-                    try:
-                        conn.poll_output()
-                    except Exception:
-                        pass
+                try:
+                    client.connection.poll_output()
+                except Exception:
+                    pass
             try:
                 self._flush_partials(self._PARTIAL_AGE)
                 if time.monotonic() - self._last_prune > 5:
@@ -471,64 +423,21 @@ class CellTracker(client_hooks.ClientListener):
         for cell in cells:
             for ref in cell.native:
                 f = ref()
-                if f is not None and not f._has_value:
-                    native.setdefault(f._client, []).append(f)
+                if f is not None and not f.has_result():
+                    native.setdefault(f.client, []).append(f)
             for ref in cell.loom:
                 f = ref()
-                if f is not None and not f._released:
+                if f is not None and not f.released():
                     loom.setdefault(f.client, []).append(f)
         count = 0
         for client, futures in native.items():
-            count += _cancel_native(client, futures)
+            count += client.cancel(futures)
         for client, futures in loom.items():
-            count += _cancel_loom(client, futures)
+            count += client.cancel(futures)
         for cell in cells:
             for p in list(cell.progress):
                 p.cancelled()
         return count
-
-
-def _cancel_native(client, futures):
-    try:
-        client.flush()
-        conn = client._loom._conn
-        if conn is None:
-            return 0
-        settled = getattr(client, "_settled", {})
-        if hasattr(client, "_take_settled"):
-            client._take_settled(conn.settled(0.0))
-        running = [f for f in futures
-                   if f._loom is not None and not f._loom.released() and f._loom.task_id not in settled]
-        client.release(running)
-        return len(running)
-    except Exception:
-        return 0
-
-
-def _cancel_loom(client, futures, timeout=0.2):
-    # Which have ended? A watch is answered at once for those.
-    try:
-        conn = client._conn
-        if conn is None:
-            return 0
-        ids = {f.task_id for f in futures}
-        conn.watch(sorted(ids))
-        ended = set()
-        deadline = time.monotonic() + timeout
-        while ended != ids and time.monotonic() < deadline:
-            finished, failed = conn.settled(0.05)
-            ended.update(finished)
-            ended.update(failed)
-        running = [f for f in futures if f.task_id not in ended]
-        client.release(running)
-        return len(running)
-    except Exception:
-        return 0
-
-
-def _kernel_session():
-    from . import kernel_support   # which imports this module
-    return kernel_support.session()
 
 
 def _s(n):

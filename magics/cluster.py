@@ -1,0 +1,138 @@
+"""``%treadle workers``, ``status`` and ``stop``: the workers of this kernel and what they run."""
+
+import shlex
+import sys
+
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+
+from ..notebook import kernel
+from . import declare
+from .declare import command, one_line, option, plural, positive
+from .status_report import StatusReport
+
+
+def session():
+    s = kernel.session()
+    if s is None:
+        raise UsageError("treadle is not set up in this kernel: run %load_ext treadle")
+    return s
+
+
+@command("workers")
+@magic_arguments.magic_arguments("treadle workers")
+@option("count", nargs="?", metavar="N", type=positive, help="local workers to start")
+@option("--cpus", type=positive, metavar="C", help="cpus of each worker (default 1)")
+@option("--hosts", metavar="a,b:2", help="start workers on other hosts over ssh: host or host:n, n workers there")
+@option("--hostfile", metavar="FILE", help="hosts from a file in SCOOP's format: `host [n]` per line")
+@option("--python", metavar="PATH", help="the Python on the other hosts (default /usr/bin/python3)")
+@option("--ssh-args", metavar="ARGS", help="more arguments for ssh, quoted")
+@option("--stop", action="store_true", help="stop the workers started from this kernel, here and elsewhere")
+def workers(args):
+    """%treadle workers N starts N local worker processes connected to this kernel's treadle
+    server and waits until they are connected; without it, the first task submitted starts one
+    worker per core (auto_workers in %treadle config). --hosts / --hostfile start workers on
+    other hosts over ssh (keys or an agent); they connect back to this kernel's server, which
+    must listen on an address they reach: start the kernel with TREADLE_KERNEL_HOST=ADDRESS (or
+    0.0.0.0). --stop stops the workers started from this kernel."""
+    this = workers_command()
+    remote = args.hosts is not None or args.hostfile is not None
+    if args.stop:
+        if args.count is not None or remote or args.cpus or args.python or args.ssh_args:
+            raise this.fail()
+        return stop_workers()
+    if remote:
+        if args.count is not None or (args.hosts is not None and args.hostfile is not None):
+            raise this.fail()
+        return start_remote_workers(args, this)
+    if args.python is not None or args.ssh_args is not None:
+        raise this.fail("--python and --ssh-args go with --hosts or --hostfile")
+    if args.count is None:
+        raise this.fail()
+    cpus = args.cpus or 1
+    s = session()
+    try:
+        started = s.start_workers(args.count, cpus=cpus)
+    except (RuntimeError, TimeoutError, OSError) as e:
+        raise UsageError("treadle: workers did not start: {}".format(one_line(e))) from None
+    print("treadle: started {} local worker{} with {} cpu{} each (pids {}), connected to {}:{} ({})".format(
+        len(started), plural(len(started)), cpus, plural(cpus), ", ".join(str(w.pid) for w in started),
+        s.address[0], s.address[1], s.where))
+    return None
+
+
+def workers_command():
+    return declare.COMMANDS["workers"]
+
+
+def stop_workers():
+    s = session()
+    remote = s.stop_remote_workers()
+    count = s.stop_workers()
+    print("treadle: stopped {} local worker{}{}".format(count, plural(count), " and {} on other hosts".format(
+        remote) if remote else ""))
+    try:
+        if not s.status()["workers"]:
+            print("treadle: no workers connected now: tasks wait until some are (%treadle workers N)")
+    except Exception:
+        pass
+    return None
+
+
+def start_remote_workers(args, this):
+    try:
+        from .. import remote  # deliberate: optional, an installation may lack it (the error says so)
+    except ImportError as e:
+        raise UsageError("workers on other hosts need treadle.remote, which this installation lacks ({})".format(
+            one_line(e))) from None
+    try:
+        hosts = remote.parse_hostfile(args.hostfile) if args.hostfile is not None else remote.parse_hosts(args.hosts)
+    except OSError as e:
+        raise UsageError("cannot read the hostfile: {}".format(one_line(e))) from None
+    except ValueError as e:
+        raise this.fail(one_line(e)) from None
+    try:
+        ssh_args = shlex.split(args.ssh_args or "")
+    except ValueError as e:
+        raise this.fail("--ssh-args: {}".format(e)) from None
+    s = session()
+    listen = s.listen_address[0]
+    try:
+        started = s.start_remote_workers(hosts, cpus=args.cpus or 1, python=args.python or "/usr/bin/python3",
+                                         ssh_args=ssh_args)
+    except ValueError as e:
+        message = one_line(e)
+        if "loopback" in message and listen.startswith(("127.", "::1", "localhost")):
+            message = ("this kernel's server listens on {} only, which workers on {} cannot reach: start the "
+                       "kernel with TREADLE_KERNEL_HOST set to an address they reach (or 0.0.0.0)".format(
+                           listen, ", ".join(h for h, _ in hosts)))
+        raise UsageError(message) from None
+    except Exception as e:  # RemoteWorkerError (ssh failed, workers exited), OSError (no ssh)
+        details = str(e).strip().splitlines()[1:]
+        if details:
+            print("\n".join(details), file=sys.stderr)
+        raise UsageError("treadle: remote workers did not start: {}".format(one_line(e))) from None
+    print("treadle: started " + started.describe())
+    return None
+
+
+@command("status")
+@magic_arguments.magic_arguments("treadle status")
+def status(args):
+    """%treadle status: the server's workers, their cpus, tasks by state and memory held, as a table."""
+    s = session()
+    local = {w.pid: w for w in s.alive_workers()}
+    return StatusReport(s.status(), s.address, s.where, local)
+
+
+@command("stop")
+@magic_arguments.magic_arguments("treadle stop")
+def stop(args):
+    """%treadle stop cancels every task this kernel submitted that is still running (their
+    futures are released; the server stops work nobody needs). Finished results stay."""
+    session()
+    count = kernel.cancel_all()
+    if count:
+        print("treadle: cancelled {} running task{} (their futures were released)".format(count, plural(count)))
+    else:
+        print("treadle: nothing to cancel: no task of this kernel is running")

@@ -1,0 +1,137 @@
+"""How a ``%treadle`` command is declared: once, with IPython's ``magic_arguments`` (as
+ipyparallel's ``%px`` magics are), so its usage line, its part of ``%treadle?``, its error
+messages and its completion all come from that one declaration.
+
+    @command("workers")
+    @magic_arguments.magic_arguments("treadle workers")
+    @option("count", nargs="?", metavar="N", type=positive, help="...")
+    @option("--cpus", type=positive, default=1, metavar="C", help="...")
+    def workers(args):
+        "What the command does (its help)."
+
+``command(name, cell=True)`` declares a cell magic (``%%treadle name``).
+"""
+
+import argparse
+import shlex
+
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+
+COMMANDS = {}   # name -> Command, in the order declared
+
+
+class option(magic_arguments.argument):
+    """``magic_arguments.argument``, which also says what completes its value: "names" (the
+    notebook's names, comma separated) or None."""
+
+    def __init__(self, *flags, complete=None, **kwargs):
+        super().__init__(*flags, **kwargs)
+        self.flags = [f for f in flags if f.startswith("-")]
+        self.complete = complete
+        self.takes_value = kwargs.get("action") not in ("store_true", "store_false")
+
+
+class Command:
+    def __init__(self, name, fn, cell):
+        self.name = name
+        self.fn = fn
+        self.cell = cell
+        self.parser = fn.parser
+        self.parser.allow_abbrev = False   # an option is written whole, never guessed
+        self.options = [d for d in fn.decorators if isinstance(d, option) and d.flags]
+
+    @property
+    def magic(self):
+        return ("%%treadle " if self.cell else "%treadle ") + self.name
+
+    def usage(self):
+        """The usage line (one line), from the parser."""
+        text = " ".join(self.parser.format_usage().split())
+        return "usage: %" + text.split("%", 1)[1] if "%" in text else text
+
+    def help(self):
+        """The command's part of ``%treadle?``: usage, what it does, its options."""
+        return self.parser.format_help().replace("::\n\n  %", "%", 1)
+
+    def parse(self, argv):
+        """The arguments of ``argv``; a one-line UsageError that ends with the usage."""
+        try:
+            return self.parser.parse_args(argv)
+        except UsageError as e:
+            raise UsageError("{}; {}".format(e, self.usage())) from None
+
+    def fail(self, message=None):
+        """A one-line UsageError: ``message`` (if any), then the usage."""
+        return UsageError("{}; {}".format(message, self.usage()) if message else self.usage())
+
+    def option_flags(self):
+        return [f for o in self.options for f in o.flags]
+
+    def option_of(self, flag):
+        for o in self.options:
+            if flag in o.flags:
+                return o
+        return None
+
+
+def command(name, cell=False):
+    """Declares the magic_arguments-decorated function below as ``%treadle name``."""
+    def declare(fn):
+        COMMANDS[name] = Command(name, fn, cell)
+        return fn
+    return declare
+
+
+def line_commands():
+    return [c for c in COMMANDS.values() if not c.cell]
+
+
+def cell_commands():
+    return [c for c in COMMANDS.values() if c.cell]
+
+
+def usage():
+    return ("usage: " + " | ".join(c.magic for c in COMMANDS.values()) + "   (%treadle? for help)")
+
+
+def split(line):
+    """The words of a magic's line, as a shell would split them (a one-line UsageError if it cannot)."""
+    try:
+        return shlex.split(line)
+    except ValueError as e:
+        raise UsageError("{}; {}".format(e, usage())) from None
+
+
+# -- value types (their errors become the UsageError's text) ----------------------------------------
+
+def positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer, not {!r}".format(text))
+    return n
+
+
+def count(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("must be a number (0 or more), not {!r}".format(text))
+    return int(text)
+
+
+def names(text):
+    found = [n.strip() for n in text.split(",") if n.strip()]
+    if not found or any(not n.isidentifier() for n in found):
+        raise argparse.ArgumentTypeError("takes names separated by commas, not {!r}".format(text))
+    return found
+
+
+def one_line(text):
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else str(text)
+
+
+def plural(n):
+    return "" if n == 1 else "s"

@@ -1,0 +1,271 @@
+"""``%%treadle submit``: runs the cell, submits the graph it built (with any API), follows it with
+a progress line, and binds the results under the cell's names."""
+
+import ast
+import time
+
+from IPython import get_ipython
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+
+from .. import api
+from ..core import walk
+from ..core.address import server_key
+from ..core.client import TaskHandle
+from ..core.errors import LoomException, TaskFailed
+from ..core.task import Task
+from ..loom.client import Client as LoomClient
+from ..notebook import kernel
+from ..notebook.options import options
+from ..widgets.progress import Progress
+from . import declare
+from .cluster import session
+from .declare import command, one_line, option
+
+KINDS = (Task, api.Future, TaskHandle)   # HyperLoom's futures are TaskHandles
+DEPTH = 32                         # containers opened, at most, looking for tasks and futures
+PLAN_PROGRESS_LIMIT = 200_000      # tasks of a plan a progress line follows one by one
+_made_by = {}   # name -> (id of the result bound there, server, task ids): %treadle graph NAME after a submit
+
+
+def made_by(name, value):
+    """(server, task ids) of the graph that made ``value``, if a submit bound it under ``name``."""
+    made = _made_by.get(name)
+    return made[1:] if made is not None and made[0] == id(value) else None
+
+
+def _remember_maker(name, value, futures):
+    ids, server = [], None
+    for f in walk.leaves(futures, KINDS, DEPTH):
+        handle = f.handle if isinstance(f, api.Future) else f
+        if handle is None or isinstance(handle, Task):
+            continue
+        server = server or server_key(handle.client.address)
+        ids.append(handle.task_id)
+    if ids:
+        _made_by[name] = (id(value), server, ids)
+
+
+class Submission:
+    """What ``%%treadle submit`` sent: ``futures`` (by the names the cell gave them),
+    ``wait()`` (results into the namespace), ``results()``, ``cancel()``, ``done()``."""
+
+    def __init__(self, title, graph, ns, progress):
+        self.title = title
+        self.futures = graph        # name (None: the last expression) -> structure of futures
+        self.progress = progress
+        self._ns = ns
+        self._values = None
+
+    def _flat(self):
+        seen, out = set(), []
+        for value in self.futures.values():
+            for f in walk.leaves(value, KINDS, DEPTH):
+                if id(f) not in seen:
+                    seen.add(id(f))
+                    out.append(f)
+        return out
+
+    def _by_client(self):
+        by_client = {}
+        for f in self._flat():
+            by_client.setdefault((isinstance(f, api.Future), f.client), []).append(f)
+        return by_client
+
+    def results(self):
+        """Waits; returns {name: structure with results in place of futures}."""
+        if self._values is None:
+            by_client = self._by_client()
+            values = {}
+            try:
+                for (native, client), group in by_client.items():
+                    got = client.gather(group) if native else client.fetch(group)
+                    values.update(zip(map(id, group), got))
+            except (TaskFailed, LoomException) as error:
+                if self.progress is not None:
+                    if isinstance(error, TaskFailed):
+                        self.progress.note_failed(error.task_id)  # the others go on: the line follows them
+                    else:
+                        self.progress.complete(failed=True)
+                raise error.with_traceback(None) from None
+            if self.progress is not None:
+                self.progress.complete()
+            for (native, client), group in by_client.items():
+                if not native:
+                    client.release(group)   # HyperLoom's gather: results leave the workers
+            self._values = {name: walk.rebuild(value, lambda f: values.get(id(f), f), KINDS, DEPTH)
+                            for name, value in self.futures.items()}
+        return self._values
+
+    def wait(self):
+        """Waits, then binds the results under the cell's names; returns the last expression's
+        result if the cell ended with one that named no variable."""
+        values = self.results()
+        for name, value in values.items():
+            if name is not None:
+                self._ns[name] = value
+                _remember_maker(name, value, self.futures.get(name))
+        return values.get(None)
+
+    def done(self):
+        return self.progress is not None and self.progress.finished
+
+    def cancel(self):
+        count = sum(client.cancel(group) for (_, client), group in self._by_client().items())
+        if self.progress is not None:
+            self.progress.cancelled()
+        return count
+
+    def __repr__(self):
+        state = self.progress.text() if self.progress is not None else "submitted"
+        return "<treadle submission {}>".format(state)
+
+
+class _Nothing:
+    pass
+
+
+def _run_in_namespace(shell, source):
+    """Runs ``source`` in the user namespace; returns (value of its last expression or
+    _Nothing, the AST of that expression or None)."""
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    try:
+        filename = shell.compile.cache(source)
+    except Exception:
+        filename = "<treadle submit>"
+    ns = shell.user_ns
+    exec(compile(tree, filename, "exec"), ns)
+    if last is None:
+        return _Nothing, None
+    return eval(compile(ast.Expression(last.value), filename, "eval"), ns), last.value
+
+
+def _names_of(expr):
+    if isinstance(expr, ast.Name):
+        return [expr.id]
+    if isinstance(expr, ast.Tuple) and expr.elts and all(isinstance(e, ast.Name) for e in expr.elts):
+        return [e.id for e in expr.elts]
+    return None
+
+
+def _loom_client(chosen, looms):
+    """The client for the cell's HyperLoom tasks: --client, else the one its futures belong to,
+    else the native default client's."""
+    if chosen is not None:
+        if isinstance(chosen, api.Client):
+            return chosen.core
+        if isinstance(chosen, LoomClient):
+            return chosen
+        raise UsageError("--client must name a treadle.Client or a treadle.loom.client.Client, not a {}".format(
+            type(chosen).__name__))
+    if looms:
+        return looms[0].client
+    return api.default_client().core
+
+
+@command("submit", cell=True)
+@magic_arguments.magic_arguments("%treadle submit")
+@option("--name", metavar="NAME", help="bind a handle (.wait(), .results(), .cancel()) under NAME")
+@option("--wait", action="store_true", help="wait, and bind the results under the cell's names (the default)")
+@option("--no-wait", action="store_true", help="leave the futures under the cell's names")
+@option("--client", metavar="VAR", help="submit HyperLoom tasks through that client (default: treadle's)")
+def submit(args, cell):
+    """%%treadle submit runs the cell, which builds a graph with any API (HyperLoom tasks from
+    treadle.loom.client.tasks, or @treadle.task calls and treadle.submit futures), and submits
+    what its last expression names (else every task or future the cell assigned to a name). A
+    progress line follows the tasks. With --wait (the default) the results replace the tasks and
+    futures under the names the cell assigned."""
+    this = declare.COMMANDS["submit"]
+    shell = get_ipython()
+    if args.wait and args.no_wait:
+        raise this.fail()
+    name = args.name
+    if name is not None and not name.isidentifier():
+        raise this.fail("--name takes a Python name, not {!r}".format(name))
+    if args.client is not None and args.client not in shell.user_ns:
+        raise this.fail("--client {}: no such variable".format(args.client))
+    session()
+    ns = shell.user_ns
+    before = {k: id(v) for k, v in ns.items()}
+    value, last = _run_in_namespace(shell, shell.transform_cell(cell))
+    if value is not _Nothing and walk.holds(value, KINDS, DEPTH):
+        names = _names_of(last)
+        graph = {n: ns[n] for n in names} if names else {None: value}
+    else:
+        graph = {k: v for k, v in ns.items()
+                 if not k.startswith("_") and before.get(k) != id(v) and walk.holds(v, KINDS, DEPTH)}
+    if not graph:
+        raise UsageError("nothing to submit: the cell's last expression and the names it assigned hold no "
+                         "tasks or futures")
+    return _send(graph, ns, name, args)
+
+
+def _send(graph, ns, name, args):
+    # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already).
+    tasks, natives, looms, seen = [], [], [], set()
+    for v in graph.values():
+        for x in walk.leaves(v, KINDS, DEPTH):
+            if id(x) not in seen:
+                seen.add(id(x))
+                (tasks if isinstance(x, Task) else natives if isinstance(x, api.Future) else looms).append(x)
+    began = time.monotonic()
+    plan = None   # (base, count): every task of the plan counts on the progress line
+    loom_client = None
+    if tasks:
+        loom_client = _loom_client(ns.get(args.client) if args.client else None, looms)
+        try:
+            submitted = loom_client.submit(tasks)
+        except LoomException as e:
+            raise UsageError("treadle: the graph was not submitted: {}".format(one_line(e))) from None
+        plan = loom_client.last_plan
+        mapping = {id(t): f for t, f in zip(tasks, submitted)}
+        looms = looms + list(submitted)
+        graph = {k: walk.rebuild(v, lambda x: mapping.get(id(x), x), KINDS, DEPTH) for k, v in graph.items()}
+    for c in {id(f.client): f.client for f in natives}.values():
+        c.flush()
+    progress = _follow(name, natives, looms, plan, loom_client, began)
+    submission = Submission(name or "submit", graph, ns, progress)
+    if name is not None:
+        ns[name] = submission
+    if args.no_wait:
+        for k, v in graph.items():
+            if k is not None:
+                ns[k] = v
+        return graph.get(None)
+    return submission.wait()
+
+
+def _follow(name, natives, looms, plan, loom_client, began):
+    """The progress line of a submission, followed by the progress monitor of each server."""
+    tracker = kernel.tracker()
+    cell_record = tracker.current() if tracker is not None else None
+    publisher = cell_record.publisher if cell_record is not None else None
+    done = sum(1 for f in natives if f.has_result())
+    roots = {f.task_id for f in looms}
+    # Every task of the plan counts, up to a size whose ids are cheap to watch one by one;
+    # bigger plans count their named results.
+    counted = plan is not None and plan[1] <= PLAN_PROGRESS_LIMIT
+    more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if counted else []
+    progress = Progress(name or "submit", len(natives) + len(looms) + len(more), done=done, publisher=publisher,
+                        interval=options.interval)
+    progress.started = began   # the rate counts from the submission
+    progress.show()
+    if cell_record is not None:
+        cell_record.progress.append(progress)
+    follow = {}
+    for f in natives:
+        if not f.has_result() and f.handle is not None:
+            follow.setdefault(server_key(f.client.address), []).append((f.handle.task_id, f.handle))
+    for f in looms:
+        follow.setdefault(server_key(f.client.address), []).append((f.task_id, f))
+    s = session()
+    plan_server = server_key(loom_client.address) if counted else None
+    for address, futures in follow.items():
+        try:
+            s.monitor(address).track(progress, futures, more if address == plan_server else ())
+        except Exception:
+            pass  # no live updates: the line still shows the end
+    if not follow and progress.total == progress.done:
+        progress.complete()
+    return progress

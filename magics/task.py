@@ -1,0 +1,61 @@
+"""``%%treadle task``: the cell's body runs as one Python task on a worker (treadle.runtime.cell)."""
+
+from IPython import get_ipython
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+
+from .. import api
+from ..core.errors import LoomException, TaskFailed
+from ..core.remote_exception import without_treadle_frames
+from ..runtime.cell import FILENAME, run_cell
+from . import declare
+from .cluster import session
+from .declare import command, count, names, option, positive
+
+
+@command("task", cell=True)
+@magic_arguments.magic_arguments("%treadle task")
+@option("--push", type=names, metavar="a,b", complete="names", help="variables the cell's namespace gets")
+@option("--pull", type=names, metavar="x,y", complete="names", help="variables that come back into this namespace")
+@option("--retries", type=count, default=0, metavar="N", help="re-run the body up to N more times when it raises")
+@option("--cpus", type=positive, default=1, metavar="N", help="cpus the task reserves")
+@option("--wait", action="store_true", help="wait for the task (the default)")
+@option("--no-wait", action="store_true", help="return a future at once (its result: the pulled variables as a "
+        "dict, else the last expression's value)")
+def task(args, cell):
+    """%%treadle task runs the cell body as one Python task on a worker, with the pushed variables
+    in its namespace; the pulled variables come back into this namespace and the value of a last
+    expression is shown."""
+    this = declare.COMMANDS["task"]
+    if args.wait and args.no_wait:
+        raise this.fail()
+    ns = get_ipython().user_ns
+    pushed = {}
+    for n in args.push or []:
+        if n not in ns:
+            raise UsageError("--push {}: name {!r} is not defined here".format(",".join(args.push), n))
+        pushed[n] = ns[n]
+    compile(cell, FILENAME, "exec")  # a syntax error shows here, not on a worker
+    s = session()
+    client = api.default_client()  # starts the automatic workers if none are connected
+    if args.cpus > 1 and tuple(client.address) == tuple(s.address):
+        largest = max([w.get("cpus", 0) for w in s.status()["workers"]] or [0])
+        if largest and largest < args.cpus:
+            raise UsageError("--cpus {}: no connected worker has that many cpus (the largest has {}); "
+                             "%treadle workers N --cpus {} starts some".format(args.cpus, largest, args.cpus))
+    run = api.task(run_cell, label="cell", cpus=args.cpus, client=client)
+    future = run(cell, pushed, args.pull or [], args.retries, "future" if args.no_wait else "both")
+    if args.no_wait:
+        client.flush()
+        return future
+    try:
+        pulled, value = future.result()
+    except (TaskFailed, LoomException) as error:
+        failed = error
+    else:
+        failed = None
+    if failed is not None:  # with the cell's own frames (a task's exception), not treadle's
+        __tracebackhide__ = True
+        raise failed.with_traceback(without_treadle_frames(failed.__traceback__))
+    ns.update(pulled)
+    return value

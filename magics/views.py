@@ -1,0 +1,112 @@
+"""``%treadle graph`` and ``%treadle trace``: the task graph and what ran where and when.
+(``%treadle why`` will sit here too.)"""
+
+import bisect
+import os
+import time
+
+from IPython import get_ipython
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from ..core import lineage
+from ..notebook import displays
+from ..widgets import gantt, graph as graph_widget
+from . import declare, submit
+from .cluster import session
+from .declare import command, one_line, option
+
+
+@command("graph")
+@magic_arguments.magic_arguments("treadle graph")
+@option("expr", nargs="*", metavar="EXPR", help="futures, tasks, lists or dicts of them, a %%%%treadle submit "
+        "handle (default: what the last cell submitted)")
+@option("--expand", metavar="GROUP", help="draw that label group task by task")
+def graph(args):
+    """%treadle graph draws the task graph of EXPR, else of what the last cell submitted: nodes
+    coloured by label group (the text before the first ':'), their state as the border and
+    shade, live while they run; hover for details. Above 2000 tasks one node per label group
+    (click one to see its tasks)."""
+    this = declare.COMMANDS["graph"]
+    session()
+    if args.expr:
+        expr = " ".join(args.expr)
+        try:
+            value = get_ipython().ev(expr)
+        except Exception as e:
+            raise this.fail("%treadle graph {}: {}: {}".format(expr, type(e).__name__, one_line(e))) from None
+        found = graph_widget.collect(value, connection_for=displays.session_connection)
+        if not len(found):
+            made = submit.made_by(expr.strip(), value)
+            if made is not None:
+                found = graph_widget.from_ids(*made, connection_for=displays.session_connection)
+        if not len(found):
+            raise this.fail("%treadle graph {}: no tasks or futures there".format(expr))
+    else:
+        submissions = lineage.last_submission()
+        if not submissions:
+            raise this.fail("%treadle graph: nothing was submitted yet; give an expression")
+        found = graph_widget.from_submissions(submissions, connection_for=displays.session_connection)
+    try:
+        view = graph_widget.GraphView(found, expand=args.expand).refresh(details=True)
+    except ValueError as e:   # an --expand group the graph does not have
+        raise UsageError("%treadle graph: {}".format(one_line(e))) from None
+    displays.display_graph(view)
+
+
+@command("trace")
+@magic_arguments.magic_arguments("treadle trace")
+@option("--last", action="store_true", help="only the time of the last submission")
+@option("--record", metavar="PATH", help="the server appends every event to PATH/server.trace.jsonl from now on "
+        "(python3 -m treadle.report PATH makes a report of it)")
+@option("--stop", action="store_true", help="stop the recording")
+def trace(args):
+    """%treadle trace shows what ran where and when: one lane per worker lane, tasks coloured by
+    label group, transfers as arrows; wheel to zoom, drag to pan, the scrubber replays the run."""
+    this = declare.COMMANDS["trace"]
+    if sum((args.last, args.record is not None, args.stop)) > 1:
+        raise this.fail()
+    client = session().client()
+    if args.record is not None:
+        path = os.path.abspath(os.path.expanduser(args.record))
+        try:
+            client.set_trace(path)
+        except Exception as e:
+            raise UsageError("treadle: cannot record into {}: {}".format(path, one_line(e))) from None
+        print("treadle: recording every event into {}/server.trace.jsonl (python3 -m treadle.report {} makes a "
+              "report; %treadle trace --stop ends it)".format(path, path))
+        return None
+    if args.stop:
+        client.connection.record_trace("")
+        print("treadle: the trace recording stopped (the recent events stay in memory: %treadle trace)")
+        return None
+    data = client.trace(gantt.EVENT_LIMIT)
+    window, title = None, "trace"
+    if args.last:
+        submissions = lineage.last_submission()
+        if not submissions:
+            raise this.fail("%treadle trace --last: nothing was submitted yet")
+        window = window_of(data, submissions)
+        title = "trace of the last submission"
+    display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
+    return None
+
+
+def window_of(trace, submissions, margin_us=1000):
+    """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
+    trace's task events; from their submission to now when none ran yet."""
+    ranges = sorted((s.first, s.end) for s in submissions)
+    firsts = [a for a, _ in ranges]
+
+    def ours(task):
+        i = bisect.bisect_right(firsts, task) - 1
+        return i >= 0 and task < ranges[i][1]
+    start = end = None
+    for e in trace.get("events", []):
+        if e.get("kind") == "task" and ours(e.get("task", -1)):
+            start = e["start_us"] if start is None else min(start, e["start_us"])
+            end = e["end_us"] if end is None else max(end, e["end_us"])
+    if start is None:
+        return (min(s.time_us for s in submissions), time.time() * 1e6)
+    return (start - margin_us, end + margin_us)

@@ -1,0 +1,236 @@
+"""What the clients of every API share: one connection to a server, the plans sent through it,
+and the handles of the tasks they made (waits, fetches, releases).
+
+An API gives :class:`ClientBase` its own face: ``treadle.loom.client.Client`` is one (HyperLoom's
+methods on top), a native ``treadle.Client`` holds one. Every plan sent is told to the
+listeners of ``core.hooks`` (the notebook's cell tracker, the lineage).
+"""
+
+import contextlib
+import os
+import socket
+import time
+
+from . import hooks, plan as _plan, story as _story
+from .address import connect_host
+from .connection import Connection
+from .errors import LoomException, TaskFailed
+from .output_lines import TaskOutputPrinter
+from .task import Task
+
+
+class TaskHandle:
+    """A submitted task of a client: its id, held on the workers until released (dropping the
+    last reference releases it too). The APIs' futures are, or hold, one."""
+
+    __slots__ = ("client", "task_id", "_released", "_finished", "__weakref__")
+
+    def __init__(self, client, task_id):
+        self.client = client
+        self.task_id = task_id
+        self._released = False
+        self._finished = False   # seen finished by a wait or fetch, or by asking the server
+
+    def released(self):
+        """True once the handle was released (by release(), gather() or the client)."""
+        return self._released
+
+    def known_finished(self):
+        """True if a wait or fetch saw the task finish (does not ask the server)."""
+        return self._finished
+
+    def release(self):
+        self.client.release((self,))
+
+    def __del__(self):
+        try:
+            if not self._released:
+                self.client.release((self,))
+        except Exception:
+            pass  # interpreter shutdown or a closed client: the server releases on disconnect
+
+    def __repr__(self):
+        return "<TaskHandle task_id={}{}>".format(self.task_id, " released" if self._released else "")
+
+
+def default_name():
+    return "{}:{}".format(socket.gethostname(), os.getpid())
+
+
+class ClientBase:
+    """A connection to the server at (host, port), and the plans sent through it.
+
+    What tasks print is shown while the client waits, each line marked with its task
+    (``output="print"``); ``output`` may instead be a callable taking (task, label, stream,
+    bytes) tuples, or None to drop it. ``api``: which API this client serves ("hyperloom",
+    "native"), for listeners. ``handle_type``: the class of the handles ``submit`` returns.
+    """
+
+    handle_type = TaskHandle
+    api = "hyperloom"
+
+    def __init__(self, host, port, secret=None, timeout=10.0, output="print", server_timeout=12.0):
+        self.connection = Connection(connect_host(host), int(port), secret or "", default_name(), timeout,
+                                     server_timeout)
+        self.address = (host, int(port))
+        self.last_plan = None   # (first task id, count) of the last plan submitted
+        self.prints_output = output == "print"
+        self._printer = TaskOutputPrinter() if self.prints_output else None
+        handler = self._printer if self.prints_output else output
+        if handler is not None:
+            self.connection.set_output_handler(handler)
+        if hooks.listeners:
+            hooks.client_created(self)
+
+    @property
+    def closed(self):
+        return self.connection.closed
+
+    def blocking(self):
+        """A context around every blocking wait (a task's client gives its cpu back meanwhile)."""
+        return contextlib.nullcontext()
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def _leaf_ref(self, child, task):
+        if isinstance(child, TaskHandle):
+            if child.client is not self:
+                raise _plan.PlanError("{!r} belongs to another client".format(child))
+            if child._released:
+                raise _plan.PlanError("{!r} was released and cannot be used as an input".format(child))
+            return child.task_id
+        raise _plan.bad_input(task, child)
+
+    def submit(self, tasks):
+        """Submits tasks (and every task they need); returns a list of handles, one per task."""
+        tasks = list(tasks)
+        result = [None] * len(tasks)
+        new = []
+        for i, t in enumerate(tasks):
+            if isinstance(t, Task):
+                new.append(i)
+            elif isinstance(t, TaskHandle):
+                # As HyperLoom: a future is submitted already; it may be an input of new tasks.
+                raise TypeError("{!r} is not a task: it was submitted already (use it as an input of "
+                                "a task, or wait/fetch it)".format(t))
+            else:
+                raise TypeError("{!r} is not a task: submit() takes tasks".format(t))
+        if new:
+            try:
+                encoded = _plan.encode([tasks[i] for i in new], self._leaf_ref)
+            except _plan.PlanError as e:
+                raise LoomException(str(e)) from None
+            base = self.connection.submit(encoded)
+            self.last_plan = (base, encoded.count)   # its task ids: a range
+            for i, local in zip(new, encoded.root_positions()):
+                result[i] = self.handle_type(self, base + local)
+            if hooks.listeners:
+                hooks.plan_submitted(self, base, encoded, tasks, result)
+        return result
+
+    # -- collective operations -----------------------------------------------------------------
+
+    def _ids(self, handles):
+        ids = []
+        for f in handles:
+            if not isinstance(f, TaskHandle) or f.client is not self:
+                raise LoomException("{!r} is not a future of this client".format(f))
+            if f._released:
+                raise LoomException("{!r} was released".format(f))
+            ids.append(f.task_id)
+        return ids
+
+    def wait(self, handles):
+        """Blocks until every task is computed; raises TaskFailed if one failed."""
+        __tracebackhide__ = True
+        handles = list(handles)
+        ids = self._ids(handles)
+        with self.blocking():
+            failure = self.connection.wait(ids)
+        if failure is not None:
+            raise TaskFailed.from_failure(failure)
+        for f in handles:
+            f._finished = True
+
+    def fetch(self, handles):
+        """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
+        __tracebackhide__ = True
+        handles = list(handles)
+        ids = self._ids(handles)
+        with self.blocking():
+            values, failure = self.connection.fetch(ids)
+        if failure is not None:
+            raise TaskFailed.from_failure(failure)
+        for f in handles:
+            f._finished = True
+        return values
+
+    def release(self, handles):
+        """Frees the results on the workers; the handles cannot be used afterwards."""
+        ids = []
+        for f in handles:
+            if isinstance(f, TaskHandle) and f.client is self and not f._released:
+                f._released = True
+                ids.append(f.task_id)
+        if ids:
+            self.connection.release(ids)
+
+    def cancel(self, handles, timeout=0.2):
+        """Releases the handles whose tasks have not ended (the server cancels them); returns
+        how many there were. The server answers a watch of ended tasks at once."""
+        try:
+            ids = {f.task_id for f in handles}
+            self.connection.watch(sorted(ids))
+            ended = set()
+            deadline = time.monotonic() + timeout
+            while ended != ids and time.monotonic() < deadline:
+                finished, failed = self.connection.settled(0.05)
+                ended.update(finished)
+                ended.update(failed)
+            running = [f for f in handles if f.task_id not in ended]
+            self.release(running)
+            return len(running)
+        except Exception:
+            return 0
+
+    # -- the rest --------------------------------------------------------------------------------
+
+    def set_trace(self, path):
+        """Records everything that runs from now on into the directory ``path`` (as HyperLoom):
+        ``python3 -m treadle.report path`` makes a report of it. The path is the server's."""
+        self.connection.record_trace(path)
+
+    def trace(self, limit=100000):
+        """The server's recent trace events (see treadle.trace)."""
+        return self.connection.trace(limit)
+
+    def states(self, handles):
+        """The scheduler state of each handle (or task id), in order: "waiting", "ready",
+        "assigned", "running", "redirected", "finished", "failed", "released", or "unknown"."""
+        ids = [f.task_id if isinstance(f, TaskHandle) else int(f) for f in handles]
+        return self.connection.states(ids)
+
+    def status(self):
+        """The server's view: workers, task counts by state, memory."""
+        return self.connection.status()
+
+    def story(self, handles):
+        """Why is this task here? The recent transitions of a handle (or task id, or a list of
+        them) with times, workers and reasons, and why a waiting one is not running now. Prints
+        as text; ``.records`` are the TaskStory records (core.story)."""
+        one = isinstance(handles, (TaskHandle, int))
+        ids = [f.task_id if isinstance(f, TaskHandle) else int(f) for f in ([handles] if one else handles)]
+        return _story.Story(_story.story(self.connection, ids))
+
+    def close(self):
+        if not self.connection.closed:
+            self.connection.poll_output()
+            if self._printer is not None:
+                self._printer.flush_partial()
+            self.connection.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

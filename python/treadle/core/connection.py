@@ -1,0 +1,111 @@
+"""A client's connection to a treadle server: the one object through which clients, the
+progress monitor, the widgets and the magics talk to it (docs/protocol.md).
+
+It owns the engine's connection (a socket served by an I/O thread, engine/client/). What tasks
+print arrives on that thread and is handed out by ``poll_output()`` (and by every other call)
+to the output handler; polling and closing take turns, so a poller on another thread and
+``close()`` never meet. The engine's errors become LoomException.
+"""
+
+import threading
+
+from . import engine
+from .errors import LoomException
+
+
+class Connection:
+    """A connection to the server at (host, port); ``name`` shows in the server's log."""
+
+    def __init__(self, host, port, secret="", name="python", timeout=10.0, server_timeout=12.0):
+        try:
+            self._raw = engine.raw_connection(host, port, secret, name, timeout, server_timeout)
+        except engine.ServerError as e:
+            raise LoomException(str(e)) from None
+        self.address = (host, int(port))
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def closed(self):
+        return self._closed
+
+    @property
+    def connected(self):
+        """True while the server answers (False once closed)."""
+        return not self._closed and self._raw.connected
+
+    def _call(self, method, *args, **kwargs):
+        if self._closed:
+            raise LoomException("the client is closed")
+        try:
+            return method(*args, **kwargs)
+        except engine.ServerError as e:
+            raise LoomException(str(e)) from None
+
+    # -- plans and results
+
+    def submit(self, plan):
+        """Sends an EncodedPlan (core.plan); returns the id of its first task."""
+        return self._call(self._raw.submit, plan.types, plan.labels, *plan.frames(), plan.checkpoints)
+
+    def wait(self, ids):
+        """Blocks until the tasks ended; the failure (a dict) of one that failed, or None."""
+        return self._call(self._raw.wait, ids)
+
+    def fetch(self, ids):
+        """(values, failure): the results of the tasks, or the failure of one."""
+        return self._call(self._raw.fetch, ids)
+
+    def release(self, ids):
+        """Drops this client's hold on the tasks (nothing when closed)."""
+        if not self._closed and ids:
+            self._call(self._raw.release, ids)
+
+    def watch(self, ids):
+        """Asks to hear when these tasks end (``settled``)."""
+        return self._call(self._raw.watch, ids)
+
+    def settled(self, timeout=0.0):
+        """(finished ids, failed ids) heard since the last call, waiting up to ``timeout`` s."""
+        return self._call(self._raw.settled, timeout)
+
+    # -- what the server knows
+
+    def states(self, ids):
+        return self._call(self._raw.states, ids)
+
+    def status(self):
+        return self._call(self._raw.status)
+
+    def story(self, ids):
+        """The server's record of each task (at most 1000 ids; core.story reads it)."""
+        return self._call(self._raw.story, ids)
+
+    def trace(self, limit=100000, kinds=None):
+        """The server's recent trace events (docs/tracing.md)."""
+        if kinds is None:
+            return self._call(self._raw.trace, limit)
+        return self._call(self._raw.trace, limit, kinds=list(kinds))
+
+    def record_trace(self, path):
+        """The server appends every event to PATH/server.trace.jsonl from now on ("" stops)."""
+        return self._call(self._raw.trace, 0, str(path))
+
+    # -- what tasks print
+
+    def set_output_handler(self, handler):
+        """``handler(items)`` gets what tasks print: (task, label, stream, bytes) tuples."""
+        self._call(self._raw.set_output_handler, handler)
+
+    def poll_output(self):
+        """Hands what tasks printed so far to the output handler (safe beside close())."""
+        with self._lock:
+            if not self._closed:
+                self._raw.poll_output()
+
+    def close(self):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._raw.close()

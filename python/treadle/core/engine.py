@@ -1,0 +1,15 @@
+"""The compiled engine (``treadle._engine``, C++ through pybind11): this module is the only one
+that imports it, so every other layer reaches the engine through treadle's own names."""
+
+from .. import _engine
+
+ServerError = _engine.ServerError
+Server = _engine.Server
+set_log_level = _engine.set_log_level
+load_secret = _engine.load_secret
+default_secret_path = _engine.default_secret_path
+
+
+def raw_connection(host, port, secret="", name="python", timeout=10.0, server_timeout=12.0):
+    """The engine's own connection object (core.connection.Connection wraps one per client)."""
+    return _engine.Connection(host, int(port), secret or "", name, float(timeout), float(server_timeout))

@@ -1,0 +1,42 @@
+"""Pickling of what travels: functions, arguments, results and exceptions of Python tasks."""
+
+import pickle
+from collections.abc import Sequence
+
+import cloudpickle
+
+
+def sequence_length(obj):
+    """len(obj) if dslice/dget may cut the object (a list, a tuple, any Sequence but text and
+    bytes), else None."""
+    if isinstance(obj, (str, bytes, bytearray, memoryview)) or not isinstance(obj, Sequence):
+        return None
+    try:
+        return len(obj)
+    except Exception:
+        return None
+
+
+def dumps(obj):
+    """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
+    try:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    # pickle refers to functions and classes by module and name, but an executor's __main__
+    # is not the client's, and modules registered with cloudpickle.register_pickle_by_value
+    # may not exist on the workers: those must travel by value. (A false hit, e.g. a string
+    # holding "__main__", only costs the slower pickler.)
+    for name in _by_value_modules():
+        if name in data:
+            return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
+
+
+def _by_value_modules():
+    names = [b"__main__"]
+    try:
+        names.extend(m.encode() for m in cloudpickle.list_registry_pickle_by_value())
+    except AttributeError:  # cloudpickle < 2.0
+        pass
+    return names

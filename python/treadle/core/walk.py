@@ -1,0 +1,57 @@
+"""Walks over values that hold futures or tasks inside lists, tuples, sets and dicts: the
+arguments of a call, what gather() is given, what a notebook cell assigned."""
+
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def leaves(value, kinds, max_depth=None):
+    """The objects of ``kinds`` in ``value`` (also inside lists, tuples, sets, frozensets and
+    dict values), in order; containers deeper than ``max_depth`` are not opened."""
+    out = []
+    _collect(value, kinds, out, max_depth, 0)
+    return out
+
+
+def _collect(value, kinds, out, max_depth, depth):
+    if isinstance(value, kinds):
+        out.append(value)
+    elif max_depth is None or depth < max_depth:
+        if isinstance(value, _SEQUENCES):
+            for v in value:
+                _collect(v, kinds, out, max_depth, depth + 1)
+        elif isinstance(value, dict):
+            for v in value.values():
+                _collect(v, kinds, out, max_depth, depth + 1)
+
+
+def holds(value, kinds, max_depth=None):
+    """True if ``value`` holds an object of ``kinds`` (stops at the first)."""
+    if isinstance(value, kinds):
+        return True
+    if max_depth is not None and max_depth <= 0:
+        return False
+    deeper = None if max_depth is None else max_depth - 1
+    if isinstance(value, _SEQUENCES):
+        return any(holds(v, kinds, deeper) for v in value)
+    if isinstance(value, dict):
+        return any(holds(v, kinds, deeper) for v in value.values())
+    return False
+
+
+def rebuild(value, replace, kinds, max_depth=None, other_sequences_as_lists=False):
+    """``value`` with each object of ``kinds`` replaced by ``replace(it)``: lists, tuples and
+    dicts are rebuilt (of their own type); other list and tuple types become lists with
+    ``other_sequences_as_lists``, else stay as they are."""
+    if isinstance(value, kinds):
+        return replace(value)
+    if max_depth is not None and max_depth <= 0:
+        return value
+    deeper = None if max_depth is None else max_depth - 1
+    t = type(value)
+    if t is list or t is tuple:
+        return t(rebuild(v, replace, kinds, deeper, other_sequences_as_lists) for v in value)
+    if t is dict:
+        return {k: rebuild(v, replace, kinds, deeper, other_sequences_as_lists) for k, v in value.items()}
+    if other_sequences_as_lists and isinstance(value, (list, tuple)):
+        return [rebuild(v, replace, kinds, deeper, other_sequences_as_lists) for v in value]
+    return value

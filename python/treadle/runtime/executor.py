@@ -1,0 +1,379 @@
+"""A Python executor: a long-lived process that runs Python tasks for one worker.
+
+The worker starts one per cpu (``python3 -m treadle.executor``, which runs ``main`` here) and talks to it over two pipes:
+requests on fd 3, replies on fd 4. The executor's stdout and stderr are pipes too, which the
+worker attributes to the task running at that moment, so everything a task prints — from
+Python, C extensions or child programs — reaches the client.
+
+Callables and Python objects (PyObj data) are unpickled once per executor and cached by the id
+of the task that produced them: a function used by ten thousand tasks is unpickled once.
+
+A task that waits on tasks it submitted secedes (task_clients.blocking): its thread hands the
+reading of the request pipe to a new thread, which runs the next tasks meanwhile; when the wait
+ends, the task rejoins and finishes beside them, then its thread ends. So tasks run on the main
+thread until the first secession, and on the serving thread of the moment after it.
+"""
+
+import io
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+
+from ..core import processes, remote_exception
+from . import pipe, task_clients
+from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve
+
+_CACHE_LIMIT = 512
+
+
+class ObjectCache:
+    """Unpickled PyObj values by producer id.
+
+    The worker mirrors this cache to know what it need not send again, so both follow one
+    rule: every keyed object sent is put, in the order sent; when full, start afresh. Nothing
+    else clears it: with two tasks in flight, the next task was described against the cache
+    before this one ended, so a task's failure must not change what the cache holds."""
+
+    def __init__(self, limit=_CACHE_LIMIT):
+        self._items = {}
+        self._limit = limit
+
+    def get(self, key):
+        return self._items.get(key)
+
+    def put(self, key, value):
+        if len(self._items) >= self._limit:
+            self._items.clear()
+        self._items[key] = value
+
+    def clear(self):
+        self._items.clear()
+
+
+class TaskStream(io.TextIOBase):
+    """sys.stdout / sys.stderr while tasks run: text goes to the worker tagged with the task
+    that printed it, in order with the task's reply. Lines go out within ~50 ms; the rest at
+    4 KiB or when the task ends. (Output written to file descriptors 1 and 2 directly, by C code
+    or child programs, reaches the worker through its pipes instead.)"""
+
+    class _Buffer(threading.local):
+        """Per thread: tasks that seceded and rejoined print beside the one running."""
+
+        def __init__(self):
+            self.parts = []
+            self.size = 0
+            self.last_sent = 0.0
+
+    def __init__(self, executor, name):
+        self._executor = executor
+        self.name = name
+        self._buffer = self._Buffer()
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not {}".format(type(text).__name__))
+        if not text:
+            return 0
+        b = self._buffer
+        b.parts.append(text)
+        b.size += len(text)
+        if b.size >= 4096 or ("\n" in text and time.monotonic() - b.last_sent > 0.05):
+            self.flush()
+        return len(text)
+
+    def flush(self):
+        b = self._buffer
+        if not b.parts:
+            return
+        text = "".join(b.parts)
+        b.parts = []
+        b.size = 0
+        b.last_sent = time.monotonic()
+        self._executor.send_output(self.name, text)
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def isatty(self):
+        return False
+
+
+class MessageWriter:
+    """The reply pipe, shared by the threads of tasks that seceded: from a message's first write
+    to its flush (pipe.write_message ends every message with one), no other thread writes."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._holder = threading.local()
+
+    def write(self, data):
+        if not getattr(self._holder, "held", False):
+            self._lock.acquire()
+            self._holder.held = True
+        try:
+            return self._stream.write(data)
+        except BaseException:
+            self._release()
+            raise
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        finally:
+            self._release()
+
+    def _release(self):
+        if getattr(self._holder, "held", False):
+            self._holder.held = False
+            self._lock.release()
+
+
+class _ThreadState(threading.local):
+    """What each thread of the executor runs: its task, whether it reads the request pipe, and
+    whether its task's raw output was already closed with an end-of-task marker (on seceding)."""
+
+    def __init__(self):
+        self.task_id = None
+        self.serving = False
+        self.raw_ended = False
+
+
+_thread = _ThreadState()
+
+
+class Executor:
+    def __init__(self, requests, replies):
+        self.requests = requests
+        self.replies = MessageWriter(replies)
+        self.cache = ObjectCache()
+
+    @property
+    def task_id(self):
+        return _thread.task_id
+
+    @task_id.setter
+    def task_id(self, value):
+        _thread.task_id = value
+
+    def send_output(self, stream, text):
+        if self.task_id is not None:
+            pipe.write_message(self.replies, {"op": "out", "id": self.task_id, "stream": stream, "text": text})
+        else:
+            os.write(2, text.encode("utf-8", "replace"))
+
+    def decode(self, desc, blobs):
+        kind = desc["k"]
+        if kind == "plain":
+            return InputWrapper(kind, data=blobs[desc["b"]])
+        if kind == "file":
+            return InputWrapper(kind, path=desc["path"], size=desc["size"])
+        if kind == "pyobj":
+            key, blob = desc["key"], desc["b"]
+            if blob < 0:  # the worker knows this executor has it
+                cached = self.cache.get(key)
+                if cached is None:
+                    raise RuntimeError("treadle internal error: object of task {} is not in the executor's cache".format(key))
+            else:
+                try:
+                    cached = (pickle.loads(blobs[blob]), None)
+                except Exception as error:  # cached too: later tasks using it fail the same way
+                    cached = (None, error)
+                if key is not None:
+                    self.cache.put(key, cached)
+            if cached[1] is not None:
+                raise cached[1]
+            return InputWrapper(kind, obj=cached[0], size=desc["size"])
+        if kind == "array":
+            return InputWrapper(kind, items=[self.decode(d, blobs) for d in desc["items"]])
+        if kind == "index":
+            base = self.decode(desc["base"], blobs)
+            return InputWrapper(kind, base=base, bounds=desc["bounds"])
+        raise ValueError("unknown input kind {!r}".format(kind))
+
+    def decode_all(self, descs, blobs):
+        """Decodes every input, even after one fails, so that each object the worker sent is
+        cached as the worker assumes; then raises the first failure."""
+        inputs, first_error = [], None
+        for desc in descs:
+            try:
+                inputs.append(self.decode(desc, blobs))
+            except Exception as error:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+        return inputs
+
+    def run_task(self, header, blobs):
+        """Runs a task; the clients it made (to submit tasks of its own) close when it ends."""
+        scope = task_clients.enter(header["id"])
+        try:
+            return self._call_task(header, blobs)
+        finally:
+            task_clients.leave(scope)
+
+    def _call_task(self, header, blobs):
+        task_id = header["id"]
+        inputs = self.decode_all(header["inputs"], blobs)
+        for i, wrapper in enumerate(inputs):
+            wrapper.position = i  # a returned Task may use the task's own inputs
+        raw_config = blobs[header["config"]]
+        if raw_config[:1] == b"\0":  # the scheduler cutting a PyObj sequence (dslice/dget)
+            piece = cut_piece(bytes(raw_config), inputs[0].unwrap())
+            if piece is None:
+                raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
+            return piece
+        config = pickle.loads(raw_config)
+        fn_input, data_inputs = inputs[0], inputs[1:]
+        fn = fn_input.unwrap()
+        if not callable(fn):
+            raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
+        if config[0] == "native":  # treadle's own API: any arguments, any result
+            _, args, kwargs = config
+            return PyObj(fn(*resolve(args, data_inputs), **resolve(kwargs, data_inputs)))
+        context_flag, direct_args = config
+        args = []
+        ctx = Context(task_id, self.log)
+        if context_flag:
+            args.append(ctx)
+        args.extend(direct_args)
+        args.extend(data_inputs)
+        return fn(*args)
+
+    def hello(self, header, blobs):
+        """The worker's first message: the server it serves and the secret, kept in memory
+        for clients made inside tasks (task_clients)."""
+        _die_with_parent(header.get("worker_pid"))
+        task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
+
+    def secede(self, task_id):
+        """The task on this thread waits on futures: the worker frees its cpu, and a new thread
+        reads the request pipe, so the next tasks run meanwhile."""
+        _flush_streams()
+        if not _thread.serving:  # seceded before, rejoined, and waits again
+            pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
+            return
+        _flush_output()  # raw output so far is this task's; what follows, the next task's
+        _thread.raw_ended = True
+        _thread.serving = False
+        pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
+        threading.Thread(target=self.serve, name="treadle-executor-serving", daemon=True).start()
+
+    def rejoin(self, task_id):
+        """The wait ended: the task runs again, beside the task of the serving thread (briefly
+        more tasks than cpus, rather than waiting for a free one: no deadlock is possible)."""
+        pipe.write_message(self.replies, {"op": "rejoined", "id": task_id})
+
+    def log(self, task_id, level, message):
+        pipe.write_message(self.replies, {"op": "log", "id": task_id, "level": level, "message": str(message)})
+
+    def serve(self):
+        """Reads the request pipe and runs tasks, until the pipe ends, or until a task of this
+        thread seceded (another thread serves then; this one ends with its task)."""
+        _thread.serving = True
+        while True:
+            if not _thread.serving:
+                return
+            try:
+                header, blobs = pipe.read_message(self.requests)
+            except EOFError:
+                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+                    os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
+                return
+            if header.get("op") == "hello":
+                self.hello(header, blobs)
+                continue
+            if header.get("op") != "run":
+                continue
+            task_id = self.task_id = header["id"]
+            _thread.raw_ended = False
+            try:
+                result = self.run_task(header, blobs)
+                desc, out_blobs = encode_result(result)
+            except BaseException as error:  # noqa: B902 - report everything, even SystemExit
+                if isinstance(error, KeyboardInterrupt):
+                    raise
+                _flush_output()
+                pipe.write_message(self.replies, {"op": "failed", "id": task_id, "error": _describe(error)},
+                                    [_pack(error)])
+                self.task_id = None
+                continue
+            _flush_output()
+            pipe.write_message(self.replies, {"op": "done", "id": task_id, "result": desc}, out_blobs)
+            self.task_id = None
+
+
+def _die_with_parent(worker_pid):
+    """A killed worker takes its executor along (the kernel sends SIGKILL when the parent
+    dies), even while a task keeps the executor from reading its pipe's end."""
+    if not processes.die_with_parent(signal.SIGKILL):
+        return
+    if worker_pid is not None and os.getppid() != worker_pid:
+        os._exit(0)  # private-ok (os's own name): the worker died before we asked
+
+
+def _describe(error):
+    """The traceback of a task's exception, without the executor's own frames."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+
+
+def _pack(error):
+    """The exception itself, for the client to raise (empty if it cannot be packed at all)."""
+    try:
+        return remote_exception.pack(error)
+    except Exception:
+        return b""
+
+
+# Written to fds 1 and 2 after each task: the worker credits raw output (from C code or child
+# programs) written before it to that task, and what follows to the next one.
+END_OF_TASK = b"\x00\x1etreadle:end-of-task\x1e\x00"
+
+
+def _flush_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _flush_output():
+    # What the task printed must reach the worker before the reply that ends the task.
+    _flush_streams()
+    if _thread.raw_ended:
+        return  # its marker went out when it seceded
+    for fd in (1, 2):
+        try:
+            os.write(fd, END_OF_TASK)
+        except OSError:
+            pass
+
+
+def main():
+    requests = io.open(3, "rb", buffering=1 << 16)
+    replies = io.open(4, "wb", buffering=1 << 16)
+    sys.stdin = io.StringIO("")
+    task_clients.become_executor()
+    executor = Executor(requests, replies)
+    sys.stdout = TaskStream(executor, "stdout")
+    sys.stderr = TaskStream(executor, "stderr")
+    executor.serve()
+    if _thread.serving:
+        return  # the pipe ended
+    threading.Event().wait()  # a task of this thread seceded: the serving thread exits the process
+
+
+if __name__ == "__main__":
+    main()
