@@ -3,7 +3,7 @@ any IPython kernel. The package's top layer: it uses the notebook layer, the wid
 APIs, and nothing imports it but the kernel's entry points.
 
 One file per group of commands, each command declared once (``declare.py``): ``cluster``
-(workers, status, stop), ``options`` (config), ``views`` (graph, trace), ``submit``
+(workers, status, stop), ``options`` (config), ``views`` (graph, trace, why), ``submit``
 (``%%treadle submit``), ``task`` (``%%treadle task``); ``completion`` completes them all.
 """
 

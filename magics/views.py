@@ -1,5 +1,5 @@
-"""``%treadle graph`` and ``%treadle trace``: the task graph and what ran where and when.
-(``%treadle why`` will sit here too.)"""
+"""``%treadle graph``, ``%treadle trace`` and ``%treadle why``: the task graph, what ran where and
+when, and why a task is where it is."""
 
 import bisect
 import os
@@ -10,7 +10,9 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from ..core import lineage
+from .. import api
+from ..core import lineage, walk
+from ..core.client import TaskHandle
 from ..notebook import displays
 from ..widgets import gantt, graph as graph_widget
 from . import declare, submit
@@ -91,6 +93,33 @@ def trace(args):
         title = "trace of the last submission"
     display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
     return None
+
+
+@command("why")
+@magic_arguments.magic_arguments("treadle why")
+@option("expr", nargs="+", metavar="EXPR", help="a future, a list or dict of futures, or a %%%%treadle submit handle")
+def why(args):
+    """%treadle why EXPR tells why each task of EXPR is where it is: its recent transitions with
+    times, the worker involved and the reasons placement recorded, its failure, and for a task
+    still waiting why it is not running now (its inputs, its cpu request, the workers)."""
+    this = declare.COMMANDS["why"]
+    expr = " ".join(args.expr)
+    try:
+        value = get_ipython().ev(expr)
+    except Exception as e:
+        raise this.fail("%treadle why {}: {}: {}".format(expr, type(e).__name__, one_line(e))) from None
+    if hasattr(value, "futures") and isinstance(value.futures, dict):   # a %%treadle submit handle
+        value = value.futures
+    by_client = {}
+    for future in walk.leaves(value, (api.Future, TaskHandle), max_depth=32):
+        by_client.setdefault(id(future.client), (future.client, []))[1].append(future)
+    if not by_client:
+        raise this.fail("%treadle why {}: no futures there".format(expr))
+    for client, futures in by_client.values():
+        try:
+            print(client.story(futures))
+        except Exception as e:
+            raise UsageError("%treadle why {}: {}".format(expr, one_line(e))) from None
 
 
 def window_of(trace, submissions, margin_us=1000):

@@ -127,6 +127,37 @@ def test_submit_a_failing_task(kernel):
     assert text(outputs) == "Future\n"  # nothing bound: the futures are still there
 
 
+# -- %treadle why ------------------------------------------------------------------------------
+
+def test_why_tells_a_tasks_story(any_kernel):
+    """A finished task, a failed one and one that waits for a cpu request no worker meets: each
+    told in one call, in the user's words."""
+    k = any_kernel
+    start(k, SETUP + "def bad(x):\n    raise ValueError('no %d' % x)\n")
+    reply, outputs, _ = k.run("ok = square(3); ok.result()\n"
+                              "wrong = treadle.submit(bad, 1)\n"
+                              "try:\n    wrong.result()\nexcept ValueError:\n    pass\n"
+                              "big = treadle.task(cpus=64, label='huge')(lambda x: x)(5)\n"
+                              "slow = treadle.submit(time.sleep, 60)\n"
+                              "after = treadle.task(label='after')(lambda x: x)(slow)\n"
+                              "treadle.default_client().flush()")
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = k.run("%treadle why ok")
+    told = text(outputs)
+    assert reply["status"] == "ok", outputs
+    assert told.startswith("task ") and "(square): finished" in told, told
+    assert "-> assigned" in told and ", to tcp://127.0.0.1:" in told and "running -> finished" in told, told
+    reply, outputs, _ = k.run("%treadle why {'wrong': wrong, 'big': big, 'after': after}")
+    told = text(outputs)
+    assert "(bad): failed" in told and "failed: " in told and "ValueError: no 1" in told, told
+    assert "(huge): failed" in told and "it needs 64 cpus; the largest worker has " in told, told
+    assert "(after): waiting" in told and "not running: waiting for 1 of its" in told, told
+    k.run("slow.release(); after.release()")
+    reply, outputs, _ = k.run("%treadle why 42")
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
+    assert "%treadle why 42: no futures there" in reply["evalue"], reply
+
+
 # -- %%treadle task ---------------------------------------------------------------------------
 
 def test_task_magic_push_pull_and_value(any_kernel):
@@ -220,7 +251,7 @@ def test_help_lists_every_subcommand(any_kernel):
     assert pages, reply
     for word in ("%treadle workers N", "--hosts", "--hostfile", "%treadle status", "%treadle stop",
                  "%treadle config", "%%treadle submit", "%%treadle task", "--push", "--pull", "--retries",
-                 "--no-wait", "cancel_on_interrupt"):
+                 "--no-wait", "cancel_on_interrupt", "%treadle why"):
         assert word in pages[0], word
 
 

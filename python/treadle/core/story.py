@@ -80,6 +80,17 @@ def _format_one(s):
     return "\n".join(lines)
 
 
+def last_steps(record, count=3):
+    """Short lines for a hover: the last ``count`` steps (what and why, where), then why it is
+    not running or its failure's first line."""
+    lines = ["{}: {}".format(_change(step), _detail(step)) for step in record.steps[-count:]]
+    if record.why:
+        lines.append("not running: " + record.why)
+    elif record.failure:
+        lines.append("failed: " + record.failure.strip().splitlines()[-1])
+    return lines
+
+
 def _change(step):
     return step.to_state if step.from_state is None else "{} -> {}".format(step.from_state, step.to_state)
 

@@ -18,6 +18,7 @@ import math
 import threading
 import time
 
+from ..core import story as core_story
 from ..trace import lane_name
 from . import layout as _layout
 from . import states as _states
@@ -35,6 +36,7 @@ EXPAND_LIMIT = 150          # tasks of a group laid out for its expansion (a sam
 EXPAND_BUDGET = 3000        # expansion nodes embedded in all
 MAX_GROUPS = 60             # groups drawn; the smallest beyond become "other"
 LIVE_INTERVAL = 0.5         # seconds between two live recolourings (more for big payloads)
+STORY_LIMIT = 2000          # tasks whose story the hover shows (a request per thousand)
 
 
 # -- states and details --------------------------------------------------------------------------
@@ -75,6 +77,19 @@ def task_details(g, conn=None, limit=200_000):
     return out
 
 
+def task_stories(g, conn=None, limit=STORY_LIMIT):
+    """{task id: TaskStory} for the hover (why each task is where it is), for graphs of at most
+    ``limit`` tasks: one request per thousand tasks."""
+    conn = conn if conn is not None else g.conn
+    ids = [i for i in g.ids if i is not None]
+    if conn is None or not ids or len(ids) > limit or not hasattr(conn, "story"):
+        return {}
+    try:
+        return {record.id: record for record in core_story.story(conn, ids)}
+    except Exception:   # a server without the story request: the hover has no story
+        return {}
+
+
 # -- drawing -------------------------------------------------------------------------------------
 
 def _num(x):
@@ -94,13 +109,15 @@ def _ms(us):
         if us < 10_000_000 else "{:.1f} s".format(us / 1e6)
 
 
-def _node_title(label, task_type, key, state, detail):
+def _node_title(label, task_type, key, state, detail, story=None):
     lines = ["{} ({})".format(label or "(no label)", state), "type: {}".format(task_type or "?"),
              "task: {}".format(key)]
     if detail is not None:
         worker, lane, start, end, size = detail
         lines.append("worker: {} · {}".format(worker, _lane(lane)))
         lines.append("duration: {} · result {}".format(_ms(max(0, end - start)), _size(size)))
+    if story is not None:   # why it is here (%treadle why tells the whole story)
+        lines.extend(core_story.last_steps(story))
     return "\n".join(lines)
 
 
@@ -131,7 +148,7 @@ def _svg_open(dom_id, width, height, min_scale, pad=8):
                      int(math.ceil(natural * min_scale)), _num(min_scale), dom_id)
 
 
-def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, ids, with_text, tips):
+def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, ids, with_text, tips, stories=None):
     # Shared looks go on parent groups (stroke, opacity and markers are inherited), one per
     # state: a node is then little more than its rectangle (~100 bytes).
     out = ['<g class="treadle-edges" fill="none" stroke="#999" stroke-width="1" marker-end="url(#{}-arrow)">'.format(
@@ -153,7 +170,8 @@ def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, i
             tip = ""
             if tips:   # an attribute, not a <title>: sanitizers that drop the SVG would show its text
                 detail = details.get(ids[i]) if ids[i] is not None else None
-                tip = ' data-tip="{}"'.format(html.escape(_node_title(labels[i], types[i], key, state, detail)))
+                story = (stories or {}).get(ids[i]) if ids[i] is not None else None
+                tip = ' data-tip="{}"'.format(html.escape(_node_title(labels[i], types[i], key, state, detail, story)))
             out.append('<g class="treadle-node" data-key="{}" data-state="{}"{}><rect x="{}" y="{}" width="{}" '
                        'height="{}"{} fill="{}"/>'.format(html.escape(key), state, tip, _num(lay.xs[i] - w / 2),
                                                          _num(lay.ys[i] - h / 2), _num(w), _num(h), corner,
@@ -193,6 +211,7 @@ class GraphView(Widget):
         self._group_model = None
         self._expansions = None
         self.details = {}
+        self.stories = {}
         self._want_details = details
         self.states = ["pending"] * len(g)
 
@@ -203,6 +222,7 @@ class GraphView(Widget):
         self.states = current_states(self.graph, conn)
         if details and self._want_details and not self.aggregated:
             self.details = task_details(self.graph, conn)
+            self.stories = task_stories(self.graph, conn)
         return self
 
     def finished(self):
@@ -262,7 +282,7 @@ class GraphView(Widget):
         out.append(_task_nodes_svg(self.dom_id, lay, [g.keys[i] for i in m], [g.labels[i] for i in m],
                                    [g.types[i] for i in m], [self._groups[i] for i in m],
                                    [self.states[i] for i in m], self.details, [g.ids[i] for i in m],
-                                   with_text, tips))
+                                   with_text, tips, self.stories))
         out.append("</svg>")
         return "".join(out)
 
