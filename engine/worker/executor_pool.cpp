@@ -289,6 +289,13 @@ void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
   for (auto& e : executors_) {
     auto it = std::find(e.tasks.begin(), e.tasks.end(), id);
     if (it == e.tasks.end() && !e.detached.count(id)) continue;
+    auto d = e.detached.find(id);
+    if (d != e.detached.end() && !d->second.rejoined) {
+      // A seceded task is a thread waiting (on futures), using no cpu: it is left to end and its
+      // result dropped. Replacing the executor would run its other tasks again, and in a tree of
+      // nested tasks cancel theirs in turn, every client timeout, without end.
+      return;
+    }
     // A task cannot be taken back out of the pipe, nor a thread stopped: the executor is
     // replaced, and the other tasks it had (seceded ones too) are run again.
     std::vector<TaskId> others;

@@ -315,3 +315,42 @@ def test_explicit_secede_and_rejoin(tight, tight_client, tmp_path):
 
     paths = [str(tmp_path / "flag{}".format(i)) for i in range(3)]  # more waiting tasks than cpus
     assert tight_client.gather([tight_client.submit(waits_for_its_child, p) for p in paths]) == ["done"] * 3
+
+
+def test_cancelling_a_waiting_task_leaves_its_executors_other_tasks_alone(make_cluster, tmp_path):
+    """Two tasks of two clients wait (seceded) in the one executor of a 1-cpu worker; one client
+    leaves, which cancels its task. The executor is not replaced for it: the other task is not
+    run again (in a tree of nested tasks, each re-run cancelled more, every client timeout)."""
+    cluster = make_cluster(workers=1, cpus=1)
+
+    def waits_for(flag, log):
+        import os
+        import time
+        import treadle
+        with open(log, "a") as f:
+            f.write("started in {}\n".format(os.getpid()))
+        treadle.secede()
+        while not os.path.exists(flag):
+            time.sleep(0.02)
+        treadle.rejoin()
+        return "done"
+
+    flag_a, flag_b = str(tmp_path / "a"), str(tmp_path / "b")
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    with treadle.Client(cluster, output=None) as keeper:
+        b = keeper.submit(waits_for, flag_b, str(log_b))
+        leaver = treadle.Client(cluster, output=None)
+        a = leaver.submit(waits_for, flag_a, str(log_a))  # noqa: F841 (held: the leaving client holds it)
+        leaver.flush()
+        wait_until(lambda: all(log.exists() and log.read_text().endswith("\n") for log in (log_a, log_b)),
+                   what="both tasks started in the executor")
+        assert log_a.read_text().split()[-1] == log_b.read_text().split()[-1]   # the same executor
+        wait_until(lambda: keeper.status()["workers"][0]["free_cpus"] == 1, what="both seceded (the cpu free)")
+        leaver.close()   # its task is cancelled
+        wait_until(lambda: keeper.status()["clients"] == 1, what="the leaving client gone")
+        wait_until(lambda: keeper.status()["states"]["running"] + keeper.status()["states"]["assigned"] == 1,
+                   what="the leaver's task cancelled")
+        open(flag_b, "w").close()
+        assert b.result(timeout=30) == "done"
+        assert log_b.read_text().count("started") == 1, log_b.read_text()
+        open(flag_a, "w").close()   # the abandoned thread ends too
