@@ -2,7 +2,8 @@
 
 * Every test runs under a deadline (default 60 s, ``@pytest.mark.timeout(N)`` to change it):
   SIGALRM raises ``TestTimeout`` in the test, so a hang fails instead of blocking the suite.
-  Client calls wait interruptibly, so the alarm reaches them.
+  Client calls wait interruptibly, so the alarm reaches them. Module- and session-scoped
+  fixtures (set up before a test's deadline starts) get FIXTURE_TIMEOUT the same way.
 * After every test, processes the test started (children of pytest, and programs tagged with
   ``TAG`` that ``run`` tasks started) must be gone: leftovers are killed and the test errors.
 * ``cluster``/``client`` are module-scoped (2 workers x 2 cpus) for tests that do not disturb
@@ -41,6 +42,7 @@ import treadle  # noqa: E402
 from treadle.loom.client import Client, tasks  # noqa: E402
 
 DEFAULT_TIMEOUT = 60
+FIXTURE_TIMEOUT = 240   # a shared fixture's set-up (a cluster, a million-task plan)
 
 
 class TestTimeout(Exception):
@@ -55,6 +57,26 @@ def pytest_configure(config):
 
 # ---------------------------------------------------------------------------------------------
 # Deadline
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """A shared fixture's set-up runs before the test's own deadline: it gets one of its own."""
+    if fixturedef.scope == "function" or threading.current_thread() is not threading.main_thread() \
+            or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TestTimeout("the fixture {} did not set up within {} s".format(fixturedef.argname, FIXTURE_TIMEOUT))
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, FIXTURE_TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
 
 @pytest.fixture(autouse=True)
 def _deadline(request):
