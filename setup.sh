@@ -26,6 +26,8 @@ APT_PACKAGES=(
   iproute2 procps openssh-server
   graphviz                                      # `dot` lays out the task-graph widget
   chromium chromium-driver python3-selenium     # tests/browser: the widgets in a real (headless) browser
+  munge slurm-wlm slurmctld slurmd slurm-client # tests/batch: a private one-node SLURM cluster
+  gridengine-master gridengine-exec gridengine-client   # tests/batch: a one-node Grid Engine cell
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -39,6 +41,10 @@ install_packages() {
   say "installing ${missing[*]}"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # Grid Engine's packages ask for the master host and cell: answer before they ask.
+  printf '%s\n' "gridengine-common shared/gridenginemaster string $(hostname)" \
+    "gridengine-common shared/gridenginecell string default" \
+    "gridengine-common shared/gridengineconfig boolean true" | $sudo debconf-set-selections
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
