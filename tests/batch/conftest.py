@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import ROOT, SECRET, wait_until
 
+from .gridengine_cell import GridEngineCell
 from .slurm_cluster import SchedulerDidNotStart, SlurmCluster
 
 PREFIX_BIN = os.path.join(ROOT, "prefix", "bin")
@@ -90,3 +91,23 @@ def slurm_cli(slurm, tmp_path):
     yield cli
     cli.stop_all()
     slurm.cancel_all()
+
+
+@pytest.fixture(scope="session")
+def gridengine():
+    cell = GridEngineCell()
+    try:
+        cell.start()
+    except SchedulerDidNotStart as e:
+        cell.stop()
+        pytest.fail("the one-node Grid Engine cell did not start: {}".format(e), pytrace=False)
+    yield cell
+    cell.stop()
+
+
+@pytest.fixture
+def sge_cli(gridengine, tmp_path):
+    cli = ClusterCommand(tmp_path, gridengine.environment())
+    yield cli
+    cli.stop_all()
+    gridengine.cancel_all()

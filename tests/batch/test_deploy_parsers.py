@@ -110,7 +110,7 @@ def test_no_allocation_outside_a_job():
 def request(**kw):
     args = dict(count=3, server="10.0.0.5:9010", secret_file="/home/u/.local/share/treadle/secret", cpus=2,
                 time="90", mem="4G", partition="short", account="proj1", name="treadle-x", log_dir="/home/u/logs",
-                worker="/opt/treadle/bin/treadle-worker", pythonpath="/home/u/lib")
+                worker="/opt/treadle/bin/treadle-worker", pythonpath="/home/u/lib", workdir="/home/u/run 1")
     args.update(kw)
     return JobRequest(**args)
 
@@ -120,7 +120,8 @@ def test_slurm_script():
     assert script.startswith("#!/bin/bash\n")
     for line in ["#SBATCH --job-name=treadle-x", "#SBATCH --array=1-3", "#SBATCH --cpus-per-task=2",
                  "#SBATCH --time=90", "#SBATCH --mem=4G", "#SBATCH --partition=short", "#SBATCH --account=proj1",
-                 "#SBATCH --output=/home/u/logs/%x-%A_%a.out", "export PYTHONPATH=/home/u/lib"]:
+                 "#SBATCH --output=/home/u/logs/%x-%A_%a.out", "export PYTHONPATH=/home/u/lib",
+                 "cd '/home/u/run 1' || exit 1"]:
         assert line in script.splitlines()
     last = script.splitlines()[-1]
     assert last == ("exec /opt/treadle/bin/treadle-worker 10.0.0.5:9010 --cpus 2 --python /usr/bin/python3 "

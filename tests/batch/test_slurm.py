@@ -1,11 +1,9 @@
 """Worker jobs through a real (one-node, private) SLURM cluster: ``treadle-cluster start
 --slurm N``, graphs run on the workers the jobs became, a job cancelled mid-run, ``stop``."""
 
-import json
 import os
 import subprocess
 import textwrap
-import time
 
 import pytest
 
@@ -15,12 +13,6 @@ from treadle.deploy.server_process import pid_alive
 from treadle.loom.client import Client, tasks
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def slow_square(x):
-    import time
-    time.sleep(0.1)
-    return x * x
 
 
 def test_start_run_graphs_and_stop(slurm, slurm_cli):
@@ -60,6 +52,11 @@ def test_start_run_graphs_and_stop(slurm, slurm_cli):
 def test_a_job_cancelled_mid_run_is_a_lost_worker(slurm, slurm_cli):
     slurm_cli("start", "--slurm", 2)
     slurm_cli.wait_for_workers(2)
+    def slow_square(x):      # defined here: pickled by value, the workers need not import this file
+        import time
+        time.sleep(0.1)
+        return x * x
+
     client = treadle.Client(slurm_cli.address())
     try:
         futures = [client.submit(slow_square, x) for x in range(40)]

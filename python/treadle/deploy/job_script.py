@@ -28,7 +28,7 @@ class JobRequest:
 
     def __init__(self, count, server, secret_file, cpus=1, time=None, mem=None, partition=None, account=None,
                  name="treadle", log_dir=None, worker="treadle-worker", python="/usr/bin/python3",
-                 pythonpath=None, worker_args=(), parallel_env="smp"):
+                 pythonpath=None, worker_args=(), parallel_env="smp", workdir=None):
         if not isinstance(count, int) or count < 1:
             raise ValueError("the number of worker jobs must be a positive integer, got {!r}".format(count))
         if not isinstance(cpus, int) or cpus < 1:
@@ -59,6 +59,7 @@ class JobRequest:
         if not _WORD.match(parallel_env or ""):
             raise ValueError("--pe {!r}: letters, digits and _.@+- only".format(parallel_env))
         self.parallel_env = parallel_env    # Grid Engine: the parallel environment giving a job several slots
+        self.workdir = workdir              # where the tasks run (relative paths): the submitting directory
 
     def log_path(self, pattern):
         """Where a job writes its output: ``pattern`` (with the scheduler's placeholders)
@@ -97,6 +98,9 @@ def worker_command(request, job_id_expression):
 def script_body(request, job_id_expression):
     """The part after the directives: the environment the tasks need, then the worker."""
     lines = []
+    if request.workdir:
+        # Every scheduler starts a job somewhere else (SLURM: here, SGE and PBS: home).
+        lines.append("cd {} || exit 1".format(shlex.quote(request.workdir)))
     if request.pythonpath:
         # Tasks import the user's modules from the same paths as on the submitting host.
         lines.append("export PYTHONPATH={}".format(shlex.quote(request.pythonpath)))

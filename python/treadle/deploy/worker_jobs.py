@@ -123,7 +123,8 @@ def submit_workers(server, scheduler, count, cpus=1, time=None, mem=None, partit
     SGE and PBS), ``account`` and ``parallel_env`` (Grid Engine, for cpus > 1) go to the
     scheduler. The jobs' workers read the secret from
     ``secret_file`` (default: $TREADLE_SECRET_FILE or the per-user file), a 0600 file on the
-    shared file system; the secret itself is written nowhere. Job output goes to ``log_dir``
+    shared file system; the secret itself is written nowhere. The jobs run in the current
+    directory (on the shared file system), so tasks find relative paths as here. Job output goes to ``log_dir``
     (default: the scheduler's, usually the current directory). The worker program runs on the
     nodes at its path here (``program``: an extended worker's path): a shared file system is
     assumed, as for ssh workers."""
@@ -131,6 +132,6 @@ def submit_workers(server, scheduler, count, cpus=1, time=None, mem=None, partit
                          partition=partition, account=account, name=name, log_dir=log_dir,
                          worker=program_path(program), python=python,
                          pythonpath=os.environ.get("PYTHONPATH") if pythonpath is None else pythonpath,
-                         worker_args=worker_args, parallel_env=parallel_env)
+                         worker_args=worker_args, parallel_env=parallel_env, workdir=os.getcwd())
     ids = launcher_for(scheduler).submit(request)
     return WorkerJobs(scheduler, ids, request.server, log_dir)
