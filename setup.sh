@@ -28,6 +28,7 @@ APT_PACKAGES=(
   chromium chromium-driver python3-selenium     # tests/browser: the widgets in a real (headless) browser
   munge slurm-wlm slurmctld slurmd slurm-client # tests/batch: a private one-node SLURM cluster
   gridengine-master gridengine-exec gridengine-client   # tests/batch: a one-node Grid Engine cell
+  libslurm-perl libslurmdb-perl libswitch-perl  # tests/batch: SLURM's PBS wrappers (torque_wrappers below)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -49,6 +50,24 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# SLURM's PBS commands (qsub, qstat, qdel over SLURM) test treadle-cluster's PBS path. Their
+# package, slurm-wlm-torque, conflicts with gridengine-client (both own /usr/bin/qsub), so its
+# scripts are unpacked into the build folder instead; they call sbatch & co. from their own
+# folder, hence the links.
+torque_wrappers() {
+  local dir=$BUILD/torque-wrappers
+  [ -x "$dir/qsub" ] && return
+  say "unpacking SLURM's PBS wrappers into $dir"
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"   # apt downloads as _apt
+  (cd "$tmp" && apt-get download -q slurm-wlm-torque > /dev/null && dpkg-deb -x slurm-wlm-torque_*.deb root)
+  mkdir -p "$dir"
+  for p in qsub qstat qdel; do cp "$tmp/root/usr/bin/$p" "$dir/$p"; done
+  for p in sbatch salloc srun scancel squeue scontrol; do ln -sf "/usr/bin/$p" "$dir/$p"; done
+  rm -rf "$tmp"
+}
+
 build() {
   say "building into $BUILD, installing into $PREFIX"
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -68,6 +87,7 @@ environment() {
 setup() {
   install_packages
   mkdir -p "$BUILD"
+  torque_wrappers
   build
   environment
 }

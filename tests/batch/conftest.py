@@ -111,3 +111,18 @@ def sge_cli(gridengine, tmp_path):
     yield cli
     cli.stop_all()
     gridengine.cancel_all()
+
+
+@pytest.fixture
+def pbs_cli(slurm, tmp_path):
+    """treadle-cluster's PBS path through SLURM's PBS commands (qsub, qstat, qdel), which
+    ./setup.sh unpacks into build/torque-wrappers."""
+    if not os.access(os.path.join(TORQUE_WRAPPERS, "qsub"), os.X_OK):
+        pytest.fail("SLURM's PBS wrappers are not in {} (./setup.sh unpacks them from slurm-wlm-torque)".format(
+            TORQUE_WRAPPERS), pytrace=False)
+    env = slurm.environment()
+    env["PATH"] = TORQUE_WRAPPERS + os.pathsep + env["PATH"]
+    cli = ClusterCommand(tmp_path, env)
+    yield cli
+    cli.stop_all()
+    slurm.cancel_all()

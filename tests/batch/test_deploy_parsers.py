@@ -141,11 +141,11 @@ def test_sge_script():
 def test_pbs_script_and_options():
     pbs = launcher_for("pbs")
     opts = pbs.options(request(), index=2)
-    assert opts[:6] == ["-N", "treadle-x", "-j", "oe", "-l", "nodes=1:ppn=2"]
-    assert ["-l", "walltime=1:30:00"] == opts[6:8] and "mem=4G" in opts and "short" in opts and "proj1" in opts
+    assert opts[:6] == ["-N", "treadle-x", "-j", "oe", "-l", "nodes=1:ppn=2,walltime=1:30:00,mem=4G"]
+    assert opts[6:10] == ["-q", "short", "-A", "proj1"]
     assert opts[-2] == "-o" and opts[-1].startswith("/home/u/logs/treadle-x-") and opts[-1].endswith("-2.out")
     lines = pbs.script(request()).splitlines()
-    assert "#PBS -l nodes=1:ppn=2" in lines and "#PBS -N treadle-x" in lines
+    assert "#PBS -l nodes=1:ppn=2,walltime=1:30:00,mem=4G" in lines and "#PBS -N treadle-x" in lines
     assert lines[-1].endswith('--job "${PBS_JOBID:-$SLURM_JOB_ID}"')
 
 

@@ -41,11 +41,13 @@ class PbsLauncher(JobLauncher):
 
     def options(self, request, index=None):
         """qsub's options for one job (``index``: its output file's number)."""
-        opts = ["-N", request.name, "-j", "oe", "-l", "nodes=1:ppn={}".format(request.cpus)]
+        resources = ["nodes=1:ppn={}".format(request.cpus)]
         if request.time:
-            opts += ["-l", "walltime={}".format(time_hms(request.time))]
+            resources.append("walltime={}".format(time_hms(request.time)))
         if request.mem:
-            opts += ["-l", "mem={}".format(request.mem)]
+            resources.append("mem={}".format(request.mem))
+        # One -l with every resource: some qsubs (SLURM's) keep only the last -l.
+        opts = ["-N", request.name, "-j", "oe", "-l", ",".join(resources)]
         if request.partition:
             opts += ["-q", request.partition]
         if request.account:
