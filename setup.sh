@@ -27,6 +27,9 @@ APT_PACKAGES=(
   iproute2 procps openssh-server
   graphviz                                      # `dot` lays out the task-graph widget
   chromium chromium-driver python3-selenium     # tests/browser: the widgets in a real (headless) browser
+  munge slurm-wlm slurmctld slurmd slurm-client # tests/batch: a private one-node SLURM cluster
+  gridengine-master gridengine-exec gridengine-client   # tests/batch: a one-node Grid Engine cell
+  libslurm-perl libslurmdb-perl libswitch-perl  # tests/batch: SLURM's PBS wrappers (torque_wrappers below)
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -40,8 +43,30 @@ install_packages() {
   say "installing ${missing[*]}"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # Grid Engine's packages ask for the master host and cell: answer before they ask.
+  printf '%s\n' "gridengine-common shared/gridenginemaster string $(hostname)" \
+    "gridengine-common shared/gridenginecell string default" \
+    "gridengine-common shared/gridengineconfig boolean true" | $sudo debconf-set-selections
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# SLURM's PBS commands (qsub, qstat, qdel over SLURM) test treadle-cluster's PBS path. Their
+# package, slurm-wlm-torque, conflicts with gridengine-client (both own /usr/bin/qsub), so its
+# scripts are unpacked into the build folder instead; they call sbatch & co. from their own
+# folder, hence the links.
+torque_wrappers() {
+  local dir=$BUILD/torque-wrappers
+  [ -x "$dir/qsub" ] && return
+  say "unpacking SLURM's PBS wrappers into $dir"
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"   # apt downloads as _apt
+  (cd "$tmp" && apt-get download -q slurm-wlm-torque > /dev/null && dpkg-deb -x slurm-wlm-torque_*.deb root)
+  mkdir -p "$dir"
+  for p in qsub qstat qdel; do cp "$tmp/root/usr/bin/$p" "$dir/$p"; done
+  for p in sbatch salloc srun scancel squeue scontrol; do ln -sf "/usr/bin/$p" "$dir/$p"; done
+  rm -rf "$tmp"
 }
 
 build() {
@@ -63,6 +88,7 @@ environment() {
 setup() {
   install_packages
   mkdir -p "$BUILD"
+  torque_wrappers
   build
   environment
 }

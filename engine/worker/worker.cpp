@@ -215,10 +215,13 @@ void Worker::Impl::setup() {
 
   char hostname[256] = "?";
   ::gethostname(hostname, sizeof hostname - 1);
-  log::set_role(std::string("worker ") + hostname + ":" + id);
+  std::string name = std::string(hostname) + ":" + id;
+  // A worker started by a batch job says which: treadle-cluster matches workers to jobs by it.
+  if (!options.job.empty()) name += " (job " + options.job + ")";
+  log::set_role("worker " + name);
   send_message(*server, Message(json{{"op", op::hello},
                                      {"role", "worker"},
-                                     {"name", std::string(hostname) + ":" + id},
+                                     {"name", name},
                                      {"cpus", options.cpus},
                                      {"data_address", data_address},
                                      {"types", offered_types()}}));

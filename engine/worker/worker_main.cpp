@@ -16,10 +16,11 @@
 namespace {
 const char* usage =
     "usage: treadle-worker HOST:PORT [--cpus N] [--workdir DIR] [--listen HOST] [--secret-file FILE]\n"
-    "                      [--memory-limit BYTES] [--python PATH]\n"
+    "                      [--memory-limit BYTES] [--python PATH] [--job ID]\n"
     "  Runs tasks for the treadle server at HOST:PORT. --cpus defaults to 1; objects beyond\n"
     "  --memory-limit spill to the work directory. Python tasks run in --python\n"
-    "  (default /usr/bin/python3) executors, one per cpu.\n";
+    "  (default /usr/bin/python3) executors, one per cpu. --job names the batch job the worker\n"
+    "  runs in (its name becomes 'HOST:PID (job ID)', which treadle-cluster status matches).\n";
 treadle::Worker* g_worker = nullptr;
 void on_signal(int) {
   if (g_worker) g_worker->stop();
@@ -30,7 +31,7 @@ namespace treadle {
 
 int run_worker_main(int argc, char** argv, TaskRegistry registry) {
   try {
-    CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python"},
+    CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python", "job"},
                     {"help", "debug"});
     if (cli.flags.count("help")) {
       std::cout << usage;
@@ -51,6 +52,8 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     options.memory_limit = static_cast<std::uint64_t>(cli.number("memory-limit", 0, 0, LONG_MAX));
     options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000, 100, 86400000));
     options.python = cli.get("python", options.python);
+    options.job = cli.get("job");
+    if (options.job.size() > 100) throw UsageError("--job: a job id of at most 100 characters");
 
     Worker worker(options, std::move(registry));
     g_worker = &worker;

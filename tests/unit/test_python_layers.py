@@ -23,7 +23,7 @@ MAX_LINES = 600
 LAYERS = [
     ("core", ["treadle._engine", "treadle._build_config", "treadle.core"]),
     ("runtime", ["treadle.runtime"]),
-    ("processes and traces", ["treadle.cluster", "treadle.remote", "treadle.trace", "treadle.report"]),
+    ("processes and traces", ["treadle.cluster", "treadle.remote", "treadle.trace", "treadle.report", "treadle.deploy"]),
     ("APIs", ["treadle.api", "treadle.loom"]),
     ("widgets", ["treadle.widgets"]),
     ("notebook", ["treadle.notebook"]),

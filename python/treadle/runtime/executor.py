@@ -362,6 +362,12 @@ def _flush_output():
 
 
 def main():
+    # A batch scheduler ending a job (scancel, qdel) sends SIGTERM to every process of it. The
+    # worker decides what that means (it stops, and its executors die with it: the parent-death
+    # signal); an executor dying first would fail its task as if the task had killed it. The
+    # worker itself ends an executor with SIGKILL. (A handler, not SIG_IGN: programs the task
+    # starts get the default back.)
+    signal.signal(signal.SIGTERM, lambda *_: None)
     requests = io.open(3, "rb", buffering=1 << 16)
     replies = io.open(4, "wb", buffering=1 << 16)
     sys.stdin = io.StringIO("")

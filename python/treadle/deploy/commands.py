@@ -1,0 +1,169 @@
+"""``treadle-cluster start``, ``stop`` and ``status`` as functions (the CLI in ``__main__``
+parses arguments and prints).
+
+Which server the workers join (the rule ``start`` follows):
+
+1. ``server=HOST:PORT`` given: that server, which ``stop`` leaves running;
+2. else, if this cluster name's state records a server that still answers: that one (a second
+   ``start`` adds workers to the cluster the first made);
+3. else a new ``treadle-server``, detached, listening on ``host`` (default: the address this
+   host's name resolves to); ``stop`` stops it.
+"""
+
+import time
+
+from ..core.address import connect_host, parse as parse_address
+from ..core.connection import Connection
+from . import allocation
+from .launcher import JobState
+from .launchers import launcher_for
+from .secret_file import secret_file_path
+from .server_process import default_host, pid_alive, start_server, stop_process
+from .state import ClusterState
+from .worker_jobs import WorkerJobs, submit_workers
+
+__all__ = ["server_status", "start", "status", "stop"]
+
+
+def server_status(address, timeout=5.0):
+    """The server's status (workers, tasks), or None if it does not answer."""
+    host, port = parse_address(address)
+    try:
+        connection = Connection(connect_host(host), port, name="treadle-cluster", timeout=timeout)
+    except Exception:
+        return None
+    try:
+        return connection.status()
+    except Exception:
+        return None
+    finally:
+        connection.close()
+
+
+def _live_server(state):
+    if not state or not state.server:
+        return False
+    if state.server.get("pid") and not pid_alive(state.server["pid"]):
+        return False
+    return server_status(state.server_address) is not None
+
+
+def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, mem=None, partition=None,
+          account=None, server=None, host=None, port=0, secret_file=None, parallel_env="smp", say=print):
+    """Starts (or reuses) the server, then submits ``count`` worker jobs to ``scheduler``; with
+    no scheduler, starts workers on the hosts of the allocation this runs in. Returns the
+    ``ClusterState``."""
+    secret = secret_file_path(secret_file)
+    state = ClusterState.load(name)
+    if state is not None and not _live_server(state):
+        if state.all_jobs() or state.launches:
+            say("the recorded cluster {!r} has no live server any more: cancelling what it left".format(name))
+            _cancel_all(state, say)
+        state.remove()
+        state = None
+    if state is None:
+        state = ClusterState(name)
+        state.make_folders()
+        if server:
+            connect, port = parse_address(server)
+            state.server = {"host": connect, "connect": connect, "port": port,
+                            "pid": None, "log": None}
+            if server_status(state.server_address) is None:
+                raise RuntimeError("no treadle server answers at {} (with this secret)".format(server))
+        else:
+            listen = host or default_host()
+            log = state.folder + "/server.log"
+            pid, real_port = start_server(listen, port, secret, log)
+            state.server = {"host": listen, "connect": listen, "port": real_port, "pid": pid, "log": log}
+            say("server {} started (pid {}, log {})".format(state.server_address, pid, log))
+        state.secret_file = secret
+        state.save()
+    else:
+        say("using the running server {} of cluster {!r}".format(state.server_address, name))
+
+    if scheduler:
+        jobs = submit_workers(state.server_address, scheduler, count, cpus=cpus, time=time_limit, mem=mem,
+                              partition=partition, account=account, secret_file=secret, log_dir=state.log_dir,
+                              name="treadle-" + name, parallel_env=parallel_env)
+        state.jobs.setdefault(scheduler, []).extend(jobs.ids)
+        state.save()
+        say("submitted {} {} job{}: {}".format(len(jobs.ids), scheduler, "" if len(jobs.ids) == 1 else "s",
+                                                " ".join(jobs.ids)))
+    else:
+        launches = allocation.start_workers(state.server_address, secret, state.log_dir, cpus_per_worker=None,
+                                            say=say)
+        state.launches.extend(launches)
+        state.save()
+    say("clients connect to {}".format(state.server_address))
+    return state
+
+
+def _cancel_all(state, say, timeout=30.0):
+    for scheduler, ids in state.jobs.items():
+        if ids:
+            launcher = launcher_for(scheduler)
+            launcher.cancel(ids)
+            deadline = time.monotonic() + timeout
+            while True:
+                running = [j for j, s in launcher.states(ids).items() if not s.ended]
+                if not running:
+                    break
+                if time.monotonic() > deadline:
+                    say("{} job{} still not ended after {:g} s: {}".format(
+                        len(running), "" if len(running) == 1 else "s", timeout, " ".join(running)))
+                    break
+                time.sleep(0.2)
+    for launch in state.launches:
+        stop_process(launch["pid"])
+
+
+def stop(name="default", say=print):
+    """Cancels the cluster's jobs, stops its allocation workers and the server it started."""
+    state = ClusterState.load(name)
+    if state is None:
+        say("no cluster {!r} was started (nothing recorded)".format(name))
+        return False
+    _cancel_all(state, say)
+    jobs = len(state.all_jobs())
+    if jobs:
+        say("cancelled {} job{}".format(jobs, "" if jobs == 1 else "s"))
+    if state.launches:
+        say("stopped the workers on {} host{}".format(len(state.launches), "" if len(state.launches) == 1 else "s"))
+    if state.server and state.server.get("pid"):
+        stop_process(state.server["pid"])
+        say("server {} stopped".format(state.server_address))
+    state.remove()
+    return True
+
+
+def status(name="default"):
+    """``(text, data)``: the server, each job's scheduler state and the worker it became."""
+    state = ClusterState.load(name)
+    if state is None:
+        return "no cluster {!r} was started (nothing recorded)".format(name), None
+    info = server_status(state.server_address) if state.server else None
+    lines = ["cluster {!r}: server {} {}".format(
+        name, state.server_address,
+        "not answering" if info is None else "with {} worker{} connected".format(
+            len(info["workers"]), "" if len(info["workers"]) == 1 else "s"))]
+    data = {"server": state.server_address, "alive": info is not None, "workers": info["workers"] if info else [],
+            "jobs": {}}
+    for scheduler, ids in state.jobs.items():
+        jobs = WorkerJobs(scheduler, ids, state.server_address, state.log_dir)
+        states = jobs.states()
+        remembered = {j: JobState.from_json(s) for j, s in state.last_states.items()}
+        for job, s in states.items():
+            state.last_states[job] = s.to_json()
+        lines.append(jobs.describe(info, states, remembered))
+        workers = jobs.workers(info) if info else {}
+        for job in ids:
+            s = states.get(job) or remembered.get(job)
+            data["jobs"][job] = {"scheduler": scheduler, "known": job in states,
+                                 "state": s.to_json() if s else None,
+                                 "worker": workers.get(job)}
+    for launch in state.launches:
+        lines.append("{} on {} (pid {}): {}".format(launch["how"], launch["host"], launch["pid"],
+                                                   "running" if pid_alive(launch["pid"]) else "ended"))
+    if state.jobs:
+        state.save()
+    return "\n".join(lines), data

@@ -1,0 +1,105 @@
+"""SLURM: worker jobs as one job array (``sbatch --array=1-N``), cancelled with ``scancel``,
+watched with ``scontrol show job`` (which still knows a job for MinJobAge, 300 s by default,
+after it ended) and ``sacct`` when accounting is on."""
+
+import os
+import re
+import tempfile
+
+from .job_script import script_body
+from .launcher import JobLauncher, JobState, SchedulerError, run_command
+
+__all__ = ["SlurmLauncher", "parse_scontrol_jobs"]
+
+# Job states after which the job's processes are gone (squeue's long names).
+ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
+         "REVOKED", "SPECIAL_EXIT", "TIMEOUT"}
+JOB_ID = "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+
+
+def _array_ids(text):
+    """ArrayTaskId of a line: ``3``, or pending tasks ``2-4,7`` (``%limit`` dropped)."""
+    ids = []
+    for part in text.split("%")[0].split(","):
+        first, _, last = part.partition("-")
+        if first.isdigit():
+            ids += [str(n) for n in range(int(first), int(last or first) + 1)]
+    return ids
+
+
+def _exit_text(code):
+    """SLURM's ExitCode ``status:signal`` in words ("" for a clean exit)."""
+    status, _, sig = code.partition(":")
+    if sig not in ("", "0"):
+        return "killed by signal " + sig
+    if status not in ("", "0"):
+        return "exit code " + status
+    return ""
+
+
+def parse_scontrol_jobs(text):
+    """``scontrol -o show job`` output -> ``{job id: JobState}``, array tasks as ``ARRAY_TASK``."""
+    jobs = {}
+    for line in text.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "JobState" not in fields:
+            continue
+        state = fields["JobState"]
+        reason = fields.get("Reason", "")
+        reason = "" if reason in ("None", "(null)") else reason
+        if state in ENDED:
+            reason = ", ".join(filter(None, [reason, _exit_text(fields.get("ExitCode", ""))]))
+        host = fields.get("BatchHost", "") if fields.get("BatchHost") not in (None, "(null)") else ""
+        job_state = JobState(state, state in ENDED, reason, host)
+        if fields.get("ArrayJobId") and fields.get("ArrayTaskId"):
+            for task in _array_ids(fields["ArrayTaskId"]):
+                jobs["{}_{}".format(fields["ArrayJobId"], task)] = job_state
+        elif fields.get("JobId"):
+            jobs[fields["JobId"]] = job_state
+    return jobs
+
+
+class SlurmLauncher(JobLauncher):
+    name = "slurm"
+
+    def script(self, request):
+        lines = ["#!/bin/bash",
+                 "#SBATCH --job-name={}".format(request.name),
+                 "#SBATCH --array=1-{}".format(request.count),
+                 "#SBATCH --ntasks=1",
+                 "#SBATCH --cpus-per-task={}".format(request.cpus)]
+        if request.time:
+            lines.append("#SBATCH --time={}".format(request.time))
+        if request.mem:
+            lines.append("#SBATCH --mem={}".format(request.mem))
+        if request.partition:
+            lines.append("#SBATCH --partition={}".format(request.partition))
+        if request.account:
+            lines.append("#SBATCH --account={}".format(request.account))
+        log = request.log_path("%x-%A_%a.out")
+        if log:
+            lines.append("#SBATCH --output={}".format(log))
+        return "\n".join(lines) + "\n" + script_body(request, JOB_ID)
+
+    def submit(self, request):
+        with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=request.log_dir, delete=False) as f:
+            f.write(self.script(request))
+        try:
+            out = run_command(["sbatch", "--parsable", f.name])
+        finally:
+            os.unlink(f.name)   # sbatch keeps its own copy
+        array_id = out.strip().split(";")[0]
+        if not array_id.isdigit():
+            raise SchedulerError("sbatch answered {!r}, not a job id".format(out.strip()))
+        return ["{}_{}".format(array_id, i) for i in range(1, request.count + 1)]
+
+    def cancel(self, ids):
+        if ids:
+            run_command(["scancel"] + list(ids), check=False)
+
+    def states(self, ids):
+        states = {}
+        for array_id in sorted({i.split("_")[0] for i in ids}):
+            out = run_command(["scontrol", "-o", "show", "job", array_id], check=False)
+            states.update(parse_scontrol_jobs(out))
+        return {i: states[i] for i in ids if i in states}

@@ -1,0 +1,36 @@
+"""A batch scheduler ending a job (scancel, qdel, a walltime) sends SIGTERM to every process of
+the job, the worker's Python executors included. The worker alone decides what it means: an
+executor that died of it first would fail its running task as if the task had killed it, where
+the job's end should make a lost worker whose tasks run elsewhere."""
+
+import os
+import signal
+
+from tests.conftest import wait_until
+
+
+def test_an_executor_leaves_sigterm_to_its_worker(make_cluster, make_client, tmp_path):
+    import treadle
+    cluster = make_cluster(workers=1)
+    client = treadle.Client(cluster.address)
+    pid_file = str(tmp_path / "executor.pid")
+
+    def note_pid_then_work(path):
+        import os
+        import time
+        with open(path + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(path + ".tmp", path)
+        deadline = time.time() + 1.5
+        while time.time() < deadline:     # no sleep() call: a signal handler runs at once here
+            time.sleep(0.01)
+        return "done"
+
+    try:
+        future = client.submit(note_pid_then_work, pid_file)
+        client.flush()
+        wait_until(lambda: os.path.exists(pid_file), timeout=30, what="the task to start")
+        os.kill(int(open(pid_file).read()), signal.SIGTERM)
+        assert future.result() == "done"
+    finally:
+        client.close()
