@@ -12,6 +12,7 @@
   per-user secret file and every process they start agrees on it.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -58,6 +59,21 @@ def pytest_configure(config):
 # ---------------------------------------------------------------------------------------------
 # Deadline
 
+@contextlib.contextmanager
+def _alarm(seconds, message):
+    """Raises TestTimeout(message) in the main thread if the block lasts over ``seconds``."""
+    def on_alarm(signum, frame):
+        raise TestTimeout(message)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_fixture_setup(fixturedef, request):
     """A shared fixture's set-up runs before the test's own deadline: it gets one of its own."""
@@ -65,17 +81,8 @@ def pytest_fixture_setup(fixturedef, request):
             or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
         yield
         return
-
-    def on_alarm(signum, frame):
-        raise TestTimeout("the fixture {} did not set up within {} s".format(fixturedef.argname, FIXTURE_TIMEOUT))
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, FIXTURE_TIMEOUT)
-    try:
+    with _alarm(FIXTURE_TIMEOUT, "the fixture {} did not set up within {} s".format(fixturedef.argname, FIXTURE_TIMEOUT)):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)
@@ -85,17 +92,8 @@ def _deadline(request):
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def on_alarm(signum, frame):
-        raise TestTimeout("the test did not finish within {} s".format(seconds))
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    with _alarm(seconds, "the test did not finish within {} s".format(seconds)):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # ---------------------------------------------------------------------------------------------

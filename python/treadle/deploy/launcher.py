@@ -13,8 +13,9 @@ A new scheduler is one module with one such class, registered in ``launcher_for`
 
 import os
 import subprocess
+import tempfile
 
-__all__ = ["JobLauncher", "JobState", "SchedulerError", "launcher_for", "run_command"]
+__all__ = ["JobLauncher", "JobState", "SchedulerError", "run_command"]
 
 
 class SchedulerError(RuntimeError):
@@ -84,6 +85,16 @@ class JobLauncher:
 
     def submit(self, request):
         raise NotImplementedError
+
+    def submit_script(self, request, command):
+        """Writes the job script for ``request`` to a file, runs ``command`` + [that file] and
+        returns what it printed; the file goes (the scheduler keeps its own copy)."""
+        with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=request.log_dir, delete=False) as f:
+            f.write(self.script(request))
+        try:
+            return run_command(command + [f.name])
+        finally:
+            os.unlink(f.name)
 
     def cancel(self, ids):
         raise NotImplementedError

@@ -3,9 +3,7 @@ watched with ``qstat`` while queued or running and ``qacct`` once ended (when th
 accounting). A job with several cpus asks the parallel environment ``--pe`` (default "smp")
 for that many slots: its name is the cell's choice (``qconf -spl`` lists them)."""
 
-import os
 import re
-import tempfile
 
 from .job_script import script_body, time_hms
 from .launcher import JobLauncher, JobState, SchedulerError, run_command
@@ -78,12 +76,7 @@ class SgeLauncher(JobLauncher):
         return "\n".join(lines) + "\n" + script_body(request, JOB_ID)
 
     def submit(self, request):
-        with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=request.log_dir, delete=False) as f:
-            f.write(self.script(request))
-        try:
-            out = run_command(["qsub", "-terse", f.name])
-        finally:
-            os.unlink(f.name)   # qsub keeps its own copy
+        out = self.submit_script(request, ["qsub", "-terse"])
         job = out.strip().split(".")[0]
         if not job.isdigit():
             raise SchedulerError("qsub answered {!r}, not a job id".format(out.strip()))

@@ -2,9 +2,7 @@
 watched with ``scontrol show job`` (which still knows a job for MinJobAge, 300 s by default,
 after it ended) and ``sacct`` when accounting is on."""
 
-import os
 import re
-import tempfile
 
 from .job_script import script_body
 from .launcher import JobLauncher, JobState, SchedulerError, run_command
@@ -82,12 +80,7 @@ class SlurmLauncher(JobLauncher):
         return "\n".join(lines) + "\n" + script_body(request, JOB_ID)
 
     def submit(self, request):
-        with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=request.log_dir, delete=False) as f:
-            f.write(self.script(request))
-        try:
-            out = run_command(["sbatch", "--parsable", f.name])
-        finally:
-            os.unlink(f.name)   # sbatch keeps its own copy
+        out = self.submit_script(request, ["sbatch", "--parsable"])
         array_id = out.strip().split(";")[0]
         if not array_id.isdigit():
             raise SchedulerError("sbatch answered {!r}, not a job id".format(out.strip()))
