@@ -88,6 +88,7 @@ class ServerLoop final : public SchedulerActions {
   void hello(const std::string& routing, Message& m);
   void submit(const std::string& routing, Peer& peer, Message& m);
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
+  void answer_when_finished(ClientRequest request);
   void release(const std::string& routing, Message& m);
   void status(const std::string& routing, Message& m);
   void sample(Peer& peer, Message& m);
@@ -321,7 +322,12 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
       return reply_error(routing, request.req, "task " + std::to_string(id) + " is not a live future (released?)");
     if (scheduler_.task(id).state == TaskState::failed) return send_failure(routing, request.req, id);
   }
-  std::uint64_t rid = requests_.add(request);
+  answer_when_finished(std::move(request));
+}
+
+// The request is answered once every task it names has finished (at once if all have).
+void ServerLoop::answer_when_finished(ClientRequest request) {
+  std::uint64_t rid = requests_.add(std::move(request));
   ClientRequest& r = *requests_.find(rid);
   for (TaskId id : r.ids)
     if (scheduler_.task(id).state != TaskState::finished) {
@@ -717,15 +723,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
     // Fetches it was uploading: wait for the recomputed data and ask again.
     for (auto& upload : requests_.take_uploads_from(peer.id)) {
       if (peers_.find(upload.client) == peers_.end()) continue;
-      ClientRequest again{upload.client, upload.req, true, upload.ids, 0};
-      std::uint64_t rid = requests_.add(again);
-      ClientRequest& r = *requests_.find(rid);
-      for (TaskId id : r.ids)
-        if (scheduler_.task(id).state != TaskState::finished) {
-          requests_.watch(id, rid);
-          ++r.remaining;
-        }
-      if (r.remaining == 0) complete(rid);
+      answer_when_finished(ClientRequest{upload.client, upload.req, true, std::move(upload.ids), 0});
     }
   } else {
     log::info("client ", peer.name, " left (", reason, "): releasing its futures");
