@@ -8,10 +8,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <filesystem>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
@@ -28,6 +26,8 @@
 #include "resource_sampler.hpp"
 #include "thread_pool.hpp"
 #include "work_dir.hpp"
+#include "worker_actions.hpp"
+#include "worker_state.hpp"
 
 namespace treadle {
 namespace fs = std::filesystem;
@@ -61,32 +61,31 @@ std::uint64_t half_of_ram() {
   return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * page / 2 : (std::uint64_t{4} << 30);
 }
 
-struct PendingTask {
-  std::string type;
-  std::string config;
-  std::uint32_t cpus = 0;
-  std::vector<TaskId> inputs;
-  std::uint32_t missing = 0;
-  bool running = false;
-  bool cancelled = false;
-  bool seceded = false;  // a Python task waiting on tasks it submitted: its cpus are free
-  std::string checkpoint;  // write the result there too (HyperLoom's checkpoint_path)
-};
-
-// Where a task ran, for traces (FinishedBatch::lanes).
-constexpr std::uint32_t lane_loop = 0, lane_thread = 1, lane_executor = 2;
-
 struct ThreadResult {
   TaskId id;
-  DataPtr data;
-  std::string error;
-  std::int64_t start_us, end_us;
+  TaskOutcome outcome;
   bool started = false;  // not a result: the task's program is running now (TaskContext::started)
 };
 
+// Runs a task's function, timed; an exception, or no data, is the task's failure.
+TaskOutcome run_task(const TaskRegistry::Function& run, TaskContext& ctx) {
+  TaskOutcome out;
+  out.start_us = wall_us();
+  try {
+    out.data = run(ctx);
+    if (!out.data) out.error = "the task produced no data";
+  } catch (const std::exception& e) {
+    out.error = e.what();
+  }
+  out.end_us = wall_us();
+  return out;
+}
+
 }  // namespace
 
-struct Worker::Impl {
+// The sockets, the loop and the wire: events go to the task state, whose decisions come back
+// here as WorkerActions.
+struct Worker::Impl final : WorkerActions {
   WorkerOptions options;
   TaskRegistry registry;
   std::atomic<bool> stop_requested{false};
@@ -103,18 +102,11 @@ struct Worker::Impl {
   std::unique_ptr<ThreadPool<ThreadResult>> pool;
   std::unique_ptr<ExecutorPool> executors;
   ResourceSampler sampler{1};
-  std::unordered_set<TaskId> on_executor;
+  std::unique_ptr<WorkerState> state;
   json outputs = json::array();  // what tasks printed or logged this loop turn
   log::Throttle malformed{"malformed messages"};  // a peer must not flood the log
 
-  std::unordered_map<TaskId, PendingTask> tasks;
-  std::unordered_map<TaskId, std::vector<TaskId>> waiting_for;  // input -> tasks needing it
-  std::unordered_set<TaskId> fetching;
-  std::unordered_map<TaskId, std::pair<std::string, std::int64_t>> fetch_started;  // peer, when
-  std::deque<TaskId> runnable;
-  // Signed: Python tasks waiting in an executor's pipe count before they start.
-  std::int64_t free_cpus = 0;
-  FinishedBatch report;
+  FinishedBatch report;  // what this loop turn made, sent at its end
   std::uint64_t next_req = 1;
   std::int64_t server_seen_ms = 0;
   bool forgotten = false;  // the server no longer knows us (declared lost)
@@ -127,21 +119,39 @@ struct Worker::Impl {
   }
   int loop();  // the exit code
   void on_server_message(Message& m);
-  void on_compute(Message& m);
   void on_peer_request(const std::string& routing, Message& m);
   void on_peer_data(Message& m);
   void pack_objects(const std::vector<TaskId>& ids, Message& reply);
-  void run_ready();
-  void start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry);
-  void complete(TaskId id, DataPtr data, std::int64_t start, std::int64_t end, std::uint32_t lane);
-  void fail(TaskId id, const std::string& message, const std::string& exception = {});
-  void arrived(TaskId id);
-  zmq::socket_t& peer(const std::string& address);
+  zmq::socket_t& peer_socket(const std::string& address);
   void send_report();
-  void executor_finished(ExecutorResult& r);
   void task_output(TaskId id, const std::string& stream, std::string_view text);
-  void task_seceded(TaskId id, bool seceded);
-  void task_left_executor(TaskId id, PendingTask& t);
+
+  // WorkerActions
+  TaskOutcome run_inline(const TaskRegistry::Entry& entry, TaskToRun& task) override;
+  void run_on_thread(const TaskRegistry::Entry& entry, TaskToRun& task) override;
+  bool executor_idle() const override { return executors->has_idle(); }
+  void run_on_executor(TaskToRun& task) override {
+    executors->run(task.id, task.inputs, task.input_ids, task.config);
+  }
+  void cancel_on_thread(TaskId task) override { cancellation::cancel(task); }
+  std::vector<ExecutorResult> cancel_on_executor(TaskId task) override {
+    std::vector<ExecutorResult> retry;
+    executors->cancel(task, retry);
+    return retry;
+  }
+  std::string write_checkpoint(const std::string& path, TaskId task, const DataPtr& result) override;
+  void fetch(const std::string& peer, const std::vector<TaskId>& objects) override {
+    send_message(peer_socket(peer), Message(json{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", objects}}));
+  }
+  void started(TaskId task) override { report.started.push_back(task); }
+  void finished(TaskId task, const Data& result, std::int64_t start_us, std::int64_t end_us,
+                std::uint32_t lane) override;
+  void replicated(TaskId object, const std::string& peer, std::uint64_t size, std::int64_t start_us,
+                  std::int64_t end_us) override;
+  void aliased(TaskId task) override { report.aliased.push_back(task); }
+  void failed(TaskId task, const std::string& message, const std::string& exception) override;
+  void redirected(TaskId task, ExecutorResult& result) override;
+  void seceded(TaskId task, bool seceded) override;
 };
 
 Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_unique<Impl>()) {
@@ -180,7 +190,7 @@ void Worker::Impl::setup() {
   }
   work_dir = own_work_dir->path();
   store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
-  free_cpus = options.cpus;
+  state = std::make_unique<WorkerState>(*this, registry, *store, options.cpus);
   sampler = ResourceSampler(options.cpus);
   pool = std::make_unique<ThreadPool<ThreadResult>>(options.cpus + 8);
   ExecutorEvents events;
@@ -189,7 +199,7 @@ void Worker::Impl::setup() {
     log::info("task ", id, " [", level, "] ", message);
     task_output(id, "log:" + level, message);
   };
-  events.seceded = [this](TaskId id, bool seceded) { task_seceded(id, seceded); };
+  events.seceded = [this](TaskId id, bool seceded) { state->task_seceded(id, seceded); };
   ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
   executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
 
@@ -278,20 +288,11 @@ int Worker::Impl::loop() {
     if (items[2].revents & ZMQ_POLLIN) {
       for (auto& r : pool->take_results()) {
         if (r.started) {
-          auto it = tasks.find(r.id);
-          if (it != tasks.end() && !it->second.cancelled) report.started.push_back(r.id);
+          state->thread_started(r.id);
           continue;
         }
         cancellation::forget(r.id);
-        auto it = tasks.find(r.id);
-        if (it == tasks.end()) continue;
-        free_cpus += it->second.cpus;
-        if (it->second.cancelled) {
-          tasks.erase(it);
-          continue;
-        }
-        if (r.data) complete(r.id, std::move(r.data), r.start_us, r.end_us, lane_thread);
-        else fail(r.id, r.error);
+        state->thread_finished(r.id, std::move(r.outcome));
       }
     }
     for (std::size_t i = 0; i < peer_sockets.size(); ++i) {
@@ -309,8 +310,8 @@ int Worker::Impl::loop() {
     std::vector<ExecutorResult> executor_results;
     for (std::size_t i = first_executor_item; i < items.size(); ++i)
       if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, executor_results);
-    for (auto& r : executor_results) executor_finished(r);
-    run_ready();
+    for (auto& r : executor_results) state->executor_finished(r);
+    state->run_ready();
     send_report();
     malformed.tick();
 
@@ -352,40 +353,13 @@ int Worker::Impl::loop() {
 
 void Worker::Impl::on_server_message(Message& m) {
   const std::string op = m.op();
-  if (op == op::compute) return on_compute(m);
+  if (op == op::compute) return state->compute(ComputeBatch::decode(m), wall_us());
   if (op == op::free) {
-    for (TaskId id : fields::ids(m.header, "ids")) store->erase(id);
+    for (TaskId id : fields::ids(m.header, "ids")) state->free(id);
     return;
   }
   if (op == op::cancel) {
-    for (TaskId id : fields::ids(m.header, "ids")) {
-      auto it = tasks.find(id);
-      if (it == tasks.end()) continue;
-      // It no longer waits for its inputs; an input nobody waits for is no longer fetched, so
-      // the task sent again (perhaps naming another holder) fetches it anew.
-      for (TaskId in : it->second.inputs) {
-        auto w = waiting_for.find(in);
-        if (w == waiting_for.end()) continue;
-        w->second.erase(std::remove(w->second.begin(), w->second.end(), id), w->second.end());
-        if (w->second.empty()) {
-          waiting_for.erase(w);
-          fetching.erase(in);
-          fetch_started.erase(in);
-        }
-      }
-      if (on_executor.erase(id)) {
-        std::vector<ExecutorResult> retry;
-        executors->cancel(id, retry);  // a Python task is stopped (its executor replaced)
-        task_left_executor(id, it->second);
-        tasks.erase(it);
-        for (auto& r : retry) executor_finished(r);
-      } else if (it->second.running) {
-        it->second.cancelled = true;  // its program is killed, its sleep woken; the result dropped
-        cancellation::cancel(id);
-      } else {
-        tasks.erase(it);
-      }
-    }
+    for (TaskId id : fields::ids(m.header, "ids")) state->cancel(id);
     return;
   }
   if (op == op::alias) {
@@ -394,14 +368,7 @@ void Worker::Impl::on_server_message(Message& m) {
     for (auto& pair : pairs)
       if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned())
         throw ProtocolError("field 'pairs' must be a list of [from, to] task id pairs");
-    for (auto& pair : pairs) {
-      TaskId from = pair[0], to = pair[1];
-      if (DataPtr d = store->find(from)) {
-        store->put(to, d);
-        report.aliased.push_back(to);  // only now may the server send others here for it
-        arrived(to);
-      }
-    }
+    for (auto& pair : pairs) state->alias(pair[0].get<TaskId>(), pair[1].get<TaskId>());
     return;
   }
   if (op == op::upload) {
@@ -419,46 +386,7 @@ void Worker::Impl::on_server_message(Message& m) {
   log::warn("unknown op from the server: ", op);
 }
 
-void Worker::Impl::on_compute(Message& m) {
-  ComputeBatch b = ComputeBatch::decode(m);
-  std::unordered_map<TaskId, std::string> checkpoints(b.checkpoints.begin(), b.checkpoints.end());
-  std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> ids
-  std::size_t pos = 0;
-  for (std::size_t i = 0; i < b.ids.size(); ++i) {
-    TaskId id = b.ids[i];
-    PendingTask t;
-    t.type = b.types[b.type_of[i]];
-    t.config.assign(b.configs, b.config_offsets[i], b.config_offsets[i + 1] - b.config_offsets[i]);
-    t.cpus = b.cpus[i];
-    if (!checkpoints.empty()) {
-      auto cp = checkpoints.find(id);
-      if (cp != checkpoints.end()) t.checkpoint = std::move(cp->second);
-    }
-    for (std::uint32_t k = 0; k < b.input_counts[i]; ++k, ++pos) {
-      TaskId in = b.inputs[pos];
-      t.inputs.push_back(in);
-      if (store->contains(in)) continue;
-      auto& waiters = waiting_for[in];
-      // An input named twice (merge((a, a))) is awaited once.
-      if (std::find(waiters.begin(), waiters.end(), id) != waiters.end()) continue;
-      waiters.push_back(id);
-      ++t.missing;
-      if (b.input_where[pos] != ComputeBatch::local && fetching.insert(in).second)
-        to_fetch[b.input_where[pos]].push_back(in);
-    }
-    bool ready = t.missing == 0;
-    tasks[id] = std::move(t);
-    if (ready) runnable.push_back(id);
-  }
-  for (auto& [peer_index, ids] : to_fetch) {
-    const std::string& address = b.peers[peer_index];
-    std::int64_t now = wall_us();
-    for (TaskId in : ids) fetch_started[in] = {address, now};
-    send_message(peer(address), Message(json{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", ids}}));
-  }
-}
-
-zmq::socket_t& Worker::Impl::peer(const std::string& address) {
+zmq::socket_t& Worker::Impl::peer_socket(const std::string& address) {
   auto& socket = peers[address];
   if (!socket) {
     socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
@@ -486,226 +414,83 @@ void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
 
 void Worker::Impl::on_peer_data(Message& m) {
   if (m.op() != op::data) return;
-  for (auto& [id, data] : decode_objects(m.header, m.frames)) {
-    fetching.erase(id);
-    if (!data) {
-      fetch_started.erase(id);
-      auto waiters = std::move(waiting_for[id]);
-      waiting_for.erase(id);
-      for (TaskId t : waiters)
-        if (tasks.count(t)) fail(t, "input task " + std::to_string(id) + " was no longer on the worker that had it");
-      continue;
-    }
-    auto started = fetch_started.find(id);
-    if (!waiting_for.count(id)) {  // nobody needs it any more (cancelled meanwhile)
-      if (started != fetch_started.end()) fetch_started.erase(started);
-      continue;
-    }
-    std::string from = started != fetch_started.end() ? started->second.first : std::string("?");
-    std::int64_t since = started != fetch_started.end() ? started->second.second : wall_us();
-    if (started != fetch_started.end()) fetch_started.erase(started);
-    auto peer_index = std::find(report.transfer_peers.begin(), report.transfer_peers.end(), from);
-    if (peer_index == report.transfer_peers.end()) peer_index = report.transfer_peers.insert(peer_index, from);
-    report.replicas.push_back(id);
-    report.transfer_from.push_back(static_cast<std::uint32_t>(peer_index - report.transfer_peers.begin()));
-    report.transfer_sizes.push_back(data->size());
-    report.transfer_start_us.push_back(since);
-    report.transfer_end_us.push_back(wall_us());
-    store->put(id, std::move(data));
-    arrived(id);
-  }
+  for (auto& [id, data] : decode_objects(m.header, m.frames)) state->fetched(id, std::move(data), wall_us());
 }
 
-void Worker::Impl::arrived(TaskId id) {
-  auto it = waiting_for.find(id);
-  if (it == waiting_for.end()) return;
-  std::vector<TaskId> waiters = std::move(it->second);
-  waiting_for.erase(it);
-  for (TaskId w : waiters) {
-    auto t = tasks.find(w);
-    if (t != tasks.end() && t->second.missing > 0 && --t->second.missing == 0) runnable.push_back(w);
-  }
-}
-
-void Worker::Impl::run_ready() {
-  // Inline tasks complete here and may make more tasks runnable: keep going until none are.
-  std::size_t blocked = 0;
-  while (runnable.size() > blocked) {
-    TaskId id = runnable.front();
-    runnable.pop_front();
-    auto it = tasks.find(id);
-    if (it == tasks.end() || it->second.running) continue;  // cancelled
-    PendingTask& t = it->second;
-    if (t.type == symbols::py_call) {
-      if (!executors->has_idle()) {
-        runnable.push_back(id);
-        ++blocked;
-        continue;
-      }
-      std::vector<DataPtr> inputs;
-      for (TaskId in : t.inputs) inputs.push_back(store->find(in));
-      if (inputs.empty() || std::find(inputs.begin(), inputs.end(), nullptr) != inputs.end()) {
-        fail(id, inputs.empty() ? "loom/py/call needs the callable as its first input" : "an input is missing on this worker");
-        continue;
-      }
-      free_cpus -= t.cpus;
-      t.running = true;
-      report.started.push_back(id);
-      on_executor.insert(id);
-      executors->run(id, inputs, t.inputs, t.config);
-      continue;
-    }
-    const TaskRegistry::Entry* entry = registry.find(t.type);
-    if (!entry) {
-      fail(id, "this worker has no task type '" + t.type + "'");
-      continue;
-    }
-    bool threaded = entry->threading == Threading::own_thread;
-    if (entry->threading == Threading::inline_if_small) {
-      std::uint64_t bytes = 0;
-      for (TaskId in : t.inputs)
-        if (auto d = store->find(in)) bytes += d->size();
-      threaded = bytes > (1u << 20);
-    }
-    if (threaded && static_cast<std::int64_t>(t.cpus) > free_cpus) {
-      runnable.push_back(id);  // wait for cpus; others may still run
-      ++blocked;
-      continue;
-    }
-    if (threaded) {
-      free_cpus -= t.cpus;
-      t.running = true;
-      // A program is reported running once it exists, not while it is being started.
-      if (t.type != symbols::run) report.started.push_back(id);
-    }
-    start(id, t, *entry);
-  }
-}
-
-void Worker::Impl::start(TaskId id, PendingTask& t, const TaskRegistry::Entry& entry) {
+TaskOutcome Worker::Impl::run_inline(const TaskRegistry::Entry& entry, TaskToRun& task) {
   TaskContext ctx;
-  ctx.id = id;
+  ctx.id = task.id;
+  ctx.type = task.type;
+  ctx.config = task.config;
+  ctx.inputs = std::move(task.inputs);
   ctx.work_dir = work_dir;
-  for (TaskId in : t.inputs) {
-    DataPtr d = store->find(in);
-    if (!d) return fail(id, "input task " + std::to_string(in) + " is missing on this worker");
-    ctx.inputs.push_back(std::move(d));
-  }
-  if (t.running) {
-    auto run = entry.run;
-    auto type = t.type, config = t.config;
-    auto inputs = std::move(ctx.inputs);
-    ThreadPool<ThreadResult>* threads = pool.get();
-    pool->submit([id, run, type, config, inputs = std::move(inputs), dir = work_dir, threads]() mutable {
-      ThreadResult r{id, nullptr, {}, wall_us(), 0};
-      TaskContext c;
-      c.id = id;
-      c.type = type;
-      c.config = config;
-      c.inputs = std::move(inputs);
-      c.work_dir = dir;
-      if (type == symbols::run) c.started = [threads, id] {
-        ThreadResult news{id, nullptr, {}, 0, 0};
-        news.started = true;
-        threads->post(std::move(news));
-      };
-      try {
-        r.data = run(c);
-        if (!r.data) r.error = "the task produced no data";
-      } catch (const std::exception& e) {
-        r.error = e.what();
-      }
-      r.end_us = wall_us();
-      return r;
-    });
-    return;
-  }
-  ctx.type = t.type;
-  ctx.config = t.config;
-  std::int64_t begin = wall_us();
+  return run_task(entry.run, ctx);
+}
+
+void Worker::Impl::run_on_thread(const TaskRegistry::Entry& entry, TaskToRun& task) {
+  ThreadPool<ThreadResult>* threads = pool.get();
+  pool->submit([id = task.id, run = entry.run, type = std::string(task.type), config = std::string(task.config),
+                inputs = std::move(task.inputs), dir = work_dir, threads]() mutable {
+    TaskContext c;
+    c.id = id;
+    c.type = type;
+    c.config = config;
+    c.inputs = std::move(inputs);
+    c.work_dir = dir;
+    if (type == symbols::run) c.started = [threads, id] { threads->post(ThreadResult{id, {}, true}); };
+    return ThreadResult{id, run_task(run, c), false};
+  });
+}
+
+std::string Worker::Impl::write_checkpoint(const std::string& path, TaskId task, const DataPtr& result) {
   try {
-    DataPtr out = entry.run(ctx);
-    if (!out) return fail(id, "the task produced no data");
-    complete(id, std::move(out), begin, wall_us(), lane_loop);
+    treadle::write_checkpoint(path, task, result);
+    return {};
   } catch (const std::exception& e) {
-    fail(id, e.what());
+    return e.what();
   }
 }
 
-void Worker::Impl::complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us,
+void Worker::Impl::finished(TaskId task, const Data& result, std::int64_t start_us, std::int64_t end_us,
                             std::uint32_t lane) {
-  auto it = tasks.find(id);
-  if (it != tasks.end() && !it->second.checkpoint.empty()) {
-    try {
-      write_checkpoint(it->second.checkpoint, id, data);
-    } catch (const std::exception& e) {
-      return fail(id, e.what());
-    }
-  }
-  report.ids.push_back(id);
+  report.ids.push_back(task);
   report.lanes.push_back(lane);
-  report.sizes.push_back(data->size());
-  report.lengths.push_back(data->length());
-  report.kinds.push_back(static_cast<std::uint8_t>(static_cast<std::uint8_t>(data->kind()) |
-                                                   (data->has_pieces() ? FinishedBatch::has_pieces_bit : 0)));
+  report.sizes.push_back(result.size());
+  report.lengths.push_back(result.length());
+  report.kinds.push_back(static_cast<std::uint8_t>(static_cast<std::uint8_t>(result.kind()) |
+                                                   (result.has_pieces() ? FinishedBatch::has_pieces_bit : 0)));
   report.start_us.push_back(start_us);
   report.end_us.push_back(end_us);
-  store->put(id, std::move(data));
-  tasks.erase(id);
-  arrived(id);
 }
 
-void Worker::Impl::fail(TaskId id, const std::string& message, const std::string& exception) {
-  tasks.erase(id);
+void Worker::Impl::replicated(TaskId object, const std::string& peer, std::uint64_t size, std::int64_t start_us,
+                              std::int64_t end_us) {
+  auto peer_index = std::find(report.transfer_peers.begin(), report.transfer_peers.end(), peer);
+  if (peer_index == report.transfer_peers.end()) peer_index = report.transfer_peers.insert(peer_index, peer);
+  report.replicas.push_back(object);
+  report.transfer_from.push_back(static_cast<std::uint32_t>(peer_index - report.transfer_peers.begin()));
+  report.transfer_sizes.push_back(size);
+  report.transfer_start_us.push_back(start_us);
+  report.transfer_end_us.push_back(end_us);
+}
+
+void Worker::Impl::failed(TaskId task, const std::string& message, const std::string& exception) {
   send_report();  // keep the order: results before this failure
-  json header{{"op", op::task_failed}, {"id", id}, {"message", message}};
+  json header{{"op", op::task_failed}, {"id", task}, {"message", message}};
   if (!exception.empty()) header["exception"] = json::binary(std::vector<std::uint8_t>(exception.begin(), exception.end()));
   send_message(*server, Message(std::move(header)));
 }
 
-void Worker::Impl::executor_finished(ExecutorResult& r) {
-  auto it = tasks.find(r.id);
-  if (!on_executor.erase(r.id) || it == tasks.end()) return;  // cancelled meanwhile
-  task_left_executor(r.id, it->second);
-  if (r.retry) {
-    it->second.running = false;
-    runnable.push_back(r.id);
-    return;
-  }
-  if (!r.error.empty()) return fail(r.id, r.error, r.exception);
-  if (!r.redirect.is_null()) {
-    // The task returned a plan to run in its place: the server splices it in.
-    Message m(json{{"op", op::redirect}, {"id", r.id}, {"types", r.redirect["types"]}, {"labels", r.redirect["labels"]}});
-    for (auto& frame : r.redirect_frames) m.frames.emplace_back(frame.data(), frame.size());
-    tasks.erase(it);
-    send_report();
-    send_message(*server, std::move(m));
-    return;
-  }
-  complete(r.id, std::move(r.data), r.start_us, r.end_us, lane_executor + r.executor);
+void Worker::Impl::redirected(TaskId task, ExecutorResult& r) {
+  Message m(json{{"op", op::redirect}, {"id", task}, {"types", r.redirect["types"]}, {"labels", r.redirect["labels"]}});
+  for (auto& frame : r.redirect_frames) m.frames.emplace_back(frame.data(), frame.size());
+  send_report();
+  send_message(*server, std::move(m));
 }
 
-// A Python task waits on futures (seceded) or its wait ended (rejoined): its cpus are free
-// meanwhile, here and for the server's placement.
-void Worker::Impl::task_seceded(TaskId id, bool seceded) {
-  auto it = tasks.find(id);
-  if (it == tasks.end() || !on_executor.count(id) || it->second.seceded == seceded) return;
-  it->second.seceded = seceded;
-  free_cpus += seceded ? std::int64_t(it->second.cpus) : -std::int64_t(it->second.cpus);
+void Worker::Impl::seceded(TaskId task, bool seceded) {
   send_report();  // keep the order: what it reported before comes first
-  send_message(*server, Message(json{{"op", seceded ? op::seceded : op::rejoined}, {"id", id}}));
-}
-
-// The task no longer runs on an executor (it ended, failed, is cancelled or will be run again):
-// its cpus are free, unless it gave them back when it seceded.
-void Worker::Impl::task_left_executor(TaskId id, PendingTask& t) {
-  if (t.seceded) {
-    t.seceded = false;
-    // The server counts its cpus free already; a task run again holds them anew.
-    send_message(*server, Message(json{{"op", op::rejoined}, {"id", id}}));
-    return;
-  }
-  free_cpus += t.cpus;
+  send_message(*server, Message(json{{"op", seceded ? op::seceded : op::rejoined}, {"id", task}}));
 }
 
 void Worker::Impl::task_output(TaskId id, const std::string& stream, std::string_view text) {

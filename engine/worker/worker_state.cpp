@@ -1,0 +1,303 @@
+#include "worker_state.hpp"
+
+#include <algorithm>
+
+#include "../common/symbols.hpp"
+
+namespace treadle {
+
+namespace {
+// Inputs above this many bytes make an inline_if_small task worth a thread.
+constexpr std::uint64_t inline_input_limit = 1u << 20;
+}  // namespace
+
+WorkerState::WorkerState(WorkerActions& actions, const TaskRegistry& registry, DataStore& store, unsigned cpus)
+    : actions_(actions), registry_(registry), store_(store), cpus_(cpus) {}
+
+void WorkerState::compute(const ComputeBatch& b, std::int64_t now_us) {
+  std::unordered_map<TaskId, std::string> checkpoints(b.checkpoints.begin(), b.checkpoints.end());
+  std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> objects
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < b.ids.size(); ++i) {
+    const TaskId id = b.ids[i];
+    const std::size_t first_input = pos;
+    pos += b.input_counts[i];
+    // The server cancels a task before it sends it again: one already here is being handled.
+    if (tasks_.count(id)) continue;
+    WorkerTask t;
+    t.type = b.types[b.type_of[i]];
+    t.config.assign(b.configs, b.config_offsets[i], b.config_offsets[i + 1] - b.config_offsets[i]);
+    t.cpus = b.cpus[i];
+    if (!checkpoints.empty()) {
+      auto cp = checkpoints.find(id);
+      if (cp != checkpoints.end()) t.checkpoint = std::move(cp->second);
+    }
+    t.inputs.assign(b.inputs.begin() + static_cast<std::ptrdiff_t>(first_input),
+                    b.inputs.begin() + static_cast<std::ptrdiff_t>(pos));
+    for (std::size_t k = first_input; k < pos; ++k) {
+      TaskId in = b.inputs[k];
+      if (store_.contains(in)) continue;
+      auto& waiters = waiters_[in];
+      if (std::find(waiters.begin(), waiters.end(), id) != waiters.end()) continue;  // named twice
+      waiters.push_back(id);
+      ++t.missing;
+      // Not local: a peer holds it. Local: it is being computed here (a chain).
+      if (b.input_where[k] != ComputeBatch::local && !fetches_.count(in)) {
+        fetches_.emplace(in, Fetch{b.peers[b.input_where[k]], now_us});
+        to_fetch[b.input_where[k]].push_back(in);
+      }
+    }
+    t.state = t.missing ? WorkerTaskState::waiting : WorkerTaskState::ready;
+    const bool ready = t.state == WorkerTaskState::ready;
+    tasks_.emplace(id, std::move(t));
+    if (ready) ready_.push_back(id);
+  }
+  for (auto& [peer, objects] : to_fetch) actions_.fetch(b.peers[peer], objects);
+}
+
+void WorkerState::cancel(TaskId id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  WorkerTask& t = it->second;
+  switch (t.state) {
+    case WorkerTaskState::waiting:
+    case WorkerTaskState::ready:
+      // An input nobody else waits for is no longer fetched, so the task sent again (perhaps
+      // naming another holder) fetches it anew.
+      forget(id);
+      return;
+    case WorkerTaskState::on_thread: {
+      // A thread cannot be stopped: its program is killed, its sleep woken, and its cpus stay
+      // held until it ends. The task itself is gone, so it may be sent again meanwhile.
+      AbandonedRuns& a = abandoned_[id];
+      ++a.runs;
+      a.cpus = t.cpus;
+      tasks_.erase(it);
+      actions_.cancel_on_thread(id);
+      return;
+    }
+    case WorkerTaskState::on_executor:
+    case WorkerTaskState::seceded: {
+      std::vector<ExecutorResult> retry = actions_.cancel_on_executor(id);
+      left_executor(id, t);
+      tasks_.erase(it);
+      for (auto& r : retry) executor_finished(r);
+      return;
+    }
+  }
+}
+
+void WorkerState::free(TaskId object) { store_.erase(object); }
+
+void WorkerState::alias(TaskId from, TaskId to) {
+  DataPtr d = store_.find(from);
+  if (!d) return;
+  store_.put(to, std::move(d));
+  actions_.aliased(to);  // only now may the server send others here for it
+  arrived(to);
+}
+
+void WorkerState::fetched(TaskId object, DataPtr data, std::int64_t now_us) {
+  auto fetch = fetches_.find(object);
+  Fetch from = fetch != fetches_.end() ? std::move(fetch->second) : Fetch{"?", now_us};
+  if (fetch != fetches_.end()) fetches_.erase(fetch);
+  auto w = waiters_.find(object);
+  if (!data) {
+    if (w == waiters_.end()) return;
+    std::vector<TaskId> waiters = std::move(w->second);
+    waiters_.erase(w);
+    for (TaskId t : waiters)
+      if (tasks_.count(t)) fail(t, "input task " + std::to_string(object) + " was no longer on the worker that had it");
+    return;
+  }
+  if (w == waiters_.end()) return;  // nobody needs it any more (cancelled meanwhile)
+  actions_.replicated(object, from.peer, data->size(), from.since_us, now_us);
+  store_.put(object, std::move(data));
+  arrived(object);
+}
+
+void WorkerState::thread_started(TaskId id) {
+  auto it = tasks_.find(id);
+  if (it != tasks_.end() && it->second.state == WorkerTaskState::on_thread) actions_.started(id);
+}
+
+void WorkerState::thread_finished(TaskId id, TaskOutcome outcome) {
+  auto abandoned = abandoned_.find(id);
+  if (abandoned != abandoned_.end()) {  // a cancelled run: its result is dropped
+    cpus_held_ -= abandoned->second.cpus;
+    if (--abandoned->second.runs == 0) abandoned_.erase(abandoned);
+    return;
+  }
+  auto it = tasks_.find(id);
+  if (it == tasks_.end() || it->second.state != WorkerTaskState::on_thread) return;
+  cpus_held_ -= it->second.cpus;
+  if (outcome.data) complete(id, std::move(outcome.data), outcome.start_us, outcome.end_us, lane_thread);
+  else fail(id, outcome.error);
+}
+
+void WorkerState::executor_finished(ExecutorResult& r) {
+  auto it = tasks_.find(r.id);
+  if (it == tasks_.end()) return;  // cancelled meanwhile
+  WorkerTask& t = it->second;
+  if (t.state != WorkerTaskState::on_executor && t.state != WorkerTaskState::seceded) return;
+  left_executor(r.id, t);
+  if (r.retry) {
+    t.state = WorkerTaskState::ready;
+    ready_.push_back(r.id);
+    return;
+  }
+  if (!r.error.empty()) return fail(r.id, r.error, r.exception);
+  if (!r.redirect.is_null()) {
+    // The task returned a plan to run in its place: the server splices it in.
+    tasks_.erase(it);
+    actions_.redirected(r.id, r);
+    return;
+  }
+  if (!r.data) return fail(r.id, "the task produced no data");
+  complete(r.id, std::move(r.data), r.start_us, r.end_us, lane_executor + r.executor);
+}
+
+// A Python task waits on futures (seceded) or its wait ended (rejoined): its cpus are free
+// meanwhile, here and for the server's placement.
+void WorkerState::task_seceded(TaskId id, bool seceded) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  WorkerTask& t = it->second;
+  const WorkerTaskState to = seceded ? WorkerTaskState::seceded : WorkerTaskState::on_executor;
+  if ((t.state != WorkerTaskState::on_executor && t.state != WorkerTaskState::seceded) || t.state == to) return;
+  t.state = to;
+  cpus_held_ += seceded ? -std::int64_t{t.cpus} : std::int64_t{t.cpus};
+  actions_.seceded(id, seceded);
+}
+
+// The task no longer runs on an executor (it ended, failed, is cancelled or will be run again):
+// its cpus are free, unless it gave them back when it seceded.
+void WorkerState::left_executor(TaskId id, WorkerTask& t) {
+  if (t.state == WorkerTaskState::seceded) {
+    // The server counts its cpus free already; a task run again holds them anew.
+    actions_.seceded(id, false);
+  } else {
+    cpus_held_ -= t.cpus;
+  }
+  t.state = WorkerTaskState::ready;  // the caller decides what it becomes
+}
+
+void WorkerState::run_ready() {
+  // Inline tasks complete here and may make more tasks ready: keep going until none can start.
+  std::size_t blocked = 0;
+  while (ready_.size() > blocked) {
+    TaskId id = ready_.front();
+    ready_.pop_front();
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || it->second.state != WorkerTaskState::ready) continue;  // cancelled, or a stale entry
+    if (!try_start(id, it->second)) {
+      ready_.push_back(id);  // waits for cpus or an executor; others may still start
+      ++blocked;
+    }
+  }
+}
+
+bool WorkerState::try_start(TaskId id, WorkerTask& t) {
+  const bool python = t.type == symbols::py_call;
+  const TaskRegistry::Entry* entry = nullptr;
+  if (python) {
+    if (!actions_.executor_idle()) return false;
+  } else {
+    entry = registry_.find(t.type);
+    if (!entry) {
+      fail(id, "this worker has no task type '" + t.type + "'");
+      return true;
+    }
+  }
+  TaskToRun run{id, t.type, t.config, t.inputs, {}};
+  run.inputs.reserve(t.inputs.size());
+  std::uint64_t input_bytes = 0;
+  for (TaskId in : t.inputs) {
+    DataPtr d = store_.find(in);
+    if (!d) {  // freed meanwhile (the server thought nobody needed it)
+      fail(id, "input task " + std::to_string(in) + " is missing on this worker");
+      return true;
+    }
+    input_bytes += d->size();
+    run.inputs.push_back(std::move(d));
+  }
+  if (python) {
+    if (t.inputs.empty()) {
+      fail(id, "loom/py/call needs the callable as its first input");
+      return true;
+    }
+    // No cpu check: an executor runs one task at a time, and one waiting in its pipe counts.
+    cpus_held_ += t.cpus;
+    t.state = WorkerTaskState::on_executor;
+    actions_.started(id);
+    actions_.run_on_executor(run);
+    return true;
+  }
+  const bool threaded = entry->threading == Threading::own_thread ||
+                        (entry->threading == Threading::inline_if_small && input_bytes > inline_input_limit);
+  if (!threaded) {
+    TaskOutcome outcome = actions_.run_inline(*entry, run);
+    if (outcome.data) complete(id, std::move(outcome.data), outcome.start_us, outcome.end_us, lane_loop);
+    else fail(id, outcome.error);
+    return true;
+  }
+  if (std::int64_t{t.cpus} > free_cpus()) return false;
+  cpus_held_ += t.cpus;
+  t.state = WorkerTaskState::on_thread;
+  // A program is reported running once it exists, not while it is being started.
+  if (t.type != symbols::run) actions_.started(id);
+  actions_.run_on_thread(*entry, run);
+  return true;
+}
+
+void WorkerState::complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us, std::uint32_t lane) {
+  auto it = tasks_.find(id);
+  if (it != tasks_.end() && !it->second.checkpoint.empty()) {
+    std::string error = actions_.write_checkpoint(it->second.checkpoint, id, data);
+    if (!error.empty()) return fail(id, error);
+  }
+  actions_.finished(id, *data, start_us, end_us, lane);
+  store_.put(id, std::move(data));
+  if (it != tasks_.end()) tasks_.erase(it);
+  arrived(id);
+}
+
+void WorkerState::fail(TaskId id, const std::string& message, const std::string& exception) {
+  forget(id);
+  actions_.failed(id, message, exception);
+}
+
+void WorkerState::forget(TaskId id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  if (it->second.missing)
+    for (TaskId in : it->second.inputs) stop_waiting(in, id);
+  tasks_.erase(it);
+}
+
+void WorkerState::stop_waiting(TaskId object, TaskId task) {
+  auto w = waiters_.find(object);
+  if (w == waiters_.end()) return;
+  w->second.erase(std::remove(w->second.begin(), w->second.end(), task), w->second.end());
+  if (w->second.empty()) {
+    waiters_.erase(w);
+    fetches_.erase(object);  // a late arrival is dropped
+  }
+}
+
+void WorkerState::arrived(TaskId object) {
+  auto it = waiters_.find(object);
+  if (it == waiters_.end()) return;
+  std::vector<TaskId> waiters = std::move(it->second);
+  waiters_.erase(it);
+  fetches_.erase(object);  // made here after all (an alias): a late copy is not needed
+  for (TaskId w : waiters) {
+    auto t = tasks_.find(w);
+    if (t != tasks_.end() && t->second.missing > 0 && --t->second.missing == 0) {
+      t->second.state = WorkerTaskState::ready;
+      ready_.push_back(w);
+    }
+  }
+}
+
+}  // namespace treadle
