@@ -18,7 +18,7 @@ class TreadleKernelTests(jupyter_kernel_test.KernelTests):
 
     completion_samples = [
         {"text": "zi", "matches": {"zip"}},
-        {"text": "%treadle w", "matches": {"workers"}},
+        {"text": "%treadle w", "matches": {"workers", "why"}},
         {"text": "%treadle s", "matches": {"status", "stop"}},
         {"text": "%treadle c", "matches": {"config"}},
         {"text": "%%treadle t", "matches": {"task"}},
