@@ -80,10 +80,11 @@ def _format_one(s):
     return "\n".join(lines)
 
 
-def last_steps(record, count=3):
+def last_steps(record, count=3, worker_names=None):
     """Short lines for a hover: the last ``count`` steps (what and why, where), then why it is
-    not running or its failure's first line."""
-    lines = ["{}: {}".format(_change(step), _detail(step)) for step in record.steps[-count:]]
+    not running or its failure's last line. ``worker_names``: {data address: name}, to name the
+    workers as the rest of the hover does."""
+    lines = ["{}: {}".format(_change(step), _detail(step, worker_names)) for step in record.steps[-count:]]
     if record.why:
         lines.append("not running: " + record.why)
     elif record.failure:
@@ -95,17 +96,18 @@ def _change(step):
     return step.to_state if step.from_state is None else "{} -> {}".format(step.from_state, step.to_state)
 
 
-def _detail(step):
+def _detail(step, worker_names=None):
     text = step.reason
     if step.placement in _PLACEMENTS:
         text += " ({}: {})".format(step.placement, _PLACEMENTS[step.placement])
     if step.worker:
+        worker = (worker_names or {}).get(step.worker, step.worker)
         if step.to_state == "assigned":
-            text += ", to " + step.worker
+            text += ", to " + worker
         elif "lost" in step.reason:
-            text += ", lost with " + step.worker
+            text += ", lost with " + worker
         else:
-            text += ", on " + step.worker
+            text += ", on " + worker
     return text
 
 

@@ -77,17 +77,19 @@ def task_details(g, conn=None, limit=200_000):
     return out
 
 
-def task_stories(g, conn=None, limit=STORY_LIMIT):
-    """{task id: TaskStory} for the hover (why each task is where it is), for graphs of at most
-    ``limit`` tasks: one request per thousand tasks."""
+def story_lines(g, conn=None, limit=STORY_LIMIT):
+    """{task id: hover lines telling why it is here (its last steps)}, for graphs of at most
+    ``limit`` tasks: one request per thousand tasks, workers named as in the rest of the hover."""
     conn = conn if conn is not None else g.conn
     ids = [i for i in g.ids if i is not None]
     if conn is None or not ids or len(ids) > limit or not hasattr(conn, "story"):
         return {}
     try:
-        return {record.id: record for record in core_story.story(conn, ids)}
+        records = core_story.story(conn, ids)
+        names = {w["address"]: w["name"] for w in conn.status().get("workers", []) if "address" in w}
     except Exception:   # a server without the story request: the hover has no story
         return {}
+    return {r.id: core_story.last_steps(r, worker_names=names) for r in records}
 
 
 # -- drawing -------------------------------------------------------------------------------------
@@ -110,14 +112,15 @@ def _ms(us):
 
 
 def _node_title(label, task_type, key, state, detail, story=None):
+    # story: the lines of story_lines for this task
     lines = ["{} ({})".format(label or "(no label)", state), "type: {}".format(task_type or "?"),
              "task: {}".format(key)]
     if detail is not None:
         worker, lane, start, end, size = detail
         lines.append("worker: {} · {}".format(worker, _lane(lane)))
         lines.append("duration: {} · result {}".format(_ms(max(0, end - start)), _size(size)))
-    if story is not None:   # why it is here (%treadle why tells the whole story)
-        lines.extend(core_story.last_steps(story))
+    if story:   # why it is here (%treadle why tells the whole story)
+        lines.extend(story)
     return "\n".join(lines)
 
 
@@ -222,7 +225,7 @@ class GraphView(Widget):
         self.states = current_states(self.graph, conn)
         if details and self._want_details and not self.aggregated:
             self.details = task_details(self.graph, conn)
-            self.stories = task_stories(self.graph, conn)
+            self.stories = story_lines(self.graph, conn)
         return self
 
     def finished(self):
