@@ -92,10 +92,13 @@ void ExecutorPool::start(Executor& e) {
   posix_spawn_file_actions_adddup2(&actions, rep[1], 4);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
+  // SIGTERM blocked until the executor has its handler (python/treadle/runtime/executor.py):
+  // a batch job's end signals every process of the job, an executor still starting too.
+  sigset_t term, all;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
   sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigmask(&attr, &term);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 

@@ -5,6 +5,7 @@ the job's end should make a lost worker whose tasks run elsewhere."""
 
 import os
 import signal
+import time
 
 from tests.conftest import wait_until
 
@@ -32,5 +33,39 @@ def test_an_executor_leaves_sigterm_to_its_worker(make_cluster, make_client, tmp
         wait_until(lambda: os.path.exists(pid_file), timeout=30, what="the task to start")
         os.kill(int(open(pid_file).read()), signal.SIGTERM)
         assert future.result() == "done"
+    finally:
+        client.close()
+
+
+def test_an_executor_leaves_sigterm_to_its_worker_while_it_starts(make_cluster):
+    """The job's SIGTERM can come while an executor's Python is still starting (a worker that
+    had run nothing yet when the job was cancelled): it must wait for the executor's handler."""
+    import psutil
+    import threading
+    import treadle
+    cluster = make_cluster(workers=1)
+    worker = psutil.Process(cluster.workers[0].pid)
+    signalled = []
+
+    def signal_the_executor_at_once():
+        deadline = time.monotonic() + 30
+        while not signalled and time.monotonic() < deadline:
+            for child in worker.children():
+                try:
+                    if "treadle.executor" in " ".join(child.cmdline()):
+                        child.send_signal(signal.SIGTERM)
+                        signalled.append(child.pid)
+                except psutil.Error:
+                    pass
+    watcher = threading.Thread(target=signal_the_executor_at_once)
+    watcher.start()
+    client = treadle.Client(cluster.address)
+    try:
+        future = client.submit(abs, -7)   # the worker's first Python task starts its executors
+        client.flush()
+        watcher.join()
+        assert signalled, "no executor started"
+        assert future.result() == 7
+        assert psutil.pid_exists(signalled[0])
     finally:
         client.close()

@@ -366,8 +366,10 @@ def main():
     # worker decides what that means (it stops, and its executors die with it: the parent-death
     # signal); an executor dying first would fail its task as if the task had killed it. The
     # worker itself ends an executor with SIGKILL. (A handler, not SIG_IGN: programs the task
-    # starts get the default back.)
+    # starts get the default back.) The worker starts us with SIGTERM blocked, so one sent while
+    # this interpreter was starting waits for the handler.
     signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     requests = io.open(3, "rb", buffering=1 << 16)
     replies = io.open(4, "wb", buffering=1 << 16)
     sys.stdin = io.StringIO("")
