@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 from ..notebook import kernel
 from . import cluster, completion, declare, options, submit, task, views  # noqa: F401 (they declare the commands)
 
-HEADER = """treadle: run task graphs on workers from this notebook.
+HEADER = """treadle: run task graphs on workers from this notebook. A bare %treadle shows the status.
 
 Interrupting a cell cancels the tasks it submitted that still run (cancel_on_interrupt).
 What tasks print appears in the cell that submitted them, each line marked with its task,
@@ -42,12 +42,15 @@ def register(ipython):
 def treadle_magic(line, cell=None):
     __tracebackhide__ = True  # a dispatcher: the error of what it ran is what matters
     words = declare.split(line)
+    if not words and cell is None:
+        words = ["status"]  # bare %treadle: what the cluster is doing, as %treadle status
     if not words:
-        raise UsageError(declare.usage())
+        raise UsageError("%%treadle needs a cell command; " + declare.usage())
     name, argv = words[0], words[1:]
     command = declare.COMMANDS.get(name)
     if command is None:
-        raise UsageError("unknown sub-command {!r}; {}".format(name, declare.usage()))
+        raise UsageError("unknown sub-command {!r}{}; {}".format(name, declare.did_you_mean(name, declare.COMMANDS),
+                                                                declare.usage()))
     if command.cell and cell is None:
         raise UsageError("{} is a cell magic: put {} on the first line of a cell".format(name, command.magic))
     if not command.cell and cell is not None:

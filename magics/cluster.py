@@ -2,9 +2,11 @@
 
 import shlex
 import sys
+import time
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
+from IPython.display import display
 
 from ..notebook import kernel
 from . import declare
@@ -27,6 +29,13 @@ def session():
 @option("--hostfile", metavar="FILE", help="hosts from a file in SCOOP's format: `host [n]` per line")
 @option("--python", metavar="PATH", help="the Python on the other hosts (default /usr/bin/python3)")
 @option("--ssh-args", metavar="ARGS", help="more arguments for ssh, quoted")
+@option("--slurm", type=positive, metavar="J", help="submit J worker jobs to SLURM (sbatch)")
+@option("--sge", type=positive, metavar="J", help="submit J worker jobs to Grid Engine (qsub)")
+@option("--pbs", type=positive, metavar="J", help="submit J worker jobs to PBS/Torque (qsub)")
+@option("--partition", metavar="P", help="the jobs' partition (SLURM) or queue (SGE, PBS)")
+@option("--time", metavar="T", help="the jobs' walltime, e.g. 1:00:00")
+@option("--mem", metavar="M", help="the jobs' memory, e.g. 4G")
+@option("--account", metavar="A", help="the account the jobs are charged to")
 @option("--stop", action="store_true", help="stop the workers started from this kernel, here and elsewhere")
 def workers(args):
     """%treadle workers N starts N local worker processes connected to this kernel's treadle
@@ -34,13 +43,24 @@ def workers(args):
     worker per core (auto_workers in %treadle config). --hosts / --hostfile start workers on
     other hosts over ssh (keys or an agent); they connect back to this kernel's server, which
     must listen on an address they reach: start the kernel with TREADLE_KERNEL_HOST=ADDRESS (or
-    0.0.0.0). --stop stops the workers started from this kernel."""
+    0.0.0.0). --slurm / --sge / --pbs J submit J worker jobs to a batch scheduler and show them
+    as they join (interrupting stops the waiting, not the jobs); their workers read the secret
+    from a 0600 file on the shared file system (the per-user one or $TREADLE_SECRET_FILE).
+    --stop stops the workers started from this kernel and cancels its jobs."""
     this = workers_command()
     remote = args.hosts is not None or args.hostfile is not None
+    batch = [(name, n) for name, n in (("slurm", args.slurm), ("sge", args.sge), ("pbs", args.pbs)) if n]
+    job_options = [args.partition, args.time, args.mem, args.account]
     if args.stop:
-        if args.count is not None or remote or args.cpus or args.python or args.ssh_args:
+        if args.count is not None or remote or batch or args.cpus or args.python or args.ssh_args or any(job_options):
             raise this.fail()
         return stop_workers()
+    if batch:
+        if len(batch) > 1 or args.count is not None or remote or args.python or args.ssh_args:
+            raise this.fail("--slurm, --sge and --pbs go alone, without N, --hosts or --hostfile")
+        return submit_worker_jobs(args, *batch[0])
+    if any(job_options):
+        raise this.fail("--partition, --time, --mem and --account go with --slurm, --sge or --pbs")
     if remote:
         if args.count is not None or (args.hosts is not None and args.hostfile is not None):
             raise this.fail()
@@ -68,9 +88,12 @@ def workers_command():
 def stop_workers():
     s = session()
     remote = s.stop_remote_workers()
+    jobs = s.cancel_worker_jobs()
     count = s.stop_workers()
-    print("treadle: stopped {} local worker{}{}".format(count, plural(count), " and {} on other hosts".format(
-        remote) if remote else ""))
+    elsewhere = (["{} on other hosts".format(remote)] if remote else []) + (
+        ["cancelled {} job{}".format(jobs, plural(jobs))] if jobs else [])
+    print("treadle: stopped {} local worker{}{}".format(count, plural(count), "".join(
+        " and " + part for part in elsewhere)))
     try:
         if not s.status()["workers"]:
             print("treadle: no workers connected now: tasks wait until some are (%treadle workers N)")
@@ -116,13 +139,56 @@ def start_remote_workers(args, this):
     return None
 
 
+def submit_worker_jobs(args, scheduler, count):
+    s = session()
+    try:
+        jobs = s.submit_worker_jobs(scheduler, count, cpus=args.cpus or 1, time=args.time, mem=args.mem,
+                                    partition=args.partition, account=args.account)
+    except ValueError as e:         # no secret file, an address the jobs cannot reach
+        raise UsageError("treadle: {}".format(one_line(e))) from None
+    except Exception as e:          # SchedulerError (sbatch refused), OSError (no sbatch)
+        raise UsageError("treadle: the {} jobs were not submitted: {}".format(scheduler, one_line(e))) from None
+    print("treadle: submitted {} {} job{} ({}); their workers connect to {}:{}".format(
+        count, scheduler, plural(count), ", ".join(jobs.ids), s.listen_address[0], s.listen_address[1]))
+    try:
+        watch_jobs(s, jobs)
+    except KeyboardInterrupt:
+        print("treadle: stopped waiting; the jobs stay (%treadle status shows them, %treadle workers --stop "
+              "cancels them)")
+    return None
+
+
+def watch_jobs(s, jobs):
+    """Shows the jobs and the workers they became, one line each, updated in place until every
+    job has a worker or has ended."""
+    handle = None
+    shown = None
+    while True:
+        states = jobs.states()
+        joined = jobs.workers(s.status())
+        text = jobs.describe(s.status(), states)
+        if text != shown:
+            shown = text
+            if handle is None:
+                handle = display({"text/plain": text}, raw=True, display_id=True)
+            else:
+                handle.update({"text/plain": text}, raw=True)
+        ended = [j for j in jobs.ids if j not in joined and (j not in states or states[j].ended)]
+        if len(joined) + len(ended) == len(jobs.ids):
+            if ended:
+                print("treadle: {} of {} jobs ended without a worker (their output: {})".format(
+                    len(ended), len(jobs.ids), jobs.log_dir or "the scheduler's output files"), file=sys.stderr)
+            return
+        time.sleep(0.25)
+
+
 @command("status")
 @magic_arguments.magic_arguments("treadle status")
 def status(args):
     """%treadle status: the server's workers, their cpus, tasks by state and memory held, as a table."""
     s = session()
     local = {w.pid: w for w in s.alive_workers()}
-    return StatusReport(s.status(), s.address, s.where, local)
+    return StatusReport(s.status(), s.address, s.where, local, jobs=s.describe_worker_jobs())
 
 
 @command("stop")

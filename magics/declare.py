@@ -13,6 +13,8 @@ messages and its completion all come from that one declaration.
 """
 
 import argparse
+import difflib
+import re
 import shlex
 
 from IPython.core import magic_arguments
@@ -55,11 +57,16 @@ class Command:
         return self.parser.format_help().replace("::\n\n  %", "%", 1)
 
     def parse(self, argv):
-        """The arguments of ``argv``; a one-line UsageError that ends with the usage."""
+        """The arguments of ``argv``; a one-line UsageError that ends with the usage (and, for
+        a mistyped option, the option meant)."""
         try:
             return self.parser.parse_args(argv)
         except UsageError as e:
-            raise UsageError("{}; {}".format(e, self.usage())) from None
+            hint = ""
+            unknown = re.match(r"unrecognized arguments: (\S+)", str(e))
+            if unknown and unknown.group(1).startswith("-"):
+                hint = did_you_mean(unknown.group(1).split("=")[0], self.option_flags())
+            raise UsageError("{}{}; {}".format(e, hint, self.usage())) from None
 
     def fail(self, message=None):
         """A one-line UsageError: ``message`` (if any), then the usage."""
@@ -93,6 +100,12 @@ def cell_commands():
 
 def usage():
     return ("usage: " + " | ".join(c.magic for c in COMMANDS.values()) + "   (%treadle? for help)")
+
+
+def did_you_mean(word, choices):
+    """", did you mean 'x'?" for the closest of ``choices`` to a mistyped ``word``, else ""."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return ", did you mean {!r}?".format(close[0]) if close else ""
 
 
 def split(line):

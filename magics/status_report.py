@@ -10,11 +10,12 @@ class StatusReport:
 
     COLUMNS = ("worker", "name", "cpus", "free", "tasks done", "cpu use", "memory", "data address", "started")
 
-    def __init__(self, status, address, where, local=None):
+    def __init__(self, status, address, where, local=None, jobs=""):
         self.status = status
         self.address = tuple(address)
         self.where = where
         self._local = local or {}
+        self.jobs = jobs            # the batch jobs submitted from here, one line each ("" for none)
 
     def _rows(self):
         rows = []
@@ -52,10 +53,12 @@ class StatusReport:
         rows = self._rows()
         if not rows:
             lines.append(_NO_WORKERS)
-            return "\n".join(lines)
-        rows.insert(0, self.COLUMNS)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
-        lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+        else:
+            rows.insert(0, self.COLUMNS)
+            widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
+            lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+        if self.jobs:
+            lines.append(self.jobs)
         return "\n".join(lines)
 
     def _repr_html_(self):
@@ -67,12 +70,14 @@ class StatusReport:
         rows = self._rows()
         if not rows:
             out.append("<div><em>{}</em></div>".format(e(_NO_WORKERS)))
-            return "".join(out)
-        out.append("<table><thead><tr>{}</tr></thead><tbody>".format("".join("<th>{}</th>".format(e(c))
-                                                                            for c in self.COLUMNS)))
-        for r in rows:
-            out.append("<tr>{}</tr>".format("".join("<td>{}</td>".format(e(c)) for c in r)))
-        out.append("</tbody></table>")
+        else:
+            out.append("<table><thead><tr>{}</tr></thead><tbody>".format("".join("<th>{}</th>".format(e(c))
+                                                                                for c in self.COLUMNS)))
+            for r in rows:
+                out.append("<tr>{}</tr>".format("".join("<td>{}</td>".format(e(c)) for c in r)))
+            out.append("</tbody></table>")
+        if self.jobs:
+            out.append("<pre>{}</pre>".format(e(self.jobs)))
         return "".join(out)
 
 

@@ -290,6 +290,6 @@ def test_completion_of_subcommands_and_options(any_kernel):
     assert complete(k, "%%treadle submit --n") == ({"--name", "--no-wait"}, 17)
     assert complete(k, "%%treadle task --push ba") == ({"base", "basket"}, 22)
     assert complete(k, "%%treadle task --push base,bas") == ({"base", "basket"}, 27)
-    assert complete(k, "%treadle workers --s") == ({"--stop", "--ssh-args"}, 17)
+    assert complete(k, "%treadle workers --s") == ({"--stop", "--ssh-args", "--slurm", "--sge"}, 17)
     assert complete(k, "%treadle config auto") == ({"auto_workers="}, 16)
     assert complete(k, "%treadle config cancel_on_interrupt=") == ({"on", "off"}, 36)

@@ -60,11 +60,16 @@ def test_workers_magic_then_status(kernel):
     # Explicit workers mean no automatic ones on the first submission.
     reply, outputs, _ = kernel.run(TASK_CELL)
     assert "result: 49" in text(outputs) and not STARTED.search(text(outputs))
-    # Each worker's cpu use and memory, from its samples (every 0.5 s: wait for one).
-    time.sleep(0.7)
-    reply, outputs, _ = kernel.run("%treadle status")
-    [data] = results(outputs)
-    rows = [line for line in data["text/plain"].splitlines() if "tcp://" in line]
+    # Each worker's cpu use and memory, from its samples (every 0.5 s: wait for one). A bare
+    # %treadle is %treadle status.
+    deadline = time.monotonic() + 10
+    while True:
+        reply, outputs, _ = kernel.run("%treadle")
+        [data] = results(outputs)
+        rows = [line for line in data["text/plain"].splitlines() if "tcp://" in line]
+        if all(re.search(r"\d+ % +[\d.]+ MiB \(", r) for r in rows) or time.monotonic() > deadline:
+            break
+    assert reply["status"] == "ok" and "2 workers" in data["text/plain"], outputs
     assert len(rows) == 2 and all(re.search(r"\d+ % +[\d.]+ MiB \(", r) for r in rows), data["text/plain"]
     reply, outputs, _ = kernel.run("%treadle workers --stop")
     assert "stopped 2 local workers" in text(outputs)
@@ -74,7 +79,7 @@ def test_workers_magic_then_status(kernel):
     assert not worker_processes(kernel.processes())
 
 
-@pytest.mark.parametrize("line", ["%treadle", "%treadle workers", "%treadle workers 0", "%treadle workers two",
+@pytest.mark.parametrize("line", ["%treadle workers", "%treadle workers 0", "%treadle workers two",
                                   "%treadle workers 2 --cpus", "%treadle status now", "%treadle frobnicate",
                                   "%%treadle submit\nx = 1"])
 def test_wrong_usage_is_a_one_line_error(kernel, line):
@@ -84,6 +89,15 @@ def test_wrong_usage_is_a_one_line_error(kernel, line):
     assert not errors(outputs)
     err = text(outputs, "stderr")
     assert err.startswith("UsageError:") and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("line, meant", [("%treadle stauts", "'status'"), ("%treadle workers 2 --cpu 1", "'--cpus'"),
+                                         ("%%treadle sumbit\nx = 1", "'submit'"), ("%treadle grpah", "'graph'")])
+def test_a_mistyped_word_gets_did_you_mean(kernel, line, meant):
+    reply, outputs, _ = kernel.run(line)
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
+    err = text(outputs, "stderr")
+    assert "did you mean " + meant in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_interrupt_sleep(kernel):

@@ -12,6 +12,7 @@ import time
 from ..core import paths
 from ..core.address import connect_host
 from ..core.processes import child_setup
+from ..deploy import submit_workers
 from ..loom.client import Client
 from .options import options
 from .progress_monitor import ProgressMonitor
@@ -55,6 +56,7 @@ class Session:
         self._untrack = untrack or (lambda pid: None)
         self.workers = []
         self.remote = []                 # RemoteWorkers (treadle.remote) started from this kernel
+        self.jobs = []                   # WorkerJobs (treadle.deploy) submitted from this kernel
         self._client = None
         self._lock = threading.RLock()
         self._logdir = None
@@ -184,6 +186,43 @@ class Session:
                 self._track(p.pid)  # ssh leads its own process group: the kernel ends it at exit
             return started
 
+    def submit_worker_jobs(self, scheduler, count, **request):
+        """Submits ``count`` worker jobs to a batch scheduler ("slurm", "sge", "pbs"), their
+        workers connecting to this kernel's server; returns the WorkerJobs (treadle.deploy)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("treadle was shut down in this kernel")
+            jobs = submit_workers(self.listen_address, scheduler, count, **request)  # output: the scheduler's files
+            self.jobs.append(jobs)
+            return jobs
+
+    def cancel_worker_jobs(self):
+        """Cancels the worker jobs submitted from this kernel; returns how many there were."""
+        with self._lock:
+            jobs, self.jobs = self.jobs, []
+        for j in jobs:
+            try:
+                j.cancel()
+            except Exception:
+                pass  # the scheduler forgot them, or is gone: nothing left to cancel
+        return sum(len(j.ids) for j in jobs)
+
+    def describe_worker_jobs(self):
+        """One line per job submitted from this kernel (its state, the worker it became), or ""."""
+        with self._lock:
+            jobs = list(self.jobs)
+        if not jobs:
+            return ""
+        status = self.status()
+        lines = []
+        for j in jobs:
+            try:
+                lines.append(j.describe(status))
+            except Exception as e:  # the scheduler's commands failed: say so, keep the rest
+                lines.append("{} jobs {}: the scheduler did not answer ({})".format(
+                    j.scheduler, " ".join(j.ids), str(e).strip().splitlines()[0] if str(e).strip() else e))
+        return "\n".join(lines)
+
     def _stop_remote(self, remote):
         try:
             remote.stop()
@@ -239,6 +278,7 @@ class Session:
                 client.close()
             except Exception:
                 pass
+        self.cancel_worker_jobs()
         self.stop_workers()
         if self._server is not None:
             self._server.stop()
