@@ -475,6 +475,9 @@ void Worker::Impl::replicated(TaskId object, const std::string& peer, std::uint6
 }
 
 void Worker::Impl::failed(TaskId task, const std::string& message, const std::string& exception) {
+  // A failure while the worker stops is its job's end (job_end.hpp) or its executors going
+  // with it: the server re-places the task when this worker says goodbye.
+  if (stop_requested) return;
   send_report();  // keep the order: results before this failure
   json header{{"op", op::task_failed}, {"id", task}, {"message", message}};
   if (!exception.empty()) header["exception"] = json::binary(std::vector<std::uint8_t>(exception.begin(), exception.end()));

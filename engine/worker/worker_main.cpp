@@ -2,6 +2,8 @@
 // types (see docs/extending.md): parse the command line, connect, serve until told to stop.
 #include "worker_main.hpp"
 
+#include "job_end.hpp"
+
 #include <unistd.h>
 
 #include <csignal>
@@ -23,6 +25,7 @@ const char* usage =
     "  runs in (its name becomes 'HOST:PID (job ID)', which treadle-cluster status matches).\n";
 treadle::Worker* g_worker = nullptr;
 void on_signal(int) {
+  treadle::note_stop_signal();
   if (g_worker) g_worker->stop();
 }
 }  // namespace

@@ -69,3 +69,31 @@ def test_an_executor_leaves_sigterm_to_its_worker_while_it_starts(make_cluster):
         assert psutil.pid_exists(signalled[0])
     finally:
         client.close()
+
+
+def test_a_program_ended_with_its_job_is_run_elsewhere(make_cluster):
+    """The job's SIGTERM reaches a task's program a moment before the worker: the task is
+    re-placed with the worker's other tasks, not failed as if the program had crashed."""
+    import psutil
+    from treadle.loom.client import Client, tasks
+    cluster = make_cluster(workers=2)
+    client = Client(*cluster.address)
+    try:
+        future = client.submit_one(tasks.run("sleep 2"))
+
+        def the_program():
+            for w in cluster.workers:
+                for child in psutil.Process(w.pid).children(recursive=True):
+                    try:
+                        if child.name() == "sleep":
+                            return child, w.pid
+                    except psutil.Error:
+                        pass
+            return None
+        program, worker_pid = wait_until(the_program, timeout=30, what="the program to start")
+        program.send_signal(signal.SIGTERM)     # in the order a job's end may come
+        time.sleep(0.05)  # the gap between the two signals, as slurmstepd's loop over the job's processes leaves
+        os.kill(worker_pid, signal.SIGTERM)
+        assert future.gather() == b""
+    finally:
+        client.close()

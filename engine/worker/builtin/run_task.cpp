@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <filesystem>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 #include "../../data/array.hpp"
 #include "../../data/file.hpp"
 #include "../../data/plain.hpp"
+#include "../job_end.hpp"
 #include "builtin.hpp"
 #include "child_process.hpp"
 #include "sandbox.hpp"
@@ -240,6 +242,9 @@ DataPtr run_task(TaskContext& ctx) {
   spec.on_started = ctx.started;
 
   ChildExit exit = run_child(spec);
+  // Killed by the job's end along with the worker: the worker reports nothing once it is
+  // stopping (Worker::Impl::failed), so give its own signal a moment to arrive.
+  if (exit.by_signal && exit.number == SIGTERM) job_ending();
   if (exit.by_signal || exit.number != 0) fail_exit(exit, spec.stderr_path);
 
   // The mappings outlive the files, so the sandbox can go when this returns.
