@@ -455,6 +455,7 @@ std::string Scheduler::describe(TaskId id) const {
 
 std::size_t Scheduler::memory_estimate() const {
   std::size_t bytes = tasks_.index_bytes();
+  for (auto& [id, objects] : outputs_) bytes += 64 + objects.capacity() * sizeof(ObjectRecord);
   for (auto& p : tasks_.plans()) {
     if (!p) continue;
     bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +

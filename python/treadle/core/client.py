@@ -33,7 +33,8 @@ class TaskHandle:
         self.client = client
         self.task_id = task_id
         self.specs = specs       # the task's OutputSpecs, or None: one unnamed output
-        self.outputs = None if specs is None else tuple(
+        # One output (named or not) is the task's own id: the handle is its output.
+        self.outputs = None if specs is None or len(specs) == 1 else tuple(
             type(self)(client, object_id(task_id, k)) for k in range(len(specs)))
         self._released = False
         self._finished = False   # seen finished by a wait or fetch, or by asking the server
@@ -41,7 +42,7 @@ class TaskHandle:
     def output(self, index):
         """The handle of output ``index`` (a position or a label) of a task with several outputs."""
         if self.outputs is None:
-            output_index(None, index, "task {}".format(self.task_id))
+            output_index(self.specs, index, "task {}".format(self.task_id))
             return self
         return self.outputs[output_index(self.specs, index, "task {}".format(self.task_id))]
 
@@ -248,7 +249,7 @@ class ClientBase:
         them) with times, workers and reasons, and why a waiting one is not running now. Prints
         as text; ``.records`` are the TaskStory records (core.story)."""
         one = isinstance(handles, (TaskHandle, int))
-        ids = [f.task_id if isinstance(f, TaskHandle) else int(f) for f in ([handles] if one else handles)]
+        ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in ([handles] if one else handles)]
         return _story.Story(_story.story(self.connection, ids))
 
     def close(self):
