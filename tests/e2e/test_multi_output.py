@@ -53,9 +53,10 @@ def test_two_outputs_feed_two_consumers_on_two_workers(make_cluster):
 
 @pytest.mark.timeout(60)
 def test_one_output_kept_one_released(make_cluster):
-    cluster = make_cluster(workers=1, cpus=1)
+    # Megabytes through one worker on a loaded machine: a stalled loop must not pass for a lost worker.
+    cluster = make_cluster(workers=1, cpus=1, server_args=["--worker-timeout", "20000"])
     client = Client(*cluster.address)
-    big = 20 * 1024 * 1024
+    big = 4 * 1024 * 1024
     future = client.submit_one(pair(b"small", b"x" * big))
     kept, dropped = future.output("left"), future.output("right")
     assert client.fetch([kept]) == [b"small"]
