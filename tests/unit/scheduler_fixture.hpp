@@ -202,8 +202,6 @@ inline std::string invariant_violation(const Scheduler& s) {
     for (std::uint32_t k = 0; k < expected_object_holds[id].size(); ++k) {
       const ObjectId o = object_id(id, k);
       const std::string object = "output " + std::to_string(k) + " of " + who;
-      std::uint32_t keeps = s.object_keeps(o);
-      (void)keeps;
       for (WorkerId w : s.locations(o))
         if (!s.worker(w) || !s.worker(w)->alive) return object + " is located on a dead worker";
       if (t.state == TaskState::finished && !s.locations(o).empty() && expected_object_holds[id][k] == 0)
