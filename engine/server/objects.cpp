@@ -50,6 +50,13 @@ std::uint32_t Scheduler::object_keeps(ObjectId object) const {
   return r ? r->keeps : 0;
 }
 
+std::uint32_t Scheduler::object_holds(ObjectId object) const {
+  const TaskRecord& t = tasks_[task_of(object)];
+  if (!t.multi_output) return t.holds;
+  const ObjectRecord* r = object_record(object);
+  return r ? r->holds : 0;
+}
+
 bool Scheduler::has_data(ObjectId object) const {
   return tasks_[task_of(object)].state == TaskState::finished && !locations(object).empty();
 }

@@ -117,6 +117,7 @@ class Scheduler {
   const std::vector<WorkerId>& locations(ObjectId object) const;
   std::uint64_t object_size(ObjectId object) const;
   std::uint32_t object_keeps(ObjectId object) const;
+  std::uint32_t object_holds(ObjectId object) const;
   // Finished and held by some worker.
   bool has_data(ObjectId object) const;
   bool object_at(ObjectId object, WorkerId worker) const;

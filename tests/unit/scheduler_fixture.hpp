@@ -202,6 +202,9 @@ inline std::string invariant_violation(const Scheduler& s) {
     for (std::uint32_t k = 0; k < expected_object_holds[id].size(); ++k) {
       const ObjectId o = object_id(id, k);
       const std::string object = "output " + std::to_string(k) + " of " + who;
+      if (s.object_holds(o) != expected_object_holds[id][k])
+        return object + " has holds " + std::to_string(s.object_holds(o)) + ", expected " +
+               std::to_string(expected_object_holds[id][k]);
       for (WorkerId w : s.locations(o))
         if (!s.worker(w) || !s.worker(w)->alive) return object + " is located on a dead worker";
       if (t.state == TaskState::finished && !s.locations(o).empty() && expected_object_holds[id][k] == 0)
