@@ -5,6 +5,7 @@ namespace treadle {
 Message ComputeBatch::encode() && {
   Message m(json{{"op", op::compute}, {"types", types}, {"peers", peers}});
   if (!checkpoints.empty()) m.header["checkpoints"] = checkpoints;
+  if (!outputs.empty()) m.header["outputs"] = outputs;
   m.frames.push_back(frame_of(ids));
   m.frames.push_back(frame_of(type_of));
   m.frames.push_back(frame_of(cpus));
@@ -23,6 +24,7 @@ ComputeBatch ComputeBatch::decode(Message& m) {
     b.types = m.header.at("types").get<std::vector<std::string>>();
     b.peers = m.header.at("peers").get<std::vector<std::string>>();
     b.checkpoints = m.header.value("checkpoints", std::vector<std::pair<TaskId, std::string>>{});
+    b.outputs = m.header.value("outputs", std::vector<std::pair<TaskId, std::uint32_t>>{});
   } catch (const json::exception& e) {
     throw ProtocolError(std::string("compute header: ") + e.what());
   }
@@ -46,6 +48,8 @@ ComputeBatch ComputeBatch::decode(Message& m) {
     if (w != local && w >= b.peers.size()) throw ProtocolError("compute peer index out of range");
   for (std::size_t i = 0; i < n; ++i)
     if (b.config_offsets[i] > b.config_offsets[i + 1]) throw ProtocolError("compute config offsets decrease");
+  for (auto& [id, count] : b.outputs)
+    if (count > max_outputs) throw ProtocolError("compute: task " + std::to_string(id) + " has too many outputs");
   return b;
 }
 
@@ -65,11 +69,15 @@ Message FinishedBatch::encode() && {
   m.frames.push_back(frame_of(transfer_end_us));
   m.frames.push_back(frame_of(aliased));
   m.frames.push_back(frame_of(kinds));
+  m.frames.push_back(frame_of(objects));
+  m.frames.push_back(frame_of(object_sizes));
+  m.frames.push_back(frame_of(object_lengths));
+  m.frames.push_back(frame_of(object_kinds));
   return m;
 }
 
 FinishedBatch FinishedBatch::decode(Message& m) {
-  if (m.frames.size() != 14) throw ProtocolError("finished needs 14 frames");
+  if (m.frames.size() != 18) throw ProtocolError("finished needs 18 frames");
   FinishedBatch b;
   b.ids = column_of<TaskId>(m.frames[0]);
   b.sizes = column_of<std::uint64_t>(m.frames[1]);
@@ -85,6 +93,10 @@ FinishedBatch FinishedBatch::decode(Message& m) {
   b.transfer_end_us = column_of<std::int64_t>(m.frames[11]);
   b.aliased = column_of<TaskId>(m.frames[12]);
   b.kinds = column_of<std::uint8_t>(m.frames[13]);
+  b.objects = column_of<ObjectId>(m.frames[14]);
+  b.object_sizes = column_of<std::uint64_t>(m.frames[15]);
+  b.object_lengths = column_of<std::uint64_t>(m.frames[16]);
+  b.object_kinds = column_of<std::uint8_t>(m.frames[17]);
   try {
     b.transfer_peers = m.header.value("transfer_peers", std::vector<std::string>{});
   } catch (const json::exception& e) {
@@ -94,6 +106,9 @@ FinishedBatch FinishedBatch::decode(Message& m) {
   if (b.sizes.size() != n || b.lengths.size() != n || b.start_us.size() != n || b.end_us.size() != n ||
       b.lanes.size() != n || b.kinds.size() != n)
     throw ProtocolError("finished columns do not agree");
+  const std::size_t o = b.objects.size();
+  if (b.object_sizes.size() != o || b.object_lengths.size() != o || b.object_kinds.size() != o)
+    throw ProtocolError("finished object columns do not agree");
   if (b.transfer_from.size() != t || b.transfer_sizes.size() != t || b.transfer_start_us.size() != t ||
       b.transfer_end_us.size() != t)
     throw ProtocolError("finished transfer columns do not agree");

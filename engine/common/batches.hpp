@@ -25,6 +25,7 @@ struct ComputeBatch {
   std::vector<std::uint64_t> config_offsets{0};
   std::string configs;
   std::vector<std::pair<TaskId, std::string>> checkpoints;  // tasks that write their result to a file
+  std::vector<std::pair<TaskId, std::uint32_t>> outputs;   // tasks with other than one output: how many
 
   bool empty() const { return ids.empty(); }
   Message encode() &&;
@@ -44,6 +45,11 @@ struct FinishedBatch {
   std::vector<TaskId> started;         // tasks that began on a thread (light inline ones don't say)
   std::vector<TaskId> replicas;        // objects this worker fetched and now also holds
   std::vector<TaskId> aliased;         // redirected tasks whose result it now holds (under both names)
+  // The outputs of tasks with other than one output (ids: object_id(task, k)), before their tasks' rows.
+  std::vector<ObjectId> objects;
+  std::vector<std::uint64_t> object_sizes;
+  std::vector<std::uint64_t> object_lengths;
+  std::vector<std::uint8_t> object_kinds;
   // Those fetches, for traces: from which peer (index into transfer_peers), how big, when.
   std::vector<std::string> transfer_peers;
   std::vector<std::uint32_t> transfer_from;

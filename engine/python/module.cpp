@@ -158,9 +158,15 @@ class PyConnection {
   TaskId submit(const std::vector<std::string>& types, const std::vector<std::string>& labels,
                 const py::bytes& type_of, const py::bytes& cpus, const py::bytes& input_counts, const py::bytes& inputs,
                 const py::bytes& config_offsets, const py::bytes& configs, const py::bytes& label_of,
-                const py::bytes& keep, const std::vector<std::pair<std::uint32_t, std::string>>& checkpoints) {
+                const py::bytes& keep, const std::vector<std::pair<std::uint32_t, std::string>>& checkpoints,
+                const std::vector<std::tuple<std::uint32_t, std::vector<std::string>, std::vector<std::string>>>& outputs) {
     Message m(json{{"op", op::submit}, {"types", types}, {"labels", labels}});
     if (!checkpoints.empty()) m.header["checkpoints"] = checkpoints;  // [[plan index, path], ...]
+    if (!outputs.empty()) {  // [[plan index, [label...], [content type...]], ...]
+      json list = json::array();
+      for (auto& [local, output_labels, content_types] : outputs) list.push_back({local, output_labels, content_types});
+      m.header["outputs"] = std::move(list);
+    }
     for (auto* b : {&type_of, &cpus, &input_counts, &inputs, &config_offsets, &configs, &label_of, &keep})
       m.frames.push_back(frame(*b));
     auto reply = conn_->request(std::move(m));
@@ -333,7 +339,12 @@ PYBIND11_MODULE(_engine, m) {
       .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double>(), py::arg("host"),
            py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0,
            py::arg("server_timeout") = 12.0)
-      .def("submit", &PyConnection::submit)
+      .def("submit", &PyConnection::submit, py::arg("types"), py::arg("labels"), py::arg("type_of"), py::arg("cpus"),
+           py::arg("input_counts"), py::arg("inputs"), py::arg("config_offsets"), py::arg("configs"),
+           py::arg("label_of"), py::arg("keep"), py::arg("checkpoints"),
+           py::arg("outputs") = std::vector<std::tuple<std::uint32_t, std::vector<std::string>, std::vector<std::string>>>{},
+           "Submits a plan's columns (docs/protocol.md); `outputs`: (plan index, labels, content types) of the "
+           "tasks that have not exactly one unnamed output.")
       .def("wait", &PyConnection::wait)
       .def("fetch", &PyConnection::fetch)
       .def("release", &PyConnection::release)

@@ -31,7 +31,7 @@ void Scheduler::use_checkpoints(TaskId base, const std::vector<PlanCheckpoint>& 
     }
     TaskRecord& t = tasks_[id];
     if (t.state != TaskState::waiting && t.state != TaskState::ready) continue;  // failed with an input
-    std::vector<TaskId> old_inputs(inputs_of(t).begin(), inputs_of(t).end());
+    std::vector<ObjectId> old_inputs(inputs_of(t).begin(), inputs_of(t).end());
     input_override_[id] = {};
     config_override_[id] = c.path;
     t.inputs_overridden = true;
@@ -41,7 +41,7 @@ void Scheduler::use_checkpoints(TaskId base, const std::vector<PlanCheckpoint>& 
       t.unfinished_inputs = 0;
       transition(id, TaskState::ready, "its checkpoint file exists: loaded, not computed");
     }
-    for (TaskId in : old_inputs) drop_hold(in);
+    for (ObjectId in : old_inputs) drop_hold(in);
   }
 }
 

@@ -51,7 +51,12 @@ void Scheduler::expand(TaskId id) {
     fail_with(id, Failure{id, std::string(get ? "dget" : "dslice") + " needs exactly one input"});
     return;
   }
-  const TaskId x = *d_inputs.begin();
+  const ObjectId x = *d_inputs.begin();
+  if (tasks_[task_of(x)].multi_output) {
+    fail_with(id, Failure{id, std::string(get ? "dget" : "dslice") + " of an output of " + describe(task_of(x)) +
+                                  ", a task with other than one output, is not supported"});
+    return;
+  }
   const std::uint64_t n = tasks_[x].length;
   const auto kind = static_cast<DataKind>(tasks_[x].kind & ~FinishedBatch::has_pieces_bit);
   if (!(tasks_[x].kind & FinishedBatch::has_pieces_bit)) {
@@ -67,9 +72,16 @@ void Scheduler::expand(TaskId id) {
   const std::uint64_t k = get ? n : std::min<std::uint64_t>(n, std::max<std::uint64_t>(1, cpus * pieces_per_cpu));
 
   std::vector<TaskId> consumers;
+  bool multi_output_consumer = false;
   for_each_consumer(d, id, [&](TaskId c) {
     if (std::find(consumers.begin(), consumers.end(), c) == consumers.end()) consumers.push_back(c);
+    multi_output_consumer |= tasks_[c].multi_output;
   });
+  if (multi_output_consumer) {  // its copies would need an array per output
+    fail_with(id, Failure{id, std::string(get ? "dget" : "dslice") +
+                                  " used by a task with other than one output is not supported"});
+    return;
+  }
 
   // The new tasks, as a plan: pieces first, then the copies of each consumer.
   PlanRequest r;
@@ -104,10 +116,10 @@ void Scheduler::expand(TaskId id) {
   }
   for (TaskId c : consumers) {
     const TaskRecord& f = tasks_[c];
-    std::vector<TaskId> f_inputs(inputs_of(f).begin(), inputs_of(f).end());
+    std::vector<ObjectId> f_inputs(inputs_of(f).begin(), inputs_of(f).end());
     for (std::uint64_t i = 0; i < k; ++i) {
       std::vector<std::uint64_t> inputs;
-      for (TaskId in : f_inputs) inputs.push_back(in == id ? (plan_local_bit | i) : in);
+      for (ObjectId in : f_inputs) inputs.push_back(in == id ? (plan_local_bit | i) : in);
       add_task(type_names_[f.type], f.cpus, inputs, config(c), label(c));
     }
   }
@@ -120,7 +132,7 @@ void Scheduler::expand(TaskId id) {
   for (TaskId c : consumers) {
     std::vector<TaskId> copies;
     for (std::uint64_t i = 0; i < k; ++i) copies.push_back(copy++);
-    std::vector<TaskId> old_inputs(inputs_of(tasks_[c]).begin(), inputs_of(tasks_[c]).end());
+    std::vector<ObjectId> old_inputs(inputs_of(tasks_[c]).begin(), inputs_of(tasks_[c]).end());
     // F becomes the array of its copies.
     for (TaskId cp : copies) {
       add_hold(cp);
@@ -142,7 +154,7 @@ void Scheduler::expand(TaskId id) {
       TaskRecord& user = tasks_[u];
       if (user.state != TaskState::waiting) continue;
       std::vector<TaskId> spliced;
-      for (TaskId in : inputs_of(user)) {
+      for (ObjectId in : inputs_of(user)) {
         if (in != c) {
           spliced.push_back(in);
           continue;
@@ -159,15 +171,15 @@ void Scheduler::expand(TaskId id) {
       drop_hold(c);  // once per use it had of F (one array_make rarely names F twice)
     }
     // F no longer consumes its old inputs (the copies do).
-    for (TaskId in : old_inputs) drop_hold(in);
+    for (ObjectId in : old_inputs) drop_hold(in);
   }
   // Recount the rewritten tasks; some may be ready at once (k == 0).
   for (TaskId c : rewritten) {
     TaskRecord& t = tasks_[c];
     if (t.state != TaskState::waiting) continue;  // cancelled meanwhile
     std::uint32_t missing = 0;
-    for (TaskId in : inputs_of(t))
-      if (tasks_[in].state != TaskState::finished) ++missing;
+    for (ObjectId in : inputs_of(t))
+      if (tasks_[task_of(in)].state != TaskState::finished) ++missing;
     t.unfinished_inputs = missing;
     if (missing == 0) transition(c, TaskState::ready, "expanded into no pieces");
   }

@@ -26,9 +26,9 @@ std::string input_line(const Scheduler& s, TaskId in) {
 std::string unfinished_inputs(const Scheduler& s, TaskId id) {
   std::vector<TaskId> missing;
   std::size_t inputs = 0;
-  s.for_each_input(id, [&](TaskId in) {
+  s.for_each_input(id, [&](ObjectId in) {
     ++inputs;
-    if (!s.exists(in) || s.task(in).state != TaskState::finished || s.task(in).locations.empty()) missing.push_back(in);
+    if (!s.exists(task_of(in)) || !s.has_data(in)) missing.push_back(task_of(in));
   });
   if (missing.empty()) return {};
   std::string out = "waiting for " + std::to_string(missing.size()) + " of its " + std::to_string(inputs) +

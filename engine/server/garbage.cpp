@@ -40,7 +40,8 @@ void Scheduler::collect_garbage() {
       for (std::uint32_t local = 0; local < plan->size; ++local) {
         TaskId id = first + local;
         const TaskRecord& t = plan->records[local];
-        for (TaskId in : inputs_of(t)) {
+        for (ObjectId object : inputs_of(t)) {
+          const TaskId in = task_of(object);
           if (in >= first && in < last) continue;
           auto consumers = extra_consumers_.find(in);
           if (consumers == extra_consumers_.end()) continue;
@@ -55,6 +56,7 @@ void Scheduler::collect_garbage() {
         failures_.erase(id);
         redirect_target_.erase(id);
         checkpoint_writes_.erase(id);
+        if (t.multi_output) outputs_.erase(id);
         if (t.inputs_overridden) {
           input_override_.erase(id);
           config_override_.erase(id);

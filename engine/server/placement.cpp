@@ -85,21 +85,20 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
   // Locality: bytes of inputs per holding worker (few inputs, few holders: a tiny vector).
   std::vector<std::pair<WorkerId, std::uint64_t>> bytes_on;
   auto inputs = inputs_of(t);
-  for (TaskId in : inputs) {
-    const TaskRecord& input = tasks_[in];
-    if (!input.locations.empty()) choice.input_bytes += input.size;
-    for (WorkerId w : input.locations) {
+  for (ObjectId in : inputs) {
+    const auto& where = locations(in);
+    const std::uint64_t size = object_size(in);
+    if (!where.empty()) choice.input_bytes += size;
+    for (WorkerId w : where) {
       auto it = std::find_if(bytes_on.begin(), bytes_on.end(), [&](auto& e) { return e.first == w; });
-      if (it == bytes_on.end()) bytes_on.emplace_back(w, input.size + 1);
-      else it->second += input.size + 1;
+      if (it == bytes_on.end()) bytes_on.emplace_back(w, size + 1);
+      else it->second += size + 1;
     }
   }
   auto local_bytes = [&](WorkerId w) {
     std::uint64_t bytes = 0;
-    for (TaskId in : inputs) {
-      const TaskRecord& input = tasks_[in];
-      if (std::find(input.locations.begin(), input.locations.end(), w) != input.locations.end()) bytes += input.size;
-    }
+    for (ObjectId in : inputs)
+      if (object_at(in, w)) bytes += object_size(in);
     return bytes;
   };
   // A source task (no inputs) joins the worker where its consumer's other inputs are placed.
@@ -108,10 +107,10 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
     for_each_consumer(t, id, [&](TaskId c) {
       auto consumer_inputs = inputs_of(tasks_[c]);
       if (hint != no_worker || consumer_inputs.size() > chain_max_inputs) return;
-      for (TaskId in : consumer_inputs) {
-        const TaskRecord& other = tasks_[in];
+      for (ObjectId in : consumer_inputs) {
+        const TaskRecord& other = tasks_[task_of(in)];
         if (other.worker != no_worker) hint = other.worker;
-        else if (!other.locations.empty()) hint = other.locations.front();
+        else if (!locations(in).empty()) hint = locations(in).front();
         if (hint != no_worker) break;
       }
     });
@@ -212,10 +211,10 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
       if (consumer.cpus > tasks_[id].cpus) return;
       auto consumer_inputs = inputs_of(consumer);
       if (consumer_inputs.size() > chain_max_inputs || is_dynamic(consumer)) return;
-      for (TaskId in : consumer_inputs) {
-        const TaskRecord& input = tasks_[in];
+      for (ObjectId in : consumer_inputs) {
+        const TaskRecord& input = tasks_[task_of(in)];
         bool here = input.state == TaskState::finished
-                        ? std::find(input.locations.begin(), input.locations.end(), worker) != input.locations.end()
+                        ? object_at(in, worker)
                         : (input.state == TaskState::assigned || input.state == TaskState::running) &&
                               input.worker == worker;
         if (!here) return;

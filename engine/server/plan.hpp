@@ -5,12 +5,21 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "../common/ids.hpp"
 #include "task_record.hpp"
 
 namespace treadle {
+
+// The outputs a task declares, when not the one unnamed output of HyperLoom's tasks: how many
+// (zero or more), and each one's label and content type (Rain's). Listed only for such tasks.
+struct OutputSpecs {
+  std::vector<std::string> labels;         // one per output ("" : none)
+  std::vector<std::string> content_types;  // one per output ("" : none)
+  std::uint32_t count() const { return static_cast<std::uint32_t>(labels.size()); }
+};
 
 struct Plan {
   ClientId client = 0;
@@ -28,6 +37,7 @@ struct Plan {
   std::vector<std::uint32_t> consumer_offsets;
   std::vector<std::string> labels;            // distinct labels; labels[0] == ""
   std::vector<std::uint32_t> label_of;        // per task, into labels
+  std::unordered_map<std::uint32_t, OutputSpecs> outputs;  // by local index; absent: one output
 
   std::string_view config(std::uint32_t local) const {
     return std::string_view(configs).substr(config_offsets[local], config_offsets[local + 1] - config_offsets[local]);
@@ -37,10 +47,20 @@ struct Plan {
   const TaskId* consumers_begin(std::uint32_t local) const { return consumers.data() + consumer_offsets[local]; }
   const TaskId* consumers_end(std::uint32_t local) const { return consumers.data() + consumer_offsets[local + 1]; }
   const std::string& label(std::uint32_t local) const { return labels[label_of.empty() ? 0 : label_of[local]]; }
+  const OutputSpecs* output_specs(std::uint32_t local) const {
+    if (outputs.empty()) return nullptr;
+    auto it = outputs.find(local);
+    return it == outputs.end() ? nullptr : &it->second;
+  }
+  std::uint32_t output_count(std::uint32_t local) const {
+    const OutputSpecs* specs = output_specs(local);
+    return specs ? specs->count() : 1;
+  }
 };
 
 // What a client sends, before ids are given: inputs name earlier tasks of the same plan
-// (flagged with plan_local_bit) or tasks of earlier plans (their global id).
+// (flagged with plan_local_bit) or tasks of earlier plans (their global id), and which of its
+// outputs (output << output_shift, as in an ObjectId; 0: the first).
 inline constexpr std::uint64_t plan_local_bit = std::uint64_t{1} << 63;
 // In a redirect plan only: the redirected task's own input at this position.
 inline constexpr std::uint64_t redirect_input_bit = std::uint64_t{1} << 62;
@@ -55,7 +75,8 @@ struct PlanRequest {
   std::string configs;
   std::vector<std::string> labels;
   std::vector<std::uint32_t> label_of;
-  std::vector<std::uint32_t> keep;          // indices the client holds futures for
+  std::vector<std::uint32_t> keep;          // indices the client holds futures for (every output)
+  std::unordered_map<std::uint32_t, OutputSpecs> outputs;  // tasks not of one unnamed output
 };
 
 // A task of a submitted plan with a checkpoint file (HyperLoom's task.checkpoint_path).

@@ -10,7 +10,6 @@
 namespace treadle {
 
 namespace {
-bool has_data(const TaskRecord& t) { return t.state == TaskState::finished && !t.locations.empty(); }
 bool unfinished(TaskState s) {
   return s == TaskState::waiting || s == TaskState::ready || s == TaskState::assigned || s == TaskState::running ||
          s == TaskState::redirected;
@@ -32,8 +31,14 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
     for (std::uint32_t local = 0; local < plan->size; ++local) {
       TaskId id = plan->base + local;
       TaskRecord& t = plan->records[local];
+      bool lost_output = false, lost_output_copy = false;
+      // Copies of a multi-output task's objects are dropped in any state: they survive its re-runs.
+      if (t.multi_output) lost_output = outputs_lost_with(id, worker, lost_output_copy);
       if ((t.state == TaskState::assigned || t.state == TaskState::running) && t.worker == worker) {
         rerun.push_back(id);
+      } else if (t.state == TaskState::finished && t.multi_output) {
+        if (lost_output) lost.push_back(id);
+        else if (lost_output_copy) lost_a_copy.push_back(id);
       } else if (t.state == TaskState::finished) {
         auto it = std::find(t.locations.begin(), t.locations.end(), worker);
         if (it != t.locations.end()) {
@@ -57,34 +62,53 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
     if (tasks_[id].state == TaskState::waiting) recount.push_back(id);
   // Consumers that expected a lost result elsewhere must wait for it again.
   std::vector<TaskId> sent_back;
-  for (TaskId id : lost) {
-    for_each_consumer(tasks_[id], id, [&](TaskId c) {
-      TaskRecord& consumer = tasks_[c];
-      if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
-          consumer.state == TaskState::running) {
-        consumer.rerun = true;
-        transition(c, TaskState::waiting, "an input was lost with a worker", worker);
-        sent_back.push_back(c);
-      }
-      if (consumer.state == TaskState::waiting) recount.push_back(c);
-    });
-  }
+  for (TaskId id : lost) send_consumers_back(id, "an input was lost with a worker", worker, sent_back, recount);
   // Consumers not yet started elsewhere may have been told to fetch from the lost copy:
   // send them again, naming a copy that still exists.
   for (TaskId id : lost_a_copy) {
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
       if (consumer.state != TaskState::assigned || consumer.worker == worker) return;
-      auto where = std::find(tasks_[id].locations.begin(), tasks_[id].locations.end(), consumer.worker);
-      if (where != tasks_[id].locations.end()) return;  // it has its own copy
+      bool own_copies = true;
+      for_each_input_of(consumer, [&](ObjectId in) {
+        if (task_of(in) == id && !object_at(in, consumer.worker)) own_copies = false;
+      });
+      if (own_copies) return;  // it has its own copy
       consumer.rerun = true;
       transition(c, TaskState::waiting, "it may have been fetching an input from the lost worker", worker);
       sent_back.push_back(c);
       recount.push_back(c);
     });
   }
-  // Tasks chained behind those on their (surviving) worker expected them computed there;
-  // the inputs may now run anywhere, so they wait too. A work list: chains can be long.
+  unchain_sent_back(sent_back, recount);
+  for (TaskId id : rerun) for_each_input_of(tasks_[id], [&](ObjectId in) { require(in); });
+  for (TaskId id : lost)
+    if (tasks_[id].state == TaskState::waiting) for_each_input_of(tasks_[id], [&](ObjectId in) { require(in); });
+
+  std::sort(recount.begin(), recount.end());
+  recount.erase(std::unique(recount.begin(), recount.end()), recount.end());
+  for (TaskId id : recount) make_ready_or_wait(id, "inputs available again");
+}
+
+// `id` will be computed again: its consumers that are placed or about to be go back to waiting
+// (`sent_back`), and those waiting must recount their inputs.
+void Scheduler::send_consumers_back(TaskId id, const char* reason, WorkerId worker, std::vector<TaskId>& sent_back,
+                                    std::vector<TaskId>& recount) {
+  for_each_consumer(tasks_[id], id, [&](TaskId c) {
+    TaskRecord& consumer = tasks_[c];
+    if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
+        consumer.state == TaskState::running) {
+      consumer.rerun = true;
+      transition(c, TaskState::waiting, reason, worker);
+      sent_back.push_back(c);
+    }
+    if (consumer.state == TaskState::waiting) recount.push_back(c);
+  });
+}
+
+// Tasks chained behind those sent back, on their (surviving) worker, expected them computed
+// there; the inputs may now run anywhere, so they wait too. A work list: chains can be long.
+void Scheduler::unchain_sent_back(std::vector<TaskId>& sent_back, std::vector<TaskId>& recount) {
   while (!sent_back.empty()) {
     TaskId id = sent_back.back();
     sent_back.pop_back();
@@ -96,13 +120,6 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       recount.push_back(c);
     });
   }
-  for (TaskId id : rerun) for_each_input_of(tasks_[id], [&](TaskId in) { require(in); });
-  for (TaskId id : lost)
-    if (tasks_[id].state == TaskState::waiting) for_each_input_of(tasks_[id], [&](TaskId in) { require(in); });
-
-  std::sort(recount.begin(), recount.end());
-  recount.erase(std::unique(recount.begin(), recount.end()), recount.end());
-  for (TaskId id : recount) make_ready_or_wait(id, "inputs available again");
 }
 
 // `id` was finished but its only copy is gone.
@@ -115,27 +132,36 @@ void Scheduler::lose_data(TaskId id, WorkerId worker) {
   t.lost_data = true;
   transition(id, TaskState::waiting, "data lost with its worker, recomputing", worker);
   // It will consume its inputs again.
-  for_each_input_of(t, [&](TaskId in) { add_hold(in); });
+  for_each_input_of(t, [&](ObjectId in) { add_hold(in); });
 }
 
-void Scheduler::require(TaskId first) {
-  std::vector<TaskId> work{first}, recovered;
+void Scheduler::require(ObjectId first) {
+  std::vector<ObjectId> work{first};
+  std::vector<TaskId> recovered, sent_back, recount;
   while (!work.empty()) {
-    TaskId id = work.back();
+    ObjectId object = work.back();
     work.pop_back();
+    const TaskId id = task_of(object);
     TaskRecord& t = tasks_[id];
-    if (has_data(t) || unfinished(t.state) || t.state == TaskState::failed) continue;
+    if (has_data(object) || unfinished(t.state) || t.state == TaskState::failed) continue;
     // Released (or finished without a copy): compute it again from its inputs.
     if (t.state == TaskState::finished) t.locations.clear();
+    const bool partly_there = t.state == TaskState::finished;  // other outputs of it are used
     t.lost_data = true;
     transition(id, TaskState::waiting, "recomputing a result that is needed again");
-    for_each_input_of(t, [&](TaskId in) {
+    if (partly_there) send_consumers_back(id, "an input is computed again for another of its outputs", no_worker,
+                                          sent_back, recount);
+    for_each_input_of(t, [&](ObjectId in) {
       add_hold(in);
       work.push_back(in);
     });
     recovered.push_back(id);
   }
+  unchain_sent_back(sent_back, recount);
   for (TaskId id : recovered) make_ready_or_wait(id, "inputs of a recomputed task are there");
+  std::sort(recount.begin(), recount.end());
+  recount.erase(std::unique(recount.begin(), recount.end()), recount.end());
+  for (TaskId id : recount) make_ready_or_wait(id, "inputs available again");
 }
 
 void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
@@ -143,11 +169,11 @@ void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
   if (t.state != TaskState::waiting) return;
   std::uint32_t missing = 0;
   std::optional<TaskId> failed_input;
-  for_each_input_of(t, [&](TaskId in) {
-    const TaskRecord& input = tasks_[in];
+  for_each_input_of(t, [&](ObjectId in) {
+    const TaskRecord& input = tasks_[task_of(in)];
     if (input.state == TaskState::failed) {
-      failed_input = in;
-    } else if (!has_data(input)) {
+      failed_input = task_of(in);
+    } else if (!has_data(in)) {
       ++missing;
     }
   });

@@ -10,8 +10,12 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != worker) return;
   if (plan.keep.size() != 1) throw PlanError("a redirect plan must have exactly one result");
   if (plan.keep.front() >= plan.type_of.size()) throw PlanError("a redirect plan's result is not one of its tasks");
-  std::vector<TaskId> own_inputs;
-  for_each_input_of(t, [&](TaskId in) { own_inputs.push_back(in); });
+  if (t.multi_output) throw PlanError(describe(id) + " has " + std::to_string(output_count(id)) +
+                                      " outputs: it cannot return a task in their place");
+  if (plan.outputs.count(plan.keep.front()) && plan.outputs.at(plan.keep.front()).count() != 1)
+    throw PlanError("a redirect plan's result must be a task with one output");
+  std::vector<ObjectId> own_inputs;
+  for_each_input_of(t, [&](ObjectId in) { own_inputs.push_back(in); });
   for (auto& ref : plan.inputs) {
     if (ref & plan_local_bit) continue;
     if (!(ref & redirect_input_bit)) throw PlanError("a returned task may use only the task's own inputs and new tasks");

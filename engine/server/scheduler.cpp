@@ -76,29 +76,61 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   plan->input_offsets.resize(n + 1);
   plan->inputs.resize(r.inputs.size());
 
-  // Inputs: earlier tasks of this plan (so a plan can have no cycle), or live earlier tasks.
+  for (auto& [local, specs] : r.outputs) {
+    if (local >= n) bad("outputs of a task the plan has not");
+    if (specs.content_types.size() != specs.labels.size()) bad("output labels and content types differ in number");
+    if (specs.count() > max_outputs) bad("a task has more than " + std::to_string(max_outputs) + " outputs");
+  }
+  auto outputs_of_local = [&](std::uint64_t j) -> std::uint32_t {
+    if (r.outputs.empty()) return 1;
+    auto it = r.outputs.find(static_cast<std::uint32_t>(j));
+    return it == r.outputs.end() ? 1 : it->second.count();
+  };
+  auto outputs_phrase = [](std::uint32_t count) {
+    return count == 1 ? std::string("1 output") : std::to_string(count) + " outputs";
+  };
+
+  // Inputs: objects of earlier tasks of this plan (so a plan can have no cycle), or of live
+  // earlier tasks; each names an output its task has.
   std::vector<std::uint32_t> consumer_counts(n + 1, 0);
   std::size_t pos = 0;
   for (std::size_t i = 0; i < n; ++i) {
     plan->input_offsets[i] = static_cast<std::uint32_t>(pos);
     for (std::uint32_t k = 0; k < r.input_counts[i]; ++k, ++pos) {
-      std::uint64_t ref = r.inputs[pos];
+      const std::uint64_t ref = r.inputs[pos];
+      const std::uint64_t bare = ref & ~plan_local_bit;
+      const std::uint64_t output = bare >> output_shift;
+      if (output >= max_outputs)
+        throw PlanError("task " + std::to_string(i) + " of the plan names output " + std::to_string(output) +
+                        " of a task (at most " + std::to_string(max_outputs) + " outputs)");
       if (ref & plan_local_bit) {
-        std::uint64_t j = ref & ~plan_local_bit;
+        std::uint64_t j = bare & task_mask;
         if (j >= i)
           throw PlanError("task " + std::to_string(i) + " of the plan uses task " + std::to_string(j) +
                           ", which does not come before it: the plan has a cycle or is not in order");
-        plan->inputs[pos] = base + j;
+        if (output >= outputs_of_local(j))
+          throw PlanError("task " + std::to_string(i) + " of the plan uses output " + std::to_string(output) +
+                          " of task " + std::to_string(j) + " of the plan, which has " +
+                          outputs_phrase(outputs_of_local(j)));
+        plan->inputs[pos] = object_id(base + j, static_cast<std::uint32_t>(output));
         ++consumer_counts[j];
       } else {
-        if (ref >= base) throw PlanError("input task " + std::to_string(ref) + " does not exist");
+        const TaskId old_id = bare & task_mask;
+        if (old_id >= base) throw PlanError("input task " + std::to_string(old_id) + " does not exist");
         // Its plan was freed: it was released (or failed) and unheld long ago.
-        if (!tasks_.live(ref))
-          throw PlanError("input task " + std::to_string(ref) + " was released and cannot be used any more");
-        const TaskRecord& old = tasks_[ref];
+        if (!tasks_.live(old_id))
+          throw PlanError("input task " + std::to_string(old_id) + " was released and cannot be used any more");
+        const TaskRecord& old = tasks_[old_id];
         if (old.state == TaskState::released && old.holds == 0)
-          throw PlanError("input " + describe(ref) + " was released and cannot be used any more");
-        plan->inputs[pos] = ref;
+          throw PlanError("input " + describe(old_id) + " was released and cannot be used any more");
+        if (output >= output_count(old_id))
+          throw PlanError("task " + std::to_string(i) + " of the plan uses output " + std::to_string(output) + " of " +
+                          describe(old_id) + ", which has " + outputs_phrase(output_count(old_id)));
+        if (const ObjectRecord* object = object_record(bare))
+          if (old.state == TaskState::finished && object->holds == 0 && object->locations.empty())
+            throw PlanError("output " + std::to_string(output) + " of " + describe(old_id) +
+                            " was released and cannot be used any more");
+        plan->inputs[pos] = bare;
       }
     }
   }
@@ -118,12 +150,13 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   std::vector<std::uint32_t> fill(plan->consumer_offsets.begin(), plan->consumer_offsets.end() - 1);
   for (std::size_t i = 0; i < n; ++i)
     for (auto p = plan->input_offsets[i]; p < plan->input_offsets[i + 1]; ++p)
-      if (plan->inputs[p] >= base) plan->consumers[fill[plan->inputs[p] - base]++] = base + i;
+      if (task_of(plan->inputs[p]) >= base) plan->consumers[fill[task_of(plan->inputs[p]) - base]++] = base + i;
 
   plan->configs = std::move(r.configs);
   plan->config_offsets = std::move(r.config_offsets);
   plan->labels = std::move(r.labels);
   plan->label_of = std::move(r.label_of);
+  plan->outputs = std::move(r.outputs);
 
   // Records. Priority: longest path to a sink, computed from the sinks back.
   const std::uint32_t plan_index = tasks_.add(std::move(plan));
@@ -139,19 +172,20 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     for (auto c = p.consumers_begin(i); c != p.consumers_end(i); ++c)
       longest = std::max(longest, tasks_[*c].priority);
     t.priority = longest + 1;
+    if (const OutputSpecs* specs = p.output_specs(static_cast<std::uint32_t>(i)); specs && specs->count() != 1) {
+      t.multi_output = true;
+      outputs_[base + i].resize(specs->count());
+    }
   }
   counts_[static_cast<int>(TaskState::waiting)] += n;
 
-  for (auto k : r.keep) {
-    ++tasks_[base + k].keeps;
-    ++tasks_[base + k].holds;
-  }
+  for (auto k : r.keep) keep(base + k);
   for (std::size_t i = 0; i < n; ++i) {
     for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in) {
-      ++tasks_[*in].holds;
-      if (*in < base) {
-        extra_consumers_[*in].push_back(base + i);
-        tasks_[*in].has_extra_consumers = true;
+      add_hold(*in);
+      if (task_of(*in) < base) {
+        extra_consumers_[task_of(*in)].push_back(base + i);
+        tasks_[task_of(*in)].has_extra_consumers = true;
       }
     }
   }
@@ -161,9 +195,9 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     TaskRecord& t = tasks_[id];
     std::optional<TaskId> failed_input;
     for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in) {
-      const TaskRecord& input = tasks_[*in];
+      const TaskRecord& input = tasks_[task_of(*in)];
       if (input.state == TaskState::failed) {
-        failed_input = *in;
+        failed_input = task_of(*in);
       } else if (input.state != TaskState::finished) {
         ++t.unfinished_inputs;
       }
@@ -178,27 +212,55 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   // Tasks whose inputs are old but not finished may need those inputs recomputed.
   for (std::size_t i = 0; i < n; ++i)
     for (auto in = p.inputs_begin(i); in != p.inputs_end(i); ++in)
-      if (*in < base) require(*in);
+      if (task_of(*in) < base) require(*in);
   return base;
 }
 
 void Scheduler::keep(TaskId id) {
-  ++tasks_[id].keeps;
-  ++tasks_[id].holds;
+  TaskRecord& t = tasks_[id];
+  if (!t.multi_output) {
+    ++t.keeps;
+    ++t.holds;
+    return;
+  }
+  auto& objects = outputs_.at(id);
+  if (objects.empty()) {  // nothing to fetch, but the future waits for the task: it must run
+    ++t.keeps;
+    ++t.holds;
+  }
+  for (auto& r : objects) {
+    ++r.keeps;
+    ++r.holds;
+    ++t.keeps;
+    ++t.holds;
+  }
 }
 
-void Scheduler::release(TaskId id) {
-  TaskRecord& t = tasks_[id];
+void Scheduler::release(ObjectId object) {
+  TaskRecord& t = tasks_[task_of(object)];
   if (t.keeps == 0) return;
+  if (ObjectRecord* r = object_record(object)) {
+    if (r->keeps == 0) return;
+    --r->keeps;
+  }
   --t.keeps;
-  drop_hold(id);
+  drop_hold(object);
 }
 
-void Scheduler::add_hold(TaskId id) { ++tasks_[id].holds; }
+void Scheduler::add_hold(ObjectId object) {
+  ++tasks_[task_of(object)].holds;
+  if (ObjectRecord* r = object_record(object)) ++r->holds;
+}
 
-void Scheduler::drop_hold(TaskId id) {
+void Scheduler::drop_hold(ObjectId object) {
+  const TaskId id = task_of(object);
   TaskRecord& t = tasks_[id];
-  if (t.holds == 0 || --t.holds > 0) return;
+  if (t.holds == 0) return;
+  if (ObjectRecord* r = object_record(object)) {
+    // One output nobody needs goes now; the task's other outputs stay while they are held.
+    if (r->holds > 0 && --r->holds == 0 && t.state == TaskState::finished) free_object(object, *r);
+  }
+  if (--t.holds > 0) return;
   if (t.state == TaskState::failed) garbage_ = true;  // its plan may be free to go now
   switch (t.state) {
     case TaskState::finished:
@@ -316,20 +378,23 @@ void Scheduler::task_seceded(WorkerId worker, TaskId id, bool seceded) {
   w.free_cpus += seceded ? std::int32_t(t.cpus) : -std::int32_t(t.cpus);
 }
 
-void Scheduler::data_replicated(WorkerId worker, TaskId id) {
+void Scheduler::data_replicated(WorkerId worker, ObjectId object) {
+  const TaskId id = task_of(object);
   if (!exists(id) || worker >= workers_.size() || !workers_[worker]->alive) return;
   TaskRecord& t = tasks_[id];
-  if (t.state != TaskState::finished) {
-    actions_.free_data(worker, id);
+  ObjectRecord* r = object_record(object);
+  if (t.state != TaskState::finished || (t.multi_output && (!r || r->holds == 0))) {
+    actions_.free_data(worker, object);
     return;
   }
-  if (std::find(t.locations.begin(), t.locations.end(), worker) == t.locations.end()) t.locations.push_back(worker);
+  auto& where = r ? r->locations : t.locations;
+  if (std::find(where.begin(), where.end(), worker) == where.end()) where.push_back(worker);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers and queries
 
-void Scheduler::for_each_input(TaskId id, const std::function<void(TaskId)>& fn) const {
+void Scheduler::for_each_input(TaskId id, const std::function<void(ObjectId)>& fn) const {
   for_each_input_of(tasks_[id], fn);
 }
 
@@ -390,6 +455,7 @@ std::string Scheduler::describe(TaskId id) const {
 
 std::size_t Scheduler::memory_estimate() const {
   std::size_t bytes = tasks_.index_bytes();
+  for (auto& [id, objects] : outputs_) bytes += 64 + objects.capacity() * sizeof(ObjectRecord);
   for (auto& p : tasks_.plans()) {
     if (!p) continue;
     bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +

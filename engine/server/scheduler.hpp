@@ -57,9 +57,11 @@ class Scheduler {
   // -- clients -----------------------------------------------------------------------------
   // Validates and adds a plan; returns the id of its first task. Throws PlanError.
   TaskId submit(ClientId client, PlanRequest&& request);
+  // A client future on every output of `task` (on the task itself when it has none).
   void keep(TaskId task);
-  // Drops one client future; a result nobody needs is freed, a task nobody needs is cancelled.
-  void release(TaskId task);
+  // Drops one client future on an object (a task's id names its first output); an object
+  // nobody needs is freed, a task none of whose outputs anyone needs is cancelled.
+  void release(ObjectId object);
   // Checkpoints (checkpoints.cpp), right after submit() returned `base`: a task whose file
   // exists loads it instead of running (its inputs lose it as a consumer); the others write
   // their result there (checkpoint_to_write: the file, or nullptr).
@@ -73,12 +75,14 @@ class Scheduler {
 
   // -- reports from workers ------------------------------------------------------------------
   void task_started(WorkerId worker, TaskId task);
+  // Output `object` of a task with other than one output was made (reported before the task).
+  void output_made(WorkerId worker, ObjectId object, std::uint64_t size, std::uint64_t length, std::uint8_t kind);
   // `kind`: the result's DataKind, | 0x80 if dslice/dget can cut it (FinishedBatch::kinds).
   void task_finished(WorkerId worker, TaskId task, std::uint64_t size, std::uint64_t length,
                      std::int64_t duration_us = -1, std::uint8_t kind = 0);
   void task_failed(WorkerId worker, TaskId task, const std::string& message,
                    std::shared_ptr<const std::string> exception = nullptr);
-  void data_replicated(WorkerId worker, TaskId task);
+  void data_replicated(WorkerId worker, ObjectId object);
   // `worker` now holds a redirected task's result under the task's own id (it was asked to
   // with SchedulerActions::alias): the task finishes there.
   void alias_held(WorkerId worker, TaskId task);
@@ -104,9 +108,23 @@ class Scheduler {
   bool exists(TaskId task) const { return tasks_.live(task); }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
   const Plan& plan_of(TaskId id) const { return *tasks_.plans()[tasks_[id].plan]; }
+  // -- objects (objects.cpp): output k of task t is object_id(t, k) -------------------------
+  std::uint32_t output_count(TaskId id) const;
+  // Output labels and content types as submitted, or nullptr (one unnamed output).
+  const OutputSpecs* output_specs(TaskId id) const { return plan_of(id).output_specs(tasks_[id].local); }
+  // A live task's existing output (not output 0 of a task that has none).
+  bool object_exists(ObjectId object) const;
+  const std::vector<WorkerId>& locations(ObjectId object) const;
+  std::uint64_t object_size(ObjectId object) const;
+  std::uint32_t object_keeps(ObjectId object) const;
+  std::uint32_t object_holds(ObjectId object) const;
+  // Finished and held by some worker.
+  bool has_data(ObjectId object) const;
+  bool object_at(ObjectId object, WorkerId worker) const;
   std::string_view config(TaskId id) const;
   const std::string& label(TaskId id) const;
-  void for_each_input(TaskId id, const std::function<void(TaskId)>& fn) const;
+  // The task's input objects, in order.
+  void for_each_input(TaskId id, const std::function<void(ObjectId)>& fn) const;
   const Failure* failure(TaskId id) const;
   const WorkerInfo* worker(WorkerId id) const;
   const std::vector<std::unique_ptr<WorkerInfo>>& workers() const { return workers_; }
@@ -167,8 +185,17 @@ class Scheduler {
   template <typename Fn> void for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const;
   template <typename Fn> void for_each_input_of(const TaskRecord& t, Fn&& fn) const;
   void unassign(TaskRecord& t);
-  void drop_hold(TaskId id);
-  void add_hold(TaskId id);
+  void drop_hold(ObjectId object);
+  void add_hold(ObjectId object);
+  // -- objects of multi-output tasks (objects.cpp) --
+  ObjectRecord* object_record(ObjectId object);
+  const ObjectRecord* object_record(ObjectId object) const;
+  void free_object(ObjectId object, ObjectRecord& r);
+  void free_unheld_outputs(TaskId id);     // after it finished: outputs nobody needs go
+  void free_all_outputs(TaskId id);        // it is released
+  void outputs_made_at(TaskId id, WorkerId worker);
+  // Removes `worker` from its objects' locations; true if an output still needed has no copy left.
+  bool outputs_lost_with(TaskId id, WorkerId worker, bool& lost_a_copy);
   // Fails `id` (with its own failure when failure.origin == id, else with a dependent's) and
   // everything that depends on it.
   void fail_with(TaskId id, Failure failure);
@@ -198,7 +225,10 @@ class Scheduler {
 
   // --- recovery (recovery.cpp) ---
   void lose_data(TaskId id, WorkerId worker);
-  void require(TaskId id);  // make sure a result exists or will be computed
+  void send_consumers_back(TaskId id, const char* reason, WorkerId worker, std::vector<TaskId>& sent_back,
+                           std::vector<TaskId>& recount);
+  void unchain_sent_back(std::vector<TaskId>& sent_back, std::vector<TaskId>& recount);
+  void require(ObjectId object);  // make sure a result exists or will be computed
 
   SchedulerActions& actions_;
   TaskTable tasks_;
@@ -209,6 +239,7 @@ class Scheduler {
   std::unordered_map<TaskId, std::vector<TaskId>> input_override_;  // see dynamic.cpp
   std::unordered_map<TaskId, std::string> config_override_;
   std::unordered_map<TaskId, std::string> checkpoint_writes_;  // see checkpoints.cpp
+  std::unordered_map<TaskId, std::vector<ObjectRecord>> outputs_;  // multi-output tasks' objects
   std::vector<std::unique_ptr<WorkerInfo>> workers_;
   std::size_t alive_workers_ = 0;
   std::vector<std::string> type_names_;
@@ -235,7 +266,7 @@ inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn
   auto still_uses = [&](TaskId c) {
     if (!tasks_[c].inputs_overridden) return true;
     auto span = inputs_of(tasks_[c]);
-    return std::find(span.begin(), span.end(), id) != span.end();
+    return std::find_if(span.begin(), span.end(), [&](ObjectId in) { return task_of(in) == id; }) != span.end();
   };
   for (auto c = p.consumers_begin(t.local); c != p.consumers_end(t.local); ++c)
     if (still_uses(*c)) fn(*c);
@@ -247,9 +278,10 @@ inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn
   }
 }
 
+// The input objects (ObjectIds: task_of() names the producing task).
 template <typename Fn>
 inline void Scheduler::for_each_input_of(const TaskRecord& t, Fn&& fn) const {
-  for (TaskId in : inputs_of(t)) fn(in);
+  for (ObjectId in : inputs_of(t)) fn(in);
 }
 
 }  // namespace treadle

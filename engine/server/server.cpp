@@ -296,11 +296,21 @@ void ServerLoop::submit(const std::string& routing, Peer& peer, Message& m) {
   try {
     PlanRequest plan = decode_plan(m);
     std::vector<PlanCheckpoint> checkpoints = decode_checkpoints(m, plan.type_of.size());
+    for (const PlanCheckpoint& c : checkpoints)
+      if (plan.outputs.count(c.local) && plan.outputs.at(c.local).count() != 1)
+        throw PlanError("task " + std::to_string(c.local) + " of the plan has a checkpoint file but not one output: " +
+                        "a checkpoint holds one object");
     std::vector<std::uint32_t> keep = plan.keep;
     TaskId base = scheduler_.submit(peer.id, std::move(plan));
     scheduler_.use_checkpoints(base, checkpoints);
     auto& kept = kept_by_client_[routing];
-    for (auto k : keep) ++kept[base + k];
+    // A future on a task holds each of its outputs, released one by one (or the task itself
+    // when it has none).
+    for (auto k : keep) {
+      const std::uint32_t outputs = scheduler_.output_count(base + k);
+      if (outputs == 0) ++kept[base + k];
+      for (std::uint32_t o = 0; o < outputs; ++o) ++kept[object_id(base + k, o)];
+    }
     send_message(router_, Message(json{{"op", op::submitted}, {"req", req}, {"base", base}}), routing);
   } catch (const PlanError& e) {
     reply_error(routing, req, e.what());
@@ -317,10 +327,20 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
   request.req = fields::unsigned_integer(m.header, "req");
   request.fetch = fetch;
   request.ids = fields::ids(m.header, "ids");
-  for (TaskId id : request.ids) {
-    if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0)
-      return reply_error(routing, request.req, "task " + std::to_string(id) + " is not a live future (released?)");
-    if (scheduler_.task(id).state == TaskState::failed) return send_failure(routing, request.req, id);
+  // A wait names tasks (or objects: their tasks); a fetch names objects.
+  for (ObjectId id : request.ids) {
+    const TaskId task = task_of(id);
+    if (!scheduler_.exists(task) || scheduler_.task(task).keeps == 0)
+      return reply_error(routing, request.req, "task " + std::to_string(task) + " is not a live future (released?)");
+    if (fetch && output_of(id) >= scheduler_.output_count(task))
+      return reply_error(routing, request.req,
+                         "task " + std::to_string(task) + " has no output " + std::to_string(output_of(id)) + " (it has " +
+                             std::to_string(scheduler_.output_count(task)) + ")");
+    if (fetch && scheduler_.object_keeps(id) == 0)
+      return reply_error(routing, request.req,
+                         "output " + std::to_string(output_of(id)) + " of task " + std::to_string(task) +
+                             " is not a live future (released?)");
+    if (scheduler_.task(task).state == TaskState::failed) return send_failure(routing, request.req, task);
   }
   answer_when_finished(std::move(request));
 }
@@ -329,16 +349,17 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
 void ServerLoop::answer_when_finished(ClientRequest request) {
   std::uint64_t rid = requests_.add(std::move(request));
   ClientRequest& r = *requests_.find(rid);
-  for (TaskId id : r.ids)
-    if (scheduler_.task(id).state != TaskState::finished) {
-      requests_.watch(id, rid);
+  for (ObjectId id : r.ids)
+    if (scheduler_.task(task_of(id)).state != TaskState::finished) {
+      requests_.watch(task_of(id), rid);
       ++r.remaining;
     }
   if (r.remaining == 0) complete(rid);
 }
 
 void ServerLoop::watch(const std::string& routing, Message& m) {
-  for (TaskId id : fields::ids(m.header, "ids")) {
+  for (ObjectId object : fields::ids(m.header, "ids")) {
+    const TaskId id = task_of(object);
     if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0) continue;
     TaskState state = scheduler_.task(id).state;
     if (state == TaskState::finished || state == TaskState::failed) {
@@ -404,7 +425,11 @@ void ServerLoop::complete(std::uint64_t rid) {
   }
   // Ask one holder of each object to upload it; the data goes to the client as it comes.
   std::unordered_map<WorkerId, std::vector<TaskId>> by_worker;
-  for (TaskId id : r.ids) by_worker[scheduler_.task(id).locations.front()].push_back(id);
+  for (ObjectId id : r.ids) {
+    if (!scheduler_.exists(task_of(id)) || scheduler_.locations(id).empty())  // released meanwhile
+      return reply_error(r.client, r.req, "object " + std::to_string(id) + " was released before it could be fetched");
+    by_worker[scheduler_.locations(id).front()].push_back(id);
+  }
   for (auto& [worker, ids] : by_worker) {
     std::uint64_t uid = requests_.add_upload(Upload{r.client, r.req, worker, ids});
     outboxes_[worker].uploads.emplace_back(uid, ids);  // after this turn's aliases reach the worker
@@ -600,6 +625,8 @@ void ServerLoop::finished(Peer& peer, Message& m) {
   FinishedBatch b = FinishedBatch::decode(m);
   record_finished(peer.id, b);
   for (TaskId id : b.started) scheduler_.task_started(peer.id, id);
+  for (std::size_t i = 0; i < b.objects.size(); ++i)
+    scheduler_.output_made(peer.id, b.objects[i], b.object_sizes[i], b.object_lengths[i], b.object_kinds[i]);
   for (std::size_t i = 0; i < b.ids.size(); ++i)
     scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i], b.kinds[i]);
   for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
@@ -771,13 +798,12 @@ void ServerLoop::flush() {
         batch.ids.push_back(id);
         batch.type_of.push_back(ti.first->second);
         batch.cpus.push_back(t.cpus);
+        if (t.multi_output) batch.outputs.emplace_back(id, scheduler_.output_count(id));
         std::uint32_t count = 0;
-        scheduler_.for_each_input(id, [&](TaskId in) {
-          const TaskRecord& input = scheduler_.task(in);
+        scheduler_.for_each_input(id, [&](ObjectId in) {
           std::uint32_t where = ComputeBatch::local;
-          if (input.state == TaskState::finished && !input.locations.empty() &&
-              std::find(input.locations.begin(), input.locations.end(), w) == input.locations.end()) {
-            WorkerId holder = input.locations.front();
+          if (scheduler_.has_data(in) && !scheduler_.object_at(in, w)) {
+            WorkerId holder = scheduler_.locations(in).front();
             auto pi = peer_index.emplace(holder, static_cast<std::uint32_t>(batch.peers.size()));
             if (pi.second) batch.peers.push_back(scheduler_.worker(holder)->data_address);
             where = pi.first->second;

@@ -10,13 +10,18 @@
 namespace treadle {
 
 struct TaskRecord {
-  TaskRecord() : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false) {}
+  TaskRecord()
+      : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false),
+        multi_output(false) {}
   TaskState state = TaskState::waiting;
   bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data : 1;                // recomputing because a worker died
   bool inputs_overridden : 1;        // rewritten by a dynamic expansion (Scheduler::input_override_)
   bool rerun : 1;                    // placed again because its worker (or an input's) was lost
   bool seceded : 1;                  // running, but waiting on tasks it submitted: its cpus are free
+  // Not one output: its objects are ObjectRecords (Scheduler::outputs_), and size, kind,
+  // locations below are unused; holds and keeps are the sums over its objects.
+  bool multi_output : 1;
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint8_t kind = 0;             // of the result, as reported (FinishedBatch::kinds)
@@ -31,6 +36,17 @@ struct TaskRecord {
   std::uint64_t size = 0;
   std::uint64_t length = 0;
   std::vector<WorkerId> locations;   // workers that hold the result
+};
+
+// One output of a task with zero or several outputs (TaskRecord::multi_output). The outputs of
+// a task are made together, but each is held, fetched, copied, freed and lost on its own.
+struct ObjectRecord {
+  std::uint64_t size = 0;
+  std::uint64_t length = 0;
+  std::uint8_t kind = 0;
+  std::uint32_t holds = 0;          // unfinished consumers + client futures
+  std::uint32_t keeps = 0;          // client futures alone
+  std::vector<WorkerId> locations;  // workers that hold it (kept while its task is recomputed)
 };
 
 }  // namespace treadle

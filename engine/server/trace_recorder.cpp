@@ -75,6 +75,7 @@ void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, Tas
   e.ready_us = t.ready_us;
   e.label = intern_label(scheduler.label(task));
   e.type = intern_type(scheduler.type_name(t.type));
+  e.outputs = scheduler.output_count(task);
   record(e);
 }
 
@@ -138,9 +139,12 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
       out["label"] = labels_[e.label];
       out["type"] = types_[e.type];
       if (e.ready_us >= 0) out["ready_us"] = e.ready_us;
+      if (e.outputs != 1) out["outputs"] = e.outputs;
       break;
     case TraceEvent::Kind::transfer:
       out["object"] = e.task;
+      out["task"] = task_of(e.task);  // the object is output `output` of that task
+      out["output"] = output_of(e.task);
       out["from"] = e.other;
       out["size"] = e.size;
       break;

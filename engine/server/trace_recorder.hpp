@@ -31,6 +31,7 @@ struct TraceEvent {
                              // sample: cpu use in tenths of a percent of the worker's cpus
   std::uint32_t label = 0;   // index into labels (task; worker events: the worker's name)
   std::uint32_t type = 0;    // index into types (task)
+  std::uint32_t outputs = 1; // task: how many outputs it made (Rain's tasks: zero or several)
   TaskId task = 0;           // the task, or the object moved; sample: bytes spilled to disk
   std::int64_t start_us = 0, end_us = 0;  // decision, sample, worker events: both the moment
   std::int64_t ready_us = -1;             // task, decision: when it became ready; -1: chained

@@ -88,7 +88,8 @@ void Scheduler::to_running(TaskId, TaskRecord&) {}
 void Scheduler::to_finished(TaskId id, TaskRecord& t) {
   WorkerId where = t.worker;
   unassign(t);
-  t.locations.assign(1, where);
+  if (t.multi_output) outputs_made_at(id, where);
+  else t.locations.assign(1, where);
   ++workers_[where]->tasks_done;
   finished_effects(id, t);
 }
@@ -107,10 +108,11 @@ void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
         transition(c, TaskState::ready, "inputs finished");
     }
   });
-  for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  for_each_input_of(t, [&](ObjectId input) { drop_hold(input); });
   if (t.keeps > 0) actions_.kept_finished(id);
   // A consumer's finishing may have released it already (a redirected task drops its plan's root).
   if (t.holds == 0 && t.state == TaskState::finished) transition(id, TaskState::released, "nobody needs the result");
+  else if (t.multi_output && t.state == TaskState::finished) free_unheld_outputs(id);
 }
 
 void Scheduler::to_failed(TaskId id, TaskRecord& t) {
@@ -120,12 +122,14 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
     // The failing task's worker already dropped it; dependents queued there must be cancelled.
     if (failures_.at(id).origin != id && workers_[where]->alive) actions_.cancel(where, id);
   }
-  for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  if (t.multi_output) free_all_outputs(id);  // copies that survived a lost worker
+  for_each_input_of(t, [&](ObjectId input) { drop_hold(input); });
   drop_redirect_target(id);
   if (t.keeps > 0) actions_.kept_failed(id);
 }
 
 void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
+  if (t.multi_output) free_all_outputs(id);
   for (WorkerId w : t.locations)
     if (workers_[w]->alive) actions_.free_data(w, id);
   t.locations.clear();
@@ -138,7 +142,8 @@ void Scheduler::unfinished_to_released(TaskId id, TaskRecord& t) {
     unassign(t);
     if (workers_[where]->alive) actions_.cancel(where, id);
   }
-  for_each_input_of(t, [&](TaskId input) { drop_hold(input); });
+  if (t.multi_output) free_all_outputs(id);  // copies that survived a lost worker
+  for_each_input_of(t, [&](ObjectId input) { drop_hold(input); });
   drop_redirect_target(id);
 }
 
@@ -148,7 +153,7 @@ void Scheduler::back_to_waiting(TaskId id, TaskRecord& t) {
     unassign(t);
     if (workers_[where]->alive) actions_.cancel(where, id);
   }
-  t.locations.clear();
+  t.locations.clear();  // a multi-output task's surviving copies stay: its re-run adds to them
   // The caller recounts unfinished inputs and moves the task on to ready when it can.
 }
 

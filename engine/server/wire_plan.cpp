@@ -23,7 +23,45 @@ PlanRequest decode_plan(Message& m) {
   for (auto c : r.cpus)
     if (c > max_task_cpus)
       throw ProtocolError("a task asks for " + std::to_string(c) + " cpus (at most " + std::to_string(max_task_cpus) + ")");
+  r.outputs = decode_outputs(m, r.type_of.size());
   return r;
+}
+
+std::unordered_map<std::uint32_t, OutputSpecs> decode_outputs(const Message& m, std::size_t tasks) {
+  std::unordered_map<std::uint32_t, OutputSpecs> out;
+  auto it = m.header.find("outputs");
+  if (it == m.header.end()) return out;
+  if (!it->is_array() || it->size() > tasks)
+    throw ProtocolError("field 'outputs' must be a list of [task index, labels, content types], one per task at most");
+  for (const json& entry : *it) {
+    if (!entry.is_array() || entry.size() != 3 || !entry[0].is_number_unsigned())
+      throw ProtocolError("field 'outputs' must be a list of [task index, labels, content types]");
+    auto local = entry[0].get<std::uint64_t>();
+    if (local >= tasks)
+      throw ProtocolError("outputs of task " + std::to_string(local) + ", which the plan has not");
+    auto texts = [&](const json& list, const char* what, std::size_t max_size) {
+      std::vector<std::string> out;
+      if (!list.is_array() || list.size() > max_outputs)
+        throw ProtocolError("outputs of task " + std::to_string(local) + ": " + what + " must be a list of at most " +
+                            std::to_string(max_outputs) + " strings");
+      for (const json& v : list) {
+        if (!v.is_string() || v.get_ref<const std::string&>().size() > max_size)
+          throw ProtocolError("outputs of task " + std::to_string(local) + ": " + what + " must be strings of at most " +
+                              std::to_string(max_size) + " bytes");
+        out.push_back(v.get<std::string>());
+      }
+      return out;
+    };
+    OutputSpecs specs;
+    specs.labels = texts(entry[1], "labels", fields::max_path);
+    specs.content_types = texts(entry[2], "content types", fields::max_name);
+    if (specs.labels.size() != specs.content_types.size())
+      throw ProtocolError("outputs of task " + std::to_string(local) + ": " + std::to_string(specs.labels.size()) +
+                          " labels but " + std::to_string(specs.content_types.size()) + " content types");
+    if (!out.emplace(static_cast<std::uint32_t>(local), std::move(specs)).second)
+      throw ProtocolError("outputs of task " + std::to_string(local) + " are listed twice");
+  }
+  return out;
 }
 
 std::vector<PlanCheckpoint> decode_checkpoints(const Message& m, std::size_t tasks) {

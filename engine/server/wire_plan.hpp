@@ -14,5 +14,8 @@ PlanRequest decode_plan(Message& message);
 // The optional "checkpoints" of a submit header, [[plan index, absolute path], ...], for a plan
 // of `tasks` tasks. Throws ProtocolError when one is malformed.
 std::vector<PlanCheckpoint> decode_checkpoints(const Message& message, std::size_t tasks);
+// The optional "outputs" of a submit (or redirect) header: [[plan index, [label...],
+// [content type...]], ...] for the tasks that have not exactly one unnamed output.
+std::unordered_map<std::uint32_t, OutputSpecs> decode_outputs(const Message& message, std::size_t tasks);
 
 }  // namespace treadle

@@ -149,6 +149,7 @@ struct Worker::Impl final : WorkerActions {
   void replicated(TaskId object, const std::string& peer, std::uint64_t size, std::int64_t start_us,
                   std::int64_t end_us) override;
   void aliased(TaskId task) override { report.aliased.push_back(task); }
+  void output_made(ObjectId object, const Data& data) override;
   void failed(TaskId task, const std::string& message, const std::string& exception) override;
   void redirected(TaskId task, ExecutorResult& result) override;
   void seceded(TaskId task, bool seceded) override;
@@ -461,6 +462,14 @@ void Worker::Impl::finished(TaskId task, const Data& result, std::int64_t start_
                                                    (result.has_pieces() ? FinishedBatch::has_pieces_bit : 0)));
   report.start_us.push_back(start_us);
   report.end_us.push_back(end_us);
+}
+
+void Worker::Impl::output_made(ObjectId object, const Data& data) {
+  report.objects.push_back(object);
+  report.object_sizes.push_back(data.size());
+  report.object_lengths.push_back(data.length());
+  report.object_kinds.push_back(static_cast<std::uint8_t>(static_cast<std::uint8_t>(data.kind()) |
+                                                          (data.has_pieces() ? FinishedBatch::has_pieces_bit : 0)));
 }
 
 void Worker::Impl::replicated(TaskId object, const std::string& peer, std::uint64_t size, std::int64_t start_us,

@@ -61,6 +61,8 @@ class WorkerActions {
 
   // -- reports to the server -------------------------------------------------------------
   virtual void started(TaskId task) = 0;
+  // Output `object` of a task with other than one output, made (before its task's finished()).
+  virtual void output_made(ObjectId object, const Data& data) = 0;
   virtual void finished(TaskId task, const Data& result, std::int64_t start_us, std::int64_t end_us,
                         std::uint32_t lane) = 0;
   // A fetched object now held here too (and the transfer, for traces).

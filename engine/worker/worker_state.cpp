@@ -16,6 +16,7 @@ WorkerState::WorkerState(WorkerActions& actions, const TaskRegistry& registry, D
 
 void WorkerState::compute(const ComputeBatch& b, std::int64_t now_us) {
   std::unordered_map<TaskId, std::string> checkpoints(b.checkpoints.begin(), b.checkpoints.end());
+  std::unordered_map<TaskId, std::uint32_t> outputs(b.outputs.begin(), b.outputs.end());
   std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> objects
   std::size_t pos = 0;
   for (std::size_t i = 0; i < b.ids.size(); ++i) {
@@ -31,6 +32,10 @@ void WorkerState::compute(const ComputeBatch& b, std::int64_t now_us) {
     if (!checkpoints.empty()) {
       auto cp = checkpoints.find(id);
       if (cp != checkpoints.end()) t.checkpoint = std::move(cp->second);
+    }
+    if (!outputs.empty()) {
+      auto o = outputs.find(id);
+      if (o != outputs.end()) t.outputs = o->second;
     }
     t.inputs.assign(b.inputs.begin() + static_cast<std::ptrdiff_t>(first_input),
                     b.inputs.begin() + static_cast<std::ptrdiff_t>(pos));
@@ -256,10 +261,35 @@ void WorkerState::complete(TaskId id, DataPtr data, std::int64_t start_us, std::
     std::string error = actions_.write_checkpoint(it->second.checkpoint, id, data);
     if (!error.empty()) return fail(id, error);
   }
+  const std::uint32_t outputs = it != tasks_.end() ? it->second.outputs : 1;
+  if (outputs != 1) return complete_outputs(id, std::move(data), outputs, start_us, end_us, lane);
   actions_.finished(id, *data, start_us, end_us, lane);
   store_.put(id, std::move(data));
   if (it != tasks_.end()) tasks_.erase(it);
   arrived(id);
+}
+
+// A task declared with zero or several outputs: its result is an array of one item per output
+// (a run with several outputs, an array_make, a Python task's tuple), and each item is kept as
+// an object of its own. Zero outputs keep nothing.
+void WorkerState::complete_outputs(TaskId id, DataPtr data, std::uint32_t outputs, std::int64_t start_us,
+                                   std::int64_t end_us, std::uint32_t lane) {
+  if (outputs > 0 && (data->kind() != DataKind::array || data->length() != outputs))
+    return fail(id, "the task was declared with " + std::to_string(outputs) + " outputs but made " +
+                        (data->kind() == DataKind::array ? "an array of " + std::to_string(data->length()) + " items"
+                                                         : "one " + std::string(kind_name(data->kind())) + " object") +
+                        " (a task with several outputs makes one array item per output)");
+  std::vector<DataPtr> items;
+  for (std::uint32_t k = 0; k < outputs; ++k) {
+    items.push_back(data->get(k));
+    actions_.output_made(object_id(id, k), *items.back());
+  }
+  actions_.finished(id, *data, start_us, end_us, lane);
+  tasks_.erase(id);
+  for (std::uint32_t k = 0; k < outputs; ++k) {
+    store_.put(object_id(id, k), std::move(items[k]));
+    arrived(object_id(id, k));
+  }
 }
 
 void WorkerState::fail(TaskId id, const std::string& message, const std::string& exception) {

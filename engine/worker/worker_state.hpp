@@ -64,6 +64,8 @@ class WorkerState {
  private:
   bool try_start(TaskId id, WorkerTask& t);  // false: it must wait for cpus or an executor
   void complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us, std::uint32_t lane);
+  void complete_outputs(TaskId id, DataPtr data, std::uint32_t outputs, std::int64_t start_us, std::int64_t end_us,
+                        std::uint32_t lane);
   void fail(TaskId id, const std::string& message, const std::string& exception = {});
   void forget(TaskId id);  // drops the task and what it waits for
   void stop_waiting(TaskId object, TaskId task);

@@ -43,6 +43,9 @@ struct WorkerTask {
   std::vector<TaskId> inputs;
   std::uint32_t missing = 0;  // inputs not here yet, each counted once (merge((a, a)) waits for a once)
   std::string checkpoint;     // write the result there too (HyperLoom's checkpoint_path)
+  // Outputs declared (Rain's): with other than one, the result must be an array of that many
+  // items, each kept as its own object, object_id(task, k).
+  std::uint32_t outputs = 1;
 
   // Holds its cpus: counted in WorkerState::cpus_held().
   bool holds_cpus() const { return state == WorkerTaskState::on_thread || state == WorkerTaskState::on_executor; }

@@ -26,8 +26,10 @@ inline std::vector<std::string> builtin_types(std::vector<std::string> extra = {
   return types;
 }
 
-// An input naming task `index` of the plan being built.
-inline std::uint64_t local(std::uint32_t index) { return plan_local_bit | index; }
+// An input naming task `index` of the plan being built (its output `output`).
+inline std::uint64_t local(std::uint32_t index, std::uint32_t output = 0) {
+  return plan_local_bit | object_id(index, output);
+}
 
 // Builds a PlanRequest task by task; inputs are local(i) or global TaskIds of earlier plans.
 class PlanBuilder {
@@ -48,6 +50,16 @@ class PlanBuilder {
   }
   PlanBuilder& keep(std::uint32_t index) {
     r_.keep.push_back(index);
+    return *this;
+  }
+  // Task `index` has `count` outputs (labelled out0, out1, ...).
+  PlanBuilder& outputs(std::uint32_t index, std::uint32_t count) {
+    OutputSpecs specs;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      specs.labels.push_back("out" + std::to_string(k));
+      specs.content_types.emplace_back();
+    }
+    r_.outputs[index] = std::move(specs);
     return *this;
   }
   std::size_t size() const { return r_.type_of.size(); }
@@ -143,17 +155,24 @@ inline std::string invariant_violation(const Scheduler& s) {
   const std::size_t n = s.task_count();
   std::uint64_t by_state[task_state_count] = {};
   std::vector<std::uint64_t> expected_holds(n, 0);
-  auto has_data = [&](TaskId id) {
-    return s.task(id).state == TaskState::finished && !s.task(id).locations.empty();
+  std::vector<std::vector<std::uint64_t>> expected_object_holds(n);  // multi-output tasks, per output
+  for (TaskId id = 0; id < n; ++id)
+    if (s.exists(id) && s.task(id).multi_output) expected_object_holds[id].assign(s.output_count(id), 0);
+  auto has_data = [&](ObjectId in) { return s.has_data(in); };
+  auto hold = [&](ObjectId in, std::uint64_t count) {
+    expected_holds[task_of(in)] += count;
+    if (!expected_object_holds[task_of(in)].empty()) expected_object_holds[task_of(in)][output_of(in)] += count;
   };
   for (TaskId id = 0; id < n; ++id) {
     if (!s.exists(id)) continue;  // its plan was freed (collect_garbage)
     const TaskRecord& t = s.task(id);
     ++by_state[static_cast<int>(t.state)];
-    expected_holds[id] += t.keeps;
+    if (!t.multi_output || s.output_count(id) == 0) expected_holds[id] += t.keeps;
+    else
+      for (std::uint32_t k = 0; k < s.output_count(id); ++k) hold(object_id(id, k), s.object_keeps(object_id(id, k)));
     // A redirected task still holds its inputs, and the root of the plan it returned.
     if (unfinished(t.state) || t.state == TaskState::redirected)
-      s.for_each_input(id, [&](TaskId in) { ++expected_holds[in]; });
+      s.for_each_input(id, [&](ObjectId in) { hold(in, 1); });
     if (auto root = s.redirect_target(id)) {
       if (t.state != TaskState::redirected) return "task " + std::to_string(id) + " has a redirect target but is not redirected";
       ++expected_holds[*root];
@@ -180,6 +199,21 @@ inline std::string invariant_violation(const Scheduler& s) {
     const std::string who = "task " + std::to_string(id) + " (" + state_name(t.state) + ")";
     if (t.holds != expected_holds[id])
       return who + " has holds " + std::to_string(t.holds) + ", expected " + std::to_string(expected_holds[id]);
+    for (std::uint32_t k = 0; k < expected_object_holds[id].size(); ++k) {
+      const ObjectId o = object_id(id, k);
+      const std::string object = "output " + std::to_string(k) + " of " + who;
+      if (s.object_holds(o) != expected_object_holds[id][k])
+        return object + " has holds " + std::to_string(s.object_holds(o)) + ", expected " +
+               std::to_string(expected_object_holds[id][k]);
+      for (WorkerId w : s.locations(o))
+        if (!s.worker(w) || !s.worker(w)->alive) return object + " is located on a dead worker";
+      if (t.state == TaskState::finished && !s.locations(o).empty() && expected_object_holds[id][k] == 0)
+        return object + " is kept although nobody needs it";
+      if (t.state == TaskState::finished && s.locations(o).empty() && expected_object_holds[id][k] > 0)
+        return object + " is needed but held nowhere";
+      if ((t.state == TaskState::released || t.state == TaskState::failed) && !s.locations(o).empty())
+        return object + " still has copies";
+    }
     const bool placed = t.state == TaskState::assigned || t.state == TaskState::running;
     if (placed) {
       const WorkerInfo* w = s.worker(t.worker);
@@ -189,15 +223,23 @@ inline std::string invariant_violation(const Scheduler& s) {
       else if (!t.seceded) cpus_used[t.worker] += t.cpus;  // a seceded task gave its cpus back
       std::uint32_t missing = 0;
       bool stray = false;
-      s.for_each_input(id, [&](TaskId in) {
+      s.for_each_input(id, [&](ObjectId in) {
         if (has_data(in)) return;
         ++missing;
-        const TaskRecord& i = s.task(in);
+        const TaskRecord& i = s.task(task_of(in));
         // A chained task waits for inputs computed on its own worker, nowhere else.
         if (!((i.state == TaskState::assigned || i.state == TaskState::running) && i.worker == t.worker))
           stray = true;
       });
-      if (stray) return who + " is chained behind an input that is not being computed on its worker";
+      if (stray) {
+        std::string inputs;
+        s.for_each_input(id, [&](ObjectId in) {
+          const TaskRecord& i = s.task(task_of(in));
+          inputs += " " + std::to_string(task_of(in)) + "." + std::to_string(output_of(in)) + ":" + state_name(i.state) +
+                    (has_data(in) ? "+data" : "");
+        });
+        return who + " is chained behind an input that is not being computed on its worker (inputs" + inputs + ")";
+      }
       if (t.state == TaskState::running && missing) return who + " runs with inputs missing";
       if (t.unfinished_inputs != missing)
         return who + " counts " + std::to_string(t.unfinished_inputs) + " unfinished inputs, really " +
@@ -205,7 +247,9 @@ inline std::string invariant_violation(const Scheduler& s) {
     } else if (t.worker != no_worker) {
       return who + " still names a worker";
     }
-    if (t.state == TaskState::finished) {
+    if (t.multi_output) {
+      if (!t.locations.empty()) return who + " has several outputs but task-level locations";
+    } else if (t.state == TaskState::finished) {
       if (t.locations.empty()) return who + " has no location";
       for (WorkerId w : t.locations)
         if (!s.worker(w) || !s.worker(w)->alive) return who + " is located on a dead worker";
@@ -216,8 +260,8 @@ inline std::string invariant_violation(const Scheduler& s) {
     if (t.state == TaskState::waiting || t.state == TaskState::ready) {
       std::uint32_t missing = 0;
       bool failed_input = false;
-      s.for_each_input(id, [&](TaskId in) {
-        if (s.task(in).state == TaskState::failed) failed_input = true;
+      s.for_each_input(id, [&](ObjectId in) {
+        if (s.task(task_of(in)).state == TaskState::failed) failed_input = true;
         if (!has_data(in)) ++missing;
       });
       if (failed_input) return who + " has a failed input but did not fail";
@@ -230,8 +274,8 @@ inline std::string invariant_violation(const Scheduler& s) {
     if (unfinished(t.state)) {
       // Everything an unfinished task needs is there or on its way.
       bool dead_end = false;
-      s.for_each_input(id, [&](TaskId in) {
-        if (!s.exists(in) || s.task(in).state == TaskState::released) dead_end = true;
+      s.for_each_input(id, [&](ObjectId in) {
+        if (!s.exists(task_of(in)) || s.task(task_of(in)).state == TaskState::released) dead_end = true;
       });
       if (dead_end) return who + " needs a released input that nobody recomputes";
     }
@@ -290,14 +334,19 @@ struct SchedulerFixture {
   WorkerId worker_of(TaskId id) const { return s.task(id).worker; }
 
   void start(TaskId id) { s.task_started(s.task(id).worker, id); }
-  void finish(TaskId id, std::uint64_t size = 1) { s.task_finished(s.task(id).worker, id, size, 1); }
+  // Reports each output first for a task with other than one output, as a worker does.
+  void finish(TaskId id, std::uint64_t size = 1) {
+    if (s.task(id).multi_output)
+      for (std::uint32_t k = 0; k < s.output_count(id); ++k) s.output_made(s.task(id).worker, object_id(id, k), size, 0, 0);
+    s.task_finished(s.task(id).worker, id, size, 1);
+  }
   void fail(TaskId id, const std::string& message) { s.task_failed(s.task(id).worker, id, message); }
 
   // True if every input of a placed task is there, i.e. its worker could run it now.
   bool runnable(TaskId id) const {
     bool ok = true;
-    s.for_each_input(id, [&](TaskId in) {
-      if (s.task(in).state != TaskState::finished) ok = false;
+    s.for_each_input(id, [&](ObjectId in) {
+      if (s.task(task_of(in)).state != TaskState::finished) ok = false;
     });
     return ok;
   }

@@ -36,15 +36,17 @@ class Fuzzer {
     if (f.s.alive_workers() == 0) add_worker();
     drain();
     verify();
-    for (auto& [id, count] : kept_) {
+    for (auto& [object, count] : kept_) {
+      const TaskId id = task_of(object);
       INFO(f.s.describe(id) << " is " << state_name(f.state(id)) << "; its story: " << story(id));
       CHECK((f.state(id) == S::finished || f.state(id) == S::failed));
+      if (f.state(id) == S::finished && object_id(id, 0) != object) CHECK(!f.s.locations(object).empty());
     }
   }
 
  private:
   std::mt19937_64 rng_;
-  std::map<TaskId, int> kept_;  // the client's futures
+  std::map<ObjectId, int> kept_;  // the client's futures, per object
   std::size_t alias_mark_ = 0;
 
   std::uint64_t pick(std::uint64_t n) { return n == 0 ? 0 : std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng_); }
@@ -54,9 +56,9 @@ class Fuzzer {
   std::string story(TaskId id) const {
     std::string out;
     for (auto& line : f.story(id)) out += "\n  " + line;
-    f.s.for_each_input(id, [&](TaskId in) {
-      out += "\n input " + f.s.describe(in) + " " + state_name(f.state(in));
-      for (auto& line : f.story(in)) out += "\n    " + line;
+    f.s.for_each_input(id, [&](ObjectId in) {
+      out += "\n input " + f.s.describe(task_of(in)) + " " + state_name(f.state(task_of(in)));
+      for (auto& line : f.story(task_of(in))) out += "\n    " + line;
     });
     for (auto& w : f.s.workers())
       out += "\n worker " + std::to_string(w->id) + (w->alive ? " alive" : " dead") + ", cpus " +
@@ -128,10 +130,13 @@ class Fuzzer {
       for (std::uint64_t k = pick(3); k > 0; --k) {
         if (returned && chance(0.3)) inputs.push_back(redirect_input_bit | pick(3));
         else inputs.push_back(chance(0.8) && i > 0 ? (plan_local_bit | pick(i)) : any_reference(i));
+        // Now and then another output of the task: often one it has, sometimes one it has not.
+        if (chance(0.2) && !(inputs.back() & redirect_input_bit)) inputs.back() |= pick(3) << output_shift;
       }
       const bool python = chance(0.5);
       p.add(python ? py : const_type, inputs, static_cast<std::uint32_t>(python ? 1 + pick(2) : pick(2) * pick(5)),
             "t" + std::to_string(pick(4)));
+      if (chance(0.25)) p.outputs(i, static_cast<std::uint32_t>(pick(4)));  // zero to three outputs
     }
     if (returned) {
       p.keep(static_cast<std::uint32_t>(chance(0.95) ? size - 1 : size));  // now and then a bad index
@@ -150,7 +155,12 @@ class Fuzzer {
     const std::size_t before = f.s.task_count();
     try {
       TaskId base = f.s.submit(static_cast<ClientId>(1 + pick(3)), std::move(r));
-      for (auto k : keep) ++kept_[base + k];
+      // As the server does: a future on each output (on the task when it has none).
+      for (auto k : keep) {
+        const std::uint32_t outputs = f.s.output_count(base + k);
+        if (outputs == 0) ++kept_[base + k];
+        for (std::uint32_t o = 0; o < outputs; ++o) ++kept_[object_id(base + k, o)];
+      }
     } catch (const PlanError&) {
       ++plans_refused;
       REQUIRE(f.s.task_count() == before);  // a refused plan leaves nothing behind
@@ -200,7 +210,7 @@ class Fuzzer {
     switch (pick(4)) {
       case 0: f.s.task_finished(w, id, 1, 1); break;
       case 1: f.s.task_failed(w, id, "late"); break;
-      case 2: f.s.data_replicated(w, id); break;
+      case 2: f.s.data_replicated(w, chance(0.3) ? object_id(id, static_cast<std::uint32_t>(pick(3))) : id); break;
       default: f.s.alias_held(w, id);
     }
   }

@@ -74,6 +74,10 @@ class BatchBuilder {
     b_.config_offsets.push_back(b_.configs.size());
     return *this;
   }
+  BatchBuilder& outputs(TaskId id, std::uint32_t count) {
+    b_.outputs.emplace_back(id, count);
+    return *this;
+  }
   BatchBuilder& checkpoint(TaskId id, const std::string& path) {
     b_.checkpoints.emplace_back(id, path);
     return *this;
@@ -90,7 +94,7 @@ class RecordingWorkerActions : public WorkerActions {
  public:
   enum class Kind {
     run_inline, run_on_thread, run_on_executor, cancel_on_thread, cancel_on_executor, fetch,
-    started, finished, replicated, aliased, failed, redirected, seceded, rejoined,
+    started, finished, replicated, aliased, failed, redirected, seceded, rejoined, output_made,
   };
   struct Action {
     Kind kind;
@@ -147,6 +151,10 @@ class RecordingWorkerActions : public WorkerActions {
     log.push_back({Kind::fetch, objects.empty() ? 0 : objects.front(), peer});
   }
   void started(TaskId task) override { record(Kind::started, task); }
+  // Recorded with the object's id and its bytes.
+  void output_made(ObjectId object, const Data& data) override {
+    log.push_back({Kind::output_made, object, std::string(data.raw())});
+  }
   void finished(TaskId task, const Data& result, std::int64_t, std::int64_t, std::uint32_t lane) override {
     log.push_back({Kind::finished, task, std::string(result.raw()), lane});
   }

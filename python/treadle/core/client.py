@@ -16,20 +16,35 @@ from .address import connect_host
 from .connection import Connection
 from .errors import LoomException, TaskFailed
 from .output_lines import TaskOutputPrinter
-from .task import Task
+from .task import TASK_MASK, Task, object_id, output_index
 
 
 class TaskHandle:
     """A submitted task of a client: its id, held on the workers until released (dropping the
-    last reference releases it too). The APIs' futures are, or hold, one."""
+    last reference releases it too). The APIs' futures are, or hold, one.
 
-    __slots__ = ("client", "task_id", "_released", "_finished", "__weakref__")
+    A task with other than one output (``Task.declare_outputs``) has a handle per output in
+    ``outputs`` (their ``task_id`` is the object id, task | k << 40): each is fetched, used as
+    an input and released on its own; releasing the task's handle releases them all."""
 
-    def __init__(self, client, task_id):
+    __slots__ = ("client", "task_id", "outputs", "specs", "_released", "_finished", "__weakref__")
+
+    def __init__(self, client, task_id, specs=None):
         self.client = client
         self.task_id = task_id
+        self.specs = specs       # the task's OutputSpecs, or None: one unnamed output
+        # One output (named or not) is the task's own id: the handle is its output.
+        self.outputs = None if specs is None or len(specs) == 1 else tuple(
+            type(self)(client, object_id(task_id, k)) for k in range(len(specs)))
         self._released = False
         self._finished = False   # seen finished by a wait or fetch, or by asking the server
+
+    def output(self, index):
+        """The handle of output ``index`` (a position or a label) of a task with several outputs."""
+        if self.outputs is None:
+            output_index(self.specs, index, "task {}".format(self.task_id))
+            return self
+        return self.outputs[output_index(self.specs, index, "task {}".format(self.task_id))]
 
     def released(self):
         """True once the handle was released (by release(), gather() or the client)."""
@@ -44,7 +59,8 @@ class TaskHandle:
 
     def __del__(self):
         try:
-            if not self._released:
+            # A task's outputs release themselves when dropped (one may be kept without the task).
+            if not self._released and (self.outputs is None or not self.outputs):
                 self.client.release((self,))
         except Exception:
             pass  # interpreter shutdown or a closed client: the server releases on disconnect
@@ -123,7 +139,7 @@ class ClientBase:
             base = self.connection.submit(encoded)
             self.last_plan = (base, encoded.count)   # its task ids: a range
             for i, local in zip(new, encoded.root_positions()):
-                result[i] = self.handle_type(self, base + local)
+                result[i] = self.handle_type(self, base + local, tasks[i].outputs)
             if hooks.listeners:
                 hooks.plan_submitted(self, base, encoded, tasks, result)
         return result
@@ -138,6 +154,15 @@ class ClientBase:
             if f._released:
                 raise LoomException("{!r} was released".format(f))
             ids.append(f.task_id)
+        return ids
+
+    def _object_ids(self, handles):
+        """The data objects of handles to fetch: a task with other than one output has none of its own."""
+        ids = self._ids(handles)
+        for f in handles:
+            if f.outputs is not None:
+                raise LoomException("task {} has {} outputs: fetch one of them (handle.output(k))".format(
+                    f.task_id, len(f.outputs)))
         return ids
 
     def wait(self, handles):
@@ -156,7 +181,7 @@ class ClientBase:
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
         __tracebackhide__ = True
         handles = list(handles)
-        ids = self._ids(handles)
+        ids = self._object_ids(handles)
         with self.blocking():
             values, failure = self.connection.fetch(ids)
         if failure is not None:
@@ -171,7 +196,12 @@ class ClientBase:
         for f in handles:
             if isinstance(f, TaskHandle) and f.client is self and not f._released:
                 f._released = True
-                ids.append(f.task_id)
+                if not f.outputs:   # one output, or none: the future is the task's own id
+                    ids.append(f.task_id)
+                for o in f.outputs or ():
+                    if not o._released:
+                        o._released = True
+                        ids.append(o.task_id)
         if ids:
             self.connection.release(ids)
 
@@ -207,7 +237,7 @@ class ClientBase:
     def states(self, handles):
         """The scheduler state of each handle (or task id), in order: "waiting", "ready",
         "assigned", "running", "redirected", "finished", "failed", "released", or "unknown"."""
-        ids = [f.task_id if isinstance(f, TaskHandle) else int(f) for f in handles]
+        ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in handles]
         return self.connection.states(ids)
 
     def status(self):
@@ -219,7 +249,7 @@ class ClientBase:
         them) with times, workers and reasons, and why a waiting one is not running now. Prints
         as text; ``.records`` are the TaskStory records (core.story)."""
         one = isinstance(handles, (TaskHandle, int))
-        ids = [f.task_id if isinstance(f, TaskHandle) else int(f) for f in ([handles] if one else handles)]
+        ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in ([handles] if one else handles)]
         return _story.Story(_story.story(self.connection, ids))
 
     def close(self):

@@ -46,7 +46,7 @@ class Connection:
 
     def submit(self, plan):
         """Sends an EncodedPlan (core.plan); returns the id of its first task."""
-        return self._call(self._raw.submit, plan.types, plan.labels, *plan.frames(), plan.checkpoints)
+        return self._call(self._raw.submit, plan.types, plan.labels, *plan.frames(), plan.checkpoints, plan.outputs)
 
     def wait(self, ids):
         """Blocks until the tasks ended; the failure (a dict) of one that failed, or None."""

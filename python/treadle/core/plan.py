@@ -11,7 +11,7 @@ import itertools
 import os
 from array import array
 
-from .task import PY_CALL, ResourceRequest, Task
+from .task import OUTPUT_SHIFT, PY_CALL, TASK_MASK, ResourceRequest, Task, TaskOutput
 
 _LOCAL = 1 << 63
 _REDIRECT_INPUT = 1 << 62  # in a redirect plan: the redirected task's own input at a position
@@ -24,10 +24,12 @@ class PlanError(ValueError):
 
 def order_tasks(roots, leaf_ref):
     """Returns the tasks reachable from ``roots`` (Task objects), inputs first, and the
-    references of the leaves that are not tasks (futures; ``leaf_ref(leaf, task)`` gives them)."""
+    references of the inputs that are not tasks: futures (``leaf_ref(leaf, task)`` gives them)
+    and outputs of tasks of the plan (``task.output(k)``)."""
     order = []
     leaves = {}    # id(leaf) -> its reference
     position = {}  # id(task) -> index in order, or _VISITING while its inputs are walked
+    outputs = []   # TaskOutput inputs: their references once their tasks have positions
     for root in roots:
         if id(root) in position:
             continue
@@ -48,12 +50,32 @@ def order_tasks(roots, leaf_ref):
                         break
                     if state == _VISITING:
                         raise PlanError("the plan has a cycle through {!r}".format(child))
+                elif type(child) is TaskOutput:
+                    if id(child) not in leaves:
+                        leaves[id(child)] = None
+                        outputs.append(child)
+                    producer = child.task
+                    if not isinstance(producer, Task):
+                        raise bad_input(task, child)
+                    state = position.get(id(producer))
+                    if state is None:
+                        position[id(producer)] = _VISITING
+                        stack.append((producer, iter(producer.inputs or ())))
+                        break
+                    if state == _VISITING:
+                        raise PlanError("the plan has a cycle through {!r}".format(producer))
                 elif id(child) not in leaves:
                     leaves[id(child)] = leaf_ref(child, task)
             else:
                 stack.pop()
                 position[id(task)] = len(order)
                 order.append(task)
+    for out in outputs:
+        count = out.task.output_count()
+        if isinstance(out.index, bool) or not isinstance(out.index, int) or not 0 <= out.index < count:
+            raise PlanError("an input names output {!r} of {!r}, which has {} output{}".format(
+                out.index, out.task, count, "" if count == 1 else "s"))
+        leaves[id(out)] = _LOCAL | out.index << OUTPUT_SHIFT | position[id(out.task)]
     return order, position, leaves
 
 
@@ -91,6 +113,7 @@ def _encode(roots, leaf_ref):
     inputs = array("Q")
     configs = []
     checkpoints = []
+    outputs = []   # (position, labels, content types) of tasks with other than one unnamed output
     label_of = array("I")
     # The loop runs once per task of plans of millions: its lookups are hoisted.
     add_type, add_cpus, add_count, add_input = type_of.append, cpus.append, input_counts.append, inputs.append
@@ -133,6 +156,8 @@ def _encode(roots, leaf_ref):
         add_config(config)
         if task.checkpoint_path is not None:
             checkpoints.append((len(configs) - 1, _checkpoint_path(task)))
+        if task.outputs is not None:
+            outputs.append((len(configs) - 1, [o.label for o in task.outputs], [o.content_type for o in task.outputs]))
         label = task.label
         if label:
             lid = label_ids.get(label)
@@ -147,7 +172,7 @@ def _encode(roots, leaf_ref):
     keep = array("I", [position[id(r)] for r in roots])
     return EncodedPlan(types, labels, type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
                        config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes(), order,
-                       checkpoints)
+                       checkpoints, outputs)
 
 
 def _checkpoint_path(task):
@@ -166,17 +191,19 @@ class EncodedPlan:
     of inputs (u32), its label (u32 index into labels, 0: none); the inputs (u64: LOCAL|position
     of a task of this plan, else a submitted task's id), config offsets (u64, one more than
     tasks) and the configs back to back; ``roots``, the positions of the tasks asked for (u32).
-    ``tasks``: the Task objects in position order; ``checkpoints``: (position, path) pairs."""
+    ``tasks``: the Task objects in position order; ``checkpoints``: (position, path) pairs;
+    ``outputs``: (position, labels, content types) of the tasks not of one unnamed output.
+    An input naming output k of a task is its reference | k << 40."""
 
     __slots__ = ("types", "labels", "type_of", "cpus", "input_counts", "inputs", "config_offsets", "configs",
-                 "label_of", "roots", "tasks", "checkpoints")
+                 "label_of", "roots", "tasks", "checkpoints", "outputs")
 
     def __init__(self, types, labels, type_of, cpus, input_counts, inputs, config_offsets, configs, label_of,
-                 roots, tasks, checkpoints):
+                 roots, tasks, checkpoints, outputs=()):
         self.types, self.labels = types, labels
         self.type_of, self.cpus, self.input_counts, self.inputs = type_of, cpus, input_counts, inputs
         self.config_offsets, self.configs, self.label_of, self.roots = config_offsets, configs, label_of, roots
-        self.tasks, self.checkpoints = tasks, checkpoints
+        self.tasks, self.checkpoints, self.outputs = tasks, checkpoints, list(outputs)
 
     def frames(self):
         """The columns in the order of the submit message (docs/protocol.md)."""
@@ -219,7 +246,9 @@ class SubmittedPlan:
             self._starts = starts
         i = task_id - self.base
         base = self.base
-        ids = [base + (x & ~_LOCAL) if x & _LOCAL else x for x in self._inputs[self._starts[i]:self._starts[i + 1]]]
+        # Task ids: an input naming another output of a task is an edge from that task.
+        ids = [base + (x & TASK_MASK) if x & _LOCAL else x & TASK_MASK
+               for x in self._inputs[self._starts[i]:self._starts[i + 1]]]
         return self.labels[self._label_of[i]], self.types[self._type_of[i]], ids
 
     def steps(self, task_id):

@@ -25,17 +25,49 @@ class ResourceRequest:
         return "cpus({})".format(self.cpus)
 
 
+# Output k of task t is the data object t | k << OUTPUT_SHIFT (docs/protocol.md): output 0 is
+# named by the task's own id.
+OUTPUT_SHIFT = 40
+TASK_MASK = (1 << OUTPUT_SHIFT) - 1
+MAX_OUTPUTS = 1 << 16
+
+
+def object_id(task_id, output):
+    return task_id | output << OUTPUT_SHIFT
+
+
+class OutputSpec:
+    """One declared output of a task: its label and content type (Rain's), "" for none."""
+
+    __slots__ = ("label", "content_type")
+
+    def __init__(self, label="", content_type=""):
+        self.label = "" if label is None else str(label)
+        self.content_type = "" if content_type is None else str(content_type)
+
+    def __eq__(self, other):
+        return isinstance(other, OutputSpec) and (other.label, other.content_type) == (self.label, self.content_type)
+
+    def __repr__(self):
+        return "OutputSpec({!r}, {!r})".format(self.label, self.content_type)
+
+
 class Task:
-    """A node of the plan. Inputs are other tasks or futures of submitted tasks.
+    """A node of the plan. Inputs are other tasks, outputs of tasks (``task.output(k)``) or
+    futures of submitted tasks.
 
     `config` is bytes interpreted by the task type; a str is encoded as UTF-8.
     A task without a resource request is light: it may share cpus with other tasks.
     `checkpoint_path` (an absolute path, as HyperLoom): if the file exists when the plan is
     submitted, the result is loaded from it and the task's inputs need not run; otherwise the
     result (a D-object) is written there when computed.
+    `outputs`: None for the one unnamed output of HyperLoom's tasks, else a list of OutputSpec,
+    one per output (zero or more; set with ``declare_outputs``). A task with other than one
+    output makes an array of one item per output, each kept as its own data object.
     """
 
-    __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "checkpoint_path", "__weakref__")
+    __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "checkpoint_path", "outputs",
+                 "__weakref__")
 
     def __init__(self, task_type=None, inputs=(), config=b"", label=None, resource_request=None):
         self.task_type = task_type
@@ -44,10 +76,61 @@ class Task:
         self.label = label
         self.resource_request = resource_request
         self.checkpoint_path = None
+        self.outputs = None
+
+    def declare_outputs(self, outputs):
+        """Declares the task's outputs: a count, or a list of labels or OutputSpecs. Returns self."""
+        if isinstance(outputs, bool):
+            raise TypeError("outputs must be a count or a list of labels, not a bool")
+        if isinstance(outputs, int):
+            if not 0 <= outputs <= MAX_OUTPUTS:
+                raise ValueError("a task has 0 to {} outputs, not {}".format(MAX_OUTPUTS, outputs))
+            specs = [OutputSpec() for _ in range(outputs)]
+        else:
+            specs = [o if isinstance(o, OutputSpec) else OutputSpec(o) for o in outputs]
+            if len(specs) > MAX_OUTPUTS:
+                raise ValueError("a task has at most {} outputs, not {}".format(MAX_OUTPUTS, len(specs)))
+        self.outputs = specs
+        return self
+
+    def output_count(self):
+        return 1 if self.outputs is None else len(self.outputs)
+
+    def output(self, index):
+        """Output ``index`` (a position, or a declared label) of this task, as an input of others."""
+        return TaskOutput(self, output_index(self.outputs, index, repr(self)))
 
     def __repr__(self):
         name = self.label or self.task_type
         return "<Task {}>".format(name)
+
+
+class TaskOutput:
+    """Output ``index`` of a task not yet submitted: an input of other tasks."""
+
+    __slots__ = ("task", "index")
+
+    def __init__(self, task, index):
+        self.task = task
+        self.index = index
+
+    def __repr__(self):
+        return "<output {} of {!r}>".format(self.index, self.task)
+
+
+def output_index(specs, index, owner):
+    """The position of output ``index`` (a position or a label) among ``specs`` (None: one unnamed
+    output); a clear error naming ``owner`` when it has no such output."""
+    count = 1 if specs is None else len(specs)
+    if isinstance(index, str):
+        labels = [s.label for s in specs or ()]
+        if index not in labels:
+            raise KeyError("{} has no output labelled {!r} (its outputs: {})".format(owner, index, labels or "unnamed"))
+        return labels.index(index)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+        raise IndexError("{} has {} output{}: there is no output {!r}".format(owner, count, "" if count == 1 else "s",
+                                                                          index))
+    return index
 
 
 # -- the Python tasks every API sends --------------------------------------------------------
@@ -65,3 +148,18 @@ def py_value(obj):
     length = sequence_length(obj)
     return Task(PY_VALUE, (), _U64.pack(sys.getsizeof(obj)) + _U64.pack(_NOT_A_SEQUENCE if length is None else length)
                 + dumps(obj), resource_request=ResourceRequest(1))
+
+
+def py_call(fn, inputs=(), outputs=None, direct_args=(), context=False, cpus=1, label=None):
+    """A call of the callable ``fn`` (a task or future giving it, e.g. ``py_value(f)``) on the
+    data objects ``inputs``, as HyperLoom's py_call. With ``outputs`` (a count, or labels or
+    OutputSpecs) the task has that many outputs: the function returns a tuple or list of one
+    value per output, or a dict by label, and each value (bytes, str, a list...) becomes an
+    output of its own."""
+    task = Task(PY_CALL, (fn,) + tuple(inputs), b"", label, ResourceRequest(cpus))
+    labels = None
+    if outputs is not None:
+        task.declare_outputs(outputs)
+        labels = [o.label or str(k) for k, o in enumerate(task.outputs)]
+    task.config = dumps((bool(context), tuple(direct_args), labels))
+    return task

@@ -25,7 +25,7 @@ import traceback
 
 from ..core import processes, remote_exception
 from . import pipe, task_clients
-from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve
+from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
 _CACHE_LIMIT = 512
 
@@ -237,15 +237,20 @@ class Executor:
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
-            _, args, kwargs = config
-            return PyObj(fn(*resolve(args, data_inputs), **resolve(kwargs, data_inputs)))
-        context_flag, direct_args = config
+            _, args, kwargs, *outputs = config   # outputs: the labels of several declared outputs
+            value = fn(*resolve(args, data_inputs), **resolve(kwargs, data_inputs))
+            if outputs and outputs[0] is not None:
+                return [PyObj(v) for v in split_outputs(value, outputs[0])]
+            return PyObj(value)
+        context_flag, direct_args, *outputs = config
         args = []
         ctx = Context(task_id, self.log)
         if context_flag:
             args.append(ctx)
         args.extend(direct_args)
         args.extend(data_inputs)
+        if outputs and outputs[0] is not None:  # each value as a result of its own: bytes, str, a list...
+            return split_outputs(fn(*args), outputs[0])
         return fn(*args)
 
     def hello(self, header, blobs):

@@ -181,6 +181,29 @@ class Context:
         self._log(self.task_id, "critical", message)
 
 
+def split_outputs(result, labels):
+    """The items of what a task declared with ``labels`` (one per output) returned, one per
+    output: a tuple or list of as many values, a dict by label, or None for no outputs. Raises
+    a ValueError saying what was declared and what came back."""
+    declared = "{} output{} ({})".format(len(labels), "" if len(labels) == 1 else "s",
+                                         ", ".join(repr(l) for l in labels) or "none")
+    if isinstance(result, dict):
+        missing = [l for l in labels if l not in result]
+        extra = [k for k in result if k not in labels]
+        if missing or extra or len(set(labels)) != len(labels):
+            raise ValueError("the task declared {} but returned a dict with keys {}".format(
+                declared, ", ".join(repr(k) for k in result) or "none"))
+        return [result[l] for l in labels]
+    if result is None and not labels:
+        return []
+    if isinstance(result, (tuple, list)):
+        if len(result) != len(labels):
+            raise ValueError("the task declared {} but returned {} values".format(declared, len(result)))
+        return list(result)
+    raise ValueError("the task declared {} but returned one {} (return a tuple, a list or a dict by label)".format(
+        declared, type(result).__name__))
+
+
 def encode_result(result, blobs=None):
     """Returns (description, blobs) of what a task returned; raises TypeError for what it cannot be."""
     if blobs is None:

@@ -1,0 +1,29 @@
+"""Rain's constant objects: blob and pickled (a loom/data/const task with one labelled output)."""
+
+from ...core.task import Task as CoreTask
+from ..common import RainException, encode_value
+from .output import Output
+from .task import Task
+
+CONST = "loom/data/const"
+
+
+def blob(value, label="const", content_type=None, encode=None):
+    """A constant object: bytes; a str (content type 'text'); or any value with ``encode=``
+    ('pickle', 'json', ...)."""
+    if encode is not None:
+        if content_type is not None and content_type != encode:
+            raise RainException("blob(): encode={!r} and content_type={!r} disagree".format(encode, content_type))
+        data, content_type = encode_value(value, encode), encode
+    elif isinstance(value, str):
+        data, content_type = value.encode(), "text" if content_type is None else content_type
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    else:
+        raise RainException("blob() takes bytes or str, or a value with encode=...; got {}".format(
+            type(value).__name__))
+    return Task(CoreTask(CONST, (), data, label), [Output(label, content_type=content_type)]).output
+
+
+def pickled(value, label="const"):
+    return blob(value, label, encode="pickle")

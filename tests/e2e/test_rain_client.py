@@ -1,0 +1,107 @@
+"""The start of Rain's API (treadle.rain.client) on real server and worker processes: sessions,
+blob/pickled, Concat, Sleep and @remote with several outputs."""
+
+import pytest
+
+from tests.conftest import assert_serving
+from treadle.loom.client import Client as LoomClient
+from treadle.rain.client import Client, Output, RainException, TaskException, blob, pickled, remote, tasks
+
+
+@remote()
+def hello(ctx, data):
+    return data.get_bytes() + b" from a task"
+
+
+@remote(outputs=["words", "count"])
+def split(ctx, text):
+    words = text.get_bytes().split()
+    return {"words": b",".join(words), "count": str(len(words))}
+
+
+@remote(outputs=[Output("total", content_type="pickle"), Output("mean", content_type="json")], auto_load=True)
+def stats(ctx, numbers, scale):
+    return sum(numbers) * scale, sum(numbers) / len(numbers)
+
+
+@remote(outputs=2)
+def broken(ctx, data):
+    raise ValueError("broken on " + data.get_bytes().decode())
+
+
+@pytest.fixture
+def rain(make_cluster):
+    cluster = make_cluster(workers=2, cpus=1)
+    client = Client(*cluster.address)
+    yield client, cluster
+    client.close()
+
+
+@pytest.mark.timeout(60)
+def test_concat_and_fetch_as_the_guide_does(rain):
+    client, _ = rain
+    with client.new_session(name="hello") as session:
+        a = blob("Hello ")
+        b = blob(b"world!")
+        t = tasks.Concat((a, tasks.Sleep(b, 0.1)))
+        t.output.keep()
+        session.submit()
+        assert t.output.fetch().get_bytes() == b"Hello world!"
+        session.wait_all()
+    assert a.content_type == "text"
+
+
+@pytest.mark.timeout(60)
+def test_remote_with_two_outputs_feeds_two_tasks(rain):
+    client, _ = rain
+    with client.new_session() as session:
+        text = blob("rain on treadle today")
+        parts = split(text)
+        assert parts.outputs["count"] is parts.outputs[1]
+        with pytest.raises(RainException, match="2 outputs"):
+            parts.output
+        joined = tasks.Concat((parts.outputs["count"], blob(":"), parts.outputs["words"]))
+        greeting = hello(parts.outputs["words"])
+        joined.output.keep()
+        greeting.output.keep()
+        parts.keep_outputs()
+        session.submit()
+        assert joined.output.fetch().get_bytes() == b"4:rain,on,treadle,today"
+        assert greeting.output.fetch().get_bytes() == b"rain,on,treadle,today from a task"
+        assert [d.get_bytes() for d in parts.fetch_outputs()] == [b"rain,on,treadle,today", b"4"]
+        session.wait_all()
+
+
+@pytest.mark.timeout(60)
+def test_remote_outputs_with_content_types_and_auto_load(rain):
+    client, _ = rain
+    with client.new_session() as session:
+        s = stats(pickled([1, 2, 3, 6]), 10)
+        s.keep_outputs()
+        session.submit()
+        total, mean = s.fetch_outputs()
+        assert (total.content_type, total.load()) == ("pickle", 120)
+        assert (mean.content_type, mean.load()) == ("json", 3.0)
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_task_fails_its_session_only(rain):
+    client, cluster = rain
+    bad_session = client.new_session(name="bad", default=True)
+    b = broken(blob("input"))
+    b.keep_outputs()
+    bad_session.submit()
+    good_session = client.new_session(name="good", default=True)
+    g = hello(blob("fine"))
+    g.output.keep()
+    good_session.submit()
+    with pytest.raises(TaskException, match="broken on input"):
+        bad_session.wait_all()
+    with pytest.raises(TaskException, match="broken on input"):  # every later call raises it
+        bad_session.submit()
+    assert g.output.fetch().get_bytes() == b"fine from a task"
+    good_session.close()
+    bad_session.close()
+    loom = LoomClient(*cluster.address)
+    assert_serving(loom, workers=2)
+    loom.close()
