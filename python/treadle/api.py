@@ -24,6 +24,7 @@ from .core import address as _address
 from .core import hooks
 from .core import walk
 from .core.client import Cancelled, ClientBase
+from .core.client_summary import ClusterSummary
 from .core.errors import LoomException, TaskFailed
 from .core.pickling import dumps
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
@@ -436,14 +437,18 @@ class Client:
                 _default["client"] = None
         self.core.close()
 
+    def __repr__(self):
+        return ClusterSummary.of("treadle.Client", self.address, self.core.connection).text()
+
+    def _repr_html_(self):
+        """A notebook shows the cluster: server, workers, cpus, memory, tasks by state."""
+        return ClusterSummary.of("treadle.Client", self.address, self.core.connection).html()
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def __repr__(self):
-        return "<treadle.Client {}:{}>".format(*self.address)
 
 
 class TaskFunction:
