@@ -112,7 +112,7 @@ def test_submit_no_wait_updates_the_cell_after_it_finished(any_kernel):
         except Exception:
             continue
         by_parent.get(msg["parent_header"].get("msg_id"), []).append(msg)
-    assert streams(by_parent[cancel]) == "4\n"
+    assert streams(by_parent[cancel]) == "Cancelled(cancelled=4, ended=0)\n"   # the server's count
     assert "job2: 0/4 done" in displays(messages)[-1][1]
 
 

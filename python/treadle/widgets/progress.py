@@ -159,11 +159,13 @@ class Progress:
             self._last_shown = now
             self._shown_state = self.state
             bundle = self.bundle()
-        if self.publisher is not None:
-            try:
-                self.publisher.display(bundle, display_id=self.display_id, update=True)
-            except Exception:
-                pass
+            # Published under the lock: a running line the monitor built must not arrive after
+            # the final line the cell publishes (the monitor updates it twice a second).
+            if self.publisher is not None:
+                try:
+                    self.publisher.display(bundle, display_id=self.display_id, update=True)
+                except Exception:
+                    pass
 
     def echo_final(self):
         """Sends the final line once more from the monitor's thread: what a thread publishes
