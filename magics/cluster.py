@@ -194,11 +194,13 @@ def status(args):
 @command("stop")
 @magic_arguments.magic_arguments("treadle stop")
 def stop(args):
-    """%treadle stop cancels every task this kernel submitted that is still running (their
+    """%treadle stop cancels every task this kernel submitted that has not ended (their
     futures are released; the server stops work nobody needs). Finished results stay."""
     session()
-    count = kernel.cancel_all()
-    if count:
-        print("treadle: cancelled {} running task{} (their futures were released)".format(count, plural(count)))
+    report = kernel.cancel_all()
+    # The server's count: the tasks it cancelled, inputs nobody else needed included.
+    kept = " ({} had ended: their results stay)".format(report.ended) if report.ended else ""
+    if report.cancelled:
+        print("treadle: cancelled {} task{}{}".format(report.cancelled, plural(report.cancelled), kept))
     else:
-        print("treadle: nothing to cancel: no task of this kernel is running")
+        print("treadle: nothing to cancel: no task of this kernel is waiting or running{}".format(kept))

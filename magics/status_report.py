@@ -2,13 +2,16 @@
 
 import html
 
+from ..core.client_summary import human_bytes
+from ..widgets import states as task_states
 from .declare import plural
 
 
 class StatusReport:
     """What ``%treadle status`` shows: rich (HTML) in a notebook, a text table elsewhere."""
 
-    COLUMNS = ("worker", "name", "cpus", "free", "tasks done", "cpu use", "memory", "data address", "started")
+    COLUMNS = ("worker", "name", "cpus", "free", "running", "queued", "tasks done", "cpu use", "memory",
+               "data address", "started")
 
     def __init__(self, status, address, where, local=None, jobs=""):
         self.status = status
@@ -24,8 +27,10 @@ class StatusReport:
             here = tail.isdigit() and int(tail) in self._local
             # cpu and memory: the worker's last sample (every 0.5 s), its executors included
             cpu = "{:.0f} %".format(w["cpu"]) if "cpu" in w else "-"
-            memory = "{} ({} held)".format(_bytes(w["rss"]), _bytes(w.get("store", 0))) if "rss" in w else "-"
+            memory = "{} ({} held)".format(human_bytes(w["rss"]), human_bytes(w.get("store", 0))) if "rss" in w else "-"
+            # free: cpus no running task holds; queued: sent there, waiting for a cpu or inputs
             rows.append((str(w.get("id", "")), w.get("name", ""), str(w.get("cpus", "")), str(w.get("free_cpus", "")),
+                         str(w.get("running", "")), str(w.get("queued", "")),
                          str(w.get("tasks_done", "")), cpu, memory, w.get("address", ""),
                          "here" if here else "elsewhere"))
         return rows
@@ -43,13 +48,13 @@ class StatusReport:
         order = ["waiting", "ready", "assigned", "running", "finished", "failed", "redirected", "released"]
         states = self.status.get("states", {})
         names = [n for n in order if n in states] + sorted(n for n in states if n not in order)
-        counts = ", ".join("{} {}".format(states[n], n) for n in names if states[n])
+        counts = ", ".join("{} {}".format(states[n], task_states.word(n)) for n in names if states[n])
         return "{} in all{}".format(self.status.get("tasks", 0), "; " + counts if counts else "")
 
     def __repr__(self):
         lines = ["treadle server {}:{} ({}): {}".format(self.address[0], self.address[1], self.where, self._summary()),
                  "tasks: " + self._tasks(),
-                 "memory held: " + _bytes(self.status.get("memory", 0))]
+                 "memory held: " + human_bytes(self.status.get("memory", 0))]
         rows = self._rows()
         if not rows:
             lines.append(_NO_WORKERS)
@@ -65,7 +70,7 @@ class StatusReport:
         e = html.escape
         out = ["<div><strong>treadle</strong> server <code>{}:{}</code> ({}) &middot; {} &middot; memory held {}</div>"
                .format(e(self.address[0]), self.address[1], e(self.where), e(self._summary()),
-                       e(_bytes(self.status.get("memory", 0)))),
+                       e(human_bytes(self.status.get("memory", 0)))),
                "<div>tasks: {}</div>".format(e(self._tasks()))]
         rows = self._rows()
         if not rows:
@@ -82,11 +87,3 @@ class StatusReport:
 
 
 _NO_WORKERS = "no workers connected (%treadle workers N starts some)"
-
-
-def _bytes(n):
-    n = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return "{:.0f} {}".format(n, unit) if unit == "B" else "{:.1f} {}".format(n, unit)
-        n /= 1024

@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from .. import api
 from ..core import walk
 from ..core.address import server_key
-from ..core.client import TaskHandle
+from ..core.client import Cancelled, TaskHandle
 from ..core.errors import LoomException, TaskFailed
 from ..core.task import Task
 from ..loom.client import Client as LoomClient
@@ -111,10 +111,16 @@ class Submission:
         return self.progress is not None and self.progress.finished
 
     def cancel(self):
-        count = sum(client.cancel(group) for (_, client), group in self._by_client().items())
+        """Cancels the tasks that have not ended; returns Cancelled(cancelled, ended) as the
+        server counted them."""
+        cancelled = ended = 0
+        for (_, client), group in self._by_client().items():
+            report = client.cancel(group)
+            cancelled += report.cancelled
+            ended += report.ended
         if self.progress is not None:
             self.progress.cancelled()
-        return count
+        return Cancelled(cancelled, ended)
 
     def __repr__(self):
         state = self.progress.text() if self.progress is not None else "submitted"

@@ -46,6 +46,7 @@ inline constexpr const char* watch = "watch";          // {ids}: tell me when ea
 inline constexpr const char* trace = "trace";          // {req, limit?, path?}: recent trace events
 inline constexpr const char* states = "states";        // {req, ids}: the scheduler state of each task
 inline constexpr const char* story = "story";          // {req, ids}: each task's recent transitions, and why it waits
+// (also "cancel" {req, ids}: release those futures that have not ended; answered by "cancelled")
 inline constexpr const char* bye = "bye";
 // server -> client
 inline constexpr const char* welcome = "welcome";      // {id, ...}
@@ -55,6 +56,7 @@ inline constexpr const char* failed = "failed";        // {req, task, label, typ
 inline constexpr const char* data = "data";            // {req, objects:[...]} + frames
 inline constexpr const char* error = "error";          // {req?, message}
 inline constexpr const char* status_reply = "status_reply";
+inline constexpr const char* cancelled = "cancelled";  // {req, cancelled, ended}: what a cancel did
 inline constexpr const char* trace_reply = "trace_reply";  // {req, events, workers, recorded, file}
 inline constexpr const char* states_reply = "states_reply";  // {req, names, codes}: codes in the order of ids
 inline constexpr const char* story_reply = "story_reply";  // {req, stories}: in the order of ids

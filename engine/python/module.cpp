@@ -211,6 +211,23 @@ class PyConnection {
     if (!ids.empty() && conn_) conn_->post(Message(json{{"op", op::release}, {"ids", ids}}));
   }
 
+  // Releases those of `ids` whose tasks have not ended and says what that cancelled:
+  // {"cancelled": tasks the server cancelled (inputs nobody else needs included), "ended": the
+  // ids it kept because their tasks had finished or failed}.
+  py::dict cancel(const std::vector<TaskId>& ids) {
+    py::dict out;
+    out["cancelled"] = 0;
+    out["ended"] = py::list();
+    if (ids.empty() || !conn_) return out;
+    auto reply = conn_->request(Message(json{{"op", op::cancel}, {"ids", ids}}));
+    wait_interruptibly(*conn_, *reply, sink_);
+    Message& r = reply->messages().back();
+    if (r.op() != op::cancelled) raise_error(r);
+    out["cancelled"] = r.header.value("cancelled", std::uint64_t{0});
+    out["ended"] = r.header.value("ended", std::vector<TaskId>{});
+    return out;
+  }
+
   // Recent trace events; `path` (if given) makes the server record everything into it.
   // `kinds` (a list of kind names) keeps only those, e.g. ["sample"].
   py::object trace(std::size_t limit, py::object path, py::object kinds) {
@@ -348,6 +365,7 @@ PYBIND11_MODULE(_engine, m) {
       .def("wait", &PyConnection::wait)
       .def("fetch", &PyConnection::fetch)
       .def("release", &PyConnection::release)
+      .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
       .def("status", &PyConnection::status)
       .def("states", &PyConnection::states, py::arg("ids"),
            "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "

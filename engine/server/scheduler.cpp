@@ -376,6 +376,7 @@ void Scheduler::task_seceded(WorkerId worker, TaskId id, bool seceded) {
   t.seceded = seceded;
   WorkerInfo& w = *workers_[worker];
   w.free_cpus += seceded ? std::int32_t(t.cpus) : -std::int32_t(t.cpus);
+  if (t.state == TaskState::running) w.running_cpus += seceded ? -std::int32_t(t.cpus) : std::int32_t(t.cpus);
 }
 
 void Scheduler::data_replicated(WorkerId worker, ObjectId object) {

@@ -139,6 +139,8 @@ class Scheduler {
     return it == redirect_target_.end() ? std::nullopt : std::optional<TaskId>(it->second);
   }
   std::uint64_t count(TaskState state) const { return counts_[static_cast<int>(state)]; }
+  // Unfinished tasks released so far (cancelled: nobody needed them any more), ever.
+  std::uint64_t cancelled_count() const { return cancelled_; }
   std::size_t task_count() const { return tasks_.next_id(); }
   std::size_t live_plans() const;
   // Frees plans nobody can need again: every task released (or failed) and unheld, and every
@@ -158,6 +160,7 @@ class Scheduler {
   void to_ready(TaskId, TaskRecord&);
   void to_assigned(TaskId, TaskRecord&);
   void to_running(TaskId, TaskRecord&);
+  void count_on_worker(const TaskRecord& t, TaskState state, int delta);
   void to_finished(TaskId, TaskRecord&);
   void to_failed(TaskId, TaskRecord&);
   void finished_to_released(TaskId, TaskRecord&);
@@ -253,6 +256,7 @@ class Scheduler {
   std::vector<TaskId> cancel_queue_;
   bool draining_cancels_ = false;
   std::uint64_t counts_[task_state_count] = {};
+  std::uint64_t cancelled_ = 0;  // unfinished tasks released, ever (cancelled_count)
   TransitionLog log_;
   std::vector<SchedulerObserver*> observers_;
   std::int64_t now_us_ = 0;

@@ -90,6 +90,7 @@ class ServerLoop final : public SchedulerActions {
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
   void answer_when_finished(ClientRequest request);
   void release(const std::string& routing, Message& m);
+  void cancel(const std::string& routing, Message& m);
   void status(const std::string& routing, Message& m);
   void sample(Peer& peer, Message& m);
   void states(const std::string& routing, Message& m);
@@ -254,6 +255,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::wait) return wait_or_fetch(routing, m, false);
     if (op == op::fetch) return wait_or_fetch(routing, m, true);
     if (op == op::release) return release(routing, m);
+    if (op == op::cancel) return cancel(routing, m);
     if (op == op::status) return status(routing, m);
     if (op == op::watch) return watch(routing, m);
     if (op == op::trace) return trace(routing, m);
@@ -529,6 +531,33 @@ void ServerLoop::release(const std::string& routing, Message& m) {
   }
 }
 
+// Releases those of the client's futures whose tasks have not ended, and says what that really
+// cancelled: tasks that will not run now (inputs nobody else needs included). Futures that
+// ended are kept (their results stay fetchable) and named in the answer.
+void ServerLoop::cancel(const std::string& routing, Message& m) {
+  std::vector<TaskId> ids = fields::ids(m.header, "ids");
+  auto& mine = kept_by_client_[routing];
+  const std::uint64_t cancelled_before = scheduler_.cancelled_count();
+  std::vector<TaskId> ended;
+  for (TaskId id : ids) {
+    auto it = mine.find(id);
+    if (it == mine.end()) continue;  // not this client's future: ignore, never double-release
+    const TaskState state = scheduler_.task(id).state;  // kept, so its plan is not freed
+    if (state == TaskState::finished || state == TaskState::failed) {
+      ended.push_back(id);
+      continue;
+    }
+    if (--it->second == 0) mine.erase(it);
+    scheduler_.release(id);
+  }
+  send_message(router_,
+               Message(json{{"op", op::cancelled},
+                            {"req", m.header.value("req", json())},
+                            {"cancelled", scheduler_.cancelled_count() - cancelled_before},
+                            {"ended", ended}}),
+               routing);
+}
+
 void ServerLoop::status(const std::string& routing, Message& m) {
   json workers = json::array();
   for (auto& w : scheduler_.workers()) {
@@ -537,7 +566,11 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                  {"name", w->name},
                  {"address", w->data_address},
                  {"cpus", w->cpus},
-                 {"free_cpus", w->free_cpus},
+                 // What executes there now, not what was sent: queued tasks wait for a cpu,
+                 // an executor or their inputs (placement's own free_cpus counts them too).
+                 {"free_cpus", std::max<std::int64_t>(0, std::int64_t(w->cpus) - std::int64_t(w->running_cpus))},
+                 {"running", w->running_tasks},
+                 {"queued", w->queued_tasks},
                  {"tasks_done", w->tasks_done}};
     if (w->id < samples_.size() && samples_[w->id].at_us) {
       const WorkerSample& s = samples_[w->id];

@@ -63,7 +63,9 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
   }
   // The worker involved: the one named, else the one it is assigned to (before the effect unassigns it).
   log_.record({id, from, to, placement, worker != no_worker ? worker : t.worker, reason, now_us_});
+  if (from == TaskState::assigned || from == TaskState::running) count_on_worker(t, from, -1);
   (this->*(it->second))(id, t);
+  if (to == TaskState::assigned || to == TaskState::running) count_on_worker(t, to, +1);
 }
 
 void Scheduler::to_ready(TaskId id, TaskRecord& t) {
@@ -84,6 +86,18 @@ void Scheduler::to_assigned(TaskId id, TaskRecord& t) {
 }
 
 void Scheduler::to_running(TaskId, TaskRecord&) {}
+
+// A worker's running and queued tasks, as status reports them (WorkerInfo::running_tasks).
+void Scheduler::count_on_worker(const TaskRecord& t, TaskState state, int delta) {
+  if (t.worker == no_worker) return;
+  WorkerInfo& w = *workers_[t.worker];
+  if (state == TaskState::assigned) {
+    w.queued_tasks += delta;
+    return;
+  }
+  w.running_tasks += delta;
+  if (!t.seceded) w.running_cpus += delta * std::int32_t(t.cpus);
+}
 
 void Scheduler::to_finished(TaskId id, TaskRecord& t) {
   WorkerId where = t.worker;
@@ -137,6 +151,7 @@ void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
 }
 
 void Scheduler::unfinished_to_released(TaskId id, TaskRecord& t) {
+  ++cancelled_;
   if (t.worker != no_worker) {
     WorkerId where = t.worker;
     unassign(t);

@@ -21,6 +21,12 @@ struct WorkerInfo {
   std::int32_t queue_cpus = 1;
   double task_us = 0;  // moving average of its cpu tasks' durations
   std::uint32_t light_tasks = 0;     // light tasks assigned and not yet finished
+  // What runs there now and what waits there (for status; placement uses free_cpus): tasks in
+  // state running, the cpus they hold (a seceded task's excepted), and tasks still assigned
+  // (queued behind others, waiting for inputs or an executor).
+  std::uint32_t running_tasks = 0;
+  std::uint32_t running_cpus = 0;
+  std::uint32_t queued_tasks = 0;
   std::vector<bool> offers_type;     // indexed by the scheduler's type ids
   bool alive = true;
   std::uint64_t tasks_done = 0;

@@ -274,7 +274,8 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   for (std::size_t i = 0; i < inputs.size(); ++i) described.push_back(describe(inputs[i], input_ids[i], e, blobs, keep));
   blobs.push_back(config);
   json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"config", blobs.size() - 1}};
-  if (e.tasks.empty()) {
+  const bool first = e.tasks.empty();
+  if (first) {
     e.started_us = wall_us();
     e.output_tail.clear();
   }
@@ -286,6 +287,11 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   } catch (const std::exception& error) {
     log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
   }
+  if (first) head_started(e);  // an idle executor starts it at once; one behind waits in the pipe
+}
+
+void ExecutorPool::head_started(Executor& e) {
+  if (!e.tasks.empty() && events_.started) events_.started(e.tasks.front());
 }
 
 void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
@@ -414,17 +420,20 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   } else if (op == "seceded" || op == "rejoined") {
     TaskId id = header.value("id", TaskId{0});
     auto at_slot = std::find(e.tasks.begin(), e.tasks.end(), id);
+    bool next_starts = false;
     if (at_slot != e.tasks.end()) {  // it leaves the slot: the task behind it starts now
       const bool head = at_slot == e.tasks.begin();
       e.tasks.erase(at_slot);
       e.detached[id].start_us = head ? e.started_us : wall_us();
       if (head) e.started_us = wall_us();
+      next_starts = head && !e.tasks.empty();
     }
     auto d = e.detached.find(id);
     if (d != e.detached.end()) {
       d->second.rejoined = op == "rejoined";
       if (events_.seceded) events_.seceded(id, op == "seceded");
     }
+    if (next_starts) head_started(e);  // after the secession: its cpu is free first
   } else if (op == "done" || op == "failed") {
     // Output written before the reply belongs to this task: read it before ending the task.
     drain_output(e, e.out, "stdout");
@@ -462,6 +471,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
         r.data = build(desc);
       }
     }
+    const bool next_starts = !was_detached && e.tasks.size() > 1;
     if (!was_detached) {
       if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
       double took = static_cast<double>(r.end_us - r.start_us);
@@ -469,6 +479,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       e.started_us = r.end_us;
     }
     finished.push_back(std::move(r));
+    if (next_starts) head_started(e);  // the task behind it in the pipe runs now
   }
   e.buffer.erase(0, at);
   return true;

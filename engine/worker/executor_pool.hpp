@@ -56,6 +56,9 @@ struct ExecutorEvents {
   std::function<void(TaskId, const std::string& level, const std::string& message)> log;
   // The task waits on futures (its cpu is free), or its wait ended (it holds it again).
   std::function<void(TaskId, bool seceded)> seceded;
+  // The task began executing: it is the executor's current task now, no longer waiting in its
+  // pipe behind another (called from run() and on_readable()).
+  std::function<void(TaskId)> started;
 };
 
 class ExecutorPool {
@@ -110,6 +113,7 @@ class ExecutorPool {
   void drain_output(Executor& e, int fd, const char* stream);
   void credit_output(Executor& e, int which, std::string_view text);
   bool parse_reply(Executor& e, std::vector<ExecutorResult>& finished);
+  void head_started(Executor& e);  // tasks[0] begins now (the one before it ended or seceded)
   json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
                 std::vector<DataPtr>& keep);
 

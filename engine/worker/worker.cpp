@@ -201,6 +201,7 @@ void Worker::Impl::setup() {
     task_output(id, "log:" + level, message);
   };
   events.seceded = [this](TaskId id, bool seceded) { state->task_seceded(id, seceded); };
+  events.started = [this](TaskId id) { state->executor_started(id); };
   ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
   executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
 
@@ -438,7 +439,9 @@ void Worker::Impl::run_on_thread(const TaskRegistry::Entry& entry, TaskToRun& ta
     c.config = config;
     c.inputs = std::move(inputs);
     c.work_dir = dir;
+    // Running from now, not from when it was queued for a thread; a program once it exists.
     if (type == symbols::run) c.started = [threads, id] { threads->post(ThreadResult{id, {}, true}); };
+    else threads->post(ThreadResult{id, {}, true});
     return ThreadResult{id, run_task(run, c), false};
   });
 }

@@ -40,8 +40,8 @@ class WorkerActions {
   // -- running tasks ---------------------------------------------------------------------
   // A task that takes microseconds: run now, on the caller's thread.
   virtual TaskOutcome run_inline(const TaskRegistry::Entry& entry, TaskToRun& task) = 0;
-  // On the thread pool; WorkerState::thread_finished() follows (and, for a program,
-  // thread_started() once it exists).
+  // On the thread pool; WorkerState::thread_started() follows when a thread takes it (for a
+  // program, once the program exists), then thread_finished().
   virtual void run_on_thread(const TaskRegistry::Entry& entry, TaskToRun& task) = 0;
   // Whether an executor can take another Python task now.
   virtual bool executor_idle() const = 0;

@@ -74,9 +74,7 @@ void WorkerState::cancel(TaskId id) {
     case WorkerTaskState::on_thread: {
       // A thread cannot be stopped: its program is killed, its sleep woken, and its cpus stay
       // held until it ends. The task itself is gone, so it may be sent again meanwhile.
-      AbandonedRuns& a = abandoned_[id];
-      ++a.runs;
-      a.cpus = t.cpus;
+      abandoned_[id].cpus.push_back(t.cpus);
       tasks_.erase(it);
       actions_.cancel_on_thread(id);
       return;
@@ -126,11 +124,19 @@ void WorkerState::thread_started(TaskId id) {
   if (it != tasks_.end() && it->second.state == WorkerTaskState::on_thread) actions_.started(id);
 }
 
+void WorkerState::executor_started(TaskId id) {
+  auto it = tasks_.find(id);
+  if (it != tasks_.end() && it->second.state == WorkerTaskState::on_executor) actions_.started(id);
+}
+
 void WorkerState::thread_finished(TaskId id, TaskOutcome outcome) {
   auto abandoned = abandoned_.find(id);
   if (abandoned != abandoned_.end()) {  // a cancelled run: its result is dropped
-    cpus_held_ -= abandoned->second.cpus;
-    if (--abandoned->second.runs == 0) abandoned_.erase(abandoned);
+    // Which of its runs ended is not known: the oldest gives its cpus back, and the total is right.
+    std::deque<std::uint32_t>& runs = abandoned->second.cpus;
+    cpus_held_ -= runs.front();
+    runs.pop_front();
+    if (runs.empty()) abandoned_.erase(abandoned);
     return;
   }
   auto it = tasks_.find(id);
@@ -234,7 +240,7 @@ bool WorkerState::try_start(TaskId id, WorkerTask& t) {
     // No cpu check: an executor runs one task at a time, and one waiting in its pipe counts.
     cpus_held_ += t.cpus;
     t.state = WorkerTaskState::on_executor;
-    actions_.started(id);
+    // Reported running by executor_started(), when it executes: it may wait in the pipe first.
     actions_.run_on_executor(run);
     return true;
   }
@@ -249,8 +255,7 @@ bool WorkerState::try_start(TaskId id, WorkerTask& t) {
   if (std::int64_t{t.cpus} > free_cpus()) return false;
   cpus_held_ += t.cpus;
   t.state = WorkerTaskState::on_thread;
-  // A program is reported running once it exists, not while it is being started.
-  if (t.type != symbols::run) actions_.started(id);
+  // Reported running by thread_started(), when a thread takes it (a program: once it exists).
   actions_.run_on_thread(*entry, run);
   return true;
 }

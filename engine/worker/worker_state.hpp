@@ -36,8 +36,10 @@ class WorkerState {
   // -- from peers, threads and executors ---------------------------------------------------
   // A fetched object arrived; null: the peer no longer had it, so the tasks waiting for it fail.
   void fetched(TaskId object, DataPtr data, std::int64_t now_us);
-  void thread_started(TaskId task);  // a `run` task's program exists now
+  void thread_started(TaskId task);  // a thread took the task (a `run` task: its program exists now)
   void thread_finished(TaskId task, TaskOutcome outcome);
+  // A Python task began executing (it waited in its executor's pipe until then).
+  void executor_started(TaskId task);
   void executor_finished(ExecutorResult& result);
   void task_seceded(TaskId task, bool seceded);
 
@@ -77,9 +79,9 @@ class WorkerState {
     std::int64_t since_us;
   };
   // Runs of cancelled tasks still on threads: their cpus come back when each ends.
+  // The cpus of each run, oldest first: a task sent again may be sent with another request.
   struct AbandonedRuns {
-    std::uint32_t runs = 0;
-    std::uint32_t cpus = 0;  // per run
+    std::deque<std::uint32_t> cpus;
   };
 
   WorkerActions& actions_;

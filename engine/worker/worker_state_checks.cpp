@@ -37,9 +37,11 @@ std::string WorkerState::inconsistency() const {
     if (t.state == WorkerTaskState::on_thread) on_threads += t.cpus;
   }
   for (auto& [id, a] : abandoned_) {
-    if (a.runs == 0) return "task " + std::to_string(id) + " has an abandoned entry without runs";
-    held += std::int64_t{a.runs} * a.cpus;
-    on_threads += std::int64_t{a.runs} * a.cpus;
+    if (a.cpus.empty()) return "task " + std::to_string(id) + " has an abandoned entry without runs";
+    for (std::uint32_t cpus : a.cpus) {
+      held += cpus;
+      on_threads += cpus;
+    }
   }
   if (held != cpus_held_)
     return "cpus held are counted " + std::to_string(cpus_held_) + ", really " + std::to_string(held);

@@ -23,7 +23,8 @@ from .cluster import LocalCluster
 from .core import address as _address
 from .core import hooks
 from .core import walk
-from .core.client import ClientBase
+from .core.client import Cancelled, ClientBase
+from .core.client_summary import ClusterSummary
 from .core.errors import LoomException, TaskFailed
 from .core.pickling import dumps
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
@@ -396,19 +397,18 @@ class Client:
         return self._settled.get(task_id)
 
     def cancel(self, futures):
-        """Releases those of ``futures`` whose tasks have not ended (the server cancels them);
-        returns how many there were."""
+        """Cancels those of ``futures`` whose tasks have not ended (their futures are released;
+        ended ones keep their results). Returns (cancelled, ended), as the server counted them:
+        the tasks it cancelled, inputs nobody else needs included, and the futures that had
+        ended already."""
+        flat = walk.leaves(futures, Future)
         try:
             self.flush()
-            if self.core.closed:
-                return 0
-            self._take_settled(self.core.connection.settled(0.0))
-            running = [f for f in futures if f._handle is not None and not f._handle.released()
-                       and f._handle.task_id not in self._settled]
-            self.release(running)
-            return len(running)
         except Exception:
-            return 0
+            pass
+        done = sum(1 for f in flat if f._handle is None and f._has_value)
+        report = self.core.cancel([f._handle for f in flat if f._handle is not None])
+        return Cancelled(report.cancelled, report.ended + done)
 
     def release(self, futures):
         """Frees results on the workers."""
@@ -437,14 +437,18 @@ class Client:
                 _default["client"] = None
         self.core.close()
 
+    def __repr__(self):
+        return ClusterSummary.of("treadle.Client", self.address, self.core.connection).text()
+
+    def _repr_html_(self):
+        """A notebook shows the cluster: server, workers, cpus, memory, tasks by state."""
+        return ClusterSummary.of("treadle.Client", self.address, self.core.connection).html()
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def __repr__(self):
-        return "<treadle.Client {}:{}>".format(*self.address)
 
 
 class TaskFunction:

@@ -112,7 +112,7 @@ def test_submit_no_wait_updates_the_cell_after_it_finished(any_kernel):
         except Exception:
             continue
         by_parent.get(msg["parent_header"].get("msg_id"), []).append(msg)
-    assert streams(by_parent[cancel]) == "4\n"
+    assert streams(by_parent[cancel]) == "Cancelled(cancelled=4, ended=0)\n"   # the server's count
     assert "job2: 0/4 done" in displays(messages)[-1][1]
 
 
@@ -215,18 +215,21 @@ def test_stop_cancels_what_runs_and_keeps_results(any_kernel, tmp_path):
     k = any_kernel
     start(k, SETUP + "def slow(path):\n    time.sleep(2)\n    open(path, 'w').write('x')\n    return 1\n")
     paths = [str(tmp_path / "one"), str(tmp_path / "two")]
+    # quick's result is here; done finished on a worker (the cell waited) but was never fetched.
     reply, outputs, _ = k.run("quick = treadle.submit(abs, -5)\nquick.result()\n"
+                              "done = treadle.submit(abs, -3)\ntreadle.wait([done])\n"
                               "f = treadle.submit(slow, {!r})\ng = treadle.submit(slow, {!r})\ntime.sleep(0.5)"
                               .format(*paths))
     assert reply["status"] == "ok", outputs
     reply, outputs, _ = k.run("%treadle stop")
-    assert "treadle: cancelled 2 running tasks" in text(outputs), outputs
+    # The server's count: 2 cancelled, and 2 had ended (done too, though its result is not here).
+    assert "treadle: cancelled 2 tasks (2 had ended: their results stay)" in text(outputs), outputs
     time.sleep(2.5)
     assert not any(os.path.exists(p) for p in paths)  # the sleeping tasks were stopped
-    reply, outputs, _ = k.run("print(quick.result(), treadle.submit(abs, -7).result())")
-    assert text(outputs) == "5 7\n"  # a finished result stays; the workers go on
+    reply, outputs, _ = k.run("print(quick.result(), done.result(), treadle.submit(abs, -7).result())")
+    assert text(outputs) == "5 3 7\n"  # finished results stay; the workers go on
     reply, outputs, _ = k.run("%treadle stop")
-    assert "nothing to cancel" in text(outputs)
+    assert "nothing to cancel" in text(outputs), outputs
 
 
 def test_config_shows_and_sets_options(kernel):

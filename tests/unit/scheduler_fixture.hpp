@@ -193,6 +193,7 @@ inline std::string invariant_violation(const Scheduler& s) {
   if (sum != n) return "counts sum to " + std::to_string(sum) + ", not task_count() " + std::to_string(n);
 
   std::vector<std::uint64_t> cpus_used(s.workers().size(), 0), light_used(s.workers().size(), 0);
+  std::vector<std::uint64_t> running(s.workers().size(), 0), running_cpus(s.workers().size(), 0), queued(s.workers().size(), 0);
   for (TaskId id = 0; id < n; ++id) {
     if (!s.exists(id)) continue;
     const TaskRecord& t = s.task(id);
@@ -221,6 +222,12 @@ inline std::string invariant_violation(const Scheduler& s) {
       if (!w->offers_type[t.type]) return who + " is placed on a worker that does not offer its type";
       if (!t.cpus) ++light_used[t.worker];
       else if (!t.seceded) cpus_used[t.worker] += t.cpus;  // a seceded task gave its cpus back
+      if (t.state == TaskState::running) {
+        ++running[t.worker];
+        if (!t.seceded) running_cpus[t.worker] += t.cpus;
+      } else {
+        ++queued[t.worker];
+      }
       std::uint32_t missing = 0;
       bool stray = false;
       s.for_each_input(id, [&](ObjectId in) {
@@ -291,7 +298,12 @@ inline std::string invariant_violation(const Scheduler& s) {
       if (w->light_tasks != light_used[w->id])
         return who + " counts " + std::to_string(w->light_tasks) + " light tasks, really " +
                std::to_string(light_used[w->id]);
-    } else if (free_cpus != cpus || w->light_tasks != 0) {
+      if (w->running_tasks != running[w->id] || w->running_cpus != running_cpus[w->id] ||
+          w->queued_tasks != queued[w->id])
+        return who + " counts " + std::to_string(w->running_tasks) + " running (" + std::to_string(w->running_cpus) +
+               " cpus) and " + std::to_string(w->queued_tasks) + " queued, really " + std::to_string(running[w->id]) +
+               " (" + std::to_string(running_cpus[w->id]) + ") and " + std::to_string(queued[w->id]);
+    } else if (free_cpus != cpus || w->light_tasks != 0 || w->running_tasks || w->running_cpus || w->queued_tasks) {
       return who + " is dead but its bookkeeping is off: free cpus " + std::to_string(w->free_cpus) + " of " +
              std::to_string(w->cpus) + ", light tasks " + std::to_string(w->light_tasks);
     }

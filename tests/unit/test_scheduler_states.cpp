@@ -723,3 +723,32 @@ TEST_CASE("scheduler failure: a 100k-task chain fails without deep recursion", "
   CHECK(f.s.failure(base + n - 1)->origin == base);
   CHECK(f.s.worker(w)->light_tasks == 0);
 }
+
+TEST_CASE("scheduler: each worker counts what runs there now and what waits queued", "[scheduler]") {
+  SchedulerFixture f;
+  WorkerId w = f.add_worker(1);
+  PlanBuilder p;
+  TaskId first = 0;
+  for (int i = 0; i < 3; ++i) p.keep(p.add(const_type, {}, 1));
+  first = f.submit(p);
+  f.s.schedule();
+  const WorkerInfo& info = *f.s.worker(w);
+  // Sent ahead of its cpu: placement counts them all against it, status only what started.
+  CHECK(info.running_tasks == 0);
+  CHECK(info.queued_tasks == f.s.count(S::assigned));
+  CHECK(info.queued_tasks >= 2);
+  f.start(first);
+  CHECK((info.running_tasks == 1 && info.running_cpus == 1));
+  CHECK(info.queued_tasks == f.s.count(S::assigned));
+  f.s.task_seceded(w, first, true);  // waits on tasks it submitted: its cpu is free
+  CHECK((info.running_tasks == 1 && info.running_cpus == 0));
+  f.s.task_seceded(w, first, false);
+  CHECK(info.running_cpus == 1);
+  f.check();
+  f.finish(first);
+  CHECK((info.running_tasks == 0 && info.running_cpus == 0));
+  f.check();
+  f.s.remove_worker(w, "lost");  // what ran and waited there goes back: nothing is left counted
+  CHECK((info.running_tasks == 0 && info.queued_tasks == 0));
+  f.check();
+}

@@ -59,6 +59,9 @@ TEST_CASE("worker: a task needing 2 cpus on a 3-cpu worker waits while 2 are in 
   CHECK(f.state_of(3) == WS::on_thread);  // a task behind it that fits still starts
   CHECK(f.state.cpus_held() == 3);
   CHECK(f.state.free_cpus() == 0);
+  CHECK(f.actions.count(Did::started) == 0);  // until a thread takes each
+  f.state.thread_started(1);
+  f.state.thread_started(3);
   CHECK(f.actions.count(Did::started) == 2);
 
   f.thread_ends(3);
@@ -101,6 +104,17 @@ TEST_CASE("worker: an inline_if_small task takes a thread when its inputs are la
   CHECK(f.result(11) == "small");
   f.thread_ends(10);
   CHECK(f.actions.last(Did::finished, 10)->lane == lane_thread);
+}
+
+TEST_CASE("worker: a thread task says it started when a thread takes it, not when queued", "[worker]") {
+  WorkerStateFixture f(1);
+  f.compute(BatchBuilder().add(1, heavy_type, {}, 0).add(2, heavy_type, {}, 0));
+  f.run();
+  CHECK(f.state_of(2) == WS::on_thread);  // light: both go to the pool at once
+  CHECK(f.actions.count(Did::started) == 0);
+  f.state.thread_started(1);
+  CHECK(f.actions.count(Did::started, 1) == 1);
+  CHECK(f.actions.count(Did::started, 2) == 0);
 }
 
 TEST_CASE("worker: a program says it started once it exists", "[worker]") {
@@ -302,6 +316,24 @@ TEST_CASE("worker: Python tasks wait for an idle executor, not for cpus", "[work
   f.run();
   CHECK_THAT(f.actions.last(Did::failed, 4)->detail, Contains("needs the callable"));
   CHECK(f.state.cpus_held() == 0);
+}
+
+TEST_CASE("worker: a Python task says it started when it executes, not while it waits in the pipe", "[worker]") {
+  WorkerStateFixture f(1);
+  f.actions.executor_slots = 2;
+  f.store.put(100, bytes("fn"));
+  f.compute(BatchBuilder().add(1, python_type, {{100, ""}}, 1).add(2, python_type, {{100, ""}}, 1));
+  f.run();
+  CHECK(f.state_of(2) == WS::on_executor);  // sent: it waits behind 1 in the executor's pipe
+  CHECK(f.actions.count(Did::started) == 0);
+  f.state.executor_started(1);
+  CHECK(f.actions.count(Did::started, 1) == 1);
+  CHECK(f.actions.count(Did::started, 2) == 0);
+  f.executor_ends(1);
+  f.state.executor_started(2);
+  CHECK(f.actions.count(Did::started, 2) == 1);
+  f.state.executor_started(1);  // late news of a task that ended: nothing
+  CHECK(f.actions.count(Did::started, 1) == 1);
 }
 
 TEST_CASE("worker: a redirected task is forgotten; its result is held under an alias later", "[worker]") {

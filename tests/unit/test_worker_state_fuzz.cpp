@@ -176,8 +176,10 @@ class Fuzzer {
     else if (roll < 47) thread_ends();
     else if (roll < 57) executor_ends();
     else if (roll < 62 && !world_.thread_runs.empty()) state_.thread_started(world_.thread_runs[pick(world_.thread_runs.size())]);
-    else if (roll < 70 && !world_.executor_runs.empty())
+    else if (roll < 66 && !world_.executor_runs.empty())
       state_.task_seceded(world_.executor_runs[pick(world_.executor_runs.size())], chance(0.6));
+    else if (roll < 70 && !world_.executor_runs.empty())  // it leaves the pipe and executes
+      state_.executor_started(world_.executor_runs[pick(world_.executor_runs.size())]);
     else if (roll < 76) state_.cancel(any_id());
     else if (roll < 80) state_.free(any_id());
     else if (roll < 84) state_.alias(any_id(), any_id());

@@ -156,6 +156,19 @@ def test_graph_colours_follow_label_groups_and_states_show():
     assert {n.get("data-state") for n in nodes_of(svg)} == set(states)
 
 
+def test_graph_legend_explains_every_state_drawn_in_the_users_words():
+    g = chain_graph(4)
+    states = ["finished", "running", "assigned", "assigned", "ready"]
+    b = view(g, states=states).bundle()
+    assert "1 ready, 2 queued, 1 running, 1 finished" in b["text/plain"]      # "assigned" is queued
+    legend = re.search(r'<div class="treadle-state-legend">(.*?)</div>', b["text/html"]).group(1)
+    explained = re.findall(r"</span> (\w+): ", legend)
+    # what is drawn, and what a run goes through before it is drawn
+    assert explained == ["waiting", "ready", "queued", "running", "finished", "failed"], explained
+    assert "queued: on a worker, waiting for a cpu, an executor or its inputs" in legend
+    assert "running: executing now" in legend
+
+
 def test_graph_aggregates_above_the_threshold_and_expands_groups():
     n = graph.AGGREGATE_ABOVE + 500
     g = chain_graph(n - 1)
@@ -407,7 +420,7 @@ def test_progress_bundle_follows_the_contract():
     parse_svg(b["image/svg+xml"])
     attrs = root_attrs(b["text/html"], "treadle-progress")
     assert attrs == {"class": "treadle-progress", "data-state": "running", "data-done": "3", "data-failed": "0",
-                     "data-running": "2", "data-total": "10"}
+                     "data-running": "2", "data-queued": "0", "data-total": "10"}
     assert '<progress value="3" max="10"' in b["text/html"]
     assert "3/10 done, 2 running, 0 failed" in b["text/plain"] and "ETA" in b["text/plain"]
     p.add(6, failed=[99])

@@ -6,6 +6,7 @@ methods on top), a native ``treadle.Client`` holds one. Every plan sent is told 
 listeners of ``core.hooks`` (the notebook's cell tracker, the lineage).
 """
 
+import collections
 import contextlib
 import os
 import socket
@@ -17,6 +18,10 @@ from .connection import Connection
 from .errors import LoomException, TaskFailed
 from .output_lines import TaskOutputPrinter
 from .task import TASK_MASK, Task, object_id, output_index
+
+
+Cancelled = collections.namedtuple("Cancelled", "cancelled ended")
+Cancelled.__doc__ = """What a cancel did, as the server counted it: tasks cancelled, futures that had ended."""
 
 
 class TaskHandle:
@@ -205,23 +210,23 @@ class ClientBase:
         if ids:
             self.connection.release(ids)
 
-    def cancel(self, handles, timeout=0.2):
-        """Releases the handles whose tasks have not ended (the server cancels them); returns
-        how many there were. The server answers a watch of ended tasks at once."""
+    def cancel(self, handles):
+        """Releases the handles whose tasks have not ended; the server cancels what nobody else
+        needs and counts it. Returns Cancelled(cancelled: tasks the server cancelled, inputs
+        nobody else needs included; ended: handles whose tasks had ended, kept with their
+        results)."""
+        mine = [f for f in handles if isinstance(f, TaskHandle) and f.client is self and not f._released]
+        if not mine or self.closed:
+            return Cancelled(0, 0)
         try:
-            ids = {f.task_id for f in handles}
-            self.connection.watch(sorted(ids))
-            ended = set()
-            deadline = time.monotonic() + timeout
-            while ended != ids and time.monotonic() < deadline:
-                finished, failed = self.connection.settled(0.05)
-                ended.update(finished)
-                ended.update(failed)
-            running = [f for f in handles if f.task_id not in ended]
-            self.release(running)
-            return len(running)
+            answer = self.connection.cancel([f.task_id for f in mine])
         except Exception:
-            return 0
+            return Cancelled(0, 0)
+        ended = set(answer["ended"])
+        for f in mine:
+            if f.task_id not in ended:
+                f._released = True
+        return Cancelled(answer["cancelled"], sum(1 for f in mine if f.task_id in ended))
 
     # -- the rest --------------------------------------------------------------------------------
 

@@ -61,6 +61,11 @@ class Connection:
         if not self._closed and ids:
             self._call(self._raw.release, ids)
 
+    def cancel(self, ids):
+        """Releases those of ``ids`` whose tasks have not ended: {"cancelled": tasks the server
+        cancelled, "ended": the ids it kept, their tasks had ended}."""
+        return self._call(self._raw.cancel, ids)
+
     def watch(self, ids):
         """Asks to hear when these tasks end (``settled``)."""
         return self._call(self._raw.watch, ids)

@@ -12,6 +12,7 @@ import weakref
 
 from ..core import hooks
 from ..core.address import server_key
+from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
 from ..widgets.progress import Progress
 from .cell_publisher import cell_publisher
@@ -249,7 +250,7 @@ class CellTracker(hooks.ClientListener):
         self._running = None
         error = getattr(result, "error_in_exec", None)
         if cell is not None and isinstance(error, KeyboardInterrupt) and options.cancel_on_interrupt:
-            count = self.cancel([cell])
+            count = self.cancel([cell]).cancelled
             if count:
                 print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
                       "keeps them running)".format(count, _s(count)), file=sys.stderr)
@@ -416,28 +417,34 @@ class CellTracker(hooks.ClientListener):
     def cancel(self, cells=None):
         """Releases the futures of ``cells`` (every cell's by default) whose tasks have not
         ended: the server cancels them (a running Python task's executor is replaced).
-        Returns how many there were."""
+        Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
+        results), as the server counted them."""
         cells = self.cells() if cells is None else list(cells)
         native = collections.OrderedDict()
         loom = collections.OrderedDict()
+        ended = 0
         for cell in cells:
             for ref in cell.native:
                 f = ref()
-                if f is not None and not f.has_result():
+                if f is None:
+                    continue
+                if f.has_result():
+                    ended += 1
+                else:
                     native.setdefault(f.client, []).append(f)
             for ref in cell.loom:
                 f = ref()
                 if f is not None and not f.released():
                     loom.setdefault(f.client, []).append(f)
-        count = 0
-        for client, futures in native.items():
-            count += client.cancel(futures)
-        for client, futures in loom.items():
-            count += client.cancel(futures)
+        cancelled = 0
+        for client, futures in list(native.items()) + list(loom.items()):
+            report = client.cancel(futures)
+            cancelled += report.cancelled
+            ended += report.ended
         for cell in cells:
             for p in list(cell.progress):
                 p.cancelled()
-        return count
+        return Cancelled(cancelled, ended)
 
 
 def _s(n):

@@ -34,6 +34,7 @@ import threading
 
 from .. import api
 from ..core import engine, lineage
+from ..core.client import Cancelled
 from . import shell_exit
 from .cell_publisher import cell_publisher
 from .cell_tracker import CellTracker
@@ -203,4 +204,4 @@ def publisher():
 def cancel_all():
     """``%treadle stop``: cancels every task this kernel submitted that has not ended."""
     t = _tracker
-    return t.cancel() if t is not None else 0
+    return t.cancel() if t is not None else Cancelled(0, 0)

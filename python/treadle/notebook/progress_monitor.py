@@ -8,13 +8,31 @@ import time
 import weakref
 
 from ..core.connection import Connection
+from ..widgets import states as task_states
+
+# What the scheduler's states mean for a progress line's counts.
+_DONE = frozenset(("finished", "released"))   # released: finished, and nobody needs the result now
+_COUNTED = {"running": "running", "assigned": "queued"}   # assigned: on a worker, not started yet
+
+
+def count_states(ids, states):
+    """(finished ids, failed ids, {"running": n, "queued": n}) from the scheduler's states."""
+    finished, failed, now = [], [], {"running": 0, "queued": 0}
+    for task, state in zip(ids, states):
+        if state in _DONE:
+            finished.append(task)
+        elif state == "failed":
+            failed.append(task)
+        elif state in _COUNTED:
+            now[_COUNTED[state]] += 1
+    return finished, failed, now
 
 
 class ProgressMonitor:
     """Follows the tasks of progress lines and live graphs on one server through a connection
     of its own (so it takes nothing from the clients' connections), on a thread of its own."""
 
-    _STATUS_EVERY = 1.0   # seconds between asks for the number of running tasks
+    _STATES_EVERY = 0.5   # seconds between asks for the states of a line's tasks
 
     def __init__(self, address):
         self.address = tuple(address)
@@ -44,10 +62,11 @@ class ProgressMonitor:
         with self._lock:
             conn = self._connection()
             progress.followed = True
-            entry = [progress, [weakref.ref(f) for _, f in futures]]
-            self._active.append(entry)
             ids = [task for task, _ in futures]
             ids.extend(more)
+            # [the line, weak references of its futures, ids whose end it has not counted yet]
+            entry = [progress, [weakref.ref(f) for _, f in futures], set(ids)]
+            self._active.append(entry)
             for task in ids:
                 self._by_task[task] = entry
             conn.watch(ids)
@@ -67,6 +86,40 @@ class ProgressMonitor:
                 conn.watch(list(watch_ids))
             self._start()
         self._wake.set()
+
+    def _ended(self, task):
+        """The entry counting ``task``, which ended (lock held); it is counted once."""
+        entry = self._by_task.pop(task, None)
+        if entry is not None:
+            entry[2].discard(task)
+        return entry
+
+    def _counted(self, entry, task):
+        """Whether ``task`` was still to be counted by ``entry`` (lock held); it is now."""
+        if task not in entry[2]:
+            return False
+        entry[2].discard(task)
+        if self._by_task.get(task) is entry:
+            del self._by_task[task]
+        return True
+
+    def _ask_states(self, entry, final=False):
+        """Counts a line's tasks by the scheduler's states: the ended ones it has not heard of
+        yet, and those running and queued now. ``final``: the line ended; its counts settle."""
+        with self._lock:
+            ids = list(entry[2])
+        if not ids:
+            return
+        states = task_states.ask(self._conn, ids)
+        if states is None:
+            return
+        finished, failed, now = count_states(ids, states)
+        with self._lock:
+            finished = [t for t in finished if self._counted(entry, t)]
+            failed = [t for t in failed if self._counted(entry, t)]
+        entry[0].add(len(finished), failed, final=final)
+        if not final:
+            entry[0].set_running(now["running"], now["queued"])
 
     def connection(self):
         with self._lock:
@@ -90,13 +143,13 @@ class ProgressMonitor:
             view_news = {}
             with self._lock:
                 for task in finished:
-                    entry = self._by_task.pop(task, None)
+                    entry = self._ended(task)
                     if entry is not None:
                         counts.setdefault(id(entry), [entry, 0, []])[1] += 1
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[1].append(task)
                 for task in failed:
-                    entry = self._by_task.pop(task, None)
+                    entry = self._ended(task)
                     if entry is not None:
                         counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
                     for v in self._view_tasks.pop(task, ()):
@@ -109,19 +162,15 @@ class ProgressMonitor:
                 except Exception:
                     pass
             now = time.monotonic()
-            if active and now - last_status >= self._STATUS_EVERY:
+            if active and now - last_status >= self._STATES_EVERY:
                 last_status = now
-                try:
-                    states = self._conn.status().get("states", {})
-                    running = states.get("running", 0)   # assigned ones may wait queued on a worker
-                except Exception:
-                    running = None
-                for progress, refs in active:
-                    if running is not None:
-                        progress.set_running(running)
+                for entry in active:
+                    progress, refs = entry[0], entry[1]
+                    if progress.state is None:
+                        self._ask_states(entry)
                     if progress.state is None and all(r() is None or r().released() for r in refs):
                         progress.released()  # nobody can wait for them any more
-            for progress, _ in active:
+            for progress, *_ in active:
                 progress.update()
             for view in views:
                 try:
@@ -133,6 +182,8 @@ class ProgressMonitor:
                 for e in ended:
                     self._active.remove(e)
             for e in ended:
+                if e[0].state in ("done", "failed"):
+                    self._ask_states(e, final=True)   # the cell may have ended the line first
                 e[0].echo_final()
             with self._lock:
                 if ended:

@@ -319,7 +319,8 @@ class GraphView(Widget):
             done = counts.get("finished", 0) + counts.get("released", 0)
             failed = counts.get("failed", 0)
             title = "{}: {} tasks\n{}\n(click to expand)".format(
-                name or "(no label)", total, ", ".join("{} {}".format(v, s) for s, v in _ordered(counts).items()))
+                name or "(no label)", total,
+                ", ".join("{} {}".format(v, _states.word(s)) for s, v in _ordered(counts).items()))
             color = group_color(name if name != "other" or "other" in set(self._groups) else "")
             tip = ' data-tip="{}"'.format(html.escape(title)) if tips else ""
             out.append('<g class="treadle-node treadle-group" data-key="g:{}" data-state="{}" data-count="{}"{}>'
@@ -391,7 +392,7 @@ class GraphView(Widget):
         return "task graph: {} task{}{}, {} label group{} ({}{}); {}".format(
             n, "" if n == 1 else "s", " (group {})".format(self.expand) if self.expand is not None else "",
             len(groups), "" if len(groups) == 1 else "s", top, ", …" if more > 0 else "",
-            ", ".join("{} {}".format(v, s) for s, v in counts.items()) or "empty")
+            ", ".join("{} {}".format(v, _states.word(s)) for s, v in counts.items()) or "empty")
 
     def bundle(self):
         svg = self.svg(tips=True)
@@ -399,6 +400,8 @@ class GraphView(Widget):
         n = len(self._members)
         drawn = len(self._groups_model()[0]) if self.aggregated else n
         legend = _legend(collections.Counter(self._groups[i] for i in self._members))
+        # Every state that can be drawn, explained (the drawn ones and those a run goes through).
+        legend += _states.legend(set(self.states[i] for i in self._members) | _RUN_STATES)
         head = '<div class="treadle-graph-head">{}{}</div>'.format(html.escape(self.summary()), legend)
         parts = ['<div{}>'.format(attrs(class_="treadle-graph", id=self.dom_id, data_tasks=n, data_nodes=drawn,
                                         data_aggregated=int(self.aggregated))),
@@ -412,19 +415,25 @@ class GraphView(Widget):
         return mime_bundle(self.summary(), "".join(parts), picture)
 
 
+# The states a run goes through, explained in every graph's legend before they are drawn.
+_RUN_STATES = frozenset(("waiting", "assigned", "running", "finished", "failed"))
+
+
 def _ordered(counts):
     """{state: count} of a Counter, in display order."""
     return {st: counts[st] for st in _states.ORDER + sorted(set(counts) - set(_states.ORDER)) if counts.get(st)}
 
 
 def _group_state(counts):
-    """One state for a group: failed if any failed, running if any runs, finished when all
-    ended, else pending."""
+    """One state for a group: failed if any failed, running if any runs, queued if any waits on
+    a worker, finished when all ended, else pending."""
     total = sum(counts.values())
     if counts.get("failed"):
         return "failed"
-    if counts.get("running") or counts.get("assigned"):
+    if counts.get("running"):
         return "running"
+    if counts.get("assigned"):
+        return "assigned"
     ended = sum(v for s, v in counts.items() if s in _states.TERMINAL)
     if total and ended == total:
         return "finished"

@@ -31,7 +31,9 @@ def _duration(seconds):
 
 
 class Progress:
-    """A live progress line for futures: "12/100 done, 2 running, 0 failed, 40 tasks/s, ETA 2 s".
+    """A live progress line for futures: "12/100 done, 2 running, 4 queued, 0 failed, 40 tasks/s,
+    ETA 2 s" (running: executing now; queued: on a worker, waiting for a cpu, an executor or
+    inputs; both from the scheduler's states).
 
     Shown in the cell that made it (a display with an id); updated, at most every
     ``interval()`` seconds (the notebook's progress_interval option), by the progress monitor's
@@ -47,7 +49,8 @@ class Progress:
         self.failed = 0
         self._failed_ids = set()
         self.followed = False      # a ProgressMonitor counts its tasks
-        self.running = 0
+        self.running = 0           # executing now, by the scheduler's states
+        self.queued = 0            # on a worker, waiting for a cpu, an executor or inputs
         self.state = None          # None while running; "done", "failed", "cancelled", "released"
         self.started = time.monotonic()
         self.ended_at = None
@@ -84,16 +87,17 @@ class Progress:
 
     # -- changes (any thread)
 
-    def add(self, finished=0, failed=()):
-        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed."""
+    def add(self, finished=0, failed=(), final=False):
+        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed. ``final``: the
+        scheduler's last word on a line that ended already (the cell may end it first)."""
         with self._lock:
-            if self.state is not None:
+            if self.state is not None and not (final and self.state in ("done", "failed")):
                 return
             self.done = min(self.total, self.done + finished)
             self._failed_ids.update(failed)
             self.failed = min(self.total - self.done, len(self._failed_ids))
             self._dirty = True
-            if self.done + self.failed >= self.total:
+            if self.state is None and self.done + self.failed >= self.total:
                 self._end("failed" if self.failed else "done")
 
     def note_failed(self, task):
@@ -103,11 +107,16 @@ class Progress:
         if not self.followed:
             self.complete(failed=True)
 
-    def set_running(self, running):
+    def set_running(self, running, queued=0):
+        """How many of its tasks execute now, and how many wait queued on a worker."""
         with self._lock:
-            running = max(0, min(running, self.total - self.done - self.failed))
-            if running != self.running:
-                self.running = running
+            if self.state is not None:
+                return
+            left = self.total - self.done - self.failed
+            running = max(0, min(running, left))
+            queued = max(0, min(queued, left - running))
+            if (running, queued) != (self.running, self.queued):
+                self.running, self.queued = running, queued
                 self._dirty = True
 
     def complete(self, failed=False):
@@ -133,7 +142,7 @@ class Progress:
 
     def _end(self, state):
         self.state = state
-        self.running = 0
+        self.running = self.queued = 0
         self.ended_at = time.monotonic()
         self._dirty = True
         self._echo_final = self.followed   # the monitor sends the final line last (echo_final)
@@ -150,11 +159,13 @@ class Progress:
             self._last_shown = now
             self._shown_state = self.state
             bundle = self.bundle()
-        if self.publisher is not None:
-            try:
-                self.publisher.display(bundle, display_id=self.display_id, update=True)
-            except Exception:
-                pass
+            # Published under the lock: a running line the monitor built must not arrive after
+            # the final line the cell publishes (the monitor updates it twice a second).
+            if self.publisher is not None:
+                try:
+                    self.publisher.display(bundle, display_id=self.display_id, update=True)
+                except Exception:
+                    pass
 
     def echo_final(self):
         """Sends the final line once more from the monitor's thread: what a thread publishes
@@ -189,8 +200,9 @@ class Progress:
         head = "{}: {}/{} done".format(self.title, self.done, self.total)
         if self.state is None:
             eta = self.eta()
-            return "{}, {} running, {} failed, {:.0f} tasks/s{}".format(
-                head, self.running, self.failed, rate, ", ETA " + _duration(eta) if eta is not None else "")
+            queued = ", {} queued".format(self.queued) if self.queued else ""
+            return "{}, {} running{}, {} failed, {:.0f} tasks/s{}".format(
+                head, self.running, queued, self.failed, rate, ", ETA " + _duration(eta) if eta is not None else "")
         tail = {"done": "", "failed": "", "cancelled": " (cancelled)", "released": " (futures released)"}[self.state]
         return "{}, {} failed in {:.2f} s ({:.0f} tasks/s){}".format(head, self.failed, elapsed, rate, tail)
 
@@ -201,7 +213,7 @@ class Progress:
         value = self.done + self.failed
         total = max(self.total, 1)
         root = attrs(class_="treadle-progress", data_state=state, data_done=self.done, data_failed=self.failed,
-                     data_running=self.running, data_total=self.total)
+                     data_running=self.running, data_queued=self.queued, data_total=self.total)
         # accent-color and the inline width keep the bar readable where the <style> is dropped.
         html_text = ('<div{}><progress value="{}" max="{}" style="accent-color:{}"></progress> '
                      '<span class="treadle-progress-text">{}</span></div>{}').format(

@@ -23,6 +23,44 @@ ORDER = ["pending", "waiting", "ready", "assigned", "running", "redirected", "fi
          "unknown"]
 
 
+# The user's word for each state, and what it means: summaries and legends speak these.
+# "assigned" is the scheduler's word for a task sent to a worker that has not started it.
+WORDS = {"assigned": "queued"}
+MEANING = {
+    "pending": "not sent to the server yet",
+    "waiting": "waiting for its inputs",
+    "ready": "inputs done, waiting for a worker",
+    "assigned": "on a worker, waiting for a cpu, an executor or its inputs",
+    "running": "executing now",
+    "redirected": "its returned plan runs in its place",
+    "finished": "done, result kept",
+    "released": "done (or cancelled), result freed",
+    "failed": "failed, or an input failed",
+    "unknown": "not known to the server",
+}
+
+
+def word(state):
+    """The user's word for a scheduler state ("assigned" is "queued")."""
+    return WORDS.get(state, state)
+
+
+def legend(present):
+    """HTML: a swatch drawn as the graph draws each state in ``present`` (fill opacity, stroke,
+    dashes), its word and meaning; inline styles, so it is right without the stylesheet."""
+    items = []
+    for state in ORDER:
+        if state not in present:
+            continue
+        opacity, stroke, stroke_w, dash = STYLE[state]
+        swatch = ('<span class="treadle-swatch" style="display:inline-block;width:14px;height:10px;border-radius:2px;'
+                  'vertical-align:middle;background:rgba(78,121,167,{});border:{}px {} {}"></span>').format(
+            opacity, max(1, round(stroke_w)), "dashed" if dash else "solid", stroke)
+        items.append('<span class="treadle-legend-item" title="{m}">{s} {w}: {m}</span>'.format(
+            s=swatch, w=word(state), m=MEANING[state]))
+    return '<div class="treadle-state-legend">{}</div>'.format(" &middot; ".join(items)) if items else ""
+
+
 def can_ask(conn):
     return conn is not None and hasattr(conn, "states")
 
