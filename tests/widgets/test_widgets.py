@@ -482,3 +482,14 @@ def test_largest_graph_drawn_task_by_task_is_bounded():
         len(g), size / 1024, took, v._task_layout()[0].engine))
     assert not v.aggregated and size < 2_500_000 and took < 4.0
     assert len(nodes_of(parse_svg(b["image/svg+xml"]))) == len(g)
+
+
+def test_a_picture_never_moves_backwards():
+    """Stopped workers make the server recompute or forget finished tasks: the graph keeps
+    them finished; a task the server forgot keeps what was known of it."""
+    from treadle.widgets import states
+    before = ["running", "finished", "finished", "released", "failed", "assigned", "pending"]
+    now = ["finished", "waiting", "released", "unknown", "waiting", "unknown", "unknown"]
+    assert states.advance(before, now) == ["finished", "finished", "released", "released", "failed",
+                                           "assigned", "unknown"]
+    assert states.advance(["running"], ["assigned"]) == ["assigned"]   # requeued: not an end
