@@ -2,6 +2,7 @@
 a progress line, and binds the results under the cell's names."""
 
 import ast
+import contextlib
 import time
 
 from IPython import get_ipython
@@ -56,6 +57,9 @@ class Submission:
         self.progress = progress
         self._ns = ns
         self._values = None
+        tracker = kernel.tracker()
+        self._cell = tracker.current() if tracker is not None else None   # the cell showing the line
+        self._printed_before = self._cell.printed if self._cell is not None else 0
 
     def _flat(self):
         seen, out = set(), []
@@ -77,10 +81,12 @@ class Submission:
         if self._values is None:
             by_client = self._by_client()
             values = {}
+            tracker = kernel.tracker()
             try:
-                for (native, client), group in by_client.items():
-                    got = client.gather(group) if native else client.fetch(group)
-                    values.update(zip(map(id, group), got))
+                with tracker.followed_waits() if tracker is not None else contextlib.nullcontext():
+                    for (native, client), group in by_client.items():
+                        got = client.gather(group) if native else client.fetch(group)
+                        values.update(zip(map(id, group), got))
             except (TaskFailed, LoomException) as error:
                 if self.progress is not None:
                     if isinstance(error, TaskFailed):
@@ -90,12 +96,23 @@ class Submission:
                 raise error.with_traceback(None) from None
             if self.progress is not None:
                 self.progress.complete()
+                self._line_below_prints(tracker)
             for (native, client), group in by_client.items():
                 if not native:
                     client.release(group)   # HyperLoom's gather: results leave the workers
             self._values = {name: walk.rebuild(value, lambda f: values.get(id(f), f), KINDS, DEPTH)
                             for name, value in self.futures.items()}
         return self._values
+
+    def _line_below_prints(self, tracker):
+        """One line per job, below what its tasks printed: if they printed after the line was
+        shown, it moves to the end of the cell's output."""
+        cell = self._cell
+        if tracker is None or cell is None or tracker.current() is not cell:
+            return
+        tracker.flush_output()
+        if cell.printed > self._printed_before:
+            self.progress.move_to_end()
 
     def wait(self):
         """Waits, then binds the results under the cell's names; returns the last expression's

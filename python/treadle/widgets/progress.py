@@ -73,6 +73,23 @@ class Progress:
         except Exception:
             pass
 
+    def move_to_end(self):
+        """Shows the line again at the end of the cell's output, leaving its old place empty
+        (main thread, during the cell: a job's line goes below what its tasks printed)."""
+        with self._lock:
+            old = self.display_id
+            self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
+        empty = {"text/plain": ""}
+        try:
+            if self.publisher is not None:
+                self.publisher.display(empty, display_id=old, update=True)
+            else:
+                from IPython.display import update_display  # deliberate: IPython only where a line is shown
+                update_display(empty, raw=True, display_id=old)
+        except Exception:
+            pass
+        self.show()
+
     def publish(self):
         """Displays the line through its publisher (any thread: a line that appears while the
         cell waits is shown from a timer's thread)."""
