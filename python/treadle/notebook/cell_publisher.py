@@ -32,6 +32,15 @@ class CellPublisher:
     def publish(self, msg_type, content):
         self._send(msg_type, content, self.parent)
 
+    def terminal(self, text):
+        """Text for terminal front ends only (jupyter console): a stream message of the cell's
+        session under a request id of its own. Terminals show what their session's requests
+        caused and ignore updates of displays; notebooks, JupyterLab and nbclient show only
+        the messages of requests they sent, so this never reaches them."""
+        parent = dict(self.parent.get("header", self.parent))   # ipykernel's parent is the whole request
+        parent["msg_id"] = "{}-terminal".format(parent.get("msg_id", ""))
+        self._send("stream", {"name": "stdout", "text": text}, parent)
+
     def display(self, data, metadata=None, display_id=None, update=False):
         on_main = threading.current_thread() is threading.main_thread()
         with _late_lock:

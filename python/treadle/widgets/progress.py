@@ -58,6 +58,8 @@ class Progress:
         self._dirty = False
         self._shown_state = "unshown"
         self._echo_final = False
+        self._terminal_width = 0     # length of the line a terminal shows now (0: none yet)
+        self._terminal_done = False
 
     @property
     def finished(self):
@@ -167,11 +169,27 @@ class Progress:
             self._last_shown = now
             self._shown_state = self.state
             bundle = self.bundle()
+            terminal = self._terminal_text()
         if self.publisher is not None:
             try:
                 self.publisher.display(bundle, display_id=self.display_id, update=True)
+                if terminal and hasattr(self.publisher, "terminal"):
+                    self.publisher.terminal(terminal)
             except Exception:
                 pass
+
+    def _terminal_text(self):
+        """The line for terminals, which ignore updates of displays: rewritten in place with
+        a carriage return, ended with a newline once (the summary)."""
+        if self._terminal_done:
+            return None
+        text = self.text()
+        out = "\r" + text.ljust(self._terminal_width)
+        self._terminal_width = len(text)
+        if self.state is not None:
+            self._terminal_done = True
+            out += "\n"
+        return out
 
     def echo_final(self):
         """Sends the final line once more from the monitor's thread: what a thread publishes
