@@ -367,6 +367,13 @@ def _static_fallbacks_show(driver, server, bare_server, name, shot):
         assert driver.execute_script("var e = arguments[0]; return e.tagName.toLowerCase() !== 'img'"
                                      " || (e.complete && e.naturalWidth > 0);", static[0]), \
             "the static {} picture did not decode: {}".format(kind, static[0].get_attribute("outerHTML")[:300])
+        # nothing that pretends to work, and no loose text of a dropped SVG: the picture, and
+        # the widget's head (its summary and legend)
+        controls = root.find_elements(By.CSS_SELECTOR, "button, input, canvas, svg, progress")
+        assert not controls, "the untrusted {} shows {}".format(kind, [c.tag_name for c in controls])
+        head = root.find_element(By.CSS_SELECTOR, ".treadle-{}-head".format(kind))
+        assert root.text.strip() == head.text.strip(), "loose text in the untrusted {}: {!r}".format(
+            kind, root.text[:500])
         screenshot(static[0], "{}-{}-static".format(shot, kind))
     screenshot(driver, "{}-untrusted-page".format(shot))
 

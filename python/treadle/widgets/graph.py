@@ -22,7 +22,7 @@ from ..core import story as core_story
 from ..trace import lane_name
 from . import layout as _layout
 from . import states as _states
-from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
+from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import TaskGraph, collect, from_ids, from_submissions, group_of  # noqa: F401 (the graph's model)
 
@@ -400,11 +400,13 @@ class GraphView(Widget):
         drawn = len(self._groups_model()[0]) if self.aggregated else n
         legend = _legend(collections.Counter(self._groups[i] for i in self._members))
         head = '<div class="treadle-graph-head">{}{}</div>'.format(html.escape(self.summary()), legend)
+        live = '<div class="treadle-graph-view">' + svg + "</div>"
+        if self.aggregated:
+            live += '<div class="treadle-graph-expanded"></div>'
         parts = ['<div{}>'.format(attrs(class_="treadle-graph", id=self.dom_id, data_tasks=n, data_nodes=drawn,
                                         data_aggregated=int(self.aggregated))),
-                 head, '<div class="treadle-graph-view">', svg, "</div>", static_img(picture, self.summary())]
+                 head, static_img(picture, self.summary()), live_part(live)]
         if self.aggregated:
-            parts.append('<div class="treadle-graph-expanded"></div>')
             parts.append(json_script({"expansions": self.expansions()}))
         parts.append(enhance("graph", self.dom_id))
         parts.append("</div>")
