@@ -19,6 +19,7 @@ from .. import api
 from .. import trace as _trace
 from ..core.lineage import FUNCTION_TYPES
 from ..trace import lane_name
+from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import group_of
@@ -37,7 +38,6 @@ STATIC_WIDTH = 900          # px of the static picture's time axis
 STATIC_LANES = 80           # lanes drawn in the static picture at most
 STATIC_RECTS = 6000         # cells of the static picture at most (lanes x cells per lane)
 STATIC_TRANSFERS = 300      # transfer arrows drawn in the static picture at most (the busiest)
-LABEL_W = 190               # px of the lane names left of the static picture
 ROW = 18                    # px per lane (the lane labels, the SVG and the canvas agree)
 AXIS = 22
 SAMPLE_INTERVAL_US = 500_000   # a worker's heartbeat: what a first sample's cpu % covers
@@ -507,33 +507,9 @@ class TraceView(Widget):
                 ", the busiest" if self.transfers_left_out else "")
             if self.transfers_aggregated else "")
 
-    def labelled_svg(self, svg=None):
-        """The static picture with each lane's name at its left: the picture of the <img> and
-        of image/svg+xml, where no lane labels of HTML stand beside it."""
-        svg = svg or self.svg()
-        lanes = min(len(self.lane_keys), STATIC_LANES)
-        plot_h = (self.lane_tops[lanes - 1] + ROW) if lanes else 0
-        width, height = LABEL_W + STATIC_WIDTH, plot_h + AXIS
-        out = ['<svg class="treadle-static" xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" '
-               'viewBox="0 0 {0} {1}" font-family="sans-serif" style="max-width:100%">'.format(width, height),
-               '<rect x="0" y="0" width="{}" height="{}" fill="#fafafa"/>'.format(LABEL_W - 4, plot_h)]
-
-        def label(y, text, size, color):
-            text = text if len(text) <= 28 else text[:27] + "…"
-            out.append('<text x="6" y="{}" font-size="{}" fill="{}">{}</text>'.format(
-                y, size, color, html.escape(text)))
-        for strip in self.strips:
-            if strip["y"] < plot_h:
-                label(strip["y"] + CPU_H - 3, strip["name"] + " · cpu %", 10, "#667")
-        for i in range(lanes):
-            label(self.lane_tops[i] + ROW - 5, self.lane_names[i], 11, "#222")
-        out.append(svg.replace("<svg ", '<svg x="{}" '.format(LABEL_W), 1))
-        out.append("</svg>")
-        return "".join(out)
-
     def bundle(self):
         svg = self.svg()
-        picture = self.labelled_svg(svg)
+        picture = trace_picture.labelled(self, svg, (ROW, CPU_H, AXIS, STATIC_LANES, STATIC_WIDTH))
         bars = len(self.bars)
         label_rows = []
         strips = {st["y"]: st for st in self.strips}
