@@ -10,7 +10,7 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 
 from .. import api
-from ..core import walk
+from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import TaskHandle
 from ..core.errors import LoomException, TaskFailed
@@ -18,7 +18,8 @@ from ..core.task import Task
 from ..loom.client import Client as LoomClient
 from ..notebook import kernel
 from ..notebook.options import options
-from ..widgets.progress import Progress
+from ..widgets.progress import GROUP_BARS_ABOVE, Progress
+from ..widgets.task_graph import group_of
 from . import declare
 from .cluster import session
 from .declare import command, one_line, option
@@ -253,6 +254,18 @@ def _send(graph, ns, name, args):
     return submission.wait()
 
 
+def _label_groups(natives, looms, more, loom_client):
+    """{task id: label group} of the tasks a submission's line counts (for its group bars)."""
+    out = {}
+    for f in natives:
+        if f.handle is not None:
+            out[f.handle.task_id] = group_of(f.label, "")
+    for task, client in [(f.task_id, f.client) for f in looms] + [(t, loom_client) for t in more]:
+        found = lineage.lookup(client.address, task) if client is not None else None
+        out[task] = group_of(found[0], found[1]) if found is not None else ""
+    return out
+
+
 def _follow(name, natives, looms, plan, loom_client, began):
     """The progress line of a submission, followed by the progress monitor of each server."""
     tracker = kernel.tracker()
@@ -267,6 +280,9 @@ def _follow(name, natives, looms, plan, loom_client, began):
     progress = Progress(name or "submit", len(natives) + len(looms) + len(more), done=done, publisher=publisher,
                         interval=options.interval)
     progress.started = began   # the rate counts from the submission
+    if progress.total >= GROUP_BARS_ABOVE:
+        progress.set_groups(_label_groups(natives, looms, more, loom_client))
+        progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
     progress.show()
     if cell_record is not None:
         cell_record.progress.append(progress)

@@ -393,6 +393,12 @@ def test_a_hundred_thousand_tasks(open_and_run, notebook_server, bare_notebook_s
     progress = _output_of(driver, 2, ".treadle-progress")
     assert progress.get_attribute("data-state") == "done"
     assert _int(progress, "data-done") == _int(progress, "data-total") > 0
+    # a bar per label group (the consts, the chunks' merges, the root), each full
+    groups = driver.find_elements(By.CSS_SELECTOR, ".treadle-progress-group")
+    assert sorted(_int(g, "data-total") for g in groups) == [1, BIG_CONSTS // BIG_CHUNK, BIG_CONSTS]
+    assert all(_int(g, "data-done") == _int(g, "data-total") for g in groups)
+    assert all(_visible(g.find_element(By.TAG_NAME, "progress")) for g in groups)
+    screenshot(progress.find_element(By.XPATH, ".."), "big-progress")
 
     graph = _output_of(driver, 3, ".treadle-graph")
     _wait_ready(driver, graph, "the big graph's script ran", 20)

@@ -3,6 +3,8 @@ printed: the outputs are rendered here as Notebook and nbclient render them (an 
 every output with its display id; streams append). Through real kernels: the treadle kernel and
 ipykernel + %load_ext treadle."""
 
+import re
+
 from conftest import went_idle
 
 SETUP = """\
@@ -61,3 +63,25 @@ def test_one_line_per_job_below_its_prints(any_kernel):
         ["task {} says hello".format(i) for i in range(6)], shown
     reply, outputs, _ = k.run("print(values)")
     assert "[0, 1, 2, 3, 4, 5]" in outputs[0][1]
+
+
+GROUPS = """\
+%%treadle submit --name big
+parts = [square(i) for i in range(150)]
+sums = [add_up(parts[i:i + 10]) for i in range(0, 150, 10)]
+"""
+
+
+def test_a_big_job_shows_a_bar_per_label_group(any_kernel):
+    k = any_kernel
+    reply, outputs, _ = k.run(SETUP + "\n@treadle.task(label='square')\ndef square(x):\n    return x * x\n\n"
+                              "@treadle.task(label='sum')\ndef add_up(xs):\n    return sum(xs)\n")
+    assert reply["status"] == "ok", outputs
+    _, messages = k.collect(GROUPS, timeout=60)
+    last = [m["content"]["data"]["text/html"] for m in messages
+            if m["msg_type"] in ("display_data", "update_display_data")
+            and "treadle-progress" in m["content"]["data"].get("text/html", "")][-1]
+    rows = [dict(re.findall(r'([\w-]+)="([^"]*)"', r))
+            for r in re.findall(r'<div class="treadle-progress-group" ([^>]*)>', last)]
+    assert rows == [{"data-group": "square", "data-total": "150", "data-done": "150", "data-failed": "0"},
+                    {"data-group": "sum", "data-total": "15", "data-done": "15", "data-failed": "0"}], last[:500]

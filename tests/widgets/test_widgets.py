@@ -517,3 +517,28 @@ def test_a_picture_never_moves_backwards():
     assert states.advance(before, now) == ["finished", "finished", "released", "released", "failed",
                                            "assigned", "unknown"]
     assert states.advance(["running"], ["assigned"]) == ["assigned"]   # requeued: not an end
+
+
+def test_big_lines_show_a_bar_per_label_group():
+    """Like Dask's progress(): from GROUP_BARS_ABOVE tasks in several label groups, a bar per
+    group, counted from the ids the monitor hears (the biggest groups, the rest "other")."""
+    n = progress.GROUP_BARS_ABOVE
+    p = progress.Progress("job", n + 1)
+    p.set_groups(dict([(i, "square") for i in range(n)] + [(n, "total")]))
+    p.add(3, [], finished_ids=[0, 1, 2])
+    p.add(0, [5])
+    b = p.bundle()
+    assert len(parse_svg(b["image/svg+xml"]).findall(SVG + "text")) == 5   # the line; per group its name and count
+    rows = re.findall(r'<div class="treadle-progress-group" ([^>]*)>', b["text/html"])
+    assert [dict(re.findall(r'([\w-]+)="([^"]*)"', r)) for r in rows] == [
+        {"data-group": "square", "data-total": str(n), "data-done": "3", "data-failed": "1"},
+        {"data-group": "total", "data-total": "1", "data-done": "0", "data-failed": "0"}]
+    p.complete(failed=True)
+    assert p.groups[0][2:] == [3, 1]
+    small = progress.Progress("job", n - 1)
+    small.set_groups(dict([(i, "a") for i in range(n - 2)] + [(n, "b")]))
+    assert small.groups == [] and "treadle-progress-group\"" not in small.bundle()["text/html"]
+    many = progress.Progress("job", 20 * n)
+    many.set_groups({i: "g{}".format(i % 20) for i in range(20 * n)})
+    assert len(many.groups) == progress.MAX_GROUP_BARS and many.groups[-1][0] == "other"
+    assert sum(g[1] for g in many.groups) == 20 * n

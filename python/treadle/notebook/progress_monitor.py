@@ -108,17 +108,17 @@ class ProgressMonitor:
                 for task in finished:
                     entry = self._by_task.pop(task, None)
                     if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[1] += 1
+                        counts.setdefault(id(entry), [entry, [], []])[1].append(task)
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[1].append(task)
                 for task in failed:
                     entry = self._by_task.pop(task, None)
                     if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
+                        counts.setdefault(id(entry), [entry, [], []])[2].append(task)
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[2].append(task)
             for entry, done, bad in counts.values():
-                entry[0].add(done, bad)
+                entry[0].add(len(done), bad, done)
             for view, ok, bad in view_news.values():
                 try:
                     view.settled(ok, bad)

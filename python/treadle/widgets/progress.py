@@ -17,7 +17,10 @@ _STATE_COLORS = {None: "#4e79a7", "done": "#59a14f", "failed": "#e15759", "cance
                  "released": "#9aa0a6"}
 
 
+GROUP_ROW = 16             # px per group bar in the picture
 DEFAULT_INTERVAL = 0.25   # seconds between two updates, unless the line is given its own
+GROUP_BARS_ABOVE = 100     # tasks from which a line with several label groups shows a bar per group
+MAX_GROUP_BARS = 12        # bars at most (the biggest groups; the rest are "other")
 
 
 def _duration(seconds):
@@ -60,6 +63,27 @@ class Progress:
         self._echo_final = False
         self._terminal_width = 0     # length of the line a terminal shows now (0: none yet)
         self._terminal_done = False
+        self.groups = []             # [[name, total, done, failed]]: a bar per label group (set_groups)
+        self._group_of = {}          # task id -> index in groups, until it ended
+
+    def set_groups(self, group_of):
+        """``group_of``: {task id: label group} of every task counted: with at least
+        GROUP_BARS_ABOVE tasks in two groups or more, the line shows a bar per group (the
+        MAX_GROUP_BARS biggest; the others together as "other")."""
+        sizes = {}
+        for name in group_of.values():
+            sizes[name] = sizes.get(name, 0) + 1
+        if len(group_of) < GROUP_BARS_ABOVE or len(sizes) < 2:
+            return
+        ranked = sorted(sizes, key=lambda n: (-sizes[n], n))
+        kept = ranked if len(ranked) <= MAX_GROUP_BARS else ranked[:MAX_GROUP_BARS - 1]
+        index = {name: k for k, name in enumerate(kept)}
+        with self._lock:
+            self.groups = [[name or "(no label)", sizes[name], 0, 0] for name in kept]
+            if len(kept) < len(ranked):
+                self.groups.append(["other", sum(sizes[n] for n in ranked[len(kept):]), 0, 0])
+            other = len(kept)
+            self._group_of = {t: index.get(name, other) for t, name in group_of.items()}
 
     @property
     def finished(self):
@@ -103,12 +127,19 @@ class Progress:
 
     # -- changes (any thread)
 
-    def add(self, finished=0, failed=()):
-        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed."""
+    def add(self, finished=0, failed=(), finished_ids=()):
+        """``finished`` more tasks ended well (``finished_ids``, when known, count in their
+        groups' bars); the tasks ``failed`` (ids) failed."""
         with self._lock:
             if self.state is not None:
                 return
             self.done = min(self.total, self.done + finished)
+            for k in (self._group_of.pop(t, None) for t in finished_ids):
+                if k is not None:
+                    self.groups[k][2] += 1
+            for k in (self._group_of.pop(t, None) for t in failed if t not in self._failed_ids):
+                if k is not None:
+                    self.groups[k][3] += 1
             self._failed_ids.update(failed)
             self.failed = min(self.total - self.done, len(self._failed_ids))
             self._dirty = True
@@ -135,6 +166,8 @@ class Progress:
             if self.state is None:
                 if not failed:
                     self.done, self.failed = self.total, 0
+                    for group in self.groups:
+                        group[2], group[3] = group[1], 0
                 self._end("failed" if failed or self.failed else "done")
         self.update(force=True)
 
@@ -239,15 +272,54 @@ class Progress:
                      data_running=self.running, data_total=self.total)
         # accent-color and the inline width keep the bar readable where the <style> is dropped.
         html_text = ('<div{}><progress value="{}" max="{}" style="accent-color:{}"></progress> '
-                     '<span class="treadle-progress-text">{}</span></div>{}').format(
-            root, value, total, color, html.escape(text), style())
+                     '<span class="treadle-progress-text">{}</span></div>{}{}').format(
+            root, value, total, color, html.escape(text), self._groups_html(), style())
         width = 320
         done_w = round(width * self.done / total)
         failed_w = round(width * self.failed / total)
-        svg = ('<svg class="treadle-progress-svg" width="{w}" height="34" viewBox="0 0 {w} 34">'
+        height = 34 + GROUP_ROW * len(self.groups)
+        svg = ('<svg class="treadle-progress-svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
                '<rect x="0" y="0" width="{w}" height="10" rx="3" fill="#e8e8e8"/>'
                '<rect x="0" y="0" width="{d}" height="10" rx="3" fill="{c}"/>'
                '<rect x="{d}" y="0" width="{f}" height="10" fill="#e15759"/>'
-               '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text></svg>').format(
-            w=width, d=done_w, f=failed_w, c=color, t=html.escape(text))
+               '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text>{g}</svg>').format(
+            w=width, h=height, d=done_w, f=failed_w, c=color, t=html.escape(text), g=self._groups_svg(34))
         return mime_bundle(text, html_text, svg)
+
+    # -- a bar per label group (big submissions: Dask's progress() shows one per function)
+
+    def _group_text(self, group):
+        name, total, done, failed = group
+        return "{}/{}{}".format(done, total, ", {} failed".format(failed) if failed else "")
+
+    def _groups_html(self):
+        if not self.groups:
+            return ""
+        rows = []
+        for group in self.groups:
+            name, total, done, failed = group
+            color = "#e15759" if failed else _STATE_COLORS["done" if done >= total else None]
+            rows.append('<div{}><span class="treadle-progress-group-name">{}</span> <progress value="{}" max="{}" '
+                        'style="accent-color:{}"></progress> <span class="treadle-progress-group-text">{}</span>'
+                        '</div>'.format(attrs(class_="treadle-progress-group", data_group=name, data_total=total,
+                                              data_done=done, data_failed=failed),
+                                        html.escape(name), done + failed, max(total, 1), color,
+                                        html.escape(self._group_text(group))))
+        return '<div class="treadle-progress-groups">{}</div>'.format("".join(rows))
+
+    def _groups_svg(self, top):
+        out = []
+        for k, group in enumerate(self.groups):
+            name, total, done, failed = group
+            y = top + k * GROUP_ROW
+            w = 160
+            out.append('<text x="0" y="{}" font-family="sans-serif" font-size="11" fill="#333">{}</text>'
+                       '<rect x="120" y="{}" width="{}" height="8" rx="2" fill="#e8e8e8"/>'
+                       '<rect x="120" y="{}" width="{}" height="8" rx="2" fill="{}"/>'
+                       '<rect x="{}" y="{}" width="{}" height="8" fill="#e15759"/>'
+                       '<text x="{}" y="{}" font-family="sans-serif" font-size="11" fill="#333">{}</text>'.format(
+                           y + 10, html.escape(name[:18]), y + 2, w, y + 2, round(w * done / max(total, 1)),
+                           _STATE_COLORS["done" if done >= total else None], 120 + round(w * done / max(total, 1)),
+                           y + 2, round(w * failed / max(total, 1)), 120 + w + 6, y + 10,
+                           html.escape(self._group_text(group))))
+        return "".join(out)
