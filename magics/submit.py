@@ -254,15 +254,25 @@ def _send(graph, ns, name, args):
     return submission.wait()
 
 
-def _label_groups(natives, looms, more, loom_client):
-    """{task id: label group} of the tasks a submission's line counts (for its group bars)."""
+def _label_groups(natives, looms, plan, loom_client):
+    """{task id: label group} of the tasks a submission's line counts (for its group bars):
+    the native futures, the HyperLoom futures and the whole ``plan`` (base, count) they came in."""
     out = {}
     for f in natives:
         if f.handle is not None:
             out[f.handle.task_id] = group_of(f.label, "")
-    for task, client in [(f.task_id, f.client) for f in looms] + [(t, loom_client) for t in more]:
-        found = lineage.lookup(client.address, task) if client is not None else None
-        out[task] = group_of(found[0], found[1]) if found is not None else ""
+    for f in looms:
+        found = lineage.lookup(f.client.address, f.task_id)
+        out[f.task_id] = group_of(found[0], found[1]) if found is not None else ""
+    kinds = lineage.plan_kinds(loom_client.address, plan[0]) if plan is not None else None
+    if kinds is not None:
+        labels, types, pairs = kinds
+        names = {}   # a group per (label, type) pair, worked out once
+        for task, pair in enumerate(pairs, plan[0]):
+            name = names.get(pair)
+            if name is None:
+                name = names[pair] = group_of(labels[pair[0]], types[pair[1]])
+            out[task] = name
     return out
 
 
@@ -281,7 +291,7 @@ def _follow(name, natives, looms, plan, loom_client, began):
                         interval=options.interval)
     progress.started = began   # the rate counts from the submission
     if progress.total >= GROUP_BARS_ABOVE:
-        progress.set_groups(_label_groups(natives, looms, more, loom_client))
+        progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client))
         progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
     progress.show()
     if cell_record is not None:
