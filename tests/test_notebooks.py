@@ -125,3 +125,26 @@ def test_late_updates_land_in_the_saved_notebook(kernel, tmp_path):
     assert graph and graph[0]["data"]["text/plain"].endswith("; 9 finished"), graph
     line = [o for o in saved["cells"][3]["outputs"] if "treadle-progress" in o.get("data", {}).get("text/html", "")]
     assert len(line) == 1 and "run: 8/8 done" in line[0]["data"]["text/plain"], line
+
+
+@pytest.mark.timeout(300)
+def test_nbconvert_html_export_shows_final_pictures(tmp_path):
+    """``jupyter nbconvert --to html --execute`` of the teaching notebook: its submit line says
+    how the job ended, its graphs show every task ended."""
+    import html as html_lib
+    import re
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [JUPYTER_DIR, env.get("JUPYTER_PATH")] if p)
+    path = [p for p in NOTEBOOKS if p.endswith("teaching_parallel.ipynb")][0]
+    result = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--execute", path,
+                             "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=600, env=env,
+                            cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (tmp_path / "teaching_parallel.html").read_text()
+    lines = re.findall(r'<span class="treadle-progress-text">([^<]*)</span>', page)
+    assert any(html_lib.unescape(t).startswith("darts: 8/8 done, 0 failed in ") for t in lines), lines
+    assert 'data-state="running"' not in page
+    summaries = [html_lib.unescape(s) for s in re.findall(r'<div class="treadle-graph-head">([^<]*)<', page)]
+    assert summaries and all(s.split(";")[-1].strip() in ("9 finished", "9 released") for s in summaries), summaries

@@ -591,3 +591,31 @@ def test_graph_shapes_stay_readable(open_and_run, notebook_server):
     screenshot(trace, "shapes-trace")
     _hover_a_bar(driver, trace)
     screenshot(trace, "shapes-trace-hover")
+
+
+# ---------------------------------------------------------------------------------------------
+# The teaching notebook, Run All: every picture ends final, in the page and in the saved file,
+# also after its last cell stopped the workers; untrusted, only pictures
+
+@pytest.mark.timeout(180)
+def test_teaching_notebook_keeps_final_pictures(open_and_run, notebook_server, bare_notebook_server, browser):
+    import os
+    import shutil
+    from tests.test_notebooks import ROOT, unfinished_pictures
+    name = "teaching.ipynb"
+    shutil.copy(os.path.join(ROOT, "notebooks", "teaching_parallel.ipynb"), notebook_server.notebook_path(name))
+    live = [i for i, c in enumerate(nbformat.read(notebook_server.notebook_path(name), as_version=4).cells)
+            if c.cell_type == "code" and "treadle.show(answer)" in c.source][0]
+    driver = open_and_run(name, timeout=150)
+    graph = _output_of(driver, live, ".treadle-graph")
+    states = lambda d: sorted({n.get_attribute("data-state") for n in _output_of(
+        d, live, ".treadle-graph").find_elements(By.CSS_SELECTOR, "svg g.treadle-node")})
+    wait_for(driver, lambda d: set(states(d)) <= {"finished", "released"}, 10,
+             what="every task of the live graph drawn finished", details=lambda: str(states(driver)))
+    screenshot(graph, "teaching-live-graph")
+    save(driver)
+    saved = nbformat.read(notebook_server.notebook_path(name), as_version=4)
+    assert unfinished_pictures(saved) == []
+    summary = [o for o in saved.cells[live].outputs if o.get("output_type") == "display_data"][0]
+    assert summary["data"]["text/plain"].endswith("; 9 finished"), summary["data"]["text/plain"]
+    _static_fallbacks_show(browser, notebook_server, bare_notebook_server, name, "teaching")
