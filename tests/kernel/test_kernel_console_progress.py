@@ -34,8 +34,9 @@ def test_console_progress_updates_in_place_and_ends_with_a_summary(kernel_name):
         for n, line in enumerate(lines, 2):
             console.expect(r"In \[.*{}.*\]".format(n))   # typed at the prompt, as a user would
             console.sendline(line)
-        console.expect(r"sum 60")
+        console.expect(r"In \[.*{}.*\]".format(len(lines) + 2))   # the cell ended
         screen = console.before
+        assert "sum 60" in screen, screen
         # the display printed once, then the line rewritten in place up to its summary
         assert "waiting for 60 tasks: 0/60 done" in screen or "waiting for 60 tasks: " in screen, screen
         assert "\rwaiting for 60 tasks: 60/60 done, 0 failed in " in screen, repr(screen[-2000:])
