@@ -36,6 +36,11 @@ void OutputCoalescer::set_parent(nlohmann::json parent_header) {
   parent_ = std::move(parent_header);
 }
 
+void OutputCoalescer::note_channel_send() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_background_send_ = clock::now();
+}
+
 void OutputCoalescer::write(const std::string& stream, std::string_view text) {
   if (text.empty()) return;
   std::unique_lock<std::mutex> lock(mutex_);

@@ -53,6 +53,9 @@ class OutputCoalescer {
   void flush_soon();
   // The request that background sends are attached to (the cell running or last run).
   void set_parent(nlohmann::json parent_header);
+  // Any thread: a message went out through the channel (a progress line, a terminal's line).
+  // What the shell thread sends next through xeus waits the grace, so it stays behind it.
+  void note_channel_send();
 
   static constexpr std::size_t max_buffered = 4096;
   static constexpr std::chrono::milliseconds max_delay{50};

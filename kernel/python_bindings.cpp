@@ -64,6 +64,7 @@ PYBIND11_EMBEDDED_MODULE(_treadle_kernel, m) {
         nl::json c = parse(content), p = parse(parent);
         py::gil_scoped_release release;
         interpreter().channel().publish(msg_type, std::move(c), std::move(p));
+        interpreter().output().note_channel_send();   // xeus' next message stays behind this one
       },
       py::arg("msg_type"), py::arg("content"), py::arg("parent"),
       "Publishes an IOPub message (content and parent header as JSON) from any thread.");

@@ -2,6 +2,7 @@
 a progress line, and binds the results under the cell's names."""
 
 import ast
+import contextlib
 import time
 
 from IPython import get_ipython
@@ -9,7 +10,7 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 
 from .. import api
-from ..core import walk
+from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import Cancelled, TaskHandle
 from ..core.errors import LoomException, TaskFailed
@@ -17,7 +18,8 @@ from ..core.task import Task
 from ..loom.client import Client as LoomClient
 from ..notebook import kernel
 from ..notebook.options import options
-from ..widgets.progress import Progress
+from ..widgets.progress import GROUP_BARS_ABOVE, Progress
+from ..widgets.task_graph import group_of
 from . import declare
 from .cluster import session
 from .declare import command, one_line, option
@@ -56,6 +58,9 @@ class Submission:
         self.progress = progress
         self._ns = ns
         self._values = None
+        tracker = kernel.tracker()
+        self._cell = tracker.current() if tracker is not None else None   # the cell showing the line
+        self._printed_before = self._cell.printed if self._cell is not None else 0
 
     def _flat(self):
         seen, out = set(), []
@@ -77,10 +82,12 @@ class Submission:
         if self._values is None:
             by_client = self._by_client()
             values = {}
+            tracker = kernel.tracker()
             try:
-                for (native, client), group in by_client.items():
-                    got = client.gather(group) if native else client.fetch(group)
-                    values.update(zip(map(id, group), got))
+                with tracker.followed_waits() if tracker is not None else contextlib.nullcontext():
+                    for (native, client), group in by_client.items():
+                        got = client.gather(group) if native else client.fetch(group)
+                        values.update(zip(map(id, group), got))
             except (TaskFailed, LoomException) as error:
                 if self.progress is not None:
                     if isinstance(error, TaskFailed):
@@ -90,12 +97,23 @@ class Submission:
                 raise error.with_traceback(None) from None
             if self.progress is not None:
                 self.progress.complete()
+                self._line_below_prints(tracker)
             for (native, client), group in by_client.items():
                 if not native:
                     client.release(group)   # HyperLoom's gather: results leave the workers
             self._values = {name: walk.rebuild(value, lambda f: values.get(id(f), f), KINDS, DEPTH)
                             for name, value in self.futures.items()}
         return self._values
+
+    def _line_below_prints(self, tracker):
+        """One line per job, below what its tasks printed: if they printed after the line was
+        shown, it moves to the end of the cell's output."""
+        cell = self._cell
+        if tracker is None or cell is None or tracker.current() is not cell:
+            return
+        tracker.flush_output()
+        if cell.printed > self._printed_before:
+            self.progress.move_to_end()
 
     def wait(self):
         """Waits, then binds the results under the cell's names; returns the last expression's
@@ -242,6 +260,28 @@ def _send(graph, ns, name, args):
     return submission.wait()
 
 
+def _label_groups(natives, looms, plan, loom_client):
+    """{task id: label group} of the tasks a submission's line counts (for its group bars):
+    the native futures, the HyperLoom futures and the whole ``plan`` (base, count) they came in."""
+    out = {}
+    for f in natives:
+        if f.handle is not None:
+            out[f.handle.task_id] = group_of(f.label, "")
+    for f in looms:
+        found = lineage.lookup(f.client.address, f.task_id)
+        out[f.task_id] = group_of(found[0], found[1]) if found is not None else ""
+    kinds = lineage.plan_kinds(loom_client.address, plan[0]) if plan is not None else None
+    if kinds is not None:
+        labels, types, pairs = kinds
+        names = {}   # a group per (label, type) pair, worked out once
+        for task, pair in enumerate(pairs, plan[0]):
+            name = names.get(pair)
+            if name is None:
+                name = names[pair] = group_of(labels[pair[0]], types[pair[1]])
+            out[task] = name
+    return out
+
+
 def _follow(name, natives, looms, plan, loom_client, began):
     """The progress line of a submission, followed by the progress monitor of each server."""
     tracker = kernel.tracker()
@@ -256,6 +296,9 @@ def _follow(name, natives, looms, plan, loom_client, began):
     progress = Progress(name or "submit", len(natives) + len(looms) + len(more), done=done, publisher=publisher,
                         interval=options.interval)
     progress.started = began   # the rate counts from the submission
+    if progress.total >= GROUP_BARS_ABOVE:
+        progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client))
+        progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
     progress.show()
     if cell_record is not None:
         cell_record.progress.append(progress)

@@ -42,3 +42,109 @@ def test_there_is_a_tour():
 def test_there_is_a_teaching_notebook_for_the_treadle_kernel():
     teaching = [p for p in NOTEBOOKS if p.endswith("teaching_parallel.ipynb")]
     assert teaching and kernel_of(teaching[0]) == "treadle"
+
+
+# -- what an executed and saved notebook keeps -------------------------------------------------
+
+_LIVE_STATES = ("pending", "waiting", "ready", "assigned", "running", "queued")
+
+
+def unfinished_pictures(nb):
+    """(cell index, summary) of every treadle widget a saved notebook keeps in a state that is
+    not final: a progress line still running, a graph with tasks that never ended."""
+    out = []
+    for i, cell in enumerate(nb["cells"]):
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            html_text = data.get("text/html", "")
+            text = data.get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            html_text = "".join(html_text) if isinstance(html_text, list) else html_text
+            if "treadle-progress" in html_text and 'data-state="running"' in html_text:
+                out.append((i, text))
+            if text.startswith("task graph:") and any(" " + s in text.split(";")[-1] for s in _LIVE_STATES):
+                out.append((i, text))
+    return out
+
+
+def execute(path, tmp_path, kernel=None):
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [JUPYTER_DIR, env.get("JUPYTER_PATH")] if p)
+    out = tmp_path / os.path.basename(path)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "run_notebook.py"), path, str(out)] +
+                            (["--kernel", kernel] if kernel else []), capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    import nbformat
+    return nbformat.read(str(out), as_version=4)   # multi-line texts joined
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[os.path.basename(p) for p in NOTEBOOKS])
+def test_saved_notebook_keeps_final_pictures(path, tmp_path):
+    """Executed by nbclient (as nbconvert --execute does) and saved, every progress line and
+    graph of a shipped notebook shows how its run ended, not a moment of it."""
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    nb = execute(path, tmp_path, kernel_of(path))
+    assert unfinished_pictures(nb) == []
+
+
+LATE_CELLS = [
+    "import time, treadle\n%treadle workers 2 --cpus 1",
+    "@treadle.task(label='slow')\ndef slow(x):\n    time.sleep(0.3)\n    return x\n\n"
+    "@treadle.task(label='total')\ndef total(xs):\n    return sum(xs)",
+    # a live graph whose tasks end while later cells run
+    "parts = [slow(i) for i in range(8)]\nanswer = total(parts)\ntreadle.show(answer)",
+    # a submit line whose tasks end inside its cell
+    "%%treadle submit --name run\nquick = [slow(i) for i in range(100, 108)]",
+    "print(answer.result())",
+    "%treadle workers --stop",
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kernel", ["treadle", "python3"])
+def test_late_updates_land_in_the_saved_notebook(kernel, tmp_path):
+    """A live graph that ends while later cells run, and a submit line that ends in its cell,
+    are kept in their final state; stopping the workers afterwards repaints nothing."""
+    import nbformat
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    cells = list(LATE_CELLS)
+    if kernel == "python3":
+        cells[0] = "%load_ext treadle\n" + cells[0]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    src = tmp_path / "late.ipynb"
+    nbformat.write(nb, str(src))
+    (tmp_path / "out").mkdir()
+    saved = execute(str(src), tmp_path / "out", kernel)
+    assert unfinished_pictures(saved) == []
+    graph = [o for o in saved["cells"][2]["outputs"] if o.get("output_type") == "display_data"]
+    assert graph and graph[0]["data"]["text/plain"].endswith("; 9 finished"), graph
+    line = [o for o in saved["cells"][3]["outputs"] if "treadle-progress" in o.get("data", {}).get("text/html", "")]
+    assert len(line) == 1 and "run: 8/8 done" in line[0]["data"]["text/plain"], line
+
+
+@pytest.mark.timeout(300)
+def test_nbconvert_html_export_shows_final_pictures(tmp_path):
+    """``jupyter nbconvert --to html --execute`` of the teaching notebook: its submit line says
+    how the job ended, its graphs show every task ended."""
+    import html as html_lib
+    import re
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [JUPYTER_DIR, env.get("JUPYTER_PATH")] if p)
+    path = [p for p in NOTEBOOKS if p.endswith("teaching_parallel.ipynb")][0]
+    result = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--execute", path,
+                             "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=600, env=env,
+                            cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (tmp_path / "teaching_parallel.html").read_text()
+    lines = re.findall(r'<span class="treadle-progress-text">([^<]*)</span>', page)
+    assert any(html_lib.unescape(t).startswith("darts: 8/8 done, 0 failed in ") for t in lines), lines
+    assert 'data-state="running"' not in page
+    summaries = [html_lib.unescape(s) for s in re.findall(r'<div class="treadle-graph-head">([^<]*)<', page)]
+    assert summaries and all(s.split(";")[-1].strip() in ("9 finished", "9 released") for s in summaries), summaries

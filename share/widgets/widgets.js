@@ -2,7 +2,7 @@
    Inlined into every output (no network); defines window.treadleWidgets once per page. */
 (function () {
   "use strict";
-  var VERSION = 2;
+  var VERSION = 3;
   if (window.treadleWidgets && window.treadleWidgets.version >= VERSION) return;
 
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -92,6 +92,15 @@
     Array.prototype.forEach.call(root.querySelectorAll(".treadle-static"), function (s) { s.style.display = "none"; });
   }
 
+  // The interactive part comes as data (script.treadle-live): elements only where this script
+  // runs, so a sanitized output shows its picture and no controls that do nothing.
+  function inflate(root) {
+    var live = root.querySelector(":scope > script.treadle-live");
+    if (!live) return;
+    live.insertAdjacentHTML("beforebegin", JSON.parse(live.textContent).html);
+    live.parentNode.removeChild(live);
+  }
+
   function hoverNodes(root, container, tip) {
     container.addEventListener("mouseover", function (ev) {
       var node = ev.target.closest && ev.target.closest(".treadle-node");
@@ -140,6 +149,7 @@
 
   function graph(root) {
     if (root.getAttribute("data-ready") === "1") return;
+    inflate(root);
     var view = root.querySelector(".treadle-graph-view"), svg = view && view.querySelector("svg");
     var tip = tooltip(root);
     hideStatic(root);
@@ -179,6 +189,7 @@
     if (root.getAttribute("data-ready") === "1") return;
     var d = readData(root);
     if (!d) return;
+    inflate(root);
     var canvas = root.querySelector("canvas.treadle-trace-canvas");
     var plot = root.querySelector(".treadle-trace-plot");
     var scrub = root.querySelector(".treadle-scrubber"), play = root.querySelector(".treadle-play");
@@ -197,7 +208,6 @@
     var v0 = 0, v1 = d.span, T = d.span, raf = 0, first = true;
 
     hideStatic(root);
-    canvas.style.display = "block";
     var ctx = canvas.getContext("2d");
 
     function size() {

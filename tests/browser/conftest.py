@@ -47,7 +47,7 @@ if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.js
     pytest.skip("the treadle kernelspec is not installed (./setup.sh build)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import JavascriptException, WebDriverException  # noqa: E402
+from selenium.common.exceptions import JavascriptException, TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 
@@ -356,7 +356,12 @@ def _describe(state):
 def open_notebook(driver, server, path, kernel=True, timeout=60):
     """Opens the notebook ``path`` (relative to the server's notebook dir) and waits until the
     page has loaded it (and, with ``kernel``, until its kernel is connected and idle)."""
-    driver.get(server.url("notebooks/" + path))
+    try:
+        driver.get(server.url("notebooks/" + path))
+    except TimeoutException:
+        # A loaded machine: chromedriver gave up on the renderer's answer ("Timed out receiving
+        # message from renderer"); the page is still loading, and one more try waits for it.
+        driver.get(server.url("notebooks/" + path))
     what = "the notebook page loaded {}".format(path) + (" with a connected, idle kernel" if kernel else "")
 
     def ready(d):

@@ -367,6 +367,13 @@ def _static_fallbacks_show(driver, server, bare_server, name, shot):
         assert driver.execute_script("var e = arguments[0]; return e.tagName.toLowerCase() !== 'img'"
                                      " || (e.complete && e.naturalWidth > 0);", static[0]), \
             "the static {} picture did not decode: {}".format(kind, static[0].get_attribute("outerHTML")[:300])
+        # nothing that pretends to work, and no loose text of a dropped SVG: the picture, and
+        # the widget's head (its summary and legend)
+        controls = root.find_elements(By.CSS_SELECTOR, "button, input, canvas, svg, progress")
+        assert not controls, "the untrusted {} shows {}".format(kind, [c.tag_name for c in controls])
+        head = root.find_element(By.CSS_SELECTOR, ".treadle-{}-head".format(kind))
+        assert root.text.strip() == head.text.strip(), "loose text in the untrusted {}: {!r}".format(
+            kind, root.text[:500])
         screenshot(static[0], "{}-{}-static".format(shot, kind))
     screenshot(driver, "{}-untrusted-page".format(shot))
 
@@ -386,6 +393,12 @@ def test_a_hundred_thousand_tasks(open_and_run, notebook_server, bare_notebook_s
     progress = _output_of(driver, 2, ".treadle-progress")
     assert progress.get_attribute("data-state") == "done"
     assert _int(progress, "data-done") == _int(progress, "data-total") > 0
+    # a bar per label group (the consts, the chunks' merges, the root), each full
+    groups = driver.find_elements(By.CSS_SELECTOR, ".treadle-progress-group")
+    assert sorted(_int(g, "data-total") for g in groups) == [1, BIG_CONSTS // BIG_CHUNK, BIG_CONSTS]
+    assert all(_int(g, "data-done") == _int(g, "data-total") for g in groups)
+    assert all(_visible(g.find_element(By.TAG_NAME, "progress")) for g in groups)
+    screenshot(progress.find_element(By.XPATH, ".."), "big-progress")
 
     graph = _output_of(driver, 3, ".treadle-graph")
     _wait_ready(driver, graph, "the big graph's script ran", 20)
@@ -578,3 +591,31 @@ def test_graph_shapes_stay_readable(open_and_run, notebook_server):
     screenshot(trace, "shapes-trace")
     _hover_a_bar(driver, trace)
     screenshot(trace, "shapes-trace-hover")
+
+
+# ---------------------------------------------------------------------------------------------
+# The teaching notebook, Run All: every picture ends final, in the page and in the saved file,
+# also after its last cell stopped the workers; untrusted, only pictures
+
+@pytest.mark.timeout(180)
+def test_teaching_notebook_keeps_final_pictures(open_and_run, notebook_server, bare_notebook_server, browser):
+    import os
+    import shutil
+    from tests.test_notebooks import ROOT, unfinished_pictures
+    name = "teaching.ipynb"
+    shutil.copy(os.path.join(ROOT, "notebooks", "teaching_parallel.ipynb"), notebook_server.notebook_path(name))
+    live = [i for i, c in enumerate(nbformat.read(notebook_server.notebook_path(name), as_version=4).cells)
+            if c.cell_type == "code" and "treadle.show(answer)" in c.source][0]
+    driver = open_and_run(name, timeout=150)
+    graph = _output_of(driver, live, ".treadle-graph")
+    states = lambda d: sorted({n.get_attribute("data-state") for n in _output_of(
+        d, live, ".treadle-graph").find_elements(By.CSS_SELECTOR, "svg g.treadle-node")})
+    wait_for(driver, lambda d: set(states(d)) <= {"finished", "released"}, 10,
+             what="every task of the live graph drawn finished", details=lambda: str(states(driver)))
+    screenshot(graph, "teaching-live-graph")
+    save(driver)
+    saved = nbformat.read(notebook_server.notebook_path(name), as_version=4)
+    assert unfinished_pictures(saved) == []
+    summary = [o for o in saved.cells[live].outputs if o.get("output_type") == "display_data"][0]
+    assert summary["data"]["text/plain"].endswith("; 9 finished"), summary["data"]["text/plain"]
+    _static_fallbacks_show(browser, notebook_server, bare_notebook_server, name, "teaching")

@@ -23,12 +23,31 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 # -- helpers ---------------------------------------------------------------------------------
 
+def dom(html):
+    """The HTML as the widget's script makes it: its interactive part (script.treadle-live)
+    turned into elements."""
+    def inflate(m):
+        return json.loads(m.group(1))["html"]
+    return re.sub(r'<script type="application/json" class="treadle-live">(.*?)</script>', inflate, html, flags=re.S)
+
+
+def without_scripts(html):
+    """What an HTML sanitizer (an untrusted notebook) keeps of the markup: no <script> or
+    <style> elements, with their content."""
+    return re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+
+
 def parse_svg(text):
-    """The <svg> element of an image/svg+xml document or of the first inline <svg> in HTML."""
+    """The <svg> element of an image/svg+xml document, or of the first inline <svg> in HTML
+    (else of its <img> picture)."""
     if text.startswith("<?xml"):
         text = text.split("\n", 1)[1]
     else:
-        text = re.search(r"<svg.*?</svg>", text, re.S).group(0)
+        inline = re.search(r"<svg.*?</svg>", without_scripts(text), re.S)
+        if inline is None:
+            img = re.search(r'<img class="treadle-static"[^>]*src="data:image/svg\+xml;base64,([^"]+)"', text)
+            return parse_svg(base64.b64decode(img.group(1)).decode())
+        text = inline.group(0)
     return ET.fromstring(text)
 
 
@@ -61,8 +80,13 @@ def check_bundle(bundle):
     assert set(bundle) == {"text/plain", "text/html", "image/svg+xml"}
     assert bundle["text/plain"] and "\n" not in bundle["text/plain"]
     parse_svg(bundle["image/svg+xml"])       # a standalone SVG document
-    parse_svg(bundle["text/html"])           # the inline one
+    parse_svg(dom(bundle["text/html"]))      # the inline one
     html = bundle["text/html"]
+    # where no script runs (an untrusted notebook), nothing but pictures and text: no loose
+    # text of an inline SVG, no controls that do nothing
+    static = without_scripts(html)
+    for tag in ("<svg", "<button", "<input", "<canvas"):
+        assert tag not in static, tag
     assert "<script>" in html and "<style>" in html            # inlined assets
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")   # nothing from a network
     assert "https://" not in html
@@ -130,13 +154,13 @@ def test_graph_bundle_nodes_edges_and_contract():
     attrs = root_attrs(b["text/html"], "treadle-graph")
     assert attrs["data-tasks"] == "6" and attrs["data-nodes"] == "6" and attrs["data-aggregated"] == "0"
     assert attrs["id"].startswith("treadle-graph-")
-    for svg in (parse_svg(b["text/html"]), parse_svg(b["image/svg+xml"])):
+    for svg in (parse_svg(dom(b["text/html"])), parse_svg(b["image/svg+xml"])):
         nodes = nodes_of(svg)
         assert len(nodes) == 6 and len(edges_of(svg)) == 5
         assert {n.get("data-key") for n in nodes} == {str(i) for i in range(6)}
         assert {n.get("data-state") for n in nodes} == {"finished"}
     # hover texts ride on the interactive picture only, as attributes (no <title> text to leak)
-    inline = parse_svg(b["text/html"])
+    inline = parse_svg(dom(b["text/html"]))
     assert all("type: loom/py/call" in n.get("data-tip") for n in nodes_of(inline))
     assert not list(inline.iter(SVG + "title"))
     assert "task graph: 6 tasks" in b["text/plain"]
@@ -176,7 +200,7 @@ def test_graph_aggregates_above_the_threshold_and_expands_groups():
     check_bundle(b)
     attrs = root_attrs(b["text/html"], "treadle-graph")
     assert attrs["data-aggregated"] == "1" and attrs["data-tasks"] == str(n) and attrs["data-nodes"] == "2"
-    svg = parse_svg(b["text/html"])
+    svg = parse_svg(dom(b["text/html"]))
     groups = nodes_of(svg)
     assert all("treadle-group" in x.get("class") for x in groups)
     assert sorted(int(x.get("data-count")) for x in groups) == [1, n - 1]
@@ -232,11 +256,11 @@ def test_wide_graphs_are_staggered_and_never_shrink_below_readable_labels():
     lonely = layout.layout(60, [], 64, 24, budget=5.0)   # unconnected nodes: chained by unflatten -c
     assert lonely.width < 1200 and lonely.edges == []
     # the picture: 1 px per unit at most, shrunk to the output's width but not below 9 px labels
-    svg_tag = re.search(r"<svg[^>]*>", view(chain_graph(40)).bundle()["text/html"]).group(0)
+    svg_tag = re.search(r"<svg[^>]*>", dom(view(chain_graph(40)).bundle()["text/html"])).group(0)
     width = float(re.search(r' width="([\d.]+)"', svg_tag).group(1))
     min_width = float(re.search(r"min-width:([\d.]+)px", svg_tag).group(1))
     assert min_width >= width * graph.LABEL_MIN_PX / graph.TASK_FONT - 1
-    assert 'font-size="{}"'.format(graph.TASK_FONT) in view(chain_graph(40)).bundle()["text/html"]
+    assert 'font-size="{}"'.format(graph.TASK_FONT) in dom(view(chain_graph(40)).bundle()["text/html"])
 
 
 def test_layout_is_cached_and_dot_has_a_fallback():
@@ -256,7 +280,7 @@ def test_trace_bundle_lanes_bars_transfers():
     tv = gantt.TraceView(tr)
     b = tv.bundle()
     check_bundle(b)
-    html = b["text/html"]
+    html = dom(b["text/html"])
     attrs = root_attrs(html, "treadle-trace")
     assert attrs["data-bars"] == "30" and attrs["data-lanes"] == "4" and attrs["data-transfers"] == "4"
     assert attrs["data-merged"] == "0"
@@ -349,7 +373,7 @@ def test_trace_shows_cpu_strips_queue_waits_and_placements():
     assert "0 of 2000" in p["whys"][by_task[0][1]]
     b = tv.bundle()
     check_bundle(b)
-    html = b["text/html"]
+    html = dom(b["text/html"])
     attrs = root_attrs(html, "treadle-trace")
     assert attrs["data-cpu-strips"] == "2" and attrs["data-lanes"] == "4"
     assert html.count('class="treadle-trace-lane"') == 4 and html.count('class="treadle-trace-cpu"') == 2
@@ -463,7 +487,7 @@ def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
         assert len(v.graph) == 7 and len(v.graph.edges()) == 6
         assert set(v.states) <= {"finished", "released"}
         assert any(d[4] >= 0 for d in v.details.values())           # durations and sizes from the trace
-        svg = parse_svg(v.bundle()["text/html"])
+        svg = parse_svg(dom(v.bundle()["text/html"]))
         assert "duration:" in nodes_of(svg)[0].get("data-tip")
         # the hover tells why each task is here: its last steps, with the worker (its story)
         tips = [n.get("data-tip") for n in nodes_of(svg)]
@@ -495,3 +519,39 @@ def test_largest_graph_drawn_task_by_task_is_bounded():
         len(g), size / 1024, took, v._task_layout()[0].engine))
     assert not v.aggregated and size < 2_500_000 and took < 4.0
     assert len(nodes_of(parse_svg(b["image/svg+xml"]))) == len(g)
+
+
+def test_a_picture_never_moves_backwards():
+    """Stopped workers make the server recompute or forget finished tasks: the graph keeps
+    them finished; a task the server forgot keeps what was known of it."""
+    from treadle.widgets import states
+    before = ["running", "finished", "finished", "released", "failed", "assigned", "pending"]
+    now = ["finished", "waiting", "released", "unknown", "waiting", "unknown", "unknown"]
+    assert states.advance(before, now) == ["finished", "finished", "released", "released", "failed",
+                                           "assigned", "unknown"]
+    assert states.advance(["running"], ["assigned"]) == ["assigned"]   # requeued: not an end
+
+
+def test_big_lines_show_a_bar_per_label_group():
+    """Like Dask's progress(): from GROUP_BARS_ABOVE tasks in several label groups, a bar per
+    group, counted from the ids the monitor hears (the biggest groups, the rest "other")."""
+    n = progress.GROUP_BARS_ABOVE
+    p = progress.Progress("job", n + 1)
+    p.set_groups(dict([(i, "square") for i in range(n)] + [(n, "total")]))
+    p.add(3, [], finished_ids=[0, 1, 2])
+    p.add(0, [5])
+    b = p.bundle()
+    assert len(parse_svg(b["image/svg+xml"]).findall(SVG + "text")) == 5   # the line; per group its name and count
+    rows = re.findall(r'<div class="treadle-progress-group" ([^>]*)>', b["text/html"])
+    assert [dict(re.findall(r'([\w-]+)="([^"]*)"', r)) for r in rows] == [
+        {"data-group": "square", "data-total": str(n), "data-done": "3", "data-failed": "1"},
+        {"data-group": "total", "data-total": "1", "data-done": "0", "data-failed": "0"}]
+    p.complete(failed=True)
+    assert p.groups[0][2:] == [3, 1]
+    small = progress.Progress("job", n - 1)
+    small.set_groups(dict([(i, "a") for i in range(n - 2)] + [(n, "b")]))
+    assert small.groups == [] and "treadle-progress-group\"" not in small.bundle()["text/html"]
+    many = progress.Progress("job", 20 * n)
+    many.set_groups({i: "g{}".format(i % 20) for i in range(20 * n)})
+    assert len(many.groups) == progress.MAX_GROUP_BARS and many.groups[-1][0] == "other"
+    assert sum(g[1] for g in many.groups) == 20 * n

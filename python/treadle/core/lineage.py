@@ -137,6 +137,18 @@ def lookup(address, task_id):
     return plan.task(task_id) if plan is not None else None
 
 
+def plan_kinds(address, base):
+    """(labels, types, [(label index, type index)] in id order) of the remembered plan whose
+    first task is ``base``, or None: a whole plan's labels at once (a lookup per task costs
+    ~10 µs)."""
+    with _lock:
+        plans = _servers.get(server_key(address))
+        plan = plans.find(base) if plans is not None else None
+    if plan is None or plan.base != base:
+        return None
+    return plan.labels, plan.types, list(plan.kinds())
+
+
 def walk(address, roots, limit=1_000_000):
     """The graph behind task ids ``roots``: {task id: (label, type, input ids)}, inputs first
     where known; unknown tasks (not remembered) map to None. Function objects (the inputs

@@ -251,6 +251,10 @@ class SubmittedPlan:
                for x in self._inputs[self._starts[i]:self._starts[i + 1]]]
         return self.labels[self._label_of[i]], self.types[self._type_of[i]], ids
 
+    def kinds(self):
+        """(label index, type index) of every task, in id order: ``labels[l]``, ``types[t]``."""
+        return zip(self._label_of, self._type_of)
+
     def steps(self, task_id):
         """Like task(), without the function input of a Python call (the same for every call of
         a function, not a step of the graph)."""

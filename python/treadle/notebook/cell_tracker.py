@@ -4,6 +4,7 @@ an interrupted cell's tasks are cancelled, a cell waiting on futures shows its p
 
 import bisect
 import collections
+import contextlib
 import itertools
 import sys
 import threading
@@ -15,7 +16,7 @@ from ..core.address import server_key
 from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
 from ..widgets.progress import Progress
-from .cell_publisher import cell_publisher
+from .cell_publisher import cell_publisher, send_late_updates
 from .options import options
 
 
@@ -23,11 +24,12 @@ class _Cell:
     """What one cell submitted: weak references to its futures (dropping them still releases
     them), its progress lines, and how to publish to it."""
 
-    __slots__ = ("seq", "publisher", "native", "loom", "progress", "__weakref__")
+    __slots__ = ("seq", "publisher", "native", "loom", "progress", "printed", "__weakref__")
 
     def __init__(self, seq, publisher):
         self.seq = seq
         self.publisher = publisher
+        self.printed = 0     # pieces of task output sent to the cell
         self.native = []     # treadle.Future (native API)
         self.loom = []       # HyperLoom futures of clients that are not a treadle.Client's
         self.progress = []   # Progress lines shown in this cell
@@ -210,6 +212,7 @@ class CellTracker(hooks.ClientListener):
         self._stopping = threading.Event()
         self._xtreadle = "_treadle_kernel" in sys.modules
         self._last_prune = time.monotonic()
+        self._followed_waits = 0      # > 0: the cell's waits are followed by a line of their own
 
     # -- installation
 
@@ -254,6 +257,12 @@ class CellTracker(hooks.ClientListener):
             if count:
                 print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
                       "keeps them running)".format(count, _s(count)), file=sys.stderr)
+        # What ended during the cell is published now, and what other threads published is
+        # sent again from here: either may otherwise miss the cell's end (nbclient keeps only
+        # what comes before it).
+        for monitor in self.session.monitors() if self.session is not None else ():
+            monitor.sync()
+        send_late_updates()
 
     def cell_seq(self):
         """The number of the cell running now, else of the last cell that ran."""
@@ -330,9 +339,20 @@ class CellTracker(hooks.ClientListener):
                 intervals.add(base, base + plan.count - 1, cell)
             cell.loom.extend(weakref.ref(f) for f in futures)
 
+    @contextlib.contextmanager
+    def followed_waits(self):
+        """Waits inside show no line of their own: the caller's line follows them (one line
+        per job: %%treadle submit)."""
+        self._followed_waits += 1
+        try:
+            yield
+        finally:
+            self._followed_waits -= 1
+
     def waiting(self, client, futures):
         """A cell blocks on native futures: a progress line appears if the wait lasts."""
-        if threading.current_thread() is not threading.main_thread() or self._running is None:
+        if threading.current_thread() is not threading.main_thread() or self._running is None or \
+                self._followed_waits:
             return None
         cell = self.current()
         if cell is None or cell.publisher is None or self.session is None:
@@ -359,9 +379,21 @@ class CellTracker(hooks.ClientListener):
         for cell, name, text in out:
             self._emit(cell, name, text)
 
+    def flush_output(self):
+        """Sends what tasks printed so far to the cells now, unfinished lines too (main thread:
+        a job ended, and its line goes below what it printed)."""
+        for client in list(self._polled):
+            try:
+                client.connection.poll_output()
+            except Exception:
+                pass
+        self._flush_partials(0)
+
     def _emit(self, cell, stream, text):
         if not text:
             return
+        if cell is not None:
+            cell.printed += 1
         on_main = threading.current_thread() is threading.main_thread()
         if cell is None or cell.publisher is None or (cell.seq == self._running and (self._xtreadle or on_main)):
             # The running cell: through the kernel's own stream, in order with what it prints

@@ -45,6 +45,7 @@ class ProgressMonitor:
         self._thread = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._syncs = []          # Events of callers waiting for an up-to-date pass (sync)
 
     def _connection(self):
         if self._conn is None:
@@ -117,7 +118,7 @@ class ProgressMonitor:
         with self._lock:
             finished = [t for t in finished if self._counted(entry, t)]
             failed = [t for t in failed if self._counted(entry, t)]
-        entry[0].add(len(finished), failed, final=final)
+        entry[0].add(len(finished), failed, finished, final=final)
         if not final:
             entry[0].set_running(now["running"], now["queued"])
 
@@ -125,18 +126,33 @@ class ProgressMonitor:
         with self._lock:
             return self._connection()
 
+    def sync(self, timeout=1.0):
+        """Waits (at most ``timeout`` seconds) until the monitor's thread has made one pass that
+        publishes every line and view as they are now, whatever their intervals: called at the
+        end of a cell, so that what ended during the cell is sent before the cell's end."""
+        with self._lock:
+            if self._thread is None or (not self._active and not self._views):
+                return
+            done = threading.Event()
+            self._syncs.append(done)
+        self._wake.set()
+        done.wait(timeout)
+
     def _run(self):
         last_status = 0.0
         while not self._stopping.is_set():
             with self._lock:
                 active = list(self._active)
                 views = list(self._views)
+                syncs, self._syncs = self._syncs, []
             if not active and not views:
+                for done in syncs:
+                    done.set()
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
             try:
-                finished, failed = self._conn.settled(0.05)
+                finished, failed = self._conn.settled(0 if syncs else 0.05)
             except Exception:
                 finished, failed = [], []
             counts = {}
@@ -145,17 +161,17 @@ class ProgressMonitor:
                 for task in finished:
                     entry = self._ended(task)
                     if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[1] += 1
+                        counts.setdefault(id(entry), [entry, [], []])[1].append(task)
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[1].append(task)
                 for task in failed:
                     entry = self._ended(task)
                     if entry is not None:
-                        counts.setdefault(id(entry), [entry, 0, []])[2].append(task)
+                        counts.setdefault(id(entry), [entry, [], []])[2].append(task)
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[2].append(task)
             for entry, done, bad in counts.values():
-                entry[0].add(done, bad)
+                entry[0].add(len(done), bad, done)
             for view, ok, bad in view_news.values():
                 try:
                     view.settled(ok, bad)
@@ -171,10 +187,13 @@ class ProgressMonitor:
                     if progress.state is None and all(r() is None or r().released() for r in refs):
                         progress.released()  # nobody can wait for them any more
             for progress, *_ in active:
-                progress.update()
+                progress.update(force=bool(syncs))
             for view in views:
                 try:
-                    view.tick(self._conn)
+                    if syncs and hasattr(view, "flush"):
+                        view.flush(self._conn)   # now, whatever its interval
+                    else:
+                        view.tick(self._conn)
                 except Exception:
                     view.finished = True
             with self._lock:
@@ -196,6 +215,8 @@ class ProgressMonitor:
                     self._view_tasks = {t: [v for v in vs if id(v) not in gone]
                                         for t, vs in self._view_tasks.items()}
                     self._view_tasks = {t: vs for t, vs in self._view_tasks.items() if vs}
+            for done in syncs:
+                done.set()
 
     def close(self):
         self._stopping.set()

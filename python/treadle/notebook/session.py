@@ -239,6 +239,10 @@ class Session:
                 m = self._monitors[address] = ProgressMonitor(address)
             return m
 
+    def monitors(self):
+        with self._lock:
+            return list(self._monitors.values())
+
     def _stop(self, workers):
         with self._lock:
             self.workers = [w for w in self.workers if w not in workers]

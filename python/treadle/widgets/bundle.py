@@ -1,8 +1,9 @@
 """What every widget shows: one MIME bundle with
 
-- ``text/html``: the interactive view: a static inline SVG (readable without JavaScript: in
-  nbconvert's HTML, in an untrusted notebook) that the inline script enhances, the inline CSS,
-  and the script itself (from share/widgets, never a network);
+- ``text/html``: a static picture as an ``<img>`` (readable without JavaScript: in nbconvert's
+  HTML, in an untrusted notebook), the interactive view as data (``live_part``) that the inline
+  script turns into elements, the inline CSS, and the script itself (from share/widgets, never
+  a network);
 - ``image/svg+xml``: the same static picture, for front ends that do not render HTML;
 - ``text/plain``: a one-paragraph summary.
 """
@@ -38,6 +39,15 @@ def json_script(payload, cls="treadle-data"):
     """Data for the script, in an element browsers neither render nor run."""
     text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
     return '<script type="application/json" class="{}">{}</script>'.format(cls, text)
+
+
+def live_part(html_text):
+    """The interactive part of a widget (inline SVG, lane names, controls), kept as data that
+    only the widget's script turns into elements. Where no script runs, nothing shows that
+    pretends to work: HTML sanitizers (an untrusted notebook) drop <script> elements with their
+    content, where they keep the text of an <svg> they drop and the buttons; the <img> picture
+    stands in."""
+    return json_script({"html": html_text}, cls="treadle-live")
 
 
 def enhance(kind, dom_id):

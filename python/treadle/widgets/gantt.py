@@ -19,7 +19,8 @@ from .. import api
 from .. import trace as _trace
 from ..core.lineage import FUNCTION_TYPES
 from ..trace import lane_name
-from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
+from . import trace_picture
+from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import group_of
 
@@ -508,6 +509,7 @@ class TraceView(Widget):
 
     def bundle(self):
         svg = self.svg()
+        picture = trace_picture.labelled(self, svg, (ROW, CPU_H, AXIS, STATIC_LANES, STATIC_WIDTH))
         bars = len(self.bars)
         label_rows = []
         strips = {st["y"]: st for st in self.strips}
@@ -538,18 +540,18 @@ class TraceView(Widget):
                                         data_cpu_strips=len(self.strips), data_merged=int(self.merged))),
                  '<div class="treadle-trace-head">{}<div class="treadle-legend">{}</div></div>'.format(
                      html.escape(self.summary()), legend),
-                 '<div class="treadle-trace-body"><div class="treadle-trace-lanes">{}</div>'.format(
-                     "".join(label_rows)),
-                 '<div class="treadle-trace-plot">{}{}<canvas class="treadle-trace-canvas" style="display:none">'
-                 '</canvas></div></div>'.format(svg, static_img(svg, self.summary())),
-                 '<div class="treadle-trace-controls"><button class="treadle-play" type="button" title="replay">'
-                 '&#9654;</button><input type="range" class="treadle-scrubber" min="0" max="1000" value="1000" '
-                 'title="time"> <span class="treadle-trace-time"></span> <span class="treadle-trace-hint">'
-                 'wheel: zoom · drag: pan · double-click: reset</span></div>',
+                 static_img(picture, self.summary()),
+                 live_part('<div class="treadle-trace-body"><div class="treadle-trace-lanes">{}</div>'
+                           '<div class="treadle-trace-plot"><canvas class="treadle-trace-canvas"></canvas></div></div>'
+                           '<div class="treadle-trace-controls"><button class="treadle-play" type="button" '
+                           'title="replay">&#9654;</button><input type="range" class="treadle-scrubber" min="0" '
+                           'max="1000" value="1000" title="time"> <span class="treadle-trace-time"></span> '
+                           '<span class="treadle-trace-hint">wheel: zoom · drag: pan · double-click: reset</span>'
+                           '</div>'.format("".join(label_rows))),
                  json_script(self.payload()),
                  enhance("trace", self.dom_id),
                  "</div>", style()]
-        return mime_bundle(self.summary(), "".join(parts), svg)
+        return mime_bundle(self.summary(), "".join(parts), picture)
 
 
 def _arrow_width(count):

@@ -22,7 +22,7 @@ from ..core import story as core_story
 from ..trace import lane_name
 from . import layout as _layout
 from . import states as _states
-from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
+from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import TaskGraph, collect, from_ids, from_submissions, group_of  # noqa: F401 (the graph's model)
 
@@ -222,7 +222,7 @@ class GraphView(Widget):
 
     def refresh(self, conn=None, details=False):
         """Asks the server for the states (and with ``details``, the trace: durations, workers)."""
-        self.states = current_states(self.graph, conn)
+        self.states = _states.advance(self.states, current_states(self.graph, conn))
         if details and self._want_details and not self.aggregated:
             self.details = task_details(self.graph, conn)
             self.stories = story_lines(self.graph, conn)
@@ -403,11 +403,13 @@ class GraphView(Widget):
         # Every state that can be drawn, explained (the drawn ones and those a run goes through).
         legend += _states.legend(set(self.states[i] for i in self._members) | _RUN_STATES)
         head = '<div class="treadle-graph-head">{}{}</div>'.format(html.escape(self.summary()), legend)
+        live = '<div class="treadle-graph-view">' + svg + "</div>"
+        if self.aggregated:
+            live += '<div class="treadle-graph-expanded"></div>'
         parts = ['<div{}>'.format(attrs(class_="treadle-graph", id=self.dom_id, data_tasks=n, data_nodes=drawn,
                                         data_aggregated=int(self.aggregated))),
-                 head, '<div class="treadle-graph-view">', svg, "</div>", static_img(picture, self.summary())]
+                 head, static_img(picture, self.summary()), live_part(live)]
         if self.aggregated:
-            parts.append('<div class="treadle-graph-expanded"></div>')
             parts.append(json_script({"expansions": self.expansions()}))
         parts.append(enhance("graph", self.dom_id))
         parts.append("</div>")
@@ -467,6 +469,7 @@ class LiveGraph:
         self._settled = {}        # for servers without the states request
         self._lock = threading.Lock()
         self._size = 0
+        self._shown = list(view.states)   # what the display shows
 
     def settled(self, finished, failed):
         with self._lock:
@@ -475,11 +478,15 @@ class LiveGraph:
             for t in failed:
                 self._settled[t] = "failed"
 
-    def tick(self, conn):
+    def flush(self, conn):
+        """Publishes the states now, whatever the interval (the end of a cell)."""
+        self.tick(conn, force=True)
+
+    def tick(self, conn, force=False):
         now = time.monotonic()
         # ~1 s per MB re-sent, and per 100,000 states asked
         interval = max(self._interval, self._size / 1_000_000.0, len(self.view.graph) / 100_000.0)
-        if self.finished or now - self._last < interval:
+        if self.finished or (not force and now - self._last < interval):
             return
         self._last = now
         view = self.view
@@ -489,13 +496,16 @@ class LiveGraph:
             with self._lock:
                 settled = dict(self._settled)
             g = view.graph
-            view.states = [settled.get(t, k or "pending") if t is not None else (k or "pending")
-                           for t, k in zip(g.ids, g.known)]
+            view.states = _states.advance(view.states, [
+                settled.get(t, k or "pending") if t is not None else (k or "pending") for t, k in zip(g.ids, g.known)])
         done = view.finished() or now > self._deadline
         if done:
             if _states.can_ask(conn):
                 view.refresh(conn, details=True)
             self.finished = True
+        elif view.states == self._shown:
+            return   # nothing new to draw
+        self._shown = list(view.states)
         bundle = view.bundle()
         self._size = sum(len(v) for v in bundle.values())
         self.publisher.display(bundle, display_id=self.display_id, update=True)

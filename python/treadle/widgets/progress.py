@@ -17,7 +17,10 @@ _STATE_COLORS = {None: "#4e79a7", "done": "#59a14f", "failed": "#e15759", "cance
                  "released": "#9aa0a6"}
 
 
+GROUP_ROW = 16             # px per group bar in the picture
 DEFAULT_INTERVAL = 0.25   # seconds between two updates, unless the line is given its own
+GROUP_BARS_ABOVE = 100     # tasks from which a line with several label groups shows a bar per group
+MAX_GROUP_BARS = 12        # bars at most (the biggest groups; the rest are "other")
 
 
 def _duration(seconds):
@@ -61,6 +64,29 @@ class Progress:
         self._dirty = False
         self._shown_state = "unshown"
         self._echo_final = False
+        self._terminal_width = 0     # length of the line a terminal shows now (0: none yet)
+        self._terminal_done = False
+        self.groups = []             # [[name, total, done, failed]]: a bar per label group (set_groups)
+        self._group_of = {}          # task id -> index in groups, until it ended
+
+    def set_groups(self, group_of):
+        """``group_of``: {task id: label group} of every task counted: with at least
+        GROUP_BARS_ABOVE tasks in two groups or more, the line shows a bar per group (the
+        MAX_GROUP_BARS biggest; the others together as "other")."""
+        sizes = {}
+        for name in group_of.values():
+            sizes[name] = sizes.get(name, 0) + 1
+        if len(group_of) < GROUP_BARS_ABOVE or len(sizes) < 2:
+            return
+        ranked = sorted(sizes, key=lambda n: (-sizes[n], n))
+        kept = ranked if len(ranked) <= MAX_GROUP_BARS else ranked[:MAX_GROUP_BARS - 1]
+        index = {name: k for k, name in enumerate(kept)}
+        with self._lock:
+            self.groups = [[name or "(no label)", sizes[name], 0, 0] for name in kept]
+            if len(kept) < len(ranked):
+                self.groups.append(["other", sum(sizes[n] for n in ranked[len(kept):]), 0, 0])
+            other = len(kept)
+            self._group_of = {t: index.get(name, other) for t, name in group_of.items()}
 
     @property
     def finished(self):
@@ -76,6 +102,23 @@ class Progress:
         except Exception:
             pass
 
+    def move_to_end(self):
+        """Shows the line again at the end of the cell's output, leaving its old place empty
+        (main thread, during the cell: a job's line goes below what its tasks printed)."""
+        with self._lock:
+            old = self.display_id
+            self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
+        empty = {"text/plain": ""}
+        try:
+            if self.publisher is not None:
+                self.publisher.display(empty, display_id=old, update=True)
+            else:
+                from IPython.display import update_display  # deliberate: IPython only where a line is shown
+                update_display(empty, raw=True, display_id=old)
+        except Exception:
+            pass
+        self.show()
+
     def publish(self):
         """Displays the line through its publisher (any thread: a line that appears while the
         cell waits is shown from a timer's thread)."""
@@ -87,13 +130,20 @@ class Progress:
 
     # -- changes (any thread)
 
-    def add(self, finished=0, failed=(), final=False):
-        """``finished`` more tasks ended well; the tasks ``failed`` (ids) failed. ``final``: the
-        scheduler's last word on a line that ended already (the cell may end it first)."""
+    def add(self, finished=0, failed=(), finished_ids=(), final=False):
+        """``finished`` more tasks ended well (``finished_ids``, when known, count in their
+        groups' bars); the tasks ``failed`` (ids) failed. ``final``: the scheduler's last word
+        on a line that ended already (the cell may end it first)."""
         with self._lock:
             if self.state is not None and not (final and self.state in ("done", "failed")):
                 return
             self.done = min(self.total, self.done + finished)
+            for k in (self._group_of.pop(t, None) for t in finished_ids):
+                if k is not None:
+                    self.groups[k][2] += 1
+            for k in (self._group_of.pop(t, None) for t in failed if t not in self._failed_ids):
+                if k is not None:
+                    self.groups[k][3] += 1
             self._failed_ids.update(failed)
             self.failed = min(self.total - self.done, len(self._failed_ids))
             self._dirty = True
@@ -125,6 +175,8 @@ class Progress:
             if self.state is None:
                 if not failed:
                     self.done, self.failed = self.total, 0
+                    for group in self.groups:
+                        group[2], group[3] = group[1], 0
                 self._end("failed" if failed or self.failed else "done")
         self.update(force=True)
 
@@ -159,13 +211,29 @@ class Progress:
             self._last_shown = now
             self._shown_state = self.state
             bundle = self.bundle()
+            terminal = self._terminal_text()
             # Published under the lock: a running line the monitor built must not arrive after
             # the final line the cell publishes (the monitor updates it twice a second).
             if self.publisher is not None:
                 try:
                     self.publisher.display(bundle, display_id=self.display_id, update=True)
+                    if terminal and hasattr(self.publisher, "terminal"):
+                        self.publisher.terminal(terminal)
                 except Exception:
                     pass
+
+    def _terminal_text(self):
+        """The line for terminals, which ignore updates of displays: rewritten in place with
+        a carriage return, ended with a newline once (the summary)."""
+        if self._terminal_done:
+            return None
+        text = self.text()
+        out = "\r" + text.ljust(self._terminal_width)
+        self._terminal_width = len(text)
+        if self.state is not None:
+            self._terminal_done = True
+            out += "\n"
+        return out
 
     def echo_final(self):
         """Sends the final line once more from the monitor's thread: what a thread publishes
@@ -216,15 +284,54 @@ class Progress:
                      data_running=self.running, data_queued=self.queued, data_total=self.total)
         # accent-color and the inline width keep the bar readable where the <style> is dropped.
         html_text = ('<div{}><progress value="{}" max="{}" style="accent-color:{}"></progress> '
-                     '<span class="treadle-progress-text">{}</span></div>{}').format(
-            root, value, total, color, html.escape(text), style())
+                     '<span class="treadle-progress-text">{}</span></div>{}{}').format(
+            root, value, total, color, html.escape(text), self._groups_html(), style())
         width = 320
         done_w = round(width * self.done / total)
         failed_w = round(width * self.failed / total)
-        svg = ('<svg class="treadle-progress-svg" width="{w}" height="34" viewBox="0 0 {w} 34">'
+        height = 34 + GROUP_ROW * len(self.groups)
+        svg = ('<svg class="treadle-progress-svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
                '<rect x="0" y="0" width="{w}" height="10" rx="3" fill="#e8e8e8"/>'
                '<rect x="0" y="0" width="{d}" height="10" rx="3" fill="{c}"/>'
                '<rect x="{d}" y="0" width="{f}" height="10" fill="#e15759"/>'
-               '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text></svg>').format(
-            w=width, d=done_w, f=failed_w, c=color, t=html.escape(text))
+               '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text>{g}</svg>').format(
+            w=width, h=height, d=done_w, f=failed_w, c=color, t=html.escape(text), g=self._groups_svg(34))
         return mime_bundle(text, html_text, svg)
+
+    # -- a bar per label group (big submissions: Dask's progress() shows one per function)
+
+    def _group_text(self, group):
+        name, total, done, failed = group
+        return "{}/{}{}".format(done, total, ", {} failed".format(failed) if failed else "")
+
+    def _groups_html(self):
+        if not self.groups:
+            return ""
+        rows = []
+        for group in self.groups:
+            name, total, done, failed = group
+            color = "#e15759" if failed else _STATE_COLORS["done" if done >= total else None]
+            rows.append('<div{}><span class="treadle-progress-group-name">{}</span> <progress value="{}" max="{}" '
+                        'style="accent-color:{}"></progress> <span class="treadle-progress-group-text">{}</span>'
+                        '</div>'.format(attrs(class_="treadle-progress-group", data_group=name, data_total=total,
+                                              data_done=done, data_failed=failed),
+                                        html.escape(name), done + failed, max(total, 1), color,
+                                        html.escape(self._group_text(group))))
+        return '<div class="treadle-progress-groups">{}</div>'.format("".join(rows))
+
+    def _groups_svg(self, top):
+        out = []
+        for k, group in enumerate(self.groups):
+            name, total, done, failed = group
+            y = top + k * GROUP_ROW
+            w = 160
+            out.append('<text x="0" y="{}" font-family="sans-serif" font-size="11" fill="#333">{}</text>'
+                       '<rect x="120" y="{}" width="{}" height="8" rx="2" fill="#e8e8e8"/>'
+                       '<rect x="120" y="{}" width="{}" height="8" rx="2" fill="{}"/>'
+                       '<rect x="{}" y="{}" width="{}" height="8" fill="#e15759"/>'
+                       '<text x="{}" y="{}" font-family="sans-serif" font-size="11" fill="#333">{}</text>'.format(
+                           y + 10, html.escape(name[:18]), y + 2, w, y + 2, round(w * done / max(total, 1)),
+                           _STATE_COLORS["done" if done >= total else None], 120 + round(w * done / max(total, 1)),
+                           y + 2, round(w * failed / max(total, 1)), 120 + w + 6, y + 10,
+                           html.escape(self._group_text(group))))
+        return "".join(out)

@@ -85,3 +85,20 @@ def summary(states):
     for s in states:
         counts[s] = counts.get(s, 0) + 1
     return {s: counts[s] for s in ORDER + sorted(set(counts) - set(ORDER)) if s in counts}
+
+
+def advance(before, now):
+    """The states to draw after ``before`` when the server says ``now`` (lists, same order): a
+    picture never moves backwards. A task that ended stays ended (stopped workers make the
+    server recompute or forget finished tasks: the work was done all the same), and "unknown"
+    (a task the server forgot) never hides what was known."""
+    out = []
+    for old, new in zip(before, now):
+        if old in _ENDED or (new == "unknown" and old not in ("pending", "unknown")):
+            out.append(old if not (old == "finished" and new == "released") else new)
+        else:
+            out.append(new)
+    return out
+
+
+_ENDED = frozenset(("finished", "failed", "released"))
