@@ -27,7 +27,7 @@ class StatusReport:
             memory = "{} ({} held)".format(_bytes(w["rss"]), _bytes(w.get("store", 0))) if "rss" in w else "-"
             rows.append((str(w.get("id", "")), w.get("name", ""), str(w.get("cpus", "")), str(w.get("free_cpus", "")),
                          str(w.get("tasks_done", "")), cpu, memory, w.get("address", ""),
-                         "here" if here else "elsewhere"))
+                         "by this kernel" if here else "elsewhere"))
         return rows
 
     def _summary(self):

@@ -2,7 +2,7 @@
    Inlined into every output (no network); defines window.treadleWidgets once per page. */
 (function () {
   "use strict";
-  var VERSION = 2;
+  var VERSION = 3;
   if (window.treadleWidgets && window.treadleWidgets.version >= VERSION) return;
 
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -184,7 +184,8 @@
     var scrub = root.querySelector(".treadle-scrubber"), play = root.querySelector(".treadle-play");
     var clock = root.querySelector(".treadle-trace-time");
     var tip = tooltip(root);
-    var ROW = d.row || 18, AXIS = 22, lanes = d.lanes.length, CH = d.ch || 14;
+    var ROW = d.row || 18, AXIS = d.axis || 22, lanes = d.lanes.length, CH = d.ch || 14;
+    var MINW = d.minw || 1, FONT = d.font || 10;   // px: the narrowest bar, the axis's text
     var LY = d.ly || d.lanes.map(function (_, i) { return i * ROW; });   // each lane's top (px)
     var H = d.h !== undefined ? d.h : lanes * ROW;                        // lanes and cpu strips
     var S = cumsum(d.s), D = d.d, L = d.l, G = d.g, n = S.length;
@@ -251,7 +252,9 @@
           var e = Math.min(s + D[b], T);
           if (e < v0 || s > v1) continue;
           var x = (s - v0) * k, w = (e - s) * k;
-          w = w > 3 ? w - 1 : Math.max(1, w);   // a hairline between neighbours
+          // a hairline between neighbours; a short task (after long ones) is still seen
+          w = w > MINW + 1 ? w - 1 : MINW;
+          if (x + w > W && x < W) x = W - w;
           ctx.fillRect(x, LY[L[b]] + 2, w, ROW - 4);
         }
       }
@@ -282,13 +285,13 @@
       }
       // the axis
       ctx.lineWidth = 1;
-      ctx.fillStyle = "#444"; ctx.strokeStyle = "#888"; ctx.font = "10px sans-serif"; ctx.textAlign = "center";
+      ctx.fillStyle = "#444"; ctx.strokeStyle = "#888"; ctx.font = FONT + "px sans-serif"; ctx.textAlign = "center";
       ctx.beginPath(); ctx.moveTo(0, h + 0.5); ctx.lineTo(W, h + 0.5);
       var step = niceStep((v1 - v0) / 8);
       for (var t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
         var tx = (t - v0) * k;
         ctx.moveTo(tx, h); ctx.lineTo(tx, h + 4);
-        ctx.fillText(fmtTime(t), Math.min(Math.max(tx, 20), W - 20), h + 16);
+        ctx.fillText(t === 0 ? "0" : fmtTime(t), Math.min(Math.max(tx, 20), W - 24), h + FONT + 5);
       }
       ctx.stroke();
       if (T < d.span) {   // the scrubber's time

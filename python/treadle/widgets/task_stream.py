@@ -1,0 +1,89 @@
+"""The task stream: the trace widget growing while a run goes on (as Dask's dashboard shows
+one, but in the cell and with no other port), and the time window of "the last run".
+
+``%treadle trace --live`` / ``treadle.show_trace(live=True)`` display a trace and hand a
+:class:`LiveTrace` to the progress monitor, whose thread redraws it (update_display_data on the
+kernel's own channel) until the server has no task left to run; the last update is the trace
+of the whole run."""
+
+import bisect
+import time
+
+from .gantt import EVENT_LIMIT, TraceView
+
+LIVE_INTERVAL = 0.5         # seconds between two redraws of a live trace (more for big ones)
+ENDED = ("finished", "failed", "released")   # task states of the server's status that are over
+
+
+def submissions_window(trace, submissions, margin_us=1000):
+    """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
+    trace's task events; from their submission to now when none ran yet."""
+    ranges = sorted((s.first, s.end) for s in submissions)
+    firsts = [a for a, _ in ranges]
+
+    def ours(task):
+        i = bisect.bisect_right(firsts, task) - 1
+        return i >= 0 and task < ranges[i][1]
+    start = end = None
+    for e in trace.get("events", []):
+        if e.get("kind") == "task" and ours(e.get("task", -1)):
+            start = e["start_us"] if start is None else min(start, e["start_us"])
+            end = e["end_us"] if end is None else max(end, e["end_us"])
+    if start is None:
+        return (min(s.time_us for s in submissions), time.time() * 1e6)
+    return (start - margin_us, end + margin_us)
+
+
+def unfinished(conn):
+    """Tasks the server has not ended (any state but finished, failed, released: a state added
+    later counts as going on), or None when it cannot say."""
+    try:
+        states = conn.status().get("states", {})
+    except Exception:
+        return None
+    return sum(n for state, n in states.items() if state not in ENDED)
+
+
+class LiveTrace:
+    """The task stream: redraws a displayed trace while a run goes on, from the progress
+    monitor's thread (``tick``), through the cell's publisher (update_display_data on the
+    kernel's own channel: no other port), at most every LIVE_INTERVAL seconds (longer when a
+    redraw is big or slow); once the server has no task left to run, a last update draws the
+    whole run and it stops. Bars appear as tasks end (the server records a task when it ends)."""
+
+    def __init__(self, publisher, display_id, since_us, dom_id, title="trace of the run", limit=EVENT_LIMIT,
+                 interval=LIVE_INTERVAL, timeout=24 * 3600):
+        self.publisher = publisher
+        self.display_id = display_id
+        self.since_us = since_us
+        self.dom_id = dom_id
+        self.title = title
+        self.limit = limit
+        self.finished = False
+        self.updates = 0
+        self._interval = interval
+        self._last = time.monotonic()
+        self._deadline = time.monotonic() + timeout
+        self._cost = 0.0          # seconds the last redraw took
+        self._size = 0            # bytes it sent
+
+    def view(self, conn, live):
+        return TraceView(conn.trace(self.limit), window=(self.since_us, None), live=live, dom_id=self.dom_id,
+                         title=self.title + (" (live)" if live else ""))
+
+    def tick(self, conn):
+        now = time.monotonic()
+        interval = max(self._interval, self._size / 1_000_000.0, 4 * self._cost)
+        if self.finished or now - self._last < interval:
+            return
+        self._last = now
+        # asked before the events: every task that ended by then is in them
+        left = unfinished(conn)
+        done = left == 0 or left is None or now > self._deadline
+        bundle = self.view(conn, live=not done).bundle()
+        self._size = sum(len(v) for v in bundle.values())
+        self._cost = time.monotonic() - now
+        self.publisher.display(bundle, display_id=self.display_id, update=True)
+        self.updates += 1
+        if done:
+            self.finished = True

@@ -1,0 +1,78 @@
+"""Pictures in the user's words: no label group in red (red means failed), lanes, types and
+workers named as a user would, a time axis that starts at 0, a short task after long ones still
+drawn (tests/widgets/test_graph_readable.py: the graph's labels and fan-ins)."""
+
+import colorsys
+import re
+import xml.etree.ElementTree as ET
+
+from treadle import trace as _trace
+from treadle.widgets import colors, gantt
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def is_red(color):
+    """Red or pink: a hue within the failed band, saturated enough to read as a colour."""
+    r, g, b = (int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+    h, _, s = colorsys.rgb_to_hls(r, g, b)
+    hue = h * 360
+    return (hue < colors.RED_BAND[1] or hue > colors.RED_BAND[0]) and s > 0.3
+
+
+def test_no_label_group_is_red():
+    assert "#d62728" not in colors.PALETTE and is_red("#d62728") and is_red("#e15759") and is_red("#ff9da7")
+    assert not [c for c in colors.PALETTE if is_red(c)]
+    # beyond the palette, hues come from the names: never in the red band either
+    made = [colors.group_color("group-{}".format(i)) for i in range(400)]
+    assert len(set(made)) > 100 and not [c for c in made if is_red(c)]
+
+
+def short_after_long():
+    """The teaching notebook's question: eight long squares on two lanes, then a 1 ms total."""
+    events, t = [], 1_000_000
+    for i in range(8):
+        start = t + (i // 2) * 300_000
+        events.append({"kind": "task", "worker": 1, "lane": 2 + i % 2, "task": i, "start_us": start,
+                       "end_us": start + 300_000, "size": 8, "label": "square", "type": "loom/py/call"})
+    end = t + 4 * 300_000
+    events.append({"kind": "task", "worker": 1, "lane": 2, "task": 8, "start_us": end + 200, "end_us": end + 1200,
+                   "size": 8, "label": "total", "type": "loom/py/call"})
+    events.append({"kind": "task", "worker": 1, "lane": 0, "task": 9, "start_us": t - 100, "end_us": t - 90,
+                   "size": 8, "label": "", "type": "loom/data/const"})
+    return {"workers": [{"id": 1, "name": "vm:1790", "cpus": 2}], "events": events}
+
+
+def test_trace_speaks_the_users_words():
+    tv = gantt.TraceView(short_after_long())
+    assert tv.lane_names == ["vm:1790 · quick tasks", "vm:1790 · Python 1", "vm:1790 · Python 2"]
+    html = tv.bundle()["text/html"]
+    assert "event loop" not in html and "executor" not in html.replace("executor process", "")
+    assert "loom/" not in html.split('<script type="application/json"')[0]   # the legend says "const"
+    assert "const" in tv.groups and "loom/data/const" not in tv.groups
+    assert _trace.type_name("loom/py/call") == "python" and _trace.type_name("loom/data/merge") == "merge"
+    # the time axis starts at 0, not "0 µs"
+    ticks = [t.text for t in ET.fromstring(tv.svg()).iter(SVG + "text")]
+    assert ticks[0] == "0" and "µs" not in ticks[0] and len(ticks) >= 4, ticks
+    assert tv.payload()["font"] >= 12 and gantt.ROW >= 20
+
+
+def test_a_short_task_after_long_ones_is_drawn():
+    tv = gantt.TraceView(short_after_long())
+    total_color = colors.group_color("total")
+    svg = ET.fromstring(tv.svg())
+    paths = [p for p in svg.iter(SVG + "path") if p.get("fill") == total_color]
+    assert len(paths) == 1, "the 1 ms total after 1.2 s of squares is not in the static picture"
+    widths = [float(w) for w in re.findall(r"h([\d.]+)v", paths[0].get("d"))]
+    assert widths and max(widths) >= gantt.MIN_BAR_PX, paths[0].get("d")
+    x = float(re.match(r"M([\d.]+)", paths[0].get("d")).group(1))
+    assert x + max(widths) <= gantt.STATIC_WIDTH, "drawn past the picture's right edge"
+    assert tv.payload()["minw"] == gantt.MIN_BAR_PX   # the script draws no bar narrower
+
+
+def test_status_says_who_started_a_worker():
+    from treadle.magics.status_report import StatusReport
+    status = {"workers": [{"id": 1, "name": "vm:42", "cpus": 1, "free_cpus": 1},
+                          {"id": 2, "name": "far:7", "cpus": 1, "free_cpus": 1}], "states": {}}
+    text = repr(StatusReport(status, ("127.0.0.1", 1), "in this kernel", {42: object()}))
+    assert "by this kernel" in text and "elsewhere" in text and " here" not in text, text
