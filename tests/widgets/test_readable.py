@@ -28,9 +28,10 @@ def test_no_label_group_is_red():
     assert len(set(made)) > 100 and not [c for c in made if is_red(c)]
 
 
-def short_after_long():
-    """The teaching notebook's question: eight long squares on two lanes, then a 1 ms total."""
-    events, t = [], 1_000_000
+def short_after_long(t=1_000_000):
+    """The teaching notebook's question: eight long squares on two lanes, then a 1 ms total
+    (from ``t`` µs)."""
+    events = []
     for i in range(8):
         start = t + (i // 2) * 300_000
         events.append({"kind": "task", "worker": 1, "lane": 2 + i % 2, "task": i, "start_us": start,
@@ -76,3 +77,55 @@ def test_status_says_who_started_a_worker():
                           {"id": 2, "name": "far:7", "cpus": 1, "free_cpus": 1}], "states": {}}
     text = repr(StatusReport(status, ("127.0.0.1", 1), "in this kernel", {42: object()}))
     assert "by this kernel" in text and "elsewhere" in text and " here" not in text, text
+
+
+class FakeServer:
+    """What a LiveTrace asks of its connection: the status's task states and the events."""
+
+    def __init__(self, trace):
+        self.trace_data, self.running = trace, 3
+
+    def status(self):
+        return {"states": {"running": self.running, "finished": 9, "queued-somewhere": 0}}
+
+    def trace(self, limit=100000, kinds=None):
+        return self.trace_data
+
+
+class FakePublisher:
+    def __init__(self):
+        self.sent = []
+
+    def display(self, data, display_id=None, update=False, metadata=None):
+        self.sent.append((data, display_id, update))
+
+
+def test_a_live_trace_grows_until_the_run_ends_then_stops():
+    from treadle.widgets import task_stream
+    import time
+    since = int(time.time() * 1e6) - 3_000_000
+    data = short_after_long(since + 1000)
+    server, publisher = FakeServer(data), FakePublisher()
+    stream = task_stream.LiveTrace(publisher, "shown-1", since, "trace-keep", interval=0)
+    deadline = time.monotonic() + 10
+    while len(publisher.sent) < 2 and time.monotonic() < deadline:   # (redraws are spaced by their cost)
+        stream.tick(server)
+    assert len(publisher.sent) == 2 and not stream.finished
+    first = publisher.sent[0][0]["text/html"]
+    assert 'id="trace-keep"' in first and 'data-live="1"' in first and "(live)" in publisher.sent[0][0]["text/plain"]
+    assert all(d == "shown-1" and update for _, d, update in publisher.sent)
+    # while live, the time axis reaches now (the tasks still running are after the last that ended)
+    live = gantt.TraceView(data, window=(since, None), live=True)
+    assert live.span >= 2.9e6 and gantt.TraceView(data, window=(since, None)).span <= 1.3e6
+    server.running = 0                      # the run ended: one last, whole update, then nothing
+    while not stream.finished and time.monotonic() < deadline:
+        stream.tick(server)
+    stream.tick(server)
+    assert stream.finished and len(publisher.sent) == 3
+    last = publisher.sent[-1][0]
+    assert 'data-live="0"' in last["text/html"] and last["text/plain"].startswith("trace of the run: 10 tasks")
+    # a state the server adds later (not finished, failed, released) counts as still going on
+    server.running = 0
+    assert task_stream.unfinished(server) == 0
+    server.status = lambda: {"states": {"prefetched": 2, "finished": 3}}
+    assert task_stream.unfinished(server) == 2

@@ -13,6 +13,7 @@ and the image/svg+xml) is drawn at pixel resolution too.
 import collections
 import html
 import re
+import time
 
 from .. import api
 from .. import trace as _trace
@@ -37,7 +38,7 @@ STATIC_TRANSFERS = 300      # transfer arrows drawn in the static picture at mos
 ROW = 22                    # px per lane (the lane labels, the SVG and the canvas agree)
 AXIS = 26                   # px under the lanes: the time axis (12 px text, readable on a projector)
 AXIS_FONT = 12
-MIN_BAR_PX = 3              # a task bar is never drawn narrower: a short task after long ones shows
+MIN_BAR_PX = 4              # a task bar is never drawn narrower: a short task after long ones shows
 SAMPLE_INTERVAL_US = 500_000   # a worker's heartbeat: what a first sample's cpu % covers
 
 _DIGITS = re.compile(r"\d+")
@@ -65,11 +66,11 @@ class TraceView(Widget):
         self.live = live
         if window is not None and window[1] is None:
             window = (window[0], float("inf"))
-        self._build(trace, window)
+        self._build(trace, window, live)
 
     # -- the data
 
-    def _build(self, trace, window):
+    def _build(self, trace, window, live=False):
         workers = {w["id"]: w for w in trace.get("workers", [])}
         names = {w: info.get("name", str(w)) for w, info in workers.items()}
         tasks, transfers, marks = [], [], []
@@ -107,6 +108,8 @@ class TraceView(Widget):
         ends = [e["end_us"] for e in tasks] + [e["end_us"] for e in transfers]
         self.t0 = min(starts) if starts else 0
         self.span = max(1, (max(ends) if ends else 0) - self.t0)
+        if live and starts:   # a run going on: its time axis reaches now, past the last task that ended
+            self.span = max(self.span, int(time.time() * 1e6) - self.t0)
         self.task_count = len(tasks)
         self.transfer_count = len(transfers)
 
