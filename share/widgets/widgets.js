@@ -253,7 +253,7 @@
           if (e < v0 || s > v1) continue;
           var x = (s - v0) * k, w = (e - s) * k;
           // a hairline between neighbours; a short task (after long ones) is still seen
-          w = w > MINW + 1 ? w - 1 : MINW;
+          if (w > MINW + 1) w -= 1; else { w = MINW; x = Math.round(x); }   // (whole pixels: crisp)
           if (x + w > W && x < W) x = W - w;
           ctx.fillRect(x, LY[L[b]] + 2, w, ROW - 4);
         }

@@ -95,7 +95,8 @@ def test_readable_pictures_and_a_live_task_stream(open_and_run, notebook_server,
     total_px = driver.execute_script(_GROUP_PIXELS, trace, "total")
     square_px = driver.execute_script(_GROUP_PIXELS, trace, "square")
     print("default trace: total drawn on {} px, squares on {} px".format(total_px, square_px))
-    assert total_px >= 3 * 14, "the total after the squares is not visible at the default zoom ({} px)".format(total_px)
+    # (at least two columns of a 4 px bar: a transfer's arrow may end over it)
+    assert total_px >= 2 * 14, "the total after the squares is not visible at the default zoom ({} px)".format(total_px)
     assert square_px > 20 * total_px
     screenshot(trace, "readable-trace-last-run")
 

@@ -53,7 +53,13 @@ def test_the_trace_grows_while_the_run_goes_on(any_kernel, tmp_path):
     def some_but_not_all(messages):   # an update drawn during the run, with the quick ones
         return any(t[0] == "update_display_data" and t[2]["data-live"] == "1" and
                    1 <= int(t[2]["data-bars"]) < 8 for t in traces(messages))
-    msg_id, messages = k.collect(code, until=some_but_not_all, timeout=60)
+    msg_id = k.kc.execute(code, stop_on_error=False)
+    messages = []
+    try:
+        k.follow(msg_id, until=some_but_not_all, timeout=60, messages=messages)
+    except TimeoutError:
+        _, outputs, _ = k.run("%treadle status", stop_on_error=False)
+        raise AssertionError("no update during the run: {}\n{}".format(traces(messages), outputs)) from None
     assert not gate.exists()
     gate.write_text("go")
 

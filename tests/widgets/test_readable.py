@@ -129,3 +129,26 @@ def test_a_live_trace_grows_until_the_run_ends_then_stops():
     assert task_stream.unfinished(server) == 0
     server.status = lambda: {"states": {"prefetched": 2, "finished": 3}}
     assert task_stream.unfinished(server) == 2
+
+
+def test_a_live_trace_rides_out_a_busy_server():
+    from treadle.widgets import task_stream
+    import time
+    since = int(time.time() * 1e6) - 3_000_000
+    server, publisher = FakeServer(short_after_long(since + 1000)), FakePublisher()
+    stream = task_stream.LiveTrace(publisher, "shown-1", since, "trace-keep", interval=0)
+    answers = iter([RuntimeError("timed out")] * (task_stream.FAILURES_ALLOWED - 1))
+
+    def status():
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return {"states": {"running": 1}}
+    server.status = status
+    for _ in range(task_stream.FAILURES_ALLOWED - 1):   # a few failed asks: it waits, it does not end
+        stream.tick(server)
+    assert not stream.finished and not publisher.sent
+    deadline = time.monotonic() + 10
+    while not publisher.sent and time.monotonic() < deadline:
+        stream.tick(server)
+    assert publisher.sent and 'data-live="1"' in publisher.sent[0][0]["text/html"] and not stream.finished

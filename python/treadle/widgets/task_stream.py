@@ -13,6 +13,7 @@ from .gantt import EVENT_LIMIT, TraceView
 
 LIVE_INTERVAL = 0.5         # seconds between two redraws of a live trace (more for big ones)
 ENDED = ("finished", "failed", "released")   # task states of the server's status that are over
+FAILURES_ALLOWED = 5        # ticks in a row that may fail (a busy server) before a live trace stops
 
 
 def submissions_window(trace, submissions, margin_us=1000):
@@ -65,6 +66,7 @@ class LiveTrace:
         self._last = time.monotonic()
         self._deadline = time.monotonic() + timeout
         self._cost = 0.0          # seconds the last redraw took
+        self._failures = 0        # ticks in a row that could not redraw
         self._size = 0            # bytes it sent
 
     def view(self, conn, live):
@@ -77,10 +79,18 @@ class LiveTrace:
         if self.finished or now - self._last < interval:
             return
         self._last = now
-        # asked before the events: every task that ended by then is in them
-        left = unfinished(conn)
-        done = left == 0 or left is None or now > self._deadline
-        bundle = self.view(conn, live=not done).bundle()
+        try:
+            left = unfinished(conn)     # asked before the events: every task that ended by then is in them
+            if left is None:
+                raise RuntimeError("the server did not answer its status")
+            done = left == 0 or now > self._deadline
+            bundle = self.view(conn, live=not done).bundle()
+        except Exception:   # a busy server, a timeout: the next tick asks again, a few times
+            self._failures += 1
+            if self._failures >= FAILURES_ALLOWED:
+                self.finished = True
+            return
+        self._failures = 0
         self._size = sum(len(v) for v in bundle.values())
         self._cost = time.monotonic() - now
         self.publisher.display(bundle, display_id=self.display_id, update=True)
