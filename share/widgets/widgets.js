@@ -37,6 +37,20 @@
     };
   }
 
+  // Listeners on the window go with their widget: a live widget's output is replaced at every
+  // update, and a listener left behind would keep the old one (its data) alive. Each new one
+  // drops those of widgets no longer in the page.
+  var windowListeners = [];
+  function onWindow(root, type, fn) {
+    windowListeners = windowListeners.filter(function (l) {
+      if (l.root.isConnected) return true;
+      window.removeEventListener(l.type, l.fn);
+      return false;
+    });
+    windowListeners.push({ root: root, type: type, fn: fn });
+    window.addEventListener(type, fn);
+  }
+
   function readData(root) {
     var el = root.querySelector(":scope > script.treadle-data");
     return el ? JSON.parse(el.textContent) : null;
@@ -55,7 +69,7 @@
   }
 
   // -- zoom and pan of an SVG through its viewBox ------------------------------------------------
-  function zoomable(svg) {
+  function zoomable(svg, root) {
     var vb = svg.getAttribute("viewBox").split(/[ ,]+/).map(Number), home = vb.slice();
     function apply() { svg.setAttribute("viewBox", vb.join(" ")); }
     svg.addEventListener("wheel", function (ev) {
@@ -71,7 +85,7 @@
     }, { passive: false });
     var drag = null;
     svg.addEventListener("mousedown", function (ev) { drag = [ev.clientX, ev.clientY, vb[0], vb[1]]; });
-    window.addEventListener("mouseup", function () { drag = null; });
+    onWindow(root, "mouseup", function () { drag = null; });
     svg.addEventListener("mousemove", function (ev) {
       if (!drag) return;
       var r = svg.getBoundingClientRect(), k = vb[2] / r.width;
@@ -143,7 +157,7 @@
     var view = root.querySelector(".treadle-graph-view"), svg = view && view.querySelector("svg");
     var tip = tooltip(root);
     hideStatic(root);
-    if (svg) { zoomable(svg); hoverNodes(root, svg, tip); }
+    if (svg) { zoomable(svg, root); hoverNodes(root, svg, tip); }
     var data = readData(root), panel = root.querySelector(".treadle-graph-expanded");
     if (data && panel && svg) {
       hoverNodes(root, panel, tip);
@@ -254,7 +268,7 @@
           var x = (s - v0) * k, w = (e - s) * k;
           // a hairline between neighbours; a short task (after long ones) is still seen
           if (w > MINW + 1) w -= 1; else { w = MINW; x = Math.round(x); }   // (whole pixels: crisp)
-          if (x + w > W && x < W) x = W - w;
+          if (x + w > W) x = Math.max(0, W - w);   // (it starts in view: s <= v1)
           ctx.fillRect(x, LY[L[b]] + 2, w, ROW - 4);
         }
       }
@@ -327,7 +341,7 @@
     }, { passive: false });
     var drag = null;
     canvas.addEventListener("mousedown", function (ev) { drag = [ev.clientX, v0, v1]; tip.hide(); });
-    window.addEventListener("mouseup", function () { drag = null; });
+    onWindow(root, "mouseup", function () { drag = null; });
     canvas.addEventListener("dblclick", function () { v0 = 0; v1 = d.span; redraw(); });
     canvas.addEventListener("mouseleave", function () { tip.hide(); });
     canvas.addEventListener("mousemove", function (ev) {
@@ -462,9 +476,10 @@
       play.innerHTML = "&#10074;&#10074;";
       playing = requestAnimationFrame(frame);
     });
-    window.addEventListener("resize", function () { W = size(); redraw(); });
+    onWindow(root, "resize", function () { W = size(); redraw(); });
     draw();
   }
 
-  window.treadleWidgets = { version: VERSION, graph: graph, trace: trace };
+  window.treadleWidgets = { version: VERSION, graph: graph, trace: trace,
+    windowListeners: function () { return windowListeners.length; } };   // (for the tests)
 })();

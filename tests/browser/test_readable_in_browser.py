@@ -64,6 +64,16 @@ for (var i = 0; i < px.length; i += 4)
 return n;
 """
 
+# A group's bars as the script has them, and the canvas (for a failure's message).
+_BARS_OF = """
+var root = arguments[0], name = arguments[1], out = [], t = 0;
+var d = JSON.parse(root.querySelector('script.treadle-data').textContent), canvas = root.querySelector('canvas');
+for (var i = 0; i < d.s.length; i++) { t += d.s[i]; if (d.groups[d.g[i]][0] === name)
+  out.push({start: t, dur: d.d[i], lane: d.l[i]}); }
+return {bars: out, span: d.span, groups: d.groups, canvas: [canvas.width, canvas.height, canvas.clientWidth],
+        plot: root.querySelector('.treadle-trace-plot').clientWidth};
+"""
+
 # Where the nodes of a graph are on screen, and whether its view scrolls sideways.
 _NODES = """
 var root = arguments[0], view = root.querySelector('.treadle-graph-view');
@@ -96,7 +106,8 @@ def test_readable_pictures_and_a_live_task_stream(open_and_run, notebook_server,
     square_px = driver.execute_script(_GROUP_PIXELS, trace, "square")
     print("default trace: total drawn on {} px, squares on {} px".format(total_px, square_px))
     # (at least two columns of a 4 px bar: a transfer's arrow may end over it)
-    assert total_px >= 2 * 14, "the total after the squares is not visible at the default zoom ({} px)".format(total_px)
+    assert total_px >= 2 * 14, "the total after the squares is not visible at the default zoom ({} px): {}".format(
+        total_px, driver.execute_script(_BARS_OF, trace, "total"))
     assert square_px > 20 * total_px
     screenshot(trace, "readable-trace-last-run")
 
@@ -137,6 +148,10 @@ def test_readable_pictures_and_a_live_task_stream(open_and_run, notebook_server,
     final = wait_for(driver, whole_run, 30, what="the live trace ended as the whole run")
     assert int(final["bars"]) == 8 and final["head"].startswith("trace of the run:"), final
     assert len(driver.find_elements(By.CSS_SELECTOR, ".treadle-trace")) == 2   # redrawn in place, not added
+    # the replaced drawings left nothing behind: window listeners of the widgets on the page only
+    # (two per trace, one per graph)
+    listeners = driver.execute_script("return window.treadleWidgets.windowListeners();")
+    assert listeners <= 2 * 2 + 1, "{} window listeners after the live trace's updates".format(listeners)
     screenshot(driver.find_element(By.ID, dom_id), "readable-live-final")
 
 
