@@ -85,3 +85,13 @@ def test_a_scatter_gather_is_one_block_between_its_two_ends():
     v, _, _ = drawn(fan_in(8, label="square", hub="total"))
     lay, _ = v._task_layout()
     assert len(set(lay.ys[:8])) == 1
+
+
+def test_blocks_without_dot_too():
+    edges = [(i, 60) for i in range(60)]
+    lay = layout.layout(61, edges, 120, 28, engine="python")    # the Python layout (no dot, or past its budget)
+    assert lay.engine == "python" and lay.width <= layout.TARGET_WIDTH
+    assert len(set(lay.ys[:60])) >= 3 and max(lay.ys[:60]) < lay.ys[60]
+    for points in lay.edges:
+        assert (len(points) - 1) % 3 == 0          # a Bézier chain, as dot's
+        assert abs(points[-1][0] - lay.xs[60]) < 1 and abs(points[-1][1] - (lay.ys[60] - 14)) < 1
