@@ -84,9 +84,13 @@ class FakeServer:
 
     def __init__(self, trace):
         self.trace_data, self.running = trace, 3
+        self.task_states = {}
 
     def status(self):
         return {"states": {"running": self.running, "finished": 9, "queued-somewhere": 0}}
+
+    def states(self, ids):
+        return [self.task_states.get(i, "unknown") for i in ids]
 
     def trace(self, limit=100000, kinds=None):
         return self.trace_data
@@ -152,3 +156,26 @@ def test_a_live_trace_rides_out_a_busy_server():
     while not publisher.sent and time.monotonic() < deadline:
         stream.tick(server)
     assert publisher.sent and 'data-live="1"' in publisher.sent[0][0]["text/html"] and not stream.finished
+
+
+def test_a_live_trace_follows_its_own_tasks():
+    """The run's tasks, asked one by one, decide when it ends: not the server's totals (which
+    other clients' tasks move, and which have been wrong)."""
+    from treadle.widgets import task_stream
+    import time
+    since = int(time.time() * 1e6) - 3_000_000
+    server, publisher = FakeServer(short_after_long(since + 1000)), FakePublisher()
+    server.running = 0                                  # the totals say nothing runs...
+    server.task_states = {i: "finished" for i in range(10)}
+    server.task_states[8] = "running"                   # ...but a task of the run does
+    server.task_states[20] = "running"                  # (another run's task: not waited for)
+    stream = task_stream.LiveTrace(publisher, "shown-1", since, "keep", interval=0, ranges=[(0, 10)])
+    deadline = time.monotonic() + 10
+    while len(publisher.sent) < 2 and time.monotonic() < deadline:
+        stream.tick(server)
+    assert not stream.finished and all('data-live="1"' in d["text/html"] for d, _, _ in publisher.sent)
+    server.task_states[8] = "released"
+    while not stream.finished and time.monotonic() < deadline:
+        stream.tick(server)
+    assert stream.finished and 'data-live="0"' in publisher.sent[-1][0]["text/html"]
+    assert task_stream.unfinished(server, [(0, 10), (20, 21)]) == 1

@@ -73,15 +73,14 @@ def show_trace(client=None, window=None, limit=gantt.EVENT_LIMIT, live=False):
 def show_live_trace(client, submissions=None):
     """The task stream: the trace of the run going on (from the first of ``submissions``, the
     plans of the last cell that submitted), redrawn from the progress monitor's thread until
-    the server has no task left to run, then the trace of the whole run. With nothing running,
+    every task of those plans ended, then the trace of the whole run. With nothing running,
     the trace of the last run."""
     conn = client.connection
-    running = task_stream.unfinished(conn)
-    if not running:     # native calls of this cell may still wait in their batch (a few ms)
-        api.default_client().flush()
-        running = task_stream.unfinished(conn)
+    api.default_client().flush()    # native calls of this cell may still wait in their batch (a few ms)
     here = server_key(kernel.session().address)
     submissions = [x for x in lineage.last_submission() if x.server == here] if submissions is None else submissions
+    ranges = [(x.first, x.end) for x in submissions]
+    running = task_stream.unfinished(conn, ranges) if ranges else 0
     data = conn.trace(gantt.EVENT_LIMIT)
     if not submissions:
         since = None
@@ -101,5 +100,5 @@ def show_live_trace(client, submissions=None):
                                title="trace of the run (live)" if live else "trace of the last run")
     display(view.bundle(), raw=True, display_id=view.dom_id)
     if live:
-        stream = task_stream.LiveTrace(publisher, view.dom_id, since, view.dom_id)
+        stream = task_stream.LiveTrace(publisher, view.dom_id, since, view.dom_id, ranges=ranges)
         kernel.session().monitor().follow(stream)

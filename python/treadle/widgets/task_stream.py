@@ -9,6 +9,7 @@ of the whole run."""
 import bisect
 import time
 
+from . import states as _states
 from .gantt import EVENT_LIMIT, TraceView
 
 LIVE_INTERVAL = 0.5         # seconds between two redraws of a live trace (more for big ones)
@@ -35,9 +36,14 @@ def submissions_window(trace, submissions, margin_us=1000):
     return (start - margin_us, end + margin_us)
 
 
-def unfinished(conn):
-    """Tasks the server has not ended (any state but finished, failed, released: a state added
-    later counts as going on), or None when it cannot say."""
+def unfinished(conn, ranges=None):
+    """Tasks of the run that have not ended, or None when the server cannot say. ``ranges``:
+    the run's task ids, [(first, end)], asked one by one (the server's word for each); without
+    them, every task the server has (its status: any state but finished, failed, released,
+    so a state added later counts as going on)."""
+    if ranges:
+        asked = _states.ask(conn, [i for first, end in ranges for i in range(first, end)])
+        return None if asked is None else sum(1 for s in asked if s not in _states.TERMINAL)
     try:
         states = conn.status().get("states", {})
     except Exception:
@@ -49,17 +55,18 @@ class LiveTrace:
     """The task stream: redraws a displayed trace while a run goes on, from the progress
     monitor's thread (``tick``), through the cell's publisher (update_display_data on the
     kernel's own channel: no other port), at most every LIVE_INTERVAL seconds (longer when a
-    redraw is big or slow); once the server has no task left to run, a last update draws the
-    whole run and it stops. Bars appear as tasks end (the server records a task when it ends)."""
+    redraw is big or slow); once every task of the run (``ranges``; without them, of the
+    server) has ended, a last update draws the whole run and it stops. Bars appear as tasks end (the server records a task when it ends)."""
 
     def __init__(self, publisher, display_id, since_us, dom_id, title="trace of the run", limit=EVENT_LIMIT,
-                 interval=LIVE_INTERVAL, timeout=24 * 3600):
+                 interval=LIVE_INTERVAL, timeout=24 * 3600, ranges=None):
         self.publisher = publisher
         self.display_id = display_id
         self.since_us = since_us
         self.dom_id = dom_id
         self.title = title
         self.limit = limit
+        self.ranges = ranges      # the run's task ids [(first, end)]: it ends when they all have
         self.finished = False
         self.updates = 0
         self._interval = interval
@@ -80,7 +87,7 @@ class LiveTrace:
             return
         self._last = now
         try:
-            left = unfinished(conn)     # asked before the events: every task that ended by then is in them
+            left = unfinished(conn, self.ranges)   # asked before the events: the tasks ended by then are in them
             if left is None:
                 raise RuntimeError("the server did not answer its status")
             done = left == 0 or now > self._deadline
