@@ -20,9 +20,8 @@ import json
 # take microseconds run inline and transfers start; lane 1 its threads (programs, sleeps, big
 # merges); lane 2+i its Python executor i, counted from 1 as people count.
 _LANES = {0: "quick tasks", 1: "programs"}
-LANE_HELP = ("quick tasks: built-in tasks that take microseconds (constants, slices, small merges) and "
-             "the transfers; programs: programs (tasks.run), sleeps and big merges, on threads; "
-             "Python N: the worker's Nth Python process (one per cpu)")
+_LANE_HELP = {0: "built-in tasks that take microseconds (constants, slices, small merges) and transfers",
+              1: "programs (tasks.run), sleeps and big merges, on the worker's threads"}
 
 # The pid of the "server" process in the Chrome trace (decisions of tasks not yet ended).
 SERVER_PID = 1000000
@@ -30,6 +29,11 @@ SERVER_PID = 1000000
 
 def lane_name(lane):
     return _LANES.get(lane, "Python {}".format(lane - 1))
+
+
+def lane_help(lane):
+    """What runs on a lane, in a sentence (the lane name's hover)."""
+    return _LANE_HELP.get(lane, "one of the worker's Python processes (one per cpu)")
 
 
 def type_name(task_type):

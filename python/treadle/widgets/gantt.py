@@ -18,7 +18,7 @@ import time
 from .. import api
 from .. import trace as _trace
 from ..core.lineage import FUNCTION_TYPES
-from ..trace import LANE_HELP, lane_name
+from ..trace import lane_help, lane_name
 from .bundle import Widget, attrs, enhance, json_script, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import group_of
@@ -365,7 +365,7 @@ class TraceView(Widget):
                 continue
             a, b = start * scale, end * scale
             weight = 1
-            if b - a < MIN_BAR_PX:      # a short task stays visible (it wins the cells it is widened to)
+            if b - a < MIN_BAR_PX and not self.merged:   # a short task stays visible (it wins its cells)
                 a = min(a, width - MIN_BAR_PX)
                 b, weight = a + MIN_BAR_PX, 4
             first, last = int(a) // cell, int(b) // cell
@@ -464,14 +464,14 @@ class TraceView(Widget):
         label_rows = []
         strips = {st["y"]: st for st in self.strips}
         y = 0
-        for name in self.lane_names:
+        for name, (_, lane) in zip(self.lane_names, self.lane_keys):
             if y in strips:
                 label_rows.append('<div class="treadle-trace-cpu" title="cpu use of {0} (% of its cpus)" '
                                   'style="height:{1}px;line-height:{1}px">{0} · cpu %</div>'.format(
                                       html.escape(strips[y]["name"]), CPU_H))
                 y += CPU_H
-            label_rows.append('<div class="treadle-trace-lane" title="{0}&#10;{2}" style="height:{1}px;'
-                              'line-height:{1}px">{0}</div>'.format(html.escape(name), ROW, html.escape(LANE_HELP)))
+            label_rows.append('<div class="treadle-trace-lane" title="{0}: {2}" style="height:{1}px;'
+                              'line-height:{1}px">{0}</div>'.format(html.escape(name), ROW, html.escape(lane_help(lane))))
             y += ROW
         busy = collections.Counter()      # the legend: the 16 groups busiest in the run
         for row in self.bars:

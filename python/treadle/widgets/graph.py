@@ -136,7 +136,11 @@ def _edge_path(points):
     if len(points) >= 4 and (len(points) - 1) % 3 == 0:
         d = ["M{},{}".format(_num(points[0][0]), _num(points[0][1]))]
         for k in range(1, len(points), 3):
-            d.append("C" + " ".join("{},{}".format(_num(x), _num(y)) for x, y in points[k:k + 3]))
+            c1, c2, end = points[k:k + 3]
+            if c1 == points[k - 1] and c2 == end:     # a straight piece (a block's comb): a line
+                d.append("L{},{}".format(_num(end[0]), _num(end[1])))
+            else:
+                d.append("C" + " ".join("{},{}".format(_num(x), _num(y)) for x, y in (c1, c2, end)))
         return "".join(d)
     return "M" + "L".join("{},{}".format(_num(x), _num(y)) for x, y in points)
 
