@@ -179,3 +179,23 @@ def test_a_live_trace_follows_its_own_tasks():
         stream.tick(server)
     assert stream.finished and 'data-live="0"' in publisher.sent[-1][0]["text/html"]
     assert task_stream.unfinished(server, [(0, 10), (20, 21)]) == 1
+
+
+def test_a_live_trace_keeps_the_tasks_that_ended_before_the_client_heard_back():
+    """The submission's time is when the client heard back from the server: on a loaded machine
+    a short task of the run may have started and ended already. The run's own tasks set the start."""
+    from treadle.widgets import task_stream
+    import time
+    start = int(time.time() * 1e6) - 3_000_000
+    data = short_after_long(start)             # tasks 0-8 from `start`, the const (9) just before
+    heard_back = start + 1_300_000             # after every square ended
+    assert gantt.TraceView(data, window=(heard_back, None)).task_count == 0
+    server, publisher = FakeServer(data), FakePublisher()
+    server.task_states = {i: "finished" for i in range(10)}
+    stream = task_stream.LiveTrace(publisher, "shown-1", heard_back, "keep", interval=0, ranges=[(0, 10)])
+    deadline = time.monotonic() + 10
+    while not stream.finished and time.monotonic() < deadline:
+        stream.tick(server)
+    assert 'data-bars="10"' in publisher.sent[-1][0]["text/html"]
+    assert task_stream.run_start(data, [(0, 5)], heard_back) == start - 1000
+    assert task_stream.run_start(data, [(20, 30)], heard_back) == heard_back   # not ours: not moved

@@ -85,7 +85,7 @@ def show_live_trace(client, submissions=None):
     if not submissions:
         since = None
     elif running:
-        since = min(x.time_us for x in submissions) - 1000
+        since = task_stream.run_start(data, ranges, min(x.time_us for x in submissions))
     else:
         since = task_stream.submissions_window(data, submissions)[0]
     live = bool(running) and since is not None

@@ -36,6 +36,20 @@ def submissions_window(trace, submissions, margin_us=1000):
     return (start - margin_us, end + margin_us)
 
 
+def run_start(trace, ranges, since_us, margin_us=1000):
+    """When the run of the tasks ``ranges`` began: its submission (``since_us``: when the client
+    heard back, by which time a short task may have run already) or its first task's start."""
+    firsts = [a for a, _ in sorted(ranges or ())]
+    ends = [b for _, b in sorted(ranges or ())]
+    start = since_us
+    for e in trace.get("events", []):
+        if e.get("kind") == "task" and e["start_us"] < start:
+            i = bisect.bisect_right(firsts, e.get("task", -1)) - 1
+            if i >= 0 and e["task"] < ends[i]:
+                start = e["start_us"] - margin_us
+    return start
+
+
 def unfinished(conn, ranges=None):
     """Tasks of the run that have not ended, or None when the server cannot say. ``ranges``:
     the run's task ids, [(first, end)], asked one by one (the server's word for each); without
@@ -77,7 +91,9 @@ class LiveTrace:
         self._size = 0            # bytes it sent
 
     def view(self, conn, live):
-        return TraceView(conn.trace(self.limit), window=(self.since_us, None), live=live, dom_id=self.dom_id,
+        data = conn.trace(self.limit)
+        since = run_start(data, self.ranges, self.since_us)
+        return TraceView(data, window=(since, None), live=live, dom_id=self.dom_id,
                          title=self.title + (" (live)" if live else ""))
 
     def tick(self, conn):
