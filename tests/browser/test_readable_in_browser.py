@@ -130,9 +130,10 @@ def test_readable_pictures_and_a_live_task_stream(open_and_run, notebook_server,
     assert all(n["bottom"] < reduce[0]["y"] for n in sources), "a source is not above the reduce"
 
     # the task stream: drawn during the run (the quick tasks), then the whole run once it ends
-    live = _output_of(driver, 4, '.treadle-trace[data-live="1"]')
-    _wait_ready(driver, live, "the live trace's first draw")
-    dom_id = live.get_attribute("id")
+    # (its id, read at once: an update may replace the element any time)
+    dom_id = wait_for(driver, lambda d: d.execute_script(
+        "var c = Jupyter.notebook.get_cell(4), r = c && c.output_area.element[0].querySelector("
+        "'.treadle-trace[data-live=\"1\"]'); return r ? r.id : null;"), 10, what="a live trace in cell 4")
 
     def some_bars(d):
         a = _data_of(d, dom_id)
