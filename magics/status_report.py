@@ -32,7 +32,7 @@ class StatusReport:
             rows.append((str(w.get("id", "")), w.get("name", ""), str(w.get("cpus", "")), str(w.get("free_cpus", "")),
                          str(w.get("running", "")), str(w.get("queued", "")),
                          str(w.get("tasks_done", "")), cpu, memory, w.get("address", ""),
-                         "here" if here else "elsewhere"))
+                         "by this kernel" if here else "elsewhere"))
         return rows
 
     def _summary(self):

@@ -1,9 +1,8 @@
 """``%treadle graph``, ``%treadle trace`` and ``%treadle why``: the task graph, what ran where and
 when, and why a task is where it is."""
 
-import bisect
+import argparse
 import os
-import time
 
 from IPython import get_ipython
 from IPython.core import magic_arguments
@@ -12,9 +11,10 @@ from IPython.display import display
 
 from .. import api
 from ..core import lineage, walk
+from ..core.address import server_key
 from ..core.client import TaskHandle
 from ..notebook import displays
-from ..widgets import gantt, graph as graph_widget
+from ..widgets import gantt, graph as graph_widget, task_stream
 from . import declare, submit
 from .cluster import session
 from .declare import command, one_line, option
@@ -59,15 +59,21 @@ def graph(args):
 
 @command("trace")
 @magic_arguments.magic_arguments("treadle trace")
-@option("--last", action="store_true", help="only the time of the last submission")
+@option("--all", action="store_true", help="the whole session: every run the server remembers")
+@option("--live", action="store_true", help="follow the run going on: the trace grows while it runs and ends "
+        "as the trace of the whole run")
+@option("--last", action="store_true", help=argparse.SUPPRESS)   # the default now; old notebooks say it
 @option("--record", metavar="PATH", help="the server appends every event to PATH/server.trace.jsonl from now on "
         "(python3 -m treadle.report PATH makes a report of it)")
 @option("--stop", action="store_true", help="stop the recording")
 def trace(args):
-    """%treadle trace shows what ran where and when: one lane per worker lane, tasks coloured by
-    label group, transfers as arrows; wheel to zoom, drag to pan, the scrubber replays the run."""
+    """%treadle trace shows what ran where and when in the last run (what the last cell that
+    submitted tasks ran; --all: the whole session; --live: the run going on, growing as it
+    runs): one lane per worker lane, tasks coloured by label group, transfers as arrows; wheel
+    to zoom, drag to pan, the scrubber replays the run."""
     this = declare.COMMANDS["trace"]
-    if sum((args.last, args.record is not None, args.stop)) > 1:
+    if sum((args.last or args.all or args.live, args.record is not None, args.stop)) > 1 or \
+            sum((args.last, args.all, args.live)) > 1:
         raise this.fail()
     client = session().client()
     if args.record is not None:
@@ -83,14 +89,17 @@ def trace(args):
         client.connection.record_trace("")
         print("treadle: the trace recording stopped (the recent events stay in memory: %treadle trace)")
         return None
+    here = server_key(session().address)
+    submissions = [s for s in lineage.last_submission() if s.server == here]
+    if args.last and not submissions:
+        raise this.fail("%treadle trace --last: nothing was submitted yet")
+    if args.live:
+        displays.show_live_trace(client)
+        return None
     data = client.trace(gantt.EVENT_LIMIT)
-    window, title = None, "trace"
-    if args.last:
-        submissions = lineage.last_submission()
-        if not submissions:
-            raise this.fail("%treadle trace --last: nothing was submitted yet")
-        window = window_of(data, submissions)
-        title = "trace of the last submission"
+    window, title = None, "trace of the whole session"
+    if submissions and not args.all:
+        window, title = task_stream.submissions_window(data, submissions), "trace of the last run"
     display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
     return None
 
@@ -120,22 +129,3 @@ def why(args):
             print(client.story(futures))
         except Exception as e:
             raise UsageError("%treadle why {}: {}".format(expr, one_line(e))) from None
-
-
-def window_of(trace, submissions, margin_us=1000):
-    """(start µs, end µs) of what the plans ``submissions`` (lineage.Submission) ran, from the
-    trace's task events; from their submission to now when none ran yet."""
-    ranges = sorted((s.first, s.end) for s in submissions)
-    firsts = [a for a, _ in ranges]
-
-    def ours(task):
-        i = bisect.bisect_right(firsts, task) - 1
-        return i >= 0 and task < ranges[i][1]
-    start = end = None
-    for e in trace.get("events", []):
-        if e.get("kind") == "task" and ours(e.get("task", -1)):
-            start = e["start_us"] if start is None else min(start, e["start_us"])
-            end = e["end_us"] if end is None else max(end, e["end_us"])
-    if start is None:
-        return (min(s.time_us for s in submissions), time.time() * 1e6)
-    return (start - margin_us, end + margin_us)

@@ -29,11 +29,12 @@ def show(obj, expand=None, aggregate=None, live=True):
     return displays.show(obj, expand=expand, aggregate=aggregate, live=live)
 
 
-def show_trace(client=None, window=None):
+def show_trace(client=None, window=None, live=False):
     """Displays what ran where and when (the server's recent trace) as a Gantt chart with a
-    replay scrubber (treadle.widgets.gantt)."""
+    replay scrubber (treadle.widgets.gantt); ``live=True``: the run going on, growing while it
+    runs (in a kernel with treadle)."""
     from .notebook import displays  # deliberate: IPython loads on first use
-    return displays.show_trace(client, window=window)
+    return displays.show_trace(client, window=window, live=live)
 
 
 def load_ipython_extension(ipython):

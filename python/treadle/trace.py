@@ -16,14 +16,33 @@ The event kinds the server records are described in docs/tracing.md.
 
 import json
 
-_LANES = {0: "event loop", 1: "threads"}
+# Lanes are named in the user's words: lane 0 is the worker's event loop, where built-in tasks that
+# take microseconds run inline and transfers start; lane 1 its threads (programs, sleeps, big
+# merges); lane 2+i its Python executor i, counted from 1 as people count.
+_LANES = {0: "quick tasks", 1: "programs"}
+_LANE_HELP = {0: "built-in tasks that take microseconds (constants, slices, small merges) and transfers",
+              1: "programs (tasks.run), sleeps and big merges, on the worker's threads"}
 
 # The pid of the "server" process in the Chrome trace (decisions of tasks not yet ended).
 SERVER_PID = 1000000
 
 
 def lane_name(lane):
-    return _LANES.get(lane, "executor {}".format(lane - 2))
+    return _LANES.get(lane, "Python {}".format(lane - 1))
+
+
+def lane_help(lane):
+    """What runs on a lane, in a sentence (the lane name's hover)."""
+    return _LANE_HELP.get(lane, "one of the worker's Python processes (one per cpu)")
+
+
+def type_name(task_type):
+    """A task type in the user's words: its last part ("loom/data/const" is "const"); a Python
+    call is "python"."""
+    return _TYPE_NAMES.get(task_type) or (task_type or "").rsplit("/", 1)[-1]
+
+
+_TYPE_NAMES = {"loom/py/call": "python"}
 
 
 def label_group(label):

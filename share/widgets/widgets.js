@@ -37,6 +37,20 @@
     };
   }
 
+  // Listeners on the window go with their widget: a live widget's output is replaced at every
+  // update, and a listener left behind would keep the old one (its data) alive. Each new one
+  // drops those of widgets no longer in the page.
+  var windowListeners = [];
+  function onWindow(root, type, fn) {
+    windowListeners = windowListeners.filter(function (l) {
+      if (l.root.isConnected) return true;
+      window.removeEventListener(l.type, l.fn);
+      return false;
+    });
+    windowListeners.push({ root: root, type: type, fn: fn });
+    window.addEventListener(type, fn);
+  }
+
   function readData(root) {
     var el = root.querySelector(":scope > script.treadle-data");
     return el ? JSON.parse(el.textContent) : null;
@@ -55,7 +69,7 @@
   }
 
   // -- zoom and pan of an SVG through its viewBox ------------------------------------------------
-  function zoomable(svg) {
+  function zoomable(svg, root) {
     var vb = svg.getAttribute("viewBox").split(/[ ,]+/).map(Number), home = vb.slice();
     function apply() { svg.setAttribute("viewBox", vb.join(" ")); }
     svg.addEventListener("wheel", function (ev) {
@@ -71,7 +85,7 @@
     }, { passive: false });
     var drag = null;
     svg.addEventListener("mousedown", function (ev) { drag = [ev.clientX, ev.clientY, vb[0], vb[1]]; });
-    window.addEventListener("mouseup", function () { drag = null; });
+    onWindow(root, "mouseup", function () { drag = null; });
     svg.addEventListener("mousemove", function (ev) {
       if (!drag) return;
       var r = svg.getBoundingClientRect(), k = vb[2] / r.width;
@@ -153,7 +167,7 @@
     var view = root.querySelector(".treadle-graph-view"), svg = view && view.querySelector("svg");
     var tip = tooltip(root);
     hideStatic(root);
-    if (svg) { zoomable(svg); hoverNodes(root, svg, tip); }
+    if (svg) { zoomable(svg, root); hoverNodes(root, svg, tip); }
     var data = readData(root), panel = root.querySelector(".treadle-graph-expanded");
     if (data && panel && svg) {
       hoverNodes(root, panel, tip);
@@ -195,7 +209,8 @@
     var scrub = root.querySelector(".treadle-scrubber"), play = root.querySelector(".treadle-play");
     var clock = root.querySelector(".treadle-trace-time");
     var tip = tooltip(root);
-    var ROW = d.row || 18, AXIS = 22, lanes = d.lanes.length, CH = d.ch || 14;
+    var ROW = d.row || 18, AXIS = d.axis || 22, lanes = d.lanes.length, CH = d.ch || 14;
+    var MINW = d.minw || 1, FONT = d.font || 10;   // px: the narrowest bar, the axis's text
     var LY = d.ly || d.lanes.map(function (_, i) { return i * ROW; });   // each lane's top (px)
     var H = d.h !== undefined ? d.h : lanes * ROW;                        // lanes and cpu strips
     var S = cumsum(d.s), D = d.d, L = d.l, G = d.g, n = S.length;
@@ -261,7 +276,9 @@
           var e = Math.min(s + D[b], T);
           if (e < v0 || s > v1) continue;
           var x = (s - v0) * k, w = (e - s) * k;
-          w = w > 3 ? w - 1 : Math.max(1, w);   // a hairline between neighbours
+          // a hairline between neighbours; a short task (after long ones) is still seen
+          if (w > MINW + 1) w -= 1; else { w = MINW; x = Math.round(x); }   // (whole pixels: crisp)
+          if (x + w > W) x = Math.max(0, W - w);   // (it starts in view: s <= v1)
           ctx.fillRect(x, LY[L[b]] + 2, w, ROW - 4);
         }
       }
@@ -292,13 +309,13 @@
       }
       // the axis
       ctx.lineWidth = 1;
-      ctx.fillStyle = "#444"; ctx.strokeStyle = "#888"; ctx.font = "10px sans-serif"; ctx.textAlign = "center";
+      ctx.fillStyle = "#444"; ctx.strokeStyle = "#888"; ctx.font = FONT + "px sans-serif"; ctx.textAlign = "center";
       ctx.beginPath(); ctx.moveTo(0, h + 0.5); ctx.lineTo(W, h + 0.5);
       var step = niceStep((v1 - v0) / 8);
       for (var t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
         var tx = (t - v0) * k;
         ctx.moveTo(tx, h); ctx.lineTo(tx, h + 4);
-        ctx.fillText(fmtTime(t), Math.min(Math.max(tx, 20), W - 20), h + 16);
+        ctx.fillText(t === 0 ? "0" : fmtTime(t), Math.min(Math.max(tx, 20), W - 24), h + FONT + 5);
       }
       ctx.stroke();
       if (T < d.span) {   // the scrubber's time
@@ -334,7 +351,7 @@
     }, { passive: false });
     var drag = null;
     canvas.addEventListener("mousedown", function (ev) { drag = [ev.clientX, v0, v1]; tip.hide(); });
-    window.addEventListener("mouseup", function () { drag = null; });
+    onWindow(root, "mouseup", function () { drag = null; });
     canvas.addEventListener("dblclick", function () { v0 = 0; v1 = d.span; redraw(); });
     canvas.addEventListener("mouseleave", function () { tip.hide(); });
     canvas.addEventListener("mousemove", function (ev) {
@@ -469,9 +486,10 @@
       play.innerHTML = "&#10074;&#10074;";
       playing = requestAnimationFrame(frame);
     });
-    window.addEventListener("resize", function () { W = size(); redraw(); });
+    onWindow(root, "resize", function () { W = size(); redraw(); });
     draw();
   }
 
-  window.treadleWidgets = { version: VERSION, graph: graph, trace: trace };
+  window.treadleWidgets = { version: VERSION, graph: graph, trace: trace,
+    windowListeners: function () { return windowListeners.length; } };   // (for the tests)
 })();

@@ -161,7 +161,7 @@ def test_graph_bundle_nodes_edges_and_contract():
         assert {n.get("data-state") for n in nodes} == {"finished"}
     # hover texts ride on the interactive picture only, as attributes (no <title> text to leak)
     inline = parse_svg(dom(b["text/html"]))
-    assert all("type: loom/py/call" in n.get("data-tip") for n in nodes_of(inline))
+    assert all("type: python" in n.get("data-tip") for n in nodes_of(inline))
     assert not list(inline.iter(SVG + "title"))
     assert "task graph: 6 tasks" in b["text/plain"]
 
@@ -242,8 +242,8 @@ def test_display_ids_are_unique():
 def test_wide_graphs_are_staggered_and_never_shrink_below_readable_labels():
     from treadle.widgets import layout
     edges = [(i, 40) for i in range(40)]               # a 40-way map-reduce: one rank of 40
-    lay = layout.layout(41, edges, 64, 24, budget=5.0)
-    assert lay.stagger > 1 and len(lay.edges) == 40
+    lay = layout.layout(41, edges, 64, 24, budget=5.0)   # (as a block: test_readable.py)
+    assert len(set(lay.ys[:40])) > 1 and len(lay.edges) == 40
     assert lay.width < 1200 and lay.width < 5 * lay.height, (lay.engine, lay.width, lay.height)
     for (a, b), points in zip(edges, lay.edges):   # each edge from its tail towards its head, in order
         # (concentrated edges share their last stretch: some end where they join)
@@ -255,7 +255,7 @@ def test_wide_graphs_are_staggered_and_never_shrink_below_readable_labels():
     assert chain.stagger == 1
     lonely = layout.layout(60, [], 64, 24, budget=5.0)   # unconnected nodes: chained by unflatten -c
     assert lonely.width < 1200 and lonely.edges == []
-    # the picture: 1 px per unit at most, shrunk to the output's width but not below 9 px labels
+    # the picture: 1 px per unit at most, shrunk to the output's width but not below 12 px labels
     svg_tag = re.search(r"<svg[^>]*>", dom(view(chain_graph(40)).bundle()["text/html"])).group(0)
     width = float(re.search(r' width="([\d.]+)"', svg_tag).group(1))
     min_width = float(re.search(r"min-width:([\d.]+)px", svg_tag).group(1))

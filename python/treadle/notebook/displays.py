@@ -4,8 +4,10 @@ graph (``treadle.show``) recoloured from the progress monitor's thread, and the 
 
 from IPython.display import display
 
+from .. import api
+from ..core import lineage
 from ..core.address import server_key
-from ..widgets import gantt, graph
+from ..widgets import gantt, graph, task_stream
 from ..widgets import states as _states
 from . import kernel
 
@@ -55,9 +57,48 @@ def follow(view, display_id):
         pass
 
 
-def show_trace(client=None, window=None, limit=gantt.EVENT_LIMIT):
+def show_trace(client=None, window=None, limit=gantt.EVENT_LIMIT, live=False):
     """Displays the trace of the server's recent events (``client``: see gantt.trace_view; in a
-    kernel with treadle, its server's by default)."""
-    if client is None and kernel.session() is not None:
-        client = kernel.session().client()
+    kernel with treadle, its server's by default). ``live``: the run going on, redrawn as it runs
+    (the kernel's own server only)."""
+    s = kernel.session()
+    if client is None and s is not None:
+        client = s.client()
+    if live and s is not None and client is s.client():
+        show_live_trace(client)
+        return
     display(gantt.trace_view(client, window=window, limit=limit).bundle(), raw=True)
+
+
+def show_live_trace(client, submissions=None):
+    """The task stream: the trace of the run going on (from the first of ``submissions``, the
+    plans of the last cell that submitted), redrawn from the progress monitor's thread until
+    every task of those plans ended, then the trace of the whole run. With nothing running,
+    the trace of the last run."""
+    conn = client.connection
+    api.default_client().flush()    # native calls of this cell may still wait in their batch (a few ms)
+    here = server_key(kernel.session().address)
+    submissions = [x for x in lineage.last_submission() if x.server == here] if submissions is None else submissions
+    ranges = [(x.first, x.end) for x in submissions]
+    running = task_stream.unfinished(conn, ranges) if ranges else 0
+    data = conn.trace(gantt.EVENT_LIMIT)
+    if not submissions:
+        since = None
+    elif running:
+        since = task_stream.run_start(data, ranges, min(x.time_us for x in submissions))
+    else:
+        since = task_stream.submissions_window(data, submissions)[0]
+    live = bool(running) and since is not None
+    try:
+        publisher = kernel.publisher() if live else None
+    except Exception:
+        publisher, live = None, False
+    if since is None:
+        view = gantt.TraceView(data, title="trace of the whole session")
+    else:
+        view = gantt.TraceView(data, window=(since, None), live=live,
+                               title="trace of the run (live)" if live else "trace of the last run")
+    display(view.bundle(), raw=True, display_id=view.dom_id)
+    if live:
+        stream = task_stream.LiveTrace(publisher, view.dom_id, since, view.dom_id, ranges=ranges)
+        kernel.session().monitor().follow(stream)

@@ -12,23 +12,21 @@ and the image/svg+xml) is drawn at pixel resolution too.
 
 import collections
 import html
-import math
 import re
+import time
 
 from .. import api
 from .. import trace as _trace
 from ..core.lineage import FUNCTION_TYPES
-from ..trace import lane_name
+from ..trace import lane_help, lane_name
 from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import group_of
+from .transfers import TRANSFER_ARROWS, TRANSFER_LIMIT, arrow_opacity, arrow_width, transfer_arrows  # noqa: F401
 
 BAR_LIMIT = 20_000          # bars sent one by one at most; above, merged busy segments
 MERGE_PIXELS = 4000         # merged segments: the run cut into this many time slots
-TRANSFER_LIMIT = 300        # transfers drawn one by one at most; above, aggregated arrows
-TRANSFER_SLOTS = 200        # aggregated transfers: the run cut into (at most) this many time slots
-TRANSFER_ARROWS = 600       # aggregated arrows sent at most (coarser slots, then the busiest pairs)
 LABEL_LIMIT = 5000          # distinct labels sent at most (else bars say their group only)
 WHY_LIMIT = 1000            # distinct placement texts sent at most (else their numbers are left out)
 CPU_POINTS = 300            # cpu samples per worker sent at most (averaged over neighbours above)
@@ -38,8 +36,10 @@ STATIC_WIDTH = 900          # px of the static picture's time axis
 STATIC_LANES = 80           # lanes drawn in the static picture at most
 STATIC_RECTS = 6000         # cells of the static picture at most (lanes x cells per lane)
 STATIC_TRANSFERS = 300      # transfer arrows drawn in the static picture at most (the busiest)
-ROW = 18                    # px per lane (the lane labels, the SVG and the canvas agree)
-AXIS = 22
+ROW = 22                    # px per lane (the lane labels, the SVG and the canvas agree)
+AXIS = 26                   # px under the lanes: the time axis (12 px text, readable on a projector)
+AXIS_FONT = 12
+MIN_BAR_PX = 4              # a task bar is never drawn narrower: a short task after long ones shows
 SAMPLE_INTERVAL_US = 500_000   # a worker's heartbeat: what a first sample's cpu % covers
 
 _DIGITS = re.compile(r"\d+")
@@ -55,18 +55,23 @@ def _delta(values):
 
 class TraceView(Widget):
     """A drawn trace (``trace``: a reply of treadle.trace.events, or a list of events);
-    ``window``: (start µs, end µs) to keep only what overlaps it."""
+    ``window``: (start µs, end µs) to keep only what overlaps it (an end of None: up to now).
+    ``live``: the run is still going on (a LiveTrace redraws it); ``dom_id``: the id to keep
+    (a live trace keeps one through its updates)."""
 
-    def __init__(self, trace, window=None, title="trace"):
+    def __init__(self, trace, window=None, title="trace", live=False, dom_id=None):
         if isinstance(trace, list):
             trace = {"events": trace, "workers": []}
-        self.dom_id = new_id("trace")
+        self.dom_id = dom_id or new_id("trace")
         self.title = title
-        self._build(trace, window)
+        self.live = live
+        if window is not None and window[1] is None:
+            window = (window[0], float("inf"))
+        self._build(trace, window, live)
 
     # -- the data
 
-    def _build(self, trace, window):
+    def _build(self, trace, window, live=False):
         workers = {w["id"]: w for w in trace.get("workers", [])}
         names = {w: info.get("name", str(w)) for w, info in workers.items()}
         tasks, transfers, marks = [], [], []
@@ -104,6 +109,8 @@ class TraceView(Widget):
         ends = [e["end_us"] for e in tasks] + [e["end_us"] for e in transfers]
         self.t0 = min(starts) if starts else 0
         self.span = max(1, (max(ends) if ends else 0) - self.t0)
+        if live and starts:   # a run going on: its time axis reaches now, past the last task that ended
+            self.span = max(self.span, int(time.time() * 1e6) - self.t0)
         self.task_count = len(tasks)
         self.transfer_count = len(transfers)
 
@@ -148,71 +155,11 @@ class TraceView(Widget):
         self.merged = len(rows) > BAR_LIMIT
         self.rows = rows
         self.bars = self._merge(rows) if self.merged else rows
-        self.transfers, self.transfers_aggregated, self.transfers_left_out = self._transfer_arrows(
+        self.transfers, self.transfers_aggregated, self.transfers_left_out = transfer_arrows(
             [(e["start_us"] - self.t0, max(e["end_us"], e["start_us"]) - self.t0,
               lane_index[(e.get("from", e["worker"]), 0)], lane_index[(e["worker"], 0)], e.get("size", 0))
-             for e in transfers])
+             for e in transfers], self.span)
         self._place_rows(samples, workers)
-
-    def _transfer_arrows(self, items):
-        """The transfer arrows to draw: (start, end, from lane, to lane, bytes, count, spread of
-        the starts, start - first start).
-
-        Up to TRANSFER_LIMIT one by one (count 1). Above, per (sender lane, receiver lane, time
-        slot of the start, time slot of the end) one arrow from the mean start to the mean end,
-        with the count, the bytes and the spread of the starts; the slots get coarser until at
-        most TRANSFER_ARROWS remain, and if the lane pairs alone are more, the busiest are kept. Returns (arrows,
-        aggregated, transfers left out)."""
-        if len(items) <= TRANSFER_LIMIT:
-            return sorted((s, e, a, b, z, 1, 0, 0) for s, e, a, b, z in items), False, 0
-        slots = TRANSFER_SLOTS
-        width = self.span / float(slots)
-        last = slots - 1
-        acc = {}     # (from, to, start slot, end slot) -> [count, bytes, sum of starts, sum of ends,
-        #              first start, last start]
-        for s, e, a, b, z in items:
-            key = (a, b, min(last, int(s / width)), min(last, int(e / width)))
-            x = acc.get(key)
-            if x is None:
-                acc[key] = [1, z, s, e, s, s]
-            else:
-                x[0] += 1
-                x[1] += z
-                x[2] += s
-                x[3] += e
-                if s < x[4]:
-                    x[4] = s
-                if s > x[5]:
-                    x[5] = s
-        while len(acc) > TRANSFER_ARROWS and slots > 1:     # coarser slots: halve
-            slots = (slots + 1) // 2
-            coarser = {}
-            for (a, b, k, m), x in acc.items():
-                key = (a, b, k // 2, m // 2)
-                y = coarser.get(key)
-                if y is None:
-                    coarser[key] = list(x)
-                else:
-                    y[0] += x[0]
-                    y[1] += x[1]
-                    y[2] += x[2]
-                    y[3] += x[3]
-                    y[4] = min(y[4], x[4])
-                    y[5] = max(y[5], x[5])
-            acc = coarser
-        kept = list(acc.items())
-        left_out = 0
-        if len(kept) > TRANSFER_ARROWS:
-            kept.sort(key=lambda kv: -kv[1][0])
-            left_out = sum(x[0] for _, x in kept[TRANSFER_ARROWS:])
-            kept = kept[:TRANSFER_ARROWS]
-        arrows = []
-        for (a, b, _, _), x in kept:
-            n = x[0]
-            start = int(x[2] / n)
-            arrows.append((start, max(start, int(x[3] / n)), a, b, x[1], n, x[5] - x[4], start - x[4]))
-        arrows.sort()
-        return arrows, True, left_out
 
     def _place_rows(self, samples, workers):
         """Where each lane goes (px from the top), and above each worker's first lane its cpu
@@ -347,7 +294,8 @@ class TraceView(Widget):
         bars = self.bars
         p = {"t0": self.t0, "span": self.span, "lanes": self.lane_names,
              "groups": [[g or "(no label)", group_color(g)] for g in self.groups],
-             "tasks": self.task_count, "merged": self.merged, "row": ROW,
+             "tasks": self.task_count, "merged": self.merged, "row": ROW, "axis": AXIS, "font": AXIS_FONT,
+             "minw": MIN_BAR_PX,
              "ly": self.lane_tops, "h": self.height,
              "s": _delta([b[0] for b in bars]), "d": [b[1] - b[0] for b in bars],
              "l": [b[2] for b in bars], "g": [b[3] for b in bars]}
@@ -417,14 +365,18 @@ class TraceView(Widget):
             if lane >= lanes:
                 continue
             a, b = start * scale, end * scale
+            weight = 1
+            if b - a < MIN_BAR_PX and not self.merged:   # a short task stays visible (it wins its cells)
+                a = min(a, width - MIN_BAR_PX)
+                b, weight = a + MIN_BAR_PX, 4
             first, last = int(a) // cell, int(b) // cell
             if first == last:
-                busy[(lane, first)][group] += max(b - a, 0.05)
+                busy[(lane, first)][group] += max(b - a, 0.05) * weight
             else:
                 for k in range(first, last + 1):
                     lo, hi = max(a, k * cell), min(b, (k + 1) * cell)
                     if hi > lo:
-                        busy[(lane, k)][group] += hi - lo
+                        busy[(lane, k)][group] += (hi - lo) * weight
         paths = collections.defaultdict(list)    # group -> path pieces
         run = None                               # [lane, group, first cell, last cell]
         for lane, k in sorted(busy):
@@ -454,12 +406,12 @@ class TraceView(Widget):
             x0, x1 = t[0] * scale, t[1] * scale
             y0, y1 = tops[t[2]] + ROW // 2, tops[t[3]] + ROW // 2
             head = -4 if y1 >= y0 else 4
-            by_width[_arrow_width(t[5])].append("M{:.0f} {}L{:.0f} {}M{:.0f} {}l-3 {}m3 {}l3 {}".format(
+            by_width[arrow_width(t[5])].append("M{:.0f} {}L{:.0f} {}M{:.0f} {}l-3 {}m3 {}l3 {}".format(
                 x0, y0, x1, y1, x1, y1, head, -head, head))
         out = []
         for w, pieces in sorted(by_width.items()):
             out.append('<path fill="none" stroke="#444" stroke-width="{}" stroke-opacity="{}" d="{}"/>'.format(
-                w, _arrow_opacity(w), "".join(pieces)))
+                w, arrow_opacity(w), "".join(pieces)))
         return "".join(out)
 
     def _strip_svg(self, strip, scale, width):
@@ -488,8 +440,8 @@ class TraceView(Widget):
         while t <= self.span:
             x = t * width / float(self.span)
             out.append('<line x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" stroke="#888"/>'
-                       '<text x="{0:.1f}" y="{3}" font-size="10" fill="#444" text-anchor="middle">{4}</text>'.format(
-                           x, y, y + 4, y + 16, _time(t)))
+                       '<text x="{0:.1f}" y="{3}" font-size="{5}" fill="#444" text-anchor="middle">{4}</text>'.format(
+                           x, y, y + 4, y + 17, _axis_time(t), AXIS_FONT))
             t += step
         return "".join(out)
 
@@ -514,14 +466,14 @@ class TraceView(Widget):
         label_rows = []
         strips = {st["y"]: st for st in self.strips}
         y = 0
-        for name in self.lane_names:
+        for name, (_, lane) in zip(self.lane_names, self.lane_keys):
             if y in strips:
                 label_rows.append('<div class="treadle-trace-cpu" title="cpu use of {0} (% of its cpus)" '
                                   'style="height:{1}px;line-height:{1}px">{0} · cpu %</div>'.format(
                                       html.escape(strips[y]["name"]), CPU_H))
                 y += CPU_H
-            label_rows.append('<div class="treadle-trace-lane" title="{0}" style="height:{1}px;line-height:{1}px">'
-                              '{0}</div>'.format(html.escape(name), ROW))
+            label_rows.append('<div class="treadle-trace-lane" title="{0}: {2}" style="height:{1}px;'
+                              'line-height:{1}px">{0}</div>'.format(html.escape(name), ROW, html.escape(lane_help(lane))))
             y += ROW
         busy = collections.Counter()      # the legend: the 16 groups busiest in the run
         for row in self.bars:
@@ -537,7 +489,8 @@ class TraceView(Widget):
                                         data_segments=bars, data_lanes=len(self.lane_keys),
                                         data_transfers=self.transfer_count,
                                         data_transfer_arrows=len(self.transfers),
-                                        data_cpu_strips=len(self.strips), data_merged=int(self.merged))),
+                                        data_cpu_strips=len(self.strips), data_merged=int(self.merged),
+                                        data_live=int(self.live))),
                  '<div class="treadle-trace-head">{}<div class="treadle-legend">{}</div></div>'.format(
                      html.escape(self.summary()), legend),
                  static_img(picture, self.summary()),
@@ -554,15 +507,6 @@ class TraceView(Widget):
         return mime_bundle(self.summary(), "".join(parts), picture)
 
 
-def _arrow_width(count):
-    """Stroke width of an arrow standing for ``count`` transfers (the script agrees)."""
-    return 0.8 if count <= 1 else round(min(5.0, 0.8 + 0.6 * math.log2(count)), 1)
-
-
-def _arrow_opacity(width):
-    return round(min(0.7, 0.3 + 0.08 * width), 2)
-
-
 def _nice_step(raw):
     raw = max(raw, 1.0)
     magnitude = 10 ** (len(str(int(raw))) - 1)
@@ -570,6 +514,11 @@ def _nice_step(raw):
         if raw <= m * magnitude:
             return m * magnitude
     return 10 * magnitude
+
+
+def _axis_time(us):
+    """An axis tick: the start is 0, in no unit."""
+    return "0" if us == 0 else _time(us)
 
 
 def _time(us):

@@ -19,7 +19,7 @@ import threading
 import time
 
 from ..core import story as core_story
-from ..trace import lane_name
+from ..trace import lane_name, type_name
 from . import layout as _layout
 from . import states as _states
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
@@ -28,9 +28,13 @@ from .task_graph import TaskGraph, collect, from_ids, from_submissions, group_of
 
 AGGREGATE_ABOVE = 2000      # tasks drawn one by one at most; above, one node per label group
 TEXT_NODES = 300            # up to this many nodes, labels are written inside them
-LABEL_MIN_PX = 9            # labels are never drawn smaller on screen: wider graphs scroll
-TASK_FONT = 10              # px of a task's label at scale 1
-GROUP_FONT = 11             # px of a group's label at scale 1
+LABEL_MIN_PX = 12           # labels are never drawn smaller on screen (the back of a room): wider graphs scroll
+TASK_FONT = 13              # px of a task's label at scale 1
+GROUP_FONT = 14             # px of a group's label at scale 1
+LABEL_CHARS = 24            # a label is shown whole up to this many characters (then cut with "…")
+CHAR_EM = 0.64              # a character's width in em, at most (digits in DejaVu Sans: 0.636)
+TASK_NODE = (72, 28)        # px of a labelled node at least; wider for longer labels
+GROUP_NODE = (150, 44)      # px of a group's node at least
 SMALL_NODE_SCALE = 0.5      # graphs without labels (nodes 36 x 16) shrink to half at most
 EXPAND_LIMIT = 150          # tasks of a group laid out for its expansion (a sample above)
 EXPAND_BUDGET = 3000        # expansion nodes embedded in all
@@ -113,7 +117,7 @@ def _ms(us):
 
 def _node_title(label, task_type, key, state, detail, story=None):
     # story: the lines of story_lines for this task
-    lines = ["{} ({})".format(label or "(no label)", state), "type: {}".format(task_type or "?"),
+    lines = ["{} ({})".format(label or "(no label)", state), "type: {}".format(type_name(task_type) or "?"),
              "task: {}".format(key)]
     if detail is not None:
         worker, lane, start, end, size = detail
@@ -132,9 +136,23 @@ def _edge_path(points):
     if len(points) >= 4 and (len(points) - 1) % 3 == 0:
         d = ["M{},{}".format(_num(points[0][0]), _num(points[0][1]))]
         for k in range(1, len(points), 3):
-            d.append("C" + " ".join("{},{}".format(_num(x), _num(y)) for x, y in points[k:k + 3]))
+            c1, c2, end = points[k:k + 3]
+            if c1 == points[k - 1] and c2 == end:     # a straight piece (a block's comb): a line
+                d.append("L{},{}".format(_num(end[0]), _num(end[1])))
+            else:
+                d.append("C" + " ".join("{},{}".format(_num(x), _num(y)) for x, y in (c1, c2, end)))
         return "".join(d)
     return "M" + "L".join("{},{}".format(_num(x), _num(y)) for x, y in points)
+
+
+def shown_label(text):
+    """A label as drawn: whole up to LABEL_CHARS characters."""
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+
+
+def text_width(chars, font):
+    """px a label of ``chars`` characters takes at ``font`` px, at most."""
+    return int(math.ceil(chars * CHAR_EM * font))
 
 
 def _svg_open(dom_id, width, height, min_scale, pad=8):
@@ -180,15 +198,17 @@ def _task_nodes_svg(dom_id, lay, keys, labels, types, groups, states, details, i
                                                          _num(lay.ys[i] - h / 2), _num(w), _num(h), corner,
                                                          group_color(groups[i])))
             if with_text:
-                text = labels[i] or types[i].rsplit("/", 1)[-1]
-                if len(text) > 10:
-                    text = text[:9] + "…"
                 out.append('<text x="{}" y="{}" font-size="{}" text-anchor="middle" fill="#111" fill-opacity="1" '
-                           'stroke="none">{}</text>'.format(_num(lay.xs[i]), _num(lay.ys[i] + 3.5), TASK_FONT,
-                                                            html.escape(text)))
+                           'stroke="none">{}</text>'.format(_num(lay.xs[i]), _num(lay.ys[i] + TASK_FONT * 0.36),
+                                                            TASK_FONT, html.escape(node_text(labels[i], types[i]))))
             out.append("</g>")
         out.append("</g>")
     return "".join(out)
+
+
+def node_text(label, task_type):
+    """What a task's node says: its label (whole up to LABEL_CHARS), else its type."""
+    return shown_label(label or type_name(task_type))
 
 
 class GraphView(Widget):
@@ -238,7 +258,11 @@ class GraphView(Widget):
             members = self._members
             where = {m: k for k, m in enumerate(members)}
             edges = [(where[a], where[b]) for b in members for a in self.graph.inputs[b] if a in where]
-            size = (64, 24) if len(members) <= TEXT_NODES else (36, 16)
+            if len(members) <= TEXT_NODES:   # as wide as the longest label needs
+                longest = max((len(node_text(self.graph.labels[i], self.graph.types[i])) for i in members), default=0)
+                size = (max(TASK_NODE[0], text_width(longest, TASK_FONT) + 14), TASK_NODE[1])
+            else:
+                size = (36, 16)
             # big graphs get less of dot's time: the Python layout is the fallback
             budget = self.layout_budget if len(members) <= 500 else min(self.layout_budget, 1.0)
             self._lay = (_layout.layout(len(members), edges, size[0], size[1], budget=budget), edges)
@@ -296,7 +320,10 @@ class GraphView(Widget):
             per_group[k][s] += 1
         if self._lay is None:
             group_edges = sorted(edges)
-            self._lay = (_layout.layout(len(names), group_edges, 150, 44, budget=self.layout_budget), group_edges)
+            longest = max((len(self._group_text(k, names)) for k in range(len(names))), default=0)
+            width = max(GROUP_NODE[0], text_width(longest, GROUP_FONT) + 16)
+            self._lay = (_layout.layout(len(names), group_edges, width, GROUP_NODE[1], budget=self.layout_budget),
+                         group_edges)
         lay, group_edges = self._lay
         out = [_svg_open(self.dom_id, lay.width, lay.height, LABEL_MIN_PX / float(GROUP_FONT)),
                '<g class="treadle-edges">']
@@ -304,7 +331,7 @@ class GraphView(Widget):
             count = edges[(a, b)]
             mid = points[len(points) // 2]
             out.append('<g class="treadle-edge" data-count="{}"><path d="{}" fill="none" stroke="#999" '
-                       'stroke-width="{}" marker-end="url(#{}-arrow)"/><text x="{}" y="{}" font-size="11" '
+                       'stroke-width="{}" marker-end="url(#{}-arrow)"/><text x="{}" y="{}" font-size="12" '
                        'fill="#666">{}</text></g>'.format(
                            count, _edge_path(points), _num(min(6, 1 + count ** 0.25)), self.dom_id,
                            _num(mid[0] + 4), _num(mid[1]), count))
@@ -337,13 +364,17 @@ class GraphView(Widget):
                            _num(x + 8), _num(y + h - 11), _num(bar_w * done / max(total, 1)),
                            _num(x + 8 + bar_w * done / max(total, 1)), _num(y + h - 11),
                            _num(bar_w * failed / max(total, 1))))
-            text = (name or "(no label)")
-            if len(text) > 18:
-                text = text[:17] + "…"
-            out.append('<text x="{}" y="{}" font-size="{}" text-anchor="middle" fill="#111">{} ×{}</text></g>'
-                       .format(_num(lay.xs[k]), _num(y + 16), GROUP_FONT, html.escape(text), total))
+            out.append('<text x="{}" y="{}" font-size="{}" text-anchor="middle" fill="#111">{}</text></g>'
+                       .format(_num(lay.xs[k]), _num(y + 19), GROUP_FONT,
+                               html.escape(self._group_text(k, names, total))))
         out.append("</g></svg>")
         return "".join(out)
+
+    def _group_text(self, k, names, total=None):
+        """What group ``k``'s node says: its name and count (the largest count when not given)."""
+        if total is None:
+            total = len(self.graph)
+        return "{} ×{}".format(shown_label(names[k] or "(no label)"), total)
 
     def expansions(self):
         """For each group: its tasks laid out on their own (a sample of the first EXPAND_LIMIT

@@ -9,14 +9,15 @@ from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import TaskHandle
 from ..core.task import PY_CALL, Task
-from ..trace import label_group
+from ..trace import label_group, type_name
 
 WALK_LIMIT = 1_000_000      # tasks walked from the roots at most
 
 
 def group_of(label, task_type):
-    """Tasks group by label (HyperLoom's rule); unlabelled ones by their type."""
-    return label_group(label) if label else (task_type or "")
+    """Tasks group by label (HyperLoom's rule); unlabelled ones by their type, named as a user
+    would ("const", not "loom/data/const")."""
+    return label_group(label) if label else type_name(task_type)
 
 
 # -- the graph ---------------------------------------------------------------------------------
