@@ -1,0 +1,242 @@
+"""IPython's ``TaskClient``: tasks farmed out to the engines, load-balanced by the scheduler
+(or routed by their ``depend`` to an engine whose properties suit them), retried, recovered,
+aborted, and their results kept by integer ids from 0."""
+
+import time
+import weakref
+
+from ..core.errors import LoomException
+from ..runtime import engine as engine_side
+from .address import resolve_address
+from .connection import Connection, rebuild_failure
+from .engines import Engines
+from .task import Task, TaskResult
+
+_clients = weakref.WeakSet()   # TaskClients of this process: told when engine properties change
+
+
+class TaskAborted(LoomException):
+    """The failure of a task that ``abort`` stopped."""
+
+
+def properties_changed(address):
+    """A MultiEngineClient of this process set properties on the engines of ``address``: the
+    TaskClients there try their waiting tasks again (as ``spin()`` does)."""
+    for client in list(_clients):
+        if tuple(client.address) == tuple(address):
+            client.forget_properties()
+
+
+class _Record:
+    """One task run() took: its recovery chain, where it is in it, and how it went."""
+
+    def __init__(self, taskid, chain):
+        self.taskid = taskid
+        self.chain = chain          # [(code, pull, push, clear_before, clear_after, retries, depend)]
+        self.position = 0
+        self.attempt = 0
+        self.attempts = 0
+        self.handle = None          # a load-balanced run in flight
+        self.command = None         # a run routed to one engine, in flight
+        self.waiting = False        # no engine satisfies its depend (yet)
+        self.result = None
+        self.submitted = time.time()
+
+    @property
+    def done(self):
+        return self.result is not None
+
+
+class TaskClient:
+    """Runs Tasks on the engines of the cluster at ``address``: an ``(ip, port)`` tuple, a
+    "host:port" string, or ``client.default_task_address``."""
+
+    def __init__(self, address=None, secret=None):
+        host, port = resolve_address(address)
+        self.connection = Connection(host, port, secret=secret, output="print")
+        self.address = self.connection.address
+        self.engines = Engines(self.connection)
+        self._records = []
+        self._by_task = {}          # treadle task id -> record
+        self._properties = None     # engine id -> properties, for depend; None: ask again
+        _clients.add(self)
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def run(self, task):
+        """Submits ``task``; returns its id (0, 1, 2... per client)."""
+        if not isinstance(task, Task):
+            raise TypeError("run() takes a Task, not {}".format(type(task).__name__))
+        chain = []
+        for t in task.recovery_chain():   # refuses a loop
+            code, pull, push = t.checked()
+            chain.append((code, pull, dict(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
+        record = _Record(len(self._records), chain)
+        self._records.append(record)
+        self._dispatch(record)
+        return record.taskid
+
+    def _dispatch(self, record):
+        code, pull, push, clear_before, clear_after, _, depend = record.chain[record.position]
+        args = (code, push, pull, clear_before, clear_after)
+        record.attempts += 1
+        if depend is None:
+            record.handle = self.connection.call([(engine_side.run_task, args, {})], "ipython task", 1)[0]
+            self._by_task[record.handle.task_id] = record
+            return
+        engine = self._choose(depend)
+        record.waiting = engine is None
+        if engine is not None:
+            record.command = self.engines.start(engine, "task", args, timeout=365 * 86400)
+        else:
+            record.attempts -= 1
+
+    def _choose(self, depend):
+        """The engine, among those whose properties satisfy ``depend``, with the fewest tasks
+        of this client routed to it now; None if none does (an exception means "not here")."""
+        if self._properties is None:
+            ids = self.engines.targets("all")
+            answers = self.engines.commands(ids, "get_properties", None)
+            self._properties = {e: a.get("value", {}) for e, a in answers.items()}
+        fits = []
+        for engine, properties in sorted(self._properties.items()):
+            try:
+                if depend(dict(properties)):
+                    fits.append(engine)
+            except Exception:
+                pass
+        if not fits:
+            return None
+        busy = {}
+        for r in self._records:
+            if r.command is not None:
+                busy[r.command.engine_id] = busy.get(r.command.engine_id, 0) + 1
+        return min(fits, key=lambda e: busy.get(e, 0))
+
+    # -- progress --------------------------------------------------------------------------------
+
+    def _pump(self, timeout=0.0):
+        """Takes in what ended, retries, recovers; waits up to ``timeout`` s for news first."""
+        self.connection.take_settled(timeout)
+        for task_id in [t for t in self._by_task if t in self.connection.settled]:
+            record = self._by_task.pop(task_id)
+            handle, record.handle = record.handle, None
+            answer, failure = self.connection.outcome(handle)
+            self._ended(record, answer, failure)
+        for record in self._records:
+            if record.command is None:
+                continue
+            try:
+                answered = record.command.step()
+            except LoomException as error:
+                record.command = None
+                self._ended(record, None, error)
+                continue
+            if answered:
+                answer, record.command = record.command.answer, None
+                self._ended(record, answer, None)
+
+    def _ended(self, record, answer, failure):
+        if answer is not None and answer["ok"]:
+            record.result = TaskResult(record.taskid, answer["results"], self.engines.id_of(answer["engine"]),
+                                       record.submitted, time.time(), attempts=record.attempts,
+                                       recovered_by=record.position)
+            return
+        engineid = None
+        if answer is not None:
+            failure = rebuild_failure(answer, "task {}".format(record.taskid))
+            engineid = self.engines.id_of(answer["engine"])
+        retries = record.chain[record.position][5]
+        if record.attempt < retries:
+            record.attempt += 1
+        elif record.position + 1 < len(record.chain):
+            record.position += 1     # the retries are spent: the recovery task runs instead
+            record.attempt = 0
+        else:
+            record.result = TaskResult(record.taskid, {}, engineid, record.submitted, time.time(), failure=failure,
+                                       attempts=record.attempts, recovered_by=record.position)
+            return
+        self._dispatch(record)
+
+    def _record(self, taskid):
+        if isinstance(taskid, bool) or not isinstance(taskid, int) or not 0 <= taskid < len(self._records):
+            raise IndexError("no task with id {!r} (this client's ids are 0..{})".format(taskid, len(self._records) - 1))
+        return self._records[taskid]
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def get_task_result(self, taskid, block=False):
+        """The TaskResult of task ``taskid``; None if it has not completed (unless ``block``)."""
+        record = self._record(taskid)
+        if block:
+            self.barrier(taskid)
+        elif not record.done:
+            self._pump()
+        return record.result
+
+    def barrier(self, taskids):
+        """Blocks until every task of ``taskids`` (an id or a list of ids) has completed."""
+        records = [self._record(t) for t in ([taskids] if isinstance(taskids, int) else taskids)]
+        while not all(r.done for r in records):
+            self._pump(0.2)
+
+    def queue_status(self, verbose=False):
+        """{'scheduled', 'pending', 'succeeded', 'failed'}: counts, or lists of ids if ``verbose``.
+        Pending tasks are running on an engine; scheduled ones wait for one."""
+        self._pump()
+        running = set()
+        handles = [r.handle for r in self._records if r.handle is not None]
+        if handles:
+            for handle, state in zip(handles, self.connection.states(handles)):
+                if state == "running":
+                    running.add(self._by_task[handle.task_id].taskid)
+        running.update(r.taskid for r in self._records if r.command is not None and r.command.copies)
+        status = {"scheduled": [], "pending": [], "succeeded": [], "failed": []}
+        for r in self._records:
+            if r.done:
+                status["succeeded" if r.result.failure is None else "failed"].append(r.taskid)
+            else:
+                status["pending" if r.taskid in running else "scheduled"].append(r.taskid)
+        return status if verbose else {k: len(v) for k, v in status.items()}
+
+    def abort(self, taskid):
+        """Stops task ``taskid`` (an engine that runs it is replaced: its namespace starts
+        empty); raises IndexError if it has completed already. Returns at once."""
+        record = self._record(taskid)
+        self._pump()
+        if record.done:
+            raise IndexError("Task Already Completed: task {} has completed".format(taskid))
+        if record.handle is not None:
+            self._by_task.pop(record.handle.task_id, None)
+            self.connection.release([record.handle])
+            record.handle = None
+        if record.command is not None:
+            self.connection.release(record.command.copies)
+            record.command = None
+        record.waiting = False
+        record.result = TaskResult(taskid, {}, None, record.submitted, time.time(),
+                                   failure=TaskAborted("task {} was aborted".format(taskid)), attempts=record.attempts)
+
+    def spin(self):
+        """Schedules again: tasks that wait for an engine whose properties satisfy their
+        ``depend`` look at the engines' properties anew."""
+        self.forget_properties()
+        self._pump()
+
+    def forget_properties(self):
+        self._properties = None
+        for record in self._records:
+            if record.waiting and not record.done:
+                self._dispatch(record)
+
+    def close(self):
+        self.connection.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<TaskClient {}:{}>".format(*self.address)
