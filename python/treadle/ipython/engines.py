@@ -43,6 +43,7 @@ class Engines:
         self.cpus = {}       # worker name -> its executors
         self.anchors = {}    # worker name -> handle of an Anchor held there
         self.leftovers = []  # copies still running: released once they end, never cancelled
+        self.probes = []     # tasks that make anchors, in flight
 
     # -- which engines exist ---------------------------------------------------------------
 
@@ -84,27 +85,27 @@ class Engines:
 
     # -- anchors: a result on each worker ----------------------------------------------------
 
-    def anchor(self, worker, deadline):
-        """The handle of an Anchor on ``worker``, probing for one if there is none yet: probes
-        are cpu tasks, so they spread over the cluster's free cpus."""
-        while worker not in self.anchors:
-            if worker not in self.cpus:
-                raise EngineLost("worker {} left the cluster".format(worker))
-            if time.monotonic() > deadline:
-                raise LoomException("no task reached worker {} to make its engines reachable".format(worker))
+    def anchor(self, worker):
+        """The handle of an Anchor on ``worker``, or None while probes look for one. Probes are
+        cpu tasks, so they spread over the cluster's free cpus; they run when cpus free up."""
+        if worker not in self.anchors and worker not in self.cpus:
+            raise EngineLost("worker {} left the cluster".format(worker))
+        if worker in self.anchors:
+            return self.anchors[worker]
+        settled = self.connection.settled
+        for handle in [h for h in self.probes if h.task_id in settled]:
+            self.probes.remove(handle)
+            ok = settled.pop(handle.task_id)
+            anchor = self.connection.fetch([handle])[0] if ok else None
+            name = anchor.engine[0] if anchor is not None else None
+            if name is not None and name not in self.anchors and name in self.cpus:
+                self.anchors[name] = handle   # kept: the anchor lives while its handle does
+            else:
+                self.connection.release([handle])
+        if worker not in self.anchors and not self.probes:
             count = sum(self.cpus.values()) * 2
-            probes = self.connection.call([(engine_side.make_anchor, (), {})] * count, "engine probe", 1)
-            self.connection.wait(probes)
-            values = self.connection.fetch(probes)
-            keep = set()
-            for handle, anchor in zip(probes, values):
-                name = anchor.engine[0]
-                if name not in self.anchors and name in self.cpus:
-                    self.anchors[name] = handle
-                    keep.add(handle.task_id)
-            self.connection.release([h for h in probes if h.task_id not in keep])
-            self.refresh()
-        return self.anchors[worker]
+            self.probes = self.connection.call([(engine_side.make_anchor, (), {})] * count, "engine probe", 1)
+        return self.anchors.get(worker)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -146,12 +147,19 @@ class Command:
         self.delay = 0.01
         self.resend_at = 0.0
 
+    def abandon(self):
+        """No answer is wanted any more; copies in flight end on their own (never cancelled)."""
+        self.engines.leftovers.extend(self.copies)
+        self.copies = []
+
     def send(self):
         engines = self.engines
         if self.engine_id not in engines.live:
             raise EngineLost("engine {} is gone (its worker left the cluster)".format(self.engine_id))
         worker, index = engines.live[self.engine_id]
-        anchor = engines.anchor(worker, self.deadline)
+        anchor = engines.anchor(worker)
+        if anchor is None:
+            return   # probes are on their way to the engine's worker
         copy = (engine_side.command, (self.command_id, (worker, index), self.op, self.args), {"anchor": Ref(0)})
         self.copies = engines.connection.call([copy] * engines.cpus[worker], "engine " + self.op, 0, inputs=[anchor])
 

@@ -51,6 +51,8 @@ class Task:
         chain, seen = [], set()
         task = self
         while task is not None:
+            if not isinstance(task, Task):
+                raise TypeError("Task: recovery_task must be a Task, not {}".format(type(task).__name__))
             if id(task) in seen:
                 raise ValueError("Task: the recovery_task chain loops back to {!r}".format(task))
             seen.add(id(task))
@@ -59,8 +61,10 @@ class Task:
         return chain
 
     def __repr__(self):
+        def shown(value):   # a recovery task by its code only: a chain may loop
+            return "Task({!r})".format(value.expression) if isinstance(value, Task) else repr(value)
         return "Task({!r}{})".format(self.expression, "".join(
-            ", {}={!r}".format(f, getattr(self, f)) for f in _FIELDS[1:] if getattr(self, f) not in (None, False, 0)))
+            ", {}={}".format(f, shown(getattr(self, f))) for f in _FIELDS[1:] if getattr(self, f) not in (None, False, 0)))
 
 
 class ResultNamespace:

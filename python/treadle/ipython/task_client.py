@@ -59,6 +59,7 @@ class TaskClient:
         self._records = []
         self._by_task = {}          # treadle task id -> record
         self._properties = None     # engine id -> properties, for depend; None: ask again
+        self._asking = None         # engine id -> Command asking its properties, in flight
         _clients.add(self)
 
     # -- submitting ---------------------------------------------------------------------------
@@ -79,25 +80,24 @@ class TaskClient:
     def _dispatch(self, record):
         code, pull, push, clear_before, clear_after, _, depend = record.chain[record.position]
         args = (code, push, pull, clear_before, clear_after)
-        record.attempts += 1
         if depend is None:
+            record.attempts += 1
             record.handle = self.connection.call([(engine_side.run_task, args, {})], "ipython task", 1)[0]
             self._by_task[record.handle.task_id] = record
             return
         engine = self._choose(depend)
         record.waiting = engine is None
         if engine is not None:
+            record.attempts += 1
             record.command = self.engines.start(engine, "task", args, timeout=365 * 86400)
-        else:
-            record.attempts -= 1
 
     def _choose(self, depend):
         """The engine, among those whose properties satisfy ``depend``, with the fewest tasks
-        of this client routed to it now; None if none does (an exception means "not here")."""
+        of this client routed to it now; None if none does (an exception means "not here"),
+        or while the engines' properties are being asked for."""
         if self._properties is None:
-            ids = self.engines.targets("all")
-            answers = self.engines.commands(ids, "get_properties", None)
-            self._properties = {e: a.get("value", {}) for e, a in answers.items()}
+            self._ask_properties()
+            return None
         fits = []
         for engine, properties in sorted(self._properties.items()):
             try:
@@ -113,11 +113,33 @@ class TaskClient:
                 busy[r.command.engine_id] = busy.get(r.command.engine_id, 0) + 1
         return min(fits, key=lambda e: busy.get(e, 0))
 
+    def _ask_properties(self):
+        """Asks every engine for its properties, without waiting (busy engines answer later)."""
+        if self._asking is None:
+            self._asking = {e: self.engines.start(e, "get_properties", None) for e in self.engines.targets("all")}
+
+    def _take_properties(self):
+        """The engines' answers; once all came, the waiting tasks are scheduled again."""
+        if self._asking is None:
+            return
+        for engine, command in list(self._asking.items()):
+            try:
+                command.step()
+            except LoomException:   # a lost engine, or one busy for too long: not a candidate
+                del self._asking[engine]
+        if all(c.answer is not None for c in self._asking.values()):
+            answers, self._asking = self._asking, None
+            self._properties = {e: c.answer.get("value") or {} for e, c in answers.items()}
+            for record in self._records:
+                if record.waiting and not record.done:
+                    self._dispatch(record)
+
     # -- progress --------------------------------------------------------------------------------
 
     def _pump(self, timeout=0.0):
         """Takes in what ended, retries, recovers; waits up to ``timeout`` s for news first."""
         self.connection.take_settled(timeout)
+        self._take_properties()
         for task_id in [t for t in self._by_task if t in self.connection.settled]:
             record = self._by_task.pop(task_id)
             handle, record.handle = record.handle, None
@@ -224,10 +246,14 @@ class TaskClient:
         self._pump()
 
     def forget_properties(self):
+        """The engines' properties changed: waiting tasks are scheduled against new ones."""
         self._properties = None
-        for record in self._records:
-            if record.waiting and not record.done:
-                self._dispatch(record)
+        if self._asking is not None:   # answers that may predate the change: ask again
+            for command in self._asking.values():
+                command.abandon()
+            self._asking = None
+        if any(r.waiting and not r.done for r in self._records):
+            self._ask_properties()
 
     def close(self):
         self.connection.close()

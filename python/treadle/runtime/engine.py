@@ -16,6 +16,7 @@ Two entry points, both called as native tasks (pickled by reference, imported fr
   comes twice (a copy sent again) acts once.
 """
 
+import builtins
 import collections
 import socket
 import sys
@@ -61,15 +62,16 @@ def _failure(error):
 def _execute(code):
     compiled = compile_cell(code, FILENAME)
     namespace.setdefault("__name__", "__treadle_engine__")
-    namespace.setdefault("__builtins__", __builtins__)
+    namespace.setdefault("__builtins__", builtins)
     exec_cell(compiled, namespace)
 
 
 def _pull(names):
-    missing = [n for n in names if n not in namespace]
+    """The values of ``names`` in the namespace (a builtin, such as ``id``, when it has none)."""
+    missing = [n for n in names if n not in namespace and not hasattr(builtins, n)]
     if missing:
         raise NameError("pull: the engine's namespace has no {}".format(", ".join(repr(n) for n in missing)))
-    return {n: namespace[n] for n in names}
+    return {n: namespace[n] if n in namespace else getattr(builtins, n) for n in names}
 
 
 def run_task(code, push, pull, clear_before=False, clear_after=False):
