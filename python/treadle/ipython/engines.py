@@ -161,7 +161,9 @@ class Command:
         if anchor is None:
             return   # probes are on their way to the engine's worker
         copy = (engine_side.command, (self.command_id, (worker, index), self.op, self.args), {"anchor": Ref(0)})
-        self.copies = engines.connection.call([copy] * engines.cpus[worker], "engine " + self.op, 0, inputs=[anchor])
+        # Labelled with the engine: what the code prints shows as "[task N engine 3] ...".
+        self.copies = engines.connection.call([copy] * engines.cpus[worker], "engine {}".format(self.engine_id), 0,
+                                              inputs=[anchor])
 
     def step(self):
         """Takes the copies' answers in; sends them again if none acted. True once answered."""

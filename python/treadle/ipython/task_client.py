@@ -82,7 +82,7 @@ class TaskClient:
         args = (code, push, pull, clear_before, clear_after)
         if depend is None:
             record.attempts += 1
-            record.handle = self.connection.call([(engine_side.run_task, args, {})], "ipython task", 1)[0]
+            record.handle = self.connection.call([(engine_side.run_task, args, {})], "Task {}".format(record.taskid), 1)[0]
             self._by_task[record.handle.task_id] = record
             return
         engine = self._choose(depend)
