@@ -151,6 +151,23 @@ def test_clear_before_and_clear_after(tc, mec):
         mec.pull("left", targets=e)
 
 
+def test_a_replaced_executor_is_the_same_engine_with_an_empty_namespace(cluster, mec):
+    ids = mec.get_ids()
+    e = ids[1]
+    mec.execute("import os\nmine = os.getpid()", targets=e)
+    pid = mec.pull("mine", targets=e)
+    assert psutil.Process(pid).name().startswith("python")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+               what="the executor gone")
+    # Its worker replaces it: same worker, same index, so the same engine id, and a fresh namespace.
+    with pytest.raises(NameError):
+        mec.pull("mine", targets=e)
+    mec.execute("import os\nmine = os.getpid()", targets=e)
+    assert mec.pull("mine", targets=e) != pid
+    assert mec.get_ids() == ids
+
+
 # ---------------------------------------------------------------------------------------------
 # MultiEngineClient
 
