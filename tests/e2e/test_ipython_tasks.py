@@ -367,24 +367,34 @@ def test_abort_a_completed_task_raises_index_error(tc):
         tc.abort(tid)
 
 
-def test_queue_status_during_a_run(cluster, tmp_path):
+@pytest.mark.timeout(90)
+def test_queue_status_during_a_run(make_cluster, tmp_path):
+    cluster = make_cluster(workers=2, cpus=2)   # 4 engines, none busy with another test's leftovers
     with client.TaskClient(cluster.address) as own:
+        # The first plan sends the engines' entry point too, and the scheduler chains tasks
+        # behind it on its worker, up to that worker's queue room: warm up, so the four below
+        # are placed on free cpus.
+        warm = [own.run(client.Task("pass")) for _ in range(4)]
+        own.barrier(warm)
         flag = tmp_path / "go"
-        running = [own.run(client.Task(wait_for_file(flag))) for _ in range(4)]   # every engine busy
-        wait_until(lambda: own.queue_status(verbose=True)["pending"] == running, what="the four running")
+        started = "open({!r} + '/started-' + str(os.getpid()), 'w').close()\n".format(str(tmp_path))
+        running = [own.run(client.Task("import os\n" + started + wait_for_file(flag))) for _ in range(4)]
+        wait_until(lambda: len(list(tmp_path.glob("started-*"))) == 4, timeout=30, what="every engine running one")
+        assert own.queue_status(verbose=True)["pending"] == running
         queued = [own.run(client.Task("a = 1")) for _ in range(3)]
         failed = own.run(client.Task("a = 1", depend=lambda p: p.get("never")))
         own.abort(failed)
         status = own.queue_status(verbose=True)
         # A task handed to an engine counts as pending, also while it waits in the engine's pipe
         # behind the one running there (docs/ipython.md).
-        assert set(running) <= set(status["pending"]) and status["succeeded"] == [] and status["failed"] == [failed]
+        assert set(running) <= set(status["pending"]) and status["succeeded"] == warm and status["failed"] == [failed]
         assert sorted(status["pending"] + status["scheduled"]) == running + queued
         counts = own.queue_status()
-        assert counts["pending"] + counts["scheduled"] == 7 and counts["pending"] >= 4 and counts["failed"] == 1
+        assert counts["pending"] + counts["scheduled"] == 7 and counts["pending"] >= 4 and counts["succeeded"] == 4
+        assert counts["failed"] == 1
         flag.touch()
         own.barrier(running + queued)
-        assert own.queue_status() == {"scheduled": 0, "pending": 0, "succeeded": 7, "failed": 1}
+        assert own.queue_status() == {"scheduled": 0, "pending": 0, "succeeded": 11, "failed": 1}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,10 +35,12 @@ class Connection(ClientBase):
         return task_clients.blocking()
 
     def call(self, fns_args, label, cpus, inputs=()):
-        """Submits one native call per (fn, args, kwargs); ``Ref(i)`` in them stands for
-        ``inputs[i]`` (handles). Returns their handles."""
+        """Submits one native call per (fn, args, kwargs), in one plan; ``Ref(i)`` in them
+        stands for ``inputs[i]`` (handles); ``label``: one for all, or a list. Returns their
+        handles."""
         tasks, new = [], {}
-        for fn, args, kwargs in fns_args:
+        labels = label if isinstance(label, list) else [label] * len(fns_args)
+        for (fn, args, kwargs), label in zip(fns_args, labels):
             known = self._functions.get(id(fn)) or new.get(id(fn))
             if known is None:
                 known = new[id(fn)] = (fn, py_value(fn))
@@ -66,6 +68,16 @@ class Connection(ClientBase):
         for i in failed:
             self.settled[i] = False
         return bool(finished or failed)
+
+    def outcomes(self, handles):
+        """[(value, None) or (None, TaskFailed)] of settled tasks, the finished ones fetched in
+        one request; releases the handles."""
+        finished = [h for h in handles if self.settled.get(h.task_id)]
+        values = dict(zip((h.task_id for h in finished), self.fetch(finished))) if finished else {}
+        for h in finished:
+            del self.settled[h.task_id]
+        self.release(finished)
+        return [(values[h.task_id], None) if h.task_id in values else self.outcome(h) for h in handles]
 
     def outcome(self, handle):
         """(value, None) of a settled task, or (None, TaskFailed); releases the handle."""

@@ -2,6 +2,7 @@
 (or routed by their ``depend`` to an engine whose properties suit them), retried, recovered,
 aborted, and their results kept by integer ids from 0."""
 
+import threading
 import time
 import weakref
 
@@ -13,6 +14,8 @@ from .engines import Engines
 from .task import Task, TaskResult
 
 _clients = weakref.WeakSet()   # TaskClients of this process: told when engine properties change
+_FLUSH_DELAY = 0.005   # seconds between the first unsent task and sending it (as the native API)
+_FLUSH_LIMIT = 1024    # unsent tasks that are sent at once
 
 
 class TaskAborted(LoomException):
@@ -60,6 +63,10 @@ class TaskClient:
         self._by_task = {}          # treadle task id -> record
         self._properties = None     # engine id -> properties, for depend; None: ask again
         self._asking = None         # engine id -> Command asking its properties, in flight
+        self._unsent = []           # load-balanced runs not sent yet: sent together, in one plan
+        self._routed = set()        # records with a Command in flight
+        self._timer = None
+        self._lock = threading.RLock()   # the flush timer's thread and the caller's
         _clients.add(self)
 
     # -- submitting ---------------------------------------------------------------------------
@@ -72,24 +79,52 @@ class TaskClient:
         for t in task.recovery_chain():   # refuses a loop
             code, pull, push = t.checked()
             chain.append((code, pull, dict(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
-        record = _Record(len(self._records), chain)
-        self._records.append(record)
-        self._dispatch(record)
-        return record.taskid
+        with self._lock:
+            record = _Record(len(self._records), chain)
+            self._records.append(record)
+            self._dispatch(record)
+            return record.taskid
 
     def _dispatch(self, record):
         code, pull, push, clear_before, clear_after, _, depend = record.chain[record.position]
         args = (code, push, pull, clear_before, clear_after)
         if depend is None:
             record.attempts += 1
-            record.handle = self.connection.call([(engine_side.run_task, args, {})], "Task {}".format(record.taskid), 1)[0]
-            self._by_task[record.handle.task_id] = record
+            self._unsent.append((record, args))
+            if len(self._unsent) >= _FLUSH_LIMIT:
+                self._flush()
+            elif self._timer is None:
+                self._timer = threading.Timer(_FLUSH_DELAY, self._flush_from_timer)
+                self._timer.daemon = True
+                self._timer.start()
             return
         engine = self._choose(depend)
         record.waiting = engine is None
         if engine is not None:
             record.attempts += 1
             record.command = self.engines.start(engine, "task", args, timeout=365 * 86400)
+            self._routed.add(record)
+
+    def _flush(self):
+        """Sends the load-balanced runs not sent yet, in one plan."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            unsent, self._unsent = self._unsent, []
+            if not unsent:
+                return
+            handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
+                                           ["Task {}".format(r.taskid) for r, _ in unsent], 1)
+            for (record, _), handle in zip(unsent, handles):
+                record.handle = handle
+                self._by_task[handle.task_id] = record
+
+    def _flush_from_timer(self):
+        try:
+            self._flush()
+        except Exception:
+            pass   # the next call that waits sends them again and reports the error
 
     def _choose(self, depend):
         """The engine, among those whose properties satisfy ``depend``, with the fewest tasks
@@ -108,9 +143,8 @@ class TaskClient:
         if not fits:
             return None
         busy = {}
-        for r in self._records:
-            if r.command is not None:
-                busy[r.command.engine_id] = busy.get(r.command.engine_id, 0) + 1
+        for r in self._routed:
+            busy[r.command.engine_id] = busy.get(r.command.engine_id, 0) + 1
         return min(fits, key=lambda e: busy.get(e, 0))
 
     def _ask_properties(self):
@@ -138,25 +172,29 @@ class TaskClient:
 
     def _pump(self, timeout=0.0):
         """Takes in what ended, retries, recovers; waits up to ``timeout`` s for news first."""
-        self.connection.take_settled(timeout)
-        self._take_properties()
-        for task_id in [t for t in self._by_task if t in self.connection.settled]:
-            record = self._by_task.pop(task_id)
-            handle, record.handle = record.handle, None
-            answer, failure = self.connection.outcome(handle)
-            self._ended(record, answer, failure)
-        for record in self._records:
-            if record.command is None:
-                continue
-            try:
-                answered = record.command.step()
-            except LoomException as error:
-                record.command = None
-                self._ended(record, None, error)
-                continue
-            if answered:
-                answer, record.command = record.command.answer, None
-                self._ended(record, answer, None)
+        with self._lock:
+            self._flush()
+            self.connection.take_settled(timeout)
+            self._take_properties()
+            ended = [t for t in self._by_task if t in self.connection.settled]
+            records = [self._by_task.pop(t) for t in ended]
+            handles = [r.handle for r in records]
+            for record in records:
+                record.handle = None
+            for record, (answer, failure) in zip(records, self.connection.outcomes(handles)):
+                self._ended(record, answer, failure)
+            for record in list(self._routed):
+                try:
+                    answered = record.command.step()
+                except LoomException as error:
+                    self._routed.discard(record)
+                    record.command = None
+                    self._ended(record, None, error)
+                    continue
+                if answered:
+                    self._routed.discard(record)
+                    answer, record.command = record.command.answer, None
+                    self._ended(record, answer, None)
 
     def _ended(self, record, answer, failure):
         if answer is not None and answer["ok"]:
@@ -212,7 +250,7 @@ class TaskClient:
             for handle, state in zip(handles, self.connection.states(handles)):
                 if state == "running":
                     running.add(self._by_task[handle.task_id].taskid)
-        running.update(r.taskid for r in self._records if r.command is not None and r.command.copies)
+        running.update(r.taskid for r in self._routed if r.command.copies)
         status = {"scheduled": [], "pending": [], "succeeded": [], "failed": []}
         for r in self._records:
             if r.done:
@@ -225,7 +263,7 @@ class TaskClient:
         """Stops task ``taskid`` (an engine that runs it is replaced: its namespace starts
         empty); raises IndexError if it has completed already. Returns at once."""
         record = self._record(taskid)
-        self._pump()
+        self._pump()   # sends it too, if it was not sent yet
         if record.done:
             raise IndexError("Task Already Completed: task {} has completed".format(taskid))
         if record.handle is not None:
@@ -234,6 +272,7 @@ class TaskClient:
             record.handle = None
         if record.command is not None:
             self.connection.release(record.command.copies)
+            self._routed.discard(record)
             record.command = None
         record.waiting = False
         record.result = TaskResult(taskid, {}, None, record.submitted, time.time(),
@@ -256,6 +295,10 @@ class TaskClient:
             self._ask_properties()
 
     def close(self):
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         self.connection.close()
 
     def __enter__(self):
