@@ -95,6 +95,7 @@ def test_a_failing_task_gives_its_exception(tc):
     r = tc.get_task_result(tc.run(client.Task("import math\nv = math.sqrt(-1)", pull="v")), block=True)
     assert isinstance(r.failure, ValueError) and isinstance(r.failure, client.EngineFailure)
     assert "math domain error" in repr(r)
+    assert str(r.failure) == "Task {} on engine {} failed: ValueError: math domain error".format(r.taskid, r.engineid)
     assert r.engineid is not None
     with pytest.raises(ValueError, match="math domain error"):
         r.raise_exception()

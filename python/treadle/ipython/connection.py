@@ -3,7 +3,7 @@ points (runtime.engine) as native calls, and learns when the tasks it watches en
 
 from ..core import remote_exception
 from ..core.client import ClientBase
-from ..core.errors import TaskFailed
+from ..core.errors import LoomException, TaskFailed
 from ..core.pickling import dumps
 from ..core.task import PY_CALL, ResourceRequest, Task, py_value
 from ..runtime import task_clients
@@ -11,7 +11,12 @@ from ..runtime import task_clients
 
 class EngineFailure(TaskFailed):
     """Code run on an engine raised; as with every task failure, the exception raised is also
-    of the code's own exception type (``except NameError`` catches it)."""
+    of the code's own exception type (``except NameError`` catches it). ``label`` says what
+    ran where ("Task 3 on engine 1", "engine 2")."""
+
+    def __init__(self, task_id, origin_id, label, task_type, error):
+        self.init_attributes(task_id, origin_id, label, task_type, error)
+        LoomException.__init__(self, "{} failed: {}".format(label, error))
 
 
 def rebuild_failure(answer, label):
@@ -77,6 +82,9 @@ class Connection(ClientBase):
         for h in finished:
             del self.settled[h.task_id]
         self.release(finished)
+        # What the tasks printed came before their results: shown now, before the caller goes
+        # on (in a notebook, before the cell that ran them ends).
+        self.connection.poll_output()
         return [(values[h.task_id], None) if h.task_id in values else self.outcome(h) for h in handles]
 
     def outcome(self, handle):
@@ -91,4 +99,5 @@ class Connection(ClientBase):
             return None, error
         finally:
             self.release([handle])
+            self.connection.poll_output()
 

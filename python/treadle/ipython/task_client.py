@@ -204,8 +204,8 @@ class TaskClient:
             return
         engineid = None
         if answer is not None:
-            failure = rebuild_failure(answer, "task {}".format(record.taskid))
             engineid = self.engines.id_of(answer["engine"])
+            failure = rebuild_failure(answer, "Task {} on engine {}".format(record.taskid, engineid))
         retries = record.chain[record.position][5]
         if record.attempt < retries:
             record.attempt += 1
