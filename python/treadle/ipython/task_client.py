@@ -237,8 +237,10 @@ class TaskClient:
     def barrier(self, taskids):
         """Blocks until every task of ``taskids`` (an id or a list of ids) has completed."""
         records = [self._record(t) for t in ([taskids] if isinstance(taskids, int) else taskids)]
-        while not all(r.done for r in records):
-            self._pump(0.2)
+        while records:
+            records = [r for r in records if not r.done]
+            if records:
+                self._pump(0.2)
 
     def queue_status(self, verbose=False):
         """{'scheduled', 'pending', 'succeeded', 'failed'}: counts, or lists of ids if ``verbose``.

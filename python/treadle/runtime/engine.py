@@ -18,6 +18,7 @@ Two entry points, both called as native tasks (pickled by reference, imported fr
 
 import builtins
 import collections
+import linecache
 import socket
 import sys
 
@@ -32,6 +33,8 @@ properties = {}
 # again is answered, not run again.
 _answered = collections.OrderedDict()
 _ANSWERED_LIMIT = 4096
+_compiled = collections.OrderedDict()   # code -> compile_cell(code)
+_COMPILED_LIMIT = 256
 
 
 def configure(worker_pid, index):
@@ -60,7 +63,16 @@ def _failure(error):
 
 
 def _execute(code):
-    compiled = compile_cell(code, FILENAME)
+    """Runs ``code`` in the namespace. Tasks often repeat their code with other pushed values:
+    the last few compiled codes are kept."""
+    compiled = _compiled.get(code)
+    if compiled is None:
+        compiled = _compiled[code] = compile_cell(code, FILENAME)
+        while len(_compiled) > _COMPILED_LIMIT:
+            _compiled.popitem(last=False)
+    else:
+        _compiled.move_to_end(code)
+        linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)   # for tracebacks
     namespace.setdefault("__name__", "__treadle_engine__")
     namespace.setdefault("__builtins__", builtins)
     exec_cell(compiled, namespace)
