@@ -1,6 +1,6 @@
 """Where an IPython client connects: the address given, or the default one (``client.
-default_task_address``): the treadle kernel's own server inside that kernel, else the server of
-the running ``treadle-cluster``."""
+default_task_address``): inside a task the task's own cluster; the treadle kernel's own server
+inside that kernel; else the server of the running ``treadle-cluster``."""
 
 import os
 
@@ -8,10 +8,15 @@ from ..core import address as _address
 from ..core import embedded_server
 from ..core.errors import LoomException
 from ..deploy.state import ClusterState
+from ..runtime import task_clients
 
 
 def default_task_address():
-    """(host, port) of the default cluster; a clear error when there is none."""
+    """(host, port) of the default cluster; a clear error when there is none. Inside a task:
+    the cluster the task runs on."""
+    inside = task_clients.server_address()
+    if inside is not None:
+        return inside
     embedded = embedded_server.embedded_address()
     if embedded is not None:
         return tuple(embedded)

@@ -1,6 +1,7 @@
 """The part of IPython's ``MultiEngineClient`` that the task interface leans on: the engines'
 ids, code run on some or all of them, their namespaces (push, pull, reset) and properties."""
 
+from ..runtime import task_clients
 from .address import resolve_address
 from .connection import Connection, rebuild_failure
 from .engines import Engines
@@ -14,7 +15,8 @@ class MultiEngineClient:
 
     def __init__(self, address=None, secret=None):
         host, port = resolve_address(address)
-        self.connection = Connection(host, port, secret=secret, output="print")
+        # Inside a task, the secret the executor was given (clients made there are closed with it).
+        self.connection = Connection(host, port, secret=secret or task_clients.secret(), output="print")
         self.address = self.connection.address
         self.engines = Engines(self.connection)
 

@@ -8,6 +8,7 @@ import weakref
 
 from ..core.errors import LoomException
 from ..runtime import engine as engine_side
+from ..runtime import task_clients
 from .address import resolve_address
 from .connection import Connection, rebuild_failure
 from .engines import Engines
@@ -56,7 +57,8 @@ class TaskClient:
 
     def __init__(self, address=None, secret=None):
         host, port = resolve_address(address)
-        self.connection = Connection(host, port, secret=secret, output="print")
+        # Inside a task, the secret the executor was given (clients made there are closed with it).
+        self.connection = Connection(host, port, secret=secret or task_clients.secret(), output="print")
         self.address = self.connection.address
         self.engines = Engines(self.connection)
         self._records = []
