@@ -4,13 +4,14 @@ APIs, and nothing imports it but the kernel's entry points.
 
 One file per group of commands, each command declared once (``declare.py``): ``cluster``
 (workers, status, stop), ``options`` (config), ``views`` (graph, trace, why), ``submit``
-(``%%treadle submit``), ``task`` (``%%treadle task``); ``completion`` completes them all.
+(``%%treadle submit``), ``task`` (``%%treadle task``), ``px`` (``%%treadle px``: a cell on every
+engine); ``completion`` completes them all.
 """
 
 from IPython.core.error import UsageError
 
 from ..notebook import kernel
-from . import cluster, completion, declare, options, submit, task, views  # noqa: F401 (they declare the commands)
+from . import cluster, completion, declare, options, px, submit, task, views  # noqa: F401 (they declare the commands)
 
 HEADER = """treadle: run task graphs on workers from this notebook. A bare %treadle shows the status.
 

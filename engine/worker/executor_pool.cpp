@@ -145,8 +145,12 @@ void ExecutorPool::start(Executor& e) {
   e.err = err[0];
   for (int fd : {e.replies, e.out, e.err}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   try {
-    // The secret travels as a blob: any bytes, never JSON-escaped.
-    send(e, {{"op", "hello"}, {"server", hello_.server}, {"secret", 0}, {"worker_pid", ::getpid()}}, {hello_.secret});
+    // The secret travels as a blob: any bytes, never JSON-escaped. `index`: which executor of
+    // the worker this is (a replacement gets the index of the one it replaces): IPython's
+    // engines are named by it.
+    const auto index = static_cast<std::size_t>(&e - executors_.data());
+    send(e, {{"op", "hello"}, {"server", hello_.server}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index}},
+         {hello_.secret});
   } catch (const std::exception& error) {
     log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
   }

@@ -21,7 +21,7 @@ import threading
 
 from .cluster import LocalCluster
 from .core import address as _address
-from .core import hooks
+from .core import embedded_server, hooks
 from .core import walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
@@ -512,7 +512,7 @@ def default_client():
         if client is not None and not client.core.closed:
             return client
         # In an executor (a thread a task started): the cluster it serves, never a new one.
-        address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS") or _embedded_address()
+        address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS") or embedded_server.embedded_address()
         if address is None:
             workers = os.cpu_count() or 1
             cluster = LocalCluster(workers=workers, cpus=1)
@@ -525,17 +525,11 @@ def default_client():
         return client
 
 
-_embedded = []   # what set_embedded_server gave: a callable giving the server's (host, port)
-
-
 def set_embedded_server(address_of):
     """A notebook kernel that runs a server (treadle.notebook) names it here: ``address_of()``
-    gives its (host, port), starting workers first if none are connected; None forgets it."""
-    _embedded[:] = [address_of] if address_of is not None else []
-
-
-def _embedded_address():
-    return _embedded[0]() if _embedded else None
+    gives its (host, port), starting workers first if none are connected; None forgets it.
+    (Every API's default client finds it: core.embedded_server.)"""
+    embedded_server.set_embedded_server(address_of)
 
 
 def set_default_client(client):

@@ -289,7 +289,8 @@ def test_completion_of_subcommands_and_options(any_kernel):
     k = any_kernel
     k.run("base = 1\nbasket = 2")
     assert complete(k, "%treadle ") == ({"workers", "status", "stop", "config", "graph", "trace", "why"}, 9)
-    assert complete(k, "%%treadle ") == ({"submit", "task"}, 10)
+    assert complete(k, "%%treadle ") == ({"submit", "task", "px"}, 10)
+    assert complete(k, "%%treadle px --t") == ({"--targets"}, 13)
     assert complete(k, "%%treadle submit --n") == ({"--name", "--no-wait"}, 17)
     assert complete(k, "%%treadle task --push ba") == ({"base", "basket"}, 22)
     assert complete(k, "%%treadle task --push base,bas") == ({"base", "basket"}, 27)

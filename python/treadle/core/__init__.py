@@ -7,5 +7,6 @@ in one place (``plan``, its nodes in ``task``); addresses (``address``); what ta
 marked lines (``output_lines``); walks over nested lists and dicts of futures (``walk``);
 child processes that die with this one (``processes``); what clients tell listeners
 (``hooks``) and the record of submitted plans kept by listening (``lineage``); errors and a
-task's exception in transit (``errors``, ``remote_exception``); pickling (``pickling``).
+task's exception in transit (``errors``, ``remote_exception``); pickling (``pickling``); the
+server a notebook kernel embeds, for every API's default client (``embedded_server``).
 """

@@ -1,5 +1,6 @@
-"""The body of a ``%%treadle task`` cell, run as a task on a worker (the magic sends this
-function, pickled by reference: executors import it from here, never the magics)."""
+"""Code strings run as tasks: the body of a ``%%treadle task`` cell, and the code of IPython's
+tasks and ``execute`` (runtime.engine). The magic sends ``run_cell``, pickled by reference:
+executors import it from here, never the magics."""
 
 import ast
 import linecache
@@ -8,23 +9,35 @@ import sys
 FILENAME = "<treadle cell>"
 
 
+def compile_cell(code, filename=FILENAME):
+    """(body, last expression or None) of ``code``, compiled; its lines are kept for tracebacks."""
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    tree = ast.parse(code, filename)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    body = compile(tree, filename, "exec")
+    expr = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    return body, expr
+
+
+def exec_cell(compiled, ns):
+    """Runs compiled code in the namespace ``ns``; returns the value of its last expression."""
+    body, expr = compiled
+    exec(body, ns)
+    return eval(expr, ns) if expr is not None else None
+
+
 def run_cell(code, pushed, pull, retries=0, shape="both"):
     """Runs a notebook cell's code as a task (on a worker): in a fresh namespace holding the
     pushed variables, up to ``retries`` more times if it raises. Returns (pulled variables,
     value of the last expression) for ``shape="both"``; for a future the user holds, the pulled
     variables (a dict) if any were asked for, else the value."""
-    linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
-    tree = ast.parse(code, FILENAME)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    body = compile(tree, FILENAME, "exec")
-    expr = compile(ast.Expression(last.value), FILENAME, "eval") if last is not None else None
+    compiled = compile_cell(code)
     attempts = 1 + max(0, int(retries))
     for attempt in range(1, attempts + 1):
         ns = {"__name__": "__treadle_cell__"}
         ns.update(pushed)
         try:
-            exec(body, ns)
-            value = eval(expr, ns) if expr is not None else None
+            value = exec_cell(compiled, ns)
             break
         except Exception as e:
             if attempt == attempts:

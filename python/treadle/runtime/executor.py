@@ -24,7 +24,7 @@ import time
 import traceback
 
 from ..core import processes, remote_exception
-from . import pipe, task_clients
+from . import engine, pipe, task_clients
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
 _CACHE_LIMIT = 512
@@ -258,6 +258,7 @@ class Executor:
         for clients made inside tasks (task_clients)."""
         _die_with_parent(header.get("worker_pid"))
         task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
+        engine.configure(header.get("worker_pid"), header.get("index"))
 
     def secede(self, task_id):
         """The task on this thread waits on futures: the worker frees its cpu, and a new thread
