@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from treadle.widgets import graph, layout
 from treadle.widgets.graph import GraphView, TaskGraph
 
+from .test_widgets import dom
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -27,7 +29,7 @@ def fan_in(n, label="count:words", hub="reduce:merge_counts", scatter=False):
 def drawn(g):
     v = GraphView(g)
     v.states = ["finished"] * len(g)
-    html = v.bundle()["text/html"]
+    html = dom(v.bundle()["text/html"])   # the interactive picture, as the widget's script makes it
     return v, ET.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0)), html
 
 
