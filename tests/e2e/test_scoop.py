@@ -169,3 +169,20 @@ def test_worker_names_and_logger(running, capfd):
     assert line, out
     # time, module, worker, level
     assert "test_scoop" in line[0] and "WARNING" in line[0] and any(n in line[0] for n in names), line[0]
+
+
+def test_a_failure_in_map_raises_at_its_place_and_wait_modes(running):
+    results = futures.map(fail, [1, 2, 0, 4])
+    assert next(results) == 1 and next(results) == 0
+    with pytest.raises(ZeroDivisionError):
+        next(results)
+    slow = futures.submit(time.sleep, 30)
+    quick = futures.submit(square, 2)
+    done, not_done = futures.wait([slow, quick], return_when=futures.FIRST_COMPLETED)
+    assert done == {quick} and not_done == {slow}
+    bad = futures.submit(fail, 0)
+    done, not_done = futures.wait([slow, bad], return_when=futures.FIRST_EXCEPTION)
+    assert bad in done and slow in not_done
+    done, not_done = futures.wait([slow], timeout=0.1)
+    assert not done and not_done == {slow}
+    assert slow.cancel()
