@@ -20,7 +20,7 @@ CancelledError = concurrent.futures.CancelledError
 TimeoutError = concurrent.futures.TimeoutError  # noqa: A001 - PEP 3148's name
 DoneAndNotDoneFutures = collections.namedtuple("DoneAndNotDoneFutures", "done not_done")
 
-_FETCH_CHUNK = 64   # results of an ordered map fetched per round trip, at most
+_FETCH_CHUNK = 256   # results of an ordered map fetched per round trip, at most (as the native map)
 _counter = itertools.count()
 
 
