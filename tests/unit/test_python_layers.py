@@ -24,14 +24,14 @@ LAYERS = [
     ("core", ["treadle._engine", "treadle._build_config", "treadle.core"]),
     ("runtime", ["treadle.runtime"]),
     ("processes and traces", ["treadle.cluster", "treadle.remote", "treadle.trace", "treadle.report", "treadle.deploy"]),
-    ("APIs", ["treadle.api", "treadle.loom", "treadle.rain", "treadle.ipython"]),
+    ("APIs", ["treadle.api", "treadle.loom", "treadle.rain", "treadle.ipython", "treadle.scoop"]),
     ("widgets", ["treadle.widgets"]),
     ("notebook", ["treadle.notebook"]),
     ("magics", ["treadle.magics"]),
     ("entry points", ["treadle", "treadle.executor", "treadle.kernel_support"]),
 ]
-# APIs side by side (scoop goes here too): none imports another.
-SIBLINGS = ["treadle.api", "treadle.loom", "treadle.rain", "treadle.ipython"]
+# APIs side by side: none imports another.
+SIBLINGS = ["treadle.api", "treadle.loom", "treadle.rain", "treadle.ipython", "treadle.scoop"]
 PRIVATE_MODULES = {"treadle._engine", "treadle._build_config"}   # compiled / written by CMake
 
 

@@ -1,0 +1,248 @@
+"""``scoop.futures``: SCOOP's map, submit and mapReduce on treadle (PEP 3148 futures).
+
+Every call becomes tasks of the cluster at once (one plan per call: a map of 1000 elements is
+one plan, a mapReduce is its whole tree); results are fetched when asked for. Futures may be
+submitted from inside futures, to any depth: a waiting future gives its cpu back."""
+
+import collections
+import concurrent.futures
+import itertools
+
+from ..core.errors import TaskFailed
+from ..runtime.task_runtime import Ref
+from . import pool as _pool
+from .log import logger
+
+FIRST_COMPLETED = concurrent.futures.FIRST_COMPLETED
+FIRST_EXCEPTION = concurrent.futures.FIRST_EXCEPTION
+ALL_COMPLETED = concurrent.futures.ALL_COMPLETED
+CancelledError = concurrent.futures.CancelledError
+TimeoutError = concurrent.futures.TimeoutError  # noqa: A001 - PEP 3148's name
+DoneAndNotDoneFutures = collections.namedtuple("DoneAndNotDoneFutures", "done not_done")
+
+_FETCH_CHUNK = 256   # results of an ordered map fetched per round trip, at most (as the native map)
+_counter = itertools.count()
+
+
+class Future:
+    """A call running on the cluster (PEP 3148): ``result()``, ``exception()``, ``done()``,
+    ``cancel()``, ``cancelled()``, ``running()``, ``add_done_callback(fn)``. Callbacks run in
+    the process that submitted the future, when one of its SCOOP calls sees the future end."""
+
+    def __init__(self, pool, handle, fn):
+        self.pool = pool
+        self.handle = handle
+        self.id = next(_counter)
+        self.fn_name = getattr(fn, "__name__", "future")
+        self._state = "pending"   # pending, finished, failed, cancelled
+        self._value = None
+        self._exception = None
+        self._callbacks = []
+
+    def __repr__(self):
+        return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def _fetch(self):
+        """Takes the result (or the failure) from the cluster, then frees it there."""
+        try:
+            self._value = self.pool.fetch([self.handle])[0]
+            self._state = "finished"
+        except TaskFailed as error:
+            self._exception = error
+            self._state = "failed"
+        self.handle.release()
+        self.settled_now()
+
+    def settled_now(self):
+        """The pool saw the task end: run the callbacks (once)."""
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("a done callback of %r raised", self)
+
+    def done(self):
+        if self._state != "pending":
+            return True
+        if self.pool.is_settled(self.handle):
+            self._fetch()
+            return True
+        return False
+
+    def running(self):
+        return not self.done()
+
+    def cancelled(self):
+        return self._state == "cancelled"
+
+    def cancel(self):
+        """Cancels the call if it has not ended; True if it was cancelled."""
+        if self._state == "cancelled":
+            return True
+        if self.done():
+            return False
+        if self.pool.cancel([self.handle]).ended:
+            return False   # it ended meanwhile: its result stays
+        self._state = "cancelled"
+        self.settled_now()
+        return True
+
+    def _wait(self, timeout):
+        if self._state != "pending":
+            return
+        if timeout is not None and not self.pool.wait_settled([self.handle], 1, timeout):
+            raise TimeoutError("the future {} did not end within {} s".format(self.id, timeout))
+        self._fetch()
+
+    def result(self, timeout=None):
+        """The call's value (waiting for it); raises the call's own exception if it raised."""
+        __tracebackhide__ = True
+        self._wait(timeout)
+        if self._state == "cancelled":
+            raise CancelledError()
+        if self._exception is not None:
+            raise self._exception
+        return self._value
+
+    def exception(self, timeout=None):
+        """The exception the call raised, or None."""
+        self._wait(timeout)
+        if self._state == "cancelled":
+            raise CancelledError()
+        return self._exception
+
+    def add_done_callback(self, callback):
+        """Calls ``callback(future)`` when the future ends (at once if it has)."""
+        if self._state != "pending":
+            callback(self)
+            return
+        self._callbacks.append(callback)
+        self.pool.watch([self.handle])
+        self.pool.listeners.setdefault(self.handle.task_id, []).append(self)
+
+
+# -- making futures ----------------------------------------------------------------------------------
+
+def submit(func, *args, **kwargs):
+    """Runs ``func(*args, **kwargs)`` on the cluster; returns its Future."""
+    pool = _pool.current()
+    new = []
+    task = pool.call(func, args, kwargs, new=new)
+    return Future(pool, pool.send([task], new)[0], func)
+
+
+def _map_futures(func, iterables):
+    pool = _pool.current()
+    new = []
+    tasks = [pool.call(func, args, new=new) for args in zip(*iterables)]
+    if not tasks:
+        return []
+    return [Future(pool, handle, func) for handle in pool.send(tasks, new)]
+
+
+def map(func, *iterables):  # noqa: A001 - SCOOP's name
+    """Like the built-in map, on the cluster: every call is submitted now; the generator
+    yields the results in the order of the inputs (the first exception raises there)."""
+    futures = _map_futures(func, iterables)
+    return _ordered_results(futures)
+
+
+def _ordered_results(futures):
+    for start in range(0, len(futures), _FETCH_CHUNK):
+        chunk = [f for f in futures[start:start + _FETCH_CHUNK] if f._state == "pending"]
+        if chunk:
+            _fetch_together(chunk)
+        for future in futures[start:start + _FETCH_CHUNK]:
+            yield future.result()
+
+
+def _fetch_together(futures):
+    """One round trip for several results (one by one if one of them failed)."""
+    pool = futures[0].pool
+    try:
+        values = pool.fetch([f.handle for f in futures])
+    except TaskFailed:
+        for future in futures:
+            if future._state == "pending":
+                future._fetch()
+        return
+    for future, value in zip(futures, values):
+        future._value, future._state = value, "finished"
+        future.handle.release()
+        future.settled_now()
+
+
+def map_as_completed(func, *iterables):
+    """As ``map``, but yields each result as soon as it is there."""
+    for future in as_completed(_map_futures(func, iterables)):
+        yield future.result()
+
+
+def mapReduce(mapFunc, reductionOp, *iterables):  # noqa: N802,N803 - SCOOP's names
+    """``reduce(reductionOp, map(mapFunc, *iterables))`` as one plan: the map calls at the
+    bottom, then a binary tree of reductions (neighbours pair up, so the order of the
+    operands is kept and an associative ``reductionOp`` gives reduce's result)."""
+    pool = _pool.current()
+    new = []
+    level = [pool.call(mapFunc, args, new=new) for args in zip(*iterables)]
+    if not level:
+        raise TypeError("mapReduce() of empty data with no initial value")
+    pair = (Ref(_pool.ARGUMENTS), Ref(_pool.ARGUMENTS + 1))
+    while len(level) > 1:
+        up = [pool.call(reductionOp, pair, inputs=level[i:i + 2], new=new) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            up.append(level[-1])
+        level = up
+    return Future(pool, pool.send(level, new)[0], reductionOp).result()
+
+
+# -- waiting ----------------------------------------------------------------------------------------
+
+def wait(fs, timeout=None, return_when=ALL_COMPLETED):
+    """PEP 3148's wait: (done, not_done) sets once all (or the first, or the first failed)
+    ended, or ``timeout`` passed."""
+    fs = set(fs)
+    pending = [f for f in fs if f._state == "pending"]
+    if pending:
+        by_handle = {f.handle.task_id: f for f in pending}
+        pool = pending[0].pool
+        count = len(pending) if return_when == ALL_COMPLETED else 1
+        if return_when == FIRST_EXCEPTION:
+            count = len(pending)
+        ended = pool.wait_settled([f.handle for f in pending], count, timeout) \
+            if return_when != FIRST_EXCEPTION else _wait_first_failure(pool, pending, timeout)
+        for handle in ended:
+            by_handle[handle.task_id]._fetch()
+    done = {f for f in fs if f._state != "pending"}
+    return DoneAndNotDoneFutures(done, fs - done)
+
+
+def _wait_first_failure(pool, pending, timeout):
+    handles = [f.handle for f in pending]
+    ended = []
+    for count in range(1, len(handles) + 1):
+        ended = pool.wait_settled(handles, count, timeout)
+        if len(ended) < count or any(pool.settled.get(h.task_id) is False for h in ended):
+            break
+    return ended
+
+
+def as_completed(fs, timeout=None):
+    """Yields the futures as they end (failed ones too: their result() raises)."""
+    left = list(dict.fromkeys(fs))
+    for f in [f for f in left if f._state != "pending"]:
+        left.remove(f)
+        yield f
+    while left:
+        pool = left[0].pool
+        ended = pool.wait_settled([f.handle for f in left], 1, timeout)
+        if not ended:
+            raise TimeoutError("{} futures did not end within {} s".format(len(left), timeout))
+        ids = {h.task_id for h in ended}
+        for f in [f for f in left if f.handle.task_id in ids]:
+            left.remove(f)
+            f._fetch()
+            yield f

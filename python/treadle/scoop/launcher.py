@@ -1,0 +1,102 @@
+"""``python3 -m treadle.scoop``: a server and workers, then the program as ``__main__``.
+
+Hosts follow SCOOP's rules: ``--hostfile`` (``host [n]`` lines) or ``--host a a b`` (a host
+named k times gets k workers); ``-n`` overrides the total: fewer workers are taken host by host
+in order, more are added round robin. Inside a SLURM, PBS or Grid Engine allocation without
+hosts given, the scheduler's hosts are used. Workers on this machine are started as local processes,
+the others over ssh (treadle.remote: a shared file system is assumed)."""
+
+import collections
+import os
+import runpy
+import socket
+import sys
+
+from .. import remote
+from ..cluster import LocalCluster
+from ..deploy import hostlists
+from . import pool, program
+
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def hosts_of_list(names):
+    """``--host a a b`` -> [("a", 2), ("b", 1)], in order of first mention."""
+    return list(collections.Counter(names).items())
+
+
+def distribute(hosts, total):
+    """SCOOP's -n rule over [(host, n)]: returns [(host, n)] with ``total`` workers in all."""
+    if total is None:
+        return list(hosts)
+    if total < 1:
+        raise ValueError("-n must be at least 1, not {}".format(total))
+    given = sum(n for _, n in hosts)
+    if total <= given:    # batches by host, in order, until the total: later hosts may get none
+        out, left = [], total
+        for host, n in hosts:
+            if left == 0:
+                break
+            out.append((host, min(n, left)))
+            left -= out[-1][1]
+        return out
+    counts = [n for _, n in hosts]
+    for i in range(total - given):   # one more on each host in turn
+        counts[i % len(hosts)] += 1
+    return [(host, n) for (host, _), n in zip(hosts, counts)]
+
+
+def is_local(host):
+    return host in LOCAL_NAMES or host in (socket.gethostname(), socket.getfqdn())
+
+
+def choose_hosts(args, environ=os.environ):
+    """[(host, workers)]: the hostfile's, the host list's, else a SLURM, PBS or Grid Engine
+    allocation's (as SCOOP, the scheduler's slots per host), else this machine's."""
+    allocation = hostlists.allocation_hosts(environ) if not (args.hostfile or args.host) else None
+    if args.hostfile:
+        hosts = remote.parse_hostfile(args.hostfile)
+    elif args.host:
+        hosts = hosts_of_list(args.host)
+    elif allocation is not None:
+        hosts = allocation.hosts
+    else:
+        hosts = [("127.0.0.1", args.n or os.cpu_count() or 1)]
+    return distribute(hosts, args.n)
+
+
+def run(args):
+    """Starts the pool, runs the program, stops the pool; returns the exit status."""
+    path = os.path.abspath(args.program)
+    if not os.path.isfile(path):
+        raise SystemExit("treadle.scoop: no program {!r}".format(args.program))
+    hosts = choose_hosts(args)
+    local = sum(n for h, n in hosts if is_local(h))
+    remote_hosts = [(h, n) for h, n in hosts if not is_local(h)]
+    os.environ[program.ENVIRONMENT] = path   # the workers' executors inherit it
+    listen = (args.external_hostname or "0.0.0.0") if remote_hosts else "127.0.0.1"
+    worker_args = ["--python", args.python_interpreter] if args.python_interpreter else []
+    if args.pythonpath:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [args.pythonpath, os.environ.get("PYTHONPATH")]))
+    cluster = LocalCluster(workers=local, cpus=1, host=listen, worker_args=worker_args, quiet=args.verbose < 2)
+    started = None
+    try:
+        if remote_hosts:
+            started = remote.start_remote_workers(cluster.address, remote_hosts, cpus=1,
+                                                  python=args.python_interpreter or "/usr/bin/python3")
+        if args.verbose:
+            print("treadle.scoop: {} workers: {}".format(sum(n for _, n in hosts), ", ".join(
+                "{} ({})".format(h, n) for h, n in hosts)), file=sys.stderr)
+        os.environ["TREADLE_ADDRESS"] = "{}:{}".format(*cluster.address)
+        sys.argv = [path] + list(args.arguments)
+        sys.path.insert(0, os.path.dirname(path))
+        try:
+            runpy.run_path(path, run_name="__main__")
+        except SystemExit as end:
+            return end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+        return 0
+    finally:
+        pool.close()
+        if started is not None:
+            started.stop()
+        cluster.close()

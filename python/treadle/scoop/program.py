@@ -1,0 +1,77 @@
+"""The program ``python3 -m treadle.scoop`` runs: ``__main__`` in the root, and imported under
+another name (``PROGRAM_MODULE``) by every executor that runs one of its functions, as SCOOP's
+workers import it: its module-level globals (a large dataset) exist on the workers, and the
+program's functions travel by name instead of by value."""
+
+import ast
+import functools
+import importlib.util
+import os
+import sys
+import threading
+
+PROGRAM_MODULE = "__treadle_scoop_program__"
+ENVIRONMENT = "TREADLE_SCOOP_PROGRAM"   # the program's absolute path, set by the launcher
+
+_lock = threading.Lock()
+
+
+def program_module(path):
+    """The program imported under PROGRAM_MODULE (once per process)."""
+    with _lock:
+        module = sys.modules.get(PROGRAM_MODULE)
+        if module is None:
+            folder = os.path.dirname(path)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)   # its sibling modules import as in the root
+            spec = importlib.util.spec_from_file_location(PROGRAM_MODULE, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[PROGRAM_MODULE] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[PROGRAM_MODULE]
+                raise
+        return module
+
+
+class ProgramFunction:
+    """A function of the program, by name: called on a worker, it is the program's own."""
+
+    __slots__ = ("path", "name")
+
+    def __init__(self, path, name):
+        self.path = path
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        return getattr(program_module(self.path), self.name)(*args, **kwargs)
+
+    @property
+    def __name__(self):
+        return self.name
+
+
+@functools.lru_cache(maxsize=4)
+def top_level_functions(path):
+    """The functions the program defines at its top level: those a worker's import has too (not
+    those defined under ``if __name__ == '__main__':``)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    return frozenset(node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+def by_name(fn):
+    """``fn`` as a ProgramFunction if it is a top-level function of the launched program, else
+    ``fn`` itself (it travels by value)."""
+    path = os.environ.get(ENVIRONMENT)
+    module = getattr(fn, "__module__", None)
+    if not path or module not in ("__main__", PROGRAM_MODULE):
+        return fn
+    name = getattr(fn, "__qualname__", "")
+    home = sys.modules.get(module)
+    if "." in name or home is None or getattr(home, "__file__", None) is None \
+            or os.path.abspath(home.__file__) != path or getattr(home, name, None) is not fn \
+            or name not in top_level_functions(path):
+        return fn
+    return ProgramFunction(path, name)

@@ -1,0 +1,29 @@
+"""``python3 -m treadle.scoop`` (docs/scoop.md): a server and workers started for a program,
+which runs as __main__ while every worker imports it under another name."""
+
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAM = os.path.join(HERE, "scoop_programs", "seed_examples.py")
+
+
+def launch(*args, timeout=200):
+    return subprocess.run([sys.executable, "-m", "treadle.scoop"] + list(args), capture_output=True, text=True,
+                          timeout=timeout, cwd=HERE)
+
+
+def test_the_seed_examples_run_with_two_workers():
+    done = launch("-n", "2", PROGRAM, "one", "-v")
+    assert done.returncode == 7, done.stderr   # the program's own exit status
+    lines = done.stdout.splitlines()
+    assert "[5, 6, 7, 8, 9, 10, 11, 12, 13, 14]" in lines, done.stdout
+    assert "workers 2" in lines, done.stdout + done.stderr
+    assert "arguments ['one', '-v']" in lines
+    assert "This is a warning!" in done.stderr and "WARNING" in done.stderr
+
+
+def test_a_missing_program_is_a_clear_error():
+    done = launch("-n", "2", os.path.join(HERE, "no_such_program.py"))
+    assert done.returncode != 0 and "no program" in done.stderr
