@@ -18,8 +18,9 @@ from collections import Counter, defaultdict
 
 from . import trace as _trace
 
-_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-            "#9c755f", "#bab0ac"]
+# No red or pink: red means "failed" in every picture treadle draws (widgets/colors.py).
+_PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#a0cbe8",
+            "#8cd17d", "#bab0ac"]
 
 
 _LEFT = 110  # px left of every chart's time axis, so the charts line up

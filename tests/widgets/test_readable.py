@@ -6,6 +6,7 @@ import colorsys
 import re
 import xml.etree.ElementTree as ET
 
+from treadle import report
 from treadle import trace as _trace
 from treadle.widgets import colors, gantt
 
@@ -26,6 +27,8 @@ def test_no_label_group_is_red():
     # beyond the palette, hues come from the names: never in the red band either
     made = [colors.group_color("group-{}".format(i)) for i in range(400)]
     assert len(set(made)) > 100 and not [c for c in made if is_red(c)]
+    # the HTML report's groups too
+    assert not [report.colour_of(g, list(range(30))) for g in range(30) if is_red(report.colour_of(g, list(range(30))))]
 
 
 def short_after_long(t=1_000_000):

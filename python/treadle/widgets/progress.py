@@ -175,8 +175,6 @@ class Progress:
             if self.state is None:
                 if not failed:
                     self.done, self.failed = self.total, 0
-                    for group in self.groups:
-                        group[2], group[3] = group[1], 0
                 self._end("failed" if failed or self.failed else "done")
         self.update(force=True)
 
@@ -193,6 +191,10 @@ class Progress:
         self.update(force=True)
 
     def _end(self, state):
+        if state == "done":   # every task ended well: so did every group's, however they were counted
+            for group in self.groups:
+                group[2], group[3] = group[1], 0
+            self._group_of.clear()   # counted: a late word from the scheduler adds nothing
         self.state = state
         self.running = self.queued = 0
         self.ended_at = time.monotonic()
