@@ -70,6 +70,10 @@ WORKLOADS = [
      "metric": "gb_per_s", "unit": "GB/s", "lower": False, "target": 1.0,
      "hyperloom": None, "hyperloom_text": "-",
      "scale": 100_000_000, "timeout": 240, "peers": {}},
+    {"name": "run1k", "no": "5b", "title": "1,000 `run(\"true\")` programs gathered",
+     "metric": "ms_per_program", "unit": "ms/program", "lower": True, "target": 1.5,
+     "hyperloom": 4.41, "hyperloom_text": "4.41 ms/program (4.41 s)",
+     "scale": 1_000, "timeout": 180, "peers": {}},
     # Python functions as tasks (executors; docs/python-tasks.md). Peers: the same functions,
     # each system's own way (see bench/README.md); ppe = concurrent.futures.ProcessPoolExecutor(2).
     {**_PY10K, "name": "py10k_loom", "no": "6a",
