@@ -13,11 +13,12 @@ class DataInstance:
     """An object's content: ``get_bytes()`` (a tar for a directory), ``load()`` (decoded by its
     content type), ``write(path)`` and ``link(path)`` (a file, or a directory)."""
 
-    def __init__(self, data, content_type=None, data_object=None, data_type="blob"):
+    def __init__(self, data, content_type=None, data_object=None, data_type=None):
         self._data = bytes(data)
         self.content_type = content_type or ""
         self.data_object = data_object
-        self.data_type = data_type
+        # Directories have the content type "dir", which is all a Python task is told of its inputs.
+        self.data_type = data_type or ("dir" if self.content_type == "dir" else "blob")
 
     def get_bytes(self):
         return self._data
