@@ -142,6 +142,8 @@ def test_bad_graphs_are_clear_errors_and_lose_nothing(make_cluster, tmp_path):
                 tasks.Execute("true", output_paths=[Output("x", path=path)])
             with pytest.raises(RainException, match="inside the directory"):
                 tasks.MakeDirectory([(path, b)])
+        with pytest.raises(RainException, match="needs content type 'json' but .* has 'text'"):
+            tasks.Execute(["cat", Input("x", dataobj=blob("text"), content_type="json")])
         with pytest.raises(RainException, match="used twice"):
             tasks.Execute(["cat", Input("x", dataobj=b)], input_paths=[Input("x", dataobj=b)])
         # Program mappings: missing, extra, a loop back at a slot, a slot both blob and directory
@@ -163,8 +165,12 @@ def test_bad_graphs_are_clear_errors_and_lose_nothing(make_cluster, tmp_path):
         # Nothing was lost: the session still runs what was built right.
         found = grep(text=blob(b"abc\nxyz\n"))
         found.output.keep()
+        sort = Program("sort", stdin="lines", stdout=Output("sorted", content_type="text"))
+        ordered = sort(lines=blob(b"b\na\n"))
+        ordered.output.keep()
         session.submit()
         assert good.output.fetch().get_bytes() == b"blob"
         assert found.output.fetch().get_bytes() == b"abc\n"
+        assert ordered.output.fetch().load() == "a\nb\n"
     client.close()
     _serving(cluster, 2)

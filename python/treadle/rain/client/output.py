@@ -24,8 +24,9 @@ class OutputDir(Output):
 
     data_type = "dir"
 
-    def __init__(self, label=None, path=None, content_type=None, size_hint=None):
-        super().__init__(label, path, content_type or "dir", size_hint)
+    def __init__(self, label=None, **kwargs):
+        kwargs["content_type"] = kwargs.get("content_type") or "dir"
+        super().__init__(label, **kwargs)
 
 
 def outputs_of(outputs, default_label="output"):
