@@ -85,3 +85,25 @@ def test_links_and_empty_directories_made_by_a_program(rain, tmp_path):
         session.submit()
         with pytest.raises(RainException, match="is a symbolic link"):
             link.output.fetch()
+
+
+@pytest.mark.timeout(60)
+def test_names_python_writes_with_pax_records_reach_the_workers(rain, tmp_path):
+    tree = tmp_path / "tree"
+    long_dir = tree / ("d" * 120)
+    long_dir.mkdir(parents=True)
+    (long_dir / "ünïcode.txt").write_text("pax")
+    (tree / "hard").write_text("same")
+    os.link(str(tree / "hard"), str(tree / "hard2"))  # Python stores the second as a hard link
+    with rain.new_session() as session:
+        d = directory(str(tree))
+        piece = tasks.SliceDirectory(d, "d" * 120 + "/ünïcode.txt")
+        linked = tasks.SliceDirectory(d, "hard2")
+        listing = tasks.Execute("find d -type f | sort", shell=True, input_paths=[InputDir("d", dataobj=d)],
+                                stdout=True)
+        for t in (piece, linked, listing):
+            t.output.keep()
+        session.submit()
+        assert piece.output.fetch().get_bytes() == b"pax"
+        assert linked.output.fetch().get_bytes() == b"same"
+        assert listing.output.fetch().get_bytes().decode() == "d/{}/ünïcode.txt\nd/hard\nd/hard2\n".format("d" * 120)
