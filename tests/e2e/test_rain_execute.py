@@ -168,9 +168,13 @@ def test_bad_graphs_are_clear_errors_and_lose_nothing(make_cluster, tmp_path):
         sort = Program("sort", stdin="lines", stdout=Output("sorted", content_type="text"))
         ordered = sort(lines=blob(b"b\na\n"))
         ordered.output.keep()
+        cat = Program("cat x", stdout="out", input_paths=[Input("x")])
+        shown = cat(x=blob(b"mapped by input_paths"))
+        shown.outputs["out"].keep()
         session.submit()
         assert good.output.fetch().get_bytes() == b"blob"
         assert found.output.fetch().get_bytes() == b"abc\n"
         assert ordered.output.fetch().load() == "a\nb\n"
+        assert shown.output.fetch().get_bytes() == b"mapped by input_paths"
     client.close()
     _serving(cluster, 2)
