@@ -144,6 +144,8 @@ def test_bad_graphs_are_clear_errors_and_lose_nothing(make_cluster, tmp_path):
                 tasks.MakeDirectory([(path, b)])
         with pytest.raises(RainException, match="needs content type 'json' but .* has 'text'"):
             tasks.Execute(["cat", Input("x", dataobj=blob("text"), content_type="json")])
+        with pytest.raises(RainException, match="does not load them"):
+            tasks.Execute(["cat", Input("x", dataobj=b, load=True)])
         with pytest.raises(RainException, match="used twice"):
             tasks.Execute(["cat", Input("x", dataobj=b)], input_paths=[Input("x", dataobj=b)])
         # Program mappings: missing, extra, a loop back at a slot, a slot both blob and directory

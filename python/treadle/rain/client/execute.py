@@ -133,6 +133,8 @@ class _Mapping:
         self.paths = set()
 
     def add_input(self, inp, path=None):
+        if inp.load is not None:
+            raise RainException("{!r}: Execute maps files, it does not load them (load= is for Python tasks)".format(inp))
         path = path or _checked_path(inp.path if inp.path is not None else inp.label, "input")
         self._claim(path, "input")
         obj = inp.dataobj
@@ -147,6 +149,9 @@ class _Mapping:
         return path
 
     def add_output(self, out, path=None):
+        if getattr(out, "encode", None) is not None:
+            raise RainException("{!r}: a program writes its outputs' bytes itself (encode= is for Python tasks)"
+                                .format(out))
         path = path or _checked_path(out.path if out.path is not None else out.label, "output")
         self._claim(path, "output")
         self.outputs.append(out)
