@@ -4,13 +4,15 @@ from ..common import DataInstance, RainException
 
 
 class DataObject:
-    """Output ``index`` of ``task``: ``keep()`` before submit, ``fetch()``, ``unkeep()``."""
+    """Output ``index`` of ``task``: ``keep()`` before submit, ``fetch()``, ``unkeep()``.
+    ``data_type``: "blob", or "dir" for a directory (its bytes are a tar archive)."""
 
-    def __init__(self, task, index, label, content_type):
+    def __init__(self, task, index, label, content_type, data_type="blob"):
         self.task = task
         self.index = index
         self.label = label
         self.content_type = content_type or ""
+        self.data_type = data_type
         self._keep = False
 
     @property
@@ -42,7 +44,7 @@ class DataObject:
         if not self._keep:
             raise RainException("{!r} is not kept: call keep() before submit to fetch it".format(self))
         value = self.session.fetch(self)
-        return DataInstance(value, self.content_type, self)
+        return DataInstance(value, self.content_type, self, data_type=self.data_type)
 
     def wait(self):
         self.task.wait()

@@ -1,8 +1,11 @@
-"""Rain's Output: how a task's output is declared (label, content type)."""
+"""Rain's Output and OutputDir: how a task's output is declared (label, content type, and for
+Execute the path of the file or directory the program makes)."""
 
 
 class Output:
     """An output of a task: its ``label`` and ``content_type`` ('' : unspecified)."""
+
+    data_type = "blob"
 
     def __init__(self, label=None, path=None, content_type=None, size_hint=None):
         self.label = label
@@ -11,7 +14,19 @@ class Output:
         self.size_hint = size_hint
 
     def __repr__(self):
-        return "<Output {!r}{}>".format(self.label, " " + self.content_type if self.content_type else "")
+        return "<{} {!r}{}>".format(type(self).__name__, self.label,
+                                    " " + self.content_type if self.content_type else "")
+
+
+class OutputDir(Output):
+    """An output that is a directory (content type 'dir'): an Execute program's directory at
+    ``path``, packed as one object."""
+
+    data_type = "dir"
+
+    def __init__(self, label=None, **kwargs):
+        kwargs["content_type"] = kwargs.get("content_type") or "dir"
+        super().__init__(label, **kwargs)
 
 
 def outputs_of(outputs, default_label="output"):

@@ -17,7 +17,8 @@ class Task:
         self.handle = None
         # Declared even for one output: its label and content type travel with the plan.
         core_task.declare_outputs([OutputSpec(o.label, o.content_type) for o in outputs])
-        self.outputs = LabeledList([DataObject(self, k, o.label, o.content_type) for k, o in enumerate(outputs)],
+        self.outputs = LabeledList([DataObject(self, k, o.label, o.content_type, getattr(o, "data_type", "blob"))
+                                    for k, o in enumerate(outputs)],
                                    [o.label for o in outputs])
         self.session.add_task(self)
 

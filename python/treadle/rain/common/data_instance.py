@@ -1,21 +1,57 @@
-"""Rain's DataInstance: the bytes of a data object with its content type."""
+"""Rain's DataInstance: the bytes of a data object with its content type; a directory's bytes
+are a tar archive, written out as a directory."""
+
+import io
+import os
+import tarfile
 
 from .content_types import decode_value
+from .errors import RainException
 
 
 class DataInstance:
-    """An object's content: ``get_bytes()``, ``load()`` (decoded by its content type)."""
+    """An object's content: ``get_bytes()`` (a tar for a directory), ``load()`` (decoded by its
+    content type), ``write(path)`` and ``link(path)`` (a file, or a directory)."""
 
-    def __init__(self, data, content_type=None, data_object=None):
+    def __init__(self, data, content_type=None, data_object=None, data_type=None):
         self._data = bytes(data)
         self.content_type = content_type or ""
         self.data_object = data_object
+        # Directories have the content type "dir", which is all a Python task is told of its inputs.
+        self.data_type = data_type or ("dir" if self.content_type == "dir" else "blob")
 
     def get_bytes(self):
         return self._data
 
     def load(self, cache=False):
+        if self.data_type == "dir":
+            raise RainException("a directory cannot be loaded: get_bytes() gives its tar, write(path) unpacks it")
         return decode_value(self._data, self.content_type)
+
+    def write(self, path):
+        """A fresh copy at ``path`` (a file, or a directory for a directory object)."""
+        if self.data_type != "dir":
+            with open(path, "wb") as f:
+                f.write(self._data)
+            return
+        with tarfile.open(fileobj=io.BytesIO(self._data)) as archive:
+            members = archive.getmembers()
+            for member in members:
+                # The same rule as the workers': nothing outside the directory.
+                parts = member.name.split("/")
+                if member.name.startswith("/") or ".." in parts or member.islnk() and ".." in member.linkname:
+                    raise RainException("directory entry {!r} leaves the directory".format(member.name))
+            os.makedirs(path, exist_ok=True)
+            archive.extractall(path, members=[m for m in members if not m.issym()])
+            for member in members:  # links last: nothing of this archive is written through one
+                if member.issym():
+                    os.symlink(member.linkname, os.path.join(path, member.name))
+
+    def link(self, path):
+        """Rain maps a read-only link to the governor's copy where it has a file; the client (and
+        a treadle worker, which keeps objects in memory) has none, so this writes, as Rain's
+        client does."""
+        self.write(path)
 
     def __repr__(self):
         return "<DataInstance {} bytes{}>".format(len(self._data),
