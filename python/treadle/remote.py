@@ -37,7 +37,7 @@ from .core import engine, paths
 from .core.connection import Connection
 from .core.processes import child_setup
 
-__all__ = ["RemoteWorkerError", "RemoteWorkers", "host_cpu_count", "parse_hostfile", "parse_hosts",
+__all__ = ["RemoteWorkerError", "RemoteWorkers", "host_cpu_count", "local_address_for", "parse_hostfile", "parse_hosts",
            "start_remote_workers"]
 
 _STOP_GRACE = 5.0       # seconds the supervisor (and stop()) give workers to exit before SIGKILL
@@ -237,6 +237,12 @@ def _server_host_for(server_host, host):
                 "was found: give the server's address as the hosts see it".format(server_host or "*", host))
         return local
     return server_host
+
+
+def local_address_for(host):
+    """This machine's address that ``host`` reaches it on (the one the kernel routes towards
+    it): what a local worker must serve its data on when workers on ``host`` fetch from it."""
+    return _server_host_for("0.0.0.0", host)
 
 
 def _check_reachable(server_host, server_port, hosts):

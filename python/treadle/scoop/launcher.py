@@ -87,6 +87,10 @@ def run(args):
     os.environ[program.ENVIRONMENT] = path   # the workers' executors inherit it
     listen = (args.external_hostname or "0.0.0.0") if remote_hosts else "127.0.0.1"
     worker_args = ["--python", args.python_interpreter] if args.python_interpreter else []
+    if remote_hosts:
+        # Remote workers fetch objects from local ones too: these serve them on an address
+        # the other hosts reach (by default a worker serves on its route to the server, here loopback).
+        worker_args += ["--listen", args.external_hostname or remote.local_address_for(remote_hosts[0][0])]
     if args.pythonpath:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [args.pythonpath, os.environ.get("PYTHONPATH")]))
     scratch = tempfile.TemporaryDirectory(prefix="treadle-scoop-")
