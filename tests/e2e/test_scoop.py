@@ -186,3 +186,13 @@ def test_a_failure_in_map_raises_at_its_place_and_wait_modes(running):
     done, not_done = futures.wait([slow], timeout=0.1)
     assert not done and not_done == {slow}
     assert slow.cancel()
+
+
+def test_the_task_graph_draws_scoop_futures(running):
+    from treadle.core import lineage
+    from treadle.widgets.graph import graph_view
+    lineage.enable()   # as the notebook does at start: the plans sent are remembered, with their labels
+    fs = [futures.submit(square, x) for x in range(4)]
+    summary = graph_view(fs).summary()   # what treadle.show(fs) draws in a notebook
+    assert "square 4" in summary, summary
+    assert [f.result() for f in fs] == [0, 1, 4, 9]

@@ -42,6 +42,11 @@ class Future:
     def __repr__(self):
         return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state)
 
+    @property
+    def __treadle_handle__(self):
+        """Its task, for treadle.show (widgets.task_graph.StandsForATask)."""
+        return self.handle
+
     # -- state -------------------------------------------------------------------------------------
 
     def _fetch(self):
