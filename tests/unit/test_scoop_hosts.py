@@ -123,3 +123,13 @@ def test_a_malformed_allocation_is_a_clear_error():
         choose_hosts(parse(["prog.py"]), {"SLURM_JOB_ID": "1", "SLURM_NODELIST": "a[1-2]", "SLURM_TASKS_PER_NODE": "x"})
     with pytest.raises(ValueError, match="unmatched"):
         choose_hosts(parse(["prog.py"]), {"SLURM_JOB_ID": "1", "SLURM_NODELIST": "a[1-2"})
+
+
+def test_a_hostfile_line_may_use_slurms_bracket_syntax(tmp_path):
+    path = tmp_path / "hosts"
+    path.write_text("node[01-02] 2\ngpu[1,3]\n")
+    assert choose_hosts(parse(["--hostfile", str(path), "prog.py"]), {}, cores={"gpu1": 4, "gpu3": 8}.get) == [
+        ("node01", 2), ("node02", 2), ("gpu1", 4), ("gpu3", 8)]
+    path.write_text("node[01-\n")
+    with pytest.raises(ValueError, match="unmatched"):
+        choose_hosts(parse(["--hostfile", str(path), "prog.py"]), {})

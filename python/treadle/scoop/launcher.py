@@ -52,6 +52,12 @@ def is_local(host):
     return host in LOCAL_NAMES or host in (socket.gethostname(), socket.getfqdn())
 
 
+def expand_brackets(host, where):
+    """A hostfile's ``node[01-03]`` (SLURM's bracket syntax, which SCOOP's hostfiles accept too)
+    as its host names; another name as itself."""
+    return hostlists.expand_nodelist(host, where) if "[" in host else [host]
+
+
 def host_cores(host):
     """The number of cores of ``host``: this machine's, or asked of the host over ssh."""
     if is_local(host):
@@ -65,7 +71,9 @@ def choose_hosts(args, environ=os.environ, cores=host_cores):
     line without a count gets ``cores(host)`` workers, as SCOOP starts one per core."""
     allocation = hostlists.allocation_hosts(environ) if not (args.hostfile or args.host) else None
     if args.hostfile:
-        hosts = [(h, cores(h) if n is None else n) for h, n in remote.parse_hostfile(args.hostfile, default=None)]
+        listed = [(name, n) for h, n in remote.parse_hostfile(args.hostfile, default=None)
+                  for name in expand_brackets(h, args.hostfile)]
+        hosts = [(h, cores(h) if n is None else n) for h, n in listed]
     elif args.host:
         hosts = hosts_of_list(args.host)
     elif allocation is not None:
