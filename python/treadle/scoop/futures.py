@@ -174,9 +174,9 @@ def _fetch_together(futures):
             if future._state == "pending":
                 future._fetch()
         return
+    pool.release([f.handle for f in futures])   # one message for the chunk, not one per result
     for future, value in zip(futures, values):
         future._value, future._state = value, "finished"
-        future.handle.release()
         future.settled_now()
 
 
