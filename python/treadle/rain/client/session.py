@@ -27,6 +27,7 @@ class Session:
         self.error = None       # the exception that failed the session: every later call raises it
         self._new = []          # tasks created since the last submit
         self._submitted = []    # tasks submitted and not yet released
+        self.plans = []         # (first task id, count) of each plan submitted: what the widgets draw
         if default:
             _default[0] = self
 
@@ -35,6 +36,10 @@ class Session:
     def add_task(self, task):
         self._check()
         self._new.append(task)
+
+    def unsubmitted(self):
+        """The tasks created since the last submit."""
+        return list(self._new)
 
     def submit(self):
         """Sends the tasks created since the last submit."""
@@ -46,6 +51,7 @@ class Session:
             handles = self.client.core.submit([t.core for t in new])
         except LoomException as error:
             self._fail(RainException(str(error)))
+        self.plans.append(self.client.core.last_plan)
         for task, handle in zip(new, handles):
             task.submitted(handle)
         self._submitted.extend(new)
