@@ -60,8 +60,7 @@ class Session:
         """Waits for every submitted task; objects nobody kept are freed then."""
         self._check()
         self._wait([t for t in self._submitted])
-        for task in self._submitted:
-            task.release_unkept()
+        self.client.core.release([h for task in self._submitted for h in task.unkept_handles()])   # one message
 
     def wait(self, tasks):
         self._check()
@@ -104,8 +103,7 @@ class Session:
         if self.closed:
             return
         self.closed = True
-        for task in self._submitted:
-            task.release_all()
+        self.client.core.release([t.handle for t in self._submitted if t.handle is not None])   # one message
         self._submitted = []
         if _default[0] is self:
             _default[0] = None
