@@ -100,3 +100,32 @@ def test_a_rain_session_with_a_failing_task_in_the_widgets(kernel):
     assert shown, outputs
     status = shown[0]["text/plain"]
     assert re.search(r"Rain client 127\.0\.0\.1:\d+: 3 sessions \(1 open, 1 failed, 1 closed\)", status), status
+
+
+SUBMIT = """\
+%%treadle submit --name job
+squares = [square(blob(str(i))) for i in range(4)]
+total = tasks.Concat(squares, name="main/total")
+total.output.keep()
+total
+"""
+
+
+def test_treadle_submit_sends_a_rain_session_and_follows_it(kernel):
+    """%%treadle submit with Rain's objects: the session sends what the cell built in it, one
+    line follows those tasks to the end, and the name keeps the Rain task (its kept output is
+    fetched as Rain does)."""
+    reply, outputs, _ = kernel.run(SETUP + "job_session = client.new_session(name='job', default=True)")
+    assert reply["status"] == "ok" and not errors(outputs), outputs
+    _, messages = kernel.collect(SUBMIT, timeout=60)
+    line = displays(messages, "treadle-progress")
+    assert line, [m["msg_type"] for m in messages]
+    assert {m["content"]["transient"]["display_id"] for m in line} == {line[0]["content"]["transient"]["display_id"]}
+    attrs = root_attrs(line[-1]["content"]["data"]["text/html"], "treadle-progress")
+    # 4 blobs, 4 squares and the Concat
+    assert (attrs["data-state"], attrs["data-done"], attrs["data-total"], attrs["data-failed"]) == (
+        "done", "9", "9", "0"), attrs
+    reply, outputs, _ = kernel.run("print(job.done(), type(total).__name__, total.output.fetch().get_bytes())")
+    assert text(outputs) == "True Task b'0149'\n", outputs
+    reply, outputs, _ = kernel.run("%%treadle submit\nagain = tasks.Concat([total, blob('!')])", stop_on_error=False)
+    assert reply["status"] == "ok" and not errors(outputs), outputs
