@@ -6,7 +6,7 @@ from tests.conftest import wait_until
 from treadle import report, trace
 from treadle.core import lineage
 from treadle.rain.client import Client, blob, tasks
-from treadle.widgets import gantt, task_graph
+from treadle.widgets import gantt, graph, task_graph
 
 NAMES = ["main_tasks/training/train1", "main_tasks/training/train1", "main_tasks/eval", "my-plain-name"]
 
@@ -22,8 +22,8 @@ def test_names_group_by_their_first_part_everywhere(make_cluster):
             last.output.keep()
             session.submit()
             assert last.output.fetch().get_bytes() == b"0123"
-            graph = task_graph.collect(session)
-        groups = dict(zip(graph.labels, graph.groups()))
+            drawn = task_graph.collect(session)
+        groups = dict(zip(drawn.labels, drawn.groups()))
         assert groups["main_tasks/training/train1"] == groups["main_tasks/join"] == "main_tasks"
         assert groups["my-plain-name"] == "my-plain-name"
 
@@ -41,3 +41,15 @@ def test_names_group_by_their_first_part_everywhere(make_cluster):
         assert {g: v["tasks"] for g, v in tasks_per_group.items()} == {"main_tasks": 4, "my-plain-name": 1}
     finally:
         client.close()
+    # drawn after its client closed: another client of the server answers for the states
+    other = Client(*cluster.address)
+    try:
+        with other.new_session() as later:
+            x = blob("x")
+            x.keep()
+            later.submit()
+            x.fetch()
+        states = graph.graph_view(session).states
+        assert len(states) == len(NAMES) * 2 + 1 and set(states) <= {"finished", "released"}, states
+    finally:
+        other.close()

@@ -90,7 +90,8 @@ def collect(obj, limit=WALK_LIMIT, connection_for=None):
                 key = server_key(rain.client.address)
                 if rain.ids:
                     roots_by_server.setdefault(key, []).extend(rain.ids)
-                    clients.setdefault(key, rain.client)
+                    # a closed client: another live one of its server, if any
+                    clients.setdefault(key, rain.client if not rain.client.closed else lineage.client_for(key))
                     if rain.plans:
                         whole_plans.add(key)
                 visit(rain.pending)
