@@ -101,11 +101,23 @@ WORKLOADS = [
      "peers": {"dask": {"scale": 1_000, "timeout": 300}, "ipp": {"scale": 1_000, "timeout": 300},
                "ppe": {"scale": 1_000, "timeout": 180}},
      "peer_text": {"dask": "~6 ms/step (merge chain, peers.md)", "ipp": "-", "ppe": "-"}},
+    # Rain's API (treadle.rain.client; workloads_rain.py). Compared with the HyperLoom API's
+    # figure measured in the same run ("compare_to", run with it): the ratio's target is 1.2.
+    {"name": "rain10k", "no": "9a", "group": "rain", "script": "workloads_rain.py",
+     "title": "10k tiny @remote tasks, Rain API (one session, a Concat kept and fetched)",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": None,
+     "compare_to": "py10k_loom", "ratio_target": 1.2,
+     "hyperloom": None, "hyperloom_text": "-", "scale": 10_000, "timeout": 180, "peers": {}},
+    {"name": "rain_execute1k", "no": "9b", "group": "rain", "script": "workloads_rain.py",
+     "title": "1k Execute tasks with two outputs each, Rain API",
+     "skipped_text": "skipped (no tasks.Execute yet)",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": None,
+     "hyperloom": None, "hyperloom_text": "-", "scale": 1_000, "timeout": 180, "peers": {}},
 ]
 for _w in WORKLOADS:
     _w.setdefault("group", "graph")
 GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)",
-          "kernel": "the kernel benchmarks (kernel_bench.py)",
+          "rain": "workloads 9 (Rain's API)", "kernel": "the kernel benchmarks (kernel_bench.py)",
           "layers": "the IPython and SCOOP layers against the native API (api_layers.py)"}
 LAYERS_BENCH = os.path.join(HERE, "api_layers.py")
 LAYERS_TIMEOUT = 1500  # seconds; ~2 minutes, ~10 with ipyparallel (--peers)
@@ -206,13 +218,18 @@ def child_env():
 
 
 def run_one(system, w, scale, reps, timeout, env):
-    cmd = [PY, SYSTEMS[system], w["name"], "--reps", str(reps), "--scale", str(scale)]
+    script = os.path.join(HERE, w["script"]) if system == "treadle" and w.get("script") else SYSTEMS[system]
+    cmd = [PY, script, w["name"], "--reps", str(reps), "--scale", str(scale)]
     label = "{:<8} {:<15} scale {:>9,} x{}".format(system, w["name"], scale, reps)
     print("  " + label + " ...", end="", flush=True)
     result, error = measure.run_child(cmd, timeout * reps / 3 if reps < 3 else timeout, env=env)
     if error:
         print(" FAILED: " + error.splitlines()[-1] if error else "", flush=True)
         return {"scale": scale, "reps": reps, "error": error}
+    if result["median"].get("skipped"):
+        print(" " + w.get("skipped_text", "skipped"), flush=True)
+        result.update({"scale": scale, "reps": reps})
+        return result
     value = result["median"].get(w["metric"])
     extra = ""
     if w["name"] == "plan1m":
@@ -241,6 +258,10 @@ def summary_rows(results, peers):
         target = "-" if w["target"] is None else ("<= " if w["lower"] else ">= ") + fmt(w["target"], w["unit"])
         row = {"workload": "{} {}".format(w["no"], w["title"]), "treadle": tval, "target": target,
                "hyperloom": w["hyperloom_text"], "ratio_hyperloom": fmt_ratio(ratio(value, w["hyperloom"]))}
+        if m.get("skipped"):
+            row["treadle"] = w.get("skipped_text", "skipped")
+        elif w.get("compare_to"):
+            row.update(compared_row(w, value, results))
         if w["name"] == "plan1m" and m:
             tasks = m.get("tasks", 0)
             row["workload"] = "4 {:,}-task plan: server peak RSS growth".format(int(tasks))
@@ -292,6 +313,13 @@ def summary_rows(results, peers):
                          "treadle": fmt(m.get("gap_median_us"), "us") + " (task ran {})".format(
                              fmt(1e-3 * m.get("task_run_mean_us", 0), "ms")),
                          "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+        if w.get("compare_to") and m.get("cpu_all_s"):
+            other = results.get(w["compare_to"], {}).get("treadle", {}).get("median", {})
+            mine, theirs = cpu_per_task(m), cpu_per_task(other)
+            rows.append({"workload": "{} ... CPU per task, every process (less noisy on a busy machine)".format(w["no"]),
+                         "treadle": fmt(mine, "us/task"), "target": "-",
+                         "hyperloom": "6a measured: {}".format(fmt(theirs, "us/task")),
+                         "ratio_hyperloom": fmt_ratio(ratio(mine, theirs))})
         if w["name"] == "pychain1k" and m:
             rows.append({"workload": "8 ... hand-off, one step's end to the next's start (median)",
                          "treadle": fmt(m.get("handoff_median_us"), "us") + " ({:.0f} switches of executor)".format(
@@ -305,8 +333,25 @@ def summary_rows(results, peers):
     return rows
 
 
+def compared_row(w, value, results):
+    """The HyperLoom columns of a workload compared with another measured in the same run: its
+    figure, and the ratio against ``ratio_target``."""
+    other = next(x for x in WORKLOADS if x["name"] == w["compare_to"])
+    figure = results.get(other["name"], {}).get("treadle", {}).get("median", {}).get(other["metric"])
+    r = ratio(value, figure)
+    return {"target": "<= {} x {}".format(w["ratio_target"], other["no"]),
+            "hyperloom": "{} measured: {}".format(other["no"], fmt(figure, other["unit"])) if figure else
+            "{} not run".format(other["no"]),
+            "ratio_hyperloom": fmt_ratio(r) + verdict(r, w["ratio_target"], True)}
+
+
+def cpu_per_task(m):
+    """CPU microseconds per task of every process (client, server, workers, executors), or None."""
+    return m["cpu_all_s"] / m["tasks"] * 1e6 if m.get("cpu_all_s") and m.get("tasks") else None
+
+
 PHASES = [("total_s", "total"), ("build_s", "build"), ("encode_s", "encode"), ("send_s", "send"),
-          ("wait_s", "wait"), ("fetch_s", "fetch"), ("run_s", "run"), ("cpu_client_s", "cpu client"),
+          ("wait_s", "wait"), ("fetch_s", "fetch"), ("close_s", "close"), ("run_s", "run"), ("cpu_client_s", "cpu client"),
           ("cpu_server_s", "cpu server"), ("cpu_worker0_s", "cpu w0"), ("cpu_worker1_s", "cpu w1"),
           ("cpu_exec0_s", "cpu x0"), ("cpu_exec1_s", "cpu x1"), ("cpu_busy", "busy"), ("machine_busy", "machine")]
 
@@ -361,6 +406,8 @@ def print_report(results, peers):
     print("Peers run at the scale n shown (per-task figures); HyperLoom's figures are quoted, not measured.")
     if any(w["name"] in results for w in WORKLOADS if w["group"] == "python"):
         print("7: the peer cells show efficiency and total time; treadle/peer compares the total times.")
+    if "rain10k" in results:
+        print("9a: its HyperLoom cell is 6a measured in this run; treadle/HyperLoom is Rain's per-task cost / 6a's.")
     if peers:
         for line in scale_notes(results):
             print(line)
@@ -372,7 +419,8 @@ def print_report(results, peers):
         print(table(["workload"] + [name for _, name in PHASES], pr))
         print("x0/x1: the Python executors of workers 0 and 1; busy: CPU of all of them / (total x cpus); "
               "machine: the whole machine's CPU use meanwhile, other sessions included.")
-        print("6-8: build/encode/send are the client's part from the first call; cpu counts from the first call.")
+        print("6-9: build/encode/send are the client's part from the first call; cpu counts from the first call; "
+              "close: closing the Rain session.")
     return rows
 
 
@@ -423,8 +471,8 @@ def main():
     ap.add_argument("--peers", action="store_true",
                     help="also run Dask distributed, ipyparallel and (6-8) ProcessPoolExecutor(2)")
     ap.add_argument("--only", default="", help="comma-separated workload names, numbers or groups "
-                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8, kernel = kernel_bench.py, "
-                    "layers = api_layers.py)")
+                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8, rain = 9 (with 6a), "
+                    "kernel = kernel_bench.py, layers = api_layers.py)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
     ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = ap.parse_args()
@@ -439,6 +487,8 @@ def main():
     if args.only:
         wanted = {s.strip() for s in args.only.split(",") if s.strip()}
         selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted or w["group"] in wanted]
+        compared = {w["compare_to"] for w in selected if w.get("compare_to")}   # run beside what they compare to
+        selected = [w for w in WORKLOADS if w in selected or w["name"] in compared]
         run_kernel = "kernel" in wanted
         run_layers = "layers" in wanted
         unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS} - set(GROUPS)

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ..notebook import kernel
-from . import declare
+from . import declare, rain_sessions
 from .declare import command, one_line, option, plural, positive
 from .status_report import StatusReport
 
@@ -185,10 +185,12 @@ def watch_jobs(s, jobs):
 @command("status")
 @magic_arguments.magic_arguments("treadle status")
 def status(args):
-    """%treadle status: the server's workers, their cpus, tasks by state and memory held, as a table."""
+    """%treadle status: the server's workers, their cpus, tasks by state and memory held, as a table;
+    the sessions of each Rain client of this kernel (open, failed, closed)."""
     s = session()
     local = {w.pid: w for w in s.alive_workers()}
-    return StatusReport(s.status(), s.address, s.where, local, jobs=s.describe_worker_jobs())
+    return StatusReport(s.status(), s.address, s.where, local, jobs=s.describe_worker_jobs(),
+                        sessions=rain_sessions.describe())
 
 
 @command("stop")

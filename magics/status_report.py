@@ -13,12 +13,13 @@ class StatusReport:
     COLUMNS = ("worker", "name", "cpus", "free", "running", "queued", "tasks done", "cpu use", "memory",
                "data address", "started")
 
-    def __init__(self, status, address, where, local=None, jobs=""):
+    def __init__(self, status, address, where, local=None, jobs="", sessions=""):
         self.status = status
         self.address = tuple(address)
         self.where = where
         self._local = local or {}
         self.jobs = jobs            # the batch jobs submitted from here, one line each ("" for none)
+        self.sessions = sessions    # the Rain clients' sessions, a line per client ("" for none)
 
     def _rows(self):
         rows = []
@@ -64,6 +65,8 @@ class StatusReport:
             lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
         if self.jobs:
             lines.append(self.jobs)
+        if self.sessions:
+            lines.append(self.sessions)
         return "\n".join(lines)
 
     def _repr_html_(self):
@@ -83,6 +86,8 @@ class StatusReport:
             out.append("</tbody></table>")
         if self.jobs:
             out.append("<pre>{}</pre>".format(e(self.jobs)))
+        if self.sessions:
+            out.append("<div>{}</div>".format("<br>".join(e(line) for line in self.sessions.split("\n"))))
         return "".join(out)
 
 

@@ -1,5 +1,5 @@
-"""``%%treadle submit``: runs the cell, submits the graph it built (with any API), follows it with
-a progress line, and binds the results under the cell's names."""
+"""``%%treadle submit``: runs the cell, submits the graph it built (with any API, Rain's
+sessions included), follows it with a progress line, and binds the results under the cell's names."""
 
 import ast
 import contextlib
@@ -14,6 +14,7 @@ from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import Cancelled, TaskHandle
 from ..core.errors import LoomException, TaskFailed
+from ..rain.common import RainException
 from ..core.task import Task
 from ..loom.client import Client as LoomClient
 from ..notebook import kernel
@@ -23,6 +24,8 @@ from ..widgets.task_graph import group_of
 from . import declare
 from .cluster import session
 from .declare import command, one_line, option
+from .rain_submit import RainPart
+from .rain_submit import KINDS as RAIN_KINDS
 
 KINDS = (Task, api.Future, TaskHandle)   # HyperLoom's futures are TaskHandles
 DEPTH = 32                         # containers opened, at most, looking for tasks and futures
@@ -52,8 +55,9 @@ class Submission:
     """What ``%%treadle submit`` sent: ``futures`` (by the names the cell gave them),
     ``wait()`` (results into the namespace), ``results()``, ``cancel()``, ``done()``."""
 
-    def __init__(self, title, graph, ns, progress):
+    def __init__(self, title, graph, ns, progress, rain=None):
         self.title = title
+        self.rain = rain            # the Rain objects' RainPart, or None
         self.futures = graph        # name (None: the last expression) -> structure of futures
         self.progress = progress
         self._ns = ns
@@ -88,7 +92,9 @@ class Submission:
                     for (native, client), group in by_client.items():
                         got = client.gather(group) if native else client.fetch(group)
                         values.update(zip(map(id, group), got))
-            except (TaskFailed, LoomException) as error:
+                    if self.rain is not None:
+                        self.rain.wait()    # Rain's objects stay under their names: fetch what was kept
+            except (TaskFailed, LoomException, RainException) as error:
                 if self.progress is not None:
                     if isinstance(error, TaskFailed):
                         self.progress.note_failed(error.task_id)  # the others go on: the line follows them
@@ -132,8 +138,10 @@ class Submission:
         """Cancels the tasks that have not ended; returns Cancelled(cancelled, ended) as the
         server counted them."""
         cancelled = ended = 0
-        for (_, client), group in self._by_client().items():
-            report = client.cancel(group)
+        reports = [client.cancel(group) for (_, client), group in self._by_client().items()]
+        if self.rain is not None:
+            reports.append(self.rain.cancel())
+        for report in reports:
             cancelled += report.cancelled
             ended += report.ended
         if self.progress is not None:
@@ -196,10 +204,11 @@ def _loom_client(chosen, looms):
 @option("--client", metavar="VAR", help="submit HyperLoom tasks through that client (default: treadle's)")
 def submit(args, cell):
     """%%treadle submit runs the cell, which builds a graph with any API (HyperLoom tasks from
-    treadle.loom.client.tasks, or @treadle.task calls and treadle.submit futures), and submits
-    what its last expression names (else every task or future the cell assigned to a name). A
-    progress line follows the tasks. With --wait (the default) the results replace the tasks and
-    futures under the names the cell assigned."""
+    treadle.loom.client.tasks, @treadle.task calls and treadle.submit futures, or Rain's tasks,
+    data objects and sessions), and submits what its last expression names (else every task or
+    future the cell assigned to a name). A progress line follows the tasks. With --wait (the
+    default) the results replace the tasks and futures under the names the cell assigned; Rain's
+    objects stay (fetch what was kept)."""
     this = declare.COMMANDS["submit"]
     shell = get_ipython()
     if args.wait and args.no_wait:
@@ -213,12 +222,12 @@ def submit(args, cell):
     ns = shell.user_ns
     before = {k: id(v) for k, v in ns.items()}
     value, last = _run_in_namespace(shell, shell.transform_cell(cell))
-    if value is not _Nothing and walk.holds(value, KINDS, DEPTH):
+    if value is not _Nothing and walk.holds(value, KINDS + RAIN_KINDS, DEPTH):
         names = _names_of(last)
         graph = {n: ns[n] for n in names} if names else {None: value}
     else:
         graph = {k: v for k, v in ns.items()
-                 if not k.startswith("_") and before.get(k) != id(v) and walk.holds(v, KINDS, DEPTH)}
+                 if not k.startswith("_") and before.get(k) != id(v) and walk.holds(v, KINDS + RAIN_KINDS, DEPTH)}
     if not graph:
         raise UsageError("nothing to submit: the cell's last expression and the names it assigned hold no "
                          "tasks or futures")
@@ -227,13 +236,21 @@ def submit(args, cell):
 
 def _send(graph, ns, name, args):
     # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already).
-    tasks, natives, looms, seen = [], [], [], set()
+    tasks, natives, looms, rains, seen = [], [], [], [], set()
     for v in graph.values():
-        for x in walk.leaves(v, KINDS, DEPTH):
+        for x in walk.leaves(v, KINDS + RAIN_KINDS, DEPTH):
             if id(x) not in seen:
                 seen.add(id(x))
-                (tasks if isinstance(x, Task) else natives if isinstance(x, api.Future) else looms).append(x)
+                kind = tasks if isinstance(x, Task) else natives if isinstance(x, api.Future) else \
+                    rains if isinstance(x, RAIN_KINDS) else looms
+                kind.append(x)
     began = time.monotonic()
+    rain = RainPart(rains) if rains else None
+    if rain is not None:
+        try:
+            rain.submit()   # each session sends what the cell built in it
+        except RainException as e:
+            raise UsageError("treadle: the Rain graph was not submitted: {}".format(one_line(e))) from None
     plan = None   # (base, count): every task of the plan counts on the progress line
     loom_client = None
     if tasks:
@@ -248,8 +265,8 @@ def _send(graph, ns, name, args):
         graph = {k: walk.rebuild(v, lambda x: mapping.get(id(x), x), KINDS, DEPTH) for k, v in graph.items()}
     for c in {id(f.client): f.client for f in natives}.values():
         c.flush()
-    progress = _follow(name, natives, looms, plan, loom_client, began)
-    submission = Submission(name or "submit", graph, ns, progress)
+    progress = _follow(name, natives, looms, plan, loom_client, began, rain)
+    submission = Submission(name or "submit", graph, ns, progress, rain)
     if name is not None:
         ns[name] = submission
     if args.no_wait:
@@ -260,10 +277,13 @@ def _send(graph, ns, name, args):
     return submission.wait()
 
 
-def _label_groups(natives, looms, plan, loom_client):
+def _label_groups(natives, looms, plan, loom_client, rain=None):
     """{task id: label group} of the tasks a submission's line counts (for its group bars):
-    the native futures, the HyperLoom futures and the whole ``plan`` (base, count) they came in."""
+    the native futures, the HyperLoom futures and the whole ``plan`` (base, count) they came in,
+    and Rain's tasks (named "a/b/c": group "a")."""
     out = {}
+    for t in rain.tasks if rain is not None else ():
+        out[t.handle.task_id] = group_of(t.core.label, t.core.task_type)
     for f in natives:
         if f.handle is not None:
             out[f.handle.task_id] = group_of(f.label, "")
@@ -282,8 +302,9 @@ def _label_groups(natives, looms, plan, loom_client):
     return out
 
 
-def _follow(name, natives, looms, plan, loom_client, began):
-    """The progress line of a submission, followed by the progress monitor of each server."""
+def _follow(name, natives, looms, plan, loom_client, began, rain=None):
+    """The progress line of a submission, followed by the progress monitor of each server
+    (``rain``: the RainPart of its Rain objects, or None)."""
     tracker = kernel.tracker()
     cell_record = tracker.current() if tracker is not None else None
     publisher = cell_record.publisher if cell_record is not None else None
@@ -293,11 +314,12 @@ def _follow(name, natives, looms, plan, loom_client, began):
     # bigger plans count their named results.
     counted = plan is not None and plan[1] <= PLAN_PROGRESS_LIMIT
     more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if counted else []
-    progress = Progress(name or "submit", len(natives) + len(looms) + len(more), done=done, publisher=publisher,
-                        interval=options.interval)
+    rain_follow = rain.follow() if rain is not None else {}
+    progress = Progress(name or "submit", len(natives) + len(looms) + len(more) + sum(map(len, rain_follow.values())),
+                        done=done, publisher=publisher, interval=options.interval)
     progress.started = began   # the rate counts from the submission
     if progress.total >= GROUP_BARS_ABOVE:
-        progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client))
+        progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client, rain))
         progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
     progress.show()
     if cell_record is not None:
@@ -308,6 +330,8 @@ def _follow(name, natives, looms, plan, loom_client, began):
             follow.setdefault(server_key(f.client.address), []).append((f.handle.task_id, f.handle))
     for f in looms:
         follow.setdefault(server_key(f.client.address), []).append((f.task_id, f))
+    for address, futures in rain_follow.items():
+        follow.setdefault(address, []).extend(futures)
     s = session()
     plan_server = server_key(loom_client.address) if counted else None
     for address, futures in follow.items():

@@ -4,6 +4,7 @@ names (the treadle kernel for notebooks made for it, python3 otherwise)."""
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -168,3 +169,27 @@ def test_the_scoop_notebook_draws_its_futures(tmp_path):
     assert "trace of the last run: 63 tasks" in text, text
     assert "failed: ZeroDivisionError('division by zero')" in text and "32" in text
     assert not unfinished_pictures(nb)
+
+
+@pytest.mark.timeout(300)
+def test_rain_tour_keeps_its_sessions_pictures(tmp_path):
+    """The Rain tour, executed and saved: each session's graph shows how it ended (the failing
+    session's task failed among finished ones), Rain's names group the tasks, and %treadle
+    status counts the Rain client's sessions."""
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    path = [p for p in NOTEBOOKS if p.endswith("rain_tour.ipynb")][0]
+    nb = execute(path, tmp_path, "treadle")
+    texts = []
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                raise AssertionError("{}: {}".format(o["ename"], o["evalue"]))
+            texts.append(o.get("data", {}).get("text/plain", "") or o.get("text", ""))
+    graphs = [t for t in texts if t.startswith("task graph:")]
+    assert graphs and all(not any(" " + s in g.split(";")[-1] for s in _LIVE_STATES) for g in graphs), graphs
+    failing = [g for g in graphs if "check 1" in g]
+    assert len(failing) == 1 and failing[0].endswith("; 8 finished, 1 failed"), graphs
+    assert any("forecast 10" in g and "shout 5" in g for g in graphs), graphs
+    assert any("the session failed: " in t and "the forecast said no rain" in t for t in texts), texts
+    assert any(re.search(r"Rain client [\d.]+:\d+: 4 sessions \(1 open, 1 failed, 2 closed\)", t) for t in texts), texts

@@ -33,7 +33,7 @@ class ClientListener:
         """The native futures ``pending`` were sent (each now has its task)."""
 
     def waiting(self, client, futures):
-        """A native client is about to block on ``futures`` (core.client.TaskHandles, sent,
+        """A native or Rain client is about to block on ``futures`` (core.client.TaskHandles, sent,
         without results yet): a context manager around the wait, or None."""
 
 

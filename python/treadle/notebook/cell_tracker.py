@@ -15,6 +15,7 @@ from ..core import hooks
 from ..core.address import server_key
 from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
+from ..core.task import TASK_MASK
 from ..widgets.progress import Progress
 from .cell_publisher import cell_publisher, send_late_updates
 from .options import options
@@ -110,14 +111,17 @@ class WaitProgress:
         with self._lock:
             if self._ended:
                 return
-            n = len(self.futures)
+            # A task's line counts the task once, whichever of its outputs are waited for
+            # (an output's handle is named by its object id: task | k << 40).
+            futures = list({f.task_id & TASK_MASK: f for f in self.futures}.items())
+            n = len(futures)
             progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher,
                                 interval=options.interval)
             progress.started = self._began   # the rate counts from the start of the wait
             address = server_key(self.futures[0].client.address)
             try:
                 progress.publish()
-                self.session.monitor(address).track(progress, [(f.task_id, f) for f in self.futures])
+                self.session.monitor(address).track(progress, futures)
             except Exception:
                 return   # no line: the wait goes on all the same
             self.cell.progress.append(progress)
@@ -136,6 +140,9 @@ class WaitProgress:
             elif issubclass(etype, GeneratorExit):
                 progress.released()   # a map left before its end: its futures are released
             else:
+                failed = getattr(error, "task_id", None)   # a TaskFailed names the task waited on that failed
+                if failed is not None:
+                    progress.note_failed(failed & TASK_MASK)
                 progress.complete(failed=True)
         return False
 
@@ -350,7 +357,7 @@ class CellTracker(hooks.ClientListener):
             self._followed_waits -= 1
 
     def waiting(self, client, futures):
-        """A cell blocks on native futures: a progress line appears if the wait lasts."""
+        """A cell blocks on futures (native, or Rain's): a progress line appears if the wait lasts."""
         if threading.current_thread() is not threading.main_thread() or self._running is None or \
                 self._followed_waits:
             return None

@@ -1,6 +1,7 @@
 """The model of the task graph widget: a :class:`TaskGraph` (nodes with label, type, server id
-and inputs) made from native futures, HyperLoom futures or Task objects, walking inputs; the
-plans sent earlier are read from the record of submitted plans (treadle.core.lineage)."""
+and inputs) made from native futures, HyperLoom futures, Task objects or Rain's tasks, data
+objects and sessions, walking inputs; the plans sent earlier are read from the record of
+submitted plans (treadle.core.lineage)."""
 
 import abc
 import collections
@@ -9,8 +10,9 @@ from .. import api
 from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import TaskHandle
-from ..core.task import PY_CALL, Task
+from ..core.task import PY_CALL, TASK_MASK, Task, TaskOutput
 from ..trace import label_group, type_name
+from . import rain_parts
 
 WALK_LIMIT = 1_000_000      # tasks walked from the roots at most
 
@@ -68,8 +70,9 @@ class StandsForATask(abc.ABC):
 
 
 def collect(obj, limit=WALK_LIMIT, connection_for=None):
-    """The TaskGraph of ``obj``: futures, tasks, a %%treadle submit handle (anything with a
-    ``futures`` dict), or lists, tuples, sets and dicts of them. ``connection_for(server)``: a
+    """The TaskGraph of ``obj``: futures, tasks, Rain's tasks, data objects and sessions, a
+    %%treadle submit handle (anything with a ``futures`` dict), or lists, tuples, sets and
+    dicts of them. ``connection_for(server)``: a
     connection to ask about tasks of a server no live client of this process submitted to."""
     if isinstance(obj, TaskGraph):
         return obj
@@ -77,6 +80,7 @@ def collect(obj, limit=WALK_LIMIT, connection_for=None):
     roots_by_server = collections.OrderedDict()   # server -> [task ids] to walk through lineage
     clients = {}
     native_pending, tasks = [], []
+    whole_plans = set()   # servers where whole plans are drawn (a Rain session's)
 
     known = {}
 
@@ -90,8 +94,18 @@ def collect(obj, limit=WALK_LIMIT, connection_for=None):
     def visit(value):
         if hasattr(value, "futures") and isinstance(value.futures, dict):  # a %%treadle submit handle
             value = value.futures
-        for x in walk.leaves(value, (api.Future, TaskHandle, Task, StandsForATask), max_depth=32):
-            if isinstance(x, StandsForATask) and not isinstance(x, (api.Future, TaskHandle, Task)):
+        for x in walk.leaves(value, (api.Future, TaskHandle, Task, StandsForATask) + rain_parts.KINDS, max_depth=32):
+            if isinstance(x, rain_parts.KINDS):
+                rain = rain_parts.parts(x)
+                key = server_key(rain.client.address)
+                if rain.ids:
+                    roots_by_server.setdefault(key, []).extend(rain.ids)
+                    # a closed client: another live one of its server, if any
+                    clients.setdefault(key, rain.client if not rain.client.closed else lineage.client_for(key))
+                    if rain.plans:
+                        whole_plans.add(key)
+                visit(rain.pending)
+            elif isinstance(x, StandsForATask) and not isinstance(x, (api.Future, TaskHandle, Task)):
                 handle = x.__treadle_handle__
                 submitted(handle.task_id, handle.client, None)
             elif isinstance(x, api.Future):
@@ -121,7 +135,8 @@ def collect(obj, limit=WALK_LIMIT, connection_for=None):
         pending, native_pending = native_pending, []
         visit(pending)
     for server, roots in roots_by_server.items():
-        _add_remembered(g, server, roots, known, clients.get(server), limit, connection_for)
+        _add_remembered(g, server, roots, known, clients.get(server), limit, connection_for,
+                        skip_functions=server in whole_plans)
     _add_pending_native(g, native_pending, limit)
     _add_tasks(g, tasks, limit)
     return g
@@ -210,7 +225,7 @@ def _add_tasks(g, roots, limit):
             continue
         seen.add(id(t))
         stack.append((t, True))
-        for x in t.inputs or ():
+        for x in _step_inputs(t):
             if isinstance(x, Task) and id(x) not in seen:
                 stack.append((x, False))
     keys = {}
@@ -218,9 +233,20 @@ def _add_tasks(g, roots, limit):
         keys[id(t)] = g.add("new:{}".format(len(keys)), t.label or "", t.task_type, None, "pending")
     for t in order:
         ins = []
-        for x in t.inputs or ():
+        for x in _step_inputs(t):
             if isinstance(x, Task) and id(x) in keys:
                 ins.append(keys[id(x)])
             elif isinstance(x, TaskHandle):
-                ins.append(g.add(str(x.task_id), "", "", x.task_id, None))
+                task_id = x.task_id & TASK_MASK
+                ins.append(g.add(str(task_id), "", "", task_id, None))
         g.inputs[keys[id(t)]] = ins
+
+
+def _step_inputs(task):
+    """A Task's inputs as steps of the graph: an output of a task with several is an edge from
+    that task; the function a Python call is given (the same for every call) is no step."""
+    inputs = list(task.inputs or ())
+    if task.task_type == PY_CALL and inputs and isinstance(inputs[0], Task) and \
+            inputs[0].task_type in lineage.FUNCTION_TYPES:
+        inputs = inputs[1:]
+    return [x.task if isinstance(x, TaskOutput) else x for x in inputs]

@@ -60,7 +60,7 @@ class RemoteFunction:
         self.outputs = outputs_of(outputs)
         self.auto_load = auto_load
         self.cpus = cpus
-        self._value = None   # the pickled runner, one data object per session graph
+        self._value = None   # the pickled runner (a py_value task), made on the first call
 
     def __call__(self, *args, **kwargs):
         inputs, types = [], []
@@ -77,8 +77,10 @@ class RemoteFunction:
         args = [slot(a) for a in args]
         kwargs = {k: slot(v) for k, v in kwargs.items()}
         labels = [o.label for o in self.outputs]
-        runner = py_value(RemoteRunner(self.fn, [o.content_type for o in self.outputs], labels, self.auto_load))
-        core = py_call(runner, inputs, outputs=labels if len(labels) != 1 else None,
+        if self._value is None:   # pickled once, shared by every call (as HyperLoom's py_task)
+            self._value = py_value(RemoteRunner(self.fn, [o.content_type for o in self.outputs], labels,
+                                                self.auto_load))
+        core = py_call(self._value, inputs, outputs=labels if len(labels) != 1 else None,
                        direct_args=(args, kwargs, types), context=True, cpus=self.cpus,
                        label=getattr(self.fn, "__name__", "remote"))
         return Task(core, self.outputs)

@@ -27,6 +27,7 @@ class Session:
         self.error = None       # the exception that failed the session: every later call raises it
         self._new = []          # tasks created since the last submit
         self._submitted = []    # tasks submitted and not yet released
+        self.plans = []         # (first task id, count) of each plan submitted: what the widgets draw
         if default:
             _default[0] = self
 
@@ -35,6 +36,10 @@ class Session:
     def add_task(self, task):
         self._check()
         self._new.append(task)
+
+    def unsubmitted(self):
+        """The tasks created since the last submit."""
+        return list(self._new)
 
     def submit(self):
         """Sends the tasks created since the last submit."""
@@ -46,6 +51,7 @@ class Session:
             handles = self.client.core.submit([t.core for t in new])
         except LoomException as error:
             self._fail(RainException(str(error)))
+        self.plans.append(self.client.core.last_plan)
         for task, handle in zip(new, handles):
             task.submitted(handle)
         self._submitted.extend(new)
@@ -54,8 +60,7 @@ class Session:
         """Waits for every submitted task; objects nobody kept are freed then."""
         self._check()
         self._wait([t for t in self._submitted])
-        for task in self._submitted:
-            task.release_unkept()
+        self.client.core.release([h for task in self._submitted for h in task.unkept_handles()])   # one message
 
     def wait(self, tasks):
         self._check()
@@ -98,8 +103,7 @@ class Session:
         if self.closed:
             return
         self.closed = True
-        for task in self._submitted:
-            task.release_all()
+        self.client.core.release([t.handle for t in self._submitted if t.handle is not None])   # one message
         self._submitted = []
         if _default[0] is self:
             _default[0] = None
