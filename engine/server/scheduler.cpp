@@ -353,8 +353,12 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
   if (t.cpus && duration_us >= 0) {
     WorkerInfo& w = *workers_[worker];
     w.task_us = w.task_us == 0 ? double(duration_us) : 0.9 * w.task_us + 0.1 * double(duration_us);
+    // Queue about 2 ms of work per cpu, so that a worker never idles for a round trip. The
+    // queue deepens at most twofold per result (shrinks at once): one tiny task (a constant)
+    // must not open a 64-deep queue that then holds a whole map on the first worker to answer.
     double per_cpu = 2000.0 / std::max(w.task_us, 1.0);
-    w.queue_cpus = static_cast<std::int32_t>(w.cpus * std::clamp(per_cpu, 1.0, 64.0));
+    auto wanted = static_cast<std::int32_t>(w.cpus * std::clamp(per_cpu, 1.0, 64.0));
+    w.queue_cpus = std::min(wanted, std::max(2 * w.queue_cpus, static_cast<std::int32_t>(w.cpus)));
   }
   transition(id, TaskState::finished, "worker reported the result");
 }

@@ -259,13 +259,22 @@ json ExecutorPool::describe(const DataPtr& d, TaskId producer, Executor& e, std:
   return nullptr;
 }
 
+void ExecutorPool::start_all() {
+  if (!executors_.empty()) return;
+  executors_.resize(size_);
+  try {
+    for (auto& e : executors_) start(e);
+  } catch (...) {
+    for (auto& e : executors_) stop(e, false);
+    executors_.clear();  // the next Python task tries again, and fails with the reason
+    throw;
+  }
+  log::info("started ", size_, " Python executor", size_ > 1 ? "s" : "");
+}
+
 void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids,
                        std::string_view config) {
-  if (executors_.empty()) {
-    executors_.resize(size_);
-    for (auto& e : executors_) start(e);
-    log::info("started ", size_, " Python executor", size_ > 1 ? "s" : "");
-  }
+  start_all();
   Executor* least = nullptr;
   const std::size_t limit = depth();
   for (auto& e : executors_)

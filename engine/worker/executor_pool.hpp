@@ -68,6 +68,10 @@ class ExecutorPool {
   ~ExecutorPool();
 
   bool has_idle() const;
+  // Starts the executors now rather than at the first Python task, so that a fresh cluster's
+  // first map is not spent waiting for interpreters (and piled onto the worker whose executor
+  // happened to be ready first). Idempotent.
+  void start_all();
   // Sends the task to an idle executor (starting executors if none runs yet).
   void run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids, std::string_view config);
   // Kills the executor that has `id` (it is replaced); its result is never reported. Other

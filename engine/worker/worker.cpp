@@ -204,6 +204,11 @@ void Worker::Impl::setup() {
   events.started = [this](TaskId id) { state->executor_started(id); };
   ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
   executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
+  try {
+    executors->start_all();
+  } catch (const std::exception& error) {
+    log::warn("cannot start the Python executors yet: ", error.what());
+  }
 
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);

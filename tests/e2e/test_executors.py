@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 import treadle
+import treadle.trace
 from tests.conftest import start_cluster, wait_until
 from treadle.loom.client import Client, TaskFailed, tasks
 
@@ -419,3 +420,40 @@ def test_fd_output_of_queued_tasks_marked_with_the_right_task(fresh_native):
     assert len(marked) == 100
     wrong = {i: m for i, m in marked.items() if m[1] != "loud" or ids.get(m[0]) != i}
     assert not wrong, "{} of 100 lines marked with another task: {}".format(len(wrong), sorted(wrong.items())[:5])
+
+
+@pytest.mark.timeout(120)
+def test_executors_start_with_their_worker(make_cluster):
+    # Before any Python task: a fresh cluster's first map must not wait for interpreters.
+    fresh = make_cluster(workers=1, cpus=CPUS)
+    wait_until(lambda: len(executor_pids(fresh)) == CPUS, timeout=60, what="the executors starting with the worker")
+
+
+def parent_pid(i):
+    import os
+    import time
+    time.sleep(0.05)
+    return os.getppid()
+
+
+@pytest.mark.timeout(120)
+def test_a_fresh_clusters_first_map_is_spread_over_its_workers(make_cluster):
+    # The pickled function ends first, in microseconds, on one worker; that worker once took
+    # its duration as the norm and queued the whole map (38 of 40) while the other one idled.
+    # Until a worker's first map task ends, it may hold its running task and a short queue.
+    fresh = make_cluster(workers=2, cpus=1)
+    workers = {w.pid for w in fresh.workers}
+    wait_until(lambda: all(any("treadle.executor" in " ".join(c.cmdline()) for c in psutil.Process(pid).children())
+                           for pid in workers), timeout=60, what="both workers' executors started")
+    with treadle.Client(fresh, output=None) as client:
+        ran_on = collections.Counter(client.gather(client.map(parent_pid, range(40))))
+        trace = treadle.trace.events(client)["events"]
+    assert set(ran_on) == workers, ran_on
+    first_end = {}
+    for e in trace:
+        if e["kind"] == "task" and e.get("label") == "parent_pid":
+            first_end[e["worker"]] = min(first_end.get(e["worker"], e["end_us"]), e["end_us"])
+    assert len(first_end) == 2, first_end
+    for worker, end in first_end.items():
+        placed = [e for e in trace if e["kind"] == "decision" and e["worker"] == worker and e["start_us"] < end]
+        assert len(placed) <= 4, "worker {} was given {} tasks before its first one ended".format(worker, len(placed))

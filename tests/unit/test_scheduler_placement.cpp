@@ -485,3 +485,46 @@ TEST_CASE("scheduler placement: a seceded task whose worker is lost runs again e
   CHECK(f.s.worker(f.worker_of(t))->free_cpus == 0);
   f.check();
 }
+
+TEST_CASE("scheduler placement: one tiny task does not open a deep queue on a fresh worker",
+          "[scheduler][placement]") {
+  // A fresh cluster's first map: the pickled function (a constant taking microseconds, with a
+  // cpu request) ends first on one worker. Its duration alone must not let that worker queue
+  // the whole map while the other one gets nothing to do.
+  SchedulerFixture f;
+  WorkerId w0 = f.add_worker(1);
+  WorkerId w1 = f.add_worker(1);
+  PlanBuilder p;
+  auto fn = p.add(const_type, {}, 1, "function");
+  for (int i = 0; i < 40; ++i) p.add(const_type, {local(fn)}, 1, "map");
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  const WorkerId holder = f.worker_of(base);
+  f.start(base);
+  f.s.task_finished(holder, base, 150, 1, 2);  // 2 µs
+  CHECK(f.s.worker(holder)->queue_cpus <= 2);
+  f.s.schedule();
+  int on[2] = {0, 0};
+  for (TaskId id = base + 1; id <= base + 40; ++id)
+    if (f.state(id) == S::assigned) ++on[f.worker_of(id) == w0 ? 0 : 1];
+  INFO("assigned on the holder: " << on[holder == w0 ? 0 : 1] << ", on the other: " << on[holder == w0 ? 1 : 0]);
+  CHECK(on[holder == w0 ? 0 : 1] <= 3);  // one running, two queued at most
+  CHECK(on[holder == w0 ? 1 : 0] >= 1);
+  // Short tasks keep coming: the queue deepens, at most twofold per result, to ~2 ms of work.
+  std::int32_t depth = f.s.worker(holder)->queue_cpus;
+  for (int round = 0; round < 8; ++round) {
+    for (TaskId id = base + 1; id <= base + 40; ++id) {
+      if (f.state(id) != S::assigned || f.worker_of(id) != holder) continue;
+      f.start(id);
+      f.s.task_finished(holder, id, 1, 1, 20);  // 20 µs
+      const std::int32_t now = f.s.worker(holder)->queue_cpus;
+      CHECK(now <= 2 * depth);
+      depth = now;
+      break;
+    }
+    f.s.schedule();
+  }
+  CHECK(depth >= 16);
+  (void)w1;
+  f.check();
+}
