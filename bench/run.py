@@ -75,6 +75,9 @@ WORKLOADS = [
      "metric": "ms_per_program", "unit": "ms/program", "lower": True, "target": 1.5,
      "hyperloom": 4.41, "hyperloom_text": "4.41 ms/program (4.41 s)",
      "scale": 1_000, "timeout": 180, "peers": {}},
+    {"name": "run1k_two_outputs", "no": "5c", "title": "1,000 `run(\"tee copy\")` with two outputs, merged",
+     "metric": "us_per_task", "unit": "us/task", "lower": True, "target": None,
+     "hyperloom": None, "hyperloom_text": "-", "scale": 1_000, "timeout": 180, "peers": {}},
     # Python functions as tasks (executors; docs/python-tasks.md). Peers: the same functions,
     # each system's own way (see bench/README.md); ppe = concurrent.futures.ProcessPoolExecutor(2).
     {**_PY10K, "name": "py10k_loom", "no": "6a",
@@ -110,8 +113,8 @@ WORKLOADS = [
      "hyperloom": None, "hyperloom_text": "-", "scale": 10_000, "timeout": 180, "peers": {}},
     {"name": "rain_execute1k", "no": "9b", "group": "rain", "script": "workloads_rain.py",
      "title": "1k Execute tasks with two outputs each, Rain API",
-     "skipped_text": "skipped (no tasks.Execute yet)",
      "metric": "us_per_task", "unit": "us/task", "lower": True, "target": None,
+     "compare_to": "run1k_two_outputs", "ratio_target": 1.2,
      "hyperloom": None, "hyperloom_text": "-", "scale": 1_000, "timeout": 180, "peers": {}},
 ]
 for _w in WORKLOADS:
@@ -318,7 +321,8 @@ def summary_rows(results, peers):
             mine, theirs = cpu_per_task(m), cpu_per_task(other)
             rows.append({"workload": "{} ... CPU per task, every process (less noisy on a busy machine)".format(w["no"]),
                          "treadle": fmt(mine, "us/task"), "target": "-",
-                         "hyperloom": "6a measured: {}".format(fmt(theirs, "us/task")),
+                         "hyperloom": "{} measured: {}".format(
+                             next(x["no"] for x in WORKLOADS if x["name"] == w["compare_to"]), fmt(theirs, "us/task")),
                          "ratio_hyperloom": fmt_ratio(ratio(mine, theirs))})
         if w["name"] == "pychain1k" and m:
             rows.append({"workload": "8 ... hand-off, one step's end to the next's start (median)",

@@ -6,7 +6,7 @@ of bench/run.py:
 9a rain10k: 10,000 tiny ``@remote`` tasks in one session, their outputs joined by one
 ``tasks.Concat`` that is kept and fetched, the session closed (the shape of 6a, HyperLoom's
 ``py_task`` calls gathered by one ``array_make``). 9b rain_execute1k: 1,000 ``tasks.Execute``
-with two outputs each; it runs only once ``tasks.Execute`` exists.
+with two outputs each, beside 5c, the same programs through the HyperLoom API.
 """
 
 import time
@@ -65,11 +65,22 @@ def rain10k(n=10_000):
 
 
 def rain_execute1k(n=1_000):
-    """9b: n ``tasks.Execute`` with two outputs each (a file and standard output), one output
-    of each joined by a Concat that is kept and fetched. A slot until tasks.Execute exists."""
-    if not hasattr(tasks, "Execute"):
-        return {"skipped": 1}
-    raise NotImplementedError("9b: to be written with tasks.Execute (bench/README.md)")
+    """9b: n ``tasks.Execute`` with two outputs each (a file the program writes and its
+    standard output: ``tee copy`` of a small constant), the file outputs joined by a Concat
+    that is kept and fetched. Its HyperLoom-API twin is 5c (run1k_two_outputs)."""
+    from treadle.rain.client import blob
+
+    def build(n):
+        runs = [tasks.Execute("tee copy", stdin=blob(b"%d," % i), stdout="out", output_paths=["copy"])
+                for i in range(n)]
+        joined = tasks.Concat([t.outputs["copy"] for t in runs])
+        joined.output.keep()
+        return joined.output
+
+    def expect(value):
+        assert value == b"".join(b"%d," % i for i in range(n)), value[:20]
+    with base._PyRun() as run:
+        return _timed_rain(run, n, build, expect)
 
 
 WORKLOADS = {

@@ -80,6 +80,7 @@ def _run_plan(cluster, root, build_s, n, unit_key, expect=None):
     }
     for name, s in cpu_s.items():
         out["cpu_" + name + "_s"] = s
+    out["cpu_all_s"] = sum(cpu_s.values())  # what a workload compared with this one reads
     # the client's own CPU in the engine phases excludes build, which ran before cpu.start()
     return out
 
@@ -284,6 +285,21 @@ def run1k(n=1_000):
         out = _run_plan(cluster, root, build, n, "us_per_task", expect)
         out["ms_per_program"] = out["us_per_task"] / 1000
         return out
+
+
+
+def run1k_two_outputs(n=1_000):
+    """5c: 9b's programs through the HyperLoom API: ``tee copy`` of a small constant with two
+    outputs (the file and standard output), the files joined by one merge."""
+    with treadle.local_cluster(workers=2, cpus=1) as cluster:
+        t0 = time.perf_counter()
+        runs = [tasks.run("tee copy", stdin=tasks.const(b"%d," % i), outputs=("copy", None)) for i in range(n)]
+        root = tasks.merge([tasks.get(r, 0) for r in runs])
+        build = time.perf_counter() - t0
+
+        def expect(r):
+            assert r == b"".join(b"%d," % i for i in range(n)), r[:20]
+        return _run_plan(cluster, root, build, n, "us_per_task", expect)
 
 # ---------------------------------------------------------------------------------------------
 # 6-8. Python functions as tasks, run by the workers' executors (one per cpu).
@@ -604,6 +620,7 @@ WORKLOADS = {
     "plan1m": plan1m,
     "transfer100mb": transfer100mb,
     "run1k": run1k,
+    "run1k_two_outputs": run1k_two_outputs,
     "py10k_loom": py10k_loom,
     "py10k": py10k,
     "py10k_map": py10k_map,
