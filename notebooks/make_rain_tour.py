@@ -139,13 +139,68 @@ closed ones (the table above it is the kernel's own server's)."""),
     new_code_cell("""%treadle status"""),
     new_markdown_cell("""## External programs: `tasks.Execute` and `Program`
 
-*(To come: the guide's `Execute` examples — outputs from files and standard output, inputs
-mapped into the task's directory, `Input`/`Output`, `shell=True` — and the `Program` factory
-go here once they are merged.)*"""),
+`tasks.Execute` runs a program in a fresh directory on a worker. Its outputs are files it
+writes there (`Output`, or a name in `output_paths`) and its standard output (`stdout=`); its
+inputs are data objects mapped into that directory (`Input`, or a data object right in the
+argument list) or given as standard input. A task with two outputs names them by label.
+`Program` makes such a task from a template, once per input."""),
+    new_code_cell("""from treadle.rain.client import Input, Program
+
+with client.new_session(name="programs") as programs:
+    data = blob("rain falls\\non the loom\\nand the rain stops\\n")
+    # 'cat data | tee output1 > output2': two outputs, a file and standard output
+    tee = tasks.Execute(["tee", Output("output1")], stdout="output2", stdin=data, name="programs/tee")
+    count = tasks.Execute("wc -l", stdin=tee.outputs["output1"], stdout=True, name="programs/count")
+    rain_grep = Program(["grep", "rain", Input("my_input", path="my_file")], stdout=True, name="programs/grep")
+    found = rain_grep(my_input=tee.outputs["output2"])
+    failing = tasks.Execute("ls no-such-file", stdout=True, name="programs/failing")
+    count.keep_outputs()
+    found.keep_outputs()
+    programs.submit()
+    print("lines:", count.output.fetch().get_bytes().decode().strip())
+    print(found.output.fetch().get_bytes().decode())
+    try:
+        programs.wait_all()
+    except TaskException as error:
+        print("a program failed:", str(error).splitlines()[0])
+    treadle.show(programs)"""),
     new_markdown_cell("""## Directories
 
-*(To come: the guide's directory examples — `directory(path)`, `MakeDirectory`,
-`SliceDirectory`, `LoadDir`, directories mapped into `Execute` — go here once they are merged.)*"""),
+A data object may be a whole directory: `directory(path)` uploads one from here,
+`MakeDirectory` builds one from data objects, `SliceDirectory` takes a file (or, with a final
+`/`, a subdirectory) out of one, and `OutputDir` makes an `Execute`'s output directory an
+object. Between workers a directory moves as one archive; `fetch().write(path)` unpacks it
+here, `get_bytes()` gives the tar."""),
+    new_code_cell("""import os, tempfile
+from treadle.rain.client import InputDir, OutputDir, directory
+
+here = tempfile.mkdtemp()
+os.makedirs(os.path.join(here, "notes"))
+with open(os.path.join(here, "notes", "forecast.txt"), "w") as f:
+    f.write("rain on Tuesday\\n")
+
+with client.new_session(name="directories") as dirs:
+    d = directory(here)
+    made = tasks.MakeDirectory(tasks.make_directory([
+        ("readme.txt", blob("a directory made of data objects\\n")),
+        ("inputs", d),
+        ("a/deep/path/x", blob("67890")),
+    ]), name="dirs/make")
+    x = tasks.SliceDirectory(made, "a/deep/path/x", name="dirs/slice")
+    listing = tasks.Execute("find tree -type f | sort", shell=True, input_paths=[InputDir("tree", dataobj=made.output)],
+                            stdout=True, name="dirs/list")
+    archive = tasks.Execute("mkdir out && cp tree/readme.txt out/ && date > out/when", shell=True,
+                            input_paths=[InputDir("tree", dataobj=made.output)], output_paths=[OutputDir("out")],
+                            name="dirs/program")
+    for t in (x, listing, archive):
+        t.keep_outputs()
+    dirs.submit()
+    print(x.output.fetch().get_bytes())
+    print(listing.output.fetch().get_bytes().decode())
+    target = tempfile.mkdtemp()
+    archive.output.fetch().write(os.path.join(target, "out"))
+    print(sorted(os.listdir(os.path.join(target, "out"))))
+    treadle.show(dirs)"""),
     new_markdown_cell("""## What ran where
 
 The trace of everything above: a lane per worker lane (quick tasks, programs and sleeps, each

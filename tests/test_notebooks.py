@@ -193,3 +193,10 @@ def test_rain_tour_keeps_its_sessions_pictures(tmp_path):
     assert any("forecast 10" in g and "shout 5" in g for g in graphs), graphs
     assert any("the session failed: " in t and "the forecast said no rain" in t for t in texts), texts
     assert any(re.search(r"Rain client [\d.]+:\d+: 4 sessions \(1 open, 1 failed, 2 closed\)", t) for t in texts), texts
+    # Execute and Program: two outputs chained, a failing program beside them; directories made,
+    # cut, mapped into a program and returned by one
+    assert any("lines: 3" in t for t in texts) and any("a program failed:" in t for t in texts), texts
+    programs = [g for g in graphs if "programs " in g.split(";")[0]]
+    assert len(programs) == 1 and programs[0].endswith("1 failed"), graphs
+    assert any("tree/inputs/notes/forecast.txt" in t and "tree/a/deep/path/x" in t for t in texts), texts
+    assert any("['readme.txt', 'when']" in t for t in texts), texts
