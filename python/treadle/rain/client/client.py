@@ -51,7 +51,8 @@ class Client:
             self._watched.pop(task_id, None)
 
     def poll_settled(self, timeout=0.0):
-        """Marks the tasks the server says ended (waits up to ``timeout`` s for news)."""
+        """Marks the tasks the server says ended (waits up to ``timeout`` s for news); returns
+        their ids."""
         try:
             finished, failed = self.core.connection.settled(timeout)
         except LoomException as error:
@@ -64,6 +65,7 @@ class Client:
             task = self._watched.pop(task_id, None)
             if task is not None:
                 task.state = "failed"
+        return list(finished) + list(failed)
 
     def close(self):
         self.core.close()

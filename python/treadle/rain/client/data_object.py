@@ -1,7 +1,7 @@
 """Rain's DataObject: an output of a task, named (task, output) on the server."""
 
 from ...core.task import object_id
-from ..common import ObjectSpec, RainException
+from ..common import ID, ObjectSpec, RainException
 
 
 class DataObject:
@@ -12,12 +12,18 @@ class DataObject:
     def __init__(self, task, index, output):
         self.task = task
         self.index = index
-        self.spec = ObjectSpec(label=output.label or "", content_type=output.content_type or "",
-                               data_type=getattr(output, "data_type", "blob"))
+        self._spec = ObjectSpec(label=output.label or "", content_type=output.content_type or "",
+                                data_type=getattr(output, "data_type", "blob"))
         self.size_hint = output.size_hint
         self.info = None
         self._keep = False
         self.released = False   # the session dropped its hold: the object goes once nobody needs it
+
+    @property
+    def spec(self):
+        if self._spec.id is None and self.task.handle is not None:   # its id, once submitted
+            self._spec.id = ID(self.session.session_id, self.object_id)
+        return self._spec
 
     @property
     def session(self):
@@ -25,11 +31,11 @@ class DataObject:
 
     @property
     def label(self):
-        return self.spec.label
+        return self._spec.label
 
     @property
     def content_type(self):
-        return self.spec.content_type
+        return self._spec.content_type
 
     @property
     def object_id(self):

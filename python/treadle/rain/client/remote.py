@@ -23,7 +23,7 @@ import warnings
 import cloudpickle
 
 from ...core.pickling import by_value_modules, dumps
-from ...core.task import py_call, py_value
+from ...core.task import PY_CALL, ResourceRequest, Task as CoreTask, py_value
 from ..common import RainException, RainWarning
 from ..executor.runner import InputPlan, OutputPlan, RemoteRunner
 from .data_object import DataObject
@@ -67,16 +67,18 @@ class Remote:
         if unknown:
             raise RainException("{}: inputs= names {} that the function does not take".format(
                 self.name, ", ".join(sorted(unknown))))
+        params = list(self.signature.parameters.values())[1:]
+        self._positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self._star = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
+        self._star_star = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
+        self._shapes = {}   # (number of arguments, keywords) -> "" or the TypeError's message
         self._runner = RemoteRunner(fn, [OutputPlan(o.label, o.content_type, o.encode) for o in self.outputs],
                                     self.name)
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, name=None, session=None, **kwargs):
         session = session or active_session()
-        try:
-            self.signature.bind(None, *args, **kwargs)
-        except TypeError as error:
-            raise TypeError("{}(): {}".format(self.name, error)) from None
+        self._check_call(args, kwargs)
         objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
         plans = []       # an InputPlan per object
         pickled_args = [self._pickle(value, argument, objects, plans)
@@ -85,9 +87,8 @@ class Remote:
         inputs = [obj.core_ref() for obj in objects]
         runner = session.static_value(self._runner, lambda: py_value(self._runner))
         call = {"args": pickled_args, "kwargs": pickled_kwargs, "inputs": plans, "spec": {}}
-        core = py_call(runner, inputs, outputs=[o.label for o in self.outputs] if len(self.outputs) != 1 else None,
-                       direct_args=(call,), context=True, cpus=self.cpus, label=name or self.name)
-        direct = (call,)
+        # A py_call (core.task), its config made at submit (_config), when the spec is final.
+        core = CoreTask(PY_CALL, (runner,) + tuple(inputs), b"", name or self.name, ResourceRequest(self.cpus))
 
         def before_submit(task):
             # The spec as the client left it: ctx.spec.user, the inputs' user attributes.
@@ -95,39 +96,56 @@ class Remote:
                             "id": (session.session_id, 0)}
             for plan, obj in zip(plans, objects):
                 plan.user = dict(obj.spec.user)
-            core.config = _config(core, direct)
+            core.config = _config(core, (call,))
 
         return Task(core, self.outputs, session=session, before_submit=before_submit,
                     config={"function": getattr(self.fn, "__qualname__", self.name),
                             "encode_outputs": [o.encode for o in self.outputs]})
 
+    def _check_call(self, args, kwargs):
+        """A TypeError now for a call the function cannot take (whether it can depends only on
+        the number of arguments and the keywords: the answer is kept)."""
+        shape = (len(args), tuple(kwargs))
+        error = self._shapes.get(shape)
+        if error is None:
+            try:
+                self.signature.bind(None, *args, **kwargs)
+                error = ""
+            except TypeError as e:
+                error = "{}(): {}".format(self.name, e)
+            if len(self._shapes) < 64:
+                self._shapes[shape] = error
+        if error:
+            raise TypeError(error)
+
     def _positional_names(self, count):
-        names = []
-        params = list(self.signature.parameters.values())[1:]
-        for i in range(count):
-            if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD):
-                names.append(params[i].name)
-            else:
-                star = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
-                names.append("{}[{}]".format(star, i - len([p for p in params if p.kind in (
-                    p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])) if star else str(i))
-        return names
+        named = self._positional
+        return [named[i] if i < len(named) else "{}[{}]".format(self._star, i - len(named)) for i in range(count)]
 
     def _spec_of(self, argument):
         """(load, content type) asked for the data objects of an argument."""
         base = argument.split("[", 1)[0]
         if base in self.inputs:
             return self.inputs[base]
-        for p in self.signature.parameters.values():
-            if p.kind == p.VAR_KEYWORD and p.name in self.inputs:
-                return self.inputs[p.name]
-        return (False, "")
+        return self.inputs.get(self._star_star, (False, ""))
 
     def _pickle(self, value, argument, objects, plans):
         """The argument pickled, each data object in it replaced by a placeholder: its index in
-        ``objects`` (a new one is appended, with its InputPlan in ``plans``)."""
+        ``objects`` (a new one is appended, with its InputPlan in ``plans``). The common cases
+        go fast: a data object itself is its index; a plain value cannot hold one."""
         load, asked = self._spec_of(argument)
         known = len(objects)
+        if isinstance(value, (DataObject, Task)):
+            obj = data_object_of(value)
+            for k, seen in enumerate(objects):
+                if seen is obj:
+                    return k
+            obj.core_ref()   # a clear error now for an object that cannot be an input
+            objects.append(obj)
+            plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            return known
+        if type(value) in _PLAIN and (type(value) not in (bytes, str) or len(value) <= PICKLE_ARG_SIZE_LIMIT):
+            return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         for pickler_class in (_ArgumentPickler, _ArgumentCloudPickler):
             del objects[known:], plans[known:]   # a retry finds them again
             buffer = io.BytesIO()
@@ -151,6 +169,9 @@ class Remote:
                                       "a blob() would travel once".format(argument, self.name, len(data),
                                                                           PICKLE_ARG_SIZE_LIMIT)), stacklevel=3)
         return data
+
+
+_PLAIN = frozenset((bytes, str, int, float, bool, type(None)))
 
 
 class _Placeholders:

@@ -140,13 +140,18 @@ class Session:
 
     def _wait_tasks(self, tasks):
         self.client.poll_settled()
-        while True:
-            for task in tasks:
-                if task.state == "failed":
+        pending = {}
+        for task in tasks:
+            if task.state == "failed":
+                self._task_failed(task)
+            if task.state == "submitted":
+                pending[task.task_id] = task
+        # Only the news is looked at: a long wait costs O(tasks), not O(tasks x polls).
+        while pending:
+            for task_id in self.client.poll_settled(timeout=1.0):
+                task = pending.pop(task_id, None)
+                if task is not None and task.state == "failed":
                     self._task_failed(task)
-            if all(t.state != "submitted" for t in tasks):
-                return
-            self.client.poll_settled(timeout=1.0)
 
     # -- data --------------------------------------------------------------------------------
 

@@ -25,14 +25,26 @@ class Task:
         self.info = None
         self.before_submit = before_submit
         request = core_task.resource_request
-        self.spec = TaskSpec(task_type=core_task.task_type or "", config=config,
-                             resources={"cpus": request.cpus if request is not None else 0})
+        self._spec = TaskSpec(task_type=core_task.task_type or "", config=config,
+                              resources={"cpus": request.cpus if request is not None else 0})
+        self._spec_ids = False   # spec's ids filled in (once submitted, when first asked)
         # Declared even for one output: its label and content type travel with the plan.
         core_task.declare_outputs([OutputSpec(o.label, o.content_type) for o in outputs])
         self.outputs = LabeledList([DataObject(self, k, o) for k, o in enumerate(outputs)],
                                    [o.label for o in outputs])
         self.inputs = self.session.rain_inputs(core_task)   # the DataObjects it reads, in order
         self.session.add_task(self)
+
+    @property
+    def spec(self):
+        if not self._spec_ids and self.handle is not None:
+            # Filled when asked, not at submit: a submit of many tasks does not pay for it.
+            self._spec_ids = True
+            spec = self._spec
+            spec.id = ID(self.session.session_id, self.handle.task_id)
+            spec.outputs = [o.spec.id for o in self.outputs]
+            spec.inputs = [TaskSpecInput(id=i.spec.id, label=i.label) for i in self.inputs]
+        return self._spec
 
     @property
     def id(self):
@@ -67,12 +79,6 @@ class Task:
     def submitted(self, handle):
         self.handle = handle
         self.state = "submitted"
-        task_id = handle.task_id
-        self.spec.id = ID(self.session.session_id, task_id)
-        for o in self.outputs:
-            o.spec.id = ID(self.session.session_id, o.object_id)
-        self.spec.outputs = [o.spec.id for o in self.outputs]
-        self.spec.inputs = [TaskSpecInput(id=i.spec.id, label=i.label) for i in self.inputs]
 
     @property
     def task_id(self):

@@ -31,12 +31,11 @@ class _Attributes:
     _ATTRS = {}
 
     def __init__(self, **values):
-        for name, default in self._ATTRS.items():
-            setattr(self, name, default())
-        for name, value in values.items():
-            if name not in self._ATTRS:
+        attrs = self._ATTRS
+        for name in values:
+            if name not in attrs:
                 raise TypeError("{} has no attribute {!r}".format(type(self).__name__, name))
-            setattr(self, name, value)
+        self.__dict__.update({name: default() for name, default in attrs.items() if name not in values}, **values)
 
     def _to_json(self):
         """The attributes that are set (None, '' and empty containers are left out, as Rain)."""

@@ -41,6 +41,9 @@ class InputPlan:
         self.load = load
         self.user = user
 
+    def __reduce__(self):   # one travels per input of every task: the short way
+        return (InputPlan, (self.argument, self.label, self.content_type, self.asked_type, self.load, self.user))
+
 
 class RemoteRunner:
     """Called by the executor as ``runner(ctx, call, *inputs)`` (a py_call with context):
@@ -55,8 +58,8 @@ class RemoteRunner:
         ctx = Context(core_ctx, TaskSpec(**call["spec"]), self.fn)
         try:
             values = [self._value(wrapper, plan) for wrapper, plan in zip(inputs, call["inputs"])]
-            args = [_loads(data, values) for data in call["args"]]
-            kwargs = {name: _loads(data, values) for name, data in call["kwargs"].items()}
+            args = [_argument(data, values) for data in call["args"]]
+            kwargs = {name: _argument(data, values) for name, data in call["kwargs"].items()}
             result = self.fn(ctx, *args, **kwargs)
             outputs, objects = self._encode_all(result)
         except BaseException as error:
@@ -133,7 +136,11 @@ class _ArgumentUnpickler(pickle.Unpickler):
         return self.values[pid]
 
 
-def _loads(data, values):
+def _argument(data, values):
+    """An argument: the value of input n (an int: the argument was a data object itself), or
+    its pickle with placeholders."""
+    if type(data) is int:
+        return values[data]
     return _ArgumentUnpickler(data, values).load()
 
 
