@@ -3,8 +3,9 @@
 Runs each workload (bench/README.md) in a child process under a time limit, prints a table
 against the targets and HyperLoom's figures (/work/shared/notes/peers.md), with --peers also
 against Dask distributed, ipyparallel and (for Python tasks) ProcessPoolExecutor(2) measured here,
-then the kernel benchmarks (kernel_bench.py: the treadle kernel against ipykernel), and writes
-build/bench/results.json (and kernel.json beside it).
+then the API layers (api_layers.py: IPython's and SCOOP's against the native API, ipyparallel
+beside them with --peers) and the kernel benchmarks (kernel_bench.py: the treadle kernel against
+ipykernel), and writes build/bench/results.json (and kernel.json beside it).
 """
 
 import argparse
@@ -70,6 +71,10 @@ WORKLOADS = [
      "metric": "gb_per_s", "unit": "GB/s", "lower": False, "target": 1.0,
      "hyperloom": None, "hyperloom_text": "-",
      "scale": 100_000_000, "timeout": 240, "peers": {}},
+    {"name": "run1k", "no": "5b", "title": "1,000 `run(\"true\")` programs gathered",
+     "metric": "ms_per_program", "unit": "ms/program", "lower": True, "target": 1.5,
+     "hyperloom": 4.41, "hyperloom_text": "4.41 ms/program (4.41 s)",
+     "scale": 1_000, "timeout": 180, "peers": {}},
     # Python functions as tasks (executors; docs/python-tasks.md). Peers: the same functions,
     # each system's own way (see bench/README.md); ppe = concurrent.futures.ProcessPoolExecutor(2).
     {**_PY10K, "name": "py10k_loom", "no": "6a",
@@ -100,7 +105,10 @@ WORKLOADS = [
 for _w in WORKLOADS:
     _w.setdefault("group", "graph")
 GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)",
-          "kernel": "the kernel benchmarks (kernel_bench.py)"}
+          "kernel": "the kernel benchmarks (kernel_bench.py)",
+          "layers": "the IPython and SCOOP layers against the native API (api_layers.py)"}
+LAYERS_BENCH = os.path.join(HERE, "api_layers.py")
+LAYERS_TIMEOUT = 1500  # seconds; ~2 minutes, ~10 with ipyparallel (--peers)
 KERNEL_BENCH = os.path.join(HERE, "kernel_bench.py")
 KERNEL_TIMEOUT = 900  # seconds; it takes ~1-2 minutes
 
@@ -382,6 +390,21 @@ def run_kernel_bench(args, env):
     return result
 
 
+def run_layers_bench(args, reps, env):
+    """api_layers.py in a child process (its table echoed); returns its result. ipyparallel's
+    load-balanced view runs beside the layers with --peers."""
+    ways = "native,native_map,ipython,ipython_push,scoop_map" + (",ipyparallel" if args.peers else "")
+    cmd = [PY, LAYERS_BENCH, "--result-line", "--reps", str(reps), "--only", ways]
+    if args.quick:
+        cmd += ["--tasks", "2000", "--ipp-tasks", "300"]
+    print("  layers   IPython and SCOOP layers against the native API (api_layers.py) ...", flush=True)
+    result, error = measure.run_child(cmd, LAYERS_TIMEOUT, env=env, log=sys.stdout)
+    if error:
+        print("  layers   FAILED: " + error.splitlines()[-1], flush=True)
+        return {"error": error}
+    return result
+
+
 def print_kernel_report(kernel):
     rows = kernel.get("table") or []
     if rows:
@@ -400,7 +423,8 @@ def main():
     ap.add_argument("--peers", action="store_true",
                     help="also run Dask distributed, ipyparallel and (6-8) ProcessPoolExecutor(2)")
     ap.add_argument("--only", default="", help="comma-separated workload names, numbers or groups "
-                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8, kernel = kernel_bench.py)")
+                    "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8, kernel = kernel_bench.py, "
+                    "layers = api_layers.py)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
     ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = ap.parse_args()
@@ -411,13 +435,14 @@ def main():
 
     reps = args.reps or (1 if args.quick else 3)
     selected = WORKLOADS
-    run_kernel = True
+    run_kernel = run_layers = True
     if args.only:
         wanted = {s.strip() for s in args.only.split(",") if s.strip()}
         selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted or w["group"] in wanted]
         run_kernel = "kernel" in wanted
+        run_layers = "layers" in wanted
         unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS} - set(GROUPS)
-        if unknown or not (selected or run_kernel):
+        if unknown or not (selected or run_kernel or run_layers):
             ap.error("unknown workload {}; choose from {} (groups: {})".format(
                 ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS), ", ".join(GROUPS)))
 
@@ -438,7 +463,7 @@ def main():
     load = os.getloadavg()[0]
     print("load average {:.2f} on {} cpus{}".format(
         load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))
-    kernel = None
+    kernel = layers = None
     try:
         for w in selected:
             scale = w.get("quick_scale", w["scale"]) if args.quick else w["scale"]
@@ -447,6 +472,8 @@ def main():
             if args.peers:
                 for p, spec in w["peers"].items():
                     entry[p] = run_one(p, w, spec["scale"], reps, spec["timeout"], env)
+        if run_layers:
+            layers = run_layers_bench(args, reps, env)
         if run_kernel:
             kernel = run_kernel_bench(args, env)
     except (KeyboardInterrupt, SystemExit):
@@ -461,6 +488,8 @@ def main():
            "definitions": {w["name"]: {k: v for k, v in w.items() if k not in ("timeout",)} for w in selected}}
     if kernel is not None:
         out["kernel"] = kernel
+    if layers is not None:
+        out["layers"] = layers
     with open(args.output, "w") as f:
         json.dump(out, f, indent=1)
     print("\nwrote " + os.path.relpath(args.output, os.getcwd()))
@@ -469,6 +498,8 @@ def main():
     failed = [n for n, e in results.items() for s, r in e.items() if r.get("error")]
     if kernel is not None and kernel.get("error"):
         failed.append("kernel")
+    if layers is not None and layers.get("error"):
+        failed.append("layers")
     if failed:
         print("failed: " + ", ".join(sorted(set(failed))))
         sys.exit(1)

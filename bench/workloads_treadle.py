@@ -268,6 +268,23 @@ def transfer100mb(nbytes=100_000_000):
     return out
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# 5b. external programs: what starting one costs (sandbox, exec, outputs), HyperLoom's home
+
+def run1k(n=1_000):
+    with treadle.local_cluster(workers=2, cpus=1) as cluster:
+        t0 = time.perf_counter()
+        root = tasks.array_make([tasks.run("true") for _ in range(n)])
+        build = time.perf_counter() - t0
+
+        def expect(r):
+            assert len(r) == n and r[0] == b"", r[:3]
+        out = _run_plan(cluster, root, build, n, "us_per_task", expect)
+        out["ms_per_program"] = out["us_per_task"] / 1000
+        return out
+
 # ---------------------------------------------------------------------------------------------
 # 6-8. Python functions as tasks, run by the workers' executors (one per cpu).
 #
@@ -586,6 +603,7 @@ WORKLOADS = {
     "tree10k": tree10k,
     "plan1m": plan1m,
     "transfer100mb": transfer100mb,
+    "run1k": run1k,
     "py10k_loom": py10k_loom,
     "py10k": py10k,
     "py10k_map": py10k_map,

@@ -148,3 +148,23 @@ def test_nbconvert_html_export_shows_final_pictures(tmp_path):
     assert 'data-state="running"' not in page
     summaries = [html_lib.unescape(s) for s in re.findall(r'<div class="treadle-graph-head">([^<]*)<', page)]
     assert summaries and all(s.split(";")[-1].strip() in ("9 finished", "9 released") for s in summaries), summaries
+
+
+def test_the_scoop_notebook_draws_its_futures(tmp_path):
+    """notebooks/scoop.ipynb (SCOOP's futures in the treadle kernel): the graph of SCOOP futures,
+    the mapReduce tree and the trace of the recursive tree are drawn."""
+    path = os.path.join(ROOT, "notebooks", "scoop.ipynb")
+    assert kernel_of(path) == "treadle"
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    nb = execute(path, tmp_path)
+    texts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            texts.append(o.get("text") or o.get("data", {}).get("text/plain", ""))
+    text = "\n".join(texts)
+    assert "task graph: 7 tasks, 2 label groups (slow_inverse 5, value 2)" in text, text
+    assert "(abs 64, add 63, value 3)" in text, text
+    assert "trace of the last run: 63 tasks" in text, text
+    assert "failed: ZeroDivisionError('division by zero')" in text and "32" in text
+    assert not unfinished_pictures(nb)

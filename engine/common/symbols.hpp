@@ -18,6 +18,12 @@ inline constexpr std::string_view sleep = "loom/base/sleep";
 inline constexpr std::string_view array_make = "loom/array/make";
 inline constexpr std::string_view run = "loom/run/run";
 inline constexpr std::string_view py_value = "loom/py/value";
+// Rain's built-ins: directory objects (tar archives, data/tar_archive.hpp) and files.
+inline constexpr std::string_view make_directory = "rain/make_directory";
+inline constexpr std::string_view slice_directory = "rain/slice_directory";
+inline constexpr std::string_view load = "rain/load";
+inline constexpr std::string_view load_dir = "rain/load_dir";
+inline constexpr std::string_view store = "rain/store";
 // Run by the worker's Python executors, not by a C++ task (so not in the registry).
 inline constexpr std::string_view py_call = "loom/py/call";
 // A py_call config that starts so cuts the PyObj input (a sequence) instead of calling it:
@@ -30,6 +36,7 @@ inline constexpr std::string_view dslice = "loom/scheduler/dslice";
 inline constexpr std::string_view dget = "loom/scheduler/dget";
 
 inline constexpr std::string_view builtins[] = {const_, merge, open, save, split, get, slice,
-                                                size, length, sleep, array_make, run, py_value};
+                                                size, length, sleep, array_make, run, py_value,
+                                                make_directory, slice_directory, load, load_dir, store};
 
 }  // namespace treadle::symbols

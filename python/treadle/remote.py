@@ -37,7 +37,8 @@ from .core import engine, paths
 from .core.connection import Connection
 from .core.processes import child_setup
 
-__all__ = ["RemoteWorkerError", "RemoteWorkers", "parse_hostfile", "parse_hosts", "start_remote_workers"]
+__all__ = ["RemoteWorkerError", "RemoteWorkers", "host_cpu_count", "local_address_for", "parse_hostfile", "parse_hosts",
+           "start_remote_workers"]
 
 _STOP_GRACE = 5.0       # seconds the supervisor (and stop()) give workers to exit before SIGKILL
 _MARK = "treadle-remote:"
@@ -144,10 +145,12 @@ def _count(text, where):
     return int(text)
 
 
-def parse_hostfile(path):
-    """Reads a SCOOP hostfile: ``host [n]`` per line (n workers, default 1), ``#`` comments
-    and blank lines ignored. Returns ``[(host, n)]`` in file order; a bad line raises
-    ValueError naming the file and the line number."""
+def parse_hostfile(path, default=1):
+    """Reads a SCOOP hostfile: ``host [n]`` per line (n workers), ``#`` comments and blank
+    lines ignored. Returns ``[(host, n)]`` in file order, n being ``default`` on a line without
+    a count (``default=None`` tells such a line from ``host 1``: SCOOP's launcher then starts
+    one worker per core of that host). A bad line raises ValueError naming the file and the
+    line number."""
     hosts = []
     with open(path) as f:
         for number, line in enumerate(f, 1):
@@ -158,7 +161,7 @@ def parse_hostfile(path):
             if len(fields) > 2:
                 raise ValueError("{}: expected 'host [n]', got {!r}".format(where, line.strip()))
             host = _check_host(fields[0], where)
-            n = _count(fields[1], where) if len(fields) == 2 else 1
+            n = _count(fields[1], where) if len(fields) == 2 else default
             hosts.append((host, n))
     if not hosts:
         raise ValueError("{}: no hosts in the file".format(path))
@@ -234,6 +237,12 @@ def _server_host_for(server_host, host):
                 "was found: give the server's address as the hosts see it".format(server_host or "*", host))
         return local
     return server_host
+
+
+def local_address_for(host):
+    """This machine's address that ``host`` reaches it on (the one the kernel routes towards
+    it): what a local worker must serve its data on when workers on ``host`` fetch from it."""
+    return _server_host_for("0.0.0.0", host)
 
 
 def _check_reachable(server_host, server_port, hosts):
@@ -431,6 +440,30 @@ class RemoteWorkers:
             pass
 
 
+def _ssh_command(ssh, ssh_args, host, timeout):
+    """ssh to ``host`` as the workers are started: keys or an agent, never a prompt."""
+    return [ssh, "-T", "-x", "-a", "-o", "BatchMode=yes", "-o", "ConnectTimeout={:d}".format(
+                max(1, int(min(timeout, 15)))), "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"] \
+        + [str(a) for a in ssh_args] + [host]
+
+
+def host_cpu_count(host, ssh_args=(), ssh="ssh", timeout=30.0):
+    """The number of cores of ``host``: ``nproc`` run there over the ssh path the workers
+    take (``ssh_args``, ``ssh`` as for ``start_remote_workers``). Raises RemoteWorkerError
+    naming the host, with ssh's output, when ssh fails or the answer is not a number."""
+    cmd = _ssh_command(ssh, ssh_args, _check_host(str(host), "host list"), timeout) + ["nproc"]
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=child_setup())
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RemoteWorkerError(host, "cannot ask {} for its number of cores: {}".format(host, e))
+    answer = done.stdout.strip()
+    if done.returncode != 0 or not answer.isdigit() or int(answer) < 1:
+        raise RemoteWorkerError(host, "cannot ask {} for its number of cores (`nproc` over ssh, exit code {}):\n{}"
+                                .format(host, done.returncode, (done.stderr + done.stdout).strip() or "(no output)"))
+    return int(answer)
+
+
 def _default_pythonpath(prefix):
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     package = os.path.join(prefix, "lib", "treadle", "python") if prefix else here
@@ -453,7 +486,7 @@ def _worker_path(program, prefix):
 
 def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3", ssh_args=(),
                          program="treadle-worker", secret=None, prefix=None, timeout=30.0,
-                         worker_args=(), pythonpath=None, ssh="ssh"):
+                         worker_args=(), pythonpath=None, ssh="ssh", prolog=None):
     """Starts workers on other hosts over ssh, connected to the server at ``server_address``
     (``(host, port)`` or ``"host:port"``); returns a ``RemoteWorkers`` once all of them have
     joined the server.
@@ -476,6 +509,10 @@ def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3
     The server must listen on an address the hosts can reach: a loopback address raises
     ValueError (unless every host is this machine); for a server listening on all addresses
     (0.0.0.0), each host is given the local address that routes to it.
+
+    ``prolog``: a shell script sourced on each host before its workers start (SCOOP's
+    ``--prolog``: ``module load``, a virtualenv's ``activate``...); the workers inherit what it
+    exports, and a prolog that fails stops that host's start with its output.
 
     Raises ``RemoteWorkerError`` naming the host, with ssh's and the workers' output, when ssh
     fails (unreachable host, refused key) or the workers exit, and when not all workers have
@@ -515,9 +552,9 @@ def start_remote_workers(server_address, hosts, cpus=1, python="/usr/bin/python3
             argv += [str(a) for a in worker_args]
             command = " ".join(shlex.quote(a) for a in
                                ["exec", python, "-c", _BOOT, pythonpath, str(n), str(_STOP_GRACE), "--"] + argv)
-            cmd = [ssh, "-T", "-x", "-a", "-o", "BatchMode=yes", "-o", "ConnectTimeout={:d}".format(
-                       max(1, int(min(timeout, 15)))), "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
-            cmd += [str(a) for a in ssh_args] + [host, command]
+            if prolog:
+                command = ". {} </dev/null && {}".format(shlex.quote(prolog), command)
+            cmd = _ssh_command(ssh, ssh_args, host, timeout) + [command]
             process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True, bufsize=1,
                                        preexec_fn=child_setup(), start_new_session=True)

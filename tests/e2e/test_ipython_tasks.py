@@ -428,3 +428,26 @@ def test_default_task_address_is_the_running_treadle_cluster(cluster, tmp_path):
                      "print(client.TaskClient().address == client.default_task_address)", env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["TaskResult[ID:0]:{'a': 42}", "True"]
+
+
+def test_a_barrier_takes_the_results_in_a_few_fetches(tc, monkeypatch):
+    """barrier() waits for the server's word on all its tasks, then fetches their results
+    together: taking them in as they trickled in cost a round trip per few tasks."""
+    fetches = []
+    fetch = tc.connection.fetch
+    monkeypatch.setattr(tc.connection, "fetch", lambda handles: fetches.append(len(handles)) or fetch(handles))
+    ids = [tc.run(client.Task("import time; time.sleep(0.002); a = %i" % n, pull="a")) for n in range(400)]
+    tc.barrier(ids)
+    assert [tc.get_task_result(i).ns.a for i in ids] == list(range(400))
+    assert sum(fetches) == 400 and len(fetches) <= 4, fetches
+
+
+def test_a_barrier_retries_a_failing_task_while_the_others_run(tc, tmp_path):
+    marker = str(tmp_path / "failed-once")
+    ids = [tc.run(client.Task("import time; time.sleep(0.01); a = %i" % n, pull="a")) for n in range(20)]
+    flaky = tc.run(client.Task("import os\nif not os.path.exists({0!r}):\n    open({0!r}, 'w').close()\n"
+                               "    raise ValueError('once')\na = 1".format(marker), pull="a", retries=2))
+    tc.barrier(ids + [flaky])
+    r = tc.get_task_result(flaky)
+    assert r.failure is None and r.ns.a == 1 and r.attempts == 2, r
+    assert [tc.get_task_result(i).ns.a for i in ids] == list(range(20))

@@ -362,3 +362,19 @@ def test_multiple_submits(address):
         session.wait_all()  # Wait again until everything is finished
     assert t2.state == t3.state == "finished"
     client.close()
+
+
+@pytest.mark.timeout(60)
+def test_attributes_python_api(address):
+    client = Client(*address)
+    with client.new_session() as s:
+        task = tasks.Execute("sleep 1")
+        s.submit()
+        s.wait_all()
+        # Download recent attributes
+        task.update()
+        # Print name of governor where task was executed
+        print(task.info.governor)
+    assert task.info.governor in {g["governor_id"] for g in client.get_server_info()["governors"]}
+    assert task.info.error == "" and task.info.duration > 0 and task.outputs == []
+    client.close()

@@ -186,3 +186,22 @@ def test_a_failure_in_map_raises_at_its_place_and_wait_modes(running):
     done, not_done = futures.wait([slow], timeout=0.1)
     assert not done and not_done == {slow}
     assert slow.cancel()
+
+
+def test_the_task_graph_draws_scoop_futures(running):
+    from treadle.core import lineage
+    from treadle.widgets.graph import graph_view
+    lineage.enable()   # as the notebook does at start: the plans sent are remembered, with their labels
+    fs = [futures.submit(square, x) for x in range(4)]
+    summary = graph_view(fs).summary()   # what treadle.show(fs) draws in a notebook
+    assert "square 4" in summary, summary
+    assert [f.result() for f in fs] == [0, 1, 4, 9]
+
+
+def test_an_ordered_map_releases_its_results_a_chunk_at_a_time(running, monkeypatch):
+    the_pool = pool.current()
+    releases = []
+    release = the_pool.release
+    monkeypatch.setattr(the_pool, "release", lambda handles: releases.append(len(handles)) or release(handles))
+    assert list(futures.map(square, range(600))) == [x * x for x in range(600)]
+    assert sum(releases) == 600 and len(releases) <= 4, releases   # 256 per round trip, as the fetches

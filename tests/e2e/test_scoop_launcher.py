@@ -27,3 +27,23 @@ def test_the_seed_examples_run_with_two_workers():
 def test_a_missing_program_is_a_clear_error():
     done = launch("-n", "2", os.path.join(HERE, "no_such_program.py"))
     assert done.returncode != 0 and "no program" in done.stderr
+
+
+def test_the_prolog_is_sourced_before_each_worker_starts(tmp_path):
+    ran = tmp_path / "prolog-ran"
+    prolog = tmp_path / "prolog.sh"
+    prolog.write_text("export TREADLE_PROLOG_MARK=from-prolog\necho $$ >> {}\n".format(ran))
+    done = launch("-n", "2", "--prolog", str(prolog), os.path.join(HERE, "scoop_programs", "prolog_env.py"))
+    assert done.returncode == 0, done.stderr
+    assert "marks ['from-prolog']" in done.stdout.splitlines(), done.stdout
+    assert len(ran.read_text().split()) == 2   # once before each of the 2 workers
+
+
+def test_a_failing_or_missing_prolog_is_a_clear_error(tmp_path):
+    program = os.path.join(HERE, "scoop_programs", "prolog_env.py")
+    done = launch("-n", "1", "--prolog", str(tmp_path / "missing.sh"), program)
+    assert done.returncode == 2 and "the prolog" in done.stderr and "missing.sh" in done.stderr, done.stderr
+    prolog = tmp_path / "failing.sh"
+    prolog.write_text("false\n")
+    done = launch("-n", "1", "--prolog", str(prolog), program)
+    assert done.returncode == 2 and "did the prolog" in done.stderr and "failing.sh" in done.stderr, done.stderr

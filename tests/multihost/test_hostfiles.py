@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 import treadle
-from treadle.remote import RemoteWorkerError, parse_hostfile, parse_hosts, start_remote_workers
+from treadle.remote import RemoteWorkerError, host_cpu_count, parse_hostfile, parse_hosts, start_remote_workers
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])   # tasks defined here travel by value
 
@@ -188,3 +188,50 @@ def test_ssh_that_fails_is_reported(make_cluster):
     assert e.value.host == "127.0.0.1"
     assert "ssh to 127.0.0.1 failed" in str(e.value) and "Connection refused" in str(e.value), str(e.value)
     assert time.monotonic() - t < 10
+
+
+# -- --prolog and "one worker per core" over the ssh path ------------------------------------------
+
+def prolog_mark():
+    return os.environ.get("TREADLE_PROLOG_MARK"), os.getppid()
+
+
+def test_the_prolog_is_sourced_before_the_workers_start(make_cluster, fake_ssh, tmp_path):
+    cluster = make_cluster(workers=0)
+    ran = tmp_path / "prolog-ran"
+    prolog = tmp_path / "prolog.sh"
+    prolog.write_text("export TREADLE_PROLOG_MARK=sourced\necho $$ >> {}\n".format(ran))
+    with start_remote_workers(cluster.address, [("127.0.0.1", 2)], ssh=fake_ssh["ssh"], prolog=str(prolog),
+                              worker_args=["--workdir", str(tmp_path)]):
+        client = treadle.Client(cluster.address)
+        try:
+            marks = client.gather([client.submit(prolog_mark) for _ in range(6)])
+        finally:
+            client.close()
+    assert {mark for mark, _ in marks} == {"sourced"}
+    assert len(ran.read_text().split()) == 1   # once per host's session, before its supervisor
+
+
+def test_a_failing_prolog_is_reported_with_its_output(make_cluster, fake_ssh, tmp_path):
+    cluster = make_cluster(workers=0)
+    prolog = tmp_path / "prolog.sh"
+    prolog.write_text("echo 'module: no such module pyenv/3.99' >&2\nfalse\n")
+    with pytest.raises(RemoteWorkerError) as e:
+        start_remote_workers(cluster.address, [("127.0.0.1", 1)], ssh=fake_ssh["ssh"], prolog=str(prolog), timeout=10)
+    assert e.value.host == "127.0.0.1" and "no such module pyenv/3.99" in str(e.value), str(e.value)
+
+
+def test_host_cpu_count_runs_nproc_over_ssh(fake_ssh):
+    assert host_cpu_count("127.0.0.1", ssh=fake_ssh["ssh"], ssh_args=["-p", "2222"]) == len(os.sched_getaffinity(0))
+    (argv,) = fake_ssh["calls"]()
+    assert "BatchMode=yes" in argv and argv[-2:] == ["127.0.0.1", "nproc"] and "2222" in argv
+
+
+@pytest.mark.skipif(not shutil.which("ssh"), reason="needs the ssh client (openssh-client)")
+def test_host_cpu_count_of_an_unreachable_host_names_it():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(RemoteWorkerError) as e:
+        host_cpu_count("127.0.0.1", ssh_args=["-p", str(port)], timeout=10)
+    assert e.value.host == "127.0.0.1" and "number of cores" in str(e.value) and "refused" in str(e.value)

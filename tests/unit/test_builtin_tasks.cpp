@@ -126,6 +126,9 @@ TEST_CASE("register_builtin_tasks registers every built-in with its threading", 
   for (auto symbol : {symbols::merge, symbols::split, symbols::save})
     CHECK(threading(symbol) == Threading::inline_if_small);
   for (auto symbol : {symbols::sleep, symbols::run}) CHECK(threading(symbol) == Threading::own_thread);
+  for (auto symbol : {symbols::make_directory, symbols::slice_directory})
+    CHECK(threading(symbol) == Threading::inline_if_small);
+  for (auto symbol : {symbols::load, symbols::load_dir, symbols::store}) CHECK(threading(symbol) == Threading::own_thread);
 }
 
 TEST_CASE("const returns its config as a plain object", "[builtin]") {
@@ -472,8 +475,9 @@ TEST_CASE("run rejects bad configs and inputs", "[builtin][run]") {
                     Equals("loom/run/run: config \"args\" must be a list of strings"));
   CHECK_THROWS_WITH(run(symbols::run, {}, run_config("[]")),
                     Equals("loom/run/run: config \"args\" is empty: there is no program to run"));
-  CHECK_THROWS_WITH(run(symbols::run, {}, run_config(R"(["ls"])", "[]", "[]")),
-                    Equals("loom/run/run: config \"outputs\" is empty: the task would have no result"));
+  // No outputs (Rain's Execute of a program run for its effect): an empty array.
+  auto nothing = run(symbols::run, {}, run_config(R"(["true"])", "[]", "[]"));
+  CHECK((nothing->kind() == DataKind::array && nothing->length() == 0));
   CHECK_THROWS_WITH(run(symbols::run, {plain("a")}, run_config(R"(["cat"])", R"(["a", "b"])")),
                     Equals("loom/run/run expects one name per input, got 2 names for 1 inputs"));
   CHECK_THROWS_WITH(run(symbols::run, {array_of({"x"})}, run_config(R"(["cat"])", R"(["+in"])")),

@@ -1,13 +1,17 @@
 #include "child_process.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <filesystem>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "../cancellation.hpp"
@@ -20,51 +24,102 @@ namespace treadle::builtin {
 
 namespace {
 
-// RAII for the two posix_spawn attribute objects.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attributes;
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attributes);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
+// Everything the child needs, made by the parent before the child exists: the child shares the
+// worker's memory (CLONE_VM) while the worker's other threads run, so it must not allocate or
+// take a lock; it only makes system calls on what is here, and leaves its errno in `error`.
+struct Launch {
+  std::vector<std::string> candidates;  // where to look for the program, in order
+  std::vector<char*> argv;
+  const char* cwd = nullptr;
+  const char* stdin_path = nullptr;
+  const char* stdout_path = nullptr;
+  const char* stderr_path = nullptr;
+  pid_t worker = 0;
+  int error = 0;  // set by the child when it could not become the program
 };
 
-// treadle-program-guard beside this program (treadle_program_guard.cpp says why), or "".
-const std::string& program_guard() {
-  static const std::string path = [] {
-    std::error_code ec;
-    std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) return std::string();
-    std::filesystem::path guard = exe.parent_path() / "treadle-program-guard";
-    return ::access(guard.c_str(), X_OK) == 0 ? guard.string() : std::string();
-  }();
-  return path;
+// As posix_spawnp looks a program up: a name with a '/' as it is, else in each folder of $PATH;
+// unlike execvp, a file that is not a program is not handed to /bin/sh.
+std::vector<std::string> program_candidates(const std::string& program) {
+  if (program.find('/') != std::string::npos) return {program};
+  const char* path = std::getenv("PATH");
+  std::string folders = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::vector<std::string> candidates;
+  std::size_t start = 0;
+  while (start <= folders.size()) {
+    std::size_t end = folders.find(':', start);
+    if (end == std::string::npos) end = folders.size();
+    std::string folder = folders.substr(start, end - start);
+    candidates.push_back((folder.empty() ? std::string(".") : folder) + "/" + program);
+    start = end + 1;
+  }
+  return candidates;
 }
 
-// A pipe both ends of which close on exec; -1s if none could be made.
-struct StatusPipe {
-  int fds[2] = {-1, -1};
-  StatusPipe() {
-    if (::pipe2(fds, O_CLOEXEC) != 0) fds[0] = fds[1] = -1;
+int open_as(int fd, const char* path, int flags) {
+  int opened = ::open(path, flags | O_CLOEXEC, 0644);
+  if (opened < 0) return errno;
+  if (::dup2(opened, fd) < 0) return errno;  // dup2 clears close-on-exec on the copy
+  ::close(opened);
+  return 0;
+}
+
+void close_from(int first) {
+  if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
+  for (long fd = first, last = ::sysconf(_SC_OPEN_MAX); fd < last; ++fd) ::close(static_cast<int>(fd));
+}
+
+// The child, between clone and exec. The parent thread waits (CLONE_VFORK) until the exec or
+// the exit, so `launch` stays alive.
+int become_program(void* arg) {
+  auto* launch = static_cast<Launch*>(arg);
+  // The program starts as from a shell: default dispositions (the worker may ignore SIGPIPE,
+  // which `a | head` relies on, and its handlers are not the program's) and no blocked signals.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
+  // The program dies with its worker, even a SIGKILLed one (the flag survives exec). If the
+  // worker died before the request took effect, nobody is left to want the program.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != launch->worker) ::_exit(127);
+  int error = 0;
+  if (::chdir(launch->cwd) != 0) error = errno;
+  if (error == 0) error = open_as(0, launch->stdin_path, O_RDONLY);
+  if (error == 0) error = open_as(1, launch->stdout_path, O_WRONLY | O_CREAT | O_TRUNC);
+  if (error == 0) error = open_as(2, launch->stderr_path, O_WRONLY | O_CREAT | O_TRUNC);
+  if (error == 0) {
+    close_from(3);  // the worker's sockets and files are none of the program's business
+    sigset_t no_signals;
+    sigemptyset(&no_signals);
+    ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
+    error = ENOENT;
+    for (auto& candidate : launch->candidates) {
+      ::execve(candidate.c_str(), launch->argv.data(), environ);
+      if (errno != ENOENT && errno != ENOTDIR) error = errno;  // e.g. EACCES: say that, not "not found"
+    }
   }
-  ~StatusPipe() {
-    close_write();
-    if (fds[0] >= 0) ::close(fds[0]);
-  }
-  void close_write() {
-    if (fds[1] >= 0) ::close(fds[1]);
-    fds[1] = -1;
-  }
-  StatusPipe(const StatusPipe&) = delete;
-  StatusPipe& operator=(const StatusPipe&) = delete;
-};
+  launch->error = error;
+  ::_exit(127);
+}
+
+// Starts the program without copying the worker's memory (as posix_spawn does, by clone with
+// CLONE_VM | CLONE_VFORK), but in a child of our own, which can ask for the parent-death signal
+// that posix_spawn cannot: no helper program, so one exec per program.
+pid_t spawn(Launch& launch) {
+  constexpr std::size_t stack_size = 64 * 1024;
+  void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  // No handler of the worker may run in the child, on the worker's memory.
+  sigset_t all_signals, before;
+  sigfillset(&all_signals);
+  ::pthread_sigmask(SIG_SETMASK, &all_signals, &before);
+  pid_t pid = ::clone(become_program, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
+  int clone_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  ::munmap(stack, stack_size);
+  errno = clone_error;
+  return pid;
+}
 
 }  // namespace
 
@@ -72,53 +127,23 @@ ChildExit run_child(const ChildSpec& spec) {
   if (spec.args.empty()) throw TaskFailure("cannot execute an empty command");
   const std::string& program = spec.args[0];
 
-  SpawnSetup setup;
-  posix_spawn_file_actions_addchdir_np(&setup.actions, spec.cwd.c_str());
-  posix_spawn_file_actions_addopen(&setup.actions, 0, spec.stdin_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&setup.actions, 1, spec.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&setup.actions, 2, spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  // Through the guard, the program dies with the worker; the guard reports a failed exec on
-  // fd 3. The worker's other sockets and files are none of the program's business.
-  const std::string& guard = program_guard();
-  StatusPipe exec_status;
-  const bool guarded = !guard.empty() && exec_status.fds[1] >= 0;
-  if (guarded) posix_spawn_file_actions_adddup2(&setup.actions, exec_status.fds[1], 3);
-  posix_spawn_file_actions_addclosefrom_np(&setup.actions, guarded ? 4 : 3);
+  Launch launch;
+  launch.candidates = program_candidates(program);
+  launch.argv.reserve(spec.args.size() + 1);
+  for (auto& arg : spec.args) launch.argv.push_back(const_cast<char*>(arg.c_str()));
+  launch.argv.push_back(nullptr);
+  launch.cwd = spec.cwd.c_str();
+  launch.stdin_path = spec.stdin_path.c_str();
+  launch.stdout_path = spec.stdout_path.c_str();
+  launch.stderr_path = spec.stderr_path.c_str();
+  launch.worker = ::getpid();
 
-  // The program starts as from a shell: no blocked signals (the calling thread may block some),
-  // and default dispositions (the worker may ignore SIGPIPE, which `a | head` relies on).
-  sigset_t no_signals, all_signals;
-  sigemptyset(&no_signals);
-  sigfillset(&all_signals);
-  posix_spawnattr_setsigmask(&setup.attributes, &no_signals);
-  posix_spawnattr_setsigdefault(&setup.attributes, &all_signals);
-  posix_spawnattr_setflags(&setup.attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<std::string> guard_args;
-  std::vector<char*> argv;
-  argv.reserve(spec.args.size() + 4);
-  if (guarded) {
-    guard_args = {guard, std::to_string(::getpid()), "3"};
-    for (auto& arg : guard_args) argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  for (auto& arg : spec.args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-
-  pid_t pid = 0;
-  int error = posix_spawnp(&pid, argv[0], &setup.actions, &setup.attributes, argv.data(), environ);
-  if (error != 0) throw TaskFailure("cannot execute '" + program + "': " + errno_text(error));
-  if (guarded) {
-    // Nothing to read once the program is running (exec closed the guard's end): its errno if not.
-    exec_status.close_write();
-    int exec_error = 0;
-    ssize_t got;
-    while ((got = ::read(exec_status.fds[0], &exec_error, sizeof exec_error)) < 0 && errno == EINTR) {
+  pid_t pid = spawn(launch);
+  if (pid < 0) throw TaskFailure("cannot execute '" + program + "': " + errno_text(errno));
+  if (launch.error != 0) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    if (got == static_cast<ssize_t>(sizeof exec_error)) {
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      throw TaskFailure("cannot execute '" + program + "': " + errno_text(exec_error));
-    }
+    throw TaskFailure("cannot execute '" + program + "': " + errno_text(launch.error));
   }
 
   cancellation::register_program(spec.task, pid);

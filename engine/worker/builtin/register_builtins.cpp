@@ -8,6 +8,7 @@ void register_builtin_tasks(TaskRegistry& registry) {
   builtin::register_array_tasks(registry);
   builtin::register_run_task(registry);
   builtin::register_python_tasks(registry);
+  builtin::register_directory_tasks(registry);
 }
 
 }  // namespace treadle

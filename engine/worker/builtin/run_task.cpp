@@ -1,12 +1,18 @@
 // loom/run/run: runs an external program in a fresh sandbox directory.
 //
-// Config (JSON): {"args": [...], "inputs": [one name per input], "outputs": [names]}
+// Config (JSON): {"args": [...], "inputs": [one entry per input], "outputs": [entries]}
+//   An input entry is a name, or {"path": name, "dir": bool, "write": bool} (Rain's mappings):
 //   input name "+in"     -> the program's standard input
 //   input name "$NAME"   -> no file; "$NAME" in any argument is replaced by the input's bytes
-//   other input names    -> a file of that name in the working directory
-//   output name "+out"   -> the program's standard output; other names -> files it created
-// One output gives that plain object, several give an array of them in order.
+//   other input names    -> a file of that name in the working directory: a writable copy for
+//                           a plain name or "write": true, else a read-only one (Rain's link);
+//                           "dir": the input is a directory archive, unpacked there
+//   An output entry is a name, or {"path": name, "dir": bool}:
+//   output name "+out"   -> the program's standard output; other names -> files it created;
+//                           "dir": the directory it created, packed as an archive
+// One output gives that plain object, several (or none) give an array of them in order.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +27,7 @@
 #include "../../data/array.hpp"
 #include "../../data/file.hpp"
 #include "../../data/plain.hpp"
+#include "../../data/tar_archive.hpp"
 #include "../job_end.hpp"
 #include "builtin.hpp"
 #include "child_process.hpp"
@@ -42,10 +49,17 @@ constexpr std::size_t max_stderr_in_message = 64 * 1024;
   throw TaskFailure(std::string(symbols::run) + ": " + problem);
 }
 
+// Where an input or output goes in the sandbox, and how.
+struct Mapping {
+  std::string name;
+  bool dir = false;
+  bool read_only = false;
+};
+
 struct RunConfig {
   std::vector<std::string> args;
-  std::vector<std::string> inputs;
-  std::vector<std::string> outputs;
+  std::vector<Mapping> inputs;
+  std::vector<Mapping> outputs;
 };
 
 std::vector<std::string> string_list(const nlohmann::json& config, const char* key, bool required,
@@ -64,6 +78,34 @@ std::vector<std::string> string_list(const nlohmann::json& config, const char* k
   return out;
 }
 
+// A plain name (HyperLoom's form: a writable copy) or {"path", "dir", "write"} (Rain's).
+std::vector<Mapping> mappings(const nlohmann::json& config, const char* key, std::vector<Mapping> fallback) {
+  auto it = config.find(key);
+  if (it == config.end()) return fallback;
+  if (!it->is_array()) fail(std::string("config \"") + key + "\" must be a list");
+  std::vector<Mapping> out;
+  for (auto& item : *it) {
+    if (item.is_string()) {
+      out.push_back(Mapping{item.get<std::string>()});
+      continue;
+    }
+    auto path = item.is_object() ? item.find("path") : item.end();
+    if (!item.is_object() || path == item.end() || !path->is_string())
+      fail(std::string("config \"") + key + "\" holds names or objects with a \"path\"");
+    Mapping mapping{path->get<std::string>()};
+    auto flag = [&](const char* name) {
+      auto value = item.find(name);
+      if (value == item.end()) return false;
+      if (!value->is_boolean()) fail(std::string("config \"") + key + "\": \"" + name + "\" must be true or false");
+      return value->get<bool>();
+    };
+    mapping.dir = flag("dir");
+    mapping.read_only = !flag("write");
+    out.push_back(std::move(mapping));
+  }
+  return out;
+}
+
 RunConfig parse_config(const TaskContext& ctx) {
   nlohmann::json json;
   try {
@@ -74,10 +116,9 @@ RunConfig parse_config(const TaskContext& ctx) {
   if (!json.is_object()) fail("config must be a JSON object with \"args\", \"inputs\" and \"outputs\"");
   RunConfig config;
   config.args = string_list(json, "args", true, {});
-  config.inputs = string_list(json, "inputs", false, {});
-  config.outputs = string_list(json, "outputs", false, {std::string(stdout_name)});
+  config.inputs = mappings(json, "inputs", {});
+  config.outputs = mappings(json, "outputs", {Mapping{std::string(stdout_name)}});
   if (config.args.empty()) fail("config \"args\" is empty: there is no program to run");
-  if (config.outputs.empty()) fail("config \"outputs\" is empty: the task would have no result");
   if (config.inputs.size() != ctx.inputs.size())
     throw TaskFailure(std::string(symbols::run) + " expects one name per input, got " +
                       std::to_string(config.inputs.size()) + " names for " + std::to_string(ctx.inputs.size()) +
@@ -95,8 +136,8 @@ void check_file_name(const std::string& name, const char* role) {
   if (escapes) fail(std::string(role) + " file name '" + name + "' must be a relative path inside the sandbox");
 }
 
-void write_bytes(const fs::path& path, std::string_view bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+void write_bytes(const fs::path& path, std::string_view bytes, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) fail("cannot create " + path.string() + ": " + errno_text(errno));
   while (!bytes.empty()) {
     ssize_t written = ::write(fd, bytes.data(), bytes.size());
@@ -141,36 +182,51 @@ std::string expand(const std::string& arg, const std::vector<Variable>& longest_
   return out;
 }
 
+// A mapped input as a file (a copy: the worker keeps objects in memory, not as files) or, for
+// a directory, its archive unpacked. Read-only unless it is a writable mapping: Rain's "link".
+void place_input(const Mapping& mapping, std::string_view bytes, const Sandbox& sandbox) {
+  check_file_name(mapping.name, "input");
+  fs::path target = sandbox.work() / mapping.name;
+  try {
+    // Parents one by one, never through a link an earlier (directory) input brought in.
+    tar::make_real_directories(sandbox.work(), fs::path(mapping.name).parent_path().string());
+    if (mapping.dir) {
+      if (::mkdir(target.c_str(), 0755) != 0) fail("cannot create directory for input '" + mapping.name + "': " +
+                                                  errno_text(errno));
+      tar::extract(bytes, target, mapping.read_only);
+      if (mapping.read_only) ::chmod(target.c_str(), 0555);
+      return;
+    }
+  } catch (const DataError& error) {
+    fail("input '" + mapping.name + "': " + error.what());
+  }
+  write_bytes(target, bytes, mapping.read_only ? 0444 : 0644);
+}
+
 // Places the inputs where the program finds them; returns its arguments and its stdin file.
 std::vector<std::string> prepare_inputs(const TaskContext& ctx, const RunConfig& config, const Sandbox& sandbox,
                                         std::string& stdin_path) {
   std::set<std::string> seen;
   std::vector<Variable> variables;
   for (std::size_t i = 0; i < config.inputs.size(); ++i) {
-    const std::string& name = config.inputs[i];
+    const Mapping& mapping = config.inputs[i];
+    const std::string& name = mapping.name;
     auto bytes = dobject_input(symbols::run, ctx, i, name);
     if (!seen.insert(name).second) fail("input name '" + name + "' is used twice");
     if (name == stdin_name) {
+      if (mapping.dir) fail("a directory cannot be the program's standard input");
       // A file can be the program's stdin as it is: read-only, nothing to copy.
       if (auto* file = dynamic_cast<const FileData*>(ctx.inputs[i].get())) {
         stdin_path = fs::absolute(file->path()).string();
       } else {
         stdin_path = (sandbox.root() / "stdin").string();
-        write_bytes(stdin_path, bytes);
+        write_bytes(stdin_path, bytes, 0644);
       }
     } else if (is_variable(name)) {
       if (name.size() == 1) fail("input name '$' needs a variable name after the '$'");
       variables.push_back(Variable{name, bytes});
     } else {
-      check_file_name(name, "input");
-      // A copy even for a file object: the program may write to its inputs, data must not change.
-      fs::path target = sandbox.work() / name;
-      if (target.has_parent_path() && target.parent_path() != sandbox.work()) {
-        std::error_code error;
-        fs::create_directories(target.parent_path(), error);
-        if (error) fail("cannot create directory for input '" + name + "': " + error.message());
-      }
-      write_bytes(target, bytes);
+      place_input(mapping, bytes, sandbox);
     }
   }
   std::sort(variables.begin(), variables.end(),
@@ -210,26 +266,37 @@ std::string signal_description(int number) {
   throw TaskFailure(how + "\nStderr:\n" + stderr_tail(stderr_path));
 }
 
-DataPtr collect_output(const std::string& name, const Sandbox& sandbox, const std::string& stdout_path) {
+DataPtr collect_output(const Mapping& mapping, const Sandbox& sandbox, const std::string& stdout_path) {
+  const std::string& name = mapping.name;
   if (name == stdout_name) return PlainData::map_file(stdout_path);
   check_file_name(name, "output");
   fs::path path = sandbox.work() / name;
   std::error_code error;
   auto status = fs::symlink_status(path, error);
-  if (!fs::exists(status)) throw TaskFailure("program did not create output file '" + name + "'");
-  // An output must be a file the program wrote in its directory: a link (itself, or through a
+  const char* what = mapping.dir ? "directory" : "file";
+  if (!fs::exists(status)) throw TaskFailure(std::string("program did not create output ") + what + " '" + name + "'");
+  // An output must be what the program wrote in its directory: a link (itself, or through a
   // linked folder) could make the worker read any file it can.
   fs::path real = fs::weakly_canonical(path, error), root = fs::weakly_canonical(sandbox.work(), error);
   auto inside = std::mismatch(root.begin(), root.end(), real.begin(), real.end()).first == root.end();
-  if (fs::is_symlink(status) || !inside) fail("output '" + name + "' is a link; outputs must be files the program wrote");
+  if (fs::is_symlink(status) || !inside)
+    fail("output '" + name + "' is a link; outputs must be " + what + "s the program wrote");
+  if (mapping.dir) {
+    if (!fs::is_directory(status)) fail("output '" + name + "' is not a directory");
+    try {
+      return PlainData::from_string(tar::pack_directory(path));
+    } catch (const DataError& packing) {
+      fail("output '" + name + "': " + packing.what());
+    }
+  }
   if (!fs::is_regular_file(status)) fail("output '" + name + "' is not a regular file");
   return PlainData::map_file(path.string());
 }
 
 DataPtr run_task(TaskContext& ctx) {
   RunConfig config = parse_config(ctx);
-  for (auto& name : config.outputs)
-    if (name != stdout_name) check_file_name(name, "output");
+  for (auto& output : config.outputs)
+    if (output.name != stdout_name) check_file_name(output.name, "output");
 
   Sandbox sandbox(ctx.work_dir, ctx.id);
   ChildSpec spec;
@@ -249,7 +316,7 @@ DataPtr run_task(TaskContext& ctx) {
 
   // The mappings outlive the files, so the sandbox can go when this returns.
   std::vector<DataPtr> results;
-  for (auto& name : config.outputs) results.push_back(collect_output(name, sandbox, spec.stdout_path));
+  for (auto& output : config.outputs) results.push_back(collect_output(output, sandbox, spec.stdout_path));
   if (results.size() == 1) return results[0];
   return std::make_shared<ArrayData>(std::move(results));
 }

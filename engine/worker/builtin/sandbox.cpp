@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../../common/log.hpp"
+#include "../../data/tar_archive.hpp"
 #include "../task_api.hpp"
 #include "task_checks.hpp"
 
@@ -52,6 +53,11 @@ Sandbox::Sandbox(const fs::path& work_dir, std::uint64_t task_id) {
 Sandbox::~Sandbox() {
   std::error_code error;
   fs::remove_all(root_, error);
+  if (error) {  // read-only directories (Rain's link mappings) keep their entries from a non-root worker
+    tar::make_removable(root_);
+    error.clear();
+    fs::remove_all(root_, error);
+  }
   if (error) log::warn("cannot remove sandbox ", root_.string(), ": ", error.message());
 }
 

@@ -62,7 +62,8 @@ class Connection(ClientBase):
         self.connection.watch([h.task_id for h in handles])
 
     def take_settled(self, timeout=0.0):
-        """Waits up to ``timeout`` s for the server's word on watched tasks; True if any came."""
+        """Waits up to ``timeout`` s for the server's word on watched tasks; returns
+        (finished ids, failed ids) that came (both empty: none did)."""
         if timeout:
             with self.blocking():
                 finished, failed = self.connection.settled(timeout)
@@ -72,7 +73,7 @@ class Connection(ClientBase):
             self.settled[i] = True
         for i in failed:
             self.settled[i] = False
-        return bool(finished or failed)
+        return finished, failed
 
     def outcomes(self, handles):
         """[(value, None) or (None, TaskFailed)] of settled tasks, the finished ones fetched in

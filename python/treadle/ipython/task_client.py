@@ -242,7 +242,29 @@ class TaskClient:
         while records:
             records = [r for r in records if not r.done]
             if records:
-                self._pump(0.2)
+                self._settle(records)
+                self._pump()
+
+    def _settle(self, records):
+        """Waits until the server has said that every load-balanced run of ``records`` ended,
+        so that their results come in one fetch (taking them in as they trickle in cost a
+        round trip per few tasks); returns early on a failure (a retry is due), when some
+        records are routed or waiting (they need pumping), or after 0.2 s without news."""
+        with self._lock:
+            self._flush()
+            in_flight = [r.handle.task_id for r in records if r.handle is not None]
+            settled = self.connection.settled
+            remaining = {t for t in in_flight if t not in settled}
+            if len(in_flight) < len(records):   # routed or waiting records: pump as before
+                self.connection.take_settled(0.2)
+                return
+            if any(settled.get(t) is False for t in in_flight):
+                return
+        while remaining:
+            finished, failed = self.connection.take_settled(0.2)
+            if failed or not finished:
+                return
+            remaining.difference_update(finished)
 
     def queue_status(self, verbose=False):
         """{'scheduled', 'pending', 'succeeded', 'failed'}: counts, or lists of ids if ``verbose``.

@@ -23,7 +23,6 @@ import socket
 import sys
 
 from ..core import remote_exception
-from .cell import compile_cell, exec_cell
 
 FILENAME = "<treadle engine>"
 _identity = {"worker": None, "index": None}
@@ -33,7 +32,7 @@ properties = {}
 # again is answered, not run again.
 _answered = collections.OrderedDict()
 _ANSWERED_LIMIT = 4096
-_compiled = collections.OrderedDict()   # code -> compile_cell(code)
+_compiled = collections.OrderedDict()   # code -> its code object
 _COMPILED_LIMIT = 256
 
 
@@ -64,18 +63,20 @@ def _failure(error):
 
 def _execute(code):
     """Runs ``code`` in the namespace. Tasks often repeat their code with other pushed values:
-    the last few compiled codes are kept."""
+    the last few compiled codes are kept. Compiled straight in "exec" mode (no value of a last
+    expression is wanted here): half the cost of a notebook cell's compile_cell, which matters
+    when every task has a code string of its own."""
     compiled = _compiled.get(code)
     if compiled is None:
-        compiled = _compiled[code] = compile_cell(code, FILENAME)
+        compiled = _compiled[code] = compile(code, FILENAME, "exec")
         while len(_compiled) > _COMPILED_LIMIT:
             _compiled.popitem(last=False)
     else:
         _compiled.move_to_end(code)
-        linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)   # for tracebacks
+    linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)   # for tracebacks
     namespace.setdefault("__name__", "__treadle_engine__")
     namespace.setdefault("__builtins__", builtins)
-    exec_cell(compiled, namespace)
+    exec(compiled, namespace)
 
 
 def _pull(names):

@@ -4,6 +4,7 @@ program on a treadle pool (see launcher)."""
 import argparse
 import sys
 
+from .. import remote
 from . import launcher
 
 
@@ -18,6 +19,7 @@ def parse(argv):
     parser.add_argument("--external-hostname", help="the address remote workers reach this machine on")
     parser.add_argument("--python-interpreter", help="the Python of the workers' tasks")
     parser.add_argument("--pythonpath", help="prepended to the workers' PYTHONPATH")
+    parser.add_argument("--prolog", help="a shell script sourced before each worker starts")
     parser.add_argument("program")
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     return parser.parse_args(argv)
@@ -46,7 +48,7 @@ def main(argv=None):
         args.host = hosts
     try:
         return launcher.run(args)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, remote.RemoteWorkerError) as error:
         print("treadle.scoop: {}".format(error), file=sys.stderr)
         return 2
 

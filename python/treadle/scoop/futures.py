@@ -42,6 +42,11 @@ class Future:
     def __repr__(self):
         return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state)
 
+    @property
+    def __treadle_handle__(self):
+        """Its task, for treadle.show (widgets.task_graph.StandsForATask)."""
+        return self.handle
+
     # -- state -------------------------------------------------------------------------------------
 
     def _fetch(self):
@@ -169,9 +174,9 @@ def _fetch_together(futures):
             if future._state == "pending":
                 future._fetch()
         return
+    pool.release([f.handle for f in futures])   # one message for the chunk, not one per result
     for future, value in zip(futures, values):
         future._value, future._state = value, "finished"
-        future.handle.release()
         future.settled_now()
 
 

@@ -1,21 +1,23 @@
 """``python3 -m treadle.scoop``: a server and workers, then the program as ``__main__``.
 
-Hosts follow SCOOP's rules: ``--hostfile`` (``host [n]`` lines) or ``--host a a b`` (a host
-named k times gets k workers); ``-n`` overrides the total: fewer workers are taken host by host
-in order, more are added round robin. Inside a SLURM, PBS or Grid Engine allocation without
-hosts given, the scheduler's hosts are used. Workers on this machine are started as local processes,
-the others over ssh (treadle.remote: a shared file system is assumed)."""
+Hosts follow SCOOP's rules: ``--hostfile`` (``host [n]`` lines; a host without n gets one
+worker per core, asked of the host) or ``--host a a b`` (a host named k times gets k workers);
+``-n`` overrides the total: fewer workers are taken host by host in order, more are added round
+robin. Inside a SLURM, PBS or Grid Engine allocation without hosts given, the scheduler's hosts
+are used. Workers on this machine are started as local processes, the others over ssh
+(treadle.remote: a shared file system is assumed); ``--prolog F`` is sourced before each starts."""
 
 import collections
 import os
 import runpy
 import socket
 import sys
+import tempfile
 
 from .. import remote
 from ..cluster import LocalCluster
 from ..deploy import hostlists
-from . import pool, program
+from . import pool, program, prolog
 
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 
@@ -50,12 +52,28 @@ def is_local(host):
     return host in LOCAL_NAMES or host in (socket.gethostname(), socket.getfqdn())
 
 
-def choose_hosts(args, environ=os.environ):
+def expand_brackets(host, where):
+    """A hostfile's ``node[01-03]`` (SLURM's bracket syntax, which SCOOP's hostfiles accept too)
+    as its host names; another name as itself."""
+    return hostlists.expand_nodelist(host, where) if "[" in host else [host]
+
+
+def host_cores(host):
+    """The number of cores of ``host``: this machine's, or asked of the host over ssh."""
+    if is_local(host):
+        return os.cpu_count() or 1
+    return remote.host_cpu_count(host)
+
+
+def choose_hosts(args, environ=os.environ, cores=host_cores):
     """[(host, workers)]: the hostfile's, the host list's, else a SLURM, PBS or Grid Engine
-    allocation's (as SCOOP, the scheduler's slots per host), else this machine's."""
+    allocation's (as SCOOP, the scheduler's slots per host), else this machine's. A hostfile
+    line without a count gets ``cores(host)`` workers, as SCOOP starts one per core."""
     allocation = hostlists.allocation_hosts(environ) if not (args.hostfile or args.host) else None
     if args.hostfile:
-        hosts = remote.parse_hostfile(args.hostfile)
+        listed = [(name, n) for h, n in remote.parse_hostfile(args.hostfile, default=None)
+                  for name in expand_brackets(h, args.hostfile)]
+        hosts = [(h, cores(h) if n is None else n) for h, n in listed]
     elif args.host:
         hosts = hosts_of_list(args.host)
     elif allocation is not None:
@@ -73,17 +91,32 @@ def run(args):
     hosts = choose_hosts(args)
     local = sum(n for h, n in hosts if is_local(h))
     remote_hosts = [(h, n) for h, n in hosts if not is_local(h)]
+    prolog_path = prolog.checked(args.prolog) if args.prolog else None
     os.environ[program.ENVIRONMENT] = path   # the workers' executors inherit it
     listen = (args.external_hostname or "0.0.0.0") if remote_hosts else "127.0.0.1"
     worker_args = ["--python", args.python_interpreter] if args.python_interpreter else []
+    if remote_hosts:
+        # Remote workers fetch objects from local ones too: these serve them on an address
+        # the other hosts reach (by default a worker serves on its route to the server, here loopback).
+        worker_args += ["--listen", args.external_hostname or remote.local_address_for(remote_hosts[0][0])]
     if args.pythonpath:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [args.pythonpath, os.environ.get("PYTHONPATH")]))
-    cluster = LocalCluster(workers=local, cpus=1, host=listen, worker_args=worker_args, quiet=args.verbose < 2)
+    scratch = tempfile.TemporaryDirectory(prefix="treadle-scoop-")
+    worker_program = prolog.worker_wrapper(prolog_path, scratch.name) if prolog_path else "treadle-worker"
+    try:
+        cluster = LocalCluster(workers=local, cpus=1, host=listen, worker_args=worker_args, quiet=args.verbose < 2,
+                               worker_program=worker_program)
+    except RuntimeError as error:
+        scratch.cleanup()
+        if prolog_path:
+            raise ValueError("{} (did the prolog {} fail?)".format(error, prolog_path))
+        raise
     started = None
     try:
         if remote_hosts:
             started = remote.start_remote_workers(cluster.address, remote_hosts, cpus=1,
-                                                  python=args.python_interpreter or "/usr/bin/python3")
+                                                  python=args.python_interpreter or "/usr/bin/python3",
+                                                  prolog=prolog_path)
         if args.verbose:
             print("treadle.scoop: {} workers: {}".format(sum(n for _, n in hosts), ", ".join(
                 "{} ({})".format(h, n) for h, n in hosts)), file=sys.stderr)
@@ -100,3 +133,4 @@ def run(args):
         if started is not None:
             started.stop()
         cluster.close()
+        scratch.cleanup()

@@ -11,6 +11,7 @@ import threading
 import time
 
 from ..core import address as _address
+from ..core import embedded_server
 from ..core.client import ClientBase
 from ..core.errors import LoomException
 from ..core.pickling import dumps
@@ -161,10 +162,14 @@ def current():
     with _lock:
         pool = _process["pool"]
         if pool is None or pool.closed:
-            address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS")
+            # The launcher's cluster (TREADLE_ADDRESS), else the treadle kernel's own server, as
+            # the native API's default client finds them.
+            address = task_clients.server_address() or os.environ.get("TREADLE_ADDRESS") \
+                or embedded_server.embedded_address()
             if not address:
                 raise NotRunningError("SCOOP futures need a treadle cluster: start the program with "
-                                      "'python3 -m treadle.scoop program.py', or set TREADLE_ADDRESS=host:port")
+                                      "'python3 -m treadle.scoop program.py', use them in the treadle kernel, "
+                                      "or set TREADLE_ADDRESS=host:port")
             host, port = _address.parse(address)
             pool = _process["pool"] = Pool(host, port, secret=task_clients.secret() or os.environ.get("TREADLE_SECRET"))
         return pool

@@ -2,6 +2,7 @@
 and inputs) made from native futures, HyperLoom futures or Task objects, walking inputs; the
 plans sent earlier are read from the record of submitted plans (treadle.core.lineage)."""
 
+import abc
 import collections
 
 from .. import api
@@ -57,6 +58,15 @@ class TaskGraph:
         return [group_of(l, t) for l, t in zip(self.labels, self.types)]
 
 
+class StandsForATask(abc.ABC):
+    """A future of another API (SCOOP's) that names its task's TaskHandle by a
+    ``__treadle_handle__`` attribute, so treadle.show draws it without knowing that API."""
+
+    @classmethod
+    def __subclasshook__(cls, other):
+        return True if any("__treadle_handle__" in vars(k) for k in other.__mro__) else NotImplemented
+
+
 def collect(obj, limit=WALK_LIMIT, connection_for=None):
     """The TaskGraph of ``obj``: futures, tasks, a %%treadle submit handle (anything with a
     ``futures`` dict), or lists, tuples, sets and dicts of them. ``connection_for(server)``: a
@@ -80,8 +90,11 @@ def collect(obj, limit=WALK_LIMIT, connection_for=None):
     def visit(value):
         if hasattr(value, "futures") and isinstance(value.futures, dict):  # a %%treadle submit handle
             value = value.futures
-        for x in walk.leaves(value, (api.Future, TaskHandle, Task), max_depth=32):
-            if isinstance(x, api.Future):
+        for x in walk.leaves(value, (api.Future, TaskHandle, Task, StandsForATask), max_depth=32):
+            if isinstance(x, StandsForATask) and not isinstance(x, (api.Future, TaskHandle, Task)):
+                handle = x.__treadle_handle__
+                submitted(handle.task_id, handle.client, None)
+            elif isinstance(x, api.Future):
                 if x.handle is None:
                     native_pending.append(x)
                 else:

@@ -1,8 +1,13 @@
-"""Rain's constant objects: blob and pickled (a loom/data/const task with one labelled output)."""
+"""Rain's constant objects: blob, pickled and directory (a loom/data/const task with one
+labelled output; a directory's bytes are a tar archive of the client's directory)."""
+
+import io
+import os
+import tarfile
 
 from ...core.task import Task as CoreTask
 from ..common import RainException, encode_value
-from .output import Output
+from .output import Output, OutputDir
 from .task import Task
 
 CONST = "loom/data/const"
@@ -28,3 +33,15 @@ def blob(value, label="const", content_type=None, encode=None):
 
 def pickled(value, label="const"):
     return blob(value, label, encode="pickle")
+
+
+def directory(path=None, label="const_dir"):
+    """A constant directory: the tree at ``path`` on the client's file system, uploaded with the
+    graph as one tar archive."""
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+        raise RainException("directory() needs the path of a directory, not {!r}".format(path))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in sorted(os.listdir(path)):
+            archive.add(os.path.join(path, name), arcname=name)
+    return Task(CoreTask(CONST, (), buffer.getvalue(), label), [OutputDir(label)]).output

@@ -38,6 +38,11 @@ class DataObject:
         return self._spec.content_type
 
     @property
+    def data_type(self):
+        """"blob", or "dir" for a directory (its bytes are a tar archive)."""
+        return self._spec.data_type
+
+    @property
     def object_id(self):
         """The server's id of the object (None before submit)."""
         return None if self.task.handle is None else object_id(self.task.handle.task_id, self.index)

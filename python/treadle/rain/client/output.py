@@ -1,11 +1,16 @@
-"""Rain's Output: how a task's output is declared: ``label``, ``content_type`` ('' :
-unspecified), ``encode`` (a @remote function's value is encoded so, and the content type is
-that), ``size_hint`` (bytes, a hint kept on the object), ``path`` (for Execute)."""
+"""Rain's Output and OutputDir: how a task's output is declared: ``label``, ``content_type``
+('' : unspecified), ``encode`` (a @remote function's value is encoded so, and the content
+type is that), ``size_hint`` (bytes, a hint kept on the object), and for Execute the ``path``
+of the file or directory the program makes."""
 
 from ..common import check_content_type
 
 
 class Output:
+    """An output of a task: its ``label`` and ``content_type`` ('' : unspecified)."""
+
+    data_type = "blob"
+
     def __init__(self, label=None, path=None, content_type=None, size_hint=None, encode=None):
         check_content_type(content_type)
         check_content_type(encode)
@@ -19,7 +24,19 @@ class Output:
         self.encode = encode
 
     def __repr__(self):
-        return "<Output {!r}{}>".format(self.label, " " + self.content_type if self.content_type else "")
+        return "<{} {!r}{}>".format(type(self).__name__, self.label,
+                                    " " + self.content_type if self.content_type else "")
+
+
+class OutputDir(Output):
+    """An output that is a directory (content type 'dir'): an Execute program's directory at
+    ``path``, packed as one object."""
+
+    data_type = "dir"
+
+    def __init__(self, label=None, **kwargs):
+        kwargs["content_type"] = kwargs.get("content_type") or "dir"
+        super().__init__(label, **kwargs)
 
 
 def outputs_of(outputs, default_label="output"):

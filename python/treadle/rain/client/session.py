@@ -171,7 +171,7 @@ class Session:
         self.update([data_object.task])
         info = data_object.info
         return DataInstance(value, info.content_type or data_object.content_type, data_object,
-                            spec=data_object.spec, info=info)
+                            spec=data_object.spec, info=info, data_type=data_object.data_type)
 
     def unkeep(self, data_object):
         """The object goes once nothing needs it (at once if its task ended and no task reads it)."""

@@ -1,23 +1,58 @@
-"""Rain's built-in tasks on treadle's: Concat (loom/data/merge) and Sleep (loom/base/sleep)."""
+"""Rain's built-in tasks on treadle's: Concat (loom/data/merge), Sleep (loom/base/sleep),
+Execute (loom/run/run), Load, LoadDir, Store, MakeDirectory and SliceDirectory (rain/..., C++
+built-ins; a directory object is a tar archive). Data types ("blob", "dir") are checked here,
+while the graph is built."""
+
+import json
 
 from ...core.task import ResourceRequest, Task as CoreTask
-from .output import Output
+from ..common import RainException
+from .directories import LoadDir, MakeDirectory, SliceDirectory, make_directory
+from .execute import Execute
+from .input import data_object_of
+from .output import Output, OutputDir
 from .task import Task, input_ref
 
 MERGE = "loom/data/merge"
 SLEEP = "loom/base/sleep"
+LOAD = "rain/load"
+STORE = "rain/store"
+
+__all__ = ["Concat", "Execute", "Load", "LoadDir", "MakeDirectory", "SliceDirectory", "Sleep", "Store",
+           "make_directory"]
 
 
 def Concat(inputs, name=None):  # noqa: N802 - Rain's name
     """One blob: the inputs joined."""
-    return Task(CoreTask(MERGE, tuple(input_ref(i) for i in inputs), b"", name), [Output("output")])
+    objects = [data_object_of(i, "blob", "Concat") for i in inputs]
+    return Task(CoreTask(MERGE, tuple(input_ref(o) for o in objects), b"", name), [Output("output")])
 
 
 def Sleep(input, seconds, name=None, cpus=1):  # noqa: N802,A002 - Rain's names
-    """Its input, after ``seconds``."""
-    return Task(CoreTask(SLEEP, (input_ref(input),), repr(float(seconds)).encode(), name, ResourceRequest(cpus)),
-                [Output("output", content_type=_content_type(input))])
+    """Its input (a blob or a directory), after ``seconds``."""
+    obj = data_object_of(input, None, "Sleep")
+    output = OutputDir("output") if obj.data_type == "dir" else Output("output", content_type=obj.content_type)
+    return Task(CoreTask(SLEEP, (input_ref(obj),), repr(float(seconds)).encode(), name, ResourceRequest(cpus)),
+                [output])
 
 
-def _content_type(obj):
-    return getattr(obj, "content_type", "") or ""
+def Load(path, output=None, name=None):  # noqa: N802 - Rain's name
+    """A blob: the file at ``path`` (absolute) on the worker that runs it, taken in (a copy)."""
+    output = output or Output("output")
+    if output.data_type != "blob":
+        raise RainException("Load makes a blob; use LoadDir for a directory")
+    return Task(CoreTask(LOAD, (), _absolute(path, "Load").encode(), name), [output])
+
+
+def Store(input, path, name=None):  # noqa: N802,A002 - Rain's names
+    """Writes the object (a file, or a directory for a directory object) at ``path`` (absolute) on
+    the worker that runs it. No outputs."""
+    obj = data_object_of(input, None, "Store")
+    config = json.dumps({"path": _absolute(path, "Store"), "dir": obj.data_type == "dir"}).encode()
+    return Task(CoreTask(STORE, (input_ref(obj),), config, name), [])
+
+
+def _absolute(path, what):
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise RainException("{} needs an absolute path on the workers, not {!r}".format(what, path))
+    return path
