@@ -17,6 +17,7 @@ inline constexpr std::size_t max_ids = std::size_t{1} << 24;  // ids in one wait
 inline constexpr std::size_t max_name = 256;                  // names, addresses, type symbols
 inline constexpr std::size_t max_path = 4096;
 inline constexpr std::size_t max_message = std::size_t{16} << 20;  // a task's error message
+inline constexpr std::size_t max_task_info = std::size_t{1} << 20;  // what a task recorded about itself
 
 // True when the header has the field (null counts as absent).
 bool has(const json& header, const char* name);

@@ -70,6 +70,7 @@ inline constexpr const char* alias = "alias";          // {pairs:[[from, to]]}: 
 // worker -> server
 inline constexpr const char* finished = "finished";    // {ids, sizes, lengths, has}
 inline constexpr const char* task_failed = "task_failed";  // {id, message}
+inline constexpr const char* task_info = "task_info";  // {id, info}: what a task recorded about itself (JSON text)
 inline constexpr const char* redirect = "redirect";    // {id, types, labels} + plan columns
 inline constexpr const char* output = "output";        // {items:[{id, stream, text}]} (also server -> client)
 inline constexpr const char* seceded = "seceded";      // {id}: the task waits on tasks it submitted; its cpus are free

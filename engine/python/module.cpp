@@ -207,8 +207,11 @@ class PyConnection {
     return py::make_tuple(out, py::none());
   }
 
-  void release(const std::vector<TaskId>& ids) {
-    if (!ids.empty() && conn_) conn_->post(Message(json{{"op", op::release}, {"ids", ids}}));
+  void release(const std::vector<TaskId>& ids, bool when_done) {
+    if (ids.empty() || !conn_) return;
+    json header{{"op", op::release}, {"ids", ids}};
+    if (when_done) header["when_done"] = true;
+    conn_->post(Message(std::move(header)));
   }
 
   // Releases those of `ids` whose tasks have not ended and says what that cancelled:
@@ -364,7 +367,9 @@ PYBIND11_MODULE(_engine, m) {
            "tasks that have not exactly one unnamed output.")
       .def("wait", &PyConnection::wait)
       .def("fetch", &PyConnection::fetch)
-      .def("release", &PyConnection::release)
+      .def("release", &PyConnection::release, py::arg("ids"), py::arg("when_done") = false,
+           "Drops the client's futures; with when_done, those whose tasks have not ended go when they finish "
+           "(a failed task's stay).")
       .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
       .def("status", &PyConnection::status)
       .def("states", &PyConnection::states, py::arg("ids"),

@@ -54,6 +54,7 @@ void Scheduler::collect_garbage() {
         }
         extra_consumers_.erase(id);
         failures_.erase(id);
+        task_info_.erase(id);
         redirect_target_.erase(id);
         checkpoint_writes_.erase(id);
         if (t.multi_output) outputs_.erase(id);

@@ -451,6 +451,20 @@ const Failure* Scheduler::failure(TaskId id) const {
   return it == failures_.end() ? nullptr : &it->second;
 }
 
+void Scheduler::set_task_info(TaskId id, std::string info) {
+  if (!exists(id)) return;  // cancelled or freed meanwhile
+  if (info.empty())
+    task_info_.erase(id);
+  else
+    task_info_[id] = std::move(info);
+}
+
+const std::string& Scheduler::task_info(TaskId id) const {
+  static const std::string none;
+  auto it = task_info_.find(id);
+  return it == task_info_.end() ? none : it->second;
+}
+
 const WorkerInfo* Scheduler::worker(WorkerId id) const { return id < workers_.size() ? workers_[id].get() : nullptr; }
 
 std::string Scheduler::describe(TaskId id) const {

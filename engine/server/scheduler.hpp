@@ -126,6 +126,10 @@ class Scheduler {
   // The task's input objects, in order.
   void for_each_input(TaskId id, const std::function<void(ObjectId)>& fn) const;
   const Failure* failure(TaskId id) const;
+  // What a live task recorded about itself while it ran (JSON text; a rerun replaces it), kept
+  // until its plan is freed; "" if nothing.
+  void set_task_info(TaskId id, std::string info);
+  const std::string& task_info(TaskId id) const;
   const WorkerInfo* worker(WorkerId id) const;
   const std::vector<std::unique_ptr<WorkerInfo>>& workers() const { return workers_; }
   std::size_t alive_workers() const { return alive_workers_; }
@@ -238,6 +242,7 @@ class Scheduler {
   bool garbage_ = false;  // some plan became fully settled since the last collection
   std::unordered_map<TaskId, std::vector<TaskId>> extra_consumers_;
   std::unordered_map<TaskId, Failure> failures_;
+  std::unordered_map<TaskId, std::string> task_info_;  // only of tasks that recorded some
   std::unordered_map<TaskId, TaskId> redirect_target_;  // redirected task -> root of its plan
   std::unordered_map<TaskId, std::vector<TaskId>> input_override_;  // see dynamic.cpp
   std::unordered_map<TaskId, std::string> config_override_;

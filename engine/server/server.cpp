@@ -90,6 +90,7 @@ class ServerLoop final : public SchedulerActions {
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
   void answer_when_finished(ClientRequest request);
   void release(const std::string& routing, Message& m);
+  void release_due();
   void cancel(const std::string& routing, Message& m);
   void status(const std::string& routing, Message& m);
   void sample(Peer& peer, Message& m);
@@ -131,6 +132,10 @@ class ServerLoop final : public SchedulerActions {
   // Watched futures: who wants to hear when each ends, and what to tell them this turn.
   std::unordered_map<TaskId, std::vector<std::string>> watchers_;
   std::unordered_map<std::string, std::pair<json, json>> settled_;  // routing -> (finished, failed)
+  // Futures released "when done" (release with when_done): dropped once their task finishes,
+  // at the end of that loop turn (not inside the scheduler's callback).
+  std::unordered_map<TaskId, std::vector<std::pair<std::string, ObjectId>>> release_when_done_;
+  std::vector<std::pair<std::string, ObjectId>> due_releases_;
   ClientId next_client_ = 0;
   // Connections the socket monitor saw close (their fds, until reused), so a dead client is
   // told from a paused one; and recently ended sessions, so a late client hears why.
@@ -245,6 +250,9 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
       if (!message.empty() && message.back() != '\n') message += '\n';
       return scheduler_.task_failed(peer.id, id, message + "(on worker " + peer.name + ")", packed_exception(m.header));
     }
+    if (op == op::task_info)
+      return scheduler_.set_task_info(fields::unsigned_integer(m.header, "id"),
+                                      fields::text(m.header, "info", fields::max_task_info));
     if (op == op::data) return worker_data(m);
     if (op == op::output) return task_output(m);
     if (op == op::redirect) return redirect(peer, m);
@@ -385,6 +393,11 @@ void ServerLoop::settle(TaskId task, bool ok) {
 
 void ServerLoop::kept_finished(TaskId task) {
   settle(task, true);
+  auto done = release_when_done_.find(task);
+  if (done != release_when_done_.end()) {
+    for (auto& entry : done->second) due_releases_.push_back(std::move(entry));
+    release_when_done_.erase(done);
+  }
   for (auto rid : requests_.take_watchers(task)) {
     ClientRequest* r = requests_.find(rid);
     if (r && --r->remaining == 0) complete(rid);
@@ -393,6 +406,7 @@ void ServerLoop::kept_finished(TaskId task) {
 
 void ServerLoop::kept_failed(TaskId task) {
   settle(task, false);
+  release_when_done_.erase(task);  // a failed task's futures stay: its failure is asked for
   for (auto rid : requests_.take_watchers(task)) {
     ClientRequest* r = requests_.find(rid);
     if (!r) continue;
@@ -523,10 +537,34 @@ void ServerLoop::redirect(Peer& peer, Message& m) {
 void ServerLoop::release(const std::string& routing, Message& m) {
   std::vector<TaskId> ids = fields::ids(m.header, "ids");
   auto& mine = kept_by_client_[routing];
+  // when_done: a future whose task has not ended stays until the task finishes (so it runs,
+  // and its consumers' waits see it); a failed task's future stays (its failure is asked for).
+  const bool when_done = fields::has(m.header, "when_done") && m.header.at("when_done") == true;
   for (TaskId id : ids) {
     auto it = mine.find(id);
     if (it == mine.end()) continue;  // not this client's future: ignore, never double-release
+    if (when_done) {
+      const TaskState state = scheduler_.task(task_of(id)).state;  // kept, so its plan is not freed
+      if (state == TaskState::failed) continue;
+      if (state != TaskState::finished) {
+        release_when_done_[task_of(id)].emplace_back(routing, id);
+        continue;
+      }
+    }
     if (--it->second == 0) mine.erase(it);
+    scheduler_.release(id);
+  }
+}
+
+void ServerLoop::release_due() {
+  auto due = std::move(due_releases_);
+  due_releases_.clear();
+  for (auto& [routing, id] : due) {
+    auto kept = kept_by_client_.find(routing);
+    if (kept == kept_by_client_.end()) continue;  // the client left: its futures went with it
+    auto it = kept->second.find(id);
+    if (it == kept->second.end()) continue;  // released meanwhile
+    if (--it->second == 0) kept->second.erase(it);
     scheduler_.release(id);
   }
 }
@@ -548,6 +586,7 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
       continue;
     }
     if (--it->second == 0) mine.erase(it);
+    release_when_done_.erase(task_of(id));  // it will not finish now
     scheduler_.release(id);
   }
   send_message(router_,
@@ -578,6 +617,7 @@ void ServerLoop::status(const std::string& routing, Message& m) {
       info["rss"] = s.rss;
       info["store"] = s.store;
       info["spilled"] = s.spilled;
+      info["objects"] = s.objects;
       info["sampled_us"] = s.at_us;
     }
     workers.push_back(std::move(info));
@@ -607,7 +647,8 @@ void ServerLoop::sample(Peer& peer, Message& m) {
   WorkerSample s;
   s.at_us = fields::has(m.header, "t") ? fields::integer(m.header, "t") : wall_us();
   s.cpu_percent = fields::number(m.header, "cpu", 0, 1e6);
-  for (auto [name, value] : {std::pair{"rss", &s.rss}, {"store", &s.store}, {"spilled", &s.spilled}})
+  for (auto [name, value] : {std::pair{"rss", &s.rss}, {"store", &s.store}, {"spilled", &s.spilled},
+                             {"objects", &s.objects}})
     *value = fields::has(m.header, name) ? fields::unsigned_integer(m.header, name) : 0;
   if (peer.id < samples_.size()) samples_[peer.id] = s;
   trace_.record_sample(peer.id, s);
@@ -799,6 +840,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
 }
 
 void ServerLoop::flush() {
+  release_due();  // first: the frees it causes go out with this turn's messages
   trace_.flush();  // a loop turn at a time: the file is readable while the run goes on
   for (auto& [routing, lists] : settled_) {
     if (peers_.find(routing) == peers_.end()) continue;

@@ -29,6 +29,15 @@ std::string rolled_over_note(const Scheduler& s, bool empty, std::int64_t submit
   return "its earlier transitions have rolled over" + kept;
 }
 
+// The sizes of a finished task's outputs (as its worker reported them), else null.
+json output_sizes(const Scheduler& s, TaskId id) {
+  const TaskState state = s.task(id).state;
+  if (state != TaskState::finished && state != TaskState::released) return json();
+  json sizes = json::array();
+  for (std::uint32_t k = 0; k < s.output_count(id); ++k) sizes.push_back(s.object_size(object_id(id, k)));
+  return sizes;
+}
+
 }  // namespace
 
 json task_stories(const Scheduler& s, const std::vector<TaskId>& ids) {
@@ -53,6 +62,8 @@ json task_stories(const Scheduler& s, const std::vector<TaskId>& ids) {
                        {"transitions", std::move(transitions)},
                        {"why", or_null(why_not_running(s, id))},
                        {"failure", failure ? json(failure->message) : json()},
+                       {"info", live ? or_null(s.task_info(id)) : json()},
+                       {"sizes", live ? output_sizes(s, id) : json()},
                        {"note", or_null(rolled_over_note(s, entries.empty(), submitted))}});
   }
   return out;

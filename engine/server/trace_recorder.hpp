@@ -47,6 +47,7 @@ struct WorkerSample {
   std::uint64_t rss = 0;       // bytes, worker + executors
   std::uint64_t store = 0;     // bytes of objects in its store (in memory)
   std::uint64_t spilled = 0;   // bytes of objects spilled to its work directory
+  std::uint64_t objects = 0;   // data objects it holds (in memory or spilled)
 };
 
 class TraceRecorder : public SchedulerObserver {

@@ -149,7 +149,7 @@ void ExecutorPool::start(Executor& e) {
     // the worker this is (a replacement gets the index of the one it replaces): IPython's
     // engines are named by it.
     const auto index = static_cast<std::size_t>(&e - executors_.data());
-    send(e, {{"op", "hello"}, {"server", hello_.server}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index}},
+    send(e, {{"op", "hello"}, {"server", hello_.server}, {"governor", hello_.governor}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index}},
          {hello_.secret});
   } catch (const std::exception& error) {
     log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
@@ -425,6 +425,8 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   const std::string op = header.value("op", "");
   if (op == "log") {
     if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
+  } else if (op == "info") {
+    if (events_.info) events_.info(header.value("id", TaskId{0}), header.value("info", std::string()));
   } else if (op == "out") {
     const std::string text = header.value("text", "");
     e.output_tail.append(text);  // kept for the message if the executor dies

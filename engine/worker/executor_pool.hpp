@@ -49,11 +49,15 @@ struct ExecutorResult {
 struct ExecutorHello {
   std::string server;  // host:port
   std::string secret;
+  std::string governor;  // the worker's data address (Rain's governor id), once it is bound
 };
 
 struct ExecutorEvents {
   std::function<void(TaskId, const char* stream, std::string_view text)> output;
   std::function<void(TaskId, const std::string& level, const std::string& message)> log;
+  // What a task recorded about itself (a Rain task's info: debug lines, user attributes,
+  // content types), JSON text; sent before its result.
+  std::function<void(TaskId, const std::string& info)> info;
   // The task waits on futures (its cpu is free), or its wait ended (it holds it again).
   std::function<void(TaskId, bool seceded)> seceded;
   // The task began executing: it is the executor's current task now, no longer waiting in its
@@ -72,6 +76,8 @@ class ExecutorPool {
   // first map is not spent waiting for interpreters (and piled onto the worker whose executor
   // happened to be ready first). Idempotent.
   void start_all();
+  // Told to executors started from now on (set it before start_all).
+  void set_governor(std::string address) { hello_.governor = std::move(address); }
   // Sends the task to an idle executor (starting executors if none runs yet).
   void run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids, std::string_view config);
   // Kills the executor that has `id` (it is replaced); its result is never reported. Other

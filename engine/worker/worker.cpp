@@ -200,15 +200,14 @@ void Worker::Impl::setup() {
     log::info("task ", id, " [", level, "] ", message);
     task_output(id, "log:" + level, message);
   };
+  events.info = [this](TaskId id, const std::string& info) {
+    // Before the task's result (its report goes out later): the server has it when the task ends.
+    send_message(*server, Message(json{{"op", op::task_info}, {"id", id}, {"info", info}}));
+  };
   events.seceded = [this](TaskId id, bool seceded) { state->task_seceded(id, seceded); };
   events.started = [this](TaskId id) { state->executor_started(id); };
   ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
   executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
-  try {
-    executors->start_all();
-  } catch (const std::exception& error) {
-    log::warn("cannot start the Python executors yet: ", error.what());
-  }
 
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
@@ -218,6 +217,12 @@ void Worker::Impl::setup() {
   data->set(zmq::sockopt::sndhwm, 0);
   data->bind("tcp://" + host + ":*");
   data_address = data->get(zmq::sockopt::last_endpoint);
+  executors->set_governor(data_address);
+  try {
+    executors->start_all();
+  } catch (const std::exception& error) {
+    log::warn("cannot start the Python executors yet: ", error.what());
+  }
 
   server = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
   const std::string server_endpoint = "tcp://" + options.server_host + ":" + std::to_string(options.server_port);
@@ -332,7 +337,8 @@ int Worker::Impl::loop() {
                                          {"cpu", r.cpu_percent},
                                          {"rss", r.rss},
                                          {"store", store->memory_bytes()},
-                                         {"spilled", store->spilled_bytes()}}));
+                                         {"spilled", store->spilled_bytes()},
+                                         {"objects", store->count()}}));
       next_heartbeat = now + 500;
     }
     if (now - server_seen_ms > options.server_timeout_ms) {

@@ -195,8 +195,10 @@ class ClientBase:
             f._finished = True
         return values
 
-    def release(self, handles):
-        """Frees the results on the workers; the handles cannot be used afterwards."""
+    def release(self, handles, when_done=False):
+        """Frees the results on the workers; the handles cannot be used afterwards.
+        ``when_done``: the server drops a handle whose task has not ended once it finishes (so
+        it still runs; a failed one's stays: docs/protocol.md, ``release``)."""
         ids = []
         for f in handles:
             if isinstance(f, TaskHandle) and f.client is self and not f._released:
@@ -208,7 +210,7 @@ class ClientBase:
                         o._released = True
                         ids.append(o.task_id)
         if ids:
-            self.connection.release(ids)
+            self.connection.release(ids, when_done)
 
     def cancel(self, handles):
         """Releases the handles whose tasks have not ended; the server cancels what nobody else

@@ -56,10 +56,14 @@ class Connection:
         """(values, failure): the results of the tasks, or the failure of one."""
         return self._call(self._raw.fetch, ids)
 
-    def release(self, ids):
-        """Drops this client's hold on the tasks (nothing when closed)."""
+    def release(self, ids, when_done=False):
+        """Drops this client's hold on the tasks (nothing when closed). ``when_done``: a task
+        that has not ended keeps its future until it finishes (a failed one keeps it)."""
         if not self._closed and ids:
-            self._call(self._raw.release, ids)
+            if when_done:
+                self._call(self._raw.release, ids, when_done=True)
+            else:
+                self._call(self._raw.release, ids)
 
     def cancel(self, ids):
         """Releases those of ``ids`` whose tasks have not ended: {"cancelled": tasks the server

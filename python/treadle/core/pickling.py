@@ -27,13 +27,13 @@ def dumps(obj):
     # is not the client's, and modules registered with cloudpickle.register_pickle_by_value
     # may not exist on the workers: those must travel by value. (A false hit, e.g. a string
     # holding "__main__", only costs the slower pickler.)
-    for name in _by_value_modules():
+    for name in by_value_modules():
         if name in data:
             return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     return data
 
 
-def _by_value_modules():
+def by_value_modules():
     names = [b"__main__"]
     try:
         names.extend(m.encode() for m in cloudpickle.list_registry_pickle_by_value())

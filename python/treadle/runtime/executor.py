@@ -155,6 +155,7 @@ class Executor:
         self.requests = requests
         self.replies = MessageWriter(replies)
         self.cache = ObjectCache()
+        self.governor = None   # the worker's data address, from its hello
 
     @property
     def task_id(self):
@@ -244,7 +245,7 @@ class Executor:
             return PyObj(value)
         context_flag, direct_args, *outputs = config
         args = []
-        ctx = Context(task_id, self.log)
+        ctx = Context(task_id, self.log, self.record_info, self.governor)
         if context_flag:
             args.append(ctx)
         args.extend(direct_args)
@@ -258,6 +259,7 @@ class Executor:
         for clients made inside tasks (task_clients)."""
         _die_with_parent(header.get("worker_pid"))
         task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
+        self.governor = header.get("governor") or None
         engine.configure(header.get("worker_pid"), header.get("index"))
 
     def secede(self, task_id):
@@ -277,6 +279,9 @@ class Executor:
         """The wait ended: the task runs again, beside the task of the serving thread (briefly
         more tasks than cpus, rather than waiting for a free one: no deadlock is possible)."""
         pipe.write_message(self.replies, {"op": "rejoined", "id": task_id})
+
+    def record_info(self, task_id, text):
+        pipe.write_message(self.replies, {"op": "info", "id": task_id, "info": str(text)})
 
     def log(self, task_id, level, message):
         pipe.write_message(self.replies, {"op": "log", "id": task_id, "level": level, "message": str(message)})

@@ -151,13 +151,22 @@ class InputWrapper:
 
 
 class Context:
-    """The first argument of ``py_task(context=True)`` functions."""
+    """The first argument of ``py_task(context=True)`` functions. ``governor``: the data
+    address of the worker running it (Rain's governor id), when the worker said it."""
 
-    __slots__ = ("task_id", "_log")
+    __slots__ = ("task_id", "_log", "_record", "governor")
 
-    def __init__(self, task_id, log):
+    def __init__(self, task_id, log, record=None, governor=None):
         self.task_id = task_id
         self._log = log
+        self._record = record
+        self.governor = governor
+
+    def record_info(self, text):
+        """Records what the task says about itself (JSON text: a Rain task's info), sent to
+        the server before its result; the server keeps it with the task (its story's ``info``)."""
+        if self._record is not None:
+            self._record(self.task_id, text)
 
     def wrap(self, obj):
         """Return ``ctx.wrap(obj)`` to produce a PyObj instead of a plain object."""

@@ -5,6 +5,8 @@ import weakref
 
 from ...core import hooks
 from ...core.client import ClientBase
+from ...core.errors import LoomException
+from ..common import RainException
 from .session import Session
 
 _clients = weakref.WeakSet()   # the live Clients of this process (%treadle status counts their sessions)
@@ -16,27 +18,30 @@ class _Core(ClientBase):
     def wait(self, handles):
         __tracebackhide__ = True
         handles = list(handles)
-        with self._waiting(handles):
+        with self.waiting_on(handles):
             super().wait(handles)
 
     def fetch(self, handles):
         __tracebackhide__ = True
         handles = list(handles)
-        with self._waiting(handles):
+        with self.waiting_on(handles):
             return super().fetch(handles)
 
-    def _waiting(self, handles):
+    def waiting_on(self, handles):
         """Listeners hear of a wait (a notebook shows a progress line when it lasts)."""
         pending = [h for h in handles if not h.known_finished()] if hooks.listeners else None
         return hooks.waiting(self, pending) if pending else contextlib.nullcontext()
 
 
 class Client:
-    """``Client(host, port)``: Rain's connection to a treadle server."""
+    """``Client(host, port)``: Rain's connection to a treadle server. Its sessions share the
+    connection; it hears from the server which of their tasks ended (``watch``/``settled``)."""
 
     def __init__(self, host="localhost", port=7210):
         self.core = _Core(host, port)
         self._sessions = []     # weak references, oldest first
+        self._made = 0          # sessions made, which numbers them
+        self._watched = {}      # task id -> Rain task not yet seen ended
         _clients.add(self)
 
     @property
@@ -44,7 +49,8 @@ class Client:
         return self.core.address
 
     def new_session(self, name=None, default=False):
-        session = Session(self, name, default)
+        self._made += 1
+        session = Session(self, name, default, self._made)
         self._sessions = [r for r in self._sessions if r() is not None] + [weakref.ref(session)]
         return session
 
@@ -53,9 +59,48 @@ class Client:
         return [s for s in (r() for r in self._sessions) if s is not None]
 
     def get_server_info(self):
-        status = self.core.status()
-        return {"governors": [{"governor_id": w["name"], "cpus": w["cpus"]}
+        """The server's governors (workers), as Rain's: ``governor_id`` (host:port), ``resources``
+        ({"cpus": n}), ``tasks`` (how many run or wait there now) and ``objects`` (how many data
+        objects it holds, as of its last heartbeat)."""
+        try:
+            status = self.core.status()
+        except LoomException as error:
+            raise RainException(str(error)) from None
+        return {"governors": [{"governor_id": _host_port(w["address"]),
+                               "resources": {"cpus": w["cpus"]},
+                               "cpus": w["cpus"],
+                               "tasks": w["running"] + w["queued"],
+                               "objects": w.get("objects", 0)}
                               for w in status["workers"]]}
+
+    # -- what the sessions share -----------------------------------------------------------
+
+    def watch(self, tasks):
+        """Asks the server to say when each of these submitted tasks ends."""
+        for task in tasks:
+            self._watched[task.task_id] = task
+        self.core.connection.watch([t.task_id for t in tasks])
+
+    def unwatch(self, tasks_by_id):
+        for task_id in tasks_by_id:
+            self._watched.pop(task_id, None)
+
+    def poll_settled(self, timeout=0.0):
+        """Marks the tasks the server says ended (waits up to ``timeout`` s for news); returns
+        their ids."""
+        try:
+            finished, failed = self.core.connection.settled(timeout)
+        except LoomException as error:
+            raise RainException(str(error)) from None
+        for task_id in finished:
+            task = self._watched.pop(task_id, None)
+            if task is not None and task.state == "submitted":
+                task.state = "finished"
+        for task_id in failed:
+            task = self._watched.pop(task_id, None)
+            if task is not None:
+                task.state = "failed"
+        return list(finished) + list(failed)
 
     def close(self):
         self.core.close()
@@ -64,3 +109,7 @@ class Client:
 def clients():
     """The live Clients of this process."""
     return [c for c in list(_clients) if not c.core.closed]
+
+
+def _host_port(address):
+    return address[len("tcp://"):] if address.startswith("tcp://") else address

@@ -21,7 +21,8 @@ def blob(value, label="const", content_type=None, encode=None):
             raise RainException("blob(): encode={!r} and content_type={!r} disagree".format(encode, content_type))
         data, content_type = encode_value(value, encode), encode
     elif isinstance(value, str):
-        data, content_type = value.encode(), "text" if content_type is None else content_type
+        content_type = "text" if content_type is None else content_type
+        data = encode_value(value, content_type) if content_type.startswith("text-") else value.encode()
     elif isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     else:

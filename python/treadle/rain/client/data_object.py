@@ -1,27 +1,55 @@
 """Rain's DataObject: an output of a task, named (task, output) on the server."""
 
-from ..common import DataInstance, RainException
+from ...core.task import object_id
+from ..common import ID, ObjectSpec, RainException
 
 
 class DataObject:
-    """Output ``index`` of ``task``: ``keep()`` before submit, ``fetch()``, ``unkeep()``.
-    ``data_type``: "blob", or "dir" for a directory (its bytes are a tar archive)."""
+    """Output ``index`` of ``task``, declared by ``output`` (an Output). ``keep()`` before
+    submit, ``fetch()``, ``unkeep()``, ``wait()``, ``update()``; ``spec`` (``label``,
+    ``content_type``, ``data_type``, ``user``) and ``info`` (None until update or fetch)."""
 
-    def __init__(self, task, index, label, content_type, data_type="blob"):
+    def __init__(self, task, index, output):
         self.task = task
         self.index = index
-        self.label = label
-        self.content_type = content_type or ""
-        self.data_type = data_type
+        self._spec = ObjectSpec(label=output.label or "", content_type=output.content_type or "",
+                                data_type=getattr(output, "data_type", "blob"))
+        self.size_hint = output.size_hint
+        self.info = None
         self._keep = False
+        self.released = False   # the session dropped its hold: the object goes once nobody needs it
+
+    @property
+    def spec(self):
+        if self._spec.id is None and self.task.handle is not None:   # its id, once submitted
+            self._spec.id = ID(self.session.session_id, self.object_id)
+        return self._spec
 
     @property
     def session(self):
         return self.task.session
 
     @property
+    def label(self):
+        return self._spec.label
+
+    @property
+    def content_type(self):
+        return self._spec.content_type
+
+    @property
+    def data_type(self):
+        """"blob", or "dir" for a directory (its bytes are a tar archive)."""
+        return self._spec.data_type
+
+    @property
+    def object_id(self):
+        """The server's id of the object (None before submit)."""
+        return None if self.task.handle is None else object_id(self.task.handle.task_id, self.index)
+
+    @property
     def handle(self):
-        return None if self.task.handle is None else self.task.output_handle(self.index)
+        return None if self.task.handle is None else self.task.handle.output(self.index)
 
     def keep(self):
         if self.task.handle is not None:
@@ -29,32 +57,37 @@ class DataObject:
         self._keep = True
 
     def unkeep(self):
+        """Drops the keep flag: the server frees the object once nothing needs it (at once if
+        its task ended and no task reads it)."""
         if not self._keep:
             raise RainException("{!r} is not kept".format(self))
-        self._keep = False
         self.session.unkeep(self)
 
-    def kept(self):
+    def is_kept(self):
         return self._keep
 
+    kept = is_kept
+
     def fetch(self):
-        """The object's content (blocks until it is computed); it must be kept."""
-        if self.task.handle is None:
-            raise RainException("{!r} was not submitted".format(self))
-        if not self._keep:
-            raise RainException("{!r} is not kept: call keep() before submit to fetch it".format(self))
-        value = self.session.fetch(self)
-        return DataInstance(value, self.content_type, self, data_type=self.data_type)
+        """The object's content as a DataInstance (blocks until it is computed); it must be
+        kept. Also updates ``info`` (and its task's)."""
+        return self.session.fetch(self)
 
     def wait(self):
-        self.task.wait()
+        self.session.wait([self])
+
+    def update(self):
+        self.session.update([self])
 
     def core_ref(self):
+        """The core input naming this object (a future once submitted)."""
         if self.task.handle is not None:
-            if not self._keep and self.task.handle.released():
-                raise RainException("{!r} was freed (not kept) and cannot be used any more".format(self))
+            if self.released:
+                raise RainException("{!r} was not kept at its submit and may be freed already: keep() an object "
+                                    "to use it in a later submit".format(self))
             return self.handle
-        return self.task.core.output(self.index) if len(self.task.outputs) != 1 else self.task.core
+        core = self.task.core
+        return core.output(self.index) if len(self.task.outputs) != 1 else core
 
     def __repr__(self):
         return "<DataObject {} of {!r}>".format(self.label or self.index, self.task)

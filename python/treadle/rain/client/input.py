@@ -1,7 +1,7 @@
 """Rain's Input and InputDir: how a data object is given to a task (Execute's file mappings:
 label, path, write or link; a Program's named slot without a data object)."""
 
-from ..common import RainException
+from ..common import RainException, check_content_type
 from .data_object import DataObject
 from .task import Task
 
@@ -17,6 +17,7 @@ class Input:
     def __init__(self, label=None, path=None, dataobj=None, load=None, content_type=None, write=False):
         if label is not None and not isinstance(label, str):
             raise RainException("an Input's label is a str, not {!r}".format(label))
+        check_content_type(content_type)
         self.label = label
         self.path = path
         self.dataobj = None if dataobj is None else data_object_of(dataobj, self.data_type, "Input {!r}".format(label))

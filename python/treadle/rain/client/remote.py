@@ -1,96 +1,217 @@
-"""Rain's @remote: a Python function run as a task, with data objects as arguments and one or
-several outputs (``outputs=N`` or labels or Output objects). The function gets a context first,
-then its arguments with each data object replaced by a DataInstance (or its loaded value with
-``auto_load=True``); it returns one value per output (a tuple, a list or a dict by label):
-bytes, str, a DataInstance, or any value its output's content type can encode."""
+"""Rain's @remote: a Python function run as a task.
 
-from ...core.task import py_call, py_value
-from ...runtime.task_runtime import split_outputs
-from ..common import DataInstance, RainException, encode_value
+The function gets a context first (treadle.rain.executor.Context), then its arguments: any
+Python values, pickled (cloudpickle when needed), in which every data object (or one-output
+task), wherever it sits (in lists, dicts, tuples, attributes of objects), becomes an input of
+the task and reaches the function as a DataInstance (or its loaded value: ``Input(load=True)``
+or ``auto_load=True``). Per parameter, ``inputs={"name": Input(...)}`` or a type hint
+``name: Input(...)`` says how; ``-> Output(...)`` or ``outputs=`` declares the outputs
+(``outputs=N``, labels, Output objects with ``content_type``/``encode``), and the function
+returns one value per output: a tuple, a list or a dict by label; each bytes, str, a
+DataInstance, or a value its output's encode (or content type) encodes.
+
+An argument that pickles to more than 256 KiB (Rain's PICKLE_ARG_SIZE_LIMIT) gives a
+RainWarning: a blob() would travel once, an argument travels with every task.
+"""
+
+import functools
+import inspect
+import io
+import pickle
+import warnings
+
+import cloudpickle
+
+from ...core.pickling import by_value_modules, dumps
+from ...core.task import PY_CALL, ResourceRequest, Task as CoreTask, py_value
+from ..common import RainException, RainWarning
+from ..executor.runner import InputPlan, OutputPlan, RemoteRunner
 from .data_object import DataObject
-from .output import outputs_of
-from .task import Task, input_ref
+from .input import Input
+from .output import Output, outputs_of
+from .active import active_session
+from .task import Task, data_object_of
+
+PICKLE_ARG_SIZE_LIMIT = 256 * 1024
 
 
-class _Slot:
-    """Where input ``i`` goes in the arguments."""
+class Remote:
+    """What ``@remote`` makes: calling it creates a task in the active session (or
+    ``session=``); ``name=`` names the task (default: the function's name)."""
 
-    __slots__ = ("i",)
-
-    def __init__(self, i):
-        self.i = i
-
-
-class RemoteRunner:
-    """What the executor calls: rebuilds the arguments and encodes the results."""
-
-    def __init__(self, fn, content_types, labels, auto_load):
+    def __init__(self, fn, outputs=None, inputs=None, auto_load=False, auto_encode=None, name=None, cpus=1):
+        if not callable(fn):
+            raise RainException("remote() takes a function, not {!r}".format(fn))
         self.fn = fn
-        self.content_types = content_types
-        self.labels = labels
-        self.auto_load = auto_load
-
-    def __call__(self, ctx, args, kwargs, input_types, *inputs):
-        instances = [DataInstance(w.read(), t) for w, t in zip(inputs, input_types)]
-        if self.auto_load:
-            instances = [i.load() for i in instances]
-        fill = lambda v: instances[v.i] if isinstance(v, _Slot) else v  # noqa: E731
-        result = self.fn(ctx, *[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
-        if len(self.labels) == 1:
-            return self.encode(result, 0)
-        return [self.encode(v, k) for k, v in enumerate(split_outputs(result, self.labels))]
-
-    def encode(self, value, k):
-        content_type = self.content_types[k]
-        if isinstance(value, DataInstance):
-            return value.get_bytes()
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return bytes(value)
-        if isinstance(value, str) and content_type in ("", "text"):
-            return value.encode()
-        if not content_type:
-            raise RainException("output {!r} got a {}: return bytes or str, or give the output a content type".format(
-                self.labels[k], type(value).__name__))
-        return encode_value(value, content_type)
-
-
-class RemoteFunction:
-    def __init__(self, fn, outputs, auto_load, cpus):
-        self.fn = fn
-        self.outputs = outputs_of(outputs)
-        self.auto_load = auto_load
+        self.name = name or getattr(fn, "__name__", "remote")
         self.cpus = cpus
-        self._value = None   # the pickled runner (a py_value task), made on the first call
+        self.signature = inspect.signature(fn)
+        hints = getattr(fn, "__annotations__", {}) or {}
+        returned = hints.get("return")
+        if isinstance(returned, (Output, list, tuple)) or (isinstance(returned, int) and not isinstance(returned, bool)):
+            if outputs is not None:
+                raise RainException("{}: outputs given both by outputs= and by the return type hint".format(self.name))
+            outputs = returned
+        self.outputs = outputs_of(outputs)
+        for o in self.outputs:
+            if auto_encode and not o.encode and not o.content_type:
+                o.encode = o.content_type = auto_encode
+        self.inputs = {}
+        for pname in list(self.signature.parameters)[1:]:
+            spec = (inputs or {}).get(pname)
+            if spec is None and isinstance(hints.get(pname), Input):
+                spec = hints[pname]
+            spec = spec or Input(label=pname)
+            self.inputs[pname] = (spec.load if spec.load is not None else bool(auto_load), spec.content_type or "")
+        unknown = set(inputs or ()) - set(self.inputs)
+        if unknown:
+            raise RainException("{}: inputs= names {} that the function does not take".format(
+                self.name, ", ".join(sorted(unknown))))
+        params = list(self.signature.parameters.values())[1:]
+        self._positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self._star = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
+        self._star_star = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
+        self._shapes = {}   # (number of arguments, keywords) -> "" or the TypeError's message
+        self._runner = RemoteRunner(fn, [OutputPlan(o.label, o.content_type, o.encode) for o in self.outputs],
+                                    self.name)
+        functools.update_wrapper(self, fn)
 
-    def __call__(self, *args, **kwargs):
-        inputs, types = [], []
+    def __call__(self, *args, name=None, session=None, **kwargs):
+        session = session or active_session()
+        self._check_call(args, kwargs)
+        objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
+        plans = []       # an InputPlan per object
+        pickled_args = [self._pickle(value, argument, objects, plans)
+                        for value, argument in zip(args, self._positional_names(len(args)))]
+        pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
+        inputs = [obj.core_ref() for obj in objects]
+        runner = session.static_value(self._runner, lambda: py_value(self._runner))
+        call = {"args": pickled_args, "kwargs": pickled_kwargs, "inputs": plans, "spec": {}}
+        # A py_call (core.task), its config made at submit (_config), when the spec is final.
+        core = CoreTask(PY_CALL, (runner,) + tuple(inputs), b"", name or self.name, ResourceRequest(self.cpus))
 
-        def slot(v):
-            if isinstance(v, Task):
-                v = v.output
-            if isinstance(v, DataObject):
-                inputs.append(input_ref(v))
-                types.append(v.content_type)
-                return _Slot(len(inputs) - 1)
-            return v
+        def before_submit(task):
+            # The spec as the client left it: ctx.spec.user, the inputs' user attributes.
+            call["spec"] = {"task_type": "py", "user": dict(task.spec.user), "resources": dict(task.spec.resources),
+                            "id": (session.session_id, 0)}
+            for plan, obj in zip(plans, objects):
+                plan.user = dict(obj.spec.user)
+            core.config = _config(core, (call,))
 
-        args = [slot(a) for a in args]
-        kwargs = {k: slot(v) for k, v in kwargs.items()}
-        labels = [o.label for o in self.outputs]
-        if self._value is None:   # pickled once, shared by every call (as HyperLoom's py_task)
-            self._value = py_value(RemoteRunner(self.fn, [o.content_type for o in self.outputs], labels,
-                                                self.auto_load))
-        core = py_call(self._value, inputs, outputs=labels if len(labels) != 1 else None,
-                       direct_args=(args, kwargs, types), context=True, cpus=self.cpus,
-                       label=getattr(self.fn, "__name__", "remote"))
-        return Task(core, self.outputs)
+        return Task(core, self.outputs, session=session, before_submit=before_submit,
+                    config={"function": getattr(self.fn, "__qualname__", self.name),
+                            "encode_outputs": [o.encode for o in self.outputs]})
+
+    def _check_call(self, args, kwargs):
+        """A TypeError now for a call the function cannot take (whether it can depends only on
+        the number of arguments and the keywords: the answer is kept)."""
+        shape = (len(args), tuple(kwargs))
+        error = self._shapes.get(shape)
+        if error is None:
+            try:
+                self.signature.bind(None, *args, **kwargs)
+                error = ""
+            except TypeError as e:
+                error = "{}(): {}".format(self.name, e)
+            if len(self._shapes) < 64:
+                self._shapes[shape] = error
+        if error:
+            raise TypeError(error)
+
+    def _positional_names(self, count):
+        named = self._positional
+        return [named[i] if i < len(named) else "{}[{}]".format(self._star, i - len(named)) for i in range(count)]
+
+    def _spec_of(self, argument):
+        """(load, content type) asked for the data objects of an argument."""
+        base = argument.split("[", 1)[0]
+        if base in self.inputs:
+            return self.inputs[base]
+        return self.inputs.get(self._star_star, (False, ""))
+
+    def _pickle(self, value, argument, objects, plans):
+        """The argument pickled, each data object in it replaced by a placeholder: its index in
+        ``objects`` (a new one is appended, with its InputPlan in ``plans``). The common cases
+        go fast: a data object itself is its index; a plain value cannot hold one."""
+        load, asked = self._spec_of(argument)
+        known = len(objects)
+        if isinstance(value, (DataObject, Task)):
+            obj = data_object_of(value)
+            for k, seen in enumerate(objects):
+                if seen is obj:
+                    return k
+            obj.core_ref()   # a clear error now for an object that cannot be an input
+            objects.append(obj)
+            plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            return known
+        if type(value) in _PLAIN and (type(value) not in (bytes, str) or len(value) <= PICKLE_ARG_SIZE_LIMIT):
+            return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        for pickler_class in (_ArgumentPickler, _ArgumentCloudPickler):
+            del objects[known:], plans[known:]   # a retry finds them again
+            buffer = io.BytesIO()
+            pickler = pickler_class(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.found = objects
+            pickler.new = lambda obj: plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            try:
+                pickler.dump(value)
+            except RainException:
+                raise
+            except Exception as error:
+                if pickler_class is _ArgumentCloudPickler:
+                    raise RainException("argument {} of {} cannot be pickled: {}".format(argument, self.name, error)) from None
+                continue
+            data = buffer.getvalue()
+            if pickler_class is _ArgumentPickler and any(name in data for name in by_value_modules()):
+                continue   # refers to __main__ (or a by-value module): only cloudpickle carries it
+            break
+        if len(data) > PICKLE_ARG_SIZE_LIMIT:
+            warnings.warn(RainWarning("argument {} of {} pickles to {} bytes (more than {}): it travels with the task; "
+                                      "a blob() would travel once".format(argument, self.name, len(data),
+                                                                          PICKLE_ARG_SIZE_LIMIT)), stacklevel=3)
+        return data
 
 
-def remote(outputs=None, auto_load=False, cpus=1):
-    """``@remote()`` or ``@remote(outputs=2)``: calling the function makes a task."""
-    if callable(outputs) and not isinstance(outputs, (int, list, tuple)):  # @remote without ()
-        return RemoteFunction(outputs, None, auto_load, cpus)
+_PLAIN = frozenset((bytes, str, int, float, bool, type(None)))
 
-    def decorate(fn):
-        return RemoteFunction(fn, outputs, auto_load, cpus)
+
+class _Placeholders:
+    """A data object (or one-output task) in the arguments pickles as input n of the task:
+    ``found[n]`` (``new(obj)`` is told of each object found first)."""
+
+    def persistent_id(self, obj):
+        if isinstance(obj, (DataObject, Task)):
+            obj = data_object_of(obj)
+            for k, seen in enumerate(self.found):
+                if seen is obj:
+                    return k
+            obj.core_ref()   # a clear error now for an object that cannot be an input
+            self.found.append(obj)
+            self.new(obj)
+            return len(self.found) - 1
+        return None
+
+
+class _ArgumentPickler(_Placeholders, pickle.Pickler):
+    pass
+
+
+class _ArgumentCloudPickler(_Placeholders, cloudpickle.CloudPickler):
+    pass
+
+
+def _config(core, direct_args):
+    """The py_call config for the final arguments (core.task.py_call's layout)."""
+    labels = [o.label or str(k) for k, o in enumerate(core.outputs)] if core.outputs is not None and \
+        len(core.outputs) != 1 else None
+    return dumps((True, tuple(direct_args), labels))
+
+
+def remote(fn=None, *, outputs=None, inputs=None, auto_load=False, auto_encode=None, name=None, cpus=1):
+    """``@remote()``, ``@remote`` or ``@remote(outputs=2, inputs={...}, auto_load=True, cpus=4)``:
+    calling the function makes a task."""
+    if fn is not None:
+        return Remote(fn, outputs, inputs, auto_load, auto_encode, name, cpus)
+
+    def decorate(f):
+        return Remote(f, outputs, inputs, auto_load, auto_encode, name, cpus)
     return decorate

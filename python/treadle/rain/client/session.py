@@ -1,41 +1,82 @@
-"""Rain's sessions: the graph built since the last submit, what was submitted, and which objects
-the client keeps. ``with session:`` makes it the active one (a stack); ``default=True`` makes
-it the one used when none is active."""
+"""Rain's sessions: the graph built since the last submit, what was submitted, and which
+objects the client keeps. ``with session:`` makes it the active one (a stack) and closes it
+at the end; ``bind_only()`` makes it active without closing it; ``default=True`` makes it the
+one used when none is active.
+
+What is not kept goes as soon as nothing needs it: at submit, the session drops its hold on
+every output nobody kept, "when done" (docs/protocol.md, ``release``): the server lets the
+task run, drops the hold when it finishes, and frees the object once its consumers finished
+too. The session hears which of its tasks ended from the server (``watch``/``settled``).
+
+A failure fails its session only: its unfinished tasks are cancelled, and every later call
+on it raises the TaskException that failed it; ``close()`` never raises.
+"""
+
+import contextlib
+import json
+from datetime import datetime, timezone
 
 from ...core.errors import LoomException, TaskFailed
-from ..common import RainException, TaskException
+from ...core.task import Task as CoreTask, TaskOutput, object_id
+from ..common import DataInstance, ObjectInfo, RainException, SessionException, TaskException, TaskInfo
+from . import active
+from .data_object import DataObject
+from .task import Task
 
-_active = []            # sessions of open with-blocks, innermost last
-_default = [None]
-
-
-def active_session():
-    if _active:
-        return _active[-1]
-    if _default[0] is not None and not _default[0].closed:
-        return _default[0]
-    raise RainException("no active session: use 'with client.new_session() as session:' or new_session(default=True)")
+_STORY_IDS_PER_REQUEST = 1000   # the server's limit (docs/protocol.md, story)
 
 
 class Session:
     """A group of tasks and objects submitted to the server and freed together."""
 
-    def __init__(self, client, name=None, default=False):
+    def __init__(self, client, name=None, default=False, session_id=0):
         self.client = client
         self.name = name
+        self.session_id = session_id
         self.closed = False
         self.error = None       # the exception that failed the session: every later call raises it
         self._new = []          # tasks created since the last submit
-        self._submitted = []    # tasks submitted and not yet released
+        self._pending = []      # submitted tasks not yet seen ended
+        self._by_core = {}      # id(core task) -> Rain task, for tasks not yet submitted
+        self._by_id = {}        # task id -> Rain task, for submitted ones
+        self._static = {}       # key -> the core task, then the handle, of a value shared by tasks
+        self._static_new = []   # keys of static values not yet submitted
         self.plans = []         # (first task id, count) of each plan submitted: what the widgets draw
         if default:
-            _default[0] = self
+            active.default[0] = self
 
     # -- the graph ---------------------------------------------------------------------------
 
     def add_task(self, task):
         self._check()
         self._new.append(task)
+        self._by_core[id(task.core)] = task
+
+    def rain_inputs(self, core_task):
+        """The DataObjects a core task reads (its inputs that are outputs of this session's tasks)."""
+        found = []
+        for ref in core_task.inputs or ():
+            task, index = self._owner(ref)
+            if task is not None and index < len(task.outputs):
+                found.append(task.outputs[index])
+        return found
+
+    def _owner(self, ref):
+        if isinstance(ref, TaskOutput):
+            return self._by_core.get(id(ref.task)), ref.index
+        task_id = getattr(ref, "task_id", None)   # a TaskHandle
+        if task_id is not None:
+            return self._by_id.get(task_id & ((1 << 40) - 1)), task_id >> 40
+        return self._by_core.get(id(ref)), 0
+
+    def static_value(self, key, make):
+        """A value tasks of this session share (a @remote function): one core task, submitted
+        with the first tasks that use it and held until the session closes."""
+        value = self._static.get(key)
+        if value is None:
+            value = self._static[key] = make()
+            self._static_new.append(key)
+        return value
 
     def unsubmitted(self):
         """The tasks created since the last submit."""
@@ -45,76 +86,269 @@ class Session:
         """Sends the tasks created since the last submit."""
         self._check()
         new, self._new = self._new, []
-        if not new:
+        statics, self._static_new = self._static_new, []
+        if not new and not statics:
             return
         try:
-            handles = self.client.core.submit([t.core for t in new])
-        except LoomException as error:
-            self._fail(RainException(str(error)))
+            for task in new:
+                if task.before_submit is not None:
+                    task.before_submit(task)
+            roots = [t.core for t in new] + [self._static[key] for key in statics]
+            handles = self.client.core.submit(roots)
+        except (LoomException, ValueError, TypeError) as error:
+            for key in statics:
+                del self._static[key]
+            raise RainException("the graph cannot be submitted: {}".format(error)) from None
+        for key, handle in zip(statics, handles[len(new):]):
+            self._static[key] = handle
         self.plans.append(self.client.core.last_plan)
         for task, handle in zip(new, handles):
+            del self._by_core[id(task.core)]
             task.submitted(handle)
-        self._submitted.extend(new)
+            self._by_id[handle.task_id] = task
+            self._pending.append(task)
+        self.client.watch(new)
+        unkept = []
+        for task in new:
+            if not task.outputs:
+                unkept.append(task.handle)     # a task without outputs: its own future
+            for o in task.outputs:
+                if not o.is_kept():
+                    o.released = True
+                    unkept.append(o.handle)
+        self._release_when_done(unkept)
+
+    def _release_when_done(self, handles):
+        self.client.core.release(handles, when_done=True)
+
+    # -- waiting -----------------------------------------------------------------------------
 
     def wait_all(self):
-        """Waits for every submitted task; objects nobody kept are freed then."""
+        """Waits for every task submitted so far."""
         self._check()
-        self._wait([t for t in self._submitted])
-        self.client.core.release([h for task in self._submitted for h in task.unkept_handles()])   # one message
+        self._wait_tasks(self._pending)
+        self._pending = [t for t in self._pending if t.state == "submitted"]
 
-    def wait(self, tasks):
+    def wait(self, items):
+        """Waits for tasks and data objects (their tasks) of this session."""
         self._check()
-        self._wait(tasks)
+        self._wait_tasks([self._submitted_task(item) for item in items])
 
-    def _wait(self, tasks):
-        handles = [t.handle for t in tasks if t.handle is not None]
-        try:
-            self.client.core.wait(handles)
-        except TaskFailed as error:
-            self._fail(TaskException(str(error)))
+    def _submitted_task(self, item):
+        task = item.task if isinstance(item, DataObject) else item
+        if not isinstance(task, Task):
+            raise RainException("{!r} is not a task or a data object".format(item))
+        if task.session is not self:
+            raise RainException("{!r} belongs to another session".format(item))
+        if task.handle is None:
+            raise RainException("{!r} was not submitted".format(item))
+        return task
+
+    def _wait_tasks(self, tasks):
+        # A notebook shows a progress line for a wait that lasts (core.hooks listeners).
+        with self.client.core.waiting_on([t.handle for t in tasks if t.state == "submitted"]):
+            self._wait_settled(tasks)
+
+    def _wait_settled(self, tasks):
+        self.client.poll_settled()
+        pending = {}
+        for task in tasks:
+            if task.state == "failed":
+                self._task_failed(task)
+            if task.state == "submitted":
+                pending[task.task_id] = task
+        # Only the news is looked at: a long wait costs O(tasks), not O(tasks x polls).
+        while pending:
+            for task_id in self.client.poll_settled(timeout=1.0):
+                task = pending.pop(task_id, None)
+                if task is not None and task.state == "failed":
+                    self._task_failed(task)
+
+    # -- data --------------------------------------------------------------------------------
 
     def fetch(self, data_object):
+        """The content of a kept object as a DataInstance; updates its info too."""
         self._check()
+        if data_object.task.handle is None:
+            raise RainException("{!r} was not submitted".format(data_object))
+        if not data_object.is_kept():
+            raise RainException("{!r} is not kept: call keep() before submit to fetch it".format(data_object))
         try:
-            return self.client.core.fetch([data_object.handle])[0]
+            value = self.client.core.fetch([data_object.handle])[0]
         except TaskFailed as error:
-            self._fail(TaskException(str(error)))
+            self._fail(self._task_exception(error))
         except LoomException as error:
             raise RainException(str(error)) from None
+        self.update([data_object.task])
+        info = data_object.info
+        return DataInstance(value, info.content_type or data_object.content_type, data_object,
+                            spec=data_object.spec, info=info, data_type=data_object.data_type)
 
     def unkeep(self, data_object):
-        if not self.closed and data_object.handle is not None:
-            self.client.core.release([data_object.handle])
+        """The object goes once nothing needs it (at once if its task ended and no task reads it)."""
+        self._check()
+        data_object._keep = False
+        if data_object.task.handle is None:
+            return
+        data_object.released = True
+        self._release_when_done([data_object.handle])
+
+    # -- spec and info -----------------------------------------------------------------------
+
+    def update(self, items):
+        """Fetches the info of tasks and objects (their tasks) from the server."""
+        self._check()
+        tasks = list({id(t): t for t in (self._submitted_task(i) for i in items)}.values())
+        for start in range(0, len(tasks), _STORY_IDS_PER_REQUEST):
+            chunk = tasks[start:start + _STORY_IDS_PER_REQUEST]
+            try:
+                replies = self.client.core.connection.story([t.task_id for t in chunk])
+            except LoomException as error:
+                raise RainException(str(error)) from None
+            for task, reply in zip(chunk, replies):
+                _apply_story(task, reply)
 
     # -- failure and closing -----------------------------------------------------------------
 
+    def _task_failed(self, task):
+        """A task of the session failed: ask the server why, and fail the session."""
+        failure = None
+        try:
+            failure = self.client.core.connection.wait([task.task_id])
+        except LoomException:
+            pass
+        if failure is None:
+            self._fail(TaskException("Task {!r} failed".format(task), task=task))
+        self._fail(self._task_exception(TaskFailed.from_failure(failure)))
+
+    def _task_exception(self, error):
+        """Rain's TaskException for the core's TaskFailed: the task that failed, its error (a
+        traceback or stderr) and its debug lines."""
+        origin = self._by_id.get(error.origin_id)
+        debug = ""
+        if origin is not None:
+            try:
+                _apply_story(origin, self.client.core.connection.story([origin.task_id])[0])
+                debug = origin.info.debug
+            except Exception:
+                pass
+        name = repr(origin) if origin is not None else "id={}{}".format(
+            error.origin_id, " ({})".format(error.label) if error.label else "")
+        message = "Task {} failed\nMessage: {}".format(name, error.error.rstrip())
+        if debug and "\nDebug:\n" not in error.error:
+            message += "\n\nDebug:\n" + debug
+        return TaskException(message, task=origin, error=error.error, debug=debug, cause=error)
+
     def _fail(self, error):
-        """A failure fails this session only: every later call on it raises the same error."""
+        """A failure fails this session only: its unfinished tasks are cancelled and every
+        later call on it raises the same error."""
         self.error = error
+        self._cancel_unfinished()
         raise error
+
+    def _cancel_unfinished(self):
+        ids = []
+        for task in self._pending:
+            if task.state == "submitted":
+                ids.extend(_future_ids(task))
+        try:
+            if ids:
+                self.client.core.connection.cancel(ids)
+        except Exception:
+            pass   # the server is gone: nothing runs
 
     def _check(self):
         if self.closed:
-            raise RainException("session {!r} is closed".format(self.name))
+            raise SessionException("session {!r} is closed".format(self.name))
         if self.error is not None:
             raise self.error
 
+    @contextlib.contextmanager
+    def bind_only(self):
+        """Makes this session the active one for a with-block, without closing it at the end."""
+        if self.closed:
+            raise SessionException("session {!r} is closed".format(self.name))
+        active.stack.append(self)
+        try:
+            yield self
+        finally:
+            active.stack.remove(self)
+
     def close(self):
+        """Frees everything of the session on the server. Never raises."""
         if self.closed:
             return
         self.closed = True
-        self.client.core.release([t.handle for t in self._submitted if t.handle is not None])   # one message
-        self._submitted = []
-        if _default[0] is self:
-            _default[0] = None
+        try:
+            self.client.unwatch(self._by_id)
+            if not self.client.core.closed:
+                # The server keeps a failed task's futures (released "when done" or not).
+                failed = [i for t in self._pending if t.state == "failed" for i in _future_ids(t)]
+                self.client.core.connection.release(failed)
+                handles = [t.handle for t in self._by_id.values()]
+                self.client.core.release(handles + [v for v in self._static.values() if not isinstance(v, CoreTask)])
+        except Exception:
+            pass
+        self._by_id, self._by_core, self._pending, self._static = {}, {}, [], {}
+        while self in active.stack:
+            active.stack.remove(self)
+        if active.default[0] is self:
+            active.default[0] = None
 
     def __enter__(self):
-        _active.append(self)
+        if self.closed:
+            raise SessionException("session {!r} is closed".format(self.name))
+        active.stack.append(self)
         return self
 
     def __exit__(self, *exc):
-        _active.remove(self)
+        if self in active.stack:
+            active.stack.remove(self)
         self.close()
 
     def __repr__(self):
         return "<Session {!r}>".format(self.name)
+
+
+def _future_ids(task):
+    """The ids of a submitted task's futures: its outputs', or its own for < 2 outputs."""
+    count = len(task.outputs)
+    return [task.task_id] if count < 2 else [object_id(task.task_id, k) for k in range(count)]
+
+
+def _apply_story(task, reply):
+    """Sets ``task.info`` and its outputs' info from the server's story of the task: start,
+    duration and worker from its transitions, the error, and what the task recorded itself."""
+    info = TaskInfo()
+    transitions = reply.get("transitions") or []
+    start = _last(transitions, ("running",)) or _last(transitions, ("assigned",))
+    end = _last(transitions, ("finished", "failed"))
+    if start is not None:
+        info.start_time = datetime.fromtimestamp(start["time_us"] / 1e6, timezone.utc).isoformat()
+        if end is not None:
+            info.duration = max(0.0, (end["time_us"] - start["time_us"]) / 1e6)
+    where = (end or start or {}).get("worker")
+    if where:
+        info.governor = where[len("tcp://"):] if where.startswith("tcp://") else where
+    info.error = reply.get("failure") or ""
+    recorded = json.loads(reply["info"]) if reply.get("info") else {}
+    info.debug = recorded.get("debug", "")
+    info.user = recorded.get("user", {})
+    task.info = info
+    state = reply.get("state")
+    if state in ("finished", "released") and task.state == "submitted":
+        task.state = "finished"
+    objects = recorded.get("objects") or []
+    sizes = reply.get("sizes") or []
+    for k, o in enumerate(task.outputs):
+        made = objects[k] if k < len(objects) else {}
+        o.info = ObjectInfo(size=sizes[k] if k < len(sizes) else None,
+                            content_type=made.get("content_type") or o.spec.content_type,
+                            user=made.get("user", {}), error=info.error)
+
+
+def _last(transitions, states):
+    for t in reversed(transitions):
+        if t.get("to") in states:
+            return t
+    return None

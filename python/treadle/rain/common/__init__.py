@@ -1,10 +1,12 @@
 """What Rain's client and its Python tasks share (``rain.common``): data instances, content
-types, labeled lists and the exceptions."""
+types, attributes, labeled lists and the exceptions."""
 
-from .content_types import decode_value, encode_value, is_subtype
+from .attributes import ID, ObjectInfo, ObjectSpec, TaskInfo, TaskSpec, TaskSpecInput
+from .content_types import check_content_type, decode_value, encode_value, is_subtype, merge_content_types
 from .data_instance import DataInstance
-from .errors import RainException, RainWarning, TaskException
+from .errors import RainException, RainWarning, SessionException, TaskException
 from .labeled_list import LabeledList
 
-__all__ = ["DataInstance", "LabeledList", "RainException", "RainWarning", "TaskException", "decode_value",
-           "encode_value", "is_subtype"]
+__all__ = ["DataInstance", "ID", "LabeledList", "ObjectInfo", "ObjectSpec", "RainException", "RainWarning",
+           "SessionException", "TaskException", "TaskInfo", "TaskSpec", "TaskSpecInput", "check_content_type",
+           "decode_value", "encode_value", "is_subtype", "merge_content_types"]

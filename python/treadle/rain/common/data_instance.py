@@ -1,32 +1,45 @@
-"""Rain's DataInstance: the bytes of a data object with its content type; a directory's bytes
-are a tar archive, written out as a directory."""
+"""Rain's DataInstance: the bytes of a data object with its content type and attributes; a
+directory's bytes are a tar archive, written out as a directory."""
 
 import io
 import os
 import tarfile
 
-from .content_types import decode_value
+from .attributes import ObjectInfo, ObjectSpec
+from .content_types import check_content_type, decode_value
 from .errors import RainException
 
 
 class DataInstance:
     """An object's content: ``get_bytes()`` (a tar for a directory), ``load()`` (decoded by its
-    content type), ``write(path)`` and ``link(path)`` (a file, or a directory)."""
+    content type), ``write(path)`` and ``link(path)`` (a file, or a directory). ``spec``/``info``:
+    the object's attributes (in a task: of its input object; in the client: of the fetched
+    object). ``content_type``: the info's when the task set one, else the spec's."""
 
-    def __init__(self, data, content_type=None, data_object=None, data_type=None):
+    def __init__(self, data, content_type=None, data_object=None, data_type=None, spec=None, info=None):
         self._data = bytes(data)
+        check_content_type(content_type)
         self.content_type = content_type or ""
         self.data_object = data_object
         # Directories have the content type "dir", which is all a Python task is told of its inputs.
         self.data_type = data_type or ("dir" if self.content_type == "dir" else "blob")
+        self.spec = spec if spec is not None else ObjectSpec(content_type=self.content_type, data_type=self.data_type)
+        self.info = info if info is not None else ObjectInfo(size=len(self._data), content_type=self.content_type)
+        self._loaded = None
 
     def get_bytes(self):
         return self._data
 
     def load(self, cache=False):
+        """The value the bytes encode (pickle, json, text...); ``cache``: decode once."""
         if self.data_type == "dir":
             raise RainException("a directory cannot be loaded: get_bytes() gives its tar, write(path) unpacks it")
-        return decode_value(self._data, self.content_type)
+        if cache and self._loaded is not None:
+            return self._loaded[0]
+        value = decode_value(self._data, self.content_type)
+        if cache:
+            self._loaded = (value,)
+        return value
 
     def write(self, path):
         """A fresh copy at ``path`` (a file, or a directory for a directory object)."""
@@ -52,6 +65,9 @@ class DataInstance:
         a treadle worker, which keeps objects in memory) has none, so this writes, as Rain's
         client does."""
         self.write(path)
+
+    def __len__(self):
+        return len(self._data)
 
     def __repr__(self):
         return "<DataInstance {} bytes{}>".format(len(self._data),

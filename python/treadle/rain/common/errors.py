@@ -5,8 +5,23 @@ class RainException(Exception):
     """An error of the Rain API (a bad graph, a session that failed, a wrong content type)."""
 
 
+class SessionException(RainException):
+    """A call on a session that cannot serve it (closed)."""
+
+
 class TaskException(RainException):
-    """A task failed; the message names the task and says why."""
+    """A task failed. The message names the task and says why: its traceback or stderr, then
+    its debug lines (``ctx.debug``) under "Debug:", as Rain's. Attributes: ``task`` (the Rain
+    Task, when the client knows it), ``error`` (the failure text), ``debug`` (the debug lines,
+    '' if none), ``cause`` (the core exception: for a Python task, the task's own exception
+    type, see treadle.core.remote_exception)."""
+
+    def __init__(self, message, task=None, error="", debug="", cause=None):
+        super().__init__(message)
+        self.task = task
+        self.error = error
+        self.debug = debug
+        self.cause = cause
 
 
 class RainWarning(Warning):

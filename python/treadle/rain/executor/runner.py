@@ -1,0 +1,162 @@
+"""What a ``@remote`` task runs on the worker: rebuilds the function's arguments (each data
+object, wherever it sat in them, becomes a DataInstance or its loaded value), calls the
+function with a Context, encodes what it returned into its outputs, and records the task's
+info (debug lines, ``ctx.info.user``, content types the task set) with the server.
+
+The client (treadle.rain.client.remote) pickles the runner once per session, and per call the
+arguments with placeholders: ``persistent_id`` n stands for input n of the task.
+"""
+
+import io
+import json
+import pickle
+
+from ...runtime.task_runtime import split_outputs
+from ..common import DataInstance, ObjectSpec, RainException, TaskSpec, encode_value, is_subtype, merge_content_types
+from .context import Context
+
+
+class OutputPlan:
+    """What the client declared of one output: label, content type, encode."""
+
+    __slots__ = ("label", "content_type", "encode")
+
+    def __init__(self, label, content_type, encode):
+        self.label = label
+        self.content_type = content_type or ""
+        self.encode = encode
+
+
+class InputPlan:
+    """One data object of the arguments: where it came from (``argument``), its label and
+    content type as the client knew them, what the function asks of it (``Input``)."""
+
+    __slots__ = ("argument", "label", "content_type", "asked_type", "load", "user")
+
+    def __init__(self, argument, label, content_type, asked_type, load, user):
+        self.argument = argument
+        self.label = label
+        self.content_type = content_type or ""
+        self.asked_type = asked_type or ""
+        self.load = load
+        self.user = user
+
+    def __reduce__(self):   # one travels per input of every task: the short way
+        return (InputPlan, (self.argument, self.label, self.content_type, self.asked_type, self.load, self.user))
+
+
+class RemoteRunner:
+    """Called by the executor as ``runner(ctx, call, *inputs)`` (a py_call with context):
+    ``call`` holds the pickled arguments, the InputPlans and the task's spec."""
+
+    def __init__(self, fn, outputs, name):
+        self.fn = fn
+        self.outputs = outputs   # OutputPlans
+        self.name = name
+
+    def __call__(self, core_ctx, call, *inputs):
+        ctx = Context(core_ctx, TaskSpec(**call["spec"]), self.fn)
+        try:
+            values = [self._value(wrapper, plan) for wrapper, plan in zip(inputs, call["inputs"])]
+            args = [_argument(data, values) for data in call["args"]]
+            kwargs = {name: _argument(data, values) for name, data in call["kwargs"].items()}
+            result = self.fn(ctx, *args, **kwargs)
+            outputs, objects = self._encode_all(result)
+        except BaseException as error:
+            if ctx.debug_lines:
+                # In the failure's text (the traceback shows notes) as Rain's "Debug:" part.
+                if hasattr(error, "add_note"):
+                    error.add_note("\nDebug:\n" + "\n".join(ctx.debug_lines))
+                _record(ctx, [])
+            raise
+        _record(ctx, objects)
+        return outputs[0] if len(self.outputs) == 1 else outputs
+
+    def _value(self, wrapper, plan):
+        """The DataInstance of an input (its loaded value if the function asked)."""
+        try:
+            content_type = merge_content_types(plan.content_type, plan.asked_type)
+        except RainException:
+            raise RainException("argument {} of {}: the data object {!r} has content type {!r}, but the function "
+                                "asks for {!r}".format(plan.argument, self.name, plan.label, plan.content_type,
+                                                       plan.asked_type)) from None
+        spec = ObjectSpec(label=plan.label, content_type=content_type, user=dict(plan.user or {}))
+        instance = DataInstance(wrapper.read(), content_type, spec=spec)
+        return instance.load() if plan.load else instance
+
+    def _encode_all(self, result):
+        """The bytes of each output, and per output its info ({} unless the task set something)."""
+        labels = [o.label for o in self.outputs]
+        if not labels:
+            if result is not None and result != ():
+                raise RainException("{} declares no outputs but returned a {}".format(self.name, type(result).__name__))
+            values = []
+        elif len(labels) == 1:
+            values = [result]
+        else:
+            values = split_outputs(result, labels)
+        encoded = [self._encode(value, plan) for value, plan in zip(values, self.outputs)]
+        return [data for data, _ in encoded], [info for _, info in encoded]
+
+    def _encode(self, value, plan):
+        declared = plan.content_type
+        if isinstance(value, DataInstance):
+            made = value.content_type
+            if not is_subtype(made, declared):
+                raise RainException("output {!r} of {}: the task made content type {!r}, which is not a sub-type of "
+                                    "the declared {!r}".format(plan.label, self.name, made, declared))
+            info = {}
+            if made and made != declared:
+                info["content_type"] = made
+            if value.info.user:
+                info["user"] = value.info.user
+            return value.get_bytes(), info
+        if plan.encode:
+            return encode_value(value, plan.encode), {}
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value), {}
+        if isinstance(value, str):
+            if declared.startswith("text-"):
+                return encode_value(value, declared), {}
+            return value.encode(), ({} if declared else {"content_type": "text"})
+        if not declared:
+            raise RainException("output {!r} of {} got a {}: return bytes, str or a DataInstance, or declare the "
+                                "output with encode=...".format(plan.label, self.name, type(value).__name__))
+        return encode_value(value, declared), {}
+
+
+class _ArgumentUnpickler(pickle.Unpickler):
+    """Placeholder n becomes the value of input n."""
+
+    def __init__(self, data, values):
+        super().__init__(io.BytesIO(data))
+        self.values = values
+
+    def persistent_load(self, pid):
+        return self.values[pid]
+
+
+def _argument(data, values):
+    """An argument: the value of input n (an int: the argument was a data object itself), or
+    its pickle with placeholders."""
+    if type(data) is int:
+        return values[data]
+    return _ArgumentUnpickler(data, values).load()
+
+
+def _record(ctx, objects):
+    """Sends the task's info to the server when it has any (most tasks have none: no cost)."""
+    info = {}
+    if ctx.debug_lines:
+        info["debug"] = "\n".join(ctx.debug_lines)
+    if ctx.info.user:
+        info["user"] = ctx.info.user
+    if any(objects):
+        info["objects"] = objects
+    if not info:
+        return
+    try:
+        text = json.dumps(info)
+    except (TypeError, ValueError) as error:
+        raise RainException("ctx.info.user (and DataInstance info.user) must be JSON-serializable: {}".format(error))
+    ctx.core.record_info(text)
