@@ -122,7 +122,8 @@ with client.new_session(name="failing") as failing:
     try:
         failing.wait_all()
     except TaskException as error:
-        print("the session failed:", str(error).splitlines()[0])
+        cause = [line for line in error.error.splitlines() if line.startswith("ValueError")][0]
+        print("the session failed:", str(error).splitlines()[0], "-", cause)
     treadle.show(failing)
     try:
         failing.submit()
@@ -162,7 +163,7 @@ with client.new_session(name="programs") as programs:
     try:
         programs.wait_all()
     except TaskException as error:
-        print("a program failed:", str(error).splitlines()[0])
+        print("a program failed:", str(error).splitlines()[0] + ":", error.error.strip().splitlines()[0])
     treadle.show(programs)"""),
     new_markdown_cell("""## Directories
 

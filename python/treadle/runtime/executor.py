@@ -331,10 +331,15 @@ def _die_with_parent(worker_pid):
         os._exit(0)  # private-ok (os's own name): the worker died before we asked
 
 
+# treadle's package folder: the frames above the user's function (the executor, an API's runner)
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def _describe(error):
-    """The traceback of a task's exception, without the executor's own frames."""
+    """The traceback of a task's exception from the user's own code: without the frames of
+    treadle that called it (the executor, Rain's or IPython's runner)."""
     tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
 

@@ -284,7 +284,8 @@ class Session:
             if not self.client.core.closed:
                 # The server keeps a failed task's futures (released "when done" or not).
                 failed = [i for t in self._pending if t.state == "failed" for i in _future_ids(t)]
-                self.client.core.connection.release(failed)
+                if failed:
+                    self.client.core.connection.release(failed)
                 handles = [t.handle for t in self._by_id.values()]
                 self.client.core.release(handles + [v for v in self._static.values() if not isinstance(v, CoreTask)])
         except Exception:
