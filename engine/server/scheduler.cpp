@@ -357,6 +357,7 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
     w.queue_cpus = static_cast<std::int32_t>(w.cpus * std::clamp(per_cpu, 1.0, 64.0));
   }
   transition(id, TaskState::finished, "worker reported the result");
+  if (workers_[worker]->retiring) hand_off_outputs(id, worker);  // made while it retires
 }
 
 void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message,

@@ -373,6 +373,17 @@ void Worker::Impl::on_server_message(Message& m) {
     for (auto& pair : pairs) state->alias(pair[0].get<TaskId>(), pair[1].get<TaskId>());
     return;
   }
+  if (op == op::replicate) {
+    std::string peer = fields::text(m.header, "peer", fields::max_path, true);
+    if (peer.rfind("tcp://", 0) != 0) throw ProtocolError("field 'peer' must be a data address tcp://HOST:PORT");
+    return state->replicate(peer, fields::ids(m.header, "ids"), wall_us());
+  }
+  if (op == op::retire) {
+    // The server placed nothing here any more and has copies of what is still needed: leave.
+    log::info("retired by the server: stopping");
+    stop_requested = true;
+    return;
+  }
   if (op == op::upload) {
     Message reply(json{{"op", op::data}, {"req", fields::unsigned_integer(m.header, "req")}});
     pack_objects(fields::ids(m.header, "ids"), reply);
