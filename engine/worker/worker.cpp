@@ -164,6 +164,8 @@ Worker::~Worker() = default;
 
 void Worker::stop() { impl_->stop_requested = true; }
 
+bool Worker::forgotten() const { return impl_->forgotten && !impl_->stop_requested; }
+
 int Worker::run() {
   int code = 1;
   try {
@@ -340,8 +342,11 @@ int Worker::Impl::loop() {
       return 1;
     }
     if (forgotten) {
-      log::error("the server declared this worker lost (it was unresponsive); exiting");
-      return 1;
+      // Its tasks were placed elsewhere and what it holds counts as lost: it joins again as a
+      // new worker with nothing (run_worker_main), so no stale result or object is ever served.
+      log::warn("the server declared this worker lost (unreachable or unresponsive for a while): "
+                "joining again as a new worker, with nothing from before");
+      return 0;
     }
   }
   // Asked to stop: say so, so the server re-places our tasks now instead of after the
