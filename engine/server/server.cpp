@@ -581,7 +581,8 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                  {"running", w->running_tasks},
                  {"queued", w->queued_tasks},
                  {"tasks_done", w->tasks_done},
-                 {"retiring", w->retiring}};
+                 {"retiring", w->retiring},
+                 {"task_us", static_cast<std::int64_t>(w->task_us)}};
     if (w->id < samples_.size() && samples_[w->id].at_us) {
       const WorkerSample& s = samples_[w->id];
       info["cpu"] = s.cpu_percent;
