@@ -11,6 +11,7 @@ from IPython.display import display
 from ..notebook import kernel
 from . import declare, rain_sessions
 from .declare import command, one_line, option, plural, positive
+from ..deploy.adapt_policy import parse_range
 from .status_report import StatusReport
 
 
@@ -29,9 +30,13 @@ def session():
 @option("--hostfile", metavar="FILE", help="hosts from a file in SCOOP's format: `host [n]` per line")
 @option("--python", metavar="PATH", help="the Python on the other hosts (default /usr/bin/python3)")
 @option("--ssh-args", metavar="ARGS", help="more arguments for ssh, quoted")
-@option("--slurm", type=positive, metavar="J", help="submit J worker jobs to SLURM (sbatch)")
-@option("--sge", type=positive, metavar="J", help="submit J worker jobs to Grid Engine (qsub)")
-@option("--pbs", type=positive, metavar="J", help="submit J worker jobs to PBS/Torque (qsub)")
+@option("--slurm", type=positive, nargs="?", const=0, metavar="J", help="submit J worker jobs to SLURM (sbatch)")
+@option("--sge", type=positive, nargs="?", const=0, metavar="J", help="submit J worker jobs to Grid Engine (qsub)")
+@option("--pbs", type=positive, nargs="?", const=0, metavar="J", help="submit J worker jobs to PBS/Torque (qsub)")
+@option("--adapt", metavar="MIN:MAX", help="with --slurm/--sge/--pbs: grow and shrink between MIN and MAX jobs "
+                                          "with the load")
+@option("--remove", type=positive, metavar="N", help="retire N workers, the least busy first (they hand their "
+                                                   "results to the others, then stop)")
 @option("--partition", metavar="P", help="the jobs' partition (SLURM) or queue (SGE, PBS)")
 @option("--time", metavar="T", help="the jobs' walltime, e.g. 1:00:00")
 @option("--mem", metavar="M", help="the jobs' memory, e.g. 4G")
@@ -46,18 +51,31 @@ def workers(args):
     0.0.0.0). --slurm / --sge / --pbs J submit J worker jobs to a batch scheduler and show them
     as they join (interrupting stops the waiting, not the jobs); their workers read the secret
     from a 0600 file on the shared file system (the per-user one or $TREADLE_SECRET_FILE).
-    --stop stops the workers started from this kernel and cancels its jobs."""
+    --adapt MIN:MAX (with --slurm, --sge or --pbs, J optional) submits MIN jobs, then more when
+    the ready tasks outgrow the workers and retires idle ones, up to MAX. --remove N retires N
+    workers gracefully. --stop stops the workers started from this kernel and cancels its jobs."""
     this = workers_command()
     remote = args.hosts is not None or args.hostfile is not None
-    batch = [(name, n) for name, n in (("slurm", args.slurm), ("sge", args.sge), ("pbs", args.pbs)) if n]
+    batch = [(name, n) for name, n in (("slurm", args.slurm), ("sge", args.sge), ("pbs", args.pbs)) if n is not None]
     job_options = [args.partition, args.time, args.mem, args.account]
+    if args.remove is not None:
+        if args.count is not None or remote or batch or args.stop or args.adapt or any(job_options):
+            raise this.fail("--remove N goes alone")
+        return retire_workers(args.remove)
     if args.stop:
-        if args.count is not None or remote or batch or args.cpus or args.python or args.ssh_args or any(job_options):
+        if args.count is not None or remote or batch or args.cpus or args.python or args.ssh_args or any(job_options) \
+                or args.adapt:
             raise this.fail()
         return stop_workers()
+    if args.adapt is not None and not batch:
+        raise this.fail("--adapt goes with --slurm, --sge or --pbs")
     if batch:
         if len(batch) > 1 or args.count is not None or remote or args.python or args.ssh_args:
             raise this.fail("--slurm, --sge and --pbs go alone, without N, --hosts or --hostfile")
+        if args.adapt is not None:
+            return adapt_worker_jobs(args, this, *batch[0])
+        if not batch[0][1]:
+            raise this.fail("--{}: how many jobs? (--{} J, or --adapt MIN:MAX)".format(batch[0][0], batch[0][0]))
         return submit_worker_jobs(args, *batch[0])
     if any(job_options):
         raise this.fail("--partition, --time, --mem and --account go with --slurm, --sge or --pbs")
@@ -136,6 +154,39 @@ def start_remote_workers(args, this):
             print("\n".join(details), file=sys.stderr)
         raise UsageError("treadle: remote workers did not start: {}".format(one_line(e))) from None
     print("treadle: started " + started.describe())
+    return None
+
+
+def retire_workers(count):
+    try:
+        names = session().retire_workers(count)
+    except Exception as e:  # the server refused
+        raise UsageError("treadle: {}".format(one_line(e))) from None
+    print("treadle: retiring {}: each hands its results to the others, then stops".format(", ".join(names))
+          if names else "treadle: no worker to retire")
+
+
+def adapt_worker_jobs(args, this, scheduler, count):
+    try:
+        minimum, maximum = parse_range(args.adapt)
+    except ValueError as e:
+        raise this.fail(one_line(e)) from None
+    if count and count != minimum:
+        raise this.fail("with --adapt, the jobs start at MIN: leave J out")
+    s = session()
+    try:
+        # What the loop does goes to the kernel's log, not into whichever cell runs then;
+        # %treadle status shows the jobs and workers.
+        s.adapt_worker_jobs(scheduler, minimum, maximum,
+                            say=lambda line: print("treadle: " + line, file=sys.__stderr__, flush=True),
+                            cpus=args.cpus or 1, time=args.time, mem=args.mem, partition=args.partition,
+                            account=args.account)
+    except ValueError as e:
+        raise UsageError("treadle: {}".format(one_line(e))) from None
+    except Exception as e:
+        raise UsageError("treadle: the {} jobs were not submitted: {}".format(scheduler, one_line(e))) from None
+    print("treadle: adapting between {} and {} {} jobs with the load; their workers connect to {}:{} "
+          "(%treadle workers --stop ends it)".format(minimum, maximum, scheduler, *s.listen_address))
     return None
 
 

@@ -45,6 +45,8 @@ inline constexpr const char* status = "status";        // {req}
 inline constexpr const char* watch = "watch";          // {ids}: tell me when each ends (op "settled")
 inline constexpr const char* trace = "trace";          // {req, limit?, path?}: recent trace events
 inline constexpr const char* states = "states";        // {req, ids}: the scheduler state of each task
+inline constexpr const char* retire = "retire";        // {req, workers}: they leave after handing off their objects (server -> worker {}: stop now)
+inline constexpr const char* retiring = "retiring";    // {req, workers}: the names of those now retiring
 inline constexpr const char* story = "story";          // {req, ids}: each task's recent transitions, and why it waits
 // (also "cancel" {req, ids}: release those futures that have not ended; answered by "cancelled")
 inline constexpr const char* bye = "bye";
@@ -66,6 +68,7 @@ inline constexpr const char* compute = "compute";      // {tasks:[...]}
 inline constexpr const char* cancel = "cancel";        // {ids}
 inline constexpr const char* free = "free";            // {ids}
 inline constexpr const char* upload = "upload";        // {req, ids}: send these objects to the server
+inline constexpr const char* replicate = "replicate";  // {peer, ids}: fetch these objects from that peer and keep them
 inline constexpr const char* alias = "alias";          // {pairs:[[from, to]]}: hold object `from` also as `to`
 // worker -> server
 inline constexpr const char* finished = "finished";    // {ids, sizes, lengths, has}

@@ -288,6 +288,16 @@ class PyConnection {
     return py::module_::import("json").attr("loads")(r.header.dump());
   }
 
+  // Workers leave after handing off the objects still needed (docs/protocol.md, `retire`):
+  // the names of those now retiring.
+  std::vector<std::string> retire(const std::vector<std::uint64_t>& workers) {
+    auto reply = conn_->request(Message(json{{"op", op::retire}, {"workers", workers}}));
+    wait_interruptibly(*conn_, *reply, sink_);
+    Message& r = reply->messages().back();
+    if (r.op() != op::retiring) raise_error(r);
+    return r.header.at("workers").get<std::vector<std::string>>();
+  }
+
   void close() {
     if (!conn_) return;
     without_gil([&] { conn_.reset(); });
@@ -372,6 +382,7 @@ PYBIND11_MODULE(_engine, m) {
            "(a failed task's stay).")
       .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
       .def("status", &PyConnection::status)
+      .def("retire", &PyConnection::retire)
       .def("states", &PyConnection::states, py::arg("ids"),
            "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "
            "finished, failed, released, or unknown.")

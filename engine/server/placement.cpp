@@ -20,7 +20,7 @@ constexpr int cpu_pass_misses = 32;            // deferred cpu tasks before a pa
 
 // `queued`: may the task wait in the worker's queue, or must cpus be free right now?
 bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t, bool queued) const {
-  if (!w.alive || !w.offers_type[t.type]) return false;
+  if (!w.alive || w.retiring || !w.offers_type[t.type]) return false;
   if (t.cpus == 0) return true;
   std::int32_t room = w.free_cpus + (queued ? w.queue_cpus : 0);
   return t.cpus <= w.cpus && room >= static_cast<std::int32_t>(t.cpus);

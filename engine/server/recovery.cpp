@@ -21,7 +21,9 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   WorkerInfo& w = *workers_[worker];
   w.alive = false;
   --alive_workers_;
-  if (std::string_view(reason) == "stopped") log::info("worker ", w.name, " stopped");
+  retiring_.erase(worker);
+  if (w.retiring) log::info("worker ", w.name, " retired (", reason, ")");
+  else if (std::string_view(reason) == "stopped") log::info("worker ", w.name, " stopped");
   else log::warn("worker ", w.name, " lost (", reason, ")");
 
   // One pass over the table: a worker loss is rare, a per-worker index would cost memory always.

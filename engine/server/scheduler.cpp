@@ -361,6 +361,7 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
     w.queue_cpus = std::min(wanted, std::max(2 * w.queue_cpus, static_cast<std::int32_t>(w.cpus)));
   }
   transition(id, TaskState::finished, "worker reported the result");
+  if (workers_[worker]->retiring) hand_off_outputs(id, worker);  // made while it retires
 }
 
 void Scheduler::task_failed(WorkerId worker, TaskId id, const std::string& message,

@@ -72,6 +72,17 @@ class Scheduler {
   WorkerId add_worker(std::string name, std::string data_address, std::uint32_t cpus,
                       const std::vector<std::string>& types);
   void remove_worker(WorkerId worker, const char* reason);
+  // -- retiring: a worker leaving on purpose (retiring.cpp) ----------------------------------
+  // Nothing new is placed on `worker`; its queued tasks are placed again; the objects still
+  // needed that only it holds are copied to other workers (SchedulerActions::replicate), and
+  // so are those its running tasks make. False: no such live worker.
+  bool retire_worker(WorkerId worker);
+  // A retiring worker may be told to stop: nothing runs there and every object still needed has
+  // a copy elsewhere, or the copies took longer than `handoff_timeout_us` (what is left is
+  // recomputed, as for a lost worker). Copies whose target left are asked of another worker.
+  bool retire_done(WorkerId worker, std::int64_t handoff_timeout_us = 30'000'000);
+  // How many objects a retiring worker still has to hand off (for status and tests).
+  std::size_t handoffs_pending(WorkerId worker) const;
 
   // -- reports from workers ------------------------------------------------------------------
   void task_started(WorkerId worker, TaskId task);
@@ -229,6 +240,22 @@ class Scheduler {
   // --- dynamic slice and get (dynamic.cpp) ---
   bool is_dynamic(const TaskRecord& t) const;
   void expand(TaskId id);
+
+  // --- retiring (retiring.cpp) ---
+  struct Handoff {
+    ObjectId object;
+    WorkerId to;
+  };
+  struct Retiring {
+    std::int64_t since_us = 0;
+    std::vector<Handoff> pending;
+  };
+  // Copies `object` from the retiring `from` to another worker if it is still needed and only there.
+  void hand_off(WorkerId from, ObjectId object, Retiring& r);
+  void hand_off_outputs(TaskId id, WorkerId from);
+  bool handoff_needed(ObjectId object, WorkerId from) const;
+  WorkerId handoff_target(WorkerId from) const;
+  std::unordered_map<WorkerId, Retiring> retiring_;
 
   // --- recovery (recovery.cpp) ---
   void lose_data(TaskId id, WorkerId worker);

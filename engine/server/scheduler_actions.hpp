@@ -17,6 +17,9 @@ class SchedulerActions {
   virtual void free_data(WorkerId worker, TaskId task) = 0;
   // `worker` holds object `from`; it must hold it as `to` too (a redirected task's result).
   virtual void alias(WorkerId worker, TaskId from, TaskId to) {}
+  // `to` must fetch `object` from `from` and keep it (a retiring worker hands off its objects);
+  // it reports the copy like any fetched input (Scheduler::data_replicated).
+  virtual void replicate(WorkerId to, ObjectId object, WorkerId from) {}
   // A task that clients hold futures for reached an end state.
   virtual void kept_finished(TaskId task) = 0;
   virtual void kept_failed(TaskId task) = 0;

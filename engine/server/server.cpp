@@ -61,6 +61,7 @@ struct Peer {
 // What the scheduler decided for one worker during this loop turn.
 struct Outbox {
   std::vector<TaskId> compute, cancel, free;
+  std::unordered_map<WorkerId, std::vector<ObjectId>> replicate;  // holder -> objects to copy here
   json aliases = json::array();
   std::vector<std::pair<std::uint64_t, std::vector<TaskId>>> uploads;
 };
@@ -80,6 +81,7 @@ class ServerLoop final : public SchedulerActions {
   void cancel(WorkerId w, TaskId t) override { outboxes_[w].cancel.push_back(t); }
   void free_data(WorkerId w, TaskId t) override { outboxes_[w].free.push_back(t); }
   void alias(WorkerId w, TaskId from, TaskId to) override { outboxes_[w].aliases.push_back({from, to}); }
+  void replicate(WorkerId to, ObjectId object, WorkerId from) override { outboxes_[to].replicate[from].push_back(object); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
 
@@ -96,6 +98,8 @@ class ServerLoop final : public SchedulerActions {
   void sample(Peer& peer, Message& m);
   void states(const std::string& routing, Message& m);
   void story(const std::string& routing, Message& m);
+  void retire(const std::string& routing, Message& m);
+  void stop_retired_workers();
   void watch(const std::string& routing, Message& m);
   void settle(TaskId task, bool ok);
   void finished(Peer& peer, Message& m);
@@ -143,6 +147,9 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_map<std::string, std::string> ended_sessions_;
   std::deque<std::string> ended_order_;
   log::Throttle malformed_{"malformed messages"};  // a peer must not flood the log
+  // Retiring workers, and when each was told to stop (0: not yet): one that does not say
+  // goodbye within a few seconds is dropped as lost.
+  std::unordered_map<WorkerId, std::int64_t> retiring_;
 };
 
 void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
@@ -178,6 +185,7 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
     }
     scheduler_.set_clock(wall_us());
     scheduler_.schedule();
+    if (!retiring_.empty()) stop_retired_workers();
     flush();
     if (steady_ms() >= next_check) {
       scheduler_.set_clock(wall_us());
@@ -269,6 +277,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::trace) return trace(routing, m);
     if (op == op::states) return states(routing, m);
     if (op == op::story) return story(routing, m);
+    if (op == op::retire) return retire(routing, m);
     if (op == op::bye) return lose_peer(routing, "said goodbye");
   }
   reply_error(routing, m.header.value("req", json()), "unknown op '" + op + "'");
@@ -610,7 +619,9 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                  {"free_cpus", std::max<std::int64_t>(0, std::int64_t(w->cpus) - std::int64_t(w->running_cpus))},
                  {"running", w->running_tasks},
                  {"queued", w->queued_tasks},
-                 {"tasks_done", w->tasks_done}};
+                 {"tasks_done", w->tasks_done},
+                 {"retiring", w->retiring},
+                 {"task_us", static_cast<std::int64_t>(w->task_us)}};
     if (w->id < samples_.size() && samples_[w->id].at_us) {
       const WorkerSample& s = samples_[w->id];
       info["cpu"] = s.cpu_percent;
@@ -747,6 +758,48 @@ void ServerLoop::trace(const std::string& routing, Message& m) {
   send_message(router_, Message(std::move(reply)), routing);
 }
 
+// Workers asked to leave (docs/architecture.md, "Retiring"): checked all at once, so a bad
+// id retires none of them.
+void ServerLoop::retire(const std::string& routing, Message& m) {
+  std::vector<WorkerId> ids;
+  for (std::uint64_t id : fields::ids(m.header, "workers", 4096)) {
+    const WorkerInfo* w = scheduler_.worker(static_cast<WorkerId>(id));
+    if (!w || !w->alive) {
+      return reply_error(routing, m.header.value("req", json()),
+                         "retire: no connected worker has id " + std::to_string(id) + " (see status)");
+    }
+    ids.push_back(static_cast<WorkerId>(id));
+  }
+  json names = json::array();
+  for (WorkerId id : ids) {
+    if (!scheduler_.worker(id)->retiring) {
+      scheduler_.retire_worker(id);
+      retiring_.emplace(id, 0);
+      trace_.record_worker(TraceEvent::Kind::worker_retiring, id, scheduler_.worker(id)->name, wall_us());
+    }
+    names.push_back(scheduler_.worker(id)->name);
+  }
+  send_message(router_, Message(json{{"op", op::retiring}, {"req", m.header.value("req", json())}, {"workers", names}}),
+               routing);
+}
+
+// A retiring worker with nothing running and its objects copied elsewhere is told to stop; it
+// says goodbye and leaves, losing nothing. One that stays silent is dropped after 5 s.
+void ServerLoop::stop_retired_workers() {
+  const std::int64_t now = steady_ms();
+  std::vector<WorkerId> silent;
+  for (auto& [id, told_ms] : retiring_) {
+    if (told_ms) {
+      if (now - told_ms > 5000) silent.push_back(id);
+      continue;
+    }
+    if (!scheduler_.retire_done(id)) continue;
+    told_ms = now;
+    send_message(router_, Message(json{{"op", op::retire}}), worker_routing_[id]);
+  }
+  for (WorkerId id : silent) lose_peer(worker_routing_[id], "retired, but it did not stop");
+}
+
 void ServerLoop::reply_error(const std::string& routing, const json& req, const std::string& message) {
   send_message(router_, Message(json{{"op", op::error}, {"req", req}, {"message", message}}), routing);
 }
@@ -818,7 +871,10 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
   Peer peer = it->second;
   peers_.erase(it);
   if (peer.role == Peer::Role::worker) {
-    trace_.record_worker(TraceEvent::Kind::worker_lost, peer.id, peer.name + " (" + reason + ")", wall_us());
+    const bool retired = scheduler_.worker(peer.id)->retiring;
+    retiring_.erase(peer.id);
+    trace_.record_worker(retired ? TraceEvent::Kind::worker_retired : TraceEvent::Kind::worker_lost, peer.id,
+                         retired ? peer.name : peer.name + " (" + reason + ")", wall_us());
     scheduler_.remove_worker(peer.id, reason);
     outboxes_[peer.id] = Outbox{};
     // Fetches it was uploading: wait for the recomputed data and ask again.
@@ -852,7 +908,8 @@ void ServerLoop::flush() {
   settled_.clear();
   for (WorkerId w = 0; w < outboxes_.size(); ++w) {
     Outbox& box = outboxes_[w];
-    if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty())
+    if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty() &&
+        box.replicate.empty())
       continue;
     const std::string& routing = worker_routing_[w];
     // Aliases first: a compute or a free in this same turn may name them.
@@ -878,7 +935,14 @@ void ServerLoop::flush() {
         scheduler_.for_each_input(id, [&](ObjectId in) {
           std::uint32_t where = ComputeBatch::local;
           if (scheduler_.has_data(in) && !scheduler_.object_at(in, w)) {
-            WorkerId holder = scheduler_.locations(in).front();
+            // Not from a retiring worker when another has it: that one stays.
+            const auto& holders = scheduler_.locations(in);
+            WorkerId holder = holders.front();
+            for (WorkerId h : holders)
+              if (!scheduler_.worker(h)->retiring) {
+                holder = h;
+                break;
+              }
             auto pi = peer_index.emplace(holder, static_cast<std::uint32_t>(batch.peers.size()));
             if (pi.second) batch.peers.push_back(scheduler_.worker(holder)->data_address);
             where = pi.first->second;
@@ -897,6 +961,10 @@ void ServerLoop::flush() {
     }
     for (auto& [uid, ids] : box.uploads)
       send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), routing);
+    for (auto& [from, ids] : box.replicate)
+      send_message(router_,
+                   Message(json{{"op", op::replicate}, {"peer", scheduler_.worker(from)->data_address}, {"ids", ids}}),
+                   routing);
     if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
     box = Outbox{};
   }

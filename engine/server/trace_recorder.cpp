@@ -15,6 +15,8 @@ const char* trace_kind_name(TraceEvent::Kind kind) {
     case TraceEvent::Kind::worker_lost: return "worker_lost";
     case TraceEvent::Kind::decision: return "decision";
     case TraceEvent::Kind::sample: return "sample";
+    case TraceEvent::Kind::worker_retiring: return "worker_retiring";
+    case TraceEvent::Kind::worker_retired: return "worker_retired";
   }
   return "?";
 }
@@ -166,6 +168,8 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
       break;
     case TraceEvent::Kind::worker_joined:
     case TraceEvent::Kind::worker_lost:
+    case TraceEvent::Kind::worker_retiring:
+    case TraceEvent::Kind::worker_retired:
       out["name"] = labels_[e.label];
       break;
   }
@@ -184,9 +188,9 @@ void TraceRecorder::write_to(const std::string& path) {
 }
 
 json TraceRecorder::recent(std::size_t limit, const std::vector<std::string>& kinds) const {
-  bool wanted[8] = {};
+  bool wanted[TraceEvent::kind_count] = {};
   for (auto& k : kinds)
-    for (int i = 0; i < 6; ++i)
+    for (int i = 0; i < TraceEvent::kind_count; ++i)
       if (k == trace_kind_name(static_cast<TraceEvent::Kind>(i))) wanted[i] = true;
   // Newest first until `limit` matched, then oldest first.
   std::vector<const TraceEvent*> picked;

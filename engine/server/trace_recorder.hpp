@@ -21,7 +21,12 @@ namespace treadle {
 class Scheduler;
 
 struct TraceEvent {
-  enum class Kind : std::uint8_t { task, transfer, worker_joined, worker_lost, decision, sample };
+  enum class Kind : std::uint8_t {
+    task, transfer, worker_joined, worker_lost, decision, sample,
+    worker_retiring,  // asked to leave: hands its objects off, takes no new tasks
+    worker_retired,   // left on purpose, losing nothing
+  };
+  static constexpr int kind_count = 8;
   Kind kind = Kind::task;
   std::uint8_t reason = 0;   // decision: Placement
   std::uint8_t cause = 0;    // decision: PlacementCause

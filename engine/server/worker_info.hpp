@@ -29,6 +29,10 @@ struct WorkerInfo {
   std::uint32_t queued_tasks = 0;
   std::vector<bool> offers_type;     // indexed by the scheduler's type ids
   bool alive = true;
+  // Leaving on purpose (Scheduler::retire_worker): nothing new is placed here, and it stops
+  // once what it holds that is still needed has been copied elsewhere.
+  bool retiring = false;
+  std::uint64_t handed_off_bytes = 0;  // copied here from retiring workers (spreads the copies)
   std::uint64_t tasks_done = 0;
 };
 

@@ -164,6 +164,8 @@ Worker::~Worker() = default;
 
 void Worker::stop() { impl_->stop_requested = true; }
 
+bool Worker::forgotten() const { return impl_->forgotten && !impl_->stop_requested; }
+
 int Worker::run() {
   int code = 1;
   try {
@@ -351,8 +353,11 @@ int Worker::Impl::loop() {
       return 1;
     }
     if (forgotten) {
-      log::error("the server declared this worker lost (it was unresponsive); exiting");
-      return 1;
+      // Its tasks were placed elsewhere and what it holds counts as lost: it joins again as a
+      // new worker with nothing (run_worker_main), so no stale result or object is ever served.
+      log::warn("the server declared this worker lost (unreachable or unresponsive for a while): "
+                "joining again as a new worker, with nothing from before");
+      return 0;
     }
   }
   // Asked to stop: say so, so the server re-places our tasks now instead of after the
@@ -382,6 +387,17 @@ void Worker::Impl::on_server_message(Message& m) {
       if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned())
         throw ProtocolError("field 'pairs' must be a list of [from, to] task id pairs");
     for (auto& pair : pairs) state->alias(pair[0].get<TaskId>(), pair[1].get<TaskId>());
+    return;
+  }
+  if (op == op::replicate) {
+    std::string peer = fields::text(m.header, "peer", fields::max_path, true);
+    if (peer.rfind("tcp://", 0) != 0) throw ProtocolError("field 'peer' must be a data address tcp://HOST:PORT");
+    return state->replicate(peer, fields::ids(m.header, "ids"), wall_us());
+  }
+  if (op == op::retire) {
+    // The server placed nothing here any more and has copies of what is still needed: leave.
+    log::info("retired by the server: stopping");
+    stop_requested = true;
     return;
   }
   if (op == op::upload) {

@@ -29,6 +29,9 @@ class Worker {
   // Connects and serves until the server goes away or stop() is called; returns an exit code.
   int run();
   void stop();  // async-signal-safe
+  // run() ended because the server no longer knew this worker (it was declared lost, or the
+  // server restarted): it may join again as a new worker.
+  bool forgotten() const;
 
  private:
   struct Impl;

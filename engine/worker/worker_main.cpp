@@ -58,12 +58,20 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     options.job = cli.get("job");
     if (options.job.size() > 100) throw UsageError("--job: a job id of at most 100 characters");
 
-    Worker worker(options, std::move(registry));
-    g_worker = &worker;
+    // Read once: each Worker below forgets the environment's secret when it starts.
+    if (options.secret.empty()) options.secret = load_secret();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);  // a dead executor's pipe must give EPIPE, not kill us
-    return worker.run();
+    // A worker the server declared lost (a network partition, a long stall) comes back as a new
+    // one: a fresh Worker, with an empty store and work directory, says hello again.
+    while (true) {
+      Worker worker(options, registry);
+      g_worker = &worker;
+      int code = worker.run();
+      g_worker = nullptr;
+      if (!worker.forgotten() || stop_signal_received()) return code;
+    }
   } catch (const UsageError& e) {
     std::cerr << "treadle-worker: " << e.what() << "\n" << usage;
     return 2;

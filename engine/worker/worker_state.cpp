@@ -90,7 +90,21 @@ void WorkerState::cancel(TaskId id) {
   }
 }
 
-void WorkerState::free(TaskId object) { store_.erase(object); }
+void WorkerState::free(TaskId object) {
+  // A copy asked for and no longer needed: a late arrival is dropped.
+  if (wanted_.erase(object) && !waiters_.count(object)) fetches_.erase(object);
+  store_.erase(object);
+}
+
+void WorkerState::replicate(const std::string& peer, const std::vector<TaskId>& objects, std::int64_t now_us) {
+  std::vector<TaskId> to_fetch;
+  for (TaskId object : objects) {
+    if (store_.contains(object)) continue;
+    wanted_.insert(object);
+    if (fetches_.emplace(object, Fetch{peer, now_us}).second) to_fetch.push_back(object);
+  }
+  if (!to_fetch.empty()) actions_.fetch(peer, to_fetch);
+}
 
 void WorkerState::alias(TaskId from, TaskId to) {
   DataPtr d = store_.find(from);
@@ -105,6 +119,7 @@ void WorkerState::fetched(TaskId object, DataPtr data, std::int64_t now_us) {
   Fetch from = fetch != fetches_.end() ? std::move(fetch->second) : Fetch{"?", now_us};
   if (fetch != fetches_.end()) fetches_.erase(fetch);
   auto w = waiters_.find(object);
+  const bool wanted = wanted_.erase(object) > 0;
   if (!data) {
     if (w == waiters_.end()) return;
     std::vector<TaskId> waiters = std::move(w->second);
@@ -113,7 +128,7 @@ void WorkerState::fetched(TaskId object, DataPtr data, std::int64_t now_us) {
       if (tasks_.count(t)) fail(t, "input task " + std::to_string(object) + " was no longer on the worker that had it");
     return;
   }
-  if (w == waiters_.end()) return;  // nobody needs it any more (cancelled meanwhile)
+  if (w == waiters_.end() && !wanted) return;  // nobody needs it any more (cancelled meanwhile)
   actions_.replicated(object, from.peer, data->size(), from.since_us, now_us);
   store_.put(object, std::move(data));
   arrived(object);
@@ -316,7 +331,7 @@ void WorkerState::stop_waiting(TaskId object, TaskId task) {
   w->second.erase(std::remove(w->second.begin(), w->second.end(), task), w->second.end());
   if (w->second.empty()) {
     waiters_.erase(w);
-    fetches_.erase(object);  // a late arrival is dropped
+    if (!wanted_.count(object)) fetches_.erase(object);  // a late arrival is dropped
   }
 }
 

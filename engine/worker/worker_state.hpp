@@ -9,6 +9,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "../common/batches.hpp"
@@ -30,6 +31,9 @@ class WorkerState {
   void compute(const ComputeBatch& batch, std::int64_t now_us);
   void cancel(TaskId task);
   void free(TaskId object);
+  // Copies of objects a retiring peer (data address `peer`) holds: fetched like inputs and kept
+  // when they arrive (reported as replicas); objects already here or on their way are skipped.
+  void replicate(const std::string& peer, const std::vector<TaskId>& objects, std::int64_t now_us);
   // Holds object `from` under `to` too (a redirected task's result), if it is here.
   void alias(TaskId from, TaskId to);
 
@@ -92,6 +96,7 @@ class WorkerState {
   std::unordered_map<TaskId, WorkerTask> tasks_;
   std::unordered_map<TaskId, std::vector<TaskId>> waiters_;  // object not here -> tasks waiting for it
   std::unordered_map<TaskId, Fetch> fetches_;                // objects asked of a peer
+  std::unordered_set<TaskId> wanted_;                        // fetched to be kept (replicate), maybe for no task
   // Ready tasks in arrival order; an id whose task is no longer ready is skipped.
   std::deque<TaskId> ready_;
   std::unordered_map<TaskId, AbandonedRuns> abandoned_;

@@ -22,7 +22,7 @@ std::string WorkerState::inconsistency() const {
     }
   }
   for (auto& [object, fetch] : fetches_)
-    if (!waiters_.count(object)) return "object " + std::to_string(object) + " is fetched for nobody";
+    if (!waiters_.count(object) && !wanted_.count(object)) return "object " + std::to_string(object) + " is fetched for nobody";
 
   const std::unordered_set<TaskId> queued(ready_.begin(), ready_.end());
   std::int64_t held = 0, on_threads = 0;

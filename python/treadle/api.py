@@ -422,6 +422,11 @@ class Client:
     def status(self):
         return self.core.status()
 
+    def retire_workers(self, worker_ids):
+        """Workers (ids as in ``status()``) leave on purpose after handing the results still
+        needed to other workers (nothing is recomputed); returns their names."""
+        return self.core.retire_workers(worker_ids)
+
     def story(self, futures):
         """Why is this task here? A future's (or a list's) transitions with times, workers and
         reasons, and why a waiting one is not running now; prints as text (treadle.core.story)."""

@@ -105,6 +105,16 @@ def transfers_by_pair(events):
     return dict(pairs)
 
 
+_WORKER_EVENT_TEXT = {"worker_joined": "joined", "worker_retiring": "retiring: handing its results off",
+                      "worker_retired": "left (retired; nothing recomputed)", "worker_lost": "lost"}
+
+
+def joins_and_leaves(events):
+    """[(t_us, worker, what, name)] of workers joining, retiring, retired and lost, in order."""
+    return sorted((e["start_us"], e["worker"], _WORKER_EVENT_TEXT[e["kind"]], e.get("name", ""))
+                  for e in events if e["kind"] in _WORKER_EVENT_TEXT)
+
+
 def _time_range(events):
     times = [e["start_us"] for e in events if e["kind"] != "worker_joined"] + \
             [e["end_us"] for e in events if e["kind"] in ("task", "transfer")]
@@ -276,6 +286,9 @@ def render(events):
                             "{:.1f}".format(max(s[2] for s in samples) / 1e6) if samples else "-",
                             "{:.3f}".format(max(s[3] for s in samples) / 1e6) if samples else "-"])
 
+    membership_rows = [["{:.3f}".format((t - t0) / 1e6), "worker {}".format(w), _esc(what), _esc(name)]
+                       for t, w, what, name in joins_and_leaves(events)]
+
     sched = scheduling(events)
     wait_rows = [[swatch(g), s["queued"], s["chained"], _ms(s["mean_ms"]), _ms(s["p50_ms"]), _ms(s["p95_ms"]),
                   _ms(s["max_ms"])] for g, s in sorted(sched["groups"].items())]
@@ -315,6 +328,7 @@ td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}h3{{font-s
 <h2 id="groups">Tasks by label group</h2>{groups}
 <h2 id="progress">Progress</h2><p>Tasks finished per label group over time.</p>{progress}
 <h2 id="workers">Workers</h2>{workers}
+<h3>Joins and leaves</h3>{membership}
 <h2 id="timeline">Timeline</h2>{gantt}
 <h2 id="scheduling">Scheduling</h2>
 <p>Queue wait: from the moment the server made a task ready to its start on a worker. Chained tasks
@@ -332,6 +346,7 @@ of fetching.</p>{pairs}
         progress=progress_svg(events, t0, t1),
         workers=_table(["worker", "tasks", "busy (s)", "mean cpu %", "max cpu %", "max RSS (MB)",
                         "max store (MB)"], worker_rows),
+        membership=_table(["time (s)", "worker", "event", "name"], membership_rows),
         gantt=gantt_svg(events, t0=t0, t1=t1),
         waits=_table(["group", "queued", "chained", "mean wait (ms)", "p50 (ms)", "p95 (ms)", "max (ms)"], wait_rows),
         queued=sched["queued"],

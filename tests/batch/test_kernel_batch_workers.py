@@ -72,11 +72,42 @@ def test_workers_from_slurm_jobs_in_a_notebook(slurm, slurm_kernel):
     wait_until(lambda: slurm.jobs() == [], timeout=30, what="no jobs left in SLURM")
 
 
+def test_adapting_slurm_jobs_in_a_notebook(slurm, slurm_kernel):
+    k = slurm_kernel
+    reply, outputs, _ = k.run("%treadle workers --slurm --adapt 1:2 --time 10", timeout=90)
+    assert reply["status"] == "ok" and not errors(outputs), outputs
+    assert "adapting between 1 and 2 slurm jobs" in text(outputs), outputs
+    k.run("import treadle, time\n"
+          "def nap(x):\n"
+          "    time.sleep(0.3)\n"
+          "    return x\n"
+          "client = treadle.default_client()")
+    wait_until(lambda: "-> worker" in status_text(k), timeout=60, what="the first job's worker")
+    k.run("futures = [treadle.submit(nap, x) for x in range(60)]")   # ~18 s of work for one worker
+    wait_until(lambda: "2 workers" in status_text(k), timeout=90, what="the burst growing the cluster")
+    reply, outputs, _ = k.run("print(sum(f.result() for f in futures))", timeout=90)
+    assert text(outputs).strip() == str(sum(range(60))), outputs
+    assert "started by this kernel" not in status_text(k)   # no local workers besides the jobs'
+    # Idle again: the worker above MIN retires, and its job ends.
+    wait_until(lambda: "1 worker," in status_text(k), timeout=60, what="the cluster shrinking back")
+    shown = wait_until(lambda: (lambda s: s if "COMPLETED" in s else None)(status_text(k)), timeout=30,
+                       what="the retired worker's job ending")
+    assert shown.count("-> worker") == 1, shown
+    reply, outputs, _ = k.run("%treadle workers --stop")
+    assert "cancelled 2 jobs" in text(outputs), outputs
+    wait_until(lambda: slurm.jobs() == [], timeout=30, what="no jobs left in SLURM")
+
+
 @pytest.mark.parametrize("line, says", [
     ("%treadle workers --slurm 2 --sge 1", "--slurm, --sge and --pbs go alone"),
     ("%treadle workers 2 --slurm 1", "--slurm, --sge and --pbs go alone"),
     ("%treadle workers 2 --time 10", "go with --slurm, --sge or --pbs"),
     ("%treadle workers --slurm 0", "must be a positive integer"),
+    ("%treadle workers --slurm", "how many jobs?"),
+    ("%treadle workers --adapt 1:2", "--adapt goes with --slurm, --sge or --pbs"),
+    ("%treadle workers --slurm --adapt 4:1", "MAX must be at least 1 and at least MIN"),
+    ("%treadle workers --slurm --adapt lots", "--adapt takes MIN:MAX"),
+    ("%treadle workers --remove 1 --slurm 1", "--remove N goes alone"),
 ])
 def test_wrong_batch_options_are_one_line_errors(slurm_kernel, line, says):
     reply, outputs, _ = slurm_kernel.run(line)

@@ -91,6 +91,27 @@ def test_a_second_start_adds_jobs_to_the_running_server(slurm, slurm_cli):
     assert slurm.jobs() == []
 
 
+def test_remove_retires_a_worker_whose_job_then_completes(slurm, slurm_cli):
+    slurm_cli("start", "--slurm", 2)
+    slurm_cli.wait_for_workers(2)
+    client = treadle.Client(slurm_cli.address(), output=None)
+    try:
+        futures = [client.submit(abs, -i) for i in range(40)]
+        client.wait(futures)
+        out = slurm_cli("remove", 1).stdout
+        assert out.startswith("retiring ") and "(job " in out, out
+        wait_until(lambda: len(client.status()["workers"]) == 1, timeout=30, interval=0.2,
+                   what="the retired worker leaving")
+        assert client.gather(futures) == list(range(40))
+        assert not client.core.connection.trace(100000, kinds=["worker_lost"])["events"]
+    finally:
+        client.close()
+    wait_until(lambda: [j for j in slurm_cli.status()["jobs"].values()
+                        if j["state"] and j["state"]["state"] == "COMPLETED"], timeout=30, interval=0.5,
+               what="the retired worker's job completing")
+    slurm_cli("stop")
+
+
 def test_inside_an_allocation_workers_start_with_srun(slurm, slurm_cli, tmp_path):
     # A job script as a user writes it: start the cluster on the job's hosts, run, stop.
     program = tmp_path / "program.py"

@@ -215,6 +215,22 @@ def test_task_magic_retries(kernel, tmp_path):
 
 # -- %treadle stop, config, help ----------------------------------------------------------------
 
+def test_remove_retires_a_worker_and_its_results_stay(kernel):
+    k = kernel
+    start(k)
+    reply, outputs, _ = k.run("client = treadle.default_client()\n"
+                              "rs = [treadle.submit(pow, i, 2) for i in range(40)]\n"
+                              "client.wait(rs)")
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = k.run("%treadle workers --remove 1")
+    assert reply["status"] == "ok" and "treadle: retiring " in text(outputs), outputs
+    reply, outputs, _ = k.run("for _ in range(400):\n"
+                              "    if len(client.status()['workers']) == 1: break\n"
+                              "    time.sleep(0.05)\n"
+                              "print(len(client.status()['workers']), sum(client.gather(rs)))", timeout=60)
+    assert text(outputs).strip() == "1 {}".format(sum(i * i for i in range(40))), outputs
+
+
 def test_stop_cancels_what_runs_and_keeps_results(any_kernel, tmp_path):
     k = any_kernel
     start(k, SETUP + "def slow(path):\n    time.sleep(2)\n    open(path, 'w').write('x')\n    return 1\n")

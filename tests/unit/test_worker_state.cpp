@@ -407,3 +407,37 @@ TEST_CASE("worker: events about tasks that are gone change nothing", "[worker]")
   CHECK(f.state.cpus_held() == 0);
   CHECK(f.store.count() == 0);
 }
+
+TEST_CASE("worker: copies asked for by the server (replicate) are fetched once and kept for no task",
+          "[worker][retiring]") {
+  WorkerStateFixture f;
+  f.store.put(3, bytes("held"));
+  // 1 and 3 are asked for; 3 is here already; 1 is also an input of a task that arrives later.
+  f.state.replicate("tcp://retiring", {1, 2, 3}, f.now_us);
+  f.check();
+  REQUIRE(f.actions.fetches == std::vector<std::vector<TaskId>>{{1, 2}});
+  f.compute(BatchBuilder().add(10, light_type, {{1, "tcp://other"}}));
+  CHECK(f.actions.fetches.size() == 1);  // on its way already: not asked twice
+  f.arrive(1, "one");
+  f.run();
+  CHECK(f.result(10) == "one");
+  CHECK(f.result(1) == "one");
+  f.arrive(2, "two");  // no task waits for it: kept all the same
+  CHECK(f.result(2) == "two");
+  CHECK(f.actions.count(Did::replicated) == 2);
+  CHECK_FALSE(f.state.fetching(1));
+  CHECK_FALSE(f.state.fetching(2));
+
+  // Freed while on its way: a late arrival is dropped.
+  f.state.replicate("tcp://retiring", {4}, f.now_us);
+  f.state.free(4);
+  f.check();
+  CHECK_FALSE(f.state.fetching(4));
+  f.arrive(4, "late");
+  CHECK(f.result(4) == "<none>");
+  // A peer that no longer has it: nothing to keep, nothing fails.
+  f.state.replicate("tcp://retiring", {5}, f.now_us);
+  f.state.fetched(5, nullptr, f.now_us);
+  f.check();
+  CHECK(f.result(5) == "<none>");
+}

@@ -251,6 +251,13 @@ class ClientBase:
         """The server's view: workers, task counts by state, memory."""
         return self.connection.status()
 
+    def retire_workers(self, worker_ids):
+        """Workers (ids as ``status()`` lists them) leave on purpose: each first hands the
+        objects still needed to other workers, so nothing is recomputed, then stops; its queued
+        tasks are placed elsewhere. Returns their names at once; they leave ``status()`` when
+        they stopped."""
+        return self.connection.retire(worker_ids)
+
     def story(self, handles):
         """Why is this task here? The recent transitions of a handle (or task id, or a list of
         them) with times, workers and reasons, and why a waiting one is not running now. Prints

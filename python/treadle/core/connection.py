@@ -86,6 +86,11 @@ class Connection:
     def status(self):
         return self._call(self._raw.status)
 
+    def retire(self, worker_ids):
+        """Workers (ids as in status) leave after handing the objects still needed to others;
+        returns their names. They are gone from status once they stopped."""
+        return self._call(self._raw.retire, [int(i) for i in worker_ids])
+
     def story(self, ids):
         """The server's record of each task (at most 1000 ids; core.story reads it)."""
         return self._call(self._raw.story, ids)

@@ -13,6 +13,7 @@ import json
 import sys
 
 from . import commands
+from .adapt_policy import parse_range
 from .install import program as program_path
 from .job_script import JobRequest
 from .launcher import SchedulerError
@@ -33,9 +34,15 @@ def parser():
 
     start = sub.add_parser("start", help="start (or reuse) a server and submit worker jobs")
     which = start.add_mutually_exclusive_group()
-    which.add_argument("--slurm", type=_positive, metavar="N", help="submit N worker jobs to SLURM (sbatch)")
-    which.add_argument("--sge", type=_positive, metavar="N", help="submit N worker jobs to Grid Engine (qsub)")
-    which.add_argument("--pbs", type=_positive, metavar="N", help="submit N worker jobs to PBS/Torque (qsub)")
+    # N may be left out with --adapt (it starts with MIN jobs): a bare flag gives 0.
+    which.add_argument("--slurm", type=_positive, nargs="?", const=0, metavar="N",
+                       help="submit N worker jobs to SLURM (sbatch)")
+    which.add_argument("--sge", type=_positive, nargs="?", const=0, metavar="N",
+                       help="submit N worker jobs to Grid Engine (qsub)")
+    which.add_argument("--pbs", type=_positive, nargs="?", const=0, metavar="N",
+                       help="submit N worker jobs to PBS/Torque (qsub)")
+    start.add_argument("--adapt", type=_range, metavar="MIN:MAX",
+                       help="grow and shrink between MIN and MAX worker jobs with the load (docs/cluster.md)")
     start.add_argument("--cpus", type=_positive, default=1, help="cpus per worker job (default 1)")
     start.add_argument("--time", help="walltime per job: minutes, H:MM:SS or D-HH:MM:SS")
     start.add_argument("--mem", help="memory per job, e.g. 4G")
@@ -49,6 +56,9 @@ def parser():
     start.add_argument("--dry-run", action="store_true", help="print the job script, submit nothing")
 
     sub.add_parser("stop", help="cancel the jobs, stop the workers and the server that start started")
+    remove = sub.add_parser("remove", help="retire N workers, the least busy first: they hand off their data and stop")
+    remove.add_argument("count", type=_positive, metavar="N")
+    sub.add_parser("adapt-loop", help=argparse.SUPPRESS)
     status = sub.add_parser("status", help="the server, each job's state and the worker it became")
     status.add_argument("--json", action="store_true", help="as JSON")
     sub.add_parser("address", help="print the server's HOST:PORT (for clients)")
@@ -59,10 +69,20 @@ def parser():
     return p
 
 
+def _range(text):
+    try:
+        return parse_range(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
 def _scheduler(args):
     for name in ("slurm", "sge", "pbs"):
-        if getattr(args, name):
-            return name, getattr(args, name)
+        count = getattr(args, name)
+        if count is not None:
+            if count == 0 and args.adapt is None:
+                raise ValueError("--{}: how many worker jobs? (--{} N, or --adapt MIN:MAX)".format(name, name))
+            return name, count or None
     return None, None
 
 
@@ -75,7 +95,7 @@ def main(argv=None):
             if args.dry_run:
                 if not scheduler:
                     raise ValueError("--dry-run shows a worker job's script: give --slurm, --sge or --pbs")
-                request = JobRequest(count, "SERVER_HOST:PORT", secret_file_path(args.secret_file), cpus=args.cpus,
+                request = JobRequest(count or 1, "SERVER_HOST:PORT", secret_file_path(args.secret_file), cpus=args.cpus,
                                      time=args.time, mem=args.mem, partition=args.partition, account=args.account,
                                      name="treadle-" + args.name, worker=program_path("treadle-worker"),
                                      parallel_env=args.pe)
@@ -83,7 +103,12 @@ def main(argv=None):
                 return 0
             commands.start(args.name, scheduler, count, cpus=args.cpus, time_limit=args.time, mem=args.mem,
                            partition=args.partition, account=args.account, server=args.server, host=args.host,
-                           port=args.port, secret_file=args.secret_file, parallel_env=args.pe, say=say)
+                           port=args.port, secret_file=args.secret_file, parallel_env=args.pe, adapt=args.adapt,
+                           say=say)
+        elif args.command == "remove":
+            commands.remove(args.name, args.count, say=say)
+        elif args.command == "adapt-loop":
+            commands.adapt_loop(args.name, say=lambda line: print(line, flush=True))
         elif args.command == "stop":
             return 0 if commands.stop(args.name, say=say) else 1
         elif args.command == "status":

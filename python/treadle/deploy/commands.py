@@ -10,11 +10,15 @@ Which server the workers join (the rule ``start`` follows):
    host's name resolves to); ``stop`` stops it.
 """
 
+import os
+import subprocess
+import sys
 import time
 
 from ..core.address import connect_host, parse as parse_address
 from ..core.connection import Connection
 from . import allocation
+from .adapt import Adapter, policy_for, retire_idlest
 from .launcher import JobState
 from .launchers import launcher_for
 from .secret_file import secret_file_path
@@ -22,7 +26,7 @@ from .server_process import default_host, pid_alive, start_server, stop_process
 from .state import ClusterState
 from .worker_jobs import WorkerJobs, submit_workers
 
-__all__ = ["server_status", "start", "status", "stop"]
+__all__ = ["adapt_loop", "remove", "server_status", "start", "status", "stop"]
 
 
 def server_status(address, timeout=5.0):
@@ -49,10 +53,18 @@ def _live_server(state):
 
 
 def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, mem=None, partition=None,
-          account=None, server=None, host=None, port=0, secret_file=None, parallel_env="smp", say=print):
+          account=None, server=None, host=None, port=0, secret_file=None, parallel_env="smp", adapt=None,
+          say=print):
     """Starts (or reuses) the server, then submits ``count`` worker jobs to ``scheduler``; with
-    no scheduler, starts workers on the hosts of the allocation this runs in. Returns the
-    ``ClusterState``."""
+    no scheduler, starts workers on the hosts of the allocation this runs in. ``adapt``: (MIN,
+    MAX): then ``count`` defaults to MIN, and a detached loop submits and retires jobs with the
+    load (``adapt.py``) until ``stop``. Returns the ``ClusterState``."""
+    if adapt is not None:
+        if not scheduler:
+            raise ValueError("--adapt grows and shrinks worker jobs: give --slurm, --sge or --pbs")
+        count = adapt[0] if count is None else count
+        if not adapt[0] <= count <= adapt[1]:
+            raise ValueError("--adapt {}:{}: the first {} jobs are outside that range".format(adapt[0], adapt[1], count))
     secret = secret_file_path(secret_file)
     state = ClusterState.load(name)
     if state is not None and not _live_server(state):
@@ -81,7 +93,7 @@ def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, m
     else:
         say("using the running server {} of cluster {!r}".format(state.server_address, name))
 
-    if scheduler:
+    if scheduler and count:
         jobs = submit_workers(state.server_address, scheduler, count, cpus=cpus, time=time_limit, mem=mem,
                               partition=partition, account=account, secret_file=secret, log_dir=state.log_dir,
                               name="treadle-" + name, parallel_env=parallel_env)
@@ -89,13 +101,88 @@ def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, m
         state.save()
         say("submitted {} {} job{}: {}".format(len(jobs.ids), scheduler, "" if len(jobs.ids) == 1 else "s",
                                                 " ".join(jobs.ids)))
-    else:
+    elif not scheduler:
         launches = allocation.start_workers(state.server_address, secret, state.log_dir, cpus_per_worker=None,
                                             say=say)
         state.launches.extend(launches)
         state.save()
+    if adapt is not None:
+        _start_adapt_loop(state, scheduler, adapt, dict(cpus=cpus, time=time_limit, mem=mem, partition=partition,
+                                                       account=account, parallel_env=parallel_env), say)
     say("clients connect to {}".format(state.server_address))
     return state
+
+
+def _start_adapt_loop(state, scheduler, adapt, job_options, say):
+    if state.adapt and state.adapt.get("pid") and pid_alive(state.adapt["pid"]):
+        stop_process(state.adapt["pid"])
+    log = os.path.join(state.folder, "adapt.log")
+    state.adapt = {"min": adapt[0], "max": adapt[1], "scheduler": scheduler, "job": job_options, "log": log}
+    state.save()
+    env = dict(os.environ)
+    env.pop("TREADLE_SECRET", None)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "treadle.deploy", "adapt-loop", "--name", state.name],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                                start_new_session=True, close_fds=True)
+    state.adapt["pid"] = proc.pid
+    state.save()
+    say("adapting between {} and {} {} jobs (pid {}, log {})".format(adapt[0], adapt[1], scheduler, proc.pid, log))
+
+
+def adapt_loop(name="default", say=print, interval=1.0):
+    """The --adapt loop of cluster ``name`` (what ``start --adapt`` runs detached); returns when
+    the server is gone."""
+    state = ClusterState.load(name)
+    if state is None or not state.adapt:
+        raise ValueError("cluster {!r} has no --adapt range recorded".format(name))
+    a = state.adapt
+    scheduler, options = a["scheduler"], a["job"]
+    host, port = parse_address(state.server_address)
+    connection = Connection(connect_host(host), port, name="treadle-cluster adapt")
+
+    def submit(n):
+        return submit_workers(state.server_address, scheduler, n, secret_file=state.secret_file,
+                              log_dir=state.log_dir, name="treadle-" + name, **options).ids
+
+    def record(ids):
+        fresh = ClusterState.load(name) or state   # status may have saved meanwhile
+        fresh.jobs.setdefault(scheduler, []).extend(ids)
+        fresh.save()
+
+    launcher = launcher_for(scheduler)
+    adapter = Adapter(connection, policy_for(a["min"], a["max"], cpus=options.get("cpus") or 1),
+                      submit, launcher.states, launcher.cancel, job_ids=state.jobs.get(scheduler, []),
+                      say=say, interval=interval, on_submitted=record)
+    say("adapt: between {} and {} workers, polling {} every {:g} s".format(a["min"], a["max"], state.server_address,
+                                                                           interval))
+    failures = 0
+    while failures < 10:
+        try:
+            adapter.poll()
+            failures = 0
+        except Exception as e:  # a scheduler command failing, the server going away
+            failures += 1
+            say("adapt: {}".format(e))
+        time.sleep(interval)
+    say("adapt: the server stopped answering; the loop ends")
+    connection.close()
+
+
+def remove(name="default", count=1, say=print):
+    """Retires ``count`` workers of the cluster, the least busy first: each hands the objects
+    still needed to the others and stops (its job ends). Returns their names."""
+    state = ClusterState.load(name)
+    if state is None or not state.server:
+        raise ValueError("no cluster {!r} was started".format(name))
+    host, port = parse_address(state.server_address)
+    connection = Connection(connect_host(host), port, name="treadle-cluster")
+    try:
+        names = retire_idlest(connection, count)
+    finally:
+        connection.close()
+    say("retiring {}".format(", ".join(names)) if names else "no worker to retire")
+    return names
 
 
 def _cancel_all(state, say, timeout=30.0):
@@ -123,6 +210,9 @@ def stop(name="default", say=print):
     if state is None:
         say("no cluster {!r} was started (nothing recorded)".format(name))
         return False
+    if state.adapt and state.adapt.get("pid"):
+        stop_process(state.adapt["pid"])   # first, or it would submit jobs for the work left
+    state = ClusterState.load(name)        # with the jobs the loop submitted
     _cancel_all(state, say)
     jobs = len(state.all_jobs())
     if jobs:
@@ -161,6 +251,12 @@ def status(name="default"):
             data["jobs"][job] = {"scheduler": scheduler, "known": job in states,
                                  "state": s.to_json() if s else None,
                                  "worker": workers.get(job)}
+    if state.adapt:
+        lines.append("adapting between {} and {} {} jobs: {} (log {})".format(
+            state.adapt["min"], state.adapt["max"], state.adapt["scheduler"],
+            "running" if state.adapt.get("pid") and pid_alive(state.adapt["pid"]) else "not running",
+            state.adapt.get("log")))
+        data["adapt"] = state.adapt
     for launch in state.launches:
         lines.append("{} on {} (pid {}): {}".format(launch["how"], launch["host"], launch["pid"],
                                                    "running" if pid_alive(launch["pid"]) else "ended"))

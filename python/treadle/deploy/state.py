@@ -26,7 +26,8 @@ class ClusterState:
     ``server``: ``{"host", "port", "connect", "pid", "log"}``; ``pid`` is set only for a server
     this tool started (and so stops). ``jobs``: ``{scheduler: [job ids]}``. ``launches``: the
     launcher processes of workers started inside an allocation (``{"pid", "host", "how"}``).
-    ``last_states``: the last scheduler state seen per job, for jobs the scheduler forgot."""
+    ``last_states``: the last scheduler state seen per job, for jobs the scheduler forgot.
+    ``adapt``: the ``--adapt`` loop's range, job options and process, if one runs."""
 
     def __init__(self, name, data=None):
         self.name = name
@@ -37,6 +38,8 @@ class ClusterState:
         self.jobs = data.get("jobs", {})
         self.launches = data.get("launches", [])
         self.last_states = data.get("last_states", {})
+        # --adapt: {"min", "max", "scheduler", "job" (the job options), "pid", "log"}
+        self.adapt = data.get("adapt")
 
     @property
     def path(self):
@@ -65,7 +68,7 @@ class ClusterState:
     def save(self):
         self.make_folders()
         data = {"server": self.server, "secret_file": self.secret_file, "jobs": self.jobs,
-                "launches": self.launches, "last_states": self.last_states}
+                "launches": self.launches, "last_states": self.last_states, "adapt": self.adapt}
         # Written whole, then renamed: a reader never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".state-")
         with os.fdopen(fd, "w") as f:

@@ -11,8 +11,12 @@ import time
 
 from ..core import paths
 from ..core.address import connect_host
+from ..core.connection import Connection
 from ..core.processes import child_setup
 from ..deploy import submit_workers
+from ..deploy.adapt import Adapter, policy_for, retire_idlest
+from ..deploy.launchers import launcher_for
+from ..deploy.worker_jobs import WorkerJobs
 from ..loom.client import Client
 from .options import options
 from .progress_monitor import ProgressMonitor
@@ -63,6 +67,7 @@ class Session:
         self._closed = False
         self._said_no_workers = False
         self._monitors = {}              # server address -> ProgressMonitor
+        self.adapter = None              # the --adapt loop (treadle.deploy.adapt), if one runs
 
     # -- a client for the magics (not the default client: asking for status starts nothing)
 
@@ -136,9 +141,10 @@ class Session:
 
     def ensure_workers(self):
         """Before the first submission: with no worker connected, starts the automatic ones
-        (``options.auto_workers``: one per core unless configured)."""
+        (``options.auto_workers``: one per core unless configured). Not when this kernel asked a
+        batch scheduler for workers: they are on their way (and --adapt would count local ones)."""
         with self._lock:
-            if self.alive_workers() or self._closed:
+            if self.alive_workers() or self._closed or self.jobs or self.adapter is not None:
                 return
             if self.status()["workers"]:
                 return
@@ -196,8 +202,47 @@ class Session:
             self.jobs.append(jobs)
             return jobs
 
+    def adapt_worker_jobs(self, scheduler, minimum, maximum, say=print, interval=1.0, **request):
+        """Submits ``minimum`` worker jobs, then grows and shrinks them between ``minimum`` and
+        ``maximum`` with the load (a thread: treadle.deploy.adapt) until the kernel's workers are
+        stopped. Jobs it submits join ``self.jobs``. Returns the Adapter."""
+        self.stop_adapting()
+        jobs = WorkerJobs(scheduler, [], "{}:{}".format(*self.listen_address))
+        with self._lock:
+            self.jobs.append(jobs)
+
+        def submit(n):
+            made = self.submit_worker_jobs(scheduler, n, **request)
+            jobs.ids += made.ids
+            with self._lock:
+                self.jobs.remove(made)   # counted once, in `jobs`
+            return made.ids
+
+        launcher = launcher_for(scheduler)
+        connection = Connection(self.address[0], self.address[1], name="treadle adapt")
+        adapter = Adapter(connection, policy_for(minimum, maximum, cpus=request.get("cpus") or 1), submit,
+                          launcher.states, launcher.cancel, say=say, interval=interval)
+        if minimum:
+            adapter.job_ids += submit(minimum)
+        with self._lock:
+            self.adapter = adapter.start()
+        return adapter
+
+    def stop_adapting(self):
+        with self._lock:
+            adapter, self.adapter = self.adapter, None
+        if adapter is not None:
+            adapter.stop()
+            adapter.connection.close()
+
+    def retire_workers(self, count):
+        """Retires ``count`` workers, the least busy first (they hand their results off, then
+        stop); returns their names."""
+        return retire_idlest(self.client().connection, count)
+
     def cancel_worker_jobs(self):
         """Cancels the worker jobs submitted from this kernel; returns how many there were."""
+        self.stop_adapting()
         with self._lock:
             jobs, self.jobs = self.jobs, []
         for j in jobs:

@@ -29,6 +29,8 @@ BAR_LIMIT = 20_000          # bars sent one by one at most; above, merged busy s
 MERGE_PIXELS = 4000         # merged segments: the run cut into this many time slots
 LABEL_LIMIT = 5000          # distinct labels sent at most (else bars say their group only)
 WHY_LIMIT = 1000            # distinct placement texts sent at most (else their numbers are left out)
+# A worker joining, starting to retire, leaving on purpose, or lost: marks on the timeline.
+WORKER_EVENTS = ("worker_joined", "worker_retiring", "worker_retired", "worker_lost")
 CPU_POINTS = 300            # cpu samples per worker sent at most (averaged over neighbours above)
 CPU_POINTS_TOTAL = 20_000   # and over all workers
 CPU_H = 14                  # px of a worker's cpu strip
@@ -95,7 +97,7 @@ class TraceView(Widget):
                     tasks.append(e)
             elif kind == "transfer":
                 transfers.append(e)
-            elif kind in ("worker_joined", "worker_lost"):
+            elif kind in WORKER_EVENTS:
                 marks.append(e)
         lanes = set((e["worker"], e.get("lane", 0)) for e in tasks)
         for e in transfers:
