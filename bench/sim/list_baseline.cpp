@@ -42,6 +42,7 @@ BaselineResult run_list_baseline(const Workload& w, const ClusterSpec& c) {
   BaselineResult result;
   const double handoff_us = 2 * c.latency_us;  // the report to the server, the assignment back
   constexpr std::uint32_t ready_event = ~0u;
+  const std::uint32_t free_event = 1u << 31;  // + worker: its cpu can be given a task (worker ids stay below)
   for (std::size_t t = 0; t < n; ++t)
     if (remaining[t] == 0) events.push({c.latency_us, static_cast<std::uint32_t>(t), ready_event});
 
@@ -54,8 +55,12 @@ BaselineResult run_list_baseline(const Workload& w, const ClusterSpec& c) {
         ready.push({priority[e.task], ~e.task});  // equal priorities: plan order
         continue;
       }
+      if (e.worker >= free_event) {
+        idle.push_back(e.worker - free_event);
+        continue;
+      }
       where[e.task] = e.worker;
-      idle.push_back(e.worker);
+      events.push({now + handoff_us, e.task, free_event + e.worker});  // the server hears, then assigns
       result.makespan_us = std::max(result.makespan_us, now);
       for (auto k = consumer_offsets[e.task]; k < consumer_offsets[e.task + 1]; ++k)
         if (--remaining[consumers[k]] == 0) events.push({now + handoff_us, consumers[k], ready_event});

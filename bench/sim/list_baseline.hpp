@@ -3,7 +3,9 @@
 // whenever a cpu is idle and a task is ready, the ready task with the longest path to a sink
 // starts on the worker whose cpu went idle first. Data locality is ignored: inputs held
 // elsewhere are fetched, at the same cost as in the simulation. It pays the same latency the
-// real scheduler does (a report to the server, an assignment back) but no scheduling time.
+// real scheduler does (a report to the server, an assignment back: after a task ends, both
+// for its consumers and for its cpu, since it sends tasks only to idle cpus) but no scheduling
+// time and no server tick.
 #include <cstdint>
 
 #include "cluster.hpp"
