@@ -7,7 +7,8 @@
 // computed there (chains), runs the task on a free cpu for its drawn duration, and reports.
 // Reports reach the server `latency` later and are handled in batches, one per server tick,
 // each followed by schedule(), as the server loop does. Only the time spent inside Scheduler
-// calls is measured (real time on this machine); everything else is the simulator's own.
+// calls is measured (this thread's CPU time, per server turn); everything else is the
+// simulator's own. Scheduling takes no simulated time.
 #include <cstdint>
 #include <deque>
 #include <string>
