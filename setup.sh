@@ -28,6 +28,7 @@ APT_PACKAGES=(
   iproute2 procps openssh-server
   graphviz                                      # `dot` lays out the task-graph widget
   python3-ipyparallel                           # bench/: the load-balanced view beside the IPython layer
+  python3-matplotlib                            # bench/sim_bench.py: the scheduler simulator's plots
   chromium chromium-driver python3-selenium     # tests/browser: the widgets in a real (headless) browser
   munge slurm-wlm slurmctld slurmd slurm-client # tests/batch: a private one-node SLURM cluster
   gridengine-master gridengine-exec gridengine-client   # tests/batch: a one-node Grid Engine cell

@@ -121,11 +121,14 @@ for _w in WORKLOADS:
     _w.setdefault("group", "graph")
 GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)",
           "rain": "workloads 9 (Rain's API)", "kernel": "the kernel benchmarks (kernel_bench.py)",
-          "layers": "the IPython and SCOOP layers against the native API (api_layers.py)"}
+          "layers": "the IPython and SCOOP layers against the native API (api_layers.py)",
+          "sim": "the scheduler simulator's sweeps (sim_bench.py)"}
 LAYERS_BENCH = os.path.join(HERE, "api_layers.py")
 LAYERS_TIMEOUT = 1500  # seconds; ~2 minutes, ~10 with ipyparallel (--peers)
 KERNEL_BENCH = os.path.join(HERE, "kernel_bench.py")
 KERNEL_TIMEOUT = 900  # seconds; it takes ~1-2 minutes
+SIM_BENCH = os.path.join(HERE, "sim_bench.py")
+SIM_TIMEOUT = 3600  # seconds; the full sweep (10M tasks at most) takes ~10-20 minutes, --quick ~1
 
 SYSTEMS = {
     "treadle": os.path.join(HERE, "workloads_treadle.py"),
@@ -457,6 +460,20 @@ def run_layers_bench(args, reps, env):
     return result
 
 
+def run_sim_bench(args, env):
+    """sim_bench.py (the scheduler simulator, bench/README.md) with its output shown; its plots
+    go to bench/ only when asked (`python3 bench/sim_bench.py --plots`)."""
+    cmd = [PY, SIM_BENCH, "--output", os.path.join(os.path.dirname(os.path.abspath(args.output)), "sim.json")]
+    if args.quick:
+        cmd.append("--quick")
+    print("  sim      the scheduler simulator (sim_bench.py) ...", flush=True)
+    try:
+        code = subprocess.run(cmd, env=env, timeout=SIM_TIMEOUT).returncode
+    except subprocess.TimeoutExpired:
+        code = "timeout"
+    return {"error": "sim_bench.py: exit {}".format(code)} if code != 0 else {}
+
+
 def print_kernel_report(kernel):
     rows = kernel.get("table") or []
     if rows:
@@ -487,7 +504,7 @@ def main():
 
     reps = args.reps or (1 if args.quick else 3)
     selected = WORKLOADS
-    run_kernel = run_layers = True
+    run_kernel = run_layers = run_sim = True
     if args.only:
         wanted = {s.strip() for s in args.only.split(",") if s.strip()}
         selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted or w["group"] in wanted]
@@ -495,8 +512,9 @@ def main():
         selected = [w for w in WORKLOADS if w in selected or w["name"] in compared]
         run_kernel = "kernel" in wanted
         run_layers = "layers" in wanted
+        run_sim = "sim" in wanted
         unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS} - set(GROUPS)
-        if unknown or not (selected or run_kernel or run_layers):
+        if unknown or not (selected or run_kernel or run_layers or run_sim):
             ap.error("unknown workload {}; choose from {} (groups: {})".format(
                 ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS), ", ".join(GROUPS)))
 
@@ -517,7 +535,7 @@ def main():
     load = os.getloadavg()[0]
     print("load average {:.2f} on {} cpus{}".format(
         load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))
-    kernel = layers = None
+    kernel = layers = sim = None
     try:
         for w in selected:
             scale = w.get("quick_scale", w["scale"]) if args.quick else w["scale"]
@@ -530,6 +548,8 @@ def main():
             layers = run_layers_bench(args, reps, env)
         if run_kernel:
             kernel = run_kernel_bench(args, env)
+        if run_sim:
+            sim = run_sim_bench(args, env)
     except (KeyboardInterrupt, SystemExit):
         interrupted = True
         print("\ninterrupted: every process started was stopped; partial results follow", flush=True)
@@ -554,6 +574,8 @@ def main():
         failed.append("kernel")
     if layers is not None and layers.get("error"):
         failed.append("layers")
+    if sim is not None and sim.get("error"):
+        failed.append("sim")
     if failed:
         print("failed: " + ", ".join(sorted(set(failed))))
         sys.exit(1)

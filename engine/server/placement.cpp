@@ -7,6 +7,7 @@
 // exist, with no round trip to the server per step. A task asking for cpus is chained only
 // behind one holding as many there, within the room of the worker's queue.
 #include <algorithm>
+#include <limits>
 
 #include "explain.hpp"
 #include "scheduler.hpp"
@@ -53,8 +54,17 @@ const char* cause_name(PlacementCause c) {
   return "?";
 }
 
+WorkerId Scheduler::least_busy(const TaskRecord& t, bool queued, bool& more) const {
+  more = false;
+  if (t.cpus && queued && load_index_.with_room() == 0) return no_worker;  // every queue is full
+  const std::int32_t min_free = queued ? std::numeric_limits<std::int32_t>::min() : std::int32_t(t.cpus);
+  return load_index_.least_busy(t.cpus, min_free, [&](WorkerId w) { return fits(*workers_[w], t, queued); }, more);
+}
+
 // Where a queued cpu task likely starts first: the wait behind the worker's queue (its recent
 // task duration per queued cpu) plus the time to fetch the inputs it lacks (about 1 GB/s).
+// Candidates: the workers holding its inputs and the least busy one (the others wait longer
+// and lack every input), so the cost does not grow with the number of workers.
 WorkerId Scheduler::soonest_start(const TaskRecord& t, const std::vector<std::pair<WorkerId, std::uint64_t>>& bytes_on,
                                   std::uint64_t input_bytes, WorkerId local) const {
   auto bytes_there = [&](WorkerId w) -> std::uint64_t {
@@ -69,14 +79,17 @@ WorkerId Scheduler::soonest_start(const TaskRecord& t, const std::vector<std::pa
   };
   WorkerId best = local;
   double best_cost = cost_us(*workers_[local]);
-  for (auto& w : workers_) {
-    if (w->id == local || !fits(*w, t, true)) continue;
-    double cost = cost_us(*w);
+  auto consider = [&](WorkerId w) {
+    if (w == no_worker || w == local || !fits(*workers_[w], t, true)) return;
+    double cost = cost_us(*workers_[w]);
     if (cost < best_cost) {
-      best = w->id;
+      best = w;
       best_cost = cost;
     }
-  }
+  };
+  for (auto& e : bytes_on) consider(e.first);
+  bool more = false;
+  consider(least_busy(t, true, more));
   return best;
 }
 
@@ -150,24 +163,12 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
       return choice;
     }
     // The least busy worker that fits.
-    std::uint32_t fitting = 0;
-    for (auto& w : workers_) {
-      if (!fits(*w, t, queued)) continue;
-      ++fitting;
-      if (best == no_worker) {
-        best = w->id;
-        continue;
-      }
-      const WorkerInfo& b = *workers_[best];
-      bool better = t.cpus ? (w->free_cpus > b.free_cpus ||
-                              (w->free_cpus == b.free_cpus && w->light_tasks < b.light_tasks))
-                           : (w->light_tasks * b.cpus < b.light_tasks * w->cpus);
-      if (better) best = w->id;
-    }
+    bool more = false;
+    best = least_busy(t, queued, more);
     if (best != no_worker) {
       choice.worker = best;
-      choice.reason = fitting > 1 ? Placement::least_loaded
-                                  : (alive_workers_ == 1 ? Placement::only_worker : Placement::only_fit);
+      choice.reason = more ? Placement::least_loaded
+                           : (alive_workers_ == 1 ? Placement::only_worker : Placement::only_fit);
       if (!bytes_on.empty()) choice.local_bytes = local_bytes(best);
       return choice;
     }
@@ -252,9 +253,10 @@ void Scheduler::schedule() {
   for (auto& key : deferred) light_ready_.push(key);
   deferred.clear();
 
-  bool any_free_cpu = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->alive && w->free_cpus + w->queue_cpus > 0; });
+  // No worker with room (cpus free or queue space) takes any cpu task: stop at once, without
+  // popping and pushing back tasks that cannot fit.
   int misses = 0;
-  while (any_free_cpu && !cpu_ready_.empty() && misses < cpu_pass_misses) {
+  while (load_index_.with_room() > 0 && !cpu_ready_.empty() && misses < cpu_pass_misses) {
     ReadyKey key = cpu_ready_.top();
     cpu_ready_.pop();
     TaskId id = key.second;

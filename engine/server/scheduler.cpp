@@ -326,6 +326,7 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
   workers_.push_back(std::move(w));
   WorkerInfo& info = *workers_.back();
   for (auto type : offered) info.offers_type[type] = true;
+  load_index_.insert(info);
   ++alive_workers_;
   return info.id;
 }
@@ -358,7 +359,8 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
     // must not open a 64-deep queue that then holds a whole map on the first worker to answer.
     double per_cpu = 2000.0 / std::max(w.task_us, 1.0);
     auto wanted = static_cast<std::int32_t>(w.cpus * std::clamp(per_cpu, 1.0, 64.0));
-    w.queue_cpus = std::min(wanted, std::max(2 * w.queue_cpus, static_cast<std::int32_t>(w.cpus)));
+    const auto queue_cpus = std::min(wanted, std::max(2 * w.queue_cpus, static_cast<std::int32_t>(w.cpus)));
+    if (queue_cpus != w.queue_cpus) change_load(w, [&] { w.queue_cpus = queue_cpus; });
   }
   transition(id, TaskState::finished, "worker reported the result");
   if (workers_[worker]->retiring) hand_off_outputs(id, worker);  // made while it retires
@@ -380,7 +382,7 @@ void Scheduler::task_seceded(WorkerId worker, TaskId id, bool seceded) {
     return;  // late news of a task that moved on
   t.seceded = seceded;
   WorkerInfo& w = *workers_[worker];
-  w.free_cpus += seceded ? std::int32_t(t.cpus) : -std::int32_t(t.cpus);
+  change_load(w, [&] { w.free_cpus += seceded ? std::int32_t(t.cpus) : -std::int32_t(t.cpus); });
   if (t.state == TaskState::running) w.running_cpus += seceded ? -std::int32_t(t.cpus) : std::int32_t(t.cpus);
 }
 
@@ -407,8 +409,8 @@ void Scheduler::for_each_input(TaskId id, const std::function<void(ObjectId)>& f
 void Scheduler::unassign(TaskRecord& t) {
   if (t.worker == no_worker) return;
   WorkerInfo& w = *workers_[t.worker];
-  if (t.cpus && !t.seceded) w.free_cpus += t.cpus;  // a seceded task gave them back already
-  else if (!t.cpus) --w.light_tasks;
+  if (t.cpus && !t.seceded) change_load(w, [&] { w.free_cpus += t.cpus; });  // a seceded task gave them back already
+  else if (!t.cpus) change_load(w, [&] { --w.light_tasks; });
   t.worker = no_worker;
   t.seceded = false;
 }

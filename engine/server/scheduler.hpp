@@ -23,6 +23,7 @@
 #include "task_record.hpp"
 #include "task_table.hpp"
 #include "transition_log.hpp"
+#include "worker_index.hpp"
 #include "worker_info.hpp"
 
 namespace treadle {
@@ -232,6 +233,14 @@ class Scheduler {
   WorkerId soonest_start(const TaskRecord& t, const std::vector<std::pair<WorkerId, std::uint64_t>>& bytes_on,
                          std::uint64_t input_bytes, WorkerId local) const;
   bool fits(const WorkerInfo& w, const TaskRecord& t, bool queued = true) const;
+  // The least busy live worker that fits (worker_index.hpp); `more`: another one fits too.
+  WorkerId least_busy(const TaskRecord& t, bool queued, bool& more) const;
+  // Changes a live worker's load (free_cpus, light_tasks, queue_cpus) and keeps the index in order.
+  template <typename Change> void change_load(WorkerInfo& w, Change&& change) {
+    const WorkerIndex::Load before = WorkerIndex::load_of(w);
+    change();
+    if (w.alive) load_index_.update(before, w);
+  }
   bool runnable_somewhere(const TaskRecord& t) const;
   void place(TaskId id, const Choice& choice);
   void notify_assigned(TaskId id, const TaskRecord& t, const Choice& choice);
@@ -276,6 +285,7 @@ class Scheduler {
   std::unordered_map<TaskId, std::string> checkpoint_writes_;  // see checkpoints.cpp
   std::unordered_map<TaskId, std::vector<ObjectRecord>> outputs_;  // multi-output tasks' objects
   std::vector<std::unique_ptr<WorkerInfo>> workers_;
+  WorkerIndex load_index_;  // the live workers by load
   std::size_t alive_workers_ = 0;
   std::vector<std::string> type_names_;
   std::unordered_map<std::string, std::uint16_t> type_ids_;

@@ -80,8 +80,10 @@ void Scheduler::to_ready(TaskId id, TaskRecord& t) {
 
 void Scheduler::to_assigned(TaskId id, TaskRecord& t) {
   WorkerInfo& w = *workers_[t.worker];
-  if (t.cpus) w.free_cpus -= t.cpus;
-  else ++w.light_tasks;
+  change_load(w, [&] {
+    if (t.cpus) w.free_cpus -= t.cpus;
+    else ++w.light_tasks;
+  });
   actions_.assign(t.worker, id);
 }
 

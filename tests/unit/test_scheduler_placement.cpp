@@ -369,6 +369,33 @@ TEST_CASE("scheduler placement: a deep ready queue costs little per schedule()",
   f.check();
 }
 
+TEST_CASE("scheduler placement: a decision costs about the same at 10 and 10,000 workers",
+          "[scheduler][placement][cost]") {
+  // Placement used to walk the worker list for the least busy worker: 10,000 workers made each
+  // decision ~50x dearer than 10 (the scheduler simulator, bench/sim). Now an index by load.
+  using clock = std::chrono::steady_clock;
+  auto seconds_for = [](std::uint32_t workers) {
+    constexpr std::uint32_t n = 40000;
+    SchedulerFixture f;
+    for (std::uint32_t w = 0; w < workers; ++w) f.add_worker(4);
+    PlanBuilder p;
+    for (std::uint32_t i = 0; i < n; ++i) p.add(const_type, {}, 1);
+    f.submit(p);
+    auto start = clock::now();
+    std::size_t seen = 0;
+    while (f.s.count(S::released) < n) {
+      f.s.schedule();
+      auto& log = f.actions.log;
+      for (; seen < log.size(); ++seen)
+        if (log[seen].kind == Kind::assign) f.finish(log[seen].task);
+    }
+    return std::chrono::duration<double>(clock::now() - start).count();
+  };
+  const double few = seconds_for(10), many = seconds_for(10000);
+  INFO("40k one-cpu tasks: " << few << " s on 10 workers, " << many << " s on 10,000");
+  CHECK(many < 4 * few + 0.05);
+}
+
 TEST_CASE("scheduler placement: queued cpu tasks sharing a small input spread over the workers",
           "[scheduler][placement]") {
   // A map: every task reads one pickled function held by one worker. Once both workers are

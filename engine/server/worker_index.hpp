@@ -1,0 +1,141 @@
+#pragma once
+// The live workers ordered by how busy they are, so placement finds the least busy worker that
+// fits without walking the worker list: that walk cost 6 us per task at 1,000 workers and
+// 109 us at 10,000 (the scheduler simulator, bench/sim, measured it).
+//
+// Two orders. For cpu tasks, most free cpus first: one list per value of free cpus (a worker
+// joins the back of its new list when its free cpus change or its light tasks grow, the front
+// when its light tasks shrink, so among equally free workers the one that has been so longest,
+// or lost light work, comes first); moving a worker costs O(1), and the map holds only the few
+// distinct values in use. For light tasks, fewest light tasks per cpu first (then lowest id),
+// in a set. A worker's load is read before it changes and its entries moved after
+// (Scheduler::change_load does both).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "worker_info.hpp"
+
+namespace treadle {
+
+class WorkerIndex {
+ public:
+  void insert(const WorkerInfo& w) {
+    if (w.id >= links_.size()) links_.resize(w.id + 1);
+    link(w.id, w.free_cpus);
+    by_light_.insert(LightKey{w.light_tasks, w.cpus, w.id});
+    if (w.free_cpus + w.queue_cpus > 0) ++with_room_;
+  }
+  void erase(const WorkerInfo& w) {
+    unlink(w.id);
+    by_light_.erase(LightKey{w.light_tasks, w.cpus, w.id});
+    if (w.free_cpus + w.queue_cpus > 0) --with_room_;
+  }
+
+  // What the keys are made of, read before a change.
+  struct Load {
+    std::int32_t free_cpus;
+    std::uint32_t light_tasks;
+    std::int32_t queue_cpus;
+  };
+  static Load load_of(const WorkerInfo& w) { return {w.free_cpus, w.light_tasks, w.queue_cpus}; }
+  void update(const Load& before, const WorkerInfo& w) {
+    if (before.free_cpus != w.free_cpus || before.light_tasks < w.light_tasks) {
+      unlink(w.id);
+      link(w.id, w.free_cpus);  // at the back: among as free workers, busier with light tasks last
+    } else if (before.light_tasks > w.light_tasks) {
+      unlink(w.id);
+      link(w.id, w.free_cpus, true);  // at the front: its light tasks went down
+    }
+    if (before.light_tasks != w.light_tasks) {
+      auto node = by_light_.extract(LightKey{before.light_tasks, w.cpus, w.id});
+      node.value() = LightKey{w.light_tasks, w.cpus, w.id};
+      by_light_.insert(std::move(node));
+    }
+    with_room_ += std::size_t(w.free_cpus + w.queue_cpus > 0) - std::size_t(before.free_cpus + before.queue_cpus > 0);
+  }
+  // Workers that may take another cpu task (cpus free, or room in their queue).
+  std::size_t with_room() const { return with_room_; }
+
+  // The first worker in the order for a task of `cpus` (0: light) that `fits`, or no_worker;
+  // `more` says whether another fits too. For a cpu task the walk stops at the first worker
+  // with fewer than `min_free` cpus free (none after it has more), so a pass that finds every
+  // worker busy costs one step, not one per worker.
+  template <typename Fits>
+  WorkerId least_busy(std::uint32_t cpus, std::int32_t min_free, Fits&& fits, bool& more) const {
+    WorkerId found = no_worker;
+    more = false;
+    auto visit = [&](WorkerId id) {
+      if (!fits(id)) return false;
+      if (found != no_worker) {
+        more = true;
+        return true;  // enough
+      }
+      found = id;
+      return false;
+    };
+    if (cpus) {
+      for (const auto& [free, list] : by_free_) {
+        if (free < min_free) break;
+        for (WorkerId id = list.head; id != no_worker; id = links_[id].next)
+          if (visit(id)) return found;
+      }
+    } else {
+      for (const auto& key : by_light_)
+        if (visit(key.id)) return found;
+    }
+    return found;
+  }
+
+ private:
+  struct Links {
+    WorkerId prev = no_worker, next = no_worker;
+    std::int32_t free_cpus = 0;
+  };
+  struct List {
+    WorkerId head = no_worker, tail = no_worker;
+  };
+  struct LightKey {
+    std::uint32_t light_tasks;
+    std::uint32_t cpus;
+    WorkerId id;
+    bool operator<(const LightKey& o) const {
+      const std::uint64_t a = std::uint64_t{light_tasks} * o.cpus, b = std::uint64_t{o.light_tasks} * cpus;
+      return a != b ? a < b : id < o.id;
+    }
+  };
+
+  void link(WorkerId id, std::int32_t free_cpus, bool front = false) {
+    List& list = by_free_[free_cpus];
+    if (front) {
+      links_[id] = Links{no_worker, list.head, free_cpus};
+      if (list.head != no_worker) links_[list.head].prev = id;
+      else list.tail = id;
+      list.head = id;
+      return;
+    }
+    links_[id] = Links{list.tail, no_worker, free_cpus};
+    if (list.tail != no_worker) links_[list.tail].next = id;
+    else list.head = id;
+    list.tail = id;
+  }
+  void unlink(WorkerId id) {
+    Links& l = links_[id];
+    auto it = by_free_.find(l.free_cpus);
+    List& list = it->second;
+    if (l.prev != no_worker) links_[l.prev].next = l.next;
+    else list.head = l.next;
+    if (l.next != no_worker) links_[l.next].prev = l.prev;
+    else list.tail = l.prev;
+    if (list.head == no_worker) by_free_.erase(it);
+  }
+
+  std::map<std::int32_t, List, std::greater<std::int32_t>> by_free_;  // most free cpus first
+  std::vector<Links> links_;                                          // by worker id
+  std::set<LightKey> by_light_;
+  std::size_t with_room_ = 0;
+};
+
+}  // namespace treadle
