@@ -22,6 +22,7 @@ APT_PACKAGES=(
   python3 python3-dev python3-cloudpickle python3-pytest python3-psutil python3-zmq
   python3-nbclient python3-nbformat python3-ipykernel jupyter-client
   python3-jinja2                                # the Client's notebook repr (a template)
+  python3-cbor2                                 # Rain's "cbor" content type
   xeus-dev xeus-python-dev python3-xeus-python-shell xtl-dev
   python3-jupyter-kernel-test jupyter-notebook
   jupyter-console python3-pexpect               # tests/kernel: exit and quit in a real jupyter console
