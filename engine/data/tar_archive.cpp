@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include "../common/write_all.hpp"
 #include "data.hpp"
 #include "plain.hpp"
 
@@ -344,16 +345,10 @@ void pack_into(Writer& writer, const fs::path& root, const std::string& relative
   }
 }
 
-void write_all(int fd, std::string_view bytes, const fs::path& path) {
-  while (!bytes.empty()) {
-    ssize_t written = ::write(fd, bytes.data(), bytes.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      int error = errno;
-      ::close(fd);
-      fail("cannot write '" + path.string() + "': " + error_text(error));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(written));
+void write_file_bytes(int fd, std::string_view bytes, const fs::path& path) {
+  if (int error = write_all(fd, bytes)) {
+    ::close(fd);
+    fail("cannot write '" + path.string() + "': " + error_text(error));
   }
 }
 
@@ -392,7 +387,7 @@ void extract(std::string_view archive, const fs::path& target, bool read_only) {
       // O_NOFOLLOW: never write through a link; a later duplicate replaces the earlier file.
       int fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) fail("cannot create '" + entry.path + "': " + error_text(errno));
-      write_all(fd, archive.substr(entry.offset, entry.size), full);
+      write_file_bytes(fd, archive.substr(entry.offset, entry.size), full);
       ::fchmod(fd, mode);
       if (::close(fd) != 0) fail("cannot write '" + entry.path + "': " + error_text(errno));
     }

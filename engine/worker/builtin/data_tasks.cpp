@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "../../common/symbols.hpp"
+#include "../../common/write_all.hpp"
 #include "../../data/file.hpp"
 #include "../../data/index.hpp"
 #include "../../data/plain.hpp"
@@ -58,15 +59,9 @@ DataPtr open_task(TaskContext& ctx) {
 void write_file(const std::string& path, std::string_view bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) throw TaskFailure("cannot save to " + path + ": " + errno_text(errno));
-  while (!bytes.empty()) {
-    ssize_t written = ::write(fd, bytes.data(), bytes.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      int error = errno;
-      ::close(fd);
-      throw TaskFailure("cannot write " + path + ": " + errno_text(error));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(written));
+  if (int error = write_all(fd, bytes)) {
+    ::close(fd);
+    throw TaskFailure("cannot write " + path + ": " + errno_text(error));
   }
   if (::close(fd) != 0) throw TaskFailure("cannot write " + path + ": " + errno_text(errno));
 }

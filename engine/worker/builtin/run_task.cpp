@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../../common/symbols.hpp"
+#include "../../common/write_all.hpp"
 #include "../../data/array.hpp"
 #include "../../data/file.hpp"
 #include "../../data/plain.hpp"
@@ -139,15 +140,9 @@ void check_file_name(const std::string& name, const char* role) {
 void write_bytes(const fs::path& path, std::string_view bytes, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) fail("cannot create " + path.string() + ": " + errno_text(errno));
-  while (!bytes.empty()) {
-    ssize_t written = ::write(fd, bytes.data(), bytes.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      int error = errno;
-      ::close(fd);
-      fail("cannot write " + path.string() + ": " + errno_text(error));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(written));
+  if (int error = write_all(fd, bytes)) {
+    ::close(fd);
+    fail("cannot write " + path.string() + ": " + errno_text(error));
   }
   if (::close(fd) != 0) fail("cannot write " + path.string() + ": " + errno_text(errno));
 }
