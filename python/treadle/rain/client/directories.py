@@ -8,9 +8,8 @@ import posixpath
 
 from ...core.task import Task as CoreTask
 from ..common import RainException
-from .input import data_object_of
 from .output import Output, OutputDir
-from .task import Task, input_ref
+from .task import Task, data_object_of, input_ref
 
 MAKE_DIRECTORY = "rain/make_directory"
 SLICE_DIRECTORY = "rain/slice_directory"

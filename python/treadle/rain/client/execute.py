@@ -10,9 +10,9 @@ import shlex
 from ...core.task import ResourceRequest, Task as CoreTask
 from ..common import RainException, is_subtype
 from .data_object import DataObject
-from .input import Input, InputDir, data_object_of
+from .input import Input, InputDir
 from .output import Output
-from .task import Task, input_ref
+from .task import Task, data_object_of, input_ref
 
 RUN = "loom/run/run"
 STDIN = "+in"      # the names loom/run/run gives the standard streams

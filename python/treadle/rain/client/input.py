@@ -2,8 +2,7 @@
 label, path, write or link; a Program's named slot without a data object)."""
 
 from ..common import RainException, check_content_type
-from .data_object import DataObject
-from .task import Task
+from .task import data_object_of
 
 
 class Input:
@@ -34,21 +33,3 @@ class InputDir(Input):
     """An input that is a directory: mapped into an Execute sandbox as a directory."""
 
     data_type = "dir"
-
-
-def data_object_of(value, data_type=None, where="this input"):
-    """The DataObject of ``value`` (a DataObject, or a task with one output); with ``data_type``
-    ("blob" or "dir") a clear error when the object is of the other type."""
-    if isinstance(value, Task):
-        value = value.output
-    if not isinstance(value, DataObject):
-        raise RainException("{} needs a data object or a task with one output, not {!r}".format(where, value))
-    if data_type is not None and value.data_type != data_type:
-        raise RainException("{} needs a {} but {!r} is a {}{}".format(
-            where, _type_name(data_type), value, _type_name(value.data_type),
-            " (use InputDir for a directory)" if value.data_type == "dir" else " (use Input for a blob)"))
-    return value
-
-
-def _type_name(data_type):
-    return "directory" if data_type == "dir" else "blob"

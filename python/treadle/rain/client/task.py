@@ -100,10 +100,19 @@ def input_ref(value):
     return data_object_of(value).core_ref()
 
 
-def data_object_of(value):
-    """The DataObject a value stands for: itself, or a one-output Task's output."""
+def data_object_of(value, data_type=None, where="this input"):
+    """The DataObject of ``value`` (a DataObject, or a task with one output); with ``data_type``
+    ("blob" or "dir") a clear error when the object is of the other type."""
     if isinstance(value, Task):
         value = value.output
     if not isinstance(value, DataObject):
-        raise RainException("{!r} is not a data object or a task".format(value))
+        raise RainException("{} needs a data object or a task with one output, not {!r}".format(where, value))
+    if data_type is not None and value.data_type != data_type:
+        raise RainException("{} needs a {} but {!r} is a {}{}".format(
+            where, _type_name(data_type), value, _type_name(value.data_type),
+            " (use InputDir for a directory)" if value.data_type == "dir" else " (use Input for a blob)"))
     return value
+
+
+def _type_name(data_type):
+    return "directory" if data_type == "dir" else "blob"
