@@ -7,6 +7,7 @@ every process below it (by pid) on a timeout, on Ctrl-C, or when it is itself te
 
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -349,3 +350,28 @@ def zmq_floor(nbytes):
         return nbytes / dt / 1e9
     finally:
         ctx.term()
+
+
+def spawn_floor(programs, program="true", parallel=2):
+    """Milliseconds per program when `parallel` processes each start and reap their share of
+    `programs` runs of `program` with posix_spawn, as fast as they can: this machine's own cost
+    of an exec, the floor under any engine's program start (2 loops, as 2 single-cpu workers)."""
+    import multiprocessing
+    path = shutil.which(program)
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(parallel + 1)
+
+    def loop():
+        start.wait()
+        for _ in range(programs // parallel):
+            pid = os.posix_spawn(path, [program], os.environ)
+            os.waitpid(pid, 0)
+
+    children = [ctx.Process(target=loop) for _ in range(parallel)]
+    for c in children:
+        c.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for c in children:
+        c.join()
+    return (time.perf_counter() - t0) * 1000 / programs

@@ -332,6 +332,11 @@ def summary_rows(results, peers):
                          "treadle": fmt(m.get("handoff_median_us"), "us") + " ({:.0f} switches of executor)".format(
                              m.get("executor_switches", 0)),
                          "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
+        if w["name"] == "run1k" and m.get("spawn_floor_ms"):
+            rows.append({"workload": "5b ... floor: posix_spawn + wait of `true`, 2 loops, no engine",
+                         "treadle": fmt(m["spawn_floor_ms"], "ms/program"),
+                         "target": "-", "hyperloom": "-",
+                         "ratio_hyperloom": "treadle/floor " + fmt_ratio(ratio(m.get("ms_per_program"), m["spawn_floor_ms"]))})
         if w["name"] == "transfer100mb" and m:
             rows.append({"workload": "5 ... loopback floors (1 message, no engine)",
                          "treadle": "TCP {}, ZeroMQ {}".format(fmt(m.get("tcp_floor_gb_per_s"), "GB/s"),

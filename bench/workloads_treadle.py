@@ -284,7 +284,9 @@ def run1k(n=1_000):
             assert len(r) == n and r[0] == b"", r[:3]
         out = _run_plan(cluster, root, build, n, "us_per_task", expect)
         out["ms_per_program"] = out["us_per_task"] / 1000
-        return out
+    # the machine's own exec cost, measured right after with the cluster stopped
+    out["spawn_floor_ms"] = measure.spawn_floor(n)
+    return out
 
 
 
