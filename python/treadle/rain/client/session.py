@@ -57,8 +57,8 @@ class Session:
         found = []
         for ref in core_task.inputs or ():
             task, index = self._owner(ref)
-            if task is not None and index < len(task.outputs):
-                found.append(task.outputs[index])
+            if task is not None and index < len(task.declared):
+                found.append(task.output_object(index))
         return found
 
     def _owner(self, ref):
@@ -69,13 +69,14 @@ class Session:
             return self._by_id.get(task_id & ((1 << 40) - 1)), task_id >> 40
         return self._by_core.get(id(ref)), 0
 
-    def static_value(self, key, make):
-        """A value tasks of this session share (a @remote function): one core task, submitted
-        with the first tasks that use it and held until the session closes."""
-        value = self._static.get(key)
-        if value is None:
-            value = self._static[key] = make()
-            self._static_new.append(key)
+    def static_value(self, key):
+        """A value tasks of this session share (a @remote function: one core task, submitted
+        with the first tasks that use it and held until the session closes), or None."""
+        return self._static.get(key)
+
+    def add_static_value(self, key, value):
+        self._static[key] = value
+        self._static_new.append(key)
         return value
 
     def unsubmitted(self):
@@ -91,8 +92,9 @@ class Session:
             return
         try:
             for task in new:
-                if task.before_submit is not None:
-                    task.before_submit(task)
+                maker = task.maker
+                if maker is not None:
+                    maker.before_submit(task)
             roots = [t.core for t in new] + [self._static[key] for key in statics]
             handles = self.client.core.submit(roots)
         except (LoomException, ValueError, TypeError) as error:
@@ -102,20 +104,16 @@ class Session:
         for key, handle in zip(statics, handles[len(new):]):
             self._static[key] = handle
         self.plans.append(self.client.core.last_plan)
+        by_core, by_id = self._by_core, self._by_id
         for task, handle in zip(new, handles):
-            del self._by_core[id(task.core)]
+            del by_core[id(task.core)]
             task.submitted(handle)
-            self._by_id[handle.task_id] = task
-            self._pending.append(task)
+            by_id[handle.task_id] = task
+        self._pending.extend(new)
         self.client.watch(new)
         unkept = []
         for task in new:
-            if not task.outputs:
-                unkept.append(task.handle)     # a task without outputs: its own future
-            for o in task.outputs:
-                if not o.is_kept():
-                    o.released = True
-                    unkept.append(o.handle)
+            unkept.extend(task.unkept_handles())
         self._release_when_done(unkept)
 
     def _release_when_done(self, handles):
@@ -313,7 +311,7 @@ class Session:
 
 def _future_ids(task):
     """The ids of a submitted task's futures: its outputs', or its own for < 2 outputs."""
-    count = len(task.outputs)
+    count = len(task.declared)
     return [task.task_id] if count < 2 else [object_id(task.task_id, k) for k in range(count)]
 
 
