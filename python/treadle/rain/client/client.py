@@ -6,7 +6,7 @@ import weakref
 from ...core import hooks
 from ...core.client import ClientBase
 from ...core.errors import LoomException
-from ..common import RainException
+from ..common import ID, RainException
 from .session import Session
 
 _clients = weakref.WeakSet()   # the live Clients of this process (%treadle status counts their sessions)
@@ -59,18 +59,30 @@ class Client:
         return [s for s in (r() for r in self._sessions) if s is not None]
 
     def get_server_info(self):
-        """The server's governors (workers), as Rain's: ``governor_id`` (host:port), ``resources``
-        ({"cpus": n}), ``tasks`` (how many run or wait there now) and ``objects`` (how many data
-        objects it holds, as of its last heartbeat)."""
+        """The server's governors (workers), as Rain's: ``governor_id`` (host:port of its data
+        address), ``resources`` ({"cpus": n}), ``tasks`` (the IDs of the tasks placed there
+        now: running, or queued for a cpu or their inputs), ``objects`` (the IDs of the data
+        objects it holds) and ``objects_to_delete`` (always empty: treadle frees at once).
+        An ID is (session id, id) for this client's sessions, (0, id) for other clients' work;
+        the functions @remote sends with its calls are not listed."""
         try:
-            status = self.core.status()
+            status = self.core.connection.status(ids=True)
         except LoomException as error:
             raise RainException(str(error)) from None
+        owners, hidden = {}, set()
+        for session in self.sessions():
+            owners.update(dict.fromkeys(session.submitted_ids(), session.session_id))
+            hidden.update(session.shared_value_ids())
+        mask = (1 << 40) - 1
+
+        def rain_ids(ids):
+            return [ID(owners.get(i & mask, 0), i) for i in ids if i & mask not in hidden]
         return {"governors": [{"governor_id": _host_port(w["address"]),
                                "resources": {"cpus": w["cpus"]},
                                "cpus": w["cpus"],
-                               "tasks": w["running"] + w["queued"],
-                               "objects": w.get("objects", 0)}
+                               "tasks": rain_ids(w.get("task_ids", ())),
+                               "objects": rain_ids(w.get("object_ids", ())),
+                               "objects_to_delete": []}
                               for w in status["workers"]]}
 
     # -- what the sessions share -----------------------------------------------------------

@@ -79,6 +79,14 @@ class Session:
         self._static_new.append(key)
         return value
 
+    def submitted_ids(self):
+        """The ids of the tasks this session submitted (and has not closed)."""
+        return list(self._by_id)
+
+    def shared_value_ids(self):
+        """The task ids of the values its tasks share (the @remote functions), once submitted."""
+        return [v.task_id for v in self._static.values() if not isinstance(v, CoreTask)]
+
     def unsubmitted(self):
         """The tasks created since the last submit."""
         return list(self._new)
