@@ -189,6 +189,55 @@ def test_arrow_names_the_missing_module_and_user_types_pass_through(rain):
         session.wait_all()
 
 
+@remote()
+def typed_when_run(ctx, kind):
+    """An output declared without a content type, typed when the task runs."""
+    if kind == "json":
+        return ctx.blob(b'{"made": "at run time"}', content_type="json")
+    if kind == "pickle":
+        return ctx.pickled({"made": "at run time"})
+    return "some text"   # a str for an untyped output: "text"
+
+
+@remote()
+def what_arrived(ctx, data):
+    return "{} {} {} {!r}".format(data.content_type, data.spec.content_type, data.info.content_type, data.load())
+
+
+@remote(inputs={"data": Input(content_type="json")})
+def wants_json(ctx, data):
+    return b"read"
+
+
+@pytest.mark.timeout(60)
+def test_a_content_type_set_at_run_time_is_what_consumers_and_fetch_see(rain):
+    with rain.new_session() as session:
+        made = {kind: typed_when_run(kind) for kind in ("json", "pickle", "text")}
+        seen = {kind: what_arrived(t) for kind, t in made.items()}
+        for t in list(made.values()) + list(seen.values()):
+            t.output.keep()
+        session.submit()
+        # as in Rain: the info's content type when the producer set one, else the spec's
+        assert seen["json"].output.fetch().get_bytes() == b"json  json {'made': 'at run time'}"
+        assert seen["pickle"].output.fetch().get_bytes() == b"pickle  pickle {'made': 'at run time'}"
+        assert seen["text"].output.fetch().get_bytes() == b"text  text 'some text'"
+        for kind, t in made.items():
+            fetched = t.output.fetch()
+            assert fetched.content_type == kind and t.output.info.content_type == kind
+            assert t.output.spec.content_type == "" and fetched.load() is not None
+    # Input(content_type=) is checked against the type set at run time
+    with rain.new_session() as session:
+        wants_json(typed_when_run("json")).output.keep()
+        session.submit()
+        session.wait_all()
+    with rain.new_session() as session:
+        wrong = wants_json(typed_when_run("pickle"))
+        wrong.output.keep()
+        session.submit()
+        with pytest.raises(TaskException, match=r"content type 'pickle', but the function asks for 'json'"):
+            session.wait_all()
+
+
 @pytest.mark.timeout(60)
 def test_spec_and_info_of_tasks_and_objects(rain):
     governors = {g["governor_id"] for g in rain.get_server_info()["governors"]}

@@ -165,7 +165,8 @@ class Remote:
                     return k
             obj.core_ref()   # a clear error now for an object that cannot be an input
             objects.append(obj)
-            plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None,
+                                   _typed_at_run_time(obj)))
             return known
         if type(value) in _PLAIN and (type(value) not in (bytes, str) or len(value) <= PICKLE_ARG_SIZE_LIMIT):
             return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -174,7 +175,8 @@ class Remote:
             buffer = io.BytesIO()
             pickler = pickler_class(buffer, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.found = objects
-            pickler.new = lambda obj: plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            pickler.new = lambda obj: plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None,
+                                                             _typed_at_run_time(obj)))
             try:
                 pickler.dump(value)
             except RainException:
@@ -195,6 +197,11 @@ class Remote:
 
 
 _PLAIN = frozenset((bytes, str, int, float, bool, type(None)))
+
+
+def _typed_at_run_time(obj):
+    """True for the output of a @remote task: it may set its content type when it runs."""
+    return isinstance(obj.task.maker, Remote)
 
 
 def _all_plain(values):

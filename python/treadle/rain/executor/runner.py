@@ -12,7 +12,9 @@ import json
 import pickle
 
 from ...runtime.task_runtime import split_outputs
-from ..common import DataInstance, ObjectSpec, RainException, encode_value, is_subtype, merge_content_types
+from ..common import (DataInstance, ObjectInfo, ObjectSpec, RainException, encode_value, is_subtype,
+                      merge_content_types)
+from .recorded import recorded_outputs
 from .context import Context
 
 
@@ -29,20 +31,24 @@ class OutputPlan:
 
 class InputPlan:
     """One data object of the arguments: where it came from (``argument``), its label and
-    content type as the client knew them, what the function asks of it (``Input``)."""
+    content type as the client knew them, what the function asks of it (``Input``), and
+    whether its producer may set its content type when it runs (``typed_at_run_time``: a
+    @remote task's output; the runner then asks the server what the producer recorded)."""
 
-    __slots__ = ("argument", "label", "content_type", "asked_type", "load", "user")
+    __slots__ = ("argument", "label", "content_type", "asked_type", "load", "user", "typed_at_run_time")
 
-    def __init__(self, argument, label, content_type, asked_type, load, user):
+    def __init__(self, argument, label, content_type, asked_type, load, user, typed_at_run_time=False):
         self.argument = argument
         self.label = label
         self.content_type = content_type or ""
         self.asked_type = asked_type or ""
         self.load = load
         self.user = user
+        self.typed_at_run_time = typed_at_run_time
 
     def __reduce__(self):   # one travels per input of every task: the short way
-        return (InputPlan, (self.argument, self.label, self.content_type, self.asked_type, self.load, self.user))
+        return (InputPlan, (self.argument, self.label, self.content_type, self.asked_type, self.load, self.user,
+                            self.typed_at_run_time))
 
 
 class RemoteRunner:
@@ -66,7 +72,8 @@ class RemoteRunner:
             if plans is None:
                 result = self.fn(ctx, *args, **kwargs) if kwargs else self.fn(ctx, *args)
             else:
-                values = [self._value(wrapper, plan) for wrapper, plan in zip(inputs, plans)]
+                made = recorded_outputs(core_ctx, plans)
+                values = [self._value(wrapper, plan, made[k]) for k, (wrapper, plan) in enumerate(zip(inputs, plans))]
                 args = [_argument(data, values) for data in args]
                 kwargs = {name: _argument(data, values) for name, data in kwargs.items()}
                 result = self.fn(ctx, *args, **kwargs)
@@ -82,16 +89,22 @@ class RemoteRunner:
             _record(ctx, objects)
         return outputs[0] if len(self.outputs) == 1 else outputs
 
-    def _value(self, wrapper, plan):
-        """The DataInstance of an input (its loaded value if the function asked)."""
+    def _value(self, wrapper, plan, made):
+        """The DataInstance of an input (its loaded value if the function asked). ``made``:
+        what its producer recorded of it when it ran (its content type, user info), or None.
+        As in Rain, the content type is the info's when the producer set one, else the spec's."""
+        made = made or {}
+        current = made.get("content_type") or plan.content_type
         try:
-            content_type = merge_content_types(plan.content_type, plan.asked_type)
+            content_type = merge_content_types(current, plan.asked_type)
         except RainException:
             raise RainException("argument {} of {}: the data object {!r} has content type {!r}, but the function "
-                                "asks for {!r}".format(plan.argument, self.name, plan.label, plan.content_type,
+                                "asks for {!r}".format(plan.argument, self.name, plan.label, current,
                                                        plan.asked_type)) from None
-        spec = ObjectSpec(label=plan.label, content_type=content_type, user=dict(plan.user or {}))
-        instance = DataInstance(wrapper.read(), content_type, spec=spec)
+        data = wrapper.read()
+        spec = ObjectSpec(label=plan.label, content_type=plan.content_type, user=dict(plan.user or {}))
+        info = ObjectInfo(size=len(data), content_type=current, user=made.get("user") or {})
+        instance = DataInstance(data, content_type, spec=spec, info=info)
         return instance.load() if plan.load else instance
 
     def _encode_all(self, result):
