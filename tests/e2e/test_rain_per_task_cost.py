@@ -6,6 +6,8 @@ message at submit (those nobody kept, once done) and one at close, not one per t
 
 import gc
 
+from tests.conftest import wait_until
+
 from treadle.rain.client import Client, Output, blob, remote, tasks
 
 
@@ -106,4 +108,42 @@ def test_a_call_makes_few_objects_and_plain_arguments_travel_as_they_are(make_cl
             assert named.spec.id == (session.session_id, named.task_id) and named.spec.resources == {"cpus": 1}
             assert [i.id for i in joined.spec.inputs][:2] == [calls[0].output.spec.id, calls[1].output.spec.id]
     finally:
+        client.close()
+
+
+def test_a_session_watches_only_what_nothing_of_its_submit_reads(make_cluster):
+    """The server tells a watched task's end in a settled message, which costs both sides (5-7
+    µs a task in the client): a session watches the tasks nothing of their submit reads, and
+    their ends mark the tasks they read finished. A task waited for by itself is watched then,
+    even one that ended and was freed before."""
+    cluster = make_cluster(workers=2, cpus=1)
+    client = Client(*cluster.address)
+    watched = []
+    connection = client.core.connection
+    original = connection.watch
+    connection.watch = lambda ids: (watched.append(len(ids)), original(ids))
+    try:
+        with client.new_session() as session:
+            calls = [cube(i) for i in range(50)]
+            joined = tasks.Concat(calls)
+            alone = cube(99)
+            joined.output.keep()
+            session.submit()
+            assert watched == [2], watched            # the Concat and the lone call
+            session.wait_all()
+            assert all(t.state == "finished" for t in calls + [joined, alone])
+            assert joined.output.fetch().get_bytes() == b"".join(str(i ** 3).encode() for i in range(50))
+            first = cube(5)
+            after = tasks.Sleep(first, 5)
+            session.submit()
+            assert watched == [2, 1], watched         # the Sleep
+            # its future was dropped once it finished (nobody kept it): the server would not
+            # tell its end, so the session asks for its state
+            wait_until(lambda: client.core.states([first.task_id]) == ["finished"], what="the first task ended")
+            first.wait()
+            assert first.state == "finished" and after.state == "submitted" and watched == [2, 1, 1], watched
+            after.wait()
+            assert after.state == "finished"
+    finally:
+        connection.watch = original
         client.close()

@@ -88,10 +88,31 @@ class Client:
     # -- what the sessions share -----------------------------------------------------------
 
     def watch(self, tasks):
-        """Asks the server to say when each of these submitted tasks ends."""
+        """Asks the server to say when each of these submitted tasks ends (each ``settled``
+        costs both sides: a session watches the tasks that nothing of their submit reads)."""
         for task in tasks:
             self._watched[task.task_id] = task
         self.core.connection.watch([t.task_id for t in tasks])
+
+    def watch_late(self, tasks):
+        """Watches tasks submitted earlier and not watched: the server says nothing of one
+        that ended and was released already (an output nobody kept), so their states are
+        asked after the watch, and those that ended are marked."""
+        tasks = [t for t in tasks if t.task_id not in self._watched]
+        if not tasks:
+            return
+        self.watch(tasks)
+        try:
+            states = self.core.connection.states([t.task_id for t in tasks])
+        except LoomException as error:
+            raise RainException(str(error)) from None
+        for task, state in zip(tasks, states):
+            if state in ("finished", "released"):
+                self._watched.pop(task.task_id, None)
+                task.mark_finished()
+
+    def watching(self, task):
+        return task.task_id in self._watched
 
     def unwatch(self, tasks_by_id):
         for task_id in tasks_by_id:
@@ -106,8 +127,8 @@ class Client:
             raise RainException(str(error)) from None
         for task_id in finished:
             task = self._watched.pop(task_id, None)
-            if task is not None and task.state == "submitted":
-                task.state = "finished"
+            if task is not None:
+                task.mark_finished()
         for task_id in failed:
             task = self._watched.pop(task_id, None)
             if task is not None:

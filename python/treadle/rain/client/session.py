@@ -118,7 +118,7 @@ class Session:
             task.submitted(handle)
             by_id[handle.task_id] = task
         self._pending.extend(new)
-        self.client.watch(new)
+        self.client.watch(_sinks(new))
         unkept = []
         for task in new:
             unkept.extend(task.unkept_handles())
@@ -130,9 +130,11 @@ class Session:
     # -- waiting -----------------------------------------------------------------------------
 
     def wait_all(self):
-        """Waits for every task submitted so far."""
+        """Waits for every task submitted so far: for the watched ones (those nothing of their
+        submit reads), whose ends mark the tasks they read finished."""
         self._check()
-        self._wait_tasks(self._pending)
+        watched = [t for t in self._pending if self.client.watching(t) or t.state != "submitted"]
+        self._wait_tasks(watched, shown=self._pending)
         self._pending = [t for t in self._pending if t.state == "submitted"]
 
     def wait(self, items):
@@ -150,13 +152,16 @@ class Session:
             raise RainException("{!r} was not submitted".format(item))
         return task
 
-    def _wait_tasks(self, tasks):
-        # A notebook shows a progress line for a wait that lasts (core.hooks listeners).
-        with self.client.core.waiting_on([t.handle for t in tasks if t.state == "submitted"]):
+    def _wait_tasks(self, tasks, shown=None):
+        # A notebook shows a progress line for a wait that lasts (core.hooks listeners): of
+        # every task waited for (``shown``), though the wait itself may follow fewer.
+        shown = tasks if shown is None else shown
+        with self.client.core.waiting_on([t.handle for t in shown if t.state == "submitted"]):
             self._wait_settled(tasks)
 
     def _wait_settled(self, tasks):
         self.client.poll_settled()
+        self.client.watch_late([t for t in tasks if t.state == "submitted" and not self.client.watching(t)])
         pending = {}
         for task in tasks:
             if task.state == "failed":
@@ -288,8 +293,11 @@ class Session:
         try:
             self.client.unwatch(self._by_id)
             if not self.client.core.closed:
-                # The server keeps a failed task's futures (released "when done" or not).
-                failed = [i for t in self._pending if t.state == "failed" for i in _future_ids(t)]
+                # The server keeps a failed task's futures (released "when done" or not); a task
+                # not watched may have failed unseen, so the unfinished are asked for.
+                unsure = [t for t in self._pending if t.state != "finished"]
+                states = self.client.core.connection.states([t.task_id for t in unsure]) if unsure else []
+                failed = [i for t, state in zip(unsure, states) if state == "failed" for i in _future_ids(t)]
                 if failed:
                     self.client.core.connection.release(failed)
                 handles = [t.handle for t in self._by_id.values()]
@@ -315,6 +323,12 @@ class Session:
 
     def __repr__(self):
         return "<Session {!r}>".format(self.name)
+
+
+def _sinks(tasks):
+    """The tasks that no other task of ``tasks`` reads: when they have ended, so have all."""
+    read = {id(obj.task) for task in tasks for obj in task.inputs}
+    return [t for t in tasks if id(t) not in read]
 
 
 def _future_ids(task):

@@ -138,6 +138,16 @@ class Task:
         self.handle = handle
         self.state = "submitted"
 
+    def mark_finished(self):
+        """The task finished, so did every task it reads (a task runs once its inputs exist):
+        the session watches only the tasks nothing of their submit reads."""
+        stack = [self]
+        while stack:
+            task = stack.pop()
+            if task.state == "submitted":
+                task.state = "finished"
+                stack.extend(obj.task for obj in task.inputs)
+
     @property
     def task_id(self):
         return None if self.handle is None else self.handle.task_id
