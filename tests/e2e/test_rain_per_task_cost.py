@@ -81,7 +81,8 @@ def power(ctx, base, exponent=2, note=None):
 def test_a_call_makes_few_objects_and_plain_arguments_travel_as_they_are(make_cluster):
     """A @remote call with plain arguments makes a handful of objects (the garbage collector
     walks each of them again and again while 10,000 calls are made): its spec, its outputs'
-    LabeledList and their specs are made when first asked for. Before, a call made 28."""
+    LabeledList and their specs are made when first asked for, and plain calls share the tuple
+    of their inputs (the function). Before, a call made 28."""
     cluster = make_cluster(workers=1, cpus=1)
     client = Client(*cluster.address)
     try:
@@ -96,7 +97,7 @@ def test_a_call_makes_few_objects_and_plain_arguments_travel_as_they_are(make_cl
                 made = (len(gc.get_objects()) - before) / len(calls)
             finally:
                 gc.enable()
-            assert made <= 8, made
+            assert made <= 5, made
             # keywords, defaults and a spec changed before submit, on the short path too
             named = power(3, exponent=3, note="!")
             named.spec.user["asked"] = True

@@ -77,6 +77,7 @@ class Remote:
         # What every call shares: its resource request, its outputs as the plan declares them
         # (None: HyperLoom's one unnamed output) and their labels for the executor, its spec's config.
         self._request = ResourceRequest(cpus)
+        self._function_input = None   # (the function's core task or handle,): the inputs of plain calls
         default = len(self.outputs) == 1 and self.outputs[0].label == DEFAULT_LABEL and not self.outputs[0].content_type
         self._core_outputs = None if default else [OutputSpec(o.label, o.content_type) for o in self.outputs]
         self._labels = None if len(self.outputs) == 1 else [o.label or str(k) for k, o in enumerate(self.outputs)]
@@ -87,20 +88,27 @@ class Remote:
     def __call__(self, *args, name=None, session=None, **kwargs):
         session = session or active_session()
         self._check_call(args, kwargs)
+        runner = session.static_value(self._runner) or session.add_static_value(self._runner, py_value(self._runner))
         if _all_plain(args) and (not kwargs or _all_plain(kwargs.values())):
             # The common case: values that cannot hold a data object travel as they are,
-            # pickled once with the task's config at submit.
-            call, objects, inputs = (args, kwargs or None, None), (), ()
+            # pickled once with the task's config at submit. Without keywords the call is the
+            # arguments' tuple itself, and the task's inputs are the function alone (one tuple
+            # shared by the calls): the garbage collector walks every object made here.
+            call = [args, kwargs, None] if kwargs else args
+            inputs = self._function_input
+            if inputs is None or inputs[0] is not runner:
+                inputs = self._function_input = (runner,)
+            objects = ()
         else:
             objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
             plans = []       # an InputPlan per object
             pickled_args = [self._pickle(value, argument, objects, plans)
                             for value, argument in zip(args, self._positional_names(len(args)))]
             pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
-            call, inputs = (pickled_args, pickled_kwargs, plans), tuple(obj.core_ref() for obj in objects)
-        runner = session.static_value(self._runner) or session.add_static_value(self._runner, py_value(self._runner))
+            call = [pickled_args, pickled_kwargs, plans]
+            inputs = (runner,) + tuple(obj.core_ref() for obj in objects)
         # A py_call (core.task); its config is written at submit (before_submit), when the spec is final.
-        core = CoreTask(PY_CALL, (runner,) + inputs, b"", name or self.name, self._request)
+        core = CoreTask(PY_CALL, inputs, b"", name or self.name, self._request)
         core.outputs = self._core_outputs
         return Task(core, self.outputs, session, self._spec_config, self, call, objects)
 
@@ -108,7 +116,8 @@ class Remote:
         """The task's py_call config, from the spec as the client left it: ``ctx.spec.user``,
         the inputs' user attributes (one pickle: the arguments of the plain case go in it as
         they are)."""
-        args, kwargs, plans = task.call
+        # The call: the arguments' tuple (plain values, no keywords), or [args, kwargs, plans].
+        args, kwargs, plans = (task.call, None, None) if type(task.call) is tuple else task.call
         spec = task.spec_if_made()
         if spec is not None:   # asked for, so maybe changed: it travels (else the runner makes the default)
             spec = {"user": dict(spec.user), "resources": dict(spec.resources)}

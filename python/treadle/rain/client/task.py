@@ -36,7 +36,7 @@ class Task:
         self.declared = outputs    # the Output declarations (a @remote function's are shared by its calls)
         self._config = config
         self._spec = None          # made when first asked for
-        self._objects = None       # output k's DataObject, made when first asked for
+        self._objects = None       # the outputs' DataObjects as made (the only one, or a list with Nones)
         self._outputs = None       # their LabeledList, made when first asked for
         # Declared, so that labels and content types travel with the plan; but one output
         # labelled "output" without a content type (Concat, Sleep, @remote's) goes as HyperLoom's
@@ -92,6 +92,10 @@ class Task:
 
     def output_object(self, index):
         """The DataObject of output ``index`` (a position), made on first use."""
+        if len(self.declared) == 1:   # most tasks: the object itself, no list
+            if self._objects is None:
+                self._objects = DataObject(self, 0, self.declared[0])
+            return self._objects
         objects = self._objects
         if objects is None:
             objects = self._objects = [None] * len(self.declared)
@@ -110,6 +114,8 @@ class Task:
         objects = self._objects
         if objects is None:
             return [handle] if handle.outputs is None else list(handle.outputs)
+        if not isinstance(objects, list):
+            objects = [objects]
         unkept = []
         for k, obj in enumerate(objects):
             if obj is None or not obj.is_kept():
