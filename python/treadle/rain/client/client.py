@@ -95,13 +95,22 @@ class Client:
         self.core.connection.watch([t.task_id for t in tasks])
 
     def watch_late(self, tasks):
-        """Watches tasks submitted earlier and not watched: the server says nothing of one
-        that ended and was released already (an output nobody kept), so their states are
-        asked after the watch, and those that ended are marked."""
+        """Watches tasks submitted earlier and not watched. The server says nothing of a task
+        that holds nothing (an output nobody kept that ended and was released, or an inner
+        task of its plan), so their states are asked after the watch: those that ended are
+        marked; returns the unfinished ones that hold nothing, whose states are to be asked
+        until they end (``ask_states``)."""
         tasks = [t for t in tasks if t.task_id not in self._watched]
         if not tasks:
-            return
-        self.watch(tasks)
+            return []
+        held = [t for t in tasks if t.held]
+        if held:
+            self.watch(held)
+        self.ask_states(tasks)
+        return [t for t in tasks if t.state == "submitted" and not t.held]
+
+    def ask_states(self, tasks):
+        """Marks the tasks the server says ended (finished, or finished and freed; failed)."""
         try:
             states = self.core.connection.states([t.task_id for t in tasks])
         except LoomException as error:
@@ -110,6 +119,9 @@ class Client:
             if state in ("finished", "released"):
                 self._watched.pop(task.task_id, None)
                 task.mark_finished()
+            elif state == "failed" and task.state == "submitted":
+                self._watched.pop(task.task_id, None)
+                task.state = "failed"
 
     def watching(self, task):
         return task.task_id in self._watched

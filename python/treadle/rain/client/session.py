@@ -103,24 +103,33 @@ class Session:
                 maker = task.maker
                 if maker is not None:
                     maker.before_submit(task)
-            roots = [t.core for t in new] + [self._static[key] for key in statics]
-            handles = self.client.core.submit(roots)
+            # The plan's roots, which the session holds: the tasks nothing of this submit reads
+            # and those with a kept output. The others (inner) go once the tasks reading them
+            # are done, as a HyperLoom plan's inner tasks do: no hold to take and drop.
+            read = {id(obj.task) for task in new for obj in task.inputs}
+            sinks = [t for t in new if id(t) not in read]
+            inner = [t for t in new if id(t) in read and not t.has_kept_output()]
+            rooted = [t for t in new if id(t) not in read or t.has_kept_output()]
+            handles, unheld = self.client.core.submit_with_inner(
+                [t.core for t in rooted] + [self._static[key] for key in statics], [t.core for t in inner])
         except (LoomException, ValueError, TypeError) as error:
             for key in statics:
                 del self._static[key]
             raise RainException("the graph cannot be submitted: {}".format(error)) from None
-        for key, handle in zip(statics, handles[len(new):]):
+        for key, handle in zip(statics, handles[len(rooted):]):
             self._static[key] = handle
         self.plans.append(self.client.core.last_plan)
         by_core, by_id = self._by_core, self._by_id
-        for task, handle in zip(new, handles):
+        for task, handle in zip(rooted + inner, handles[:len(rooted)] + unheld):
             del by_core[id(task.core)]
             task.submitted(handle)
             by_id[handle.task_id] = task
+        for task in inner:
+            task.held = False
         self._pending.extend(new)
-        self.client.watch(_sinks(new))
+        self.client.watch(sinks)
         unkept = []
-        for task in new:
+        for task in new:   # marks their objects released; an inner task's handle holds nothing
             unkept.extend(task.unkept_handles())
         self._release_when_done(unkept)
 
@@ -160,20 +169,31 @@ class Session:
             self._wait_settled(tasks)
 
     def _wait_settled(self, tasks):
-        self.client.poll_settled()
-        self.client.watch_late([t for t in tasks if t.state == "submitted" and not self.client.watching(t)])
+        client = self.client
+        client.poll_settled()
+        # A task waited for by itself: watched now, or (an inner task of its plan, which holds
+        # nothing the server would watch) its state asked until it ends.
+        asked = client.watch_late([t for t in tasks if t.state == "submitted" and not client.watching(t)])
         pending = {}
         for task in tasks:
             if task.state == "failed":
                 self._task_failed(task)
             if task.state == "submitted":
                 pending[task.task_id] = task
+        asked = {t.task_id: t for t in asked if t.state == "submitted"}
         # Only the news is looked at: a long wait costs O(tasks), not O(tasks x polls).
         while pending:
-            for task_id in self.client.poll_settled(timeout=1.0):
+            for task_id in client.poll_settled(timeout=0.1 if asked else 1.0):
                 task = pending.pop(task_id, None)
                 if task is not None and task.state == "failed":
                     self._task_failed(task)
+            if asked:
+                client.ask_states(list(asked.values()))
+                for task_id in [i for i, t in asked.items() if t.state != "submitted"]:
+                    task = asked.pop(task_id)
+                    pending.pop(task_id, None)
+                    if task.state == "failed":
+                        self._task_failed(task)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -323,12 +343,6 @@ class Session:
 
     def __repr__(self):
         return "<Session {!r}>".format(self.name)
-
-
-def _sinks(tasks):
-    """The tasks that no other task of ``tasks`` reads: when they have ended, so have all."""
-    read = {id(obj.task) for task in tasks for obj in task.inputs}
-    return [t for t in tasks if id(t) not in read]
 
 
 def _future_ids(task):

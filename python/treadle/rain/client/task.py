@@ -29,6 +29,7 @@ class Task:
         self.session = session or active_session()
         self.core = core_task
         self.handle = None
+        self.held = True           # False: an inner task of its plan, which the session holds nothing of
         self.state = None          # None, then "submitted", "finished" or "failed" as the client learns it
         self.info = None
         self.maker = maker
@@ -103,6 +104,14 @@ class Task:
         if obj is None:
             obj = objects[index] = DataObject(self, index, self.declared[index])
         return obj
+
+    def has_kept_output(self):
+        objects = self._objects
+        if objects is None:
+            return False
+        if not isinstance(objects, list):
+            return objects.is_kept()
+        return any(o is not None and o.is_kept() for o in objects)
 
     def unkept_handles(self):
         """At submit: the handles of the outputs nobody kept (all of them for a task whose
