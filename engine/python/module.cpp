@@ -278,8 +278,10 @@ class PyConnection {
     return py::module_::import("json").attr("loads")(stories.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 
-  py::object status() {
-    auto reply = conn_->request(Message(json{{"op", op::status}}));
+  py::object status(bool ids) {
+    json header = {{"op", op::status}};
+    if (ids) header["ids"] = true;
+    auto reply = conn_->request(Message(std::move(header)));
     wait_interruptibly(*conn_, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::status_reply) raise_error(r);
@@ -381,7 +383,7 @@ PYBIND11_MODULE(_engine, m) {
            "Drops the client's futures; with when_done, those whose tasks have not ended go when they finish "
            "(a failed task's stay).")
       .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
-      .def("status", &PyConnection::status)
+      .def("status", &PyConnection::status, py::arg("ids") = false)
       .def("retire", &PyConnection::retire)
       .def("states", &PyConnection::states, py::arg("ids"),
            "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "

@@ -20,6 +20,7 @@
 #include "task_story.hpp"
 #include "trace_recorder.hpp"
 #include "wire_plan.hpp"
+#include "worker_contents.hpp"
 #include "worker_hello.hpp"
 
 namespace treadle {
@@ -607,6 +608,10 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
 }
 
 void ServerLoop::status(const std::string& routing, Message& m) {
+  // With `ids`: each worker's task and object ids too (Rain's get_server_info), a walk over
+  // every live task.
+  const bool with_ids = fields::has(m.header, "ids") && m.header.at("ids") == true;
+  const auto contents = with_ids ? worker_contents(scheduler_) : std::unordered_map<WorkerId, WorkerContents>{};
   json workers = json::array();
   for (auto& w : scheduler_.workers()) {
     if (!w->alive) continue;
@@ -630,6 +635,11 @@ void ServerLoop::status(const std::string& routing, Message& m) {
       info["spilled"] = s.spilled;
       info["objects"] = s.objects;
       info["sampled_us"] = s.at_us;
+    }
+    if (with_ids) {
+      auto it = contents.find(w->id);
+      info["task_ids"] = it == contents.end() ? json::array() : json(it->second.tasks);
+      info["object_ids"] = it == contents.end() ? json::array() : json(it->second.objects);
     }
     workers.push_back(std::move(info));
   }

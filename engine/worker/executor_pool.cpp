@@ -286,7 +286,9 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   json described = json::array();
   for (std::size_t i = 0; i < inputs.size(); ++i) described.push_back(describe(inputs[i], input_ids[i], e, blobs, keep));
   blobs.push_back(config);
-  json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"config", blobs.size() - 1}};
+  // input_ids: the objects' ids, for a Rain task that asks the server what its producers recorded.
+  json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"input_ids", std::move(input_ids)},
+                 {"config", blobs.size() - 1}};
   const bool first = e.tasks.empty();
   if (first) {
     e.started_us = wall_us();

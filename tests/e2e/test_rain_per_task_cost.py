@@ -1,8 +1,12 @@
 """What a Rain task costs beyond a HyperLoom one (bench 9a), on real server and workers: a
 ``@remote`` function is pickled and sent once, however many times it is called (as HyperLoom's
 py_task); a task's one output labelled "output" without a content type goes as HyperLoom's
-unnamed output (a declared one costs the submit ~20 µs); a session frees its tasks in one
-message at submit (those nobody kept, once done) and one at close, not one per task."""
+unnamed output (a declared one costs the submit ~20 µs); the tasks other tasks of the submit
+read and nobody keeps are no roots of the plan (they hold nothing: no hold to take and drop);
+a session frees the other unkept ones in one message at submit (once done) and the rest in one
+at close, not one per task."""
+
+import gc
 
 from treadle.rain.client import Client, Output, blob, remote, tasks
 
@@ -51,6 +55,7 @@ def test_default_outputs_go_undeclared_and_sessions_release_at_once(make_cluster
             calls = [cube(i) for i in range(50)]
             joined = tasks.Concat(calls + [tasks.Sleep(blob("!"), 0.01)])
             labelled = typed(7)
+            alone = cube(99)   # nothing reads it, nobody keeps it
             assert [c.core.outputs for c in calls[:2]] == [None, None] and joined.core.outputs is None
             assert calls[0].output.label == "output" and joined.output.label == "output"
             assert [o.label for o in labelled.core.outputs] == ["n"]   # a label or content type travels
@@ -59,11 +64,97 @@ def test_default_outputs_go_undeclared_and_sessions_release_at_once(make_cluster
             session.submit()
             assert joined.output.fetch().get_bytes() == b"".join(str(i ** 3).encode() for i in range(50)) + b"!"
             assert labelled.output.fetch().load() == 7
-            # the 52 outputs nobody kept go once done, asked for at submit in one message
+            # the 52 tasks the Concat reads are no roots of the plan: they hold nothing and go
+            # once it is done (as a HyperLoom plan's inner tasks); the lone unkept call is a
+            # root, released at submit "when done"
             session.wait_all()
-            assert releases == [52], releases
+            assert releases == [1], releases
+            assert client.core.states([calls[0].task_id, alone.task_id]) == ["released", "released"]
         # close frees the kept ones and the two functions' objects, in one message too
-        assert releases == [52, 4], releases
+        assert releases == [1, 4], releases
     finally:
         connection.release = original
+        client.close()
+
+
+@remote()
+def power(ctx, base, exponent=2, note=None):
+    return "{}{}".format(base ** exponent, note or "")
+
+
+def test_a_call_makes_few_objects_and_plain_arguments_travel_as_they_are(make_cluster):
+    """A @remote call with plain arguments makes a handful of objects (the garbage collector
+    walks each of them again and again while 10,000 calls are made): its spec, its outputs'
+    LabeledList and their specs are made when first asked for, and plain calls share the tuple
+    of their inputs (the function). Before, a call made 28."""
+    cluster = make_cluster(workers=1, cpus=1)
+    client = Client(*cluster.address)
+    try:
+        with client.new_session() as session:
+            power(1)
+            gc.collect()
+            gc.disable()
+            try:
+                before = len(gc.get_objects())
+                calls = [power(i) for i in range(500)]
+                joined = tasks.Concat(calls)
+                made = (len(gc.get_objects()) - before) / len(calls)
+            finally:
+                gc.enable()
+            assert made <= 5, made
+            # keywords, defaults and a spec changed before submit, on the short path too
+            named = power(3, exponent=3, note="!")
+            named.spec.user["asked"] = True
+            joined.output.keep()
+            named.output.keep()
+            session.submit()
+            assert joined.output.fetch().get_bytes() == b"".join(str(i * i).encode() for i in range(500))
+            assert named.output.fetch().get_bytes() == b"27!"
+            assert named.spec.id == (session.session_id, named.task_id) and named.spec.resources == {"cpus": 1}
+            assert [i.id for i in joined.spec.inputs][:2] == [calls[0].output.spec.id, calls[1].output.spec.id]
+    finally:
+        client.close()
+
+
+@remote()
+def nap(ctx, seconds):
+    import time
+    time.sleep(seconds)
+    return b"."
+
+
+def test_a_session_watches_only_what_nothing_of_its_submit_reads(make_cluster):
+    """The server tells a watched task's end in a settled message, which costs both sides (5-7
+    µs a task in the client): a session watches the tasks nothing of their submit reads, and
+    their ends mark the tasks they read finished. A task waited for by itself is watched then,
+    or, when it holds nothing the server would watch, its state is asked until it ends."""
+    cluster = make_cluster(workers=2, cpus=1)
+    client = Client(*cluster.address)
+    watched = []
+    connection = client.core.connection
+    original = connection.watch
+    connection.watch = lambda ids: (watched.append(len(ids)), original(ids))
+    try:
+        with client.new_session() as session:
+            calls = [cube(i) for i in range(50)]
+            joined = tasks.Concat(calls)
+            alone = cube(99)
+            joined.output.keep()
+            session.submit()
+            assert watched == [2], watched            # the Concat and the lone call
+            session.wait_all()
+            assert all(t.state == "finished" for t in calls + [joined, alone])
+            assert joined.output.fetch().get_bytes() == b"".join(str(i ** 3).encode() for i in range(50))
+            slow = nap(0.5)
+            after = tasks.Sleep(slow, 5)
+            session.submit()
+            assert watched == [2, 1], watched         # the Sleep
+            # an inner task of its plan holds nothing the server would watch: its state is
+            # asked until it ends
+            slow.wait()
+            assert slow.state == "finished" and after.state == "submitted" and watched == [2, 1], watched
+            after.wait()
+            assert after.state == "finished"
+    finally:
+        connection.watch = original
         client.close()

@@ -124,7 +124,28 @@ class ClientBase:
 
     def submit(self, tasks):
         """Submits tasks (and every task they need); returns a list of handles, one per task."""
-        tasks = list(tasks)
+        return self._submit(list(tasks))[0]
+
+    def submit_with_inner(self, tasks, inner):
+        """Submits tasks as ``submit`` does, and returns also a handle for each of the tasks
+        ``inner`` (tasks of the plan the others need, not roots): it holds nothing (released
+        from the start, so its task goes once the tasks that read it are done) but names the
+        task for waits by id, states and stories."""
+        handles, base, encoded = self._submit(list(tasks))
+        if not inner:
+            return handles, []
+        position = {id(t): k for k, t in enumerate(encoded.tasks)}
+        unheld = []
+        for t in inner:
+            handle = self.handle_type(self, base + position[id(t)], t.outputs)
+            handle._released = True
+            for o in handle.outputs or ():
+                o._released = True
+            unheld.append(handle)
+        return handles, unheld
+
+    def _submit(self, tasks):
+        """(handles, base, encoded plan) of a submit; (handles, None, None) when nothing was new."""
         result = [None] * len(tasks)
         new = []
         for i, t in enumerate(tasks):
@@ -147,7 +168,8 @@ class ClientBase:
                 result[i] = self.handle_type(self, base + local, tasks[i].outputs)
             if hooks.listeners:
                 hooks.plan_submitted(self, base, encoded, tasks, result)
-        return result
+            return result, base, encoded
+        return result, None, None
 
     # -- collective operations -----------------------------------------------------------------
 

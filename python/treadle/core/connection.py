@@ -83,8 +83,9 @@ class Connection:
     def states(self, ids):
         return self._call(self._raw.states, ids)
 
-    def status(self):
-        return self._call(self._raw.status)
+    def status(self, ids=False):
+        """The server's view; ``ids``: each worker's ``task_ids`` and ``object_ids`` too."""
+        return self._call(self._raw.status, ids)
 
     def retire(self, worker_ids):
         """Workers (ids as in status) leave after handing the objects still needed to others;

@@ -245,7 +245,7 @@ class Executor:
             return PyObj(value)
         context_flag, direct_args, *outputs = config
         args = []
-        ctx = Context(task_id, self.log, self.record_info, self.governor)
+        ctx = Context(task_id, self.log, self.record_info, self.governor, header.get("input_ids", ()))
         if context_flag:
             args.append(ctx)
         args.extend(direct_args)

@@ -152,15 +152,17 @@ class InputWrapper:
 
 class Context:
     """The first argument of ``py_task(context=True)`` functions. ``governor``: the data
-    address of the worker running it (Rain's governor id), when the worker said it."""
+    address of the worker running it (Rain's governor id), when the worker said it;
+    ``input_ids``: the ids of its input objects, in order (the callable's first), or ()."""
 
-    __slots__ = ("task_id", "_log", "_record", "governor")
+    __slots__ = ("task_id", "_log", "_record", "governor", "input_ids")
 
-    def __init__(self, task_id, log, record=None, governor=None):
+    def __init__(self, task_id, log, record=None, governor=None, input_ids=()):
         self.task_id = task_id
         self._log = log
         self._record = record
         self.governor = governor
+        self.input_ids = input_ids
 
     def record_info(self, text):
         """Records what the task says about itself (JSON text: a Rain task's info), sent to

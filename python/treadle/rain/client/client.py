@@ -6,7 +6,7 @@ import weakref
 from ...core import hooks
 from ...core.client import ClientBase
 from ...core.errors import LoomException
-from ..common import RainException
+from ..common import ID, RainException
 from .session import Session
 
 _clients = weakref.WeakSet()   # the live Clients of this process (%treadle status counts their sessions)
@@ -59,27 +59,72 @@ class Client:
         return [s for s in (r() for r in self._sessions) if s is not None]
 
     def get_server_info(self):
-        """The server's governors (workers), as Rain's: ``governor_id`` (host:port), ``resources``
-        ({"cpus": n}), ``tasks`` (how many run or wait there now) and ``objects`` (how many data
-        objects it holds, as of its last heartbeat)."""
+        """The server's governors (workers), as Rain's: ``governor_id`` (host:port of its data
+        address), ``resources`` ({"cpus": n}), ``tasks`` (the IDs of the tasks placed there
+        now: running, or queued for a cpu or their inputs), ``objects`` (the IDs of the data
+        objects it holds) and ``objects_to_delete`` (always empty: treadle frees at once).
+        An ID is (session id, id) for this client's sessions, (0, id) for other clients' work;
+        the functions @remote sends with its calls are not listed."""
         try:
-            status = self.core.status()
+            status = self.core.connection.status(ids=True)
         except LoomException as error:
             raise RainException(str(error)) from None
+        owners, hidden = {}, set()
+        for session in self.sessions():
+            owners.update(dict.fromkeys(session.submitted_ids(), session.session_id))
+            hidden.update(session.shared_value_ids())
+        mask = (1 << 40) - 1
+
+        def rain_ids(ids):
+            return [ID(owners.get(i & mask, 0), i) for i in ids if i & mask not in hidden]
         return {"governors": [{"governor_id": _host_port(w["address"]),
                                "resources": {"cpus": w["cpus"]},
                                "cpus": w["cpus"],
-                               "tasks": w["running"] + w["queued"],
-                               "objects": w.get("objects", 0)}
+                               "tasks": rain_ids(w.get("task_ids", ())),
+                               "objects": rain_ids(w.get("object_ids", ())),
+                               "objects_to_delete": []}
                               for w in status["workers"]]}
 
     # -- what the sessions share -----------------------------------------------------------
 
     def watch(self, tasks):
-        """Asks the server to say when each of these submitted tasks ends."""
+        """Asks the server to say when each of these submitted tasks ends (each ``settled``
+        costs both sides: a session watches the tasks that nothing of their submit reads)."""
         for task in tasks:
             self._watched[task.task_id] = task
         self.core.connection.watch([t.task_id for t in tasks])
+
+    def watch_late(self, tasks):
+        """Watches tasks submitted earlier and not watched. The server says nothing of a task
+        that holds nothing (an output nobody kept that ended and was released, or an inner
+        task of its plan), so their states are asked after the watch: those that ended are
+        marked; returns the unfinished ones that hold nothing, whose states are to be asked
+        until they end (``ask_states``)."""
+        tasks = [t for t in tasks if t.task_id not in self._watched]
+        if not tasks:
+            return []
+        held = [t for t in tasks if t.held]
+        if held:
+            self.watch(held)
+        self.ask_states(tasks)
+        return [t for t in tasks if t.state == "submitted" and not t.held]
+
+    def ask_states(self, tasks):
+        """Marks the tasks the server says ended (finished, or finished and freed; failed)."""
+        try:
+            states = self.core.connection.states([t.task_id for t in tasks])
+        except LoomException as error:
+            raise RainException(str(error)) from None
+        for task, state in zip(tasks, states):
+            if state in ("finished", "released"):
+                self._watched.pop(task.task_id, None)
+                task.mark_finished()
+            elif state == "failed" and task.state == "submitted":
+                self._watched.pop(task.task_id, None)
+                task.state = "failed"
+
+    def watching(self, task):
+        return task.task_id in self._watched
 
     def unwatch(self, tasks_by_id):
         for task_id in tasks_by_id:
@@ -94,8 +139,8 @@ class Client:
             raise RainException(str(error)) from None
         for task_id in finished:
             task = self._watched.pop(task_id, None)
-            if task is not None and task.state == "submitted":
-                task.state = "finished"
+            if task is not None:
+                task.mark_finished()
         for task_id in failed:
             task = self._watched.pop(task_id, None)
             if task is not None:

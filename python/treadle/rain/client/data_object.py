@@ -12,18 +12,32 @@ class DataObject:
     def __init__(self, task, index, output):
         self.task = task
         self.index = index
-        self._spec = ObjectSpec(label=output.label or "", content_type=output.content_type or "",
-                                data_type=getattr(output, "data_type", "blob"))
-        self.size_hint = output.size_hint
+        self.declared = output   # its Output (shared by the calls of a @remote function: not changed here)
+        self._spec = None        # made when first asked for
         self.info = None
         self._keep = False
-        self.released = False   # the session dropped its hold: the object goes once nobody needs it
+        # The session dropped its hold: the object goes once nobody needs it. One made after its
+        # task's submit was not kept at the submit.
+        self.released = task.handle is not None
 
     @property
     def spec(self):
-        if self._spec.id is None and self.task.handle is not None:   # its id, once submitted
-            self._spec.id = ID(self.session.session_id, self.object_id)
+        spec = self._spec
+        if spec is None:
+            declared = self.declared
+            spec = self._spec = ObjectSpec(label=declared.label or "", content_type=declared.content_type or "",
+                                           data_type=getattr(declared, "data_type", "blob"))
+        if spec.id is None and self.task.handle is not None:   # its id, once submitted
+            spec.id = ID(self.session.session_id, self.object_id)
+        return spec
+
+    def spec_if_made(self):
+        """The spec if something asked for it (so may have changed it), else None."""
         return self._spec
+
+    @property
+    def size_hint(self):
+        return self.declared.size_hint
 
     @property
     def session(self):
@@ -31,16 +45,16 @@ class DataObject:
 
     @property
     def label(self):
-        return self._spec.label
+        return self._spec.label if self._spec is not None else self.declared.label or ""
 
     @property
     def content_type(self):
-        return self._spec.content_type
+        return self._spec.content_type if self._spec is not None else self.declared.content_type or ""
 
     @property
     def data_type(self):
         """"blob", or "dir" for a directory (its bytes are a tar archive)."""
-        return self._spec.data_type
+        return self._spec.data_type if self._spec is not None else getattr(self.declared, "data_type", "blob")
 
     @property
     def object_id(self):
@@ -87,7 +101,7 @@ class DataObject:
                                     "to use it in a later submit".format(self))
             return self.handle
         core = self.task.core
-        return core.output(self.index) if len(self.task.outputs) != 1 else core
+        return core.output(self.index) if len(self.task.declared) != 1 else core
 
     def __repr__(self):
         return "<DataObject {} of {!r}>".format(self.label or self.index, self.task)

@@ -23,14 +23,14 @@ import warnings
 import cloudpickle
 
 from ...core.pickling import by_value_modules, dumps
-from ...core.task import PY_CALL, ResourceRequest, Task as CoreTask, py_value
+from ...core.task import PY_CALL, OutputSpec, ResourceRequest, Task as CoreTask, py_value
 from ..common import RainException, RainWarning
 from ..executor.runner import InputPlan, OutputPlan, RemoteRunner
 from .data_object import DataObject
 from .input import Input
 from .output import Output, outputs_of
 from .active import active_session
-from .task import Task, data_object_of
+from .task import DEFAULT_LABEL, Task, data_object_of
 
 PICKLE_ARG_SIZE_LIMIT = 256 * 1024
 
@@ -73,34 +73,66 @@ class Remote:
         self._star_star = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
         self._shapes = {}   # (number of arguments, keywords) -> "" or the TypeError's message
         self._runner = RemoteRunner(fn, [OutputPlan(o.label, o.content_type, o.encode) for o in self.outputs],
-                                    self.name)
+                                    self.name, cpus)
+        # What every call shares: its resource request, its outputs as the plan declares them
+        # (None: HyperLoom's one unnamed output) and their labels for the executor, its spec's config.
+        self._request = ResourceRequest(cpus)
+        self._function_input = None   # (the function's core task or handle,): the inputs of plain calls
+        default = len(self.outputs) == 1 and self.outputs[0].label == DEFAULT_LABEL and not self.outputs[0].content_type
+        self._core_outputs = None if default else [OutputSpec(o.label, o.content_type) for o in self.outputs]
+        self._labels = None if len(self.outputs) == 1 else [o.label or str(k) for k, o in enumerate(self.outputs)]
+        self._spec_config = {"function": getattr(fn, "__qualname__", self.name),
+                             "encode_outputs": [o.encode for o in self.outputs]}
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, name=None, session=None, **kwargs):
         session = session or active_session()
         self._check_call(args, kwargs)
-        objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
-        plans = []       # an InputPlan per object
-        pickled_args = [self._pickle(value, argument, objects, plans)
-                        for value, argument in zip(args, self._positional_names(len(args)))]
-        pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
-        inputs = [obj.core_ref() for obj in objects]
-        runner = session.static_value(self._runner, lambda: py_value(self._runner))
-        call = {"args": pickled_args, "kwargs": pickled_kwargs, "inputs": plans, "spec": {}}
-        # A py_call (core.task), its config made at submit (_config), when the spec is final.
-        core = CoreTask(PY_CALL, (runner,) + tuple(inputs), b"", name or self.name, ResourceRequest(self.cpus))
+        runner = session.static_value(self._runner) or session.add_static_value(self._runner, py_value(self._runner))
+        if _all_plain(args) and (not kwargs or _all_plain(kwargs.values())):
+            # The common case: values that cannot hold a data object travel as they are,
+            # pickled once with the task's config at submit. Without keywords the call is the
+            # arguments' tuple itself, and the task's inputs are the function alone (one tuple
+            # shared by the calls): the garbage collector walks every object made here.
+            call = [args, kwargs, None] if kwargs else args
+            inputs = self._function_input
+            if inputs is None or inputs[0] is not runner:
+                inputs = self._function_input = (runner,)
+            objects = ()
+        else:
+            objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
+            plans = []       # an InputPlan per object
+            pickled_args = [self._pickle(value, argument, objects, plans)
+                            for value, argument in zip(args, self._positional_names(len(args)))]
+            pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
+            call = [pickled_args, pickled_kwargs, plans]
+            inputs = (runner,) + tuple(obj.core_ref() for obj in objects)
+        # A py_call (core.task); its config is written at submit (before_submit), when the spec is final.
+        core = CoreTask(PY_CALL, inputs, b"", name or self.name, self._request)
+        core.outputs = self._core_outputs
+        return Task(core, self.outputs, session, self._spec_config, self, call, objects)
 
-        def before_submit(task):
-            # The spec as the client left it: ctx.spec.user, the inputs' user attributes.
-            call["spec"] = {"task_type": "py", "user": dict(task.spec.user), "resources": dict(task.spec.resources),
-                            "id": (session.session_id, 0)}
-            for plan, obj in zip(plans, objects):
-                plan.user = dict(obj.spec.user)
-            core.config = _config(core, (call,))
-
-        return Task(core, self.outputs, session=session, before_submit=before_submit,
-                    config={"function": getattr(self.fn, "__qualname__", self.name),
-                            "encode_outputs": [o.encode for o in self.outputs]})
+    def before_submit(self, task):
+        """The task's py_call config, from the spec as the client left it: ``ctx.spec.user``,
+        the inputs' user attributes (one pickle: the arguments of the plain case go in it as
+        they are)."""
+        # The call: the arguments' tuple (plain values, no keywords), or [args, kwargs, plans].
+        args, kwargs, plans = (task.call, None, None) if type(task.call) is tuple else task.call
+        spec = task.spec_if_made()
+        if spec is not None:   # asked for, so maybe changed: it travels (else the runner makes the default)
+            spec = {"user": dict(spec.user), "resources": dict(spec.resources)}
+        if plans is None:
+            call = (task.session.session_id, spec, args, kwargs, None)
+        else:
+            for plan, obj in zip(plans, task.inputs):
+                made = obj.spec_if_made()
+                user = made.user if made is not None else None
+                plan.user = dict(user) if user else None
+            call = (task.session.session_id, spec, args, kwargs, plans)
+        config = (True, (call,), self._labels)
+        # Plain values, ints, bytes and InputPlans pickle by reference safely; a user dict may
+        # hold anything, so it goes through the by-value check.
+        task.core.config = dumps(config) if spec is not None else pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _check_call(self, args, kwargs):
         """A TypeError now for a call the function cannot take (whether it can depends only on
@@ -142,7 +174,8 @@ class Remote:
                     return k
             obj.core_ref()   # a clear error now for an object that cannot be an input
             objects.append(obj)
-            plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None,
+                                   _typed_at_run_time(obj)))
             return known
         if type(value) in _PLAIN and (type(value) not in (bytes, str) or len(value) <= PICKLE_ARG_SIZE_LIMIT):
             return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -151,7 +184,8 @@ class Remote:
             buffer = io.BytesIO()
             pickler = pickler_class(buffer, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.found = objects
-            pickler.new = lambda obj: plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None))
+            pickler.new = lambda obj: plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None,
+                                                             _typed_at_run_time(obj)))
             try:
                 pickler.dump(value)
             except RainException:
@@ -172,6 +206,21 @@ class Remote:
 
 
 _PLAIN = frozenset((bytes, str, int, float, bool, type(None)))
+
+
+def _typed_at_run_time(obj):
+    """True for the output of a @remote task: it may set its content type when it runs."""
+    return isinstance(obj.task.maker, Remote)
+
+
+def _all_plain(values):
+    """True if every value is a number, None, or bytes or str small enough to travel with
+    the task (none can hold a data object)."""
+    for value in values:
+        kind = type(value)
+        if kind not in _PLAIN or (kind is bytes or kind is str) and len(value) > PICKLE_ARG_SIZE_LIMIT:
+            return False
+    return True
 
 
 class _Placeholders:
@@ -197,13 +246,6 @@ class _ArgumentPickler(_Placeholders, pickle.Pickler):
 
 class _ArgumentCloudPickler(_Placeholders, cloudpickle.CloudPickler):
     pass
-
-
-def _config(core, direct_args):
-    """The py_call config for the final arguments (core.task.py_call's layout)."""
-    labels = [o.label or str(k) for k, o in enumerate(core.outputs)] if core.outputs is not None and \
-        len(core.outputs) != 1 else None
-    return dumps((True, tuple(direct_args), labels))
 
 
 def remote(fn=None, *, outputs=None, inputs=None, auto_load=False, auto_encode=None, name=None, cpus=1):

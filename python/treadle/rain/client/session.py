@@ -57,8 +57,8 @@ class Session:
         found = []
         for ref in core_task.inputs or ():
             task, index = self._owner(ref)
-            if task is not None and index < len(task.outputs):
-                found.append(task.outputs[index])
+            if task is not None and index < len(task.declared):
+                found.append(task.output_object(index))
         return found
 
     def _owner(self, ref):
@@ -69,14 +69,23 @@ class Session:
             return self._by_id.get(task_id & ((1 << 40) - 1)), task_id >> 40
         return self._by_core.get(id(ref)), 0
 
-    def static_value(self, key, make):
-        """A value tasks of this session share (a @remote function): one core task, submitted
-        with the first tasks that use it and held until the session closes."""
-        value = self._static.get(key)
-        if value is None:
-            value = self._static[key] = make()
-            self._static_new.append(key)
+    def static_value(self, key):
+        """A value tasks of this session share (a @remote function: one core task, submitted
+        with the first tasks that use it and held until the session closes), or None."""
+        return self._static.get(key)
+
+    def add_static_value(self, key, value):
+        self._static[key] = value
+        self._static_new.append(key)
         return value
+
+    def submitted_ids(self):
+        """The ids of the tasks this session submitted (and has not closed)."""
+        return list(self._by_id)
+
+    def shared_value_ids(self):
+        """The task ids of the values its tasks share (the @remote functions), once submitted."""
+        return [v.task_id for v in self._static.values() if not isinstance(v, CoreTask)]
 
     def unsubmitted(self):
         """The tasks created since the last submit."""
@@ -91,31 +100,37 @@ class Session:
             return
         try:
             for task in new:
-                if task.before_submit is not None:
-                    task.before_submit(task)
-            roots = [t.core for t in new] + [self._static[key] for key in statics]
-            handles = self.client.core.submit(roots)
+                maker = task.maker
+                if maker is not None:
+                    maker.before_submit(task)
+            # The plan's roots, which the session holds: the tasks nothing of this submit reads
+            # and those with a kept output. The others (inner) go once the tasks reading them
+            # are done, as a HyperLoom plan's inner tasks do: no hold to take and drop.
+            read = {id(obj.task) for task in new for obj in task.inputs}
+            sinks = [t for t in new if id(t) not in read]
+            inner = [t for t in new if id(t) in read and not t.has_kept_output()]
+            rooted = [t for t in new if id(t) not in read or t.has_kept_output()]
+            handles, unheld = self.client.core.submit_with_inner(
+                [t.core for t in rooted] + [self._static[key] for key in statics], [t.core for t in inner])
         except (LoomException, ValueError, TypeError) as error:
             for key in statics:
                 del self._static[key]
             raise RainException("the graph cannot be submitted: {}".format(error)) from None
-        for key, handle in zip(statics, handles[len(new):]):
+        for key, handle in zip(statics, handles[len(rooted):]):
             self._static[key] = handle
         self.plans.append(self.client.core.last_plan)
-        for task, handle in zip(new, handles):
-            del self._by_core[id(task.core)]
+        by_core, by_id = self._by_core, self._by_id
+        for task, handle in zip(rooted + inner, handles[:len(rooted)] + unheld):
+            del by_core[id(task.core)]
             task.submitted(handle)
-            self._by_id[handle.task_id] = task
-            self._pending.append(task)
-        self.client.watch(new)
+            by_id[handle.task_id] = task
+        for task in inner:
+            task.held = False
+        self._pending.extend(new)
+        self.client.watch(sinks)
         unkept = []
-        for task in new:
-            if not task.outputs:
-                unkept.append(task.handle)     # a task without outputs: its own future
-            for o in task.outputs:
-                if not o.is_kept():
-                    o.released = True
-                    unkept.append(o.handle)
+        for task in new:   # marks their objects released; an inner task's handle holds nothing
+            unkept.extend(task.unkept_handles())
         self._release_when_done(unkept)
 
     def _release_when_done(self, handles):
@@ -124,9 +139,11 @@ class Session:
     # -- waiting -----------------------------------------------------------------------------
 
     def wait_all(self):
-        """Waits for every task submitted so far."""
+        """Waits for every task submitted so far: for the watched ones (those nothing of their
+        submit reads), whose ends mark the tasks they read finished."""
         self._check()
-        self._wait_tasks(self._pending)
+        watched = [t for t in self._pending if self.client.watching(t) or t.state != "submitted"]
+        self._wait_tasks(watched, shown=self._pending)
         self._pending = [t for t in self._pending if t.state == "submitted"]
 
     def wait(self, items):
@@ -144,25 +161,39 @@ class Session:
             raise RainException("{!r} was not submitted".format(item))
         return task
 
-    def _wait_tasks(self, tasks):
-        # A notebook shows a progress line for a wait that lasts (core.hooks listeners).
-        with self.client.core.waiting_on([t.handle for t in tasks if t.state == "submitted"]):
+    def _wait_tasks(self, tasks, shown=None):
+        # A notebook shows a progress line for a wait that lasts (core.hooks listeners): of
+        # every task waited for (``shown``), though the wait itself may follow fewer.
+        shown = tasks if shown is None else shown
+        with self.client.core.waiting_on([t.handle for t in shown if t.state == "submitted"]):
             self._wait_settled(tasks)
 
     def _wait_settled(self, tasks):
-        self.client.poll_settled()
+        client = self.client
+        client.poll_settled()
+        # A task waited for by itself: watched now, or (an inner task of its plan, which holds
+        # nothing the server would watch) its state asked until it ends.
+        asked = client.watch_late([t for t in tasks if t.state == "submitted" and not client.watching(t)])
         pending = {}
         for task in tasks:
             if task.state == "failed":
                 self._task_failed(task)
             if task.state == "submitted":
                 pending[task.task_id] = task
+        asked = {t.task_id: t for t in asked if t.state == "submitted"}
         # Only the news is looked at: a long wait costs O(tasks), not O(tasks x polls).
         while pending:
-            for task_id in self.client.poll_settled(timeout=1.0):
+            for task_id in client.poll_settled(timeout=0.1 if asked else 1.0):
                 task = pending.pop(task_id, None)
                 if task is not None and task.state == "failed":
                     self._task_failed(task)
+            if asked:
+                client.ask_states(list(asked.values()))
+                for task_id in [i for i, t in asked.items() if t.state != "submitted"]:
+                    task = asked.pop(task_id)
+                    pending.pop(task_id, None)
+                    if task.state == "failed":
+                        self._task_failed(task)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -282,8 +313,11 @@ class Session:
         try:
             self.client.unwatch(self._by_id)
             if not self.client.core.closed:
-                # The server keeps a failed task's futures (released "when done" or not).
-                failed = [i for t in self._pending if t.state == "failed" for i in _future_ids(t)]
+                # The server keeps a failed task's futures (released "when done" or not); a task
+                # not watched may have failed unseen, so the unfinished are asked for.
+                unsure = [t for t in self._pending if t.state != "finished"]
+                states = self.client.core.connection.states([t.task_id for t in unsure]) if unsure else []
+                failed = [i for t, state in zip(unsure, states) if state == "failed" for i in _future_ids(t)]
                 if failed:
                     self.client.core.connection.release(failed)
                 handles = [t.handle for t in self._by_id.values()]
@@ -313,7 +347,7 @@ class Session:
 
 def _future_ids(task):
     """The ids of a submitted task's futures: its outputs', or its own for < 2 outputs."""
-    count = len(task.outputs)
+    count = len(task.declared)
     return [task.task_id] if count < 2 else [object_id(task.task_id, k) for k in range(count)]
 
 

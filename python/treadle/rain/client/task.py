@@ -16,40 +16,57 @@ DEFAULT_LABEL = "output"   # a task's only output when nothing names it
 class Task:
     """A task of the active session (or of ``session``). ``outputs``: its DataObjects, by
     position and by label; ``output``: the only one (an error for zero or several).
-    ``config``: its spec's config (JSON-like); ``before_submit``: called with the task when
-    its session submits it (a @remote task puts its spec's ``user`` into its config then)."""
+    ``config``: its spec's config (JSON-like); ``maker``: an object whose ``before_submit(task)``
+    the session calls when it submits the task (a @remote function: it writes the task's
+    config then, from the spec as the client left it); ``call``: what the maker keeps for it;
+    ``inputs``: the DataObjects it reads, in order, when the caller knows them.
 
-    def __init__(self, core_task, outputs, session=None, config=None, before_submit=None):
+    A submit of 10,000 tasks pays for what each task holds (and for the garbage collector,
+    which walks every object made), so the spec, the outputs' DataObjects and their
+    LabeledList are made when first asked for, not here."""
+
+    def __init__(self, core_task, outputs, session=None, config=None, maker=None, call=None, inputs=None):
         self.session = session or active_session()
         self.core = core_task
         self.handle = None
+        self.held = True           # False: an inner task of its plan, which the session holds nothing of
         self.state = None          # None, then "submitted", "finished" or "failed" as the client learns it
         self.info = None
-        self.before_submit = before_submit
-        request = core_task.resource_request
-        self._spec = TaskSpec(task_type=core_task.task_type or "", config=config,
-                              resources={"cpus": request.cpus if request is not None else 0})
-        self._spec_ids = False   # spec's ids filled in (once submitted, when first asked)
+        self.maker = maker
+        self.call = call
+        self.declared = outputs    # the Output declarations (a @remote function's are shared by its calls)
+        self._config = config
+        self._spec = None          # made when first asked for
+        self._objects = None       # the outputs' DataObjects as made (the only one, or a list with Nones)
+        self._outputs = None       # their LabeledList, made when first asked for
         # Declared, so that labels and content types travel with the plan; but one output
         # labelled "output" without a content type (Concat, Sleep, @remote's) goes as HyperLoom's
         # one unnamed output: the client knows its label, and each declared output costs a
         # submit ~20 µs (bench 9a).
-        if len(outputs) != 1 or outputs[0].label != DEFAULT_LABEL or outputs[0].content_type:
+        if core_task.outputs is None and (len(outputs) != 1 or outputs[0].label != DEFAULT_LABEL
+                                          or outputs[0].content_type):
             core_task.declare_outputs([OutputSpec(o.label, o.content_type) for o in outputs])
-        self.outputs = LabeledList([DataObject(self, k, o) for k, o in enumerate(outputs)],
-                                   [o.label for o in outputs])
-        self.inputs = self.session.rain_inputs(core_task)   # the DataObjects it reads, in order
+        self.inputs = self.session.rain_inputs(core_task) if inputs is None else inputs
         self.session.add_task(self)
 
     @property
     def spec(self):
-        if not self._spec_ids and self.handle is not None:
+        spec = self._spec
+        if spec is None:
+            request = self.core.resource_request
+            config = self._config
+            spec = self._spec = TaskSpec(task_type=self.core.task_type or "",
+                                         config=dict(config) if isinstance(config, dict) else config,
+                                         resources={"cpus": request.cpus if request is not None else 0})
+        if spec.id is None and self.handle is not None:
             # Filled when asked, not at submit: a submit of many tasks does not pay for it.
-            self._spec_ids = True
-            spec = self._spec
             spec.id = ID(self.session.session_id, self.handle.task_id)
             spec.outputs = [o.spec.id for o in self.outputs]
             spec.inputs = [TaskSpecInput(id=i.spec.id, label=i.label) for i in self.inputs]
+        return spec
+
+    def spec_if_made(self):
+        """The spec if something asked for it (so may have changed it), else None."""
         return self._spec
 
     @property
@@ -61,10 +78,60 @@ class Task:
         return self.core.label
 
     @property
+    def outputs(self):
+        outputs = self._outputs
+        if outputs is None:
+            outputs = self._outputs = LabeledList([self.output_object(k) for k in range(len(self.declared))],
+                                                  [o.label for o in self.declared])
+        return outputs
+
+    @property
     def output(self):
-        if len(self.outputs) != 1:
-            raise RainException("{!r} has {} outputs: use .outputs".format(self, len(self.outputs)))
-        return self.outputs[0]
+        if len(self.declared) != 1:
+            raise RainException("{!r} has {} outputs: use .outputs".format(self, len(self.declared)))
+        return self.output_object(0)
+
+    def output_object(self, index):
+        """The DataObject of output ``index`` (a position), made on first use."""
+        if len(self.declared) == 1:   # most tasks: the object itself, no list
+            if self._objects is None:
+                self._objects = DataObject(self, 0, self.declared[0])
+            return self._objects
+        objects = self._objects
+        if objects is None:
+            objects = self._objects = [None] * len(self.declared)
+        obj = objects[index]
+        if obj is None:
+            obj = objects[index] = DataObject(self, index, self.declared[index])
+        return obj
+
+    def has_kept_output(self):
+        objects = self._objects
+        if objects is None:
+            return False
+        if not isinstance(objects, list):
+            return objects.is_kept()
+        return any(o is not None and o.is_kept() for o in objects)
+
+    def unkept_handles(self):
+        """At submit: the handles of the outputs nobody kept (all of them for a task whose
+        DataObjects were never made), or the task's own for a task without outputs; marks
+        those objects released."""
+        handle = self.handle
+        if not self.declared:
+            return [handle]
+        objects = self._objects
+        if objects is None:
+            return [handle] if handle.outputs is None else list(handle.outputs)
+        if not isinstance(objects, list):
+            objects = [objects]
+        unkept = []
+        for k, obj in enumerate(objects):
+            if obj is None or not obj.is_kept():
+                if obj is not None:
+                    obj.released = True
+                unkept.append(handle if handle.outputs is None else handle.outputs[k])
+        return unkept
 
     def keep_outputs(self):
         for o in self.outputs:
@@ -85,6 +152,16 @@ class Task:
     def submitted(self, handle):
         self.handle = handle
         self.state = "submitted"
+
+    def mark_finished(self):
+        """The task finished, so did every task it reads (a task runs once its inputs exist):
+        the session watches only the tasks nothing of their submit reads."""
+        stack = [self]
+        while stack:
+            task = stack.pop()
+            if task.state == "submitted":
+                task.state = "finished"
+                stack.extend(obj.task for obj in task.inputs)
 
     @property
     def task_id(self):

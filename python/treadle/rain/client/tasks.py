@@ -25,7 +25,7 @@ __all__ = ["Concat", "Execute", "Load", "LoadDir", "MakeDirectory", "SliceDirect
 def Concat(inputs, name=None):  # noqa: N802 - Rain's name
     """One blob: the inputs joined."""
     objects = [data_object_of(i, "blob", "Concat") for i in inputs]
-    return Task(CoreTask(MERGE, tuple(input_ref(o) for o in objects), b"", name), [Output("output")])
+    return Task(CoreTask(MERGE, tuple(o.core_ref() for o in objects), b"", name), [Output("output")], inputs=objects)
 
 
 def Sleep(input, seconds, name=None, cpus=1):  # noqa: N802,A002 - Rain's names

@@ -10,13 +10,34 @@ class Context:
     ``ctx.debug(fmt, *args)`` appends a line to the task's debug log (its ``info.debug``, and
     the end of its error if it fails). ``core``: treadle's context (``log_info`` and so on)."""
 
-    def __init__(self, core, spec, function=None):
+    def __init__(self, core, session_id=0, spec=None, runner=None):
         self.core = core
-        self.spec = spec if spec is not None else TaskSpec()
-        self.spec.id = ID(self.spec.id[0] if self.spec.id else 0, core.task_id)
-        self.info = TaskInfo(governor=_host_port(core.governor))
-        self.function = function
+        self.function = runner.fn if runner is not None else None
         self.debug_lines = []
+        self._session_id = session_id
+        self._spec_given = spec      # None, or the client's {"user", "resources"}
+        self._runner = runner
+        self._spec = None            # spec and info are made when the task asks for them
+        self._info = None
+
+    @property
+    def spec(self):
+        if self._spec is None:
+            given = self._spec_given or {}
+            cpus = self._runner.cpus if self._runner is not None else 1
+            self._spec = TaskSpec(task_type="py", id=ID(self._session_id, self.core.task_id),
+                                  user=given.get("user") or {}, resources=given.get("resources") or {"cpus": cpus})
+        return self._spec
+
+    @property
+    def info(self):
+        if self._info is None:
+            self._info = TaskInfo(governor=_host_port(self.core.governor))
+        return self._info
+
+    def has_info(self):
+        """True once the task asked for its info (so may have set ``info.user``)."""
+        return self._info is not None
 
     @property
     def task_id(self):

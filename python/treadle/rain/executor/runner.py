@@ -12,7 +12,9 @@ import json
 import pickle
 
 from ...runtime.task_runtime import split_outputs
-from ..common import DataInstance, ObjectSpec, RainException, TaskSpec, encode_value, is_subtype, merge_content_types
+from ..common import (DataInstance, ObjectInfo, ObjectSpec, RainException, encode_value, is_subtype,
+                      merge_content_types)
+from .recorded import recorded_outputs
 from .context import Context
 
 
@@ -29,38 +31,52 @@ class OutputPlan:
 
 class InputPlan:
     """One data object of the arguments: where it came from (``argument``), its label and
-    content type as the client knew them, what the function asks of it (``Input``)."""
+    content type as the client knew them, what the function asks of it (``Input``), and
+    whether its producer may set its content type when it runs (``typed_at_run_time``: a
+    @remote task's output; the runner then asks the server what the producer recorded)."""
 
-    __slots__ = ("argument", "label", "content_type", "asked_type", "load", "user")
+    __slots__ = ("argument", "label", "content_type", "asked_type", "load", "user", "typed_at_run_time")
 
-    def __init__(self, argument, label, content_type, asked_type, load, user):
+    def __init__(self, argument, label, content_type, asked_type, load, user, typed_at_run_time=False):
         self.argument = argument
         self.label = label
         self.content_type = content_type or ""
         self.asked_type = asked_type or ""
         self.load = load
         self.user = user
+        self.typed_at_run_time = typed_at_run_time
 
     def __reduce__(self):   # one travels per input of every task: the short way
-        return (InputPlan, (self.argument, self.label, self.content_type, self.asked_type, self.load, self.user))
+        return (InputPlan, (self.argument, self.label, self.content_type, self.asked_type, self.load, self.user,
+                            self.typed_at_run_time))
 
 
 class RemoteRunner:
     """Called by the executor as ``runner(ctx, call, *inputs)`` (a py_call with context):
-    ``call`` holds the pickled arguments, the InputPlans and the task's spec."""
+    ``call`` is (session id, spec, args, kwargs, plans). Without plans, ``args`` and ``kwargs``
+    are the values themselves (none held a data object); with them, each argument is pickled
+    with placeholders (or is the index of an input), and ``plans`` has an InputPlan per input.
+    ``spec``: None (the client never asked for it: the default), or its ``user`` and
+    ``resources``."""
 
-    def __init__(self, fn, outputs, name):
+    def __init__(self, fn, outputs, name, cpus=1):
         self.fn = fn
         self.outputs = outputs   # OutputPlans
         self.name = name
+        self.cpus = cpus
 
     def __call__(self, core_ctx, call, *inputs):
-        ctx = Context(core_ctx, TaskSpec(**call["spec"]), self.fn)
+        session_id, spec, args, kwargs, plans = call
+        ctx = Context(core_ctx, session_id, spec, self)
         try:
-            values = [self._value(wrapper, plan) for wrapper, plan in zip(inputs, call["inputs"])]
-            args = [_argument(data, values) for data in call["args"]]
-            kwargs = {name: _argument(data, values) for name, data in call["kwargs"].items()}
-            result = self.fn(ctx, *args, **kwargs)
+            if plans is None:
+                result = self.fn(ctx, *args, **kwargs) if kwargs else self.fn(ctx, *args)
+            else:
+                made = recorded_outputs(core_ctx, plans)
+                values = [self._value(wrapper, plan, made[k]) for k, (wrapper, plan) in enumerate(zip(inputs, plans))]
+                args = [_argument(data, values) for data in args]
+                kwargs = {name: _argument(data, values) for name, data in kwargs.items()}
+                result = self.fn(ctx, *args, **kwargs)
             outputs, objects = self._encode_all(result)
         except BaseException as error:
             if ctx.debug_lines:
@@ -69,34 +85,46 @@ class RemoteRunner:
                     error.add_note("\nDebug:\n" + "\n".join(ctx.debug_lines))
                 _record(ctx, [])
             raise
-        _record(ctx, objects)
+        if objects or ctx.debug_lines or ctx.has_info():
+            _record(ctx, objects)
         return outputs[0] if len(self.outputs) == 1 else outputs
 
-    def _value(self, wrapper, plan):
-        """The DataInstance of an input (its loaded value if the function asked)."""
+    def _value(self, wrapper, plan, made):
+        """The DataInstance of an input (its loaded value if the function asked). ``made``:
+        what its producer recorded of it when it ran (its content type, user info), or None.
+        As in Rain, the content type is the info's when the producer set one, else the spec's."""
+        made = made or {}
+        current = made.get("content_type") or plan.content_type
         try:
-            content_type = merge_content_types(plan.content_type, plan.asked_type)
+            content_type = merge_content_types(current, plan.asked_type)
         except RainException:
             raise RainException("argument {} of {}: the data object {!r} has content type {!r}, but the function "
-                                "asks for {!r}".format(plan.argument, self.name, plan.label, plan.content_type,
+                                "asks for {!r}".format(plan.argument, self.name, plan.label, current,
                                                        plan.asked_type)) from None
-        spec = ObjectSpec(label=plan.label, content_type=content_type, user=dict(plan.user or {}))
-        instance = DataInstance(wrapper.read(), content_type, spec=spec)
+        data = wrapper.read()
+        spec = ObjectSpec(label=plan.label, content_type=plan.content_type, user=dict(plan.user or {}))
+        info = ObjectInfo(size=len(data), content_type=current, user=made.get("user") or {})
+        instance = DataInstance(data, content_type, spec=spec, info=info)
         return instance.load() if plan.load else instance
 
     def _encode_all(self, result):
-        """The bytes of each output, and per output its info ({} unless the task set something)."""
-        labels = [o.label for o in self.outputs]
-        if not labels:
+        """The bytes of each output, and per output its info (None when no output had any:
+        the task set nothing)."""
+        outputs = self.outputs
+        if len(outputs) == 1:
+            plan = outputs[0]
+            if type(result) is bytes and not plan.encode:   # the common case, short
+                return [result], None
+            data, info = self._encode(result, plan)
+            return [data], [info] if info else None
+        if not outputs:
             if result is not None and result != ():
                 raise RainException("{} declares no outputs but returned a {}".format(self.name, type(result).__name__))
-            values = []
-        elif len(labels) == 1:
-            values = [result]
-        else:
-            values = split_outputs(result, labels)
-        encoded = [self._encode(value, plan) for value, plan in zip(values, self.outputs)]
-        return [data for data, _ in encoded], [info for _, info in encoded]
+            return [], None
+        encoded = [self._encode(value, plan) for value, plan in zip(split_outputs(result, [o.label for o in outputs]),
+                                                                     outputs)]
+        infos = [info for _, info in encoded]
+        return [data for data, _ in encoded], infos if any(infos) else None
 
     def _encode(self, value, plan):
         declared = plan.content_type
@@ -149,9 +177,9 @@ def _record(ctx, objects):
     info = {}
     if ctx.debug_lines:
         info["debug"] = "\n".join(ctx.debug_lines)
-    if ctx.info.user:
+    if ctx.has_info() and ctx.info.user:
         info["user"] = ctx.info.user
-    if any(objects):
+    if objects and any(objects):
         info["objects"] = objects
     if not info:
         return
