@@ -21,6 +21,7 @@ struct ClusterSpec {
     std::uint32_t worker;
   };
   std::vector<Loss> losses;
+  bool work_stealing = true;  // idle workers take queued tasks (the real scheduler's stealing.cpp)
   std::uint64_t total_cpus() const { return std::uint64_t{workers} * cpus; }
 };
 

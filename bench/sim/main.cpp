@@ -41,6 +41,7 @@ const char* usage =
     "  --detect-s S        a lost worker is noticed after S seconds (default 3)\n"
     "  --seed N            (default 1)\n"
     "  --no-baseline       skip the list-scheduling baseline\n"
+    "  --no-stealing       idle workers do not take queued tasks (work stealing off)\n"
     "  --check             exit 1 unless every task finished and makespan >= both lower bounds\n";
 
 long peak_rss_bytes() {
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
       else if (a == "--detect-s") cluster.detect_us = std::stod(value()) * 1e6;
       else if (a == "--seed") spec.seed = std::stoull(value());
       else if (a == "--no-baseline") baseline = false;
+      else if (a == "--no-stealing") cluster.work_stealing = false;
       else if (a == "--check") check = true;
       else if (a == "--lose") {
         std::string v = value();
@@ -150,6 +152,8 @@ int main(int argc, char** argv) {
       {"bytes_moved", r.bytes_moved},
       {"transfers", r.transfers},
       {"assignments", r.assignments},
+      {"steals_asked", r.steals_asked},
+      {"steals_given", r.steals_given},
       {"batches", r.batches},
       {"scheduler_s", r.scheduler_ns / 1e9},
       {"scheduler_ns_per_task", r.scheduler_ns / double(n)},

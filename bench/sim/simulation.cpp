@@ -25,7 +25,9 @@ double cpu_ns() {
 }  // namespace
 
 Simulation::Simulation(const Workload& workload, const ClusterSpec& cluster)
-    : w_(workload), c_(cluster), scheduler_(*this), links_(cluster.workers) {}
+    : w_(workload), c_(cluster), scheduler_(*this), links_(cluster.workers) {
+  scheduler_.set_work_stealing(cluster.work_stealing);
+}
 
 void Simulation::push(double at_us, EventKind kind, std::uint32_t worker, std::uint32_t task, std::uint32_t attempt) {
   heap_.push_back({at_us, seq_++, kind, worker, task, attempt});
@@ -57,6 +59,11 @@ void Simulation::free_data(WorkerId worker, TaskId object) {
   actions_.push_back({EventKind::free, worker, static_cast<std::uint32_t>(task_of(object) - base_), 0});
 }
 
+void Simulation::steal(WorkerId victim, TaskId task) {
+  actions_.push_back({EventKind::steal, victim, static_cast<std::uint32_t>(task - base_), 0});
+  ++result_.steals_asked;
+}
+
 void Simulation::server_turn() {
   next_turn_ = -1;
   const double start = cpu_ns();
@@ -70,6 +77,8 @@ void Simulation::server_turn() {
         scheduler_.task_finished(r.worker, id, w_.output_bytes[r.task], 1, r.duration_us);
         break;
       case ReportKind::replicated: scheduler_.data_replicated(r.worker, id); break;
+      case ReportKind::given_back: scheduler_.tasks_given_back(r.worker, {id}, {}); break;
+      case ReportKind::kept: scheduler_.tasks_given_back(r.worker, {}, {id}); break;
       case ReportKind::lost: {
         const double lost = cpu_ns();
         scheduler_.remove_worker(r.worker, "lost");
@@ -239,6 +248,18 @@ void Simulation::cancel_arrived(std::uint32_t worker, std::uint32_t task, std::u
   }
 }
 
+void Simulation::steal_arrived(std::uint32_t worker, std::uint32_t task) {
+  const bool queued = workers_[worker].alive && on_worker_[task] == worker &&
+                      (phase_[task] == Phase::fetching || phase_[task] == Phase::runnable);
+  if (!workers_[worker].alive) return;
+  if (queued) {  // its fetches and runnable entry are skipped from now on (not current)
+    phase_[task] = Phase::none;
+    on_worker_[task] = none;
+    ++result_.steals_given;
+  }
+  report(queued ? ReportKind::given_back : ReportKind::kept, worker, task);
+}
+
 void Simulation::lose(std::uint32_t worker) {
   SimWorker& w = workers_[worker];
   if (!w.alive) return;
@@ -320,6 +341,7 @@ SimResult Simulation::run() {
       case EventKind::turn: server_turn(); break;
       case EventKind::lose: lose(e.worker); break;
       case EventKind::detect: report(ReportKind::lost, e.worker, 0); break;
+      case EventKind::steal: steal_arrived(e.worker, e.task); break;
     }
   }
 

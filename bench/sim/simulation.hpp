@@ -29,6 +29,7 @@ struct SimResult {
   std::uint64_t bytes_moved = 0;
   std::uint64_t transfers = 0;
   std::uint64_t assignments = 0;  // assign actions (decisions)
+  std::uint64_t steals_asked = 0, steals_given = 0;  // work stealing: asked of victims, given back
   std::uint64_t batches = 0;      // server turns
   // CPU time of this thread inside Scheduler calls (not wall time: the machine is shared).
   double submit_ns = 0;           // Scheduler::submit (and add_worker)
@@ -47,11 +48,12 @@ class Simulation : public SchedulerActions {
   void assign(WorkerId worker, TaskId task) override;
   void cancel(WorkerId worker, TaskId task) override;
   void free_data(WorkerId worker, TaskId task) override;
+  void steal(WorkerId victim, TaskId task) override;
   void kept_finished(TaskId task) override { ++kept_finished_; }
   void kept_failed(TaskId task) override { ++kept_failed_; }
 
  private:
-  enum class EventKind : std::uint8_t { arrive, cancel, free, fetched, done, turn, lose, detect };
+  enum class EventKind : std::uint8_t { arrive, cancel, free, fetched, done, turn, lose, detect, steal };
   struct Event {
     double at_us;
     std::uint64_t seq;  // same time: in the order sent (messages on one connection keep order)
@@ -61,7 +63,7 @@ class Simulation : public SchedulerActions {
     std::uint32_t attempt;  // which assignment of the task this concerns
     bool operator>(const Event& o) const { return at_us != o.at_us ? at_us > o.at_us : seq > o.seq; }
   };
-  enum class ReportKind : std::uint8_t { started, finished, replicated, lost };
+  enum class ReportKind : std::uint8_t { started, finished, replicated, lost, given_back, kept };
   struct Report {
     double at_us;
     ReportKind kind;
@@ -82,6 +84,8 @@ class Simulation : public SchedulerActions {
   void try_start(std::uint32_t worker);
   void done(std::uint32_t worker, std::uint32_t task, std::uint32_t attempt);
   void cancel_arrived(std::uint32_t worker, std::uint32_t task, std::uint32_t attempt);
+  // The victim gives the task back unless it started (or ended, or it is not there).
+  void steal_arrived(std::uint32_t worker, std::uint32_t task);
   void lose(std::uint32_t worker);
   bool current(std::uint32_t worker, std::uint32_t task, std::uint32_t attempt) const {
     return on_worker_[task] == worker && worker_attempt_[task] == attempt && workers_[worker].alive;

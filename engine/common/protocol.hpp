@@ -70,6 +70,7 @@ inline constexpr const char* free = "free";            // {ids}
 inline constexpr const char* upload = "upload";        // {req, ids}: send these objects to the server
 inline constexpr const char* replicate = "replicate";  // {peer, ids}: fetch these objects from that peer and keep them
 inline constexpr const char* alias = "alias";          // {pairs:[[from, to]]}: hold object `from` also as `to`
+inline constexpr const char* steal = "steal";          // {ids}: give these queued tasks back if they have not started
 // worker -> server
 inline constexpr const char* finished = "finished";    // {ids, sizes, lengths, has}
 inline constexpr const char* task_failed = "task_failed";  // {id, message}
@@ -78,6 +79,7 @@ inline constexpr const char* redirect = "redirect";    // {id, types, labels} + 
 inline constexpr const char* output = "output";        // {items:[{id, stream, text}]} (also server -> client)
 inline constexpr const char* seceded = "seceded";      // {id}: the task waits on tasks it submitted; its cpus are free
 inline constexpr const char* rejoined = "rejoined";    // {id}: its wait ended; it holds its cpus again
+inline constexpr const char* gave_back = "gave_back";  // {ids, kept}: the answer to steal: removed, and kept (started or unknown)
 // worker -> worker
 inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
 }  // namespace op

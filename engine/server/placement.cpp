@@ -41,6 +41,7 @@ const char* placement_name(Placement p) {
     case Placement::least_loaded: return "least_loaded";
     case Placement::only_fit: return "only_fit";
     case Placement::only_worker: return "only_worker";
+    case Placement::stolen: return "stolen";
   }
   return "?";
 }
@@ -61,6 +62,10 @@ WorkerId Scheduler::least_busy(const TaskRecord& t, bool queued, bool& more) con
   return load_index_.least_busy(t.cpus, min_free, [&](WorkerId w) { return fits(*workers_[w], t, queued); }, more);
 }
 
+double Scheduler::expected_start_us(const WorkerInfo& w, std::int32_t cpus_ahead, std::uint64_t missing) const {
+  return double(cpus_ahead) / double(w.cpus) * std::max(w.task_us, 100.0) + double(missing) / 1000.0;
+}
+
 // Where a queued cpu task likely starts first: the wait behind the worker's queue (its recent
 // task duration per queued cpu) plus the time to fetch the inputs it lacks (about 1 GB/s).
 // Candidates: the workers holding its inputs and the least busy one (the others wait longer
@@ -73,9 +78,7 @@ WorkerId Scheduler::soonest_start(const TaskRecord& t, const std::vector<std::pa
     return 0;
   };
   auto cost_us = [&](const WorkerInfo& w) {
-    double backlog = double(std::int32_t(t.cpus) - w.free_cpus) / double(w.cpus);
-    double missing = double(input_bytes - std::min(input_bytes, bytes_there(w.id)));
-    return backlog * std::max(w.task_us, 100.0) + missing / 1000.0;
+    return expected_start_us(w, std::int32_t(t.cpus) - w.free_cpus, input_bytes - std::min(input_bytes, bytes_there(w.id)));
   };
   WorkerId best = local;
   double best_cost = cost_us(*workers_[local]);
@@ -195,6 +198,7 @@ void Scheduler::notify_assigned(TaskId id, const TaskRecord& t, const Choice& ch
   d.ready_us = t.ready_us;
   d.local_bytes = choice.local_bytes;
   d.input_bytes = choice.input_bytes;
+  d.from = choice.from;
   for (auto* o : observers_) o->on_assigned(d);
 }
 
@@ -274,6 +278,7 @@ void Scheduler::schedule() {
     }
   }
   for (auto& key : deferred) cpu_ready_.push(key);
+  steal_for_idle_workers();
 }
 
 }  // namespace treadle

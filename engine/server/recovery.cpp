@@ -23,6 +23,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   w.alive = false;
   --alive_workers_;
   retiring_.erase(worker);
+  forget_steals_of(worker);
   if (w.retiring) log::info("worker ", w.name, " retired (", reason, ")");
   else if (std::string_view(reason) == "stopped") log::info("worker ", w.name, " stopped");
   else log::warn("worker ", w.name, " lost (", reason, ")");

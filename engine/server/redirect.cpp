@@ -48,7 +48,7 @@ void Scheduler::to_redirected(TaskId id, TaskRecord& t) {
 // Consumers chained behind a redirected task wait on its worker for a result that will not be
 // made there: the returned plan may finish on any worker. They (and the tasks chained behind
 // them in turn) go back to waiting and are placed again once the plan's result exists.
-void Scheduler::unchain_consumers(TaskId first, WorkerId worker) {
+void Scheduler::unchain_consumers(TaskId first, WorkerId worker, const char* reason) {
   std::vector<TaskId> work{first}, unchained;
   while (!work.empty()) {
     TaskId id = work.back();
@@ -57,7 +57,7 @@ void Scheduler::unchain_consumers(TaskId first, WorkerId worker) {
       const TaskRecord& consumer = tasks_[c];
       // An input is unfinished, so an assigned consumer can only be one chained behind it.
       if (consumer.state != TaskState::assigned || consumer.worker != worker) return;
-      transition(c, TaskState::waiting, "its input was redirected: placed again when the input's plan finishes");
+      transition(c, TaskState::waiting, reason);
       unchained.push_back(c);
       work.push_back(c);
     });

@@ -104,6 +104,15 @@ class Scheduler {
   // A Python task returned a Task: `plan` (whose inputs may name the task's own inputs with
   // redirect_input_bit | position) runs in its place. Throws PlanError if the plan is bad.
   void redirect(WorkerId worker, TaskId task, PlanRequest&& plan);
+  // -- work stealing (stealing.cpp) ------------------------------------------------------------
+  // `worker` answered a steal (SchedulerActions::steal): it removed `given_back` from its queue
+  // (not started there: they are placed again, on the idle worker they were asked for if it
+  // still fits) and kept `kept` (started, ended, or unknown there: they stay where they are).
+  void tasks_given_back(WorkerId worker, const std::vector<TaskId>& given_back, const std::vector<TaskId>& kept);
+  // Steals asked and not yet answered (for tests and status).
+  std::size_t steals_pending() const { return steals_.size(); }
+  // On by default; off, no steal is asked (the simulator compares both).
+  void set_work_stealing(bool on) { stealing_ = on; }
 
   // Places ready tasks on workers; call after a batch of events.
   void schedule();
@@ -182,12 +191,14 @@ class Scheduler {
   void finished_to_released(TaskId, TaskRecord&);
   void unfinished_to_released(TaskId, TaskRecord&);
   void to_redirected(TaskId, TaskRecord&);
-  void unchain_consumers(TaskId first, WorkerId worker);
+  void unchain_consumers(TaskId first, WorkerId worker,
+                         const char* reason = "its input was redirected: placed again when the input's plan finishes");
   void redirect_finished(TaskId, TaskRecord&);
   void finished_effects(TaskId, TaskRecord&);
   void drop_redirect_target(TaskId id);
   void request_alias(TaskId id);
   void back_to_waiting(TaskId, TaskRecord&);
+  void given_back(TaskId, TaskRecord&);
   static const std::map<std::pair<TaskState, TaskState>, TransitionFn>& table();
 
   // --- helpers ---
@@ -228,8 +239,13 @@ class Scheduler {
     Placement reason = Placement::least_loaded;
     bool queued = false;
     std::uint64_t local_bytes = 0, input_bytes = 0;
+    WorkerId from = no_worker;  // stolen: the worker that gave it back
   };
   Choice choose_worker(TaskId id, const TaskRecord& t);
+  // When a cpu task would start on `w` (µs from now), as placement estimates it: the wait behind
+  // `cpus_ahead` queued cpus there (its recent task duration per cpu) plus the fetch of the
+  // `missing` input bytes it lacks there (about 1 GB/s). Placement and stealing share it.
+  double expected_start_us(const WorkerInfo& w, std::int32_t cpus_ahead, std::uint64_t missing) const;
   WorkerId soonest_start(const TaskRecord& t, const std::vector<std::pair<WorkerId, std::uint64_t>>& bytes_on,
                          std::uint64_t input_bytes, WorkerId local) const;
   bool fits(const WorkerInfo& w, const TaskRecord& t, bool queued = true) const;
@@ -249,6 +265,28 @@ class Scheduler {
   // --- dynamic slice and get (dynamic.cpp) ---
   bool is_dynamic(const TaskRecord& t) const;
   void expand(TaskId id);
+
+  // --- work stealing (stealing.cpp) ---
+  // A worker with cpus free takes queued tasks from a worker whose queue makes them wait
+  // longer than the move costs. The victim is asked (SchedulerActions::steal) and answers with
+  // what it really removed (tasks_given_back); until then the tasks stay its own.
+  struct Steal {
+    WorkerId victim, thief;
+    std::int32_t cpus;
+  };
+  void note_assigned(TaskId id, const TaskRecord& t);  // keeps each worker's queued cpu tasks
+  void steal_for_idle_workers();
+  bool steal_from(WorkerId victim);  // false: no idle worker is left
+  WorkerId idle_thief(WorkerId victim, const TaskRecord& t) const;
+  void settle_steal(TaskId id);
+  void forget_steals_of(WorkerId worker);  // it left: its steals are settled (recovery re-places its tasks)
+  std::unordered_map<TaskId, Steal> steals_;      // asked, not answered
+  std::vector<std::int32_t> steal_incoming_;      // per worker: cpus asked for it, not yet given back
+  std::vector<std::int32_t> steal_outgoing_;      // per worker: cpus asked of it, not yet answered
+  // Per worker, the cpu tasks assigned there, oldest first; entries of tasks that started, ended
+  // or moved are skipped and dropped when they outnumber the live ones (so no per-task field).
+  std::vector<std::vector<TaskId>> queued_cpu_tasks_;
+  bool stealing_ = true;
 
   // --- retiring (retiring.cpp) ---
   struct Handoff {

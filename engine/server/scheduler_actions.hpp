@@ -20,6 +20,9 @@ class SchedulerActions {
   // `to` must fetch `object` from `from` and keep it (a retiring worker hands off its objects);
   // it reports the copy like any fetched input (Scheduler::data_replicated).
   virtual void replicate(WorkerId to, ObjectId object, WorkerId from) {}
+  // Ask `victim` to give `task` back (it is queued there, not started, as far as the scheduler
+  // knows): it answers which of the tasks it was asked for it removed (Scheduler::tasks_given_back).
+  virtual void steal(WorkerId victim, TaskId task) {}
   // A task that clients hold futures for reached an end state.
   virtual void kept_finished(TaskId task) = 0;
   virtual void kept_failed(TaskId task) = 0;

@@ -16,8 +16,9 @@ enum class Placement : std::uint8_t {
   least_loaded,   // the least busy of several workers that fit
   only_fit,       // the only worker that fits (enough cpus, offers its type)
   only_worker,    // the only worker connected
+  stolen,         // moved from a busy worker's queue to an idle one, where it starts sooner (stealing.cpp)
 };
-inline constexpr int placement_count = 6;
+inline constexpr int placement_count = 7;
 
 // Why the task was placed (again).
 enum class PlacementCause : std::uint8_t {
@@ -36,6 +37,7 @@ struct Decision {
   std::int64_t ready_us = -1;     // when it became ready; -1 for a chained task (never queued)
   std::uint64_t local_bytes = 0;  // bytes of its finished inputs already on that worker
   std::uint64_t input_bytes = 0;  // bytes of its finished inputs in all
+  WorkerId from = no_worker;      // stolen: the worker whose queue gave it back
 };
 
 const char* placement_name(Placement p);   // "chained", "locality", ...

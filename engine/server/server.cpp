@@ -61,7 +61,7 @@ struct Peer {
 
 // What the scheduler decided for one worker during this loop turn.
 struct Outbox {
-  std::vector<TaskId> compute, cancel, free;
+  std::vector<TaskId> compute, cancel, free, steal;
   std::unordered_map<WorkerId, std::vector<ObjectId>> replicate;  // holder -> objects to copy here
   json aliases = json::array();
   std::vector<std::pair<std::uint64_t, std::vector<TaskId>>> uploads;
@@ -83,6 +83,7 @@ class ServerLoop final : public SchedulerActions {
   void free_data(WorkerId w, TaskId t) override { outboxes_[w].free.push_back(t); }
   void alias(WorkerId w, TaskId from, TaskId to) override { outboxes_[w].aliases.push_back({from, to}); }
   void replicate(WorkerId to, ObjectId object, WorkerId from) override { outboxes_[to].replicate[from].push_back(object); }
+  void steal(WorkerId victim, TaskId t) override { outboxes_[victim].steal.push_back(t); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
 
@@ -265,6 +266,8 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::data) return worker_data(m);
     if (op == op::output) return task_output(m);
     if (op == op::redirect) return redirect(peer, m);
+    if (op == op::gave_back)
+      return scheduler_.tasks_given_back(peer.id, fields::ids(m.header, "ids"), fields::ids(m.header, "kept"));
     if (op == op::seceded || op == op::rejoined)
       return scheduler_.task_seceded(peer.id, m.header.at("id").get<TaskId>(), op == op::seceded);
   } else {
@@ -659,6 +662,7 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                             {"clients_away", away},
                             {"tasks", scheduler_.task_count()},
                             {"states", states},
+                            {"steals", scheduler_.steals_pending()},
                             {"memory", scheduler_.memory_estimate()}}),
                routing);
 }
@@ -919,7 +923,7 @@ void ServerLoop::flush() {
   for (WorkerId w = 0; w < outboxes_.size(); ++w) {
     Outbox& box = outboxes_[w];
     if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty() &&
-        box.replicate.empty())
+        box.replicate.empty() && box.steal.empty())
       continue;
     const std::string& routing = worker_routing_[w];
     // Aliases first: a compute or a free in this same turn may name them.
@@ -969,6 +973,8 @@ void ServerLoop::flush() {
       }
       if (!batch.empty()) send_message(router_, std::move(batch).encode(), routing);
     }
+    // After compute: a steal may name a task sent in an earlier turn only, never this one's.
+    if (!box.steal.empty()) send_message(router_, Message(json{{"op", op::steal}, {"ids", box.steal}}), routing);
     for (auto& [uid, ids] : box.uploads)
       send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), routing);
     for (auto& [from, ids] : box.replicate)

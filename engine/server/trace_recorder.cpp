@@ -32,6 +32,9 @@ std::string decision_text(const TraceEvent& e) {
     case Placement::least_loaded: text = "least loaded worker"; break;
     case Placement::only_fit: text = "only worker that fits (cpus, task type)"; break;
     case Placement::only_worker: text = "only worker connected"; break;
+    case Placement::stolen:
+      text = "moved from worker " + std::to_string(e.other) + "'s queue: it starts sooner on this idle worker";
+      break;
   }
   if (e.queued) text += ", queued: no worker had cpus free";
   switch (static_cast<PlacementCause>(e.cause)) {
@@ -128,6 +131,7 @@ void TraceRecorder::on_assigned(const Decision& d) {
   e.ready_us = d.ready_us;
   e.size = d.local_bytes;
   e.total = d.input_bytes;
+  if (d.reason == Placement::stolen) e.other = d.from;
   record(e);
 }
 
@@ -158,6 +162,7 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
       out["local_bytes"] = e.size;
       out["input_bytes"] = e.total;
       out["why"] = decision_text(e);
+      if (static_cast<Placement>(e.reason) == Placement::stolen) out["from"] = e.other;
       if (e.ready_us >= 0) out["ready_us"] = e.ready_us;
       break;
     case TraceEvent::Kind::sample:

@@ -25,6 +25,7 @@ const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Schedu
       {{S::assigned, S::released}, &Scheduler::unfinished_to_released},
       {{S::running, S::released}, &Scheduler::unfinished_to_released},
       {{S::ready, S::waiting}, &Scheduler::back_to_waiting},     // an input was lost
+      {{S::assigned, S::ready}, &Scheduler::given_back},         // its worker gave it back for a steal
       {{S::assigned, S::waiting}, &Scheduler::back_to_waiting},  // worker lost, or an input lost
       {{S::running, S::waiting}, &Scheduler::back_to_waiting},
       {{S::finished, S::waiting}, &Scheduler::back_to_waiting},  // its data was lost, still needed
@@ -84,6 +85,7 @@ void Scheduler::to_assigned(TaskId id, TaskRecord& t) {
     if (t.cpus) w.free_cpus -= t.cpus;
     else ++w.light_tasks;
   });
+  if (t.cpus) note_assigned(id, t);
   actions_.assign(t.worker, id);
 }
 

@@ -59,6 +59,15 @@ class WorkerIndex {
   // Workers that may take another cpu task (cpus free, or room in their queue).
   std::size_t with_room() const { return with_room_; }
 
+  // Workers with fewer than `below` cpus free, fewest first (the longest queues: work stealing's
+  // victims), until `visit` returns true. `visit` must not change loads.
+  template <typename Visit>
+  void busiest(std::int32_t below, Visit&& visit) const {
+    for (auto it = by_free_.rbegin(); it != by_free_.rend() && it->first < below; ++it)
+      for (WorkerId id = it->second.head; id != no_worker; id = links_[id].next)
+        if (visit(id)) return;
+  }
+
   // The first worker in the order for a task of `cpus` (0: light) that `fits`, or no_worker;
   // `more` says whether another fits too. For a cpu task the walk stops at the first worker
   // with fewer than `min_free` cpus free (none after it has more), so a pass that finds every

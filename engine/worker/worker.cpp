@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
@@ -378,6 +379,17 @@ void Worker::Impl::on_server_message(Message& m) {
   }
   if (op == op::cancel) {
     for (TaskId id : fields::ids(m.header, "ids")) state->cancel(id);
+    return;
+  }
+  if (op == op::steal) {
+    // Race-free: only tasks not started here go back; the server places just those again.
+    std::vector<TaskId> asked = fields::ids(m.header, "ids");
+    std::vector<TaskId> given = state->give_back(asked);
+    std::unordered_set<TaskId> removed(given.begin(), given.end());
+    std::vector<TaskId> kept;
+    for (TaskId id : asked)
+      if (!removed.count(id)) kept.push_back(id);
+    send_message(*server, Message(json{{"op", op::gave_back}, {"ids", given}, {"kept", kept}}));
     return;
   }
   if (op == op::alias) {

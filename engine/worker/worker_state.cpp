@@ -90,6 +90,19 @@ void WorkerState::cancel(TaskId id) {
   }
 }
 
+std::vector<TaskId> WorkerState::give_back(const std::vector<TaskId>& tasks) {
+  std::vector<TaskId> given;
+  for (TaskId id : tasks) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) continue;
+    const WorkerTaskState s = it->second.state;
+    if (s != WorkerTaskState::waiting && s != WorkerTaskState::ready) continue;  // it holds cpus: it started
+    forget(id);  // as a cancel: a ready_ entry of it is skipped, an input only it wanted is no longer fetched
+    given.push_back(id);
+  }
+  return given;
+}
+
 void WorkerState::free(TaskId object) {
   // A copy asked for and no longer needed: a late arrival is dropped.
   if (wanted_.erase(object) && !waiters_.count(object)) fetches_.erase(object);

@@ -30,6 +30,10 @@ class WorkerState {
   // fetches start, for traces.
   void compute(const ComputeBatch& batch, std::int64_t now_us);
   void cancel(TaskId task);
+  // The server would move these tasks to an idle worker: those not started here (waiting for
+  // inputs, or ready and waiting for cpus or an executor) are dropped and returned; the others
+  // (started, in an executor's pipe, ended, unknown) stay and are reported as usual.
+  std::vector<TaskId> give_back(const std::vector<TaskId>& tasks);
   void free(TaskId object);
   // Copies of objects a retiring peer (data address `peer`) holds: fetched like inputs and kept
   // when they arrive (reported as replicas); objects already here or on their way are skipped.

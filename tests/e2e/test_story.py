@@ -9,7 +9,7 @@ import treadle
 from tests.conftest import _kill_all, assert_serving, python_program, tagged_processes, wait_until
 from treadle.loom.client import Client, LoomException, TaskFailed, tasks
 
-PLACEMENTS = {"chained", "locality", "with_consumer", "least_loaded", "only_fit", "only_worker"}
+PLACEMENTS = {"chained", "locality", "with_consumer", "least_loaded", "only_fit", "only_worker", "stolen"}
 
 
 def gate(path, request=tasks.cpus(1)):

@@ -48,7 +48,7 @@ def test_ring_records_tasks_lanes_and_transfers(make_cluster, make_client):
 
     # Every task that ran was placed by a decision with a reason, before it started.
     decisions = {e["task"]: e for e in trace["events"] if e["kind"] == "decision"}
-    reasons = {"chained", "locality", "with_consumer", "least_loaded", "only_fit", "only_worker"}
+    reasons = {"chained", "locality", "with_consumer", "least_loaded", "only_fit", "only_worker", "stolen"}
     for es in by_label.values():
         for e in es:
             d = decisions[e["task"]]

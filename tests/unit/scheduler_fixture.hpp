@@ -96,7 +96,7 @@ class PlanBuilder {
 // are collected separately: the server could not deliver them.
 class RecordingActions : public SchedulerActions {
  public:
-  enum class Kind { assign, cancel, free_data, kept_finished, kept_failed, alias, replicate };
+  enum class Kind { assign, cancel, free_data, kept_finished, kept_failed, alias, replicate, steal };
   struct Action {
     Kind kind;
     WorkerId worker;  // no_worker for kept_*
@@ -114,6 +114,8 @@ class RecordingActions : public SchedulerActions {
   void alias(WorkerId w, TaskId, TaskId to) override { record(Kind::alias, w, to); }
   // Recorded with the receiving worker: it answers with data_replicated(w, object).
   void replicate(WorkerId w, ObjectId object, WorkerId) override { record(Kind::replicate, w, object); }
+  // Recorded with the victim: it answers with tasks_given_back(victim, removed, kept).
+  void steal(WorkerId victim, TaskId t) override { record(Kind::steal, victim, t); }
   void kept_finished(TaskId t) override { record(Kind::kept_finished, no_worker, t); }
   void kept_failed(TaskId t) override { record(Kind::kept_failed, no_worker, t); }
 

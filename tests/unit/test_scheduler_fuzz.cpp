@@ -48,6 +48,7 @@ class Fuzzer {
   std::mt19937_64 rng_;
   std::map<ObjectId, int> kept_;  // the client's futures, per object
   std::size_t alias_mark_ = 0;
+  std::size_t steal_mark_ = 0;
 
   std::uint64_t pick(std::uint64_t n) { return n == 0 ? 0 : std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng_); }
   bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
@@ -196,8 +197,29 @@ class Fuzzer {
           f.s.task_failed(w, *id, e.what());
         }
         break;
-      default:
-        f.finish(*id, 1 + pick(100));
+      default: {
+        // Durations from microseconds to tens of ms: queues deepen and shrink, and stealing acts.
+        const std::uint64_t size = 1 + pick(100);
+        if (f.s.task(*id).multi_output)
+          for (std::uint32_t k = 0; k < f.s.output_count(*id); ++k) f.s.output_made(w, object_id(*id, k), size, 0, 0);
+        f.s.task_finished(w, *id, size, 1, static_cast<std::int64_t>(chance(0.7) ? pick(300) : pick(50000)));
+      }
+    }
+  }
+
+  void answer_steals() {
+    // Victims answer steals in any order: they give back what they have not started (here:
+    // what the scheduler still has assigned, sometimes not even that) and keep the rest.
+    std::vector<RecordingActions::Action> pending;
+    for (auto& a : f.actions.since(steal_mark_))
+      if (a.kind == Kind::steal) pending.push_back(a);
+    steal_mark_ = f.actions.log.size();
+    std::shuffle(pending.begin(), pending.end(), rng_);
+    for (auto& a : pending) {
+      if (!f.s.worker(a.worker)->alive) continue;
+      const bool queued = f.s.exists(a.task) && f.state(a.task) == S::assigned && f.worker_of(a.task) == a.worker;
+      if (queued && chance(0.8)) f.s.tasks_given_back(a.worker, {a.task}, {});
+      else f.s.tasks_given_back(a.worker, {}, {a.task});
     }
   }
 
@@ -238,7 +260,8 @@ class Fuzzer {
     const auto roll = pick(100);
     if (roll < 30) submit();
     else if (roll < 70) worker_event();
-    else if (roll < 78) answer_aliases();
+    else if (roll < 74) answer_aliases();
+    else if (roll < 78) answer_steals();
     else if (roll < 84) stale_report();
     else if (roll < 90) release();
     else if (roll < 93) f.s.collect_garbage();
@@ -253,6 +276,7 @@ class Fuzzer {
       bool finished_some = false;
       f.s.schedule();
       answer_aliases();
+      answer_steals();
       for (TaskId id = 0; id < f.s.task_count(); ++id)
         if (f.s.exists(id) && (f.state(id) == S::assigned || f.state(id) == S::running) && f.runnable(id)) {
           f.finish(id);

@@ -33,6 +33,7 @@ _PLACEMENTS = {
     "least_loaded": "the least busy worker that fits",
     "only_fit": "the only worker that fits",
     "only_worker": "the only worker connected",
+    "stolen": "moved from a busy worker's queue to this idle one, where it starts sooner",
 }
 
 
