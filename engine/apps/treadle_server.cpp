@@ -6,6 +6,7 @@
 #include "common/auth.hpp"
 #include "common/cli.hpp"
 #include "common/log.hpp"
+#include "common/return_memory.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -23,6 +24,7 @@ volatile std::sig_atomic_t g_stop = 0;
 
 int main(int argc, char** argv) {
   using namespace treadle;
+  return_big_blocks_when_freed();
   try {
     CommandLine cli(argc, argv, {"host", "port", "secret-file", "worker-timeout", "client-timeout", "client-grace"}, {"help", "debug"});
     if (cli.flags.count("help")) {

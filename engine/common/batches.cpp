@@ -6,14 +6,14 @@ Message ComputeBatch::encode() && {
   Message m(json{{"op", op::compute}, {"types", types}, {"peers", peers}});
   if (!checkpoints.empty()) m.header["checkpoints"] = checkpoints;
   if (!outputs.empty()) m.header["outputs"] = outputs;
-  m.frames.push_back(frame_of(ids));
-  m.frames.push_back(frame_of(type_of));
-  m.frames.push_back(frame_of(cpus));
-  m.frames.push_back(frame_of(input_counts));
-  m.frames.push_back(frame_of(inputs));
-  m.frames.push_back(frame_of(input_where));
-  m.frames.push_back(frame_of(config_offsets));
-  m.frames.emplace_back(configs.data(), configs.size());
+  m.frames.push_back(frame_of(std::move(ids)));
+  m.frames.push_back(frame_of(std::move(type_of)));
+  m.frames.push_back(frame_of(std::move(cpus)));
+  m.frames.push_back(frame_of(std::move(input_counts)));
+  m.frames.push_back(frame_of(std::move(inputs)));
+  m.frames.push_back(frame_of(std::move(input_where)));
+  m.frames.push_back(frame_of(std::move(config_offsets)));
+  m.frames.push_back(frame_handing_over(std::move(configs)));
   return m;
 }
 

@@ -12,9 +12,10 @@ std::size_t Scheduler::live_plans() const {
   return n;
 }
 
-void Scheduler::collect_garbage() {
-  if (!garbage_) return;
+std::size_t Scheduler::collect_garbage() {
+  if (!garbage_) return 0;
   garbage_ = false;
+  std::size_t freed = 0;
   auto& plans = tasks_.plans();
   // Newest first: consumers are in the same or a later plan, except tasks rewritten by a
   // dynamic expansion or a redirect, whose new inputs are later; freeing those plans can free
@@ -63,10 +64,15 @@ void Scheduler::collect_garbage() {
           config_override_.erase(id);
         }
       }
+      freed += plan->size;
       tasks_.drop(static_cast<std::uint32_t>(index));
       dropped = true;
     }
   }
+  // A big plan's ready queue grew to its width; once drained, its buffer goes too.
+  if (freed > 0 && light_ready_.empty()) light_ready_ = decltype(light_ready_)();
+  if (freed > 0 && cpu_ready_.empty()) cpu_ready_ = decltype(cpu_ready_)();
+  return freed;
 }
 
 }  // namespace treadle

@@ -30,8 +30,8 @@ const ObjectRecord* Scheduler::object_record(ObjectId object) const {
   return const_cast<Scheduler*>(this)->object_record(object);
 }
 
-const std::vector<WorkerId>& Scheduler::locations(ObjectId object) const {
-  static const std::vector<WorkerId> none;
+const WorkerSet& Scheduler::locations(ObjectId object) const {
+  static const WorkerSet none;
   const TaskRecord& t = tasks_[task_of(object)];
   if (!t.multi_output) return t.locations;
   const ObjectRecord* r = object_record(object);

@@ -33,7 +33,7 @@ struct Plan {
   std::vector<std::uint64_t> config_offsets;  // size + 1
   std::vector<TaskId> inputs;                // global ids
   std::vector<std::uint32_t> input_offsets;  // size + 1
-  std::vector<TaskId> consumers;             // within this plan (later plans: Scheduler::extra_consumers_)
+  std::vector<std::uint32_t> consumers;      // local indices within this plan (later plans: Scheduler::extra_consumers_)
   std::vector<std::uint32_t> consumer_offsets;
   std::vector<std::string> labels;            // distinct labels; labels[0] == ""
   std::vector<std::uint32_t> label_of;        // per task, into labels
@@ -44,8 +44,9 @@ struct Plan {
   }
   const TaskId* inputs_begin(std::uint32_t local) const { return inputs.data() + input_offsets[local]; }
   const TaskId* inputs_end(std::uint32_t local) const { return inputs.data() + input_offsets[local + 1]; }
-  const TaskId* consumers_begin(std::uint32_t local) const { return consumers.data() + consumer_offsets[local]; }
-  const TaskId* consumers_end(std::uint32_t local) const { return consumers.data() + consumer_offsets[local + 1]; }
+  // Local indices: the consumer's id is base + index.
+  const std::uint32_t* consumers_begin(std::uint32_t local) const { return consumers.data() + consumer_offsets[local]; }
+  const std::uint32_t* consumers_end(std::uint32_t local) const { return consumers.data() + consumer_offsets[local + 1]; }
   const std::string& label(std::uint32_t local) const { return labels[label_of.empty() ? 0 : label_of[local]]; }
   const OutputSpecs* output_specs(std::uint32_t local) const {
     if (outputs.empty()) return nullptr;

@@ -6,6 +6,14 @@
 
 namespace treadle {
 
+namespace {
+// Frees a vector's buffer now (clear() keeps it).
+template <typename T>
+void release_column(std::vector<T>& column) {
+  std::vector<T>().swap(column);
+}
+}  // namespace
+
 Scheduler::Scheduler(SchedulerActions& actions, std::size_t transition_log_capacity)
     : actions_(actions), log_(transition_log_capacity) {
   for (auto symbol : symbols::builtins) builtin_type_[intern_type(std::string(symbol))] = true;
@@ -137,6 +145,10 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   plan->input_offsets[n] = static_cast<std::uint32_t>(pos);
   for (std::size_t i = 0; i < n; ++i)
     if (r.cpus[i] > 0xffff) bad("cpu request too large");
+  // The request's columns go as soon as the plan has what it needs of them: at a million
+  // tasks each is several MB, and they would otherwise stay until submit returns.
+  release_column(r.inputs);
+  release_column(r.input_counts);
 
   // Consumers within the plan, as CSR.
   plan->consumer_offsets.resize(n + 1);
@@ -147,10 +159,13 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   }
   plan->consumer_offsets[n] = acc;
   plan->consumers.resize(acc);
+  release_column(consumer_counts);
   std::vector<std::uint32_t> fill(plan->consumer_offsets.begin(), plan->consumer_offsets.end() - 1);
   for (std::size_t i = 0; i < n; ++i)
     for (auto p = plan->input_offsets[i]; p < plan->input_offsets[i + 1]; ++p)
-      if (task_of(plan->inputs[p]) >= base) plan->consumers[fill[task_of(plan->inputs[p]) - base]++] = base + i;
+      if (task_of(plan->inputs[p]) >= base)
+        plan->consumers[fill[task_of(plan->inputs[p]) - base]++] = static_cast<std::uint32_t>(i);
+  release_column(fill);
 
   plan->configs = std::move(r.configs);
   plan->config_offsets = std::move(r.config_offsets);
@@ -170,7 +185,7 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     t.local = static_cast<std::uint32_t>(i);
     std::int32_t longest = 0;
     for (auto c = p.consumers_begin(i); c != p.consumers_end(i); ++c)
-      longest = std::max(longest, tasks_[*c].priority);
+      longest = std::max(longest, p.records[*c].priority);
     t.priority = longest + 1;
     if (const OutputSpecs* specs = p.output_specs(static_cast<std::uint32_t>(i)); specs && specs->count() != 1) {
       t.multi_output = true;
@@ -178,6 +193,8 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     }
   }
   counts_[static_cast<int>(TaskState::waiting)] += n;
+  release_column(r.type_of);
+  release_column(r.cpus);
 
   for (auto k : r.keep) keep(base + k);
   for (std::size_t i = 0; i < n; ++i) {
@@ -481,7 +498,7 @@ std::size_t Scheduler::memory_estimate() const {
   for (auto& p : tasks_.plans()) {
     if (!p) continue;
     bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +
-             p->input_offsets.capacity() * 4 + p->consumers.capacity() * 8 + p->consumer_offsets.capacity() * 4 +
+             p->input_offsets.capacity() * 4 + p->consumers.capacity() * 4 + p->consumer_offsets.capacity() * 4 +
              p->label_of.capacity() * 4;
     for (auto& l : p->labels) bytes += sizeof(std::string) + l.capacity();
   }

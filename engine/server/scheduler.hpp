@@ -135,7 +135,7 @@ class Scheduler {
   const OutputSpecs* output_specs(TaskId id) const { return plan_of(id).output_specs(tasks_[id].local); }
   // A live task's existing output (not output 0 of a task that has none).
   bool object_exists(ObjectId object) const;
-  const std::vector<WorkerId>& locations(ObjectId object) const;
+  const WorkerSet& locations(ObjectId object) const;
   std::uint64_t object_size(ObjectId object) const;
   std::uint32_t object_keeps(ObjectId object) const;
   std::uint32_t object_holds(ObjectId object) const;
@@ -170,7 +170,8 @@ class Scheduler {
   std::size_t live_plans() const;
   // Frees plans nobody can need again: every task released (or failed) and unheld, and every
   // consumer in a freed plan, so no recomputation can reach them. Cheap when nothing changed.
-  void collect_garbage();
+  // Returns how many tasks the freed plans held.
+  std::size_t collect_garbage();
   std::size_t memory_estimate() const;
   // Human-readable name for messages: "task 12 (label)" or "task 12 (loom/run/run)".
   std::string describe(TaskId id) const;
@@ -353,7 +354,7 @@ inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn
     return std::find_if(span.begin(), span.end(), [&](ObjectId in) { return task_of(in) == id; }) != span.end();
   };
   for (auto c = p.consumers_begin(t.local); c != p.consumers_end(t.local); ++c)
-    if (still_uses(*c)) fn(*c);
+    if (still_uses(p.base + *c)) fn(p.base + *c);
   if (t.has_extra_consumers) {
     auto it = extra_consumers_.find(id);
     if (it != extra_consumers_.end())

@@ -15,6 +15,7 @@
 #include "../common/log_throttle.hpp"
 #include "../common/message_fields.hpp"
 #include "../common/protocol.hpp"
+#include "../common/return_memory.hpp"
 #include "client_requests.hpp"
 #include "scheduler.hpp"
 #include "task_story.hpp"
@@ -34,6 +35,8 @@ struct HeldOutput {
   TaskId last_dropped = 0;
 };
 constexpr std::size_t held_output_limit = 4u << 20;
+// Freed plans of at least this many tasks (a few MB) are worth giving back to the system.
+constexpr std::size_t trim_after_tasks = 16384;
 
 // A task_failed message's optional packed Python exception (msgpack binary; anything else is
 // a malformed message). One too big to hold for its dependents travels as text only.
@@ -193,7 +196,7 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
       scheduler_.set_clock(wall_us());
       check_heartbeats();
       malformed_.tick();
-      scheduler_.collect_garbage();
+      if (scheduler_.collect_garbage() >= trim_after_tasks) return_freed_memory();
       scheduler_.schedule();
       flush();
       next_check = steady_ms() + 250;

@@ -2,10 +2,9 @@
 // What the scheduler knows of one task. Kept small (the server holds millions of them);
 // configs, inputs and labels live in the task's Plan.
 #include <cstdint>
-#include <vector>
-
 #include "../common/ids.hpp"
 #include "task_state.hpp"
+#include "worker_set.hpp"
 
 namespace treadle {
 
@@ -35,7 +34,7 @@ struct TaskRecord {
   std::int64_t ready_us = -1;        // when it became ready (scheduler clock); -1: chained, never queued
   std::uint64_t size = 0;
   std::uint64_t length = 0;
-  std::vector<WorkerId> locations;   // workers that hold the result
+  WorkerSet locations;               // workers that hold the result
 };
 
 // One output of a task with zero or several outputs (TaskRecord::multi_output). The outputs of
@@ -46,7 +45,7 @@ struct ObjectRecord {
   std::uint8_t kind = 0;
   std::uint32_t holds = 0;          // unfinished consumers + client futures
   std::uint32_t keeps = 0;          // client futures alone
-  std::vector<WorkerId> locations;  // workers that hold it (kept while its task is recomputed)
+  WorkerSet locations;              // workers that hold it (kept while its task is recomputed)
 };
 
 }  // namespace treadle

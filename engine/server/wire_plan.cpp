@@ -10,14 +10,21 @@ PlanRequest decode_plan(Message& m) {
   PlanRequest r;
   r.types = fields::texts(m.header, "types", fields::max_ids, fields::max_name);
   r.labels = fields::texts(m.header, "labels", fields::max_ids, fields::max_path);
-  r.type_of = column_of<std::uint32_t>(m.frames[sf_type_of]);
-  r.cpus = column_of<std::uint32_t>(m.frames[sf_cpus]);
-  r.input_counts = column_of<std::uint32_t>(m.frames[sf_input_counts]);
-  r.inputs = column_of<std::uint64_t>(m.frames[sf_inputs]);
-  r.config_offsets = column_of<std::uint64_t>(m.frames[sf_config_offsets]);
+  // Each frame is dropped once copied: the message and its decoded columns are never whole
+  // side by side (at a million tasks each is tens of MB).
+  auto take = [&](SubmitFrame f, auto& column) {
+    column = column_of<typename std::remove_reference_t<decltype(column)>::value_type>(m.frames[f]);
+    m.frames[f] = zmq::message_t();
+  };
+  take(sf_type_of, r.type_of);
+  take(sf_cpus, r.cpus);
+  take(sf_input_counts, r.input_counts);
+  take(sf_inputs, r.inputs);
+  take(sf_config_offsets, r.config_offsets);
   r.configs = m.frames[sf_configs].to_string();
-  r.label_of = column_of<std::uint32_t>(m.frames[sf_label_of]);
-  r.keep = column_of<std::uint32_t>(m.frames[sf_keep]);
+  m.frames[sf_configs] = zmq::message_t();
+  take(sf_label_of, r.label_of);
+  take(sf_keep, r.keep);
   for (auto t : r.type_of)
     if (t >= r.types.size()) throw ProtocolError("task type index out of range");
   for (auto c : r.cpus)
