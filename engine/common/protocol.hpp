@@ -79,7 +79,8 @@ inline constexpr const char* output = "output";        // {items:[{id, stream, t
 inline constexpr const char* seceded = "seceded";      // {id}: the task waits on tasks it submitted; its cpus are free
 inline constexpr const char* rejoined = "rejoined";    // {id}: its wait ended; it holds its cpus again
 // worker -> worker
-inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
+inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids, host?}
+inline constexpr const char* data_chunk = "data_chunk";  // {req, id, at, total} + one frame: a piece of a large object, before its "data"
 }  // namespace op
 
 // Send / receive one message. `routing` is the ROUTER identity frame, empty for DEALER sockets.

@@ -23,6 +23,7 @@
 #include "checkpoint_writer.hpp"
 #include "data_store.hpp"
 #include "executor_pool.hpp"
+#include "chunked_transfer.hpp"
 #include "resource_sampler.hpp"
 #include "same_host_handoff.hpp"
 #include "thread_pool.hpp"
@@ -112,6 +113,7 @@ struct Worker::Impl final : WorkerActions {
   std::string host_id;  // this host's identity; empty: same-host handoff is off
   std::uint64_t fetched_bytes = 0;  // bytes of objects that came from peers over the network
   std::uint64_t handed_bytes = 0;   // bytes of objects taken from peers on this host by their files
+  ChunkAssembler chunks;             // large objects arriving in pieces
   std::int64_t server_seen_ms = 0;
   bool forgotten = false;  // the server no longer knows us (declared lost)
 
@@ -125,7 +127,8 @@ struct Worker::Impl final : WorkerActions {
   void on_server_message(Message& m);
   void on_peer_request(const std::string& routing, Message& m);
   void on_peer_data(const std::string& peer, Message& m);
-  void pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host = false);
+  void pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host = false,
+                    std::vector<ObjectEntry>* in_chunks = nullptr);
   void request_objects(const std::string& peer, const std::vector<TaskId>& objects, bool by_file);
   zmq::socket_t& peer_socket(const std::string& address);
   void send_report();
@@ -217,6 +220,7 @@ void Worker::Impl::setup() {
   executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
 
   if (options.same_host_handoff) host_id = host_identity();
+  keep_memory_for_pieces();
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
   std::string host = options.listen_host.empty() ? address_towards(options.server_host) : options.listen_host;
@@ -443,7 +447,8 @@ void Worker::Impl::request_objects(const std::string& peer, const std::vector<Ta
   send_message(peer_socket(peer), Message(std::move(header)));
 }
 
-void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host) {
+void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host,
+                                std::vector<ObjectEntry>* in_chunks) {
   std::vector<ObjectEntry> objects;
   objects.reserve(ids.size());
   json handed = json::array();
@@ -454,6 +459,10 @@ void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply, 
         handed.push_back(std::move(file));
         continue;
       }
+    if (in_chunks && goes_in_chunks(data)) {
+      in_chunks->push_back({id, std::move(data)});
+      continue;
+    }
     objects.push_back({id, std::move(data)});
   }
   encode_objects(objects, reply.header, reply.frames);
@@ -467,12 +476,36 @@ void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
   // address alone; the peer is one that authenticated with the secret.
   const bool same_host = !host_id.empty() && fields::has(m.header, "host") &&
                          fields::text(m.header, "host", fields::max_name) == host_id;
-  pack_objects(fields::ids(m.header, "ids"), reply, same_host);
+  std::vector<ObjectEntry> in_chunks;
+  pack_objects(fields::ids(m.header, "ids"), reply, same_host, &in_chunks);
+  if (!in_chunks.empty()) {
+    json ids = json::array();
+    for (auto& [id, object] : in_chunks) {
+      for (Message& chunk : chunk_messages(reply.header["req"].get<std::uint64_t>(), id, object))
+        send_message(*data, std::move(chunk), routing);
+      ids.push_back(id);
+    }
+    reply.header["chunked"] = std::move(ids);  // after its pieces: the fetcher has them all then
+  }
   send_message(*data, std::move(reply), routing);
 }
 
 void Worker::Impl::on_peer_data(const std::string& peer, Message& m) {
-  if (m.op() != op::data) return;
+  const std::string op = m.op();
+  if (op == op::data_chunk) return chunks.add(peer, m);
+  if (op != op::data) return;
+  if (m.header.contains("chunked")) {
+    for (ObjectId id : fields::ids(m.header, "chunked")) {
+      DataPtr data;
+      try {
+        data = chunks.take(peer, id);
+        fetched_bytes += data->size();
+      } catch (const ProtocolError& e) {
+        log::warn("object ", id, " from ", peer, ": ", e.what());  // its consumers fail, saying so
+      }
+      state->fetched(id, std::move(data), wall_us());
+    }
+  }
   std::vector<TaskId> over_network;  // handed files this worker could not take
   if (auto handed = m.header.find("handed"); handed != m.header.end()) {
     if (!handed->is_array()) throw ProtocolError("field 'handed' must be a list");

@@ -18,7 +18,7 @@ from treadle.loom.client import Client, TaskFailed, tasks
 from treadle.rain.client import Client as RainClient, InputDir, OutputDir, tasks as rain_tasks
 
 LINES = 400_000
-EXPECTED = "".join("{}\n".format(i) for i in range(1, LINES + 1)).encode()  # `seq 1 400000`: 2.9 MB
+EXPECTED = "".join("{}\n".format(i) for i in range(1, LINES + 1)).encode()  # `seq 1 400000`: 2.7 MB
 MD5 = hashlib.md5(EXPECTED).hexdigest().encode()
 
 
@@ -43,6 +43,10 @@ def counters_after(client, cpus, key, at_least):
     """The 3-cpu worker's counters once its heartbeat reports `key` >= at_least."""
     return wait_until(lambda: (w := worker_with(client, cpus)).get(key, 0) >= at_least and w,
                       timeout=10, what="the consumer worker reporting {} >= {}".format(key, at_least))
+
+
+def seq_bytes(lines):
+    return "".join("{}\n".format(i) for i in range(1, lines + 1)).encode()
 
 
 def md5_on_consumer(obj):
@@ -74,6 +78,23 @@ def test_the_network_path_when_handoff_is_off(make_cluster, monkeypatch, switch)
     assert client.submit_one(md5_on_consumer(made)).gather() == MD5 + b"  -\n"
     consumer = counters_after(client, 3, "fetched_bytes", len(EXPECTED))
     assert consumer["fetched_bytes"] == len(EXPECTED) and consumer["handed_bytes"] == 0, consumer
+    client.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_large_object_over_the_network_comes_in_pieces_intact(make_cluster):
+    # 1.5M lines: 10.9 MB, sent as 1 MiB pieces (worker/chunked_transfer.hpp), the last one short.
+    lines = 1_500_000
+    expected = seq_bytes(lines)
+    cluster, client, add_consumer = producer_then_consumer_worker(make_cluster, ["--no-same-host-handoff"])
+    made = client.submit_one(tasks.run("seq 1 {}".format(lines), request=tasks.cpus(2)))
+    client.wait([made])
+    add_consumer()
+    summed = client.submit([md5_on_consumer(made), tasks.run("wc -c", stdin=made, request=tasks.cpus(3))])
+    assert client.gather(summed) == [hashlib.md5(expected).hexdigest().encode() + b"  -\n",
+                                     "{}\n".format(len(expected)).encode()]
+    consumer = counters_after(client, 3, "fetched_bytes", len(expected))
+    assert consumer["fetched_bytes"] == len(expected), consumer  # fetched once, for both
     client.close()
 
 
