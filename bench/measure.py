@@ -325,6 +325,23 @@ def tcp_floor(nbytes, chunk=1 << 20):
     return nbytes / dt / 1e9
 
 
+def first_touch(nbytes, huge_pages=False):
+    """Seconds to write one byte into each 4 KiB page of `nbytes` of fresh anonymous memory: what
+    a receive into a new buffer pays before any copy. On a VM whose host backs guest memory
+    lazily this is far above a copy (bench/README.md, workload 5); `huge_pages` advises 2 MiB pages."""
+    import mmap
+    m = mmap.mmap(-1, nbytes)
+    try:
+        if huge_pages and hasattr(m, "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
+            m.madvise(mmap.MADV_HUGEPAGE)
+        t0 = time.perf_counter()
+        for at in range(0, nbytes, 4096):
+            m[at] = 1
+        return time.perf_counter() - t0
+    finally:
+        m.close()
+
+
 def zmq_floor(nbytes):
     """GB/s of one `nbytes` ZeroMQ message over tcp://127.0.0.1 (pyzmq, zero-copy send), or None."""
     try:

@@ -221,51 +221,76 @@ def _size_task(input, cpus):  # noqa: A002
     return Task(tasks.SIZE, (input,), b"", resource_request=tasks.cpus(cpus))
 
 
-def transfer100mb(nbytes=100_000_000):
+def _transfer_once(nbytes, handoff):
     """One worker of 2 cpus makes the object (the producer needs 2 cpus); a second worker of
     3 cpus joins; a consumer needing 3 cpus can only run there, so the object must move.
     The same consumer on an object made on the 3-cpu worker itself is the baseline; the
-    difference is the transfer."""
+    difference is the transfer. `handoff` False: the workers fetch over the network even on
+    one host (TREADLE_SAME_HOST_HANDOFF=0)."""
     produce = "head -c {} /dev/zero".format(nbytes)
-    with treadle.local_cluster(workers=1, cpus=2) as cluster:
-        with Client(*cluster.address) as client:
-            remote = client.submit_one(tasks.run(produce, request=tasks.cpus(2)))
-            client.wait([remote])
-            cluster.add_worker(cpus=3)
-            cluster.wait_for_workers(2)
-            local = client.submit_one(tasks.run(produce, request=tasks.cpus(3)))
-            client.wait([local])
-            pids = _pids(cluster)
-            cpu = measure.CpuMeter(pids)
+    saved = os.environ.get("TREADLE_SAME_HOST_HANDOFF")
+    os.environ["TREADLE_SAME_HOST_HANDOFF"] = "1" if handoff else "0"
+    try:
+        with treadle.local_cluster(workers=1, cpus=2) as cluster:
+            with Client(*cluster.address) as client:
+                remote = client.submit_one(tasks.run(produce, request=tasks.cpus(2)))
+                client.wait([remote])
+                cluster.add_worker(cpus=3)
+                cluster.wait_for_workers(2)
+                local = client.submit_one(tasks.run(produce, request=tasks.cpus(3)))
+                client.wait([local])
+                pids = _pids(cluster)
+                cpu = measure.CpuMeter(pids)
 
-            def consume(obj):
-                t0 = time.perf_counter()
-                value = client.submit_one(_size_task(obj, 3)).gather()
-                dt = time.perf_counter() - t0
-                assert struct.unpack("<Q", value)[0] == nbytes, value
-                return dt
+                def consume(obj):
+                    t0 = time.perf_counter()
+                    value = client.submit_one(_size_task(obj, 3)).gather()
+                    dt = time.perf_counter() - t0
+                    assert struct.unpack("<Q", value)[0] == nbytes, value
+                    return dt
 
-            local_s = consume(local)
-            cpu.start()
-            remote_s = consume(remote)
-            cpu_s = cpu.stop()
-            done = {w["cpus"]: w["tasks_done"] for w in client.status()["workers"]}
+                local_s = consume(local)
+                cpu.start()
+                remote_s = consume(remote)
+                cpu_s = cpu.stop()
+                workers = client.status()["workers"]
+    finally:
+        if saved is None:
+            os.environ.pop("TREADLE_SAME_HOST_HANDOFF", None)
+        else:
+            os.environ["TREADLE_SAME_HOST_HANDOFF"] = saved
+    done = {w["cpus"]: w["tasks_done"] for w in workers}
     # the 3-cpu worker ran its producer and both consumers
     assert done.get(3) == 3 and done.get(2) == 1, done
+    return local_s, remote_s, cpu_s
+
+
+def transfer100mb(nbytes=100_000_000):
+    """The object moved between two workers on this host twice: by same-host handoff (its
+    file is linked, no bytes move) and through the network path (handoff off)."""
+    out = {"bytes": nbytes}
+    local_s, remote_s, cpu_s = _transfer_once(nbytes, handoff=True)
+    out.update({"same_host_consumer_local_s": local_s, "same_host_consumer_remote_s": remote_s,
+                "same_host_s": remote_s - local_s})
+    for name, s in cpu_s.items():
+        out["same_host_cpu_" + name + "_s"] = s
+    local_s, remote_s, cpu_s = _transfer_once(nbytes, handoff=False)
     transfer = remote_s - local_s
-    out = {
-        "bytes": nbytes,
+    out.update({
         "consumer_local_s": local_s,
         "consumer_remote_s": remote_s,
         "transfer_s": transfer,
         "gb_per_s": nbytes / transfer / 1e9 if transfer > 0 else None,
         "gb_per_s_no_baseline": nbytes / remote_s / 1e9,
-    }
+    })
     for name, s in cpu_s.items():
         out["cpu_" + name + "_s"] = s
-    # what the loopback itself gives, measured right after with the cluster stopped
+    # what the loopback itself gives, measured right after with the cluster stopped, and what
+    # touching fresh memory costs here (it can dominate both floors and transfers on a VM)
     out["tcp_floor_gb_per_s"] = measure.tcp_floor(nbytes)
     out["zmq_floor_gb_per_s"] = measure.zmq_floor(nbytes)
+    out["first_touch_s"] = measure.first_touch(nbytes)
+    out["first_touch_huge_s"] = measure.first_touch(nbytes, huge_pages=True)
     return out
 
 

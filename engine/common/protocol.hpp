@@ -82,7 +82,8 @@ inline constexpr const char* seceded = "seceded";      // {id}: the task waits o
 inline constexpr const char* rejoined = "rejoined";    // {id}: its wait ended; it holds its cpus again
 inline constexpr const char* gave_back = "gave_back";  // {ids, kept}: the answer to steal: removed, and kept (started or unknown)
 // worker -> worker
-inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids}
+inline constexpr const char* peer_fetch = "peer_fetch";  // {req, ids, host?}
+inline constexpr const char* data_chunk = "data_chunk";  // {req, id, at, total} + one frame: a piece of a large object, before its "data"
 }  // namespace op
 
 // Send / receive one message. `routing` is the ROUTER identity frame, empty for DEALER sockets.

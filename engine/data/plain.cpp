@@ -35,16 +35,46 @@ namespace {
 struct Mapping {
   void* address = nullptr;
   std::size_t size = 0;
+  KeptFile kept;  // kept.path empty: the file is not ours to remove
   ~Mapping() {
     if (address && size) ::munmap(address, size);
+    if (!kept.path.empty()) ::unlink(kept.path.c_str());
   }
 };
+
+std::shared_ptr<Mapping> map_whole_file(const std::string& path, struct stat& st);
 }  // namespace
 
 DataPtr PlainData::map_file(const std::string& path) {
+  struct stat st {};
+  auto mapping = map_whole_file(path, st);
+  auto out = std::make_shared<PlainData>(mapping, static_cast<const char*>(mapping->address), mapping->size);
+  out->in_memory_ = false;
+  return out;
+}
+
+DataPtr PlainData::map_kept_file(const std::string& path) {
+  struct stat st {};
+  std::shared_ptr<Mapping> mapping;
+  try {
+    mapping = map_whole_file(path, st);
+  } catch (...) {
+    ::unlink(path.c_str());
+    throw;
+  }
+  mapping->kept = {path, static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                   static_cast<std::uint64_t>(st.st_size),
+                   std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, st.st_uid};
+  auto out = std::make_shared<PlainData>(mapping, static_cast<const char*>(mapping->address), mapping->size);
+  out->in_memory_ = false;
+  out->kept_file_ = &mapping->kept;
+  return out;
+}
+
+namespace {
+std::shared_ptr<Mapping> map_whole_file(const std::string& path, struct stat& st) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw DataError("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     throw DataError("cannot stat " + path + ": " + std::strerror(errno));
@@ -60,9 +90,8 @@ DataPtr PlainData::map_file(const std::string& path) {
     mapping->address = address;
   }
   ::close(fd);
-  auto out = std::make_shared<PlainData>(mapping, static_cast<const char*>(mapping->address), mapping->size);
-  out->in_memory_ = false;
-  return out;
+  return mapping;
 }
+}  // namespace
 
 }  // namespace treadle

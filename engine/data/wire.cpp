@@ -9,14 +9,6 @@
 namespace treadle {
 namespace {
 
-// A frame whose bytes belong to `owner`: ZeroMQ calls release() when it is done with them.
-zmq::message_t shared_frame(const DataPtr& owner, std::string_view bytes) {
-  if (bytes.size() < 1024) return zmq::message_t(bytes.data(), bytes.size());  // copying is cheaper
-  auto* keep = new DataPtr(owner);
-  auto release = [](void*, void* hint) { delete static_cast<DataPtr*>(hint); };
-  return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), release, keep);
-}
-
 // Worth packing: at least a few items, all plain, none large (large ones go zero-copy).
 bool packable(const std::vector<DataPtr>& items) {
   if (items.size() < 8) return false;
@@ -34,10 +26,18 @@ std::size_t frame_index(const json& d, const char* key, std::vector<zmq::message
 
 }  // namespace
 
+// A frame whose bytes belong to `owner`: ZeroMQ calls release() when it is done with them.
+zmq::message_t frame_sharing(const DataPtr& owner, std::string_view bytes) {
+  if (bytes.size() < 1024) return zmq::message_t(bytes.data(), bytes.size());  // copying is cheaper
+  auto* keep = new DataPtr(owner);
+  auto release = [](void*, void* hint) { delete static_cast<DataPtr*>(hint); };
+  return zmq::message_t(const_cast<char*>(bytes.data()), bytes.size(), release, keep);
+}
+
 json encode_data(const DataPtr& data, std::vector<zmq::message_t>& frames) {
   switch (data->kind()) {
     case DataKind::plain: {
-      frames.push_back(shared_frame(data, data->raw()));
+      frames.push_back(frame_sharing(data, data->raw()));
       return {{"k", "plain"}, {"f", frames.size() - 1}};
     }
     case DataKind::file: {
@@ -72,7 +72,7 @@ json encode_data(const DataPtr& data, std::vector<zmq::message_t>& frames) {
     }
     case DataKind::pyobj: {
       auto& obj = static_cast<const PyObjData&>(*data);
-      frames.push_back(shared_frame(obj.pickled(), obj.pickled()->raw()));
+      frames.push_back(frame_sharing(obj.pickled(), obj.pickled()->raw()));
       json out = {{"k", "pyobj"}, {"f", frames.size() - 1}, {"size", obj.size()}};
       if (obj.has_pieces()) out["len"] = obj.sequence_length();
       return out;

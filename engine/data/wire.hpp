@@ -9,6 +9,9 @@
 
 namespace treadle {
 
+// A frame of `bytes` (which `owner` holds): shared with ZeroMQ, not copied, unless tiny.
+zmq::message_t frame_sharing(const DataPtr& owner, std::string_view bytes);
+
 // Appends the bytes of `data` to `frames` and returns its description.
 json encode_data(const DataPtr& data, std::vector<zmq::message_t>& frames);
 // Rebuilds an object from its description; takes the frames it names. Throws ProtocolError.

@@ -640,6 +640,8 @@ void ServerLoop::status(const std::string& routing, Message& m) {
       info["store"] = s.store;
       info["spilled"] = s.spilled;
       info["objects"] = s.objects;
+      info["fetched_bytes"] = s.fetched_bytes;
+      info["handed_bytes"] = s.handed_bytes;
       info["sampled_us"] = s.at_us;
     }
     if (with_ids) {
@@ -676,7 +678,8 @@ void ServerLoop::sample(Peer& peer, Message& m) {
   s.at_us = fields::has(m.header, "t") ? fields::integer(m.header, "t") : wall_us();
   s.cpu_percent = fields::number(m.header, "cpu", 0, 1e6);
   for (auto [name, value] : {std::pair{"rss", &s.rss}, {"store", &s.store}, {"spilled", &s.spilled},
-                             {"objects", &s.objects}})
+                             {"objects", &s.objects}, {"fetched_bytes", &s.fetched_bytes},
+                             {"handed_bytes", &s.handed_bytes}})
     *value = fields::has(m.header, name) ? fields::unsigned_integer(m.header, name) : 0;
   if (peer.id < samples_.size()) samples_[peer.id] = s;
   trace_.record_sample(peer.id, s);

@@ -53,6 +53,8 @@ struct WorkerSample {
   std::uint64_t store = 0;     // bytes of objects in its store (in memory)
   std::uint64_t spilled = 0;   // bytes of objects spilled to its work directory
   std::uint64_t objects = 0;   // data objects it holds (in memory or spilled)
+  std::uint64_t fetched_bytes = 0;  // so far: object bytes it received from peers over the network
+  std::uint64_t handed_bytes = 0;   // so far: object bytes it took from peers on its host by their files
 };
 
 class TraceRecorder : public SchedulerObserver {

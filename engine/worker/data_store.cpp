@@ -43,7 +43,8 @@ void DataStore::spill_until_under_limit() {
   std::filesystem::create_directories(spill_dir_);
   for (auto& [bytes, id] : candidates) {
     if (memory_bytes_ <= memory_limit_ / 2) break;
-    auto path = spill_dir_ / std::to_string(id);
+    // A fresh name: an earlier object of this id may still live in its kept file.
+    auto path = spill_dir_ / (std::to_string(id) + "-" + std::to_string(++spills_));
     auto raw = objects_[id]->raw();
     std::ofstream out(path, std::ios::binary);
     out.write(raw.data(), static_cast<std::streamsize>(raw.size()));
@@ -52,9 +53,9 @@ void DataStore::spill_until_under_limit() {
       log::warn("cannot spill object ", id, " to ", path.string());
       continue;
     }
-    // The mapping outlives the name: the file vanishes when the object is freed.
-    objects_[id] = PlainData::map_file(path.string());
-    std::filesystem::remove(path);
+    // The file stays while the object lives (a worker on this host may take it by its path)
+    // and goes when the object is freed.
+    objects_[id] = PlainData::map_kept_file(path.string());
     memory_bytes_ -= bytes;
     spilled_bytes_ += bytes;
   }

@@ -1,6 +1,7 @@
 #pragma once
 // The objects a worker holds. Plain objects above the memory limit are spilled to the work
-// directory and mapped back, so a worker holds more than its RAM without copying.
+// directory and mapped back, so a worker holds more than its RAM without copying; the spilled
+// file stays while the object lives (kept_files.hpp).
 #include <cstdint>
 #include <filesystem>
 #include <unordered_map>
@@ -29,6 +30,7 @@ class DataStore {
   std::uint64_t memory_limit_;
   std::uint64_t memory_bytes_ = 0;
   std::uint64_t spilled_bytes_ = 0;
+  std::uint64_t spills_ = 0;
   std::unordered_map<TaskId, DataPtr> objects_;
 };
 

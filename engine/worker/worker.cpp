@@ -24,7 +24,9 @@
 #include "checkpoint_writer.hpp"
 #include "data_store.hpp"
 #include "executor_pool.hpp"
+#include "chunked_transfer.hpp"
 #include "resource_sampler.hpp"
+#include "same_host_handoff.hpp"
 #include "thread_pool.hpp"
 #include "work_dir.hpp"
 #include "worker_actions.hpp"
@@ -109,6 +111,10 @@ struct Worker::Impl final : WorkerActions {
 
   FinishedBatch report;  // what this loop turn made, sent at its end
   std::uint64_t next_req = 1;
+  std::string host_id;  // this host's identity; empty: same-host handoff is off
+  std::uint64_t fetched_bytes = 0;  // bytes of objects that came from peers over the network
+  std::uint64_t handed_bytes = 0;   // bytes of objects taken from peers on this host by their files
+  ChunkAssembler chunks;             // large objects arriving in pieces
   std::int64_t server_seen_ms = 0;
   bool forgotten = false;  // the server no longer knows us (declared lost)
 
@@ -121,8 +127,10 @@ struct Worker::Impl final : WorkerActions {
   int loop();  // the exit code
   void on_server_message(Message& m);
   void on_peer_request(const std::string& routing, Message& m);
-  void on_peer_data(Message& m);
-  void pack_objects(const std::vector<TaskId>& ids, Message& reply);
+  void on_peer_data(const std::string& peer, Message& m);
+  void pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host = false,
+                    std::vector<ObjectEntry>* in_chunks = nullptr);
+  void request_objects(const std::string& peer, const std::vector<TaskId>& objects, bool by_file);
   zmq::socket_t& peer_socket(const std::string& address);
   void send_report();
   void task_output(TaskId id, const std::string& stream, std::string_view text);
@@ -142,7 +150,7 @@ struct Worker::Impl final : WorkerActions {
   }
   std::string write_checkpoint(const std::string& path, TaskId task, const DataPtr& result) override;
   void fetch(const std::string& peer, const std::vector<TaskId>& objects) override {
-    send_message(peer_socket(peer), Message(json{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", objects}}));
+    request_objects(peer, objects, !host_id.empty());
   }
   void started(TaskId task) override { report.started.push_back(task); }
   void finished(TaskId task, const Data& result, std::int64_t start_us, std::int64_t end_us,
@@ -212,6 +220,8 @@ void Worker::Impl::setup() {
   ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
   executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
 
+  if (options.same_host_handoff) host_id = host_identity();
+  keep_memory_for_pieces();
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
   std::string host = options.listen_host.empty() ? address_towards(options.server_host) : options.listen_host;
@@ -262,9 +272,11 @@ int Worker::Impl::loop() {
                                           {static_cast<void*>(*data), 0, ZMQ_POLLIN, 0},
                                           {nullptr, pool->wake_fd(), ZMQ_POLLIN, 0}};
     std::vector<zmq::socket_t*> peer_sockets;
+    std::vector<const std::string*> peer_addresses;
     for (auto& [address, socket] : peers) {
       items.push_back({static_cast<void*>(*socket), 0, ZMQ_POLLIN, 0});
       peer_sockets.push_back(socket.get());
+      peer_addresses.push_back(&address);
     }
     const std::size_t first_executor_item = items.size();
     for (int fd : executors->poll_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
@@ -316,7 +328,7 @@ int Worker::Impl::loop() {
         Message m;
         try {
           if (!recv_message(*peer_sockets[i], m, nullptr, true)) break;
-          on_peer_data(m);
+          on_peer_data(*peer_addresses[i], m);
         } catch (const std::exception& e) {
           malformed.warn("peers it fetches from", "bad data from a peer: ", e.what());
         }
@@ -341,7 +353,9 @@ int Worker::Impl::loop() {
                                          {"rss", r.rss},
                                          {"store", store->memory_bytes()},
                                          {"spilled", store->spilled_bytes()},
-                                         {"objects", store->count()}}));
+                                         {"objects", store->count()},
+                                         {"fetched_bytes", fetched_bytes},
+                                         {"handed_bytes", handed_bytes}}));
       next_heartbeat = now + 500;
     }
     if (now - server_seen_ms > options.server_timeout_ms) {
@@ -439,23 +453,91 @@ zmq::socket_t& Worker::Impl::peer_socket(const std::string& address) {
   return *socket;
 }
 
-void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply) {
+void Worker::Impl::request_objects(const std::string& peer, const std::vector<TaskId>& objects, bool by_file) {
+  json header{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", objects}};
+  if (by_file) header["host"] = host_id;  // who asks: a holder on this host may answer with files
+  send_message(peer_socket(peer), Message(std::move(header)));
+}
+
+void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host,
+                                std::vector<ObjectEntry>* in_chunks) {
   std::vector<ObjectEntry> objects;
   objects.reserve(ids.size());
-  for (TaskId id : ids) objects.push_back({id, store->find(id)});
+  json handed = json::array();
+  for (TaskId id : ids) {
+    DataPtr data = store->find(id);
+    if (same_host)
+      if (json file = describe_for_handoff(id, data); !file.is_null()) {
+        handed.push_back(std::move(file));
+        continue;
+      }
+    if (in_chunks && goes_in_chunks(data)) {
+      in_chunks->push_back({id, std::move(data)});
+      continue;
+    }
+    objects.push_back({id, std::move(data)});
+  }
   encode_objects(objects, reply.header, reply.frames);
+  if (!handed.empty()) reply.header["handed"] = std::move(handed);
 }
 
 void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
   if (m.op() != op::peer_fetch) return;
   Message reply(json{{"op", op::data}, {"req", fields::unsigned_integer(m.header, "req")}});
-  pack_objects(fields::ids(m.header, "ids"), reply);
+  // Files only for a peer of this host (the same boot, host name and user), never on the
+  // address alone; the peer is one that authenticated with the secret.
+  const bool same_host = !host_id.empty() && fields::has(m.header, "host") &&
+                         fields::text(m.header, "host", fields::max_name) == host_id;
+  std::vector<ObjectEntry> in_chunks;
+  pack_objects(fields::ids(m.header, "ids"), reply, same_host, &in_chunks);
+  if (!in_chunks.empty()) {
+    json ids = json::array();
+    for (auto& [id, object] : in_chunks) {
+      for (Message& chunk : chunk_messages(reply.header["req"].get<std::uint64_t>(), id, object))
+        send_message(*data, std::move(chunk), routing);
+      ids.push_back(id);
+    }
+    reply.header["chunked"] = std::move(ids);  // after its pieces: the fetcher has them all then
+  }
   send_message(*data, std::move(reply), routing);
 }
 
-void Worker::Impl::on_peer_data(Message& m) {
-  if (m.op() != op::data) return;
-  for (auto& [id, data] : decode_objects(m.header, m.frames)) state->fetched(id, std::move(data), wall_us());
+void Worker::Impl::on_peer_data(const std::string& peer, Message& m) {
+  const std::string op = m.op();
+  if (op == op::data_chunk) return chunks.add(peer, m);
+  if (op != op::data) return;
+  if (m.header.contains("chunked")) {
+    for (ObjectId id : fields::ids(m.header, "chunked")) {
+      DataPtr data;
+      try {
+        data = chunks.take(peer, id);
+        fetched_bytes += data->size();
+      } catch (const ProtocolError& e) {
+        log::warn("object ", id, " from ", peer, ": ", e.what());  // its consumers fail, saying so
+      }
+      state->fetched(id, std::move(data), wall_us());
+    }
+  }
+  std::vector<TaskId> over_network;  // handed files this worker could not take
+  if (auto handed = m.header.find("handed"); handed != m.header.end()) {
+    if (!handed->is_array()) throw ProtocolError("field 'handed' must be a list");
+    for (const json& file : *handed) {
+      ObjectId id = fields::unsigned_integer(file, "id");
+      try {
+        DataPtr data = adopt_handed_file(file, work_dir);
+        handed_bytes += data->size();
+        state->fetched(id, std::move(data), wall_us());
+      } catch (const DataError& e) {
+        log::debug("object ", id, " from ", peer, " comes over the network: ", e.what());
+        over_network.push_back(id);
+      }
+    }
+  }
+  for (auto& [id, data] : decode_objects(m.header, m.frames)) {
+    if (data && data->kind() != DataKind::file) fetched_bytes += data->size();  // a file object moves its path only
+    state->fetched(id, std::move(data), wall_us());
+  }
+  if (!over_network.empty()) request_objects(peer, over_network, false);
 }
 
 TaskOutcome Worker::Impl::run_inline(const TaskRegistry::Entry& entry, TaskToRun& task) {

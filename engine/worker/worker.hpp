@@ -20,6 +20,7 @@ struct WorkerOptions {
   int server_timeout_ms = 10000;   // exit when the server has been silent this long
   std::string python = "/usr/bin/python3";  // runs the Python executors
   std::string job;              // the batch job it runs in, shown in its name (treadle-cluster status)
+  bool same_host_handoff = true;  // take large objects of workers on this host by their files
 };
 
 class Worker {

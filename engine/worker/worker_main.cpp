@@ -13,16 +13,19 @@
 #include "../common/auth.hpp"
 #include "../common/cli.hpp"
 #include "../common/log.hpp"
+#include "same_host_handoff.hpp"
 #include "worker.hpp"
 
 namespace {
 const char* usage =
     "usage: treadle-worker HOST:PORT [--cpus N] [--workdir DIR] [--listen HOST] [--secret-file FILE]\n"
-    "                      [--memory-limit BYTES] [--python PATH] [--job ID]\n"
+    "                      [--memory-limit BYTES] [--python PATH] [--job ID] [--no-same-host-handoff]\n"
     "  Runs tasks for the treadle server at HOST:PORT. --cpus defaults to 1; objects beyond\n"
     "  --memory-limit spill to the work directory. Python tasks run in --python\n"
     "  (default /usr/bin/python3) executors, one per cpu. --job names the batch job the worker\n"
-    "  runs in (its name becomes 'HOST:PID (job ID)', which treadle-cluster status matches).\n";
+    "  runs in (its name becomes 'HOST:PID (job ID)', which treadle-cluster status matches).\n"
+    "  Large objects of workers on the same host are taken by their files, not copied, unless\n"
+    "  --no-same-host-handoff (or TREADLE_SAME_HOST_HANDOFF=0) says to fetch them over the network.\n";
 treadle::Worker* g_worker = nullptr;
 void on_signal(int) {
   treadle::note_stop_signal();
@@ -35,7 +38,7 @@ namespace treadle {
 int run_worker_main(int argc, char** argv, TaskRegistry registry) {
   try {
     CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python", "job"},
-                    {"help", "debug"});
+                    {"help", "debug", "no-same-host-handoff"});
     if (cli.flags.count("help")) {
       std::cout << usage;
       return 0;
@@ -56,6 +59,7 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000, 100, 86400000));
     options.python = cli.get("python", options.python);
     options.job = cli.get("job");
+    options.same_host_handoff = !cli.flags.count("no-same-host-handoff") && same_host_handoff_allowed_by_environment();
     if (options.job.size() > 100) throw UsageError("--job: a job id of at most 100 characters");
 
     // Read once: each Worker below forgets the environment's secret when it starts.

@@ -32,6 +32,7 @@
 #include "../job_end.hpp"
 #include "builtin.hpp"
 #include "child_process.hpp"
+#include "../kept_files.hpp"
 #include "sandbox.hpp"
 #include "task_checks.hpp"
 
@@ -261,9 +262,10 @@ std::string signal_description(int number) {
   throw TaskFailure(how + "\nStderr:\n" + stderr_tail(stderr_path));
 }
 
-DataPtr collect_output(const Mapping& mapping, const Sandbox& sandbox, const std::string& stdout_path) {
+DataPtr collect_output(const Mapping& mapping, const Sandbox& sandbox, const std::string& stdout_path,
+                       const fs::path& work_dir) {
   const std::string& name = mapping.name;
-  if (name == stdout_name) return PlainData::map_file(stdout_path);
+  if (name == stdout_name) return map_output_file(stdout_path, work_dir);
   check_file_name(name, "output");
   fs::path path = sandbox.work() / name;
   std::error_code error;
@@ -285,7 +287,7 @@ DataPtr collect_output(const Mapping& mapping, const Sandbox& sandbox, const std
     }
   }
   if (!fs::is_regular_file(status)) fail("output '" + name + "' is not a regular file");
-  return PlainData::map_file(path.string());
+  return map_output_file(path, work_dir);
 }
 
 DataPtr run_task(TaskContext& ctx) {
@@ -309,9 +311,10 @@ DataPtr run_task(TaskContext& ctx) {
   if (exit.by_signal && exit.number == SIGTERM) job_ending();
   if (exit.by_signal || exit.number != 0) fail_exit(exit, spec.stderr_path);
 
-  // The mappings outlive the files, so the sandbox can go when this returns.
+  // The mappings (and kept files) outlive the sandbox's names, so the sandbox can go when this returns.
   std::vector<DataPtr> results;
-  for (auto& output : config.outputs) results.push_back(collect_output(output, sandbox, spec.stdout_path));
+  for (auto& output : config.outputs)
+    results.push_back(collect_output(output, sandbox, spec.stdout_path, ctx.work_dir));
   if (results.size() == 1) return results[0];
   return std::make_shared<ArrayData>(std::move(results));
 }

@@ -1,0 +1,89 @@
+#include "chunked_transfer.hpp"
+
+#include <malloc.h>
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "../common/message_fields.hpp"
+#include "../data/plain.hpp"
+#include "../data/wire.hpp"
+
+namespace treadle {
+namespace {
+
+// Anonymous memory for one object, with huge pages advised.
+struct Buffer {
+  void* address = MAP_FAILED;
+  std::size_t size = 0;
+  explicit Buffer(std::size_t n) : size(n) {
+    address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (address == MAP_FAILED) throw ProtocolError("cannot map " + std::to_string(size) + " bytes for an object");
+    ::madvise(address, size, MADV_HUGEPAGE);  // advice only: fine if refused
+  }
+  ~Buffer() {
+    if (address != MAP_FAILED) ::munmap(address, size);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+};
+
+// A peer may announce an object of at most this size (the chunks must then fill it).
+constexpr std::uint64_t max_object_bytes = std::uint64_t{1} << 40;
+
+}  // namespace
+
+void keep_memory_for_pieces() {
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(4 * chunk_bytes));
+  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
+bool goes_in_chunks(const DataPtr& data) {
+  return data && data->kind() == DataKind::plain && data->size() >= chunked_min_bytes;
+}
+
+std::vector<Message> chunk_messages(std::uint64_t req, ObjectId id, const DataPtr& data) {
+  std::string_view bytes = data->raw();
+  std::vector<Message> out;
+  out.reserve(bytes.size() / chunk_bytes + 1);
+  for (std::size_t at = 0; at < bytes.size(); at += chunk_bytes) {
+    Message m(json{{"op", op::data_chunk}, {"req", req}, {"id", id}, {"at", at}, {"total", bytes.size()}});
+    m.frames.push_back(frame_sharing(data, bytes.substr(at, chunk_bytes)));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void ChunkAssembler::add(const std::string& peer, Message& chunk) {
+  ObjectId id = fields::unsigned_integer(chunk.header, "id");
+  std::uint64_t at = fields::unsigned_integer(chunk.header, "at");
+  std::uint64_t total = fields::unsigned_integer(chunk.header, "total", 1, max_object_bytes);
+  if (chunk.frames.size() != 1) throw ProtocolError("a data chunk must have one frame");
+  const zmq::message_t& piece = chunk.frames[0];
+  auto key = std::make_pair(peer, id);
+  auto it = assemblies_.find(key);
+  if (at == 0 || it == assemblies_.end() || it->second.object->size() != total) {
+    // A first piece (or a peer sending this object again, after a fetch it did not finish).
+    auto buffer = std::make_shared<Buffer>(total);
+    Assembly a;
+    a.bytes = static_cast<char*>(buffer->address);
+    a.object = std::make_shared<PlainData>(buffer, a.bytes, total);
+    it = assemblies_.insert_or_assign(key, std::move(a)).first;
+  }
+  if (at > total || piece.size() > total - at) throw ProtocolError("a data chunk lies beyond its object");
+  std::memcpy(it->second.bytes + at, piece.data(), piece.size());
+  it->second.received += piece.size();
+}
+
+DataPtr ChunkAssembler::take(const std::string& peer, ObjectId id) {
+  auto it = assemblies_.find({peer, id});
+  if (it == assemblies_.end()) throw ProtocolError("object " + std::to_string(id) + " was announced in chunks that never came");
+  Assembly a = std::move(it->second);
+  assemblies_.erase(it);
+  if (a.received != a.object->size())
+    throw ProtocolError("object " + std::to_string(id) + " came incomplete: " + std::to_string(a.received) + " of " +
+                        std::to_string(a.object->size()) + " bytes");
+  return a.object;
+}
+
+}  // namespace treadle

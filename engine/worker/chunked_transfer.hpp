@@ -1,0 +1,56 @@
+#pragma once
+// Large objects between workers over the network: in pieces, pipelined, into their final buffer.
+//
+// One ZeroMQ message of 100 MB is received into a buffer ZeroMQ allocates whole: 25,000 fresh
+// 4 KiB pages, and on a VM whose host backs guest memory lazily the first touch of each costs
+// ~13 µs (0.3 s of CPU per 100 MB on the bench machine, more than the copies; bench/README.md).
+// So a holder sends a plain object of at least `chunked_min_bytes` as `data_chunk` messages of
+// `chunk_bytes` (each frame shares the object's storage: nothing is copied on the way out), then
+// its `data` reply naming the object under `chunked`. The fetcher copies each piece, as it
+// arrives, into one buffer mapped for the whole object with transparent huge pages advised
+// (2 MiB pages: 512x fewer first touches), and ZeroMQ reuses the freed piece's memory for the
+// next one. Messages between two sockets arrive in order, so the pieces precede the reply.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../common/ids.hpp"
+#include "../common/protocol.hpp"
+#include "../data/data.hpp"
+
+namespace treadle {
+
+constexpr std::size_t chunked_min_bytes = std::size_t{4} << 20;
+constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
+
+// Process-wide malloc settings (once, at the worker's start): pieces come from the heap, and up
+// to 128 MiB freed there stays for the next ones instead of going back to the kernel.
+void keep_memory_for_pieces();
+
+// True for an object sent to a peer in pieces.
+bool goes_in_chunks(const DataPtr& data);
+
+// The `data_chunk` messages of `data` (answering request `req`), in order.
+std::vector<Message> chunk_messages(std::uint64_t req, ObjectId id, const DataPtr& data);
+
+// The objects being received in pieces, per peer.
+class ChunkAssembler {
+ public:
+  // Copies a `data_chunk` message's piece into its object's buffer. Throws ProtocolError.
+  void add(const std::string& peer, Message& chunk);
+  // The object whose pieces all came from `peer`. Throws ProtocolError if some are missing.
+  DataPtr take(const std::string& peer, ObjectId id);
+  std::size_t pending() const { return assemblies_.size(); }
+
+ private:
+  struct Assembly {
+    DataPtr object;  // plain, over its own buffer
+    char* bytes = nullptr;
+    std::uint64_t received = 0;
+  };
+  std::map<std::pair<std::string, ObjectId>, Assembly> assemblies_;
+};
+
+}  // namespace treadle

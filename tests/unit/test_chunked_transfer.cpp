@@ -1,0 +1,50 @@
+// Large objects in pieces (worker/chunked_transfer.hpp): cut, put back together, and refused
+// when a peer's pieces do not fit.
+#include <catch2/catch.hpp>
+
+#include "common/protocol.hpp"
+#include "data/plain.hpp"
+#include "worker/chunked_transfer.hpp"
+
+using namespace treadle;
+
+namespace {
+DataPtr pattern(std::size_t size) {
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>(i * 7 + i / 4096);
+  return PlainData::from_string(std::move(bytes));
+}
+}  // namespace
+
+TEST_CASE("an object cut into pieces comes back whole, the last piece short") {
+  DataPtr object = pattern(chunked_min_bytes + chunk_bytes / 3);
+  REQUIRE(goes_in_chunks(object));
+  REQUIRE_FALSE(goes_in_chunks(pattern(chunked_min_bytes - 1)));
+  auto pieces = chunk_messages(7, 42, object);
+  REQUIRE(pieces.size() == chunked_min_bytes / chunk_bytes + 1);
+  ChunkAssembler assembler;
+  for (auto& piece : pieces) assembler.add("tcp://peer:1", piece);
+  DataPtr back = assembler.take("tcp://peer:1", 42);
+  CHECK(back->raw() == object->raw());
+  CHECK(assembler.pending() == 0);
+}
+
+TEST_CASE("pieces that do not make their object are refused") {
+  DataPtr object = pattern(chunked_min_bytes);
+  auto pieces = chunk_messages(1, 5, object);
+  ChunkAssembler assembler;
+  SECTION("a missing piece") {
+    for (std::size_t i = 0; i + 1 < pieces.size(); ++i) assembler.add("p", pieces[i]);
+    CHECK_THROWS_AS(assembler.take("p", 5), ProtocolError);
+  }
+  SECTION("from another peer, or never announced") {
+    for (auto& piece : pieces) assembler.add("p", piece);
+    CHECK_THROWS_AS(assembler.take("q", 5), ProtocolError);
+    CHECK_THROWS_AS(assembler.take("p", 6), ProtocolError);
+  }
+  SECTION("a piece beyond the object's end") {
+    pieces[1].header["at"] = object->size() - 10;
+    assembler.add("p", pieces[0]);
+    CHECK_THROWS_AS(assembler.add("p", pieces[1]), ProtocolError);
+  }
+}
