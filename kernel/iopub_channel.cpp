@@ -19,13 +19,20 @@ IOPubChannel::IOPubChannel(zmq::context_t& context, const xeus::xconfiguration& 
 
 void IOPubChannel::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json parent_header,
                            nlohmann::json metadata) {
-  xeus::xpub_message message("treadle." + msg_type, xeus::make_header(msg_type, user_, session_),
-                             std::move(parent_header), std::move(metadata), std::move(content),
-                             xeus::buffer_sequence());
+  // Numbered and sent under one lock: the numbers come out in order.
+  std::lock_guard<std::mutex> lock(mutex_);
+  xeus::xpub_message message(topic_prefix + std::to_string(sent_ + 1) + "." + msg_type,
+                             xeus::make_header(msg_type, user_, session_), std::move(parent_header),
+                             std::move(metadata), std::move(content), xeus::buffer_sequence());
   zmq::multipart_t wire =
       xeus::xzmq_serializer::serialize_iopub(std::move(message), *auth_, nlohmann::json::error_handler_t::replace);
-  std::lock_guard<std::mutex> lock(mutex_);
   wire.send(socket_);
+  ++sent_;
+}
+
+std::uint64_t IOPubChannel::last_sent() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sent_;
 }
 
 }  // namespace treadle::kernel

@@ -25,6 +25,7 @@
 #include "common/log.hpp"
 #include "history_manager.hpp"
 #include "iopub_channel.hpp"
+#include "iopub_echo.hpp"
 #include "sigint_window.hpp"
 #include "treadle_interpreter.hpp"
 
@@ -72,7 +73,8 @@ int main(int argc, char* argv[]) {
   xeus::xconfiguration config = xeus::load_configuration(file);
   auto context = xeus::make_context<zmq::context_t>();
   auto channel = std::make_shared<IOPubChannel>(context->m_context, config);
-  auto interpreter = std::make_unique<TreadleInterpreter>(channel);
+  auto echo = std::make_shared<IOPubEcho>(context->m_context, config, IOPubChannel::topic_prefix);
+  auto interpreter = std::make_unique<TreadleInterpreter>(channel, echo);
   TreadleInterpreter* shell = interpreter.get();
   auto history = std::make_unique<HistoryManager>([shell] { return shell->execution_count(); });
 

@@ -1,17 +1,18 @@
 #include "output_coalescer.hpp"
 
 #include "iopub_channel.hpp"
+#include "iopub_echo.hpp"
 
 namespace treadle::kernel {
 
 namespace {
-// After the flusher sent something through its own socket, the shell thread waits this long
-// before sending through xeus', so xeus' publisher has forwarded the first one already.
-constexpr std::chrono::microseconds grace{1500};
+// How long the shell thread waits for the channel's messages to come out before it sends
+// through xeus anyway (a publisher thread starved on a loaded machine; normally < 1 ms).
+constexpr std::chrono::milliseconds echo_limit{2000};
 }  // namespace
 
-OutputCoalescer::OutputCoalescer(ShellPublish shell_publish, IOPubChannel& channel)
-    : shell_publish_(std::move(shell_publish)), channel_(channel) {}
+OutputCoalescer::OutputCoalescer(ShellPublish shell_publish, IOPubChannel& channel, IOPubEcho& echo)
+    : shell_publish_(std::move(shell_publish)), channel_(channel), echo_(echo) {}
 
 OutputCoalescer::~OutputCoalescer() { stop(); }
 
@@ -34,11 +35,6 @@ void OutputCoalescer::stop() {
 void OutputCoalescer::set_parent(nlohmann::json parent_header) {
   std::lock_guard<std::mutex> lock(mutex_);
   parent_ = std::move(parent_header);
-}
-
-void OutputCoalescer::note_channel_send() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  last_background_send_ = clock::now();
 }
 
 void OutputCoalescer::write(const std::string& stream, std::string_view text) {
@@ -86,9 +82,10 @@ void OutputCoalescer::flush_soon() {
 }
 
 void OutputCoalescer::send_on_shell_thread(std::unique_lock<std::mutex>& lock) {
-  // Also when nothing is pending: the caller is about to publish through xeus.
-  auto since_background = clock::now() - last_background_send_;
-  if (since_background < grace) std::this_thread::sleep_for(grace - since_background);
+  // Also when nothing is pending: the caller is about to publish through xeus, behind what
+  // went out through the channel (under the lock, so the flusher sends nothing meanwhile).
+  std::uint64_t sent = channel_.last_sent();
+  if (sent > channel_out_ && echo_.wait_for(sent, echo_limit)) channel_out_ = sent;
   if (pending_.empty()) return;
   std::vector<Chunk> chunks;
   chunks.swap(pending_);
@@ -110,7 +107,7 @@ void OutputCoalescer::send_in_background() {
       // A full or closing socket: the text is lost, the kernel goes on.
     }
   }
-  last_send_ = last_background_send_ = clock::now();
+  last_send_ = clock::now();
 }
 
 void OutputCoalescer::run_flusher() {

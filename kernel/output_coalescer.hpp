@@ -10,9 +10,10 @@
 //   - by a flusher thread, through the IOPubChannel, for text that waited 50 ms with no shell
 //     write to carry it (a print before a long computation, prints from other threads, also
 //     after the cell finished: they go to the cell that ran last).
-// Two sockets feed xeus' publisher, so a message sent by the flusher could in principle be
-// overtaken by one the shell thread sends right after; the shell thread waits out a short
-// grace period after a background send to keep them in order.
+// Two sockets feed xeus' publisher, so a message sent by the flusher (or anything else sent
+// through the IOPubChannel) could be overtaken by one the shell thread sends right after: before
+// it sends through xeus, the shell thread waits until the channel's last message came out on
+// IOPub (IOPubEcho), so that a cell's output never comes after its `status: idle`.
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -27,13 +28,14 @@
 namespace treadle::kernel {
 
 class IOPubChannel;
+class IOPubEcho;
 
 class OutputCoalescer {
  public:
   // Sends a stream message through xeus; only ever called on the shell thread.
   using ShellPublish = std::function<void(const std::string& stream, const std::string& text)>;
 
-  OutputCoalescer(ShellPublish shell_publish, IOPubChannel& channel);
+  OutputCoalescer(ShellPublish shell_publish, IOPubChannel& channel, IOPubEcho& echo);
   ~OutputCoalescer();
   OutputCoalescer(const OutputCoalescer&) = delete;
   OutputCoalescer& operator=(const OutputCoalescer&) = delete;
@@ -53,9 +55,6 @@ class OutputCoalescer {
   void flush_soon();
   // The request that background sends are attached to (the cell running or last run).
   void set_parent(nlohmann::json parent_header);
-  // Any thread: a message went out through the channel (a progress line, a terminal's line).
-  // What the shell thread sends next through xeus waits the grace, so it stays behind it.
-  void note_channel_send();
 
   static constexpr std::size_t max_buffered = 4096;
   static constexpr std::chrono::milliseconds max_delay{50};
@@ -73,13 +72,14 @@ class OutputCoalescer {
 
   ShellPublish shell_publish_;
   IOPubChannel& channel_;
+  IOPubEcho& echo_;
+  std::uint64_t channel_out_ = 0;  // the channel's messages known to have come out on IOPub
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Chunk> pending_;
   std::size_t pending_bytes_ = 0;
   clock::time_point first_pending_;
   clock::time_point last_send_;
-  clock::time_point last_background_send_;
   nlohmann::json parent_ = nlohmann::json::object();
   std::thread::id shell_thread_;
   std::thread flusher_;

@@ -63,8 +63,7 @@ PYBIND11_EMBEDDED_MODULE(_treadle_kernel, m) {
       [](const std::string& msg_type, const std::string& content, const std::string& parent) {
         nl::json c = parse(content), p = parse(parent);
         py::gil_scoped_release release;
-        interpreter().channel().publish(msg_type, std::move(c), std::move(p));
-        interpreter().output().note_channel_send();   // xeus' next message stays behind this one
+        interpreter().channel().publish(msg_type, std::move(c), std::move(p));  // xeus' next stays behind it
       },
       py::arg("msg_type"), py::arg("content"), py::arg("parent"),
       "Publishes an IOPub message (content and parent header as JSON) from any thread.");

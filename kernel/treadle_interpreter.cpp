@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "iopub_channel.hpp"
+#include "iopub_echo.hpp"
 #include "output_coalescer.hpp"
 #include "parent_watch.hpp"
 #include "common/log.hpp"
@@ -50,12 +51,13 @@ std::string runtime_python_version() {
 
 TreadleInterpreter* TreadleInterpreter::instance() { return the_instance; }
 
-TreadleInterpreter::TreadleInterpreter(std::shared_ptr<IOPubChannel> channel)
+TreadleInterpreter::TreadleInterpreter(std::shared_ptr<IOPubChannel> channel, std::shared_ptr<IOPubEcho> echo)
     // Our own stdout/stderr (coalescing) replace xeus-python's one-message-per-write streams.
     : xpyt::interpreter(/*redirect_output_enabled=*/false, /*redirect_display_enabled=*/true),
-      channel_(std::move(channel)) {
+      channel_(std::move(channel)),
+      echo_(std::move(echo)) {
   output_ = std::make_unique<OutputCoalescer>(
-      [this](const std::string& stream, const std::string& text) { publish_stream(stream, text); }, *channel_);
+      [this](const std::string& stream, const std::string& text) { publish_stream(stream, text); }, *channel_, *echo_);
   the_instance = this;
 }
 

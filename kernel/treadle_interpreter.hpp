@@ -24,11 +24,12 @@ class Server;
 namespace treadle::kernel {
 
 class IOPubChannel;
+class IOPubEcho;
 class OutputCoalescer;
 
 class TreadleInterpreter : public xpyt::interpreter {
  public:
-  explicit TreadleInterpreter(std::shared_ptr<IOPubChannel> channel);
+  TreadleInterpreter(std::shared_ptr<IOPubChannel> channel, std::shared_ptr<IOPubEcho> echo);
   ~TreadleInterpreter() override;
 
   // The execution count of the cell running or last run (for the history).
@@ -59,6 +60,7 @@ class TreadleInterpreter : public xpyt::interpreter {
   [[noreturn]] void exit_orphaned();
 
   std::shared_ptr<IOPubChannel> channel_;
+  std::shared_ptr<IOPubEcho> echo_;
   std::unique_ptr<OutputCoalescer> output_;
   std::unique_ptr<treadle::Server> server_;
   std::atomic<int> execution_count_{0};

@@ -68,6 +68,44 @@ def test_task_output_reaches_its_cell_after_it_finished(any_kernel):
     assert "] A complains\n" in streams(late_messages, "stderr")
 
 
+# A listener that runs before the cell tracker's own hook and holds the submit's record back
+# until the task's output has reached the tracker: the order a loaded machine sometimes takes.
+HOLD_THE_RECORD = """\
+import threading
+from treadle.core import hooks
+tracker = next(l for l in hooks.listeners if type(l).__name__ == "CellTracker")
+routed = threading.Event()
+route = tracker.route
+def spy(client, items, *args, **kwargs):
+    if any(b"early bird" in bytes(item[3]) for item in items):
+        routed.set()
+    return route(client, items, *args, **kwargs)
+tracker.route = spy
+
+class HoldTheRecord(hooks.ClientListener):
+    def native_flushed(self, client, pending):
+        assert routed.wait(20), "the task's output never reached the tracker"
+
+def early(i):
+    print("early bird", i, flush=True)
+    return i
+"""
+
+
+def test_output_that_comes_before_its_submit_is_recorded_stays_in_its_cell(any_kernel):
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run("treadle.submit(late, 'warm').result()", timeout=60)  # the client has a record
+    assert reply["status"] == "ok" and "warm printed late" in text(outputs), outputs
+    reply, outputs, _ = k.run(HOLD_THE_RECORD)
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = k.run("hooks.listeners.insert(0, HoldTheRecord())\n"
+                              "print(treadle.submit(early, 7).result())", timeout=60)
+    assert reply["status"] == "ok", outputs
+    # In this cell, marked with its task, and before the cell ended (not lost to the last one).
+    assert "] early bird 7\n" in text(outputs) and text(outputs).endswith("7\n"), outputs
+
+
 def run_interrupted(k, code, after=0.8):
     reply, outputs, seconds = k.run(code, interrupt_after=after, stop_on_error=False)
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", outputs

@@ -43,12 +43,19 @@ class _Cell:
 class _Intervals:
     """Task ids of one client connection -> the cell that submitted them (ids only grow)."""
 
-    __slots__ = ("starts", "ends", "cells")
+    __slots__ = ("starts", "ends", "cells", "high")
 
     def __init__(self):
         self.starts, self.ends, self.cells = [], [], []
+        self.high = -1   # the highest task id ever added (pruning keeps it)
+
+    def beyond(self, task):
+        """True for a task newer than every submission recorded: its submit may still be on
+        its way to being recorded (the task can print before the client's hook runs)."""
+        return task > self.high
 
     def add(self, start, end, cell):
+        self.high = max(self.high, end)
         if self.cells and self.cells[-1] is cell and self.ends[-1] < start:
             self.ends[-1] = end  # nothing of another cell lies between (ids only grow)
             return
@@ -200,6 +207,7 @@ class CellTracker(hooks.ClientListener):
     """
 
     _PARTIAL_AGE = 0.5     # seconds an unfinished line waits for its end before it is shown
+    _PARK_AGE = 0.3        # seconds output of a task no recorded submission covers waits for one
     _POLL = 0.05           # seconds between two looks for output of tasks whose cell is idle
 
     def __init__(self, shell, session=None):
@@ -214,6 +222,7 @@ class CellTracker(hooks.ClientListener):
         self._intervals = weakref.WeakKeyDictionary()   # core client -> _Intervals
         self._pending_cell = {}       # id(native future not sent yet) -> _Cell
         self._lines = OutputLines()   # what tasks print, as lines marked with their task
+        self._parked = []             # [(client, time, items)]: output of tasks not recorded yet
         self._polled = weakref.WeakSet()
         self._poller = None
         self._stopping = threading.Event()
@@ -256,6 +265,11 @@ class CellTracker(hooks.ClientListener):
         self._running = self._seq
 
     def _post_run_cell(self, result=None):
+        # What the cell's tasks printed before the results it waited for is in this process:
+        # into the cell's output before it ends (else the poller may send it after the cell's
+        # end, which nbclient and execute_interactive never read).
+        self.take_output()
+        self._route_parked(older_than=0)
         cell = self._current if self._current is not None and self._current.seq == self._running else None
         self._running = None
         error = getattr(result, "error_in_exec", None)
@@ -330,6 +344,7 @@ class CellTracker(hooks.ClientListener):
                 run = [task, task, cell]
             if run is not None:
                 intervals.add(*run)
+            self._route_parked()   # under the lock: before any newer output of these tasks
 
     def plan_submitted(self, client, base, plan, tasks, futures):
         """A client submitted a plan (the native API's are recorded by native_flushed())."""
@@ -345,6 +360,7 @@ class CellTracker(hooks.ClientListener):
                     intervals = self._intervals[client] = _Intervals()
                 intervals.add(base, base + plan.count - 1, cell)
             cell.loom.extend(weakref.ref(f) for f in futures)
+            self._route_parked()
 
     @contextlib.contextmanager
     def followed_waits(self):
@@ -368,10 +384,17 @@ class CellTracker(hooks.ClientListener):
 
     # -- output
 
-    def route(self, client, items):
-        """What tasks printed: to the cells that submitted them, each line marked with its task."""
+    def route(self, client, items, park=True):
+        """What tasks printed: to the cells that submitted them, each line marked with its task.
+        Output of a task newer than every recorded submission waits (parked) until its submit
+        is recorded, at most _PARK_AGE s (a task the server made: the last cell's guess)."""
         with self._lock:
             intervals = self._intervals.get(client) if client is not None else None
+            if park and intervals is not None:
+                later = [item for item in items if intervals.beyond(item[0])]
+                if later:
+                    self._parked.append((client, time.monotonic(), later))
+                    items = [item for item in items if not intervals.beyond(item[0])]
             tag_of = intervals.find if intervals is not None else (lambda task: self._last)
             lines = self._lines.add(items, source=id(client), tag_of=tag_of)
         out = collections.OrderedDict()   # (cell, stream) -> [text]
@@ -380,20 +403,47 @@ class CellTracker(hooks.ClientListener):
         for (cell, name), texts in out.items():
             self._emit(cell, name, "".join(texts))
 
+    def _route_parked(self, older_than=None):
+        """Routes parked output whose submission is recorded now, and (``older_than`` s given)
+        what waited that long, with the best guess."""
+        with self._lock:
+            if not self._parked:
+                return
+            now = time.monotonic()
+            parked, self._parked = self._parked, []
+            due = []
+            for client, since, items in parked:
+                intervals = self._intervals.get(client)
+                aged = older_than is not None and now - since >= older_than
+                if intervals is None or aged or not any(intervals.beyond(item[0]) for item in items):
+                    due.append((client, items))
+                else:
+                    self._parked.append((client, since, items))
+            # Routed in the order they came, under the lock (an RLock), so no newer output of
+            # the same task overtakes them.
+            for client, items in due:
+                self.route(client, items, park=False)
+
     def _flush_partials(self, older_than):
         with self._lock:
             out = self._lines.flush(older_than)
         for cell, name, text in out:
             self._emit(cell, name, text)
 
-    def flush_output(self):
-        """Sends what tasks printed so far to the cells now, unfinished lines too (main thread:
-        a job ended, and its line goes below what it printed)."""
+    def take_output(self):
+        """Hands what tasks printed and this process received to the cells now: also what the
+        poller thread is routing at this moment (polling waits for it, under the connection's
+        lock)."""
         for client in list(self._polled):
             try:
                 client.connection.poll_output()
             except Exception:
                 pass
+
+    def flush_output(self):
+        """Sends what tasks printed so far to the cells now, unfinished lines too (main thread:
+        a job ended, and its line goes below what it printed)."""
+        self.take_output()
         self._flush_partials(0)
 
     def _emit(self, cell, stream, text):
@@ -433,6 +483,7 @@ class CellTracker(hooks.ClientListener):
                 except Exception:
                     pass
             try:
+                self._route_parked(self._PARK_AGE)
                 self._flush_partials(self._PARTIAL_AGE)
                 if time.monotonic() - self._last_prune > 5:
                     self._prune()
