@@ -121,7 +121,9 @@ class Remote:
         spec = task.spec_if_made()
         if spec is not None:   # asked for, so maybe changed: it travels (else the runner makes the default)
             spec = {"user": dict(spec.user), "resources": dict(spec.resources)}
-        if plans is None:
+        if plans is None and spec is None and kwargs is None:
+            call = (task.session.session_id, args)   # the short form: most calls (bench 9a)
+        elif plans is None:
             call = (task.session.session_id, spec, args, kwargs, None)
         else:
             for plan, obj in zip(plans, task.inputs):

@@ -53,7 +53,8 @@ class InputPlan:
 
 class RemoteRunner:
     """Called by the executor as ``runner(ctx, call, *inputs)`` (a py_call with context):
-    ``call`` is (session id, spec, args, kwargs, plans). Without plans, ``args`` and ``kwargs``
+    ``call`` is (session id, spec, args, kwargs, plans), or (session id, args) for plain
+    arguments without keywords or a spec (most calls: a smaller pickle). Without plans, ``args`` and ``kwargs``
     are the values themselves (none held a data object); with them, each argument is pickled
     with placeholders (or is the index of an input), and ``plans`` has an InputPlan per input.
     ``spec``: None (the client never asked for it: the default), or its ``user`` and
@@ -66,7 +67,10 @@ class RemoteRunner:
         self.cpus = cpus
 
     def __call__(self, core_ctx, call, *inputs):
-        session_id, spec, args, kwargs, plans = call
+        if len(call) == 2:
+            (session_id, args), spec, kwargs, plans = call, None, None, None
+        else:
+            session_id, spec, args, kwargs, plans = call
         ctx = Context(core_ctx, session_id, spec, self)
         try:
             if plans is None:
