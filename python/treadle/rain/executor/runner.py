@@ -65,6 +65,7 @@ class RemoteRunner:
         self.outputs = outputs   # OutputPlans
         self.name = name
         self.cpus = cpus
+        self.bytes_as_is = len(outputs) == 1 and not outputs[0].encode   # returned bytes are the output
 
     def __call__(self, core_ctx, call, *inputs):
         if len(call) == 2:
@@ -81,7 +82,12 @@ class RemoteRunner:
                 args = [_argument(data, values) for data in args]
                 kwargs = {name: _argument(data, values) for name, data in kwargs.items()}
                 result = self.fn(ctx, *args, **kwargs)
-            outputs, objects = self._encode_all(result)
+            if type(result) is bytes and self.bytes_as_is:   # the common case, short
+                if not ctx.debug_lines and not ctx.has_info():
+                    return result
+                outputs, objects = [result], None
+            else:
+                outputs, objects = self._encode_all(result)
         except BaseException as error:
             if ctx.debug_lines:
                 # In the failure's text (the traceback shows notes) as Rain's "Debug:" part.
