@@ -127,22 +127,24 @@ class ClientBase:
         return self._submit(list(tasks))[0]
 
     def submit_with_inner(self, tasks, inner):
-        """Submits tasks as ``submit`` does, and returns also a handle for each of the tasks
-        ``inner`` (tasks of the plan the others need, not roots): it holds nothing (released
-        from the start, so its task goes once the tasks that read it are done) but names the
-        task for waits by id, states and stories."""
+        """Submits tasks as ``submit`` does, and returns also the ids of the tasks ``inner``
+        (tasks of the plan the others need, not roots): they hold nothing, so each goes once
+        the tasks that read it are done; ``unheld_handle`` names one for waits by id, states
+        and stories."""
         handles, base, encoded = self._submit(list(tasks))
         if not inner:
             return handles, []
-        position = {id(t): k for k, t in enumerate(encoded.tasks)}
-        unheld = []
-        for t in inner:
-            handle = self.handle_type(self, base + position[id(t)], t.outputs)
-            handle._released = True
-            for o in handle.outputs or ():
-                o._released = True
-            unheld.append(handle)
-        return handles, unheld
+        positions = encoded.positions
+        return handles, [base + positions[id(t)] for t in inner]
+
+    def unheld_handle(self, task_id, specs=None):
+        """A handle of a submitted task that holds nothing (released from the start: an inner
+        task of its plan), to name it."""
+        handle = self.handle_type(self, task_id, specs)
+        handle._released = True
+        for o in handle.outputs or ():
+            o._released = True
+        return handle
 
     def _submit(self, tasks):
         """(handles, base, encoded plan) of a submit; (handles, None, None) when nothing was new."""

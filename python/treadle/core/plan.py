@@ -170,9 +170,11 @@ def _encode(roots, leaf_ref):
     config_offsets = array("Q", [0])
     config_offsets.extend(itertools.accumulate(map(len, configs)))
     keep = array("I", [position[id(r)] for r in roots])
-    return EncodedPlan(types, labels, type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
+    plan = EncodedPlan(types, labels, type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
                        config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), keep.tobytes(), order,
                        checkpoints, outputs)
+    plan.positions = position
+    return plan
 
 
 def _checkpoint_path(task):
@@ -192,11 +194,12 @@ class EncodedPlan:
     of a task of this plan, else a submitted task's id), config offsets (u64, one more than
     tasks) and the configs back to back; ``roots``, the positions of the tasks asked for (u32).
     ``tasks``: the Task objects in position order; ``checkpoints``: (position, path) pairs;
-    ``outputs``: (position, labels, content types) of the tasks not of one unnamed output.
+    ``outputs``: (position, labels, content types) of the tasks not of one unnamed output;
+    ``positions``: id(Task) -> position, while the caller holds the Task objects.
     An input naming output k of a task is its reference | k << 40."""
 
     __slots__ = ("types", "labels", "type_of", "cpus", "input_counts", "inputs", "config_offsets", "configs",
-                 "label_of", "roots", "tasks", "checkpoints", "outputs")
+                 "label_of", "roots", "tasks", "checkpoints", "outputs", "positions")
 
     def __init__(self, types, labels, type_of, cpus, input_counts, inputs, config_offsets, configs, label_of,
                  roots, tasks, checkpoints, outputs=()):
@@ -204,6 +207,7 @@ class EncodedPlan:
         self.type_of, self.cpus, self.input_counts, self.inputs = type_of, cpus, input_counts, inputs
         self.config_offsets, self.configs, self.label_of, self.roots = config_offsets, configs, label_of, roots
         self.tasks, self.checkpoints, self.outputs = tasks, checkpoints, list(outputs)
+        self.positions = None
 
     def frames(self):
         """The columns in the order of the submit message (docs/protocol.md)."""

@@ -24,8 +24,8 @@ def parts(value):
         value = value.task
     if isinstance(value, RainTask):
         client = value.session.client.core
-        if value.handle is not None:
-            return Parts(client, [value.handle.task_id])
+        if value.task_id is not None:
+            return Parts(client, [value.task_id])
         return Parts(client, pending=[value.core])
     ids = [t for base, count in value.plans for t in range(base, base + count)]
     return Parts(value.client.core, ids, [t.core for t in value.unsubmitted()], plans=True)

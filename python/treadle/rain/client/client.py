@@ -126,8 +126,8 @@ class Client:
     def watching(self, task):
         return task.task_id in self._watched
 
-    def unwatch(self, tasks_by_id):
-        for task_id in tasks_by_id:
+    def unwatch(self, task_ids):
+        for task_id in task_ids:
             self._watched.pop(task_id, None)
 
     def poll_settled(self, timeout=0.0):

@@ -16,9 +16,6 @@ class DataObject:
         self._spec = None        # made when first asked for
         self.info = None
         self._keep = False
-        # The session dropped its hold: the object goes once nobody needs it. One made after its
-        # task's submit was not kept at the submit.
-        self.released = task.handle is not None
 
     @property
     def spec(self):
@@ -27,7 +24,7 @@ class DataObject:
             declared = self.declared
             spec = self._spec = ObjectSpec(label=declared.label or "", content_type=declared.content_type or "",
                                            data_type=getattr(declared, "data_type", "blob"))
-        if spec.id is None and self.task.handle is not None:   # its id, once submitted
+        if spec.id is None and self.task.task_id is not None:   # its id, once submitted
             spec.id = ID(self.session.session_id, self.object_id)
         return spec
 
@@ -59,14 +56,20 @@ class DataObject:
     @property
     def object_id(self):
         """The server's id of the object (None before submit)."""
-        return None if self.task.handle is None else object_id(self.task.handle.task_id, self.index)
+        return None if self.task.task_id is None else object_id(self.task.task_id, self.index)
 
     @property
     def handle(self):
-        return None if self.task.handle is None else self.task.handle.output(self.index)
+        return None if self.task.task_id is None else self.task.handle.output(self.index)
+
+    @property
+    def released(self):
+        """The session dropped its hold: the object goes once nobody needs it (every object not
+        kept at its task's submit, or unkept since)."""
+        return not self._keep and self.task.task_id is not None
 
     def keep(self):
-        if self.task.handle is not None:
+        if self.task.task_id is not None:
             raise RainException("keep() of {!r} after its submit: call it before".format(self))
         self._keep = True
 
@@ -95,7 +98,7 @@ class DataObject:
 
     def core_ref(self):
         """The core input naming this object (a future once submitted)."""
-        if self.task.handle is not None:
+        if self.task.task_id is not None:
             if self.released:
                 raise RainException("{!r} was not kept at its submit and may be freed already: keep() an object "
                                     "to use it in a later submit".format(self))

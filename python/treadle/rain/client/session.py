@@ -16,6 +16,7 @@ import contextlib
 import json
 from datetime import datetime, timezone
 
+from ...core import hooks
 from ...core.errors import LoomException, TaskFailed
 from ...core.task import Task as CoreTask, TaskOutput, object_id
 from ..common import DataInstance, ObjectInfo, RainException, SessionException, TaskException, TaskInfo
@@ -37,8 +38,10 @@ class Session:
         self.error = None       # the exception that failed the session: every later call raises it
         self._new = []          # tasks created since the last submit
         self._pending = []      # submitted tasks not yet seen ended
-        self._by_core = {}      # id(core task) -> Rain task, for tasks not yet submitted
+        self._by_core = {}      # id(core task) -> Rain task, for tasks not yet submitted (made when asked)
+        self._indexed = 0       # how many of _new are in _by_core
         self._by_id = {}        # task id -> Rain task, for submitted ones
+        self._roots = []        # submitted tasks that hold something (their plans' roots)
         self._static = {}       # key -> the core task, then the handle, of a value shared by tasks
         self._static_new = []   # keys of static values not yet submitted
         self.plans = []         # (first task id, count) of each plan submitted: what the widgets draw
@@ -50,7 +53,6 @@ class Session:
     def add_task(self, task):
         self._check()
         self._new.append(task)
-        self._by_core[id(task.core)] = task
 
     def rain_inputs(self, core_task):
         """The DataObjects a core task reads (its inputs that are outputs of this session's tasks)."""
@@ -62,12 +64,17 @@ class Session:
         return found
 
     def _owner(self, ref):
-        if isinstance(ref, TaskOutput):
-            return self._by_core.get(id(ref.task)), ref.index
         task_id = getattr(ref, "task_id", None)   # a TaskHandle
         if task_id is not None:
             return self._by_id.get(task_id & ((1 << 40) - 1)), task_id >> 40
-        return self._by_core.get(id(ref)), 0
+        # Indexed when a task names core inputs (not @remote's calls): none pay for it.
+        by_core, new = self._by_core, self._new
+        for task in new[self._indexed:]:
+            by_core[id(task.core)] = task
+        self._indexed = len(new)
+        if isinstance(ref, TaskOutput):
+            return by_core.get(id(ref.task)), ref.index
+        return by_core.get(id(ref)), 0
 
     def static_value(self, key):
         """A value tasks of this session share (a @remote function: one core task, submitted
@@ -95,6 +102,7 @@ class Session:
         """Sends the tasks created since the last submit."""
         self._check()
         new, self._new = self._new, []
+        self._indexed = 0
         statics, self._static_new = self._static_new, []
         if not new and not statics:
             return
@@ -104,13 +112,19 @@ class Session:
                 if maker is not None:
                     maker.before_submit(task)
             # The plan's roots, which the session holds: the tasks nothing of this submit reads
-            # and those with a kept output. The others (inner) go once the tasks reading them
-            # are done, as a HyperLoom plan's inner tasks do: no hold to take and drop.
-            read = {id(obj.task) for task in new for obj in task.inputs}
-            sinks = [t for t in new if id(t) not in read]
-            inner = [t for t in new if id(t) in read and not t.has_kept_output()]
-            rooted = [t for t in new if id(t) not in read or t.has_kept_output()]
-            handles, unheld = self.client.core.submit_with_inner(
+            # (sinks) and those with a kept output. The others (inner) go once the tasks reading
+            # them are done, as a HyperLoom plan's inner tasks do: no hold to take and drop.
+            read = {id(t) for task in new for t in task.input_tasks()}
+            sinks, rooted, inner = [], [], []
+            for t in new:
+                if id(t) not in read:
+                    sinks.append(t)
+                    rooted.append(t)
+                elif t.has_kept_output():
+                    rooted.append(t)
+                else:
+                    inner.append(t)
+            handles, inner_ids = self.client.core.submit_with_inner(
                 [t.core for t in rooted] + [self._static[key] for key in statics], [t.core for t in inner])
         except (LoomException, ValueError, TypeError) as error:
             for key in statics:
@@ -119,17 +133,19 @@ class Session:
         for key, handle in zip(statics, handles[len(rooted):]):
             self._static[key] = handle
         self.plans.append(self.client.core.last_plan)
-        by_core, by_id = self._by_core, self._by_id
-        for task, handle in zip(rooted + inner, handles[:len(rooted)] + unheld):
-            del by_core[id(task.core)]
-            task.submitted(handle)
+        self._by_core = {}   # held only tasks not yet submitted: all of them are now
+        by_id = self._by_id
+        for task, handle in zip(rooted, handles):
+            task.submitted(handle.task_id, handle)
             by_id[handle.task_id] = task
-        for task in inner:
-            task.held = False
+        for task, task_id in zip(inner, inner_ids):   # task.submitted(task_id), inlined: 10,000 calls
+            task.task_id, task.state, task.held = task_id, "submitted", False
+        by_id.update(zip(inner_ids, inner))
+        self._roots.extend(rooted)
         self._pending.extend(new)
         self.client.watch(sinks)
         unkept = []
-        for task in new:   # marks their objects released; an inner task's handle holds nothing
+        for task in rooted:   # an inner task holds nothing: its objects are released already
             unkept.extend(task.unkept_handles())
         self._release_when_done(unkept)
 
@@ -157,7 +173,7 @@ class Session:
             raise RainException("{!r} is not a task or a data object".format(item))
         if task.session is not self:
             raise RainException("{!r} belongs to another session".format(item))
-        if task.handle is None:
+        if task.task_id is None:
             raise RainException("{!r} was not submitted".format(item))
         return task
 
@@ -165,7 +181,8 @@ class Session:
         # A notebook shows a progress line for a wait that lasts (core.hooks listeners): of
         # every task waited for (``shown``), though the wait itself may follow fewer.
         shown = tasks if shown is None else shown
-        with self.client.core.waiting_on([t.handle for t in shown if t.state == "submitted"]):
+        handles = [t.handle for t in shown if t.state == "submitted"] if hooks.listeners else []
+        with self.client.core.waiting_on(handles):
             self._wait_settled(tasks)
 
     def _wait_settled(self, tasks):
@@ -200,7 +217,7 @@ class Session:
     def fetch(self, data_object):
         """The content of a kept object as a DataInstance; updates its info too."""
         self._check()
-        if data_object.task.handle is None:
+        if data_object.task.task_id is None:
             raise RainException("{!r} was not submitted".format(data_object))
         if not data_object.is_kept():
             raise RainException("{!r} is not kept: call keep() before submit to fetch it".format(data_object))
@@ -210,6 +227,7 @@ class Session:
             self._fail(self._task_exception(error))
         except LoomException as error:
             raise RainException(str(error)) from None
+        data_object.task.mark_finished()   # and the tasks it read: a session's close need not ask
         self.update([data_object.task])
         info = data_object.info
         return DataInstance(value, info.content_type or data_object.content_type, data_object,
@@ -219,9 +237,8 @@ class Session:
         """The object goes once nothing needs it (at once if its task ended and no task reads it)."""
         self._check()
         data_object._keep = False
-        if data_object.task.handle is None:
+        if data_object.task.task_id is None:
             return
-        data_object.released = True
         self._release_when_done([data_object.handle])
 
     # -- spec and info -----------------------------------------------------------------------
@@ -311,7 +328,7 @@ class Session:
             return
         self.closed = True
         try:
-            self.client.unwatch(self._by_id)
+            self.client.unwatch(t.task_id for t in self._roots)   # only roots are watched
             if not self.client.core.closed:
                 # The server keeps a failed task's futures (released "when done" or not); a task
                 # not watched may have failed unseen, so the unfinished are asked for.
@@ -320,11 +337,11 @@ class Session:
                 failed = [i for t, state in zip(unsure, states) if state == "failed" for i in _future_ids(t)]
                 if failed:
                     self.client.core.connection.release(failed)
-                handles = [t.handle for t in self._by_id.values()]
+                handles = [t.handle for t in self._roots]
                 self.client.core.release(handles + [v for v in self._static.values() if not isinstance(v, CoreTask)])
         except Exception:
             pass
-        self._by_id, self._by_core, self._pending, self._static = {}, {}, [], {}
+        self._by_id, self._by_core, self._pending, self._static, self._roots = {}, {}, [], {}, []
         while self in active.stack:
             active.stack.remove(self)
         if active.default[0] is self:

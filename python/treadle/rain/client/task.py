@@ -19,16 +19,18 @@ class Task:
     ``config``: its spec's config (JSON-like); ``maker``: an object whose ``before_submit(task)``
     the session calls when it submits the task (a @remote function: it writes the task's
     config then, from the spec as the client left it); ``call``: what the maker keeps for it;
-    ``inputs``: the DataObjects it reads, in order, when the caller knows them.
+    ``inputs``: the DataObjects it reads, in order, when the caller knows them; or ``reads``:
+    the one-output tasks whose outputs it reads (their DataObjects made when asked for).
 
     A submit of 10,000 tasks pays for what each task holds (and for the garbage collector,
     which walks every object made), so the spec, the outputs' DataObjects and their
     LabeledList are made when first asked for, not here."""
 
-    def __init__(self, core_task, outputs, session=None, config=None, maker=None, call=None, inputs=None):
+    def __init__(self, core_task, outputs, session=None, config=None, maker=None, call=None, inputs=None, reads=None):
         self.session = session or active_session()
         self.core = core_task
-        self.handle = None
+        self.task_id = None        # the server's id, once submitted
+        self._handle = None        # its TaskHandle: a root's from the submit, an inner task's made when asked
         self.held = True           # False: an inner task of its plan, which the session holds nothing of
         self.state = None          # None, then "submitted", "finished" or "failed" as the client learns it
         self.info = None
@@ -46,8 +48,24 @@ class Task:
         if core_task.outputs is None and (len(outputs) != 1 or outputs[0].label != DEFAULT_LABEL
                                           or outputs[0].content_type):
             core_task.declare_outputs([OutputSpec(o.label, o.content_type) for o in outputs])
-        self.inputs = self.session.rain_inputs(core_task) if inputs is None else inputs
+        self._reads = reads
+        self._inputs = None if reads is not None else self.session.rain_inputs(core_task) if inputs is None else inputs
         self.session.add_task(self)
+
+    @property
+    def inputs(self):
+        """The DataObjects it reads, in order."""
+        inputs = self._inputs
+        if inputs is None:
+            inputs = self._inputs = [t.output_object(0) for t in self._reads]
+        return inputs
+
+    def input_tasks(self):
+        """The tasks whose outputs it reads (makes no DataObject)."""
+        reads = self._reads
+        if reads is not None:
+            return reads
+        return [obj.task for obj in self._inputs] if self._inputs else ()
 
     @property
     def spec(self):
@@ -58,9 +76,9 @@ class Task:
             spec = self._spec = TaskSpec(task_type=self.core.task_type or "",
                                          config=dict(config) if isinstance(config, dict) else config,
                                          resources={"cpus": request.cpus if request is not None else 0})
-        if spec.id is None and self.handle is not None:
+        if spec.id is None and self.task_id is not None:
             # Filled when asked, not at submit: a submit of many tasks does not pay for it.
-            spec.id = ID(self.session.session_id, self.handle.task_id)
+            spec.id = ID(self.session.session_id, self.task_id)
             spec.outputs = [o.spec.id for o in self.outputs]
             spec.inputs = [TaskSpecInput(id=i.spec.id, label=i.label) for i in self.inputs]
         return spec
@@ -114,10 +132,9 @@ class Task:
         return any(o is not None and o.is_kept() for o in objects)
 
     def unkept_handles(self):
-        """At submit: the handles of the outputs nobody kept (all of them for a task whose
-        DataObjects were never made), or the task's own for a task without outputs; marks
-        those objects released."""
-        handle = self.handle
+        """At submit of a root: the handles of the outputs nobody kept (all of them for a task
+        whose DataObjects were never made), or the task's own for a task without outputs."""
+        handle = self._handle
         if not self.declared:
             return [handle]
         objects = self._objects
@@ -128,8 +145,6 @@ class Task:
         unkept = []
         for k, obj in enumerate(objects):
             if obj is None or not obj.is_kept():
-                if obj is not None:
-                    obj.released = True
                 unkept.append(handle if handle.outputs is None else handle.outputs[k])
         return unkept
 
@@ -149,9 +164,21 @@ class Task:
 
     # -- the session's side --------------------------------------------------------------------
 
-    def submitted(self, handle):
-        self.handle = handle
+    def submitted(self, task_id, handle=None):
+        """Submitted as ``task_id``: a root with its ``handle``, or an inner task (None), which
+        holds nothing: a submit of 10,000 tasks makes no handle for them."""
+        self.task_id = task_id
+        self._handle = handle
+        self.held = handle is not None
         self.state = "submitted"
+
+    @property
+    def handle(self):
+        """The task's TaskHandle once submitted (None before)."""
+        handle = self._handle
+        if handle is None and self.task_id is not None:
+            handle = self._handle = self.session.client.core.unheld_handle(self.task_id, self.core.outputs)
+        return handle
 
     def mark_finished(self):
         """The task finished, so did every task it reads (a task runs once its inputs exist):
@@ -161,20 +188,25 @@ class Task:
             task = stack.pop()
             if task.state == "submitted":
                 task.state = "finished"
-                stack.extend(obj.task for obj in task.inputs)
-
-    @property
-    def task_id(self):
-        return None if self.handle is None else self.handle.task_id
+                stack.extend(task.input_tasks())
 
     def __repr__(self):
         name = self.core.label or self.core.task_type
-        return "<Task {}{}>".format(name, " id={}".format(self.task_id) if self.handle is not None else "")
+        return "<Task {}{}>".format(name, " id={}".format(self.task_id) if self.task_id is not None else "")
 
 
 def input_ref(value):
     """The core input for a DataObject (or a one-output Task) given as an input."""
     return data_object_of(value).core_ref()
+
+
+def only_output_ref(value, data_type):
+    """The core input for ``value`` when it is a task not yet submitted whose only output (of
+    ``data_type``) has no DataObject yet: a Concat of 10,000 calls makes none. Else None."""
+    if type(value) is Task and value.task_id is None and value._objects is None and len(value.declared) == 1 \
+            and getattr(value.declared[0], "data_type", "blob") == data_type:
+        return value.core
+    return None
 
 
 def data_object_of(value, data_type=None, where="this input"):

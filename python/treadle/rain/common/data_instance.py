@@ -3,7 +3,6 @@ directory's bytes are a tar archive, written out as a directory."""
 
 import io
 import os
-import tarfile
 
 from .attributes import ObjectInfo, ObjectSpec
 from .content_types import check_content_type, decode_value
@@ -47,6 +46,7 @@ class DataInstance:
             with open(path, "wb") as f:
                 f.write(self._data)
             return
+        import tarfile   # here: an executor's first @remote task imports this module, rarely writes a directory
         with tarfile.open(fileobj=io.BytesIO(self._data)) as archive:
             members = archive.getmembers()
             for member in members:

@@ -53,7 +53,8 @@ class InputPlan:
 
 class RemoteRunner:
     """Called by the executor as ``runner(ctx, call, *inputs)`` (a py_call with context):
-    ``call`` is (session id, spec, args, kwargs, plans). Without plans, ``args`` and ``kwargs``
+    ``call`` is (session id, spec, args, kwargs, plans), or (session id, args) for plain
+    arguments without keywords or a spec (most calls: a smaller pickle). Without plans, ``args`` and ``kwargs``
     are the values themselves (none held a data object); with them, each argument is pickled
     with placeholders (or is the index of an input), and ``plans`` has an InputPlan per input.
     ``spec``: None (the client never asked for it: the default), or its ``user`` and
@@ -64,9 +65,13 @@ class RemoteRunner:
         self.outputs = outputs   # OutputPlans
         self.name = name
         self.cpus = cpus
+        self.bytes_as_is = len(outputs) == 1 and not outputs[0].encode   # returned bytes are the output
 
     def __call__(self, core_ctx, call, *inputs):
-        session_id, spec, args, kwargs, plans = call
+        if len(call) == 2:
+            (session_id, args), spec, kwargs, plans = call, None, None, None
+        else:
+            session_id, spec, args, kwargs, plans = call
         ctx = Context(core_ctx, session_id, spec, self)
         try:
             if plans is None:
@@ -77,7 +82,12 @@ class RemoteRunner:
                 args = [_argument(data, values) for data in args]
                 kwargs = {name: _argument(data, values) for name, data in kwargs.items()}
                 result = self.fn(ctx, *args, **kwargs)
-            outputs, objects = self._encode_all(result)
+            if type(result) is bytes and self.bytes_as_is:   # the common case, short
+                if not ctx.debug_lines and not ctx.has_info():
+                    return result
+                outputs, objects = [result], None
+            else:
+                outputs, objects = self._encode_all(result)
         except BaseException as error:
             if ctx.debug_lines:
                 # In the failure's text (the traceback shows notes) as Rain's "Debug:" part.
