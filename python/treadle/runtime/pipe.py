@@ -5,39 +5,125 @@ length and its bytes. Blobs carry object contents, so they are never JSON-escape
 """
 
 import json
+import os
 import struct
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 
-def write_message(stream, header, blobs=()):
+def message_parts(header, blobs=()):
+    """A message as byte strings to write in order: small ones joined, large blobs as they are
+    (not copied into one buffer)."""
     head = json.dumps(header, separators=(",", ":")).encode()
     parts = [_U32.pack(len(head)), head, _U32.pack(len(blobs))]
     for blob in blobs:
         parts.append(_U64.pack(len(blob)))
         parts.append(blob)
     if sum(len(p) for p in parts) < (1 << 20):
-        stream.write(b"".join(parts))
-    else:
-        for p in parts:  # large blobs go out as they are, not joined into a second copy
-            stream.write(p)
-    stream.flush()
+        return [b"".join(parts)]
+    return parts
 
 
-def _read_exact(stream, n):
-    data = stream.read(n)
-    if data is None or len(data) != n:
-        raise EOFError("the pipe closed")
-    return data
+def write_message(stream, header, blobs=(), flush=True):
+    """Writes a message; with flush=False it may wait in the stream's buffer for the next one
+    (replies of short tasks go out several to a write)."""
+    write_parts = getattr(stream, "write_parts", None)
+    if write_parts is not None:
+        write_parts(message_parts(header, blobs), flush)
+        return
+    for part in message_parts(header, blobs):
+        stream.write(part)
+    if flush:
+        stream.flush()
 
 
-def read_message(stream):
-    (size,) = _U32.unpack(_read_exact(stream, 4))
-    header = json.loads(_read_exact(stream, size))
-    (count,) = _U32.unpack(_read_exact(stream, 4))
-    blobs = []
-    for _ in range(count):
-        (n,) = _U64.unpack(_read_exact(stream, 8))
-        blobs.append(_read_exact(stream, n))
-    return header, blobs
+class MessageReader:
+    """Reads messages from a pipe's file descriptor, as many as one read brings: the worker
+    writes the tasks it queues on an executor together, and `has_message` tells whether the
+    next one is already here (so the replies so far need not go out before it runs)."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._buffer = bytearray()
+        self._at = 0
+
+    def _available(self):
+        return len(self._buffer) - self._at
+
+    def _fill(self, n):
+        """At least n bytes unread in the buffer, or EOFError."""
+        if self._at and self._available() < n:
+            del self._buffer[:self._at]
+            self._at = 0
+        while self._available() < n:
+            chunk = os.read(self._fd, max(self._CHUNK, min(n - self._available(), 1 << 20)))
+            if not chunk:
+                raise EOFError("the pipe closed")
+            self._buffer += chunk
+
+    def _take(self, n):
+        self._fill(n)
+        with memoryview(self._buffer) as view:
+            data = bytes(view[self._at:self._at + n])
+        self._at += n
+        if self._at == len(self._buffer):
+            self._buffer.clear()
+            self._at = 0
+        return data
+
+    def _message_end(self):
+        """Where the next message ends in the buffer, or None if it is not all here yet."""
+        b, at, end = self._buffer, self._at, len(self._buffer)
+        if end - at < 4:
+            return None
+        (size,) = _U32.unpack_from(b, at)
+        at += 4 + size
+        if end - at < 4:
+            return None
+        (count,) = _U32.unpack_from(b, at)
+        at += 4
+        for _ in range(count):
+            if end - at < 8:
+                return None
+            (n,) = _U64.unpack_from(b, at)
+            at += 8 + n
+        return at if at <= end else None
+
+    def has_message(self):
+        """Whether a whole message is already read (no system call)."""
+        return self._message_end() is not None
+
+    def read_message(self):
+        if self._message_end() is None:
+            return self._read_message_in_parts()
+        # All here (the common case): decoded in place, without a call per field.
+        b, at = self._buffer, self._at
+        with memoryview(b) as view:
+            (size,) = _U32.unpack_from(b, at)
+            header = json.loads(bytes(view[at + 4:at + 4 + size]))
+            at += 4 + size
+            (count,) = _U32.unpack_from(b, at)
+            at += 4
+            blobs = []
+            for _ in range(count):
+                (n,) = _U64.unpack_from(b, at)
+                blobs.append(bytes(view[at + 8:at + 8 + n]))
+                at += 8 + n
+        self._at = at
+        if at == len(b):
+            b.clear()
+            self._at = 0
+        return header, blobs
+
+    def _read_message_in_parts(self):
+        (size,) = _U32.unpack(self._take(4))
+        header = json.loads(self._take(size))
+        (count,) = _U32.unpack(self._take(4))
+        blobs = []
+        for _ in range(count):
+            (n,) = _U64.unpack(self._take(8))
+            blobs.append(self._take(n))
+        return header, blobs
