@@ -575,17 +575,25 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
     else if (WIFSIGNALED(status)) how = std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +
                                         " (" + ::strsignal(WTERMSIG(status)) + ")";
   }
-  log::warn("Python executor ", pid, " ", how, e.tasks.empty() ? "" : " while running task " + std::to_string(e.tasks[0]));
+  // The task it was running is the first whose end-of-task marker on fd 2 (the second one a task
+  // writes) has not come: the tasks before it ended, but their replies may have been waiting in
+  // the executor's buffer (short tasks' replies go several to a write), lost with it. Those
+  // and the ones behind it, which never started, are run again.
+  std::size_t running = e.tasks.size();
+  for (std::size_t i = 0; i < e.tasks.size() && running == e.tasks.size(); ++i)
+    if (std::find(e.writing[1].begin(), e.writing[1].end(), e.tasks[i]) != e.writing[1].end()) running = i;
+  log::warn("Python executor ", pid, " ", how,
+            running < e.tasks.size() ? " while running task " + std::to_string(e.tasks[running]) : std::string());
   for (std::size_t i = 0; i < e.tasks.size(); ++i) {
     ExecutorResult r;
     r.id = e.tasks[i];
     r.start_us = e.started_us;
     r.end_us = wall_us();
-    if (i == 0) {
+    if (i == running) {
       r.error = "the Python executor running this task " + how;
       if (!e.output_tail.empty()) r.error += "; its last output:\n" + e.output_tail;
     } else {
-      r.retry = true;  // it never started
+      r.retry = true;  // it ended but its reply was lost, or it never started
     }
     finished.push_back(std::move(r));
   }

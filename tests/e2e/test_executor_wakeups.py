@@ -199,3 +199,26 @@ def test_large_inputs_among_short_tasks(collecting):
     futures = [client.submit(digest, blobs.get(i, b"small"), i) for i in range(40)]
     assert client.gather(futures) == [(i, len(blobs.get(i, b"small")), hashlib.sha256(blobs.get(i, b"small")).hexdigest())
                                       for i in range(40)]
+
+
+def die_writing_last_words(_):
+    import os
+    os.write(2, b"last words before dying\n")
+    os._exit(3)
+
+
+def test_an_executor_dying_behind_replies_it_held_fails_only_its_task(cluster, collecting):
+    # Replies of the short tasks before it may wait in the dying executor's buffer: they are
+    # lost with it, so those tasks run again, and only the task that was running fails.
+    client, _ = collecting
+    warm(client)
+    for _ in range(3):
+        before = [client.submit(square_or_fail, i) for i in range(100)]
+        doomed = client.submit(die_writing_last_words, 0)
+        after = [client.submit(square_or_fail, i) for i in range(100, 200)]
+        settle(client, before + [doomed] + after)
+        with pytest.raises(treadle.TaskError) as info:
+            doomed.result()
+        assert "exited with status 3" in str(info.value) and "last words before dying" in str(info.value)
+        check(client, before + after, lambda i: i % 7 == 3, lambda i: i * i, "bad input")
+    assert all(w.poll() is None for w in cluster.workers)

@@ -50,56 +50,42 @@ class MessageReader:
         self._buffer = bytearray()
         self._at = 0
 
-    def _available(self):
-        return len(self._buffer) - self._at
-
-    def _fill(self, n):
-        """At least n bytes unread in the buffer, or EOFError."""
-        if self._at and self._available() < n:
-            del self._buffer[:self._at]
-            self._at = 0
-        while self._available() < n:
-            chunk = os.read(self._fd, max(self._CHUNK, min(n - self._available(), 1 << 20)))
-            if not chunk:
-                raise EOFError("the pipe closed")
-            self._buffer += chunk
-
-    def _take(self, n):
-        self._fill(n)
-        with memoryview(self._buffer) as view:
-            data = bytes(view[self._at:self._at + n])
-        self._at += n
-        if self._at == len(self._buffer):
-            self._buffer.clear()
-            self._at = 0
-        return data
-
-    def _message_end(self):
-        """Where the next message ends in the buffer, or None if it is not all here yet."""
+    def _missing(self):
+        """How many more bytes the next message needs at least (0: it is all in the buffer)."""
         b, at, end = self._buffer, self._at, len(self._buffer)
         if end - at < 4:
-            return None
+            return 4 - (end - at)
         (size,) = _U32.unpack_from(b, at)
         at += 4 + size
         if end - at < 4:
-            return None
+            return at + 4 - end
         (count,) = _U32.unpack_from(b, at)
         at += 4
         for _ in range(count):
             if end - at < 8:
-                return None
+                return at + 8 - end
             (n,) = _U64.unpack_from(b, at)
             at += 8 + n
-        return at if at <= end else None
+        return max(0, at - end)
 
     def has_message(self):
         """Whether a whole message is already read (no system call)."""
-        return self._message_end() is not None
+        return self._missing() == 0
 
     def read_message(self):
-        if self._message_end() is None:
-            return self._read_message_in_parts()
-        # All here (the common case): decoded in place, without a call per field.
+        """The next message: as many bytes as one read brings (several messages when the worker
+        wrote them together), then decoded in place."""
+        missing = self._missing()
+        if missing:
+            if self._at:
+                del self._buffer[:self._at]
+                self._at = 0
+            while missing:
+                chunk = os.read(self._fd, max(self._CHUNK, min(missing, 1 << 20)))
+                if not chunk:
+                    raise EOFError("the pipe closed")
+                self._buffer += chunk
+                missing = self._missing()
         b, at = self._buffer, self._at
         with memoryview(b) as view:
             (size,) = _U32.unpack_from(b, at)
@@ -116,14 +102,4 @@ class MessageReader:
         if at == len(b):
             b.clear()
             self._at = 0
-        return header, blobs
-
-    def _read_message_in_parts(self):
-        (size,) = _U32.unpack(self._take(4))
-        header = json.loads(self._take(size))
-        (count,) = _U32.unpack(self._take(4))
-        blobs = []
-        for _ in range(count):
-            (n,) = _U64.unpack(self._take(8))
-            blobs.append(self._take(n))
         return header, blobs
