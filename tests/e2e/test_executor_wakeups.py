@@ -222,3 +222,42 @@ def test_an_executor_dying_behind_replies_it_held_fails_only_its_task(cluster, c
         assert "exited with status 3" in str(info.value) and "last words before dying" in str(info.value)
         check(client, before + after, lambda i: i % 7 == 3, lambda i: i * i, "bad input")
     assert all(w.poll() is None for w in cluster.workers)
+
+
+def test_request_reader_takes_messages_however_the_pipe_splits_them():
+    """The executor's reader of the request pipe decodes each message in one pass over what
+    its reads brought: whole messages, several in one read, or cut anywhere (in a length, the
+    header, a blob larger than a read), with has_message() asked in between or not."""
+    import os
+    import random
+    import threading
+
+    from treadle.runtime import pipe
+
+    rng = random.Random(15)
+    sent = [({"op": "run", "id": i, "pad": "x" * rng.randint(0, 300)},
+             [bytes([i % 256]) * rng.choice([0, 1, 10, 70_000, 200_000]) for _ in range(rng.randint(0, 3))])
+            for i in range(300)]
+    data = b"".join(b"".join(pipe.message_parts(h, b)) for h, b in sent)
+    r, w = os.pipe()
+
+    def write_in_pieces():
+        at = 0
+        while at < len(data):
+            n = rng.choice([1, 3, 7, 100, 5000, 70_000])
+            os.write(w, data[at:at + n])
+            at += n
+        os.close(w)
+    writer = threading.Thread(target=write_in_pieces)
+    writer.start()
+    reader = pipe.MessageReader(r)
+    try:
+        for i, (header, blobs) in enumerate(sent):
+            if i % 2:
+                reader.has_message()
+            assert reader.read_message() == (header, blobs)
+        with pytest.raises(EOFError):
+            reader.read_message()
+    finally:
+        writer.join()
+        os.close(r)

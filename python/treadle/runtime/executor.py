@@ -323,10 +323,11 @@ class Executor:
             # for the worker's loop), and the worker sizes its queue by how long tasks really take.
             reply[0]["t"] = [start_us, time.time_ns() // 1000]
             self.task_id = None
-            now = time.monotonic()
             # A task that seceded ended on a thread that no longer serves: its reply goes at once.
-            hold = _thread.serving and header.get("batch") and (
-                unsent_since is None or now - unsent_since < _BATCH_SECONDS)
+            hold = False
+            if header.get("batch") and _thread.serving:
+                now = time.monotonic()
+                hold = unsent_since is None or now - unsent_since < _BATCH_SECONDS
             pipe.write_message(self.replies, *reply, flush=not hold)
             unsent_since = (unsent_since or now) if hold else None
 

@@ -10,17 +10,22 @@ import struct
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+# json.dumps with separators builds an encoder per call; a task's reply is on the path from one
+# task to the next, so it uses one made once.
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def message_parts(header, blobs=()):
     """A message as byte strings to write in order: small ones joined, large blobs as they are
     (not copied into one buffer)."""
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = _encode_json(header).encode()
     parts = [_U32.pack(len(head)), head, _U32.pack(len(blobs))]
+    size = len(head)
     for blob in blobs:
         parts.append(_U64.pack(len(blob)))
         parts.append(blob)
-    if sum(len(p) for p in parts) < (1 << 20):
+        size += len(blob)
+    if size < (1 << 20):
         return [b"".join(parts)]
     return parts
 
@@ -49,57 +54,62 @@ class MessageReader:
         self._fd = fd
         self._buffer = bytearray()
         self._at = 0
+        self._ready = None  # a message has_message() already took from the buffer
 
-    def _missing(self):
-        """How many more bytes the next message needs at least (0: it is all in the buffer)."""
-        b, at, end = self._buffer, self._at, len(self._buffer)
+    def _take(self):
+        """The next message if the buffer holds all of it (then consumed), else how many more
+        bytes it needs at least. One pass: it is on the path from one task to the next."""
+        b, at = self._buffer, self._at
+        end = len(b)
         if end - at < 4:
             return 4 - (end - at)
         (size,) = _U32.unpack_from(b, at)
-        at += 4 + size
+        head = at + 4
+        at = head + size
         if end - at < 4:
             return at + 4 - end
         (count,) = _U32.unpack_from(b, at)
         at += 4
+        spans = []
         for _ in range(count):
             if end - at < 8:
                 return at + 8 - end
             (n,) = _U64.unpack_from(b, at)
+            spans.append((at + 8, at + 8 + n))
             at += 8 + n
-        return max(0, at - end)
+        if at > end:
+            return at - end
+        with memoryview(b) as view:
+            header = json.loads(view[head:head + size].tobytes())
+            blobs = [view[a:z].tobytes() for a, z in spans]
+        if at == end:
+            b.clear()
+            at = 0
+        self._at = at
+        return header, blobs
 
     def has_message(self):
         """Whether a whole message is already read (no system call)."""
-        return self._missing() == 0
+        if self._ready is None:
+            taken = self._take()
+            if type(taken) is int:
+                return False
+            self._ready = taken
+        return True
 
     def read_message(self):
         """The next message: as many bytes as one read brings (several messages when the worker
         wrote them together), then decoded in place."""
-        missing = self._missing()
-        if missing:
+        taken, self._ready = self._ready, None
+        if taken is None:
+            taken = self._take()
+        while type(taken) is int:
             if self._at:
                 del self._buffer[:self._at]
                 self._at = 0
-            while missing:
-                chunk = os.read(self._fd, max(self._CHUNK, min(missing, 1 << 20)))
-                if not chunk:
-                    raise EOFError("the pipe closed")
-                self._buffer += chunk
-                missing = self._missing()
-        b, at = self._buffer, self._at
-        with memoryview(b) as view:
-            (size,) = _U32.unpack_from(b, at)
-            header = json.loads(bytes(view[at + 4:at + 4 + size]))
-            at += 4 + size
-            (count,) = _U32.unpack_from(b, at)
-            at += 4
-            blobs = []
-            for _ in range(count):
-                (n,) = _U64.unpack_from(b, at)
-                blobs.append(bytes(view[at + 8:at + 8 + n]))
-                at += 8 + n
-        self._at = at
-        if at == len(b):
-            b.clear()
-            self._at = 0
-        return header, blobs
+            chunk = os.read(self._fd, max(self._CHUNK, min(taken, 1 << 20)))
+            if not chunk:
+                raise EOFError("the pipe closed")
+            self._buffer += chunk
+            taken = self._take()
+        return taken
