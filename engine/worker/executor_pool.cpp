@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,8 +127,14 @@ void ExecutorPool::start(Executor& e) {
   std::string module_flag = "-m", module = "treadle.executor";
   std::vector<char*> argv = {python_.data(), module_flag.data(), module.data(), nullptr};
 
+  // The executor's timers without slack (1 ns instead of Linux's 50 us): a task that sleeps or
+  // waits with a timeout ends on time, not up to 50 us late (0.5% of a 10 ms task). The child
+  // inherits this thread's value; the worker's own is put back.
+  const int slack = ::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  if (slack > 1) ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, python_.c_str(), &actions, &attr, argv.data(), envp.data());
+  if (slack > 1) ::prctl(PR_SET_TIMERSLACK, slack, 0, 0, 0);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(req[0]);
