@@ -224,6 +224,27 @@ def test_an_executor_dying_behind_replies_it_held_fails_only_its_task(cluster, c
     assert all(w.poll() is None for w in cluster.workers)
 
 
+def nap(seconds):
+    import time
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_held_reply_does_not_wait_for_the_long_task_after_it(collecting):
+    # The short tasks' replies may wait in the executor's buffer while the next task runs: a
+    # few milliseconds at most, not until a long task queued behind them has ended.
+    client, _ = collecting
+    warm(client)
+    for _ in range(2):
+        shorts = [client.submit(square_or_fail, i) for i in range(8)]
+        longs = [client.submit(nap, 4.0) for _ in range(2)]
+        more = [client.submit(square_or_fail, i) for i in range(8, 12)]
+        settle(client, shorts)
+        assert not any(f.done() for f in longs), "the short tasks' results waited for the long tasks"
+        check(client, shorts, lambda i: i % 7 == 3, lambda i: i * i, "bad input")
+        settle(client, longs + more)
+
+
 def test_request_reader_takes_messages_however_the_pipe_splits_them():
     """The executor's reader of the request pipe decodes each message in one pass over what
     its reads brought: whole messages, several in one read, or cut anywhere (in a length, the

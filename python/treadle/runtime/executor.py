@@ -111,11 +111,17 @@ class TaskStream(io.TextIOBase):
 class MessageWriter:
     """The reply pipe, shared by the threads of tasks that seceded: each message is written
     whole under a lock. Replies written without a flush wait in the buffer for the next message
-    (or for `flush`), so the replies of short tasks reach the worker several to a write."""
+    (or for `flush`), so the replies of short tasks reach the worker several to a write; never
+    longer than ``hold`` seconds: a thread of its own sends them then, so a short task's result
+    does not wait for a long task that came after it."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, hold=_BATCH_SECONDS):
         self._stream = stream
+        self._hold = hold
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._due = None       # when what waits in the buffer must go out (None: nothing waits)
+        self._flusher = None
 
     def write_parts(self, parts, flush):
         with self._lock:
@@ -123,10 +129,34 @@ class MessageWriter:
                 self._stream.write(part)
             if flush:
                 self._stream.flush()
+                self._due = None
+            elif self._due is None:
+                self._due = time.monotonic() + self._hold
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._flush_when_due, name="treadle-replies", daemon=True)
+                    self._flusher.start()
+                self._wake.notify()
 
     def flush(self):
         with self._lock:
             self._stream.flush()
+            self._due = None
+
+    def _flush_when_due(self):
+        with self._lock:
+            while True:
+                if self._due is None:
+                    self._wake.wait()
+                    continue
+                left = self._due - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                try:
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    return  # the worker is gone
+                self._due = None
 
 
 class _ThreadState(threading.local):
