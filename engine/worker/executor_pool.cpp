@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,10 @@ constexpr std::size_t output_tail_limit = 4096;
 constexpr char end_of_task_bytes[] = "\x00\x1etreadle:end-of-task\x1e\x00";
 constexpr std::string_view end_of_task(end_of_task_bytes, sizeof end_of_task_bytes - 1);
 constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/treadle/executor.py)
+// fds 1 and 2 of an executor whose task (or idleness) lasted this long are polled: output of a
+// long task streams out as it comes, while short tasks' markers never wake the loop.
+constexpr std::int64_t output_poll_us = 50'000;
+constexpr std::size_t read_chunk = 65536;
 
 }  // namespace
 
@@ -122,8 +127,14 @@ void ExecutorPool::start(Executor& e) {
   std::string module_flag = "-m", module = "treadle.executor";
   std::vector<char*> argv = {python_.data(), module_flag.data(), module.data(), nullptr};
 
+  // The executor's timers without slack (1 ns instead of Linux's 50 us): a task that sleeps or
+  // waits with a timeout ends on time, not up to 50 us late (0.5% of a 10 ms task). The child
+  // inherits this thread's value; the worker's own is put back.
+  const int slack = ::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  if (slack > 1) ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, python_.c_str(), &actions, &attr, argv.data(), envp.data());
+  if (slack > 1) ::prctl(PR_SET_TIMERSLACK, slack, 0, 0, 0);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(req[0]);
@@ -156,11 +167,12 @@ void ExecutorPool::start(Executor& e) {
   }
 }
 
-// One message on an executor's request pipe (python/treadle/_pipe.py): small blobs go in one
-// write with the header; large ones as they are (no copy).
+// One message on an executor's request pipe (python/treadle/runtime/pipe.py), queued in its
+// outbox for flush_requests(); small blobs are copied in, a large one is written as it is (no
+// copy) after what is queued.
 void ExecutorPool::send(Executor& e, const json& header, const std::vector<std::string_view>& blobs) {
   std::string head = header.dump();
-  std::string message;
+  std::string& message = e.outbox;
   append_le<std::uint32_t>(message, static_cast<std::uint32_t>(head.size()));
   message += head;
   append_le<std::uint32_t>(message, static_cast<std::uint32_t>(blobs.size()));
@@ -170,11 +182,24 @@ void ExecutorPool::send(Executor& e, const json& header, const std::vector<std::
       message.append(blob);
       continue;
     }
-    write_all(e.requests, message.data(), message.size());
+    std::string queued = std::move(message);
     message.clear();
+    write_all(e.requests, queued.data(), queued.size());
     write_all(e.requests, blob.data(), blob.size());
   }
-  write_all(e.requests, message.data(), message.size());
+}
+
+void ExecutorPool::flush_requests() {
+  for (auto& e : executors_) {
+    if (e.outbox.empty()) continue;
+    std::string queued = std::move(e.outbox);
+    e.outbox.clear();
+    try {
+      write_all(e.requests, queued.data(), queued.size());
+    } catch (const std::exception& error) {
+      log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
+    }
+  }
 }
 
 void ExecutorPool::stop(Executor& e, bool kill) {
@@ -213,14 +238,34 @@ bool ExecutorPool::has_idle() const {
   return false;
 }
 
+std::int64_t ExecutorPool::output_poll_from(const Executor& e) const {
+  std::int64_t oldest = e.started_us;  // the running task's start, or when the executor went idle
+  for (auto& [id, d] : e.detached) oldest = std::min(oldest, d.start_us);
+  return oldest + output_poll_us;
+}
+
+bool ExecutorPool::polls_output(const Executor& e, std::int64_t now_us) const {
+  return e.carries_output[0] || e.carries_output[1] || now_us >= output_poll_from(e);
+}
+
 std::vector<int> ExecutorPool::poll_fds() const {
   std::vector<int> fds;
+  const std::int64_t now = wall_us();
   for (auto& e : executors_) {
     fds.push_back(e.replies);
+    if (!polls_output(e, now)) continue;
     fds.push_back(e.out);
     fds.push_back(e.err);
   }
   return fds;
+}
+
+int ExecutorPool::poll_timeout_ms(int longest) const {
+  const std::int64_t now = wall_us();
+  std::int64_t wait_us = std::int64_t{longest} * 1000;
+  for (auto& e : executors_)
+    if (!polls_output(e, now)) wait_us = std::min(wait_us, output_poll_from(e) - now);
+  return static_cast<int>(std::max<std::int64_t>(1, (wait_us + 999) / 1000));
 }
 
 json ExecutorPool::describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
@@ -289,6 +334,8 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   // input_ids: the objects' ids, for a Rain task that asks the server what its producers recorded.
   json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"input_ids", std::move(input_ids)},
                  {"config", blobs.size() - 1}};
+  // Short tasks: the executor may send their replies together (it holds a reply at most 2 ms).
+  if (limit > 2) header["batch"] = true;
   const bool first = e.tasks.empty();
   if (first) {
     e.started_us = wall_us();
@@ -338,23 +385,27 @@ void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
   }
 }
 
-void ExecutorPool::drain_output(Executor& e, int fd, const char* stream) {
-  char buf[65536];
-  const int which = std::string_view(stream) == "stderr" ? 1 : 0;
+bool ExecutorPool::drain_output(Executor& e, int which) {
+  char buf[read_chunk];
+  const int fd = which ? e.err : e.out;
+  bool output = false;
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return;
-    credit_output(e, which, std::string_view(buf, static_cast<std::size_t>(n)));
+    if (n <= 0) return output;
+    output |= credit_output(e, which, std::string_view(buf, static_cast<std::size_t>(n)));
+    if (static_cast<std::size_t>(n) < sizeof buf) return output;  // the pipe is empty
   }
 }
 
-void ExecutorPool::credit_output(Executor& e, int which, std::string_view chunk) {
+bool ExecutorPool::credit_output(Executor& e, int which, std::string_view chunk) {
   const char* stream = which ? "stderr" : "stdout";
   std::string data = std::move(e.held[which]);
   data.append(chunk);
   e.held[which].clear();
+  bool output = false;
   auto emit = [&](std::string_view text) {
     if (text.empty()) return;
+    output = true;
     e.output_tail.append(text);
     if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
     TaskId task = e.writing[which].empty() ? no_producer : e.writing[which].front();
@@ -378,18 +429,23 @@ void ExecutorPool::credit_output(Executor& e, int which, std::string_view chunk)
     }
   emit(std::string_view(data).substr(from, data.size() - from - keep));
   e.held[which] = data.substr(data.size() - keep);
+  return output;
 }
 
 void ExecutorPool::on_readable(int fd, std::vector<ExecutorResult>& finished) {
   for (auto& e : executors_) {
-    if (fd == e.out) return drain_output(e, fd, "stdout");
-    if (fd == e.err) return drain_output(e, fd, "stderr");
+    if (fd == e.out || fd == e.err) {
+      const int which = fd == e.err;
+      e.carries_output[which] = drain_output(e, which);  // markers alone: no need to poll it
+      return;
+    }
     if (fd != e.replies) continue;
-    char buf[65536];
+    char buf[read_chunk];
     while (true) {
       ssize_t n = ::read(fd, buf, sizeof buf);
       if (n > 0) {
         e.buffer.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buf) break;  // the pipe is empty
         continue;
       }
       if (n == 0) {  // end of file: the executor is gone
@@ -452,17 +508,29 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     }
     if (next_starts) head_started(e);  // after the secession: its cpu is free first
   } else if (op == "done" || op == "failed") {
-    // Output written before the reply belongs to this task: read it before ending the task.
-    drain_output(e, e.out, "stdout");
-    drain_output(e, e.err, "stderr");
     ExecutorResult r;
     r.id = header.value("id", TaskId{0});
+    // Output written before the reply belongs to this task: read it, up to the task's
+    // end-of-task marker, before ending the task (unless the marker was read already).
+    for (int which : {0, 1}) {
+      auto& waiting = e.writing[which];
+      if (std::find(waiting.begin(), waiting.end(), r.id) == waiting.end()) continue;
+      if (drain_output(e, which)) e.carries_output[which] = true;
+    }
     r.executor = static_cast<unsigned>(&e - executors_.data());
     r.end_us = wall_us();
     auto d = e.detached.find(r.id);
     const bool was_detached = d != e.detached.end();
     r.start_us = was_detached ? d->second.start_us : e.started_us;
     if (was_detached) e.detached.erase(d);
+    // The executor's own times (the same wall clock): its reply may have waited in its buffer
+    // or for this loop, which would make short tasks look long.
+    const auto times = header.find("t");
+    if (!was_detached && times != header.end() && times->is_array() && times->size() == 2 &&
+        (*times)[0].is_number_integer() && (*times)[1].is_number_integer() && (*times)[0] <= (*times)[1]) {
+      r.start_us = (*times)[0].get<std::int64_t>();
+      r.end_us = (*times)[1].get<std::int64_t>();
+    }
     if (op == "failed") {
       r.error = header.value("error", std::string("the Python task failed"));
       if (!blobs.empty()) r.exception = blob(0);
@@ -505,8 +573,8 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
 void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   int status = 0;
   pid_t pid = e.pid;
-  drain_output(e, e.out, "stdout");
-  drain_output(e, e.err, "stderr");
+  drain_output(e, 0);
+  drain_output(e, 1);
   for (int fd : {e.requests, e.replies, e.out, e.err}) ::close(fd);
   std::string how = "ended";
   if (::waitpid(pid, &status, 0) == pid) {
@@ -514,17 +582,25 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
     else if (WIFSIGNALED(status)) how = std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +
                                         " (" + ::strsignal(WTERMSIG(status)) + ")";
   }
-  log::warn("Python executor ", pid, " ", how, e.tasks.empty() ? "" : " while running task " + std::to_string(e.tasks[0]));
+  // The task it was running is the first whose end-of-task marker on fd 2 (the second one a task
+  // writes) has not come: the tasks before it ended, but their replies may have been waiting in
+  // the executor's buffer (short tasks' replies go several to a write), lost with it. Those
+  // and the ones behind it, which never started, are run again.
+  std::size_t running = e.tasks.size();
+  for (std::size_t i = 0; i < e.tasks.size() && running == e.tasks.size(); ++i)
+    if (std::find(e.writing[1].begin(), e.writing[1].end(), e.tasks[i]) != e.writing[1].end()) running = i;
+  log::warn("Python executor ", pid, " ", how,
+            running < e.tasks.size() ? " while running task " + std::to_string(e.tasks[running]) : std::string());
   for (std::size_t i = 0; i < e.tasks.size(); ++i) {
     ExecutorResult r;
     r.id = e.tasks[i];
     r.start_us = e.started_us;
     r.end_us = wall_us();
-    if (i == 0) {
+    if (i == running) {
       r.error = "the Python executor running this task " + how;
       if (!e.output_tail.empty()) r.error += "; its last output:\n" + e.output_tail;
     } else {
-      r.retry = true;  // it never started
+      r.retry = true;  // it ended but its reply was lost, or it never started
     }
     finished.push_back(std::move(r));
   }

@@ -12,6 +12,12 @@
 // The worker's loop polls the executors' reply and output pipes (poll_fds()). Python prints
 // arrive tagged with their task on the reply pipe; bytes written straight to file descriptors
 // 1 and 2 are attributed to the task running on that executor at that moment.
+//
+// Wake-ups are what short tasks cost, so: the tasks queued on an executor in one loop turn go
+// out in one write (flush_requests()); an executor sends the replies of short tasks several to
+// a write (python/treadle/runtime/executor.py); and the end-of-task markers on fds 1 and 2 do
+// not wake the loop: those pipes are read when a reply comes, and polled only while they carry
+// output or a task has run for a while (see poll_fds()).
 #include <sys/types.h>
 
 #include <cstdint>
@@ -83,8 +89,15 @@ class ExecutorPool {
   // Kills the executor that has `id` (it is replaced); its result is never reported. Other
   // tasks that executor had come back in `retry`, to be run again.
   void cancel(TaskId id, std::vector<ExecutorResult>& retry);
-  // File descriptors to poll for reading; call on_readable(fd) when one is ready.
+  // Writes the requests queued by run() since the last call: once per loop turn.
+  void flush_requests();
+  // File descriptors to poll for reading; call on_readable(fd) when one is ready. An executor's
+  // fds 1 and 2 are among them only while they carry output (they did at the last read) or a
+  // task has run (or the executor idled) for output_poll_us: a short task's output, and its
+  // end-of-task marker, are read with its reply.
   std::vector<int> poll_fds() const;
+  // How long the loop may wait before poll_fds() changes (an fd 1 or 2 joins), in ms.
+  int poll_timeout_ms(int longest) const;
   void on_readable(int fd, std::vector<ExecutorResult>& finished);
   unsigned size() const { return static_cast<unsigned>(executors_.size()); }
   // The executors' process ids (those running now), for resource samples.
@@ -102,6 +115,7 @@ class ExecutorPool {
     int replies = -1;   // we read
     int out = -1, err = -1;
     std::string buffer;  // partial reply
+    std::string outbox;  // requests not written yet (flush_requests)
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
     struct Detached {
       std::int64_t start_us = 0;
@@ -115,13 +129,17 @@ class ExecutorPool {
     // stream, the tasks whose marker has not come yet, and a possibly cut marker.
     std::deque<TaskId> writing[2];
     std::string held[2];
+    bool carries_output[2] = {false, false};  // the last read of fd 1 / 2 found output: poll it
   };
   void start(Executor& e);
   void send(Executor& e, const json& header, const std::vector<std::string_view>& blobs);
   void stop(Executor& e, bool kill);
   void died(Executor& e, std::vector<ExecutorResult>& finished);
-  void drain_output(Executor& e, int fd, const char* stream);
-  void credit_output(Executor& e, int which, std::string_view text);
+  // Reads what fd 1 or 2 holds now; whether there was output besides end-of-task markers.
+  bool drain_output(Executor& e, int which);
+  bool credit_output(Executor& e, int which, std::string_view text);
+  bool polls_output(const Executor& e, std::int64_t now_us) const;
+  std::int64_t output_poll_from(const Executor& e) const;  // when polls_output becomes true
   bool parse_reply(Executor& e, std::vector<ExecutorResult>& finished);
   void head_started(Executor& e);  // tasks[0] begins now (the one before it ended or seceded)
   json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,

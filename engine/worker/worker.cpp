@@ -281,7 +281,7 @@ int Worker::Impl::loop() {
     const std::size_t first_executor_item = items.size();
     for (int fd : executors->poll_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(200));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(executors->poll_timeout_ms(200)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;  // a signal: stop_requested says whether to go on
       throw;
@@ -339,6 +339,7 @@ int Worker::Impl::loop() {
       if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, executor_results);
     for (auto& r : executor_results) state->executor_finished(r);
     state->run_ready();
+    executors->flush_requests();  // what this turn queued on each executor, in one write
     send_report();
     malformed.tick();
 

@@ -9,6 +9,8 @@ import cloudpickle
 def sequence_length(obj):
     """len(obj) if dslice/dget may cut the object (a list, a tuple, any Sequence but text and
     bytes), else None."""
+    if type(obj) in (tuple, list):  # the usual results: no abstract-class check (every task's reply)
+        return len(obj)
     if isinstance(obj, (str, bytes, bytearray, memoryview)) or not isinstance(obj, Sequence):
         return None
     try:

@@ -28,6 +28,7 @@ from . import engine, pipe, task_clients
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
 _CACHE_LIMIT = 512
+_BATCH_SECONDS = 0.002  # the longest a reply waits in the buffer for the replies after it
 
 
 class ObjectCache:
@@ -88,7 +89,8 @@ class TaskStream(io.TextIOBase):
             self.flush()
         return len(text)
 
-    def flush(self):
+    def flush(self, now=True):
+        """now=False: at the end of a task, whose reply follows at once (and carries it along)."""
         b = self._buffer
         if not b.parts:
             return
@@ -96,7 +98,7 @@ class TaskStream(io.TextIOBase):
         b.parts = []
         b.size = 0
         b.last_sent = time.monotonic()
-        self._executor.send_output(self.name, text)
+        self._executor.send_output(self.name, text, now)
 
     @property
     def encoding(self):
@@ -107,34 +109,54 @@ class TaskStream(io.TextIOBase):
 
 
 class MessageWriter:
-    """The reply pipe, shared by the threads of tasks that seceded: from a message's first write
-    to its flush (pipe.write_message ends every message with one), no other thread writes."""
+    """The reply pipe, shared by the threads of tasks that seceded: each message is written
+    whole under a lock. Replies written without a flush wait in the buffer for the next message
+    (or for `flush`), so the replies of short tasks reach the worker several to a write; never
+    longer than ``hold`` seconds: a thread of its own sends them then, so a short task's result
+    does not wait for a long task that came after it."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, hold=_BATCH_SECONDS):
         self._stream = stream
+        self._hold = hold
         self._lock = threading.Lock()
-        self._holder = threading.local()
+        self._wake = threading.Condition(self._lock)
+        self._due = None       # when what waits in the buffer must go out (None: nothing waits)
+        self._flusher = None
 
-    def write(self, data):
-        if not getattr(self._holder, "held", False):
-            self._lock.acquire()
-            self._holder.held = True
-        try:
-            return self._stream.write(data)
-        except BaseException:
-            self._release()
-            raise
+    def write_parts(self, parts, flush):
+        with self._lock:
+            for part in parts:
+                self._stream.write(part)
+            if flush:
+                self._stream.flush()
+                self._due = None
+            elif self._due is None:
+                self._due = time.monotonic() + self._hold
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._flush_when_due, name="treadle-replies", daemon=True)
+                    self._flusher.start()
+                self._wake.notify()
 
     def flush(self):
-        try:
+        with self._lock:
             self._stream.flush()
-        finally:
-            self._release()
+            self._due = None
 
-    def _release(self):
-        if getattr(self._holder, "held", False):
-            self._holder.held = False
-            self._lock.release()
+    def _flush_when_due(self):
+        with self._lock:
+            while True:
+                if self._due is None:
+                    self._wake.wait()
+                    continue
+                left = self._due - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                try:
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    return  # the worker is gone
+                self._due = None
 
 
 class _ThreadState(threading.local):
@@ -165,9 +187,9 @@ class Executor:
     def task_id(self, value):
         _thread.task_id = value
 
-    def send_output(self, stream, text):
+    def send_output(self, stream, text, flush=True):
         if self.task_id is not None:
-            pipe.write_message(self.replies, {"op": "out", "id": self.task_id, "stream": stream, "text": text})
+            pipe.write_message(self.replies, {"op": "out", "id": self.task_id, "stream": stream, "text": text}, flush=flush)
         else:
             os.write(2, text.encode("utf-8", "replace"))
 
@@ -288,13 +310,22 @@ class Executor:
 
     def serve(self):
         """Reads the request pipe and runs tasks, until the pipe ends, or until a task of this
-        thread seceded (another thread serves then; this one ends with its task)."""
+        thread seceded (another thread serves then; this one ends with its task).
+
+        Replies of tasks the worker marked `batch` (it sends those while its tasks take well
+        under a millisecond) wait in the buffer while the next task is already read, for at most
+        _BATCH_SECONDS: one write and one wake-up of the worker for several tasks. Any other
+        reply, and every reply before this thread waits for the pipe, goes out at once."""
         _thread.serving = True
+        unsent_since = None  # when the oldest reply still in the buffer was written
         while True:
             if not _thread.serving:
                 return
+            if unsent_since is not None and not self.requests.has_message():
+                self.replies.flush()
+                unsent_since = None
             try:
-                header, blobs = pipe.read_message(self.requests)
+                header, blobs = self.requests.read_message()
             except EOFError:
                 if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
@@ -306,6 +337,7 @@ class Executor:
                 continue
             task_id = self.task_id = header["id"]
             _thread.raw_ended = False
+            start_us = time.time_ns() // 1000
             try:
                 result = self.run_task(header, blobs)
                 desc, out_blobs = encode_result(result)
@@ -313,13 +345,21 @@ class Executor:
                 if isinstance(error, KeyboardInterrupt):
                     raise
                 _flush_output()
-                pipe.write_message(self.replies, {"op": "failed", "id": task_id, "error": _describe(error)},
-                                    [_pack(error)])
-                self.task_id = None
-                continue
-            _flush_output()
-            pipe.write_message(self.replies, {"op": "done", "id": task_id, "result": desc}, out_blobs)
+                reply = ({"op": "failed", "id": task_id, "error": _describe(error)}, [_pack(error)])
+            else:
+                _flush_output()
+                reply = ({"op": "done", "id": task_id, "result": desc}, out_blobs)
+            # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer, or
+            # for the worker's loop), and the worker sizes its queue by how long tasks really take.
+            reply[0]["t"] = [start_us, time.time_ns() // 1000]
             self.task_id = None
+            # A task that seceded ended on a thread that no longer serves: its reply goes at once.
+            hold = False
+            if header.get("batch") and _thread.serving:
+                now = time.monotonic()
+                hold = unsent_since is None or now - unsent_since < _BATCH_SECONDS
+            pipe.write_message(self.replies, *reply, flush=not hold)
+            unsent_since = (unsent_since or now) if hold else None
 
 
 def _die_with_parent(worker_pid):
@@ -357,17 +397,20 @@ def _pack(error):
 END_OF_TASK = b"\x00\x1etreadle:end-of-task\x1e\x00"
 
 
-def _flush_streams():
+def _flush_streams(now=True):
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if isinstance(stream, TaskStream):
+                stream.flush(now)
+            else:
+                stream.flush()
         except Exception:
             pass
 
 
 def _flush_output():
-    # What the task printed must reach the worker before the reply that ends the task.
-    _flush_streams()
+    # What the task printed goes before the reply that ends the task (and out with it).
+    _flush_streams(now=False)
     if _thread.raw_ended:
         return  # its marker went out when it seceded
     for fd in (1, 2):
@@ -386,7 +429,7 @@ def main():
     # this interpreter was starting waits for the handler.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    requests = io.open(3, "rb", buffering=1 << 16)
+    requests = pipe.MessageReader(3)
     replies = io.open(4, "wb", buffering=1 << 16)
     sys.stdin = io.StringIO("")
     task_clients.become_executor()

@@ -5,39 +5,111 @@ length and its bytes. Blobs carry object contents, so they are never JSON-escape
 """
 
 import json
+import os
 import struct
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+# json.dumps with separators builds an encoder per call; a task's reply is on the path from one
+# task to the next, so it uses one made once.
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def write_message(stream, header, blobs=()):
-    head = json.dumps(header, separators=(",", ":")).encode()
+def message_parts(header, blobs=()):
+    """A message as byte strings to write in order: small ones joined, large blobs as they are
+    (not copied into one buffer)."""
+    head = _encode_json(header).encode()
     parts = [_U32.pack(len(head)), head, _U32.pack(len(blobs))]
+    size = len(head)
     for blob in blobs:
         parts.append(_U64.pack(len(blob)))
         parts.append(blob)
-    if sum(len(p) for p in parts) < (1 << 20):
-        stream.write(b"".join(parts))
-    else:
-        for p in parts:  # large blobs go out as they are, not joined into a second copy
-            stream.write(p)
-    stream.flush()
+        size += len(blob)
+    if size < (1 << 20):
+        return [b"".join(parts)]
+    return parts
 
 
-def _read_exact(stream, n):
-    data = stream.read(n)
-    if data is None or len(data) != n:
-        raise EOFError("the pipe closed")
-    return data
+def write_message(stream, header, blobs=(), flush=True):
+    """Writes a message; with flush=False it may wait in the stream's buffer for the next one
+    (replies of short tasks go out several to a write)."""
+    write_parts = getattr(stream, "write_parts", None)
+    if write_parts is not None:
+        write_parts(message_parts(header, blobs), flush)
+        return
+    for part in message_parts(header, blobs):
+        stream.write(part)
+    if flush:
+        stream.flush()
 
 
-def read_message(stream):
-    (size,) = _U32.unpack(_read_exact(stream, 4))
-    header = json.loads(_read_exact(stream, size))
-    (count,) = _U32.unpack(_read_exact(stream, 4))
-    blobs = []
-    for _ in range(count):
-        (n,) = _U64.unpack(_read_exact(stream, 8))
-        blobs.append(_read_exact(stream, n))
-    return header, blobs
+class MessageReader:
+    """Reads messages from a pipe's file descriptor, as many as one read brings: the worker
+    writes the tasks it queues on an executor together, and `has_message` tells whether the
+    next one is already here (so the replies so far need not go out before it runs)."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._buffer = bytearray()
+        self._at = 0
+        self._ready = None  # a message has_message() already took from the buffer
+
+    def _take(self):
+        """The next message if the buffer holds all of it (then consumed), else how many more
+        bytes it needs at least. One pass: it is on the path from one task to the next."""
+        b, at = self._buffer, self._at
+        end = len(b)
+        if end - at < 4:
+            return 4 - (end - at)
+        (size,) = _U32.unpack_from(b, at)
+        head = at + 4
+        at = head + size
+        if end - at < 4:
+            return at + 4 - end
+        (count,) = _U32.unpack_from(b, at)
+        at += 4
+        spans = []
+        for _ in range(count):
+            if end - at < 8:
+                return at + 8 - end
+            (n,) = _U64.unpack_from(b, at)
+            spans.append((at + 8, at + 8 + n))
+            at += 8 + n
+        if at > end:
+            return at - end
+        with memoryview(b) as view:
+            header = json.loads(view[head:head + size].tobytes())
+            blobs = [view[a:z].tobytes() for a, z in spans]
+        if at == end:
+            b.clear()
+            at = 0
+        self._at = at
+        return header, blobs
+
+    def has_message(self):
+        """Whether a whole message is already read (no system call)."""
+        if self._ready is None:
+            taken = self._take()
+            if type(taken) is int:
+                return False
+            self._ready = taken
+        return True
+
+    def read_message(self):
+        """The next message: as many bytes as one read brings (several messages when the worker
+        wrote them together), then decoded in place."""
+        taken, self._ready = self._ready, None
+        if taken is None:
+            taken = self._take()
+        while type(taken) is int:
+            if self._at:
+                del self._buffer[:self._at]
+                self._at = 0
+            chunk = os.read(self._fd, max(self._CHUNK, min(taken, 1 << 20)))
+            if not chunk:
+                raise EOFError("the pipe closed")
+            self._buffer += chunk
+            taken = self._take()
+        return taken
