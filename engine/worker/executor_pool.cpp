@@ -206,6 +206,13 @@ std::size_t ExecutorPool::load(const Executor& e) {
   return n;
 }
 
+bool ExecutorPool::ready() const {
+  if (died_starting_) return true;
+  for (auto& e : executors_)
+    if (!e.ready) return false;
+  return true;
+}
+
 bool ExecutorPool::has_idle() const {
   if (executors_.empty()) return true;
   for (auto& e : executors_)
@@ -425,7 +432,9 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   json header = json::parse(b.data() + 4, b.data() + 4 + head_len);
   auto blob = [&](std::size_t i) { return b.substr(blobs.at(i).first, blobs.at(i).second); };
   const std::string op = header.value("op", "");
-  if (op == "log") {
+  if (op == "ready") {
+    e.ready = true;
+  } else if (op == "log") {
     if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
   } else if (op == "info") {
     if (events_.info) events_.info(header.value("id", TaskId{0}), header.value("info", std::string()));
@@ -505,6 +514,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
 void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   int status = 0;
   pid_t pid = e.pid;
+  if (!e.ready) died_starting_ = true;
   drain_output(e, e.out, "stdout");
   drain_output(e, e.err, "stderr");
   for (int fd : {e.requests, e.replies, e.out, e.err}) ::close(fd);
