@@ -63,6 +63,8 @@ constexpr std::size_t output_tail_limit = 4096;
 // The executor's END_OF_TASK (python/treadle/executor.py).
 constexpr char end_of_task_bytes[] = "\x00\x1etreadle:end-of-task\x1e\x00";
 constexpr std::string_view end_of_task(end_of_task_bytes, sizeof end_of_task_bytes - 1);
+// Tasks this long gain under 1% from a second one waiting in the pipe (a reply takes ~0.2 ms).
+constexpr double long_task_us = 50'000;
 constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/treadle/executor.py)
 
 }  // namespace
@@ -196,7 +198,10 @@ void ExecutorPool::stop(Executor& e, bool kill) {
 }
 
 std::size_t ExecutorPool::depth() const {
-  if (task_us_ <= 0) return 2;
+  // One task at a time until tasks have shown they are short: a task in an executor's pipe
+  // counts as started, so no idle worker can steal it, and behind a long task (or the first,
+  // which unpickles the function) that costs far more than the reply latency depth hides.
+  if (task_us_ <= 0 || task_us_ >= long_task_us) return 1;
   return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 16.0));
 }
 

@@ -2,8 +2,8 @@
 // Persistent Python executor processes (python3 -m treadle.executor), one per cpu, started with
 // the worker, which joins its server once they said they are ready. Each runs one task at a
 // time, so CPU-bound Python tasks on one worker run in parallel without sharing a GIL, and no
-// process is spawned per task. A second task waits in each executor's pipe, so it starts the
-// moment the first ends.
+// process is spawned per task. Once tasks have shown they are short, a second task waits in
+// each executor's pipe, so it starts the moment the first ends.
 //
 // A task that waits on tasks it submitted secedes: its thread in the executor hands reading
 // the pipe to a new thread, so the executor runs the next task meanwhile (its slot is free);
@@ -132,8 +132,9 @@ class ExecutorPool {
   json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
                 std::vector<DataPtr>& keep);
 
-  // Tasks in flight per executor: 2 (one runs, one waits in the pipe), more for tasks that
-  // take under a millisecond, so replies come in batches and are reported together.
+  // Tasks in flight per executor: 1 until tasks are known to take under 50 ms, then 2 (one
+  // runs, one waits in the pipe), more for tasks that take under a millisecond, so replies come
+  // in batches and are reported together.
   std::size_t depth() const;
   static std::size_t load(const Executor& e);  // tasks in its slot, and rejoined ones
   double task_us_ = 0;  // moving average of task durations

@@ -123,3 +123,37 @@ def test_executors_that_cannot_start_do_not_hold_their_worker_back(make_cluster)
         with pytest.raises(Exception, match="executor"):
             native.submit(abs, -1).result()
 
+
+def wait_for_gate(gate):
+    import os
+    import time
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    return os.getppid()
+
+
+def sleep_for(seconds):
+    import time
+    time.sleep(seconds)
+
+
+@pytest.mark.timeout(120)
+def test_a_python_task_queued_behind_a_long_one_moves_to_an_idle_worker(make_cluster, tmp_path):
+    # An executor keeps a second task in its pipe only behind short tasks: one in the pipe
+    # counts as started and could not move.
+    gate = str(tmp_path / "gate")
+    cluster = make_cluster(workers=1, cpus=1)
+    with treadle.Client(cluster, output=None) as client:
+        client.submit(sleep_for, 0.3).result()  # the worker learns its tasks are long: it queues one
+        held = client.submit(wait_for_gate, gate)
+        queued = client.submit(wait_for_gate, str(tmp_path))  # the folder exists: it ends at once
+        client.flush()
+        wait_until(lambda: (lambda w: w["running"] == 1 and w["queued"] == 1)(client.status()["workers"][0]),
+                   timeout=30, what="one task running and one queued on the first worker")
+        late = cluster.add_worker(cpus=1)
+        try:
+            wait_until(queued.done, timeout=30, what="the queued task, moved, ending while the first worker is held")
+            assert queued.result() == late.pid
+        finally:
+            open(gate, "w").close()
+        assert held.result() == cluster.workers[0].pid
