@@ -64,6 +64,8 @@ constexpr std::size_t output_tail_limit = 4096;
 // The executor's END_OF_TASK (python/treadle/executor.py).
 constexpr char end_of_task_bytes[] = "\x00\x1etreadle:end-of-task\x1e\x00";
 constexpr std::string_view end_of_task(end_of_task_bytes, sizeof end_of_task_bytes - 1);
+// Tasks this long gain under 1% from a second one waiting in the pipe (a reply takes ~0.2 ms).
+constexpr double long_task_us = 50'000;
 constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/treadle/executor.py)
 // fds 1 and 2 of an executor whose task (or idleness) lasted this long are polled: output of a
 // long task streams out as it comes, while short tasks' markers never wake the loop.
@@ -221,7 +223,10 @@ void ExecutorPool::stop(Executor& e, bool kill) {
 }
 
 std::size_t ExecutorPool::depth() const {
-  if (task_us_ <= 0) return 2;
+  // One task at a time until tasks have shown they are short: a task in an executor's pipe
+  // counts as started, so no idle worker can steal it, and behind a long task (or the first,
+  // which unpickles the function) that costs far more than the reply latency depth hides.
+  if (task_us_ <= 0 || task_us_ >= long_task_us) return 1;
   return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 16.0));
 }
 
@@ -229,6 +234,13 @@ std::size_t ExecutorPool::load(const Executor& e) {
   std::size_t n = e.tasks.size();
   for (auto& [id, d] : e.detached) n += d.rejoined;
   return n;
+}
+
+bool ExecutorPool::ready() const {
+  if (died_starting_) return true;
+  for (auto& e : executors_)
+    if (!e.ready) return false;
+  return true;
 }
 
 bool ExecutorPool::has_idle() const {
@@ -481,7 +493,9 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   json header = json::parse(b.data() + 4, b.data() + 4 + head_len);
   auto blob = [&](std::size_t i) { return b.substr(blobs.at(i).first, blobs.at(i).second); };
   const std::string op = header.value("op", "");
-  if (op == "log") {
+  if (op == "ready") {
+    e.ready = true;
+  } else if (op == "log") {
     if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
   } else if (op == "info") {
     if (events_.info) events_.info(header.value("id", TaskId{0}), header.value("info", std::string()));
@@ -573,6 +587,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
 void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   int status = 0;
   pid_t pid = e.pid;
+  if (!e.ready) died_starting_ = true;
   drain_output(e, 0);
   drain_output(e, 1);
   for (int fd : {e.requests, e.replies, e.out, e.err}) ::close(fd);

@@ -1,8 +1,9 @@
 #pragma once
-// Persistent Python executor processes (python3 -m treadle.executor), one per cpu, started on
-// the first Python task. Each runs one task at a time, so CPU-bound Python tasks on one worker
-// run in parallel without sharing a GIL, and no process is spawned per task. A second task
-// waits in each executor's pipe, so it starts the moment the first ends.
+// Persistent Python executor processes (python3 -m treadle.executor), one per cpu, started with
+// the worker, which joins its server once they said they are ready. Each runs one task at a
+// time, so CPU-bound Python tasks on one worker run in parallel without sharing a GIL, and no
+// process is spawned per task. Once tasks have shown they are short, a second task waits in
+// each executor's pipe, so it starts the moment the first ends.
 //
 // A task that waits on tasks it submitted secedes: its thread in the executor hands reading
 // the pipe to a new thread, so the executor runs the next task meanwhile (its slot is free);
@@ -78,6 +79,9 @@ class ExecutorPool {
   ~ExecutorPool();
 
   bool has_idle() const;
+  // Every executor said `ready` (its imports are done: a first task starts at once), or one
+  // died before it did, or none could be started: waiting longer would not help.
+  bool ready() const;
   // Starts the executors now rather than at the first Python task, so that a fresh cluster's
   // first map is not spent waiting for interpreters (and piled onto the worker whose executor
   // happened to be ready first). Idempotent.
@@ -116,6 +120,7 @@ class ExecutorPool {
     int out = -1, err = -1;
     std::string buffer;  // partial reply
     std::string outbox;  // requests not written yet (flush_requests)
+    bool ready = false;  // it answered the hello: imported, waiting for tasks
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
     struct Detached {
       std::int64_t start_us = 0;
@@ -145,11 +150,13 @@ class ExecutorPool {
   json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
                 std::vector<DataPtr>& keep);
 
-  // Tasks in flight per executor: 2 (one runs, one waits in the pipe), more for tasks that
-  // take under a millisecond, so replies come in batches and are reported together.
+  // Tasks in flight per executor: 1 until tasks are known to take under 50 ms, then 2 (one
+  // runs, one waits in the pipe), more for tasks that take under a millisecond, so replies come
+  // in batches and are reported together.
   std::size_t depth() const;
   static std::size_t load(const Executor& e);  // tasks in its slot, and rejoined ones
   double task_us_ = 0;  // moving average of task durations
+  bool died_starting_ = false;  // an executor died before it was ready
   unsigned size_;
   std::string python_;
   std::filesystem::path work_dir_;

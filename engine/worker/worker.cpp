@@ -119,6 +119,7 @@ struct Worker::Impl final : WorkerActions {
   bool forgotten = false;  // the server no longer knows us (declared lost)
 
   void setup();
+  void wait_for_executors();
   std::vector<std::string> offered_types() const {
     auto types = registry.symbols();
     types.emplace_back(symbols::py_call);
@@ -254,6 +255,8 @@ void Worker::Impl::setup() {
   // A worker started by a batch job says which: treadle-cluster matches workers to jobs by it.
   if (!options.job.empty()) name += " (job " + options.job + ")";
   log::set_role("worker " + name);
+  wait_for_executors();
+  if (stop_requested) return;  // stopped while starting: never joined, nothing to say
   send_message(*server, Message(json{{"op", op::hello},
                                      {"role", "worker"},
                                      {"name", name},
@@ -261,6 +264,33 @@ void Worker::Impl::setup() {
                                      {"data_address", data_address},
                                      {"types", offered_types()}}));
   log::info("serving data at ", data_address, ", work dir ", work_dir.string());
+}
+
+// The worker offers its cpus once its executors are ready (imports done): a cluster that is up
+// runs its first map at full speed, rather than queueing tasks behind starting interpreters
+// where no idle worker can take them. Bounded: a slow start (a loaded host, imports from a
+// network file system) only delays the first Python tasks, as it did before.
+void Worker::Impl::wait_for_executors() {
+  const std::int64_t start = steady_ms(), deadline = start + options.executor_start_ms;
+  std::vector<ExecutorResult> none;  // no task runs yet
+  while (!executors->ready() && !stop_requested) {
+    const std::int64_t left = deadline - steady_ms();
+    if (left <= 0) {
+      log::warn("the Python executors are not ready after ", options.executor_start_ms, " ms: joining anyway");
+      return;
+    }
+    std::vector<zmq::pollitem_t> items;
+    for (int fd : executors->poll_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(std::min<std::int64_t>(left, 200)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;  // a signal: stop_requested says whether to go on
+    }
+    for (auto& item : items)
+      if (item.revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(item.fd, none);
+  }
+  if (executors->size()) log::info("Python executors ready after ", steady_ms() - start, " ms");
 }
 
 int Worker::Impl::loop() {

@@ -19,6 +19,7 @@ struct WorkerOptions {
   std::uint64_t memory_limit = 0;  // bytes of objects in RAM before spilling; 0: half the RAM
   int server_timeout_ms = 10000;   // exit when the server has been silent this long
   std::string python = "/usr/bin/python3";  // runs the Python executors
+  int executor_start_ms = 10000;   // the longest it waits for its executors before joining
   std::string job;              // the batch job it runs in, shown in its name (treadle-cluster status)
   bool same_host_handoff = true;  // take large objects of workers on this host by their files
 };

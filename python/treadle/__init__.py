@@ -7,12 +7,30 @@ and ``treadle.show_trace`` draw task graphs and traces in notebooks (treadle.wid
 The layers of the package are drawn in docs/architecture.md.
 """
 
-from .api import (Client, Future, TaskError, TaskFunction, as_completed, default_client, gather, map,
-                  set_default_client, shutdown, submit, task, wait)
-from .cluster import LocalCluster, local_cluster
-from .runtime.task_clients import rejoin, secede
+import importlib
 
 __version__ = "0.1.0"
+
+# The API loads on first use (PEP 562): every Python executor imports this package, and should
+# be ready for its first task without the client side (jinja2, the engine module, the cluster).
+_LAZY = {name: "api" for name in ("Client", "Future", "TaskError", "TaskFunction", "as_completed", "default_client",
+                                  "gather", "map", "set_default_client", "shutdown", "submit", "task", "wait")}
+_LAZY.update(LocalCluster="cluster", local_cluster="cluster", rejoin="runtime.task_clients",
+             secede="runtime.task_clients")
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'treadle' has no attribute {!r}".format(name))
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = ["Client", "Future", "LocalCluster", "TaskError", "TaskFunction", "as_completed", "default_client",
            "gather", "local_cluster", "map", "rejoin", "secede", "set_default_client", "show", "show_trace", "shutdown",
            "submit", "task", "wait", "__version__"]

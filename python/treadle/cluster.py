@@ -69,7 +69,8 @@ class LocalCluster:
         return proc
 
     def wait_for_workers(self, count, timeout=None):
-        """Blocks until ``count`` workers are connected to the server."""
+        """Blocks until ``count`` workers are connected to the server (a worker connects once
+        its Python executors are ready: the first map runs at full speed)."""
         deadline = time.monotonic() + (timeout or self._timeout)
         conn = Connection(self.host, self.port, name="local_cluster")
         try:

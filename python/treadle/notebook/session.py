@@ -93,8 +93,8 @@ class Session:
         return False
 
     def start_workers(self, count, cpus=1, timeout=30.0):
-        """Starts ``count`` workers with ``cpus`` cpus each and waits until they are connected;
-        returns the new LocalWorkers."""
+        """Starts ``count`` workers with ``cpus`` cpus each and waits until they are connected
+        (with their Python executors ready); returns the new LocalWorkers."""
         if count < 1:
             raise ValueError("the number of workers must be at least 1")
         if cpus < 1:

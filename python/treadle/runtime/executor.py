@@ -283,6 +283,7 @@ class Executor:
         task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
         self.governor = header.get("governor") or None
         engine.configure(header.get("worker_pid"), header.get("index"))
+        pipe.write_message(self.replies, {"op": "ready"})  # imported: the worker may offer our cpu
 
     def secede(self, task_id):
         """The task on this thread waits on futures: the worker frees its cpu, and a new thread
