@@ -273,6 +273,7 @@ void Worker::Impl::setup() {
 void Worker::Impl::wait_for_executors() {
   const std::int64_t start = steady_ms(), deadline = start + options.executor_start_ms;
   std::vector<ExecutorResult> none;  // no task runs yet
+  executors->flush_requests();       // their hello (and a replacement's, after one died)
   while (!executors->ready() && !stop_requested) {
     const std::int64_t left = deadline - steady_ms();
     if (left <= 0) {
@@ -289,6 +290,7 @@ void Worker::Impl::wait_for_executors() {
     }
     for (auto& item : items)
       if (item.revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(item.fd, none);
+    executors->flush_requests();
   }
   if (executors->size()) log::info("Python executors ready after ", steady_ms() - start, " ms");
 }

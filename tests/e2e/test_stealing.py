@@ -136,7 +136,9 @@ def test_three_workers_two_join_late_and_both_take_tasks(make_cluster, tmp_path)
 @pytest.mark.timeout(120)
 def test_the_victim_killed_during_a_steal(make_cluster, tmp_path):
     gate = str(tmp_path / "gate")
-    cluster = make_cluster(workers=1, cpus=2)
+    # The stopped victim must stay in the cluster while the newcomer joins, which it does once
+    # its executors have started (seconds on a loaded machine): a longer heartbeat timeout.
+    cluster = make_cluster(workers=1, cpus=2, server_args=["--worker-timeout", "8000"])
     client = Client(*cluster.address)
     first, futures = queue_on_first_worker(client, gate, 4, cpus=2)
     victim = cluster.workers[0]
