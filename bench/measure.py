@@ -60,8 +60,32 @@ class _Phase:
         self.phases.seconds[self.name] = self.phases.seconds.get(self.name, 0.0) + dt
 
 
+def reset_peak_rss(pid):
+    """Resets the kernel's peak RSS of `pid` (VmHWM) to its current RSS; False if not allowed."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss(pid):
+    """The kernel's peak RSS of `pid` (VmHWM, bytes) since start or reset_peak_rss; None if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 class RssSampler:
-    """Samples the RSS of some processes every `interval` s in a thread; keeps the peaks."""
+    """Samples the RSS of some processes every `interval` s in a thread; keeps the peaks.
+
+    Entering resets each process's VmHWM (peak_rss), which catches peaks between samples."""
 
     def __init__(self, pids, interval=0.010):
         self.procs = {pid: psutil.Process(pid) for pid in pids}
@@ -88,6 +112,7 @@ class RssSampler:
 
     def __enter__(self):
         for pid in self.procs:
+            reset_peak_rss(pid)
             self.peak[pid] = self.rss(pid)
         self._thread.start()
         return self

@@ -240,7 +240,9 @@ def run_one(system, w, scale, reps, timeout, env):
     extra = ""
     if w["name"] == "plan1m":
         m = result["median"]
-        extra = "  (build+submit {:.2f} s, total {:.2f} s)".format(m["build_submit_s"], m["total_s"])
+        extra = "  (VmHWM {}, estimate {}; build+submit {:.2f} s, total {:.2f} s)".format(
+            fmt(m.get("server_hwm_bytes_per_task"), "B/task"), fmt(m.get("server_estimate_bytes_per_task"), "B/task"),
+            m["build_submit_s"], m["total_s"])
     elif "total_s" in result["median"]:
         extra = "  (total {:.3f} s)".format(result["median"]["total_s"])
     if w["name"] == "sleep1k" and "ideal_s" in result["median"]:

@@ -183,6 +183,7 @@ def plan1m(n=1_000_000, chunk=1000):
                 value = future.gather()
                 t3 = time.perf_counter()
             cpu_s = cpu.stop()
+            hwm = measure.peak_rss(pids["server"])
             encode = _encode_seconds()
             assert struct.unpack("<Q", value)[0] == len(chunks), value
             status = client.status()
@@ -201,6 +202,8 @@ def plan1m(n=1_000_000, chunk=1000):
             "server_rss_peak": peak,
             "server_rss_after": server_after,
             "server_bytes_per_task": (peak - server_before) / count,
+            # The kernel's peak (VmHWM, reset just before submit): no peak falls between samples.
+            "server_hwm_bytes_per_task": (hwm - server_before) / count if hwm else None,
             "server_estimate_submitted": estimate_submitted,
             "server_estimate_bytes_per_task": estimate_submitted / count,
             "server_estimate_done": status["memory"],

@@ -62,7 +62,13 @@ namespace {
 
 // A ready task that fits somewhere: every such worker is busy.
 std::string busy(const Scheduler& s, const TaskRecord& t) {
-  if (t.cpus == 0) return "ready: the next scheduling pass places it";
+  if (t.cpus == 0) {
+    for (auto& w : s.workers())
+      if (w->alive && !w->retiring && w->offers_type[t.type] && w->light_room())
+        return "ready: the next scheduling pass places it";
+    return "ready, waiting for room: every worker that can run it has " + std::to_string(light_tasks_per_cpu) +
+           " light tasks per cpu sent ahead; more go out as they end";
+  }
   const WorkerInfo* most_free = nullptr;
   for (auto& w : s.workers())
     if (w->alive && w->offers_type[t.type] && w->cpus >= t.cpus && (!most_free || w->free_cpus > most_free->free_cpus))

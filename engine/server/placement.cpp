@@ -17,12 +17,15 @@ namespace treadle {
 namespace {
 constexpr std::uint32_t chain_max_inputs = 8;  // beyond this, a consumer is not worth the scan
 constexpr int cpu_pass_misses = 32;            // deferred cpu tasks before a pass gives up
+// Deferred light tasks before a pass gives up: ones only full workers can run (their type),
+// while others have room, must not make every pass walk the whole ready queue.
+constexpr int light_pass_misses = 256;
 }  // namespace
 
 // `queued`: may the task wait in the worker's queue, or must cpus be free right now?
 bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t, bool queued) const {
   if (!w.alive || w.retiring || !w.offers_type[t.type]) return false;
-  if (t.cpus == 0) return true;
+  if (t.cpus == 0) return w.light_room();
   std::int32_t room = w.free_cpus + (queued ? w.queue_cpus : 0);
   return t.cpus <= w.cpus && room >= static_cast<std::int32_t>(t.cpus);
 }
@@ -242,7 +245,9 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
 void Scheduler::schedule() {
   if (alive_workers_ == 0) return;
   std::vector<ReadyKey> deferred;
-  while (!light_ready_.empty()) {
+  // Light tasks go out as workers have room (light_tasks_per_cpu); the rest stay ready here.
+  int light_misses = 0;
+  while (load_index_.with_light_room() > 0 && !light_ready_.empty() && light_misses < light_pass_misses) {
     ReadyKey key = light_ready_.top();
     light_ready_.pop();
     TaskId id = key.second;
@@ -252,7 +257,10 @@ void Scheduler::schedule() {
     Choice choice = choose_worker(id, t);
     if (choice.worker != no_worker) place(id, choice);
     else if (!runnable_somewhere(t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});
-    else deferred.push_back(key);
+    else {
+      deferred.push_back(key);
+      ++light_misses;
+    }
   }
   for (auto& key : deferred) light_ready_.push(key);
   deferred.clear();

@@ -182,7 +182,6 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     t.type = types[r.type_of[i]];
     t.cpus = static_cast<std::uint16_t>(r.cpus[i]);
     t.plan = plan_index;
-    t.local = static_cast<std::uint32_t>(i);
     std::int32_t longest = 0;
     for (auto c = p.consumers_begin(i); c != p.consumers_end(i); ++c)
       longest = std::max(longest, p.records[*c].priority);
@@ -444,7 +443,7 @@ std::string_view Scheduler::config(TaskId id) const {
     auto it = config_override_.find(id);
     if (it != config_override_.end()) return it->second;
   }
-  return tasks_.plans()[tasks_[id].plan]->config(tasks_[id].local);
+  return tasks_.plans()[tasks_[id].plan]->config(local_of(tasks_[id]));
 }
 
 Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
@@ -453,10 +452,13 @@ Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
     return {v.data(), v.data() + v.size()};
   }
   const Plan& p = *tasks_.plans()[t.plan];
-  return {p.inputs_begin(t.local), p.inputs_end(t.local)};
+  const std::uint32_t local = static_cast<std::uint32_t>(&t - p.records.data());
+  return {p.inputs_begin(local), p.inputs_end(local)};
 }
 
-const std::string& Scheduler::label(TaskId id) const { return tasks_.plans()[tasks_[id].plan]->label(tasks_[id].local); }
+const std::string& Scheduler::label(TaskId id) const {
+  return tasks_.plans()[tasks_[id].plan]->label(local_of(tasks_[id]));
+}
 
 // What a consumer of the failed task `input` fails with. Taken from the input's own record:
 // the origin may be in a plan freed long ago.

@@ -24,8 +24,7 @@ struct TaskRecord {
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint8_t kind = 0;             // of the result, as reported (FinishedBatch::kinds)
-  std::uint32_t plan = 0;
-  std::uint32_t local = 0;           // index within the plan
+  std::uint32_t plan = 0;            // its index within the plan is its place in Plan::records
   std::uint32_t unfinished_inputs = 0;
   std::uint32_t holds = 0;           // unfinished consumers + client futures: >0 keeps the result
   std::uint32_t keeps = 0;           // client futures alone
@@ -36,6 +35,8 @@ struct TaskRecord {
   std::uint64_t length = 0;
   WorkerSet locations;               // workers that hold the result
 };
+// The server holds one per task: a field added here costs a million plans' worth of memory.
+static_assert(sizeof(TaskRecord) == 64, "TaskRecord grew");
 
 // One output of a task with zero or several outputs (TaskRecord::multi_output). The outputs of
 // a task are made together, but each is held, fetched, copied, freed and lost on its own.

@@ -27,11 +27,13 @@ class WorkerIndex {
     link(w.id, w.free_cpus);
     by_light_.insert(LightKey{w.light_tasks, w.cpus, w.id});
     if (w.free_cpus + w.queue_cpus > 0) ++with_room_;
+    if (w.light_room()) ++with_light_room_;
   }
   void erase(const WorkerInfo& w) {
     unlink(w.id);
     by_light_.erase(LightKey{w.light_tasks, w.cpus, w.id});
     if (w.free_cpus + w.queue_cpus > 0) --with_room_;
+    if (w.light_room()) --with_light_room_;
   }
 
   // What the keys are made of, read before a change.
@@ -39,8 +41,9 @@ class WorkerIndex {
     std::int32_t free_cpus;
     std::uint32_t light_tasks;
     std::int32_t queue_cpus;
+    bool light_room;
   };
-  static Load load_of(const WorkerInfo& w) { return {w.free_cpus, w.light_tasks, w.queue_cpus}; }
+  static Load load_of(const WorkerInfo& w) { return {w.free_cpus, w.light_tasks, w.queue_cpus, w.light_room()}; }
   void update(const Load& before, const WorkerInfo& w) {
     if (before.free_cpus != w.free_cpus || before.light_tasks < w.light_tasks) {
       unlink(w.id);
@@ -55,9 +58,12 @@ class WorkerIndex {
       by_light_.insert(std::move(node));
     }
     with_room_ += std::size_t(w.free_cpus + w.queue_cpus > 0) - std::size_t(before.free_cpus + before.queue_cpus > 0);
+    with_light_room_ += std::size_t(w.light_room()) - std::size_t(before.light_room);
   }
   // Workers that may take another cpu task (cpus free, or room in their queue).
   std::size_t with_room() const { return with_room_; }
+  // Workers that may be sent another light task (WorkerInfo::light_room).
+  std::size_t with_light_room() const { return with_light_room_; }
 
   // Workers with fewer than `below` cpus free, fewest first (the longest queues: work stealing's
   // victims), until `visit` returns true. `visit` must not change loads.
@@ -145,6 +151,7 @@ class WorkerIndex {
   std::vector<Links> links_;                                          // by worker id
   std::set<LightKey> by_light_;
   std::size_t with_room_ = 0;
+  std::size_t with_light_room_ = 0;
 };
 
 }  // namespace treadle

@@ -1,5 +1,6 @@
 #pragma once
 // What the scheduler knows of a connected worker.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -7,6 +8,12 @@
 #include "../common/ids.hpp"
 
 namespace treadle {
+
+// Light tasks sent ahead to a worker, per cpu. Light tasks take microseconds, so this many keep
+// a worker busy through a report's round trip to the server and back; the rest wait in the
+// ready queue. Without it one pass over a million ready tasks built their compute messages
+// all at once (the server's peak memory) and the workers' queues held them all.
+constexpr std::uint32_t light_tasks_per_cpu = 8192;
 
 struct WorkerInfo {
   WorkerId id = 0;
@@ -21,6 +28,8 @@ struct WorkerInfo {
   std::int32_t queue_cpus = 1;
   double task_us = 0;  // moving average of its cpu tasks' durations
   std::uint32_t light_tasks = 0;     // light tasks assigned and not yet finished
+  // May it be sent another light task? Chained ones count too: they travel in the same batches.
+  bool light_room() const { return light_tasks < light_tasks_per_cpu * std::max<std::uint32_t>(cpus, 1); }
   // What runs there now and what waits there (for status; placement uses free_cpus): tasks in
   // state running, the cpus they hold (a seceded task's excepted), and tasks still assigned
   // (queued behind others, waiting for inputs or an executor).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "scheduler_fixture.hpp"
+#include "server/explain.hpp"
 
 using namespace treadle;
 using namespace treadle::testing;
@@ -195,6 +196,68 @@ TEST_CASE("scheduler placement: light tasks oversubscribe and spread by cpus", "
   f.check();
 }
 
+TEST_CASE("scheduler placement: light tasks go out as workers have room, the rest wait ready",
+          "[scheduler][placement]") {
+  // A million ready light tasks must not become a million tasks' compute messages at once:
+  // each worker is sent light_tasks_per_cpu per cpu, and more as they end.
+  using clock = std::chrono::steady_clock;
+  SchedulerFixture f;
+  WorkerId one = f.add_worker(1);
+  WorkerId two = f.add_worker(2);
+  const std::uint32_t room = 3 * light_tasks_per_cpu;
+  const std::uint32_t n = 10 * room;
+  PlanBuilder p;
+  for (std::uint32_t i = 0; i < n; ++i) p.keep(p.add());
+  const TaskId base = f.submit(p);
+  f.s.schedule();
+  CHECK(f.s.count(S::assigned) == room);
+  CHECK(f.s.count(S::ready) == n - room);
+  CHECK(f.s.worker(one)->light_tasks == light_tasks_per_cpu);
+  CHECK(f.s.worker(two)->light_tasks == 2 * light_tasks_per_cpu);
+  CHECK(f.actions.count(Kind::assign) == room);
+  CHECK_THAT(why_not_running(f.s, base + n - 1), Catch::Contains("waiting for room"));
+  f.check();
+
+  // Full workers and a deep ready queue: a pass stops at once.
+  auto start = clock::now();
+  for (int i = 0; i < 2000; ++i) f.s.schedule();
+  double seconds = std::chrono::duration<double>(clock::now() - start).count();
+  INFO("2000 passes with full workers over a " << n - room << "-deep ready queue in " << seconds << " s");
+  CHECK(seconds < 0.1);
+  CHECK(f.actions.count(Kind::assign) == room);
+
+  // As tasks end, as many go out (oldest first among equal priorities).
+  for (TaskId id = base; id < base + 100; ++id) f.finish(id);
+  f.s.schedule();
+  CHECK(f.actions.count(Kind::assign) == room + 100);
+  CHECK(f.state(base + room + 99) == S::assigned);
+  CHECK(f.state(base + room + 100) == S::ready);
+  f.check();
+
+  CHECK(f.run_all() == n - 100);
+  CHECK(f.s.count(S::finished) == n);
+  f.check();
+}
+
+TEST_CASE("scheduler placement: a chain longer than a worker's light room still runs to its end",
+          "[scheduler][placement]") {
+  SchedulerFixture f;
+  WorkerId w = f.add_worker(1);
+  const std::uint32_t n = light_tasks_per_cpu + 1000;
+  PlanBuilder p;
+  std::uint32_t prev = p.add();
+  for (std::uint32_t i = 1; i < n; ++i) prev = p.add(std::string(symbols::merge), {local(prev)});
+  p.keep(prev);
+  const TaskId base = f.submit(p);
+  f.s.schedule();
+  CHECK(f.s.count(S::assigned) == light_tasks_per_cpu);  // chained up to the room, no further
+  CHECK(f.s.worker(w)->light_tasks == light_tasks_per_cpu);
+  f.check();
+  f.run_all();
+  CHECK(f.state(base + n - 1) == S::finished);
+  f.check();
+}
+
 TEST_CASE("scheduler placement: the longer path to a sink is placed first when cpus are scarce",
           "[scheduler][placement]") {
   SchedulerFixture f;
@@ -322,8 +385,9 @@ TEST_CASE("scheduler placement: placing 100k independent ready tasks is not quad
   for (std::uint32_t cpus : {0u, 1u}) {
     INFO("task cpus " << cpus);
     SchedulerFixture f;
-    WorkerId w0 = f.add_worker(cpus ? n : 1);
-    WorkerId w1 = f.add_worker(cpus ? n : 1);
+    // Light tasks: enough cpus that all of them may be sent ahead (light_tasks_per_cpu).
+    WorkerId w0 = f.add_worker(cpus ? n : n / light_tasks_per_cpu + 1);
+    WorkerId w1 = f.add_worker(cpus ? n : n / light_tasks_per_cpu + 1);
     PlanBuilder p;
     for (std::uint32_t i = 0; i < n; ++i) p.add(const_type, {}, cpus);
     f.submit(p);

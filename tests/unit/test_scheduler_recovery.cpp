@@ -191,8 +191,10 @@ TEST_CASE("scheduler recovery: lost data is recomputed through released inputs",
 
 TEST_CASE("scheduler recovery: a long lineage is recomputed without deep recursion", "[scheduler][recovery]") {
   SchedulerFixture f;
-  WorkerId w0 = f.add_worker(1);
   constexpr std::uint32_t n = 100000;
+  // Cpus enough that the whole chain may be sent ahead at once (light_tasks_per_cpu).
+  constexpr std::uint32_t cpus = n / light_tasks_per_cpu + 1;
+  WorkerId w0 = f.add_worker(cpus);
   PlanBuilder p;
   p.add();
   for (std::uint32_t i = 1; i < n; ++i) p.add(const_type, {local(i - 1)});
@@ -202,7 +204,7 @@ TEST_CASE("scheduler recovery: a long lineage is recomputed without deep recursi
   for (TaskId id = base; id < base + n; ++id) f.finish(id);
   REQUIRE(f.state(base + n - 1) == S::finished);
   REQUIRE(f.s.count(S::released) == n - 1);
-  f.add_worker(1);
+  f.add_worker(cpus);
   f.s.remove_worker(w0, "test");
   CHECK(f.s.count(S::waiting) == n - 1);
   CHECK(f.s.count(S::ready) == 1);

@@ -708,8 +708,8 @@ TEST_CASE("scheduler failure: dependents chained on a worker are cancelled there
 
 TEST_CASE("scheduler failure: a 100k-task chain fails without deep recursion", "[scheduler][failure]") {
   SchedulerFixture f;
-  WorkerId w = f.add_worker(1);
   constexpr std::uint32_t n = 100000;
+  WorkerId w = f.add_worker(n / light_tasks_per_cpu + 1);  // room for the whole chain at once
   PlanBuilder p;
   p.add();
   for (std::uint32_t i = 1; i < n; ++i) p.add(const_type, {local(i - 1)});
