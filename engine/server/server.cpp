@@ -134,6 +134,9 @@ class ServerLoop final : public SchedulerActions {
   void trace(const std::string& routing, Message& m);
   std::unordered_map<std::string, Peer> peers_;
   std::vector<std::string> worker_routing_;
+  // Workers by data address (the newest to use it), to name the sender of a transfer a worker
+  // reports without a walk over every worker per copy.
+  std::unordered_map<std::string, WorkerId> worker_by_address_;
   std::vector<Outbox> outboxes_;
   // Client futures, to release them if the client goes away.
   std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
@@ -300,6 +303,7 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
     peer.role = Peer::Role::worker;
     peer.id = scheduler_.add_worker(peer.name, w.data_address, w.cpus, w.types);
     worker_routing_.push_back(routing);
+    worker_by_address_[w.data_address] = peer.id;
     outboxes_.emplace_back();
     samples_.emplace_back();
     trace_.record_worker(TraceEvent::Kind::worker_joined, peer.id, peer.name, wall_us());
@@ -744,14 +748,16 @@ void ServerLoop::record_finished(WorkerId worker, const FinishedBatch& b) {
     if (!scheduler_.exists(id)) continue;
     trace_.record_task(scheduler_, worker, id, b.lanes[i], b.start_us[i], b.end_us[i], b.sizes[i]);
   }
-  for (std::size_t i = 0; i < b.replicas.size(); ++i) {
-    // The sender, by its data address.
-    std::uint32_t from = no_worker;
-    for (auto& w : scheduler_.workers())
-      if (w->data_address == b.transfer_peers[b.transfer_from[i]]) from = w->id;
-    trace_.record_transfer(worker, from, b.replicas[i], b.transfer_start_us[i], b.transfer_end_us[i],
-                           b.transfer_sizes[i]);
+  // The senders, by their data addresses: looked up once per peer, not once per copy.
+  std::vector<WorkerId> senders;
+  senders.reserve(b.transfer_peers.size());
+  for (const std::string& address : b.transfer_peers) {
+    auto it = worker_by_address_.find(address);
+    senders.push_back(it == worker_by_address_.end() ? no_worker : it->second);
   }
+  for (std::size_t i = 0; i < b.replicas.size(); ++i)
+    trace_.record_transfer(worker, senders[b.transfer_from[i]], b.replicas[i], b.transfer_start_us[i],
+                           b.transfer_end_us[i], b.transfer_sizes[i]);
   trace_.flush();  // a batch at a time: the file is readable while the run goes on
 }
 
