@@ -1,6 +1,7 @@
 #include "../common/clock.hpp"
 #include "server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -68,6 +69,7 @@ struct Outbox {
   std::unordered_map<WorkerId, std::vector<ObjectId>> replicate;  // holder -> objects to copy here
   json aliases = json::array();
   std::vector<std::pair<std::uint64_t, std::vector<TaskId>>> uploads;
+  bool listed = false;  // in ServerLoop::filled_outboxes_
 };
 
 // Everything the server does, on its loop thread.
@@ -81,12 +83,12 @@ class ServerLoop final : public SchedulerActions {
   void run(zmq::socket_t& control, zmq::socket_t& monitor);
 
   // SchedulerActions
-  void assign(WorkerId w, TaskId t) override { outboxes_[w].compute.push_back(t); }
-  void cancel(WorkerId w, TaskId t) override { outboxes_[w].cancel.push_back(t); }
-  void free_data(WorkerId w, TaskId t) override { outboxes_[w].free.push_back(t); }
-  void alias(WorkerId w, TaskId from, TaskId to) override { outboxes_[w].aliases.push_back({from, to}); }
-  void replicate(WorkerId to, ObjectId object, WorkerId from) override { outboxes_[to].replicate[from].push_back(object); }
-  void steal(WorkerId victim, TaskId t) override { outboxes_[victim].steal.push_back(t); }
+  void assign(WorkerId w, TaskId t) override { outbox(w).compute.push_back(t); }
+  void cancel(WorkerId w, TaskId t) override { outbox(w).cancel.push_back(t); }
+  void free_data(WorkerId w, TaskId t) override { outbox(w).free.push_back(t); }
+  void alias(WorkerId w, TaskId from, TaskId to) override { outbox(w).aliases.push_back({from, to}); }
+  void replicate(WorkerId to, ObjectId object, WorkerId from) override { outbox(to).replicate[from].push_back(object); }
+  void steal(WorkerId victim, TaskId t) override { outbox(victim).steal.push_back(t); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
 
@@ -138,6 +140,16 @@ class ServerLoop final : public SchedulerActions {
   // reports without a walk over every worker per copy.
   std::unordered_map<std::string, WorkerId> worker_by_address_;
   std::vector<Outbox> outboxes_;
+  // The workers with something in their outbox this turn: flush visits those, not every worker.
+  std::vector<WorkerId> filled_outboxes_;
+  Outbox& outbox(WorkerId w) {
+    Outbox& box = outboxes_[w];
+    if (!box.listed) {
+      box.listed = true;
+      filled_outboxes_.push_back(w);
+    }
+    return box;
+  }
   // Client futures, to release them if the client goes away.
   std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
   std::unordered_map<ClientId, std::string> client_routing_;
@@ -468,7 +480,7 @@ void ServerLoop::complete(std::uint64_t rid) {
   }
   for (auto& [worker, ids] : by_worker) {
     std::uint64_t uid = requests_.add_upload(Upload{r.client, r.req, worker, ids});
-    outboxes_[worker].uploads.emplace_back(uid, ids);  // after this turn's aliases reach the worker
+    outbox(worker).uploads.emplace_back(uid, ids);  // after this turn's aliases reach the worker
   }
 }
 
@@ -932,8 +944,11 @@ void ServerLoop::flush() {
                  routing);
   }
   settled_.clear();
-  for (WorkerId w = 0; w < outboxes_.size(); ++w) {
+  // In worker order, as when every outbox was visited.
+  std::sort(filled_outboxes_.begin(), filled_outboxes_.end());
+  for (WorkerId w : filled_outboxes_) {
     Outbox& box = outboxes_[w];
+    box.listed = false;
     if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty() &&
         box.replicate.empty() && box.steal.empty())
       continue;
@@ -996,6 +1011,7 @@ void ServerLoop::flush() {
     if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
     box = Outbox{};
   }
+  filled_outboxes_.clear();
 }
 
 }  // namespace
