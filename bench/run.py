@@ -63,6 +63,10 @@ WORKLOADS = [
      "scale": 5_000, "timeout": 180,  # leaves: 5,000 leaves + 4,999 merges
      "peers": {"dask": {"scale": 5_000, "timeout": 300}, "ipp": {"scale": 1_000, "timeout": 300}},
      "peer_text": {"dask": "1.3-2.1 ms/task (13-21 s)", "ipp": "6.2 ms/task (62 s)"}},
+    {"name": "w32", "no": "3b", "title": "workload 1's plan on 32 vs 2 workers: server CPU per task, 32/2",
+     "metric": "server_cpu_ratio", "unit": "x", "lower": True, "target": 1.2,
+     "hyperloom": None, "hyperloom_text": "-",
+     "scale": 10_000, "timeout": 300, "peers": {}},
     {"name": "plan1m", "no": "4", "title": "1M-task plan (1M const, array_make per 1000)",
      "metric": "server_bytes_per_task", "unit": "B/task", "lower": True, "target": 300,
      "hyperloom": None, "hyperloom_text": "13 MB RSS at 10k tasks (whole process)",
@@ -296,6 +300,15 @@ def summary_rows(results, peers):
         if w["name"] == "tree10k" and m:
             rows.append({"workload": "3 ... total", "treadle": fmt(m.get("total_s"), "s"), "target": "-",
                          "hyperloom": "0.18-0.35 s", "ratio_hyperloom": fmt_ratio(ratio(m.get("total_s"), 0.18))})
+        if w["name"] == "w32" and m:
+            rows.append({"workload": "3b ... throughput 32/2 workers (tasks/s: {} / {}; load {:.1f})".format(
+                             fmt(m.get("tasks_per_s_w32")), fmt(m.get("tasks_per_s_w2")), m.get("loadavg", 0)),
+                         "treadle": fmt(m.get("throughput_ratio"), "x"), "target": ">= 0.8 x",
+                         "hyperloom": "-", "ratio_hyperloom": "-"})
+            rows.append({"workload": "3b ... server CPU per task on 2 / 32 workers",
+                         "treadle": "{} / {}".format(fmt(m.get("server_cpu_us_per_task_w2"), "us"),
+                                                     fmt(m.get("server_cpu_us_per_task_w32"), "us")),
+                         "target": "-", "hyperloom": "-", "ratio_hyperloom": "-"})
         if w["name"] == "const10k" and m:
             rows.append({"workload": "1 ... throughput", "treadle": fmt(m.get("tasks_per_s"), "tasks/s"),
                          "target": ">= 100,000 tasks/s", "hyperloom": "~48,000 tasks/s", "ratio_hyperloom": "-"})
@@ -384,7 +397,7 @@ def phase_rows(results):
     rows = []
     for w in WORKLOADS:
         m = results.get(w["name"], {}).get("treadle", {}).get("median")
-        if not m:
+        if not m or not any(key in m for key, _ in PHASES):
             continue
         row = [w["name"]]
         for key, _ in PHASES:

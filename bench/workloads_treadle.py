@@ -155,6 +155,57 @@ def tree10k(leaves=5_000):
 
 
 # ---------------------------------------------------------------------------------------------
+# 3b. the server's fan-out: the same light plan on 2 and on 32 single-cpu workers
+
+def _const_plan_run(cluster, n):
+    """const10k's plan (n consts gathered by one array_make) on a warmed cluster: the engine's
+    part only (submit to gathered result) and the CPU seconds of the server and of all workers
+    (nanosecond meters: the server spends a few tens of ms on the whole plan)."""
+    root = tasks.array_make([tasks.const(b"x") for _ in range(n)])
+    cpu = measure.SchedCpuMeter(_pids(cluster))
+    with Client(*cluster.address) as client:
+        cpu.start()
+        t0 = time.perf_counter()
+        result = client.submit_one(root).gather()
+        engine_s = time.perf_counter() - t0
+        cpu_s = cpu.stop()
+    assert len(result) == n and result[0] == b"x", result[:3]
+    return {"engine_s": engine_s, "tasks_per_s": n / engine_s,
+            "server_cpu_us_per_task": cpu_s["server"] / n * 1e6,
+            "workers_cpu_us_per_task": sum(s for k, s in cpu_s.items() if k.startswith("worker")) / n * 1e6}
+
+
+def _settled_cluster(workers):
+    """A local cluster whose workers have their Python executors up (they start with the
+    worker: 32 interpreters starting would otherwise take the cpus from the timed part)."""
+    cluster = treadle.local_cluster(workers=workers, cpus=1)
+    deadline = time.monotonic() + 120
+    while not all(_executors(cluster).values()):
+        if time.monotonic() > deadline:
+            cluster.close()
+            raise RuntimeError("the workers did not start their executors")
+        time.sleep(0.05)
+    _const_plan_run(cluster, 100)  # connections between workers, first compute batches
+    return cluster
+
+
+def w32(n=10_000, small=2, large=32, plans=5):
+    """3b: const10k's plan on 2, then on 32 workers of 1 cpu (oversubscribed on this machine),
+    back to back, `plans` times on each cluster (medians): throughput and server CPU per task,
+    and the 32-worker / 2-worker ratios."""
+    out = {"tasks": n}
+    for workers in (small, large):
+        with _settled_cluster(workers) as cluster:
+            runs = [_const_plan_run(cluster, n) for _ in range(plans)]
+        for k, v in measure.median_runs(runs).items():
+            out["{}_w{}".format(k, workers)] = v
+    out["throughput_ratio"] = out["tasks_per_s_w%d" % large] / out["tasks_per_s_w%d" % small]
+    out["server_cpu_ratio"] = out["server_cpu_us_per_task_w%d" % large] / out["server_cpu_us_per_task_w%d" % small]
+    out["loadavg"] = os.getloadavg()[0]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # 4. a large plan: n const leaves, array_make per chunk, array_make of the chunks, its length
 
 def plan1m(n=1_000_000, chunk=1000):
@@ -647,6 +698,7 @@ WORKLOADS = {
     "chain10k": chain10k,
     "chain10k_fresh": chain10k_fresh,
     "tree10k": tree10k,
+    "w32": w32,
     "plan1m": plan1m,
     "transfer100mb": transfer100mb,
     "run1k": run1k,

@@ -1,6 +1,7 @@
 #include "../common/clock.hpp"
 #include "server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -68,6 +69,7 @@ struct Outbox {
   std::unordered_map<WorkerId, std::vector<ObjectId>> replicate;  // holder -> objects to copy here
   json aliases = json::array();
   std::vector<std::pair<std::uint64_t, std::vector<TaskId>>> uploads;
+  bool listed = false;  // in ServerLoop::filled_outboxes_
 };
 
 // Everything the server does, on its loop thread.
@@ -81,12 +83,12 @@ class ServerLoop final : public SchedulerActions {
   void run(zmq::socket_t& control, zmq::socket_t& monitor);
 
   // SchedulerActions
-  void assign(WorkerId w, TaskId t) override { outboxes_[w].compute.push_back(t); }
-  void cancel(WorkerId w, TaskId t) override { outboxes_[w].cancel.push_back(t); }
-  void free_data(WorkerId w, TaskId t) override { outboxes_[w].free.push_back(t); }
-  void alias(WorkerId w, TaskId from, TaskId to) override { outboxes_[w].aliases.push_back({from, to}); }
-  void replicate(WorkerId to, ObjectId object, WorkerId from) override { outboxes_[to].replicate[from].push_back(object); }
-  void steal(WorkerId victim, TaskId t) override { outboxes_[victim].steal.push_back(t); }
+  void assign(WorkerId w, TaskId t) override { outbox(w).compute.push_back(t); }
+  void cancel(WorkerId w, TaskId t) override { outbox(w).cancel.push_back(t); }
+  void free_data(WorkerId w, TaskId t) override { outbox(w).free.push_back(t); }
+  void alias(WorkerId w, TaskId from, TaskId to) override { outbox(w).aliases.push_back({from, to}); }
+  void replicate(WorkerId to, ObjectId object, WorkerId from) override { outbox(to).replicate[from].push_back(object); }
+  void steal(WorkerId victim, TaskId t) override { outbox(victim).steal.push_back(t); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
 
@@ -134,7 +136,20 @@ class ServerLoop final : public SchedulerActions {
   void trace(const std::string& routing, Message& m);
   std::unordered_map<std::string, Peer> peers_;
   std::vector<std::string> worker_routing_;
+  // Workers by data address (the newest to use it), to name the sender of a transfer a worker
+  // reports without a walk over every worker per copy.
+  std::unordered_map<std::string, WorkerId> worker_by_address_;
   std::vector<Outbox> outboxes_;
+  // The workers with something in their outbox this turn: flush visits those, not every worker.
+  std::vector<WorkerId> filled_outboxes_;
+  Outbox& outbox(WorkerId w) {
+    Outbox& box = outboxes_[w];
+    if (!box.listed) {
+      box.listed = true;
+      filled_outboxes_.push_back(w);
+    }
+    return box;
+  }
   // Client futures, to release them if the client goes away.
   std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
   std::unordered_map<ClientId, std::string> client_routing_;
@@ -300,6 +315,7 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
     peer.role = Peer::Role::worker;
     peer.id = scheduler_.add_worker(peer.name, w.data_address, w.cpus, w.types);
     worker_routing_.push_back(routing);
+    worker_by_address_[w.data_address] = peer.id;
     outboxes_.emplace_back();
     samples_.emplace_back();
     trace_.record_worker(TraceEvent::Kind::worker_joined, peer.id, peer.name, wall_us());
@@ -464,7 +480,7 @@ void ServerLoop::complete(std::uint64_t rid) {
   }
   for (auto& [worker, ids] : by_worker) {
     std::uint64_t uid = requests_.add_upload(Upload{r.client, r.req, worker, ids});
-    outboxes_[worker].uploads.emplace_back(uid, ids);  // after this turn's aliases reach the worker
+    outbox(worker).uploads.emplace_back(uid, ids);  // after this turn's aliases reach the worker
   }
 }
 
@@ -744,14 +760,16 @@ void ServerLoop::record_finished(WorkerId worker, const FinishedBatch& b) {
     if (!scheduler_.exists(id)) continue;
     trace_.record_task(scheduler_, worker, id, b.lanes[i], b.start_us[i], b.end_us[i], b.sizes[i]);
   }
-  for (std::size_t i = 0; i < b.replicas.size(); ++i) {
-    // The sender, by its data address.
-    std::uint32_t from = no_worker;
-    for (auto& w : scheduler_.workers())
-      if (w->data_address == b.transfer_peers[b.transfer_from[i]]) from = w->id;
-    trace_.record_transfer(worker, from, b.replicas[i], b.transfer_start_us[i], b.transfer_end_us[i],
-                           b.transfer_sizes[i]);
+  // The senders, by their data addresses: looked up once per peer, not once per copy.
+  std::vector<WorkerId> senders;
+  senders.reserve(b.transfer_peers.size());
+  for (const std::string& address : b.transfer_peers) {
+    auto it = worker_by_address_.find(address);
+    senders.push_back(it == worker_by_address_.end() ? no_worker : it->second);
   }
+  for (std::size_t i = 0; i < b.replicas.size(); ++i)
+    trace_.record_transfer(worker, senders[b.transfer_from[i]], b.replicas[i], b.transfer_start_us[i],
+                           b.transfer_end_us[i], b.transfer_sizes[i]);
   trace_.flush();  // a batch at a time: the file is readable while the run goes on
 }
 
@@ -926,8 +944,11 @@ void ServerLoop::flush() {
                  routing);
   }
   settled_.clear();
-  for (WorkerId w = 0; w < outboxes_.size(); ++w) {
+  // In worker order, as when every outbox was visited.
+  std::sort(filled_outboxes_.begin(), filled_outboxes_.end());
+  for (WorkerId w : filled_outboxes_) {
     Outbox& box = outboxes_[w];
+    box.listed = false;
     if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty() &&
         box.replicate.empty() && box.steal.empty())
       continue;
@@ -990,6 +1011,7 @@ void ServerLoop::flush() {
     if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
     box = Outbox{};
   }
+  filled_outboxes_.clear();
 }
 
 }  // namespace

@@ -10,6 +10,12 @@
 // distinct values in use. For light tasks, fewest light tasks per cpu first (then lowest id),
 // in a set. A worker's load is read before it changes and its entries moved after
 // (Scheduler::change_load does both).
+//
+// The light order is brought up to date when it is read, not at each change: a worker's report
+// of 300 finished light tasks moves its entry once, not 300 times, and each move takes the
+// entry out by its iterator and puts it back at an end when it belongs there (placement's
+// round robin), without a search. The set's rebalancing per change was the top grower of the
+// server's CPU from 2 to 32 workers (bench/README.md, 3b).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -23,15 +29,24 @@ namespace treadle {
 class WorkerIndex {
  public:
   void insert(const WorkerInfo& w) {
-    if (w.id >= links_.size()) links_.resize(w.id + 1);
+    if (w.id >= links_.size()) {
+      links_.resize(w.id + 1);
+      light_.resize(w.id + 1);
+    }
     link(w.id, w.free_cpus);
-    by_light_.insert(LightKey{w.light_tasks, w.cpus, w.id});
+    Light& l = light_[w.id];
+    l.tasks = w.light_tasks;
+    l.stale = false;
+    l.entry = by_light_.insert(LightKey{w.light_tasks, w.cpus, w.id}).first;
     if (w.free_cpus + w.queue_cpus > 0) ++with_room_;
     if (w.light_room()) ++with_light_room_;
   }
   void erase(const WorkerInfo& w) {
     unlink(w.id);
-    by_light_.erase(LightKey{w.light_tasks, w.cpus, w.id});
+    Light& l = light_[w.id];
+    by_light_.erase(l.entry);
+    l.entry = by_light_.end();
+    l.stale = false;  // its entry in stale_light_, if any, is skipped
     if (w.free_cpus + w.queue_cpus > 0) --with_room_;
     if (w.light_room()) --with_light_room_;
   }
@@ -53,9 +68,12 @@ class WorkerIndex {
       link(w.id, w.free_cpus, true);  // at the front: its light tasks went down
     }
     if (before.light_tasks != w.light_tasks) {
-      auto node = by_light_.extract(LightKey{before.light_tasks, w.cpus, w.id});
-      node.value() = LightKey{w.light_tasks, w.cpus, w.id};
-      by_light_.insert(std::move(node));
+      Light& l = light_[w.id];
+      l.tasks = w.light_tasks;
+      if (!l.stale) {
+        l.stale = true;
+        stale_light_.push_back(w.id);
+      }
     }
     with_room_ += std::size_t(w.free_cpus + w.queue_cpus > 0) - std::size_t(before.free_cpus + before.queue_cpus > 0);
     with_light_room_ += std::size_t(w.light_room()) - std::size_t(before.light_room);
@@ -98,6 +116,7 @@ class WorkerIndex {
           if (visit(id)) return found;
       }
     } else {
+      refresh_light_order();
       for (const auto& key : by_light_)
         if (visit(key.id)) return found;
     }
@@ -121,6 +140,33 @@ class WorkerIndex {
       return a != b ? a < b : id < o.id;
     }
   };
+
+  using LightSet = std::set<LightKey>;
+  // A worker's place in the light order: the light tasks it has now, and its entry in the set
+  // (keyed with the count it had when last placed there).
+  struct Light {
+    std::uint32_t tasks = 0;
+    bool stale = false;  // tasks differs from the entry's key: listed in stale_light_
+    LightSet::iterator entry;
+  };
+
+  // Moves the entries of workers whose light tasks changed since they were placed in the set.
+  // Called before the set is read; it changes no worker's load (so `const` readers may call it).
+  void refresh_light_order() const {
+    for (WorkerId id : stale_light_) {
+      Light& l = light_[id];
+      if (!l.stale) continue;  // erased meanwhile, or listed twice
+      l.stale = false;
+      if (l.entry->light_tasks == l.tasks) continue;  // back where it was
+      auto node = by_light_.extract(l.entry);
+      node.value().light_tasks = l.tasks;
+      // At the back when it is now the busiest, at the front when the least busy: no search.
+      auto hint = by_light_.end();
+      if (!by_light_.empty() && !(*by_light_.rbegin() < node.value())) hint = by_light_.begin();
+      l.entry = by_light_.insert(hint, std::move(node));
+    }
+    stale_light_.clear();
+  }
 
   void link(WorkerId id, std::int32_t free_cpus, bool front = false) {
     List& list = by_free_[free_cpus];
@@ -149,7 +195,10 @@ class WorkerIndex {
 
   std::map<std::int32_t, List, std::greater<std::int32_t>> by_free_;  // most free cpus first
   std::vector<Links> links_;                                          // by worker id
-  std::set<LightKey> by_light_;
+  // The light order is a cache of the workers' light counts, brought up to date by its readers.
+  mutable LightSet by_light_;
+  mutable std::vector<Light> light_;  // by worker id
+  mutable std::vector<WorkerId> stale_light_;
   std::size_t with_room_ = 0;
   std::size_t with_light_room_ = 0;
 };
