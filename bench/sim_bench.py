@@ -1,6 +1,6 @@
 """The scheduler simulator's sweeps (bench/README.md, "The scheduler simulator").
 
-    /usr/bin/python3 bench/sim_bench.py [--quick] [--output build/bench/sim.json] [--plots]
+    /usr/bin/python3 bench/sim_bench.py [--quick] [--output build/bench/sim.json] [--plots] [--sim PATH]
     /usr/bin/python3 bench/sim_bench.py --plot-only build/bench/sim.json
 
 Runs build/bench/sim/treadle-sim (niced: the machine is shared) over:
@@ -44,6 +44,7 @@ def sweeps(quick):
 
 
 def run_sim(workload, tasks, workers, extra=()):
+    """One treadle-sim run; its RESULT as a dict (with "error" when it failed)."""
     cmd = ["nice", "-n", "10", SIM, "--workload", workload, "--tasks", str(tasks), "--workers", str(workers)]
     cmd += list(extra)
     label = "{:<10} {:>10,} tasks {:>6,} workers {}".format(workload, tasks, workers, " ".join(extra))
@@ -171,7 +172,11 @@ def main():
     ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "sim.json"))
     ap.add_argument("--plots", action="store_true", help="also write bench/sim_*.png")
     ap.add_argument("--plot-only", metavar="JSON", help="plot a saved result, run nothing")
+    ap.add_argument("--sim", metavar="PATH", help="another treadle-sim binary (a copy of an older build, say)")
     args = ap.parse_args()
+    if args.sim:
+        global SIM
+        SIM = os.path.abspath(args.sim)
     if args.plot_only:
         with open(args.plot_only) as f:
             out = json.load(f)

@@ -42,6 +42,7 @@ const char* usage =
     "  --seed N            (default 1)\n"
     "  --no-baseline       skip the list-scheduling baseline\n"
     "  --no-stealing       idle workers do not take queued tasks (work stealing off)\n"
+"  --trace FILE        write every task's run as CSV (worker, arrival, inputs there, start, end, inputs)\n"
     "  --check             exit 1 unless every task finished and makespan >= both lower bounds\n";
 
 long peak_rss_bytes() {
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   spec.chain_length = 100;
   ClusterSpec cluster;
   bool baseline = true, check = false;
+  std::string trace_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -85,6 +87,7 @@ int main(int argc, char** argv) {
       else if (a == "--no-baseline") baseline = false;
       else if (a == "--no-stealing") cluster.work_stealing = false;
       else if (a == "--check") check = true;
+      else if (a == "--trace") trace_path = value();
       else if (a == "--lose") {
         std::string v = value();
         auto colon = v.find(':');
@@ -125,7 +128,12 @@ int main(int argc, char** argv) {
   SimResult r;
   {
     Simulation sim(workload, cluster);
+    if (!trace_path.empty()) sim.enable_trace();
     r = sim.run();
+    if (!trace_path.empty() && !sim.write_trace(trace_path)) {
+      std::cerr << "cannot write the trace to " << trace_path << "\n";
+      return 1;
+    }
   }
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall).count();
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 
 #include "common/log.hpp"
@@ -27,6 +28,23 @@ double cpu_ns() {
 Simulation::Simulation(const Workload& workload, const ClusterSpec& cluster)
     : w_(workload), c_(cluster), scheduler_(*this), links_(cluster.workers) {
   scheduler_.set_work_stealing(cluster.work_stealing);
+}
+
+void Simulation::enable_trace() { tracing_ = true; }
+
+bool Simulation::write_trace(const std::string& path) const {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  std::fprintf(f, "task,label,worker,arrived_us,runnable_us,start_us,end_us,given_back,inputs\n");
+  for (std::size_t t = 0; t < trace_.size(); ++t) {
+    const TraceEntry& e = trace_[t];
+    std::fprintf(f, "%zu,%s,%d,%.1f,%.1f,%.1f,%.1f,%u,", t, w_.labels[w_.label_of[t]].name.c_str(),
+                 e.worker == ~0u ? -1 : int(e.worker), e.arrived_us, e.runnable_us, e.start_us, e.end_us, e.given_back);
+    for (auto in = w_.inputs_begin(t); in != w_.inputs_end(t); ++in)
+      std::fprintf(f, in == w_.inputs_begin(t) ? "%u" : " %u", *in);
+    std::fputc('\n', f);
+  }
+  return std::fclose(f) == 0;
 }
 
 void Simulation::push(double at_us, EventKind kind, std::uint32_t worker, std::uint32_t task, std::uint32_t attempt) {
@@ -151,6 +169,10 @@ void Simulation::arrive(std::uint32_t worker, std::uint32_t task, std::uint32_t 
   on_worker_[task] = worker;
   worker_attempt_[task] = attempt;
   phase_[task] = Phase::fetching;
+  if (tracing_) {
+    trace_[task].worker = worker;
+    trace_[task].arrived_us = now_;
+  }
   std::uint32_t missing = 0;
   for (auto in = w_.inputs_begin(task); in != w_.inputs_end(task); ++in) {
     const std::uint32_t i = *in;
@@ -176,6 +198,7 @@ void Simulation::arrive(std::uint32_t worker, std::uint32_t task, std::uint32_t 
   missing_[task] = missing;
   if (missing == 0) {
     phase_[task] = Phase::runnable;
+    if (tracing_) trace_[task].runnable_us = now_;
     workers_[worker].runnable.push_back({task, attempt});
     try_start(worker);
   }
@@ -202,6 +225,7 @@ void Simulation::fetched(std::uint32_t worker, std::uint32_t input) {
 void Simulation::input_there(std::uint32_t task, std::uint32_t attempt) {
   if (--missing_[task] > 0) return;
   phase_[task] = Phase::runnable;
+  if (tracing_) trace_[task].runnable_us = now_;
   workers_[on_worker_[task]].runnable.push_back({task, attempt});
   try_start(on_worker_[task]);
 }
@@ -213,6 +237,7 @@ void Simulation::try_start(std::uint32_t worker) {
     w.runnable.pop_front();
     if (!current(worker, task, attempt) || phase_[task] != Phase::runnable) continue;
     phase_[task] = Phase::running;
+    if (tracing_) trace_[task].start_us = now_;
     --w.free_cpus;
     ++result_.runs;
     report(ReportKind::started, worker, task);
@@ -223,6 +248,7 @@ void Simulation::try_start(std::uint32_t worker) {
 void Simulation::done(std::uint32_t worker, std::uint32_t task, std::uint32_t attempt) {
   if (!current(worker, task, attempt) || phase_[task] != Phase::running) return;  // cancelled meanwhile
   phase_[task] = Phase::done;
+  if (tracing_) trace_[task].end_us = now_;
   ++workers_[worker].free_cpus;
   add_holder(task, worker);
   result_.makespan_us = std::max(result_.makespan_us, now_);
@@ -256,6 +282,7 @@ void Simulation::steal_arrived(std::uint32_t worker, std::uint32_t task) {
     phase_[task] = Phase::none;
     on_worker_[task] = none;
     ++result_.steals_given;
+    if (tracing_) ++trace_[task].given_back;
   }
   report(queued ? ReportKind::given_back : ReportKind::kept, worker, task);
 }
@@ -288,6 +315,7 @@ SimResult Simulation::run() {
   phase_.assign(n, Phase::none);
   missing_.assign(n, 0);
   holder_.assign(n, none);
+  if (tracing_) trace_.assign(n, TraceEntry{});
 
   std::vector<std::string> types(std::begin(symbols::builtins), std::end(symbols::builtins));
   types.emplace_back(symbols::py_call);

@@ -42,7 +42,14 @@ struct SimResult {
 class Simulation : public SchedulerActions {
  public:
   Simulation(const Workload& workload, const ClusterSpec& cluster);
+  // Record every task's last run (worker, arrival, inputs there, start, end, moves) for
+  // write_trace; costs 40 bytes per task.
+  void enable_trace();
   SimResult run();
+  // One CSV line per task: task,label,worker,arrived_us,runnable_us,start_us,end_us,given_back,inputs
+  // (space-separated task indices).
+  // Returns false when the file cannot be written.
+  bool write_trace(const std::string& path) const;
 
   // SchedulerActions: recorded during a server turn, delivered `latency` after it.
   void assign(WorkerId worker, TaskId task) override;
@@ -131,6 +138,14 @@ class Simulation : public SchedulerActions {
   // Fetches in flight, by (worker << 32 | input): the consumers waiting for each.
   std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>> fetches_;
   std::uint64_t kept_finished_ = 0, kept_failed_ = 0;
+  // The trace (enable_trace): per task, times of its last run; how often it was given back.
+  struct TraceEntry {
+    double arrived_us = -1, runnable_us = -1, start_us = -1, end_us = -1;
+    std::uint32_t worker = ~0u;
+    std::uint32_t given_back = 0;
+  };
+  bool tracing_ = false;
+  std::vector<TraceEntry> trace_;
   SimResult result_;
 };
 

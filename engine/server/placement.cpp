@@ -26,7 +26,8 @@ constexpr int light_pass_misses = 256;
 bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t, bool queued) const {
   if (!w.alive || w.retiring || !w.offers_type[t.type]) return false;
   if (t.cpus == 0) return w.light_room();
-  std::int32_t room = w.free_cpus + (queued ? w.queue_cpus : 0);
+  // cpus promised to tasks stolen for it (stealing.cpp) are taken, though not yet assigned.
+  std::int32_t room = w.free_cpus + (queued ? w.queue_cpus : 0) - cpus_promised(w.id);
   return t.cpus <= w.cpus && room >= static_cast<std::int32_t>(t.cpus);
 }
 

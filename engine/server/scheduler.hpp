@@ -288,6 +288,9 @@ class Scheduler {
   void forget_steals_of(WorkerId worker);  // it left: its steals are settled (recovery re-places its tasks)
   std::unordered_map<TaskId, Steal> steals_;      // asked, not answered
   std::vector<std::int32_t> steal_incoming_;      // per worker: cpus asked for it, not yet given back
+  // Those cpus count as taken for placement (fits): a task placed on the thief meanwhile would
+  // arrive first, and the stolen one would wait behind it there.
+  std::int32_t cpus_promised(WorkerId w) const { return w < steal_incoming_.size() ? steal_incoming_[w] : 0; }
   std::vector<std::int32_t> steal_outgoing_;      // per worker: cpus asked of it, not yet answered
   // Per worker, the cpu tasks assigned there, oldest first; entries of tasks that started, ended
   // or moved are skipped and dropped when they outnumber the live ones (so no per-task field).

@@ -6,6 +6,8 @@
 // pass, an idle worker takes the newest tasks of the busiest queues when it would start them
 // sooner than the victim, counting the move (a round trip to the victim, then the compute
 // message) and the inputs it lacks, with placement's own estimate (expected_start_us).
+// Until the victim answers, the thief's cpus are promised: placement counts them as taken
+// (fits), so a task made ready meanwhile goes elsewhere instead of ahead of the stolen one.
 //
 // The move is race-free: the scheduler cannot know whether a queued task has started (its
 // `started` report may be on its way), so it asks the victim (SchedulerActions::steal), which
@@ -41,15 +43,12 @@ void Scheduler::note_assigned(TaskId id, const TaskRecord& t) {
   }
 }
 
-// An idle worker (a cpu free now) with room for `t`, the tasks asked for it counted: like any
-// worker it may queue a little behind its cpus, so it never idles for a round trip either.
+// An idle worker (a cpu free now) with room for `t`, the tasks asked for it counted (fits does):
+// like any worker it may queue a little behind its cpus, so it never idles for a round trip.
 WorkerId Scheduler::idle_thief(WorkerId victim, const TaskRecord& t) const {
   bool more = false;
-  return load_index_.least_busy(t.cpus, 1, [&](WorkerId id) {
-    const WorkerInfo& w = *workers_[id];
-    return id != victim && fits(w, t, true) &&
-           w.free_cpus + w.queue_cpus - steal_incoming_[id] >= std::int32_t(t.cpus);
-  }, more);
+  return load_index_.least_busy(t.cpus, 1, [&](WorkerId id) { return id != victim && fits(*workers_[id], t, true); },
+                                more);
 }
 
 void Scheduler::steal_for_idle_workers() {

@@ -165,6 +165,29 @@ TEST_CASE("stealing: the newest tasks move, while the idle worker has cpus", "[s
   f.check();
 }
 
+TEST_CASE("stealing: the thief's cpus are promised while the steal is on its way", "[scheduler][stealing]") {
+  // A task made ready while the victim has not answered yet goes to another idle worker: were
+  // it placed on the thief, the stolen task would arrive behind it and wait there for a cpu,
+  // maybe longer than it would have on the victim.
+  BusyAndIdle b(20'000);
+  b.f.s.schedule();
+  REQUIRE(b.asked() == std::vector<TaskId>{b.base + 1});
+  const WorkerId other = b.f.add_worker(1);
+  PlanBuilder p;
+  p.keep(p.add(const_type, {}, 1, "later"));
+  const TaskId later = b.f.submit(p);
+  b.f.s.schedule();
+  CHECK(b.f.worker_of(later) == other);
+  CHECK(b.f.actions.count(Kind::steal) == 1);  // nothing more worth moving for it
+  b.f.check();
+  b.f.s.tasks_given_back(b.busy, {b.base + 1}, {});
+  CHECK(b.f.worker_of(b.base + 1) == b.idle);
+  CHECK(b.f.s.worker(b.idle)->free_cpus == 0);  // it starts at once there
+  b.f.check();
+  CHECK(b.f.run_all() == 3);
+  b.f.check();
+}
+
 TEST_CASE("stealing: the victim lost during a steal", "[scheduler][stealing]") {
   BusyAndIdle b(20'000);
   b.f.s.schedule();
