@@ -314,6 +314,9 @@ def transfer100mb(nbytes=100_000_000, later=3):
         out["later_transfer_s"] = later_s
         out["later_gb_per_s"] = nbytes / statistics.median(later_s) / 1e9 if statistics.median(later_s) > 0 else None
         out["later_cpu_worker1_s"] = [c.get("worker1") for _, c in later_runs]
+        out["later_median_s"] = statistics.median(later_s)  # scalars: medians over reps keep them
+        out["later_gb_per_s_no_baseline"] = nbytes / statistics.median(t for t, _ in later_runs) / 1e9
+        out["later_median_cpu_worker1_s"] = statistics.median(c.get("worker1", 0) for _, c in later_runs)
     # what the loopback itself gives, measured right after with the cluster stopped, and what
     # touching fresh memory costs here (it can dominate both floors and transfers on a VM)
     out["tcp_floor_gb_per_s"] = measure.tcp_floor(nbytes)

@@ -6,6 +6,7 @@ As in test_same_host_handoff.py, the objects are made on a worker of 2 cpus, the
 3 cpus join and consumers asking for 3 cpus can only run there. The consumers' heartbeats
 report `receiving` (objects partly arrived), `receive_pool` (kept memory) and `reused_bytes`."""
 
+import functools
 import hashlib
 import signal
 
@@ -18,6 +19,7 @@ from treadle.loom.client import Client, TaskFailed, tasks
 NO_HANDOFF = ["--no-same-host-handoff"]
 
 
+@functools.lru_cache(maxsize=None)
 def seq_md5(lines):
     text = "".join("{}\n".format(i) for i in range(1, lines + 1)).encode()
     return hashlib.md5(text).hexdigest().encode() + b"  -\n", len(text)
@@ -38,7 +40,7 @@ def make_objects(cluster, client, commands):
     return made
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_objects_received_while_earlier_ones_are_freed_on_two_workers(make_cluster):
     # 4.8 to 10.9 MB each: all go in pieces; each consumer worker receives several.
     lines = [1_000_000, 1_400_000, 700_000, 1_200_000, 900_000, 1_500_000, 800_000, 1_100_000]
