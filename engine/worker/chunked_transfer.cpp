@@ -42,8 +42,13 @@ void ChunkAssembler::add(const std::string& peer, Message& chunk) {
   std::uint64_t at = fields::unsigned_integer(chunk.header, "at");
   std::uint64_t total = fields::unsigned_integer(chunk.header, "total", 1, max_object_bytes);
   if (chunk.frames.size() != 1) throw ProtocolError("a data chunk must have one frame");
+  std::uint64_t req = fields::unsigned_integer(chunk.header, "req");
   const zmq::message_t& piece = chunk.frames[0];
   auto key = std::make_pair(peer, id);
+  if (auto d = dropped_.find(key); d != dropped_.end()) {
+    if (d->second == req) return;  // the rest of a dropped transfer
+    dropped_.erase(d);             // a new fetch of the object
+  }
   auto it = assemblies_.find(key);
   if (at == 0 || it == assemblies_.end() || it->second.object->size() != total) {
     // A first piece (or a peer sending this object again, after a fetch it did not finish).
@@ -51,6 +56,7 @@ void ChunkAssembler::add(const std::string& peer, Message& chunk) {
     Assembly a;
     a.bytes = buffer.bytes;
     a.object = std::make_shared<PlainData>(std::move(buffer.owner), a.bytes, total);
+    a.req = req;
     it = assemblies_.insert_or_assign(key, std::move(a)).first;
   }
   if (at > total || piece.size() > total - at) throw ProtocolError("a data chunk lies beyond its object");
@@ -62,6 +68,13 @@ std::uint64_t ChunkAssembler::pending_bytes() const {
   std::uint64_t bytes = 0;
   for (auto& [key, a] : assemblies_) bytes += a.object->size();
   return bytes;
+}
+
+bool ChunkAssembler::dropped(const std::string& peer, ObjectId id, std::uint64_t req) {
+  auto d = dropped_.find({peer, id});
+  if (d == dropped_.end() || d->second != req) return false;
+  dropped_.erase(d);
+  return true;
 }
 
 DataPtr ChunkAssembler::take(const std::string& peer, ObjectId id) {

@@ -46,11 +46,21 @@ class ChunkAssembler {
   DataPtr take(const std::string& peer, ObjectId id);
   // Drops the objects being received for which `wanted(peer, id)` is false: nobody waits for
   // their remaining pieces (the peer died, the fetch was dropped), and their memory goes back.
+  // Pieces of that request still on their way are ignored, and so is its reply (`dropped`).
   template <class Wanted>
   void drop_unless(Wanted wanted) {
-    for (auto it = assemblies_.begin(); it != assemblies_.end();)
-      it = wanted(it->first.first, it->first.second) ? std::next(it) : assemblies_.erase(it);
+    for (auto it = assemblies_.begin(); it != assemblies_.end();) {
+      if (wanted(it->first.first, it->first.second)) {
+        ++it;
+        continue;
+      }
+      dropped_[it->first] = it->second.req;
+      it = assemblies_.erase(it);
+    }
   }
+  // True (once) for an object of reply `req` whose pieces were dropped: the reply is stale and
+  // says nothing about a later fetch of the object.
+  bool dropped(const std::string& peer, ObjectId id, std::uint64_t req);
   std::size_t pending() const { return assemblies_.size(); }
   std::uint64_t pending_bytes() const;  // the buffers of objects not yet whole
 
@@ -59,9 +69,11 @@ class ChunkAssembler {
     DataPtr object;  // plain, over its own buffer
     char* bytes = nullptr;
     std::uint64_t received = 0;
+    std::uint64_t req = 0;  // the fetch it answers
   };
   std::shared_ptr<ReceiveMemory> memory_;  // the objects' buffers
   std::map<std::pair<std::string, ObjectId>, Assembly> assemblies_;
+  std::map<std::pair<std::string, ObjectId>, std::uint64_t> dropped_;  // -> the request dropped
 };
 
 }  // namespace treadle

@@ -549,7 +549,9 @@ void Worker::Impl::on_peer_data(const std::string& peer, Message& m) {
   if (op == op::data_chunk) return chunks->add(peer, m);
   if (op != op::data) return;
   if (m.header.contains("chunked")) {
+    const std::uint64_t req = fields::unsigned_integer(m.header, "req");
     for (ObjectId id : fields::ids(m.header, "chunked")) {
+      if (chunks->dropped(peer, id, req)) continue;  // nobody waited for it any more
       DataPtr data;
       try {
         data = chunks->take(peer, id);

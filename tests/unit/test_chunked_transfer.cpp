@@ -76,3 +76,21 @@ TEST_CASE("pieces nobody waits for any more are dropped, their memory kept") {
   CHECK(memory->kept_bytes() >= chunked_min_bytes);
   CHECK_THROWS_AS(assembler.take("dead", 5), ProtocolError);
 }
+
+TEST_CASE("the rest of a dropped transfer is ignored, a new fetch of the object is not") {
+  ChunkAssembler assembler(ReceiveMemory::create(64 << 20, 60000));
+  DataPtr object = pattern(chunked_min_bytes + 5);
+  auto first = chunk_messages(1, 5, object), again = chunk_messages(2, 5, object);
+  assembler.add("p", first[0]);
+  assembler.drop_unless([](const std::string&, ObjectId) { return false; });
+  for (std::size_t i = 1; i < first.size(); ++i) assembler.add("p", first[i]);  // on their way when dropped
+  CHECK(assembler.pending() == 0);
+  SECTION("its reply is stale") {
+    CHECK(assembler.dropped("p", 5, 1));
+    CHECK_FALSE(assembler.dropped("p", 5, 1));  // once
+  }
+  for (auto& piece : again) assembler.add("p", piece);  // a peer answers in order: after the first
+  CHECK_FALSE(assembler.dropped("p", 5, 2));
+  CHECK(assembler.take("p", 5)->raw() == object->raw());
+  CHECK(assembler.dropped("p", 5, 1) == false);  // forgotten once the new fetch began
+}
