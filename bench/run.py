@@ -360,6 +360,13 @@ def summary_rows(results, peers):
             rows.append({"workload": "5 ... network path: consumer worker's CPU",
                          "treadle": fmt(m.get("cpu_worker1_s"), "s"), "target": "-", "hyperloom": "-",
                          "ratio_hyperloom": "-"})
+            if m.get("later_median_s") is not None:
+                rows.append({"workload": "5 ... later transfers into the same worker (median), its CPU",
+                             "treadle": "{} ({}; whole consumer {}), CPU {}".format(
+                                 fmt(m.get("later_gb_per_s"), "GB/s"), fmt(m["later_median_s"], "s"),
+                                 fmt(m.get("later_gb_per_s_no_baseline"), "GB/s"),
+                                 fmt(m.get("later_median_cpu_worker1_s"), "s")),
+                             "target": ">= 1.00 GB/s", "hyperloom": "-", "ratio_hyperloom": "-"})
             rows.append({"workload": "5 ... loopback floors (1 message, no engine)",
                          "treadle": "TCP {}, ZeroMQ {}".format(fmt(m.get("tcp_floor_gb_per_s"), "GB/s"),
                                                                fmt(m.get("zmq_floor_gb_per_s"), "GB/s")),

@@ -7,6 +7,7 @@ machine), measures, and stops it; the cluster start is not timed.
 """
 
 import os
+import statistics
 import struct
 import time
 
@@ -275,20 +276,27 @@ def _size_task(input, cpus):  # noqa: A002
     return Task(tasks.SIZE, (input,), b"", resource_request=tasks.cpus(cpus))
 
 
-def _transfer_once(nbytes, handoff):
+def _transfer_once(nbytes, handoff, later=0, later_pause=5.0):
     """One worker of 2 cpus makes the object (the producer needs 2 cpus); a second worker of
     3 cpus joins; a consumer needing 3 cpus can only run there, so the object must move.
     The same consumer on an object made on the 3-cpu worker itself is the baseline; the
     difference is the transfer. `handoff` False: the workers fetch over the network even on
-    one host (TREADLE_SAME_HOST_HANDOFF=0)."""
+    one host (TREADLE_SAME_HOST_HANDOFF=0). Then `later` more objects go the same way, each
+    once the one before was freed on both workers and `later_pause` seconds passed (a user's
+    next cell; time enough for this VM's host to take freed memory back): what a worker that
+    already received an object pays (it may reuse that object's memory), apart from the first
+    transfer on a fresh worker."""
     produce = "head -c {} /dev/zero".format(nbytes)
     saved = os.environ.get("TREADLE_SAME_HOST_HANDOFF")
     os.environ["TREADLE_SAME_HOST_HANDOFF"] = "1" if handoff else "0"
+    later_runs = []
     try:
         with treadle.local_cluster(workers=1, cpus=2) as cluster:
             with Client(*cluster.address) as client:
-                remote = client.submit_one(tasks.run(produce, request=tasks.cpus(2)))
-                client.wait([remote])
+                # all made before the 3-cpu worker joins: the 2-cpu one is the only place then
+                remotes = client.submit([tasks.run(produce, request=tasks.cpus(2)) for _ in range(1 + later)])
+                client.wait(remotes)
+                remote = remotes.pop(0)
                 cluster.add_worker(cpus=3)
                 cluster.wait_for_workers(2)
                 local = client.submit_one(tasks.run(produce, request=tasks.cpus(3)))
@@ -303,10 +311,24 @@ def _transfer_once(nbytes, handoff):
                     assert struct.unpack("<Q", value)[0] == nbytes, value
                     return dt
 
+                def objects_held():
+                    return sorted((w["cpus"], w.get("objects", -1)) for w in client.status()["workers"])
+
                 local_s = consume(local)
                 cpu.start()
                 remote_s = consume(remote)
                 cpu_s = cpu.stop()
+                for _ in range(later):
+                    held_before = objects_held()
+                    remote.release()  # freed on both workers once their heartbeats say so
+                    deadline = time.time() + 30
+                    while objects_held() == held_before and time.time() < deadline:
+                        time.sleep(0.05)
+                    time.sleep(later_pause)
+                    remote = remotes.pop(0)
+                    later_cpu = measure.CpuMeter(pids)
+                    later_cpu.start()
+                    later_runs.append((consume(remote), later_cpu.stop()))
                 workers = client.status()["workers"]
     finally:
         if saved is None:
@@ -314,21 +336,23 @@ def _transfer_once(nbytes, handoff):
         else:
             os.environ["TREADLE_SAME_HOST_HANDOFF"] = saved
     done = {w["cpus"]: w["tasks_done"] for w in workers}
-    # the 3-cpu worker ran its producer and both consumers
-    assert done.get(3) == 3 and done.get(2) == 1, done
-    return local_s, remote_s, cpu_s
+    # the 3-cpu worker ran its producer and all consumers
+    assert done.get(3) == 3 + later and done.get(2) == 1 + later, done
+    # the consumer is the second worker started: worker1
+    return local_s, remote_s, cpu_s, later_runs
 
 
-def transfer100mb(nbytes=100_000_000):
+def transfer100mb(nbytes=100_000_000, later=3):
     """The object moved between two workers on this host twice: by same-host handoff (its
-    file is linked, no bytes move) and through the network path (handoff off)."""
+    file is linked, no bytes move) and through the network path (handoff off), where the
+    first transfer into a fresh worker and `later` ones into the same worker are apart."""
     out = {"bytes": nbytes}
-    local_s, remote_s, cpu_s = _transfer_once(nbytes, handoff=True)
+    local_s, remote_s, cpu_s, _ = _transfer_once(nbytes, handoff=True)
     out.update({"same_host_consumer_local_s": local_s, "same_host_consumer_remote_s": remote_s,
                 "same_host_s": remote_s - local_s})
     for name, s in cpu_s.items():
         out["same_host_cpu_" + name + "_s"] = s
-    local_s, remote_s, cpu_s = _transfer_once(nbytes, handoff=False)
+    local_s, remote_s, cpu_s, later_runs = _transfer_once(nbytes, handoff=False, later=later)
     transfer = remote_s - local_s
     out.update({
         "consumer_local_s": local_s,
@@ -339,6 +363,14 @@ def transfer100mb(nbytes=100_000_000):
     })
     for name, s in cpu_s.items():
         out["cpu_" + name + "_s"] = s
+    if later_runs:
+        later_s = [t - local_s for t, _ in later_runs]
+        out["later_transfer_s"] = later_s
+        out["later_gb_per_s"] = nbytes / statistics.median(later_s) / 1e9 if statistics.median(later_s) > 0 else None
+        out["later_cpu_worker1_s"] = [c.get("worker1") for _, c in later_runs]
+        out["later_median_s"] = statistics.median(later_s)  # scalars: medians over reps keep them
+        out["later_gb_per_s_no_baseline"] = nbytes / statistics.median(t for t, _ in later_runs) / 1e9
+        out["later_median_cpu_worker1_s"] = statistics.median(c.get("worker1", 0) for _, c in later_runs)
     # what the loopback itself gives, measured right after with the cluster stopped, and what
     # touching fresh memory costs here (it can dominate both floors and transfers on a VM)
     out["tcp_floor_gb_per_s"] = measure.tcp_floor(nbytes)

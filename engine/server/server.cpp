@@ -658,6 +658,9 @@ void ServerLoop::status(const std::string& routing, Message& m) {
       info["objects"] = s.objects;
       info["fetched_bytes"] = s.fetched_bytes;
       info["handed_bytes"] = s.handed_bytes;
+      info["receiving"] = s.receiving;
+      info["receive_pool"] = s.receive_pool;
+      info["reused_bytes"] = s.reused_bytes;
       info["sampled_us"] = s.at_us;
     }
     if (with_ids) {
@@ -695,7 +698,9 @@ void ServerLoop::sample(Peer& peer, Message& m) {
   s.cpu_percent = fields::number(m.header, "cpu", 0, 1e6);
   for (auto [name, value] : {std::pair{"rss", &s.rss}, {"store", &s.store}, {"spilled", &s.spilled},
                              {"objects", &s.objects}, {"fetched_bytes", &s.fetched_bytes},
-                             {"handed_bytes", &s.handed_bytes}})
+                             {"handed_bytes", &s.handed_bytes}, {"receiving", &s.receiving},
+                             {"receive_pool", &s.receive_pool},
+                             {"reused_bytes", &s.reused_bytes}})
     *value = fields::has(m.header, name) ? fields::unsigned_integer(m.header, name) : 0;
   if (peer.id < samples_.size()) samples_[peer.id] = s;
   trace_.record_sample(peer.id, s);

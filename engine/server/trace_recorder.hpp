@@ -55,6 +55,9 @@ struct WorkerSample {
   std::uint64_t objects = 0;   // data objects it holds (in memory or spilled)
   std::uint64_t fetched_bytes = 0;  // so far: object bytes it received from peers over the network
   std::uint64_t handed_bytes = 0;   // so far: object bytes it took from peers on its host by their files
+  std::uint64_t receiving = 0;      // bytes of objects arriving in pieces, not yet whole
+  std::uint64_t receive_pool = 0;   // bytes of freed received objects' memory kept for the next ones
+  std::uint64_t reused_bytes = 0;   // so far: bytes received into that kept memory
 };
 
 class TraceRecorder : public SchedulerObserver {

@@ -1,7 +1,6 @@
 #include "chunked_transfer.hpp"
 
 #include <malloc.h>
-#include <sys/mman.h>
 
 #include <cstring>
 
@@ -11,22 +10,6 @@
 
 namespace treadle {
 namespace {
-
-// Anonymous memory for one object, with huge pages advised.
-struct Buffer {
-  void* address = MAP_FAILED;
-  std::size_t size = 0;
-  explicit Buffer(std::size_t n) : size(n) {
-    address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (address == MAP_FAILED) throw ProtocolError("cannot map " + std::to_string(size) + " bytes for an object");
-    ::madvise(address, size, MADV_HUGEPAGE);  // advice only: fine if refused
-  }
-  ~Buffer() {
-    if (address != MAP_FAILED) ::munmap(address, size);
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-};
 
 // A peer may announce an object of at most this size (the chunks must then fill it).
 constexpr std::uint64_t max_object_bytes = std::uint64_t{1} << 40;
@@ -59,20 +42,39 @@ void ChunkAssembler::add(const std::string& peer, Message& chunk) {
   std::uint64_t at = fields::unsigned_integer(chunk.header, "at");
   std::uint64_t total = fields::unsigned_integer(chunk.header, "total", 1, max_object_bytes);
   if (chunk.frames.size() != 1) throw ProtocolError("a data chunk must have one frame");
+  std::uint64_t req = fields::unsigned_integer(chunk.header, "req");
   const zmq::message_t& piece = chunk.frames[0];
   auto key = std::make_pair(peer, id);
+  if (auto d = dropped_.find(key); d != dropped_.end()) {
+    if (d->second == req) return;  // the rest of a dropped transfer
+    dropped_.erase(d);             // a new fetch of the object
+  }
   auto it = assemblies_.find(key);
   if (at == 0 || it == assemblies_.end() || it->second.object->size() != total) {
     // A first piece (or a peer sending this object again, after a fetch it did not finish).
-    auto buffer = std::make_shared<Buffer>(total);
+    ReceiveMemory::Buffer buffer = memory_->take(total);
     Assembly a;
-    a.bytes = static_cast<char*>(buffer->address);
-    a.object = std::make_shared<PlainData>(buffer, a.bytes, total);
+    a.bytes = buffer.bytes;
+    a.object = std::make_shared<PlainData>(std::move(buffer.owner), a.bytes, total);
+    a.req = req;
     it = assemblies_.insert_or_assign(key, std::move(a)).first;
   }
   if (at > total || piece.size() > total - at) throw ProtocolError("a data chunk lies beyond its object");
   std::memcpy(it->second.bytes + at, piece.data(), piece.size());
   it->second.received += piece.size();
+}
+
+std::uint64_t ChunkAssembler::pending_bytes() const {
+  std::uint64_t bytes = 0;
+  for (auto& [key, a] : assemblies_) bytes += a.object->size();
+  return bytes;
+}
+
+bool ChunkAssembler::dropped(const std::string& peer, ObjectId id, std::uint64_t req) {
+  auto d = dropped_.find({peer, id});
+  if (d == dropped_.end() || d->second != req) return false;
+  dropped_.erase(d);
+  return true;
 }
 
 DataPtr ChunkAssembler::take(const std::string& peer, ObjectId id) {

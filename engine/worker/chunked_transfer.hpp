@@ -7,9 +7,9 @@
 // So a holder sends a plain object of at least `chunked_min_bytes` as `data_chunk` messages of
 // `chunk_bytes` (each frame shares the object's storage: nothing is copied on the way out), then
 // its `data` reply naming the object under `chunked`. The fetcher copies each piece, as it
-// arrives, into one buffer mapped for the whole object with transparent huge pages advised
-// (2 MiB pages: 512x fewer first touches), and ZeroMQ reuses the freed piece's memory for the
-// next one. Messages between two sockets arrive in order, so the pieces precede the reply.
+// arrives, into one buffer for the whole object, made of the pages of freed received objects
+// where it can (receive_memory.hpp: touched already) and of fresh memory with transparent huge
+// pages advised for the rest, and ZeroMQ reuses the freed piece's memory for the next one. Messages between two sockets arrive in order, so the pieces precede the reply.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -19,6 +19,7 @@
 #include "../common/ids.hpp"
 #include "../common/protocol.hpp"
 #include "../data/data.hpp"
+#include "receive_memory.hpp"
 
 namespace treadle {
 
@@ -38,19 +39,41 @@ std::vector<Message> chunk_messages(std::uint64_t req, ObjectId id, const DataPt
 // The objects being received in pieces, per peer.
 class ChunkAssembler {
  public:
+  explicit ChunkAssembler(std::shared_ptr<ReceiveMemory> memory) : memory_(std::move(memory)) {}
   // Copies a `data_chunk` message's piece into its object's buffer. Throws ProtocolError.
   void add(const std::string& peer, Message& chunk);
   // The object whose pieces all came from `peer`. Throws ProtocolError if some are missing.
   DataPtr take(const std::string& peer, ObjectId id);
+  // Drops the objects being received for which `wanted(peer, id)` is false: nobody waits for
+  // their remaining pieces (the peer died, the fetch was dropped), and their memory goes back.
+  // Pieces of that request still on their way are ignored, and so is its reply (`dropped`).
+  template <class Wanted>
+  void drop_unless(Wanted wanted) {
+    for (auto it = assemblies_.begin(); it != assemblies_.end();) {
+      if (wanted(it->first.first, it->first.second)) {
+        ++it;
+        continue;
+      }
+      dropped_[it->first] = it->second.req;
+      it = assemblies_.erase(it);
+    }
+  }
+  // True (once) for an object of reply `req` whose pieces were dropped: the reply is stale and
+  // says nothing about a later fetch of the object.
+  bool dropped(const std::string& peer, ObjectId id, std::uint64_t req);
   std::size_t pending() const { return assemblies_.size(); }
+  std::uint64_t pending_bytes() const;  // the buffers of objects not yet whole
 
  private:
   struct Assembly {
     DataPtr object;  // plain, over its own buffer
     char* bytes = nullptr;
     std::uint64_t received = 0;
+    std::uint64_t req = 0;  // the fetch it answers
   };
+  std::shared_ptr<ReceiveMemory> memory_;  // the objects' buffers
   std::map<std::pair<std::string, ObjectId>, Assembly> assemblies_;
+  std::map<std::pair<std::string, ObjectId>, std::uint64_t> dropped_;  // -> the request dropped
 };
 
 }  // namespace treadle

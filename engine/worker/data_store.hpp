@@ -22,6 +22,7 @@ class DataStore {
   void erase(TaskId id);
   std::size_t count() const { return objects_.size(); }
   std::uint64_t memory_bytes() const { return memory_bytes_; }
+  std::uint64_t memory_limit() const { return memory_limit_; }
   std::uint64_t spilled_bytes() const { return spilled_bytes_; }
 
  private:

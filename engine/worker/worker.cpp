@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -64,6 +65,26 @@ std::uint64_t half_of_ram() {
   return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * page / 2 : (std::uint64_t{4} << 30);
 }
 
+// The receive memory a worker keeps: as asked, else a quarter of its memory limit, at most 1 GiB.
+std::size_t receive_pool_limit(const WorkerOptions& options, std::uint64_t store_limit) {
+  if (options.receive_pool_bytes >= 0) return static_cast<std::size_t>(options.receive_pool_bytes);
+  return static_cast<std::size_t>(std::min<std::uint64_t>(store_limit / 4, std::uint64_t{1} << 30));
+}
+
+// Less than an eighth of the host's memory available (other processes need it more).
+bool host_memory_is_short() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::uint64_t value = 0, total = 0, available = 0;
+  std::string unit;
+  while (meminfo >> key >> value) {
+    std::getline(meminfo, unit);
+    if (key == "MemTotal:") total = value;
+    if (key == "MemAvailable:") available = value;
+  }
+  return total && available && available < total / 8;
+}
+
 struct ThreadResult {
   TaskId id;
   TaskOutcome outcome;
@@ -114,12 +135,14 @@ struct Worker::Impl final : WorkerActions {
   std::string host_id;  // this host's identity; empty: same-host handoff is off
   std::uint64_t fetched_bytes = 0;  // bytes of objects that came from peers over the network
   std::uint64_t handed_bytes = 0;   // bytes of objects taken from peers on this host by their files
-  ChunkAssembler chunks;             // large objects arriving in pieces
+  std::shared_ptr<ReceiveMemory> receive_memory;  // freed received objects' pages, for the next ones
+  std::unique_ptr<ChunkAssembler> chunks;          // large objects arriving in pieces
   std::int64_t server_seen_ms = 0;
   bool forgotten = false;  // the server no longer knows us (declared lost)
 
   void setup();
   void wait_for_executors();
+  void tidy_receive_memory();
   std::vector<std::string> offered_types() const {
     auto types = registry.symbols();
     types.emplace_back(symbols::py_call);
@@ -202,7 +225,8 @@ void Worker::Impl::setup() {
     own_work_dir = std::make_unique<WorkDir>(fs::path(options.work_dir), "worker-");
   }
   work_dir = own_work_dir->path();
-  store = std::make_unique<DataStore>(work_dir / "spill", options.memory_limit ? options.memory_limit : half_of_ram());
+  const std::uint64_t store_limit = options.memory_limit ? options.memory_limit : half_of_ram();
+  store = std::make_unique<DataStore>(work_dir / "spill", store_limit);
   state = std::make_unique<WorkerState>(*this, registry, *store, options.cpus);
   sampler = ResourceSampler(options.cpus);
   pool = std::make_unique<ThreadPool<ThreadResult>>(options.cpus + 8);
@@ -223,6 +247,8 @@ void Worker::Impl::setup() {
 
   if (options.same_host_handoff) host_id = host_identity();
   keep_memory_for_pieces();
+  receive_memory = ReceiveMemory::create(receive_pool_limit(options, store_limit), options.receive_pool_idle_ms);
+  chunks = std::make_unique<ChunkAssembler>(receive_memory);
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
   std::string host = options.listen_host.empty() ? address_towards(options.server_host) : options.listen_host;
@@ -293,6 +319,18 @@ void Worker::Impl::wait_for_executors() {
     executors->flush_requests();
   }
   if (executors->size()) log::info("Python executors ready after ", steady_ms() - start, " ms");
+}
+
+// Twice a second: pieces of objects nobody fetches any more (their peer died mid-transfer, the
+// consumer was cancelled) are dropped, and kept receive memory goes back to the system when
+// idle, when the objects held need it, or when the host runs short.
+void Worker::Impl::tidy_receive_memory() {
+  chunks->drop_unless([this](const std::string& peer, ObjectId id) { return state->fetching_from(id, peer); });
+  receive_memory->give_back_idle();
+  const std::uint64_t limit = store->memory_limit(), held = store->memory_bytes();
+  std::uint64_t room = held < limit ? limit - held : 0;
+  if (receive_memory->kept_bytes() && host_memory_is_short()) room = 0;
+  receive_memory->keep_at_most(static_cast<std::size_t>(std::min<std::uint64_t>(room, receive_memory->limit_bytes())));
 }
 
 int Worker::Impl::loop() {
@@ -388,8 +426,12 @@ int Worker::Impl::loop() {
                                          {"spilled", store->spilled_bytes()},
                                          {"objects", store->count()},
                                          {"fetched_bytes", fetched_bytes},
-                                         {"handed_bytes", handed_bytes}}));
+                                         {"handed_bytes", handed_bytes},
+                                         {"receiving", chunks->pending_bytes()},
+                                         {"receive_pool", receive_memory->kept_bytes()},
+                                         {"reused_bytes", receive_memory->reused_bytes()}}));
       next_heartbeat = now + 500;
+      tidy_receive_memory();
     }
     if (now - server_seen_ms > options.server_timeout_ms) {
       if (welcomed) {
@@ -537,13 +579,15 @@ void Worker::Impl::on_peer_request(const std::string& routing, Message& m) {
 
 void Worker::Impl::on_peer_data(const std::string& peer, Message& m) {
   const std::string op = m.op();
-  if (op == op::data_chunk) return chunks.add(peer, m);
+  if (op == op::data_chunk) return chunks->add(peer, m);
   if (op != op::data) return;
   if (m.header.contains("chunked")) {
+    const std::uint64_t req = fields::unsigned_integer(m.header, "req");
     for (ObjectId id : fields::ids(m.header, "chunked")) {
+      if (chunks->dropped(peer, id, req)) continue;  // nobody waited for it any more
       DataPtr data;
       try {
-        data = chunks.take(peer, id);
+        data = chunks->take(peer, id);
         fetched_bytes += data->size();
       } catch (const ProtocolError& e) {
         log::warn("object ", id, " from ", peer, ": ", e.what());  // its consumers fail, saying so

@@ -22,6 +22,11 @@ struct WorkerOptions {
   int executor_start_ms = 10000;   // the longest it waits for its executors before joining
   std::string job;              // the batch job it runs in, shown in its name (treadle-cluster status)
   bool same_host_handoff = true;  // take large objects of workers on this host by their files
+  // Pages of freed received objects kept for the next ones (receive_memory.hpp): at most this
+  // many bytes (-1: a quarter of the memory limit, at most 1 GiB; 0: none), given back after
+  // being idle this long.
+  std::int64_t receive_pool_bytes = -1;
+  std::int64_t receive_pool_idle_ms = 60000;
 };
 
 class Worker {

@@ -68,6 +68,11 @@ class WorkerState {
   std::int64_t cpus_held() const { return cpus_held_; }
   std::int64_t free_cpus() const { return cpus_ - cpus_held_; }
   bool fetching(TaskId object) const { return fetches_.count(object) != 0; }
+  // True while `object` is asked of the peer with data address `peer`.
+  bool fetching_from(TaskId object, const std::string& peer) const {
+    auto it = fetches_.find(object);
+    return it != fetches_.end() && it->second.peer == peer;
+  }
   // Everything that must hold between two events: the first violation, or "" (for tests).
   std::string inconsistency() const;
 
