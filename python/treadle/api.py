@@ -8,9 +8,8 @@
     total.result()                                                # 285
     list(treadle.map(square, range(5)))                           # [0, 1, 4, 9, 16]
 
-Calls return futures at once. Tasks are sent in batches: a few milliseconds after the first
-call, or as soon as something waits for a result, so a loop of 10,000 calls is one plan, and
-a task whose inputs are other calls' futures runs where those results are.
+Calls return futures at once. Tasks are sent in batches (a few milliseconds after the first call,
+or once something waits), so 10,000 calls are one plan; a task runs where its inputs' results are.
 """
 
 import collections.abc
@@ -25,10 +24,10 @@ from .core import embedded_server, hooks
 from .core import walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
-from .core.errors import LoomException, TaskFailed
+from .core.errors import TaskFailed
 from .core.pickling import dumps
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
-from .runtime import task_clients
+from .runtime import task_clients, timed_wait
 from .runtime.task_runtime import Ref
 
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
@@ -101,8 +100,8 @@ class Future:
         return None if settled is None else "finished" if settled else "failed"
 
     def result(self, timeout=None):
-        """Waits for the task and returns its result; raises TaskError if it failed (an
-        instance of the task's own exception type too, with its traceback)."""
+        """Waits for the task and returns its result; raises TaskError if it failed (an instance
+        of the task's own exception type too, with its traceback); TimeoutError after ``timeout`` s."""
         __tracebackhide__ = True
         if not self._has_value:
             self._value = self._client.gather([self], timeout=timeout)[0]
@@ -284,8 +283,8 @@ class Client:
                                  "client; decorated functions use treadle.default_client())".format(f))
 
     def gather(self, futures, timeout=None):
-        """The results of futures; any structure of lists, tuples and dicts is kept (an
-        iterator, such as a generator of futures or what ``map`` yields, becomes a list)."""
+        """The results of futures; any structure of lists, tuples and dicts is kept (an iterator,
+        such as what ``map`` yields, becomes a list). TimeoutError after ``timeout`` s."""
         __tracebackhide__ = True  # IPython shows the task's frames, not treadle's
         if isinstance(futures, collections.abc.Iterator):
             futures = list(futures)
@@ -296,6 +295,10 @@ class Client:
         if loom:
             try:
                 with self._waiting(loom):
+                    if timeout is not None:  # the tasks go on (as concurrent.futures)
+                        self._watch([h.task_id for h in loom])
+                        timed_wait.settle_within(self.core.connection, [h.task_id for h in loom],
+                                                 self._settled, self._take_settled, timeout)
                     values = self.core.fetch(loom)
             except TaskFailed as error:
                 failed = error
@@ -581,8 +584,6 @@ def as_completed(futures):
     futures = list(futures)
     return _client_of(futures).as_completed(futures)
 
-
-# -- helpers -------------------------------------------------------------------------------------
 
 def _template(value, inputs, client):
     """Replaces futures (also nested in lists, tuples, dicts) with Ref placeholders."""

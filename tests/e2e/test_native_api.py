@@ -212,6 +212,36 @@ def test_wait(native):
         treadle.wait([native.submit(boom, 2), square(2)])
 
 
+def wait_for_file(path, value):
+    import os
+    import time
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return value
+
+
+def test_result_and_gather_with_a_timeout(native, tmp_path):
+    # As concurrent.futures: TimeoutError once the time is up, and the task goes on.
+    gate = str(tmp_path / "gate")
+    held = native.submit(wait_for_file, gate, "late")
+    quick = native.submit(abs, -4)
+    failing = native.submit(boom, 5)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"1 of 1 task not done after 0.3 s"):
+        held.result(timeout=0.3)
+    assert time.monotonic() - start >= 0.3
+    with pytest.raises(TimeoutError, match=r"of 2 tasks not done after 0 s"):
+        native.gather([quick, held], timeout=0)
+    assert native.gather({"q": quick}, timeout=30) == {"q": 4}
+    with pytest.raises(ValueError, match="bad value 5"):   # a failure within the time: raised
+        failing.result(timeout=30)
+    with pytest.raises(ValueError, match="timeout must be a number"):
+        held.result(timeout=-1)
+    assert not held.done()
+    open(gate, "w").close()
+    assert held.result(timeout=30) == "late"
+
+
 # ---------------------------------------------------------------------------------------------
 # Futures: done, exception, release
 
