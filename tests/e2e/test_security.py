@@ -249,9 +249,11 @@ def test_worker_with_a_wrong_secret_exits_with_an_error(served):
     worker = served.start_worker("--server-timeout", "1500", env=env, output=subprocess.PIPE)
     try:
         try:
-            _, err = worker.communicate(timeout=5)
+            # It says hello once its Python executors are ready (seconds on a loaded machine),
+            # then gives up after 1.5 s of silence.
+            _, err = worker.communicate(timeout=15)
         except subprocess.TimeoutExpired:
-            pytest.fail("the worker still runs 5 s after its server refused it (--server-timeout 1500)")
+            pytest.fail("the worker still runs 15 s after its server refused it (--server-timeout 1500)")
         assert worker.returncode != 0
         assert "server" in err.decode()
     finally:

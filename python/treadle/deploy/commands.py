@@ -44,6 +44,24 @@ def server_status(address, timeout=5.0):
         connection.close()
 
 
+def _wait_for_launched(state, launches, wanted, say, timeout=60.0):
+    """Workers launched on the allocation's own hosts start at once: ``start`` returns once they
+    joined (they join when their Python executors are ready), so the job script's next line
+    finds them (``wanted``: the workers then); after ``timeout`` s it says how many did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = server_status(state.server_address)
+        joined = len(status["workers"]) if status else 0
+        if joined >= wanted:
+            return
+        gone = [launch for launch in launches if not pid_alive(launch["pid"])]
+        if gone or time.monotonic() > deadline:
+            say("{} of {} workers joined{}; see the worker logs in {}".format(
+                joined, wanted, " (a launcher ended)" if gone else " after {:g} s".format(timeout), state.log_dir))
+            return
+        time.sleep(0.1)
+
+
 def _live_server(state):
     if not state or not state.server:
         return False
@@ -102,10 +120,12 @@ def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, m
         say("submitted {} {} job{}: {}".format(len(jobs.ids), scheduler, "" if len(jobs.ids) == 1 else "s",
                                                 " ".join(jobs.ids)))
     elif not scheduler:
+        already = len((server_status(state.server_address) or {"workers": []})["workers"])
         launches = allocation.start_workers(state.server_address, secret, state.log_dir, cpus_per_worker=None,
                                             say=say)
         state.launches.extend(launches)
         state.save()
+        _wait_for_launched(state, launches, already + len(launches), say)
     if adapt is not None:
         _start_adapt_loop(state, scheduler, adapt, dict(cpus=cpus, time=time_limit, mem=mem, partition=partition,
                                                        account=account, parallel_env=parallel_env), say)
