@@ -40,6 +40,17 @@ def make_objects(cluster, client, commands):
     return made
 
 
+def objects_and_a_consumer(make_cluster, commands, consumer_args):
+    """A producer worker holding the outputs of ``commands``, then a consumer worker of 3 cpus
+    started with ``consumer_args``: (client, objects, consumer process)."""
+    cluster = make_cluster(workers=1, cpus=2, worker_args=NO_HANDOFF)
+    client = Client(*cluster.address)
+    made = make_objects(cluster, client, commands)
+    consumer = cluster.add_worker(cpus=3, args=consumer_args)
+    cluster.wait_for_workers(2)
+    return cluster, client, made, consumer
+
+
 @pytest.mark.timeout(240)
 def test_objects_received_while_earlier_ones_are_freed_on_two_workers(make_cluster):
     # 4.8 to 10.9 MB each: all go in pieces; each consumer worker receives several.
@@ -81,11 +92,8 @@ def test_objects_received_while_earlier_ones_are_freed_on_two_workers(make_clust
 @pytest.mark.timeout(120)
 def test_kept_memory_is_given_back_when_idle(make_cluster):
     lines = 1_500_000  # 10.9 MB
-    cluster = make_cluster(workers=1, cpus=2, worker_args=NO_HANDOFF)
-    client = Client(*cluster.address)
-    first, second = make_objects(cluster, client, ["seq 1 {}".format(lines)] * 2)
-    consumer = cluster.add_worker(cpus=3, args=["--receive-pool-idle", "4000"])
-    cluster.wait_for_workers(2)
+    _, client, (first, second), consumer = objects_and_a_consumer(
+        make_cluster, ["seq 1 {}".format(lines)] * 2, ["--receive-pool-idle", "4000"])
     expected, size = seq_md5(lines)
     assert client.submit_one(tasks.run("md5sum", stdin=first, request=tasks.cpus(3))).gather() == expected
     first.release()
@@ -110,11 +118,8 @@ def test_kept_memory_is_given_back_when_idle(make_cluster):
 @pytest.mark.timeout(60)
 def test_no_memory_kept_with_receive_pool_0(make_cluster):
     lines = 1_500_000
-    cluster = make_cluster(workers=1, cpus=2, worker_args=NO_HANDOFF)
-    client = Client(*cluster.address)
-    first, second = make_objects(cluster, client, ["seq 1 {}".format(lines)] * 2)
-    consumer = cluster.add_worker(cpus=3, args=["--receive-pool", "0"])
-    cluster.wait_for_workers(2)
+    _, client, (first, second), consumer = objects_and_a_consumer(
+        make_cluster, ["seq 1 {}".format(lines)] * 2, ["--receive-pool", "0"])
     expected, size = seq_md5(lines)
     for obj in (first, second):
         assert client.submit_one(tasks.run("md5sum", stdin=obj, request=tasks.cpus(3))).gather() == expected
@@ -128,12 +133,9 @@ def test_no_memory_kept_with_receive_pool_0(make_cluster):
 @pytest.mark.timeout(180)
 def test_a_producer_killed_mid_transfer_leaves_nothing_held(make_cluster):
     nbytes = 300_000_000
-    cluster = make_cluster(workers=1, cpus=2, worker_args=NO_HANDOFF)
-    client = Client(*cluster.address)
-    (made,) = make_objects(cluster, client, ["head -c {} /dev/zero".format(nbytes)])
+    cluster, client, (made,), consumer = objects_and_a_consumer(
+        make_cluster, ["head -c {} /dev/zero".format(nbytes)], ["--receive-pool-idle", "1000"])
     producer = cluster.workers[0]
-    consumer = cluster.add_worker(cpus=3, args=["--receive-pool-idle", "1000"])
-    cluster.wait_for_workers(2)
     rss = psutil.Process(consumer.pid)
     base = rss.memory_info().rss
     count = client.submit_one(tasks.run("wc -c", stdin=made, request=tasks.cpus(3)))
