@@ -48,6 +48,12 @@ void cancel(TaskId task) {
   woken.notify_all();
 }
 
+void reset() {
+  std::lock_guard<std::mutex> lock(mutex);
+  everything = false;
+  cancelled_tasks.clear();
+}
+
 void cancel_all() {
   std::lock_guard<std::mutex> lock(mutex);
   everything = true;

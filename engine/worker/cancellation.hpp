@@ -18,6 +18,7 @@ bool cancelled(TaskId task);
 
 void cancel(TaskId task);  // kills its program, wakes its sleep
 void cancel_all();         // the worker stops: every task
+void reset();              // a new worker in this process (one declared lost rejoins): nothing cancelled
 void forget(TaskId task);  // the task has ended
 
 }  // namespace treadle::cancellation

@@ -13,6 +13,7 @@
 #include "../common/auth.hpp"
 #include "../common/cli.hpp"
 #include "../common/log.hpp"
+#include "cancellation.hpp"
 #include "same_host_handoff.hpp"
 #include "worker.hpp"
 
@@ -77,6 +78,9 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     // A worker the server declared lost (a network partition, a long stall) comes back as a new
     // one: a fresh Worker, with an empty store and work directory, says hello again.
     while (true) {
+      // The Worker before ended by cancelling all its tasks (their threads are gone): the new
+      // one's sleeps and programs must not read that as theirs.
+      cancellation::reset();
       Worker worker(options, registry);
       g_worker = &worker;
       int code = worker.run();

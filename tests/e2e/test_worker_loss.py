@@ -155,6 +155,23 @@ def test_worker_declared_lost_rejoins_as_a_new_worker_with_nothing(make_cluster,
     client.close()
 
 
+@pytest.mark.timeout(60)
+def test_a_rejoined_worker_runs_sleeps_and_programs(make_cluster, tmp_path):
+    # The worker process ends its old self by cancelling every task: its new self starts clean.
+    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path)],
+                           server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    stalled = cluster.workers[0]
+    stalled.send_signal(signal.SIGSTOP)
+    wait_until(lambda: not client.status()["workers"], timeout=10, what="the stalled worker dropped")
+    stalled.send_signal(signal.SIGCONT)
+    wait_until(lambda: len(client.status()["workers"]) == 1, timeout=20, what="the worker rejoining")
+    leaves = [tasks.sleep(0.001, tasks.const("{}.".format(i))) for i in range(20)]
+    assert client.submit_one(tasks.merge(leaves)).gather() == "".join("{}.".format(i) for i in range(20)).encode()
+    assert client.submit_one(tasks.run("echo back")).gather() == b"back\n"
+    client.close()
+
+
 @pytest.mark.timeout(40)
 def test_sigterm_worker_ends_its_running_program(make_cluster, tmp_path):
     cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path)])
