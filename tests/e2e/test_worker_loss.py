@@ -110,13 +110,20 @@ def test_all_workers_lost_then_a_new_one_joins(make_cluster, tmp_path):
     client.close()
 
 
-@pytest.mark.timeout(60)
-def test_stalled_worker_is_dropped_and_work_goes_on(make_cluster, tmp_path):
-    cluster = make_cluster(workers=2, cpus=1, worker_args=["--workdir", str(tmp_path)],
+def stalled_first_worker(make_cluster, tmp_path, workers):
+    """A cluster whose server drops a worker after 1 s of silence, a client, and its first
+    worker stopped (SIGSTOP): (cluster, client, the stopped worker's process)."""
+    cluster = make_cluster(workers=workers, cpus=1, worker_args=["--workdir", str(tmp_path)],
                            server_args=["--worker-timeout", "1000"])
     client = Client(*cluster.address)
     stalled = cluster.workers[0]
     stalled.send_signal(signal.SIGSTOP)
+    return cluster, client, stalled
+
+
+@pytest.mark.timeout(60)
+def test_stalled_worker_is_dropped_and_work_goes_on(make_cluster, tmp_path):
+    cluster, client, stalled = stalled_first_worker(make_cluster, tmp_path, workers=2)
     try:
         leaves = [tasks.sleep(0.001, tasks.const("{}.".format(i))) for i in range(300)]
         future = client.submit_one(tasks.merge(leaves))
@@ -158,11 +165,7 @@ def test_worker_declared_lost_rejoins_as_a_new_worker_with_nothing(make_cluster,
 @pytest.mark.timeout(60)
 def test_a_rejoined_worker_runs_sleeps_and_programs(make_cluster, tmp_path):
     # The worker process ends its old self by cancelling every task: its new self starts clean.
-    cluster = make_cluster(workers=1, cpus=1, worker_args=["--workdir", str(tmp_path)],
-                           server_args=["--worker-timeout", "1000"])
-    client = Client(*cluster.address)
-    stalled = cluster.workers[0]
-    stalled.send_signal(signal.SIGSTOP)
+    _, client, stalled = stalled_first_worker(make_cluster, tmp_path, workers=1)
     wait_until(lambda: not client.status()["workers"], timeout=10, what="the stalled worker dropped")
     stalled.send_signal(signal.SIGCONT)
     wait_until(lambda: len(client.status()["workers"]) == 1, timeout=20, what="the worker rejoining")
