@@ -78,6 +78,7 @@ struct Connection::Impl {
   std::atomic<bool> stop{false};
   std::atomic<bool> alive{true};
   std::string lost_reason;
+  std::string server_instance;
   std::int64_t server_timeout_ms = 12000;
   std::thread thread;
 
@@ -114,6 +115,7 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
     close();
     throw ServerError("the server refused this client: " + why);
   }
+  impl_->server_instance = m.header.value("server", std::string());
 }
 
 Connection::~Connection() { close(); }
@@ -148,6 +150,8 @@ void Connection::post(Message&& m) {
 }
 
 bool Connection::connected() const { return impl_->alive; }
+
+const std::string& Connection::server_instance() const { return impl_->server_instance; }
 
 std::vector<Message> Connection::take_events() {
   std::lock_guard<std::mutex> lock(impl_->mutex);

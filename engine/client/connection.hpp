@@ -62,6 +62,8 @@ class Connection {
   void post(Message&& m);
   void close();
   bool connected() const;
+  // The name of the server's run that welcomed this connection (another after a restart).
+  const std::string& server_instance() const;
   // Blocks until an event arrived (true) or the timeout passed.
   bool wait_for_events(std::chrono::milliseconds timeout);
   // Messages the server sent unasked ("output": what tasks print; "settled": watched

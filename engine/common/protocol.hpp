@@ -52,7 +52,7 @@ inline constexpr const char* story = "story";          // {req, ids}: each task'
 // (also "cancel" {req, ids}: release those futures that have not ended; answered by "cancelled")
 inline constexpr const char* bye = "bye";
 // server -> client
-inline constexpr const char* welcome = "welcome";      // {id, ...}
+inline constexpr const char* welcome = "welcome";      // {id, server: this run's name, ...}
 inline constexpr const char* submitted = "submitted";  // {req, base}
 inline constexpr const char* done = "done";            // {req}
 inline constexpr const char* failed = "failed";        // {req, task, label, type, message}

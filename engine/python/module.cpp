@@ -305,6 +305,7 @@ class PyConnection {
     without_gil([&] { conn_.reset(); });
   }
   bool connected() const { return conn_ && conn_->connected(); }
+  std::string server_instance() const { return conn_ ? conn_->server_instance() : std::string(); }
   // Called with a list of (task, label, stream, bytes) for what tasks printed or logged.
   void set_output_handler(py::object handler) { sink_.output_handler = std::move(handler); }
   void poll_output() {
@@ -398,7 +399,8 @@ PYBIND11_MODULE(_engine, m) {
       .def("poll_output", &PyConnection::poll_output)
       .def("watch", &PyConnection::watch)
       .def("settled", &PyConnection::settled, py::arg("timeout") = 0.0)
-      .def_property_readonly("connected", &PyConnection::connected);
+      .def_property_readonly("connected", &PyConnection::connected)
+      .def_property_readonly("server_instance", &PyConnection::server_instance);
 
   py::class_<PyServer>(m, "Server")
       .def(py::init<const std::string&, int, const std::string&, int, int>(), py::arg("host") = "127.0.0.1",

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -38,6 +40,15 @@ struct HeldOutput {
 constexpr std::size_t held_output_limit = 4u << 20;
 // Freed plans of at least this many tasks (a few MB) are worth giving back to the system.
 constexpr std::size_t trim_after_tasks = 16384;
+
+// 64 random bits in hex: a name for this run of the server.
+std::string random_instance() {
+  std::random_device device;
+  std::uint64_t bits = (std::uint64_t(device()) << 32) | device();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(bits));
+  return text;
+}
 
 // A task_failed message's optional packed Python exception (msgpack binary; anything else is
 // a malformed message). One too big to hold for its dependents travels as text only.
@@ -161,6 +172,9 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_map<TaskId, std::vector<std::pair<std::string, ObjectId>>> release_when_done_;
   std::vector<std::pair<std::string, ObjectId>> due_releases_;
   ClientId next_client_ = 0;
+  // Names this run of the server: a client tells a restarted server on the same port from the
+  // one it knew (task ids start again, so what it remembered of plans no longer applies).
+  const std::string instance_ = random_instance();
   // Connections the socket monitor saw close (their fds, until reused), so a dead client is
   // told from a paused one; and recently ended sessions, so a late client hears why.
   std::unordered_set<int> closed_fds_;
@@ -329,7 +343,8 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
     return reply_error(routing, m.header.value("req", json()), "unknown role '" + role + "' (worker or client)");
   }
   peers_.emplace(routing, peer);
-  send_message(router_, Message(json{{"op", op::welcome}, {"id", peer.id}, {"req", m.header.value("req", json())}}),
+  send_message(router_,
+               Message(json{{"op", op::welcome}, {"id", peer.id}, {"server", instance_}, {"req", m.header.value("req", json())}}),
                routing);
 }
 

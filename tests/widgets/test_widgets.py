@@ -508,6 +508,26 @@ def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
         assert tv.task_count >= 11 and len(tv.lane_keys) >= 2
 
 
+def test_a_server_restarted_on_the_same_port_is_not_drawn_with_the_old_ones_plans(remembering, make_cluster):
+    # CI met this: a test's server took a port an earlier test's server had used, task ids
+    # started again at the same numbers, and the graph drew the earlier run's tasks.
+    import treadle
+    first = make_cluster(workers=1)
+    port = first.address[1]
+    with treadle.Client(first) as c:
+        c.submit(len, "abc").result()
+        c.submit(str, 1).result()
+    first.close()
+    again = make_cluster(workers=1, port=port)
+    assert again.address[1] == port
+    with treadle.Client(again) as c:
+        parts = [c.submit(abs, -i) for i in range(3)]
+        total = c.submit(sum, parts)
+        assert total.result() == 3
+        v = graph.graph_view(total)
+        assert len(v.graph) == 4 and len(v.graph.edges()) == 3, v.graph
+
+
 def test_largest_graph_drawn_task_by_task_is_bounded():
     g = chain_graph(graph.AGGREGATE_ABOVE - 1)
     start = time.perf_counter()

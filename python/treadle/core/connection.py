@@ -30,6 +30,11 @@ class Connection:
         return self._closed
 
     @property
+    def server_instance(self):
+        """The name of the server's run that welcomed this connection (another after a restart)."""
+        return self._raw.server_instance
+
+    @property
     def connected(self):
         """True while the server answers (False once closed)."""
         return not self._closed and self._raw.connected

@@ -5,7 +5,8 @@ A submitted future knows only its task id, and the native API's futures forget t
 once sent. So this module listens to the clients (``core.hooks``; the notebook enables it at
 start, :func:`enable` elsewhere): each plan's encoded columns are kept (no copy: the bytes
 that were sent; about 20 bytes per task), newest first, up to ``KEEP_TASKS`` tasks per
-server. ``walk`` then rebuilds the graph behind any task ids. Each plan is tagged with what
+server. A server restarted on the same port numbers its tasks again, so what was remembered of
+its earlier run is forgotten once a client meets the new run. ``walk`` then rebuilds the graph behind any task ids. Each plan is tagged with what
 ``set_tagger``'s function says when it is sent (the notebook: the cell that sent it).
 """
 
@@ -27,7 +28,8 @@ _state = {"enabled": False, "tagger": None}
 _lock = threading.Lock()
 _servers = {}                   # (host, port) -> PlanIndex
 _recent = collections.deque(maxlen=256)   # Submissions, newest last
-_task_ids = weakref.WeakKeyDictionary()   # Task object -> (server, task id), once submitted
+_task_ids = weakref.WeakKeyDictionary()   # Task object -> (server, task id, server's run), once submitted
+_runs = {}                      # server -> the name of its run the plans in _servers[server] went to
 _clients = {}                   # server -> weak reference to a client that submitted there
 
 
@@ -36,6 +38,9 @@ def enabled():
 
 
 class _Listener(hooks.ClientListener):
+    def client_created(self, client):
+        _meet(server_key(client.address), client)
+
     def plan_submitted(self, client, base, plan, tasks, futures):
         submitted(client, base, plan, tasks, futures)
 
@@ -59,6 +64,20 @@ def set_tagger(tag):
     _state["tagger"] = tag
 
 
+def _meet(key, client):
+    """The run of the server ``client`` is connected to: a new one forgets the old run's plans."""
+    run = client.connection.server_instance
+    with _lock:
+        if _runs.get(key) == run:
+            return run
+        _runs[key] = run
+        _servers.pop(key, None)
+        kept = [s for s in _recent if s.server != key]
+        _recent.clear()
+        _recent.extend(kept)
+    return run
+
+
 def submitted(client, base, encoded, tasks, futures):
     """A client's submit(tasks) sent the plan ``encoded`` (a core.plan.EncodedPlan, its ids from
     ``base``) and returned ``futures``: remember it."""
@@ -67,16 +86,17 @@ def submitted(client, base, encoded, tasks, futures):
     plan = SubmittedPlan(base, encoded)
     roots = [f.task_id for t, f in zip(tasks, futures) if isinstance(t, Task)]
     key = server_key(client.address)
+    run = _meet(key, client)
     _clients[key] = weakref.ref(client)
     order = encoded.tasks
     try:
         if len(order) == plan.count and plan.count <= MAP_ALL_TASKS:
             for k, t in enumerate(order):
-                _task_ids[t] = (key, base + k)
+                _task_ids[t] = (key, base + k, run)
         else:
             for t, f in zip(tasks, futures):
                 if isinstance(t, Task):
-                    _task_ids[t] = (key, f.task_id)
+                    _task_ids[t] = (key, f.task_id, run)
     except TypeError:
         pass   # a Task subclass without weak references
     tagger = _state["tagger"]
@@ -122,11 +142,14 @@ def client_for(server):
 
 
 def task_id(task):
-    """(server, task id) of a submitted Task object, or None."""
+    """(server, task id) of a submitted Task object, or None (also when that server was restarted)."""
     try:
-        return _task_ids.get(task)
+        found = _task_ids.get(task)
     except TypeError:
         return None
+    if found is None or _runs.get(found[0]) != found[2]:
+        return None
+    return found[:2]
 
 
 def lookup(address, task_id):
