@@ -203,3 +203,62 @@ def test_rain_tour_keeps_its_sessions_pictures(tmp_path):
     assert len(programs) == 1 and programs[0].endswith("1 failed"), graphs
     assert any("tree/inputs/notes/forecast.txt" in t and "tree/a/deep/path/x" in t for t in texts), texts
     assert any("['readme.txt', 'when']" in t for t in texts), texts
+
+
+# -- what tasks print, in the cells that submitted them ------------------------------------------
+
+def _printing_cells(failing_cell):
+    """Four cells that each map 6 printing tasks on 2 workers; ``failing_cell``'s task 3 raises."""
+    cells = ["import treadle\n%treadle workers 2 --cpus 1",
+             "@treadle.task(label='shout')\ndef shout(tag, i):\n    print(tag, i)\n"
+             "    if tag == {!r} and i == 3:\n        raise ValueError('no ' + tag)\n    return i".format(
+                 "cell{}".format(failing_cell))]
+    for k in range(4):
+        cells.append("print('total', sum(treadle.gather([shout('cell{0}', i) for i in range(6)])))".format(k))
+    return cells
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("kernel", ["treadle", "python3"])
+def test_task_prints_land_in_their_own_cells_of_the_saved_and_exported_notebook(kernel, tmp_path):
+    """Each cell keeps what its own tasks printed, and only that, in the notebook nbclient saves
+    and in its HTML export; a failing task among printing ones leaves its cell the user's
+    ValueError and the healthy tasks' lines, and the cells after it run as before."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+    if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    failing = 1
+    cells = _printing_cells(failing)
+    if kernel == "python3":
+        cells[0] = "%load_ext treadle\n" + cells[0]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.cells[2 + failing].metadata["tags"] = ["raises-exception"]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in [JUPYTER_DIR, os.environ.get("JUPYTER_PATH")] if p)
+    NotebookClient(nb, kernel_name=kernel, timeout=120,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbformat.write(nb, str(tmp_path / "prints.ipynb"))
+    saved = nbformat.read(str(tmp_path / "prints.ipynb"), as_version=4)
+    for k in range(4):
+        cell = saved.cells[2 + k]
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        tags = set(re.findall(r"^\[task \d+ shout\] (cell\d) (\d)$", text, re.M))   # each line names its task
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        assert {t for t, _ in tags} <= {"cell{}".format(k)}, (k, text)    # nothing of another cell
+        if k == failing:
+            # the failing task printed before it raised; the healthy ones may not all have run
+            assert ("cell{}".format(k), "3") in tags, (k, text)
+            assert len(errors) == 1 and errors[0]["ename"] == "ValueError" and "no cell1" in errors[0]["evalue"], errors
+            assert "total" not in text
+        else:
+            assert tags == {("cell{}".format(k), str(i)) for i in range(6)}, (k, text)
+            assert "total 15" in text and not errors, (k, cell.outputs)
+    # the HTML export shows the same lines, each cell's under its own input
+    page, _ = HTMLExporter().from_notebook_node(saved)
+    shown = re.findall(r"\[task \d+ shout\] cell(\d) (\d)\b", page)
+    assert [c for c, _ in shown] == sorted(c for c, _ in shown), shown
+    for k in (0, 2, 3):
+        assert {i for c, i in shown if c == str(k)} == {str(i) for i in range(6)}, (k, shown)
+    assert "no cell1" in page
