@@ -37,9 +37,10 @@ class Kernel:
     def pid(self):
         return self.km.provisioner.pid
 
-    def run(self, code, timeout=30, interrupt_after=None, stop_on_error=True):
+    def run(self, code, timeout=30, interrupt_after=None, stop_on_error=True, interrupt_when=None):
         """Executes code; returns (reply content, outputs, seconds). Outputs are tuples:
-        ("stdout"|"stderr", text), (msg_type, data) for results and displays, ("error", ename, evalue)."""
+        ("stdout"|"stderr", text), (msg_type, data) for results and displays, ("error", ename, evalue).
+        The kernel is interrupted ``interrupt_after`` seconds in, or once ``interrupt_when()`` is true."""
         outputs = []
 
         def hook(msg):
@@ -55,6 +56,8 @@ class Kernel:
         if interrupt_after is not None:
             timer = threading.Timer(interrupt_after, self.km.interrupt_kernel)
             timer.start()
+        elif interrupt_when is not None:
+            timer = InterruptWhen(interrupt_when, self.km.interrupt_kernel)
         start = time.monotonic()
         try:
             # stop_on_error=False: else ipykernel aborts a request sent right after an error
@@ -103,6 +106,26 @@ class Kernel:
         if self.km.has_kernel:
             self.kc.stop_channels()
             self.km.shutdown_kernel()
+
+
+class InterruptWhen(threading.Thread):
+    """Calls ``interrupt()`` once ``condition()`` is true (checked every 10 ms) unless cancelled
+    first: a cell is interrupted at the moment a test needs, whatever the machine's load."""
+
+    def __init__(self, condition, interrupt):
+        super().__init__(daemon=True)
+        self.condition, self.interrupt = condition, interrupt
+        self.cancelled = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.cancelled.wait(0.01):
+            if self.condition():
+                self.interrupt()
+                return
+
+    def cancel(self):
+        self.cancelled.set()
 
 
 def went_idle(messages):

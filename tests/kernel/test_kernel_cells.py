@@ -4,10 +4,9 @@ finished and another one ran (read by parent msg_id: jupyter_client keeps such l
 interrupting a cell cancels its running tasks (cancel_on_interrupt), and only then."""
 
 import os
-import threading
 import time
 
-from conftest import streams, text, went_idle
+from conftest import InterruptWhen, streams, text, went_idle
 
 SETUP = """\
 %treadle workers 2
@@ -26,6 +25,7 @@ def late_failure():
     raise ValueError("failed late")
 
 def slow(path):
+    open(path + ".started", "w").close()
     time.sleep(2)
     open(path, "w").write("finished")
     return 1
@@ -106,10 +106,15 @@ def test_output_that_comes_before_its_submit_is_recorded_stays_in_its_cell(any_k
     assert "] early bird 7\n" in text(outputs) and text(outputs).endswith("7\n"), outputs
 
 
-def run_interrupted(k, code, after=0.8):
-    reply, outputs, seconds = k.run(code, interrupt_after=after, stop_on_error=False)
+def started(*paths):
+    """True once the tasks writing ``paths`` have started (``slow`` marks its start)."""
+    return lambda: all(os.path.exists(p + ".started") for p in paths)
+
+
+def run_interrupted(k, code, when):
+    """Runs ``code``, interrupted once ``when()`` is true; the cell must end by the interrupt."""
+    reply, outputs, _ = k.run(code, interrupt_when=when, stop_on_error=False)
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", outputs
-    assert seconds - after < 1.0, seconds
     return outputs
 
 
@@ -120,23 +125,22 @@ def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
     # A cell waiting on results is interrupted: its two tasks are cancelled (released; the
     # server replaces the executor running one), so they never write their files.
     outputs = run_interrupted(k, "f = treadle.submit(slow, {!r})\ng = treadle.submit(slow, {!r})\nf.result()"
-                              .format(*paths[:2]))
+                              .format(*paths[:2]), started(*paths[:2]))
     assert "treadle: cancelled 2 tasks of this cell" in text(outputs, "stderr"), outputs
     # The same in %%treadle submit: its progress line ends "(cancelled)".
-    timer = threading.Timer(0.8, k.km.interrupt_kernel)
-    timer.start()
+    timer = InterruptWhen(started(paths[2]), k.km.interrupt_kernel)
     _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(paths[2]),
                             until=lambda ms: went_idle(ms) and any(
                                 "(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
                                 if m["msg_type"] == "update_display_data"), timeout=10)
-    timer.join()
+    timer.cancel()
     assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
     # And for HyperLoom clients made in the cell (here a program, which is killed).
     outputs = run_interrupted(k, "from treadle.loom.client import Client, tasks\n"
                                  "from treadle.notebook import kernel as kernel_support\n"
                                  "client = Client(*kernel_support.session().address)\n"
-                                 "f = client.submit_one(tasks.run(('sh', '-c', 'sleep 2; touch {}')))\n"
-                                 "f.wait()".format(paths[4]))
+                                 "f = client.submit_one(tasks.run(('sh', '-c', 'touch {0}.started; sleep 2; touch {0}')))\n"
+                                 "f.wait()".format(paths[4]), started(paths[4]))
     assert "treadle: cancelled 1 task of this cell" in text(outputs, "stderr"), outputs
     time.sleep(2.5)
     assert not any(os.path.exists(p) for p in paths[:5]), os.listdir(str(tmp_path))
@@ -145,9 +149,36 @@ def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
     # With the option off, an interrupted cell's task goes on and finishes.
     reply, outputs, _ = k.run("%treadle config cancel_on_interrupt=off")
     assert reply["status"] == "ok"
-    outputs = run_interrupted(k, "f = treadle.submit(slow, {!r})\nf.result()".format(paths[3]))
+    outputs = run_interrupted(k, "f = treadle.submit(slow, {!r})\nf.result()".format(paths[3]), started(paths[3]))
     assert "cancelled" not in text(outputs, "stderr")
     deadline = time.monotonic() + 5
     while not os.path.exists(paths[3]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert os.path.exists(paths[3])
+
+
+# IPython shows the traceback before post_run_cell; the first one in a session imports its
+# formatting (seconds on a loaded machine). Here it takes 3 s, longer than the tasks' 2 s.
+SLOW_TRACEBACKS = """\
+shell = get_ipython()
+shown = shell.showtraceback
+def slowly_shown(*args, **kwargs):
+    time.sleep(3)
+    return shown(*args, **kwargs)
+shell.showtraceback = slowly_shown
+"""
+
+
+def test_an_interrupted_cells_tasks_are_cancelled_before_its_traceback_is_shown(any_kernel, tmp_path):
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run(SLOW_TRACEBACKS)
+    assert reply["status"] == "ok", outputs
+    paths = [str(tmp_path / name) for name in ("one", "two")]
+    outputs = run_interrupted(k, "f = treadle.submit(slow, {!r})\ng = treadle.submit(slow, {!r})\nf.result()"
+                              .format(*paths), started(*paths))
+    assert "treadle: cancelled 2 tasks of this cell" in text(outputs, "stderr"), outputs
+    # the tasks would have written their files 2 s after they started: the cell took 3 s more
+    assert not any(os.path.exists(p) for p in paths), os.listdir(str(tmp_path))
+    reply, outputs, _ = k.run("print(treadle.submit(abs, -3).result())")
+    assert text(outputs) == "3\n"  # the workers go on

@@ -229,6 +229,8 @@ class CellTracker(hooks.ClientListener):
         self._xtreadle = "_treadle_kernel" in sys.modules
         self._last_prune = time.monotonic()
         self._followed_waits = 0      # > 0: the cell's waits are followed by a line of their own
+        self._interrupt_handled = None  # seq of the cell whose interrupt cancelled its tasks
+        self._catches_interrupts = False
 
     # -- installation
 
@@ -236,6 +238,13 @@ class CellTracker(hooks.ClientListener):
         events = self.shell.events
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
+        # An interrupted cell's tasks are cancelled as the interrupt ends the cell, before
+        # IPython formats its traceback: the first time in a session that takes seconds on a
+        # loaded machine, while the tasks run on. IPython has one slot for this: not taken
+        # from a user's handler (post_run_cell cancels then).
+        if not getattr(self.shell, "custom_exceptions", ()):
+            self.shell.set_custom_exc((KeyboardInterrupt,), self._cell_interrupted)
+            self._catches_interrupts = True
         hooks.add(self)
 
     def close(self):
@@ -244,6 +253,8 @@ class CellTracker(hooks.ClientListener):
         try:
             self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
             self.shell.events.unregister("post_run_cell", self._post_run_cell)
+            if self._catches_interrupts and self.shell.custom_exceptions == (KeyboardInterrupt,):
+                self.shell.set_custom_exc((), None)
         except Exception:
             pass
         poller = self._poller
@@ -270,20 +281,34 @@ class CellTracker(hooks.ClientListener):
         # end, which nbclient and execute_interactive never read).
         self.take_output()
         self._route_parked(older_than=0)
-        cell = self._current if self._current is not None and self._current.seq == self._running else None
+        if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
+            self._cancel_interrupted_cell()
         self._running = None
-        error = getattr(result, "error_in_exec", None)
-        if cell is not None and isinstance(error, KeyboardInterrupt) and options.cancel_on_interrupt:
-            count = self.cancel([cell]).cancelled
-            if count:
-                print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
-                      "keeps them running)".format(count, _s(count)), file=sys.stderr)
         # What ended during the cell is published now, and what other threads published is
         # sent again from here: either may otherwise miss the cell's end (nbclient keeps only
         # what comes before it).
         for monitor in self.session.monitors() if self.session is not None else ():
             monitor.sync()
         send_late_updates()
+
+    def _cell_interrupted(self, shell, etype, value, tb, tb_offset=None):
+        """IPython's handler of a KeyboardInterrupt that ends a cell: cancel, then the traceback."""
+        try:
+            self._cancel_interrupted_cell()
+        finally:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+    def _cancel_interrupted_cell(self):
+        """The running cell ends interrupted: its tasks are cancelled (once)."""
+        running = self._running
+        cell = self._current if self._current is not None and self._current.seq == running else None
+        if cell is None or not options.cancel_on_interrupt or self._interrupt_handled == running:
+            return
+        self._interrupt_handled = running
+        count = self.cancel([cell]).cancelled
+        if count:
+            print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "
+                  "keeps them running)".format(count, _s(count)), file=sys.stderr)
 
     def cell_seq(self):
         """The number of the cell running now, else of the last cell that ran."""
