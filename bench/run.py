@@ -4,8 +4,9 @@ Runs each workload (bench/README.md) in a child process under a time limit, prin
 against the targets and HyperLoom's figures (/work/shared/notes/peers.md), with --peers also
 against Dask distributed, ipyparallel and (for Python tasks) ProcessPoolExecutor(2) measured here,
 then the API layers (api_layers.py: IPython's and SCOOP's against the native API, ipyparallel
-beside them with --peers) and the kernel benchmarks (kernel_bench.py: the treadle kernel against
-ipykernel), and writes build/bench/results.json (and kernel.json beside it).
+beside them with --peers), the kernel benchmarks (kernel_bench.py: the treadle kernel against
+ipykernel) and the widgets' rendering (widgets_bench.py), and writes build/bench/results.json
+(and kernel.json beside it).
 """
 
 import argparse
@@ -126,11 +127,14 @@ for _w in WORKLOADS:
 GROUPS = {"graph": "workloads 1-5 (built-in tasks)", "python": "workloads 6-8 (Python functions)",
           "rain": "workloads 9 (Rain's API)", "kernel": "the kernel benchmarks (kernel_bench.py)",
           "layers": "the IPython and SCOOP layers against the native API (api_layers.py)",
-          "sim": "the scheduler simulator's sweeps (sim_bench.py)"}
+          "sim": "the scheduler simulator's sweeps (sim_bench.py)",
+          "widgets": "rendering large graphs and traces (widgets_bench.py)"}
 LAYERS_BENCH = os.path.join(HERE, "api_layers.py")
 LAYERS_TIMEOUT = 1500  # seconds; ~2 minutes, ~10 with ipyparallel (--peers)
 KERNEL_BENCH = os.path.join(HERE, "kernel_bench.py")
 KERNEL_TIMEOUT = 900  # seconds; it takes ~1-2 minutes
+WIDGETS_BENCH = os.path.join(HERE, "widgets_bench.py")
+WIDGETS_TIMEOUT = 600  # seconds; it takes ~1 minute
 SIM_BENCH = os.path.join(HERE, "sim_bench.py")
 SIM_TIMEOUT = 3600  # seconds; the full sweep (10M tasks at most) takes ~10-20 minutes, --quick ~1
 
@@ -497,6 +501,17 @@ def run_layers_bench(args, reps, env):
     return result
 
 
+def run_widgets_bench(args, reps, env):
+    """widgets_bench.py in a child process (its table echoed); returns its result."""
+    cmd = [PY, WIDGETS_BENCH, "--result-line", "--reps", str(reps)]
+    print("  widgets  rendering 100k-task graphs and traces (widgets_bench.py) ...", flush=True)
+    result, error = measure.run_child(cmd, WIDGETS_TIMEOUT, env=env, log=sys.stdout)
+    if error:
+        print("  widgets  FAILED: " + error.splitlines()[-1], flush=True)
+        return {"error": error}
+    return result
+
+
 def run_sim_bench(args, env):
     """sim_bench.py (the scheduler simulator, bench/README.md) with its output shown; its plots
     go to bench/ only when asked (`python3 bench/sim_bench.py --plots`)."""
@@ -530,7 +545,7 @@ def main():
                     help="also run Dask distributed, ipyparallel and (6-8) ProcessPoolExecutor(2)")
     ap.add_argument("--only", default="", help="comma-separated workload names, numbers or groups "
                     "(e.g. const10k,4 or python; groups: graph = 1-5, python = 6-8, rain = 9 (with 6a), "
-                    "kernel = kernel_bench.py, layers = api_layers.py)")
+                    "kernel = kernel_bench.py, layers = api_layers.py, widgets = widgets_bench.py, sim = sim_bench.py)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
     ap.add_argument("--output", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = ap.parse_args()
@@ -541,7 +556,7 @@ def main():
 
     reps = args.reps or (1 if args.quick else 3)
     selected = WORKLOADS
-    run_kernel = run_layers = run_sim = True
+    run_kernel = run_layers = run_sim = run_widgets = True
     if args.only:
         wanted = {s.strip() for s in args.only.split(",") if s.strip()}
         selected = [w for w in WORKLOADS if w["name"] in wanted or w["no"] in wanted or w["group"] in wanted]
@@ -550,8 +565,9 @@ def main():
         run_kernel = "kernel" in wanted
         run_layers = "layers" in wanted
         run_sim = "sim" in wanted
+        run_widgets = "widgets" in wanted
         unknown = wanted - {w["name"] for w in WORKLOADS} - {w["no"] for w in WORKLOADS} - set(GROUPS)
-        if unknown or not (selected or run_kernel or run_layers or run_sim):
+        if unknown or not (selected or run_kernel or run_layers or run_sim or run_widgets):
             ap.error("unknown workload {}; choose from {} (groups: {})".format(
                 ", ".join(sorted(unknown)) or args.only, ", ".join(w["name"] for w in WORKLOADS), ", ".join(GROUPS)))
 
@@ -572,7 +588,7 @@ def main():
     load = os.getloadavg()[0]
     print("load average {:.2f} on {} cpus{}".format(
         load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))
-    kernel = layers = sim = None
+    kernel = layers = sim = widgets = None
     try:
         for w in selected:
             scale = w.get("quick_scale", w["scale"]) if args.quick else w["scale"]
@@ -585,6 +601,8 @@ def main():
             layers = run_layers_bench(args, reps, env)
         if run_kernel:
             kernel = run_kernel_bench(args, env)
+        if run_widgets:
+            widgets = run_widgets_bench(args, reps, env)
         if run_sim:
             sim = run_sim_bench(args, env)
     except (KeyboardInterrupt, SystemExit):
@@ -601,6 +619,8 @@ def main():
         out["kernel"] = kernel
     if layers is not None:
         out["layers"] = layers
+    if widgets is not None:
+        out["widgets"] = widgets
     with open(args.output, "w") as f:
         json.dump(out, f, indent=1)
     print("\nwrote " + os.path.relpath(args.output, os.getcwd()))
@@ -611,6 +631,8 @@ def main():
         failed.append("kernel")
     if layers is not None and layers.get("error"):
         failed.append("layers")
+    if widgets is not None and widgets.get("error"):
+        failed.append("widgets")
     if sim is not None and sim.get("error"):
         failed.append("sim")
     if failed:

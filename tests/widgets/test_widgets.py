@@ -5,7 +5,6 @@ tasks (payload sizes, render times). The graphs of real runs come from a local c
 
 import base64
 import json
-import random
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -17,6 +16,8 @@ from treadle.core import lineage
 from treadle.notebook import progress_monitor
 from treadle.widgets import gantt, graph, progress
 from treadle.widgets.graph import GraphView, TaskGraph
+
+from bench.widget_shapes import big_graph, chain_graph, trace_events
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -96,53 +97,10 @@ def check_bundle(bundle):
     parse_svg(base64.b64decode(img.group(1)).decode())
 
 
-def chain_graph(n_maps=5, groups=("map", "reduce"), states=None):
-    """n_maps map tasks feeding one reduce."""
-    g = TaskGraph()
-    for i in range(n_maps):
-        g.add(str(i), "{}:{}".format(groups[0], i), "loom/py/call", i, None)
-    r = g.add(str(n_maps), groups[1], "loom/py/call", n_maps, None)
-    g.inputs[r] = list(range(n_maps))
-    return g
-
-
-def big_graph(n=100_000, chunk=1000):
-    """HyperLoom's shape of the browser test: n consts, merged by chunk, merged again."""
-    g = TaskGraph()
-    for i in range(n):
-        g.add(str(i), "", "loom/data/const", i, None)
-    for c in range(n // chunk):
-        j = g.add(str(n + c), "", "loom/data/merge", n + c, None)
-        g.inputs[j] = list(range(c * chunk, (c + 1) * chunk))
-    r = g.add(str(n + n // chunk), "root", "loom/data/merge", n + n // chunk, None)
-    g.inputs[r] = list(range(n, n + n // chunk))
-    return g
-
-
 def view(g, states=None, **kwargs):
     v = GraphView(g, **kwargs)
     v.states = states or ["finished"] * len(g)
     return v
-
-
-def trace_events(n, workers=4, lanes=3, groups=("map", "reduce"), transfers=0, seed=1):
-    rng = random.Random(seed)
-    clock = {}
-    events = []
-    for i in range(n):
-        key = (i % workers, (i // workers) % lanes)
-        start = clock.get(key, 1_000_000) + rng.randint(0, 40)
-        end = start + rng.randint(5, 400)
-        clock[key] = end
-        events.append({"kind": "task", "worker": key[0], "lane": key[1], "task": i, "start_us": start, "end_us": end,
-                       "size": 8, "label": "{}:{}".format(groups[i % len(groups)], i), "type": "loom/py/call"})
-    for i in range(transfers):
-        start = 1_000_000 + rng.randint(0, 100_000)
-        events.append({"kind": "transfer", "worker": i % workers, "from": (i + 1) % workers, "object": i, "size": 10,
-                       "start_us": start, "end_us": start + 50})
-    events.append({"kind": "worker_joined", "worker": 0, "name": "w0", "start_us": 999_000, "end_us": 999_000})
-    events.append({"kind": "decision", "worker": 0, "start_us": 1_000_000, "end_us": 1_000_000})   # not drawn
-    return {"workers": [{"id": w, "name": "w{}".format(w)} for w in range(workers)], "events": events}
 
 
 # -- the graph -------------------------------------------------------------------------------
@@ -399,7 +357,8 @@ def test_trace_shows_cpu_strips_queue_waits_and_placements():
 
 # -- bounds at 100,000 tasks ----------------------------------------------------------------------
 
-def test_hundred_thousand_task_graph_is_bounded_and_fast():
+def test_hundred_thousand_task_graph_is_bounded():
+    """Bounded in size (how fast it renders is bench/widgets_bench.py's figure)."""
     g = big_graph()
     start = time.perf_counter()
     v = view(g)
@@ -413,11 +372,10 @@ def test_hundred_thousand_task_graph_is_bounded_and_fast():
     print("graph of {} tasks: {:.0f} KB, first render {:.2f} s, recolouring {:.2f} s".format(
         len(g), size / 1024, first, again))
     assert v.aggregated and size < 200_000
-    assert first < 3.0 and again < 1.5
     assert int(root_attrs(b["text/html"], "treadle-graph")["data-nodes"]) == 3
 
 
-def test_hundred_thousand_task_trace_is_bounded_and_fast():
+def test_hundred_thousand_task_trace_is_bounded():
     tr = trace_events(100_000, workers=8, lanes=4, groups=("map", "map", "reduce"), transfers=20_000)
     start = time.perf_counter()
     tv = gantt.TraceView(tr)
@@ -427,7 +385,7 @@ def test_hundred_thousand_task_trace_is_bounded_and_fast():
     print("trace of 100000 tasks: {:.0f} KB ({} segments), render {:.2f} s".format(size / 1024, len(tv.bars), took))
     assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT
     assert len(tv.transfers) <= gantt.TRANSFER_ARROWS and sum(t[5] for t in tv.transfers) == 20_000
-    assert size < 1_500_000 and took < 3.0
+    assert size < 1_500_000
     attrs = root_attrs(b["text/html"], "treadle-trace")
     assert attrs["data-bars"] == "100000" and attrs["data-transfers"] == "20000"
     assert attrs["data-transfer-arrows"] == str(len(tv.transfers))
@@ -537,7 +495,7 @@ def test_largest_graph_drawn_task_by_task_is_bounded():
     size = sum(len(x) for x in b.values())
     print("graph of {} tasks, task by task: {:.0f} KB, render {:.2f} s ({})".format(
         len(g), size / 1024, took, v._task_layout()[0].engine))
-    assert not v.aggregated and size < 2_500_000 and took < 4.0
+    assert not v.aggregated and size < 2_500_000
     assert len(nodes_of(parse_svg(b["image/svg+xml"]))) == len(g)
 
 

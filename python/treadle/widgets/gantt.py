@@ -156,6 +156,7 @@ class TraceView(Widget):
         self.whys = whys
         self.merged = len(rows) > BAR_LIMIT
         self.rows = rows
+        self.busy_us = sum(r[1] - r[0] for r in rows)   # the summary's, which a bundle asks for thrice
         self.bars = self._merge(rows) if self.merged else rows
         self.transfers, self.transfers_aggregated, self.transfers_left_out = transfer_arrows(
             [(e["start_us"] - self.t0, max(e["end_us"], e["start_us"]) - self.t0,
@@ -450,7 +451,7 @@ class TraceView(Widget):
     # -- the bundle
 
     def summary(self):
-        busy = sum(r[1] - r[0] for r in self.rows)
+        busy = self.busy_us
         return "{}: {} task{} on {} lane{}, {} transfer{}, {} (busy {}){}{}".format(
             self.title, self.task_count, "" if self.task_count == 1 else "s", len(self.lane_keys),
             "" if len(self.lane_keys) == 1 else "s", self.transfer_count, "" if self.transfer_count == 1 else "s",
