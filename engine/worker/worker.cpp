@@ -522,7 +522,7 @@ zmq::socket_t& Worker::Impl::peer_socket(const std::string& address) {
     socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
     authenticate_as_client(*socket, options.secret, address);
     socket->set(zmq::sockopt::linger, 0);
-    socket->set(zmq::sockopt::rcvhwm, 0);
+    socket->set(zmq::sockopt::rcvhwm, pieces_read_ahead);  // the holder queues the rest: nothing is dropped
     socket->connect(address);
   }
   return *socket;
