@@ -276,7 +276,7 @@ def _size_task(input, cpus):  # noqa: A002
     return Task(tasks.SIZE, (input,), b"", resource_request=tasks.cpus(cpus))
 
 
-def _transfer_once(nbytes, handoff, later=0, later_pause=5.0):
+def _transfer_once(nbytes, handoff, later=0, later_pause=5.0, prefault=0):
     """One worker of 2 cpus makes the object (the producer needs 2 cpus); a second worker of
     3 cpus joins; a consumer needing 3 cpus can only run there, so the object must move.
     The same consumer on an object made on the 3-cpu worker itself is the baseline; the
@@ -285,7 +285,8 @@ def _transfer_once(nbytes, handoff, later=0, later_pause=5.0):
     once the one before was freed on both workers and `later_pause` seconds passed (a user's
     next cell; time enough for this VM's host to take freed memory back): what a worker that
     already received an object pays (it may reuse that object's memory), apart from the first
-    transfer on a fresh worker."""
+    transfer on a fresh worker. `prefault` (bytes): the consumer worker touches that much of its
+    receive pool as it starts (--receive-pool-prefault), and the transfer waits until it has."""
     produce = "head -c {} /dev/zero".format(nbytes)
     saved = os.environ.get("TREADLE_SAME_HOST_HANDOFF")
     os.environ["TREADLE_SAME_HOST_HANDOFF"] = "1" if handoff else "0"
@@ -297,8 +298,12 @@ def _transfer_once(nbytes, handoff, later=0, later_pause=5.0):
                 remotes = client.submit([tasks.run(produce, request=tasks.cpus(2)) for _ in range(1 + later)])
                 client.wait(remotes)
                 remote = remotes.pop(0)
-                cluster.add_worker(cpus=3)
+                cluster.add_worker(cpus=3, args=["--receive-pool-prefault", str(prefault)] if prefault else [])
                 cluster.wait_for_workers(2)
+                deadline = time.time() + 30
+                while prefault and time.time() < deadline and not any(
+                        w["cpus"] == 3 and w.get("receive_pool", 0) >= prefault for w in client.status()["workers"]):
+                    time.sleep(0.05)
                 local = client.submit_one(tasks.run(produce, request=tasks.cpus(3)))
                 client.wait([local])
                 pids = _pids(cluster)
@@ -371,6 +376,10 @@ def transfer100mb(nbytes=100_000_000, later=3):
         out["later_median_s"] = statistics.median(later_s)  # scalars: medians over reps keep them
         out["later_gb_per_s_no_baseline"] = nbytes / statistics.median(t for t, _ in later_runs) / 1e9
         out["later_median_cpu_worker1_s"] = statistics.median(c.get("worker1", 0) for _, c in later_runs)
+    # the first transfer again, into a fresh worker whose pool was touched as it started
+    local_s, remote_s, cpu_s, _ = _transfer_once(nbytes, handoff=False, prefault=128 << 20)
+    out["prefault_transfer_s"] = remote_s - local_s
+    out["prefault_cpu_worker1_s"] = cpu_s.get("worker1")
     # what the loopback itself gives, measured right after with the cluster stopped, and what
     # touching fresh memory costs here (it can dominate both floors and transfers on a VM)
     out["tcp_floor_gb_per_s"] = measure.tcp_floor(nbytes)

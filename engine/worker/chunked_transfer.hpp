@@ -25,6 +25,10 @@ namespace treadle {
 
 constexpr std::size_t chunked_min_bytes = std::size_t{4} << 20;
 constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
+// Messages ZeroMQ's I/O thread reads ahead of the loop from one peer (its receive high-water
+// mark). Each piece waits in a buffer of its own on the heap: unbounded, a fresh worker's first
+// 100 MB object grew the heap by up to as much, faulting fresh pages on that thread.
+constexpr int pieces_read_ahead = 16;
 
 // Process-wide malloc settings (once, at the worker's start): pieces come from the heap, and up
 // to 128 MiB freed there stays for the next ones instead of going back to the kernel.
@@ -33,7 +37,8 @@ void keep_memory_for_pieces();
 // True for an object sent to a peer in pieces.
 bool goes_in_chunks(const DataPtr& data);
 
-// The `data_chunk` messages of `data` (answering request `req`), in order.
+// The `data_chunk` messages of `data` (answering request `req`), in order. Fills the page
+// tables of the object's memory first when all of it is in memory (the sends read it).
 std::vector<Message> chunk_messages(std::uint64_t req, ObjectId id, const DataPtr& data);
 
 // The objects being received in pieces, per peer.

@@ -38,6 +38,42 @@ std::shared_ptr<ReceiveMemory> ReceiveMemory::create(std::size_t limit_bytes, st
   return std::shared_ptr<ReceiveMemory>(new ReceiveMemory(limit_bytes / huge_page * huge_page, idle_ms));
 }
 
+ReceiveMemory::~ReceiveMemory() {
+  stopping_ = true;
+  if (prefaulter_.joinable()) prefaulter_.join();
+  keep_at_most(0);
+}
+
+void ReceiveMemory::prefault_in_background(std::size_t bytes) {
+  bytes = std::min(bytes / huge_page * huge_page, limit_);
+  if (!bytes || prefaulter_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    idle_floor_ = bytes;
+  }
+  prefaulter_ = std::thread([this, bytes] { prefault(bytes); });
+}
+
+// In steps, each kept as soon as it is touched: a transfer that starts meanwhile takes them.
+void ReceiveMemory::prefault(std::size_t bytes) {
+  constexpr std::size_t step = 16 * huge_page;
+  constexpr std::size_t page = 4096;
+  for (std::size_t done = 0; done < bytes && !stopping_;) {
+    const std::size_t n = std::min(step, bytes - done);
+    char* address = nullptr;
+    try {
+      address = map_aligned(n);
+    } catch (const ProtocolError&) {
+      return;  // no memory to spare: the transfers map theirs as they come
+    }
+    // A write per page: mapping or populating alone leaves the host's side of a VM to the
+    // first real write (bench/README.md, workload 5).
+    for (std::size_t at = 0; at < n; at += page) static_cast<volatile char*>(address)[at] = 0;
+    put_back(address, n);
+    done += n;
+  }
+}
+
 ReceiveMemory::Buffer ReceiveMemory::take(std::size_t size) {
   const std::size_t length = round_up(size ? size : 1);
   char* address = map_aligned(length);
@@ -99,10 +135,14 @@ void ReceiveMemory::give_back_idle() {
   {
     std::lock_guard lock(mutex_);
     const std::int64_t before = now_ms() - idle_ms_;
-    while (!spans_.empty() && spans_.front().kept_ms <= before) {
-      gone.push_back(spans_.front());
-      kept_ -= spans_.front().size;
-      spans_.erase(spans_.begin());
+    while (!spans_.empty() && spans_.front().kept_ms <= before && kept_ > idle_floor_) {
+      Span& span = spans_.front();
+      const std::size_t n = std::min(span.size, kept_ - idle_floor_);  // both whole huge pages
+      gone.push_back({span.address, n, 0});
+      span.address += n;
+      span.size -= n;
+      kept_ -= n;
+      if (span.size == 0) spans_.erase(spans_.begin());
     }
   }
   for (const Span& s : gone) ::munmap(s.address, s.size);

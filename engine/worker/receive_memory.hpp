@@ -8,11 +8,16 @@
 // `mremap` moves them into it, without a copy or a fault, and only the rest is fresh memory
 // (with huge pages advised). What is kept goes back to the system when the worker's objects
 // need the memory (`keep_at_most`) and when nothing used it for a while (`give_back_idle`).
+// A worker may also fill the pool as it starts (`prefault_in_background`): a thread touches
+// that much fresh memory, so even its first object lands in warm pages; that part is kept when
+// idle (only memory pressure gives it back).
 // Buffers may be freed on any thread (a task's or ZeroMQ's), hence the lock.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace treadle {
@@ -21,7 +26,7 @@ class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
  public:
   // Keeps at most `limit_bytes` of freed buffers; gives back what nobody took for `idle_ms`.
   static std::shared_ptr<ReceiveMemory> create(std::size_t limit_bytes, std::int64_t idle_ms);
-  ~ReceiveMemory() { keep_at_most(0); }
+  ~ReceiveMemory();
   ReceiveMemory(const ReceiveMemory&) = delete;
   ReceiveMemory& operator=(const ReceiveMemory&) = delete;
 
@@ -31,6 +36,10 @@ class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
   };
   // A buffer of at least `size` bytes: kept pages first, fresh memory for the rest.
   Buffer take(std::size_t size);
+
+  // Touches `bytes` of fresh memory (at most the limit) on a thread of its own and keeps it, as
+  // if objects of that size had been received and freed; `give_back_idle` keeps that much.
+  void prefault_in_background(std::size_t bytes);
 
   // Gives back to the system all but `bytes` of what is kept (memory pressure).
   void keep_at_most(std::size_t bytes);
@@ -44,6 +53,7 @@ class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
  private:
   ReceiveMemory(std::size_t limit_bytes, std::int64_t idle_ms) : limit_(limit_bytes), idle_ms_(idle_ms) {}
   void put_back(char* address, std::size_t size);
+  void prefault(std::size_t bytes);
 
   struct Span {
     char* address;
@@ -52,6 +62,9 @@ class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
   };
   const std::size_t limit_;
   const std::int64_t idle_ms_;
+  std::size_t idle_floor_ = 0;  // kept even when idle: what was prefaulted
+  std::atomic<bool> stopping_{false};
+  std::thread prefaulter_;
   mutable std::mutex mutex_;
   std::vector<Span> spans_;  // oldest first
   std::size_t kept_ = 0;

@@ -248,6 +248,7 @@ void Worker::Impl::setup() {
   if (options.same_host_handoff) host_id = host_identity();
   keep_memory_for_pieces();
   receive_memory = ReceiveMemory::create(receive_pool_limit(options, store_limit), options.receive_pool_idle_ms);
+  receive_memory->prefault_in_background(static_cast<std::size_t>(options.receive_pool_prefault_bytes));
   chunks = std::make_unique<ChunkAssembler>(receive_memory);
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
@@ -522,7 +523,7 @@ zmq::socket_t& Worker::Impl::peer_socket(const std::string& address) {
     socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
     authenticate_as_client(*socket, options.secret, address);
     socket->set(zmq::sockopt::linger, 0);
-    socket->set(zmq::sockopt::rcvhwm, 0);
+    socket->set(zmq::sockopt::rcvhwm, pieces_read_ahead);  // the holder queues the rest: nothing is dropped
     socket->connect(address);
   }
   return *socket;

@@ -24,9 +24,11 @@ struct WorkerOptions {
   bool same_host_handoff = true;  // take large objects of workers on this host by their files
   // Pages of freed received objects kept for the next ones (receive_memory.hpp): at most this
   // many bytes (-1: a quarter of the memory limit, at most 1 GiB; 0: none), given back after
-  // being idle this long.
+  // being idle this long; this many bytes of it are touched as the worker starts (so that its
+  // first object lands in warm memory) and kept even when idle.
   std::int64_t receive_pool_bytes = -1;
   std::int64_t receive_pool_idle_ms = 60000;
+  std::int64_t receive_pool_prefault_bytes = 0;
 };
 
 class Worker {

@@ -21,7 +21,7 @@ namespace {
 const char* usage =
     "usage: treadle-worker HOST:PORT [--cpus N] [--workdir DIR] [--listen HOST] [--secret-file FILE]\n"
     "                      [--memory-limit BYTES] [--python PATH] [--job ID] [--no-same-host-handoff]\n"
-    "                      [--receive-pool BYTES] [--receive-pool-idle MS]\n"
+    "                      [--receive-pool BYTES] [--receive-pool-idle MS] [--receive-pool-prefault BYTES]\n"
     "  Runs tasks for the treadle server at HOST:PORT. --cpus defaults to 1; objects beyond\n"
     "  --memory-limit spill to the work directory. Python tasks run in --python\n"
     "  (default /usr/bin/python3) executors, one per cpu. --job names the batch job the worker\n"
@@ -30,7 +30,10 @@ const char* usage =
     "  --no-same-host-handoff (or TREADLE_SAME_HOST_HANDOFF=0) says to fetch them over the network.\n"
     "  The memory of large objects received over the network is kept when they are freed, for the\n"
     "  next ones: at most --receive-pool bytes (default a quarter of the memory limit, at most\n"
-    "  1 GiB; 0: none), given back after --receive-pool-idle ms unused (default 60000).\n";
+    "  1 GiB; 0: none), given back after --receive-pool-idle ms unused (default 60000).\n"
+    "  --receive-pool-prefault touches that many bytes of it (at most --receive-pool) as the\n"
+    "  worker starts, in the background, and keeps them when idle: the first large object\n"
+    "  received lands in warm memory (default 0).\n";
 treadle::Worker* g_worker = nullptr;
 void on_signal(int) {
   treadle::note_stop_signal();
@@ -43,7 +46,7 @@ namespace treadle {
 int run_worker_main(int argc, char** argv, TaskRegistry registry) {
   try {
     CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python", "job",
-                                     "receive-pool", "receive-pool-idle"},
+                                     "receive-pool", "receive-pool-idle", "receive-pool-prefault"},
                     {"help", "debug", "no-same-host-handoff"});
     if (cli.flags.count("help")) {
       std::cout << usage;
@@ -64,6 +67,7 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     options.memory_limit = static_cast<std::uint64_t>(cli.number("memory-limit", 0, 0, LONG_MAX));
     options.receive_pool_bytes = cli.number("receive-pool", -1, 0, LONG_MAX);
     options.receive_pool_idle_ms = cli.number("receive-pool-idle", 60000, 0, 86400000);
+    options.receive_pool_prefault_bytes = cli.number("receive-pool-prefault", 0, 0, LONG_MAX);
     options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000, 100, 86400000));
     options.python = cli.get("python", options.python);
     options.job = cli.get("job");

@@ -1,5 +1,6 @@
 """Large objects over the network (same-host handoff off) land in memory kept from the objects
-received and freed before (worker/receive_memory.hpp): reused, given back when idle, and never
+received and freed before (worker/receive_memory.hpp), or touched as the worker started
+(--receive-pool-prefault): reused, given back when idle (down to the prefaulted part), and never
 held for a transfer that cannot finish.
 
 As in test_same_host_handoff.py, the objects are made on a worker of 2 cpus, then workers of
@@ -150,4 +151,61 @@ def test_a_producer_killed_mid_transfer_leaves_nothing_held(make_cluster):
     # whatever came of the dead producer's pieces is dropped, and the memory given back
     wait_until(lambda: (w := consumer_sample(client, consumer)).get("receiving", 1) == 0
                and w.get("receive_pool", 1) == 0, timeout=30, what="nothing held for the lost transfer")
+    client.close()
+
+
+PREFAULT = 32 << 20
+
+
+@pytest.mark.timeout(120)
+def test_a_prefaulted_pool_takes_the_first_object_byte_for_byte_and_stays_when_idle(make_cluster):
+    lines = 1_500_000  # 10.9 MB
+    _, client, (first, second), consumer = objects_and_a_consumer(
+        make_cluster, ["seq 1 {}".format(lines)] * 2,
+        ["--receive-pool-prefault", str(PREFAULT), "--receive-pool-idle", "1000"])
+    expected, size = seq_md5(lines)
+    # touched in the background as the worker starts, before any object came
+    w = wait_until(lambda: (w := consumer_sample(client, consumer)).get("receive_pool", 0) >= PREFAULT and w,
+                   timeout=30, what="the consumer's pool prefaulted")
+    assert w["receive_pool"] == PREFAULT and w["fetched_bytes"] == 0 and w["reused_bytes"] == 0, w
+    # the very first object lands in that memory, whole and exact
+    assert client.submit_one(tasks.run("md5sum", stdin=first, request=tasks.cpus(3))).gather() == expected
+    wait_until(lambda: consumer_sample(client, consumer).get("reused_bytes", 0) >= size, timeout=20,
+               what="the first object received into prefaulted memory")
+    first.release()
+    assert client.submit_one(tasks.run("md5sum", stdin=second, request=tasks.cpus(3))).gather() == expected
+    second.release()
+    wait_until(lambda: consumer_sample(client, consumer).get("reused_bytes", 0) >= 2 * size, timeout=20,
+               what="the second object received into kept memory")
+    # idle for 1 s: given back down to what was prefaulted, not below
+    w = wait_until(lambda: (w := consumer_sample(client, consumer)).get("receive_pool", 0) == PREFAULT
+                   and w.get("objects") == 0 and w, timeout=30, what="the pool back to its prefaulted size")
+    assert w["receiving"] == 0, w
+    client.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_producer_killed_mid_transfer_into_a_prefaulted_pool(make_cluster):
+    nbytes = 300_000_000
+    cluster, client, (made,), consumer = objects_and_a_consumer(
+        make_cluster, ["head -c {} /dev/zero".format(nbytes)],
+        ["--receive-pool-prefault", str(PREFAULT), "--receive-pool-idle", "1000"])
+    producer = cluster.workers[0]
+    wait_until(lambda: consumer_sample(client, consumer).get("receive_pool", 0) >= PREFAULT, timeout=30,
+               what="the consumer's pool prefaulted")
+    rss = psutil.Process(consumer.pid)
+    base = rss.memory_info().rss
+    count = client.submit_one(tasks.run("wc -c", stdin=made, request=tasks.cpus(3)))
+    # kill the producer once the pieces went past the prefaulted memory into fresh pages
+    wait_until(lambda: rss.memory_info().rss > base + 20_000_000, timeout=60, interval=0.005,
+               what="the transfer under way")
+    producer.send_signal(signal.SIGKILL)
+    producer.wait()
+    cluster.add_worker(cpus=2)  # where the object is made again
+    assert count.gather() == "{}\n".format(nbytes).encode()
+    made.release()
+    # the dead producer's pieces are dropped; what is kept goes back down to the prefaulted part
+    wait_until(lambda: (w := consumer_sample(client, consumer)).get("receiving", 1) == 0
+               and w.get("receive_pool", 0) == PREFAULT, timeout=30,
+               what="nothing held for the lost transfer beyond the prefaulted pool")
     client.close()

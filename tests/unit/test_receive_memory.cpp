@@ -1,7 +1,9 @@
 // Receive memory kept across objects (worker/receive_memory.hpp): reused, bounded, given back.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "worker/receive_memory.hpp"
 
@@ -65,4 +67,48 @@ TEST_CASE("a buffer outliving the worker's pool keeps it until the buffer goes")
   std::memset(a.bytes, 1, 4 * MiB);
   a = {};  // kept, then unmapped with the pool
   CHECK(pool.expired());
+}
+
+namespace {
+// Polls until `done()` (the prefault runs on a thread of its own), at most 10 s.
+template <class Done>
+bool eventually(Done done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return done();
+}
+}  // namespace
+
+TEST_CASE("prefaulted memory is kept, makes the first buffers, and stays when idle") {
+  auto memory = ReceiveMemory::create(256 * MiB, 0);  // anything idle goes back at once...
+  memory->prefault_in_background(69 * MiB);          // ...but the prefault: whole huge pages, 68 MiB
+  REQUIRE(eventually([&] { return memory->kept_bytes() == 68 * MiB; }));
+  memory->give_back_idle();
+  CHECK(memory->kept_bytes() == 68 * MiB);
+  auto a = memory->take(10 * MiB);
+  CHECK(memory->reused_bytes() == 10 * MiB);
+  CHECK(memory->kept_bytes() == 58 * MiB);
+  std::memset(a.bytes, 'a', 10 * MiB);
+  auto b = memory->take(70 * MiB);  // the 58 kept, then fresh
+  CHECK(memory->kept_bytes() == 0);
+  std::memset(b.bytes, 'b', 70 * MiB);
+  CHECK(a.bytes[10 * MiB - 1] == 'a');
+  a = {};
+  b = {};
+  CHECK(memory->kept_bytes() == 80 * MiB);
+  memory->give_back_idle();  // back down to what was prefaulted, not below
+  CHECK(memory->kept_bytes() == 68 * MiB);
+  memory->keep_at_most(0);  // memory pressure takes it all
+  CHECK(memory->kept_bytes() == 0);
+}
+
+TEST_CASE("a prefault is bounded by the pool's limit and stops with the pool") {
+  auto small = ReceiveMemory::create(8 * MiB, 60000);
+  small->prefault_in_background(64 * MiB);
+  REQUIRE(eventually([&] { return small->kept_bytes() == 8 * MiB; }));
+  auto none = ReceiveMemory::create(0, 60000);
+  none->prefault_in_background(64 * MiB);
+  CHECK(none->kept_bytes() == 0);
+  auto big = ReceiveMemory::create(std::size_t{1} << 30, 60000);
+  big->prefault_in_background(std::size_t{1} << 30);
+  big.reset();  // joins the thread, which stops at its next step
 }
