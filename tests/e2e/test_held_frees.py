@@ -81,6 +81,7 @@ def compute(ids, configs, frees):
             column([0] * len(ids), "I"), b"", b"", column(offsets, "Q"), b"".join(configs), column(frees, "Q")]
 
 
+@pytest.mark.timeout(180)
 def test_a_worker_drops_the_frees_of_a_batch_before_its_tasks(fake_server, tmp_path):
     import subprocess
     router, port = fake_server
@@ -88,21 +89,22 @@ def test_a_worker_drops_the_frees_of_a_batch_before_its_tasks(fake_server, tmp_p
                                str(tmp_path), "--server-timeout", "20000"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        routing, hello = next_from_worker(router, "hello")
+        # It says hello once its executors are up: seconds on a loaded machine.
+        routing, hello = next_from_worker(router, "hello", timeout_ms=60000)
         assert hello
         router.send_multipart([routing, pack({"op": "welcome", "id": 0})])
         router.send_multipart([routing] + compute([5], [b"five"], []))
-        _, finished = next_from_worker(router, "finished")
+        _, finished = next_from_worker(router, "finished", timeout_ms=30000)
         assert finished, "the worker did not report task 5"
         # Task 6, with 5 to free: the worker holds 6 only.
         router.send_multipart([routing] + compute([6], [b"six"], [5]))
-        _, finished = next_from_worker(router, "finished")
+        _, finished = next_from_worker(router, "finished", timeout_ms=30000)
         assert finished, "the worker did not take the batch carrying frees"
 
         def objects():
-            _, hb = next_from_worker(router, "hb", timeout_ms=2000)
+            _, hb = next_from_worker(router, "hb", timeout_ms=30000)
             return hb and hb["objects"] == 1
-        wait_until(objects, what="the worker holding task 6 only")
+        wait_until(objects, timeout=60, what="the worker holding task 6 only")
     finally:
         worker.terminate()
         worker.wait(10)
