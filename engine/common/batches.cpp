@@ -1,5 +1,7 @@
 #include "batches.hpp"
 
+#include "message_fields.hpp"
+
 namespace treadle {
 
 Message ComputeBatch::encode() && {
@@ -14,11 +16,22 @@ Message ComputeBatch::encode() && {
   m.frames.push_back(frame_of(std::move(input_where)));
   m.frames.push_back(frame_of(std::move(config_offsets)));
   m.frames.push_back(frame_handing_over(std::move(configs)));
+  m.frames.push_back(frame_of(std::move(frees)));
   return m;
 }
 
+void ComputeBatch::clear() {
+  for (auto* names : {&types, &peers}) names->clear();
+  for (auto* column : {&ids, &inputs, &frees}) column->clear();
+  for (auto* column : {&type_of, &cpus, &input_counts, &input_where}) column->clear();
+  config_offsets.assign(1, 0);
+  configs.clear();
+  checkpoints.clear();
+  outputs.clear();
+}
+
 ComputeBatch ComputeBatch::decode(Message& m) {
-  if (m.frames.size() != 8) throw ProtocolError("compute needs 8 frames");
+  if (m.frames.size() != 9) throw ProtocolError("compute needs 9 frames");
   ComputeBatch b;
   try {
     b.types = m.header.at("types").get<std::vector<std::string>>();
@@ -36,12 +49,14 @@ ComputeBatch ComputeBatch::decode(Message& m) {
   b.input_where = column_of<std::uint32_t>(m.frames[5]);
   b.config_offsets = column_of<std::uint64_t>(m.frames[6]);
   b.configs = m.frames[7].to_string();
+  b.frees = column_of<ObjectId>(m.frames[8]);
   std::size_t n = b.ids.size();
   std::uint64_t total = 0;
   for (auto c : b.input_counts) total += c;
   if (b.type_of.size() != n || b.cpus.size() != n || b.input_counts.size() != n || b.inputs.size() != total ||
       b.input_where.size() != total || b.config_offsets.size() != n + 1 || b.config_offsets.back() != b.configs.size())
     throw ProtocolError("compute columns do not agree");
+  if (b.frees.size() > fields::max_ids) throw ProtocolError("compute: too many objects to free");
   for (auto t : b.type_of)
     if (t >= b.types.size()) throw ProtocolError("compute type index out of range");
   for (auto w : b.input_where)

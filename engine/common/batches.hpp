@@ -26,9 +26,16 @@ struct ComputeBatch {
   std::string configs;
   std::vector<std::pair<TaskId, std::string>> checkpoints;  // tasks that write their result to a file
   std::vector<std::pair<TaskId, std::uint32_t>> outputs;   // tasks with other than one output: how many
+  // Objects to drop before the batch's tasks are taken: the frees the server held for this worker
+  // (docs/protocol.md, `compute`), so a free costs no message of its own.
+  std::vector<ObjectId> frees;
 
-  bool empty() const { return ids.empty(); }
+  bool empty() const { return ids.empty(); }  // frees ride on tasks, never alone
   Message encode() &&;
+  // Empties every column but keeps its memory: encode copies small columns into their frames
+  // (hands over only large ones), so a batch cleared after encode builds the next without
+  // growing its columns again.
+  void clear();
   static ComputeBatch decode(Message& message);  // throws ProtocolError
 };
 

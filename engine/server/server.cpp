@@ -20,6 +20,7 @@
 #include "../common/protocol.hpp"
 #include "../common/return_memory.hpp"
 #include "client_requests.hpp"
+#include "compute_batch_builder.hpp"
 #include "scheduler.hpp"
 #include "task_story.hpp"
 #include "trace_recorder.hpp"
@@ -74,13 +75,39 @@ struct Peer {
   HeldOutput held;
 };
 
-// What the scheduler decided for one worker during this loop turn.
+// Frees wait for the next message to their worker (and ride on it when it is a compute batch)
+// while they are few, small and recent: a worker given light tasks now and then was sent a free
+// message of its own after every plan. Past any bound they go at once.
+constexpr std::int64_t free_hold_ms = 250;              // the loop flushes at least every 250 ms
+constexpr std::uint64_t free_hold_bytes = 1u << 20;     // of the objects waiting to be freed
+constexpr std::size_t free_hold_count = 65536;
+
+// What the scheduler decided for one worker during this loop turn (frees: maybe earlier ones).
 struct Outbox {
   std::vector<TaskId> compute, cancel, free, steal;
   std::unordered_map<WorkerId, std::vector<ObjectId>> replicate;  // holder -> objects to copy here
   json aliases = json::array();
   std::vector<std::pair<std::uint64_t, std::vector<TaskId>>> uploads;
-  bool listed = false;  // in ServerLoop::filled_outboxes_
+  std::uint64_t free_bytes = 0;    // of the objects in `free`
+  std::int64_t free_since_ms = 0;  // when the oldest of `free` was held back (0: none is)
+  bool listed = false;             // in ServerLoop::filled_outboxes_
+
+  bool only_frees() const {
+    return compute.empty() && cancel.empty() && steal.empty() && aliases.empty() && uploads.empty() &&
+           replicate.empty();
+  }
+  // Empty again, keeping the memory of its usual lists (a turn's lists are mostly short).
+  void clear() {
+    for (auto* list : {&compute, &cancel, &free, &steal}) {
+      if (list->capacity() > 4096) std::vector<TaskId>().swap(*list);
+      else list->clear();
+    }
+    replicate.clear();
+    aliases = json::array();
+    uploads.clear();
+    free_bytes = 0;
+    free_since_ms = 0;
+  }
 };
 
 // Everything the server does, on its loop thread.
@@ -96,7 +123,11 @@ class ServerLoop final : public SchedulerActions {
   // SchedulerActions
   void assign(WorkerId w, TaskId t) override { outbox(w).compute.push_back(t); }
   void cancel(WorkerId w, TaskId t) override { outbox(w).cancel.push_back(t); }
-  void free_data(WorkerId w, TaskId t) override { outbox(w).free.push_back(t); }
+  void free_data(WorkerId w, TaskId t) override {
+    Outbox& box = outbox(w);
+    box.free.push_back(t);
+    box.free_bytes += scheduler_.object_size(t);
+  }
   void alias(WorkerId w, TaskId from, TaskId to) override { outbox(w).aliases.push_back({from, to}); }
   void replicate(WorkerId to, ObjectId object, WorkerId from) override { outbox(to).replicate[from].push_back(object); }
   void steal(WorkerId victim, TaskId t) override { outbox(victim).steal.push_back(t); }
@@ -140,6 +171,7 @@ class ServerLoop final : public SchedulerActions {
   zmq::context_t& context_;
   zmq::socket_t& router_;
   Scheduler scheduler_{*this};
+  ComputeBatchBuilder compute_batch_{scheduler_};
   ClientRequests requests_;
   TraceRecorder trace_;
   std::vector<WorkerSample> samples_;  // the latest per worker (at_us 0: none yet)
@@ -151,7 +183,8 @@ class ServerLoop final : public SchedulerActions {
   // reports without a walk over every worker per copy.
   std::unordered_map<std::string, WorkerId> worker_by_address_;
   std::vector<Outbox> outboxes_;
-  // The workers with something in their outbox this turn: flush visits those, not every worker.
+  // The workers with something in their outbox this turn (or frees held back from an earlier
+  // one): flush visits those, not every worker.
   std::vector<WorkerId> filled_outboxes_;
   Outbox& outbox(WorkerId w) {
     Outbox& box = outboxes_[w];
@@ -934,7 +967,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
     trace_.record_worker(retired ? TraceEvent::Kind::worker_retired : TraceEvent::Kind::worker_lost, peer.id,
                          retired ? peer.name : peer.name + " (" + reason + ")", wall_us());
     scheduler_.remove_worker(peer.id, reason);
-    outboxes_[peer.id] = Outbox{};
+    outboxes_[peer.id].clear();  // what was held for it goes with it
     // Fetches it was uploading: wait for the recomputed data and ask again.
     for (auto& upload : requests_.take_uploads_from(peer.id)) {
       if (peers_.find(upload.client) == peers_.end()) continue;
@@ -966,12 +999,20 @@ void ServerLoop::flush() {
   settled_.clear();
   // In worker order, as when every outbox was visited.
   std::sort(filled_outboxes_.begin(), filled_outboxes_.end());
+  const std::int64_t now = steady_ms();
+  std::size_t held = 0;  // outboxes whose frees wait for a later turn, moved to the front
   for (WorkerId w : filled_outboxes_) {
     Outbox& box = outboxes_[w];
+    if (box.only_frees() && !box.free.empty()) {
+      if (!box.free_since_ms) box.free_since_ms = now;
+      if (now - box.free_since_ms < free_hold_ms && box.free_bytes < free_hold_bytes &&
+          box.free.size() < free_hold_count && !scheduler_.worker(w)->retiring) {
+        filled_outboxes_[held++] = w;  // still listed
+        continue;
+      }
+    }
     box.listed = false;
-    if (box.compute.empty() && box.cancel.empty() && box.free.empty() && box.aliases.empty() && box.uploads.empty() &&
-        box.replicate.empty() && box.steal.empty())
-      continue;
+    if (box.only_frees() && box.free.empty()) continue;
     const std::string& routing = worker_routing_[w];
     // Aliases first: a compute or a free in this same turn may name them.
     if (!box.aliases.empty())
@@ -979,59 +1020,24 @@ void ServerLoop::flush() {
     // Cancels first: a cancelled task may be assigned again in the same turn.
     if (!box.cancel.empty())
       send_message(router_, Message(json{{"op", op::cancel}, {"ids", box.cancel}}), routing);
-    if (!box.compute.empty()) {
-      ComputeBatch batch;
-      std::unordered_map<std::uint16_t, std::uint32_t> type_index;
-      std::unordered_map<WorkerId, std::uint32_t> peer_index;
-      for (TaskId id : box.compute) {
-        const TaskRecord& t = scheduler_.task(id);
-        if ((t.state != TaskState::assigned && t.state != TaskState::running) || t.worker != w) continue;
-        auto ti = type_index.emplace(t.type, static_cast<std::uint32_t>(batch.types.size()));
-        if (ti.second) batch.types.push_back(scheduler_.type_name(t.type));
-        batch.ids.push_back(id);
-        batch.type_of.push_back(ti.first->second);
-        batch.cpus.push_back(t.cpus);
-        if (t.multi_output) batch.outputs.emplace_back(id, scheduler_.output_count(id));
-        std::uint32_t count = 0;
-        scheduler_.for_each_input(id, [&](ObjectId in) {
-          std::uint32_t where = ComputeBatch::local;
-          if (scheduler_.has_data(in) && !scheduler_.object_at(in, w)) {
-            // Not from a retiring worker when another has it: that one stays.
-            const auto& holders = scheduler_.locations(in);
-            WorkerId holder = holders.front();
-            for (WorkerId h : holders)
-              if (!scheduler_.worker(h)->retiring) {
-                holder = h;
-                break;
-              }
-            auto pi = peer_index.emplace(holder, static_cast<std::uint32_t>(batch.peers.size()));
-            if (pi.second) batch.peers.push_back(scheduler_.worker(holder)->data_address);
-            where = pi.first->second;
-          }
-          batch.inputs.push_back(in);
-          batch.input_where.push_back(where);
-          ++count;
-        });
-        batch.input_counts.push_back(count);
-        auto config = scheduler_.config(id);
-        batch.configs.append(config.data(), config.size());
-        batch.config_offsets.push_back(batch.configs.size());
-        if (const std::string* path = scheduler_.checkpoint_to_write(id)) batch.checkpoints.emplace_back(id, *path);
-      }
-      if (!batch.empty()) send_message(router_, std::move(batch).encode(), routing);
-    }
-    // After compute: a steal may name a task sent in an earlier turn only, never this one's.
-    if (!box.steal.empty()) send_message(router_, Message(json{{"op", op::steal}, {"ids", box.steal}}), routing);
+    // Uploads before frees: a result a client fetched may be released in the same turn.
     for (auto& [uid, ids] : box.uploads)
       send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), routing);
+    // Frees (some decided in earlier turns) before this turn's tasks and copies, which may make
+    // those objects again: on the compute batch when there is one, else on their own.
+    const bool compute = !box.compute.empty() && compute_batch_.add_tasks(w, box.compute);
+    if (compute) compute_batch_.add_frees(box.free);
+    else if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
+    if (compute) send_message(router_, compute_batch_.encode(), routing);
+    // After compute: a steal may name a task sent in an earlier turn only, never this one's.
+    if (!box.steal.empty()) send_message(router_, Message(json{{"op", op::steal}, {"ids", box.steal}}), routing);
     for (auto& [from, ids] : box.replicate)
       send_message(router_,
                    Message(json{{"op", op::replicate}, {"peer", scheduler_.worker(from)->data_address}, {"ids", ids}}),
                    routing);
-    if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
-    box = Outbox{};
+    box.clear();
   }
-  filled_outboxes_.clear();
+  filled_outboxes_.resize(held);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@ WorkerState::WorkerState(WorkerActions& actions, const TaskRegistry& registry, D
     : actions_(actions), registry_(registry), store_(store), cpus_(cpus) {}
 
 void WorkerState::compute(const ComputeBatch& b, std::int64_t now_us) {
+  // Frees the server held for this batch were decided before its tasks: drop them first.
+  for (ObjectId object : b.frees) free(object);
   std::unordered_map<TaskId, std::string> checkpoints(b.checkpoints.begin(), b.checkpoints.end());
   std::unordered_map<TaskId, std::uint32_t> outputs(b.outputs.begin(), b.outputs.end());
   std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> objects

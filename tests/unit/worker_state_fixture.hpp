@@ -82,6 +82,10 @@ class BatchBuilder {
     b_.checkpoints.emplace_back(id, path);
     return *this;
   }
+  BatchBuilder& frees(std::vector<ObjectId> objects) {
+    b_.frees = std::move(objects);
+    return *this;
+  }
   const ComputeBatch& batch() const { return b_; }
 
  private:
