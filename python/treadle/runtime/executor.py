@@ -346,13 +346,13 @@ class Executor:
                 if isinstance(error, KeyboardInterrupt):
                     raise
                 _flush_output()
-                reply = ({"op": "failed", "id": task_id, "error": _describe(error)}, [_pack(error)])
+                # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer,
+                # or for the worker's loop), and the worker sizes its queue by how long tasks take.
+                reply = ({"op": "failed", "id": task_id, "error": _describe(error),
+                          "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
             else:
                 _flush_output()
-                reply = ({"op": "done", "id": task_id, "result": desc}, out_blobs)
-            # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer, or
-            # for the worker's loop), and the worker sizes its queue by how long tasks really take.
-            reply[0]["t"] = [start_us, time.time_ns() // 1000]
+                reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
             self.task_id = None
             # A task that seceded ended on a thread that no longer serves: its reply goes at once.
             hold = False
