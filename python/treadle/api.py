@@ -25,7 +25,7 @@ from .core import walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed
-from .core.pickling import dumps, is_plain
+from .core.pickling import dumps, dumps_plain, is_plain
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
 from .runtime import task_clients, timed_wait
 from .runtime.task_runtime import Ref
@@ -206,7 +206,7 @@ class Client:
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs = []
         if is_plain(args) and is_plain(kwargs):  # numbers, strings...: no future to replace
-            config = dumps(("native", args, kwargs))
+            config = dumps_plain(("native", args, kwargs))
         else:
             config = dumps(("native", _template(args, inputs, self), _template(kwargs, inputs, self)))
         name = label or getattr(fn, "__name__", "task")
@@ -520,6 +520,9 @@ def default_client():
         if scope.default is None:
             scope.default = Client()
         return scope.default
+    client = _default["client"]
+    if client is not None and not client.core.closed:  # every decorated call asks: no lock then
+        return client
     with _default_lock:
         client = _default["client"]
         if client is not None and not client.core.closed:

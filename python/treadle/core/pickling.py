@@ -49,10 +49,15 @@ def is_plain(obj, depth=3):
     return False
 
 
+def dumps_plain(obj):
+    """Pickles a value ``is_plain`` accepted (whose parts the caller checked)."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def dumps(obj):
     """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
     if is_plain(obj):  # per call and per result of tiny tasks: no by-value check to make
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return dumps_plain(obj)
     try:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:

@@ -261,7 +261,9 @@ class Executor:
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
             _, args, kwargs, *outputs = config   # outputs: the labels of several declared outputs
-            value = fn(*resolve(args, data_inputs), **resolve(kwargs, data_inputs))
+            if data_inputs:  # futures among the arguments: their Refs name these inputs
+                args, kwargs = resolve(args, data_inputs), resolve(kwargs, data_inputs)
+            value = fn(*args, **kwargs)
             if outputs and outputs[0] is not None:
                 return [PyObj(v) for v in split_outputs(value, outputs[0])]
             return PyObj(value)
