@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <algorithm>
@@ -49,6 +50,53 @@ T read_le(const std::string& in, std::size_t at) {
   T value;
   std::memcpy(&value, in.data() + at, sizeof value);
   return value;
+}
+
+template <typename T>
+void append_number(std::string& out, T value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+// Reads the decimal integer at `at` (advanced past it), as the executor writes them; false if none.
+template <typename T>
+bool take_number(std::string_view text, std::size_t& at, T& value) {
+  auto [end, error] = std::from_chars(text.data() + at, text.data() + text.size(), value);
+  if (error != std::errc() || end == text.data() + at) return false;
+  at = static_cast<std::size_t>(end - text.data());
+  return true;
+}
+
+bool take_literal(std::string_view text, std::size_t& at, std::string_view literal) {
+  if (text.substr(at, literal.size()) != literal) return false;
+  at += literal.size();
+  return true;
+}
+
+// The reply of a task that returned one PyObj or bytes, exactly as the executor writes it
+// (pipe.done_header): {"op":"done","id":I,"result":{"k":"pyobj","b":B,"size":S},"t":[T0,T1]}
+// or ...{"k":"plain","b":B}... The one reply per tiny task, read without building a JSON tree;
+// any other shape: false.
+struct SimpleDone {
+  TaskId id = 0;
+  bool pyobj = false;
+  std::size_t blob = 0, size = 0;
+  std::int64_t start_us = 0, end_us = 0;
+};
+
+bool parse_simple_done(std::string_view head, SimpleDone& out) {
+  std::size_t at = 0;
+  if (!take_literal(head, at, R"({"op":"done","id":)") || !take_number(head, at, out.id) ||
+      !take_literal(head, at, R"(,"result":{"k":")"))
+    return false;
+  out.pyobj = take_literal(head, at, R"(pyobj","b":)");
+  if (!out.pyobj && !take_literal(head, at, R"(plain","b":)")) return false;
+  if (!take_number(head, at, out.blob)) return false;
+  if (out.pyobj && (!take_literal(head, at, R"(,"size":)") || !take_number(head, at, out.size))) return false;
+  return take_literal(head, at, R"(},"t":[)") && take_number(head, at, out.start_us) && take_literal(head, at, ",") &&
+         take_number(head, at, out.end_us) && take_literal(head, at, "]}") && at == head.size() &&
+         out.start_us <= out.end_us;
 }
 
 // The package next to this program (prefix/bin/treadle-worker -> prefix/lib/treadle/python).
@@ -173,7 +221,10 @@ void ExecutorPool::start(Executor& e) {
 // outbox for flush_requests(); small blobs are copied in, a large one is written as it is (no
 // copy) after what is queued.
 void ExecutorPool::send(Executor& e, const json& header, const std::vector<std::string_view>& blobs) {
-  std::string head = header.dump();
+  send(e, std::string_view(header.dump()), blobs);
+}
+
+void ExecutorPool::send(Executor& e, std::string_view head, const std::vector<std::string_view>& blobs) {
   std::string& message = e.outbox;
   append_le<std::uint32_t>(message, static_cast<std::uint32_t>(head.size()));
   message += head;
@@ -280,40 +331,73 @@ int ExecutorPool::poll_timeout_ms(int longest) const {
   return static_cast<int>(std::max<std::int64_t>(1, (wait_us + 999) / 1000));
 }
 
-json ExecutorPool::describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
-                            std::vector<DataPtr>& keep) {
+// Appends the JSON description of an input (python/treadle/runtime/executor.py, decode), written
+// directly: a tiny task's request is built per task, and a JSON tree costs more than the task.
+void ExecutorPool::describe(std::string& out, const DataPtr& d, TaskId producer, Executor& e,
+                            std::vector<std::string_view>& blobs, std::vector<DataPtr>& keep) {
   switch (d->kind()) {
     case DataKind::plain:
       blobs.push_back(d->raw());
-      return {{"k", "plain"}, {"b", blobs.size() - 1}};
+      out += R"({"k":"plain","b":)";
+      append_number(out, blobs.size() - 1);
+      out += '}';
+      return;
     case DataKind::file:
-      return {{"k", "file"}, {"path", static_cast<const FileData&>(*d).path()}, {"size", d->size()}};
+      out += R"({"k":"file","path":)";
+      out += json(static_cast<const FileData&>(*d).path()).dump();
+      out += R"(,"size":)";
+      append_number(out, d->size());
+      out += '}';
+      return;
     case DataKind::pyobj: {
       auto& obj = static_cast<const PyObjData&>(*d);
-      json out = {{"k", "pyobj"}, {"size", obj.size()}, {"key", nullptr}, {"b", -1}};
+      out += R"({"k":"pyobj","size":)";
+      append_number(out, obj.size());
+      out += R"(,"key":)";
       // Whole objects are known by their producer: an executor unpickles each one once.
-      if (producer != no_producer) {
-        out["key"] = producer;
-        if (e.cached.count(producer)) return out;
+      if (producer == no_producer) {
+        out += "null";
+      } else {
+        append_number(out, producer);
+        if (e.cached.count(producer)) {
+          out += R"(,"b":-1})";
+          return;
+        }
         if (e.cached.size() >= cache_limit) e.cached.clear();
         e.cached.insert(producer);
       }
       blobs.push_back(obj.pickled()->raw());
       keep.push_back(obj.pickled());
-      out["b"] = blobs.size() - 1;
-      return out;
+      out += R"(,"b":)";
+      append_number(out, blobs.size() - 1);
+      out += '}';
+      return;
     }
     case DataKind::array: {
-      json items = json::array();
-      for (auto& item : static_cast<const ArrayData&>(*d).items()) items.push_back(describe(item, no_producer, e, blobs, keep));
-      return {{"k", "array"}, {"items", std::move(items)}};
+      out += R"({"k":"array","items":[)";
+      bool first = true;
+      for (auto& item : static_cast<const ArrayData&>(*d).items()) {
+        if (!first) out += ',';
+        first = false;
+        describe(out, item, no_producer, e, blobs, keep);
+      }
+      out += "]}";
+      return;
     }
     case DataKind::index: {
       auto& index = static_cast<const IndexData&>(*d);
-      return {{"k", "index"}, {"base", describe(index.base(), no_producer, e, blobs, keep)}, {"bounds", index.bounds()}};
+      out += R"({"k":"index","base":)";
+      describe(out, index.base(), no_producer, e, blobs, keep);
+      out += R"(,"bounds":[)";
+      for (std::size_t i = 0; i < index.bounds().size(); ++i) {
+        if (i) out += ',';
+        append_number(out, index.bounds()[i]);
+      }
+      out += "]}";
+      return;
     }
   }
-  return nullptr;
+  out += "null";
 }
 
 void ExecutorPool::start_all() {
@@ -340,14 +424,25 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   Executor& e = *least;
   std::vector<std::string_view> blobs;
   std::vector<DataPtr> keep;
-  json described = json::array();
-  for (std::size_t i = 0; i < inputs.size(); ++i) described.push_back(describe(inputs[i], input_ids[i], e, blobs, keep));
+  std::string header = R"({"op":"run","id":)";
+  append_number(header, id);
+  header += R"(,"inputs":[)";
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (i) header += ',';
+    describe(header, inputs[i], input_ids[i], e, blobs, keep);
+  }
   blobs.push_back(config);
   // input_ids: the objects' ids, for a Rain task that asks the server what its producers recorded.
-  json header = {{"op", "run"}, {"id", id}, {"inputs", std::move(described)}, {"input_ids", std::move(input_ids)},
-                 {"config", blobs.size() - 1}};
+  header += R"(],"input_ids":[)";
+  for (std::size_t i = 0; i < input_ids.size(); ++i) {
+    if (i) header += ',';
+    append_number(header, input_ids[i]);
+  }
+  header += R"(],"config":)";
+  append_number(header, blobs.size() - 1);
   // Short tasks: the executor may send their replies together (it holds a reply at most 2 ms).
-  if (limit > 2) header["batch"] = true;
+  if (limit > 2) header += R"(,"batch":true)";
+  header += '}';
   const bool first = e.tasks.empty();
   if (first) {
     e.started_us = wall_us();
@@ -357,7 +452,7 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   e.writing[0].push_back(id);
   e.writing[1].push_back(id);
   try {
-    send(e, header, blobs);
+    send(e, std::string_view(header), blobs);
   } catch (const std::exception& error) {
     log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
   }
@@ -490,8 +585,20 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     blobs.emplace_back(at, len);
     at += len;
   }
-  json header = json::parse(b.data() + 4, b.data() + 4 + head_len);
   auto blob = [&](std::size_t i) { return b.substr(blobs.at(i).first, blobs.at(i).second); };
+  SimpleDone done;
+  if (parse_simple_done(std::string_view(b).substr(4, head_len), done)) {
+    ExecutorResult r;
+    r.id = done.id;
+    r.data = done.pyobj ? std::make_shared<PyObjData>(PlainData::from_string(blob(done.blob)), done.size,
+                                                      PyObjData::not_a_sequence)
+                        : PlainData::from_string(blob(done.blob));
+    const std::int64_t times[2] = {done.start_us, done.end_us};
+    task_ended(e, std::move(r), times, finished);
+    e.buffer.erase(0, at);
+    return true;
+  }
+  json header = json::parse(b.data() + 4, b.data() + 4 + head_len);
   const std::string op = header.value("op", "");
   if (op == "ready") {
     e.ready = true;
@@ -524,26 +631,15 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   } else if (op == "done" || op == "failed") {
     ExecutorResult r;
     r.id = header.value("id", TaskId{0});
-    // Output written before the reply belongs to this task: read it, up to the task's
-    // end-of-task marker, before ending the task (unless the marker was read already).
-    for (int which : {0, 1}) {
-      auto& waiting = e.writing[which];
-      if (std::find(waiting.begin(), waiting.end(), r.id) == waiting.end()) continue;
-      if (drain_output(e, which)) e.carries_output[which] = true;
-    }
-    r.executor = static_cast<unsigned>(&e - executors_.data());
-    r.end_us = wall_us();
-    auto d = e.detached.find(r.id);
-    const bool was_detached = d != e.detached.end();
-    r.start_us = was_detached ? d->second.start_us : e.started_us;
-    if (was_detached) e.detached.erase(d);
     // The executor's own times (the same wall clock): its reply may have waited in its buffer
     // or for this loop, which would make short tasks look long.
-    const auto times = header.find("t");
-    if (!was_detached && times != header.end() && times->is_array() && times->size() == 2 &&
-        (*times)[0].is_number_integer() && (*times)[1].is_number_integer() && (*times)[0] <= (*times)[1]) {
-      r.start_us = (*times)[0].get<std::int64_t>();
-      r.end_us = (*times)[1].get<std::int64_t>();
+    std::int64_t times[2] = {0, 0};
+    const auto t = header.find("t");
+    const bool timed = t != header.end() && t->is_array() && t->size() == 2 && (*t)[0].is_number_integer() &&
+                       (*t)[1].is_number_integer() && (*t)[0] <= (*t)[1];
+    if (timed) {
+      times[0] = (*t)[0].get<std::int64_t>();
+      times[1] = (*t)[1].get<std::int64_t>();
     }
     if (op == "failed") {
       r.error = header.value("error", std::string("the Python task failed"));
@@ -570,18 +666,40 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
         r.data = build(desc);
       }
     }
-    const bool next_starts = !was_detached && e.tasks.size() > 1;
-    if (!was_detached) {
-      if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
-      double took = static_cast<double>(r.end_us - r.start_us);
-      task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
-      e.started_us = r.end_us;
-    }
-    finished.push_back(std::move(r));
-    if (next_starts) head_started(e);  // the task behind it in the pipe runs now
+    task_ended(e, std::move(r), timed ? times : nullptr, finished);
   }
   e.buffer.erase(0, at);
   return true;
+}
+
+void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_t* times,
+                              std::vector<ExecutorResult>& finished) {
+  // Output written before the reply belongs to this task: read it, up to the task's
+  // end-of-task marker, before ending the task (unless the marker was read already).
+  for (int which : {0, 1}) {
+    auto& waiting = e.writing[which];
+    if (std::find(waiting.begin(), waiting.end(), r.id) == waiting.end()) continue;
+    if (drain_output(e, which)) e.carries_output[which] = true;
+  }
+  r.executor = static_cast<unsigned>(&e - executors_.data());
+  r.end_us = wall_us();
+  auto d = e.detached.find(r.id);
+  const bool was_detached = d != e.detached.end();
+  r.start_us = was_detached ? d->second.start_us : e.started_us;
+  if (was_detached) e.detached.erase(d);
+  if (!was_detached && times) {
+    r.start_us = times[0];
+    r.end_us = times[1];
+  }
+  const bool next_starts = !was_detached && e.tasks.size() > 1;
+  if (!was_detached) {
+    if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
+    double took = static_cast<double>(r.end_us - r.start_us);
+    task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
+    e.started_us = r.end_us;
+  }
+  finished.push_back(std::move(r));
+  if (next_starts) head_started(e);  // the task behind it in the pipe runs now
 }
 
 void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {

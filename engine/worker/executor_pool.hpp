@@ -138,6 +138,7 @@ class ExecutorPool {
   };
   void start(Executor& e);
   void send(Executor& e, const json& header, const std::vector<std::string_view>& blobs);
+  void send(Executor& e, std::string_view header, const std::vector<std::string_view>& blobs);
   void stop(Executor& e, bool kill);
   void died(Executor& e, std::vector<ExecutorResult>& finished);
   // Reads what fd 1 or 2 holds now; whether there was output besides end-of-task markers.
@@ -146,8 +147,11 @@ class ExecutorPool {
   bool polls_output(const Executor& e, std::int64_t now_us) const;
   std::int64_t output_poll_from(const Executor& e) const;  // when polls_output becomes true
   bool parse_reply(Executor& e, std::vector<ExecutorResult>& finished);
+  // A task's reply came (`times`: when it ran, by the executor's clock, or null): its output is
+  // read, the next task in the pipe starts.
+  void task_ended(Executor& e, ExecutorResult&& r, const std::int64_t* times, std::vector<ExecutorResult>& finished);
   void head_started(Executor& e);  // tasks[0] begins now (the one before it ended or seceded)
-  json describe(const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
+  void describe(std::string& out, const DataPtr& d, TaskId producer, Executor& e, std::vector<std::string_view>& blobs,
                 std::vector<DataPtr>& keep);
 
   // Tasks in flight per executor: 1 until tasks are known to take under 50 ms, then 2 (one

@@ -25,7 +25,7 @@ from .core import walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed
-from .core.pickling import dumps
+from .core.pickling import dumps, dumps_plain, is_plain
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
 from .runtime import task_clients, timed_wait
 from .runtime.task_runtime import Ref
@@ -205,9 +205,10 @@ class Client:
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs = []
-        template_args = _template(args, inputs, self)
-        template_kwargs = _template(kwargs, inputs, self)
-        config = dumps(("native", template_args, template_kwargs))
+        if is_plain(args) and is_plain(kwargs):  # numbers, strings...: no future to replace
+            config = dumps_plain(("native", args, kwargs))
+        else:
+            config = dumps(("native", _template(args, inputs, self), _template(kwargs, inputs, self)))
         name = label or getattr(fn, "__name__", "task")
         tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
@@ -241,6 +242,7 @@ class Client:
                 return pending
             built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
             new_functions = {}
+            requests = {}   # cpus -> the ResourceRequest the batch's tasks share
             roots = []
             for future in pending:
                 fn, inputs, config, name, cpus = future._spec
@@ -251,7 +253,10 @@ class Client:
                     if function is None:
                         function = new_functions[id(fn)] = (fn, py_value(fn))
                 refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
-                task = Task(PY_CALL, refs, config, label=name, resource_request=ResourceRequest(cpus) if cpus else None)
+                request = requests.get(cpus)
+                if request is None:
+                    request = requests[cpus] = ResourceRequest(cpus) if cpus else None
+                task = Task(PY_CALL, refs, config, label=name, resource_request=request)
                 built[id(future)] = task
                 roots.append(task)
             functions = list(new_functions.values())
@@ -515,6 +520,9 @@ def default_client():
         if scope.default is None:
             scope.default = Client()
         return scope.default
+    client = _default["client"]
+    if client is not None and not client.core.closed:  # every decorated call asks: no lock then
+        return client
     with _default_lock:
         client = _default["client"]
         if client is not None and not client.core.closed:

@@ -19,8 +19,45 @@ def sequence_length(obj):
         return None
 
 
+# Values pickle writes without naming any module but builtins: they never need cloudpickle.
+_PLAIN_TYPES = frozenset((int, float, complex, bool, str, bytes, type(None)))
+_PLAIN_ITEMS = 16    # a longer container is checked by scanning its pickle instead (memchr, not Python)
+
+
+def is_plain(obj, depth=3):
+    """True if ``obj`` is a number, string, bytes, None, or a short tuple, list or dict of those
+    (nested at most ``depth`` deep): the arguments and results of most tiny tasks."""
+    t = type(obj)
+    if t in _PLAIN_TYPES:
+        return True
+    if not depth:
+        return False
+    if t is tuple or t is list:
+        if len(obj) > _PLAIN_ITEMS:
+            return False
+        for item in obj:
+            if type(item) not in _PLAIN_TYPES and not is_plain(item, depth - 1):
+                return False
+        return True
+    if t is dict:
+        if len(obj) > _PLAIN_ITEMS:
+            return False
+        for key, item in obj.items():
+            if type(key) is not str or (type(item) not in _PLAIN_TYPES and not is_plain(item, depth - 1)):
+                return False
+        return True
+    return False
+
+
+def dumps_plain(obj):
+    """Pickles a value ``is_plain`` accepted (whose parts the caller checked)."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def dumps(obj):
     """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
+    if is_plain(obj):  # per call and per result of tiny tasks: no by-value check to make
+        return dumps_plain(obj)
     try:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:

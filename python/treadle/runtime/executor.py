@@ -261,7 +261,9 @@ class Executor:
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
             _, args, kwargs, *outputs = config   # outputs: the labels of several declared outputs
-            value = fn(*resolve(args, data_inputs), **resolve(kwargs, data_inputs))
+            if data_inputs:  # futures among the arguments: their Refs name these inputs
+                args, kwargs = resolve(args, data_inputs), resolve(kwargs, data_inputs)
+            value = fn(*args, **kwargs)
             if outputs and outputs[0] is not None:
                 return [PyObj(v) for v in split_outputs(value, outputs[0])]
             return PyObj(value)
@@ -346,13 +348,13 @@ class Executor:
                 if isinstance(error, KeyboardInterrupt):
                     raise
                 _flush_output()
-                reply = ({"op": "failed", "id": task_id, "error": _describe(error)}, [_pack(error)])
+                # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer,
+                # or for the worker's loop), and the worker sizes its queue by how long tasks take.
+                reply = ({"op": "failed", "id": task_id, "error": _describe(error),
+                          "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
             else:
                 _flush_output()
-                reply = ({"op": "done", "id": task_id, "result": desc}, out_blobs)
-            # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer, or
-            # for the worker's loop), and the worker sizes its queue by how long tasks really take.
-            reply[0]["t"] = [start_us, time.time_ns() // 1000]
+                reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
             self.task_id = None
             # A task that seceded ended on a thread that no longer serves: its reply goes at once.
             hold = False
