@@ -96,7 +96,11 @@ class ServerLoop final : public SchedulerActions {
   // SchedulerActions
   void assign(WorkerId w, TaskId t) override { outbox(w).compute.push_back(t); }
   void cancel(WorkerId w, TaskId t) override { outbox(w).cancel.push_back(t); }
-  void free_data(WorkerId w, TaskId t) override { outbox(w).free.push_back(t); }
+  void free_data(WorkerId w, TaskId t) override {
+    Outbox& box = outbox(w);
+    box.free.push_back(t);
+    if (box.free.size() >= free_slice) send_frees(w, box);
+  }
   void alias(WorkerId w, TaskId from, TaskId to) override { outbox(w).aliases.push_back({from, to}); }
   void replicate(WorkerId to, ObjectId object, WorkerId from) override { outbox(to).replicate[from].push_back(object); }
   void steal(WorkerId victim, TaskId t) override { outbox(victim).steal.push_back(t); }
@@ -153,6 +157,17 @@ class ServerLoop final : public SchedulerActions {
   std::vector<Outbox> outboxes_;
   // The workers with something in their outbox this turn: flush visits those, not every worker.
   std::vector<WorkerId> filled_outboxes_;
+  // A big plan's end frees a million results in one turn: they go out in slices as they come,
+  // so neither a list nor its message (a msgpack array, from a JSON one) holds them all.
+  static constexpr std::size_t free_slice = 65536;
+  void send_frees(WorkerId w, Outbox& box) {
+    const std::string& routing = worker_routing_[w];
+    // Aliases before: a free may name them.
+    if (!box.aliases.empty())
+      send_message(router_, Message(json{{"op", op::alias}, {"pairs", std::exchange(box.aliases, json::array())}}), routing);
+    send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
+    box.free.clear();
+  }
   Outbox& outbox(WorkerId w) {
     Outbox& box = outboxes_[w];
     if (!box.listed) {
@@ -1028,7 +1043,7 @@ void ServerLoop::flush() {
       send_message(router_,
                    Message(json{{"op", op::replicate}, {"peer", scheduler_.worker(from)->data_address}, {"ids", ids}}),
                    routing);
-    if (!box.free.empty()) send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
+    if (!box.free.empty()) send_frees(w, box);
     box = Outbox{};
   }
   filled_outboxes_.clear();
