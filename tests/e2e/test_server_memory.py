@@ -85,7 +85,7 @@ def test_a_freed_plan_gives_its_memory_back(make_cluster, make_client, how):
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
-    # The plan's tables were really held (about 100 bytes a task), so the check below means something.
+    # The plan's tables were really held (about 93 bytes a task), so the check below means something.
     assert held > baseline + 10 * (1 << 20), (baseline, held)
     wait_until(lambda: plans_freed(client), timeout=30, what="the plan being freed")
     wait_until(lambda: rss(pid) < baseline + SLACK, timeout=10,
