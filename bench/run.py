@@ -69,7 +69,7 @@ WORKLOADS = [
      "hyperloom": None, "hyperloom_text": "-",
      "scale": 10_000, "timeout": 300, "peers": {}},
     {"name": "plan1m", "no": "4", "title": "1M-task plan (1M const, array_make per 1000)",
-     "metric": "server_bytes_per_task", "unit": "B/task", "lower": True, "target": 300,
+     "metric": "server_bytes_per_task", "unit": "B/task", "lower": True, "target": 150,
      "hyperloom": None, "hyperloom_text": "13 MB RSS at 10k tasks (whole process)",
      "scale": 1_000_000, "quick_scale": 100_000, "timeout": 900, "peers": {}},
     {"name": "transfer100mb", "no": "5", "title": "100 MB object worker -> worker, network path",

@@ -94,24 +94,24 @@ Message FinishedBatch::encode() && {
 FinishedBatch FinishedBatch::decode(Message& m) {
   if (m.frames.size() != 18) throw ProtocolError("finished needs 18 frames");
   FinishedBatch b;
-  b.ids = column_of<TaskId>(m.frames[0]);
-  b.sizes = column_of<std::uint64_t>(m.frames[1]);
-  b.lengths = column_of<std::uint64_t>(m.frames[2]);
-  b.start_us = column_of<std::int64_t>(m.frames[3]);
-  b.end_us = column_of<std::int64_t>(m.frames[4]);
-  b.started = column_of<TaskId>(m.frames[5]);
-  b.replicas = column_of<TaskId>(m.frames[6]);
-  b.lanes = column_of<std::uint32_t>(m.frames[7]);
-  b.transfer_from = column_of<std::uint32_t>(m.frames[8]);
-  b.transfer_sizes = column_of<std::uint64_t>(m.frames[9]);
-  b.transfer_start_us = column_of<std::int64_t>(m.frames[10]);
-  b.transfer_end_us = column_of<std::int64_t>(m.frames[11]);
-  b.aliased = column_of<TaskId>(m.frames[12]);
-  b.kinds = column_of<std::uint8_t>(m.frames[13]);
-  b.objects = column_of<ObjectId>(m.frames[14]);
-  b.object_sizes = column_of<std::uint64_t>(m.frames[15]);
-  b.object_lengths = column_of<std::uint64_t>(m.frames[16]);
-  b.object_kinds = column_of<std::uint8_t>(m.frames[17]);
+  b.ids = take_column<TaskId>(m.frames[0]);
+  b.sizes = take_column<std::uint64_t>(m.frames[1]);
+  b.lengths = take_column<std::uint64_t>(m.frames[2]);
+  b.start_us = take_column<std::int64_t>(m.frames[3]);
+  b.end_us = take_column<std::int64_t>(m.frames[4]);
+  b.started = take_column<TaskId>(m.frames[5]);
+  b.replicas = take_column<TaskId>(m.frames[6]);
+  b.lanes = take_column<std::uint32_t>(m.frames[7]);
+  b.transfer_from = take_column<std::uint32_t>(m.frames[8]);
+  b.transfer_sizes = take_column<std::uint64_t>(m.frames[9]);
+  b.transfer_start_us = take_column<std::int64_t>(m.frames[10]);
+  b.transfer_end_us = take_column<std::int64_t>(m.frames[11]);
+  b.aliased = take_column<TaskId>(m.frames[12]);
+  b.kinds = take_column<std::uint8_t>(m.frames[13]);
+  b.objects = take_column<ObjectId>(m.frames[14]);
+  b.object_sizes = take_column<std::uint64_t>(m.frames[15]);
+  b.object_lengths = take_column<std::uint64_t>(m.frames[16]);
+  b.object_kinds = take_column<std::uint8_t>(m.frames[17]);
   try {
     b.transfer_peers = m.header.value("transfer_peers", std::vector<std::string>{});
   } catch (const json::exception& e) {

@@ -70,8 +70,8 @@ std::size_t Scheduler::collect_garbage() {
     }
   }
   // A big plan's ready queue grew to its width; once drained, its buffer goes too.
-  if (freed > 0 && light_ready_.empty()) light_ready_ = decltype(light_ready_)();
-  if (freed > 0 && cpu_ready_.empty()) cpu_ready_ = decltype(cpu_ready_)();
+  if (freed > 0 && light_ready_.empty()) light_ready_.shrink();
+  if (freed > 0 && cpu_ready_.empty()) cpu_ready_.shrink();
   return freed;
 }
 

@@ -245,13 +245,13 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
 
 void Scheduler::schedule() {
   if (alive_workers_ == 0) return;
-  std::vector<ReadyKey> deferred;
+  std::vector<std::uint64_t> deferred;  // ready keys
   // Light tasks go out as workers have room (light_tasks_per_cpu); the rest stay ready here.
   int light_misses = 0;
   while (load_index_.with_light_room() > 0 && !light_ready_.empty() && light_misses < light_pass_misses) {
-    ReadyKey key = light_ready_.top();
+    const std::uint64_t key = light_ready_.top_key();
     light_ready_.pop();
-    TaskId id = key.second;
+    const TaskId id = ReadyQueue::id_of(key);
     if (!tasks_.live(id)) continue;  // a stale entry whose plan was freed meanwhile
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;  // stale entry
@@ -263,16 +263,16 @@ void Scheduler::schedule() {
       ++light_misses;
     }
   }
-  for (auto& key : deferred) light_ready_.push(key);
+  for (std::uint64_t key : deferred) light_ready_.push_key(key);
   deferred.clear();
 
   // No worker with room (cpus free or queue space) takes any cpu task: stop at once, without
   // popping and pushing back tasks that cannot fit.
   int misses = 0;
   while (load_index_.with_room() > 0 && !cpu_ready_.empty() && misses < cpu_pass_misses) {
-    ReadyKey key = cpu_ready_.top();
+    const std::uint64_t key = cpu_ready_.top_key();
     cpu_ready_.pop();
-    TaskId id = key.second;
+    const TaskId id = ReadyQueue::id_of(key);
     if (!tasks_.live(id)) continue;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;
@@ -286,7 +286,7 @@ void Scheduler::schedule() {
       ++misses;
     }
   }
-  for (auto& key : deferred) cpu_ready_.push(key);
+  for (std::uint64_t key : deferred) cpu_ready_.push_key(key);
   steal_for_idle_workers();
 }
 

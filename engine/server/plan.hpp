@@ -29,14 +29,14 @@ struct Plan {
   std::uint32_t unsettled = 0;      // tasks neither released nor failed: the plan is in use
   std::int64_t submitted_us = 0;    // scheduler clock: the first line of its tasks' stories
 
-  std::string configs;                       // all configs, back to back
-  std::vector<std::uint64_t> config_offsets;  // size + 1
+  std::string configs;                       // all configs, back to back (under max_plan_configs)
+  std::vector<std::uint32_t> config_offsets;  // size + 1: 4 bytes, not the wire's 8, per task
   std::vector<TaskId> inputs;                // global ids
   std::vector<std::uint32_t> input_offsets;  // size + 1
   std::vector<std::uint32_t> consumers;      // local indices within this plan (later plans: Scheduler::extra_consumers_)
   std::vector<std::uint32_t> consumer_offsets;
   std::vector<std::string> labels;            // distinct labels; labels[0] == ""
-  std::vector<std::uint32_t> label_of;        // per task, into labels
+  std::vector<std::uint32_t> label_of;        // per task, into labels; empty when no task has one
   std::unordered_map<std::uint32_t, OutputSpecs> outputs;  // by local index; absent: one output
 
   std::string_view config(std::uint32_t local) const {
@@ -58,6 +58,10 @@ struct Plan {
     return specs ? specs->count() : 1;
   }
 };
+
+// The configs of one plan take less than 4 GiB (Plan::config_offsets are 4 bytes); a bigger
+// plan is refused, with a message saying to split it.
+inline constexpr std::uint64_t max_plan_configs = (std::uint64_t{1} << 32) - 1;
 
 // What a client sends, before ids are given: inputs name earlier tasks of the same plan
 // (flagged with plan_local_bit) or tasks of earlier plans (their global id), and which of its

@@ -53,6 +53,9 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     bad("config offsets do not cover the configs");
   for (std::size_t i = 0; i < n; ++i)
     if (r.config_offsets[i] > r.config_offsets[i + 1]) bad("config offsets decrease");
+  if (r.configs.size() > max_plan_configs)
+    throw PlanError("the plan's task configs take " + std::to_string(r.configs.size()) +
+                    " bytes; a plan may have at most 4 GiB of them: split it into several plans");
   if (!r.label_of.empty() && r.label_of.size() != n) bad("label column has the wrong length");
   if (r.labels.empty()) r.labels.push_back("");
   for (auto l : r.label_of)
@@ -168,9 +171,13 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
   release_column(fill);
 
   plan->configs = std::move(r.configs);
-  plan->config_offsets = std::move(r.config_offsets);
+  plan->config_offsets.assign(r.config_offsets.begin(), r.config_offsets.end());  // checked: under 4 GiB
+  release_column(r.config_offsets);
   plan->labels = std::move(r.labels);
-  plan->label_of = std::move(r.label_of);
+  // A plan without labels (the common case) keeps no label column: label() reads "" then.
+  if (std::any_of(r.label_of.begin(), r.label_of.end(), [](std::uint32_t l) { return l != 0; }))
+    plan->label_of = std::move(r.label_of);
+  release_column(r.label_of);
   plan->outputs = std::move(r.outputs);
 
   // Records. Priority: longest path to a sink, computed from the sinks back.
@@ -433,9 +440,8 @@ void Scheduler::unassign(TaskRecord& t) {
 
 void Scheduler::push_ready(TaskId id) {
   const TaskRecord& t = tasks_[id];
-  ReadyKey key{-static_cast<std::int64_t>(t.priority), id};
-  if (t.cpus) cpu_ready_.push(key);
-  else light_ready_.push(key);
+  if (t.cpus) cpu_ready_.push(id, t.priority);
+  else light_ready_.push(id, t.priority);
 }
 
 std::string_view Scheduler::config(TaskId id) const {
@@ -499,7 +505,7 @@ std::size_t Scheduler::memory_estimate() const {
   for (auto& [id, objects] : outputs_) bytes += 64 + objects.capacity() * sizeof(ObjectRecord);
   for (auto& p : tasks_.plans()) {
     if (!p) continue;
-    bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 8 + p->inputs.capacity() * 8 +
+    bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 4 + p->inputs.capacity() * 8 +
              p->input_offsets.capacity() * 4 + p->consumers.capacity() * 4 + p->consumer_offsets.capacity() * 4 +
              p->label_of.capacity() * 4;
     for (auto& l : p->labels) bytes += sizeof(std::string) + l.capacity();

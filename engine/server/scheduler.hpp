@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "plan.hpp"
+#include "ready_queue.hpp"
 #include "scheduler_actions.hpp"
 #include "scheduler_observer.hpp"
 #include "task_record.hpp"
@@ -338,9 +339,8 @@ class Scheduler {
   std::unordered_map<std::string, std::uint16_t> type_ids_;
   std::vector<bool> builtin_type_;
 
-  using ReadyKey = std::pair<std::int64_t, TaskId>;  // (-priority << 40 | ...) smaller first
-  std::priority_queue<ReadyKey, std::vector<ReadyKey>, std::greater<ReadyKey>> light_ready_;
-  std::priority_queue<ReadyKey, std::vector<ReadyKey>, std::greater<ReadyKey>> cpu_ready_;
+  ReadyQueue light_ready_;
+  ReadyQueue cpu_ready_;
 
   std::vector<TaskId> cancel_queue_;
   bool draining_cancels_ = false;

@@ -127,6 +127,7 @@ class ServerLoop final : public SchedulerActions {
     Outbox& box = outbox(w);
     box.free.push_back(t);
     box.free_bytes += scheduler_.object_size(t);
+    if (box.free.size() >= free_slice) send_frees(w, box);
   }
   void alias(WorkerId w, TaskId from, TaskId to) override { outbox(w).aliases.push_back({from, to}); }
   void replicate(WorkerId to, ObjectId object, WorkerId from) override { outbox(to).replicate[from].push_back(object); }
@@ -186,6 +187,22 @@ class ServerLoop final : public SchedulerActions {
   // The workers with something in their outbox this turn (or frees held back from an earlier
   // one): flush visits those, not every worker.
   std::vector<WorkerId> filled_outboxes_;
+  // A big plan's end frees a million results in one turn: they go out in slices as they come,
+  // so neither a list nor its message (a msgpack array, from a JSON one) holds them all.
+  static constexpr std::size_t free_slice = 65536;
+  void send_frees(WorkerId w, Outbox& box) {
+    const std::string& routing = worker_routing_[w];
+    // Aliases before: a free may name them; uploads too: a fetched result may be among them.
+    if (!box.aliases.empty())
+      send_message(router_, Message(json{{"op", op::alias}, {"pairs", std::exchange(box.aliases, json::array())}}), routing);
+    for (auto& [uid, ids] : box.uploads)
+      send_message(router_, Message(json{{"op", op::upload}, {"req", uid}, {"ids", ids}}), routing);
+    box.uploads.clear();
+    send_message(router_, Message(json{{"op", op::free}, {"ids", box.free}}), routing);
+    box.free.clear();
+    box.free_bytes = 0;
+    box.free_since_ms = 0;
+  }
   Outbox& outbox(WorkerId w) {
     Outbox& box = outboxes_[w];
     if (!box.listed) {

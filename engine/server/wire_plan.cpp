@@ -13,8 +13,7 @@ PlanRequest decode_plan(Message& m) {
   // Each frame is dropped once copied: the message and its decoded columns are never whole
   // side by side (at a million tasks each is tens of MB).
   auto take = [&](SubmitFrame f, auto& column) {
-    column = column_of<typename std::remove_reference_t<decltype(column)>::value_type>(m.frames[f]);
-    m.frames[f] = zmq::message_t();
+    column = take_column<typename std::remove_reference_t<decltype(column)>::value_type>(m.frames[f]);
   };
   take(sf_type_of, r.type_of);
   take(sf_cpus, r.cpus);
