@@ -56,8 +56,8 @@ def run_sim(workload, tasks, workers, extra=()):
         print(" FAILED: " + (p.stderr.strip().splitlines() or ["?"])[-1], flush=True)
         return {"workload": workload, "tasks": tasks, "workers": workers, "error": p.stderr.strip()}
     r = json.loads(line[len("RESULT "):])
-    print(" {:.0f} ns/task, makespan {:.3f} x bound{}, {:.0f} s".format(
-        r["scheduler_ns_per_task"], r["makespan_over_bound"],
+    print(" {:.0f} ns/task (of which the clock {:.0f}), makespan {:.3f} x bound{}, {:.0f} s".format(
+        r["scheduler_ns_per_task"], r.get("timer_ns_per_task", 0), r["makespan_over_bound"],
         ", {:.3f} x baseline".format(r["makespan_over_baseline"]) if "makespan_over_baseline" in r else "",
         time.time() - start), flush=True)
     return r

@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
       {"batches", r.batches},
       {"scheduler_s", r.scheduler_ns / 1e9},
       {"scheduler_ns_per_task", r.scheduler_ns / double(n)},
+      {"timer_ns_per_task", r.timer_ns / double(n)},
       {"submit_ns_per_task", r.submit_ns / double(n)},
       {"recovery_s", r.recovery_ns / 1e9},
       {"peak_worker_bytes", r.peak_worker_bytes},

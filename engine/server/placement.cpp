@@ -23,12 +23,16 @@ constexpr int light_pass_misses = 256;
 }  // namespace
 
 // `queued`: may the task wait in the worker's queue, or must cpus be free right now?
-bool Scheduler::fits(const WorkerInfo& w, const TaskRecord& t, bool queued) const {
-  if (!w.alive || w.retiring || !w.offers_type[t.type]) return false;
-  if (t.cpus == 0) return w.light_room();
+// Reads the index's compact copy of the load and the type's bitmap, never the WorkerInfo:
+// placement asks this of several workers per task, and at thousands of workers their records
+// are out of the cache (bench/README.md, "The scheduler simulator").
+bool Scheduler::fits(WorkerId w, const TaskRecord& t, bool queued) const {
+  if (!load_index_.listed(w) || !type_offers_.offers(w, t.type)) return false;  // listed: live, not retiring
+  const WorkerIndex::Slot& s = load_index_.slot(w);
+  if (t.cpus == 0) return s.light_room();
   // cpus promised to tasks stolen for it (stealing.cpp) are taken, though not yet assigned.
-  std::int32_t room = w.free_cpus + (queued ? w.queue_cpus : 0) - cpus_promised(w.id);
-  return t.cpus <= w.cpus && room >= static_cast<std::int32_t>(t.cpus);
+  std::int32_t room = s.free_cpus + (queued ? s.queue_cpus : 0) - cpus_promised(w);
+  return t.cpus <= s.cpus && room >= static_cast<std::int32_t>(t.cpus);
 }
 
 bool Scheduler::runnable_somewhere(const TaskRecord& t) const {
@@ -59,11 +63,23 @@ const char* cause_name(PlacementCause c) {
   return "?";
 }
 
-WorkerId Scheduler::least_busy(const TaskRecord& t, bool queued, bool& more) const {
-  more = false;
+WorkerId Scheduler::least_busy(const TaskRecord& t, bool queued) const {
   if (t.cpus && queued && load_index_.with_room() == 0) return no_worker;  // every queue is full
   const std::int32_t min_free = queued ? std::numeric_limits<std::int32_t>::min() : std::int32_t(t.cpus);
-  return load_index_.least_busy(t.cpus, min_free, [&](WorkerId w) { return fits(*workers_[w], t, queued); }, more);
+  return load_index_.least_busy(t.cpus, min_free, [&](WorkerId w) { return fits(w, t, queued); });
+}
+
+void Scheduler::list_worker(const WorkerInfo& w) {
+  load_index_.insert(w);
+  for (std::uint16_t type = 0; type < w.offers_type.size(); ++type)
+    if (w.offers_type[type]) type_offers_.count(type, w.cpus, +1);
+}
+
+void Scheduler::unlist_worker(const WorkerInfo& w) {
+  if (!load_index_.listed(w.id)) return;
+  load_index_.erase(w);
+  for (std::uint16_t type = 0; type < w.offers_type.size(); ++type)
+    if (w.offers_type[type]) type_offers_.count(type, w.cpus, -1);
 }
 
 double Scheduler::expected_start_us(const WorkerInfo& w, std::int32_t cpus_ahead, std::uint64_t missing) const {
@@ -87,7 +103,7 @@ WorkerId Scheduler::soonest_start(const TaskRecord& t, const std::vector<std::pa
   WorkerId best = local;
   double best_cost = cost_us(*workers_[local]);
   auto consider = [&](WorkerId w) {
-    if (w == no_worker || w == local || !fits(*workers_[w], t, true)) return;
+    if (w == no_worker || w == local || !fits(w, t, true)) return;
     double cost = cost_us(*workers_[w]);
     if (cost < best_cost) {
       best = w;
@@ -95,8 +111,7 @@ WorkerId Scheduler::soonest_start(const TaskRecord& t, const std::vector<std::pa
     }
   };
   for (auto& e : bytes_on) consider(e.first);
-  bool more = false;
-  consider(least_busy(t, true, more));
+  consider(least_busy(t, true));
   return best;
 }
 
@@ -134,7 +149,7 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
         if (hint != no_worker) break;
       }
     });
-    if (hint != no_worker && fits(*workers_[hint], t)) {
+    if (hint != no_worker && fits(hint, t)) {
       choice.worker = hint;
       choice.reason = Placement::with_consumer;
       return choice;
@@ -147,7 +162,7 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
     WorkerId best = no_worker;
     std::uint64_t best_bytes = 0;
     for (auto& [w, bytes] : bytes_on)
-      if (bytes > best_bytes && fits(*workers_[w], t, queued)) {
+      if (bytes > best_bytes && fits(w, t, queued)) {
         best = w;
         best_bytes = bytes;
       }
@@ -170,12 +185,13 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
       return choice;
     }
     // The least busy worker that fits.
-    bool more = false;
-    best = least_busy(t, queued, more);
+    best = least_busy(t, queued);
     if (best != no_worker) {
       choice.worker = best;
-      choice.reason = more ? Placement::least_loaded
-                           : (alive_workers_ == 1 ? Placement::only_worker : Placement::only_fit);
+      // Whether it had a choice: other workers with its type and cpus, however busy now.
+      choice.reason = alive_workers_ == 1                                 ? Placement::only_worker
+                      : type_offers_.placeable(t.type, t.cpus, 2) >= 2 ? Placement::least_loaded
+                                                                        : Placement::only_fit;
       if (!bytes_on.empty()) choice.local_bytes = local_bytes(best);
       return choice;
     }
@@ -208,13 +224,12 @@ void Scheduler::notify_assigned(TaskId id, const TaskRecord& t, const Choice& ch
 
 void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
   std::vector<TaskId> work{first};
-  const WorkerInfo& w = *workers_[worker];
   while (!work.empty()) {
     TaskId id = work.back();
     work.pop_back();
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
-      if (consumer.state != TaskState::waiting || !fits(w, consumer)) return;
+      if (consumer.state != TaskState::waiting || !fits(worker, consumer)) return;
       // A cpu task follows only a producer there holding as many cpus, which it takes over
       // when the producer ends (a chain of Python steps never waits for the server).
       if (consumer.cpus > tasks_[id].cpus) return;

@@ -19,7 +19,7 @@ bool unfinished(TaskState s) {
 void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   if (worker >= workers_.size() || !workers_[worker]->alive) return;
   WorkerInfo& w = *workers_[worker];
-  load_index_.erase(w);
+  unlist_worker(w);  // unless it was retiring, and so unlisted already
   w.alive = false;
   --alive_workers_;
   retiring_.erase(worker);

@@ -17,6 +17,7 @@ bool Scheduler::retire_worker(WorkerId worker) {
   WorkerInfo& w = *workers_[worker];
   if (w.retiring) return true;
   w.retiring = true;
+  unlist_worker(w);  // placement no longer chooses it
   Retiring& r = retiring_[worker];
   r.since_us = now_us_;
   log::info("worker ", w.name, " is retiring");

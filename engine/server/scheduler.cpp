@@ -31,6 +31,7 @@ std::uint16_t Scheduler::intern_type(const std::string& symbol) {
   type_names_.push_back(symbol);
   type_ids_.emplace(symbol, id);
   builtin_type_.push_back(false);
+  type_offers_.add_type();
   for (auto& w : workers_) w->offers_type.push_back(false);
   return id;
 }
@@ -348,8 +349,11 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
   w->offers_type.assign(type_names_.size(), false);
   workers_.push_back(std::move(w));
   WorkerInfo& info = *workers_.back();
-  for (auto type : offered) info.offers_type[type] = true;
-  load_index_.insert(info);
+  for (auto type : offered) {
+    info.offers_type[type] = true;
+    type_offers_.offer(info.id, type);
+  }
+  list_worker(info);
   ++alive_workers_;
   return info.id;
 }

@@ -24,6 +24,7 @@
 #include "task_record.hpp"
 #include "task_table.hpp"
 #include "transition_log.hpp"
+#include "type_offers.hpp"
 #include "worker_index.hpp"
 #include "worker_info.hpp"
 
@@ -255,14 +256,18 @@ class Scheduler {
   double expected_start_us(const WorkerInfo& w, std::int32_t cpus_ahead, std::uint64_t missing) const;
   WorkerId soonest_start(const TaskRecord& t, const std::vector<std::pair<WorkerId, std::uint64_t>>& bytes_on,
                          std::uint64_t input_bytes, WorkerId local) const;
-  bool fits(const WorkerInfo& w, const TaskRecord& t, bool queued = true) const;
-  // The least busy live worker that fits (worker_index.hpp); `more`: another one fits too.
-  WorkerId least_busy(const TaskRecord& t, bool queued, bool& more) const;
+  bool fits(WorkerId w, const TaskRecord& t, bool queued = true) const;
+
+  // The least busy live worker that fits (worker_index.hpp).
+  WorkerId least_busy(const TaskRecord& t, bool queued) const;
+  // Placement may choose it from now on (it joined), or no more (retiring, gone).
+  void list_worker(const WorkerInfo& w);
+  void unlist_worker(const WorkerInfo& w);
   // Changes a live worker's load (free_cpus, light_tasks, queue_cpus) and keeps the index in order.
   template <typename Change> void change_load(WorkerInfo& w, Change&& change) {
     const WorkerIndex::Load before = WorkerIndex::load_of(w);
     change();
-    if (w.alive) load_index_.update(before, w);
+    load_index_.update(before, w);  // listed workers only: live, not retiring
   }
   bool runnable_somewhere(const TaskRecord& t) const;
   void place(TaskId id, const Choice& choice);
@@ -333,7 +338,8 @@ class Scheduler {
   std::unordered_map<TaskId, std::string> checkpoint_writes_;  // see checkpoints.cpp
   std::unordered_map<TaskId, std::vector<ObjectRecord>> outputs_;  // multi-output tasks' objects
   std::vector<std::unique_ptr<WorkerInfo>> workers_;
-  WorkerIndex load_index_;  // the live workers by load
+  WorkerIndex load_index_;  // the workers placement may choose (live, not retiring) by load
+  TypeOffers type_offers_;  // which workers offer each type (for placement)
   std::size_t alive_workers_ = 0;
   std::vector<std::string> type_names_;
   std::unordered_map<std::string, std::uint16_t> type_ids_;

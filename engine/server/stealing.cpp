@@ -46,15 +46,13 @@ void Scheduler::note_assigned(TaskId id, const TaskRecord& t) {
 // An idle worker (a cpu free now) with room for `t`, the tasks asked for it counted (fits does):
 // like any worker it may queue a little behind its cpus, so it never idles for a round trip.
 WorkerId Scheduler::idle_thief(WorkerId victim, const TaskRecord& t) const {
-  bool more = false;
-  return load_index_.least_busy(t.cpus, 1, [&](WorkerId id) { return id != victim && fits(*workers_[id], t, true); },
-                                more);
+  return load_index_.least_busy(t.cpus, 1, [&](WorkerId id) { return id != victim && fits(id, t, true); });
 }
 
 void Scheduler::steal_for_idle_workers() {
   if (!stealing_ || alive_workers_ < 2) return;
-  bool more = false;  // no worker with a cpu free: nothing to do (one step of the index)
-  if (load_index_.least_busy(1, 1, [](WorkerId) { return true; }, more) == no_worker) return;
+  // No worker with a cpu free: nothing to do (one step of the index).
+  if (load_index_.least_busy(1, 1, [](WorkerId) { return true; }) == no_worker) return;
   if (steal_incoming_.size() < workers_.size()) {
     steal_incoming_.resize(workers_.size(), 0);
     steal_outgoing_.resize(workers_.size(), 0);
@@ -135,7 +133,7 @@ void Scheduler::tasks_given_back(WorkerId worker, const std::vector<TaskId>& giv
     transition(id, TaskState::ready, "given back by its worker for an idle one", worker);
     // Consumers chained behind it there since the steal was asked wait for nothing now.
     unchain_consumers(id, worker, "its input moved to another worker: placed again when it finishes");
-    if (thief == no_worker || !fits(*workers_[thief], t, true)) {
+    if (thief == no_worker || !fits(thief, t, true)) {
       push_ready(id);  // placement decides
       continue;
     }

@@ -16,6 +16,12 @@
 // entry out by its iterator and puts it back at an end when it belongs there (placement's
 // round robin), without a search. The set's rebalancing per change was the top grower of the
 // server's CPU from 2 to 32 workers (bench/README.md, 3b).
+//
+// The index holds only the workers placement may choose (live, not retiring), and a compact
+// copy of the load placement reads (`Slot`: 28 bytes per worker, in one array), so `fits` reads
+// the slot it walks instead of each candidate's WorkerInfo: those are scattered on the heap, and
+// at 10,000 workers reading them missed the cache for every candidate (bench/README.md).
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,10 +35,15 @@ namespace treadle {
 class WorkerIndex {
  public:
   void insert(const WorkerInfo& w) {
-    if (w.id >= links_.size()) {
-      links_.resize(w.id + 1);
+    if (w.id >= slots_.size()) {
+      slots_.resize(w.id + 1);
       light_.resize(w.id + 1);
     }
+    Slot& s = slots_[w.id];
+    s.listed = true;
+    s.cpus = w.cpus;
+    s.queue_cpus = w.queue_cpus;
+    s.light_tasks = w.light_tasks;
     link(w.id, w.free_cpus);
     Light& l = light_[w.id];
     l.tasks = w.light_tasks;
@@ -41,7 +52,10 @@ class WorkerIndex {
     if (w.free_cpus + w.queue_cpus > 0) ++with_room_;
     if (w.light_room()) ++with_light_room_;
   }
+  // Takes a worker out (lost, or retiring); a worker not listed stays out.
   void erase(const WorkerInfo& w) {
+    if (!listed(w.id)) return;
+    slots_[w.id].listed = false;
     unlink(w.id);
     Light& l = light_[w.id];
     by_light_.erase(l.entry);
@@ -60,6 +74,9 @@ class WorkerIndex {
   };
   static Load load_of(const WorkerInfo& w) { return {w.free_cpus, w.light_tasks, w.queue_cpus, w.light_room()}; }
   void update(const Load& before, const WorkerInfo& w) {
+    if (!listed(w.id)) return;
+    slots_[w.id].queue_cpus = w.queue_cpus;
+    slots_[w.id].light_tasks = w.light_tasks;
     if (before.free_cpus != w.free_cpus || before.light_tasks < w.light_tasks) {
       unlink(w.id);
       link(w.id, w.free_cpus);  // at the back: among as free workers, busier with light tasks last
@@ -78,6 +95,20 @@ class WorkerIndex {
     with_room_ += std::size_t(w.free_cpus + w.queue_cpus > 0) - std::size_t(before.free_cpus + before.queue_cpus > 0);
     with_light_room_ += std::size_t(w.light_room()) - std::size_t(before.light_room);
   }
+  // A worker placement may choose: live and not retiring.
+  bool listed(WorkerId id) const { return id < slots_.size() && slots_[id].listed; }
+  // What placement reads of a listed worker's load (the same values as its WorkerInfo's).
+  struct Slot {
+    WorkerId prev = no_worker, next = no_worker;  // in its list of equally free workers
+    std::int32_t free_cpus = 0;
+    std::int32_t queue_cpus = 0;
+    std::uint32_t light_tasks = 0;
+    std::uint32_t cpus = 0;
+    bool listed = false;
+    bool light_room() const { return light_tasks < light_tasks_per_cpu * std::max<std::uint32_t>(cpus, 1); }
+  };
+  const Slot& slot(WorkerId id) const { return slots_[id]; }
+
   // Workers that may take another cpu task (cpus free, or room in their queue).
   std::size_t with_room() const { return with_room_; }
   // Workers that may be sent another light task (WorkerInfo::light_room).
@@ -88,46 +119,33 @@ class WorkerIndex {
   template <typename Visit>
   void busiest(std::int32_t below, Visit&& visit) const {
     for (auto it = by_free_.rbegin(); it != by_free_.rend() && it->first < below; ++it)
-      for (WorkerId id = it->second.head; id != no_worker; id = links_[id].next)
+      for (WorkerId id = it->second.head; id != no_worker; id = slots_[id].next)
         if (visit(id)) return;
   }
 
-  // The first worker in the order for a task of `cpus` (0: light) that `fits`, or no_worker;
-  // `more` says whether another fits too. For a cpu task the walk stops at the first worker
-  // with fewer than `min_free` cpus free (none after it has more), so a pass that finds every
-  // worker busy costs one step, not one per worker.
+  // The first worker in the order for a task of `cpus` (0: light) that `fits`, or no_worker.
+  // For a cpu task the walk stops at the first worker with fewer than `min_free` cpus free (none
+  // after it has more), so a pass that finds every worker busy costs one step, not one per
+  // worker. It stops at the first fit: looking on for a second one (was there a choice?) walked
+  // every worker whenever one alone had room, which grew the cost per task with the workers
+  // (bench/README.md, "The scheduler simulator"); TypeOffers answers that question instead.
   template <typename Fits>
-  WorkerId least_busy(std::uint32_t cpus, std::int32_t min_free, Fits&& fits, bool& more) const {
-    WorkerId found = no_worker;
-    more = false;
-    auto visit = [&](WorkerId id) {
-      if (!fits(id)) return false;
-      if (found != no_worker) {
-        more = true;
-        return true;  // enough
-      }
-      found = id;
-      return false;
-    };
+  WorkerId least_busy(std::uint32_t cpus, std::int32_t min_free, Fits&& fits) const {
     if (cpus) {
       for (const auto& [free, list] : by_free_) {
         if (free < min_free) break;
-        for (WorkerId id = list.head; id != no_worker; id = links_[id].next)
-          if (visit(id)) return found;
+        for (WorkerId id = list.head; id != no_worker; id = slots_[id].next)
+          if (fits(id)) return id;
       }
     } else {
       refresh_light_order();
       for (const auto& key : by_light_)
-        if (visit(key.id)) return found;
+        if (fits(key.id)) return key.id;
     }
-    return found;
+    return no_worker;
   }
 
  private:
-  struct Links {
-    WorkerId prev = no_worker, next = no_worker;
-    std::int32_t free_cpus = 0;
-  };
   struct List {
     WorkerId head = no_worker, tail = no_worker;
   };
@@ -170,31 +188,35 @@ class WorkerIndex {
 
   void link(WorkerId id, std::int32_t free_cpus, bool front = false) {
     List& list = by_free_[free_cpus];
+    Slot& s = slots_[id];
+    s.free_cpus = free_cpus;
     if (front) {
-      links_[id] = Links{no_worker, list.head, free_cpus};
-      if (list.head != no_worker) links_[list.head].prev = id;
+      s.prev = no_worker;
+      s.next = list.head;
+      if (list.head != no_worker) slots_[list.head].prev = id;
       else list.tail = id;
       list.head = id;
       return;
     }
-    links_[id] = Links{list.tail, no_worker, free_cpus};
-    if (list.tail != no_worker) links_[list.tail].next = id;
+    s.prev = list.tail;
+    s.next = no_worker;
+    if (list.tail != no_worker) slots_[list.tail].next = id;
     else list.head = id;
     list.tail = id;
   }
   void unlink(WorkerId id) {
-    Links& l = links_[id];
+    Slot& l = slots_[id];
     auto it = by_free_.find(l.free_cpus);
     List& list = it->second;
-    if (l.prev != no_worker) links_[l.prev].next = l.next;
+    if (l.prev != no_worker) slots_[l.prev].next = l.next;
     else list.head = l.next;
-    if (l.next != no_worker) links_[l.next].prev = l.prev;
+    if (l.next != no_worker) slots_[l.next].prev = l.prev;
     else list.tail = l.prev;
     if (list.head == no_worker) by_free_.erase(it);
   }
 
   std::map<std::int32_t, List, std::greater<std::int32_t>> by_free_;  // most free cpus first
-  std::vector<Links> links_;                                          // by worker id
+  std::vector<Slot> slots_;                                           // by worker id
   // The light order is a cache of the workers' light counts, brought up to date by its readers.
   mutable LightSet by_light_;
   mutable std::vector<Light> light_;  // by worker id

@@ -460,6 +460,41 @@ TEST_CASE("scheduler placement: a decision costs about the same at 10 and 10,000
   CHECK(many < 4 * few + 0.05);
 }
 
+TEST_CASE("scheduler placement: a queued task placed where one worker alone has room costs the same at "
+          "10 and 10,000 workers",
+          "[scheduler][placement][cost]") {
+  // Every queue full, then one task ends: its worker alone has room. Placement used to find it
+  // first, then walk every other worker looking for a second one that fits (to name the reason
+  // least_loaded or only_fit): one step per worker per task in a busy cluster's steady state.
+  using clock = std::chrono::steady_clock;
+  auto seconds_for = [](std::uint32_t workers) {
+    constexpr std::uint32_t rounds = 20000;
+    SchedulerFixture f;
+    for (std::uint32_t w = 0; w < workers; ++w) f.add_worker(1);
+    PlanBuilder p;
+    for (std::uint32_t i = 0; i < 2 * workers + rounds; ++i) p.add(const_type, {}, 1);
+    f.submit(p);
+    f.s.schedule();  // one running and one queued per worker: every queue full
+    REQUIRE(f.s.count(S::assigned) == 2 * workers);
+    auto start = clock::now();
+    std::size_t next = 0;
+    for (std::uint32_t round = 0; round < rounds; ++round) {
+      auto& log = f.actions.log;
+      while (log[next].kind != Kind::assign) ++next;
+      f.finish(log[next++].task);
+      f.s.schedule();  // places one task, on the one worker with room
+    }
+    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+    CHECK(f.s.count(S::released) == rounds);
+    CHECK(f.s.count(S::assigned) == 2 * workers);
+    f.check();
+    return seconds;
+  };
+  const double few = seconds_for(10), many = seconds_for(10000);
+  INFO("20k placements, one worker with room each: " << few << " s on 10 workers, " << many << " s on 10,000");
+  CHECK(many < 4 * few + 0.05);
+}
+
 TEST_CASE("scheduler placement: queued cpu tasks sharing a small input spread over the workers",
           "[scheduler][placement]") {
   // A map: every task reads one pickled function held by one worker. Once both workers are
