@@ -252,6 +252,16 @@ def assert_serving(client, workers=None):
         assert len(client.status()["workers"]) == workers
 
 
+def ran_at_once(client, futures):
+    """True when the tasks of ``futures`` (ended) all ran at one moment, by the server's trace:
+    parallelism shown without timing the whole, which a loaded machine stretches."""
+    ids = {f.task_id for f in futures}
+    spans = [(e["start_us"], e["end_us"]) for e in client.trace()["events"]
+             if e["kind"] == "task" and e.get("task") in ids]
+    assert len(spans) == len(ids), spans
+    return max(start for start, _ in spans) < min(end for _, end in spans)
+
+
 def wait_until(predicate, timeout=10.0, interval=0.05, what="the condition"):
     """Polls `predicate` until it returns something true; returns it or raises AssertionError."""
     deadline = time.monotonic() + timeout

@@ -2,11 +2,10 @@
 
 import json
 import re
-import time
 
 import pytest
 
-from tests.conftest import assert_serving
+from tests.conftest import assert_serving, wait_until
 from treadle.loom.client import Client, TaskFailed, tasks
 
 # Prints where it ran (the worker's directory holds "worker-<pid>") and when, around a sleep.
@@ -82,13 +81,12 @@ def test_cpus1_tasks_fill_both_workers_within_their_cpus(mixed):
 @pytest.mark.timeout(60)
 def test_light_tasks_run_while_all_cpus_are_taken(mixed):
     cluster, client, small, big = mixed
-    heavy = client.submit([probe(2.0, 4), probe(2.0, 1)])
-    time.sleep(0.3)
-    start = time.monotonic()
+    heavy = client.submit([probe(4.0, 4), probe(4.0, 1)])   # long enough for the light ones on a loaded machine
+    wait_until(lambda: client.status()["states"]["running"] == 2, timeout=30, what="the heavy tasks running")
     light = client.submit([tasks.merge((tasks.sleep(0.2, tasks.const(str(i))), tasks.const("!"))) for i in range(20)])
     assert client.gather(light) == [str(i).encode() + b"!" for i in range(20)]
-    assert time.monotonic() - start < 1.5, "light tasks waited for the cpus"
-    assert client.status()["states"]["running"] >= 1  # the heavy ones still run
+    # the light ones did not wait for the cpus: they ended while a heavy one still ran
+    assert client.status()["states"]["running"] >= 1, "light tasks waited for the cpus"
     client.gather(heavy)
 
 
@@ -98,10 +96,8 @@ def test_request_larger_than_any_worker_fails(make_cluster):
     client = Client(*cluster.address)
     t = tasks.run("/bin/echo never")
     t.resource_request = tasks.cpus(4)
-    start = time.monotonic()
     with pytest.raises(TaskFailed) as info:
         client.submit_one(t).gather()
-    assert time.monotonic() - start < 5
     assert "4 cpus" in str(info.value)
     # what depends on it fails too, naming it; light and fitting tasks are fine
     big = tasks.run("/bin/echo never", request=tasks.cpus(3))

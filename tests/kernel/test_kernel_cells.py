@@ -6,7 +6,7 @@ interrupting a cell cancels its running tasks (cancel_on_interrupt), and only th
 import os
 import time
 
-from conftest import InterruptWhen, streams, text, went_idle
+from conftest import streams, text, went_idle
 
 SETUP = """\
 %treadle workers 2
@@ -128,12 +128,17 @@ def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
                               .format(*paths[:2]), started(*paths[:2]))
     assert "treadle: cancelled 2 tasks of this cell" in text(outputs, "stderr"), outputs
     # The same in %%treadle submit: its progress line ends "(cancelled)".
-    timer = InterruptWhen(started(paths[2]), k.km.interrupt_kernel)
+    # Interrupted once its task runs and its line is shown (the line comes after the body ran).
+    interrupted = []
+
+    def cancelled_line(ms):
+        if not interrupted and started(paths[2])() and any(m["msg_type"] == "display_data" for m in ms):
+            interrupted.append(k.km.interrupt_kernel())
+        return went_idle(ms) and any("(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
+                                     if m["msg_type"] == "update_display_data")
+
     _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(paths[2]),
-                            until=lambda ms: went_idle(ms) and any(
-                                "(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
-                                if m["msg_type"] == "update_display_data"), timeout=10)
-    timer.cancel()
+                            until=cancelled_line, timeout=30)
     assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
     # And for HyperLoom clients made in the cell (here a program, which is killed).
     outputs = run_interrupted(k, "from treadle.loom.client import Client, tasks\n"
