@@ -477,44 +477,41 @@ def print_report(results, peers):
     return rows
 
 
+def run_script(key, what, cmd, timeout, env):
+    """A benchmark script in a child process (its output echoed); returns its result, or
+    {"error": ...} when it failed."""
+    print("  {:<8} {} ...".format(key, what), flush=True)
+    result, error = measure.run_child(cmd, timeout, env=env, log=sys.stdout)
+    if error:
+        print("  {:<8} FAILED: {}".format(key, error.splitlines()[-1]), flush=True)
+        return {"error": error}
+    return result
+
+
 def run_kernel_bench(args, env):
-    """kernel_bench.py in a child process (its progress echoed); returns its result."""
+    """kernel_bench.py: the treadle kernel against ipykernel."""
     cmd = [PY, KERNEL_BENCH, "--result-line",
            "--output", os.path.join(os.path.dirname(os.path.abspath(args.output)), "kernel.json")]
     if args.quick:
         cmd.append("--quick")
-    print("  kernel   treadle kernel and ipykernel + %load_ext treadle (kernel_bench.py) ...", flush=True)
-    result, error = measure.run_child(cmd, KERNEL_TIMEOUT, env=env, log=sys.stdout)
-    if error:
-        print("  kernel   FAILED: " + error.splitlines()[-1], flush=True)
-        return {"error": error}
-    return result
+    return run_script("kernel", "treadle kernel and ipykernel + %load_ext treadle (kernel_bench.py)", cmd,
+                      KERNEL_TIMEOUT, env)
 
 
 def run_layers_bench(args, reps, env):
-    """api_layers.py in a child process (its table echoed); returns its result. ipyparallel's
-    load-balanced view runs beside the layers with --peers."""
+    """api_layers.py; ipyparallel's load-balanced view runs beside the layers with --peers."""
     ways = "native,native_map,ipython,ipython_push,scoop_map" + (",ipyparallel" if args.peers else "")
     cmd = [PY, LAYERS_BENCH, "--result-line", "--reps", str(reps), "--only", ways]
     if args.quick:
         cmd += ["--tasks", "2000", "--ipp-tasks", "300"]
-    print("  layers   IPython and SCOOP layers against the native API (api_layers.py) ...", flush=True)
-    result, error = measure.run_child(cmd, LAYERS_TIMEOUT, env=env, log=sys.stdout)
-    if error:
-        print("  layers   FAILED: " + error.splitlines()[-1], flush=True)
-        return {"error": error}
-    return result
+    return run_script("layers", "IPython and SCOOP layers against the native API (api_layers.py)", cmd,
+                      LAYERS_TIMEOUT, env)
 
 
 def run_widgets_bench(args, reps, env):
-    """widgets_bench.py in a child process (its table echoed); returns its result."""
-    cmd = [PY, WIDGETS_BENCH, "--result-line", "--reps", str(reps)]
-    print("  widgets  rendering 100k-task graphs and traces (widgets_bench.py) ...", flush=True)
-    result, error = measure.run_child(cmd, WIDGETS_TIMEOUT, env=env, log=sys.stdout)
-    if error:
-        print("  widgets  FAILED: " + error.splitlines()[-1], flush=True)
-        return {"error": error}
-    return result
+    """widgets_bench.py: rendering large graphs and traces."""
+    return run_script("widgets", "rendering 100k-task graphs and traces (widgets_bench.py)",
+                      [PY, WIDGETS_BENCH, "--result-line", "--reps", str(reps)], WIDGETS_TIMEOUT, env)
 
 
 def run_sim_bench(args, env):

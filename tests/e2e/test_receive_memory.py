@@ -131,16 +131,14 @@ def test_no_memory_kept_with_receive_pool_0(make_cluster):
     client.close()
 
 
-@pytest.mark.timeout(180)
-def test_a_producer_killed_mid_transfer_leaves_nothing_held(make_cluster):
-    nbytes = 300_000_000
-    cluster, client, (made,), consumer = objects_and_a_consumer(
-        make_cluster, ["head -c {} /dev/zero".format(nbytes)], ["--receive-pool-idle", "1000"])
+def kill_the_producer_mid_transfer(cluster, client, made, consumer, nbytes):
+    """The consumer counts ``made`` (``nbytes`` from the first worker); that producer is killed
+    while the object is on its way (20 MB of pieces in the consumer's memory), a new worker
+    makes it again, the count comes out right and ``made`` is released."""
     producer = cluster.workers[0]
     rss = psutil.Process(consumer.pid)
     base = rss.memory_info().rss
     count = client.submit_one(tasks.run("wc -c", stdin=made, request=tasks.cpus(3)))
-    # kill the producer while the object is on its way (pieces in the consumer's memory)
     wait_until(lambda: rss.memory_info().rss > base + 20_000_000, timeout=60, interval=0.005,
                what="the transfer under way")
     producer.send_signal(signal.SIGKILL)
@@ -148,6 +146,14 @@ def test_a_producer_killed_mid_transfer_leaves_nothing_held(make_cluster):
     cluster.add_worker(cpus=2)  # where the object is made again
     assert count.gather() == "{}\n".format(nbytes).encode()
     made.release()
+
+
+@pytest.mark.timeout(180)
+def test_a_producer_killed_mid_transfer_leaves_nothing_held(make_cluster):
+    nbytes = 300_000_000
+    cluster, client, (made,), consumer = objects_and_a_consumer(
+        make_cluster, ["head -c {} /dev/zero".format(nbytes)], ["--receive-pool-idle", "1000"])
+    kill_the_producer_mid_transfer(cluster, client, made, consumer, nbytes)
     # whatever came of the dead producer's pieces is dropped, and the memory given back
     wait_until(lambda: (w := consumer_sample(client, consumer)).get("receiving", 1) == 0
                and w.get("receive_pool", 1) == 0, timeout=30, what="nothing held for the lost transfer")
@@ -190,20 +196,10 @@ def test_a_producer_killed_mid_transfer_into_a_prefaulted_pool(make_cluster):
     cluster, client, (made,), consumer = objects_and_a_consumer(
         make_cluster, ["head -c {} /dev/zero".format(nbytes)],
         ["--receive-pool-prefault", str(PREFAULT), "--receive-pool-idle", "1000"])
-    producer = cluster.workers[0]
     wait_until(lambda: consumer_sample(client, consumer).get("receive_pool", 0) >= PREFAULT, timeout=30,
                what="the consumer's pool prefaulted")
-    rss = psutil.Process(consumer.pid)
-    base = rss.memory_info().rss
-    count = client.submit_one(tasks.run("wc -c", stdin=made, request=tasks.cpus(3)))
-    # kill the producer once the pieces went past the prefaulted memory into fresh pages
-    wait_until(lambda: rss.memory_info().rss > base + 20_000_000, timeout=60, interval=0.005,
-               what="the transfer under way")
-    producer.send_signal(signal.SIGKILL)
-    producer.wait()
-    cluster.add_worker(cpus=2)  # where the object is made again
-    assert count.gather() == "{}\n".format(nbytes).encode()
-    made.release()
+    # killed once the pieces went past the prefaulted memory into fresh pages
+    kill_the_producer_mid_transfer(cluster, client, made, consumer, nbytes)
     # the dead producer's pieces are dropped; what is kept goes back down to the prefaulted part
     wait_until(lambda: (w := consumer_sample(client, consumer)).get("receiving", 1) == 0
                and w.get("receive_pool", 0) == PREFAULT, timeout=30,
