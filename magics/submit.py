@@ -321,9 +321,11 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     if progress.total >= GROUP_BARS_ABOVE:
         progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client, rain))
         progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
-    progress.show()
+    # Known to the cell before it is shown: an interrupt right as it appears still ends it
+    # "cancelled" (the cell tracker cancels the lines it knows).
     if cell_record is not None:
         cell_record.progress.append(progress)
+    progress.show()
     follow = {}
     for f in natives:
         if not f.has_result() and f.handle is not None:

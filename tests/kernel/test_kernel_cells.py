@@ -162,6 +162,33 @@ def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
     assert os.path.exists(paths[3])
 
 
+# An interrupt that lands the moment a %%treadle submit line is shown, before anything else.
+INTERRUPT_AT_SHOW = """\
+from treadle.widgets import progress as progress_module
+shown = progress_module.Progress.show
+def show_then_interrupt(self, *args, **kwargs):
+    progress_module.Progress.show = shown   # once
+    shown(self, *args, **kwargs)
+    raise KeyboardInterrupt
+progress_module.Progress.show = show_then_interrupt
+"""
+
+
+def test_a_submit_line_interrupted_as_it_appears_ends_cancelled(any_kernel, tmp_path):
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run(INTERRUPT_AT_SHOW)
+    assert reply["status"] == "ok", outputs
+    path = str(tmp_path / "one")
+    _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(path),
+                            until=lambda ms: went_idle(ms) and any(
+                                "(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
+                                if m["msg_type"] == "update_display_data"), timeout=30)
+    assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
+    reply, outputs, _ = k.run("print(treadle.submit(abs, -3).result())")
+    assert text(outputs) == "3\n"  # the workers go on
+
+
 # IPython shows the traceback before post_run_cell; the first one in a session imports its
 # formatting (seconds on a loaded machine). Here it takes 3 s, longer than the tasks' 2 s.
 SLOW_TRACEBACKS = """\
