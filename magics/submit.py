@@ -138,14 +138,14 @@ class Submission:
         """Cancels the tasks that have not ended; returns Cancelled(cancelled, ended) as the
         server counted them."""
         cancelled = ended = 0
+        if self.progress is not None:
+            self.progress.cancelled()   # first: its monitor would count the cancelled tasks as done
         reports = [client.cancel(group) for (_, client), group in self._by_client().items()]
         if self.rain is not None:
             reports.append(self.rain.cancel())
         for report in reports:
             cancelled += report.cancelled
             ended += report.ended
-        if self.progress is not None:
-            self.progress.cancelled()
         return Cancelled(cancelled, ended)
 
     def __repr__(self):

@@ -189,6 +189,37 @@ def test_a_submit_line_interrupted_as_it_appears_ends_cancelled(any_kernel, tmp_
     assert text(outputs) == "3\n"  # the workers go on
 
 
+# The server reads a cancelled task as released, which a line's monitor counts as done: here
+# the line's own end comes 1 s late, so the monitor has every chance to get there first.
+LATE_LINE_END = """\
+from treadle.widgets import progress as progress_module
+ended = progress_module.Progress.cancelled
+def cancelled_late(self):
+    time.sleep(1)
+    return ended(self)
+progress_module.Progress.cancelled = cancelled_late
+"""
+
+
+def test_a_cancelled_submit_line_never_says_done(any_kernel, tmp_path):
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run(LATE_LINE_END)
+    assert reply["status"] == "ok", outputs
+    path = str(tmp_path / "one")
+    interrupted = []
+
+    def ended(ms):
+        if not interrupted and started(path)() and any(m["msg_type"] == "display_data" for m in ms):
+            interrupted.append(k.km.interrupt_kernel())
+        return went_idle(ms) and any("(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
+                                     if m["msg_type"] == "update_display_data")
+
+    _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(path), until=ended, timeout=30)
+    lines = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "update_display_data"]
+    assert not any("1/1 done" in line for line in lines), lines
+
+
 # IPython shows the traceback before post_run_cell; the first one in a session imports its
 # formatting (seconds on a loaded machine). Here it takes 3 s, longer than the tasks' 2 s.
 SLOW_TRACEBACKS = """\

@@ -535,6 +535,11 @@ class CellTracker(hooks.ClientListener):
         Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
         results), as the server counted them."""
         cells = self.cells() if cells is None else list(cells)
+        # The lines end "cancelled" first: the server reads a cancelled task as released, which
+        # a line's monitor would otherwise count as done the moment the cancel lands.
+        for cell in cells:
+            for p in list(cell.progress):
+                p.cancelled()
         native = collections.OrderedDict()
         loom = collections.OrderedDict()
         ended = 0
@@ -556,9 +561,6 @@ class CellTracker(hooks.ClientListener):
             report = client.cancel(futures)
             cancelled += report.cancelled
             ended += report.ended
-        for cell in cells:
-            for p in list(cell.progress):
-                p.cancelled()
         return Cancelled(cancelled, ended)
 
 
