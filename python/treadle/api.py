@@ -25,10 +25,9 @@ from .core import walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed
-from .core.pickling import dumps, dumps_plain, is_plain
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
 from .runtime import task_clients, timed_wait
-from .runtime.task_runtime import Ref
+from .runtime.call_config import call_config
 
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
@@ -205,10 +204,7 @@ class Client:
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs = []
-        if is_plain(args) and is_plain(kwargs):  # numbers, strings...: no future to replace
-            config = dumps_plain(("native", args, kwargs))
-        else:
-            config = dumps(("native", _template(args, inputs, self), _template(kwargs, inputs, self)))
+        config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future)
         name = label or getattr(fn, "__name__", "task")
         tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
@@ -591,16 +587,6 @@ def wait(futures):
 def as_completed(futures):
     futures = list(futures)
     return _client_of(futures).as_completed(futures)
-
-
-def _template(value, inputs, client):
-    """Replaces futures (also nested in lists, tuples, dicts) with Ref placeholders."""
-    def ref(future):
-        if future._client is not client:
-            raise ValueError("{!r} belongs to another client".format(future))
-        inputs.append(future)
-        return Ref(len(inputs) - 1)
-    return walk.rebuild(value, ref, Future)
 
 
 def _client_of(futures):
