@@ -35,12 +35,16 @@ APT_PACKAGES=(
   gridengine-master gridengine-exec gridengine-client   # tests/batch: a one-node Grid Engine cell
   libslurm-perl libslurmdb-perl libswitch-perl  # tests/batch: SLURM's PBS wrappers (torque_wrappers below)
 )
+# Only `./setup.sh bench` needs these: the peers measured beside treadle (`--peers`).
+BENCH_PACKAGES=(
+  python3-distributed                           # bench/peers_dask.py: Dask distributed 2022.12
+)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 install_packages() {
   local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  for p in "${APT_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then return; fi
@@ -90,7 +94,7 @@ environment() {
 }
 
 setup() {
-  install_packages
+  install_packages "$@"
   mkdir -p "$BUILD"
   torque_wrappers
   build
@@ -113,6 +117,6 @@ case "${1:-}" in
   tour) setup; run_tour ;;
   test) setup; run_tests ;;
   build) setup ;;
-  bench) setup; $PY "$ROOT/bench/run.py" "${@:2}" ;;
+  bench) setup "${BENCH_PACKAGES[@]}"; $PY "$ROOT/bench/run.py" "${@:2}" ;;
   *) echo "usage: ./setup.sh tour|test|build|bench" >&2; exit 2 ;;
 esac

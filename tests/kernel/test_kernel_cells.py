@@ -111,6 +111,33 @@ def started(*paths):
     return lambda: all(os.path.exists(p + ".started") for p in paths)
 
 
+def submit_line(path):
+    """A %%treadle submit cell whose one task writes ``path``: it shows a progress line."""
+    return "%%treadle submit\nh = treadle.submit(slow, {!r})".format(path)
+
+
+def line_ended_cancelled(messages):
+    """True once the cell went idle and its progress line was updated to end "(cancelled)"."""
+    return went_idle(messages) and any("(cancelled)" in m["content"]["data"]["text/plain"] for m in messages
+                                       if m["msg_type"] == "update_display_data")
+
+
+def interrupted_once_started_and_shown(k, path):
+    """A ``collect`` predicate: interrupts the kernel once the task writing ``path`` runs and
+    its line is shown (the line comes after the body ran), then waits for the line's end."""
+    interrupted = []
+
+    def until(messages):
+        if not interrupted and started(path)() and any(m["msg_type"] == "display_data" for m in messages):
+            interrupted.append(k.km.interrupt_kernel())
+        return line_ended_cancelled(messages)
+    return until
+
+
+def errors(messages):
+    return [m["content"]["ename"] for m in messages if m["msg_type"] == "error"]
+
+
 def run_interrupted(k, code, when):
     """Runs ``code``, interrupted once ``when()`` is true; the cell must end by the interrupt."""
     reply, outputs, _ = k.run(code, interrupt_when=when, stop_on_error=False)
@@ -128,18 +155,9 @@ def test_interrupt_cancels_the_cells_tasks(any_kernel, tmp_path):
                               .format(*paths[:2]), started(*paths[:2]))
     assert "treadle: cancelled 2 tasks of this cell" in text(outputs, "stderr"), outputs
     # The same in %%treadle submit: its progress line ends "(cancelled)".
-    # Interrupted once its task runs and its line is shown (the line comes after the body ran).
-    interrupted = []
-
-    def cancelled_line(ms):
-        if not interrupted and started(paths[2])() and any(m["msg_type"] == "display_data" for m in ms):
-            interrupted.append(k.km.interrupt_kernel())
-        return went_idle(ms) and any("(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
-                                     if m["msg_type"] == "update_display_data")
-
-    _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(paths[2]),
-                            until=cancelled_line, timeout=30)
-    assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
+    _, messages = k.collect(submit_line(paths[2]), until=interrupted_once_started_and_shown(k, paths[2]),
+                            timeout=30)
+    assert errors(messages) == ["KeyboardInterrupt"]
     # And for HyperLoom clients made in the cell (here a program, which is killed).
     outputs = run_interrupted(k, "from treadle.loom.client import Client, tasks\n"
                                  "from treadle.notebook import kernel as kernel_support\n"
@@ -180,11 +198,8 @@ def test_a_submit_line_interrupted_as_it_appears_ends_cancelled(any_kernel, tmp_
     reply, outputs, _ = k.run(INTERRUPT_AT_SHOW)
     assert reply["status"] == "ok", outputs
     path = str(tmp_path / "one")
-    _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(path),
-                            until=lambda ms: went_idle(ms) and any(
-                                "(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
-                                if m["msg_type"] == "update_display_data"), timeout=30)
-    assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
+    _, messages = k.collect(submit_line(path), until=line_ended_cancelled, timeout=30)
+    assert errors(messages) == ["KeyboardInterrupt"]
     reply, outputs, _ = k.run("print(treadle.submit(abs, -3).result())")
     assert text(outputs) == "3\n"  # the workers go on
 
@@ -207,15 +222,7 @@ def test_a_cancelled_submit_line_never_says_done(any_kernel, tmp_path):
     reply, outputs, _ = k.run(LATE_LINE_END)
     assert reply["status"] == "ok", outputs
     path = str(tmp_path / "one")
-    interrupted = []
-
-    def ended(ms):
-        if not interrupted and started(path)() and any(m["msg_type"] == "display_data" for m in ms):
-            interrupted.append(k.km.interrupt_kernel())
-        return went_idle(ms) and any("(cancelled)" in m["content"]["data"]["text/plain"] for m in ms
-                                     if m["msg_type"] == "update_display_data")
-
-    _, messages = k.collect("%%treadle submit\nh = treadle.submit(slow, {!r})".format(path), until=ended, timeout=30)
+    _, messages = k.collect(submit_line(path), until=interrupted_once_started_and_shown(k, path), timeout=30)
     lines = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "update_display_data"]
     assert not any("1/1 done" in line for line in lines), lines
 
