@@ -48,6 +48,9 @@ def treadle_magic(line, cell=None):
     if not words:
         raise UsageError("%%treadle needs a cell command; " + declare.usage())
     name, argv = words[0], words[1:]
+    if name in ("help", "-h", "--help") and cell is None:
+        print(treadle_magic.__doc__)   # what %treadle? shows
+        return None
     command = declare.COMMANDS.get(name)
     if command is None:
         raise UsageError("unknown sub-command {!r}{}; {}".format(name, declare.did_you_mean(name, declare.COMMANDS),

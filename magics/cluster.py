@@ -65,7 +65,7 @@ def workers(args):
     if args.stop:
         if args.count is not None or remote or batch or args.cpus or args.python or args.ssh_args or any(job_options) \
                 or args.adapt:
-            raise this.fail()
+            raise this.fail("--stop goes alone")
         return stop_workers()
     if args.adapt is not None and not batch:
         raise this.fail("--adapt goes with --slurm, --sge or --pbs")
@@ -81,12 +81,12 @@ def workers(args):
         raise this.fail("--partition, --time, --mem and --account go with --slurm, --sge or --pbs")
     if remote:
         if args.count is not None or (args.hosts is not None and args.hostfile is not None):
-            raise this.fail()
+            raise this.fail("--hosts or --hostfile (one of them) says where the workers start: leave N out")
         return start_remote_workers(args, this)
     if args.python is not None or args.ssh_args is not None:
         raise this.fail("--python and --ssh-args go with --hosts or --hostfile")
     if args.count is None:
-        raise this.fail()
+        raise this.fail("how many workers? (%treadle workers N)")
     cpus = args.cpus or 1
     s = session()
     try:
@@ -158,12 +158,20 @@ def start_remote_workers(args, this):
 
 
 def retire_workers(count):
+    s = session()
     try:
-        names = session().retire_workers(count)
+        names = s.retire_workers(count)
+        staying = [w for w in s.status()["workers"] if not w.get("retiring")]
     except Exception as e:  # the server refused
         raise UsageError("treadle: {}".format(one_line(e))) from None
-    print("treadle: retiring {}: each hands its results to the others, then stops".format(", ".join(names))
-          if names else "treadle: no worker to retire")
+    if not names:
+        print("treadle: no worker to retire")
+    elif staying:
+        print("treadle: retiring {}: each hands its results to the others, then stops".format(", ".join(names)))
+    else:
+        print("treadle: retiring {}: no other worker stays, so the results only {} held are computed again when "
+              "a worker joins (%treadle workers N), and tasks wait for one".format(
+                  ", ".join(names), "it" if len(names) == 1 else "they"))
 
 
 def adapt_worker_jobs(args, this, scheduler, count):

@@ -142,8 +142,14 @@ def names(text):
 
 
 def one_line(text):
+    """The first line of an error's text, with the line after it when it ends announcing one
+    ("sbatch ... failed (exit code 1):" says nothing without sbatch's own reason)."""
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0] if lines else str(text)
+    if not lines:
+        return str(text)
+    if lines[0].endswith(":") and len(lines) > 1:
+        return lines[0] + " " + lines[1]
+    return lines[0]
 
 
 def plural(n):

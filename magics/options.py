@@ -18,7 +18,7 @@ def config(args):
     this = declare.COMMANDS["config"]
     if args.reset:
         if args.settings:
-            raise this.fail()
+            raise this.fail("--reset goes alone")
         options.reset()
         print(repr(options))
         return None
@@ -30,7 +30,7 @@ def config(args):
         for a in settings:
             key, eq, value = a.partition("=")
             if not eq or not key:
-                raise this.fail()
+                raise this.fail("{!r} is not KEY=VALUE".format(a))
             pairs.append((key, value))
     for key, value in pairs:
         try:

@@ -212,7 +212,7 @@ def submit(args, cell):
     this = declare.COMMANDS["submit"]
     shell = get_ipython()
     if args.wait and args.no_wait:
-        raise this.fail()
+        raise this.fail("--wait or --no-wait, not both")
     name = args.name
     if name is not None and not name.isidentifier():
         raise this.fail("--name takes a Python name, not {!r}".format(name))

@@ -28,7 +28,7 @@ def task(args, cell):
     expression is shown."""
     this = declare.COMMANDS["task"]
     if args.wait and args.no_wait:
-        raise this.fail()
+        raise this.fail("--wait or --no-wait, not both")
     ns = get_ipython().user_ns
     pushed = {}
     for n in args.push or []:

@@ -74,7 +74,7 @@ def trace(args):
     this = declare.COMMANDS["trace"]
     if sum((args.last or args.all or args.live, args.record is not None, args.stop)) > 1 or \
             sum((args.last, args.all, args.live)) > 1:
-        raise this.fail()
+        raise this.fail("--all, --live, --record and --stop go one at a time")
     client = session().client()
     if args.record is not None:
         path = os.path.abspath(os.path.expanduser(args.record))

@@ -507,10 +507,11 @@ _default = {"client": None, "cluster": None}
 _default_lock = threading.RLock()  # default_client() makes a Client, which registers itself
 
 
-def default_client():
+def default_client(make=True):
     """The client that module-level calls use: connected to $TREADLE_ADDRESS, to the server
     the treadle kernel embeds, or else to a local cluster started now (one worker per core).
-    Inside a task: the task's own client, of the cluster the task runs on."""
+    Inside a task: the task's own client, of the cluster the task runs on. ``make=False``:
+    None when there is none yet (nothing is started)."""
     scope = task_clients.current()
     if scope is not None:
         if scope.default is None:
@@ -519,6 +520,8 @@ def default_client():
     client = _default["client"]
     if client is not None and not client.core.closed:  # every decorated call asks: no lock then
         return client
+    if not make:
+        return None
     with _default_lock:
         client = _default["client"]
         if client is not None and not client.core.closed:

@@ -231,6 +231,17 @@ def test_remove_retires_a_worker_and_its_results_stay(kernel):
     assert text(outputs).strip() == "1 {}".format(sum(i * i for i in range(40))), outputs
 
 
+def test_removing_the_last_worker_says_its_results_are_computed_again(kernel):
+    k = kernel
+    reply, outputs, _ = k.run("%treadle workers 1\nimport treadle\nr = treadle.submit(pow, 3, 2)\nprint(r.result())")
+    assert text(outputs).endswith("9\n"), outputs
+    reply, outputs, _ = k.run("%treadle workers --remove 1")
+    assert "no other worker stays, so the results only it held are computed again when a worker joins" in \
+        text(outputs), outputs
+    reply, outputs, _ = k.run("%treadle workers 1\nprint(r.result())", timeout=60)
+    assert text(outputs).endswith("9\n"), outputs
+
+
 def test_stop_cancels_what_runs_and_keeps_results(any_kernel, tmp_path):
     k = any_kernel
     start(k, SETUP + "def slow(path):\n    time.sleep(2)\n    open(path, 'w').write('x')\n    return 1\n")
@@ -287,7 +298,8 @@ USAGE_ERRORS = [
     "%%treadle task --cpus 0\nx = 1", "%%treadle task --push nosuch\nx = 1", "%%treadle task --pull 1x\nx = 1",
     "%%treadle frob\nx = 1", "%%treadle workers 2\nx = 1", "%treadle workers --hosts",
     "%treadle workers 2 --hosts a", "%treadle workers --hosts a --hostfile b", "%treadle workers --python /x 2",
-    "%treadle workers --stop 2", "%treadle 'unclosed",
+    "%treadle workers --stop 2", "%treadle 'unclosed", "%treadle workers", "%treadle config --reset extra=1",
+    "%treadle config extra", "%%treadle task --wait --no-wait\nx = 1", "%treadle trace --all --live",
 ]
 
 
@@ -298,6 +310,14 @@ def test_wrong_usage_is_one_line(any_kernel):
         assert not errors(outputs), (line, outputs)
         err = text(outputs, "stderr")
         assert err.startswith("UsageError:") and len(err.strip().splitlines()) == 1, (line, err, outputs, reply)
+        assert not err.startswith("UsageError: usage:"), (line, err)   # what is wrong comes first
+
+
+def test_help_words_show_the_help(any_kernel):
+    for word in ("help", "-h", "--help"):
+        reply, outputs, _ = any_kernel.run("%treadle " + word)
+        assert reply["status"] == "ok" and "%treadle workers N" in text(outputs) and "%%treadle submit" in \
+            text(outputs), (word, outputs)
 
 
 def complete(k, code):

@@ -53,6 +53,12 @@ def test_graph_and_trace_magics(any_kernel, tmp_path):
     k = any_kernel
     reply, outputs, _ = k.run("%treadle graph", stop_on_error=False)   # nothing submitted yet
     assert text(outputs, "stderr").startswith("UsageError: %treadle graph: nothing was submitted yet"), outputs
+    # Looking at the (empty) trace starts no workers: only a submission does.
+    reply, outputs, _ = k.run("%treadle trace --live")
+    assert reply["status"] == "ok" and "started" not in text(outputs), outputs
+    reply, outputs, _ = k.run("from treadle.notebook import kernel as kernel_support\n"
+                              "print(len(kernel_support.session().status()['workers']))")
+    assert text(outputs) == "0\n", outputs
     reply, outputs, _ = k.run(PLAN)
     assert reply["status"] == "ok", outputs
     reply, outputs, _ = k.run(SUBMIT)

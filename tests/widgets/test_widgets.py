@@ -172,6 +172,11 @@ def test_graph_aggregates_above_the_threshold_and_expands_groups():
     small = GraphView(chain_graph(10), expand="map")
     small.states = ["finished"] * 11
     assert len(nodes_of(parse_svg(small.bundle()["image/svg+xml"]))) == 10
+    assert "(group map)" in small.summary()
+    # a group bigger than that is drawn from its first tasks, and the summary says so
+    big = GraphView(g, expand="map")
+    assert "task graph: {} tasks (group map: its first {} of {:,} tasks)".format(
+        graph.AGGREGATE_ABOVE, graph.AGGREGATE_ABOVE, n - 1) in big.summary(), big.summary()
     # below the threshold nothing aggregates
     assert not view(chain_graph(graph.AGGREGATE_ABOVE - 1)).aggregated
 

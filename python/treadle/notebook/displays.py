@@ -76,7 +76,9 @@ def show_live_trace(client, submissions=None):
     every task of those plans ended, then the trace of the whole run. With nothing running,
     the trace of the last run."""
     conn = client.connection
-    api.default_client().flush()    # native calls of this cell may still wait in their batch (a few ms)
+    pending = api.default_client(make=False)   # asking for one would start the automatic workers
+    if pending is not None:
+        pending.flush()    # native calls of this cell may still wait in their batch (a few ms)
     here = server_key(kernel.session().address)
     submissions = [x for x in lineage.last_submission() if x.server == here] if submissions is None else submissions
     ranges = [(x.first, x.end) for x in submissions]

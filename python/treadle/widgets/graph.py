@@ -224,8 +224,11 @@ class GraphView(Widget):
         groups = g.groups()
         self._groups = groups
         self._members = list(range(len(g)))
+        self.group_size = None   # with expand: how many tasks the group has (its first AGGREGATE_ABOVE are drawn)
         if expand is not None:
-            self._members = [i for i in range(len(g)) if groups[i] == expand][:AGGREGATE_ABOVE]
+            self._members = [i for i in range(len(g)) if groups[i] == expand]
+            self.group_size = len(self._members)
+            self._members = self._members[:AGGREGATE_ABOVE]
             if not self._members and len(g):
                 raise ValueError("no label group {!r} in this graph; its groups: {}".format(
                     expand, ", ".join(sorted(set(groups)))))
@@ -420,8 +423,12 @@ class GraphView(Widget):
         groups = collections.Counter(self._groups[i] for i in self._members)
         top = ", ".join("{} {}".format(name or "(no label)", c) for name, c in groups.most_common(6))
         more = len(groups) - 6
+        group = ""
+        if self.expand is not None:
+            group = " (group {}{})".format(self.expand, "" if self.group_size == n else
+                                           ": its first {} of {:,} tasks".format(n, self.group_size))
         return "task graph: {} task{}{}, {} label group{} ({}{}); {}".format(
-            n, "" if n == 1 else "s", " (group {})".format(self.expand) if self.expand is not None else "",
+            n, "" if n == 1 else "s", group,
             len(groups), "" if len(groups) == 1 else "s", top, ", …" if more > 0 else "",
             ", ".join("{} {}".format(v, _states.word(s)) for s, v in counts.items()) or "empty")
 
