@@ -288,7 +288,7 @@ class ClientBase:
         as text; ``.records`` are the TaskStory records (core.story)."""
         one = isinstance(handles, (TaskHandle, int))
         ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in ([handles] if one else handles)]
-        return _story.Story(_story.story(self.connection, ids))
+        return _story.Story(_story.story(self.connection, ids), _story.worker_names(self.connection))
 
     def close(self):
         if not self.connection.closed:

@@ -47,6 +47,15 @@ def story(connection, task_ids):
     return [_task_story(r) for r in replies]
 
 
+def worker_names(connection):
+    """{data address: name} of the connected workers, to name them in a story as status and
+    failures do ("vm:1234"); {} when the server cannot say."""
+    try:
+        return {w["address"]: w["name"] for w in connection.status().get("workers", []) if "address" in w}
+    except Exception:
+        return {}
+
+
 def _task_story(reply):
     steps = [Step(t["time_us"], t["from"], t["to"], t["reason"], t["worker"], t["placement"])
              for t in reply["transitions"]]
@@ -57,17 +66,19 @@ def _task_story(reply):
                      reply["note"])
 
 
-def format_story(stories):
+def format_story(stories, worker_names=None):
     """Readable text: per task a heading, then its steps with times relative to its first
-    step, the worker and the reason; the failure, why it is not running, and any note."""
-    return "\n\n".join(_format_one(s) for s in stories)
+    step, the worker and the reason; the failure, why it is not running, and any note.
+    ``worker_names``: {data address: name} (worker_names()), else workers are addresses."""
+    return "\n\n".join(_format_one(s, worker_names) for s in stories)
 
 
-def _format_one(s):
+def _format_one(s, worker_names):
     name = "task {} ({})".format(s.id, s.label) if s.label else "task {}".format(s.id)
     lines = ["{}: {}".format(name, s.state)]
     start = s.steps[0].time_us if s.steps else 0
-    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step), _detail(step)) for step in s.steps]
+    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step), _detail(step, worker_names))
+            for step in s.steps]
     width = max((len(r[1]) for r in rows), default=0)
     for when, change, detail in rows:
         lines.append("  {:>10}  {:<{w}}  {}".format(when, change, detail, w=width).rstrip())
@@ -116,8 +127,9 @@ class Story:
     """What ``Client.story(futures)`` returns: prints as readable text; ``records`` (also by
     index and iteration) are the TaskStory records."""
 
-    def __init__(self, records):
+    def __init__(self, records, worker_names=None):
         self.records = list(records)
+        self.worker_names = worker_names or {}
 
     def __getitem__(self, index):
         return self.records[index]
@@ -129,6 +141,6 @@ class Story:
         return len(self.records)
 
     def __str__(self):
-        return format_story(self.records)
+        return format_story(self.records, self.worker_names)
 
     __repr__ = __str__

@@ -90,9 +90,9 @@ def story_lines(g, conn=None, limit=STORY_LIMIT):
         return {}
     try:
         records = core_story.story(conn, ids)
-        names = {w["address"]: w["name"] for w in conn.status().get("workers", []) if "address" in w}
     except Exception:   # a server without the story request: the hover has no story
         return {}
+    names = core_story.worker_names(conn)
     return {r.id: core_story.last_steps(r, worker_names=names) for r in records}
 
 
