@@ -44,7 +44,10 @@ def test_a_finished_tasks_story(client, tmp_path):
     running_on = client.story(first_future)[0].steps[-1].worker
     assert waiting.why.startswith("waiting for 1 of its 1 input: task {} ".format(first_future.task_id))
     assert "running on " + running_on in waiting.why
-    assert "not running: waiting for 1 of its 1 input" in str(client.story(future))
+    told = str(client.story(future))
+    assert "not running: waiting for 1 of its 1 input" in told
+    running_name = next(w["name"] for w in client.status()["workers"] if w["address"] == running_on)
+    assert "running on " + running_name in told and running_on not in told, told
 
     opened.touch()
     client.wait([future])
@@ -69,7 +72,9 @@ def test_a_finished_tasks_story(client, tmp_path):
     assert times == sorted(times)
     text = str(story)
     assert text.startswith("task {}: finished\n".format(future.task_id))
-    assert "+0.000 s" in text and "to " + where in text and "on " + where in text
+    # in the text, workers are named as status and failures name them (host:pid)
+    name = next(w["name"] for w in client.status()["workers"] if w["address"] == where)
+    assert "+0.000 s" in text and "to " + name in text and "on " + name in text and where not in text
     assert repr(story) == text
     client.release([first_future, future])
 

@@ -86,10 +86,17 @@ def _format_one(s, worker_names):
         message = s.failure.rstrip("\n").replace("\n", "\n    ")
         lines.append("  failed: " + message)
     if s.why:
-        lines.append("  not running: " + s.why)
+        lines.append("  not running: " + _named(s.why, worker_names))
     if s.note:
         lines.append("  note: " + s.note)
     return "\n".join(lines)
+
+
+def _named(text, worker_names):
+    """The server's text with each worker's data address replaced by its name."""
+    for address, name in (worker_names or {}).items():
+        text = text.replace(address, name)
+    return text
 
 
 def last_steps(record, count=3, worker_names=None):
@@ -98,7 +105,7 @@ def last_steps(record, count=3, worker_names=None):
     workers as the rest of the hover does."""
     lines = ["{}: {}".format(_change(step), _detail(step, worker_names)) for step in record.steps[-count:]]
     if record.why:
-        lines.append("not running: " + record.why)
+        lines.append("not running: " + _named(record.why, worker_names))
     elif record.failure:
         lines.append("failed: " + record.failure.strip().splitlines()[-1])
     return lines
