@@ -62,7 +62,10 @@ struct WorkerSample {
 
 class TraceRecorder : public SchedulerObserver {
  public:
-  explicit TraceRecorder(std::size_t capacity = 200000) : capacity_(capacity) {}
+  // The whole ring is reserved at once: address space only, its pages are first touched as
+  // events fill them. Grown by doubling instead, each step copied the events into fresh pages,
+  // touching about twice the pages it kept (a fresh page costs ~17 us on a VM: bench/README.md).
+  explicit TraceRecorder(std::size_t capacity = 200000) : capacity_(capacity) { ring_.reserve(capacity_); }
   std::uint32_t intern_label(const std::string& label) { return intern(label, labels_, label_ids_); }
   std::uint32_t intern_type(const std::string& type) { return intern(type, types_, type_ids_); }
   void record(const TraceEvent& event);
