@@ -103,7 +103,6 @@ class Session:
         with self._lock:
             if self._closed:
                 raise RuntimeError("treadle was shut down in this kernel")
-            before = len(self.status()["workers"])
             started = []
             for _ in range(count):
                 log_path = os.path.join(self._log_dir(), "worker-{}.log".format(len(self.workers) + len(started) + 1))
@@ -116,17 +115,20 @@ class Session:
                 started.append(LocalWorker(proc, cpus, log_path))
             self.workers.extend(started)
             try:
-                self._wait_connected(before + count, started, timeout)
+                self._wait_connected(started, timeout)
             except BaseException:
                 self._stop(started)
                 raise
             return started
 
-    def _wait_connected(self, expected, started, timeout):
+    def _wait_connected(self, started, timeout):
+        """Until each of ``started`` said hello (a worker is named host:pid). Not a count of
+        workers: one retiring or lost meanwhile would make the count fall short for ever."""
         deadline = time.monotonic() + timeout
         while True:
-            connected = len(self.status()["workers"])
-            if connected >= expected:
+            pids = {w.get("name", "").rpartition(":")[2] for w in self.status()["workers"]}
+            connected = sum(str(w.pid) in pids for w in started)
+            if connected == len(started):
                 return
             dead = [w for w in started if not w.alive()]
             if dead:
@@ -136,7 +138,7 @@ class Session:
                     w.proc.returncode, ": " + tail if tail else ""))
             if time.monotonic() > deadline:
                 raise TimeoutError("only {} of {} workers connected within {:.0f} s".format(
-                    connected, expected, timeout))
+                    connected, len(started), timeout))
             time.sleep(0.01)
 
     def ensure_workers(self):
