@@ -31,13 +31,18 @@ def decode_header(raw):
 
 
 def done_header(task_id, desc, start_us, end_us):
-    """The header of a task's "done" reply: the common results (one PyObj without a length, or
-    bytes) written directly, in the shape the worker reads without a JSON parser
-    (executor_pool.cpp, parse_simple_done); every other through the JSON encoder."""
+    """The header of a task's "done" reply: the common results (one PyObj, with the length of
+    a tuple or list, or bytes) written directly, in the shapes the worker reads without a JSON
+    parser (engine/worker/executor_reply.hpp, parse_simple_done); every other through the JSON
+    encoder."""
     kind = desc.get("k")
-    if kind == "pyobj" and len(desc) == 3 and type(desc["size"]) is int and type(desc["b"]) is int:
-        return '{"op":"done","id":%d,"result":{"k":"pyobj","b":%d,"size":%d},"t":[%d,%d]}' % (
-            task_id, desc["b"], desc["size"], start_us, end_us)
+    if kind == "pyobj" and type(desc["size"]) is int and type(desc["b"]) is int:
+        if len(desc) == 3:
+            return '{"op":"done","id":%d,"result":{"k":"pyobj","b":%d,"size":%d},"t":[%d,%d]}' % (
+                task_id, desc["b"], desc["size"], start_us, end_us)
+        if len(desc) == 4 and type(desc.get("len")) is int:
+            return '{"op":"done","id":%d,"result":{"k":"pyobj","b":%d,"size":%d,"len":%d},"t":[%d,%d]}' % (
+                task_id, desc["b"], desc["size"], desc["len"], start_us, end_us)
     if kind == "plain" and len(desc) == 2 and type(desc["b"]) is int:
         return '{"op":"done","id":%d,"result":{"k":"plain","b":%d},"t":[%d,%d]}' % (task_id, desc["b"], start_us, end_us)
     return _encode_json({"op": "done", "id": task_id, "result": desc, "t": [start_us, end_us]})
