@@ -6,6 +6,7 @@ length and its bytes. Blobs carry object contents, so they are never JSON-escape
 
 import json
 import os
+import select
 import struct
 
 _U32 = struct.Struct("<I")
@@ -79,15 +80,19 @@ def write_message(stream, header, blobs=(), flush=True):
 class MessageReader:
     """Reads messages from a pipe's file descriptor, as many as one read brings: the worker
     writes the tasks it queues on an executor together, and `has_message` tells whether the
-    next one is already here (so the replies so far need not go out before it runs)."""
+    next one is already here (so the replies so far need not go out before it runs). The
+    descriptor is made non-blocking: `has_message(fetch=True)` takes what the pipe holds
+    without waiting for more."""
 
     _CHUNK = 1 << 16
 
     def __init__(self, fd):
         self._fd = fd
+        os.set_blocking(fd, False)
         self._buffer = bytearray()
         self._at = 0
         self._ready = None  # a message has_message() already took from the buffer
+        self._drained = False  # the last read found the pipe empty
 
     def _take(self):
         """The next message if the buffer holds all of it (then consumed), else how many more
@@ -121,12 +126,39 @@ class MessageReader:
         self._at = at
         return header, blobs
 
-    def has_message(self):
-        """Whether a whole message is already read (no system call)."""
+    def _fill(self, need, wait):
+        """Appends what one read brings (at least `need` bytes asked); without `wait`, False
+        if the pipe holds nothing now (or ended: the next waiting read says so)."""
+        if self._at:
+            del self._buffer[:self._at]
+            self._at = 0
+        while True:
+            if wait and self._drained:  # a read just found the pipe empty: wait before the next
+                select.select([self._fd], [], [])
+            try:
+                chunk = os.read(self._fd, max(self._CHUNK, min(need, 1 << 20)))
+            except BlockingIOError:
+                self._drained = True
+                if not wait:
+                    return False
+                continue
+            self._drained = False
+            if not chunk:
+                if not wait:
+                    return False
+                raise EOFError("the pipe closed")
+            self._buffer += chunk
+            return True
+
+    def has_message(self, fetch=False):
+        """Whether a whole message is here: already read (no system call), or with fetch=True
+        also in the pipe now (one read, which read_message then need not make)."""
         if self._ready is None:
             taken = self._take()
-            if type(taken) is int:
-                return False
+            while type(taken) is int:
+                if not fetch or not self._fill(taken, wait=False):
+                    return False
+                taken = self._take()
             self._ready = taken
         return True
 
@@ -137,12 +169,6 @@ class MessageReader:
         if taken is None:
             taken = self._take()
         while type(taken) is int:
-            if self._at:
-                del self._buffer[:self._at]
-                self._at = 0
-            chunk = os.read(self._fd, max(self._CHUNK, min(taken, 1 << 20)))
-            if not chunk:
-                raise EOFError("the pipe closed")
-            self._buffer += chunk
+            self._fill(taken, wait=True)
             taken = self._take()
         return taken
