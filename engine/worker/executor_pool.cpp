@@ -1,5 +1,6 @@
 #include "../common/clock.hpp"
 #include "executor_pool.hpp"
+#include "executor_reply.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -57,46 +58,6 @@ void append_number(std::string& out, T value) {
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
   out.append(digits, end);
-}
-
-// Reads the decimal integer at `at` (advanced past it), as the executor writes them; false if none.
-template <typename T>
-bool take_number(std::string_view text, std::size_t& at, T& value) {
-  auto [end, error] = std::from_chars(text.data() + at, text.data() + text.size(), value);
-  if (error != std::errc() || end == text.data() + at) return false;
-  at = static_cast<std::size_t>(end - text.data());
-  return true;
-}
-
-bool take_literal(std::string_view text, std::size_t& at, std::string_view literal) {
-  if (text.substr(at, literal.size()) != literal) return false;
-  at += literal.size();
-  return true;
-}
-
-// The reply of a task that returned one PyObj or bytes, exactly as the executor writes it
-// (pipe.done_header): {"op":"done","id":I,"result":{"k":"pyobj","b":B,"size":S},"t":[T0,T1]}
-// or ...{"k":"plain","b":B}... The one reply per tiny task, read without building a JSON tree;
-// any other shape: false.
-struct SimpleDone {
-  TaskId id = 0;
-  bool pyobj = false;
-  std::size_t blob = 0, size = 0;
-  std::int64_t start_us = 0, end_us = 0;
-};
-
-bool parse_simple_done(std::string_view head, SimpleDone& out) {
-  std::size_t at = 0;
-  if (!take_literal(head, at, R"({"op":"done","id":)") || !take_number(head, at, out.id) ||
-      !take_literal(head, at, R"(,"result":{"k":")"))
-    return false;
-  out.pyobj = take_literal(head, at, R"(pyobj","b":)");
-  if (!out.pyobj && !take_literal(head, at, R"(plain","b":)")) return false;
-  if (!take_number(head, at, out.blob)) return false;
-  if (out.pyobj && (!take_literal(head, at, R"(,"size":)") || !take_number(head, at, out.size))) return false;
-  return take_literal(head, at, R"(},"t":[)") && take_number(head, at, out.start_us) && take_literal(head, at, ",") &&
-         take_number(head, at, out.end_us) && take_literal(head, at, "]}") && at == head.size() &&
-         out.start_us <= out.end_us;
 }
 
 // The package next to this program (prefix/bin/treadle-worker -> prefix/lib/treadle/python).
@@ -590,8 +551,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   if (parse_simple_done(std::string_view(b).substr(4, head_len), done)) {
     ExecutorResult r;
     r.id = done.id;
-    r.data = done.pyobj ? std::make_shared<PyObjData>(PlainData::from_string(blob(done.blob)), done.size,
-                                                      PyObjData::not_a_sequence)
+    r.data = done.pyobj ? std::make_shared<PyObjData>(PlainData::from_string(blob(done.blob)), done.size, done.length)
                         : PlainData::from_string(blob(done.blob));
     const std::int64_t times[2] = {done.start_us, done.end_us};
     task_ended(e, std::move(r), times, finished);

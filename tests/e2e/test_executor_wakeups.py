@@ -282,3 +282,77 @@ def test_request_reader_takes_messages_however_the_pipe_splits_them():
     finally:
         writer.join()
         os.close(r)
+
+
+def gated(size):
+    """Waits for a byte on fd 5 (the test's gate), then returns `size` bytes."""
+    import os
+    os.read(5, 1)
+    return b"x" * size
+
+
+def test_an_executor_takes_the_next_request_before_it_replies():
+    """A task ends with the next request already in the pipe: the executor reads that request
+    before it writes the reply (whose write wakes the worker), so the next task starts before
+    anything it does not need. Seen from the worker's side, with a reply pipe smaller than the
+    reply: the executor blocks writing the reply, and the next request has left the pipe by then."""
+    import fcntl
+    import os
+    import pickle
+    import struct
+    import subprocess
+    import termios
+
+    from treadle.runtime import pipe
+
+    def unread(fd):
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    gate_r, gate_w = os.pipe()
+    fcntl.fcntl(rep_r, fcntl.F_SETPIPE_SZ, 4096)
+
+    def as_executor():  # fds 3, 4 as the worker gives them (executor_pool.cpp); 5: the gate
+        fds = [os.dup(fd) for fd in (req_r, rep_w, gate_r)]  # above 5 first: the pipes may use 3-5
+        for target, fd in zip((3, 4, 5), fds):
+            os.dup2(fd, target)
+    executor = subprocess.Popen([sys.executable, "-m", "treadle.executor"], close_fds=False, preexec_fn=as_executor,
+                                stdout=subprocess.DEVNULL)
+    for fd in (req_r, rep_w, gate_r):
+        os.close(fd)
+    replies = pipe.MessageReader(rep_r)
+    fn = cloudpickle.dumps(gated)
+
+    def send(header, blobs):
+        for part in pipe.message_parts(header, blobs):
+            os.write(req_w, part)
+
+    def run(task_id, size, first):
+        inputs = [{"k": "pyobj", "size": len(fn), "key": 1, "b": 0 if first else -1}]
+        blobs = ([fn] if first else []) + [pickle.dumps(("native", (size,), {}))]
+        send({"op": "run", "id": task_id, "inputs": inputs, "input_ids": [1], "config": len(blobs) - 1}, blobs)
+    try:
+        send({"op": "hello", "server": "127.0.0.1:1", "governor": "", "secret": 0, "worker_pid": os.getpid(),
+              "index": 0}, [b"secret"])
+        assert replies.read_message()[0] == {"op": "ready"}
+        run(1, 100_000, first=True)  # its reply does not fit the reply pipe
+        wait_until(lambda: unread(req_w) == 0, what="the executor reading the first task")
+        run(2, 10, first=False)      # arrives while the first task runs
+        os.write(gate_w, b"12")
+        wait_until(lambda: unread(req_w) == 0, what="the executor taking the next request before replying")
+        done = {}
+        while len(done) < 2:
+            header, blobs = replies.read_message()
+            assert header["op"] == "done", header
+            done[header["id"]] = pickle.loads(blobs[header["result"]["b"]])
+        assert done == {1: b"x" * 100_000, 2: b"x" * 10}
+    finally:
+        os.close(req_w)  # the executor ends at the end of its pipe
+        os.close(gate_w)
+        try:
+            executor.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # blocked writing a reply nobody reads
+            executor.kill()
+            executor.wait()
+        os.close(rep_r)

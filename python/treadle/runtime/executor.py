@@ -315,16 +315,26 @@ class Executor:
         """Reads the request pipe and runs tasks, until the pipe ends, or until a task of this
         thread seceded (another thread serves then; this one ends with its task).
 
-        Replies of tasks the worker marked `batch` (it sends those while its tasks take well
-        under a millisecond) wait in the buffer while the next task is already read, for at most
-        _BATCH_SECONDS: one write and one wake-up of the worker for several tasks. Any other
-        reply, and every reply before this thread waits for the pipe, goes out at once."""
+        A task's reply is written once the next request is read, or known not to be there yet:
+        the next task starts before anything it does not need, and the worker, woken by the
+        reply, reacts while it runs. (The task's end-of-task markers go first: they delimit its
+        raw output from the next task's.) Replies of tasks the worker marked `batch` (it sends
+        those while its tasks take well under a millisecond) wait in the buffer while the next
+        task is already read, for at most _BATCH_SECONDS: one write and one wake-up of the
+        worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
         unsent_since = None  # when the oldest reply still in the buffer was written
+        ended = None         # (header, blobs, batch): the last task's reply, not written yet
         while True:
-            if not _thread.serving:
-                return
-            if unsent_since is not None and not self.requests.has_message():
+            if ended is not None:
+                hold = False
+                if self.requests.has_message(fetch=True) and ended[2]:
+                    now = time.monotonic()
+                    hold = unsent_since is None or now - unsent_since < _BATCH_SECONDS
+                pipe.write_message(self.replies, ended[0], ended[1], flush=not hold)
+                unsent_since = (unsent_since or now) if hold else None
+                ended = None
+            elif unsent_since is not None and not self.requests.has_message(fetch=True):
                 self.replies.flush()
                 unsent_since = None
             try:
@@ -356,13 +366,10 @@ class Executor:
                 _flush_output()
                 reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
             self.task_id = None
-            # A task that seceded ended on a thread that no longer serves: its reply goes at once.
-            hold = False
-            if header.get("batch") and _thread.serving:
-                now = time.monotonic()
-                hold = unsent_since is None or now - unsent_since < _BATCH_SECONDS
-            pipe.write_message(self.replies, *reply, flush=not hold)
-            unsent_since = (unsent_since or now) if hold else None
+            if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
+                pipe.write_message(self.replies, *reply)
+                return
+            ended = reply + (header.get("batch"),)
 
 
 def _die_with_parent(worker_pid):

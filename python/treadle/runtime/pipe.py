@@ -6,6 +6,7 @@ length and its bytes. Blobs carry object contents, so they are never JSON-escape
 
 import json
 import os
+import select
 import struct
 
 _U32 = struct.Struct("<I")
@@ -31,13 +32,18 @@ def decode_header(raw):
 
 
 def done_header(task_id, desc, start_us, end_us):
-    """The header of a task's "done" reply: the common results (one PyObj without a length, or
-    bytes) written directly, in the shape the worker reads without a JSON parser
-    (executor_pool.cpp, parse_simple_done); every other through the JSON encoder."""
+    """The header of a task's "done" reply: the common results (one PyObj, with the length of
+    a tuple or list, or bytes) written directly, in the shapes the worker reads without a JSON
+    parser (engine/worker/executor_reply.hpp, parse_simple_done); every other through the JSON
+    encoder."""
     kind = desc.get("k")
-    if kind == "pyobj" and len(desc) == 3 and type(desc["size"]) is int and type(desc["b"]) is int:
-        return '{"op":"done","id":%d,"result":{"k":"pyobj","b":%d,"size":%d},"t":[%d,%d]}' % (
-            task_id, desc["b"], desc["size"], start_us, end_us)
+    if kind == "pyobj" and type(desc["size"]) is int and type(desc["b"]) is int:
+        if len(desc) == 3:
+            return '{"op":"done","id":%d,"result":{"k":"pyobj","b":%d,"size":%d},"t":[%d,%d]}' % (
+                task_id, desc["b"], desc["size"], start_us, end_us)
+        if len(desc) == 4 and type(desc.get("len")) is int:
+            return '{"op":"done","id":%d,"result":{"k":"pyobj","b":%d,"size":%d,"len":%d},"t":[%d,%d]}' % (
+                task_id, desc["b"], desc["size"], desc["len"], start_us, end_us)
     if kind == "plain" and len(desc) == 2 and type(desc["b"]) is int:
         return '{"op":"done","id":%d,"result":{"k":"plain","b":%d},"t":[%d,%d]}' % (task_id, desc["b"], start_us, end_us)
     return _encode_json({"op": "done", "id": task_id, "result": desc, "t": [start_us, end_us]})
@@ -74,15 +80,19 @@ def write_message(stream, header, blobs=(), flush=True):
 class MessageReader:
     """Reads messages from a pipe's file descriptor, as many as one read brings: the worker
     writes the tasks it queues on an executor together, and `has_message` tells whether the
-    next one is already here (so the replies so far need not go out before it runs)."""
+    next one is already here (so the replies so far need not go out before it runs). The
+    descriptor is made non-blocking: `has_message(fetch=True)` takes what the pipe holds
+    without waiting for more."""
 
     _CHUNK = 1 << 16
 
     def __init__(self, fd):
         self._fd = fd
+        os.set_blocking(fd, False)
         self._buffer = bytearray()
         self._at = 0
         self._ready = None  # a message has_message() already took from the buffer
+        self._drained = False  # the last read found the pipe empty
 
     def _take(self):
         """The next message if the buffer holds all of it (then consumed), else how many more
@@ -116,12 +126,39 @@ class MessageReader:
         self._at = at
         return header, blobs
 
-    def has_message(self):
-        """Whether a whole message is already read (no system call)."""
+    def _fill(self, need, wait):
+        """Appends what one read brings (at least `need` bytes asked); without `wait`, False
+        if the pipe holds nothing now (or ended: the next waiting read says so)."""
+        if self._at:
+            del self._buffer[:self._at]
+            self._at = 0
+        while True:
+            if wait and self._drained:  # a read just found the pipe empty: wait before the next
+                select.select([self._fd], [], [])
+            try:
+                chunk = os.read(self._fd, max(self._CHUNK, min(need, 1 << 20)))
+            except BlockingIOError:
+                self._drained = True
+                if not wait:
+                    return False
+                continue
+            self._drained = False
+            if not chunk:
+                if not wait:
+                    return False
+                raise EOFError("the pipe closed")
+            self._buffer += chunk
+            return True
+
+    def has_message(self, fetch=False):
+        """Whether a whole message is here: already read (no system call), or with fetch=True
+        also in the pipe now (one read, which read_message then need not make)."""
         if self._ready is None:
             taken = self._take()
-            if type(taken) is int:
-                return False
+            while type(taken) is int:
+                if not fetch or not self._fill(taken, wait=False):
+                    return False
+                taken = self._take()
             self._ready = taken
         return True
 
@@ -132,12 +169,6 @@ class MessageReader:
         if taken is None:
             taken = self._take()
         while type(taken) is int:
-            if self._at:
-                del self._buffer[:self._at]
-                self._at = 0
-            chunk = os.read(self._fd, max(self._CHUNK, min(taken, 1 << 20)))
-            if not chunk:
-                raise EOFError("the pipe closed")
-            self._buffer += chunk
+            self._fill(taken, wait=True)
             taken = self._take()
         return taken
