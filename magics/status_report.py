@@ -46,7 +46,8 @@ class StatusReport:
             len(workers), plural(len(workers)), cpus, plural(cpus), free, clients, plural(clients))
 
     def _tasks(self):
-        order = ["waiting", "ready", "assigned", "running", "finished", "failed", "redirected", "released"]
+        order = ["waiting", "ready", "assigned", "running", "finished", "failed", "redirected", "released",
+                 "cancelled"]
         states = self.status.get("states", {})
         names = [n for n in order if n in states] + sorted(n for n in states if n not in order)
         counts = ", ".join("{} {}".format(states[n], task_states.word(n)) for n in names if states[n])

@@ -138,11 +138,14 @@ class Submission:
         """Cancels the tasks that have not ended; returns Cancelled(cancelled, ended) as the
         server counted them."""
         cancelled = ended = 0
-        if self.progress is not None:
-            self.progress.cancelled()   # first: its monitor would count the cancelled tasks as done
-        reports = [client.cancel(group) for (_, client), group in self._by_client().items()]
-        if self.rain is not None:
-            reports.append(self.rain.cancel())
+        try:
+            reports = [client.cancel(group) for (_, client), group in self._by_client().items()]
+            if self.rain is not None:
+                reports.append(self.rain.cancel())
+        finally:
+            if self.progress is not None:
+                # After the cancel: the line's last count reads its tasks "cancelled" then.
+                self.progress.cancelled()
         for report in reports:
             cancelled += report.cancelled
             ended += report.ended

@@ -388,7 +388,8 @@ PYBIND11_MODULE(_engine, m) {
       .def("retire", &PyConnection::retire)
       .def("states", &PyConnection::states, py::arg("ids"),
            "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "
-           "finished, failed, released, or unknown.")
+           "finished, failed, released (finished, result freed), cancelled (nobody needed it before it finished), "
+           "or unknown.")
       .def("story", &PyConnection::story, py::arg("ids"),
            "Per task id, in order: its recent transitions {time_us, from, to, reason, worker, placement}, "
            "state, label, submitted_us, why (not running now, for a waiting task), failure and note (rolled over).")

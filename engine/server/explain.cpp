@@ -96,6 +96,9 @@ std::string not_started(const Scheduler& s, TaskId id, const TaskRecord& t) {
 }  // namespace
 
 std::string why_not_running(const Scheduler& s, TaskId id) {
+  // Also said of a task whose plan was freed: the server remembers that much of it.
+  if (id < s.task_count() && s.state_of(id) == TaskState::cancelled)
+    return "it was cancelled before it finished (nobody needed it any more): it will not run";
   if (!s.exists(id)) return {};
   const TaskRecord& t = s.task(id);
   switch (t.state) {

@@ -135,6 +135,8 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
         const TaskRecord& old = tasks_[old_id];
         if (old.state == TaskState::released && old.holds == 0)
           throw PlanError("input " + describe(old_id) + " was released and cannot be used any more");
+        if (old.state == TaskState::cancelled)
+          throw PlanError("input " + describe(old_id) + " was cancelled and cannot be used any more");
         if (output >= output_count(old_id))
           throw PlanError("task " + std::to_string(i) + " of the plan uses output " + std::to_string(output) + " of " +
                           describe(old_id) + ", which has " + outputs_phrase(output_count(old_id)));
@@ -305,8 +307,8 @@ void Scheduler::drop_hold(ObjectId object) {
           cancel_queue_.pop_back();
           const TaskRecord& c = tasks_[next];
           if (c.holds == 0 && c.state != TaskState::finished && c.state != TaskState::failed &&
-              c.state != TaskState::released)
-            transition(next, TaskState::released, "cancelled: nobody needs it");
+              c.state != TaskState::released && c.state != TaskState::cancelled)
+            transition(next, TaskState::cancelled, "nobody needs it any more");
         }
         draining_cancels_ = false;
       }
@@ -326,7 +328,9 @@ void Scheduler::fail_with(TaskId id, Failure failure) {
     TaskId next = work.back();
     work.pop_back();
     TaskRecord& t = tasks_[next];
-    if (t.state == TaskState::finished || t.state == TaskState::failed || t.state == TaskState::released) continue;
+    if (t.state == TaskState::finished || t.state == TaskState::failed || t.state == TaskState::released ||
+        t.state == TaskState::cancelled)
+      continue;
     failures_[next] = next == id ? failure : Failure{failure.origin, for_dependents, failure.exception};
     transition(next, TaskState::failed, next == failure.origin ? "it failed" : "an input failed");
     for_each_consumer(t, next, [&](TaskId c) { work.push_back(c); });

@@ -129,6 +129,12 @@ class Scheduler {
 
   // -- queries -------------------------------------------------------------------------------
   bool exists(TaskId task) const { return tasks_.live(task); }
+  // The state of any task given out so far (id < task_count()), also of one whose plan was
+  // freed: then released, or cancelled if it was cancelled (the table remembers that).
+  TaskState state_of(TaskId task) const {
+    if (exists(task)) return tasks_[task].state;
+    return tasks_.freed_cancelled(task) ? TaskState::cancelled : TaskState::released;
+  }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
   const Plan& plan_of(TaskId id) const { return *tasks_.plans()[tasks_[id].plan]; }
   // -- objects (objects.cpp): output k of task t is object_id(t, k) -------------------------
@@ -166,7 +172,7 @@ class Scheduler {
     return it == redirect_target_.end() ? std::nullopt : std::optional<TaskId>(it->second);
   }
   std::uint64_t count(TaskState state) const { return counts_[static_cast<int>(state)]; }
-  // Unfinished tasks released so far (cancelled: nobody needed them any more), ever.
+  // Tasks cancelled so far (nobody needed them before they finished), ever.
   std::uint64_t cancelled_count() const { return cancelled_; }
   std::size_t task_count() const { return tasks_.next_id(); }
   std::size_t live_plans() const;
@@ -192,7 +198,7 @@ class Scheduler {
   void to_finished(TaskId, TaskRecord&);
   void to_failed(TaskId, TaskRecord&);
   void finished_to_released(TaskId, TaskRecord&);
-  void unfinished_to_released(TaskId, TaskRecord&);
+  void to_cancelled(TaskId, TaskRecord&);
   void to_redirected(TaskId, TaskRecord&);
   void unchain_consumers(TaskId first, WorkerId worker,
                          const char* reason = "its input was redirected: placed again when the input's plan finishes");
@@ -351,7 +357,7 @@ class Scheduler {
   std::vector<TaskId> cancel_queue_;
   bool draining_cancels_ = false;
   std::uint64_t counts_[task_state_count] = {};
-  std::uint64_t cancelled_ = 0;  // unfinished tasks released, ever (cancelled_count)
+  std::uint64_t cancelled_ = 0;  // tasks cancelled, ever (cancelled_count)
   TransitionLog log_;
   std::vector<SchedulerObserver*> observers_;
   std::int64_t now_us_ = 0;

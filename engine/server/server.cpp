@@ -772,8 +772,8 @@ void ServerLoop::sample(Peer& peer, Message& m) {
 }
 
 // The state of each task, one byte per id (index into `names`): for a live graph's colours.
-// A task of a freed plan was released (or failed) and is forgotten: "released". Ids the
-// server never gave out: "unknown".
+// A task of a freed plan is forgotten but for whether it was cancelled: "cancelled", else
+// "released" (it finished or failed). Ids the server never gave out: "unknown".
 void ServerLoop::states(const std::string& routing, Message& m) {
   const json& ids = fields::list(m.header, "ids", fields::max_ids);  // an id that is no id: "unknown"
   std::vector<std::uint8_t> codes;
@@ -785,8 +785,7 @@ void ServerLoop::states(const std::string& routing, Message& m) {
       continue;
     }
     TaskId id = v.get<TaskId>();
-    if (scheduler_.exists(id)) codes.push_back(static_cast<std::uint8_t>(scheduler_.task(id).state));
-    else if (id < scheduler_.task_count()) codes.push_back(static_cast<std::uint8_t>(TaskState::released));
+    if (id < scheduler_.task_count()) codes.push_back(static_cast<std::uint8_t>(scheduler_.state_of(id)));
     else codes.push_back(unknown);
   }
   json names = json::array();

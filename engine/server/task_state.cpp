@@ -12,6 +12,7 @@ const char* state_name(TaskState state) {
     case TaskState::finished: return "finished";
     case TaskState::failed: return "failed";
     case TaskState::released: return "released";
+    case TaskState::cancelled: return "cancelled";
   }
   return "?";
 }

@@ -54,9 +54,9 @@ json task_stories(const Scheduler& s, const std::vector<TaskId>& ids) {
     json transitions = json::array();
     for (const auto& e : entries) transitions.push_back(entry_json(s, e));
     const Failure* failure = live ? s.failure(id) : nullptr;
-    // A task of a freed plan was released (or failed) and forgotten, as `states` says.
+    // A task of a freed plan was released, failed or cancelled and forgotten, as `states` says.
     out.push_back(json{{"id", id},
-                       {"state", live ? state_name(s.task(id).state) : "released"},
+                       {"state", state_name(s.state_of(id))},
                        {"label", live ? s.label(id) : std::string()},
                        {"submitted_us", submitted >= 0 ? json(submitted) : json()},
                        {"transitions", std::move(transitions)},

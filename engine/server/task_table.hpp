@@ -1,7 +1,8 @@
 #pragma once
 // Where the scheduler keeps tasks: records live in their plan, so a plan nobody can need
 // again is freed whole (Scheduler::collect_garbage). Task ids stay dense and are never
-// reused; after a plan is freed only the 4-byte id -> plan entry of its tasks remains.
+// reused; after a plan is freed only the 4-byte id -> plan entry of its tasks remains, its top
+// bit set for a task that was cancelled (so `states` still tells it from one that finished).
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -22,7 +23,9 @@ class TaskTable {
   }
   // The id the next task will get (= tasks ever submitted).
   TaskId next_id() const { return plan_of_.size(); }
-  bool live(TaskId id) const { return id < plan_of_.size() && plans_[plan_of_[id]] != nullptr; }
+  bool live(TaskId id) const { return id < plan_of_.size() && plans_[plan_of_[id] & plan_mask] != nullptr; }
+  // A task of a freed plan (id < next_id()) that was cancelled, not finished or failed.
+  bool freed_cancelled(TaskId id) const { return (plan_of_[id] & cancelled_bit) != 0; }
 
   // Adds a plan (its base and size set) and makes room for its records.
   std::uint32_t add(std::unique_ptr<Plan> plan) {
@@ -32,12 +35,20 @@ class TaskTable {
     plans_.push_back(std::move(plan));
     return index;
   }
-  void drop(std::uint32_t plan) { plans_[plan].reset(); }
+  void drop(std::uint32_t plan) {
+    const Plan& p = *plans_[plan];
+    for (std::uint32_t local = 0; local < p.size; ++local)
+      if (p.records[local].state == TaskState::cancelled) plan_of_[p.base + local] |= cancelled_bit;
+    plans_[plan].reset();
+  }
   std::vector<std::unique_ptr<Plan>>& plans() { return plans_; }
   const std::vector<std::unique_ptr<Plan>>& plans() const { return plans_; }
   std::size_t index_bytes() const { return plan_of_.capacity() * sizeof(std::uint32_t) + plans_.capacity() * 8; }
 
  private:
+  // Only set once the plan is freed, so live tasks index plans_ without masking.
+  static constexpr std::uint32_t cancelled_bit = 1u << 31;
+  static constexpr std::uint32_t plan_mask = cancelled_bit - 1;
   std::vector<std::unique_ptr<Plan>> plans_;
   std::vector<std::uint32_t> plan_of_;
 };

@@ -17,6 +17,7 @@ const char* trace_kind_name(TraceEvent::Kind kind) {
     case TraceEvent::Kind::sample: return "sample";
     case TraceEvent::Kind::worker_retiring: return "worker_retiring";
     case TraceEvent::Kind::worker_retired: return "worker_retired";
+    case TraceEvent::Kind::cancelled: return "cancelled";
   }
   return "?";
 }
@@ -135,6 +136,16 @@ void TraceRecorder::on_assigned(const Decision& d) {
   record(e);
 }
 
+void TraceRecorder::on_cancelled(TaskId task, WorkerId worker, bool running, std::int64_t at_us) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::cancelled;
+  e.worker = worker;
+  e.task = task;
+  e.queued = !running;
+  e.start_us = e.end_us = at_us;
+  record(e);
+}
+
 json TraceRecorder::as_json(const TraceEvent& e) const {
   json out = {{"kind", trace_kind_name(e.kind)}, {"worker", e.worker}, {"start_us", e.start_us}, {"end_us", e.end_us}};
   switch (e.kind) {
@@ -170,6 +181,10 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
       out["rss"] = e.size;
       out["store"] = e.total;
       out["spilled"] = e.task;
+      break;
+    case TraceEvent::Kind::cancelled:
+      out["task"] = e.task;
+      out["running"] = e.queued == 0;
       break;
     case TraceEvent::Kind::worker_joined:
     case TraceEvent::Kind::worker_lost:

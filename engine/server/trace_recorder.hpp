@@ -25,12 +25,13 @@ struct TraceEvent {
     task, transfer, worker_joined, worker_lost, decision, sample,
     worker_retiring,  // asked to leave: hands its objects off, takes no new tasks
     worker_retired,   // left on purpose, losing nothing
+    cancelled,        // a task sent to the worker was cancelled before it finished
   };
-  static constexpr int kind_count = 8;
+  static constexpr int kind_count = 9;
   Kind kind = Kind::task;
   std::uint8_t reason = 0;   // decision: Placement
   std::uint8_t cause = 0;    // decision: PlacementCause
-  std::uint8_t queued = 0;   // decision: no worker had cpus free
+  std::uint8_t queued = 0;   // decision: no worker had cpus free; cancelled: it had not started
   std::uint32_t worker = 0;  // where it ran / who received / chosen / sampled
   std::uint32_t other = 0;   // task: lane (0 loop, 1 thread, 2+i executor i); transfer: the sender;
                              // sample: cpu use in tenths of a percent of the worker's cpus
@@ -80,6 +81,7 @@ class TraceRecorder : public SchedulerObserver {
 
   // SchedulerObserver: every placement becomes a decision event.
   void on_assigned(const Decision& decision) override;
+  void on_cancelled(TaskId task, WorkerId worker, bool running, std::int64_t at_us) override;
 
   // Records from now on also go to `path` (JSON lines); empty: stop. Throws on a bad path.
   void write_to(const std::string& path);

@@ -20,21 +20,22 @@ const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Schedu
       {{S::assigned, S::failed}, &Scheduler::to_failed},
       {{S::running, S::failed}, &Scheduler::to_failed},
       {{S::finished, S::released}, &Scheduler::finished_to_released},
-      {{S::waiting, S::released}, &Scheduler::unfinished_to_released},
-      {{S::ready, S::released}, &Scheduler::unfinished_to_released},
-      {{S::assigned, S::released}, &Scheduler::unfinished_to_released},
-      {{S::running, S::released}, &Scheduler::unfinished_to_released},
+      {{S::waiting, S::cancelled}, &Scheduler::to_cancelled},
+      {{S::ready, S::cancelled}, &Scheduler::to_cancelled},
+      {{S::assigned, S::cancelled}, &Scheduler::to_cancelled},
+      {{S::running, S::cancelled}, &Scheduler::to_cancelled},
       {{S::ready, S::waiting}, &Scheduler::back_to_waiting},     // an input was lost
       {{S::assigned, S::ready}, &Scheduler::given_back},         // its worker gave it back for a steal
       {{S::assigned, S::waiting}, &Scheduler::back_to_waiting},  // worker lost, or an input lost
       {{S::running, S::waiting}, &Scheduler::back_to_waiting},
       {{S::finished, S::waiting}, &Scheduler::back_to_waiting},  // its data was lost, still needed
       {{S::released, S::waiting}, &Scheduler::back_to_waiting},  // recomputed for a lost consumer
+      {{S::cancelled, S::waiting}, &Scheduler::back_to_waiting},
       {{S::assigned, S::redirected}, &Scheduler::to_redirected},
       {{S::running, S::redirected}, &Scheduler::to_redirected},
       {{S::redirected, S::finished}, &Scheduler::redirect_finished},
       {{S::redirected, S::failed}, &Scheduler::to_failed},
-      {{S::redirected, S::released}, &Scheduler::unfinished_to_released},
+      {{S::redirected, S::cancelled}, &Scheduler::to_cancelled},
   };
   return transitions;
 }
@@ -53,7 +54,9 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
   --counts_[static_cast<int>(from)];
   ++counts_[static_cast<int>(to)];
   // A plan whose tasks have all settled may be garbage (collect_garbage decides).
-  auto settled = [](TaskState s) { return s == TaskState::released || s == TaskState::failed; };
+  auto settled = [](TaskState s) {
+    return s == TaskState::released || s == TaskState::failed || s == TaskState::cancelled;
+  };
   if (settled(from) != settled(to)) {
     Plan& plan = *tasks_.plans()[t.plan];
     if (settled(to)) {
@@ -65,7 +68,10 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
   // The worker involved: the one named, else the one it is assigned to (before the effect unassigns it).
   log_.record({id, from, to, placement, worker != no_worker ? worker : t.worker, reason, now_us_});
   if (from == TaskState::assigned || from == TaskState::running) count_on_worker(t, from, -1);
+  const WorkerId on = t.worker;  // before the effect unassigns it
   (this->*(it->second))(id, t);
+  if (to == TaskState::cancelled && (from == TaskState::assigned || from == TaskState::running))
+    for (auto* o : observers_) o->on_cancelled(id, on, from == TaskState::running, now_us_);
   if (to == TaskState::assigned || to == TaskState::running) count_on_worker(t, to, +1);
 }
 
@@ -154,7 +160,9 @@ void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
   t.locations.shrink_to_fit();
 }
 
-void Scheduler::unfinished_to_released(TaskId id, TaskRecord& t) {
+// Nobody needs it before it finished: it will not run (its worker drops it), and its inputs
+// lose it as a consumer. Its own consumers were cancelled before it (they held it).
+void Scheduler::to_cancelled(TaskId id, TaskRecord& t) {
   ++cancelled_;
   if (t.worker != no_worker) {
     WorkerId where = t.worker;

@@ -115,6 +115,15 @@ def joins_and_leaves(events):
                   for e in events if e["kind"] in _WORKER_EVENT_TEXT)
 
 
+def cancellations(events):
+    """{worker: [running, queued]}: tasks sent there and cancelled before they finished."""
+    out = {}
+    for e in events:
+        if e["kind"] == "cancelled":
+            out.setdefault(e["worker"], [0, 0])[0 if e["running"] else 1] += 1
+    return out
+
+
 def _time_range(events):
     times = [e["start_us"] for e in events if e["kind"] != "worker_joined"] + \
             [e["end_us"] for e in events if e["kind"] in ("task", "transfer")]
@@ -289,6 +298,10 @@ def render(events):
     membership_rows = [["{:.3f}".format((t - t0) / 1e6), "worker {}".format(w), _esc(what), _esc(name)]
                        for t, w, what, name in joins_and_leaves(events)]
 
+    cancelled = cancellations(events)
+    cancel_rows = [["worker {} {}".format(w, _esc(worker_names.get(w, ""))), running, queued]
+                   for w, (running, queued) in sorted(cancelled.items())]
+
     sched = scheduling(events)
     wait_rows = [[swatch(g), s["queued"], s["chained"], _ms(s["mean_ms"]), _ms(s["p50_ms"]), _ms(s["p95_ms"]),
                   _ms(s["max_ms"])] for g, s in sorted(sched["groups"].items())]
@@ -324,11 +337,11 @@ def render(events):
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1em}}
 td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}h3{{font-size:1em}}</style></head><body>
 <h1>treadle report</h1>
-<p>{tasks} tasks on {nworkers} workers over {span:.3f} s; {ndec} placement decisions; {count} transfers.</p>
+<p>{tasks} tasks on {nworkers} workers over {span:.3f} s; {ndec} placement decisions; {count} transfers{ncancelled}.</p>
 <h2 id="groups">Tasks by label group</h2>{groups}
 <h2 id="progress">Progress</h2><p>Tasks finished per label group over time.</p>{progress}
 <h2 id="workers">Workers</h2>{workers}
-<h3>Joins and leaves</h3>{membership}
+<h3>Joins and leaves</h3>{membership}{cancelled}
 <h2 id="timeline">Timeline</h2>{gantt}
 <h2 id="scheduling">Scheduling</h2>
 <p>Queue wait: from the moment the server made a task ready to its start on a worker. Chained tasks
@@ -347,6 +360,11 @@ of fetching.</p>{pairs}
         workers=_table(["worker", "tasks", "busy (s)", "mean cpu %", "max cpu %", "max RSS (MB)",
                         "max store (MB)"], worker_rows),
         membership=_table(["time (s)", "worker", "event", "name"], membership_rows),
+        ncancelled="; {} tasks cancelled before they finished".format(sum(map(sum, cancelled.values())))
+        if cancelled else "",
+        cancelled=("<h3 id=\"cancelled\">Cancelled</h3><p>Tasks sent to a worker and cancelled there before they "
+                   "finished: nobody needed them any more.</p>" +
+                   _table(["worker", "running then", "queued then"], cancel_rows)) if cancel_rows else "",
         gantt=gantt_svg(events, t0=t0, t1=t1),
         waits=_table(["group", "queued", "chained", "mean wait (ms)", "p50 (ms)", "p95 (ms)", "max (ms)"], wait_rows),
         queued=sched["queued"],

@@ -148,6 +148,11 @@ def chrome_trace(trace):
                         "cat": "decision", "pid": SERVER_PID, "tid": 0, "ts": e["start_us"],
                         "args": {"task": e["task"], "worker": e["worker"], "why": e["why"],
                                  "reason": e["reason"], "cause": e["cause"]}})
+        elif kind == "cancelled":
+            pids.add(e["worker"])
+            out.append({"ph": "i", "s": "t", "name": "cancelled task {} ({})".format(
+                e["task"], "running" if e["running"] else "queued"), "cat": "cancelled", "pid": e["worker"],
+                "tid": 0, "ts": e["start_us"], "args": {"task": e["task"], "running": e["running"]}})
         else:
             pids.add(e["worker"])
             out.append({"ph": "i", "s": "p", "name": "{} {}".format(kind.replace("_", " "), e.get("name", "")),

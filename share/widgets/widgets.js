@@ -130,7 +130,8 @@
   var STYLE = {  // as treadle/widgets/states.py
     pending: [0.22, "#8a8a8a", 1, "3,2"], waiting: [0.22, "#8a8a8a", 1, "3,2"], ready: [0.35, "#666", 1, "3,2"],
     assigned: [0.5, "#444", 1.5, ""], running: [0.7, "#111", 2.5, ""], redirected: [0.7, "#111", 1.5, "4,2"],
-    finished: [1, "#333", 0.8, ""], released: [0.9, "#666", 0.8, ""], failed: [1, "#d62728", 3, ""],
+    finished: [1, "#333", 0.8, ""], released: [0.9, "#666", 0.8, ""], cancelled: [0.08, "#9aa0a6", 1.5, "1,3"],
+    failed: [1, "#d62728", 3, ""],
     unknown: [0.15, "#bbb", 1, "2,2"]
   };
 

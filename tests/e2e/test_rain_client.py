@@ -105,3 +105,19 @@ def test_a_failing_task_fails_its_session_only(rain):
     loom = LoomClient(*cluster.address)
     assert_serving(loom, workers=2)
     loom.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_cancelled_task_never_reads_finished(rain):
+    """Rain has no word for a task cancelled before it finished (an interrupted %%treadle
+    submit cancels a Rain job so): its update() must not call it finished; it stays submitted."""
+    client, _ = rain
+    with client.new_session(name="cancelled") as session:
+        t = hello(tasks.Sleep(blob("x"), 30))
+        t.output.keep()
+        session.submit()
+        report = client.core.cancel([t.handle])
+        assert report.cancelled in (2, 3), report   # the task, its sleep (and its blob, if not made yet)
+        t.update()
+        assert t.state == "submitted"
+        assert client.core.connection.states([t.task_id]) == ["cancelled"]

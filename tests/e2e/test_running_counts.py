@@ -120,7 +120,7 @@ def test_release_says_what_it_cancelled(make_cluster, make_client):
     # 3 futures had ended, 5 had not: the server cancels exactly those 5.
     answer = conn.cancel([f.task_id for f in quick + slow])
     assert answer["cancelled"] == 5 and sorted(answer["ended"]) == sorted(f.task_id for f in quick)
-    assert set(conn.states([f.task_id for f in slow])) == {"released"}
+    assert set(conn.states([f.task_id for f in slow])) == {"cancelled"}
     # Ended futures were kept: their results are still there.
     assert client.gather(quick) == [b"0", b"1", b"2"]
     # Ids that are not this client's futures (any more) cancel nothing.
@@ -137,7 +137,7 @@ def test_cancel_counts_what_the_server_cancelled(make_cluster):
         slow = [client.submit(time.sleep, 30) for _ in range(4)]
         wait_until(lambda: "running" in client.core.states([f.task_id for f in slow]), what="a sleep running")
         assert client.cancel(done + slow) == (4, 2)
-        assert set(client.core.states([f.task_id for f in slow])) == {"released"}
+        assert set(client.core.states([f.task_id for f in slow])) == {"cancelled"}
         assert [f.result() for f in done] == [0, 1]   # ended ones keep their results
     finally:
         client.close()

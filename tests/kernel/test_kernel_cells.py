@@ -4,6 +4,7 @@ finished and another one ran (read by parent msg_id: jupyter_client keeps such l
 interrupting a cell cancels its running tasks (cancel_on_interrupt), and only then."""
 
 import os
+import re
 import time
 
 from conftest import streams, text, went_idle
@@ -225,6 +226,37 @@ def test_a_cancelled_submit_line_never_says_done(any_kernel, tmp_path):
     _, messages = k.collect(submit_line(path), until=interrupted_once_started_and_shown(k, path), timeout=30)
     lines = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "update_display_data"]
     assert not any("1/1 done" in line for line in lines), lines
+
+
+def test_a_cancelled_submit_line_counts_its_cancelled_tasks(any_kernel, tmp_path):
+    """Two tasks run on the two workers, a third waits: interrupted, the line says the scheduler
+    cancelled all three, none done, and ends "cancelled" (in its text and its data)."""
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run("def slower(path):\n    open(path + '.started', 'w').close()\n    time.sleep(30)\n")
+    assert reply["status"] == "ok", outputs
+    paths = [str(tmp_path / name) for name in ("one", "two", "three")]
+    interrupted = []
+
+    def counted(ms):
+        running = sum(os.path.exists(p + ".started") for p in paths)
+        if not interrupted and running >= 2 and any(m["msg_type"] == "display_data" for m in ms):
+            interrupted.append(k.km.interrupt_kernel())
+        return went_idle(ms) and any("3 cancelled" in m["content"]["data"]["text/plain"] for m in ms
+                                     if m["msg_type"] == "update_display_data")
+
+    _, messages = k.collect("%%treadle submit\nhs = [treadle.submit(slower, p) for p in {!r}]".format(paths),
+                            until=counted, timeout=30)
+    assert [m["content"]["ename"] for m in messages if m["msg_type"] == "error"] == ["KeyboardInterrupt"]
+    updates = [m["content"]["data"] for m in messages if m["msg_type"] == "update_display_data"
+               and "treadle-progress" in m["content"]["data"].get("text/html", "")]
+    last = updates[-1]
+    assert "0/3 done, 0 failed, 3 cancelled in " in last["text/plain"], last["text/plain"]
+    assert last["text/plain"].endswith("(cancelled)"), last["text/plain"]
+    attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', re.search(r'<div class="treadle-progress"[^>]*>',
+                                                                    last["text/html"]).group(0)))
+    assert (attrs["data-state"], attrs["data-done"], attrs["data-cancelled"]) == ("cancelled", "0", "3"), attrs
+    assert not any("/3 done" in u["text/plain"] and "0/3 done" not in u["text/plain"] for u in updates), updates
 
 
 # IPython shows the traceback before post_run_cell; the first one in a session imports its

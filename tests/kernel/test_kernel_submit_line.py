@@ -83,5 +83,7 @@ def test_a_big_job_shows_a_bar_per_label_group(any_kernel):
             and "treadle-progress" in m["content"]["data"].get("text/html", "")][-1]
     rows = [dict(re.findall(r'([\w-]+)="([^"]*)"', r))
             for r in re.findall(r'<div class="treadle-progress-group" ([^>]*)>', last)]
-    assert rows == [{"data-group": "square", "data-total": "150", "data-done": "150", "data-failed": "0"},
-                    {"data-group": "sum", "data-total": "15", "data-done": "15", "data-failed": "0"}], last[:500]
+    assert rows == [{"data-group": "square", "data-total": "150", "data-done": "150", "data-failed": "0",
+                     "data-cancelled": "0"},
+                    {"data-group": "sum", "data-total": "15", "data-done": "15", "data-failed": "0",
+                     "data-cancelled": "0"}], last[:500]

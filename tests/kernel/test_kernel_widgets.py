@@ -194,3 +194,43 @@ def test_nbconvert_html_keeps_the_static_pictures(tmp_path):
     assert 'class="treadle-trace-lane"' in dom(html)                  # the trace's lanes, for its script
     assert html.count('<img class="treadle-static"') >= 2             # pictures for sanitized views
     assert html.count("window.treadleWidgets") >= 2                   # the scripts, inline
+
+
+CANCELLED_JOB = [
+    "%treadle workers 2\nimport time\nimport treadle\ndef slow(i):\n    time.sleep(60)\n    return i",
+    "%%treadle submit --name job --no-wait\nparts = [treadle.submit(slow, i) for i in range(3)]",
+    "job.cancel()",
+    "%treadle graph job",
+]
+
+
+@pytest.mark.timeout(180)
+def test_a_saved_and_exported_notebook_keeps_the_cancelled_look(tmp_path):
+    """A job cancelled from the next cell: the executed notebook keeps its line ended
+    "cancelled" with the scheduler's count, and its graph drawn cancelled; so does nbconvert's
+    HTML."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    nb = new_notebook(cells=[new_code_cell(code) for code in CANCELLED_JOB],
+                      metadata={"kernelspec": {"name": "treadle", "display_name": "Python 3 (treadle)",
+                                               "language": "python"}})
+    source, executed = tmp_path / "cancelled.ipynb", tmp_path / "executed.ipynb"
+    nbformat.write(nb, str(source))
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "run_notebook.py"), str(source),
+                          str(executed)], capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    cells = nbformat.read(str(executed), as_version=4).cells
+    line = [o["data"] for o in cells[1].outputs if o.get("output_type") == "display_data"][-1]
+    assert "0/3 done, 0 failed, 3 cancelled in " in line["text/plain"], line["text/plain"]
+    attrs = root_attrs(line["text/html"], "treadle-progress")
+    assert (attrs["data-state"], attrs["data-done"], attrs["data-cancelled"]) == ("cancelled", "0", "3"), attrs
+    picture = [o["data"] for o in cells[3].outputs if o.get("output_type") == "display_data"][-1]
+    assert node_states(picture["text/html"]) == ["cancelled"] * 3, picture["text/plain"]
+    assert "3 cancelled" in picture["text/plain"], picture["text/plain"]
+    done = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed), "--output-dir",
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    html = (tmp_path / "executed.html").read_text()
+    assert root_attrs(html, "treadle-progress")["data-cancelled"] == "3"
+    assert node_states(html) == ["cancelled"] * 3
+    assert 'stroke="#9aa0a6" stroke-width="1.5" stroke-dasharray="1,3"' in dom(html)   # drawn as such

@@ -188,8 +188,9 @@ inline std::string invariant_violation(const Scheduler& s) {
   for (int st = 0; st < task_state_count; ++st) {
     const auto state = static_cast<TaskState>(st);
     sum += s.count(state);
-    // Freed tasks were released or failed; they stay counted there.
-    const bool may_be_freed = state == TaskState::released || state == TaskState::failed;
+    // Freed tasks were released, cancelled or failed; they stay counted there.
+    const bool may_be_freed =
+        state == TaskState::released || state == TaskState::cancelled || state == TaskState::failed;
     if (may_be_freed ? s.count(state) < by_state[st] : s.count(state) != by_state[st])
       return std::string("count(") + state_name(state) + ") is " + std::to_string(s.count(state)) + " but " +
              std::to_string(by_state[st]) + " live tasks are in that state";
@@ -216,7 +217,8 @@ inline std::string invariant_violation(const Scheduler& s) {
         return object + " is kept although nobody needs it";
       if (t.state == TaskState::finished && s.locations(o).empty() && expected_object_holds[id][k] > 0)
         return object + " is needed but held nowhere";
-      if ((t.state == TaskState::released || t.state == TaskState::failed) && !s.locations(o).empty())
+      if ((t.state == TaskState::released || t.state == TaskState::cancelled || t.state == TaskState::failed) &&
+          !s.locations(o).empty())
         return object + " still has copies";
     }
     const bool placed = t.state == TaskState::assigned || t.state == TaskState::running;
@@ -286,9 +288,10 @@ inline std::string invariant_violation(const Scheduler& s) {
       // Everything an unfinished task needs is there or on its way.
       bool dead_end = false;
       s.for_each_input(id, [&](ObjectId in) {
-        if (!s.exists(task_of(in)) || s.task(task_of(in)).state == TaskState::released) dead_end = true;
+        const TaskState input = s.exists(task_of(in)) ? s.task(task_of(in)).state : TaskState::released;
+        if (input == TaskState::released || input == TaskState::cancelled) dead_end = true;
       });
-      if (dead_end) return who + " needs a released input that nobody recomputes";
+      if (dead_end) return who + " needs a released or cancelled input that nobody recomputes";
     }
   }
   for (const auto& w : s.workers()) {

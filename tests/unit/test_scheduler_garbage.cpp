@@ -40,6 +40,43 @@ TEST_CASE("garbage: a finished plan whose results were released is freed", "[sch
   CHECK(f.state(next + 3) == TaskState::finished);
 }
 
+TEST_CASE("garbage: a freed plan's cancelled tasks still say cancelled, its finished ones released",
+          "[scheduler][garbage]") {
+  SchedulerFixture f;
+  WorkerId w = f.add_worker(2);
+  PlanBuilder p;
+  auto done = p.add(const_type, {}, 1);
+  auto running = p.add(const_type, {}, 1);
+  auto queued = p.add(const_type, {}, 1);
+  auto after = p.add(const_type, {local(running), local(queued)}, 1);  // waits for both
+  p.keep(done).keep(after);
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  f.finish(base + done);
+  f.s.schedule();
+  f.start(base + running);
+  REQUIRE(f.state(base + running) == TaskState::running);
+  f.s.release(base + after);  // cancels it and both of its inputs
+  f.s.release(base + done);
+  for (auto t : {after, running, queued}) CHECK(f.state(base + t) == TaskState::cancelled);
+  CHECK(f.state(base + done) == TaskState::released);
+  CHECK(f.actions.count(Kind::cancel, w, base + running) == 1);
+  f.s.collect_garbage();
+  REQUIRE_FALSE(f.s.exists(base));
+  for (auto t : {after, running, queued}) CHECK(f.s.state_of(base + t) == TaskState::cancelled);
+  CHECK(f.s.state_of(base + done) == TaskState::released);
+  // Ids of later plans are live again, and their plans freed in turn tell the same.
+  PlanBuilder q;
+  q.keep(q.add());
+  TaskId next = f.submit(q);
+  f.run_all();
+  CHECK(f.s.state_of(next) == TaskState::finished);
+  f.s.release(next);
+  f.s.collect_garbage();
+  CHECK(f.s.state_of(next) == TaskState::released);
+  CHECK(f.s.state_of(base + queued) == TaskState::cancelled);
+}
+
 TEST_CASE("garbage: released tasks stay while a later result could need them for recomputation",
           "[scheduler][garbage]") {
   SchedulerFixture f;

@@ -145,11 +145,11 @@ TEST_CASE("scheduler redirect: a late alias of a released or failed task is drop
   REQUIRE(f.actions.count(Kind::alias, x) == 1);
   f.s.release(x);  // the client let go before the worker answered
   f.check();
-  CHECK(f.state(x) == S::released);
+  CHECK(f.state(x) == S::cancelled);
   f.s.alias_held(w, x);
   f.check();
   CHECK(f.actions.count(Kind::free_data, w, x) == 1);
-  CHECK(f.state(x) == S::released);
+  CHECK(f.state(x) == S::cancelled);
 }
 
 TEST_CASE("scheduler redirect: the alias holder dies before answering", "[scheduler][redirect]") {

@@ -26,10 +26,10 @@ const std::set<Step> transition_table = {
     {S::waiting, S::ready},      {S::waiting, S::assigned},  {S::ready, S::assigned},
     {S::assigned, S::running},   {S::assigned, S::finished}, {S::running, S::finished},
     {S::waiting, S::failed},     {S::ready, S::failed},      {S::assigned, S::failed},
-    {S::running, S::failed},     {S::finished, S::released}, {S::waiting, S::released},
-    {S::ready, S::released},     {S::assigned, S::released}, {S::running, S::released},
+    {S::running, S::failed},     {S::finished, S::released}, {S::waiting, S::cancelled},
+    {S::ready, S::cancelled},    {S::assigned, S::cancelled}, {S::running, S::cancelled},
     {S::ready, S::waiting},      {S::assigned, S::waiting},  {S::running, S::waiting},
-    {S::finished, S::waiting},   {S::released, S::waiting},
+    {S::finished, S::waiting},   {S::released, S::waiting},  {S::cancelled, S::waiting},
 };
 
 // Every step any task took, and a check that each story is a connected walk through the
@@ -217,18 +217,21 @@ void scenario_cancellations(SchedulerFixture& f) {
   TaskId ready = f.submit(q);  // ready, and no schedule() before it is released
   REQUIRE(f.state(ready) == S::ready);
 
-  f.s.release(base + b);  // waiting -> released, and a is not needed any more
-  CHECK(f.state(base + b) == S::released);
-  CHECK(f.state(base + a) == S::released);  // assigned -> released
+  f.s.release(base + b);  // waiting -> cancelled, and a is not needed any more
+  CHECK(f.state(base + b) == S::cancelled);
+  CHECK(f.state(base + a) == S::cancelled);  // assigned -> cancelled
   CHECK(f.actions.count(Kind::cancel, w, base + a) == 1);
-  f.s.release(base + r);  // running -> released
-  CHECK(f.state(base + r) == S::released);
+  f.s.release(base + r);  // running -> cancelled
+  CHECK(f.state(base + r) == S::cancelled);
   CHECK(f.actions.count(Kind::cancel, w, base + r) == 1);
-  f.s.release(ready);  // ready -> released
-  CHECK(f.state(ready) == S::released);
+  f.s.release(ready);  // ready -> cancelled
+  CHECK(f.state(ready) == S::cancelled);
   CHECK(f.actions.count(Kind::cancel, ready) == 0);  // never sent anywhere
   CHECK(f.s.worker(w)->free_cpus == 2);
-  CHECK_THAT(f.story(base + a).back(), Equals("assigned->released: cancelled: nobody needs it"));
+  CHECK(f.s.count(S::cancelled) == 4);
+  CHECK(f.s.count(S::released) == 0);  // none of them finished
+  CHECK_THAT(f.story(base + b).back(), Equals("waiting->cancelled: nobody needs it any more"));
+  CHECK_THAT(f.story(base + a).back(), Equals("assigned->cancelled: nobody needs it any more"));
   f.check();
   f.s.schedule();  // the stale ready entry is skipped
   CHECK(f.actions.count(Kind::assign, ready) == 0);
@@ -280,6 +283,42 @@ void scenario_back_to_waiting(SchedulerFixture& f) {
   f.check();
 }
 
+// A cancelled task is computed again when a lost result needs it: cancelled -> waiting.
+void scenario_cancelled_then_needed(SchedulerFixture& f) {
+  WorkerId w0 = f.add_worker(1);
+  PlanBuilder p;
+  auto x = p.add(const_type, {}, 0, "x");
+  auto y = p.add(const_type, {local(x)}, 0, "y");
+  p.keep(x).keep(y);
+  TaskId base = f.submit(p);
+  f.run_all();
+  TaskId X = base + x, Y = base + y;
+  WorkerId w1 = f.add_worker(2);
+  PlanBuilder q;
+  q.keep(q.add(const_type, {X}, 2, "u"));  // two cpus: only w1 can run it
+  TaskId U = f.submit(q);
+  f.run_all();
+  REQUIRE(f.s.task(U).locations == std::vector<WorkerId>{w1});
+  f.s.release(X);
+  REQUIRE(f.state(X) == S::released);
+
+  f.add_worker(2);
+  f.s.remove_worker(w0, "test");  // y is lost and recomputed: so is x, its input
+  REQUIRE(f.state(Y) == S::waiting);
+  REQUIRE(f.state(X) != S::released);
+  f.s.release(Y);  // y is cancelled, and with it x, which only y needed
+  CHECK(f.state(Y) == S::cancelled);
+  CHECK(f.state(X) == S::cancelled);
+  f.check();
+  f.s.remove_worker(w1, "test");  // u is lost: x is needed again
+  CHECK_THAT(f.story(X),
+             Contains(std::vector<std::string>{"cancelled->waiting: recomputing a result that is needed again"}));
+  f.run_all();
+  CHECK(f.state(U) == S::finished);
+  CHECK(f.state(X) == S::released);
+  f.check();
+}
+
 }  // namespace
 
 TEST_CASE("scheduler states: a task's story records each step with its reason", "[scheduler][states]") {
@@ -313,10 +352,16 @@ TEST_CASE("scheduler states: recovery steps back to waiting", "[scheduler][state
   scenario_back_to_waiting(f);
 }
 
+TEST_CASE("scheduler states: a cancelled task is computed again when a lost result needs it",
+          "[scheduler][states]") {
+  SchedulerFixture f;
+  scenario_cancelled_then_needed(f);
+}
+
 TEST_CASE("scheduler states: every entry of the transitions table is exercised", "[scheduler][states]") {
   std::set<Step> seen;
   for (auto scenario : {scenario_full_life, scenario_finish_frees_inputs, scenario_chain, scenario_failures,
-                        scenario_cancellations, scenario_back_to_waiting}) {
+                        scenario_cancellations, scenario_back_to_waiting, scenario_cancelled_then_needed}) {
     SchedulerFixture f;
     scenario(f);
     auto steps = steps_taken(f);
@@ -496,10 +541,10 @@ TEST_CASE("scheduler plans: a released input of an earlier plan is refused", "[s
     q.keep(q.add(const_type, {}, 1));
     TaskId c = f.submit(q);
     f.s.release(c);
-    REQUIRE(f.state(c) == S::released);
+    REQUIRE(f.state(c) == S::cancelled);
     PlanBuilder late;
     late.add(const_type, {c});
-    CHECK_THROWS_WITH(f.submit(late), Contains("released"));
+    CHECK_THROWS_WITH(f.submit(late), Contains("was cancelled and cannot be used any more"));
   }
   f.check();
 }
@@ -585,8 +630,8 @@ TEST_CASE("scheduler release: cancelling a task cascades to inputs nobody else n
   REQUIRE(f.state(base + done) == S::finished);
 
   f.s.release(base + top);
-  CHECK(f.state(base + top) == S::released);
-  CHECK(f.state(base + mid) == S::released);
+  CHECK(f.state(base + top) == S::cancelled);
+  CHECK(f.state(base + mid) == S::cancelled);
   CHECK(f.state(base + done) == S::released);  // finished input nobody needs: freed
   CHECK(f.actions.count(Kind::free_data, w, base + done) == 1);
   CHECK(f.state(base + shared) == S::assigned);  // other still needs it
@@ -594,9 +639,10 @@ TEST_CASE("scheduler release: cancelling a task cascades to inputs nobody else n
   f.check();
 
   f.s.release(base + other);
-  CHECK(f.state(base + shared) == S::released);
+  CHECK(f.state(base + shared) == S::cancelled);
   CHECK(f.actions.count(Kind::cancel, w, base + shared) == 1);
-  CHECK(f.s.count(S::released) == 5);
+  CHECK(f.s.count(S::cancelled) == 4);
+  CHECK(f.s.count(S::released) == 1);
   f.check();
 }
 
@@ -610,7 +656,7 @@ TEST_CASE("scheduler release: a 100k-task chain is cancelled without deep recurs
   TaskId base = f.submit(p);
   CHECK(f.s.task(base).priority == static_cast<std::int32_t>(n));
   f.s.release(base + n - 1);
-  CHECK(f.s.count(S::released) == n);
+  CHECK(f.s.count(S::cancelled) == n);
   CHECK(f.s.task(base).holds == 0);
 }
 

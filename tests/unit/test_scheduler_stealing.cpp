@@ -226,9 +226,9 @@ TEST_CASE("stealing: a task cancelled or moved meanwhile is left alone", "[sched
   b.f.s.schedule();
   REQUIRE(b.f.s.steals_pending() == 1);
   b.f.s.release(b.base + 1);  // its client no longer wants it: cancelled on the victim
-  CHECK(b.f.state(b.base + 1) == S::released);
+  CHECK(b.f.state(b.base + 1) == S::cancelled);
   b.f.s.tasks_given_back(b.busy, {b.base + 1}, {});
-  CHECK(b.f.state(b.base + 1) == S::released);
+  CHECK(b.f.state(b.base + 1) == S::cancelled);
   CHECK(b.f.s.steals_pending() == 0);
   // An answer naming tasks it was not asked for, or not its own: nothing moves wrongly.
   b.f.s.tasks_given_back(b.idle, {b.base}, {b.base});

@@ -407,7 +407,7 @@ def test_progress_bundle_follows_the_contract():
     parse_svg(b["image/svg+xml"])
     attrs = root_attrs(b["text/html"], "treadle-progress")
     assert attrs == {"class": "treadle-progress", "data-state": "running", "data-done": "3", "data-failed": "0",
-                     "data-running": "2", "data-queued": "0", "data-total": "10"}
+                     "data-cancelled": "0", "data-running": "2", "data-queued": "0", "data-total": "10"}
     assert '<progress value="3" max="10"' in b["text/html"]
     assert "3/10 done, 2 running, 0 failed" in b["text/plain"] and "ETA" in b["text/plain"]
     p.add(6, failed=[99])
@@ -417,6 +417,26 @@ def test_progress_bundle_follows_the_contract():
     q = progress.Progress("x", 4)
     q.cancelled()
     assert root_attrs(q.bundle()["text/html"], "treadle-progress")["data-state"] == "cancelled"
+
+
+def test_a_progress_line_counts_cancelled_tasks_apart_from_done_ones():
+    """The scheduler says which tasks were cancelled: the line counts them, never as done, and
+    ends "cancelled" once every task ended so; the cell's own end adds the scheduler's last word."""
+    p = progress.Progress("run", 5)
+    p.add(1, finished_ids=[1])
+    p.add(0, cancelled=[2, 3])
+    assert "1/5 done, 0 running, 0 failed, 2 cancelled" in p.text() and p.state is None
+    p.add(0, cancelled=[3, 4, 5])            # counted once each
+    attrs = root_attrs(p.bundle()["text/html"], "treadle-progress")
+    assert (attrs["data-state"], attrs["data-done"], attrs["data-cancelled"]) == ("cancelled", "1", "4")
+    assert p.text().startswith("run: 1/5 done, 0 failed, 4 cancelled in ") and p.text().endswith("(cancelled)")
+    assert len(parse_svg(p.bundle()["image/svg+xml"]).findall(SVG + "rect")) == 4   # track, done, failed, cancelled
+    q = progress.Progress("job", 3)
+    q.cancelled()                            # the cell ends the line first ...
+    q.add(1, finished_ids=[1], cancelled=[2, 3], final=True)   # ... the monitor's last count follows
+    assert "1/3 done, 0 failed, 2 cancelled" in q.text() and q.state == "cancelled"
+    said = ["released", "cancelled", "running", "finished", "assigned"]
+    assert progress_monitor.count_states([1, 2, 3, 4, 5], said) == ([1, 4], [], [2], {"running": 1, "queued": 1})
 
 
 def test_progress_line_is_a_view_and_the_monitor_is_the_notebooks():
@@ -471,6 +491,45 @@ def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
         assert tv.task_count >= 11 and len(tv.lane_keys) >= 2
 
 
+def test_a_cancelled_run_is_drawn_cancelled_never_done(remembering, make_cluster):
+    """Two workers run a task each, a third waits queued, a sum waits for them: all cancelled.
+    The graph draws them cancelled (faint, a dotted grey border), not as done (the server's
+    word once their plan is freed: tests/e2e/test_cancelled_state.py)."""
+    import treadle
+    from tests.conftest import wait_until
+    from treadle.widgets import states as task_states
+    cluster = make_cluster(workers=2)
+    with treadle.Client(cluster) as c:
+        def slow(i):
+            time.sleep(60)
+            return i
+        parts = [c.submit(slow, i) for i in range(3)]
+        total = c.submit(sum, parts)
+        c.flush()
+        v = graph.graph_view(total)
+        wait_until(lambda: v.refresh().states.count("running") == 2, timeout=30,
+                   what="two tasks running")
+        assert sorted(v.states) in (["assigned", "running", "running", "waiting"],
+                                    ["ready", "running", "running", "waiting"]), v.states
+        report = c.cancel(parts + [total])
+        assert report.cancelled == 4, report
+        v = graph.graph_view(total)
+        assert v.states == ["cancelled"] * 4, v.states
+        b = v.bundle()
+        check_bundle(b)
+        assert "4 cancelled" in b["text/plain"], b["text/plain"]
+        legend = re.search(r'<div class="treadle-state-legend">(.*?)</div>', b["text/html"]).group(1)
+        assert "cancelled: cancelled before it finished" in legend and "or cancelled" not in legend, legend
+        opacity, stroke, width, dash = task_states.STYLE["cancelled"]
+        for svg in (parse_svg(dom(b["text/html"])), parse_svg(b["image/svg+xml"])):
+            drawn = looks(svg)
+            assert len(drawn) == 4, drawn
+            for node in drawn.values():
+                assert (node["stroke"], node["stroke-dasharray"]) == (stroke, dash), node
+                assert float(node["fill-opacity"]) == opacity < task_states.STYLE["waiting"][0]
+            assert {n.get("data-state") for n in nodes_of(svg)} == {"cancelled"}
+
+
 def test_a_server_restarted_on_the_same_port_is_not_drawn_with_the_old_ones_plans(remembering, make_cluster):
     # CI met this: a test's server took a port an earlier test's server had used, task ids
     # started again at the same numbers, and the graph drew the earlier run's tasks.
@@ -513,6 +572,7 @@ def test_a_picture_never_moves_backwards():
     assert states.advance(before, now) == ["finished", "finished", "released", "released", "failed",
                                            "assigned", "unknown"]
     assert states.advance(["running"], ["assigned"]) == ["assigned"]   # requeued: not an end
+    assert states.advance(["running", "cancelled"], ["cancelled", "unknown"]) == ["cancelled", "cancelled"]
 
 
 def test_big_lines_show_a_bar_per_label_group():
@@ -527,10 +587,13 @@ def test_big_lines_show_a_bar_per_label_group():
     assert len(parse_svg(b["image/svg+xml"]).findall(SVG + "text")) == 5   # the line; per group its name and count
     rows = re.findall(r'<div class="treadle-progress-group" ([^>]*)>', b["text/html"])
     assert [dict(re.findall(r'([\w-]+)="([^"]*)"', r)) for r in rows] == [
-        {"data-group": "square", "data-total": str(n), "data-done": "3", "data-failed": "1"},
-        {"data-group": "total", "data-total": "1", "data-done": "0", "data-failed": "0"}]
+        {"data-group": "square", "data-total": str(n), "data-done": "3", "data-failed": "1", "data-cancelled": "0"},
+        {"data-group": "total", "data-total": "1", "data-done": "0", "data-failed": "0", "data-cancelled": "0"}]
+    p.add(0, cancelled=[6, 7, n])
+    assert p.groups[0][2:] == [3, 1, 2] and p.groups[1][2:] == [0, 0, 1]
+    assert "3/{}, 1 failed, 2 cancelled".format(n) in p.bundle()["text/html"]
     p.complete(failed=True)
-    assert p.groups[0][2:] == [3, 1]
+    assert p.groups[0][2:] == [3, 1, 2]
     small = progress.Progress("job", n - 1)
     small.set_groups(dict([(i, "a") for i in range(n - 2)] + [(n, "b")]))
     assert small.groups == [] and "treadle-progress-group\"" not in small.bundle()["text/html"]

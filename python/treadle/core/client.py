@@ -267,7 +267,8 @@ class ClientBase:
 
     def states(self, handles):
         """The scheduler state of each handle (or task id), in order: "waiting", "ready",
-        "assigned", "running", "redirected", "finished", "failed", "released", or "unknown"."""
+        "assigned", "running", "redirected", "finished", "failed", "released" (finished, its result
+        freed), "cancelled" (nobody needed it before it finished), or "unknown"."""
         ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in handles]
         return self.connection.states(ids)
 

@@ -9,7 +9,8 @@ import jinja2
 # The scheduler's states in the order a task goes through them, by the user's word for each
 # ("assigned": sent to a worker that has not started it, "queued").
 STATES = (("waiting", "waiting"), ("ready", "ready"), ("assigned", "queued"), ("running", "running"),
-          ("redirected", "redirected"), ("finished", "finished"), ("failed", "failed"), ("released", "released"))
+          ("redirected", "redirected"), ("finished", "finished"), ("failed", "failed"), ("released", "released"),
+          ("cancelled", "cancelled"))
 
 _environment = None
 

@@ -535,11 +535,15 @@ class CellTracker(hooks.ClientListener):
         Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
         results), as the server counted them."""
         cells = self.cells() if cells is None else list(cells)
-        # The lines end "cancelled" first: the server reads a cancelled task as released, which
-        # a line's monitor would otherwise count as done the moment the cancel lands.
-        for cell in cells:
-            for p in list(cell.progress):
-                p.cancelled()
+        try:
+            return self._cancel(cells)
+        finally:
+            # After the cancel: the lines' last count reads their tasks "cancelled" then.
+            for cell in cells:
+                for p in list(cell.progress):
+                    p.cancelled()
+
+    def _cancel(self, cells):
         native = collections.OrderedDict()
         loom = collections.OrderedDict()
         ended = 0

@@ -16,16 +16,19 @@ _COUNTED = {"running": "running", "assigned": "queued"}   # assigned: on a worke
 
 
 def count_states(ids, states):
-    """(finished ids, failed ids, {"running": n, "queued": n}) from the scheduler's states."""
-    finished, failed, now = [], [], {"running": 0, "queued": 0}
+    """(finished ids, failed ids, cancelled ids, {"running": n, "queued": n}) from the
+    scheduler's states."""
+    finished, failed, cancelled, now = [], [], [], {"running": 0, "queued": 0}
     for task, state in zip(ids, states):
         if state in _DONE:
             finished.append(task)
         elif state == "failed":
             failed.append(task)
+        elif state == "cancelled":
+            cancelled.append(task)
         elif state in _COUNTED:
             now[_COUNTED[state]] += 1
-    return finished, failed, now
+    return finished, failed, cancelled, now
 
 
 class ProgressMonitor:
@@ -114,11 +117,12 @@ class ProgressMonitor:
         states = task_states.ask(self._conn, ids)
         if states is None:
             return
-        finished, failed, now = count_states(ids, states)
+        finished, failed, cancelled, now = count_states(ids, states)
         with self._lock:
             finished = [t for t in finished if self._counted(entry, t)]
             failed = [t for t in failed if self._counted(entry, t)]
-        entry[0].add(len(finished), failed, finished, final=final)
+            cancelled = [t for t in cancelled if self._counted(entry, t)]
+        entry[0].add(len(finished), failed, finished, final=final, cancelled=cancelled)
         if not final:
             entry[0].set_running(now["running"], now["queued"])
 
@@ -201,7 +205,7 @@ class ProgressMonitor:
                 for e in ended:
                     self._active.remove(e)
             for e in ended:
-                if e[0].state in ("done", "failed"):
+                if e[0].state in ("done", "failed", "cancelled"):
                     self._ask_states(e, final=True)   # the cell may have ended the line first
                 e[0].echo_final()
             with self._lock:

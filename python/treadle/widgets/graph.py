@@ -466,7 +466,7 @@ def _ordered(counts):
 
 def _group_state(counts):
     """One state for a group: failed if any failed, running if any runs, queued if any waits on
-    a worker, finished when all ended, else pending."""
+    a worker, when all ended cancelled if any was cancelled, else finished; else pending."""
     total = sum(counts.values())
     if counts.get("failed"):
         return "failed"
@@ -476,7 +476,7 @@ def _group_state(counts):
         return "assigned"
     ended = sum(v for s, v in counts.items() if s in _states.TERMINAL)
     if total and ended == total:
-        return "finished"
+        return "cancelled" if counts.get("cancelled") else "finished"
     return "waiting" if any(counts.get(s) for s in ("waiting", "ready")) else "pending"
 
 

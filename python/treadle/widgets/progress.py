@@ -36,7 +36,8 @@ def _duration(seconds):
 class Progress:
     """A live progress line for futures: "12/100 done, 2 running, 4 queued, 0 failed, 40 tasks/s,
     ETA 2 s" (running: executing now; queued: on a worker, waiting for a cpu, an executor or
-    inputs; both from the scheduler's states).
+    inputs; both from the scheduler's states), and ", 5 cancelled" once the scheduler says
+    tasks were cancelled before they finished.
 
     Shown in the cell that made it (a display with an id); updated, at most every
     ``interval()`` seconds (the notebook's progress_interval option), by the progress monitor's
@@ -51,6 +52,8 @@ class Progress:
         self.done = done
         self.failed = 0
         self._failed_ids = set()
+        self.cancelled_tasks = 0   # cancelled before they finished, by the scheduler's states
+        self._cancelled_ids = set()
         self.followed = False      # a ProgressMonitor counts its tasks
         self.running = 0           # executing now, by the scheduler's states
         self.queued = 0            # on a worker, waiting for a cpu, an executor or inputs
@@ -66,7 +69,7 @@ class Progress:
         self._echo_final = False
         self._terminal_width = 0     # length of the line a terminal shows now (0: none yet)
         self._terminal_done = False
-        self.groups = []             # [[name, total, done, failed]]: a bar per label group (set_groups)
+        self.groups = []             # [[name, total, done, failed, cancelled]]: a bar per label group
         self._group_of = {}          # task id -> index in groups, until it ended
 
     def set_groups(self, group_of):
@@ -82,9 +85,9 @@ class Progress:
         kept = ranked if len(ranked) <= MAX_GROUP_BARS else ranked[:MAX_GROUP_BARS - 1]
         index = {name: k for k, name in enumerate(kept)}
         with self._lock:
-            self.groups = [[name or "(no label)", sizes[name], 0, 0] for name in kept]
+            self.groups = [[name or "(no label)", sizes[name], 0, 0, 0] for name in kept]
             if len(kept) < len(ranked):
-                self.groups.append(["other", sum(sizes[n] for n in ranked[len(kept):]), 0, 0])
+                self.groups.append(["other", sum(sizes[n] for n in ranked[len(kept):]), 0, 0, 0])
             other = len(kept)
             self._group_of = {t: index.get(name, other) for t, name in group_of.items()}
 
@@ -130,12 +133,13 @@ class Progress:
 
     # -- changes (any thread)
 
-    def add(self, finished=0, failed=(), finished_ids=(), final=False):
+    def add(self, finished=0, failed=(), finished_ids=(), final=False, cancelled=()):
         """``finished`` more tasks ended well (``finished_ids``, when known, count in their
-        groups' bars); the tasks ``failed`` (ids) failed. ``final``: the scheduler's last word
-        on a line that ended already (the cell may end it first)."""
+        groups' bars); the tasks ``failed`` (ids) failed, the tasks ``cancelled`` (ids) were
+        cancelled before they finished. ``final``: the scheduler's last word on a line that
+        ended already (the cell may end it first)."""
         with self._lock:
-            if self.state is not None and not (final and self.state in ("done", "failed")):
+            if self.state is not None and not (final and self.state in ("done", "failed", "cancelled")):
                 return
             self.done = min(self.total, self.done + finished)
             for k in (self._group_of.pop(t, None) for t in finished_ids):
@@ -146,9 +150,14 @@ class Progress:
                     self.groups[k][3] += 1
             self._failed_ids.update(failed)
             self.failed = min(self.total - self.done, len(self._failed_ids))
+            for k in (self._group_of.pop(t, None) for t in cancelled if t not in self._cancelled_ids):
+                if k is not None:
+                    self.groups[k][4] += 1
+            self._cancelled_ids.update(cancelled)
+            self.cancelled_tasks = min(self.total - self.done - self.failed, len(self._cancelled_ids))
             self._dirty = True
-            if self.state is None and self.done + self.failed >= self.total:
-                self._end("failed" if self.failed else "done")
+            if self.state is None and self.done + self.failed + self.cancelled_tasks >= self.total:
+                self._end("failed" if self.failed else "cancelled" if self.cancelled_tasks else "done")
 
     def note_failed(self, task):
         """The waiting cell learnt that ``task`` failed (the monitor may hear it later: ids
@@ -162,7 +171,7 @@ class Progress:
         with self._lock:
             if self.state is not None:
                 return
-            left = self.total - self.done - self.failed
+            left = self.total - self.done - self.failed - self.cancelled_tasks
             running = max(0, min(running, left))
             queued = max(0, min(queued, left - running))
             if (running, queued) != (self.running, self.queued):
@@ -193,7 +202,7 @@ class Progress:
     def _end(self, state):
         if state == "done":   # every task ended well: so did every group's, however they were counted
             for group in self.groups:
-                group[2], group[3] = group[1], 0
+                group[2:] = [group[1], 0, 0]
             self._group_of.clear()   # counted: a late word from the scheduler adds nothing
         self.state = state
         self.running = self.queued = 0
@@ -262,19 +271,22 @@ class Progress:
         ended = self.done + self.failed
         if self.state is not None or ended <= 0:
             return None
-        return (self.total - ended) * self._elapsed() / ended
+        return max(0, self.total - ended - self.cancelled_tasks) * self._elapsed() / ended
 
     def text(self):
         elapsed = self._elapsed()
         rate = self.done / elapsed
         head = "{}: {}/{} done".format(self.title, self.done, self.total)
+        cancelled = ", {} cancelled".format(self.cancelled_tasks) if self.cancelled_tasks else ""
         if self.state is None:
             eta = self.eta()
             queued = ", {} queued".format(self.queued) if self.queued else ""
-            return "{}, {} running{}, {} failed, {:.0f} tasks/s{}".format(
-                head, self.running, queued, self.failed, rate, ", ETA " + _duration(eta) if eta is not None else "")
+            return "{}, {} running{}, {} failed{}, {:.0f} tasks/s{}".format(
+                head, self.running, queued, self.failed, cancelled, rate,
+                ", ETA " + _duration(eta) if eta is not None else "")
         tail = {"done": "", "failed": "", "cancelled": " (cancelled)", "released": " (futures released)"}[self.state]
-        return "{}, {} failed in {:.2f} s ({:.0f} tasks/s){}".format(head, self.failed, elapsed, rate, tail)
+        return "{}, {} failed{} in {:.2f} s ({:.0f} tasks/s){}".format(head, self.failed, cancelled, elapsed, rate,
+                                                                     tail)
 
     def bundle(self):
         text = self.text()
@@ -283,7 +295,8 @@ class Progress:
         value = self.done + self.failed
         total = max(self.total, 1)
         root = attrs(class_="treadle-progress", data_state=state, data_done=self.done, data_failed=self.failed,
-                     data_running=self.running, data_queued=self.queued, data_total=self.total)
+                     data_cancelled=self.cancelled_tasks, data_running=self.running, data_queued=self.queued,
+                     data_total=self.total)
         # accent-color and the inline width keep the bar readable where the <style> is dropped.
         html_text = ('<div{}><progress value="{}" max="{}" style="accent-color:{}"></progress> '
                      '<span class="treadle-progress-text">{}</span></div>{}{}').format(
@@ -291,32 +304,36 @@ class Progress:
         width = 320
         done_w = round(width * self.done / total)
         failed_w = round(width * self.failed / total)
+        cancelled_w = round(width * self.cancelled_tasks / total)
         height = 34 + GROUP_ROW * len(self.groups)
         svg = ('<svg class="treadle-progress-svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
                '<rect x="0" y="0" width="{w}" height="10" rx="3" fill="#e8e8e8"/>'
                '<rect x="0" y="0" width="{d}" height="10" rx="3" fill="{c}"/>'
                '<rect x="{d}" y="0" width="{f}" height="10" fill="#e15759"/>'
+               '<rect x="{df}" y="0" width="{x}" height="10" fill="{xc}" fill-opacity="0.45"/>'
                '<text x="0" y="26" font-family="sans-serif" font-size="11" fill="#333">{t}</text>{g}</svg>').format(
-            w=width, h=height, d=done_w, f=failed_w, c=color, t=html.escape(text), g=self._groups_svg(34))
+            w=width, h=height, d=done_w, f=failed_w, df=done_w + failed_w, x=cancelled_w,
+            xc=_STATE_COLORS["cancelled"], c=color, t=html.escape(text), g=self._groups_svg(34))
         return mime_bundle(text, html_text, svg)
 
     # -- a bar per label group (big submissions: Dask's progress() shows one per function)
 
     def _group_text(self, group):
-        name, total, done, failed = group
-        return "{}/{}{}".format(done, total, ", {} failed".format(failed) if failed else "")
+        name, total, done, failed, cancelled = group
+        return "{}/{}{}{}".format(done, total, ", {} failed".format(failed) if failed else "",
+                                  ", {} cancelled".format(cancelled) if cancelled else "")
 
     def _groups_html(self):
         if not self.groups:
             return ""
         rows = []
         for group in self.groups:
-            name, total, done, failed = group
+            name, total, done, failed, cancelled = group
             color = "#e15759" if failed else _STATE_COLORS["done" if done >= total else None]
             rows.append('<div{}><span class="treadle-progress-group-name">{}</span> <progress value="{}" max="{}" '
                         'style="accent-color:{}"></progress> <span class="treadle-progress-group-text">{}</span>'
                         '</div>'.format(attrs(class_="treadle-progress-group", data_group=name, data_total=total,
-                                              data_done=done, data_failed=failed),
+                                              data_done=done, data_failed=failed, data_cancelled=cancelled),
                                         html.escape(name), done + failed, max(total, 1), color,
                                         html.escape(self._group_text(group))))
         return '<div class="treadle-progress-groups">{}</div>'.format("".join(rows))
@@ -324,7 +341,7 @@ class Progress:
     def _groups_svg(self, top):
         out = []
         for k, group in enumerate(self.groups):
-            name, total, done, failed = group
+            name, total, done, failed, _ = group
             y = top + k * GROUP_ROW
             w = 160
             out.append('<text x="0" y="{}" font-family="sans-serif" font-size="11" fill="#333">{}</text>'

@@ -2,7 +2,7 @@
 ``states`` (one request per 50,000 ids), else what the client knows (results it holds, futures
 the server said settled), else "pending"."""
 
-TERMINAL = frozenset(("finished", "failed", "released", "unknown"))
+TERMINAL = frozenset(("finished", "failed", "released", "cancelled", "unknown"))
 _CHUNK = 50_000
 
 # How a state looks (fill opacity, stroke, stroke width, dash): inline attributes, so the
@@ -16,11 +16,12 @@ STYLE = {
     "redirected": (0.7, "#111111", 1.5, "4,2"),
     "finished": (1.0, "#333333", 0.8, ""),
     "released": (0.9, "#666666", 0.8, ""),
+    "cancelled": (0.08, "#9aa0a6", 1.5, "1,3"),   # never ran to its end: faint, dotted
     "failed": (1.0, "#d62728", 3.0, ""),
     "unknown": (0.15, "#bbbbbb", 1.0, "2,2"),
 }
-ORDER = ["pending", "waiting", "ready", "assigned", "running", "redirected", "finished", "released", "failed",
-         "unknown"]
+ORDER = ["pending", "waiting", "ready", "assigned", "running", "redirected", "finished", "released", "cancelled",
+         "failed", "unknown"]
 
 
 # The user's word for each state, and what it means: summaries and legends speak these.
@@ -34,7 +35,8 @@ MEANING = {
     "running": "executing now",
     "redirected": "its returned plan runs in its place",
     "finished": "done, result kept",
-    "released": "done (or cancelled), result freed",
+    "released": "done, result freed",
+    "cancelled": "cancelled before it finished: it will not run",
     "failed": "failed, or an input failed",
     "unknown": "not known to the server",
 }
@@ -43,6 +45,11 @@ MEANING = {
 def word(state):
     """The user's word for a scheduler state ("assigned" is "queued")."""
     return WORDS.get(state, state)
+
+
+def border_style(dash):
+    """The CSS border style that draws like an SVG stroke-dasharray: dots for "1,...", dashes."""
+    return "solid" if not dash else "dotted" if dash.startswith("1,") else "dashed"
 
 
 def legend(present):
@@ -55,7 +62,7 @@ def legend(present):
         opacity, stroke, stroke_w, dash = STYLE[state]
         swatch = ('<span class="treadle-swatch" style="display:inline-block;width:14px;height:10px;border-radius:2px;'
                   'vertical-align:middle;background:rgba(78,121,167,{});border:{}px {} {}"></span>').format(
-            opacity, max(1, round(stroke_w)), "dashed" if dash else "solid", stroke)
+            opacity, max(1, round(stroke_w)), border_style(dash), stroke)
         items.append('<span class="treadle-legend-item" title="{m}">{s} {w}: {m}</span>'.format(
             s=swatch, w=word(state), m=MEANING[state]))
     return '<div class="treadle-state-legend">{}</div>'.format(" &middot; ".join(items)) if items else ""
@@ -90,8 +97,8 @@ def summary(states):
 def advance(before, now):
     """The states to draw after ``before`` when the server says ``now`` (lists, same order): a
     picture never moves backwards. A task that ended stays ended (stopped workers make the
-    server recompute or forget finished tasks: the work was done all the same), and "unknown"
-    (a task the server forgot) never hides what was known."""
+    server recompute or forget finished tasks: the work was done all the same; a cancelled task
+    stays cancelled), and "unknown" (a task the server forgot) never hides what was known."""
     out = []
     for old, new in zip(before, now):
         if old in _ENDED or (new == "unknown" and old not in ("pending", "unknown")):
@@ -101,4 +108,4 @@ def advance(before, now):
     return out
 
 
-_ENDED = frozenset(("finished", "failed", "released"))
+_ENDED = frozenset(("finished", "failed", "released", "cancelled"))

@@ -13,7 +13,7 @@ from . import states as _states
 from .gantt import EVENT_LIMIT, TraceView
 
 LIVE_INTERVAL = 0.5         # seconds between two redraws of a live trace (more for big ones)
-ENDED = ("finished", "failed", "released")   # task states of the server's status that are over
+ENDED = ("finished", "failed", "released", "cancelled")   # task states of the server's status that are over
 FAILURES_ALLOWED = 5        # ticks in a row that may fail (a busy server) before a live trace stops
 
 
@@ -53,7 +53,7 @@ def run_start(trace, ranges, since_us, margin_us=1000):
 def unfinished(conn, ranges=None):
     """Tasks of the run that have not ended, or None when the server cannot say. ``ranges``:
     the run's task ids, [(first, end)], asked one by one (the server's word for each); without
-    them, every task the server has (its status: any state but finished, failed, released,
+    them, every task the server has (its status: any state but finished, failed, released, cancelled,
     so a state added later counts as going on)."""
     if ranges:
         asked = _states.ask(conn, [i for first, end in ranges for i in range(first, end)])
