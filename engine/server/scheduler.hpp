@@ -7,6 +7,7 @@
 // workers holding its inputs and at the worker list.
 #include <cstdint>
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "plan.hpp"
+#include "queued_tasks.hpp"
 #include "ready_queue.hpp"
 #include "scheduler_actions.hpp"
 #include "scheduler_observer.hpp"
@@ -208,7 +210,8 @@ class Scheduler {
   void request_alias(TaskId id);
   void back_to_waiting(TaskId, TaskRecord&);
   void given_back(TaskId, TaskRecord&);
-  static const std::map<std::pair<TaskState, TaskState>, TransitionFn>& table();
+  using TransitionTable = std::array<std::array<TransitionFn, task_state_count>, task_state_count>;
+  static const TransitionTable& table();
 
   // --- helpers ---
   struct InputSpan {
@@ -293,6 +296,7 @@ class Scheduler {
     std::int32_t cpus;
   };
   void note_assigned(TaskId id, const TaskRecord& t);  // keeps each worker's queued cpu tasks
+  void note_unassigned(TaskId id, WorkerId worker);     // a cpu task left `assigned` there
   void steal_for_idle_workers();
   bool steal_from(WorkerId victim);  // false: no idle worker is left
   WorkerId idle_thief(WorkerId victim, const TaskRecord& t) const;
@@ -304,9 +308,9 @@ class Scheduler {
   // arrive first, and the stolen one would wait behind it there.
   std::int32_t cpus_promised(WorkerId w) const { return w < steal_incoming_.size() ? steal_incoming_[w] : 0; }
   std::vector<std::int32_t> steal_outgoing_;      // per worker: cpus asked of it, not yet answered
-  // Per worker, the cpu tasks assigned there, oldest first; entries of tasks that started, ended
-  // or moved are skipped and dropped when they outnumber the live ones (so no per-task field).
-  std::vector<std::vector<TaskId>> queued_cpu_tasks_;
+  // Per worker, the cpu tasks assigned there (queued, not started), oldest first; an entry goes
+  // when its task leaves `assigned` (transition), so no per-task field.
+  std::vector<QueuedTasks> queued_cpu_tasks_;
   bool stealing_ = true;
 
   // --- retiring (retiring.cpp) ---

@@ -28,19 +28,13 @@ constexpr int steal_pass_misses = 8;  // victims with nothing worth moving befor
 }  // namespace
 
 void Scheduler::note_assigned(TaskId id, const TaskRecord& t) {
-  if (queued_cpu_tasks_.size() < workers_.size()) queued_cpu_tasks_.resize(workers_.size());
-  std::vector<TaskId>& queue = queued_cpu_tasks_[t.worker];
-  queue.push_back(id);
-  // Drop the entries of tasks that started, ended or moved once they outnumber the live ones.
-  if (queue.size() > 2 * std::size_t(workers_[t.worker]->queued_tasks) + 64) {
-    const WorkerId w = t.worker;
-    queue.erase(std::remove_if(queue.begin(), queue.end(),
-                               [&](TaskId q) {
-                                 return !tasks_.live(q) || tasks_[q].state != TaskState::assigned ||
-                                        tasks_[q].worker != w;
-                               }),
-                queue.end());
-  }
+  if (queued_cpu_tasks_.size() <= t.worker) queued_cpu_tasks_.resize(workers_.size());
+  queued_cpu_tasks_[t.worker].push(id);
+}
+
+// A cpu task left `assigned` there (queued_tasks.hpp).
+void Scheduler::note_unassigned(TaskId id, WorkerId worker) {
+  if (worker < queued_cpu_tasks_.size()) queued_cpu_tasks_[worker].remove(id);
 }
 
 // An idle worker (a cpu free now) with room for `t`, the tasks asked for it counted (fits does):
@@ -70,12 +64,12 @@ void Scheduler::steal_for_idle_workers() {
 bool Scheduler::steal_from(WorkerId victim) {
   const WorkerInfo& v = *workers_[victim];
   if (v.retiring) return true;  // its queue is being sent elsewhere already
-  const std::vector<TaskId>& queue = queued_cpu_tasks_[victim];
+  const QueuedTasks& queue = queued_cpu_tasks_[victim];
   int scanned = 0;
   // Newest first: they wait longest there.
-  for (std::size_t i = queue.size(); i-- > 0 && scanned < steal_scan_limit; ++scanned) {
+  for (std::size_t i = queue.size(); i-- > queue.head() && scanned < steal_scan_limit; ++scanned) {
     const TaskId id = queue[i];
-    if (!tasks_.live(id)) continue;
+    if (id == QueuedTasks::blank || !tasks_.live(id)) continue;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::assigned || t.worker != victim || t.unfinished_inputs || t.seceded || steals_.count(id))
       continue;
@@ -166,10 +160,7 @@ void Scheduler::forget_steals_of(WorkerId worker) {
     steal_outgoing_[it->second.victim] -= it->second.cpus;
     it = steals_.erase(it);
   }
-  if (worker < queued_cpu_tasks_.size()) {
-    queued_cpu_tasks_[worker].clear();
-    queued_cpu_tasks_[worker].shrink_to_fit();
-  }
+  if (worker < queued_cpu_tasks_.size()) queued_cpu_tasks_[worker] = QueuedTasks();
 }
 
 void Scheduler::given_back(TaskId, TaskRecord& t) {

@@ -8,7 +8,10 @@
 
 namespace treadle {
 
-struct TaskRecord {
+// One cache line, aligned to it: reports touch a task's record and its consumers' and inputs',
+// and at thousands of workers those are out of the cache by then; unaligned (a plan's records
+// start where malloc put them, 16 bytes into a line) every record straddled two lines.
+struct alignas(64) TaskRecord {
   TaskRecord()
       : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false),
         multi_output(false) {}

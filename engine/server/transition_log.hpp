@@ -30,12 +30,13 @@ static_assert(sizeof(TransitionEntry) <= 32, "keep the transition ring compact")
 class TransitionLog {
  public:
   explicit TransitionLog(std::size_t capacity = 100000) : capacity_(capacity) { ring_.reserve(capacity); }
+  // Several per task: the ring wraps with a compare, not a 64-bit modulo (bench/README.md).
   void record(const TransitionEntry& entry) {
     if (ring_.size() < capacity_) {
       ring_.push_back(entry);
-    } else {
+    } else if (capacity_ > 0) {
       ring_[next_] = entry;
-      next_ = (next_ + 1) % capacity_;
+      if (++next_ == capacity_) next_ = 0;
     }
   }
   std::vector<TransitionEntry> story(TaskId task) const;  // oldest first

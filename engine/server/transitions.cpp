@@ -6,9 +6,11 @@
 
 namespace treadle {
 
-const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Scheduler::table() {
+// A flat (from, to) table: looked up at every transition, several per task, where a std::map
+// of the pairs cost ~165 instructions per task (bench/README.md, "The scheduler simulator").
+const Scheduler::TransitionTable& Scheduler::table() {
   using S = TaskState;
-  static const std::map<std::pair<TaskState, TaskState>, TransitionFn> transitions = {
+  static const std::pair<std::pair<TaskState, TaskState>, TransitionFn> edges[] = {
       {{S::waiting, S::ready}, &Scheduler::to_ready},
       {{S::waiting, S::assigned}, &Scheduler::to_assigned},  // chained behind local inputs
       {{S::ready, S::assigned}, &Scheduler::to_assigned},
@@ -37,14 +39,19 @@ const std::map<std::pair<TaskState, TaskState>, Scheduler::TransitionFn>& Schedu
       {{S::redirected, S::failed}, &Scheduler::to_failed},
       {{S::redirected, S::cancelled}, &Scheduler::to_cancelled},
   };
+  static const TransitionTable transitions = [] {
+    TransitionTable table{};  // null: no such transition
+    for (auto& [edge, fn] : edges) table[static_cast<int>(edge.first)][static_cast<int>(edge.second)] = fn;
+    return table;
+  }();
   return transitions;
 }
 
 void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId worker, std::uint8_t placement) {
   TaskRecord& t = tasks_[id];
   TaskState from = t.state;
-  auto it = table().find({from, to});
-  if (it == table().end()) {
+  const TransitionFn effect = table()[static_cast<int>(from)][static_cast<int>(to)];
+  if (!effect) {
     log::error("scheduler: no transition ", state_name(from), " -> ", state_name(to), " for ", describe(id),
                " (", reason, ")");
     assert(false && "illegal task transition");
@@ -69,7 +76,8 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
   log_.record({id, from, to, placement, worker != no_worker ? worker : t.worker, reason, now_us_});
   if (from == TaskState::assigned || from == TaskState::running) count_on_worker(t, from, -1);
   const WorkerId on = t.worker;  // before the effect unassigns it
-  (this->*(it->second))(id, t);
+  if (from == TaskState::assigned && t.cpus && t.worker != no_worker) note_unassigned(id, t.worker);
+  (this->*effect)(id, t);
   if (to == TaskState::cancelled && (from == TaskState::assigned || from == TaskState::running))
     for (auto* o : observers_) o->on_cancelled(id, on, from == TaskState::running, now_us_);
   if (to == TaskState::assigned || to == TaskState::running) count_on_worker(t, to, +1);

@@ -15,10 +15,12 @@ namespace treadle {
 // all at once (the server's peak memory) and the workers' queues held them all.
 constexpr std::uint32_t light_tasks_per_cpu = 8192;
 
-struct WorkerInfo {
+// The fields every report and placement touch come first, in the record's first cache line
+// (aligned to it): at thousands of workers the records are out of the cache between two
+// reports of the same worker, and the names and the type vector in front of them made each
+// touch cost two or three lines (bench/README.md, "The scheduler simulator").
+struct alignas(64) WorkerInfo {
   WorkerId id = 0;
-  std::string name;          // host:pid, for messages
-  std::string data_address;  // where other workers fetch its objects (tcp://host:port)
   std::uint32_t cpus = 1;
   // cpus not requested by its assigned tasks; below zero when tasks wait queued on the worker.
   std::int32_t free_cpus = 1;
@@ -36,13 +38,16 @@ struct WorkerInfo {
   std::uint32_t running_tasks = 0;
   std::uint32_t running_cpus = 0;
   std::uint32_t queued_tasks = 0;
-  std::vector<bool> offers_type;     // indexed by the scheduler's type ids
   bool alive = true;
   // Leaving on purpose (Scheduler::retire_worker): nothing new is placed here, and it stops
   // once what it holds that is still needed has been copied elsewhere.
   bool retiring = false;
-  std::uint64_t handed_off_bytes = 0;  // copied here from retiring workers (spreads the copies)
   std::uint64_t tasks_done = 0;
+  // -- the rest is read rarely --
+  std::string name;          // host:pid, for messages
+  std::string data_address;  // where other workers fetch its objects (tcp://host:port)
+  std::vector<bool> offers_type;     // indexed by the scheduler's type ids
+  std::uint64_t handed_off_bytes = 0;  // copied here from retiring workers (spreads the copies)
 };
 
 }  // namespace treadle

@@ -1,9 +1,12 @@
 #pragma once
-// The workers holding an object, in 8 bytes. Almost every object is held by none or one
-// worker, so one worker is kept inline and only copies beyond it take a heap block: a
-// std::vector here cost 24 bytes per task plus a 32-byte allocation for its first worker,
-// which at a million tasks was a fifth of the server's memory and fragmented its heap.
-// Order is insertion order (the first holder is where the result was made), as a vector's.
+// The workers holding an object, in 8 bytes. Almost every object is held by one or two
+// workers (where it was made, and where its consumer fetched it), so up to two are kept inline
+// and only copies beyond them take a heap block: a std::vector here cost 24 bytes per task plus
+// a 32-byte allocation for its first worker, which at a million tasks was a fifth of the
+// server's memory and fragmented its heap; a block from the second worker on cost an
+// allocation per copy and a cache miss at every look at the holders (bench/README.md, "The
+// scheduler simulator"). Order is insertion order (the first holder is where the result was
+// made), as a vector's.
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -74,12 +77,13 @@ class WorkerSet {
 
   std::size_t size() const {
     if (word_ == 0) return 0;
-    if (is_inline()) return 1;
+    if (is_inline()) return has_second() ? 2 : 1;
     return block()[size_slot];
   }
   bool empty() const { return word_ == 0; }
   WorkerId operator[](std::size_t i) const {
-    return is_inline() ? static_cast<WorkerId>(word_ >> 32) : block()[first_slot + i];
+    if (!is_inline()) return block()[first_slot + i];
+    return i == 0 ? first() : second();
   }
   WorkerId front() const { return (*this)[0]; }
   const_iterator begin() const { return {this, 0}; }
@@ -87,15 +91,20 @@ class WorkerSet {
 
   void push_back(WorkerId w) {
     if (word_ == 0) {
-      word_ = (static_cast<std::uint64_t>(w) << 32) | inline_tag;
+      word_ = one(w);
       return;
     }
     if (is_inline()) {
-      WorkerId first = front();
-      WorkerId* b = allocate(2);
-      b[first_slot] = first;
-      b[first_slot + 1] = w;
-      b[size_slot] = 2;
+      if (!has_second() && w < second_limit) {
+        word_ = two(first(), w);
+        return;
+      }
+      const std::uint32_t count = has_second() ? 2 : 1;
+      WorkerId* b = allocate(4);
+      b[first_slot] = first();
+      if (count == 2) b[first_slot + 1] = second();
+      b[first_slot + count] = w;
+      b[size_slot] = count + 1;
       word_ = reinterpret_cast<std::uintptr_t>(b);
       return;
     }
@@ -115,15 +124,16 @@ class WorkerSet {
   const_iterator erase(const_iterator it) {
     const std::uint32_t i = it.index();
     if (is_inline()) {
-      word_ = 0;
-      return end();
+      word_ = !has_second() ? 0 : i == 0 ? one(second()) : one(first());
+      return {this, i};
     }
     WorkerId* b = block();
     for (std::uint32_t k = i; k + 1 < b[size_slot]; ++k) b[first_slot + k] = b[first_slot + k + 1];
-    if (--b[size_slot] == 1) {  // back to one inline worker: the block goes
-      WorkerId last = b[first_slot];
+    const std::uint32_t left = --b[size_slot];
+    if (left == 1 || (left == 2 && b[first_slot + 1] < second_limit)) {  // back inline: the block goes
+      const std::uint64_t word = left == 1 ? one(b[first_slot]) : two(b[first_slot], b[first_slot + 1]);
       delete[] b;
-      word_ = (static_cast<std::uint64_t>(last) << 32) | inline_tag;
+      word_ = word;
     }
     return {this, i};
   }
@@ -159,11 +169,19 @@ class WorkerSet {
   }
 
  private:
-  // 0: empty. Low bit set: one worker, in the high 32 bits. Otherwise: a heap block (aligned,
-  // so its low bit is clear) of [capacity, size, workers...].
+  // 0: empty. Low bit set: inline, the first worker in the high 32 bits and a second one, if
+  // any, as its id + 1 in bits 1-31 (0: none; so an id from 2^31 - 1 on takes a block as
+  // second). Otherwise: a heap block (aligned, so its low bit is clear) of [capacity, size,
+  // workers...].
   static constexpr std::uint64_t inline_tag = 1;
+  static constexpr WorkerId second_limit = (WorkerId{1} << 31) - 1;
   static constexpr std::uint32_t capacity_slot = 0, size_slot = 1, first_slot = 2;
+  static std::uint64_t one(WorkerId w) { return (static_cast<std::uint64_t>(w) << 32) | inline_tag; }
+  static std::uint64_t two(WorkerId a, WorkerId b) { return one(a) | (static_cast<std::uint64_t>(b) + 1) << 1; }
   bool is_inline() const { return (word_ & inline_tag) != 0; }
+  WorkerId first() const { return static_cast<WorkerId>(word_ >> 32); }
+  bool has_second() const { return (word_ & 0xfffffffe) != 0; }
+  WorkerId second() const { return static_cast<WorkerId>(((word_ & 0xfffffffe) >> 1) - 1); }
   WorkerId* block() const { return reinterpret_cast<WorkerId*>(static_cast<std::uintptr_t>(word_)); }
   static WorkerId* allocate(std::uint32_t capacity) {
     WorkerId* b = new WorkerId[first_slot + capacity];
