@@ -197,6 +197,13 @@ class Client:
                         future.release()
             finally:
                 self._quiet_waits -= 1
+                # Ended early (a failure, a consumer that stopped): unread tasks go now, not with a kept traceback.
+                unread = [f for f in futures if f._handle is None or not f._handle.released()]
+                futures.clear()
+                with contextlib.suppress(Exception):  # a closed client: nothing is left to free
+                    self.cancel(unread)
+                    self.release(unread)
+                chunk = future = value = unread = None
 
     def _call(self, fn, args, kwargs, label, cpus):
         if isinstance(fn, TaskFunction):  # map(square, ...) with a decorated square
@@ -270,10 +277,8 @@ class Client:
             return pending
 
     def _flush_from_timer(self):
-        try:
+        with contextlib.suppress(Exception):  # the next call that waits sends them again, reporting the error
             self.flush()
-        except Exception:
-            pass  # the next call that waits sends them again and reports the error
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -401,10 +406,9 @@ class Client:
         return self._settled.get(task_id)
 
     def cancel(self, futures):
-        """Cancels those of ``futures`` whose tasks have not ended (their futures are released;
-        ended ones keep their results). Returns (cancelled, ended), as the server counted them:
-        the tasks it cancelled, inputs nobody else needs included, and the futures that had
-        ended already."""
+        """Cancels those of ``futures`` whose tasks have not ended (their futures are released; ended
+        ones keep their results). Returns (cancelled, ended), as the server counted them: the tasks
+        it cancelled, inputs nobody else needs included, and the futures that had ended already."""
         flat = walk.leaves(futures, Future)
         try:
             self.flush()
