@@ -123,8 +123,9 @@ class Future:
         self._client.release([self])
 
     def __repr__(self):
-        state = "done" if self._has_value else ("pending" if self._handle is None else "submitted")
-        return "<treadle.Future {} {}>".format(self.key, state)
+        state = self.known_state() or ("pending" if self._handle is None else "submitted")
+        task = "" if self._handle is None else " (task {})".format(self._handle.task_id)  # the id messages name
+        return "<treadle.Future {}{} {}>".format(self.key, task, state)
 
 
 class _CoreClient(ClientBase):
@@ -311,6 +312,7 @@ class Client:
             else:
                 failed = None
             if failed is not None:  # raised out of the except, which would replace its chain
+                self._settled[failed.task_id] = False  # a Future's repr knows it too
                 raise TaskError.from_error(failed)
             it = iter(values)
             for f in flat:

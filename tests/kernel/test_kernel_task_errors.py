@@ -81,3 +81,25 @@ def test_an_exception_whose_init_takes_more_than_its_args_keeps_its_type(any_ker
     assert re.search(r"Cell In ?\[{}\], line 8, in coded".format(defined_in), shown), shown
     assert "treadle/" not in shown and "xpython_" not in shown and "ipykernel_" not in shown, shown
 
+
+def test_a_failed_submit_cell_shows_the_tasks_frames_not_the_magics(any_kernel):
+    reply, outputs, _ = any_kernel.run(
+        "import treadle\n"
+        "@treadle.task\n"
+        "def f(x):\n"
+        "    if x == 5000:\n"
+        "        raise ValueError('too big')\n"
+        "    return x\n")
+    assert reply["status"] == "ok", outputs
+    defined_in = reply["execution_count"]
+    ename, evalue, shown = shown_error(any_kernel, "%%treadle submit --name job\nparts = [f(i) for i in (1, 5000, 2)]\n")
+    assert ename == "ValueError" and "too big" in evalue, (ename, evalue)
+    # The same frames as .result() shows: the task's, in the cell that defined it; none of treadle's.
+    assert re.search(r"Cell In ?\[{}\], line 5, in f".format(defined_in), shown), shown
+    assert "----> 5         raise ValueError('too big')" in shown, shown
+    assert "submit.py" not in shown and "treadle/" not in shown, shown
+    # The failed future says so, under the task id the message names.
+    [failed_id] = re.findall(r"Task id=(\d+)", evalue)
+    reply, outputs, _ = any_kernel.run("print(parts[1])")
+    assert reply["status"] == "ok", outputs
+    assert "<treadle.Future f-1 (task {}) failed>".format(failed_id) in text(outputs), (evalue, outputs)
