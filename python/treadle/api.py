@@ -212,8 +212,8 @@ class Client:
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs = []
-        config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future)
         name = label or getattr(fn, "__name__", "task")
+        config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future, name)
         tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
