@@ -83,6 +83,7 @@ class Submission:
 
     def results(self):
         """Waits; returns {name: structure with results in place of futures}."""
+        __tracebackhide__ = True
         if self._values is None:
             by_client = self._by_client()
             values = {}
@@ -100,7 +101,7 @@ class Submission:
                         self.progress.note_failed(error.task_id)  # the others go on: the line follows them
                     else:
                         self.progress.complete(failed=True)
-                raise error.with_traceback(None) from None
+                raise   # as .result() raises it: the task's own type, frames and chain
             if self.progress is not None:
                 self.progress.complete()
                 self._line_below_prints(tracker)
@@ -124,6 +125,7 @@ class Submission:
     def wait(self):
         """Waits, then binds the results under the cell's names; returns the last expression's
         result if the cell ended with one that named no variable."""
+        __tracebackhide__ = True
         values = self.results()
         for name, value in values.items():
             if name is not None:
@@ -212,6 +214,7 @@ def submit(args, cell):
     future the cell assigned to a name). A progress line follows the tasks. With --wait (the
     default) the results replace the tasks and futures under the names the cell assigned; Rain's
     objects stay (fetch what was kept)."""
+    __tracebackhide__ = True  # a failed task shows its own frames, not the magic's
     this = declare.COMMANDS["submit"]
     shell = get_ipython()
     if args.wait and args.no_wait:
@@ -238,6 +241,7 @@ def submit(args, cell):
 
 
 def _send(graph, ns, name, args):
+    __tracebackhide__ = True
     # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already).
     tasks, natives, looms, rains, seen = [], [], [], [], set()
     for v in graph.values():

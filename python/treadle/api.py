@@ -123,8 +123,9 @@ class Future:
         self._client.release([self])
 
     def __repr__(self):
-        state = "done" if self._has_value else ("pending" if self._handle is None else "submitted")
-        return "<treadle.Future {} {}>".format(self.key, state)
+        state = self.known_state() or ("pending" if self._handle is None else "submitted")
+        task = "" if self._handle is None else " (task {})".format(self._handle.task_id)  # the id messages name
+        return "<treadle.Future {}{} {}>".format(self.key, task, state)
 
 
 class _CoreClient(ClientBase):
@@ -197,6 +198,13 @@ class Client:
                         future.release()
             finally:
                 self._quiet_waits -= 1
+                # Ended early (a failure, a consumer that stopped): unread tasks go now, not with a kept traceback.
+                unread = [f for f in futures if f._handle is None or not f._handle.released()]
+                futures.clear()
+                with contextlib.suppress(Exception):  # a closed client: nothing is left to free
+                    self.cancel(unread)
+                    self.release(unread)
+                chunk = future = value = unread = None
 
     def _call(self, fn, args, kwargs, label, cpus):
         if isinstance(fn, TaskFunction):  # map(square, ...) with a decorated square
@@ -204,8 +212,8 @@ class Client:
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs = []
-        config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future)
         name = label or getattr(fn, "__name__", "task")
+        config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future, name)
         tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
@@ -270,10 +278,8 @@ class Client:
             return pending
 
     def _flush_from_timer(self):
-        try:
+        with contextlib.suppress(Exception):  # the next call that waits sends them again, reporting the error
             self.flush()
-        except Exception:
-            pass  # the next call that waits sends them again and reports the error
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -306,6 +312,7 @@ class Client:
             else:
                 failed = None
             if failed is not None:  # raised out of the except, which would replace its chain
+                self._settled[failed.task_id] = False  # a Future's repr knows it too
                 raise TaskError.from_error(failed)
             it = iter(values)
             for f in flat:
@@ -401,10 +408,9 @@ class Client:
         return self._settled.get(task_id)
 
     def cancel(self, futures):
-        """Cancels those of ``futures`` whose tasks have not ended (their futures are released;
-        ended ones keep their results). Returns (cancelled, ended), as the server counted them:
-        the tasks it cancelled, inputs nobody else needs included, and the futures that had
-        ended already."""
+        """Cancels those of ``futures`` whose tasks have not ended (their futures are released; ended
+        ones keep their results). Returns (cancelled, ended), as the server counted them: the tasks
+        it cancelled, inputs nobody else needs included, and the futures that had ended already."""
         flat = walk.leaves(futures, Future)
         try:
             self.flush()

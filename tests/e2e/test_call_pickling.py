@@ -148,3 +148,28 @@ def test_the_done_reply_header_is_the_same_json_either_way():
 def test_a_bad_header_is_a_clear_error(raw):
     with pytest.raises(ValueError):
         pipe.decode_header(raw)
+
+
+def test_an_argument_that_cannot_be_pickled_is_named(cluster):
+    # A generator (and a lock) cannot travel: the error says which argument of which call.
+    out = run_main(cluster, """
+        import threading
+
+        def squares(n):
+            for i in range(n):
+                yield i * i
+
+        for call in (lambda: treadle.submit(sum, squares(5)),
+                     lambda: treadle.submit(max, 1, key=threading.Lock())):
+            try:
+                call()
+            except TypeError as error:
+                print(type(error).__name__, error)
+        print(treadle.submit(sum, list(squares(5))).result())  # the client goes on
+    """)
+    assert out == [
+        "TypeError positional argument 1 of sum() cannot be sent to a worker (a generator could not be "
+        "pickled: cannot pickle 'generator' object)",
+        "TypeError keyword argument 'key' of max() cannot be sent to a worker (a lock could not be "
+        "pickled: cannot pickle '_thread.lock' object)",
+        "30"], out

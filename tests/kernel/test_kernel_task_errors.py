@@ -53,3 +53,53 @@ def test_a_task_cell_shows_its_own_failing_line(kernel):
     assert ename == "ZeroDivisionError" and "(cell)" in evalue
     assert "----> 2 y = x / 0" in shown, shown  # the task cell's line, from the worker
     assert "treadle/" not in shown, shown
+
+
+WITH_CODE = ("class WithCode(ValueError):\n"
+             "    def __init__(self, msg, code):\n"
+             "        super().__init__(msg)\n"
+             "        self.code = code\n"
+             "\n"
+             "def coded(x):\n"
+             "    raise WithCode('bad {}'.format(x), 42)\n")
+
+
+def test_an_exception_whose_init_takes_more_than_its_args_keeps_its_type(any_kernel):
+    # Unpickling it calls WithCode('bad 7'), which lacks `code`: it is remade without __init__.
+    reply, outputs, _ = any_kernel.run("import treadle\n" + WITH_CODE)
+    assert reply["status"] == "ok", outputs
+    defined_in = reply["execution_count"]
+    reply, outputs, _ = any_kernel.run(
+        "try:\n"
+        "    treadle.submit(coded, 7).result()\n"
+        "except WithCode as error:\n"
+        "    print('caught', type(error).__name__, error.code, error.args, isinstance(error, treadle.TaskError))\n")
+    assert reply["status"] == "ok" and not errors(outputs), outputs
+    assert "caught WithCode 42 ('bad 7',) True\n" in text(outputs)
+    ename, evalue, shown = shown_error(any_kernel, "treadle.submit(coded, 7).result()")
+    assert ename == "WithCode" and "WithCode: bad 7" in evalue, (ename, evalue)
+    assert re.search(r"Cell In ?\[{}\], line 8, in coded".format(defined_in), shown), shown
+    assert "treadle/" not in shown and "xpython_" not in shown and "ipykernel_" not in shown, shown
+
+
+def test_a_failed_submit_cell_shows_the_tasks_frames_not_the_magics(any_kernel):
+    reply, outputs, _ = any_kernel.run(
+        "import treadle\n"
+        "@treadle.task\n"
+        "def f(x):\n"
+        "    if x == 5000:\n"
+        "        raise ValueError('too big')\n"
+        "    return x\n")
+    assert reply["status"] == "ok", outputs
+    defined_in = reply["execution_count"]
+    ename, evalue, shown = shown_error(any_kernel, "%%treadle submit --name job\nparts = [f(i) for i in (1, 5000, 2)]\n")
+    assert ename == "ValueError" and "too big" in evalue, (ename, evalue)
+    # The same frames as .result() shows: the task's, in the cell that defined it; none of treadle's.
+    assert re.search(r"Cell In ?\[{}\], line 5, in f".format(defined_in), shown), shown
+    assert "----> 5         raise ValueError('too big')" in shown, shown
+    assert "submit.py" not in shown and "treadle/" not in shown, shown
+    # The failed future says so, under the task id the message names.
+    [failed_id] = re.findall(r"Task id=(\d+)", evalue)
+    reply, outputs, _ = any_kernel.run("print(parts[1])")
+    assert reply["status"] == "ok", outputs
+    assert "<treadle.Future f-1 (task {}) failed>".format(failed_id) in text(outputs), (evalue, outputs)

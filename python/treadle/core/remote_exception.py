@@ -64,8 +64,10 @@ def _describe(error, depth):
             exception = None
     except Exception:  # not picklable: the client gets the text
         exception = None
+    parts = _parts(error) if exception is not None else None
     described = {
         "exception": exception,
+        "parts": parts,
         "text": "".join(traceback.format_exception_only(type(error), error)).rstrip(),
         "frames": user_frames(error.__traceback__),
         "cause": None,
@@ -78,6 +80,19 @@ def _describe(error, depth):
             if linked is not None and linked is not error:
                 described[link] = _describe(linked, depth - 1)
     return described
+
+
+def _parts(error):
+    """Its type, args and attributes, pickled: what the client remakes it from when unpickling
+    cannot (an ``__init__`` that takes more required arguments than its args: see _exception).
+    Only for a type pickled as every exception is: one with a ``__reduce__`` of its own decides."""
+    if type(error).__reduce__ is not BaseException.__reduce__:
+        return None
+    try:
+        parts = dumps((type(error), error.args, dict(getattr(error, "__dict__", {}))))
+    except Exception:
+        return None
+    return parts if len(parts) <= _MAX_EXCEPTION else None
 
 
 # -- in the client ------------------------------------------------------------------------------
@@ -107,7 +122,19 @@ def rebuild(packed, task_error_class, init_args):
 def _exception(described):
     if described["exception"] is None:
         return None
-    return pickle.loads(described["exception"])
+    try:
+        return pickle.loads(described["exception"])
+    except Exception:
+        if described.get("parts") is None:
+            raise
+    # Unpickling calls type(*args), which fails for an __init__ that takes more than its args:
+    # made as _combined makes its subclass, with __new__, then its args and attributes.
+    cls, args, state = pickle.loads(described["parts"])
+    error = cls.__new__(cls, *args)
+    error.args = args
+    for name, value in state.items():
+        setattr(error, name, value)
+    return error
 
 
 _combined_classes = weakref.WeakKeyDictionary()  # task error class -> {user type: combined type}

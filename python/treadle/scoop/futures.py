@@ -156,12 +156,26 @@ def map(func, *iterables):  # noqa: A001 - SCOOP's name
 
 
 def _ordered_results(futures):
-    for start in range(0, len(futures), _FETCH_CHUNK):
-        chunk = [f for f in futures[start:start + _FETCH_CHUNK] if f._state == "pending"]
-        if chunk:
-            _fetch_together(chunk)
-        for future in futures[start:start + _FETCH_CHUNK]:
-            yield future.result()
+    try:
+        for start in range(0, len(futures), _FETCH_CHUNK):
+            chunk = [f for f in futures[start:start + _FETCH_CHUNK] if f._state == "pending"]
+            if chunk:
+                _fetch_together(chunk)
+            for future in futures[start:start + _FETCH_CHUNK]:
+                yield future.result()
+    finally:
+        chunk = future = None
+        _drop_unread(futures)
+
+
+def _drop_unread(futures):
+    """A map that ended early (a call raised, its consumer stopped) cancels the calls not read
+    yet and frees their results now: a traceback IPython keeps would hold them until replaced."""
+    pending = [f for f in futures if f._state == "pending"]
+    futures.clear()
+    if pending and not pending[0].pool.closed:
+        pending[0].pool.cancel([f.handle for f in pending])
+        pending[0].pool.release([f.handle for f in pending])
 
 
 def _fetch_together(futures):
@@ -170,9 +184,12 @@ def _fetch_together(futures):
     try:
         values = pool.fetch([f.handle for f in futures])
     except TaskFailed:
+        values = None
+    if values is None:  # one by one, outside the except (their errors' context would be its error)
         for future in futures:
             if future._state == "pending":
                 future._fetch()
+        futures = future = None  # a failed one's traceback holds this frame (f_back): not the others
         return
     pool.release([f.handle for f in futures])   # one message for the chunk, not one per result
     for future, value in zip(futures, values):
@@ -182,8 +199,13 @@ def _fetch_together(futures):
 
 def map_as_completed(func, *iterables):
     """As ``map``, but yields each result as soon as it is there."""
-    for future in as_completed(_map_futures(func, iterables)):
-        yield future.result()
+    futures = _map_futures(func, iterables)
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        future = None
+        _drop_unread(futures)
 
 
 def mapReduce(mapFunc, reductionOp, *iterables):  # noqa: N802,N803 - SCOOP's names
