@@ -58,9 +58,7 @@ std::uint32_t TraceRecorder::intern(const std::string& s, std::vector<std::strin
 void TraceRecorder::record(const TraceEvent& event) {
   ++recorded_;
   if (ring_.size() < capacity_) {
-    // Grown by doubling, but never past its capacity: the ring stays for the server's life.
-    if (ring_.size() == ring_.capacity()) ring_.reserve(std::min(capacity_, std::max<std::size_t>(1024, ring_.size() * 2)));
-    ring_.push_back(event);
+    ring_.push_back(event);  // within the reserved memory: never reallocated
   } else if (capacity_ > 0) {
     ring_[next_] = event;
     next_ = (next_ + 1) % capacity_;
