@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <random>
@@ -20,6 +21,8 @@ constexpr int heartbeat_ms = 1000;
 // The I/O thread wakes at least once per heartbeat; a longer gap means this process was not
 // running (stopped, or the machine asleep): then the server's silence is not the server's fault.
 constexpr int paused_ms = 3 * heartbeat_ms;
+// A batch of releases this large goes at once (the server handles it in one loop turn).
+constexpr std::size_t release_batch_max = 65536;
 
 // The client's own routing id, so that a reconnected socket is still the same session for the
 // server. ZeroMQ reserves ids that begin with a zero byte.
@@ -81,10 +84,24 @@ struct Connection::Impl {
   std::string server_instance;
   std::int64_t server_timeout_ms = 12000;
   std::thread thread;
+  // Releases not sent yet (Connection::release): the ids of one message, which goes into
+  // `outgoing` before any other message does, or at `release_due` (steady ms).
+  std::vector<std::uint64_t> open_release;
+  bool open_release_when_done = false;
+  std::int64_t release_due = 0;
 
   void io();
   void fail_all(const std::string& why);
+  void close_release();  // with `mutex` held
 };
+
+void Connection::Impl::close_release() {
+  if (open_release.empty()) return;
+  json header{{"op", op::release}, {"ids", open_release}};
+  if (open_release_when_done) header["when_done"] = true;
+  open_release.clear();
+  outgoing.push_back(Message(std::move(header)));
+}
 
 Connection::Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
                        std::chrono::milliseconds timeout, std::chrono::milliseconds server_timeout)
@@ -132,6 +149,7 @@ std::shared_ptr<Reply> Connection::request(Message&& m, std::size_t objects) {
     std::uint64_t req = impl_->next_req++;
     m.header["req"] = req;
     impl_->pending.emplace(req, reply);
+    impl_->close_release();  // releases asked for before this request reach the server before it
     impl_->outgoing.push_back(std::move(m));
   }
   std::uint64_t one = 1;
@@ -143,10 +161,33 @@ void Connection::post(Message&& m) {
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (!impl_->alive) return;
+    impl_->close_release();
     impl_->outgoing.push_back(std::move(m));
   }
   std::uint64_t one = 1;
   (void)::write(impl_->wake_fd, &one, sizeof one);
+}
+
+void Connection::release(const std::vector<std::uint64_t>& ids, bool when_done) {
+  if (ids.empty()) return;
+  Impl& c = *impl_;
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (!c.alive) return;
+    if (!c.open_release.empty() && c.open_release_when_done != when_done) c.close_release();
+    if (c.open_release.empty()) {
+      c.open_release_when_done = when_done;
+      c.release_due = steady_ms() + release_delay.count();
+      wake = true;  // the I/O thread learns when the batch is due
+    }
+    c.open_release.insert(c.open_release.end(), ids.begin(), ids.end());
+    if (c.open_release.size() >= release_batch_max) c.close_release();
+  }
+  if (wake) {
+    std::uint64_t one = 1;
+    (void)::write(c.wake_fd, &one, sizeof one);
+  }
 }
 
 bool Connection::connected() const { return impl_->alive; }
@@ -219,8 +260,13 @@ void Connection::Impl::io() {
   };
   while (true) {
     zmq::pollitem_t items[] = {{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    std::int64_t wake_at = next_heartbeat;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!open_release.empty()) wake_at = std::min(wake_at, release_due);
+    }
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(std::max<std::int64_t>(0, next_heartbeat - steady_ms())));
+      zmq::poll(items, 2, std::chrono::milliseconds(std::max<std::int64_t>(0, wake_at - steady_ms())));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       fail_all(std::string("connection failed: ") + e.what());
@@ -229,6 +275,10 @@ void Connection::Impl::io() {
     if (items[1].revents & ZMQ_POLLIN) {
       std::uint64_t n;
       (void)::read(wake_fd, &n, sizeof n);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!open_release.empty() && steady_ms() >= release_due) close_release();
     }
     flush_outgoing();
     if (stop) return;

@@ -58,8 +58,14 @@ class Connection {
 
   // Sends a request (its "req" field is set here). `objects` > 0: a fetch of that many objects.
   std::shared_ptr<Reply> request(Message&& m, std::size_t objects = 0);
-  // Sends without expecting an answer (release, bye).
+  // Sends without expecting an answer (bye).
   void post(Message&& m);
+  // Drops the client's hold on these objects (op "release", no answer). Releases wait and go as
+  // one message: with the next other message (so the server sees everything in the order it
+  // was asked), after `release_delay` at most, or at once when the batch is large. A client that
+  // drops 10,000 futures one by one sends a few messages, not 10,000.
+  void release(const std::vector<std::uint64_t>& ids, bool when_done);
+  static constexpr std::chrono::milliseconds release_delay{5};
   void close();
   bool connected() const;
   // The name of the server's run that welcomed this connection (another after a restart).

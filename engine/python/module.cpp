@@ -209,9 +209,7 @@ class PyConnection {
 
   void release(const std::vector<TaskId>& ids, bool when_done) {
     if (ids.empty() || !conn_) return;
-    json header{{"op", op::release}, {"ids", ids}};
-    if (when_done) header["when_done"] = true;
-    conn_->post(Message(std::move(header)));
+    conn_->release(ids, when_done);
   }
 
   // Releases those of `ids` whose tasks have not ended and says what that cancelled:
@@ -382,7 +380,7 @@ PYBIND11_MODULE(_engine, m) {
       .def("fetch", &PyConnection::fetch)
       .def("release", &PyConnection::release, py::arg("ids"), py::arg("when_done") = false,
            "Drops the client's futures; with when_done, those whose tasks have not ended go when they finish "
-           "(a failed task's stay).")
+           "(a failed task's stay). Sent in batches: with the next other call, or within 5 ms.")
       .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
       .def("status", &PyConnection::status, py::arg("ids") = false)
       .def("retire", &PyConnection::retire)

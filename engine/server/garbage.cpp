@@ -2,6 +2,8 @@
 // grow: a plan goes when every task in it is released or failed and unheld, and every task
 // consuming one of its tasks is in a plan already gone. Until then its released tasks are
 // kept: recomputing lost data may walk back through them (recovery.cpp).
+#include <algorithm>
+
 #include "scheduler.hpp"
 
 namespace treadle {
@@ -36,22 +38,17 @@ std::size_t Scheduler::collect_garbage() {
           if (tasks_.live(c)) needed = true;
       }
       if (needed) continue;
-      // Forget it everywhere, including in the consumer lists of the inputs that stay.
+      // Forget it everywhere, including in the consumer lists of the inputs that stay: one
+      // pass over each such list, not one per consumer (a function's list holds every call of
+      // every live plan: 10,000 calls of 10,000 calls each were seconds of the server's time).
       const TaskId first = plan->base, last = plan->base + plan->size;
+      std::vector<TaskId> outside;  // inputs from other plans
       for (std::uint32_t local = 0; local < plan->size; ++local) {
         TaskId id = first + local;
         const TaskRecord& t = plan->records[local];
         for (ObjectId object : inputs_of(t)) {
           const TaskId in = task_of(object);
-          if (in >= first && in < last) continue;
-          auto consumers = extra_consumers_.find(in);
-          if (consumers == extra_consumers_.end()) continue;
-          auto& v = consumers->second;
-          v.erase(std::remove_if(v.begin(), v.end(), [&](TaskId c) { return c >= first && c < last; }), v.end());
-          if (v.empty()) {
-            extra_consumers_.erase(consumers);
-            if (tasks_.live(in)) tasks_[in].has_extra_consumers = false;
-          }
+          if (in < first || in >= last) outside.push_back(in);
         }
         extra_consumers_.erase(id);
         failures_.erase(id);
@@ -62,6 +59,18 @@ std::size_t Scheduler::collect_garbage() {
         if (t.inputs_overridden) {
           input_override_.erase(id);
           config_override_.erase(id);
+        }
+      }
+      std::sort(outside.begin(), outside.end());
+      outside.erase(std::unique(outside.begin(), outside.end()), outside.end());
+      for (TaskId in : outside) {
+        auto consumers = extra_consumers_.find(in);
+        if (consumers == extra_consumers_.end()) continue;
+        auto& v = consumers->second;
+        v.erase(std::remove_if(v.begin(), v.end(), [&](TaskId c) { return c >= first && c < last; }), v.end());
+        if (v.empty()) {
+          extra_consumers_.erase(consumers);
+          if (tasks_.live(in)) tasks_[in].has_extra_consumers = false;
         }
       }
       freed += plan->size;

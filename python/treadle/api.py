@@ -157,6 +157,7 @@ class Client:
                                 server_timeout=server_timeout)
         self._lock = threading.RLock()
         self._pending = []        # futures not yet submitted
+        self._pending_take_futures = False  # some of them take futures as arguments
         self._timer = None
         self._functions = {}      # id(fn) -> (fn, loom Future of its py_value)
         self._settled = {}        # task id -> True (finished) / False (failed)
@@ -222,6 +223,8 @@ class Client:
             if tokens is not None:
                 hooks.native_called(tokens, future)
             self._pending.append(future)
+            if inputs:
+                self._pending_take_futures = True
             if len(self._pending) >= _FLUSH_LIMIT:
                 self.flush()
             elif self._timer is None:
@@ -242,6 +245,7 @@ class Client:
                 self._timer.cancel()
                 self._timer = None
             pending, self._pending = self._pending, []
+            taking, self._pending_take_futures = self._pending_take_futures, False
             if not pending:
                 return pending
             built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
@@ -268,6 +272,7 @@ class Client:
                 handles = self.core.submit(roots + [ref for _, ref in functions])
             except BaseException:
                 self._pending = pending + self._pending
+                self._pending_take_futures = self._pending_take_futures or taking
                 raise
             for future, handle in zip(pending, handles):
                 future._handle = handle
@@ -423,8 +428,8 @@ class Client:
     def release(self, futures):
         """Frees results on the workers."""
         flat = walk.leaves(futures, Future)
-        if any(f._handle is None and not f._has_value for f in flat):
-            self.flush()   # a call not sent yet may feed others: send it, then let it go
+        if self._pending_take_futures or any(f._handle is None and not f._has_value for f in flat):
+            self.flush()   # a call not sent yet may feed others or take these: send it, then let go
         self.core.release([f._handle for f in flat if f._handle is not None and not f._handle.released()])
 
     # -- the rest ----------------------------------------------------------------------------------

@@ -65,8 +65,11 @@ class TaskHandle:
     def __del__(self):
         try:
             # A task's outputs release themselves when dropped (one may be kept without the task).
-            if not self._released and (self.outputs is None or not self.outputs):
-                self.client.release((self,))
+            # The short way of release(): 10,000 futures dropped at once pass here 10,000 times
+            # (the connection sends their ids together).
+            if not self._released and not self.outputs:
+                self._released = True
+                self.client.connection.release((self.task_id,))
         except Exception:
             pass  # interpreter shutdown or a closed client: the server releases on disconnect
 

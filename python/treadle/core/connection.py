@@ -63,12 +63,10 @@ class Connection:
 
     def release(self, ids, when_done=False):
         """Drops this client's hold on the tasks (nothing when closed). ``when_done``: a task
-        that has not ended keeps its future until it finishes (a failed one keeps it)."""
+        that has not ended keeps its future until it finishes (a failed one keeps it). Releases
+        go in batches: with the connection's next other message, or within 5 ms."""
         if not self._closed and ids:
-            if when_done:
-                self._call(self._raw.release, ids, when_done=True)
-            else:
-                self._call(self._raw.release, ids)
+            self._raw.release(ids, when_done)   # never raises: nothing to wait for
 
     def cancel(self, ids):
         """Releases those of ``ids`` whose tasks have not ended: {"cancelled": tasks the server
