@@ -551,13 +551,6 @@ def default_client(make=True):
         return client
 
 
-def set_embedded_server(address_of):
-    """A notebook kernel that runs a server (treadle.notebook) names it here: ``address_of()``
-    gives its (host, port), starting workers first if none are connected; None forgets it.
-    (Every API's default client finds it: core.embedded_server.)"""
-    embedded_server.set_embedded_server(address_of)
-
-
 def set_default_client(client):
     """Makes ``client`` the one module-level calls use."""
     with _default_lock:

@@ -33,7 +33,7 @@ import sys
 import threading
 
 from .. import api
-from ..core import engine, lineage
+from ..core import embedded_server, engine, lineage
 from ..core.client import Cancelled
 from . import shell_exit
 from .cell_publisher import cell_publisher
@@ -155,7 +155,7 @@ def _install(s, shell):
     with _session_lock:
         _session = s
     # treadle.default_client() connects to this kernel's server.
-    api.set_embedded_server(_default_client_address)
+    embedded_server.set_embedded_server(_default_client_address)
     if shell is not None:
         _tracker = CellTracker(shell, s)
         _tracker.install()
@@ -184,7 +184,7 @@ def shutdown():
         api.shutdown()
     except Exception:
         pass
-    api.set_embedded_server(None)
+    embedded_server.set_embedded_server(None)
     if s is not None:
         s.close()
 
