@@ -189,7 +189,7 @@ struct Worker::Impl final : WorkerActions {
                   std::int64_t end_us) override;
   void aliased(TaskId task) override { report.aliased.push_back(task); }
   void output_made(ObjectId object, const Data& data) override;
-  void failed(TaskId task, const std::string& message, const std::string& exception) override;
+  void failed(TaskId task, const std::string& message, const std::string& exception, const RunSpan* ran) override;
   void redirected(TaskId task, ExecutorResult& result) override;
   void seceded(TaskId task, bool seceded) override;
 };
@@ -694,13 +694,19 @@ void Worker::Impl::replicated(TaskId object, const std::string& peer, std::uint6
   report.transfer_end_us.push_back(end_us);
 }
 
-void Worker::Impl::failed(TaskId task, const std::string& message, const std::string& exception) {
+void Worker::Impl::failed(TaskId task, const std::string& message, const std::string& exception,
+                          const RunSpan* ran) {
   // A failure while the worker stops is its job's end (job_end.hpp) or its executors going
   // with it: the server re-places the task when this worker says goodbye.
   if (stop_requested) return;
   send_report();  // keep the order: results before this failure
   json header{{"op", op::task_failed}, {"id", task}, {"message", message}};
   if (!exception.empty()) header["exception"] = json::binary(std::vector<std::uint8_t>(exception.begin(), exception.end()));
+  if (ran && ran->start_us > 0 && ran->end_us >= ran->start_us) {  // for the trace: a failed task's bar
+    header["start_us"] = ran->start_us;
+    header["end_us"] = ran->end_us;
+    header["lane"] = ran->lane;
+  }
   send_message(*server, Message(std::move(header)));
 }
 
