@@ -339,6 +339,12 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     if (op == op::task_failed) {  // the message names the worker: "module missing *there*"
       TaskId id = fields::unsigned_integer(m.header, "id");
       std::string message = fields::text(m.header, "message", fields::max_message);
+      if (fields::has(m.header, "start_us") && scheduler_.exists(id)) {  // it ran: its bar, marked failed
+        const std::int64_t start = fields::integer(m.header, "start_us"), end = fields::integer(m.header, "end_us");
+        if (end >= start)
+          trace_.record_failed_task(scheduler_, peer.id, id, static_cast<std::uint32_t>(fields::unsigned_integer(m.header, "lane", 0, 0xffffffffu)),
+                                    start, end, message);
+      }
       if (!message.empty() && message.back() != '\n') message += '\n';
       return scheduler_.task_failed(peer.id, id, message + "(on worker " + peer.name + ")", packed_exception(m.header));
     }

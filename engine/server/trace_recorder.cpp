@@ -46,6 +46,23 @@ std::string decision_text(const TraceEvent& e) {
   return text;
 }
 
+std::string failure_headline(const std::string& message) {
+  std::vector<std::string_view> lines;
+  std::string_view rest(message);
+  while (!rest.empty()) {
+    std::size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (!line.empty() && line.front() != ' ' && line.substr(0, 11) != "(on worker ") lines.push_back(line);
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  if (lines.empty()) return std::string();
+  const bool traceback = lines.front().substr(0, 9) == "Traceback";
+  std::string_view pick = traceback ? lines.back() : lines.front();
+  return std::string(pick.substr(0, 200));
+}
+
 std::uint32_t TraceRecorder::intern(const std::string& s, std::vector<std::string>& table,
                                     std::unordered_map<std::string, std::uint32_t>& ids) {
   auto it = ids.find(s);
@@ -82,6 +99,28 @@ void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, Tas
   e.label = intern_label(scheduler.label(task));
   e.type = intern_type(scheduler.type_name(t.type));
   e.outputs = scheduler.output_count(task);
+  record(e);
+}
+
+void TraceRecorder::record_failed_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                                       std::int64_t start_us, std::int64_t end_us, const std::string& error) {
+  TraceEvent e;
+  e.kind = TraceEvent::Kind::task;
+  e.cause = 1;
+  e.worker = worker;
+  e.other = lane;
+  e.task = task;
+  e.start_us = start_us;
+  e.end_us = end_us;
+  const TaskRecord& t = scheduler.task(task);
+  e.ready_us = t.ready_us;
+  e.label = intern_label(scheduler.label(task));
+  e.type = intern_type(scheduler.type_name(t.type));
+  e.outputs = 0;
+  // Distinct errors are kept up to a bound (a session may fail in many ways); beyond, none.
+  if (errors_.empty()) intern(std::string(), errors_, error_ids_);  // 0: no error kept
+  const std::string headline = failure_headline(error);
+  e.total = error_ids_.count(headline) || errors_.size() < max_errors ? intern(headline, errors_, error_ids_) : 0;
   record(e);
 }
 
@@ -156,7 +195,12 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
       out["label"] = labels_[e.label];
       out["type"] = types_[e.type];
       if (e.ready_us >= 0) out["ready_us"] = e.ready_us;
-      if (e.outputs != 1) out["outputs"] = e.outputs;
+      if (e.cause) {
+        out["failed"] = true;
+        if (e.total < errors_.size() && !errors_[e.total].empty()) out["error"] = errors_[e.total];
+      } else if (e.outputs != 1) {
+        out["outputs"] = e.outputs;
+      }
       break;
     case TraceEvent::Kind::transfer:
       out["object"] = e.task;

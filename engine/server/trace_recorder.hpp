@@ -30,7 +30,7 @@ struct TraceEvent {
   static constexpr int kind_count = 9;
   Kind kind = Kind::task;
   std::uint8_t reason = 0;   // decision: Placement
-  std::uint8_t cause = 0;    // decision: PlacementCause
+  std::uint8_t cause = 0;    // decision: PlacementCause; task: 1 if it failed (its error: `total`)
   std::uint8_t queued = 0;   // decision: no worker had cpus free; cancelled: it had not started
   std::uint32_t worker = 0;  // where it ran / who received / chosen / sampled
   std::uint32_t other = 0;   // task: lane (0 loop, 1 thread, 2+i executor i); transfer: the sender;
@@ -43,7 +43,8 @@ struct TraceEvent {
   std::int64_t ready_us = -1;             // task, decision: when it became ready; -1: chained
   std::uint64_t size = 0;    // task: result; transfer: bytes; decision: input bytes on the
                              // chosen worker; sample: RSS of the worker and its executors
-  std::uint64_t total = 0;   // decision: input bytes in all; sample: bytes in its data store
+  std::uint64_t total = 0;   // decision: input bytes in all; sample: bytes in its data store;
+                             // failed task: index into errors (its error's headline)
 };
 
 // A worker's resource sample, as its heartbeat carries it.
@@ -74,6 +75,9 @@ class TraceRecorder : public SchedulerObserver {
   // Helpers for each kind.
   void record_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
                    std::int64_t start_us, std::int64_t end_us, std::uint64_t size);
+  // A task that failed after it ran there: its bar, marked failed, with its error's headline.
+  void record_failed_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                          std::int64_t start_us, std::int64_t end_us, const std::string& error);
   void record_transfer(WorkerId to, WorkerId from, TaskId object, std::int64_t start_us, std::int64_t end_us,
                        std::uint64_t size);
   void record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us);
@@ -100,12 +104,13 @@ class TraceRecorder : public SchedulerObserver {
  private:
   static std::uint32_t intern(const std::string& s, std::vector<std::string>& table,
                               std::unordered_map<std::string, std::uint32_t>& ids);
+  static constexpr std::size_t max_errors = 10000;
   std::size_t capacity_;
   std::vector<TraceEvent> ring_;
   std::size_t next_ = 0;
   std::uint64_t recorded_ = 0;
-  std::vector<std::string> labels_, types_;
-  std::unordered_map<std::string, std::uint32_t> label_ids_, type_ids_;
+  std::vector<std::string> labels_, types_, errors_;
+  std::unordered_map<std::string, std::uint32_t> label_ids_, type_ids_, error_ids_;
   std::ofstream file_;
   std::string file_path_;
 };
@@ -113,5 +118,8 @@ class TraceRecorder : public SchedulerObserver {
 const char* trace_kind_name(TraceEvent::Kind kind);
 // "data locality (1200 of 1500 input bytes there)", "chained behind its inputs on worker 2"...
 std::string decision_text(const TraceEvent& decision);
+// The line of a failure's message a reader wants: a Python traceback's last line (the exception),
+// else its first line; at most 200 bytes.
+std::string failure_headline(const std::string& message);
 
 }  // namespace treadle

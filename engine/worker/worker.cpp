@@ -128,6 +128,9 @@ struct Worker::Impl final : WorkerActions {
   ResourceSampler sampler{1};
   std::unique_ptr<WorkerState> state;
   json outputs = json::array();  // what tasks printed or logged this loop turn
+  // Tasks whose last output on stdout (bit 0) or stderr (bit 1) did not end its line: their
+  // end goes to the client as an `end` item, so that line is shown when the task ends.
+  std::unordered_map<TaskId, std::uint8_t> open_lines;
   log::Throttle malformed{"malformed messages"};  // a peer must not flood the log
 
   FinishedBatch report;  // what this loop turn made, sent at its end
@@ -158,6 +161,7 @@ struct Worker::Impl final : WorkerActions {
   zmq::socket_t& peer_socket(const std::string& address);
   void send_report();
   void task_output(TaskId id, const std::string& stream, std::string_view text);
+  void task_output_ended(TaskId id);
 
   // WorkerActions
   TaskOutcome run_inline(const TaskRegistry::Entry& entry, TaskToRun& task) override;
@@ -170,6 +174,8 @@ struct Worker::Impl final : WorkerActions {
   std::vector<ExecutorResult> cancel_on_executor(TaskId task) override {
     std::vector<ExecutorResult> retry;
     executors->cancel(task, retry);
+    task_output_ended(task);
+    for (auto& r : retry) task_output_ended(r.id);
     return retry;
   }
   std::string write_checkpoint(const std::string& path, TaskId task, const DataPtr& result) override;
@@ -183,7 +189,7 @@ struct Worker::Impl final : WorkerActions {
                   std::int64_t end_us) override;
   void aliased(TaskId task) override { report.aliased.push_back(task); }
   void output_made(ObjectId object, const Data& data) override;
-  void failed(TaskId task, const std::string& message, const std::string& exception) override;
+  void failed(TaskId task, const std::string& message, const std::string& exception, const RunSpan* ran) override;
   void redirected(TaskId task, ExecutorResult& result) override;
   void seceded(TaskId task, bool seceded) override;
 };
@@ -408,7 +414,10 @@ int Worker::Impl::loop() {
     std::vector<ExecutorResult> executor_results;
     for (std::size_t i = first_executor_item; i < items.size(); ++i)
       if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, executor_results);
-    for (auto& r : executor_results) state->executor_finished(r);
+    for (auto& r : executor_results) {
+      task_output_ended(r.id);  // before its result or failure is reported
+      state->executor_finished(r);
+    }
     state->run_ready();
     executors->flush_requests();  // what this turn queued on each executor, in one write
     send_report();
@@ -685,13 +694,19 @@ void Worker::Impl::replicated(TaskId object, const std::string& peer, std::uint6
   report.transfer_end_us.push_back(end_us);
 }
 
-void Worker::Impl::failed(TaskId task, const std::string& message, const std::string& exception) {
+void Worker::Impl::failed(TaskId task, const std::string& message, const std::string& exception,
+                          const RunSpan* ran) {
   // A failure while the worker stops is its job's end (job_end.hpp) or its executors going
   // with it: the server re-places the task when this worker says goodbye.
   if (stop_requested) return;
   send_report();  // keep the order: results before this failure
   json header{{"op", op::task_failed}, {"id", task}, {"message", message}};
   if (!exception.empty()) header["exception"] = json::binary(std::vector<std::uint8_t>(exception.begin(), exception.end()));
+  if (ran && ran->start_us > 0 && ran->end_us >= ran->start_us) {  // for the trace: a failed task's bar
+    header["start_us"] = ran->start_us;
+    header["end_us"] = ran->end_us;
+    header["lane"] = ran->lane;
+  }
   send_message(*server, Message(std::move(header)));
 }
 
@@ -712,12 +727,24 @@ void Worker::Impl::task_output(TaskId id, const std::string& stream, std::string
     log::info("executor ", stream, ": ", text);
     return;
   }
+  const std::uint8_t bit = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 0;
+  if (bit && !text.empty()) {
+    if (text.back() != '\n') open_lines[id] |= bit;
+    else if (auto open = open_lines.find(id); open != open_lines.end() && !(open->second &= ~bit))
+      open_lines.erase(open);
+  }
   // Consecutive pieces of one stream of one task travel as one item.
   if (!outputs.empty() && outputs.back()["id"] == id && outputs.back()["stream"] == stream) {
     outputs.back()["text"].get_ref<std::string&>().append(text);
   } else {
     outputs.push_back({{"id", id}, {"stream", stream}, {"text", std::string(text)}});
   }
+}
+
+// A task ended after printing a line it did not end: the client shows that line now, before
+// the task's result reaches it, rather than when it gives up waiting for the line's end.
+void Worker::Impl::task_output_ended(TaskId id) {
+  if (open_lines.erase(id)) outputs.push_back({{"id", id}, {"stream", "end"}, {"text", std::string()}});
 }
 
 void Worker::Impl::send_report() {

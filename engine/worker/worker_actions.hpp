@@ -33,6 +33,12 @@ struct TaskOutcome {
   std::int64_t start_us = 0, end_us = 0;
 };
 
+// When a task ran (the worker's wall clock, µs) and on which lane (0 loop, 1 thread, 2+i executor i).
+struct RunSpan {
+  std::int64_t start_us = 0, end_us = 0;
+  std::uint32_t lane = 0;
+};
+
 class WorkerActions {
  public:
   virtual ~WorkerActions() = default;
@@ -71,7 +77,9 @@ class WorkerActions {
   // A redirected task's result is held here under the task's own id now.
   virtual void aliased(TaskId task) = 0;
   // The next three must reach the server after everything reported before them.
-  virtual void failed(TaskId task, const std::string& message, const std::string& exception) = 0;
+  // `ran`: when and on which lane it ran, for the trace (null: it failed before it ran).
+  virtual void failed(TaskId task, const std::string& message, const std::string& exception,
+                      const RunSpan* ran) = 0;
   // A Python task returned a plan to run in its place (result.redirect, redirect_frames).
   virtual void redirected(TaskId task, ExecutorResult& result) = 0;
   // A Python task waits on tasks it submitted (its cpus are free), or no longer does.

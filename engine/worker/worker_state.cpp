@@ -173,7 +173,10 @@ void WorkerState::thread_finished(TaskId id, TaskOutcome outcome) {
   if (it == tasks_.end() || it->second.state != WorkerTaskState::on_thread) return;
   cpus_held_ -= it->second.cpus;
   if (outcome.data) complete(id, std::move(outcome.data), outcome.start_us, outcome.end_us, lane_thread);
-  else fail(id, outcome.error);
+  else {
+    const RunSpan ran{outcome.start_us, outcome.end_us, lane_thread};
+    fail(id, outcome.error, {}, &ran);
+  }
 }
 
 void WorkerState::executor_finished(ExecutorResult& r) {
@@ -187,7 +190,10 @@ void WorkerState::executor_finished(ExecutorResult& r) {
     ready_.push_back(r.id);
     return;
   }
-  if (!r.error.empty()) return fail(r.id, r.error, r.exception);
+  if (!r.error.empty()) {
+    const RunSpan ran{r.start_us, r.end_us, lane_executor + r.executor};
+    return fail(r.id, r.error, r.exception, &ran);
+  }
   if (!r.redirect.is_null()) {
     // The task returned a plan to run in its place: the server splices it in.
     tasks_.erase(it);
@@ -279,7 +285,10 @@ bool WorkerState::try_start(TaskId id, WorkerTask& t) {
   if (!threaded) {
     TaskOutcome outcome = actions_.run_inline(*entry, run);
     if (outcome.data) complete(id, std::move(outcome.data), outcome.start_us, outcome.end_us, lane_loop);
-    else fail(id, outcome.error);
+    else {
+      const RunSpan ran{outcome.start_us, outcome.end_us, lane_loop};
+      fail(id, outcome.error, {}, &ran);
+    }
     return true;
   }
   if (std::int64_t{t.cpus} > free_cpus()) return false;
@@ -327,9 +336,9 @@ void WorkerState::complete_outputs(TaskId id, DataPtr data, std::uint32_t output
   }
 }
 
-void WorkerState::fail(TaskId id, const std::string& message, const std::string& exception) {
+void WorkerState::fail(TaskId id, const std::string& message, const std::string& exception, const RunSpan* ran) {
   forget(id);
-  actions_.failed(id, message, exception);
+  actions_.failed(id, message, exception, ran);
 }
 
 void WorkerState::forget(TaskId id) {

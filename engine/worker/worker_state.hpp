@@ -81,7 +81,7 @@ class WorkerState {
   void complete(TaskId id, DataPtr data, std::int64_t start_us, std::int64_t end_us, std::uint32_t lane);
   void complete_outputs(TaskId id, DataPtr data, std::uint32_t outputs, std::int64_t start_us, std::int64_t end_us,
                         std::uint32_t lane);
-  void fail(TaskId id, const std::string& message, const std::string& exception = {});
+  void fail(TaskId id, const std::string& message, const std::string& exception = {}, const RunSpan* ran = nullptr);
   void forget(TaskId id);  // drops the task and what it waits for
   void stop_waiting(TaskId object, TaskId task);
   void arrived(TaskId object);

@@ -247,8 +247,11 @@ def gantt_svg(events, width=1000, lane_height=14, max_bars=20000, t0=None, t1=No
         label = e.get("label") or e.get("type")
         wait = _trace.wait_us(e)
         extra = ", waited {:.3f} ms".format(wait / 1e3) if wait is not None else ", chained"
+        if e.get("failed"):   # red, the colour no group gets, and the error in its tooltip
+            extra += "; failed" + (": " + e["error"] if e.get("error") else "")
         parts.append('<rect class="task" x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="{}"><title>{} (task {}, '
-                     '{:.3f} ms{})</title></rect>'.format(x, y, w, lane_height - 3, colour_of(_group(e), groups),
+                     '{:.3f} ms{})</title></rect>'.format(x, y, w, lane_height - 3,
+                                                          "#d62728" if e.get("failed") else colour_of(_group(e), groups),
                                                           _esc(label), e["task"],
                                                           (e["end_us"] - e["start_us"]) / 1e3, extra))
     axis_y = lane_height * len(rows) + 14
@@ -337,7 +340,7 @@ def render(events):
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1em}}
 td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}h3{{font-size:1em}}</style></head><body>
 <h1>treadle report</h1>
-<p>{tasks} tasks on {nworkers} workers over {span:.3f} s; {ndec} placement decisions; {count} transfers{ncancelled}.</p>
+<p>{tasks} tasks{failed} on {nworkers} workers over {span:.3f} s; {ndec} placement decisions; {count} transfers{ncancelled}.</p>
 <h2 id="groups">Tasks by label group</h2>{groups}
 <h2 id="progress">Progress</h2><p>Tasks finished per label group over time.</p>{progress}
 <h2 id="workers">Workers</h2>{workers}
@@ -353,7 +356,8 @@ were sent ahead, behind their inputs on the same worker, and started as soon as 
 of fetching.</p>{pairs}
 <h2 id="resources">Worker cpu and memory</h2>{resources}
 </body></html>""".format(
-        tasks=len(tasks), nworkers=len(set(workers) | set(res) | set(worker_names)), span=span_s,
+        tasks=len(tasks), failed=" ({} failed)".format(sum(1 for e in tasks if e.get("failed")))
+        if any(e.get("failed") for e in tasks) else "", nworkers=len(set(workers) | set(res) | set(worker_names)), span=span_s,
         ndec=sched["decisions"], count=count,
         groups=_table(["group", "tasks", "busy (s)", "mean (ms)"], group_rows),
         progress=progress_svg(events, t0, t1),

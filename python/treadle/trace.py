@@ -118,9 +118,16 @@ def chrome_trace(trace):
                 args["reason"] = d["reason"]
                 if d["reason"] == "chained":
                     args["chained"] = True
-            out.append({"ph": "X", "name": label, "cat": label_group(label) or e.get("type", ""),
-                        "pid": e["worker"], "tid": e["lane"], "ts": e["start_us"],
-                        "dur": max(0, e["end_us"] - e["start_us"]), "args": args})
+            slice_ = {"ph": "X", "name": label, "cat": label_group(label) or e.get("type", ""),
+                      "pid": e["worker"], "tid": e["lane"], "ts": e["start_us"],
+                      "dur": max(0, e["end_us"] - e["start_us"]), "args": args}
+            if e.get("failed"):   # red in chrome://tracing ("terrible"), and said in its args
+                slice_["name"] = "{} (failed)".format(label)
+                slice_["cname"] = "terrible"
+                args["failed"] = True
+                if e.get("error"):
+                    args["error"] = e["error"]
+            out.append(slice_)
         elif kind == "transfer":
             flow += 1
             sender = e["from"] if e["from"] in workers else e["worker"]

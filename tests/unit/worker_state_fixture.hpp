@@ -166,7 +166,7 @@ class RecordingWorkerActions : public WorkerActions {
     log.push_back({Kind::replicated, object, peer});
   }
   void aliased(TaskId task) override { record(Kind::aliased, task); }
-  void failed(TaskId task, const std::string& message, const std::string&) override {
+  void failed(TaskId task, const std::string& message, const std::string&, const RunSpan*) override {
     log.push_back({Kind::failed, task, message});
   }
   void redirected(TaskId task, ExecutorResult&) override { record(Kind::redirected, task); }

@@ -2,17 +2,28 @@
 
 Output arrives in pieces, (task, label, stream, bytes) items, and a line may be cut between
 two of them: :class:`OutputLines` completes a line before it hands it out, so lines of
-different tasks never mix, and gives back what waited too long for its end. Logs from
+different tasks never mix, and gives back what waited too long for its end, or whose task
+ended (an ``end`` item: the task's output is complete, sent after a line it did not end).
+A carriage return (a progress bar rewriting its line) is followed by the mark again, so the
+rewritten line still names its task. Logs from
 ``ctx.log_*`` go to stderr with their level. Clients print with :class:`TaskOutputPrinter`;
 the notebook's cell tracker assembles lines for the cells that submitted the tasks.
 """
 
+import re
 import sys
 import time
+
+# A carriage return followed by more of the line: the text after it overwrites the mark.
+_REWRITE = re.compile(r"\r+(?=[^\r])")
 
 
 def prefix(task, label):
     return "[task {}{}] ".format(task, " " + label if label else "")
+
+
+def _marked(head, line):
+    return head + _REWRITE.sub(lambda m: m.group(0) + head, line) + "\n"
 
 
 class OutputLines:
@@ -25,13 +36,17 @@ class OutputLines:
 
     def add(self, items, source=None, tag_of=None, now=None):
         """[(tag, stream, text)] of the complete lines in ``items``, in order; ``stream`` is
-        "stdout" or "stderr"; ``tag_of(task)`` gives each item's tag."""
+        "stdout" or "stderr"; ``tag_of(task)`` gives each item's tag. An ``end`` item completes
+        the task's unfinished lines."""
         out = []
         now = time.monotonic() if now is None else now
         for task, label, stream, data in items:
             tag = tag_of(task) if tag_of is not None else None
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
             head = prefix(task, label)
+            if stream == "end":
+                out.extend(self._complete(source, task))
+                continue
             if stream.startswith("log:"):
                 level = stream[4:].upper()
                 out.append((tag, "stderr", "".join("{}{}: {}\n".format(head, level, line) for line in text.splitlines())))
@@ -44,7 +59,7 @@ class OutputLines:
             lines = text.split("\n")
             if lines[-1]:
                 self._partial[key] = [tag, lines[-1], held[2] if held is not None else now, head]
-            done = "".join(head + line + "\n" for line in lines[:-1])
+            done = "".join(_marked(head, line) for line in lines[:-1])
             if done:
                 out.append((tag, name, done))
         return out
@@ -57,7 +72,15 @@ class OutputLines:
         for key, (tag, text, since, head) in list(self._partial.items()):
             if older_than is None or now - since >= older_than:
                 del self._partial[key]
-                out.append((tag, key[2], head + text + "\n"))
+                out.append((tag, key[2], _marked(head, text)))
+        return out
+
+    def _complete(self, source, task):
+        out = []
+        for name in ("stdout", "stderr"):
+            held = self._partial.pop((source, task, name), None)
+            if held is not None:
+                out.append((held[0], name, _marked(held[3], held[1])))
         return out
 
 

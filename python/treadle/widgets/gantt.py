@@ -22,6 +22,14 @@ from ..trace import lane_help, lane_name
 from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
+
+# Failed tasks are drawn in red, the colour no label group gets (colors.py), under this name.
+FAILED_GROUP = "✗ failed"
+FAILED_COLOR = "#d62728"   # the graph's failed border (states.py)
+
+
+def _color(group):
+    return FAILED_COLOR if group == FAILED_GROUP else group_color(group)
 from .task_graph import group_of
 from .transfers import TRANSFER_ARROWS, TRANSFER_LIMIT, arrow_opacity, arrow_width, transfer_arrows  # noqa: F401
 
@@ -114,6 +122,7 @@ class TraceView(Widget):
         if live and starts:   # a run going on: its time axis reaches now, past the last task that ended
             self.span = max(self.span, int(time.time() * 1e6) - self.t0)
         self.task_count = len(tasks)
+        self.failed_count = 0
         self.transfer_count = len(transfers)
 
         groups, group_index = [], {}
@@ -123,6 +132,10 @@ class TraceView(Widget):
         for e in tasks:
             label = e.get("label") or ""
             gname = group_of(label, e.get("type", ""))
+            if e.get("failed"):   # its own red group; its label says why
+                gname = FAILED_GROUP
+                self.failed_count += 1
+                label = "{} — failed{}".format(label or gname, ": " + e["error"] if e.get("error") else "")
             gi = group_index.get(gname)
             if gi is None:
                 gi = group_index[gname] = len(groups)
@@ -296,7 +309,7 @@ class TraceView(Widget):
     def payload(self):
         bars = self.bars
         p = {"t0": self.t0, "span": self.span, "lanes": self.lane_names,
-             "groups": [[g or "(no label)", group_color(g)] for g in self.groups],
+             "groups": [[g or "(no label)", _color(g)] for g in self.groups],
              "tasks": self.task_count, "merged": self.merged, "row": ROW, "axis": AXIS, "font": AXIS_FONT,
              "minw": MIN_BAR_PX,
              "ly": self.lane_tops, "h": self.height,
@@ -393,7 +406,7 @@ class TraceView(Widget):
         if run is not None:
             paths[run[1]].append(self._cells(run, cell))
         for group, pieces in sorted(paths.items()):
-            out.append('<path fill="{}" d="{}"/>'.format(group_color(self.groups[group]), "".join(pieces)))
+            out.append('<path fill="{}" d="{}"/>'.format(_color(self.groups[group]), "".join(pieces)))
         out.append(self._transfers_svg(lanes, scale))
         out.append(self._axis_svg(plot_h, width))
         out.append("</svg>")
@@ -452,8 +465,9 @@ class TraceView(Widget):
 
     def summary(self):
         busy = self.busy_us
-        return "{}: {} task{} on {} lane{}, {} transfer{}, {} (busy {}){}{}".format(
-            self.title, self.task_count, "" if self.task_count == 1 else "s", len(self.lane_keys),
+        return "{}: {} task{}{} on {} lane{}, {} transfer{}, {} (busy {}){}{}".format(
+            self.title, self.task_count, "" if self.task_count == 1 else "s",
+            " ({} failed)".format(self.failed_count) if self.failed_count else "", len(self.lane_keys),
             "" if len(self.lane_keys) == 1 else "s", self.transfer_count, "" if self.transfer_count == 1 else "s",
             _time(self.span if self.task_count or self.transfer_count else 0), _time(busy),
             "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "",
@@ -481,10 +495,11 @@ class TraceView(Widget):
         busy = collections.Counter()      # the legend: the 16 groups busiest in the run
         for row in self.bars:
             busy[row[3]] += row[1] - row[0]
-        shown = sorted(range(len(self.groups)), key=lambda g: -busy[g])[:16]
+        # the 16 busiest, and failed tasks whatever their share
+        shown = sorted(range(len(self.groups)), key=lambda g: (self.groups[g] != FAILED_GROUP, -busy[g]))[:16]
         legend = " ".join('<span class="treadle-legend-item"><span class="treadle-swatch" style="display:inline-block;'
                           'width:10px;height:10px;border-radius:2px;background:{}"></span> {}</span>'.format(
-                              group_color(self.groups[g]), html.escape(self.groups[g] or "(no label)"))
+                              _color(self.groups[g]), html.escape(self.groups[g] or "(no label)"))
                           for g in shown)
         # data-bars: the task bars of the run (merged or not); data-segments: the rectangles sent;
         # data-transfers: the transfers of the run; data-transfer-arrows: the arrows sent.
