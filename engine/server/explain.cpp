@@ -110,6 +110,8 @@ std::string why_not_running(const Scheduler& s, TaskId id) {
       return out;
     }
     case TaskState::ready: {
+      if (t.parked)
+        return "ready: a constant held back to run beside its consumer, placed when the consumer's other input is";
       std::string never = why_no_worker_can_run(s, t);
       return never.empty() ? busy(s, t) : never;
     }

@@ -136,21 +136,17 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
       if (object_at(in, w)) bytes += object_size(in);
     return bytes;
   };
-  // A source task (no inputs) joins the worker where its consumer's other inputs are placed.
+  // A source task (no inputs) joins the worker where its consumer's other inputs are placed;
+  // a constant may wait for them to be (beside_consumer.cpp).
   if (inputs.size() == 0 && t.cpus == 0) {
-    WorkerId hint = no_worker;
-    for_each_consumer(t, id, [&](TaskId c) {
-      auto consumer_inputs = inputs_of(tasks_[c]);
-      if (hint != no_worker || consumer_inputs.size() > chain_max_inputs) return;
-      for (ObjectId in : consumer_inputs) {
-        const TaskRecord& other = tasks_[task_of(in)];
-        if (other.worker != no_worker) hint = other.worker;
-        else if (!locations(in).empty()) hint = locations(in).front();
-        if (hint != no_worker) break;
-      }
-    });
-    if (hint != no_worker && fits(hint, t)) {
-      choice.worker = hint;
+    const Beside beside = beside_consumer(id, t);
+    if (beside.park) {
+      choice.park = true;
+      return choice;
+    }
+    choice.fan_in = beside.fan_in;
+    if (beside.worker != no_worker && fits(beside.worker, t)) {
+      choice.worker = beside.worker;
       choice.reason = Placement::with_consumer;
       return choice;
     }
@@ -201,6 +197,7 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
 }
 
 void Scheduler::place(TaskId id, const Choice& choice) {
+  if (choice.fan_in != no_task) fan_in_ = {choice.fan_in, choice.worker};
   tasks_[id].worker = choice.worker;
   transition(id, TaskState::assigned, "placed on a worker", choice.worker, static_cast<std::uint8_t>(choice.reason));
   if (!observers_.empty()) notify_assigned(id, tasks_[id], choice);
@@ -229,19 +226,23 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
     work.pop_back();
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
-      if (consumer.state != TaskState::waiting || !fits(worker, consumer)) return;
+      if (consumer.state != TaskState::waiting) return;
+      auto consumer_inputs = inputs_of(consumer);
+      if (consumer_inputs.size() > chain_max_inputs) return;  // none of its inputs is parked either
       // A cpu task follows only a producer there holding as many cpus, which it takes over
       // when the producer ends (a chain of Python steps never waits for the server).
-      if (consumer.cpus > tasks_[id].cpus) return;
-      auto consumer_inputs = inputs_of(consumer);
-      if (consumer_inputs.size() > chain_max_inputs || is_dynamic(consumer)) return;
+      bool chain = fits(worker, consumer) && consumer.cpus <= tasks_[id].cpus && !is_dynamic(consumer);
       for (ObjectId in : consumer_inputs) {
+        if (!chain) break;
         const TaskRecord& input = tasks_[task_of(in)];
-        bool here = input.state == TaskState::finished
-                        ? object_at(in, worker)
-                        : (input.state == TaskState::assigned || input.state == TaskState::running) &&
-                              input.worker == worker;
-        if (!here) return;
+        chain = input.state == TaskState::finished ? object_at(in, worker)
+                : input.state == TaskState::assigned || input.state == TaskState::running ? input.worker == worker
+                                                                                           : comes_along(input);
+      }
+      // Its constants come along; those parked for it go back to the queue if it stays behind.
+      if (!chain || !bring_constants(consumer_inputs, worker) || !fits(worker, consumer)) {
+        for (ObjectId in : consumer_inputs) unpark(task_of(in));
+        return;
       }
       consumer.worker = worker;
       consumer.ready_us = -1;  // never queued: it starts on the worker when its inputs are made there
@@ -271,7 +272,8 @@ void Scheduler::schedule() {
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;  // stale entry
     Choice choice = choose_worker(id, t);
-    if (choice.worker != no_worker) place(id, choice);
+    if (choice.park) tasks_[id].parked = true;  // out of the queue until its consumer's input is placed
+    else if (choice.worker != no_worker) place(id, choice);
     else if (!runnable_somewhere(t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});
     else {
       deferred.push_back(key);

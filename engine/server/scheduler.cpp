@@ -19,6 +19,8 @@ Scheduler::Scheduler(SchedulerActions& actions, std::size_t transition_log_capac
   for (auto symbol : symbols::builtins) builtin_type_[intern_type(std::string(symbol))] = true;
   for (auto symbol : {symbols::py_call, symbols::dslice, symbols::dget})
     builtin_type_[intern_type(std::string(symbol))] = true;
+  const_type_ = intern_type(std::string(symbols::const_));
+  py_value_type_ = intern_type(std::string(symbols::py_value));
 }
 
 Scheduler::~Scheduler() = default;
@@ -447,7 +449,8 @@ void Scheduler::unassign(TaskRecord& t) {
 }
 
 void Scheduler::push_ready(TaskId id) {
-  const TaskRecord& t = tasks_[id];
+  TaskRecord& t = tasks_[id];
+  t.parked = false;
   if (t.cpus) cpu_ready_.push(id, t.priority);
   else light_ready_.push(id, t.priority);
 }

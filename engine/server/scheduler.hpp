@@ -251,12 +251,15 @@ class Scheduler {
   void push_ready(TaskId id);
 
   // --- placement (placement.cpp) ---
+  static constexpr TaskId no_task = ~TaskId{0};
   struct Choice {
     WorkerId worker = no_worker;
     Placement reason = Placement::least_loaded;
     bool queued = false;
     std::uint64_t local_bytes = 0, input_bytes = 0;
     WorkerId from = no_worker;  // stolen: the worker that gave it back
+    bool park = false;          // a constant held back until its consumer's other input is placed
+    TaskId fan_in = no_task;    // a constant of this many-input consumer: its siblings follow it
   };
   Choice choose_worker(TaskId id, const TaskRecord& t);
   // When a cpu task would start on `w` (µs from now), as placement estimates it: the wait behind
@@ -282,6 +285,31 @@ class Scheduler {
   void place(TaskId id, const Choice& choice);
   void notify_assigned(TaskId id, const TaskRecord& t, const Choice& choice);
   void chain_consumers(TaskId id, WorkerId worker);
+
+  // --- constants beside their consumer (beside_consumer.cpp) ---
+  // A constant (const, py_value: light, no inputs) that only one unfinished consumer holds runs
+  // where that consumer will run: moving it costs more than making it.
+  bool lone_constant(const TaskRecord& t) const;
+  struct Beside {
+    WorkerId worker = no_worker;  // where the consumer's other inputs are (or its siblings went)
+    bool park = false;            // nowhere yet, but an input of the consumer will be placed
+    TaskId fan_in = no_task;      // the consumer, when it has too many inputs to scan
+  };
+  Beside beside_consumer(TaskId id, const TaskRecord& t) const;
+  // Chaining `consumer` to `worker`: an input that is a lone constant, ready, comes along.
+  bool comes_along(const TaskRecord& input) const {
+    return input.state == TaskState::ready && lone_constant(input);
+  }
+  // Assigns the consumer's inputs that come along to `worker`; false if one did not fit there.
+  bool bring_constants(InputSpan inputs, WorkerId worker);
+  // Parked inputs go back to the ready queue: their consumer was placed elsewhere, or ended.
+  void unpark(TaskId input);
+  struct FanIn {
+    TaskId consumer = no_task;
+    WorkerId worker = no_worker;
+  };
+  FanIn fan_in_;  // where the last constant of a many-input consumer went
+  std::uint16_t const_type_ = 0, py_value_type_ = 0;
 
   // --- dynamic slice and get (dynamic.cpp) ---
   bool is_dynamic(const TaskRecord& t) const;

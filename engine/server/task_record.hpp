@@ -14,7 +14,7 @@ namespace treadle {
 struct alignas(64) TaskRecord {
   TaskRecord()
       : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false),
-        multi_output(false) {}
+        multi_output(false), parked(false) {}
   TaskState state = TaskState::waiting;
   bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data : 1;                // recomputing because a worker died
@@ -24,6 +24,9 @@ struct alignas(64) TaskRecord {
   // Not one output: its objects are ObjectRecords (Scheduler::outputs_), and size, kind,
   // locations below are unused; holds and keeps are the sums over its objects.
   bool multi_output : 1;
+  // Ready but out of the ready queue: a constant that runs beside its consumer, held back until
+  // the consumer's other input is placed (beside_consumer.cpp).
+  bool parked : 1;
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint8_t kind = 0;             // of the result, as reported (FinishedBatch::kinds)

@@ -58,6 +58,7 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
     return;
   }
   t.state = to;
+  if (from == TaskState::ready) t.parked = false;
   --counts_[static_cast<int>(from)];
   ++counts_[static_cast<int>(to)];
   // A plan whose tasks have all settled may be garbage (collect_garbage decides).
@@ -155,7 +156,10 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
     if (failures_.at(id).origin != id && workers_[where]->alive) actions_.cancel(where, id);
   }
   if (t.multi_output) free_all_outputs(id);  // copies that survived a lost worker
-  for_each_input_of(t, [&](ObjectId input) { drop_hold(input); });
+  for_each_input_of(t, [&](ObjectId input) {
+    drop_hold(input);
+    unpark(task_of(input));  // a constant held back for it that others still need
+  });
   drop_redirect_target(id);
   if (t.keeps > 0) actions_.kept_failed(id);
 }
@@ -178,7 +182,10 @@ void Scheduler::to_cancelled(TaskId id, TaskRecord& t) {
     if (workers_[where]->alive) actions_.cancel(where, id);
   }
   if (t.multi_output) free_all_outputs(id);  // copies that survived a lost worker
-  for_each_input_of(t, [&](ObjectId input) { drop_hold(input); });
+  for_each_input_of(t, [&](ObjectId input) {
+    drop_hold(input);
+    unpark(task_of(input));
+  });
   drop_redirect_target(id);
 }
 

@@ -80,7 +80,9 @@ def test_set_trace_and_report(make_cluster, make_client, tmp_path):
     work = [tasks.const("x" * i) for i in range(30)]
     for t in work:
         t.label = "Init"
-    total = tasks.size(tasks.merge(work))
+    # Two halves: the constants of one merge are made where it runs (beside their consumer), so
+    # the halves' merges run on different workers and the last merge fetches one of them.
+    total = tasks.size(tasks.merge([tasks.merge(work[:15]), tasks.merge(work[15:])]))
     total.label = "Compute: 1"
     assert client.submit_one(total).gather() == sum(range(30)).to_bytes(8, "little")
 
@@ -94,18 +96,18 @@ def test_set_trace_and_report(make_cluster, make_client, tmp_path):
     assert client.submit_one(spin(tasks.const("s"))).gather() == b"s"
     client.set_trace("")  # stop: what was recorded is complete in the file
     lines = T.read_jsonl(str(folder / "server.trace.jsonl"))
-    assert sum(1 for e in lines if e["kind"] == "task") == 32 + 3  # 30 consts, the merge, the size; spin
-    assert sum(1 for e in lines if e["kind"] == "decision") == 35
+    assert sum(1 for e in lines if e["kind"] == "task") == 34 + 3  # 30 consts, 3 merges, the size; spin
+    assert sum(1 for e in lines if e["kind"] == "decision") == 37
     assert any(e["kind"] == "sample" for e in lines)
     done = subprocess.run([sys.executable, "-m", "treadle.report", str(folder)], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     page = (folder / "output.html").read_text()
     assert "Init" in page and "Compute" in page
-    assert page.count('<rect class="task"') == 35
+    assert page.count('<rect class="task"') == 37
     for section in ('id="progress"', 'id="scheduling"', 'id="transfers"', 'id="resources"'):
         assert section in page
-    assert "35 tasks on 2 workers" in page
+    assert "37 tasks on 2 workers" in page
     # Progress: one line per label group (Init, Compute, the unlabelled ones, spin), with counts.
     assert page.count('<polyline class="series"') >= 4 + 2 + 4  # progress, cpu, memory (RSS + store)
     assert "Init (30)" in page
@@ -118,8 +120,8 @@ def test_set_trace_and_report(make_cluster, make_client, tmp_path):
     assert 0 <= float(p50) <= float(p95) <= float(high)
     reasons = dict(re.findall(r"<tr><td>(\w+)</td><td>(\d+)</td></tr>", page))
     assert sum(int(n) for r, n in reasons.items() if r in ("least_loaded", "locality", "chained", "with_consumer",
-                                                             "only_fit", "only_worker")) == 35
-    # Transfers: the merge fetched the consts of the other worker.
+                                                             "only_fit", "only_worker")) == 37
+    # Transfers: the last merge fetched a half from the other worker.
     moved = re.search(r"(\d+) objects moved between workers, (\d+) bytes", page)
     assert moved and int(moved.group(1)) > 0 and int(moved.group(2)) > 0
     assert "worker 0 &rarr; worker 1" in page or "worker 1 &rarr; worker 0" in page

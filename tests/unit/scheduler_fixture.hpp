@@ -221,6 +221,7 @@ inline std::string invariant_violation(const Scheduler& s) {
           !s.locations(o).empty())
         return object + " still has copies";
     }
+    if (t.parked && t.state != TaskState::ready) return who + " is parked but not ready";
     const bool placed = t.state == TaskState::assigned || t.state == TaskState::running;
     if (placed) {
       const WorkerInfo* w = s.worker(t.worker);
