@@ -20,8 +20,7 @@ import threading
 
 from .cluster import LocalCluster
 from .core import address as _address
-from .core import embedded_server, hooks
-from .core import walk
+from .core import embedded_server, hooks, walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed
@@ -38,9 +37,8 @@ class TaskError(TaskFailed):
 
     @classmethod
     def from_error(cls, error):
-        failure = getattr(error, "failure", None)
-        if failure is not None:
-            return cls.from_failure(failure)
+        if getattr(error, "failure", None) is not None:
+            return cls.from_failure(error.failure)
         return cls(error.task_id, error.origin_id, error.label, error.task_type, error.error)
 
 
