@@ -137,7 +137,7 @@ TEST_CASE("beside consumer: a constant parked for its consumer", "[scheduler][pl
   }
   SECTION("is cancelled with its consumer") {
     f.s.release(base + z);
-    CHECK(f.state(base + c) == S::released);
+    CHECK(f.state(base + c) == S::cancelled);
     CHECK_FALSE(f.s.task(base + c).parked);
     f.check();
   }
