@@ -84,8 +84,8 @@ void TraceRecorder::record(const TraceEvent& event) {
   if (file_.is_open()) file_ << as_json(event).dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
 }
 
-void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
-                                std::int64_t start_us, std::int64_t end_us, std::uint64_t size) {
+TraceEvent TraceRecorder::task_event(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                                      std::int64_t start_us, std::int64_t end_us) {
   TraceEvent e;
   e.kind = TraceEvent::Kind::task;
   e.worker = worker;
@@ -93,29 +93,25 @@ void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, Tas
   e.task = task;
   e.start_us = start_us;
   e.end_us = end_us;
-  e.size = size;
   const TaskRecord& t = scheduler.task(task);
   e.ready_us = t.ready_us;
   e.label = intern_label(scheduler.label(task));
   e.type = intern_type(scheduler.type_name(t.type));
+  return e;
+}
+
+void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                                std::int64_t start_us, std::int64_t end_us, std::uint64_t size) {
+  TraceEvent e = task_event(scheduler, worker, task, lane, start_us, end_us);
+  e.size = size;
   e.outputs = scheduler.output_count(task);
   record(e);
 }
 
 void TraceRecorder::record_failed_task(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
                                        std::int64_t start_us, std::int64_t end_us, const std::string& error) {
-  TraceEvent e;
-  e.kind = TraceEvent::Kind::task;
+  TraceEvent e = task_event(scheduler, worker, task, lane, start_us, end_us);
   e.cause = 1;
-  e.worker = worker;
-  e.other = lane;
-  e.task = task;
-  e.start_us = start_us;
-  e.end_us = end_us;
-  const TaskRecord& t = scheduler.task(task);
-  e.ready_us = t.ready_us;
-  e.label = intern_label(scheduler.label(task));
-  e.type = intern_type(scheduler.type_name(t.type));
   e.outputs = 0;
   // Distinct errors are kept up to a bound (a session may fail in many ways); beyond, none.
   if (errors_.empty()) intern(std::string(), errors_, error_ids_);  // 0: no error kept

@@ -102,6 +102,9 @@ class TraceRecorder : public SchedulerObserver {
   json as_json(const TraceEvent& e) const;
 
  private:
+  // A task event's common part: where, when, its label and type.
+  TraceEvent task_event(const Scheduler& scheduler, WorkerId worker, TaskId task, std::uint32_t lane,
+                        std::int64_t start_us, std::int64_t end_us);
   static std::uint32_t intern(const std::string& s, std::vector<std::string>& table,
                               std::unordered_map<std::string, std::uint32_t>& ids);
   static constexpr std::size_t max_errors = 10000;
