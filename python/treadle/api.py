@@ -157,7 +157,7 @@ class Client:
         self._pending = []        # futures not yet submitted
         self._pending_take_futures = False  # some of them take futures as arguments
         self._timer = None
-        self._functions = {}      # id(fn) -> (fn, loom Future of its py_value)
+        self._functions = {}      # id(fn) -> (fn, its py_value Task until sent, then its loom Future)
         self._settled = {}        # task id -> True (finished) / False (failed)
         self._watched = set()
         self._counter = itertools.count()
@@ -213,6 +213,9 @@ class Client:
         inputs = []
         name = label or getattr(fn, "__name__", "task")
         config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future, name)
+        function = self._functions.get(id(fn))
+        if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
+            self._functions[id(fn)] = (fn, py_value(fn))
         tokens = hooks.native_calling(self) if hooks.listeners else None
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
@@ -252,12 +255,9 @@ class Client:
             roots = []
             for future in pending:
                 fn, inputs, config, name, cpus = future._spec
-                function = self._functions.get(id(fn))
-                if function is None or function[0] is not fn:
-                    # Each function is pickled and sent once; its tasks share it on the workers.
-                    function = new_functions.get(id(fn))
-                    if function is None:
-                        function = new_functions[id(fn)] = (fn, py_value(fn))
+                function = self._functions[id(fn)]   # each function is sent once; its tasks share it
+                if isinstance(function[1], Task):          # not sent yet: it goes with this plan
+                    new_functions[id(fn)] = function
                 refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
                 request = requests.get(cpus)
                 if request is None:

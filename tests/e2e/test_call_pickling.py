@@ -173,3 +173,31 @@ def test_an_argument_that_cannot_be_pickled_is_named(cluster):
         "TypeError keyword argument 'key' of max() cannot be sent to a worker (a lock could not be "
         "pickled: cannot pickle '_thread.lock' object)",
         "30"], out
+
+
+def test_a_function_that_cannot_be_pickled_fails_its_call_and_loses_no_other(cluster):
+    # A closure over a lock cannot travel. Its call raises, and the calls made before it,
+    # still waiting in the same unsent batch, run as if it had never been made.
+    out = run_main(cluster, """
+        import threading
+
+        lock = threading.Lock()
+
+        def locked(x):
+            with lock:
+                return x
+
+        before = [treadle.submit(abs, -i) for i in range(3)]
+        try:
+            treadle.submit(locked, 1)
+        except TypeError as error:
+            print(type(error).__name__, error)
+        after = treadle.submit(abs, -7)
+        print(treadle.gather(before), after.result())
+        try:
+            treadle.submit(locked, 2)   # again: still its own call's error
+        except TypeError as error:
+            print(type(error).__name__, error)
+    """)
+    assert out == ["TypeError cannot pickle '_thread.lock' object", "[0, 1, 2] 7",
+                   "TypeError cannot pickle '_thread.lock' object"], out
