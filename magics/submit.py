@@ -328,11 +328,11 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     if progress.total >= GROUP_BARS_ABOVE:
         progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client, rain))
         progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
-    # Known to the cell before it is shown: an interrupt right as it appears still ends it
-    # "cancelled" (the cell tracker cancels the lines it knows).
+    # Known to the cell and followed by the monitors before it is shown: an interrupt right as
+    # it appears still ends it "cancelled" (the cell tracker cancels the lines it knows), with
+    # the scheduler's count of what was cancelled (the monitor's last word on an ended line).
     if cell_record is not None:
         cell_record.progress.append(progress)
-    progress.show()
     follow = {}
     for f in natives:
         if not f.has_result() and f.handle is not None:
@@ -348,6 +348,7 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
             s.monitor(address).track(progress, futures, more if address == plan_server else ())
         except Exception:
             pass  # no live updates: the line still shows the end
+    progress.show()
     if not follow and progress.total == progress.done:
         progress.complete()
     return progress

@@ -63,7 +63,7 @@ class Progress:
         self.publisher = publisher
         self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
         self._lock = threading.Lock()
-        self._last_shown = 0.0
+        self._last_shown = time.monotonic()   # no timed update before its first interval: it may not be shown yet
         self._dirty = False
         self._shown_state = "unshown"
         self._echo_final = False
