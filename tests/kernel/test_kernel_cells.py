@@ -208,8 +208,8 @@ def test_a_submit_line_interrupted_as_it_appears_ends_cancelled(any_kernel, tmp_
     assert text(outputs) == "3\n"  # the workers go on
 
 
-# The server reads a cancelled task as released, which a line's monitor counts as done: here
-# the line's own end comes 1 s late, so the monitor has every chance to get there first.
+# A cancelled task never counts as done, whoever ends the line: here the line's own end comes
+# 1 s late, so the monitor has every chance to get there first.
 LATE_LINE_END = """\
 from treadle.widgets import progress as progress_module
 ended = progress_module.Progress.cancelled
