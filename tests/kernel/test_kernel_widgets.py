@@ -105,7 +105,9 @@ def test_graph_colours_update_live_after_the_cell_finished(any_kernel):
     reply, outputs, _ = k.run("%treadle workers 2\nimport time, treadle\n"
                               "def slow(x):\n    time.sleep(0.6)\n    return x\n")
     assert reply["status"] == "ok", outputs
-    code = "parts = [treadle.submit(slow, i) for i in range(4)]\ntreadle.show(parts + [treadle.submit(sum, parts)])"
+    # total is kept: a future dropped before its task ran is cancelled (and drawn so)
+    code = "parts = [treadle.submit(slow, i) for i in range(4)]\ntotal = treadle.submit(sum, parts)\n" \
+           "treadle.show(parts + [total])"
 
     def all_finished(messages):
         return went_idle(messages) and any(
