@@ -232,10 +232,8 @@ def test_a_cancelled_submit_line_never_says_done(any_kernel, tmp_path):
 
 
 def test_a_cancelled_submit_line_counts_its_cancelled_tasks(any_kernel, tmp_path):
-    """Two tasks run on the two workers, a third waits: interrupted, the line says none is done
-    and ends "cancelled" (in its text and its data), and when the scheduler's count of the
-    cancelled tasks reaches it, all three. (About 1 run in 20 under load, the count never
-    comes: the monitor's last ask reads none cancelled; the cause is not found yet.)"""
+    """Two tasks run on the two workers, a third waits: interrupted, the line says the scheduler
+    cancelled all three, none done, and ends "cancelled" (in its text and its data)."""
     k = any_kernel
     start(k)
     reply, outputs, _ = k.run("def slower(path):\n    open(path + '.started', 'w').close()\n    time.sleep(30)\n")
@@ -247,7 +245,8 @@ def test_a_cancelled_submit_line_counts_its_cancelled_tasks(any_kernel, tmp_path
         running = sum(os.path.exists(p + ".started") for p in paths)
         if not interrupted and running >= 2 and any(m["msg_type"] == "display_data" for m in ms):
             interrupted.append(k.km.interrupt_kernel())
-        return line_ended_cancelled(ms)
+        return went_idle(ms) and any("3 cancelled" in m["content"]["data"]["text/plain"] for m in ms
+                                     if m["msg_type"] == "update_display_data")
 
     _, messages = k.collect("%%treadle submit\nhs = [treadle.submit(slower, p) for p in {!r}]".format(paths),
                             until=counted, timeout=30)
@@ -255,13 +254,11 @@ def test_a_cancelled_submit_line_counts_its_cancelled_tasks(any_kernel, tmp_path
     updates = [m["content"]["data"] for m in messages if m["msg_type"] == "update_display_data"
                and "treadle-progress" in m["content"]["data"].get("text/html", "")]
     last = updates[-1]
-    assert "0/3 done, 0 failed" in last["text/plain"], last["text/plain"]
+    assert "0/3 done, 0 failed, 3 cancelled in " in last["text/plain"], last["text/plain"]
     assert last["text/plain"].endswith("(cancelled)"), last["text/plain"]
     attrs = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', re.search(r'<div class="treadle-progress"[^>]*>',
                                                                     last["text/html"]).group(0)))
-    assert (attrs["data-state"], attrs["data-done"]) == ("cancelled", "0"), attrs
-    counted = [u for u in updates if " cancelled in " in u["text/plain"]]
-    assert all("0/3 done, 0 failed, 3 cancelled in " in u["text/plain"] for u in counted), counted
+    assert (attrs["data-state"], attrs["data-done"], attrs["data-cancelled"]) == ("cancelled", "0", "3"), attrs
     assert not any("/3 done" in u["text/plain"] and "0/3 done" not in u["text/plain"] for u in updates), updates
 
 

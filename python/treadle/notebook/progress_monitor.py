@@ -107,6 +107,11 @@ class ProgressMonitor:
             del self._by_task[task]
         return True
 
+    def _count_later(self, entry, tasks):
+        """The line ended while these were being counted: its final ask counts them."""
+        with self._lock:
+            entry[2].update(tasks)
+
     def _ask_states(self, entry, final=False):
         """Counts a line's tasks by the scheduler's states: the ended ones it has not heard of
         yet, and those running and queued now. ``final``: the line ended; its counts settle."""
@@ -122,7 +127,8 @@ class ProgressMonitor:
             finished = [t for t in finished if self._counted(entry, t)]
             failed = [t for t in failed if self._counted(entry, t)]
             cancelled = [t for t in cancelled if self._counted(entry, t)]
-        entry[0].add(len(finished), failed, finished, final=final, cancelled=cancelled)
+        if not entry[0].add(len(finished), failed, finished, final=final, cancelled=cancelled):
+            self._count_later(entry, finished + failed + cancelled)
         if not final:
             entry[0].set_running(now["running"], now["queued"])
 
@@ -175,7 +181,8 @@ class ProgressMonitor:
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[2].append(task)
             for entry, done, bad in counts.values():
-                entry[0].add(len(done), bad, done)
+                if not entry[0].add(len(done), bad, done):
+                    self._count_later(entry, done + bad)
             for view, ok, bad in view_news.values():
                 try:
                     view.settled(ok, bad)

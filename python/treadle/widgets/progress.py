@@ -137,10 +137,11 @@ class Progress:
         """``finished`` more tasks ended well (``finished_ids``, when known, count in their
         groups' bars); the tasks ``failed`` (ids) failed, the tasks ``cancelled`` (ids) were
         cancelled before they finished. ``final``: the scheduler's last word on a line that
-        ended already (the cell may end it first)."""
+        ended already (the cell may end it first). Returns False when the line took none of it
+        (it ended meanwhile, and this is not the final word): the caller counts them later."""
         with self._lock:
             if self.state is not None and not (final and self.state in ("done", "failed", "cancelled")):
-                return
+                return False
             self.done = min(self.total, self.done + finished)
             for k in (self._group_of.pop(t, None) for t in finished_ids):
                 if k is not None:
@@ -158,6 +159,7 @@ class Progress:
             self._dirty = True
             if self.state is None and self.done + self.failed + self.cancelled_tasks >= self.total:
                 self._end("failed" if self.failed else "cancelled" if self.cancelled_tasks else "done")
+            return True
 
     def note_failed(self, task):
         """The waiting cell learnt that ``task`` failed (the monitor may hear it later: ids
