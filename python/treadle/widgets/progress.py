@@ -63,7 +63,8 @@ class Progress:
         self.publisher = publisher
         self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
         self._lock = threading.Lock()
-        self._last_shown = time.monotonic()   # no timed update before its first interval: it may not be shown yet
+        self._last_shown = time.monotonic()
+        self._displayed = False   # no update goes out before the line's display (a monitor may follow it first)
         self._dirty = False
         self._shown_state = "unshown"
         self._echo_final = False
@@ -99,11 +100,16 @@ class Progress:
         """Displays the line in the running cell (main thread)."""
         try:
             from IPython.display import display  # deliberate: IPython only where a line is shown
-            display(self.bundle(), raw=True, display_id=self.display_id)
+        except Exception:
+            return
+        with self._lock:   # a monitor's update waits, and follows the display
+            try:
+                display(self.bundle(), raw=True, display_id=self.display_id)
+            except Exception:
+                return
+            self._displayed = True
             self._shown_state = self.state
             self._last_shown = time.monotonic()
-        except Exception:
-            pass
 
     def move_to_end(self):
         """Shows the line again at the end of the cell's output, leaving its old place empty
@@ -111,6 +117,7 @@ class Progress:
         with self._lock:
             old = self.display_id
             self.display_id = "treadle-progress-{}-{}".format(os.getpid(), next(self._ids))
+            self._displayed = False
         empty = {"text/plain": ""}
         try:
             if self.publisher is not None:
@@ -126,10 +133,10 @@ class Progress:
         """Displays the line through its publisher (any thread: a line that appears while the
         cell waits is shown from a timer's thread)."""
         with self._lock:
-            bundle = self.bundle()
+            self.publisher.display(self.bundle(), display_id=self.display_id)
+            self._displayed = True
             self._shown_state = self.state
             self._last_shown = time.monotonic()
-        self.publisher.display(bundle, display_id=self.display_id)
 
     # -- changes (any thread)
 
@@ -216,8 +223,8 @@ class Progress:
         """Publishes the line if it changed and the interval passed (or ``force``)."""
         with self._lock:
             now = time.monotonic()
-            if not self._dirty and self._shown_state == self.state:
-                return
+            if not self._displayed or (not self._dirty and self._shown_state == self.state):
+                return   # not displayed yet: its display will show it as it is then
             if not force and self.state is None and now - self._last_shown < self.interval():
                 return
             self._dirty = False
@@ -252,7 +259,7 @@ class Progress:
         """Sends the final line once more from the monitor's thread: what a thread publishes
         may arrive after what the cell published, and must not leave an older line last."""
         with self._lock:
-            if not self._echo_final:
+            if not self._echo_final or not self._displayed:
                 return
             self._echo_final = False
             bundle = self.bundle()
