@@ -90,25 +90,27 @@ class GridEngineCell:
                                                                     (done.stderr + done.stdout).strip()))
         return done
 
-    def _pid(self, path):
+    def _pid(self, path, name):
+        # A daemon's pid file outlives it, and on a busy machine its number soon names another
+        # process: only a process of the daemon's own name counts.
         try:
             pid = int(open(path).read().strip())
-            os.kill(pid, 0)
-            return pid
+            with open("/proc/{}/comm".format(pid)) as f:
+                return pid if f.read().strip() == name else None
         except (OSError, ValueError):
             return None
 
     def _daemon(self, name, pid_file, log, timeout):
-        if self._pid(pid_file):
+        if self._pid(pid_file, name):
             return
         done = subprocess.run(["/usr/sbin/" + name], capture_output=True, text=True, env=self.environment())
         deadline = time.monotonic() + timeout
-        while not self._pid(pid_file):
+        while not self._pid(pid_file, name):
             if time.monotonic() > deadline or done.returncode != 0:
                 raise SchedulerDidNotStart("{} did not start (exit code {}): {}\n{}:\n{}".format(
                     name, done.returncode, (done.stderr + done.stdout).strip(), log, _tail(log)))
             time.sleep(0.1)
-        self.started[name] = self._pid(pid_file)
+        self.started[name] = self._pid(pid_file, name)
 
     def start(self, timeout=60):
         missing = [p for p in ("/usr/sbin/sge_qmaster", "/usr/sbin/sge_execd") if not os.path.exists(p)]
