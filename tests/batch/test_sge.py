@@ -15,8 +15,13 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_start_run_graphs_cancel_one_mid_run_and_stop(gridengine, sge_cli):
     sge_cli("start", "--sge", 2, "--time", "10")
-    status = sge_cli.wait_for_workers(2)
-    assert sorted(j["state"]["state"] for j in status["jobs"].values()) == ["r", "r"]
+    sge_cli.wait_for_workers(2)
+
+    def both_running():
+        # A task's worker can join while qstat still shows the task in transfer ("t").
+        status = sge_cli.status()
+        return status if sorted(j["state"]["state"] for j in status["jobs"].values()) == ["r", "r"] else None
+    status = wait_until(both_running, timeout=30, interval=0.2, what="both array tasks running ('r') in qstat")
     address = sge_cli.address()
     host, port = address.rsplit(":", 1)
     loom = Client(host, int(port))
