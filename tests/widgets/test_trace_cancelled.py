@@ -66,7 +66,7 @@ def test_cancelled_tasks_in_the_bundle_legend_summary_and_picture():
     view = gantt.TraceView(with_cancels())
     bundle = view.bundle()
     html = bundle["text/html"]
-    assert "(3 cancelled)" in view.summary() and "(3 cancelled)" in bundle["text/plain"]
+    assert " on 5 lanes, 3 cancelled, " in view.summary() and view.summary() in bundle["text/plain"]
     assert 'data-cancelled="3"' in html and 'data-bars="12"' in html   # 10 bars and 2 marks
     legend = html.split('class="treadle-legend"', 1)[1].split("</div>", 1)[0]
     assert "background:{}\"></span> {}".format(CANCELLED_COLOR, CANCELLED_GROUP) in legend, legend

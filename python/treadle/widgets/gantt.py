@@ -485,10 +485,12 @@ class TraceView(Widget):
 
     def summary(self):
         busy = self.busy_us
-        return "{}: {} task{}{} on {} lane{}, {} transfer{}, {} (busy {}){}{}".format(
+        return "{}: {} task{}{} on {} lane{}{}, {} transfer{}, {} (busy {}){}{}".format(
             self.title, self.task_count, "" if self.task_count == 1 else "s",
-            _ended_badly(self.failed_count, self.cancelled_count), len(self.lane_keys),
-            "" if len(self.lane_keys) == 1 else "s", self.transfer_count, "" if self.transfer_count == 1 else "s",
+            " ({} failed)".format(self.failed_count) if self.failed_count else "", len(self.lane_keys),
+            "" if len(self.lane_keys) == 1 else "s",
+            ", {} cancelled".format(self.cancelled_count) if self.cancelled_count else "",
+            self.transfer_count, "" if self.transfer_count == 1 else "s",
             _time(self.span if self.task_count or self.transfer_count else 0), _time(busy),
             "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "",
             "; transfers drawn as {} arrow{} (per pair of lanes and time slots{})".format(
@@ -545,12 +547,6 @@ class TraceView(Widget):
                  enhance("trace", self.dom_id),
                  "</div>", style()]
         return mime_bundle(self.summary(), "".join(parts), picture)
-
-
-def _ended_badly(failed, cancelled):
-    """The summary's " (2 failed, 3 cancelled)"."""
-    words = ["{} {}".format(n, what) for n, what in ((failed, "failed"), (cancelled, "cancelled")) if n]
-    return " ({})".format(", ".join(words)) if words else ""
 
 
 def _nice_step(raw):
