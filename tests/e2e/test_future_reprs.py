@@ -82,8 +82,8 @@ def test_a_native_future_repr_returns_when_the_server_is_gone(make_cluster, tmp_
     try:
         futures = [native.submit(held, str(tmp_path / "never")) for _ in range(20)]
         native.flush()
-        assert repr(futures[0]).endswith(" (task {}) running>".format(futures[0].task_id)) or \
-            repr(futures[0]).endswith(" submitted>"), repr(futures[0])
+        before = repr(futures[0])   # the server answers: no "unreachable"
+        assert before.endswith((" running>", " submitted>")), before
         cluster.server.send_signal(signal.SIGKILL)
         cluster.server.wait()
         shown = repr(futures)
