@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <type_traits>
 
 #include "client/connection.hpp"
@@ -76,13 +78,22 @@ auto without_gil(F&& f) -> decltype(f()) {
 }
 
 // Waits for a reply without holding the GIL; every 50 ms it checks for Ctrl-C and passes on
-// what tasks printed, so output appears while the caller waits.
-void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler) {
+// what tasks printed, so output appears while the caller waits. `limit_s` > 0: a reply that
+// takes longer is given up (ServerError; the late reply is dropped), for a caller that must
+// not wait on a server that may be gone (a repr).
+void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler, double limit_s = 0) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<long>(limit_s * 1e6));
   while (true) {
-    bool done = without_gil([&] { return reply.wait_for(std::chrono::milliseconds(50)); });
+    auto slice = std::chrono::milliseconds(50);
+    if (limit_s > 0)
+      slice = std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  deadline - std::chrono::steady_clock::now() + std::chrono::milliseconds(1)));
+    bool done = without_gil([&] { return reply.wait_for(std::max(slice, std::chrono::milliseconds(0))); });
     deliver_events(conn, handler);
     if (done) return;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (limit_s > 0 && std::chrono::steady_clock::now() >= deadline)
+      throw ServerError("the server did not answer within " + std::to_string(limit_s) + " s");
   }
 }
 
@@ -245,11 +256,12 @@ class PyConnection {
   }
 
   // The scheduler state of each task, in the order of ids ("unknown" for ids it never gave out).
-  py::list states(const std::vector<TaskId>& ids) {
+  // `timeout` > 0: ServerError if the answer takes longer.
+  py::list states(const std::vector<TaskId>& ids, double timeout) {
     py::list out;
     if (ids.empty()) return out;
     auto reply = conn_->request(Message(json{{"op", op::states}, {"ids", ids}}));
-    wait_interruptibly(*conn_, *reply, sink_);
+    wait_interruptibly(*conn_, *reply, sink_, timeout);
     Message& r = reply->messages().back();
     if (r.op() != op::states_reply) raise_error(r);
     std::vector<py::str> names;
@@ -384,10 +396,10 @@ PYBIND11_MODULE(_engine, m) {
       .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
       .def("status", &PyConnection::status, py::arg("ids") = false)
       .def("retire", &PyConnection::retire)
-      .def("states", &PyConnection::states, py::arg("ids"),
+      .def("states", &PyConnection::states, py::arg("ids"), py::arg("timeout") = 0.0,
            "The scheduler state of each task id, in order: waiting, ready, assigned, running, redirected, "
            "finished, failed, released (finished, result freed), cancelled (nobody needed it before it finished), "
-           "or unknown.")
+           "or unknown. timeout > 0: raises if the answer takes longer (seconds).")
       .def("story", &PyConnection::story, py::arg("ids"),
            "Per task id, in order: its recent transitions {time_us, from, to, reason, worker, placement}, "
            "state, label, submitted_us, why (not running now, for a waiting task), failure and note (rolled over).")

@@ -20,16 +20,21 @@ import threading
 
 from .cluster import LocalCluster
 from .core import address as _address
-from .core import embedded_server, hooks, walk
+from .core import embedded_server, hooks, state_now, walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed
+from .core.settled import SettledTasks
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
 from .runtime import task_clients, timed_wait
 from .runtime.call_config import call_config
 
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
+# A Future's repr in the server's words (states of core.client.ClientBase.states): it says
+# "submitted" while the task waits for its turn.
+_SHOWN_STATES = {"running": "running", "finished": "finished", "released": "released", "failed": "failed",
+                 "cancelled": "cancelled"}
 
 
 class TaskError(TaskFailed):
@@ -121,9 +126,8 @@ class Future:
         self._client.release([self])
 
     def __repr__(self):
-        state = self.known_state() or ("pending" if self._handle is None else "submitted")
         task = "" if self._handle is None else " (task {})".format(self._handle.task_id)  # the id messages name
-        return "<treadle.Future {}{} {}>".format(self.key, task, state)
+        return "<treadle.Future {}{} {}>".format(self.key, task, self._client._state_now(self))
 
 
 class _CoreClient(ClientBase):
@@ -158,8 +162,8 @@ class Client:
         self._pending_take_futures = False  # some of them take futures as arguments
         self._timer = None
         self._functions = {}      # id(fn) -> (fn, its py_value Task until sent, then its loom Future)
-        self._settled = {}        # task id -> True (finished) / False (failed)
-        self._watched = set()
+        self._ends = SettledTasks(self.core.connection)
+        self._settled = self._ends.states   # task id -> True (finished) / False (failed)
         self._counter = itertools.count()
         self._quiet_waits = 0     # inside a map: its own waits show no progress of their own
         self.address = (host, port)
@@ -377,34 +381,24 @@ class Client:
                     yield f
 
     def _watch(self, ids):
-        new = [i for i in ids if i not in self._watched]
-        self._watched.update(new)
-        self.core.connection.watch(new)
+        self._ends.watch(ids)
 
     def _is_settled(self, future):
-        if future._handle is None:
-            return False
-        task_id = future._handle.task_id
-        conn = self.core.connection
-        first_look = task_id not in self._watched
-        self._watch([task_id])
-        self._take_settled(conn.settled(0.0))
-        if first_look and task_id not in self._settled:
-            # The server answers the watch of a task that has ended at the end of its turn,
-            # after the replies of that turn: round trips give that answer time to arrive.
-            for _ in range(2):
-                conn.status()
-                self._take_settled(conn.settled(0.0))
-                if task_id in self._settled:
-                    break
-        return task_id in self._settled
+        return future._handle is not None and self._ends.is_settled(future._handle.task_id)
 
     def _take_settled(self, settled):
-        finished, failed = settled
-        for i in finished:
-            self._settled[i] = True
-        for i in failed:
-            self._settled[i] = False
+        self._ends.take(settled)
+
+    def _state_now(self, future):
+        """A Future's state for its repr: what this client knows, else the server's word now
+        (asked briefly: a server that does not answer leaves "submitted", so said)."""
+        state = future.known_state() or ("pending" if future._handle is None else None)
+        if state is None:
+            state = state_now.shown(state_now.ask(self.core.connection, future._handle.task_id), "submitted",
+                                    _SHOWN_STATES)
+            if state in ("finished", "failed"):
+                self._settled[future._handle.task_id] = state == "finished"
+        return state
 
     def settled_state(self, task_id):
         """True (finished) / False (failed) if the server said the task ended, else None."""

@@ -157,6 +157,7 @@ def chrome_trace(trace):
                                  "reason": e["reason"], "cause": e["cause"]}})
         elif kind == "cancelled":
             pids.add(e["worker"])
+            lanes.add((e["worker"], 0))   # its mark's thread, named as the others
             out.append({"ph": "i", "s": "t", "name": "cancelled task {} ({})".format(
                 e["task"], "running" if e["running"] else "queued"), "cat": "cancelled", "pid": e["worker"],
                 "tid": 0, "ts": e["start_us"], "args": {"task": e["task"], "running": e["running"]}})

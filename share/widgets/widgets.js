@@ -2,7 +2,7 @@
    Inlined into every output (no network); defines window.treadleWidgets once per page. */
 (function () {
   "use strict";
-  var VERSION = 3;
+  var VERSION = 4;
   if (window.treadleWidgets && window.treadleWidgets.version >= VERSION) return;
 
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -459,6 +459,11 @@
       } else {
         lines.push((d.labels ? d.labels[d.k[b]] || "(no label)" : group) + "  [task " + d.t[b] + "]");
         lines.push("group: " + group);
+        if (G[b] === d.cancelled && !D[b]) {   // a cancel's mark: a moment, on its worker (its lane unknown)
+          lines.push("at " + fmtTime(S[b]));
+          lines.push(d.lanes[L[b]].split(" · ")[0]);
+          return lines.join("\n");
+        }
         lines.push("at " + fmtTime(S[b]) + ", took " + fmtTime(D[b]) + ", result " + fmtSize(d.z[b]));
         var placed = d.y && d.y[b] >= 0 ? d.whys[d.y[b]] : null;
         if (d.q && d.q[b] >= 0) lines.push("queue wait " + fmtTime(d.q[b]) + " (ready → start)");

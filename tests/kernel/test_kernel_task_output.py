@@ -1,6 +1,7 @@
 """What tasks print, seen in the cell as a notebook user sees it (the treadle kernel, and
 ipykernel with %load_ext treadle): a line the task did not end is in the cell before the
-result it waited for, and a line a progress bar rewrites with carriage returns keeps its mark."""
+result it waited for, and a line a progress bar rewrites with carriage returns keeps its mark
+and, shown while the task runs, is rewritten in place (no line per update)."""
 
 import re
 
@@ -30,7 +31,28 @@ def bar(x):
         print(f"\rprogress {i}/3", end="", flush=True)
     print()
     return x
+
+@treadle.task
+def slow_bar(steps):
+    import time
+    for i in range(steps + 1):
+        print(f"\r{10 * i}%", end="", flush=True)   # tqdm's way: no newline until the end
+        time.sleep(0.3)   # slower than the cell's wait for a line's end: shown unfinished
+    return steps
 """
+
+
+def fold_carriage_returns(text):
+    """The text a notebook shows for a stream (the stream's messages joined, as the front-end
+    merges them): in each line, what follows a carriage return overwrites the line from its
+    start, as Notebook's and JupyterLab's fixCarriageReturn do."""
+    shown = []
+    for line in text.split("\n"):
+        folded = ""
+        for piece in line.split("\r"):
+            folded = piece + folded[len(piece):]
+        shown.append(folded)
+    return "\n".join(shown)
 
 
 def run_ok(kernel, code):
@@ -61,3 +83,15 @@ def test_a_rewritten_line_keeps_its_task_mark(any_kernel):
     shown = line.split("\r")[-1]
     assert re.fullmatch(r"\[task \d+ bar\] progress 2/3", shown), repr(out)
     assert all(re.match(r"\[task \d+ bar\] ", part) for part in line.split("\r")), repr(out)
+
+
+def test_a_progress_line_shown_while_it_runs_is_rewritten_in_place(any_kernel):
+    """A task that rewrites its line for seconds (never ending it): each piece shown while it
+    runs continues the line shown before, so the notebook folds the cell's stream into one line
+    with the last value, and no newline the task did not print (the one that ends its output
+    when it ends, before the cell's own print, aside)."""
+    run_ok(any_kernel, "%treadle workers 1 --cpus 1")
+    run_ok(any_kernel, TASKS)
+    out = run_ok(any_kernel, "print(slow_bar(10).result())")
+    assert re.fullmatch(r"\[task \d+ slow_bar\] 100%\n10\n", fold_carriage_returns(out)), repr(out)
+    assert out.count("\n") == 2, repr(out)

@@ -261,3 +261,33 @@ def test_kernel_exits_when_its_client_dies():
     while alive(procs) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(procs)
+
+
+WAIT_UNASKED = """\
+import time, treadle
+from treadle.loom.client import Client as Observer
+
+observer = Observer(*treadle.default_client().address)   # the future's own client hears nothing
+def ended_as(future, state):
+    while observer.states([future.task_id])[0] != state:
+        time.sleep(0.05)
+
+def boom():
+    raise ValueError("no")
+
+ok, bad = treadle.submit(int, "5"), treadle.submit(boom)
+ended_as(ok, "finished")
+ended_as(bad, "failed")
+"""
+
+
+def test_a_future_evaluated_after_its_task_ended_reads_finished_or_failed(any_kernel):
+    """A user who evaluates a future in a cell after its task ended (its result never fetched)
+    reads how it ended, not "submitted"."""
+    reply, outputs, _ = any_kernel.run(WAIT_UNASKED, timeout=60)
+    assert reply["status"] == "ok", outputs
+    for name, state in (("ok", "finished"), ("bad", "failed")):
+        reply, outputs, _ = any_kernel.run(name)
+        assert reply["status"] == "ok", outputs
+        shown = results(outputs)[0]["text/plain"]
+        assert re.fullmatch(r"<treadle.Future \w+-\d+ \(task \d+\) {}>".format(state), shown), shown

@@ -83,8 +83,10 @@ class Connection:
 
     # -- what the server knows
 
-    def states(self, ids):
-        return self._call(self._raw.states, ids)
+    def states(self, ids, timeout=0.0):
+        """The scheduler state of each task; ``timeout`` > 0: LoomException if the answer takes
+        longer (seconds)."""
+        return self._call(self._raw.states, ids, timeout)
 
     def status(self, ids=False):
         """The server's view; ``ids``: each worker's ``task_ids`` and ``object_ids`` too."""

@@ -8,6 +8,7 @@ import collections
 import concurrent.futures
 import itertools
 
+from ..core import state_now
 from ..core.errors import TaskFailed
 from ..runtime.task_runtime import Ref
 from . import pool as _pool
@@ -22,6 +23,8 @@ DoneAndNotDoneFutures = collections.namedtuple("DoneAndNotDoneFutures", "done no
 
 _FETCH_CHUNK = 256   # results of an ordered map fetched per round trip, at most (as the native map)
 _counter = itertools.count()
+# A pending Future's repr in the server's words (states of core.client.ClientBase.states).
+_SHOWN_STATES = {"running": "running", "finished": "finished", "failed": "failed", "cancelled": "cancelled"}
 
 
 class Future:
@@ -40,7 +43,17 @@ class Future:
         self._callbacks = []
 
     def __repr__(self):
-        return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state)
+        return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state_now())
+
+    def _state_now(self):
+        """The state for the repr: a pending future's task may have ended while nobody asked,
+        so the server is asked (briefly: core.state_now); the result is not fetched."""
+        if self._state != "pending":
+            return self._state
+        settled = self.pool.settled.get(self.handle.task_id)
+        if settled is not None:
+            return "finished" if settled else "failed"
+        return state_now.shown(state_now.ask(self.pool.connection, self.handle.task_id), "pending", _SHOWN_STATES)
 
     @property
     def __treadle_handle__(self):

@@ -22,14 +22,17 @@ from ..trace import lane_help, lane_name
 from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
+from .trace_cancels import CANCELLED_COLOR, CANCELLED_GROUP, Cancels, mark_lane
+from .trace_cancels import label as cancelled_label
 
 # Failed tasks are drawn in red, the colour no label group gets (colors.py), under this name.
 FAILED_GROUP = "✗ failed"
 FAILED_COLOR = "#d62728"   # the graph's failed border (states.py)
+_OWN_COLORS = {FAILED_GROUP: FAILED_COLOR, CANCELLED_GROUP: CANCELLED_COLOR}
 
 
 def _color(group):
-    return FAILED_COLOR if group == FAILED_GROUP else group_color(group)
+    return _OWN_COLORS.get(group) or group_color(group)
 from .task_graph import group_of
 from .transfers import TRANSFER_ARROWS, TRANSFER_LIMIT, arrow_opacity, arrow_width, transfer_arrows  # noqa: F401
 
@@ -84,7 +87,7 @@ class TraceView(Widget):
     def _build(self, trace, window, live=False):
         workers = {w["id"]: w for w in trace.get("workers", [])}
         names = {w: info.get("name", str(w)) for w, info in workers.items()}
-        tasks, transfers, marks = [], [], []
+        tasks, transfers, marks, cancels = [], [], [], []
         decided = {}                                    # task -> its latest decision
         samples = collections.defaultdict(list)         # worker -> sample events
         for e in trace.get("events", []):
@@ -107,32 +110,47 @@ class TraceView(Widget):
                 transfers.append(e)
             elif kind in WORKER_EVENTS:
                 marks.append(e)
+            elif kind == "cancelled":
+                cancels.append(e)
+        cancels = Cancels(cancels)
+        ended = [e for e in tasks if cancels.ended_as_bar(e)]   # recoloured below, no mark besides
         lanes = set((e["worker"], e.get("lane", 0)) for e in tasks)
         for e in transfers:
             lanes.add((e["worker"], 0))
             lanes.add((e.get("from", e["worker"]), 0))
+        cancel_marks = [(e, mark_lane(e.get("worker"), lanes)) for e in cancels.marks()]
+        lanes.update(lane for _, lane in cancel_marks)
         self.lane_keys = sorted(lanes)
         lane_index = {k: i for i, k in enumerate(self.lane_keys)}
         self.lane_names = ["{} · {}".format(names.get(w, "worker {}".format(w)), lane_name(l))
                            for w, l in self.lane_keys]
-        starts = [e["start_us"] for e in tasks] + [e["start_us"] for e in transfers]
-        ends = [e["end_us"] for e in tasks] + [e["end_us"] for e in transfers]
+        starts = [e["start_us"] for e in tasks] + [e["start_us"] for e in transfers] + \
+            [e["start_us"] for e, _ in cancel_marks]
+        ends = [e["end_us"] for e in tasks] + [e["end_us"] for e in transfers] + [e["end_us"] for e, _ in cancel_marks]
         self.t0 = min(starts) if starts else 0
         self.span = max(1, (max(ends) if ends else 0) - self.t0)
         if live and starts:   # a run going on: its time axis reaches now, past the last task that ended
             self.span = max(self.span, int(time.time() * 1e6) - self.t0)
         self.task_count = len(tasks)
         self.failed_count = 0
+        self.cancelled_count = len(cancels)
+        self.cancel_marks = len(cancel_marks)
         self.transfer_count = len(transfers)
 
         groups, group_index = [], {}
         labels, label_index = [], {}
         whys, why_index = [], {}
         rows = []   # (start, end, lane, group, task, label, size, queue wait or -1, why or -1)
-        for e in tasks:
+        ended = {id(e) for e in ended}
+        marked = [{"task": e.get("task"), "worker": lane[0], "lane": lane[1], "start_us": e["start_us"],
+                   "end_us": e["end_us"], "_cancel": e} for e, lane in cancel_marks]
+        for e in tasks + marked:
             label = e.get("label") or ""
             gname = group_of(label, e.get("type", ""))
-            if e.get("failed"):   # its own red group; its label says why
+            cancel = e.get("_cancel") or (cancels.by_task[e.get("task")] if id(e) in ended else None)
+            if cancel is not None:   # its own grey group; its label says how
+                gname, label = CANCELLED_GROUP, cancelled_label(cancel, label)
+            elif e.get("failed"):   # its own red group; its label says why
                 gname = FAILED_GROUP
                 self.failed_count += 1
                 label = "{} — failed{}".format(label or gname, ": " + e["error"] if e.get("error") else "")
@@ -146,7 +164,7 @@ class TraceView(Widget):
                 labels.append(label)
             d = decided.get(e.get("task"))
             ready = e.get("ready_us")
-            if ready is None and d is not None:
+            if ready is None and d is not None and "_cancel" not in e:   # a mark has no start: no wait
                 ready = d.get("ready_us")
             wait = max(0, e["start_us"] - ready) if ready is not None else -1
             wi = -1
@@ -339,6 +357,8 @@ class TraceView(Widget):
             p["x"]["w"] = [t[6] for t in tr]
             p["x"]["f"] = [t[7] for t in tr]
         p["xcount"] = self.transfer_count
+        if CANCELLED_GROUP in self.groups:   # its bars' hover says when, not how long
+            p["cancelled"] = self.groups.index(CANCELLED_GROUP)
         if self.strips:
             p["cpu"] = [self._strip_payload(st) for st in self.strips]
             p["ch"] = CPU_H
@@ -465,10 +485,12 @@ class TraceView(Widget):
 
     def summary(self):
         busy = self.busy_us
-        return "{}: {} task{}{} on {} lane{}, {} transfer{}, {} (busy {}){}{}".format(
+        return "{}: {} task{}{} on {} lane{}{}, {} transfer{}, {} (busy {}){}{}".format(
             self.title, self.task_count, "" if self.task_count == 1 else "s",
             " ({} failed)".format(self.failed_count) if self.failed_count else "", len(self.lane_keys),
-            "" if len(self.lane_keys) == 1 else "s", self.transfer_count, "" if self.transfer_count == 1 else "s",
+            "" if len(self.lane_keys) == 1 else "s",
+            ", {} cancelled".format(self.cancelled_count) if self.cancelled_count else "",
+            self.transfer_count, "" if self.transfer_count == 1 else "s",
             _time(self.span if self.task_count or self.transfer_count else 0), _time(busy),
             "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "",
             "; transfers drawn as {} arrow{} (per pair of lanes and time slots{})".format(
@@ -495,15 +517,17 @@ class TraceView(Widget):
         busy = collections.Counter()      # the legend: the 16 groups busiest in the run
         for row in self.bars:
             busy[row[3]] += row[1] - row[0]
-        # the 16 busiest, and failed tasks whatever their share
-        shown = sorted(range(len(self.groups)), key=lambda g: (self.groups[g] != FAILED_GROUP, -busy[g]))[:16]
+        # the 16 busiest, and failed and cancelled tasks whatever their share
+        shown = sorted(range(len(self.groups)), key=lambda g: (self.groups[g] not in _OWN_COLORS, -busy[g]))[:16]
         legend = " ".join('<span class="treadle-legend-item"><span class="treadle-swatch" style="display:inline-block;'
                           'width:10px;height:10px;border-radius:2px;background:{}"></span> {}</span>'.format(
                               _color(self.groups[g]), html.escape(self.groups[g] or "(no label)"))
                           for g in shown)
         # data-bars: the task bars of the run (merged or not); data-segments: the rectangles sent;
         # data-transfers: the transfers of the run; data-transfer-arrows: the arrows sent.
-        parts = ['<div{}>'.format(attrs(class_="treadle-trace", id=self.dom_id, data_bars=self.task_count,
+        parts = ['<div{}>'.format(attrs(class_="treadle-trace", id=self.dom_id,
+                                        data_bars=self.task_count + self.cancel_marks,
+                                        data_cancelled=self.cancelled_count,
                                         data_segments=bars, data_lanes=len(self.lane_keys),
                                         data_transfers=self.transfer_count,
                                         data_transfer_arrows=len(self.transfers),

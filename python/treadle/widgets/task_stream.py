@@ -27,8 +27,8 @@ def submissions_window(trace, submissions, margin_us=1000):
         i = bisect.bisect_right(firsts, task) - 1
         return i >= 0 and task < ranges[i][1]
     start = end = None
-    for e in trace.get("events", []):
-        if e.get("kind") == "task" and ours(e.get("task", -1)):
+    for e in trace.get("events", []):   # a task cancelled on its worker ends the run too
+        if e.get("kind") in ("task", "cancelled") and ours(e.get("task", -1)):
             start = e["start_us"] if start is None else min(start, e["start_us"])
             end = e["end_us"] if end is None else max(end, e["end_us"])
     if start is None:

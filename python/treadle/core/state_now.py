@@ -1,0 +1,43 @@
+"""A task's state now, for what a future's repr says: the server's word, asked briefly.
+
+A future whose task ended while its client was not asking still reads as the client last
+heard ("submitted"); a repr asks the server instead (one ``states`` round trip, a few ms), but
+never waits on a server that is gone: after ``TIMEOUT`` s without an answer it keeps what the
+client knows and says the server did not answer, and the reprs of the next ``QUIET`` s do not
+ask that connection again (a list of futures is shown at once, not one timeout each).
+"""
+
+import time
+import weakref
+
+from .task import TASK_MASK
+
+TIMEOUT = 1.0          # seconds a repr waits for the server's answer at most
+QUIET = 5.0            # seconds after an unanswered ask in which reprs do not ask again
+UNREACHABLE = "server unreachable"
+
+_silent_since = weakref.WeakKeyDictionary()   # core.connection.Connection -> time it did not answer
+
+
+def ask(connection, task_id):
+    """The server's state of ``task_id`` (the names of ``ClientBase.states``), or None when the
+    connection is closed or lost, or the server does not answer within TIMEOUT (or did not, a
+    moment ago)."""
+    silent = _silent_since.get(connection)
+    if silent is not None and time.monotonic() - silent < QUIET:
+        return None
+    if not connection.connected:
+        return None
+    try:
+        return connection.states([task_id & TASK_MASK], timeout=TIMEOUT)[0]
+    except Exception:   # no answer in time, the connection lost or closed meanwhile
+        _silent_since[connection] = time.monotonic()
+        return None
+
+
+def shown(asked, known, names):
+    """The repr's word: ``names[asked]`` (a layer's words for the server's states) when the server
+    answered with one of them, else ``known``, with UNREACHABLE if the server did not answer."""
+    if asked is None:
+        return "{}, {}".format(known, UNREACHABLE)
+    return names.get(asked, known)

@@ -1,0 +1,50 @@
+"""Cancelled tasks in the trace widget (the trace's ``cancelled`` events, docs/tracing.md): drawn
+where other task ends are, in their own colour (the grey the graph and the progress line give
+"cancelled"), under their own legend entry.
+
+A ``cancelled`` event names the task, its worker and the moment, not the lane: the server does
+not know which executor was running it. A task whose worker still reported it (a ``task`` event
+of that task on that worker, e.g. a sleep that ended "cancelled") is its bar, recoloured;
+any other is a mark at the moment of its cancel, on its worker's first lane.
+"""
+
+from . import states
+
+CANCELLED_GROUP = "⊘ cancelled"
+CANCELLED_COLOR = states.STYLE["cancelled"][1]
+
+
+class Cancels:
+    """The ``cancelled`` events of a trace, by task."""
+
+    def __init__(self, events):
+        self.by_task = {e.get("task"): e for e in events}
+        self._drawn = set()   # tasks drawn as their bar
+
+    def __len__(self):
+        return len(self.by_task)
+
+    def ended_as_bar(self, task_event):
+        """True if ``task_event`` (a task's bar) is the end of a task cancelled on its worker:
+        drawn as cancelled, and no mark besides."""
+        e = self.by_task.get(task_event.get("task"))
+        if e is None or e.get("worker") != task_event.get("worker"):
+            return False
+        self._drawn.add(task_event.get("task"))
+        return True
+
+    def marks(self):
+        """The cancelled events still to draw as marks (those without a bar)."""
+        return [e for t, e in self.by_task.items() if t not in self._drawn]
+
+
+def label(event, task_label=""):
+    """What the bar or mark of a cancelled task says: its label (if its bar gave one) and how."""
+    how = "cancelled while running" if event.get("running") else "cancelled while queued"
+    return "{} — {}".format(task_label, how) if task_label else how
+
+
+def mark_lane(worker, lanes):
+    """The lane a mark goes on: its worker's first lane (a lane of its own when it has none)."""
+    mine = sorted(k for k in lanes if k[0] == worker)
+    return mine[0] if mine else (worker, 0)
