@@ -86,7 +86,7 @@ class Kernel:
         while not until(messages):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError("waited {:.0f} s; got {}".format(timeout, [m["msg_type"] for m in messages]))
+                raise TimeoutError("waited {:.0f} s; got {}".format(timeout, [_shown(m) for m in messages]))
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(left, 0.5))
             except Exception:
@@ -185,3 +185,10 @@ def ipykernel():
 
 
 STARTED = re.compile(r"treadle: started (\d+) local workers?")
+
+
+def _shown(message):
+    """A message's type, with its text where it has one (what a timed-out wait saw)."""
+    content = message["content"]
+    text = content.get("text") or content.get("data", {}).get("text/plain") or content.get("ename")
+    return message["msg_type"] if text is None else "{}: {!r}".format(message["msg_type"], text[:200])

@@ -208,6 +208,31 @@ def test_a_submit_line_interrupted_as_it_appears_ends_cancelled(any_kernel, tmp_
     assert text(outputs) == "3\n"  # the workers go on
 
 
+# An interrupt that lands inside the line's display, just after the display went out.
+INTERRUPT_IN_DISPLAY = """\
+import IPython.display
+shown = IPython.display.display
+def display_then_interrupt(*args, **kwargs):
+    if kwargs.get("display_id", "").startswith("treadle-progress"):
+        IPython.display.display = shown   # once
+        shown(*args, **kwargs)
+        raise KeyboardInterrupt
+    return shown(*args, **kwargs)
+IPython.display.display = display_then_interrupt
+"""
+
+
+def test_a_submit_line_interrupted_inside_its_display_still_ends_cancelled(any_kernel, tmp_path):
+    # The line was on the screen, so its end must reach it (it stayed "running" ~1 run in 20).
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run(INTERRUPT_IN_DISPLAY)
+    assert reply["status"] == "ok", outputs
+    _, messages = k.collect(submit_line(str(tmp_path / "one")), until=line_ended_cancelled, timeout=30)
+    assert errors(messages) == ["KeyboardInterrupt"]
+    assert [m["msg_type"] for m in messages].count("display_data") == 1, messages
+
+
 # A cancelled task never counts as done, whoever ends the line: here the line's own end comes
 # 1 s late, so the monitor has every chance to get there first.
 LATE_LINE_END = """\

@@ -103,11 +103,14 @@ class Progress:
         except Exception:
             return
         with self._lock:   # a monitor's update waits, and follows the display
+            # Marked displayed first: an interrupt landing just after the display went out must
+            # not leave the line deaf to its updates (an update of a line never shown is ignored).
+            self._displayed = True
             try:
                 display(self.bundle(), raw=True, display_id=self.display_id)
             except Exception:
+                self._displayed = False
                 return
-            self._displayed = True
             self._shown_state = self.state
             self._last_shown = time.monotonic()
 
@@ -133,8 +136,12 @@ class Progress:
         """Displays the line through its publisher (any thread: a line that appears while the
         cell waits is shown from a timer's thread)."""
         with self._lock:
-            self.publisher.display(self.bundle(), display_id=self.display_id)
-            self._displayed = True
+            self._displayed = True   # first, as in show()
+            try:
+                self.publisher.display(self.bundle(), display_id=self.display_id)
+            except Exception:
+                self._displayed = False
+                raise
             self._shown_state = self.state
             self._last_shown = time.monotonic()
 
