@@ -384,7 +384,9 @@ def first_touch(nbytes, huge_pages=False):
     a receive into a new buffer pays before any copy. On a VM whose host backs guest memory
     lazily this is far above a copy (bench/README.md, workload 5); `huge_pages` advises 2 MiB pages."""
     import mmap
-    m = mmap.mmap(-1, nbytes)
+    # private, as a worker's memory: a shared anonymous map is shmem, where huge pages are not
+    # advised (shmem_enabled) and pages cost as the page cache's
+    m = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
     try:
         if huge_pages and hasattr(m, "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
             m.madvise(mmap.MADV_HUGEPAGE)

@@ -1,11 +1,11 @@
 #include "curve.hpp"
 
+#include "listening_sockets.hpp"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sodium.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace treadle {
@@ -24,31 +24,6 @@ std::string public_of(const std::string& secret_key) {
   if (crypto_scalarmult_base(out, reinterpret_cast<const unsigned char*>(secret_key.data())) != 0)
     throw std::runtime_error("cannot derive a CURVE public key");
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
-}
-
-// Is some socket listening on `port` bound to an address other than loopback? Reads the
-// kernel's tables of TCP sockets ("local_address" hex, state 0A = LISTEN).
-bool listening_beyond_loopback(int port) {
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line);  // the header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      if (!(fields >> slot >> local >> remote >> state) || state != "0A") continue;
-      auto colon = local.rfind(':');
-      if (colon == std::string::npos || std::stoi(local.substr(colon + 1), nullptr, 16) != port) continue;
-      const std::string address = local.substr(0, colon);
-      // IPv4 as little-endian hex: 127.x.x.x ends in "7F"; IPv6 ::1 and ::ffff:127.x.x.x.
-      bool loopback = address.size() == 8 ? address.substr(6) == "7F"
-                                          : address == "00000000000000000000000001000000" ||
-                                                (address.substr(0, 24) == "0000000000000000FFFF0000" &&
-                                                 address.substr(30) == "7F");
-      if (!loopback) return true;
-    }
-  }
-  return false;
 }
 }  // namespace
 

@@ -25,7 +25,7 @@ CurveKeys curve_keys(const std::string& secret);
 Mechanism mechanism_for_listener(const std::string& bind_host);
 // The connecting side, which must choose as the listener did. A non-loopback host: CURVE. A
 // loopback one: the listener may be bound to all addresses (and so use CURVE), which this
-// host's table of listening sockets (/proc/net/tcp, tcp6) tells.
+// host's listening sockets tell (listening_sockets.hpp).
 Mechanism mechanism_for_peer(const std::string& host, int port);
 // Same, from a ZeroMQ endpoint "tcp://host:port".
 Mechanism mechanism_for_endpoint(const std::string& endpoint);

@@ -20,7 +20,7 @@ std::int64_t now_ms() {
       .count();
 }
 
-// Fresh anonymous memory, aligned to a huge page, with huge pages advised (advice only).
+// Fresh anonymous memory, aligned to a huge page (kept spans move page tables whole).
 char* map_aligned(std::size_t size) {
   void* raw = ::mmap(nullptr, size + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw ProtocolError("cannot map " + std::to_string(size) + " bytes for an object");
@@ -28,14 +28,21 @@ char* map_aligned(std::size_t size) {
   auto aligned = (start + huge_page - 1) / huge_page * huge_page;
   if (aligned > start) ::munmap(raw, aligned - start);
   if (std::size_t tail = start + size + huge_page - (aligned + size)) ::munmap(reinterpret_cast<char*>(aligned + size), tail);
-  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
   return reinterpret_cast<char*>(aligned);
 }
 
 }  // namespace
 
-std::shared_ptr<ReceiveMemory> ReceiveMemory::create(std::size_t limit_bytes, std::int64_t idle_ms) {
-  return std::shared_ptr<ReceiveMemory>(new ReceiveMemory(limit_bytes / huge_page * huge_page, idle_ms));
+std::shared_ptr<ReceiveMemory> ReceiveMemory::create(std::size_t limit_bytes, std::int64_t idle_ms, bool huge_pages) {
+  return std::shared_ptr<ReceiveMemory>(new ReceiveMemory(limit_bytes / huge_page * huge_page, idle_ms, huge_pages));
+}
+
+// Advice only. 4 KiB pages are asked for explicitly: with transparent huge pages "always"
+// the kernel would otherwise take 2 MiB blocks, the ones a reporting host has unbacked.
+char* ReceiveMemory::map_fresh(std::size_t size) const {
+  char* address = map_aligned(size);
+  ::madvise(address, size, huge_pages_ ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  return address;
 }
 
 ReceiveMemory::~ReceiveMemory() {
@@ -62,7 +69,7 @@ void ReceiveMemory::prefault(std::size_t bytes) {
     const std::size_t n = std::min(step, bytes - done);
     char* address = nullptr;
     try {
-      address = map_aligned(n);
+      address = map_fresh(n);
     } catch (const ProtocolError&) {
       return;  // no memory to spare: the transfers map theirs as they come
     }
@@ -76,7 +83,7 @@ void ReceiveMemory::prefault(std::size_t bytes) {
 
 ReceiveMemory::Buffer ReceiveMemory::take(std::size_t size) {
   const std::size_t length = round_up(size ? size : 1);
-  char* address = map_aligned(length);
+  char* address = map_fresh(length);
   {
     std::lock_guard lock(mutex_);
     std::size_t filled = 0;

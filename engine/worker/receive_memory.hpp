@@ -5,8 +5,9 @@
 // more than the copy into it (~13 µs per 4 KiB page on the bench machine: 0.3 s per 100 MB,
 // against 10 ms for the copy; bench/README.md, workload 5). So when a received object is freed
 // its pages stay mapped here, up to a limit, and the next object's buffer is made of them:
-// `mremap` moves them into it, without a copy or a fault, and only the rest is fresh memory
-// (with huge pages advised). What is kept goes back to the system when the worker's objects
+// `mremap` moves them into it, without a copy or a fault, and only the rest is fresh memory:
+// with huge pages advised (one fault per 2 MiB), except where the host takes freed memory
+// back (page_reporting.hpp: fresh huge pages are then mostly unbacked, 4 KiB ones backed). What is kept goes back to the system when the worker's objects
 // need the memory (`keep_at_most`) and when nothing used it for a while (`give_back_idle`).
 // A worker may also fill the pool as it starts (`prefault_in_background`): a thread touches
 // that much fresh memory, so even its first object lands in warm pages; that part is kept when
@@ -25,7 +26,9 @@ namespace treadle {
 class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
  public:
   // Keeps at most `limit_bytes` of freed buffers; gives back what nobody took for `idle_ms`.
-  static std::shared_ptr<ReceiveMemory> create(std::size_t limit_bytes, std::int64_t idle_ms);
+  // Fresh memory comes in transparent huge pages if `huge_pages` (advice only), else in 4 KiB
+  // pages; kept memory is moved whole either way.
+  static std::shared_ptr<ReceiveMemory> create(std::size_t limit_bytes, std::int64_t idle_ms, bool huge_pages = true);
   ~ReceiveMemory();
   ReceiveMemory(const ReceiveMemory&) = delete;
   ReceiveMemory& operator=(const ReceiveMemory&) = delete;
@@ -51,7 +54,9 @@ class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
   std::uint64_t reused_bytes() const;  // so far: bytes of buffers made of kept pages
 
  private:
-  ReceiveMemory(std::size_t limit_bytes, std::int64_t idle_ms) : limit_(limit_bytes), idle_ms_(idle_ms) {}
+  ReceiveMemory(std::size_t limit_bytes, std::int64_t idle_ms, bool huge_pages)
+      : limit_(limit_bytes), idle_ms_(idle_ms), huge_pages_(huge_pages) {}
+  char* map_fresh(std::size_t size) const;
   void put_back(char* address, std::size_t size);
   void prefault(std::size_t bytes);
 
@@ -62,6 +67,7 @@ class ReceiveMemory : public std::enable_shared_from_this<ReceiveMemory> {
   };
   const std::size_t limit_;
   const std::int64_t idle_ms_;
+  const bool huge_pages_;
   std::size_t idle_floor_ = 0;  // kept even when idle: what was prefaulted
   std::atomic<bool> stopping_{false};
   std::thread prefaulter_;

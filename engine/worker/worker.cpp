@@ -26,6 +26,7 @@
 #include "data_store.hpp"
 #include "executor_pool.hpp"
 #include "chunked_transfer.hpp"
+#include "page_reporting.hpp"
 #include "resource_sampler.hpp"
 #include "same_host_handoff.hpp"
 #include "thread_pool.hpp"
@@ -253,7 +254,8 @@ void Worker::Impl::setup() {
 
   if (options.same_host_handoff) host_id = host_identity();
   keep_memory_for_pieces();
-  receive_memory = ReceiveMemory::create(receive_pool_limit(options, store_limit), options.receive_pool_idle_ms);
+  const bool huge_pages = options.receive_huge_pages >= 0 ? options.receive_huge_pages == 1 : !host_takes_back_free_memory();
+  receive_memory = ReceiveMemory::create(receive_pool_limit(options, store_limit), options.receive_pool_idle_ms, huge_pages);
   receive_memory->prefault_in_background(static_cast<std::size_t>(options.receive_pool_prefault_bytes));
   chunks = std::make_unique<ChunkAssembler>(receive_memory);
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);

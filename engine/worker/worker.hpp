@@ -29,6 +29,9 @@ struct WorkerOptions {
   std::int64_t receive_pool_bytes = -1;
   std::int64_t receive_pool_idle_ms = 60000;
   std::int64_t receive_pool_prefault_bytes = 0;
+  // Fresh receive memory in transparent huge pages: 1 yes, 0 no (4 KiB pages), -1 unless the
+  // host takes freed memory back (page_reporting.hpp).
+  int receive_huge_pages = -1;
 };
 
 class Worker {

@@ -22,6 +22,7 @@ const char* usage =
     "usage: treadle-worker HOST:PORT [--cpus N] [--workdir DIR] [--listen HOST] [--secret-file FILE]\n"
     "                      [--memory-limit BYTES] [--python PATH] [--job ID] [--no-same-host-handoff]\n"
     "                      [--receive-pool BYTES] [--receive-pool-idle MS] [--receive-pool-prefault BYTES]\n"
+    "                      [--receive-huge-pages auto|yes|no]\n"
     "  Runs tasks for the treadle server at HOST:PORT. --cpus defaults to 1; objects beyond\n"
     "  --memory-limit spill to the work directory. Python tasks run in --python\n"
     "  (default /usr/bin/python3) executors, one per cpu. --job names the batch job the worker\n"
@@ -33,7 +34,9 @@ const char* usage =
     "  1 GiB; 0: none), given back after --receive-pool-idle ms unused (default 60000).\n"
     "  --receive-pool-prefault touches that many bytes of it (at most --receive-pool) as the\n"
     "  worker starts, in the background, and keeps them when idle: the first large object\n"
-    "  received lands in warm memory (default 0).\n";
+    "  received lands in warm memory (default 0). Fresh memory for them comes in huge pages\n"
+    "  unless --receive-huge-pages no, or auto (the default) on a VM whose host takes freed\n"
+    "  memory back (free page reporting), where 4 KiB pages are much likelier to be backed.\n";
 treadle::Worker* g_worker = nullptr;
 void on_signal(int) {
   treadle::note_stop_signal();
@@ -46,7 +49,7 @@ namespace treadle {
 int run_worker_main(int argc, char** argv, TaskRegistry registry) {
   try {
     CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python", "job",
-                                     "receive-pool", "receive-pool-idle", "receive-pool-prefault"},
+                                     "receive-pool", "receive-pool-idle", "receive-pool-prefault", "receive-huge-pages"},
                     {"help", "debug", "no-same-host-handoff"});
     if (cli.flags.count("help")) {
       std::cout << usage;
@@ -68,6 +71,9 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     options.receive_pool_bytes = cli.number("receive-pool", -1, 0, LONG_MAX);
     options.receive_pool_idle_ms = cli.number("receive-pool-idle", 60000, 0, 86400000);
     options.receive_pool_prefault_bytes = cli.number("receive-pool-prefault", 0, 0, LONG_MAX);
+    const std::string huge = cli.get("receive-huge-pages", "auto");
+    if (huge != "auto" && huge != "yes" && huge != "no") throw UsageError("--receive-huge-pages: auto, yes or no");
+    options.receive_huge_pages = huge == "auto" ? -1 : huge == "yes";
     options.server_timeout_ms = static_cast<int>(cli.number("server-timeout", 10000, 100, 86400000));
     options.python = cli.get("python", options.python);
     options.job = cli.get("job");

@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "worker/receive_memory.hpp"
@@ -111,4 +114,40 @@ TEST_CASE("a prefault is bounded by the pool's limit and stops with the pool") {
   auto big = ReceiveMemory::create(std::size_t{1} << 30, 60000);
   big->prefault_in_background(std::size_t{1} << 30);
   big.reset();  // joins the thread, which stops at its next step
+}
+
+namespace {
+// The kernel's flags of the mapping holding `address` (/proc/self/smaps' VmFlags: "hg" huge
+// pages advised, "nh" not), or "" if none holds it.
+std::string mapping_flags(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t start = 0, end = 0;
+    char dash = 0;
+    std::istringstream range(line);
+    if (range >> std::hex >> start >> dash >> end && dash == '-' && line.find(' ') != std::string::npos &&
+        line.find(':') > line.find(' '))  // a mapping's first line, not a "Key: value" one
+      inside = start <= at && at < end;
+    else if (inside && line.rfind("VmFlags:", 0) == 0)
+      return line;
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("fresh memory comes in huge pages or, where the host takes freed memory back, in 4 KiB ones") {
+  auto huge = ReceiveMemory::create(64 * MiB, 60000, true);
+  auto small = ReceiveMemory::create(64 * MiB, 60000, false);
+  auto h = huge->take(8 * MiB), s = small->take(8 * MiB);
+  std::memset(s.bytes, 's', 8 * MiB);
+  CHECK(mapping_flags(h.bytes).find(" hg") != std::string::npos);
+  CHECK(mapping_flags(s.bytes).find(" nh") != std::string::npos);  // asked: THP "always" would not split
+  CHECK(mapping_flags(s.bytes).find(" hg") == std::string::npos);
+  s = {};  // kept, and moved whole into the next buffer: still 4 KiB pages, still written
+  auto again = small->take(8 * MiB);
+  CHECK(small->reused_bytes() == 8 * MiB);
+  CHECK(mapping_flags(again.bytes).find(" nh") != std::string::npos);
+  CHECK(again.bytes[8 * MiB - 1] == 's');
 }
