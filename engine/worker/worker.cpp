@@ -563,10 +563,18 @@ zmq::socket_t& Worker::Impl::peer_socket(const std::string& address) {
   return *socket;
 }
 
+// In requests of at most fetch_slice objects: a batch of merges can name tens of thousands of
+// inputs on one peer, and one message for them all would keep both loops busy (packing there,
+// taking them in here) for seconds without a heartbeat on a loaded machine.
 void Worker::Impl::request_objects(const std::string& peer, const std::vector<TaskId>& objects, bool by_file) {
-  json header{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", objects}};
-  if (by_file) header["host"] = host_id;  // who asks: a holder on this host may answer with files
-  send_message(peer_socket(peer), Message(std::move(header)));
+  constexpr std::size_t fetch_slice = 1024;
+  for (std::size_t first = 0; first < objects.size(); first += fetch_slice) {
+    const auto begin = objects.begin() + static_cast<std::ptrdiff_t>(first);
+    const auto end = objects.begin() + static_cast<std::ptrdiff_t>(std::min(objects.size(), first + fetch_slice));
+    json header{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", std::vector<TaskId>(begin, end)}};
+    if (by_file) header["host"] = host_id;  // who asks: a holder on this host may answer with files
+    send_message(peer_socket(peer), Message(std::move(header)));
+  }
 }
 
 void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host,

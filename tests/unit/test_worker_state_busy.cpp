@@ -59,3 +59,16 @@ TEST_CASE("worker: inline task after inline task, the loop gets a chance to hear
   CHECK(f.actions.busy_at.front() <= before + 1);
   CHECK(longest_stretch(f.actions) <= 3);  // one task: its run, its report (and its outputs)
 }
+
+TEST_CASE("worker: a batch of tasks with many inputs counts their inputs between chances to heartbeat", "[worker]") {
+  WorkerStateFixture f;
+  BatchBuilder b;
+  // 20 merges of 1,000 fetched inputs each: 20,020 steps, whatever the count of tasks.
+  for (TaskId id = 1; id <= 20; ++id) {
+    std::vector<BatchBuilder::Input> inputs;
+    for (TaskId k = 0; k < 1000; ++k) inputs.push_back({1000000 + id * 1000 + k, "tcp://peer"});
+    b.add(id, heavy_type, inputs);
+  }
+  f.compute(b);
+  CHECK(f.actions.busy_at.size() >= 4);
+}
