@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "../common/attention_clock.hpp"
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
@@ -66,7 +67,7 @@ struct Peer {
   enum class Role { worker, client } role;
   std::uint32_t id = 0;
   std::string name;
-  std::int64_t last_seen_ms = 0;
+  std::int64_t last_heard = 0;  // on the server's attention clock: when its last message was read
   int fd = -1;        // the connection its last message came on
   // That connection closed (the monitor said so while it was this peer's). Kept on the peer,
   // not looked up by fd later: a new connection soon reuses the fd number.
@@ -116,6 +117,11 @@ class ServerLoop final : public SchedulerActions {
   ServerLoop(const ServerOptions& options, zmq::context_t& context, zmq::socket_t& router)
       : options_(options), context_(context), router_(router) {
     scheduler_.add_observer(&trace_);  // every placement is recorded with its reason
+  }
+  // How far a stall of the loop moves the attention clock: above the loop's own wake-ups
+  // (every 250 ms) and well below the worker timeout, so a stall never uses up a peer's time.
+  static std::int64_t max_attention_gap_ms(const ServerOptions& options) {
+    return std::max<std::int64_t>(500, options.worker_timeout_ms / 4);
   }
 
   void run(zmq::socket_t& control, zmq::socket_t& monitor);
@@ -234,6 +240,8 @@ class ServerLoop final : public SchedulerActions {
   // Retiring workers, and when each was told to stop (0: not yet): one that does not say
   // goodbye within a few seconds is dropped as lost.
   std::unordered_map<WorkerId, std::int64_t> retiring_;
+  // Peers' silences are measured on it: only time the loop was reading its socket counts.
+  AttentionClock attention_{max_attention_gap_ms(options_), steady_ms()};
 };
 
 void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
@@ -246,6 +254,7 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
     zmq::poll(items, 3, std::chrono::milliseconds(timeout));
     if (items[1].revents & ZMQ_POLLIN) break;
     if (items[2].revents & ZMQ_POLLIN) connection_event(monitor);
+    attention_.looked(steady_ms());
     // Drain what is there (bounded, so heartbeats are still checked under load), then decide.
     for (int i = 0; i < 4096; ++i) {
       Message m;
@@ -323,7 +332,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
     return;
   }
   Peer& peer = it->second;
-  peer.last_seen_ms = steady_ms();
+  peer.last_heard = attention_.now();
   peer.fd = fd;
   peer.connection_closed = closed_fds_.count(fd) > 0;  // a message read after its connection closed
   if (peer.away) client_back(routing, peer);
@@ -378,7 +387,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
 void ServerLoop::hello(const std::string& routing, Message& m) {
   const std::string role = fields::text(m.header, "role", fields::max_name, true);
   Peer peer;
-  peer.last_seen_ms = steady_ms();
+  peer.last_heard = attention_.now();
   peer.name = fields::has(m.header, "name") ? fields::text(m.header, "name", fields::max_name, true) : "?";
   if (role == "worker") {
     WorkerHello w = check_worker_hello(m.header);
@@ -917,12 +926,14 @@ void ServerLoop::reply_error(const std::string& routing, const json& req, const 
   send_message(router_, Message(json{{"op", op::error}, {"req", req}, {"message", message}}), routing);
 }
 
+// Silences count on the attention clock: a server that was busy or stopped for longer than the
+// timeout reads the heartbeats queued meanwhile before it blames anyone.
 void ServerLoop::check_heartbeats() {
-  std::int64_t now = steady_ms();
+  const std::int64_t now = attention_.now();
   std::vector<std::pair<std::string, const char*>> gone;
   std::vector<std::string> ended;
   for (auto& [routing, peer] : peers_) {
-    std::int64_t silent = now - peer.last_seen_ms;
+    std::int64_t silent = now - peer.last_heard;
     if (peer.role == Peer::Role::worker) {
       if (silent > options_.worker_timeout_ms) gone.emplace_back(routing, "no heartbeat");
       continue;

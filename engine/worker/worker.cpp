@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "../common/attention_clock.hpp"
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
@@ -141,12 +142,17 @@ struct Worker::Impl final : WorkerActions {
   std::uint64_t handed_bytes = 0;   // bytes of objects taken from peers on this host by their files
   std::shared_ptr<ReceiveMemory> receive_memory;  // freed received objects' pages, for the next ones
   std::unique_ptr<ChunkAssembler> chunks;          // large objects arriving in pieces
-  std::int64_t server_seen_ms = 0;
+  // The server's silence counts on the attention clock: a loop that was busy or stopped for a
+  // while reads what the server sent meanwhile before it calls the server gone.
+  AttentionClock attention{500, 0};
+  std::int64_t server_heard = 0;  // on the attention clock
+  std::int64_t next_heartbeat = 0;  // steady ms
   bool forgotten = false;  // the server no longer knows us (declared lost)
 
   void setup();
   void wait_for_executors();
   void tidy_receive_memory();
+  void heartbeat_if_due();
   std::vector<std::string> offered_types() const {
     auto types = registry.symbols();
     types.emplace_back(symbols::py_call);
@@ -193,6 +199,7 @@ struct Worker::Impl final : WorkerActions {
   void failed(TaskId task, const std::string& message, const std::string& exception, const RunSpan* ran) override;
   void redirected(TaskId task, ExecutorResult& result) override;
   void seceded(TaskId task, bool seceded) override;
+  void still_busy() override { heartbeat_if_due(); }
 };
 
 Worker::Worker(WorkerOptions options, TaskRegistry registry) : impl_(std::make_unique<Impl>()) {
@@ -342,9 +349,34 @@ void Worker::Impl::tidy_receive_memory() {
   receive_memory->keep_at_most(static_cast<std::size_t>(std::min<std::uint64_t>(room, receive_memory->limit_bytes())));
 }
 
+// Twice a second, also from within long work (still_busy): the server counts a worker silent
+// for its timeout (3 s) as lost. Each heartbeat carries a sample of the worker's cpu and memory
+// use (docs/tracing.md).
+void Worker::Impl::heartbeat_if_due() {
+  const std::int64_t now = steady_ms();
+  if (now < next_heartbeat) return;
+  next_heartbeat = now + 500;
+  std::int64_t at = wall_us();
+  ResourceSample r = sampler.sample(executors->pids(), at);
+  send_message(*server, Message(json{{"op", op::heartbeat},
+                                     {"t", at},
+                                     {"cpu", r.cpu_percent},
+                                     {"rss", r.rss},
+                                     {"store", store->memory_bytes()},
+                                     {"spilled", store->spilled_bytes()},
+                                     {"objects", store->count()},
+                                     {"fetched_bytes", fetched_bytes},
+                                     {"handed_bytes", handed_bytes},
+                                     {"receiving", chunks->pending_bytes()},
+                                     {"receive_pool", receive_memory->kept_bytes()},
+                                     {"reused_bytes", receive_memory->reused_bytes()}}));
+}
+
 int Worker::Impl::loop() {
-  server_seen_ms = steady_ms();
-  std::int64_t next_heartbeat = 0;
+  attention = AttentionClock(std::max<std::int64_t>(500, options.server_timeout_ms / 4), steady_ms());
+  server_heard = attention.now();
+  next_heartbeat = 0;
+  std::int64_t next_tidy = 0;
   bool welcomed = false;
   while (!stop_requested) {
     std::vector<zmq::pollitem_t> items = {{static_cast<void*>(*server), 0, ZMQ_POLLIN, 0},
@@ -365,15 +397,17 @@ int Worker::Impl::loop() {
       if (e.num() == EINTR) continue;  // a signal: stop_requested says whether to go on
       throw;
     }
+    attention.looked(steady_ms());
 
     if (items[0].revents & ZMQ_POLLIN) {
       for (int i = 0; i < 1024; ++i) {
         Message m;
         try {
           if (!recv_message(*server, m, nullptr, true)) break;
-          server_seen_ms = steady_ms();
+          server_heard = attention.now();
           if (m.op() == op::welcome) welcomed = true;
           on_server_message(m);
+          heartbeat_if_due();  // between messages: a turn may bring many big ones
         } catch (const std::exception& e) {
           malformed.warn("the server", "bad message from the server: ", e.what());
         }
@@ -386,6 +420,7 @@ int Worker::Impl::loop() {
         try {
           if (!recv_message(*data, m, &routing, true)) break;
           on_peer_request(routing, m);
+          heartbeat_if_due();
         } catch (const std::exception& e) {
           malformed.warn("peers fetching data", "bad request from a peer: ", e.what());
         }
@@ -408,6 +443,7 @@ int Worker::Impl::loop() {
         try {
           if (!recv_message(*peer_sockets[i], m, nullptr, true)) break;
           on_peer_data(*peer_addresses[i], m);
+          heartbeat_if_due();
         } catch (const std::exception& e) {
           malformed.warn("peers it fetches from", "bad data from a peer: ", e.what());
         }
@@ -425,27 +461,12 @@ int Worker::Impl::loop() {
     send_report();
     malformed.tick();
 
-    std::int64_t now = steady_ms();
-    if (now >= next_heartbeat) {
-      // Each heartbeat carries a sample of the worker's cpu and memory use (docs/tracing.md).
-      std::int64_t at = wall_us();
-      ResourceSample r = sampler.sample(executors->pids(), at);
-      send_message(*server, Message(json{{"op", op::heartbeat},
-                                         {"t", at},
-                                         {"cpu", r.cpu_percent},
-                                         {"rss", r.rss},
-                                         {"store", store->memory_bytes()},
-                                         {"spilled", store->spilled_bytes()},
-                                         {"objects", store->count()},
-                                         {"fetched_bytes", fetched_bytes},
-                                         {"handed_bytes", handed_bytes},
-                                         {"receiving", chunks->pending_bytes()},
-                                         {"receive_pool", receive_memory->kept_bytes()},
-                                         {"reused_bytes", receive_memory->reused_bytes()}}));
-      next_heartbeat = now + 500;
+    heartbeat_if_due();
+    if (const std::int64_t now = steady_ms(); now >= next_tidy) {
+      next_tidy = now + 500;
       tidy_receive_memory();
     }
-    if (now - server_seen_ms > options.server_timeout_ms) {
+    if (attention.now() - server_heard > options.server_timeout_ms) {
       if (welcomed) {
         log::warn("the server went silent; exiting");
         return 0;
@@ -475,7 +496,11 @@ void Worker::Impl::on_server_message(Message& m) {
   const std::string op = m.op();
   if (op == op::compute) return state->compute(ComputeBatch::decode(m), wall_us());
   if (op == op::free) {
-    for (TaskId id : fields::ids(m.header, "ids")) state->free(id);
+    const std::vector<TaskId> ids = fields::ids(m.header, "ids");  // up to 65,536 at the end of a big plan
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (i % 4096 == 4095) heartbeat_if_due();
+      state->free(ids[i]);
+    }
     return;
   }
   if (op == op::cancel) {
@@ -540,10 +565,18 @@ zmq::socket_t& Worker::Impl::peer_socket(const std::string& address) {
   return *socket;
 }
 
+// In requests of at most fetch_slice objects: a batch of merges can name tens of thousands of
+// inputs on one peer, and one message for them all would keep both loops busy (packing there,
+// taking them in here) for seconds without a heartbeat on a loaded machine.
 void Worker::Impl::request_objects(const std::string& peer, const std::vector<TaskId>& objects, bool by_file) {
-  json header{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", objects}};
-  if (by_file) header["host"] = host_id;  // who asks: a holder on this host may answer with files
-  send_message(peer_socket(peer), Message(std::move(header)));
+  constexpr std::size_t fetch_slice = 1024;
+  for (std::size_t first = 0; first < objects.size(); first += fetch_slice) {
+    const auto begin = objects.begin() + static_cast<std::ptrdiff_t>(first);
+    const auto end = objects.begin() + static_cast<std::ptrdiff_t>(std::min(objects.size(), first + fetch_slice));
+    json header{{"op", op::peer_fetch}, {"req", next_req++}, {"ids", std::vector<TaskId>(begin, end)}};
+    if (by_file) header["host"] = host_id;  // who asks: a holder on this host may answer with files
+    send_message(peer_socket(peer), Message(std::move(header)));
+  }
 }
 
 void Worker::Impl::pack_objects(const std::vector<TaskId>& ids, Message& reply, bool same_host,

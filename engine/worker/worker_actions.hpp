@@ -84,6 +84,12 @@ class WorkerActions {
   virtual void redirected(TaskId task, ExecutorResult& result) = 0;
   // A Python task waits on tasks it submitted (its cpus are free), or no longer does.
   virtual void seceded(TaskId task, bool seceded) = 0;
+
+  // -- the loop --------------------------------------------------------------------------
+  // Called between the steps of a long stretch of work (a batch of a hundred thousand tasks,
+  // inline task after inline task): the worker heartbeats here when one is due, so a big plan
+  // on a loaded machine does not look like a dead worker to the server.
+  virtual void still_busy() {}
 };
 
 }  // namespace treadle

@@ -9,6 +9,9 @@ namespace treadle {
 namespace {
 // Inputs above this many bytes make an inline_if_small task worth a thread.
 constexpr std::uint64_t inline_input_limit = 1u << 20;
+// A batch's tasks (with their inputs) and frees are taken this many at a time between chances
+// to heartbeat.
+constexpr std::size_t busy_step = 1024;
 }  // namespace
 
 WorkerState::WorkerState(WorkerActions& actions, const TaskRegistry& registry, DataStore& store, unsigned cpus)
@@ -16,12 +19,21 @@ WorkerState::WorkerState(WorkerActions& actions, const TaskRegistry& registry, D
 
 void WorkerState::compute(const ComputeBatch& b, std::int64_t now_us) {
   // Frees the server held for this batch were decided before its tasks: drop them first.
-  for (ObjectId object : b.frees) free(object);
+  for (std::size_t i = 0; i < b.frees.size(); ++i) {
+    if (i % busy_step == busy_step - 1) actions_.still_busy();
+    free(b.frees[i]);
+  }
   std::unordered_map<TaskId, std::string> checkpoints(b.checkpoints.begin(), b.checkpoints.end());
   std::unordered_map<TaskId, std::uint32_t> outputs(b.outputs.begin(), b.outputs.end());
   std::unordered_map<std::uint32_t, std::vector<TaskId>> to_fetch;  // peer index -> objects
   std::size_t pos = 0;
+  std::size_t since_busy = 0;  // tasks and inputs taken since the last chance to heartbeat
   for (std::size_t i = 0; i < b.ids.size(); ++i) {
+    since_busy += 1 + b.input_counts[i];  // a merge of a thousand inputs is a thousand steps
+    if (since_busy >= busy_step) {
+      actions_.still_busy();
+      since_busy = 0;
+    }
     const TaskId id = b.ids[i];
     const std::size_t first_input = pos;
     pos += b.input_counts[i];
@@ -233,6 +245,7 @@ void WorkerState::run_ready() {
   // Inline tasks complete here and may make more tasks ready: keep going until none can start.
   std::size_t blocked = 0;
   while (ready_.size() > blocked) {
+    actions_.still_busy();  // an inline task may take a while; a million of them certainly do
     TaskId id = ready_.front();
     ready_.pop_front();
     auto it = tasks_.find(id);

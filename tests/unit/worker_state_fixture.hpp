@@ -171,6 +171,9 @@ class RecordingWorkerActions : public WorkerActions {
   }
   void redirected(TaskId task, ExecutorResult&) override { record(Kind::redirected, task); }
   void seceded(TaskId task, bool seceded) override { record(seceded ? Kind::seceded : Kind::rejoined, task); }
+  // Where in the log each chance to heartbeat came.
+  std::vector<std::size_t> busy_at;
+  void still_busy() override { busy_at.push_back(log.size()); }
 
   std::size_t count(Kind kind, TaskId task) const {
     return static_cast<std::size_t>(
