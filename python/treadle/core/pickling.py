@@ -5,12 +5,18 @@ from collections.abc import Sequence
 
 import cloudpickle
 
+# Values pickle writes without naming any module but builtins: they never need cloudpickle.
+_PLAIN_TYPES = frozenset((int, float, complex, bool, str, bytes, type(None)))
+
 
 def sequence_length(obj):
     """len(obj) if dslice/dget may cut the object (a list, a tuple, any Sequence but text and
     bytes), else None."""
-    if type(obj) in (tuple, list):  # the usual results: no abstract-class check (every task's reply)
+    t = type(obj)
+    if t is tuple or t is list:  # the usual results: no abstract-class check (every task's reply)
         return len(obj)
+    if t in _PLAIN_TYPES:  # numbers, text, bytes, None: never cut
+        return None
     if isinstance(obj, (str, bytes, bytearray, memoryview)) or not isinstance(obj, Sequence):
         return None
     try:
@@ -19,8 +25,6 @@ def sequence_length(obj):
         return None
 
 
-# Values pickle writes without naming any module but builtins: they never need cloudpickle.
-_PLAIN_TYPES = frozenset((int, float, complex, bool, str, bytes, type(None)))
 _PLAIN_ITEMS = 16    # a longer container is checked by scanning its pickle instead (memchr, not Python)
 
 
@@ -56,8 +60,8 @@ def dumps_plain(obj):
 
 def dumps(obj):
     """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
-    if is_plain(obj):  # per call and per result of tiny tasks: no by-value check to make
-        return dumps_plain(obj)
+    if type(obj) in _PLAIN_TYPES or is_plain(obj):  # per call and per result of tiny tasks: no by-value check
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:

@@ -202,16 +202,13 @@ class Executor:
         if kind == "pyobj":
             key, blob = desc["key"], desc["b"]
             if blob < 0:  # the worker knows this executor has it
-                cached = self.cache.get(key)
-                if cached is None:
-                    raise RuntimeError("treadle internal error: object of task {} is not in the executor's cache".format(key))
-            else:
-                try:
-                    cached = (pickle.loads(blobs[blob]), None)
-                except Exception as error:  # cached too: later tasks using it fail the same way
-                    cached = (None, error)
-                if key is not None:
-                    self.cache.put(key, cached)
+                return InputWrapper(kind, obj=self._cached(desc), size=desc["size"])
+            try:
+                cached = (pickle.loads(blobs[blob]), None)
+            except Exception as error:  # cached too: later tasks using it fail the same way
+                cached = (None, error)
+            if key is not None:
+                self.cache.put(key, cached)
             if cached[1] is not None:
                 raise cached[1]
             return InputWrapper(kind, obj=cached[0], size=desc["size"])
@@ -243,20 +240,34 @@ class Executor:
         finally:
             task_clients.leave(scope)
 
+    def _cached(self, desc):
+        """The object of a PyObj input the worker knows this executor has (``"b": -1``)."""
+        cached = self.cache.get(desc["key"])
+        if cached is None:
+            raise RuntimeError("treadle internal error: object of task {} is not in the executor's cache".format(desc["key"]))
+        if cached[1] is not None:
+            raise cached[1]
+        return cached[0]
+
     def _call_task(self, header, blobs):
         task_id = header["id"]
-        inputs = self.decode_all(header["inputs"], blobs)
-        for i, wrapper in enumerate(inputs):
-            wrapper.position = i  # a returned Task may use the task's own inputs
+        descs = header["inputs"]
+        if len(descs) == 1 and descs[0]["k"] == "pyobj" and descs[0]["b"] == -1:
+            # The usual tiny task: a callable already unpickled here, no data inputs (no wrappers).
+            first, data_inputs = self._cached(descs[0]), []
+        else:
+            inputs = self.decode_all(descs, blobs)
+            for i, wrapper in enumerate(inputs):
+                wrapper.position = i  # a returned Task may use the task's own inputs
+            first, data_inputs = inputs[0].unwrap(), inputs[1:]
         raw_config = blobs[header["config"]]
         if raw_config[:1] == b"\0":  # the scheduler cutting a PyObj sequence (dslice/dget)
-            piece = cut_piece(bytes(raw_config), inputs[0].unwrap())
+            piece = cut_piece(bytes(raw_config), first)
             if piece is None:
                 raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
             return piece
         config = pickle.loads(raw_config)
-        fn_input, data_inputs = inputs[0], inputs[1:]
-        fn = fn_input.unwrap()
+        fn = first
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
@@ -343,12 +354,12 @@ class Executor:
                 if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
                 return
-            if header.get("op") == "hello":
-                self.hello(header, blobs)
+            op = header.get("op")
+            if op != "run":
+                if op == "hello":
+                    self.hello(header, blobs)
                 continue
-            if header.get("op") != "run":
-                continue
-            task_id = self.task_id = header["id"]
+            task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
             start_us = time.time_ns() // 1000
             try:
@@ -365,7 +376,7 @@ class Executor:
             else:
                 _flush_output()
                 reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
-            self.task_id = None
+            _thread.task_id = None
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
                 pipe.write_message(self.replies, *reply)
                 return

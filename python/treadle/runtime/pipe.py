@@ -11,6 +11,7 @@ import struct
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_ONE_BLOB = struct.Struct("<IQ")  # a blob count of 1 and that blob's length
 # json.dumps with separators builds an encoder per call; a task's reply is on the path from one
 # task to the next, so it uses one made once.
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode
@@ -53,6 +54,9 @@ def message_parts(header, blobs=()):
     """A message as byte strings to write in order: small ones joined, large blobs as they are
     (not copied into one buffer). ``header``: a dict, or its JSON text already made."""
     head = (header if type(header) is str else _encode_json(header)).encode()
+    if len(blobs) == 1 and len(blobs[0]) < (1 << 20):  # a task's result: built in one go
+        blob = blobs[0]
+        return [b"".join((_U32.pack(len(head)), head, _ONE_BLOB.pack(1, len(blob)), blob))]
     parts = [_U32.pack(len(head)), head, _U32.pack(len(blobs))]
     size = len(head)
     for blob in blobs:
