@@ -181,7 +181,9 @@ def io_calls(pid):
     switches = 0
     for tid in os.listdir("/proc/{}/task".format(pid)):
         with open("/proc/{}/task/{}/status".format(pid, tid)) as f:
-            switches += sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line)
+            n = [int(line.split()[1]) for line in f if "ctxt_switches:" in line]
+            switches += sum(n)
+            if os.environ.get("DEBUG_THREADS"): print(tid, n)
     return int(fields["syscr"]), int(fields["syscw"]), switches
 
 

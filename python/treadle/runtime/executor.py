@@ -89,6 +89,9 @@ class TaskStream(io.TextIOBase):
             self.flush()
         return len(text)
 
+    def has_text(self):
+        return bool(self._buffer.parts)
+
     def flush(self, now=True):
         """now=False: at the end of a task, whose reply follows at once (and carries it along)."""
         b = self._buffer
@@ -113,7 +116,13 @@ class MessageWriter:
     whole under a lock. Replies written without a flush wait in the buffer for the next message
     (or for `flush`), so the replies of short tasks reach the worker several to a write; never
     longer than ``hold`` seconds: a thread of its own sends them then, so a short task's result
-    does not wait for a long task that came after it."""
+    does not wait for a long task that came after it.
+
+    That thread is woken only when it sleeps: once it has watched, it looks again by itself a
+    ``hold`` later, and sleeps only after a look that found nothing held. A run of short tasks
+    holds replies every few hundred microseconds; waking it for each (it then needs the GIL,
+    which it takes at the running task's next system call) cost several context switches per
+    batch of replies."""
 
     def __init__(self, stream, hold=_BATCH_SECONDS):
         self._stream = stream
@@ -122,6 +131,10 @@ class MessageWriter:
         self._wake = threading.Condition(self._lock)
         self._due = None       # when what waits in the buffer must go out (None: nothing waits)
         self._flusher = None
+        self._sleeping = False  # the flusher waits to be woken (else it looks again within `hold`)
+
+    def write_message(self, header, blobs=(), flush=True):
+        self.write_parts(pipe.message_parts(header, blobs), flush)
 
     def write_parts(self, parts, flush):
         with self._lock:
@@ -135,7 +148,8 @@ class MessageWriter:
                 if self._flusher is None:
                     self._flusher = threading.Thread(target=self._flush_when_due, name="treadle-replies", daemon=True)
                     self._flusher.start()
-                self._wake.notify()
+                elif self._sleeping:
+                    self._wake.notify()
 
     def flush(self):
         with self._lock:
@@ -144,10 +158,18 @@ class MessageWriter:
 
     def _flush_when_due(self):
         with self._lock:
+            looked = False  # a look found nothing held, a `hold` ago at most
             while True:
                 if self._due is None:
-                    self._wake.wait()
+                    if looked:
+                        self._sleeping = True
+                        self._wake.wait()
+                        self._sleeping = looked = False
+                    else:
+                        looked = True
+                        self._wake.wait(self._hold)
                     continue
+                looked = False
                 left = self._due - time.monotonic()
                 if left > 0:
                     self._wake.wait(left)
@@ -334,22 +356,27 @@ class Executor:
         task is already read, for at most _BATCH_SECONDS: one write and one wake-up of the
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
+        has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
+        write_reply = self.replies.write_message
         unsent_since = None  # when the oldest reply still in the buffer was written
         ended = None         # (header, blobs, batch): the last task's reply, not written yet
         while True:
             if ended is not None:
-                hold = False
-                if self.requests.has_message(fetch=True) and ended[2]:
+                if has_message(fetch=True) and ended[2]:  # the next request read first, in any case
                     now = time.monotonic()
-                    hold = unsent_since is None or now - unsent_since < _BATCH_SECONDS
-                pipe.write_message(self.replies, ended[0], ended[1], flush=not hold)
-                unsent_since = (unsent_since or now) if hold else None
+                    if unsent_since is None:
+                        unsent_since = now
+                    elif now - unsent_since >= _BATCH_SECONDS:
+                        unsent_since = None
+                else:
+                    unsent_since = None
+                write_reply(ended[0], ended[1], unsent_since is None)  # held while unsent_since is set
                 ended = None
-            elif unsent_since is not None and not self.requests.has_message(fetch=True):
+            elif unsent_since is not None and not has_message(fetch=True):
                 self.replies.flush()
                 unsent_since = None
             try:
-                header, blobs = self.requests.read_message()
+                header, blobs = read_message()
             except EOFError:
                 if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
@@ -378,7 +405,7 @@ class Executor:
                 reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
             _thread.task_id = None
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
-                pipe.write_message(self.replies, *reply)
+                write_reply(*reply)
                 return
             ended = reply + (header.get("batch"),)
 
@@ -431,14 +458,24 @@ def _flush_streams(now=True):
 
 def _flush_output():
     # What the task printed goes before the reply that ends the task (and out with it).
-    _flush_streams(now=False)
+    out, err = sys.stdout, sys.stderr
+    if type(out) is TaskStream and type(err) is TaskStream:  # as the executor set them: per task, no more than needed
+        if out.has_text():
+            out.flush(False)
+        if err.has_text():
+            err.flush(False)
+    else:
+        _flush_streams(now=False)
     if _thread.raw_ended:
         return  # its marker went out when it seceded
-    for fd in (1, 2):
-        try:
-            os.write(fd, END_OF_TASK)
-        except OSError:
-            pass
+    try:
+        os.write(1, END_OF_TASK)
+    except OSError:
+        pass
+    try:
+        os.write(2, END_OF_TASK)
+    except OSError:
+        pass
 
 
 def main():

@@ -116,14 +116,15 @@ class MessageReader:
         for _ in range(count):
             if end - at < 8:
                 return at + 8 - end
-            (n,) = _U64.unpack_from(b, at)
-            spans.append((at + 8, at + 8 + n))
-            at += 8 + n
+            start = at + 8
+            at = start + _U64.unpack_from(b, at)[0]
+            spans.append((start, at))
         if at > end:
             return at - end
-        with memoryview(b) as view:
-            header = decode_header(view[head:head + size].tobytes())
-            blobs = [view[a:z].tobytes() for a, z in spans]
+        header = decode_header(b[head:head + size])
+        view = memoryview(b)  # each blob copied once (one may be large); released before b changes
+        blobs = [view[a:z].tobytes() for a, z in spans]
+        view.release()
         if at == end:
             b.clear()
             at = 0
