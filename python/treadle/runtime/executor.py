@@ -24,6 +24,7 @@ import time
 import traceback
 
 from ..core import processes, remote_exception
+from ..core.pickling import SCALAR_TYPES, dumps_plain
 from . import engine, pipe, task_clients
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
@@ -301,12 +302,11 @@ class Executor:
                 return [PyObj(v) for v in split_outputs(value, outputs[0])]
             return PyObj(value)
         context_flag, direct_args, *outputs = config
-        args = []
-        ctx = Context(task_id, self.log, self.record_info, self.governor, header.get("input_ids", ()))
         if context_flag:
-            args.append(ctx)
-        args.extend(direct_args)
-        args.extend(data_inputs)
+            ctx = Context(task_id, self.log, self.record_info, self.governor, header.get("input_ids", ()))
+            args = [ctx, *direct_args, *data_inputs]
+        else:
+            args = [*direct_args, *data_inputs]
         if outputs and outputs[0] is not None:  # each value as a result of its own: bytes, str, a list...
             return split_outputs(fn(*args), outputs[0])
         return fn(*args)
@@ -390,24 +390,34 @@ class Executor:
             _thread.raw_ended = False
             start_us = time.time_ns() // 1000
             try:
-                result = self.run_task(header, blobs)
-                desc, out_blobs = encode_result(result)
+                reply = _reply(task_id, self.run_task(header, blobs), start_us)
             except BaseException as error:  # noqa: B902 - report everything, even SystemExit
                 if isinstance(error, KeyboardInterrupt):
                     raise
-                _flush_output()
                 # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer,
                 # or for the worker's loop), and the worker sizes its queue by how long tasks take.
                 reply = ({"op": "failed", "id": task_id, "error": _describe(error),
                           "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
-            else:
-                _flush_output()
-                reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
+            _flush_output()
             _thread.task_id = None
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
                 write_reply(*reply)
                 return
             ended = reply + (header.get("batch"),)
+
+
+def _reply(task_id, result, start_us):
+    """The reply (header, blobs) of a task that returned ``result``, timed until now. The usual
+    results of tiny tasks (a number or text of the native API, bytes of HyperLoom's) go straight
+    to the header's text; any other through its description (encode_result, which raises for
+    what cannot be sent)."""
+    if type(result) is PyObj and type(result.obj) in SCALAR_TYPES:
+        data = dumps_plain(result.obj)
+        return pipe.pyobj_done_header(task_id, 0, sys.getsizeof(result.obj), start_us, time.time_ns() // 1000), [data]
+    if type(result) is bytes:
+        return pipe.plain_done_header(task_id, 0, start_us, time.time_ns() // 1000), [result]
+    desc, blobs = encode_result(result)
+    return pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), blobs
 
 
 def _die_with_parent(worker_pid):
