@@ -1,7 +1,8 @@
 """One Python executor driven alone over its pipes, as a worker drives it: its CPU per tiny task.
 
     /usr/bin/python3 bench/executor_cpu.py [--shape native|loom] [--tasks 10000] [--depth 16]
-                                           [--profile FILE] [--callgrind]
+                                           [--rounds N] [--profile FILE] [--callgrind [--keep DIR]]
+                                           [--prefix DIR]
 
 Starts ``/usr/bin/python3 -m treadle.executor`` with the worker's pipes (requests on its fd 3,
 replies on fd 4, stdout and stderr drained), says hello, runs 1,000 tasks to warm it up, then
@@ -13,9 +14,9 @@ PyObj input cached after the first task, the arguments in the config.
 Shapes: ``native`` is workload 6b's ``square(i)`` (config ``("native", (i,), {})``, result a
 PyObj); ``loom`` is 6a's ``py_task(n_direct_args=1)`` returning ``str(i * i).encode()``.
 
-Prints the executor's CPU time per task (``/proc/PID/schedstat``: nanoseconds, not the 10 ms
-ticks of ``times``) over the measured tasks, and its read and write system calls per task
-(``/proc/PID/io``). On this shared machine compare CPU time, never wall time; for a figure the
+Prints the executor's CPU time per task (``schedstat`` of each of its threads: nanoseconds, not
+the 10 ms ticks of ``times``) over the measured tasks, its read and write system calls
+(``/proc/PID/io``) and context switches per task. On this shared machine compare CPU time, never wall time; for a figure the
 load cannot move, ``--callgrind`` runs the executor under valgrind twice (1,000 and
 1,000 + ``--tasks`` tasks) and prints the difference in instructions per task. ``--profile FILE``
 runs it under cProfile (written to FILE when the pipe ends) and prints the top functions.
@@ -170,8 +171,12 @@ def start_executor(wrapper):
 
 
 def cpu_ns(pid):
-    with open("/proc/{}/schedstat".format(pid)) as f:
-        return int(f.read().split()[0])
+    """CPU time of all its threads (the process's own schedstat is its main thread's)."""
+    total = 0
+    for tid in os.listdir("/proc/{}/task".format(pid)):
+        with open("/proc/{}/task/{}/schedstat".format(pid, tid)) as f:
+            total += int(f.read().split()[0])
+    return total
 
 
 def io_calls(pid):
@@ -181,9 +186,7 @@ def io_calls(pid):
     switches = 0
     for tid in os.listdir("/proc/{}/task".format(pid)):
         with open("/proc/{}/task/{}/status".format(pid, tid)) as f:
-            n = [int(line.split()[1]) for line in f if "ctxt_switches:" in line]
-            switches += sum(n)
-            if os.environ.get("DEBUG_THREADS"): print(tid, n)
+            switches += sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line)
     return int(fields["syscr"]), int(fields["syscw"]), switches
 
 
@@ -288,8 +291,6 @@ def main():
             round(callgrind_instructions(args.shape, args.tasks, args.depth, args.keep)), args.shape, args.depth))
         return
     wrapper = ("/usr/bin/python3", "-c", PROFILED.format(args.profile)) if args.profile else ()
-    if os.environ.get("EXECUTOR_WRAPPER"):
-        wrapper = ("/usr/bin/python3", os.environ["EXECUTOR_WRAPPER"])
     for _ in range(args.rounds):
         ns, reads, writes, switches = drive(args.shape, args.tasks, args.depth, wrapper)
         print("{:.2f} us CPU per task; per task {:.3f} reads, {:.3f} writes, {:.3f} context switches ({}, depth {}, load {:.1f})"
