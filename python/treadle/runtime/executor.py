@@ -469,13 +469,8 @@ def _flush_streams(now=True):
 def _flush_output():
     # What the task printed goes before the reply that ends the task (and out with it).
     out, err = sys.stdout, sys.stderr
-    if type(out) is TaskStream and type(err) is TaskStream:  # as the executor set them: per task, no more than needed
-        if out.has_text():
-            out.flush(False)
-        if err.has_text():
-            err.flush(False)
-    else:
-        _flush_streams(now=False)
+    if type(out) is not TaskStream or type(err) is not TaskStream or out.has_text() or err.has_text():
+        _flush_streams(now=False)  # else (as the executor set them, nothing printed) there is nothing to flush
     if _thread.raw_ended:
         return  # its marker went out when it seceded
     try:
