@@ -4,6 +4,7 @@ not: objects of __main__ hidden in numbers and containers, functions redefined o
 calls, arguments changed after a call, two clients. Run as a script's __main__ (as a notebook
 defines things), against the module's real cluster."""
 
+import json
 import pickle
 import textwrap
 
@@ -142,6 +143,22 @@ def test_the_done_reply_header_is_the_same_json_either_way():
                  {"k": "plain", "b": 0}, {"k": "array", "items": [{"k": "plain", "b": 0}]}):
         fast = pipe.done_header(7, desc, 100, 200)
         assert pipe.decode_header(fast.encode()) == {"op": "done", "id": 7, "result": desc, "t": [100, 200]}
+
+
+@pytest.mark.parametrize("header", [
+    # as the worker writes a tiny task's request (engine/worker/executor_pool.cpp, run): matched directly
+    b'{"op":"run","id":7,"inputs":[{"k":"pyobj","size":512,"key":3,"b":-1}],"input_ids":[3],"config":0,"batch":true}',
+    b'{"op":"run","id":123456789012,"inputs":[{"k":"pyobj","size":0,"key":99,"b":-1}],"input_ids":[99],"config":0}',
+    # any other shape: the JSON scanner
+    b'{"op":"run","id":7,"inputs":[{"k":"pyobj","size":512,"key":3,"b":0}],"input_ids":[3],"config":1,"batch":true}',
+    b'{"op":"run","id":7,"inputs":[{"k":"pyobj","size":512,"key":3,"b":-1},{"k":"plain","b":0}],"input_ids":[3,4],"config":1}',
+    b'{"op":"run","id":7,"inputs":[{"k":"pyobj","size":512,"key":null,"b":0}],"input_ids":[3],"config":1}',
+    b'{"op":"hello","server":"127.0.0.1:9","secret":0}'])
+def test_a_request_header_decodes_as_json_does(header):
+    framed = bytearray(b"~~" + header + b"~~")
+    decoded = pipe.decode_header(framed, 2, 2 + len(header))
+    assert decoded == json.loads(header) and list(decoded) == list(json.loads(header))
+    assert pipe.decode_header(header) == json.loads(header)
 
 
 @pytest.mark.parametrize("raw", [b"", b"{", b'{"op":"run"} x', b"[1]]", b"\xff"])

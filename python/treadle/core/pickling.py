@@ -5,12 +5,18 @@ from collections.abc import Sequence
 
 import cloudpickle
 
+# Values pickle writes without naming any module but builtins: they never need cloudpickle.
+SCALAR_TYPES = frozenset((int, float, complex, bool, str, bytes, type(None)))
+
 
 def sequence_length(obj):
     """len(obj) if dslice/dget may cut the object (a list, a tuple, any Sequence but text and
     bytes), else None."""
-    if type(obj) in (tuple, list):  # the usual results: no abstract-class check (every task's reply)
+    t = type(obj)
+    if t is tuple or t is list:  # the usual results: no abstract-class check (every task's reply)
         return len(obj)
+    if t in SCALAR_TYPES:  # numbers, text, bytes, None: never cut
+        return None
     if isinstance(obj, (str, bytes, bytearray, memoryview)) or not isinstance(obj, Sequence):
         return None
     try:
@@ -19,8 +25,6 @@ def sequence_length(obj):
         return None
 
 
-# Values pickle writes without naming any module but builtins: they never need cloudpickle.
-_PLAIN_TYPES = frozenset((int, float, complex, bool, str, bytes, type(None)))
 _PLAIN_ITEMS = 16    # a longer container is checked by scanning its pickle instead (memchr, not Python)
 
 
@@ -28,7 +32,7 @@ def is_plain(obj, depth=3):
     """True if ``obj`` is a number, string, bytes, None, or a short tuple, list or dict of those
     (nested at most ``depth`` deep): the arguments and results of most tiny tasks."""
     t = type(obj)
-    if t in _PLAIN_TYPES:
+    if t in SCALAR_TYPES:
         return True
     if not depth:
         return False
@@ -36,14 +40,14 @@ def is_plain(obj, depth=3):
         if len(obj) > _PLAIN_ITEMS:
             return False
         for item in obj:
-            if type(item) not in _PLAIN_TYPES and not is_plain(item, depth - 1):
+            if type(item) not in SCALAR_TYPES and not is_plain(item, depth - 1):
                 return False
         return True
     if t is dict:
         if len(obj) > _PLAIN_ITEMS:
             return False
         for key, item in obj.items():
-            if type(key) is not str or (type(item) not in _PLAIN_TYPES and not is_plain(item, depth - 1)):
+            if type(key) is not str or (type(item) not in SCALAR_TYPES and not is_plain(item, depth - 1)):
                 return False
         return True
     return False
@@ -56,8 +60,8 @@ def dumps_plain(obj):
 
 def dumps(obj):
     """Pickles with pickle when it can (fast), with cloudpickle when it must (lambdas, __main__)."""
-    if is_plain(obj):  # per call and per result of tiny tasks: no by-value check to make
-        return dumps_plain(obj)
+    if type(obj) in SCALAR_TYPES or is_plain(obj):  # per call and per result of tiny tasks: no by-value check
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:

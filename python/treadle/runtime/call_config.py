@@ -4,7 +4,7 @@ futures among the arguments replaced by placeholders (``Ref``) for the task's in
 import pickle
 
 from ..core import walk
-from ..core.pickling import dumps, dumps_plain, is_plain
+from ..core.pickling import SCALAR_TYPES, dumps, dumps_plain, is_plain
 from .task_runtime import Ref
 
 
@@ -13,6 +13,8 @@ def call_config(args, kwargs, inputs, owns, future_type, name="the function"):
     also nested in lists, tuples, dicts) are appended to ``inputs`` and replaced by Refs;
     ``owns(future)`` says whether one belongs to the calling client (else ValueError). An
     argument that cannot be pickled raises naming it and ``name``, the function called."""
+    if not kwargs and len(args) == 1 and type(args[0]) in SCALAR_TYPES:  # f(i), the most common tiny call
+        return dumps_plain(("native", args, kwargs))
     if is_plain(args) and is_plain(kwargs):  # numbers, strings...: no future to replace
         return dumps_plain(("native", args, kwargs))
 

@@ -24,6 +24,7 @@ import time
 import traceback
 
 from ..core import processes, remote_exception
+from ..core.pickling import SCALAR_TYPES, dumps_plain
 from . import engine, pipe, task_clients
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
@@ -89,6 +90,9 @@ class TaskStream(io.TextIOBase):
             self.flush()
         return len(text)
 
+    def has_text(self):
+        return bool(self._buffer.parts)
+
     def flush(self, now=True):
         """now=False: at the end of a task, whose reply follows at once (and carries it along)."""
         b = self._buffer
@@ -113,7 +117,13 @@ class MessageWriter:
     whole under a lock. Replies written without a flush wait in the buffer for the next message
     (or for `flush`), so the replies of short tasks reach the worker several to a write; never
     longer than ``hold`` seconds: a thread of its own sends them then, so a short task's result
-    does not wait for a long task that came after it."""
+    does not wait for a long task that came after it.
+
+    That thread is woken only when it sleeps: once it has watched, it looks again by itself a
+    ``hold`` later, and sleeps only after a look that found nothing held. A run of short tasks
+    holds replies every few hundred microseconds; waking it for each (it then needs the GIL,
+    which it takes at the running task's next system call) cost several context switches per
+    batch of replies."""
 
     def __init__(self, stream, hold=_BATCH_SECONDS):
         self._stream = stream
@@ -122,6 +132,10 @@ class MessageWriter:
         self._wake = threading.Condition(self._lock)
         self._due = None       # when what waits in the buffer must go out (None: nothing waits)
         self._flusher = None
+        self._sleeping = False  # the flusher waits to be woken (else it looks again within `hold`)
+
+    def write_message(self, header, blobs=(), flush=True):
+        self.write_parts(pipe.message_parts(header, blobs), flush)
 
     def write_parts(self, parts, flush):
         with self._lock:
@@ -135,7 +149,8 @@ class MessageWriter:
                 if self._flusher is None:
                     self._flusher = threading.Thread(target=self._flush_when_due, name="treadle-replies", daemon=True)
                     self._flusher.start()
-                self._wake.notify()
+                elif self._sleeping:
+                    self._wake.notify()
 
     def flush(self):
         with self._lock:
@@ -144,10 +159,18 @@ class MessageWriter:
 
     def _flush_when_due(self):
         with self._lock:
+            looked = False  # a look found nothing held, a `hold` ago at most
             while True:
                 if self._due is None:
-                    self._wake.wait()
+                    if looked:
+                        self._sleeping = True
+                        self._wake.wait()
+                        self._sleeping = looked = False
+                    else:
+                        looked = True
+                        self._wake.wait(self._hold)
                     continue
+                looked = False
                 left = self._due - time.monotonic()
                 if left > 0:
                     self._wake.wait(left)
@@ -202,16 +225,13 @@ class Executor:
         if kind == "pyobj":
             key, blob = desc["key"], desc["b"]
             if blob < 0:  # the worker knows this executor has it
-                cached = self.cache.get(key)
-                if cached is None:
-                    raise RuntimeError("treadle internal error: object of task {} is not in the executor's cache".format(key))
-            else:
-                try:
-                    cached = (pickle.loads(blobs[blob]), None)
-                except Exception as error:  # cached too: later tasks using it fail the same way
-                    cached = (None, error)
-                if key is not None:
-                    self.cache.put(key, cached)
+                return InputWrapper(kind, obj=self._cached(desc), size=desc["size"])
+            try:
+                cached = (pickle.loads(blobs[blob]), None)
+            except Exception as error:  # cached too: later tasks using it fail the same way
+                cached = (None, error)
+            if key is not None:
+                self.cache.put(key, cached)
             if cached[1] is not None:
                 raise cached[1]
             return InputWrapper(kind, obj=cached[0], size=desc["size"])
@@ -243,20 +263,34 @@ class Executor:
         finally:
             task_clients.leave(scope)
 
+    def _cached(self, desc):
+        """The object of a PyObj input the worker knows this executor has (``"b": -1``)."""
+        cached = self.cache.get(desc["key"])
+        if cached is None:
+            raise RuntimeError("treadle internal error: object of task {} is not in the executor's cache".format(desc["key"]))
+        if cached[1] is not None:
+            raise cached[1]
+        return cached[0]
+
     def _call_task(self, header, blobs):
         task_id = header["id"]
-        inputs = self.decode_all(header["inputs"], blobs)
-        for i, wrapper in enumerate(inputs):
-            wrapper.position = i  # a returned Task may use the task's own inputs
+        descs = header["inputs"]
+        if len(descs) == 1 and descs[0]["k"] == "pyobj" and descs[0]["b"] == -1:
+            # The usual tiny task: a callable already unpickled here, no data inputs (no wrappers).
+            first, data_inputs = self._cached(descs[0]), []
+        else:
+            inputs = self.decode_all(descs, blobs)
+            for i, wrapper in enumerate(inputs):
+                wrapper.position = i  # a returned Task may use the task's own inputs
+            first, data_inputs = inputs[0].unwrap(), inputs[1:]
         raw_config = blobs[header["config"]]
         if raw_config[:1] == b"\0":  # the scheduler cutting a PyObj sequence (dslice/dget)
-            piece = cut_piece(bytes(raw_config), inputs[0].unwrap())
+            piece = cut_piece(bytes(raw_config), first)
             if piece is None:
                 raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
             return piece
         config = pickle.loads(raw_config)
-        fn_input, data_inputs = inputs[0], inputs[1:]
-        fn = fn_input.unwrap()
+        fn = first
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
@@ -268,12 +302,11 @@ class Executor:
                 return [PyObj(v) for v in split_outputs(value, outputs[0])]
             return PyObj(value)
         context_flag, direct_args, *outputs = config
-        args = []
-        ctx = Context(task_id, self.log, self.record_info, self.governor, header.get("input_ids", ()))
         if context_flag:
-            args.append(ctx)
-        args.extend(direct_args)
-        args.extend(data_inputs)
+            ctx = Context(task_id, self.log, self.record_info, self.governor, header.get("input_ids", ()))
+            args = [ctx, *direct_args, *data_inputs]
+        else:
+            args = [*direct_args, *data_inputs]
         if outputs and outputs[0] is not None:  # each value as a result of its own: bytes, str, a list...
             return split_outputs(fn(*args), outputs[0])
         return fn(*args)
@@ -323,53 +356,68 @@ class Executor:
         task is already read, for at most _BATCH_SECONDS: one write and one wake-up of the
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
+        has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
+        write_reply = self.replies.write_message
         unsent_since = None  # when the oldest reply still in the buffer was written
         ended = None         # (header, blobs, batch): the last task's reply, not written yet
         while True:
             if ended is not None:
-                hold = False
-                if self.requests.has_message(fetch=True) and ended[2]:
+                if has_message(fetch=True) and ended[2]:  # the next request read first, in any case
                     now = time.monotonic()
-                    hold = unsent_since is None or now - unsent_since < _BATCH_SECONDS
-                pipe.write_message(self.replies, ended[0], ended[1], flush=not hold)
-                unsent_since = (unsent_since or now) if hold else None
+                    if unsent_since is None:
+                        unsent_since = now
+                    elif now - unsent_since >= _BATCH_SECONDS:
+                        unsent_since = None
+                else:
+                    unsent_since = None
+                write_reply(ended[0], ended[1], unsent_since is None)  # held while unsent_since is set
                 ended = None
-            elif unsent_since is not None and not self.requests.has_message(fetch=True):
+            elif unsent_since is not None and not has_message(fetch=True):
                 self.replies.flush()
                 unsent_since = None
             try:
-                header, blobs = self.requests.read_message()
+                header, blobs = read_message()
             except EOFError:
                 if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
                 return
-            if header.get("op") == "hello":
-                self.hello(header, blobs)
+            op = header.get("op")
+            if op != "run":
+                if op == "hello":
+                    self.hello(header, blobs)
                 continue
-            if header.get("op") != "run":
-                continue
-            task_id = self.task_id = header["id"]
+            task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
             start_us = time.time_ns() // 1000
             try:
-                result = self.run_task(header, blobs)
-                desc, out_blobs = encode_result(result)
+                reply = _reply(task_id, self.run_task(header, blobs), start_us)
             except BaseException as error:  # noqa: B902 - report everything, even SystemExit
                 if isinstance(error, KeyboardInterrupt):
                     raise
-                _flush_output()
                 # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer,
                 # or for the worker's loop), and the worker sizes its queue by how long tasks take.
                 reply = ({"op": "failed", "id": task_id, "error": _describe(error),
                           "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
-            else:
-                _flush_output()
-                reply = (pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), out_blobs)
-            self.task_id = None
+            _flush_output()
+            _thread.task_id = None
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
-                pipe.write_message(self.replies, *reply)
+                write_reply(*reply)
                 return
             ended = reply + (header.get("batch"),)
+
+
+def _reply(task_id, result, start_us):
+    """The reply (header, blobs) of a task that returned ``result``, timed until now. The usual
+    results of tiny tasks (a number or text of the native API, bytes of HyperLoom's) go straight
+    to the header's text; any other through its description (encode_result, which raises for
+    what cannot be sent)."""
+    if type(result) is PyObj and type(result.obj) in SCALAR_TYPES:
+        data = dumps_plain(result.obj)
+        return pipe.pyobj_done_header(task_id, 0, sys.getsizeof(result.obj), start_us, time.time_ns() // 1000), [data]
+    if type(result) is bytes:
+        return pipe.plain_done_header(task_id, 0, start_us, time.time_ns() // 1000), [result]
+    desc, blobs = encode_result(result)
+    return pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), blobs
 
 
 def _die_with_parent(worker_pid):
@@ -420,14 +468,19 @@ def _flush_streams(now=True):
 
 def _flush_output():
     # What the task printed goes before the reply that ends the task (and out with it).
-    _flush_streams(now=False)
+    out, err = sys.stdout, sys.stderr
+    if type(out) is not TaskStream or type(err) is not TaskStream or out.has_text() or err.has_text():
+        _flush_streams(now=False)  # else (as the executor set them, nothing printed) there is nothing to flush
     if _thread.raw_ended:
         return  # its marker went out when it seceded
-    for fd in (1, 2):
-        try:
-            os.write(fd, END_OF_TASK)
-        except OSError:
-            pass
+    try:
+        os.write(1, END_OF_TASK)
+    except OSError:
+        pass
+    try:
+        os.write(2, END_OF_TASK)
+    except OSError:
+        pass
 
 
 def main():
