@@ -439,7 +439,7 @@ class TraceView(Widget):
         for group, pieces in sorted(paths.items()):
             out.append('<path fill="{}" d="{}"/>'.format(_color(self.groups[group]), "".join(pieces)))
         out.append(self._transfers_svg(lanes, scale))
-        out.append(self.worker_marks.svg(self.t0, scale, self.worker_lanes.get, tops, ROW, lanes))
+        out.append(self.worker_marks.svg(self.t0, scale, self.worker_lanes.get, tops, ROW, lanes, width))
         out.append(self._axis_svg(plot_h, width))
         out.append("</svg>")
         return "".join(out)

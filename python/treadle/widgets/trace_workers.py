@@ -95,9 +95,10 @@ class WorkerMarks:
                        'background:{}"></span> {}</span>'.format(k, KINDS[k][1], html.escape(KINDS[k][0]))
                        for k in ORDER if present.get(k))
 
-    def svg(self, t0, scale, lane_span, tops, row, lanes):
+    def svg(self, t0, scale, lane_span, tops, row, lanes, width):
         """The static picture's marks: a line across the worker's lanes drawn (of the first
-        ``lanes``), with its shape at the top, each with its hover text (<title>)."""
+        ``lanes``), with its shape at the top, each with its hover text (<title>); one at the
+        end of the run stays inside the ``width``."""
         out = []
         for e in self.events:
             a, b = lane_span(e["worker"])
@@ -105,7 +106,7 @@ class WorkerMarks:
                 continue
             b = min(b, lanes - 1)
             label, color, shape = KINDS[e["kind"]]
-            x = round((e["start_us"] - t0) * scale, 1)
+            x = min(round((e["start_us"] - t0) * scale, 1), width - 1)
             y0, y1 = tops[a], tops[b] + row
             width = 2 if shape == "lost" else 1.5
             dash = ' stroke-dasharray="3,2"' if shape == "retiring" else ""
