@@ -116,7 +116,7 @@ class ServerLoop final : public SchedulerActions {
  public:
   ServerLoop(const ServerOptions& options, zmq::context_t& context, zmq::socket_t& router)
       : options_(options), context_(context), router_(router) {
-    scheduler_.add_observer(&trace_);  // every placement is recorded with its reason
+    trace_.observe(scheduler_);  // every placement is recorded with its reason, every cancel with its task's label
   }
   // How far a stall of the loop moves the attention clock: above the loop's own wake-ups
   // (every 250 ms) and well below the worker timeout, so a stall never uses up a peer's time.
@@ -998,7 +998,7 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
     const bool retired = scheduler_.worker(peer.id)->retiring;
     retiring_.erase(peer.id);
     trace_.record_worker(retired ? TraceEvent::Kind::worker_retired : TraceEvent::Kind::worker_lost, peer.id,
-                         retired ? peer.name : peer.name + " (" + reason + ")", wall_us());
+                         retired ? peer.name : peer.name + " (" + reason + ")", wall_us(), reason);
     scheduler_.remove_worker(peer.id, reason);
     outboxes_[peer.id].clear();  // what was held for it goes with it
     // Fetches it was uploading: wait for the recomputed data and ask again.

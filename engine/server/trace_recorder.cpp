@@ -133,12 +133,14 @@ void TraceRecorder::record_transfer(WorkerId to, WorkerId from, TaskId object, s
   record(e);
 }
 
-void TraceRecorder::record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us) {
+void TraceRecorder::record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us,
+                                  const std::string& reason) {
   TraceEvent e;
   e.kind = kind;
   e.worker = worker;
   e.start_us = e.end_us = at_us;
   e.label = intern_label(name);
+  if (kind == TraceEvent::Kind::worker_lost) e.type = intern_label(reason);
   record(e);
 }
 
@@ -178,7 +180,19 @@ void TraceRecorder::on_cancelled(TaskId task, WorkerId worker, bool running, std
   e.task = task;
   e.queued = !running;
   e.start_us = e.end_us = at_us;
+  if (scheduler_) {  // still in the scheduler's books: the cancel happens inside its transition
+    e.label = intern_label(scheduler_->label(task));
+    e.type = intern_type(scheduler_->type_name(scheduler_->task(task).type));
+  } else {
+    e.type = intern_type(std::string());  // (label 0 and type 0 may name another task's)
+    e.label = intern_label(std::string());
+  }
   record(e);
+}
+
+void TraceRecorder::observe(Scheduler& scheduler) {
+  scheduler.add_observer(this);
+  scheduler_ = &scheduler;
 }
 
 json TraceRecorder::as_json(const TraceEvent& e) const {
@@ -225,9 +239,14 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
     case TraceEvent::Kind::cancelled:
       out["task"] = e.task;
       out["running"] = e.queued == 0;
+      out["label"] = labels_[e.label];
+      out["type"] = types_[e.type];
+      break;
+    case TraceEvent::Kind::worker_lost:
+      out["name"] = labels_[e.label];
+      out["reason"] = labels_[e.type];
       break;
     case TraceEvent::Kind::worker_joined:
-    case TraceEvent::Kind::worker_lost:
     case TraceEvent::Kind::worker_retiring:
     case TraceEvent::Kind::worker_retired:
       out["name"] = labels_[e.label];

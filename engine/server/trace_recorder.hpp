@@ -35,8 +35,8 @@ struct TraceEvent {
   std::uint32_t worker = 0;  // where it ran / who received / chosen / sampled
   std::uint32_t other = 0;   // task: lane (0 loop, 1 thread, 2+i executor i); transfer: the sender;
                              // sample: cpu use in tenths of a percent of the worker's cpus
-  std::uint32_t label = 0;   // index into labels (task; worker events: the worker's name)
-  std::uint32_t type = 0;    // index into types (task)
+  std::uint32_t label = 0;   // index into labels (task, cancelled; worker events: the worker's name)
+  std::uint32_t type = 0;    // index into types (task, cancelled); worker_lost: index into labels (why)
   std::uint32_t outputs = 1; // task: how many outputs it made (Rain's tasks: zero or several)
   TaskId task = 0;           // the task, or the object moved; sample: bytes spilled to disk
   std::int64_t start_us = 0, end_us = 0;  // decision, sample, worker events: both the moment
@@ -80,12 +80,17 @@ class TraceRecorder : public SchedulerObserver {
                           std::int64_t start_us, std::int64_t end_us, const std::string& error);
   void record_transfer(WorkerId to, WorkerId from, TaskId object, std::int64_t start_us, std::int64_t end_us,
                        std::uint64_t size);
-  void record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us);
+  // `reason`: why it was lost (worker_lost only: "no heartbeat", "said goodbye"...).
+  void record_worker(TraceEvent::Kind kind, WorkerId worker, const std::string& name, std::int64_t at_us,
+                     const std::string& reason = std::string());
   void record_sample(WorkerId worker, const WorkerSample& sample);
 
   // SchedulerObserver: every placement becomes a decision event.
   void on_assigned(const Decision& decision) override;
   void on_cancelled(TaskId task, WorkerId worker, bool running, std::int64_t at_us) override;
+  // Observes `scheduler` (its placements, its cancels); a cancel then names its task's label
+  // and type, read from the scheduler as the cancel happens.
+  void observe(Scheduler& scheduler);
 
   // Records from now on also go to `path` (JSON lines); empty: stop. Throws on a bad path.
   void write_to(const std::string& path);
@@ -109,6 +114,7 @@ class TraceRecorder : public SchedulerObserver {
                               std::unordered_map<std::string, std::uint32_t>& ids);
   static constexpr std::size_t max_errors = 10000;
   std::size_t capacity_;
+  const Scheduler* scheduler_ = nullptr;  // the one observed (observe), for cancels' labels
   std::vector<TraceEvent> ring_;
   std::size_t next_ = 0;
   std::uint64_t recorded_ = 0;

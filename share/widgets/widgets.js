@@ -2,7 +2,7 @@
    Inlined into every output (no network); defines window.treadleWidgets once per page. */
 (function () {
   "use strict";
-  var VERSION = 4;
+  var VERSION = 5;
   if (window.treadleWidgets && window.treadleWidgets.version >= VERSION) return;
 
   var SVGNS = "http://www.w3.org/2000/svg";
@@ -217,6 +217,7 @@
     var S = cumsum(d.s), D = d.d, L = d.l, G = d.g, n = S.length;
     var XS = cumsum(d.x.s), XD = d.x.d, XA = d.x.a, XB = d.x.b, XN = d.x.n, nx = XS.length;
     var strips = (d.cpu || []).map(function (c) { return { c: c, t: cumsum(c.t) }; });
+    var WM = d.wm || { kinds: [], t: [], k: [], a: [], b: [], tip: [] }, nwm = WM.t.length;   // workers' marks
     var byGroup = d.groups.map(function () { return []; });
     var byLane = []; for (var i = 0; i < lanes; i++) byLane.push([]);
     var C = new Float64Array(n);   // tasks in the bars up to each one (merged bars hold several)
@@ -308,6 +309,7 @@
         if (lastWidth >= 0) ctx.stroke();
         ctx.lineCap = "butt";
       }
+      for (var m = 0; m < nwm; m++) drawWorkerMark(m, k);
       // the axis
       ctx.lineWidth = 1;
       ctx.fillStyle = "#444"; ctx.strokeStyle = "#888"; ctx.font = FONT + "px sans-serif"; ctx.textAlign = "center";
@@ -331,6 +333,40 @@
         root.setAttribute("data-draw-ms", (performance.now() - t0).toFixed(1));
         root.setAttribute("data-ready", "1");
       }
+    }
+
+    // A worker joining, retiring, retired or lost: a line across its lanes (whole pixels, so its
+    // colour is exact), its shape at the top: ▶ joined, dashed retiring, ◀ retired, ✕ lost.
+    function drawWorkerMark(m, k) {
+      var t = WM.t[m];
+      if (t > T || t < v0 || t > v1) return;
+      var kind = WM.kinds[WM.k[m]], color = kind[1], shape = kind[2];
+      var x = Math.round((t - v0) * k), y0 = LY[WM.a[m]], y1 = LY[WM.b[m]] + ROW, w = shape === "lost" ? 2 : 1;
+      x = Math.min(Math.max(x, 0), W - w);
+      ctx.fillStyle = color;
+      if (shape === "retiring") { for (var y = y0; y < y1; y += 5) ctx.fillRect(x, y, w, Math.min(3, y1 - y)); }
+      else ctx.fillRect(x, y0, w, y1 - y0);
+      ctx.beginPath();
+      if (shape === "lost") {
+        ctx.strokeStyle = color; ctx.lineWidth = 2;
+        ctx.moveTo(x - 3, y0 + 1); ctx.lineTo(x + 5, y0 + 9); ctx.moveTo(x + 5, y0 + 1); ctx.lineTo(x - 3, y0 + 9);
+        ctx.stroke(); ctx.lineWidth = 1;
+      } else if (shape === "joined") {
+        ctx.moveTo(x, y0); ctx.lineTo(x + 6, y0 + 4); ctx.lineTo(x, y0 + 8); ctx.fill();
+      } else if (shape === "retired") {
+        ctx.moveTo(x + w, y0); ctx.lineTo(x + w - 6, y0 + 4); ctx.lineTo(x + w, y0 + 8); ctx.fill();
+      }
+    }
+
+    function markAt(px, py, width) {   // the worker mark within a few px of the point, or -1
+      var k = width / (v1 - v0), best = -1, bestD = 5;
+      for (var m = 0; m < nwm; m++) {
+        var t = WM.t[m];
+        if (t > T || t < v0 || t > v1 || py < LY[WM.a[m]] || py > LY[WM.b[m]] + ROW) continue;
+        var dist = Math.abs((t - v0) * k - px);
+        if (dist <= bestD) { best = m; bestD = dist; }
+      }
+      return best;
     }
 
     function niceStep(raw) {
@@ -365,6 +401,8 @@
       }
       var px = ev.clientX - r.left, py = ev.clientY - r.top;
       var t = v0 + (v1 - v0) * px / r.width, tol = 3 * (v1 - v0) / r.width;
+      var wm = markAt(px, py, r.width);   // a thin line over the bars: found first
+      if (wm >= 0) { tip.show(WM.tip[wm], ev); return; }
       var lane = laneAt(py), b = hit(lane, t, 0);
       if (b >= 0) { tip.show(describe(b), ev); return; }
       var a = arrowAt(px, py, r.width);

@@ -1,6 +1,7 @@
 """A cancelled task in the trace widget, in headless Chromium (docs/widgets.md, "Trace"): a
 notebook cancels a running and a queued task, shows the trace, and the canvas draws their marks
-in the cancelled colour; the legend names it and hovering a mark says what it is."""
+in the cancelled colour; the legend names it and hovering a mark says what it is and which
+function it was."""
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -51,3 +52,4 @@ def test_cancelled_tasks_are_drawn_in_their_colour(open_and_run, notebook_server
     screenshot(trace, "cancelled-trace")
     tip = _find_tip(driver, trace, "cancelled while")
     assert tip is not None and CANCELLED_GROUP in tip, tip
+    assert tip.startswith("sleep — cancelled while"), tip   # the mark names its task's function

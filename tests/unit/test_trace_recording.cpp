@@ -43,7 +43,7 @@ struct ObservedFixture : SchedulerFixture {
   TraceRecorder recorder;
   ObservedFixture() {
     s.add_observer(&observer);
-    s.add_observer(&recorder);
+    recorder.observe(s);
   }
   // The recorder's events of one kind, as JSON.
   std::vector<json> events(const std::string& kind) const {
@@ -223,6 +223,34 @@ TEST_CASE("trace recording: each placement names its reason", "[trace]") {
     f.finish(b);
     f.check();
   }
+}
+
+TEST_CASE("trace recording: a cancelled task names its label and type; a lost worker its reason", "[trace]") {
+  ObservedFixture f;
+  WorkerId w = f.add_worker(1);
+  PlanBuilder p;
+  p.keep(p.add(const_type, {}, 0, "step: 7"));
+  TaskId a = f.submit(p);
+  f.s.schedule();
+  REQUIRE(f.s.task(a).state == S::assigned);
+  f.s.release(a);  // nobody wants it any more: cancelled where it was queued
+  REQUIRE(f.s.task(a).state == S::cancelled);
+  auto cancels = f.events("cancelled");
+  REQUIRE(cancels.size() == 1);
+  CHECK(cancels[0]["task"] == a);
+  CHECK(cancels[0]["worker"] == w);
+  CHECK(cancels[0]["running"] == false);
+  CHECK(cancels[0]["label"] == "step: 7");
+  CHECK(cancels[0]["type"] == const_type);
+
+  f.recorder.record_worker(TraceEvent::Kind::worker_lost, w, "host:12 (no heartbeat)", 5000, "no heartbeat");
+  f.recorder.record_worker(TraceEvent::Kind::worker_retired, w + 1, "host:13", 6000);
+  auto lost = f.events("worker_lost");
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0]["name"] == "host:12 (no heartbeat)");
+  CHECK(lost[0]["reason"] == "no heartbeat");
+  CHECK_FALSE(f.events("worker_retired")[0].contains("reason"));
+  f.check();
 }
 
 TEST_CASE("trace recording: the ring keeps the most recent events within its bound", "[trace]") {

@@ -117,3 +117,37 @@ def test_a_real_runs_cancelled_tasks_are_drawn(make_cluster, tmp_path):
         assert "int" in view.groups
     finally:
         client.close()
+
+
+def test_a_cancel_mark_names_its_task():
+    """The server's cancelled event carries the task's label and type: the mark's hover names
+    the task as a bar's does (its type in the user's words when it has no label)."""
+    tr = with_cancels()
+    for e in tr["events"]:
+        if e["kind"] == "cancelled" and e["task"] == 20:
+            e.update(label="fit: 20", type="loom/py/call")
+        if e["kind"] == "cancelled" and e["task"] == 21:
+            e.update(label="", type="loom/py/call")
+    by_task = {b[3]: b for b in cancelled_bars(gantt.TraceView(tr))}
+    assert by_task[20][4] == "fit: 20 — cancelled while running"
+    assert by_task[21][4] == "python — cancelled while queued"
+
+
+def test_a_real_runs_cancel_marks_name_their_function(make_cluster):
+    cluster = make_cluster(workers=1, cpus=1)
+    client = treadle.Client(cluster, output=None)
+    try:
+        running = client.submit(time.sleep, 600)
+        queued = client.submit(time.sleep, 600)
+        wait_until(lambda: client.core.states([running.task_id])[0] == "running", timeout=30, what="the sleep running")
+        client.cancel([running, queued])
+        wait_until(lambda: len(_trace.events(client, kinds=["cancelled"])["events"]) >= 2, timeout=30,
+                   what="two cancelled events")
+        events = _trace.events(client, kinds=["cancelled"])["events"]
+        assert {(e["task"], e["label"], e["type"]) for e in events} == {
+            (running.task_id, "sleep", "loom/py/call"), (queued.task_id, "sleep", "loom/py/call")}
+        bars = {b[3]: b for b in cancelled_bars(gantt.trace_view(client))}
+        assert bars[queued.task_id][4] == "sleep — cancelled while queued", bars
+        assert bars[running.task_id][4] == "sleep — cancelled while running", bars
+    finally:
+        client.close()

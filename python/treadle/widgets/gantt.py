@@ -24,6 +24,8 @@ from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle,
 from .colors import group_color
 from .trace_cancels import CANCELLED_COLOR, CANCELLED_GROUP, Cancels, mark_lane
 from .trace_cancels import label as cancelled_label
+from .trace_time import axis_time as _axis_time, nice_step as _nice_step, duration as _time
+from .trace_workers import WorkerMarks
 
 # Failed tasks are drawn in red, the colour no label group gets (colors.py), under this name.
 FAILED_GROUP = "✗ failed"
@@ -120,13 +122,20 @@ class TraceView(Widget):
             lanes.add((e.get("from", e["worker"]), 0))
         cancel_marks = [(e, mark_lane(e.get("worker"), lanes)) for e in cancels.marks()]
         lanes.update(lane for _, lane in cancel_marks)
+        drawn = [e["start_us"] for e in tasks + transfers] + [e["start_us"] for e, _ in cancel_marks]
+        self.worker_marks = WorkerMarks(marks, names)   # across their worker's lanes (one if it has none)
+        marks = self.worker_marks.fit(min(drawn) if drawn else 0, bool(drawn))
+        names.update((w, n) for w, n in self.worker_marks.worker_names().items() if w not in names)
+        lanes.update(mark_lane(e["worker"], lanes) for e in marks)
         self.lane_keys = sorted(lanes)
         lane_index = {k: i for i, k in enumerate(self.lane_keys)}
+        self.worker_lanes = {}    # worker -> its first and last lane (contiguous: sorted by worker)
+        for i, (w, _) in enumerate(self.lane_keys):
+            self.worker_lanes[w] = (self.worker_lanes.get(w, (i,))[0], i)
         self.lane_names = ["{} · {}".format(names.get(w, "worker {}".format(w)), lane_name(l))
                            for w, l in self.lane_keys]
-        starts = [e["start_us"] for e in tasks] + [e["start_us"] for e in transfers] + \
-            [e["start_us"] for e, _ in cancel_marks]
-        ends = [e["end_us"] for e in tasks] + [e["end_us"] for e in transfers] + [e["end_us"] for e, _ in cancel_marks]
+        starts = drawn + [e["start_us"] for e in marks]
+        ends = [e["end_us"] for e in tasks + transfers + marks] + [e["end_us"] for e, _ in cancel_marks]
         self.t0 = min(starts) if starts else 0
         self.span = max(1, (max(ends) if ends else 0) - self.t0)
         if live and starts:   # a run going on: its time axis reaches now, past the last task that ended
@@ -359,6 +368,8 @@ class TraceView(Widget):
         p["xcount"] = self.transfer_count
         if CANCELLED_GROUP in self.groups:   # its bars' hover says when, not how long
             p["cancelled"] = self.groups.index(CANCELLED_GROUP)
+        if self.worker_marks.events:
+            p["wm"] = self.worker_marks.payload(self.t0, self.worker_lanes.get)
         if self.strips:
             p["cpu"] = [self._strip_payload(st) for st in self.strips]
             p["ch"] = CPU_H
@@ -428,6 +439,7 @@ class TraceView(Widget):
         for group, pieces in sorted(paths.items()):
             out.append('<path fill="{}" d="{}"/>'.format(_color(self.groups[group]), "".join(pieces)))
         out.append(self._transfers_svg(lanes, scale))
+        out.append(self.worker_marks.svg(self.t0, scale, self.worker_lanes.get, tops, ROW, lanes, width))
         out.append(self._axis_svg(plot_h, width))
         out.append("</svg>")
         return "".join(out)
@@ -485,11 +497,11 @@ class TraceView(Widget):
 
     def summary(self):
         busy = self.busy_us
-        return "{}: {} task{}{} on {} lane{}{}, {} transfer{}, {} (busy {}){}{}".format(
+        return "{}: {} task{}{} on {} lane{}{}{}, {} transfer{}, {} (busy {}){}{}".format(
             self.title, self.task_count, "" if self.task_count == 1 else "s",
             " ({} failed)".format(self.failed_count) if self.failed_count else "", len(self.lane_keys),
             "" if len(self.lane_keys) == 1 else "s",
-            ", {} cancelled".format(self.cancelled_count) if self.cancelled_count else "",
+            ", {} cancelled".format(self.cancelled_count) if self.cancelled_count else "", self.worker_marks.summary(),
             self.transfer_count, "" if self.transfer_count == 1 else "s",
             _time(self.span if self.task_count or self.transfer_count else 0), _time(busy),
             "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "",
@@ -522,12 +534,14 @@ class TraceView(Widget):
         legend = " ".join('<span class="treadle-legend-item"><span class="treadle-swatch" style="display:inline-block;'
                           'width:10px;height:10px;border-radius:2px;background:{}"></span> {}</span>'.format(
                               _color(self.groups[g]), html.escape(self.groups[g] or "(no label)"))
-                          for g in shown)
+                          for g in shown) + self.worker_marks.legend()
         # data-bars: the task bars of the run (merged or not); data-segments: the rectangles sent;
         # data-transfers: the transfers of the run; data-transfer-arrows: the arrows sent.
         parts = ['<div{}>'.format(attrs(class_="treadle-trace", id=self.dom_id,
                                         data_bars=self.task_count + self.cancel_marks,
                                         data_cancelled=self.cancelled_count,
+                                        data_worker_marks=len(self.worker_marks.events),
+                                        data_workers_lost=self.worker_marks.counts().get("worker_lost", 0),
                                         data_segments=bars, data_lanes=len(self.lane_keys),
                                         data_transfers=self.transfer_count,
                                         data_transfer_arrows=len(self.transfers),
@@ -547,28 +561,6 @@ class TraceView(Widget):
                  enhance("trace", self.dom_id),
                  "</div>", style()]
         return mime_bundle(self.summary(), "".join(parts), picture)
-
-
-def _nice_step(raw):
-    raw = max(raw, 1.0)
-    magnitude = 10 ** (len(str(int(raw))) - 1)
-    for m in (1, 2, 5, 10):
-        if raw <= m * magnitude:
-            return m * magnitude
-    return 10 * magnitude
-
-
-def _axis_time(us):
-    """An axis tick: the start is 0, in no unit."""
-    return "0" if us == 0 else _time(us)
-
-
-def _time(us):
-    if us < 1000:
-        return "{:.0f} µs".format(us)
-    if us < 1_000_000:
-        return "{:.3g} ms".format(us / 1000.0)
-    return "{:.3g} s".format(us / 1e6)
 
 
 EVENT_LIMIT = 200_000       # events asked of the server (its ring holds the last 200,000)

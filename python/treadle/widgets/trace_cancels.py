@@ -2,12 +2,13 @@
 where other task ends are, in their own colour (the grey the graph and the progress line give
 "cancelled"), under their own legend entry.
 
-A ``cancelled`` event names the task, its worker and the moment, not the lane: the server does
-not know which executor was running it. A task whose worker still reported it (a ``task`` event
+A ``cancelled`` event names the task, its label and type, its worker and the moment, not the
+lane: the server does not know which executor was running it. A task whose worker still reported it (a ``task`` event
 of that task on that worker, e.g. a sleep that ended "cancelled") is its bar, recoloured;
 any other is a mark at the moment of its cancel, on its worker's first lane.
 """
 
+from ..trace import type_name
 from . import states
 
 CANCELLED_GROUP = "⊘ cancelled"
@@ -39,8 +40,10 @@ class Cancels:
 
 
 def label(event, task_label=""):
-    """What the bar or mark of a cancelled task says: its label (if its bar gave one) and how."""
+    """What the bar or mark of a cancelled task says: its label (its bar's, else the event's,
+    else its type as a user names it: "sleep") and how."""
     how = "cancelled while running" if event.get("running") else "cancelled while queued"
+    task_label = task_label or event.get("label") or (type_name(event["type"]) if event.get("type") else "")
     return "{} — {}".format(task_label, how) if task_label else how
 
 
