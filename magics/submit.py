@@ -140,6 +140,8 @@ class Submission:
         """Cancels the tasks that have not ended; returns Cancelled(cancelled, ended) as the
         server counted them."""
         cancelled = ended = 0
+        if self.progress is not None:
+            self.progress.cancelling()
         try:
             reports = [client.cancel(group) for (_, client), group in self._by_client().items()]
             if self.rain is not None:

@@ -535,6 +535,9 @@ class CellTracker(hooks.ClientListener):
         Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
         results), as the server counted them."""
         cells = self.cells() if cells is None else list(cells)
+        for cell in cells:
+            for p in list(cell.progress):
+                p.cancelling()
         try:
             return self._cancel(cells)
         finally:

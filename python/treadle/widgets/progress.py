@@ -68,6 +68,7 @@ class Progress:
         self._dirty = False
         self._shown_state = "unshown"
         self._echo_final = False
+        self._cancelling = False   # its tasks are being cancelled: what the cancel releases ends it "cancelled"
         self._terminal_width = 0     # length of the line a terminal shows now (0: none yet)
         self._terminal_done = False
         self.groups = []             # [[name, total, done, failed, cancelled]]: a bar per label group
@@ -209,10 +210,16 @@ class Progress:
                 self._end("cancelled")
         self.update(force=True)
 
+    def cancelling(self):
+        """The cell cancels its tasks: the futures it releases meanwhile end the line
+        "cancelled", not "released" (the monitor may see them released before the cancel ends)."""
+        with self._lock:
+            self._cancelling = True
+
     def released(self):
         with self._lock:
             if self.state is None:
-                self._end("released")
+                self._end("cancelled" if self._cancelling else "released")
         self.update(force=True)
 
     def _end(self, state):
