@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "common/symbols.hpp"
+#include "server/report_prefetch.hpp"
 
 namespace treadle::sim {
 
@@ -54,7 +55,10 @@ void Simulation::push(double at_us, EventKind kind, std::uint32_t worker, std::u
 
 void Simulation::report(ReportKind kind, std::uint32_t worker, std::uint32_t task, std::uint32_t duration_us) {
   const double at = now_ + c_.latency_us;
-  inbox_.push_back({at, kind, worker, task, duration_us});
+  // Its size read here, not in the server's turn: the simulator's own lookups stay out of the
+  // scheduler's measured time.
+  const std::uint64_t bytes = kind == ReportKind::finished ? w_.output_bytes[task] : 0;
+  inbox_.push_back({at, kind, worker, task, duration_us, bytes});
   if (next_turn_ >= 0) return;  // a turn is coming; what it does not reach waits for the next
   next_turn_ = c_.tick_us > 0 ? std::max(at, std::ceil(at / c_.tick_us) * c_.tick_us) : at;
   push(next_turn_, EventKind::turn, 0);
@@ -64,13 +68,13 @@ void Simulation::report(ReportKind kind, std::uint32_t worker, std::uint32_t tas
 
 void Simulation::assign(WorkerId worker, TaskId task) {
   const auto t = static_cast<std::uint32_t>(task - base_);
-  actions_.push_back({EventKind::arrive, worker, t, ++sent_attempt_[t]});
+  actions_.push_back({EventKind::arrive, worker, t, 0});  // its attempt is counted when delivered
   ++result_.assignments;
 }
 
 void Simulation::cancel(WorkerId worker, TaskId task) {
   const auto t = static_cast<std::uint32_t>(task - base_);
-  actions_.push_back({EventKind::cancel, worker, t, sent_attempt_[t]});
+  actions_.push_back({EventKind::cancel, worker, t, 0});  // the attempt it cancels: counted when delivered
 }
 
 void Simulation::free_data(WorkerId worker, TaskId object) {
@@ -86,14 +90,20 @@ void Simulation::server_turn() {
   next_turn_ = -1;
   const double start = cpu_ns();
   scheduler_.set_clock(static_cast<std::int64_t>(now_));
-  while (!inbox_.empty() && inbox_.front().at_us <= now_) {
-    const Report& r = inbox_.front();
+  // The reports due by now, in order, each one's memory asked for a few reports ahead, as the
+  // server does with a worker's batch (report_prefetch.hpp).
+  std::size_t due = 0;
+  while (due < inbox_.size() && inbox_[due].at_us <= now_) ++due;
+  auto key = [&](std::size_t i) {
+    const Report& r = inbox_[i];
+    return Scheduler::ReportKey{r.worker, base_ + r.task, r.kind == ReportKind::finished};
+  };
+  handle_prefetched(scheduler_, due, key, [&](std::size_t i) {
+    const Report& r = inbox_[i];
     const TaskId id = base_ + r.task;
     switch (r.kind) {
       case ReportKind::started: scheduler_.task_started(r.worker, id); break;
-      case ReportKind::finished:
-        scheduler_.task_finished(r.worker, id, w_.output_bytes[r.task], 1, r.duration_us);
-        break;
+      case ReportKind::finished: scheduler_.task_finished(r.worker, id, r.bytes, 1, r.duration_us); break;
       case ReportKind::replicated: scheduler_.data_replicated(r.worker, id); break;
       case ReportKind::given_back: scheduler_.tasks_given_back(r.worker, {id}, {}); break;
       case ReportKind::kept: scheduler_.tasks_given_back(r.worker, {}, {id}); break;
@@ -104,8 +114,8 @@ void Simulation::server_turn() {
         break;
       }
     }
-    inbox_.pop_front();
-  }
+  });
+  inbox_.erase(inbox_.begin(), inbox_.begin() + static_cast<std::ptrdiff_t>(due));
   if (now_ - last_gc_ >= gc_every_us) {
     scheduler_.collect_garbage();
     last_gc_ = now_;
@@ -122,7 +132,13 @@ void Simulation::server_turn() {
 }
 
 void Simulation::deliver_actions() {
-  for (const Action& a : actions_) push(now_ + c_.latency_us, a.kind, a.worker, a.task, a.attempt);
+  // Attempts are counted here, outside the measured turn, in the order the actions were made.
+  for (const Action& a : actions_) {
+    const std::uint32_t attempt = a.kind == EventKind::arrive   ? ++sent_attempt_[a.task]
+                                  : a.kind == EventKind::cancel ? sent_attempt_[a.task]
+                                                                : a.attempt;
+    push(now_ + c_.latency_us, a.kind, a.worker, a.task, attempt);
+  }
   actions_.clear();
 }
 

@@ -81,6 +81,7 @@ class Simulation : public SchedulerActions {
     std::uint32_t worker;
     std::uint32_t task;
     std::uint32_t duration_us;
+    std::uint64_t bytes;  // a finished task's output size
   };
   enum class Phase : std::uint8_t { none, fetching, runnable, running, done };
 
