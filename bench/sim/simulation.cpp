@@ -9,7 +9,6 @@
 
 #include "common/log.hpp"
 #include "common/symbols.hpp"
-#include "server/report_prefetch.hpp"
 
 namespace treadle::sim {
 
@@ -112,14 +111,7 @@ void Simulation::server_turn() {
 // inlined, so that callgrind can count it alone (--toggle-collect on this function).
 [[gnu::noinline]] void Simulation::handle_turn() {
   scheduler_.set_clock(static_cast<std::int64_t>(now_));
-  // Each report's memory asked for a few reports ahead, as the server does with a worker's
-  // batch (report_prefetch.hpp).
-  auto key = [&](std::size_t i) {
-    const TurnReport& r = turn_reports_[i];
-    return Scheduler::ReportKey{r.worker, r.id, r.kind == ReportKind::finished};
-  };
-  handle_prefetched(scheduler_, turn_reports_.size(), key, [&](std::size_t i) {
-    const TurnReport& r = turn_reports_[i];
+  for (const TurnReport& r : turn_reports_) {
     switch (r.kind) {
       case ReportKind::started: scheduler_.task_started(r.worker, r.id); break;
       case ReportKind::finished: scheduler_.task_finished(r.worker, r.id, r.bytes, 1, r.duration_us); break;
@@ -133,7 +125,7 @@ void Simulation::server_turn() {
         break;
       }
     }
-  });
+  }
   if (now_ - last_gc_ >= gc_every_us) {
     scheduler_.collect_garbage();
     last_gc_ = now_;

@@ -31,9 +31,6 @@ class QueuedTasks {
       head_ = 0;
     }
   }
-  void prefetch() const {
-    if (head_ < ids_.size()) __builtin_prefetch(ids_.data() + head_);
-  }
   void clear() {
     ids_.clear();
     head_ = 0;

@@ -99,15 +99,6 @@ class Scheduler {
   void task_failed(WorkerId worker, TaskId task, const std::string& message,
                    std::shared_ptr<const std::string> exception = nullptr);
   void data_replicated(WorkerId worker, ObjectId object);
-  // A batch of reports asks for the memory of each a few reports ahead (report_prefetch.hpp):
-  // step 0 to prefetch_steps - 1, each needing the lines the one before asked for. Hints only.
-  struct ReportKey {
-    WorkerId worker = no_worker;
-    TaskId task = ~TaskId{0};
-    bool ends = false;  // a task's end: its consumers' and inputs' records are touched too
-  };
-  static constexpr int prefetch_steps = 4;
-  void prefetch_report(const ReportKey& report, int step) const;
   // `worker` now holds a redirected task's result under the task's own id (it was asked to
   // with SchedulerActions::alias): the task finishes there.
   void alias_held(WorkerId worker, TaskId task);

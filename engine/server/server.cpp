@@ -21,7 +21,6 @@
 #include "../common/return_memory.hpp"
 #include "client_requests.hpp"
 #include "compute_batch_builder.hpp"
-#include "report_prefetch.hpp"
 #include "scheduler.hpp"
 #include "task_story.hpp"
 #include "trace_recorder.hpp"
@@ -821,21 +820,12 @@ void ServerLoop::story(const std::string& routing, Message& m) {
 void ServerLoop::finished(Peer& peer, Message& m) {
   FinishedBatch b = FinishedBatch::decode(m);
   record_finished(peer.id, b);
-  // Each report's records asked for a few reports ahead (report_prefetch.hpp).
-  const WorkerId worker = peer.id;
-  handle_prefetched(
-      scheduler_, b.started.size(), [&](std::size_t i) { return Scheduler::ReportKey{worker, b.started[i]}; },
-      [&](std::size_t i) { scheduler_.task_started(worker, b.started[i]); });
+  for (TaskId id : b.started) scheduler_.task_started(peer.id, id);
   for (std::size_t i = 0; i < b.objects.size(); ++i)
     scheduler_.output_made(peer.id, b.objects[i], b.object_sizes[i], b.object_lengths[i], b.object_kinds[i]);
-  handle_prefetched(
-      scheduler_, b.ids.size(), [&](std::size_t i) { return Scheduler::ReportKey{worker, b.ids[i], true}; },
-      [&](std::size_t i) {
-        scheduler_.task_finished(worker, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i], b.kinds[i]);
-      });
-  handle_prefetched(
-      scheduler_, b.replicas.size(), [&](std::size_t i) { return Scheduler::ReportKey{worker, task_of(b.replicas[i])}; },
-      [&](std::size_t i) { scheduler_.data_replicated(worker, b.replicas[i]); });
+  for (std::size_t i = 0; i < b.ids.size(); ++i)
+    scheduler_.task_finished(peer.id, b.ids[i], b.sizes[i], b.lengths[i], b.end_us[i] - b.start_us[i], b.kinds[i]);
+  for (TaskId id : b.replicas) scheduler_.data_replicated(peer.id, id);
   for (TaskId id : b.aliased) scheduler_.alias_held(peer.id, id);
 }
 

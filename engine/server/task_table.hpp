@@ -21,20 +21,6 @@ class TaskTable {
     const Plan& p = *plans_[plan_of_[id]];
     return p.records[id - p.base];
   }
-  // Asks the cache for a task's id -> plan entry, then (once that is there) for its record: two
-  // steps, a few reports apart (report_prefetch.hpp). Hints only.
-  void prefetch_entry(TaskId id) const {
-    if (id < plan_of_.size()) __builtin_prefetch(&plan_of_[id]);
-  }
-  // The record of a live task (its address asked of the cache), or null.
-  const TaskRecord* prefetch_record(TaskId id) const {
-    if (id >= plan_of_.size()) return nullptr;
-    const Plan* p = plans_[plan_of_[id] & plan_mask].get();
-    if (!p) return nullptr;
-    const TaskRecord* r = &p->records[id - p->base];
-    __builtin_prefetch(r);
-    return r;
-  }
   // The id the next task will get (= tasks ever submitted).
   TaskId next_id() const { return plan_of_.size(); }
   bool live(TaskId id) const { return id < plan_of_.size() && plans_[plan_of_[id] & plan_mask] != nullptr; }

@@ -108,9 +108,6 @@ class WorkerIndex {
     bool light_room() const { return light_tasks < light_tasks_per_cpu * std::max<std::uint32_t>(cpus, 1); }
   };
   const Slot& slot(WorkerId id) const { return slots_[id]; }
-  void prefetch(WorkerId id) const {
-    if (id < slots_.size()) __builtin_prefetch(&slots_[id]);
-  }
 
   // Workers that may take another cpu task (cpus free, or room in their queue).
   std::size_t with_room() const { return with_room_; }
