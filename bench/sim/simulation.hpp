@@ -81,12 +81,14 @@ class Simulation : public SchedulerActions {
     std::uint32_t worker;
     std::uint32_t task;
     std::uint32_t duration_us;
+    std::uint64_t bytes;  // a finished task's output size
   };
   enum class Phase : std::uint8_t { none, fetching, runnable, running, done };
 
   void push(double at_us, EventKind kind, std::uint32_t worker, std::uint32_t task = 0, std::uint32_t attempt = 0);
   void report(ReportKind kind, std::uint32_t worker, std::uint32_t task, std::uint32_t duration_us = 0);
   void server_turn();
+  void handle_turn();
   void deliver_actions();
   // The worker side.
   void arrive(std::uint32_t worker, std::uint32_t task, std::uint32_t attempt);
@@ -124,6 +126,15 @@ class Simulation : public SchedulerActions {
   std::uint64_t seq_ = 0;
   double now_ = 0;
   std::deque<Report> inbox_;  // reports on their way to the server, in arrival order
+  // The reports one server turn handles, as the scheduler names them.
+  struct TurnReport {
+    ReportKind kind;
+    std::uint32_t worker;
+    TaskId id;
+    std::uint32_t duration_us;
+    std::uint64_t bytes;
+  };
+  std::vector<TurnReport> turn_reports_;
   double next_turn_ = -1;     // the server turn already scheduled (-1: none)
   double last_gc_ = 0;
   double timer_per_turn_ns_ = 0;  // SimResult::timer_ns per turn

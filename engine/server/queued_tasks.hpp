@@ -1,12 +1,14 @@
 #pragma once
-// A worker's queued cpu tasks, in the order they were assigned there: work stealing takes the
-// newest (stealing.cpp). A task leaves the list when it leaves `assigned` (it started, ended,
-// moved or was cancelled), while its record is in the cache: dropping gone entries in a later
-// sweep that read each task's state missed the cache once per task at 10,000 workers
-// (bench/README.md, "The scheduler simulator"). Tasks leave in about the order they came, so
-// one is found near the front, and its slot is blanked rather than the others moved up: the
-// blanks at the front are skipped, and dropped once they are half the list.
-#include <algorithm>
+// A worker's recent cpu task assignments, newest last: work stealing takes the newest of those
+// still queued there (stealing.cpp), checking each one's state as it scans.
+//
+// A ring of the last assignments, never touched when a task starts, ends or moves: at 10,000
+// simulated workers, removing a task from its worker's list when it started missed the cache
+// about twice per task (the list's header and its front, among 80,000 tasks in flight), and
+// the sweep before that read every task's record once more (bench/README.md, "The scheduler
+// simulator"). The ring keeps at least twice the cpus' worth a worker may have assigned
+// (its cpus and its queue), so a task still queued falls out of it only behind newer ones; a
+// task gone from the ring is only never stolen, which costs nothing but a missed move.
 #include <cstdint>
 #include <vector>
 
@@ -16,33 +18,29 @@ namespace treadle {
 
 class QueuedTasks {
  public:
-  static constexpr TaskId blank = ~TaskId{0};
-
-  void push(TaskId id) { ids_.push_back(id); }
-  void remove(TaskId id) {
-    auto it = std::find(ids_.begin() + static_cast<std::ptrdiff_t>(head_), ids_.end(), id);
-    if (it == ids_.end()) return;
-    *it = blank;
-    while (head_ < ids_.size() && ids_[head_] == blank) ++head_;
-    if (head_ == ids_.size()) {
-      clear();
-    } else if (head_ >= 64 && 2 * head_ >= ids_.size()) {
-      ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
+  // Records an assignment; the ring keeps at least `keep` of the latest.
+  void push(TaskId id, std::size_t keep) {
+    if (ids_.size() < keep) grow(keep);
+    ids_[pushed_ & (ids_.size() - 1)] = id;
+    ++pushed_;
   }
-  void clear() {
-    ids_.clear();
-    head_ = 0;
-  }
-  // Its slots are [head(), size()), oldest first; a slot is a task's id or `blank`.
-  std::size_t head() const { return head_; }
-  std::size_t size() const { return ids_.size(); }
-  TaskId operator[](std::size_t slot) const { return ids_[slot]; }
+  // How many assignments it holds: newest(0) .. newest(size() - 1), newest first. Any of them
+  // may have started, ended or moved since: the reader checks.
+  std::size_t size() const { return pushed_ < ids_.size() ? pushed_ : ids_.size(); }
+  TaskId newest(std::size_t k) const { return ids_[(pushed_ - 1 - k) & (ids_.size() - 1)]; }
 
  private:
-  std::vector<TaskId> ids_;
-  std::size_t head_ = 0;  // every slot before it is blank
+  void grow(std::size_t keep) {
+    std::size_t capacity = 8;
+    while (capacity < keep) capacity *= 2;
+    std::vector<TaskId> ids(capacity);
+    const std::size_t n = size();
+    for (std::size_t k = 0; k < n; ++k) ids[(n - 1 - k)] = newest(k);  // oldest first, from 0
+    ids_ = std::move(ids);
+    pushed_ = n;
+  }
+  std::vector<TaskId> ids_;  // a power of two long
+  std::uint64_t pushed_ = 0;
 };
 
 }  // namespace treadle

@@ -323,8 +323,7 @@ class Scheduler {
     WorkerId victim, thief;
     std::int32_t cpus;
   };
-  void note_assigned(TaskId id, const TaskRecord& t);  // keeps each worker's queued cpu tasks
-  void note_unassigned(TaskId id, WorkerId worker);     // a cpu task left `assigned` there
+  void note_assigned(TaskId id, const TaskRecord& t);  // keeps each worker's recent cpu tasks
   void steal_for_idle_workers();
   bool steal_from(WorkerId victim);  // false: no idle worker is left
   WorkerId idle_thief(WorkerId victim, const TaskRecord& t) const;
@@ -336,8 +335,8 @@ class Scheduler {
   // arrive first, and the stolen one would wait behind it there.
   std::int32_t cpus_promised(WorkerId w) const { return w < steal_incoming_.size() ? steal_incoming_[w] : 0; }
   std::vector<std::int32_t> steal_outgoing_;      // per worker: cpus asked of it, not yet answered
-  // Per worker, the cpu tasks assigned there (queued, not started), oldest first; an entry goes
-  // when its task leaves `assigned` (transition), so no per-task field.
+  // Per worker, its recent cpu task assignments (queued_tasks.hpp): a ring, not touched when a
+  // task leaves `assigned`; stealing checks each entry's state.
   std::vector<QueuedTasks> queued_cpu_tasks_;
   bool stealing_ = true;
 

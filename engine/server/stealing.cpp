@@ -29,12 +29,9 @@ constexpr int steal_pass_misses = 8;  // victims with nothing worth moving befor
 
 void Scheduler::note_assigned(TaskId id, const TaskRecord& t) {
   if (queued_cpu_tasks_.size() <= t.worker) queued_cpu_tasks_.resize(workers_.size());
-  queued_cpu_tasks_[t.worker].push(id);
-}
-
-// A cpu task left `assigned` there (queued_tasks.hpp).
-void Scheduler::note_unassigned(TaskId id, WorkerId worker) {
-  if (worker < queued_cpu_tasks_.size()) queued_cpu_tasks_[worker].remove(id);
+  const WorkerInfo& w = *workers_[t.worker];
+  // Twice the cpus' worth it may have assigned (queued_tasks.hpp).
+  queued_cpu_tasks_[t.worker].push(id, 2 * (std::size_t{w.cpus} + std::size_t(std::max(w.queue_cpus, 0))));
 }
 
 // An idle worker (a cpu free now) with room for `t`, the tasks asked for it counted (fits does):
@@ -66,10 +63,11 @@ bool Scheduler::steal_from(WorkerId victim) {
   if (v.retiring) return true;  // its queue is being sent elsewhere already
   const QueuedTasks& queue = queued_cpu_tasks_[victim];
   int scanned = 0;
-  // Newest first: they wait longest there.
-  for (std::size_t i = queue.size(); i-- > queue.head() && scanned < steal_scan_limit; ++scanned) {
-    const TaskId id = queue[i];
-    if (id == QueuedTasks::blank || !tasks_.live(id)) continue;
+  // Newest first: they wait longest there. Entries of tasks that left (started, ended, moved)
+  // are skipped by their state.
+  for (std::size_t k = 0; k < queue.size() && scanned < steal_scan_limit; ++k, ++scanned) {
+    const TaskId id = queue.newest(k);
+    if (!tasks_.live(id)) continue;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::assigned || t.worker != victim || t.unfinished_inputs || t.seceded || steals_.count(id))
       continue;

@@ -77,7 +77,6 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
   log_.record({id, from, to, placement, worker != no_worker ? worker : t.worker, reason, now_us_});
   if (from == TaskState::assigned || from == TaskState::running) count_on_worker(t, from, -1);
   const WorkerId on = t.worker;  // before the effect unassigns it
-  if (from == TaskState::assigned && t.cpus && t.worker != no_worker) note_unassigned(id, t.worker);
   (this->*effect)(id, t);
   if (to == TaskState::cancelled && (from == TaskState::assigned || from == TaskState::running))
     for (auto* o : observers_) o->on_cancelled(id, on, from == TaskState::running, now_us_);

@@ -1,4 +1,5 @@
-// QueuedTasks (engine/server/queued_tasks.hpp): a worker's queued cpu tasks for work stealing.
+// QueuedTasks (engine/server/queued_tasks.hpp): a worker's recent cpu task assignments for work
+// stealing, a ring that is never touched when a task leaves.
 #include <catch2/catch.hpp>
 
 #include <vector>
@@ -9,44 +10,30 @@ using treadle::QueuedTasks;
 using treadle::TaskId;
 
 namespace {
-// The live ids, oldest first.
-std::vector<TaskId> live(const QueuedTasks& q) {
+// What it holds, newest first.
+std::vector<TaskId> newest_first(const QueuedTasks& q) {
   std::vector<TaskId> out;
-  for (std::size_t i = q.head(); i < q.size(); ++i)
-    if (q[i] != QueuedTasks::blank) out.push_back(q[i]);
+  for (std::size_t k = 0; k < q.size(); ++k) out.push_back(q.newest(k));
   return out;
 }
 }  // namespace
 
-TEST_CASE("queued tasks: leave in any order, the others keep theirs", "[stealing]") {
+TEST_CASE("queued tasks: newest first, the oldest dropped once the ring is full", "[stealing]") {
   QueuedTasks q;
-  for (TaskId id = 1; id <= 5; ++id) q.push(id);
-  q.remove(3);  // from the middle: blanked
-  CHECK(live(q) == std::vector<TaskId>{1, 2, 4, 5});
-  CHECK(q.size() - q.head() == 5);
-  q.remove(1);  // from the front: the head moves on
-  CHECK(q.head() == 1);
-  q.remove(2);  // and past the blank behind it
-  CHECK(q.head() == 3);
-  CHECK(live(q) == std::vector<TaskId>{4, 5});
-  q.remove(42);  // not there: nothing changes
-  CHECK(live(q) == std::vector<TaskId>{4, 5});
-  q.remove(5);
-  q.remove(4);
-  CHECK(q.size() == 0);  // empty: no blanks kept
+  CHECK(q.size() == 0);
+  for (TaskId id = 1; id <= 5; ++id) q.push(id, 4);  // keeps at least 4: a ring of 8
+  CHECK(newest_first(q) == std::vector<TaskId>{5, 4, 3, 2, 1});
+  for (TaskId id = 6; id <= 10; ++id) q.push(id, 4);
+  CHECK(newest_first(q) == std::vector<TaskId>{10, 9, 8, 7, 6, 5, 4, 3});
 }
 
-TEST_CASE("queued tasks: blanks at the front go once they are half the list", "[stealing]") {
+TEST_CASE("queued tasks: a worker's larger queue grows the ring, keeping its order", "[stealing]") {
   QueuedTasks q;
-  std::vector<TaskId> model;
-  for (TaskId id = 0; id < 10000; ++id) {
-    q.push(id);
-    model.push_back(id);
-    if (id >= 8) {  // tasks start in order, 8 stay queued
-      q.remove(id - 8);
-      model.erase(model.begin());
-    }
-    REQUIRE(q.size() <= 2 * 8 + 64 + 1);
-  }
-  CHECK(live(q) == model);
+  for (TaskId id = 0; id < 20; ++id) q.push(id, 8);  // a ring of 8: 12..19
+  q.push(20, 12);                                     // grows to 16, the 8 kept oldest first
+  CHECK(newest_first(q) == std::vector<TaskId>{20, 19, 18, 17, 16, 15, 14, 13, 12});
+  for (TaskId id = 21; id < 1000; ++id) q.push(id, 12);
+  REQUIRE(q.size() == 16);  // bounded: tasks that left are never removed, only overwritten
+  CHECK(q.newest(0) == 999);
+  CHECK(q.newest(15) == 984);
 }
