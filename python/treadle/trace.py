@@ -158,9 +158,11 @@ def chrome_trace(trace):
         elif kind == "cancelled":
             pids.add(e["worker"])
             lanes.add((e["worker"], 0))   # its mark's thread, named as the others
-            out.append({"ph": "i", "s": "t", "name": "cancelled task {} ({})".format(
-                e["task"], "running" if e["running"] else "queued"), "cat": "cancelled", "pid": e["worker"],
-                "tid": 0, "ts": e["start_us"], "args": {"task": e["task"], "running": e["running"]}})
+            named = e.get("label") or "task {}".format(e["task"])   # (traces of older servers: no label)
+            out.append({"ph": "i", "s": "t", "name": "{} cancelled ({})".format(
+                named, "running" if e["running"] else "queued"), "cat": "cancelled", "pid": e["worker"],
+                "tid": 0, "ts": e["start_us"], "args": {"task": e["task"], "running": e["running"],
+                                                        "label": e.get("label", ""), "type": e.get("type", "")}})
         else:
             pids.add(e["worker"])
             out.append({"ph": "i", "s": "p", "name": "{} {}".format(kind.replace("_", " "), e.get("name", "")),

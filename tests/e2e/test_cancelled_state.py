@@ -61,7 +61,8 @@ def test_a_cancelled_task_and_its_dependents_say_cancelled_also_once_their_plan_
     assert [(e["task"], e["running"]) for e in marks] == [(futures[0].task_id, True)], marks
     report = treadle.report.render(trace["events"])
     assert "1 tasks cancelled before they finished" in report and '<h3 id="cancelled">Cancelled</h3>' in report
-    assert any(e.get("cat") == "cancelled" for e in treadle.trace.chrome_trace(trace)["traceEvents"])
+    exported = [e for e in treadle.trace.chrome_trace(trace)["traceEvents"] if e.get("cat") == "cancelled"]
+    assert [e["name"] for e in exported] == ["slow cancelled (running)"], exported   # named by its label
     # The finished input is released (its result freed), not cancelled.
     client.release([source])
     wait_until(lambda: client.states([source]) == ["released"], what="the input released")
