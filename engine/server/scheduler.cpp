@@ -367,7 +367,10 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
 void Scheduler::task_started(WorkerId worker, TaskId id) {
   if (!exists(id)) return;
   TaskRecord& t = tasks_[id];
-  if (t.state == TaskState::assigned && t.worker == worker) transition(id, TaskState::running, "worker started it");
+  if (t.state == TaskState::assigned && t.worker == worker) {
+    if (t.cpus) workers_[worker]->cpu_task_moved_us = now_us_;
+    transition(id, TaskState::running, "worker started it");
+  }
 }
 
 void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, std::uint64_t length,
@@ -386,6 +389,7 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
   t.kind = kind;
   if (t.cpus && duration_us >= 0) {
     WorkerInfo& w = *workers_[worker];
+    w.cpu_task_moved_us = now_us_;
     w.task_us = w.task_us == 0 ? double(duration_us) : 0.9 * w.task_us + 0.1 * double(duration_us);
     // Queue about 2 ms of work per cpu, so that a worker never idles for a round trip. The
     // queue deepens at most twofold per result (shrinks at once): one tiny task (a constant)

@@ -5,7 +5,9 @@
 // wait, or a worker joins (or its executors come up) after the others took the map. After each
 // pass, an idle worker takes the newest tasks of the busiest queues when it would start them
 // sooner than the victim, counting the move (a round trip to the victim, then the compute
-// message) and the inputs it lacks, with placement's own estimate (expected_start_us).
+// message) and the inputs it lacks, with placement's own estimate (expected_start_us); a
+// victim whose queue has not moved for longer than that waits at least as long again (a long
+// task holds it, whatever its recent tasks took). A task moves once at most.
 // Until the victim answers, the thief's cpus are promised: placement counts them as taken
 // (fits), so a task made ready meanwhile goes elsewhere instead of ahead of the stolen one.
 //
@@ -69,7 +71,8 @@ bool Scheduler::steal_from(WorkerId victim) {
     const TaskId id = queue.newest(k);
     if (!tasks_.live(id)) continue;
     const TaskRecord& t = tasks_[id];
-    if (t.state != TaskState::assigned || t.worker != victim || t.unfinished_inputs || t.seceded || steals_.count(id))
+    if (t.state != TaskState::assigned || t.worker != victim || t.unfinished_inputs || t.seceded || t.stolen ||
+        steals_.count(id))
       continue;
     bool chained_behind = false;  // consumers wait for it there: it stays with them
     for_each_consumer(t, id, [&](TaskId c) {
@@ -85,7 +88,10 @@ bool Scheduler::steal_from(WorkerId victim) {
     for_each_input_of(t, [&](ObjectId in) {
       if (!object_at(in, thief)) missing += object_size(in);
     });
-    const double on_victim = expected_start_us(v, ahead, 0);  // its inputs are there (or on their way)
+    // Its inputs are there (or on their way). A queue that has not moved for longer than the
+    // estimate is held by a long task: the wait there is counted as at least that long again.
+    double on_victim = expected_start_us(v, ahead, 0);
+    if (v.cpu_task_moved_us) on_victim = std::max(on_victim, double(now_us_ - v.cpu_task_moved_us));
     const WorkerInfo& w = *workers_[thief];
     const std::int32_t ahead_on_thief = std::max(0, std::int32_t(t.cpus) - (w.free_cpus - steal_incoming_[thief]));
     const double on_thief = expected_start_us(w, ahead_on_thief, missing) + steal_cost_us;
@@ -139,6 +145,7 @@ void Scheduler::tasks_given_back(WorkerId worker, const std::vector<TaskId>& giv
       if (object_at(in, thief)) choice.local_bytes += object_size(in);
     });
     t.worker = thief;
+    t.stolen = true;
     transition(id, TaskState::assigned, "moved to an idle worker, where it starts sooner", thief,
                static_cast<std::uint8_t>(Placement::stolen));
     if (!observers_.empty()) notify_assigned(id, tasks_[id], choice);

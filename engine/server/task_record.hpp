@@ -14,7 +14,7 @@ namespace treadle {
 struct alignas(64) TaskRecord {
   TaskRecord()
       : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false),
-        multi_output(false), parked(false) {}
+        multi_output(false), parked(false), stolen(false) {}
   TaskState state = TaskState::waiting;
   bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data : 1;                // recomputing because a worker died
@@ -27,6 +27,8 @@ struct alignas(64) TaskRecord {
   // Ready but out of the ready queue: a constant that runs beside its consumer, held back until
   // the consumer's other input is placed (beside_consumer.cpp).
   bool parked : 1;
+  // Moved by work stealing: not moved again (no task goes back and forth between two workers).
+  bool stolen : 1;
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint8_t kind = 0;             // of the result, as reported (FinishedBatch::kinds)

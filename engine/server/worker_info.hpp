@@ -29,6 +29,9 @@ struct alignas(64) WorkerInfo {
   // from the durations of its recent tasks.
   std::int32_t queue_cpus = 1;
   double task_us = 0;  // moving average of its cpu tasks' durations
+  // When a cpu task last started or ended there (0: none yet): a queue that has not moved for
+  // longer than its tasks take is held by a long one (stealing.cpp).
+  std::int64_t cpu_task_moved_us = 0;
   std::uint32_t light_tasks = 0;     // light tasks assigned and not yet finished
   // May it be sent another light task? Chained ones count too: they travel in the same batches.
   bool light_room() const { return light_tasks < light_tasks_per_cpu * std::max<std::uint32_t>(cpus, 1); }

@@ -235,7 +235,8 @@ void ExecutorPool::stop(Executor& e, bool kill) {
 }
 
 std::size_t ExecutorPool::depth() const {
-  // One task at a time until tasks have shown they are short: a task in an executor's pipe
+  // One task at a time until tasks have shown they are short (and none behind a task of a
+  // function not known to be short: takes_more): a task in an executor's pipe
   // counts as started, so no idle worker can steal it, and behind a long task (or the first,
   // which unpickles the function) that costs far more than the reply latency depth hides.
   if (task_us_ <= 0 || task_us_ >= long_task_us) return 1;
@@ -248,6 +249,17 @@ std::size_t ExecutorPool::load(const Executor& e) {
   return n;
 }
 
+bool ExecutorPool::takes_more(const Executor& e, std::size_t limit) const {
+  if (load(e) >= limit) return false;
+  for (TaskId t : e.tasks) {
+    auto f = function_of_.find(t);
+    if (f == function_of_.end()) return false;
+    auto us = function_us_.find(f->second);
+    if (us == function_us_.end() || us->second >= long_task_us) return false;
+  }
+  return true;
+}
+
 bool ExecutorPool::ready() const {
   if (died_starting_) return true;
   for (auto& e : executors_)
@@ -258,7 +270,7 @@ bool ExecutorPool::ready() const {
 bool ExecutorPool::has_idle() const {
   if (executors_.empty()) return true;
   for (auto& e : executors_)
-    if (load(e) < depth()) return true;
+    if (takes_more(e, depth())) return true;
   return false;
 }
 
@@ -380,7 +392,7 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   Executor* least = nullptr;
   const std::size_t limit = depth();
   for (auto& e : executors_)
-    if (load(e) < limit && (!least || load(e) < load(*least))) least = &e;
+    if (takes_more(e, limit) && (!least || load(e) < load(*least))) least = &e;
   if (!least) throw std::logic_error("no idle executor");
   Executor& e = *least;
   std::vector<std::string_view> blobs;
@@ -410,6 +422,8 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
     e.output_tail.clear();
   }
   e.tasks.push_back(id);
+  if (function_of_.size() > 65536) function_of_.clear();   // (ended tasks are erased: this only bounds a leak)
+  function_of_[id] = input_ids.empty() ? 0 : input_ids[0];
   e.writing[0].push_back(id);
   e.writing[1].push_back(id);
   try {
@@ -656,8 +670,14 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
     if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
     double took = static_cast<double>(r.end_us - r.start_us);
     task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
+    if (auto f = function_of_.find(r.id); f != function_of_.end()) {
+      if (function_us_.size() > 4096) function_us_.clear();
+      auto [us, fresh] = function_us_.try_emplace(f->second, took);
+      if (!fresh) us->second = 0.7 * us->second + 0.3 * took;
+    }
     e.started_us = r.end_us;
   }
+  function_of_.erase(r.id);
   finished.push_back(std::move(r));
   if (next_starts) head_started(e);  // the task behind it in the pipe runs now
 }
@@ -708,6 +728,8 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
     else r.retry = true;
     finished.push_back(std::move(r));
   }
+  for (TaskId t : e.tasks) function_of_.erase(t);
+  for (auto& [id, d] : e.detached) function_of_.erase(id);
   e.tasks.clear();
   e.detached.clear();
   e.pid = -1;

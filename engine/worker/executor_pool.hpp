@@ -159,7 +159,12 @@ class ExecutorPool {
   // in batches and are reported together.
   std::size_t depth() const;
   static std::size_t load(const Executor& e);  // tasks in its slot, and rejoined ones
+  // Whether `e` may take another task now: below `limit`, and every task in its slot is of a
+  // function known to be short (a task queued behind a long one waits for it, unstealable).
+  bool takes_more(const Executor& e, std::size_t limit) const;
   double task_us_ = 0;  // moving average of task durations
+  std::unordered_map<TaskId, TaskId> function_of_;  // task in an executor -> its function (first input)
+  std::unordered_map<TaskId, double> function_us_;  // function -> moving average of its tasks' durations
   bool died_starting_ = false;  // an executor died before it was ready
   unsigned size_;
   std::string python_;

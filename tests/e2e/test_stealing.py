@@ -157,3 +157,35 @@ def test_the_victim_killed_during_a_steal(make_cluster, tmp_path):
     assert client.status()["steals"] == 0
     assert not moves(client, futures)  # nothing was given back: recovery placed them again
     client.close()
+
+
+def wait_for_gate(gate):
+    import os
+    import time
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    return "opened"
+
+
+@pytest.mark.timeout(120)
+def test_tasks_queued_behind_a_long_task_move_to_the_idle_worker(make_cluster, tmp_path):
+    """Short Python tasks queued behind one that runs on and on (a gate the test holds shut) run
+    on the other, idle worker: that queue stopped moving, whatever its recent tasks took."""
+    import treadle
+    cluster = make_cluster(workers=2, cpus=1)
+    client = treadle.Client(cluster.address)
+    try:
+        assert client.gather(client.map(abs, range(-10, 0))) == list(range(10, 0, -1))  # both executors warm
+        gate = str(tmp_path / "gate")
+        held = client.submit(wait_for_gate, gate)
+        client.flush()
+        wait_until(lambda: "running" in repr(held), timeout=30, what="the long task running")
+        shorts = [client.submit(abs, -i) for i in range(200)]
+        # Before, those placed behind it waited for the gate (the victim's recent tasks were short).
+        wait_until(lambda: all(f.done() for f in shorts), timeout=60, interval=0.2, what="every short task done")
+        assert [f.result() for f in shorts] == list(range(200))
+        assert not held.done()
+        open(gate, "w").close()
+        assert held.result(timeout=30) == "opened"
+    finally:
+        client.close()
