@@ -46,6 +46,18 @@ def cancelled_bars(view):
     return bars
 
 
+def cancel_a_running_and_a_queued_sleep(client, events):
+    """Two long sleeps on a one-cpu worker, cancelled once the first runs; returns (running,
+    queued) once the trace has ``events`` cancelled events."""
+    running = client.submit(time.sleep, 600)
+    queued = client.submit(time.sleep, 600)
+    wait_until(lambda: client.core.states([running.task_id])[0] == "running", timeout=30, what="the sleep running")
+    client.cancel([running, queued])
+    wait_until(lambda: len(_trace.events(client, kinds=["cancelled"])["events"]) >= events, timeout=30,
+               what="{} cancelled event(s)".format(events))
+    return running, queued
+
+
 def test_cancelled_tasks_are_drawn_in_their_own_group_and_colour():
     view = gantt.TraceView(with_cancels())
     p = view.payload()
@@ -103,12 +115,7 @@ def test_a_real_runs_cancelled_tasks_are_drawn(make_cluster, tmp_path):
     client = treadle.Client(cluster, output=None)
     try:
         assert client.submit(int, "1").result() == 1
-        running = client.submit(time.sleep, 600)
-        queued = client.submit(time.sleep, 600)
-        wait_until(lambda: client.core.states([running.task_id])[0] == "running", timeout=30, what="the sleep running")
-        client.cancel([running, queued])
-        wait_until(lambda: len(_trace.events(client, kinds=["cancelled"])["events"]) >= 1, timeout=30,
-                   what="a cancelled event")
+        running, queued = cancel_a_running_and_a_queued_sleep(client, events=1)
         view = gantt.trace_view(client)
         bars = cancelled_bars(view)
         cancelled = {e["task"] for e in _trace.events(client, kinds=["cancelled"])["events"]}
@@ -137,12 +144,7 @@ def test_a_real_runs_cancel_marks_name_their_function(make_cluster):
     cluster = make_cluster(workers=1, cpus=1)
     client = treadle.Client(cluster, output=None)
     try:
-        running = client.submit(time.sleep, 600)
-        queued = client.submit(time.sleep, 600)
-        wait_until(lambda: client.core.states([running.task_id])[0] == "running", timeout=30, what="the sleep running")
-        client.cancel([running, queued])
-        wait_until(lambda: len(_trace.events(client, kinds=["cancelled"])["events"]) >= 2, timeout=30,
-                   what="two cancelled events")
+        running, queued = cancel_a_running_and_a_queued_sleep(client, events=2)
         events = _trace.events(client, kinds=["cancelled"])["events"]
         assert {(e["task"], e["label"], e["type"]) for e in events} == {
             (running.task_id, "sleep", "loom/py/call"), (queued.task_id, "sleep", "loom/py/call")}
