@@ -7,7 +7,7 @@ import os
 import re
 import time
 
-from conftest import streams, text, went_idle
+from conftest import results, streams, text, went_idle
 
 SETUP = """\
 %treadle workers 2
@@ -312,3 +312,85 @@ def test_an_interrupted_cells_tasks_are_cancelled_before_its_traceback_is_shown(
     assert not any(os.path.exists(p) for p in paths), os.listdir(str(tmp_path))
     reply, outputs, _ = k.run("print(treadle.submit(abs, -3).result())")
     assert text(outputs) == "3\n"  # the workers go on
+
+
+# A %%treadle submit cell fails as soon as one of its tasks fails, while the others run on, and
+# the first traceback of a session takes seconds to format (IPython imports its formatting):
+# an interrupt often lands there. Here the formatting waits until the test interrupts it.
+FORMATTING_WAITS_FOR_AN_INTERRUPT = """\
+shell = get_ipython()
+formatted = shell.InteractiveTB.structured_traceback
+def formatted_once_interrupted(*args, **kwargs):
+    shell.InteractiveTB.structured_traceback = formatted   # once
+    open({marker!r}, "w").close()
+    time.sleep(60)   # interrupted here
+    return formatted(*args, **kwargs)
+shell.InteractiveTB.structured_traceback = formatted_once_interrupted
+
+def held(i):
+    time.sleep(60)
+
+def bad(x):
+    raise ValueError("bad {{}}".format(x))
+"""
+
+
+def test_an_interrupt_while_a_submit_cells_error_is_shown_cancels_its_tasks(any_kernel, tmp_path):
+    k = any_kernel
+    start(k)
+    marker = str(tmp_path / "formatting")
+    reply, outputs, _ = k.run(FORMATTING_WAITS_FOR_AN_INTERRUPT.format(marker=marker))
+    assert reply["status"] == "ok", outputs
+    interrupted = []
+
+    def until(messages):
+        if not interrupted and os.path.exists(marker):
+            interrupted.append(k.km.interrupt_kernel())
+        return went_idle(messages)
+
+    msg_id, messages = k.collect("%%treadle submit --name job\nvals = [treadle.submit(bad, 1)] + "
+                                 "[treadle.submit(held, i) for i in range(4)]", until=until, timeout=30)
+    shown = [(m["msg_type"], m["content"]) for m in messages if m["msg_type"] in ("stream", "error")]
+    # The tasks were cancelled first, then the task's error was shown whole (no bare interrupt).
+    assert [kind for kind, _ in shown] == ["stream", "error"], shown
+    assert shown[0][1]["name"] == "stderr" and "treadle: cancelled 4 tasks of this cell" in shown[0][1]["text"], shown
+    assert "KeyboardInterrupt" not in shown[0][1]["text"], shown
+    assert shown[1][1]["ename"] == "ValueError" and "ValueError: bad 1" in shown[1][1]["evalue"], shown
+    frames = re.sub(r"\x1b\[[0-9;]*m", "", "".join(shown[1][1]["traceback"]))   # without its colours
+    assert "raise ValueError" in frames, frames   # the task's own frames
+    reply = k.kc.get_shell_msg(timeout=10)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = k.kc.get_shell_msg(timeout=10)
+    assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "ValueError"), reply["content"]
+    lines = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "update_display_data"]
+    assert lines and lines[-1].startswith("job: 0/5 done, 1 failed, 4 cancelled in "), lines
+    assert lines[-1].endswith("(cancelled)"), lines
+
+
+# An interrupt that lands in IPython's own work between two statements of a cell (compiling the
+# next one): IPython records it as the cell's error before execution, not in it.
+INTERRUPT_BETWEEN_STATEMENTS = """\
+shell = get_ipython()
+class InterruptingCompiler(type(shell.compile)):
+    armed = False
+    def __call__(self, *args, **kwargs):
+        if InterruptingCompiler.armed:
+            InterruptingCompiler.armed = False
+            raise KeyboardInterrupt   # what SIGINT's handler raises
+        return super().__call__(*args, **kwargs)
+shell.compile.__class__ = InterruptingCompiler
+"""
+
+
+def test_an_interrupt_between_a_cells_statements_cancels_its_tasks(any_kernel, tmp_path):
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run(INTERRUPT_BETWEEN_STATEMENTS)
+    assert reply["status"] == "ok", outputs
+    path = str(tmp_path / "one")
+    reply, outputs, _ = k.run("f = treadle.submit(slow, {!r})\nInterruptingCompiler.armed = True\nf.result()"
+                              .format(path), stop_on_error=False)
+    assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt"), outputs
+    assert "treadle: cancelled 1 task of this cell" in text(outputs, "stderr"), outputs
+    reply, outputs, _ = k.run("f")
+    assert results(outputs)[0]["text/plain"].endswith(" cancelled>"), outputs

@@ -1,6 +1,6 @@
 """Which cell submitted which task: what tasks print goes to that cell (also after it finished),
-an interrupted cell's tasks are cancelled, a cell waiting on futures shows its progress, and
-``%treadle stop`` finds everything still running."""
+an interrupted cell's tasks are cancelled (wherever the interrupt lands: cell_interrupts), a cell
+waiting on futures shows its progress, and ``%treadle stop`` finds everything still running."""
 
 import bisect
 import collections
@@ -17,6 +17,7 @@ from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
 from ..core.task import TASK_MASK
 from ..widgets.progress import Progress
+from .cell_interrupts import CellInterrupts
 from .cell_publisher import cell_publisher, send_late_updates
 from .options import options
 
@@ -230,7 +231,7 @@ class CellTracker(hooks.ClientListener):
         self._last_prune = time.monotonic()
         self._followed_waits = 0      # > 0: the cell's waits are followed by a line of their own
         self._interrupt_handled = None  # seq of the cell whose interrupt cancelled its tasks
-        self._catches_interrupts = False
+        self._interrupts = CellInterrupts(shell, self._interrupt_may_cancel, self._cancel_interrupted_cell)
 
     # -- installation
 
@@ -238,13 +239,7 @@ class CellTracker(hooks.ClientListener):
         events = self.shell.events
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
-        # An interrupted cell's tasks are cancelled as the interrupt ends the cell, before
-        # IPython formats its traceback: the first time in a session that takes seconds on a
-        # loaded machine, while the tasks run on. IPython has one slot for this: not taken
-        # from a user's handler (post_run_cell cancels then).
-        if not getattr(self.shell, "custom_exceptions", ()):
-            self.shell.set_custom_exc((KeyboardInterrupt,), self._cell_interrupted)
-            self._catches_interrupts = True
+        self._interrupts.install()
         hooks.add(self)
 
     def close(self):
@@ -253,8 +248,7 @@ class CellTracker(hooks.ClientListener):
         try:
             self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
             self.shell.events.unregister("post_run_cell", self._post_run_cell)
-            if self._catches_interrupts and self.shell.custom_exceptions == (KeyboardInterrupt,):
-                self.shell.set_custom_exc((), None)
+            self._interrupts.close()
         except Exception:
             pass
         poller = self._poller
@@ -281,8 +275,7 @@ class CellTracker(hooks.ClientListener):
         # end, which nbclient and execute_interactive never read).
         self.take_output()
         self._route_parked(older_than=0)
-        if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
-            self._cancel_interrupted_cell()
+        self._interrupts.cell_ended(result)
         self._running = None
         # What ended during the cell is published now, and what other threads published is
         # sent again from here: either may otherwise miss the cell's end (nbclient keeps only
@@ -291,20 +284,23 @@ class CellTracker(hooks.ClientListener):
             monitor.sync()
         send_late_updates()
 
-    def _cell_interrupted(self, shell, etype, value, tb, tb_offset=None):
-        """IPython's handler of a KeyboardInterrupt that ends a cell: cancel, then the traceback."""
-        try:
-            self._cancel_interrupted_cell()
-        finally:
-            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-
-    def _cancel_interrupted_cell(self):
-        """The running cell ends interrupted: its tasks are cancelled (once)."""
+    def _interrupted_cell(self):
+        """The running cell, if it submitted tasks an interrupt would cancel (and has not)."""
         running = self._running
         cell = self._current if self._current is not None and self._current.seq == running else None
         if cell is None or not options.cancel_on_interrupt or self._interrupt_handled == running:
+            return None
+        return cell
+
+    def _interrupt_may_cancel(self):
+        return self._interrupted_cell() is not None
+
+    def _cancel_interrupted_cell(self):
+        """The running cell ends interrupted: its tasks are cancelled (once)."""
+        cell = self._interrupted_cell()
+        if cell is None:
             return
-        self._interrupt_handled = running
+        self._interrupt_handled = cell.seq
         count = self.cancel([cell]).cancelled
         if count:
             print("treadle: cancelled {} task{} of this cell (%treadle config cancel_on_interrupt=off "

@@ -173,7 +173,10 @@ class Progress:
             self.cancelled_tasks = min(self.total - self.done - self.failed, len(self._cancelled_ids))
             self._dirty = True
             if self.state is None and self.done + self.failed + self.cancelled_tasks >= self.total:
-                self._end("failed" if self.failed else "cancelled" if self.cancelled_tasks else "done")
+                # A line whose cell cancels its tasks ends "cancelled" also when one of them had
+                # failed: the monitor may count the cancel before the cell's own end says so.
+                cancelled = self.cancelled_tasks and (self._cancelling or not self.failed)
+                self._end("cancelled" if cancelled else "failed" if self.failed else "done")
             return True
 
     def note_failed(self, task):
