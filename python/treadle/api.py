@@ -32,9 +32,10 @@ from .runtime.call_config import call_config
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
 # A Future's repr in the server's words (states of core.client.ClientBase.states): it says
-# "submitted" while the task waits for its turn.
+# "submitted" while the task waits for its turn; once released, "released" unless it failed or was cancelled.
 _SHOWN_STATES = {"running": "running", "finished": "finished", "released": "released", "failed": "failed",
                  "cancelled": "cancelled"}
+_RELEASED_STATES = {"failed": "failed", "cancelled": "cancelled"}
 
 
 class TaskError(TaskFailed):
@@ -55,7 +56,7 @@ class Future:
     to other tasks, also inside lists, tuples and dicts: they get its result.
     """
 
-    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "__weakref__")
+    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "_heard", "__weakref__")
 
     def __init__(self, client, spec, key):
         self._client = client
@@ -64,6 +65,7 @@ class Future:
         self._value = None
         self._has_value = False
         self.key = key          # the function's name and a counter, for messages
+        self._heard = None      # the server's last word on its state, and when (for its repr)
 
     @property
     def client(self):
@@ -391,13 +393,15 @@ class Client:
 
     def _state_now(self, future):
         """A Future's state for its repr: what this client knows, else the server's word now
-        (asked briefly: a server that does not answer leaves "submitted", so said)."""
-        state = future.known_state() or ("pending" if future._handle is None else None)
-        if state is None:
-            state = state_now.shown(state_now.ask(self.core.connection, future._handle.task_id), "submitted",
-                                    _SHOWN_STATES)
-            if state in ("finished", "failed"):
-                self._settled[future._handle.task_id] = state == "finished"
+        (asked briefly: a server that does not answer leaves its last word, so said)."""
+        handle, known = future._handle, future.known_state()
+        released = handle is not None and handle.released()   # its result left the workers, or never came
+        if handle is None or known is not None:
+            return "released" if released and known == "finished" else known or "pending"
+        known, names = ("released", _RELEASED_STATES) if released else ("submitted", _SHOWN_STATES)
+        state, future._heard = state_now.word(self.core.connection, handle.task_id, known, names, future._heard)
+        if state in ("finished", "failed"):
+            self._settled[handle.task_id] = state == "finished"
         return state
 
     def settled_state(self, task_id):

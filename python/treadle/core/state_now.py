@@ -2,8 +2,9 @@
 
 A future whose task ended while its client was not asking still reads as the client last
 heard ("submitted"); a repr asks the server instead (one ``states`` round trip, a few ms), but
-never waits on a server that is gone: after ``TIMEOUT`` s without an answer it keeps what the
-client knows and says the server did not answer, and the reprs of the next ``QUIET`` s do not
+never waits on a server that is gone: after ``TIMEOUT`` s without an answer it shows the last
+word the server gave for that task and how long ago ("running (last heard 3 s ago)"), else what
+the client knows, and says the server did not answer; the reprs of the next ``QUIET`` s do not
 ask that connection again (a list of futures is shown at once, not one timeout each).
 """
 
@@ -35,9 +36,27 @@ def ask(connection, task_id):
         return None
 
 
-def shown(asked, known, names):
-    """The repr's word: ``names[asked]`` (a layer's words for the server's states) when the server
-    answered with one of them, else ``known``, with UNREACHABLE if the server did not answer."""
-    if asked is None:
-        return "{}, {}".format(known, UNREACHABLE)
-    return names.get(asked, known)
+def word(connection, task_id, known, names, heard=None):
+    """The repr's word for ``task_id``, and the server's word to keep: ``(word, heard)``.
+
+    ``names`` maps the server's states to a layer's words (a state it lacks reads ``known``, what
+    the client knows); ``heard`` is what an earlier call returned for this task (the caller keeps
+    it with its future), shown with its age when the server does not answer now."""
+    asked = ask(connection, task_id)
+    if asked is not None:
+        said = names.get(asked, known)
+        return said, (said, time.monotonic())
+    if heard is None:
+        return "{}, {}".format(known, UNREACHABLE), None
+    said, at = heard
+    return "{} (last heard {} ago), {}".format(said, _age(time.monotonic() - at), UNREACHABLE), heard
+
+
+def _age(seconds):
+    if seconds < 1:
+        return "{:.1f} s".format(seconds)
+    if seconds < 120:
+        return "{:.0f} s".format(seconds)
+    if seconds < 7200:
+        return "{:.0f} min".format(seconds / 60)
+    return "{:.0f} h".format(seconds / 3600)

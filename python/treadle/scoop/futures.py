@@ -41,6 +41,7 @@ class Future:
         self._value = None
         self._exception = None
         self._callbacks = []
+        self._heard = None        # the server's last word on its state, and when (for its repr)
 
     def __repr__(self):
         return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state_now())
@@ -53,7 +54,9 @@ class Future:
         settled = self.pool.settled.get(self.handle.task_id)
         if settled is not None:
             return "finished" if settled else "failed"
-        return state_now.shown(state_now.ask(self.pool.connection, self.handle.task_id), "pending", _SHOWN_STATES)
+        state, self._heard = state_now.word(self.pool.connection, self.handle.task_id, "pending", _SHOWN_STATES,
+                                            self._heard)
+        return state
 
     @property
     def __treadle_handle__(self):
