@@ -8,6 +8,7 @@ The other layers' reprs name their task, not its state (HyperLoom's Future, Rain
 DataObject; IPython's TaskClient hands out integer ids): nothing there to go stale.
 """
 
+import glob
 import re
 import signal
 import sys
@@ -34,6 +35,15 @@ def held(path):
     while not os.path.exists(path):
         time.sleep(0.05)
     return "released"
+
+
+def stopped(pid):
+    """True once every thread of ``pid`` is stopped (SIGSTOP takes effect as each one runs)."""
+    states = []
+    for stat in glob.glob("/proc/{}/task/*/stat".format(pid)):
+        with open(stat) as f:
+            states.append(f.read().rsplit(")", 1)[1].split()[0])
+    return bool(states) and all(state in "Tt" for state in states)
 
 
 def ended_as(observer, task_id, state):
@@ -148,6 +158,7 @@ def test_a_scoop_future_repr_keeps_the_servers_last_word_while_it_does_not_answe
         assert repr(running).endswith(" running>"), repr(running)
         cluster.server.send_signal(signal.SIGSTOP)
         try:
+            wait_until(lambda: stopped(cluster.server.pid), what="the server stopped")   # not just signalled
             shown = repr(running)
         finally:
             cluster.server.send_signal(signal.SIGCONT)
