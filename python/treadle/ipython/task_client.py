@@ -12,6 +12,7 @@ from ..runtime import task_clients
 from .address import resolve_address
 from .connection import Connection, rebuild_failure
 from .engines import Engines
+from .push import packed
 from .task import Task, TaskResult
 
 _clients = weakref.WeakSet()   # TaskClients of this process: told when engine properties change
@@ -80,7 +81,7 @@ class TaskClient:
         chain = []
         for t in task.recovery_chain():   # refuses a loop
             code, pull, push = t.checked()
-            chain.append((code, pull, dict(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
+            chain.append((code, pull, packed(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
         with self._lock:
             record = _Record(len(self._records), chain)
             self._records.append(record)
@@ -116,8 +117,16 @@ class TaskClient:
             unsent, self._unsent = self._unsent, []
             if not unsent:
                 return
-            handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
-                                           ["Task {}".format(r.taskid) for r, _ in unsent], 1)
+            try:
+                handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
+                                               ["Task {}".format(r.taskid) for r, _ in unsent], 1)
+            except Exception as error:
+                # Never sent: each is failed with the reason, so no wait is left waiting for it.
+                for record, _ in unsent:
+                    record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(),
+                                               failure=error, attempts=record.attempts,
+                                               recovered_by=record.position)
+                raise
             for (record, _), handle in zip(unsent, handles):
                 record.handle = handle
                 self._by_task[handle.task_id] = record
