@@ -4,6 +4,9 @@ HyperLoom's gather keeps the healthy futures when one failed; one API's future g
 another is refused by name, never taken as a value; a client of no server is told at once,
 in its own API's exception."""
 
+import signal
+import socket
+import subprocess
 import sys
 import threading
 
@@ -159,7 +162,6 @@ def test_another_apis_future_is_refused_by_name(cluster, native, scoop, task_cli
 # -- no server -------------------------------------------------------------------------------------
 
 def _free_port():
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -176,3 +178,29 @@ def test_a_client_of_no_server_is_told_the_connection_was_refused():
         ipc.TaskClient(("127.0.0.1", port))
     with pytest.raises(LoomException, match="refused"):
         treadle.Client(("127.0.0.1", port))
+
+
+def test_ctrl_c_ends_the_wait_for_a_server_that_never_answers():
+    silent = socket.socket()   # accepts connections, never says a word (no ZeroMQ greeting)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    accepted, proc = [], None
+    try:
+        script = ("from treadle.loom.client import Client\n"
+                  "try:\n"
+                  "    Client('127.0.0.1', {}, timeout=3600)\n"   # an hour: only Ctrl-C ends it
+                  "except KeyboardInterrupt:\n"
+                  "    print('interrupted')\n").format(silent.getsockname()[1])
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        while len(accepted) < 2:   # the TCP try, then ZeroMQ's connection: the hello waits now
+            accepted.append(silent.accept()[0])
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate()
+        assert out.strip() == "interrupted" and proc.returncode == 0
+    finally:
+        if proc is not None and proc.poll() is None:   # the test failed: end the client it started
+            proc.kill()
+            proc.wait()
+        for s in accepted:
+            s.close()
+        silent.close()
