@@ -122,6 +122,12 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   c.socket.connect(endpoint);
   c.thread = std::thread([&c] { c.io(); });
   auto reply = request(Message(json{{"op", op::hello}, {"role", "client"}, {"name", name}}));
+  // Not welcomed: nothing to say goodbye to, so the socket's linger (which would hold the hello
+  // and bye for 2 s more, as the socket closes) is dropped.
+  auto give_up = [&c, this] {
+    close();
+    c.socket.set(zmq::sockopt::linger, 0);
+  };
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool answered = false;
   while (!answered) {
@@ -129,19 +135,19 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
     if (left.count() <= 0) break;
     answered = reply->wait_for(interrupted ? std::min(left, std::chrono::milliseconds(50)) : left);
     if (!answered && interrupted && interrupted()) {
-      close();
+      give_up();
       throw ConnectInterrupted("interrupted while waiting for the server's welcome");
     }
   }
   if (!answered) {
-    close();
+    give_up();
     throw ServerError("no treadle server answered at " + host + ":" + std::to_string(port) +
                       " (is it running there, and do both sides have the same secret?)");
   }
   Message& m = reply->messages().front();
   if (m.op() != op::welcome) {
     std::string why = m.header.value("message", m.op());
-    close();
+    give_up();
     throw ServerError("the server refused this client: " + why);
   }
   impl_->server_instance = m.header.value("server", std::string());

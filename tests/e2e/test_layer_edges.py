@@ -87,6 +87,22 @@ def test_a_task_whose_sending_failed_is_failed_not_waited_for(task_client, monke
     assert tc.get_task_result(j, block=True).ns.a == 2
 
 
+def test_a_task_whose_outcome_could_not_be_taken_in_is_failed_not_waited_for(task_client, monkeypatch):
+    tc = task_client
+
+    def broken(handles):
+        raise RuntimeError("the results could not be taken in")
+    monkeypatch.setattr(tc.connection, "outcomes", broken)
+    i = tc.run(ipc.Task("a = 1", pull="a"))
+    with pytest.raises(RuntimeError, match="could not be taken in"):
+        tc.barrier(i)
+    tc.barrier(i)   # ended: returns (it waited forever for a record that had lost its task)
+    assert "could not be taken in" in str(tc.get_task_result(i).failure)
+    monkeypatch.undo()
+    j = tc.run(ipc.Task("a = 2", pull="a"))
+    assert tc.get_task_result(j, block=True).ns.a == 2
+
+
 # -- HyperLoom: a failed gather ------------------------------------------------------------------
 
 @tasks.py_task()

@@ -89,6 +89,22 @@ class TaskClient:
             return record.taskid
 
     def _dispatch(self, record):
+        try:
+            self._send_or_queue(record)
+        except Exception as error:
+            self._give_up([record], error)
+            raise
+
+    def _give_up(self, records, error):
+        """Records whose run could not be sent, or whose outcome could not be taken in: each
+        is failed with the reason, so no wait is left waiting for it (nothing else would end it)."""
+        for record in records:
+            if not record.done:
+                record.waiting = False
+                record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(), failure=error,
+                                           attempts=record.attempts, recovered_by=record.position)
+
+    def _send_or_queue(self, record):
         code, pull, push, clear_before, clear_after, _, depend = record.chain[record.position]
         args = (code, push, pull, clear_before, clear_after)
         if depend is None:
@@ -121,11 +137,7 @@ class TaskClient:
                 handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
                                                ["Task {}".format(r.taskid) for r, _ in unsent], 1)
             except Exception as error:
-                # Never sent: each is failed with the reason, so no wait is left waiting for it.
-                for record, _ in unsent:
-                    record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(),
-                                               failure=error, attempts=record.attempts,
-                                               recovered_by=record.position)
+                self._give_up([record for record, _ in unsent], error)
                 raise
             for (record, _), handle in zip(unsent, handles):
                 record.handle = handle
@@ -192,8 +204,19 @@ class TaskClient:
             handles = [r.handle for r in records]
             for record in records:
                 record.handle = None
-            for record, (answer, failure) in zip(records, self.connection.outcomes(handles)):
-                self._ended(record, answer, failure)
+            try:
+                outcomes = self.connection.outcomes(handles)
+            except Exception as error:
+                self._give_up(records, error)
+                raise
+            raised = None
+            for record, (answer, failure) in zip(records, outcomes):
+                try:
+                    self._ended(record, answer, failure)   # a retry that cannot be sent fails its record
+                except Exception as error:
+                    raised = raised or error                # the others are still taken in
+            if raised is not None:
+                raise raised
             for record in list(self._routed):
                 try:
                     answered = record.command.step()
