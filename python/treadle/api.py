@@ -35,6 +35,9 @@ _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
 # A Future's repr in the server's words (states of core.client.ClientBase.states): it says
 # "submitted" while the task waits for its turn.
+# Another API's future among the futures: refused by name (core.foreign). Future first: the
+# usual leaf matches without the ABC's check.
+_ANY_FUTURE = (Future, AnyApiFuture)
 _SHOWN_STATES = {"running": "running", "finished": "finished", "released": "released", "failed": "failed",
                  "cancelled": "cancelled"}
 
@@ -213,7 +216,7 @@ class Client:
         __tracebackhide__ = True  # IPython shows the task's frames, not treadle's
         if isinstance(futures, collections.abc.Iterator):
             futures = list(futures)
-        flat = walk.leaves(futures, AnyApiFuture)   # another API's future: refused, not taken as a value
+        flat = walk.leaves(futures, _ANY_FUTURE)   # another API's future: refused, not taken as a value
         self._own(flat, "treadle.gather")
         self.flush()
         loom = [f._handle for f in flat if not f._has_value]
@@ -243,7 +246,7 @@ class Client:
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
         __tracebackhide__ = True
-        flat = walk.leaves(futures, AnyApiFuture)
+        flat = walk.leaves(futures, _ANY_FUTURE)
         self._own(flat, "treadle.wait")
         self.flush()
         loom = [f._handle for f in flat if not f._has_value]
@@ -501,7 +504,7 @@ def as_completed(futures):
 
 
 def _client_of(futures, where):
-    flat = walk.leaves(futures, AnyApiFuture)
+    flat = walk.leaves(futures, _ANY_FUTURE)
     if any(type(f) is not Future for f in flat):
         refuse_others(flat, Future, where)
     return flat[0]._client if flat else default_client()
