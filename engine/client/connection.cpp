@@ -104,7 +104,8 @@ void Connection::Impl::close_release() {
 }
 
 Connection::Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
-                       std::chrono::milliseconds timeout, std::chrono::milliseconds server_timeout)
+                       std::chrono::milliseconds timeout, std::chrono::milliseconds server_timeout,
+                       const std::function<bool()>& interrupted)
     : impl_(std::make_unique<Impl>()) {
   Impl& c = *impl_;
   c.server_timeout_ms = server_timeout.count();
@@ -121,15 +122,32 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   c.socket.connect(endpoint);
   c.thread = std::thread([&c] { c.io(); });
   auto reply = request(Message(json{{"op", op::hello}, {"role", "client"}, {"name", name}}));
-  if (!reply->wait_for(timeout)) {
+  // Not welcomed: nothing to say goodbye to, so the socket's linger (which would hold the hello
+  // and bye for 2 s more, as the socket closes) is dropped.
+  auto give_up = [&c, this] {
     close();
+    c.socket.set(zmq::sockopt::linger, 0);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool answered = false;
+  while (!answered) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    answered = reply->wait_for(interrupted ? std::min(left, std::chrono::milliseconds(50)) : left);
+    if (!answered && interrupted && interrupted()) {
+      give_up();
+      throw ConnectInterrupted("interrupted while waiting for the server's welcome");
+    }
+  }
+  if (!answered) {
+    give_up();
     throw ServerError("no treadle server answered at " + host + ":" + std::to_string(port) +
                       " (is it running there, and do both sides have the same secret?)");
   }
   Message& m = reply->messages().front();
   if (m.op() != op::welcome) {
     std::string why = m.header.value("message", m.op());
-    close();
+    give_up();
     throw ServerError("the server refused this client: " + why);
   }
   impl_->server_instance = m.header.value("server", std::string());

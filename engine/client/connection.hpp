@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -20,6 +21,11 @@ namespace treadle {
 
 // The server refused a request (bad plan, unknown future...) or could not be reached.
 struct ServerError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The hello's wait was ended by the caller's `interrupted` (a Ctrl-C, for the Python side).
+struct ConnectInterrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
@@ -49,9 +55,12 @@ class Connection {
   // (not running, wrong address, or the secret is wrong: the handshake then never completes).
   // A server silent for `server_timeout` counts as lost: pending and later calls fail. The
   // client's own pauses (a stopped process, a laptop asleep) do not count as its silence.
+  // `interrupted`, if given, is asked every 50 ms while the hello waits: true ends the wait
+  // (ConnectInterrupted), so a caller can honour Ctrl-C without waiting out `timeout`.
   Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
              std::chrono::milliseconds timeout = std::chrono::seconds(10),
-             std::chrono::milliseconds server_timeout = std::chrono::seconds(12));
+             std::chrono::milliseconds server_timeout = std::chrono::seconds(12),
+             const std::function<bool()>& interrupted = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -159,11 +159,29 @@ class PyConnection {
   PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout,
                double server_timeout) {
     std::string s = secret.empty() ? load_secret() : secret;
-    conn_ = without_gil([&] {
-      return std::make_unique<Connection>(host, port, s, name,
-                                          std::chrono::milliseconds(static_cast<long>(timeout * 1000)),
-                                          std::chrono::milliseconds(static_cast<long>(server_timeout * 1000)));
-    });
+    // On the main thread (the one signals reach), Ctrl-C ends the wait for the server's welcome
+    // within 50 ms: the handler runs with the GIL taken for the check, and its exception
+    // (KeyboardInterrupt) stays set for error_already_set below.
+    auto threading = py::module_::import("threading");
+    bool main_thread = threading.attr("current_thread")().is(threading.attr("main_thread")());
+    std::function<bool()> interrupted;
+    if (main_thread)
+      interrupted = [] {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        bool raised = PyErr_CheckSignals() != 0;
+        PyGILState_Release(gil);
+        return raised;
+      };
+    try {
+      conn_ = without_gil([&] {
+        return std::make_unique<Connection>(host, port, s, name,
+                                            std::chrono::milliseconds(static_cast<long>(timeout * 1000)),
+                                            std::chrono::milliseconds(static_cast<long>(server_timeout * 1000)),
+                                            interrupted);
+      });
+    } catch (const ConnectInterrupted&) {
+      throw py::error_already_set();
+    }
   }
 
   TaskId submit(const std::vector<std::string>& types, const std::vector<std::string>& labels,

@@ -24,6 +24,8 @@ from .core import embedded_server, hooks, state_now, walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed
+from .core.foreign import AnyApiFuture, refuse_others
+from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as before
 from .core.settled import SettledTasks
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
 from .runtime import task_clients, timed_wait
@@ -31,105 +33,14 @@ from .runtime.call_config import call_config
 
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
+# Another API's future among the futures: refused by name (core.foreign). Future first: the
+# usual leaf matches without the ABC's check.
+_ANY_FUTURE = (Future, AnyApiFuture)
 # A Future's repr in the server's words (states of core.client.ClientBase.states): it says
 # "submitted" while the task waits for its turn; once released, "released" unless it failed or was cancelled.
 _SHOWN_STATES = {"running": "running", "finished": "finished", "released": "released", "failed": "failed",
                  "cancelled": "cancelled"}
 _RELEASED_STATES = {"failed": "failed", "cancelled": "cancelled"}
-
-
-class TaskError(TaskFailed):
-    """A task of the native API raised; the message carries the remote traceback."""
-
-    @classmethod
-    def from_error(cls, error):
-        if getattr(error, "failure", None) is not None:
-            return cls.from_failure(error.failure)
-        return cls(error.task_id, error.origin_id, error.label, error.task_type, error.error)
-
-
-class Future:
-    """The result of a task, computed on a worker.
-
-    ``result()`` waits and returns it; ``done()`` says whether it is there; ``release()``
-    frees it on the workers (dropping the last reference does too). A future can be passed
-    to other tasks, also inside lists, tuples and dicts: they get its result.
-    """
-
-    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "_heard", "__weakref__")
-
-    def __init__(self, client, spec, key):
-        self._client = client
-        self._spec = spec       # (fn, input futures, config, label, cpus), until sent
-        self._handle = None     # the core TaskHandle, once sent
-        self._value = None
-        self._has_value = False
-        self.key = key          # the function's name and a counter, for messages
-        self._heard = None      # the server's last word on its state, and when (for its repr)
-
-    @property
-    def client(self):
-        return self._client
-
-    @property
-    def handle(self):
-        """The core.client.TaskHandle of the sent task, or None before it is sent."""
-        return self._handle
-
-    @property
-    def label(self):
-        return self._spec[3] if self._spec is not None else self.key.rsplit("-", 1)[0]
-
-    @property
-    def task_id(self):
-        """The server's id of the task (submits pending tasks first)."""
-        self._client.flush()
-        return self._handle.task_id
-
-    def pending_inputs(self):
-        """The futures this call was given, while it is not sent yet (else [])."""
-        return list(self._spec[1]) if self._spec is not None else []
-
-    def has_result(self):
-        """True once the result is here (does not wait, does not ask)."""
-        return self._has_value
-
-    def known_state(self):
-        """"finished" or "failed" if this client knows how the task ended, else None."""
-        if self._has_value:
-            return "finished"
-        if self._handle is None:
-            return None
-        settled = self._client.settled_state(self._handle.task_id)
-        return None if settled is None else "finished" if settled else "failed"
-
-    def result(self, timeout=None):
-        """Waits for the task and returns its result; raises TaskError if it failed (an instance
-        of the task's own exception type too, with its traceback); TimeoutError after ``timeout`` s."""
-        __tracebackhide__ = True
-        if not self._has_value:
-            self._value = self._client.gather([self], timeout=timeout)[0]
-            self._has_value = True
-        return self._value
-
-    def exception(self):
-        """The TaskError of a failed task, or None once it succeeded (waits for it)."""
-        try:
-            self.result()
-        except TaskFailed as error:
-            return error
-        return None
-
-    def done(self):
-        """True once the task finished or failed (does not wait)."""
-        return self._has_value or self._client._is_settled(self)
-
-    def release(self):
-        self._client.release([self])
-
-    def __repr__(self):
-        task = "" if self._handle is None else " (task {})".format(self._handle.task_id)  # the id messages name
-        return "<treadle.Future {}{} {}>".format(self.key, task, self._client._state_now(self))
 
 
 class _CoreClient(ClientBase):
@@ -292,7 +203,9 @@ class Client:
 
     # -- results ---------------------------------------------------------------------------------
 
-    def _own(self, flat):
+    def _own(self, flat, where):
+        if any(type(f) is not Future for f in flat):   # leaves of AnyApiFuture: another API's too
+            refuse_others(flat, Future, where)
         for f in flat:
             if f._client is not self:
                 raise ValueError("{!r} belongs to another client (the futures of a client are gathered by that "
@@ -304,8 +217,8 @@ class Client:
         __tracebackhide__ = True  # IPython shows the task's frames, not treadle's
         if isinstance(futures, collections.abc.Iterator):
             futures = list(futures)
-        flat = walk.leaves(futures, Future)
-        self._own(flat)
+        flat = walk.leaves(futures, _ANY_FUTURE)   # another API's future: refused, not taken as a value
+        self._own(flat, "treadle.gather")
         self.flush()
         loom = [f._handle for f in flat if not f._has_value]
         if loom:
@@ -334,8 +247,8 @@ class Client:
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
         __tracebackhide__ = True
-        flat = walk.leaves(futures, Future)
-        self._own(flat)
+        flat = walk.leaves(futures, _ANY_FUTURE)
+        self._own(flat, "treadle.wait")
         self.flush()
         loom = [f._handle for f in flat if not f._has_value]
         try:
@@ -359,6 +272,7 @@ class Client:
     def as_completed(self, futures):
         """Yields the futures as their tasks end (failed ones too: result() raises)."""
         futures = list(futures)
+        self._own(futures, "treadle.as_completed")
         self.flush()
         by_id = {}
         for f in futures:
@@ -579,19 +493,21 @@ def gather(futures, timeout=None):
     __tracebackhide__ = True
     if isinstance(futures, collections.abc.Iterator):
         futures = list(futures)
-    return _client_of(futures).gather(futures, timeout=timeout)
+    return _client_of(futures, "treadle.gather").gather(futures, timeout=timeout)
 
 
 def wait(futures):
     __tracebackhide__ = True
-    _client_of(futures).wait(futures)
+    _client_of(futures, "treadle.wait").wait(futures)
 
 
 def as_completed(futures):
     futures = list(futures)
-    return _client_of(futures).as_completed(futures)
+    return _client_of(futures, "treadle.as_completed").as_completed(futures)
 
 
-def _client_of(futures):
-    flat = walk.leaves(futures, Future)
+def _client_of(futures, where):
+    flat = walk.leaves(futures, _ANY_FUTURE)
+    if any(type(f) is not Future for f in flat):
+        refuse_others(flat, Future, where)
     return flat[0]._client if flat else default_client()

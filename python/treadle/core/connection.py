@@ -9,7 +9,7 @@ to the output handler; polling and closing take turns, so a poller on another th
 
 import threading
 
-from . import engine
+from . import engine, listening
 from .errors import LoomException
 
 
@@ -17,6 +17,7 @@ class Connection:
     """A connection to the server at (host, port); ``name`` shows in the server's log."""
 
     def __init__(self, host, port, secret="", name="python", timeout=10.0, server_timeout=12.0):
+        listening.check(host, port)   # nothing there: said at once (ZeroMQ would wait out `timeout`)
         try:
             self._raw = engine.raw_connection(host, port, secret, name, timeout, server_timeout)
         except engine.ServerError as e:

@@ -12,6 +12,7 @@ from ..runtime import task_clients
 from .address import resolve_address
 from .connection import Connection, rebuild_failure
 from .engines import Engines
+from .push import packed
 from .task import Task, TaskResult
 
 _clients = weakref.WeakSet()   # TaskClients of this process: told when engine properties change
@@ -80,7 +81,7 @@ class TaskClient:
         chain = []
         for t in task.recovery_chain():   # refuses a loop
             code, pull, push = t.checked()
-            chain.append((code, pull, dict(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
+            chain.append((code, pull, packed(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
         with self._lock:
             record = _Record(len(self._records), chain)
             self._records.append(record)
@@ -88,6 +89,22 @@ class TaskClient:
             return record.taskid
 
     def _dispatch(self, record):
+        try:
+            self._send_or_queue(record)
+        except Exception as error:
+            self._give_up([record], error)
+            raise
+
+    def _give_up(self, records, error):
+        """Records whose run could not be sent, or whose outcome could not be taken in: each
+        is failed with the reason, so no wait is left waiting for it (nothing else would end it)."""
+        for record in records:
+            if not record.done:
+                record.waiting = False
+                record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(), failure=error,
+                                           attempts=record.attempts, recovered_by=record.position)
+
+    def _send_or_queue(self, record):
         code, pull, push, clear_before, clear_after, _, depend = record.chain[record.position]
         args = (code, push, pull, clear_before, clear_after)
         if depend is None:
@@ -116,8 +133,12 @@ class TaskClient:
             unsent, self._unsent = self._unsent, []
             if not unsent:
                 return
-            handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
-                                           ["Task {}".format(r.taskid) for r, _ in unsent], 1)
+            try:
+                handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
+                                               ["Task {}".format(r.taskid) for r, _ in unsent], 1)
+            except Exception as error:
+                self._give_up([record for record, _ in unsent], error)
+                raise
             for (record, _), handle in zip(unsent, handles):
                 record.handle = handle
                 self._by_task[handle.task_id] = record
@@ -183,8 +204,19 @@ class TaskClient:
             handles = [r.handle for r in records]
             for record in records:
                 record.handle = None
-            for record, (answer, failure) in zip(records, self.connection.outcomes(handles)):
-                self._ended(record, answer, failure)
+            try:
+                outcomes = self.connection.outcomes(handles)
+            except Exception as error:
+                self._give_up(records, error)
+                raise
+            raised = None
+            for record, (answer, failure) in zip(records, outcomes):
+                try:
+                    self._ended(record, answer, failure)   # a retry that cannot be sent fails its record
+                except Exception as error:
+                    raised = raised or error                # the others are still taken in
+            if raised is not None:
+                raise raised
             for record in list(self._routed):
                 try:
                     answered = record.command.step()

@@ -19,6 +19,7 @@ Two entry points, both called as native tasks (pickled by reference, imported fr
 import builtins
 import collections
 import linecache
+import pickle
 import socket
 import sys
 
@@ -93,7 +94,8 @@ def run_task(code, push, pull, clear_before=False, clear_after=False):
     try:
         if clear_before:
             reset()
-        namespace.update(push)
+        # bytes: a push the client pickled at run (ipython/push.py)
+        namespace.update(pickle.loads(push) if isinstance(push, bytes) else push)
         try:
             _execute(code)
             results = _pull(pull)

@@ -10,6 +10,7 @@ import itertools
 
 from ..core import state_now
 from ..core.errors import TaskFailed
+from ..core.foreign import RefusesPickling, refuse_others
 from ..runtime.task_runtime import Ref
 from . import pool as _pool
 from .log import logger
@@ -27,10 +28,12 @@ _counter = itertools.count()
 _SHOWN_STATES = {"running": "running", "finished": "finished", "failed": "failed", "cancelled": "cancelled"}
 
 
-class Future:
+class Future(RefusesPickling):
     """A call running on the cluster (PEP 3148): ``result()``, ``exception()``, ``done()``,
     ``cancel()``, ``cancelled()``, ``running()``, ``add_done_callback(fn)``. Callbacks run in
     the process that submitted the future, when one of its SCOOP calls sees the future end."""
+
+    __treadle_api__ = ("treadle.scoop", "f.result()")   # core.foreign: other APIs refuse it by name
 
     def __init__(self, pool, handle, fn):
         self.pool = pool
@@ -248,6 +251,7 @@ def wait(fs, timeout=None, return_when=ALL_COMPLETED):
     """PEP 3148's wait: (done, not_done) sets once all (or the first, or the first failed)
     ended, or ``timeout`` passed."""
     fs = set(fs)
+    refuse_others(fs, Future, "scoop futures.wait")
     pending = [f for f in fs if f._state == "pending"]
     if pending:
         by_handle = {f.handle.task_id: f for f in pending}
@@ -276,6 +280,7 @@ def _wait_first_failure(pool, pending, timeout):
 def as_completed(fs, timeout=None):
     """Yields the futures as they end (failed ones too: their result() raises)."""
     left = list(dict.fromkeys(fs))
+    refuse_others(left, Future, "scoop futures.as_completed")
     for f in [f for f in left if f._state != "pending"]:
         left.remove(f)
         yield f

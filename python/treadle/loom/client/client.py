@@ -1,5 +1,6 @@
 """The HyperLoom client: submits plans and collects results."""
 
+from ...core import embedded_server
 from ...core.client import ClientBase
 from ...runtime import task_clients
 from .future import Future
@@ -10,7 +11,8 @@ class Client(ClientBase):
 
     ``secret`` defaults to $TREADLE_SECRET, $TREADLE_SECRET_FILE or the per-user secret file.
     Inside a task, ``Client()`` connects to the cluster the task runs on (with its secret), and
-    the client is closed when the task ends.
+    the client is closed when the task ends; in the treadle kernel, to the kernel's server; else
+    to localhost:9010, HyperLoom's default.
     What tasks print is shown while the client waits, each line marked with its task;
     ``output`` replaces that with a callable taking (task, label, stream, bytes) tuples,
     or None to drop it. A server silent for ``server_timeout`` seconds counts as lost; this
@@ -21,9 +23,11 @@ class Client(ClientBase):
 
     def __init__(self, address=None, port=None, secret=None, timeout=10.0, output="print",
                  server_timeout=12.0):
-        own = task_clients.server_address()  # inside a task: its cluster
-        if address is None and port is None and own is not None:
-            address, port = own
+        if address is None and port is None:
+            # Inside a task: its cluster; in the treadle kernel: the kernel's server.
+            own = task_clients.server_address() or embedded_server.embedded_address()
+            if own is not None:
+                address, port = own
         address = "localhost" if address is None else address
         port = 9010 if port is None else port
         super().__init__(address, port, secret=secret or task_clients.secret(), timeout=timeout, output=output,
@@ -39,13 +43,13 @@ class Client(ClientBase):
         return self.submit((task,))[0]
 
     def gather(self, futures):
-        """fetch() followed by release()."""
+        """fetch() followed by release(). As HyperLoom's: when a task failed, fetch raises
+        and nothing is released, so the other futures' results stay readable."""
         __tracebackhide__ = True
         futures = list(futures)
-        try:
-            return self.fetch(futures)
-        finally:
-            self.release(futures)
+        values = self.fetch(futures)
+        self.release(futures)
+        return values
 
     def __repr__(self):
         return "<treadle.loom.client.Client {}:{}>".format(*self.address)

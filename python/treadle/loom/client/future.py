@@ -1,9 +1,10 @@
 """A handle to a submitted task's result."""
 
 from ...core.client import TaskHandle
+from ...core.foreign import RefusesPickling
 
 
-class Future(TaskHandle):
+class Future(TaskHandle, RefusesPickling):
     """The result of a submitted task, kept on the workers until released.
 
     ``wait()`` blocks until it is computed, ``fetch()`` downloads it (it stays on the workers),
@@ -13,6 +14,7 @@ class Future(TaskHandle):
     """
 
     __slots__ = ()
+    __treadle_api__ = ("treadle.loom.client", "f.fetch()")   # core.foreign: other APIs refuse it by name
 
     def finished(self):
         """True if the result is computed and not released; asks the server until it is."""

@@ -3,9 +3,10 @@
 import contextlib
 import weakref
 
-from ...core import hooks
+from ...core import embedded_server, hooks
 from ...core.client import ClientBase
 from ...core.errors import LoomException
+from ...runtime import task_clients
 from ..common import ID, RainException
 from .session import Session
 
@@ -34,11 +35,19 @@ class _Core(ClientBase):
 
 
 class Client:
-    """``Client(host, port)``: Rain's connection to a treadle server. Its sessions share the
+    """``Client(host, port)``: Rain's connection to a treadle server (with neither: inside a task
+    its cluster, in the treadle kernel the kernel's server, else localhost:7210). Its sessions share the
     connection; it hears from the server which of their tasks ended (``watch``/``settled``)."""
 
-    def __init__(self, host="localhost", port=7210):
-        self.core = _Core(host, port)
+    def __init__(self, host=None, port=None):
+        if host is None and port is None:
+            # Inside a task: its cluster; in the treadle kernel: the kernel's server.
+            host, port = task_clients.server_address() or embedded_server.embedded_address() or (None, None)
+        try:
+            self.core = _Core("localhost" if host is None else host, 7210 if port is None else port,
+                              secret=task_clients.secret())
+        except LoomException as error:   # no server there: Rain's own exception, with the cause
+            raise RainException(str(error)) from error
         self._sessions = []     # weak references, oldest first
         self._made = 0          # sessions made, which numbers them
         self._watched = {}      # task id -> Rain task not yet seen ended

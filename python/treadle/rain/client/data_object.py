@@ -1,13 +1,16 @@
 """Rain's DataObject: an output of a task, named (task, output) on the server."""
 
+from ...core.foreign import RefusesPickling
 from ...core.task import object_id
 from ..common import ID, ObjectSpec, RainException
 
 
-class DataObject:
+class DataObject(RefusesPickling):
     """Output ``index`` of ``task``, declared by ``output`` (an Output). ``keep()`` before
     submit, ``fetch()``, ``unkeep()``, ``wait()``, ``update()``; ``spec`` (``label``,
     ``content_type``, ``data_type``, ``user``) and ``info`` (None until update or fetch)."""
+
+    __treadle_api__ = ("treadle.rain", "o.fetch().get_bytes()")   # core.foreign: other APIs refuse it by name
 
     def __init__(self, task, index, output):
         self.task = task

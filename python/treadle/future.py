@@ -1,0 +1,99 @@
+"""The native API's Future (a call's result, computed on a worker) and TaskError (its failure)."""
+
+from .core.errors import TaskFailed
+from .core.foreign import RefusesPickling
+
+
+class TaskError(TaskFailed):
+    """A task of the native API raised; the message carries the remote traceback."""
+
+    @classmethod
+    def from_error(cls, error):
+        if getattr(error, "failure", None) is not None:
+            return cls.from_failure(error.failure)
+        return cls(error.task_id, error.origin_id, error.label, error.task_type, error.error)
+
+
+class Future(RefusesPickling):
+    """The result of a task, computed on a worker.
+
+    ``result()`` waits and returns it; ``done()`` says whether it is there; ``release()``
+    frees it on the workers (dropping the last reference does too). A future can be passed
+    to other tasks, also inside lists, tuples and dicts: they get its result.
+    """
+
+    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "_heard", "__weakref__")
+    __treadle_api__ = ("treadle", "f.result()")   # core.foreign: other APIs refuse it by name
+
+    def __init__(self, client, spec, key):
+        self._client = client
+        self._spec = spec       # (fn, input futures, config, label, cpus), until sent
+        self._handle = None     # the core TaskHandle, once sent
+        self._value = None
+        self._has_value = False
+        self.key = key          # the function's name and a counter, for messages
+        self._heard = None      # the server's last word on its state, and when (for its repr)
+
+    @property
+    def client(self):
+        return self._client
+
+    @property
+    def handle(self):
+        """The core.client.TaskHandle of the sent task, or None before it is sent."""
+        return self._handle
+
+    @property
+    def label(self):
+        return self._spec[3] if self._spec is not None else self.key.rsplit("-", 1)[0]
+
+    @property
+    def task_id(self):
+        """The server's id of the task (submits pending tasks first)."""
+        self._client.flush()
+        return self._handle.task_id
+
+    def pending_inputs(self):
+        """The futures this call was given, while it is not sent yet (else [])."""
+        return list(self._spec[1]) if self._spec is not None else []
+
+    def has_result(self):
+        """True once the result is here (does not wait, does not ask)."""
+        return self._has_value
+
+    def known_state(self):
+        """"finished" or "failed" if this client knows how the task ended, else None."""
+        if self._has_value:
+            return "finished"
+        if self._handle is None:
+            return None
+        settled = self._client.settled_state(self._handle.task_id)
+        return None if settled is None else "finished" if settled else "failed"
+
+    def result(self, timeout=None):
+        """Waits for the task and returns its result; raises TaskError if it failed (an instance
+        of the task's own exception type too, with its traceback); TimeoutError after ``timeout`` s."""
+        __tracebackhide__ = True
+        if not self._has_value:
+            self._value = self._client.gather([self], timeout=timeout)[0]
+            self._has_value = True
+        return self._value
+
+    def exception(self):
+        """The TaskError of a failed task, or None once it succeeded (waits for it)."""
+        try:
+            self.result()
+        except TaskFailed as error:
+            return error
+        return None
+
+    def done(self):
+        """True once the task finished or failed (does not wait)."""
+        return self._has_value or self._client._is_settled(self)
+
+    def release(self):
+        self._client.release([self])
+
+    def __repr__(self):
+        task = "" if self._handle is None else " (task {})".format(self._handle.task_id)  # the id messages name
+        return "<treadle.Future {}{} {}>".format(self.key, task, self._client._state_now(self))
