@@ -129,7 +129,7 @@ class Client:
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs = []
         name = label or getattr(fn, "__name__", "task")
-        config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future, name)
+        config = call_config(args, kwargs, inputs, lambda future: future.client is self, Future, name)
         function = self._functions.get(id(fn))
         if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
             self._functions[id(fn)] = (fn, py_value(fn))
@@ -207,7 +207,7 @@ class Client:
         if any(type(f) is not Future for f in flat):   # leaves of AnyApiFuture: another API's too
             refuse_others(flat, Future, where)
         for f in flat:
-            if f._client is not self:
+            if f.client is not self:
                 raise ValueError("{!r} belongs to another client (the futures of a client are gathered by that "
                                  "client; decorated functions use treadle.default_client())".format(f))
 
@@ -299,13 +299,14 @@ class Client:
     def _watch(self, ids):
         self._ends.watch(ids)
 
-    def _is_settled(self, future):
+    def has_ended(self, future):
+        """True once this client heard that the future's task finished or failed (does not ask)."""
         return future._handle is not None and self._ends.is_settled(future._handle.task_id)
 
     def _take_settled(self, settled):
         self._ends.take(settled)
 
-    def _state_now(self, future):
+    def state_of(self, future):
         """A Future's state for its repr: what this client knows, else the server's word now
         (asked briefly: a server that does not answer leaves its last word, so said)."""
         handle, known = future._handle, future.known_state()
@@ -510,4 +511,4 @@ def _client_of(futures, where):
     flat = walk.leaves(futures, _ANY_FUTURE)
     if any(type(f) is not Future for f in flat):
         refuse_others(flat, Future, where)
-    return flat[0]._client if flat else default_client()
+    return flat[0].client if flat else default_client()

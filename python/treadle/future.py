@@ -89,11 +89,11 @@ class Future(RefusesPickling):
 
     def done(self):
         """True once the task finished or failed (does not wait)."""
-        return self._has_value or self._client._is_settled(self)
+        return self._has_value or self._client.has_ended(self)
 
     def release(self):
         self._client.release([self])
 
     def __repr__(self):
         task = "" if self._handle is None else " (task {})".format(self._handle.task_id)  # the id messages name
-        return "<treadle.Future {}{} {}>".format(self.key, task, self._client._state_now(self))
+        return "<treadle.Future {}{} {}>".format(self.key, task, self._client.state_of(self))
