@@ -194,6 +194,8 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     t.type = types[r.type_of[i]];
     t.cpus = static_cast<std::uint16_t>(r.cpus[i]);
     t.plan = plan_index;
+    t.no_inputs = p.inputs_begin(i) == p.inputs_end(i);
+    t.no_consumers = p.consumers_begin(i) == p.consumers_end(i);
     std::int32_t longest = 0;
     for (auto c = p.consumers_begin(i); c != p.consumers_end(i); ++c)
       longest = std::max(longest, p.records[*c].priority);
@@ -472,6 +474,7 @@ Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
     const auto& v = input_override_.at(id_of(t));
     return {v.data(), v.data() + v.size()};
   }
+  if (t.no_inputs) return {nullptr, nullptr};
   const Plan& p = *tasks_.plans()[t.plan];
   const std::uint32_t local = static_cast<std::uint32_t>(&t - p.records.data());
   return {p.inputs_begin(local), p.inputs_end(local)};

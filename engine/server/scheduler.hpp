@@ -405,8 +405,9 @@ inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn
     return std::find_if(span.begin(), span.end(), [&](ObjectId in) { return task_of(in) == id; }) != span.end();
   };
   const std::uint32_t local = static_cast<std::uint32_t>(&t - p.records.data());
-  for (auto c = p.consumers_begin(local); c != p.consumers_end(local); ++c)
-    if (still_uses(p.base + *c)) fn(p.base + *c);
+  if (!t.no_consumers)
+    for (auto c = p.consumers_begin(local); c != p.consumers_end(local); ++c)
+      if (still_uses(p.base + *c)) fn(p.base + *c);
   if (t.has_extra_consumers) {
     auto it = extra_consumers_.find(id);
     if (it != extra_consumers_.end())

@@ -14,7 +14,7 @@ namespace treadle {
 struct alignas(64) TaskRecord {
   TaskRecord()
       : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false),
-        multi_output(false), parked(false), stolen(false) {}
+        multi_output(false), parked(false), stolen(false), no_inputs(false), no_consumers(false) {}
   TaskState state = TaskState::waiting;
   bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data : 1;                // recomputing because a worker died
@@ -32,6 +32,11 @@ struct alignas(64) TaskRecord {
   std::uint16_t type = 0;
   std::uint16_t cpus = 0;            // 0: light task, may share cpus
   std::uint8_t kind = 0;             // of the result, as reported (FinishedBatch::kinds)
+  // Its plan lists no inputs (no consumers) for it, so reading them skips the plan's offsets:
+  // at 10,000 simulated workers those missed the cache at a task's end (bench/README.md, "The
+  // scheduler simulator"). Set at submit; false only means "look".
+  bool no_inputs : 1;
+  bool no_consumers : 1;             // in its own plan (later plans: has_extra_consumers)
   std::uint32_t plan = 0;            // its index within the plan is its place in Plan::records
   std::uint32_t unfinished_inputs = 0;
   std::uint32_t holds = 0;           // unfinished consumers + client futures: >0 keeps the result
