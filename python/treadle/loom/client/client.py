@@ -1,6 +1,7 @@
 """The HyperLoom client: submits plans and collects results."""
 
 from ...core.client import ClientBase
+from ...core.errors import propagating_interrupt
 from ...runtime import task_clients
 from .future import Future
 
@@ -39,13 +40,15 @@ class Client(ClientBase):
         return self.submit((task,))[0]
 
     def gather(self, futures):
-        """fetch() followed by release()."""
+        """fetch() followed by release() (an interrupted one releases nothing: the futures
+        stay, to be cancelled by the interrupt's handler or gathered again)."""
         __tracebackhide__ = True
         futures = list(futures)
         try:
             return self.fetch(futures)
         finally:
-            self.release(futures)
+            if not propagating_interrupt():
+                self.release(futures)
 
     def __repr__(self):
         return "<treadle.loom.client.Client {}:{}>".format(*self.address)
