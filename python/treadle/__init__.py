@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {name: "api" for name in ("Client", "Future", "TaskError", "TaskFunction", "as_completed", "default_client",
                                   "gather", "map", "set_default_client", "shutdown", "submit", "task", "wait")}
 _LAZY.update(LocalCluster="cluster", local_cluster="cluster", rejoin="runtime.task_clients",
-             secede="runtime.task_clients")
+             secede="runtime.task_clients", TaskCancelled="core.errors")
 
 
 def __getattr__(name):
@@ -31,9 +31,9 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = ["Client", "Future", "LocalCluster", "TaskError", "TaskFunction", "as_completed", "default_client",
-           "gather", "local_cluster", "map", "rejoin", "secede", "set_default_client", "show", "show_trace", "shutdown",
-           "submit", "task", "wait", "__version__"]
+__all__ = ["Client", "Future", "LocalCluster", "TaskCancelled", "TaskError", "TaskFunction", "as_completed",
+           "default_client", "gather", "local_cluster", "map", "rejoin", "secede", "set_default_client", "show",
+           "show_trace", "shutdown", "submit", "task", "wait", "__version__"]
 
 
 # The notebook layer and the magics import IPython: they load on first use, since every

@@ -23,7 +23,7 @@ from .core import address as _address
 from .core import embedded_server, hooks, state_now, walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
-from .core.errors import TaskFailed
+from .core.errors import TaskFailed, propagating_interrupt
 from .core.foreign import AnyApiFuture, refuse_others
 from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as before
 from .core.settled import SettledTasks
@@ -116,10 +116,11 @@ class Client:
                 self._quiet_waits -= 1
                 # Ended early (a failure, a consumer that stopped): unread tasks go now, not with a kept traceback.
                 unread = [f for f in futures if f._handle is None or not f._handle.released()]
-                futures.clear()
-                with contextlib.suppress(Exception):  # a closed client: nothing is left to free
-                    self.cancel(unread)
-                    self.release(unread)
+                if not propagating_interrupt():   # an interrupt's are the interrupt's business
+                    futures.clear()
+                    with contextlib.suppress(Exception):  # a closed client: nothing is left to free
+                        self.cancel(unread)
+                        self.release(unread)
                 chunk = future = value = unread = None
 
     def _call(self, fn, args, kwargs, label, cpus):
@@ -222,6 +223,7 @@ class Client:
         self.flush()
         loom = [f._handle for f in flat if not f._has_value]
         if loom:
+            self.core.raise_if_cancelled(loom, [f.key for f in flat if not f._has_value])
             try:
                 with self._waiting(loom):
                     if timeout is not None:  # the tasks go on (as concurrent.futures)
@@ -282,7 +284,8 @@ class Client:
         conn = self.core.connection
 
         def ready_ones():
-            return [i for i in waiting if i in self._settled or all(f._has_value for f in by_id[i])]
+            return [i for i in waiting
+                    if i in self._settled or all(f._has_value or f._handle.cancelled() for f in by_id[i])]
 
         while waiting:
             ready = ready_ones()
@@ -300,8 +303,10 @@ class Client:
         self._ends.watch(ids)
 
     def has_ended(self, future):
-        """True once this client heard that the future's task finished or failed (does not ask)."""
-        return future._handle is not None and self._ends.is_settled(future._handle.task_id)
+        """True once this client heard that the future's task finished or failed, or it was
+        cancelled (does not ask)."""
+        handle = future._handle
+        return handle is not None and (handle.cancelled() or self._ends.is_settled(handle.task_id))
 
     def _take_settled(self, settled):
         self._ends.take(settled)
@@ -323,17 +328,16 @@ class Client:
         """True (finished) / False (failed) if the server said the task ended, else None."""
         return self._settled.get(task_id)
 
-    def cancel(self, futures):
-        """Cancels those of ``futures`` whose tasks have not ended (their futures are released; ended
-        ones keep their results). Returns (cancelled, ended), as the server counted them: the tasks
-        it cancelled, inputs nobody else needs included, and the futures that had ended already."""
+    def cancel(self, futures, reason=None):
+        """Cancels those of ``futures`` whose tasks have not ended (their futures are cancelled: done,
+        result() raises TaskCancelled, saying ``reason``; ended ones keep their results). Returns (cancelled,
+        ended), as the server counted them: the tasks it cancelled, inputs nobody else needs included,
+        and the futures that had ended already."""
         flat = walk.leaves(futures, Future)
-        try:
+        with contextlib.suppress(Exception):
             self.flush()
-        except Exception:
-            pass
         done = sum(1 for f in flat if f._handle is None and f._has_value)
-        report = self.core.cancel([f._handle for f in flat if f._handle is not None])
+        report = self.core.cancel([f._handle for f in flat if f._handle is not None], reason)
         return Cancelled(report.cancelled, report.ended + done)
 
     def release(self, futures):

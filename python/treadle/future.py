@@ -72,7 +72,8 @@ class Future(RefusesPickling):
 
     def result(self, timeout=None):
         """Waits for the task and returns its result; raises TaskError if it failed (an instance
-        of the task's own exception type too, with its traceback); TimeoutError after ``timeout`` s."""
+        of the task's own exception type too, with its traceback), TaskCancelled (a
+        concurrent.futures.CancelledError) if it was cancelled; TimeoutError after ``timeout`` s."""
         __tracebackhide__ = True
         if not self._has_value:
             self._value = self._client.gather([self], timeout=timeout)[0]
@@ -88,7 +89,7 @@ class Future(RefusesPickling):
         return None
 
     def done(self):
-        """True once the task finished or failed (does not wait)."""
+        """True once the task finished, failed or was cancelled (does not wait)."""
         return self._has_value or self._client.has_ended(self)
 
     def release(self):

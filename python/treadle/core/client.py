@@ -15,7 +15,7 @@ import time
 from . import hooks, plan as _plan, story as _story
 from .address import connect_host
 from .connection import Connection
-from .errors import LoomException, TaskFailed
+from .errors import LoomException, TaskCancelled, TaskFailed
 from .output_lines import TaskOutputPrinter
 from .task import TASK_MASK, Task, object_id, output_index
 
@@ -32,7 +32,7 @@ class TaskHandle:
     ``outputs`` (their ``task_id`` is the object id, task | k << 40): each is fetched, used as
     an input and released on its own; releasing the task's handle releases them all."""
 
-    __slots__ = ("client", "task_id", "outputs", "specs", "_released", "_finished", "__weakref__")
+    __slots__ = ("client", "task_id", "outputs", "specs", "_released", "_finished", "_cancelled", "__weakref__")
 
     def __init__(self, client, task_id, specs=None):
         self.client = client
@@ -43,6 +43,7 @@ class TaskHandle:
             type(self)(client, object_id(task_id, k)) for k in range(len(specs)))
         self._released = False
         self._finished = False   # seen finished by a wait or fetch, or by asking the server
+        self._cancelled = None   # once cancelled (ClientBase.cancel): what cancelled it ("" if not said)
 
     def output(self, index):
         """The handle of output ``index`` (a position or a label) of a task with several outputs."""
@@ -54,6 +55,15 @@ class TaskHandle:
     def released(self):
         """True once the handle was released (by release(), gather() or the client)."""
         return self._released
+
+    def cancelled(self):
+        """True once its client cancelled the task before it ended (released too): every API's
+        future reads this, whoever cancelled (the kernel's interrupt or %treadle stop too)."""
+        return self._cancelled is not None
+
+    def cancelled_error(self, label=None):
+        """The TaskCancelled (a concurrent.futures.CancelledError) that waiting on it raises."""
+        return TaskCancelled(self.task_id, self._cancelled, label)
 
     def known_finished(self):
         """True if a wait or fetch saw the task finish (does not ask the server)."""
@@ -184,9 +194,15 @@ class ClientBase:
             if not isinstance(f, TaskHandle) or f.client is not self:
                 raise LoomException("{!r} is not a future of this client".format(f))
             if f._released:
-                raise LoomException("{!r} was released".format(f))
+                raise f.cancelled_error() if f.cancelled() else LoomException("{!r} was released".format(f))
             ids.append(f.task_id)
         return ids
+
+    def raise_if_cancelled(self, handles, labels=None):
+        """Raises the TaskCancelled of the first cancelled handle (named by its label, if given)."""
+        for i, f in enumerate(handles):
+            if f.cancelled():
+                raise f.cancelled_error(labels[i] if labels is not None else None)
 
     def _object_ids(self, handles):
         """The data objects of handles to fetch: a task with other than one output has none of its own."""
@@ -239,11 +255,13 @@ class ClientBase:
         if ids:
             self.connection.release(ids, when_done)
 
-    def cancel(self, handles):
+    def cancel(self, handles, reason=None):
         """Releases the handles whose tasks have not ended; the server cancels what nobody else
         needs and counts it. Returns Cancelled(cancelled: tasks the server cancelled, inputs
         nobody else needs included; ended: handles whose tasks had ended, kept with their
-        results)."""
+        results). The cancelled handles say so (``cancelled()``): this is the one place that
+        marks them, for every API's futures; ``reason`` ("by %treadle stop") goes into the
+        TaskCancelled their waits raise."""
         mine = [f for f in handles if isinstance(f, TaskHandle) and f.client is self and not f._released]
         if not mine or self.closed:
             return Cancelled(0, 0)
@@ -254,7 +272,8 @@ class ClientBase:
         ended = set(answer["ended"])
         for f in mine:
             if f.task_id not in ended:
-                f._released = True
+                for h in (f,) + (f.outputs or ()):
+                    h._released, h._cancelled = True, reason or ""
         return Cancelled(answer["cancelled"], sum(1 for f in mine if f.task_id in ended))
 
     # -- the rest --------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The errors every API raises (HyperLoom's names: its client raised them first, and code written
 for it catches them)."""
 
+import concurrent.futures
 import re
+import sys
 
 from .remote_exception import rebuild
 
@@ -51,3 +53,24 @@ class TaskFailed(LoomException):
         error = cls(*args)
         error.failure = failure  # what the native API rebuilds its own error from
         return error
+
+
+class TaskCancelled(LoomException, concurrent.futures.CancelledError):
+    """Waiting on (or fetching) a task that was cancelled before it ended: by its client's
+    ``cancel``, by an interrupt of the notebook cell that submitted it, or by ``%treadle stop``.
+    A ``concurrent.futures.CancelledError``, as PEP 3148 raises for a cancelled future.
+
+    Attributes: ``task_id``, ``label`` (or None), ``reason`` (what cancelled it, or None)."""
+
+    def __init__(self, task_id, reason=None, label=None):
+        self.task_id, self.reason, self.label = task_id, reason, label
+        super().__init__("task {}{} was cancelled{}".format(task_id, " ({})".format(label) if label else "",
+                                                            " " + reason if reason else ""))
+
+
+def propagating_interrupt():
+    """True inside a ``finally`` that a KeyboardInterrupt passes through. An interrupt is not
+    the end of a map or a gather: what it leaves running is the interrupt's business (in a
+    notebook the cell tracker cancels the cell's tasks and says so, or keeps them running with
+    ``cancel_on_interrupt=off``; in a script they go with the futures, when the traceback does)."""
+    return isinstance(sys.exc_info()[1], KeyboardInterrupt)

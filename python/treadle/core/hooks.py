@@ -23,6 +23,10 @@ class ClientListener:
         """``client.submit(tasks)`` sent ``plan`` (a core.plan.EncodedPlan, its tasks numbered
         from ``base``) and returned ``futures``."""
 
+    def submit_deferred(self, client):
+        """``client`` took a call it will submit later, perhaps from another thread (a flush
+        timer's): whose it is (the notebook cell running now) is told by this thread, now."""
+
     def native_calling(self, client):
         """A native call is about to make a future; what is returned comes back in native_called."""
 
@@ -57,6 +61,11 @@ def client_created(client):
 def plan_submitted(client, base, plan, tasks, futures):
     for listener in listeners:
         listener.plan_submitted(client, base, plan, tasks, futures)
+
+
+def submit_deferred(client):
+    for listener in listeners:
+        listener.submit_deferred(client)
 
 
 def native_calling(client):

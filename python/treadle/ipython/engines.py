@@ -170,6 +170,11 @@ class Command:
         if self.answer is not None:
             return True
         connection = self.engines.connection
+        cancelled = next((h for h in self.copies if h.cancelled()), None)
+        if cancelled is not None:   # by the kernel (an interrupt, %treadle stop): no answer comes
+            self.copies = [h for h in self.copies if not h.cancelled()]
+            self.abandon()
+            raise cancelled.cancelled_error("engine {}".format(self.engine_id))
         if not self.copies:
             if time.monotonic() < self.resend_at:
                 return False

@@ -6,7 +6,8 @@ import threading
 import time
 import weakref
 
-from ..core.errors import LoomException
+from ..core import hooks
+from ..core.errors import LoomException, TaskCancelled
 from ..runtime import engine as engine_side
 from ..runtime import task_clients
 from .address import resolve_address
@@ -21,7 +22,8 @@ _FLUSH_LIMIT = 1024    # unsent tasks that are sent at once
 
 
 class TaskAborted(LoomException):
-    """The failure of a task that ``abort`` stopped."""
+    """The failure of a task that ``abort`` stopped, or that the kernel cancelled (an interrupt of
+    the cell that ran it, ``%treadle stop``)."""
 
 
 def properties_changed(address):
@@ -109,6 +111,8 @@ class TaskClient:
         args = (code, push, pull, clear_before, clear_after)
         if depend is None:
             record.attempts += 1
+            if hooks.listeners and not self._unsent:
+                hooks.submit_deferred(self.connection)   # the flush timer's submit is the caller's
             self._unsent.append((record, args))
             if len(self._unsent) >= _FLUSH_LIMIT:
                 self._flush()
@@ -199,6 +203,8 @@ class TaskClient:
             self._flush()
             self.connection.take_settled(timeout)
             self._take_properties()
+            for record in [r for r in self._by_task.values() if r.handle.cancelled()]:
+                self._abort(record, _cancelled(record, record.handle.cancelled_error()))
             ended = [t for t in self._by_task if t in self.connection.settled]
             records = [self._by_task.pop(t) for t in ended]
             handles = [r.handle for r in records]
@@ -220,6 +226,9 @@ class TaskClient:
             for record in list(self._routed):
                 try:
                     answered = record.command.step()
+                except TaskCancelled as error:
+                    self._abort(record, _cancelled(record, error))
+                    continue
                 except LoomException as error:
                     self._routed.discard(record)
                     record.command = None
@@ -284,6 +293,8 @@ class TaskClient:
         records are routed or waiting (they need pumping), or after 0.2 s without news."""
         with self._lock:
             self._flush()
+            if any(r.handle is not None and r.handle.cancelled() for r in records):
+                return   # they end now, without the server's word (_pump)
             in_flight = [r.handle.task_id for r in records if r.handle is not None]
             settled = self.connection.settled
             remaining = {t for t in in_flight if t not in settled}
@@ -324,6 +335,10 @@ class TaskClient:
         self._pump()   # sends it too, if it was not sent yet
         if record.done:
             raise IndexError("Task Already Completed: task {} has completed".format(taskid))
+        self._abort(record, TaskAborted("task {} was aborted".format(taskid)))
+
+    def _abort(self, record, failure):
+        """The task ends as ``failure`` without running (again): no retry, no recovery task."""
         if record.handle is not None:
             self._by_task.pop(record.handle.task_id, None)
             self.connection.release([record.handle])
@@ -333,8 +348,8 @@ class TaskClient:
             self._routed.discard(record)
             record.command = None
         record.waiting = False
-        record.result = TaskResult(taskid, {}, None, record.submitted, time.time(),
-                                   failure=TaskAborted("task {} was aborted".format(taskid)), attempts=record.attempts)
+        record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(), failure=failure,
+                                   attempts=record.attempts)
 
     def spin(self):
         """Schedules again: tasks that wait for an engine whose properties satisfy their
@@ -367,3 +382,9 @@ class TaskClient:
 
     def __repr__(self):
         return "<TaskClient {}:{}>".format(*self.address)
+
+
+def _cancelled(record, error):
+    """The failure of a task whose run the kernel cancelled (core.client marks its handles): a
+    cancelled task has ended, as an aborted one has."""
+    return TaskAborted("Task {} was cancelled{}".format(record.taskid, " " + error.reason if error.reason else ""))

@@ -367,6 +367,11 @@ class CellTracker(hooks.ClientListener):
                 intervals.add(*run)
             self._route_parked()   # under the lock: before any newer output of these tasks
 
+    def submit_deferred(self, client):
+        """A call the client's flush timer will send (IPython's tasks): its thread then finds
+        this cell as the last one that submitted."""
+        self.current()
+
     def plan_submitted(self, client, base, plan, tasks, futures):
         """A client submitted a plan (the native API's are recorded by native_flushed())."""
         if client.api == "native":
@@ -525,9 +530,10 @@ class CellTracker(hooks.ClientListener):
         with self._lock:
             return list(self._cells)
 
-    def cancel(self, cells=None):
-        """Releases the futures of ``cells`` (every cell's by default) whose tasks have not
-        ended: the server cancels them (a running Python task's executor is replaced).
+    def cancel(self, cells=None, reason="by the interrupt of the cell that submitted it"):
+        """Cancels the futures of ``cells`` (every cell's by default) whose tasks have not
+        ended: the server cancels them (a running Python task's executor is replaced), and
+        their futures say so in every API, ``reason`` in the error their waits raise.
         Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
         results), as the server counted them."""
         cells = self.cells() if cells is None else list(cells)
@@ -535,14 +541,14 @@ class CellTracker(hooks.ClientListener):
             for p in list(cell.progress):
                 p.cancelling()
         try:
-            return self._cancel(cells)
+            return self._cancel(cells, reason)
         finally:
             # After the cancel: the lines' last count reads their tasks "cancelled" then.
             for cell in cells:
                 for p in list(cell.progress):
                     p.cancelled()
 
-    def _cancel(self, cells):
+    def _cancel(self, cells, reason):
         native = collections.OrderedDict()
         loom = collections.OrderedDict()
         ended = 0
@@ -561,7 +567,7 @@ class CellTracker(hooks.ClientListener):
                     loom.setdefault(f.client, []).append(f)
         cancelled = 0
         for client, futures in list(native.items()) + list(loom.items()):
-            report = client.cancel(futures)
+            report = client.cancel(futures, reason)
             cancelled += report.cancelled
             ended += report.ended
         return Cancelled(cancelled, ended)

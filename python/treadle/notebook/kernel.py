@@ -204,4 +204,4 @@ def publisher():
 def cancel_all():
     """``%treadle stop``: cancels every task this kernel submitted that has not ended."""
     t = _tracker
-    return t.cancel() if t is not None else Cancelled(0, 0)
+    return t.cancel(reason="by %treadle stop") if t is not None else Cancelled(0, 0)

@@ -9,7 +9,7 @@ import concurrent.futures
 import itertools
 
 from ..core import state_now
-from ..core.errors import TaskFailed
+from ..core.errors import TaskFailed, propagating_interrupt
 from ..core.foreign import RefusesPickling, refuse_others
 from ..runtime.task_runtime import Ref
 from . import pool as _pool
@@ -40,11 +40,24 @@ class Future(RefusesPickling):
         self.handle = handle
         self.id = next(_counter)
         self.fn_name = getattr(fn, "__name__", "future")
-        self._state = "pending"   # pending, finished, failed, cancelled
+        self._recorded_state = "pending"   # pending, finished, failed, cancelled
         self._value = None
         self._exception = None
         self._callbacks = []
         self._heard = None        # the server's last word on its state, and when (for its repr)
+
+    @property
+    def _state(self):
+        """pending, finished, failed or cancelled: also cancelled once its task was, by whomever
+        (its cancel(), the kernel's interrupt or %treadle stop: the handle says, core.client)."""
+        if self._recorded_state == "pending" and self.handle.cancelled():
+            self._recorded_state = "cancelled"
+            self.settled_now()
+        return self._recorded_state
+
+    @_state.setter
+    def _state(self, state):
+        self._recorded_state = state
 
     def __repr__(self):
         return "<treadle.scoop Future {} {} {}>".format(self.id, self.fn_name, self._state_now())
@@ -126,7 +139,7 @@ class Future(RefusesPickling):
         __tracebackhide__ = True
         self._wait(timeout)
         if self._state == "cancelled":
-            raise CancelledError()
+            raise self.handle.cancelled_error(self.fn_name)
         if self._exception is not None:
             raise self._exception
         return self._value
@@ -135,7 +148,7 @@ class Future(RefusesPickling):
         """The exception the call raised, or None."""
         self._wait(timeout)
         if self._state == "cancelled":
-            raise CancelledError()
+            raise self.handle.cancelled_error(self.fn_name)
         return self._exception
 
     def add_done_callback(self, callback):
@@ -184,7 +197,8 @@ def _ordered_results(futures):
                 yield future.result()
     finally:
         chunk = future = None
-        _drop_unread(futures)
+        if not propagating_interrupt():   # an interrupt's are the interrupt's business
+            _drop_unread(futures)
 
 
 def _drop_unread(futures):
@@ -224,7 +238,8 @@ def map_as_completed(func, *iterables):
             yield future.result()
     finally:
         future = None
-        _drop_unread(futures)
+        if not propagating_interrupt():
+            _drop_unread(futures)
 
 
 def mapReduce(mapFunc, reductionOp, *iterables):  # noqa: N802,N803 - SCOOP's names

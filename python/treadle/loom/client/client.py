@@ -44,7 +44,9 @@ class Client(ClientBase):
 
     def gather(self, futures):
         """fetch() followed by release(). As HyperLoom's: when a task failed, fetch raises
-        and nothing is released, so the other futures' results stay readable."""
+        and nothing is released, so the other futures' results stay readable; an interrupted
+        one releases nothing either: the futures stay, to be cancelled by the interrupt's
+        handler or gathered again."""
         __tracebackhide__ = True
         futures = list(futures)
         values = self.fetch(futures)
