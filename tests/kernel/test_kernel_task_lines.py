@@ -120,3 +120,44 @@ def test_a_saved_notebook_keeps_each_bar_once_with_its_last_text(kernel, tmp_pat
     errors = [i for i, o in enumerate(outputs) if o.get("output_type") == "error"]
     assert len(errors) == 1 and outputs[errors[0]]["ename"] == "RuntimeError", outputs
     assert errors[0] > max(i for i, _ in bars), outputs
+
+
+# The cell ends once the kernel's cell tracker has the bar's first text (and not before: else
+# the cell could end with nothing of the bar in it).
+SEEN_BY_THE_TRACKER = r"""
+import threading
+from treadle.core import hooks
+tracker = next(l for l in hooks.listeners if type(l).__name__ == "CellTracker")
+seen = threading.Event()
+route = tracker.route
+def spy(client, items, *args, **kwargs):
+    result = route(client, items, *args, **kwargs)
+    if any(b"late" in bytes(item[3]) for item in items):
+        seen.set()
+    return result
+tracker.route = spy
+"""
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kernel", ["treadle", "python3"])
+def test_a_bar_still_running_when_its_cell_ends_is_saved_with_its_last_text(kernel, tmp_path):
+    """A bar that goes on after its cell ended: the saved notebook keeps it in that cell, with
+    the text it ended with (a later cell waits for the task), not the half-way text it had when
+    its cell ended."""
+    import nbformat
+    from nbclient import NotebookClient
+    cells = ["%treadle workers 1 --cpus 1", NOTEBOOK_BARS + SEEN_BY_THE_TRACKER,
+             "late = treadle.submit(bar, 6, 'late ')\nassert seen.wait(60)   # its first text reached the kernel",
+             "late.result()"]
+    if kernel == "python3":
+        cells[0] = "%load_ext treadle\n" + cells[0]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    NotebookClient(nb, kernel_name=kernel, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbformat.write(nb, str(tmp_path / "late.ipynb"))
+    saved = nbformat.read(str(tmp_path / "late.ipynb"), as_version=4)
+    shown = [o.get("text") or o.get("data", {}).get("text/plain", "") for o in saved.cells[2].outputs]
+    assert len(shown) == 1 and re.fullmatch(r"\[task \d+ bar\] late done", shown[0]), saved.cells[2].outputs
+    assert not any("[task " in (o.get("text") or o.get("data", {}).get("text/plain", ""))
+                   for o in saved.cells[3].outputs), saved.cells[3].outputs

@@ -175,6 +175,9 @@ class CellTracker(hooks.ClientListener):
         # end, which nbclient and execute_interactive never read).
         self.take_output()
         self._route_parked(older_than=0)
+        # A line its task keeps open is shown (a display) before the cell ends: what the task
+        # prints later updates it there, also in a notebook nbclient saves.
+        self._flush_partials(0)
         if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
             self._cancel_interrupted_cell()
         self._running = None
