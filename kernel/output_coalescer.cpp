@@ -69,8 +69,9 @@ void OutputCoalescer::flush() {
   if (on_shell_thread()) {
     send_on_shell_thread(lock);
   } else if (!pending_.empty()) {
-    first_pending_ = clock::now() - max_delay;  // due now
-    wake_.notify_one();
+    // Sent from this thread, through the channel, before the caller's next message on it (a
+    // task's line shown as a display after the lines it printed before).
+    send_in_background();
   }
 }
 

@@ -48,7 +48,8 @@ class OutputCoalescer {
   // Any thread.
   void write(const std::string& stream, std::string_view text);
   // On the shell thread: sends everything buffered now, in order (before displays, errors and
-  // at the end of a cell). Elsewhere: asks the flusher to send it now.
+  // at the end of a cell). Elsewhere: sends it now through the channel, on the calling thread,
+  // so what that thread publishes on the channel next comes after it.
   void flush();
   // Python's stream.flush(): sends within the coalescing delay (now, if nothing was sent for
   // that long), so code that flushes after every line does not mean one message per line.

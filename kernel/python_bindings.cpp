@@ -41,7 +41,8 @@ PYBIND11_EMBEDDED_MODULE(_treadle_kernel, m) {
       "flush", [] { interpreter().output().flush_soon(); }, "Sends the queued output within the coalescing delay.");
   m.def(
       "flush_now", [] { interpreter().output().flush(); },
-      "Sends the queued output now (on the main thread, in order with what xeus publishes next).");
+      "Sends the queued output now (on the main thread, in order with what xeus publishes next; elsewhere,\n"
+      "through the channel, before what this thread publishes next).");
   m.def(
       "server_address",
       []() -> py::object {

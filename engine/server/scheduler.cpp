@@ -372,6 +372,7 @@ void Scheduler::task_started(WorkerId worker, TaskId id) {
   if (t.state == TaskState::assigned && t.worker == worker) {
     if (t.cpus) workers_[worker]->cpu_task_moved_us = now_us_;
     transition(id, TaskState::running, "worker started it");
+    for (auto* o : observers_) o->on_started(id, worker, now_us_);
   }
 }
 

@@ -50,6 +50,8 @@ class SchedulerObserver {
   virtual void on_ready(TaskId task, std::int64_t at_us) {}
   // A task was assigned to a worker.
   virtual void on_assigned(const Decision& decision) {}
+  // Its worker said a task assigned there started running, at `at_us` (when the server heard).
+  virtual void on_started(TaskId task, WorkerId worker, std::int64_t at_us) {}
   // A task sent to `worker` (`running` there, else queued) was cancelled before it finished.
   virtual void on_cancelled(TaskId task, WorkerId worker, bool running, std::int64_t at_us) {}
 };

@@ -105,6 +105,7 @@ void TraceRecorder::record_task(const Scheduler& scheduler, WorkerId worker, Tas
   TraceEvent e = task_event(scheduler, worker, task, lane, start_us, end_us);
   e.size = size;
   e.outputs = scheduler.output_count(task);
+  running_since_.erase(task);
   record(e);
 }
 
@@ -117,6 +118,7 @@ void TraceRecorder::record_failed_task(const Scheduler& scheduler, WorkerId work
   if (errors_.empty()) intern(std::string(), errors_, error_ids_);  // 0: no error kept
   const std::string headline = failure_headline(error);
   e.total = error_ids_.count(headline) || errors_.size() < max_errors ? intern(headline, errors_, error_ids_) : 0;
+  running_since_.erase(task);
   record(e);
 }
 
@@ -173,6 +175,11 @@ void TraceRecorder::on_assigned(const Decision& d) {
   record(e);
 }
 
+void TraceRecorder::on_started(TaskId task, WorkerId, std::int64_t at_us) {
+  if (running_since_.size() >= max_running) running_since_.clear();  // stale entries (lost workers'): drop all
+  running_since_[task] = at_us;
+}
+
 void TraceRecorder::on_cancelled(TaskId task, WorkerId worker, bool running, std::int64_t at_us) {
   TraceEvent e;
   e.kind = TraceEvent::Kind::cancelled;
@@ -180,6 +187,11 @@ void TraceRecorder::on_cancelled(TaskId task, WorkerId worker, bool running, std
   e.task = task;
   e.queued = !running;
   e.start_us = e.end_us = at_us;
+  auto since = running_since_.find(task);
+  if (since != running_since_.end()) {
+    if (running && since->second <= at_us) e.ready_us = since->second;
+    running_since_.erase(since);
+  }
   if (scheduler_) {  // still in the scheduler's books: the cancel happens inside its transition
     e.label = intern_label(scheduler_->label(task));
     e.type = intern_type(scheduler_->type_name(scheduler_->task(task).type));
@@ -239,6 +251,7 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
     case TraceEvent::Kind::cancelled:
       out["task"] = e.task;
       out["running"] = e.queued == 0;
+      if (e.ready_us >= 0) out["started_us"] = e.ready_us;
       out["label"] = labels_[e.label];
       out["type"] = types_[e.type];
       break;

@@ -40,7 +40,8 @@ struct TraceEvent {
   std::uint32_t outputs = 1; // task: how many outputs it made (Rain's tasks: zero or several)
   TaskId task = 0;           // the task, or the object moved; sample: bytes spilled to disk
   std::int64_t start_us = 0, end_us = 0;  // decision, sample, worker events: both the moment
-  std::int64_t ready_us = -1;             // task, decision: when it became ready; -1: chained
+  std::int64_t ready_us = -1;             // task, decision: when it became ready; -1: chained;
+                                          // cancelled: when it started running (-1: unknown, queued)
   std::uint64_t size = 0;    // task: result; transfer: bytes; decision: input bytes on the
                              // chosen worker; sample: RSS of the worker and its executors
   std::uint64_t total = 0;   // decision: input bytes in all; sample: bytes in its data store;
@@ -87,6 +88,7 @@ class TraceRecorder : public SchedulerObserver {
 
   // SchedulerObserver: every placement becomes a decision event.
   void on_assigned(const Decision& decision) override;
+  void on_started(TaskId task, WorkerId worker, std::int64_t at_us) override;
   void on_cancelled(TaskId task, WorkerId worker, bool running, std::int64_t at_us) override;
   // Observes `scheduler` (its placements, its cancels); a cancel then names its task's label
   // and type, read from the scheduler as the cancel happens.
@@ -116,6 +118,11 @@ class TraceRecorder : public SchedulerObserver {
   std::size_t capacity_;
   const Scheduler* scheduler_ = nullptr;  // the one observed (observe), for cancels' labels
   std::vector<TraceEvent> ring_;
+  // Tasks running now -> when they started: a task cancelled while running is recorded with
+  // the time it ran (its worker reports nothing of it). Ended tasks leave; bounded (a lost
+  // worker's running tasks never end there).
+  std::unordered_map<TaskId, std::int64_t> running_since_;
+  static constexpr std::size_t max_running = std::size_t(1) << 22;
   std::size_t next_ = 0;
   std::uint64_t recorded_ = 0;
   std::vector<std::string> labels_, types_, errors_;

@@ -253,6 +253,32 @@ TEST_CASE("trace recording: a cancelled task names its label and type; a lost wo
   f.check();
 }
 
+TEST_CASE("trace recording: a task cancelled while running says when it started", "[trace]") {
+  ObservedFixture f;
+  f.add_worker(2);
+  PlanBuilder p;
+  p.keep(p.add(const_type, {}, 1, "slow"));
+  p.keep(p.add(const_type, {}, 1, "behind"));
+  TaskId a = f.submit(p), b = a + 1;
+  f.s.set_clock(1000);
+  f.s.schedule();
+  f.s.set_clock(2000);
+  f.s.task_started(f.worker_of(a), a);
+  REQUIRE(f.s.task(a).state == S::running);
+  f.s.set_clock(2'500'000);
+  f.s.release(a);  // an interrupted cell: the running task is cancelled 2.5 s after it started
+  f.s.release(b);
+  auto cancels = f.events("cancelled");
+  REQUIRE(cancels.size() == 2);
+  auto of = [&](TaskId t) { return cancels[0]["task"] == t ? cancels[0] : cancels[1]; };
+  CHECK(of(a)["running"] == true);
+  CHECK(of(a)["started_us"] == 2000);
+  CHECK(of(a)["start_us"] == 2'500'000);
+  CHECK(of(b)["running"] == false);
+  CHECK_FALSE(of(b).contains("started_us"));  // sent, never started
+  f.check();
+}
+
 TEST_CASE("trace recording: the ring keeps the most recent events within its bound", "[trace]") {
   TraceRecorder r(10);
   for (TaskId i = 0; i < 25; ++i) r.record_transfer(1, 0, i, 100 + i, 200 + i, i);

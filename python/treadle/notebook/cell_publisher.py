@@ -86,6 +86,8 @@ def cell_publisher(shell=None):
         parent = json.loads(kernel.cell_parent())
 
         def send(msg_type, content, parent):
+            if threading.current_thread() is not threading.main_thread():
+                kernel.flush_now()   # what this thread printed goes first (a task's lines, then its open line)
             kernel.publish(msg_type, json.dumps(content), json.dumps(parent))
         return CellPublisher(send, parent)
     if shell is None:

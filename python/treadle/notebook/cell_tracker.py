@@ -12,14 +12,13 @@ import time
 import weakref
 
 from ..core import hooks
-from ..core.address import server_key
 from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
-from ..core.task import TASK_MASK
-from ..widgets.progress import Progress
 from .cell_interrupts import CellInterrupts
 from .cell_publisher import cell_publisher, send_late_updates
+from .line_displays import show_line
 from .options import options
+from .wait_progress import WaitProgress
 
 
 class _Cell:
@@ -91,111 +90,6 @@ class _Router:
 
     def __call__(self, items):
         self.tracker.route(self.client(), items)
-
-
-class WaitProgress:
-    """The progress line of a cell blocked on futures (a gather, a result()): it appears only
-    when the wait lasts over ``AFTER`` seconds, so quick waits stay quiet; the monitor's thread
-    follows the tasks, and the line says how the wait ended."""
-
-    AFTER = 0.5
-
-    def __init__(self, cell, futures, session):
-        self.cell = cell
-        self.futures = futures
-        self.session = session
-        self.progress = None
-        self.due = None
-        self._lock = threading.Lock()
-        self._ended = False
-
-    def __enter__(self):
-        self._began = time.monotonic()
-        self.due = self._began + self.AFTER
-        _wait_watcher.add(self)
-        return self
-
-    def show(self):
-        with self._lock:
-            if self._ended:
-                return
-            # A task's line counts the task once, whichever of its outputs are waited for
-            # (an output's handle is named by its object id: task | k << 40).
-            futures = list({f.task_id & TASK_MASK: f for f in self.futures}.items())
-            n = len(futures)
-            progress = Progress("waiting for {} task{}".format(n, _s(n)), n, publisher=self.cell.publisher,
-                                interval=options.interval)
-            progress.started = self._began   # the rate counts from the start of the wait
-            address = server_key(self.futures[0].client.address)
-            try:
-                progress.publish()
-                self.session.monitor(address).track(progress, futures)
-            except Exception:
-                return   # no line: the wait goes on all the same
-            self.cell.progress.append(progress)
-            self.progress = progress
-
-    def __exit__(self, etype, error, tb):
-        _wait_watcher.remove(self)
-        with self._lock:
-            self._ended = True
-            progress = self.progress
-        if progress is not None:
-            if etype is None:
-                progress.complete()
-            elif issubclass(etype, KeyboardInterrupt):
-                progress.cancelled()
-            elif issubclass(etype, GeneratorExit):
-                progress.released()   # a map left before its end: its futures are released
-            else:
-                failed = getattr(error, "task_id", None)   # a TaskFailed names the task waited on that failed
-                if failed is not None:
-                    progress.note_failed(failed & TASK_MASK)
-                progress.complete(failed=True)
-        return False
-
-
-class _WaitWatcher:
-    """One thread shows the lines of every wait that lasts: a timer thread per wait would cost
-    ~140 µs, paid by each result() of a loop over futures. Waits begin on the main thread, so
-    they come in the order they are due."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._waits = []
-        self._thread = None
-
-    def add(self, wait):
-        with self._cond:
-            self._waits.append(wait)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="treadle-waits", daemon=True)
-                self._thread.start()
-            if len(self._waits) == 1:
-                self._cond.notify()
-
-    def remove(self, wait):
-        with self._cond:
-            for i in range(len(self._waits) - 1, -1, -1):   # most often the last one
-                if self._waits[i] is wait:
-                    del self._waits[i]
-                    break
-
-    def _run(self):
-        while True:
-            with self._cond:
-                if not self._waits:
-                    self._cond.wait()
-                    continue
-                left = self._waits[0].due - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
-                wait = self._waits.pop(0)
-            wait.show()
-
-
-_wait_watcher = _WaitWatcher()
 
 
 class CellTracker(hooks.ClientListener):
@@ -275,6 +169,9 @@ class CellTracker(hooks.ClientListener):
         # end, which nbclient and execute_interactive never read).
         self.take_output()
         self._route_parked(older_than=0)
+        # A line its task keeps open is shown (a display) before the cell ends: what the task
+        # prints later updates it there, also in a notebook nbclient saves.
+        self._flush_partials(0)
         self._interrupts.cell_ended(result)
         self._running = None
         # What ended during the cell is published now, and what other threads published is
@@ -422,12 +319,26 @@ class CellTracker(hooks.ClientListener):
                     self._parked.append((client, time.monotonic(), later))
                     items = [item for item in items if not intervals.beyond(item[0])]
             tag_of = intervals.find if intervals is not None else (lambda task: self._last)
-            lines = self._lines.add(items, source=id(client), tag_of=tag_of)
-        out = collections.OrderedDict()   # (cell, stream) -> [text]
+            # Sent under the lock, in order: an open line's update must not overtake its display.
+            self._send(self._lines.add(items, source=id(client), tag_of=tag_of))
+
+    def _send(self, lines):
+        """Sends (cell, stream, text) items in order; a stream's neighbours go in one message."""
+        run = None
         for cell, name, text in lines:
-            out.setdefault((cell, name), []).append(text)
-        for (cell, name), texts in out.items():
-            self._emit(cell, name, "".join(texts))
+            if name == "line":
+                if run is not None:
+                    self._emit(*run)
+                    run = None
+                self._show_line(cell, text)
+            elif run is not None and run[0] is cell and run[1] == name:
+                run[2] += text
+            else:
+                if run is not None:
+                    self._emit(*run)
+                run = [cell, name, text]
+        if run is not None:
+            self._emit(*run)
 
     def _route_parked(self, older_than=None):
         """Routes parked output whose submission is recorded now, and (``older_than`` s given)
@@ -452,9 +363,7 @@ class CellTracker(hooks.ClientListener):
 
     def _flush_partials(self, older_than):
         with self._lock:
-            out = self._lines.flush(older_than)
-        for cell, name, text in out:
-            self._emit(cell, name, text)
+            self._send(self._lines.flush(older_than))
 
     def take_output(self):
         """Hands what tasks printed and this process received to the cells now: also what the
@@ -471,6 +380,22 @@ class CellTracker(hooks.ClientListener):
         a job ended, and its line goes below what it printed)."""
         self.take_output()
         self._flush_partials(0)
+
+    def _show_line(self, cell, line):
+        """A task's open line: a display of its own in its cell (line_displays); where none
+        can be shown, its last text as a line of the stream."""
+        publisher = cell.publisher if cell is not None else None
+        running = cell is not None and cell.seq == self._running and \
+            threading.current_thread() is threading.main_thread()
+        try:
+            if show_line(line, publisher, running):
+                if line.first:
+                    cell.printed += 1
+                return
+        except Exception:
+            pass
+        if line.ended:
+            self._emit(cell, line.stream, line.text + "\n")
 
     def _emit(self, cell, stream, text):
         if not text:

@@ -22,7 +22,7 @@ from ..trace import lane_help, lane_name
 from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
-from .trace_cancels import CANCELLED_COLOR, CANCELLED_GROUP, Cancels, mark_lane
+from .trace_cancels import CANCELLED_COLOR, CANCELLED_GROUP, Cancels, mark_lane, ran_from
 from .trace_cancels import label as cancelled_label
 from .trace_time import axis_time as _axis_time, nice_step as _nice_step, duration as _time
 from .trace_workers import WorkerMarks
@@ -122,7 +122,7 @@ class TraceView(Widget):
             lanes.add((e.get("from", e["worker"]), 0))
         cancel_marks = [(e, mark_lane(e.get("worker"), lanes)) for e in cancels.marks()]
         lanes.update(lane for _, lane in cancel_marks)
-        drawn = [e["start_us"] for e in tasks + transfers] + [e["start_us"] for e, _ in cancel_marks]
+        drawn = [e["start_us"] for e in tasks + transfers] + [ran_from(e) for e, _ in cancel_marks]
         self.worker_marks = WorkerMarks(marks, names)   # across their worker's lanes (one if it has none)
         marks = self.worker_marks.fit(min(drawn) if drawn else 0, bool(drawn))
         names.update((w, n) for w, n in self.worker_marks.worker_names().items() if w not in names)
@@ -151,7 +151,7 @@ class TraceView(Widget):
         whys, why_index = [], {}
         rows = []   # (start, end, lane, group, task, label, size, queue wait or -1, why or -1)
         ended = {id(e) for e in ended}
-        marked = [{"task": e.get("task"), "worker": lane[0], "lane": lane[1], "start_us": e["start_us"],
+        marked = [{"task": e.get("task"), "worker": lane[0], "lane": lane[1], "start_us": ran_from(e),
                    "end_us": e["end_us"], "_cancel": e} for e, lane in cancel_marks]
         for e in tasks + marked:
             label = e.get("label") or ""
@@ -503,7 +503,7 @@ class TraceView(Widget):
             "" if len(self.lane_keys) == 1 else "s",
             ", {} cancelled".format(self.cancelled_count) if self.cancelled_count else "", self.worker_marks.summary(),
             self.transfer_count, "" if self.transfer_count == 1 else "s",
-            _time(self.span if self.task_count or self.transfer_count else 0), _time(busy),
+            _time(self.span if self.task_count or self.transfer_count or busy else 0), _time(busy),
             "; bars merged by group at {} slots".format(MERGE_PIXELS) if self.merged else "",
             "; transfers drawn as {} arrow{} (per pair of lanes and time slots{})".format(
                 len(self.transfers), "" if len(self.transfers) == 1 else "s",

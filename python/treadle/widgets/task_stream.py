@@ -11,6 +11,7 @@ import time
 
 from . import states as _states
 from .gantt import EVENT_LIMIT, TraceView
+from .trace_cancels import ran_from
 
 LIVE_INTERVAL = 0.5         # seconds between two redraws of a live trace (more for big ones)
 ENDED = ("finished", "failed", "released", "cancelled")   # task states of the server's status that are over
@@ -29,7 +30,8 @@ def submissions_window(trace, submissions, margin_us=1000):
     start = end = None
     for e in trace.get("events", []):   # a task cancelled on its worker ends the run too
         if e.get("kind") in ("task", "cancelled") and ours(e.get("task", -1)):
-            start = e["start_us"] if start is None else min(start, e["start_us"])
+            began = ran_from(e) if e["kind"] == "cancelled" else e["start_us"]   # a cancelled running task: its start
+            start = began if start is None else min(start, began)
             end = e["end_us"] if end is None else max(end, e["end_us"])
     if start is None:
         return (min(s.time_us for s in submissions), time.time() * 1e6)

@@ -5,7 +5,9 @@ where other task ends are, in their own colour (the grey the graph and the progr
 A ``cancelled`` event names the task, its label and type, its worker and the moment, not the
 lane: the server does not know which executor was running it. A task whose worker still reported it (a ``task`` event
 of that task on that worker, e.g. a sleep that ended "cancelled") is its bar, recoloured;
-any other is a mark at the moment of its cancel, on its worker's first lane.
+any other is drawn on its worker's first lane: a bar from when it started (``started_us``: a
+task cancelled while running, whose worker said it started) to its cancel, else a mark at the
+moment of its cancel.
 """
 
 from ..trace import type_name
@@ -37,6 +39,12 @@ class Cancels:
     def marks(self):
         """The cancelled events still to draw as marks (those without a bar)."""
         return [e for t, e in self.by_task.items() if t not in self._drawn]
+
+
+def ran_from(event):
+    """When a cancelled task began its time on the worker: when it started running, if it did
+    and the server heard, else the moment of its cancel (a mark)."""
+    return min(event.get("started_us", event["start_us"]), event["start_us"])
 
 
 def label(event, task_label=""):
