@@ -55,15 +55,21 @@ class Future:
     to other tasks, also inside lists, tuples and dicts: they get its result.
     """
 
-    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "__weakref__")
+    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "label", "_number", "__weakref__")
 
-    def __init__(self, client, spec, key):
+    def __init__(self, client, spec, label, number):
         self._client = client
         self._spec = spec       # (fn, input futures, config, label, cpus), until sent
         self._handle = None     # the core TaskHandle, once sent
         self._value = None
         self._has_value = False
-        self.key = key          # the function's name and a counter, for messages
+        self.label = label      # the function's name, or the call's label
+        self._number = number   # the client's count of calls: with the label, the key
+
+    @property
+    def key(self):
+        """The label and a counter, for messages (made when asked: not per call)."""
+        return "{}-{}".format(self.label, self._number)
 
     @property
     def client(self):
@@ -73,10 +79,6 @@ class Future:
     def handle(self):
         """The core.client.TaskHandle of the sent task, or None before it is sent."""
         return self._handle
-
-    @property
-    def label(self):
-        return self._spec[3] if self._spec is not None else self.key.rsplit("-", 1)[0]
 
     @property
     def task_id(self):
@@ -214,8 +216,7 @@ class Client:
             fn, label, cpus = fn.fn, label or fn.label, fn.cpus
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
-        inputs = []
-        name = label or getattr(fn, "__name__", "task")
+        inputs, name = [], label or getattr(fn, "__name__", "task")
         config = call_config(args, kwargs, inputs, lambda future: future._client is self, Future, name)
         function = self._functions.get(id(fn))
         if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
@@ -224,7 +225,7 @@ class Client:
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
             spec = (fn, inputs, config, name, cpus)
-            future = Future(self, spec, "{}-{}".format(name, next(self._counter)))
+            future = Future(self, spec, name, next(self._counter))
             if tokens is not None:
                 hooks.native_called(tokens, future)
             self._pending.append(future)
@@ -257,21 +258,26 @@ class Client:
             new_functions = {}
             requests = {}   # cpus -> the ResourceRequest the batch's tasks share
             roots = []
+            as_calls = not taking and not hooks.listeners  # plain arguments: columns, no Task objects (core.plan)
             for future in pending:
                 fn, inputs, config, name, cpus = future._spec
                 function = self._functions[id(fn)]   # each function is sent once; its tasks share it
                 if isinstance(function[1], Task):          # not sent yet: it goes with this plan
                     new_functions[id(fn)] = function
-                refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
                 request = requests.get(cpus)
                 if request is None:
                     request = requests[cpus] = ResourceRequest(cpus) if cpus else None
+                if as_calls:
+                    roots.append((function[1], config, name, cpus))
+                    continue
+                refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
                 task = Task(PY_CALL, refs, config, label=name, resource_request=request)
                 built[id(future)] = task
                 roots.append(task)
             functions = list(new_functions.values())
             try:
-                handles = self.core.submit(roots + [ref for _, ref in functions])
+                refs = [ref for _, ref in functions]
+                handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
             except BaseException:
                 self._pending = pending + self._pending
                 self._pending_take_futures = self._pending_take_futures or taking
