@@ -240,7 +240,7 @@ std::size_t ExecutorPool::depth() const {
   // counts as started, so no idle worker can steal it, and behind a long task (or the first,
   // which unpickles the function) that costs far more than the reply latency depth hides.
   if (task_us_ <= 0 || task_us_ >= long_task_us) return 1;
-  return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 16.0));
+  return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 32.0));
 }
 
 std::size_t ExecutorPool::load(const Executor& e) {

@@ -30,6 +30,10 @@ from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result
 
 _CACHE_LIMIT = 512
 _BATCH_SECONDS = 0.002  # the longest a reply waits in the buffer for the replies after it
+# The most replies held together: their write wakes the worker, which refills the pipe while
+# the tasks still in it run (it keeps up to 32 there), so the executor does not run dry and
+# sleep between batches.
+_BATCH_REPLIES = 16
 
 
 class ObjectCache:
@@ -257,11 +261,11 @@ class Executor:
 
     def run_task(self, header, blobs):
         """Runs a task; the clients it made (to submit tasks of its own) close when it ends."""
-        scope = task_clients.enter(header["id"])
+        task_clients.enter(header["id"])
         try:
             return self._call_task(header, blobs)
         finally:
-            task_clients.leave(scope)
+            task_clients.leave()
 
     def _cached(self, desc):
         """The object of a PyObj input the worker knows this executor has (``"b": -1``)."""
@@ -359,18 +363,20 @@ class Executor:
         has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
         write_reply = self.replies.write_message
         unsent_since = None  # when the oldest reply still in the buffer was written
+        held = 0             # replies in the buffer
         ended = None         # (header, blobs, batch): the last task's reply, not written yet
         while True:
             if ended is not None:
+                hold = False
                 if has_message(fetch=True) and ended[2]:  # the next request read first, in any case
                     now = time.monotonic()
                     if unsent_since is None:
-                        unsent_since = now
-                    elif now - unsent_since >= _BATCH_SECONDS:
-                        unsent_since = None
-                else:
+                        unsent_since, held = now, 0
+                    held += 1
+                    hold = held < _BATCH_REPLIES and now - unsent_since < _BATCH_SECONDS
+                if not hold:
                     unsent_since = None
-                write_reply(ended[0], ended[1], unsent_since is None)  # held while unsent_since is set
+                write_reply(ended[0], ended[1], not hold)
                 ended = None
             elif unsent_since is not None and not has_message(fetch=True):
                 self.replies.flush()
