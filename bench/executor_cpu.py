@@ -1,6 +1,6 @@
 """One Python executor driven alone over its pipes, as a worker drives it: its CPU per tiny task.
 
-    /usr/bin/python3 bench/executor_cpu.py [--shape native|loom] [--tasks 10000] [--depth 16]
+    /usr/bin/python3 bench/executor_cpu.py [--shape native|loom] [--tasks 10000] [--depth 32]
                                            [--rounds N] [--profile FILE] [--callgrind [--keep DIR]]
                                            [--prefix DIR]
 
@@ -275,7 +275,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=("native", "loom"), default="native")
     parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--depth", type=int, default=16)
+    parser.add_argument("--depth", type=int, default=32)  # as the worker keeps tiny tasks (executor_pool.cpp, depth)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", metavar="FILE")
     parser.add_argument("--callgrind", action="store_true")

@@ -234,13 +234,24 @@ void ExecutorPool::stop(Executor& e, bool kill) {
   e.pid = -1;
 }
 
+// By task, not by the markers' order: fds 1 and 2 are read apart, so a stdout marker of the task
+// before may be read after a dying task's last words on stderr.
+void ExecutorPool::Executor::keep_output(TaskId task, std::string_view text) {
+  if (task != output_tail_task) {
+    output_tail.clear();
+    output_tail_task = task;
+  }
+  output_tail.append(text);
+  if (output_tail.size() > output_tail_limit) output_tail.erase(0, output_tail.size() - output_tail_limit);
+}
+
 std::size_t ExecutorPool::depth() const {
   // One task at a time until tasks have shown they are short (and none behind a task of a
   // function not known to be short: takes_more): a task in an executor's pipe
   // counts as started, so no idle worker can steal it, and behind a long task (or the first,
   // which unpickles the function) that costs far more than the reply latency depth hides.
   if (task_us_ <= 0 || task_us_ >= long_task_us) return 1;
-  return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 16.0));
+  return static_cast<std::size_t>(std::clamp(1000.0 / task_us_, 2.0, 32.0));
 }
 
 std::size_t ExecutorPool::load(const Executor& e) {
@@ -488,9 +499,8 @@ bool ExecutorPool::credit_output(Executor& e, int which, std::string_view chunk)
   auto emit = [&](std::string_view text) {
     if (text.empty()) return;
     output = true;
-    e.output_tail.append(text);
-    if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
     TaskId task = e.writing[which].empty() ? no_producer : e.writing[which].front();
+    e.keep_output(task, text);
     if (events_.output) events_.output(task, stream, text);
   };
   std::size_t from = 0;
@@ -499,7 +509,6 @@ bool ExecutorPool::credit_output(Executor& e, int which, std::string_view chunk)
     if (at == std::string::npos) break;
     emit(std::string_view(data).substr(from, at - from));
     if (!e.writing[which].empty()) e.writing[which].pop_front();
-    if (which == 0) e.output_tail.clear();  // what follows is the next task's
     from = at + end_of_task.size();
   }
   // Keep back a tail that may be the start of a marker cut by the read.
@@ -582,9 +591,9 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     if (events_.info) events_.info(header.value("id", TaskId{0}), header.value("info", std::string()));
   } else if (op == "out") {
     const std::string text = header.value("text", "");
-    e.output_tail.append(text);  // kept for the message if the executor dies
-    if (e.output_tail.size() > output_tail_limit) e.output_tail.erase(0, e.output_tail.size() - output_tail_limit);
-    if (events_.output) events_.output(header.value("id", TaskId{0}), header.value("stream", "stdout") == "stderr" ? "stderr" : "stdout", text);
+    const TaskId task = header.value("id", TaskId{0});
+    e.keep_output(task, text);  // kept for the message if the executor dies
+    if (events_.output) events_.output(task, header.value("stream", "stdout") == "stderr" ? "stderr" : "stdout", text);
   } else if (op == "seceded" || op == "rejoined") {
     TaskId id = header.value("id", TaskId{0});
     auto at_slot = std::find(e.tasks.begin(), e.tasks.end(), id);
@@ -711,7 +720,7 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
     r.end_us = wall_us();
     if (i == running) {
       r.error = "the Python executor running this task " + how;
-      if (!e.output_tail.empty()) r.error += "; its last output:\n" + e.output_tail;
+      if (!e.output_tail.empty() && e.output_tail_task == r.id) r.error += "; its last output:\n" + e.output_tail;
     } else {
       r.retry = true;  // it ended but its reply was lost, or it never started
     }

@@ -129,7 +129,11 @@ class ExecutorPool {
     std::unordered_map<TaskId, Detached> detached;  // tasks that seceded from the slot
     std::int64_t started_us = 0;  // when tasks[0] started (when the previous one ended)
     std::unordered_set<TaskId> cached;  // PyObj producers this executor has unpickled
-    std::string output_tail;            // last output, for the message if it dies
+    // The last output and the task it was credited to, for the message if the executor dies
+    // (another task's output starts it afresh).
+    std::string output_tail;
+    TaskId output_tail_task = no_producer;
+    void keep_output(TaskId task, std::string_view text);
     // Raw output is credited by end-of-task markers the executor writes to fds 1 and 2: per
     // stream, the tasks whose marker has not come yet, and a possibly cut marker.
     std::deque<TaskId> writing[2];

@@ -128,8 +128,7 @@ class Client:
             fn, label, cpus = fn.fn, label or fn.label, fn.cpus
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
-        inputs = []
-        name = label or getattr(fn, "__name__", "task")
+        inputs, name = [], label or getattr(fn, "__name__", "task")
         config = call_config(args, kwargs, inputs, lambda future: future.client is self, Future, name)
         function = self._functions.get(id(fn))
         if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
@@ -138,7 +137,7 @@ class Client:
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
             spec = (fn, inputs, config, name, cpus)
-            future = Future(self, spec, "{}-{}".format(name, next(self._counter)))
+            future = Future(self, spec, name, next(self._counter))
             if tokens is not None:
                 hooks.native_called(tokens, future)
             self._pending.append(future)
@@ -171,21 +170,26 @@ class Client:
             new_functions = {}
             requests = {}   # cpus -> the ResourceRequest the batch's tasks share
             roots = []
+            as_calls = not taking and not hooks.listeners  # plain arguments: columns, no Task objects (core.plan)
             for future in pending:
                 fn, inputs, config, name, cpus = future._spec
                 function = self._functions[id(fn)]   # each function is sent once; its tasks share it
                 if isinstance(function[1], Task):          # not sent yet: it goes with this plan
                     new_functions[id(fn)] = function
-                refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
                 request = requests.get(cpus)
                 if request is None:
                     request = requests[cpus] = ResourceRequest(cpus) if cpus else None
+                if as_calls:
+                    roots.append((function[1], config, name, cpus))
+                    continue
+                refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
                 task = Task(PY_CALL, refs, config, label=name, resource_request=request)
                 built[id(future)] = task
                 roots.append(task)
             functions = list(new_functions.values())
             try:
-                handles = self.core.submit(roots + [ref for _, ref in functions])
+                refs = [ref for _, ref in functions]
+                handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
             except BaseException:
                 self._pending = pending + self._pending
                 self._pending_take_futures = self._pending_take_futures or taking

@@ -22,17 +22,23 @@ class Future(RefusesPickling):
     to other tasks, also inside lists, tuples and dicts: they get its result.
     """
 
-    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "key", "_heard", "__weakref__")
+    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "label", "_number", "_heard", "__weakref__")
     __treadle_api__ = ("treadle", "f.result()")   # core.foreign: other APIs refuse it by name
 
-    def __init__(self, client, spec, key):
+    def __init__(self, client, spec, label, number):
         self._client = client
         self._spec = spec       # (fn, input futures, config, label, cpus), until sent
         self._handle = None     # the core TaskHandle, once sent
         self._value = None
         self._has_value = False
-        self.key = key          # the function's name and a counter, for messages
+        self.label = label      # the function's name, or the call's label
+        self._number = number   # the client's count of calls: with the label, the key
         self._heard = None      # the server's last word on its state, and when (for its repr)
+
+    @property
+    def key(self):
+        """The label and a counter, for messages (made when asked: not per call)."""
+        return "{}-{}".format(self.label, self._number)
 
     @property
     def client(self):
@@ -42,10 +48,6 @@ class Future(RefusesPickling):
     def handle(self):
         """The core.client.TaskHandle of the sent task, or None before it is sent."""
         return self._handle
-
-    @property
-    def label(self):
-        return self._spec[3] if self._spec is not None else self.key.rsplit("-", 1)[0]
 
     @property
     def task_id(self):

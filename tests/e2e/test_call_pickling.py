@@ -161,6 +161,18 @@ def test_a_request_header_decodes_as_json_does(header):
     assert pipe.decode_header(header) == json.loads(header)
 
 
+@pytest.mark.parametrize("blob", [b"", b"\x80\x05K\x19.", b"x" * 5000, b"y" * (1 << 20)])
+def test_a_tiny_reply_in_one_piece_is_the_message_its_header_makes(blob):
+    # The executor writes a tiny task's reply in one piece; the worker reads it as it reads the
+    # message done_header and message_parts make (a large blob stays a part of its own).
+    t = (12345678901, 1733550000000000, 1733550000000123)
+    assert pipe.pyobj_done_message(7, blob, 33, *t[1:]) == pipe.message_parts(pipe.pyobj_done_header(7, 0, 33, *t[1:]), [blob])
+    assert pipe.pyobj_done_message(t[0], blob, 33, *t[1:]) == pipe.message_parts(
+        pipe.done_header(t[0], {"k": "pyobj", "b": 0, "size": 33}, *t[1:]), [blob])
+    assert pipe.plain_done_message(t[0], blob, *t[1:]) == pipe.message_parts(
+        pipe.done_header(t[0], {"k": "plain", "b": 0}, *t[1:]), [blob])
+
+
 @pytest.mark.parametrize("raw", [b"", b"{", b'{"op":"run"} x', b"[1]]", b"\xff"])
 def test_a_bad_header_is_a_clear_error(raw):
     with pytest.raises(ValueError):

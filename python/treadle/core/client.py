@@ -186,6 +186,21 @@ class ClientBase:
             return result, base, encoded
         return result, None, None
 
+    def submit_calls(self, calls, functions):
+        """As ``submit(py_calls + functions)``, for Python calls whose only input is their
+        function, without Task objects (``plan.encode_calls``: ``calls`` are (function, config,
+        label, cpus), each function a py_value Task of ``functions`` or a handle). Returns
+        the handles of the calls, then of the functions. Not told to listeners, which want Task
+        objects: with ``hooks.listeners`` use ``submit``."""
+        try:
+            encoded = _plan.encode_calls(calls, functions, self._leaf_ref)
+        except _plan.PlanError as e:
+            raise LoomException(str(e)) from None
+        base = self.connection.submit(encoded)
+        self.last_plan = (base, encoded.count)
+        handle = self.handle_type
+        return [handle(self, base + local) for local in encoded.root_positions()]
+
     # -- collective operations -----------------------------------------------------------------
 
     def _ids(self, handles):

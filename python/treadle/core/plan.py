@@ -177,6 +177,73 @@ def _encode(roots, leaf_ref):
     return plan
 
 
+def encode_calls(calls, functions, leaf_ref):
+    """The EncodedPlan ``encode(py_calls + functions)`` writes for calls of one shape, built
+    without Task objects (the native API's batches: 10,000 Task objects and the walk over them
+    cost ~1 us per call): ``calls`` are (function, config bytes, label, cpus), each call a
+    ``loom/py/call`` whose only input is its function: a Task of ``functions`` (new, without
+    inputs: placed before its first call, as encode's walk places it) or a future
+    (``leaf_ref(future, None)`` gives its id). The roots are the calls, then ``functions``.
+    ``tasks`` and ``positions`` stay None: with no Task object there is nothing to map."""
+    types, type_ids = [], {}
+    labels, label_ids = [""], {"": 0}
+    type_of, cpus, input_counts, label_of = array("I"), array("I"), array("I"), array("I")
+    inputs = array("Q")
+    configs = []
+    calls_at = array("I")
+    refs = {}      # id(function) -> the reference a call's input holds
+    placed = {}    # id(function Task) -> its position
+
+    def type_id(name):
+        tid = type_ids.get(name)
+        if tid is None:
+            tid = type_ids[name] = len(types)
+            types.append(name)
+        return tid
+
+    def label_id(label):
+        lid = label_ids.get(label)
+        if lid is None:
+            lid = label_ids[label] = len(labels)
+            labels.append(str(label))
+        return lid
+
+    call_type = None
+    add_type, add_cpus, add_count, add_input = type_of.append, cpus.append, input_counts.append, inputs.append
+    add_config, add_label, add_call = configs.append, label_of.append, calls_at.append
+    for function, config, label, call_cpus in calls:
+        ref = refs.get(id(function))
+        if ref is None:
+            if type(function) is Task:
+                if function.inputs or function.outputs is not None or function.checkpoint_path is not None:
+                    raise PlanError("{!r} is not a plain function value".format(function))
+                placed[id(function)] = len(configs)
+                add_type(type_id(function.task_type))
+                request = function.resource_request
+                add_cpus(0 if request is None else request.cpus)
+                add_count(0)
+                add_config(function.config)
+                add_label(label_id(function.label) if function.label else 0)
+                ref = _LOCAL | placed[id(function)]
+            else:
+                ref = leaf_ref(function, None)
+            refs[id(function)] = ref
+        if call_type is None:
+            call_type = type_id(PY_CALL)
+        add_call(len(configs))
+        add_type(call_type)
+        add_cpus(call_cpus)
+        add_count(1)
+        add_input(ref)
+        add_config(config)
+        add_label(label_id(label) if label else 0)
+    config_offsets = array("Q", [0])
+    config_offsets.extend(itertools.accumulate(map(len, configs)))
+    calls_at.extend(placed[id(f)] for f in functions)
+    return EncodedPlan(types, labels, type_of.tobytes(), cpus.tobytes(), input_counts.tobytes(), inputs.tobytes(),
+                       config_offsets.tobytes(), b"".join(configs), label_of.tobytes(), calls_at.tobytes(), None, [])
+
+
 def _checkpoint_path(task):
     try:
         path = os.fsdecode(task.checkpoint_path)

@@ -17,8 +17,11 @@ def _collect(value, kinds, out, max_depth, depth):
         out.append(value)
     elif max_depth is None or depth < max_depth:
         if isinstance(value, _SEQUENCES):
-            for v in value:
-                _collect(v, kinds, out, max_depth, depth + 1)
+            for v in value:  # a leaf taken here: gather() of 10,000 futures makes no call per future
+                if isinstance(v, kinds):
+                    out.append(v)
+                else:
+                    _collect(v, kinds, out, max_depth, depth + 1)
         elif isinstance(value, dict):
             for v in value.values():
                 _collect(v, kinds, out, max_depth, depth + 1)
@@ -48,8 +51,9 @@ def rebuild(value, replace, kinds, max_depth=None, other_sequences_as_lists=Fals
         return value
     deeper = None if max_depth is None else max_depth - 1
     t = type(value)
-    if t is list or t is tuple:
-        return t(rebuild(v, replace, kinds, deeper, other_sequences_as_lists) for v in value)
+    if t is list or t is tuple:  # leaves replaced here, without a call per leaf
+        return t([replace(v) if isinstance(v, kinds) else rebuild(v, replace, kinds, deeper, other_sequences_as_lists)
+                  for v in value])
     if t is dict:
         return {k: rebuild(v, replace, kinds, deeper, other_sequences_as_lists) for k, v in value.items()}
     if other_sequences_as_lists and isinstance(value, (list, tuple)):

@@ -30,6 +30,10 @@ from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result
 
 _CACHE_LIMIT = 512
 _BATCH_SECONDS = 0.002  # the longest a reply waits in the buffer for the replies after it
+# The most replies held together: their write wakes the worker, which refills the pipe while
+# the tasks still in it run (it keeps up to 32 there), so the executor does not run dry and
+# sleep between batches.
+_BATCH_REPLIES = 16
 
 
 class ObjectCache:
@@ -257,11 +261,11 @@ class Executor:
 
     def run_task(self, header, blobs):
         """Runs a task; the clients it made (to submit tasks of its own) close when it ends."""
-        scope = task_clients.enter(header["id"])
+        task_clients.enter(header["id"])
         try:
             return self._call_task(header, blobs)
         finally:
-            task_clients.leave(scope)
+            task_clients.leave()
 
     def _cached(self, desc):
         """The object of a PyObj input the worker knows this executor has (``"b": -1``)."""
@@ -357,20 +361,22 @@ class Executor:
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
         has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
-        write_reply = self.replies.write_message
+        write_reply = self.replies.write_parts
         unsent_since = None  # when the oldest reply still in the buffer was written
-        ended = None         # (header, blobs, batch): the last task's reply, not written yet
+        held = 0             # replies in the buffer
+        ended = None         # (its message parts, batch): the last task's reply, not written yet
         while True:
             if ended is not None:
-                if has_message(fetch=True) and ended[2]:  # the next request read first, in any case
+                hold = False
+                if has_message(fetch=True) and ended[1]:  # the next request read first, in any case
                     now = time.monotonic()
                     if unsent_since is None:
-                        unsent_since = now
-                    elif now - unsent_since >= _BATCH_SECONDS:
-                        unsent_since = None
-                else:
+                        unsent_since, held = now, 0
+                    held += 1
+                    hold = held < _BATCH_REPLIES and now - unsent_since < _BATCH_SECONDS
+                if not hold:
                     unsent_since = None
-                write_reply(ended[0], ended[1], unsent_since is None)  # held while unsent_since is set
+                write_reply(ended[0], not hold)
                 ended = None
             elif unsent_since is not None and not has_message(fetch=True):
                 self.replies.flush()
@@ -396,28 +402,28 @@ class Executor:
                     raise
                 # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer,
                 # or for the worker's loop), and the worker sizes its queue by how long tasks take.
-                reply = ({"op": "failed", "id": task_id, "error": _describe(error),
-                          "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
+                reply = pipe.message_parts({"op": "failed", "id": task_id, "error": _describe(error),
+                                            "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
             _flush_output()
             _thread.task_id = None
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
-                write_reply(*reply)
+                write_reply(reply, True)
                 return
-            ended = reply + (header.get("batch"),)
+            ended = (reply, header.get("batch"))
 
 
 def _reply(task_id, result, start_us):
-    """The reply (header, blobs) of a task that returned ``result``, timed until now. The usual
-    results of tiny tasks (a number or text of the native API, bytes of HyperLoom's) go straight
-    to the header's text; any other through its description (encode_result, which raises for
+    """The reply (the message's parts) of a task that returned ``result``, timed until now. The
+    usual results of tiny tasks (a number or text of the native API, bytes of HyperLoom's) are
+    written as one piece; any other through its description (encode_result, which raises for
     what cannot be sent)."""
     if type(result) is PyObj and type(result.obj) in SCALAR_TYPES:
-        data = dumps_plain(result.obj)
-        return pipe.pyobj_done_header(task_id, 0, sys.getsizeof(result.obj), start_us, time.time_ns() // 1000), [data]
+        obj = result.obj
+        return pipe.pyobj_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), start_us, time.time_ns() // 1000)
     if type(result) is bytes:
-        return pipe.plain_done_header(task_id, 0, start_us, time.time_ns() // 1000), [result]
+        return pipe.plain_done_message(task_id, result, start_us, time.time_ns() // 1000)
     desc, blobs = encode_result(result)
-    return pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), blobs
+    return pipe.message_parts(pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), blobs)
 
 
 def _die_with_parent(worker_pid):

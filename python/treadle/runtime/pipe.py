@@ -78,11 +78,34 @@ def plain_done_header(task_id, blob, start_us, end_us):
     return '{"op":"done","id":%d,"result":{"k":"plain","b":%d},"t":[%d,%d]}' % (task_id, blob, start_us, end_us)
 
 
+# A tiny task's whole reply, header and blob, made in one piece (no text header to encode, no
+# list of parts): what done_header and message_parts make for it, byte for byte.
+_PYOBJ_DONE = b'{"op":"done","id":%d,"result":{"k":"pyobj","b":0,"size":%d},"t":[%d,%d]}'
+_PLAIN_DONE = b'{"op":"done","id":%d,"result":{"k":"plain","b":0},"t":[%d,%d]}'
+_SMALL_BLOB = 1 << 20  # larger blobs are written as they are (message_parts), not copied
+
+
+def pyobj_done_message(task_id, blob, size, start_us, end_us):
+    """The parts of the "done" message of a PyObj result (no sequence) pickled as ``blob``."""
+    if len(blob) >= _SMALL_BLOB:
+        return message_parts(pyobj_done_header(task_id, 0, size, start_us, end_us), [blob])
+    head = _PYOBJ_DONE % (task_id, size, start_us, end_us)
+    return [b"".join((_U32.pack(len(head)), head, _ONE_BLOB.pack(1, len(blob)), blob))]
+
+
+def plain_done_message(task_id, blob, start_us, end_us):
+    """The parts of the "done" message of a plain result ``blob`` (bytes)."""
+    if len(blob) >= _SMALL_BLOB:
+        return message_parts(plain_done_header(task_id, 0, start_us, end_us), [blob])
+    head = _PLAIN_DONE % (task_id, start_us, end_us)
+    return [b"".join((_U32.pack(len(head)), head, _ONE_BLOB.pack(1, len(blob)), blob))]
+
+
 def message_parts(header, blobs=()):
     """A message as byte strings to write in order: small ones joined, large blobs as they are
     (not copied into one buffer). ``header``: a dict, or its JSON text already made."""
     head = (header if type(header) is str else _encode_json(header)).encode()
-    if len(blobs) == 1 and len(blobs[0]) < (1 << 20):  # a task's result: built in one go
+    if len(blobs) == 1 and len(blobs[0]) < _SMALL_BLOB:  # a task's result: built in one go
         blob = blobs[0]
         return [b"".join((_U32.pack(len(head)), head, _ONE_BLOB.pack(1, len(blob)), blob))]
     parts = [_U32.pack(len(head)), head, _U32.pack(len(blobs))]
