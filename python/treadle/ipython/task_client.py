@@ -2,6 +2,7 @@
 (or routed by their ``depend`` to an engine whose properties suit them), retried, recovered,
 aborted, and their results kept by integer ids from 0."""
 
+import pickle
 import threading
 import time
 import weakref
@@ -241,7 +242,10 @@ class TaskClient:
 
     def _ended(self, record, answer, failure):
         if answer is not None and answer["ok"]:
-            record.result = TaskResult(record.taskid, answer["results"], self.engines.id_of(answer["engine"]),
+            results = answer["results"]
+            if answer.get("pickled"):   # values that are not plain, pickled one by one (runtime.engine)
+                results = {name: pickle.loads(data) for name, data in answer["pickled"].items()}
+            record.result = TaskResult(record.taskid, results, self.engines.id_of(answer["engine"]),
                                        record.submitted, time.time(), attempts=record.attempts,
                                        recovered_by=record.position)
             return
