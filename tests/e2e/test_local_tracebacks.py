@@ -104,3 +104,16 @@ def test_a_pulled_variable_that_cannot_be_pickled_is_named(tc):
     # Nothing of treadle's or of the pickler's: the caller's frame and the message.
     assert "treadle/" not in shown and "cloudpickle" not in shown and "During handling" not in shown, shown
     assert frames_of(shown) == [(__file__, "test_a_pulled_variable_that_cannot_be_pickled_is_named")], shown
+
+
+def test_multiengine_pull_names_a_value_that_cannot_be_pickled(cluster):
+    with ipython.MultiEngineClient(cluster.address) as mec:
+        first = mec.get_ids()[0]
+        mec.execute("import threading\nlock = threading.Lock()\ns = {1, 2}", targets=first)
+        assert mec.pull("s", targets=first) == {1, 2} and mec.pull(["s"], targets=first) == [{1, 2}]
+        with pytest.raises(TypeError) as info:
+            mec.pull(["s", "lock"], targets=first)
+        shown = "".join(traceback.format_exception(info.value))
+        assert "TypeError: pull['lock'] (a _thread.lock) cannot be pickled" in shown, shown
+        assert "treadle/" not in shown and "cloudpickle" not in shown, shown
+        mec.reset()

@@ -4,7 +4,7 @@ ids, code run on some or all of them, their namespaces (push, pull, reset) and p
 from ..core.local_traceback import raised_as_local
 from ..runtime import task_clients
 from .address import resolve_address
-from .connection import Connection, rebuild_failure
+from .connection import Connection, pulled, rebuild_failure
 from .engines import Engines
 from .task_client import properties_changed
 
@@ -31,7 +31,7 @@ class MultiEngineClient:
         for engine in ids:
             if not answers[engine]["ok"]:
                 raise rebuild_failure(answers[engine], "engine {}".format(engine))
-        values = [answers[e]["value"] for e in ids]
+        values = [pulled(answers[e], "value") for e in ids]
         return values[0] if isinstance(targets, int) else values
 
     def execute(self, lines, targets="all"):

@@ -2,7 +2,6 @@
 (or routed by their ``depend`` to an engine whose properties suit them), retried, recovered,
 aborted, and their results kept by integer ids from 0."""
 
-import pickle
 import threading
 import time
 import weakref
@@ -12,7 +11,7 @@ from ..core.errors import LoomException, TaskCancelled
 from ..runtime import engine as engine_side
 from ..runtime import task_clients
 from .address import resolve_address
-from .connection import Connection, rebuild_failure
+from .connection import Connection, pulled, rebuild_failure
 from .engines import Engines
 from .push import packed
 from .task import Task, TaskResult
@@ -242,10 +241,7 @@ class TaskClient:
 
     def _ended(self, record, answer, failure):
         if answer is not None and answer["ok"]:
-            results = answer["results"]
-            if answer.get("pickled"):   # values that are not plain, pickled one by one (runtime.engine)
-                results = {name: pickle.loads(data) for name, data in answer["pickled"].items()}
-            record.result = TaskResult(record.taskid, results, self.engines.id_of(answer["engine"]),
+            record.result = TaskResult(record.taskid, pulled(answer, "results"), self.engines.id_of(answer["engine"]),
                                        record.submitted, time.time(), attempts=record.attempts,
                                        recovered_by=record.position)
             return

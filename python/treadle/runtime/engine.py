@@ -89,13 +89,13 @@ def _pull(names):
     return {n: namespace[n] if n in namespace else getattr(builtins, n) for n in names}
 
 
-def _travelling(results):
-    """The answer's fields for the pulled values: ``results`` as they are when they are plain
+def _travelling(results, key, who=""):
+    """The answer's fields for the pulled values: under ``key`` as they are when they are plain
     (they always pickle), else ``pickled``, one pickle per name (bytes, which the client
-    unpickles: ipython.task_client), so that a value that cannot be pickled fails the task by
-    its name, not as "the task's result 'dict'" from the executor's pickling of the whole."""
+    unpickles: ipython.connection.pulled), so that a value that cannot be pickled fails the
+    task by its name, not as "the task's result 'dict'" from the executor's pickling of the whole."""
     if is_plain(results):
-        return {"results": results}
+        return {key: results}
     pickled = {}
     for name, value in results.items():
         try:
@@ -104,9 +104,9 @@ def _travelling(results):
             kind = type(value)
             kind = kind.__qualname__ if kind.__module__ == "builtins" else "{}.{}".format(kind.__module__,
                                                                                         kind.__qualname__)
-            raise TypeError("Task: pull[{!r}] (a {}) cannot be pickled ({}); pull only values that pickle".format(
-                name, kind, error)) from None
-    return {"results": {}, "pickled": pickled}
+            raise TypeError("{}pull[{!r}] (a {}) cannot be pickled ({}); pull only values that pickle".format(
+                who, name, kind, error)) from None
+    return {key: {}, "pickled": pickled}
 
 
 def run_task(code, push, pull, clear_before=False, clear_after=False):
@@ -119,7 +119,7 @@ def run_task(code, push, pull, clear_before=False, clear_after=False):
         namespace.update(pickle.loads(push) if isinstance(push, bytes) else push)
         try:
             _execute(code)
-            results = _travelling(_pull(pull))
+            results = _travelling(_pull(pull), "results", "Task: ")
         finally:
             if clear_after:
                 reset()
@@ -141,7 +141,7 @@ def _act(op, args):
             namespace.update(args)
             value = None
         elif op == "pull":
-            value = _pull(args)
+            return {"engine": identity(), "ok": True, **_travelling(_pull(args), "value")}
         elif op == "reset":
             reset()
             value = None
