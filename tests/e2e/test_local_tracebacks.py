@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "scoop_programs", "failing_layers.py")
 SHOWN = ["scoop result", "scoop result again", "scoop map", "scoop mapReduce", "native result", "native gather",
          "native map", "loom gather", "loom future gather", "ipython raise_exception",
-         "ipython raise_exception again", "ipython execute", "uncaught"]
+         "ipython raise_exception again", "ipython execute", "rain fetch", "rain wait_all again", "uncaught"]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,10 @@ def test_the_traceback_is_the_callers_frames_then_the_tasks(launched, what):
     else:
         assert frames[-1] == (PROGRAM, "lookup") and '    return {"one": 1}[key]\n' in text, text
     assert re.search(r"^KeyError: .*'seven'", text, flags=re.M), text
+    if what.startswith("rain"):   # Rain's own exception, the task's traceback in its message; no chain
+        assert re.search(r"^treadle.rain.common.errors.TaskException: Task <Task rain_lookup id=\d+> failed$",
+                         text, flags=re.M) and "During handling" not in text, text
+        return
     # Where the task failed stays said (str() names the task)
     assert re.search(r"^KeyError: (Task id=\d+|Task \d+ on engine \d+|engine \d+) ", text, flags=re.M), text
 

@@ -9,11 +9,17 @@ import traceback
 import treadle
 from treadle.ipython import client as ipython
 from treadle.loom.client import Client as LoomClient, tasks
+from treadle.rain import client as rain
 from treadle.scoop import futures
 
 
 def lookup(key):
     return {"one": 1}[key]
+
+
+@rain.remote()
+def rain_lookup(ctx, key):
+    return str(lookup(key)).encode()
 
 
 @tasks.py_task(label="loom_lookup")
@@ -25,7 +31,7 @@ def show(what, call):
     print("=== " + what, file=sys.stderr, flush=True)
     try:
         call()
-    except KeyError:
+    except (KeyError, rain.TaskException):
         traceback.print_exc()
     else:
         print("did not raise", file=sys.stderr, flush=True)
@@ -60,5 +66,13 @@ if __name__ == "__main__":
     show("ipython raise_exception again", lambda: tc.get_task_result(ids[1]).raise_exception())
     mec = ipython.MultiEngineClient((host, int(port)))
     show("ipython execute", lambda: mec.execute("{'one': 1}['seven']"))
+    # Rain: its TaskException, whose message carries the task's traceback
+    with rain.Client(host, int(port)).new_session() as session:
+        healthy, failing = rain_lookup("one"), rain_lookup("seven")
+        healthy.output.keep()
+        failing.output.keep()
+        session.submit()
+        show("rain fetch", lambda: failing.output.fetch())
+        show("rain wait_all again", lambda: session.wait_all())
     print("=== uncaught", file=sys.stderr, flush=True)
     futures.submit(lookup, "seven").result()
