@@ -1,5 +1,10 @@
 """``%%treadle submit``: runs the cell, submits the graph it built (with any API, Rain's
-sessions included), follows it with a progress line, and binds the results under the cell's names."""
+sessions included), follows it with a progress line, and binds the results under the cell's names.
+
+What "bind" means per API (docs/kernel.md): native futures and SCOOP futures become their
+``result()``; HyperLoom's tasks are submitted and their futures become their ``gather()``d
+values; Rain's objects stay under their names (their sessions submit, fetch what was kept);
+IPython's ``TaskClient.run`` gives integer ids, not futures: nothing to bind (``barrier``)."""
 
 import ast
 import contextlib
@@ -17,6 +22,7 @@ from ..core.errors import LoomException, TaskFailed
 from ..rain.common import RainException
 from ..core.task import Task
 from ..loom.client import Client as LoomClient
+from ..scoop import futures as scoop_futures
 from ..notebook import kernel
 from ..notebook.options import options
 from ..widgets.progress import GROUP_BARS_ABOVE, Progress
@@ -27,7 +33,7 @@ from .declare import command, one_line, option
 from .rain_submit import RainPart
 from .rain_submit import KINDS as RAIN_KINDS
 
-KINDS = (Task, api.Future, TaskHandle)   # HyperLoom's futures are TaskHandles
+KINDS = (Task, api.Future, TaskHandle, scoop_futures.Future)   # HyperLoom's futures are TaskHandles
 DEPTH = 32                         # containers opened, at most, looking for tasks and futures
 PLAN_PROGRESS_LIMIT = 200_000      # tasks of a plan a progress line follows one by one
 _made_by = {}   # name -> (id of the result bound there, server, task ids): %treadle graph NAME after a submit
@@ -42,7 +48,7 @@ def made_by(name, value):
 def _remember_maker(name, value, futures):
     ids, server = [], None
     for f in walk.leaves(futures, KINDS, DEPTH):
-        handle = f.handle if isinstance(f, api.Future) else f
+        handle = f if isinstance(f, (Task, TaskHandle)) else f.handle   # a native or SCOOP future's
         if handle is None or isinstance(handle, Task):
             continue
         server = server or server_key(handle.client.address)
@@ -76,10 +82,23 @@ class Submission:
         return out
 
     def _by_client(self):
+        """{(kind, client): futures}, kind "native", "scoop" or "loom" (a SCOOP future's client
+        is its pool)."""
         by_client = {}
         for f in self._flat():
-            by_client.setdefault((isinstance(f, api.Future), f.client), []).append(f)
+            key = ("native", f.client) if isinstance(f, api.Future) else \
+                ("scoop", f.pool) if isinstance(f, scoop_futures.Future) else ("loom", f.client)
+            by_client.setdefault(key, []).append(f)
         return by_client
+
+    @staticmethod
+    def _values_of(kind, client, group):
+        __tracebackhide__ = True
+        if kind == "native":
+            return client.gather(group)
+        if kind == "scoop":
+            return scoop_futures.results(group)
+        return client.fetch(group)   # HyperLoom's: released once all are in (gather)
 
     def results(self):
         """Waits; returns {name: structure with results in place of futures}."""
@@ -90,9 +109,8 @@ class Submission:
             tracker = kernel.tracker()
             try:
                 with tracker.followed_waits() if tracker is not None else contextlib.nullcontext():
-                    for (native, client), group in by_client.items():
-                        got = client.gather(group) if native else client.fetch(group)
-                        values.update(zip(map(id, group), got))
+                    for (kind, client), group in by_client.items():
+                        values.update(zip(map(id, group), self._values_of(kind, client, group)))
                     if self.rain is not None:
                         self.rain.wait()    # Rain's objects stay under their names: fetch what was kept
             except (TaskFailed, LoomException, RainException) as error:
@@ -105,8 +123,8 @@ class Submission:
             if self.progress is not None:
                 self.progress.complete()
                 self._line_below_prints(tracker)
-            for (native, client), group in by_client.items():
-                if not native:
+            for (kind, client), group in by_client.items():
+                if kind == "loom":
                     client.release(group)   # HyperLoom's gather: results leave the workers
             self._values = {name: walk.rebuild(value, lambda f: values.get(id(f), f), KINDS, DEPTH)
                             for name, value in self.futures.items()}
@@ -143,7 +161,8 @@ class Submission:
         if self.progress is not None:
             self.progress.cancelling()
         try:
-            reports = [client.cancel(group) for (_, client), group in self._by_client().items()]
+            reports = [client.cancel([f.handle for f in group] if kind == "scoop" else group)
+                       for (kind, client), group in self._by_client().items()]
             if self.rain is not None:
                 reports.append(self.rain.cancel())
         finally:
@@ -244,14 +263,15 @@ def submit(args, cell):
 
 def _send(graph, ns, name, args):
     __tracebackhide__ = True
-    # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already).
+    # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already:
+    # native and SCOOP futures are followed alike, as "natives").
     tasks, natives, looms, rains, seen = [], [], [], [], set()
     for v in graph.values():
         for x in walk.leaves(v, KINDS + RAIN_KINDS, DEPTH):
             if id(x) not in seen:
                 seen.add(id(x))
-                kind = tasks if isinstance(x, Task) else natives if isinstance(x, api.Future) else \
-                    rains if isinstance(x, RAIN_KINDS) else looms
+                kind = tasks if isinstance(x, Task) else natives if isinstance(x, (api.Future, scoop_futures.Future)) \
+                    else rains if isinstance(x, RAIN_KINDS) else looms
                 kind.append(x)
     began = time.monotonic()
     rain = RainPart(rains) if rains else None
@@ -272,7 +292,7 @@ def _send(graph, ns, name, args):
         mapping = {id(t): f for t, f in zip(tasks, submitted)}
         looms = looms + list(submitted)
         graph = {k: walk.rebuild(v, lambda x: mapping.get(id(x), x), KINDS, DEPTH) for k, v in graph.items()}
-    for c in {id(f.client): f.client for f in natives}.values():
+    for c in {id(f.client): f.client for f in natives if isinstance(f, api.Future)}.values():
         c.flush()
     progress = _follow(name, natives, looms, plan, loom_client, began, rain)
     submission = Submission(name or "submit", graph, ns, progress, rain)
@@ -286,6 +306,12 @@ def _send(graph, ns, name, args):
     return submission.wait()
 
 
+def _here(f):
+    """A native or SCOOP future whose outcome is here already: nothing to follow (a SCOOP
+    future releases its task once it took the value or the failure)."""
+    return f.has_result() if isinstance(f, api.Future) else f.handle.released()
+
+
 def _label_groups(natives, looms, plan, loom_client, rain=None):
     """{task id: label group} of the tasks a submission's line counts (for its group bars):
     the native futures, the HyperLoom futures and the whole ``plan`` (base, count) they came in,
@@ -295,7 +321,7 @@ def _label_groups(natives, looms, plan, loom_client, rain=None):
         out[t.handle.task_id] = group_of(t.core.label, t.core.task_type)
     for f in natives:
         if f.handle is not None:
-            out[f.handle.task_id] = group_of(f.label, "")
+            out[f.handle.task_id] = group_of(f.label if isinstance(f, api.Future) else f.fn_name, "")
     for f in looms:
         found = lineage.lookup(f.client.address, f.task_id)
         out[f.task_id] = group_of(found[0], found[1]) if found is not None else ""
@@ -317,7 +343,7 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     tracker = kernel.tracker()
     cell_record = tracker.current() if tracker is not None else None
     publisher = cell_record.publisher if cell_record is not None else None
-    done = sum(1 for f in natives if f.has_result())
+    done = sum(1 for f in natives if _here(f))
     roots = {f.task_id for f in looms}
     # Every task of the plan counts, up to a size whose ids are cheap to watch one by one;
     # bigger plans count their named results.
@@ -329,7 +355,7 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     progress.started = began   # the rate counts from the submission
     if progress.total >= GROUP_BARS_ABOVE:
         progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client, rain))
-        progress.add(0, (), [f.handle.task_id for f in natives if f.has_result() and f.handle is not None])
+        progress.add(0, (), [f.handle.task_id for f in natives if _here(f) and f.handle is not None])
     # Known to the cell and followed by the monitors before it is shown: an interrupt right as
     # it appears still ends it "cancelled" (the cell tracker cancels the lines it knows), with
     # the scheduler's count of what was cancelled (the monitor's last word on an ended line).
@@ -337,8 +363,8 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
         cell_record.progress.append(progress)
     follow = {}
     for f in natives:
-        if not f.has_result() and f.handle is not None:
-            follow.setdefault(server_key(f.client.address), []).append((f.handle.task_id, f.handle))
+        if not _here(f) and f.handle is not None:
+            follow.setdefault(server_key(f.handle.client.address), []).append((f.handle.task_id, f.handle))
     for f in looms:
         follow.setdefault(server_key(f.client.address), []).append((f.task_id, f))
     for address, futures in rain_follow.items():

@@ -25,6 +25,7 @@ from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
 from .core.errors import TaskFailed, propagating_interrupt
 from .core.foreign import AnyApiFuture, refuse_others
+from .core.local_traceback import raised_as_local
 from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as before
 from .core.settled import SettledTasks
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
@@ -105,12 +106,16 @@ class Client:
                 if ordered:
                     for start in range(0, len(futures), window):
                         chunk = futures[start:start + window]
-                        for value in self.gather(chunk):
+                        with raised_as_local:   # leaves the generator as it left gather()
+                            values = self.gather(chunk)
+                        for value in values:
                             yield value
                         self.release(chunk)
                 else:
                     for future in self.as_completed(futures):
-                        yield future.result()
+                        with raised_as_local:
+                            value = future.result()
+                        yield value
                         future.release()
             finally:
                 self._quiet_waits -= 1
@@ -241,7 +246,8 @@ class Client:
                 failed = None
             if failed is not None:  # raised out of the except, which would replace its chain
                 self._settled[failed.task_id] = False  # a Future's repr knows it too
-                raise TaskError.from_error(failed)
+                with raised_as_local:   # the caller's frames, then the task's (core.local_traceback)
+                    raise TaskError.from_error(failed)
             it = iter(values)
             for f in flat:
                 if not f._has_value:
@@ -265,7 +271,8 @@ class Client:
         else:
             failed = None
         if failed is not None:
-            raise TaskError.from_error(failed)
+            with raised_as_local:
+                raise TaskError.from_error(failed)
         for f in loom:  # the server's own word on them may still be on its way: done() is True now
             self._settled[f.task_id] = True
 
@@ -502,12 +509,14 @@ def gather(futures, timeout=None):
     __tracebackhide__ = True
     if isinstance(futures, collections.abc.Iterator):
         futures = list(futures)
-    return _client_of(futures, "treadle.gather").gather(futures, timeout=timeout)
+    with raised_as_local:
+        return _client_of(futures, "treadle.gather").gather(futures, timeout=timeout)
 
 
 def wait(futures):
     __tracebackhide__ = True
-    _client_of(futures, "treadle.wait").wait(futures)
+    with raised_as_local:
+        _client_of(futures, "treadle.wait").wait(futures)
 
 
 def as_completed(futures):

@@ -2,6 +2,7 @@
 
 from .core.errors import TaskFailed
 from .core.foreign import RefusesPickling
+from .core.local_traceback import raised_as_local
 
 
 class TaskError(TaskFailed):
@@ -78,7 +79,8 @@ class Future(RefusesPickling):
         concurrent.futures.CancelledError) if it was cancelled; TimeoutError after ``timeout`` s."""
         __tracebackhide__ = True
         if not self._has_value:
-            self._value = self._client.gather([self], timeout=timeout)[0]
+            with raised_as_local:   # a task's failure: the caller's frames, then the task's
+                self._value = self._client.gather([self], timeout=timeout)[0]
             self._has_value = True
         return self._value
 

@@ -16,6 +16,7 @@ from . import hooks, plan as _plan, story as _story
 from .address import connect_host
 from .connection import Connection
 from .errors import LoomException, TaskCancelled, TaskFailed
+from .local_traceback import raised_as_local
 from .output_lines import TaskOutputPrinter
 from .task import TASK_MASK, Task, object_id, output_index
 
@@ -231,24 +232,26 @@ class ClientBase:
     def wait(self, handles):
         """Blocks until every task is computed; raises TaskFailed if one failed."""
         __tracebackhide__ = True
-        handles = list(handles)
-        ids = self._ids(handles)
-        with self.blocking():
-            failure = self.connection.wait(ids)
-        if failure is not None:
-            raise TaskFailed.from_failure(failure)
+        with raised_as_local:   # a task's failure: the caller's frames, then the task's
+            handles = list(handles)
+            ids = self._ids(handles)
+            with self.blocking():
+                failure = self.connection.wait(ids)
+            if failure is not None:
+                raise TaskFailed.from_failure(failure)
         for f in handles:
             f._finished = True
 
     def fetch(self, handles):
         """Downloads the results (they stay on the workers): bytes, or lists for arrays."""
         __tracebackhide__ = True
-        handles = list(handles)
-        ids = self._object_ids(handles)
-        with self.blocking():
-            values, failure = self.connection.fetch(ids)
-        if failure is not None:
-            raise TaskFailed.from_failure(failure)
+        with raised_as_local:
+            handles = list(handles)
+            ids = self._object_ids(handles)
+            with self.blocking():
+                values, failure = self.connection.fetch(ids)
+            if failure is not None:
+                raise TaskFailed.from_failure(failure)
         for f in handles:
             f._finished = True
         return values

@@ -13,6 +13,7 @@ import os
 import pickle
 import sys
 import traceback
+import types
 import weakref
 
 from .pickling import dumps
@@ -116,6 +117,9 @@ def rebuild(packed, task_error_class, init_args):
     error._task_error_message = str(task_error_class(task_id, origin_id, label, task_type,
                                          short_failure_text(text, described["text"])))
     _attach_history(error, described, _MAX_CHAIN)
+    # Kept for task_traceback; only on the raised error (it pickles as its plain type, so this
+    # never travels), not on its causes, whose __dict__ a task may send on.
+    error._treadle_task_traceback = error.__traceback__
     return error
 
 
@@ -199,8 +203,24 @@ def _combined(exception, task_error_class, init_args):
             setattr(error, name, value)
     except Exception:
         return None
+    _copy_builtin_fields(exception, error)
     task_error_class.init_attributes(error, *init_args)
     return error
+
+
+def _copy_builtin_fields(source, target):
+    """The fields built-in exception types keep in C slots, not in ``__dict__`` nor in ``args``
+    alone (SyntaxError's filename, lineno, text and offset, which its traceback shows as the line
+    and a caret; OSError's errno): their ``__init__`` sets them, which the remade error skipped."""
+    for klass in type(source).__mro__:
+        if klass.__module__ != "builtins":
+            continue
+        for name, field in vars(klass).items():
+            if isinstance(field, types.MemberDescriptorType) and not name.startswith("__"):
+                try:
+                    setattr(target, name, getattr(source, name))
+                except (AttributeError, TypeError):
+                    pass
 
 
 def _attach_history(error, described, depth):
@@ -224,6 +244,13 @@ def _attach_history(error, described, depth):
         _attach_history(exception, linked, depth - 1)
         setattr(error, "__{}__".format(link), exception)
     error.__suppress_context__ = described["suppress_context"]
+
+
+def task_traceback(error):
+    """The task's own frames of a rebuilt ``error`` (None for a failure that has none): what its
+    traceback is once raised to the caller, without the client's frames it went through, nor
+    those a re-raise of the same error added before (core.local_traceback)."""
+    return getattr(error, "_treadle_task_traceback", None)
 
 
 class _Marker(Exception):
@@ -253,12 +280,17 @@ _frame_code = {}
 def _frame(filename, lineno, name, module):
     if not isinstance(lineno, int) or not 0 < lineno < 1_000_000:
         return None
-    key = (filename, lineno, name)
+    line = linecache.getline(filename, lineno)
+    indent = len(line) - len(line.lstrip()) if line.strip() and lineno > 1 else 0
+    key = (filename, lineno, name, indent)
     code = _frame_code.get(key)
     if code is None:
         # A raise on line `lineno` of `filename`. It spans two lines so that no column range
-        # is shown under the real source line, which the raise does not match.
-        code = compile("\n" * (lineno - 1) + "raise (\n _treadle_marker)", filename, "exec")
+        # is shown under the real source line, which the raise does not match; it starts
+        # where the line's text does, or Python's own printer (sys.excepthook) would underline
+        # the indentation and the line.
+        head = "\n" * (lineno - 1) if not indent else "\n" * (lineno - 2) + "if 1:\n" + " " * indent
+        code = compile(head + "raise (\n _treadle_marker)", filename, "exec")
         replace = {"co_name": name}
         if sys.version_info >= (3, 11):
             replace["co_qualname"] = name

@@ -1,6 +1,8 @@
 """The IPython clients' connection to a server: a ClientBase that sends the engine's entry
 points (runtime.engine) as native calls, and learns when the tasks it watches end."""
 
+import pickle
+
 from ..core import remote_exception
 from ..core.client import ClientBase
 from ..core.errors import LoomException, TaskFailed
@@ -24,6 +26,14 @@ def rebuild_failure(answer, label):
     args = (None, None, label, PY_CALL, answer["error"])
     error = remote_exception.rebuild(answer["packed"], EngineFailure, args) if answer.get("packed") else None
     return error if error is not None else EngineFailure(*args)
+
+
+def pulled(answer, key):
+    """The values an engine's answer carries under ``key``: as they came, or unpickled name by
+    name (runtime.engine pickles those that are not plain one by one)."""
+    if answer.get("pickled"):
+        return {name: pickle.loads(data) for name, data in answer["pickled"].items()}
+    return answer[key]
 
 
 class Connection(ClientBase):

@@ -1,9 +1,10 @@
 """The part of IPython's ``MultiEngineClient`` that the task interface leans on: the engines'
 ids, code run on some or all of them, their namespaces (push, pull, reset) and properties."""
 
+from ..core.local_traceback import raised_as_local
 from ..runtime import task_clients
 from .address import resolve_address
-from .connection import Connection, rebuild_failure
+from .connection import Connection, pulled, rebuild_failure
 from .engines import Engines
 from .task_client import properties_changed
 
@@ -30,14 +31,15 @@ class MultiEngineClient:
         for engine in ids:
             if not answers[engine]["ok"]:
                 raise rebuild_failure(answers[engine], "engine {}".format(engine))
-        values = [answers[e]["value"] for e in ids]
+        values = [pulled(answers[e], "value") for e in ids]
         return values[0] if isinstance(targets, int) else values
 
     def execute(self, lines, targets="all"):
         """Runs the code ``lines`` in the namespace of each target engine; raises the first
         failure. What it prints shows here, marked with its task."""
         compile(lines, "<execute>", "exec")   # a syntax error shows here, not on the engines
-        self._run("execute", lines, targets)
+        with raised_as_local:   # the caller's frames, then the engine's
+            self._run("execute", lines, targets)
 
     def push(self, namespace, targets="all"):
         """Puts the names and values of the dict ``namespace`` into each target's namespace."""
@@ -48,7 +50,8 @@ class MultiEngineClient:
     def pull(self, keys, targets="all"):
         """The value of ``keys`` (a name, or a list of names: a list of values) on each target."""
         names = [keys] if isinstance(keys, str) else list(keys)
-        values = self._run("pull", names, targets)
+        with raised_as_local:
+            values = self._run("pull", names, targets)
         shape = (lambda d: d[keys]) if isinstance(keys, str) else (lambda d: [d[n] for n in names])
         return shape(values) if isinstance(targets, int) else [shape(v) for v in values]
 

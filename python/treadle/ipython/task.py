@@ -2,6 +2,8 @@
 
 import time
 
+from ..core.local_traceback import raised_as_local
+
 _FIELDS = ("expression", "pull", "push", "clear_before", "clear_after", "retries", "recovery_task", "depend")
 
 
@@ -126,7 +128,8 @@ class TaskResult:
     def raise_exception(self):
         """Raises the task's failure, if it failed."""
         if self.failure is not None:
-            raise self.failure
+            with raised_as_local:   # the caller's frames, then the task's (also when raised again)
+                raise self.failure
 
     def __getitem__(self, name):
         return self.results[name]

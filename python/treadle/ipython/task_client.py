@@ -11,7 +11,7 @@ from ..core.errors import LoomException, TaskCancelled
 from ..runtime import engine as engine_side
 from ..runtime import task_clients
 from .address import resolve_address
-from .connection import Connection, rebuild_failure
+from .connection import Connection, pulled, rebuild_failure
 from .engines import Engines
 from .push import packed
 from .task import Task, TaskResult
@@ -241,7 +241,7 @@ class TaskClient:
 
     def _ended(self, record, answer, failure):
         if answer is not None and answer["ok"]:
-            record.result = TaskResult(record.taskid, answer["results"], self.engines.id_of(answer["engine"]),
+            record.result = TaskResult(record.taskid, pulled(answer, "results"), self.engines.id_of(answer["engine"]),
                                        record.submitted, time.time(), attempts=record.attempts,
                                        recovered_by=record.position)
             return

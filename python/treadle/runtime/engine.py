@@ -24,6 +24,7 @@ import socket
 import sys
 
 from ..core import remote_exception
+from ..core.pickling import dumps, is_plain
 
 FILENAME = "<treadle engine>"
 _identity = {"worker": None, "index": None}
@@ -88,6 +89,26 @@ def _pull(names):
     return {n: namespace[n] if n in namespace else getattr(builtins, n) for n in names}
 
 
+def _travelling(results, key, who=""):
+    """The answer's fields for the pulled values: under ``key`` as they are when they are plain
+    (they always pickle), else ``pickled``, one pickle per name (bytes, which the client
+    unpickles: ipython.connection.pulled), so that a value that cannot be pickled fails the
+    task by its name, not as "the task's result 'dict'" from the executor's pickling of the whole."""
+    if is_plain(results):
+        return {key: results}
+    pickled = {}
+    for name, value in results.items():
+        try:
+            pickled[name] = dumps(value)
+        except Exception as error:
+            kind = type(value)
+            kind = kind.__qualname__ if kind.__module__ == "builtins" else "{}.{}".format(kind.__module__,
+                                                                                        kind.__qualname__)
+            raise TypeError("{}pull[{!r}] (a {}) cannot be pickled ({}); pull only values that pickle".format(
+                who, name, kind, error)) from None
+    return {key: {}, "pickled": pickled}
+
+
 def run_task(code, push, pull, clear_before=False, clear_after=False):
     """A Task's body: push, run ``code``, pull, in this engine's namespace. A failure of the
     code is returned (with the engine that had it), so the client decides about retries."""
@@ -98,7 +119,7 @@ def run_task(code, push, pull, clear_before=False, clear_after=False):
         namespace.update(pickle.loads(push) if isinstance(push, bytes) else push)
         try:
             _execute(code)
-            results = _pull(pull)
+            results = _travelling(_pull(pull), "results", "Task: ")
         finally:
             if clear_after:
                 reset()
@@ -106,7 +127,7 @@ def run_task(code, push, pull, clear_before=False, clear_after=False):
         return _failure(error)
     finally:
         sys.stdout.flush()
-    return {"engine": identity(), "ok": True, "results": results}
+    return {"engine": identity(), "ok": True, **results}
 
 
 def _act(op, args):
@@ -120,7 +141,7 @@ def _act(op, args):
             namespace.update(args)
             value = None
         elif op == "pull":
-            value = _pull(args)
+            return {"engine": identity(), "ok": True, **_travelling(_pull(args), "value")}
         elif op == "reset":
             reset()
             value = None

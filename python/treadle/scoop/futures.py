@@ -11,6 +11,7 @@ import itertools
 from ..core import state_now
 from ..core.errors import TaskFailed, propagating_interrupt
 from ..core.foreign import RefusesPickling, refuse_others
+from ..core.local_traceback import raised_as_local
 from ..runtime.task_runtime import Ref
 from . import pool as _pool
 from .log import logger
@@ -137,11 +138,12 @@ class Future(RefusesPickling):
     def result(self, timeout=None):
         """The call's value (waiting for it); raises the call's own exception if it raised."""
         __tracebackhide__ = True
-        self._wait(timeout)
-        if self._state == "cancelled":
-            raise self.handle.cancelled_error(self.fn_name)
-        if self._exception is not None:
-            raise self._exception
+        with raised_as_local:   # the caller's frames, then the call's (also when raised again)
+            self._wait(timeout)
+            if self._state == "cancelled":
+                raise self.handle.cancelled_error(self.fn_name)
+            if self._exception is not None:
+                raise self._exception
         return self._value
 
     def exception(self, timeout=None):
@@ -194,7 +196,9 @@ def _ordered_results(futures):
             if chunk:
                 _fetch_together(chunk)
             for future in futures[start:start + _FETCH_CHUNK]:
-                yield future.result()
+                with raised_as_local:   # leaves the generator as it left result()
+                    value = future.result()
+                yield value
     finally:
         chunk = future = None
         if not propagating_interrupt():   # an interrupt's are the interrupt's business
@@ -209,6 +213,20 @@ def _drop_unread(futures):
     if pending and not pending[0].pool.closed:
         pending[0].pool.cancel([f.handle for f in pending])
         pending[0].pool.release([f.handle for f in pending])
+
+
+def results(fs):
+    """The values of the futures ``fs``, in order, fetched a chunk at a time (one round trip
+    per 256 results, as ``map``); a call that raised raises here as its ``result()`` does, and
+    the others go on (unlike a map, nothing is cancelled). ``%%treadle submit`` binds SCOOP's
+    futures with it."""
+    fs = list(fs)
+    for start in range(0, len(fs), _FETCH_CHUNK):
+        chunk = [f for f in fs[start:start + _FETCH_CHUNK] if f._state == "pending"]
+        if chunk:
+            _fetch_together(chunk)
+    with raised_as_local:
+        return [f.result() for f in fs]
 
 
 def _fetch_together(futures):
@@ -235,7 +253,9 @@ def map_as_completed(func, *iterables):
     futures = _map_futures(func, iterables)
     try:
         for future in as_completed(futures):
-            yield future.result()
+            with raised_as_local:
+                value = future.result()
+            yield value
     finally:
         future = None
         if not propagating_interrupt():
@@ -257,7 +277,8 @@ def mapReduce(mapFunc, reductionOp, *iterables):  # noqa: N802,N803 - SCOOP's na
         if len(level) % 2:
             up.append(level[-1])
         level = up
-    return Future(pool, pool.send(level, new)[0], reductionOp).result()
+    with raised_as_local:
+        return Future(pool, pool.send(level, new)[0], reductionOp).result()
 
 
 # -- waiting ----------------------------------------------------------------------------------------

@@ -127,6 +127,9 @@ def run(args):
             runpy.run_path(path, run_name="__main__")
         except SystemExit as end:
             return end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+        except Exception as error:   # uncaught: shown and ended as Python does, status 1
+            program.report_uncaught(error, path)
+            return 1
         return 0
     finally:
         pool.close()

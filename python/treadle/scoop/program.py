@@ -52,6 +52,17 @@ class ProgramFunction:
         return self.name
 
 
+def report_uncaught(error, path):
+    """Shows an exception the program did not catch as ``python3 program.py`` would: its
+    traceback from the program's own first frame on, without the launcher's (runpy, launcher.py)
+    above it, through ``sys.excepthook`` (so a hook the program set still applies)."""
+    tb = error.__traceback__
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != path:
+        tb = tb.tb_next
+    tb = tb if tb is not None else error.__traceback__   # not raised in the program: all of it
+    sys.excepthook(type(error), error.with_traceback(tb), tb)
+
+
 @functools.lru_cache(maxsize=4)
 def top_level_functions(path):
     """The functions the program defines at its top level: those a worker's import has too (not

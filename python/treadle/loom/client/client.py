@@ -2,6 +2,7 @@
 
 from ...core import embedded_server
 from ...core.client import ClientBase
+from ...core.local_traceback import raised_as_local
 from ...runtime import task_clients
 from .future import Future
 
@@ -49,7 +50,8 @@ class Client(ClientBase):
         handler or gathered again."""
         __tracebackhide__ = True
         futures = list(futures)
-        values = self.fetch(futures)
+        with raised_as_local:   # a task's failure: the caller's frames, then the task's
+            values = self.fetch(futures)
         self.release(futures)
         return values
 

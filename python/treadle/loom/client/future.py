@@ -2,6 +2,7 @@
 
 from ...core.client import TaskHandle
 from ...core.foreign import RefusesPickling
+from ...core.local_traceback import raised_as_local
 
 
 class Future(TaskHandle, RefusesPickling):
@@ -24,15 +25,18 @@ class Future(TaskHandle, RefusesPickling):
 
     def wait(self):
         __tracebackhide__ = True  # IPython shows the task's frames, not these
-        self.client.wait((self,))
+        with raised_as_local:     # so does a script (core.local_traceback)
+            self.client.wait((self,))
 
     def fetch(self):
         __tracebackhide__ = True  # IPython shows the task's frames, not these
-        return self.client.fetch((self,))[0]
+        with raised_as_local:
+            return self.client.fetch((self,))[0]
 
     def gather(self):
         __tracebackhide__ = True  # IPython shows the task's frames, not these
-        return self.client.gather((self,))[0]
+        with raised_as_local:
+            return self.client.gather((self,))[0]
 
     def __repr__(self):
         return "<Future task_id={}{}>".format(self.task_id, " released" if self.released() else "")

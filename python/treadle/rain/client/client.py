@@ -6,6 +6,7 @@ import weakref
 from ...core import embedded_server, hooks
 from ...core.client import ClientBase
 from ...core.errors import LoomException
+from ...core.local_traceback import raised_as_local
 from ...runtime import task_clients
 from ..common import ID, RainException
 from .session import Session
@@ -19,13 +20,13 @@ class _Core(ClientBase):
     def wait(self, handles):
         __tracebackhide__ = True
         handles = list(handles)
-        with self.waiting_on(handles):
+        with raised_as_local, self.waiting_on(handles):
             super().wait(handles)
 
     def fetch(self, handles):
         __tracebackhide__ = True
         handles = list(handles)
-        with self.waiting_on(handles):
+        with raised_as_local, self.waiting_on(handles):
             return super().fetch(handles)
 
     def waiting_on(self, handles):

@@ -1,6 +1,7 @@
 """Rain's DataObject: an output of a task, named (task, output) on the server."""
 
 from ...core.foreign import RefusesPickling
+from ...core.local_traceback import raising_as_local
 from ...core.task import object_id
 from ..common import ID, ObjectSpec, RainException
 
@@ -88,14 +89,17 @@ class DataObject(RefusesPickling):
 
     kept = is_kept
 
+    @raising_as_local
     def fetch(self):
         """The object's content as a DataInstance (blocks until it is computed); it must be
         kept. Also updates ``info`` (and its task's)."""
         return self.session.fetch(self)
 
+    @raising_as_local
     def wait(self):
         self.session.wait([self])
 
+    @raising_as_local
     def update(self):
         self.session.update([self])
 

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from ...core import hooks
 from ...core.errors import LoomException, TaskFailed
+from ...core.local_traceback import raising_as_local
 from ...core.task import Task as CoreTask, TaskOutput, object_id
 from ..common import DataInstance, ObjectInfo, RainException, SessionException, TaskException, TaskInfo
 from . import active
@@ -98,6 +99,7 @@ class Session:
         """The tasks created since the last submit."""
         return list(self._new)
 
+    @raising_as_local   # a failure the session kept: the caller's frames only (core.local_traceback)
     def submit(self):
         """Sends the tasks created since the last submit."""
         self._check()
@@ -154,6 +156,7 @@ class Session:
 
     # -- waiting -----------------------------------------------------------------------------
 
+    @raising_as_local
     def wait_all(self):
         """Waits for every task submitted so far: for the watched ones (those nothing of their
         submit reads), whose ends mark the tasks they read finished."""
@@ -162,6 +165,7 @@ class Session:
         self._wait_tasks(watched, shown=self._pending)
         self._pending = [t for t in self._pending if t.state == "submitted"]
 
+    @raising_as_local
     def wait(self, items):
         """Waits for tasks and data objects (their tasks) of this session."""
         self._check()
@@ -214,6 +218,7 @@ class Session:
 
     # -- data --------------------------------------------------------------------------------
 
+    @raising_as_local
     def fetch(self, data_object):
         """The content of a kept object as a DataInstance; updates its info too."""
         self._check()
@@ -243,6 +248,7 @@ class Session:
 
     # -- spec and info -----------------------------------------------------------------------
 
+    @raising_as_local
     def update(self, items):
         """Fetches the info of tasks and objects (their tasks) from the server."""
         self._check()

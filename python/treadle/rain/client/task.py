@@ -5,6 +5,7 @@ built on a core Task (treadle.core.task) that declares those outputs.
 the server recorded, None until ``update()`` (or a fetch of one of its outputs) asks for it.
 """
 
+from ...core.local_traceback import raising_as_local
 from ...core.task import OutputSpec
 from ..common import ID, LabeledList, RainException, TaskSpec, TaskSpecInput
 from .data_object import DataObject
@@ -152,12 +153,15 @@ class Task:
         for o in self.outputs:
             o.keep()
 
+    @raising_as_local
     def fetch_outputs(self):
         return [o.fetch() for o in self.outputs]
 
+    @raising_as_local
     def wait(self):
         self.session.wait([self])
 
+    @raising_as_local
     def update(self):
         """Fetches the task's info (and its outputs') from the server."""
         self.session.update([self])

@@ -14,7 +14,12 @@ class TaskException(RainException):
     its debug lines (``ctx.debug``) under "Debug:", as Rain's. Attributes: ``task`` (the Rain
     Task, when the client knows it), ``error`` (the failure text), ``debug`` (the debug lines,
     '' if none), ``cause`` (the core exception: for a Python task, the task's own exception
-    type, see treadle.core.remote_exception)."""
+    type, see treadle.core.remote_exception).
+
+    Raised to the caller without treadle's frames (its message carries the task's traceback:
+    treadle.core.local_traceback), and without the core exception as its context."""
+
+    treadle_task_failure = True
 
     def __init__(self, message, task=None, error="", debug="", cause=None):
         super().__init__(message)
@@ -22,6 +27,7 @@ class TaskException(RainException):
         self.error = error
         self.debug = debug
         self.cause = cause
+        self.__suppress_context__ = True   # the core error it stands for: its message says it all
 
 
 class RainWarning(Warning):

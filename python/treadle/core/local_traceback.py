@@ -1,0 +1,47 @@
+"""A task's failure raised where the caller waits, with a traceback that reads like local code:
+the caller's frames, then the task's own (rebuilt from the worker's, core.remote_exception), and
+none of treadle's in between (the API's ``result``, ``gather``, the client's ``fetch``).
+
+Each API method a user calls to wait wraps its body in ``with raised_as_local:``. When a task's
+failure leaves the block, its traceback is set to the task's frames; the ``with`` statement
+re-raises it as it is (a re-raise adds no entry for the frame), and the frames it then
+propagates through, the caller's, add theirs as for any exception. In IPython,
+``__tracebackhide__`` hid treadle's frames already; this does the same for scripts, without
+touching ``sys.excepthook``."""
+
+import functools
+
+from .errors import TaskCancelled, TaskFailed
+from .remote_exception import task_traceback
+
+
+def is_task_failure(error):
+    """A task's failure or cancellation: core's, or an API's own type that says it is one
+    (a class attribute ``treadle_task_failure = True``: Rain's TaskException)."""
+    return isinstance(error, (TaskFailed, TaskCancelled)) or getattr(error, "treadle_task_failure", False)
+
+
+class _RaisedAsLocal:
+    __slots__ = ()
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, kind, error, tb):
+        if error is not None and is_task_failure(error):
+            error.__traceback__ = task_traceback(error)
+        return False   # the exception goes on, with the traceback set above
+
+
+raised_as_local = _RaisedAsLocal()   # stateless: one for every with statement
+
+
+def raising_as_local(method):
+    """``method`` with its body in ``raised_as_local``: for an API whose many entry points
+    raise a failure they kept (Rain's sessions). Not for calls made per task: it costs a call."""
+    @functools.wraps(method)
+    def raising(*args, **kwargs):
+        __tracebackhide__ = True
+        with raised_as_local:
+            return method(*args, **kwargs)
+    return raising
