@@ -24,7 +24,7 @@ import time
 import traceback
 
 from ..core import processes, remote_exception
-from ..core.pickling import SCALAR_TYPES, dumps_plain
+from ..core.pickling import SCALAR_TYPES, dumps_plain, is_plain
 from . import engine, pipe, task_clients
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
@@ -414,12 +414,18 @@ class Executor:
 
 def _reply(task_id, result, start_us):
     """The reply (the message's parts) of a task that returned ``result``, timed until now. The
-    usual results of tiny tasks (a number or text of the native API, bytes of HyperLoom's) are
-    written as one piece; any other through its description (encode_result, which raises for
-    what cannot be sent)."""
-    if type(result) is PyObj and type(result.obj) in SCALAR_TYPES:
+    usual results (a number, text, or a short tuple or list of those of the native API, bytes of
+    HyperLoom's) are written as one piece; any other through its description (encode_result,
+    which raises for what cannot be sent). (After a long task this path runs cold: each
+    function call less counts.)"""
+    if type(result) is PyObj:
         obj = result.obj
-        return pipe.pyobj_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), start_us, time.time_ns() // 1000)
+        kind = type(obj)
+        if kind in SCALAR_TYPES:
+            return pipe.pyobj_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), start_us, time.time_ns() // 1000)
+        if (kind is tuple or kind is list) and is_plain(obj):
+            return pipe.sequence_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), len(obj), start_us,
+                                              time.time_ns() // 1000)
     if type(result) is bytes:
         return pipe.plain_done_message(task_id, result, start_us, time.time_ns() // 1000)
     desc, blobs = encode_result(result)
