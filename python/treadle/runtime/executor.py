@@ -26,6 +26,7 @@ import traceback
 from ..core import processes, remote_exception
 from ..core.pickling import SCALAR_TYPES, dumps_plain, is_plain
 from . import engine, pipe, task_clients
+from .request_prefetch import PrefetchingReader
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
 _CACHE_LIMIT = 512
@@ -361,6 +362,7 @@ class Executor:
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
         has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
+        prefetch = self.requests.prefetch
         write_reply = self.replies.write_parts
         unsent_since = None  # when the oldest reply still in the buffer was written
         held = 0             # replies in the buffer
@@ -394,6 +396,8 @@ class Executor:
                 continue
             task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
+            if not header.get("batch"):  # a task that may take a while: its next request is read meanwhile
+                prefetch()
             start_us = time.time_ns() // 1000
             try:
                 reply = _reply(task_id, self.run_task(header, blobs), start_us)
@@ -504,7 +508,7 @@ def main():
     # this interpreter was starting waits for the handler.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    requests = pipe.MessageReader(3)
+    requests = PrefetchingReader(pipe.MessageReader(3), 3)
     replies = io.open(4, "wb", buffering=1 << 16)
     sys.stdin = io.StringIO("")
     task_clients.become_executor()

@@ -157,6 +157,7 @@ class MessageReader:
         self._at = 0
         self._ready = None  # a message has_message() already took from the buffer
         self._drained = False  # the last read found the pipe empty
+        self.ended = False  # a read found the pipe closed
 
     def _take(self):
         """The next message if the buffer holds all of it (then consumed), else how many more
@@ -212,6 +213,7 @@ class MessageReader:
                 continue
             self._drained = False
             if not chunk:
+                self.ended = True
                 if not wait:
                     return False
                 raise EOFError("the pipe closed")
