@@ -361,8 +361,12 @@ class Executor:
         task is already read, for at most _BATCH_SECONDS: one write and one wake-up of the
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
-        has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
-        prefetch = self.requests.prefetch
+        # Per task: no lookups. The reader itself for tiny tasks; through the PrefetchingReader
+        # after a task whose next request a thread of its own may be reading (`ahead`).
+        requests = self.requests
+        has_message, read_message = requests.reader.has_message, requests.reader.read_message
+        has_message_ahead, read_message_ahead, prefetch = requests.has_message, requests.read_message, requests.prefetch
+        ahead = True  # (on a thread that serves after a secession: the task before may have asked)
         write_reply = self.replies.write_parts
         unsent_since = None  # when the oldest reply still in the buffer was written
         held = 0             # replies in the buffer
@@ -370,7 +374,7 @@ class Executor:
         while True:
             if ended is not None:
                 hold = False
-                if has_message(fetch=True) and ended[1]:  # the next request read first, in any case
+                if (has_message_ahead if ahead else has_message)(fetch=True) and ended[1]:  # the next request read first, in any case
                     now = time.monotonic()
                     if unsent_since is None:
                         unsent_since, held = now, 0
@@ -380,11 +384,11 @@ class Executor:
                     unsent_since = None
                 write_reply(ended[0], not hold)
                 ended = None
-            elif unsent_since is not None and not has_message(fetch=True):
+            elif unsent_since is not None and not (has_message_ahead if ahead else has_message)(fetch=True):
                 self.replies.flush()
                 unsent_since = None
             try:
-                header, blobs = read_message()
+                header, blobs = read_message_ahead() if ahead else read_message()
             except EOFError:
                 if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
@@ -396,7 +400,9 @@ class Executor:
                 continue
             task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
-            if not header.get("batch"):  # a task that may take a while: its next request is read meanwhile
+            batch = header.get("batch")
+            ahead = not batch
+            if ahead:  # a task that may take a while: its next request is read meanwhile
                 prefetch()
             start_us = time.time_ns() // 1000
             try:
@@ -413,7 +419,7 @@ class Executor:
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
                 write_reply(reply, True)
                 return
-            ended = (reply, header.get("batch"))
+            ended = (reply, batch)
 
 
 def _reply(task_id, result, start_us):

@@ -26,14 +26,17 @@ _IDLE, _SELECTING, _READING = range(3)
 
 class PrefetchingReader:
     """A pipe.MessageReader's `has_message` and `read_message`, for the serving thread, and
-    `prefetch`: read the next message on a thread of its own while the caller runs a task."""
+    `prefetch`: read the next message on a thread of its own while the caller runs a task.
+    Until the first prefetch after these were last called, `reader` may be used directly."""
 
     def __init__(self, reader, fd):
+        self.reader = reader
         self._reader = reader
         self._fd = fd
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._wanted = False   # the thread is to read the next message (under the lock)
+        self._ahead = False    # ... while a task runs (else: for the serving thread, which waits)
         self._state = _IDLE    # the thread's (under the lock)
         self._thread = None
         # The serving thread asked for a prefetch and has not taken the lock since: only then
@@ -47,7 +50,7 @@ class PrefetchingReader:
         with self._lock:
             if self._reader.has_message() or self._reader.ended:
                 return  # already here (the worker wrote it with the one before)
-            self._wanted = True
+            self._wanted = self._ahead = True
             self._asked = True
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="treadle-requests", daemon=True)
@@ -70,7 +73,7 @@ class PrefetchingReader:
             reader = self._reader
             if not reader.has_message() and not reader.ended and self._state == _SELECTING:
                 # The thread waits on the pipe already: it reads what comes, this one waits for it.
-                self._wanted = True
+                self._wanted, self._ahead = True, False
                 while self._wanted:
                     self._changed.wait()
             self._wanted = False
@@ -98,6 +101,8 @@ class PrefetchingReader:
                 if reader.has_message(fetch=True) or reader.ended:
                     self._wanted = False
                     # The pipe is empty now, and the serving thread asks for the next request as
-                    # the task it just read starts: waiting already spares it waking this thread.
-                    anticipate = not reader.ended
+                    # the task it is about to take starts: waiting already spares it waking this
+                    # thread then. (Not after a read the serving thread waited for: tasks that come
+                    # one at a time, or short ones, would have every wait go through this thread.)
+                    anticipate = self._ahead and not reader.ended
                     self._changed.notify_all()
