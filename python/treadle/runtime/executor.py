@@ -390,7 +390,8 @@ class Executor:
             try:
                 header, blobs = read_message_ahead() if ahead else read_message()
             except EOFError:
-                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+                # (Beside this thread, the reader's own, which runs no task: 2 threads at least.)
+                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 2:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
                 return
             op = header.get("op")

@@ -38,7 +38,9 @@ class PrefetchingReader:
         self._wanted = False   # the thread is to read the next message (under the lock)
         self._ahead = False    # ... while a task runs (else: for the serving thread, which waits)
         self._state = _IDLE    # the thread's (under the lock)
-        self._thread = None
+        # Started now, not at the first task: Thread.start waits for the thread to run, which
+        # on a busy machine took milliseconds off the first task.
+        threading.Thread(target=self._run, name="treadle-requests", daemon=True).start()
         # The serving thread asked for a prefetch and has not taken the lock since: only then
         # may the thread touch the reader, so without it the reader is used without the lock
         # (tiny tasks never ask: no lock per task).
@@ -52,10 +54,7 @@ class PrefetchingReader:
                 return  # already here (the worker wrote it with the one before)
             self._wanted = self._ahead = True
             self._asked = True
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="treadle-requests", daemon=True)
-                self._thread.start()
-            elif self._state == _IDLE:
+            if self._state == _IDLE:
                 self._changed.notify_all()
 
     def has_message(self, fetch=False):
