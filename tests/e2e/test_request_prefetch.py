@@ -66,15 +66,20 @@ class DrivenExecutor:
     def send(self, header, blobs):
         os.write(self.req_w, b"".join(pipe.message_parts(header, blobs)))
 
-    def run(self, task_id, value, batch=False):
+    def run(self, task_id, value, then=None):
+        """Sends the task (and `then`'s, (task_id, value), in the same write)."""
+        data = self.request(task_id, value)
+        if then is not None:
+            data += self.request(*then)
+        os.write(self.req_w, data)
+
+    def request(self, task_id, value):
         first = not self.sent_fn
         self.sent_fn = True
         inputs = [{"k": "pyobj", "size": len(self.fn), "key": 1, "b": 0 if first else -1}]
         blobs = ([self.fn] if first else []) + [pickle.dumps(("native", (value,), {}))]
         header = {"op": "run", "id": task_id, "inputs": inputs, "input_ids": [1], "config": len(blobs) - 1}
-        if batch:
-            header["batch"] = True
-        self.send(header, blobs)
+        return b"".join(pipe.message_parts(header, blobs))
 
     def results(self, n):
         done = {}
@@ -110,25 +115,31 @@ def executor():
 
 
 def test_the_next_request_leaves_the_pipe_while_the_task_before_it_runs(executor):
-    executor.run(1, "one")
-    wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading the first task")
-    for task_id in (2, 3):
-        executor.run(task_id, (task_id, "x" * 100))  # each arrives while the task before it waits at the gate
+    # Two in flight, as the worker keeps them once tasks are known short: the first two in one
+    # write, then one more as each reply comes.
+    executor.run(1, "one", then=(2, (2, "x" * 100)))
+    wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading the first two tasks")
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {1: "one"}
+    for task_id in (3, 4):
+        executor.run(task_id, (task_id, "x" * 100))  # arrives while the task before it waits at the gate
         wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading request {} meanwhile".format(task_id))
         assert unread(executor.rep_r) == 0, "a reply came before the gate opened"
         os.write(executor.gate_w, b"1")
-        assert executor.results(1) == {task_id - 1: "one" if task_id == 2 else (2, "x" * 100)}
+        assert executor.results(1) == {task_id - 1: (task_id - 1, "x" * 100)}
     os.write(executor.gate_w, b"1")
-    assert executor.results(1) == {3: (3, "x" * 100)}
+    assert executor.results(1) == {4: (4, "x" * 100)}
 
 
 def test_the_executor_ends_with_its_pipe_while_a_task_runs(executor):
-    executor.run(1, "one")
-    executor.run(2, "two")  # read ahead, with the thread then waiting on the pipe for the third
+    executor.run(1, "one", then=(2, "two"))
     wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading both requests")
-    os.close(executor.req_w)  # the worker is gone: the thread sees the end of the pipe, the task runs on
-    os.write(executor.gate_w, b"12")
-    assert executor.results(2) == {1: "one", 2: "two"}
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {1: "one"}
+    # task 2 runs, the thread waits on the pipe for the next request; the worker is gone instead
+    os.close(executor.req_w)
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {2: "two"}
     executor.process.wait(timeout=10)
 
 

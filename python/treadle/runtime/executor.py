@@ -367,6 +367,7 @@ class Executor:
         has_message, read_message = requests.reader.has_message, requests.reader.read_message
         has_message_ahead, read_message_ahead, prefetch = requests.has_message, requests.read_message, requests.prefetch
         ahead = True  # (on a thread that serves after a secession: the task before may have asked)
+        next_here = False  # the request about to be read was there when the task before it ended
         write_reply = self.replies.write_parts
         unsent_since = None  # when the oldest reply still in the buffer was written
         held = 0             # replies in the buffer
@@ -374,7 +375,8 @@ class Executor:
         while True:
             if ended is not None:
                 hold = False
-                if (has_message_ahead if ahead else has_message)(fetch=True) and ended[1]:  # the next request read first, in any case
+                next_here = (has_message_ahead if ahead else has_message)(fetch=True)  # read first, in any case
+                if next_here and ended[1]:
                     now = time.monotonic()
                     if unsent_since is None:
                         unsent_since, held = now, 0
@@ -384,9 +386,11 @@ class Executor:
                     unsent_since = None
                 write_reply(ended[0], not hold)
                 ended = None
-            elif unsent_since is not None and not (has_message_ahead if ahead else has_message)(fetch=True):
-                self.replies.flush()
-                unsent_since = None
+            else:
+                next_here = False
+                if unsent_since is not None and not (has_message_ahead if ahead else has_message)(fetch=True):
+                    self.replies.flush()
+                    unsent_since = None
             try:
                 header, blobs = read_message_ahead() if ahead else read_message()
             except EOFError:
@@ -402,8 +406,10 @@ class Executor:
             task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
             batch = header.get("batch")
-            ahead = not batch
-            if ahead:  # a task that may take a while: its next request is read meanwhile
+            # A task that may take a while, with two in flight (its request came before the task
+            # before it ended): its next request comes while it runs, and is read meanwhile.
+            ahead = not batch and next_here
+            if ahead:
                 prefetch()
             start_us = time.time_ns() // 1000
             try:
