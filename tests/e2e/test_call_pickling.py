@@ -171,6 +171,9 @@ def test_a_tiny_reply_in_one_piece_is_the_message_its_header_makes(blob):
         pipe.done_header(t[0], {"k": "pyobj", "b": 0, "size": 33}, *t[1:]), [blob])
     assert pipe.plain_done_message(t[0], blob, *t[1:]) == pipe.message_parts(
         pipe.done_header(t[0], {"k": "plain", "b": 0}, *t[1:]), [blob])
+    # a tuple's or list's (the result of a task that returns several values)
+    assert pipe.sequence_done_message(t[0], blob, 64, 4, *t[1:]) == pipe.message_parts(
+        pipe.done_header(t[0], {"k": "pyobj", "b": 0, "size": 64, "len": 4}, *t[1:]), [blob])
 
 
 @pytest.mark.parametrize("raw", [b"", b"{", b'{"op":"run"} x', b"[1]]", b"\xff"])

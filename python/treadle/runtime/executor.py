@@ -24,8 +24,9 @@ import time
 import traceback
 
 from ..core import processes, remote_exception
-from ..core.pickling import SCALAR_TYPES, dumps_plain
+from ..core.pickling import SCALAR_TYPES, dumps_plain, is_plain
 from . import engine, pipe, task_clients
+from .request_prefetch import PrefetchingReader
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
 _CACHE_LIMIT = 512
@@ -360,7 +361,13 @@ class Executor:
         task is already read, for at most _BATCH_SECONDS: one write and one wake-up of the
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
         _thread.serving = True
-        has_message, read_message = self.requests.has_message, self.requests.read_message  # per task: no lookups
+        # Per task: no lookups. The reader itself for tiny tasks; through the PrefetchingReader
+        # after a task whose next request a thread of its own may be reading (`ahead`).
+        requests = self.requests
+        has_message, read_message = requests.reader.has_message, requests.reader.read_message
+        has_message_ahead, read_message_ahead, prefetch = requests.has_message, requests.read_message, requests.prefetch
+        ahead = True  # (on a thread that serves after a secession: the task before may have asked)
+        next_here = False  # the request about to be read was there when the task before it ended
         write_reply = self.replies.write_parts
         unsent_since = None  # when the oldest reply still in the buffer was written
         held = 0             # replies in the buffer
@@ -368,7 +375,8 @@ class Executor:
         while True:
             if ended is not None:
                 hold = False
-                if has_message(fetch=True) and ended[1]:  # the next request read first, in any case
+                next_here = (has_message_ahead if ahead else has_message)(fetch=True)  # read first, in any case
+                if next_here and ended[1]:
                     now = time.monotonic()
                     if unsent_since is None:
                         unsent_since, held = now, 0
@@ -378,13 +386,16 @@ class Executor:
                     unsent_since = None
                 write_reply(ended[0], not hold)
                 ended = None
-            elif unsent_since is not None and not has_message(fetch=True):
-                self.replies.flush()
-                unsent_since = None
+            else:
+                next_here = False
+                if unsent_since is not None and not (has_message_ahead if ahead else has_message)(fetch=True):
+                    self.replies.flush()
+                    unsent_since = None
             try:
-                header, blobs = read_message()
+                header, blobs = read_message_ahead() if ahead else read_message()
             except EOFError:
-                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+                # (Beside this thread, the reader's own, which runs no task: 2 threads at least.)
+                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 2:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
                 return
             op = header.get("op")
@@ -394,6 +405,12 @@ class Executor:
                 continue
             task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
+            batch = header.get("batch")
+            # A task that may take a while, with two in flight (its request came before the task
+            # before it ended): its next request comes while it runs, and is read meanwhile.
+            ahead = not batch and next_here
+            if ahead:
+                prefetch()
             start_us = time.time_ns() // 1000
             try:
                 reply = _reply(task_id, self.run_task(header, blobs), start_us)
@@ -409,17 +426,23 @@ class Executor:
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
                 write_reply(reply, True)
                 return
-            ended = (reply, header.get("batch"))
+            ended = (reply, batch)
 
 
 def _reply(task_id, result, start_us):
     """The reply (the message's parts) of a task that returned ``result``, timed until now. The
-    usual results of tiny tasks (a number or text of the native API, bytes of HyperLoom's) are
-    written as one piece; any other through its description (encode_result, which raises for
-    what cannot be sent)."""
-    if type(result) is PyObj and type(result.obj) in SCALAR_TYPES:
+    usual results (a number, text, or a short tuple or list of those of the native API, bytes of
+    HyperLoom's) are written as one piece; any other through its description (encode_result,
+    which raises for what cannot be sent). (After a long task this path runs cold: each
+    function call less counts.)"""
+    if type(result) is PyObj:
         obj = result.obj
-        return pipe.pyobj_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), start_us, time.time_ns() // 1000)
+        kind = type(obj)
+        if kind in SCALAR_TYPES:
+            return pipe.pyobj_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), start_us, time.time_ns() // 1000)
+        if (kind is tuple or kind is list) and is_plain(obj):
+            return pipe.sequence_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), len(obj), start_us,
+                                              time.time_ns() // 1000)
     if type(result) is bytes:
         return pipe.plain_done_message(task_id, result, start_us, time.time_ns() // 1000)
     desc, blobs = encode_result(result)
@@ -498,7 +521,7 @@ def main():
     # this interpreter was starting waits for the handler.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    requests = pipe.MessageReader(3)
+    requests = PrefetchingReader(pipe.MessageReader(3), 3)
     replies = io.open(4, "wb", buffering=1 << 16)
     sys.stdin = io.StringIO("")
     task_clients.become_executor()

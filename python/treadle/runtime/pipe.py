@@ -81,6 +81,7 @@ def plain_done_header(task_id, blob, start_us, end_us):
 # A tiny task's whole reply, header and blob, made in one piece (no text header to encode, no
 # list of parts): what done_header and message_parts make for it, byte for byte.
 _PYOBJ_DONE = b'{"op":"done","id":%d,"result":{"k":"pyobj","b":0,"size":%d},"t":[%d,%d]}'
+_SEQUENCE_DONE = b'{"op":"done","id":%d,"result":{"k":"pyobj","b":0,"size":%d,"len":%d},"t":[%d,%d]}'
 _PLAIN_DONE = b'{"op":"done","id":%d,"result":{"k":"plain","b":0},"t":[%d,%d]}'
 _SMALL_BLOB = 1 << 20  # larger blobs are written as they are (message_parts), not copied
 
@@ -90,6 +91,14 @@ def pyobj_done_message(task_id, blob, size, start_us, end_us):
     if len(blob) >= _SMALL_BLOB:
         return message_parts(pyobj_done_header(task_id, 0, size, start_us, end_us), [blob])
     head = _PYOBJ_DONE % (task_id, size, start_us, end_us)
+    return [b"".join((_U32.pack(len(head)), head, _ONE_BLOB.pack(1, len(blob)), blob))]
+
+
+def sequence_done_message(task_id, blob, size, length, start_us, end_us):
+    """The parts of the "done" message of a PyObj tuple or list of ``length`` items pickled as ``blob``."""
+    if len(blob) >= _SMALL_BLOB:
+        return message_parts(done_header(task_id, {"k": "pyobj", "b": 0, "size": size, "len": length}, start_us, end_us), [blob])
+    head = _SEQUENCE_DONE % (task_id, size, length, start_us, end_us)
     return [b"".join((_U32.pack(len(head)), head, _ONE_BLOB.pack(1, len(blob)), blob))]
 
 
@@ -148,6 +157,7 @@ class MessageReader:
         self._at = 0
         self._ready = None  # a message has_message() already took from the buffer
         self._drained = False  # the last read found the pipe empty
+        self.ended = False  # a read found the pipe closed
 
     def _take(self):
         """The next message if the buffer holds all of it (then consumed), else how many more
@@ -203,6 +213,7 @@ class MessageReader:
                 continue
             self._drained = False
             if not chunk:
+                self.ended = True
                 if not wait:
                     return False
                 raise EOFError("the pipe closed")
