@@ -2,7 +2,7 @@
 // The scheduler: plans in, placements out. No sockets here: events are method calls, and
 // decisions go to a SchedulerActions, so every transition is unit-tested without a network.
 //
-// Cost per decision does not grow with the ready set: ready tasks wait in two heaps
+// Cost per decision does not grow with the ready set: ready tasks wait in two queues
 // (light and cpu-requesting) ordered by priority, and placing one looks only at the
 // workers holding its inputs and at the worker list.
 #include <cstdint>
