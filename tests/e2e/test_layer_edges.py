@@ -4,6 +4,7 @@ HyperLoom's gather keeps the healthy futures when one failed; one API's future g
 another is refused by name, never taken as a value; a client of no server is told at once,
 in its own API's exception."""
 
+import select
 import signal
 import socket
 import subprocess
@@ -202,14 +203,24 @@ def test_ctrl_c_ends_the_wait_for_a_server_that_never_answers():
     silent.listen(8)
     accepted, proc = [], None
     try:
-        script = ("from treadle.loom.client import Client\n"
+        # Ctrl-C as in a terminal: a child of a shell's background job (a loop run with `&`)
+        # inherits SIGINT ignored, and Python keeps an inherited SIG_IGN (the test hung then).
+        script = ("import signal\n"
+                  "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                  "from treadle.loom.client import Client\n"
                   "try:\n"
                   "    Client('127.0.0.1', {}, timeout=3600)\n"   # an hour: only Ctrl-C ends it
                   "except KeyboardInterrupt:\n"
                   "    print('interrupted')\n").format(silent.getsockname()[1])
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         while len(accepted) < 2:   # the TCP try, then ZeroMQ's connection: the hello waits now
-            accepted.append(silent.accept()[0])
+            ready, _, _ = select.select([silent, proc.stdout], [], [])
+            if silent in ready:
+                accepted.append(silent.accept()[0])
+            else:   # its stdout closed: it ended before it connected (an import error, say: its
+                # stderr is above), so no wait for connections that cannot come
+                pytest.fail("the client exited with {} before it connected ({} of 2 connections)".format(
+                    proc.wait(), len(accepted)))
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate()
         assert out.strip() == "interrupted" and proc.returncode == 0
@@ -217,6 +228,8 @@ def test_ctrl_c_ends_the_wait_for_a_server_that_never_answers():
         if proc is not None and proc.poll() is None:   # the test failed: end the client it started
             proc.kill()
             proc.wait()
+        if proc is not None:
+            proc.stdout.close()
         for s in accepted:
             s.close()
         silent.close()
