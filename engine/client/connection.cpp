@@ -1,6 +1,8 @@
 #include "../common/clock.hpp"
 #include "connection.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -120,7 +122,13 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   c.socket.set(zmq::sockopt::sndhwm, 0);
   c.socket.set(zmq::sockopt::rcvhwm, 0);
   c.socket.connect(endpoint);
+  // Signals belong to the caller's threads (Python's Ctrl-C): the I/O thread is born with them
+  // all blocked, so none interrupts a ZeroMQ call of its own (an EINTR there would throw).
+  sigset_t all_signals, before;
+  sigfillset(&all_signals);
+  ::pthread_sigmask(SIG_SETMASK, &all_signals, &before);
   c.thread = std::thread([&c] { c.io(); });
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
   auto reply = request(Message(json{{"op", op::hello}, {"role", "client"}, {"name", name}}));
   // Not welcomed: nothing to say goodbye to, so the socket's linger (which would hold the hello
   // and bye for 2 s more, as the socket closes) is dropped.
