@@ -9,6 +9,7 @@ import importlib.util
 import os
 import sys
 import threading
+import types
 
 PROGRAM_MODULE = "__treadle_scoop_program__"
 ENVIRONMENT = "TREADLE_SCOOP_PROGRAM"   # the program's absolute path, set by the launcher
@@ -33,6 +34,27 @@ def program_module(path):
                 del sys.modules[PROGRAM_MODULE]
                 raise
         return module
+
+
+class _ProgramInTheRoot(types.ModuleType):
+    """``PROGRAM_MODULE`` in the launcher's process, where the program runs as ``__main__``: its
+    names are ``__main__``'s. A worker pickles the program's classes (a task's own exception, a
+    result's type) by reference to ``PROGRAM_MODULE``; unpickled here, they are the root's own
+    classes, so ``except FitError`` catches the task's FitError as local code would."""
+
+    def __getattr__(self, name):
+        return getattr(sys.modules["__main__"], name)
+
+
+def alias_in_root():
+    """Registers ``PROGRAM_MODULE`` as the running ``__main__`` (the launcher, before the run);
+    returns the function that removes it."""
+    alias = sys.modules[PROGRAM_MODULE] = _ProgramInTheRoot(PROGRAM_MODULE)
+
+    def remove():
+        if sys.modules.get(PROGRAM_MODULE) is alias:
+            del sys.modules[PROGRAM_MODULE]
+    return remove
 
 
 class ProgramFunction:
