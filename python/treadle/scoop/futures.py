@@ -83,7 +83,10 @@ class Future(RefusesPickling):
     # -- state -------------------------------------------------------------------------------------
 
     def _fetch(self):
-        """Takes the result (or the failure) from the cluster, then frees it there."""
+        """Takes the result (or the failure) from the cluster, then frees it there. Once only: a
+        done callback may have read the future already (while a wait polled the server)."""
+        if self._state != "pending":
+            return
         try:
             self._value = self.pool.fetch([self.handle])[0]
             self._state = "finished"
@@ -245,6 +248,7 @@ def _fetch_together(futures):
     pool.release([f.handle for f in futures])   # one message for the chunk, not one per result
     for future, value in zip(futures, values):
         future._value, future._state = value, "finished"
+    for future in futures:   # after all are set: a callback may read any future of the chunk
         future.settled_now()
 
 
