@@ -73,6 +73,34 @@ def test_a_failing_scoop_future_among_healthy_ones_fails_the_cell(kernel):
     assert text(outputs) == "Future 1.0 16\n", outputs
 
 
+HELD = """\
+import os, time
+
+def held(i, go):
+    if i == 1:
+        raise KeyError("row {}".format(i))
+    for _ in range(150):   # until the test says go; the fallback (15 s) only keeps a failing run from hanging
+        if os.path.exists(go):
+            return "released"
+        time.sleep(0.1)
+    return "gave up"
+"""
+
+
+def test_a_failing_scoop_future_fails_the_cell_before_the_others_end(kernel, tmp_path):
+    go = str(tmp_path / "go")
+    reply, outputs, _ = kernel.run(SETUP + HELD + "GO = {!r}\n".format(go))
+    assert reply["status"] == "ok", outputs
+    # The healthy futures wait until the test writes `go`, which it does once the cell failed.
+    _, messages = kernel.collect("%%treadle submit\nparts = [futures.submit(held, i, GO) for i in range(4)]\n",
+                                 until=went_idle, timeout=90)
+    open(go, "w").close()
+    ename, evalue, shown = shown_error(messages)
+    assert ename == "KeyError" and "(held)" in evalue, (ename, evalue)
+    reply, outputs, _ = kernel.run("print([p.result() for p in parts[:1] + parts[2:]])", timeout=60)
+    assert text(outputs) == "['released', 'released', 'released']\n", outputs
+
+
 @pytest.mark.timeout(180)
 def test_a_saved_notebook_keeps_the_failing_cells_error_and_line(tmp_path):
     import nbformat

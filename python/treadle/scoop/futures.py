@@ -220,10 +220,18 @@ def _drop_unread(futures):
 
 def results(fs):
     """The values of the futures ``fs``, in order, fetched a chunk at a time (one round trip
-    per 256 results, as ``map``); a call that raised raises here as its ``result()`` does, and
-    the others go on (unlike a map, nothing is cancelled). ``%%treadle submit`` binds SCOOP's
-    futures with it."""
+    per 256 results, as ``map``), once all ended; a call that fails raises here as soon as it
+    fails, as its ``result()`` does (as a native gather), and the others go on (unlike a map,
+    nothing is cancelled). ``%%treadle submit`` binds SCOOP's futures with it."""
     fs = list(fs)
+    pending = [f for f in fs if f._state == "pending"]
+    if pending:
+        pool = pending[0].pool
+        pool.wait_settled([f.handle for f in pending], len(pending), until_failure=True)
+        failed = next((f for f in pending if pool.settled.get(f.handle.task_id) is False), None)
+        if failed is not None:
+            with raised_as_local:
+                failed.result()
     for start in range(0, len(fs), _FETCH_CHUNK):
         chunk = [f for f in fs[start:start + _FETCH_CHUNK] if f._state == "pending"]
         if chunk:
@@ -299,22 +307,12 @@ def wait(fs, timeout=None, return_when=ALL_COMPLETED):
         count = len(pending) if return_when == ALL_COMPLETED else 1
         if return_when == FIRST_EXCEPTION:
             count = len(pending)
-        ended = pool.wait_settled([f.handle for f in pending], count, timeout) \
-            if return_when != FIRST_EXCEPTION else _wait_first_failure(pool, pending, timeout)
+        ended = pool.wait_settled([f.handle for f in pending], count, timeout,
+                                  until_failure=return_when == FIRST_EXCEPTION)
         for handle in ended:
             by_handle[handle.task_id]._fetch()
     done = {f for f in fs if f._state != "pending"}
     return DoneAndNotDoneFutures(done, fs - done)
-
-
-def _wait_first_failure(pool, pending, timeout):
-    handles = [f.handle for f in pending]
-    ended = []
-    for count in range(1, len(handles) + 1):
-        ended = pool.wait_settled(handles, count, timeout)
-        if len(ended) < count or any(pool.settled.get(h.task_id) is False for h in ended):
-            break
-    return ended
 
 
 def as_completed(fs, timeout=None):
