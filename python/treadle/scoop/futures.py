@@ -11,7 +11,7 @@ import itertools
 from ..core import state_now
 from ..core.errors import TaskFailed, propagating_interrupt
 from ..core.foreign import RefusesPickling, refuse_others
-from ..core.local_traceback import raised_as_local
+from ..core.local_traceback import raised_as_local, returned_as_local
 from ..runtime.task_runtime import Ref
 from . import pool as _pool
 from .log import logger
@@ -154,7 +154,7 @@ class Future(RefusesPickling):
         self._wait(timeout)
         if self._state == "cancelled":
             raise self.handle.cancelled_error(self.fn_name)
-        return self._exception
+        return returned_as_local(self._exception)   # the task's frames, not those of _fetch
 
     def add_done_callback(self, callback):
         """Calls ``callback(future)`` when the future ends (at once if it has)."""

@@ -1,11 +1,14 @@
 """Run by tests/e2e/test_scoop_own_types.py under ``python3 -m treadle.scoop -n 2``: the
 program's own classes (an exception, a result's type) come back from the workers, which import
-the program under another name, as the program's own classes, as in a local run. Each check
+the program under another name, as the program's own classes, as in a local run; the exception
+``exception()`` returns (SCOOP's and the native API's) has the task's frames only. Each check
 prints "=== name: ok" or "=== name: FAILED" and its traceback."""
 
+import os
 import sys
 import traceback
 
+import treadle
 from treadle.scoop import futures
 
 
@@ -94,6 +97,23 @@ def a_result_of_its_own_type():
     assert type(value) is Point and value.x == 7, repr(value)
 
 
+def only_the_tasks_frames(error):
+    """The frames of ``error``'s traceback are the task's (fit), none of treadle's."""
+    frames = [(os.path.basename(f.filename), f.name) for f in traceback.extract_tb(error.__traceback__)]
+    shown = "".join(traceback.format_exception(error))
+    assert frames == [("own_types.py", "fit")] and "treadle/" not in shown, shown
+
+
+def scoop_exception_has_the_tasks_frames():
+    only_the_tasks_frames(futures.submit(fit, 3).exception())
+
+
+def native_exception_has_the_tasks_frames():
+    host, port = os.environ["TREADLE_ADDRESS"].rsplit(":", 1)
+    with treadle.Client((host, int(port)), output=None) as client:
+        only_the_tasks_frames(client.submit(fit, 3).exception())
+
+
 if __name__ == "__main__":
     check("result", caught_by_result)
     check("map", caught_in_map)
@@ -101,3 +121,5 @@ if __name__ == "__main__":
     check("done callback", seen_by_a_done_callback)
     check("cause", a_cause_of_its_own_type)
     check("result type", a_result_of_its_own_type)
+    check("exception traceback", scoop_exception_has_the_tasks_frames)
+    check("native exception traceback", native_exception_has_the_tasks_frames)
