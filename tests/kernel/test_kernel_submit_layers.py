@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import text, went_idle
+from conftest import results, text, went_idle
 
 SETUP = """\
 %treadle workers 2 --cpus 1
@@ -71,6 +71,24 @@ def test_a_failing_scoop_future_among_healthy_ones_fails_the_cell(kernel):
     # Nothing bound (as for native futures): the futures stay, the healthy ones readable.
     reply, outputs, _ = kernel.run("print(type(parts[0]).__name__, parts[4].result(), ok.result())")
     assert text(outputs) == "Future 1.0 16\n", outputs
+
+
+def test_a_scoop_map_binds_the_list_of_its_results(kernel):
+    reply, outputs, _ = kernel.run(SETUP)
+    assert reply["status"] == "ok", outputs
+    _, messages = kernel.collect("%%treadle submit\nsizes = futures.map(abs, [-1, -2, 3])\n", until=ended)
+    assert lines(messages)[-1].startswith("submit: 3/3 done, 0 failed"), lines(messages)
+    reply, outputs, _ = kernel.run("print(sizes)")
+    assert text(outputs) == "[1, 2, 3]\n", outputs
+    # As the last expression: the cell's value.
+    reply, outputs, _ = kernel.run("%%treadle submit\nfutures.map(abs, [-4, 5])\n")
+    assert reply["status"] == "ok" and results(outputs)[-1]["text/plain"] == "[4, 5]", outputs
+    # A generator it cannot bind (results as they end) is named, its calls said to run.
+    reply, outputs, _ = kernel.run("%%treadle submit\nends = futures.map_as_completed(abs, [-6])\n",
+                                   stop_on_error=False)
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", outputs
+    assert "ends: a generator of results, whose calls run already; read it with list(...)" in \
+        text(outputs, "stderr"), outputs
 
 
 HELD = """\

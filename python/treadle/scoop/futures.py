@@ -6,7 +6,9 @@ submitted from inside futures, to any depth: a waiting future gives its cpu back
 
 import collections
 import concurrent.futures
+import inspect
 import itertools
+import weakref
 
 from ..core import state_now
 from ..core.errors import TaskFailed, propagating_interrupt
@@ -189,7 +191,21 @@ def map(func, *iterables):  # noqa: A001 - SCOOP's name
     """Like the built-in map, on the cluster: every call is submitted now; the generator
     yields the results in the order of the inputs (the first exception raises there)."""
     futures = _map_futures(func, iterables)
-    return _ordered_results(futures)
+    results = _ordered_results(futures)
+    _maps[results] = futures
+    return results
+
+
+_maps = weakref.WeakKeyDictionary()   # a map's generator -> its futures (map_futures)
+
+
+def map_futures(obj):
+    """The futures of ``obj`` if it is a ``map``'s generator that nothing read yet (its calls
+    run; %%treadle submit binds the list of their results), else None."""
+    if inspect.isgenerator(obj) and inspect.getgeneratorstate(obj) == inspect.GEN_CREATED:
+        futures = _maps.get(obj)
+        return list(futures) if futures is not None else None
+    return None
 
 
 def _ordered_results(futures):
