@@ -11,6 +11,8 @@ import sys
 import threading
 import types
 
+from ..core import remote_exception
+
 PROGRAM_MODULE = "__treadle_scoop_program__"
 ENVIRONMENT = "TREADLE_SCOOP_PROGRAM"   # the program's absolute path, set by the launcher
 
@@ -28,6 +30,7 @@ def program_module(path):
             spec = importlib.util.spec_from_file_location(PROGRAM_MODULE, path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[PROGRAM_MODULE] = module
+            remote_exception.show_as_main(PROGRAM_MODULE)   # FitError: ..., as python3 program.py says
             try:
                 spec.loader.exec_module(module)
             except BaseException:

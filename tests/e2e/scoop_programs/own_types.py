@@ -55,6 +55,8 @@ def caught_by_result():
         futures.submit(fit, 3).result()
     except FitError as error:
         assert error.model == 3 and "model 3 did not converge" in str(error), (error.model, str(error))
+        shown = "".join(traceback.format_exception(error))   # named as python3 program.py names it
+        assert "__treadle_scoop_program__" not in shown and "failed: FitError: model 3" in shown, shown
     else:
         raise AssertionError("no FitError")
 
