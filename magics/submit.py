@@ -8,6 +8,7 @@ IPython's ``TaskClient.run`` gives integer ids, not futures: nothing to bind (``
 
 import ast
 import contextlib
+import inspect
 import time
 
 from IPython import get_ipython
@@ -249,6 +250,7 @@ def submit(args, cell):
     ns = shell.user_ns
     before = {k: id(v) for k, v in ns.items()}
     value, last = _run_in_namespace(shell, shell.transform_cell(cell))
+    value = _maps_as_futures(ns, before, value)
     if value is not _Nothing and walk.holds(value, KINDS + RAIN_KINDS, DEPTH):
         names = _names_of(last)
         graph = {n: ns[n] for n in names} if names else {None: value}
@@ -256,9 +258,22 @@ def submit(args, cell):
         graph = {k: v for k, v in ns.items()
                  if not k.startswith("_") and before.get(k) != id(v) and walk.holds(v, KINDS + RAIN_KINDS, DEPTH)}
     if not graph:
+        made = [k for k, v in ns.items() if before.get(k) != id(v) and inspect.isgenerator(v)]
+        hint = " ({}: a generator of results, whose calls run already; read it with list(...))".format(
+            ", ".join(made)) if made else ""
         raise UsageError("nothing to submit: the cell's last expression and the names it assigned hold no "
-                         "tasks or futures")
+                         "tasks or futures" + hint)
     return _send(graph, ns, name, args)
+
+
+def _maps_as_futures(ns, before, value):
+    """A SCOOP map the cell made and did not read (its generator, under a name it assigned or as
+    its last expression) stands for its futures: the cell binds the list of their results."""
+    for k, v in list(ns.items()):
+        if before.get(k) != id(v) and scoop_futures.map_futures(v) is not None:
+            ns[k] = scoop_futures.map_futures(v)
+    futures = scoop_futures.map_futures(value)
+    return value if futures is None else futures
 
 
 def _send(graph, ns, name, args):

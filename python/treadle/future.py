@@ -2,7 +2,7 @@
 
 from .core.errors import TaskFailed
 from .core.foreign import RefusesPickling
-from .core.local_traceback import raised_as_local
+from .core.local_traceback import raised_as_local, returned_as_local
 
 
 class TaskError(TaskFailed):
@@ -89,7 +89,7 @@ class Future(RefusesPickling):
         try:
             self.result()
         except TaskFailed as error:
-            return error
+            return returned_as_local(error)   # the task's frames, not this method's
         return None
 
     def done(self):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import text, went_idle
+from conftest import results, text, went_idle
 
 SETUP = """\
 %treadle workers 2 --cpus 1
@@ -71,6 +71,52 @@ def test_a_failing_scoop_future_among_healthy_ones_fails_the_cell(kernel):
     # Nothing bound (as for native futures): the futures stay, the healthy ones readable.
     reply, outputs, _ = kernel.run("print(type(parts[0]).__name__, parts[4].result(), ok.result())")
     assert text(outputs) == "Future 1.0 16\n", outputs
+
+
+def test_a_scoop_map_binds_the_list_of_its_results(kernel):
+    reply, outputs, _ = kernel.run(SETUP)
+    assert reply["status"] == "ok", outputs
+    _, messages = kernel.collect("%%treadle submit\nsizes = futures.map(abs, [-1, -2, 3])\n", until=ended)
+    assert lines(messages)[-1].startswith("submit: 3/3 done, 0 failed"), lines(messages)
+    reply, outputs, _ = kernel.run("print(sizes)")
+    assert text(outputs) == "[1, 2, 3]\n", outputs
+    # As the last expression: the cell's value.
+    reply, outputs, _ = kernel.run("%%treadle submit\nfutures.map(abs, [-4, 5])\n")
+    assert reply["status"] == "ok" and results(outputs)[-1]["text/plain"] == "[4, 5]", outputs
+    # A generator it cannot bind (results as they end) is named, its calls said to run.
+    reply, outputs, _ = kernel.run("%%treadle submit\nends = futures.map_as_completed(abs, [-6])\n",
+                                   stop_on_error=False)
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", outputs
+    assert "ends: a generator of results, whose calls run already; read it with list(...)" in \
+        text(outputs, "stderr"), outputs
+
+
+HELD = """\
+import os, time
+
+def held(i, go):
+    if i == 1:
+        raise KeyError("row {}".format(i))
+    for _ in range(150):   # until the test says go; the fallback (15 s) only keeps a failing run from hanging
+        if os.path.exists(go):
+            return "released"
+        time.sleep(0.1)
+    return "gave up"
+"""
+
+
+def test_a_failing_scoop_future_fails_the_cell_before_the_others_end(kernel, tmp_path):
+    go = str(tmp_path / "go")
+    reply, outputs, _ = kernel.run(SETUP + HELD + "GO = {!r}\n".format(go))
+    assert reply["status"] == "ok", outputs
+    # The healthy futures wait until the test writes `go`, which it does once the cell failed.
+    _, messages = kernel.collect("%%treadle submit\nparts = [futures.submit(held, i, GO) for i in range(4)]\n",
+                                 until=went_idle, timeout=90)
+    open(go, "w").close()
+    ename, evalue, shown = shown_error(messages)
+    assert ename == "KeyError" and "(held)" in evalue, (ename, evalue)
+    reply, outputs, _ = kernel.run("print([p.result() for p in parts[:1] + parts[2:]])", timeout=60)
+    assert text(outputs) == "['released', 'released', 'released']\n", outputs
 
 
 @pytest.mark.timeout(180)

@@ -36,6 +36,15 @@ class _RaisedAsLocal:
 raised_as_local = _RaisedAsLocal()   # stateless: one for every with statement
 
 
+def returned_as_local(error):
+    """A task's failure as an API's ``exception()`` returns it: with the task's frames only as
+    its traceback, not those of the API's fetch it was caught in (``raise f.exception()`` and
+    ``traceback.print_exception(f.exception())`` then read like local code)."""
+    if error is not None and is_task_failure(error):
+        error.__traceback__ = task_traceback(error)
+    return error
+
+
 def raising_as_local(method):
     """``method`` with its body in ``raised_as_local``: for an API whose many entry points
     raise a failure they kept (Rain's sessions). Not for calls made per task: it costs a call."""

@@ -11,6 +11,7 @@ shows the cell's name and its source line, as a local call would.
 import linecache
 import os
 import pickle
+import re
 import sys
 import traceback
 import types
@@ -53,6 +54,23 @@ def without_treadle_frames(tb):
     return tb
 
 
+_shown_as_main = []   # "module." prefixes of class names that failure texts leave out
+
+
+def show_as_main(module_name):
+    """Failure texts name the classes of ``module_name`` without their module, as Python names
+    ``__main__``'s: for the SCOOP program, which workers import under another name."""
+    if module_name + "." not in _shown_as_main:
+        _shown_as_main.append(module_name + ".")
+
+
+def as_main(text):
+    """``text`` (a formatted exception) with the class names of show_as_main's modules bare."""
+    for prefix in _shown_as_main:
+        text = re.sub(r"^" + re.escape(prefix), "", text, flags=re.M)
+    return text
+
+
 def pack(error):
     """The bytes the client rebuilds ``error`` from (see ``rebuild``)."""
     return pickle.dumps(_describe(error, _MAX_CHAIN), protocol=pickle.HIGHEST_PROTOCOL)
@@ -69,7 +87,7 @@ def _describe(error, depth):
     described = {
         "exception": exception,
         "parts": parts,
-        "text": "".join(traceback.format_exception_only(type(error), error)).rstrip(),
+        "text": as_main("".join(traceback.format_exception_only(type(error), error)).rstrip()),
         "frames": user_frames(error.__traceback__),
         "cause": None,
         "context": None,

@@ -468,7 +468,7 @@ def _describe(error):
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+    return remote_exception.as_main("".join(traceback.format_exception(type(error), error, tb)).rstrip())
 
 
 def _pack(error):

@@ -6,12 +6,14 @@ submitted from inside futures, to any depth: a waiting future gives its cpu back
 
 import collections
 import concurrent.futures
+import inspect
 import itertools
+import weakref
 
 from ..core import state_now
 from ..core.errors import TaskFailed, propagating_interrupt
 from ..core.foreign import RefusesPickling, refuse_others
-from ..core.local_traceback import raised_as_local
+from ..core.local_traceback import raised_as_local, returned_as_local
 from ..runtime.task_runtime import Ref
 from . import pool as _pool
 from .log import logger
@@ -83,7 +85,10 @@ class Future(RefusesPickling):
     # -- state -------------------------------------------------------------------------------------
 
     def _fetch(self):
-        """Takes the result (or the failure) from the cluster, then frees it there."""
+        """Takes the result (or the failure) from the cluster, then frees it there. Once only: a
+        done callback may have read the future already (while a wait polled the server)."""
+        if self._state != "pending":
+            return
         try:
             self._value = self.pool.fetch([self.handle])[0]
             self._state = "finished"
@@ -151,7 +156,7 @@ class Future(RefusesPickling):
         self._wait(timeout)
         if self._state == "cancelled":
             raise self.handle.cancelled_error(self.fn_name)
-        return self._exception
+        return returned_as_local(self._exception)   # the task's frames, not those of _fetch
 
     def add_done_callback(self, callback):
         """Calls ``callback(future)`` when the future ends (at once if it has)."""
@@ -186,7 +191,21 @@ def map(func, *iterables):  # noqa: A001 - SCOOP's name
     """Like the built-in map, on the cluster: every call is submitted now; the generator
     yields the results in the order of the inputs (the first exception raises there)."""
     futures = _map_futures(func, iterables)
-    return _ordered_results(futures)
+    results = _ordered_results(futures)
+    _maps[results] = futures
+    return results
+
+
+_maps = weakref.WeakKeyDictionary()   # a map's generator -> its futures (map_futures)
+
+
+def map_futures(obj):
+    """The futures of ``obj`` if it is a ``map``'s generator that nothing read yet (its calls
+    run; %%treadle submit binds the list of their results), else None."""
+    if inspect.isgenerator(obj) and inspect.getgeneratorstate(obj) == inspect.GEN_CREATED:
+        futures = _maps.get(obj)
+        return list(futures) if futures is not None else None
+    return None
 
 
 def _ordered_results(futures):
@@ -217,10 +236,18 @@ def _drop_unread(futures):
 
 def results(fs):
     """The values of the futures ``fs``, in order, fetched a chunk at a time (one round trip
-    per 256 results, as ``map``); a call that raised raises here as its ``result()`` does, and
-    the others go on (unlike a map, nothing is cancelled). ``%%treadle submit`` binds SCOOP's
-    futures with it."""
+    per 256 results, as ``map``), once all ended; a call that fails raises here as soon as it
+    fails, as its ``result()`` does (as a native gather), and the others go on (unlike a map,
+    nothing is cancelled). ``%%treadle submit`` binds SCOOP's futures with it."""
     fs = list(fs)
+    pending = [f for f in fs if f._state == "pending"]
+    if pending:
+        pool = pending[0].pool
+        pool.wait_settled([f.handle for f in pending], len(pending), until_failure=True)
+        failed = next((f for f in pending if pool.settled.get(f.handle.task_id) is False), None)
+        if failed is not None:
+            with raised_as_local:
+                failed.result()
     for start in range(0, len(fs), _FETCH_CHUNK):
         chunk = [f for f in fs[start:start + _FETCH_CHUNK] if f._state == "pending"]
         if chunk:
@@ -245,6 +272,7 @@ def _fetch_together(futures):
     pool.release([f.handle for f in futures])   # one message for the chunk, not one per result
     for future, value in zip(futures, values):
         future._value, future._state = value, "finished"
+    for future in futures:   # after all are set: a callback may read any future of the chunk
         future.settled_now()
 
 
@@ -295,22 +323,12 @@ def wait(fs, timeout=None, return_when=ALL_COMPLETED):
         count = len(pending) if return_when == ALL_COMPLETED else 1
         if return_when == FIRST_EXCEPTION:
             count = len(pending)
-        ended = pool.wait_settled([f.handle for f in pending], count, timeout) \
-            if return_when != FIRST_EXCEPTION else _wait_first_failure(pool, pending, timeout)
+        ended = pool.wait_settled([f.handle for f in pending], count, timeout,
+                                  until_failure=return_when == FIRST_EXCEPTION)
         for handle in ended:
             by_handle[handle.task_id]._fetch()
     done = {f for f in fs if f._state != "pending"}
     return DoneAndNotDoneFutures(done, fs - done)
-
-
-def _wait_first_failure(pool, pending, timeout):
-    handles = [f.handle for f in pending]
-    ended = []
-    for count in range(1, len(handles) + 1):
-        ended = pool.wait_settled(handles, count, timeout)
-        if len(ended) < count or any(pool.settled.get(h.task_id) is False for h in ended):
-            break
-    return ended
 
 
 def as_completed(fs, timeout=None):

@@ -123,6 +123,7 @@ def run(args):
         os.environ["TREADLE_ADDRESS"] = "{}:{}".format(*cluster.address)
         sys.argv = [path] + list(args.arguments)
         sys.path.insert(0, os.path.dirname(path))
+        unalias = program.alias_in_root()   # the workers' classes of the program are __main__'s here
         try:
             runpy.run_path(path, run_name="__main__")
         except SystemExit as end:
@@ -130,6 +131,8 @@ def run(args):
         except Exception as error:   # uncaught: shown and ended as Python does, status 1
             program.report_uncaught(error, path)
             return 1
+        finally:
+            unalias()
         return 0
     finally:
         pool.close()

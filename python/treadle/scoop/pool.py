@@ -127,13 +127,17 @@ class Pool(ClientBase):
                     break
         return handle.task_id in self.settled
 
-    def wait_settled(self, handles, count, timeout=None):
-        """Blocks until ``count`` of ``handles`` ended or ``timeout`` passed; returns the ended."""
+    def wait_settled(self, handles, count, timeout=None, until_failure=False):
+        """Blocks until ``count`` of ``handles`` ended (or, ``until_failure``, one of them
+        failed) or ``timeout`` passed; returns the ended."""
         self.watch(handles)
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def enough(ended):
+            return len(ended) >= count or until_failure and any(self.settled[h.task_id] is False for h in ended)
         self.poll()
         ended = [h for h in handles if h.task_id in self.settled]
-        if len(ended) >= count:
+        if enough(ended):
             return ended
         with self.blocking():   # inside a task: its cpu is free meanwhile
             while True:
@@ -142,7 +146,7 @@ class Pool(ClientBase):
                     break
                 self.poll(0.5 if left is None else min(0.5, left))
                 ended = [h for h in handles if h.task_id in self.settled]
-                if len(ended) >= count:
+                if enough(ended):
                     break
         return ended
 

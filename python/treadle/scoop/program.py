@@ -9,6 +9,9 @@ import importlib.util
 import os
 import sys
 import threading
+import types
+
+from ..core import remote_exception
 
 PROGRAM_MODULE = "__treadle_scoop_program__"
 ENVIRONMENT = "TREADLE_SCOOP_PROGRAM"   # the program's absolute path, set by the launcher
@@ -27,12 +30,34 @@ def program_module(path):
             spec = importlib.util.spec_from_file_location(PROGRAM_MODULE, path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[PROGRAM_MODULE] = module
+            remote_exception.show_as_main(PROGRAM_MODULE)   # FitError: ..., as python3 program.py says
             try:
                 spec.loader.exec_module(module)
             except BaseException:
                 del sys.modules[PROGRAM_MODULE]
                 raise
         return module
+
+
+class _ProgramInTheRoot(types.ModuleType):
+    """``PROGRAM_MODULE`` in the launcher's process, where the program runs as ``__main__``: its
+    names are ``__main__``'s. A worker pickles the program's classes (a task's own exception, a
+    result's type) by reference to ``PROGRAM_MODULE``; unpickled here, they are the root's own
+    classes, so ``except FitError`` catches the task's FitError as local code would."""
+
+    def __getattr__(self, name):
+        return getattr(sys.modules["__main__"], name)
+
+
+def alias_in_root():
+    """Registers ``PROGRAM_MODULE`` as the running ``__main__`` (the launcher, before the run);
+    returns the function that removes it."""
+    alias = sys.modules[PROGRAM_MODULE] = _ProgramInTheRoot(PROGRAM_MODULE)
+
+    def remove():
+        if sys.modules.get(PROGRAM_MODULE) is alias:
+            del sys.modules[PROGRAM_MODULE]
+    return remove
 
 
 class ProgramFunction:
