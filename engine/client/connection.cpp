@@ -286,9 +286,20 @@ void Connection::Impl::io() {
       std::lock_guard<std::mutex> lock(mutex);
       batch.swap(outgoing);
     }
-    for (auto& m : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Message& m = batch[i];
       json req = m.header.value("req", json());
-      if (send_message(socket, std::move(m)) || !req.is_number_unsigned()) continue;
+      if (send_message(socket, std::move(m))) continue;
+      if (!welcomed) {
+        // No connection to send on yet (its handshake failed or is not done): the hello and
+        // what follows it wait for the next turn; the constructor's deadline ends the wait,
+        // with what the connection's watch saw.
+        std::lock_guard<std::mutex> lock(mutex);
+        outgoing.insert(outgoing.begin(), std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
+                        std::make_move_iterator(batch.end()));
+        return;
+      }
+      if (!req.is_number_unsigned()) continue;
       std::shared_ptr<Reply> reply;
       {
         std::lock_guard<std::mutex> lock(mutex);
