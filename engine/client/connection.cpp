@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "../common/auth.hpp"
+#include "../common/connection_watch.hpp"
 #include "../data/wire.hpp"
 
 namespace treadle {
@@ -85,6 +86,11 @@ struct Connection::Impl {
   std::string lost_reason;
   std::string server_instance;
   std::int64_t server_timeout_ms = 12000;
+  // Whether the connection is open (the I/O thread reads it); its findings are copied below for
+  // the constructor's error and for the waits' line about a silent server.
+  std::unique_ptr<ConnectionWatch> watch;
+  std::atomic<bool> accepted{false}, refused_credentials{false}, handshake_failed{false}, handshake_done{false};
+  std::atomic<std::int64_t> silent_ms{0};  // how long a welcoming server has been silent, its connection open
   std::thread thread;
   // Releases not sent yet (Connection::release): the ids of one message, which goes into
   // `outgoing` before any other message does, or at `release_due` (steady ms).
@@ -121,6 +127,9 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   c.socket.set(zmq::sockopt::sndtimeo, 1000);
   c.socket.set(zmq::sockopt::sndhwm, 0);
   c.socket.set(zmq::sockopt::rcvhwm, 0);
+  // A host that stops acknowledging what we send (heartbeats every second) is gone: its
+  // connection closes after the server timeout, and the silence counts from then on.
+  c.watch = std::make_unique<ConnectionWatch>(c.context, c.socket, static_cast<int>(server_timeout.count()), steady_ms());
   c.socket.connect(endpoint);
   // Signals belong to the caller's threads (Python's Ctrl-C): the I/O thread is born with them
   // all blocked, so none interrupts a ZeroMQ call of its own (an EINTR there would throw).
@@ -147,10 +156,25 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
       throw ConnectInterrupted("interrupted while waiting for the server's welcome");
     }
   }
-  if (!answered) {
+  const std::string address = host + ":" + std::to_string(port);
+  if (c.refused_credentials) {
     give_up();
-    throw ServerError("no treadle server answered at " + host + ":" + std::to_string(port) +
-                      " (is it running there, and do both sides have the same secret?)");
+    throw ServerError("the treadle server at " + address + " refused this client's secret (both sides need the "
+                      "same one: $TREADLE_SECRET, $TREADLE_SECRET_FILE or ~/.local/share/treadle/secret)");
+  }
+  if (!answered) {
+    const std::string within = std::to_string((timeout.count() + 500) / 1000) + " s";
+    give_up();
+    if (c.handshake_done)
+      throw ServerError("the treadle server at " + address + " did not welcome this client within " + within +
+                        " (stopped, or too busy to answer?); a longer timeout (the client's, or $TREADLE_CONNECT_TIMEOUT) "
+                        "waits longer");
+    if (c.accepted)
+      throw ServerError(address + " accepted the connection but did not answer as a treadle server within " + within +
+                        (c.handshake_failed ? " (its ZeroMQ handshake failed: another program on that port?)"
+                                            : " (another program on that port, or a stopped server?)"));
+    throw ServerError("no treadle server answered at " + address + " within " + within +
+                      " (is the host reachable, and a server running there?)");
   }
   Message& m = reply->messages().front();
   if (m.op() != op::welcome) {
@@ -270,9 +294,20 @@ void Connection::Impl::io() {
       std::lock_guard<std::mutex> lock(mutex);
       batch.swap(outgoing);
     }
-    for (auto& m : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Message& m = batch[i];
       json req = m.header.value("req", json());
-      if (send_message(socket, std::move(m)) || !req.is_number_unsigned()) continue;
+      if (send_message(socket, std::move(m))) continue;
+      if (!welcomed) {
+        // No connection to send on yet (its handshake failed or is not done): the hello and
+        // what follows it wait for the next turn; the constructor's deadline ends the wait,
+        // with what the connection's watch saw.
+        std::lock_guard<std::mutex> lock(mutex);
+        outgoing.insert(outgoing.begin(), std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
+                        std::make_move_iterator(batch.end()));
+        return;
+      }
+      if (!req.is_number_unsigned()) continue;
       std::shared_ptr<Reply> reply;
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -285,14 +320,15 @@ void Connection::Impl::io() {
     }
   };
   while (true) {
-    zmq::pollitem_t items[] = {{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0},
+                               watch->poll_item()};
     std::int64_t wake_at = next_heartbeat;
     {
       std::lock_guard<std::mutex> lock(mutex);
       if (!open_release.empty()) wake_at = std::min(wake_at, release_due);
     }
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(std::max<std::int64_t>(0, wake_at - steady_ms())));
+      zmq::poll(items, 3, std::chrono::milliseconds(std::max<std::int64_t>(0, wake_at - steady_ms())));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       fail_all(std::string("connection failed: ") + e.what());
@@ -301,6 +337,17 @@ void Connection::Impl::io() {
     if (items[1].revents & ZMQ_POLLIN) {
       std::uint64_t n;
       (void)::read(wake_fd, &n, sizeof n);
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      watch->on_readable(steady_ms());
+      accepted = watch->accepted();
+      handshake_done = handshake_done || watch->open();
+      handshake_failed = watch->handshake_failed();
+      if (watch->refused_credentials() && !refused_credentials) {
+        refused_credentials = true;
+        fail_all("the treadle server refused this client's secret");
+        return;
+      }
     }
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -363,12 +410,19 @@ void Connection::Impl::io() {
       if (welcomed) send_message(socket, Message(json{{"op", op::heartbeat}}));
       next_heartbeat = now + heartbeat_ms;
     }
-    if (welcomed && now - server_seen > server_timeout_ms) {
-      fail_all("lost the connection to the treadle server (no answer for " +
+    // A server silent with its connection open is alive, only busy or stopped (a big plan on a
+    // loaded machine): the caller keeps waiting and says so (Connection::server_silent). Its
+    // silence counts as its loss once its connection closed (it died, or its host stopped
+    // acknowledging our heartbeats), and lasted the server timeout.
+    silent_ms = welcomed ? now - server_seen : 0;
+    if (welcomed && !watch->open() && now - std::max(server_seen, watch->closed_since()) > server_timeout_ms) {
+      fail_all("lost the connection to the treadle server (its connection closed, and no answer for " +
                std::to_string((server_timeout_ms + 500) / 1000) + " s)");
       return;
     }
   }
 }
+
+std::chrono::milliseconds Connection::server_silent() const { return std::chrono::milliseconds(impl_->silent_ms.load()); }
 
 }  // namespace treadle

@@ -51,10 +51,14 @@ class Reply {
 
 class Connection {
  public:
-  // Connects and says hello; throws ServerError if the server does not answer in time
-  // (not running, wrong address, or the secret is wrong: the handshake then never completes).
-  // A server silent for `server_timeout` counts as lost: pending and later calls fail. The
-  // client's own pauses (a stopped process, a laptop asleep) do not count as its silence.
+  // Connects and says hello; throws ServerError if the server refuses the secret, or does not
+  // welcome the client within `timeout`, saying how far it got (nothing answered; something
+  // accepted the connection but no ZeroMQ peer answered; a server that did not welcome).
+  // A server whose connection closed (it died; its host stopped acknowledging, after
+  // `server_timeout`) and that stays silent for `server_timeout` counts as lost: pending and later
+  // calls fail. While its connection is open it is alive, however long it is silent (busy with a
+  // huge plan, stopped): see server_silent(). The client's own pauses (a stopped process, a laptop
+  // asleep) do not count as its silence.
   // `interrupted`, if given, is asked every 50 ms while the hello waits: true ends the wait
   // (ConnectInterrupted), so a caller can honour Ctrl-C without waiting out `timeout`.
   Connection(const std::string& host, int port, const std::string& secret, const std::string& name,
@@ -77,6 +81,9 @@ class Connection {
   static constexpr std::chrono::milliseconds release_delay{5};
   void close();
   bool connected() const;
+  // How long the server has been silent, its connection open (0 before its welcome): a wait
+  // may say so after a while, and go on.
+  std::chrono::milliseconds server_silent() const;
   // The name of the server's run that welcomed this connection (another after a restart).
   const std::string& server_instance() const;
   // Blocks until an event arrived (true) or the timeout passed.

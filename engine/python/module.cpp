@@ -26,9 +26,14 @@ namespace {
 
 // Events the connection received, sorted for Python: output goes to the handler as
 // (task, label, stream, bytes) tuples; settled futures are kept for settled().
+// `notice(kind, seconds)`, if set, hears about a server silent that long with its connection
+// open ("silent", once per wait, after `silence_notice`) and about its answer after that
+// ("answered"): the caller says so and waits on.
 struct EventSink {
   py::object output_handler = py::none();
   std::vector<TaskId> finished, failed;
+  py::object notice = py::none();
+  std::chrono::milliseconds silence_notice{12000};
 };
 
 void deliver_events(Connection& conn, EventSink& sink) {
@@ -83,6 +88,10 @@ auto without_gil(F&& f) -> decltype(f()) {
 // not wait on a server that may be gone (a repr).
 void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler, double limit_s = 0) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<long>(limit_s * 1e6));
+  std::chrono::milliseconds noticed{0};  // the silence told of in this wait
+  auto tell = [&handler](const char* kind, std::chrono::milliseconds silence) {
+    if (!handler.notice.is_none()) handler.notice(kind, static_cast<double>(silence.count()) / 1000.0);
+  };
   while (true) {
     auto slice = std::chrono::milliseconds(50);
     if (limit_s > 0)
@@ -90,6 +99,14 @@ void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler, doub
                                   deadline - std::chrono::steady_clock::now() + std::chrono::milliseconds(1)));
     bool done = without_gil([&] { return reply.wait_for(std::max(slice, std::chrono::milliseconds(0))); });
     deliver_events(conn, handler);
+    const auto silence = conn.server_silent();
+    if (!done && silence >= handler.silence_notice && silence >= noticed) {
+      if (noticed.count() == 0) tell("silent", silence);
+      noticed = silence;  // the longest silence of this wait, for the answer's line
+    } else if (noticed.count() > 0) {
+      tell("answered", noticed);
+      noticed = std::chrono::milliseconds(0);
+    }
     if (done) return;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     if (limit_s > 0 && std::chrono::steady_clock::now() >= deadline)
@@ -156,22 +173,38 @@ py::dict failure_dict(const Message& m) {
 
 class PyConnection {
  public:
+  // `notice(kind, seconds)` (or None): told "connecting" once when the welcome has not come
+  // after a second, and about a silent server during waits (EventSink).
   PyConnection(const std::string& host, int port, const std::string& secret, const std::string& name, double timeout,
-               double server_timeout) {
+               double server_timeout, py::object notice) {
     std::string s = secret.empty() ? load_secret() : secret;
+    sink_.notice = notice;
+    sink_.silence_notice = std::chrono::milliseconds(static_cast<long>(server_timeout * 1000));
     // On the main thread (the one signals reach), Ctrl-C ends the wait for the server's welcome
     // within 50 ms: the handler runs with the GIL taken for the check, and its exception
-    // (KeyboardInterrupt) stays set for error_already_set below.
+    // (KeyboardInterrupt) stays set for error_already_set below. On any thread, a wait past
+    // the first second is told to `notice`, once.
     auto threading = py::module_::import("threading");
     bool main_thread = threading.attr("current_thread")().is(threading.attr("main_thread")());
-    std::function<bool()> interrupted;
-    if (main_thread)
-      interrupted = [] {
-        PyGILState_STATE gil = PyGILState_Ensure();
-        bool raised = PyErr_CheckSignals() != 0;
-        PyGILState_Release(gil);
-        return raised;
-      };
+    const auto start = std::chrono::steady_clock::now();
+    bool told = notice.is_none();
+    std::function<bool()> interrupted = [main_thread, start, &told, &notice]() {
+      bool tell = !told && std::chrono::steady_clock::now() - start >= std::chrono::seconds(1);
+      if (!main_thread && !tell) return false;
+      PyGILState_STATE gil = PyGILState_Ensure();
+      bool raised = main_thread && PyErr_CheckSignals() != 0;
+      if (tell && !raised) {
+        told = true;
+        try {
+          notice("connecting", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        } catch (py::error_already_set& e) {
+          e.restore();   // raised in the callback: it ends the wait as a Ctrl-C would
+          raised = true;
+        }
+      }
+      PyGILState_Release(gil);
+      return raised;
+    };
     try {
       conn_ = without_gil([&] {
         return std::make_unique<Connection>(host, port, s, name,
@@ -397,9 +430,10 @@ PYBIND11_MODULE(_engine, m) {
   py::register_exception<ServerError>(m, "ServerError", PyExc_RuntimeError);
 
   py::class_<PyConnection>(m, "Connection")
-      .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double>(), py::arg("host"),
+      .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double, py::object>(),
+           py::arg("host"),
            py::arg("port"), py::arg("secret") = "", py::arg("name") = "python", py::arg("timeout") = 10.0,
-           py::arg("server_timeout") = 12.0)
+           py::arg("server_timeout") = 12.0, py::arg("notice") = py::none())
       .def("submit", &PyConnection::submit, py::arg("types"), py::arg("labels"), py::arg("type_of"), py::arg("cpus"),
            py::arg("input_counts"), py::arg("inputs"), py::arg("config_offsets"), py::arg("configs"),
            py::arg("label_of"), py::arg("keep"), py::arg("checkpoints"),

@@ -15,6 +15,7 @@
 
 #include "../common/attention_clock.hpp"
 #include "../common/auth.hpp"
+#include "../common/connection_watch.hpp"
 #include "../common/batches.hpp"
 #include "../common/log.hpp"
 #include "../common/log_throttle.hpp"
@@ -121,6 +122,11 @@ struct Worker::Impl final : WorkerActions {
   zmq::context_t context{1};
   std::unique_ptr<ZapAuthenticator> zap;
   std::unique_ptr<zmq::socket_t> server;    // DEALER to the server
+  // Whether its connection is open: a server silent with its connection open is alive (busy
+  // with a huge plan, or stopped), so its silence counts only once the connection closed.
+  std::unique_ptr<ConnectionWatch> server_watch;
+  std::int64_t server_closed_at = 0;  // on the attention clock
+  bool told_silent = false;           // logged that the server is silent with its connection open
   std::unique_ptr<zmq::socket_t> data;      // ROUTER other workers fetch from
   std::unordered_map<std::string, std::unique_ptr<zmq::socket_t>> peers;  // DEALERs by address
   std::string data_address;
@@ -289,6 +295,7 @@ void Worker::Impl::setup() {
   // to notice the silence and exit.
   server->set(zmq::sockopt::sndtimeo, 2000);
   server->set(zmq::sockopt::rcvhwm, 0);
+  server_watch = std::make_unique<ConnectionWatch>(context, *server, options.server_timeout_ms, steady_ms());
   server->connect(server_endpoint);
 
   char hostname[256] = "?";
@@ -381,7 +388,8 @@ int Worker::Impl::loop() {
   while (!stop_requested) {
     std::vector<zmq::pollitem_t> items = {{static_cast<void*>(*server), 0, ZMQ_POLLIN, 0},
                                           {static_cast<void*>(*data), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, pool->wake_fd(), ZMQ_POLLIN, 0}};
+                                          {nullptr, pool->wake_fd(), ZMQ_POLLIN, 0},
+                                          server_watch->poll_item()};
     std::vector<zmq::socket_t*> peer_sockets;
     std::vector<const std::string*> peer_addresses;
     for (auto& [address, socket] : peers) {
@@ -398,6 +406,11 @@ int Worker::Impl::loop() {
       throw;
     }
     attention.looked(steady_ms());
+    if (items[3].revents & ZMQ_POLLIN) {  // the server connection's events
+      const bool was_open = server_watch->open();
+      server_watch->on_readable(steady_ms());
+      if (was_open && !server_watch->open()) server_closed_at = attention.now();
+    }
 
     if (items[0].revents & ZMQ_POLLIN) {
       for (int i = 0; i < 1024; ++i) {
@@ -437,7 +450,7 @@ int Worker::Impl::loop() {
       }
     }
     for (std::size_t i = 0; i < peer_sockets.size(); ++i) {
-      if (!(items[3 + i].revents & ZMQ_POLLIN)) continue;
+      if (!(items[4 + i].revents & ZMQ_POLLIN)) continue;
       for (int k = 0; k < 1024; ++k) {
         Message m;
         try {
@@ -466,7 +479,15 @@ int Worker::Impl::loop() {
       next_tidy = now + 500;
       tidy_receive_memory();
     }
-    if (attention.now() - server_heard > options.server_timeout_ms) {
+    const std::int64_t silence = attention.now() - server_heard;
+    if (welcomed && silence > options.server_timeout_ms && server_watch->open()) {
+      if (!told_silent)
+        log::warn("the server has been silent for ", silence / 1000, " s, its connection open (busy, or stopped): waiting");
+      told_silent = true;
+    } else if (welcomed && silence <= options.server_timeout_ms) {
+      told_silent = false;
+    } else if (silence > options.server_timeout_ms &&
+               (!welcomed || attention.now() - server_closed_at > options.server_timeout_ms)) {
       if (welcomed) {
         log::warn("the server went silent; exiting");
         return 0;

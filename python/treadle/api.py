@@ -62,11 +62,15 @@ class Client:
     ``Client()`` connects to $TREADLE_ADDRESS ("host:port") if set; ``Client("host:port")``
     or ``Client(("host", port))`` to that server; ``Client(cluster)`` to a LocalCluster.
     Inside a task, ``Client()`` connects to the cluster the task runs on, and every client
-    made there is closed when the task ends. ``server_timeout``: seconds of the server's silence
-    after which calls fail (the client's own pauses, a laptop asleep, do not count).
+    made there is closed when the task ends. ``timeout``: seconds to wait for a server that is
+    not up yet (default $TREADLE_CONNECT_TIMEOUT, else 10; a line on stderr after the first
+    second; Ctrl-C stops), then LoomException naming the address. ``server_timeout``: seconds of
+    the server's silence, once its connection closed, after which calls fail (a silent server
+    whose connection is open is busy or stopped: waits go on, saying so; the client's own
+    pauses, a laptop asleep, do not count).
     """
 
-    def __init__(self, address=None, secret=None, output="print", timeout=10.0, server_timeout=12.0):
+    def __init__(self, address=None, secret=None, output="print", timeout=None, server_timeout=12.0):
         host, port = _address.parse_given_or_environment(address if address is not None else task_clients.server_address())
         # The connection, shared with listeners (the notebook's cell tracker) by this name.
         self.core = _CoreClient(host, port, secret=secret or task_clients.secret(), timeout=timeout, output=output,

@@ -104,7 +104,7 @@ class ClientBase:
     handle_type = TaskHandle
     api = "hyperloom"
 
-    def __init__(self, host, port, secret=None, timeout=10.0, output="print", server_timeout=12.0):
+    def __init__(self, host, port, secret=None, timeout=None, output="print", server_timeout=12.0):
         self.connection = Connection(connect_host(host), int(port), secret or "", default_name(), timeout,
                                      server_timeout)
         self.address = (host, int(port))

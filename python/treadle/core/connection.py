@@ -7,19 +7,77 @@ to the output handler; polling and closing take turns, so a poller on another th
 ``close()`` never meet. The engine's errors become LoomException.
 """
 
+import os
+import sys
 import threading
+import time
 
 from . import engine, listening
 from .errors import LoomException
 
+CONNECT_TIMEOUT = 10.0   # seconds, unless $TREADLE_CONNECT_TIMEOUT or the caller says otherwise
+
+
+def connect_timeout(timeout=None):
+    """The seconds a client waits for its server: ``timeout`` if given, else
+    $TREADLE_CONNECT_TIMEOUT, else 10."""
+    if timeout is not None:
+        return float(timeout)
+    value = os.environ.get("TREADLE_CONNECT_TIMEOUT", "")
+    try:
+        return float(value) if value.strip() else CONNECT_TIMEOUT
+    except ValueError:
+        raise LoomException("$TREADLE_CONNECT_TIMEOUT must be a number of seconds, not {!r}".format(value)) from None
+
+
+class Notices:
+    """One line on stderr for each long wait on the server at ``address``: connecting past
+    the first second (once per connection), a server silent past the server timeout with
+    its connection open (it is alive, only busy or stopped: the wait goes on), and its answer
+    after that."""
+
+    def __init__(self, address, timeout):
+        self.address = "{}:{}".format(*address)
+        self.timeout = timeout
+        self._connecting_told = False
+
+    def __call__(self, kind, seconds):
+        if kind == "connecting":
+            if self._connecting_told:
+                return
+            self._connecting_told = True
+            line = "waiting for the server at {} ... (up to {:g} s; Ctrl-C stops)".format(self.address, self.timeout)
+        elif kind == "silent":
+            line = ("the server at {} has not answered for {:.0f} s; its connection is open (busy, or stopped?), "
+                    "so this waits on (Ctrl-C stops)".format(self.address, seconds))
+        else:
+            line = "the server at {} answered again, after {:.0f} s".format(self.address, seconds)
+        try:
+            print("treadle: " + line, file=sys.stderr, flush=True)
+        except Exception:
+            pass   # no stderr (a closed stream at exit): the wait goes on regardless
+
 
 class Connection:
-    """A connection to the server at (host, port); ``name`` shows in the server's log."""
+    """A connection to the server at (host, port); ``name`` shows in the server's log.
 
-    def __init__(self, host, port, secret="", name="python", timeout=10.0, server_timeout=12.0):
-        listening.check(host, port)   # nothing there: said at once (ZeroMQ would wait out `timeout`)
+    ``timeout`` (default $TREADLE_CONNECT_TIMEOUT, else 10 s): how long to wait for the server,
+    refused connections included (a server still starting), then LoomException naming the
+    address and how far it got. The wait says so on stderr after a second and ends at Ctrl-C.
+    ``server_timeout``: a server whose connection closed is lost after that much silence (a
+    silent one whose connection is open is waited for: busy or stopped, it is alive).
+    ``probe``: a check whether a server answers now (treadle-cluster status): a refused
+    connection fails at once, and no wait is told."""
+
+    def __init__(self, host, port, secret="", name="python", timeout=None, server_timeout=12.0, probe=False):
+        timeout = connect_timeout(timeout)
+        notices = None if probe else Notices((host, port), timeout)
+        start = time.monotonic()
+        # refused: tried again here, in Python (ZeroMQ would retry deaf to Ctrl-C, telling nothing)
+        listening.check(host, port, start if probe else start + timeout, notices)
+        left = max(timeout - (time.monotonic() - start), 1.0)
         try:
-            self._raw = engine.raw_connection(host, port, secret, name, timeout, server_timeout)
+            self._raw = engine.raw_connection(host, port, secret, name, left, server_timeout, notices)
         except engine.ServerError as e:
             raise LoomException(str(e)) from None
         self.address = (host, int(port))

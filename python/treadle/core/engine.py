@@ -10,6 +10,7 @@ load_secret = _engine.load_secret
 default_secret_path = _engine.default_secret_path
 
 
-def raw_connection(host, port, secret="", name="python", timeout=10.0, server_timeout=12.0):
-    """The engine's own connection object (core.connection.Connection wraps one per client)."""
-    return _engine.Connection(host, int(port), secret or "", name, float(timeout), float(server_timeout))
+def raw_connection(host, port, secret="", name="python", timeout=10.0, server_timeout=12.0, notice=None):
+    """The engine's own connection object (core.connection.Connection wraps one per client);
+    ``notice(kind, seconds)`` hears of long waits (core.connection.Notices)."""
+    return _engine.Connection(host, int(port), secret or "", name, float(timeout), float(server_timeout), notice)

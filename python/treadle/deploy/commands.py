@@ -33,7 +33,7 @@ def server_status(address, timeout=5.0):
     """The server's status (workers, tasks), or None if it does not answer."""
     host, port = parse_address(address)
     try:
-        connection = Connection(connect_host(host), port, name="treadle-cluster", timeout=timeout)
+        connection = Connection(connect_host(host), port, name="treadle-cluster", timeout=timeout, probe=True)
     except Exception:
         return None
     try:

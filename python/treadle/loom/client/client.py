@@ -16,13 +16,16 @@ class Client(ClientBase):
     to localhost:9010, HyperLoom's default.
     What tasks print is shown while the client waits, each line marked with its task;
     ``output`` replaces that with a callable taking (task, label, stream, bytes) tuples,
-    or None to drop it. A server silent for ``server_timeout`` seconds counts as lost; this
-    process's own pauses (stopped, or the machine asleep) do not count.
+    or None to drop it. ``timeout``: seconds to wait for a server that is not up yet (default
+    $TREADLE_CONNECT_TIMEOUT, else 10; a line on stderr after the first second; Ctrl-C stops).
+    A server whose connection closed and that stays silent for ``server_timeout`` seconds counts
+    as lost (one silent with its connection open is busy or stopped: waits go on, saying so);
+    this process's own pauses (stopped, or the machine asleep) do not count.
     """
 
     handle_type = Future
 
-    def __init__(self, address=None, port=None, secret=None, timeout=10.0, output="print",
+    def __init__(self, address=None, port=None, secret=None, timeout=None, output="print",
                  server_timeout=12.0):
         if address is None and port is None:
             # Inside a task: its cluster; in the treadle kernel: the kernel's server.
