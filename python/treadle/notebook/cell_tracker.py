@@ -16,7 +16,6 @@ from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
 from .cell_interrupts import CellInterrupts
 from .cell_publisher import cell_publisher, send_late_updates
-from .late_output import LateOutput
 from .line_displays import show_line
 from .options import options
 from .wait_progress import WaitProgress
@@ -26,7 +25,7 @@ class _Cell:
     """What one cell submitted: weak references to its futures (dropping them still releases
     them), its progress lines, and how to publish to it."""
 
-    __slots__ = ("seq", "publisher", "native", "loom", "progress", "printed", "late", "__weakref__")
+    __slots__ = ("seq", "publisher", "native", "loom", "progress", "printed", "__weakref__")
 
     def __init__(self, seq, publisher):
         self.seq = seq
@@ -35,12 +34,6 @@ class _Cell:
         self.native = []     # treadle.Future (native API)
         self.loom = []       # HyperLoom futures of clients that are not a treadle.Client's
         self.progress = []   # Progress lines shown in this cell
-        self.late = None     # LateOutput: the display for what its tasks print after its end
-
-    def unfinished(self):
-        """True if a task of the cell may not have ended (as far as this process knows)."""
-        return any(f is not None and not f.done() for f in (r() for r in self.native)) or any(
-            f is not None and not (f.known_finished() or f.released()) for f in (r() for r in self.loom))
 
     def alive(self):
         return any(r() is not None for r in itertools.chain(self.native, self.loom)) or any(
@@ -180,15 +173,6 @@ class CellTracker(hooks.ClientListener):
         # prints later updates it there, also in a notebook nbclient saves.
         self._flush_partials(0)
         self._interrupts.cell_ended(result)
-        # Tasks still running may print after the cell's end: into a display made now, which
-        # a notebook nbclient saves keeps (late_output).
-        cell = self._current
-        if cell is not None and cell.seq == self._running and cell.publisher is not None and cell.late is None:
-            try:
-                if cell.unfinished():
-                    cell.late = LateOutput(cell.publisher)
-            except Exception:
-                pass
         self._running = None
         # What ended during the cell is published now, and what other threads published is
         # sent again from here: either may otherwise miss the cell's end (nbclient keeps only
@@ -430,8 +414,7 @@ class CellTracker(hooks.ClientListener):
                 pass
             return
         try:
-            if cell.late is None or not cell.late.add(stream, text):
-                cell.publisher.publish("stream", {"name": stream, "text": text})
+            cell.publisher.publish("stream", {"name": stream, "text": text})
         except Exception:
             pass
 
