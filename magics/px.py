@@ -7,7 +7,7 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 
 from ..ipython import client as ipython_client
-from ..runtime.cell import FILENAME
+from ..runtime import code_strings
 from . import declare
 from .cluster import session
 from .declare import command, option
@@ -47,7 +47,8 @@ def px(args, cell):
     this = declare.COMMANDS["px"]
     if not cell.strip():
         raise this.fail("the cell is empty")
-    compile(cell, FILENAME, "exec")   # a syntax error shows here, not on every engine
+    # A syntax error shows here, not on every engine; named as the engines name this code.
+    compile(cell, code_strings.remembered(code_strings.ENGINE, cell), "exec")
     mec = engines()
     try:
         mec.execute(cell, targets=args.targets)

@@ -7,7 +7,8 @@ from IPython.core.error import UsageError
 from .. import api
 from ..core.errors import LoomException, TaskFailed
 from ..core.remote_exception import without_treadle_frames
-from ..runtime.cell import FILENAME, run_cell
+from ..runtime import code_strings
+from ..runtime.cell import run_cell
 from . import declare
 from .cluster import session
 from .declare import command, count, names, option, positive
@@ -35,7 +36,9 @@ def task(args, cell):
         if n not in ns:
             raise UsageError("--push {}: name {!r} is not defined here".format(",".join(args.push), n))
         pushed[n] = ns[n]
-    compile(cell, FILENAME, "exec")  # a syntax error shows here, not on a worker
+    # A syntax error shows here, not on a worker; under the cell's own pseudo-file name, whose
+    # lines (also those a failure on the worker names) are this cell's (runtime.code_strings).
+    compile(cell, code_strings.remembered(code_strings.CELL, cell), "exec")
     s = session()
     client = api.default_client()  # starts the automatic workers if none are connected
     if args.cpus > 1 and tuple(client.address) == tuple(s.address):

@@ -3,15 +3,15 @@ tasks and ``execute`` (runtime.engine). The magic sends ``run_cell``, pickled by
 executors import it from here, never the magics."""
 
 import ast
-import linecache
 import sys
 
-FILENAME = "<treadle cell>"
+from . import code_strings
 
 
-def compile_cell(code, filename=FILENAME):
-    """(body, last expression or None) of ``code``, compiled; its lines are kept for tracebacks."""
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+def compile_cell(code, filename=None):
+    """(body, last expression or None) of ``code``, compiled under its own pseudo-file name
+    (runtime.code_strings), whose lines are kept for tracebacks."""
+    filename = code_strings.remember(filename or code_strings.filename(code_strings.CELL, code), code)
     tree = ast.parse(code, filename)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     body = compile(tree, filename, "exec")
@@ -51,3 +51,4 @@ def run_cell(code, pushed, pull, retries=0, shape="both"):
     if shape == "both":
         return pulled, value
     return pulled if pull else value
+
