@@ -46,9 +46,16 @@ def test_task_px_and_submit_cells_show_only_the_cells_and_tasks_frames(any_kerne
         "    return i\n")
     assert reply["status"] == "ok", outputs
     defined_in = reply["execution_count"]
-    ename, shown = shown_error(any_kernel, "%%treadle submit\nparts = [treadle.submit(train, i) for i in range(6)]\n")
-    assert ename == "ValueError" and "----> 4         raise ValueError('diverged')" in shown, shown
+    # The cell's line, that of the assignment whose futures failed, then the task's frames.
+    reply, outputs, _ = any_kernel.run("%%treadle submit\nok = treadle.submit(train, 1)\n"
+                                       "parts = [treadle.submit(train, i) for i in range(6)]\nmore = 2\n")
+    assert reply["status"] == "error" and reply["ename"] == "ValueError", outputs
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(reply["traceback"]))
+    assert re.search(r"Cell In ?\[{}\], line 2\n".format(reply["execution_count"]), shown), shown
+    assert "----> 2 parts = [treadle.submit(train, i) for i in range(6)]" in shown, shown
+    assert "----> 4         raise ValueError('diverged')" in shown, shown
     assert re.search(r"Cell In ?\[{}\], line 4, in train".format(defined_in), shown), shown
+    assert shown.index("parts = [") < shown.index("raise ValueError"), shown
     assert_no_machinery(shown)
 
 

@@ -296,6 +296,12 @@ def _traceback(frames):
     return first
 
 
+def rebuilt_frame(filename, lineno, name, module):
+    """One traceback entry at line ``lineno`` of ``filename`` (its text from linecache), in a
+    function ``name``: a frame the caller shows as its own (a %%treadle submit cell's line)."""
+    return _frame(filename, lineno, name, module)
+
+
 _frame_code = {}
 
 
