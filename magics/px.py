@@ -6,8 +6,9 @@ import argparse
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 
+from ..core.local_traceback import is_task_failure
 from ..ipython import client as ipython_client
-from ..runtime.cell import FILENAME
+from ..runtime import code_strings
 from . import declare
 from .cluster import session
 from .declare import command, option
@@ -44,12 +45,16 @@ def px(args, cell):
     """%%treadle px runs the cell on every engine (each Python executor of the workers, whose
     namespace lives on between cells and tasks of treadle.ipython), or on the --targets engines;
     what each prints is marked with its engine ("engine 3"). The first failure is raised."""
+    __tracebackhide__ = True   # IPython: the engines' frames and the cell's, not the magic's
     this = declare.COMMANDS["px"]
     if not cell.strip():
         raise this.fail("the cell is empty")
-    compile(cell, FILENAME, "exec")   # a syntax error shows here, not on every engine
+    # A syntax error shows here, not on every engine; named as the engines name this code.
+    compile(cell, code_strings.remembered(code_strings.ENGINE, cell), "exec")
     mec = engines()
     try:
         mec.execute(cell, targets=args.targets)
-    except ValueError as error:   # an engine id that does not exist
+    except ValueError as error:   # an engine id that does not exist (a task's own ValueError goes on)
+        if is_task_failure(error):
+            raise
         raise UsageError("{}; {}".format(error, this.usage())) from None

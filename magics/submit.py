@@ -31,6 +31,7 @@ from ..widgets.task_graph import group_of
 from . import declare
 from .cluster import session
 from .declare import command, one_line, option
+from .failure_line import AtItsLine
 from .rain_submit import RainPart
 from .rain_submit import KINDS as RAIN_KINDS
 
@@ -186,18 +187,18 @@ class _Nothing:
 
 def _run_in_namespace(shell, source):
     """Runs ``source`` in the user namespace; returns (value of its last expression or
-    _Nothing, the AST of that expression or None)."""
+    _Nothing, the AST of that expression or None, the file name it ran under or None)."""
     tree = ast.parse(source)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     try:
-        filename = shell.compile.cache(source)
+        filename = shell.compile.cache(source, shell.execution_count)   # shown as "Cell In [n]"
     except Exception:
         filename = "<treadle submit>"
     ns = shell.user_ns
     exec(compile(tree, filename, "exec"), ns)
     if last is None:
-        return _Nothing, None
-    return eval(compile(ast.Expression(last.value), filename, "eval"), ns), last.value
+        return _Nothing, None, filename
+    return eval(compile(ast.Expression(last.value), filename, "eval"), ns), last.value, filename
 
 
 def _names_of(expr):
@@ -249,7 +250,8 @@ def submit(args, cell):
     session()
     ns = shell.user_ns
     before = {k: id(v) for k, v in ns.items()}
-    value, last = _run_in_namespace(shell, shell.transform_cell(cell))
+    source = shell.transform_cell(cell)
+    value, last, filename = _run_in_namespace(shell, source)
     value = _maps_as_futures(ns, before, value)
     if value is not _Nothing and walk.holds(value, KINDS + RAIN_KINDS, DEPTH):
         names = _names_of(last)
@@ -263,7 +265,8 @@ def submit(args, cell):
             ", ".join(made)) if made else ""
         raise UsageError("nothing to submit: the cell's last expression and the names it assigned hold no "
                          "tasks or futures" + hint)
-    return _send(graph, ns, name, args)
+    with AtItsLine(source, filename, graph, KINDS, DEPTH):   # a failure shows the cell's line, then the task's
+        return _send(graph, ns, name, args)
 
 
 def _maps_as_futures(ns, before, value):

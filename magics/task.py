@@ -5,9 +5,9 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 
 from .. import api
-from ..core.errors import LoomException, TaskFailed
-from ..core.remote_exception import without_treadle_frames
-from ..runtime.cell import FILENAME, run_cell
+from ..core.local_traceback import raised_as_local
+from ..runtime import code_strings
+from ..runtime.cell import run_cell
 from . import declare
 from .cluster import session
 from .declare import command, count, names, option, positive
@@ -26,6 +26,7 @@ def task(args, cell):
     """%%treadle task runs the cell body as one Python task on a worker, with the pushed variables
     in its namespace; the pulled variables come back into this namespace and the value of a last
     expression is shown."""
+    __tracebackhide__ = True   # IPython: its errors are the cell's, not the magic's
     this = declare.COMMANDS["task"]
     if args.wait and args.no_wait:
         raise this.fail("--wait or --no-wait, not both")
@@ -35,7 +36,9 @@ def task(args, cell):
         if n not in ns:
             raise UsageError("--push {}: name {!r} is not defined here".format(",".join(args.push), n))
         pushed[n] = ns[n]
-    compile(cell, FILENAME, "exec")  # a syntax error shows here, not on a worker
+    # A syntax error shows here, not on a worker; under the cell's own pseudo-file name, whose
+    # lines (also those a failure on the worker names) are this cell's (runtime.code_strings).
+    compile(cell, code_strings.remembered(code_strings.CELL, cell), "exec")
     s = session()
     client = api.default_client()  # starts the automatic workers if none are connected
     if args.cpus > 1 and tuple(client.address) == tuple(s.address):
@@ -48,14 +51,9 @@ def task(args, cell):
     if args.no_wait:
         client.flush()
         return future
-    try:
+    # A task's failure leaves with the task's frames only: the with statement re-raises it
+    # without an entry for this frame (core.local_traceback).
+    with raised_as_local:
         pulled, value = future.result()
-    except (TaskFailed, LoomException) as error:
-        failed = error
-    else:
-        failed = None
-    if failed is not None:  # with the cell's own frames (a task's exception), not treadle's
-        __tracebackhide__ = True
-        raise failed.with_traceback(without_treadle_frames(failed.__traceback__))
     ns.update(pulled)
     return value

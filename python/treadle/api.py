@@ -23,7 +23,7 @@ from .core import address as _address
 from .core import embedded_server, hooks, state_now, walk
 from .core.client import Cancelled, ClientBase
 from .core.client_summary import ClusterSummary
-from .core.errors import TaskFailed, propagating_interrupt
+from .core.errors import TaskCancelled, TaskFailed, propagating_interrupt
 from .core.foreign import AnyApiFuture, refuse_others
 from .core.local_traceback import raised_as_local
 from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as before
@@ -110,10 +110,15 @@ class Client:
                 if ordered:
                     for start in range(0, len(futures), window):
                         chunk = futures[start:start + window]
-                        with raised_as_local:   # leaves the generator as it left gather()
+                        try:
                             values = self.gather(chunk)
-                        for value in values:
+                        except (TaskFailed, TaskCancelled):  # the first to end: yield in order to the first failing one
+                            values = None
+                        for future in chunk if values is None else ():
+                            with raised_as_local:   # leaves the generator as it left result()
+                                value = future.result()
                             yield value
+                        yield from values or ()
                         self.release(chunk)
                 else:
                     for future in self.as_completed(futures):

@@ -24,6 +24,7 @@ _TREADLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 _MAX_FRAMES = 100          # a RecursionError keeps its first and last frames
 _MAX_EXCEPTION = 1 << 18   # bytes of the pickled exception; a bigger one travels as text only
 _MAX_CHAIN = 5             # causes and contexts kept
+_MAX_SOURCE = 1 << 18      # characters of a code string's source sent with a failure
 
 
 # -- in the executor ----------------------------------------------------------------------------
@@ -84,11 +85,13 @@ def _describe(error, depth):
     except Exception:  # not picklable: the client gets the text
         exception = None
     parts = _parts(error) if exception is not None else None
+    frames = user_frames(error.__traceback__)
     described = {
         "exception": exception,
         "parts": parts,
         "text": as_main("".join(traceback.format_exception_only(type(error), error)).rstrip()),
-        "frames": user_frames(error.__traceback__),
+        "frames": frames,
+        "sources": _code_string_sources(frames, error),
         "cause": None,
         "context": None,
         "suppress_context": bool(error.__suppress_context__),
@@ -99,6 +102,23 @@ def _describe(error, depth):
             if linked is not None and linked is not error:
                 described[link] = _describe(linked, depth - 1)
     return described
+
+
+def _code_string_sources(frames, error):
+    """{pseudo-file name: its whole source} for the code strings (``<treadle cell 1a2b3c4d>``,
+    runtime.code_strings) the frames or a SyntaxError name: the client has no file to read them
+    from, and each line of a frame or a debugger's listing needs its context."""
+    names = {frame[0] for frame in frames}
+    if isinstance(error, SyntaxError) and isinstance(error.filename, str):
+        names.add(error.filename)
+    sources = {}
+    for name in names:
+        entry = linecache.cache.get(name) if name.startswith("<") and name.endswith(">") else None
+        if entry is not None and len(entry) == 4 and entry[2]:
+            source = "".join(entry[2])
+            if len(source) <= _MAX_SOURCE:
+                sources[name] = source
+    return sources
 
 
 def _parts(error):
@@ -243,6 +263,8 @@ def _copy_builtin_fields(source, target):
 
 def _attach_history(error, described, depth):
     """Gives ``error`` the remote frames as its traceback, and its causes and contexts."""
+    for filename, source in (described.get("sources") or {}).items():
+        _remember_whole_source(filename, source)
     try:
         error.__traceback__ = _traceback(described["frames"])
     except Exception:
@@ -292,6 +314,12 @@ def _traceback(frames):
     return first
 
 
+def rebuilt_frame(filename, lineno, name, module):
+    """One traceback entry at line ``lineno`` of ``filename`` (its text from linecache), in a
+    function ``name``: a frame the caller shows as its own (a %%treadle submit cell's line)."""
+    return _frame(filename, lineno, name, module)
+
+
 _frame_code = {}
 
 
@@ -339,4 +367,13 @@ def _remember_source(filename, lineno, source):
     lines.extend(["\n"] * (lineno - len(lines)))
     lines[lineno - 1] = source + "\n"
     linecache.cache[filename] = (0, None, lines, filename)
+    _remembered.add(filename)
+
+
+def _remember_whole_source(filename, source):
+    """A code string's whole source (a %%treadle task cell, an IPython task's code), under its
+    own pseudo-file name: the frame's line and its context, as IPython shows a cell's."""
+    if filename not in _remembered and linecache.cache.get(filename) is not None:
+        return   # the client made it (the kernel's magic): the same name is the same code
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     _remembered.add(filename)

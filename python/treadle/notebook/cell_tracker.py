@@ -15,6 +15,7 @@ from ..core import hooks
 from ..core.client import Cancelled
 from ..core.output_lines import OutputLines
 from .cell_interrupts import CellInterrupts
+from .cell_tracebacks import CellTracebacks
 from .cell_publisher import cell_publisher, send_late_updates
 from .line_displays import show_line
 from .options import options
@@ -126,6 +127,7 @@ class CellTracker(hooks.ClientListener):
         self._followed_waits = 0      # > 0: the cell's waits are followed by a line of their own
         self._interrupt_handled = None  # seq of the cell whose interrupt cancelled its tasks
         self._interrupts = CellInterrupts(shell, self._interrupt_may_cancel, self._cancel_interrupted_cell)
+        self._tracebacks = CellTracebacks(shell)   # inside the interrupts' guard, which wraps it
 
     # -- installation
 
@@ -133,6 +135,7 @@ class CellTracker(hooks.ClientListener):
         events = self.shell.events
         events.register("pre_run_cell", self._pre_run_cell)
         events.register("post_run_cell", self._post_run_cell)
+        self._tracebacks.install()
         self._interrupts.install()
         hooks.add(self)
 
@@ -143,6 +146,7 @@ class CellTracker(hooks.ClientListener):
             self.shell.events.unregister("pre_run_cell", self._pre_run_cell)
             self.shell.events.unregister("post_run_cell", self._post_run_cell)
             self._interrupts.close()
+            self._tracebacks.close()
         except Exception:
             pass
         poller = self._poller

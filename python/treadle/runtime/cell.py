@@ -3,15 +3,16 @@ tasks and ``execute`` (runtime.engine). The magic sends ``run_cell``, pickled by
 executors import it from here, never the magics."""
 
 import ast
-import linecache
 import sys
 
-FILENAME = "<treadle cell>"
+from ..core.pickling import dumps, is_plain
+from . import code_strings
 
 
-def compile_cell(code, filename=FILENAME):
-    """(body, last expression or None) of ``code``, compiled; its lines are kept for tracebacks."""
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+def compile_cell(code, filename=None):
+    """(body, last expression or None) of ``code``, compiled under its own pseudo-file name
+    (runtime.code_strings), whose lines are kept for tracebacks."""
+    filename = code_strings.remember(filename or code_strings.filename(code_strings.CELL, code), code)
     tree = ast.parse(code, filename)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     body = compile(tree, filename, "exec")
@@ -48,6 +49,24 @@ def run_cell(code, pushed, pull, retries=0, shape="both"):
     if missing:
         raise NameError("--pull: the cell did not define {}".format(", ".join(missing)))
     pulled = {n: ns[n] for n in pull}
+    _check_picklable(pulled)
     if shape == "both":
         return pulled, value
     return pulled if pull else value
+
+
+def _check_picklable(pulled):
+    """Refuses a pulled value that cannot be pickled by its name, as IPython's Task does
+    (runtime.engine), not as "the task's result 'tuple'" from the executor's pickling of the
+    whole. Plain values always pickle; others are pickled once more here."""
+    if is_plain(pulled):
+        return
+    for name, value in pulled.items():
+        try:
+            dumps(value)
+        except Exception as error:
+            kind = type(value)
+            kind = kind.__qualname__ if kind.__module__ == "builtins" else "{}.{}".format(kind.__module__,
+                                                                                        kind.__qualname__)
+            raise TypeError("pull[{!r}] (a {}) cannot be pickled ({}); pull only values that pickle".format(
+                name, kind, error)) from None

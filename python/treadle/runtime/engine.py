@@ -18,15 +18,13 @@ Two entry points, both called as native tasks (pickled by reference, imported fr
 
 import builtins
 import collections
-import linecache
 import pickle
 import socket
 import sys
 
 from ..core import remote_exception
 from ..core.pickling import dumps, is_plain
-
-FILENAME = "<treadle engine>"
+from . import code_strings
 _identity = {"worker": None, "index": None}
 namespace = {}
 properties = {}
@@ -70,12 +68,15 @@ def _execute(code):
     when every task has a code string of its own."""
     compiled = _compiled.get(code)
     if compiled is None:
-        compiled = _compiled[code] = compile(code, FILENAME, "exec")
+        # Under the code's own pseudo-file name, its lines in linecache first: a SyntaxError or a
+        # failure shows (and sends the client, core.remote_exception) this code's lines.
+        filename = code_strings.remembered(code_strings.ENGINE, code)
+        compiled = _compiled[code] = compile(code, filename, "exec")
         while len(_compiled) > _COMPILED_LIMIT:
             _compiled.popitem(last=False)
     else:
         _compiled.move_to_end(code)
-    linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)   # for tracebacks
+        code_strings.remember(compiled.co_filename, code)   # for tracebacks (linecache may have dropped it)
     namespace.setdefault("__name__", "__treadle_engine__")
     namespace.setdefault("__builtins__", builtins)
     exec(compiled, namespace)
