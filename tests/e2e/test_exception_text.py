@@ -133,3 +133,14 @@ def test_a_local_clusters_executors_import_modules_beside_the_script(tmp_path):
     assert "ModuleNotFoundError" not in done.stderr
     assert '{}", line 3, in check_row'.format(project / "mylib.py") in done.stderr, done.stderr
     assert "ValueError: Task id=" in done.stderr and "negative row" in done.stderr
+
+
+def test_a_module_only_the_client_has_is_named_with_how_workers_import(native, tmp_path, monkeypatch):
+    (tmp_path / "client_only_helpers.py").write_text("def triple(x):\n    return 3 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import client_only_helpers
+    with pytest.raises(ModuleNotFoundError) as info:
+        native.submit(client_only_helpers.triple, 2).result()
+    assert "No module named 'client_only_helpers'" in str(info.value)
+    assert any("'client_only_helpers' is not on this worker's sys.path" in note for note in info.value.__notes__)
+    assert shown(info.value).count("is not on this worker's sys.path") == 1
