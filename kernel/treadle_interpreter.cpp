@@ -87,9 +87,13 @@ void TreadleInterpreter::exit_orphaned() {
 }
 
 void TreadleInterpreter::start_server() {
-  // The server logs to the kernel's stderr (the Jupyter server's log): warnings only, unless
-  // TREADLE_LOG asks for more.
-  if (!std::getenv("TREADLE_LOG")) log::set_level(log::Level::warn);
+  // The server logs to the kernel's stderr (the Jupyter server's log, which jupyter console
+  // and nbconvert show to the user): warnings only, as plain lines ("treadle: worker vm:12
+  // lost (no heartbeat)"), unless TREADLE_LOG asks for more, which a log file's format serves.
+  if (!std::getenv("TREADLE_LOG")) {
+    log::set_level(log::Level::warn);
+    log::set_plain(true);
+  }
   log::set_role("xtreadle server");
   ServerOptions options;
   // Loopback unless $TREADLE_KERNEL_HOST names another address (0.0.0.0: all), which workers on

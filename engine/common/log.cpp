@@ -18,6 +18,7 @@ Level initial_level() {
 }
 Level g_level = initial_level();
 std::string g_role = "treadle";
+bool g_plain = false;
 std::mutex g_mutex;
 const char* names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 }  // namespace
@@ -27,12 +28,22 @@ void set_role(std::string role) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_role = std::move(role);
 }
+void set_plain(bool plain) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_plain = plain;
+}
 bool enabled(Level level) { return level >= g_level; }
 
 void write(Level level, const std::string& line) {
   using namespace std::chrono;
   auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_plain) {
+    const char* kind[] = {" debug", " info", "", " error"};
+    std::fprintf(stderr, "treadle%s: %s\n", kind[static_cast<int>(level)], line.c_str());
+    std::fflush(stderr);
+    return;
+  }
   std::fprintf(stderr, "[%lld.%03lld %s %s] %s\n", static_cast<long long>(now / 1000),
                static_cast<long long>(now % 1000), g_role.c_str(), names[static_cast<int>(level)],
                line.c_str());

@@ -9,6 +9,10 @@ enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
 void set_level(Level level);
 void set_role(std::string role);  // e.g. "server", "worker 3"
+// Lines for a person rather than a log file (the kernel's embedded server, whose stderr a
+// notebook frontend may show): "treadle: <line>" for a warning, "treadle error: <line>" for an
+// error, no clock time nor role.
+void set_plain(bool plain);
 bool enabled(Level level);
 void write(Level level, const std::string& line);
 

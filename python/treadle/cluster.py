@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from .core import paths
@@ -64,7 +65,8 @@ class LocalCluster:
         path = program if os.sep in program else paths.program(program)
         cmd = [path, "{}:{}".format(self.host, self.port),
                "--cpus", str(cpus or self.cpus)] + self._worker_args + list(args)
-        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=child_setup())
+        proc = subprocess.Popen(cmd, stdout=self._output, stderr=self._output, preexec_fn=child_setup(),
+                                env=_with_script_dir(os.environ))
         self.workers.append(proc)
         return proc
 
@@ -114,6 +116,17 @@ class LocalCluster:
     def __del__(self):
         if self.server is not None and self.server.poll() is None:
             self.close()
+
+
+def _with_script_dir(env):
+    """``env`` with the folder of the script that started this process (sys.path[0]) on its
+    PYTHONPATH: the executors import the modules beside it, as a process pool's children would
+    (``python3 proj/run.py`` run elsewhere, with ``from mylib import ...`` in run.py)."""
+    script_dir = os.path.abspath(sys.path[0]) if sys.path and sys.path[0] else os.getcwd()
+    paths_now = env.get("PYTHONPATH", "")
+    if not os.path.isdir(script_dir) or script_dir in paths_now.split(os.pathsep):
+        return dict(env)
+    return dict(env, PYTHONPATH=os.pathsep.join(filter(None, [paths_now, script_dir])))
 
 
 def local_cluster(workers=2, cpus=1, **kwargs):

@@ -90,6 +90,10 @@ def _describe(error, depth):
         "exception": exception,
         "parts": parts,
         "text": as_main("".join(traceback.format_exception_only(type(error), error)).rstrip()),
+        "line": _exception_line(error),
+        "where": list(getattr(error, "_treadle_where", ())),
+        "type": (type(error).__module__, type(error).__qualname__),
+        "notes": [str(note) for note in getattr(error, "__notes__", None) or ()][:20],
         "frames": frames,
         "sources": _code_string_sources(frames, error),
         "cause": None,
@@ -119,6 +123,21 @@ def _code_string_sources(frames, error):
             if len(source) <= _MAX_SOURCE:
                 sources[name] = source
     return sources
+
+
+def _exception_line(error):
+    """The exception's own line(s) as ``str()`` of its task error shows them: without its notes
+    and an exception group's members, which Python prints after it (once). A task's error that
+    a nested task raised is that task's line: the chain of tasks is in its "where" lines."""
+    nested = getattr(error, "_treadle_line", None)
+    if nested is not None:
+        return nested
+    try:
+        shown = traceback.TracebackException(type(error), error, None, compact=True)
+        shown.__notes__ = None
+        return as_main("".join(shown.format_exception_only()).rstrip())
+    except Exception:
+        return None
 
 
 def _parts(error):
@@ -153,7 +172,7 @@ def rebuild(packed, task_error_class, init_args):
     # str() is the task error's: which task, where, and the exception's own line.
     task_id, origin_id, label, task_type, text = init_args
     error._task_error_message = str(task_error_class(task_id, origin_id, label, task_type,
-                                         short_failure_text(text, described["text"])))
+                                                     _failure_summary(error, described, origin_id, text)))
     _attach_history(error, described, _MAX_CHAIN)
     # Kept for task_traceback; only on the raised error (it pickles as its plain type, so this
     # never travels), not on its causes, whose __dict__ a task may send on.
@@ -206,6 +225,28 @@ def combined_class(user_type, task_error_class):
 
 def _combined_str(self):
     return self._task_error_message
+
+
+_WORKER_LINE = re.compile(r"\(on worker ([^\n]*)\)\s*$")
+_INPUT_PREFIX = re.compile(r"^input task \d+(?: \([^\n]*?\))? failed: ")  # the server's, for dependents
+
+
+def _failure_summary(error, described, origin_id, text):
+    """What str() says after "Task id=N failed: ": the exception's line, then where it failed.
+    A failure that came through nested tasks (a task raised what a task it waited on raised)
+    names its innermost line once, and one "(on worker W, task N)" line per task of the chain.
+    Also kept on ``error``: a task that raises it again sends them on (_describe)."""
+    line = described.get("line")
+    if line is None:
+        return short_failure_text(text, described["text"])
+    where = list(described.get("where") or ())
+    worker = _WORKER_LINE.search(text)
+    if worker:
+        where.append("(on worker {}, task {})".format(worker.group(1), origin_id) if where else worker.group(0))
+    error._treadle_line = line
+    error._treadle_where = [w if ", task " in w else w[:-1] + ", task {})".format(origin_id) for w in where]
+    dependent_of = _INPUT_PREFIX.match(text)
+    return (dependent_of.group(0) if dependent_of else "") + "\n".join([line] + where)
 
 
 def short_failure_text(error, exception_text):
@@ -280,10 +321,38 @@ def _attach_history(error, described, depth):
         except Exception:
             exception = None
         if not isinstance(exception, BaseException):
-            exception = RemoteError(linked["text"])
+            exception = _stand_in(linked)
         _attach_history(exception, linked, depth - 1)
         setattr(error, "__{}__".format(link), exception)
     error.__suppress_context__ = described["suppress_context"]
+
+
+_stand_in_classes = {}
+
+
+def _stand_in(described):
+    """A RemoteError in place of a cause or context that could not travel (it holds a lock,
+    or its class cannot be unpickled here), under its type's own name: a traceback shows
+    ``HoldsLock: db connection dropped`` as locally, not treadle's class."""
+    text = described["text"]
+    module, qualname = described.get("type") or (None, None)
+    if not isinstance(qualname, str) or not isinstance(module, str):
+        return RemoteError(text)
+    cls = _stand_in_classes.get((module, qualname))
+    if cls is None:
+        cls = type(qualname.rpartition(".")[2], (RemoteError,), {"__module__": module, "__qualname__": qualname})
+        if len(_stand_in_classes) > 100:
+            _stand_in_classes.clear()
+        _stand_in_classes[(module, qualname)] = cls
+    line = described.get("line") or text
+    for prefix in (module + "." + qualname + ": ", qualname + ": "):
+        if line.startswith(prefix):
+            line = line[len(prefix):]
+            break
+    stand_in = cls(line)
+    if described.get("notes"):
+        stand_in.__notes__ = list(described["notes"])
+    return stand_in
 
 
 def task_traceback(error):

@@ -234,6 +234,9 @@ class Executor:
             try:
                 cached = (pickle.loads(blobs[blob]), None)
             except Exception as error:  # cached too: later tasks using it fail the same way
+                if isinstance(error, ModuleNotFoundError) and error.name:
+                    error.add_note("(a worker imports a task's modules by name: {!r} is not on this worker's "
+                                   "sys.path; see \"Failures\" in docs/python-tasks.md)".format(error.name))
                 cached = (None, error)
             if key is not None:
                 self.cache.put(key, cached)
