@@ -12,6 +12,7 @@ failure, or one that came through treadle's modules): other errors are left as t
 
 import linecache
 import os
+import sys
 
 import IPython
 
@@ -85,7 +86,8 @@ class CellTracebacks:
 
     def _trimmed_showtraceback(self, exc_tuple=None, *args, **kwargs):
         try:
-            error = exc_tuple[1] if exc_tuple is not None else self.shell._get_exc_info()[1]
+            # As the shell finds it with no exc_tuple: the error being handled, else the last one.
+            error = exc_tuple[1] if exc_tuple is not None else (sys.exc_info()[1] or getattr(sys, "last_value", None))
             if isinstance(error, BaseException) and concerns_treadle(error):
                 trim(error)
                 exc_tuple = (type(error), error, error.__traceback__)
