@@ -9,11 +9,11 @@ cluster (conftest: 2 workers x 2 cpus) for the IPython tasks."""
 
 import os
 import re
-import subprocess
-import sys
 import traceback
 
 import pytest
+
+from tests.e2e.scoop_programs.launched import launch
 
 from treadle.ipython import client as ipython
 
@@ -27,10 +27,7 @@ SHOWN = ["scoop result", "scoop result again", "scoop map", "scoop mapReduce", "
 @pytest.fixture(scope="module")
 def launched():
     """The program's stderr, by what it showed: {what: traceback text}; and its exit status."""
-    done = subprocess.run([sys.executable, "-m", "treadle.scoop", "-n", "2", PROGRAM], capture_output=True,
-                          text=True, timeout=200, cwd=HERE)
-    parts = re.split(r"^=== (.*)\n", done.stderr, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2])), done
+    return launch(os.path.basename(PROGRAM), r"^=== (.*)\n")
 
 
 def frames_of(text):

@@ -5,11 +5,10 @@ do. Real processes: ``python3 -m treadle.scoop -n 2`` runs the program."""
 
 import itertools
 import os
-import re
-import subprocess
-import sys
 
 import pytest
+
+from tests.e2e.scoop_programs.launched import launch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "scoop_programs", "reading_callbacks.py")
@@ -21,10 +20,7 @@ CHECKS.append("callbacks reading each other, then wait")
 @pytest.fixture(scope="module")
 def launched():
     """{check: its output after "=== check: "}, and the finished process."""
-    done = subprocess.run([sys.executable, "-m", "treadle.scoop", "-n", "2", PROGRAM], capture_output=True,
-                          text=True, timeout=200, cwd=HERE)
-    parts = re.split(r"^=== (.*?): (?=ok|FAILED)", done.stderr, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2])), done
+    return launch(os.path.basename(PROGRAM), r"^=== (.*?): (?=ok|FAILED)")
 
 
 @pytest.mark.parametrize("check", CHECKS)

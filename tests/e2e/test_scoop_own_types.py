@@ -6,11 +6,10 @@ returns (SCOOP's and the native API's) has the task's frames only, none of tread
 launcher's server and 2 workers."""
 
 import os
-import re
-import subprocess
-import sys
 
 import pytest
+
+from tests.e2e.scoop_programs.launched import launch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAM = os.path.join(HERE, "scoop_programs", "own_types.py")
@@ -21,10 +20,7 @@ TRACEBACKS = ["exception traceback", "native exception traceback"]
 @pytest.fixture(scope="module")
 def launched():
     """{check: its output after "=== check: "}, and the finished process."""
-    done = subprocess.run([sys.executable, "-m", "treadle.scoop", "-n", "2", PROGRAM], capture_output=True,
-                          text=True, timeout=200, cwd=HERE)
-    parts = re.split(r"^=== (.*?): ", done.stderr, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2])), done
+    return launch(os.path.basename(PROGRAM), r"^=== (.*?): ")
 
 
 @pytest.mark.parametrize("check", CHECKS)
