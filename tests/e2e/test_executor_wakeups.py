@@ -249,39 +249,21 @@ def test_request_reader_takes_messages_however_the_pipe_splits_them():
     """The executor's reader of the request pipe decodes each message in one pass over what
     its reads brought: whole messages, several in one read, or cut anywhere (in a length, the
     header, a blob larger than a read), with has_message() asked in between or not."""
-    import os
-    import random
-    import threading
-
+    from tests.e2e.split_requests import SplitRequests
     from treadle.runtime import pipe
 
-    rng = random.Random(15)
-    sent = [({"op": "run", "id": i, "pad": "x" * rng.randint(0, 300)},
-             [bytes([i % 256]) * rng.choice([0, 1, 10, 70_000, 200_000]) for _ in range(rng.randint(0, 3))])
-            for i in range(300)]
-    data = b"".join(b"".join(pipe.message_parts(h, b)) for h, b in sent)
-    r, w = os.pipe()
-
-    def write_in_pieces():
-        at = 0
-        while at < len(data):
-            n = rng.choice([1, 3, 7, 100, 5000, 70_000])
-            os.write(w, data[at:at + n])
-            at += n
-        os.close(w)
-    writer = threading.Thread(target=write_in_pieces)
-    writer.start()
+    requests = SplitRequests(15)
+    r = requests.read_fd
     reader = pipe.MessageReader(r)
     try:
-        for i, (header, blobs) in enumerate(sent):
+        for i, (header, blobs) in enumerate(requests.sent):
             if i % 2:
                 reader.has_message()
             assert reader.read_message() == (header, blobs)
         with pytest.raises(EOFError):
             reader.read_message()
     finally:
-        writer.join()
-        os.close(r)
+        requests.close()
 
 
 def gated(size):

@@ -11,17 +11,16 @@ reader gives the same messages however the pipe splits them with prefetches aske
 import fcntl
 import os
 import pickle
-import random
 import struct
 import subprocess
 import sys
 import termios
-import threading
 
 import cloudpickle
 import pytest
 
 from tests.conftest import wait_until
+from tests.e2e.split_requests import SplitRequests
 from treadle.runtime import pipe
 from treadle.runtime.request_prefetch import PrefetchingReader
 
@@ -145,25 +144,11 @@ def test_the_executor_ends_with_its_pipe_while_a_task_runs(executor):
 
 def test_the_reader_gives_the_same_messages_with_prefetches_in_between():
     """However the pipe splits the messages, and whether the thread or the caller reads them."""
-    rng = random.Random(7)
-    sent = [({"op": "run", "id": i, "pad": "x" * rng.randint(0, 300)},
-             [bytes([i % 256]) * rng.choice([0, 1, 10, 70_000, 200_000]) for _ in range(rng.randint(0, 3))])
-            for i in range(300)]
-    data = b"".join(b"".join(pipe.message_parts(h, b)) for h, b in sent)
-    r, w = os.pipe()
-
-    def write_in_pieces():
-        at = 0
-        while at < len(data):
-            n = rng.choice([1, 3, 7, 100, 5000, 70_000])
-            os.write(w, data[at:at + n])
-            at += n
-        os.close(w)
-    writer = threading.Thread(target=write_in_pieces)
-    writer.start()
+    requests = SplitRequests(7)
+    r = requests.read_fd
     reader = PrefetchingReader(pipe.MessageReader(r), r)
     try:
-        for i, (header, blobs) in enumerate(sent):
+        for i, (header, blobs) in enumerate(requests.sent):
             if i % 3 == 1:
                 reader.has_message(fetch=True)
             assert reader.read_message() == (header, blobs)
@@ -172,5 +157,4 @@ def test_the_reader_gives_the_same_messages_with_prefetches_in_between():
         with pytest.raises(EOFError):
             reader.read_message()
     finally:
-        writer.join()
-        os.close(r)
+        requests.close()
