@@ -12,7 +12,8 @@ written as the worker writes them (engine/worker/executor_pool.cpp, ``run``): th
 PyObj input cached after the first task, the arguments in the config.
 
 Shapes: ``native`` is workload 6b's ``square(i)`` (config ``("native", (i,), {})``, result a
-PyObj); ``loom`` is 6a's ``py_task(n_direct_args=1)`` returning ``str(i * i).encode()``.
+PyObj); ``loom`` is 6a's ``py_task(n_direct_args=1)`` returning ``str(i * i).encode()``;
+``rain`` is 9a's ``@remote`` function doing the same (its runner, the call's short form).
 
 Prints the executor's CPU time per task (``schedstat`` of each of its threads: nanoseconds, not
 the 10 ms ticks of ``times``) over the measured tasks, its read and write system calls
@@ -51,6 +52,16 @@ def loom_square(i):
     return str(i * i).encode()
 
 
+def rain_square(ctx, i):
+    return str(i * i).encode()
+
+
+def rain_runner():
+    """What a ``@remote`` function sends as its task's function: the client's runner of it."""
+    from treadle.rain.client import remote
+    return remote()(rain_square)._runner
+
+
 def message(header, blobs=()):
     head = header.encode()
     parts = [struct.pack("<I", len(head)), head, struct.pack("<I", len(blobs))]
@@ -64,7 +75,8 @@ class Requests:
 
     def __init__(self, shape):
         self.shape = shape
-        fn = square if shape == "native" else loom_square
+        fn = {"native": square, "loom": loom_square, "rain": rain_runner}[shape]
+        fn = fn() if shape == "rain" else fn
         self.fn_blob = cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
         self.sent_fn = False
         self.next_id = 100
@@ -74,6 +86,8 @@ class Requests:
         self.next_id += 1
         if self.shape == "native":
             config = pickle.dumps(("native", (i,), {}), protocol=pickle.HIGHEST_PROTOCOL)
+        elif self.shape == "rain":   # a py_call with context; the call's short form (session id, args)
+            config = pickle.dumps((True, ((1, (i,)),), None), protocol=pickle.HIGHEST_PROTOCOL)
         else:
             config = pickle.dumps((False, (i,)), protocol=pickle.HIGHEST_PROTOCOL)
         size = len(self.fn_blob)
@@ -273,7 +287,7 @@ def callgrind_instructions(shape, tasks, depth, keep=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=("native", "loom"), default="native")
+    parser.add_argument("--shape", choices=("native", "loom", "rain"), default="native")
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--depth", type=int, default=32)  # as the worker keeps tiny tasks (executor_pool.cpp, depth)
     parser.add_argument("--rounds", type=int, default=1)

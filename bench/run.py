@@ -1,6 +1,7 @@
 """treadle's benchmarks: ``./setup.sh bench [--quick] [--peers] [--only NAME[,NAME...]]``.
 
-Runs each workload (bench/README.md) in a child process under a time limit, prints a table
+Runs each workload (bench/README.md) in a child process under a time limit (the figures a ratio
+compares one repetition each in turn: in_turns.py), prints a table
 against the targets and HyperLoom's figures (/work/shared/notes/peers.md), with --peers also
 against Dask distributed, ipyparallel and (for Python tasks) ProcessPoolExecutor(2) measured here,
 then the API layers (api_layers.py: IPython's and SCOOP's against the native API, ipyparallel
@@ -22,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import in_turns  # noqa: E402
 import measure  # noqa: E402
 
 PY = "/usr/bin/python3"  # Debian's interpreter: treadle's module and the peers live there
@@ -592,13 +594,9 @@ def main():
         load, os.cpu_count(), " -- the machine is busy, figures will be noisy" if load > 0.5 else ""))
     kernel = layers = sim = widgets = None
     try:
-        for w in selected:
-            scale = w.get("quick_scale", w["scale"]) if args.quick else w["scale"]
-            entry = results.setdefault(w["name"], {})
-            entry["treadle"] = run_one("treadle", w, scale, reps, w["timeout"], env)
-            if args.peers:
-                for p, spec in w["peers"].items():
-                    entry[p] = run_one(p, w, spec["scale"], reps, spec["timeout"], env)
+        for group in in_turns.comparisons(selected, args.peers):
+            for (name, system), result in in_turns.run_group(group, reps, args.quick, run_one, env).items():
+                results.setdefault(name, {})[system] = result
         if run_layers:
             layers = run_layers_bench(args, reps, env)
         if run_kernel:
