@@ -265,8 +265,8 @@ def submit(args, cell):
             ", ".join(made)) if made else ""
         raise UsageError("nothing to submit: the cell's last expression and the names it assigned hold no "
                          "tasks or futures" + hint)
-    with AtItsLine(source, filename, graph, KINDS, DEPTH):   # a failure shows the cell's line, then the task's
-        return _send(graph, ns, name, args)
+    with AtItsLine(source, filename, graph, KINDS, DEPTH) as at_line:   # a failure: the cell's line, then the task's
+        return _send(graph, ns, name, args, at_line)
 
 
 def _maps_as_futures(ns, before, value):
@@ -279,7 +279,7 @@ def _maps_as_futures(ns, before, value):
     return value if futures is None else futures
 
 
-def _send(graph, ns, name, args):
+def _send(graph, ns, name, args, at_line):
     __tracebackhide__ = True
     # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already:
     # native and SCOOP futures are followed alike, as "natives").
@@ -310,6 +310,7 @@ def _send(graph, ns, name, args):
         mapping = {id(t): f for t, f in zip(tasks, submitted)}
         looms = looms + list(submitted)
         graph = {k: walk.rebuild(v, lambda x: mapping.get(id(x), x), KINDS, DEPTH) for k, v in graph.items()}
+        at_line.graph = graph   # their failures name the futures' tasks
     for c in {id(f.client): f.client for f in natives if isinstance(f, api.Future)}.values():
         c.flush()
     progress = _follow(name, natives, looms, plan, loom_client, began, rain)
