@@ -59,6 +59,16 @@ def _remember_maker(name, value, futures):
         _made_by[name] = (id(value), server, ids)
 
 
+def _handle(f):
+    """The core TaskHandle of a native or SCOOP future (HyperLoom's futures are one)."""
+    return f if isinstance(f, TaskHandle) else f.handle
+
+
+def _cancelled(f):
+    handle = _handle(f)
+    return handle is not None and not isinstance(handle, Task) and handle.cancelled()
+
+
 class Submission:
     """What ``%%treadle submit`` sent: ``futures`` (by the names the cell gave them),
     ``wait()`` (results into the namespace), ``results()``, ``cancel()``, ``done()``."""
@@ -109,10 +119,15 @@ class Submission:
             by_client = self._by_client()
             values = {}
             tracker = kernel.tracker()
+            # A future the cell cancelled itself is not waited for: it stays under its name.
+            by_client = {key: [f for f in group if not _cancelled(f)] for key, group in by_client.items()}
+            if self.progress is not None:
+                self.progress.add(0, cancelled=[_handle(f).task_id for f in self._flat() if _cancelled(f)])
             try:
                 with tracker.followed_waits() if tracker is not None else contextlib.nullcontext():
                     for (kind, client), group in by_client.items():
-                        values.update(zip(map(id, group), self._values_of(kind, client, group)))
+                        if group:
+                            values.update(zip(map(id, group), self._values_of(kind, client, group)))
                     if self.rain is not None:
                         self.rain.wait()    # Rain's objects stay under their names: fetch what was kept
             except (TaskFailed, LoomException, RainException) as error:
@@ -126,7 +141,7 @@ class Submission:
                 self.progress.complete()
                 self._line_below_prints(tracker)
             for (kind, client), group in by_client.items():
-                if kind == "loom":
+                if kind == "loom" and group:
                     client.release(group)   # HyperLoom's gather: results leave the workers
             self._values = {name: walk.rebuild(value, lambda f: values.get(id(f), f), KINDS, DEPTH)
                             for name, value in self.futures.items()}
