@@ -121,8 +121,6 @@ class Submission:
             tracker = kernel.tracker()
             # A future the cell cancelled itself is not waited for: it stays under its name.
             by_client = {key: [f for f in group if not _cancelled(f)] for key, group in by_client.items()}
-            if self.progress is not None:
-                self.progress.add(0, cancelled=[_handle(f).task_id for f in self._flat() if _cancelled(f)])
             try:
                 with tracker.followed_waits() if tracker is not None else contextlib.nullcontext():
                     for (kind, client), group in by_client.items():
@@ -342,8 +340,9 @@ def _send(graph, ns, name, args, at_line):
 
 def _here(f):
     """A native or SCOOP future whose outcome is here already: nothing to follow (a SCOOP
-    future releases its task once it took the value or the failure)."""
-    return f.has_result() if isinstance(f, api.Future) else f.handle.released()
+    future releases its task once it took the value or the failure; a cancelled one is
+    released too, but not "here": the line counts it cancelled)."""
+    return not _cancelled(f) and (f.has_result() if isinstance(f, api.Future) else f.handle.released())
 
 
 def _label_groups(natives, looms, plan, loom_client, rain=None):
@@ -387,9 +386,13 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     progress = Progress(name or "submit", len(natives) + len(looms) + len(more) + sum(map(len, rain_follow.values())),
                         done=done, publisher=publisher, interval=options.interval)
     progress.started = began   # the rate counts from the submission
+    cancelled = [f for f in natives if _cancelled(f)]   # by the cell itself: not followed, counted so
+    natives = [f for f in natives if not _cancelled(f)]
     if progress.total >= GROUP_BARS_ABOVE:
-        progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client, rain))
+        progress.set_groups(_label_groups(natives + cancelled, looms, plan if counted else None, loom_client, rain))
         progress.add(0, (), [f.handle.task_id for f in natives if _here(f) and f.handle is not None])
+    if cancelled:
+        progress.add(0, cancelled=[f.handle.task_id for f in cancelled])
     # Known to the cell and followed by the monitors before it is shown: an interrupt right as
     # it appears still ends it "cancelled" (the cell tracker cancels the lines it knows), with
     # the scheduler's count of what was cancelled (the monitor's last word on an ended line).
