@@ -59,6 +59,16 @@ def _remember_maker(name, value, futures):
         _made_by[name] = (id(value), server, ids)
 
 
+def _handle(f):
+    """The core TaskHandle of a native or SCOOP future (HyperLoom's futures are one)."""
+    return f if isinstance(f, TaskHandle) else f.handle
+
+
+def _cancelled(f):
+    handle = _handle(f)
+    return handle is not None and not isinstance(handle, Task) and handle.cancelled()
+
+
 class Submission:
     """What ``%%treadle submit`` sent: ``futures`` (by the names the cell gave them),
     ``wait()`` (results into the namespace), ``results()``, ``cancel()``, ``done()``."""
@@ -109,10 +119,13 @@ class Submission:
             by_client = self._by_client()
             values = {}
             tracker = kernel.tracker()
+            # A future the cell cancelled itself is not waited for: it stays under its name.
+            by_client = {key: [f for f in group if not _cancelled(f)] for key, group in by_client.items()}
             try:
                 with tracker.followed_waits() if tracker is not None else contextlib.nullcontext():
                     for (kind, client), group in by_client.items():
-                        values.update(zip(map(id, group), self._values_of(kind, client, group)))
+                        if group:
+                            values.update(zip(map(id, group), self._values_of(kind, client, group)))
                     if self.rain is not None:
                         self.rain.wait()    # Rain's objects stay under their names: fetch what was kept
             except (TaskFailed, LoomException, RainException) as error:
@@ -126,7 +139,7 @@ class Submission:
                 self.progress.complete()
                 self._line_below_prints(tracker)
             for (kind, client), group in by_client.items():
-                if kind == "loom":
+                if kind == "loom" and group:
                     client.release(group)   # HyperLoom's gather: results leave the workers
             self._values = {name: walk.rebuild(value, lambda f: values.get(id(f), f), KINDS, DEPTH)
                             for name, value in self.futures.items()}
@@ -265,8 +278,8 @@ def submit(args, cell):
             ", ".join(made)) if made else ""
         raise UsageError("nothing to submit: the cell's last expression and the names it assigned hold no "
                          "tasks or futures" + hint)
-    with AtItsLine(source, filename, graph, KINDS, DEPTH):   # a failure shows the cell's line, then the task's
-        return _send(graph, ns, name, args)
+    with AtItsLine(source, filename, graph, KINDS, DEPTH) as at_line:   # a failure: the cell's line, then the task's
+        return _send(graph, ns, name, args, at_line)
 
 
 def _maps_as_futures(ns, before, value):
@@ -279,7 +292,7 @@ def _maps_as_futures(ns, before, value):
     return value if futures is None else futures
 
 
-def _send(graph, ns, name, args):
+def _send(graph, ns, name, args, at_line):
     __tracebackhide__ = True
     # What the graph holds: HyperLoom tasks (submitted now, in one plan), futures (sent already:
     # native and SCOOP futures are followed alike, as "natives").
@@ -310,6 +323,7 @@ def _send(graph, ns, name, args):
         mapping = {id(t): f for t, f in zip(tasks, submitted)}
         looms = looms + list(submitted)
         graph = {k: walk.rebuild(v, lambda x: mapping.get(id(x), x), KINDS, DEPTH) for k, v in graph.items()}
+        at_line.graph = graph   # their failures name the futures' tasks
     for c in {id(f.client): f.client for f in natives if isinstance(f, api.Future)}.values():
         c.flush()
     progress = _follow(name, natives, looms, plan, loom_client, began, rain)
@@ -326,8 +340,9 @@ def _send(graph, ns, name, args):
 
 def _here(f):
     """A native or SCOOP future whose outcome is here already: nothing to follow (a SCOOP
-    future releases its task once it took the value or the failure)."""
-    return f.has_result() if isinstance(f, api.Future) else f.handle.released()
+    future releases its task once it took the value or the failure; a cancelled one is
+    released too, but not "here": the line counts it cancelled)."""
+    return not _cancelled(f) and (f.has_result() if isinstance(f, api.Future) else f.handle.released())
 
 
 def _label_groups(natives, looms, plan, loom_client, rain=None):
@@ -371,9 +386,13 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     progress = Progress(name or "submit", len(natives) + len(looms) + len(more) + sum(map(len, rain_follow.values())),
                         done=done, publisher=publisher, interval=options.interval)
     progress.started = began   # the rate counts from the submission
+    cancelled = [f for f in natives if _cancelled(f)]   # by the cell itself: not followed, counted so
+    natives = [f for f in natives if not _cancelled(f)]
     if progress.total >= GROUP_BARS_ABOVE:
-        progress.set_groups(_label_groups(natives, looms, plan if counted else None, loom_client, rain))
+        progress.set_groups(_label_groups(natives + cancelled, looms, plan if counted else None, loom_client, rain))
         progress.add(0, (), [f.handle.task_id for f in natives if _here(f) and f.handle is not None])
+    if cancelled:
+        progress.add(0, cancelled=[f.handle.task_id for f in cancelled])
     # Known to the cell and followed by the monitors before it is shown: an interrupt right as
     # it appears still ends it "cancelled" (the cell tracker cancels the lines it knows), with
     # the scheduler's count of what was cancelled (the monitor's last word on an ended line).

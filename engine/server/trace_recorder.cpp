@@ -46,6 +46,26 @@ std::string decision_text(const TraceEvent& e) {
   return text;
 }
 
+namespace {
+
+// "ValueError: Task id=6 (bad) failed: ValueError: hit zero" (a task raised again what a task it
+// waited on raised) -> "ValueError: hit zero": the exception's own line, as its traceback reads.
+std::string_view unnested(std::string_view line) {
+  for (;;) {
+    const std::size_t colon = line.find(": Task id=");
+    if (colon == 0 || colon == std::string_view::npos || line.substr(0, colon).find(' ') != std::string_view::npos)
+      return line;
+    const std::size_t failed = line.find(" failed: ", colon);
+    if (failed == std::string_view::npos) return line;
+    const std::string_view rest = line.substr(failed + 9);
+    const std::string_view type = line.substr(0, colon + 2);   // "ValueError: "
+    if (rest.substr(0, type.size()) != type) return line;
+    line = rest;
+  }
+}
+
+}  // namespace
+
 std::string failure_headline(const std::string& message) {
   std::vector<std::string_view> lines;
   std::string_view rest(message);
@@ -59,7 +79,7 @@ std::string failure_headline(const std::string& message) {
   }
   if (lines.empty()) return std::string();
   const bool traceback = lines.front().substr(0, 9) == "Traceback";
-  std::string_view pick = traceback ? lines.back() : lines.front();
+  std::string_view pick = unnested(traceback ? lines.back() : lines.front());
   return std::string(pick.substr(0, 200));
 }
 

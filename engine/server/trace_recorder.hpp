@@ -135,7 +135,7 @@ const char* trace_kind_name(TraceEvent::Kind kind);
 // "data locality (1200 of 1500 input bytes there)", "chained behind its inputs on worker 2"...
 std::string decision_text(const TraceEvent& decision);
 // The line of a failure's message a reader wants: a Python traceback's last line (the exception),
-// else its first line; at most 200 bytes.
+// else its first line, once (not piled up by nested tasks that raised it again); at most 200 bytes.
 std::string failure_headline(const std::string& message);
 
 }  // namespace treadle

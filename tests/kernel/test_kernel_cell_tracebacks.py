@@ -75,3 +75,57 @@ def test_an_interrupted_wait_shows_the_cells_line_only(any_kernel, tmp_path):
     shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(reply.get("traceback", [])))
     assert "----> 6 list(treadle.map(slow, range(4)))" in shown, shown
     assert_no_machinery(shown)
+
+
+def shown_when_interrupted(kernel, code, started):
+    """(reply, traceback text) of ``code``, interrupted once its task started and its progress
+    line shows (the line comes after the cell's body ran: the cell waits)."""
+    interrupted = []
+
+    def until(messages):
+        if not interrupted and os.path.exists(started) and any(m["msg_type"] == "display_data" for m in messages):
+            interrupted.append(kernel.km.interrupt_kernel())
+        return any(m["msg_type"] == "error" for m in messages) and \
+            any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in messages)
+    _, messages = kernel.collect(code, until=until, timeout=60)
+    [error] = [m["content"] for m in messages if m["msg_type"] == "error"]
+    return error, re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"])), messages
+
+
+def test_an_interrupted_submit_and_a_hyperloom_failure_show_the_cells_line(any_kernel, tmp_path):
+    """An interrupted ``%%treadle submit`` wait shows the cell's last submitting line (as an
+    interrupted ordinary cell shows its line), whatever API's futures it waits on, keeping the
+    cancel's message; a HyperLoom task's failure in a submit cell shows the line that made it."""
+    reply, outputs, _ = any_kernel.run("%treadle workers 2 --cpus 1")
+    assert reply["status"] == "ok", outputs
+    started = tmp_path / "started"
+    reply, outputs, _ = any_kernel.run(
+        "import treadle, time, pathlib\n"
+        "from treadle.scoop import futures\n"
+        "from treadle.loom.client import tasks\n"
+        "def slow(i):\n"
+        "    pathlib.Path({!r}).touch()\n"
+        "    time.sleep(30)\n"
+        "def boom(x):\n"
+        "    raise ValueError('no merge today')\n".format(str(started)))
+    assert reply["status"] == "ok", outputs
+    for make in ("treadle.submit", "futures.submit"):
+        if started.exists():
+            started.unlink()
+        code = "%%treadle submit\nok = {0}(abs, -1)\nparts = [{0}(slow, i) for i in range(4)]\nmore = 2\n".format(make)
+        error, shown, messages = shown_when_interrupted(any_kernel, code, str(started))
+        assert error["ename"] == "KeyboardInterrupt", shown
+        assert re.search(r"^Cell In ?\[\d+\], line 2\n", shown, flags=re.M), shown
+        assert "----> 2 parts = [{}(slow, i) for i in range(4)]".format(make) in shown, shown
+        assert_no_machinery(shown)
+        cancelled = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+        # abs(-1) may have ended already: 4 or 5
+        assert re.search(r"treadle: cancelled [45] tasks of this cell", cancelled), (make, cancelled)
+    reply, outputs, _ = any_kernel.run("%%treadle submit\nx = tasks.const(b'7')\nbad = tasks.py_call(boom, [x])\n"
+                                       "good = tasks.merge((x, x))\n")
+    assert reply["status"] == "error" and reply["ename"] == "ValueError", outputs
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(reply["traceback"]))
+    assert re.search(r"Cell In ?\[{}\], line 2\n".format(reply["execution_count"]), shown), shown
+    assert "----> 2 bad = tasks.py_call(boom, [x])" in shown, shown
+    assert shown.index("bad = tasks.py_call") < shown.index("raise ValueError('no merge today')"), shown
+    assert_no_machinery(shown)

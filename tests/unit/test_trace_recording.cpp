@@ -353,3 +353,18 @@ TEST_CASE("trace recording: samples, and the complete record in a file", "[trace
   r.write_to("");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("trace recording: a failure's headline is the exception's line, once", "[trace]") {
+  CHECK(failure_headline("Traceback (most recent call last):\n  File \"a.py\", line 4, in bad\n"
+                         "ValueError: hit zero\n(on worker vm:1)") == "ValueError: hit zero");
+  // A task that raised again what the task it waited on raised: its str() names that task.
+  CHECK(failure_headline("Traceback (most recent call last):\n  File \"a.py\", line 5, in bad\n"
+                         "ValueError: Task id=6 (bad) failed: ValueError: hit zero\n(on worker vm:1, task 8)\n"
+                         "(on worker vm:2, task 6)\n(on worker vm:1)") == "ValueError: hit zero");
+  CHECK(failure_headline("Traceback (most recent call last):\n  File \"a.py\", line 5, in bad\n"
+                         "ValueError: Task id=6 failed: ValueError: Task id=8 failed: ValueError: hit zero") ==
+        "ValueError: hit zero");
+  // Another type's message that happens to name a task stays as it is.
+  CHECK(failure_headline("TaskError: Task id=6 failed: ValueError: x") == "TaskError: Task id=6 failed: ValueError: x");
+  CHECK(failure_headline("program exited with status 1") == "program exited with status 1");
+}

@@ -13,6 +13,7 @@ for, "it needs 4 cpus; the largest worker has 1", "no workers are connected", bu
 """
 
 import collections
+import re
 
 # The server answers at most this many ids per request (docs/protocol.md, `story`).
 _IDS_PER_REQUEST = 1000
@@ -83,7 +84,7 @@ def _format_one(s, worker_names):
     for when, change, detail in rows:
         lines.append("  {:>10}  {:<{w}}  {}".format(when, change, detail, w=width).rstrip())
     if s.failure:
-        message = s.failure.rstrip("\n").replace("\n", "\n    ")
+        message = failure_message(s.failure, s.id).replace("\n", "\n    ")
         lines.append("  failed: " + message)
     if s.why:
         lines.append("  not running: " + _named(s.why, worker_names))
@@ -107,8 +108,43 @@ def last_steps(record, count=3, worker_names=None):
     if record.why:
         lines.append("not running: " + _named(record.why, worker_names))
     elif record.failure:
-        lines.append("failed: " + record.failure.strip().splitlines()[-1])
+        lines.append("failed: " + failure_line(record.failure, record.id))
     return lines
+
+
+# "ValueError: Task id=6 (bad) failed: ValueError: hit zero": a task raised what a task it
+# waited on raised; str() of that error names the inner task, which its where-lines say already.
+_NESTED = re.compile(r"^([\w.]+): Task id=\d+(?: \([^\n]*?\))? failed: (?=\1: )", re.M)
+_INPUT = re.compile(r"^input task (\d+)(?: \([^\n]*?\))? failed: ")   # the server's, for a dependent
+_WORKER = re.compile(r"\n\(on worker ([^\n]*)\)\s*$")
+
+
+def failure_message(failure, task_id):
+    """A failure's text as the raised exception's message reads (docs/kernel.md): the
+    exception's own line once, not piled up through the nested tasks that raised it again, and
+    one "(on worker W, task N)" line per task of such a chain."""
+    text = _NESTED.sub("", failure.rstrip("\n"))
+    worker = _WORKER.search(text)
+    if worker and "(on worker " in text[:worker.start()] and ", task " not in worker.group(1):
+        dependent_of = _INPUT.match(text)
+        origin = dependent_of.group(1) if dependent_of else task_id
+        text = text[:worker.start()] + "\n(on worker {}, task {})".format(worker.group(1), origin)
+    return text
+
+
+def failure_line(failure, task_id):
+    """The failure's exception line (what a hover shows): "ValueError: hit zero", for a
+    dependent "input task 4 (parse) failed: ValueError: hit zero"."""
+    text = failure_message(failure, task_id)
+    dependent_of = _INPUT.match(text)
+    head = dependent_of.group(0) if dependent_of else ""
+    lines = text[len(head):].splitlines()
+    if lines and lines[0].startswith("Traceback (most recent call last):"):
+        lines = lines[1:]
+        while lines and lines[0].startswith(" "):   # the frames: "  File ..." and their source
+            lines = lines[1:]
+    line = next((line for line in lines if line.strip()), "")
+    return head + line
 
 
 def _change(step):

@@ -202,8 +202,8 @@ class Progress:
         """Everything ended (the waiting cell knows before the monitor does)."""
         with self._lock:
             if self.state is None:
-                if not failed:
-                    self.done, self.failed = self.total, 0
+                if not failed:   # the cancelled ones (before the wait) stay counted so
+                    self.done, self.failed = self.total - self.cancelled_tasks, 0
                 self._end("failed" if failed or self.failed else "done")
         self.update(force=True)
 
