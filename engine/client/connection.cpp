@@ -86,6 +86,7 @@ struct Connection::Impl {
   std::string lost_reason;
   std::string server_instance;
   std::int64_t server_timeout_ms = 12000;
+  int close_linger_ms = -1;  // the linger the close left the socket with (-1: not closed)
   // Whether the connection is open (the I/O thread reads it); its findings are copied below for
   // the constructor's error and for the waits' line about a silent server.
   std::unique_ptr<ConnectionWatch> watch;
@@ -120,8 +121,10 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
   const std::string endpoint = "tcp://" + host + ":" + std::to_string(port);
   authenticate_as_client(c.socket, secret, endpoint);
   c.socket.set(zmq::sockopt::routing_id, session_id());
-  // At close, the bye may wait this long to leave: without it the server keeps the client's
-  // work until it notices the closed connection (15 s), which a loaded machine made happen.
+  // At close, the bye (and a release or cancel just before it) may wait this long to leave:
+  // without it the server keeps the client's work until it notices the closed connection
+  // (15 s), which a loaded machine made happen. A close whose connection is closed (a server
+  // gone) drops it instead (Connection::close): nobody would take it.
   c.socket.set(zmq::sockopt::linger, 2000);
   // Never block the I/O thread: with no server (refused handshake, wrong secret) a send fails.
   c.socket.set(zmq::sockopt::sndtimeo, 1000);
@@ -267,9 +270,18 @@ void Connection::close() {
   std::uint64_t one = 1;
   (void)::write(c.wake_fd, &one, sizeof one);
   c.thread.join();
+  // The I/O thread is gone: the watch is this thread's now. What is unsent (the bye, a release,
+  // a cancel) waits for the server only while its connection is open: a server gone takes
+  // nothing, and waiting for it made every close of a dead cluster's client take 2 s (and the
+  // garbage collector freeze the program that long per client it freed).
+  c.watch->on_readable(steady_ms());
+  if (!c.watch->open()) c.socket.set(zmq::sockopt::linger, 0);
+  c.close_linger_ms = c.socket.get(zmq::sockopt::linger);
   c.fail_all("the connection is closed");
   ::close(c.wake_fd);
 }
+
+int Connection::close_linger_ms() const { return impl_->close_linger_ms; }
 
 void Connection::Impl::fail_all(const std::string& why) {
   std::unordered_map<std::uint64_t, std::shared_ptr<Reply>> replies;
@@ -339,7 +351,7 @@ void Connection::Impl::io() {
       (void)::read(wake_fd, &n, sizeof n);
     }
     if (items[2].revents & ZMQ_POLLIN) {
-      watch->on_readable(steady_ms());
+      watch->on_readable(steady_ms());  // (its events arrive here until close(), which reads the rest)
       accepted = watch->accepted();
       handshake_done = handshake_done || watch->open();
       handshake_failed = watch->handshake_failed();

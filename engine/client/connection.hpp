@@ -79,7 +79,12 @@ class Connection {
   // drops 10,000 futures one by one sends a few messages, not 10,000.
   void release(const std::vector<std::uint64_t>& ids, bool when_done);
   static constexpr std::chrono::milliseconds release_delay{5};
+  // Says bye and stops the I/O thread. What is unsent then leaves while the socket closes (its
+  // linger, up to 2 s) if the server's connection is open; with the connection closed (a server
+  // gone) it is dropped, so the close never waits for a server that is not there.
   void close();
+  // The linger (ms) close() left the socket with: 2000, or 0 for a closed connection (-1 before).
+  int close_linger_ms() const;
   bool connected() const;
   // How long the server has been silent, its connection open (0 before its welcome): a wait
   // may say so after a while, and go on.

@@ -89,6 +89,12 @@ class Connection:
         return self._closed
 
     @property
+    def close_linger_ms(self):
+        """How long close() let unsent messages wait for the server (ms): 2000 while its connection
+        was open, 0 once it had closed (a server gone takes nothing); -1 before close()."""
+        return self._raw.close_linger_ms
+
+    @property
     def server_instance(self):
         """The name of the server's run that welcomed this connection (another after a restart)."""
         return self._raw.server_instance
