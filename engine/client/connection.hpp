@@ -54,9 +54,10 @@ class Connection {
   // Connects and says hello; throws ServerError if the server refuses the secret, or does not
   // welcome the client within `timeout`, saying how far it got (nothing answered; something
   // accepted the connection but no ZeroMQ peer answered; a server that did not welcome).
-  // A server whose connection closed (it died; its host stopped acknowledging, after
-  // `server_timeout`) and that stays silent for `server_timeout` counts as lost: pending and later
-  // calls fail. While its connection is open it is alive, however long it is silent (busy with a
+  // A server whose connection closed and whose port refuses reconnects (it stopped: killed or
+  // ended) counts as lost at once (a few hundred ms); one whose connection closed otherwise (its
+  // host stopped acknowledging, after `server_timeout`) once it stayed silent for `server_timeout`:
+  // pending and later calls fail. While its connection is open it is alive, however long it is silent (busy with a
   // huge plan, stopped): see server_silent(). The client's own pauses (a stopped process, a laptop
   // asleep) do not count as its silence.
   // `interrupted`, if given, is asked every 50 ms while the hello waits: true ends the wait

@@ -32,7 +32,8 @@ namespace {
 // (task, label, stream, bytes) tuples; settled futures are kept for settled().
 // `notice(kind, seconds)`, if set, hears about a server silent that long with its connection
 // open ("silent", once per wait, after `silence_notice`) and about its answer after that
-// ("answered"): the caller says so and waits on.
+// ("answered", only if it did answer: not when the wait ended because the connection was
+// lost): the caller says so and waits on.
 struct EventSink {
   py::object output_handler = py::none();
   std::vector<TaskId> finished, failed;
@@ -144,7 +145,7 @@ void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler, doub
     if (!done && silence >= handler.silence_notice && silence >= noticed) {
       if (noticed.count() == 0) tell("silent", silence);
       noticed = silence;  // the longest silence of this wait, for the answer's line
-    } else if (noticed.count() > 0) {
+    } else if (noticed.count() > 0 && conn.connected()) {
       tell("answered", noticed);
       noticed = std::chrono::milliseconds(0);
     }

@@ -64,8 +64,8 @@ class Connection:
     ``timeout`` (default $TREADLE_CONNECT_TIMEOUT, else 10 s): how long to wait for the server,
     refused connections included (a server still starting), then LoomException naming the
     address and how far it got. The wait says so on stderr after a second and ends at Ctrl-C.
-    ``server_timeout``: a server whose connection closed is lost after that much silence (a
-    silent one whose connection is open is waited for: busy or stopped, it is alive).
+    ``server_timeout``: a server whose connection closed is lost after that much silence, at
+    once if reconnecting is refused (a silent one whose connection is open is waited for).
     ``probe``: a check whether a server answers now (treadle-cluster status): a refused
     connection fails at once, and no wait is told."""
 
