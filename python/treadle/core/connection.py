@@ -11,8 +11,10 @@ import os
 import sys
 import threading
 import time
+import weakref
 
 from . import engine, listening
+from .address import server_key
 from .errors import LoomException
 
 CONNECT_TIMEOUT = 10.0   # seconds, unless $TREADLE_CONNECT_TIMEOUT or the caller says otherwise
@@ -28,6 +30,19 @@ def connect_timeout(timeout=None):
         return float(value) if value.strip() else CONNECT_TIMEOUT
     except ValueError:
         raise LoomException("$TREADLE_CONNECT_TIMEOUT must be a number of seconds, not {!r}".format(value)) from None
+
+
+_open_connections = weakref.WeakSet()
+
+
+def server_stopped(address, why):
+    """The server at ``address`` is being stopped by this program (a local_cluster closed): the
+    connections to it fail their calls at once from now on, saying ``why``, rather than waiting
+    to find it gone."""
+    key = server_key(address)
+    for connection in list(_open_connections):
+        if server_key(connection.address) == key:
+            connection.stopped = why
 
 
 class Notices:
@@ -83,6 +98,8 @@ class Connection:
         self.address = (host, int(port))
         self._lock = threading.Lock()
         self._closed = False
+        self.stopped = None   # why its server is gone, if this program stopped it (server_stopped)
+        _open_connections.add(self)
 
     @property
     def closed(self):
@@ -102,15 +119,17 @@ class Connection:
     @property
     def connected(self):
         """True while the server answers (False once closed)."""
-        return not self._closed and self._raw.connected
+        return not self._closed and self.stopped is None and self._raw.connected
 
     def _call(self, method, *args, **kwargs):
         if self._closed:
             raise LoomException("the client is closed")
+        if self.stopped is not None:
+            raise LoomException(self.stopped)
         try:
             return method(*args, **kwargs)
         except engine.ServerError as e:
-            raise LoomException(str(e)) from None
+            raise LoomException(self.stopped or str(e)) from None
 
     # -- plans and results
 
