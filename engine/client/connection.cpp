@@ -24,6 +24,8 @@ constexpr int heartbeat_ms = 1000;
 // The I/O thread wakes at least once per heartbeat; a longer gap means this process was not
 // running (stopped, or the machine asleep): then the server's silence is not the server's fault.
 constexpr int paused_ms = 3 * heartbeat_ms;
+// A server whose connection closed and whose reconnects failed this often (100 ms apart) stopped.
+constexpr int refused_reconnects_lost = 3;
 // A batch of releases this large goes at once (the server handles it in one loop turn).
 constexpr std::size_t release_batch_max = 65536;
 
@@ -85,7 +87,9 @@ struct Connection::Impl {
   std::atomic<bool> alive{true};
   std::string lost_reason;
   std::string server_instance;
+  std::string address;  // host:port, for messages
   std::int64_t server_timeout_ms = 12000;
+  int close_linger_ms = -1;  // the linger the close left the socket with (-1: not closed)
   // Whether the connection is open (the I/O thread reads it); its findings are copied below for
   // the constructor's error and for the waits' line about a silent server.
   std::unique_ptr<ConnectionWatch> watch;
@@ -117,11 +121,14 @@ Connection::Connection(const std::string& host, int port, const std::string& sec
     : impl_(std::make_unique<Impl>()) {
   Impl& c = *impl_;
   c.server_timeout_ms = server_timeout.count();
+  c.address = host + ":" + std::to_string(port);
   const std::string endpoint = "tcp://" + host + ":" + std::to_string(port);
   authenticate_as_client(c.socket, secret, endpoint);
   c.socket.set(zmq::sockopt::routing_id, session_id());
-  // At close, the bye may wait this long to leave: without it the server keeps the client's
-  // work until it notices the closed connection (15 s), which a loaded machine made happen.
+  // At close, the bye (and a release or cancel just before it) may wait this long to leave:
+  // without it the server keeps the client's work until it notices the closed connection
+  // (15 s), which a loaded machine made happen. A close whose connection is closed (a server
+  // gone) drops it instead (Connection::close): nobody would take it.
   c.socket.set(zmq::sockopt::linger, 2000);
   // Never block the I/O thread: with no server (refused handshake, wrong secret) a send fails.
   c.socket.set(zmq::sockopt::sndtimeo, 1000);
@@ -267,9 +274,18 @@ void Connection::close() {
   std::uint64_t one = 1;
   (void)::write(c.wake_fd, &one, sizeof one);
   c.thread.join();
+  // The I/O thread is gone: the watch is this thread's now. What is unsent (the bye, a release,
+  // a cancel) waits for the server only while its connection is open: a server gone takes
+  // nothing, and waiting for it made every close of a dead cluster's client take 2 s (and the
+  // garbage collector freeze the program that long per client it freed).
+  c.watch->on_readable(steady_ms());
+  if (!c.watch->open()) c.socket.set(zmq::sockopt::linger, 0);
+  c.close_linger_ms = c.socket.get(zmq::sockopt::linger);
   c.fail_all("the connection is closed");
   ::close(c.wake_fd);
 }
+
+int Connection::close_linger_ms() const { return impl_->close_linger_ms; }
 
 void Connection::Impl::fail_all(const std::string& why) {
   std::unordered_map<std::uint64_t, std::shared_ptr<Reply>> replies;
@@ -339,7 +355,7 @@ void Connection::Impl::io() {
       (void)::read(wake_fd, &n, sizeof n);
     }
     if (items[2].revents & ZMQ_POLLIN) {
-      watch->on_readable(steady_ms());
+      watch->on_readable(steady_ms());  // (its events arrive here until close(), which reads the rest)
       accepted = watch->accepted();
       handshake_done = handshake_done || watch->open();
       handshake_failed = watch->handshake_failed();
@@ -414,9 +430,17 @@ void Connection::Impl::io() {
     // loaded machine): the caller keeps waiting and says so (Connection::server_silent). Its
     // silence counts as its loss once its connection closed (it died, or its host stopped
     // acknowledging our heartbeats), and lasted the server timeout.
-    silent_ms = welcomed ? now - server_seen : 0;
+    // A server whose connection closed and whose port then refuses reconnects stopped (killed,
+    // or ended): that is said at once, not after the silence, since nothing is left to wait for
+    // (a server restarted on that port would not know this client either).
+    silent_ms = welcomed && watch->open() ? now - server_seen : 0;
+    if (welcomed && !watch->open() && watch->failed_reconnects() >= refused_reconnects_lost) {
+      fail_all("lost the connection to the treadle server at " + address +
+               ": its connection closed and reconnecting is refused (the server stopped)");
+      return;
+    }
     if (welcomed && !watch->open() && now - std::max(server_seen, watch->closed_since()) > server_timeout_ms) {
-      fail_all("lost the connection to the treadle server (its connection closed, and no answer for " +
+      fail_all("lost the connection to the treadle server at " + address + " (its connection closed, and no answer for " +
                std::to_string((server_timeout_ms + 500) / 1000) + " s)");
       return;
     }

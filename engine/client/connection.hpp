@@ -54,9 +54,10 @@ class Connection {
   // Connects and says hello; throws ServerError if the server refuses the secret, or does not
   // welcome the client within `timeout`, saying how far it got (nothing answered; something
   // accepted the connection but no ZeroMQ peer answered; a server that did not welcome).
-  // A server whose connection closed (it died; its host stopped acknowledging, after
-  // `server_timeout`) and that stays silent for `server_timeout` counts as lost: pending and later
-  // calls fail. While its connection is open it is alive, however long it is silent (busy with a
+  // A server whose connection closed and whose port refuses reconnects (it stopped: killed or
+  // ended) counts as lost at once (a few hundred ms); one whose connection closed otherwise (its
+  // host stopped acknowledging, after `server_timeout`) once it stayed silent for `server_timeout`:
+  // pending and later calls fail. While its connection is open it is alive, however long it is silent (busy with a
   // huge plan, stopped): see server_silent(). The client's own pauses (a stopped process, a laptop
   // asleep) do not count as its silence.
   // `interrupted`, if given, is asked every 50 ms while the hello waits: true ends the wait
@@ -79,7 +80,12 @@ class Connection {
   // drops 10,000 futures one by one sends a few messages, not 10,000.
   void release(const std::vector<std::uint64_t>& ids, bool when_done);
   static constexpr std::chrono::milliseconds release_delay{5};
+  // Says bye and stops the I/O thread. What is unsent then leaves while the socket closes (its
+  // linger, up to 2 s) if the server's connection is open; with the connection closed (a server
+  // gone) it is dropped, so the close never waits for a server that is not there.
   void close();
+  // The linger (ms) close() left the socket with: 2000, or 0 for a closed connection (-1 before).
+  int close_linger_ms() const;
   bool connected() const;
   // How long the server has been silent, its connection open (0 before its welcome): a wait
   // may say so after a while, and go on.

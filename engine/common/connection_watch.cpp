@@ -18,7 +18,7 @@ ConnectionWatch::ConnectionWatch(zmq::context_t& context, zmq::socket_t& socket,
   socket.set(zmq::sockopt::tcp_maxrt, dead_peer_ms);
   const std::string endpoint = monitor_endpoint();
   if (zmq_socket_monitor(socket.handle(), endpoint.c_str(),
-                         ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                         ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
                              ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                              ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
     throw std::runtime_error(std::string("cannot monitor a connection: ") + zmq_strerror(zmq_errno()));
@@ -40,13 +40,22 @@ void ConnectionWatch::on_readable(std::int64_t now_ms) {
     std::memcpy(&kind, event.data<char>(), sizeof kind);
     switch (kind) {
       case ZMQ_EVENT_CONNECTED: accepted_ = true; break;
-      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: open_ = true; break;
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        open_ = was_open_ = true;
+        failed_reconnects_ = 0;
+        break;
+      // A connecting socket is closed unconnected when its attempt failed (an established
+      // connection ends with DISCONNECTED instead).
+      case ZMQ_EVENT_CLOSED:
+        if (was_open_ && !open_) ++failed_reconnects_;
+        break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: refused_credentials_ = true; break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
       case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: handshake_failed_ = true; break;
       case ZMQ_EVENT_DISCONNECTED:
         if (open_) closed_since_ = now_ms;
         open_ = false;
+        failed_reconnects_ = 0;
         break;
       default: break;
     }

@@ -8,6 +8,10 @@
 // a debugger): waiting for it is right, and giving up on it is the caller's choice (Ctrl-C). So
 // clients and workers count a peer's silence as its loss only while its connection is closed.
 //
+// A connection that closed and whose reconnects then fail at once (refused: nothing listens on
+// the port any more) is a peer that stopped: its process is gone, there is nothing to wait for.
+// (A host that stopped answering leaves reconnects pending instead: that is the silence above.)
+//
 // The monitor also tells how a connection attempt went, for the error when no welcome came:
 // nothing accepted it, it was accepted but no ZeroMQ handshake followed (another program on the
 // port, a stopped process), or the handshake was refused (a wrong secret).
@@ -40,6 +44,9 @@ class ConnectionWatch {
   bool accepted() const { return accepted_; }
   bool refused_credentials() const { return refused_credentials_; }
   bool handshake_failed() const { return handshake_failed_; }
+  // Reconnect attempts that failed (ZeroMQ closed their sockets unconnected: refused, or the host
+  // unreachable) since the connection last closed; 0 while open or before it first opened.
+  int failed_reconnects() const { return failed_reconnects_; }
 
  private:
   zmq::socket_t& watched_;
@@ -48,6 +55,8 @@ class ConnectionWatch {
   bool accepted_ = false;
   bool refused_credentials_ = false;
   bool handshake_failed_ = false;
+  bool was_open_ = false;
+  int failed_reconnects_ = 0;
   std::int64_t closed_since_;
 };
 

@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <type_traits>
 
 #include "client/connection.hpp"
@@ -28,7 +32,8 @@ namespace {
 // (task, label, stream, bytes) tuples; settled futures are kept for settled().
 // `notice(kind, seconds)`, if set, hears about a server silent that long with its connection
 // open ("silent", once per wait, after `silence_notice`) and about its answer after that
-// ("answered"): the caller says so and waits on.
+// ("answered", only if it did answer: not when the wait ended because the connection was
+// lost): the caller says so and waits on.
 struct EventSink {
   py::object output_handler = py::none();
   std::vector<TaskId> finished, failed;
@@ -55,6 +60,43 @@ void deliver_events(Connection& conn, EventSink& sink) {
     }
   }
   if (py::len(items)) sink.output_handler(items);
+}
+
+// Connections a finalizer closed, whose sockets close (and may linger) on threads of their own.
+// The process waits for them at exit (std::atexit, after Python finalized: bounded by the
+// linger), so a bye still leaves. Never destroyed: a thread may still hold it then.
+struct BackgroundCloses {
+  std::mutex mutex;
+  std::condition_variable ended;
+  int running = 0;
+  std::uint64_t total = 0;  // ever started: tests read it (closed_by_finalizer)
+};
+BackgroundCloses& background_closes() {
+  static BackgroundCloses* closes = [] {
+    auto* made = new BackgroundCloses;
+    std::atexit([] {
+      auto& c = background_closes();
+      std::unique_lock<std::mutex> lock(c.mutex);
+      c.ended.wait_for(lock, std::chrono::milliseconds(2500), [&c] { return c.running == 0; });
+    });
+    return made;
+  }();
+  return *closes;
+}
+
+void closing_in_background(std::unique_ptr<Connection> conn) {
+  auto& closes = background_closes();
+  {
+    std::lock_guard<std::mutex> lock(closes.mutex);
+    ++closes.running;
+    ++closes.total;
+  }
+  std::thread([conn = std::move(conn), &closes]() mutable {
+    conn.reset();
+    std::lock_guard<std::mutex> lock(closes.mutex);
+    --closes.running;
+    closes.ended.notify_all();
+  }).detach();
 }
 
 // Runs `f` without the GIL. Not with py::gil_scoped_release: when the interpreter exits while
@@ -103,7 +145,7 @@ void wait_interruptibly(Connection& conn, Reply& reply, EventSink& handler, doub
     if (!done && silence >= handler.silence_notice && silence >= noticed) {
       if (noticed.count() == 0) tell("silent", silence);
       noticed = silence;  // the longest silence of this wait, for the answer's line
-    } else if (noticed.count() > 0) {
+    } else if (noticed.count() > 0 && conn.connected()) {
       tell("answered", noticed);
       noticed = std::chrono::milliseconds(0);
     }
@@ -361,10 +403,25 @@ class PyConnection {
     return r.header.at("workers").get<std::vector<std::string>>();
   }
 
+  // Closing waits for nothing when the server is gone (Connection::close: its socket drops what
+  // is unsent); with a live server, the socket's closing lets the bye out (milliseconds).
   void close() {
     if (!conn_) return;
-    without_gil([&] { conn_.reset(); });
+    without_gil([&] {
+      conn_->close();
+      close_linger_ms_ = conn_->close_linger_ms();
+      conn_.reset();
+    });
   }
+  // The finalizer (the garbage collector, or the last reference dropped) runs on whatever thread
+  // the collector interrupted, with the GIL held: it says bye and stops the I/O thread (at once),
+  // and the socket's closing, which may wait for the bye to leave, happens on a thread of its own.
+  ~PyConnection() {
+    if (!conn_) return;
+    conn_->close();
+    closing_in_background(std::move(conn_));
+  }
+  int close_linger_ms() const { return close_linger_ms_; }
   bool connected() const { return conn_ && conn_->connected(); }
   std::string server_instance() const { return conn_ ? conn_->server_instance() : std::string(); }
   // Called with a list of (task, label, stream, bytes) for what tasks printed or logged.
@@ -395,6 +452,7 @@ class PyConnection {
  private:
   std::unique_ptr<Connection> conn_;
   EventSink sink_;
+  int close_linger_ms_ = -1;
 };
 
 class PyServer {
@@ -458,6 +516,9 @@ PYBIND11_MODULE(_engine, m) {
       .def("trace", &PyConnection::trace, py::arg("limit") = 100000, py::arg("path") = py::none(),
            py::arg("kinds") = py::none())
       .def("close", &PyConnection::close)
+      .def_property_readonly("close_linger_ms", &PyConnection::close_linger_ms,
+                             "The linger (ms) close() gave unsent messages: 2000 with the server's connection open, "
+                             "0 with it closed (a server gone), -1 before close().")
       .def("set_output_handler", &PyConnection::set_output_handler)
       .def("poll_output", &PyConnection::poll_output)
       .def("watch", &PyConnection::watch)
@@ -488,4 +549,11 @@ PYBIND11_MODULE(_engine, m) {
       },
       py::arg("level"), "How much the engine (an in-process server) writes to stderr.");
   m.def("default_secret_path", &default_secret_path);
+  m.def(
+      "closed_by_finalizer",
+      [] {
+        std::lock_guard<std::mutex> lock(background_closes().mutex);
+        return background_closes().total;
+      },
+      "How many connections their finalizer closed, their sockets on a thread of their own (for tests).");
 }

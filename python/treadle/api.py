@@ -85,11 +85,11 @@ class Client:
         self._counter = itertools.count()
         self._quiet_waits = 0     # inside a map: its own waits show no progress of their own
         self.address = (host, port)
-        # As in Dask: the first client made is the one decorated functions use (inside a
-        # task, the task's own client is: see default_client).
+        # As in Dask: the first client made is the one decorated functions use (inside a task,
+        # the task's own client is: see default_client); one made after its cluster closed, too.
         if task_clients.current() is None:
             with _default_lock:
-                if _default["client"] is None:
+                if _default["client"] is None or _default["client"].core.connection.stopped:
                     _default["client"] = self
 
     # -- making tasks ------------------------------------------------------------------------

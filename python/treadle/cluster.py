@@ -7,7 +7,7 @@ import sys
 import time
 
 from .core import paths
-from .core.connection import Connection
+from .core.connection import Connection, server_stopped
 from .core.processes import child_setup
 
 
@@ -90,7 +90,11 @@ class LocalCluster:
             conn.close()
 
     def close(self):
-        """Stops the workers and the server (SIGTERM, then SIGKILL after 5 s)."""
+        """Stops the workers and the server (SIGTERM, then SIGKILL after 5 s). The clients still
+        connected to it fail their calls at once from now on, naming this cluster."""
+        if self.server is not None and self.server.poll() is None and getattr(self, "port", None):
+            server_stopped(self.address, "the cluster this client was connected to was closed "
+                                         "(local_cluster at {}:{})".format(*self.address))
         procs = [w for w in self.workers if w.poll() is None]
         if self.server is not None and self.server.poll() is None:
             procs.append(self.server)

@@ -92,6 +92,19 @@ class Future(RefusesPickling):
             return returned_as_local(error)   # the task's frames, not this method's
         return None
 
+    def cancel(self):
+        """Cancels the task unless it has ended, as ``client.cancel([f])`` does (a running one
+        too, where concurrent.futures would refuse). True if the future is cancelled (now or
+        before), False if its task had ended (its result or failure stays)."""
+        if not self.cancelled() and not self._has_value:
+            self._client.cancel([self])
+        return self.cancelled()
+
+    def cancelled(self):
+        """True once the task was cancelled before it ended (cancel(), client.cancel, the
+        kernel's interrupt): the future is done and result() raises TaskCancelled."""
+        return self._handle is not None and self._handle.cancelled()
+
     def done(self):
         """True once the task finished, failed or was cancelled (does not wait)."""
         return self._has_value or self._client.has_ended(self)

@@ -49,3 +49,28 @@ def test_a_cancelled_hyperloom_future_says_so(cluster):
         client.gather([running])
     assert kept.gather() == b"kept"
     client.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_native_future_cancels_itself_as_in_concurrent_futures(cluster):
+    """``f.cancel()`` / ``f.cancelled()``, as concurrent.futures has them: cancel() is True once the
+    future is cancelled (again True if asked again) and False for one that has ended, whose result
+    stays; result() then raises what client.cancel makes it raise (TaskCancelled)."""
+    client = treadle.Client(cluster, output=None)
+    finished = client.submit(abs, -7)
+    assert finished.result() == 7
+    running = client.submit(time.sleep, 600)
+    unsent = client.submit(time.sleep, 601)   # still in the client's batch when cancelled
+    assert not running.cancelled()
+    assert running.cancel() is True
+    assert running.cancelled() and running.done()
+    assert running.cancel() is True            # already cancelled: as concurrent.futures says
+    assert unsent.cancel() is True and unsent.cancelled()
+    for f in (running, unsent):
+        with pytest.raises(concurrent.futures.CancelledError) as raised:
+            f.result()
+        assert isinstance(raised.value, treadle.TaskCancelled)
+        assert str(raised.value) == "task {} ({}) was cancelled".format(f.task_id, f.key)
+    assert finished.cancel() is False and not finished.cancelled()
+    assert finished.result() == 7
+    client.close()

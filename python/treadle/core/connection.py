@@ -11,8 +11,10 @@ import os
 import sys
 import threading
 import time
+import weakref
 
 from . import engine, listening
+from .address import server_key
 from .errors import LoomException
 
 CONNECT_TIMEOUT = 10.0   # seconds, unless $TREADLE_CONNECT_TIMEOUT or the caller says otherwise
@@ -28,6 +30,19 @@ def connect_timeout(timeout=None):
         return float(value) if value.strip() else CONNECT_TIMEOUT
     except ValueError:
         raise LoomException("$TREADLE_CONNECT_TIMEOUT must be a number of seconds, not {!r}".format(value)) from None
+
+
+_open_connections = weakref.WeakSet()
+
+
+def server_stopped(address, why):
+    """The server at ``address`` is being stopped by this program (a local_cluster closed): the
+    connections to it fail their calls at once from now on, saying ``why``, rather than waiting
+    to find it gone."""
+    key = server_key(address)
+    for connection in list(_open_connections):
+        if server_key(connection.address) == key:
+            connection.stopped = why
 
 
 class Notices:
@@ -64,8 +79,8 @@ class Connection:
     ``timeout`` (default $TREADLE_CONNECT_TIMEOUT, else 10 s): how long to wait for the server,
     refused connections included (a server still starting), then LoomException naming the
     address and how far it got. The wait says so on stderr after a second and ends at Ctrl-C.
-    ``server_timeout``: a server whose connection closed is lost after that much silence (a
-    silent one whose connection is open is waited for: busy or stopped, it is alive).
+    ``server_timeout``: a server whose connection closed is lost after that much silence, at
+    once if reconnecting is refused (a silent one whose connection is open is waited for).
     ``probe``: a check whether a server answers now (treadle-cluster status): a refused
     connection fails at once, and no wait is told."""
 
@@ -83,10 +98,18 @@ class Connection:
         self.address = (host, int(port))
         self._lock = threading.Lock()
         self._closed = False
+        self.stopped = None   # why its server is gone, if this program stopped it (server_stopped)
+        _open_connections.add(self)
 
     @property
     def closed(self):
         return self._closed
+
+    @property
+    def close_linger_ms(self):
+        """How long close() let unsent messages wait for the server (ms): 2000 while its connection
+        was open, 0 once it had closed (a server gone takes nothing); -1 before close()."""
+        return self._raw.close_linger_ms
 
     @property
     def server_instance(self):
@@ -96,15 +119,17 @@ class Connection:
     @property
     def connected(self):
         """True while the server answers (False once closed)."""
-        return not self._closed and self._raw.connected
+        return not self._closed and self.stopped is None and self._raw.connected
 
     def _call(self, method, *args, **kwargs):
         if self._closed:
             raise LoomException("the client is closed")
+        if self.stopped is not None:
+            raise LoomException(self.stopped)
         try:
             return method(*args, **kwargs)
         except engine.ServerError as e:
-            raise LoomException(str(e)) from None
+            raise LoomException(self.stopped or str(e)) from None
 
     # -- plans and results
 

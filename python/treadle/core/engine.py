@@ -8,6 +8,8 @@ Server = _engine.Server
 set_log_level = _engine.set_log_level
 load_secret = _engine.load_secret
 default_secret_path = _engine.default_secret_path
+# How many connections their finalizer (the garbage collector) closed, on threads of their own.
+closed_by_finalizer = _engine.closed_by_finalizer
 
 
 def raw_connection(host, port, secret="", name="python", timeout=10.0, server_timeout=12.0, notice=None):
