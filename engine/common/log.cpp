@@ -44,6 +44,13 @@ void write(Level level, const std::string& line) {
     std::fflush(stderr);
     return;
   }
+  if (!std::getenv("TREADLE_LOG") && g_level != Level::debug) {  // not the verbose mode: a person reads it
+    const char* kind[] = {" debug", "", "", " error"};
+    const char* role = g_role == "treadle" ? "" : g_role.c_str();
+    std::fprintf(stderr, "treadle%s%s%s: %s\n", *role ? " " : "", role, kind[static_cast<int>(level)], line.c_str());
+    std::fflush(stderr);
+    return;
+  }
   std::fprintf(stderr, "[%lld.%03lld %s %s] %s\n", static_cast<long long>(now / 1000),
                static_cast<long long>(now % 1000), g_role.c_str(), names[static_cast<int>(level)],
                line.c_str());

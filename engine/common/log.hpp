@@ -1,5 +1,10 @@
 #pragma once
-// A tiny leveled logger to stderr; one line per call, prefixed with time and process role.
+// A tiny leveled logger to stderr, one line per call, in one of three forms:
+// - for a person (the default): "treadle worker vm:12: <line>", "treadle server error: <line>",
+//   as a script's or a notebook's stderr shows them beside treadle's other messages;
+// - for a log file, in the verbose mode ($TREADLE_LOG set, or the debug level: --debug):
+//   "[<epoch s.ms> <role> <LEVEL>] <line>", with the time and level a debugging session needs;
+// - plain (set_plain: the kernel's embedded server): "treadle: <line>", no role.
 #include <sstream>
 #include <string>
 

@@ -70,7 +70,10 @@ struct Peer {
   std::int64_t last_heard = 0;  // on the server's attention clock: when its last message was read
   int fd = -1;        // the connection its last message came on
   // That connection closed (the monitor said so while it was this peer's). Kept on the peer,
-  // not looked up by fd later: a new connection soon reuses the fd number.
+  // not looked up by fd later: a new connection soon reuses the fd number. A worker's routing
+  // id is its connection's (it sets none), so a worker whose connection closed is gone: its
+  // process died (the kernel closed its connections) or its host stopped answering TCP; one
+  // that connects again is a new peer, told `unknown_peer`, and rejoins as a new worker.
   bool connection_closed = false;
   bool away = false;  // a client silent for a while, still connected (paused?): its session is kept
   HeldOutput held;
@@ -167,6 +170,8 @@ class ServerLoop final : public SchedulerActions {
   void reply_error(const std::string& routing, const json& req, const std::string& message);
   void check_heartbeats();
   void connection_event(zmq::socket_t& monitor);
+  void mark_closed(Peer& peer, const std::string& routing);
+  void lose_closed_workers();
   void client_back(const std::string& routing, Peer& peer);
   void hold_output(Peer& peer, json&& items);
   void end_session(const std::string& routing);
@@ -234,6 +239,9 @@ class ServerLoop final : public SchedulerActions {
   // Connections the socket monitor saw close (their fds, until reused), so a dead client is
   // told from a paused one; and recently ended sessions, so a late client hears why.
   std::unordered_set<int> closed_fds_;
+  // Workers whose connection closed this turn: lost at the end of its reading (their process
+  // is gone; waiting for the heartbeat timeout only placed tasks on a dead worker meanwhile).
+  std::vector<std::string> closed_workers_;
   std::unordered_map<std::string, std::string> ended_sessions_;
   std::deque<std::string> ended_order_;
   log::Throttle malformed_{"malformed messages"};  // a peer must not flood the log
@@ -262,6 +270,9 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
       int fd = -1;
       try {
         if (!recv_message(router_, m, &routing, true, &fd)) break;
+        // The monitor's events up to this message: a fd it closed and a new connection reused
+        // is then known as reused (its ACCEPTED came before the message), not taken as closed.
+        connection_event(monitor);
       } catch (const ProtocolError& e) {
         const std::string from = describe(routing);
         malformed_.warn(from, "dropped a bad message from ", from, ": ", e.what());
@@ -276,6 +287,8 @@ void ServerLoop::run(zmq::socket_t& control, zmq::socket_t& monitor) {
         reply_error(routing, m.header.value("req", json()), std::string("bad '") + m.op() + "' message: " + e.what());
       }
     }
+    // After the messages it sent before it died (read above): its results still count.
+    if (!closed_workers_.empty()) lose_closed_workers();
     scheduler_.set_clock(wall_us());
     scheduler_.schedule();
     if (!retiring_.empty()) stop_retired_workers();
@@ -315,7 +328,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
       hello(routing, m);
       auto added = peers_.find(routing);
       if (added != peers_.end()) added->second.fd = fd;
-      if (added != peers_.end()) added->second.connection_closed = closed_fds_.count(fd) > 0;
+      if (added != peers_.end() && closed_fds_.count(fd)) mark_closed(added->second, routing);
       return;
     }
     // A peer we never met, or one declared lost: it must not take the silence for life.
@@ -334,7 +347,8 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
   Peer& peer = it->second;
   peer.last_heard = attention_.now();
   peer.fd = fd;
-  peer.connection_closed = closed_fds_.count(fd) > 0;  // a message read after its connection closed
+  peer.connection_closed = false;
+  if (closed_fds_.count(fd)) mark_closed(peer, routing);  // a message read after its connection closed
   if (peer.away) client_back(routing, peer);
   if (op == op::heartbeat) {
     // Answered, so peers notice a dead server too.
@@ -983,9 +997,23 @@ void ServerLoop::connection_event(zmq::socket_t& monitor) {
     if (kind == ZMQ_EVENT_DISCONNECTED) {
       closed_fds_.insert(fd);
       for (auto& [routing, peer] : peers_)
-        if (peer.fd == fd) peer.connection_closed = true;
+        if (peer.fd == fd && !peer.connection_closed) mark_closed(peer, routing);
     }
     if (kind == ZMQ_EVENT_ACCEPTED) closed_fds_.erase(fd);
+  }
+}
+
+void ServerLoop::mark_closed(Peer& peer, const std::string& routing) {
+  peer.connection_closed = true;
+  if (peer.role == Peer::Role::worker) closed_workers_.push_back(routing);
+}
+
+// Heartbeats stay for the workers that hang or whose host is cut off: their connections stay
+// open (until TCP_USER_TIMEOUT), and a silent one is lost after the worker timeout.
+void ServerLoop::lose_closed_workers() {
+  for (auto& routing : std::exchange(closed_workers_, {})) {
+    auto it = peers_.find(routing);
+    if (it != peers_.end() && it->second.connection_closed) lose_peer(routing, "connection closed");
   }
 }
 

@@ -57,6 +57,7 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     }
     if (cli.positional.size() != 1) throw UsageError("give the server as HOST:PORT");
     if (cli.flags.count("debug")) log::set_level(log::Level::debug);
+    log::set_role("worker");  // "worker HOST:PID" once it has its name
     const std::string& target = cli.positional[0];
     auto colon = target.rfind(':');
     if (colon == std::string::npos || colon == 0) throw UsageError("give the server as HOST:PORT, not '" + target + "'");

@@ -14,9 +14,9 @@ import pickle
 import re
 import sys
 import traceback
-import types
 import weakref
 
+from .exception_fields import copy_fields, pack_fields, restore_fields
 from .pickling import dumps
 
 # The package's folder: frames of any of its modules are treadle's, not the task's.
@@ -85,10 +85,12 @@ def _describe(error, depth):
     except Exception:  # not picklable: the client gets the text
         exception = None
     parts = _parts(error) if exception is not None else None
+    fields = pack_fields(error) if exception is not None else None
     frames = user_frames(error.__traceback__)
     described = {
         "exception": exception,
         "parts": parts,
+        "fields": fields,   # what pickling it dropped (slots, built-in members)
         "text": as_main("".join(traceback.format_exception_only(type(error), error)).rstrip()),
         "line": _exception_line(error),
         "where": list(getattr(error, "_treadle_where", ())),
@@ -183,6 +185,12 @@ def rebuild(packed, task_error_class, init_args):
 def _exception(described):
     if described["exception"] is None:
         return None
+    error = _unpickled(described)
+    restore_fields(error, described.get("fields"))
+    return error
+
+
+def _unpickled(described):
     try:
         return pickle.loads(described["exception"])
     except Exception:
@@ -282,24 +290,9 @@ def _combined(exception, task_error_class, init_args):
             setattr(error, name, value)
     except Exception:
         return None
-    _copy_builtin_fields(exception, error)
+    copy_fields(exception, error)
     task_error_class.init_attributes(error, *init_args)
     return error
-
-
-def _copy_builtin_fields(source, target):
-    """The fields built-in exception types keep in C slots, not in ``__dict__`` nor in ``args``
-    alone (SyntaxError's filename, lineno, text and offset, which its traceback shows as the line
-    and a caret; OSError's errno): their ``__init__`` sets them, which the remade error skipped."""
-    for klass in type(source).__mro__:
-        if klass.__module__ != "builtins":
-            continue
-        for name, field in vars(klass).items():
-            if isinstance(field, types.MemberDescriptorType) and not name.startswith("__"):
-                try:
-                    setattr(target, name, getattr(source, name))
-                except (AttributeError, TypeError):
-                    pass
 
 
 def _attach_history(error, described, depth):

@@ -51,6 +51,7 @@ def start_workers(server, secret_file, log_dir, cpus_per_worker=None, say=print,
         raise RuntimeError("not inside a batch allocation (no SLURM_JOB_ID with a node list, PBS_NODEFILE or "
                            "PE_HOSTFILE): give --slurm N, --sge N or --pbs N to submit worker jobs")
     env = dict(environ)
+    env.setdefault("TREADLE_LOG", "info")   # its log files are read when debugging: each line's time and level
     env.pop("TREADLE_SECRET", None)
     launches = []
     for host, slots in alloc.hosts:
@@ -59,7 +60,7 @@ def start_workers(server, secret_file, log_dir, cpus_per_worker=None, say=print,
         argv = worker_argv(server, cpus, secret_file, alloc.job)
         if how == "ssh":
             # ssh runs a shell command line: the environment the tasks need goes in it.
-            command = "exec " + " ".join(shlex.quote(a) for a in argv)
+            command = "TREADLE_LOG={} exec ".format(shlex.quote(env["TREADLE_LOG"])) + " ".join(shlex.quote(a) for a in argv)
             if env.get("PYTHONPATH"):
                 command = "PYTHONPATH={} {}".format(shlex.quote(env["PYTHONPATH"]), command)
             argv = prefix + [command]

@@ -105,5 +105,7 @@ def script_body(request, job_id_expression):
         # Tasks import the user's modules from the same paths as on the submitting host.
         lines.append("export PYTHONPATH={}".format(shlex.quote(request.pythonpath)))
     lines.append("unset TREADLE_SECRET TREADLE_SECRET_FILE")  # the file given below is the one
+    # The job's output is a log read when debugging: with each line's time and level.
+    lines.append('export TREADLE_LOG="${TREADLE_LOG:-info}"')
     lines.append(worker_command(request, job_id_expression))
     return "\n".join(lines) + "\n"

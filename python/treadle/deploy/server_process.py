@@ -46,6 +46,7 @@ def start_server(host, port, secret_file, log_path, timeout=20.0, extra_args=())
     argv += [str(a) for a in extra_args]
     env = dict(os.environ)
     env.pop("TREADLE_SECRET", None)
+    env.setdefault("TREADLE_LOG", "info")   # a log file read when debugging: each line's time and level
     with open(log_path, "ab") as log:
         start = log.tell()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,

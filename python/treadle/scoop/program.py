@@ -12,6 +12,7 @@ import threading
 import types
 
 from ..core import remote_exception
+from ..runtime import task_clients
 
 PROGRAM_MODULE = "__treadle_scoop_program__"
 ENVIRONMENT = "TREADLE_SCOOP_PROGRAM"   # the program's absolute path, set by the launcher
@@ -37,6 +38,39 @@ def program_module(path):
                 del sys.modules[PROGRAM_MODULE]
                 raise
         return module
+
+
+class _ProgramLoader:
+    """Gives the import system the program as program_module imports it (once per process)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def create_module(self, spec):
+        return program_module(self.path)
+
+    def exec_module(self, module):
+        pass   # program_module ran it
+
+
+class _ProgramFinder:
+    """Finds ``PROGRAM_MODULE`` on a worker. The program's classes are pickled by reference to it
+    wherever an executor imported the program (an object a program function made there, sent on
+    to a nested future); an executor that has run only lambdas unpickles them by importing it."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        program = os.environ.get(ENVIRONMENT)
+        if name != PROGRAM_MODULE or not program:
+            return None
+        return importlib.util.spec_from_loader(name, _ProgramLoader(program))
+
+
+def importable_in_executors():
+    """Makes ``PROGRAM_MODULE`` importable in this process if it is an executor of a launched
+    program's worker (the root has alias_in_root instead: there the program is ``__main__``)."""
+    if task_clients.in_executor() and os.environ.get(ENVIRONMENT) and _ProgramFinder not in sys.meta_path:
+        sys.meta_path.append(_ProgramFinder)
 
 
 class _ProgramInTheRoot(types.ModuleType):
