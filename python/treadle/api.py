@@ -9,7 +9,9 @@
     list(treadle.map(square, range(5)))                           # [0, 1, 4, 9, 16]
 
 Calls return futures at once. Tasks are sent in batches (a few milliseconds after the first call,
-or once something waits), so 10,000 calls are one plan; a task runs where its inputs' results are.
+or once something waits), so 10,000 calls are one plan; a call made after a quiet spell goes at
+once, as its own plan (nothing is waiting to be batched with it); a task runs where its inputs'
+results are.
 """
 
 import collections.abc
@@ -17,6 +19,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 
 from .cluster import LocalCluster
 from .core import address as _address
@@ -33,6 +36,9 @@ from .runtime import task_clients, timed_wait
 from .runtime.call_config import call_config
 
 _FLUSH_DELAY = 0.005   # seconds between the first unsent call and sending it
+# A call made this long after the last send (and nothing unsent) goes at once: when calls come
+# one by one, the delay is all they would get from batching; the calls right behind it batch.
+_QUIET_SECONDS = _FLUSH_DELAY
 _FLUSH_LIMIT = 4096    # unsent calls that trigger sending at once
 # Another API's future among the futures: refused by name (core.foreign). Future first: the
 # usual leaf matches without the ABC's check.
@@ -79,6 +85,7 @@ class Client:
         self._pending = []        # futures not yet submitted
         self._pending_take_futures = False  # some of them take futures as arguments
         self._timer = None
+        self._last_sent = -_QUIET_SECONDS   # time.monotonic() of the last send
         self._functions = {}      # id(fn) -> (fn, its py_value Task until sent, then its loom Future)
         self._ends = SettledTasks(self.core.connection)
         self._settled = self._ends.states   # task id -> True (finished) / False (failed)
@@ -159,6 +166,8 @@ class Client:
                 self._pending_take_futures = True
             if len(self._pending) >= _FLUSH_LIMIT:
                 self.flush()
+            elif len(self._pending) == 1 and time.monotonic() - self._last_sent >= _QUIET_SECONDS:
+                self._flush_from_timer()   # at once; an error is the next wait's, as from the timer
             elif self._timer is None:
                 self._timer = threading.Timer(_FLUSH_DELAY, self._flush_from_timer)
                 self._timer.daemon = True
@@ -180,6 +189,7 @@ class Client:
             taking, self._pending_take_futures = self._pending_take_futures, False
             if not pending:
                 return pending
+            self._last_sent = time.monotonic()
             built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
             new_functions = {}
             requests = {}   # cpus -> the ResourceRequest the batch's tasks share

@@ -40,11 +40,12 @@ def unread(fd):
 
 class DrivenExecutor:
     """`python3 -m treadle.executor` with fds 3 and 4 as the worker gives them and fd 5 a gate
-    its tasks wait on; the test plays the worker."""
+    its tasks wait on; the test plays the worker. Its tasks call `fn` (by default `gated`)."""
 
-    def __init__(self):
+    def __init__(self, fn=gated):
         req_r, self.req_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
+        self.rep_w = os.dup(rep_w)  # the reply pipe's other end, as the executor has it (to fill it)
         gate_r, self.gate_w = os.pipe()
 
         def as_executor():
@@ -56,7 +57,7 @@ class DrivenExecutor:
         for fd in (req_r, rep_w, gate_r):
             os.close(fd)
         self.replies = pipe.MessageReader(self.rep_r)
-        self.fn = cloudpickle.dumps(gated)
+        self.fn = cloudpickle.dumps(fn)
         self.send({"op": "hello", "server": "127.0.0.1:1", "governor": "", "secret": 0, "worker_pid": os.getpid(),
                    "index": 0}, [b"secret"])
         assert self.replies.read_message()[0] == {"op": "ready"}
@@ -89,7 +90,7 @@ class DrivenExecutor:
         return done
 
     def close(self):
-        for fd in (self.req_w, self.gate_w):
+        for fd in (self.req_w, self.gate_w, self.rep_w):
             try:
                 os.close(fd)
             except OSError:

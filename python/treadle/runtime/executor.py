@@ -24,8 +24,9 @@ import time
 import traceback
 
 from ..core import processes, remote_exception
-from ..core.pickling import SCALAR_TYPES, dumps_plain, is_plain
+from ..core.pickling import SCALAR_TYPES, is_plain
 from . import engine, pipe, task_clients
+from .reply_writer import MessageWriter
 from .request_prefetch import PrefetchingReader
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
 
@@ -117,84 +118,13 @@ class TaskStream(io.TextIOBase):
         return False
 
 
-class MessageWriter:
-    """The reply pipe, shared by the threads of tasks that seceded: each message is written
-    whole under a lock. Replies written without a flush wait in the buffer for the next message
-    (or for `flush`), so the replies of short tasks reach the worker several to a write; never
-    longer than ``hold`` seconds: a thread of its own sends them then, so a short task's result
-    does not wait for a long task that came after it.
-
-    That thread is woken only when it sleeps: once it has watched, it looks again by itself a
-    ``hold`` later, and sleeps only after a look that found nothing held. A run of short tasks
-    holds replies every few hundred microseconds; waking it for each (it then needs the GIL,
-    which it takes at the running task's next system call) cost several context switches per
-    batch of replies."""
-
-    def __init__(self, stream, hold=_BATCH_SECONDS):
-        self._stream = stream
-        self._hold = hold
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._due = None       # when what waits in the buffer must go out (None: nothing waits)
-        self._flusher = None
-        self._sleeping = False  # the flusher waits to be woken (else it looks again within `hold`)
-
-    def write_message(self, header, blobs=(), flush=True):
-        self.write_parts(pipe.message_parts(header, blobs), flush)
-
-    def write_parts(self, parts, flush):
-        with self._lock:
-            for part in parts:
-                self._stream.write(part)
-            if flush:
-                self._stream.flush()
-                self._due = None
-            elif self._due is None:
-                self._due = time.monotonic() + self._hold
-                if self._flusher is None:
-                    self._flusher = threading.Thread(target=self._flush_when_due, name="treadle-replies", daemon=True)
-                    self._flusher.start()
-                elif self._sleeping:
-                    self._wake.notify()
-
-    def flush(self):
-        with self._lock:
-            self._stream.flush()
-            self._due = None
-
-    def _flush_when_due(self):
-        with self._lock:
-            looked = False  # a look found nothing held, a `hold` ago at most
-            while True:
-                if self._due is None:
-                    if looked:
-                        self._sleeping = True
-                        self._wake.wait()
-                        self._sleeping = looked = False
-                    else:
-                        looked = True
-                        self._wake.wait(self._hold)
-                    continue
-                looked = False
-                left = self._due - time.monotonic()
-                if left > 0:
-                    self._wake.wait(left)
-                    continue
-                try:
-                    self._stream.flush()
-                except (OSError, ValueError):
-                    return  # the worker is gone
-                self._due = None
-
-
 class _ThreadState(threading.local):
-    """What each thread of the executor runs: its task, whether it reads the request pipe, and
-    whether its task's raw output was already closed with an end-of-task marker (on seceding)."""
+    """What each thread of the executor runs: its task, and whether it reads the request pipe
+    (a task that seceded closed its raw output with end-of-task markers then, and does not)."""
 
     def __init__(self):
         self.task_id = None
         self.serving = False
-        self.raw_ended = False
 
 
 _thread = _ThreadState()
@@ -203,7 +133,7 @@ _thread = _ThreadState()
 class Executor:
     def __init__(self, requests, replies):
         self.requests = requests
-        self.replies = MessageWriter(replies)
+        self.replies = MessageWriter(replies, hold=_BATCH_SECONDS)
         self.cache = ObjectCache()
         self.governor = None   # the worker's data address, from its hello
 
@@ -335,8 +265,7 @@ class Executor:
         if not _thread.serving:  # seceded before, rejoined, and waits again
             pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
             return
-        _flush_output()  # raw output so far is this task's; what follows, the next task's
-        _thread.raw_ended = True
+        _flush_output(True)  # raw output so far is this task's; what follows, the next task's
         _thread.serving = False
         pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
         threading.Thread(target=self.serve, name="treadle-executor-serving", daemon=True).start()
@@ -371,24 +300,36 @@ class Executor:
         has_message_ahead, read_message_ahead, prefetch = requests.has_message, requests.read_message, requests.prefetch
         ahead = True  # (on a thread that serves after a secession: the task before may have asked)
         next_here = False  # the request about to be read was there when the task before it ended
-        write_reply = self.replies.write_parts
+        write_reply, write_reply_now, defer_reply = self.replies.write_parts, self.replies.write_now, self.replies.defer
         unsent_since = None  # when the oldest reply still in the buffer was written
         held = 0             # replies in the buffer
-        ended = None         # (its message parts, batch): the last task's reply, not written yet
+        # The last task's reply, not written yet: (its message parts, batch, None), or (None, False,
+        # _reply's arguments) for a result that may be made into a reply later (_frozen).
+        ended = None
         while True:
             if ended is not None:
-                hold = False
-                next_here = (has_message_ahead if ahead else has_message)(fetch=True)  # read first, in any case
-                if next_here and ended[1]:
-                    now = time.monotonic()
-                    if unsent_since is None:
-                        unsent_since, held = now, 0
-                    held += 1
-                    hold = held < _BATCH_REPLIES and now - unsent_since < _BATCH_SECONDS
-                if not hold:
-                    unsent_since = None
-                write_reply(ended[0], not hold)
+                reply, batched, unmade = ended
                 ended = None
+                next_here = (has_message_ahead if ahead else has_message)(fetch=True)  # read first, in any case
+                if unmade is not None and next_here:
+                    # A result no task can change, and the next task at hand: the writer's thread
+                    # makes and writes the reply while that task runs.
+                    defer_reply(_reply, unmade)
+                else:
+                    if unmade is not None:
+                        reply = _reply(*unmade)
+                    hold = False
+                    if next_here and batched:
+                        now = time.monotonic()
+                        if unsent_since is None:
+                            unsent_since, held = now, 0
+                        held += 1
+                        hold = held < _BATCH_REPLIES and now - unsent_since < _BATCH_SECONDS
+                    if hold:
+                        write_reply(reply, False)
+                    else:
+                        unsent_since = None
+                        write_reply_now(reply)
             else:
                 next_here = False
                 if unsent_since is not None and not (has_message_ahead if ahead else has_message)(fetch=True):
@@ -397,8 +338,8 @@ class Executor:
             try:
                 header, blobs = read_message_ahead() if ahead else read_message()
             except EOFError:
-                # (Beside this thread, the reader's own, which runs no task: 2 threads at least.)
-                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 2:
+                # (Beside this thread, the reader's and the reply writer's, which run no task: 3 at least.)
+                if threading.current_thread() is not threading.main_thread() or threading.active_count() > 3:
                     os._exit(0)  # private-ok (os's own name): the worker is gone, so are the tasks waiting on other threads
                 return
             op = header.get("op")
@@ -407,7 +348,6 @@ class Executor:
                     self.hello(header, blobs)
                 continue
             task_id = _thread.task_id = header["id"]
-            _thread.raw_ended = False
             batch = header.get("batch")
             # A task that may take a while, with two in flight (its request came before the task
             # before it ended): its next request comes while it runs, and is read meanwhile.
@@ -415,8 +355,14 @@ class Executor:
             if ahead:
                 prefetch()
             start_us = time.time_ns() // 1000
+            unmade = None
             try:
-                reply = _reply(task_id, self.run_task(header, blobs), start_us)
+                result = self.run_task(header, blobs)
+                end_us = time.time_ns() // 1000
+                if not batch and type(result) is PyObj and _frozen(result.obj):
+                    reply, unmade = None, (task_id, result, start_us, end_us)
+                else:
+                    reply = _reply(task_id, result, start_us, end_us)
             except BaseException as error:  # noqa: B902 - report everything, even SystemExit
                 if isinstance(error, KeyboardInterrupt):
                     raise
@@ -424,16 +370,40 @@ class Executor:
                 # or for the worker's loop), and the worker sizes its queue by how long tasks take.
                 reply = pipe.message_parts({"op": "failed", "id": task_id, "error": _describe(error),
                                             "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
-            _flush_output()
+            serving = _thread.serving
+            _flush_output(serving)  # (a task that seceded ended its raw output then)
             _thread.task_id = None
-            if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
-                write_reply(reply, True)
+            if not serving:  # it seceded: another thread reads the pipe; its reply goes now
+                write_reply(reply if unmade is None else _reply(*unmade), True)
                 return
-            ended = (reply, batch)
+            ended = (reply, batch, unmade)
 
 
-def _reply(task_id, result, start_us):
-    """The reply (the message's parts) of a task that returned ``result``, timed until now. The
+# A tuple's sys.getsizeof by arithmetic (a header and a pointer per item: exact), and pickle's
+# dumps called as dumps_plain would: after a long task each call of the reply's path runs cold
+# (several microseconds each), so the usual reply makes as few as it can.
+_TUPLE_BASE = sys.getsizeof(())
+_TUPLE_ITEM = sys.getsizeof((None,)) - _TUPLE_BASE
+_pickle_plain = pickle.dumps
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def _frozen(obj):
+    """Whether ``obj`` is a number, text, bytes or None, or a short tuple of those: what no later
+    task can change, so its reply may be made after the next task started."""
+    kind = type(obj)
+    if kind is tuple:
+        if len(obj) > 16:
+            return False
+        for item in obj:
+            if type(item) not in SCALAR_TYPES:
+                return False
+        return True
+    return kind in SCALAR_TYPES
+
+
+def _reply(task_id, result, start_us, end_us):
+    """The reply (the message's parts) of a task that returned ``result``, timed until end_us. The
     usual results (a number, text, or a short tuple or list of those of the native API, bytes of
     HyperLoom's) are written as one piece; any other through its description (encode_result,
     which raises for what cannot be sent). (After a long task this path runs cold: each
@@ -441,15 +411,19 @@ def _reply(task_id, result, start_us):
     if type(result) is PyObj:
         obj = result.obj
         kind = type(obj)
+        if kind is tuple and is_plain(obj):
+            return pipe.sequence_done_message(task_id, _pickle_plain(obj, _PROTOCOL), _TUPLE_BASE + _TUPLE_ITEM * len(obj),
+                                              len(obj), start_us, end_us)
         if kind in SCALAR_TYPES:
-            return pipe.pyobj_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), start_us, time.time_ns() // 1000)
-        if (kind is tuple or kind is list) and is_plain(obj):
-            return pipe.sequence_done_message(task_id, dumps_plain(obj), sys.getsizeof(obj), len(obj), start_us,
-                                              time.time_ns() // 1000)
+            return pipe.pyobj_done_message(task_id, _pickle_plain(obj, _PROTOCOL), sys.getsizeof(obj), start_us,
+                                           end_us)
+        if kind is list and is_plain(obj):
+            return pipe.sequence_done_message(task_id, _pickle_plain(obj, _PROTOCOL), sys.getsizeof(obj), len(obj), start_us,
+                                              end_us)
     if type(result) is bytes:
-        return pipe.plain_done_message(task_id, result, start_us, time.time_ns() // 1000)
+        return pipe.plain_done_message(task_id, result, start_us, end_us)
     desc, blobs = encode_result(result)
-    return pipe.message_parts(pipe.done_header(task_id, desc, start_us, time.time_ns() // 1000), blobs)
+    return pipe.message_parts(pipe.done_header(task_id, desc, start_us, end_us), blobs)
 
 
 def _die_with_parent(worker_pid):
@@ -498,13 +472,14 @@ def _flush_streams(now=True):
             pass
 
 
-def _flush_output():
-    # What the task printed goes before the reply that ends the task (and out with it).
+def _flush_output(raw):
+    """What the task printed goes before the reply that ends the task (and out with it); and
+    with ``raw``, the end-of-task markers (the task did not secede, which wrote them)."""
     out, err = sys.stdout, sys.stderr
-    if type(out) is not TaskStream or type(err) is not TaskStream or out.has_text() or err.has_text():
+    if type(out) is not TaskStream or type(err) is not TaskStream or out._buffer.parts or err._buffer.parts:
         _flush_streams(now=False)  # else (as the executor set them, nothing printed) there is nothing to flush
-    if _thread.raw_ended:
-        return  # its marker went out when it seceded
+    if not raw:
+        return
     try:
         os.write(1, END_OF_TASK)
     except OSError:
