@@ -72,7 +72,7 @@ std::string busy(const Scheduler& s, const TaskRecord& t) {
   const WorkerInfo* most_free = nullptr;
   for (auto& w : s.workers())
     if (w->alive && w->offers_type[t.type] && w->cpus >= t.cpus && (!most_free || w->free_cpus > most_free->free_cpus))
-      most_free = w.get();
+      most_free = w;
   std::string out = "ready, waiting for " + std::to_string(t.cpus) + (t.cpus == 1 ? " free cpu" : " free cpus");
   if (most_free)
     out += ": every worker that can run it is busy (the most free: " + most_free->data_address + ", " +

@@ -348,15 +348,12 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
                                const std::vector<std::string>& types) {
   std::vector<std::uint16_t> offered;  // may throw (a full type table): before anything changes
   for (auto& symbol : types) offered.push_back(intern_type(symbol));
-  auto w = std::make_unique<WorkerInfo>();
-  w->id = static_cast<WorkerId>(workers_.size());
-  w->name = std::move(name);
-  w->data_address = std::move(data_address);
-  w->cpus = std::max<std::uint32_t>(cpus, 1);
-  w->free_cpus = w->queue_cpus = static_cast<std::int32_t>(w->cpus);
-  w->offers_type.assign(type_names_.size(), false);
-  workers_.push_back(std::move(w));
-  WorkerInfo& info = *workers_.back();
+  WorkerInfo& info = workers_.add();
+  info.name = std::move(name);
+  info.data_address = std::move(data_address);
+  info.cpus = std::max<std::uint32_t>(cpus, 1);
+  info.free_cpus = info.queue_cpus = static_cast<std::int32_t>(info.cpus);
+  info.offers_type.assign(type_names_.size(), false);
   for (auto type : offered) {
     info.offers_type[type] = true;
     type_offers_.offer(info.id, type);
@@ -512,7 +509,7 @@ const std::string& Scheduler::task_info(TaskId id) const {
   return it == task_info_.end() ? none : it->second;
 }
 
-const WorkerInfo* Scheduler::worker(WorkerId id) const { return id < workers_.size() ? workers_[id].get() : nullptr; }
+const WorkerInfo* Scheduler::worker(WorkerId id) const { return id < workers_.size() ? workers_[id] : nullptr; }
 
 std::string Scheduler::describe(TaskId id) const {
   const std::string& l = label(id);

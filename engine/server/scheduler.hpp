@@ -29,6 +29,7 @@
 #include "type_offers.hpp"
 #include "worker_index.hpp"
 #include "worker_info.hpp"
+#include "worker_table.hpp"
 
 namespace treadle {
 
@@ -162,7 +163,7 @@ class Scheduler {
   void set_task_info(TaskId id, std::string info);
   const std::string& task_info(TaskId id) const;
   const WorkerInfo* worker(WorkerId id) const;
-  const std::vector<std::unique_ptr<WorkerInfo>>& workers() const { return workers_; }
+  const WorkerTable& workers() const { return workers_; }
   std::size_t alive_workers() const { return alive_workers_; }
   std::vector<TransitionEntry> story(TaskId id) const { return log_.story(id); }
   const TransitionLog& transition_log() const { return log_; }
@@ -374,7 +375,7 @@ class Scheduler {
   std::unordered_map<TaskId, std::string> config_override_;
   std::unordered_map<TaskId, std::string> checkpoint_writes_;  // see checkpoints.cpp
   std::unordered_map<TaskId, std::vector<ObjectRecord>> outputs_;  // multi-output tasks' objects
-  std::vector<std::unique_ptr<WorkerInfo>> workers_;
+  WorkerTable workers_;
   WorkerIndex load_index_;  // the workers placement may choose (live, not retiring) by load
   TypeOffers type_offers_;  // which workers offer each type (for placement)
   std::size_t alive_workers_ = 0;

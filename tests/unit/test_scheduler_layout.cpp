@@ -38,18 +38,18 @@ TEST_CASE("layout: what reports and placement read of a worker is in its first c
   SchedulerFixture f;
   for (int i = 0; i < 20; ++i) f.add_worker(4);
   for (const auto& w : f.s.workers()) {
-    REQUIRE(address(w.get()) % line == 0);
-    CHECK(in_first_line(w.get(), w->id));
-    CHECK(in_first_line(w.get(), w->cpus));
-    CHECK(in_first_line(w.get(), w->free_cpus));
-    CHECK(in_first_line(w.get(), w->queue_cpus));
-    CHECK(in_first_line(w.get(), w->task_us));
-    CHECK(in_first_line(w.get(), w->light_tasks));
-    CHECK(in_first_line(w.get(), w->running_tasks));
-    CHECK(in_first_line(w.get(), w->running_cpus));
-    CHECK(in_first_line(w.get(), w->queued_tasks));
-    CHECK(in_first_line(w.get(), w->alive));
-    CHECK(in_first_line(w.get(), w->retiring));
-    CHECK(in_first_line(w.get(), w->tasks_done));
+    REQUIRE(address(w) % line == 0);
+    CHECK(in_first_line(w, w->id));
+    CHECK(in_first_line(w, w->cpus));
+    CHECK(in_first_line(w, w->free_cpus));
+    CHECK(in_first_line(w, w->queue_cpus));
+    CHECK(in_first_line(w, w->task_us));
+    CHECK(in_first_line(w, w->light_tasks));
+    CHECK(in_first_line(w, w->running_tasks));
+    CHECK(in_first_line(w, w->running_cpus));
+    CHECK(in_first_line(w, w->queued_tasks));
+    CHECK(in_first_line(w, w->alive));
+    CHECK(in_first_line(w, w->retiring));
+    CHECK(in_first_line(w, w->tasks_done));
   }
 }
