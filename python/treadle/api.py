@@ -32,6 +32,8 @@ from .core.local_traceback import raised_as_local
 from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as before
 from .core.settled import SettledTasks
 from .core.task import PY_CALL, ResourceRequest, Task, py_value
+from . import refused_calls
+from .refused_calls import InputReleased
 from .runtime import task_clients, timed_wait
 from .runtime.call_config import call_config
 
@@ -119,7 +121,7 @@ class Client:
                         chunk = futures[start:start + window]
                         try:
                             values = self.gather(chunk)
-                        except (TaskFailed, TaskCancelled):  # the first to end: yield in order to the first failing one
+                        except (TaskFailed, TaskCancelled, InputReleased):  # yield in order to the first failing one
                             values = None
                         for future in chunk if values is None else ():
                             with raised_as_local:   # leaves the generator as it left result()
@@ -187,7 +189,8 @@ class Client:
                 self._timer = None
             pending, self._pending = self._pending, []
             taking, self._pending_take_futures = self._pending_take_futures, False
-            if not pending:
+            sendable = refused_calls.refuse(pending) if taking else pending  # a cancelled or released input: that call only
+            if not sendable:
                 return pending
             self._last_sent = time.monotonic()
             built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
@@ -195,7 +198,7 @@ class Client:
             requests = {}   # cpus -> the ResourceRequest the batch's tasks share
             roots = []
             as_calls = not taking and not hooks.listeners  # plain arguments: columns, no Task objects (core.plan)
-            for future in pending:
+            for future in sendable:
                 fn, inputs, config, name, cpus = future._spec
                 function = self._functions[id(fn)]   # each function is sent once; its tasks share it
                 if isinstance(function[1], Task):          # not sent yet: it goes with this plan
@@ -215,14 +218,14 @@ class Client:
                 refs = [ref for _, ref in functions]
                 handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
             except BaseException:
-                self._pending = pending + self._pending
+                self._pending = sendable + self._pending
                 self._pending_take_futures = self._pending_take_futures or taking
                 raise
-            for future, handle in zip(pending, handles):
+            for future, handle in zip(sendable, handles):
                 future._handle = handle
                 future._spec = None
             # Functions stay on the server from now on and are not sent again.
-            for (fn, _), handle in zip(functions, handles[len(pending):]):
+            for (fn, _), handle in zip(functions, handles[len(sendable):]):
                 self._functions[id(fn)] = (fn, handle)
             return pending
 
@@ -249,6 +252,7 @@ class Client:
         flat = walk.leaves(futures, _ANY_FUTURE)   # another API's future: refused, not taken as a value
         self._own(flat, "treadle.gather")
         self.flush()
+        refused_calls.raise_first(flat)
         loom = [f._handle for f in flat if not f._has_value]
         if loom:
             self.core.raise_if_cancelled(loom, [f.key for f in flat if not f._has_value])
@@ -281,6 +285,7 @@ class Client:
         flat = walk.leaves(futures, _ANY_FUTURE)
         self._own(flat, "treadle.wait")
         self.flush()
+        refused_calls.raise_first(flat)
         loom = [f._handle for f in flat if not f._has_value]
         try:
             with self._waiting(loom):
@@ -306,9 +311,11 @@ class Client:
         futures = list(futures)
         self._own(futures, "treadle.as_completed")
         self.flush()
+        yield from (f for f in futures if f.refused is not None)   # ended when their batch went
         by_id = {}
         for f in futures:
-            by_id.setdefault(f._handle.task_id, []).append(f)
+            if f.refused is None:
+                by_id.setdefault(f._handle.task_id, []).append(f)
         self._watch(list(by_id))
         waiting = set(by_id)
         conn = self.core.connection

@@ -1,8 +1,9 @@
 """The native API's Future (a call's result, computed on a worker) and TaskError (its failure)."""
 
-from .core.errors import TaskFailed
+from .core.errors import TaskCancelled, TaskFailed
 from .core.foreign import RefusesPickling
 from .core.local_traceback import raised_as_local, returned_as_local
+from .refused_calls import InputReleased
 
 
 class TaskError(TaskFailed):
@@ -23,7 +24,8 @@ class Future(RefusesPickling):
     to other tasks, also inside lists, tuples and dicts: they get its result.
     """
 
-    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "label", "_number", "_heard", "__weakref__")
+    __slots__ = ("_client", "_spec", "_handle", "_value", "_has_value", "label", "_number", "_heard", "_refused",
+                 "__weakref__")
     __treadle_api__ = ("treadle", "f.result()")   # core.foreign: other APIs refuse it by name
 
     def __init__(self, client, spec, label, number):
@@ -35,6 +37,7 @@ class Future(RefusesPickling):
         self.label = label      # the function's name, or the call's label
         self._number = number   # the client's count of calls: with the label, the key
         self._heard = None      # the server's last word on its state, and when (for its repr)
+        self._refused = None    # the error of a call not sent: an input was cancelled or released (refused_calls)
 
     @property
     def key(self):
@@ -54,11 +57,20 @@ class Future(RefusesPickling):
     def task_id(self):
         """The server's id of the task (submits pending tasks first)."""
         self._client.flush()
-        return self._handle.task_id
+        return None if self._handle is None else self._handle.task_id   # None: a refused call (refused_calls)
 
     def pending_inputs(self):
         """The futures this call was given, while it is not sent yet (else [])."""
         return list(self._spec[1]) if self._spec is not None else []
+
+    @property
+    def refused(self):
+        """The error of a call not sent because an input was cancelled or released, else None."""
+        return self._refused
+
+    def refuse(self, error):
+        """Ends this unsent call with ``error`` (refused_calls): its waits raise it."""
+        self._refused, self._spec = error, None
 
     def has_result(self):
         """True once the result is here (does not wait, does not ask)."""
@@ -68,6 +80,8 @@ class Future(RefusesPickling):
         """"finished" or "failed" if this client knows how the task ended, else None."""
         if self._has_value:
             return "finished"
+        if self._refused is not None:
+            return "cancelled" if self.cancelled() else "failed"
         if self._handle is None:
             return None
         settled = self._client.settled_state(self._handle.task_id)
@@ -88,7 +102,7 @@ class Future(RefusesPickling):
         """The TaskError of a failed task, or None once it succeeded (waits for it)."""
         try:
             self.result()
-        except TaskFailed as error:
+        except (TaskFailed, InputReleased) as error:
             return returned_as_local(error)   # the task's frames, not this method's
         return None
 
@@ -103,11 +117,13 @@ class Future(RefusesPickling):
     def cancelled(self):
         """True once the task was cancelled before it ended (cancel(), client.cancel, the
         kernel's interrupt): the future is done and result() raises TaskCancelled."""
+        if self._refused is not None:   # its input was cancelled: so is the call
+            return isinstance(self._refused, TaskCancelled)
         return self._handle is not None and self._handle.cancelled()
 
     def done(self):
         """True once the task finished, failed or was cancelled (does not wait)."""
-        return self._has_value or self._client.has_ended(self)
+        return self._has_value or self._refused is not None or self._client.has_ended(self)
 
     def release(self):
         self._client.release([self])

@@ -131,6 +131,8 @@ class ClientBase:
         if isinstance(child, TaskHandle):
             if child.client is not self:
                 raise _plan.PlanError("{!r} belongs to another client".format(child))
+            if child.cancelled():   # not "released": its task never finished
+                raise _plan.PlanError("{} and cannot be used as an input".format(child.cancelled_error()))
             if child._released:
                 raise _plan.PlanError("{!r} was released and cannot be used as an input".format(child))
             return child.task_id
