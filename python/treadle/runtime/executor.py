@@ -28,6 +28,7 @@ from ..core.pickling import SCALAR_TYPES, dumps_plain, is_plain
 from . import engine, pipe, task_clients
 from .request_prefetch import PrefetchingReader
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
+from .withdrawals import Withdrawals
 
 _CACHE_LIMIT = 512
 _BATCH_SECONDS = 0.002  # the longest a reply waits in the buffer for the replies after it
@@ -204,6 +205,8 @@ class Executor:
     def __init__(self, requests, replies):
         self.requests = requests
         self.replies = MessageWriter(replies)
+        self.withdrawals = Withdrawals(self.replies)
+        requests.reader.on_withdraw = self.withdrawals.withdraw
         self.cache = ObjectCache()
         self.governor = None   # the worker's data address, from its hello
 
@@ -406,9 +409,13 @@ class Executor:
                 if op == "hello":
                     self.hello(header, blobs)
                 continue
+            batch = header.get("batch")
+            if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
+                _flush_output()  # its end-of-task markers, as a task that wrote nothing
+                ended = (Withdrawals.withdrawn_reply(header["id"]), batch)
+                continue
             task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
-            batch = header.get("batch")
             # A task that may take a while, with two in flight (its request came before the task
             # before it ended): its next request comes while it runs, and is read meanwhile.
             ahead = not batch and next_here
@@ -426,6 +433,7 @@ class Executor:
                                             "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
             _flush_output()
             _thread.task_id = None
+            self.withdrawals.ended(task_id)
             if not _thread.serving:  # it seceded: another thread reads the pipe; its reply goes now
                 write_reply(reply, True)
                 return
