@@ -3,7 +3,9 @@
 // the worker, which joins its server once they said they are ready. Each runs one task at a
 // time, so CPU-bound Python tasks on one worker run in parallel without sharing a GIL, and no
 // process is spawned per task. Once tasks have shown they are short, a second task waits in
-// each executor's pipe, so it starts the moment the first ends.
+// each executor's pipe, so it starts the moment the first ends. A pipe cannot give a task
+// back: a cancelled one waiting there is withdrawn (the executor skips it, `withdraw`), so the
+// task running in front and the executor are left alone.
 //
 // A task that waits on tasks it submitted secedes: its thread in the executor hands reading
 // the pipe to a new thread, so the executor runs the next task meanwhile (its slot is free);
