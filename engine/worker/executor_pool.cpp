@@ -261,7 +261,7 @@ std::size_t ExecutorPool::load(const Executor& e) {
 }
 
 bool ExecutorPool::takes_more(const Executor& e, std::size_t limit) const {
-  if (load(e) >= limit || e.head_overran) return false;
+  if (load(e) >= limit) return false;
   for (TaskId t : e.tasks) {
     auto f = function_of_.find(t);
     if (f == function_of_.end()) return false;
@@ -313,8 +313,6 @@ int ExecutorPool::poll_timeout_ms(int longest) const {
   for (auto& e : executors_) {
     if (!polls_output(e, now)) wait_us = std::min(wait_us, output_poll_from(e) - now);
     if (e.withdrawn_deadline_us) wait_us = std::min(wait_us, e.withdrawn_deadline_us - now);
-    if (!e.head_overran && e.tasks.size() > 1)
-      wait_us = std::min(wait_us, e.started_us + static_cast<std::int64_t>(overrun_us(e.tasks.front())) - now);
   }
   return static_cast<int>(std::max<std::int64_t>(1, (wait_us + 999) / 1000));
 }
@@ -469,10 +467,6 @@ void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
       // nested tasks cancel theirs in turn, every client timeout, without end.
       return;
     }
-    if (it != e.tasks.end() && take_mark(e.given_back, id)) {
-      ++e.withdrawn[id];  // withdrawn already, to be given back: now only dropped
-      return;
-    }
     if (it != e.tasks.end() && it != e.tasks.begin()) {
       // Waiting in the pipe behind another: the executor skips it, and the task running in
       // front (perhaps another client's) runs on. Should it have started meanwhile, the
@@ -507,19 +501,13 @@ double ExecutorPool::grace_us(TaskId id) const {
   return std::max(long_task_us, 4 * us->second);
 }
 
-void ExecutorPool::tick(std::vector<ExecutorResult>& retry) {
+void ExecutorPool::replace_overdue(std::vector<ExecutorResult>& retry) {
   const std::int64_t now = wall_us();
-  for (auto& e : executors_) {
-    if (e.tasks.empty()) continue;
-    if (e.withdrawn_deadline_us && now >= e.withdrawn_deadline_us) {
+  for (auto& e : executors_)
+    if (e.withdrawn_deadline_us && now >= e.withdrawn_deadline_us && !e.tasks.empty()) {
       log::info("replacing Python executor ", e.pid, ": cancelled task ", e.tasks.front(), " runs on");
       replace(e, e.tasks.front(), retry);
-      continue;
     }
-    // A call of a short function that turned out long: the ones waiting behind it go back.
-    if (!e.head_overran && e.tasks.size() > 1 && now >= e.started_us + overrun_us(e.tasks.front()))
-      give_back_overrun(e);
-  }
 }
 
 void ExecutorPool::replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry) {
@@ -547,38 +535,11 @@ void ExecutorPool::replace(Executor& e, TaskId cancelled, std::vector<ExecutorRe
   }
 }
 
-bool ExecutorPool::answers_withdrawn(Executor& e, TaskId id) { return take_mark(e.withdrawn, id); }
-
-bool ExecutorPool::take_mark(std::unordered_map<TaskId, unsigned>& marks, TaskId id) {
-  auto w = marks.find(id);
-  if (w == marks.end()) return false;
-  if (--w->second == 0) marks.erase(w);
+bool ExecutorPool::answers_withdrawn(Executor& e, TaskId id) {
+  auto w = e.withdrawn.find(id);
+  if (w == e.withdrawn.end()) return false;
+  if (--w->second == 0) e.withdrawn.erase(w);
   return true;
-}
-
-void ExecutorPool::head_changed(Executor& e) {
-  e.withdrawn_deadline_us = 0;
-  e.head_overran = false;
-}
-
-double ExecutorPool::overrun_us(TaskId id) const {
-  auto f = function_of_.find(id);
-  auto us = f == function_of_.end() ? function_us_.end() : function_us_.find(f->second);
-  return us == function_us_.end() ? long_task_us : std::max(long_task_us, 8 * us->second);
-}
-
-void ExecutorPool::give_back_overrun(Executor& e) {
-  e.head_overran = true;
-  for (std::size_t i = 1; i < e.tasks.size(); ++i) {
-    const TaskId t = e.tasks[i];
-    if (e.withdrawn.count(t) || e.given_back.count(t)) continue;
-    ++e.given_back[t];
-    try {
-      send(e, std::string_view(R"({"op":"withdraw","id":)" + std::to_string(t) + "}"), {});
-    } catch (const std::exception& error) {
-      log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
-    }
-  }
 }
 
 bool ExecutorPool::drain_output(Executor& e, int which) {
@@ -694,28 +655,19 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     // A cancelled task the executor skipped (never run): its slot is free, the next one starts.
     const TaskId id = header.value("id", TaskId{0});
     auto at_slot = std::find(e.tasks.begin(), e.tasks.end(), id);
-    const bool cancelled = at_slot != e.tasks.end() && answers_withdrawn(e, id);
-    const bool given_back = !cancelled && at_slot != e.tasks.end() && take_mark(e.given_back, id);
-    if (given_back) {  // it goes back to the worker's queue, for an idle executor or worker
-      ExecutorResult r;
-      r.id = id;
-      r.retry = true;
-      finished.push_back(std::move(r));
-    }
-    if (cancelled || given_back) {
+    if (at_slot != e.tasks.end() && answers_withdrawn(e, id)) {
       const bool head = at_slot == e.tasks.begin();
       e.tasks.erase(at_slot);
       function_of_.erase(id);
       e.output_tail.clear();
       if (head) {
         e.started_us = wall_us();
-        head_changed(e);
+        e.withdrawn_deadline_us = 0;
         head_started(e);
       }
     }
   } else if (op == "running") {
     const TaskId id = header.value("id", TaskId{0});
-    take_mark(e.given_back, id);  // it started after all: it runs here, its result kept
     if (!e.tasks.empty() && e.tasks.front() == id && e.withdrawn.count(id)) {
       // It started just before its withdrawal was read: as a running call of a short
       // function, it is left to end (its result dropped) unless it runs on past its grace.
@@ -740,7 +692,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       e.detached[id].start_us = head ? e.started_us : wall_us();
       if (head) {
         e.started_us = wall_us();
-        head_changed(e);  // a seceded task is left to end
+        e.withdrawn_deadline_us = 0;  // a seceded task is left to end
       }
       next_starts = head && !e.tasks.empty();
     }
@@ -816,7 +768,7 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
   const bool next_starts = !was_detached && e.tasks.size() > 1;
   if (!was_detached) {
     if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
-    head_changed(e);
+    e.withdrawn_deadline_us = 0;
     double took = static_cast<double>(r.end_us - r.start_us);
     task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
     if (auto f = function_of_.find(r.id); f != function_of_.end()) {
@@ -828,8 +780,6 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
   }
   function_of_.erase(r.id);
   // A task withdrawn too late (it had started, or ended): it was reported cancelled already.
-  // One given back too late ran here: its result counts.
-  take_mark(e.given_back, r.id);
   if (!answers_withdrawn(e, r.id)) finished.push_back(std::move(r));
   if (next_starts) head_started(e);  // the task behind it in the pipe runs now
 }

@@ -99,12 +99,9 @@ class ExecutorPool {
   // killed and replaced (a seceded task is left to end); the other tasks it had come back in
   // `retry`, to be run again.
   void cancel(TaskId id, std::vector<ExecutorResult>& retry);
-  // Call every loop turn (poll_timeout_ms wakes the loop for it): replaces the executors whose
-  // cancelled task runs on past its grace (their other tasks come back in `retry`), and
-  // withdraws the tasks waiting behind a call that has run far longer than its function's
-  // usual time (overrun_us), to come back in `retry` once the executor answers `withdrawn`:
-  // they go to an idle executor or worker rather than wait.
-  void tick(std::vector<ExecutorResult>& retry);
+  // Replaces the executors whose cancelled task runs on past its grace (call every loop turn;
+  // poll_timeout_ms wakes the loop for it); their other tasks come back in `retry`.
+  void replace_overdue(std::vector<ExecutorResult>& retry);
   // Writes the requests queued by run() since the last call: once per loop turn.
   void flush_requests();
   // File descriptors to poll for reading; call on_readable(fd) when one is ready. An executor's
@@ -142,10 +139,6 @@ class ExecutorPool {
     // tasks[0] is withdrawn but running (a short function's call, left to end): when the
     // executor is replaced if it has not ended (0: none such).
     std::int64_t withdrawn_deadline_us = 0;
-    // Tasks withdrawn to be given back (tick), by entries as `withdrawn`: on `withdrawn` they are
-    // run again elsewhere; if they ran here meanwhile, their result counts.
-    std::unordered_map<TaskId, unsigned> given_back;
-    bool head_overran = false;  // tasks[0] ran past overrun_us: nothing more is queued behind it
     struct Detached {
       std::int64_t start_us = 0;
       bool rejoined = false;  // running again: it takes a slot, beside tasks[0]
@@ -173,12 +166,6 @@ class ExecutorPool {
   void replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry);
   // Whether the executor's answer about `id` is that of a withdrawn task (then forgotten).
   static bool answers_withdrawn(Executor& e, TaskId id);
-  static bool take_mark(std::unordered_map<TaskId, unsigned>& marks, TaskId id);  // one entry of `id`, if marked
-  static void head_changed(Executor& e);  // tasks[0] ended, seceded or was skipped
-  // How long a call may run before the tasks behind it are given back: 50 ms, or 8 times its
-  // function's usual time.
-  double overrun_us(TaskId id) const;
-  void give_back_overrun(Executor& e);
   // How long a cancelled running call of `id`'s function may run on, from its start, rather
   // than its executor be replaced: 0 unless the function is known to be short (then 50 ms, or
   // 4 times its usual time): killing costs a new interpreter and the engine's namespace.

@@ -163,26 +163,3 @@ def test_a_worker_killed_while_a_withdrawal_is_answered_loses_nothing(make_clust
     assert client.submit(step, log, None, "after").result(timeout=60) == "after"
     assert "waiting" not in [tag for tag, _ in starts(log)], starts(log)
     client.close()
-
-
-@pytest.mark.timeout(120)
-def test_calls_behind_one_that_turned_out_long_go_to_an_idle_executor(make_cluster, tmp_path):
-    """A function known short whose call turns out long: the calls sent behind it are given
-    back (withdrawn, then placed again) rather than wait while a cpu idles."""
-    cluster = make_cluster(workers=1, cpus=2)
-    client = treadle.Client(cluster, output=None)
-    log, gate = str(tmp_path / "log"), str(tmp_path / "gate")
-    assert list(client.map(step, [log] * 30, [None] * 30, range(30))) == list(range(30))  # known short
-    executors = executors_of(cluster)
-    long = client.submit(step, log, gate, "long")
-    wait_until(lambda: ("long" in dict(starts(log))), what="the long call running")
-    futures = [client.submit(step, log, None, "s{}".format(i)) for i in range(20)]  # some behind the long one
-    # All end while the long call still runs (its gate opens only after them).
-    assert client.gather(futures, timeout=60) == ["s{}".format(i) for i in range(20)]
-    assert not long.done()
-    open(gate, "w").close()
-    assert long.result(timeout=60) == "long"
-    tags = [tag for tag, _ in starts(log)]
-    assert [tags.count("s{}".format(i)) for i in range(20)] == [1] * 20 and tags.count("long") == 1, tags
-    assert executors_of(cluster) == executors, "an executor was replaced"
-    client.close()

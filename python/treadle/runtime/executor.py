@@ -412,12 +412,13 @@ class Executor:
             batch = header.get("batch")
             if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
                 _flush_output()  # its end-of-task markers, as a task that wrote nothing
+                ended = (Withdrawals.withdrawn_reply(header["id"]), batch)
                 continue
             task_id = _thread.task_id = header["id"]
             _thread.raw_ended = False
-            # A task that may take a while: its next request may come while it runs (with two in
-            # flight), and is read meanwhile; so is a withdrawal of the one behind it.
-            ahead = not batch
+            # A task that may take a while, with two in flight (its request came before the task
+            # before it ended): its next request comes while it runs, and is read meanwhile.
+            ahead = not batch and next_here
             if ahead:
                 prefetch()
             start_us = time.time_ns() // 1000
