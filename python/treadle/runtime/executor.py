@@ -410,6 +410,10 @@ class Executor:
                     self.hello(header, blobs)
                 continue
             batch = header.get("batch")
+            if not batch:
+                # A withdrawal of it may wait in the pipe (the request was read before it came,
+                # by the read-ahead thread or with the one before): read what is there first.
+                requests.reader.take_in()
             if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
                 _flush_output()  # its end-of-task markers, as a task that wrote nothing
                 ended = (Withdrawals.withdrawn_reply(header["id"]), batch)
