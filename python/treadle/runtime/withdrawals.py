@@ -5,7 +5,8 @@ executor's pipe behind the running one. A pipe cannot give a request back, so wh
 waiting call is cancelled the worker writes ``{"op": "withdraw", "id": X}`` after it. The
 message is handled the moment its bytes are read from the pipe (pipe.MessageReader calls
 `withdraw` from whichever thread reads: the read-ahead thread while a task runs, the serving
-thread between tasks), never queued as a request. Since the pipe is read in order, the run
+thread between tasks, and before it starts a task not marked `batch`), never queued as a
+request. Since the pipe is read in order, the run
 request of X was read before its withdrawal, so X is then one of:
 
 - waiting (read, not started): it is marked, and the serving thread, when it comes to it,
