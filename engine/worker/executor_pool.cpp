@@ -310,8 +310,10 @@ std::vector<int> ExecutorPool::poll_fds() const {
 int ExecutorPool::poll_timeout_ms(int longest) const {
   const std::int64_t now = wall_us();
   std::int64_t wait_us = std::int64_t{longest} * 1000;
-  for (auto& e : executors_)
+  for (auto& e : executors_) {
     if (!polls_output(e, now)) wait_us = std::min(wait_us, output_poll_from(e) - now);
+    if (e.withdrawn_deadline_us) wait_us = std::min(wait_us, e.withdrawn_deadline_us - now);
+  }
   return static_cast<int>(std::max<std::int64_t>(1, (wait_us + 999) / 1000));
 }
 
@@ -451,7 +453,12 @@ void ExecutorPool::head_started(Executor& e) {
 
 void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
   for (auto& e : executors_) {
-    auto it = std::find(e.tasks.begin(), e.tasks.end(), id);
+    // The first entry of `id` not withdrawn already (it may have been sent again since).
+    auto w = e.withdrawn.find(id);
+    unsigned skip = w == e.withdrawn.end() ? 0 : w->second;
+    auto it = e.tasks.begin();
+    for (; it != e.tasks.end(); ++it)
+      if (*it == id && skip-- == 0) break;
     if (it == e.tasks.end() && !e.detached.count(id)) continue;
     auto d = e.detached.find(id);
     if (d != e.detached.end() && !d->second.rejoined) {
@@ -460,22 +467,79 @@ void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
       // nested tasks cancel theirs in turn, every client timeout, without end.
       return;
     }
-    // A task cannot be taken back out of the pipe, nor a thread stopped: the executor is
-    // replaced, and the other tasks it had (seceded ones too) are run again.
-    std::vector<TaskId> others;
-    for (TaskId t : e.tasks)
-      if (t != id) others.push_back(t);
-    for (auto& [t, d] : e.detached)
-      if (t != id) others.push_back(t);
-    stop(e, true);
-    start(e);
-    for (TaskId t : others) {
-      ExecutorResult r;
-      r.id = t;
-      r.retry = true;
-      retry.push_back(std::move(r));
+    if (it != e.tasks.end() && it != e.tasks.begin()) {
+      // Waiting in the pipe behind another: the executor skips it, and the task running in
+      // front (perhaps another client's) runs on. Should it have started meanwhile, the
+      // executor answers `running`, and is replaced then.
+      ++e.withdrawn[id];
+      try {
+        send(e, std::string_view(R"({"op":"withdraw","id":)" + std::to_string(id) + "}"), {});
+      } catch (const std::exception& error) {
+        log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
+      }
+      return;
     }
+    if (it == e.tasks.begin() && wall_us() < e.started_us + grace_us(id)) {
+      // Running, and a call of a function known to be short: it is left to end (its result
+      // dropped) rather than the executor replaced, unless it runs on past its grace.
+      ++e.withdrawn[id];
+      e.withdrawn_deadline_us = e.started_us + grace_us(id);
+      return;
+    }
+    // A running task cannot be stopped (a thread cannot): the executor is replaced, and the
+    // other tasks it had (seceded ones too) are run again.
+    replace(e, id, retry);
+    return;
   }
+}
+
+double ExecutorPool::grace_us(TaskId id) const {
+  auto f = function_of_.find(id);
+  if (f == function_of_.end()) return 0;
+  auto us = function_us_.find(f->second);
+  if (us == function_us_.end() || us->second >= long_task_us) return 0;
+  return std::max(long_task_us, 4 * us->second);
+}
+
+void ExecutorPool::replace_overdue(std::vector<ExecutorResult>& retry) {
+  const std::int64_t now = wall_us();
+  for (auto& e : executors_)
+    if (e.withdrawn_deadline_us && now >= e.withdrawn_deadline_us && !e.tasks.empty()) {
+      log::info("replacing Python executor ", e.pid, ": cancelled task ", e.tasks.front(), " runs on");
+      replace(e, e.tasks.front(), retry);
+    }
+}
+
+void ExecutorPool::replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry) {
+  std::vector<TaskId> others;
+  std::unordered_map<TaskId, unsigned> withdrawn = std::move(e.withdrawn);
+  auto keep = [&](TaskId t) {
+    if (t == cancelled) return;
+    if (auto w = withdrawn.find(t); w != withdrawn.end() && w->second > 0) {
+      --w->second;  // cancelled already
+      return;
+    }
+    others.push_back(t);
+  };
+  for (TaskId t : e.tasks) keep(t);
+  for (auto& [t, d] : e.detached) keep(t);
+  for (TaskId t : e.tasks) function_of_.erase(t);
+  for (auto& [t, d] : e.detached) function_of_.erase(t);
+  stop(e, true);
+  start(e);
+  for (TaskId t : others) {
+    ExecutorResult r;
+    r.id = t;
+    r.retry = true;
+    retry.push_back(std::move(r));
+  }
+}
+
+bool ExecutorPool::answers_withdrawn(Executor& e, TaskId id) {
+  auto w = e.withdrawn.find(id);
+  if (w == e.withdrawn.end()) return false;
+  if (--w->second == 0) e.withdrawn.erase(w);
+  return true;
 }
 
 bool ExecutorPool::drain_output(Executor& e, int which) {
@@ -540,8 +604,10 @@ void ExecutorPool::on_readable(int fd, std::vector<ExecutorResult>& finished) {
         continue;
       }
       if (n == 0) {  // end of file: the executor is gone
+        const pid_t pid = e.pid;
         while (parse_reply(e, finished)) {
         }
+        if (e.pid != pid) return;  // replaced already (it answered `running`)
         return died(e, finished);
       }
       break;  // EAGAIN
@@ -585,6 +651,28 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   const std::string op = header.value("op", "");
   if (op == "ready") {
     e.ready = true;
+  } else if (op == "withdrawn") {
+    // A cancelled task the executor skipped (never run): its slot is free, the next one starts.
+    const TaskId id = header.value("id", TaskId{0});
+    auto at_slot = std::find(e.tasks.begin(), e.tasks.end(), id);
+    if (at_slot != e.tasks.end() && answers_withdrawn(e, id)) {
+      const bool head = at_slot == e.tasks.begin();
+      e.tasks.erase(at_slot);
+      function_of_.erase(id);
+      e.output_tail.clear();
+      if (head) {
+        e.started_us = wall_us();
+        e.withdrawn_deadline_us = 0;
+        head_started(e);
+      }
+    }
+  } else if (op == "running") {
+    const TaskId id = header.value("id", TaskId{0});
+    if (!e.tasks.empty() && e.tasks.front() == id && e.withdrawn.count(id)) {
+      // It started just before its withdrawal was read: as a running call of a short
+      // function, it is left to end (its result dropped) unless it runs on past its grace.
+      e.withdrawn_deadline_us = e.started_us + std::max(grace_us(id), 1.0);
+    }
   } else if (op == "log") {
     if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
   } else if (op == "info") {
@@ -602,7 +690,10 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       const bool head = at_slot == e.tasks.begin();
       e.tasks.erase(at_slot);
       e.detached[id].start_us = head ? e.started_us : wall_us();
-      if (head) e.started_us = wall_us();
+      if (head) {
+        e.started_us = wall_us();
+        e.withdrawn_deadline_us = 0;  // a seceded task is left to end
+      }
       next_starts = head && !e.tasks.empty();
     }
     auto d = e.detached.find(id);
@@ -677,6 +768,7 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
   const bool next_starts = !was_detached && e.tasks.size() > 1;
   if (!was_detached) {
     if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
+    e.withdrawn_deadline_us = 0;
     double took = static_cast<double>(r.end_us - r.start_us);
     task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
     if (auto f = function_of_.find(r.id); f != function_of_.end()) {
@@ -687,7 +779,8 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
     e.started_us = r.end_us;
   }
   function_of_.erase(r.id);
-  finished.push_back(std::move(r));
+  // A task withdrawn too late (it had started, or ended): it was reported cancelled already.
+  if (!answers_withdrawn(e, r.id)) finished.push_back(std::move(r));
   if (next_starts) head_started(e);  // the task behind it in the pipe runs now
 }
 
@@ -714,6 +807,7 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   log::warn("Python executor ", pid, " ", how,
             running < e.tasks.size() ? " while running task " + std::to_string(e.tasks[running]) : std::string());
   for (std::size_t i = 0; i < e.tasks.size(); ++i) {
+    if (answers_withdrawn(e, e.tasks[i])) continue;  // cancelled already
     ExecutorResult r;
     r.id = e.tasks[i];
     r.start_us = e.started_us;
@@ -729,6 +823,7 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   // Seceded tasks were waiting, not running: they are run again. A rejoined one may have been
   // the cause, as the head may: those fail.
   for (auto& [id, d] : e.detached) {
+    if (answers_withdrawn(e, id)) continue;  // cancelled already
     ExecutorResult r;
     r.id = id;
     r.start_us = d.start_us;

@@ -3,7 +3,9 @@
 // the worker, which joins its server once they said they are ready. Each runs one task at a
 // time, so CPU-bound Python tasks on one worker run in parallel without sharing a GIL, and no
 // process is spawned per task. Once tasks have shown they are short, a second task waits in
-// each executor's pipe, so it starts the moment the first ends.
+// each executor's pipe, so it starts the moment the first ends. A pipe cannot give a task
+// back: a cancelled one waiting there is withdrawn (the executor skips it, `withdraw`), so the
+// task running in front and the executor are left alone.
 //
 // A task that waits on tasks it submitted secedes: its thread in the executor hands reading
 // the pipe to a new thread, so the executor runs the next task meanwhile (its slot is free);
@@ -90,9 +92,16 @@ class ExecutorPool {
   void set_governor(std::string address) { hello_.governor = std::move(address); }
   // Sends the task to an idle executor (starting executors if none runs yet).
   void run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids, std::string_view config);
-  // Kills the executor that has `id` (it is replaced); its result is never reported. Other
-  // tasks that executor had come back in `retry`, to be run again.
+  // The result of `id` is never reported. A task waiting in an executor's pipe behind another
+  // is withdrawn: the executor skips it (docs/protocol.md, `withdraw`) and keeps its other
+  // tasks; its slot stays taken until the executor answers. A running call of a function known
+  // to be short is left to end within its grace (grace_us); the executor running any other is
+  // killed and replaced (a seceded task is left to end); the other tasks it had come back in
+  // `retry`, to be run again.
   void cancel(TaskId id, std::vector<ExecutorResult>& retry);
+  // Replaces the executors whose cancelled task runs on past its grace (call every loop turn;
+  // poll_timeout_ms wakes the loop for it); their other tasks come back in `retry`.
+  void replace_overdue(std::vector<ExecutorResult>& retry);
   // Writes the requests queued by run() since the last call: once per loop turn.
   void flush_requests();
   // File descriptors to poll for reading; call on_readable(fd) when one is ready. An executor's
@@ -122,6 +131,14 @@ class ExecutorPool {
     std::string outbox;  // requests not written yet (flush_requests)
     bool ready = false;  // it answered the hello: imported, waiting for tasks
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
+    // Tasks of `tasks` (or seceded) that were cancelled and withdrawn, by how many of their
+    // entries (the earliest ones: a task sent again after its cancel comes later): the
+    // executor's answer for them (withdrawn, or done/failed if it ran) frees the slot, and is
+    // dropped.
+    std::unordered_map<TaskId, unsigned> withdrawn;
+    // tasks[0] is withdrawn but running (a short function's call, left to end): when the
+    // executor is replaced if it has not ended (0: none such).
+    std::int64_t withdrawn_deadline_us = 0;
     struct Detached {
       std::int64_t start_us = 0;
       bool rejoined = false;  // running again: it takes a slot, beside tasks[0]
@@ -144,6 +161,15 @@ class ExecutorPool {
   void send(Executor& e, const json& header, const std::vector<std::string_view>& blobs);
   void send(Executor& e, std::string_view header, const std::vector<std::string_view>& blobs);
   void stop(Executor& e, bool kill);
+  // Kills `e` and starts another in its place; its tasks but `cancelled` (and withdrawn ones)
+  // come back in `retry`.
+  void replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry);
+  // Whether the executor's answer about `id` is that of a withdrawn task (then forgotten).
+  static bool answers_withdrawn(Executor& e, TaskId id);
+  // How long a cancelled running call of `id`'s function may run on, from its start, rather
+  // than its executor be replaced: 0 unless the function is known to be short (then 50 ms, or
+  // 4 times its usual time): killing costs a new interpreter and the engine's namespace.
+  double grace_us(TaskId id) const;
   void died(Executor& e, std::vector<ExecutorResult>& finished);
   // Reads what fd 1 or 2 holds now; whether there was output besides end-of-task markers.
   bool drain_output(Executor& e, int which);

@@ -12,12 +12,18 @@ class SplitRequests:
     """300 requests with 0-3 blobs of 0 B to 200 kB each, written to a pipe by a thread in
     pieces of 1 B to 70 kB: ``sent`` is what went in, ``read_fd`` where it comes out."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, withdrawals=False):
         rng = random.Random(seed)
         self.sent = [({"op": "run", "id": i, "pad": "x" * rng.randint(0, 300)},
                       [bytes([i % 256]) * rng.choice([0, 1, 10, 70_000, 200_000]) for _ in range(rng.randint(0, 3))])
                      for i in range(300)]
-        data = b"".join(b"".join(pipe.message_parts(h, b)) for h, b in self.sent)
+        stream = list(self.sent)
+        # With `withdrawals`: a `withdraw` (as the worker writes it) after a run now and then,
+        # naming it; `withdrawn` lists their ids in order.
+        self.withdrawn = [i for i in range(300) if withdrawals and rng.random() < 0.2]
+        for i in reversed(self.withdrawn):
+            stream.insert(i + 1, ('{"op":"withdraw","id":%d}' % i, []))
+        data = b"".join(b"".join(pipe.message_parts(h, b)) for h, b in stream)
         self.read_fd, write_fd = os.pipe()
 
         def write_in_pieces():

@@ -159,3 +159,27 @@ def test_the_reader_gives_the_same_messages_with_prefetches_in_between():
             reader.read_message()
     finally:
         requests.close()
+
+
+def test_withdrawals_are_taken_out_of_the_stream_as_they_are_read():
+    """Each `withdraw` goes to on_withdraw, in order, before the reader returns the run after
+    it, and is never returned as a request (runtime/withdrawals.py)."""
+    requests = SplitRequests(11, withdrawals=True)
+    r = requests.read_fd
+    reader = PrefetchingReader(pipe.MessageReader(r), r)
+    seen = []
+    reader.reader.on_withdraw = seen.append
+    try:
+        for i, (header, blobs) in enumerate(requests.sent):
+            if i % 3 == 1:
+                reader.has_message(fetch=True)
+            assert reader.read_message() == (header, blobs)
+            # Every one before it was seen (later ones may have been read already).
+            assert seen == requests.withdrawn[:len(seen)] and len(seen) >= sum(w < i for w in requests.withdrawn)
+            if i % 2:
+                reader.prefetch()
+        with pytest.raises(EOFError):
+            reader.read_message()
+        assert seen == requests.withdrawn
+    finally:
+        requests.close()

@@ -29,6 +29,7 @@ from . import engine, pipe, task_clients
 from .reply_writer import MessageWriter
 from .request_prefetch import PrefetchingReader
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
+from .withdrawals import Withdrawals
 
 _CACHE_LIMIT = 512
 _BATCH_SECONDS = 0.002  # the longest a reply waits in the buffer for the replies after it
@@ -134,6 +135,8 @@ class Executor:
     def __init__(self, requests, replies):
         self.requests = requests
         self.replies = MessageWriter(replies, hold=_BATCH_SECONDS)
+        self.withdrawals = Withdrawals(self.replies)
+        requests.reader.on_withdraw = self.withdrawals.withdraw
         self.cache = ObjectCache()
         self.governor = None   # the worker's data address, from its hello
 
@@ -347,8 +350,16 @@ class Executor:
                 if op == "hello":
                     self.hello(header, blobs)
                 continue
-            task_id = _thread.task_id = header["id"]
             batch = header.get("batch")
+            if not batch:
+                # A withdrawal of it may wait in the pipe (the request was read before it came,
+                # by the read-ahead thread or with the one before): read what is there first.
+                requests.reader.take_in()
+            if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
+                _flush_output(True)  # its end-of-task markers, as a task that wrote nothing
+                ended = (Withdrawals.withdrawn_reply(header["id"]), batch, None)
+                continue
+            task_id = _thread.task_id = header["id"]
             # A task that may take a while, with two in flight (its request came before the task
             # before it ended): its next request comes while it runs, and is read meanwhile.
             ahead = not batch and next_here
@@ -373,6 +384,7 @@ class Executor:
             serving = _thread.serving
             _flush_output(serving)  # (a task that seceded ended its raw output then)
             _thread.task_id = None
+            self.withdrawals.ended(task_id)
             if not serving:  # it seceded: another thread reads the pipe; its reply goes now
                 write_reply(reply if unmade is None else _reply(*unmade), True)
                 return

@@ -84,6 +84,8 @@ _PYOBJ_DONE = b'{"op":"done","id":%d,"result":{"k":"pyobj","b":0,"size":%d},"t":
 _SEQUENCE_DONE = b'{"op":"done","id":%d,"result":{"k":"pyobj","b":0,"size":%d,"len":%d},"t":[%d,%d]}'
 _PLAIN_DONE = b'{"op":"done","id":%d,"result":{"k":"plain","b":0},"t":[%d,%d]}'
 _SMALL_BLOB = 1 << 20  # larger blobs are written as they are (message_parts), not copied
+# The start of a `withdraw` message's header, as the worker writes it (executor_pool.cpp).
+_WITHDRAW = b'{"op":"withdraw"'
 
 
 def pyobj_done_message(task_id, blob, size, start_us, end_us):
@@ -158,6 +160,10 @@ class MessageReader:
         self._ready = None  # a message has_message() already took from the buffer
         self._drained = False  # the last read found the pipe empty
         self.ended = False  # a read found the pipe closed
+        # Called with the id of each `withdraw` message as soon as a read brings it in whole
+        # (withdrawals.py); such messages are taken out of the stream, never returned.
+        self.on_withdraw = None
+        self._scan_from = 0  # where the buffer may hold a withdrawal not seen yet
 
     def _take(self):
         """The next message if the buffer holds all of it (then consumed), else how many more
@@ -191,7 +197,7 @@ class MessageReader:
             view.release()
         if at == end:
             b.clear()
-            at = 0
+            at = self._scan_from = 0
         self._at = at
         return header, blobs
 
@@ -200,6 +206,7 @@ class MessageReader:
         if the pipe holds nothing now (or ended: the next waiting read says so)."""
         if self._at:
             del self._buffer[:self._at]
+            self._scan_from = max(0, self._scan_from - self._at)
             self._at = 0
         while True:
             if wait and self._drained:  # a read just found the pipe empty: wait before the next
@@ -218,7 +225,48 @@ class MessageReader:
                     return False
                 raise EOFError("the pipe closed")
             self._buffer += chunk
+            if self.on_withdraw is not None:
+                self._take_withdrawals()
             return True
+
+    def take_in(self):
+        """Reads what the pipe holds now, without waiting (its withdrawals are handled)."""
+        self._fill(0, wait=False)
+
+    def _take_withdrawals(self):
+        """Hands every whole `withdraw` message in the buffer to on_withdraw and removes it.
+        Its header's bytes are searched first (one C call per read): messages are walked only
+        when they may be there."""
+        b = self._buffer
+        if b.find(_WITHDRAW, max(self._scan_from, self._at)) < 0:
+            self._scan_from = max(self._at, len(b) - len(_WITHDRAW) + 1)
+            return
+        at, end = self._at, len(b)
+        while True:
+            if end - at < 4:
+                break
+            (size,) = _U32.unpack_from(b, at)
+            head = at + 4
+            stop = head + size
+            if end - stop < 4:
+                break
+            (count,) = _U32.unpack_from(b, stop)
+            stop += 4
+            for _ in range(count):
+                if end - stop < 8:
+                    stop = None
+                    break
+                stop += 8 + _U64.unpack_from(b, stop)[0]
+            if stop is None or stop > end:
+                break
+            if b.startswith(_WITHDRAW, head):
+                task_id = decode_header(b, head, head + size)["id"]
+                del b[at:stop]
+                end = len(b)
+                self.on_withdraw(task_id)
+                continue
+            at = stop
+        self._scan_from = at
 
     def has_message(self, fetch=False):
         """Whether a whole message is here: already read (no system call), or with fetch=True

@@ -15,6 +15,10 @@ task before ended (else the worker sends one task at a time, and the next comes 
 the reply). A task that holds the GIL (CPU-bound Python) lends it to the thread once, when
 Python's switch interval (5 ms) has passed; the request is then read during the task rather
 than after it.
+
+While such a task runs the thread also reads whatever else comes (the request may be there
+already): a `withdraw` of the call waiting behind it is handled as it arrives
+(withdrawals.py), before the serving thread comes to that call.
 """
 
 import select
@@ -46,9 +50,12 @@ class PrefetchingReader:
         """Have the next message read and decoded as soon as it arrives (the caller is about
         to run a task that may take a while)."""
         with self._lock:
-            if self.reader.has_message() or self.reader.ended:
-                return  # already here (the worker wrote it with the one before)
-            self._wanted = self._asked = True
+            if self.reader.ended:
+                return
+            # Already here (the worker wrote it with the one before): the thread only watches
+            # for what comes next (a withdrawal).
+            self._wanted = not self.reader.has_message()
+            self._asked = True
             if self._state == _IDLE:
                 self._changed.notify()
 
@@ -75,7 +82,7 @@ class PrefetchingReader:
         anticipate = False  # wait on the pipe unasked: the next request is the next thing to come
         with self._lock:
             while True:
-                if not self._wanted and not anticipate:
+                if (not self._asked and not anticipate) or reader.ended:
                     self._state = _IDLE
                     self._changed.wait()
                     continue
@@ -86,9 +93,12 @@ class PrefetchingReader:
                 finally:
                     self._lock.acquire()
                 anticipate = False
-                if not self._wanted:
+                if not self._asked:
                     continue  # the serving thread read it itself: idle until asked again
                 self._state = _READING
+                if not self._wanted:
+                    reader.take_in()  # the task runs on: what comes is read (and a withdrawal handled)
+                    continue
                 if reader.has_message(fetch=True) or reader.ended:
                     self._wanted = False
                     # The pipe is empty now, and the serving thread asks for the next request as
