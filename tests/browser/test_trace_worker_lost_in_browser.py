@@ -68,4 +68,4 @@ def test_a_lost_worker_is_drawn_in_its_colour_with_its_hover(open_and_run, noteb
     screenshot(trace, "worker-lost-trace")
     tip = _find_tip(driver, trace, "worker lost:")
     assert tip is not None, "no hover says 'worker lost:'"
-    assert "worker lost: {} (id ".format(killed) in tip and "why: no heartbeat" in tip, tip
+    assert "worker lost: {} (id ".format(killed) in tip and "why: connection closed" in tip, tip

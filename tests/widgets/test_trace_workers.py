@@ -134,7 +134,7 @@ def test_a_worker_killed_mid_run_is_marked_lost(make_cluster, tmp_path):
         assert len(lost) == 1, marks(view)
         _, lane, _, at, tip = lost[0]
         assert lane.startswith(victim["name"] + " · "), (lane, victim)
-        assert "worker lost: {} (id {})".format(victim["name"], victim["id"]) in tip and "why: no heartbeat" in tip, tip
+        assert "worker lost: {} (id {})".format(victim["name"], victim["id"]) in tip and "why: connection closed" in tip, tip
         p = view.payload()
         starts, ends = 0, []
         for i, delta in enumerate(p["s"]):
