@@ -106,7 +106,7 @@ class RemoteRunner:
         """Runs the task: the arguments of a core Context (the executor's), the config's direct
         arguments and the task's data inputs (after the function's)."""
         # Context(task_id, log, record, governor, input_ids), without its __init__'s call: a
-        # tiny task pays for each (bench 9a). The same fields (tests/unit/test_rain_runner.py).
+        # tiny task pays for each (bench 9a). Keep the fields the same as those two __init__s set.
         ctx = _new(Context)
         ctx.task_id = task_id
         ctx._log = log
