@@ -86,8 +86,8 @@ class Requests:
         self.next_id += 1
         if self.shape == "native":
             config = pickle.dumps(("native", (i,), {}), protocol=pickle.HIGHEST_PROTOCOL)
-        elif self.shape == "rain":   # a py_call with context; the call's short form (session id, args)
-            config = pickle.dumps((True, ((1, (i,)),), None), protocol=pickle.HIGHEST_PROTOCOL)
+        elif self.shape == "rain":   # a py_call whose runner makes its context; a plain call: (2, args)
+            config = pickle.dumps((2, (i,)), protocol=pickle.HIGHEST_PROTOCOL)
         else:
             config = pickle.dumps((False, (i,)), protocol=pickle.HIGHEST_PROTOCOL)
         size = len(self.fn_blob)

@@ -76,6 +76,7 @@ class DataObject(RefusesPickling):
         if self.task.task_id is not None:
             raise RainException("keep() of {!r} after its submit: call it before".format(self))
         self._keep = True
+        self.task.session.add_kept(self.task)
 
     def unkeep(self):
         """Drops the keep flag: the server frees the object once nothing needs it (at once if

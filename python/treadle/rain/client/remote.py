@@ -25,7 +25,7 @@ import cloudpickle
 from ...core.pickling import by_value_modules, dumps
 from ...core.task import PY_CALL, OutputSpec, ResourceRequest, Task as CoreTask, py_value
 from ..common import RainException, RainWarning
-from ..executor.runner import InputPlan, OutputPlan, RemoteRunner
+from ..executor.runner import Call, InputPlan, OutputPlan, RemoteRunner
 from .data_object import DataObject
 from .input import Input
 from .output import Output, outputs_of
@@ -33,6 +33,8 @@ from .active import active_session
 from .task import DEFAULT_LABEL, Task, data_object_of
 
 PICKLE_ARG_SIZE_LIMIT = 256 * 1024
+_dumps, _PROTOCOL = pickle.dumps, pickle.HIGHEST_PROTOCOL
+_RUNNER_CONTEXT = 2   # a py_call config's context: the runner makes it (RemoteRunner.call_with_context)
 
 
 class Remote:
@@ -76,12 +78,11 @@ class Remote:
         self._runner = RemoteRunner(fn, [OutputPlan(o.label, o.content_type, o.encode) for o in self.outputs],
                                     self.name, cpus)
         # What every call shares: its resource request, its outputs as the plan declares them
-        # (None: HyperLoom's one unnamed output) and their labels for the executor, its spec's config.
+        # (None: HyperLoom's one unnamed output), its spec's config.
         self._request = ResourceRequest(cpus)
         self._function_input = None   # (the function's core task or handle,): the inputs of plain calls
         default = len(self.outputs) == 1 and self.outputs[0].label == DEFAULT_LABEL and not self.outputs[0].content_type
         self._core_outputs = None if default else [OutputSpec(o.label, o.content_type) for o in self.outputs]
-        self._labels = None if len(self.outputs) == 1 else [o.label or str(k) for k, o in enumerate(self.outputs)]
         self._spec_config = {"function": getattr(fn, "__qualname__", self.name),
                              "encode_outputs": [o.encode for o in self.outputs]}
         functools.update_wrapper(self, fn)
@@ -90,50 +91,64 @@ class Remote:
         session = session or active_session()
         if kwargs or len(args) not in self._counts_ok:
             self._check_call(args, kwargs)
-        runner = session.static_value(self._runner) or session.add_static_value(self._runner, py_value(self._runner))
-        if _all_plain(args) and (not kwargs or _all_plain(kwargs.values())):
-            # The common case: values that cannot hold a data object travel as they are,
-            # pickled once with the task's config at submit. Without keywords the call is the
+        runner = session.static_value(self._runner)
+        if runner is None:   # the session's first call: its runner, pickled once (its session id in it)
+            runner = session.add_static_value(self._runner, py_value(self._runner.for_session(session.session_id)))
+        plain = not kwargs
+        if plain:
+            for value in args:   # _all_plain(args), inlined: most calls
+                kind = type(value)
+                if kind not in _PLAIN or (kind is bytes or kind is str) and len(value) > PICKLE_ARG_SIZE_LIMIT:
+                    plain = False
+                    break
+        if plain:
+            # The common case: values that cannot hold a data object, no keywords. They are the
+            # task's direct arguments, pickled now as HyperLoom's py_task does (its config
+            # rewritten at submit if its spec was asked for meanwhile); the call is the
             # arguments' tuple itself, and the task's inputs are the function alone (one tuple
             # shared by the calls): the garbage collector walks every object made here.
-            call = [args, kwargs, None] if kwargs else args
+            call = args
+            config = _dumps((_RUNNER_CONTEXT, args), _PROTOCOL)
             inputs = self._function_input
             if inputs is None or inputs[0] is not runner:
                 inputs = self._function_input = (runner,)
             objects = ()
+        elif _all_plain(args) and _all_plain(kwargs.values()):
+            call, config, inputs, objects = [args, kwargs, None], b"", (runner,), ()
         else:
             objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
             plans = []       # an InputPlan per object
             pickled_args = [self._pickle(value, argument, objects, plans)
                             for value, argument in zip(args, self._positional_names(len(args)))]
             pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
-            call = [pickled_args, pickled_kwargs, plans]
+            call, config = [pickled_args, pickled_kwargs, plans], b""
             inputs = (runner,) + tuple(obj.core_ref() for obj in objects)
-        # A py_call (core.task); its config is written at submit (before_submit), when the spec is final.
-        core = CoreTask(PY_CALL, inputs, b"", name or self.name, self._request)
-        core.outputs = self._core_outputs
+        # A py_call (core.task); a config not written yet is written at submit (before_submit),
+        # when the spec is final.
+        core = CoreTask(PY_CALL, inputs, config, name or self.name, self._request)
+        if self._core_outputs is not None:
+            core.outputs = self._core_outputs
         return Task(core, self.outputs, session, self._spec_config, self, call, objects)
 
     def before_submit(self, task):
         """The task's py_call config, from the spec as the client left it: ``ctx.spec.user``,
-        the inputs' user attributes (one pickle: the arguments of the plain case go in it as
-        they are)."""
+        the inputs' user attributes (one pickle). The session calls it for a task whose config
+        is not written: a call with keywords or data objects, or one whose spec was made (so
+        may have changed: Task.spec clears the config)."""
         # The call: the arguments' tuple (plain values, no keywords), or [args, kwargs, plans].
         args, kwargs, plans = (task.call, None, None) if type(task.call) is tuple else task.call
         spec = task.spec_if_made()
         if spec is not None:   # asked for, so maybe changed: it travels (else the runner makes the default)
             spec = {"user": dict(spec.user), "resources": dict(spec.resources)}
         if plans is None and spec is None and kwargs is None:
-            call = (task.session.session_id, args)   # the short form: most calls (bench 9a)
-        elif plans is None:
-            call = (task.session.session_id, spec, args, kwargs, None)
-        else:
+            task.core.config = _dumps((_RUNNER_CONTEXT, args), _PROTOCOL)
+            return
+        if plans is not None:
             for plan, obj in zip(plans, task.inputs):
                 made = obj.spec_if_made()
                 user = made.user if made is not None else None
                 plan.user = dict(user) if user else None
-            call = (task.session.session_id, spec, args, kwargs, plans)
-        config = (True, (call,), self._labels)
+        config = (_RUNNER_CONTEXT, (Call(spec, args, kwargs, plans),))
         # Plain values, ints, bytes and InputPlans pickle by reference safely; a user dict may
         # hold anything, so it goes through the by-value check.
         task.core.config = dumps(config) if spec is not None else pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)

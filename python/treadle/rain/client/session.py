@@ -38,6 +38,8 @@ class Session:
         self.closed = False
         self.error = None       # the exception that failed the session: every later call raises it
         self._new = []          # tasks created since the last submit
+        self._readers = []      # those of them that read other tasks' outputs
+        self._kept = []         # those of them with an output kept (or kept and unkept)
         self._pending = []      # submitted tasks not yet seen ended
         self._by_core = {}      # id(core task) -> Rain task, for tasks not yet submitted (made when asked)
         self._indexed = 0       # how many of _new are in _by_core
@@ -51,9 +53,17 @@ class Session:
 
     # -- the graph ---------------------------------------------------------------------------
 
-    def add_task(self, task):
-        self._check()
+    def add_task(self, task, reads=False):
+        """A task made in this session; ``reads``: it reads other tasks' outputs."""
+        if self.closed or self.error is not None:
+            self._check()
         self._new.append(task)
+        if reads:
+            self._readers.append(task)
+
+    def add_kept(self, task):
+        """A task of this session whose output was kept (before its submit): maybe a root."""
+        self._kept.append(task)
 
     def rain_inputs(self, core_task):
         """The DataObjects a core task reads (its inputs that are outputs of this session's tasks)."""
@@ -104,30 +114,38 @@ class Session:
         """Sends the tasks created since the last submit."""
         self._check()
         new, self._new = self._new, []
+        readers, self._readers = self._readers, []
+        kept, self._kept = self._kept, []
         self._indexed = 0
         statics, self._static_new = self._static_new, []
         if not new and not statics:
             return
         try:
-            for task in new:
-                maker = task.maker
-                if maker is not None:
-                    maker.before_submit(task)
-            # The plan's roots, which the session holds: the tasks nothing of this submit reads
-            # (sinks) and those with a kept output. The others (inner) go once the tasks reading
-            # them are done, as a HyperLoom plan's inner tasks do: no hold to take and drop.
-            read = {id(t) for task in new for t in task.input_tasks()}
-            sinks, rooted, inner = [], [], []
+            # A maker (a @remote function) writes the config of a task whose config is not
+            # written yet (or no longer: its spec was asked for, so may have changed). The
+            # plan's roots, which the session holds: the tasks nothing of this submit reads
+            # (sinks) and those with a kept output. The others (inner) go once the tasks
+            # reading them are done, as a HyperLoom plan's inner tasks do: no hold to take and
+            # drop. (One pass over the tasks, no call per task: a submit of 10,000 calls pays
+            # for each, bench 9a.)
+            read = set()
+            for task in readers:
+                read.update(map(id, task.input_tasks()))
+            kept = {id(t) for t in kept if t.has_kept_output()}
+            sinks, rooted, inner, inner_cores = [], [], [], []
             for t in new:
+                if not t.core.config and t.maker is not None:
+                    t.maker.before_submit(t)
                 if id(t) not in read:
                     sinks.append(t)
                     rooted.append(t)
-                elif t.has_kept_output():
+                elif id(t) in kept:
                     rooted.append(t)
                 else:
                     inner.append(t)
+                    inner_cores.append(t.core)
             handles, inner_ids = self.client.core.submit_with_inner(
-                [t.core for t in rooted] + [self._static[key] for key in statics], [t.core for t in inner])
+                [t.core for t in rooted] + [self._static[key] for key in statics], inner_cores)
         except (LoomException, ValueError, TypeError) as error:
             for key in statics:
                 del self._static[key]

@@ -18,8 +18,9 @@ class Task:
     """A task of the active session (or of ``session``). ``outputs``: its DataObjects, by
     position and by label; ``output``: the only one (an error for zero or several).
     ``config``: its spec's config (JSON-like); ``maker``: an object whose ``before_submit(task)``
-    the session calls when it submits the task (a @remote function: it writes the task's
-    config then, from the spec as the client left it); ``call``: what the maker keeps for it;
+    the session calls when it submits the task with its core config not written (a @remote
+    function writes a plain call's at the call, and the rest then, from the spec as the
+    client left it: making the spec clears the config); ``call``: what the maker keeps for it;
     ``inputs``: the DataObjects it reads, in order, when the caller knows them; or ``reads``:
     the one-output tasks whose outputs it reads (their DataObjects made when asked for).
 
@@ -27,21 +28,25 @@ class Task:
     which walks every object made), so the spec, the outputs' DataObjects and their
     LabeledList are made when first asked for, not here."""
 
+    # What most tasks never get, until asked for: class attributes, not set per task (a submit
+    # sets task_id, state and held of every task, so those are set here: adding an attribute
+    # to an object later costs more than changing it).
+    _handle = None      # its TaskHandle: a root's from the submit, an inner task's made when asked
+    info = None
+    _spec = None        # made when first asked for
+    _objects = None     # the outputs' DataObjects as made (the only one, or a list with Nones)
+    _outputs = None     # their LabeledList, made when first asked for
+
     def __init__(self, core_task, outputs, session=None, config=None, maker=None, call=None, inputs=None, reads=None):
-        self.session = session or active_session()
+        self.session = session = session or active_session()
         self.core = core_task
         self.task_id = None        # the server's id, once submitted
-        self._handle = None        # its TaskHandle: a root's from the submit, an inner task's made when asked
         self.held = True           # False: an inner task of its plan, which the session holds nothing of
         self.state = None          # None, then "submitted", "finished" or "failed" as the client learns it
-        self.info = None
         self.maker = maker
         self.call = call
         self.declared = outputs    # the Output declarations (a @remote function's are shared by its calls)
         self._config = config
-        self._spec = None          # made when first asked for
-        self._objects = None       # the outputs' DataObjects as made (the only one, or a list with Nones)
-        self._outputs = None       # their LabeledList, made when first asked for
         # Declared, so that labels and content types travel with the plan; but one output
         # labelled "output" without a content type (Concat, Sleep, @remote's) goes as HyperLoom's
         # one unnamed output: the client knows its label, and each declared output costs a
@@ -50,8 +55,12 @@ class Task:
                                           or outputs[0].content_type):
             core_task.declare_outputs([OutputSpec(o.label, o.content_type) for o in outputs])
         self._reads = reads
-        self._inputs = None if reads is not None else self.session.rain_inputs(core_task) if inputs is None else inputs
-        self.session.add_task(self)
+        if reads is not None:
+            self._inputs = None
+            session.add_task(self, True)
+        else:
+            self._inputs = inputs = session.rain_inputs(core_task) if inputs is None else inputs
+            session.add_task(self, bool(inputs))
 
     @property
     def inputs(self):
@@ -77,6 +86,9 @@ class Task:
             spec = self._spec = TaskSpec(task_type=self.core.task_type or "",
                                          config=dict(config) if isinstance(config, dict) else config,
                                          resources={"cpus": request.cpus if request is not None else 0})
+            if self.maker is not None and self.task_id is None:
+                # Its user attributes may change until submit: the maker writes the config then.
+                self.core.config = b""
         if spec.id is None and self.task_id is not None:
             # Filled when asked, not at submit: a submit of many tasks does not pay for it.
             spec.id = ID(self.session.session_id, self.task_id)
@@ -187,12 +199,16 @@ class Task:
     def mark_finished(self):
         """The task finished, so did every task it reads (a task runs once its inputs exist):
         the session watches only the tasks nothing of their submit reads."""
+        if self.state != "submitted":
+            return
+        self.state = "finished"
         stack = [self]
-        while stack:
-            task = stack.pop()
-            if task.state == "submitted":
-                task.state = "finished"
-                stack.extend(task.input_tasks())
+        while stack:   # each task that reads others (few do: a fetch of a Concat of 10,000 walks its inputs)
+            for task in stack.pop().input_tasks():
+                if task.state == "submitted":
+                    task.state = "finished"
+                    if task._reads is not None or task._inputs:
+                        stack.append(task)
 
     def __repr__(self):
         name = self.core.label or self.core.task_type
@@ -204,13 +220,21 @@ def input_ref(value):
     return data_object_of(value).core_ref()
 
 
-def only_output_ref(value, data_type):
-    """The core input for ``value`` when it is a task not yet submitted whose only output (of
-    ``data_type``) has no DataObject yet: a Concat of 10,000 calls makes none. Else None."""
-    if type(value) is Task and value.task_id is None and value._objects is None and len(value.declared) == 1 \
-            and getattr(value.declared[0], "data_type", "blob") == data_type:
-        return value.core
-    return None
+def only_output_refs(values, data_type):
+    """The core inputs for ``values`` when each is a task not yet submitted whose only output
+    (of ``data_type``) has no DataObject yet: a Concat of 10,000 calls makes none. Else None."""
+    refs = []
+    checked = None   # the last declaration found of the right kind (a @remote function's calls share theirs)
+    for value in values:
+        if type(value) is not Task or value.task_id is not None or value._objects is not None:
+            return None
+        declared = value.declared
+        if declared is not checked:
+            if len(declared) != 1 or getattr(declared[0], "data_type", "blob") != data_type:
+                return None
+            checked = declared
+        refs.append(value.core)
+    return refs
 
 
 def data_object_of(value, data_type=None, where="this input"):

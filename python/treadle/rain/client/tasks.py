@@ -11,7 +11,7 @@ from .directories import LoadDir, MakeDirectory, SliceDirectory, make_directory
 from .execute import Execute
 from .input import data_object_of
 from .output import Output, OutputDir
-from .task import Task, input_ref, only_output_ref
+from .task import Task, input_ref, only_output_refs
 
 MERGE = "loom/data/merge"
 SLEEP = "loom/base/sleep"
@@ -25,8 +25,8 @@ __all__ = ["Concat", "Execute", "Load", "LoadDir", "MakeDirectory", "SliceDirect
 def Concat(inputs, name=None):  # noqa: N802 - Rain's name
     """One blob: the inputs joined."""
     inputs = list(inputs)
-    refs = [only_output_ref(i, "blob") for i in inputs]
-    if None not in refs:   # tasks not yet submitted (@remote calls, most often): no DataObjects made
+    refs = only_output_refs(inputs, "blob")
+    if refs is not None:   # tasks not yet submitted (@remote calls, most often): no DataObjects made
         return Task(CoreTask(MERGE, tuple(refs), b"", name), [Output("output")], reads=inputs)
     objects = [data_object_of(i, "blob", "Concat") for i in inputs]
     return Task(CoreTask(MERGE, tuple(o.core_ref() for o in objects), b"", name), [Output("output")], inputs=objects)

@@ -7,7 +7,6 @@ inputs made by @remote tasks (``InputPlan.typed_at_run_time``): other tasks pay 
 import json
 import threading
 
-from ...core.connection import Connection
 from ...core.task import OUTPUT_SHIFT, TASK_MASK
 from ...runtime import task_clients
 
@@ -39,6 +38,7 @@ def recorded_outputs(core_ctx, plans):
 
 def _connection():
     """This executor's connection to its server, made on first use and kept."""
+    from ...core.connection import Connection   # here: most executors never ask (~5 ms to import, bench 9a)
     with _lock:
         connection = _server["connection"]
         if connection is None or connection.closed:

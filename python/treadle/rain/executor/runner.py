@@ -4,7 +4,8 @@ function with a Context, encodes what it returned into its outputs, and records 
 info (debug lines, ``ctx.info.user``, content types the task set) with the server.
 
 The client (treadle.rain.client.remote) pickles the runner once per session, and per call the
-arguments with placeholders: ``persistent_id`` n stands for input n of the task.
+arguments: as they are (plain values), or with placeholders (``persistent_id`` n stands for
+input n of the task).
 """
 
 import io
@@ -16,6 +17,8 @@ from ..common import (DataInstance, ObjectInfo, ObjectSpec, RainException, encod
                       merge_content_types)
 from .recorded import recorded_outputs
 from .context import Context
+
+_new = object.__new__
 
 
 class OutputPlan:
@@ -51,53 +54,100 @@ class InputPlan:
                             self.typed_at_run_time))
 
 
-class RemoteRunner:
-    """Called by the executor as ``runner(ctx, call, *inputs)`` (a py_call with context):
-    ``call`` is (session id, spec, args, kwargs, plans), or (session id, args) for plain
-    arguments without keywords or a spec (most calls: a smaller pickle). Without plans, ``args`` and ``kwargs``
-    are the values themselves (none held a data object); with them, each argument is pickled
-    with placeholders (or is the index of an input), and ``plans`` has an InputPlan per input.
-    ``spec``: None (the client never asked for it: the default), or its ``user`` and
-    ``resources``."""
+class Call:
+    """A call's long form, as its task's one direct argument (the inputs follow it): ``spec``
+    (None: the client never asked for it, the default; or its ``user`` and ``resources``),
+    ``args``, ``kwargs`` and ``plans``. Without plans, ``args`` and ``kwargs`` are the values
+    themselves (none held a data object); with them, each argument is pickled with
+    placeholders (or is the index of an input), and ``plans`` has an InputPlan per input."""
 
-    def __init__(self, fn, outputs, name, cpus=1):
+    __slots__ = ("spec", "args", "kwargs", "plans")
+
+    def __init__(self, spec, args, kwargs, plans):
+        self.spec = spec
+        self.args = args
+        self.kwargs = kwargs
+        self.plans = plans
+
+    def __reduce__(self):
+        return (Call, (self.spec, self.args, self.kwargs, self.plans))
+
+
+class RemoteRunner:
+    """What a ``@remote`` task calls: the executor calls ``call_with_context`` for a py_call
+    whose config's context is 2 (the runner makes the task's context itself: one object a
+    task, Rain's Context being treadle's too). A plain call (values that cannot hold a data
+    object, no keywords, no spec asked for: most calls) sends its arguments as the task's
+    direct arguments; any other call sends one Call (then the task's inputs). The client
+    pickles a runner per session (``for_session``): ``session_id`` is its spec's."""
+
+    def __init__(self, fn, outputs, name, cpus=1, session_id=0):
         self.fn = fn
         self.outputs = outputs   # OutputPlans
         self.name = name
         self.cpus = cpus
+        self.session_id = session_id
         self.bytes_as_is = len(outputs) == 1 and not outputs[0].encode   # returned bytes are the output
 
-    def __call__(self, core_ctx, call, *inputs):
-        if len(call) == 2:
-            (session_id, args), spec, kwargs, plans = call, None, None, None
+    def for_session(self, session_id):
+        """The runner the tasks of session ``session_id`` call."""
+        return RemoteRunner(self.fn, self.outputs, self.name, self.cpus, session_id)
+
+    def __call__(self, core_ctx, *args):
+        """As a py_call with treadle's context (``core_ctx``), the direct arguments and inputs after it."""
+        if args and type(args[0]) is Call:
+            args, inputs = args[:1], args[1:]
         else:
-            session_id, spec, args, kwargs, plans = call
-        ctx = Context(core_ctx, session_id, spec, self)
+            inputs = ()
+        return self.call_with_context(core_ctx.task_id, core_ctx._log, core_ctx._record, core_ctx.governor,
+                                      core_ctx.input_ids, args, inputs)
+
+    def call_with_context(self, task_id, log, record, governor, input_ids, args, inputs):
+        """Runs the task: the arguments of a core Context (the executor's), the config's direct
+        arguments and the task's data inputs (after the function's)."""
+        # Context(task_id, log, record, governor, input_ids), without its __init__'s call: a
+        # tiny task pays for each (bench 9a). Keep the fields the same as those two __init__s set.
+        ctx = _new(Context)
+        ctx.task_id = task_id
+        ctx._log = log
+        ctx._record = record
+        ctx.governor = governor
+        ctx.input_ids = input_ids
+        ctx.runner = self
+        ctx.spec_given = None
+        ctx._debug = None
+        ctx._spec = None
+        ctx._info = None
         try:
-            if plans is None:
-                result = self.fn(ctx, *args, **kwargs) if kwargs else self.fn(ctx, *args)
+            if args and type(args[0]) is Call:
+                result = self._call(ctx, args[0], inputs)
             else:
-                made = recorded_outputs(core_ctx, plans)
-                values = [self._value(wrapper, plan, made[k]) for k, (wrapper, plan) in enumerate(zip(inputs, plans))]
-                args = [_argument(data, values) for data in args]
-                kwargs = {name: _argument(data, values) for name, data in kwargs.items()}
-                result = self.fn(ctx, *args, **kwargs)
-            if type(result) is bytes and self.bytes_as_is:   # the common case, short
-                if not ctx.debug_lines and not ctx.has_info():
-                    return result
-                outputs, objects = [result], None
-            else:
-                outputs, objects = self._encode_all(result)
+                result = self.fn(ctx, *args)
+            if type(result) is bytes and self.bytes_as_is and ctx._debug is None and ctx._info is None:
+                return result   # the common case, short
+            outputs, objects = self._encode_all(result)
         except BaseException as error:
-            if ctx.debug_lines:
+            if ctx._debug:
                 # In the failure's text (the traceback shows notes) as Rain's "Debug:" part.
                 if hasattr(error, "add_note"):
-                    error.add_note("\nDebug:\n" + "\n".join(ctx.debug_lines))
+                    error.add_note("\nDebug:\n" + "\n".join(ctx._debug))
                 _record(ctx, [])
             raise
-        if objects or ctx.debug_lines or ctx.has_info():
+        if objects or ctx._debug or ctx._info is not None:
             _record(ctx, objects)
         return outputs[0] if len(self.outputs) == 1 else outputs
+
+    def _call(self, ctx, call, inputs):
+        """Calls the function the long way: keywords, a spec, data objects in the arguments."""
+        ctx.spec_given = call.spec
+        args, kwargs, plans = call.args, call.kwargs, call.plans
+        if plans is None:
+            return self.fn(ctx, *args, **kwargs) if kwargs else self.fn(ctx, *args)
+        made = recorded_outputs(ctx, plans)
+        values = [self._value(wrapper, plan, made[k]) for k, (wrapper, plan) in enumerate(zip(inputs, plans))]
+        args = [_argument(data, values) for data in args]
+        kwargs = {name: _argument(data, values) for name, data in kwargs.items()}
+        return self.fn(ctx, *args, **kwargs)
 
     def _value(self, wrapper, plan, made):
         """The DataInstance of an input (its loaded value if the function asked). ``made``:
@@ -185,9 +235,9 @@ def _argument(data, values):
 def _record(ctx, objects):
     """Sends the task's info to the server when it has any (most tasks have none: no cost)."""
     info = {}
-    if ctx.debug_lines:
-        info["debug"] = "\n".join(ctx.debug_lines)
-    if ctx.has_info() and ctx.info.user:
+    if ctx._debug:
+        info["debug"] = "\n".join(ctx._debug)
+    if ctx._info is not None and ctx._info.user:
         info["user"] = ctx.info.user
     if objects and any(objects):
         info["objects"] = objects
@@ -197,4 +247,4 @@ def _record(ctx, objects):
         text = json.dumps(info)
     except (TypeError, ValueError) as error:
         raise RainException("ctx.info.user (and DataInstance info.user) must be JSON-serializable: {}".format(error))
-    ctx.core.record_info(text)
+    ctx.record_info(text)
