@@ -341,7 +341,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
       return;
     }
     send_message(router_, Message(json{{"op", op::error}, {"req", m.header.value("req", json())},
-                                       {"code", "unknown_peer"}, {"message", "say hello first"}}),
+                                       {"code", "unknown_peer"}, {"message", "say hello first"}, {"server", instance_}}),
                  routing);
     return;
   }
