@@ -249,6 +249,11 @@ void Connection::release(const std::vector<std::uint64_t>& ids, bool when_done) 
 
 bool Connection::connected() const { return impl_->alive; }
 
+std::string Connection::lost_reason() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->lost_reason;
+}
+
 const std::string& Connection::server_instance() const { return impl_->server_instance; }
 
 std::vector<Message> Connection::take_events() {

@@ -87,6 +87,9 @@ class Connection {
   // The linger (ms) close() left the socket with: 2000, or 0 for a closed connection (-1 before).
   int close_linger_ms() const;
   bool connected() const;
+  // Why the connection ended ("lost the connection to the treadle server at HOST:PORT: ..."),
+  // as every call failed by it says; empty while connected.
+  std::string lost_reason() const;
   // How long the server has been silent, its connection open (0 before its welcome): a wait
   // may say so after a while, and go on.
   std::chrono::milliseconds server_silent() const;

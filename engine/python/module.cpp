@@ -441,7 +441,11 @@ class PyConnection {
       if (!sink_.finished.empty() || !sink_.failed.empty() || std::chrono::steady_clock::now() >= deadline) break;
       without_gil([&] { conn_->wait_for_events(std::chrono::milliseconds(50)); });
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (!conn_->connected()) throw ServerError("lost the connection to the treadle server");
+      // The connection's own words (its address, the reason), as every other call says them.
+      if (!conn_->connected()) {
+        const std::string why = conn_->lost_reason();
+        throw ServerError(why.empty() ? "lost the connection to the treadle server" : why);
+      }
     }
     py::tuple out = py::make_tuple(sink_.finished, sink_.failed);
     sink_.finished.clear();

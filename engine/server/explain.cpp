@@ -80,6 +80,17 @@ std::string busy(const Scheduler& s, const TaskRecord& t) {
   return out;
 }
 
+// A worker that could run it left lately: it waits a while for one that fits (fit_grace.cpp).
+std::string waits_for_fit(const Scheduler& s, const TaskRecord& t, std::int64_t deadline_us) {
+  bool offered = false;
+  for (auto& w : s.workers()) offered = offered || (w->alive && w->offers_type[t.type]);
+  std::string what = offered ? "a worker with " + std::to_string(t.cpus) + (t.cpus == 1 ? " cpu" : " cpus")
+                             : "a worker that offers its type '" + s.type_name(t.type) + "'";
+  const std::int64_t left_s = std::max<std::int64_t>(0, (deadline_us - s.clock() + 999'999) / 1'000'000);
+  return "ready, waiting for " + what + " to join: one that could run it left; it fails if none joins within " +
+         std::to_string(left_s) + " s";
+}
+
 // Sent to a worker that has not started it.
 std::string not_started(const Scheduler& s, TaskId id, const TaskRecord& t) {
   const WorkerInfo* w = s.worker(t.worker);
@@ -113,7 +124,10 @@ std::string why_not_running(const Scheduler& s, TaskId id) {
       if (t.parked)
         return "ready: a constant held back to run beside its consumer, placed when the consumer's other input is";
       std::string never = why_no_worker_can_run(s, t);
-      return never.empty() ? busy(s, t) : never;
+      if (never.empty()) return busy(s, t);
+      const std::int64_t deadline = s.fit_deadline_us(t);
+      if (deadline < 0) return never;
+      return waits_for_fit(s, t, deadline) + " (" + never + ")";
     }
     case TaskState::assigned:
       return not_started(s, id, t);

@@ -261,6 +261,8 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
 
 void Scheduler::schedule() {
   if (alive_workers_ == 0) return;
+  if (!unfit_.empty() && (worker_joined_ || now_us_ >= unfit_due_us_)) requeue_unfit();
+  worker_joined_ = false;
   std::vector<std::uint64_t> deferred;  // ready keys
   // Light tasks go out as workers have room (light_tasks_per_cpu); the rest stay ready here.
   int light_misses = 0;
@@ -274,8 +276,9 @@ void Scheduler::schedule() {
     Choice choice = choose_worker(id, t);
     if (choice.park) tasks_[id].parked = true;  // out of the queue until its consumer's input is placed
     else if (choice.worker != no_worker) place(id, choice);
-    else if (!runnable_somewhere(t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});
-    else {
+    else if (!runnable_somewhere(t)) {
+      if (!wait_for_fit(id, t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});
+    } else {
       deferred.push_back(key);
       ++light_misses;
     }
@@ -297,7 +300,7 @@ void Scheduler::schedule() {
     if (choice.worker != no_worker) {
       place(id, choice);
     } else if (!runnable_somewhere(t)) {
-      fail_with(id, Failure{id, "no connected worker can run it: " + why_no_worker_can_run(*this, t)});
+      if (!wait_for_fit(id, t)) fail_with(id, Failure{id, "no connected worker can run it: " + why_no_worker_can_run(*this, t)});
     } else {
       deferred.push_back(key);
       ++misses;

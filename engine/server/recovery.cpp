@@ -24,6 +24,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   --alive_workers_;
   retiring_.erase(worker);
   forget_steals_of(worker);
+  left_.emplace_back(worker, now_us_);  // what it could run waits a while for a worker like it (fit_grace.cpp)
   if (w.retiring) log::info("worker ", w.name, " retired (", reason, ")");
   else if (std::string_view(reason) == "stopped") log::info("worker ", w.name, " stopped");
   else log::warn("worker ", w.name, " lost (", reason, ")");

@@ -359,7 +359,11 @@ WorkerId Scheduler::add_worker(std::string name, std::string data_address, std::
     type_offers_.offer(info.id, type);
   }
   list_worker(info);
+  // After a time without any worker, the grace of the workers that left starts again now.
+  if (alive_workers_ == 0)
+    for (auto& left : left_) left.second = now_us_;
   ++alive_workers_;
+  worker_joined_ = true;
   return info.id;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -121,6 +122,14 @@ class Scheduler {
 
   // Places ready tasks on workers; call after a batch of events.
   void schedule();
+  // -- a cluster that shrank (fit_grace.cpp) -------------------------------------------------
+  // A ready task no connected worker can run fails at once, unless a worker that could run it
+  // left less than `grace_us` ago: then it waits that long for one that fits to join (a
+  // restarted worker, a replacement) before it fails (docs/architecture.md, "Placement").
+  void set_worker_grace_us(std::int64_t grace_us) { worker_grace_us_ = grace_us; }
+  std::int64_t worker_grace_us() const { return worker_grace_us_; }
+  // When such a task stops waiting and fails (scheduler clock, µs), or -1: it fails at once.
+  std::int64_t fit_deadline_us(const TaskRecord& t) const;
 
   // -- observing -----------------------------------------------------------------------------
   // Observers hear of ready tasks and placements (docs/tracing.md); not owned.
@@ -283,6 +292,15 @@ class Scheduler {
     load_index_.update(before, w);  // listed workers only: live, not retiring
   }
   bool runnable_somewhere(const TaskRecord& t) const;
+  // A task no connected worker can run: out of the ready queue until a worker joins or its
+  // grace ends (true), or it has none and fails now (false).
+  bool wait_for_fit(TaskId id, const TaskRecord& t);
+  void requeue_unfit();  // back to the ready queues, to be placed, wait again or fail
+  std::vector<std::pair<WorkerId, std::int64_t>> left_;  // workers that left within the grace, and when
+  std::vector<TaskId> unfit_;                            // ready tasks waiting for a worker that fits
+  std::int64_t unfit_due_us_ = std::numeric_limits<std::int64_t>::max();  // the first of their deadlines
+  bool worker_joined_ = false;
+  std::int64_t worker_grace_us_ = 30'000'000;
   void place(TaskId id, const Choice& choice);
   void notify_assigned(TaskId id, const TaskRecord& t, const Choice& choice);
   void chain_consumers(TaskId id, WorkerId worker);

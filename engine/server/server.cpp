@@ -120,6 +120,7 @@ class ServerLoop final : public SchedulerActions {
   ServerLoop(const ServerOptions& options, zmq::context_t& context, zmq::socket_t& router)
       : options_(options), context_(context), router_(router) {
     trace_.observe(scheduler_);  // every placement is recorded with its reason, every cancel with its task's label
+    scheduler_.set_worker_grace_us(std::int64_t{options.worker_grace_s} * 1'000'000);
   }
   // How far a stall of the loop moves the attention clock: above the loop's own wake-ups
   // (every 250 ms) and well below the worker timeout, so a stall never uses up a peer's time.
@@ -340,7 +341,7 @@ void ServerLoop::handle(const std::string& routing, Message& m, int fd) {
       return;
     }
     send_message(router_, Message(json{{"op", op::error}, {"req", m.header.value("req", json())},
-                                       {"code", "unknown_peer"}, {"message", "say hello first"}}),
+                                       {"code", "unknown_peer"}, {"message", "say hello first"}, {"server", instance_}}),
                  routing);
     return;
   }

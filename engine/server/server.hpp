@@ -17,6 +17,9 @@ struct ServerOptions {
   // (it may be paused: a laptop asleep), unless its connection closed (it died): then it is gone.
   int client_timeout_ms = 15000;
   int client_grace_s = 300;      // an away client's session ends after this much silence
+  // A task only a worker that left could run (its cpus, its type) waits this long for a worker
+  // that fits to join before it fails (a replacement, a restart).
+  int worker_grace_s = 30;
 };
 
 class Server {

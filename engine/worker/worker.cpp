@@ -153,7 +153,9 @@ struct Worker::Impl final : WorkerActions {
   AttentionClock attention{500, 0};
   std::int64_t server_heard = 0;  // on the attention clock
   std::int64_t next_heartbeat = 0;  // steady ms
-  bool forgotten = false;  // the server no longer knows us (declared lost)
+  bool forgotten = false;  // the server no longer knows us (declared lost, or restarted)
+  bool server_restarted = false;  // forgotten by a new server on that port (its run's name differs)
+  std::string server_instance;    // the name of the server's run that welcomed us
 
   void setup();
   void wait_for_executors();
@@ -418,7 +420,10 @@ int Worker::Impl::loop() {
         try {
           if (!recv_message(*server, m, nullptr, true)) break;
           server_heard = attention.now();
-          if (m.op() == op::welcome) welcomed = true;
+          if (m.op() == op::welcome) {
+            welcomed = true;
+            server_instance = m.header.value("server", std::string());
+          }
           on_server_message(m);
           heartbeat_if_due();  // between messages: a turn may bring many big ones
         } catch (const std::exception& e) {
@@ -500,8 +505,12 @@ int Worker::Impl::loop() {
     if (forgotten) {
       // Its tasks were placed elsewhere and what it holds counts as lost: it joins again as a
       // new worker with nothing (run_worker_main), so no stale result or object is ever served.
-      log::warn("the server declared this worker lost (unreachable or unresponsive for a while): "
-                "joining again as a new worker, with nothing from before");
+      if (server_restarted)
+        log::warn("the server at ", options.server_host, ":", options.server_port,
+                  " restarted (it does not know this worker): joining again as a new worker, with nothing from before");
+      else
+        log::warn("the server declared this worker lost (unreachable or unresponsive for a while): "
+                  "joining again as a new worker, with nothing from before");
       return 0;
     }
   }
@@ -567,8 +576,15 @@ void Worker::Impl::on_server_message(Message& m) {
     return;
   }
   if (op == op::error) {
+    if (m.header.value("code", std::string()) == "unknown_peer") {
+      // Said once, when it leaves to join again (not per heartbeat still in flight). A server
+      // run of another name than the one that welcomed us restarted; the same one declared us lost.
+      const std::string instance = m.header.value("server", std::string());
+      server_restarted = server_restarted || (!instance.empty() && instance != server_instance);
+      forgotten = true;
+      return;
+    }
     log::error("server: ", m.header.value("message", std::string()));
-    if (m.header.value("code", std::string()) == "unknown_peer") forgotten = true;
     return;
   }
   if (op == op::welcome || op == op::heartbeat) return;

@@ -34,6 +34,8 @@ class Fuzzer {
     }
     // Whatever happened, a live worker lets every kept task end.
     if (f.s.alive_workers() == 0) add_worker();
+    // and a task only a worker that left could run fails once the grace for a replacement ended.
+    f.s.set_clock(f.s.clock() + f.s.worker_grace_us());
     drain();
     verify();
     for (auto& [object, count] : kept_) {

@@ -397,7 +397,10 @@ TEST_CASE("scheduler recovery: a type offered only by a lost worker", "[schedule
   f.s.schedule();
   REQUIRE(f.worker_of(s) == special);
   f.s.remove_worker(special, "test");
-  f.s.schedule();  // nobody can run it now
+  f.s.schedule();  // nobody can run it now: it waits for a worker offering the type (fit_grace.cpp)
+  CHECK(f.state(s) == S::ready);
+  f.s.set_clock(f.s.clock() + f.s.worker_grace_us());  // none joined within the grace
+  f.s.schedule();
   CHECK(f.state(s) == S::failed);
   CHECK_THAT(f.s.failure(s)->message, Contains("test/special"));
   CHECK(f.actions.count(Kind::kept_failed, s) == 1);
