@@ -29,6 +29,7 @@ from . import engine, pipe, task_clients
 from .reply_writer import MessageWriter
 from .request_prefetch import PrefetchingReader
 from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
+from .thread_state import thread_state as _thread_state
 from .withdrawals import Withdrawals
 
 _CACHE_LIMIT = 512
@@ -69,18 +70,14 @@ class TaskStream(io.TextIOBase):
     4 KiB or when the task ends. (Output written to file descriptors 1 and 2 directly, by C code
     or child programs, reaches the worker through its pipes instead.)"""
 
-    class _Buffer(threading.local):
-        """Per thread: tasks that seceded and rejoined print beside the one running."""
-
-        def __init__(self):
-            self.parts = []
-            self.size = 0
-            self.last_sent = 0.0
-
     def __init__(self, executor, name):
         self._executor = executor
-        self.name = name
-        self._buffer = self._Buffer()
+        self.name = name   # also the attribute of each thread's _ThreadState that holds its text
+
+    @property
+    def _buffer(self):
+        """This thread's: tasks that seceded and rejoined print beside the one running."""
+        return getattr(_thread_state(), self.name)
 
     def writable(self):
         return True
@@ -119,34 +116,23 @@ class TaskStream(io.TextIOBase):
         return False
 
 
-class _ThreadState(threading.local):
-    """What each thread of the executor runs: its task, and whether it reads the request pipe
-    (a task that seceded closed its raw output with end-of-task markers then, and does not)."""
-
-    def __init__(self):
-        self.task_id = None
-        self.serving = False
-
-
-_thread = _ThreadState()
-
-
 class Executor:
     def __init__(self, requests, replies):
         self.requests = requests
         self.replies = MessageWriter(replies, hold=_BATCH_SECONDS)
         self.withdrawals = Withdrawals(self.replies)
         requests.reader.on_withdraw = self.withdrawals.withdraw
+        requests.prepare = _unpickle_config_ahead
         self.cache = ObjectCache()
         self.governor = None   # the worker's data address, from its hello
 
     @property
     def task_id(self):
-        return _thread.task_id
+        return _thread_state().task_id
 
     @task_id.setter
     def task_id(self, value):
-        _thread.task_id = value
+        _thread_state().task_id = value
 
     def send_output(self, stream, text, flush=True):
         if self.task_id is not None:
@@ -196,13 +182,18 @@ class Executor:
             raise first_error
         return inputs
 
-    def run_task(self, header, blobs):
-        """Runs a task; the clients it made (to submit tasks of its own) close when it ends."""
-        task_clients.enter(header["id"])
+    def run_task(self, header, blobs, running):
+        """Runs a task; the clients it made (to submit tasks of its own) close when it ends.
+        ``running``: this thread's task_clients.RunningTask."""
+        running.task_id = header["id"]
+        running.scope = None
         try:
             return self._call_task(header, blobs)
         finally:
-            task_clients.leave()
+            if running.scope is None:  # it made no client (task_clients.leave, without a call)
+                running.task_id = None
+            else:
+                task_clients.leave(running)
 
     def _cached(self, desc):
         """The object of a PyObj input the worker knows this executor has (``"b": -1``)."""
@@ -230,7 +221,9 @@ class Executor:
             if piece is None:
                 raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
             return piece
-        config = pickle.loads(raw_config)
+        config = header.get(_CONFIG_AHEAD)
+        if config is None:
+            config = pickle.loads(raw_config)
         fn = first
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
@@ -268,11 +261,12 @@ class Executor:
         """The task on this thread waits on futures: the worker frees its cpu, and a new thread
         reads the request pipe, so the next tasks run meanwhile."""
         _flush_streams()
-        if not _thread.serving:  # seceded before, rejoined, and waits again
+        state = _thread_state()
+        if not state.serving:  # seceded before, rejoined, and waits again
             pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
             return
-        _flush_output(True)  # raw output so far is this task's; what follows, the next task's
-        _thread.serving = False
+        _flush_output(True, state)  # raw output so far is this task's; what follows, the next task's
+        state.serving = False
         pipe.write_message(self.replies, {"op": "seceded", "id": task_id})
         threading.Thread(target=self.serve, name="treadle-executor-serving", daemon=True).start()
 
@@ -298,7 +292,9 @@ class Executor:
         those while its tasks take well under a millisecond) wait in the buffer while the next
         task is already read, for at most _BATCH_SECONDS: one write and one wake-up of the
         worker for several tasks. Every reply goes out before this thread waits for the pipe."""
-        _thread.serving = True
+        state = _thread_state()
+        state.serving = True
+        running = task_clients.running_task()
         # Per task: no lookups. The reader itself for tiny tasks; through the PrefetchingReader
         # after a task whose next request a thread of its own may be reading (`ahead`).
         requests = self.requests
@@ -359,10 +355,10 @@ class Executor:
                 # by the read-ahead thread or with the one before): read what is there first.
                 requests.reader.take_in()
             if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
-                _flush_output(True)  # its end-of-task markers, as a task that wrote nothing
+                _flush_output(True, state)  # its end-of-task markers, as a task that wrote nothing
                 ended = (Withdrawals.withdrawn_reply(header["id"]), batch, None)
                 continue
-            task_id = _thread.task_id = header["id"]
+            task_id = state.task_id = header["id"]
             # A task that may take a while, with two in flight (its request came before the task
             # before it ended): its next request comes while it runs, and is read meanwhile.
             ahead = not batch and next_here
@@ -371,7 +367,7 @@ class Executor:
             start_us = time.time_ns() // 1000
             unmade = None
             try:
-                result = self.run_task(header, blobs)
+                result = self.run_task(header, blobs, running)
                 end_us = time.time_ns() // 1000
                 if not batch and type(result) is PyObj and _frozen(result.obj):
                     reply, unmade = None, (task_id, result, start_us, end_us)
@@ -384,14 +380,34 @@ class Executor:
                 # or for the worker's loop), and the worker sizes its queue by how long tasks take.
                 reply = pipe.message_parts({"op": "failed", "id": task_id, "error": _describe(error),
                                             "t": [start_us, time.time_ns() // 1000]}, [_pack(error)])
-            serving = _thread.serving
-            _flush_output(serving)  # (a task that seceded ended its raw output then)
-            _thread.task_id = None
+            serving = state.serving
+            _flush_output(serving, state)  # (a task that seceded ended its raw output then)
+            state.task_id = None
             self.withdrawals.ended(task_id)
             if not serving:  # it seceded: another thread reads the pipe; its reply goes now
                 write_reply(reply if unmade is None else _reply(*unmade), True)
                 return
             ended = (reply, batch, unmade)
+
+
+# The key, in a run request's header, of its config unpickled by the read-ahead thread (not
+# text: a header from the worker is JSON, whose keys are, so none of its keys can be this one).
+_CONFIG_AHEAD = object()
+
+
+def _unpickle_config_ahead(header, blobs):
+    """On the read-ahead thread (request_prefetch), while the task before runs: the call's config
+    unpickled, a cold step less between the two tasks. (Not a cut of a sequence, whose config is
+    no pickle; not the inputs, cached in the order the tasks run. One that fails to unpickle is
+    left to fail again as its task runs, as a task's failure.)"""
+    if header.get("op") != "run":
+        return
+    try:
+        raw_config = blobs[header["config"]]
+        if raw_config[:1] != b"\0":
+            header[_CONFIG_AHEAD] = pickle.loads(raw_config)
+    except Exception:
+        pass
 
 
 # A tuple's sys.getsizeof by arithmetic (a header and a pointer per item: exact), and pickle's
@@ -487,11 +503,12 @@ def _flush_streams(now=True):
             pass
 
 
-def _flush_output(raw):
+def _flush_output(raw, state):
     """What the task printed goes before the reply that ends the task (and out with it); and
-    with ``raw``, the end-of-task markers (the task did not secede, which wrote them)."""
+    with ``raw``, the end-of-task markers (the task did not secede, which wrote them). ``state``:
+    the calling thread's _ThreadState."""
     out, err = sys.stdout, sys.stderr
-    if type(out) is not TaskStream or type(err) is not TaskStream or out._buffer.parts or err._buffer.parts:
+    if type(out) is not TaskStream or type(err) is not TaskStream or state.stdout.parts or state.stderr.parts:
         _flush_streams(now=False)  # else (as the executor set them, nothing printed) there is nothing to flush
     if not raw:
         return
@@ -522,7 +539,7 @@ def main():
     sys.stdout = TaskStream(executor, "stdout")
     sys.stderr = TaskStream(executor, "stderr")
     executor.serve()
-    if _thread.serving:
+    if _thread_state().serving:
         return  # the pipe ended
     threading.Event().wait()  # a task of this thread seceded: the serving thread exits the process
 

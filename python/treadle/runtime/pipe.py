@@ -164,6 +164,10 @@ class MessageReader:
         # (withdrawals.py); such messages are taken out of the stream, never returned.
         self.on_withdraw = None
         self._scan_from = 0  # where the buffer may hold a withdrawal not seen yet
+        # take_in looks before it reads: a read of an empty pipe raises (BlockingIOError), and
+        # after a task of milliseconds that exception's cold path cost ~25 us between two tasks.
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
 
     def _take(self):
         """The next message if the buffer holds all of it (then consumed), else how many more
@@ -231,7 +235,8 @@ class MessageReader:
 
     def take_in(self):
         """Reads what the pipe holds now, without waiting (its withdrawals are handled)."""
-        self._fill(0, wait=False)
+        if self._poll.poll(0):  # something to read, or the pipe's end (POLLHUP)
+            self._fill(0, wait=False)
 
     def _take_withdrawals(self):
         """Hands every whole `withdraw` message in the buffer to on_withdraw and removes it.
@@ -279,6 +284,10 @@ class MessageReader:
                 taken = self._take()
             self._ready = taken
         return True
+
+    def ready_message(self):
+        """The message has_message took (the next read_message's), or None."""
+        return self._ready
 
     def read_message(self):
         """The next message: as many bytes as one read brings (several messages when the worker

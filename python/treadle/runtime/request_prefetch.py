@@ -5,8 +5,9 @@ cold (its code and data left the caches while the task ran), so each step there 
 times its warm price, and reading and decoding the next request was one of the larger steps.
 Once tasks are known to be short, the worker keeps two in flight per executor: the request
 after the running task's next one arrives while that next one runs. A thread of the executor
-waits for it in `select` (without the GIL) and reads and decodes it as it comes, so after a
-task returns only its reply is made and written before the next call.
+waits for it in `select` (without the GIL) and reads and decodes it as it comes (and hands it
+to `prepare`: the executor unpickles the call's config then), so after a task returns little is
+left before the next call.
 
 The executor asks for it (`prefetch`) only for tasks the worker did not mark `batch` (those
 take under a millisecond: their next request is usually read already, and a thread that wakes
@@ -42,6 +43,9 @@ class PrefetchingReader:
         # The serving thread asked for a prefetch and has not taken the lock since: only then
         # may the thread touch the reader.
         self._asked = False
+        # Called on this thread with each message it read ahead, while the task before runs:
+        # what can be made of it before its turn (the executor unpickles the call's config).
+        self.prepare = None
         # Started now, not at the first task: Thread.start waits for the thread to run, which
         # on a busy machine took milliseconds off the first task.
         threading.Thread(target=self._run, name="treadle-requests", daemon=True).start()
@@ -101,6 +105,9 @@ class PrefetchingReader:
                     continue
                 if reader.has_message(fetch=True) or reader.ended:
                     self._wanted = False
+                    ready = reader.ready_message()
+                    if ready is not None and self.prepare is not None:
+                        self.prepare(*ready)
                     # The pipe is empty now, and the serving thread asks for the next request as
                     # the task it is about to take starts: waiting already spares it waking this
                     # thread then.
