@@ -308,6 +308,7 @@ class Executor:
         # The last task's reply, not written yet: (its message parts, batch, None), or (None, False,
         # _reply's arguments) for a result that may be made into a reply later (_frozen).
         ended = None
+        handed = None  # _reply's arguments, for the writer's thread once the next task is checked
         while True:
             if ended is not None:
                 reply, batched, unmade = ended
@@ -315,8 +316,10 @@ class Executor:
                 next_here = (has_message_ahead if ahead else has_message)(fetch=True)  # read first, in any case
                 if unmade is not None and next_here:
                     # A result no task can change, and the next task at hand: the writer's thread
-                    # makes and writes the reply while that task runs.
-                    defer_reply(_reply, unmade)
+                    # makes and writes the reply while that task runs. It is woken after the pipe's
+                    # poll below, which lets go of the GIL: woken before, it could take the GIL
+                    # then, between the two tasks.
+                    handed = unmade
                 else:
                     if unmade is not None:
                         reply = _reply(*unmade)
@@ -346,6 +349,9 @@ class Executor:
                 return
             op = header.get("op")
             if op != "run":
+                if handed is not None:
+                    defer_reply(_reply, handed)
+                    handed = None
                 if op == "hello":
                     self.hello(header, blobs)
                 continue
@@ -354,6 +360,9 @@ class Executor:
                 # A withdrawal of it may wait in the pipe (the request was read before it came,
                 # by the read-ahead thread or with the one before): read what is there first.
                 requests.reader.take_in()
+            if handed is not None:
+                defer_reply(_reply, handed)
+                handed = None
             if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
                 _flush_output(True, state)  # its end-of-task markers, as a task that wrote nothing
                 ended = (Withdrawals.withdrawn_reply(header["id"]), batch, None)
