@@ -6,6 +6,8 @@ the worker did not mark `batch`). Driven here over real pipes as the worker driv
 request leaves the pipe while the task before it still runs, the replies are the same, the
 executor still ends at the end of its pipe (also when it ends while a task runs), and the
 reader gives the same messages however the pipe splits them with prefetches asked in between.
+The next call's arguments are unpickled by that thread too; ones that fail to unpickle fail
+their own task, as always.
 """
 
 import fcntl
@@ -141,6 +143,53 @@ def test_the_executor_ends_with_its_pipe_while_a_task_runs(executor):
     os.write(executor.gate_w, b"1")
     assert executor.results(1) == {2: "two"}
     executor.process.wait(timeout=10)
+
+
+class MakesDirectory:
+    """An argument whose unpickling makes a directory: when the executor unpickled it shows."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+class FailsToUnpickle:
+    def __reduce__(self):
+        return (int, ("not a number",))
+
+
+def test_the_next_calls_arguments_are_unpickled_while_the_task_before_it_runs(executor, tmp_path):
+    marker = str(tmp_path / "unpickled")
+    executor.run(1, "one", then=(2, "two"))
+    wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading both requests")
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {1: "one"}
+    executor.run(3, MakesDirectory(marker))  # task 2 waits at the gate meanwhile
+    wait_until(lambda: os.path.isdir(marker), what="task 3's arguments unpickled while task 2 runs")
+    assert unread(executor.rep_r) == 0, "a reply came before the gate opened"
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {2: "two"}
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {3: None}  # os.mkdir's result, unpickled once
+
+
+def test_arguments_that_fail_to_unpickle_ahead_fail_their_own_task(executor):
+    executor.run(1, "one", then=(2, "two"))
+    wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading both requests")
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {1: "one"}
+    executor.run(3, FailsToUnpickle())
+    wait_until(lambda: unread(executor.req_w) == 0, what="the executor reading request 3 while task 2 runs")
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {2: "two"}
+    header, blobs = executor.replies.read_message()
+    assert header["op"] == "failed" and header["id"] == 3, header
+    assert "ValueError" in header["error"] and "not a number" in header["error"], header["error"]
+    executor.run(4, "four")  # the executor goes on
+    os.write(executor.gate_w, b"1")
+    assert executor.results(1) == {4: "four"}
 
 
 def test_the_reader_gives_the_same_messages_with_prefetches_in_between():
