@@ -31,7 +31,7 @@ from .core.foreign import AnyApiFuture, refuse_others
 from .core.local_traceback import raised_as_local
 from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as before
 from .core.settled import SettledTasks
-from .core.task import PY_CALL, ResourceRequest, Task, py_value
+from .core.task import PY_CALL, ResourceRequest, Task, check_options, py_value
 from . import refused_calls
 from .refused_calls import InputReleased
 from .runtime import task_clients, timed_wait
@@ -152,6 +152,8 @@ class Client:
         if not callable(fn):
             raise TypeError("treadle runs callables, not {}".format(type(fn).__name__))
         inputs, name = [], label or getattr(fn, "__name__", "task")
+        if cpus != 1 or len(name) > 1024:   # what the server would refuse fails this call, not its batch
+            check_options(name, cpus)
         config = call_config(args, kwargs, inputs, lambda future: future.client is self, Future, name)
         function = self._functions.get(id(fn))
         if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
@@ -193,41 +195,49 @@ class Client:
             if not sendable:
                 return pending
             self._last_sent = time.monotonic()
-            built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
-            new_functions = {}
-            requests = {}   # cpus -> the ResourceRequest the batch's tasks share
-            roots = []
-            as_calls = not taking and not hooks.listeners  # plain arguments: columns, no Task objects (core.plan)
-            for future in sendable:
-                fn, inputs, config, name, cpus = future._spec
-                function = self._functions[id(fn)]   # each function is sent once; its tasks share it
-                if isinstance(function[1], Task):          # not sent yet: it goes with this plan
-                    new_functions[id(fn)] = function
-                request = requests.get(cpus)
-                if request is None:
-                    request = requests[cpus] = ResourceRequest(cpus) if cpus else None
-                if as_calls:
-                    roots.append((function[1], config, name, cpus))
-                    continue
-                refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
-                task = Task(PY_CALL, refs, config, label=name, resource_request=request)
-                built[id(future)] = task
-                roots.append(task)
-            functions = list(new_functions.values())
             try:
-                refs = [ref for _, ref in functions]
-                handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
-            except BaseException:
+                self._submit(sendable, taking)
+            except Exception as error:
+                # The server refused the plan (or it could not be made): only the calls it names fail, alone; the batch's
+                # others and later calls go on (a refused batch put back would be refused forever).
+                refused_calls.send_alone(sendable, lambda future: self._submit([future], True), error)
+            except BaseException:   # an interrupt: nothing was sent, the calls wait for the next flush
                 self._pending = sendable + self._pending
                 self._pending_take_futures = self._pending_take_futures or taking
                 raise
-            for future, handle in zip(sendable, handles):
-                future._handle = handle
-                future._spec = None
-            # Functions stay on the server from now on and are not sent again.
-            for (fn, _), handle in zip(functions, handles[len(sendable):]):
-                self._functions[id(fn)] = (fn, handle)
             return pending
+
+    def _submit(self, sendable, taking):
+        """Sends these calls as one plan and binds their futures (the lock is held)."""
+        built = {}      # id(future) -> its loom Task, for inputs sent in this same plan
+        new_functions = {}
+        requests = {}   # cpus -> the ResourceRequest the batch's tasks share
+        roots = []
+        as_calls = not taking and not hooks.listeners  # plain arguments: columns, no Task objects (core.plan)
+        for future in sendable:
+            fn, inputs, config, name, cpus = future._spec
+            function = self._functions[id(fn)]   # each function is sent once; its tasks share it
+            if isinstance(function[1], Task):          # not sent yet: it goes with this plan
+                new_functions[id(fn)] = function
+            request = requests.get(cpus)
+            if request is None:
+                request = requests[cpus] = ResourceRequest(cpus) if cpus else None
+            if as_calls:
+                roots.append((function[1], config, name, cpus))
+                continue
+            refs = [function[1]] + [f._handle if f._handle is not None else built[id(f)] for f in inputs]
+            task = Task(PY_CALL, refs, config, label=name, resource_request=request)
+            built[id(future)] = task
+            roots.append(task)
+        functions = list(new_functions.values())
+        refs = [ref for _, ref in functions]
+        handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
+        for future, handle in zip(sendable, handles):
+            future._handle = handle
+            future._spec = None
+        # Functions stay on the server from now on and are not sent again.
+        for (fn, _), handle in zip(functions, handles[len(sendable):]):
+            self._functions[id(fn)] = (fn, handle)
 
     def _flush_from_timer(self):
         with contextlib.suppress(Exception):  # the next call that waits sends them again, reporting the error
@@ -427,6 +437,7 @@ class TaskFunction:
     """A function that runs as a task when called (see ``task``)."""
 
     def __init__(self, fn, label=None, cpus=1, client=None):
+        check_options("" if label is None else label, cpus)
         self.fn = fn
         self.label = label
         self.cpus = cpus
@@ -460,6 +471,7 @@ def task(fn=None, *, label=None, cpus=1, client=None):
     also inside lists, tuples and dicts. ``cpus=0`` makes a light task that may share a cpu.
     """
     if fn is None:
+        check_options("" if label is None else label, cpus)   # at the decorator's line
         return lambda f: TaskFunction(f, label, cpus, client)
     return TaskFunction(fn, label, cpus, client)
 

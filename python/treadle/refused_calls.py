@@ -60,3 +60,21 @@ def raise_first(futures):
     for future in futures:
         if future.refused is not None:
             raise future.refused.with_traceback(None)   # raised again: no frames piled up
+
+
+def send_alone(batch, send, error):
+    """After the server refused ``batch`` as one plan (``error``): each call is sent alone, in
+    call order, so only the calls the server refuses end with its error (a call taking a refused
+    one's future ends with that error too). A batch of one is not sent again."""
+    if len(batch) == 1:
+        batch[0].refuse(error)
+        return
+    for future in batch:
+        refused = refusal(future.pending_inputs())
+        if refused is not None:
+            future.refuse(refused)
+            continue
+        try:
+            send(future)
+        except Exception as alone:   # noqa: BLE001 - the call's own error, raised by its waits
+            future.refuse(alone)

@@ -121,3 +121,23 @@ def test_a_cancelled_task_never_reads_finished(rain):
         t.update()
         assert t.state == "submitted"
         assert client.core.connection.states([t.task_id]) == ["cancelled"]
+
+
+@pytest.mark.timeout(60)
+def test_closing_a_session_stops_its_tasks_kept_or_not(rain):
+    """Rain's guide: a closed session is terminated, its running tasks stopped. An unkept output
+    is released "when done", so releasing the session's holds alone left its tasks running."""
+    client, cluster = rain
+    session = client.new_session(name="closed early")
+    with session.bind_only():
+        unkept = [tasks.Sleep(blob(str(i)), 60) for i in range(4)]
+        kept = tasks.Sleep(blob("k"), 60)
+        kept.output.keep()
+    session.submit()
+    ids = [t.task_id for t in unkept + [kept]]
+    session.close()
+    states = client.core.connection.states(ids)
+    assert not {"ready", "assigned", "running", "finished"} & set(states), states
+    loom = LoomClient(*cluster.address)
+    assert_serving(loom, workers=2)   # the cpus the sleeps held are free again
+    loom.close()

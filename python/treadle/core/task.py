@@ -5,6 +5,10 @@ import sys
 
 from .pickling import dumps, sequence_length
 
+# The protocol's bounds (docs/protocol.md): a plan breaking them is refused whole by the server.
+MAX_CPUS = 4096
+MAX_LABEL_BYTES = 4096
+
 
 class ResourceRequest:
     """What a task needs from a worker; today only a number of cpus."""
@@ -14,8 +18,8 @@ class ResourceRequest:
     def __init__(self, cpus=0):
         if isinstance(cpus, bool) or not isinstance(cpus, int):
             raise TypeError("cpus must be an int, got {}".format(type(cpus).__name__))
-        if cpus < 0:
-            raise ValueError("cpus must be a non-negative integer, got {!r}".format(cpus))
+        if not 0 <= cpus <= MAX_CPUS:
+            raise ValueError("cpus must be an integer from 0 to {}, got {!r}".format(MAX_CPUS, cpus))
         self.cpus = cpus
 
     def __eq__(self, other):
@@ -23,6 +27,18 @@ class ResourceRequest:
 
     def __repr__(self):
         return "cpus({})".format(self.cpus)
+
+
+def check_options(label, cpus):
+    """Raises TypeError or ValueError, naming the option, for a label or cpus count that the
+    server would refuse (checked at the call, so the error is the caller's line's)."""
+    if not isinstance(label, str):
+        raise TypeError("label must be a str, not {}".format(type(label).__name__))
+    size = len(label.encode("utf-8", "surrogatepass"))
+    if size > MAX_LABEL_BYTES:
+        raise ValueError("label has {} bytes (UTF-8); a task's label has at most {}: {!r}".format(
+            size, MAX_LABEL_BYTES, label[:40] + "..."))
+    ResourceRequest(cpus)
 
 
 # Output k of task t is the data object t | k << OUTPUT_SHIFT (docs/protocol.md): output 0 is

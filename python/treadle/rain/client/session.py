@@ -354,6 +354,9 @@ class Session:
         try:
             self.client.unwatch(t.task_id for t in self._roots)   # only roots are watched
             if not self.client.core.closed:
+                # Rain's guide: a closed session's running tasks are stopped, kept outputs or not
+                # (an unkept output is released "when done", so releasing alone would not stop it).
+                self._cancel_unfinished()
                 # The server keeps a failed task's futures (released "when done" or not); a task
                 # not watched may have failed unseen, so the unfinished are asked for.
                 unsure = [t for t in self._pending if t.state != "finished"]
