@@ -10,9 +10,9 @@ task returns only its reply is made and written before the next call.
 
 The executor asks for it (`prefetch`) only for tasks the worker did not mark `batch` (those
 take under a millisecond: their next request is usually read already, and a thread that wakes
-per request would take the GIL from them) and whose own request was already there when the
-task before ended (else the worker sends one task at a time, and the next comes only after
-the reply). A task that holds the GIL (CPU-bound Python) lends it to the thread once, when
+per request would take the GIL from them). (When the worker sends one task at a time the next
+comes only after the reply; the thread then watches for a withdrawal all the same: a call of a
+short function sent behind one that turned out long is given back so, withdrawals.py.) A task that holds the GIL (CPU-bound Python) lends it to the thread once, when
 Python's switch interval (5 ms) has passed; the request is then read during the task rather
 than after it.
 
