@@ -43,7 +43,7 @@ def known_short(client, tmp_path):
 def long_and_short_calls(client, log, gate, tags, *payload):
     """A call that runs until the gate opens and, sent with it, short calls (the worker queues
     some in that call's executor's pipe behind it, as it is of a function known short)."""
-    long = client.submit(step, log, gate, "long")
+    long = client.submit(step, log, gate, "long", *payload)
     return long, [client.submit(step, log, None, tag, *payload) for tag in tags]
 
 
@@ -52,7 +52,7 @@ def ran_once(log, tags):
     return all(seen.count(t) == 1 for t in tags)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_calls_behind_one_that_turned_out_long_run_on_the_idle_executor(make_cluster, tmp_path):
     cluster = make_cluster(workers=1, cpus=2)
     client = treadle.Client(cluster, output=None)
@@ -60,35 +60,38 @@ def test_calls_behind_one_that_turned_out_long_run_on_the_idle_executor(make_clu
     shorts = ["s{}".format(i) for i in range(20)]
     long, futures = long_and_short_calls(client, log, gate, shorts)
     # All end while the long call still runs: its gate opens only after them.
-    assert client.gather(futures, timeout=60) == shorts
+    assert client.gather(futures, timeout=240) == shorts
     assert not long.done()
     open(gate, "w").close()
-    assert long.result(timeout=60) == "long"
+    assert long.result(timeout=240) == "long"
     assert ran_once(log, shorts + ["long"]), starts(log)
     client.close()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_calls_given_back_are_stolen_by_an_idle_worker_and_failures_arrive_once(make_cluster, tmp_path):
     cluster = make_cluster(workers=2, cpus=1)
     client = treadle.Client(cluster, output=None)
     log, gate = known_short(client, tmp_path)
+    # An input made on one worker: locality sends the long call and the short ones there.
+    payload = client.submit(bytes, 10)
+    assert payload.result(timeout=240) == bytes(10)
     tags = ["fail{}".format(i) if i % 5 == 2 else "s{}".format(i) for i in range(20)]
-    long, futures = long_and_short_calls(client, log, gate, tags)
+    long, futures = long_and_short_calls(client, log, gate, tags, payload)
     for tag, future in zip(tags, futures):  # all end while the long call runs, on the other worker
         if tag.startswith("fail"):
             with pytest.raises(ValueError, match=tag):
-                future.result(timeout=60)
+                future.result(timeout=240)
         else:
-            assert future.result(timeout=60) == tag
+            assert future.result(timeout=240) == (tag, 10)
     assert not long.done()
     open(gate, "w").close()
-    assert long.result(timeout=60) == "long"
+    assert long.result(timeout=240) == ("long", 10)
     assert ran_once(log, tags + ["long"]), starts(log)
     client.close()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_objects_sent_with_a_given_back_call_stay_usable_on_its_executor(make_cluster, tmp_path):
     """The executor caches the objects a given-back call brought even though it skips the call:
     the worker counts them as sent, and later calls there name them by key only."""
@@ -96,15 +99,15 @@ def test_objects_sent_with_a_given_back_call_stay_usable_on_its_executor(make_cl
     client = treadle.Client(cluster, output=None)
     log, gate = known_short(client, tmp_path)
     payload = client.submit(bytes, 1000)  # a new object: each executor gets it with its first call using it
-    assert payload.result(timeout=60) == bytes(1000)
+    assert payload.result(timeout=240) == bytes(1000)
     first = ["a{}".format(i) for i in range(20)]
     long, futures = long_and_short_calls(client, log, gate, first, payload)
-    assert client.gather(futures, timeout=60) == [(t, 1000) for t in first]
+    assert client.gather(futures, timeout=240) == [(t, 1000) for t in first]
     open(gate, "w").close()
-    assert long.result(timeout=60) == "long"
+    assert long.result(timeout=240) == ("long", 1000)
     long_pid = dict(starts(log))["long"]
     then = ["b{}".format(i) for i in range(20)]
-    assert client.gather([client.submit(step, log, None, t, payload) for t in then], timeout=60) == \
+    assert client.gather([client.submit(step, log, None, t, payload) for t in then], timeout=240) == \
         [(t, 1000) for t in then]
     assert long_pid in [pid for tag, pid in starts(log) if tag in then], "no later call ran where the long one did"
     assert ran_once(log, first + then + ["long"]), starts(log)
