@@ -109,3 +109,27 @@ def test_objects_sent_with_a_given_back_call_stay_usable_on_its_executor(make_cl
     assert long_pid in [pid for tag, pid in starts(log) if tag in then], "no later call ran where the long one did"
     assert ran_once(log, first + then + ["long"]), starts(log)
     client.close()
+
+
+@pytest.mark.timeout(600)
+def test_cancels_crossing_a_give_back_lose_nothing(make_cluster, tmp_path):
+    """Calls cancelled while they wait behind the long call, are being given back, or were given
+    back: the cancelled ones never return a value, the others return theirs, none runs twice."""
+    cluster = make_cluster(workers=1, cpus=2)
+    client = treadle.Client(cluster, output=None)
+    log, gate = known_short(client, tmp_path)
+    tags = ["s{}".format(i) for i in range(20)]
+    long, futures = long_and_short_calls(client, log, gate, tags)
+    client.cancel(futures[1::3])
+    for i, (tag, future) in enumerate(zip(tags, futures)):
+        if i % 3 == 1:
+            with pytest.raises(treadle.TaskCancelled):
+                future.result(timeout=240)
+        else:
+            assert future.result(timeout=240) == tag
+    open(gate, "w").close()
+    assert long.result(timeout=240) == "long"
+    seen = [tag for tag, _ in starts(log)]
+    assert all(seen.count(t) <= 1 for t in tags) and seen.count("long") == 1, seen
+    assert client.submit(step, log, None, "after").result(timeout=240) == "after"
+    client.close()
