@@ -261,7 +261,7 @@ std::size_t ExecutorPool::load(const Executor& e) {
 }
 
 bool ExecutorPool::takes_more(const Executor& e, std::size_t limit) const {
-  if (load(e) >= limit) return false;
+  if (load(e) >= limit || overran(e)) return false;
   for (TaskId t : e.tasks) {
     auto f = function_of_.find(t);
     if (f == function_of_.end()) return false;
@@ -313,6 +313,7 @@ int ExecutorPool::poll_timeout_ms(int longest) const {
   for (auto& e : executors_) {
     if (!polls_output(e, now)) wait_us = std::min(wait_us, output_poll_from(e) - now);
     if (e.withdrawn_deadline_us) wait_us = std::min(wait_us, e.withdrawn_deadline_us - now);
+    if (const std::int64_t at = overrun_at(e)) wait_us = std::min(wait_us, at - now);
   }
   return static_cast<int>(std::max<std::int64_t>(1, (wait_us + 999) / 1000));
 }
@@ -427,7 +428,11 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   header += R"(],"config":)";
   append_number(header, blobs.size() - 1);
   // Short tasks: the executor may send their replies together (it holds a reply at most 2 ms).
-  if (limit > 2) header += R"(,"batch":true)";
+  if (limit > 2) {
+    header += R"(,"batch":true)";
+    if (e.batched.size() > 4096) e.batched.clear();  // (ended tasks are erased: this only bounds a leak)
+    e.batched.insert(id);
+  }
   header += '}';
   const bool first = e.tasks.empty();
   if (first) {
@@ -449,65 +454,6 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
 
 void ExecutorPool::head_started(Executor& e) {
   if (!e.tasks.empty() && events_.started) events_.started(e.tasks.front());
-}
-
-void ExecutorPool::cancel(TaskId id, std::vector<ExecutorResult>& retry) {
-  for (auto& e : executors_) {
-    // The first entry of `id` not withdrawn already (it may have been sent again since).
-    auto w = e.withdrawn.find(id);
-    unsigned skip = w == e.withdrawn.end() ? 0 : w->second;
-    auto it = e.tasks.begin();
-    for (; it != e.tasks.end(); ++it)
-      if (*it == id && skip-- == 0) break;
-    if (it == e.tasks.end() && !e.detached.count(id)) continue;
-    auto d = e.detached.find(id);
-    if (d != e.detached.end() && !d->second.rejoined) {
-      // A seceded task is a thread waiting (on futures), using no cpu: it is left to end and its
-      // result dropped. Replacing the executor would run its other tasks again, and in a tree of
-      // nested tasks cancel theirs in turn, every client timeout, without end.
-      return;
-    }
-    if (it != e.tasks.end() && it != e.tasks.begin()) {
-      // Waiting in the pipe behind another: the executor skips it, and the task running in
-      // front (perhaps another client's) runs on. Should it have started meanwhile, the
-      // executor answers `running`, and is replaced then.
-      ++e.withdrawn[id];
-      try {
-        send(e, std::string_view(R"({"op":"withdraw","id":)" + std::to_string(id) + "}"), {});
-      } catch (const std::exception& error) {
-        log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
-      }
-      return;
-    }
-    if (it == e.tasks.begin() && wall_us() < e.started_us + grace_us(id)) {
-      // Running, and a call of a function known to be short: it is left to end (its result
-      // dropped) rather than the executor replaced, unless it runs on past its grace.
-      ++e.withdrawn[id];
-      e.withdrawn_deadline_us = e.started_us + grace_us(id);
-      return;
-    }
-    // A running task cannot be stopped (a thread cannot): the executor is replaced, and the
-    // other tasks it had (seceded ones too) are run again.
-    replace(e, id, retry);
-    return;
-  }
-}
-
-double ExecutorPool::grace_us(TaskId id) const {
-  auto f = function_of_.find(id);
-  if (f == function_of_.end()) return 0;
-  auto us = function_us_.find(f->second);
-  if (us == function_us_.end() || us->second >= long_task_us) return 0;
-  return std::max(long_task_us, 4 * us->second);
-}
-
-void ExecutorPool::replace_overdue(std::vector<ExecutorResult>& retry) {
-  const std::int64_t now = wall_us();
-  for (auto& e : executors_)
-    if (e.withdrawn_deadline_us && now >= e.withdrawn_deadline_us && !e.tasks.empty()) {
-      log::info("replacing Python executor ", e.pid, ": cancelled task ", e.tasks.front(), " runs on");
-      replace(e, e.tasks.front(), retry);
-    }
 }
 
 void ExecutorPool::replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry) {
@@ -533,13 +479,6 @@ void ExecutorPool::replace(Executor& e, TaskId cancelled, std::vector<ExecutorRe
     r.retry = true;
     retry.push_back(std::move(r));
   }
-}
-
-bool ExecutorPool::answers_withdrawn(Executor& e, TaskId id) {
-  auto w = e.withdrawn.find(id);
-  if (w == e.withdrawn.end()) return false;
-  if (--w->second == 0) e.withdrawn.erase(w);
-  return true;
 }
 
 bool ExecutorPool::drain_output(Executor& e, int which) {
@@ -652,27 +591,9 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
   if (op == "ready") {
     e.ready = true;
   } else if (op == "withdrawn") {
-    // A cancelled task the executor skipped (never run): its slot is free, the next one starts.
-    const TaskId id = header.value("id", TaskId{0});
-    auto at_slot = std::find(e.tasks.begin(), e.tasks.end(), id);
-    if (at_slot != e.tasks.end() && answers_withdrawn(e, id)) {
-      const bool head = at_slot == e.tasks.begin();
-      e.tasks.erase(at_slot);
-      function_of_.erase(id);
-      e.output_tail.clear();
-      if (head) {
-        e.started_us = wall_us();
-        e.withdrawn_deadline_us = 0;
-        head_started(e);
-      }
-    }
+    on_withdrawn(e, header.value("id", TaskId{0}), finished);
   } else if (op == "running") {
-    const TaskId id = header.value("id", TaskId{0});
-    if (!e.tasks.empty() && e.tasks.front() == id && e.withdrawn.count(id)) {
-      // It started just before its withdrawal was read: as a running call of a short
-      // function, it is left to end (its result dropped) unless it runs on past its grace.
-      e.withdrawn_deadline_us = e.started_us + std::max(grace_us(id), 1.0);
-    }
+    on_running(e, header.value("id", TaskId{0}));
   } else if (op == "log") {
     if (events_.log) events_.log(header.value("id", TaskId{0}), header.value("level", "info"), header.value("message", ""));
   } else if (op == "info") {
@@ -692,7 +613,7 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       e.detached[id].start_us = head ? e.started_us : wall_us();
       if (head) {
         e.started_us = wall_us();
-        e.withdrawn_deadline_us = 0;  // a seceded task is left to end
+        head_changed(e);  // a seceded task is left to end
       }
       next_starts = head && !e.tasks.empty();
     }
@@ -768,7 +689,7 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
   const bool next_starts = !was_detached && e.tasks.size() > 1;
   if (!was_detached) {
     if (!e.tasks.empty()) e.tasks.erase(e.tasks.begin());
-    e.withdrawn_deadline_us = 0;
+    head_changed(e);
     double took = static_cast<double>(r.end_us - r.start_us);
     task_us_ = task_us_ == 0 ? took : 0.9 * task_us_ + 0.1 * took;
     if (auto f = function_of_.find(r.id); f != function_of_.end()) {
@@ -779,7 +700,10 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
     e.started_us = r.end_us;
   }
   function_of_.erase(r.id);
+  e.batched.erase(r.id);
   // A task withdrawn too late (it had started, or ended): it was reported cancelled already.
+  // One given back too late ran here: its result counts.
+  take_mark(e.given_back, r.id);
   if (!answers_withdrawn(e, r.id)) finished.push_back(std::move(r));
   if (next_starts) head_started(e);  // the task behind it in the pipe runs now
 }

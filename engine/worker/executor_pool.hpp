@@ -99,9 +99,12 @@ class ExecutorPool {
   // killed and replaced (a seceded task is left to end); the other tasks it had come back in
   // `retry`, to be run again.
   void cancel(TaskId id, std::vector<ExecutorResult>& retry);
-  // Replaces the executors whose cancelled task runs on past its grace (call every loop turn;
-  // poll_timeout_ms wakes the loop for it); their other tasks come back in `retry`.
-  void replace_overdue(std::vector<ExecutorResult>& retry);
+  // Call every loop turn (poll_timeout_ms wakes the loop for it): replaces the executors whose
+  // cancelled task runs on past its grace (their other tasks come back in `retry`), and
+  // withdraws the tasks waiting behind a call that has run far longer than its function's
+  // usual time (overrun_at), to come back in `retry` once the executor answers `withdrawn`:
+  // they go to an idle executor or worker rather than wait (executor_withdrawals.cpp).
+  void tick(std::vector<ExecutorResult>& retry);
   // Writes the requests queued by run() since the last call: once per loop turn.
   void flush_requests();
   // File descriptors to poll for reading; call on_readable(fd) when one is ready. An executor's
@@ -139,6 +142,11 @@ class ExecutorPool {
     // tasks[0] is withdrawn but running (a short function's call, left to end): when the
     // executor is replaced if it has not ended (0: none such).
     std::int64_t withdrawn_deadline_us = 0;
+    // Tasks withdrawn to be given back (tick), by entries as `withdrawn`: on `withdrawn` they are
+    // run again elsewhere; if they ran here meanwhile, their result counts.
+    std::unordered_map<TaskId, unsigned> given_back;
+    bool head_overran = false;  // tasks[0] ran past overrun_at: nothing more is queued behind it
+    std::unordered_set<TaskId> batched;  // tasks sent `batch`: the executor reads no withdrawal while one runs
     struct Detached {
       std::int64_t start_us = 0;
       bool rejoined = false;  // running again: it takes a slot, beside tasks[0]
@@ -166,6 +174,20 @@ class ExecutorPool {
   void replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry);
   // Whether the executor's answer about `id` is that of a withdrawn task (then forgotten).
   static bool answers_withdrawn(Executor& e, TaskId id);
+  static bool take_mark(std::unordered_map<TaskId, unsigned>& marks, TaskId id);  // one entry of `id`, if marked
+  static void head_changed(Executor& e);  // tasks[0] ended, seceded or was skipped
+  void withdraw(Executor& e, TaskId id);  // writes `withdraw` for it
+  // The moving average of the duration of `id`'s function's calls (-1: not known).
+  double usual_us(TaskId id) const;
+  // When the calls waiting behind `e`'s running call are given back (0: never, or done): once
+  // it has run 8 times its function's usual time, and at least 50 ms.
+  std::int64_t overrun_at(const Executor& e) const;
+  std::int64_t overruns_at(const Executor& e) const;  // the same, whatever waits behind (0: never)
+  bool overran(const Executor& e) const;  // its running call has: nothing more is queued behind it
+  void give_back(Executor& e, std::int64_t now);
+  // The executor's answers to a withdrawal: `id` will be skipped, or had started.
+  void on_withdrawn(Executor& e, TaskId id, std::vector<ExecutorResult>& finished);
+  void on_running(Executor& e, TaskId id);
   // How long a cancelled running call of `id`'s function may run on, from its start, rather
   // than its executor be replaced: 0 unless the function is known to be short (then 50 ms, or
   // 4 times its usual time): killing costs a new interpreter and the engine's namespace.

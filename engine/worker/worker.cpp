@@ -470,7 +470,7 @@ int Worker::Impl::loop() {
     std::vector<ExecutorResult> executor_results;
     for (std::size_t i = first_executor_item; i < items.size(); ++i)
       if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, executor_results);
-    executors->replace_overdue(executor_results);
+    executors->tick(executor_results);
     for (auto& r : executor_results) {
       task_output_ended(r.id);  // before its result or failure is reported
       state->executor_finished(r);

@@ -182,6 +182,16 @@ class Executor:
             raise first_error
         return inputs
 
+    def keep_objects(self, header, blobs):
+        """A withdrawn call is skipped, but the objects its request carried are cached all the
+        same: the worker counts them as sent to this executor, and later calls name them only
+        by key (without this, those calls failed, and an IPython command could be sent again
+        without end)."""
+        try:
+            self.decode_all(header["inputs"], blobs)
+        except Exception:  # noqa: BLE001 - cached as a failure too: the calls that use it fail so
+            pass
+
     def run_task(self, header, blobs, running):
         """Runs a task; the clients it made (to submit tasks of its own) close when it ends.
         ``running``: this thread's task_clients.RunningTask."""
@@ -364,13 +374,13 @@ class Executor:
                 defer_reply(_reply, handed)
                 handed = None
             if not self.withdrawals.take(header["id"]):  # the worker took it back: it never runs
+                self.keep_objects(header, blobs)
                 _flush_output(True, state)  # its end-of-task markers, as a task that wrote nothing
-                ended = (Withdrawals.withdrawn_reply(header["id"]), batch, None)
                 continue
             task_id = state.task_id = header["id"]
-            # A task that may take a while, with two in flight (its request came before the task
-            # before it ended): its next request comes while it runs, and is read meanwhile.
-            ahead = not batch and next_here
+            # A task that may take a while: its next request may come while it runs (with two in
+            # flight), and is read meanwhile; so is a withdrawal of the one behind it.
+            ahead = not batch
             if ahead:
                 prefetch()
             start_us = time.time_ns() // 1000

@@ -11,11 +11,11 @@ left before the next call.
 
 The executor asks for it (`prefetch`) only for tasks the worker did not mark `batch` (those
 take under a millisecond: their next request is usually read already, and a thread that wakes
-per request would take the GIL from them) and whose own request was already there when the
-task before ended (else the worker sends one task at a time, and the next comes only after
-the reply). A task that holds the GIL (CPU-bound Python) lends it to the thread once, when
-Python's switch interval (5 ms) has passed; the request is then read during the task rather
-than after it.
+per request would take the GIL from them). When the worker sends one task at a time the next
+comes only after the reply; the thread then watches for a withdrawal all the same (the worker
+gives back the calls it sent behind one that turned out long, withdrawals.py). A task that
+holds the GIL (CPU-bound Python) lends it to the thread once, when Python's switch interval
+(5 ms) has passed; the request is then read during the task rather than after it.
 
 While such a task runs the thread also reads whatever else comes (the request may be there
 already): a `withdraw` of the call waiting behind it is handled as it arrives

@@ -9,11 +9,15 @@ thread between tasks, and before it starts a task not marked `batch`), never que
 request. Since the pipe is read in order, the run
 request of X was read before its withdrawal, so X is then one of:
 
-- waiting (read, not started): it is marked, and the serving thread, when it comes to it,
-  skips it and answers ``{"op": "withdrawn", "id": X}`` in its place (X never runs);
+- waiting (read, not started): the executor answers ``{"op": "withdrawn", "id": X}`` at once
+  (the worker frees its slot) and the serving thread, when it comes to it, skips it (X never
+  runs; its end-of-task markers are written all the same);
 - running now: the executor answers ``{"op": "running", "id": X}`` at once, and the worker does
   what it does for a running task it cancels (it replaces the executor);
 - ended (its reply may still be on its way): nothing; the worker drops that reply.
+
+The worker also withdraws the calls waiting behind one that runs far longer than its function
+usually takes, to give them to an idle executor or worker (then it keeps a result that came).
 
 Tiny tasks the worker marks `batch` run without the read-ahead thread: a withdrawal that
 comes while one runs is read after it, so a call it names that was already taken has run, and
@@ -44,17 +48,18 @@ class Withdrawals:
         """The worker took ``task_id`` back (called by the thread that read the message)."""
         with self._lock:
             if task_id == self._current:
-                running = True
+                answer = "running"
+            elif task_id in self._taken:
+                return
             else:
-                running = False
-                if task_id not in self._taken:
-                    self._withdrawn.add(task_id)
-        if running:
-            pipe.write_message(self._replies, {"op": "running", "id": task_id})
+                answer = "withdrawn"
+                self._withdrawn.add(task_id)
+            # (Under the lock: the serving thread cannot take it before the worker is told.)
+            pipe.write_message(self._replies, '{"op":"%s","id":%d}' % (answer, task_id))
 
     def take(self, task_id):
-        """The serving thread comes to ``task_id``: whether to run it (else it was withdrawn:
-        answer with `withdrawn_reply` in its place)."""
+        """The serving thread comes to ``task_id``: whether to run it (else it was withdrawn,
+        and answered: it is skipped)."""
         with self._lock:
             if task_id in self._withdrawn:
                 self._withdrawn.discard(task_id)
@@ -69,8 +74,3 @@ class Withdrawals:
         with self._lock:
             if self._current == task_id:
                 self._current = None
-
-    @staticmethod
-    def withdrawn_reply(task_id):
-        """The reply (message parts) that stands for a withdrawn task."""
-        return pipe.message_parts('{"op":"withdrawn","id":%d}' % task_id)
