@@ -299,15 +299,6 @@ void Scheduler::schedule() {
     Choice choice = choose_worker(id, t);
     if (choice.worker != no_worker) {
       place(id, choice);
-      // The next task most likely goes to the worker now first in the order: ask the cache for
-      // its record while this one is finished. At 10,000 simulated workers reading it in
-      // to_assigned missed ~1 time per task (its last touch was its report, thousands of reports
-      // ago), the largest cost that grew with the workers (bench/README.md, "The scheduler
-      // simulator"). Only a hint: no decision reads it here.
-      if (const WorkerId next = load_index_.most_free(); next != no_worker) {
-        __builtin_prefetch(workers_[next]);
-        __builtin_prefetch(&load_index_.slot(next));
-      }
     } else if (!runnable_somewhere(t)) {
       if (!wait_for_fit(id, t)) fail_with(id, Failure{id, "no connected worker can run it: " + why_no_worker_can_run(*this, t)});
     } else {

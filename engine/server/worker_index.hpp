@@ -123,10 +123,6 @@ class WorkerIndex {
         if (visit(id)) return;
   }
 
-  // The first worker of the cpu order (most cpus free), or no_worker: the next cpu task's first
-  // candidate, unless a load changes meanwhile.
-  WorkerId most_free() const { return by_free_.empty() ? no_worker : by_free_.begin()->second.head; }
-
   // The first worker in the order for a task of `cpus` (0: light) that `fits`, or no_worker.
   // For a cpu task the walk stops at the first worker with fewer than `min_free` cpus free (none
   // after it has more), so a pass that finds every worker busy costs one step, not one per
