@@ -9,50 +9,73 @@
 // simulator"). The ring keeps at least twice the cpus' worth a worker may have assigned
 // (its cpus and its queue), so a task still queued falls out of it only behind newer ones; a
 // task gone from the ring is only never stolen, which costs nothing but a missed move.
+//
+// Split in two so an assignment touches no line of its own for the ring's bookkeeping: the
+// ring's position and count (`QueuedTasks`, 3 bytes) live in the worker's first cache line
+// (WorkerInfo::recent_cpu_tasks), which an assignment reads anyway, and its entries in one array
+// for all workers (`QueuedTaskRings`), found by worker id without a load. As a separate
+// 16-byte header (a pointer, a count) the ring missed the last-level cache at ~0.5 of the
+// assignments at 10,000 simulated workers (bench/README.md, "The scheduler simulator").
+#include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <vector>
 
 #include "../common/ids.hpp"
 
 namespace treadle {
 
-// 16 bytes, so four workers' rings share a cache line: the scheduler keeps one per worker in an
-// array, and at 10,000 simulated workers reading a ring's header at each assignment missed the
-// cache about half the time when it took 32 bytes (a vector and a 64-bit count).
+// How many of a worker's newest assignments stealing reads at most (stealing.cpp scans no
+// further); the ring stores that many, whatever more it is asked to keep.
+constexpr std::size_t queued_tasks_scanned = 64;
+
+// Every worker's ring entries, `queued_tasks_scanned` per worker id.
+class QueuedTaskRings {
+ public:
+  // Room for the rings of workers 0 .. workers - 1.
+  void reserve(std::size_t workers) {
+    if (ids_.size() < workers * queued_tasks_scanned) ids_.resize(workers * queued_tasks_scanned);
+  }
+  TaskId* of(WorkerId worker) { return ids_.data() + std::size_t{worker} * queued_tasks_scanned; }
+  const TaskId* of(WorkerId worker) const { return ids_.data() + std::size_t{worker} * queued_tasks_scanned; }
+  std::size_t workers() const { return ids_.size() / queued_tasks_scanned; }
+
+ private:
+  std::vector<TaskId> ids_;
+};
+
+// One worker's ring: where its next entry goes, how many it holds, and how many it keeps.
 class QueuedTasks {
  public:
-  QueuedTasks() : pushed_(0), log2_capacity_(0) {}
-  QueuedTasks(QueuedTasks&&) = default;
-  QueuedTasks& operator=(QueuedTasks&&) = default;
-
-  // Records an assignment; the ring keeps at least `keep` of the latest.
-  void push(TaskId id, std::size_t keep) {
+  // Records an assignment in the worker's entries; the ring keeps at least `keep` of the latest
+  // (the newest `queued_tasks_scanned` of them readable).
+  void push(TaskId* ring, TaskId id, std::size_t keep) {
     if (capacity() < keep) grow(keep);
-    ids_[pushed_ & (capacity() - 1)] = id;
-    ++pushed_;
+    ring[head_] = id;
+    head_ = static_cast<std::uint8_t>((head_ + 1) & (queued_tasks_scanned - 1));
+    if (count_ < readable()) ++count_;
   }
   // How many assignments it holds: newest(0) .. newest(size() - 1), newest first. Any of them
   // may have started, ended or moved since: the reader checks.
-  std::size_t size() const { return pushed_ < capacity() ? std::size_t(pushed_) : capacity(); }
-  TaskId newest(std::size_t k) const { return ids_[(pushed_ - 1 - k) & (capacity() - 1)]; }
+  std::size_t size() const { return count_; }
+  TaskId newest(const TaskId* ring, std::size_t k) const {
+    return ring[(head_ + queued_tasks_scanned - 1 - k) & (queued_tasks_scanned - 1)];
+  }
 
  private:
-  std::size_t capacity() const { return ids_ ? std::size_t{1} << log2_capacity_ : 0; }
+  static_assert((queued_tasks_scanned & (queued_tasks_scanned - 1)) == 0 && queued_tasks_scanned <= 128,
+                "a power of two that a byte counts");
+  // How many it keeps: at least 8, a power of two, never shrinking (0 before the first push).
+  std::size_t capacity() const { return log2_capacity_ ? std::size_t{1} << log2_capacity_ : 0; }
+  std::size_t readable() const { return capacity() < queued_tasks_scanned ? capacity() : queued_tasks_scanned; }
   void grow(std::size_t keep) {
-    unsigned log2 = 3;  // at least 8
+    unsigned log2 = 3;
     while ((std::size_t{1} << log2) < keep) ++log2;
-    auto ids = std::make_unique<TaskId[]>(std::size_t{1} << log2);
-    const std::size_t n = size();
-    for (std::size_t k = 0; k < n; ++k) ids[(n - 1 - k)] = newest(k);  // oldest first, from 0
-    ids_ = std::move(ids);
-    pushed_ = n;
-    log2_capacity_ = log2;
+    log2_capacity_ = static_cast<std::uint8_t>(log2);
   }
-  std::unique_ptr<TaskId[]> ids_;  // 1 << log2_capacity_ long
-  // Assignments ever pushed (2^58 of them outlast any worker), and the capacity's log2.
-  std::uint64_t pushed_ : 58;
-  std::uint64_t log2_capacity_ : 6;
+  std::uint8_t head_ = 0;           // the next entry's index among the worker's entries
+  std::uint8_t count_ = 0;          // entries held, up to readable()
+  std::uint8_t log2_capacity_ = 0;  // 0: nothing pushed yet (then at least 3)
 };
-static_assert(sizeof(QueuedTasks) == 16, "four rings to a cache line");
+static_assert(sizeof(QueuedTasks) == 3, "fits in the worker's first cache line");
 
 }  // namespace treadle

@@ -354,9 +354,10 @@ class Scheduler {
   // arrive first, and the stolen one would wait behind it there.
   std::int32_t cpus_promised(WorkerId w) const { return w < steal_incoming_.size() ? steal_incoming_[w] : 0; }
   std::vector<std::int32_t> steal_outgoing_;      // per worker: cpus asked of it, not yet answered
-  // Per worker, its recent cpu task assignments (queued_tasks.hpp): a ring, not touched when a
-  // task leaves `assigned`; stealing checks each entry's state.
-  std::vector<QueuedTasks> queued_cpu_tasks_;
+  // Per worker, the entries of its recent cpu task assignments (queued_tasks.hpp; their count is
+  // WorkerInfo::recent_cpu_tasks): a ring, not touched when a task leaves `assigned`; stealing
+  // checks each entry's state.
+  QueuedTaskRings cpu_task_rings_;
   bool stealing_ = true;
 
   // --- retiring (retiring.cpp) ---

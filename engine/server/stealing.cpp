@@ -26,14 +26,16 @@ namespace {
 // and the compute message, about three messages; generous, so a move must clearly pay.
 constexpr double steal_cost_us = 1000.0;
 constexpr int steal_scan_limit = 64;  // queued tasks looked at per victim and pass
+static_assert(steal_scan_limit <= int(queued_tasks_scanned), "the rings store what a pass looks at");
 constexpr int steal_pass_misses = 8;  // victims with nothing worth moving before a pass gives up
 }  // namespace
 
 void Scheduler::note_assigned(TaskId id, const TaskRecord& t) {
-  if (queued_cpu_tasks_.size() <= t.worker) queued_cpu_tasks_.resize(workers_.size());
-  const WorkerInfo& w = *workers_[t.worker];
+  if (cpu_task_rings_.workers() <= t.worker) cpu_task_rings_.reserve(workers_.size());
+  WorkerInfo& w = *workers_[t.worker];
   // Twice the cpus' worth it may have assigned (queued_tasks.hpp).
-  queued_cpu_tasks_[t.worker].push(id, 2 * (std::size_t{w.cpus} + std::size_t(std::max(w.queue_cpus, 0))));
+  w.recent_cpu_tasks.push(cpu_task_rings_.of(t.worker), id,
+                          2 * (std::size_t{w.cpus} + std::size_t(std::max(w.queue_cpus, 0))));
 }
 
 // An idle worker (a cpu free now) with room for `t`, the tasks asked for it counted (fits does):
@@ -49,7 +51,7 @@ void Scheduler::steal_for_idle_workers() {
   if (steal_incoming_.size() < workers_.size()) {
     steal_incoming_.resize(workers_.size(), 0);
     steal_outgoing_.resize(workers_.size(), 0);
-    queued_cpu_tasks_.resize(workers_.size());
+    cpu_task_rings_.reserve(workers_.size());
   }
   int misses = 0;
   // The busiest queues first: workers with tasks queued beyond their cpus.
@@ -63,12 +65,14 @@ void Scheduler::steal_for_idle_workers() {
 bool Scheduler::steal_from(WorkerId victim) {
   const WorkerInfo& v = *workers_[victim];
   if (v.retiring) return true;  // its queue is being sent elsewhere already
-  const QueuedTasks& queue = queued_cpu_tasks_[victim];
+  const QueuedTasks& queue = v.recent_cpu_tasks;
+  if (queue.size() == 0) return true;  // no cpu task was ever assigned there
+  const TaskId* ring = cpu_task_rings_.of(victim);
   int scanned = 0;
   // Newest first: they wait longest there. Entries of tasks that left (started, ended, moved)
   // are skipped by their state.
   for (std::size_t k = 0; k < queue.size() && scanned < steal_scan_limit; ++k, ++scanned) {
-    const TaskId id = queue.newest(k);
+    const TaskId id = queue.newest(ring, k);
     if (!tasks_.live(id)) continue;
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::assigned || t.worker != victim || t.unfinished_inputs || t.seceded || t.stolen ||
@@ -165,7 +169,7 @@ void Scheduler::forget_steals_of(WorkerId worker) {
     steal_outgoing_[it->second.victim] -= it->second.cpus;
     it = steals_.erase(it);
   }
-  if (worker < queued_cpu_tasks_.size()) queued_cpu_tasks_[worker] = QueuedTasks();
+  if (worker < workers_.size()) workers_[worker]->recent_cpu_tasks = QueuedTasks();
 }
 
 void Scheduler::given_back(TaskId, TaskRecord& t) {

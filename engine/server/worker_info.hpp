@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../common/ids.hpp"
+#include "queued_tasks.hpp"
 
 namespace treadle {
 
@@ -45,6 +46,9 @@ struct alignas(64) WorkerInfo {
   // Leaving on purpose (Scheduler::retire_worker): nothing new is placed here, and it stops
   // once what it holds that is still needed has been copied elsewhere.
   bool retiring = false;
+  // Its recent cpu task assignments, for work stealing (queued_tasks.hpp): here, in the padding
+  // before tasks_done, because every assignment of a cpu task reads this line anyway.
+  QueuedTasks recent_cpu_tasks;
   std::uint64_t tasks_done = 0;
   // -- the rest is read rarely --
   std::string name;          // host:pid, for messages

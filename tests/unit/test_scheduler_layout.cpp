@@ -50,6 +50,7 @@ TEST_CASE("layout: what reports and placement read of a worker is in its first c
     CHECK(in_first_line(w, w->queued_tasks));
     CHECK(in_first_line(w, w->alive));
     CHECK(in_first_line(w, w->retiring));
+    CHECK(in_first_line(w, w->recent_cpu_tasks));
     CHECK(in_first_line(w, w->tasks_done));
   }
 }
