@@ -28,7 +28,7 @@ from ..core.pickling import SCALAR_TYPES, is_plain
 from . import engine, pipe, task_clients
 from .reply_writer import MessageWriter
 from .request_prefetch import PrefetchingReader
-from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
+from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, load_config, split_outputs
 from .withdrawals import Withdrawals
 
 _CACHE_LIMIT = 512
@@ -230,14 +230,12 @@ class Executor:
             if piece is None:
                 raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
             return piece
-        config = pickle.loads(raw_config)
+        config = load_config(raw_config, data_inputs)   # futures among the arguments: their values
         fn = first
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
             _, args, kwargs, *outputs = config   # outputs: the labels of several declared outputs
-            if data_inputs:  # futures among the arguments: their Refs name these inputs
-                args, kwargs = resolve(args, data_inputs), resolve(kwargs, data_inputs)
             value = fn(*args, **kwargs)
             if outputs and outputs[0] is not None:
                 return [PyObj(v) for v in split_outputs(value, outputs[0])]
