@@ -230,7 +230,8 @@ class Executor:
             if piece is None:
                 raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
             return piece
-        config = load_config(raw_config, data_inputs)   # futures among the arguments: their values
+        # Futures among the arguments: their values put in as it loads (the usual tiny call has no inputs).
+        config = load_config(raw_config, data_inputs) if data_inputs else pickle.loads(raw_config)
         fn = first
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
