@@ -33,6 +33,7 @@ from .future import Future, TaskError  # noqa: F401 - treadle.api.Future, as bef
 from .core.settled import SettledTasks
 from .core.task import PY_CALL, ResourceRequest, Task, check_options, py_value
 from . import refused_calls
+from .buffered_map import buffered_map, positive_int
 from .refused_calls import InputReleased
 from .runtime import task_clients, timed_wait
 from .runtime.call_config import call_config
@@ -107,9 +108,20 @@ class Client:
         """Runs ``fn(*args, **kwargs)`` on a worker; returns a Future of its result."""
         return self._call(fn, args, kwargs, label=None, cpus=1)
 
-    def map(self, fn, *iterables, ordered=True, window=256):
+    def map(self, fn, *iterables, ordered=True, window=256, buffersize=None):
         """Like the built-in map, on the workers: yields the results, in order (or as they
-        finish with ``ordered=False``). At most ``window`` results wait in the client."""
+        finish with ``ordered=False``). Eager, as ``concurrent.futures``: its first ``next()``
+        submits every call (one plan), and at most ``window`` results wait in the client. With
+        ``buffersize=N`` (Python 3.14's), it reads the inputs lazily instead, at most N calls
+        submitted ahead of the one read next: for endless iterators and streams."""
+        positive_int(window, "window")
+        if buffersize is not None:
+            positive_int(buffersize, "buffersize")
+            return buffered_map(self, fn, iterables, ordered, buffersize,
+                                lambda fn, args: self._call(fn, args, {}, None, 1))
+        return self._eager_map(fn, iterables, ordered, window)
+
+    def _eager_map(self, fn, iterables, ordered, window):
         futures = [self._call(fn, args, {}, None, 1) for args in zip(*iterables)]
         self.flush()
         # One wait for the whole map (one progress line in a notebook), not one per window.
@@ -292,7 +304,7 @@ class Client:
     def wait(self, futures):
         """Blocks until every future finished; raises TaskError if one failed."""
         __tracebackhide__ = True
-        flat = walk.leaves(futures, _ANY_FUTURE)
+        flat = walk.only_leaves(futures, _ANY_FUTURE, "treadle.wait()")
         self._own(flat, "treadle.wait")
         self.flush()
         refused_calls.raise_first(flat)
@@ -380,7 +392,7 @@ class Client:
         result() raises TaskCancelled, saying ``reason``; ended ones keep their results). Returns (cancelled,
         ended), as the server counted them: the tasks it cancelled, inputs nobody else needs included,
         and the futures that had ended already."""
-        flat = walk.leaves(futures, Future)
+        flat = [f for f in walk.only_leaves(futures, _ANY_FUTURE, "client.cancel()") if type(f) is Future]
         with contextlib.suppress(Exception):
             self.flush()
         done = sum(1 for f in flat if f._handle is None and f._has_value)
@@ -389,7 +401,7 @@ class Client:
 
     def release(self, futures):
         """Frees results on the workers."""
-        flat = walk.leaves(futures, Future)
+        flat = [f for f in walk.only_leaves(futures, _ANY_FUTURE, "client.release()") if type(f) is Future]
         if self._pending_take_futures or any(f._handle is None and not f._has_value for f in flat):
             self.flush()   # a call not sent yet may feed others or take these: send it, then let go
         self.core.release([f._handle for f in flat if f._handle is not None and not f._handle.released()])
@@ -407,7 +419,8 @@ class Client:
     def story(self, futures):
         """Why is this task here? A future's (or a list's) transitions with times, workers and
         reasons, and why a waiting one is not running now; prints as text (treadle.core.story)."""
-        return self.core.story([f.task_id for f in walk.leaves(futures, Future)])
+        return self.core.story([f.task_id for f in walk.only_leaves(futures, _ANY_FUTURE, "client.story()")
+                                if type(f) is Future])
 
     def close(self):
         with self._lock:
@@ -553,6 +566,9 @@ def gather(futures, timeout=None):
 
 def wait(futures):
     __tracebackhide__ = True
+    if isinstance(futures, collections.abc.Iterator):
+        futures = list(futures)
+    walk.only_leaves(futures, _ANY_FUTURE, "treadle.wait()")   # wait(42): an error, not a no-op
     with raised_as_local:
         _client_of(futures, "treadle.wait").wait(futures)
 

@@ -24,7 +24,7 @@ LAYERS = [
     ("core", ["treadle._engine", "treadle._build_config", "treadle.core"]),
     ("runtime", ["treadle.runtime"]),
     ("processes and traces", ["treadle.cluster", "treadle.remote", "treadle.trace", "treadle.report", "treadle.deploy"]),
-    ("APIs", ["treadle.api", "treadle.future", "treadle.refused_calls", "treadle.loom", "treadle.rain", "treadle.ipython", "treadle.scoop"]),
+    ("APIs", ["treadle.api", "treadle.future", "treadle.refused_calls", "treadle.buffered_map", "treadle.loom", "treadle.rain", "treadle.ipython", "treadle.scoop"]),
     ("widgets", ["treadle.widgets"]),
     ("notebook", ["treadle.notebook"]),
     ("magics", ["treadle.magics"]),
@@ -32,7 +32,8 @@ LAYERS = [
 ]
 # APIs side by side: none imports another.
 SIBLINGS = ["treadle.api", "treadle.loom", "treadle.rain", "treadle.ipython", "treadle.scoop"]
-NATIVE_API_PARTS = {"treadle.future": "treadle.api", "treadle.refused_calls": "treadle.api"}   # modules of the native API beside api.py
+NATIVE_API_PARTS = {"treadle.future": "treadle.api", "treadle.refused_calls": "treadle.api",
+                    "treadle.buffered_map": "treadle.api"}   # modules of the native API beside api.py
 PRIVATE_MODULES = {"treadle._engine", "treadle._build_config"}   # compiled / written by CMake
 
 

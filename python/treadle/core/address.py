@@ -21,9 +21,21 @@ def parse(address):
         host, sep, port = address.rpartition(":")
         if not sep:
             raise ValueError("give the server as 'host:port' or (host, port), not {!r}".format(address))
-        return host.strip("[]") or "127.0.0.1", int(port)
+        return host.strip("[]") or "127.0.0.1", _port(port, address)
+    if isinstance(address, (str, bytes)) or not isinstance(address, (tuple, list)) or len(address) != 2:
+        raise TypeError("give the server as 'host:port', (host, port) or a LocalCluster, not {!r}".format(address))
     host, port = address
-    return str(host), int(port)
+    return str(host), _port(port, address)
+
+
+def _port(port, address):
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        number = -1
+    if isinstance(port, bool) or not 0 <= number <= 65535:
+        raise ValueError("the server's port must be a number from 0 to 65535, not {!r} (in {!r})".format(port, address))
+    return number
 
 
 def parse_given_or_environment(address):

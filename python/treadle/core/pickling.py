@@ -1,5 +1,7 @@
 """Pickling of what travels: functions, arguments, results and exceptions of Python tasks."""
 
+import collections
+import io
 import pickle
 from collections.abc import Sequence
 
@@ -53,6 +55,17 @@ def is_plain(obj, depth=3):
     return False
 
 
+def _refuse_open_file(obj):
+    raise TypeError("cannot pickle {!r} object".format(type(obj).__module__ + "." + type(obj).__name__))
+
+
+class _CloudPickler(cloudpickle.Pickler):
+    """cloudpickle, but an open file is refused as pickle refuses it: cloudpickle would send a
+    snapshot of its text as an io.StringIO, which the task would take for the file."""
+
+    dispatch_table = collections.ChainMap({io.TextIOWrapper: _refuse_open_file}, cloudpickle.Pickler.dispatch_table)
+
+
 def dumps_plain(obj):
     """Pickles a value ``is_plain`` accepted (whose parts the caller checked)."""
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -65,15 +78,38 @@ def dumps(obj):
     try:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
-        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return _dump_with_ids(_CloudPickler, obj, None)
     # pickle refers to functions and classes by module and name, but an executor's __main__
     # is not the client's, and modules registered with cloudpickle.register_pickle_by_value
     # may not exist on the workers: those must travel by value. (A false hit, e.g. a string
     # holding "__main__", only costs the slower pickler.)
     for name in by_value_modules():
         if name in data:
-            return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            return _dump_with_ids(_CloudPickler, obj, None)
     return data
+
+
+def dumps_with_ids(obj, persistent_id):
+    """Pickles as ``dumps`` does, writing ``persistent_id(x)`` in place of every object ``x``
+    for which it is not None (an Unpickler's ``persistent_load`` gives it back). Nothing is
+    rebuilt: objects shared or containing themselves keep their identity, as pickle keeps it."""
+    try:
+        data = _dump_with_ids(pickle.Pickler, obj, persistent_id)
+    except Exception:
+        return _dump_with_ids(_CloudPickler, obj, persistent_id)
+    for name in by_value_modules():  # as in dumps: what must travel by value
+        if name in data:
+            return _dump_with_ids(_CloudPickler, obj, persistent_id)
+    return data
+
+
+def _dump_with_ids(pickler_type, obj, persistent_id):
+    out = io.BytesIO()
+    pickler = pickler_type(out, protocol=pickle.HIGHEST_PROTOCOL)
+    if persistent_id is not None:
+        pickler.persistent_id = persistent_id
+    pickler.dump(obj)
+    return out.getvalue()
 
 
 def by_value_modules():

@@ -59,3 +59,42 @@ def rebuild(value, replace, kinds, max_depth=None, other_sequences_as_lists=Fals
     if other_sequences_as_lists and isinstance(value, (list, tuple)):
         return [rebuild(v, replace, kinds, deeper, other_sequences_as_lists) for v in value]
     return value
+
+
+
+def only_leaves(value, kinds, where):
+    """``leaves(value, kinds)`` for a call that takes nothing else (``wait``, ``cancel``...):
+    ``value`` is one of ``kinds`` or lists, tuples, sets and dicts of them (any iterable at
+    the top); anything else is a TypeError naming ``where``, not a call that does nothing."""
+    if not isinstance(value, (kinds, _SEQUENCES, dict)):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise _not_futures(value, where)
+        value = list(value)   # a generator, dict keys...: read once
+    out = []
+    _collect_only(value, kinds, where, out, set())
+    return out
+
+
+def _collect_only(value, kinds, where, out, seen):
+    if isinstance(value, kinds):
+        out.append(value)
+        return
+    if id(value) in seen:   # a list that contains itself
+        return
+    if isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, _SEQUENCES):
+        items = value
+    else:
+        raise _not_futures(value, where)
+    seen.add(id(value))
+    for v in items:
+        if isinstance(v, kinds):   # a leaf taken here: no call per future
+            out.append(v)
+        else:
+            _collect_only(v, kinds, where, out, seen)
+
+
+def _not_futures(value, where):
+    return TypeError("{} takes futures (or lists, tuples, sets, dicts of them), not {}".format(
+        where, type(value).__name__))

@@ -35,6 +35,8 @@ class Task:
             raise TypeError("Task: the code must be a string, not {}".format(type(self.expression).__name__))
         # Not compiled here: a syntax error is the task's failure, as on IPython's engines (and
         # compiling every task twice would cost a third of the client's time per task).
+        if self.pull is not None and not isinstance(self.pull, str) and not hasattr(self.pull, "__iter__"):
+            raise TypeError("Task: pull must be a name or a list of names, not {!r}".format(self.pull))
         pull = [] if self.pull is None else [self.pull] if isinstance(self.pull, str) else list(self.pull)
         if not all(isinstance(n, str) for n in pull):
             raise TypeError("Task: pull must be a name or a list of names, not {!r}".format(self.pull))

@@ -28,7 +28,7 @@ from ..core.pickling import SCALAR_TYPES, is_plain
 from . import engine, pipe, task_clients
 from .reply_writer import MessageWriter
 from .request_prefetch import PrefetchingReader
-from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, resolve, split_outputs
+from .task_runtime import Context, InputWrapper, PyObj, cut_piece, encode_result, load_config, split_outputs
 from .thread_state import thread_state as _thread_state
 from .withdrawals import Withdrawals
 
@@ -231,16 +231,17 @@ class Executor:
             if piece is None:
                 raise ValueError("unknown py_call config {!r}".format(bytes(raw_config[:16])))
             return piece
-        config = header.get(_CONFIG_AHEAD)
-        if config is None:
-            config = pickle.loads(raw_config)
+        if data_inputs:   # futures among the arguments: their values put in as it loads
+            config = load_config(raw_config, data_inputs)
+        else:   # the usual tiny call: unpickled ahead, while the task before ran, or now
+            config = header.get(_CONFIG_AHEAD)
+            if config is None:
+                config = pickle.loads(raw_config)
         fn = first
         if not callable(fn):
             raise TypeError("py_call's first input is {!r}, which is not callable".format(type(fn).__name__))
         if config[0] == "native":  # treadle's own API: any arguments, any result
             _, args, kwargs, *outputs = config   # outputs: the labels of several declared outputs
-            if data_inputs:  # futures among the arguments: their Refs name these inputs
-                args, kwargs = resolve(args, data_inputs), resolve(kwargs, data_inputs)
             value = fn(*args, **kwargs)
             if outputs and outputs[0] is not None:
                 return [PyObj(v) for v in split_outputs(value, outputs[0])]
@@ -419,7 +420,7 @@ def _unpickle_config_ahead(header, blobs):
     unpickled, a cold step less between the two tasks. (Not a cut of a sequence, whose config is
     no pickle; not the inputs, cached in the order the tasks run. One that fails to unpickle is
     left to fail again as its task runs, as a task's failure.)"""
-    if header.get("op") != "run":
+    if header.get("op") != "run" or len(header["inputs"]) > 1:  # data inputs: loaded with them, as it runs
         return
     try:
         raw_config = blobs[header["config"]]

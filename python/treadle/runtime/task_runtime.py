@@ -3,7 +3,9 @@
 Shared by the executor (which runs tasks) and by tests; nothing here talks to the network.
 """
 
+import io
 import mmap
+import pickle
 import struct
 import sys
 
@@ -50,15 +52,32 @@ def cut_piece(config, obj):
     return None
 
 
-def resolve(template, inputs):
-    """The arguments with every Ref replaced by the value of its input."""
-    if type(template) is Ref:
-        return value_of(inputs[template.index])
-    if type(template) in (list, tuple):
-        return type(template)(resolve(t, inputs) for t in template)
-    if type(template) is dict:
-        return {k: resolve(v, inputs) for k, v in template.items()}
-    return template
+def load_config(raw_config, inputs):
+    """A py_call's config unpickled, each input named in it (a persistent id written by
+    ``call_config``, or a ``Ref``) replaced by its value (``value_of``) as it loads: the
+    arguments are never rebuilt, so what they share and what contains itself stays so."""
+    if not inputs:
+        return pickle.loads(raw_config)
+    return _InputsUnpickler(raw_config, inputs).load()
+
+
+class _InputsUnpickler(pickle.Unpickler):
+    def __init__(self, raw_config, inputs):
+        super().__init__(io.BytesIO(raw_config))
+        self._inputs = inputs
+        self._values = {}   # an input named twice is one object, as the future was
+
+    def persistent_load(self, index):
+        try:
+            return self._values[index]
+        except KeyError:
+            value = self._values[index] = value_of(self._inputs[index])
+            return value
+
+    def find_class(self, module, name):
+        if name == "Ref" and module == __name__:   # Ref(i) loads as input i's value
+            return self.persistent_load
+        return super().find_class(module, name)
 
 
 def value_of(wrapper):

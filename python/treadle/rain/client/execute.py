@@ -41,6 +41,8 @@ class Execute(Task):
         for item in _sequence(output_paths, "output_paths"):
             mapping.add_output(_output_of(item))
         command = mapping.add_arguments(args, shell)
+        if not command or not command[0]:
+            raise ValueError("Execute: args must name a program to run, not {!r}".format(args))
         config = {"args": command, "inputs": mapping.input_entries, "outputs": mapping.output_entries}
         core = CoreTask(RUN, tuple(input_ref(obj) for obj in mapping.objects),
                         json.dumps(config, separators=(",", ":")).encode(), name or _program_name(command),

@@ -24,6 +24,8 @@ __all__ = ["Concat", "Execute", "Load", "LoadDir", "MakeDirectory", "SliceDirect
 
 def Concat(inputs, name=None):  # noqa: N802 - Rain's name
     """One blob: the inputs joined."""
+    if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        raise TypeError("Concat takes a list of blobs (data objects or tasks), not {}".format(type(inputs).__name__))
     inputs = list(inputs)
     refs = only_output_refs(inputs, "blob")
     if refs is not None:   # tasks not yet submitted (@remote calls, most often): no DataObjects made
@@ -34,6 +36,10 @@ def Concat(inputs, name=None):  # noqa: N802 - Rain's name
 
 def Sleep(input, seconds, name=None, cpus=1):  # noqa: N802,A002 - Rain's names
     """Its input (a blob or a directory), after ``seconds``."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError("Sleep: seconds must be a number, not {}".format(type(seconds).__name__))
+    if not 0 <= seconds < float("inf"):
+        raise ValueError("Sleep: seconds must be 0 or more, not {!r}".format(seconds))
     obj = data_object_of(input, None, "Sleep")
     output = OutputDir("output") if obj.data_type == "dir" else Output("output", content_type=obj.content_type)
     return Task(CoreTask(SLEEP, (input_ref(obj),), repr(float(seconds)).encode(), name, ResourceRequest(cpus)),
