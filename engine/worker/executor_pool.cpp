@@ -47,13 +47,6 @@ void append_le(std::string& out, T value) {
 }
 
 template <typename T>
-T read_le(const std::string& in, std::size_t at) {
-  T value;
-  std::memcpy(&value, in.data() + at, sizeof value);
-  return value;
-}
-
-template <typename T>
 void append_number(std::string& out, T value) {
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
@@ -80,6 +73,8 @@ constexpr std::size_t cache_limit = 512;  // the same as the executor's (python/
 // long task streams out as it comes, while short tasks' markers never wake the loop.
 constexpr std::int64_t output_poll_us = 50'000;
 constexpr std::size_t read_chunk = 65536;
+// Reply bytes taken in per readiness of a reply pipe, then back to the loop (which heartbeats).
+constexpr std::size_t reply_read_budget = std::size_t{8} << 20;
 
 }  // namespace
 
@@ -160,6 +155,7 @@ void ExecutorPool::start(Executor& e) {
     throw std::runtime_error("cannot start the Python executor " + python_ + ": " + std::strerror(rc));
   }
   e = Executor{};
+  e.reader = ReplyReader(result_memory_);
   e.pid = pid;
   e.requests = req[1];
   e.replies = rep[0];
@@ -534,59 +530,43 @@ void ExecutorPool::on_readable(int fd, std::vector<ExecutorResult>& finished) {
       return;
     }
     if (fd != e.replies) continue;
-    char buf[read_chunk];
-    while (true) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n > 0) {
-        e.buffer.append(buf, static_cast<std::size_t>(n));
-        if (static_cast<std::size_t>(n) < sizeof buf) break;  // the pipe is empty
-        continue;
-      }
-      if (n == 0) {  // end of file: the executor is gone
-        const pid_t pid = e.pid;
-        while (parse_reply(e, finished)) {
+    const pid_t pid = e.pid;
+    ReplyMessage reply;
+    try {
+      // A bounded amount per call: the loop heartbeats between calls (reply_reader.hpp).
+      for (std::size_t budget = reply_read_budget;;) {
+        const ReplyReader::ReadResult read = e.reader.read(fd, budget);
+        while (e.reader.next(reply)) {
+          parse_reply(e, reply, finished);
+          if (e.pid != pid) return;  // replaced already
         }
-        if (e.pid != pid) return;  // replaced already (it answered `running`)
-        return died(e, finished);
+        if (read.closed) return died(e, finished);
+        if (read.drained || read.bytes == 0 || read.bytes >= budget) return;
+        budget -= read.bytes;
       }
-      break;  // EAGAIN
+    } catch (const std::exception& error) {
+      // A reply that cannot be taken in (no memory for a result, a malformed message): the
+      // executor is ended, its task fails saying why, the tasks behind it run again.
+      if (e.pid != pid) return;
+      log::warn("Python executor ", pid, ": cannot take in its reply: ", error.what());
+      e.broken = std::string("was ended: the worker could not take in its reply (") + error.what() + ")";
+      ::kill(e.pid, SIGKILL);
+      return died(e, finished);
     }
-    while (parse_reply(e, finished)) {
-    }
-    return;
   }
 }
 
-bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finished) {
-  const std::string& b = e.buffer;
-  if (b.size() < 4) return false;
-  auto head_len = read_le<std::uint32_t>(b, 0);
-  std::size_t at = 4 + head_len;
-  if (b.size() < at + 4) return false;
-  auto count = read_le<std::uint32_t>(b, at);
-  at += 4;
-  std::vector<std::pair<std::size_t, std::size_t>> blobs;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    if (b.size() < at + 8) return false;
-    auto len = read_le<std::uint64_t>(b, at);
-    at += 8;
-    if (b.size() < at + len) return false;
-    blobs.emplace_back(at, len);
-    at += len;
-  }
-  auto blob = [&](std::size_t i) { return b.substr(blobs.at(i).first, blobs.at(i).second); };
+void ExecutorPool::parse_reply(Executor& e, const ReplyMessage& reply, std::vector<ExecutorResult>& finished) {
   SimpleDone done;
-  if (parse_simple_done(std::string_view(b).substr(4, head_len), done)) {
+  if (parse_simple_done(reply.head(), done)) {
     ExecutorResult r;
     r.id = done.id;
-    r.data = done.pyobj ? std::make_shared<PyObjData>(PlainData::from_string(blob(done.blob)), done.size, done.length)
-                        : PlainData::from_string(blob(done.blob));
+    r.data = done.pyobj ? std::make_shared<PyObjData>(reply.plain(done.blob), done.size, done.length)
+                        : reply.plain(done.blob);
     const std::int64_t times[2] = {done.start_us, done.end_us};
-    task_ended(e, std::move(r), times, finished);
-    e.buffer.erase(0, at);
-    return true;
+    return task_ended(e, std::move(r), times, finished);
   }
-  json header = json::parse(b.data() + 4, b.data() + 4 + head_len);
+  json header = json::parse(reply.head());
   const std::string op = header.value("op", "");
   if (op == "ready") {
     e.ready = true;
@@ -638,14 +618,14 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
     }
     if (op == "failed") {
       r.error = header.value("error", std::string("the Python task failed"));
-      if (!blobs.empty()) r.exception = blob(0);
+      if (reply.blob_count() > 0) r.exception = reply.text(0);
     } else {
       const json& desc = header.at("result");
       std::function<DataPtr(const json&)> build = [&](const json& d) -> DataPtr {
         const std::string k = d.at("k");
-        if (k == "plain") return PlainData::from_string(blob(d.at("b")));
+        if (k == "plain") return reply.plain(d.at("b"));
         if (k == "pyobj")
-          return std::make_shared<PyObjData>(PlainData::from_string(blob(d.at("b"))), d.at("size"),
+          return std::make_shared<PyObjData>(reply.plain(d.at("b")), d.at("size"),
                                              d.value("len", PyObjData::not_a_sequence));
         if (k == "array") {
           std::vector<DataPtr> items;
@@ -656,15 +636,14 @@ bool ExecutorPool::parse_reply(Executor& e, std::vector<ExecutorResult>& finishe
       };
       if (desc.at("k") == "redirect") {
         r.redirect = {{"types", desc.at("types")}, {"labels", desc.at("labels")}};
-        for (std::size_t i = desc.at("b").get<std::size_t>(); i < blobs.size(); ++i) r.redirect_frames.push_back(blob(i));
+        for (std::size_t i = desc.at("b").get<std::size_t>(); i < reply.blob_count(); ++i)
+          r.redirect_frames.push_back(reply.text(i));
       } else {
         r.data = build(desc);
       }
     }
     task_ended(e, std::move(r), timed ? times : nullptr, finished);
   }
-  e.buffer.erase(0, at);
-  return true;
 }
 
 void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_t* times,
@@ -721,6 +700,7 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
     else if (WIFSIGNALED(status)) how = std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +
                                         " (" + ::strsignal(WTERMSIG(status)) + ")";
   }
+  if (!e.broken.empty()) how = e.broken;  // ended by this worker: why
   // The task it was running is the first whose end-of-task marker on fd 2 (the second one a task
   // writes) has not come: the tasks before it ended, but their replies may have been waiting in
   // the executor's buffer (short tasks' replies go several to a write), lost with it. Those

@@ -12,7 +12,9 @@
 // when the wait ends the task rejoins and runs beside it (a brief oversubscription, never a
 // deadlock). Seceded tasks are "detached": out of the slot, still in the process.
 //
-// The worker's loop polls the executors' reply and output pipes (poll_fds()). Python prints
+// The worker's loop polls the executors' reply and output pipes (poll_fds()), and takes in at
+// most a few MB of replies per readiness (reply_reader.hpp: a huge result must not keep the loop
+// from its heartbeats). Python prints
 // arrive tagged with their task on the reply pipe; bytes written straight to file descriptors
 // 1 and 2 are attributed to the task running on that executor at that moment.
 //
@@ -35,6 +37,7 @@
 #include "../common/ids.hpp"
 #include "../common/protocol.hpp"
 #include "../data/data.hpp"
+#include "reply_reader.hpp"
 
 namespace treadle {
 
@@ -90,6 +93,9 @@ class ExecutorPool {
   void start_all();
   // Told to executors started from now on (set it before start_all).
   void set_governor(std::string address) { hello_.governor = std::move(address); }
+  // Where the large blobs of replies are read into (the heap unless set); for executors
+  // started from now on (set it before start_all).
+  void set_result_memory(ReplyReader::Memory memory) { result_memory_ = std::move(memory); }
   // Sends the task to an idle executor (starting executors if none runs yet).
   void run(TaskId id, const std::vector<DataPtr>& inputs, std::vector<TaskId> input_ids, std::string_view config);
   // The result of `id` is never reported. A task waiting in an executor's pipe behind another
@@ -130,7 +136,8 @@ class ExecutorPool {
     int requests = -1;  // we write
     int replies = -1;   // we read
     int out = -1, err = -1;
-    std::string buffer;  // partial reply
+    ReplyReader reader;  // its replies, read a bounded amount per readiness
+    std::string broken;  // why this worker ended it (its reply could not be taken in), if it did
     std::string outbox;  // requests not written yet (flush_requests)
     bool ready = false;  // it answered the hello: imported, waiting for tasks
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
@@ -198,7 +205,7 @@ class ExecutorPool {
   bool credit_output(Executor& e, int which, std::string_view text);
   bool polls_output(const Executor& e, std::int64_t now_us) const;
   std::int64_t output_poll_from(const Executor& e) const;  // when polls_output becomes true
-  bool parse_reply(Executor& e, std::vector<ExecutorResult>& finished);
+  void parse_reply(Executor& e, const ReplyMessage& reply, std::vector<ExecutorResult>& finished);
   // A task's reply came (`times`: when it ran, by the executor's clock, or null): its output is
   // read, the next task in the pipe starts.
   void task_ended(Executor& e, ExecutorResult&& r, const std::int64_t* times, std::vector<ExecutorResult>& finished);
@@ -223,6 +230,7 @@ class ExecutorPool {
   std::filesystem::path work_dir_;
   ExecutorHello hello_;
   ExecutorEvents events_;
+  ReplyReader::Memory result_memory_;
   std::vector<Executor> executors_;
 };
 

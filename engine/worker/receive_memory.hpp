@@ -1,5 +1,6 @@
 #pragma once
-// Memory for objects received in pieces, kept touched from one object to the next.
+// Memory for objects received in pieces, kept touched from one object to the next; large
+// results of Python tasks are read into it too (reply_reader.hpp).
 //
 // On a VM whose host takes freed guest pages back, the first write to fresh memory costs far
 // more than the copy into it (~13 µs per 4 KiB page on the bench machine: 0.3 s per 100 MB,

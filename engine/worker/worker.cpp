@@ -264,14 +264,19 @@ void Worker::Impl::setup() {
   };
   events.seceded = [this](TaskId id, bool seceded) { state->task_seceded(id, seceded); };
   events.started = [this](TaskId id) { state->executor_started(id); };
-  ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
-  executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
-
   if (options.same_host_handoff) host_id = host_identity();
   keep_memory_for_pieces();
   const bool huge_pages = options.receive_huge_pages >= 0 ? options.receive_huge_pages == 1 : !host_takes_back_free_memory();
   receive_memory = ReceiveMemory::create(receive_pool_limit(options, store_limit), options.receive_pool_idle_ms, huge_pages);
   receive_memory->prefault_in_background(static_cast<std::size_t>(options.receive_pool_prefault_bytes));
+  ExecutorHello hello{options.server_host + ":" + std::to_string(options.server_port), options.secret};
+  executors = std::make_unique<ExecutorPool>(options.cpus, options.python, work_dir, std::move(hello), std::move(events));
+  // A large result is read into the pages of freed received objects too (touched already).
+  executors->set_result_memory([memory = receive_memory](std::size_t size) {
+    if (size < chunked_min_bytes) return ReplyReader::heap_storage(size);
+    ReceiveMemory::Buffer buffer = memory->take(size);
+    return ReplyReader::Storage{std::move(buffer.owner), buffer.bytes};
+  });
   chunks = std::make_unique<ChunkAssembler>(receive_memory);
   zap = std::make_unique<ZapAuthenticator>(context, options.secret);
   data = std::make_unique<zmq::socket_t>(context, zmq::socket_type::router);
