@@ -1,9 +1,14 @@
-"""An interrupt cancels exactly the tasks of its own cell, through real kernels (the treadle
-kernel, and ipykernel with %load_ext treadle): an IPython task of an earlier cell that the flush
-timer had not sent yet when a later cell started is filed under the cell that ran ``tc.run()``:
-the later cell's interrupt spares it."""
+"""An interrupt (or %treadle stop) cancels exactly the tasks of its own cell, through real kernels
+(the treadle kernel, and ipykernel with %load_ext treadle):
+
+- an IPython task of an earlier cell that the flush timer had not sent yet when a later cell
+  started is filed under the cell that ran ``tc.run()``: the later cell's interrupt spares it;
+- a Rain session's tasks whose outputs nobody kept (released "when done" at submit) are live
+  until they end: an interrupt and %treadle stop cancel them, the progress line never says
+  "(futures released)" while the wait goes on, and another cell's kept object runs on."""
 
 import os
+import re
 
 import pytest
 from conftest import text
@@ -93,3 +98,76 @@ def test_an_interrupt_spares_the_ipython_task_of_an_earlier_cell(any_kernel, tmp
     assert lines[0] == "0 NoneType {'r': 'ipA'}", out
     assert lines[1].startswith("1 TaskAborted"), out
 
+
+RAIN_CELL = ("s = rc.new_session()\nwith s.bind_only():\n"
+             "    naps = [rain_sleeper('{tag}%d' % i) for i in range(6)]\ns.submit()\n")
+
+
+def kept_elsewhere(k):
+    """A cell whose Rain session keeps its object and runs until GO: no other cell's cancel may touch it."""
+    run_ok(k, "s0 = rc.new_session()\nwith s0.bind_only():\n    kept = rain_gated('kept')\n"
+              "kept.output.keep()\ns0.submit()")
+
+
+def check_cancelled(k, tmp_path):
+    out = text(run_ok(k, "print(sorted(set(rc.core.states([t.task_id for t in naps]))))\n"
+                         "print(rc.core.states([kept.task_id]))"))
+    lines = out.split("\n")
+    assert lines[0] == "['cancelled']", out
+    assert lines[1] in ("['running']", "['finished']"), out
+    (tmp_path / "go").touch()
+    out = text(run_ok(k, "print(kept.output.fetch().get_bytes())"))
+    assert out.strip() == "b'kept'", out
+
+
+def shown(outputs):
+    """Every line and display of the cell as one text (the progress line is a display)."""
+    return repr(outputs)
+
+
+@pytest.mark.timeout(180)
+def test_an_interrupt_cancels_a_rain_sessions_unkept_tasks(any_kernel, tmp_path):
+    k = any_kernel
+    marks = start(k, tmp_path)
+    kept_elsewhere(k)
+    run_ok(k, "until_started('kept')", timeout=60)
+    outputs = run_interrupted(k, RAIN_CELL.format(tag="ra") + "waiting('ra')\ns.wait_all()",
+                              lambda: started(marks, "waiting-ra")() and any(
+                                  n.startswith("ra") for n in os.listdir(str(marks))))
+    assert "treadle: cancelled 6 tasks of this cell" in text(outputs, "stderr"), outputs
+    assert "(futures released)" not in shown(outputs), outputs
+    check_cancelled(k, tmp_path)
+
+
+@pytest.mark.timeout(180)
+def test_treadle_stop_cancels_a_rain_sessions_unkept_tasks(any_kernel, tmp_path):
+    k = any_kernel
+    start(k, tmp_path)
+    run_ok(k, RAIN_CELL.format(tag="rs"))
+    outputs = run_ok(k, "until_started('rs')\n%treadle stop", timeout=60)
+    assert "treadle: cancelled 6 tasks" in text(outputs), outputs
+    out = text(run_ok(k, "print(sorted(set(rc.core.states([t.task_id for t in naps]))))"))
+    assert out.split("\n")[0] == "['cancelled']", out
+
+
+def _display_texts(messages):
+    return [m["content"].get("data", {}).get("text/plain", "") for m in messages
+            if m["msg_type"] in ("display_data", "update_display_data")]
+
+
+@pytest.mark.timeout(180)
+def test_a_waits_line_follows_a_rain_sessions_unkept_tasks(any_kernel, tmp_path):
+    k = any_kernel
+    start(k, tmp_path)
+    msg_id, messages = k.collect(
+        "s = rc.new_session()\nwith s.bind_only():\n    gated = [rain_gated('pg%d' % i) for i in range(2)]\n"
+        "s.submit()\ns.wait_all()\nprint('waited')",
+        # the line shows the tasks running: the monitor asked their states, and looked then whether
+        # every handle was released (each unkept one reads released() from the submit on)
+        until=lambda ms: any(re.search(r"[1-9] running|\(futures released\)", t) for t in _display_texts(ms)))
+    (tmp_path / "go").touch()
+    k.follow(msg_id, messages=messages, timeout=60)
+    shown = _display_texts(messages)
+    assert not any("(futures released)" in t for t in shown), shown
+    assert "waited" in "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream"), shown
+    assert "2/2 done" in shown[-1], shown

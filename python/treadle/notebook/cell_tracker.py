@@ -492,7 +492,8 @@ class CellTracker(hooks.ClientListener):
                     native.setdefault(f.client, []).append(f)
             for ref in cell.loom:
                 f = ref()
-                if f is not None and not f.released():
+                # Released "when done" (a Rain session's unkept outputs): live until its task ends.
+                if f is not None and (not f.released() or f.released_when_done()):
                     loom.setdefault(f.client, []).append(f)
         cancelled = 0
         for client, futures in list(native.items()) + list(loom.items()):
