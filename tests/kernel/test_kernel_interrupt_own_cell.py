@@ -93,7 +93,7 @@ def test_an_interrupt_spares_the_ipython_task_of_an_earlier_cell(any_kernel, tmp
     (tmp_path / "go").touch()
     out = text(run_ok(k, "ipython_task_client._FLUSH_DELAY = 0.005\ntc.barrier([A, B])\n"
                          "for t in (A, B):\n    r = tc.get_task_result(t)\n"
-                         "    print(t, type(r.failure).__name__, r.results)"))
+                         "    print(t, type(r.failure).__name__, r.results)", timeout=90))
     lines = out.split("\n")
     assert lines[0] == "0 NoneType {'r': 'ipA'}", out
     assert lines[1].startswith("1 TaskAborted"), out
