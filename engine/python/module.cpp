@@ -318,11 +318,13 @@ class PyConnection {
 
   // Releases those of `ids` whose tasks have not ended and says what that cancelled:
   // {"cancelled": tasks the server cancelled (inputs nobody else needs included), "ended": the
-  // ids it kept because their tasks had finished or failed}.
+  // ids it kept because their tasks had finished or failed, "unheld": ids that were not the
+  // client's futures (any more): a future released "when done" whose task has finished}.
   py::dict cancel(const std::vector<TaskId>& ids) {
     py::dict out;
     out["cancelled"] = 0;
     out["ended"] = py::list();
+    out["unheld"] = py::list();
     if (ids.empty() || !conn_) return out;
     auto reply = conn_->request(Message(json{{"op", op::cancel}, {"ids", ids}}));
     wait_interruptibly(*conn_, *reply, sink_);
@@ -330,6 +332,7 @@ class PyConnection {
     if (r.op() != op::cancelled) raise_error(r);
     out["cancelled"] = r.header.value("cancelled", std::uint64_t{0});
     out["ended"] = r.header.value("ended", std::vector<TaskId>{});
+    out["unheld"] = r.header.value("unheld", std::vector<TaskId>{});
     return out;
   }
 
@@ -507,7 +510,7 @@ PYBIND11_MODULE(_engine, m) {
       .def("release", &PyConnection::release, py::arg("ids"), py::arg("when_done") = false,
            "Drops the client's futures; with when_done, those whose tasks have not ended go when they finish "
            "(a failed task's stay). Sent in batches: with the next other call, or within 5 ms.")
-      .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended} as the server counted them.")
+      .def("cancel", &PyConnection::cancel, "Releases the ids whose tasks have not ended; returns {cancelled, ended, unheld} as the server counted them.")
       .def("status", &PyConnection::status, py::arg("ids") = false)
       .def("retire", &PyConnection::retire)
       .def("states", &PyConnection::states, py::arg("ids"), py::arg("timeout") = 0.0,

@@ -704,9 +704,13 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
   auto& mine = kept_by_client_[routing];
   const std::uint64_t cancelled_before = scheduler_.cancelled_count();
   std::vector<TaskId> ended;
+  std::vector<TaskId> unheld;  // not (or no longer) its futures: e.g. released "when done" and finished
   for (TaskId id : ids) {
     auto it = mine.find(id);
-    if (it == mine.end()) continue;  // not this client's future: ignore, never double-release
+    if (it == mine.end()) {  // not this client's future: ignore, never double-release
+      unheld.push_back(id);
+      continue;
+    }
     const TaskState state = scheduler_.task(id).state;  // kept, so its plan is not freed
     if (state == TaskState::finished || state == TaskState::failed) {
       ended.push_back(id);
@@ -720,7 +724,8 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
                Message(json{{"op", op::cancelled},
                             {"req", m.header.value("req", json())},
                             {"cancelled", scheduler_.cancelled_count() - cancelled_before},
-                            {"ended", ended}}),
+                            {"ended", ended},
+                            {"unheld", unheld}}),
                routing);
 }
 

@@ -33,7 +33,8 @@ class TaskHandle:
     ``outputs`` (their ``task_id`` is the object id, task | k << 40): each is fetched, used as
     an input and released on its own; releasing the task's handle releases them all."""
 
-    __slots__ = ("client", "task_id", "outputs", "specs", "_released", "_finished", "_cancelled", "__weakref__")
+    __slots__ = ("client", "task_id", "outputs", "specs", "_released", "_until_done", "_finished", "_cancelled",
+                 "__weakref__")
 
     def __init__(self, client, task_id, specs=None):
         self.client = client
@@ -43,6 +44,7 @@ class TaskHandle:
         self.outputs = None if specs is None or len(specs) == 1 else tuple(
             type(self)(client, object_id(task_id, k)) for k in range(len(specs)))
         self._released = False
+        self._until_done = False  # released "when done": the server holds it until its task ends
         self._finished = False   # seen finished by a wait or fetch, or by asking the server
         self._cancelled = None   # once cancelled (ClientBase.cancel): what cancelled it ("" if not said)
 
@@ -56,6 +58,13 @@ class TaskHandle:
     def released(self):
         """True once the handle was released (by release(), gather() or the client)."""
         return self._released
+
+    def released_when_done(self):
+        """True while a handle released "when done" (``release(when_done=True)``: a Rain
+        session's unkept outputs) may still wait for its task: the server holds it until the
+        task ends, so the task is live (an interrupt or %treadle stop cancels it, progress lines
+        and graphs follow it). False once a wait saw it end, or it was cancelled."""
+        return self._until_done and not self._finished and self._cancelled is None
 
     def cancelled(self):
         """True once its client cancelled the task before it ended (released too): every API's
@@ -265,12 +274,12 @@ class ClientBase:
         ids = []
         for f in handles:
             if isinstance(f, TaskHandle) and f.client is self and not f._released:
-                f._released = True
+                f._released, f._until_done = True, when_done
                 if not f.outputs:   # one output, or none: the future is the task's own id
                     ids.append(f.task_id)
                 for o in f.outputs or ():
                     if not o._released:
-                        o._released = True
+                        o._released, o._until_done = True, when_done
                         ids.append(o.task_id)
         if ids:
             self.connection.release(ids, when_done)
@@ -281,8 +290,11 @@ class ClientBase:
         nobody else needs included; ended: handles whose tasks had ended, kept with their
         results). The cancelled handles say so (``cancelled()``): this is the one place that
         marks them, for every API's futures; ``reason`` ("by %treadle stop") goes into the
-        TaskCancelled their waits raise."""
-        mine = [f for f in handles if isinstance(f, TaskHandle) and f.client is self and not f._released]
+        TaskCancelled their waits raise. A handle released "when done" whose task may still run
+        is cancelled too (the server holds it until the task ends); one whose task has ended is
+        left as it is (the server no longer holds it: ``unheld``)."""
+        mine = [f for f in handles if isinstance(f, TaskHandle) and f.client is self and
+                (not f._released or f.released_when_done())]
         if not mine or self.closed:
             return Cancelled(0, 0)
         try:
@@ -290,8 +302,11 @@ class ClientBase:
         except Exception:
             return Cancelled(0, 0)
         ended = set(answer["ended"])
+        unheld = set(answer.get("unheld", ()))
         for f in mine:
-            if f.task_id not in ended:
+            if f.task_id in unheld:
+                f._finished = f._finished or f._until_done   # released when done: its task ended
+            elif f.task_id not in ended:
                 for h in (f,) + (f.outputs or ()):
                     h._released, h._cancelled = True, reason or ""
         return Cancelled(answer["cancelled"], sum(1 for f in mine if f.task_id in ended))

@@ -8,8 +8,10 @@ overrides what it needs. With no listener, a hook costs the client one truth tes
 """
 
 import contextlib
+import threading
 
 listeners = []
+_sending = threading.local()   # .tokens: submit_deferred's tokens of the calls being sent now
 
 
 class ClientListener:
@@ -25,7 +27,9 @@ class ClientListener:
 
     def submit_deferred(self, client):
         """``client`` took a call it will submit later, perhaps from another thread (a flush
-        timer's): whose it is (the notebook cell running now) is told by this thread, now."""
+        timer's): whose it is (the notebook cell running now) is told by this thread, now, as
+        the token returned; plan_submitted finds it with ``deferred_token(self)`` when it is sent."""
+        return None
 
     def native_calling(self, client):
         """A native call is about to make a future; what is returned comes back in native_called."""
@@ -64,8 +68,28 @@ def plan_submitted(client, base, plan, tasks, futures):
 
 
 def submit_deferred(client):
-    for listener in listeners:
-        listener.submit_deferred(client)
+    """The listeners' tokens of a call taken now and sent later: give them to sending_deferred()."""
+    return tuple((listener, listener.submit_deferred(client)) for listener in listeners)
+
+
+@contextlib.contextmanager
+def sending_deferred(tokens):
+    """Around the send of calls taken with ``tokens`` (submit_deferred's; None: nothing known):
+    the plan_submitted hooks called inside, on this thread, find their own with deferred_token()."""
+    previous = getattr(_sending, "tokens", None)
+    _sending.tokens = tokens
+    try:
+        yield
+    finally:
+        _sending.tokens = previous
+
+
+def deferred_token(listener):
+    """``listener``'s token of the deferred calls being sent now on this thread, else None."""
+    for owner, token in getattr(_sending, "tokens", None) or ():
+        if owner is listener:
+            return token
+    return None
 
 
 def native_calling(client):

@@ -48,6 +48,7 @@ class _Record:
         self.waiting = False        # no engine satisfies its depend (yet)
         self.result = None
         self.submitted = time.time()
+        self.cells = None           # hooks.submit_deferred's tokens: whose call it is (a notebook cell)
 
     @property
     def done(self):
@@ -84,8 +85,10 @@ class TaskClient:
         for t in task.recovery_chain():   # refuses a loop
             code, pull, push = t.checked()
             chain.append((code, pull, packed(push), bool(t.clear_before), bool(t.clear_after), t.retries, t.depend))
+        cells = hooks.submit_deferred(self.connection) if hooks.listeners else None
         with self._lock:
             record = _Record(len(self._records), chain)
+            record.cells = cells   # its sends (a flush timer's, a retry's) are this cell's
             self._records.append(record)
             self._dispatch(record)
             return record.taskid
@@ -111,8 +114,6 @@ class TaskClient:
         args = (code, push, pull, clear_before, clear_after)
         if depend is None:
             record.attempts += 1
-            if hooks.listeners and not self._unsent:
-                hooks.submit_deferred(self.connection)   # the flush timer's submit is the caller's
             self._unsent.append((record, args))
             if len(self._unsent) >= _FLUSH_LIMIT:
                 self._flush()
@@ -125,7 +126,8 @@ class TaskClient:
         record.waiting = engine is None
         if engine is not None:
             record.attempts += 1
-            record.command = self.engines.start(engine, "task", args, timeout=365 * 86400)
+            with hooks.sending_deferred(record.cells):
+                record.command = self.engines.start(engine, "task", args, timeout=365 * 86400)
             self._routed.add(record)
 
     def _flush(self):
@@ -135,17 +137,24 @@ class TaskClient:
                 self._timer.cancel()
                 self._timer = None
             unsent, self._unsent = self._unsent, []
-            if not unsent:
-                return
-            try:
-                handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in unsent],
-                                               ["Task {}".format(r.taskid) for r, _ in unsent], 1)
-            except Exception as error:
-                self._give_up([record for record, _ in unsent], error)
-                raise
-            for (record, _), handle in zip(unsent, handles):
-                record.handle = handle
-                self._by_task[handle.task_id] = record
+            start = 0
+            while start < len(unsent):
+                # One plan per run of calls of the same cell: each is filed under its own.
+                end = start + 1
+                while end < len(unsent) and _same_cells(unsent[end][0].cells, unsent[start][0].cells):
+                    end += 1
+                batch = unsent[start:end]
+                try:
+                    with hooks.sending_deferred(batch[0][0].cells):
+                        handles = self.connection.call([(engine_side.run_task, args, {}) for _, args in batch],
+                                                       ["Task {}".format(r.taskid) for r, _ in batch], 1)
+                except Exception as error:
+                    self._give_up([record for record, _ in unsent[start:]], error)
+                    raise
+                for (record, _), handle in zip(batch, handles):
+                    record.handle = handle
+                    self._by_task[handle.task_id] = record
+                start = end
 
     def _flush_from_timer(self):
         try:
@@ -388,3 +397,10 @@ def _cancelled(record, error):
     """The failure of a task whose run the kernel cancelled (core.client marks its handles): a
     cancelled task has ended, as an aborted one has."""
     return TaskAborted("Task {} was cancelled{}".format(record.taskid, " " + error.reason if error.reason else ""))
+
+
+def _same_cells(a, b):
+    """Two runs' hooks.submit_deferred tokens name the same cells (the same objects)."""
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(x[1] is y[1] for x, y in zip(a, b))

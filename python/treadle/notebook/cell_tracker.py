@@ -269,15 +269,15 @@ class CellTracker(hooks.ClientListener):
             self._route_parked()   # under the lock: before any newer output of these tasks
 
     def submit_deferred(self, client):
-        """A call the client's flush timer will send (IPython's tasks): its thread then finds
-        this cell as the last one that submitted."""
-        self.current()
+        """A call the client's flush timer will send (IPython's tasks): the cell running now,
+        which plan_submitted files it under when it is sent (a later cell may run by then)."""
+        return self.current()
 
     def plan_submitted(self, client, base, plan, tasks, futures):
         """A client submitted a plan (the native API's are recorded by native_flushed())."""
         if client.api == "native":
             return
-        cell = self.current()
+        cell = hooks.deferred_token(self) or self.current()
         if cell is None:
             return
         with self._lock:
@@ -492,7 +492,8 @@ class CellTracker(hooks.ClientListener):
                     native.setdefault(f.client, []).append(f)
             for ref in cell.loom:
                 f = ref()
-                if f is not None and not f.released():
+                # Released "when done" (a Rain session's unkept outputs): live until its task ends.
+                if f is not None and (not f.released() or f.released_when_done()):
                     loom.setdefault(f.client, []).append(f)
         cancelled = 0
         for client, futures in list(native.items()) + list(loom.items()):

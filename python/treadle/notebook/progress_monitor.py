@@ -195,7 +195,7 @@ class ProgressMonitor:
                     progress, refs = entry[0], entry[1]
                     if progress.state is None:
                         self._ask_states(entry)
-                    if progress.state is None and all(r() is None or r().released() for r in refs):
+                    if progress.state is None and all(_gone(r()) for r in refs):
                         progress.released()  # nobody can wait for them any more
             for progress, *_ in active:
                 progress.update(force=bool(syncs))
@@ -241,3 +241,9 @@ class ProgressMonitor:
                 conn.close()
             except Exception:
                 pass
+
+
+def _gone(handle):
+    """Nobody can wait for this handle's task any more: dropped, or released (not "when done":
+    the server holds such a one until its task ends, and the line follows it)."""
+    return handle is None or (handle.released() and not handle.released_when_done())
