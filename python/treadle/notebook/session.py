@@ -19,6 +19,7 @@ from ..deploy.launchers import launcher_for
 from ..deploy.worker_jobs import WorkerJobs
 from ..loom.client import Client
 from .child_reaper import ChildReaper
+from .lost_worker_notices import LostWorkerNotices
 from .options import options
 from .progress_monitor import ProgressMonitor
 
@@ -70,6 +71,7 @@ class Session:
         self._monitors = {}              # server address -> ProgressMonitor
         self.adapter = None              # the --adapt loop (treadle.deploy.adapt), if one runs
         self._reaper = ChildReaper()     # a worker that dies (killed, crashed) is no zombie
+        self._lost_notices = LostWorkerNotices()
 
     # -- a client for the magics (not the default client: asking for status starts nothing)
 
@@ -82,6 +84,17 @@ class Session:
 
     def status(self):
         return self.client().status()
+
+    def lost_worker_lines(self, status=None, live_since_us=None):
+        """Lines telling the workers the server lost that the user was not told of yet (from
+        ``status``, else the server's status now); each loss before ``live_since_us`` (wall
+        clock, µs), or every loss without it, says when it happened."""
+        if status is None:
+            try:
+                status = self.status()
+            except Exception:   # no server to ask: nothing to tell
+                return []
+        return self._lost_notices.news(status, live_since_us)
 
     # -- workers
 
