@@ -259,7 +259,10 @@ class CellTracker(hooks.ClientListener):
         with self._loss_lock:
             if cell.seq != self._running:
                 return
-            lines = self.session.lost_worker_lines(live_since_us=self._cell_started_us)
+            try:
+                lines = self.session.lost_worker_lines(live_since_us=self._cell_started_us)
+            except Exception:   # never in the way of the cell
+                return
             if lines:
                 self._emit(cell, "stderr", "".join(line + "\n" for line in lines))
 

@@ -91,7 +91,10 @@ class Session:
         clock, µs), or every loss without it, says when it happened."""
         if status is None:
             try:
-                status = self.status()
+                # Its client as it is, without the lock: the poller must not wait for workers
+                # that start under it (start_workers waits for them there).
+                client = self._client
+                status = (client if client is not None and client.connection.connected else self.client()).status()
             except Exception:   # no server to ask: nothing to tell
                 return []
         return self._lost_notices.news(status, live_since_us)
