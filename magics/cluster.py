@@ -55,6 +55,7 @@ def workers(args):
     the ready tasks outgrow the workers and retires idle ones, up to MAX. --remove N retires N
     workers gracefully. --stop stops the workers started from this kernel and cancels its jobs."""
     this = workers_command()
+    tell_lost_workers(session())
     remote = args.hosts is not None or args.hostfile is not None
     batch = [(name, n) for name, n in (("slurm", args.slurm), ("sge", args.sge), ("pbs", args.pbs)) if n is not None]
     job_options = [args.partition, args.time, args.mem, args.account]
@@ -248,8 +249,16 @@ def status(args):
     the sessions of each Rain client of this kernel (open, failed, closed)."""
     s = session()
     local = {w.pid: w for w in s.alive_workers()}
-    return StatusReport(s.status(), s.address, s.where, local, jobs=s.describe_worker_jobs(),
+    answer = s.status()
+    tell_lost_workers(s, answer)
+    return StatusReport(answer, s.address, s.where, local, jobs=s.describe_worker_jobs(),
                         sessions=rain_sessions.describe())
+
+
+def tell_lost_workers(s, status=None):
+    """Workers the server lost while no cell was there to say it (docs/kernel.md), once."""
+    for line in s.lost_worker_lines(status):
+        print(line, file=sys.stderr)
 
 
 @command("stop")

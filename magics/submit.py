@@ -384,7 +384,8 @@ def _follow(name, natives, looms, plan, loom_client, began, rain=None):
     more = [t for t in range(plan[0], plan[0] + plan[1]) if t not in roots] if counted else []
     rain_follow = rain.follow() if rain is not None else {}
     progress = Progress(name or "submit", len(natives) + len(looms) + len(more) + sum(map(len, rain_follow.values())),
-                        done=done, publisher=publisher, interval=options.interval)
+                        done=done, publisher=publisher, interval=options.interval,
+                        cancels_end_it=False)   # the cell's code may cancel some of its futures
     progress.started = began   # the rate counts from the submission
     cancelled = [f for f in natives if _cancelled(f)]   # by the cell itself: not followed, counted so
     natives = [f for f in natives if not _cancelled(f)]

@@ -18,6 +18,9 @@ void set_role(std::string role);  // e.g. "server", "worker 3"
 // notebook frontend may show): "treadle: <line>" for a warning, "treadle error: <line>" for an
 // error, no clock time nor role.
 void set_plain(bool plain);
+// Where the lines go: a copy of file descriptor `fd` (stderr's, 2, until set). In ipykernel,
+// whose fd 2 feeds whichever cell runs, the in-process server writes to the kernel's own stderr.
+void set_fd(int fd);
 bool enabled(Level level);
 void write(Level level, const std::string& line);
 

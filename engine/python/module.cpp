@@ -552,6 +552,9 @@ PYBIND11_MODULE(_engine, m) {
         else throw py::value_error("log level must be debug, info, warn or error, not '" + level + "'");
       },
       py::arg("level"), "How much the engine (an in-process server) writes to stderr.");
+  m.def(
+      "set_log_fd", [](int fd) { log::set_fd(fd); }, py::arg("fd"),
+      "Where the engine (an in-process server) writes its lines: a copy of file descriptor fd (2 until set).");
   m.def("default_secret_path", &default_secret_path);
   m.def(
       "closed_by_finalizer",

@@ -22,6 +22,7 @@
 #include "../common/return_memory.hpp"
 #include "client_requests.hpp"
 #include "compute_batch_builder.hpp"
+#include "lost_workers.hpp"
 #include "scheduler.hpp"
 #include "task_story.hpp"
 #include "trace_recorder.hpp"
@@ -188,6 +189,7 @@ class ServerLoop final : public SchedulerActions {
   ClientRequests requests_;
   TraceRecorder trace_;
   std::vector<WorkerSample> samples_;  // the latest per worker (at_us 0: none yet)
+  LostWorkers lost_workers_;           // the latest losses, for status
   void record_finished(WorkerId worker, const FinishedBatch& b);
   void trace(const std::string& routing, Message& m);
   std::unordered_map<std::string, Peer> peers_;
@@ -782,7 +784,8 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                             {"tasks", scheduler_.task_count()},
                             {"states", states},
                             {"steals", scheduler_.steals_pending()},
-                            {"memory", scheduler_.memory_estimate()}}),
+                            {"memory", scheduler_.memory_estimate()},
+                            {"lost_workers", lost_workers_.to_json()}}),
                routing);
 }
 
@@ -1024,8 +1027,12 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
   Peer peer = it->second;
   peers_.erase(it);
   if (peer.role == Peer::Role::worker) {
-    const bool retired = scheduler_.worker(peer.id)->retiring;
+    const WorkerInfo& w = *scheduler_.worker(peer.id);
+    const bool retired = w.retiring;
     retiring_.erase(peer.id);
+    // Lost, as the scheduler's log says it: not retired, nor stopped on purpose.
+    if (!retired && std::string_view(reason) != "stopped")
+      lost_workers_.record(peer.id, peer.name, w.data_address, reason, wall_us());
     trace_.record_worker(retired ? TraceEvent::Kind::worker_retired : TraceEvent::Kind::worker_lost, peer.id,
                          retired ? peer.name : peer.name + " (" + reason + ")", wall_us(), reason);
     scheduler_.remove_worker(peer.id, reason);

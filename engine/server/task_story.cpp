@@ -15,6 +15,8 @@ json entry_json(const Scheduler& s, const TransitionEntry& e) {
               {"to", state_name(e.to)},
               {"reason", e.reason},
               {"worker", w ? json(w->data_address) : json()},
+              // Its name too: a worker lost since is no longer in `status` to name it from.
+              {"worker_name", w ? json(w->name) : json()},
               {"placement", e.placement == no_placement ? json() : json(placement_name(static_cast<Placement>(e.placement)))}};
 }
 

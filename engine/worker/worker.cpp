@@ -1,5 +1,6 @@
 #include "../common/clock.hpp"
 #include "worker.hpp"
+#include "worker_name.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -239,7 +240,6 @@ int Worker::run() {
 void Worker::Impl::setup() {
   if (options.secret.empty()) options.secret = load_secret();
   forget_secret_variables();  // tasks run code: they must not find the secret in their environment
-  std::string id = std::to_string(::getpid());
   if (options.work_dir.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     own_work_dir = std::make_unique<WorkDir>(fs::path(tmp && *tmp ? tmp : "/tmp"), "treadle-worker-");
@@ -300,12 +300,7 @@ void Worker::Impl::setup() {
   server_watch = std::make_unique<ConnectionWatch>(context, *server, options.server_timeout_ms, steady_ms());
   server->connect(server_endpoint);
 
-  char hostname[256] = "?";
-  ::gethostname(hostname, sizeof hostname - 1);
-  std::string name = std::string(hostname) + ":" + id;
-  // A worker started by a batch job says which: treadle-cluster matches workers to jobs by it.
-  if (!options.job.empty()) name += " (job " + options.job + ")";
-  log::set_role("worker " + name);
+  const std::string name = worker_name(options.job);
   wait_for_executors();
   if (stop_requested) return;  // stopped while starting: never joined, nothing to say
   send_message(*server, Message(json{{"op", op::hello},

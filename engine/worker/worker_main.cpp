@@ -16,6 +16,7 @@
 #include "cancellation.hpp"
 #include "same_host_handoff.hpp"
 #include "worker.hpp"
+#include "worker_name.hpp"
 
 namespace {
 const char* usage =
@@ -57,7 +58,6 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     }
     if (cli.positional.size() != 1) throw UsageError("give the server as HOST:PORT");
     if (cli.flags.count("debug")) log::set_level(log::Level::debug);
-    log::set_role("worker");  // "worker HOST:PID" once it has its name
     const std::string& target = cli.positional[0];
     auto colon = target.rfind(':');
     if (colon == std::string::npos || colon == 0) throw UsageError("give the server as HOST:PORT, not '" + target + "'");
@@ -80,6 +80,8 @@ int run_worker_main(int argc, char** argv, TaskRegistry registry) {
     options.job = cli.get("job");
     options.same_host_handoff = !cli.flags.count("no-same-host-handoff") && same_host_handoff_allowed_by_environment();
     if (options.job.size() > 100) throw UsageError("--job: a job id of at most 100 characters");
+    // Named from its first line on (its executors start before it says hello).
+    log::set_role("worker " + worker_name(options.job));
 
     // Read once: each Worker below forgets the environment's secret when it starts.
     if (options.secret.empty()) options.secret = load_secret();

@@ -2,6 +2,7 @@
 which runs as __main__ while every worker imports it under another name."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -47,3 +48,14 @@ def test_a_failing_or_missing_prolog_is_a_clear_error(tmp_path):
     prolog.write_text("false\n")
     done = launch("-n", "1", "--prolog", str(prolog), program)
     assert done.returncode == 2 and "did the prolog" in done.stderr and "failing.sh" in done.stderr, done.stderr
+
+
+def test_every_worker_line_of_vv_names_its_worker():
+    """-vv shows the workers' output: each line names its worker (HOST:PID) from the first one
+    on, the executors' start included, so three workers' lines can be told apart."""
+    done = launch("-n", "3", "-vv", os.path.join(HERE, "scoop_programs", "prolog_env.py"))
+    assert done.returncode == 0, done.stderr
+    worker_lines = [line for line in done.stderr.splitlines() if line.startswith("treadle worker")]
+    assert worker_lines and all(re.match(r"treadle worker \S+:\d+: ", line) for line in worker_lines), done.stderr
+    started = [line.split(":")[1] for line in worker_lines if "Python executor" in line and "started" in line]
+    assert len(set(started)) == 3, done.stderr   # one per worker, each under its own pid

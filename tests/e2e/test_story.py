@@ -119,6 +119,7 @@ def test_a_lost_worker_shows_in_the_story_and_the_run_on_the_other(make_cluster,
     future = client.submit_one(gate(opened))
     wait_until(lambda: state_of(client, future) == "running", what="the task running")
     lost = client.story(future)[0].steps[-1].worker
+    lost_name = next(w["name"] for w in client.status()["workers"] if w["address"] == lost)
     victim = next(w for w in cluster.workers if w.pid == pid_of(client, lost))
     victim.send_signal(signal.SIGKILL)
     victim.wait(5)
@@ -137,7 +138,11 @@ def test_a_lost_worker_shows_in_the_story_and_the_run_on_the_other(make_cluster,
         ("assigned", "running", "worker started it", survivor),
         ("running", "finished", "worker reported the result", survivor),
     ]
-    assert "lost with " + lost in str(client.story(future))
+    # Named as status named it while it was connected (and as the other steps name workers),
+    # with its address, which no status shows any more.
+    assert record.steps[loss].worker_name == lost_name
+    assert "its worker was lost ({} at {})".format(lost_name, lost) in str(client.story(future))
+    assert "on {}\n".format(lost_name) in str(client.story(future))   # where it ran before
     client.close()
     _kill_all(tagged_processes())  # the killed worker's program, if its guard did not end it yet
 

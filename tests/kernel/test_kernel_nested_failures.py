@@ -67,3 +67,23 @@ def test_why_and_trace_show_a_nested_failure_once(any_kernel):
         "                         if e['kind'] == 'task' and e.get('failed')})))")
     assert reply["status"] == "ok", outputs
     assert json.loads(text(outputs)) == ["ValueError: hit zero"], outputs
+
+
+def test_why_names_a_cells_frames_as_the_cells_error_does(any_kernel):
+    """The task's frames in ``%treadle why`` name the cell that defined the function as the
+    cell's own error does ("Cell In [n], line k"), not the file the kernel compiled it to."""
+    reply, outputs, _ = any_kernel.run("%treadle workers 1 --cpus 1", timeout=60)
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = any_kernel.run("import treadle\n\ndef bad(x):\n    raise ValueError('hit zero')\n")
+    assert reply["status"] == "ok", outputs
+    defined_in = reply["execution_count"]
+    _, messages = any_kernel.collect("f = treadle.submit(bad, 0)\nf.result()", timeout=60)
+    [error] = [m["content"] for m in messages if m["msg_type"] == "error"]
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
+    cell_line = "Cell In [{}], line 4, in bad".format(defined_in)
+    assert re.search(re.escape(cell_line).replace(r"In\ ", "In ?"), shown), shown
+    reply, outputs, _ = any_kernel.run("%treadle why f")
+    assert reply["status"] == "ok", outputs
+    told = failed_block(text(outputs))
+    assert told[:2] == ["Traceback (most recent call last):", cell_line] and told[-2] == "ValueError: hit zero", told
+    assert "xpython_" not in text(outputs) and "ipykernel_" not in text(outputs), told

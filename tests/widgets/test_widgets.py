@@ -431,6 +431,18 @@ def test_a_progress_line_counts_cancelled_tasks_apart_from_done_ones():
     assert (attrs["data-state"], attrs["data-done"], attrs["data-cancelled"]) == ("cancelled", "1", "4")
     assert p.text().startswith("run: 1/5 done, 0 failed, 4 cancelled in ") and p.text().endswith("(cancelled)")
     assert len(parse_svg(p.bundle()["image/svg+xml"]).findall(SVG + "rect")) == 4   # track, done, failed, cancelled
+    # A job's line (%%treadle submit) whose cell cancelled one of its own futures: counted, and
+    # the line ends as the others did, "done" (or "failed"), unless the cell cancels its tasks.
+    own = progress.Progress("submit", 2, cancels_end_it=False)
+    own.add(0, cancelled=[2])
+    own.add(1, finished_ids=[1])
+    attrs = root_attrs(own.bundle()["text/html"], "treadle-progress")
+    assert (attrs["data-state"], attrs["data-done"], attrs["data-cancelled"]) == ("done", "1", "1")
+    assert own.text().startswith("submit: 1/2 done, 0 failed, 1 cancelled in ") and own.text().endswith("tasks/s)")
+    interrupted = progress.Progress("submit", 2, cancels_end_it=False)
+    interrupted.cancelling()
+    interrupted.add(1, finished_ids=[1], cancelled=[2])
+    assert interrupted.state == "cancelled" and interrupted.text().endswith("(cancelled)")
     q = progress.Progress("job", 3)
     q.cancelled()                            # the cell ends the line first ...
     q.add(1, finished_ids=[1], cancelled=[2, 3], final=True)   # ... the monitor's last count follows

@@ -6,6 +6,7 @@ from .. import _engine
 ServerError = _engine.ServerError
 Server = _engine.Server
 set_log_level = _engine.set_log_level
+set_log_fd = _engine.set_log_fd
 load_secret = _engine.load_secret
 default_secret_path = _engine.default_secret_path
 # How many connections their finalizer (the garbage collector) closed, on threads of their own.

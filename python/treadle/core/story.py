@@ -18,9 +18,11 @@ import re
 # The server answers at most this many ids per request (docs/protocol.md, `story`).
 _IDS_PER_REQUEST = 1000
 
-Step = collections.namedtuple("Step", "time_us from_state to_state reason worker placement")
+Step = collections.namedtuple("Step", "time_us from_state to_state reason worker placement worker_name",
+                              defaults=(None,))
 Step.__doc__ = """One transition: times in µs (the server's wall clock); worker: the data address
-of the worker involved, or None; placement: why that worker, on a placement, else None."""
+of the worker involved, or None; placement: why that worker, on a placement, else None;
+worker_name: that worker's name ("vm:1234", as status names it), also once it was lost."""
 
 TaskStory = collections.namedtuple("TaskStory", "id label state steps why failure note")
 TaskStory.__doc__ = """A task's story: its steps oldest first (the first is its submission when
@@ -36,6 +38,15 @@ _PLACEMENTS = {
     "only_worker": "the only worker connected",
     "stolen": "moved from a busy worker's queue to this idle one, where it starts sooner",
 }
+
+
+_source_namer = [None]   # text -> text: the kernel names a cell's file as its tracebacks do
+
+
+def set_source_namer(namer):
+    """``namer(text)`` gives a failure's text with its frames' files named as the user knows
+    them (a notebook kernel: ``Cell In [3], line 2`` for a cell's file); None: as they are."""
+    _source_namer[0] = namer
 
 
 def story(connection, task_ids):
@@ -58,7 +69,7 @@ def worker_names(connection):
 
 
 def _task_story(reply):
-    steps = [Step(t["time_us"], t["from"], t["to"], t["reason"], t["worker"], t["placement"])
+    steps = [Step(t["time_us"], t["from"], t["to"], t["reason"], t["worker"], t["placement"], t.get("worker_name"))
              for t in reply["transitions"]]
     # A complete record starts at the submission; one that rolled over says so instead.
     if reply["submitted_us"] is not None and not reply["note"]:
@@ -84,13 +95,31 @@ def _format_one(s, worker_names):
     for when, change, detail in rows:
         lines.append("  {:>10}  {:<{w}}  {}".format(when, change, detail, w=width).rstrip())
     if s.failure:
-        message = failure_message(s.failure, s.id).replace("\n", "\n    ")
+        message = _sources_named(failure_message(s.failure, s.id)).replace("\n", "\n    ")
         lines.append("  failed: " + message)
     if s.why:
-        lines.append("  not running: " + _named(s.why, worker_names))
+        lines.append("  not running: " + _named(s.why, _with_story_names(s, worker_names)))
     if s.note:
         lines.append("  note: " + s.note)
     return "\n".join(lines)
+
+
+def _sources_named(text):
+    namer = _source_namer[0]
+    if namer is None:
+        return text
+    try:
+        return namer(text)
+    except Exception:   # a story is shown as it is rather than not at all
+        return text
+
+
+def _with_story_names(record, worker_names):
+    """{data address: name}: the connected workers', and those the story's steps name (a worker
+    lost since is in no status any more)."""
+    names = {step.worker: step.worker_name for step in record.steps if step.worker and step.worker_name}
+    names.update(worker_names or {})
+    return names
 
 
 def _named(text, worker_names):
@@ -106,7 +135,7 @@ def last_steps(record, count=3, worker_names=None):
     workers as the rest of the hover does."""
     lines = ["{}: {}".format(_change(step), _detail(step, worker_names)) for step in record.steps[-count:]]
     if record.why:
-        lines.append("not running: " + _named(record.why, worker_names))
+        lines.append("not running: " + _named(record.why, _with_story_names(record, worker_names)))
     elif record.failure:
         lines.append("failed: " + failure_line(record.failure, record.id))
     return lines
@@ -156,11 +185,13 @@ def _detail(step, worker_names=None):
     if step.placement in _PLACEMENTS:
         text += " ({}: {})".format(step.placement, _PLACEMENTS[step.placement])
     if step.worker:
-        worker = (worker_names or {}).get(step.worker, step.worker)
+        # Its name as the server knew it then (an address may have been taken by a new worker since).
+        worker = step.worker_name or (worker_names or {}).get(step.worker, step.worker)
         if step.to_state == "assigned":
             text += ", to " + worker
         elif "lost" in step.reason:
-            text += ", lost with " + worker
+            # Gone from status: its address too, as its own log and the trace's transfers name it.
+            text += " ({})".format(worker if worker == step.worker else "{} at {}".format(worker, step.worker))
         else:
             text += ", on " + worker
     return text

@@ -8,14 +8,19 @@ a failing ``%%treadle task`` cell showed ``get_ipython().run_cell_magic(...)``, 
 landed in a wait showed the client's frames it came through; a syntax error in a task cell
 listed the magic's frames. Wrapping the shell's ``showtraceback``, this cuts those entries out
 of the error's traceback before it is shown, for an error that concerns treadle only (a task's
-failure, or one that came through treadle's modules): other errors are left as they are."""
+failure, or one that came through treadle's modules): other errors are left as they are.
+
+A task's story (``%treadle why``, ``client.story``) names a cell's frames the same way: the
+text the worker sent says ``File "/tmp/xpython_*/*.py"``, the shell's tracebacks ``Cell In [3]``."""
 
 import linecache
 import os
+import re
 import sys
 
 import IPython
 
+from ..core import story
 from ..core.local_traceback import is_task_failure
 from ..core.remote_exception import is_treadle_frame
 
@@ -68,6 +73,24 @@ def trim(error):
     error.__traceback__ = kept[0]
 
 
+# A frame's line in a traceback's text: '  File "/tmp/xpython_12/345.py", line 3, in f'.
+_FRAME_FILE = re.compile(r'File "([^"\n]+)", line (\d+)')
+
+
+def cells_named(text, shell):
+    """``text`` (a task's failure, as a story shows it) with each frame in a cell's file named
+    as the shell's own tracebacks name it: ``Cell In [3], line 2`` (not the file the kernel
+    compiled the cell to, /tmp/xpython_*/*.py or /tmp/ipykernel_*/*.py)."""
+    cells = getattr(shell.compile, "_filename_map", None)  # private-ok: IPython's tracebacks read it so
+    if not cells:
+        return text
+
+    def named(match):
+        number = cells.get(match.group(1))
+        return match.group(0) if number is None else "Cell In [{}], line {}".format(number, match.group(2))
+    return _FRAME_FILE.sub(named, text)
+
+
 class CellTracebacks:
     """Wraps the shell's ``showtraceback`` (install/close)."""
 
@@ -78,8 +101,10 @@ class CellTracebacks:
     def install(self):
         self._showtraceback = self.shell.showtraceback
         self.shell.showtraceback = self._trimmed_showtraceback
+        story.set_source_namer(lambda text: cells_named(text, self.shell))
 
     def close(self):
+        story.set_source_namer(None)
         if self._showtraceback is not None and \
                 self.shell.__dict__.get("showtraceback") == self._trimmed_showtraceback:
             self.shell.showtraceback = self._showtraceback

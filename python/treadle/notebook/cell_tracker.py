@@ -105,6 +105,7 @@ class CellTracker(hooks.ClientListener):
     _PARTIAL_AGE = 0.5     # seconds an unfinished line waits for its end before it is shown
     _PARK_AGE = 0.3        # seconds output of a task no recorded submission covers waits for one
     _POLL = 0.05           # seconds between two looks for output of tasks whose cell is idle
+    _LOSSES_EVERY = 0.5    # seconds between two looks for lost workers while a cell submits or waits
 
     def __init__(self, shell, session=None):
         self.shell = shell
@@ -126,6 +127,10 @@ class CellTracker(hooks.ClientListener):
         self._last_prune = time.monotonic()
         self._followed_waits = 0      # > 0: the cell's waits are followed by a line of their own
         self._interrupt_handled = None  # seq of the cell whose interrupt cancelled its tasks
+        self._cell_started_us = 0     # when the running cell started (wall clock, µs)
+        self._loss_cell = None        # the running cell, once it submitted or waited: told of lost workers
+        self._loss_due = 0.0          # when the poller looks for lost workers next
+        self._loss_lock = threading.Lock()   # one look at a time: the cell's last one follows the poller's
         self._interrupts = CellInterrupts(shell, self._interrupt_may_cancel, self._cancel_interrupted_cell)
         self._tracebacks = CellTracebacks(shell)   # inside the interrupts' guard, which wraps it
 
@@ -165,6 +170,7 @@ class CellTracker(hooks.ClientListener):
 
     def _pre_run_cell(self, info=None):
         self._seq += 1
+        self._cell_started_us = int(time.time() * 1e6)
         self._running = self._seq
 
     def _post_run_cell(self, result=None):
@@ -176,6 +182,10 @@ class CellTracker(hooks.ClientListener):
         # A line its task keeps open is shown (a display) before the cell ends: what the task
         # prints later updates it there, also in a notebook nbclient saves.
         self._flush_partials(0)
+        # A worker lost since the poller's last look is told in this cell, before its end.
+        cell, self._loss_cell = self._loss_cell, None
+        if cell is not None and cell.seq == self._running:
+            self._tell_losses(cell)
         self._interrupts.cell_ended(result)
         self._running = None
         # What ended during the cell is published now, and what other threads published is
@@ -221,9 +231,40 @@ class CellTracker(hooks.ClientListener):
                 with self._lock:
                     self._current = cell
                     self._cells.append(cell)
+                self._watch_losses_in(cell)
             self._last = cell
             return cell
         return self._last
+
+    # -- lost workers (lost_worker_notices): told in the cell that submits or waits
+
+    def _watch_losses_in(self, cell):
+        """The running cell submits or waits: from now until its end, the poller tells it of
+        the workers the server loses (and first of those lost since the user was last told)."""
+        if self.session is None:
+            return
+        self._loss_due = 0.0
+        self._loss_cell = cell
+        self._start_poller()
+
+    def _watch_losses(self):
+        """The poller's look, at most every _LOSSES_EVERY seconds while a cell is watched."""
+        cell = self._loss_cell
+        if cell is None or cell.seq != self._running or time.monotonic() < self._loss_due:
+            return
+        self._loss_due = time.monotonic() + self._LOSSES_EVERY
+        self._tell_losses(cell)
+
+    def _tell_losses(self, cell):
+        with self._loss_lock:
+            if cell.seq != self._running:
+                return
+            try:
+                lines = self.session.lost_worker_lines(live_since_us=self._cell_started_us)
+            except Exception:   # never in the way of the cell
+                return
+            if lines:
+                self._emit(cell, "stderr", "".join(line + "\n" for line in lines))
 
     def _publisher(self):
         try:
@@ -438,6 +479,7 @@ class CellTracker(hooks.ClientListener):
                 except Exception:
                     pass
             try:
+                self._watch_losses()
                 self._route_parked(self._PARK_AGE)
                 self._flush_partials(self._PARTIAL_AGE)
                 if time.monotonic() - self._last_prune > 5:

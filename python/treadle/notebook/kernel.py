@@ -139,9 +139,15 @@ def install_in_ipython(shell):
     with _session_lock:
         if _session is not None:
             return _session
-    # The in-process server's log would land in the cells' output: only warnings and errors,
-    # unless $TREADLE_LOG asks for more.
+    # Only warnings and errors, unless $TREADLE_LOG asks for more; and to the kernel's own stderr,
+    # as xtreadle's server writes them: ipykernel's fd 2 feeds whichever cell runs or ran last
+    # (its stderr's fileno() is the kernel's). A lost worker is told in a cell by the cell
+    # tracker, once, where the user looks (lost_worker_notices).
     engine.set_log_level(os.environ.get("TREADLE_LOG", "warn"))
+    try:
+        engine.set_log_fd(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError, RuntimeError, io.UnsupportedOperation):
+        pass   # no descriptor of its own: fd 2 is the kernel's stderr then
     server = engine.Server(host=listen_host(), port=0)
     server.start()
     s = Session((server.host, server.port), "in this process", server=server)

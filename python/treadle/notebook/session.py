@@ -18,6 +18,8 @@ from ..deploy.adapt import Adapter, policy_for, retire_idlest
 from ..deploy.launchers import launcher_for
 from ..deploy.worker_jobs import WorkerJobs
 from ..loom.client import Client
+from .child_reaper import ChildReaper
+from .lost_worker_notices import LostWorkerNotices
 from .options import options
 from .progress_monitor import ProgressMonitor
 
@@ -68,6 +70,8 @@ class Session:
         self._said_no_workers = False
         self._monitors = {}              # server address -> ProgressMonitor
         self.adapter = None              # the --adapt loop (treadle.deploy.adapt), if one runs
+        self._reaper = ChildReaper()     # a worker that dies (killed, crashed) is no zombie
+        self._lost_notices = LostWorkerNotices()
 
     # -- a client for the magics (not the default client: asking for status starts nothing)
 
@@ -81,6 +85,20 @@ class Session:
     def status(self):
         return self.client().status()
 
+    def lost_worker_lines(self, status=None, live_since_us=None):
+        """Lines telling the workers the server lost that the user was not told of yet (from
+        ``status``, else the server's status now); each loss before ``live_since_us`` (wall
+        clock, µs), or every loss without it, says when it happened."""
+        if status is None:
+            try:
+                # Its client as it is, without the lock: the poller must not wait for workers
+                # that start under it (start_workers waits for them there).
+                client = self._client
+                status = (client if client is not None and client.connection.connected else self.client()).status()
+            except Exception:   # no server to ask: nothing to tell
+                return []
+        return self._lost_notices.news(status, live_since_us)
+
     # -- workers
 
     def alive_workers(self):
@@ -91,6 +109,11 @@ class Session:
     def _reap(self, worker):
         self._untrack(worker.pid)
         return False
+
+    def _child_ended(self, proc):
+        """A child ended and was reaped (the reaper's thread): its pid may be reused now, so the
+        kernel no longer ends its process group at exit."""
+        self._untrack(proc.pid)
 
     def start_workers(self, count, cpus=1, timeout=30.0):
         """Starts ``count`` workers with ``cpus`` cpus each and waits until they are connected
@@ -112,6 +135,7 @@ class Session:
                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                         start_new_session=True, preexec_fn=child_setup(unblock_signals=True))
                 self._track(proc.pid)
+                self._reaper.watch(proc, self._child_ended)
                 started.append(LocalWorker(proc, cpus, log_path))
             self.workers.extend(started)
             try:
@@ -192,6 +216,7 @@ class Session:
             self.remote.append(started)
             for p in started.processes:
                 self._track(p.pid)  # ssh leads its own process group: the kernel ends it at exit
+                self._reaper.watch(p, self._child_ended)
             return started
 
     def submit_worker_jobs(self, scheduler, count, **request):
@@ -331,6 +356,7 @@ class Session:
                 pass
         self.cancel_worker_jobs()
         self.stop_workers()
+        self._reaper.close()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -45,7 +45,7 @@ class Progress:
 
     _ids = itertools.count(1)
 
-    def __init__(self, title, total, done=0, publisher=None, interval=None):
+    def __init__(self, title, total, done=0, publisher=None, interval=None, cancels_end_it=True):
         self.title = title
         self.interval = interval or (lambda: DEFAULT_INTERVAL)
         self.total = total
@@ -69,6 +69,9 @@ class Progress:
         self._shown_state = "unshown"
         self._echo_final = False
         self._cancelling = False   # its tasks are being cancelled: what the cancel releases ends it "cancelled"
+        # Do its tasks' cancels end it "cancelled" (a wait: a cancel ends the wait)? A job's line
+        # says no: the cell's code may cancel some of its own futures, and the job goes on.
+        self._cancels_end_it = cancels_end_it
         self._terminal_width = 0     # length of the line a terminal shows now (0: none yet)
         self._terminal_done = False
         self.groups = []             # [[name, total, done, failed, cancelled]]: a bar per label group
@@ -175,7 +178,8 @@ class Progress:
             if self.state is None and self.done + self.failed + self.cancelled_tasks >= self.total:
                 # A line whose cell cancels its tasks ends "cancelled" also when one of them had
                 # failed: the monitor may count the cancel before the cell's own end says so.
-                cancelled = self.cancelled_tasks and (self._cancelling or not self.failed)
+                # A job's line whose code cancelled some of its futures ends as the rest did.
+                cancelled = self.cancelled_tasks and (self._cancelling or (self._cancels_end_it and not self.failed))
                 self._end("cancelled" if cancelled else "failed" if self.failed else "done")
             return True
 
@@ -226,9 +230,9 @@ class Progress:
         self.update(force=True)
 
     def _end(self, state):
-        if state == "done":   # every task ended well: so did every group's, however they were counted
+        if state == "done":   # every task ended well or was cancelled: so did every group's
             for group in self.groups:
-                group[2:] = [group[1], 0, 0]
+                group[2:] = [group[1] - group[4], 0, group[4]]
             self._group_of.clear()   # counted: a late word from the scheduler adds nothing
         self.state = state
         self.running = self.queued = 0
