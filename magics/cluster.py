@@ -53,7 +53,8 @@ def workers(args):
     from a 0600 file on the shared file system (the per-user one or $TREADLE_SECRET_FILE).
     --adapt MIN:MAX (with --slurm, --sge or --pbs, J optional) submits MIN jobs, then more when
     the ready tasks outgrow the workers and retires idle ones, up to MAX. --remove N retires N
-    workers gracefully. --stop stops the workers started from this kernel and cancels its jobs."""
+    workers gracefully (more than are connected is refused). --stop stops the workers started
+    from this kernel and cancels its jobs."""
     this = workers_command()
     tell_lost_workers(session())
     remote = args.hosts is not None or args.hostfile is not None
@@ -160,6 +161,15 @@ def start_remote_workers(args, this):
 
 def retire_workers(count):
     s = session()
+    # A typo (--remove 99 for --remove 9) must not retire every worker: more than there are is refused.
+    try:
+        active = [w for w in s.status()["workers"] if not w.get("retiring")]
+    except Exception as e:  # the server is gone
+        raise UsageError("treadle: {}".format(one_line(e))) from None
+    if count > len(active):
+        raise UsageError("treadle: --remove {}: {}; nothing was retired".format(
+            count, "no worker is connected" if not active else "only {} worker{} {} connected".format(
+                len(active), plural(len(active)), "is" if len(active) == 1 else "are")))
     try:
         names = s.retire_workers(count)
         staying = [w for w in s.status()["workers"] if not w.get("retiring")]

@@ -64,7 +64,7 @@ def graph(args):
         "as the trace of the whole run")
 @option("--last", action="store_true", help=argparse.SUPPRESS)   # the default now; old notebooks say it
 @option("--record", metavar="PATH", help="the server appends every event to PATH/server.trace.jsonl from now on "
-        "(python3 -m treadle.report PATH makes a report of it)")
+        "(python3 -m treadle.report PATH makes a report of it); PATH is a directory, made if its parent exists")
 @option("--stop", action="store_true", help="stop the recording")
 def trace(args):
     """%treadle trace shows what ran where and when in the last run (what the last cell that
@@ -78,6 +78,9 @@ def trace(args):
     client = session().client()
     if args.record is not None:
         path = os.path.abspath(os.path.expanduser(args.record))
+        problem = record_directory_problem(path)
+        if problem:
+            raise UsageError("treadle: cannot record into {}: {}".format(path, problem))
         try:
             client.set_trace(path)
         except Exception as e:
@@ -101,6 +104,22 @@ def trace(args):
     if submissions and not args.all:
         window, title = task_stream.submissions_window(data, submissions), "trace of the last run"
     display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
+    return None
+
+
+def record_directory_problem(path):
+    """Why ``path`` cannot be --record's directory, or None. The server would make every missing
+    directory on the way, so a typo or a file name (x.json) would silently become directories."""
+    if os.path.isdir(path):
+        return None
+    if os.path.exists(path):
+        return "it is a file; --record takes a directory, where the server writes server.trace.jsonl"
+    if os.path.splitext(path)[1]:
+        return ("a name with a suffix reads as a file; --record takes a directory, where the server writes "
+                "server.trace.jsonl (make the directory first to use that name)")
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        return "the directory {} does not exist (--record makes only the last directory of PATH)".format(parent)
     return None
 
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "builtin/builtin.hpp"
 #include "task_api.hpp"
@@ -19,6 +20,12 @@ void write_checkpoint(const std::string& path, TaskId task, const DataPtr& resul
   const std::string temporary = path + ".treadle-tmp." + std::to_string(::getpid()) + "." + std::to_string(task);
   try {
     builtin::write_file(temporary, result->raw());
+  } catch (const TaskFailure& failure) {
+    ::unlink(temporary.c_str());
+    // The user gave `path`; the temporary name beside it would only puzzle them.
+    std::string message = failure.what();
+    if (auto at = message.find(temporary); at != std::string::npos) message.replace(at, temporary.size(), path);
+    throw TaskFailure(message);
   } catch (...) {
     ::unlink(temporary.c_str());
     throw;

@@ -38,6 +38,17 @@ def test_failing_program(client):
     assert "some output" not in str(e)
 
 
+def test_a_program_killed_by_a_signal_has_no_empty_stderr_section(client):
+    e = failure_of(client, tasks.run(("/bin/sh", "-c", "kill -SEGV $$")))
+    assert str(e).splitlines()[0].endswith("Program terminated by signal 11 (Segmentation fault)"), str(e)
+    assert "Stderr:" not in str(e), str(e)
+
+
+def test_stdin_is_called_stdin_in_errors(client):
+    e = failure_of(client, tasks.run("cat", stdin=tasks.array_make((tasks.const("a"), tasks.const("b")))))
+    assert "input 0 (stdin) is array" in str(e) and "+in" not in str(e), str(e)
+
+
 def test_program_killed_by_a_signal(client):
     e = failure_of(client, tasks.run(("/bin/sh", "-c", "kill -9 $$")))
     assert "signal 9" in str(e)

@@ -191,9 +191,13 @@ def test_a_failing_task_writes_no_checkpoint(client, tmp_path):
 
 def test_a_checkpoint_that_cannot_be_written_fails_the_task(client, tmp_path):
     task = tasks.const("x")
-    task.checkpoint_path = str(tmp_path / "no-such-dir" / "file")
-    with pytest.raises(TaskFailed, match="No such file or directory"):
+    path = tmp_path / "no-such-dir" / "file"
+    task.checkpoint_path = str(path)
+    with pytest.raises(TaskFailed, match="No such file or directory") as info:
         client.submit_one(task).gather()
+    # The path the user gave, not the temporary file written beside it first.
+    assert "cannot save to {}: No such file or directory".format(path) in str(info.value), str(info.value)
+    assert "treadle-tmp" not in str(info.value)
     array = tasks.array_make((tasks.const("a"),))
     array.checkpoint_path = str(tmp_path / "array")
     with pytest.raises(TaskFailed, match="checkpoint holds a plain or file object"):

@@ -93,6 +93,30 @@ def test_the_native_clients_story(cluster):
         assert str(story).startswith("task {} (double): finished\n".format(future.task_id))
 
 
+def test_a_call_without_future_arguments_says_what_drew_it(cluster):
+    # Its pickled function is an input: the second call goes where the first left the function,
+    # and the story says so rather than leaving "most of the input bytes" of "no inputs" a riddle.
+    with treadle.Client(cluster) as native:
+        def plus_one(x):
+            return x + 1
+
+        assert native.submit(plus_one, 1).result() == 2
+        later = native.submit(plus_one, 2)
+        assert later.result() == 3
+        story = native.story(later)
+        placed = [s for s in story[0].steps if s.to_state == "assigned"]
+        assert [s.placement for s in placed] == ["locality"], story[0].steps
+        assert "(locality: it holds most of the input bytes, a Python call's pickled function included)" in \
+            str(story), str(story)
+
+
+def test_a_task_without_inputs_is_placed_by_load(client):
+    [future] = client.submit([tasks.run("true")])
+    client.wait([future])
+    [placed] = [s for s in client.story(future)[0].steps if s.to_state == "assigned"]
+    assert placed.placement in {"least_loaded", "only_fit", "only_worker"}, placed
+
+
 def test_a_failed_tasks_story_says_why(client):
     failing = tasks.run(python_program("import sys; sys.exit('no luck with this input')"))
     dependent = tasks.merge((failing, tasks.const("x")))

@@ -235,6 +235,19 @@ def test_remove_retires_a_worker_and_its_results_stay(kernel):
     assert text(outputs).strip() == "1 {}".format(sum(i * i for i in range(40))), outputs
 
 
+def test_removing_more_workers_than_there_are_is_refused(kernel):
+    # A typo (--remove 99) must not retire every worker; the count that is there is named.
+    k = kernel
+    reply, outputs, _ = k.run("%treadle workers 2\nimport treadle\nr = treadle.submit(pow, 3, 2)\nprint(r.result())")
+    assert text(outputs).endswith("9\n"), outputs
+    reply, outputs, _ = k.run("%treadle workers --remove 99", stop_on_error=False)
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
+    assert text(outputs, "stderr") == \
+        "UsageError: treadle: --remove 99: only 2 workers are connected; nothing was retired\n", outputs
+    reply, outputs, _ = k.run("print(len(treadle.default_client().status()['workers']), r.result())")
+    assert text(outputs) == "2 9\n", outputs
+
+
 def test_removing_the_last_worker_says_its_results_are_computed_again(kernel):
     k = kernel
     reply, outputs, _ = k.run("%treadle workers 1\nimport treadle\nr = treadle.submit(pow, 3, 2)\nprint(r.result())")

@@ -100,6 +100,25 @@ def test_graph_and_trace_magics(any_kernel, tmp_path):
     assert '"kind":"task"' in recorded.replace(" ", ""), recorded[:300]
 
 
+def test_record_refuses_a_file_name_and_a_missing_parent(kernel, tmp_path):
+    # Neither becomes directories: x.json reads as a file, and a typo in the parent is a typo.
+    k = kernel
+    cases = [(tmp_path / "x.json", "a name with a suffix reads as a file"),
+             (tmp_path / "no" / "such" / "x.json", "a name with a suffix reads as a file"),
+             (tmp_path / "no" / "such" / "rec", "the directory {} does not exist".format(tmp_path / "no" / "such"))]
+    for path, problem in cases:
+        reply, outputs, _ = k.run("%treadle trace --record {}".format(path), stop_on_error=False)
+        assert reply["status"] == "error" and reply["ename"] == "UsageError", (path, reply)
+        err = text(outputs, "stderr")
+        assert err.startswith("UsageError: treadle: cannot record into {}: {}".format(path, problem)), (path, err)
+    assert list(tmp_path.iterdir()) == []
+    # A new directory under an existing one is made, as before.
+    reply, outputs, _ = k.run("%treadle trace --record {}".format(tmp_path / "rec"))
+    assert "recording every event into {}/server.trace.jsonl".format(tmp_path / "rec") in text(outputs), outputs
+    reply, outputs, _ = k.run("%treadle trace --stop")
+    assert (tmp_path / "rec").is_dir(), outputs
+
+
 def test_graph_colours_update_live_after_the_cell_finished(any_kernel):
     k = any_kernel
     reply, outputs, _ = k.run("%treadle workers 2\nimport time, treadle\n"

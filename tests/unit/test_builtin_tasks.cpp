@@ -441,6 +441,11 @@ TEST_CASE("run reports how the program ended", "[builtin][run]") {
                     StartsWith("Program terminated with status 2\nStderr:\nls: cannot access"));
   CHECK_THROWS_WITH(run(symbols::run, {}, run_config(R"(["sh", "-c", "echo dying >&2; kill -9 $$"])")),
                     Equals("Program terminated by signal 9 (Killed)\nStderr:\ndying\n"));
+  // Nothing on stderr: no empty "Stderr:" section.
+  CHECK_THROWS_WITH(run(symbols::run, {}, run_config(R"(["sh", "-c", "kill -11 $$"])")),
+                    Equals("Program terminated by signal 11 (Segmentation fault)"));
+  CHECK_THROWS_WITH(run(symbols::run, {}, run_config(R"(["sh", "-c", "exit 4"])")),
+                    Equals("Program terminated with status 4"));
 
   // Only the last 64 KiB of stderr reach the message.
   try {
@@ -481,7 +486,9 @@ TEST_CASE("run rejects bad configs and inputs", "[builtin][run]") {
   CHECK_THROWS_WITH(run(symbols::run, {plain("a")}, run_config(R"(["cat"])", R"(["a", "b"])")),
                     Equals("loom/run/run expects one name per input, got 2 names for 1 inputs"));
   CHECK_THROWS_WITH(run(symbols::run, {array_of({"x"})}, run_config(R"(["cat"])", R"(["+in"])")),
-                    Equals("loom/run/run expects plain or file inputs, input 0 ('+in') is array (1 B, length 1)"));
+                    Equals("loom/run/run expects plain or file inputs, input 0 (stdin) is array (1 B, length 1)"));
+  CHECK_THROWS_WITH(run(symbols::run, {array_of({"x"})}, run_config(R"(["cat"])", R"(["data"])")),
+                    Equals("loom/run/run expects plain or file inputs, input 0 ('data') is array (1 B, length 1)"));
   CHECK_THROWS_WITH(run(symbols::run, {plain("a"), plain("b")}, run_config(R"(["cat"])", R"(["f", "f"])")),
                     Equals("loom/run/run: input name 'f' is used twice"));
   CHECK_THROWS_WITH(run(symbols::run, {plain("a")}, run_config(R"(["cat"])", R"(["$"])")),

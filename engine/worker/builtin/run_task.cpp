@@ -207,7 +207,8 @@ std::vector<std::string> prepare_inputs(const TaskContext& ctx, const RunConfig&
   for (std::size_t i = 0; i < config.inputs.size(); ++i) {
     const Mapping& mapping = config.inputs[i];
     const std::string& name = mapping.name;
-    auto bytes = dobject_input(symbols::run, ctx, i, name);
+    // "+in" is the wire's name for stdin; errors use the user's word.
+    auto bytes = dobject_input(symbols::run, ctx, i, name == stdin_name ? std::string("stdin") : "'" + name + "'");
     if (!seen.insert(name).second) fail("input name '" + name + "' is used twice");
     if (name == stdin_name) {
       if (mapping.dir) fail("a directory cannot be the program's standard input");
@@ -259,7 +260,9 @@ std::string signal_description(int number) {
   std::string how = exit.by_signal ? "Program terminated by signal " + std::to_string(exit.number) + " (" +
                                          signal_description(exit.number) + ")"
                                    : "Program terminated with status " + std::to_string(exit.number);
-  throw TaskFailure(how + "\nStderr:\n" + stderr_tail(stderr_path));
+  // A program that wrote nothing to stderr (often one killed by a signal) gets no empty section.
+  std::string tail = stderr_tail(stderr_path);
+  throw TaskFailure(tail.empty() ? how : how + "\nStderr:\n" + tail);
 }
 
 DataPtr collect_output(const Mapping& mapping, const Sandbox& sandbox, const std::string& stdout_path,

@@ -22,11 +22,11 @@ void expect_shape(std::string_view symbol, std::string_view expectation, const T
 }
 
 std::string_view dobject_input(std::string_view symbol, const TaskContext& ctx, std::size_t i,
-                               std::string_view name) {
+                               std::string_view role) {
   const DataPtr& input = ctx.inputs.at(i);
   if (!input->is_dobject()) {
     std::string which = "input " + std::to_string(i);
-    if (!name.empty()) which += " ('" + std::string(name) + "')";
+    if (!role.empty()) which += " (" + std::string(role) + ")";
     throw TaskFailure(std::string(symbol) + " expects plain or file inputs, " + which + " is " +
                       input->describe());
   }

@@ -17,9 +17,10 @@ void expect_shape(std::string_view symbol, std::string_view expectation, const T
                   std::size_t inputs, std::size_t config_bytes);
 
 // The content of input `i`; a TaskFailure naming the task and the kind it got unless the
-// input is a D-object. `name` (optional) says how the task calls that input.
+// input is a D-object. `role` (optional) says, as the user would, what that input is for:
+// "'data.txt'", "stdin"; the message shows it in parentheses.
 std::string_view dobject_input(std::string_view symbol, const TaskContext& ctx, std::size_t i,
-                               std::string_view name = {});
+                               std::string_view role = {});
 
 // The text of an errno value (thread-safe, same wording as strerror).
 std::string errno_text(int error);

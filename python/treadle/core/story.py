@@ -31,7 +31,9 @@ failure: a failed task's message; note: set when the record has rolled over."""
 
 # What placement's reasons mean (server/scheduler_observer.hpp).
 _PLACEMENTS = {
-    "locality": "it holds most of the input bytes",
+    # A Python call's pickled function is an input too: a call with no future arguments goes
+    # where its function already is, which "no inputs" would not explain.
+    "locality": "it holds most of the input bytes, a Python call's pickled function included",
     "with_consumer": "where its consumer's other inputs are",
     "least_loaded": "the least busy worker that fits",
     "only_fit": "the only worker that fits",
