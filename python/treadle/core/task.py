@@ -18,8 +18,8 @@ class ResourceRequest:
     def __init__(self, cpus=0):
         if isinstance(cpus, bool) or not isinstance(cpus, int):
             raise TypeError("cpus must be an int, got {}".format(type(cpus).__name__))
-        if not 0 <= cpus <= MAX_CPUS:
-            raise ValueError("cpus must be an integer from 0 to {}, got {!r}".format(MAX_CPUS, cpus))
+        if cpus < 0:
+            raise ValueError("cpus must be a non-negative integer, got {!r}".format(cpus))
         self.cpus = cpus
 
     def __eq__(self, other):
@@ -39,6 +39,8 @@ def check_options(label, cpus):
         raise ValueError("label has {} bytes (UTF-8); a task's label has at most {}: {!r}".format(
             size, MAX_LABEL_BYTES, label[:40] + "..."))
     ResourceRequest(cpus)
+    if cpus > MAX_CPUS:   # (HyperLoom's tasks.cpus(n) takes any n: its submit raises, as HyperLoom's does)
+        raise ValueError("cpus must be an integer from 0 to {}, got {!r}".format(MAX_CPUS, cpus))
 
 
 # Output k of task t is the data object t | k << OUTPUT_SHIFT (docs/protocol.md): output 0 is
