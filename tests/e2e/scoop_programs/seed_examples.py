@@ -4,6 +4,7 @@
 import operator
 import random
 import sys
+import time
 
 from treadle import scoop
 from treadle.scoop import futures, shared
@@ -36,6 +37,9 @@ class myClass(object):
 
 
 def where(x):
+    # Long enough that one worker cannot drain the map before the other takes its share
+    # (instant calls may all run on one worker, which placement is free to choose).
+    time.sleep(0.02)
     return scoop.worker
 
 
