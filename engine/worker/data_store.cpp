@@ -9,6 +9,8 @@
 
 namespace treadle {
 namespace {
+constexpr std::size_t spill_slice = 8u << 20;  // written between two still_busy calls
+
 // Bytes held in anonymous memory by this object (not by a file mapping).
 std::uint64_t memory_of(const DataPtr& d) {
   if (d->kind() != DataKind::plain) return 0;
@@ -47,7 +49,10 @@ void DataStore::spill_until_under_limit() {
     auto path = spill_dir_ / (std::to_string(id) + "-" + std::to_string(++spills_));
     auto raw = objects_[id]->raw();
     std::ofstream out(path, std::ios::binary);
-    out.write(raw.data(), static_cast<std::streamsize>(raw.size()));
+    for (std::size_t at = 0; at < raw.size() && out; at += spill_slice) {
+      if (at && still_busy_) still_busy_();
+      out.write(raw.data() + at, static_cast<std::streamsize>(std::min(spill_slice, raw.size() - at)));
+    }
     out.close();
     if (!out) {
       log::warn("cannot spill object ", id, " to ", path.string());

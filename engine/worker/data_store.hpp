@@ -1,9 +1,12 @@
 #pragma once
 // The objects a worker holds. Plain objects above the memory limit are spilled to the work
 // directory and mapped back, so a worker holds more than its RAM without copying; the spilled
-// file stays while the object lives (kept_files.hpp).
+// file stays while the object lives (kept_files.hpp). A spill is written in slices, with
+// `still_busy` called between them: writing a GB object to disk must not keep the worker's loop
+// from its heartbeats.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <unordered_map>
 
 #include "../common/ids.hpp"
@@ -15,6 +18,9 @@ class DataStore {
  public:
   DataStore(std::filesystem::path spill_dir, std::uint64_t memory_limit)
       : spill_dir_(std::move(spill_dir)), memory_limit_(memory_limit) {}
+
+  // Called between the slices of a spill (the worker heartbeats if due).
+  void set_still_busy(std::function<void()> still_busy) { still_busy_ = std::move(still_busy); }
 
   void put(TaskId id, DataPtr data);
   DataPtr find(TaskId id) const;
@@ -33,6 +39,7 @@ class DataStore {
   std::uint64_t spilled_bytes_ = 0;
   std::uint64_t spills_ = 0;
   std::unordered_map<TaskId, DataPtr> objects_;
+  std::function<void()> still_busy_;
 };
 
 }  // namespace treadle

@@ -29,17 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("cannot write to the executor: ") + std::strerror(errno));
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
+// At most this much is written to one executor's request pipe per loop turn (the loop
+// heartbeats between turns), as replies are read (reply_read_budget).
+constexpr std::size_t request_write_budget = 8u << 20;
 
 template <typename T>
 void append_le(std::string& out, T value) {
@@ -161,55 +153,57 @@ void ExecutorPool::start(Executor& e) {
   e.replies = rep[0];
   e.out = out[0];
   e.err = err[0];
-  for (int fd : {e.replies, e.out, e.err}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  try {
+  for (int fd : {e.requests, e.replies, e.out, e.err}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  {
     // The secret travels as a blob: any bytes, never JSON-escaped. `index`: which executor of
     // the worker this is (a replacement gets the index of the one it replaces): IPython's
     // engines are named by it.
     const auto index = static_cast<std::size_t>(&e - executors_.data());
     send(e, {{"op", "hello"}, {"server", hello_.server}, {"governor", hello_.governor}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index}},
          {hello_.secret});
-  } catch (const std::exception& error) {
-    log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
   }
 }
 
 // One message on an executor's request pipe (python/treadle/runtime/pipe.py), queued in its
-// outbox for flush_requests(); small blobs are copied in, a large one is written as it is (no
-// copy) after what is queued.
+// outbox for flush_requests(); small blobs are copied in, a large one with an owner is queued
+// as it lies (no copy).
 void ExecutorPool::send(Executor& e, const json& header, const std::vector<std::string_view>& blobs) {
   send(e, std::string_view(header.dump()), blobs);
 }
 
-void ExecutorPool::send(Executor& e, std::string_view head, const std::vector<std::string_view>& blobs) {
-  std::string& message = e.outbox;
-  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(head.size()));
-  message += head;
-  append_le<std::uint32_t>(message, static_cast<std::uint32_t>(blobs.size()));
+void ExecutorPool::send(Executor& e, std::string_view head, const std::vector<std::string_view>& blobs,
+                        std::shared_ptr<const void> owner) {
+  std::string* message = &e.outbox.tail();
+  append_le<std::uint32_t>(*message, static_cast<std::uint32_t>(head.size()));
+  *message += head;
+  append_le<std::uint32_t>(*message, static_cast<std::uint32_t>(blobs.size()));
   for (auto& blob : blobs) {
-    append_le<std::uint64_t>(message, blob.size());
-    if (blob.size() < 65536) {
-      message.append(blob);
+    append_le<std::uint64_t>(*message, blob.size());
+    if (blob.size() < RequestWriter::large_blob || !owner) {
+      message->append(blob);
       continue;
     }
-    std::string queued = std::move(message);
-    message.clear();
-    write_all(e.requests, queued.data(), queued.size());
-    write_all(e.requests, blob.data(), blob.size());
+    e.outbox.append(blob, owner);
+    message = &e.outbox.tail();
   }
 }
 
 void ExecutorPool::flush_requests() {
   for (auto& e : executors_) {
-    if (e.outbox.empty()) continue;
-    std::string queued = std::move(e.outbox);
-    e.outbox.clear();
+    if (!e.outbox.pending() || e.pid <= 0) continue;
     try {
-      write_all(e.requests, queued.data(), queued.size());
+      e.outbox.write(e.requests, request_write_budget);
     } catch (const std::exception& error) {
       log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
     }
   }
+}
+
+std::vector<int> ExecutorPool::write_fds() const {
+  std::vector<int> fds;
+  for (auto& e : executors_)
+    if (e.outbox.pending() && e.pid > 0) fds.push_back(e.requests);
+  return fds;
 }
 
 void ExecutorPool::stop(Executor& e, bool kill) {
@@ -217,6 +211,7 @@ void ExecutorPool::stop(Executor& e, bool kill) {
   if (kill) ::kill(e.pid, SIGKILL);
   for (int fd : {e.requests, e.replies, e.out, e.err})
     if (fd >= 0) ::close(fd);
+  e.outbox = RequestWriter();  // its fd is closed: what was not written is dropped
   // Closing its request pipe ends an idle executor; give it a moment, then insist.
   for (int i = 0; i < 50; ++i) {
     if (::waitpid(e.pid, nullptr, WNOHANG) == e.pid) {
@@ -440,11 +435,22 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   function_of_[id] = input_ids.empty() ? 0 : input_ids[0];
   e.writing[0].push_back(id);
   e.writing[1].push_back(id);
-  try {
-    send(e, std::string_view(header), blobs);
-  } catch (const std::exception& error) {
-    log::warn("executor ", e.pid, ": ", error.what());  // it died; its reply pipe reports EOF next
+  // A large input is queued as it lies (written over several loop turns): its objects are
+  // kept alive until it is written (and a large config, copied, as the caller's may not live).
+  std::shared_ptr<const void> owner;
+  if (std::any_of(blobs.begin(), blobs.end(), [](std::string_view b) { return b.size() >= RequestWriter::large_blob; })) {
+    struct Held {
+      std::vector<DataPtr> data;
+      std::string config;
+    };
+    auto held = std::make_shared<Held>();
+    held->data = inputs;
+    held->data.insert(held->data.end(), keep.begin(), keep.end());
+    held->config.assign(config);
+    blobs.back() = held->config;
+    owner = std::move(held);
   }
+  send(e, std::string_view(header), blobs, std::move(owner));
   if (first) head_started(e);  // an idle executor starts it at once; one behind waits in the pipe
 }
 

@@ -14,7 +14,8 @@
 //
 // The worker's loop polls the executors' reply and output pipes (poll_fds()), and takes in at
 // most a few MB of replies per readiness (reply_reader.hpp: a huge result must not keep the loop
-// from its heartbeats). Python prints
+// from its heartbeats). Likewise a huge input goes down a request pipe a few MB per loop turn,
+// while the pipe is writable (write_fds(), request_writer.hpp). Python prints
 // arrive tagged with their task on the reply pipe; bytes written straight to file descriptors
 // 1 and 2 are attributed to the task running on that executor at that moment.
 //
@@ -38,6 +39,7 @@
 #include "../common/protocol.hpp"
 #include "../data/data.hpp"
 #include "reply_reader.hpp"
+#include "request_writer.hpp"
 
 namespace treadle {
 
@@ -111,8 +113,11 @@ class ExecutorPool {
   // usual time (overrun_at), to come back in `retry` once the executor answers `withdrawn`:
   // they go to an idle executor or worker rather than wait (executor_withdrawals.cpp).
   void tick(std::vector<ExecutorResult>& retry);
-  // Writes the requests queued by run() since the last call: once per loop turn.
+  // Writes the requests queued by run() since the last call (once per loop turn), and more of
+  // those the pipes did not take before: a bounded amount per executor (request_writer.hpp).
   void flush_requests();
+  // The request pipes with requests left to write: poll them for writing, then flush_requests().
+  std::vector<int> write_fds() const;
   // File descriptors to poll for reading; call on_readable(fd) when one is ready. An executor's
   // fds 1 and 2 are among them only while they carry output (they did at the last read) or a
   // task has run (or the executor idled) for output_poll_us: a short task's output, and its
@@ -138,7 +143,7 @@ class ExecutorPool {
     int out = -1, err = -1;
     ReplyReader reader;  // its replies, read a bounded amount per readiness
     std::string broken;  // why this worker ended it (its reply could not be taken in), if it did
-    std::string outbox;  // requests not written yet (flush_requests)
+    RequestWriter outbox;  // requests not written yet, in order (flush_requests)
     bool ready = false;  // it answered the hello: imported, waiting for tasks
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
     // Tasks of `tasks` (or seceded) that were cancelled and withdrawn, by how many of their
@@ -173,8 +178,11 @@ class ExecutorPool {
     bool carries_output[2] = {false, false};  // the last read of fd 1 / 2 found output: poll it
   };
   void start(Executor& e);
+  // Queues a request; its large blobs are queued as they lie, kept alive by `owner` (small
+  // ones, and all without an owner, are copied).
   void send(Executor& e, const json& header, const std::vector<std::string_view>& blobs);
-  void send(Executor& e, std::string_view header, const std::vector<std::string_view>& blobs);
+  void send(Executor& e, std::string_view header, const std::vector<std::string_view>& blobs,
+            std::shared_ptr<const void> owner = nullptr);
   void stop(Executor& e, bool kill);
   // Kills `e` and starts another in its place; its tasks but `cancelled` (and withdrawn ones)
   // come back in `retry`.

@@ -249,6 +249,7 @@ void Worker::Impl::setup() {
   work_dir = own_work_dir->path();
   const std::uint64_t store_limit = options.memory_limit ? options.memory_limit : half_of_ram();
   store = std::make_unique<DataStore>(work_dir / "spill", store_limit);
+  store->set_still_busy([this] { heartbeat_if_due(); });
   state = std::make_unique<WorkerState>(*this, registry, *store, options.cpus);
   sampler = ResourceSampler(options.cpus);
   pool = std::make_unique<ThreadPool<ThreadResult>>(options.cpus + 8);
@@ -333,14 +334,16 @@ void Worker::Impl::wait_for_executors() {
     }
     std::vector<zmq::pollitem_t> items;
     for (int fd : executors->poll_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    const std::size_t readable_items = items.size();
+    for (int fd : executors->write_fds()) items.push_back({nullptr, fd, ZMQ_POLLOUT, 0});
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(std::min<std::int64_t>(left, 200)));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;  // a signal: stop_requested says whether to go on
     }
-    for (auto& item : items)
-      if (item.revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(item.fd, none);
+    for (std::size_t i = 0; i < readable_items; ++i)
+      if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, none);
     executors->flush_requests();
   }
   if (executors->size()) log::info("Python executors ready after ", steady_ms() - start, " ms");
@@ -401,6 +404,10 @@ int Worker::Impl::loop() {
     }
     const std::size_t first_executor_item = items.size();
     for (int fd : executors->poll_fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    const std::size_t first_request_item = items.size();
+    // A request pipe with a large input left to write wakes the loop when it takes more (the
+    // turn's flush_requests() writes it).
+    for (int fd : executors->write_fds()) items.push_back({nullptr, fd, ZMQ_POLLOUT, 0});
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(executors->poll_timeout_ms(200)));
     } catch (const zmq::error_t& e) {
@@ -468,7 +475,7 @@ int Worker::Impl::loop() {
       }
     }
     std::vector<ExecutorResult> executor_results;
-    for (std::size_t i = first_executor_item; i < items.size(); ++i)
+    for (std::size_t i = first_executor_item; i < first_request_item; ++i)
       if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) executors->on_readable(items[i].fd, executor_results);
     executors->tick(executor_results);
     for (auto& r : executor_results) {

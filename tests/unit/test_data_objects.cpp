@@ -213,6 +213,22 @@ TEST_CASE("the data store spills plain objects beyond its memory limit and keeps
   fs::remove_all(dir);
 }
 
+TEST_CASE("the data store writes a big spill in slices, calling still_busy between them") {
+  auto dir = temp_dir("spill-slices");
+  DataStore store(dir / "spill", 1024 * 1024);
+  int busy = 0;
+  store.set_still_busy([&] { ++busy; });
+  std::string bytes(40u << 20, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
+  store.put(1, PlainData::from_string(bytes));
+  CHECK(store.spilled_bytes() == bytes.size());
+  CHECK(busy >= 4);  // 40 MB in 8 MB slices: the worker's loop heartbeats between them
+  auto d = store.find(1);
+  REQUIRE(d);
+  CHECK(d->raw() == std::string_view(bytes));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("messages frame a msgpack header and bulk frames; garbage is a ProtocolError") {
   zmq::context_t ctx;
   zmq::socket_t a(ctx, zmq::socket_type::pair), b(ctx, zmq::socket_type::pair);
