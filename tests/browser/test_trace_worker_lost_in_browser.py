@@ -51,9 +51,11 @@ def test_a_lost_worker_is_drawn_in_its_colour_with_its_hover(open_and_run, noteb
     path = write_notebook(notebook_server.notebook_path("worker_lost.ipynb"),
                           ["%treadle workers 2 --cpus 1", LOSE, "treadle.show_trace()"])
     driver = open_and_run(path, timeout=120)
-    killed = driver.execute_script(
-        "return Jupyter.notebook.get_cell(1).output_area.element[0].innerText;").strip().split()[-1]
-    assert re.fullmatch(r"\S+:\d+", killed), killed
+    output = driver.execute_script("return Jupyter.notebook.get_cell(1).output_area.element[0].innerText;")
+    killed = re.search(r"^killed (\S+:\d+)$", output, re.M)   # (the kernel's loss notice is in the cell too)
+    assert killed, output
+    killed = killed.group(1)
+    assert "treadle: worker {} lost (connection closed)".format(killed) in output, output
     trace = _output_of(driver, 2, ".treadle-trace")
     _wait_ready(driver, trace, "the trace's first draw")
     assert _int(trace, "data-workers-lost") == 1
