@@ -61,7 +61,6 @@ def rebuild(value, replace, kinds, max_depth=None, other_sequences_as_lists=Fals
     return value
 
 
-
 def only_leaves(value, kinds, where):
     """``leaves(value, kinds)`` for a call that takes nothing else (``wait``, ``cancel``...):
     ``value`` is one of ``kinds`` or lists, tuples, sets and dicts of them (any iterable at
