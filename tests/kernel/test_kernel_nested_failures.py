@@ -87,3 +87,37 @@ def test_why_names_a_cells_frames_as_the_cells_error_does(any_kernel):
     told = failed_block(text(outputs))
     assert told[:2] == ["Traceback (most recent call last):", cell_line] and told[-2] == "ValueError: hit zero", told
     assert "xpython_" not in text(outputs) and "ipykernel_" not in text(outputs), told
+
+
+ONE_LEVEL = """\
+%treadle workers 2 --cpus 1
+import json, treadle
+
+def inner(x):
+    raise ValueError('boom')
+
+def outer(x):
+    return treadle.submit(inner, x).result()
+
+f = treadle.submit(outer, 1)
+try:
+    f.result()
+except ValueError as e:
+    message = str(e)
+print(json.dumps(message))
+"""
+
+
+def test_why_names_the_inner_task_of_a_one_level_nesting(any_kernel):
+    """A task that raised again what the one task it waited on raised: the inner task's line in
+    ``%treadle why`` names its task too, as the raised error's message does, not only the
+    outer task's line."""
+    reply, outputs, _ = any_kernel.run(ONE_LEVEL, timeout=60)
+    assert reply["status"] == "ok", outputs
+    own = re.sub(r"^Task id=\d+ \(outer\) failed: ", "", json.loads(text(outputs).splitlines()[-1])).splitlines()
+    assert own[0] == "ValueError: boom" and len(own) == 3, own
+    assert all(re.fullmatch(r"\(on worker .+, task \d+\)", w) for w in own[1:]), own
+    reply, outputs, _ = any_kernel.run("%treadle why f")
+    assert reply["status"] == "ok", outputs
+    told = failed_block(text(outputs))
+    assert told[-3:] == own, told

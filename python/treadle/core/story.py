@@ -145,21 +145,28 @@ def last_steps(record, count=3, worker_names=None):
 
 # "ValueError: Task id=6 (bad) failed: ValueError: hit zero": a task raised what a task it
 # waited on raised; str() of that error names the inner task, which its where-lines say already.
-_NESTED = re.compile(r"^([\w.]+): Task id=\d+(?: \([^\n]*?\))? failed: (?=\1: )", re.M)
+_NESTED = re.compile(r"^([\w.]+): Task id=(\d+)(?: \([^\n]*?\))? failed: (?=\1: )", re.M)
 _INPUT = re.compile(r"^input task (\d+)(?: \([^\n]*?\))? failed: ")   # the server's, for a dependent
 _WORKER = re.compile(r"\n\(on worker ([^\n]*)\)\s*$")
+# A where-line naming no task: the innermost task's, whose error's heading ("Task id=N") named it.
+_BARE_WORKER = re.compile(r"^\(on worker ((?:(?!, task )[^\n])*)\)$", re.M)
 
 
 def failure_message(failure, task_id):
     """A failure's text as the raised exception's message reads (docs/kernel.md): the
     exception's own line once, not piled up through the nested tasks that raised it again, and
     one "(on worker W, task N)" line per task of such a chain."""
-    text = _NESTED.sub("", failure.rstrip("\n"))
+    text = failure.rstrip("\n")
+    inner = [m.group(2) for m in _NESTED.finditer(text)]
+    text = _NESTED.sub("", text)
     worker = _WORKER.search(text)
     if worker and "(on worker " in text[:worker.start()] and ", task " not in worker.group(1):
         dependent_of = _INPUT.match(text)
         origin = dependent_of.group(1) if dependent_of else task_id
-        text = text[:worker.start()] + "\n(on worker {}, task {})".format(worker.group(1), origin)
+        chain = text[:worker.start()]
+        if inner:
+            chain = _BARE_WORKER.sub(lambda m: "(on worker {}, task {})".format(m.group(1), inner[-1]), chain)
+        text = chain + "\n(on worker {}, task {})".format(worker.group(1), origin)
     return text
 
 
