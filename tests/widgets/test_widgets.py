@@ -14,7 +14,7 @@ import pytest
 from treadle.loom.client import tasks
 from treadle.core import lineage
 from treadle.notebook import progress_monitor
-from treadle.widgets import gantt, graph, progress
+from treadle.widgets import gantt, graph, progress, task_graph, transfers
 from treadle.widgets.graph import GraphView, TaskGraph
 
 from bench.widget_shapes import big_graph, chain_graph, trace_events
@@ -276,7 +276,7 @@ def test_trace_merges_bars_above_the_limit():
 def test_transfers_above_the_limit_are_aggregated_per_lanes_and_time_slot():
     tr = trace_events(200, workers=2, lanes=1, transfers=50_000)
     tv = gantt.TraceView(tr)
-    assert tv.transfers_aggregated and len(tv.transfers) <= gantt.TRANSFER_ARROWS
+    assert tv.transfers_aggregated and len(tv.transfers) <= transfers.TRANSFER_ARROWS
     assert sum(t[5] for t in tv.transfers) == 50_000 and sum(t[4] for t in tv.transfers) == 50_000 * 10
     assert all(t[0] <= t[1] for t in tv.transfers)
     b = tv.bundle()
@@ -295,10 +295,10 @@ def test_transfers_above_the_limit_are_aggregated_per_lanes_and_time_slot():
         events.append({"kind": "transfer", "worker": i % 40, "from": (i * 7 + 1) % 40, "object": i, "size": 1,
                        "start_us": 1_000_000 + i, "end_us": 1_000_050 + i})
     tv = gantt.TraceView({"events": events, "workers": []})
-    assert len(tv.transfers) <= gantt.TRANSFER_ARROWS and tv.transfer_count == 20_000
+    assert len(tv.transfers) <= transfers.TRANSFER_ARROWS and tv.transfer_count == 20_000
     # few transfers: one arrow each
-    tv = gantt.TraceView(trace_events(30, workers=2, transfers=gantt.TRANSFER_LIMIT))
-    assert not tv.transfers_aggregated and len(tv.transfers) == gantt.TRANSFER_LIMIT
+    tv = gantt.TraceView(trace_events(30, workers=2, transfers=transfers.TRANSFER_LIMIT))
+    assert not tv.transfers_aggregated and len(tv.transfers) == transfers.TRANSFER_LIMIT
     assert "n" not in tv.payload()["x"]
 
 
@@ -389,7 +389,7 @@ def test_hundred_thousand_task_trace_is_bounded():
     size = sum(len(x) for x in b.values())
     print("trace of 100000 tasks: {:.0f} KB ({} segments), render {:.2f} s".format(size / 1024, len(tv.bars), took))
     assert tv.merged and len(tv.bars) <= gantt.BAR_LIMIT
-    assert len(tv.transfers) <= gantt.TRANSFER_ARROWS and sum(t[5] for t in tv.transfers) == 20_000
+    assert len(tv.transfers) <= transfers.TRANSFER_ARROWS and sum(t[5] for t in tv.transfers) == 20_000
     assert size < 1_500_000
     attrs = root_attrs(b["text/html"], "treadle-trace")
     assert attrs["data-bars"] == "100000" and attrs["data-transfers"] == "20000"
@@ -498,7 +498,7 @@ def test_graph_and_trace_of_a_real_run(remembering, make_cluster):
         v2 = graph.graph_view(total2)
         assert len(v2.graph) == 4 and all(i is not None for i in v2.graph.ids)
         assert set(v2.states) <= {"finished", "released"}
-        assert graph.from_submissions(lineage.last_submission()).ids[-1] == future.task_id
+        assert task_graph.from_submissions(lineage.last_submission()).ids[-1] == future.task_id
         tv = gantt.trace_view(c)
         assert tv.task_count >= 11 and len(tv.lane_keys) >= 2
 

@@ -10,7 +10,6 @@ import collections
 import contextlib
 import os
 import socket
-import time
 
 from . import hooks, plan as _plan, story as _story
 from .address import connect_host

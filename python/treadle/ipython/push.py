@@ -1,8 +1,6 @@
 """A Task's ``push`` pickled at ``run``: a value that cannot travel is refused there, by its name,
 rather than when the task is sent (after ``run`` returned its id)."""
 
-import pickle
-
 from ..core.pickling import dumps, is_plain
 
 

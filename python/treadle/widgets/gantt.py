@@ -22,10 +22,12 @@ from ..trace import lane_help, lane_name
 from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
+from .task_graph import group_of
 from .trace_cancels import CANCELLED_COLOR, CANCELLED_GROUP, Cancels, mark_lane, ran_from
 from .trace_cancels import label as cancelled_label
 from .trace_time import axis_time as _axis_time, nice_step as _nice_step, duration as _time
 from .trace_workers import WorkerMarks
+from .transfers import arrow_opacity, arrow_width, transfer_arrows
 
 # Failed tasks are drawn in red, the colour no label group gets (colors.py), under this name.
 FAILED_GROUP = "✗ failed"
@@ -35,8 +37,7 @@ _OWN_COLORS = {FAILED_GROUP: FAILED_COLOR, CANCELLED_GROUP: CANCELLED_COLOR}
 
 def _color(group):
     return _OWN_COLORS.get(group) or group_color(group)
-from .task_graph import group_of
-from .transfers import TRANSFER_ARROWS, TRANSFER_LIMIT, arrow_opacity, arrow_width, transfer_arrows  # noqa: F401
+
 
 BAR_LIMIT = 20_000          # bars sent one by one at most; above, merged busy segments
 MERGE_PIXELS = 4000         # merged segments: the run cut into this many time slots

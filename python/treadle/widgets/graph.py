@@ -24,7 +24,7 @@ from . import layout as _layout
 from . import states as _states
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
-from .task_graph import TaskGraph, collect, from_ids, from_submissions, group_of  # noqa: F401 (the graph's model)
+from .task_graph import TaskGraph, collect
 
 AGGREGATE_ABOVE = 2000      # tasks drawn one by one at most; above, one node per label group
 TEXT_NODES = 300            # up to this many nodes, labels are written inside them
