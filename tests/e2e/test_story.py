@@ -6,6 +6,7 @@ import signal
 import pytest
 
 import treadle
+from treadle.core import story
 from tests.conftest import _kill_all, assert_serving, python_program, tagged_processes, wait_until
 from treadle.loom.client import Client, LoomException, TaskFailed, tasks
 
@@ -167,6 +168,48 @@ def test_a_lost_worker_shows_in_the_story_and_the_run_on_the_other(make_cluster,
     assert record.steps[loss].worker_name == lost_name
     assert "its worker was lost ({} at {})".format(lost_name, lost) in str(client.story(future))
     assert "on {}\n".format(lost_name) in str(client.story(future))   # where it ran before
+    client.close()
+    _kill_all(tagged_processes())  # the killed worker's program, if its guard did not end it yet
+
+
+@pytest.mark.timeout(60)
+def test_a_task_placed_again_after_its_worker_was_lost_says_so(make_cluster, tmp_path):
+    """A consumer chained behind its running input on a worker that is lost goes back to waiting
+    and is placed again (chained behind its input's rerun on the other worker): its story says it
+    was placed again because that worker was lost, naming it, not only "chained behind its inputs"."""
+    cluster = make_cluster(workers=2, cpus=1, server_args=["--worker-timeout", "1000"])
+    client = Client(*cluster.address)
+    opened = tmp_path / "open"
+    first = gate(opened)
+    second = tasks.run("cat", stdin=first)   # the same cpus as its input: chained behind it
+    first_future, future = client.submit([first, second])
+    wait_until(lambda: state_of(client, first_future) == "running" and state_of(client, future) == "assigned",
+               what="the input running, its consumer chained behind it")
+    lost = client.story(first_future)[0].steps[-1].worker
+    lost_name = next(w["name"] for w in client.status()["workers"] if w["address"] == lost)
+    victim = next(w for w in cluster.workers if w.pid == pid_of(client, lost))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(5)
+    wait_until(lambda: state_of(client, first_future) == "running" and len(client.status()["workers"]) == 1,
+               timeout=15, what="the input running on the other worker")
+    survivor = client.status()["workers"][0]
+    opened.touch()
+    client.wait([future])
+    record = client.story(future)[0]
+    placed = [s for s in record.steps if s.to_state == "assigned"]
+    assert [(s.worker, s.placement) for s in placed] == [(lost, "chained"), (survivor["address"], "chained")], \
+        record.steps
+    told = str(client.story(future))
+    again = "placed again because worker {} was lost (chained behind its inputs on the same worker), to {}".format(
+        lost_name, survivor["name"])
+    assert again in told, told
+    assert told.count("chained behind its inputs") == 2, told   # its first placement reads as it did
+    # The input, placed by load after the loss, says the same; the hover's last steps too.
+    told = str(client.story(first_future))
+    assert "placed again because worker {} was lost (".format(lost_name) in told, told
+    hover = story.last_steps(client.story(future)[0], count=4)
+    assert any(line.startswith("waiting -> assigned: placed again because worker {} was lost".format(lost_name))
+               for line in hover), hover
     client.close()
     _kill_all(tagged_processes())  # the killed worker's program, if its guard did not end it yet
 

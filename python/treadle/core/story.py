@@ -91,8 +91,9 @@ def _format_one(s, worker_names):
     name = "task {} ({})".format(s.id, s.label) if s.label else "task {}".format(s.id)
     lines = ["{}: {}".format(name, s.state)]
     start = s.steps[0].time_us if s.steps else 0
-    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step), _detail(step, worker_names))
-            for step in s.steps]
+    lost = _lost_before(s.steps, worker_names)
+    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step), _detail(step, worker_names, lost[i]))
+            for i, step in enumerate(s.steps)]
     width = max((len(r[1]) for r in rows), default=0)
     for when, change, detail in rows:
         lines.append("  {:>10}  {:<{w}}  {}".format(when, change, detail, w=width).rstrip())
@@ -135,7 +136,9 @@ def last_steps(record, count=3, worker_names=None):
     """Short lines for a hover: the last ``count`` steps (what and why, where), then why it is
     not running or its failure's last line. ``worker_names``: {data address: name}, to name the
     workers as the rest of the hover does."""
-    lines = ["{}: {}".format(_change(step), _detail(step, worker_names)) for step in record.steps[-count:]]
+    lost = _lost_before(record.steps, worker_names)
+    lines = ["{}: {}".format(_change(step), _detail(step, worker_names, why_again))
+             for step, why_again in list(zip(record.steps, lost))[-count:]]
     if record.why:
         lines.append("not running: " + _named(record.why, _with_story_names(record, worker_names)))
     elif record.failure:
@@ -189,13 +192,36 @@ def _change(step):
     return step.to_state if step.from_state is None else "{} -> {}".format(step.from_state, step.to_state)
 
 
-def _detail(step, worker_names=None):
+def _worker_name(step, worker_names):
+    # Its name as the server knew it then (an address may have been taken by a new worker since).
+    return step.worker_name or (worker_names or {}).get(step.worker, step.worker)
+
+
+def _lost_before(steps, worker_names=None):
+    """Per step: for the first placement after the task went back to waiting because a worker
+    was lost, that worker's name (it is placed again for that reason, whatever drew it where it
+    goes now); else None."""
+    lost, out = None, []
+    for step in steps:
+        if step.to_state == "waiting" and step.from_state is not None:
+            lost = _worker_name(step, worker_names) if step.worker and "lost" in step.reason else None
+        out.append(lost if step.to_state == "assigned" else None)
+        if step.to_state == "assigned":
+            lost = None
+    return out
+
+
+def _detail(step, worker_names=None, lost=None):
+    """``lost``: the name of the worker whose loss this placement follows (_lost_before)."""
     text = step.reason
+    if lost is not None:
+        text = "placed again because worker {} was lost".format(lost)
+        if step.placement == "chained":
+            text += " ({})".format(step.reason)
     if step.placement in _PLACEMENTS:
         text += " ({}: {})".format(step.placement, _PLACEMENTS[step.placement])
     if step.worker:
-        # Its name as the server knew it then (an address may have been taken by a new worker since).
-        worker = step.worker_name or (worker_names or {}).get(step.worker, step.worker)
+        worker = _worker_name(step, worker_names)
         if step.to_state == "assigned":
             text += ", to " + worker
         elif "lost" in step.reason:
