@@ -236,7 +236,9 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     if (failed_input) {
       fail_with(id, as_dependent_of(*failed_input));  // as a dependent of the origin does at run time
     } else if (t.unfinished_inputs == 0) {
-      transition(id, TaskState::ready, "submitted with inputs finished");
+      // Said plainly for a task without inputs: "its inputs finished" would suggest it had some.
+      const bool no_inputs = p.inputs_begin(i) == p.inputs_end(i);
+      transition(id, TaskState::ready, no_inputs ? "submitted; it has no inputs" : "submitted with its inputs finished");
     }
   }
   // Tasks whose inputs are old but not finished may need those inputs recomputed.

@@ -1,6 +1,7 @@
 """Why is this task here? ``client.story(future)`` through the real path: the server's transition
 log, the `story` request, the binding and both clients (docs/protocol.md, treadle.core.story)."""
 
+import re
 import signal
 
 import pytest
@@ -116,6 +117,21 @@ def test_a_task_without_inputs_is_placed_by_load(client):
     client.wait([future])
     [placed] = [s for s in client.story(future)[0].steps if s.to_state == "assigned"]
     assert placed.placement in {"least_loaded", "only_fit", "only_worker"}, placed
+
+
+def test_a_task_without_inputs_says_so_plainly(client):
+    """Ready at its submission: a task with no inputs says it has none, not that they finished;
+    one whose inputs had all finished before it was submitted says that."""
+    [source] = client.submit([tasks.const("x")])
+    client.wait([source])
+    [reader] = client.submit([tasks.run("cat", stdin=source)])
+    client.wait([reader])
+    first = client.story(source)[0].steps[1]
+    assert (first.from_state, first.to_state, first.reason) == ("waiting", "ready", "submitted; it has no inputs")
+    assert re.search(r"waiting -> ready +submitted; it has no inputs\n", str(client.story(source))), client.story(source)
+    first = client.story(reader)[0].steps[1]
+    assert (first.from_state, first.to_state, first.reason) == ("waiting", "ready", "submitted with its inputs finished")
+    client.release([source, reader])
 
 
 def test_a_failed_tasks_story_says_why(client):

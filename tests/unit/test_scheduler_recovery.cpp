@@ -99,7 +99,7 @@ TEST_CASE("scheduler recovery: kept data held only by the lost worker is recompu
   CHECK(f.state(on_w1) == S::finished);
   CHECK(f.s.task(on_w1).locations == std::vector<WorkerId>{w1});
   CHECK_THAT(f.story(on_w1), Equals(std::vector<std::string>{
-                                 "waiting->ready: submitted with inputs finished",
+                                 "waiting->ready: submitted; it has no inputs",
                                  "ready->assigned: placed on a worker",
                                  "assigned->finished: worker reported the result",
                              }));
@@ -167,7 +167,7 @@ TEST_CASE("scheduler recovery: lost data is recomputed through released inputs",
   CHECK(f.state(base + y) == S::waiting);
   CHECK(f.state(base + x) == S::ready);
   CHECK_THAT(f.story(base + x), Equals(std::vector<std::string>{
-                                    "waiting->ready: submitted with inputs finished",
+                                    "waiting->ready: submitted; it has no inputs",
                                     "ready->assigned: placed on a worker",
                                     "assigned->finished: worker reported the result",
                                     "finished->released: nobody needs the result",

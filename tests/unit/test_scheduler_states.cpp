@@ -87,7 +87,7 @@ void scenario_full_life(SchedulerFixture& f) {
   CHECK(f.state(a) == S::released);
   CHECK(f.actions.count(Kind::free_data, w, a) == 1);
   CHECK_THAT(f.story(a), Equals(std::vector<std::string>{
-                             "waiting->ready: submitted with inputs finished",
+                             "waiting->ready: submitted; it has no inputs",
                              "ready->assigned: placed on a worker",
                              "assigned->running: worker started it",
                              "running->finished: worker reported the result",

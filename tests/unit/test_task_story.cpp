@@ -40,7 +40,7 @@ TEST_CASE("story: each step names its worker and placement's reason", "[story]")
   f.finish(base + a);
   f.finish(base + b);
   CHECK_THAT(steps(f.s, base + a), Equals(std::vector<std::string>{
-                                       "waiting->ready: submitted with inputs finished",
+                                       "waiting->ready: submitted; it has no inputs",
                                        "ready->assigned @w0 [only_worker]: placed on a worker",
                                        "assigned->running @w0: worker started it",
                                        "running->finished @w0: worker reported the result",
@@ -72,7 +72,7 @@ TEST_CASE("story: a lost worker is named, and the run on the other one", "[story
   const std::string other = first == 0 ? "w1" : "w0";
   const std::string lost = first == 0 ? "w0" : "w1";
   CHECK_THAT(steps(f.s, x), Equals(std::vector<std::string>{
-                                "waiting->ready: submitted with inputs finished",
+                                "waiting->ready: submitted; it has no inputs",
                                 "ready->assigned @" + lost + " [only_worker]: placed on a worker",
                                 "assigned->running @" + lost + ": worker started it",
                                 "running->waiting @" + lost + ": its worker was lost",
