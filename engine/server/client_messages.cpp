@@ -242,7 +242,8 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
       unheld.push_back(id);
       continue;
     }
-    const TaskState state = scheduler_.task(id).state;  // kept, so its plan is not freed
+    // An output's id (task | k << 40) names its task's record by task_of, never by itself.
+    const TaskState state = scheduler_.task(task_of(id)).state;  // kept, so its plan is not freed
     if (state == TaskState::finished || state == TaskState::failed) {
       ended.push_back(id);
       continue;

@@ -3,7 +3,7 @@ blob/pickled, Concat, Sleep and @remote with several outputs."""
 
 import pytest
 
-from tests.conftest import assert_serving
+from tests.conftest import assert_serving, wait_until
 from treadle.loom.client import Client as LoomClient
 from treadle.rain.client import Client, Output, RainException, TaskException, blob, pickled, remote, tasks
 
@@ -22,6 +22,13 @@ def split(ctx, text):
 @remote(outputs=[Output("total", content_type="pickle"), Output("mean", content_type="json")], auto_load=True)
 def stats(ctx, numbers, scale):
     return sum(numbers) * scale, sum(numbers) / len(numbers)
+
+
+@remote(outputs=["a", "b"])
+def slow_pair(ctx, data):
+    import time
+    time.sleep(600)
+    return {"a": b"1", "b": b"2"}
 
 
 @remote(outputs=2)
@@ -140,4 +147,52 @@ def test_closing_a_session_stops_its_tasks_kept_or_not(rain):
     assert not {"ready", "assigned", "running", "finished"} & set(states), states
     loom = LoomClient(*cluster.address)
     assert_serving(loom, workers=2)   # the cpus the sleeps held are free again
+    loom.close()
+
+
+def _running(client, task):
+    return lambda: client.core.connection.states([task.task_id]) == ["running"]
+
+
+@pytest.mark.timeout(60)
+def test_a_task_with_several_unkept_outputs_is_cancelled_by_its_task(rain):
+    """A task whose outputs nobody kept (the client holds its outputs, released "when done"):
+    cancelling it by its task (an interrupt's or %treadle stop's way) cancels it and its
+    outputs; another task's kept output stays fetchable."""
+    client, cluster = rain
+    with client.new_session(name="cancel by task") as session:
+        kept = tasks.Concat((blob("kept "), blob("here")))
+        kept.output.keep()
+        pair = slow_pair(blob("x"))
+        session.submit()
+        wait_until(_running(client, pair), what="the task with two outputs running")
+        report = client.core.cancel([pair.handle])
+        assert report.cancelled >= 1, report
+        assert client.core.connection.states([pair.task_id]) == ["cancelled"]
+        assert pair.handle.cancelled() and all(o.cancelled() for o in pair.handle.outputs)
+        assert kept.output.fetch().get_bytes() == b"kept here"
+    loom = LoomClient(*cluster.address)
+    assert_serving(loom, workers=2)   # the cpu the task held is free again
+    loom.close()
+
+
+@pytest.mark.timeout(60)
+def test_closing_a_session_cancels_a_task_with_several_unkept_outputs(rain):
+    client, cluster = rain
+    other = client.new_session(name="kept elsewhere")
+    with other.bind_only():
+        kept = tasks.Concat((blob("kept "), blob("here")))
+        kept.output.keep()
+    other.submit()
+    session = client.new_session(name="closed")
+    with session.bind_only():
+        pair = slow_pair(blob("x"))
+    session.submit()
+    wait_until(_running(client, pair), what="the task with two outputs running")
+    session.close()
+    assert client.core.connection.states([pair.task_id]) == ["cancelled"]
+    assert kept.output.fetch().get_bytes() == b"kept here"
+    other.close()
+    loom = LoomClient(*cluster.address)
+    assert_serving(loom, workers=2)
     loom.close()

@@ -100,6 +100,15 @@ def default_name():
     return "{}:{}".format(socket.gethostname(), os.getpid())
 
 
+def _held_ids(handle):
+    """The ids the server holds for ``handle`` and a cancel names: its own for one output (unless
+    released, but for one released "when done" whose task may still run); for a task with
+    several outputs, those of its outputs (the server never holds such a task's own id)."""
+    if not handle.outputs:
+        return [handle.task_id] if not handle._released or handle.released_when_done() else []
+    return [o.task_id for o in handle.outputs if not o._released or o.released_when_done()]
+
+
 class ClientBase:
     """A connection to the server at (host, port), and the plans sent through it.
 
@@ -291,24 +300,34 @@ class ClientBase:
         marks them, for every API's futures; ``reason`` ("by %treadle stop") goes into the
         TaskCancelled their waits raise. A handle released "when done" whose task may still run
         is cancelled too (the server holds it until the task ends); one whose task has ended is
-        left as it is (the server no longer holds it: ``unheld``)."""
-        mine = [f for f in handles if isinstance(f, TaskHandle) and f.client is self and
-                (not f._released or f.released_when_done())]
-        if not mine or self.closed:
+        left as it is (the server no longer holds it: ``unheld``). The handle of a task with
+        several outputs cancels it by its outputs still held (a Rain task none of whose outputs
+        was kept: each released "when done")."""
+        held = {}   # id(handle) -> the ids the server holds for it
+        for f in handles:
+            if isinstance(f, TaskHandle) and f.client is self and id(f) not in held:
+                ids = _held_ids(f)
+                if ids:
+                    held[id(f)] = (f, ids)
+        if not held or self.closed:
             return Cancelled(0, 0)
         try:
-            answer = self.connection.cancel([f.task_id for f in mine])
+            answer = self.connection.cancel([i for _, ids in held.values() for i in ids])
         except Exception:
             return Cancelled(0, 0)
         ended = set(answer["ended"])
         unheld = set(answer.get("unheld", ()))
-        for f in mine:
-            if f.task_id in unheld:
-                f._finished = f._finished or f._until_done   # released when done: its task ended
-            elif f.task_id not in ended:
+        ended_count = 0
+        for f, ids in held.values():
+            if any(i in ended for i in ids):   # a task's outputs end together
+                ended_count += 1
+            elif all(i in unheld for i in ids):
+                for h in (f,) + (f.outputs or ()):
+                    h._finished = h._finished or h._until_done   # released when done: its task ended
+            else:
                 for h in (f,) + (f.outputs or ()):
                     h._released, h._cancelled = True, reason or ""
-        return Cancelled(answer["cancelled"], sum(1 for f in mine if f.task_id in ended))
+        return Cancelled(answer["cancelled"], ended_count)
 
     # -- the rest --------------------------------------------------------------------------------
 
