@@ -114,7 +114,9 @@ class CellTracker(hooks.ClientListener):
         self._seq = 0
         self._running = None          # seq of the cell running now
         self._current = None          # its _Cell, made at its first submission
-        self._last = None             # the _Cell that submitted last
+        self._last = None             # the _Cell that submitted last (from the main thread)
+        self._threads = None          # the _Cell of what other threads submit in the latest cell
+        self._latest_publisher = None  # the latest cell's publisher, made as it started
         self._cells = []              # _Cells with futures that may still be alive
         self._intervals = weakref.WeakKeyDictionary()   # core client -> _Intervals
         self._pending_cell = {}       # id(native future not sent yet) -> _Cell
@@ -169,6 +171,9 @@ class CellTracker(hooks.ClientListener):
     # -- cells
 
     def _pre_run_cell(self, info=None):
+        # Made here, on the main thread (the kernel's parent is read safely only there), for
+        # what other threads submit from now on: they publish to this cell (current()).
+        self._latest_publisher = self._publisher()
         self._seq += 1
         self._cell_started_us = int(time.time() * 1e6)
         self._running = self._seq
@@ -223,8 +228,13 @@ class CellTracker(hooks.ClientListener):
 
     def current(self):
         """The _Cell that what is submitted now belongs to: the running cell on the main
-        thread, else the cell that submitted last."""
-        if self._running is not None and threading.current_thread() is threading.main_thread():
+        thread. From another thread (one the user started), IPython's rule for a thread's own
+        output (ipykernel 6.17): the cell running now, else the last cell that ran, where its
+        print() goes too; a _Cell apart from that cell's own, which the cell's interrupt (it
+        stops the main thread only) does not cancel. None before any cell ran."""
+        if threading.current_thread() is not threading.main_thread():
+            return self._thread_cell()
+        if self._running is not None:
             cell = self._current
             if cell is None or cell.seq != self._running:
                 cell = _Cell(self._running, self._publisher())
@@ -235,6 +245,18 @@ class CellTracker(hooks.ClientListener):
             self._last = cell
             return cell
         return self._last
+
+    def _thread_cell(self):
+        seq = self.cell_seq()
+        if seq == 0:
+            return self._last
+        with self._lock:
+            cell = self._threads
+            if cell is None or cell.seq != seq:
+                # That cell's publisher reaches it, also after its end.
+                cell = self._threads = _Cell(seq, self._latest_publisher)
+                self._cells.append(cell)
+            return cell
 
     # -- lost workers (lost_worker_notices): told in the cell that submits or waits
 
@@ -490,7 +512,8 @@ class CellTracker(hooks.ClientListener):
     def _prune(self):
         self._last_prune = time.monotonic()
         with self._lock:
-            self._cells = [c for c in self._cells if c.alive() or c is self._current or c is self._last]
+            self._cells = [c for c in self._cells if c.alive() or c is self._current or c is self._last or
+                           c is self._threads]
             alive = set(self._cells)
             for intervals in list(self._intervals.values()):
                 intervals.keep_only(alive)
