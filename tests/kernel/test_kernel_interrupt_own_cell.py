@@ -42,6 +42,12 @@ def rain_sleeper(ctx, tag):
     time.sleep(600)
     return tag
 
+@remote(outputs=["left", "right"])
+def rain_pair(ctx, tag):
+    open(os.path.join(MARKS, tag), "w").close()
+    time.sleep(600)
+    return {{"left": b"l", "right": b"r"}}
+
 @remote()
 def rain_gated(ctx, tag):
     open(os.path.join(MARKS, tag), "w").close()
@@ -148,6 +154,27 @@ def test_treadle_stop_cancels_a_rain_sessions_unkept_tasks(any_kernel, tmp_path)
     assert "treadle: cancelled 6 tasks" in text(outputs), outputs
     out = text(run_ok(k, "print(sorted(set(rc.core.states([t.task_id for t in naps]))))"))
     assert out.split("\n")[0] == "['cancelled']", out
+
+
+@pytest.mark.timeout(180)
+def test_an_interrupt_and_stop_cancel_a_rain_task_with_several_unkept_outputs(any_kernel, tmp_path):
+    """The session holds such a task by its outputs (each released "when done"), not its own id:
+    the interrupt's cancel and %treadle stop must name those; another cell's kept object runs on."""
+    k = any_kernel
+    marks = start(k, tmp_path)
+    kept_elsewhere(k)
+    run_ok(k, "until_started('kept')", timeout=60)
+    outputs = run_interrupted(k, "s = rc.new_session()\nwith s.bind_only():\n    pair = rain_pair('pi')\n"
+                                 "s.submit()\nwaiting('pi')\ns.wait_all()",
+                              started(marks, "pi", "waiting-pi"))
+    assert "treadle: cancelled 1 task of this cell" in text(outputs, "stderr"), outputs
+    out = text(run_ok(k, "print(rc.core.states([pair.task_id]), rc.core.states([kept.task_id]))"))
+    assert out.strip() in ("['cancelled'] ['running']", "['cancelled'] ['finished']"), out
+    run_ok(k, "s2 = rc.new_session()\nwith s2.bind_only():\n    pair2 = rain_pair('ps')\ns2.submit()")
+    outputs = run_ok(k, "until_started('ps')\n%treadle stop", timeout=60)
+    assert "treadle: cancelled 2 tasks" in text(outputs), outputs   # the pair, and the kept object's task
+    out = text(run_ok(k, "print(rc.core.states([pair2.task_id]))"))
+    assert out.strip() == "['cancelled']", out
 
 
 def _display_texts(messages):
