@@ -14,7 +14,7 @@ from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import TaskHandle
 from ..notebook import displays
-from ..widgets import gantt, graph as graph_widget, task_stream
+from ..widgets import gantt, graph as graph_widget, task_graph, task_stream
 from . import declare, submit
 from .cluster import session
 from .declare import command, one_line, option
@@ -42,14 +42,14 @@ def graph(args):
         if not len(found):
             made = submit.made_by(expr.strip(), value)
             if made is not None:
-                found = graph_widget.from_ids(*made, connection_for=displays.session_connection)
+                found = task_graph.from_ids(*made, connection_for=displays.session_connection)
         if not len(found):
             raise this.fail("%treadle graph {}: no tasks or futures there".format(expr))
     else:
         submissions = lineage.last_submission()
         if not submissions:
             raise this.fail("%treadle graph: nothing was submitted yet; give an expression")
-        found = graph_widget.from_submissions(submissions, connection_for=displays.session_connection)
+        found = task_graph.from_submissions(submissions, connection_for=displays.session_connection)
     try:
         view = graph_widget.GraphView(found, expand=args.expand).refresh(details=True)
     except ValueError as e:   # an --expand group the graph does not have
