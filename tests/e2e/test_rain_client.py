@@ -166,7 +166,8 @@ def test_a_task_with_several_unkept_outputs_is_cancelled_by_its_task(rain):
         pair = slow_pair(blob("x"))
         session.submit()
         wait_until(_running(client, pair), what="the task with two outputs running")
-        report = client.core.cancel([pair.handle])
+        # Given also one of its outputs' handles (one id, named once), it is cancelled all the same.
+        report = client.core.cancel([pair.handle, pair.handle.outputs[0]])
         assert report.cancelled >= 1, report
         assert client.core.connection.states([pair.task_id]) == ["cancelled"]
         assert pair.handle.cancelled() and all(o.cancelled() for o in pair.handle.outputs)

@@ -312,7 +312,8 @@ class ClientBase:
         if not held or self.closed:
             return Cancelled(0, 0)
         try:
-            answer = self.connection.cancel([i for _, ids in held.values() for i in ids])
+            # Each id once: a task's handle and one of its outputs' may both be given.
+            answer = self.connection.cancel(list(dict.fromkeys(i for _, ids in held.values() for i in ids)))
         except Exception:
             return Cancelled(0, 0)
         ended = set(answer["ended"])
