@@ -42,16 +42,21 @@ def register(ipython):
 
 def treadle_magic(line, cell=None):
     __tracebackhide__ = True  # a dispatcher: the error of what it ran is what matters
-    words = declare.split(line)
-    if not words and cell is None:
-        words = ["status"]  # bare %treadle: what the cluster is doing, as %treadle status
-    if not words:
-        raise UsageError("%%treadle needs a cell command; " + declare.usage())
-    name, argv = words[0], words[1:]
+    name, rest = (line.split(None, 1) + ["", ""])[:2]
+    command = declare.COMMANDS.get(name)
+    if command is not None and command.takes_expressions:
+        argv = declare.split_keeping_expressions(command, rest)   # %treadle why d['k']: the quotes stay
+    else:
+        words = declare.split(line)
+        if not words and cell is None:
+            words = ["status"]  # bare %treadle: what the cluster is doing, as %treadle status
+        if not words:
+            raise UsageError("%%treadle needs a cell command; " + declare.usage())
+        name, argv = words[0], words[1:]
+        command = declare.COMMANDS.get(name)
     if name in ("help", "-h", "--help") and cell is None:
         print(treadle_magic.__doc__)   # what %treadle? shows
         return None
-    command = declare.COMMANDS.get(name)
     if command is None:
         raise UsageError("unknown sub-command {!r}{}; {}".format(name, declare.did_you_mean(name, declare.COMMANDS),
                                                                 declare.usage()))

@@ -1,5 +1,6 @@
 """``%treadle workers``, ``status`` and ``stop``: the workers of this kernel and what they run."""
 
+import os
 import shlex
 import sys
 import time
@@ -8,6 +9,7 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from ..core.task import MAX_CPUS   # the most a task asks for: a worker offering more could never use them
 from ..notebook import kernel
 from . import declare, rain_sessions
 from .declare import command, one_line, option, plural, positive
@@ -89,6 +91,15 @@ def workers(args):
         raise this.fail("--python and --ssh-args go with --hosts or --hostfile")
     if args.count is None:
         raise this.fail("how many workers? (%treadle workers N)")
+    limit = local_worker_limit()
+    if args.count > limit:
+        # A typo (999 for 9) would start processes until the host chokes: each worker is a
+        # process with a Python executor.
+        raise UsageError("treadle: %treadle workers {}: at most {} local workers on this host ({} cpu{}); "
+                         "nothing was started".format(args.count, limit, os.cpu_count() or 1,
+                                                      plural(os.cpu_count() or 1)))
+    if args.cpus is not None and args.cpus > MAX_CPUS:
+        raise this.fail("--cpus {}: a worker offers at most {} cpus".format(args.cpus, MAX_CPUS))
     cpus = args.cpus or 1
     s = session()
     try:
@@ -99,6 +110,12 @@ def workers(args):
         len(started), plural(len(started)), cpus, plural(cpus), ", ".join(str(w.pid) for w in started),
         s.address[0], s.address[1], s.where))
     return None
+
+
+def local_worker_limit():
+    """The most local workers one ``%treadle workers N`` starts: 8 per core, at least 64 (enough to
+    demo oversubscription; the benchmarks run 32 on 2 cores)."""
+    return max(64, 8 * (os.cpu_count() or 1))
 
 
 def workers_command():

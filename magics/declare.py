@@ -68,6 +68,11 @@ class Command:
                 hint = did_you_mean(unknown.group(1).split("=")[0], self.option_flags())
             raise UsageError("{}{}; {}".format(e, hint, self.usage())) from None
 
+    @property
+    def takes_expressions(self):
+        """Whether its positional words are a Python expression (their quotes belong to it)."""
+        return any(getattr(a, "dest", None) == "expr" for a in self.parser._actions)
+
     def fail(self, message=None):
         """A one-line UsageError: ``message`` (if any), then the usage."""
         return UsageError("{}; {}".format(message, self.usage()) if message else self.usage())
@@ -114,6 +119,28 @@ def split(line):
         return shlex.split(line)
     except ValueError as e:
         raise UsageError("{}; {}".format(e, usage())) from None
+
+
+def split_keeping_expressions(command, line):
+    """The words of ``line`` (the command's arguments) for a command that takes Python
+    expressions (``%treadle why d['k']``): the words of the expression keep their quotes, as
+    Python needs them; options and their values are split as a shell would."""
+    lexer = shlex.shlex(line, posix=False)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        words = list(lexer)
+    except ValueError as e:
+        raise UsageError("{}; {}".format(e, command.usage())) from None
+    argv, value_next = [], False
+    for word in words:
+        if value_next or word.startswith("-"):
+            option_ = command.option_of(word.split("=", 1)[0]) if word.startswith("-") else None
+            value_next = bool(option_ and option_.takes_value and "=" not in word)
+            argv.extend(split(word))
+        else:
+            argv.append(word)
+    return argv
 
 
 # -- value types (their errors become the UsageError's text) ----------------------------------------

@@ -14,7 +14,7 @@ from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import TaskHandle
 from ..notebook import displays
-from ..widgets import gantt, graph as graph_widget, task_graph, task_stream
+from ..widgets import gantt, graph as graph_widget, rain_parts, task_graph, task_stream
 from . import declare, submit
 from .cluster import session
 from .declare import command, one_line, option
@@ -125,7 +125,8 @@ def record_directory_problem(path):
 
 @command("why")
 @magic_arguments.magic_arguments("treadle why")
-@option("expr", nargs="+", metavar="EXPR", help="a future, a list or dict of futures, or a %%%%treadle submit handle")
+@option("expr", nargs="+", metavar="EXPR", help="a future (native, HyperLoom's, SCOOP's), a Rain task or data object, "
+        "a list or dict of them, or a %%%%treadle submit handle")
 def why(args):
     """%treadle why EXPR tells why each task of EXPR is where it is: its recent transitions with
     times, the worker involved and the reasons placement recorded, its failure, and for a task
@@ -139,8 +140,8 @@ def why(args):
     if hasattr(value, "futures") and isinstance(value.futures, dict):   # a %%treadle submit handle
         value = value.futures
     by_client = {}
-    for future in walk.leaves(value, (api.Future, TaskHandle), max_depth=32):
-        by_client.setdefault(id(future.client), (future.client, []))[1].append(future)
+    for client, handle in storied(value):
+        by_client.setdefault(id(client), (client, []))[1].append(handle)
     if not by_client:
         raise this.fail("%treadle why {}: no futures there".format(expr))
     for client, futures in by_client.values():
@@ -148,3 +149,20 @@ def why(args):
             print(client.story(futures))
         except Exception as e:
             raise UsageError("%treadle why {}: {}".format(expr, one_line(e))) from None
+
+
+def storied(value):
+    """(client, future or handle or task id) for each task of ``value`` whose story its client
+    can tell: native and HyperLoom futures, SCOOP's (by their handle), Rain's submitted tasks and
+    data objects, in lists, tuples, sets and dicts."""
+    kinds = (api.Future, TaskHandle, task_graph.StandsForATask, rain_parts.TASKS)
+    for x in walk.leaves(value, kinds, max_depth=32):
+        if isinstance(x, (api.Future, TaskHandle)):
+            yield x.client, x
+        elif isinstance(x, rain_parts.TASKS):
+            parts = rain_parts.parts(x)
+            for task_id in parts.ids:
+                yield parts.client, task_id
+        else:   # a SCOOP future
+            handle = x.__treadle_handle__
+            yield handle.client, handle

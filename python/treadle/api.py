@@ -419,7 +419,7 @@ class Client:
     def story(self, futures):
         """Why is this task here? A future's (or a list's) transitions with times, workers and
         reasons, and why a waiting one is not running now; prints as text (treadle.core.story)."""
-        return self.core.story([f.task_id for f in walk.only_leaves(futures, _ANY_FUTURE, "client.story()")
+        return self.core.story([_story_key(f) for f in walk.only_leaves(futures, _ANY_FUTURE, "client.story()")
                                 if type(f) is Future])
 
     def close(self):
@@ -583,3 +583,10 @@ def _client_of(futures, where):
     if any(type(f) is not Future for f in flat):
         refuse_others(flat, Future, where)
     return flat[0].client if flat else default_client()
+
+
+def _story_key(future):
+    """What Client.story asks about: the sent task's handle (it knows what cancelled the task),
+    else its id."""
+    task_id = future.task_id   # sends it first
+    return future.handle if future.handle is not None else task_id

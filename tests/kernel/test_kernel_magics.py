@@ -166,6 +166,49 @@ def test_why_tells_a_tasks_story(any_kernel):
     assert "%treadle why 42: no futures there" in reply["evalue"], reply
 
 
+def test_why_takes_python_expressions_and_every_apis_futures(any_kernel):
+    """The expression keeps its quotes (a dict of futures is what gather documents first); a
+    SCOOP future is told as a native one; a task cancelled by %treadle stop says so."""
+    k = any_kernel
+    start(k)
+    reply, outputs, _ = k.run("d = {'k': square(3), 'j': square(4)}\nprint(treadle.gather(d))")
+    assert reply["status"] == "ok" and "{'k': 9, 'j': 16}" in text(outputs), outputs
+    for line in ("%treadle why d['k']", '%treadle why d["k"]', "%treadle why d[ 'k' ]"):
+        reply, outputs, _ = k.run(line)
+        assert reply["status"] == "ok" and "(square): finished" in text(outputs), (line, outputs)
+        assert text(outputs).count("): finished") == 1, (line, outputs)   # d['k'] only, not the dict
+    reply, outputs, _ = k.run("%treadle graph d['j']")
+    assert reply["status"] == "ok" and any(o[0] == "display_data" for o in outputs), outputs
+    reply, outputs, _ = k.run("from treadle.scoop import futures\nsf = futures.submit(pow, 2, 3)\nprint(sf.result())")
+    assert text(outputs) == "8\n", outputs
+    reply, outputs, _ = k.run("%treadle why [sf]")
+    assert reply["status"] == "ok" and "(pow): " in text(outputs) and "running -> finished" in text(outputs), outputs
+    reply, outputs, _ = k.run("slow = treadle.submit(time.sleep, 60)\n"
+                              "treadle.default_client().flush()\n"
+                              "while treadle.default_client().core.states([slow.handle]) != ['running']:\n"
+                              "    time.sleep(0.01)")
+    assert reply["status"] == "ok", outputs
+    reply, outputs, _ = k.run("%treadle stop")
+    assert "cancelled" in text(outputs), outputs
+    reply, outputs, _ = k.run("%treadle why slow")
+    told = text(outputs)
+    assert "(sleep): cancelled" in told and "running -> cancelled  cancelled by %treadle stop" in told, told
+    assert "not running: it was cancelled by %treadle stop before it finished" in told, told
+    assert "nobody need" not in told, told
+
+
+def test_workers_refuses_more_local_workers_than_the_host_takes(any_kernel):
+    """A typo (%treadle workers 99999999) must not start processes until the host chokes."""
+    k = any_kernel
+    too_many = max(64, 8 * (os.cpu_count() or 1)) + 1
+    reply, outputs, _ = k.run("%treadle workers {}".format(too_many), stop_on_error=False)
+    assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
+    assert "at most {} local workers on this host".format(too_many - 1) in reply["evalue"], reply
+    assert "nothing was started" in reply["evalue"], reply
+    reply, outputs, _ = k.run("from treadle.notebook import kernel\nprint(len(kernel.session().status()['workers']))")
+    assert text(outputs) == "0\n", outputs
+
+
 # -- %%treadle task ---------------------------------------------------------------------------
 
 def test_task_magic_push_pull_and_value(any_kernel):
@@ -317,6 +360,7 @@ USAGE_ERRORS = [
     "%treadle workers 2 --hosts a", "%treadle workers --hosts a --hostfile b", "%treadle workers --python /x 2",
     "%treadle workers --stop 2", "%treadle 'unclosed", "%treadle workers", "%treadle config --reset extra=1",
     "%treadle config extra", "%%treadle task --wait --no-wait\nx = 1", "%treadle trace --all --live",
+    "%treadle workers 2 --cpus 5000",
 ]
 
 

@@ -172,3 +172,18 @@ def test_a_retired_worker_is_marked_retiring_then_retired(make_cluster, tmp_path
         assert 'data-workers-lost="0"' in view.bundle()["text/html"]
     finally:
         client.close()
+
+
+def test_busy_time_counts_a_lane_once_where_its_bars_overlap():
+    """A task waiting on its children (seceded) leaves its lane to them: the lane is busy for the
+    union of the bars, never more than lanes x span (a SCOOP recursion read "busy 288 s" over
+    8 lanes x 32.9 s)."""
+    def task(i, lane, start, end):
+        return {"kind": "task", "worker": 0, "lane": lane, "task": i, "start_us": start, "end_us": end,
+                "size": 8, "label": "f", "type": "loom/py/call"}
+    events = [task(1, 0, 1_000_000, 5_000_000),      # the parent, waiting on 2 and 3 from 2 s on
+              task(2, 0, 2_000_000, 3_000_000), task(3, 0, 2_500_000, 4_000_000),
+              task(4, 1, 1_000_000, 2_000_000), task(5, 1, 3_000_000, 4_000_000)]
+    view = gantt.TraceView({"workers": [{"id": 0, "name": "w0"}], "events": events})
+    assert view.busy_us == 4_000_000 + 2_000_000, view.busy_us
+    assert "(busy 6" in view.summary(), view.summary()

@@ -363,9 +363,12 @@ class ClientBase:
         """Why is this task here? The recent transitions of a handle (or task id, or a list of
         them) with times, workers and reasons, and why a waiting one is not running now. Prints
         as text; ``.records`` are the TaskStory records (core.story)."""
-        one = isinstance(handles, (TaskHandle, int))
-        ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in ([handles] if one else handles)]
-        return _story.Story(_story.story(self.connection, ids), _story.worker_names(self.connection))
+        items = [handles] if isinstance(handles, (TaskHandle, int)) else list(handles)
+        ids = [(f.task_id if isinstance(f, TaskHandle) else int(f)) & TASK_MASK for f in items]
+        # What cancelled a task is known here (the server saw only that nobody needed it any more).
+        cancelled = {h.task_id & TASK_MASK: h._cancelled for h in items
+                     if isinstance(h, TaskHandle) and h._cancelled is not None}
+        return _story.Story(_story.story(self.connection, ids), _story.worker_names(self.connection), cancelled)
 
     def close(self):
         if not self.connection.closed:

@@ -80,19 +80,28 @@ def _task_story(reply):
                      reply["note"])
 
 
-def format_story(stories, worker_names=None):
+def format_story(stories, worker_names=None, cancelled=None):
     """Readable text: per task a heading, then its steps with times relative to its first
     step, the worker and the reason; the failure, why it is not running, and any note.
-    ``worker_names``: {data address: name} (worker_names()), else workers are addresses."""
-    return "\n\n".join(_format_one(s, worker_names) for s in stories)
+    ``worker_names``: {data address: name} (worker_names()), else workers are addresses.
+    ``cancelled``: {task id: what cancelled it ("by %treadle stop"; "" if not said)}, the
+    client's knowledge: the server only saw that nobody needed the task any more."""
+    cancelled = cancelled or {}
+    return "\n\n".join(_format_one(s, worker_names, cancelled.get(s.id)) for s in stories)
 
 
-def _format_one(s, worker_names):
+def _cancelled_by(cause):
+    return "cancelled " + (cause or "by its client")
+
+
+def _format_one(s, worker_names, cancel_cause=None):
     name = "task {} ({})".format(s.id, s.label) if s.label else "task {}".format(s.id)
     lines = ["{}: {}".format(name, s.state)]
     start = s.steps[0].time_us if s.steps else 0
     lost = _lost_before(s.steps, worker_names)
-    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step), _detail(step, worker_names, lost[i]))
+    rows = [("{:+.3f} s".format((step.time_us - start) / 1e6), _change(step),
+             _detail(step, worker_names, lost[i], _cancelled_by(cancel_cause)
+                     if cancel_cause is not None and step.to_state == "cancelled" else None))
             for i, step in enumerate(s.steps)]
     width = max((len(r[1]) for r in rows), default=0)
     for when, change, detail in rows:
@@ -100,7 +109,9 @@ def _format_one(s, worker_names):
     if s.failure:
         message = _sources_named(failure_message(s.failure, s.id)).replace("\n", "\n    ")
         lines.append("  failed: " + message)
-    if s.why:
+    if s.why and cancel_cause is not None and s.state == "cancelled":
+        lines.append("  not running: it was {} before it finished: it will not run".format(_cancelled_by(cancel_cause)))
+    elif s.why:
         lines.append("  not running: " + _named(s.why, _with_story_names(s, worker_names)))
     if s.note:
         lines.append("  note: " + s.note)
@@ -211,9 +222,10 @@ def _lost_before(steps, worker_names=None):
     return out
 
 
-def _detail(step, worker_names=None, lost=None):
-    """``lost``: the name of the worker whose loss this placement follows (_lost_before)."""
-    text = step.reason
+def _detail(step, worker_names=None, lost=None, reason=None):
+    """``lost``: the name of the worker whose loss this placement follows (_lost_before);
+    ``reason``: what the client knows of the step's cause, said instead of the server's."""
+    text = reason or step.reason
     if lost is not None:
         text = "placed again because worker {} was lost".format(lost)
         if step.placement == "chained":
@@ -236,9 +248,10 @@ class Story:
     """What ``Client.story(futures)`` returns: prints as readable text; ``records`` (also by
     index and iteration) are the TaskStory records."""
 
-    def __init__(self, records, worker_names=None):
+    def __init__(self, records, worker_names=None, cancelled=None):
         self.records = list(records)
         self.worker_names = worker_names or {}
+        self.cancelled = cancelled or {}   # task id -> what cancelled it (format_story)
 
     def __getitem__(self, index):
         return self.records[index]
@@ -250,6 +263,6 @@ class Story:
         return len(self.records)
 
     def __str__(self):
-        return format_story(self.records, self.worker_names)
+        return format_story(self.records, self.worker_names, self.cancelled)
 
     __repr__ = __str__

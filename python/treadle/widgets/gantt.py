@@ -197,7 +197,7 @@ class TraceView(Widget):
         self.whys = whys
         self.merged = len(rows) > BAR_LIMIT
         self.rows = rows
-        self.busy_us = sum(r[1] - r[0] for r in rows)   # the summary's, which a bundle asks for thrice
+        self.busy_us = _covered_us(rows)   # the summary's, which a bundle asks for thrice
         self.bars = self._merge(rows) if self.merged else rows
         self.transfers, self.transfers_aggregated, self.transfers_left_out = transfer_arrows(
             [(e["start_us"] - self.t0, max(e["end_us"], e["start_us"]) - self.t0,
@@ -577,3 +577,16 @@ def trace_view(client=None, window=None, limit=EVENT_LIMIT, title="trace"):
     else:
         data = _trace.events(client if client is not None else api.default_client(), limit)
     return TraceView(data, window=window, title=title)
+
+
+def _covered_us(rows):
+    """The time the lanes were busy: per lane, the union of its bars (sorted by start). Not their
+    sum: a task waiting on its children (seceded) leaves its lane to them, and the bars overlap."""
+    ends = {}    # lane -> end of the covered stretch so far
+    total = 0
+    for start, end, lane in (r[:3] for r in rows):
+        covered = ends.get(lane, start)
+        if end > covered:
+            total += end - max(start, covered)
+            ends[lane] = end
+    return total

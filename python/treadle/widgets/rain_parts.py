@@ -4,7 +4,8 @@ task (its handle once submitted), a data object its task, a session every task i
 
 from ..rain.client import DataObject, Session, Task as RainTask
 
-KINDS = (RainTask, DataObject, Session)
+TASKS = (RainTask, DataObject)   # one task each (a data object: the task that makes it)
+KINDS = TASKS + (Session,)
 
 
 class Parts:
