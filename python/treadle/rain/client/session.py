@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from ...core import hooks
 from ...core.errors import LoomException, TaskCancelled, TaskFailed
 from ...core.local_traceback import raising_as_local
+from ...core.source_names import sources_named
 from ...core.task import Task as CoreTask, TaskOutput, object_id
 from ..common import DataInstance, ObjectInfo, RainException, SessionException, TaskException, TaskInfo
 from . import active
@@ -337,10 +338,13 @@ class Session:
                 pass
         name = repr(origin) if origin is not None else "id={}{}".format(
             error.origin_id, " ({})".format(error.label) if error.label else "")
-        message = "Task {} failed\nMessage: {}".format(name, error.error.rstrip())
-        if debug and "\nDebug:\n" not in error.error:
+        # A frame of a function defined in a notebook cell, as the notebook names it (Cell In
+        # [2], line 10, and the cell's line), not as the kernel's file the worker never had.
+        text = sources_named(error.error, with_lines=True)
+        message = "Task {} failed\nMessage: {}".format(name, text.rstrip())
+        if debug and "\nDebug:\n" not in text:
             message += "\n\nDebug:\n" + debug
-        return TaskException(message, task=origin, error=error.error, debug=debug, cause=error)
+        return TaskException(message, task=origin, error=text, debug=debug, cause=error)
 
     def _fail(self, error):
         """A failure fails this session only: its unfinished tasks are cancelled and every
