@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import assert_serving, wait_until
 from treadle.loom.client import Client as LoomClient
-from treadle.rain.client import Client, Output, RainException, TaskException, blob, pickled, remote, tasks
+from treadle.rain.client import Client, Output, RainException, SessionException, TaskException, blob, pickled, remote, tasks
 
 
 @remote()
@@ -197,3 +197,24 @@ def test_closing_a_session_cancels_a_task_with_several_unkept_outputs(rain):
     loom = LoomClient(*cluster.address)
     assert_serving(loom, workers=2)
     loom.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_closed_session_is_named_by_its_name_else_its_id(rain):
+    """An unnamed session's name is None: "session None is closed" said nothing; its id does."""
+    client, _ = rain
+    unnamed = client.new_session()
+    named = client.new_session(name="data prep")
+    for session in (unnamed, named):
+        with session.bind_only():
+            t = tasks.Concat((blob("a"), blob("b")))
+            t.output.keep()
+        session.submit()
+        session.close()
+        with pytest.raises(SessionException) as raised:
+            t.output.fetch()
+        called = "session {}".format(unnamed.session_id) if session is unnamed else "session 'data prep'"
+        assert str(raised.value) == called + " is closed", str(raised.value)
+        with pytest.raises(SessionException, match="^" + called + " is closed$"):
+            session.bind_only().__enter__()
+    assert repr(unnamed) == "<Session {}>".format(unnamed.session_id) and repr(named) == "<Session 'data prep'>"

@@ -126,6 +126,7 @@ class ClientBase:
                                      server_timeout)
         self.address = (host, int(port))
         self.last_plan = None   # (first task id, count) of the last plan submitted
+        self.cancels = 0        # cancels that marked handles cancelled: a wait that polls looks again when it grows
         self.prints_output = output == "print"
         self._printer = TaskOutputPrinter() if self.prints_output else None
         handler = self._printer if self.prints_output else output
@@ -318,7 +319,7 @@ class ClientBase:
             return Cancelled(0, 0)
         ended = set(answer["ended"])
         unheld = set(answer.get("unheld", ()))
-        ended_count = 0
+        ended_count, marked = 0, False
         for f, ids in held.values():
             if any(i in ended for i in ids):   # a task's outputs end together
                 ended_count += 1
@@ -328,6 +329,9 @@ class ClientBase:
             else:
                 for h in (f,) + (f.outputs or ()):
                     h._released, h._cancelled = True, reason or ""
+                marked = True
+        if marked:
+            self.cancels += 1
         return Cancelled(answer["cancelled"], ended_count)
 
     # -- the rest --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ for, "it needs 4 cpus; the largest worker has 1", "no workers are connected", bu
 import collections
 import re
 
+from .source_names import sources_named
+
 # The server answers at most this many ids per request (docs/protocol.md, `story`).
 _IDS_PER_REQUEST = 1000
 
@@ -40,15 +42,6 @@ _PLACEMENTS = {
     "only_worker": "the only worker connected",
     "stolen": "moved from a busy worker's queue to this idle one, where it starts sooner",
 }
-
-
-_source_namer = [None]   # text -> text: the kernel names a cell's file as its tracebacks do
-
-
-def set_source_namer(namer):
-    """``namer(text)`` gives a failure's text with its frames' files named as the user knows
-    them (a notebook kernel: ``Cell In [3], line 2`` for a cell's file); None: as they are."""
-    _source_namer[0] = namer
 
 
 def story(connection, task_ids):
@@ -107,7 +100,7 @@ def _format_one(s, worker_names, cancel_cause=None):
     for when, change, detail in rows:
         lines.append("  {:>10}  {:<{w}}  {}".format(when, change, detail, w=width).rstrip())
     if s.failure:
-        message = _sources_named(failure_message(s.failure, s.id)).replace("\n", "\n    ")
+        message = sources_named(failure_message(s.failure, s.id)).replace("\n", "\n    ")
         lines.append("  failed: " + message)
     if s.why and cancel_cause is not None and s.state == "cancelled":
         lines.append("  not running: it was {} before it finished: it will not run".format(_cancelled_by(cancel_cause)))
@@ -116,16 +109,6 @@ def _format_one(s, worker_names, cancel_cause=None):
     if s.note:
         lines.append("  note: " + s.note)
     return "\n".join(lines)
-
-
-def _sources_named(text):
-    namer = _source_namer[0]
-    if namer is None:
-        return text
-    try:
-        return namer(text)
-    except Exception:   # a story is shown as it is rather than not at all
-        return text
 
 
 def _with_story_names(record, worker_names):

@@ -20,7 +20,7 @@ import sys
 
 import IPython
 
-from ..core import story
+from ..core import source_names
 from ..core.local_traceback import is_task_failure
 from ..core.remote_exception import is_treadle_frame
 
@@ -77,18 +77,30 @@ def trim(error):
 _FRAME_FILE = re.compile(r'File "([^"\n]+)", line (\d+)')
 
 
-def cells_named(text, shell):
+def cells_named(text, shell, with_lines=False):
     """``text`` (a task's failure, as a story shows it) with each frame in a cell's file named
     as the shell's own tracebacks name it: ``Cell In [3], line 2`` (not the file the kernel
-    compiled the cell to, /tmp/xpython_*/*.py or /tmp/ipykernel_*/*.py)."""
+    compiled the cell to, /tmp/xpython_*/*.py or /tmp/ipykernel_*/*.py). ``with_lines``: the
+    cell's line under such a frame too, as a traceback shows it (the worker never had the
+    cell's file, so its traceback has none)."""
     cells = getattr(shell.compile, "_filename_map", None)  # private-ok: IPython's tracebacks read it so
     if not cells:
         return text
-
-    def named(match):
-        number = cells.get(match.group(1))
-        return match.group(0) if number is None else "Cell In [{}], line {}".format(number, match.group(2))
-    return _FRAME_FILE.sub(named, text)
+    lines = text.split("\n")
+    named = []
+    for i, line in enumerate(lines):
+        match = _FRAME_FILE.search(line)
+        number = cells.get(match.group(1)) if match else None
+        if number is None:
+            named.append(line)
+            continue
+        named.append(line[:match.start()] + "Cell In [{}], line {}".format(number, match.group(2)) + line[match.end():])
+        if with_lines:
+            source = linecache.getline(match.group(1), int(match.group(2))).strip()
+            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if source and following != source:
+                named.append(line[:len(line) - len(line.lstrip())] + "  " + source)   # as Python indents it
+    return "\n".join(named)
 
 
 class CellTracebacks:
@@ -101,10 +113,10 @@ class CellTracebacks:
     def install(self):
         self._showtraceback = self.shell.showtraceback
         self.shell.showtraceback = self._trimmed_showtraceback
-        story.set_source_namer(lambda text: cells_named(text, self.shell))
+        source_names.set_source_namer(lambda text, with_lines: cells_named(text, self.shell, with_lines))
 
     def close(self):
-        story.set_source_namer(None)
+        source_names.set_source_namer(None)
         if self._showtraceback is not None and \
                 self.shell.__dict__.get("showtraceback") == self._trimmed_showtraceback:
             self.shell.showtraceback = self._showtraceback

@@ -120,18 +120,24 @@ class Client:
         return [t for t in tasks if t.state == "submitted" and not t.held]
 
     def ask_states(self, tasks):
-        """Marks the tasks the server says ended (finished, or finished and freed; failed)."""
+        """Marks the tasks the server says ended (finished, or finished and freed; failed);
+        returns those it says were cancelled (they never will end: an inner task of a plan
+        whose readers a cancel stopped has no handle to say so)."""
         try:
             states = self.core.connection.states([t.task_id for t in tasks])
         except LoomException as error:
             raise RainException(str(error)) from None
+        cancelled = []
         for task, state in zip(tasks, states):
+            if state == "cancelled" and task.state == "submitted":
+                cancelled.append(task)
             if state in ("finished", "released"):
                 self._watched.pop(task.task_id, None)
                 task.mark_finished()
             elif state == "failed" and task.state == "submitted":
                 self._watched.pop(task.task_id, None)
                 task.state = "failed"
+        return cancelled
 
     def watching(self, task):
         return task.task_id in self._watched

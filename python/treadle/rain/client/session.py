@@ -17,8 +17,9 @@ import json
 from datetime import datetime, timezone
 
 from ...core import hooks
-from ...core.errors import LoomException, TaskFailed
+from ...core.errors import LoomException, TaskCancelled, TaskFailed
 from ...core.local_traceback import raising_as_local
+from ...core.source_names import sources_named
 from ...core.task import Task as CoreTask, TaskOutput, object_id
 from ..common import DataInstance, ObjectInfo, RainException, SessionException, TaskException, TaskInfo
 from . import active
@@ -210,15 +211,23 @@ class Session:
     def _wait_settled(self, tasks):
         client = self.client
         client.poll_settled()
+        # A cancel made through the core client (the kernel's interrupt or %treadle stop, or
+        # client.core.cancel) marks the handles, not this session, and the server says nothing
+        # of a watched task that was cancelled: the handles are looked at, now and after each
+        # cancel (core.cancels) while the wait polls.
+        cancels = client.core.cancels
         # A task waited for by itself: watched now, or (an inner task of its plan, which holds
         # nothing the server would watch) its state asked until it ends.
-        asked = client.watch_late([t for t in tasks if t.state == "submitted" and not client.watching(t)])
+        late = [t for t in tasks if t.state == "submitted" and not client.watching(t)]
+        self._raise_if_cancelled(late)
+        asked = client.watch_late(late)
         pending = {}
         for task in tasks:
             if task.state == "failed":
                 self._task_failed(task)
             if task.state == "submitted":
                 pending[task.task_id] = task
+        self._raise_if_cancelled(pending.values())
         asked = {t.task_id: t for t in asked if t.state == "submitted"}
         # Only the news is looked at: a long wait costs O(tasks), not O(tasks x polls).
         while pending:
@@ -226,8 +235,12 @@ class Session:
                 task = pending.pop(task_id, None)
                 if task is not None and task.state == "failed":
                     self._task_failed(task)
+            if client.core.cancels != cancels:   # a cancel meanwhile (from another thread)
+                cancels = client.core.cancels
+                self._raise_if_cancelled(pending.values())
             if asked:
-                client.ask_states(list(asked.values()))
+                for task in client.ask_states(list(asked.values())):
+                    self._task_cancelled(task, None)
                 for task_id in [i for i, t in asked.items() if t.state != "submitted"]:
                     task = asked.pop(task_id)
                     pending.pop(task_id, None)
@@ -248,6 +261,8 @@ class Session:
             value = self.client.core.fetch([data_object.handle])[0]
         except TaskFailed as error:
             self._fail(self._task_exception(error))
+        except TaskCancelled as error:
+            self._task_cancelled(data_object.task, _cancel_of(data_object.task) or error)
         except LoomException as error:
             raise RainException(str(error)) from None
         data_object.task.mark_finished()   # and the tasks it read: a session's close need not ask
@@ -293,6 +308,23 @@ class Session:
             self._fail(TaskException("Task {!r} failed".format(task), task=task))
         self._fail(self._task_exception(TaskFailed.from_failure(failure)))
 
+    def _raise_if_cancelled(self, tasks):
+        """Fails the session for the first of these submitted tasks that its client cancelled."""
+        for task in tasks:
+            error = _cancel_of(task)
+            if error is not None:
+                self._task_cancelled(task, error)
+
+    def _task_cancelled(self, task, error):
+        """A task of the session was cancelled, so it will never end: as for a failure, its
+        session fails with a TaskException that names the cancel and its cause (``error``, the
+        core's TaskCancelled, when the task's handle knows it)."""
+        if error is None:   # an inner task: cancelled because what read it was
+            error = TaskCancelled(task.task_id, "(the tasks that read it were cancelled)", task.core.label)
+        reason = " " + error.reason if error.reason else ""
+        self._fail(TaskException("Task {!r} was cancelled{}".format(task, reason),
+                                 task=task, error=str(error), cause=error))
+
     def _task_exception(self, error):
         """Rain's TaskException for the core's TaskFailed: the task that failed, its error (a
         traceback or stderr) and its debug lines."""
@@ -306,10 +338,13 @@ class Session:
                 pass
         name = repr(origin) if origin is not None else "id={}{}".format(
             error.origin_id, " ({})".format(error.label) if error.label else "")
-        message = "Task {} failed\nMessage: {}".format(name, error.error.rstrip())
-        if debug and "\nDebug:\n" not in error.error:
+        # A frame of a function defined in a notebook cell, as the notebook names it (Cell In
+        # [2], line 10, and the cell's line), not as the kernel's file the worker never had.
+        text = sources_named(error.error, with_lines=True)
+        message = "Task {} failed\nMessage: {}".format(name, text.rstrip())
+        if debug and "\nDebug:\n" not in text:
             message += "\n\nDebug:\n" + debug
-        return TaskException(message, task=origin, error=error.error, debug=debug, cause=error)
+        return TaskException(message, task=origin, error=text, debug=debug, cause=error)
 
     def _fail(self, error):
         """A failure fails this session only: its unfinished tasks are cancelled and every
@@ -331,7 +366,7 @@ class Session:
 
     def _check(self):
         if self.closed:
-            raise SessionException("session {!r} is closed".format(self.name))
+            raise SessionException("{} is closed".format(self._called()))
         if self.error is not None:
             raise self.error
 
@@ -339,7 +374,7 @@ class Session:
     def bind_only(self):
         """Makes this session the active one for a with-block, without closing it at the end."""
         if self.closed:
-            raise SessionException("session {!r} is closed".format(self.name))
+            raise SessionException("{} is closed".format(self._called()))
         active.stack.append(self)
         try:
             yield self
@@ -376,7 +411,7 @@ class Session:
 
     def __enter__(self):
         if self.closed:
-            raise SessionException("session {!r} is closed".format(self.name))
+            raise SessionException("{} is closed".format(self._called()))
         active.stack.append(self)
         return self
 
@@ -385,14 +420,32 @@ class Session:
             active.stack.remove(self)
         self.close()
 
+    def _called(self):
+        """How a message names the session: by its name, else by its id (an unnamed session's
+        name is None, which says nothing): "session 'data prep'", "session 3"."""
+        return "session {!r}".format(self.name) if self.name is not None else "session {}".format(self.session_id)
+
     def __repr__(self):
-        return "<Session {!r}>".format(self.name)
+        return "<Session {!r}>".format(self.name) if self.name is not None else "<Session {}>".format(self.session_id)
 
 
 def _future_ids(task):
     """The ids of a submitted task's futures: its outputs', or its own for < 2 outputs."""
     count = len(task.declared)
     return [task.task_id] if count < 2 else [object_id(task.task_id, k) for k in range(count)]
+
+
+def _cancel_of(task):
+    """The core's TaskCancelled of a task whose client cancelled it (by its handle, or by all its
+    outputs'), else None. An inner task has no handle until asked for: its state tells."""
+    handle = task._handle
+    if handle is None:
+        return None
+    outputs = handle.outputs or ()
+    cancelled = handle if handle.cancelled() else (outputs[0] if outputs and all(o.cancelled() for o in outputs) else None)
+    if cancelled is None:
+        return None
+    return TaskCancelled(task.task_id, cancelled.cancelled_error().reason, task.core.label)
 
 
 def _apply_story(task, reply):
