@@ -530,6 +530,9 @@ class CellTracker(hooks.ClientListener):
         their futures say so in every API, ``reason`` in the error their waits raise.
         Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
         results), as the server counted them."""
+        # Calls a client holds back for its flush timer (IPython's tc.run) are sent first, so
+        # they are filed under their cells and cancelled with them, not sent after the cancel.
+        hooks.send_deferred()
         cells = self.cells() if cells is None else list(cells)
         for cell in cells:
             for p in list(cell.progress):
