@@ -1,6 +1,7 @@
 """%treadle stop and an interrupt cancel every call the user submitted, also those a client still
 held back (IPython's tc.run sends from a flush timer: a stop that came first missed them and they
-ran to completion)."""
+ran to completion), and count only the user's tasks: not the pickled function or runner a client
+sends along for its own calls, and not tasks that had failed (no result of theirs stays)."""
 
 import pytest
 from conftest import text
@@ -22,7 +23,7 @@ def test_treadle_stop_cancels_ipython_runs_not_sent_yet(any_kernel, tmp_path):
                                      "print('unsent', tc.connection.last_plan)"))
     assert "unsent None" in out, out
     outputs = run_ok(k, "%treadle stop")
-    assert text(outputs).startswith("treadle: cancelled 3 tasks"), outputs
+    assert text(outputs) == "treadle: cancelled 3 tasks\n", outputs
     lines = text(run_ok(k, SEND_SOON + "tc.barrier(ids)\n" + FAILURES, timeout=60)).splitlines()
     assert len(lines) == 3, lines
     for line in lines:
@@ -38,3 +39,31 @@ def test_an_interrupt_cancels_its_cells_ipython_runs_not_sent_yet(any_kernel, tm
     assert "treadle: cancelled 2 tasks of this cell" in text(outputs, "stderr"), outputs
     lines = text(run_ok(k, SEND_SOON + "tc.barrier(ids)\n" + FAILURES, timeout=60)).splitlines()
     assert len(lines) == 2 and all(" TaskAborted " in line for line in lines), lines
+
+
+@pytest.mark.timeout(180)
+def test_treadle_stop_counts_the_users_rain_tasks_only(any_kernel, tmp_path):
+    k = any_kernel
+    start(k, tmp_path)
+    run_ok(k, "s = rc.new_session()\nwith s.bind_only():\n    naps = [rain_sleeper('rn%d' % i) for i in range(3)]\n"
+              "for t in naps:\n    t.output.keep()\ns.submit()")
+    outputs = run_ok(k, "until_started('rn')\n%treadle stop", timeout=60)
+    assert text(outputs) == "treadle: cancelled 3 tasks\n", outputs   # not the session's runner
+
+
+@pytest.mark.timeout(180)
+def test_treadle_stop_says_only_finished_results_stay(any_kernel, tmp_path):
+    k = any_kernel
+    start(k, tmp_path)
+    # Ended: one Rain task with its output kept (its result stays), two IPython tasks that failed.
+    out = text(run_ok(k, "@remote()\ndef quick(ctx):\n    return b'q'\n"
+                         "s1 = rc.new_session()\nwith s1.bind_only():\n    done = quick()\n"
+                         "done.output.keep()\ns1.submit()\ns1.wait_all()\n"
+                         "from treadle.ipython.client import Task as IPTask\n"
+                         "failed = [tc.run(IPTask('raise ValueError(%d)' % i)) for i in range(2)]\n"
+                         "try:\n    tc.barrier(failed)\nexcept Exception as e:\n    pass\n"
+                         "print(tc.queue_status())", timeout=60))
+    assert "'succeeded': 0, 'failed': 2" in out, out
+    run_ok(k, "running = [tc.run(ipython_task('f%d' % i)) for i in range(2)]\nuntil_started('f0', 'f1')", timeout=60)
+    outputs = run_ok(k, "%treadle stop")
+    assert text(outputs) == "treadle: cancelled 2 tasks (1 had ended: their results stay)\n", outputs
