@@ -22,6 +22,44 @@ void drop_pending_sigint() {
   while (sigtimedwait(&set, nullptr, &zero) == SIGINT) {
   }
 }
+
+// Forgets a SIGINT that Python's handler noted but no Python code has seen yet (one that came
+// in after the cell's code ended): runs the handler, discards the KeyboardInterrupt it raises.
+void forget_tripped_interrupt() {
+  if (PyErr_CheckSignals() != 0) PyErr_Clear();
+}
+
+// signal.signal(SIGINT, <attribute `handler` of the signal module>). signal.signal first runs
+// the handlers of signals already noted, which may raise KeyboardInterrupt and leave the handler
+// as it was: forget that interrupt and try again.
+void set_python_sigint_handler(const char* handler) {
+  PyObject* module = PyImport_ImportModule("signal");
+  if (!module) {
+    PyErr_Clear();
+    return;
+  }
+  PyObject* func = PyObject_GetAttrString(module, handler);
+  for (int attempt = 0; func && attempt < 5; ++attempt) {
+    PyObject* previous = PyObject_CallMethod(module, "signal", "iO", SIGINT, func);
+    if (previous) {
+      Py_DECREF(previous);
+      break;
+    }
+    PyErr_Clear();
+  }
+  if (!func) PyErr_Clear();
+  Py_XDECREF(func);
+  Py_DECREF(module);
+}
+
+class GilHeld {
+ public:
+  GilHeld() : state_(PyGILState_Ensure()) {}
+  ~GilHeld() { PyGILState_Release(state_); }
+
+ private:
+  PyGILState_STATE state_;
+};
 }  // namespace
 
 void block_sigint() {
@@ -29,8 +67,17 @@ void block_sigint() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+void ignore_sigint_while_idle() {
+  forget_tripped_interrupt();  // with the handler still Python's: no "ignored due to race" noise
+  set_python_sigint_handler("SIG_IGN");
+}
+
 SigintWindow::SigintWindow() {
   drop_pending_sigint();
+  {
+    GilHeld gil;
+    set_python_sigint_handler("default_int_handler");
+  }
   sigset_t set = sigint_set();
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   open_ = true;
@@ -42,11 +89,8 @@ void SigintWindow::close() {
   if (!open_) return;
   block_sigint();
   open_ = false;
-}
-
-void forget_tripped_interrupt() {
-  // Runs Python's handler if it was tripped: the KeyboardInterrupt it raises is discarded.
-  if (PyErr_CheckSignals() != 0) PyErr_Clear();
+  GilHeld gil;
+  ignore_sigint_while_idle();
 }
 
 }  // namespace treadle::kernel

@@ -73,6 +73,7 @@ void TreadleInterpreter::configure_impl() {
   watch_parent([this] { exit_orphaned(); });
   py::gil_scoped_acquire acquire;
   install_python_support();
+  ignore_sigint_while_idle();  // as between cells: a SIGINT before the first cell is dropped
 }
 
 void TreadleInterpreter::exit_orphaned() {
@@ -146,7 +147,6 @@ nl::json TreadleInterpreter::execute_request_impl(int execution_counter, const s
   }
   {
     py::gil_scoped_acquire acquire;
-    forget_tripped_interrupt();
     if (reply.value("status", "") == "ok") {
       nl::json error = unreported_error_reply(m_ipython_shell);
       if (!error.is_null()) {

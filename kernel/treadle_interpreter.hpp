@@ -4,7 +4,7 @@
 //   - the engine's server, embedded and running on threads of its own for the kernel's life,
 //     which treadle.default_client() connects to (local workers start on first use);
 //   - the %treadle magics, loaded at start;
-//   - interrupts: SIGINT is open on the main thread only while a cell runs;
+//   - interrupts: SIGINT is open on the main thread only while a cell runs, ignored between cells;
 //   - coalesced stdout/stderr (OutputCoalescer), and the fixes of xeus-python 0.14's quirks
 //     (error names, language version, a UsageError answered "ok").
 // The Python side of all this is python/treadle/kernel_support.py.

@@ -296,7 +296,9 @@ def stop(args):
     session()
     report = kernel.cancel_all()
     # The server's count: the tasks it cancelled, inputs nobody else needed included.
-    kept = " ({} had ended: their results stay)".format(report.ended) if report.ended else ""
+    # Failed ones had ended too, but no result of theirs stays.
+    finished = report.ended - report.failed
+    kept = " ({} had ended: their results stay)".format(finished) if finished else ""
     if report.cancelled:
         print("treadle: cancelled {} task{}{}".format(report.cancelled, plural(report.cancelled), kept))
     else:

@@ -54,7 +54,7 @@ class RainPart:
                 session.wait(mine)
 
     def cancel(self):
-        cancelled = ended = 0
+        cancelled = ended = failed = 0
         by_client = {}
         for t in self.tasks:
             by_client.setdefault(id(t.session.client), (t.session.client.core, []))[1].append(t.handle)
@@ -62,4 +62,5 @@ class RainPart:
             report = core.cancel(handles)
             cancelled += report.cancelled
             ended += report.ended
-        return Cancelled(cancelled, ended)
+            failed += report.failed
+        return Cancelled(cancelled, ended, failed)

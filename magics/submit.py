@@ -172,7 +172,7 @@ class Submission:
     def cancel(self):
         """Cancels the tasks that have not ended; returns Cancelled(cancelled, ended) as the
         server counted them."""
-        cancelled = ended = 0
+        cancelled = ended = failed = 0
         if self.progress is not None:
             self.progress.cancelling()
         try:
@@ -187,7 +187,8 @@ class Submission:
         for report in reports:
             cancelled += report.cancelled
             ended += report.ended
-        return Cancelled(cancelled, ended)
+            failed += report.failed
+        return Cancelled(cancelled, ended, failed)
 
     def __repr__(self):
         state = self.progress.text() if self.progress is not None else "submitted"

@@ -235,6 +235,7 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
   auto& mine = kept_by_client_[routing];
   const std::uint64_t cancelled_before = scheduler_.cancelled_count();
   std::vector<TaskId> ended;
+  std::vector<TaskId> failed;  // of `ended`: no result stays, only the failure
   std::vector<TaskId> unheld;  // not (or no longer) its futures: e.g. released "when done" and finished
   for (TaskId id : ids) {
     auto it = mine.find(id);
@@ -246,6 +247,7 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
     const TaskState state = scheduler_.task(task_of(id)).state;  // kept, so its plan is not freed
     if (state == TaskState::finished || state == TaskState::failed) {
       ended.push_back(id);
+      if (state == TaskState::failed) failed.push_back(id);
       continue;
     }
     if (--it->second == 0) mine.erase(it);
@@ -257,6 +259,7 @@ void ServerLoop::cancel(const std::string& routing, Message& m) {
                             {"req", m.header.value("req", json())},
                             {"cancelled", scheduler_.cancelled_count() - cancelled_before},
                             {"ended", ended},
+                            {"failed", failed},
                             {"unheld", unheld}}),
                routing);
 }

@@ -397,7 +397,7 @@ class Client:
             self.flush()
         done = sum(1 for f in flat if f._handle is None and f._has_value)
         report = self.core.cancel([f._handle for f in flat if f._handle is not None], reason)
-        return Cancelled(report.cancelled, report.ended + done)
+        return Cancelled(report.cancelled, report.ended + done, report.failed)
 
     def release(self, futures):
         """Frees results on the workers."""

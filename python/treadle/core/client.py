@@ -20,8 +20,14 @@ from .output_lines import TaskOutputPrinter
 from .task import TASK_MASK, Task, object_id, output_index
 
 
-Cancelled = collections.namedtuple("Cancelled", "cancelled ended")
-Cancelled.__doc__ = """What a cancel did, as the server counted it: tasks cancelled, futures that had ended."""
+class Cancelled(collections.namedtuple("Cancelled", "cancelled ended")):
+    """What a cancel did, as the server counted it: tasks cancelled, futures that had ended
+    (finished or failed); ``failed``: how many of those had failed (no result of theirs stays)."""
+
+    def __new__(cls, cancelled, ended, failed=0):
+        self = super().__new__(cls, cancelled, ended)
+        self.failed = failed
+        return self
 
 
 class TaskHandle:
@@ -318,11 +324,14 @@ class ClientBase:
         except Exception:
             return Cancelled(0, 0)
         ended = set(answer["ended"])
+        failed = set(answer.get("failed", ()))
         unheld = set(answer.get("unheld", ()))
-        ended_count, marked = 0, False
+        ended_count = failed_count = 0
+        marked = False
         for f, ids in held.values():
             if any(i in ended for i in ids):   # a task's outputs end together
                 ended_count += 1
+                failed_count += any(i in failed for i in ids)
             elif all(i in unheld for i in ids):
                 for h in (f,) + (f.outputs or ()):
                     h._finished = h._finished or h._until_done   # released when done: its task ended
@@ -332,7 +341,7 @@ class ClientBase:
                 marked = True
         if marked:
             self.cancels += 1
-        return Cancelled(answer["cancelled"], ended_count)
+        return Cancelled(answer["cancelled"], ended_count, failed_count)
 
     # -- the rest --------------------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ overrides what it needs. With no listener, a hook costs the client one truth tes
 
 import contextlib
 import threading
+import weakref
 
 listeners = []
 _sending = threading.local()   # .tokens: submit_deferred's tokens of the calls being sent now
+_deferring = weakref.WeakSet()  # clients that hold calls back to send them later (send_deferred())
 
 
 class ClientListener:
@@ -90,6 +92,22 @@ def deferred_token(listener):
         if owner is listener:
             return token
     return None
+
+
+def defers_calls(client):
+    """``client`` holds calls back (a flush timer sends them) and sends them on ``send_deferred()``."""
+    _deferring.add(client)
+
+
+def send_deferred():
+    """Sends the calls every client holds back, now: a cancel (an interrupt, %treadle stop) that
+    came before their timer would miss them, and they would run. A client that cannot send
+    keeps its error for the call that waits (as its timer does)."""
+    for client in list(_deferring):
+        try:
+            client.send_deferred()
+        except Exception:
+            pass
 
 
 def native_calling(client):

@@ -85,7 +85,7 @@ class Task:
     """
 
     __slots__ = ("task_type", "inputs", "config", "label", "resource_request", "checkpoint_path", "outputs",
-                 "__weakref__")
+                 "internal", "__weakref__")
 
     def __init__(self, task_type=None, inputs=(), config=b"", label=None, resource_request=None):
         self.task_type = task_type
@@ -95,6 +95,7 @@ class Task:
         self.resource_request = resource_request
         self.checkpoint_path = None
         self.outputs = None
+        self.internal = False   # sent by a client for its own calls (shared_value), not the user's
 
     def declare_outputs(self, outputs):
         """Declares the task's outputs: a count, or a list of labels or OutputSpecs. Returns self."""
@@ -166,6 +167,14 @@ def py_value(obj):
     length = sequence_length(obj)
     return Task(PY_VALUE, (), _U64.pack(sys.getsizeof(obj)) + _U64.pack(_NOT_A_SEQUENCE if length is None else length)
                 + dumps(obj), resource_request=ResourceRequest(1))
+
+
+def shared_value(obj):
+    """py_value(obj) that a client sends once and keeps for its own calls (a pickled function, a
+    runner): not a task of the user's, so the kernel's cancels neither cancel nor count it."""
+    task = py_value(obj)
+    task.internal = True
+    return task
 
 
 def py_call(fn, inputs=(), outputs=None, direct_args=(), context=False, cpus=1, label=None):

@@ -7,7 +7,7 @@ from ..core import remote_exception
 from ..core.client import ClientBase
 from ..core.errors import LoomException, TaskFailed
 from ..core.pickling import dumps
-from ..core.task import PY_CALL, ResourceRequest, Task, py_value
+from ..core.task import PY_CALL, ResourceRequest, Task, shared_value
 from ..runtime import task_clients
 
 
@@ -58,7 +58,7 @@ class Connection(ClientBase):
         for (fn, args, kwargs), label in zip(fns_args, labels):
             known = self._functions.get(id(fn)) or new.get(id(fn))
             if known is None:
-                known = new[id(fn)] = (fn, py_value(fn))
+                known = new[id(fn)] = (fn, shared_value(fn))
             tasks.append(Task(PY_CALL, [known[1]] + list(inputs), dumps(("native", args, kwargs)), label=label,
                               resource_request=ResourceRequest(cpus) if cpus else None))
         handles = self.submit(tasks + [t for _, t in new.values()])

@@ -74,6 +74,7 @@ class TaskClient:
         self._timer = None
         self._lock = threading.RLock()   # the flush timer's thread and the caller's
         _clients.add(self)
+        hooks.defers_calls(self)
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -155,6 +156,11 @@ class TaskClient:
                     record.handle = handle
                     self._by_task[handle.task_id] = record
                 start = end
+
+    def send_deferred(self):
+        """The runs held back for the flush timer, sent now (hooks.send_deferred: before a cancel)."""
+        if self._unsent:
+            self._flush()
 
     def _flush_from_timer(self):
         try:

@@ -349,7 +349,9 @@ class CellTracker(hooks.ClientListener):
                 if intervals is None:
                     intervals = self._intervals[client] = _Intervals()
                 intervals.add(base, base + plan.count - 1, cell)
-            cell.loom.extend(weakref.ref(f) for f in futures)
+            # Not the values a client sends for its own calls (a pickled function): the user's
+            # tasks only, which a cancel cancels and counts.
+            cell.loom.extend(weakref.ref(f) for f, t in zip(futures, tasks) if not t.internal)
             self._route_parked()
 
     @contextlib.contextmanager
@@ -530,6 +532,9 @@ class CellTracker(hooks.ClientListener):
         their futures say so in every API, ``reason`` in the error their waits raise.
         Returns Cancelled(tasks the server cancelled, futures that had ended and keep their
         results), as the server counted them."""
+        # Calls a client holds back for its flush timer (IPython's tc.run) are sent first, so
+        # they are filed under their cells and cancelled with them, not sent after the cancel.
+        hooks.send_deferred()
         cells = self.cells() if cells is None else list(cells)
         for cell in cells:
             for p in list(cell.progress):
@@ -560,12 +565,13 @@ class CellTracker(hooks.ClientListener):
                 # Released "when done" (a Rain session's unkept outputs): live until its task ends.
                 if f is not None and (not f.released() or f.released_when_done()):
                     loom.setdefault(f.client, []).append(f)
-        cancelled = 0
+        cancelled = failed = 0
         for client, futures in list(native.items()) + list(loom.items()):
             report = client.cancel(futures, reason)
             cancelled += report.cancelled
             ended += report.ended
-        return Cancelled(cancelled, ended)
+            failed += report.failed
+        return Cancelled(cancelled, ended, failed)
 
 
 def _s(n):

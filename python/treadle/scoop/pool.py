@@ -15,7 +15,7 @@ from ..core import embedded_server
 from ..core.client import ClientBase
 from ..core.errors import LoomException
 from ..core.pickling import dumps
-from ..core.task import PY_CALL, ResourceRequest, Task, py_value
+from ..core.task import PY_CALL, ResourceRequest, Task, shared_value
 from ..runtime import task_clients
 from ..runtime.task_runtime import Ref
 from . import program, shared, task_entry
@@ -68,7 +68,7 @@ class Pool(ClientBase):
         if known is not None and known[0] is obj:
             return known[1]
         try:
-            task = py_value(obj if sent is None else sent)
+            task = shared_value(obj if sent is None else sent)
         except Exception as error:
             raise unpicklable(obj, error) from None
         new.append((obj, task))
@@ -81,7 +81,7 @@ class Pool(ClientBase):
     def _current_constants(self, new):
         values = shared.constants()
         if self._constants is None or self._constants[0] is not values:
-            task = py_value(values)
+            task = shared_value(values)
             new.append((values, task))
             self._constants = (values, task)
         return self._constants[1]

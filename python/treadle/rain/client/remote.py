@@ -23,7 +23,7 @@ import warnings
 import cloudpickle
 
 from ...core.pickling import by_value_modules, dumps
-from ...core.task import PY_CALL, OutputSpec, ResourceRequest, Task as CoreTask, py_value
+from ...core.task import PY_CALL, OutputSpec, ResourceRequest, Task as CoreTask, shared_value
 from ..common import RainException, RainWarning
 from ..executor.runner import Call, InputPlan, OutputPlan, RemoteRunner
 from .data_object import DataObject
@@ -93,7 +93,7 @@ class Remote:
             self._check_call(args, kwargs)
         runner = session.static_value(self._runner)
         if runner is None:   # the session's first call: its runner, pickled once (its session id in it)
-            runner = session.add_static_value(self._runner, py_value(self._runner.for_session(session.session_id)))
+            runner = session.add_static_value(self._runner, shared_value(self._runner.for_session(session.session_id)))
         plain = not kwargs
         if plain:
             for value in args:   # _all_plain(args), inlined: most calls
