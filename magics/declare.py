@@ -71,7 +71,7 @@ class Command:
     @property
     def takes_expressions(self):
         """Whether its positional words are a Python expression (their quotes belong to it)."""
-        return any(getattr(a, "dest", None) == "expr" for a in self.parser._actions)
+        return any(isinstance(d, option) and d.args[:1] == ("expr",) for d in self.fn.decorators)
 
     def fail(self, message=None):
         """A one-line UsageError: ``message`` (if any), then the usage."""
