@@ -22,7 +22,7 @@
 // WorkerInfo (Scheduler::fits), the line a report or an assignment of that worker touches
 // anyway. A compact copy of the load here (28 bytes per worker) was a second line per worker
 // event: with 10,000 workers those lines and the records no longer fit a 1 MB cache beside the
-// task records (bench/README.md, "The most recently freed worker first").
+// task records (bench/README.md, "One line per worker event").
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
