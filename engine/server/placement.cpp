@@ -23,12 +23,11 @@ constexpr int light_pass_misses = 256;
 }  // namespace
 
 // `queued`: may the task wait in the worker's queue, or must cpus be free right now?
-// Reads the index's compact copy of the load and the type's bitmap, never the WorkerInfo:
-// placement asks this of several workers per task, and at thousands of workers their records
-// are out of the cache (bench/README.md, "The scheduler simulator").
+// Reads the type's bitmap and the first line of the worker's record, which the assignment
+// that usually follows reads anyway (worker_index.hpp says why there is no copy of the load).
 bool Scheduler::fits(WorkerId w, const TaskRecord& t, bool queued) const {
   if (!load_index_.listed(w) || !type_offers_.offers(w, t.type)) return false;  // listed: live, not retiring
-  const WorkerIndex::Slot& s = load_index_.slot(w);
+  const WorkerInfo& s = *workers_[w];
   if (t.cpus == 0) return s.light_room();
   // cpus promised to tasks stolen for it (stealing.cpp) are taken, though not yet assigned.
   std::int32_t room = s.free_cpus + (queued ? s.queue_cpus : 0) - cpus_promised(w);

@@ -17,11 +17,14 @@
 // round robin), without a search. The set's rebalancing per change was the top grower of the
 // server's CPU from 2 to 32 workers (bench/README.md, 3b).
 //
-// The index holds only the workers placement may choose (live, not retiring), and a compact
-// copy of the load placement reads (`Slot`: 28 bytes per worker, in one array), so `fits` reads
-// the slot it walks instead of each candidate's WorkerInfo: those are scattered on the heap, and
-// at 10,000 workers reading them missed the cache for every candidate (bench/README.md).
+// The index holds only the workers placement may choose (live, not retiring) and their list
+// links (8 bytes per worker, in one array); placement reads a candidate's load from its
+// WorkerInfo (Scheduler::fits), the line a report or an assignment of that worker touches
+// anyway. A compact copy of the load here (28 bytes per worker) was a second line per worker
+// event: with 10,000 workers those lines and the records no longer fit a 1 MB cache beside the
+// task records (bench/README.md, "One line per worker event").
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,15 +38,12 @@ namespace treadle {
 class WorkerIndex {
  public:
   void insert(const WorkerInfo& w) {
-    if (w.id >= slots_.size()) {
-      slots_.resize(w.id + 1);
+    if (w.id >= links_.size()) {
+      links_.resize(w.id + 1);
+      listed_.resize(w.id + 1, 0);
       light_.resize(w.id + 1);
     }
-    Slot& s = slots_[w.id];
-    s.listed = true;
-    s.cpus = w.cpus;
-    s.queue_cpus = w.queue_cpus;
-    s.light_tasks = w.light_tasks;
+    listed_[w.id] = 1;
     link(w.id, w.free_cpus);
     Light& l = light_[w.id];
     l.tasks = w.light_tasks;
@@ -55,8 +55,8 @@ class WorkerIndex {
   // Takes a worker out (lost, or retiring); a worker not listed stays out.
   void erase(const WorkerInfo& w) {
     if (!listed(w.id)) return;
-    slots_[w.id].listed = false;
-    unlink(w.id);
+    listed_[w.id] = 0;
+    unlink(w.id, w.free_cpus);
     Light& l = light_[w.id];
     by_light_.erase(l.entry);
     l.entry = by_light_.end();
@@ -75,13 +75,11 @@ class WorkerIndex {
   static Load load_of(const WorkerInfo& w) { return {w.free_cpus, w.light_tasks, w.queue_cpus, w.light_room()}; }
   void update(const Load& before, const WorkerInfo& w) {
     if (!listed(w.id)) return;
-    slots_[w.id].queue_cpus = w.queue_cpus;
-    slots_[w.id].light_tasks = w.light_tasks;
     if (before.free_cpus != w.free_cpus || before.light_tasks < w.light_tasks) {
-      unlink(w.id);
+      unlink(w.id, before.free_cpus);
       link(w.id, w.free_cpus);  // at the back: among as free workers, busier with light tasks last
     } else if (before.light_tasks > w.light_tasks) {
-      unlink(w.id);
+      unlink(w.id, before.free_cpus);
       link(w.id, w.free_cpus, true);  // at the front: its light tasks went down
     }
     if (before.light_tasks != w.light_tasks) {
@@ -96,18 +94,7 @@ class WorkerIndex {
     with_light_room_ += std::size_t(w.light_room()) - std::size_t(before.light_room);
   }
   // A worker placement may choose: live and not retiring.
-  bool listed(WorkerId id) const { return id < slots_.size() && slots_[id].listed; }
-  // What placement reads of a listed worker's load (the same values as its WorkerInfo's).
-  struct Slot {
-    WorkerId prev = no_worker, next = no_worker;  // in its list of equally free workers
-    std::int32_t free_cpus = 0;
-    std::int32_t queue_cpus = 0;
-    std::uint32_t light_tasks = 0;
-    std::uint32_t cpus = 0;
-    bool listed = false;
-    bool light_room() const { return light_tasks < light_tasks_per_cpu * std::max<std::uint32_t>(cpus, 1); }
-  };
-  const Slot& slot(WorkerId id) const { return slots_[id]; }
+  bool listed(WorkerId id) const { return id < listed_.size() && listed_[id]; }
 
   // Workers that may take another cpu task (cpus free, or room in their queue).
   std::size_t with_room() const { return with_room_; }
@@ -119,7 +106,7 @@ class WorkerIndex {
   template <typename Visit>
   void busiest(std::int32_t below, Visit&& visit) const {
     for (auto it = by_free_.rbegin(); it != by_free_.rend() && it->first < below; ++it)
-      for (WorkerId id = it->second.head; id != no_worker; id = slots_[id].next)
+      for (WorkerId id = it->second.head; id != no_worker; id = links_[id].next)
         if (visit(id)) return;
   }
 
@@ -134,7 +121,7 @@ class WorkerIndex {
     if (cpus) {
       for (const auto& [free, list] : by_free_) {
         if (free < min_free) break;
-        for (WorkerId id = list.head; id != no_worker; id = slots_[id].next)
+        for (WorkerId id = list.head; id != no_worker; id = links_[id].next)
           if (fits(id)) return id;
       }
     } else {
@@ -148,6 +135,9 @@ class WorkerIndex {
  private:
   struct List {
     WorkerId head = no_worker, tail = no_worker;
+  };
+  struct Links {
+    WorkerId prev = no_worker, next = no_worker;  // in its list of equally free workers
   };
   struct LightKey {
     std::uint32_t light_tasks;
@@ -188,35 +178,37 @@ class WorkerIndex {
 
   void link(WorkerId id, std::int32_t free_cpus, bool front = false) {
     List& list = by_free_[free_cpus];
-    Slot& s = slots_[id];
-    s.free_cpus = free_cpus;
+    Links& s = links_[id];
     if (front) {
       s.prev = no_worker;
       s.next = list.head;
-      if (list.head != no_worker) slots_[list.head].prev = id;
+      if (list.head != no_worker) links_[list.head].prev = id;
       else list.tail = id;
       list.head = id;
       return;
     }
     s.prev = list.tail;
     s.next = no_worker;
-    if (list.tail != no_worker) slots_[list.tail].next = id;
+    if (list.tail != no_worker) links_[list.tail].next = id;
     else list.head = id;
     list.tail = id;
   }
-  void unlink(WorkerId id) {
-    Slot& l = slots_[id];
-    auto it = by_free_.find(l.free_cpus);
+  // `free_cpus`: what the worker had when it was linked (its list's key).
+  void unlink(WorkerId id, std::int32_t free_cpus) {
+    const Links& l = links_[id];
+    auto it = by_free_.find(free_cpus);
+    assert(it != by_free_.end() && "a listed worker's load changes only through Scheduler::change_load");
     List& list = it->second;
-    if (l.prev != no_worker) slots_[l.prev].next = l.next;
+    if (l.prev != no_worker) links_[l.prev].next = l.next;
     else list.head = l.next;
-    if (l.next != no_worker) slots_[l.next].prev = l.prev;
+    if (l.next != no_worker) links_[l.next].prev = l.prev;
     else list.tail = l.prev;
     if (list.head == no_worker) by_free_.erase(it);
   }
 
   std::map<std::int32_t, List, std::greater<std::int32_t>> by_free_;  // most free cpus first
-  std::vector<Slot> slots_;                                           // by worker id
+  std::vector<Links> links_;                                          // by worker id
+  std::vector<std::uint8_t> listed_;                                  // by worker id: may be chosen
   // The light order is a cache of the workers' light counts, brought up to date by its readers.
   mutable LightSet by_light_;
   mutable std::vector<Light> light_;  // by worker id
