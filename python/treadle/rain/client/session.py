@@ -262,7 +262,7 @@ class Session:
         except TaskFailed as error:
             self._fail(self._task_exception(error))
         except TaskCancelled as error:
-            self._task_cancelled(data_object.task, _cancel_of(data_object.task) or error)
+            self._task_cancelled(data_object.task, data_object.task.cancellation() or error)
         except LoomException as error:
             raise RainException(str(error)) from None
         data_object.task.mark_finished()   # and the tasks it read: a session's close need not ask
@@ -311,7 +311,7 @@ class Session:
     def _raise_if_cancelled(self, tasks):
         """Fails the session for the first of these submitted tasks that its client cancelled."""
         for task in tasks:
-            error = _cancel_of(task)
+            error = task.cancellation()
             if error is not None:
                 self._task_cancelled(task, error)
 
@@ -433,19 +433,6 @@ def _future_ids(task):
     """The ids of a submitted task's futures: its outputs', or its own for < 2 outputs."""
     count = len(task.declared)
     return [task.task_id] if count < 2 else [object_id(task.task_id, k) for k in range(count)]
-
-
-def _cancel_of(task):
-    """The core's TaskCancelled of a task whose client cancelled it (by its handle, or by all its
-    outputs'), else None. An inner task has no handle until asked for: its state tells."""
-    handle = task._handle
-    if handle is None:
-        return None
-    outputs = handle.outputs or ()
-    cancelled = handle if handle.cancelled() else (outputs[0] if outputs and all(o.cancelled() for o in outputs) else None)
-    if cancelled is None:
-        return None
-    return TaskCancelled(task.task_id, cancelled.cancelled_error().reason, task.core.label)
 
 
 def _apply_story(task, reply):

@@ -5,6 +5,7 @@ built on a core Task (treadle.core.task) that declares those outputs.
 the server recorded, None until ``update()`` (or a fetch of one of its outputs) asks for it.
 """
 
+from ...core.errors import TaskCancelled
 from ...core.local_traceback import raising_as_local
 from ...core.task import OutputSpec
 from ..common import ID, LabeledList, RainException, TaskSpec, TaskSpecInput
@@ -195,6 +196,19 @@ class Task:
         if handle is None and self.task_id is not None:
             handle = self._handle = self.session.client.core.unheld_handle(self.task_id, self.core.outputs)
         return handle
+
+    def cancellation(self):
+        """The core's TaskCancelled if its client cancelled this task (by its handle, or by all
+        its outputs'), else None. An inner task has no handle until asked for: its state tells."""
+        handle = self._handle
+        if handle is None:
+            return None
+        outputs = handle.outputs or ()
+        cancelled = handle if handle.cancelled() else (
+            outputs[0] if outputs and all(o.cancelled() for o in outputs) else None)
+        if cancelled is None:
+            return None
+        return TaskCancelled(self.task_id, cancelled.cancelled_error().reason, self.core.label)
 
     def mark_finished(self):
         """The task finished, so did every task it reads (a task runs once its inputs exist):
