@@ -102,6 +102,7 @@ struct Connection::Impl {
   bool open_release_when_done = false;
   std::int64_t release_due = 0;
 
+  ~Impl() { ::close(wake_fd); }
   void io();
   void fail_all(const std::string& why);
   void close_release();  // with `mutex` held
@@ -287,7 +288,8 @@ void Connection::close() {
   if (!c.watch->open()) c.socket.set(zmq::sockopt::linger, 0);
   c.close_linger_ms = c.socket.get(zmq::sockopt::linger);
   c.fail_all("the connection is closed");
-  ::close(c.wake_fd);
+  // wake_fd stays open until the connection is destroyed: a request racing this close on
+  // another thread may still write to it (a closed fd could by then be another file's).
 }
 
 int Connection::close_linger_ms() const { return impl_->close_linger_ms; }

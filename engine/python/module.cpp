@@ -84,7 +84,7 @@ BackgroundCloses& background_closes() {
   return *closes;
 }
 
-void closing_in_background(std::unique_ptr<Connection> conn) {
+void closing_in_background(std::shared_ptr<Connection> conn) {
   auto& closes = background_closes();
   {
     std::lock_guard<std::mutex> lock(closes.mutex);
@@ -249,7 +249,7 @@ class PyConnection {
     };
     try {
       conn_ = without_gil([&] {
-        return std::make_unique<Connection>(host, port, s, name,
+        return std::make_shared<Connection>(host, port, s, name,
                                             std::chrono::milliseconds(static_cast<long>(timeout * 1000)),
                                             std::chrono::milliseconds(static_cast<long>(server_timeout * 1000)),
                                             interrupted);
@@ -273,8 +273,9 @@ class PyConnection {
     }
     for (auto* b : {&type_of, &cpus, &input_counts, &inputs, &config_offsets, &configs, &label_of, &keep})
       m.frames.push_back(frame(*b));
-    auto reply = conn_->request(std::move(m));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(std::move(m));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::submitted) raise_error(r);
     return r.header.at("base").get<TaskId>();
@@ -283,8 +284,9 @@ class PyConnection {
   // None when every task finished, else a dict describing the failure.
   py::object wait(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::none();
-    auto reply = conn_->request(Message(json{{"op", op::wait}, {"ids", ids}}));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(json{{"op", op::wait}, {"ids", ids}}));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() == op::done) return py::none();
     if (r.op() == op::failed) return failure_dict(r);
@@ -294,8 +296,9 @@ class PyConnection {
   // (list of values in the order of ids, None) or (None, failure dict).
   py::tuple fetch(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::make_tuple(py::list(), py::none());
-    auto reply = conn_->request(Message(json{{"op", op::fetch}, {"ids", ids}}), ids.size());
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(json{{"op", op::fetch}, {"ids", ids}}), ids.size());
+    wait_interruptibly(*conn, *reply, sink_);
     std::unordered_map<TaskId, py::object> values;
     py::object loads = py::module_::import("pickle").attr("loads");
     for (Message& m : reply->messages()) {
@@ -313,7 +316,8 @@ class PyConnection {
 
   void release(const std::vector<TaskId>& ids, bool when_done) {
     if (ids.empty() || !conn_) return;
-    conn_->release(ids, when_done);
+    std::shared_ptr<Connection> conn = conn_;
+    conn->release(ids, when_done);
   }
 
   // Releases those of `ids` whose tasks have not ended and says what that cancelled:
@@ -326,8 +330,9 @@ class PyConnection {
     out["ended"] = py::list();
     out["unheld"] = py::list();
     if (ids.empty() || !conn_) return out;
-    auto reply = conn_->request(Message(json{{"op", op::cancel}, {"ids", ids}}));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(json{{"op", op::cancel}, {"ids", ids}}));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::cancelled) raise_error(r);
     out["cancelled"] = r.header.value("cancelled", std::uint64_t{0});
@@ -342,8 +347,9 @@ class PyConnection {
     json h{{"op", op::trace}, {"limit", limit}};
     if (!path.is_none()) h["path"] = path.cast<std::string>();
     if (!kinds.is_none()) h["kinds"] = kinds.cast<std::vector<std::string>>();
-    auto reply = conn_->request(Message(std::move(h)));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(std::move(h)));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::trace_reply) raise_error(r);
     r.header.erase("op");
@@ -356,8 +362,9 @@ class PyConnection {
   py::list states(const std::vector<TaskId>& ids, double timeout) {
     py::list out;
     if (ids.empty()) return out;
-    auto reply = conn_->request(Message(json{{"op", op::states}, {"ids", ids}}));
-    wait_interruptibly(*conn_, *reply, sink_, timeout);
+    auto conn = live();
+    auto reply = conn->request(Message(json{{"op", op::states}, {"ids", ids}}));
+    wait_interruptibly(*conn, *reply, sink_, timeout);
     Message& r = reply->messages().back();
     if (r.op() != op::states_reply) raise_error(r);
     std::vector<py::str> names;
@@ -373,8 +380,9 @@ class PyConnection {
   // a list of dicts in the order of ids.
   py::object story(const std::vector<TaskId>& ids) {
     if (ids.empty()) return py::list();
-    auto reply = conn_->request(Message(json{{"op", op::story}, {"ids", ids}}));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(json{{"op", op::story}, {"ids", ids}}));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::story_reply) raise_error(r);
     const json& stories = r.header.at("stories");
@@ -387,8 +395,9 @@ class PyConnection {
   py::object status(bool ids) {
     json header = {{"op", op::status}};
     if (ids) header["ids"] = true;
-    auto reply = conn_->request(Message(std::move(header)));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(std::move(header)));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::status_reply) raise_error(r);
     r.header.erase("op");
@@ -399,8 +408,9 @@ class PyConnection {
   // Workers leave after handing off the objects still needed (docs/protocol.md, `retire`):
   // the names of those now retiring.
   std::vector<std::string> retire(const std::vector<std::uint64_t>& workers) {
-    auto reply = conn_->request(Message(json{{"op", op::retire}, {"workers", workers}}));
-    wait_interruptibly(*conn_, *reply, sink_);
+    auto conn = live();
+    auto reply = conn->request(Message(json{{"op", op::retire}, {"workers", workers}}));
+    wait_interruptibly(*conn, *reply, sink_);
     Message& r = reply->messages().back();
     if (r.op() != op::retiring) raise_error(r);
     return r.header.at("workers").get<std::vector<std::string>>();
@@ -409,11 +419,14 @@ class PyConnection {
   // Closing waits for nothing when the server is gone (Connection::close: its socket drops what
   // is unsent); with a live server, the socket's closing lets the bye out (milliseconds).
   void close() {
-    if (!conn_) return;
+    // Taken out with the GIL held, so a call starting on another thread finds it closed; a call
+    // already waiting holds its own reference, and the close fails its wait (live()).
+    std::shared_ptr<Connection> conn = std::move(conn_);
+    if (!conn) return;
     without_gil([&] {
-      conn_->close();
-      close_linger_ms_ = conn_->close_linger_ms();
-      conn_.reset();
+      conn->close();
+      close_linger_ms_ = conn->close_linger_ms();
+      conn.reset();
     });
   }
   // The finalizer (the garbage collector, or the last reference dropped) runs on whatever thread
@@ -430,23 +443,24 @@ class PyConnection {
   // Called with a list of (task, label, stream, bytes) for what tasks printed or logged.
   void set_output_handler(py::object handler) { sink_.output_handler = std::move(handler); }
   void poll_output() {
-    if (conn_) deliver_events(*conn_, sink_);
+    if (std::shared_ptr<Connection> conn = conn_) deliver_events(*conn, sink_);
   }
   void watch(const std::vector<TaskId>& ids) {
-    if (!ids.empty()) conn_->post(Message(json{{"op", op::watch}, {"ids", ids}}));
+    if (!ids.empty()) live()->post(Message(json{{"op", op::watch}, {"ids", ids}}));
   }
   // Futures that ended since the last call, as (finished ids, failed ids); waits up to
   // `timeout` seconds for some (checking for Ctrl-C), 0 = just look.
   py::tuple settled(double timeout) {
+    auto conn = live();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<long>(timeout * 1e6));
     while (true) {
-      deliver_events(*conn_, sink_);
+      deliver_events(*conn, sink_);
       if (!sink_.finished.empty() || !sink_.failed.empty() || std::chrono::steady_clock::now() >= deadline) break;
-      without_gil([&] { conn_->wait_for_events(std::chrono::milliseconds(50)); });
+      without_gil([&] { conn->wait_for_events(std::chrono::milliseconds(50)); });
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       // The connection's own words (its address, the reason), as every other call says them.
-      if (!conn_->connected()) {
-        const std::string why = conn_->lost_reason();
+      if (!conn->connected()) {
+        const std::string why = conn->lost_reason();
         throw ServerError(why.empty() ? "lost the connection to the treadle server" : why);
       }
     }
@@ -457,7 +471,16 @@ class PyConnection {
   }
 
  private:
-  std::unique_ptr<Connection> conn_;
+  // The connection, or ServerError once closed. Each call holds its own reference while it
+  // waits: a close() on another thread then fails that wait ("the connection is closed")
+  // rather than freeing the connection under it.
+  std::shared_ptr<Connection> live() const {
+    std::shared_ptr<Connection> conn = conn_;
+    if (!conn) throw ServerError("the connection is closed");
+    return conn;
+  }
+
+  std::shared_ptr<Connection> conn_;
   EventSink sink_;
   int close_linger_ms_ = -1;
 };
