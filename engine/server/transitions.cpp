@@ -186,6 +186,7 @@ void Scheduler::to_cancelled(TaskId id, TaskRecord& t) {
     unpark(task_of(input));
   });
   drop_redirect_target(id);
+  actions_.task_cancelled(id);
 }
 
 void Scheduler::back_to_waiting(TaskId id, TaskRecord& t) {
