@@ -202,9 +202,10 @@ class Session:
 
     def _wait_tasks(self, tasks, shown=None):
         # A notebook shows a progress line for a wait that lasts (core.hooks listeners): of
-        # every task waited for (``shown``), though the wait itself may follow fewer.
+        # every task waited for (``shown``), though the wait itself may follow fewer; not of
+        # the constants (blob()), which are data to the user, not tasks.
         shown = tasks if shown is None else shown
-        handles = [t.handle for t in shown if t.state == "submitted"] if hooks.listeners else []
+        handles = [t.handle for t in shown if t.state == "submitted" and not t.constant] if hooks.listeners else []
         with self.client.core.waiting_on(handles):
             self._wait_settled(tasks)
 
