@@ -39,10 +39,15 @@ class RainPart:
             followed.setdefault(id(t), t)
         self.tasks = [t for t in followed.values() if t.handle is not None]
 
+    def followed(self):
+        """The tasks the progress line counts: not the constants (blob()), which are data to
+        the user, not tasks (unless the cell sent only those)."""
+        return [t for t in self.tasks if not t.constant] or self.tasks
+
     def follow(self):
         """{server: [(task id, handle)]}: what the progress line follows."""
         out = {}
-        for t in self.tasks:
+        for t in self.followed():
             out.setdefault(server_key(t.session.client.address), []).append((t.handle.task_id, t.handle))
         return out
 

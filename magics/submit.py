@@ -351,7 +351,7 @@ def _label_groups(natives, looms, plan, loom_client, rain=None):
     the native futures, the HyperLoom futures and the whole ``plan`` (base, count) they came in,
     and Rain's tasks (named "a/b/c": group "a")."""
     out = {}
-    for t in rain.tasks if rain is not None else ():
+    for t in rain.followed() if rain is not None else ():
         out[t.handle.task_id] = group_of(t.core.label, t.core.task_type)
     for f in natives:
         if f.handle is not None:

@@ -36,7 +36,7 @@ namespace {
 // lost): the caller says so and waits on.
 struct EventSink {
   py::object output_handler = py::none();
-  std::vector<TaskId> finished, failed;
+  std::vector<TaskId> finished, failed, cancelled;
   py::object notice = py::none();
   std::chrono::milliseconds silence_notice{12000};
 };
@@ -48,6 +48,8 @@ void deliver_events(Connection& conn, EventSink& sink) {
     if (m.op() == op::settled) {
       for (auto& id : m.header.at("finished")) sink.finished.push_back(id.get<TaskId>());
       for (auto& id : m.header.at("failed")) sink.failed.push_back(id.get<TaskId>());
+      if (m.header.contains("cancelled"))
+        for (auto& id : m.header.at("cancelled")) sink.cancelled.push_back(id.get<TaskId>());
       continue;
     }
     if (sink.output_handler.is_none()) continue;
@@ -448,14 +450,16 @@ class PyConnection {
   void watch(const std::vector<TaskId>& ids) {
     if (!ids.empty()) live()->post(Message(json{{"op", op::watch}, {"ids", ids}}));
   }
-  // Futures that ended since the last call, as (finished ids, failed ids); waits up to
-  // `timeout` seconds for some (checking for Ctrl-C), 0 = just look.
+  // Futures that ended since the last call, as (finished ids, failed ids, cancelled ids); waits
+  // up to `timeout` seconds for some (checking for Ctrl-C), 0 = just look.
   py::tuple settled(double timeout) {
     auto conn = live();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<long>(timeout * 1e6));
     while (true) {
       deliver_events(*conn, sink_);
-      if (!sink_.finished.empty() || !sink_.failed.empty() || std::chrono::steady_clock::now() >= deadline) break;
+      if (!sink_.finished.empty() || !sink_.failed.empty() || !sink_.cancelled.empty() ||
+          std::chrono::steady_clock::now() >= deadline)
+        break;
       without_gil([&] { conn->wait_for_events(std::chrono::milliseconds(50)); });
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       // The connection's own words (its address, the reason), as every other call says them.
@@ -464,9 +468,10 @@ class PyConnection {
         throw ServerError(why.empty() ? "lost the connection to the treadle server" : why);
       }
     }
-    py::tuple out = py::make_tuple(sink_.finished, sink_.failed);
+    py::tuple out = py::make_tuple(sink_.finished, sink_.failed, sink_.cancelled);
     sink_.finished.clear();
     sink_.failed.clear();
+    sink_.cancelled.clear();
     return out;
   }
 

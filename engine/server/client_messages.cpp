@@ -79,26 +79,38 @@ void ServerLoop::watch(const std::string& routing, Message& m) {
     if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0) continue;
     TaskState state = scheduler_.task(id).state;
     if (state == TaskState::finished || state == TaskState::failed) {
-      auto& lists = settled_[routing];
-      (state == TaskState::finished ? lists.first : lists.second).push_back(id);
+      auto& news = settled_[routing];
+      (state == TaskState::finished ? news.finished : news.failed).push_back(id);
     } else {
       watchers_[id].push_back(routing);
     }
   }
 }
 
-void ServerLoop::settle(TaskId task, bool ok) {
+void ServerLoop::settle(TaskId task, TaskState end) {
   auto it = watchers_.find(task);
   if (it == watchers_.end()) return;
   for (auto& routing : it->second) {
-    auto& lists = settled_[routing];
-    (ok ? lists.first : lists.second).push_back(task);
+    auto& news = settled_[routing];
+    (end == TaskState::finished ? news.finished : end == TaskState::failed ? news.failed : news.cancelled).push_back(task);
   }
   watchers_.erase(it);
 }
 
+// A cancelled task never ends otherwise: its watchers hear it now, and a wait or fetch that
+// names it is refused, saying so (code "cancelled"), rather than left waiting forever.
+void ServerLoop::task_cancelled(TaskId task) {
+  settle(task, TaskState::cancelled);
+  for (auto rid : requests_.take_watchers(task)) {
+    ClientRequest* r = requests_.find(rid);
+    if (!r) continue;  // its client left, or another of its tasks answered it already
+    reply_error(r->client, r->req, "task " + std::to_string(task) + " was cancelled before it finished", "cancelled");
+    requests_.erase(rid);
+  }
+}
+
 void ServerLoop::kept_finished(TaskId task) {
-  settle(task, true);
+  settle(task, TaskState::finished);
   auto done = release_when_done_.find(task);
   if (done != release_when_done_.end()) {
     for (auto& entry : done->second) due_releases_.push_back(std::move(entry));
@@ -111,7 +123,7 @@ void ServerLoop::kept_finished(TaskId task) {
 }
 
 void ServerLoop::kept_failed(TaskId task) {
-  settle(task, false);
+  settle(task, TaskState::failed);
   release_when_done_.erase(task);  // a failed task's futures stay: its failure is asked for
   for (auto rid : requests_.take_watchers(task)) {
     ClientRequest* r = requests_.find(rid);
@@ -323,6 +335,10 @@ void ServerLoop::status(const std::string& routing, Message& m) {
                             {"states", states},
                             {"steals", scheduler_.steals_pending()},
                             {"memory", scheduler_.memory_estimate()},
+                            // Tasks whose end someone waits to hear of: each entry goes when
+                            // its task ends, fails or is cancelled (so a count that only grows is a leak).
+                            {"watched", watchers_.size()},
+                            {"awaited", requests_.awaited_tasks()},
                             {"lost_workers", lost_workers_.to_json()}}),
                routing);
 }

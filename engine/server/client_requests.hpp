@@ -45,6 +45,8 @@ class ClientRequests {
     watchers_.erase(it);
     return out;
   }
+  // Tasks some wait or fetch request waits on (their entries go when the task ends).
+  std::size_t awaited_tasks() const { return watchers_.size(); }
   void drop_client(const std::string& client);
 
   std::uint64_t add_upload(Upload upload) {

@@ -215,6 +215,10 @@ void Scheduler::notify_assigned(TaskId id, const TaskRecord& t, const Choice& ch
   d.local_bytes = choice.local_bytes;
   d.input_bytes = choice.input_bytes;
   d.from = choice.from;
+  if (t.rerun && !lost_before_.empty()) {
+    auto lost = lost_before_.find(id);
+    if (lost != lost_before_.end()) d.lost_worker = lost->second;
+  }
   for (auto* o : observers_) o->on_assigned(d);
 }
 

@@ -54,8 +54,9 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
     }
   }
   std::vector<TaskId> recount;
+  losing_ = worker;  // the tasks sent back from here on are placed again because of it
   for (TaskId id : rerun) {
-    tasks_[id].rerun = true;
+    mark_rerun(id, tasks_[id]);
     transition(id, TaskState::waiting, "its worker was lost");
     recount.push_back(id);
   }
@@ -79,7 +80,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
         if (task_of(in) == id && !object_at(in, consumer.worker)) own_copies = false;
       });
       if (own_copies) return;  // it has its own copy
-      consumer.rerun = true;
+      mark_rerun(c, consumer);
       transition(c, TaskState::waiting, "it may have been fetching an input from the lost worker", worker);
       sent_back.push_back(c);
       recount.push_back(c);
@@ -90,9 +91,15 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   for (TaskId id : lost)
     if (tasks_[id].state == TaskState::waiting) for_each_input_of(tasks_[id], [&](ObjectId in) { require(in); });
 
+  losing_ = no_worker;
   std::sort(recount.begin(), recount.end());
   recount.erase(std::unique(recount.begin(), recount.end()), recount.end());
   for (TaskId id : recount) make_ready_or_wait(id, "inputs available again");
+}
+
+void Scheduler::mark_rerun(TaskId id, TaskRecord& t) {
+  t.rerun = true;
+  if (losing_ != no_worker) lost_before_[id] = losing_;
 }
 
 // `id` will be computed again: its consumers that are placed or about to be go back to waiting
@@ -103,7 +110,7 @@ void Scheduler::send_consumers_back(TaskId id, const char* reason, WorkerId work
     TaskRecord& consumer = tasks_[c];
     if (consumer.state == TaskState::ready || consumer.state == TaskState::assigned ||
         consumer.state == TaskState::running) {
-      consumer.rerun = true;
+      mark_rerun(c, consumer);
       transition(c, TaskState::waiting, reason, worker);
       sent_back.push_back(c);
     }
@@ -119,7 +126,7 @@ void Scheduler::unchain_sent_back(std::vector<TaskId>& sent_back, std::vector<Ta
     sent_back.pop_back();
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       if (tasks_[c].state != TaskState::assigned) return;
-      tasks_[c].rerun = true;
+      mark_rerun(c, tasks_[c]);
       transition(c, TaskState::waiting, "an input chained on the same worker was sent back");
       sent_back.push_back(c);
       recount.push_back(c);

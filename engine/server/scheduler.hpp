@@ -381,6 +381,11 @@ class Scheduler {
   void send_consumers_back(TaskId id, const char* reason, WorkerId worker, std::vector<TaskId>& sent_back,
                            std::vector<TaskId>& recount);
   void unchain_sent_back(std::vector<TaskId>& sent_back, std::vector<TaskId>& recount);
+  // It will be placed again because a worker was lost (the one being removed now, if any).
+  void mark_rerun(TaskId id, TaskRecord& t);
+  void forget_rerun(TaskId id, const TaskRecord& t) {
+    if (t.rerun && !lost_before_.empty()) lost_before_.erase(id);
+  }
   void require(ObjectId object);  // make sure a result exists or will be computed
 
   SchedulerActions& actions_;
@@ -407,6 +412,11 @@ class Scheduler {
 
   std::vector<TaskId> cancel_queue_;
   bool draining_cancels_ = false;
+  // Tasks to be placed again because a worker was lost -> that worker, until their next
+  // placement says so (Decision::lost_worker) or they end: worker losses are rare, so a map,
+  // not a field of every task. losing_: the worker remove_worker is removing now.
+  std::unordered_map<TaskId, WorkerId> lost_before_;
+  WorkerId losing_ = no_worker;
   std::uint64_t counts_[task_state_count] = {};
   std::uint64_t cancelled_ = 0;  // tasks cancelled, ever (cancelled_count)
   TransitionLog log_;

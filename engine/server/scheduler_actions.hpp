@@ -26,6 +26,9 @@ class SchedulerActions {
   // A task that clients hold futures for reached an end state.
   virtual void kept_finished(TaskId task) = 0;
   virtual void kept_failed(TaskId task) = 0;
+  // A task was cancelled (nobody needed it before it finished: it never will), held by a
+  // client's future or not: whoever waits on its end hears it now (the server's watchers).
+  virtual void task_cancelled(TaskId task) {}
 };
 
 }  // namespace treadle

@@ -38,6 +38,7 @@ struct Decision {
   std::uint64_t local_bytes = 0;  // bytes of its finished inputs already on that worker
   std::uint64_t input_bytes = 0;  // bytes of its finished inputs in all
   WorkerId from = no_worker;      // stolen: the worker whose queue gave it back
+  WorkerId lost_worker = no_worker;  // cause worker_lost: the worker whose loss it follows (if known)
 };
 
 const char* placement_name(Placement p);   // "chained", "locality", ...

@@ -242,8 +242,10 @@ void ServerLoop::hello(const std::string& routing, Message& m) {
                routing);
 }
 
-void ServerLoop::reply_error(const std::string& routing, const json& req, const std::string& message) {
-  send_message(router_, Message(json{{"op", op::error}, {"req", req}, {"message", message}}), routing);
+void ServerLoop::reply_error(const std::string& routing, const json& req, const std::string& message, const char* code) {
+  json h{{"op", op::error}, {"req", req}, {"message", message}};
+  if (code) h["code"] = code;
+  send_message(router_, Message(std::move(h)), routing);
 }
 
 // Silences count on the attention clock: a server that was busy or stopped for longer than the
@@ -360,12 +362,11 @@ void ServerLoop::lose_peer(const std::string& routing, const char* reason) {
 void ServerLoop::flush() {
   release_due();  // first: the frees it causes go out with this turn's messages
   trace_.flush();  // a loop turn at a time: the file is readable while the run goes on
-  for (auto& [routing, lists] : settled_) {
+  for (auto& [routing, news] : settled_) {
     if (peers_.find(routing) == peers_.end()) continue;
-    json finished = lists.first.is_null() ? json::array() : std::move(lists.first);
-    json failed = lists.second.is_null() ? json::array() : std::move(lists.second);
-    send_message(router_, Message(json{{"op", op::settled}, {"finished", std::move(finished)}, {"failed", std::move(failed)}}),
-                 routing);
+    json h{{"op", op::settled}, {"finished", std::move(news.finished)}, {"failed", std::move(news.failed)}};
+    if (!news.cancelled.empty()) h["cancelled"] = std::move(news.cancelled);
+    send_message(router_, Message(std::move(h)), routing);
   }
   settled_.clear();
   // In worker order, as when every outbox was visited.

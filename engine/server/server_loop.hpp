@@ -110,6 +110,7 @@ class ServerLoop final : public SchedulerActions {
   void steal(WorkerId victim, TaskId t) override { outbox(victim).steal.push_back(t); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
+  void task_cancelled(TaskId t) override;
 
  private:
   void handle(const std::string& routing, Message& m, int fd);
@@ -127,14 +128,14 @@ class ServerLoop final : public SchedulerActions {
   void retire(const std::string& routing, Message& m);
   void stop_retired_workers();
   void watch(const std::string& routing, Message& m);
-  void settle(TaskId task, bool ok);
+  void settle(TaskId task, TaskState end);  // finished, failed or cancelled
   void finished(Peer& peer, Message& m);
   void worker_data(Message& m);
   void task_output(Message& m);
   void redirect(Peer& peer, Message& m);
   void complete(std::uint64_t request_id);
   void send_failure(const std::string& client, std::uint64_t req, TaskId task);
-  void reply_error(const std::string& routing, const json& req, const std::string& message);
+  void reply_error(const std::string& routing, const json& req, const std::string& message, const char* code = nullptr);
   void check_heartbeats();
   void connection_event(zmq::socket_t& monitor);
   void mark_closed(Peer& peer, const std::string& routing);
@@ -194,8 +195,13 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_map<std::string, std::unordered_map<TaskId, std::uint32_t>> kept_by_client_;
   std::unordered_map<ClientId, std::string> client_routing_;
   // Watched futures: who wants to hear when each ends, and what to tell them this turn.
+  // A cancelled task is told as an end too, so no entry outlives its task (a leak per
+  // cancelled watched task) and a waiting client hears of the cancel at once.
   std::unordered_map<TaskId, std::vector<std::string>> watchers_;
-  std::unordered_map<std::string, std::pair<json, json>> settled_;  // routing -> (finished, failed)
+  struct SettledNews {
+    json finished = json::array(), failed = json::array(), cancelled = json::array();
+  };
+  std::unordered_map<std::string, SettledNews> settled_;  // routing -> this turn's news
   // Futures released "when done" (release with when_done): dropped once their task finishes,
   // at the end of that loop turn (not inside the scheduler's callback).
   std::unordered_map<TaskId, std::vector<std::pair<std::string, ObjectId>>> release_when_done_;

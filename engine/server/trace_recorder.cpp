@@ -22,7 +22,7 @@ const char* trace_kind_name(TraceEvent::Kind kind) {
   return "?";
 }
 
-std::string decision_text(const TraceEvent& e) {
+std::string decision_text(const TraceEvent& e, const std::string& lost_worker) {
   std::string text;
   switch (static_cast<Placement>(e.reason)) {
     case Placement::chained: text = "chained behind its inputs on the same worker"; break;
@@ -40,7 +40,11 @@ std::string decision_text(const TraceEvent& e) {
   if (e.queued) text += ", queued: no worker had cpus free";
   switch (static_cast<PlacementCause>(e.cause)) {
     case PlacementCause::first: break;
-    case PlacementCause::worker_lost: text += "; reassigned after a worker was lost"; break;
+    case PlacementCause::worker_lost:
+      // Named as the task's story names it (core/story.py): "placed again because worker W was lost".
+      text += lost_worker.empty() ? "; placed again because a worker was lost"
+                                  : "; placed again because worker " + lost_worker + " was lost";
+      break;
     case PlacementCause::recomputed: text += "; recomputed (its result was lost)"; break;
   }
   return text;
@@ -192,6 +196,10 @@ void TraceRecorder::on_assigned(const Decision& d) {
   e.size = d.local_bytes;
   e.total = d.input_bytes;
   if (d.reason == Placement::stolen) e.other = d.from;
+  if (d.cause == PlacementCause::worker_lost) {
+    const WorkerInfo* lost = scheduler_ && d.lost_worker != no_worker ? scheduler_->worker(d.lost_worker) : nullptr;
+    e.label = intern_label(lost ? lost->name : std::string());
+  }
   record(e);
 }
 
@@ -258,7 +266,10 @@ json TraceRecorder::as_json(const TraceEvent& e) const {
       out["queued"] = e.queued != 0;
       out["local_bytes"] = e.size;
       out["input_bytes"] = e.total;
-      out["why"] = decision_text(e);
+      if (static_cast<PlacementCause>(e.cause) == PlacementCause::worker_lost && !labels_[e.label].empty())
+        out["lost_worker"] = labels_[e.label];
+      out["why"] = decision_text(e, static_cast<PlacementCause>(e.cause) == PlacementCause::worker_lost
+                                        ? labels_[e.label] : std::string());
       if (static_cast<Placement>(e.reason) == Placement::stolen) out["from"] = e.other;
       if (e.ready_us >= 0) out["ready_us"] = e.ready_us;
       break;

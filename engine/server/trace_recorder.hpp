@@ -35,7 +35,8 @@ struct TraceEvent {
   std::uint32_t worker = 0;  // where it ran / who received / chosen / sampled
   std::uint32_t other = 0;   // task: lane (0 loop, 1 thread, 2+i executor i); transfer: the sender;
                              // sample: cpu use in tenths of a percent of the worker's cpus
-  std::uint32_t label = 0;   // index into labels (task, cancelled; worker events: the worker's name)
+  std::uint32_t label = 0;   // index into labels (task, cancelled; worker events: the worker's name;
+                             // decision of cause worker_lost: the lost worker's name, "" unknown)
   std::uint32_t type = 0;    // index into types (task, cancelled); worker_lost: index into labels (why)
   std::uint32_t outputs = 1; // task: how many outputs it made (Rain's tasks: zero or several)
   TaskId task = 0;           // the task, or the object moved; sample: bytes spilled to disk
@@ -133,7 +134,8 @@ class TraceRecorder : public SchedulerObserver {
 
 const char* trace_kind_name(TraceEvent::Kind kind);
 // "data locality (1200 of 1500 input bytes there)", "chained behind its inputs on worker 2"...
-std::string decision_text(const TraceEvent& decision);
+// `lost_worker`: the name of the worker whose loss a placement follows (cause worker_lost).
+std::string decision_text(const TraceEvent& decision, const std::string& lost_worker = std::string());
 // The line of a failure's message a reader wants: a Python traceback's last line (the exception),
 // else its first line, once (not piled up by nested tasks that raised it again); at most 200 bytes.
 std::string failure_headline(const std::string& message);

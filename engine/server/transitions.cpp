@@ -129,6 +129,7 @@ void Scheduler::to_finished(TaskId id, TaskRecord& t) {
 // What finishing means for the rest of the graph, however the result came to be.
 void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
   t.lost_data = false;
+  forget_rerun(id, t);
   t.rerun = false;
   for_each_consumer(t, id, [&](TaskId c) {
     TaskRecord& consumer = tasks_[c];
@@ -148,6 +149,7 @@ void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
 }
 
 void Scheduler::to_failed(TaskId id, TaskRecord& t) {
+  forget_rerun(id, t);
   if (t.worker != no_worker) {
     WorkerId where = t.worker;
     unassign(t);
@@ -175,6 +177,7 @@ void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
 // lose it as a consumer. Its own consumers were cancelled before it (they held it).
 void Scheduler::to_cancelled(TaskId id, TaskRecord& t) {
   ++cancelled_;
+  forget_rerun(id, t);
   if (t.worker != no_worker) {
     WorkerId where = t.worker;
     unassign(t);
@@ -186,6 +189,7 @@ void Scheduler::to_cancelled(TaskId id, TaskRecord& t) {
     unpark(task_of(input));
   });
   drop_redirect_target(id);
+  actions_.task_cancelled(id);
 }
 
 void Scheduler::back_to_waiting(TaskId id, TaskRecord& t) {

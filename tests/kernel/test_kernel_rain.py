@@ -83,14 +83,15 @@ def test_a_rain_session_with_a_failing_task_in_the_widgets(kernel):
     assert root_attrs(last["text/html"], "treadle-graph")["data-tasks"] == "18"
     # Rain's names group by their first part: "main/squares/total" is in group "main"
     assert re.search(r"\bmain 1\b", last["text/plain"]) and "square 8" in last["text/plain"], last["text/plain"]
-    # the wait's progress line: the scheduler's counts, the failure among them
+    # the wait's progress line: the scheduler's counts, the failure among them; of the 10 tasks
+    # (8 squares, total, failing), not of the 8 blobs, which are data to the user
     line = displays(messages, "treadle-progress")
     assert line, [m["msg_type"] for m in messages]
     html = line[-1]["content"]["data"]["text/html"]
     attrs = root_attrs(html, "treadle-progress")
     assert attrs["data-state"] == "failed", attrs
-    assert (attrs["data-total"], attrs["data-done"], attrs["data-failed"]) == ("18", "17", "1"), attrs
-    assert line[-1]["content"]["data"]["text/plain"].startswith("waiting for 18 tasks: 17/18 done, 1 failed in ")
+    assert (attrs["data-total"], attrs["data-done"], attrs["data-failed"]) == ("10", "9", "1"), attrs
+    assert line[-1]["content"]["data"]["text/plain"].startswith("waiting for 10 tasks: 9/10 done, 1 failed in ")
 
     # another session carries on; status counts both
     reply, outputs, _ = kernel.run(OTHER + "other2 = client.new_session(name='open one')")
@@ -122,9 +123,9 @@ def test_treadle_submit_sends_a_rain_session_and_follows_it(kernel):
     assert line, [m["msg_type"] for m in messages]
     assert {m["content"]["transient"]["display_id"] for m in line} == {line[0]["content"]["transient"]["display_id"]}
     attrs = root_attrs(line[-1]["content"]["data"]["text/html"], "treadle-progress")
-    # 4 blobs, 4 squares and the Concat
+    # 4 squares and the Concat (not the 4 blobs: data, not tasks)
     assert (attrs["data-state"], attrs["data-done"], attrs["data-total"], attrs["data-failed"]) == (
-        "done", "9", "9", "0"), attrs
+        "done", "5", "5", "0"), attrs
     reply, outputs, _ = kernel.run("print(job.done(), type(total).__name__, total.output.fetch().get_bytes())")
     assert text(outputs) == "True Task b'0149'\n", outputs
     reply, outputs, _ = kernel.run("%%treadle submit\nagain = tasks.Concat([total, blob('!')])", stop_on_error=False)

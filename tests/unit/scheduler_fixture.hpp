@@ -118,6 +118,9 @@ class RecordingActions : public SchedulerActions {
   void steal(WorkerId victim, TaskId t) override { record(Kind::steal, victim, t); }
   void kept_finished(TaskId t) override { record(Kind::kept_finished, no_worker, t); }
   void kept_failed(TaskId t) override { record(Kind::kept_failed, no_worker, t); }
+  // Apart from `log`: every cancel of a task is told, kept or not (the server's watchers).
+  std::vector<TaskId> cancelled_tasks;
+  void task_cancelled(TaskId t) override { cancelled_tasks.push_back(t); }
 
   std::size_t count(Kind kind, TaskId task) const {
     return static_cast<std::size_t>(

@@ -230,6 +230,8 @@ void scenario_cancellations(SchedulerFixture& f) {
   CHECK(f.s.worker(w)->free_cpus == 2);
   CHECK(f.s.count(S::cancelled) == 4);
   CHECK(f.s.count(S::released) == 0);  // none of them finished
+  // Each is told once, so whoever waits on its end hears it (the server's watchers).
+  CHECK(f.actions.cancelled_tasks == std::vector<TaskId>{base + b, base + a, base + r, ready});
   CHECK_THAT(f.story(base + b).back(), Equals("waiting->cancelled: nobody needs it any more"));
   CHECK_THAT(f.story(base + a).back(), Equals("assigned->cancelled: nobody needs it any more"));
   f.check();

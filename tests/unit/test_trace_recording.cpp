@@ -211,13 +211,19 @@ TEST_CASE("trace recording: each placement names its reason", "[trace]") {
     f.s.schedule();
     CHECK(f.observer.count(a) == 2);
     CHECK(f.observer.of(a).cause == PlacementCause::worker_lost);
+    CHECK(f.observer.of(a).lost_worker == w0);  // the one it ran on, not w1 (lost after)
     CHECK(f.observer.of(a).worker == w2);
     CHECK(f.observer.of(b).cause == PlacementCause::recomputed);
     CHECK(f.observer.of(b).reason == Placement::only_worker);
     auto decisions = f.events("decision");
     std::vector<std::string> whys;
     for (auto& d : decisions) whys.push_back(d["why"]);
-    CHECK(std::count(whys.begin(), whys.end(), "only worker connected; reassigned after a worker was lost") == 1);
+    // The lost worker named, as the task's story names it (core/story.py).
+    CHECK(std::count(whys.begin(), whys.end(), "only worker connected; placed again because worker w0 was lost") == 1);
+    auto placed_again = std::find_if(decisions.begin(), decisions.end(),
+                                     [&](const json& d) { return d["task"] == a && d["cause"] == "worker_lost"; });
+    REQUIRE(placed_again != decisions.end());
+    CHECK((*placed_again)["lost_worker"] == "w0");
     CHECK(std::count(whys.begin(), whys.end(), "only worker connected; recomputed (its result was lost)") == 1);
     f.finish(a);
     f.finish(b);

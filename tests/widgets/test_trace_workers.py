@@ -144,6 +144,12 @@ def test_a_worker_killed_mid_run_is_marked_lost(make_cluster, tmp_path):
         assert ends and max(ends) <= at   # its bars stop before the mark
         html = view.bundle()["text/html"]
         assert 'data-workers-lost="1"' in html and ", 1 worker lost" in view.summary()
+        # The victim's task ran again on the other worker: its bar's placement names the lost
+        # worker, as the task's story does (core/story.py).
+        again = "placed again because worker {} was lost".format(victim["name"])
+        assert any(again in why for why in p.get("whys", ())), p.get("whys")
+        decisions = _trace.events(client, kinds=["decision"])["events"]
+        assert [d.get("lost_worker") for d in decisions if d["cause"] == "worker_lost"] == [victim["name"]], decisions
     finally:
         client.close()
 

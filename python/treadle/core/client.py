@@ -10,6 +10,7 @@ import collections
 import contextlib
 import os
 import socket
+import threading
 
 from . import hooks, plan as _plan, story as _story
 from .address import connect_host
@@ -133,6 +134,10 @@ class ClientBase:
         self.address = (host, int(port))
         self.last_plan = None   # (first task id, count) of the last plan submitted
         self.cancels = 0        # cancels that marked handles cancelled: a wait that polls looks again when it grows
+        # Cancels under way on some thread: the server tells a watcher (a wait on another
+        # thread) of the cancel before the canceller has marked its handles (settle_cancels).
+        self._cancelling = threading.Condition()
+        self._cancels_in_flight = 0
         self.prints_output = output == "print"
         self._printer = TaskOutputPrinter() if self.prints_output else None
         handler = self._printer if self.prints_output else output
@@ -256,12 +261,13 @@ class ClientBase:
         return ids
 
     def wait(self, handles):
-        """Blocks until every task is computed; raises TaskFailed if one failed."""
+        """Blocks until every task is computed; raises TaskFailed if one failed, TaskCancelled
+        if one was cancelled meanwhile (by another thread)."""
         __tracebackhide__ = True
         with raised_as_local:   # a task's failure: the caller's frames, then the task's
             handles = list(handles)
             ids = self._ids(handles)
-            with self.blocking():
+            with self.blocking(), self._cancel_raised(handles):
                 failure = self.connection.wait(ids)
             if failure is not None:
                 raise TaskFailed.from_failure(failure)
@@ -274,13 +280,32 @@ class ClientBase:
         with raised_as_local:
             handles = list(handles)
             ids = self._object_ids(handles)
-            with self.blocking():
+            with self.blocking(), self._cancel_raised(handles):
                 values, failure = self.connection.fetch(ids)
             if failure is not None:
                 raise TaskFailed.from_failure(failure)
         for f in handles:
             f._finished = True
         return values
+
+    @contextlib.contextmanager
+    def _cancel_raised(self, handles):
+        """A wait or fetch the server refused because a task it names was cancelled meanwhile
+        (by another thread of this client) raises that task's TaskCancelled."""
+        try:
+            yield
+        except LoomException:
+            self.settle_cancels()
+            cancelled = next((h for h in handles if h.cancelled()), None)
+            if cancelled is None:
+                raise
+            raise cancelled.cancelled_error() from None
+
+    def settle_cancels(self, timeout=5.0):
+        """Waits (up to ``timeout`` s) until the cancels other threads are making have marked
+        their handles: the server's word that a task was cancelled may come first."""
+        with self._cancelling:
+            self._cancelling.wait_for(lambda: self._cancels_in_flight == 0, timeout)
 
     def release(self, handles, when_done=False):
         """Frees the results on the workers; the handles cannot be used afterwards.
@@ -318,6 +343,16 @@ class ClientBase:
                     held[id(f)] = (f, ids)
         if not held or self.closed:
             return Cancelled(0, 0)
+        with self._cancelling:
+            self._cancels_in_flight += 1
+        try:
+            return self._cancel_held(held, reason)
+        finally:
+            with self._cancelling:
+                self._cancels_in_flight -= 1
+                self._cancelling.notify_all()
+
+    def _cancel_held(self, held, reason):
         try:
             # Each id once: a task's handle and one of its outputs' may both be given.
             answer = self.connection.cancel(list(dict.fromkeys(i for _, ids in held.values() for i in ids)))

@@ -162,7 +162,8 @@ class Connection:
         return self._call(self._raw.watch, ids)
 
     def settled(self, timeout=0.0):
-        """(finished ids, failed ids) heard since the last call, waiting up to ``timeout`` s."""
+        """(finished ids, failed ids, cancelled ids) heard since the last call, waiting up to
+        ``timeout`` s (docs/protocol.md, ``settled``)."""
         return self._call(self._raw.settled, timeout)
 
     # -- what the server knows

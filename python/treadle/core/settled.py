@@ -18,8 +18,10 @@ class SettledTasks:
         self.connection.watch(new)
 
     def take(self, settled):
-        """Records a (finished ids, failed ids) pair from ``connection.settled``."""
-        finished, failed = settled
+        """Records the news of ``connection.settled``: (finished ids, failed ids, cancelled ids).
+        A cancelled task is not recorded: its handle says so (the client that cancelled it
+        marked it), and a wait on it raises its TaskCancelled."""
+        finished, failed = settled[0], settled[1]
         for i in finished:
             self.states[i] = True
         for i in failed:

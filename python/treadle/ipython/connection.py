@@ -76,9 +76,9 @@ class Connection(ClientBase):
         (finished ids, failed ids) that came (both empty: none did)."""
         if timeout:
             with self.blocking():
-                finished, failed = self.connection.settled(timeout)
+                finished, failed, _ = self.connection.settled(timeout)   # a cancelled one: its handle says so
         else:
-            finished, failed = self.connection.settled(0.0)
+            finished, failed, _ = self.connection.settled(0.0)
         for i in finished:
             self.settled[i] = True
         for i in failed:

@@ -162,27 +162,32 @@ class ProgressMonitor:
                 self._wake.clear()
                 continue
             try:
-                finished, failed = self._conn.settled(0 if syncs else 0.05)
+                finished, failed, cancelled = self._conn.settled(0 if syncs else 0.05)
             except Exception:
-                finished, failed = [], []
+                finished, failed, cancelled = [], [], []
             counts = {}
             view_news = {}
             with self._lock:
                 for task in finished:
                     entry = self._ended(task)
                     if entry is not None:
-                        counts.setdefault(id(entry), [entry, [], []])[1].append(task)
+                        counts.setdefault(id(entry), [entry, [], [], []])[1].append(task)
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[1].append(task)
                 for task in failed:
                     entry = self._ended(task)
                     if entry is not None:
-                        counts.setdefault(id(entry), [entry, [], []])[2].append(task)
+                        counts.setdefault(id(entry), [entry, [], [], []])[2].append(task)
                     for v in self._view_tasks.pop(task, ()):
                         view_news.setdefault(id(v), [v, [], []])[2].append(task)
-            for entry, done, bad in counts.values():
-                if not entry[0].add(len(done), bad, done):
-                    self._count_later(entry, done + bad)
+                for task in cancelled:   # a view (a graph) reads it from the states it asks
+                    entry = self._ended(task)
+                    if entry is not None:
+                        counts.setdefault(id(entry), [entry, [], [], []])[3].append(task)
+                    self._view_tasks.pop(task, None)
+            for entry, done, bad, stopped in counts.values():
+                if not entry[0].add(len(done), bad, done, cancelled=stopped):
+                    self._count_later(entry, done + bad + stopped)
             for view, ok, bad in view_news.values():
                 try:
                     view.settled(ok, bad)

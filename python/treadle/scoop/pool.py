@@ -107,7 +107,7 @@ class Pool(ClientBase):
 
     def poll(self, timeout=0.0):
         """Takes the server's news of ended tasks (waiting up to ``timeout``), tells listeners."""
-        finished, failed = self.connection.settled(timeout)
+        finished, failed, _ = self.connection.settled(timeout)   # a cancel marked its futures already
         for ok, ids in ((True, finished), (False, failed)):
             for i in ids:
                 self.settled[i] = ok

@@ -147,12 +147,16 @@ class Client:
             self._watched.pop(task_id, None)
 
     def poll_settled(self, timeout=0.0):
-        """Marks the tasks the server says ended (waits up to ``timeout`` s for news); returns
-        their ids."""
+        """Marks the tasks the server says ended (waits up to ``timeout`` s for news): finished,
+        failed, or cancelled (``cancelled_by_server``: they never end); returns their ids."""
         try:
-            finished, failed = self.core.connection.settled(timeout)
+            finished, failed, cancelled = self.core.connection.settled(timeout)
         except LoomException as error:
             raise RainException(str(error)) from None
+        for task_id in cancelled:
+            task = self._watched.pop(task_id, None)
+            if task is not None and task.state == "submitted":
+                task.cancelled_by_server = True
         for task_id in finished:
             task = self._watched.pop(task_id, None)
             if task is not None:
@@ -161,7 +165,7 @@ class Client:
             task = self._watched.pop(task_id, None)
             if task is not None:
                 task.state = "failed"
-        return list(finished) + list(failed)
+        return list(finished) + list(failed) + list(cancelled)
 
     def close(self):
         self.core.close()

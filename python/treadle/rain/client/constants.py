@@ -28,7 +28,7 @@ def blob(value, label="const", content_type=None, encode=None):
     else:
         raise RainException("blob() takes bytes or str, or a value with encode=...; got {}".format(
             type(value).__name__))
-    return Task(CoreTask(CONST, (), data, label), [Output(label, content_type=content_type)]).output
+    return _constant(Task(CoreTask(CONST, (), data, label), [Output(label, content_type=content_type)]))
 
 
 def pickled(value, label="const"):
@@ -44,4 +44,11 @@ def directory(path=None, label="const_dir"):
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name in sorted(os.listdir(path)):
             archive.add(os.path.join(path, name), arcname=name)
-    return Task(CoreTask(CONST, (), buffer.getvalue(), label), [OutputDir(label)]).output
+    return _constant(Task(CoreTask(CONST, (), buffer.getvalue(), label), [OutputDir(label)]))
+
+
+def _constant(task):
+    """The object of a constant's task: data the client sends, not a task to the user (a
+    progress line does not count it)."""
+    task.constant = True
+    return task.output

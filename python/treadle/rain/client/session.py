@@ -202,9 +202,10 @@ class Session:
 
     def _wait_tasks(self, tasks, shown=None):
         # A notebook shows a progress line for a wait that lasts (core.hooks listeners): of
-        # every task waited for (``shown``), though the wait itself may follow fewer.
+        # every task waited for (``shown``), though the wait itself may follow fewer; not of
+        # the constants (blob()), which are data to the user, not tasks.
         shown = tasks if shown is None else shown
-        handles = [t.handle for t in shown if t.state == "submitted"] if hooks.listeners else []
+        handles = [t.handle for t in shown if t.state == "submitted" and not t.constant] if hooks.listeners else []
         with self.client.core.waiting_on(handles):
             self._wait_settled(tasks)
 
@@ -212,9 +213,10 @@ class Session:
         client = self.client
         client.poll_settled()
         # A cancel made through the core client (the kernel's interrupt or %treadle stop, or
-        # client.core.cancel) marks the handles, not this session, and the server says nothing
-        # of a watched task that was cancelled: the handles are looked at, now and after each
-        # cancel (core.cancels) while the wait polls.
+        # client.core.cancel) marks the handles, not this session: the handles are looked at
+        # now; while the wait polls, the server's word that a watched task was cancelled ends
+        # it at once (poll_settled), and an unwatched one's handle is looked at after each
+        # cancel (core.cancels).
         cancels = client.core.cancels
         # A task waited for by itself: watched now, or (an inner task of its plan, which holds
         # nothing the server would watch) its state asked until it ends.
@@ -235,6 +237,8 @@ class Session:
                 task = pending.pop(task_id, None)
                 if task is not None and task.state == "failed":
                     self._task_failed(task)
+                if task is not None and task.cancelled_by_server:
+                    self._raise_if_cancelled([task])
             if client.core.cancels != cancels:   # a cancel meanwhile (from another thread)
                 cancels = client.core.cancels
                 self._raise_if_cancelled(pending.values())
@@ -309,9 +313,16 @@ class Session:
         self._fail(self._task_exception(TaskFailed.from_failure(failure)))
 
     def _raise_if_cancelled(self, tasks):
-        """Fails the session for the first of these submitted tasks that its client cancelled."""
+        """Fails the session for the first of these submitted tasks that its client cancelled
+        (or the server said was cancelled)."""
         for task in tasks:
+            if task.cancelled_by_server:
+                # The server tells of a cancel before the thread that made it marked its handles.
+                self.client.core.settle_cancels()
             error = task.cancellation()
+            if error is None and task.cancelled_by_server:   # not by a cancel of its handles
+                why = "(its session was closed)" if self.closed else "(its futures were released before it ended)"
+                error = TaskCancelled(task.task_id, why, task.core.label)
             if error is not None:
                 self._task_cancelled(task, error)
 

@@ -37,6 +37,8 @@ class Task:
     _spec = None        # made when first asked for
     _objects = None     # the outputs' DataObjects as made (the only one, or a list with Nones)
     _outputs = None     # their LabeledList, made when first asked for
+    cancelled_by_server = False   # the server said it was cancelled (watch/settled): it never ends
+    constant = False    # made by blob(), pickled() or directory(): data, not a task to the user
 
     def __init__(self, core_task, outputs, session=None, config=None, maker=None, call=None, inputs=None, reads=None):
         self.session = session = session or active_session()

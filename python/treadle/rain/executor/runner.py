@@ -8,10 +8,13 @@ arguments: as they are (plain values), or with placeholders (``persistent_id`` n
 input n of the task).
 """
 
+import dis
+import inspect
 import io
 import json
 import pickle
 
+from ...core.remote_exception import rebuilt_frame
 from ...runtime.task_runtime import split_outputs
 from ..common import (DataInstance, ObjectInfo, ObjectSpec, RainException, encode_value, is_subtype,
                       merge_content_types)
@@ -125,7 +128,12 @@ class RemoteRunner:
                 result = self.fn(ctx, *args)
             if type(result) is bytes and self.bytes_as_is and ctx._debug is None and ctx._info is None:
                 return result   # the common case, short
-            outputs, objects = self._encode_all(result)
+            try:
+                outputs, objects = self._encode_all(result)
+            except Exception as error:
+                # What the function returned cannot become its outputs: the failure shows the
+                # function's frame (where it returned), not treadle's encoding in this runner.
+                raise error.with_traceback(self._returned_at()) from None
         except BaseException as error:
             if ctx._debug:
                 # In the failure's text (the traceback shows notes) as Rain's "Debug:" part.
@@ -200,17 +208,42 @@ class RemoteRunner:
                 info["user"] = value.info.user
             return value.get_bytes(), info
         if plan.encode:
-            return encode_value(value, plan.encode), {}
+            return self._encoded(value, plan.encode, plan), {}
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value), {}
         if isinstance(value, str):
             if declared.startswith("text-"):
-                return encode_value(value, declared), {}
+                return self._encoded(value, declared, plan), {}
             return value.encode(), ({} if declared else {"content_type": "text"})
         if not declared:
             raise RainException("output {!r} of {} got a {}: return bytes, str or a DataInstance, or declare the "
                                 "output with encode=...".format(plan.label, self.name, type(value).__name__))
-        return encode_value(value, declared), {}
+        return self._encoded(value, declared, plan), {}
+
+    def _encoded(self, value, content_type, plan):
+        """The bytes of an output's value; a value its content type cannot encode fails the task
+        saying which output, of which task, and why (not with the encoder's own frames)."""
+        try:
+            return encode_value(value, content_type)
+        except Exception as error:
+            why = str(error) if isinstance(error, RainException) else "{}: {}".format(type(error).__name__, error)
+            raise RainException("output {!r} of {}: the {} it returned cannot be encoded as content type {!r}: {}".format(
+                plan.label, self.name, type(value).__name__, content_type, why)) from None
+
+    def _returned_at(self):
+        """A traceback entry at the line where the task's function returned (its only return
+        statement; else its def line), or None."""
+        fn = inspect.unwrap(self.fn)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return None
+        try:
+            returns = {i.positions.lineno for i in dis.get_instructions(code)
+                       if i.opname in ("RETURN_VALUE", "RETURN_CONST") and i.positions and i.positions.lineno}
+        except Exception:
+            returns = set()
+        line = returns.pop() if len(returns) == 1 else code.co_firstlineno
+        return rebuilt_frame(code.co_filename, line, code.co_name, getattr(fn, "__module__", None) or "")
 
 
 class _ArgumentUnpickler(pickle.Unpickler):
