@@ -2,7 +2,6 @@
 for longer than $TREADLE_ENGINE_TIMEOUT, a worker that dies, an abort that replaces an engine
 (docs/ipython.md, "Fault tolerance" and "Dependencies"). Real server, workers and executors."""
 
-import os
 import signal
 import time
 
@@ -127,3 +126,28 @@ def test_depend_sees_the_properties_after_an_abort_replaced_the_engine(own, tmp_
     assert r.failure is None and r.engineid == f
     assert mec.get_properties(targets=e) == {}
 
+
+def test_a_local_cluster_is_the_default_and_a_wait_without_engines_says_so():
+    """docs/ipython.md's `ipcluster -n 4`: inside `with treadle.local_cluster(...)`, TaskClient()
+    connects to that cluster; a wait on a cluster without workers says so (here the notice
+    starts the worker the tasks wait for)."""
+    out = run_script(
+        "import io, sys, treadle\n"
+        "from treadle.ipython import client\n"
+        "with treadle.local_cluster(workers=0) as cluster:\n"
+        "    tc = client.TaskClient()\n"
+        "    print('same', tuple(tc.address) == tuple(cluster.address))\n"
+        "    class Notice(io.StringIO):\n"
+        "        def write(self, text):\n"
+        "            if 'no engines' in text:\n"
+        "                cluster.add_worker()\n"
+        "            sys.__stdout__.write('notice: ' + text)\n"
+        "            return len(text)\n"
+        "    sys.stderr = Notice()\n"
+        "    print(tc.get_task_result(tc.run(client.Task('a = 1', pull='a')), block=True))\n"
+        "    sys.stderr = sys.__stderr__\n")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "same True", out.stdout
+    assert lines[1].startswith("notice: treadle: no engines: no worker is connected to the server at 127.0.0.1:")
+    assert "TaskResult[ID:0]:{'a': 1}" in lines

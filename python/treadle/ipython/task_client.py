@@ -2,6 +2,7 @@
 (or routed by their ``depend`` to an engine whose properties suit them), retried, recovered,
 aborted, and their results kept by integer ids from 0."""
 
+import sys
 import threading
 import time
 import weakref
@@ -19,6 +20,7 @@ from .task import Task, TaskResult
 _clients = weakref.WeakSet()   # TaskClients of this process: told when engine properties change
 _FLUSH_DELAY = 0.005   # seconds between the first unsent task and sending it (as the native API)
 _FLUSH_LIMIT = 1024    # unsent tasks that are sent at once
+_NO_ENGINES_AFTER = 2.0   # seconds a wait lasts before it looks whether the cluster has any engine
 
 
 class TaskAborted(LoomException):
@@ -73,6 +75,7 @@ class TaskClient:
         self._routed = set()        # records with a Command in flight
         self._waiting = {}          # taskid -> record waiting for an engine that its depend allows
         self._timer = None
+        self._said_no_engines = False
         self._lock = threading.RLock()   # the flush timer's thread and the caller's
         _clients.add(self)
         hooks.defers_calls(self)
@@ -344,11 +347,25 @@ class TaskClient:
     def barrier(self, taskids):
         """Blocks until every task of ``taskids`` (an id or a list of ids) has completed."""
         records = [self._record(t) for t in ([taskids] if isinstance(taskids, int) else taskids)]
+        look_at = time.monotonic() + _NO_ENGINES_AFTER
         while records:
             records = [r for r in records if not r.done]
             if records:
                 self._settle(records)
                 self._pump()
+                if time.monotonic() > look_at:
+                    look_at = time.monotonic() + _NO_ENGINES_AFTER
+                    self._say_if_no_engines()
+
+    def _say_if_no_engines(self):
+        """A wait that lasts on a cluster without workers says so, once (the tasks would wait
+        in silence until a worker connects; the kernel starts workers of its own)."""
+        if self.engines.refresh():
+            self._said_no_engines = False
+        elif not self._said_no_engines:
+            self._said_no_engines = True
+            print("treadle: no engines: no worker is connected to the server at {0}:{1}; the tasks wait until one "
+                  "connects (start some: treadle-worker {0}:{1} --cpus 4)".format(*self.address), file=sys.stderr)
 
     def _settle(self, records):
         """Waits until the server has said that every load-balanced run of ``records`` ended,
