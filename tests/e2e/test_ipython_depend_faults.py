@@ -2,6 +2,7 @@
 for longer than $TREADLE_ENGINE_TIMEOUT, a worker that dies, an abort that replaces an engine
 (docs/ipython.md, "Fault tolerance" and "Dependencies"). Real server, workers and executors."""
 
+import os
 import signal
 import time
 
@@ -145,9 +146,15 @@ def test_a_local_cluster_is_the_default_and_a_wait_without_engines_says_so():
         "            return len(text)\n"
         "    sys.stderr = Notice()\n"
         "    print(tc.get_task_result(tc.run(client.Task('a = 1', pull='a')), block=True))\n"
-        "    sys.stderr = sys.__stderr__\n")
+        "    sys.stderr = sys.__stderr__\n"
+        "try:\n"
+        "    client.TaskClient(('127.0.0.1', 1))\n"
+        "except client.ConnectionError as error:\n"
+        "    print('refused', type(error).__name__, isinstance(error, client.KernelError))\n",
+        env=dict(os.environ, TREADLE_CONNECT_TIMEOUT="1"))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "same True", out.stdout
     assert lines[1].startswith("notice: treadle: no engines: no worker is connected to the server at 127.0.0.1:")
     assert "TaskResult[ID:0]:{'a': 1}" in lines
+    assert lines[-1] == "refused ConnectionError True"

@@ -8,7 +8,7 @@ import os
 from .. import cluster as local_cluster
 from ..core import address as _address
 from ..core import embedded_server
-from ..core.errors import LoomException
+from .errors import ConnectionError
 from ..deploy.state import ClusterState
 from ..runtime import task_clients
 
@@ -31,10 +31,10 @@ def default_task_address():
     try:
         state = ClusterState.load(name)
     except ValueError as error:
-        raise LoomException("no default task address: {}".format(error)) from None
+        raise ConnectionError("no default task address: {}".format(error)) from None
     if state is not None and state.server_address:
         return _address.parse(state.server_address)
-    raise LoomException(
+    raise ConnectionError(
         "no default task address: this is not the treadle kernel (whose own server it would be), "
         "not inside a 'with treadle.local_cluster(workers=4):' block, $TREADLE_ADDRESS is not set, "
         "and no treadle-cluster is running (its state file {} does not exist; start one with "

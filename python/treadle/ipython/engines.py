@@ -19,17 +19,13 @@ import os
 import threading
 import time
 
-from ..core.errors import LoomException
 from ..runtime import engine as engine_side
 from ..runtime.task_runtime import Ref
+from .errors import EngineLost, TaskTimeout
 
 _registries = {}            # server (host, port) -> {(worker, index): engine id}
 _registries_lock = threading.Lock()
 _command_ids = itertools.count()
-
-
-class EngineLost(LoomException):
-    """The engine a command was meant for is gone (its worker left the cluster)."""
 
 
 class NotPlaced(Exception):
@@ -198,7 +194,7 @@ class Command:
             if time.monotonic() < self.resend_at:
                 return False
             if time.monotonic() > self.deadline:
-                raise LoomException("engine {}: command {} timed out (the engine stayed busy)".format(
+                raise TaskTimeout("engine {}: command {} timed out (the engine stayed busy)".format(
                     self.engine_id, self.op))
             if self.moved and self.engine_id not in self.engines.live:
                 # Its worker died with a copy on it, which the server ran elsewhere: it may have

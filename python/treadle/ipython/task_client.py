@@ -14,6 +14,7 @@ from ..runtime import task_clients
 from .address import resolve_address
 from .connection import Connection, pulled, rebuild_failure
 from .engines import Engines, NotPlaced
+from .errors import TaskAborted
 from .push import packed
 from .task import Task, TaskResult
 
@@ -21,11 +22,6 @@ _clients = weakref.WeakSet()   # TaskClients of this process: told when engine p
 _FLUSH_DELAY = 0.005   # seconds between the first unsent task and sending it (as the native API)
 _FLUSH_LIMIT = 1024    # unsent tasks that are sent at once
 _NO_ENGINES_AFTER = 2.0   # seconds a wait lasts before it looks whether the cluster has any engine
-
-
-class TaskAborted(LoomException):
-    """The failure of a task that ``abort`` stopped, or that the kernel cancelled (an interrupt of
-    the cell that ran it, ``%treadle stop``)."""
 
 
 def properties_changed(address):
@@ -64,7 +60,7 @@ class TaskClient:
     def __init__(self, address=None, secret=None):
         host, port = resolve_address(address)
         # Inside a task, the secret the executor was given (clients made there are closed with it).
-        self.connection = Connection(host, port, secret=secret or task_clients.secret(), output="print")
+        self.connection = Connection.to(host, port, secret=secret or task_clients.secret())
         self.address = self.connection.address
         self.engines = Engines(self.connection)
         self._records = []
