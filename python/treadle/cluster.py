@@ -10,6 +10,15 @@ from .core import paths
 from .core.connection import Connection, server_stopped
 from .core.processes import child_setup
 
+_entered = []   # LocalClusters inside their ``with`` block, innermost last
+
+
+def entered_address():
+    """(host, port) of the innermost ``with local_cluster(...)`` block this process is in, or
+    None: the cluster that clients made there without an address connect to (IPython's
+    ``client.TaskClient()``, whose controller ``ipcluster -n 4`` started)."""
+    return _entered[-1].address if _entered else None
+
 
 class LocalCluster:
     """Starts ``treadle-server`` and ``workers`` ``treadle-worker`` processes on 127.0.0.1.
@@ -110,8 +119,11 @@ class LocalCluster:
         if self.server is not None and self.server.stdout:
             self.server.stdout.close()
         self.workers = []
+        if self in _entered:
+            _entered.remove(self)
 
     def __enter__(self):
+        _entered.append(self)
         return self
 
     def __exit__(self, *exc):

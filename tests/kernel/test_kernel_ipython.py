@@ -47,3 +47,14 @@ def test_px_errors(kernel):
     assert reply["status"] == "error" and "SyntaxError" in str(errors(outputs))
     reply, outputs, _ = kernel.run("print('still here')")
     assert "still here" in text(outputs)
+
+
+def test_px_a_cell_that_kills_its_engine_fails_once(kernel):
+    """The engine's executor dies under the cell: the cell fails saying so, and is not run again
+    (its copies are not sent again as if the engine had been busy)."""
+    reply, outputs, _ = kernel.run("%%treadle px --targets 0\nimport os\nprint('killing', os.getpid())\n"
+                                   "os.kill(os.getpid(), 9)", stop_on_error=False, timeout=60)
+    assert reply["status"] == "error" and "signal 9" in str(errors(outputs)), outputs
+    assert len(re.findall(r"killing \d+", text(outputs))) <= 1, text(outputs)
+    reply, outputs, _ = kernel.run("%%treadle px --targets 0\nprint('alive again')", timeout=60)
+    assert reply["status"] == "ok" and "alive again" in text(outputs), outputs

@@ -1,12 +1,14 @@
 """Where an IPython client connects: the address given, or the default one (``client.
 default_task_address``): inside a task the task's own cluster; the treadle kernel's own server
-inside that kernel; else the server of the running ``treadle-cluster``."""
+inside that kernel; the cluster of the innermost ``with treadle.local_cluster(...)`` block;
+$TREADLE_ADDRESS; else the server of the running ``treadle-cluster``."""
 
 import os
 
+from .. import cluster as local_cluster
 from ..core import address as _address
 from ..core import embedded_server
-from ..core.errors import LoomException
+from .errors import ConnectionError
 from ..deploy.state import ClusterState
 from ..runtime import task_clients
 
@@ -20,17 +22,21 @@ def default_task_address():
     embedded = embedded_server.embedded_address()
     if embedded is not None:
         return tuple(embedded)
+    entered = local_cluster.entered_address()
+    if entered is not None:
+        return tuple(entered)
     if os.environ.get("TREADLE_ADDRESS"):
         return _address.parse(os.environ["TREADLE_ADDRESS"])
     name = os.environ.get("TREADLE_CLUSTER", "default")
     try:
         state = ClusterState.load(name)
     except ValueError as error:
-        raise LoomException("no default task address: {}".format(error)) from None
+        raise ConnectionError("no default task address: {}".format(error)) from None
     if state is not None and state.server_address:
         return _address.parse(state.server_address)
-    raise LoomException(
+    raise ConnectionError(
         "no default task address: this is not the treadle kernel (whose own server it would be), "
+        "not inside a 'with treadle.local_cluster(workers=4):' block, $TREADLE_ADDRESS is not set, "
         "and no treadle-cluster is running (its state file {} does not exist; start one with "
         "'treadle-cluster start', or give the address: TaskClient(('host', port)))".format(ClusterState(name).path))
 

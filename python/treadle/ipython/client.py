@@ -4,13 +4,13 @@ IPython's task interface runs on treadle after changing its import line to
 
 from .address import default_task_address as _default_task_address
 from .connection import EngineFailure
-from .engines import EngineLost
+from .errors import ConnectionError, EngineLost, KernelError, TaskAborted, TaskTimeout
 from .multiengine import MultiEngineClient
 from .task import ResultNamespace, Task, TaskResult
-from .task_client import TaskAborted, TaskClient
+from .task_client import TaskClient
 
 __all__ = ["Task", "TaskClient", "TaskResult", "ResultNamespace", "MultiEngineClient", "EngineFailure",
-           "EngineLost", "TaskAborted", "default_task_address"]
+           "EngineLost", "TaskAborted", "TaskTimeout", "KernelError", "ConnectionError", "default_task_address"]
 
 
 def __getattr__(name):

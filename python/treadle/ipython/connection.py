@@ -9,9 +9,10 @@ from ..core.errors import LoomException, TaskFailed
 from ..core.pickling import dumps
 from ..core.task import PY_CALL, ResourceRequest, Task, shared_value
 from ..runtime import task_clients
+from .errors import ConnectionError, KernelError
 
 
-class EngineFailure(TaskFailed):
+class EngineFailure(TaskFailed, KernelError):
     """Code run on an engine raised; as with every task failure, the exception raised is also
     of the code's own exception type (``except NameError`` catches it). ``label`` says what
     ran where ("Task 3 on engine 1", "engine 2")."""
@@ -45,6 +46,16 @@ class Connection(ClientBase):
         task_clients.adopt(self)
         self._functions = {}    # id(fn) -> (fn, handle of its py_value on the server)
         self.settled = {}       # task id -> True (finished) / False (failed), as the server said
+
+    @classmethod
+    def to(cls, host, port, secret=None):
+        """A connection to the server at (host, port); IPython's ConnectionError if none is there."""
+        try:
+            return cls(host, port, secret=secret, output="print")
+        except KernelError:
+            raise
+        except LoomException as error:
+            raise ConnectionError(str(error)) from None
 
     def blocking(self):
         return task_clients.blocking()

@@ -19,17 +19,18 @@ import os
 import threading
 import time
 
-from ..core.errors import LoomException
 from ..runtime import engine as engine_side
 from ..runtime.task_runtime import Ref
+from .errors import EngineLost, TaskTimeout
 
 _registries = {}            # server (host, port) -> {(worker, index): engine id}
 _registries_lock = threading.Lock()
 _command_ids = itertools.count()
 
 
-class EngineLost(LoomException):
-    """The engine a command was meant for is gone (its worker left the cluster)."""
+class NotPlaced(Exception):
+    """A routed command's chooser found no engine for it now (none that qualifies is free): no
+    copy of it is in flight, so it can wait in its client and be sent again later."""
 
 
 class Engines:
@@ -109,10 +110,11 @@ class Engines:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def start(self, engine_id, op, args, timeout=None):
-        """A command for one engine, sent; ``step()`` it until ``answer`` is set."""
+    def start(self, engine_id, op, args, timeout=None, chooser=None):
+        """A command for one engine, sent; ``step()`` it until ``answer`` is set. ``timeout``:
+        seconds (float("inf"): never). ``chooser``: see Command."""
         deadline = time.monotonic() + (timeout or float(os.environ.get("TREADLE_ENGINE_TIMEOUT", "120")))
-        return Command(self, engine_id, op, args, deadline)
+        return Command(self, engine_id, op, args, deadline, chooser)
 
     def command(self, engine_id, op, args, timeout=None):
         """Runs ``op`` on engine ``engine_id`` (runtime.engine.command); its answer."""
@@ -134,15 +136,26 @@ class Engines:
 
 
 class Command:
-    """One command on its way to one engine (see the module's docstring)."""
+    """One command on its way to one engine (see the module's docstring).
 
-    def __init__(self, engines, engine_id, op, args, deadline):
+    A copy that fails (rather than answering) ran where the command acted: the engine's
+    executor died under it (or it was cancelled); that failure is the command's (``step``
+    raises it), never a reason to send it again, which would run the code again. ``chooser``
+    (a routed task's): called with the command before each send after the first, when none of
+    the copies acted (the engine was busy), it names the engine to try now, or None (NotPlaced).
+    """
+
+    def __init__(self, engines, engine_id, op, args, deadline, chooser=None):
         self.engines = engines
         self.engine_id = engine_id
         self.op, self.args = op, args
         self.deadline = deadline
+        self.chooser = chooser
         self.command_id = "{}-{}-{}".format(os.getpid(), id(engines), next(_command_ids))
         self.copies = []
+        self.sent_worker = None   # the worker the last copies went to
+        self.sends = 0
+        self.moved = False        # a copy came back from another worker: it may have run on the engine first
         self.answer = None
         self.delay = 0.01
         self.resend_at = 0.0
@@ -164,6 +177,8 @@ class Command:
         # Labelled with the engine: what the code prints shows as "[task N engine 3] ...".
         self.copies = engines.connection.call([copy] * engines.cpus[worker], "engine {}".format(self.engine_id), 0,
                                               inputs=[anchor])
+        self.sent_worker = worker
+        self.sends += 1
 
     def step(self):
         """Takes the copies' answers in; sends them again if none acted. True once answered."""
@@ -179,14 +194,32 @@ class Command:
             if time.monotonic() < self.resend_at:
                 return False
             if time.monotonic() > self.deadline:
-                raise LoomException("engine {}: command {} timed out (the engine stayed busy)".format(
+                raise TaskTimeout("engine {}: command {} timed out (the engine stayed busy)".format(
                     self.engine_id, self.op))
+            if self.moved and self.engine_id not in self.engines.live:
+                # Its worker died with a copy on it, which the server ran elsewhere: it may have
+                # been running on the engine.
+                raise EngineLost("engine {} is gone (its worker left the cluster)".format(self.engine_id))
+            self.moved = False
+            if self.chooser is not None and self.sends:
+                engine = self.chooser(self)
+                if engine is None:
+                    raise NotPlaced()
+                self.engine_id = engine
             self.send()
+        failure = None
         for h in [h for h in self.copies if h.task_id in connection.settled]:
             self.copies.remove(h)
-            value, failure = connection.outcome(h)
-            if failure is None and value.get("acted"):
+            value, failed = connection.outcome(h)
+            if failed is not None:
+                failure = failure or failed
+            elif value.get("acted"):
                 self.answer = value
+            elif tuple(value["engine"])[0] != self.sent_worker:
+                self.moved = True
+        if failure is not None and self.answer is None:
+            self.abandon()
+            raise failure
         if self.answer is not None:
             self.engines.leftovers.extend(self.copies)   # never cancelled: released once they end
             self.copies = []

@@ -17,7 +17,7 @@ class MultiEngineClient:
     def __init__(self, address=None, secret=None):
         host, port = resolve_address(address)
         # Inside a task, the secret the executor was given (clients made there are closed with it).
-        self.connection = Connection(host, port, secret=secret or task_clients.secret(), output="print")
+        self.connection = Connection.to(host, port, secret=secret or task_clients.secret())
         self.address = self.connection.address
         self.engines = Engines(self.connection)
 

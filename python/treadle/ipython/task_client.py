@@ -2,6 +2,7 @@
 (or routed by their ``depend`` to an engine whose properties suit them), retried, recovered,
 aborted, and their results kept by integer ids from 0."""
 
+import sys
 import threading
 import time
 import weakref
@@ -12,18 +13,15 @@ from ..runtime import engine as engine_side
 from ..runtime import task_clients
 from .address import resolve_address
 from .connection import Connection, pulled, rebuild_failure
-from .engines import Engines
+from .engines import Engines, NotPlaced
+from .errors import TaskAborted
 from .push import packed
 from .task import Task, TaskResult
 
 _clients = weakref.WeakSet()   # TaskClients of this process: told when engine properties change
 _FLUSH_DELAY = 0.005   # seconds between the first unsent task and sending it (as the native API)
 _FLUSH_LIMIT = 1024    # unsent tasks that are sent at once
-
-
-class TaskAborted(LoomException):
-    """The failure of a task that ``abort`` stopped, or that the kernel cancelled (an interrupt of
-    the cell that ran it, ``%treadle stop``)."""
+_NO_ENGINES_AFTER = 2.0   # seconds a wait lasts before it looks whether the cluster has any engine
 
 
 def properties_changed(address):
@@ -62,7 +60,7 @@ class TaskClient:
     def __init__(self, address=None, secret=None):
         host, port = resolve_address(address)
         # Inside a task, the secret the executor was given (clients made there are closed with it).
-        self.connection = Connection(host, port, secret=secret or task_clients.secret(), output="print")
+        self.connection = Connection.to(host, port, secret=secret or task_clients.secret())
         self.address = self.connection.address
         self.engines = Engines(self.connection)
         self._records = []
@@ -71,7 +69,9 @@ class TaskClient:
         self._asking = None         # engine id -> Command asking its properties, in flight
         self._unsent = []           # load-balanced runs not sent yet: sent together, in one plan
         self._routed = set()        # records with a Command in flight
+        self._waiting = {}          # taskid -> record waiting for an engine that its depend allows
         self._timer = None
+        self._said_no_engines = False
         self._lock = threading.RLock()   # the flush timer's thread and the caller's
         _clients.add(self)
         hooks.defers_calls(self)
@@ -106,7 +106,7 @@ class TaskClient:
         is failed with the reason, so no wait is left waiting for it (nothing else would end it)."""
         for record in records:
             if not record.done:
-                record.waiting = False
+                self._set_waiting(record, False)
                 record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(), failure=error,
                                            attempts=record.attempts, recovered_by=record.position)
 
@@ -123,13 +123,29 @@ class TaskClient:
                 self._timer.daemon = True
                 self._timer.start()
             return
-        engine = self._choose(depend)
-        record.waiting = engine is None
+        engine = self._choose(depend, record)
+        self._set_waiting(record, engine is None)
         if engine is not None:
             record.attempts += 1
             with hooks.sending_deferred(record.cells):
-                record.command = self.engines.start(engine, "task", args, timeout=365 * 86400)
+                # No timeout: it waits for an engine as long as IPython's queue did; while its
+                # engine is busy, each resend may choose another free one (_choose).
+                record.command = self.engines.start(engine, "task", args, timeout=float("inf"),
+                                                    chooser=lambda command: self._choose(depend, record))
             self._routed.add(record)
+
+    def _set_waiting(self, record, waiting):
+        record.waiting = waiting
+        if waiting:
+            self._waiting[record.taskid] = record
+        else:
+            self._waiting.pop(record.taskid, None)
+
+    def _schedule_waiting(self):
+        """Tasks waiting for an engine try again, oldest first (an engine freed up, or answered)."""
+        for record in sorted(self._waiting.values(), key=lambda r: r.taskid):
+            if record.waiting and not record.done:
+                self._dispatch(record)
 
     def _flush(self):
         """Sends the load-balanced runs not sent yet, in one plan."""
@@ -168,15 +184,20 @@ class TaskClient:
         except Exception:
             pass   # the next call that waits sends them again and reports the error
 
-    def _choose(self, depend):
-        """The engine, among those whose properties satisfy ``depend``, with the fewest tasks
-        of this client routed to it now; None if none does (an exception means "not here"),
-        or while the engines' properties are being asked for."""
+    def _choose(self, depend, record):
+        """An engine for ``record``: one whose properties satisfy ``depend`` and that runs no
+        other task of this client routed to it (an engine runs one at a time: the others wait
+        here, as in IPython's queue, and go to whichever engine frees first); another one than
+        the record's current engine if it can (that one stayed busy). None if none does now (an
+        exception in ``depend`` means "not here"), or while no engine's properties came in."""
         if self._properties is None:
             self._ask_properties()
             return None
+        taken = {r.command.engine_id for r in self._routed if r is not record}
         fits = []
         for engine, properties in sorted(self._properties.items()):
+            if engine in taken or engine not in self.engines.live:
+                continue
             try:
                 if depend(dict(properties)):
                     fits.append(engine)
@@ -184,31 +205,42 @@ class TaskClient:
                 pass
         if not fits:
             return None
-        busy = {}
-        for r in self._routed:
-            busy[r.command.engine_id] = busy.get(r.command.engine_id, 0) + 1
-        return min(fits, key=lambda e: busy.get(e, 0))
+        current = record.command.engine_id if record.command is not None else None
+        return min(fits, key=lambda e: e == current)
 
     def _ask_properties(self):
-        """Asks every engine for its properties, without waiting (busy engines answer later)."""
+        """Asks every engine for its properties, without waiting. A busy engine answers when
+        it frees (no timeout: a task may wait for it as long as it is busy)."""
         if self._asking is None:
-            self._asking = {e: self.engines.start(e, "get_properties", None) for e in self.engines.targets("all")}
+            self._asking = {e: self.engines.start(e, "get_properties", None, timeout=float("inf"))
+                            for e in self.engines.targets("all")}
 
     def _take_properties(self):
-        """The engines' answers; once all came, the waiting tasks are scheduled again."""
+        """The engines' answers, as they come: each one lets the waiting tasks try that engine."""
         if self._asking is None:
             return
+        answered = False
         for engine, command in list(self._asking.items()):
             try:
-                command.step()
-            except LoomException:   # a lost engine, or one busy for too long: not a candidate
-                del self._asking[engine]
-        if all(c.answer is not None for c in self._asking.values()):
-            answers, self._asking = self._asking, None
-            self._properties = {e: c.answer.get("value") or {} for e, c in answers.items()}
-            for record in self._records:
-                if record.waiting and not record.done:
-                    self._dispatch(record)
+                if not command.step():
+                    continue
+                if self._properties is None:
+                    self._properties = {}
+                self._properties[engine] = command.answer.get("value") or {}
+                answered = True
+            except LoomException:   # a lost engine: not a candidate
+                pass
+            del self._asking[engine]
+        if not self._asking:
+            self._asking = None
+        if answered:
+            self._schedule_waiting()
+
+    def _engine_replaced(self):
+        """An engine's executor may have been replaced (it died under a task, or an abort ended
+        it): its properties went with it, so depend looks at the engines' properties anew."""
+        if self._properties is not None:
+            self.forget_properties()
 
     # -- progress --------------------------------------------------------------------------------
 
@@ -238,21 +270,35 @@ class TaskClient:
                     raised = raised or error                # the others are still taken in
             if raised is not None:
                 raise raised
-            for record in list(self._routed):
+            freed = False
+            for record in sorted(self._routed, key=lambda r: r.taskid):
+                if record not in self._routed:
+                    continue   # dispatched again by _schedule_waiting below
                 try:
                     answered = record.command.step()
                 except TaskCancelled as error:
                     self._abort(record, _cancelled(record, error))
+                    freed = True
                     continue
-                except LoomException as error:
+                except NotPlaced:   # none acted, and no engine it may use is free: it waits here
+                    self._routed.discard(record)
+                    record.command = None
+                    record.attempts -= 1
+                    self._set_waiting(record, True)
+                    continue
+                except LoomException as error:   # its engine died under it (a try), or was lost
                     self._routed.discard(record)
                     record.command = None
                     self._ended(record, None, error)
+                    freed = True
                     continue
                 if answered:
                     self._routed.discard(record)
                     answer, record.command = record.command.answer, None
                     self._ended(record, answer, None)
+                    freed = True
+            if freed and self._waiting:
+                self._schedule_waiting()
 
     def _ended(self, record, answer, failure):
         if answer is not None and answer["ok"]:
@@ -264,6 +310,8 @@ class TaskClient:
         if answer is not None:
             engineid = self.engines.id_of(answer["engine"])
             failure = rebuild_failure(answer, "Task {} on engine {}".format(record.taskid, engineid))
+        else:
+            self._engine_replaced()   # no answer: the engine's executor died under it, or its worker did
         retries = record.chain[record.position][5]
         if record.attempt < retries:
             record.attempt += 1
@@ -295,11 +343,25 @@ class TaskClient:
     def barrier(self, taskids):
         """Blocks until every task of ``taskids`` (an id or a list of ids) has completed."""
         records = [self._record(t) for t in ([taskids] if isinstance(taskids, int) else taskids)]
+        look_at = time.monotonic() + _NO_ENGINES_AFTER
         while records:
             records = [r for r in records if not r.done]
             if records:
                 self._settle(records)
                 self._pump()
+                if time.monotonic() > look_at:
+                    look_at = time.monotonic() + _NO_ENGINES_AFTER
+                    self._say_if_no_engines()
+
+    def _say_if_no_engines(self):
+        """A wait that lasts on a cluster without workers says so, once (the tasks would wait
+        in silence until a worker connects; the kernel starts workers of its own)."""
+        if self.engines.refresh():
+            self._said_no_engines = False
+        elif not self._said_no_engines:
+            self._said_no_engines = True
+            print("treadle: no engines: no worker is connected to the server at {0}:{1}; the tasks wait until one "
+                  "connects (start some: treadle-worker {0}:{1} --cpus 4)".format(*self.address), file=sys.stderr)
 
     def _settle(self, records):
         """Waits until the server has said that every load-balanced run of ``records`` ended,
@@ -354,17 +416,24 @@ class TaskClient:
 
     def _abort(self, record, failure):
         """The task ends as ``failure`` without running (again): no retry, no recovery task."""
+        replaced = False   # a running task is stopped by ending its engine's executor
         if record.handle is not None:
             self._by_task.pop(record.handle.task_id, None)
+            replaced = not self.connection.settled.get(record.handle.task_id)
             self.connection.release([record.handle])
             record.handle = None
         if record.command is not None:
+            replaced = bool(record.command.copies)
             self.connection.release(record.command.copies)
             self._routed.discard(record)
             record.command = None
-        record.waiting = False
+        self._set_waiting(record, False)
         record.result = TaskResult(record.taskid, {}, None, record.submitted, time.time(), failure=failure,
                                    attempts=record.attempts)
+        if replaced:
+            self._engine_replaced()
+        if self._waiting:
+            self._schedule_waiting()   # its engine is free for the next one (once replaced)
 
     def spin(self):
         """Schedules again: tasks that wait for an engine whose properties satisfy their
@@ -379,7 +448,7 @@ class TaskClient:
             for command in self._asking.values():
                 command.abandon()
             self._asking = None
-        if any(r.waiting and not r.done for r in self._records):
+        if self._waiting:
             self._ask_properties()
 
     def close(self):
