@@ -59,3 +59,26 @@ def test_every_worker_line_of_vv_names_its_worker():
     assert worker_lines and all(re.match(r"treadle worker \S+:\d+: ", line) for line in worker_lines), done.stderr
     started = [line.split(":")[1] for line in worker_lines if "Python executor" in line and "started" in line]
     assert len(set(started)) == 3, done.stderr   # one per worker, each under its own pid
+
+
+def test_the_seeds_broker_hostname_and_e_options_are_accepted():
+    """scoop-usage.txt, "Launch in details": ``--broker-hostname`` (SCOOP's older name of
+    --external-hostname) and ``-e`` (SCOOP's ssh tunnels, which workers on this machine need not)
+    start the program as without them."""
+    program = os.path.join(HERE, "scoop_programs", "prolog_env.py")
+    done = launch("--broker-hostname", "127.0.0.1", "-e", "-n", "2", program)
+    assert done.returncode == 0, done.stderr
+    assert "marks ['-']" in done.stdout.splitlines(), done.stdout
+
+
+def test_a_loopback_external_hostname_with_remote_hosts_names_the_launchers_option():
+    """Remote workers cannot reach a loopback address: the message names the launcher's own
+    option (not treadle-server's), before anything is started."""
+    program = os.path.join(HERE, "scoop_programs", "prolog_env.py")
+    for option in ("--broker-hostname", "--external-hostname"):
+        done = launch("--host", "192.0.2.7", option, "127.0.0.1", program)
+        assert done.returncode == 2, done.stderr
+        assert "--external-hostname (or --broker-hostname) 127.0.0.1 is a loopback address" in done.stderr, done.stderr
+        assert "treadle-server" not in done.stderr and "192.0.2.7" in done.stderr
+    done = launch("--host", "192.0.2.7", "-e", program)
+    assert done.returncode == 2 and "-e/--tunnel" in done.stderr and "--external-hostname" in done.stderr, done.stderr

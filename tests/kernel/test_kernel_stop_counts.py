@@ -1,7 +1,9 @@
 """%treadle stop and an interrupt cancel every call the user submitted, also those a client still
 held back (IPython's tc.run sends from a flush timer: a stop that came first missed them and they
 ran to completion), and count only the user's tasks: not the pickled function or runner a client
-sends along for its own calls, and not tasks that had failed (no result of theirs stays)."""
+sends along for its own calls, and not tasks that had failed (no result of theirs stays). The
+tasks that had ended are counted in the cells the stop cancelled something in only: the results
+of earlier cells' finished work are not news."""
 
 import pytest
 from conftest import text
@@ -62,8 +64,31 @@ def test_treadle_stop_says_only_finished_results_stay(any_kernel, tmp_path):
                          "from treadle.ipython.client import Task as IPTask\n"
                          "failed = [tc.run(IPTask('raise ValueError(%d)' % i)) for i in range(2)]\n"
                          "try:\n    tc.barrier(failed)\nexcept Exception as e:\n    pass\n"
-                         "print(tc.queue_status())", timeout=60))
+                         "print(tc.queue_status())\n"
+                         # In the same cell: ended tasks count only in the cells the stop cancels in.
+                         "running = [tc.run(ipython_task('f%d' % i)) for i in range(2)]\nuntil_started('f0', 'f1')",
+                  timeout=60))
     assert "'succeeded': 0, 'failed': 2" in out, out
-    run_ok(k, "running = [tc.run(ipython_task('f%d' % i)) for i in range(2)]\nuntil_started('f0', 'f1')", timeout=60)
     outputs = run_ok(k, "%treadle stop")
     assert text(outputs) == "treadle: cancelled 2 tasks (1 had ended: their results stay)\n", outputs
+
+
+@pytest.mark.timeout(180)
+def test_treadle_stop_does_not_count_earlier_cells_ended_tasks(any_kernel, tmp_path):
+    """tryout8 F12: after cells whose work had ended (native tasks, an IPython execute), a stop
+    of a cell's running Rain tasks said "(4 had ended: their results stay)" of those old tasks,
+    and the next stop of SCOOP futures said the same again."""
+    k = any_kernel
+    start(k, tmp_path)
+    run_ok(k, "import treadle\ndone = [treadle.submit(abs, -i) for i in range(3)]\ntreadle.wait(done)\n"
+              "mec = client.MultiEngineClient()\nmec.execute('y = 1', targets=0)", timeout=60)
+    run_ok(k, "s = rc.new_session()\nwith s.bind_only():\n    naps = [rain_sleeper('st%d' % i) for i in range(4)]\n"
+              "for t in naps:\n    t.output.keep()\ns.submit()")
+    outputs = run_ok(k, "%treadle stop")
+    assert text(outputs) == "treadle: cancelled 4 tasks\n", outputs
+    run_ok(k, "from treadle.scoop import futures\ndef w(x):\n    time.sleep(600)\n"
+              "fs = [futures.submit(w, i) for i in range(3)]")
+    outputs = run_ok(k, "%treadle stop")
+    assert text(outputs) == "treadle: cancelled 3 tasks\n", outputs
+    outputs = run_ok(k, "print([f.cancelled() for f in fs], [d.result() for d in done])")
+    assert text(outputs) == "[True, True, True] [0, 1, 2]\n", outputs

@@ -10,6 +10,10 @@ propagates through, the caller's, add theirs as for any exception. In IPython,
 touching ``sys.excepthook``."""
 
 import functools
+import os
+import pickle
+
+import cloudpickle
 
 from .errors import TaskCancelled, TaskFailed
 from .remote_exception import task_traceback
@@ -54,3 +58,45 @@ def raising_as_local(method):
         with raised_as_local:
             return method(*args, **kwargs)
     return raising
+
+
+# Frames a call's own error need not show: treadle's, and the picklers' it ran.
+_OUR_DIRS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,   # the treadle package
+             os.path.dirname(os.path.abspath(cloudpickle.__file__)) + os.sep)
+_OUR_FILES = (os.path.abspath(pickle.__file__),)
+
+
+def _ours(tb):
+    filename = tb.tb_frame.f_code.co_filename
+    return filename.startswith(_OUR_DIRS) or filename in _OUR_FILES
+
+
+def without_our_frames(tb):
+    """The traceback ``tb`` without the entries of treadle's frames (and pickle's): the user's
+    own, in order (a user's generator run while pickling keeps its frame)."""
+    kept = []
+    while tb is not None:
+        if not _ours(tb):
+            kept.append(tb)
+        tb = tb.tb_next
+    for entry, after in zip(kept, kept[1:] + [None]):
+        entry.tb_next = after
+    return kept[0] if kept else None
+
+
+class _RaisedFromCall:
+    """``with raised_from_call:`` around the work of an API call on its arguments: an error
+    leaving it (a wrong argument, the user's own generator failing) reads as raised at the
+    caller's line, without treadle's frames in between (the with statement re-raises it as is)."""
+    __slots__ = ()
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, kind, error, tb):
+        if error is not None:
+            error.__traceback__ = without_our_frames(tb)
+        return False
+
+
+raised_from_call = _RaisedFromCall()

@@ -548,23 +548,34 @@ class CellTracker(hooks.ClientListener):
                     p.cancelled()
 
     def _cancel(self, cells, reason):
+        """Cancels cell by cell: the futures that had ended count only in the cells that had
+        something to cancel (the run being stopped), not the results of every earlier cell."""
+        cancelled = ended = failed = 0
+        for cell in cells:
+            report = self._cancel_cell(cell, reason)
+            cancelled += report.cancelled
+            if report.cancelled:
+                ended += report.ended
+                failed += report.failed
+        return Cancelled(cancelled, ended, failed)
+
+    def _cancel_cell(self, cell, reason):
         native = collections.OrderedDict()
         loom = collections.OrderedDict()
         ended = 0
-        for cell in cells:
-            for ref in cell.native:
-                f = ref()
-                if f is None:
-                    continue
-                if f.has_result():
-                    ended += 1
-                else:
-                    native.setdefault(f.client, []).append(f)
-            for ref in cell.loom:
-                f = ref()
-                # Released "when done" (a Rain session's unkept outputs): live until its task ends.
-                if f is not None and (not f.released() or f.released_when_done()):
-                    loom.setdefault(f.client, []).append(f)
+        for ref in cell.native:
+            f = ref()
+            if f is None:
+                continue
+            if f.has_result():
+                ended += 1
+            else:
+                native.setdefault(f.client, []).append(f)
+        for ref in cell.loom:
+            f = ref()
+            # Released "when done" (a Rain session's unkept outputs): live until its task ends.
+            if f is not None and (not f.released() or f.released_when_done()):
+                loom.setdefault(f.client, []).append(f)
         cancelled = failed = 0
         for client, futures in list(native.items()) + list(loom.items()):
             report = client.cancel(futures, reason)

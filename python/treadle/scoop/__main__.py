@@ -16,7 +16,13 @@ def parse(argv):
     parser.add_argument("--hostfile", help="a file of 'host [n]' lines")
     parser.add_argument("--host", default=None, help=argparse.SUPPRESS)   # read by hosts_before_program
     parser.add_argument("-v", "--verbose", action="count", default=0)
-    parser.add_argument("--external-hostname", help="the address remote workers reach this machine on")
+    # SCOOP's releases named this option --broker-hostname (the seed's), later --external-hostname.
+    parser.add_argument("--external-hostname", "--broker-hostname", dest="external_hostname",
+                        help="the address remote workers reach this machine on")
+    # SCOOP's -e (later --tunnel): ssh tunnels towards the broker. Local workers need none; treadle
+    # starts no tunnels for remote ones, so with remote hosts the launcher says so (launcher.run).
+    parser.add_argument("-e", "--tunnel", action="store_true",
+                        help="SCOOP's ssh tunnels: accepted for workers on this machine (they need none)")
     parser.add_argument("--python-interpreter", help="the Python of the workers' tasks")
     parser.add_argument("--pythonpath", help="prepended to the workers' PYTHONPATH")
     parser.add_argument("--prolog", help="a shell script sourced before each worker starts")

@@ -4,10 +4,12 @@ Every call becomes tasks of the cluster at once (one plan per call: a map of 100
 one plan, a mapReduce is its whole tree); results are fetched when asked for. Futures may be
 submitted from inside futures, to any depth: a waiting future gives its cpu back."""
 
+import builtins
 import collections
 import concurrent.futures
 import inspect
 import itertools
+import warnings
 import weakref
 
 from ..core import state_now
@@ -178,8 +180,8 @@ def submit(func, *args, **kwargs):
     return Future(pool, pool.send([task], new)[0], func)
 
 
-def _map_futures(func, iterables):
-    pool = _pool.current()
+def _map_futures(func, iterables, pool=None):
+    pool = pool or _pool.current()
     new = []
     tasks = [pool.call(func, args, new=new) for args in zip(*iterables)]
     if not tasks:
@@ -189,14 +191,33 @@ def _map_futures(func, iterables):
 
 def map(func, *iterables):  # noqa: A001 - SCOOP's name
     """Like the built-in map, on the cluster: every call is submitted now; the generator
-    yields the results in the order of the inputs (the first exception raises there)."""
-    futures = _map_futures(func, iterables)
+    yields the results in the order of the inputs (the first exception raises there).
+
+    In a program not started by the launcher (no cluster found), SCOOP's map falls back to the
+    built-in serial ``map`` with a RuntimeWarning, once: so does this one (the other calls raise
+    NotRunningError, as SCOOP's raise NotStartedProperly)."""
+    try:
+        pool = _pool.current()
+    except _pool.NotRunningError:
+        _warn_serial_once()
+        return builtins.map(func, *iterables)
+    futures = _map_futures(func, iterables, pool)
     results = _ordered_results(futures)
     _maps[results] = futures
     return results
 
 
 _maps = weakref.WeakKeyDictionary()   # a map's generator -> its futures (map_futures)
+_warned_serial = []   # non-empty once map's serial fallback has warned
+
+
+def _warn_serial_once():
+    if not _warned_serial:
+        _warned_serial.append(True)
+        warnings.warn("SCOOP was not started properly.\nBe sure to start your program with the "
+                      "'-m treadle.scoop' parameter (python3 -m treadle.scoop program.py).\n"
+                      "Your map call has been replaced by the builtin serial Python map().",
+                      RuntimeWarning, stacklevel=3)
 
 
 def map_futures(obj):

@@ -8,6 +8,7 @@ are used. Workers on this machine are started as local processes, the others ove
 (treadle.remote: a shared file system is assumed); ``--prolog F`` is sourced before each starts."""
 
 import collections
+import ipaddress
 import os
 import runpy
 import socket
@@ -83,6 +84,29 @@ def choose_hosts(args, environ=os.environ, cores=host_cores):
     return distribute(hosts, args.n)
 
 
+def is_loopback(name):
+    """True if ``name`` resolves only to loopback addresses (127.0.0.1, ::1, localhost)."""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return False
+    return bool(found) and all(ipaddress.ip_address(ip.split("%")[0]).is_loopback for ip in found)
+
+
+def check_remote_reach(args, remote_hosts):
+    """Before anything starts: workers on other hosts need an address of this machine they can
+    reach, which the launcher's own options give (as SCOOP's launcher checks its hostname)."""
+    names = ", ".join(h for h, _ in remote_hosts)
+    if getattr(args, "tunnel", False):
+        raise ValueError("-e/--tunnel (SCOOP's ssh tunnels to the broker) is not supported for workers on other "
+                         "hosts ({}): give --external-hostname ADDRESS (or --broker-hostname), with ADDRESS "
+                         "this machine's address on their network".format(names))
+    if args.external_hostname and is_loopback(args.external_hostname):
+        raise ValueError("--external-hostname (or --broker-hostname) {} is a loopback address, which workers on {} "
+                         "cannot reach: give this machine's address on their network, or leave the option out "
+                         "to listen on all addresses".format(args.external_hostname, names))
+
+
 def run(args):
     """Starts the pool, runs the program, stops the pool; returns the exit status."""
     path = os.path.abspath(args.program)
@@ -91,6 +115,8 @@ def run(args):
     hosts = choose_hosts(args)
     local = sum(n for h, n in hosts if is_local(h))
     remote_hosts = [(h, n) for h, n in hosts if not is_local(h)]
+    if remote_hosts:
+        check_remote_reach(args, remote_hosts)
     prolog_path = prolog.checked(args.prolog) if args.prolog else None
     os.environ[program.ENVIRONMENT] = path   # the workers' executors inherit it
     listen = (args.external_hostname or "0.0.0.0") if remote_hosts else "127.0.0.1"

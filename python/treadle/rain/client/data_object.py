@@ -3,7 +3,7 @@
 from ...core.foreign import RefusesPickling
 from ...core.local_traceback import raising_as_local
 from ...core.task import object_id
-from ..common import ID, ObjectSpec, RainException
+from ..common import ID, ObjectSpec, RainException, SessionException
 
 
 class DataObject(RefusesPickling):
@@ -107,6 +107,9 @@ class DataObject(RefusesPickling):
     def core_ref(self):
         """The core input naming this object (a future once submitted)."""
         if self.task.task_id is not None:
+            if self.task.session.closed:   # its handles went with the session: say so, not the core's words
+                raise SessionException("{!r} belongs to {}, which is closed: its objects are freed; use objects "
+                                       "of open sessions as inputs".format(self, self.task.session.called()))
             if self.released:
                 raise RainException("{!r} was not kept at its submit and may be freed already: keep() an object "
                                     "to use it in a later submit".format(self))

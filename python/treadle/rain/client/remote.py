@@ -18,13 +18,16 @@ import functools
 import inspect
 import io
 import pickle
+import types
 import warnings
 
 import cloudpickle
 
+from ...core.local_traceback import raised_from_call
 from ...core.pickling import by_value_modules, dumps
 from ...core.task import PY_CALL, OutputSpec, ResourceRequest, Task as CoreTask, shared_value
 from ..common import RainException, RainWarning
+from ..common.generator_arguments import generator_over
 from ..executor.runner import Call, InputPlan, OutputPlan, RemoteRunner
 from .data_object import DataObject
 from .input import Input
@@ -118,9 +121,10 @@ class Remote:
         else:
             objects = []     # the distinct data objects in the arguments: input n of the task is objects[n]
             plans = []       # an InputPlan per object
-            pickled_args = [self._pickle(value, argument, objects, plans)
-                            for value, argument in zip(args, self._positional_names(len(args)))]
-            pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
+            with raised_from_call:   # an argument's error shows the caller's frames, not ours
+                pickled_args = [self._pickle(value, argument, objects, plans)
+                                for value, argument in zip(args, self._positional_names(len(args)))]
+                pickled_kwargs = {key: self._pickle(value, key, objects, plans) for key, value in kwargs.items()}
             call, config = [pickled_args, pickled_kwargs, plans], b""
             inputs = (runner,) + tuple(obj.core_ref() for obj in objects)
         # A py_call (core.task); a config not written yet is written at submit (before_submit),
@@ -188,6 +192,7 @@ class Remote:
         go fast: a data object itself is its index; a plain value cannot hold one."""
         load, asked = self._spec_of(argument)
         known = len(objects)
+        consumed = {}   # id(generator) -> (generator, its values): a retry must not run it again
         if isinstance(value, (DataObject, Task)):
             obj = data_object_of(value)
             for k, seen in enumerate(objects):
@@ -205,16 +210,22 @@ class Remote:
             buffer = io.BytesIO()
             pickler = pickler_class(buffer, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.found = objects
+            pickler.consumed = consumed
             pickler.new = lambda obj: plans.append(InputPlan(argument, obj.label, obj.content_type, asked, load, None,
                                                              _typed_at_run_time(obj)))
+            failed = None
             try:
                 pickler.dump(value)
             except RainException:
                 raise
+            except _GeneratorRaised as raised:
+                failed = raised.error
             except Exception as error:
                 if pickler_class is _ArgumentCloudPickler:
                     raise RainException("argument {} of {} cannot be pickled: {}".format(argument, self.name, error)) from None
                 continue
+            if failed is not None:   # raised outside the except: the user's error, without ours as context
+                raise failed
             data = buffer.getvalue()
             if pickler_class is _ArgumentPickler and any(name in data for name in by_value_modules()):
                 continue   # refers to __main__ (or a by-value module): only cloudpickle carries it
@@ -259,6 +270,31 @@ class _Placeholders:
             self.new(obj)
             return len(self.found) - 1
         return None
+
+
+    def reducer_override(self, obj):
+        """A generator pickles as the values it yields (rain.common.generator_arguments)."""
+        if type(obj) is types.GeneratorType:
+            return generator_over, (self._values_of(obj),)
+        parent = getattr(super(), "reducer_override", None)
+        return NotImplemented if parent is None else parent(obj)
+
+    def _values_of(self, generator):
+        seen = self.consumed.get(id(generator))
+        if seen is None:
+            try:
+                seen = self.consumed[id(generator)] = (generator, list(generator))
+            except Exception as error:   # the user's generator failed: its own error, not a pickling one
+                raise _GeneratorRaised(error) from None
+        return seen[1]
+
+
+class _GeneratorRaised(Exception):
+    """A generator in the arguments raised ``error`` while it ran (Remote.__call__ raises that)."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
 
 
 class _ArgumentPickler(_Placeholders, pickle.Pickler):

@@ -377,7 +377,7 @@ class Session:
 
     def _check(self):
         if self.closed:
-            raise SessionException("{} is closed".format(self._called()))
+            raise SessionException("{} is closed".format(self.called()))
         if self.error is not None:
             raise self.error
 
@@ -385,7 +385,7 @@ class Session:
     def bind_only(self):
         """Makes this session the active one for a with-block, without closing it at the end."""
         if self.closed:
-            raise SessionException("{} is closed".format(self._called()))
+            raise SessionException("{} is closed".format(self.called()))
         active.stack.append(self)
         try:
             yield self
@@ -422,7 +422,7 @@ class Session:
 
     def __enter__(self):
         if self.closed:
-            raise SessionException("{} is closed".format(self._called()))
+            raise SessionException("{} is closed".format(self.called()))
         active.stack.append(self)
         return self
 
@@ -431,7 +431,7 @@ class Session:
             active.stack.remove(self)
         self.close()
 
-    def _called(self):
+    def called(self):
         """How a message names the session: by its name, else by its id (an unnamed session's
         name is None, which says nothing): "session 'data prep'", "session 3"."""
         return "session {!r}".format(self.name) if self.name is not None else "session {}".format(self.session_id)

@@ -4,6 +4,7 @@ directory's bytes are a tar archive, written out as a directory."""
 import io
 import os
 
+from ...core.local_traceback import raised_from_call
 from .attributes import ObjectInfo, ObjectSpec
 from .content_types import check_content_type, decode_value
 from .errors import RainException
@@ -30,15 +31,17 @@ class DataInstance:
         return self._data
 
     def load(self, cache=False):
-        """The value the bytes encode (pickle, json, text...); ``cache``: decode once."""
-        if self.data_type == "dir":
-            raise RainException("a directory cannot be loaded: get_bytes() gives its tar, write(path) unpacks it")
-        if cache and self._loaded is not None:
-            return self._loaded[0]
-        value = decode_value(self._data, self.content_type)
-        if cache:
-            self._loaded = (value,)
-        return value
+        """The value the bytes encode (pickle, json, text...); ``cache``: decode once. An
+        error (no content type, a directory, bad bytes) reads as raised at the caller's line."""
+        with raised_from_call:
+            if self.data_type == "dir":
+                raise RainException("a directory cannot be loaded: get_bytes() gives its tar, write(path) unpacks it")
+            if cache and self._loaded is not None:
+                return self._loaded[0]
+            value = decode_value(self._data, self.content_type)
+            if cache:
+                self._loaded = (value,)
+            return value
 
     def write(self, path):
         """A fresh copy at ``path`` (a file, or a directory for a directory object)."""
