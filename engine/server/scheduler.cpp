@@ -460,7 +460,7 @@ void Scheduler::unassign(TaskRecord& t) {
 
 void Scheduler::push_ready(TaskId id) {
   TaskRecord& t = tasks_[id];
-  t.parked = false;
+  set_parked(t, false);
   if (t.cpus) cpu_ready_.push(id, t.priority);
   else light_ready_.push(id, t.priority);
 }

@@ -58,7 +58,7 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
     return;
   }
   t.state = to;
-  if (from == TaskState::ready) t.parked = false;
+  if (from == TaskState::ready) set_parked(t, false);
   --counts_[static_cast<int>(from)];
   ++counts_[static_cast<int>(to)];
   // A plan whose tasks have all settled may be garbage (collect_garbage decides).
