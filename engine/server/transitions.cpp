@@ -166,7 +166,7 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
 void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
   if (t.multi_output) free_all_outputs(id);
   for (WorkerId w : t.locations)
-    if (workers_[w]->alive) actions_.free_data(w, id);
+    if (workers_.alive(w)) actions_.free_data(w, id);
   t.locations.clear();
   t.locations.shrink_to_fit();
 }
