@@ -187,6 +187,7 @@ class Scheduler {
   // Tasks cancelled so far (nobody needed them before they finished), ever.
   std::uint64_t cancelled_count() const { return cancelled_; }
   std::size_t task_count() const { return tasks_.next_id(); }
+  std::size_t parked_count() const { return parked_tasks_; }  // tasks parked now (beside_consumer.cpp)
   std::size_t live_plans() const;
   // Frees plans nobody can need again: every task released (or failed) and unheld, and every
   // consumer in a freed plan, so no recomputation can reach them. Cheap when nothing changed.
