@@ -81,6 +81,7 @@ bool Scheduler::bring_constants(InputSpan inputs, WorkerId worker) {
 }
 
 void Scheduler::unpark(TaskId id) {
+  if (parked_tasks_ == 0) return;
   if (tasks_[id].parked && tasks_[id].state == TaskState::ready) push_ready(id);  // clears the flag
 }
 

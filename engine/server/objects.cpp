@@ -80,7 +80,7 @@ void Scheduler::output_made(WorkerId worker, ObjectId object, std::uint64_t size
 
 void Scheduler::free_object(ObjectId object, ObjectRecord& r) {
   for (WorkerId w : r.locations)
-    if (workers_[w]->alive) actions_.free_data(w, object);
+    if (workers_.alive(w)) actions_.free_data(w, object);
   r.locations.clear();
   r.locations.shrink_to_fit();
 }

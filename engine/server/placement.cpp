@@ -277,7 +277,7 @@ void Scheduler::schedule() {
     const TaskRecord& t = tasks_[id];
     if (t.state != TaskState::ready) continue;  // stale entry
     Choice choice = choose_worker(id, t);
-    if (choice.park) tasks_[id].parked = true;  // out of the queue until its consumer's input is placed
+    if (choice.park) set_parked(tasks_[id], true);  // out of the queue until its consumer's input is placed
     else if (choice.worker != no_worker) place(id, choice);
     else if (!runnable_somewhere(t)) {
       if (!wait_for_fit(id, t)) fail_with(id, Failure{id, "no connected worker offers task type '" + type_names_[t.type] + "'"});

@@ -20,7 +20,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
   if (worker >= workers_.size() || !workers_[worker]->alive) return;
   WorkerInfo& w = *workers_[worker];
   unlist_worker(w);  // unless it was retiring, and so unlisted already
-  w.alive = false;
+  workers_.mark_gone(worker);
   --alive_workers_;
   retiring_.erase(worker);
   forget_steals_of(worker);

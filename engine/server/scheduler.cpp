@@ -431,7 +431,7 @@ void Scheduler::task_seceded(WorkerId worker, TaskId id, bool seceded) {
 
 void Scheduler::data_replicated(WorkerId worker, ObjectId object) {
   const TaskId id = task_of(object);
-  if (!exists(id) || worker >= workers_.size() || !workers_[worker]->alive) return;
+  if (!exists(id) || worker >= workers_.size() || !workers_.alive(worker)) return;
   TaskRecord& t = tasks_[id];
   ObjectRecord* r = object_record(object);
   if (t.state != TaskState::finished || (t.multi_output && (!r || r->holds == 0))) {
@@ -460,7 +460,7 @@ void Scheduler::unassign(TaskRecord& t) {
 
 void Scheduler::push_ready(TaskId id) {
   TaskRecord& t = tasks_[id];
-  t.parked = false;
+  set_parked(t, false);
   if (t.cpus) cpu_ready_.push(id, t.priority);
   else light_ready_.push(id, t.priority);
 }

@@ -187,6 +187,7 @@ class Scheduler {
   // Tasks cancelled so far (nobody needed them before they finished), ever.
   std::uint64_t cancelled_count() const { return cancelled_; }
   std::size_t task_count() const { return tasks_.next_id(); }
+  std::size_t parked_count() const { return parked_tasks_; }  // tasks parked now (beside_consumer.cpp)
   std::size_t live_plans() const;
   // Frees plans nobody can need again: every task released (or failed) and unheld, and every
   // consumer in a freed plan, so no recomputation can reach them. Cheap when nothing changed.
@@ -323,6 +324,13 @@ class Scheduler {
   bool bring_constants(InputSpan inputs, WorkerId worker);
   // Parked inputs go back to the ready queue: their consumer was placed elsewhere, or ended.
   void unpark(TaskId input);
+  // Parks or unparks a ready task, keeping parked_tasks_ exact.
+  void set_parked(TaskRecord& t, bool parked) {
+    if (t.parked == parked) return;
+    t.parked = parked;
+    if (parked) ++parked_tasks_;
+    else --parked_tasks_;
+  }
   struct FanIn {
     TaskId consumer = no_task;
     WorkerId worker = no_worker;
@@ -419,6 +427,10 @@ class Scheduler {
   WorkerId losing_ = no_worker;
   std::uint64_t counts_[task_state_count] = {};
   std::uint64_t cancelled_ = 0;  // tasks cancelled, ever (cancelled_count)
+  // Tasks parked now (beside_consumer.cpp). While none is, unpark reads no record: a consumer's
+  // end and a failed chaining would otherwise touch every input's record, ~1 cache miss per
+  // task on a tree at 10,000 simulated workers (bench/README.md, "The tree at 10,000 workers").
+  std::size_t parked_tasks_ = 0;
   TransitionLog log_;
   std::vector<SchedulerObserver*> observers_;
   std::int64_t now_us_ = 0;

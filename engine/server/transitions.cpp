@@ -58,7 +58,7 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
     return;
   }
   t.state = to;
-  if (from == TaskState::ready) t.parked = false;
+  if (from == TaskState::ready) set_parked(t, false);
   --counts_[static_cast<int>(from)];
   ++counts_[static_cast<int>(to)];
   // A plan whose tasks have all settled may be garbage (collect_garbage decides).
@@ -168,7 +168,7 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
 void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
   if (t.multi_output) free_all_outputs(id);
   for (WorkerId w : t.locations)
-    if (workers_[w]->alive) actions_.free_data(w, id);
+    if (workers_.alive(w)) actions_.free_data(w, id);
   t.locations.clear();
   t.locations.shrink_to_fit();
 }

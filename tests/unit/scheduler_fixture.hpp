@@ -199,6 +199,15 @@ inline std::string invariant_violation(const Scheduler& s) {
              std::to_string(by_state[st]) + " live tasks are in that state";
   }
   if (sum != n) return "counts sum to " + std::to_string(sum) + ", not task_count() " + std::to_string(n);
+  // unpark skips every record while the count says none is parked: it must be exact.
+  std::size_t parked = 0;
+  for (TaskId id = 0; id < n; ++id) {
+    if (!s.exists(id) || !s.task(id).parked) continue;
+    if (s.task(id).state != TaskState::ready) return "task " + std::to_string(id) + " is parked but not ready";
+    ++parked;
+  }
+  if (parked != s.parked_count())
+    return "parked_count() is " + std::to_string(s.parked_count()) + " but " + std::to_string(parked) + " tasks are parked";
 
   std::vector<std::uint64_t> cpus_used(s.workers().size(), 0), light_used(s.workers().size(), 0);
   std::vector<std::uint64_t> running(s.workers().size(), 0), running_cpus(s.workers().size(), 0), queued(s.workers().size(), 0);

@@ -31,3 +31,18 @@ TEST_CASE("worker table: ids in order, lookups and walks agree, records stay put
   std::vector<WorkerInfo*> walked(table.begin(), table.end());
   CHECK(walked == seen);
 }
+
+TEST_CASE("worker table: alive without the record, before and after workers leave", "[scheduler]") {
+  WorkerTable table;
+  for (int i = 0; i < 300; ++i) table.add();
+  for (WorkerId id = 0; id < 300; ++id) CHECK(table.alive(id));
+  table.mark_gone(7);
+  table.mark_gone(260);
+  table.mark_gone(7);  // twice: still one worker gone
+  for (WorkerId id = 0; id < 300; ++id) {
+    CHECK(table.alive(id) == (id != 7 && id != 260));
+    CHECK(table[id]->alive == table.alive(id));  // the record's flag agrees
+  }
+  WorkerInfo& late = table.add();  // joins after others left
+  CHECK(table.alive(late.id));
+}
