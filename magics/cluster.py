@@ -106,8 +106,9 @@ def workers(args):
         started = s.start_workers(args.count, cpus=cpus)
     except (RuntimeError, TimeoutError, OSError) as e:
         raise UsageError("treadle: workers did not start: {}".format(one_line(e))) from None
-    print("treadle: started {} local worker{} with {} cpu{} each (pids {}), connected to {}:{} ({})".format(
-        len(started), plural(len(started)), cpus, plural(cpus), ", ".join(str(w.pid) for w in started),
+    n = len(started)
+    print("treadle: started {} local worker{} with {} cpu{}{} (pid{} {}), connected to {}:{} ({})".format(
+        n, plural(n), cpus, plural(cpus), " each" if n > 1 else "", plural(n), ", ".join(str(w.pid) for w in started),
         s.address[0], s.address[1], s.where))
     return None
 
