@@ -19,6 +19,7 @@ Interrupting a cell cancels the tasks it submitted that still run (cancel_on_int
 What tasks print appears in the cell that submitted them, each line marked with its task,
 also after the cell finished. In Python: ``import treadle``, then ``@treadle.task``
 functions return futures; ``treadle.default_client()`` is connected to this kernel's server.
+``%treadle CMD --help`` (or -h) shows one command's help.
 """
 
 
@@ -54,17 +55,25 @@ def treadle_magic(line, cell=None):
             raise UsageError("%%treadle needs a cell command; " + declare.usage())
         name, argv = words[0], words[1:]
         command = declare.COMMANDS.get(name)
-    if name in ("help", "-h", "--help") and cell is None:
+    if name in ("help", "-h", "--help"):
         print(treadle_magic.__doc__)   # what %treadle? shows
         return None
     if command is None:
         raise UsageError("unknown sub-command {!r}{}; {}".format(name, declare.did_you_mean(name, declare.COMMANDS),
                                                                 declare.usage()))
+    try:
+        args, wrong = command.parse(argv), None
+    except declare.HelpAsked:
+        print(command.help())   # %treadle CMD --help: that command's part of %treadle?; a cell is not run
+        return None
+    except UsageError as error:
+        args, wrong = None, error   # said after a line/cell mix-up, which says more
     if command.cell and cell is None:
         raise UsageError("{} is a cell magic: put {} on the first line of a cell".format(name, command.magic))
     if not command.cell and cell is not None:
         raise UsageError("{} is a line magic: {}".format(name, command.usage()[len("usage: "):]))
-    args = command.parse(argv)
+    if wrong is not None:
+        raise wrong
     return command.fn(args, cell) if command.cell else command.fn(args)
 
 

@@ -106,8 +106,9 @@ def workers(args):
         started = s.start_workers(args.count, cpus=cpus)
     except (RuntimeError, TimeoutError, OSError) as e:
         raise UsageError("treadle: workers did not start: {}".format(one_line(e))) from None
-    print("treadle: started {} local worker{} with {} cpu{} each (pids {}), connected to {}:{} ({})".format(
-        len(started), plural(len(started)), cpus, plural(cpus), ", ".join(str(w.pid) for w in started),
+    n = len(started)
+    print("treadle: started {} local worker{} with {} cpu{}{} (pid{} {}), connected to {}:{} ({})".format(
+        n, plural(n), cpus, plural(cpus), " each" if n > 1 else "", plural(n), ", ".join(str(w.pid) for w in started),
         s.address[0], s.address[1], s.where))
     return None
 
@@ -247,7 +248,7 @@ def submit_worker_jobs(args, scheduler, count):
 
 def watch_jobs(s, jobs):
     """Shows the jobs and the workers they became, one line each, updated in place until every
-    job has a worker or has ended."""
+    job has a worker, has ended, or will not start as requested (the scheduler says so)."""
     handle = None
     shown = None
     while True:
@@ -261,10 +262,19 @@ def watch_jobs(s, jobs):
             else:
                 handle.update({"text/plain": text}, raw=True)
         ended = [j for j in jobs.ids if j not in joined and (j not in states or states[j].ended)]
-        if len(joined) + len(ended) == len(jobs.ids):
+        # A job the scheduler will not start (a request beyond the partition's limits, an error
+        # state) is not waited for: the cell would wait forever.
+        never = [j for j in jobs.never_starting(states) if j not in joined]
+        if len(joined) + len(ended) + len(never) == len(jobs.ids):
             if ended:
                 print("treadle: {} of {} jobs ended without a worker (their output: {})".format(
                     len(ended), len(jobs.ids), jobs.log_dir or "the scheduler's output files"), file=sys.stderr)
+            if never:
+                print("treadle: {} of {} jobs will not start as requested ({}); they stay queued until the "
+                      "request or the limits change: %treadle workers --stop cancels them".format(
+                          len(never), len(jobs.ids), "; ".join("{} job {}: {}, {}".format(
+                              jobs.scheduler, j, states[j].describe(), states[j].never_starts) for j in never)),
+                      file=sys.stderr)
             return
         time.sleep(0.25)
 

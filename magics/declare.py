@@ -34,6 +34,22 @@ class option(magic_arguments.argument):
         self.takes_value = kwargs.get("action") not in ("store_true", "store_false")
 
 
+class HelpAsked(Exception):
+    """``CMD -h`` / ``CMD --help``: the command's help is shown, nothing is run."""
+
+
+class _ShowHelp(argparse.Action):
+    """-h / --help of every command. argparse's own would print and exit the process; IPython's
+    magic_arguments leave it out (add_help=False), so ``CMD --help``, what people type, was an
+    unrecognized argument."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise HelpAsked()   # as it is met: before a missing required argument is reported
+
+
 class Command:
     def __init__(self, name, fn, cell):
         self.name = name
@@ -41,6 +57,7 @@ class Command:
         self.cell = cell
         self.parser = fn.parser
         self.parser.allow_abbrev = False   # an option is written whole, never guessed
+        self.parser.add_argument("-h", "--help", action=_ShowHelp)   # hidden: %treadle? would repeat it per command
         self.options = [d for d in fn.decorators if isinstance(d, option) and d.flags]
 
     @property
@@ -58,9 +75,11 @@ class Command:
 
     def parse(self, argv):
         """The arguments of ``argv``; a one-line UsageError that ends with the usage (and, for
-        a mistyped option, the option meant)."""
+        a mistyped option, the option meant); HelpAsked for -h / --help."""
         try:
             return self.parser.parse_args(argv)
+        except HelpAsked:
+            raise
         except UsageError as e:
             hint = ""
             unknown = re.match(r"unrecognized arguments: (\S+)", str(e))

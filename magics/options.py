@@ -9,10 +9,10 @@ from .declare import command, option
 
 @command("config")
 @magic_arguments.magic_arguments("treadle config")
-@option("settings", nargs="*", metavar="KEY=VALUE", help="options to set (else all are shown)")
+@option("settings", nargs="*", metavar="KEY=VALUE", help="options to set (else all are shown; a KEY alone shows its value)")
 @option("--reset", action="store_true", help="restore the defaults")
 def config(args):
-    """%treadle config shows the options, or sets some: auto_workers (auto | N | off: workers the
+    """%treadle config shows the options (KEY alone: that one), or sets some: auto_workers (auto | N | off: workers the
     first submission starts), cancel_on_interrupt (on | off: an interrupted cell's running tasks
     are cancelled), progress_interval (seconds between progress updates)."""
     this = declare.COMMANDS["config"]
@@ -23,6 +23,12 @@ def config(args):
         print(repr(options))
         return None
     settings = args.settings
+    if len(settings) == 1 and "=" not in settings[0]:   # %treadle config key: that key's value
+        key = settings[0]
+        if key not in options.HELP:
+            raise this.fail("unknown option {!r}; the options are {}".format(key, ", ".join(options.HELP)))
+        print("treadle: {} = {}".format(key, options.shown(key)))   # as setting it says
+        return None
     pairs = []
     if len(settings) == 2 and "=" not in settings[0] and "=" not in settings[1]:
         pairs.append((settings[0], settings[1]))  # %treadle config key value

@@ -62,7 +62,7 @@ def graph(args):
 @option("--all", action="store_true", help="the whole session: every run the server remembers")
 @option("--live", action="store_true", help="follow the run going on: the trace grows while it runs and ends "
         "as the trace of the whole run")
-@option("--last", action="store_true", help=argparse.SUPPRESS)   # the default now; old notebooks say it
+@option("--last", action="store_true", help=argparse.SUPPRESS)   # the default now, as bare: old notebooks say it
 @option("--record", metavar="PATH", help="the server appends every event to PATH/server.trace.jsonl from now on "
         "(python3 -m treadle.report PATH makes a report of it); PATH is a directory, made if its parent exists")
 @option("--stop", action="store_true", help="stop the recording")
@@ -94,8 +94,6 @@ def trace(args):
         return None
     here = server_key(session().address)
     submissions = [s for s in lineage.last_submission() if s.server == here]
-    if args.last and not submissions:
-        raise this.fail("%treadle trace --last: nothing was submitted yet")
     if args.live:
         displays.show_live_trace(client)
         return None

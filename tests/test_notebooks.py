@@ -36,6 +36,24 @@ def test_notebook_runs_clean(path, tmp_path):
     assert out.exists()
 
 
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[os.path.basename(p) for p in NOTEBOOKS])
+def test_run_all_twice_in_one_kernel(path, tmp_path):
+    """A teacher presses Run All again without restarting the kernel: every cell runs again
+    without an error (scoop.ipynb's setConst once failed there: a constant is defined once per
+    pool, and the pool lives on)."""
+    kernel = kernel_of(path)
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in [JUPYTER_DIR, env.get("JUPYTER_PATH")] if p)
+    if kernel == "treadle" and not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
+        pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
+    out = tmp_path / os.path.basename(path)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "run_notebook.py"), path, str(out),
+                             "--kernel", kernel, "--passes", "2"], capture_output=True, text=True, timeout=590,
+                            env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
 def test_there_is_a_tour():
     assert any(p.endswith("tour.ipynb") for p in NOTEBOOKS)
 

@@ -243,7 +243,11 @@ class Client:
             roots.append(task)
         functions = list(new_functions.values())
         refs = [ref for _, ref in functions]
-        handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
+        if as_calls:
+            handles = self.core.submit_calls(roots, refs)
+        else:
+            with hooks.native_sending():   # listeners are told these calls by native_flushed
+                handles = self.core.submit(roots + refs)
         for future, handle in zip(sendable, handles):
             future._handle = handle
             future._spec = None

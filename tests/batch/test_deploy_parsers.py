@@ -8,6 +8,7 @@ import pytest
 from treadle.deploy import hostlists
 from treadle.deploy.hostlists import allocation_hosts, expand_nodelist, expand_tasks_per_node
 from treadle.deploy.job_script import JobRequest, time_hms
+from treadle.deploy.launcher import JobState
 from treadle.deploy.launchers import launcher_for
 from treadle.deploy.pbs import parse_qstat_full
 from treadle.deploy.secret_file import secret_file_path
@@ -189,6 +190,24 @@ def test_scontrol_jobs_with_array_tasks_pending_and_ended():
     assert jobs["20"].ended and jobs["20"].describe() == "TIMEOUT (TimeLimit)"
 
 
+def test_scontrol_jobs_slurm_will_not_start():
+    """Reasons SLURM gives for a request it will not run as configured (job_reason_codes):
+    the job is told as never starting; a full queue or an aggregate limit is waited for."""
+    line = "JobId={0} JobState=PENDING Reason={1} ExitCode=0:0 BatchHost=(null)\n"
+    reasons = {"PartitionConfig": True, "PartitionTimeLimit": True, "BadConstraints": True,
+               "QOSMaxCpuPerJobLimit": True, "AssocMaxWallDurationPerJobLimit": True, "QOSMinCpuNotSatisfied": True,
+               "Resources": False, "Priority": False, "AssocGrpCpuLimit": False, "QOSMaxJobsPerUserLimit": False,
+               "JobHeldUser": False, "None": False}
+    jobs = parse_scontrol_jobs("".join(line.format(i, r) for i, r in enumerate(reasons)))
+    for i, (reason, never) in enumerate(reasons.items()):
+        assert bool(jobs[str(i)].never_starts) == never, (reason, jobs[str(i)].never_starts)
+    assert jobs["0"].never_starts == "its request violates a limit of the partition"
+    running = parse_scontrol_jobs("JobId=7 JobState=RUNNING Reason=PartitionConfig BatchHost=vm\n")
+    assert running["7"].never_starts == ""
+    # treadle-cluster keeps the last state seen in its state file
+    assert JobState.from_json(jobs["0"].to_json()).never_starts == jobs["0"].never_starts
+
+
 def test_qstat_and_qacct():
     qstat = ("job-ID  prior   name       user         state submit/start at     queue                          "
              "slots ja-task-ID\n" + "-" * 80 + "\n"
@@ -199,6 +218,10 @@ def test_qstat_and_qacct():
     assert jobs["31.1"].state == "r" and jobs["31.1"].host == "vm"
     assert jobs["31.2"].state == "qw" and not jobs["31.2"].ended
     assert jobs["32.1"].state == "dr"
+    assert not jobs["31.2"].never_starts
+    errored = parse_qstat("     33 0.55500 treadle-x  root         Eqw   12/06/2026 03:20:00"
+                          "                                    1 1\n")
+    assert errored["33.1"].never_starts.startswith("Grid Engine put it in an error state (qmod -cj 33")
     qacct = ("==============================================================\n"
              "qname        all.q\nhostname     vm\njobnumber    31\ntaskid       2\nfailed       100 : assumedly after job\n"
              "exit_status  137                 (Killed)\n"

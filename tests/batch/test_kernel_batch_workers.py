@@ -98,6 +98,26 @@ def test_adapting_slurm_jobs_in_a_notebook(slurm, slurm_kernel):
     wait_until(lambda: slurm.jobs() == [], timeout=30, what="no jobs left in SLURM")
 
 
+def test_a_job_slurm_will_not_start_is_not_waited_for(slurm, slurm_kernel):
+    """More cpus than the partition's node has: SLURM keeps the job PENDING (PartitionConfig)
+    for ever. The magic says so, with SLURM's reason, and returns; the job stays queued (an
+    administrator may still change the limits), and --stop cancels it (tryout9, finding 9)."""
+    k = slurm_kernel
+    reply, outputs, _ = k.run("%treadle workers --slurm 1 --cpus 64", timeout=120)
+    assert reply["status"] == "ok" and not errors(outputs), outputs
+    job = re.search(r"submitted 1 slurm job \(([^)]+)\)", text(outputs)).group(1)
+    said = text(outputs, "stderr")
+    assert "treadle: 1 of 1 jobs will not start as requested (slurm job {}: PENDING (PartitionConfig), its request " \
+           "violates a limit of the partition)".format(job) in said, outputs
+    assert "%treadle workers --stop cancels them" in said, said
+    shown = status_text(k)
+    assert "slurm job {}: PENDING (PartitionConfig) -> will not start as requested".format(job) in shown, shown
+    assert slurm.jobs() == [[job, "PENDING"]], slurm.jobs()   # left queued, not cancelled
+    reply, outputs, _ = k.run("%treadle workers --stop")
+    assert "cancelled 1 job" in text(outputs), outputs
+    wait_until(lambda: slurm.jobs() == [], timeout=30, what="no jobs left in SLURM")
+
+
 @pytest.mark.parametrize("line, says", [
     ("%treadle workers --slurm 2 --sge 1", "--slurm, --sge and --pbs go alone"),
     ("%treadle workers 2 --slurm 1", "--slurm, --sge and --pbs go alone"),

@@ -12,7 +12,7 @@ import threading
 import weakref
 
 listeners = []
-_sending = threading.local()   # .tokens: submit_deferred's tokens of the calls being sent now
+_sending = threading.local()   # .tokens: submit_deferred's tokens of the calls being sent now; .native: see native_sending
 _deferring = weakref.WeakSet()  # clients that hold calls back to send them later (send_deferred())
 
 
@@ -108,6 +108,25 @@ def send_deferred():
             client.send_deferred()
         except Exception:
             pass
+
+
+@contextlib.contextmanager
+def native_sending():
+    """Around the native API's send of its own calls: the plan_submitted hooks called inside,
+    on this thread, know the plan is those calls (native_flushed tells whose they are), not
+    tasks someone submitted through a native client's connection (``%%treadle submit``'s
+    HyperLoom tasks go through the default client's)."""
+    previous = getattr(_sending, "native", False)
+    _sending.native = True
+    try:
+        yield
+    finally:
+        _sending.native = previous
+
+
+def sending_native_calls():
+    """True inside native_sending(), on this thread."""
+    return getattr(_sending, "native", False)
 
 
 def native_calling(client):

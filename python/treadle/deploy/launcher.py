@@ -25,13 +25,17 @@ class SchedulerError(RuntimeError):
 class JobState:
     """A job as its scheduler sees it: ``state`` in the scheduler's own words (PENDING, RUNNING,
     CANCELLED, TIMEOUT, r, qw, ...), whether it ``ended``, and ``reason`` (why it waits or
-    ended, exit code), if the scheduler says."""
+    ended, exit code), if the scheduler says. ``never_starts``: for a waiting job the scheduler
+    will not start as things stand (its request breaks a limit, an error state), why in words;
+    else "". Such a job stays queued until someone changes the request, the limits or the
+    state: nobody waits for it."""
 
-    def __init__(self, state, ended, reason="", host=""):
+    def __init__(self, state, ended, reason="", host="", never_starts=""):
         self.state = state
         self.ended = ended
         self.reason = reason
         self.host = host
+        self.never_starts = never_starts
 
     def describe(self):
         text = self.state
@@ -40,11 +44,13 @@ class JobState:
         return text
 
     def to_json(self):
-        return {"state": self.state, "ended": self.ended, "reason": self.reason, "host": self.host}
+        return {"state": self.state, "ended": self.ended, "reason": self.reason, "host": self.host,
+                "never_starts": self.never_starts}
 
     @classmethod
     def from_json(cls, data):
-        return cls(data.get("state", "?"), bool(data.get("ended")), data.get("reason", ""), data.get("host", ""))
+        return cls(data.get("state", "?"), bool(data.get("ended")), data.get("reason", ""), data.get("host", ""),
+                   data.get("never_starts", ""))
 
     def __repr__(self):
         return "<JobState {}{}>".format(self.describe(), " ended" if self.ended else "")

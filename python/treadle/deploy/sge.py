@@ -24,7 +24,11 @@ def parse_qstat(text):
         task = fields[-1] if len(fields) in (9, 10) and fields[-1].isdigit() else "1"
         host = fields[7].split("@", 1)[1] if "@" in fields[7] else ""
         reason = "error state: see qstat -j {}".format(fields[0]) if "E" in state else ""
-        jobs["{}.{}".format(fields[0], task)] = JobState(state, False, reason, host)
+        # An error state (Eqw) stays until someone clears it (qmod -cj): the job does not start.
+        # Plain qw carries no reason here (qstat -j's scheduling info has it, when the cell keeps
+        # it): it is waited for.
+        never = "Grid Engine put it in an error state (qmod -cj {} clears it)".format(fields[0]) if "E" in state else ""
+        jobs["{}.{}".format(fields[0], task)] = JobState(state, False, reason, host, never)
     return jobs
 
 

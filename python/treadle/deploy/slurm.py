@@ -14,6 +14,40 @@ ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL
          "REVOKED", "SPECIAL_EXIT", "TIMEOUT"}
 JOB_ID = "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
 
+# Reasons of a pending job that SLURM's Job Reason Codes (doc/html/job_reason_codes.shtml, squeue(1))
+# give as a request it will not run as configured: nothing that ends elsewhere frees the way
+# (unlike Resources, Priority, the Grp* and per-user job counts), only a changed request or
+# limit does. BadConstraints is "never expected to be runnable"; PartitionConfig the fallback
+# "the job violates some limit on the partition" (sbatch --cpus-per-task beyond the nodes').
+NEVER_STARTS = {
+    "BadConstraints": "its requirements cannot be satisfied",
+    "DependencyNeverSatisfied": "it depends on a job that will never satisfy the dependency",
+    "PartitionConfig": "its request violates a limit of the partition",
+    "PartitionNodeLimit": "its node count is outside the partition's limits (or its nodes are down or drained)",
+    "PartitionTimeLimit": "its time limit exceeds the partition's",
+    "InvalidAccount": "its account is invalid",
+    "InvalidQOS": "its QOS is invalid",
+    "AccountNotAllowed": "its account is not allowed in the partition",
+    "QOSNotAllowed": "its QOS is not allowed for its association or partition",
+    "ReservationDeleted": "its reservation no longer exists",
+    "DeadLine": "it cannot meet its deadline",
+    "MaxMemPerLimit": "its memory request exceeds the per-cpu or per-node maximum",
+}
+# Per-job maxima and minima of an association or QOS (AssocMaxCpuPerJobLimit, QOSMaxWallDurationPerJobLimit,
+# QOSMinCpuNotSatisfied, ...): the job's own request is out of bounds.
+_PER_JOB_LIMIT = re.compile(r"^(?:(?:Assoc|QOS)Max\w*Per(?:Job|Node)\w*|QOSMin\w+)$")
+
+
+def never_starts(state, reason):
+    """Why SLURM will not start a job in ``state`` with ``reason`` as things stand, or ""."""
+    if state != "PENDING":
+        return ""
+    if reason in NEVER_STARTS:
+        return NEVER_STARTS[reason]
+    if _PER_JOB_LIMIT.match(reason):
+        return "its request is outside a per-job limit of its association or QOS"
+    return ""
+
 
 def _array_ids(text):
     """ArrayTaskId of a line: ``3``, or pending tasks ``2-4,7`` (``%limit`` dropped)."""
@@ -48,7 +82,7 @@ def parse_scontrol_jobs(text):
         if state in ENDED:
             reason = ", ".join(filter(None, [reason, _exit_text(fields.get("ExitCode", ""))]))
         host = fields.get("BatchHost", "") if fields.get("BatchHost") not in (None, "(null)") else ""
-        job_state = JobState(state, state in ENDED, reason, host)
+        job_state = JobState(state, state in ENDED, reason, host, never_starts(state, reason))
         if fields.get("ArrayJobId") and fields.get("ArrayTaskId"):
             for task in _array_ids(fields["ArrayTaskId"]):
                 jobs["{}_{}".format(fields["ArrayJobId"], task)] = job_state

@@ -94,10 +94,16 @@ class WorkerJobs:
                 where = "its worker is gone (the server re-placed its tasks)"
             elif state is not None and state.state.upper() in ("RUNNING", "R", "T", "RT"):
                 where = "its worker has not joined yet" + self._log_hint(job)
+            elif state is not None and state.never_starts and job in states:
+                where = "will not start as requested: " + state.never_starts
             else:
                 where = "waiting for the scheduler"
             lines.append("{} job {}: {} -> {}".format(self.scheduler, job, what, where))
         return "\n".join(lines)
+
+    def never_starting(self, states):
+        """``{job id: JobState}`` of the jobs the scheduler will not start as things stand."""
+        return {j: states[j] for j in self.ids if j in states and states[j].never_starts and not states[j].ended}
 
     def _log_hint(self, job):
         return " (its output: {})".format(self.log_dir) if self.log_dir else ""

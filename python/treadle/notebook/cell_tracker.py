@@ -337,8 +337,10 @@ class CellTracker(hooks.ClientListener):
         return self.current()
 
     def plan_submitted(self, client, base, plan, tasks, futures):
-        """A client submitted a plan (the native API's are recorded by native_flushed())."""
-        if client.api == "native":
+        """A client submitted a plan: HyperLoom's, IPython's, Rain's, SCOOP's, or tasks submitted
+        through a native client's connection (%%treadle submit's HyperLoom tasks). The native
+        API's own calls are recorded by native_flushed()."""
+        if hooks.sending_native_calls():
             return
         cell = hooks.deferred_token(self) or self.current()
         if cell is None:
