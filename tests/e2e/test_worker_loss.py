@@ -70,7 +70,10 @@ def test_results_held_by_a_killed_worker_are_recomputed(make_cluster, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_only_worker_for_a_cpus2_task_dies(make_cluster, tmp_path):
-    cluster = make_cluster(workers=0, worker_args=["--workdir", str(tmp_path)], server_args=["--worker-timeout", "1000"])
+    # A task only a lost worker could run waits --worker-grace for one that fits (30 s by
+    # default; test_worker_replaced covers the wait itself): 1 s here.
+    cluster = make_cluster(workers=0, worker_args=["--workdir", str(tmp_path)],
+                           server_args=["--worker-timeout", "1000", "--worker-grace", "1"])
     small = cluster.add_worker(cpus=1)
     big = cluster.add_worker(cpus=2)
     cluster.wait_for_workers(2)
