@@ -98,10 +98,10 @@ class LiveTrace:
         return TraceView(data, window=(since, None), live=live, dom_id=self.dom_id,
                          title=self.title + (" (live)" if live else ""))
 
-    def tick(self, conn):
+    def tick(self, conn, now_whatever_the_interval=False):
         now = time.monotonic()
         interval = max(self._interval, self._size / 1_000_000.0, 4 * self._cost)
-        if self.finished or now - self._last < interval:
+        if self.finished or (now - self._last < interval and not now_whatever_the_interval):
             return
         self._last = now
         try:
@@ -122,3 +122,8 @@ class LiveTrace:
         self.updates += 1
         if done:
             self.finished = True
+
+    def flush(self, conn):
+        """Redraws now (the end of a cell: ProgressMonitor.sync): a run that ended during the
+        cell gets its last picture before the cell's end, where nbclient still keeps it."""
+        self.tick(conn, now_whatever_the_interval=True)
