@@ -14,7 +14,7 @@ from ..core import lineage, walk
 from ..core.address import server_key
 from ..core.client import TaskHandle
 from ..notebook import displays
-from ..widgets import gantt, graph as graph_widget, rain_parts, task_graph, task_stream
+from ..widgets import gantt, graph as graph_widget, rain_parts, task_graph
 from . import declare, submit
 from .cluster import session
 from .declare import command, one_line, option
@@ -93,15 +93,16 @@ def trace(args):
         print("treadle: the trace recording stopped (the recent events stay in memory: %treadle trace)")
         return None
     here = server_key(session().address)
+    displays.send_pending_calls()
     submissions = [s for s in lineage.last_submission() if s.server == here]
     if args.live:
         displays.show_live_trace(client)
         return None
-    data = client.trace(gantt.EVENT_LIMIT)
-    window, title = None, "trace of the whole session"
     if submissions and not args.all:
-        window, title = task_stream.submissions_window(data, submissions), "trace of the last run"
-    display(gantt.TraceView(data, window=window, title=title).bundle(), raw=True)
+        displays.show_last_run(client, submissions)
+        return None
+    data = client.trace(gantt.EVENT_LIMIT)
+    display(gantt.TraceView(data, title="trace of the whole session").bundle(), raw=True)
     return None
 
 

@@ -70,7 +70,8 @@ _LIVE_STATES = ("pending", "waiting", "ready", "assigned", "running", "queued")
 
 def unfinished_pictures(nb):
     """(cell index, summary) of every treadle widget a saved notebook keeps in a state that is
-    not final: a progress line still running, a graph with tasks that never ended."""
+    not final: a progress line still running, a graph with tasks that never ended, a trace still
+    live or still waiting for tasks of its run."""
     out = []
     for i, cell in enumerate(nb["cells"]):
         for o in cell.get("outputs", []):
@@ -82,6 +83,8 @@ def unfinished_pictures(nb):
             if "treadle-progress" in html_text and 'data-state="running"' in html_text:
                 out.append((i, text))
             if text.startswith("task graph:") and any(" " + s in text.split(";")[-1] for s in _LIVE_STATES):
+                out.append((i, text))
+            if 'class="treadle-trace"' in html_text and ('data-live="1"' in html_text or "still to run" in text):
                 out.append((i, text))
     return out
 
@@ -115,6 +118,8 @@ LATE_CELLS = [
     "@treadle.task(label='total')\ndef total(xs):\n    return sum(xs)",
     # a live graph whose tasks end while later cells run
     "parts = [slow(i) for i in range(8)]\nanswer = total(parts)\ntreadle.show(answer)",
+    # the trace of that run, drawn while it goes on
+    "%treadle trace",
     # a submit line whose tasks end inside its cell
     "%%treadle submit --name run\nquick = [slow(i) for i in range(100, 108)]",
     "print(answer.result())",
@@ -125,8 +130,8 @@ LATE_CELLS = [
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kernel", ["treadle", "python3"])
 def test_late_updates_land_in_the_saved_notebook(kernel, tmp_path):
-    """A live graph that ends while later cells run, and a submit line that ends in its cell,
-    are kept in their final state; stopping the workers afterwards repaints nothing."""
+    """A live graph and a trace drawn mid-run whose run ends while later cells run, and a submit
+    line that ends in its cell, are kept in their final state; stopping the workers afterwards repaints nothing."""
     import nbformat
     if not os.path.exists(os.path.join(JUPYTER_DIR, "kernels", "treadle", "kernel.json")):
         pytest.skip("the treadle kernelspec is not installed (./setup.sh build)")
@@ -142,7 +147,11 @@ def test_late_updates_land_in_the_saved_notebook(kernel, tmp_path):
     assert unfinished_pictures(saved) == []
     graph = [o for o in saved["cells"][2]["outputs"] if o.get("output_type") == "display_data"]
     assert graph and graph[0]["data"]["text/plain"].endswith("; 9 finished"), graph
-    line = [o for o in saved["cells"][3]["outputs"] if "treadle-progress" in o.get("data", {}).get("text/html", "")]
+    trace = [o for o in saved["cells"][3]["outputs"] if o.get("output_type") == "display_data"]
+    drawn = re.match(r"trace of the last run: (\d+) tasks on ", trace[0]["data"]["text/plain"]) if trace else None
+    # the whole run (and whatever else ran then: the next cell's tasks), nothing left to run
+    assert drawn and int(drawn.group(1)) >= 9 and "still to run" not in trace[0]["data"]["text/plain"], trace
+    line = [o for o in saved["cells"][4]["outputs"] if "treadle-progress" in o.get("data", {}).get("text/html", "")]
     assert len(line) == 1 and "run: 8/8 done" in line[0]["data"]["text/plain"], line
 
 

@@ -170,10 +170,13 @@ class Client:
         function = self._functions.get(id(fn))
         if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
             self._functions[id(fn)] = (fn, py_value(fn))
-        tokens = hooks.native_calling(self) if hooks.listeners else None
+        tokens = cells = None
+        if hooks.listeners:
+            tokens = hooks.native_calling(self)
+            cells = hooks.submit_deferred(self)   # whose call it is, told now: the timer may send it in a later cell
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
-            spec = (fn, inputs, config, name, cpus)
+            spec = (fn, inputs, config, name, cpus, cells)
             future = Future(self, spec, name, next(self._counter))
             if tokens is not None:
                 hooks.native_called(tokens, future)
@@ -207,16 +210,21 @@ class Client:
             if not sendable:
                 return pending
             self._last_sent = time.monotonic()
-            try:
-                self._submit(sendable, taking)
-            except Exception as error:
-                # The server refused the plan (or it could not be made): only the calls it names fail, alone; the batch's
-                # others and later calls go on (a refused batch put back would be refused forever).
-                refused_calls.send_alone(sendable, lambda future: self._submit([future], True), error)
-            except BaseException:   # an interrupt: nothing was sent, the calls wait for the next flush
-                self._pending = sendable + self._pending
-                self._pending_take_futures = self._pending_take_futures or taking
-                raise
+            runs = hooks.runs_by_deferred(sendable, lambda future: future._spec[5])   # one plan per cell
+            for k, run in enumerate(runs):
+                cells = run[0]._spec[5]
+                try:
+                    with hooks.sending_deferred(cells):   # the plan is filed under the cell that made its calls
+                        self._submit(run, taking)
+                except Exception as error:
+                    # The server refused the plan (or it could not be made): only the calls it names fail, alone; the
+                    # batch's others and later calls go on (a refused batch put back would be refused forever).
+                    with hooks.sending_deferred(cells):
+                        refused_calls.send_alone(run, lambda future: self._submit([future], True), error)
+                except BaseException:   # an interrupt: these runs were not sent, their calls wait for the next flush
+                    self._pending = [f for r in runs[k:] for f in r] + self._pending
+                    self._pending_take_futures = self._pending_take_futures or taking
+                    raise
             return pending
 
     def _submit(self, sendable, taking):
@@ -227,7 +235,7 @@ class Client:
         roots = []
         as_calls = not taking and not hooks.listeners  # plain arguments: columns, no Task objects (core.plan)
         for future in sendable:
-            fn, inputs, config, name, cpus = future._spec
+            fn, inputs, config, name, cpus, _ = future._spec
             function = self._functions[id(fn)]   # each function is sent once; its tasks share it
             if isinstance(function[1], Task):          # not sent yet: it goes with this plan
                 new_functions[id(fn)] = function

@@ -30,7 +30,7 @@ class Future(RefusesPickling):
 
     def __init__(self, client, spec, label, number):
         self._client = client
-        self._spec = spec       # (fn, input futures, config, label, cpus), until sent
+        self._spec = spec       # (fn, input futures, config, label, cpus, hooks' cell tokens), until sent
         self._handle = None     # the core TaskHandle, once sent
         self._value = None
         self._has_value = False

@@ -86,6 +86,25 @@ def sending_deferred(tokens):
         _sending.tokens = previous
 
 
+def runs_by_deferred(items, tokens_of):
+    """``items`` (calls held back) in runs of neighbours with the same submit_deferred tokens:
+    a flush sends one plan per run, so each plan is filed under the cell that made its calls."""
+    runs = []
+    for item in items:
+        if runs and same_deferred(tokens_of(runs[-1][0]), tokens_of(item)):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def same_deferred(a, b):
+    """Two calls' submit_deferred tokens name the same owners (a notebook cell: the same object)."""
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(x[1] is y[1] or x[1] == y[1] for x, y in zip(a, b))
+
+
 def deferred_token(listener):
     """``listener``'s token of the deferred calls being sent now on this thread, else None."""
     for owner, token in getattr(_sending, "tokens", None) or ():

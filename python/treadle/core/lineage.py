@@ -7,7 +7,8 @@ start, :func:`enable` elsewhere): each plan's encoded columns are kept (no copy:
 that were sent; about 20 bytes per task), newest first, up to ``KEEP_TASKS`` tasks per
 server. A server restarted on the same port numbers its tasks again, so what was remembered of
 its earlier run is forgotten once a client meets the new run. ``walk`` then rebuilds the graph behind any task ids. Each plan is tagged with what
-``set_tagger``'s function says when it is sent (the notebook: the cell that sent it).
+``set_tagger``'s function says when its calls were made (the notebook: the cell that made them,
+also when a flush timer sends them after that cell ended).
 """
 
 import collections
@@ -43,6 +44,11 @@ class _Listener(hooks.ClientListener):
 
     def plan_submitted(self, client, base, plan, tasks, futures):
         submitted(client, base, plan, tasks, futures)
+
+    def submit_deferred(self, client):
+        """A call sent later (a flush timer's, after its cell ended): its tag is told now."""
+        tagger = _state["tagger"]
+        return tagger() if tagger is not None else None
 
 
 _listener = _Listener()
@@ -99,9 +105,11 @@ def submitted(client, base, encoded, tasks, futures):
                     _task_ids[t] = (key, f.task_id, run)
     except TypeError:
         pass   # a Task subclass without weak references
-    tagger = _state["tagger"]
+    tag = hooks.deferred_token(_listener)   # calls a flush timer sent: the tag of when they were made
+    if tag is None and _state["tagger"] is not None:
+        tag = _state["tagger"]()
     with _lock:
-        _recent.append(Submission(tagger() if tagger is not None else None, time.time() * 1e6, key, roots, base,
+        _recent.append(Submission(tag, time.time() * 1e6, key, roots, base,
                                   base + plan.count))
         plans = _servers.get(key)
         if plans is None:

@@ -158,7 +158,7 @@ class TaskClient:
             while start < len(unsent):
                 # One plan per run of calls of the same cell: each is filed under its own.
                 end = start + 1
-                while end < len(unsent) and _same_cells(unsent[end][0].cells, unsent[start][0].cells):
+                while end < len(unsent) and hooks.same_deferred(unsent[end][0].cells, unsent[start][0].cells):
                     end += 1
                 batch = unsent[start:end]
                 try:
@@ -472,10 +472,3 @@ def _cancelled(record, error):
     """The failure of a task whose run the kernel cancelled (core.client marks its handles): a
     cancelled task has ended, as an aborted one has."""
     return TaskAborted("Task {} was cancelled{}".format(record.taskid, " " + error.reason if error.reason else ""))
-
-
-def _same_cells(a, b):
-    """Two runs' hooks.submit_deferred tokens name the same cells (the same objects)."""
-    if a is None or b is None:
-        return a is b
-    return len(a) == len(b) and all(x[1] is y[1] for x, y in zip(a, b))

@@ -70,15 +70,21 @@ def show_trace(client=None, window=None, limit=gantt.EVENT_LIMIT, live=False):
     display(gantt.trace_view(client, window=window, limit=limit).bundle(), raw=True)
 
 
+def send_pending_calls():
+    """Native calls of this cell may still wait in their batch (a few ms): sent now, so the last
+    run is all of them."""
+    pending = api.default_client(make=False)   # asking for one would start the automatic workers
+    if pending is not None:
+        pending.flush()
+
+
 def show_live_trace(client, submissions=None):
     """The task stream: the trace of the run going on (from the first of ``submissions``, the
     plans of the last cell that submitted), redrawn from the progress monitor's thread until
     every task of those plans ended, then the trace of the whole run. With nothing running,
     the trace of the last run."""
     conn = client.connection
-    pending = api.default_client(make=False)   # asking for one would start the automatic workers
-    if pending is not None:
-        pending.flush()    # native calls of this cell may still wait in their batch (a few ms)
+    send_pending_calls()
     here = server_key(kernel.session().address)
     submissions = [x for x in lineage.last_submission() if x.server == here] if submissions is None else submissions
     ranges = [(x.first, x.end) for x in submissions]
@@ -104,3 +110,24 @@ def show_live_trace(client, submissions=None):
     if live:
         stream = task_stream.LiveTrace(publisher, view.dom_id, since, view.dom_id, ranges=ranges)
         kernel.session().monitor().follow(stream)
+
+
+def show_last_run(client, submissions):
+    """The trace of the last run (the plans ``submissions`` of the last cell that submitted).
+    Drawn while that run still goes on, its head says how many tasks are still to run, and it is
+    redrawn as the whole run once they ended (from the progress monitor's thread)."""
+    conn = client.connection
+    left = task_stream.steps_left(conn, kernel.session().address, submissions) or 0
+    data = conn.trace(gantt.EVENT_LIMIT)
+    view = gantt.TraceView(data, window=task_stream.submissions_window(data, submissions),
+                           title="trace of the last run", to_run=left)
+    s = kernel.session()
+    publisher = None
+    if left and s is not None and client is s.client():
+        try:
+            publisher = kernel.publisher()
+        except Exception:
+            publisher = None
+    display(view.bundle(), raw=True, display_id=view.dom_id if publisher is not None else None)
+    if publisher is not None:
+        s.monitor().follow(task_stream.RunEnd(publisher, view.dom_id, submissions))

@@ -73,14 +73,16 @@ class TraceView(Widget):
     """A drawn trace (``trace``: a reply of treadle.trace.events, or a list of events);
     ``window``: (start µs, end µs) to keep only what overlaps it (an end of None: up to now).
     ``live``: the run is still going on (a LiveTrace redraws it); ``dom_id``: the id to keep
-    (a live trace keeps one through its updates)."""
+    (a live trace keeps one through its updates); ``to_run``: tasks of the run not ended when
+    drawn (a static trace of a run still going on says so, and is redrawn once they end)."""
 
-    def __init__(self, trace, window=None, title="trace", live=False, dom_id=None):
+    def __init__(self, trace, window=None, title="trace", live=False, dom_id=None, to_run=0):
         if isinstance(trace, list):
             trace = {"events": trace, "workers": []}
         self.dom_id = dom_id or new_id("trace")
         self.title = title
         self.live = live
+        self.to_run = to_run
         if window is not None and window[1] is None:
             window = (window[0], float("inf"))
         self._build(trace, window, live)
@@ -509,7 +511,9 @@ class TraceView(Widget):
             "; transfers drawn as {} arrow{} (per pair of lanes and time slots{})".format(
                 len(self.transfers), "" if len(self.transfers) == 1 else "s",
                 ", the busiest" if self.transfers_left_out else "")
-            if self.transfers_aggregated else "")
+            if self.transfers_aggregated else "") + (
+            "; {} task{} still to run (redrawn when the run ends)".format(self.to_run, "" if self.to_run == 1 else "s")
+            if self.to_run else "")
 
     def bundle(self):
         svg = self.svg()
@@ -547,7 +551,7 @@ class TraceView(Widget):
                                         data_transfers=self.transfer_count,
                                         data_transfer_arrows=len(self.transfers),
                                         data_cpu_strips=len(self.strips), data_merged=int(self.merged),
-                                        data_live=int(self.live))),
+                                        data_live=int(self.live), data_to_run=self.to_run)),
                  '<div class="treadle-trace-head">{}<div class="treadle-legend">{}</div></div>'.format(
                      html.escape(self.summary()), legend),
                  static_img(picture, self.summary()),

@@ -9,6 +9,8 @@ of the whole run."""
 import bisect
 import time
 
+from ..core import lineage
+from ..core.lineage import FUNCTION_TYPES
 from . import states as _states
 from .gantt import EVENT_LIMIT, TraceView
 from .trace_cancels import ran_from
@@ -67,6 +69,22 @@ def unfinished(conn, ranges=None):
     return sum(n for state, n in states.items() if state not in ENDED)
 
 
+def steps_left(conn, address, submissions):
+    """Tasks of the plans ``submissions`` that have not ended, as the trace counts its bars:
+    without the function objects the native API sends with its calls (not steps of the run);
+    None when the server cannot say."""
+    ids = []
+    for s in submissions:
+        kinds = lineage.plan_kinds(address, s.first)
+        if kinds is None:   # not remembered: every task counts
+            ids.extend(range(s.first, s.end))
+            continue
+        _, types, of_each = kinds
+        ids.extend(s.first + k for k, (_, t) in enumerate(of_each) if types[t] not in FUNCTION_TYPES)
+    asked = _states.ask(conn, ids)
+    return None if asked is None else sum(1 for state in asked if state not in _states.TERMINAL)
+
+
 class LiveTrace:
     """The task stream: redraws a displayed trace while a run goes on, from the progress
     monitor's thread (``tick``), through the cell's publisher (update_display_data on the
@@ -98,10 +116,10 @@ class LiveTrace:
         return TraceView(data, window=(since, None), live=live, dom_id=self.dom_id,
                          title=self.title + (" (live)" if live else ""))
 
-    def tick(self, conn):
+    def tick(self, conn, now_whatever_the_interval=False):
         now = time.monotonic()
         interval = max(self._interval, self._size / 1_000_000.0, 4 * self._cost)
-        if self.finished or now - self._last < interval:
+        if self.finished or (now - self._last < interval and not now_whatever_the_interval):
             return
         self._last = now
         try:
@@ -122,3 +140,58 @@ class LiveTrace:
         self.updates += 1
         if done:
             self.finished = True
+
+    def flush(self, conn):
+        """Redraws now (the end of a cell: ProgressMonitor.sync): a run that ended during the
+        cell gets its last picture before the cell's end, where nbclient still keeps it."""
+        self.tick(conn, now_whatever_the_interval=True)
+
+
+class RunEnd:
+    """Redraws a static trace of the last run drawn while that run still went on (its head says
+    how many tasks were still to run) once every task of the run has ended: the trace of the
+    whole run, as the graph of a run ends final. Ticks from the progress monitor's thread."""
+
+    def __init__(self, publisher, display_id, submissions, title="trace of the last run", limit=EVENT_LIMIT,
+                 interval=LIVE_INTERVAL, timeout=24 * 3600):
+        self.publisher = publisher
+        self.display_id = display_id
+        self.submissions = submissions
+        self.ranges = [(s.first, s.end) for s in submissions]
+        self.title = title
+        self.limit = limit
+        self.finished = False
+        self._interval = interval
+        self._last = time.monotonic()
+        self._deadline = time.monotonic() + timeout
+        self._failures = 0
+
+    def tick(self, conn, now_whatever_the_interval=False):
+        now = time.monotonic()
+        if self.finished or (now - self._last < self._interval and not now_whatever_the_interval):
+            return
+        self._last = now
+        if now > self._deadline:   # a run that never ends: the picture keeps saying what was left
+            self.finished = True
+            return
+        try:
+            left = unfinished(conn, self.ranges)   # asked before the events: the tasks ended by then are in them
+            if left is None:
+                raise RuntimeError("the server did not answer its states")
+            if left:
+                self._failures = 0
+                return
+            data = conn.trace(self.limit)
+            bundle = TraceView(data, window=submissions_window(data, self.submissions), title=self.title,
+                               dom_id=self.display_id).bundle()
+        except Exception:   # a busy server: the next tick asks again, a few times
+            self._failures += 1
+            if self._failures >= FAILURES_ALLOWED:
+                self.finished = True
+            return
+        self.publisher.display(bundle, display_id=self.display_id, update=True)
+        self.finished = True
+
+    def flush(self, conn):
+        """Now (the end of a cell): a run that ended during the cell is drawn whole before its end."""
+        self.tick(conn, now_whatever_the_interval=True)
