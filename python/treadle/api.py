@@ -170,10 +170,8 @@ class Client:
         function = self._functions.get(id(fn))
         if function is None or function[0] is not fn:   # pickled at its first call: its error is that call's
             self._functions[id(fn)] = (fn, py_value(fn))
-        tokens = cells = None
-        if hooks.listeners:
-            tokens = hooks.native_calling(self)
-            cells = hooks.submit_deferred(self)   # whose call it is, told now: the timer may send it in a later cell
+        tokens = hooks.native_calling(self) if hooks.listeners else None
+        cells = hooks.submit_deferred(self) if hooks.listeners else None   # told now: the timer may send it in a later cell
         with self._lock:
             # The task is built when sent: an input may be sent before it, or with it.
             spec = (fn, inputs, config, name, cpus, cells)
@@ -251,11 +249,8 @@ class Client:
             roots.append(task)
         functions = list(new_functions.values())
         refs = [ref for _, ref in functions]
-        if as_calls:
-            handles = self.core.submit_calls(roots, refs)
-        else:
-            with hooks.native_sending():   # listeners are told these calls by native_flushed
-                handles = self.core.submit(roots + refs)
+        with contextlib.nullcontext() if as_calls else hooks.native_sending():   # listeners hear of them by native_flushed
+            handles = self.core.submit_calls(roots, refs) if as_calls else self.core.submit(roots + refs)
         for future, handle in zip(sendable, handles):
             future._handle = handle
             future._spec = None
