@@ -1,6 +1,7 @@
 #include "../common/clock.hpp"
 #include "executor_pool.hpp"
 #include "executor_reply.hpp"
+#include "private_files.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -162,7 +163,8 @@ void ExecutorPool::start(Executor& e) {
     // the worker this is (a replacement gets the index of the one it replaces): IPython's
     // engines are named by it.
     const auto index = static_cast<std::size_t>(&e - executors_.data());
-    send(e, {{"op", "hello"}, {"server", hello_.server}, {"governor", hello_.governor}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index}},
+    send(e, {{"op", "hello"}, {"server", hello_.server}, {"governor", hello_.governor}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index},
+          {"umask", private_files::user_umask()}},
          {hello_.secret});
   }
 }

@@ -263,6 +263,8 @@ class Executor:
         """The worker's first message: the server it serves and the secret, kept in memory
         for clients made inside tasks (task_clients)."""
         _die_with_parent(header.get("worker_pid"))
+        if header.get("umask") is not None:
+            os.umask(header["umask"])  # the user's (the worker's own is 077): engine/worker/private_files.hpp
         task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
         self.governor = header.get("governor") or None
         engine.configure(header.get("worker_pid"), header.get("index"))
