@@ -209,7 +209,8 @@ void TreadleInterpreter::untrack_process(int pid) {
 
 void TreadleInterpreter::kill_tracked_processes(int signal) {
   // Processes the Python side started and did not see end (it untracks those it stopped):
-  // each leads its own process group (its executors are in it), which goes entirely.
+  // each leads its own process group, which goes entirely (its executors, in groups of their own
+  // with the programs their tasks started, end those groups when their worker dies).
   std::lock_guard<std::mutex> lock(processes_mutex_);
   for (int pid : processes_) ::killpg(pid, signal);
   if (signal == SIGKILL) processes_.clear();

@@ -1,6 +1,7 @@
 #include "../common/clock.hpp"
 #include "executor_pool.hpp"
 #include "executor_reply.hpp"
+#include "private_files.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -103,7 +104,10 @@ void ExecutorPool::start(Executor& e) {
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &term);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // The executor leads a process group of its own, which the programs its tasks start join:
+  // ending the executor ends the group (kill_group), so those programs die with their task.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
   std::vector<std::string> env_strings;
   std::string pythonpath = package_dir();
@@ -159,7 +163,8 @@ void ExecutorPool::start(Executor& e) {
     // the worker this is (a replacement gets the index of the one it replaces): IPython's
     // engines are named by it.
     const auto index = static_cast<std::size_t>(&e - executors_.data());
-    send(e, {{"op", "hello"}, {"server", hello_.server}, {"governor", hello_.governor}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index}},
+    send(e, {{"op", "hello"}, {"server", hello_.server}, {"governor", hello_.governor}, {"secret", 0}, {"worker_pid", ::getpid()}, {"index", index},
+          {"umask", private_files::user_umask()}},
          {hello_.secret});
   }
 }
@@ -208,21 +213,28 @@ std::vector<int> ExecutorPool::write_fds() const {
 
 void ExecutorPool::stop(Executor& e, bool kill) {
   if (e.pid <= 0) return;
-  if (kill) ::kill(e.pid, SIGKILL);
+  if (kill) kill_group(e.pid);
   for (int fd : {e.requests, e.replies, e.out, e.err})
     if (fd >= 0) ::close(fd);
   e.outbox = RequestWriter();  // its fd is closed: what was not written is dropped
-  // Closing its request pipe ends an idle executor; give it a moment, then insist.
-  for (int i = 0; i < 50; ++i) {
-    if (::waitpid(e.pid, nullptr, WNOHANG) == e.pid) {
-      e.pid = -1;
-      return;
-    }
-    ::usleep(2000);
+  // Closing its request pipe ends an idle executor; give it a moment, then insist. Either
+  // way, what its tasks started and left running goes with it (kill_group, before the
+  // executor is reaped: its pid cannot name another group meanwhile).
+  for (int i = 0; i < 50 && !has_exited(e.pid); ++i) ::usleep(2000);
+  kill_group(e.pid);
+  while (::waitpid(e.pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  ::kill(e.pid, SIGKILL);
-  ::waitpid(e.pid, nullptr, 0);
   e.pid = -1;
+}
+
+bool ExecutorPool::has_exited(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+void ExecutorPool::kill_group(pid_t executor) {
+  // Not reaped yet, so `executor` still names its group (alive or a zombie, it keeps its pid).
+  if (::killpg(executor, SIGKILL) != 0) ::kill(executor, SIGKILL);
 }
 
 // By task, not by the markers' order: fds 1 and 2 are read apart, so a stdout marker of the task
@@ -556,7 +568,7 @@ void ExecutorPool::on_readable(int fd, std::vector<ExecutorResult>& finished) {
       if (e.pid != pid) return;
       log::warn("Python executor ", pid, ": cannot take in its reply: ", error.what());
       e.broken = std::string("was ended: the worker could not take in its reply (") + error.what() + ")";
-      ::kill(e.pid, SIGKILL);
+      kill_group(e.pid);
       return died(e, finished);
     }
   }
@@ -701,6 +713,12 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   drain_output(e, 1);
   for (int fd : {e.requests, e.replies, e.out, e.err}) ::close(fd);
   std::string how = "ended";
+  // Once it has exited (its status says how), what its tasks started goes with it (a task
+  // that ended the executor leaves its programs), before it is reaped.
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  kill_group(pid);
   if (::waitpid(pid, &status, 0) == pid) {
     if (WIFEXITED(status)) how = "exited with status " + std::to_string(WEXITSTATUS(status));
     else if (WIFSIGNALED(status)) how = std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +

@@ -183,7 +183,11 @@ class ExecutorPool {
   void send(Executor& e, const json& header, const std::vector<std::string_view>& blobs);
   void send(Executor& e, std::string_view header, const std::vector<std::string_view>& blobs,
             std::shared_ptr<const void> owner = nullptr);
+  // Ends `e` (at once if `kill`, else once it read the end of its request pipe), and its
+  // process group with it: the programs its tasks started and left running.
   void stop(Executor& e, bool kill);
+  static bool has_exited(pid_t pid);  // it ended (not reaped: its pid stays its own)
+  static void kill_group(pid_t executor);
   // Kills `e` and starts another in its place; its tasks but `cancelled` (and withdrawn ones)
   // come back in `retry`.
   void replace(Executor& e, TaskId cancelled, std::vector<ExecutorResult>& retry);

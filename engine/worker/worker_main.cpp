@@ -14,6 +14,7 @@
 #include "../common/cli.hpp"
 #include "../common/log.hpp"
 #include "cancellation.hpp"
+#include "private_files.hpp"
 #include "same_host_handoff.hpp"
 #include "worker.hpp"
 #include "worker_name.hpp"
@@ -48,6 +49,7 @@ void on_signal(int) {
 namespace treadle {
 
 int run_worker_main(int argc, char** argv, TaskRegistry registry) {
+  private_files::make_private();  // before anything is created
   try {
     CommandLine cli(argc, argv, {"cpus", "workdir", "listen", "secret-file", "memory-limit", "server-timeout", "python", "job",
                                      "receive-pool", "receive-pool-idle", "receive-pool-prefault", "receive-huge-pages"},

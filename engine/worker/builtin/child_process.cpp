@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "../cancellation.hpp"
+#include "../private_files.hpp"
 #include "../task_api.hpp"
 #include "task_checks.hpp"
 
@@ -35,6 +37,7 @@ struct Launch {
   const char* stdout_path = nullptr;
   const char* stderr_path = nullptr;
   pid_t worker = 0;
+  mode_t umask = 022;  // the user's, for what the program creates
   int error = 0;  // set by the child when it could not become the program
 };
 
@@ -92,6 +95,7 @@ int become_program(void* arg) {
     sigset_t no_signals;
     sigemptyset(&no_signals);
     ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
+    ::umask(launch->umask);  // its stdin, stdout and stderr files were made private above
     error = ENOENT;
     for (auto& candidate : launch->candidates) {
       ::execve(candidate.c_str(), launch->argv.data(), environ);
@@ -137,6 +141,7 @@ ChildExit run_child(const ChildSpec& spec) {
   launch.stdout_path = spec.stdout_path.c_str();
   launch.stderr_path = spec.stderr_path.c_str();
   launch.worker = ::getpid();
+  launch.umask = private_files::user_umask();
 
   pid_t pid = spawn(launch);
   if (pid < 0) throw TaskFailure("cannot execute '" + program + "': " + errno_text(errno));

@@ -12,6 +12,7 @@
 #include "../../data/file.hpp"
 #include "../../data/index.hpp"
 #include "../../data/plain.hpp"
+#include "../private_files.hpp"
 #include "builtin.hpp"
 #include "task_checks.hpp"
 
@@ -57,7 +58,11 @@ DataPtr open_task(TaskContext& ctx) {
 }  // namespace
 
 void write_file(const std::string& path, std::string_view bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  // A path the user named (save, checkpoints) gets the modes of the user's umask, not of the
+  // worker's 077 (private_files.hpp); an existing file keeps its own.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd >= 0) ::fchmod(fd, 0666 & ~private_files::user_umask());
+  else if (errno == EEXIST) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) throw TaskFailure("cannot save to " + path + ": " + errno_text(errno));
   if (int error = write_all(fd, bytes)) {
     ::close(fd);

@@ -138,9 +138,12 @@ void check_file_name(const std::string& name, const char* role) {
   if (escapes) fail(std::string(role) + " file name '" + name + "' must be a relative path inside the sandbox");
 }
 
+// `mode` exactly, whatever the worker's umask (private_files.hpp): 0600, or Rain's read-only
+// link's 0444 (docs/rain.md), which the 0700 directories above keep from other users.
 void write_bytes(const fs::path& path, std::string_view bytes, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) fail("cannot create " + path.string() + ": " + errno_text(errno));
+  ::fchmod(fd, mode);
   if (int error = write_all(fd, bytes)) {
     ::close(fd);
     fail("cannot write " + path.string() + ": " + errno_text(error));
@@ -196,7 +199,7 @@ void place_input(const Mapping& mapping, std::string_view bytes, const Sandbox& 
   } catch (const DataError& error) {
     fail("input '" + mapping.name + "': " + error.what());
   }
-  write_bytes(target, bytes, mapping.read_only ? 0444 : 0644);
+  write_bytes(target, bytes, mapping.read_only ? 0444 : 0600);
 }
 
 // Places the inputs where the program finds them; returns its arguments and its stdin file.
@@ -217,7 +220,7 @@ std::vector<std::string> prepare_inputs(const TaskContext& ctx, const RunConfig&
         stdin_path = fs::absolute(file->path()).string();
       } else {
         stdin_path = (sandbox.root() / "stdin").string();
-        write_bytes(stdin_path, bytes, 0644);
+        write_bytes(stdin_path, bytes, 0600);
       }
     } else if (is_variable(name)) {
       if (name.size() == 1) fail("input name '$' needs a variable name after the '$'");

@@ -24,7 +24,7 @@ from .launchers import launcher_for
 from .secret_file import secret_file_path
 from .server_process import default_host, pid_alive, start_server, stop_process
 from .state import ClusterState
-from .worker_jobs import WorkerJobs, submit_workers
+from .worker_jobs import WorkerJobs, check_job_options, submit_workers
 
 __all__ = ["adapt_loop", "remove", "server_status", "start", "status", "stop"]
 
@@ -84,6 +84,11 @@ def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, m
         if not adapt[0] <= count <= adapt[1]:
             raise ValueError("--adapt {}:{}: the first {} jobs are outside that range".format(adapt[0], adapt[1], count))
     secret = secret_file_path(secret_file)
+    if scheduler:
+        # Every argument is checked before anything starts: a typo (--time abc) found only at the
+        # submission would leave a detached server behind.
+        check_job_options(scheduler, secret, count=count or 1, cpus=cpus, time=time_limit, mem=mem, partition=partition,
+                          account=account, name="treadle-" + name, parallel_env=parallel_env)
     state = ClusterState.load(name)
     if state is not None and not _live_server(state):
         if state.all_jobs() or state.launches:

@@ -24,7 +24,7 @@ from .job_script import JobRequest
 from .launchers import launcher_for
 from .secret_file import secret_file_path
 
-__all__ = ["WorkerJobs", "job_of_worker", "submit_workers"]
+__all__ = ["WorkerJobs", "check_job_options", "job_of_worker", "submit_workers"]
 
 _JOB_IN_NAME = re.compile(r"\(job ([^)]+)\)$")
 
@@ -110,6 +110,14 @@ class WorkerJobs:
 
     def __repr__(self):
         return "<WorkerJobs {} {}>".format(self.scheduler, " ".join(self.ids))
+
+
+def check_job_options(scheduler, secret_file, count=1, **options):
+    """Raises ValueError for what ``submit_workers`` would refuse in these options (``options``:
+    its keywords cpus, time, mem, partition, account, name, parallel_env), submitting nothing:
+    ``treadle-cluster start`` checks them before it starts a server."""
+    launcher_for(scheduler)
+    JobRequest(count, "host:1", secret_file_path(secret_file), **options)
 
 
 def submit_workers(server, scheduler, count, cpus=1, time=None, mem=None, partition=None, account=None,

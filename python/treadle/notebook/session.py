@@ -330,7 +330,7 @@ class Session:
                 w.proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 try:
-                    os.killpg(w.pid, signal.SIGKILL)  # with its executors
+                    os.killpg(w.pid, signal.SIGKILL)  # its executors end their own groups as it dies
                 except OSError:
                     pass
                 w.proc.wait()

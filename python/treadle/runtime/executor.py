@@ -263,6 +263,8 @@ class Executor:
         """The worker's first message: the server it serves and the secret, kept in memory
         for clients made inside tasks (task_clients)."""
         _die_with_parent(header.get("worker_pid"))
+        if header.get("umask") is not None:
+            os.umask(header["umask"])  # the user's (the worker's own is 077): engine/worker/private_files.hpp
         task_clients.configure(header["server"], blobs[header["secret"]], self.secede, self.rejoin)
         self.governor = header.get("governor") or None
         engine.configure(header.get("worker_pid"), header.get("index"))
@@ -477,13 +479,43 @@ def _reply(task_id, result, start_us, end_us):
     return pipe.message_parts(pipe.done_header(task_id, desc, start_us, end_us), blobs)
 
 
+# Sent by the kernel when the worker dies (the parent-death signal): a signal nothing else sends.
+_WORKER_DIED = signal.SIGRTMAX
+
+
 def _die_with_parent(worker_pid):
-    """A killed worker takes its executor along (the kernel sends SIGKILL when the parent
-    dies), even while a task keeps the executor from reading its pipe's end."""
-    if not processes.die_with_parent(signal.SIGKILL):
+    """A killed worker takes its executor along, and the programs its tasks started: the
+    worker made the executor lead a process group, which they joined, and the parent-death
+    signal ends that group. (A worker that ends otherwise ends the group itself.)
+
+    Python runs a signal's handler on the main thread only, which another thread's signal does
+    not wake from a system call (a task waiting for its program): the signal's byte on the
+    wakeup fd wakes a thread of ours too. Either ends the group once it holds the interpreter
+    (not during a long call into C code that keeps it)."""
+    try:
+        signal.signal(_WORKER_DIED, _end_group)
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        threading.Thread(target=_watch_wakeups, args=(wake_read,), name="treadle-worker-watch", daemon=True).start()
+    except (ValueError, OSError):  # not the main thread: the default action still kills us
+        pass
+    if not processes.die_with_parent(_WORKER_DIED):
         return
     if worker_pid is not None and os.getppid() != worker_pid:
-        os._exit(0)  # private-ok (os's own name): the worker died before we asked
+        _end_group()  # the worker died before we asked
+
+
+def _watch_wakeups(fd):
+    while True:
+        if _WORKER_DIED in os.read(fd, 64):  # each signal Python handles writes its number
+            _end_group()
+
+
+def _end_group(*_):
+    if os.getpgrp() == os.getpid():
+        os.killpg(0, signal.SIGKILL)  # ourselves too
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # treadle's package folder: the frames above the user's function (the executor, an API's runner)
