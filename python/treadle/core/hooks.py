@@ -75,15 +75,20 @@ def submit_deferred(client):
 
 
 @contextlib.contextmanager
-def sending_deferred(tokens):
-    """Around the send of calls taken with ``tokens`` (submit_deferred's; None: nothing known):
-    the plan_submitted hooks called inside, on this thread, find their own with deferred_token()."""
-    previous = getattr(_sending, "tokens", None)
-    _sending.tokens = tokens
+def _on_this_thread(name, value):
+    """``_sending.<name>`` is ``value`` for the block, on this thread (nested blocks restore)."""
+    previous = getattr(_sending, name, None)
+    setattr(_sending, name, value)
     try:
         yield
     finally:
-        _sending.tokens = previous
+        setattr(_sending, name, previous)
+
+
+def sending_deferred(tokens):
+    """Around the send of calls taken with ``tokens`` (submit_deferred's; None: nothing known):
+    the plan_submitted hooks called inside, on this thread, find their own with deferred_token()."""
+    return _on_this_thread("tokens", tokens)
 
 
 def runs_by_deferred(items, tokens_of):
@@ -129,23 +134,17 @@ def send_deferred():
             pass
 
 
-@contextlib.contextmanager
 def native_sending():
     """Around the native API's send of its own calls: the plan_submitted hooks called inside,
     on this thread, know the plan is those calls (native_flushed tells whose they are), not
     tasks someone submitted through a native client's connection (``%%treadle submit``'s
     HyperLoom tasks go through the default client's)."""
-    previous = getattr(_sending, "native", False)
-    _sending.native = True
-    try:
-        yield
-    finally:
-        _sending.native = previous
+    return _on_this_thread("native", True)
 
 
 def sending_native_calls():
     """True inside native_sending(), on this thread."""
-    return getattr(_sending, "native", False)
+    return bool(getattr(_sending, "native", False))
 
 
 def native_calling(client):
