@@ -16,7 +16,7 @@ import pickle
 import cloudpickle
 
 from .errors import TaskCancelled, TaskFailed
-from .remote_exception import task_traceback
+from .remote_exception import is_treadle_frame, task_traceback
 
 
 def is_task_failure(error):
@@ -60,15 +60,14 @@ def raising_as_local(method):
     return raising
 
 
-# Frames a call's own error need not show: treadle's, and the picklers' it ran.
-_OUR_DIRS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,   # the treadle package
-             os.path.dirname(os.path.abspath(cloudpickle.__file__)) + os.sep)
-_OUR_FILES = (os.path.abspath(pickle.__file__),)
+# Frames a call's own error need not show, beside treadle's (is_treadle_frame): the picklers' it ran.
+_PICKLER_DIR = os.path.dirname(os.path.abspath(cloudpickle.__file__)) + os.sep
+_PICKLE_FILE = os.path.abspath(pickle.__file__)
 
 
 def _ours(tb):
     filename = tb.tb_frame.f_code.co_filename
-    return filename.startswith(_OUR_DIRS) or filename in _OUR_FILES
+    return is_treadle_frame(filename) or filename.startswith(_PICKLER_DIR) or filename == _PICKLE_FILE
 
 
 def without_our_frames(tb):
