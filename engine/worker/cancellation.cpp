@@ -17,12 +17,17 @@ std::unordered_set<TaskId> cancelled_tasks;
 bool everything = false;
 
 bool is_cancelled(TaskId task) { return everything || cancelled_tasks.count(task) != 0; }
+
+// A program leads a process group of its own (child_process.cpp): the programs it started go too.
+void end_program(pid_t pid) {
+  if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
+}
 }  // namespace
 
 void register_program(TaskId task, pid_t pid) {
   std::lock_guard<std::mutex> lock(mutex);
   programs[task] = pid;
-  if (is_cancelled(task)) ::kill(pid, SIGKILL);  // cancelled while it was starting
+  if (is_cancelled(task)) end_program(pid);  // cancelled while it was starting
 }
 
 void unregister_program(TaskId task) {
@@ -44,7 +49,7 @@ void cancel(TaskId task) {
   std::lock_guard<std::mutex> lock(mutex);
   cancelled_tasks.insert(task);
   auto it = programs.find(task);
-  if (it != programs.end()) ::kill(it->second, SIGKILL);
+  if (it != programs.end()) end_program(it->second);
   woken.notify_all();
 }
 
@@ -57,7 +62,7 @@ void reset() {
 void cancel_all() {
   std::lock_guard<std::mutex> lock(mutex);
   everything = true;
-  for (auto& [task, pid] : programs) ::kill(pid, SIGKILL);
+  for (auto& [task, pid] : programs) end_program(pid);
   woken.notify_all();
 }
 

@@ -93,3 +93,41 @@ def test_a_killed_workers_python_task_takes_its_program_along(make_cluster, tmp_
     finally:
         client.close()
         _kill_all(tagged_processes())
+
+
+def pids_then_hold_the_interpreter(pid_file):
+    """The task: starts a long program, writes its executor's pid and the program's, then makes
+    one call into C code that holds the interpreter for minutes (no bytecode runs meanwhile)."""
+    import subprocess
+    p = subprocess.Popen(["/usr/bin/python3", "-c", "import time; time.sleep(600)", TAG])
+    with open(pid_file + ".tmp", "w") as f:
+        f.write("{} {}".format(os.getpid(), p.pid))
+    os.rename(pid_file + ".tmp", pid_file)
+    return sum(range(10 ** 12))
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_workers_executor_ends_at_once_inside_a_long_call_into_c(make_cluster, tmp_path):
+    # A parent-death handler written in Python would wait for the call to return (minutes).
+    cluster = make_cluster(workers=1, cpus=1)
+    client = treadle.Client(cluster, output=None)
+    worker = cluster.workers[0]
+    pid_file = str(tmp_path / "pids")
+    executor = program = None
+    try:
+        future = client.submit(pids_then_hold_the_interpreter, pid_file)  # noqa: F841 - kept, or it is released
+        wait_until(lambda: os.path.exists(pid_file), timeout=60, what="the task starting")
+        with open(pid_file) as f:
+            executor, program = (int(p) for p in f.read().split())
+        wait_until(lambda: psutil.Process(executor).cpu_times().user > 0.2, timeout=60,
+                   what="the executor inside its long call")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        wait_gone(executor, "the killed worker's executor ending inside its call")
+        wait_gone(program, "the killed worker's task's program ending")
+    finally:
+        client.close()
+        for pid in (executor, program):
+            if pid is not None and not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        _kill_all(tagged_processes())

@@ -45,7 +45,8 @@ class RealExecutor {
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);                     // why, if it fails
     posix_spawn_file_actions_adddup2(&actions, req[0], 3);
     posix_spawn_file_actions_adddup2(&actions, rep[1], 4);
-    std::vector<std::string> env = {"PYTHONPATH=" TREADLE_SOURCE_DIR "/python", "PYTHONDONTWRITEBYTECODE=1"};
+    std::vector<std::string> env = {"PYTHONPATH=" TREADLE_SOURCE_DIR "/python:" TREADLE_EXTENSION_DIR,
+                                    "PYTHONDONTWRITEBYTECODE=1"};
     for (char** v = environ; *v; ++v)
       if (std::strncmp(*v, "PYTHONPATH=", 11) != 0) env.emplace_back(*v);
     std::vector<char*> envp;

@@ -81,6 +81,10 @@ int become_program(void* arg) {
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
+  // It leads a process group of its own, which the programs it starts join: a cancel, the
+  // worker's stop and the program's own end kill the whole group (cancellation.cpp, run_child).
+  // The parent resumes only after the exec (CLONE_VFORK), so the group exists before any kill.
+  ::setpgid(0, 0);
   // The program dies with its worker, even a SIGKILLed one (the flag survives exec). If the
   // worker died before the request took effect, nobody is left to want the program.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -153,14 +157,21 @@ ChildExit run_child(const ChildSpec& spec) {
 
   cancellation::register_program(spec.task, pid);
   if (spec.on_started) spec.on_started();
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
+  // Wait for its end without reaping it: while it is a zombie its pid, and so its group's id,
+  // cannot name another process, so what it left running in its group (`cmd &` in a script)
+  // is killed without killing a stranger. A program that left the group (setsid) is its own.
+  siginfo_t ended{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &ended, WEXITED | WNOWAIT) < 0) {
     if (errno != EINTR) {
       cancellation::unregister_program(spec.task);
       throw TaskFailure("cannot wait for '" + program + "': " + errno_text(errno));
     }
   }
   cancellation::unregister_program(spec.task);
+  ::kill(-pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (WIFSIGNALED(status)) return ChildExit{true, WTERMSIG(status)};
   return ChildExit{false, WEXITSTATUS(status)};
 }

@@ -23,7 +23,9 @@ import threading
 import time
 import traceback
 
-from ..core import processes, remote_exception
+import _treadle_parent_death  # engine/python/parent_death.cpp
+
+from ..core import remote_exception
 from ..core.pickling import SCALAR_TYPES, is_plain
 from . import engine, pipe, task_clients
 from .reply_writer import MessageWriter
@@ -486,36 +488,9 @@ _WORKER_DIED = signal.SIGRTMAX
 def _die_with_parent(worker_pid):
     """A killed worker takes its executor along, and the programs its tasks started: the
     worker made the executor lead a process group, which they joined, and the parent-death
-    signal ends that group. (A worker that ends otherwise ends the group itself.)
-
-    Python runs a signal's handler on the main thread only, which another thread's signal does
-    not wake from a system call (a task waiting for its program): the signal's byte on the
-    wakeup fd wakes a thread of ours too. Either ends the group once it holds the interpreter
-    (not during a long call into C code that keeps it)."""
-    try:
-        signal.signal(_WORKER_DIED, _end_group)
-        wake_read, wake_write = os.pipe()
-        os.set_blocking(wake_write, False)
-        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        threading.Thread(target=_watch_wakeups, args=(wake_read,), name="treadle-worker-watch", daemon=True).start()
-    except (ValueError, OSError):  # not the main thread: the default action still kills us
-        pass
-    if not processes.die_with_parent(_WORKER_DIED):
-        return
-    if worker_pid is not None and os.getppid() != worker_pid:
-        _end_group()  # the worker died before we asked
-
-
-def _watch_wakeups(fd):
-    while True:
-        if _WORKER_DIED in os.read(fd, 64):  # each signal Python handles writes its number
-            _end_group()
-
-
-def _end_group(*_):
-    if os.getpgrp() == os.getpid():
-        os.killpg(0, signal.SIGKILL)  # ourselves too
-    os.kill(os.getpid(), signal.SIGKILL)
+    signal ends that group at once, whatever the task is doing (the handler is C:
+    engine/python/parent_death.cpp). A worker that ends otherwise ends the group itself."""
+    _treadle_parent_death.end_group_when_parent_dies(_WORKER_DIED, worker_pid or 0)
 
 
 # treadle's package folder: the frames above the user's function (the executor, an API's runner)
