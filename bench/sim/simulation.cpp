@@ -114,7 +114,8 @@ void Simulation::server_turn() {
   for (const TurnReport& r : turn_reports_) {
     switch (r.kind) {
       case ReportKind::started: scheduler_.task_started(r.worker, r.id); break;
-      case ReportKind::finished: scheduler_.task_finished(r.worker, r.id, r.bytes, 1, r.duration_us); break;
+      // Length 0: what a blob or a Python object that is not a sequence reports (most results).
+      case ReportKind::finished: scheduler_.task_finished(r.worker, r.id, r.bytes, 0, r.duration_us); break;
       case ReportKind::replicated: scheduler_.data_replicated(r.worker, r.id); break;
       case ReportKind::given_back: scheduler_.tasks_given_back(r.worker, {r.id}, {}); break;
       case ReportKind::kept: scheduler_.tasks_given_back(r.worker, {}, {r.id}); break;

@@ -21,19 +21,19 @@ namespace {
 constexpr std::uint32_t scanned_inputs = 8;  // as chaining: beyond this, a consumer is a fan-in
 }  // namespace
 
-bool Scheduler::lone_constant(const TaskRecord& t) const {
-  return t.cpus == 0 && (t.type == const_type_ || t.type == py_value_type_) && t.holds == 1 && t.keeps == 0 &&
-         !t.multi_output && inputs_of(t).size() == 0;
+bool Scheduler::lone_constant(TaskId id, const TaskRecord& t) const {
+  return t.cpus == 0 && (t.type == const_type_ || t.type == py_value_type_) && t.holds == 1 && !t.kept &&
+         !t.multi_output && inputs_of(id).size() == 0;
 }
 
 Scheduler::Beside Scheduler::beside_consumer(TaskId id, const TaskRecord& t) const {
   Beside b;
-  const bool lone = lone_constant(t);
+  const bool lone = lone_constant(id, t);
   bool unplaced_input = false;  // an input of a waiting consumer that will be placed later
   for_each_consumer(t, id, [&](TaskId c) {
     if (b.worker != no_worker) return;
     const TaskRecord& consumer = tasks_[c];
-    auto consumer_inputs = inputs_of(consumer);
+    auto consumer_inputs = inputs_of(c);
     if (consumer_inputs.size() > scanned_inputs) {
       if (!lone || consumer.state != TaskState::waiting || is_dynamic(consumer)) return;
       b.fan_in = c;
@@ -65,7 +65,7 @@ bool Scheduler::bring_constants(InputSpan inputs, WorkerId worker) {
   for (ObjectId in : inputs) {
     const TaskId id = task_of(in);
     TaskRecord& t = tasks_[id];
-    if (!comes_along(t)) continue;
+    if (!comes_along(id, t)) continue;
     if (!fits(worker, t)) return false;
     t.worker = worker;
     transition(id, TaskState::assigned, "placed beside its consumer", worker,

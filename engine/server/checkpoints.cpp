@@ -20,7 +20,7 @@ bool is_file(const std::string& path) {
 
 void Scheduler::use_checkpoints(TaskId base, const std::vector<PlanCheckpoint>& checkpoints) {
   if (checkpoints.empty()) return;
-  const Plan& plan = *tasks_.plans()[tasks_[base].plan];
+  const Plan& plan = tasks_.plan(base);
   const auto open = intern_type(std::string(symbols::open));
   for (const PlanCheckpoint& c : checkpoints) {
     if (c.local >= plan.size) continue;  // decode_checkpoints refuses these
@@ -31,7 +31,7 @@ void Scheduler::use_checkpoints(TaskId base, const std::vector<PlanCheckpoint>& 
     }
     TaskRecord& t = tasks_[id];
     if (t.state != TaskState::waiting && t.state != TaskState::ready) continue;  // failed with an input
-    std::vector<ObjectId> old_inputs(inputs_of(t).begin(), inputs_of(t).end());
+    std::vector<ObjectId> old_inputs(inputs_of(id).begin(), inputs_of(id).end());
     input_override_[id] = {};
     config_override_[id] = c.path;
     t.inputs_overridden = true;

@@ -46,7 +46,7 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
   // A wait names tasks (or objects: their tasks); a fetch names objects.
   for (ObjectId id : request.ids) {
     const TaskId task = task_of(id);
-    if (!scheduler_.exists(task) || scheduler_.task(task).keeps == 0)
+    if (!scheduler_.exists(task) || scheduler_.keeps(task) == 0)
       return reply_error(routing, request.req, "task " + std::to_string(task) + " is not a live future (released?)");
     if (fetch && output_of(id) >= scheduler_.output_count(task))
       return reply_error(routing, request.req,
@@ -76,7 +76,7 @@ void ServerLoop::answer_when_finished(ClientRequest request) {
 void ServerLoop::watch(const std::string& routing, Message& m) {
   for (ObjectId object : fields::ids(m.header, "ids")) {
     const TaskId id = task_of(object);
-    if (!scheduler_.exists(id) || scheduler_.task(id).keeps == 0) continue;
+    if (!scheduler_.exists(id) || scheduler_.keeps(id) == 0) continue;
     TaskState state = scheduler_.task(id).state;
     if (state == TaskState::finished || state == TaskState::failed) {
       auto& news = settled_[routing];

@@ -46,7 +46,7 @@ bool Scheduler::is_dynamic(const TaskRecord& t) const {
 void Scheduler::expand(TaskId id) {
   TaskRecord& d = tasks_[id];
   const bool get = type_names_[d.type] == symbols::dget;
-  auto d_inputs = inputs_of(d);
+  auto d_inputs = inputs_of(id);
   if (d_inputs.size() != 1) {
     fail_with(id, Failure{id, std::string(get ? "dget" : "dslice") + " needs exactly one input"});
     return;
@@ -57,7 +57,7 @@ void Scheduler::expand(TaskId id) {
                                   ", a task with other than one output, is not supported"});
     return;
   }
-  const std::uint64_t n = tasks_[x].length;
+  const std::uint64_t n = result_length(x);
   const auto kind = static_cast<DataKind>(tasks_[x].kind & ~FinishedBatch::has_pieces_bit);
   if (!(tasks_[x].kind & FinishedBatch::has_pieces_bit)) {
     fail_with(id, Failure{id, std::string(get ? "dget" : "dslice") + " needs an array, an index or a PyObj holding a " +
@@ -116,14 +116,14 @@ void Scheduler::expand(TaskId id) {
   }
   for (TaskId c : consumers) {
     const TaskRecord& f = tasks_[c];
-    std::vector<ObjectId> f_inputs(inputs_of(f).begin(), inputs_of(f).end());
+    std::vector<ObjectId> f_inputs(inputs_of(c).begin(), inputs_of(c).end());
     for (std::uint64_t i = 0; i < k; ++i) {
       std::vector<std::uint64_t> inputs;
       for (ObjectId in : f_inputs) inputs.push_back(in == id ? (plan_local_bit | i) : in);
       add_task(type_names_[f.type], f.cpus, inputs, config(c), label(c));
     }
   }
-  const ClientId client = tasks_.plans()[d.plan]->client;
+  const ClientId client = tasks_.plan(id).client;
   const TaskId base = submit(client, std::move(r));  // holds, priorities, states of the new tasks
 
   const auto array_make = intern_type(std::string(symbols::array_make));
@@ -132,7 +132,7 @@ void Scheduler::expand(TaskId id) {
   for (TaskId c : consumers) {
     std::vector<TaskId> copies;
     for (std::uint64_t i = 0; i < k; ++i) copies.push_back(copy++);
-    std::vector<ObjectId> old_inputs(inputs_of(tasks_[c]).begin(), inputs_of(tasks_[c]).end());
+    std::vector<ObjectId> old_inputs(inputs_of(c).begin(), inputs_of(c).end());
     // F becomes the array of its copies.
     for (TaskId cp : copies) {
       add_hold(cp);
@@ -154,7 +154,7 @@ void Scheduler::expand(TaskId id) {
       TaskRecord& user = tasks_[u];
       if (user.state != TaskState::waiting) continue;
       std::vector<TaskId> spliced;
-      for (ObjectId in : inputs_of(user)) {
+      for (ObjectId in : inputs_of(u)) {
         if (in != c) {
           spliced.push_back(in);
           continue;
@@ -178,7 +178,7 @@ void Scheduler::expand(TaskId id) {
     TaskRecord& t = tasks_[c];
     if (t.state != TaskState::waiting) continue;  // cancelled meanwhile
     std::uint32_t missing = 0;
-    for (ObjectId in : inputs_of(t))
+    for (ObjectId in : inputs_of(c))
       if (tasks_[task_of(in)].state != TaskState::finished) ++missing;
     t.unfinished_inputs = missing;
     if (missing == 0) transition(c, TaskState::ready, "expanded into no pieces");

@@ -30,7 +30,7 @@ std::size_t Scheduler::collect_garbage() {
       bool needed = false;
       for (std::uint32_t local = 0; local < plan->size && !needed; ++local) {
         const TaskRecord& t = plan->records[local];
-        if (t.holds > 0 || t.keeps > 0) needed = true;
+        if (t.holds > 0 || t.kept) needed = true;
         if (!t.has_extra_consumers) continue;
         auto it = extra_consumers_.find(plan->base + local);
         if (it == extra_consumers_.end()) continue;
@@ -46,7 +46,7 @@ std::size_t Scheduler::collect_garbage() {
       for (std::uint32_t local = 0; local < plan->size; ++local) {
         TaskId id = first + local;
         const TaskRecord& t = plan->records[local];
-        for (ObjectId object : inputs_of(t)) {
+        for (ObjectId object : inputs_of(id)) {
           const TaskId in = task_of(object);
           if (in < first || in >= last) outside.push_back(in);
         }

@@ -40,12 +40,12 @@ const WorkerSet& Scheduler::locations(ObjectId object) const {
 
 std::uint64_t Scheduler::object_size(ObjectId object) const {
   const ObjectRecord* r = object_record(object);
-  return r ? r->size : tasks_[task_of(object)].size;
+  return r ? r->size : result_size(task_of(object));
 }
 
 std::uint32_t Scheduler::object_keeps(ObjectId object) const {
   const TaskRecord& t = tasks_[task_of(object)];
-  if (!t.multi_output) return t.keeps;
+  if (!t.multi_output) return keeps(task_of(object));
   const ObjectRecord* r = object_record(object);
   return r ? r->keeps : 0;
 }
@@ -88,12 +88,13 @@ void Scheduler::free_object(ObjectId object, ObjectRecord& r) {
 void Scheduler::outputs_made_at(TaskId id, WorkerId worker) {
   auto& objects = outputs_.at(id);
   TaskRecord& t = tasks_[id];
-  t.size = 0;
+  std::uint64_t size = 0;
   for (auto& r : objects) {
     if (std::find(r.locations.begin(), r.locations.end(), worker) == r.locations.end()) r.locations.push_back(worker);
-    t.size += r.size;
+    size += r.size;
   }
-  t.length = objects.size();
+  set_result_size(id, t, size);
+  set_result_length(id, t, objects.size());
 }
 
 void Scheduler::free_unheld_outputs(TaskId id) {

@@ -118,7 +118,7 @@ Scheduler::Choice Scheduler::choose_worker(TaskId id, const TaskRecord& t) {
   Choice choice;
   // Locality: bytes of inputs per holding worker (few inputs, few holders: a tiny vector).
   std::vector<std::pair<WorkerId, std::uint64_t>> bytes_on;
-  auto inputs = inputs_of(t);
+  auto inputs = inputs_of(id);
   for (ObjectId in : inputs) {
     const auto& where = locations(in);
     const std::uint64_t size = object_size(in);
@@ -211,7 +211,7 @@ void Scheduler::notify_assigned(TaskId id, const TaskRecord& t, const Choice& ch
   d.cause = t.lost_data ? PlacementCause::recomputed : t.rerun ? PlacementCause::worker_lost : PlacementCause::first;
   d.queued = choice.queued;
   d.at_us = now_us_;
-  d.ready_us = t.ready_us;
+  d.ready_us = tasks_.details(id).ready_us;
   d.local_bytes = choice.local_bytes;
   d.input_bytes = choice.input_bytes;
   d.from = choice.from;
@@ -230,7 +230,7 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
     for_each_consumer(tasks_[id], id, [&](TaskId c) {
       TaskRecord& consumer = tasks_[c];
       if (consumer.state != TaskState::waiting) return;
-      auto consumer_inputs = inputs_of(consumer);
+      auto consumer_inputs = inputs_of(c);
       if (consumer_inputs.size() > chain_max_inputs) return;  // none of its inputs is parked either
       // A cpu task follows only a producer there holding as many cpus, which it takes over
       // when the producer ends (a chain of Python steps never waits for the server).
@@ -240,7 +240,7 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
         const TaskRecord& input = tasks_[task_of(in)];
         chain = input.state == TaskState::finished ? object_at(in, worker)
                 : input.state == TaskState::assigned || input.state == TaskState::running ? input.worker == worker
-                                                                                           : comes_along(input);
+                                                                                           : comes_along(task_of(in), input);
       }
       // Its constants come along; those parked for it go back to the queue if it stays behind.
       if (!chain || !bring_constants(consumer_inputs, worker) || !fits(worker, consumer)) {
@@ -248,7 +248,7 @@ void Scheduler::chain_consumers(TaskId first, WorkerId worker) {
         return;
       }
       consumer.worker = worker;
-      consumer.ready_us = -1;  // never queued: it starts on the worker when its inputs are made there
+      tasks_.details(c).ready_us = -1;  // never queued: it starts on the worker when its inputs are made there
       transition(c, TaskState::assigned, "chained behind its inputs on the same worker", worker,
                  static_cast<std::uint8_t>(Placement::chained));
       if (!observers_.empty()) {

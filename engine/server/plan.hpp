@@ -26,6 +26,7 @@ struct Plan {
   TaskId base = 0;
   std::uint32_t size = 0;
   std::vector<TaskRecord> records;  // its tasks (TaskTable)
+  std::vector<TaskDetails> details;  // the rest of each, by the same index (TaskRecord says why apart)
   std::uint32_t unsettled = 0;      // tasks neither released nor failed: the plan is in use
   std::int64_t submitted_us = 0;    // scheduler clock: the first line of its tasks' stories
 

@@ -76,7 +76,7 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
       TaskRecord& consumer = tasks_[c];
       if (consumer.state != TaskState::assigned || consumer.worker == worker) return;
       bool own_copies = true;
-      for_each_input_of(consumer, [&](ObjectId in) {
+      for_each_input_of(c, [&](ObjectId in) {
         if (task_of(in) == id && !object_at(in, consumer.worker)) own_copies = false;
       });
       if (own_copies) return;  // it has its own copy
@@ -87,9 +87,9 @@ void Scheduler::remove_worker(WorkerId worker, const char* reason) {
     });
   }
   unchain_sent_back(sent_back, recount);
-  for (TaskId id : rerun) for_each_input_of(tasks_[id], [&](ObjectId in) { require(in); });
+  for (TaskId id : rerun) for_each_input_of(id, [&](ObjectId in) { require(in); });
   for (TaskId id : lost)
-    if (tasks_[id].state == TaskState::waiting) for_each_input_of(tasks_[id], [&](ObjectId in) { require(in); });
+    if (tasks_[id].state == TaskState::waiting) for_each_input_of(id, [&](ObjectId in) { require(in); });
 
   losing_ = no_worker;
   std::sort(recount.begin(), recount.end());
@@ -144,7 +144,7 @@ void Scheduler::lose_data(TaskId id, WorkerId worker) {
   t.lost_data = true;
   transition(id, TaskState::waiting, "data lost with its worker, recomputing", worker);
   // It will consume its inputs again.
-  for_each_input_of(t, [&](ObjectId in) { add_hold(in); });
+  for_each_input_of(id, [&](ObjectId in) { add_hold(in); });
 }
 
 void Scheduler::require(ObjectId first) {
@@ -163,7 +163,7 @@ void Scheduler::require(ObjectId first) {
     transition(id, TaskState::waiting, "recomputing a result that is needed again");
     if (partly_there) send_consumers_back(id, "an input is computed again for another of its outputs", no_worker,
                                           sent_back, recount);
-    for_each_input_of(t, [&](ObjectId in) {
+    for_each_input_of(id, [&](ObjectId in) {
       add_hold(in);
       work.push_back(in);
     });
@@ -181,7 +181,7 @@ void Scheduler::make_ready_or_wait(TaskId id, const char* reason) {
   if (t.state != TaskState::waiting) return;
   std::uint32_t missing = 0;
   std::optional<TaskId> failed_input;
-  for_each_input_of(t, [&](ObjectId in) {
+  for_each_input_of(id, [&](ObjectId in) {
     const TaskRecord& input = tasks_[task_of(in)];
     if (input.state == TaskState::failed) {
       failed_input = task_of(in);

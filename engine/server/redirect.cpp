@@ -15,7 +15,7 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   if (plan.outputs.count(plan.keep.front()) && plan.outputs.at(plan.keep.front()).count() != 1)
     throw PlanError("a redirect plan's result must be a task with one output");
   std::vector<ObjectId> own_inputs;
-  for_each_input_of(t, [&](ObjectId in) { own_inputs.push_back(in); });
+  for_each_input_of(id, [&](ObjectId in) { own_inputs.push_back(in); });
   for (auto& ref : plan.inputs) {
     if (ref & plan_local_bit) continue;
     if (!(ref & redirect_input_bit)) throw PlanError("a returned task may use only the task's own inputs and new tasks");
@@ -25,7 +25,7 @@ void Scheduler::redirect(WorkerId worker, TaskId id, PlanRequest&& plan) {
   }
   std::uint32_t root_local = plan.keep.front();
   plan.keep.clear();
-  TaskId base = submit(tasks_.plans()[t.plan]->client, std::move(plan));
+  TaskId base = submit(tasks_.plan(id).client, std::move(plan));
   TaskRecord& task = tasks_[id];  // submit() may have grown the table
   TaskId root = base + root_local;
   add_hold(root);
@@ -88,10 +88,10 @@ void Scheduler::alias_held(WorkerId worker, TaskId id) {
 }
 
 void Scheduler::redirect_finished(TaskId id, TaskRecord& t) {
-  const TaskRecord& r = tasks_[redirect_target_.at(id)];
-  t.size = r.size;
-  t.length = r.length;
-  t.kind = r.kind;
+  const TaskId target = redirect_target_.at(id);
+  set_result_size(id, t, result_size(target));
+  set_result_length(id, t, result_length(target));
+  t.kind = tasks_[target].kind;
   finished_effects(id, t);
   drop_redirect_target(id);
 }

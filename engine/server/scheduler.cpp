@@ -1,6 +1,7 @@
 #include "scheduler.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "../common/symbols.hpp"
 
@@ -193,13 +194,12 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
     TaskRecord& t = tasks_[base + i];
     t.type = types[r.type_of[i]];
     t.cpus = static_cast<std::uint16_t>(r.cpus[i]);
-    t.plan = plan_index;
     t.no_inputs = p.inputs_begin(i) == p.inputs_end(i);
     t.no_consumers = p.consumers_begin(i) == p.consumers_end(i);
     std::int32_t longest = 0;
     for (auto c = p.consumers_begin(i); c != p.consumers_end(i); ++c)
-      longest = std::max(longest, p.records[*c].priority);
-    t.priority = longest + 1;
+      longest = std::max(longest, p.details[*c].priority);
+    p.details[i].priority = longest + 1;
     if (const OutputSpecs* specs = p.output_specs(static_cast<std::uint32_t>(i)); specs && specs->count() != 1) {
       t.multi_output = true;
       outputs_[base + i].resize(specs->count());
@@ -250,32 +250,34 @@ TaskId Scheduler::submit(ClientId client, PlanRequest&& r) {
 
 void Scheduler::keep(TaskId id) {
   TaskRecord& t = tasks_[id];
+  std::uint32_t& futures = tasks_.details(id).keeps;
+  t.kept = true;
   if (!t.multi_output) {
-    ++t.keeps;
+    ++futures;
     ++t.holds;
     return;
   }
   auto& objects = outputs_.at(id);
   if (objects.empty()) {  // nothing to fetch, but the future waits for the task: it must run
-    ++t.keeps;
+    ++futures;
     ++t.holds;
   }
   for (auto& r : objects) {
     ++r.keeps;
     ++r.holds;
-    ++t.keeps;
+    ++futures;
     ++t.holds;
   }
 }
 
 void Scheduler::release(ObjectId object) {
   TaskRecord& t = tasks_[task_of(object)];
-  if (t.keeps == 0) return;
+  if (!t.kept) return;
   if (ObjectRecord* r = object_record(object)) {
     if (r->keeps == 0) return;
     --r->keeps;
   }
-  --t.keeps;
+  t.kept = --tasks_.details(task_of(object)).keeps > 0;
   drop_hold(object);
 }
 
@@ -390,8 +392,8 @@ void Scheduler::task_finished(WorkerId worker, TaskId id, std::uint64_t size, st
       actions_.free_data(worker, id);
     return;
   }
-  t.size = size;
-  t.length = length;
+  set_result_size(id, t, size);
+  set_result_length(id, t, length);
   t.kind = kind;
   if (t.cpus && duration_us >= 0) {
     WorkerInfo& w = *workers_[worker];
@@ -446,7 +448,7 @@ void Scheduler::data_replicated(WorkerId worker, ObjectId object) {
 // Helpers and queries
 
 void Scheduler::for_each_input(TaskId id, const std::function<void(ObjectId)>& fn) const {
-  for_each_input_of(tasks_[id], fn);
+  for_each_input_of(id, fn);
 }
 
 void Scheduler::unassign(TaskRecord& t) {
@@ -461,8 +463,9 @@ void Scheduler::unassign(TaskRecord& t) {
 void Scheduler::push_ready(TaskId id) {
   TaskRecord& t = tasks_[id];
   set_parked(t, false);
-  if (t.cpus) cpu_ready_.push(id, t.priority);
-  else light_ready_.push(id, t.priority);
+  const std::int32_t priority = tasks_.details(id).priority;
+  if (t.cpus) cpu_ready_.push(id, priority);
+  else light_ready_.push(id, priority);
 }
 
 std::string_view Scheduler::config(TaskId id) const {
@@ -470,22 +473,42 @@ std::string_view Scheduler::config(TaskId id) const {
     auto it = config_override_.find(id);
     if (it != config_override_.end()) return it->second;
   }
-  return tasks_.plans()[tasks_[id].plan]->config(local_of(tasks_[id]));
+  return tasks_.plan(id).config(local_of(id));
 }
 
-Scheduler::InputSpan Scheduler::inputs_of(const TaskRecord& t) const {
+Scheduler::InputSpan Scheduler::inputs_of(TaskId id) const {
+  const Plan& p = tasks_.plan(id);
+  const std::uint32_t local = static_cast<std::uint32_t>(id - p.base);
+  const TaskRecord& t = p.records[local];
   if (t.inputs_overridden) {
-    const auto& v = input_override_.at(id_of(t));
+    const auto& v = input_override_.at(id);
     return {v.data(), v.data() + v.size()};
   }
   if (t.no_inputs) return {nullptr, nullptr};
-  const Plan& p = *tasks_.plans()[t.plan];
-  const std::uint32_t local = static_cast<std::uint32_t>(&t - p.records.data());
   return {p.inputs_begin(local), p.inputs_end(local)};
 }
 
+std::uint64_t Scheduler::result_size(TaskId id) const {
+  const TaskRecord& t = tasks_[id];
+  return t.big_size ? tasks_.details(id).size : t.small_size;
+}
+
+void Scheduler::set_result_size(TaskId id, TaskRecord& t, std::uint64_t size) {
+  t.big_size = size >= std::numeric_limits<std::uint32_t>::max();
+  t.small_size = t.big_size ? std::numeric_limits<std::uint32_t>::max() : static_cast<std::uint32_t>(size);
+  if (t.big_size) tasks_.details(id).size = size;
+}
+
+// Written to the details only when it is not 0 or was not: the end of a task whose result has
+// no length (every simulated one) leaves them alone.
+void Scheduler::set_result_length(TaskId id, TaskRecord& t, std::uint64_t length) {
+  if (length == 0 && !t.has_length) return;
+  tasks_.details(id).length = length;
+  t.has_length = length != 0;
+}
+
 const std::string& Scheduler::label(TaskId id) const {
-  return tasks_.plans()[tasks_[id].plan]->label(local_of(tasks_[id]));
+  return tasks_.plan(id).label(local_of(id));
 }
 
 // What a consumer of the failed task `input` fails with. Taken from the input's own record:
@@ -527,7 +550,7 @@ std::size_t Scheduler::memory_estimate() const {
   for (auto& [id, objects] : outputs_) bytes += 64 + objects.capacity() * sizeof(ObjectRecord);
   for (auto& p : tasks_.plans()) {
     if (!p) continue;
-    bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->configs.capacity() + p->config_offsets.capacity() * 4 + p->inputs.capacity() * 8 +
+    bytes += sizeof(Plan) + p->records.capacity() * sizeof(TaskRecord) + p->details.capacity() * sizeof(TaskDetails) + p->configs.capacity() + p->config_offsets.capacity() * 4 + p->inputs.capacity() * 8 +
              p->input_offsets.capacity() * 4 + p->consumers.capacity() * 4 + p->consumer_offsets.capacity() * 4 +
              p->label_of.capacity() * 4;
     for (auto& l : p->labels) bytes += sizeof(std::string) + l.capacity();

@@ -148,11 +148,18 @@ class Scheduler {
     return tasks_.freed_cancelled(task) ? TaskState::cancelled : TaskState::released;
   }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
-  const Plan& plan_of(TaskId id) const { return *tasks_.plans()[tasks_[id].plan]; }
+  // What reports and placement do not read of a task (priority, futures, when it became ready).
+  const TaskDetails& details(TaskId id) const { return tasks_.details(id); }
+  // Its result's size (TaskRecord keeps it only when it is under 4 GiB - 1).
+  std::uint64_t result_size(TaskId id) const;
+  std::uint64_t result_length(TaskId id) const { return tasks_[id].has_length ? tasks_.details(id).length : 0; }
+  // How many client futures keep its result.
+  std::uint32_t keeps(TaskId id) const { return tasks_[id].kept ? tasks_.details(id).keeps : 0; }
+  const Plan& plan_of(TaskId id) const { return tasks_.plan(id); }
   // -- objects (objects.cpp): output k of task t is object_id(t, k) -------------------------
   std::uint32_t output_count(TaskId id) const;
   // Output labels and content types as submitted, or nullptr (one unnamed output).
-  const OutputSpecs* output_specs(TaskId id) const { return plan_of(id).output_specs(local_of(tasks_[id])); }
+  const OutputSpecs* output_specs(TaskId id) const { return plan_of(id).output_specs(local_of(id)); }
   // A live task's existing output (not output 0 of a task that has none).
   bool object_exists(ObjectId object) const;
   const WorkerSet& locations(ObjectId object) const;
@@ -233,15 +240,13 @@ class Scheduler {
     std::size_t size() const { return static_cast<std::size_t>(last - first); }
   };
   // A task's inputs: from its plan, or as a dynamic expansion rewrote them.
-  InputSpan inputs_of(const TaskRecord& t) const;
-  TaskId id_of(const TaskRecord& t) const { return tasks_.plans()[t.plan]->base + local_of(t); }
-  // Its index within its plan: records live in their plan (TaskTable), so it is the record's
-  // place there (not a field: 8 bytes less per task).
-  std::uint32_t local_of(const TaskRecord& t) const {
-    return static_cast<std::uint32_t>(&t - tasks_.plans()[t.plan]->records.data());
-  }
+  InputSpan inputs_of(TaskId id) const;
+  // Its index within its plan (records live in their plan: TaskTable).
+  std::uint32_t local_of(TaskId id) const { return static_cast<std::uint32_t>(id - tasks_.plan(id).base); }
+  void set_result_size(TaskId id, TaskRecord& t, std::uint64_t size);
+  void set_result_length(TaskId id, TaskRecord& t, std::uint64_t length);
   template <typename Fn> void for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const;
-  template <typename Fn> void for_each_input_of(const TaskRecord& t, Fn&& fn) const;
+  template <typename Fn> void for_each_input_of(TaskId id, Fn&& fn) const;
   void unassign(TaskRecord& t);
   void drop_hold(ObjectId object);
   void add_hold(ObjectId object);
@@ -309,7 +314,7 @@ class Scheduler {
   // --- constants beside their consumer (beside_consumer.cpp) ---
   // A constant (const, py_value: light, no inputs) that only one unfinished consumer holds runs
   // where that consumer will run: moving it costs more than making it.
-  bool lone_constant(const TaskRecord& t) const;
+  bool lone_constant(TaskId id, const TaskRecord& t) const;
   struct Beside {
     WorkerId worker = no_worker;  // where the consumer's other inputs are (or its siblings went)
     bool park = false;            // nowhere yet, but an input of the consumer will be placed
@@ -317,8 +322,8 @@ class Scheduler {
   };
   Beside beside_consumer(TaskId id, const TaskRecord& t) const;
   // Chaining `consumer` to `worker`: an input that is a lone constant, ready, comes along.
-  bool comes_along(const TaskRecord& input) const {
-    return input.state == TaskState::ready && lone_constant(input);
+  bool comes_along(TaskId id, const TaskRecord& input) const {
+    return input.state == TaskState::ready && lone_constant(id, input);
   }
   // Assigns the consumer's inputs that come along to `worker`; false if one did not fit there.
   bool bring_constants(InputSpan inputs, WorkerId worker);
@@ -439,14 +444,14 @@ class Scheduler {
 // Small iteration helpers, here so every part of the scheduler can inline them.
 template <typename Fn>
 inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn) const {
-  const Plan& p = *tasks_.plans()[t.plan];
+  const Plan& p = tasks_.plan(id);
   // A consumer whose inputs an expansion rewrote may no longer use this task.
   auto still_uses = [&](TaskId c) {
     if (!tasks_[c].inputs_overridden) return true;
-    auto span = inputs_of(tasks_[c]);
+    auto span = inputs_of(c);
     return std::find_if(span.begin(), span.end(), [&](ObjectId in) { return task_of(in) == id; }) != span.end();
   };
-  const std::uint32_t local = static_cast<std::uint32_t>(&t - p.records.data());
+  const std::uint32_t local = static_cast<std::uint32_t>(id - p.base);
   if (!t.no_consumers)
     for (auto c = p.consumers_begin(local); c != p.consumers_end(local); ++c)
       if (still_uses(p.base + *c)) fn(p.base + *c);
@@ -460,8 +465,8 @@ inline void Scheduler::for_each_consumer(const TaskRecord& t, TaskId id, Fn&& fn
 
 // The input objects (ObjectIds: task_of() names the producing task).
 template <typename Fn>
-inline void Scheduler::for_each_input_of(const TaskRecord& t, Fn&& fn) const {
-  for (ObjectId in : inputs_of(t)) fn(in);
+inline void Scheduler::for_each_input_of(TaskId id, Fn&& fn) const {
+  for (ObjectId in : inputs_of(id)) fn(in);
 }
 
 }  // namespace treadle

@@ -89,7 +89,7 @@ bool Scheduler::steal_from(WorkerId victim) {
     const WorkerId thief = idle_thief(victim, t);
     if (thief == no_worker) return false;
     std::uint64_t missing = 0;
-    for_each_input_of(t, [&](ObjectId in) {
+    for_each_input_of(id, [&](ObjectId in) {
       if (!object_at(in, thief)) missing += object_size(in);
     });
     // Its inputs are there (or on their way). A queue that has not moved for longer than the
@@ -144,7 +144,7 @@ void Scheduler::tasks_given_back(WorkerId worker, const std::vector<TaskId>& giv
     choice.reason = Placement::stolen;
     choice.queued = workers_[thief]->free_cpus < std::int32_t(t.cpus);
     choice.from = worker;
-    for_each_input_of(t, [&](ObjectId in) {
+    for_each_input_of(id, [&](ObjectId in) {
       choice.input_bytes += object_size(in);
       if (object_at(in, thief)) choice.local_bytes += object_size(in);
     });
@@ -172,9 +172,9 @@ void Scheduler::forget_steals_of(WorkerId worker) {
   if (worker < workers_.size()) workers_[worker]->recent_cpu_tasks = QueuedTasks();
 }
 
-void Scheduler::given_back(TaskId, TaskRecord& t) {
+void Scheduler::given_back(TaskId id, TaskRecord& t) {
   unassign(t);  // no cancel: the worker removed it itself
-  t.ready_us = now_us_;
+  tasks_.details(id).ready_us = now_us_;
   // tasks_given_back places it on the thief or pushes it on the ready heap.
 }
 

@@ -8,13 +8,17 @@
 
 namespace treadle {
 
-// One cache line, aligned to it: reports touch a task's record and its consumers' and inputs',
-// and at thousands of workers those are out of the cache by then; unaligned (a plan's records
-// start where malloc put them, 16 bytes into a line) every record straddled two lines.
-struct alignas(64) TaskRecord {
+// What reports and placement read, in half a cache line, aligned to it: at thousands of
+// workers a task's record is out of the cache at each of its events, and a reducer reads its
+// inputs' records (adjacent ones) together at its placement, at their copies and at its end,
+// so 32 bytes put two records in a line where 64 took one each (bench/README.md, "The
+// scheduler simulator"). What those events do not read is in TaskDetails, apart. Unaligned (a
+// plan's records start where malloc put them) a record would straddle two lines.
+struct alignas(32) TaskRecord {
   TaskRecord()
       : has_extra_consumers(false), lost_data(false), inputs_overridden(false), rerun(false), seceded(false),
-        multi_output(false), parked(false), stolen(false), no_inputs(false), no_consumers(false) {}
+        multi_output(false), parked(false), stolen(false), no_inputs(false), no_consumers(false), kept(false),
+        big_size(false), has_length(false) {}
   TaskState state = TaskState::waiting;
   bool has_extra_consumers : 1;      // consumers in later plans (Scheduler::extra_consumers_)
   bool lost_data : 1;                // recomputing because a worker died
@@ -37,19 +41,30 @@ struct alignas(64) TaskRecord {
   // scheduler simulator"). Set at submit; false only means "look".
   bool no_inputs : 1;
   bool no_consumers : 1;             // in its own plan (later plans: has_extra_consumers)
-  std::uint32_t plan = 0;            // its index within the plan is its place in Plan::records
+  bool kept : 1;                     // TaskDetails::keeps > 0 (a task's end asks, without the details)
+  bool big_size : 1;                 // the size is TaskDetails::size (small_size does not hold it)
+  bool has_length : 1;               // TaskDetails::length may be non-zero
   std::uint32_t unfinished_inputs = 0;
   std::uint32_t holds = 0;           // unfinished consumers + client futures: >0 keeps the result
-  std::uint32_t keeps = 0;           // client futures alone
   WorkerId worker = no_worker;       // while assigned/running
-  std::int32_t priority = 0;         // longest path to a sink: critical path first
-  std::int64_t ready_us = -1;        // when it became ready (scheduler clock); -1: chained, never queued
-  std::uint64_t size = 0;
-  std::uint64_t length = 0;
+  // The result's size when under 4 GiB - 1 (almost always): Scheduler::result_size reads it.
+  std::uint32_t small_size = 0;
   WorkerSet locations;               // workers that hold the result
 };
 // The server holds one per task: a field added here costs a million plans' worth of memory.
-static_assert(sizeof(TaskRecord) == 64, "TaskRecord grew");
+static_assert(sizeof(TaskRecord) == 32, "TaskRecord grew");
+
+// The rest of what the scheduler knows of a task: read when it becomes ready, for clients'
+// futures and stories, not at each start and end. A plan keeps them in a column of their own
+// beside its records (TaskTable::details).
+struct alignas(32) TaskDetails {
+  std::uint32_t keeps = 0;           // client futures alone
+  std::int32_t priority = 0;         // longest path to a sink: critical path first
+  std::int64_t ready_us = -1;        // when it became ready (scheduler clock); -1: chained, never queued
+  std::uint64_t length = 0;          // TaskRecord::has_length says whether to look
+  std::uint64_t size = 0;            // TaskRecord::big_size says whether to look
+};
+static_assert(sizeof(TaskDetails) == 32, "TaskDetails grew");
 
 // One output of a task with zero or several outputs (TaskRecord::multi_output). The outputs of
 // a task are made together, but each is held, fetched, copied, freed and lost on its own.

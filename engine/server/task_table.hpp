@@ -18,15 +18,25 @@ namespace treadle {
 class TaskTable {
  public:
   TaskRecord& operator[](TaskId id) {
-    if (id >= newest_base_) return newest_->records[id - newest_base_];
-    Plan& p = *plans_[plan_of_[id]];
+    Plan& p = plan(id);
     return p.records[id - p.base];
   }
   const TaskRecord& operator[](TaskId id) const {
-    if (id >= newest_base_) return newest_->records[id - newest_base_];
-    const Plan& p = *plans_[plan_of_[id]];
+    const Plan& p = plan(id);
     return p.records[id - p.base];
   }
+  TaskDetails& details(TaskId id) {
+    Plan& p = plan(id);
+    return p.details[id - p.base];
+  }
+  const TaskDetails& details(TaskId id) const {
+    const Plan& p = plan(id);
+    return p.details[id - p.base];
+  }
+  // The plan of a live task, and its index in plans().
+  Plan& plan(TaskId id) { return id >= newest_base_ ? *newest_ : *plans_[plan_of_[id]]; }
+  const Plan& plan(TaskId id) const { return id >= newest_base_ ? *newest_ : *plans_[plan_of_[id]]; }
+  std::uint32_t plan_index(TaskId id) const { return id >= newest_base_ ? newest_index_ : plan_of_[id]; }
   // The id the next task will get (= tasks ever submitted).
   TaskId next_id() const { return plan_of_.size(); }
   bool live(TaskId id) const {
@@ -40,9 +50,11 @@ class TaskTable {
   std::uint32_t add(std::unique_ptr<Plan> plan) {
     auto index = static_cast<std::uint32_t>(plans_.size());
     plan->records.resize(plan->size);
+    plan->details.resize(plan->size);
     plan_of_.insert(plan_of_.end(), plan->size, index);
     newest_ = plan.get();
     newest_base_ = plan->base;
+    newest_index_ = index;
     plans_.push_back(std::move(plan));
     return index;
   }
@@ -69,6 +81,7 @@ class TaskTable {
   // The newest plan while it is live, and its first id; ids from newest_base_ on are its tasks.
   Plan* newest_ = nullptr;
   TaskId newest_base_ = 0;
+  std::uint32_t newest_index_ = 0;
 };
 
 }  // namespace treadle

@@ -118,7 +118,7 @@ TraceEvent TraceRecorder::task_event(const Scheduler& scheduler, WorkerId worker
   e.start_us = start_us;
   e.end_us = end_us;
   const TaskRecord& t = scheduler.task(task);
-  e.ready_us = t.ready_us;
+  e.ready_us = scheduler.details(task).ready_us;
   e.label = intern_label(scheduler.label(task));
   e.type = intern_type(scheduler.type_name(t.type));
   return e;

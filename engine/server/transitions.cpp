@@ -66,7 +66,7 @@ void Scheduler::transition(TaskId id, TaskState to, const char* reason, WorkerId
     return s == TaskState::released || s == TaskState::failed || s == TaskState::cancelled;
   };
   if (settled(from) != settled(to)) {
-    Plan& plan = *tasks_.plans()[t.plan];
+    Plan& plan = tasks_.plan(id);
     if (settled(to)) {
       if (--plan.unsettled == 0) garbage_ = true;
     } else {
@@ -88,7 +88,7 @@ void Scheduler::to_ready(TaskId id, TaskRecord& t) {
     expand(id);  // dslice/dget: the scheduler rewrites the plan, no worker runs it
     return;
   }
-  t.ready_us = now_us_;
+  tasks_.details(id).ready_us = now_us_;
   push_ready(id);
   for (auto* o : observers_) o->on_ready(id, now_us_);
 }
@@ -141,8 +141,8 @@ void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
         transition(c, TaskState::ready, "inputs finished");
     }
   });
-  for_each_input_of(t, [&](ObjectId input) { drop_hold(input); });
-  if (t.keeps > 0) actions_.kept_finished(id);
+  for_each_input_of(id, [&](ObjectId input) { drop_hold(input); });
+  if (t.kept) actions_.kept_finished(id);
   // A consumer's finishing may have released it already (a redirected task drops its plan's root).
   if (t.holds == 0 && t.state == TaskState::finished) transition(id, TaskState::released, "nobody needs the result");
   else if (t.multi_output && t.state == TaskState::finished) free_unheld_outputs(id);
@@ -157,12 +157,12 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
     if (failures_.at(id).origin != id && workers_[where]->alive) actions_.cancel(where, id);
   }
   if (t.multi_output) free_all_outputs(id);  // copies that survived a lost worker
-  for_each_input_of(t, [&](ObjectId input) {
+  for_each_input_of(id, [&](ObjectId input) {
     drop_hold(input);
     unpark(task_of(input));  // a constant held back for it that others still need
   });
   drop_redirect_target(id);
-  if (t.keeps > 0) actions_.kept_failed(id);
+  if (t.kept) actions_.kept_failed(id);
 }
 
 void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {
@@ -184,7 +184,7 @@ void Scheduler::to_cancelled(TaskId id, TaskRecord& t) {
     if (workers_[where]->alive) actions_.cancel(where, id);
   }
   if (t.multi_output) free_all_outputs(id);  // copies that survived a lost worker
-  for_each_input_of(t, [&](ObjectId input) {
+  for_each_input_of(id, [&](ObjectId input) {
     drop_hold(input);
     unpark(task_of(input));
   });

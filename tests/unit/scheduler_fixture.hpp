@@ -174,7 +174,10 @@ inline std::string invariant_violation(const Scheduler& s) {
     if (!s.exists(id)) continue;  // its plan was freed (collect_garbage)
     const TaskRecord& t = s.task(id);
     ++by_state[static_cast<int>(t.state)];
-    if (!t.multi_output || s.output_count(id) == 0) expected_holds[id] += t.keeps;
+    // The record's bit says whether its details count futures (a task's end reads only the bit).
+    if (t.kept != (s.details(id).keeps > 0))
+      return "task " + std::to_string(id) + "'s kept bit disagrees with its " + std::to_string(s.details(id).keeps) + " futures";
+    if (!t.multi_output || s.output_count(id) == 0) expected_holds[id] += s.keeps(id);
     else
       for (std::uint32_t k = 0; k < s.output_count(id); ++k) hold(object_id(id, k), s.object_keeps(object_id(id, k)));
     // A redirected task still holds its inputs, and the root of the plan it returned.

@@ -22,15 +22,19 @@ bool in_first_line(const void* record, const Field& field) {
 }
 }  // namespace
 
-TEST_CASE("layout: every task record is one cache line", "[scheduler][layout]") {
-  static_assert(sizeof(TaskRecord) == line && alignof(TaskRecord) == line, "a record is one aligned line");
+TEST_CASE("layout: every task record is half a cache line, two to a line", "[scheduler][layout]") {
+  static_assert(sizeof(TaskRecord) == line / 2 && alignof(TaskRecord) == line / 2, "a record is half an aligned line");
+  static_assert(sizeof(TaskDetails) == line / 2 && alignof(TaskDetails) == line / 2, "so are its details");
   SchedulerFixture f;
   f.add_worker();
   for (int plan = 0; plan < 3; ++plan) {
     PlanBuilder p;
     for (int i = 0; i < 100 + plan; ++i) p.add();
     const TaskId base = f.submit(p);
-    for (TaskId id = base; id < base + 100 + plan; ++id) REQUIRE(address(&f.s.task(id)) % line == 0);
+    for (TaskId id = base; id < base + 100 + plan; ++id) {
+      REQUIRE(address(&f.s.task(id)) % (line / 2) == 0);
+      REQUIRE(address(&f.s.details(id)) % (line / 2) == 0);
+    }
   }
 }
 

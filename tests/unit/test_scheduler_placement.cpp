@@ -268,10 +268,10 @@ TEST_CASE("scheduler placement: the longer path to a sink is placed first when c
   auto l2 = p.add(const_type, {local(l1)}, 1, "long2");
   p.keep(l2);
   TaskId base = f.submit(p);
-  CHECK(f.s.task(base).priority == 1);
-  CHECK(f.s.task(base + l0).priority == 3);
-  CHECK(f.s.task(base + l1).priority == 2);
-  CHECK(f.s.task(base + l2).priority == 1);
+  CHECK(f.s.details(base).priority == 1);
+  CHECK(f.s.details(base + l0).priority == 3);
+  CHECK(f.s.details(base + l1).priority == 2);
+  CHECK(f.s.details(base + l2).priority == 1);
   f.add_worker(1);
 
   f.s.schedule();

@@ -76,7 +76,7 @@ void scenario_full_life(SchedulerFixture& f) {
   CHECK(f.state(a) == S::running);
   f.finish(a, 10);
   CHECK(f.state(a) == S::finished);
-  CHECK(f.s.task(a).size == 10);
+  CHECK(f.s.result_size(a) == 10);
   CHECK(f.s.task(a).locations == std::vector<WorkerId>{w});
   CHECK(f.s.worker(w)->free_cpus == 2);
   CHECK(f.actions.count(Kind::kept_finished, a) == 1);
@@ -656,7 +656,7 @@ TEST_CASE("scheduler release: a 100k-task chain is cancelled without deep recurs
   for (std::uint32_t i = 1; i < n; ++i) p.add(const_type, {local(i - 1)});
   p.keep(n - 1);
   TaskId base = f.submit(p);
-  CHECK(f.s.task(base).priority == static_cast<std::int32_t>(n));
+  CHECK(f.s.details(base).priority == static_cast<std::int32_t>(n));
   f.s.release(base + n - 1);
   CHECK(f.s.count(S::cancelled) == n);
   CHECK(f.s.task(base).holds == 0);
@@ -798,5 +798,31 @@ TEST_CASE("scheduler: each worker counts what runs there now and what waits queu
   f.check();
   f.s.remove_worker(w, "lost");  // what ran and waited there goes back: nothing is left counted
   CHECK((info.running_tasks == 0 && info.queued_tasks == 0));
+  f.check();
+}
+
+// A record keeps a result's size in 4 bytes (TaskRecord::small_size) and its length apart
+// (TaskDetails); sizes from 4 GiB - 1 up and lengths are read back exactly.
+TEST_CASE("scheduler states: results of 4 GiB and more, and lengths, are kept exactly", "[scheduler][states]") {
+  SchedulerFixture f;
+  const WorkerId w = f.add_worker(4);
+  PlanBuilder p;
+  std::vector<TaskId> locals;
+  for (int i = 0; i < 4; ++i) locals.push_back(p.add(const_type, {}, 1));
+  for (TaskId l : locals) p.keep(l);
+  const TaskId base = f.submit(p);
+  f.s.schedule();
+  const std::uint64_t sizes[] = {10, (std::uint64_t{1} << 32) - 2, (std::uint64_t{1} << 32) - 1, std::uint64_t{5} << 30};
+  const std::uint64_t lengths[] = {0, 7, 0, std::uint64_t{1} << 40};
+  for (int i = 0; i < 4; ++i) {
+    f.s.task_started(w, base + i);
+    f.s.task_finished(w, base + i, sizes[i], lengths[i]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    CHECK(f.state(base + i) == S::finished);
+    CHECK(f.s.result_size(base + i) == sizes[i]);
+    CHECK(f.s.object_size(base + i) == sizes[i]);
+    CHECK(f.s.result_length(base + i) == lengths[i]);
+  }
   f.check();
 }

@@ -65,7 +65,7 @@ TEST_CASE("trace recording: ready time, then the decision, then start: in that o
   p.keep(p.add(const_type, {local(a)}, 0, "b: step"));
   TaskId first = f.submit(p);
   TaskId second = first + 1;
-  CHECK(f.s.task(first).ready_us == 1000);
+  CHECK(f.s.details(first).ready_us == 1000);
   REQUIRE(f.observer.ready.size() == 1);
   CHECK(f.observer.ready[0] == std::make_pair(first, std::int64_t{1000}));
 
@@ -79,7 +79,7 @@ TEST_CASE("trace recording: ready time, then the decision, then start: in that o
   // The task behind it was chained on the same worker: it never queued.
   CHECK(f.observer.of(second).reason == Placement::chained);
   CHECK(f.observer.of(second).ready_us == -1);
-  CHECK(f.s.task(second).ready_us == -1);
+  CHECK(f.s.details(second).ready_us == -1);
 
   // The worker reports: the task event carries the ready time, which comes before the start.
   f.recorder.record_task(f.s, w, first, 0, 1700, 1750, 1);
