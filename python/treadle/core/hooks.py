@@ -134,6 +134,18 @@ def send_deferred():
             pass
 
 
+def cancel_deferred(listener, owners, reason):
+    """``listener`` cancels what ``owners`` (its submit_deferred tokens: notebook cells) made:
+    every client that holds calls back for later ends those of theirs it still holds, as
+    cancelled, rather than send them after the cancel (IPython's routed tasks that wait in the
+    client for an engine). A client that cannot is left alone."""
+    for client in list(_deferring):
+        try:
+            client.cancel_deferred(listener, owners, reason)
+        except Exception:
+            pass
+
+
 def native_sending():
     """Around the native API's send of its own calls: the plan_submitted hooks called inside,
     on this thread, know the plan is those calls (native_flushed tells whose they are), not

@@ -15,6 +15,7 @@ from .address import resolve_address
 from .connection import Connection, pulled, rebuild_failure
 from .engines import Engines, NotPlaced
 from .errors import TaskAborted
+from .mover import Mover
 from .push import packed
 from .task import Task, TaskResult
 
@@ -70,9 +71,12 @@ class TaskClient:
         self._unsent = []           # load-balanced runs not sent yet: sent together, in one plan
         self._routed = set()        # records with a Command in flight
         self._waiting = {}          # taskid -> record waiting for an engine that its depend allows
+        self._recoverable = set()   # records whose load-balanced run is in flight and would run again if it failed
         self._timer = None
         self._said_no_engines = False
-        self._lock = threading.RLock()   # the flush timer's thread and the caller's
+        self._lock = threading.RLock()   # the caller's thread, the flush timer's and the mover's
+        # Moves routed tasks, resends and retries on while nobody calls the client.
+        self._mover = Mover(self._lock, self._needs_moving, self._move, self.connection.take_settled)
         _clients.add(self)
         hooks.defers_calls(self)
 
@@ -92,6 +96,7 @@ class TaskClient:
             record.cells = cells   # its sends (a flush timer's, a retry's) are this cell's
             self._records.append(record)
             self._dispatch(record)
+            self._mover.ensure()
             return record.taskid
 
     def _dispatch(self, record):
@@ -171,12 +176,32 @@ class TaskClient:
                 for (record, _), handle in zip(batch, handles):
                     record.handle = handle
                     self._by_task[handle.task_id] = record
+                    if _runs_again_if_it_fails(record):
+                        self._recoverable.add(record)
                 start = end
+            if self._recoverable:
+                self._mover.ensure()
 
     def send_deferred(self):
         """The runs held back for the flush timer, sent now (hooks.send_deferred: before a cancel)."""
         if self._unsent:
             self._flush()
+
+    def cancel_deferred(self, listener, owners, reason):
+        """Routed tasks of ``owners`` (``listener``'s submit_deferred tokens: notebook cells
+        interrupted, or every cell at %treadle stop) that wait here, with no copy in flight, end
+        as cancelled (hooks.cancel_deferred); those with copies in flight end when the cancel of
+        their copies comes in."""
+        with self._lock:
+            ending = []
+            for record in list(self._waiting.values()) + list(self._routed):
+                token = next((t for owner, t in record.cells or () if owner is listener), None)
+                if token is not None and any(token is o for o in owners) and not record.done and \
+                        (record.command is None or not record.command.copies):
+                    ending.append(record)
+                    self._set_waiting(record, False)   # not sent by an abort's rescheduling below
+            for record in ending:
+                self._abort(record, _cancelled(record, TaskCancelled(None, reason)))
 
     def _flush_from_timer(self):
         try:
@@ -257,6 +282,7 @@ class TaskClient:
             handles = [r.handle for r in records]
             for record in records:
                 record.handle = None
+                self._recoverable.discard(record)
             try:
                 outcomes = self.connection.outcomes(handles)
             except Exception as error:
@@ -275,7 +301,8 @@ class TaskClient:
                 if record not in self._routed:
                     continue   # dispatched again by _schedule_waiting below
                 try:
-                    answered = record.command.step()
+                    with hooks.sending_deferred(record.cells):   # a resend is the submitting cell's
+                        answered = record.command.step()
                 except TaskCancelled as error:
                     self._abort(record, _cancelled(record, error))
                     freed = True
@@ -299,6 +326,33 @@ class TaskClient:
                     freed = True
             if freed and self._waiting:
                 self._schedule_waiting()
+            self._mover.ensure()
+
+    # -- moving on while nobody calls (mover.py) ------------------------------------------------
+
+    def _needs_moving(self):
+        """True while something here moves only if the client acts: a routed command in flight
+        (its answer frees an engine for a waiting task; a busy engine's command is sent again), the
+        engines' properties being asked, a load-balanced run that would run again if it failed.
+        Tasks that wait while none of that is under way wait for the user (spin, set_properties)."""
+        return not self.connection.closed and bool(self._routed or self._asking or self._recoverable)
+
+    def _move(self, ended):
+        """The mover's step (under the lock): takes in what ended, sends what can go; returns the
+        seconds until a command is due to be sent again (at most ~0.25 s are waited), or None
+        when nothing is left to move. ``ended``: ids of tasks the mover heard end."""
+        if not self._needs_moving():
+            return None
+        # Load-balanced runs are taken in by the next call that waits for them, all in one
+        # fetch; only those that may be due for a retry or a recovery task are taken in now
+        # (whether the code failed is in the answer: the native task finished either way).
+        if self._routed or self._asking or any(self._by_task.get(t) in self._recoverable for t in ended):
+            self._pump()
+        if not self._needs_moving():
+            return None
+        commands = [r.command for r in self._routed] + list((self._asking or {}).values())
+        due = [c.resend_at for c in commands if not c.copies]
+        return max(min(due) - time.monotonic(), 0.001) if due else float("inf")
 
     def _ended(self, record, answer, failure):
         if answer is not None and answer["ok"]:
@@ -344,14 +398,15 @@ class TaskClient:
         """Blocks until every task of ``taskids`` (an id or a list of ids) has completed."""
         records = [self._record(t) for t in ([taskids] if isinstance(taskids, int) else taskids)]
         look_at = time.monotonic() + _NO_ENGINES_AFTER
-        while records:
-            records = [r for r in records if not r.done]
-            if records:
-                self._settle(records)
-                self._pump()
-                if time.monotonic() > look_at:
-                    look_at = time.monotonic() + _NO_ENGINES_AFTER
-                    self._say_if_no_engines()
+        with self._mover.standing_aside():   # this wait moves the work itself
+            while records:
+                records = [r for r in records if not r.done]
+                if records:
+                    self._settle(records)
+                    self._pump()
+                    if time.monotonic() > look_at:
+                        look_at = time.monotonic() + _NO_ENGINES_AFTER
+                        self._say_if_no_engines()
 
     def _say_if_no_engines(self):
         """A wait that lasts on a cluster without workers says so, once (the tasks would wait
@@ -389,36 +444,39 @@ class TaskClient:
     def queue_status(self, verbose=False):
         """{'scheduled', 'pending', 'succeeded', 'failed'}: counts, or lists of ids if ``verbose``.
         Pending tasks are running on an engine; scheduled ones wait for one."""
-        self._pump()
-        running = set()
-        handles = [r.handle for r in self._records if r.handle is not None]
-        if handles:
-            for handle, state in zip(handles, self.connection.states(handles)):
-                if state == "running":
-                    running.add(self._by_task[handle.task_id].taskid)
-        running.update(r.taskid for r in self._routed if r.command.copies)
-        status = {"scheduled": [], "pending": [], "succeeded": [], "failed": []}
-        for r in self._records:
-            if r.done:
-                status["succeeded" if r.result.failure is None else "failed"].append(r.taskid)
-            else:
-                status["pending" if r.taskid in running else "scheduled"].append(r.taskid)
+        with self._lock:   # one view: the mover moves nothing meanwhile
+            self._pump()
+            running = set()
+            handles = [r.handle for r in self._records if r.handle is not None]
+            if handles:
+                for handle, state in zip(handles, self.connection.states(handles)):
+                    if state == "running":
+                        running.add(self._by_task[handle.task_id].taskid)
+            running.update(r.taskid for r in self._routed if r.command.copies)
+            status = {"scheduled": [], "pending": [], "succeeded": [], "failed": []}
+            for r in self._records:
+                if r.done:
+                    status["succeeded" if r.result.failure is None else "failed"].append(r.taskid)
+                else:
+                    status["pending" if r.taskid in running else "scheduled"].append(r.taskid)
         return status if verbose else {k: len(v) for k, v in status.items()}
 
     def abort(self, taskid):
         """Stops task ``taskid`` (an engine that runs it is replaced: its namespace starts
         empty); raises IndexError if it has completed already. Returns at once."""
         record = self._record(taskid)
-        self._pump()   # sends it too, if it was not sent yet
-        if record.done:
-            raise IndexError("Task Already Completed: task {} has completed".format(taskid))
-        self._abort(record, TaskAborted("task {} was aborted".format(taskid)))
+        with self._lock:   # the mover sends or ends nothing of it meanwhile
+            self._pump()   # sends it too, if it was not sent yet
+            if record.done:
+                raise IndexError("Task Already Completed: task {} has completed".format(taskid))
+            self._abort(record, TaskAborted("task {} was aborted".format(taskid)))
 
     def _abort(self, record, failure):
         """The task ends as ``failure`` without running (again): no retry, no recovery task."""
         replaced = False   # a running task is stopped by ending its engine's executor
         if record.handle is not None:
             self._by_task.pop(record.handle.task_id, None)
+            self._recoverable.discard(record)
             replaced = not self.connection.settled.get(record.handle.task_id)
             self.connection.release([record.handle])
             record.handle = None
@@ -443,15 +501,18 @@ class TaskClient:
 
     def forget_properties(self):
         """The engines' properties changed: waiting tasks are scheduled against new ones."""
-        self._properties = None
-        if self._asking is not None:   # answers that may predate the change: ask again
-            for command in self._asking.values():
-                command.abandon()
-            self._asking = None
-        if self._waiting:
-            self._ask_properties()
+        with self._lock:   # also called from a MultiEngineClient's thread (properties_changed)
+            self._properties = None
+            if self._asking is not None:   # answers that may predate the change: ask again
+                for command in self._asking.values():
+                    command.abandon()
+                self._asking = None
+            if self._waiting:
+                self._ask_properties()
+                self._mover.ensure()
 
     def close(self):
+        self._mover.stop()
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -466,6 +527,11 @@ class TaskClient:
 
     def __repr__(self):
         return "<TaskClient {}:{}>".format(*self.address)
+
+
+def _runs_again_if_it_fails(record):
+    """True if a failure of the record's run would run it again (a retry, or a recovery task)."""
+    return record.attempt < record.chain[record.position][5] or record.position + 1 < len(record.chain)
 
 
 def _cancelled(record, error):

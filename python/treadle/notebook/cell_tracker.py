@@ -538,6 +538,9 @@ class CellTracker(hooks.ClientListener):
         # they are filed under their cells and cancelled with them, not sent after the cancel.
         hooks.send_deferred()
         cells = self.cells() if cells is None else list(cells)
+        # Those a client holds until an engine frees (IPython's routed tasks) end as cancelled:
+        # they would otherwise be sent after the cancel, and run.
+        hooks.cancel_deferred(self, cells, reason)
         for cell in cells:
             for p in list(cell.progress):
                 p.cancelling()
