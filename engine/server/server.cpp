@@ -15,6 +15,7 @@
 #include "../common/attention_clock.hpp"
 #include "../common/auth.hpp"
 #include "../common/batches.hpp"
+#include "../common/bytes_arriving.hpp"
 #include "../common/log.hpp"
 #include "../common/log_throttle.hpp"
 #include "../common/message_fields.hpp"
@@ -257,7 +258,7 @@ void ServerLoop::check_heartbeats() {
   for (auto& [routing, peer] : peers_) {
     std::int64_t silent = now - peer.last_heard;
     if (peer.role == Peer::Role::worker) {
-      if (silent > options_.worker_timeout_ms) gone.emplace_back(routing, "no heartbeat");
+      if (silent > options_.worker_timeout_ms && !bringing_bytes(peer)) gone.emplace_back(routing, "no heartbeat");
       continue;
     }
     if (silent <= options_.client_timeout_ms) continue;
@@ -275,6 +276,14 @@ void ServerLoop::check_heartbeats() {
   }
   for (auto& [routing, why] : gone) lose_peer(routing, why);
   for (auto& routing : ended) end_session(routing);
+}
+
+// A worker silent past its timeout whose open connection is still bringing bytes is sending a
+// big message (an upload for a client's fetch), and its heartbeats wait behind it: alive.
+bool ServerLoop::bringing_bytes(const Peer& peer) const {
+  if (peer.connection_closed) return false;
+  const std::int64_t ago = ms_since_bytes_arrived(peer.fd);
+  return ago >= 0 && ago <= options_.worker_timeout_ms;
 }
 
 // The grace period is over: the session ends, and the client, if it ever comes back, is told so.

@@ -137,6 +137,7 @@ class ServerLoop final : public SchedulerActions {
   void send_failure(const std::string& client, std::uint64_t req, TaskId task);
   void reply_error(const std::string& routing, const json& req, const std::string& message, const char* code = nullptr);
   void check_heartbeats();
+  bool bringing_bytes(const Peer& peer) const;
   void connection_event(zmq::socket_t& monitor);
   void mark_closed(Peer& peer, const std::string& routing);
   void lose_closed_workers();

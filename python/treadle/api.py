@@ -9,9 +9,8 @@
     list(treadle.map(square, range(5)))                           # [0, 1, 4, 9, 16]
 
 Calls return futures at once. Tasks are sent in batches (a few milliseconds after the first call,
-or once something waits), so 10,000 calls are one plan; a call made after a quiet spell goes at
-once, as its own plan (nothing is waiting to be batched with it); a task runs where its inputs'
-results are.
+or once something waits), so 10,000 calls are one plan; a call after a quiet spell goes at once,
+as its own plan (nothing waits to be batched with it); a task runs where its inputs' results are.
 """
 
 import collections.abc
@@ -536,7 +535,9 @@ def default_client(make=True):
 
 
 def set_default_client(client):
-    """Makes ``client`` the one module-level calls use."""
+    """Makes ``client`` (a treadle.Client; None: the usual one again) the one module-level calls use."""
+    if client is not None and not isinstance(client, Client):
+        raise TypeError("set_default_client() takes a treadle.Client (or None), not {}".format(type(client).__name__))
     with _default_lock:
         _default["client"] = client
 

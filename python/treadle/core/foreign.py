@@ -24,10 +24,12 @@ def describe(future):
 
 
 def refuse_others(futures, own_type, where):
-    """Raises TypeError for the first of ``futures`` (AnyApiFuture instances) that is not an
-    ``own_type``: ``where`` ("treadle.gather") waits for its own API's futures only."""
+    """Raises TypeError for the first of ``futures`` that is not an ``own_type``: ``where``
+    ("treadle.gather") waits for its own API's futures only, and for no plain value."""
     for future in futures:
         if not isinstance(future, own_type):
+            if not isinstance(future, AnyApiFuture):  # a value where a future was expected: 1, "a"
+                raise TypeError("{} takes futures, not {}".format(where, type(future).__name__))
             raise TypeError("{} was given {}: it waits for its own API's futures only; pass the value "
                             "instead ({})".format(where, describe(future), type(future).__treadle_api__[1]))
 

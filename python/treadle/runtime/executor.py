@@ -398,8 +398,8 @@ class Executor:
                 else:
                     reply = _reply(task_id, result, start_us, end_us)
             except BaseException as error:  # noqa: B902 - report everything, even SystemExit
-                if isinstance(error, KeyboardInterrupt):
-                    raise
+                # A KeyboardInterrupt too: the task raised it (no Ctrl-C reaches an executor, in a
+                # process group of its own); re-raised, it ended the executor (tryout10).
                 # When it ran, by the wall clock the worker uses: a reply may wait (in this buffer,
                 # or for the worker's loop), and the worker sizes its queue by how long tasks take.
                 reply = pipe.message_parts({"op": "failed", "id": task_id, "error": _describe(error),
