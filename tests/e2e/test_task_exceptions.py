@@ -45,6 +45,13 @@ class Unpicklable(Exception):
         self.lock = threading.Lock()
 
 
+class LockInArgs(Exception):
+    """Its args hold a lock: neither it nor its parts pickle."""
+
+    def __init__(self, text):
+        super().__init__(text, threading.Lock())
+
+
 def _refuse_to_load():
     raise RuntimeError("this exception cannot be unpickled")
 
@@ -169,12 +176,25 @@ def test_lines_only_the_worker_has_are_shown_too(native):
     assert frame.line == "raise KeyError('from generated code')"
 
 
-def test_an_exception_that_cannot_be_pickled_falls_back_to_the_task_error(native):
-    with pytest.raises(treadle.TaskError) as info:
+def test_an_exception_with_an_attribute_that_cannot_be_pickled_keeps_its_type(native):
+    # The user's `except Unpicklable` catches it; the attribute that stayed behind is named.
+    with pytest.raises(Unpicklable) as info:
         native.submit(raise_made_in_the_task, Unpicklable, "no pickling").result()
     error = info.value
-    assert type(error) is treadle.TaskError
+    assert isinstance(error, treadle.TaskError) and error.args == ("no pickling",)
+    assert not hasattr(error, "lock")
+    assert error.__notes__ == ["(its attribute lock (a _thread.lock) could not be pickled: it stayed in the task)"]
     assert "Unpicklable: no pickling" in str(error)
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    assert frame.name == "raise_made_in_the_task"   # the task's own frames, as a local error's
+
+
+def test_an_exception_whose_args_cannot_be_pickled_falls_back_to_the_task_error(native):
+    with pytest.raises(treadle.TaskError) as info:
+        native.submit(raise_made_in_the_task, LockInArgs, "no pickling").result()
+    error = info.value
+    assert type(error) is treadle.TaskError
+    assert "LockInArgs: ('no pickling', <unlocked _thread.lock object" in str(error)
     assert "Traceback (most recent call last)" in str(error)  # the text carries the frames
 
 

@@ -84,13 +84,17 @@ def _describe(error, depth):
             exception = None
     except Exception:  # not picklable: the client gets the text
         exception = None
-    parts = _parts(error) if exception is not None else None
+    # One that does not pickle (an attribute holding a lock, a socket) still travels as its type,
+    # its args and the attributes that do pickle; the others are named in a note.
+    dropped = []
+    parts = _parts(error) if exception is not None else _parts(error, dropped)
     fields = pack_fields(error) if exception is not None else None
     frames = user_frames(error.__traceback__)
     described = {
         "exception": exception,
         "parts": parts,
         "fields": fields,   # what pickling it dropped (slots, built-in members)
+        "dropped": dropped if parts is not None else [],   # attributes that did not pickle
         "text": as_main("".join(traceback.format_exception_only(type(error), error)).rstrip()),
         "line": _exception_line(error),
         "where": list(getattr(error, "_treadle_where", ())),
@@ -142,17 +146,30 @@ def _exception_line(error):
         return None
 
 
-def _parts(error):
+def _parts(error, dropped=None):
     """Its type, args and attributes, pickled: what the client remakes it from when unpickling
     cannot (an ``__init__`` that takes more required arguments than its args: see _exception).
-    Only for a type pickled as every exception is: one with a ``__reduce__`` of its own decides."""
+    Only for a type pickled as every exception is: one with a ``__reduce__`` of its own decides.
+    ``dropped``: leave out the attributes that do not pickle, adding their names to it."""
     if type(error).__reduce__ is not BaseException.__reduce__:
         return None
+    state = dict(getattr(error, "__dict__", {}))
+    for name, value in list(state.items()) if dropped is not None else ():
+        try:
+            dumps(value)
+        except Exception:
+            dropped.append("{} (a {})".format(name, _type_name(value)))
+            del state[name]
     try:
-        parts = dumps((type(error), error.args, dict(getattr(error, "__dict__", {}))))
+        parts = dumps((type(error), error.args, state))
     except Exception:
         return None
     return parts if len(parts) <= _MAX_EXCEPTION else None
+
+
+def _type_name(value):
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else "{}.{}".format(kind.__module__, kind.__qualname__)
 
 
 # -- in the client ------------------------------------------------------------------------------
@@ -183,19 +200,22 @@ def rebuild(packed, task_error_class, init_args):
 
 
 def _exception(described):
-    if described["exception"] is None:
+    if described["exception"] is None and described.get("parts") is None:
         return None
     error = _unpickled(described)
     restore_fields(error, described.get("fields"))
+    for attribute in described.get("dropped") or ():
+        error.add_note("(its attribute {} could not be pickled: it stayed in the task)".format(attribute))
     return error
 
 
 def _unpickled(described):
-    try:
-        return pickle.loads(described["exception"])
-    except Exception:
-        if described.get("parts") is None:
-            raise
+    if described["exception"] is not None:
+        try:
+            return pickle.loads(described["exception"])
+        except Exception:
+            if described.get("parts") is None:
+                raise
     # Unpickling calls type(*args), which fails for an __init__ that takes more than its args:
     # made as _combined makes its subclass, with __new__, then its args and attributes.
     cls, args, state = pickle.loads(described["parts"])
