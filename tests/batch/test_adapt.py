@@ -20,6 +20,7 @@ def nap(i):
 
 
 def test_a_burst_grows_the_cluster_and_it_shrinks_back_after(slurm, slurm_cli):
+    slurm_cli.env["TREADLE_ADAPT_IDLE"] = "2"   # the retirement is checked, not its 10 s default wait
     out = slurm_cli("start", "--slurm", "--adapt", "1:3", "--time", "10").stdout
     assert "adapting between 1 and 3 slurm jobs" in out, out
     slurm_cli.wait_for_workers(1)
@@ -49,8 +50,16 @@ def test_a_burst_grows_the_cluster_and_it_shrinks_back_after(slurm, slurm_cli):
     assert status["adapt"]["min"] == 1 and status["adapt"]["max"] == 3
     with open(status["adapt"]["log"]) as f:
         log = f.read()
-    assert "submitted" in log and "retiring" in log, log
+    assert "submitted" in log and "idle for 2 s: retiring" in log, log
     text = slurm_cli("status").stdout
     assert "adapting between 1 and 3 slurm jobs: running" in text, text
     slurm_cli("stop")
     assert slurm.jobs() == []
+
+
+def test_a_bad_idle_setting_is_refused_before_anything_starts(slurm, slurm_cli):
+    slurm_cli.env["TREADLE_ADAPT_IDLE"] = "soon"
+    done = slurm_cli("start", "--slurm", "--adapt", "1:3", check=False)
+    assert done.returncode == 1, done
+    assert done.stderr == "treadle-cluster: $TREADLE_ADAPT_IDLE must be a number of seconds, not 'soon'\n", done.stderr
+    assert not os.path.exists(slurm_cli.state_file()) and slurm.jobs() == []

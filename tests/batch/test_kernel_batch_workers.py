@@ -15,9 +15,10 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def slurm_kernel(slurm, tmp_path):
+def slurm_kernel(slurm, tmp_path, request):
     """A treadle kernel that knows the secret only from a 0600 file (as worker jobs must) and
-    sees the test cluster's SLURM; its cwd (where job output goes) is a temporary folder."""
+    sees the test cluster's SLURM; its cwd (where job output goes) is a temporary folder. A
+    test's indirect parameter: more environment for the kernel."""
     secret_file = tmp_path / "secret"
     fd = os.open(str(secret_file), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -25,6 +26,7 @@ def slurm_kernel(slurm, tmp_path):
     env = slurm.environment()
     env.pop("TREADLE_SECRET", None)
     env["TREADLE_SECRET_FILE"] = str(secret_file)
+    env.update(getattr(request, "param", {}))
     k = Kernel(env=env, cwd=str(tmp_path))
     yield k
     k.shutdown()
@@ -72,6 +74,7 @@ def test_workers_from_slurm_jobs_in_a_notebook(slurm, slurm_kernel):
     wait_until(lambda: slurm.jobs() == [], timeout=30, what="no jobs left in SLURM")
 
 
+@pytest.mark.parametrize("slurm_kernel", [{"TREADLE_ADAPT_IDLE": "2"}], ids=["idle_2s"], indirect=True)   # not 10 s
 def test_adapting_slurm_jobs_in_a_notebook(slurm, slurm_kernel):
     k = slurm_kernel
     reply, outputs, _ = k.run("%treadle workers --slurm --adapt 1:2 --time 10", timeout=90)

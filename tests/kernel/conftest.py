@@ -166,13 +166,22 @@ def kernel():
     k.shutdown()
 
 
+def kernel_with_treadle(name):
+    """A ``name`` kernel where %treadle works: the treadle kernel, or ipykernel ("python3") after
+    %load_ext treadle."""
+    k = Kernel(name)
+    if name == "python3":
+        reply, outputs, _ = k.run("%load_ext treadle")
+        if reply["status"] != "ok":
+            k.shutdown()
+        assert reply["status"] == "ok", outputs
+    return k
+
+
 @pytest.fixture(params=["treadle", "python3"])
 def any_kernel(request):
     """The treadle kernel, then Debian's ipykernel with %load_ext treadle."""
-    k = Kernel(request.param)
-    if request.param == "python3":
-        reply, outputs, _ = k.run("%load_ext treadle")
-        assert reply["status"] == "ok", outputs
+    k = kernel_with_treadle(request.param)
     yield k
     k.shutdown()
 

@@ -5,7 +5,7 @@ bare ``%treadle trace`` before anything was submitted; ``%treadle config KEY`` s
 value; one local worker is not "1 cpu each"."""
 
 import pytest
-from conftest import errors, results, text
+from conftest import Kernel, errors, results, text
 
 HELPS = [
     ("%treadle workers --help", "%treadle workers", "--slurm"),
@@ -48,9 +48,26 @@ def test_trace_last_agrees_with_trace_before_anything_was_submitted(any_kernel):
     assert all(s.startswith("trace of the whole session") for s in shown), shown
 
 
+@pytest.fixture(scope="module")
+def one_kernel():
+    k = Kernel("treadle")
+    yield k
+    k.shutdown()
+
+
+@pytest.fixture
+def config_kernel(one_kernel):
+    """One treadle kernel for the config tests (a kernel start costs more than they do): they start
+    nothing and change only options, which are reset after each."""
+    yield one_kernel
+    reply, outputs, _ = one_kernel.run("%treadle config --reset")
+    assert reply["status"] == "ok", outputs
+
+
 @pytest.mark.parametrize("key, value", [("auto_workers", "auto"), ("cancel_on_interrupt", "on"),
                                         ("progress_interval", "0.25")])
-def test_config_key_alone_shows_its_value(kernel, key, value):
+def test_config_key_alone_shows_its_value(config_kernel, key, value):
+    kernel = config_kernel
     reply, outputs, _ = kernel.run("%treadle config " + key)
     assert reply["status"] == "ok" and text(outputs) == "treadle: {} = {}\n".format(key, value), outputs
     reply, outputs, _ = kernel.run("%treadle config {}=off\n%treadle config {}".format(key, key),
@@ -60,7 +77,8 @@ def test_config_key_alone_shows_its_value(kernel, key, value):
         outputs
 
 
-def test_config_unknown_key_alone_is_a_one_line_error(kernel):
+def test_config_unknown_key_alone_is_a_one_line_error(config_kernel):
+    kernel = config_kernel
     reply, outputs, _ = kernel.run("%treadle config nosuch", stop_on_error=False)
     err = text(outputs, "stderr")
     assert reply["status"] == "error" and "unknown option 'nosuch'" in err and len(err.strip().splitlines()) == 1, \

@@ -8,7 +8,8 @@ import re
 import socket
 import time
 
-from conftest import errors, results, streams, text, went_idle
+import pytest
+from conftest import errors, kernel_with_treadle, results, streams, text, went_idle
 
 SETUP = """\
 %treadle workers 2
@@ -28,6 +29,27 @@ def start(k, code=SETUP):
     assert "started 2 local workers" in text(outputs), outputs
 
 
+@pytest.fixture(scope="module", params=["treadle", "python3"])
+def shared_kernel(request):
+    """Each kernel of any_kernel, set up once (SETUP: 2 workers) for the tests here that leave it
+    as they found it: what they submit ends or is cancelled, they start no workers and change no
+    option, and each defines what it uses. A kernel with workers takes seconds to start on a
+    loaded machine, longer than most of these tests."""
+    k = kernel_with_treadle(request.param)
+    try:
+        start(k)
+    except BaseException:
+        k.shutdown()
+        raise
+    yield k
+    k.shutdown()
+
+
+def define(k, code):
+    reply, outputs, _ = k.run(code)
+    assert reply["status"] == "ok", outputs
+
+
 def displays(messages):
     """(msg_type, text/plain, text/html, display id) of display messages."""
     return [(m["msg_type"], m["content"]["data"].get("text/plain", ""), m["content"]["data"].get("text/html", ""),
@@ -44,9 +66,8 @@ def final_progress(n):
 
 # -- %%treadle submit ---------------------------------------------------------------------------
 
-def test_submit_native_futures_binds_results(any_kernel):
-    k = any_kernel
-    start(k)
+def test_submit_native_futures_binds_results(shared_kernel):
+    k = shared_kernel
     code = ("%%treadle submit\n"
             "squares = [square(i) for i in range(6)]\n"
             "total = treadle.submit(sum, squares)\n"
@@ -68,9 +89,8 @@ def test_submit_native_futures_binds_results(any_kernel):
     assert text(outputs) == "55 [0, 1, 4, 9, 16, 25] not a task\n"
 
 
-def test_submit_hyperloom_tasks_and_last_expression(any_kernel):
-    k = any_kernel
-    start(k)
+def test_submit_hyperloom_tasks_and_last_expression(shared_kernel):
+    k = shared_kernel
     # The last expression names what is submitted: only it is replaced by its result.
     code = ("%%treadle submit\n"
             "from treadle.loom.client import tasks\n"
@@ -92,9 +112,9 @@ def test_submit_hyperloom_tasks_and_last_expression(any_kernel):
     assert text(outputs) == "25 36 Future\n"
 
 
-def test_submit_no_wait_updates_the_cell_after_it_finished(any_kernel):
-    k = any_kernel
-    start(k, SETUP + "def slow(x):\n    time.sleep(0.4)\n    return x\n")
+def test_submit_no_wait_updates_the_cell_after_it_finished(shared_kernel):
+    k = shared_kernel
+    define(k, "def slow(x):\n    time.sleep(0.4)\n    return x\n")
     code = "%%treadle submit --no-wait --name job\nparts = [treadle.submit(slow, i) for i in range(4)]"
     _, messages = k.collect(code, until=final_progress(4), timeout=20)
     idle_at = next(i for i, m in enumerate(messages) if m["msg_type"] == "status"
@@ -135,11 +155,11 @@ def test_submit_a_failing_task(kernel):
 
 # -- %treadle why ------------------------------------------------------------------------------
 
-def test_why_tells_a_tasks_story(any_kernel):
+def test_why_tells_a_tasks_story(shared_kernel):
     """A finished task, a failed one and one that waits for a cpu request no worker meets: each
     told in one call, in the user's words."""
-    k = any_kernel
-    start(k, SETUP + "def bad(x):\n    raise ValueError('no %d' % x)\n")
+    k = shared_kernel
+    define(k, "def bad(x):\n    raise ValueError('no %d' % x)\n")
     reply, outputs, _ = k.run("ok = square(3); ok.result()\n"
                               "wrong = treadle.submit(bad, 1)\n"
                               "try:\n    wrong.result()\nexcept ValueError:\n    pass\n"
@@ -160,7 +180,7 @@ def test_why_tells_a_tasks_story(any_kernel):
     assert "(bad): failed" in told and "failed: " in told and "ValueError: no 1" in told, told
     assert "(huge): failed" in told and "it needs 64 cpus; the largest worker has " in told, told
     assert "(after): waiting" in told and "not running: waiting for 1 of its" in told, told
-    k.run("slow.release(); after.release()")
+    k.run("treadle.default_client().cancel([slow, after])")   # the shared kernel's cpu back
     reply, outputs, _ = k.run("%treadle why 42")
     assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
     assert "%treadle why 42: no futures there" in reply["evalue"], reply
@@ -168,7 +188,9 @@ def test_why_tells_a_tasks_story(any_kernel):
 
 def test_why_takes_python_expressions_and_every_apis_futures(any_kernel):
     """The expression keeps its quotes (a dict of futures is what gather documents first); a
-    SCOOP future is told as a native one; a task cancelled by %treadle stop says so."""
+    SCOOP future is told as a native one; a task cancelled by %treadle stop says so. (Its own
+    kernel: in the shared one, the story of the task %treadle stop cancelled lost its label in
+    2 runs of 6, its plan freed first; not understood yet.)"""
     k = any_kernel
     start(k)
     reply, outputs, _ = k.run("d = {'k': square(3), 'j': square(4)}\nprint(treadle.gather(d))")
@@ -197,23 +219,23 @@ def test_why_takes_python_expressions_and_every_apis_futures(any_kernel):
     assert "nobody need" not in told, told
 
 
-def test_workers_refuses_more_local_workers_than_the_host_takes(any_kernel):
+def test_workers_refuses_more_local_workers_than_the_host_takes(shared_kernel):
     """A typo (%treadle workers 99999999) must not start processes until the host chokes."""
-    k = any_kernel
+    k = shared_kernel
     too_many = max(64, 8 * (os.cpu_count() or 1)) + 1
     reply, outputs, _ = k.run("%treadle workers {}".format(too_many), stop_on_error=False)
     assert reply["status"] == "error" and reply["ename"] == "UsageError", reply
     assert "at most {} local workers on this host".format(too_many - 1) in reply["evalue"], reply
     assert "nothing was started" in reply["evalue"], reply
     reply, outputs, _ = k.run("from treadle.notebook import kernel\nprint(len(kernel.session().status()['workers']))")
-    assert text(outputs) == "0\n", outputs
+    assert text(outputs) == "2\n", outputs   # SETUP's, no more
 
 
 # -- %%treadle task ---------------------------------------------------------------------------
 
-def test_task_magic_push_pull_and_value(any_kernel):
-    k = any_kernel
-    start(k, SETUP + "base = 10\ndef helper(v):\n    return v + 1\n")
+def test_task_magic_push_pull_and_value(shared_kernel):
+    k = shared_kernel
+    define(k, "base = 10\ndef helper(v):\n    return v + 1\n")
     code = ("%%treadle task --push base,helper --pull x,y,pid\n"
             "import os\n"
             "print('on a worker')\n"
@@ -339,8 +361,8 @@ def test_config_shows_and_sets_options(kernel):
     assert "cancel_on_interrupt = on" in text(outputs)
 
 
-def test_help_lists_every_subcommand(any_kernel):
-    reply, outputs, _ = any_kernel.run("%treadle?")
+def test_help_lists_every_subcommand(shared_kernel):
+    reply, outputs, _ = shared_kernel.run("%treadle?")
     pages = [p["data"]["text/plain"] for p in reply.get("payload", []) if p.get("source") == "page"]
     assert pages, reply
     for word in ("%treadle workers N", "--hosts", "--hostfile", "%treadle status", "%treadle stop",
@@ -364,8 +386,8 @@ USAGE_ERRORS = [
 ]
 
 
-def test_wrong_usage_is_one_line(any_kernel):
-    k = any_kernel
+def test_wrong_usage_is_one_line(shared_kernel):
+    k = shared_kernel
     for line in USAGE_ERRORS:
         reply, outputs, _ = k.run(line, stop_on_error=False)
         assert not errors(outputs), (line, outputs)
@@ -374,9 +396,9 @@ def test_wrong_usage_is_one_line(any_kernel):
         assert not err.startswith("UsageError: usage:"), (line, err)   # what is wrong comes first
 
 
-def test_help_words_show_the_help(any_kernel):
+def test_help_words_show_the_help(shared_kernel):
     for word in ("help", "-h", "--help"):
-        reply, outputs, _ = any_kernel.run("%treadle " + word)
+        reply, outputs, _ = shared_kernel.run("%treadle " + word)
         assert reply["status"] == "ok" and "%treadle workers N" in text(outputs) and "%%treadle submit" in \
             text(outputs), (word, outputs)
 
@@ -386,14 +408,14 @@ def complete(k, code):
     return set(reply["matches"]), reply["cursor_start"]
 
 
-def test_completion_of_subcommands_and_options(any_kernel):
-    k = any_kernel
+def test_completion_of_subcommands_and_options(shared_kernel):
+    k = shared_kernel
     k.run("base = 1\nbasket = 2")
     assert complete(k, "%treadle ") == ({"workers", "status", "stop", "config", "graph", "trace", "why"}, 9)
     assert complete(k, "%%treadle ") == ({"submit", "task", "px"}, 10)
     assert complete(k, "%%treadle px --t") == ({"--targets"}, 13)
     assert complete(k, "%%treadle submit --n") == ({"--name", "--no-wait"}, 17)
-    assert complete(k, "%%treadle task --push ba") == ({"base", "basket"}, 22)
+    assert complete(k, "%%treadle task --push bas") == ({"base", "basket"}, 22)   # not bad, of another test
     assert complete(k, "%%treadle task --push base,bas") == ({"base", "basket"}, 27)
     assert complete(k, "%treadle workers --s") == ({"--stop", "--ssh-args", "--slurm", "--sge"}, 17)
     assert complete(k, "%treadle config auto") == ({"auto_workers="}, 16)

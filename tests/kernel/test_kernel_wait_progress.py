@@ -43,11 +43,12 @@ def test_a_long_gather_shows_one_line_that_ends_done(any_kernel):
 def test_a_map_is_one_wait_and_a_quick_gather_none(any_kernel):
     k = any_kernel
     start(k)
-    # 600 results come in windows of 256: still one line.
-    _, messages = k.collect("r = list(treadle.map(slow, range(600), window=256))\nlen(r)", timeout=60)
+    # 100 results come in windows of 32, each a wait of 0.8 s or more on the 2 cpus (past the
+    # half second that shows a line): still one line.
+    _, messages = k.collect("r = list(treadle.map(slow, range(100), window=32))\nlen(r)", timeout=60)
     shown = lines(messages)
     assert len({d for _, d, _ in shown}) == 1, shown
-    assert "600/600 done" in shown[-1][2], shown
+    assert "100/100 done" in shown[-1][2], shown
     _, messages = k.collect("treadle.gather([treadle.submit(abs, -i) for i in range(5)])")
     assert lines(messages) == [], lines(messages)
 

@@ -9,13 +9,30 @@ Retiring a batch worker ends its job: the job runs ``exec treadle-worker``, whic
 the server tells it to stop.
 """
 
+import os
 import threading
 import time
 
 from .adapt_policy import AdaptPolicy, Load
 from .worker_jobs import job_of_worker
 
-__all__ = ["Adapter", "retire_idlest"]
+__all__ = ["Adapter", "idle_seconds", "retire_idlest"]
+
+IDLE_SECONDS = 10.0   # how long a worker stays idle before it may retire, unless $TREADLE_ADAPT_IDLE says
+
+
+def idle_seconds():
+    """$TREADLE_ADAPT_IDLE (seconds), else 10; ValueError for anything but a number >= 0."""
+    value = os.environ.get("TREADLE_ADAPT_IDLE", "")
+    if not value.strip():
+        return IDLE_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:   # also NaN
+        raise ValueError("$TREADLE_ADAPT_IDLE must be a number of seconds, not {!r}".format(value))
+    return seconds
 
 
 def retire_idlest(connection, count):
@@ -99,4 +116,5 @@ class Adapter:
 
 
 def policy_for(minimum, maximum, cpus=1, **kwargs):
+    kwargs.setdefault("idle_seconds", idle_seconds())
     return AdaptPolicy(minimum, maximum, cpus_per_worker=cpus, **kwargs)

@@ -18,7 +18,7 @@ import time
 from ..core.address import connect_host, parse as parse_address
 from ..core.connection import Connection
 from . import allocation
-from .adapt import Adapter, policy_for, retire_idlest
+from .adapt import Adapter, idle_seconds, policy_for, retire_idlest
 from .launcher import JobState
 from .launchers import launcher_for
 from .secret_file import secret_file_path
@@ -83,6 +83,7 @@ def start(name="default", scheduler=None, count=None, cpus=1, time_limit=None, m
         count = adapt[0] if count is None else count
         if not adapt[0] <= count <= adapt[1]:
             raise ValueError("--adapt {}:{}: the first {} jobs are outside that range".format(adapt[0], adapt[1], count))
+        idle_seconds()   # a bad $TREADLE_ADAPT_IDLE fails here, not later in the detached loop
     secret = secret_file_path(secret_file)
     if scheduler:
         # Every argument is checked before anything starts: a typo (--time abc) found only at the

@@ -233,6 +233,8 @@ class Session:
         """Submits ``minimum`` worker jobs, then grows and shrinks them between ``minimum`` and
         ``maximum`` with the load (a thread: treadle.deploy.adapt) until the kernel's workers are
         stopped. Jobs it submits join ``self.jobs``. Returns the Adapter."""
+        # a bad $TREADLE_ADAPT_IDLE fails before anything changes
+        policy = policy_for(minimum, maximum, cpus=request.get("cpus") or 1)
         self.stop_adapting()
         jobs = WorkerJobs(scheduler, [], "{}:{}".format(*self.listen_address))
         with self._lock:
@@ -247,8 +249,7 @@ class Session:
 
         launcher = launcher_for(scheduler)
         connection = Connection(self.address[0], self.address[1], name="treadle adapt")
-        adapter = Adapter(connection, policy_for(minimum, maximum, cpus=request.get("cpus") or 1), submit,
-                          launcher.states, launcher.cancel, say=say, interval=interval)
+        adapter = Adapter(connection, policy, submit, launcher.states, launcher.cancel, say=say, interval=interval)
         if minimum:
             adapter.job_ids += submit(minimum)
         with self._lock:
