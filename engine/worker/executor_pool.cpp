@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,18 +180,22 @@ void ExecutorPool::send(Executor& e, const json& header, const std::vector<std::
 void ExecutorPool::send(Executor& e, std::string_view head, const std::vector<std::string_view>& blobs,
                         std::shared_ptr<const void> owner) {
   std::string* message = &e.outbox.tail();
+  std::size_t copied = 8 + head.size();
   append_le<std::uint32_t>(*message, static_cast<std::uint32_t>(head.size()));
   *message += head;
   append_le<std::uint32_t>(*message, static_cast<std::uint32_t>(blobs.size()));
   for (auto& blob : blobs) {
     append_le<std::uint64_t>(*message, blob.size());
+    copied += 8;
     if (blob.size() < RequestWriter::large_blob || !owner) {
       message->append(blob);
+      copied += blob.size();
       continue;
     }
     e.outbox.append(blob, owner);
     message = &e.outbox.tail();
   }
+  e.outbox.appended_to_tail(copied);
 }
 
 void ExecutorPool::flush_requests() {
@@ -441,6 +446,8 @@ void ExecutorPool::run(TaskId id, const std::vector<DataPtr>& inputs, std::vecto
   if (first) {
     e.started_us = wall_us();
     e.output_tail.clear();
+    e.sent_idle = id;
+    e.sent_idle_at = e.outbox.queued();
   }
   e.tasks.push_back(id);
   if (function_of_.size() > 65536) function_of_.clear();   // (ended tasks are erased: this only bounds a leak)
@@ -705,12 +712,24 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
   if (next_starts) head_started(e);  // the task behind it in the pipe runs now
 }
 
+// Whether the executor died without reading a byte of the request of tasks[0], sent to it while
+// it was idle: it died idle (killed, out of memory) before or while the task was sent, so the
+// task never started and runs again, rather than failing as the task that killed it. The pipe
+// says how much it read: what was written less what is still in the pipe (FIONREAD).
+bool ExecutorPool::never_read_head(const Executor& e) {
+  if (e.tasks.empty() || e.tasks.front() != e.sent_idle) return false;
+  int unread = 0;
+  if (::ioctl(e.requests, FIONREAD, &unread) != 0 || unread < 0) return false;
+  return e.outbox.written() - static_cast<std::uint64_t>(unread) <= e.sent_idle_at;
+}
+
 void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   int status = 0;
   pid_t pid = e.pid;
   if (!e.ready) died_starting_ = true;
   drain_output(e, 0);
   drain_output(e, 1);
+  const bool head_unread = never_read_head(e);
   for (int fd : {e.requests, e.replies, e.out, e.err}) ::close(fd);
   std::string how = "ended";
   // Once it has exited (its status says how), what its tasks started goes with it (a task
@@ -732,6 +751,7 @@ void ExecutorPool::died(Executor& e, std::vector<ExecutorResult>& finished) {
   std::size_t running = e.tasks.size();
   for (std::size_t i = 0; i < e.tasks.size() && running == e.tasks.size(); ++i)
     if (std::find(e.writing[1].begin(), e.writing[1].end(), e.tasks[i]) != e.writing[1].end()) running = i;
+  if (running == 0 && head_unread) running = e.tasks.size();  // it died idle: nothing ran
   log::warn("Python executor ", pid, " ", how,
             running < e.tasks.size() ? " while running task " + std::to_string(e.tasks[running]) : std::string());
   for (std::size_t i = 0; i < e.tasks.size(); ++i) {

@@ -146,6 +146,10 @@ class ExecutorPool {
     RequestWriter outbox;  // requests not written yet, in order (flush_requests)
     bool ready = false;  // it answered the hello: imported, waiting for tasks
     std::vector<TaskId> tasks;  // in flight: tasks[0] runs, the rest wait in the pipe
+    // The last task sent while it was idle, and where its request begins on the pipe
+    // (never_read_head).
+    TaskId sent_idle = no_producer;
+    std::uint64_t sent_idle_at = 0;
     // Tasks of `tasks` (or seceded) that were cancelled and withdrawn, by how many of their
     // entries (the earliest ones: a task sent again after its cancel comes later): the
     // executor's answer for them (withdrawn, or done/failed if it ran) frees the slot, and is
@@ -212,6 +216,7 @@ class ExecutorPool {
   // 4 times its usual time): killing costs a new interpreter and the engine's namespace.
   double grace_us(TaskId id) const;
   void died(Executor& e, std::vector<ExecutorResult>& finished);
+  static bool never_read_head(const Executor& e);
   // Reads what fd 1 or 2 holds now; whether there was output besides end-of-task markers.
   bool drain_output(Executor& e, int which);
   bool credit_output(Executor& e, int which, std::string_view text);

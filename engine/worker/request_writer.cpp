@@ -20,6 +20,7 @@ void RequestWriter::append(std::string_view bytes, std::shared_ptr<const void> o
   Piece piece;
   piece.large = bytes;
   piece.owner = std::move(owner);
+  queued_ += bytes.size();
   queue_.push_back(std::move(piece));
 }
 
@@ -43,6 +44,7 @@ RequestWriter::WriteResult RequestWriter::write(int fd, std::size_t budget) {
       throw std::runtime_error(std::string("cannot write to the executor: ") + std::strerror(error));
     }
     result.bytes += static_cast<std::size_t>(n);
+    written_ += static_cast<std::uint64_t>(n);
     piece.written += static_cast<std::size_t>(n);
     if (piece.written == piece.bytes().size()) queue_.pop_front();
   }

@@ -8,6 +8,7 @@
 // write when the pipe is empty, as before; a large blob is written from where it lies (no
 // copy), kept alive by its owner until it is written.
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -23,7 +24,12 @@ class RequestWriter {
   // The copied bytes at the end of the queue, to append small bytes to (a tiny task's request
   // is built right there).
   std::string& tail();
-  void append(std::string_view bytes) { tail().append(bytes); }
+  void append(std::string_view bytes) {
+    tail().append(bytes);
+    queued_ += bytes.size();
+  }
+  // Bytes the caller wrote into tail() itself.
+  void appended_to_tail(std::size_t bytes) { queued_ += bytes; }
   // Queues `bytes` as they lie; `owner` keeps them alive until they are written.
   void append(std::string_view bytes, std::shared_ptr<const void> owner);
 
@@ -35,6 +41,10 @@ class RequestWriter {
   // call, when poll says the fd is writable). Throws when the pipe is broken (the executor
   // died: its reply pipe reports that); the queue is dropped then.
   WriteResult write(int fd, std::size_t budget);
+
+  // Bytes queued and bytes written since this writer was made (for its pipe's whole life).
+  std::uint64_t queued() const { return queued_; }
+  std::uint64_t written() const { return written_; }
 
   // Whether anything is left to write.
   bool pending() const {
@@ -50,6 +60,7 @@ class RequestWriter {
     std::string_view bytes() const { return owner ? large : std::string_view(copied); }
   };
   std::deque<Piece> queue_;
+  std::uint64_t queued_ = 0, written_ = 0;
 };
 
 }  // namespace treadle
