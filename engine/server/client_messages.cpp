@@ -63,6 +63,15 @@ void ServerLoop::wait_or_fetch(const std::string& routing, Message& m, bool fetc
 
 // The request is answered once every task it names has finished (at once if all have).
 void ServerLoop::answer_when_finished(ClientRequest request) {
+  // A fetch asked again after its uploading worker was lost may name an object that nobody
+  // needs any more (its futures were released meanwhile): it is not recomputed, so refuse.
+  for (ObjectId id : request.ids) {
+    const TaskId task = task_of(id);
+    if (!scheduler_.exists(task) || scheduler_.task(task).state == TaskState::released ||
+        scheduler_.task(task).state == TaskState::cancelled)
+      return reply_error(request.client, request.req,
+                         "object " + std::to_string(id) + " was released before it could be fetched");
+  }
   std::uint64_t rid = requests_.add(std::move(request));
   ClientRequest& r = *requests_.find(rid);
   for (ObjectId id : r.ids)
@@ -110,26 +119,39 @@ void ServerLoop::task_cancelled(TaskId task) {
 }
 
 void ServerLoop::kept_finished(TaskId task) {
-  settle(task, TaskState::finished);
   auto done = release_when_done_.find(task);
   if (done != release_when_done_.end()) {
     for (auto& entry : done->second) due_releases_.push_back(std::move(entry));
     release_when_done_.erase(done);
   }
-  for (auto rid : requests_.take_watchers(task)) {
-    ClientRequest* r = requests_.find(rid);
-    if (r && --r->remaining == 0) complete(rid);
-  }
+  tell_end(task, TaskState::finished);
 }
 
 void ServerLoop::kept_failed(TaskId task) {
-  settle(task, TaskState::failed);
   release_when_done_.erase(task);  // a failed task's futures stay: its failure is asked for
+  tell_end(task, TaskState::failed);
+}
+
+// No future holds it, but a wait, fetch or watch from before its last future's release may:
+// it hears the end as it would have (a fetch gets the result, which is freed only after this).
+void ServerLoop::unkept_ended(TaskId task, TaskState end) {
+  if (watchers_.empty() && requests_.awaited_tasks() == 0) return;  // most tasks: inner ones
+  tell_end(task, end);
+}
+
+// The task finished or failed: its watchers hear it, and the waits and fetches that name it
+// are answered (a fetch once all its tasks finished; a failure ends the request).
+void ServerLoop::tell_end(TaskId task, TaskState end) {
+  settle(task, end);
   for (auto rid : requests_.take_watchers(task)) {
     ClientRequest* r = requests_.find(rid);
-    if (!r) continue;
-    send_failure(r->client, r->req, task);
-    requests_.erase(rid);
+    if (!r) continue;  // its client left, or another of its tasks answered it already
+    if (end == TaskState::finished) {
+      if (--r->remaining == 0) complete(rid);
+    } else {
+      send_failure(r->client, r->req, task);
+      requests_.erase(rid);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "../common/ids.hpp"
+#include "task_state.hpp"
 
 namespace treadle {
 
@@ -26,6 +27,10 @@ class SchedulerActions {
   // A task that clients hold futures for reached an end state.
   virtual void kept_finished(TaskId task) = 0;
   virtual void kept_failed(TaskId task) = 0;
+  // A task that no client holds a future for finished or failed (`end`): an inner task, or one
+  // whose futures were all released while a consumer still needed it, so it ran on. A wait,
+  // fetch or watch made before that release hears of its end now (the server's watchers).
+  virtual void unkept_ended(TaskId task, TaskState end) {}
   // A task was cancelled (nobody needed it before it finished: it never will), held by a
   // client's future or not: whoever waits on its end hears it now (the server's watchers).
   virtual void task_cancelled(TaskId task) {}

@@ -110,6 +110,7 @@ class ServerLoop final : public SchedulerActions {
   void steal(WorkerId victim, TaskId t) override { outbox(victim).steal.push_back(t); }
   void kept_finished(TaskId t) override;
   void kept_failed(TaskId t) override;
+  void unkept_ended(TaskId t, TaskState end) override;
   void task_cancelled(TaskId t) override;
 
  private:
@@ -118,6 +119,7 @@ class ServerLoop final : public SchedulerActions {
   void submit(const std::string& routing, Peer& peer, Message& m);
   void wait_or_fetch(const std::string& routing, Message& m, bool fetch);
   void answer_when_finished(ClientRequest request);
+  void tell_end(TaskId task, TaskState end);
   void release(const std::string& routing, Message& m);
   void release_due();
   void cancel(const std::string& routing, Message& m);
@@ -197,7 +199,8 @@ class ServerLoop final : public SchedulerActions {
   std::unordered_map<ClientId, std::string> client_routing_;
   // Watched futures: who wants to hear when each ends, and what to tell them this turn.
   // A cancelled task is told as an end too, so no entry outlives its task (a leak per
-  // cancelled watched task) and a waiting client hears of the cancel at once.
+  // cancelled watched task) and a waiting client hears of the cancel at once; so is the end of
+  // a task whose futures were released while a consumer still needed it (unkept_ended).
   std::unordered_map<TaskId, std::vector<std::string>> watchers_;
   struct SettledNews {
     json finished = json::array(), failed = json::array(), cancelled = json::array();

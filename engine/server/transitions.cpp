@@ -143,6 +143,7 @@ void Scheduler::finished_effects(TaskId id, TaskRecord& t) {
   });
   for_each_input_of(id, [&](ObjectId input) { drop_hold(input); });
   if (t.kept) actions_.kept_finished(id);
+  else actions_.unkept_ended(id, TaskState::finished);
   // A consumer's finishing may have released it already (a redirected task drops its plan's root).
   if (t.holds == 0 && t.state == TaskState::finished) transition(id, TaskState::released, "nobody needs the result");
   else if (t.multi_output && t.state == TaskState::finished) free_unheld_outputs(id);
@@ -163,6 +164,7 @@ void Scheduler::to_failed(TaskId id, TaskRecord& t) {
   });
   drop_redirect_target(id);
   if (t.kept) actions_.kept_failed(id);
+  else actions_.unkept_ended(id, TaskState::failed);
 }
 
 void Scheduler::finished_to_released(TaskId id, TaskRecord& t) {

@@ -340,7 +340,7 @@ def render(events):
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1em}}
 td,th{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}h3{{font-size:1em}}</style></head><body>
 <h1>treadle report</h1>
-<p>{tasks} tasks{failed} on {nworkers} workers over {span:.3f} s; {ndec} placement decisions; {count} transfers{ncancelled}.</p>
+<p>{tasks} on {nworkers} workers over {span:.3f} s; {ndec} placement decisions; {count} transfers{ncancelled}.</p>
 <h2 id="groups">Tasks by label group</h2>{groups}
 <h2 id="progress">Progress</h2><p>Tasks finished per label group over time.</p>{progress}
 <h2 id="workers">Workers</h2>{workers}
@@ -356,8 +356,8 @@ were sent ahead, behind their inputs on the same worker, and started as soon as 
 of fetching.</p>{pairs}
 <h2 id="resources">Worker cpu and memory</h2>{resources}
 </body></html>""".format(
-        tasks=len(tasks), failed=" ({} failed)".format(sum(1 for e in tasks if e.get("failed")))
-        if any(e.get("failed") for e in tasks) else "", nworkers=len(set(workers) | set(res) | set(worker_names)), span=span_s,
+        tasks=_esc(_trace.count_tasks(tasks, sorted({e.get("name", "").split(" (")[0] for e in events
+                                                     if e["kind"] == "worker_lost"}))), nworkers=len(set(workers) | set(res) | set(worker_names)), span=span_s,
         ndec=sched["decisions"], count=count,
         groups=_table(["group", "tasks", "busy (s)", "mean (ms)"], group_rows),
         progress=progress_svg(events, t0, t1),

@@ -79,6 +79,44 @@ def wait_us(task_event):
     return max(0, task_event["start_us"] - ready)
 
 
+def attempts(task_events):
+    """{id(event): (k, n)} for the bars of tasks that ran more than once among ``task_events``:
+    the event is attempt k of its task's n, in start order. A task runs again when its result was
+    lost with its worker while still needed (the server recomputes it): each run has its bar."""
+    runs = {}
+    for e in task_events:
+        runs.setdefault(e["task"], []).append(e)
+    out = {}
+    for bars in runs.values():
+        if len(bars) > 1:
+            bars.sort(key=lambda e: e["start_us"])
+            for k, e in enumerate(bars, 1):
+                out[id(e)] = (k, len(bars))
+    return out
+
+
+def count_tasks(task_events, lost_workers=(), failed=None):
+    """"30 tasks (1 failed, 5 run again after worker vm:12 was lost)": each task counted once
+    however often it ran (``attempts``), with how many failed and how many ran again;
+    ``lost_workers``: the names of the workers lost meanwhile (one is named, as the loss the
+    reruns followed); ``failed``: the ids of the tasks to count failed (default: those whose bar
+    says so; the trace widget counts a failed task it draws cancelled as cancelled)."""
+    ran = {}
+    for e in task_events:
+        ran[e["task"]] = ran.get(e["task"], 0) + 1
+    if failed is None:
+        failed = {e["task"] for e in task_events if e.get("failed")}
+    again = sum(1 for n in ran.values() if n > 1)
+    notes = []
+    if failed:
+        notes.append("{} failed".format(len(failed)))
+    if again:
+        after = " after worker {} was lost".format(lost_workers[0]) if len(lost_workers) == 1 else \
+            " after {} workers were lost".format(len(lost_workers)) if lost_workers else ""
+        notes.append("{} run again{}".format(again, after))
+    return "{} task{}{}".format(len(ran), "" if len(ran) == 1 else "s", " ({})".format(", ".join(notes)) if notes else "")
+
+
 def _worker_names(trace):
     names = {w["id"]: w["name"] for w in trace.get("workers", [])}
     for e in trace.get("events", []):
@@ -97,6 +135,7 @@ def chrome_trace(trace):
         if e["kind"] == "decision":
             decision_of[e["task"]] = e
     ended = {e["task"] for e in evs if e["kind"] == "task"}
+    attempt_of = attempts([e for e in evs if e["kind"] == "task"])   # a task run again: a slice per run
     out = []
     pids = set(workers)
     lanes = set()
@@ -121,6 +160,9 @@ def chrome_trace(trace):
             slice_ = {"ph": "X", "name": label, "cat": label_group(label) or e.get("type", ""),
                       "pid": e["worker"], "tid": e["lane"], "ts": e["start_us"],
                       "dur": max(0, e["end_us"] - e["start_us"]), "args": args}
+            if id(e) in attempt_of:
+                args["attempt"], args["attempts"] = attempt_of[id(e)]
+                slice_["name"] = "{} (attempt {} of {})".format(label, *attempt_of[id(e)])
             if e.get("failed"):   # red in chrome://tracing ("terrible"), and said in its args
                 slice_["name"] = "{} (failed)".format(label)
                 slice_["cname"] = "terrible"

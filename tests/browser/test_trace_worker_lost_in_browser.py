@@ -1,13 +1,16 @@
 """A worker killed mid-run in the trace widget, in headless Chromium (docs/widgets.md, "Trace"):
 a notebook's two workers each run a task to its end, then one is killed (SIGKILL) while both run
 another; the trace draws a lost mark in its colour on the killed worker's lanes, the legend
-names it, and hovering the mark says which worker, when and why."""
+names it, and hovering the mark says which worker, when and why. The task the killed worker had
+finished, its result still held, ran again: the head counts 4 tasks, 1 run again, and its
+earlier bar is drawn pale as "attempt 1 of 2", which its hover says."""
 
 import re
 
 import pytest
 from selenium.webdriver.common.by import By
 
+from treadle.widgets.trace_attempts import ATTEMPT_COLOR, ATTEMPT_GROUP
 from treadle.widgets.trace_workers import KINDS
 
 from .conftest import screenshot, write_notebook
@@ -71,3 +74,16 @@ def test_a_lost_worker_is_drawn_in_its_colour_with_its_hover(open_and_run, noteb
     tip = _find_tip(driver, trace, "worker lost:")
     assert tip is not None, "no hover says 'worker lost:'"
     assert "worker lost: {} (id ".format(killed) in tip and "why: connection closed" in tip, tip
+    # the killed worker's finished task ran again: counted once, its earlier run a pale attempt
+    head = trace.find_element(By.CSS_SELECTOR, ".treadle-trace-head").text
+    assert "4 tasks (1 run again after worker {} was lost)".format(killed) in head, head
+    assert (_int(trace, "data-tasks"), _int(trace, "data-run-again"), _int(trace, "data-bars")) == (4, 1, 5)
+    assert _int(trace, "data-visible-bars") == 5   # the script draws every bar, the earlier attempt too
+    assert any(ATTEMPT_GROUP in i.text for i in trace.find_elements(By.CSS_SELECTOR, ".treadle-legend-item"))
+    assert driver.execute_script(COLOURED_PIXELS, trace, ATTEMPT_COLOR) > 0, "no pixel in the earlier attempt's colour"
+    tip = _find_tip(driver, trace, "attempt 1 of 2")
+    assert tip is not None and "its result was lost with worker {}".format(killed) in tip, tip
+    assert "group: " + ATTEMPT_GROUP in tip, tip
+    # (the run that made the result is a short bar, which a bar right after it on its lane may
+    # cover for the hover: its label is checked in the data the script draws from)
+    assert "attempt 2 of 2" in trace.get_attribute("innerHTML")

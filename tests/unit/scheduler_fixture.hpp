@@ -121,6 +121,9 @@ class RecordingActions : public SchedulerActions {
   // Apart from `log`: every cancel of a task is told, kept or not (the server's watchers).
   std::vector<TaskId> cancelled_tasks;
   void task_cancelled(TaskId t) override { cancelled_tasks.push_back(t); }
+  // Apart from `log` too: the ends of tasks no future holds (inner ones, released ones).
+  std::vector<std::pair<TaskId, TaskState>> unkept_ends;
+  void unkept_ended(TaskId t, TaskState end) override { unkept_ends.emplace_back(t, end); }
 
   std::size_t count(Kind kind, TaskId task) const {
     return static_cast<std::size_t>(

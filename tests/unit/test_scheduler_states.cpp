@@ -826,3 +826,30 @@ TEST_CASE("scheduler states: results of 4 GiB and more, and lengths, are kept ex
   }
   f.check();
 }
+
+// A future released while a consumer still needs its task: the task runs on, and its end is
+// told all the same (a wait or watch from before the release hears it, the server's watchers).
+TEST_CASE("scheduler: the end of a task released while its consumer needs it is told", "[scheduler]") {
+  SchedulerFixture f;
+  f.add_worker(2);
+  PlanBuilder p;
+  auto a = p.add(const_type, {}, 1, "a");
+  auto b = p.add(const_type, {local(a)}, 1, "b");
+  auto c = p.add(const_type, {}, 1, "c");
+  auto d = p.add(const_type, {local(c)}, 1, "d");
+  p.keep(a).keep(b).keep(c).keep(d);
+  TaskId base = f.submit(p);
+  f.s.schedule();
+  f.start(base + a);
+  f.start(base + c);
+  f.s.release(base + a);
+  f.s.release(base + c);
+  CHECK(f.state(base + a) == S::running);  // b needs it
+  f.finish(base + a);
+  f.fail(base + c, "boom");
+  using End = std::pair<TaskId, TaskState>;
+  CHECK(f.actions.unkept_ends == std::vector<End>{{base + a, S::finished}, {base + c, S::failed}});
+  CHECK(f.actions.count(Kind::kept_finished, base + a) == 0);
+  CHECK(f.actions.count(Kind::kept_failed, base + d) == 1);  // d is still kept
+  f.check();
+}

@@ -193,3 +193,27 @@ def test_busy_time_counts_a_lane_once_where_its_bars_overlap():
     view = gantt.TraceView({"workers": [{"id": 0, "name": "w0"}], "events": events})
     assert view.busy_us == 4_000_000 + 2_000_000, view.busy_us
     assert "(busy 6" in view.summary(), view.summary()
+
+
+def test_a_task_run_again_is_counted_once_with_its_attempts_marked():
+    """Two tasks whose results were lost with worker 1 ran again on worker 0: 10 tasks, 12 bars;
+    the summary says how many ran again after which loss, the earlier bars are pale attempts."""
+    tr = with_worker_events()
+    bars = [e for e in tr["events"] if e["kind"] == "task"]
+    lost_at = next(e["start_us"] for e in tr["events"] if e["kind"] == "worker_lost")
+    again = [dict(e, worker=0, start_us=lost_at + 10 * k, end_us=lost_at + 10 * k + 5)
+             for k, e in enumerate([e for e in bars if e["worker"] == 1][:2])]
+    tr["events"] += again
+    view = gantt.TraceView(tr)
+    assert view.summary().startswith("trace: 10 tasks (2 run again after worker h:101 was lost) on "), view.summary()
+    page = view.bundle()["text/html"]
+    assert 'data-bars="12"' in page and 'data-tasks="10"' in page and 'data-run-again="2"' in page
+    p = view.payload()
+    groups = [g for g, _ in p["groups"]]
+    said = sorted((p["labels"][k], groups[g]) for g, k in zip(p["g"], p["k"]) if "attempt" in p["labels"][k])
+    lost = [("{} — attempt 1 of 2: its result was lost with worker h:101".format(e["label"]), gantt.ATTEMPT_GROUP)
+            for e in again]
+    assert [s for s in said if s[1] == gantt.ATTEMPT_GROUP] == sorted(lost), said
+    last = [label for label, group in said if group != gantt.ATTEMPT_GROUP]   # in their own group's colour
+    assert last == sorted("{} — attempt 2 of 2".format(e["label"]) for e in again), said
+    assert gantt.ATTEMPT_GROUP in page   # in the legend

@@ -23,6 +23,7 @@ from . import trace_picture
 from .bundle import Widget, attrs, enhance, json_script, live_part, mime_bundle, new_id, static_img, style
 from .colors import group_color
 from .task_graph import group_of
+from .trace_attempts import ATTEMPT_COLOR, ATTEMPT_GROUP, Attempts
 from .trace_cancels import CANCELLED_COLOR, CANCELLED_GROUP, Cancels, mark_lane, ran_from
 from .trace_cancels import label as cancelled_label
 from .trace_time import axis_time as _axis_time, nice_step as _nice_step, duration as _time
@@ -32,7 +33,7 @@ from .transfers import arrow_opacity, arrow_width, transfer_arrows
 # Failed tasks are drawn in red, the colour no label group gets (colors.py), under this name.
 FAILED_GROUP = "✗ failed"
 FAILED_COLOR = "#d62728"   # the graph's failed border (states.py)
-_OWN_COLORS = {FAILED_GROUP: FAILED_COLOR, CANCELLED_GROUP: CANCELLED_COLOR}
+_OWN_COLORS = {FAILED_GROUP: FAILED_COLOR, CANCELLED_GROUP: CANCELLED_COLOR, ATTEMPT_GROUP: ATTEMPT_COLOR}
 
 
 def _color(group):
@@ -143,10 +144,10 @@ class TraceView(Widget):
         self.span = max(1, (max(ends) if ends else 0) - self.t0)
         if live and starts:   # a run going on: its time axis reaches now, past the last task that ended
             self.span = max(self.span, int(time.time() * 1e6) - self.t0)
-        self.task_count = len(tasks)
-        self.failed_count = 0
+        self.attempts = Attempts(tasks, self.worker_marks.lost())   # a task run again: a bar per run
+        self.task_count = self.attempts.count
+        failed = set()
         self.cancelled_count = len(cancels)
-        self.cancel_marks = len(cancel_marks)
         self.transfer_count = len(transfers)
 
         groups, group_index = [], {}
@@ -160,11 +161,12 @@ class TraceView(Widget):
             label = e.get("label") or ""
             gname = group_of(label, e.get("type", ""))
             cancel = e.get("_cancel") or (cancels.by_task[e.get("task")] if id(e) in ended else None)
+            gname, label = self.attempts.relabel(e, gname, label)   # which run, an earlier one pale
             if cancel is not None:   # its own grey group; its label says how
                 gname, label = CANCELLED_GROUP, cancelled_label(cancel, label)
             elif e.get("failed"):   # its own red group; its label says why
                 gname = FAILED_GROUP
-                self.failed_count += 1
+                failed.add(e.get("task"))
                 label = "{} — failed{}".format(label or gname, ": " + e["error"] if e.get("error") else "")
             gi = group_index.get(gname)
             if gi is None:
@@ -194,6 +196,8 @@ class TraceView(Widget):
                          lane_index[(e["worker"], e.get("lane", 0))], gi, e.get("task", -1), li, e.get("size", 0),
                          wait, wi))
         rows.sort()
+        self.failed_count = len(failed)
+        self.tasks_said = self.attempts.said(failed)
         self.groups = groups
         self.labels = labels if len(labels) <= LABEL_LIMIT else None
         self.whys = whys
@@ -500,9 +504,8 @@ class TraceView(Widget):
 
     def summary(self):
         busy = self.busy_us
-        return "{}: {} task{}{} on {} lane{}{}{}, {} transfer{}, {} (busy {}){}{}".format(
-            self.title, self.task_count, "" if self.task_count == 1 else "s",
-            " ({} failed)".format(self.failed_count) if self.failed_count else "", len(self.lane_keys),
+        return "{}: {} on {} lane{}{}{}, {} transfer{}, {} (busy {}){}{}".format(
+            self.title, self.tasks_said, len(self.lane_keys),
             "" if len(self.lane_keys) == 1 else "s",
             ", {} cancelled".format(self.cancelled_count) if self.cancelled_count else "", self.worker_marks.summary(),
             self.transfer_count, "" if self.transfer_count == 1 else "s",
@@ -543,7 +546,8 @@ class TraceView(Widget):
         # data-bars: the task bars of the run (merged or not); data-segments: the rectangles sent;
         # data-transfers: the transfers of the run; data-transfer-arrows: the arrows sent.
         parts = ['<div{}>'.format(attrs(class_="treadle-trace", id=self.dom_id,
-                                        data_bars=self.task_count + self.cancel_marks,
+                                        data_bars=len(self.rows), data_tasks=self.task_count,
+                                        data_run_again=self.attempts.run_again,
                                         data_cancelled=self.cancelled_count,
                                         data_worker_marks=len(self.worker_marks.events),
                                         data_workers_lost=self.worker_marks.counts().get("worker_lost", 0),

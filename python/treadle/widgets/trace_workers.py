@@ -49,6 +49,10 @@ class WorkerMarks:
             out[e["kind"]] = out.get(e["kind"], 0) + 1
         return out
 
+    def lost(self):
+        """worker id -> host:pid of the workers lost."""
+        return {e.get("worker"): self.name(e) for e in self.events if e["kind"] == "worker_lost"}
+
     def summary(self):
         """", 1 worker lost, 2 workers joined" (empty without marks)."""
         counts = self.counts()
