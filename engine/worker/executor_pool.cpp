@@ -716,8 +716,10 @@ void ExecutorPool::task_ended(Executor& e, ExecutorResult&& r, const std::int64_
 // it was idle: it died idle (killed, out of memory) before or while the task was sent, so the
 // task never started and runs again, rather than failing as the task that killed it. The pipe
 // says how much it read: what was written less what is still in the pipe (FIONREAD).
+// Only for an executor that had started (answered the hello): one that cannot start (a broken
+// Python) fails its task saying why, rather than sending it on to the next that cannot either.
 bool ExecutorPool::never_read_head(const Executor& e) {
-  if (e.tasks.empty() || e.tasks.front() != e.sent_idle) return false;
+  if (!e.ready || e.tasks.empty() || e.tasks.front() != e.sent_idle) return false;
   int unread = 0;
   if (::ioctl(e.requests, FIONREAD, &unread) != 0 || unread < 0) return false;
   return e.outbox.written() - static_cast<std::uint64_t>(unread) <= e.sent_idle_at;

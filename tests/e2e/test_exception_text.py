@@ -53,10 +53,20 @@ class HoldsLock(Exception):
         self.lock = threading.Lock()
 
 
-def raise_from_lock_holder():
+class LockInArgs(Exception):
+    """Its args hold a lock: it cannot travel, even in parts."""
+
+    def __init__(self, text):
+        super().__init__(text, threading.Lock())
+
+    def __str__(self):
+        return self.args[0]
+
+
+def raise_from_lock_holder(kind=HoldsLock):
     try:
-        raise HoldsLock("db connection dropped")
-    except HoldsLock as error:
+        raise kind("db connection dropped")
+    except kind as error:
         raise RuntimeError("query failed") from error
 
 
@@ -96,14 +106,24 @@ def test_a_note_prints_once(native):
     assert "while reading row 7" not in str(info.value)
 
 
-def test_a_cause_that_cannot_travel_shows_its_own_type_name(native):
+def test_a_cause_with_an_attribute_that_cannot_travel_keeps_its_type(native):
     with pytest.raises(RuntimeError) as info:
         native.submit(raise_from_lock_holder).result()
     cause = info.value.__cause__
-    assert isinstance(cause, treadle.core.remote_exception.RemoteError)
-    assert type(cause).__name__ == "HoldsLock" and str(cause) == "db connection dropped"
+    assert type(cause) is HoldsLock and str(cause) == "db connection dropped" and not hasattr(cause, "lock")
+    assert cause.__notes__ == ["(its attribute lock (a _thread.lock) could not be pickled: it stayed in the task)"]
     text = shown(info.value)
     assert "\n{}.HoldsLock: db connection dropped\n".format(__name__) in text, text  # as locally
+
+
+def test_a_cause_that_cannot_travel_shows_its_own_type_name(native):
+    with pytest.raises(RuntimeError) as info:
+        native.submit(raise_from_lock_holder, LockInArgs).result()
+    cause = info.value.__cause__
+    assert isinstance(cause, treadle.core.remote_exception.RemoteError)
+    assert type(cause).__name__ == "LockInArgs" and str(cause) == "db connection dropped"
+    text = shown(info.value)
+    assert "\n{}.LockInArgs: db connection dropped\n".format(__name__) in text, text  # as locally
     assert "RemoteError" not in text
 
 

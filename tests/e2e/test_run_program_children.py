@@ -6,10 +6,10 @@ Python tasks' programs: test_task_children.py."""
 
 import os
 
-import psutil
 import pytest
 
 from tests.conftest import TAG, tagged_processes, wait_until, _kill_all
+from tests.e2e.test_task_children import gone
 from treadle.loom.client import Client, tasks
 
 LONG = "/usr/bin/python3 -c 'import time; time.sleep(600)' " + TAG
@@ -25,13 +25,6 @@ def program_pid(pid_file):
     wait_until(lambda: os.path.exists(pid_file), timeout=60, what="the script starting its program")
     with open(pid_file) as f:
         return int(f.read())
-
-
-def gone(pid):
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 @pytest.mark.timeout(120)
