@@ -75,6 +75,9 @@ class Mover:
                         continue
                     wait = self.move(ended)
                     if wait is None:
+                        # Let go in the same hold of the lock that found no work: work a user's
+                        # call adds right after starts a new thread (ensure), not lost in between.
+                        self.thread = None
                         break
                 # Outside the lock: the user's calls go on while this waits for the server.
                 finished, failed = self.take_settled(min(wait, _LONGEST_WAIT))
